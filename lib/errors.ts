@@ -1,0 +1,152 @@
+/**
+ * Every error minicontainer throws is a {@link MiniContainerError} with a
+ * stable `code`, so callers can branch on `err.code` without parsing
+ * messages. Messages say what went wrong and what to do about it.
+ *
+ * @module
+ */
+
+/** The stable error codes. New codes may be added; existing ones never change meaning. */
+export type ErrorCode =
+  | 'EINVALID'
+  | 'ENOIMAGE'
+  | 'ENOCONTAINER'
+  | 'EAMBIGUOUS'
+  | 'ENAMECONFLICT'
+  | 'ENOTRUNNING'
+  | 'ERUNNING'
+  | 'EPERM'
+  | 'ESTART'
+  | 'ENOTFOUND'
+  | 'EEXIST'
+  | 'ENOTDIR'
+  | 'EISDIR'
+  | 'EROFS'
+  | 'EINUSE'
+  | 'ENOVOLUME'
+  | 'ENONETWORK'
+  | 'EPORTINUSE'
+  | 'EUNSAFE'
+  | 'ENATIVE'
+  | 'ESYSCALL'
+
+/** Base class of every error minicontainer throws. */
+export class MiniContainerError extends Error {
+  /** Stable, machine-readable error code. */
+  readonly code: ErrorCode
+
+  /** @param code - stable code; @param message - what happened and what to do. */
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.code = code
+    this.name = new.target.name
+  }
+}
+
+/** An option or argument is malformed (bad name, bad spec string, out-of-range value). */
+export class InvalidArgumentError extends MiniContainerError {
+  /** @param message - names the offending input and the accepted form. */
+  constructor(message: string) {
+    super('EINVALID', message)
+  }
+}
+
+/** No image matches the given reference. */
+export class ImageNotFoundError extends MiniContainerError {
+  /** @param ref - the reference that was looked up. */
+  constructor(readonly ref: string) {
+    super('ENOIMAGE', `no such image: ${ref} (import one with Image.import(path, { ref }) or use Image.fromHost())`)
+  }
+}
+
+/** No container matches the given name, id or id prefix. */
+export class ContainerNotFoundError extends MiniContainerError {
+  /** @param ref - the name, id or prefix that was looked up. */
+  constructor(readonly ref: string) {
+    super('ENOCONTAINER', `no such container: ${ref}`)
+  }
+}
+
+/** An id prefix matches more than one object. */
+export class AmbiguousReferenceError extends MiniContainerError {
+  /** @param ref - the prefix; @param matches - how many objects it matched. */
+  constructor(ref: string, matches: number) {
+    super('EAMBIGUOUS', `"${ref}" matches ${matches} containers; give more characters of the id or the name`)
+  }
+}
+
+/** A name is already taken by another container (or network, volume). */
+export class NameConflictError extends MiniContainerError {
+  /** @param kind - what was named; @param name - the taken name; @param owner - id of the current owner. */
+  constructor(kind: string, name: string, owner?: string) {
+    super('ENAMECONFLICT', `the ${kind} name "${name}" is already in use${owner ? ` by ${owner.slice(0, 12)}` : ''}; remove that ${kind} or choose another name`)
+  }
+}
+
+/** The operation needs a running container. */
+export class NotRunningError extends MiniContainerError {
+  /** @param id - container id; @param action - what was attempted. */
+  constructor(id: string, action: string) {
+    super('ENOTRUNNING', `cannot ${action}: container ${id.slice(0, 12)} is not running (start it first)`)
+  }
+}
+
+/** The operation cannot be done while the container runs. */
+export class RunningError extends MiniContainerError {
+  /** @param id - container id; @param action - what was attempted; @param hint - how to proceed. */
+  constructor(id: string, action: string, hint: string) {
+    super('ERUNNING', `cannot ${action}: container ${id.slice(0, 12)} is running; ${hint}`)
+  }
+}
+
+/** The caller lacks privileges (minicontainer needs root for namespaces and mounts). */
+export class PermissionError extends MiniContainerError {
+  /** @param message - what needed privilege. */
+  constructor(message: string) {
+    super('EPERM', message)
+  }
+}
+
+/** The container's process could not be started. `step` and `errno` say exactly where. */
+export class StartError extends MiniContainerError {
+  /**
+   * @param step - the setup step that failed (e.g. "exec", "mount", "pivot_root")
+   * @param errno - the errno name (e.g. "ENOENT")
+   * @param detail - the path or value involved
+   */
+  constructor(
+    readonly step: string,
+    readonly errno: string,
+    readonly detail: string,
+  ) {
+    super('ESTART', startMessage(step, errno, detail))
+  }
+}
+
+function startMessage(step: string, errno: string, detail: string): string {
+  if (step === 'exec' && detail.startsWith('executable file not found'))
+    return `${detail}: the command does not exist in the image; check the command or the image`
+  if (step === 'exec' && errno === 'ENOENT') return `exec ${detail}: no such file or directory in the container`
+  if (step === 'exec' && errno === 'EACCES') return `exec ${detail}: permission denied (is it executable?)`
+  return `container setup failed at "${step}" (${errno}): ${detail}`
+}
+
+/** A system call failed where the library did not expect it; carries the errno name. */
+export class SyscallError extends MiniContainerError {
+  /** @param syscall - the call; @param errno - its errno name; @param path - the object involved. */
+  constructor(
+    readonly syscall: string,
+    readonly errno: string,
+    readonly path?: string,
+  ) {
+    super('ESYSCALL', `${syscall}${path ? ` ${path}` : ''} failed: ${errno}`)
+  }
+}
+
+/** The native part (native/) is missing or was built for another system. */
+export class NativeError extends MiniContainerError {
+  /** @param message - what is missing and how to build it. */
+  constructor(message: string) {
+    super('ENATIVE', message)
+  }
+}

@@ -1,0 +1,166 @@
+/**
+ * The bottom layer: system calls through koffi, with errno turned into
+ * {@link SyscallError}. Nothing here knows about containers.
+ *
+ * Calls are synchronous and made on the main thread on purpose: they are
+ * microseconds each, and per-thread state (setns, unshare) must stay on the
+ * thread that made it.
+ *
+ * @module
+ */
+import * as fs from 'node:fs'
+import * as os from 'node:os'
+import * as path from 'node:path'
+import koffi, { type LibraryHandle } from 'koffi'
+import { NativeError, SyscallError } from '../errors'
+
+/** Directory holding the built native artefacts (mc-shim, libmcnative.so). */
+export const nativeBuildDir = path.resolve(__dirname, '..', '..', 'native', 'build')
+
+const libc = koffi.load('libc.so.6')
+let native: LibraryHandle | undefined
+
+function nativeLib(): LibraryHandle {
+  if (native) return native
+  const file = path.join(nativeBuildDir, 'libmcnative.so')
+  if (!fs.existsSync(file))
+    throw new NativeError(`${file} is missing: run \`npm rebuild minicontainer\` (needs make and a C compiler)`)
+  native = koffi.load(file)
+  return native
+}
+
+const errnoNames = new Map<number, string>(Object.entries(os.constants.errno).map(([name, value]) => [value, name]))
+
+/** The symbolic name of an errno value, e.g. 2 -> "ENOENT". */
+export function errnoName(errno: number): string {
+  return errnoNames.get(errno) ?? `errno ${errno}`
+}
+
+/** Throws a SyscallError from the current errno when `result` is negative; returns `result` otherwise. */
+function check(result: number, syscall: string, subject?: string): number {
+  if (result < 0) throw new SyscallError(syscall, errnoName(koffi.errno()), subject)
+  return result
+}
+
+/** Like {@link check}, for calls that return -errno instead of setting errno. */
+function checkNegErrno(result: number, syscall: string, subject?: string): number {
+  if (result < 0) throw new SyscallError(syscall, errnoName(-result), subject)
+  return result
+}
+
+const c = {
+  mount: libc.func('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)'),
+  umount2: libc.func('int umount2(const char *target, int flags)'),
+  setns: libc.func('int setns(int fd, int nstype)'),
+  unshare: libc.func('int unshare(int flags)'),
+  close: libc.func('int close(int fd)'),
+  socketpair: libc.func('int socketpair(int domain, int type, int protocol, _Out_ int *sv)'),
+  pipe2: libc.func('int pipe2(_Out_ int *fds, int flags)'),
+  waitpid: libc.func('int waitpid(int pid, _Out_ int *status, int options)'),
+}
+
+type NativeFunction = ReturnType<LibraryHandle['func']>
+let nativeFns: { spawn: NativeFunction; openat2: NativeFunction } | undefined
+
+function nativeCalls() {
+  if (nativeFns) return nativeFns
+  const lib = nativeLib()
+  nativeFns = {
+    spawn: lib.func('int mc_spawn(const char *path, const char **argv, const char **envp, const int *fds, int nfds, int new_session)'),
+    openat2: lib.func('int mc_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode, uint64_t resolve)'),
+  }
+  return nativeFns
+}
+
+/** mount(2). */
+export function mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null = null): void {
+  check(c.mount(source, target, fstype, flags, data), 'mount', target)
+}
+
+/** umount2(2). */
+export function umount2(target: string, flags = 0): void {
+  check(c.umount2(target, flags), 'umount', target)
+}
+
+/** setns(2): moves the calling thread into the namespace behind `fd`. */
+export function setns(fd: number, nstype: number): void {
+  check(c.setns(fd, nstype), 'setns')
+}
+
+/** unshare(2): gives the calling thread new namespaces of the given kinds. */
+export function unshare(flags: number): void {
+  check(c.unshare(flags), 'unshare')
+}
+
+/** close(2), ignoring errors (used on cleanup paths). */
+export function closeQuietly(fd: number): void {
+  if (fd >= 0) c.close(fd)
+}
+
+/** A connected pair of close-on-exec AF_UNIX stream sockets. */
+export function socketPair(): [number, number] {
+  const fds = [0, 0]
+  check(c.socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 'socketpair')
+  return [fds[0], fds[1]]
+}
+
+/** A close-on-exec pipe: [read end, write end]. */
+export function pipe(): [number, number] {
+  const fds = [0, 0]
+  check(c.pipe2(fds, O_CLOEXEC), 'pipe2')
+  return [fds[0], fds[1]]
+}
+
+/** waitpid(2); returns the raw status, or null with WNOHANG when the child is still running. */
+export function waitPid(pid: number, options = 0): number | null {
+  const status = [0]
+  const r = check(c.waitpid(pid, status, options), 'waitpid')
+  return r === 0 ? null : status[0]
+}
+
+/**
+ * posix_spawn with `fds[i]` as fd i of the child (-1 leaves it closed),
+ * default signal dispositions, and an optional new session. Returns the pid.
+ */
+export function spawnProcess(file: string, argv: string[], env: string[], fds: number[], newSession: boolean): number {
+  return checkNegErrno(nativeCalls().spawn(file, [...argv, null], [...env, null], fds, fds.length, newSession ? 1 : 0), 'posix_spawn', file)
+}
+
+/** openat2(2); returns the new fd. */
+export function openat2(dirfd: number, file: string, flags: number, mode: number, resolve: number): number {
+  return checkNegErrno(nativeCalls().openat2(dirfd, file, flags, mode, resolve), 'openat2', file)
+}
+
+export const AF_UNIX = 1
+export const SOCK_STREAM = 1
+export const SOCK_CLOEXEC = 0o2000000
+export const O_CLOEXEC = 0o2000000
+export const O_PATH = 0o10000000
+export const O_DIRECTORY = 0o200000
+export const O_NOFOLLOW = 0o400000
+export const WNOHANG = 1
+
+export const RESOLVE_NO_XDEV = 0x01
+export const RESOLVE_NO_MAGICLINKS = 0x02
+export const RESOLVE_NO_SYMLINKS = 0x04
+export const RESOLVE_BENEATH = 0x08
+export const RESOLVE_IN_ROOT = 0x10
+
+export const MS_RDONLY = 1
+export const MS_NOSUID = 2
+export const MS_NODEV = 4
+export const MS_NOEXEC = 8
+export const MS_REMOUNT = 32
+export const MS_BIND = 4096
+export const MS_REC = 16384
+export const MS_PRIVATE = 1 << 18
+export const MS_STRICTATIME = 1 << 24
+export const MNT_DETACH = 2
+
+export const CLONE_NEWNS = 0x00020000
+export const CLONE_NEWCGROUP = 0x02000000
+export const CLONE_NEWUTS = 0x04000000
+export const CLONE_NEWIPC = 0x08000000
+export const CLONE_NEWUSER = 0x10000000
+export const CLONE_NEWPID = 0x20000000
+export const CLONE_NEWNET = 0x40000000

@@ -1,0 +1,270 @@
+/*
+ * The container's view of the system: root filesystem, mounts, pivot_root,
+ * hostname and loopback. Runs in the cloned child, inside its new mount
+ * namespace, before the process is exec'd.
+ *
+ * Every target path comes from an untrusted image, so targets are resolved
+ * inside the root with openat2(RESOLVE_IN_ROOT) and mounted through
+ * /proc/self/fd/N: a symlink in the image can never redirect a mount onto
+ * the host.
+ */
+#define _GNU_SOURCE
+#include "linux.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "report.h"
+
+static int root_fd = -1;
+
+static int openat2_in_root(const char *path, int flags) {
+  struct open_how how = {.flags = (uint64_t)flags | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
+  return (int)syscall(SYS_openat2, root_fd, path, &how, sizeof(how));
+}
+
+static const char *fd_path(int fd, char *buf, size_t len) {
+  snprintf(buf, len, "/proc/self/fd/%d", fd);
+  return buf;
+}
+
+/*
+ * Opens path (inside the root) as O_PATH, creating missing directories on
+ * the way, and the last component as a file when as_file is set.
+ * Each component is created relative to its already-resolved parent, so a
+ * component swapped for a symlink cannot escape the root.
+ */
+static int ensure_path(const char *path, int as_file) {
+  int fd = openat2_in_root(path, O_PATH);
+  if (fd >= 0 || errno != ENOENT) return fd;
+
+  char buf[4096];
+  if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf)) return errno = ENAMETOOLONG, -1;
+  int parent = dup(root_fd);
+  char *save = NULL;
+  char *next_part = strtok_r(buf, "/", &save);
+  while (next_part) {
+    char *part = next_part;
+    next_part = strtok_r(NULL, "/", &save);
+    int last = next_part == NULL;
+    struct open_how how = {.flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
+    /* Resolve each prefix from the root again, so ".." and absolute links stay confined. */
+    size_t prefix = (size_t)(part - buf) + strlen(part);
+    char saved = buf[prefix];
+    buf[prefix] = 0;
+    int child = (int)syscall(SYS_openat2, root_fd, buf, &how, sizeof(how));
+    buf[prefix] = saved;
+    if (child < 0 && errno == ENOENT) {
+      if (last && as_file) {
+        int created = openat(parent, part, O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
+        if (created >= 0) close(created);
+      } else if (mkdirat(parent, part, 0755) < 0 && errno != EEXIST) {
+        int e = errno;
+        close(parent);
+        return errno = e, -1;
+      }
+      child = (int)syscall(SYS_openat2, parent, part, &how, sizeof(how));
+    }
+    int e = errno;
+    close(parent);
+    if (child < 0) return errno = e, -1;
+    parent = child;
+    if (last) break;
+  }
+  return parent;
+}
+
+static void make_readonly(const char *target, const char *path) {
+  struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY};
+  if (mount_setattr(AT_FDCWD, path, AT_RECURSIVE, &attr, sizeof(attr)) == 0) return;
+  if (errno != ENOSYS) mc_fail("mount readonly", errno, "%s", target);
+  if (mount(NULL, path, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) < 0)
+    mc_fail("mount readonly", errno, "%s", target);
+}
+
+static int is_dir_fd(int fd) {
+  struct stat st;
+  return fstat(fd, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static void do_mount(const struct mc_op *op) {
+  char src_buf[64], dst_buf[64];
+  int is_bind = !strcmp(op->type, "bind");
+  const char *source = op->source;
+  int src_fd = -1;
+
+  if (is_bind && (op->extra & MC_SRC_IN_ROOT)) {
+    src_fd = openat2_in_root(op->source, O_PATH);
+    if (src_fd < 0) mc_fail("mount source", errno, "%s", op->source);
+    source = fd_path(src_fd, src_buf, sizeof(src_buf));
+  }
+  int as_file = (op->extra & MC_FILE) != 0;
+  if (is_bind && !as_file && src_fd < 0) {
+    struct stat st;
+    if (stat(op->source, &st) < 0) mc_fail("mount source", errno, "%s", op->source);
+    as_file = !S_ISDIR(st.st_mode);
+  }
+  int dst_fd = (op->extra & MC_OPTIONAL) ? openat2_in_root(op->target, O_PATH) : ensure_path(op->target, as_file);
+  if (dst_fd < 0) {
+    if ((op->extra & MC_OPTIONAL) && errno == ENOENT) return;
+    mc_fail("mount target", errno, "%s", op->target);
+  }
+  const char *target = fd_path(dst_fd, dst_buf, sizeof(dst_buf));
+  unsigned long flags = is_bind ? (MS_BIND | MS_REC | op->flags) : op->flags;
+  const char *data = op->data && *op->data ? op->data : NULL;
+  if (mount(is_bind ? source : op->source, target, is_bind ? NULL : op->type, flags, data) < 0)
+    mc_fail("mount", errno, "%s on %s (%s)", op->source, op->target, op->type);
+  if (op->extra & MC_READONLY) make_readonly(op->target, target);
+  close(dst_fd);
+  if (src_fd >= 0) close(src_fd);
+}
+
+/* Docker's masked paths: files hidden behind /dev/null, directories behind an empty read-only tmpfs. */
+static void do_mask(const struct mc_op *op) {
+  char buf[64];
+  int fd = openat2_in_root(op->target, O_PATH);
+  if (fd < 0) {
+    if (errno == ENOENT) return;
+    mc_fail("mask", errno, "%s", op->target);
+  }
+  const char *target = fd_path(fd, buf, sizeof(buf));
+  int r = is_dir_fd(fd) ? mount("tmpfs", target, "tmpfs", MS_RDONLY, "size=0")
+                        : mount("/dev/null", target, NULL, MS_BIND, NULL);
+  if (r < 0) mc_fail("mask", errno, "%s", op->target);
+  close(fd);
+}
+
+static void do_readonly_path(const struct mc_op *op) {
+  char buf[64];
+  int fd = openat2_in_root(op->target, O_PATH);
+  if (fd < 0) {
+    if (errno == ENOENT) return;
+    mc_fail("readonly path", errno, "%s", op->target);
+  }
+  const char *target = fd_path(fd, buf, sizeof(buf));
+  if (mount(target, target, NULL, MS_BIND | MS_REC, NULL) < 0) mc_fail("readonly path", errno, "%s", op->target);
+  close(fd);
+  /* Re-open: the bind mount is a new mount on top of the old dentry. */
+  fd = openat2_in_root(op->target, O_PATH);
+  if (fd < 0) mc_fail("readonly path", errno, "%s", op->target);
+  make_readonly(op->target, fd_path(fd, buf, sizeof(buf)));
+  close(fd);
+}
+
+static void do_mknod(const struct mc_op *op) {
+  /* /dev is a fresh tmpfs we own, so plain *at calls relative to the root are safe. */
+  char rel[4096];
+  snprintf(rel, sizeof(rel), ".%s", op->target);
+  if (mknodat(root_fd, rel, op->mode, makedev(op->major, op->minor)) < 0 && errno != EEXIST)
+    mc_fail("mknod", errno, "%s", op->target);
+  if (fchmodat(root_fd, rel, op->mode & 07777, 0) < 0) mc_fail("mknod", errno, "chmod %s", op->target);
+}
+
+static void do_symlink(const struct mc_op *op) {
+  char rel[4096];
+  snprintf(rel, sizeof(rel), ".%s", op->target);
+  if (symlinkat(op->source, root_fd, rel) < 0 && errno != EEXIST) mc_fail("symlink", errno, "%s", op->target);
+}
+
+static int mount_overlay_new_api(const struct mc_spec *s) {
+  int fs = fsopen("overlay", FSOPEN_CLOEXEC);
+  if (fs < 0) return -1;
+  for (size_t i = 0; i < s->nlowers; i++)
+    if (fsconfig(fs, FSCONFIG_SET_STRING, "lowerdir+", s->lowers[i], 0) < 0) goto fail;
+  if (fsconfig(fs, FSCONFIG_SET_STRING, "upperdir", s->upper, 0) < 0) goto fail;
+  if (fsconfig(fs, FSCONFIG_SET_STRING, "workdir", s->work, 0) < 0) goto fail;
+  if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) goto fail;
+  int mnt = fsmount(fs, FSMOUNT_CLOEXEC, 0);
+  if (mnt < 0) goto fail;
+  int r = move_mount(mnt, "", AT_FDCWD, s->rootfs, MOVE_MOUNT_F_EMPTY_PATH);
+  int e = errno;
+  close(mnt);
+  close(fs);
+  errno = e;
+  return r;
+fail:
+  e = errno;
+  close(fs);
+  errno = e;
+  return -1;
+}
+
+/* Kernels before 6.8 lack "lowerdir+": fall back to the option string (limited to a page). */
+static int mount_overlay_legacy(const struct mc_spec *s) {
+  size_t len = 64 + strlen(s->upper) + strlen(s->work);
+  for (size_t i = 0; i < s->nlowers; i++) len += strlen(s->lowers[i]) + 1;
+  char *opts = malloc(len);
+  if (!opts) return -1;
+  char *p = opts + sprintf(opts, "lowerdir=");
+  for (size_t i = 0; i < s->nlowers; i++) p += sprintf(p, "%s%s", i ? ":" : "", s->lowers[i]);
+  sprintf(p, ",upperdir=%s,workdir=%s", s->upper, s->work);
+  int r = mount("overlay", s->rootfs, "overlay", 0, opts);
+  free(opts);
+  return r;
+}
+
+static void mount_rootfs(const struct mc_spec *s) {
+  if (s->nlowers > 0) {
+    if (mount_overlay_new_api(s) < 0 && mount_overlay_legacy(s) < 0)
+      mc_fail("mount rootfs", errno, "overlay on %s", s->rootfs);
+  } else if (mount(s->rootfs, s->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0) {
+    mc_fail("mount rootfs", errno, "%s", s->rootfs);
+  }
+}
+
+void mc_setup_rootfs(const struct mc_spec *s) {
+  /* Nothing we mount may propagate back to the host. */
+  if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) mc_fail("make / private", errno, "/");
+  mount_rootfs(s);
+  root_fd = open(s->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (root_fd < 0) mc_fail("open rootfs", errno, "%s", s->rootfs);
+
+  for (size_t i = 0; i < s->nops; i++) {
+    const struct mc_op *op = &s->ops[i];
+    switch (op->kind) {
+      case OP_MOUNT: do_mount(op); break;
+      case OP_MKNOD: do_mknod(op); break;
+      case OP_SYMLINK: do_symlink(op); break;
+      case OP_MASK: do_mask(op); break;
+      case OP_READONLY_PATH: do_readonly_path(op); break;
+    }
+  }
+
+  /* pivot_root(".", ".") stacks the old root on the new one; detaching it leaves only the container's. */
+  if (fchdir(root_fd) < 0) mc_fail("chdir rootfs", errno, "%s", s->rootfs);
+  if (syscall(SYS_pivot_root, ".", ".") < 0) mc_fail("pivot_root", errno, "%s", s->rootfs);
+  if (umount2(".", MNT_DETACH) < 0) mc_fail("detach old root", errno, "/");
+  if (chdir("/") < 0) mc_fail("chdir", errno, "/");
+  close(root_fd);
+  root_fd = -1;
+  if (s->readonly_root && mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) < 0)
+    mc_fail("readonly rootfs", errno, "/");
+}
+
+void mc_setup_uts(const struct mc_spec *s) {
+  if (s->hostname && sethostname(s->hostname, strlen(s->hostname)) < 0)
+    mc_fail("sethostname", errno, "%s", s->hostname);
+}
+
+void mc_loopback_up(void) {
+  int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (sock < 0) mc_fail("loopback", errno, "socket");
+  struct ifreq ifr = {0};
+  snprintf(ifr.ifr_name, IFNAMSIZ, "lo");
+  if (ioctl(sock, SIOCGIFFLAGS, &ifr) < 0) mc_fail("loopback", errno, "get flags");
+  ifr.ifr_flags |= IFF_UP;
+  if (ioctl(sock, SIOCSIFFLAGS, &ifr) < 0) mc_fail("loopback", errno, "set flags");
+  close(sock);
+}

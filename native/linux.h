@@ -1,0 +1,12 @@
+/* Root filesystem, mounts and namespaced identity of a container (linux.c). */
+#ifndef MC_LINUX_H
+#define MC_LINUX_H
+
+#include "spec.h"
+
+/* Mounts the root and every op of the spec, then pivots into it. Fails via mc_fail. */
+void mc_setup_rootfs(const struct mc_spec *spec);
+void mc_setup_uts(const struct mc_spec *spec);
+void mc_loopback_up(void);
+
+#endif

@@ -1,0 +1,105 @@
+/*
+ * The last steps before the container's program runs: working directory,
+ * user, capabilities, and execve with Docker's PATH lookup.
+ */
+#define _GNU_SOURCE
+#include "process.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "report.h"
+
+static void make_dirs(const char *path) {
+  char buf[4096];
+  snprintf(buf, sizeof(buf), "%s", path);
+  for (char *p = buf + 1; *p; p++) {
+    if (*p != '/') continue;
+    *p = 0;
+    mkdir(buf, 0755);
+    *p = '/';
+  }
+  mkdir(buf, 0755);
+}
+
+static void enter_cwd(const struct mc_spec *s) {
+  const char *cwd = s->cwd && *s->cwd ? s->cwd : "/";
+  if (chdir(cwd) == 0) return;
+  /* Docker creates a missing working directory rather than failing. */
+  if (errno == ENOENT) make_dirs(cwd);
+  if (chdir(cwd) < 0) mc_fail("chdir", errno, "%s", cwd);
+}
+
+static int last_cap(void) {
+  int last = CAP_LAST_CAP;
+  while (prctl(PR_CAPBSET_READ, last + 1, 0, 0, 0) >= 0) last++;
+  return last;
+}
+
+static void drop_bounding_set(uint64_t keep) {
+  int last = last_cap();
+  for (int cap = 0; cap <= last; cap++) {
+    if (keep & (1ULL << cap)) continue;
+    if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL) mc_fail("drop capability", errno, "cap %d", cap);
+  }
+}
+
+static void set_capabilities(uint64_t caps) {
+  struct __user_cap_header_struct header = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+  struct __user_cap_data_struct data[2];
+  memset(data, 0, sizeof(data));
+  for (int i = 0; i < 2; i++) {
+    uint32_t word = (uint32_t)(caps >> (32 * i));
+    data[i].effective = data[i].permitted = data[i].inheritable = word;
+  }
+  if (syscall(SYS_capset, &header, data) < 0) mc_fail("capset", errno, "0x%llx", (unsigned long long)caps);
+  prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+}
+
+void mc_enter_identity(const struct mc_spec *s) {
+  enter_cwd(s);
+  drop_bounding_set(s->caps);
+  if (s->uid != 0 && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) mc_fail("keepcaps", errno, "prctl");
+  if (setgroups(s->ngroups, s->groups) < 0) mc_fail("setgroups", errno, "%zu groups", s->ngroups);
+  if (setresgid(s->gid, s->gid, s->gid) < 0) mc_fail("setgid", errno, "%u", s->gid);
+  if (setresuid(s->uid, s->uid, s->uid) < 0) mc_fail("setuid", errno, "%u", s->uid);
+  /* Like Docker: a non-root user keeps the bounding set but starts with no effective capabilities. */
+  set_capabilities(s->uid == 0 ? s->caps : 0);
+  if (s->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) mc_fail("no_new_privs", errno, "prctl");
+}
+
+static const char *env_path(char *const env[]) {
+  for (size_t i = 0; env && env[i]; i++)
+    if (!strncmp(env[i], "PATH=", 5)) return env[i] + 5;
+  return "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+}
+
+void mc_exec(const struct mc_spec *s) {
+  const char *file = s->argv[0];
+  char *const *env = s->env ? s->env : (char *const[]){NULL};
+  if (strchr(file, '/')) {
+    execve(file, s->argv, env);
+    mc_fail("exec", errno, "%s", file);
+  }
+  const char *path = env_path(env);
+  int denied = 0;
+  char candidate[4096];
+  while (*path) {
+    const char *colon = strchrnul(path, ':');
+    int len = (int)(colon - path);
+    snprintf(candidate, sizeof(candidate), "%.*s/%s", len ? len : 1, len ? path : ".", file);
+    execve(candidate, s->argv, env);
+    if (errno == EACCES) denied = 1;
+    else if (errno != ENOENT && errno != ENOTDIR) mc_fail("exec", errno, "%s", candidate);
+    path = *colon ? colon + 1 : colon;
+  }
+  mc_fail("exec", denied ? EACCES : ENOENT, "executable file not found in $PATH: %s", file);
+}

@@ -1,0 +1,186 @@
+/*
+ * mc-shim: the per-container monitor, like conmon or containerd-shim.
+ *
+ * Node cannot fork a child that runs code before execve (it is
+ * multi-threaded and no JavaScript may run there), so it posix_spawns this
+ * small single-threaded program instead:
+ *
+ *   mc-shim run    clone() the container with new namespaces, set it up, exec
+ *   mc-shim exec   join a running container's namespaces, fork, exec
+ *
+ * fd 3 is a socket to Node. Node writes the spec (spec.h); the shim answers
+ * with lines:
+ *   S <pid>                       the program is running (execve succeeded)
+ *   E <step>\t<errno>\t<detail>   setup failed at <step>
+ *   X <exit code> <signal>        the program ended
+ * The shim outlives Node when the container is detached, so it also records
+ * the exit status in a file that any later process can read.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "init.h"
+#include "linux.h"
+#include "process.h"
+#include "report.h"
+#include "spec.h"
+
+#define CONTROL_FD 3
+#define FIRST_EXTRA_FD 4 /* the container's network namespace, when Node passes one */
+
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...) {
+  char line[1200];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(line, sizeof(line), fmt, ap);
+  va_end(ap);
+  if (n > (int)sizeof(line) - 1) n = sizeof(line) - 1;
+  /* Node may be gone (detached containers): never die of SIGPIPE. */
+  ssize_t ignored = send(CONTROL_FD, line, (size_t)n, MSG_NOSIGNAL);
+  (void)ignored;
+}
+
+static void say_failure(struct mc_failure *f) {
+  for (char *p = f->detail; *p; p++)
+    if (*p == '\n' || *p == '\t') *p = ' ';
+  say("E %s\t%d\t%s\n", f->step, f->err, f->detail);
+}
+
+static void record_exit(const char *path, int code, int sig) {
+  if (!path) return;
+  char tmp[4096];
+  snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return;
+  struct timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  dprintf(fd, "%d %d %lld%03ld\n", code, sig, (long long)now.tv_sec, now.tv_nsec / 1000000);
+  close(fd);
+  rename(tmp, path);
+}
+
+/* Waits for the program, records and reports how it ended, and exits. */
+static __attribute__((noreturn)) void monitor(pid_t pid, const struct mc_spec *spec) {
+  int status;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+  record_exit(spec->exit_file, code, sig);
+  say("X %d %d\n", code, sig);
+  _exit(0);
+}
+
+/* Reads the child's failure record; on failure reports it, reaps the child and exits. */
+static void await_exec(int report_fd, pid_t pid) {
+  struct mc_failure failure;
+  int failed = mc_report_read(report_fd, &failure);
+  close(report_fd);
+  if (!failed) return;
+  say_failure(&failure);
+  while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+  }
+  _exit(1);
+}
+
+static __attribute__((noreturn)) void fail_here(const char *step, int err, const char *detail) {
+  struct mc_failure f = {0};
+  snprintf(f.step, sizeof(f.step), "%s", step);
+  f.err = err;
+  snprintf(f.detail, sizeof(f.detail), "%s", detail);
+  say_failure(&f);
+  _exit(1);
+}
+
+static void start_child(int report[2]) {
+  close(report[0]);
+  mc_report_set_fd(report[1]);
+  close(CONTROL_FD);
+}
+
+static __attribute__((noreturn)) void finish_child(const struct mc_spec *spec, int report_fd) {
+  mc_enter_identity(spec);
+  /* Whatever else is open stays out of the container. */
+  syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
+  if (spec->init) mc_run_init(spec, report_fd);
+  mc_exec(spec);
+}
+
+static int run(const struct mc_spec *spec) {
+  if (!spec->detach) prctl(PR_SET_PDEATHSIG, SIGKILL);
+  else setsid();
+  if (!spec->rootfs) fail_here("spec", EINVAL, "no rootfs");
+
+  int report[2];
+  if (pipe2(report, O_CLOEXEC) < 0) fail_here("pipe", errno, "report pipe");
+  /* A raw clone is fork() with namespaces: the child continues right here. */
+  pid_t pid = (pid_t)syscall(SYS_clone, spec->clone_flags | SIGCHLD, NULL, NULL, NULL, 0);
+  if (pid < 0) fail_here("clone", errno, "namespaces");
+  if (pid == 0) {
+    start_child(report);
+    prctl(PR_SET_PDEATHSIG, SIGKILL); /* the container never outlives its shim */
+    if (spec->netns_fd >= 0) {
+      if (setns(spec->netns_fd, CLONE_NEWNET) < 0) mc_fail("join network namespace", errno, "fd %d", spec->netns_fd);
+      close(spec->netns_fd);
+    }
+    mc_setup_rootfs(spec);
+    mc_setup_uts(spec);
+    if (spec->loopback_up) mc_loopback_up();
+    finish_child(spec, report[1]);
+  }
+  close(report[1]);
+  if (spec->netns_fd >= 0) close(spec->netns_fd);
+  await_exec(report[0], pid);
+  say("S %d\n", pid);
+  monitor(pid, spec);
+}
+
+static int exec_in(const struct mc_spec *spec) {
+  int pidfd = (int)syscall(SYS_pidfd_open, spec->target_pid, 0);
+  if (pidfd < 0) fail_here("open container process", errno, "not running");
+  if (setns(pidfd, (int)spec->join_flags) < 0) fail_here("join namespaces", errno, "setns");
+  close(pidfd);
+
+  int report[2];
+  if (pipe2(report, O_CLOEXEC) < 0) fail_here("pipe", errno, "report pipe");
+  pid_t pid = fork(); /* the fork enters the joined pid namespace */
+  if (pid < 0) fail_here("fork", errno, "exec");
+  if (pid == 0) {
+    start_child(report);
+    finish_child(spec, report[1]);
+  }
+  close(report[1]);
+  await_exec(report[0], pid);
+  say("S %d\n", pid);
+  monitor(pid, spec);
+}
+
+int main(int argc, char **argv) {
+  static struct mc_spec spec;
+  char err[256];
+  if (argc < 2) {
+    fprintf(stderr, "usage: mc-shim run|exec (spec on fd 3); started by minicontainer\n");
+    return 2;
+  }
+  if (mc_spec_read(CONTROL_FD, &spec, err, sizeof(err)) < 0) fail_here("spec", EINVAL, err);
+  /* fds past the ones Node passed on purpose must not reach the container. */
+  syscall(SYS_close_range, spec.netns_fd == FIRST_EXTRA_FD ? FIRST_EXTRA_FD + 1 : FIRST_EXTRA_FD, ~0U,
+          CLOSE_RANGE_CLOEXEC);
+  if (!strcmp(argv[1], "run")) return run(&spec);
+  if (!strcmp(argv[1], "exec")) return exec_in(&spec);
+  fail_here("mode", EINVAL, argv[1]);
+}

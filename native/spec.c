@@ -1,0 +1,144 @@
+/* Parses the token list Node sends into struct mc_spec (see spec.h). */
+#define _GNU_SOURCE
+#include "spec.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct cursor {
+  char *p, *end;
+};
+
+static const char *next(struct cursor *c) {
+  if (c->p >= c->end) return NULL;
+  char *s = c->p;
+  char *nul = memchr(s, 0, (size_t)(c->end - s));
+  if (!nul) return NULL;
+  c->p = nul + 1;
+  return s;
+}
+
+static int read_all(int fd, void *buf, size_t len) {
+  char *p = buf;
+  while (len > 0) {
+    ssize_t n = read(fd, p, len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return -1;
+    p += n;
+    len -= (size_t)n;
+  }
+  return 0;
+}
+
+/* Grows an array by one element; arrays are small, so doubling is not worth it. */
+#define PUSH(arr, count, value)                                   \
+  do {                                                            \
+    void *grown = realloc((arr), sizeof(*(arr)) * ((count) + 2)); \
+    if (!grown) return -1;                                        \
+    (arr) = grown;                                                \
+    (arr)[(count)++] = (value);                                   \
+  } while (0)
+
+static unsigned long num(const char *s) { return s ? strtoul(s, NULL, 10) : 0; }
+
+static int parse_op(struct mc_spec *s, const char *key, struct cursor *c) {
+  struct mc_op op = {0};
+  if (!strcmp(key, "mount")) {
+    op.kind = OP_MOUNT;
+    op.type = next(c);
+    op.source = next(c);
+    op.target = next(c);
+    op.flags = num(next(c));
+    op.data = next(c);
+    op.extra = (int)num(next(c));
+    if (!op.extra && !op.data) return -1;
+  } else if (!strcmp(key, "mknod")) {
+    op.kind = OP_MKNOD;
+    op.target = next(c);
+    op.mode = (mode_t)num(next(c));
+    op.major = (unsigned)num(next(c));
+    const char *minor = next(c);
+    if (!minor) return -1;
+    op.minor = (unsigned)num(minor);
+  } else if (!strcmp(key, "symlink")) {
+    op.kind = OP_SYMLINK;
+    op.source = next(c);
+    op.target = next(c);
+  } else if (!strcmp(key, "mask")) {
+    op.kind = OP_MASK;
+    op.target = next(c);
+  } else if (!strcmp(key, "ropath")) {
+    op.kind = OP_READONLY_PATH;
+    op.target = next(c);
+  } else {
+    return 1; /* not an op */
+  }
+  if (!op.target) return -1;
+  PUSH(s->ops, s->nops, op);
+  return 0;
+}
+
+static int parse(struct mc_spec *s, struct cursor *c) {
+  const char *key;
+  while ((key = next(c))) {
+    int r = parse_op(s, key, c);
+    if (r < 0) return -1;
+    if (r == 0) continue;
+    const char *v = next(c);
+    if (!v) return -1;
+    if (!strcmp(key, "rootfs")) s->rootfs = v;
+    else if (!strcmp(key, "lower")) PUSH(s->lowers, s->nlowers, v);
+    else if (!strcmp(key, "upper")) s->upper = v;
+    else if (!strcmp(key, "work")) s->work = v;
+    else if (!strcmp(key, "readonly")) s->readonly_root = (int)num(v);
+    else if (!strcmp(key, "clone")) s->clone_flags = num(v);
+    else if (!strcmp(key, "netns")) s->netns_fd = (int)num(v);
+    else if (!strcmp(key, "detach")) s->detach = (int)num(v);
+    else if (!strcmp(key, "exitfile")) s->exit_file = v;
+    else if (!strcmp(key, "init")) s->init = (int)num(v);
+    else if (!strcmp(key, "lo")) s->loopback_up = (int)num(v);
+    else if (!strcmp(key, "hostname")) s->hostname = v;
+    else if (!strcmp(key, "pid")) s->target_pid = (pid_t)num(v);
+    else if (!strcmp(key, "join")) s->join_flags = num(v);
+    else if (!strcmp(key, "cwd")) s->cwd = v;
+    else if (!strcmp(key, "uid")) s->uid = (uid_t)num(v);
+    else if (!strcmp(key, "gid")) s->gid = (gid_t)num(v);
+    else if (!strcmp(key, "group")) PUSH(s->groups, s->ngroups, (gid_t)num(v));
+    else if (!strcmp(key, "caps")) s->caps = strtoull(v, NULL, 10);
+    else if (!strcmp(key, "nnp")) s->no_new_privs = (int)num(v);
+    else if (!strcmp(key, "env")) PUSH(s->env, s->nenv, (char *)v);
+    else if (!strcmp(key, "arg")) PUSH(s->argv, s->nargv, (char *)v);
+    else return -1;
+  }
+  if (s->env) s->env[s->nenv] = NULL;
+  if (s->argv) s->argv[s->nargv] = NULL;
+  return 0;
+}
+
+int mc_spec_read(int fd, struct mc_spec *s, char *err, size_t errlen) {
+  memset(s, 0, sizeof(*s));
+  s->netns_fd = -1;
+  uint32_t len;
+  if (read_all(fd, &len, sizeof(len)) < 0 || len == 0 || len > (64u << 20)) {
+    snprintf(err, errlen, "spec: cannot read length");
+    return -1;
+  }
+  s->blob = malloc(len);
+  if (!s->blob || read_all(fd, s->blob, len) < 0) {
+    snprintf(err, errlen, "spec: cannot read %u bytes", len);
+    return -1;
+  }
+  struct cursor c = {s->blob, s->blob + len};
+  if (parse(s, &c) < 0) {
+    snprintf(err, errlen, "spec: malformed near offset %ld", (long)(c.p - s->blob));
+    return -1;
+  }
+  if (s->nargv == 0) {
+    snprintf(err, errlen, "spec: no command");
+    return -1;
+  }
+  return 0;
+}

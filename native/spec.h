@@ -1,0 +1,81 @@
+/*
+ * The container specification the shim receives from Node.
+ *
+ * Node serialises it as a length-prefixed list of NUL-terminated tokens
+ * (see lib/runtime/shim-protocol.ts); spec.c parses it into this struct.
+ * Every field is plain data: all policy (which mounts, which capabilities)
+ * is decided in TypeScript, the C side only carries it out.
+ */
+#ifndef MC_SPEC_H
+#define MC_SPEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Extra mount flags, beyond mount(2)'s own. Keep in sync with MountOp. */
+enum {
+  MC_SRC_IN_ROOT = 1, /* source is a path inside the container root */
+  MC_OPTIONAL = 2,    /* skip silently when the target does not exist */
+  MC_FILE = 4,        /* create the target as a file, not a directory */
+  MC_READONLY = 8,    /* make the mount (recursively) read-only after mounting */
+};
+
+enum mc_op_kind { OP_MOUNT, OP_MKNOD, OP_SYMLINK, OP_MASK, OP_READONLY_PATH };
+
+struct mc_op {
+  enum mc_op_kind kind;
+  const char *type;   /* OP_MOUNT: filesystem type, "bind" for bind mounts */
+  const char *source; /* OP_MOUNT: source; OP_SYMLINK: link target */
+  const char *target; /* path inside the container */
+  unsigned long flags;
+  const char *data;
+  int extra;          /* MC_* flags */
+  mode_t mode;        /* OP_MKNOD */
+  unsigned major, minor;
+};
+
+struct mc_spec {
+  char *blob; /* owns every string below */
+
+  /* run: root filesystem */
+  const char *rootfs;     /* mount point of the root (host path) */
+  const char **lowers;    /* overlay lower dirs, top first */
+  size_t nlowers;
+  const char *upper, *work;
+  int readonly_root;
+
+  /* run: namespaces and process lifetime */
+  unsigned long clone_flags;
+  int netns_fd;          /* -1: none given */
+  int detach;
+  const char *exit_file; /* where the exit status is recorded */
+  int init;              /* run a minimal init as PID 1 */
+  int loopback_up;
+
+  struct mc_op *ops;
+  size_t nops;
+  const char *hostname;
+
+  /* exec: join a running container */
+  pid_t target_pid;
+  unsigned long join_flags;
+
+  /* both: the process */
+  const char *cwd;
+  uid_t uid;
+  gid_t gid;
+  gid_t *groups;
+  size_t ngroups;
+  uint64_t caps; /* bounding = permitted = effective set for uid 0 */
+  int no_new_privs;
+  char **env;
+  size_t nenv;
+  char **argv;
+  size_t nargv;
+};
+
+/* Reads the spec from fd; returns 0, or -1 with a message in err. */
+int mc_spec_read(int fd, struct mc_spec *spec, char *err, size_t errlen);
+
+#endif
