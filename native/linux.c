@@ -52,20 +52,18 @@ static int ensure_path(const char *path, int as_file) {
 
   char buf[4096];
   if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf)) return errno = ENAMETOOLONG, -1;
+  struct open_how how = {.flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
   int parent = dup(root_fd);
-  char *save = NULL;
-  char *next_part = strtok_r(buf, "/", &save);
-  while (next_part) {
-    char *part = next_part;
-    next_part = strtok_r(NULL, "/", &save);
-    int last = next_part == NULL;
-    struct open_how how = {.flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
+  char *part = buf;
+  while (*part) {
+    while (*part == '/') part++;
+    if (!*part) break;
+    char *end = strchrnul(part, '/');
+    int last = end[strspn(end, "/")] == 0;
+    char saved = *end;
     /* Resolve each prefix from the root again, so ".." and absolute links stay confined. */
-    size_t prefix = (size_t)(part - buf) + strlen(part);
-    char saved = buf[prefix];
-    buf[prefix] = 0;
+    *end = 0;
     int child = (int)syscall(SYS_openat2, root_fd, buf, &how, sizeof(how));
-    buf[prefix] = saved;
     if (child < 0 && errno == ENOENT) {
       if (last && as_file) {
         int created = openat(parent, part, O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
@@ -77,11 +75,12 @@ static int ensure_path(const char *path, int as_file) {
       }
       child = (int)syscall(SYS_openat2, parent, part, &how, sizeof(how));
     }
+    *end = saved;
     int e = errno;
     close(parent);
     if (child < 0) return errno = e, -1;
     parent = child;
-    if (last) break;
+    part = end;
   }
   return parent;
 }
@@ -92,6 +91,15 @@ static void make_readonly(const char *target, const char *path) {
   if (errno != ENOSYS) mc_fail("mount readonly", errno, "%s", target);
   if (mount(NULL, path, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) < 0)
     mc_fail("mount readonly", errno, "%s", target);
+}
+
+/* The fd opened before mounting names the covered dentry; reopen to reach the new mount. */
+static void readonly_after_mount(const char *target) {
+  char buf[64];
+  int fd = openat2_in_root(target, O_PATH);
+  if (fd < 0) mc_fail("mount readonly", errno, "%s", target);
+  make_readonly(target, fd_path(fd, buf, sizeof(buf)));
+  close(fd);
 }
 
 static int is_dir_fd(int fd) {
@@ -126,8 +134,8 @@ static void do_mount(const struct mc_op *op) {
   const char *data = op->data && *op->data ? op->data : NULL;
   if (mount(is_bind ? source : op->source, target, is_bind ? NULL : op->type, flags, data) < 0)
     mc_fail("mount", errno, "%s on %s (%s)", op->source, op->target, op->type);
-  if (op->extra & MC_READONLY) make_readonly(op->target, target);
   close(dst_fd);
+  if (op->extra & MC_READONLY) readonly_after_mount(op->target);
   if (src_fd >= 0) close(src_fd);
 }
 
@@ -156,11 +164,7 @@ static void do_readonly_path(const struct mc_op *op) {
   const char *target = fd_path(fd, buf, sizeof(buf));
   if (mount(target, target, NULL, MS_BIND | MS_REC, NULL) < 0) mc_fail("readonly path", errno, "%s", op->target);
   close(fd);
-  /* Re-open: the bind mount is a new mount on top of the old dentry. */
-  fd = openat2_in_root(op->target, O_PATH);
-  if (fd < 0) mc_fail("readonly path", errno, "%s", op->target);
-  make_readonly(op->target, fd_path(fd, buf, sizeof(buf)));
-  close(fd);
+  readonly_after_mount(op->target);
 }
 
 static void do_mknod(const struct mc_op *op) {

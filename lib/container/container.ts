@@ -1,0 +1,411 @@
+/**
+ * The public face of containers: create, start, wait, exec, logs, stop,
+ * kill, remove, inspect — Docker's lifecycle, in-process.
+ *
+ * @module
+ */
+import * as fs from 'node:fs'
+import * as net from 'node:net'
+import type { Readable } from 'node:stream'
+import { InvalidArgumentError, MiniContainerError, NotRunningError, RunningError } from '../errors'
+import { runtimeOf, type Runtime } from '../engine/runtime'
+import { normaliseRef } from '../image/store'
+import { encodeExecSpec, encodeRunSpec, type MountOp } from '../runtime/spec'
+import { Shim, type ExitStatus } from '../runtime/shim'
+import { closeQuietly, pipe, CLONE_NEWNET } from '../sys/libc'
+import { generateName, newId } from '../util/ids'
+import { writeEtcFiles } from './etc-files'
+import { isAlive, processStartTime, readExitFile } from './liveness'
+import { logStream } from './logs'
+import { envList, mergeEnv, processSpec } from './process-spec'
+import { baseCloneFlags, buildRunSpec, containerCapabilities, type NetnsChoice } from './run-spec'
+import type { ContainerInspect, ContainerRecord, ContainerState, ExecOptions, ExecResult, LogsOptions, RunOptions } from './types'
+
+/** Which runtime an operation applies to (default: {@link Runtime.default}). */
+export interface RuntimeOption {
+  runtime?: Runtime
+}
+
+const knownOptions = new Set(['name', 'hostname', 'env', 'workdir', 'user', 'entrypoint', 'init', 'rm', 'detach', 'network', 'capAdd', 'capDrop', 'privileged', 'readOnly', 'labels', 'signal', 'runtime'])
+
+/** A container. Handles are cheap: all state is on disk under the runtime root. */
+export class Container implements AsyncDisposable {
+  private constructor(
+    private readonly runtime: Runtime,
+    /** Full 64-hex id. */
+    readonly id: string,
+    /** Name (unique within the runtime). */
+    readonly name: string,
+  ) {}
+
+  /** Creates a container from an image without starting it (`docker create`). */
+  static async create(image: string, cmd?: string[], opts: RunOptions & RuntimeOption = {}): Promise<Container> {
+    const rt = runtimeOf(opts)
+    await Container.collectGarbage(rt)
+    const record = buildRecord(rt, image, cmd, opts)
+    rt.containers.reserveName(record.name, record.id)
+    try {
+      const paths = rt.containers.create(record, { status: 'created' })
+      writeEtcFiles(paths, record.config.hostname, { ownNetwork: record.hostConfig.networkMode !== 'host' })
+    } catch (err) {
+      rt.containers.delete(record.id, record.name)
+      throw err
+    }
+    return new Container(rt, record.id, record.name)
+  }
+
+  /** Finds a container by name, full id, or unique id prefix (such as "450"). */
+  static async get(ref: string, opts: RuntimeOption = {}): Promise<Container> {
+    const rt = runtimeOf(opts)
+    const id = rt.containers.resolve(ref)
+    return new Container(rt, id, rt.containers.read(id)!.name)
+  }
+
+  /** Running containers, or all of them with `{ all: true }` (`docker ps [-a]`). */
+  static async list(opts: RuntimeOption & { all?: boolean } = {}): Promise<Container[]> {
+    const rt = runtimeOf(opts)
+    await Container.collectGarbage(rt)
+    const result: Container[] = []
+    for (const id of rt.containers.ids()) {
+      const record = rt.containers.read(id)
+      if (!record) continue
+      const c = new Container(rt, id, record.name)
+      if (opts.all || c.currentState().status === 'running') result.push(c)
+    }
+    return result
+  }
+
+  /** Starts the container's program. Resolves once it runs (its execve succeeded). */
+  async start(opts: { signal?: AbortSignal } = {}): Promise<void> {
+    opts.signal?.throwIfAborted()
+    const state = this.currentState()
+    if (state.status === 'running') return
+    const record = this.record()
+    const paths = this.paths()
+    const image = this.runtime.images.resolve(record.imageId)
+    const layerDirs = [...image.layers].reverse().map((l) => this.runtime.images.layerPath(l))
+    fs.rmSync(paths.exit, { force: true })
+    const netns = await this.joinNetwork(record)
+    // MOUNTS HOOK: volumes, binds and tmpfs from the storage layer go here.
+    const featureMounts: MountOp[] = []
+    const spec = buildRunSpec({ record, image, layerDirs, paths, netns: netns.choice, featureMounts })
+    const stdio = openStdio(paths.stdout, paths.stderr)
+    let shim: Shim
+    try {
+      shim = Shim.spawn('run', encodeRunSpec(spec), { ...stdio, netns: netns.choice.kind === 'fd' ? netns.choice.fd : undefined }, record.hostConfig.detach)
+    } finally {
+      closeStdio(stdio)
+      netns.release()
+    }
+    const pid = await shim.hold(shim.started)
+    this.runtime.containers.writeState(this.id, { status: 'running', pid, pidStart: processStartTime(pid), startedAt: new Date().toISOString() })
+    this.runtime.shims.set(this.id, shim)
+    void shim.exited.then((exit) => this.onExit(shim, exit))
+  }
+
+  /** Waits for the program to end; resolves immediately if it already has. */
+  async wait(): Promise<ExitStatus> {
+    const shim = this.runtime.shims.get(this.id)
+    if (shim) {
+      await shim.hold(shim.exited)
+      return this.exitStatusAfterExit()
+    }
+    const state = this.currentState()
+    if (state.status !== 'running') return { exitCode: state.exitCode ?? 0, ...(state.signal ? { signal: state.signal } : {}) }
+    await waitForeign(this.paths().exit, this.paths().dir, state)
+    return this.wait()
+  }
+
+  /** Sends a signal to the container's PID 1 (`docker kill`). Default SIGKILL. */
+  async kill(signal: NodeJS.Signals | number = 'SIGKILL'): Promise<void> {
+    const state = this.currentState()
+    if (state.status !== 'running' || !state.pid) throw new NotRunningError(this.id, 'kill')
+    try {
+      process.kill(state.pid, signal)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err
+    }
+  }
+
+  /** SIGTERM, then SIGKILL after `timeout` seconds (default 10). A no-op when not running. */
+  async stop(opts: { timeout?: number; signal?: NodeJS.Signals } = {}): Promise<ExitStatus> {
+    if (this.currentState().status !== 'running') return this.wait()
+    const done = this.wait()
+    await this.kill(opts.signal ?? 'SIGTERM').catch(() => {})
+    const timeoutMs = (opts.timeout ?? 10) * 1000
+    let timer: NodeJS.Timeout | undefined
+    const escalated = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        this.kill('SIGKILL').catch(() => {})
+        resolve()
+      }, timeoutMs)
+    })
+    await Promise.race([done, escalated])
+    clearTimeout(timer)
+    return done
+  }
+
+  /** Deletes the container and its writable layer. A running one needs `force` (it is killed first). */
+  async remove(opts: { force?: boolean; volumes?: boolean } = {}): Promise<void> {
+    const state = this.currentState()
+    if (state.status === 'running') {
+      if (!opts.force) throw new RunningError(this.id, 'remove', 'stop it first or pass { force: true }')
+      await this.kill('SIGKILL').catch(() => {})
+      await this.wait()
+    }
+    this.runtime.shims.delete(this.id)
+    this.runtime.containers.delete(this.id, this.name)
+  }
+
+  /** Runs a command inside the running container's namespaces and root (`docker exec`). */
+  async exec(cmd: string[], opts: ExecOptions = {}): Promise<ExecResult> {
+    if (!Array.isArray(cmd) || cmd.length === 0) throw new InvalidArgumentError('exec needs a command, e.g. ["cat", "/etc/hostname"]')
+    const state = this.currentState()
+    if (state.status !== 'running' || !state.pid) throw new NotRunningError(this.id, 'exec')
+    const record = this.record()
+    const privileged = opts.privileged ?? record.hostConfig.privileged
+    const spec = encodeExecSpec({
+      pid: state.pid,
+      joinFlags: baseCloneFlags | (record.hostConfig.networkMode === 'host' ? 0 : CLONE_NEWNET),
+      process: processSpec({
+        args: cmd,
+        imageEnv: record.config.env,
+        env: envList(opts.env),
+        cwd: opts.workdir ?? record.config.workdir,
+        user: opts.user ?? record.config.user,
+        layers: [this.paths().upper, ...this.layerDirs()],
+        capabilities: privileged ? containerCapabilities({ ...record, hostConfig: { ...record.hostConfig, privileged } }) : containerCapabilities(record),
+      }),
+    })
+    return runExec(spec, opts.stdin)
+  }
+
+  /** The program's output as a stream; with `follow`, open until the container exits. */
+  logs(opts: LogsOptions = {}): Readable {
+    const p = this.paths()
+    const files = [...(opts.stdout !== false ? [p.stdout] : []), ...(opts.stderr !== false ? [p.stderr] : [])]
+    const shim = this.runtime.shims.get(this.id)
+    const ended = this.currentState().status === 'running' ? (shim ? shim.hold(shim.exited) : this.wait()) : Promise.resolve()
+    return logStream(files, !!opts.follow, ended)
+  }
+
+  /** Docker-like details: state, config, host config, graph driver paths. */
+  async inspect(): Promise<ContainerInspect> {
+    const r = this.record()
+    const s = this.currentState()
+    const p = this.paths()
+    const args = [...r.config.entrypoint, ...r.config.cmd]
+    return {
+      id: r.id,
+      name: r.name,
+      image: r.image,
+      imageId: r.imageId,
+      created: r.created,
+      path: args[0] ?? '',
+      args: args.slice(1),
+      state: {
+        status: s.status,
+        running: s.status === 'running',
+        pid: s.status === 'running' ? (s.pid ?? 0) : 0,
+        exitCode: s.exitCode ?? 0,
+        startedAt: s.startedAt ?? '0001-01-01T00:00:00Z',
+        finishedAt: s.finishedAt ?? '0001-01-01T00:00:00Z',
+      },
+      config: r.config,
+      hostConfig: r.hostConfig,
+      graphDriver: { name: 'overlay', data: { lowerDir: this.layerDirs().join(':'), upperDir: p.upper, workDir: p.work, mergedDir: p.merged } },
+      logPath: p.stdout,
+      hostsPath: p.hosts,
+      hostnamePath: p.hostname,
+      resolvConfPath: p.resolvConf,
+    }
+  }
+
+  /** `await using c = await run(...)` removes the container (forcefully) at the end of the scope. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.remove({ force: true }).catch((err) => {
+      if (!(err instanceof MiniContainerError && err.code === 'ENOCONTAINER')) throw err
+    })
+  }
+
+  /** Removes what dead processes left: auto-remove containers that exited, and unfinished creates. Once per runtime per process. */
+  private static collectGarbage(rt: Runtime): Promise<void> {
+    return rt.once('gc', async () => {
+      for (const id of rt.containers.ids()) {
+        const record = rt.containers.read(id)
+        if (!record?.hostConfig.autoRemove) continue
+        const c = new Container(rt, id, record.name)
+        if (c.currentState().status === 'exited') rt.containers.delete(id, record.name)
+      }
+      for (const id of rt.containers.unfinished()) {
+        const age = Date.now() - fs.statSync(rt.containers.paths(id).dir).mtimeMs
+        if (age > 60_000) rt.containers.delete(id)
+      }
+    })
+  }
+
+  /** The state, reconciled with reality: a "running" container whose process is gone has exited. */
+  private currentState(): ContainerState {
+    const state = this.runtime.containers.readState(this.id)
+    if (state.status !== 'running') return state
+    if (this.runtime.shims.has(this.id) || isAlive(state.pid, state.pidStart)) return state
+    const exit = readExitFile(this.paths().exit) ?? { exitCode: 137, signal: 'SIGKILL' as const, finishedAt: new Date().toISOString() }
+    const exited: ContainerState = { ...state, status: 'exited', exitCode: exit.exitCode, signal: exit.signal, finishedAt: exit.finishedAt }
+    this.runtime.containers.writeState(this.id, exited)
+    return exited
+  }
+
+  private exitStatusAfterExit(): ExitStatus {
+    const s = this.runtime.containers.readState(this.id)
+    return { exitCode: s.exitCode ?? 0, ...(s.signal ? { signal: s.signal } : {}) }
+  }
+
+  private onExit(shim: Shim, exit: ExitStatus): void {
+    if (this.runtime.shims.get(this.id) !== shim) return
+    this.runtime.shims.delete(this.id)
+    const state = this.runtime.containers.readState(this.id)
+    if (state.status !== 'running') return
+    const record = this.runtime.containers.read(this.id)
+    this.runtime.containers.writeState(this.id, { ...state, status: 'exited', exitCode: exit.exitCode, signal: exit.signal, finishedAt: new Date().toISOString() })
+    // NETWORK HOOK: release the container's network resources here.
+    if (record?.hostConfig.autoRemove) this.runtime.containers.delete(this.id, this.name)
+  }
+
+  private async joinNetwork(record: ContainerRecord): Promise<{ choice: NetnsChoice; release: () => void }> {
+    const mode = record.hostConfig.networkMode
+    if (mode === 'none') return { choice: { kind: 'own' }, release: () => {} }
+    if (mode === 'host') return { choice: { kind: 'host' }, release: () => {} }
+    if (mode.startsWith('container:')) {
+      const other = await Container.get(mode.slice('container:'.length), { runtime: this.runtime })
+      const st = other.currentState()
+      if (st.status !== 'running' || !st.pid) throw new NotRunningError(other.id, `join the network of container ${other.name}`)
+      const fd = fs.openSync(`/proc/${st.pid}/ns/net`, 'r')
+      return { choice: { kind: 'fd', fd }, release: () => closeQuietly(fd) }
+    }
+    // NETWORK HOOK: bridge and user-defined networks.
+    throw new MiniContainerError('ENONETWORK', `network "${mode}" is not available: use "none", "host" or "container:<name>"`)
+  }
+
+  private record(): ContainerRecord {
+    const r = this.runtime.containers.read(this.id)
+    if (!r) throw new MiniContainerError('ENOCONTAINER', `no such container: ${this.name} (it was removed)`)
+    return r
+  }
+
+  private paths() {
+    return this.runtime.containers.paths(this.id)
+  }
+
+  private layerDirs(): string[] {
+    const image = this.runtime.images.resolve(this.record().imageId)
+    return [...image.layers].reverse().map((l) => this.runtime.images.layerPath(l))
+  }
+}
+
+function buildRecord(rt: Runtime, imageRef: string, cmd: string[] | undefined, opts: RunOptions): ContainerRecord {
+  for (const key of Object.keys(opts))
+    if (!knownOptions.has(key) && !isFeatureOption(key)) throw new InvalidArgumentError(`unknown option "${key}"`)
+  if (cmd !== undefined && (!Array.isArray(cmd) || cmd.some((a) => typeof a !== 'string')))
+    throw new InvalidArgumentError('the command must be an array of strings, e.g. ["sh", "-c", "echo hi"]')
+  const image = rt.images.resolve(imageRef)
+  const id = newId()
+  const command = cmd && cmd.length ? cmd : (image.config.cmd ?? [])
+  const entrypoint = opts.entrypoint ?? image.config.entrypoint ?? []
+  if (entrypoint.length + command.length === 0) throw new InvalidArgumentError(`no command given and image ${imageRef} has no default command`)
+  const extra: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(opts)) if (isFeatureOption(k)) extra[k] = v
+  return {
+    id,
+    name: opts.name ?? generateName(),
+    image: imageRef.includes(':') || imageRef.startsWith('sha256') ? imageRef : normaliseRef(imageRef),
+    imageId: image.id,
+    created: new Date().toISOString(),
+    config: {
+      cmd: command,
+      entrypoint,
+      env: mergeEnv(image.config.env ?? [], envList(opts.env)),
+      workdir: opts.workdir ?? image.config.workdir ?? '/',
+      user: opts.user ?? image.config.user ?? '',
+      hostname: opts.hostname ?? id.slice(0, 12),
+      labels: { ...(image.config.labels ?? {}), ...(opts.labels ?? {}) },
+    },
+    hostConfig: {
+      networkMode: opts.network ?? 'none',
+      init: !!opts.init,
+      autoRemove: !!opts.rm,
+      detach: !!opts.detach,
+      privileged: !!opts.privileged,
+      readonlyRootfs: !!opts.readOnly,
+      capAdd: opts.capAdd ?? [],
+      capDrop: opts.capDrop ?? [],
+      extra,
+    },
+  }
+}
+
+/** Options owned by feature layers (storage, network) and kept verbatim in the record. */
+function isFeatureOption(key: string): boolean {
+  return ['volumes', 'mounts', 'tmpfs', 'ip', 'aliases', 'links', 'dns', 'extraHosts', 'ports', 'publishAll'].includes(key)
+}
+
+interface Stdio {
+  stdin: number
+  stdout: number
+  stderr: number
+}
+
+function openStdio(stdout: string, stderr: string): Stdio {
+  return { stdin: fs.openSync('/dev/null', 'r'), stdout: fs.openSync(stdout, 'a'), stderr: fs.openSync(stderr, 'a') }
+}
+
+function closeStdio(s: Stdio): void {
+  for (const fd of [s.stdin, s.stdout, s.stderr]) fs.closeSync(fd)
+}
+
+/** Starts an exec shim with pipes for the output, and collects it. */
+async function runExec(spec: Buffer, stdin: string | Buffer | undefined): Promise<ExecResult> {
+  const [outR, outW] = pipe()
+  const [errR, errW] = pipe()
+  const [inR, inW] = stdin !== undefined ? pipe() : [fs.openSync('/dev/null', 'r'), -1]
+  let shim: Shim
+  try {
+    shim = Shim.spawn('exec', spec, { stdin: inR, stdout: outW, stderr: errW }, false)
+  } catch (err) {
+    for (const fd of [outR, errR, inW]) closeQuietly(fd)
+    throw err
+  } finally {
+    for (const fd of [outW, errW, inR]) closeQuietly(fd)
+  }
+  if (inW >= 0) new net.Socket({ fd: inW, readable: false, writable: true }).on('error', () => {}).end(stdin!)
+  const collect = (fd: number) =>
+    new Promise<string>((resolve) => {
+      const chunks: Buffer[] = []
+      new net.Socket({ fd, readable: true, writable: false })
+        .on('data', (c: Buffer) => chunks.push(c))
+        .on('error', () => {})
+        .on('close', () => resolve(Buffer.concat(chunks).toString('utf8')))
+    })
+  const output = Promise.all([collect(outR), collect(errR)])
+  await shim.hold(shim.started)
+  const [exit, [stdout, stderr]] = await shim.hold(Promise.all([shim.exited, output]))
+  return { ...exit, stdout, stderr }
+}
+
+/** Waits for a container started by another process: the shim's exit file appearing (inotify), or its process vanishing. */
+function waitForeign(exitFile: string, dir: string, state: ContainerState): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      watcher.close()
+      clearInterval(timer)
+      resolve()
+    }
+    const check = () => {
+      if (fs.existsSync(exitFile) || !isAlive(state.pid, state.pidStart)) done()
+    }
+    const watcher = fs.watch(dir, check)
+    // A shim killed outright writes no exit file; notice its process vanishing within a second.
+    const timer = setInterval(check, 1000)
+    check()
+  })
+}
+

@@ -1,0 +1,39 @@
+/**
+ * Telling whether a recorded container process still runs, from any
+ * process: the pid plus its start time (a reused pid has another one), and
+ * the exit file the shim writes when the program ends.
+ *
+ * @module
+ */
+import * as fs from 'node:fs'
+import { toExitStatus, type ExitStatus } from '../runtime/shim'
+
+/** Start time of a pid (field 22 of /proc/<pid>/stat), or undefined when there is no such process. */
+export function processStartTime(pid: number): string | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
+    // The command name may contain spaces and parentheses: fields start after the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    if (fields[0] === 'Z' || fields[0] === 'X') return undefined
+    return fields[19]
+  } catch {
+    return undefined
+  }
+}
+
+/** True while the process recorded as (pid, start time) runs. */
+export function isAlive(pid: number | undefined, start: string | undefined): boolean {
+  return !!pid && processStartTime(pid) === start
+}
+
+/** The exit status and time the shim recorded, if the program has ended. */
+export function readExitFile(file: string): (ExitStatus & { finishedAt: string }) | undefined {
+  let text: string
+  try {
+    text = fs.readFileSync(file, 'utf8')
+  } catch {
+    return undefined
+  }
+  const [code, signal, millis] = text.trim().split(' ').map(Number)
+  return { ...toExitStatus(code, signal), finishedAt: new Date(millis).toISOString() }
+}

@@ -1,0 +1,112 @@
+/**
+ * Who the container's processes run as and with what environment:
+ * resolving `user` against the image's /etc/passwd and /etc/group, and
+ * merging environments the way Docker does.
+ *
+ * @module
+ */
+import * as fs from 'node:fs'
+import { InvalidArgumentError } from '../errors'
+import { closeQuietly, openat2, O_CLOEXEC, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS } from '../sys/libc'
+import type { ProcessSpec } from '../runtime/spec'
+
+const defaultPath = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
+
+/** Turns `{K: 'v'}` or `['K=v']` into `['K=v']`, validating names. */
+export function envList(env: Record<string, string> | string[] | undefined): string[] {
+  if (!env) return []
+  const list = Array.isArray(env) ? env : Object.entries(env).map(([k, v]) => `${k}=${v}`)
+  for (const e of list)
+    if (typeof e !== 'string' || !/^[^=\0]+=/.test(e) || e.includes('\0'))
+      throw new InvalidArgumentError(`invalid environment entry ${JSON.stringify(e)}: expected "NAME=value"`)
+  return list
+}
+
+/** Later entries override earlier ones with the same name, keeping first-seen order. */
+export function mergeEnv(...lists: string[][]): string[] {
+  const byName = new Map<string, string>()
+  for (const list of lists) for (const e of list) byName.set(e.slice(0, e.indexOf('=')), e)
+  return [...byName.values()]
+}
+
+/** Reads a file of the container's filesystem from its layer dirs (top first), confined to each layer. */
+function readFromLayers(layers: string[], file: string): string | undefined {
+  for (const layer of layers) {
+    let dirfd = -1
+    let fd = -1
+    try {
+      dirfd = fs.openSync(layer, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY)
+      fd = openat2(dirfd, file, fs.constants.O_RDONLY | O_CLOEXEC, 0, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)
+      return fs.readFileSync(fd, 'utf8')
+    } catch {
+      /* not in this layer */
+    } finally {
+      closeQuietly(fd)
+      closeQuietly(dirfd)
+    }
+  }
+  return undefined
+}
+
+interface Identity {
+  uid: number
+  gid: number
+  additionalGids: number[]
+  home: string
+}
+
+function parseDb(text: string | undefined): string[][] {
+  return (text ?? '').split('\n').filter((l) => l && !l.startsWith('#')).map((l) => l.split(':'))
+}
+
+/** Resolves `user` ("name", "uid", "uid:gid", "name:group") against the image's databases. */
+export function resolveUser(user: string, layers: string[]): Identity {
+  const [u = '', g] = user.split(':')
+  const passwd = parseDb(readFromLayers(layers, '/etc/passwd'))
+  const groups = parseDb(readFromLayers(layers, '/etc/group'))
+  const entry = passwd.find((p) => p[0] === u || (/^\d+$/.test(u) && p[2] === u))
+  let uid: number
+  if (/^\d+$/.test(u)) uid = Number(u)
+  else if (!u) uid = 0
+  else if (entry) uid = Number(entry[2])
+  else throw new InvalidArgumentError(`unable to find user ${u}: no matching entries in the image's /etc/passwd (use a numeric uid)`)
+  let gid = entry ? Number(entry[3]) : 0
+  if (g !== undefined) {
+    const group = groups.find((gr) => gr[0] === g)
+    if (/^\d+$/.test(g)) gid = Number(g)
+    else if (group) gid = Number(group[2])
+    else throw new InvalidArgumentError(`unable to find group ${g}: no matching entries in the image's /etc/group`)
+  }
+  const name = entry?.[0]
+  const additionalGids = name
+    ? groups.filter((gr) => (gr[3] ?? '').split(',').includes(name)).map((gr) => Number(gr[2])).filter((x) => x !== gid)
+    : []
+  return { uid, gid, additionalGids, home: entry?.[5] || (uid === 0 ? '/root' : '/') }
+}
+
+/** The process spec for a container or exec: identity, environment, capabilities. */
+export function processSpec(opts: {
+  args: string[]
+  imageEnv: string[]
+  env: string[]
+  hostname?: string
+  cwd: string
+  user: string
+  layers: string[]
+  capabilities: bigint
+}): ProcessSpec {
+  const id = resolveUser(opts.user, opts.layers)
+  const base = [defaultPath, ...(opts.hostname ? [`HOSTNAME=${opts.hostname}`] : [])]
+  const env = mergeEnv(base, opts.imageEnv, opts.env)
+  if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${id.home}`)
+  return {
+    args: opts.args,
+    env,
+    cwd: opts.cwd || '/',
+    uid: id.uid,
+    gid: id.gid,
+    additionalGids: id.additionalGids,
+    capabilities: opts.capabilities,
+    noNewPrivileges: false,
+  }
+}

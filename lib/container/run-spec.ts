@@ -1,0 +1,72 @@
+/**
+ * From a container record to the spec the shim runs: the overlay root, the
+ * mounts in Docker's order, the namespaces, and the process.
+ *
+ * @module
+ */
+import { capabilitySet } from '../runtime/capabilities'
+import { bindMount, protectionMounts, systemMounts } from '../runtime/defaults'
+import type { MountOp, RunSpec } from '../runtime/spec'
+import { CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUTS } from '../sys/libc'
+import type { ImageRecord } from '../image/store'
+import { processSpec } from './process-spec'
+import type { ContainerPaths } from './store'
+import type { ContainerRecord } from './types'
+
+/** The namespaces every container gets; the network one depends on the mode. */
+export const baseCloneFlags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP
+
+/** The capability mask of a container's processes. */
+export function containerCapabilities(r: ContainerRecord): bigint {
+  return capabilitySet({ capAdd: r.hostConfig.capAdd, capDrop: r.hostConfig.capDrop, privileged: r.hostConfig.privileged })
+}
+
+/** /etc/hostname, /etc/hosts and /etc/resolv.conf from the container's directory. */
+function etcMounts(p: ContainerPaths): MountOp[] {
+  return [bindMount(p.hostname, '/etc/hostname', false), bindMount(p.hosts, '/etc/hosts', false), bindMount(p.resolvConf, '/etc/resolv.conf', false)]
+}
+
+/** How the network namespace is obtained, decided by the caller from the network mode. */
+export type NetnsChoice = { kind: 'own' } | { kind: 'host' } | { kind: 'fd'; fd: number }
+
+/** Builds the run spec. `featureMounts` are volumes, binds and tmpfs from the storage layer. */
+export function buildRunSpec(opts: {
+  record: ContainerRecord
+  image: ImageRecord
+  layerDirs: string[]
+  paths: ContainerPaths
+  netns: NetnsChoice
+  featureMounts: MountOp[]
+}): RunSpec {
+  const { record: r, paths: p } = opts
+  const privileged = r.hostConfig.privileged
+  const mounts: MountOp[] = [
+    ...systemMounts({ privileged }),
+    ...opts.image.hostBinds.map((b) => bindMount(b.source, b.target, true)),
+    ...opts.featureMounts,
+    ...etcMounts(p),
+    ...protectionMounts(privileged),
+  ]
+  const layers = [p.upper, ...opts.layerDirs]
+  return {
+    rootfs: { mergedDir: p.merged, lowerDirs: opts.layerDirs, upperDir: p.upper, workDir: p.work, readOnly: r.hostConfig.readonlyRootfs },
+    mounts,
+    process: processSpec({
+      args: [...r.config.entrypoint, ...r.config.cmd],
+      imageEnv: [],
+      env: r.config.env,
+      hostname: r.config.hostname,
+      cwd: r.config.workdir,
+      user: r.config.user,
+      layers,
+      capabilities: containerCapabilities(r),
+    }),
+    cloneFlags: baseCloneFlags | (opts.netns.kind === 'own' ? CLONE_NEWNET : 0),
+    hostname: r.config.hostname,
+    loopbackUp: opts.netns.kind === 'own',
+    netnsFd: opts.netns.kind === 'fd' ? opts.netns.fd : undefined,
+    init: r.hostConfig.init,
+    detach: r.hostConfig.detach,
+    exitFile: p.exit,
+  }
+}

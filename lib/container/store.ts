@@ -1,0 +1,147 @@
+/**
+ * Containers on disk. Everything about a container lives in its directory,
+ * so any process (this one, a later one, another one) sees the same truth:
+ *
+ *   containers/<id>/config.json   what was asked for (written once)
+ *   containers/<id>/state.json    what is happening (status, pid, exit)
+ *   containers/<id>/exit          written by the shim when the program ends
+ *   containers/<id>/{upper,work,merged}   the writable layer and mount point
+ *   containers/<id>/{stdout,stderr}.log, hostname, hosts, resolv.conf
+ *   names/<name>                  the id owning a name (created with O_EXCL)
+ *
+ * @module
+ */
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+import { AmbiguousReferenceError, ContainerNotFoundError, InvalidArgumentError, NameConflictError } from '../errors'
+import { readJson, writeJson } from '../util/json-file'
+import { validName } from '../util/ids'
+import type { ContainerRecord, ContainerState } from './types'
+
+/** Where a container's files are. */
+export interface ContainerPaths {
+  dir: string
+  config: string
+  state: string
+  exit: string
+  upper: string
+  work: string
+  merged: string
+  stdout: string
+  stderr: string
+  hostname: string
+  hosts: string
+  resolvConf: string
+}
+
+/** Reads and writes container records under `<root>/containers` and `<root>/names`. */
+export class ContainerStore {
+  private readonly containersDir: string
+  private readonly namesDir: string
+
+  constructor(root: string) {
+    this.containersDir = path.join(root, 'containers')
+    this.namesDir = path.join(root, 'names')
+    fs.mkdirSync(this.containersDir, { recursive: true })
+    fs.mkdirSync(this.namesDir, { recursive: true })
+  }
+
+  /** The file layout of a container. */
+  paths(id: string): ContainerPaths {
+    const dir = path.join(this.containersDir, id)
+    const f = (name: string) => path.join(dir, name)
+    return {
+      dir, config: f('config.json'), state: f('state.json'), exit: f('exit'), upper: f('upper'), work: f('work'),
+      merged: f('merged'), stdout: f('stdout.log'), stderr: f('stderr.log'), hostname: f('hostname'), hosts: f('hosts'),
+      resolvConf: f('resolv.conf'),
+    }
+  }
+
+  /** Claims a name for an id atomically; throws ENAMECONFLICT when another container has it. */
+  reserveName(name: string, id: string): void {
+    if (!validName.test(name))
+      throw new InvalidArgumentError(`invalid container name "${name}": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`)
+    const file = path.join(this.namesDir, name)
+    try {
+      fs.writeFileSync(file, id, { flag: 'wx' })
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+      const owner = fs.readFileSync(file, 'utf8')
+      if (owner === id) return
+      // A name left behind by a container that no longer exists (crash mid-create) is free again.
+      if (!fs.existsSync(this.paths(owner).config)) {
+        fs.writeFileSync(file, id)
+        return
+      }
+      throw new NameConflictError('container', name, owner)
+    }
+  }
+
+  /** Frees a name if `id` still owns it. */
+  releaseName(name: string, id: string): void {
+    const file = path.join(this.namesDir, name)
+    try {
+      if (fs.readFileSync(file, 'utf8') === id) fs.rmSync(file, { force: true })
+    } catch {
+      /* already gone */
+    }
+  }
+
+  /** Creates the container's directory and writes its config and initial state. */
+  create(record: ContainerRecord, state: ContainerState): ContainerPaths {
+    const p = this.paths(record.id)
+    fs.mkdirSync(p.dir, { mode: 0o710 })
+    for (const d of [p.upper, p.work, p.merged]) fs.mkdirSync(d)
+    writeJson(p.state, state)
+    writeJson(p.config, record) // last: a directory without config.json is an unfinished create
+    return p
+  }
+
+  /** The record of a container by exact id. */
+  read(id: string): ContainerRecord | undefined {
+    return readJson<ContainerRecord>(this.paths(id).config)
+  }
+
+  /** The last saved state. */
+  readState(id: string): ContainerState {
+    return readJson<ContainerState>(this.paths(id).state) ?? { status: 'created' }
+  }
+
+  /** Saves a state. */
+  writeState(id: string, state: ContainerState): void {
+    writeJson(this.paths(id).state, state)
+  }
+
+  /** Every container id with a complete record. */
+  ids(): string[] {
+    return fs.readdirSync(this.containersDir).filter((id) => fs.existsSync(this.paths(id).config))
+  }
+
+  /** Ids of directories left by a create that never finished. */
+  unfinished(): string[] {
+    return fs.readdirSync(this.containersDir).filter((id) => !fs.existsSync(this.paths(id).config))
+  }
+
+  /** Resolves a name, a full id, or a unique id prefix to an id. */
+  resolve(ref: string): string {
+    if (!ref) throw new InvalidArgumentError('empty container reference: pass a name or an id')
+    try {
+      const id = fs.readFileSync(path.join(this.namesDir, ref), 'utf8')
+      if (this.read(id)) return id
+    } catch {
+      /* not a name */
+    }
+    if (/^[0-9a-f]+$/.test(ref)) {
+      const matches = this.ids().filter((id) => id.startsWith(ref))
+      if (matches.length === 1) return matches[0]
+      if (matches.length > 1) throw new AmbiguousReferenceError(ref, matches.length)
+    }
+    throw new ContainerNotFoundError(ref)
+  }
+
+  /** Deletes a container's directory (its writable layer included) and frees its name. */
+  delete(id: string, name?: string): void {
+    fs.rmSync(this.paths(id).dir, { recursive: true, force: true })
+    if (name) this.releaseName(name, id)
+  }
+}

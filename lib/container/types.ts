@@ -1,0 +1,149 @@
+/**
+ * The public option and result types of containers.
+ * @module
+ */
+import type { ExitStatus } from '../runtime/shim'
+
+/** How a container joins the network. */
+export type NetworkMode = 'none' | 'host' | 'bridge' | `container:${string}` | (string & {})
+
+/** Options of {@link run} and `Container.create`, named like `docker run`'s flags. */
+export interface RunOptions {
+  /** Container name (`--name`); generated when omitted. */
+  name?: string
+  /** Hostname inside (`--hostname`); defaults to the first 12 digits of the id. */
+  hostname?: string
+  /** Environment, as an object or as `K=v` strings; added to the image's. */
+  env?: Record<string, string> | string[]
+  /** Working directory (`-w`); created when missing. */
+  workdir?: string
+  /** `uid[:gid]` or a user name from the image's /etc/passwd (`-u`). */
+  user?: string
+  /** Replaces the image's entrypoint. */
+  entrypoint?: string[]
+  /** Run a minimal init as PID 1 that forwards signals and reaps zombies (`--init`). */
+  init?: boolean
+  /** Remove the container once it exits (`--rm`). */
+  rm?: boolean
+  /** Let the container outlive this Node process (`-d`). Otherwise it dies with it. */
+  detach?: boolean
+  /** Network mode (`--network`). Default: "bridge" once networking is available, "none" before. */
+  network?: NetworkMode
+  /** Extra capabilities (`--cap-add`), e.g. ["NET_ADMIN"]. */
+  capAdd?: string[]
+  /** Capabilities to drop (`--cap-drop`), e.g. ["ALL"]. */
+  capDrop?: string[]
+  /** All capabilities, no masked paths, writable /sys (`--privileged`). */
+  privileged?: boolean
+  /** Read-only root filesystem (`--read-only`). */
+  readOnly?: boolean
+  /** Labels for your own bookkeeping. */
+  labels?: Record<string, string>
+  /** Cancels a pending start. */
+  signal?: AbortSignal
+  /** Extension point for later features (volumes, mounts, ports...); see their docs. */
+  [option: string]: unknown
+}
+
+/** What was asked for, stored in config.json. */
+export interface ContainerRecord {
+  id: string
+  name: string
+  /** The image reference as given. */
+  image: string
+  imageId: string
+  created: string
+  config: {
+    cmd: string[]
+    entrypoint: string[]
+    env: string[]
+    workdir: string
+    user: string
+    hostname: string
+    labels: Record<string, string>
+  }
+  hostConfig: {
+    networkMode: NetworkMode
+    init: boolean
+    autoRemove: boolean
+    detach: boolean
+    privileged: boolean
+    readonlyRootfs: boolean
+    capAdd: string[]
+    capDrop: string[]
+    /** Feature options kept verbatim (mounts, ports...) for the layers that own them. */
+    extra: Record<string, unknown>
+  }
+}
+
+/** Lifecycle status, as Docker names it. */
+export type ContainerStatus = 'created' | 'running' | 'exited' | 'removing'
+
+/** What is happening, stored in state.json. */
+export interface ContainerState {
+  status: ContainerStatus
+  /** Host pid of the container's PID 1 while running. */
+  pid?: number
+  /** Start time of that pid (from /proc/<pid>/stat), to tell it from a reused pid. */
+  pidStart?: string
+  startedAt?: string
+  finishedAt?: string
+  exitCode?: number
+  signal?: NodeJS.Signals
+}
+
+/** Docker-like `inspect()` result. */
+export interface ContainerInspect {
+  id: string
+  name: string
+  image: string
+  imageId: string
+  created: string
+  path: string
+  args: string[]
+  state: {
+    status: ContainerStatus
+    running: boolean
+    pid: number
+    exitCode: number
+    startedAt: string
+    finishedAt: string
+  }
+  config: ContainerRecord['config']
+  hostConfig: ContainerRecord['hostConfig']
+  graphDriver: { name: 'overlay'; data: { lowerDir: string; upperDir: string; workDir: string; mergedDir: string } }
+  /** Paths of the logs and the /etc files the runtime provides. */
+  logPath: string
+  hostsPath: string
+  hostnamePath: string
+  resolvConfPath: string
+  [extension: string]: unknown
+}
+
+/** Result of {@link Container.exec}. */
+export interface ExecResult extends ExitStatus {
+  stdout: string
+  stderr: string
+}
+
+/** Options of {@link Container.exec}. */
+export interface ExecOptions {
+  env?: Record<string, string> | string[]
+  workdir?: string
+  user?: string
+  privileged?: boolean
+  /** Bytes for the process's standard input. */
+  stdin?: string | Buffer
+}
+
+/** Options of {@link Container.logs}. */
+export interface LogsOptions {
+  /** Keep the stream open and deliver new output until the container exits. */
+  follow?: boolean
+  /** Include standard output (default true). */
+  stdout?: boolean
+  /** Include standard error (default true). */
+  stderr?: boolean
+}
+
+export type { ExitStatus }

@@ -1,0 +1,78 @@
+/**
+ * A runtime is one root directory of state (images, layers, containers,
+ * names) plus what this process knows live: the shims of the containers it
+ * started. Two runtimes with different roots never see each other's
+ * objects, which is how tests stay isolated.
+ *
+ * @module
+ */
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+import { PermissionError } from '../errors'
+import { ImageStore } from '../image/store'
+import { ContainerStore } from '../container/store'
+import type { Shim } from '../runtime/shim'
+
+/** Options of {@link Runtime}. */
+export interface RuntimeOptions {
+  /** State directory. Default: $MINICONTAINER_ROOT, else /var/lib/minicontainer. */
+  root?: string
+  /** Directory for state that must not survive a reboot. Default: /run/minicontainer, or `<root>/run` for a custom root. */
+  runRoot?: string
+}
+
+const defaultRootDir = '/var/lib/minicontainer'
+
+/** An isolated store of images and containers; the module-level API uses {@link Runtime.default}. */
+export class Runtime {
+  /** State directory. */
+  readonly root: string
+  /** Volatile state directory. */
+  readonly runRoot: string
+  /** Layers, images and refs. */
+  readonly images: ImageStore
+  /** Container records and names. */
+  readonly containers: ContainerStore
+  /** Shims of containers started by this process, by container id. */
+  readonly shims = new Map<string, Shim>()
+  /** Cleanups run once per runtime per process (see Container's garbage collection). */
+  private readonly onceTasks = new Map<string, Promise<void>>()
+  private static defaultRuntime: Runtime | undefined
+
+  /** Opens (creating if needed) the runtime rooted at `opts.root`. */
+  constructor(opts: RuntimeOptions = {}) {
+    if (process.getuid?.() !== 0)
+      throw new PermissionError(
+        'minicontainer needs root: namespaces, mounts and network setup require it. Run the program as root (e.g. sudo node app.js); rootless mode is not supported yet',
+      )
+    const envRoot = process.env.MINICONTAINER_ROOT
+    this.root = path.resolve(opts.root ?? envRoot ?? defaultRootDir)
+    const customRoot = opts.root !== undefined || envRoot !== undefined
+    this.runRoot = path.resolve(opts.runRoot ?? (customRoot ? path.join(this.root, 'run') : '/run/minicontainer'))
+    fs.mkdirSync(this.root, { recursive: true, mode: 0o711 })
+    fs.mkdirSync(this.runRoot, { recursive: true, mode: 0o711 })
+    this.images = new ImageStore(this.root)
+    this.containers = new ContainerStore(this.root)
+  }
+
+  /** The runtime used when none is passed: rooted at $MINICONTAINER_ROOT or /var/lib/minicontainer. */
+  static default(): Runtime {
+    Runtime.defaultRuntime ??= new Runtime()
+    return Runtime.defaultRuntime
+  }
+
+  /** Runs `task` at most once per runtime in this process (e.g. garbage collection at start). */
+  once(key: string, task: () => Promise<void>): Promise<void> {
+    let p = this.onceTasks.get(key)
+    if (!p) {
+      p = task()
+      this.onceTasks.set(key, p)
+    }
+    return p
+  }
+}
+
+/** Picks the runtime from an options object, falling back to the default one. */
+export function runtimeOf(opts?: { runtime?: Runtime }): Runtime {
+  return opts?.runtime ?? Runtime.default()
+}

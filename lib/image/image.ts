@@ -1,0 +1,135 @@
+/**
+ * The public face of images.
+ * @module
+ */
+import * as fs from 'node:fs'
+import { InvalidArgumentError, MiniContainerError } from '../errors'
+import { runtimeOf, type Runtime } from '../engine/runtime'
+import { buildHostRootfs } from './host-rootfs'
+import { importArchive, importDirectory } from './import-layer'
+import { normaliseRef, type ImageConfig, type ImageRecord } from './store'
+
+/** Which runtime an operation applies to (default: {@link Runtime.default}). */
+export interface RuntimeOption {
+  runtime?: Runtime
+}
+
+/** Options of {@link Image.import}. */
+export interface ImportOptions extends RuntimeOption {
+  /** Reference to tag the image with, e.g. "bb:latest". */
+  ref?: string
+  /** Defaults for containers of this image (cmd, env, workdir, user, exposedPorts). */
+  config?: ImageConfig
+}
+
+/** A stored image: read-only layers plus container defaults. */
+export class Image {
+  private constructor(
+    private readonly runtime: Runtime,
+    private readonly record: ImageRecord,
+  ) {}
+
+  /** "sha256:..." id. */
+  get id(): string {
+    return this.record.id
+  }
+
+  /** The refs ("name:tag") that point at this image. */
+  get refs(): string[] {
+    return this.runtime.images.refsOf(this.record.id)
+  }
+
+  /** Defaults given to containers. */
+  get config(): ImageConfig {
+    return this.record.config
+  }
+
+  /** Layer directories, top-most first (as overlayfs wants them). */
+  get layerDirs(): string[] {
+    return [...this.record.layers].reverse().map((l) => this.runtime.images.layerPath(l))
+  }
+
+  /** The stored record (layers, config, host binds). */
+  get details(): ImageRecord {
+    return this.record
+  }
+
+  /**
+   * Imports a root filesystem — a directory, a .tar or a .tar.gz — as a
+   * single-layer image. The source is copied, so later changes to it do not
+   * affect the image.
+   */
+  static async import(source: string, opts: ImportOptions = {}): Promise<Image> {
+    const rt = runtimeOf(opts)
+    const refs = opts.ref ? [normaliseRef(opts.ref)] : []
+    const st = fs.statSync(source, { throwIfNoEntry: false })
+    if (!st) throw new MiniContainerError('ENOTFOUND', `cannot import ${source}: no such file or directory`)
+    if (!st.isDirectory() && !st.isFile()) throw new InvalidArgumentError(`cannot import ${source}: expected a directory or a tar(.gz) archive`)
+    const importer = st.isDirectory() ? importDirectory : importArchive
+    return Image.store(rt, source, importer, opts.config ?? { cmd: ['sh'] }, [], refs)
+  }
+
+  /**
+   * The host's programs as an image: a small skeleton layer plus the host's
+   * /usr (and /bin, /lib... where they are not symlinks into it) bound
+   * read-only. Anything installed on the host runs isolated, with no download.
+   */
+  static async fromHost(opts: RuntimeOption & { ref?: string } = {}): Promise<Image> {
+    const rt = runtimeOf(opts)
+    const skeleton = rt.images.scratchLayer()
+    try {
+      const { hostBinds, config } = buildHostRootfs(`${skeleton}/diff`)
+      return await Image.store(rt, `${skeleton}/diff`, (src, dest) => importDirectory(src, dest), config, hostBinds, [normaliseRef(opts.ref ?? 'host')])
+    } finally {
+      fs.rmSync(skeleton, { recursive: true, force: true })
+    }
+  }
+
+  /** Imports `source` into a new layer with `importer`, stores it under its digest, and records the image. */
+  private static async store(
+    rt: Runtime,
+    source: string,
+    importer: (source: string, dest: string) => Promise<string>,
+    config: ImageConfig,
+    hostBinds: ImageRecord['hostBinds'],
+    refs: string[],
+  ): Promise<Image> {
+    const scratch = rt.images.scratchLayer()
+    try {
+      const digest = await importer(source, `${scratch}/diff`)
+      rt.images.commitLayer(scratch, digest)
+      return new Image(rt, rt.images.putImage([digest], config, hostBinds, refs))
+    } finally {
+      fs.rmSync(scratch, { recursive: true, force: true })
+    }
+  }
+
+  /** Looks up an image by ref ("bb", "bb:latest"), id, or unique id prefix; throws ENOIMAGE. */
+  static async get(ref: string, opts: RuntimeOption = {}): Promise<Image> {
+    const rt = runtimeOf(opts)
+    return new Image(rt, rt.images.resolve(ref))
+  }
+
+  /** Every stored image. */
+  static async list(opts: RuntimeOption = {}): Promise<Image[]> {
+    const rt = runtimeOf(opts)
+    return rt.images.list().map((r) => new Image(rt, r))
+  }
+
+  /**
+   * Deletes the image and the layers only it used. Refuses while a
+   * container uses it, unless `force`, which only untags it (like
+   * `docker rmi -f`): its containers keep their layers.
+   */
+  async remove(opts: { force?: boolean } = {}): Promise<void> {
+    const users = this.runtime.containers.ids().filter((id) => this.runtime.containers.read(id)?.imageId === this.id)
+    if (users.length && !opts.force)
+      throw new MiniContainerError('EINUSE', `image ${this.refs[0] ?? this.id} is used by container ${users[0].slice(0, 12)}; remove the container first or pass { force: true }`)
+    if (users.length) {
+      // Like `docker rmi -f` on an image in use: untag it, keep the layers for its containers.
+      for (const ref of this.refs) this.runtime.images.untag(ref)
+      return
+    }
+    this.runtime.images.remove(this.id)
+  }
+}

@@ -1,0 +1,45 @@
+/**
+ * minicontainer: Linux containers for Node.js, in-process.
+ *
+ * ```ts
+ * import { run, Image } from 'minicontainer'
+ * await Image.fromHost({ ref: 'host' })
+ * await using c = await run('host', ['sh', '-c', 'echo hi'])
+ * await c.wait()
+ * ```
+ *
+ * @module minicontainer
+ */
+import { Container, type RuntimeOption } from './container/container'
+import type { RunOptions } from './container/types'
+
+export { Container } from './container/container'
+export type { RuntimeOption } from './container/container'
+export { Image } from './image/image'
+export type { ImportOptions } from './image/image'
+export type { ImageConfig, ImageRecord, HostBind } from './image/store'
+export { Runtime } from './engine/runtime'
+export type { RuntimeOptions } from './engine/runtime'
+export * from './errors'
+export type * from './container/types'
+export { defaultCapabilities } from './runtime/capabilities'
+
+/**
+ * Creates and starts a container (`docker run`). Resolves once the program
+ * runs; a start that fails removes the container again and throws a
+ * {@link StartError} naming the step, errno and path.
+ *
+ * @param image - image ref ("bb:latest"), id or id prefix
+ * @param cmd - command; defaults to the image's
+ * @param opts - Docker-like options, plus `runtime` to target a non-default {@link Runtime}
+ */
+export async function run(image: string, cmd?: string[], opts: RunOptions & RuntimeOption = {}): Promise<Container> {
+  const container = await Container.create(image, cmd, opts)
+  try {
+    await container.start({ signal: opts.signal })
+  } catch (err) {
+    await container.remove({ force: true }).catch(() => {})
+    throw err
+  }
+  return container
+}

@@ -1,0 +1,134 @@
+/**
+ * Starting native/mc-shim and listening to it.
+ *
+ * The shim is posix_spawn'ed through koffi (child_process.spawn costs ~6 ms
+ * here, posix_spawn a fraction of that) with a socketpair as fd 3. Node
+ * watches the socket with a net.Socket, so a running container costs one
+ * epoll registration — no polling, no thread-pool thread.
+ *
+ * @module
+ */
+import * as net from 'node:net'
+import * as path from 'node:path'
+import { EventEmitter } from 'node:events'
+import { StartError } from '../errors'
+import { closeQuietly, errnoName, nativeBuildDir, socketPair, spawnProcess, waitPid, WNOHANG } from '../sys/libc'
+
+/** How a process ended. */
+export interface ExitStatus {
+  /** Exit code; 128 + signal number when killed by a signal (as Docker reports it). */
+  exitCode: number
+  /** The signal that killed it, if any (e.g. "SIGKILL"). */
+  signal?: NodeJS.Signals
+}
+
+/** fds the shim (and the container's program) get as 0, 1, 2, and optionally a netns fd. */
+export interface ShimStdio {
+  stdin: number
+  stdout: number
+  stderr: number
+  netns?: number
+}
+
+const shimPath = path.join(nativeBuildDir, 'mc-shim')
+
+const signalNames = new Map<number, NodeJS.Signals>(
+  Object.entries(require('node:os').constants.signals as Record<string, number>).map(([name, n]) => [n, name as NodeJS.Signals]),
+)
+
+/** Converts the shim's "X code signal" numbers to an ExitStatus. */
+export function toExitStatus(code: number, signal: number): ExitStatus {
+  return signal ? { exitCode: code, signal: signalNames.get(signal) } : { exitCode: code }
+}
+
+/**
+ * A running shim. Resolves `started` with the program's pid once execve
+ * succeeded (or rejects with a {@link StartError}), and `exited` when the
+ * program ends.
+ */
+export class Shim extends EventEmitter {
+  readonly started: Promise<number>
+  readonly exited: Promise<ExitStatus>
+  private readonly socket: net.Socket
+  private holds = 0
+
+  private constructor(
+    readonly shimPid: number,
+    fd: number,
+    spec: Buffer,
+  ) {
+    super()
+    this.socket = new net.Socket({ fd, readable: true, writable: true })
+    let resolveStart!: (pid: number) => void, rejectStart!: (e: Error) => void
+    let resolveExit!: (s: ExitStatus) => void
+    this.started = new Promise((res, rej) => ((resolveStart = res), (rejectStart = rej)))
+    this.exited = new Promise((res) => (resolveExit = res))
+    this.started.catch(() => {})
+    let exit: ExitStatus | undefined
+    let buffered = ''
+    this.socket.setEncoding('utf8')
+    this.socket.on('data', (chunk: string) => {
+      buffered += chunk
+      let nl: number
+      while ((nl = buffered.indexOf('\n')) >= 0) {
+        const line = buffered.slice(0, nl)
+        buffered = buffered.slice(nl + 1)
+        if (line.startsWith('S ')) resolveStart(Number(line.slice(2)))
+        else if (line.startsWith('X ')) {
+          const [code, sig] = line.slice(2).split(' ').map(Number)
+          exit = toExitStatus(code, sig)
+        } else if (line.startsWith('E ')) {
+          const [step, errno, detail] = line.slice(2).split('\t')
+          rejectStart(new StartError(step, errnoName(Number(errno)), detail ?? ''))
+        }
+      }
+    })
+    this.socket.on('error', () => {})
+    this.socket.on('close', () => {
+      this.reap()
+      rejectStart(new StartError('shim', 'EPIPE', 'the shim exited before starting the container'))
+      // Without an X line the shim itself was killed, and took its container with it.
+      resolveExit(exit ?? { exitCode: 137, signal: 'SIGKILL' })
+    })
+    this.socket.end(spec)
+    this.socket.unref()
+  }
+
+  /** Spawns `mc-shim <mode>` and sends it the encoded spec. */
+  static spawn(mode: 'run' | 'exec', spec: Buffer, stdio: ShimStdio, detach: boolean): Shim {
+    const [ours, theirs] = socketPair()
+    let pid: number
+    try {
+      const fds = [stdio.stdin, stdio.stdout, stdio.stderr, theirs]
+      if (stdio.netns !== undefined) fds.push(stdio.netns)
+      pid = spawnProcess(shimPath, ['mc-shim', mode], [], fds, detach)
+    } catch (err) {
+      closeQuietly(ours)
+      throw err
+    } finally {
+      closeQuietly(theirs)
+    }
+    return new Shim(pid, ours, spec)
+  }
+
+  /**
+   * Keeps the Node process alive while something awaits this shim (a
+   * wait(), a log follower); otherwise a running container does not hold
+   * the event loop open, like an unref'd child process.
+   */
+  hold<T>(promise: Promise<T>): Promise<T> {
+    if (this.holds++ === 0) this.socket.ref()
+    return promise.finally(() => {
+      if (--this.holds === 0) this.socket.unref()
+    })
+  }
+
+  private reap(): void {
+    // The socket closes as the shim exits; the zombie appears a moment later.
+    try {
+      if (waitPid(this.shimPid, WNOHANG) === null) waitPid(this.shimPid)
+    } catch {
+      /* already reaped */
+    }
+  }
+}

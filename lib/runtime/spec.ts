@@ -1,0 +1,131 @@
+/**
+ * What the shim is asked to do, as plain data, and its wire encoding.
+ *
+ * All policy lives here in TypeScript (which mounts, which capabilities);
+ * native/ only carries it out. The encoding is a length-prefixed list of
+ * NUL-terminated tokens, parsed by native/spec.c.
+ *
+ * @module
+ */
+
+/** Extra mount flags understood by the shim (native/spec.h). */
+export const MountExtra = {
+  /** The source is a path inside the container root, not on the host. */
+  SourceInRoot: 1,
+  /** Skip silently when the target does not exist. */
+  Optional: 2,
+  /** Create a missing target as a file rather than a directory. */
+  File: 4,
+  /** Make the mount read-only (recursively) once mounted. */
+  ReadOnly: 8,
+} as const
+
+/** One step of building the container's filesystem view, executed in order inside its mount namespace. */
+export type MountOp =
+  | { kind: 'mount'; type: string; source: string; target: string; flags: number; data?: string; extra?: number }
+  | { kind: 'mknod'; target: string; mode: number; major: number; minor: number }
+  | { kind: 'symlink'; linkTarget: string; target: string }
+  /** Docker's masked path: a file is hidden behind /dev/null, a directory behind an empty read-only tmpfs. */
+  | { kind: 'mask'; target: string }
+  /** Docker's read-only path: bound onto itself read-only. */
+  | { kind: 'readonly'; target: string }
+
+/** The root filesystem: an overlay of image layers plus a writable upper dir. */
+export interface RootfsSpec {
+  /** Where the root is assembled (host path, only ever mounted in the container's namespace). */
+  mergedDir: string
+  /** Lower (read-only) dirs, top-most first. */
+  lowerDirs: string[]
+  upperDir: string
+  workDir: string
+  readOnly: boolean
+}
+
+/** The process to run and its identity. */
+export interface ProcessSpec {
+  args: string[]
+  env: string[]
+  cwd: string
+  uid: number
+  gid: number
+  additionalGids: number[]
+  /** Capability bit set (bounding; also effective/permitted for uid 0). */
+  capabilities: bigint
+  noNewPrivileges: boolean
+}
+
+/** Everything `mc-shim run` needs. */
+export interface RunSpec {
+  rootfs: RootfsSpec
+  mounts: MountOp[]
+  process: ProcessSpec
+  cloneFlags: number
+  hostname?: string
+  /** Bring up `lo` inside (own network namespace made by the shim). */
+  loopbackUp: boolean
+  /** Pass an existing network namespace as fd 4 (made and configured by the network layer). */
+  netnsFd?: number
+  init: boolean
+  detach: boolean
+  exitFile: string
+}
+
+/** Everything `mc-shim exec` needs. */
+export interface ExecSpec {
+  pid: number
+  joinFlags: number
+  process: ProcessSpec
+}
+
+/** fd number at which the shim finds a passed network namespace. */
+export const NETNS_FD = 4
+
+function processTokens(p: ProcessSpec): string[] {
+  const t = ['cwd', p.cwd, 'uid', String(p.uid), 'gid', String(p.gid), 'caps', p.capabilities.toString(), 'nnp', p.noNewPrivileges ? '1' : '0']
+  for (const g of p.additionalGids) t.push('group', String(g))
+  for (const e of p.env) t.push('env', e)
+  for (const a of p.args) t.push('arg', a)
+  return t
+}
+
+function mountTokens(op: MountOp): string[] {
+  switch (op.kind) {
+    case 'mount':
+      return ['mount', op.type, op.source, op.target, String(op.flags), op.data ?? '', String(op.extra ?? 0)]
+    case 'mknod':
+      return ['mknod', op.target, String(op.mode), String(op.major), String(op.minor)]
+    case 'symlink':
+      return ['symlink', op.linkTarget, op.target]
+    case 'mask':
+      return ['mask', op.target]
+    case 'readonly':
+      return ['ropath', op.target]
+  }
+}
+
+function encode(tokens: string[]): Buffer {
+  for (const t of tokens)
+    if (t.includes('\0')) throw new TypeError(`NUL byte in container spec value: ${JSON.stringify(t)}`)
+  const body = Buffer.from(tokens.join('\0') + '\0')
+  const header = Buffer.alloc(4)
+  header.writeUInt32LE(body.length)
+  return Buffer.concat([header, body])
+}
+
+/** Encodes a run spec for `mc-shim run`. */
+export function encodeRunSpec(s: RunSpec): Buffer {
+  const t = ['rootfs', s.rootfs.mergedDir, 'upper', s.rootfs.upperDir, 'work', s.rootfs.workDir, 'readonly', s.rootfs.readOnly ? '1' : '0']
+  for (const l of s.rootfs.lowerDirs) t.push('lower', l)
+  t.push('clone', String(s.cloneFlags), 'lo', s.loopbackUp ? '1' : '0', 'init', s.init ? '1' : '0')
+  t.push('detach', s.detach ? '1' : '0', 'exitfile', s.exitFile)
+  if (s.hostname) t.push('hostname', s.hostname)
+  if (s.netnsFd !== undefined) t.push('netns', String(NETNS_FD))
+  for (const op of s.mounts) t.push(...mountTokens(op))
+  t.push(...processTokens(s.process))
+  return encode(t)
+}
+
+/** Encodes an exec spec for `mc-shim exec`. */
+export function encodeExecSpec(s: ExecSpec): Buffer {
+  return encode(['pid', String(s.pid), 'join', String(s.joinFlags), ...processTokens(s.process)])
+}
