@@ -185,6 +185,7 @@ static void do_symlink(const struct mc_op *op) {
 static int mount_overlay_new_api(const struct mc_spec *s) {
   int fs = fsopen("overlay", FSOPEN_CLOEXEC);
   if (fs < 0) return -1;
+  if (fsconfig(fs, FSCONFIG_SET_STRING, "source", "overlay", 0) < 0) goto fail;
   for (size_t i = 0; i < s->nlowers; i++)
     if (fsconfig(fs, FSCONFIG_SET_STRING, "lowerdir+", s->lowers[i], 0) < 0) goto fail;
   if (fsconfig(fs, FSCONFIG_SET_STRING, "upperdir", s->upper, 0) < 0) goto fail;

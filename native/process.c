@@ -64,15 +64,23 @@ static void set_capabilities(uint64_t caps) {
   prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
 }
 
+/* Capabilities the runtime itself lacks (a restricted host) cannot be granted: "all" means all we have. */
+static uint64_t available(uint64_t caps) {
+  for (int cap = 0; cap < 64; cap++)
+    if ((caps & (1ULL << cap)) && prctl(PR_CAPBSET_READ, cap, 0, 0, 0) != 1) caps &= ~(1ULL << cap);
+  return caps;
+}
+
 void mc_enter_identity(const struct mc_spec *s) {
+  uint64_t caps = available(s->caps);
   enter_cwd(s);
-  drop_bounding_set(s->caps);
+  drop_bounding_set(caps);
   if (s->uid != 0 && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) mc_fail("keepcaps", errno, "prctl");
   if (setgroups(s->ngroups, s->groups) < 0) mc_fail("setgroups", errno, "%zu groups", s->ngroups);
   if (setresgid(s->gid, s->gid, s->gid) < 0) mc_fail("setgid", errno, "%u", s->gid);
   if (setresuid(s->uid, s->uid, s->uid) < 0) mc_fail("setuid", errno, "%u", s->uid);
   /* Like Docker: a non-root user keeps the bounding set but starts with no effective capabilities. */
-  set_capabilities(s->uid == 0 ? s->caps : 0);
+  set_capabilities(s->uid == 0 ? caps : 0);
   if (s->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) mc_fail("no_new_privs", errno, "prctl");
 }
 

@@ -30,8 +30,8 @@ const devLinks: [target: string, link: string][] = [
   ['/proc/self/fd/2', '/dev/stderr'], ['/proc/kcore', '/dev/core'], ['pts/ptmx', '/dev/ptmx'],
 ]
 
-function fs(type: string, target: string, flags: number, data = ''): MountOp {
-  return { kind: 'mount', type, source: type, target, flags, data }
+function fs(type: string, target: string, flags: number, data = '', source = type): MountOp {
+  return { kind: 'mount', type, source, target, flags, data }
 }
 
 /** /proc, /dev (with devices, pts, shm, mqueue) and /sys, in mount order. */
@@ -42,7 +42,7 @@ export function systemMounts(opts: { privileged: boolean; shmSize?: number }): M
     ...devices.map(([name, major, minor]): MountOp => ({ kind: 'mknod', target: `/dev/${name}`, mode: S_IFCHR | 0o666, major, minor })),
     ...devLinks.map(([linkTarget, target]): MountOp => ({ kind: 'symlink', linkTarget, target })),
     fs('devpts', '/dev/pts', MS_NOSUID | MS_NOEXEC, 'newinstance,ptmxmode=0666,mode=0620,gid=5'),
-    fs('tmpfs', '/dev/shm', MS_NOSUID | MS_NOEXEC | MS_NODEV, `mode=1777,size=${opts.shmSize ?? 64 * 1024 * 1024}`),
+    fs('tmpfs', '/dev/shm', MS_NOSUID | MS_NOEXEC | MS_NODEV, `mode=1777,size=${opts.shmSize ?? 64 * 1024 * 1024}`, 'shm'),
     fs('mqueue', '/dev/mqueue', MS_NOSUID | MS_NOEXEC | MS_NODEV),
     fs('sysfs', '/sys', MS_NOSUID | MS_NOEXEC | MS_NODEV | (opts.privileged ? 0 : MS_RDONLY)),
   ]

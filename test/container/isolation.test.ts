@@ -1,0 +1,130 @@
+import * as fs from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { Image, run, type Runtime } from '../../lib'
+import { busyboxImage, destroyRuntime, tempRuntime, text } from '../helpers'
+
+let runtime: Runtime
+let bb: Image | undefined
+
+beforeAll(async () => {
+  runtime = tempRuntime()
+  await Image.fromHost({ runtime })
+  bb = await busyboxImage(runtime)
+})
+afterAll(() => destroyRuntime(runtime))
+
+async function output(cmd: string, opts: Record<string, unknown> = {}): Promise<string> {
+  const c = await run('host', ['sh', '-c', cmd], { runtime, ...opts })
+  await c.wait()
+  const out = await text(c.logs())
+  await c.remove()
+  return out
+}
+
+const nsOf = (pid: number | string, kind: string) => fs.readlinkSync(`/proc/${pid}/ns/${kind}`)
+
+test('each namespace differs from the host, seen from outside', async () => {
+  const c = await run('host', ['sleep', '30'], { runtime })
+  const { state } = await c.inspect()
+  for (const kind of ['pid', 'uts', 'ipc', 'mnt', 'net', 'cgroup']) expect(nsOf(state.pid, kind)).not.toBe(nsOf('self', kind))
+  await c.remove({ force: true })
+})
+
+test('pid namespace: the command is PID 1 and sees only its own processes', async () => {
+  const out = await output('echo $$; ls /proc | grep -c "^[0-9]"')
+  const [pid, count] = out.trim().split('\n').map(Number)
+  expect(pid).toBe(1)
+  expect(count).toBeLessThanOrEqual(3)
+})
+
+test('uts and ipc namespaces: hostname and SysV IPC are private', async () => {
+  expect(await output('hostname', { hostname: 'isolated' })).toBe('isolated\n')
+  expect(execFileSync('hostname').toString()).not.toBe('isolated\n')
+  const ipcHost = fs.readFileSync('/proc/sysvipc/shm', 'utf8').trim().split('\n').length
+  expect(await output('wc -l < /proc/sysvipc/shm')).toBe('1\n')
+  expect(ipcHost).toBeGreaterThanOrEqual(1)
+})
+
+test('net namespace "none": only lo, up, and no routes', async () => {
+  const out = await output('ls /sys/class/net; cat /sys/class/net/lo/operstate /proc/net/route | head -3')
+  expect(out.split('\n')[0]).toBe('lo')
+  expect(out).not.toMatch(/eth0/)
+  expect(out.split('\n').filter((l) => /^\w+\t/.test(l) && !l.startsWith('Iface'))).toEqual([])
+})
+
+test('net "host": sees the host interfaces', async () => {
+  const hostIfs = fs.readdirSync('/sys/class/net').sort()
+  const out = await output('ls /sys/class/net', { network: 'host' })
+  expect(out.trim().split('\n').sort()).toEqual(hostIfs)
+})
+
+test('mount namespace: the root is the overlay, mounts do not leak to the host', async () => {
+  const c = await run('host', ['sh', '-c', 'mkdir -p /mnt/x && mount -t tmpfs t /mnt/x 2>&1; cat /proc/self/mountinfo; sleep 30'], { runtime, capAdd: ['SYS_ADMIN'] })
+  const { graphDriver } = await c.inspect()
+  let mountinfo = ''
+  for (let i = 0; i < 100 && !mountinfo.includes('/dev/pts'); i++) {
+    mountinfo = await text(c.logs())
+    await new Promise((r) => setTimeout(r, 20))
+  }
+  expect(mountinfo).toMatch(/ \/ \/ \S+ - overlay overlay /)
+  expect(mountinfo).toContain(' /mnt/x ')
+  const host = fs.readFileSync('/proc/self/mountinfo', 'utf8')
+  expect(host).not.toContain(graphDriver.data.mergedDir)
+  await c.remove({ force: true })
+})
+
+test("Docker's default mounts, devices, masked and read-only paths", async () => {
+  const out = await output(
+    'ls /dev | tr "\\n" " "; echo; cat /proc/keys 2>&1 | wc -c; ls /sys/firmware | wc -l; ' +
+      'echo 1 > /proc/sys/kernel/domainname 2>/dev/null || echo rofs; echo x > /sys/kernel/uevent_helper 2>/dev/null || echo sysro; ' +
+      'readlink /dev/fd /dev/stdin /dev/ptmx; stat -c "%a %t,%T" /dev/null /dev/urandom; df -P /dev/shm | tail -1',
+  )
+  const lines = out.split('\n')
+  for (const dev of ['null', 'zero', 'full', 'random', 'urandom', 'tty', 'ptmx', 'pts', 'shm', 'mqueue', 'fd', 'stdin', 'stdout', 'stderr'])
+    expect(lines[0].split(' ')).toContain(dev)
+  expect(lines[1]).toBe('0')
+  expect(lines[2]).toBe('0')
+  expect(lines).toContain('rofs')
+  expect(lines).toContain('sysro')
+  expect(out).toContain('/proc/self/fd\n/proc/self/fd/0\npts/ptmx\n')
+  expect(out).toContain('666 1,3\n666 1,9\n')
+  expect(lines.find((l) => l.startsWith('shm'))).toMatch(/^shm\s+65536 /)
+})
+
+test('capabilities: Docker default set, capAdd, capDrop and privileged', async () => {
+  const caps = async (opts: Record<string, unknown>) => (await output('grep CapEff /proc/self/status', opts)).trim().split('\t')[1]
+  expect(await caps({})).toBe('00000000a80425fb')
+  expect(BigInt('0x' + (await caps({ capAdd: ['NET_ADMIN'] })))).toBe(0xa80425fbn | (1n << 12n))
+  expect(BigInt('0x' + (await caps({ capDrop: ['CHOWN', 'cap_kill'] })))).toBe(0xa80425fbn & ~1n & ~(1n << 5n))
+  expect(await caps({ capDrop: ['ALL'] })).toBe('0000000000000000')
+  expect(BigInt('0x' + (await caps({ privileged: true })))).toBeGreaterThan(0xa80425fbn)
+  expect(await output('hostname foo 2>&1 || echo denied')).toMatch(/denied/)
+})
+
+test('overlay copy-on-write: a change in one container is invisible to another and to the image', async () => {
+  if (!bb) return
+  const a = await run('bb', ['sh', '-c', 'echo changed > /etc/motd; rm /bin/wc; sleep 30'], { runtime })
+  const b = await run('bb', ['sleep', '30'], { runtime })
+  await new Promise((r) => setTimeout(r, 150))
+  expect((await a.exec(['cat', '/etc/motd'])).stdout).toBe('changed\n')
+  expect((await b.exec(['cat', '/etc/motd'])).stdout).toBe('from the image\n')
+  expect((await b.exec(['ls', '/bin/wc'])).exitCode).toBe(0)
+  const { graphDriver } = await a.inspect()
+  const upper = graphDriver.data.upperDir
+  expect(fs.readFileSync(`${upper}/etc/motd`, 'utf8')).toBe('changed\n')
+  // The deletion is an overlay whiteout (a 0/0 character device) in the upper dir.
+  const wh = fs.lstatSync(`${upper}/bin/wc`)
+  expect(wh.isCharacterDevice() && wh.rdev === 0).toBe(true)
+  const lower = graphDriver.data.lowerDir.split(':')[0]
+  expect(fs.readFileSync(`${lower}/etc/motd`, 'utf8')).toBe('from the image\n')
+  expect(fs.readdirSync(upper).sort()).toEqual(['bin', 'etc'])
+  await a.remove({ force: true })
+  await b.remove({ force: true })
+  expect(fs.existsSync(upper)).toBe(false)
+})
+
+test('read-only root: writes outside mounts fail with EROFS', async () => {
+  const out = await output('touch /newfile 2>&1; echo ok > /dev/shm/x && cat /dev/shm/x', { readOnly: true })
+  expect(out).toMatch(/Read-only file system/)
+  expect(out).toContain('ok\n')
+})

@@ -1,0 +1,62 @@
+/**
+ * Shared test fixtures: a private runtime root per test file, the host
+ * image, a busybox image built from /bin/busybox, and full cleanup.
+ */
+import * as fs from 'node:fs'
+import * as os from 'node:os'
+import * as path from 'node:path'
+import { Container, Image, Runtime } from '../lib'
+
+/** Where Debian's busybox-static puts the binary. */
+export const busyboxPath = ['/bin/busybox', '/usr/bin/busybox'].find((p) => fs.existsSync(p))
+
+/** A fresh runtime rooted in its own temp dir. */
+export function tempRuntime(prefix = 'mc-test-'): Runtime {
+  return new Runtime({ root: fs.mkdtempSync(path.join(os.tmpdir(), prefix)) })
+}
+
+/** Force-removes every container of the runtime, then deletes its root. */
+export async function destroyRuntime(runtime: Runtime): Promise<void> {
+  for (const c of await Container.list({ runtime, all: true })) await c.remove({ force: true }).catch(() => {})
+  fs.rmSync(runtime.root, { recursive: true, force: true })
+}
+
+/** Builds a busybox rootfs directory (the binary plus applet links); undefined when busybox is not installed. */
+export function busyboxRootfs(dir: string): string | undefined {
+  if (!busyboxPath) return undefined
+  for (const d of ['bin', 'etc', 'tmp', 'root', 'proc', 'sys', 'dev']) fs.mkdirSync(path.join(dir, d), { recursive: true })
+  fs.copyFileSync(busyboxPath, path.join(dir, 'bin/busybox'))
+  fs.chmodSync(path.join(dir, 'bin/busybox'), 0o755)
+  fs.chmodSync(path.join(dir, 'tmp'), 0o1777)
+  const applets = ['sh', 'echo', 'cat', 'ls', 'ps', 'hostname', 'id', 'sleep', 'true', 'false', 'touch', 'rm', 'mkdir', 'stat', 'grep', 'wc', 'ip', 'kill', 'pwd', 'env', 'test', 'md5sum', 'ping', 'wget', 'nc', 'mount', 'head', 'tail', 'readlink', 'ln', 'chmod', 'df', 'du', 'dd', 'httpd', 'uname', 'whoami']
+  for (const a of applets) fs.symlinkSync('busybox', path.join(dir, 'bin', a))
+  fs.writeFileSync(path.join(dir, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\napp:x:1000:1000:app:/home/app:/bin/sh\n')
+  fs.writeFileSync(path.join(dir, 'etc/group'), 'root:x:0:\nnogroup:x:65534:\napp:x:1000:\nstaff:x:50:app\n')
+  fs.writeFileSync(path.join(dir, 'etc/motd'), 'from the image\n')
+  return dir
+}
+
+/** Imports the busybox rootfs as "bb:latest"; undefined when busybox is absent (tests then skip with a message). */
+export async function busyboxImage(runtime: Runtime): Promise<Image | undefined> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-bbroot-'))
+  try {
+    if (!busyboxRootfs(dir)) {
+      if (process.env.CI) throw new Error('busybox-static is not installed, but CI must run every test (apt-get install busybox-static)')
+      console.warn('busybox not installed: skipping busybox tests (apt-get install busybox-static)')
+      return undefined
+    }
+    return await Image.import(dir, { runtime, ref: 'bb:latest' })
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+/** Collects a readable stream into a string. */
+export async function text(stream: NodeJS.ReadableStream): Promise<string> {
+  const chunks: Buffer[] = []
+  for await (const c of stream) chunks.push(Buffer.from(c as Buffer))
+  return Buffer.concat(chunks).toString('utf8')
+}
+
+/** Resolves after `ms` milliseconds. */
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
