@@ -138,7 +138,9 @@ export async function importArchive(file: string, dest: string): Promise<string>
   })
   const extract = tar.extract()
   extract.on('entry', (header, body, next) => {
-    writeEntry(dest, header, body as unknown as Readable).then(() => next(), next)
+    Promise.resolve()
+      .then(() => writeEntry(dest, header, body as unknown as Readable))
+      .then(() => next(), next)
   })
   try {
     const source = fs.createReadStream(file)

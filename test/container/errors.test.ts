@@ -1,0 +1,88 @@
+import * as fs from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import * as path from 'node:path'
+import { Container, Image, MiniContainerError, run, type Runtime } from '../../lib'
+import { destroyRuntime, tempRuntime, text } from '../helpers'
+
+let runtime: Runtime
+
+beforeAll(async () => {
+  runtime = tempRuntime()
+  await Image.fromHost({ runtime })
+})
+afterAll(() => destroyRuntime(runtime))
+
+test('unknown image', async () => {
+  await expect(run('no-such-image:1', ['true'], { runtime })).rejects.toMatchObject({ code: 'ENOIMAGE', message: expect.stringContaining('no-such-image:1') })
+})
+
+test('duplicate name', async () => {
+  const a = await run('host', ['sleep', '30'], { runtime, name: 'dup' })
+  const err = await run('host', ['true'], { runtime, name: 'dup' }).catch((e) => e)
+  expect(err).toBeInstanceOf(MiniContainerError)
+  expect(err).toMatchObject({ code: 'ENAMECONFLICT', message: expect.stringContaining('"dup"') })
+  await a.remove({ force: true })
+})
+
+test('invalid name and invalid options', async () => {
+  await expect(run('host', ['true'], { runtime, name: 'bad name!' })).rejects.toMatchObject({ code: 'EINVALID' })
+  await expect(run('host', ['true'], { runtime, name: '-x' })).rejects.toMatchObject({ code: 'EINVALID' })
+  await expect(run('host', ['true'], { runtime, env: ['NOEQUALS'] })).rejects.toMatchObject({ code: 'EINVALID' })
+  await expect(run('host', ['true'], { runtime, capAdd: ['FLY'] })).rejects.toMatchObject({ code: 'EINVALID' })
+  await expect(run('host', ['true'], { runtime, user: 'nosuchuser' })).rejects.toMatchObject({ code: 'EINVALID', message: expect.stringContaining('nosuchuser') })
+  await expect(run('host', ['true'], { runtime, bogus: 1 })).rejects.toMatchObject({ code: 'EINVALID', message: expect.stringContaining('bogus') })
+})
+
+function leftovers(): { dirs: string[]; mounts: number } {
+  return {
+    dirs: fs.readdirSync(path.join(runtime.root, 'containers')),
+    mounts: fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(runtime.root)).length,
+  }
+}
+
+test('command not found names the command; the failed start leaves nothing behind', async () => {
+  const before = leftovers()
+  const err = await run('host', ['definitely-not-a-program'], { runtime, name: 'notfound' }).catch((e) => e)
+  expect(err).toMatchObject({ code: 'ESTART', step: 'exec', errno: 'ENOENT' })
+  expect(err.message).toContain('executable file not found in $PATH: definitely-not-a-program')
+  const abs = await run('host', ['/no/such/bin'], { runtime }).catch((e) => e)
+  expect(abs).toMatchObject({ code: 'ESTART', message: expect.stringContaining('/no/such/bin') })
+  expect(leftovers()).toEqual(before)
+  await expect(Container.get('notfound', { runtime })).rejects.toMatchObject({ code: 'ENOCONTAINER' })
+  // No process left: nothing in our pid space runs a shim for this runtime.
+  const shims = spawnSync('pgrep', ['-f', 'mc-shim run']).stdout.toString().trim()
+  for (const pid of shims.split('\n').filter(Boolean)) expect(fs.readFileSync(`/proc/${pid}/status`, 'utf8')).not.toMatch(/State:\s+Z/)
+})
+
+test('a non-existent workdir is created', async () => {
+  const c = await run('host', ['pwd'], { runtime, workdir: '/does/not/exist/yet' })
+  expect(await c.wait()).toEqual({ exitCode: 0 })
+  expect(await text(c.logs())).toBe('/does/not/exist/yet\n')
+  await c.remove()
+})
+
+test('removing a running container without force fails, with force succeeds', async () => {
+  const c = await run('host', ['sleep', '30'], { runtime })
+  await expect(c.remove()).rejects.toMatchObject({ code: 'ERUNNING', message: expect.stringContaining('force') })
+  expect((await c.inspect()).state.running).toBe(true)
+  await c.remove({ force: true })
+  await expect(c.inspect()).rejects.toMatchObject({ code: 'ENOCONTAINER' })
+})
+
+test('stop of an exited container is a no-op; exec and kill need a running one', async () => {
+  const c = await run('host', ['true'], { runtime })
+  await c.wait()
+  expect(await c.stop()).toEqual({ exitCode: 0 })
+  await expect(c.exec(['true'])).rejects.toMatchObject({ code: 'ENOTRUNNING' })
+  await expect(c.kill()).rejects.toMatchObject({ code: 'ENOTRUNNING' })
+  await c.remove()
+})
+
+test('a non-root caller gets EPERM with a hint', () => {
+  const script = `const { Runtime } = require(${JSON.stringify(path.resolve(__dirname, '../../dist'))});
+    try { new Runtime({ root: '/tmp/never-created-by-nobody' }) } catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })) }`
+  const r = spawnSync(process.execPath, ['-e', script], { uid: 65534, gid: 65534, encoding: 'utf8' })
+  const out = JSON.parse(r.stdout)
+  expect(out.code).toBe('EPERM')
+  expect(out.message).toMatch(/root/)
+})
