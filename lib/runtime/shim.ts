@@ -64,7 +64,6 @@ export class Shim extends EventEmitter {
     this.started = new Promise((res, rej) => ((resolveStart = res), (rejectStart = rej)))
     this.exited = new Promise((res) => (resolveExit = res))
     this.started.catch(() => {})
-    let exit: ExitStatus | undefined
     let buffered = ''
     this.socket.setEncoding('utf8')
     this.socket.on('data', (chunk: string) => {
@@ -76,7 +75,7 @@ export class Shim extends EventEmitter {
         if (line.startsWith('S ')) resolveStart(Number(line.slice(2)))
         else if (line.startsWith('X ')) {
           const [code, sig] = line.slice(2).split(' ').map(Number)
-          exit = toExitStatus(code, sig)
+          resolveExit(toExitStatus(code, sig)) // now, not at the shim's own exit: its namespace teardown is not our latency
         } else if (line.startsWith('E ')) {
           const [step, errno, detail] = line.slice(2).split('\t')
           rejectStart(new StartError(step, errnoName(Number(errno)), detail ?? ''))
@@ -88,7 +87,7 @@ export class Shim extends EventEmitter {
       this.reap()
       rejectStart(new StartError('shim', 'EPIPE', 'the shim exited before starting the container'))
       // Without an X line the shim itself was killed, and took its container with it.
-      resolveExit(exit ?? { exitCode: 137, signal: 'SIGKILL' })
+      resolveExit({ exitCode: 137, signal: 'SIGKILL' })
     })
     this.socket.end(spec)
     this.socket.unref()

@@ -1,0 +1,27 @@
+#!/usr/bin/env node
+// `npm run bench`: figures and ratios against other tools, all measured in the same run.
+'use strict'
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+const { Runtime, Container } = require('../dist')
+
+const sections = { start: require('./start') }
+
+async function main() {
+  const only = process.argv.slice(2)
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-bench-root-'))
+  const runtime = new Runtime({ root })
+  console.log(`minicontainer benchmark — ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${os.release()}, Node ${process.version}`)
+  try {
+    for (const [name, section] of Object.entries(sections)) if (!only.length || only.includes(name)) await section(runtime)
+  } finally {
+    for (const c of await Container.list({ runtime, all: true })) await c.remove({ force: true }).catch(() => {})
+    fs.rmSync(root, { recursive: true, force: true })
+  }
+}
+
+main().catch((err) => {
+  console.error(err)
+  process.exit(1)
+})

@@ -1,0 +1,139 @@
+// Container start latency (run() to observed exit of /bin/true), against crun, runc, bwrap and
+// docker on the same busybox rootfs; 50 concurrent starts; host memory per idle container.
+'use strict'
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+const { execFileSync, spawnSync } = require('node:child_process')
+const { run, Image, Container } = require('../dist')
+const { summarize, fmt, row, now } = require('./stats')
+
+const N = Number(process.env.BENCH_N ?? 100)
+
+function which(cmd) {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0
+}
+
+function busyboxRootfs(dir) {
+  const bb = ['/bin/busybox', '/usr/bin/busybox'].find((p) => fs.existsSync(p))
+  if (!bb) throw new Error('install busybox-static for the start benchmark')
+  for (const d of ['bin', 'etc', 'tmp', 'proc', 'sys', 'dev']) fs.mkdirSync(path.join(dir, d), { recursive: true })
+  fs.copyFileSync(bb, path.join(dir, 'bin/busybox'))
+  fs.chmodSync(path.join(dir, 'bin/busybox'), 0o755)
+  for (const a of ['true', 'sh', 'sleep']) fs.symlinkSync('busybox', path.join(dir, 'bin', a))
+}
+
+/** An OCI bundle for crun/runc: their default spec, /bin/true, no terminal, no cgroup limits. */
+function ociBundle(dir, rootfs) {
+  fs.mkdirSync(dir, { recursive: true })
+  execFileSync('crun', ['spec'], { cwd: dir })
+  const spec = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'))
+  spec.process.terminal = false
+  spec.process.args = ['/bin/true']
+  spec.root = { path: rootfs, readonly: false }
+  delete spec.linux.resources
+  spec.mounts = spec.mounts.filter((m) => m.type !== 'cgroup')
+  spec.linux.namespaces = spec.linux.namespaces.filter((ns) => ns.type !== 'cgroup')
+  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(spec))
+}
+
+function loop(argv, { privateCgroupfs = false } = {}) {
+  const node = process.execPath
+  const script = path.join(__dirname, 'spawn-loop.js')
+  const cmd = privateCgroupfs
+    ? // crun 1.8 refuses this host's hybrid cgroup layout; give it a private empty /sys/fs/cgroup
+      // (cgroups are disabled for every runtime measured here, minicontainer included).
+      ['unshare', '-m', '--propagation', 'private', 'sh', '-c', `mount -t tmpfs none /sys/fs/cgroup && exec "$0" "$@"`, node, script, String(N), ...argv]
+    : [node, script, String(N), ...argv]
+  const out = spawnSync(cmd[0], cmd.slice(1), { encoding: 'utf8' })
+  const parsed = JSON.parse(out.stdout.trim().split('\n').pop() || '{"error":"no output"}')
+  if (parsed.error) return { error: parsed.error }
+  return summarize(parsed.ms)
+}
+
+async function ours(runtime, ref) {
+  for (let i = 0; i < 10; i++) await (await run(ref, ['/bin/true'], { runtime, rm: true })).wait()
+  const ms = []
+  for (let i = 0; i < N; i++) {
+    const t0 = now()
+    const c = await run(ref, ['/bin/true'], { runtime })
+    await c.wait()
+    ms.push(now() - t0)
+    await c.remove()
+  }
+  return summarize(ms)
+}
+
+async function concurrent(runtime, ref, count) {
+  const t0 = now()
+  const cs = await Promise.all(Array.from({ length: count }, () => run(ref, ['/bin/true'], { runtime })))
+  await Promise.all(cs.map((c) => c.wait()))
+  const wall = now() - t0
+  await Promise.all(cs.map((c) => c.remove()))
+  return wall
+}
+
+function memAvailableKiB() {
+  return Number(/MemAvailable:\s+(\d+)/.exec(fs.readFileSync('/proc/meminfo', 'utf8'))[1])
+}
+
+function pssKiB(pid) {
+  try {
+    return Number(/Pss:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))[1])
+  } catch {
+    return 0
+  }
+}
+
+async function idleMemory(runtime, ref, count) {
+  const before = memAvailableKiB()
+  const cs = await Promise.all(Array.from({ length: count }, () => run(ref, ['sleep', '1000'], { runtime })))
+  await new Promise((r) => setTimeout(r, 500))
+  const after = memAvailableKiB()
+  const shimPids = execFileSync('pgrep', ['-f', 'mc-shim run'], { encoding: 'utf8' }).trim().split('\n').map(Number)
+  const shimPss = shimPids.reduce((a, p) => a + pssKiB(p), 0) / shimPids.length
+  await Promise.all(cs.map((c) => c.remove({ force: true })))
+  return { perContainerMiB: (before - after) / count / 1024, shimPssKiB: shimPss }
+}
+
+module.exports = async function startBench(runtime) {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-bench-'))
+  try {
+    const rootfs = path.join(work, 'rootfs')
+    busyboxRootfs(rootfs)
+    await Image.import(rootfs, { runtime, ref: 'bench-bb' })
+
+    console.log(`\n## Container start: run() to observed exit of /bin/true (busybox rootfs, all namespaces, net none; n=${N})`)
+    row('runtime', 'p50', 'p95', 'ours / theirs')
+    const mine = await ours(runtime, 'bench-bb')
+    row('minicontainer', fmt(mine.p50), fmt(mine.p95), '1.00x')
+    const others = []
+    if (which('crun')) {
+      ociBundle(path.join(work, 'crun'), rootfs)
+      others.push(['crun run', loop(['crun', '--cgroup-manager=disabled', 'run', '--bundle', path.join(work, 'crun'), 'mcb-crun-{i}'], { privateCgroupfs: true })])
+    } else others.push(['crun run', { error: 'not installed (apt-get install crun)' }])
+    if (which('runc')) {
+      ociBundle(path.join(work, 'runc'), rootfs)
+      others.push(['runc run', loop(['runc', 'run', '--bundle', path.join(work, 'runc'), 'mcb-runc-{i}'])])
+    } else others.push(['runc run', { error: 'not installed (apt-get install runc)' }])
+    if (which('bwrap'))
+      others.push(['bwrap --unshare-all', loop(['bwrap', '--unshare-all', '--bind', rootfs, '/', '--proc', '/proc', '--dev', '/dev', '/bin/true'])])
+    else others.push(['bwrap', { error: 'not installed (apt-get install bubblewrap)' }])
+    if (which('docker') && spawnSync('docker', ['info']).status === 0)
+      others.push(['docker run --rm', loop(['docker', 'run', '--rm', 'busybox', 'true'])])
+    else others.push(['docker run --rm', { error: 'no Docker engine running: skipped' }])
+    for (const [label, r] of others) {
+      if (r.error) row(label, r.error)
+      else row(label, fmt(r.p50), fmt(r.p95), `${(mine.p50 / r.p50).toFixed(2)}x`)
+    }
+
+    console.log('\n## Scale')
+    row('50 containers started at once (wall)', fmt(await concurrent(runtime, 'bench-bb', 50)))
+    const mem = await idleMemory(runtime, 'bench-bb', 50)
+    row('host memory per idle container', fmt(mem.perContainerMiB, 'MiB'))
+    row('  of which the shim process (PSS)', fmt(mem.shimPssKiB, 'KiB'))
+    return { start: mine, others }
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true })
+  }
+}

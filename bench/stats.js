@@ -1,0 +1,20 @@
+// Small helpers shared by the benchmark sections.
+'use strict'
+
+/** p50/p95/mean of a list of milliseconds. */
+function summarize(ms) {
+  const s = [...ms].sort((a, b) => a - b)
+  const at = (q) => s[Math.min(s.length - 1, Math.floor(q * s.length))]
+  return { n: s.length, p50: at(0.5), p95: at(0.95), mean: s.reduce((a, b) => a + b, 0) / s.length }
+}
+
+const fmt = (x, unit = 'ms') => (x === undefined ? 'n/a' : `${x.toFixed(2)} ${unit}`)
+
+/** Prints one row of a table. */
+function row(label, ...cols) {
+  console.log(`  ${label.padEnd(34)} ${cols.map((c) => String(c).padStart(14)).join(' ')}`)
+}
+
+const now = () => Number(process.hrtime.bigint()) / 1e6
+
+module.exports = { summarize, fmt, row, now }
