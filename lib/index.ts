@@ -10,16 +10,16 @@
  *
  * @module minicontainer
  */
-import { Container, type RuntimeOption } from './container/container'
+import { Container } from './container/container'
+import type { RuntimeOption } from './engine/runtime'
 import type { RunOptions } from './container/types'
 
 export { Container } from './container/container'
-export type { RuntimeOption } from './container/container'
 export { Image } from './image/image'
 export type { ImportOptions } from './image/image'
 export type { ImageConfig, ImageRecord, HostBind } from './image/store'
 export { Runtime } from './engine/runtime'
-export type { RuntimeOptions } from './engine/runtime'
+export type { RuntimeOptions, RuntimeOption } from './engine/runtime'
 export * from './errors'
 export type * from './container/types'
 export { defaultCapabilities } from './runtime/capabilities'

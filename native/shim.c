@@ -80,8 +80,9 @@ static __attribute__((noreturn)) void monitor(pid_t pid, const struct mc_spec *s
   }
   int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
-  record_exit(spec->exit_file, code, sig);
+  /* Node first: it is waiting; the file is for processes that are not. */
   say("X %d %d\n", code, sig);
+  record_exit(spec->exit_file, code, sig);
   _exit(0);
 }
 

@@ -8,7 +8,7 @@ import * as fs from 'node:fs'
 import * as net from 'node:net'
 import type { Readable } from 'node:stream'
 import { InvalidArgumentError, MiniContainerError, NotRunningError, RunningError } from '../errors'
-import { runtimeOf, type Runtime } from '../engine/runtime'
+import { runtimeOf, type Runtime, type RuntimeOption } from '../engine/runtime'
 import { normaliseRef } from '../image/store'
 import { encodeExecSpec, encodeRunSpec, type MountOp } from '../runtime/spec'
 import { Shim, type ExitStatus } from '../runtime/shim'
@@ -20,11 +20,6 @@ import { logStream } from './logs'
 import { envList, mergeEnv, processSpec } from './process-spec'
 import { baseCloneFlags, buildRunSpec, containerCapabilities, type NetnsChoice } from './run-spec'
 import type { ContainerInspect, ContainerRecord, ContainerState, ExecOptions, ExecResult, LogsOptions, RunOptions } from './types'
-
-/** Which runtime an operation applies to (default: {@link Runtime.default}). */
-export interface RuntimeOption {
-  runtime?: Runtime
-}
 
 const knownOptions = new Set(['name', 'hostname', 'env', 'workdir', 'user', 'entrypoint', 'init', 'rm', 'detach', 'network', 'capAdd', 'capDrop', 'privileged', 'readOnly', 'labels', 'signal', 'runtime'])
 

@@ -61,6 +61,8 @@ function parseDb(text: string | undefined): string[][] {
 
 /** Resolves `user` ("name", "uid", "uid:gid", "name:group") against the image's databases. */
 export function resolveUser(user: string, layers: string[]): Identity {
+  // The common case needs no lookup: root, with root's home.
+  if (user === '' || user === 'root' || user === '0') return { uid: 0, gid: 0, additionalGids: [], home: '/root' }
   const [u = '', g] = user.split(':')
   const passwd = parseDb(readFromLayers(layers, '/etc/passwd'))
   const groups = parseDb(readFromLayers(layers, '/etc/group'))

@@ -29,11 +29,11 @@ export class Runtime {
   readonly root: string
   /** Volatile state directory. */
   readonly runRoot: string
-  /** Layers, images and refs. */
+  /** Layers, images and refs. @internal */
   readonly images: ImageStore
-  /** Container records and names. */
+  /** Container records and names. @internal */
   readonly containers: ContainerStore
-  /** Shims of containers started by this process, by container id. */
+  /** Shims of containers started by this process, by container id. @internal */
   readonly shims = new Map<string, Shim>()
   /** Cleanups run once per runtime per process (see Container's garbage collection). */
   private readonly onceTasks = new Map<string, Promise<void>>()
@@ -72,7 +72,12 @@ export class Runtime {
   }
 }
 
+/** Which runtime an operation applies to (default: {@link Runtime.default}). */
+export interface RuntimeOption {
+  runtime?: Runtime
+}
+
 /** Picks the runtime from an options object, falling back to the default one. */
-export function runtimeOf(opts?: { runtime?: Runtime }): Runtime {
+export function runtimeOf(opts?: RuntimeOption): Runtime {
   return opts?.runtime ?? Runtime.default()
 }

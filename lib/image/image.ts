@@ -4,15 +4,10 @@
  */
 import * as fs from 'node:fs'
 import { InvalidArgumentError, MiniContainerError } from '../errors'
-import { runtimeOf, type Runtime } from '../engine/runtime'
+import { runtimeOf, type Runtime, type RuntimeOption } from '../engine/runtime'
 import { buildHostRootfs } from './host-rootfs'
 import { importArchive, importDirectory } from './import-layer'
 import { normaliseRef, type ImageConfig, type ImageRecord } from './store'
-
-/** Which runtime an operation applies to (default: {@link Runtime.default}). */
-export interface RuntimeOption {
-  runtime?: Runtime
-}
 
 /** Options of {@link Image.import}. */
 export interface ImportOptions extends RuntimeOption {
