@@ -41,7 +41,7 @@ export class Runtime {
 
   /** Opens (creating if needed) the runtime rooted at `opts.root`. */
   constructor(opts: RuntimeOptions = {}) {
-    if (process.getuid?.() !== 0)
+    if (process.geteuid?.() !== 0)
       throw new PermissionError(
         'minicontainer needs root: namespaces, mounts and network setup require it. Run the program as root (e.g. sudo node app.js); rootless mode is not supported yet',
       )
