@@ -121,6 +121,12 @@ static __attribute__((noreturn)) void finish_child(const struct mc_spec *spec, i
   mc_exec(spec);
 }
 
+/* Keeps the assembled filesystem alive for /proc/<pid>/root until Node kills us. */
+static __attribute__((noreturn)) void hold(int report_fd) {
+  close(report_fd);
+  for (;;) pause();
+}
+
 static int run(const struct mc_spec *spec) {
   if (!spec->detach) prctl(PR_SET_PDEATHSIG, SIGKILL);
   else setsid();
@@ -139,6 +145,7 @@ static int run(const struct mc_spec *spec) {
       close(spec->netns_fd);
     }
     mc_setup_rootfs(spec);
+    if (spec->hold) hold(report[1]);
     mc_setup_uts(spec);
     if (spec->loopback_up) mc_loopback_up();
     finish_child(spec, report[1]);

@@ -52,6 +52,7 @@ struct mc_spec {
   const char *exit_file; /* where the exit status is recorded */
   int init;              /* run a minimal init as PID 1 */
   int loopback_up;
+  int hold; /* set up the filesystem view, then wait instead of exec (for file access to stopped containers) */
 
   struct mc_op *ops;
   size_t nops;

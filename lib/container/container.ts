@@ -10,11 +10,12 @@ import type { Readable } from 'node:stream'
 import { InvalidArgumentError, MiniContainerError, NotRunningError, RunningError } from '../errors'
 import { runtimeOf, type Runtime, type RuntimeOption } from '../engine/runtime'
 import { normaliseRef } from '../image/store'
-import { encodeExecSpec, encodeRunSpec, type MountOp } from '../runtime/spec'
+import { encodeExecSpec, encodeRunSpec, type MountOp, type RunSpec } from '../runtime/spec'
 import { Shim, type ExitStatus } from '../runtime/shim'
 import { closeQuietly, pipe, CLONE_NEWNET } from '../sys/libc'
 import { generateName, newId } from '../util/ids'
 import { writeEtcFiles } from './etc-files'
+import { joinBridgeNetwork, releaseContainerNetwork } from '../network/lifecycle'
 import { isAlive, processStartTime, readExitFile } from './liveness'
 import { logStream } from './logs'
 import { envList, mergeEnv, processSpec } from './process-spec'
@@ -73,20 +74,15 @@ export class Container implements AsyncDisposable {
   /** Starts the container's program. Resolves once it runs (its execve succeeded). */
   async start(opts: { signal?: AbortSignal } = {}): Promise<void> {
     opts.signal?.throwIfAborted()
-    const state = this.currentState()
-    if (state.status === 'running') return
+    if (this.currentState().status === 'running') return
     const record = this.record()
     const paths = this.paths()
-    const image = this.runtime.images.resolve(record.imageId)
-    const layerDirs = [...image.layers].reverse().map((l) => this.runtime.images.layerPath(l))
     fs.rmSync(paths.exit, { force: true })
     const netns = await this.joinNetwork(record)
-    // MOUNTS HOOK: volumes, binds and tmpfs from the storage layer go here.
-    const featureMounts: MountOp[] = []
-    const spec = buildRunSpec({ record, image, layerDirs, paths, netns: netns.choice, featureMounts })
     const stdio = openStdio(paths.stdout, paths.stderr)
     let shim: Shim
     try {
+      const spec = this.runSpec(record, netns.choice)
       shim = Shim.spawn('run', encodeRunSpec(spec), { ...stdio, netns: netns.choice.kind === 'fd' ? netns.choice.fd : undefined }, record.hostConfig.detach)
     } finally {
       closeStdio(stdio)
@@ -95,15 +91,55 @@ export class Container implements AsyncDisposable {
     const pid = await shim.hold(shim.started)
     this.runtime.containers.writeState(this.id, { status: 'running', pid, pidStart: processStartTime(pid), startedAt: new Date().toISOString() })
     this.runtime.shims.set(this.id, shim)
-    void shim.exited.then((exit) => this.onExit(shim, exit))
+    void shim.exited.then((exit) => this.onExit(exit))
+    void shim.closed.then(() => this.onShimGone(shim))
+  }
+
+  /**
+   * Calls `fn` with a host path to the container's filesystem as its
+   * processes see it (layers, volumes, bind mounts): `/proc/<pid>/root`.
+   * A stopped container's view is assembled for the call by a held shim in
+   * a private mount namespace, so nothing is ever mounted on the host.
+   * Paths under it must be resolved with RESOLVE_IN_ROOT (the content is untrusted).
+   */
+  async withFilesystem<T>(fn: (root: string) => Promise<T>): Promise<T> {
+    const state = this.currentState()
+    if (state.status === 'running' && state.pid) return fn(`/proc/${state.pid}/root`)
+    const record = this.record()
+    const spec = { ...this.runSpec(record, { kind: 'host' }), hold: true, detach: false, exitFile: `${this.paths().exit}.hold` }
+    const devnull = fs.openSync('/dev/null', 'r+')
+    let shim: Shim
+    try {
+      shim = Shim.spawn('run', encodeRunSpec(spec), { stdin: devnull, stdout: devnull, stderr: devnull }, false)
+    } finally {
+      fs.closeSync(devnull)
+    }
+    const pid = await shim.hold(shim.started)
+    try {
+      return await fn(`/proc/${pid}/root`)
+    } finally {
+      process.kill(pid, 'SIGKILL')
+      await shim.hold(shim.exited)
+      fs.rmSync(spec.exitFile, { force: true })
+    }
+  }
+
+  private runSpec(record: ContainerRecord, netns: NetnsChoice): RunSpec {
+    const image = this.runtime.images.resolve(record.imageId)
+    // MOUNTS HOOK: volumes, binds and tmpfs from the storage layer go here.
+    const featureMounts: MountOp[] = []
+    return buildRunSpec({ record, image, layerDirs: this.layerDirs(), paths: this.paths(), netns, featureMounts })
   }
 
   /** Waits for the program to end; resolves immediately if it already has. */
   async wait(): Promise<ExitStatus> {
     const shim = this.runtime.shims.get(this.id)
     if (shim) {
-      await shim.hold(shim.exited)
-      return this.exitStatusAfterExit()
+      const autoRemove = this.runtime.containers.read(this.id)?.hostConfig.autoRemove
+      const exit = await shim.hold(shim.exited)
+      // With rm: true, resolve once the container is gone, as `docker run --rm` returns.
+      if (autoRemove) await shim.hold(shim.closed)
+      return exit
     }
     const state = this.currentState()
     if (state.status !== 'running') return { exitCode: state.exitCode ?? 0, ...(state.signal ? { signal: state.signal } : {}) }
@@ -148,7 +184,9 @@ export class Container implements AsyncDisposable {
       await this.kill('SIGKILL').catch(() => {})
       await this.wait()
     }
-    this.runtime.shims.delete(this.id)
+    await this.runtime.shims.get(this.id)?.closed
+    // NETWORK HOOK: idempotent; also covers failed starts and exits no process watched.
+    await releaseContainerNetwork(this.runtime, this.id)
     this.runtime.containers.delete(this.id, this.name)
   }
 
@@ -250,20 +288,19 @@ export class Container implements AsyncDisposable {
     return exited
   }
 
-  private exitStatusAfterExit(): ExitStatus {
-    const s = this.runtime.containers.readState(this.id)
-    return { exitCode: s.exitCode ?? 0, ...(s.signal ? { signal: s.signal } : {}) }
-  }
-
-  private onExit(shim: Shim, exit: ExitStatus): void {
-    if (this.runtime.shims.get(this.id) !== shim) return
-    this.runtime.shims.delete(this.id)
+  private onExit(exit: ExitStatus): void {
     const state = this.runtime.containers.readState(this.id)
     if (state.status !== 'running') return
-    const record = this.runtime.containers.read(this.id)
     this.runtime.containers.writeState(this.id, { ...state, status: 'exited', exitCode: exit.exitCode, signal: exit.signal, finishedAt: new Date().toISOString() })
     // NETWORK HOOK: release the container's network resources here.
-    if (record?.hostConfig.autoRemove) this.runtime.containers.delete(this.id, this.name)
+    void releaseContainerNetwork(this.runtime, this.id)
+  }
+
+  /** The shim has finished writing; auto-remove now cannot race with it. */
+  private onShimGone(shim: Shim): void {
+    if (this.runtime.shims.get(this.id) !== shim) return
+    this.runtime.shims.delete(this.id)
+    if (this.runtime.containers.read(this.id)?.hostConfig.autoRemove) this.runtime.containers.delete(this.id, this.name)
   }
 
   private async joinNetwork(record: ContainerRecord): Promise<{ choice: NetnsChoice; release: () => void }> {
@@ -278,7 +315,8 @@ export class Container implements AsyncDisposable {
       return { choice: { kind: 'fd', fd }, release: () => closeQuietly(fd) }
     }
     // NETWORK HOOK: bridge and user-defined networks.
-    throw new MiniContainerError('ENONETWORK', `network "${mode}" is not available: use "none", "host" or "container:<name>"`)
+    const { fd } = await joinBridgeNetwork(this.runtime, record, this.paths().hosts, this.runtime.images.resolve(record.imageId).config.exposedPorts)
+    return { choice: { kind: 'fd', fd }, release: () => closeQuietly(fd) }
   }
 
   private record(): ContainerRecord {

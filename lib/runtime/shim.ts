@@ -49,6 +49,8 @@ export function toExitStatus(code: number, signal: number): ExitStatus {
 export class Shim extends EventEmitter {
   readonly started: Promise<number>
   readonly exited: Promise<ExitStatus>
+  /** Resolves when the shim process itself is gone (after `exited`): its files are final. */
+  readonly closed: Promise<void>
   private readonly socket: net.Socket
   private holds = 0
 
@@ -61,6 +63,8 @@ export class Shim extends EventEmitter {
     this.socket = new net.Socket({ fd, readable: true, writable: true })
     let resolveStart!: (pid: number) => void, rejectStart!: (e: Error) => void
     let resolveExit!: (s: ExitStatus) => void
+    let resolveClosed!: () => void
+    this.closed = new Promise((res) => (resolveClosed = res))
     this.started = new Promise((res, rej) => ((resolveStart = res), (rejectStart = rej)))
     this.exited = new Promise((res) => (resolveExit = res))
     this.started.catch(() => {})
@@ -88,6 +92,7 @@ export class Shim extends EventEmitter {
       rejectStart(new StartError('shim', 'EPIPE', 'the shim exited before starting the container'))
       // Without an X line the shim itself was killed, and took its container with it.
       resolveExit({ exitCode: 137, signal: 'SIGKILL' })
+      resolveClosed()
     })
     this.socket.end(spec)
     this.socket.unref()

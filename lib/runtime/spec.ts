@@ -68,6 +68,8 @@ export interface RunSpec {
   init: boolean
   detach: boolean
   exitFile: string
+  /** Assemble the filesystem view and wait instead of running the process (file access to stopped containers). */
+  hold?: boolean
 }
 
 /** Everything `mc-shim exec` needs. */
@@ -118,6 +120,7 @@ export function encodeRunSpec(s: RunSpec): Buffer {
   for (const l of s.rootfs.lowerDirs) t.push('lower', l)
   t.push('clone', String(s.cloneFlags), 'lo', s.loopbackUp ? '1' : '0', 'init', s.init ? '1' : '0')
   t.push('detach', s.detach ? '1' : '0', 'exitfile', s.exitFile)
+  if (s.hold) t.push('hold', '1')
   if (s.hostname) t.push('hostname', s.hostname)
   if (s.netnsFd !== undefined) t.push('netns', String(NETNS_FD))
   for (const op of s.mounts) t.push(...mountTokens(op))

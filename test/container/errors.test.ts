@@ -1,5 +1,4 @@
 import * as fs from 'node:fs'
-import { spawnSync } from 'node:child_process'
 import * as path from 'node:path'
 import { Container, Image, MiniContainerError, Runtime, run } from '../../lib'
 import { destroyRuntime, tempRuntime, text } from '../helpers'
@@ -49,9 +48,18 @@ test('command not found names the command; the failed start leaves nothing behin
   expect(abs).toMatchObject({ code: 'ESTART', message: expect.stringContaining('/no/such/bin') })
   expect(leftovers()).toEqual(before)
   await expect(Container.get('notfound', { runtime })).rejects.toMatchObject({ code: 'ENOCONTAINER' })
-  // No process left: nothing in our pid space runs a shim for this runtime.
-  const shims = spawnSync('pgrep', ['-f', 'mc-shim run']).stdout.toString().trim()
-  for (const pid of shims.split('\n').filter(Boolean)) expect(fs.readFileSync(`/proc/${pid}/status`, 'utf8')).not.toMatch(/State:\s+Z/)
+  // No process left behind: no shim child of ours lingers (running or zombie) once the error settles.
+  const ourShims = () =>
+    fs.readdirSync('/proc').filter((pid) => {
+      try {
+        const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8')
+        return /^Name:\s+mc-shim$/m.test(status) && new RegExp(`^PPid:\\s+${process.pid}$`, 'm').test(status)
+      } catch {
+        return false
+      }
+    })
+  for (let i = 0; i < 100 && ourShims().length; i++) await new Promise((r) => setTimeout(r, 20))
+  expect(ourShims()).toEqual([])
 })
 
 test('a non-existent workdir is created', async () => {

@@ -164,3 +164,22 @@ describe('lookup and listing', () => {
     await expect(Container.get(id, { runtime })).rejects.toMatchObject({ code: 'ENOCONTAINER' })
   })
 })
+
+describe('withFilesystem', () => {
+  test("reaches a running and a stopped container's files, mounting nothing on the host", async () => {
+    const fs = await import('node:fs')
+    const c = await run('host', ['sh', '-c', 'echo live > /tmp/state; sleep 30'], { runtime })
+    await sleep(100)
+    expect(await c.withFilesystem(async (root) => fs.readFileSync(`${root}/tmp/state`, 'utf8'))).toBe('live\n')
+    await c.stop({ timeout: 0 })
+    const mountsBefore = fs.readFileSync('/proc/self/mountinfo', 'utf8')
+    const seen = await c.withFilesystem(async (root) => {
+      fs.writeFileSync(`${root}/tmp/added`, 'while stopped')
+      return [fs.readFileSync(`${root}/tmp/state`, 'utf8'), fs.existsSync(`${root}/usr/bin`), fs.readFileSync('/proc/self/mountinfo', 'utf8') === mountsBefore]
+    })
+    expect(seen).toEqual(['live\n', true, true])
+    await c.start()
+    expect((await c.exec(['cat', '/tmp/added'])).stdout).toBe('while stopped')
+    await c.remove({ force: true })
+  })
+})
