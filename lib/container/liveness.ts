@@ -37,3 +37,21 @@ export function readExitFile(file: string): (ExitStatus & { finishedAt: string }
   const [code, signal, millis] = text.trim().split(' ').map(Number)
   return { ...toExitStatus(code, signal), finishedAt: new Date(millis).toISOString() }
 }
+
+/** Waits for a container started by another process: the shim's exit file appearing (inotify), or its process vanishing. */
+export function waitForeign(exitFile: string, dir: string, state: { pid?: number; pidStart?: string }): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      watcher.close()
+      clearInterval(timer)
+      resolve()
+    }
+    const check = () => {
+      if (fs.existsSync(exitFile) || !isAlive(state.pid, state.pidStart)) done()
+    }
+    const watcher = fs.watch(dir, check)
+    // A shim killed outright writes no exit file; notice its process vanishing within a second.
+    const timer = setInterval(check, 1000)
+    check()
+  })
+}
