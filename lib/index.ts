@@ -13,12 +13,22 @@
 import { Container } from './container/container'
 import type { RuntimeOption } from './engine/runtime'
 import type { RunOptions } from './container/types'
+import { Runtime } from './engine/runtime'
+import { Volume } from './storage/volume'
+
+// Volume.create() & co. without { store } or { runtime } work on the default runtime's volumes.
+Volume.useDefaultStore(() => Runtime.default().volumes)
 
 export { Container } from './container/container'
 export { Image } from './image/image'
 export type { ImportOptions } from './image/image'
 export type { ImageConfig, ImageRecord, HostBind } from './image/store'
 export { Runtime } from './engine/runtime'
+export { Volume } from './storage/volume'
+export type { VolumeStoreOption } from './storage/volume'
+export { VolumeStore } from './storage/volumes'
+export type { VolumeInfo, VolumeMeta, VolumeCreateOptions } from './storage/volumes'
+export type { MountOption, MountRecord, MountRunOptions } from './storage/mount-types'
 export type { RuntimeOptions, RuntimeOption } from './engine/runtime'
 export * from './errors'
 export type * from './container/types'

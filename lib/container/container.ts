@@ -5,24 +5,24 @@
  * @module
  */
 import * as fs from 'node:fs'
-import * as net from 'node:net'
 import type { Readable } from 'node:stream'
 import { InvalidArgumentError, MiniContainerError, NotRunningError, RunningError } from '../errors'
 import { runtimeOf, type Runtime, type RuntimeOption } from '../engine/runtime'
-import { normaliseRef } from '../image/store'
 import { encodeExecSpec, encodeRunSpec, type MountOp, type RunSpec } from '../runtime/spec'
 import { Shim, type ExitStatus } from '../runtime/shim'
-import { closeQuietly, pipe, CLONE_NEWNET } from '../sys/libc'
-import { generateName, newId } from '../util/ids'
+import { closeQuietly, CLONE_NEWNET } from '../sys/libc'
 import { writeEtcFiles } from './etc-files'
 import { joinBridgeNetwork, releaseContainerNetwork } from '../network/lifecycle'
-import { isAlive, processStartTime, readExitFile } from './liveness'
+import { processStartTime, readExitFile, isAlive, waitForeign } from './liveness'
+import { runExec } from './exec'
 import { logStream } from './logs'
-import { envList, mergeEnv, processSpec } from './process-spec'
+import { envList, processSpec } from './process-spec'
+import { buildRecord } from './record'
 import { baseCloneFlags, buildRunSpec, containerCapabilities, type NetnsChoice } from './run-spec'
+import { mountRecords, toMountOps } from '../storage/mount-options'
+import { createMounts, removeAnonymousVolumes } from '../storage/mount-lifecycle'
 import type { ContainerInspect, ContainerRecord, ContainerState, ExecOptions, ExecResult, LogsOptions, RunOptions } from './types'
 
-const knownOptions = new Set(['name', 'hostname', 'env', 'workdir', 'user', 'entrypoint', 'init', 'rm', 'detach', 'network', 'capAdd', 'capDrop', 'privileged', 'readOnly', 'labels', 'signal', 'runtime'])
 
 /** A container. Handles are cheap: all state is on disk under the runtime root. */
 export class Container implements AsyncDisposable {
@@ -41,10 +41,13 @@ export class Container implements AsyncDisposable {
     const record = buildRecord(rt, image, cmd, opts)
     rt.containers.reserveName(record.name, record.id)
     try {
+      const layerDirs = [...rt.images.resolve(record.imageId).layers].reverse().map((l) => rt.images.layerPath(l))
+      record.mounts = await createMounts(opts, rt.volumes, layerDirs)
       const paths = rt.containers.create(record, { status: 'created' })
       writeEtcFiles(paths, record.config.hostname, { ownNetwork: record.hostConfig.networkMode !== 'host' })
     } catch (err) {
       rt.containers.delete(record.id, record.name)
+      await removeAnonymousVolumes(record.mounts ?? [], rt.volumes)
       throw err
     }
     return new Container(rt, record.id, record.name)
@@ -126,8 +129,7 @@ export class Container implements AsyncDisposable {
 
   private runSpec(record: ContainerRecord, netns: NetnsChoice): RunSpec {
     const image = this.runtime.images.resolve(record.imageId)
-    // MOUNTS HOOK: volumes, binds and tmpfs from the storage layer go here.
-    const featureMounts: MountOp[] = []
+    const featureMounts: MountOp[] = toMountOps(record.mounts ?? [])
     return buildRunSpec({ record, image, layerDirs: this.layerDirs(), paths: this.paths(), netns, featureMounts })
   }
 
@@ -187,7 +189,9 @@ export class Container implements AsyncDisposable {
     await this.runtime.shims.get(this.id)?.closed
     // NETWORK HOOK: idempotent; also covers failed starts and exits no process watched.
     await releaseContainerNetwork(this.runtime, this.id)
+    const mounts = this.runtime.containers.read(this.id)?.mounts ?? []
     this.runtime.containers.delete(this.id, this.name)
+    if (opts.volumes) await removeAnonymousVolumes(mounts, this.runtime.volumes)
   }
 
   /** Runs a command inside the running container's namespaces and root (`docker exec`). */
@@ -246,6 +250,7 @@ export class Container implements AsyncDisposable {
       },
       config: r.config,
       hostConfig: r.hostConfig,
+      mounts: mountRecords(r.mounts ?? []),
       graphDriver: { name: 'overlay', data: { lowerDir: this.layerDirs().join(':'), upperDir: p.upper, workDir: p.work, mergedDir: p.merged } },
       logPath: p.stdout,
       hostsPath: p.hosts,
@@ -268,7 +273,10 @@ export class Container implements AsyncDisposable {
         const record = rt.containers.read(id)
         if (!record?.hostConfig.autoRemove) continue
         const c = new Container(rt, id, record.name)
-        if (c.currentState().status === 'exited') rt.containers.delete(id, record.name)
+        if (c.currentState().status === 'exited') {
+          rt.containers.delete(id, record.name)
+          await removeAnonymousVolumes(record.mounts ?? [], rt.volumes).catch(() => {})
+        }
       }
       for (const id of rt.containers.unfinished()) {
         const age = Date.now() - fs.statSync(rt.containers.paths(id).dir).mtimeMs
@@ -300,7 +308,11 @@ export class Container implements AsyncDisposable {
   private onShimGone(shim: Shim): void {
     if (this.runtime.shims.get(this.id) !== shim) return
     this.runtime.shims.delete(this.id)
-    if (this.runtime.containers.read(this.id)?.hostConfig.autoRemove) this.runtime.containers.delete(this.id, this.name)
+    const record = this.runtime.containers.read(this.id)
+    if (record?.hostConfig.autoRemove) {
+      this.runtime.containers.delete(this.id, this.name)
+      void removeAnonymousVolumes(record.mounts ?? [], this.runtime.volumes).catch(() => {})
+    }
   }
 
   private async joinNetwork(record: ContainerRecord): Promise<{ choice: NetnsChoice; release: () => void }> {
@@ -335,52 +347,6 @@ export class Container implements AsyncDisposable {
   }
 }
 
-function buildRecord(rt: Runtime, imageRef: string, cmd: string[] | undefined, opts: RunOptions): ContainerRecord {
-  for (const key of Object.keys(opts))
-    if (!knownOptions.has(key) && !isFeatureOption(key)) throw new InvalidArgumentError(`unknown option "${key}"`)
-  if (cmd !== undefined && (!Array.isArray(cmd) || cmd.some((a) => typeof a !== 'string')))
-    throw new InvalidArgumentError('the command must be an array of strings, e.g. ["sh", "-c", "echo hi"]')
-  const image = rt.images.resolve(imageRef)
-  const id = newId()
-  const command = cmd && cmd.length ? cmd : (image.config.cmd ?? [])
-  const entrypoint = opts.entrypoint ?? image.config.entrypoint ?? []
-  if (entrypoint.length + command.length === 0) throw new InvalidArgumentError(`no command given and image ${imageRef} has no default command`)
-  const extra: Record<string, unknown> = {}
-  for (const [k, v] of Object.entries(opts)) if (isFeatureOption(k)) extra[k] = v
-  return {
-    id,
-    name: opts.name ?? generateName(),
-    image: imageRef.includes(':') || imageRef.startsWith('sha256') ? imageRef : normaliseRef(imageRef),
-    imageId: image.id,
-    created: new Date().toISOString(),
-    config: {
-      cmd: command,
-      entrypoint,
-      env: mergeEnv(image.config.env ?? [], envList(opts.env)),
-      workdir: opts.workdir ?? image.config.workdir ?? '/',
-      user: opts.user ?? image.config.user ?? '',
-      hostname: opts.hostname ?? id.slice(0, 12),
-      labels: { ...(image.config.labels ?? {}), ...(opts.labels ?? {}) },
-    },
-    hostConfig: {
-      networkMode: opts.network ?? 'none',
-      init: !!opts.init,
-      autoRemove: !!opts.rm,
-      detach: !!opts.detach,
-      privileged: !!opts.privileged,
-      readonlyRootfs: !!opts.readOnly,
-      capAdd: opts.capAdd ?? [],
-      capDrop: opts.capDrop ?? [],
-      extra,
-    },
-  }
-}
-
-/** Options owned by feature layers (storage, network) and kept verbatim in the record. */
-function isFeatureOption(key: string): boolean {
-  return ['volumes', 'mounts', 'tmpfs', 'ip', 'aliases', 'links', 'dns', 'extraHosts', 'ports', 'publishAll'].includes(key)
-}
-
 interface Stdio {
   stdin: number
   stdout: number
@@ -394,51 +360,3 @@ function openStdio(stdout: string, stderr: string): Stdio {
 function closeStdio(s: Stdio): void {
   for (const fd of [s.stdin, s.stdout, s.stderr]) fs.closeSync(fd)
 }
-
-/** Starts an exec shim with pipes for the output, and collects it. */
-async function runExec(spec: Buffer, stdin: string | Buffer | undefined): Promise<ExecResult> {
-  const [outR, outW] = pipe()
-  const [errR, errW] = pipe()
-  const [inR, inW] = stdin !== undefined ? pipe() : [fs.openSync('/dev/null', 'r'), -1]
-  let shim: Shim
-  try {
-    shim = Shim.spawn('exec', spec, { stdin: inR, stdout: outW, stderr: errW }, false)
-  } catch (err) {
-    for (const fd of [outR, errR, inW]) closeQuietly(fd)
-    throw err
-  } finally {
-    for (const fd of [outW, errW, inR]) closeQuietly(fd)
-  }
-  if (inW >= 0) new net.Socket({ fd: inW, readable: false, writable: true }).on('error', () => {}).end(stdin!)
-  const collect = (fd: number) =>
-    new Promise<string>((resolve) => {
-      const chunks: Buffer[] = []
-      new net.Socket({ fd, readable: true, writable: false })
-        .on('data', (c: Buffer) => chunks.push(c))
-        .on('error', () => {})
-        .on('close', () => resolve(Buffer.concat(chunks).toString('utf8')))
-    })
-  const output = Promise.all([collect(outR), collect(errR)])
-  await shim.hold(shim.started)
-  const [exit, [stdout, stderr]] = await shim.hold(Promise.all([shim.exited, output]))
-  return { ...exit, stdout, stderr }
-}
-
-/** Waits for a container started by another process: the shim's exit file appearing (inotify), or its process vanishing. */
-function waitForeign(exitFile: string, dir: string, state: ContainerState): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      watcher.close()
-      clearInterval(timer)
-      resolve()
-    }
-    const check = () => {
-      if (fs.existsSync(exitFile) || !isAlive(state.pid, state.pidStart)) done()
-    }
-    const watcher = fs.watch(dir, check)
-    // A shim killed outright writes no exit file; notice its process vanishing within a second.
-    const timer = setInterval(check, 1000)
-    check()
-  })
-}
-

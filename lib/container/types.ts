@@ -3,12 +3,13 @@
  * @module
  */
 import type { ExitStatus } from '../runtime/shim'
+import type { MountRecord, MountRunOptions, ResolvedMount } from '../storage/mount-types'
 
 /** How a container joins the network. */
 export type NetworkMode = 'none' | 'host' | 'bridge' | `container:${string}` | (string & {})
 
 /** Options of {@link run} and `Container.create`, named like `docker run`'s flags. */
-export interface RunOptions {
+export interface RunOptions extends MountRunOptions {
   /** Container name (`--name`); generated when omitted. */
   name?: string
   /** Hostname inside (`--hostname`); defaults to the first 12 digits of the id. */
@@ -53,6 +54,8 @@ export interface ContainerRecord {
   image: string
   imageId: string
   created: string
+  /** Volumes, binds and tmpfs, resolved at create (see lib/storage/mount-lifecycle). */
+  mounts?: ResolvedMount[]
   config: {
     cmd: string[]
     entrypoint: string[]
@@ -111,6 +114,8 @@ export interface ContainerInspect {
   }
   config: ContainerRecord['config']
   hostConfig: ContainerRecord['hostConfig']
+  /** Volumes, binds and tmpfs, like Docker's `Mounts`. */
+  mounts: MountRecord[]
   graphDriver: { name: 'overlay'; data: { lowerDir: string; upperDir: string; workDir: string; mergedDir: string } }
   /** Paths of the logs and the /etc files the runtime provides. */
   logPath: string

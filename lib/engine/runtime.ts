@@ -12,6 +12,8 @@ import { PermissionError } from '../errors'
 import { ImageStore } from '../image/store'
 import { ContainerStore } from '../container/store'
 import type { Shim } from '../runtime/shim'
+import { runtimeVolumeStore } from '../storage/mount-lifecycle'
+import type { VolumeStore } from '../storage/volumes'
 
 /** Options of {@link Runtime}. */
 export interface RuntimeOptions {
@@ -33,6 +35,8 @@ export class Runtime {
   readonly images: ImageStore
   /** Container records and names. @internal */
   readonly containers: ContainerStore
+  /** Volumes; a volume is in use while a container record mounts it. */
+  readonly volumes: VolumeStore
   /** Shims of containers started by this process, by container id. @internal */
   readonly shims = new Map<string, Shim>()
   /** Cleanups run once per runtime per process (see Container's garbage collection). */
@@ -53,6 +57,7 @@ export class Runtime {
     fs.mkdirSync(this.runRoot, { recursive: true, mode: 0o711 })
     this.images = new ImageStore(this.root)
     this.containers = new ContainerStore(this.root)
+    this.volumes = runtimeVolumeStore(this.root, () => this.containers.ids().map((id) => this.containers.read(id)))
   }
 
   /** The runtime used when none is passed: rooted at $MINICONTAINER_ROOT or /var/lib/minicontainer. */

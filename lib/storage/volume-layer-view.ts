@@ -1,0 +1,200 @@
+/**
+ * Read-only access to the merged view of an image's layer directories, as
+ * overlayfs would show it, without mounting anything: upper layers win, a
+ * whiteout (character device 0/0) hides a name from the layers below, and
+ * an opaque directory (xattr `trusted.overlay.opaque` = `y`) hides the
+ * directories below it.
+ *
+ * Layers come from images, which are untrusted. Every lookup is made with
+ * openat2(RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS) relative to an fd of the
+ * layer root, so no path component can lead out of a layer; symlinks of
+ * the image are followed only by {@link LayerView.resolve}, lexically,
+ * inside the merged view (like RESOLVE_IN_ROOT does in the container).
+ *
+ * @module
+ */
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+import koffi from 'koffi'
+import {
+  closeQuietly, openat2, O_CLOEXEC, O_DIRECTORY, O_NOFOLLOW, O_PATH, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS,
+} from '../sys/libc'
+import { SyscallError } from '../errors'
+
+const AT_FDCWD = -100
+const O_RDONLY = 0
+const CONFINED = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS
+/** The kernel's limit on symlinks followed in one lookup. */
+const MAX_LINKS = 40
+
+const libc = koffi.load('libc.so.6')
+const getxattr = libc.func('long getxattr(const char *path, const char *name, _Out_ uint8_t *value, size_t size)')
+
+/** One entry of the merged view. */
+export interface LayerEntry {
+  /** Index into the layer list of the layer that provides the entry. */
+  layer: number
+  /** Path relative to every layer root ("" for the root). */
+  rel: string
+  stat: fs.Stats
+  /** For a directory: the layers whose directories merge into it, top-most first. */
+  stack: number[]
+}
+
+function errnoOf(err: unknown): string | undefined {
+  return err instanceof SyscallError ? err.errno : (err as NodeJS.ErrnoException).code
+}
+
+function isWhiteout(st: fs.Stats): boolean {
+  return st.isCharacterDevice() && st.rdev === 0
+}
+
+/** The merged, read-only view of a stack of layer directories (top-most first). Call {@link close} when done. */
+export class LayerView {
+  private readonly roots: number[] = []
+
+  /** @param lowerDirs - layer directories, top-most first */
+  constructor(lowerDirs: string[]) {
+    try {
+      for (const dir of lowerDirs) this.roots.push(openat2(AT_FDCWD, dir, O_PATH | O_DIRECTORY | O_CLOEXEC, 0, 0))
+    } catch (err) {
+      this.close()
+      throw err
+    }
+  }
+
+  /** Closes the layer fds. */
+  close(): void {
+    for (const fd of this.roots.splice(0)) closeQuietly(fd)
+  }
+
+  /** Opens `rel` in a layer (never following a symlink); undefined when it is not there. */
+  private openIn(layer: number, rel: string, flags: number): number | undefined {
+    try {
+      return openat2(this.roots[layer], rel === '' ? '.' : rel, flags | O_NOFOLLOW | O_CLOEXEC, 0, CONFINED)
+    } catch (err) {
+      // ELOOP/ENOTDIR: a symlink or file on the way in this layer, so the path does not exist here.
+      if (['ENOENT', 'ENOTDIR', 'ELOOP'].includes(errnoOf(err) ?? '')) return undefined
+      throw err
+    }
+  }
+
+  private withFd<T>(layer: number, rel: string, flags: number, use: (fd: number) => T): T | undefined {
+    const fd = this.openIn(layer, rel, flags)
+    if (fd === undefined) return undefined
+    try {
+      return use(fd)
+    } finally {
+      closeQuietly(fd)
+    }
+  }
+
+  private lstat(layer: number, rel: string): fs.Stats | undefined {
+    return this.withFd(layer, rel, O_PATH, (fd) => fs.fstatSync(fd))
+  }
+
+  private isOpaque(layer: number, rel: string): boolean {
+    return this.withFd(layer, rel, O_PATH | O_DIRECTORY, (fd) => {
+      const value = Buffer.alloc(4)
+      for (const name of ['trusted.overlay.opaque', 'user.overlay.opaque']) {
+        const n = Number(getxattr(`/proc/self/fd/${fd}`, name, value, value.length))
+        if (n === 1 && value[0] === 0x79 /* 'y' */) return true
+      }
+      return false
+    }) ?? false
+  }
+
+  /** The root directory of the view. */
+  root(): LayerEntry {
+    const stat = this.lstat(0, '')
+    if (!stat) throw new SyscallError('open', 'ENOENT', 'layer root')
+    return { layer: 0, rel: '', stat, stack: this.roots.map((_, i) => i) }
+  }
+
+  /** Looks `rel` up through `stack` (the parent directory's layers), as overlayfs does. */
+  private lookup(stack: number[], rel: string): LayerEntry | undefined {
+    let top: LayerEntry | undefined
+    for (const layer of stack) {
+      const stat = this.lstat(layer, rel)
+      if (!stat) continue
+      if (isWhiteout(stat)) break
+      if (!top) {
+        top = { layer, rel, stat, stack: stat.isDirectory() ? [layer] : [] }
+        if (!stat.isDirectory()) break
+      } else if (stat.isDirectory()) {
+        top.stack.push(layer)
+      } else {
+        break // a non-directory below a directory ends the merge
+      }
+      if (this.isOpaque(layer, rel)) break
+    }
+    return top
+  }
+
+  /** The entries of a directory of the view, by name. */
+  children(dir: LayerEntry): Map<string, LayerEntry> {
+    const found = new Map<string, LayerEntry>()
+    const decided = new Set<string>()
+    dir.stack.forEach((layer, i) => {
+      const names = this.withFd(layer, dir.rel, O_PATH | O_DIRECTORY, (fd) => fs.readdirSync(`/proc/self/fd/${fd}`)) ?? []
+      for (const name of names) {
+        if (decided.has(name)) continue
+        decided.add(name)
+        // Upper layers of the stack lack this name, so the lookup starts at this layer.
+        const entry = this.lookup(dir.stack.slice(i), path.posix.join(dir.rel, name))
+        if (entry) found.set(name, entry)
+      }
+    })
+    return found
+  }
+
+  /** A symlink's target. Safe by path: its parents are real directories of an immutable layer. */
+  readlink(entry: LayerEntry): string {
+    const dirFd = this.openIn(entry.layer, path.posix.dirname(entry.rel) === '.' ? '' : path.posix.dirname(entry.rel), O_PATH | O_DIRECTORY)
+    if (dirFd === undefined) throw new SyscallError('readlink', 'ENOENT', entry.rel)
+    try {
+      return fs.readlinkSync(`/proc/self/fd/${dirFd}/${path.posix.basename(entry.rel)}`)
+    } finally {
+      closeQuietly(dirFd)
+    }
+  }
+
+  /** Opens a regular file of the view for reading; the caller closes the fd. */
+  openFile(entry: LayerEntry): number {
+    const fd = this.openIn(entry.layer, entry.rel, O_RDONLY)
+    if (fd === undefined) throw new SyscallError('open', 'ENOENT', entry.rel)
+    return fd
+  }
+
+  /**
+   * Finds what a container path leads to in the view, following the image's
+   * symlinks with `/` and `..` kept at the view's root, as RESOLVE_IN_ROOT
+   * does for the mount itself. Undefined when it does not exist.
+   */
+  resolve(containerPath: string): LayerEntry | undefined {
+    const chain = [this.root()]
+    const parts = containerPath.split('/')
+    let links = 0
+    while (parts.length > 0) {
+      const part = parts.shift() as string
+      if (part === '' || part === '.') continue
+      if (part === '..') {
+        if (chain.length > 1) chain.pop()
+        continue
+      }
+      const dir = chain[chain.length - 1]
+      if (!dir.stat.isDirectory()) return undefined
+      const entry = this.lookup(dir.stack, path.posix.join(dir.rel, part))
+      if (!entry) return undefined
+      if (entry.stat.isSymbolicLink()) {
+        if (++links > MAX_LINKS) return undefined
+        const target = this.readlink(entry)
+        if (target.startsWith('/')) chain.splice(1)
+        parts.unshift(...target.split('/'))
+        continue
+      }
+      chain.push(entry)
+    }
+    return chain[chain.length - 1]
+  }
+}
