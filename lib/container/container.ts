@@ -11,6 +11,7 @@ import { runtimeOf, type Runtime, type RuntimeOption } from '../engine/runtime'
 import { encodeExecSpec, encodeRunSpec, type MountOp, type RunSpec } from '../runtime/spec'
 import { Shim, type ExitStatus } from '../runtime/shim'
 import { closeQuietly, CLONE_NEWNET } from '../sys/libc'
+import { diskUsage } from '../util/disk-usage'
 import { writeEtcFiles } from './etc-files'
 import { joinBridgeNetwork, releaseContainerNetwork } from '../network/lifecycle'
 import { processStartTime, readExitFile, isAlive, waitForeign } from './liveness'
@@ -226,8 +227,21 @@ export class Container implements AsyncDisposable {
     return logStream(files, !!opts.follow, ended)
   }
 
-  /** Docker-like details: state, config, host config, graph driver paths. */
-  async inspect(): Promise<ContainerInspect> {
+  /**
+   * Docker-like details: state, config, host config, mounts, graph driver
+   * paths. With `size`, also `sizeRw` (the writable layer) and `sizeRootFs`
+   * (writable layer plus image layers; host binds of Image.fromHost() are not counted).
+   */
+  async inspect(opts: { size?: boolean } = {}): Promise<ContainerInspect> {
+    const info = this.inspectRecord()
+    if (!opts.size) return info
+    const sizeRw = await diskUsage(this.paths().upper)
+    let sizeRootFs = sizeRw
+    for (const layer of this.layerDirs()) sizeRootFs += await diskUsage(layer)
+    return { ...info, sizeRw, sizeRootFs }
+  }
+
+  private inspectRecord(): ContainerInspect {
     const r = this.record()
     const s = this.currentState()
     const p = this.paths()

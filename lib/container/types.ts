@@ -117,6 +117,10 @@ export interface ContainerInspect {
   /** Volumes, binds and tmpfs, like Docker's `Mounts`. */
   mounts: MountRecord[]
   graphDriver: { name: 'overlay'; data: { lowerDir: string; upperDir: string; workDir: string; mergedDir: string } }
+  /** Bytes in the writable layer (with `inspect({ size: true })`). */
+  sizeRw?: number
+  /** Bytes in the whole view: writable layer plus image layers (with `inspect({ size: true })`). */
+  sizeRootFs?: number
   /** Paths of the logs and the /etc files the runtime provides. */
   logPath: string
   hostsPath: string

@@ -1,0 +1,42 @@
+import { execFileSync } from 'node:child_process'
+import { Image, run, type Runtime } from '../../lib'
+import { busyboxImage, destroyRuntime, sleep, tempRuntime } from '../helpers'
+
+let runtime: Runtime
+let bb: Image | undefined
+
+beforeAll(async () => {
+  runtime = tempRuntime()
+  bb = await busyboxImage(runtime)
+})
+afterAll(() => destroyRuntime(runtime))
+
+/** Blocks used on disk by a directory, in KiB (du counts each hard-linked inode once). */
+const du = (dir: string) => Number(execFileSync('du', ['-sk', dir], { encoding: 'utf8' }).split('\t')[0])
+
+test('sizeRw counts the writable layer only; sizeRootFs the whole view', async () => {
+  if (!bb) return
+  const c = await run('bb', ['sh', '-c', 'head -c 300000 /dev/zero > /tmp/blob; sleep 30'], { runtime })
+  await sleep(200)
+  const info = await c.inspect({ size: true })
+  expect(info.sizeRw).toBeGreaterThanOrEqual(300000)
+  expect(info.sizeRw).toBeLessThan(310000)
+  const imageBytes = info.sizeRootFs! - info.sizeRw!
+  expect(imageBytes).toBeGreaterThan(500000) // the busybox binary
+  expect((await c.inspect()).sizeRw).toBeUndefined()
+  await c.remove({ force: true })
+})
+
+test('two containers of one image share its layers on disk', async () => {
+  if (!bb) return
+  const before = du(runtime.root)
+  const a = await run('bb', ['sleep', '30'], { runtime })
+  const b = await run('bb', ['sleep', '30'], { runtime })
+  const layerKiB = du(bb.layerDirs[0])
+  const grown = du(runtime.root) - before
+  // Each container adds only its own small directories, never a copy of the image.
+  expect(layerKiB).toBeGreaterThan(500)
+  expect(grown).toBeLessThan(layerKiB / 2)
+  await a.remove({ force: true })
+  await b.remove({ force: true })
+})
