@@ -44,7 +44,7 @@ export class Container implements AsyncDisposable {
     try {
       const layerDirs = [...rt.images.resolve(record.imageId).layers].reverse().map((l) => rt.images.layerPath(l))
       record.mounts = await createMounts(opts, rt.volumes, layerDirs)
-      const paths = rt.containers.create(record, { status: 'created' })
+      const paths = rt.containers.create(record)
       writeEtcFiles(paths, record.config.hostname, { ownNetwork: record.hostConfig.networkMode !== 'host' })
     } catch (err) {
       rt.containers.delete(record.id, record.name)
@@ -187,7 +187,8 @@ export class Container implements AsyncDisposable {
       await this.kill('SIGKILL').catch(() => {})
       await this.wait()
     }
-    await this.runtime.shims.get(this.id)?.closed
+    const shim = this.runtime.shims.get(this.id)
+    if (shim) await shim.hold(shim.closed)
     // NETWORK HOOK: idempotent; also covers failed starts and exits no process watched.
     await releaseContainerNetwork(this.runtime, this.id)
     const mounts = this.runtime.containers.read(this.id)?.mounts ?? []

@@ -14,7 +14,7 @@
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { AmbiguousReferenceError, ContainerNotFoundError, InvalidArgumentError, NameConflictError } from '../errors'
-import { readJson, writeJson } from '../util/json-file'
+import { createJson, readJson, updateJson } from '../util/json-file'
 import { validName } from '../util/ids'
 import type { ContainerRecord, ContainerState } from './types'
 
@@ -68,8 +68,9 @@ export class ContainerStore {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
       const owner = fs.readFileSync(file, 'utf8')
       if (owner === id) return
-      // A name left behind by a container that no longer exists (crash mid-create) is free again.
-      if (!fs.existsSync(this.paths(owner).config)) {
+      // A name left behind by a create that crashed before making its directory is free again
+      // (after a grace period, so a create in progress in another process keeps its name).
+      if (!fs.existsSync(this.paths(owner).dir) && Date.now() - fs.statSync(file).mtimeMs > 10_000) {
         fs.writeFileSync(file, id)
         return
       }
@@ -88,12 +89,11 @@ export class ContainerStore {
   }
 
   /** Creates the container's directory and writes its config and initial state. */
-  create(record: ContainerRecord, state: ContainerState): ContainerPaths {
+  create(record: ContainerRecord): ContainerPaths {
     const p = this.paths(record.id)
     fs.mkdirSync(p.dir, { mode: 0o710 })
     for (const d of [p.upper, p.work, p.merged]) fs.mkdirSync(d)
-    writeJson(p.state, state)
-    writeJson(p.config, record) // last: a directory without config.json is an unfinished create
+    createJson(p.config, record) // last: a directory without a readable config.json is an unfinished create
     return p
   }
 
@@ -107,19 +107,19 @@ export class ContainerStore {
     return readJson<ContainerState>(this.paths(id).state) ?? { status: 'created' }
   }
 
-  /** Saves a state. */
+  /** Saves a state (a missing state file means "created"). */
   writeState(id: string, state: ContainerState): void {
-    writeJson(this.paths(id).state, state)
+    updateJson(this.paths(id).state, state)
   }
 
   /** Every container id with a complete record. */
   ids(): string[] {
-    return fs.readdirSync(this.containersDir).filter((id) => fs.existsSync(this.paths(id).config))
+    return fs.readdirSync(this.containersDir).filter((id) => this.read(id) !== undefined)
   }
 
   /** Ids of directories left by a create that never finished. */
   unfinished(): string[] {
-    return fs.readdirSync(this.containersDir).filter((id) => !fs.existsSync(this.paths(id).config))
+    return fs.readdirSync(this.containersDir).filter((id) => this.read(id) === undefined)
   }
 
   /** Resolves a name, a full id, or a unique id prefix to an id. */

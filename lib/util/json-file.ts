@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs'
 
-/** Reads and parses a JSON file; undefined when it does not exist. */
+/** Reads and parses a JSON file; undefined when it does not exist or is incomplete (a crash mid-write). */
 export function readJson<T>(file: string): T | undefined {
   let text: string
   try {
@@ -14,7 +14,33 @@ export function readJson<T>(file: string): T | undefined {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
     throw err
   }
-  return JSON.parse(text) as T
+  try {
+    return JSON.parse(text) as T
+  } catch {
+    return undefined
+  }
+}
+
+/** Creates a JSON file that must not exist yet (no rename: a torn file reads as absent). */
+export function createJson(file: string, value: unknown): void {
+  fs.writeFileSync(file, JSON.stringify(value, null, 1), { flag: 'wx' })
+}
+
+/**
+ * Overwrites a small, frequently updated JSON record in place. A rename
+ * would make ext4 flush the data on every update (auto_da_alloc); a single
+ * write of under a page at offset 0, padded with spaces instead of
+ * truncating, is never seen half-done by a reader.
+ */
+export function updateJson(file: string, value: unknown): void {
+  const text = JSON.stringify(value)
+  const data = Buffer.from(text.padEnd(Math.max(512, Math.ceil(text.length / 512) * 512)))
+  const fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT, 0o644)
+  try {
+    fs.writeSync(fd, data, 0, data.length, 0)
+  } finally {
+    fs.closeSync(fd)
+  }
 }
 
 /** Writes JSON atomically. */

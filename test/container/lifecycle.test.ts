@@ -183,3 +183,21 @@ describe('withFilesystem', () => {
     await c.remove({ force: true })
   })
 })
+
+describe('event loop', () => {
+  test('a script that runs, waits for and removes a container is kept alive until each step completes', () => {
+    const { spawnSync } = require('node:child_process') as typeof import('node:child_process')
+    const dist = require('node:path').resolve(__dirname, '../../dist')
+    const script = `const { run, Runtime } = require(${JSON.stringify(dist)});
+      (async () => {
+        const runtime = new Runtime({ root: ${JSON.stringify(runtime.root)} })
+        for (let i = 0; i < 3; i++) {
+          const c = await run('host', ['sh', '-c', 'sleep 0.05'], { runtime })
+          await c.wait()
+          await c.remove()
+        }
+        console.log('completed')
+      })()`
+    expect(spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' }).stdout).toBe('completed\n')
+  })
+})
