@@ -39,7 +39,6 @@
 #include "spec.h"
 
 #define CONTROL_FD 3
-#define FIRST_EXTRA_FD 4 /* the container's network namespace, when Node passes one */
 
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void say(const char *fmt, ...) {
@@ -127,10 +126,28 @@ static __attribute__((noreturn)) void hold(int report_fd) {
   for (;;) pause();
 }
 
-static int run(const struct mc_spec *spec) {
+/* The program's stdio and network namespace, when given as paths (a shim started before its spec). */
+static void open_paths(struct mc_spec *spec) {
+  static const int flags[3] = {O_RDONLY, O_WRONLY | O_APPEND | O_CREAT, O_WRONLY | O_APPEND | O_CREAT};
+  for (int i = 0; i < 3; i++) {
+    if (!spec->stdio[i]) continue;
+    int fd = open(spec->stdio[i], flags[i] | O_CLOEXEC, 0640);
+    if (fd < 0) fail_here("open stdio", errno, spec->stdio[i]);
+    if (dup2(fd, i) < 0) fail_here("dup2 stdio", errno, spec->stdio[i]);
+    close(fd);
+  }
+  if (spec->netns_path) {
+    spec->netns_fd = open(spec->netns_path, O_RDONLY | O_CLOEXEC);
+    if (spec->netns_fd < 0) fail_here("open network namespace", errno, spec->netns_path);
+  }
+}
+
+static int run(struct mc_spec *spec) {
   if (!spec->detach) prctl(PR_SET_PDEATHSIG, SIGKILL);
   else setsid();
+  if (getppid() == 1 && !spec->detach) _exit(1); /* Node died before we were told to start */
   if (!spec->rootfs) fail_here("spec", EINVAL, "no rootfs");
+  open_paths(spec);
 
   int report[2];
   if (pipe2(report, O_CLOEXEC) < 0) fail_here("pipe", errno, "report pipe");
@@ -186,8 +203,7 @@ int main(int argc, char **argv) {
   }
   if (mc_spec_read(CONTROL_FD, &spec, err, sizeof(err)) < 0) fail_here("spec", EINVAL, err);
   /* fds past the ones Node passed on purpose must not reach the container. */
-  syscall(SYS_close_range, spec.netns_fd == FIRST_EXTRA_FD ? FIRST_EXTRA_FD + 1 : FIRST_EXTRA_FD, ~0U,
-          CLOSE_RANGE_CLOEXEC);
+  syscall(SYS_close_range, CONTROL_FD + 1, ~0U, CLOSE_RANGE_CLOEXEC);
   if (!strcmp(argv[1], "run")) return run(&spec);
   if (!strcmp(argv[1], "exec")) return exec_in(&spec);
   fail_here("mode", EINVAL, argv[1]);

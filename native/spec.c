@@ -95,7 +95,10 @@ static int parse(struct mc_spec *s, struct cursor *c) {
     else if (!strcmp(key, "work")) s->work = v;
     else if (!strcmp(key, "readonly")) s->readonly_root = (int)num(v);
     else if (!strcmp(key, "clone")) s->clone_flags = num(v);
-    else if (!strcmp(key, "netns")) s->netns_fd = (int)num(v);
+    else if (!strcmp(key, "netnspath")) s->netns_path = v;
+    else if (!strcmp(key, "stdin")) s->stdio[0] = v;
+    else if (!strcmp(key, "stdout")) s->stdio[1] = v;
+    else if (!strcmp(key, "stderr")) s->stdio[2] = v;
     else if (!strcmp(key, "detach")) s->detach = (int)num(v);
     else if (!strcmp(key, "exitfile")) s->exit_file = v;
     else if (!strcmp(key, "init")) s->init = (int)num(v);

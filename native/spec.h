@@ -48,6 +48,8 @@ struct mc_spec {
   /* run: namespaces and process lifetime */
   unsigned long clone_flags;
   int netns_fd;          /* -1: none given */
+  const char *netns_path; /* alternatively, a path to open (e.g. /proc/<node pid>/fd/<n>) */
+  const char *stdio[3];  /* paths opened as the program's fds 0, 1, 2 (append for 1 and 2) */
   int detach;
   const char *exit_file; /* where the exit status is recorded */
   int init;              /* run a minimal init as PID 1 */

@@ -83,16 +83,15 @@ export class Container implements AsyncDisposable {
     const paths = this.paths()
     fs.rmSync(paths.exit, { force: true })
     const netns = await this.joinNetwork(record)
-    const stdio = openStdio(paths.stdout, paths.stderr)
     let shim: Shim
+    let pid: number
     try {
-      const spec = this.runSpec(record, netns.choice)
-      shim = Shim.spawn('run', encodeRunSpec(spec), { ...stdio, netns: netns.choice.kind === 'fd' ? netns.choice.fd : undefined }, record.hostConfig.detach)
+      shim = Shim.forRun().send(encodeRunSpec(this.runSpec(record, netns.choice)))
+      // The shim opens the namespace by path before it reports: keep our fd until then.
+      pid = await shim.hold(shim.started)
     } finally {
-      closeStdio(stdio)
       netns.release()
     }
-    const pid = await shim.hold(shim.started)
     this.runtime.containers.writeState(this.id, { status: 'running', pid, pidStart: processStartTime(pid), startedAt: new Date().toISOString() })
     this.runtime.shims.set(this.id, shim)
     void shim.exited.then((exit) => this.onExit(exit))
@@ -111,13 +110,8 @@ export class Container implements AsyncDisposable {
     if (state.status === 'running' && state.pid) return fn(`/proc/${state.pid}/root`)
     const record = this.record()
     const spec = { ...this.runSpec(record, { kind: 'host' }), hold: true, detach: false, exitFile: `${this.paths().exit}.hold` }
-    const devnull = fs.openSync('/dev/null', 'r+')
-    let shim: Shim
-    try {
-      shim = Shim.spawn('run', encodeRunSpec(spec), { stdin: devnull, stdout: devnull, stderr: devnull }, false)
-    } finally {
-      fs.closeSync(devnull)
-    }
+    spec.stdio = { stdin: '/dev/null', stdout: '/dev/null', stderr: '/dev/null' }
+    const shim = Shim.forRun().send(encodeRunSpec(spec))
     const pid = await shim.hold(shim.started)
     try {
       return await fn(`/proc/${pid}/root`)
@@ -360,18 +354,4 @@ export class Container implements AsyncDisposable {
     const image = this.runtime.images.resolve(this.record().imageId)
     return [...image.layers].reverse().map((l) => this.runtime.images.layerPath(l))
   }
-}
-
-interface Stdio {
-  stdin: number
-  stdout: number
-  stderr: number
-}
-
-function openStdio(stdout: string, stderr: string): Stdio {
-  return { stdin: fs.openSync('/dev/null', 'r'), stdout: fs.openSync(stdout, 'a'), stderr: fs.openSync(stderr, 'a') }
-}
-
-function closeStdio(s: Stdio): void {
-  for (const fd of [s.stdin, s.stdout, s.stderr]) fs.closeSync(fd)
 }

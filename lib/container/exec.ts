@@ -27,7 +27,7 @@ export async function runExec(spec: Buffer, stdin: string | Buffer | undefined):
   const [inR, inW] = stdin !== undefined ? pipe() : [fs.openSync('/dev/null', 'r'), -1]
   let shim: Shim
   try {
-    shim = Shim.spawn('exec', spec, { stdin: inR, stdout: outW, stderr: errW }, false)
+    shim = Shim.spawn('exec', { stdin: inR, stdout: outW, stderr: errW }, false).send(spec)
   } catch (err) {
     for (const fd of [outR, errR, inW]) closeQuietly(fd)
     throw err

@@ -8,6 +8,7 @@
  *
  * @module
  */
+import * as fs from 'node:fs'
 import * as net from 'node:net'
 import * as path from 'node:path'
 import { EventEmitter } from 'node:events'
@@ -22,12 +23,11 @@ export interface ExitStatus {
   signal?: NodeJS.Signals
 }
 
-/** fds the shim (and the container's program) get as 0, 1, 2, and optionally a netns fd. */
+/** fds the shim (and, for exec, the program) get as 0, 1, 2. */
 export interface ShimStdio {
   stdin: number
   stdout: number
   stderr: number
-  netns?: number
 }
 
 const shimPath = path.join(nativeBuildDir, 'mc-shim')
@@ -51,13 +51,13 @@ export class Shim extends EventEmitter {
   readonly exited: Promise<ExitStatus>
   /** Resolves when the shim process itself is gone (after `exited`): its files are final. */
   readonly closed: Promise<void>
-  private readonly socket: net.Socket
+  /** @internal */
+  readonly socket: net.Socket
   private holds = 0
 
   private constructor(
     readonly shimPid: number,
     fd: number,
-    spec: Buffer,
   ) {
     super()
     this.socket = new net.Socket({ fd, readable: true, writable: true })
@@ -94,25 +94,43 @@ export class Shim extends EventEmitter {
       resolveExit({ exitCode: 137, signal: 'SIGKILL' })
       resolveClosed()
     })
-    this.socket.end(spec)
     this.socket.unref()
   }
 
-  /** Spawns `mc-shim <mode>` and sends it the encoded spec. */
-  static spawn(mode: 'run' | 'exec', spec: Buffer, stdio: ShimStdio, detach: boolean): Shim {
+  /** Sends the encoded spec; the shim starts working when it has read it. */
+  send(spec: Buffer): this {
+    this.socket.end(spec)
+    return this
+  }
+
+  /**
+   * A shim for `run`, taken from a pool of one kept warm: spawning and
+   * exec'ing the shim (a millisecond or two) happens ahead of time, and the
+   * spec carries the paths of the program's stdio and network namespace.
+   */
+  static forRun(): Shim {
+    let shim = warm
+    warm = undefined
+    if (!shim || shim.socket.destroyed) shim = Shim.spawn('run', devNullStdio(), false)
+    // Refill once this start is over, so the spawn does not compete with it for the CPU.
+    const refill = () => void setImmediate(refillPool)
+    shim.started.then(refill, refill)
+    return shim
+  }
+
+  /** Spawns `mc-shim <mode>` with the given fds; send() it a spec next. */
+  static spawn(mode: 'run' | 'exec', stdio: ShimStdio, detach: boolean): Shim {
     const [ours, theirs] = socketPair()
     let pid: number
     try {
-      const fds = [stdio.stdin, stdio.stdout, stdio.stderr, theirs]
-      if (stdio.netns !== undefined) fds.push(stdio.netns)
-      pid = spawnProcess(shimPath, ['mc-shim', mode], [], fds, detach)
+      pid = spawnProcess(shimPath, ['mc-shim', mode], [], [stdio.stdin, stdio.stdout, stdio.stderr, theirs], detach)
     } catch (err) {
       closeQuietly(ours)
       throw err
     } finally {
       closeQuietly(theirs)
     }
-    return new Shim(pid, ours, spec)
+    return new Shim(pid, ours)
   }
 
   /**
@@ -134,5 +152,24 @@ export class Shim extends EventEmitter {
     } catch {
       /* already reaped */
     }
+  }
+}
+
+let warm: Shim | undefined
+
+function devNullStdio(): ShimStdio {
+  const fd = fs.openSync('/dev/null', 'r+')
+  return { stdin: fd, stdout: fd, stderr: fd }
+}
+
+function refillPool(): void {
+  if (warm && !warm.socket.destroyed) return
+  const stdio = devNullStdio()
+  try {
+    warm = Shim.spawn('run', stdio, false)
+  } catch {
+    warm = undefined // the next forRun() spawns on demand and reports the error
+  } finally {
+    fs.closeSync(stdio.stdin)
   }
 }

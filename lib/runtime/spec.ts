@@ -63,8 +63,10 @@ export interface RunSpec {
   hostname?: string
   /** Bring up `lo` inside (own network namespace made by the shim). */
   loopbackUp: boolean
-  /** Pass an existing network namespace as fd 4 (made and configured by the network layer). */
-  netnsFd?: number
+  /** Join an existing network namespace (made and configured by the network layer), e.g. /proc/<pid>/fd/<n>. */
+  netnsPath?: string
+  /** Files opened as the program's stdin, stdout and stderr (the last two for appending). */
+  stdio: { stdin: string; stdout: string; stderr: string }
   init: boolean
   detach: boolean
   exitFile: string
@@ -78,9 +80,6 @@ export interface ExecSpec {
   joinFlags: number
   process: ProcessSpec
 }
-
-/** fd number at which the shim finds a passed network namespace. */
-export const NETNS_FD = 4
 
 function processTokens(p: ProcessSpec): string[] {
   const t = ['cwd', p.cwd, 'uid', String(p.uid), 'gid', String(p.gid), 'caps', p.capabilities.toString(), 'nnp', p.noNewPrivileges ? '1' : '0']
@@ -122,7 +121,8 @@ export function encodeRunSpec(s: RunSpec): Buffer {
   t.push('detach', s.detach ? '1' : '0', 'exitfile', s.exitFile)
   if (s.hold) t.push('hold', '1')
   if (s.hostname) t.push('hostname', s.hostname)
-  if (s.netnsFd !== undefined) t.push('netns', String(NETNS_FD))
+  if (s.netnsPath !== undefined) t.push('netnspath', s.netnsPath)
+  t.push('stdin', s.stdio.stdin, 'stdout', s.stdio.stdout, 'stderr', s.stdio.stderr)
   for (const op of s.mounts) t.push(...mountTokens(op))
   t.push(...processTokens(s.process))
   return encode(t)

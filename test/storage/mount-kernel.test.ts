@@ -33,7 +33,7 @@ async function runWith(opts: MountRunOptions, script: string, readOnly = false):
   const dirs = Object.fromEntries(['upper', 'work', 'merged'].map((d) => [d, fs.mkdtempSync(path.join(root, `${d}-`))]))
   const out = path.join(root, `out-${Date.now()}`)
   const exitFile = path.join(root, `exit-${Date.now()}`)
-  const spec: RunSpec = {
+  const spec: Omit<RunSpec, 'stdio'> = {
     rootfs: { mergedDir: dirs.merged, lowerDirs: [lower], upperDir: dirs.upper, workDir: dirs.work, readOnly },
     mounts: [
       { kind: 'mount', type: 'proc', source: 'proc', target: '/proc', flags: MS_NOSUID | MS_NODEV | MS_NOEXEC },
@@ -46,18 +46,10 @@ async function runWith(opts: MountRunOptions, script: string, readOnly = false):
     detach: false,
     exitFile,
   }
-  const fd = fs.openSync(out, 'w')
-  const devnull = fs.openSync('/dev/null', 'r')
-  try {
-    const shim = Shim.spawn('run', encodeRunSpec(spec), { stdin: devnull, stdout: fd, stderr: fd }, false)
-    await shim.hold(shim.started)
-    await shim.hold(shim.exited)
-    // The shim reports the exit before writing its exit file; wait for the file so cleanup does not race it.
-    for (let i = 0; i < 200 && !fs.existsSync(exitFile); i++) await new Promise((r) => setTimeout(r, 10))
-  } finally {
-    fs.closeSync(fd)
-    fs.closeSync(devnull)
-  }
+  const shim = Shim.forRun().send(encodeRunSpec({ ...spec, stdio: { stdin: '/dev/null', stdout: out, stderr: out } }))
+  await shim.hold(shim.started)
+  await shim.hold(shim.exited)
+  await shim.hold(shim.closed)
   return fs.readFileSync(out, 'utf8')
 }
 
