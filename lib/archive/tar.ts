@@ -1,0 +1,544 @@
+/**
+ * Tar archives of container paths (Docker's GET / PUT /containers/{id}/archive).
+ *
+ * getArchive walks the path with the same fd-relative, never-following walk
+ * as copies. putArchive treats the archive as hostile: entries with `..`
+ * components or absolute names, device nodes, and hard links to anything but
+ * an earlier entry are refused (EUNSAFE); symlinks are created as given (they
+ * only ever resolve inside the container's root) and never followed while
+ * extracting. The archive is first extracted into a hidden staging directory
+ * inside the target directory and then moved into place with renames, so a
+ * bad archive or a broken stream leaves the target untouched.
+ *
+ * @module
+ */
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+import { PassThrough, Readable } from 'node:stream'
+import * as zlib from 'node:zlib'
+import * as tar from 'tar-stream'
+import { SyscallError } from '../errors'
+import {
+  O_DIRECTORY,
+  O_NOFOLLOW,
+  O_PATH,
+  RESOLVE_BENEATH,
+  RESOLVE_NO_MAGICLINKS,
+  RESOLVE_NO_SYMLINKS,
+  openat2,
+} from '../sys/libc'
+import {
+  AT_EMPTY_PATH,
+  AT_SYMLINK_NOFOLLOW,
+  O_CREAT,
+  O_EXCL,
+  O_RDONLY,
+  O_WRONLY,
+  S_IFBLK,
+  S_IFCHR,
+  S_IFDIR,
+  S_IFIFO,
+  S_IFLNK,
+  S_IFMT,
+  S_IFREG,
+  close,
+  fstatat,
+  linkat,
+  listdir,
+  mkdirat,
+  fgetxattr,
+  mknodat,
+  openat,
+  openRegular,
+  readlinkat,
+  setMeta,
+  symlinkat,
+  type RawStat,
+} from '../sys/fsops'
+import { DirNonDirError, NotADirectoryError, PathNotFoundError, UnsafeEntryError } from '../files/errors'
+import {
+  closeSide,
+  containerSide,
+  isDir,
+  lstatAt,
+  mapWriteError,
+  openInMaybe,
+  parsePath,
+  resolveInScope,
+  type Side,
+} from '../files/resolve'
+import { mtimeOf, openPath, pathStatOf, type PathStat } from '../files/stat'
+import { mergeInto, removeTree, removeTreeQuietly, restoreMtime, tempName } from '../files/tree'
+
+export type { PathStat }
+
+const CONFINED = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS
+
+/**
+ * A tar stream of a container path and the path's stat. The archive's top
+ * entry is the path's last component ("etc", "etc/hosts", ...); a path ending
+ * in "/." (or the root) gives the directory's contents. A final symlink is
+ * archived as the link itself unless the path ends in "/".
+ */
+export async function getArchive(root: string, p: string): Promise<{ stream: Readable; stat: PathStat }> {
+  const side = containerSide(root)
+  let o: ReturnType<typeof openPath>
+  let parsed: ReturnType<typeof parsePath>
+  try {
+    parsed = parsePath(side, p)
+    o = openPath(side, parsed)
+  } catch (err) {
+    closeSide(side)
+    throw err
+  }
+  const stat = pathStatOf(side, parsed, o.stat)
+  const pack = tar.pack()
+  const contents = isDir(o.stat) && (parsed.dotSuffix || parsed.base === '')
+  const top = parsed.base === '' ? '.' : parsed.base
+  const walker = new ArchiveWalker(pack)
+  ;(async () => {
+    try {
+      if (contents) {
+        const dfd = openDir(o.dirfd, o.name)
+        try {
+          for (const e of listdir(dfd)) await walker.add(dfd, e.name, e.name)
+        } finally {
+          close(dfd)
+        }
+      } else await walker.add(o.dirfd, o.name, top)
+      pack.finalize()
+    } catch (err) {
+      pack.destroy(err as Error)
+    } finally {
+      close(o.dirfd)
+      closeSide(side)
+    }
+  })()
+  return { stream: toNodeReadable(pack), stat }
+}
+
+/** A Node Readable over tar-stream's (streamx) pack, with backpressure; destroying it stops the walk. */
+export function toNodeReadable(pack: tar.Pack): Readable {
+  const out = new Readable({
+    read() {
+      pack.resume()
+    },
+    destroy(err, cb) {
+      pack.destroy()
+      cb(err)
+    },
+  })
+  pack.on('data', (chunk: unknown) => {
+    if (!out.push(chunk)) pack.pause()
+  })
+  pack.on('end', () => out.push(null))
+  pack.on('error', (err: Error) => out.destroy(err))
+  return out
+}
+
+export function openDir(dirfd: number, name: string): number {
+  return name === '' ? openat(dirfd, '.', O_RDONLY | O_DIRECTORY) : openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW)
+}
+
+function drained(w: { once(ev: 'drain', fn: () => void): unknown }): Promise<void> {
+  return new Promise((resolve) => w.once('drain', resolve))
+}
+
+/** Rejects once the pack is closed (the consumer destroyed the stream): the walk then stops and closes its fds. */
+const packClosed = new WeakMap<tar.Pack, Promise<never>>()
+function closedPromise(pack: tar.Pack): Promise<never> {
+  let p = packClosed.get(pack)
+  if (!p) {
+    p = new Promise<never>((_, reject) => pack.once('close', () => reject(new Error('archive stream closed by its reader'))))
+    p.catch(() => {})
+    packClosed.set(pack, p)
+  }
+  return p
+}
+
+/** Adds one entry to the pack, streaming `body` into it with backpressure. */
+async function entryWritten(pack: tar.Pack, header: Partial<tar.Header> & { name: string }, body?: AsyncIterable<Buffer>): Promise<void> {
+  const closed = closedPromise(pack)
+  let sink!: ReturnType<tar.Pack['entry']>
+  const done = new Promise<void>((resolve, reject) => {
+    sink = pack.entry(header, (err) => (err ? reject(err) : resolve()))
+  })
+  done.catch(() => {})
+  sink.on('error', () => {}) // reported through `done`
+  if (body) {
+    try {
+      for await (const chunk of body) if (!sink.write(chunk)) await Promise.race([drained(sink as never), closed])
+    } catch (err) {
+      sink.destroy(err as Error)
+      throw err
+    }
+  }
+  ;(sink as unknown as { end(): void }).end()
+  return Promise.race([done, closed])
+}
+
+/** Overlay's marks of an opaque directory (trusted.* for root-mounted overlays, user.* with userxattr). */
+const OPAQUE_XATTRS = ['trusted.overlay.opaque', 'user.overlay.opaque']
+
+/**
+ * Walks a tree into a tar pack without following symlinks. In `layer` mode
+ * (an overlay upper dir to an OCI layer) entries are sorted, whiteouts (char
+ * devices 0/0) become `.wh.<name>` files and opaque directories get a
+ * `.wh..wh..opq` entry.
+ */
+export class ArchiveWalker {
+  private readonly links = new Map<string, string>()
+  constructor(
+    private readonly pack: tar.Pack,
+    private readonly layer = false,
+  ) {}
+
+  /** The entries of a dir fd, sorted in layer mode (reproducible digests). */
+  entries(dfd: number) {
+    const list = listdir(dfd)
+    return this.layer ? list.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)) : list
+  }
+
+  async add(dirfd: number, name: string, entryName: string, retried = false): Promise<void> {
+    const st = lstatAt(dirfd, name)
+    if (!st) return
+    const base = { name: entryName, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: mtimeOf(st) }
+    switch (st.mode & S_IFMT) {
+      case S_IFDIR: {
+        let dfd: number
+        try {
+          dfd = openDir(dirfd, name)
+        } catch (err) {
+          // Swapped for a non-directory since the lstat: archive what is there now, once.
+          if (err instanceof SyscallError && (err.errno === 'ELOOP' || err.errno === 'ENOTDIR' || err.errno === 'ENOENT')) return retried ? undefined : this.add(dirfd, name, entryName, true)
+          throw err
+        }
+        try {
+          await entryWritten(this.pack, { ...base, name: `${entryName}/`, type: 'directory' })
+          if (this.layer && OPAQUE_XATTRS.some((x) => fgetxattr(dfd, x) === 'y'))
+            await entryWritten(this.pack, { name: `${entryName}/.wh..wh..opq`, mode: 0, uid: 0, gid: 0, mtime: base.mtime, type: 'file', size: 0 })
+          for (const e of this.entries(dfd)) await this.add(dfd, e.name, `${entryName}/${e.name}`)
+        } finally {
+          close(dfd)
+        }
+        return
+      }
+      case S_IFREG: {
+        if (st.nlink > 1) {
+          const key = `${st.dev}:${st.ino}`
+          const first = this.links.get(key)
+          if (first !== undefined) return entryWritten(this.pack, { ...base, type: 'link', linkname: first, size: 0 })
+          this.links.set(key, entryName)
+        }
+        let fd: number
+        let fst: RawStat
+        try {
+          ;({ fd, stat: fst } = openRegular(dirfd, name, O_RDONLY))
+        } catch (err) {
+          // Swapped for something else since the lstat: skip it.
+          if (err instanceof SyscallError && (err.errno === 'ELOOP' || err.errno === 'ENOENT' || err.errno === 'EINVAL')) return
+          throw err
+        }
+        // Exactly the size in the header, padded with zeros if the file shrank meanwhile.
+        const body = readExactly(fd, fst.size)
+        return entryWritten(this.pack, { ...base, type: 'file', size: fst.size }, body)
+      }
+      case S_IFLNK:
+        return entryWritten(this.pack, { ...base, type: 'symlink', linkname: readlinkat(dirfd, name) })
+      case S_IFIFO:
+        return entryWritten(this.pack, { ...base, type: 'fifo' })
+      case S_IFCHR:
+      case S_IFBLK:
+        if (this.layer && (st.mode & S_IFMT) === S_IFCHR && st.rdev === 0) {
+          const slash = entryName.lastIndexOf('/')
+          const wh = `${entryName.slice(0, slash + 1)}.wh.${entryName.slice(slash + 1)}`
+          return entryWritten(this.pack, { name: wh, mode: 0, uid: 0, gid: 0, mtime: base.mtime, type: 'file', size: 0 })
+        }
+        return entryWritten(this.pack, {
+          ...base,
+          type: (st.mode & S_IFMT) === S_IFCHR ? 'character-device' : 'block-device',
+          devmajor: Math.floor(st.rdev / 256) & 0xfff,
+          devminor: (st.rdev & 0xff) | ((st.rdev >> 12) & 0xfff00),
+        })
+      default:
+        return
+    }
+  }
+}
+
+const readAt = (fd: number, buf: Buffer, pos: number) =>
+  new Promise<number>((resolve, reject) => fs.read(fd, buf, 0, buf.length, pos, (err, n) => (err ? reject(err) : resolve(n))))
+
+/** Reads exactly `size` bytes of `fd` (zero-padded if the file shrank meanwhile), then closes it. */
+async function* readExactly(fd: number, size: number): AsyncGenerator<Buffer> {
+  try {
+    let done = 0
+    while (done < size) {
+      const buf = Buffer.allocUnsafe(Math.min(1 << 20, size - done))
+      const n = await readAt(fd, buf, done)
+      if (n === 0) {
+        yield Buffer.alloc(size - done)
+        return
+      }
+      done += n
+      yield buf.subarray(0, n)
+    }
+  } finally {
+    close(fd)
+  }
+}
+
+/** Options of {@link putArchive}. */
+export interface PutArchiveOptions {
+  /** Refuse to replace a directory with a non-directory or the reverse (Docker's noOverwriteDirNonDir). */
+  noOverwriteDirNonDir?: boolean
+  /** Owner for every extracted entry instead of the archive's uid/gid (Docker's copyUIDGID inverse). */
+  chown?: { uid: number; gid: number }
+  signal?: AbortSignal
+}
+
+/** Splits and checks an archive name; returns its components, [] for the top dir itself. */
+export function entryParts(name: string, what: string): string[] {
+  if (name.startsWith('/')) throw new UnsafeEntryError(`archive entry ${JSON.stringify(name)}`, `${what} is an absolute path; archives must hold relative names`)
+  const parts = name.split('/').filter((c) => c !== '' && c !== '.')
+  if (parts.includes('..')) throw new UnsafeEntryError(`archive entry ${JSON.stringify(name)}`, `${what} contains "..", which could escape the target directory`)
+  if (name.includes('\0')) throw new UnsafeEntryError(`archive entry ${JSON.stringify(name)}`, `${what} contains a NUL byte`)
+  return parts
+}
+
+/**
+ * Extracts a tar (optionally gzip-compressed) into the existing container
+ * directory `dir`. Existing directories are merged, other existing entries
+ * replaced. Directories implied by entry names but not in the archive follow
+ * existing symlinks inside the container (e.g. lib -> usr/lib); directories
+ * in the archive replace a symlink, as with Docker.
+ */
+export async function putArchive(root: string, dir: string, input: Readable | Buffer, opts: PutArchiveOptions = {}): Promise<void> {
+  const side = containerSide(root)
+  try {
+    const p = parsePath(side, dir)
+    const dirPath = resolveInScope(side, p.clean)
+    const dirfd = openInMaybe(side, dirPath, O_PATH)
+    if (dirfd === undefined) throw new PathNotFoundError(side.display(dir), 'path-missing')
+    try {
+      if (!isDir(fstatat(dirfd, '', AT_EMPTY_PATH))) throw new NotADirectoryError(side.display(dir), 'dest-not-dir')
+      await extractInto(side, dirfd, dirPath, input, opts)
+    } finally {
+      close(dirfd)
+    }
+  } finally {
+    closeSide(side)
+  }
+}
+
+async function extractInto(side: Side, dirfd: number, dirPath: string, input: Readable | Buffer, opts: PutArchiveOptions): Promise<void> {
+  const where = side.display(dirPath)
+  const stage = tempName('.mc-put-')
+  const before = lstatAt(dirfd, '')!
+  try {
+    mkdirat(dirfd, stage, 0o700)
+  } catch (err) {
+    throw mapWriteError(err, where)
+  }
+  let stagefd = -1
+  let merging = false
+  const implicit = new Set<string>()
+  try {
+    stagefd = openat(dirfd, stage, O_RDONLY | O_DIRECTORY | O_NOFOLLOW)
+    const dirs: [string, tar.Header][] = []
+    const extract = tar.extract()
+    const source = Buffer.isBuffer(input) ? Readable.from([input]) : input
+    const feeding = feed(decompressed(source), extract)
+    feeding.catch(() => {})
+    for await (const entry of extract) {
+      opts.signal?.throwIfAborted()
+      await extractEntry(stagefd, entry, opts, implicit, dirs)
+    }
+    await feeding
+    // Directory metadata last: adding entries changed their mtimes.
+    for (const [rel, h] of dirs.reverse()) {
+      const fd = openat2(stagefd, rel, O_RDONLY | O_DIRECTORY, 0, CONFINED)
+      try {
+        setMeta(fd, '', { uid: opts.chown?.uid ?? h.uid ?? 0, gid: opts.chown?.gid ?? h.gid ?? 0, mode: (h.mode ?? 0o755) & 0o7777, mtime: h.mtime ?? new Date() })
+      } finally {
+        close(fd)
+      }
+    }
+    opts.signal?.throwIfAborted()
+    merging = true
+    const landing = openat(dirfd, '.', O_RDONLY | O_DIRECTORY)
+    try {
+      await mergeInto(stagefd, landing, {
+        owner: true,
+        noOverwriteDirNonDir: opts.noOverwriteDirNonDir,
+        describe: (rel) => side.display(path.posix.join(dirPath, rel)),
+        dirNonDir: (rel) => new DirNonDirError(side.display(path.posix.join(dirPath, rel))),
+        keepDestMeta: (rel) => implicit.has(rel),
+        followLinkDir: (rel) => {
+          if (!implicit.has(rel)) return undefined
+          return openInMaybe(side, path.posix.join(dirPath, rel), O_PATH | O_DIRECTORY)
+        },
+      })
+    } finally {
+      close(landing)
+    }
+  } catch (err) {
+    if (stagefd >= 0) close(stagefd)
+    stagefd = -1
+    removeTreeQuietly(dirfd, stage)
+    if (!merging) restoreMtime(dirfd, before)
+    throw mapWriteError(err, where)
+  } finally {
+    if (stagefd >= 0) close(stagefd)
+    removeTreeQuietly(dirfd, stage)
+  }
+}
+
+/** Writes `src` into the extractor with backpressure; destroys it on a source error. */
+export async function feed(src: Readable, extract: tar.Extract): Promise<void> {
+  try {
+    for await (const chunk of src) if (!extract.write(chunk)) await drained(extract as never)
+    ;(extract as unknown as { end(): void }).end()
+  } catch (err) {
+    extract.destroy(err as Error)
+    throw err
+  }
+}
+
+export const writeAll = (fd: number, buf: Buffer) =>
+  new Promise<void>((resolve, reject) => {
+    let off = 0
+    const next = () =>
+      fs.write(fd, buf, off, buf.length - off, null, (err, n) => {
+        if (err) return reject(err)
+        off += n
+        if (off < buf.length) next()
+        else resolve()
+      })
+    next()
+  })
+
+/** gunzips the stream when it starts with the gzip magic. */
+export function decompressed(src: Readable): Readable {
+  const out = new PassThrough()
+  let decided = false
+  let gunzip: zlib.Gunzip | undefined
+  src.on('error', (err) => out.destroy(err))
+  src.on('data', (chunk: Buffer) => {
+    if (!decided) {
+      decided = true
+      if (chunk.length >= 2 && chunk[0] === 0x1f && chunk[1] === 0x8b) {
+        gunzip = zlib.createGunzip()
+        gunzip.on('error', (err) => out.destroy(err))
+        gunzip.pipe(out)
+      }
+    }
+    const target = gunzip ?? out
+    if (!target.write(chunk)) {
+      src.pause()
+      target.once('drain', () => src.resume())
+    }
+  })
+  src.on('end', () => (gunzip ? gunzip.end() : out.end()))
+  out.on('close', () => {
+    if (!src.readableEnded) src.destroy()
+  })
+  return out
+}
+
+/** Creates (implicitly, mode 0755) the directories of `parts` below stagefd; returns an O_PATH fd of the last. */
+function parentDir(stagefd: number, parts: string[], implicit: Set<string>, entry: string): number {
+  for (let i = 0; i < parts.length; i++) {
+    const rel = parts.slice(0, i + 1).join('/')
+    const pfd = i === 0 ? -1 : openat2(stagefd, parts.slice(0, i).join('/'), O_PATH | O_DIRECTORY, 0, CONFINED)
+    const at = pfd < 0 ? stagefd : pfd
+    try {
+      const st = lstatAt(at, parts[i])
+      if (!st) {
+        mkdirat(at, parts[i], 0o755)
+        implicit.add(rel)
+      } else if (!isDir(st)) throw new UnsafeEntryError(`archive entry ${JSON.stringify(entry)}`, `its parent ${rel} is not a directory in the archive (entries are never written through symlinks)`)
+    } finally {
+      if (pfd >= 0) close(pfd)
+    }
+  }
+  return openat2(stagefd, parts.length ? parts.join('/') : '.', O_PATH | O_DIRECTORY, 0, CONFINED)
+}
+
+async function extractEntry(stagefd: number, entry: AsyncIterable<unknown> & { header: tar.Header }, opts: PutArchiveOptions, implicit: Set<string>, dirs: [string, tar.Header][]): Promise<void> {
+  const h = entry.header
+  const type = h.type ?? 'file'
+  const drain = async () => {
+    for await (const _ of entry);
+  }
+  const parts = entryParts(h.name, 'the name')
+  if (type === 'character-device' || type === 'block-device')
+    throw new UnsafeEntryError(`archive entry ${JSON.stringify(h.name)}`, 'device nodes are not extracted into containers')
+  if (!['file', 'contiguous-file', 'directory', 'symlink', 'link', 'fifo'].includes(type)) return drain()
+  if (parts.length === 0) return drain() // "." itself: the target dir keeps its own metadata
+  const rel = parts.join('/')
+  const name = parts[parts.length - 1]
+  const pfd = parentDir(stagefd, parts.slice(0, -1), implicit, h.name)
+  try {
+    const uid = opts.chown?.uid ?? h.uid ?? 0
+    const gid = opts.chown?.gid ?? h.gid ?? 0
+    const mtime = h.mtime ?? new Date()
+    const mode = (h.mode ?? 0o644) & 0o7777
+    const existing = lstatAt(pfd, name)
+    if (existing) {
+      // A later entry of the same name wins, as with tar.
+      if (type === 'directory' && isDir(existing)) {
+        implicit.delete(rel)
+        dirs.push([rel, h])
+        return drain()
+      }
+      removeTree(pfd, name)
+      implicit.delete(rel)
+    }
+    switch (type) {
+      case 'directory':
+        mkdirat(pfd, name, 0o700)
+        dirs.push([rel, h])
+        return drain()
+      case 'file':
+      case 'contiguous-file': {
+        const fd = openat(pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600)
+        try {
+          for await (const chunk of entry) await writeAll(fd, chunk as Buffer)
+          setMeta(fd, '', { uid, gid, mode, mtime })
+        } finally {
+          close(fd)
+        }
+        return
+      }
+      case 'symlink':
+        symlinkat(h.linkname ?? '', pfd, name)
+        setMeta(pfd, name, { uid, gid, mtime })
+        return drain()
+      case 'fifo':
+        mknodat(pfd, name, S_IFIFO | 0o600, 0, 0)
+        setMeta(pfd, name, { uid, gid, mode, mtime })
+        return drain()
+      case 'link': {
+        const target = entryParts(h.linkname ?? '', 'the hard link target')
+        if (target.length === 0) throw new UnsafeEntryError(`archive entry ${JSON.stringify(h.name)}`, 'hard link to the top directory')
+        let lfd: number
+        try {
+          lfd = openat2(stagefd, target.length > 1 ? target.slice(0, -1).join('/') : '.', O_PATH | O_DIRECTORY, 0, CONFINED)
+        } catch {
+          throw new UnsafeEntryError(`archive entry ${JSON.stringify(h.name)}`, `hard link target ${h.linkname} is not an earlier entry of the archive`)
+        }
+        try {
+          const st: RawStat | undefined = fstatat(lfd, target[target.length - 1], AT_SYMLINK_NOFOLLOW, true)
+          if (!st || isDir(st)) throw new UnsafeEntryError(`archive entry ${JSON.stringify(h.name)}`, `hard link target ${h.linkname} is not an earlier file entry of the archive`)
+          linkat(lfd, target[target.length - 1], pfd, name, 0)
+        } finally {
+          close(lfd)
+        }
+        return drain()
+      }
+    }
+  } finally {
+    close(pfd)
+  }
+}

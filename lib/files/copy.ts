@@ -1,0 +1,246 @@
+/**
+ * `docker cp` in both directions, with Docker's rules:
+ *
+ * Source is a file:
+ * - dest missing -> created with the source's content (its parent must exist);
+ * - dest missing and ending in "/" -> error (ENOTDIR, dest-dir-missing);
+ * - dest is a file -> its content is replaced (ending in "/": ENOTDIR);
+ * - dest is a directory -> the file is copied into it under its own name.
+ *
+ * Source is a directory:
+ * - dest missing -> created, with the source's contents (and mode, owner, times);
+ * - dest is a file -> error (EISDIR, dir-onto-file);
+ * - dest is a directory -> the source dir is copied into it under its own
+ *   name, or with a source ending in "/." its contents are copied into dest.
+ *   Existing directories are merged, existing non-directories replaced.
+ *
+ * Parents are never created. Symlinks are copied as links (a source symlink is
+ * followed with `followLink`, like `docker cp -L`, or when the source ends in
+ * "/" or "/."); symlinks in the destination path are followed inside the
+ * container's root, like Docker. Modes, times (ns), uid/gid, hard links within
+ * the copied tree, empty dirs and FIFOs are preserved. Device nodes are copied
+ * into a container but refused (EUNSAFE) out of one.
+ *
+ * Atomicity: everything is first written into a hidden staging directory
+ * (`.mc-cp-<random>`) inside the directory where the result lands; only then
+ * is the result moved into place with renames. A copy that fails or is
+ * aborted while copying leaves the destination exactly as it was (the staging
+ * dir is removed). Replacing a file, or creating a new file or directory, is
+ * one atomic rename. Merging into an existing directory is a series of
+ * renames (each atomic, each entry either old or new), so only a failure in
+ * that final rename phase — e.g. the container deleting directories
+ * meanwhile — can leave a merge half done. Entries under a different mount
+ * (a volume inside the destination) are copied to a temporary name beside
+ * their target and renamed.
+ *
+ * @module
+ */
+import { SyscallError } from '../errors'
+import { O_DIRECTORY, O_NOFOLLOW, O_PATH } from '../sys/libc'
+import { O_RDONLY, close, listdir, mkdirat, openat, type RawStat } from '../sys/fsops'
+import { DirNonDirError, DirectoryOntoFileError, NotADirectoryError, PathNotFoundError } from './errors'
+import {
+  closeSide,
+  containerSide,
+  hostSide,
+  isDir,
+  lstatAt,
+  mapWriteError,
+  openDirMaybe,
+  openIn,
+  parsePath,
+  resolveInScope,
+  type ParsedPath,
+  type Side,
+} from './resolve'
+import { TreeCopier, mergeInto, removeTreeQuietly, restoreMtime, tempName } from './tree'
+
+/** Options of {@link copyTo} and {@link copyFrom}. */
+export interface CopyOptions {
+  /** Follow a symlink source and copy what it points to (`docker cp -L`). Default false: copy the link. */
+  followLink?: boolean
+  /** Aborts the copy; the destination is left as it was. */
+  signal?: AbortSignal
+  /** Copy uid/gid (default true; needs root). */
+  preserveOwner?: boolean
+}
+
+/** Copies a host path into a container (`docker cp SRC CONTAINER:DEST`). `root` is the container's root dir (e.g. /proc/<pid>/root). */
+export async function copyTo(root: string, hostSrc: string, containerDest: string, opts: CopyOptions = {}): Promise<void> {
+  const src = hostSide()
+  try {
+    const dst = containerSide(root)
+    try {
+      await copyBetween(src, hostSrc, dst, containerDest, opts)
+    } finally {
+      closeSide(dst)
+    }
+  } finally {
+    closeSide(src)
+  }
+}
+
+/** Copies a container path to the host (`docker cp CONTAINER:SRC DEST`). `root` is the container's root dir. */
+export async function copyFrom(root: string, containerSrc: string, hostDest: string, opts: CopyOptions = {}): Promise<void> {
+  const src = containerSide(root)
+  try {
+    const dst = hostSide()
+    try {
+      await copyBetween(src, containerSrc, dst, hostDest, opts)
+    } finally {
+      closeSide(dst)
+    }
+  } finally {
+    closeSide(src)
+  }
+}
+
+/** An opened source: `dirfd` + `name`, or `dirfd` itself (O_PATH) when name is "". */
+interface Source {
+  dirfd: number
+  name: string
+  stat: RawStat
+  /** The name it gets at the destination. */
+  base: string
+  /** Ends in "/." or is the root: a directory's contents are copied. */
+  contents: boolean
+}
+
+function openSource(side: Side, p: ParsedPath, followLink: boolean): Source {
+  const follow = followLink || p.trailingSlash || p.base === ''
+  let fd: number
+  try {
+    fd = openIn(side, follow ? p.clean : p.parent, follow ? O_PATH : O_PATH | O_DIRECTORY)
+  } catch (err) {
+    if (err instanceof SyscallError && (err.errno === 'ENOENT' || err.errno === 'ENOTDIR' || err.errno === 'ELOOP'))
+      throw new PathNotFoundError(side.display(p.raw), 'source-missing', { cause: err })
+    throw err
+  }
+  const name = follow ? '' : p.base
+  const stat = lstatAt(fd, name)
+  if (!stat) {
+    close(fd)
+    throw new PathNotFoundError(side.display(p.raw))
+  }
+  if (p.trailingSlash && !isDir(stat)) {
+    close(fd)
+    throw new NotADirectoryError(side.display(p.raw), 'source-not-dir')
+  }
+  return { dirfd: fd, name, stat, base: p.base, contents: p.dotSuffix || p.base === '' }
+}
+
+/** Where a copy lands: a directory fd and the entries to place in it. */
+interface Plan {
+  landing: number
+  /** [name at destination], or undefined: the source dir's contents. */
+  destName?: string
+  /** Displayed path of the landing dir. */
+  where: string
+}
+
+function plan(side: Side, d: ParsedPath, src: Source, srcDisplay: string): Plan {
+  // Symlinks in the destination path are followed inside the root (only to
+  // name the target; the opens below are confined whatever happens).
+  const resolved = d.clean === '/' ? '/' : resolveInScope(side, d.clean)
+  const base = resolved === '/' ? '' : resolved.slice(resolved.lastIndexOf('/') + 1)
+  const parent = resolved.slice(0, Math.max(1, resolved.lastIndexOf('/')))
+  const destDisplay = side.display(d.raw)
+  if (base === '') return { landing: openIn(side, '/', O_PATH | O_DIRECTORY), destName: srcDirContents(src) ? undefined : src.base, where: destDisplay }
+  const pfd = openDirMaybe(side, parent)
+  if (pfd === undefined) throw new NotADirectoryError(destDisplay, d.trailingSlash && !isDir(src.stat) ? 'dest-dir-missing' : 'dest-parent-missing')
+  let keep = false
+  try {
+    const st = lstatAt(pfd, base)
+    if (!st) {
+      if (d.trailingSlash && !isDir(src.stat)) throw new NotADirectoryError(destDisplay, 'dest-dir-missing')
+      keep = true
+      return { landing: pfd, destName: base, where: side.display(parent) }
+    }
+    if (isDir(st)) {
+      const dfd = openat(pfd, base, O_PATH | O_DIRECTORY | O_NOFOLLOW)
+      return { landing: dfd, destName: srcDirContents(src) ? undefined : src.base, where: destDisplay }
+    }
+    if (d.trailingSlash) throw new NotADirectoryError(destDisplay, 'dest-not-dir')
+    if (isDir(src.stat)) throw new DirectoryOntoFileError(srcDisplay, destDisplay)
+    keep = true
+    return { landing: pfd, destName: base, where: side.display(parent) }
+  } finally {
+    if (!keep) close(pfd)
+  }
+}
+
+/** A directory source copied "as contents": ending in "/." or the root itself. */
+function srcDirContents(src: Source): boolean {
+  return isDir(src.stat) && src.contents
+}
+
+async function copyBetween(srcSide: Side, srcPath: string, dstSide: Side, dstPath: string, opts: CopyOptions): Promise<void> {
+  opts.signal?.throwIfAborted()
+  const s = parsePath(srcSide, srcPath)
+  const d = parsePath(dstSide, dstPath)
+  const src = openSource(srcSide, s, opts.followLink ?? false)
+  try {
+    const p = plan(dstSide, d, src, srcSide.display(s.raw))
+    try {
+      await place(srcSide, src, dstSide, p, opts, srcSide.display(s.raw))
+    } finally {
+      close(p.landing)
+    }
+  } finally {
+    close(src.dirfd)
+  }
+}
+
+async function place(srcSide: Side, src: Source, dstSide: Side, p: Plan, opts: CopyOptions, srcDisplay: string): Promise<void> {
+  const owner = opts.preserveOwner ?? true
+  const stage = tempName()
+  const before = lstatAt(p.landing, '')!
+  try {
+    mkdirat(p.landing, stage, 0o700)
+  } catch (err) {
+    throw mapWriteError(err, p.where)
+  }
+  let stagefd = -1
+  let merging = false
+  try {
+    stagefd = openat(p.landing, stage, O_RDONLY | O_DIRECTORY | O_NOFOLLOW)
+    const self = lstatAt(stagefd, '')!
+    const copier = new TreeCopier(stagefd, {
+      exclude: { dev: self.dev, ino: self.ino },
+      owner,
+      allowDevices: !srcSide.container,
+      signal: opts.signal,
+      describe: (rel) => `${srcDisplay}${rel ? `/${rel}` : ''}`,
+    })
+    if (p.destName !== undefined) await copier.copy(src.dirfd, src.name, stagefd, p.destName, p.destName)
+    else {
+      const dirfd = src.name === '' ? openat(src.dirfd, '.', O_RDONLY | O_DIRECTORY) : openat(src.dirfd, src.name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW)
+      try {
+        for (const e of listdir(dirfd)) await copier.copy(dirfd, e.name, stagefd, e.name, e.name, e.type)
+      } finally {
+        close(dirfd)
+      }
+    }
+    opts.signal?.throwIfAborted()
+    merging = true
+    const landing = openat(p.landing, '.', O_RDONLY | O_DIRECTORY)
+    try {
+      await mergeInto(stagefd, landing, {
+        owner,
+        describe: (rel) => `${p.where}/${rel}`,
+        dirNonDir: (rel) => new DirNonDirError(`${p.where}/${rel}`),
+      })
+    } finally {
+      close(landing)
+    }
+  } catch (err) {
+    if (stagefd >= 0) close(stagefd)
+    stagefd = -1
+    removeTreeQuietly(p.landing, stage)
+    if (!merging) restoreMtime(p.landing, before)
+    throw mapWriteError(err, p.where)
+  } finally {
+    if (stagefd >= 0) close(stagefd)
+    removeTreeQuietly(p.landing, stage)
+  }
+}

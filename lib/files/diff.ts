@@ -1,0 +1,238 @@
+/**
+ * Overlay upper dirs and OCI layers, for `commit`.
+ *
+ * - {@link layerFromUpper}: a container's overlay upper dir -> an OCI layer tar
+ *   stream: whiteouts (char device 0/0) become `.wh.<name>` entries, opaque
+ *   directories (xattr trusted.overlay.opaque=y, or user.overlay.opaque with
+ *   userxattr) get a `.wh..wh..opq` entry. Entries are sorted and named
+ *   without a leading "./", so equal trees give equal bytes (digests).
+ * - {@link applyLayer}: the reverse, applying a layer tar onto a directory,
+ *   either `whiteouts: 'delete'` (a flat rootfs: whiteouts delete what the
+ *   lower layers had; the default) or `whiteouts: 'overlay'` (build an overlay
+ *   lowerdir: whiteouts become char 0/0 devices and opaque markers the
+ *   trusted.overlay.opaque xattr).
+ *
+ * The upper dir's content was written by the container: it is walked with
+ * the fd-relative, never-following walk. Layers are untrusted too: names with
+ * `..` or absolute names are refused (EUNSAFE), parents are resolved inside
+ * the target dir (RESOLVE_IN_ROOT), device nodes are skipped.
+ *
+ * Not supported: overlay redirect_dir and metacopy upper dirs (the runtime
+ * mounts overlays without them).
+ *
+ * @module
+ */
+import * as path from 'node:path'
+import { Readable } from 'node:stream'
+import * as tar from 'tar-stream'
+import { InvalidArgumentError, SyscallError } from '../errors'
+import { O_DIRECTORY, O_PATH, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, openat2 } from '../sys/libc'
+import {
+  AT_SYMLINK_NOFOLLOW,
+  O_CREAT,
+  O_EXCL,
+  O_RDONLY,
+  O_WRONLY,
+  S_IFCHR,
+  S_IFIFO,
+  close,
+  fsetxattr,
+  fstatat,
+  linkat,
+  listdir,
+  mkdirat,
+  mknodat,
+  openat,
+  setMeta,
+  symlinkat,
+} from '../sys/fsops'
+import { ArchiveWalker, decompressed, entryParts, feed, toNodeReadable, writeAll } from '../archive/tar'
+import { UnsafeEntryError } from './errors'
+import { isDir, lstatAt } from './resolve'
+import { removeTree } from './tree'
+
+const IN_DIR = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS
+const WH = '.wh.'
+const OPQ = '.wh..wh..opq'
+
+function openHostDir(dir: string, flags: number): number {
+  if (!path.isAbsolute(dir)) throw new InvalidArgumentError(`directory must be an absolute path, got "${dir}"`)
+  return openat2(-100, dir, flags | O_DIRECTORY, 0, 0)
+}
+
+/** An OCI layer tar stream of an overlay upper dir (`containers/<id>/upper`). */
+export function layerFromUpper(upperDir: string): Readable {
+  const fd = openHostDir(upperDir, O_RDONLY)
+  const pack = tar.pack()
+  const walker = new ArchiveWalker(pack, true)
+  ;(async () => {
+    try {
+      for (const e of walker.entries(fd)) await walker.add(fd, e.name, e.name)
+      pack.finalize()
+    } catch (err) {
+      pack.destroy(err as Error)
+    } finally {
+      close(fd)
+    }
+  })()
+  return toNodeReadable(pack)
+}
+
+/** Options of {@link applyLayer}. */
+export interface ApplyLayerOptions {
+  /** 'delete' (default): whiteouts remove lower content; 'overlay': write overlay whiteouts (char 0/0, opaque xattr). */
+  whiteouts?: 'delete' | 'overlay'
+  signal?: AbortSignal
+}
+
+/**
+ * Applies an OCI layer tar (optionally gzip-compressed) onto the existing
+ * host directory `dir`. Not atomic: a failure leaves the entries applied so
+ * far (apply into a fresh directory, then rename it, for an all-or-nothing
+ * result).
+ */
+export async function applyLayer(dir: string, input: Readable | Buffer, opts: ApplyLayerOptions = {}): Promise<void> {
+  const mode = opts.whiteouts ?? 'delete'
+  const dirfd = openHostDir(dir, O_PATH)
+  /** Paths this layer created: an opaque marker only hides what lower layers had. */
+  const created = new Set<string>()
+  const dirs: [string, tar.Header][] = []
+  try {
+    const extract = tar.extract()
+    const feeding = feed(decompressed(Buffer.isBuffer(input) ? Readable.from([input]) : input), extract)
+    feeding.catch(() => {})
+    for await (const entry of extract) {
+      opts.signal?.throwIfAborted()
+      await applyEntry(dirfd, entry, mode, created, dirs)
+    }
+    await feeding
+    for (const [rel, h] of dirs.reverse()) {
+      const fd = openat2(dirfd, rel, O_RDONLY | O_DIRECTORY, 0, IN_DIR)
+      try {
+        setMeta(fd, '', { uid: h.uid ?? 0, gid: h.gid ?? 0, mode: (h.mode ?? 0o755) & 0o7777, mtime: h.mtime ?? new Date() })
+      } finally {
+        close(fd)
+      }
+    }
+  } finally {
+    close(dirfd)
+  }
+}
+
+/** Opens (creating missing ones, 0755) the parent dirs of an entry inside `dirfd`; returns an O_PATH fd. */
+function parentOf(dirfd: number, parts: string[], created: Set<string>): number {
+  let fd = openat2(dirfd, '.', O_PATH | O_DIRECTORY, 0, IN_DIR)
+  for (let i = 0; i < parts.length; i++) {
+    const st = lstatAt(fd, parts[i])
+    if (!st) {
+      mkdirat(fd, parts[i], 0o755)
+      created.add(parts.slice(0, i + 1).join('/'))
+    }
+    // Existing symlinks are followed, but only inside dirfd.
+    const next = openat2(dirfd, parts.slice(0, i + 1).join('/'), O_PATH | O_DIRECTORY, 0, IN_DIR)
+    close(fd)
+    fd = next
+  }
+  return fd
+}
+
+async function applyEntry(dirfd: number, entry: AsyncIterable<unknown> & { header: tar.Header }, mode: 'delete' | 'overlay', created: Set<string>, dirs: [string, tar.Header][]): Promise<void> {
+  const h = entry.header
+  const drain = async () => {
+    for await (const _ of entry);
+  }
+  const parts = entryParts(h.name, 'the name')
+  if (parts.length === 0) return drain()
+  const type = h.type ?? 'file'
+  const name = parts[parts.length - 1]
+  const rel = parts.join('/')
+  const pfd = parentOf(dirfd, parts.slice(0, -1), created)
+  try {
+    if (name === OPQ) {
+      await drain()
+      if (mode === 'overlay') {
+        const fd = openat(pfd, '.', O_RDONLY | O_DIRECTORY)
+        try {
+          fsetxattr(fd, 'trusted.overlay.opaque', 'y')
+        } finally {
+          close(fd)
+        }
+        return
+      }
+      const prefix = parts.slice(0, -1).join('/')
+      const fd = openat(pfd, '.', O_RDONLY | O_DIRECTORY)
+      try {
+        for (const e of listdir(fd)) if (!created.has(prefix ? `${prefix}/${e.name}` : e.name)) removeTree(fd, e.name)
+      } finally {
+        close(fd)
+      }
+      return
+    }
+    if (name.startsWith(WH)) {
+      await drain()
+      const target = name.slice(WH.length)
+      if (target === '' || target === '.' || target === '..') throw new UnsafeEntryError(`layer entry ${JSON.stringify(h.name)}`, 'a whiteout of nothing')
+      removeTree(pfd, target)
+      if (mode === 'overlay') mknodat(pfd, target, S_IFCHR, 0, 0)
+      return
+    }
+    if (type === 'character-device' || type === 'block-device' || !['file', 'contiguous-file', 'directory', 'symlink', 'link', 'fifo'].includes(type)) return drain()
+    const existing = lstatAt(pfd, name)
+    if (existing) {
+      if (type === 'directory' && isDir(existing)) {
+        created.add(rel)
+        dirs.push([rel, h])
+        return drain()
+      }
+      removeTree(pfd, name)
+    }
+    created.add(rel)
+    const meta = { uid: h.uid ?? 0, gid: h.gid ?? 0, mtime: h.mtime ?? new Date() }
+    switch (type) {
+      case 'directory':
+        mkdirat(pfd, name, 0o700)
+        dirs.push([rel, h])
+        return drain()
+      case 'file':
+      case 'contiguous-file': {
+        const fd = openat(pfd, name, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+        try {
+          for await (const chunk of entry) await writeAll(fd, chunk as Buffer)
+          setMeta(fd, '', { ...meta, mode: (h.mode ?? 0o644) & 0o7777 })
+        } finally {
+          close(fd)
+        }
+        return
+      }
+      case 'symlink':
+        symlinkat(h.linkname ?? '', pfd, name)
+        setMeta(pfd, name, meta)
+        return drain()
+      case 'fifo':
+        mknodat(pfd, name, S_IFIFO | 0o600, 0, 0)
+        setMeta(pfd, name, { ...meta, mode: (h.mode ?? 0o644) & 0o7777 })
+        return drain()
+      case 'link': {
+        const target = entryParts(h.linkname ?? '', 'the hard link target')
+        if (target.length === 0) throw new UnsafeEntryError(`layer entry ${JSON.stringify(h.name)}`, 'hard link to the top directory')
+        let lfd: number
+        try {
+          lfd = openat2(dirfd, target.length > 1 ? target.slice(0, -1).join('/') : '.', O_PATH | O_DIRECTORY, 0, IN_DIR)
+        } catch (err) {
+          if (err instanceof SyscallError) throw new UnsafeEntryError(`layer entry ${JSON.stringify(h.name)}`, `hard link target ${h.linkname} does not exist`)
+          throw err
+        }
+        try {
+          const st = fstatat(lfd, target[target.length - 1], AT_SYMLINK_NOFOLLOW, true)
+          if (!st || isDir(st)) throw new UnsafeEntryError(`layer entry ${JSON.stringify(h.name)}`, `hard link target ${h.linkname} is not a file`)
+          linkat(lfd, target[target.length - 1], pfd, name, 0)
+        } finally {
+          close(lfd)
+        }
+        return drain()
+      }
+    }
+  } finally {
+    close(pfd)
+  }
+}

@@ -1,0 +1,74 @@
+/**
+ * statPath: what Docker's HEAD /containers/{id}/archive returns.
+ *
+ * @module
+ */
+import { SyscallError } from '../errors'
+import { O_DIRECTORY, O_PATH } from '../sys/libc'
+import { close, type RawStat } from '../sys/fsops'
+import { PathNotFoundError } from './errors'
+import { closeSide, containerSide, isLink, lstatAt, openIn, parsePath, resolveInScope, type ParsedPath, type Side } from './resolve'
+
+/** The stat of a container path. */
+export interface PathStat {
+  /** Last component of the path ("/" for the root). */
+  name: string
+  size: number
+  /** Full st_mode: file type bits (0o170000 mask) and permission bits. */
+  mode: number
+  mtime: Date
+  /** For a symlink: the absolute path it resolves to inside the container (Docker's linkTarget); "" otherwise. */
+  linkTarget: string
+}
+
+export function mtimeOf(st: RawStat): Date {
+  return new Date(st.mtimeSec * 1000 + Math.floor(st.mtimeNsec / 1e6))
+}
+
+/**
+ * Opens a container path the way Docker's archive endpoints do: the parent is
+ * resolved inside the root, the last component is not followed unless the
+ * path ends in "/" or "/." (or is the root). Returns dirfd+name (name "" =
+ * dirfd is the object, O_PATH) and its lstat; throws PathNotFoundError.
+ */
+export function openPath(side: Side, p: ParsedPath): { dirfd: number; name: string; stat: RawStat } {
+  const follow = p.trailingSlash || p.base === ''
+  let fd: number
+  try {
+    fd = openIn(side, follow ? p.clean : p.parent, follow ? O_PATH : O_PATH | O_DIRECTORY)
+  } catch (err) {
+    if (err instanceof SyscallError && (err.errno === 'ENOENT' || err.errno === 'ENOTDIR' || err.errno === 'ELOOP'))
+      throw new PathNotFoundError(side.display(p.raw), 'path-missing', { cause: err })
+    throw err
+  }
+  const name = follow ? '' : p.base
+  const stat = lstatAt(fd, name)
+  if (!stat) {
+    close(fd)
+    throw new PathNotFoundError(side.display(p.raw), 'path-missing')
+  }
+  return { dirfd: fd, name, stat }
+}
+
+export function pathStatOf(side: Side, p: ParsedPath, st: RawStat): PathStat {
+  return {
+    name: p.base === '' ? '/' : p.base,
+    size: st.size,
+    mode: st.mode,
+    mtime: mtimeOf(st),
+    linkTarget: isLink(st) ? resolveInScope(side, p.clean) : '',
+  }
+}
+
+/** Stats a container path without following a final symlink. `root` is the container's root dir. */
+export async function statPath(root: string, path: string): Promise<PathStat> {
+  const side = containerSide(root)
+  try {
+    const p = parsePath(side, path)
+    const o = openPath(side, p)
+    close(o.dirfd)
+    return pathStatOf(side, p, o.stat)
+  } finally {
+    closeSide(side)
+  }
+}

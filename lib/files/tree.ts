@@ -1,0 +1,398 @@
+/**
+ * The fd-relative copy engine: copies a file tree between two directory fds,
+ * builds results in a hidden staging directory and moves them into place with
+ * renames, and removes trees, all without ever following a symlink.
+ *
+ * @module
+ */
+import { randomBytes } from 'node:crypto'
+import { SyscallError } from '../errors'
+import { O_DIRECTORY, O_NOFOLLOW, O_PATH, RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, openat2 } from '../sys/libc'
+import {
+  AT_EMPTY_PATH,
+  AT_REMOVEDIR,
+  DT_DIR,
+  DT_LNK,
+  DT_REG,
+  MC_ALLOW_DEV,
+  MC_LINKCHECK,
+  MC_OWNER,
+  MC_SYNC_LIMIT,
+  O_RDONLY,
+  O_TRUNC,
+  O_WRONLY,
+  RENAME_EXCHANGE,
+  RENAME_NOREPLACE,
+  S_IFBLK,
+  S_IFCHR,
+  S_IFDIR,
+  S_IFIFO,
+  S_IFLNK,
+  S_IFMT,
+  S_IFREG,
+  close,
+  copyData,
+  copyDataAsync,
+  copyFile,
+  copyMeta,
+  copySpecial,
+  copySymlink,
+  finishFile,
+  fstatat,
+  linkat,
+  listdir,
+  mkdirat,
+  openat,
+  openRegular,
+  renameat2,
+  setMeta,
+  unlinkat,
+  type RawStat,
+} from '../sys/fsops'
+import { UnsafeEntryError } from './errors'
+import { isDir, lstatAt } from './resolve'
+
+/** Files up to this size are copied in one blocking call; larger ones on a worker thread in chunks. */
+const SYNC_LIMIT = 4 << 20
+const CHUNK = 64 << 20
+/** Yield to the event loop (and check the abort signal) every this many entries. */
+const YIELD_EVERY = 256
+
+export function tempName(prefix = '.mc-cp-'): string {
+  return prefix + randomBytes(6).toString('hex')
+}
+
+function errnoOf(err: unknown): string | undefined {
+  return err instanceof SyscallError ? err.errno : undefined
+}
+
+/** Errors raised while opening a source object, before anything was created at the destination. */
+const sourceChanged = new WeakSet<object>()
+
+function sourceStage<T>(fn: () => T): T {
+  try {
+    return fn()
+  } catch (err) {
+    if (err instanceof SyscallError) sourceChanged.add(err)
+    throw err
+  }
+}
+
+export interface CopierOptions {
+  /** Copy uid/gid (ignored where the kernel refuses). */
+  owner: boolean
+  /** Recreate device nodes; otherwise they are refused with EUNSAFE. */
+  allowDevices: boolean
+  signal?: AbortSignal
+  /** A directory never descended into (the staging dir: a source that contains its own destination). */
+  exclude?: { dev: bigint; ino: bigint }
+  /** Names the source in messages (e.g. "container:/etc" + rel). */
+  describe: (rel: string) => string
+}
+
+/**
+ * Copies objects from source dir fds to destination dir fds, keeping modes,
+ * times, owners, symlinks (as links), hard links within the copy, empty dirs,
+ * FIFOs. Every source object is opened with O_NOFOLLOW relative to its
+ * parent's fd; every destination object is created new (O_EXCL, mkdirat,
+ * symlinkat, mknodat) inside the destination base.
+ */
+export class TreeCopier {
+  private readonly links = new Map<string, string>()
+  private count = 0
+  private readonly flags: number
+
+  /** @param destBase - dir fd that relative destination paths (for hard links) start from. */
+  constructor(
+    private readonly destBase: number,
+    private readonly opts: CopierOptions,
+  ) {
+    this.flags = opts.owner ? MC_OWNER : 0
+  }
+
+  /**
+   * Copies `sname` of `sdir` (or `sdir` itself, an O_PATH fd, when sname is
+   * "") to the new name `dname` in `ddir`. `rel` is dname's path from destBase.
+   */
+  async copy(sdir: number, sname: string, ddir: number, dname: string, rel: string, dtype = 0): Promise<void> {
+    if (++this.count % YIELD_EVERY === 0) await new Promise<void>((r) => setImmediate(r))
+    this.opts.signal?.throwIfAborted()
+    let type = dtype === DT_DIR ? S_IFDIR : dtype === DT_REG ? S_IFREG : dtype === DT_LNK ? S_IFLNK : 0
+    for (let attempt = 0; ; attempt++) {
+      if (type === 0) {
+        const st = lstatAt(sdir, sname)
+        if (!st) return // vanished meanwhile: like tar, skip it
+        type = st.mode & S_IFMT
+      }
+      try {
+        await this.copyAs(type, sdir, sname, ddir, dname, rel)
+        return
+      } catch (err) {
+        // The source changed type between listing and opening (a container
+        // swapping a dir for a symlink): look again, once.
+        const e = errnoOf(err)
+        const changed = sourceChanged.has(err as object)
+        sourceChanged.delete(err as object)
+        if (changed && attempt === 0 && (e === 'ELOOP' || e === 'ENOTDIR' || e === 'EINVAL' || e === 'ENOENT')) {
+          type = 0
+          continue
+        }
+        throw err
+      }
+    }
+  }
+
+  private async copyAs(type: number, sdir: number, sname: string, ddir: number, dname: string, rel: string): Promise<void> {
+    switch (type) {
+      case S_IFDIR:
+        return this.copyDir(sdir, sname, ddir, dname, rel)
+      case S_IFREG:
+        return this.copyReg(sdir, sname, ddir, dname, rel)
+      case S_IFLNK:
+        sourceStage(() => copySymlink(sdir, sname, ddir, dname, this.flags))
+        return
+      case S_IFIFO:
+        sourceStage(() => copySpecial(sdir, sname, ddir, dname, this.flags))
+        return
+      case S_IFCHR:
+      case S_IFBLK:
+        if (!this.opts.allowDevices) throw new UnsafeEntryError(this.opts.describe(rel), 'device nodes are not copied out of a container onto the host')
+        copySpecial(sdir, sname, ddir, dname, this.flags | MC_ALLOW_DEV)
+        return
+      default:
+        return // sockets and unknown types are skipped, as by tar
+    }
+  }
+
+  private async copyDir(sdir: number, sname: string, ddir: number, dname: string, rel: string): Promise<void> {
+    const sfd = sourceStage(() => (sname === '' ? openat(sdir, '.', O_RDONLY | O_DIRECTORY) : openat(sdir, sname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW)))
+    let dfd = -1
+    try {
+      const ex = this.opts.exclude
+      if (ex) {
+        const st = fstatat(sfd, '', AT_EMPTY_PATH)
+        if (st.ino === ex.ino && st.dev === ex.dev) return
+      }
+      mkdirat(ddir, dname, 0o700)
+      dfd = openat(ddir, dname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW)
+      for (const e of listdir(sfd)) await this.copy(sfd, e.name, dfd, e.name, rel === '' ? e.name : `${rel}/${e.name}`, e.type)
+      copyMeta(sfd, dfd, this.flags)
+    } finally {
+      close(sfd)
+      if (dfd >= 0) close(dfd)
+    }
+  }
+
+  private async copyReg(sdir: number, sname: string, ddir: number, dname: string, rel: string): Promise<void> {
+    const check = sname === '' ? 0 : MC_LINKCHECK
+    let r = sourceStage(() => copyFile(sdir, sname, ddir, dname, this.flags | check | MC_SYNC_LIMIT, SYNC_LIMIT))
+    if (r.kind === 'linked') {
+      const key = `${r.stat.dev}:${r.stat.ino}`
+      const first = this.links.get(key)
+      if (first !== undefined && this.linkTo(first, ddir, dname)) return
+      this.links.set(key, rel)
+      r = copyFile(sdir, sname, ddir, dname, this.flags | MC_SYNC_LIMIT, SYNC_LIMIT)
+    }
+    if (r.kind !== 'open') return
+    try {
+      for (;;) {
+        this.opts.signal?.throwIfAborted()
+        const n = await copyDataAsync(r.infd, r.outfd, CHUNK, r.stat.blocks * 512 < r.stat.size)
+        if (n < CHUNK) break
+      }
+      const { infd, outfd } = r
+      r = { kind: 'done', stat: r.stat }
+      finishFile(infd, outfd, this.flags)
+    } catch (err) {
+      if (r.kind === 'open') {
+        close(r.infd)
+        close(r.outfd)
+      }
+      try {
+        unlinkat(ddir, dname)
+      } catch {}
+      throw err
+    }
+  }
+
+  /** Hard-links the already copied `firstRel` as `dname` in `ddir`; false when it is gone (then copy instead). */
+  private linkTo(firstRel: string, ddir: number, dname: string): boolean {
+    const slash = firstRel.lastIndexOf('/')
+    const parent = slash < 0 ? '.' : firstRel.slice(0, slash)
+    const base = firstRel.slice(slash + 1)
+    let pfd: number
+    try {
+      pfd = openat2(this.destBase, parent, O_PATH | O_DIRECTORY, 0, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS)
+    } catch {
+      return false
+    }
+    try {
+      linkat(pfd, base, ddir, dname, 0)
+      return true
+    } catch (err) {
+      if (errnoOf(err) === 'EEXIST') throw err
+      return false
+    } finally {
+      close(pfd)
+    }
+  }
+}
+
+/** Removes `name` in `dirfd` and everything below it, never following symlinks. Missing is fine. */
+export function removeTree(dirfd: number, name: string): void {
+  const st = lstatAt(dirfd, name)
+  if (!st) return
+  if (!isDir(st)) {
+    unlinkat(dirfd, name)
+    return
+  }
+  const fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW)
+  try {
+    for (;;) {
+      const entries = listdir(fd)
+      if (entries.length === 0) break
+      for (const e of entries) removeTree(fd, e.name)
+    }
+  } finally {
+    close(fd)
+  }
+  unlinkat(dirfd, name, AT_REMOVEDIR)
+}
+
+/** Like {@link removeTree}, ignoring errors (cleanup paths). */
+export function removeTreeQuietly(dirfd: number, name: string): void {
+  try {
+    removeTree(dirfd, name)
+  } catch {}
+}
+
+export interface MergeOptions {
+  owner: boolean
+  /** Refuse to replace a directory with a non-directory or the reverse (Docker's noOverwriteDirNonDir). */
+  noOverwriteDirNonDir?: boolean
+  /**
+   * A staged directory meets an existing symlink at `rel`: return an O_PATH fd
+   * of the directory to merge into (resolved confined), or undefined to
+   * replace the symlink with the directory.
+   */
+  followLinkDir?: (rel: string) => number | undefined
+  /** Staged dirs at these paths do not pass their metadata to an existing directory (dirs implied by an archive). */
+  keepDestMeta?: (rel: string) => boolean
+  /** Names a destination path in messages. */
+  describe: (rel: string) => string
+  /** Throws DirNonDirError for `rel`. */
+  dirNonDir: (rel: string) => Error
+}
+
+/**
+ * Moves every entry of the staging dir `stagefd` into `destfd`: missing
+ * entries are renamed in (each rename atomic), existing directories are
+ * merged recursively (and take the staged directory's metadata), anything
+ * else is replaced atomically (rename, or RENAME_EXCHANGE then removal of the
+ * old object when a directory and a non-directory meet). Entries that cross a
+ * mount point are copied to a temporary name next to their destination, then
+ * renamed. Both fds must be opened directories (not O_PATH for stagefd).
+ */
+export async function mergeInto(stagefd: number, destfd: number, opts: MergeOptions, rel = ''): Promise<void> {
+  for (const e of listdir(stagefd)) {
+    const r = rel === '' ? e.name : `${rel}/${e.name}`
+    const sst = lstatAt(stagefd, e.name)
+    if (!sst) continue
+    const dst = lstatAt(destfd, e.name)
+    if (!dst) {
+      await moveEntry(stagefd, e.name, destfd, e.name, RENAME_NOREPLACE, opts)
+      continue
+    }
+    const sdir = isDir(sst)
+    let ddir = isDir(dst)
+    let target: number | undefined
+    if (sdir && (dst.mode & S_IFMT) === S_IFLNK && opts.followLinkDir) {
+      target = opts.followLinkDir(r)
+      if (target !== undefined) ddir = true
+    }
+    if (sdir && ddir) {
+      const sfd = openat(stagefd, e.name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW)
+      let dfd = -1
+      try {
+        dfd = target !== undefined ? openat(target, '.', O_RDONLY | O_DIRECTORY) : openat(destfd, e.name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW)
+        await mergeInto(sfd, dfd, opts, r)
+        if (target === undefined && !opts.keepDestMeta?.(r)) copyMeta(sfd, dfd, opts.owner ? MC_OWNER : 0)
+      } finally {
+        close(sfd)
+        if (dfd >= 0) close(dfd)
+        if (target !== undefined) close(target)
+      }
+      removeTree(stagefd, e.name)
+      continue
+    }
+    if (opts.noOverwriteDirNonDir && sdir !== ddir) throw opts.dirNonDir(r)
+    if (!sdir && !ddir) {
+      await moveEntry(stagefd, e.name, destfd, e.name, 0, opts, sst, dst)
+      continue
+    }
+    // A directory and a non-directory: swap them atomically, then drop the old one.
+    try {
+      renameat2(stagefd, e.name, destfd, e.name, RENAME_EXCHANGE)
+    } catch (err) {
+      if (errnoOf(err) !== 'EXDEV') throw err
+      removeTree(destfd, e.name)
+      await moveEntry(stagefd, e.name, destfd, e.name, RENAME_NOREPLACE, opts)
+      continue
+    }
+    removeTree(stagefd, e.name)
+  }
+}
+
+/** Renames (or, across mounts, copies then renames) `sname` to `dname`. */
+async function moveEntry(sdir: number, sname: string, ddir: number, dname: string, flags: number, opts: MergeOptions, sst?: RawStat, dst?: RawStat): Promise<void> {
+  try {
+    renameat2(sdir, sname, ddir, dname, flags)
+    return
+  } catch (err) {
+    const e = errnoOf(err)
+    if (e === 'EBUSY' && sst && dst && (sst.mode & S_IFMT) === S_IFREG && (dst.mode & S_IFMT) === S_IFREG) {
+      // The destination file is a mount point (a bind-mounted file): rewrite it in place.
+      rewriteInPlace(sdir, sname, ddir, dname, opts.owner)
+      unlinkat(sdir, sname)
+      return
+    }
+    if (e !== 'EXDEV') throw err
+  }
+  const tmp = tempName()
+  const copier = new TreeCopier(ddir, { owner: opts.owner, allowDevices: true, describe: opts.describe })
+  try {
+    await copier.copy(sdir, sname, ddir, tmp, tmp)
+    renameat2(ddir, tmp, ddir, dname, flags)
+  } catch (err) {
+    removeTreeQuietly(ddir, tmp)
+    throw err
+  }
+  removeTree(sdir, sname)
+}
+
+function rewriteInPlace(sdir: number, sname: string, ddir: number, dname: string, owner: boolean): void {
+  const infd = openRegular(sdir, sname, O_RDONLY).fd
+  try {
+    const outfd = openRegular(ddir, dname, O_WRONLY | O_TRUNC).fd
+    try {
+      copyData(infd, outfd, -1)
+      copyMeta(infd, outfd, owner ? MC_OWNER : 0)
+    } finally {
+      close(outfd)
+    }
+  } finally {
+    close(infd)
+  }
+}
+
+/** Puts back the landing dir's mtime after a failed copy (the staging dir came and went). */
+export function restoreMtime(landing: number, before: RawStat): void {
+  try {
+    const fd = openat(landing, '.', O_RDONLY | O_DIRECTORY)
+    try {
+      setMeta(fd, '', { mtime: { sec: before.mtimeSec, nsec: before.mtimeNsec } })
+    } finally {
+      close(fd)
+    }
+  } catch {}
+}

@@ -1,0 +1,167 @@
+// docker cp, archives and stat on real containers, running and stopped, through Container.withFilesystem.
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+import { Image, run, Container, type Runtime } from '../../lib'
+import { copyFrom, copyTo, getArchive, putArchive, statPath } from '../../lib/files'
+import { busyboxImage, destroyRuntime, tempRuntime } from '../helpers'
+import { Scratch, md5, snapshot } from './helpers'
+
+let runtime: Runtime
+let bb: Image | undefined
+const scratch = new Scratch()
+
+beforeAll(async () => {
+  runtime = tempRuntime('mc-files-rt-')
+  await Image.fromHost({ runtime })
+  bb = await busyboxImage(runtime)
+})
+afterAll(() => destroyRuntime(runtime))
+afterEach(() => scratch.cleanup(() => {}))
+
+const image = () => (bb ? 'bb' : 'host')
+
+/** Force-removes, retrying once: just after a stopped container's filesystem was opened, its held shim may still be writing its exit file. */
+async function removeContainer(c: Container): Promise<void> {
+  try {
+    await c.remove({ force: true })
+  } catch (err) {
+    console.warn(`remove retried after: ${(err as Error).message}`)
+    await new Promise((r) => setTimeout(r, 200))
+    await c.remove({ force: true })
+  }
+}
+
+async function sh(c: Container, script: string): Promise<string> {
+  const r = await c.exec(['sh', '-c', script])
+  if (r.exitCode !== 0) throw new Error(`exec failed (${r.exitCode}): ${r.stderr}`)
+  return r.stdout
+}
+
+test('seed 000 on a running container: a.txt in, back out as b.txt, equal md5 (and md5sum inside agrees)', async () => {
+  const host = scratch.dir('mc-files-host-')
+  fs.writeFileSync(path.join(host, 'a.txt'), `seed 000 ${Math.random()}\n`.repeat(5000))
+  const c = await run(image(), ['sleep', '60'], { runtime })
+  try {
+    await c.withFilesystem((root) => copyTo(root, path.join(host, 'a.txt'), '/tmp/'))
+    if (bb) expect((await sh(c, 'md5sum /tmp/a.txt')).split(' ')[0]).toBe(md5(path.join(host, 'a.txt')))
+    await c.withFilesystem((root) => copyFrom(root, '/tmp/a.txt', path.join(host, 'b.txt')))
+    expect(md5(path.join(host, 'b.txt'))).toBe(md5(path.join(host, 'a.txt')))
+  } finally {
+    await removeContainer(c)
+  }
+})
+
+test('docker cp rules on a running container, both directions, checked from inside', async () => {
+  if (!bb) return
+  const host = scratch.dir('mc-files-host-')
+  fs.mkdirSync(path.join(host, 'dir', 'sub'), { recursive: true })
+  fs.writeFileSync(path.join(host, 'dir', 'sub', 'f'), 'F')
+  fs.writeFileSync(path.join(host, 'file'), 'FILE')
+  const c = await run('bb', ['sleep', '60'], { runtime })
+  try {
+    await c.withFilesystem(async (root) => {
+      await copyTo(root, path.join(host, 'file'), '/tmp/new') // file -> missing
+      await copyTo(root, path.join(host, 'dir'), '/tmp/newdir') // dir -> missing
+      await copyTo(root, path.join(host, 'dir'), '/tmp') // dir -> existing dir
+      await copyTo(root, `${host}/dir/.`, '/root') // contents
+      await expect(copyTo(root, path.join(host, 'file'), '/tmp/nope/x')).rejects.toMatchObject({ code: 'ENOTDIR' })
+      await expect(copyTo(root, path.join(host, 'file'), '/tmp/nodir/')).rejects.toMatchObject({ code: 'ENOTDIR' })
+      await expect(copyTo(root, path.join(host, 'dir'), '/tmp/new')).rejects.toMatchObject({ code: 'EISDIR' })
+      await expect(copyFrom(root, '/no/such', path.join(host, 'x'))).rejects.toMatchObject({ code: 'ENOTFOUND' })
+    })
+    expect(await sh(c, 'cat /tmp/new /tmp/newdir/sub/f /tmp/dir/sub/f /root/sub/f')).toBe('FILEFFF')
+    await sh(c, 'mkdir -p /made/inside && echo inside > /made/inside/x && ln -s x /made/inside/l && chmod 0751 /made/inside')
+    await c.withFilesystem((root) => copyFrom(root, '/made', path.join(host, 'out')))
+    expect(fs.readFileSync(path.join(host, 'out', 'inside', 'x'), 'utf8')).toBe('inside\n')
+    expect(fs.readlinkSync(path.join(host, 'out', 'inside', 'l'))).toBe('x')
+    expect(fs.statSync(path.join(host, 'out', 'inside')).mode & 0o7777).toBe(0o751)
+  } finally {
+    await removeContainer(c)
+  }
+})
+
+test('a stopped container: copy in, start it and see the file; copy out what it wrote', async () => {
+  if (!bb) return
+  const host = scratch.dir('mc-files-host-')
+  fs.writeFileSync(path.join(host, 'conf'), 'configured\n')
+  const c = await Container.create('bb', ['sh', '-c', 'cat /etc/conf; echo made-by-run > /tmp/out'], { runtime })
+  try {
+    await c.withFilesystem((root) => copyTo(root, path.join(host, 'conf'), '/etc/conf'))
+    expect((await c.withFilesystem((root) => statPath(root, '/etc/conf'))).size).toBe(11)
+    await c.start()
+    expect(await c.wait()).toMatchObject({ exitCode: 0 })
+    await c.withFilesystem((root) => copyFrom(root, '/tmp/out', path.join(host, 'out')))
+    expect(fs.readFileSync(path.join(host, 'out'), 'utf8')).toBe('made-by-run\n')
+    // Image content is readable from the stopped container too.
+    await c.withFilesystem((root) => copyFrom(root, '/etc/passwd', path.join(host, 'passwd')))
+    expect(fs.readFileSync(path.join(host, 'passwd'), 'utf8')).toContain('app:x:1000')
+  } finally {
+    await removeContainer(c)
+  }
+})
+
+test('archives and stat on a running container', async () => {
+  if (!bb) return
+  const c = await run('bb', ['sleep', '60'], { runtime })
+  try {
+    await sh(c, 'mkdir /data && echo one > /data/1 && ln -s /data/1 /data/l')
+    const { stream, stat } = await c.withFilesystem((root) => getArchive(root, '/data'))
+    expect(stat).toMatchObject({ name: 'data', linkTarget: '' })
+    const chunks: Buffer[] = []
+    for await (const ch of stream) chunks.push(ch as Buffer)
+    await c.withFilesystem((root) => putArchive(root, '/tmp', Buffer.concat(chunks)))
+    expect(await sh(c, 'cat /tmp/data/1; readlink /tmp/data/l')).toBe('one\n/data/1\n')
+    expect((await c.withFilesystem((root) => statPath(root, '/data/l'))).linkTarget).toBe('/data/1')
+  } finally {
+    await removeContainer(c)
+  }
+})
+
+test('a hostile running container cannot make a copy touch host files', async () => {
+  if (!bb) return
+  const host = scratch.dir('mc-files-host-')
+  const canary = scratch.dir('mc-canary-')
+  fs.writeFileSync(path.join(canary, 'secret'), 'HOST SECRET')
+  const before = snapshot(canary, { withDirTimes: true })
+  fs.writeFileSync(path.join(host, 'payload'), 'PAYLOAD')
+  // The container flips /sw between a real dir and links to / and to the host canary's path, as fast as it can.
+  const c = await run('bb', ['sh', '-c', `mkdir -p /real; echo inner > /real/secret; ln -s ${canary} /abs; ln -s ../../../../..${canary} /rel;
+    while true; do ln -sfn / /sw; ln -sfn ${canary} /sw; rm -f /sw; mv /real /sw; mv /sw /real; ln -sfn ../../../../../..${canary} /sw; done`], { runtime })
+  try {
+    // Wait for the loop to run: /sw exists.
+    for (let t = 0; ; t++) {
+      const st = await c.withFilesystem((root) => statPath(root, '/sw')).catch(() => undefined)
+      if (st) break
+      if (t > 200) throw new Error('the container loop did not start')
+      await new Promise((r) => setTimeout(r, 50))
+    }
+    let ok = 0
+    for (let i = 0; i < 150; i++) {
+      const results = await c.withFilesystem((root) =>
+        Promise.allSettled([
+          copyFrom(root, '/sw/secret', path.join(host, `o${i}`)),
+          copyFrom(root, '/sw', path.join(host, `d${i}`), { followLink: true }),
+          copyTo(root, path.join(host, 'payload'), '/sw/secret'),
+          copyTo(root, path.join(host, 'payload'), `/sw/n${i}`),
+          copyFrom(root, '/abs/secret', path.join(host, `a${i}`)),
+          copyFrom(root, '/rel/secret', path.join(host, `r${i}`)),
+        ]),
+      )
+      ok += results.filter((r) => r.status === 'fulfilled').length
+    }
+    expect(ok).toBeGreaterThan(0)
+  } finally {
+    await removeContainer(c)
+  }
+  expect(snapshot(canary, { withDirTimes: true })).toEqual(before)
+  const leaked = fs.readdirSync(host).filter((n) => {
+    const p = path.join(host, n)
+    const walk = (q: string): boolean => {
+      const st = fs.lstatSync(q)
+      if (st.isFile()) return fs.readFileSync(q, 'utf8').includes('HOST SECRET')
+      return st.isDirectory() && fs.readdirSync(q).some((m) => walk(path.join(q, m)))
+    }
+    return walk(p)
+  })
+  expect(leaked).toEqual([])
+})

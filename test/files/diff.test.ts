@@ -1,0 +1,112 @@
+// Overlay upper dir -> OCI layer tar, and applying layers back (flat and as overlay lowerdirs), on real overlay mounts.
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+import * as tar from 'tar-stream'
+import { Readable } from 'node:stream'
+import { applyLayer, layerFromUpper } from '../../lib/files'
+import { MNT_DETACH, mount, umount2 } from '../../lib/sys/libc'
+import { Scratch, snapshot } from './helpers'
+
+const scratch = new Scratch()
+afterEach(() => scratch.cleanup((m) => umount2(m, MNT_DETACH)))
+
+/** Tar keeps whole seconds (like Docker's archives): compare mtimes to the second. */
+function secs(snap: ReturnType<typeof snapshot>) {
+  return Object.fromEntries(Object.entries(snap).map(([k, v]) => [k, { ...v, mtimeNs: v.mtimeNs / 1_000_000_000n }]))
+}
+
+async function collect(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = []
+  for await (const c of stream) chunks.push(c as Buffer)
+  return Buffer.concat(chunks)
+}
+
+async function names(buf: Buffer): Promise<string[]> {
+  const ex = tar.extract()
+  const out: string[] = []
+  const done = (async () => {
+    for await (const e of ex) {
+      out.push(`${e.header.name}:${e.header.type}`)
+      for await (const _ of e);
+    }
+  })()
+  ex.write(buf)
+  ;(ex as unknown as { end(): void }).end()
+  await done
+  return out
+}
+
+function overlay(lower: string, base: string): { upper: string; merged: string } {
+  const upper = path.join(base, 'upper')
+  const work = path.join(base, 'work')
+  const merged = path.join(base, 'merged')
+  for (const d of [upper, work, merged]) fs.mkdirSync(d)
+  mount('overlay', merged, 'overlay', 0, `lowerdir=${lower},upperdir=${upper},workdir=${work}`)
+  scratch.mounted(merged)
+  return { upper, merged }
+}
+
+function lowerTree(dir: string): void {
+  fs.mkdirSync(path.join(dir, 'd'), { recursive: true })
+  fs.mkdirSync(path.join(dir, 'e'))
+  fs.writeFileSync(path.join(dir, 'a'), 'a')
+  fs.writeFileSync(path.join(dir, 'd', 'x'), 'x')
+  fs.writeFileSync(path.join(dir, 'd', 'y'), 'y')
+  fs.writeFileSync(path.join(dir, 'e', 'z'), 'z')
+  fs.writeFileSync(path.join(dir, 'e', 'keep'), 'keep')
+}
+
+test('upper dir -> OCI layer (whiteouts, opaque dirs) -> applied onto the lower gives the merged view', async () => {
+  const base = scratch.dir('mc-files-ovl-')
+  const lower = path.join(base, 'lower')
+  lowerTree(lower)
+  const { upper, merged } = overlay(lower, base)
+  fs.rmSync(path.join(merged, 'a'))
+  fs.rmSync(path.join(merged, 'd'), { recursive: true })
+  fs.mkdirSync(path.join(merged, 'd'))
+  fs.writeFileSync(path.join(merged, 'd', 'new'), 'new')
+  fs.writeFileSync(path.join(merged, 'e', 'z'), 'z2')
+  fs.rmSync(path.join(merged, 'e', 'keep'))
+  fs.writeFileSync(path.join(merged, 'n'), 'n')
+  fs.symlinkSync('/etc/passwd', path.join(merged, 'l'))
+  const want = snapshot(merged, { withDirTimes: false })
+
+  const layer = await collect(layerFromUpper(upper))
+  expect(await names(layer)).toEqual(['.wh.a:file', 'd/:directory', 'd/.wh..wh..opq:file', 'd/new:file', 'e/:directory', 'e/.wh.keep:file', 'e/z:file', 'l:symlink', 'n:file'])
+  expect((await collect(layerFromUpper(upper))).equals(layer)).toBe(true) // reproducible
+
+  // Flat: apply onto a copy of the lower layer.
+  const flat = path.join(base, 'flat')
+  lowerTree(flat)
+  await applyLayer(flat, layer)
+  expect(secs(snapshot(flat))).toEqual(secs(want))
+
+  // Overlay: the layer as a new lowerdir above the old one.
+  const layerDir = path.join(base, 'layer')
+  fs.mkdirSync(layerDir)
+  await applyLayer(layerDir, layer, { whiteouts: 'overlay' })
+  const view = path.join(base, 'view')
+  fs.mkdirSync(view)
+  mount('overlay', view, 'overlay', 0, `lowerdir=${layerDir}:${lower}`)
+  scratch.mounted(view)
+  expect(secs(snapshot(view))).toEqual(secs(want))
+})
+
+test('applyLayer refuses escaping names and stays inside the directory through symlinks', async () => {
+  const base = scratch.dir('mc-files-ovl-')
+  const canary = scratch.dir('mc-canary-')
+  fs.writeFileSync(path.join(canary, 'secret'), 'S')
+  const dir = path.join(base, 'root')
+  fs.mkdirSync(dir)
+  fs.symlinkSync(canary, path.join(dir, 'out'))
+  const mk = async (entries: { name: string; type?: 'file' | 'symlink'; linkname?: string }[]) => {
+    const pack = tar.pack()
+    for (const e of entries) pack.entry(e, e.type === 'symlink' ? '' : 'x')
+    pack.finalize()
+    return collect(Readable.from(pack))
+  }
+  await expect(applyLayer(dir, await mk([{ name: '../x' }]))).rejects.toMatchObject({ code: 'EUNSAFE' })
+  await expect(applyLayer(dir, await mk([{ name: '/abs' }]))).rejects.toMatchObject({ code: 'EUNSAFE' })
+  await applyLayer(dir, await mk([{ name: 'out/.wh.secret' }, { name: 'out/new' }])).catch(() => {})
+  expect(fs.readdirSync(canary)).toEqual(['secret'])
+})

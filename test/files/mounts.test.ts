@@ -1,0 +1,94 @@
+// Copies that meet mounts inside the root: read-only mounts and roots (EROFS), volumes (other filesystems), bind-mounted files.
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+import * as tar from 'tar-stream'
+import { copyFrom, copyTo, putArchive } from '../../lib/files'
+import { MNT_DETACH, MS_BIND, MS_RDONLY, MS_REMOUNT, mount, umount2 } from '../../lib/sys/libc'
+import { Scratch, leftovers, makeTree, snapshot } from './helpers'
+
+const scratch = new Scratch()
+afterEach(() => scratch.cleanup((m) => umount2(m, MNT_DETACH)))
+
+function tmpfs(target: string, readOnly = false): void {
+  fs.mkdirSync(target, { recursive: true })
+  mount('tmpfs', target, 'tmpfs', 0, 'size=16m,mode=755')
+  scratch.mounted(target)
+  if (readOnly) mount(null, target, null, MS_REMOUNT | MS_RDONLY, 'size=16m')
+}
+
+function bind(source: string, target: string): void {
+  mount(source, target, null, MS_BIND)
+  scratch.mounted(target)
+}
+
+async function oneFileTar(): Promise<Buffer> {
+  const pack = tar.pack()
+  pack.entry({ name: 'x' }, 'x')
+  pack.finalize()
+  const chunks: Buffer[] = []
+  for await (const c of pack) chunks.push(c as Buffer)
+  return Buffer.concat(chunks)
+}
+
+test('copies into a read-only mount fail with EROFS and change nothing', async () => {
+  const root = scratch.dir('mc-files-root-')
+  const host = scratch.dir('mc-files-host-')
+  tmpfs(path.join(root, 'ro'), true)
+  fs.writeFileSync(path.join(host, 'f'), 'F')
+  makeTree(host, 't')
+  await expect(copyTo(root, path.join(host, 'f'), '/ro/f')).rejects.toMatchObject({ code: 'EROFS', reason: 'read-only' })
+  await expect(copyTo(root, path.join(host, 't'), '/ro')).rejects.toMatchObject({ code: 'EROFS' })
+  await expect(copyTo(root, path.join(host, 't'), '/ro/new')).rejects.toMatchObject({ code: 'EROFS' })
+  await expect(putArchive(root, '/ro', await oneFileTar())).rejects.toMatchObject({ code: 'EROFS' })
+  expect(fs.readdirSync(path.join(root, 'ro'))).toEqual([])
+  // Reading from it works.
+  await copyFrom(root, '/ro/.', path.join(host, 'out'))
+})
+
+test('a read-only root fails with EROFS, while a writable volume under it takes the copy', async () => {
+  const base = scratch.dir('mc-files-root-')
+  const root = path.join(base, 'rootfs')
+  const host = scratch.dir('mc-files-host-')
+  tmpfs(root)
+  fs.mkdirSync(path.join(root, 'data'))
+  mount(null, root, null, MS_REMOUNT | MS_RDONLY, 'size=16m')
+  const vol = scratch.dir('mc-files-vol-')
+  bind(vol, path.join(root, 'data'))
+  fs.writeFileSync(path.join(host, 'f'), 'F')
+  await expect(copyTo(root, path.join(host, 'f'), '/f')).rejects.toMatchObject({ code: 'EROFS' })
+  await copyTo(root, path.join(host, 'f'), '/data/f')
+  expect(fs.readFileSync(path.join(vol, 'f'), 'utf8')).toBe('F')
+})
+
+test('merging a tree over / lands entries under a volume mount in the volume (cross-filesystem renames)', async () => {
+  const root = scratch.dir('mc-files-root-')
+  const host = scratch.dir('mc-files-host-')
+  tmpfs(path.join(root, 'vol'))
+  fs.writeFileSync(path.join(root, 'vol', 'existing'), 'E')
+  const t = makeTree(host, 'tree')
+  fs.mkdirSync(path.join(t, 'vol', 'sub'), { recursive: true })
+  fs.writeFileSync(path.join(t, 'vol', 'a'), 'A')
+  fs.writeFileSync(path.join(t, 'vol', 'sub', 'b'), 'B')
+  fs.writeFileSync(path.join(t, 'vol', 'existing'), 'replaced')
+  await copyTo(root, `${t}/.`, '/')
+  expect(fs.readFileSync(path.join(root, 'vol', 'a'), 'utf8')).toBe('A')
+  expect(fs.readFileSync(path.join(root, 'vol', 'sub', 'b'), 'utf8')).toBe('B')
+  expect(fs.readFileSync(path.join(root, 'vol', 'existing'), 'utf8')).toBe('replaced')
+  expect(snapshot(path.join(root, 'sub'))).toEqual(snapshot(path.join(t, 'sub')))
+  expect(leftovers(root)).toEqual([])
+  // It is in the tmpfs, not hidden under it.
+  umount2(path.join(root, 'vol'), MNT_DETACH)
+  expect(fs.readdirSync(path.join(root, 'vol'))).toEqual([])
+})
+
+test('a bind-mounted file is rewritten in place (the copy lands in the bind source)', async () => {
+  const root = scratch.dir('mc-files-root-')
+  const host = scratch.dir('mc-files-host-')
+  fs.writeFileSync(path.join(host, 'bound'), 'original')
+  fs.writeFileSync(path.join(root, 'cfg'), '')
+  bind(path.join(host, 'bound'), path.join(root, 'cfg'))
+  fs.writeFileSync(path.join(host, 'new'), 'updated content')
+  await copyTo(root, path.join(host, 'new'), '/cfg')
+  expect(fs.readFileSync(path.join(host, 'bound'), 'utf8')).toBe('updated content')
+  expect(leftovers(root)).toEqual([])
+})
