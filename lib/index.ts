@@ -32,6 +32,8 @@ export type { MountOption, MountRecord, MountRunOptions } from './storage/mount-
 export type { RuntimeOptions, RuntimeOption } from './engine/runtime'
 export * from './errors'
 export type * from './container/types'
+export type { CommitOptions } from './container/commit'
+export type { CopyOptions, PathStat, PutArchiveOptions } from './files'
 export { defaultCapabilities } from './runtime/capabilities'
 
 /**

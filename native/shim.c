@@ -60,7 +60,7 @@ static void say_failure(struct mc_failure *f) {
 }
 
 static void record_exit(const char *path, int code, int sig) {
-  if (!path) return;
+  if (!path || !*path) return;
   char tmp[4096];
   snprintf(tmp, sizeof(tmp), "%s.tmp", path);
   int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

@@ -13,6 +13,10 @@ import { Shim, type ExitStatus } from '../runtime/shim'
 import { closeQuietly, CLONE_NEWNET } from '../sys/libc'
 import { diskUsage } from '../util/disk-usage'
 import { writeEtcFiles } from './etc-files'
+import * as files from '../files'
+import type { CopyOptions, PathStat, PutArchiveOptions } from '../files'
+import type { Image } from '../image/image'
+import { commitLayer, type CommitOptions } from './commit'
 import { joinBridgeNetwork, releaseContainerNetwork } from '../network/lifecycle'
 import { processStartTime, readExitFile, isAlive, waitForeign } from './liveness'
 import { runExec } from './exec'
@@ -106,20 +110,72 @@ export class Container implements AsyncDisposable {
    * Paths under it must be resolved with RESOLVE_IN_ROOT (the content is untrusted).
    */
   async withFilesystem<T>(fn: (root: string) => Promise<T>): Promise<T> {
+    const fsView = await this.openFilesystem()
+    try {
+      return await fn(fsView.root)
+    } finally {
+      await fsView.release()
+    }
+  }
+
+  /** Like {@link withFilesystem}, for views that outlive the call (a tar stream read later). */
+  private async openFilesystem(): Promise<{ root: string; release: () => Promise<void> }> {
     const state = this.currentState()
-    if (state.status === 'running' && state.pid) return fn(`/proc/${state.pid}/root`)
+    if (state.status === 'running' && state.pid) return { root: `/proc/${state.pid}/root`, release: async () => {} }
     const record = this.record()
-    const spec = { ...this.runSpec(record, { kind: 'host' }), hold: true, detach: false, exitFile: `${this.paths().exit}.hold` }
+    // No exit file: the holder must never write into the container's directory.
+    const spec = { ...this.runSpec(record, { kind: 'host' }), hold: true, detach: false, exitFile: '' }
     spec.stdio = { stdin: '/dev/null', stdout: '/dev/null', stderr: '/dev/null' }
     const shim = Shim.forRun().send(encodeRunSpec(spec))
     const pid = await shim.hold(shim.started)
-    try {
-      return await fn(`/proc/${pid}/root`)
-    } finally {
+    const release = async () => {
       process.kill(pid, 'SIGKILL')
-      await shim.hold(shim.exited)
-      fs.rmSync(spec.exitFile, { force: true })
+      await shim.hold(shim.closed)
     }
+    return { root: `/proc/${pid}/root`, release }
+  }
+
+  /** Copies a host file or directory into the container, with `docker cp`'s rules. Works on running and stopped containers. */
+  async copyTo(hostSrc: string, containerDest: string, opts: CopyOptions = {}): Promise<void> {
+    await this.withFilesystem((root) => files.copyTo(root, hostSrc, containerDest, opts))
+  }
+
+  /** Copies a container file or directory to the host, with `docker cp`'s rules. */
+  async copyFrom(containerSrc: string, hostDest: string, opts: CopyOptions = {}): Promise<void> {
+    await this.withFilesystem((root) => files.copyFrom(root, containerSrc, hostDest, opts))
+  }
+
+  /** Stat of a path inside the container (the Engine API's HEAD /archive). */
+  async statPath(containerPath: string): Promise<PathStat> {
+    return this.withFilesystem((root) => files.statPath(root, containerPath))
+  }
+
+  /** A tar stream of a container path, and its stat (GET /archive). The container's view stays assembled until the stream ends. */
+  async getArchive(containerPath: string): Promise<{ stream: Readable; stat: PathStat }> {
+    const view = await this.openFilesystem()
+    try {
+      const result = await files.getArchive(view.root, containerPath)
+      result.stream.once('close', () => void view.release())
+      return result
+    } catch (err) {
+      await view.release()
+      throw err
+    }
+  }
+
+  /** Extracts a tar (stream or buffer) into an existing container directory (PUT /archive). Entries escaping the directory are refused. */
+  async putArchive(containerDir: string, tar: Readable | Buffer, opts: PutArchiveOptions = {}): Promise<void> {
+    await this.withFilesystem((root) => files.putArchive(root, containerDir, tar, opts))
+  }
+
+  /**
+   * Turns the container's writable layer into a new image (`docker commit`):
+   * the upper dir becomes an OCI layer (whiteouts as `.wh.` entries), stored
+   * under its digest, on top of the container's image layers.
+   */
+  async commit(opts: CommitOptions = {}): Promise<Image> {
+    const record = this.record()
+    return commitLayer(this.runtime, this.runtime.images.resolve(record.imageId), this.paths().upper, record, opts)
   }
 
   private runSpec(record: ContainerRecord, netns: NetnsChoice): RunSpec {

@@ -82,6 +82,11 @@ export class ImageStore {
     return dir
   }
 
+  /** Deletes a scratch layer that will not be committed. */
+  discardScratch(scratch: string): void {
+    fs.rmSync(scratch, { recursive: true, force: true })
+  }
+
   /** Moves a scratch layer to its content address; an identical existing layer wins. */
   commitLayer(scratch: string, digest: string): string {
     const final = path.dirname(this.layerPath(digest))

@@ -118,7 +118,8 @@ export function encodeRunSpec(s: RunSpec): Buffer {
   const t = ['rootfs', s.rootfs.mergedDir, 'upper', s.rootfs.upperDir, 'work', s.rootfs.workDir, 'readonly', s.rootfs.readOnly ? '1' : '0']
   for (const l of s.rootfs.lowerDirs) t.push('lower', l)
   t.push('clone', String(s.cloneFlags), 'lo', s.loopbackUp ? '1' : '0', 'init', s.init ? '1' : '0')
-  t.push('detach', s.detach ? '1' : '0', 'exitfile', s.exitFile)
+  t.push('detach', s.detach ? '1' : '0')
+  if (s.exitFile) t.push('exitfile', s.exitFile)
   if (s.hold) t.push('hold', '1')
   if (s.hostname) t.push('hostname', s.hostname)
   if (s.netnsPath !== undefined) t.push('netnspath', s.netnsPath)

@@ -1,0 +1,55 @@
+/**
+ * `docker commit`: a container's overlay upper dir becomes an OCI layer
+ * (diff tar, content-addressed by its sha256), applied as a new overlay
+ * lower dir on top of the container's image layers.
+ *
+ * @module
+ */
+import * as crypto from 'node:crypto'
+import { Transform } from 'node:stream'
+import type { Runtime } from '../engine/runtime'
+import { applyLayer, layerFromUpper } from '../files'
+import { Image } from '../image/image'
+import type { ImageConfig, ImageRecord } from '../image/store'
+import { normaliseRef } from '../image/store'
+import type { ContainerRecord } from './types'
+
+/** Options of {@link Container.commit}. */
+export interface CommitOptions {
+  /** Tag for the new image, e.g. "mine:v2". */
+  ref?: string
+  /** Config overrides, like `docker commit --change`. */
+  changes?: Pick<ImageConfig, 'cmd' | 'entrypoint' | 'env' | 'workdir' | 'user' | 'exposedPorts' | 'labels'>
+}
+
+/** Commits `upperDir` as a new layer over `image`; returns the new image. */
+export async function commitLayer(rt: Runtime, image: ImageRecord, upperDir: string, record: ContainerRecord, opts: CommitOptions): Promise<Image> {
+  const refs = opts.ref ? [normaliseRef(opts.ref)] : []
+  const scratch = rt.images.scratchLayer()
+  try {
+    const hash = crypto.createHash('sha256')
+    const hashing = new Transform({
+      transform(chunk, _enc, cb) {
+        hash.update(chunk)
+        cb(null, chunk)
+      },
+    })
+    const layer = layerFromUpper(upperDir).pipe(hashing)
+    await applyLayer(`${scratch}/diff`, layer, { whiteouts: 'overlay' })
+    const digest = rt.images.commitLayer(scratch, `sha256:${hash.digest('hex')}`)
+    const config: ImageConfig = {
+      ...image.config,
+      cmd: record.config.cmd,
+      entrypoint: record.config.entrypoint.length ? record.config.entrypoint : image.config.entrypoint,
+      env: record.config.env,
+      workdir: record.config.workdir,
+      user: record.config.user || image.config.user,
+      ...opts.changes,
+    }
+    const stored = rt.images.putImage([...image.layers, digest], config, image.hostBinds, refs)
+    return Image.get(stored.id, { runtime: rt })
+  } catch (err) {
+    rt.images.discardScratch(scratch)
+    throw err
+  }
+}
