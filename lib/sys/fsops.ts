@@ -6,11 +6,9 @@
  *
  * @module
  */
-import * as fs from 'node:fs'
-import * as path from 'node:path'
-import koffi from 'koffi'
+import type koffi from 'koffi'
 import { NativeError, SyscallError } from '../errors'
-import { errnoName, nativeBuildDir } from './libc'
+import { errnoName, nativeLib } from './libc'
 
 type Fn = ReturnType<ReturnType<typeof koffi.load>['func']>
 interface Fns {
@@ -40,9 +38,7 @@ let fns: Fns | undefined
 
 function lib(): Fns {
   if (fns) return fns
-  const file = path.join(nativeBuildDir, 'libmcnative.so')
-  if (!fs.existsSync(file)) throw new NativeError(`${file} is missing: run \`npm rebuild minicontainer\` (needs make and a C compiler)`)
-  const l = koffi.load(file)
+  const l = nativeLib()
   try {
     fns = {
       openat: l.func('int mc_openat(int dirfd, const char *name, int flags, int mode)'),
@@ -68,7 +64,7 @@ function lib(): Fns {
       fsetxattr: l.func('int mc_fsetxattr(int fd, const char *name, const uint8_t *value, int size, int flags)'),
     }
   } catch (err) {
-    throw new NativeError(`${file} is out of date (${(err as Error).message}): run \`npm rebuild minicontainer\``)
+    throw new NativeError(`libmcnative.so is out of date (${(err as Error).message}): run \`npm rebuild minicontainer\``)
   }
   return fns
 }

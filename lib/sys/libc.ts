@@ -20,7 +20,8 @@ export const nativeBuildDir = path.resolve(__dirname, '..', '..', 'native', 'bui
 const libc = koffi.load('libc.so.6')
 let native: LibraryHandle | undefined
 
-function nativeLib(): LibraryHandle {
+/** The native helper library (native/build/libmcnative.so), loaded once. */
+export function nativeLib(): LibraryHandle {
   if (native) return native
   const file = path.join(nativeBuildDir, 'libmcnative.so')
   if (!fs.existsSync(file))
