@@ -236,15 +236,6 @@ static int64_t copy_dense(int in, int out, int64_t max) {
 }
 
 /*
- * Copies the regular file `sname` in sdir to a new file `dname` in ddir
- * (O_EXCL: never through an existing name), with mode, times and (MC_OWNER)
- * owner. out[] gets the source's stat (see fill_stat).
- * Returns 0 when done; 1 (MC_LINKCHECK, nothing created) when the source has
- * other hard links; 2 (MC_SYNC_LIMIT) when the source is larger than out[0]:
- * then fds[0]/fds[1] hold the open source/destination for the caller to copy
- * with mc_copy_data and finish with mc_finish_file. -EINVAL: not a regular file.
- */
-/*
  * Opens the regular file `name` of dirfd (or dirfd itself, an O_PATH fd, when
  * name is "") with `flags`, never following a symlink and never opening
  * anything else: the object is first opened O_PATH (no device open() side
@@ -276,6 +267,15 @@ int mc_open_regular(int dirfd, const char *name, int flags, uint64_t *out) {
   return fd;
 }
 
+/*
+ * Copies the regular file `sname` in sdir to a new file `dname` in ddir
+ * (O_EXCL: never through an existing name), with mode, times and (MC_OWNER)
+ * owner. out[] gets the source's stat (see fill_stat).
+ * Returns 0 when done; 1 (MC_LINKCHECK, nothing created) when the source has
+ * other hard links; 2 (MC_SYNC_LIMIT) when the source is larger than out[0]:
+ * then fds[0]/fds[1] hold the open source/destination for the caller to copy
+ * with mc_copy_data and finish with mc_finish_file. -EINVAL: not a regular file.
+ */
 int mc_copy_file(int sdir, const char *sname, int ddir, const char *dname, int flags, uint64_t *out, int *fds) {
   uint64_t limit = out[0];
   struct stat st;

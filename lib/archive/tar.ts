@@ -53,6 +53,8 @@ import {
   readlinkat,
   setMeta,
   symlinkat,
+  nameStr,
+  type Name,
   type RawStat,
 } from '../sys/fsops'
 import { DirNonDirError, NotADirectoryError, PathNotFoundError, UnsafeEntryError } from '../files/errors'
@@ -68,7 +70,7 @@ import {
   type Side,
 } from '../files/resolve'
 import { mtimeOf, openPath, pathStatOf, type PathStat } from '../files/stat'
-import { mergeInto, removeTree, removeTreeQuietly, restoreMtime, tempName } from '../files/tree'
+import { checkMergeWritable, mergeInto, removeTree, removeTreeQuietly, restoreMtime, tempName } from '../files/tree'
 
 export type { PathStat }
 
@@ -101,7 +103,7 @@ export async function getArchive(root: string, p: string): Promise<{ stream: Rea
       if (contents) {
         const dfd = openDir(o.dirfd, o.name)
         try {
-          for (const e of listdir(dfd)) await walker.add(dfd, e.name, e.name)
+          for (const e of listdir(dfd)) await walker.add(dfd, e.name, nameStr(e.name))
         } finally {
           close(dfd)
         }
@@ -136,7 +138,7 @@ export function toNodeReadable(pack: tar.Pack): Readable {
   return out
 }
 
-export function openDir(dirfd: number, name: string): number {
+export function openDir(dirfd: number, name: Name): number {
   return name === '' ? openat(dirfd, '.', O_RDONLY | O_DIRECTORY) : openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW)
 }
 
@@ -196,10 +198,10 @@ export class ArchiveWalker {
   /** The entries of a dir fd, sorted in layer mode (reproducible digests). */
   entries(dfd: number) {
     const list = listdir(dfd)
-    return this.layer ? list.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)) : list
+    return this.layer ? list.sort((a, b) => Buffer.compare(Buffer.from(nameStr(a.name)), Buffer.from(nameStr(b.name)))) : list
   }
 
-  async add(dirfd: number, name: string, entryName: string, retried = false): Promise<void> {
+  async add(dirfd: number, name: Name, entryName: string, retried = false): Promise<void> {
     const st = lstatAt(dirfd, name)
     if (!st) return
     const base = { name: entryName, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: mtimeOf(st) }
@@ -217,7 +219,7 @@ export class ArchiveWalker {
           await entryWritten(this.pack, { ...base, name: `${entryName}/`, type: 'directory' })
           if (this.layer && OPAQUE_XATTRS.some((x) => fgetxattr(dfd, x) === 'y'))
             await entryWritten(this.pack, { name: `${entryName}/.wh..wh..opq`, mode: 0, uid: 0, gid: 0, mtime: base.mtime, type: 'file', size: 0 })
-          for (const e of this.entries(dfd)) await this.add(dfd, e.name, `${entryName}/${e.name}`)
+          for (const e of this.entries(dfd)) await this.add(dfd, e.name, `${entryName}/${nameStr(e.name)}`)
         } finally {
           close(dfd)
         }
@@ -343,12 +345,12 @@ async function extractInto(side: Side, dirfd: number, dirPath: string, input: Re
   let stagefd = -1
   let merging = false
   const implicit = new Set<string>()
+  const source = decompressed(Buffer.isBuffer(input) ? Readable.from([input]) : input)
   try {
     stagefd = openat(dirfd, stage, O_RDONLY | O_DIRECTORY | O_NOFOLLOW)
     const dirs: [string, tar.Header][] = []
     const extract = tar.extract()
-    const source = Buffer.isBuffer(input) ? Readable.from([input]) : input
-    const feeding = feed(decompressed(source), extract)
+    const feeding = feed(source, extract)
     feeding.catch(() => {})
     for await (const entry of extract) {
       opts.signal?.throwIfAborted()
@@ -365,9 +367,10 @@ async function extractInto(side: Side, dirfd: number, dirPath: string, input: Re
       }
     }
     opts.signal?.throwIfAborted()
-    merging = true
     const landing = openat(dirfd, '.', O_RDONLY | O_DIRECTORY)
     try {
+      checkMergeWritable(stagefd, landing, (rel) => side.display(path.posix.join(dirPath, rel)))
+      merging = true
       await mergeInto(stagefd, landing, {
         owner: true,
         noOverwriteDirNonDir: opts.noOverwriteDirNonDir,
@@ -383,6 +386,7 @@ async function extractInto(side: Side, dirfd: number, dirPath: string, input: Re
       close(landing)
     }
   } catch (err) {
+    source.destroy() // stops reading the caller's stream
     if (stagefd >= 0) close(stagefd)
     stagefd = -1
     removeTreeQuietly(dirfd, stage)

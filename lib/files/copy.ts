@@ -27,9 +27,11 @@
  * aborted while copying leaves the destination exactly as it was (the staging
  * dir is removed). Replacing a file, or creating a new file or directory, is
  * one atomic rename. Merging into an existing directory is a series of
- * renames (each atomic, each entry either old or new), so only a failure in
- * that final rename phase — e.g. the container deleting directories
- * meanwhile — can leave a merge half done. Entries under a different mount
+ * renames (each atomic, each entry either old or new); before it starts,
+ * every directory that receives entries is checked to be writable (a
+ * read-only mount inside the destination fails the copy with EROFS before
+ * anything moves), so only a failure in that final rename phase — e.g. the
+ * container deleting directories meanwhile — can leave a merge half done. Entries under a different mount
  * (a volume inside the destination) are copied to a temporary name beside
  * their target and renamed.
  *
@@ -37,7 +39,7 @@
  */
 import { SyscallError } from '../errors'
 import { O_DIRECTORY, O_NOFOLLOW, O_PATH } from '../sys/libc'
-import { O_RDONLY, close, listdir, mkdirat, openat, type RawStat } from '../sys/fsops'
+import { O_RDONLY, close, listdir, mkdirat, nameStr, openat, type RawStat } from '../sys/fsops'
 import { DirNonDirError, DirectoryOntoFileError, NotADirectoryError, PathNotFoundError } from './errors'
 import {
   closeSide,
@@ -53,7 +55,7 @@ import {
   type ParsedPath,
   type Side,
 } from './resolve'
-import { TreeCopier, mergeInto, removeTreeQuietly, restoreMtime, tempName } from './tree'
+import { TreeCopier, checkMergeWritable, mergeInto, removeTreeQuietly, restoreMtime, tempName } from './tree'
 
 /** Options of {@link copyTo} and {@link copyFrom}. */
 export interface CopyOptions {
@@ -216,15 +218,16 @@ async function place(srcSide: Side, src: Source, dstSide: Side, p: Plan, opts: C
     else {
       const dirfd = src.name === '' ? openat(src.dirfd, '.', O_RDONLY | O_DIRECTORY) : openat(src.dirfd, src.name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW)
       try {
-        for (const e of listdir(dirfd)) await copier.copy(dirfd, e.name, stagefd, e.name, e.name, e.type)
+        for (const e of listdir(dirfd)) await copier.copy(dirfd, e.name, stagefd, e.name, nameStr(e.name), e.type)
       } finally {
         close(dirfd)
       }
     }
     opts.signal?.throwIfAborted()
-    merging = true
     const landing = openat(p.landing, '.', O_RDONLY | O_DIRECTORY)
     try {
+      checkMergeWritable(stagefd, landing, (rel) => (rel ? `${p.where}/${rel}` : p.where))
+      merging = true
       await mergeInto(stagefd, landing, {
         owner,
         describe: (rel) => `${p.where}/${rel}`,

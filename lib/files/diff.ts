@@ -42,6 +42,7 @@ import {
   listdir,
   mkdirat,
   mknodat,
+  nameStr,
   openat,
   setMeta,
   symlinkat,
@@ -67,7 +68,7 @@ export function layerFromUpper(upperDir: string): Readable {
   const walker = new ArchiveWalker(pack, true)
   ;(async () => {
     try {
-      for (const e of walker.entries(fd)) await walker.add(fd, e.name, e.name)
+      for (const e of walker.entries(fd)) await walker.add(fd, e.name, nameStr(e.name))
       pack.finalize()
     } catch (err) {
       pack.destroy(err as Error)
@@ -97,9 +98,10 @@ export async function applyLayer(dir: string, input: Readable | Buffer, opts: Ap
   /** Paths this layer created: an opaque marker only hides what lower layers had. */
   const created = new Set<string>()
   const dirs: [string, tar.Header][] = []
+  const source = decompressed(Buffer.isBuffer(input) ? Readable.from([input]) : input)
   try {
     const extract = tar.extract()
-    const feeding = feed(decompressed(Buffer.isBuffer(input) ? Readable.from([input]) : input), extract)
+    const feeding = feed(source, extract)
     feeding.catch(() => {})
     for await (const entry of extract) {
       opts.signal?.throwIfAborted()
@@ -114,6 +116,9 @@ export async function applyLayer(dir: string, input: Readable | Buffer, opts: Ap
         close(fd)
       }
     }
+  } catch (err) {
+    source.destroy() // stops reading the caller's stream
+    throw err
   } finally {
     close(dirfd)
   }
@@ -162,7 +167,7 @@ async function applyEntry(dirfd: number, entry: AsyncIterable<unknown> & { heade
       const prefix = parts.slice(0, -1).join('/')
       const fd = openat(pfd, '.', O_RDONLY | O_DIRECTORY)
       try {
-        for (const e of listdir(fd)) if (!created.has(prefix ? `${prefix}/${e.name}` : e.name)) removeTree(fd, e.name)
+        for (const e of listdir(fd)) if (!created.has(prefix ? `${prefix}/${nameStr(e.name)}` : nameStr(e.name))) removeTree(fd, e.name)
       } finally {
         close(fd)
       }

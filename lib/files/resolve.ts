@@ -13,7 +13,7 @@
 import * as path from 'node:path'
 import { InvalidArgumentError, SyscallError } from '../errors'
 import { O_CLOEXEC, O_DIRECTORY, O_NOFOLLOW, O_PATH, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, openat2 } from '../sys/libc'
-import { AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW, S_IFLNK, S_IFMT, close, fstatat, readlinkat, type RawStat } from '../sys/fsops'
+import { AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW, S_IFLNK, S_IFMT, close, fstatat, readlinkat, type Name, type RawStat } from '../sys/fsops'
 import { ReadOnlyError } from './errors'
 
 /** One side of a copy: a root fd and how paths are resolved under it. */
@@ -146,7 +146,7 @@ export function resolveInScope(side: Side, clean: string): string {
 }
 
 /** The fstat of a path's last component without following it, or undefined when missing. */
-export function lstatAt(dirfd: number, name: string): RawStat | undefined {
+export function lstatAt(dirfd: number, name: Name): RawStat | undefined {
   return name === '' ? fstatat(dirfd, '', AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) : fstatat(dirfd, name, AT_SYMLINK_NOFOLLOW, true)
 }
 

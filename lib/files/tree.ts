@@ -6,6 +6,7 @@
  * @module
  */
 import { randomBytes } from 'node:crypto'
+import * as fs from 'node:fs'
 import { SyscallError } from '../errors'
 import { O_DIRECTORY, O_NOFOLLOW, O_PATH, RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, openat2 } from '../sys/libc'
 import {
@@ -47,9 +48,11 @@ import {
   renameat2,
   setMeta,
   unlinkat,
+  nameStr,
+  type Name,
   type RawStat,
 } from '../sys/fsops'
-import { UnsafeEntryError } from './errors'
+import { ReadOnlyError, UnsafeEntryError } from './errors'
 import { isDir, lstatAt } from './resolve'
 
 /** Files up to this size are copied in one blocking call; larger ones on a worker thread in chunks. */
@@ -114,7 +117,7 @@ export class TreeCopier {
    * Copies `sname` of `sdir` (or `sdir` itself, an O_PATH fd, when sname is
    * "") to the new name `dname` in `ddir`. `rel` is dname's path from destBase.
    */
-  async copy(sdir: number, sname: string, ddir: number, dname: string, rel: string, dtype = 0): Promise<void> {
+  async copy(sdir: number, sname: Name, ddir: number, dname: Name, rel: string, dtype = 0): Promise<void> {
     if (++this.count % YIELD_EVERY === 0) await new Promise<void>((r) => setImmediate(r))
     this.opts.signal?.throwIfAborted()
     let type = dtype === DT_DIR ? S_IFDIR : dtype === DT_REG ? S_IFREG : dtype === DT_LNK ? S_IFLNK : 0
@@ -142,7 +145,7 @@ export class TreeCopier {
     }
   }
 
-  private async copyAs(type: number, sdir: number, sname: string, ddir: number, dname: string, rel: string): Promise<void> {
+  private async copyAs(type: number, sdir: number, sname: Name, ddir: number, dname: Name, rel: string): Promise<void> {
     switch (type) {
       case S_IFDIR:
         return this.copyDir(sdir, sname, ddir, dname, rel)
@@ -164,7 +167,7 @@ export class TreeCopier {
     }
   }
 
-  private async copyDir(sdir: number, sname: string, ddir: number, dname: string, rel: string): Promise<void> {
+  private async copyDir(sdir: number, sname: Name, ddir: number, dname: Name, rel: string): Promise<void> {
     const sfd = sourceStage(() => (sname === '' ? openat(sdir, '.', O_RDONLY | O_DIRECTORY) : openat(sdir, sname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW)))
     let dfd = -1
     try {
@@ -175,7 +178,7 @@ export class TreeCopier {
       }
       mkdirat(ddir, dname, 0o700)
       dfd = openat(ddir, dname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW)
-      for (const e of listdir(sfd)) await this.copy(sfd, e.name, dfd, e.name, rel === '' ? e.name : `${rel}/${e.name}`, e.type)
+      for (const e of listdir(sfd)) await this.copy(sfd, e.name, dfd, e.name, rel === '' ? nameStr(e.name) : `${rel}/${nameStr(e.name)}`, e.type)
       copyMeta(sfd, dfd, this.flags)
     } finally {
       close(sfd)
@@ -183,7 +186,7 @@ export class TreeCopier {
     }
   }
 
-  private async copyReg(sdir: number, sname: string, ddir: number, dname: string, rel: string): Promise<void> {
+  private async copyReg(sdir: number, sname: Name, ddir: number, dname: Name, rel: string): Promise<void> {
     const check = sname === '' ? 0 : MC_LINKCHECK
     let r = sourceStage(() => copyFile(sdir, sname, ddir, dname, this.flags | check | MC_SYNC_LIMIT, SYNC_LIMIT))
     if (r.kind === 'linked') {
@@ -216,7 +219,7 @@ export class TreeCopier {
   }
 
   /** Hard-links the already copied `firstRel` as `dname` in `ddir`; false when it is gone (then copy instead). */
-  private linkTo(firstRel: string, ddir: number, dname: string): boolean {
+  private linkTo(firstRel: string, ddir: number, dname: Name): boolean {
     const slash = firstRel.lastIndexOf('/')
     const parent = slash < 0 ? '.' : firstRel.slice(0, slash)
     const base = firstRel.slice(slash + 1)
@@ -239,7 +242,7 @@ export class TreeCopier {
 }
 
 /** Removes `name` in `dirfd` and everything below it, never following symlinks. Missing is fine. */
-export function removeTree(dirfd: number, name: string): void {
+export function removeTree(dirfd: number, name: Name): void {
   const st = lstatAt(dirfd, name)
   if (!st) return
   if (!isDir(st)) {
@@ -248,7 +251,8 @@ export function removeTree(dirfd: number, name: string): void {
   }
   const fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW)
   try {
-    for (;;) {
+    // Listed again until empty (entries may appear meanwhile), but not forever.
+    for (let round = 0; round < 100; round++) {
       const entries = listdir(fd)
       if (entries.length === 0) break
       for (const e of entries) removeTree(fd, e.name)
@@ -260,7 +264,7 @@ export function removeTree(dirfd: number, name: string): void {
 }
 
 /** Like {@link removeTree}, ignoring errors (cleanup paths). */
-export function removeTreeQuietly(dirfd: number, name: string): void {
+export function removeTreeQuietly(dirfd: number, name: Name): void {
   try {
     removeTree(dirfd, name)
   } catch {}
@@ -295,7 +299,7 @@ export interface MergeOptions {
  */
 export async function mergeInto(stagefd: number, destfd: number, opts: MergeOptions, rel = ''): Promise<void> {
   for (const e of listdir(stagefd)) {
-    const r = rel === '' ? e.name : `${rel}/${e.name}`
+    const r = rel === '' ? nameStr(e.name) : `${rel}/${nameStr(e.name)}`
     const sst = lstatAt(stagefd, e.name)
     if (!sst) continue
     const dst = lstatAt(destfd, e.name)
@@ -343,8 +347,37 @@ export async function mergeInto(stagefd: number, destfd: number, opts: MergeOpti
   }
 }
 
+/**
+ * Before a merge moves anything: every existing destination directory that
+ * will receive entries must be writable, so that a read-only mount inside the
+ * destination fails the copy (EROFS) before any entry is moved.
+ */
+export function checkMergeWritable(stagefd: number, destfd: number, describe: (rel: string) => string, rel = ''): void {
+  try {
+    fs.accessSync(`/proc/self/fd/${destfd}`, fs.constants.W_OK)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EROFS') throw new ReadOnlyError(describe(rel))
+  }
+  for (const e of listdir(stagefd)) {
+    const sst = lstatAt(stagefd, e.name)
+    const dst = lstatAt(destfd, e.name)
+    if (!sst || !dst || !isDir(sst) || !isDir(dst)) continue
+    const sfd = openat(stagefd, e.name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW)
+    try {
+      const dfd = openat(destfd, e.name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW)
+      try {
+        checkMergeWritable(sfd, dfd, describe, rel === '' ? nameStr(e.name) : `${rel}/${nameStr(e.name)}`)
+      } finally {
+        close(dfd)
+      }
+    } finally {
+      close(sfd)
+    }
+  }
+}
+
 /** Renames (or, across mounts, copies then renames) `sname` to `dname`. */
-async function moveEntry(sdir: number, sname: string, ddir: number, dname: string, flags: number, opts: MergeOptions, sst?: RawStat, dst?: RawStat): Promise<void> {
+async function moveEntry(sdir: number, sname: Name, ddir: number, dname: Name, flags: number, opts: MergeOptions, sst?: RawStat, dst?: RawStat): Promise<void> {
   try {
     renameat2(sdir, sname, ddir, dname, flags)
     return
@@ -370,7 +403,7 @@ async function moveEntry(sdir: number, sname: string, ddir: number, dname: strin
   removeTree(sdir, sname)
 }
 
-function rewriteInPlace(sdir: number, sname: string, ddir: number, dname: string, owner: boolean): void {
+function rewriteInPlace(sdir: number, sname: Name, ddir: number, dname: Name, owner: boolean): void {
   const infd = openRegular(sdir, sname, O_RDONLY).fd
   try {
     const outfd = openRegular(ddir, dname, O_WRONLY | O_TRUNC).fd

@@ -69,9 +69,20 @@ function lib(): Fns {
   return fns
 }
 
-function check(r: number, call: string, subject?: string): number {
-  if (r < 0) throw new SyscallError(call, errnoName(-r), subject)
+function check(r: number, call: string, subject?: Name): number {
+  if (r < 0) throw new SyscallError(call, errnoName(-r), subject === undefined ? undefined : nameStr(subject))
   return r
+}
+
+/**
+ * A single path component: a string, or for a name that is not valid UTF-8 the
+ * raw bytes as a NUL-terminated Buffer (koffi passes either as `const char *`).
+ */
+export type Name = string | Buffer
+
+/** A name as text (lossy for non-UTF-8 names: for messages and archive names). */
+export function nameStr(name: Name): string {
+  return typeof name === 'string' ? name : name.toString('utf8', 0, name.length - 1)
 }
 
 /** Stat fields as numbers (mtime split into seconds and nanoseconds for exact copies). */
@@ -136,7 +147,7 @@ export const MC_ALLOW_DEV = 4
 export const MC_SYNC_LIMIT = 8
 
 /** openat(2) with O_CLOEXEC added; returns the fd. */
-export function openat(dirfd: number, name: string, flags: number, mode = 0): number {
+export function openat(dirfd: number, name: Name, flags: number, mode = 0): number {
   return check(lib().openat(dirfd, name, flags, mode), 'openat', name)
 }
 
@@ -146,9 +157,9 @@ export function openat(dirfd: number, name: string, flags: number, mode = 0): nu
  * device or FIFO (the object is checked through an O_PATH fd first, then
  * reopened through that fd). Throws SyscallError EINVAL for a non-regular file.
  */
-export function openRegular(dirfd: number, name: string, flags: number): { fd: number; stat: RawStat } {
+export function openRegular(dirfd: number, name: Name, flags: number): { fd: number; stat: RawStat } {
   const out = new BigUint64Array(13)
-  const fd = check(lib().openRegular(dirfd, name, flags, out), 'open', name || undefined)
+  const fd = check(lib().openRegular(dirfd, name, flags, out), 'open', name === '' ? undefined : name)
   return { fd, stat: toStat(out) }
 }
 
@@ -173,41 +184,41 @@ export function close(fd: number): void {
 }
 
 /** mkdirat(2). */
-export function mkdirat(dirfd: number, name: string, mode: number): void {
+export function mkdirat(dirfd: number, name: Name, mode: number): void {
   check(lib().mkdirat(dirfd, name, mode), 'mkdirat', name)
 }
 
 /** unlinkat(2); AT_REMOVEDIR for directories. */
-export function unlinkat(dirfd: number, name: string, flags = 0): void {
+export function unlinkat(dirfd: number, name: Name, flags = 0): void {
   check(lib().unlinkat(dirfd, name, flags), 'unlinkat', name)
 }
 
 /** renameat2(2); RENAME_NOREPLACE or RENAME_EXCHANGE in flags. */
-export function renameat2(olddirfd: number, oldname: string, newdirfd: number, newname: string, flags = 0): void {
+export function renameat2(olddirfd: number, oldname: Name, newdirfd: number, newname: Name, flags = 0): void {
   check(lib().renameat2(olddirfd, oldname, newdirfd, newname, flags), 'renameat2', newname)
 }
 
 /** linkat(2) (flags 0: a symlink source is linked, not followed). */
-export function linkat(olddirfd: number, oldname: string, newdirfd: number, newname: string, flags = 0): void {
+export function linkat(olddirfd: number, oldname: Name, newdirfd: number, newname: Name, flags = 0): void {
   check(lib().linkat(olddirfd, oldname, newdirfd, newname, flags), 'linkat', newname)
 }
 
 /** symlinkat(2). */
-export function symlinkat(target: string, dirfd: number, name: string): void {
+export function symlinkat(target: string, dirfd: number, name: Name): void {
   check(lib().symlinkat(target, dirfd, name), 'symlinkat', name)
 }
 
 /** readlinkat(2): the symlink's target text. */
-export function readlinkat(dirfd: number, name: string): string {
+export function readlinkat(dirfd: number, name: Name): string {
   const buf = Buffer.alloc(4097)
   const n = check(lib().readlinkat(dirfd, name, buf, buf.length), 'readlinkat', name)
   return buf.toString('utf8', 0, n)
 }
 
 /** fstatat(2); `name` "" with AT_EMPTY_PATH stats `dirfd` itself. Returns undefined for ENOENT when `missingOk`. */
-export function fstatat(dirfd: number, name: string, flags: number): RawStat
-export function fstatat(dirfd: number, name: string, flags: number, missingOk: true): RawStat | undefined
-export function fstatat(dirfd: number, name: string, flags: number, missingOk = false): RawStat | undefined {
+export function fstatat(dirfd: number, name: Name, flags: number): RawStat
+export function fstatat(dirfd: number, name: Name, flags: number, missingOk: true): RawStat | undefined
+export function fstatat(dirfd: number, name: Name, flags: number, missingOk = false): RawStat | undefined {
   const out = new BigUint64Array(13)
   const r = lib().fstatat(dirfd, name, flags, out)
   if (r === -2 && missingOk) return undefined
@@ -216,7 +227,7 @@ export function fstatat(dirfd: number, name: string, flags: number, missingOk = 
 }
 
 /** mknodat(2). */
-export function mknodat(dirfd: number, name: string, mode: number, major: number, minor: number): void {
+export function mknodat(dirfd: number, name: Name, mode: number, major: number, minor: number): void {
   check(lib().mknodat(dirfd, name, mode, major, minor), 'mknodat', name)
 }
 
@@ -225,7 +236,7 @@ export function mknodat(dirfd: number, name: string, mode: number, major: number
  * targets `dirfd` itself, which must then be opened, not O_PATH). Owner
  * changes that the kernel refuses (EPERM/EINVAL) are skipped.
  */
-export function setMeta(dirfd: number, name: string, m: { uid?: number; gid?: number; mode?: number; mtime?: Date | { sec: number; nsec: number } }): void {
+export function setMeta(dirfd: number, name: Name, m: { uid?: number; gid?: number; mode?: number; mtime?: Date | { sec: number; nsec: number } }): void {
   let what = 0
   if (m.uid !== undefined && m.gid !== undefined) what |= 1
   if (m.mode !== undefined) what |= 2
@@ -239,7 +250,7 @@ export function setMeta(dirfd: number, name: string, m: { uid?: number; gid?: nu
       nsec = (ms - sec * 1000) * 1e6
     } else ({ sec, nsec } = m.mtime)
   }
-  check(lib().setMeta(dirfd, name, what, m.uid ?? 0, m.gid ?? 0, m.mode ?? 0, sec, nsec), 'setmeta', name || undefined)
+  check(lib().setMeta(dirfd, name, what, m.uid ?? 0, m.gid ?? 0, m.mode ?? 0, sec, nsec), 'setmeta', name === '' ? undefined : name)
 }
 
 /** Copies owner (with MC_OWNER), mode and times from one open fd to another. */
@@ -281,7 +292,7 @@ export type CopyFileResult =
  * stat'ed ('linked'); with MC_SYNC_LIMIT, a source larger than `syncLimit` is
  * returned open ('open') for an async copy and {@link finishFile}.
  */
-export function copyFile(sdir: number, sname: string, ddir: number, dname: string, flags: number, syncLimit = 0): CopyFileResult {
+export function copyFile(sdir: number, sname: Name, ddir: number, dname: Name, flags: number, syncLimit = 0): CopyFileResult {
   const out = new BigUint64Array(13)
   out[0] = BigInt(syncLimit)
   const fds = [0, 0]
@@ -299,14 +310,14 @@ export function finishFile(infd: number, outfd: number, flags: number): void {
 }
 
 /** Copies symlink `sname` as a new symlink `dname` (target text, owner, times). */
-export function copySymlink(sdir: number, sname: string, ddir: number, dname: string, flags: number): RawStat {
+export function copySymlink(sdir: number, sname: Name, ddir: number, dname: Name, flags: number): RawStat {
   const out = new BigUint64Array(13)
   check(lib().copySymlink(sdir, sname, ddir, dname, flags, out), 'copysymlink', sname)
   return toStat(out)
 }
 
 /** Copies a FIFO (or with MC_ALLOW_DEV a device node) `sname` as `dname`. */
-export function copySpecial(sdir: number, sname: string, ddir: number, dname: string, flags: number): RawStat {
+export function copySpecial(sdir: number, sname: Name, ddir: number, dname: Name, flags: number): RawStat {
   const out = new BigUint64Array(13)
   check(lib().copySpecial(sdir, sname, ddir, dname, flags, out), 'copyspecial', sname)
   return toStat(out)
@@ -314,7 +325,7 @@ export function copySpecial(sdir: number, sname: string, ddir: number, dname: st
 
 /** A directory entry: name and d_type (DT_UNKNOWN 0, DT_DIR 4, DT_REG 8, DT_LNK 10). */
 export interface DirEntry {
-  name: string
+  name: Name
   type: number
 }
 export const DT_UNKNOWN = 0
@@ -338,7 +349,10 @@ export function listdir(dirfd: number): DirEntry[] {
     while (i < n) {
       const type = listBuf[i]
       const end = listBuf.indexOf(0, i + 1)
-      entries.push({ name: listBuf.toString('utf8', i + 1, end), type })
+      const text = listBuf.toString('utf8', i + 1, end)
+      // Names that are not valid UTF-8 stay bytes, so they can be opened.
+      const name = Buffer.byteLength(text) === end - i - 1 && !text.includes('\ufffd') ? text : Buffer.from(listBuf.subarray(i + 1, end + 1))
+      entries.push({ name, type })
       i = end + 1
     }
     return entries

@@ -232,3 +232,19 @@ test('a reader that stops early does not leak fds', async () => {
   await new Promise((r) => setTimeout(r, 100))
   expect(fds()).toBeLessThanOrEqual(before)
 })
+
+test('a refused archive stops reading the caller\'s stream', async () => {
+  const root = scratch.dir('mc-files-root-')
+  fs.mkdirSync(path.join(root, 'dst'))
+  const bad = await makeTar([{ name: '../escape', body: 'x' }])
+  let produced = 0
+  const endless = new Readable({
+    read() {
+      produced++
+      this.push(produced === 1 ? bad.subarray(0, 1024) : Buffer.alloc(64 * 1024))
+    },
+  })
+  await expect(putArchive(root, '/dst', endless)).rejects.toMatchObject({ code: 'EUNSAFE' })
+  await new Promise((r) => setTimeout(r, 50))
+  expect(endless.destroyed).toBe(true)
+})

@@ -216,6 +216,49 @@ describe.each(['in', 'out'] as const)('docker cp rules (%s)', (direction) => {
     expect(leftovers(d.dst)).toEqual([])
   })
 
+  test('sparse files keep their holes (sync and async paths, trailing hole)', async () => {
+    const d = setup(direction)
+    for (const [name, size] of [['small', 3 << 20], ['large', 80 << 20]] as const) {
+      const fd = fs.openSync(path.join(d.src, name), 'w')
+      fs.writeSync(fd, 'start')
+      fs.writeSync(fd, Buffer.alloc(4096, 7), 0, 4096, Math.floor(size / 2))
+      fs.ftruncateSync(fd, size)
+      fs.closeSync(fd)
+      await d.cp(name, `${name}2`)
+      const st = fs.statSync(path.join(d.dst, `${name}2`))
+      expect(st.size).toBe(size)
+      expect(st.blocks * 512).toBeLessThan(1 << 20)
+      expect(md5(path.join(d.dst, `${name}2`))).toBe(md5(path.join(d.src, name)))
+    }
+  })
+
+  test('names that are not valid UTF-8 are copied byte for byte', async () => {
+    const d = setup(direction)
+    fs.mkdirSync(path.join(d.src, 'odd'))
+    const raw = Buffer.from([0x6e, 0xff, 0xfe, 0x2e, 0x74])
+    fs.writeFileSync(Buffer.concat([Buffer.from(path.join(d.src, 'odd') + '/'), raw]), 'bytes')
+    fs.mkdirSync(Buffer.concat([Buffer.from(path.join(d.src, 'odd') + '/'), raw, Buffer.from('-dir')]))
+    await d.cp('odd', 'odd2')
+    const names = fs.readdirSync(path.join(d.dst, 'odd2'), { encoding: 'buffer' }).map((b) => b.toString('hex')).sort()
+    expect(names).toEqual([raw.toString('hex'), Buffer.concat([raw, Buffer.from('-dir')]).toString('hex')].sort())
+    expect(fs.readFileSync(Buffer.concat([Buffer.from(path.join(d.dst, 'odd2') + '/'), raw]), 'utf8')).toBe('bytes')
+  })
+
+  test('abort during a large file copy (worker-thread chunks) leaves nothing behind', async () => {
+    const d = setup(direction)
+    const fd = fs.openSync(path.join(d.src, 'big'), 'w')
+    const buf = Buffer.alloc(1 << 20, 1)
+    for (let i = 0; i < 160; i++) fs.writeSync(fd, buf)
+    fs.closeSync(fd)
+    fs.writeFileSync(path.join(d.dst, 'big2'), 'previous')
+    const before = snapshot(d.dst, { withDirTimes: true })
+    const ac = new AbortController()
+    const copying = d.cp('big', 'big2', { signal: ac.signal })
+    setTimeout(() => ac.abort(), 5)
+    await expect(copying).rejects.toThrow()
+    expect(snapshot(d.dst, { withDirTimes: true })).toEqual(before)
+  })
+
   test('md5 round trip of a 20 MB file (async chunked path)', async () => {
     const d = setup(direction)
     const buf = Buffer.alloc(20 << 20)

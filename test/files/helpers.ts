@@ -45,8 +45,21 @@ export interface NodeInfo {
   nlink: number
 }
 
+/** md5 of a file, read in 1 MiB pieces (big files stay out of memory). */
 export function md5(file: string): string {
-  return crypto.createHash('md5').update(fs.readFileSync(file)).digest('hex')
+  const hash = crypto.createHash('md5')
+  const fd = fs.openSync(file, 'r')
+  try {
+    const buf = Buffer.alloc(1 << 20)
+    for (;;) {
+      const n = fs.readSync(fd, buf, 0, buf.length, null)
+      if (n === 0) break
+      hash.update(buf.subarray(0, n))
+    }
+  } finally {
+    fs.closeSync(fd)
+  }
+  return hash.digest('hex')
 }
 
 export function info(p: string): NodeInfo {

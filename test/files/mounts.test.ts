@@ -45,6 +45,20 @@ test('copies into a read-only mount fail with EROFS and change nothing', async (
   await copyFrom(root, '/ro/.', path.join(host, 'out'))
 })
 
+test('a read-only mount below the destination fails the whole copy before anything moves', async () => {
+  const root = scratch.dir('mc-files-root-')
+  const host = scratch.dir('mc-files-host-')
+  tmpfs(path.join(root, 'ro'), true)
+  fs.writeFileSync(path.join(root, 'existing'), 'old')
+  fs.mkdirSync(path.join(host, 'tree', 'ro'), { recursive: true })
+  fs.writeFileSync(path.join(host, 'tree', 'aaa-first'), 'A')
+  fs.writeFileSync(path.join(host, 'tree', 'existing'), 'new')
+  fs.writeFileSync(path.join(host, 'tree', 'ro', 'x'), 'X')
+  const before = snapshot(root, { withDirTimes: true })
+  await expect(copyTo(root, `${host}/tree/.`, '/')).rejects.toMatchObject({ code: 'EROFS' })
+  expect(snapshot(root, { withDirTimes: true })).toEqual(before)
+})
+
 test('a read-only root fails with EROFS, while a writable volume under it takes the copy', async () => {
   const base = scratch.dir('mc-files-root-')
   const root = path.join(base, 'rootfs')
