@@ -37,31 +37,51 @@ function ociBundle(dir, rootfs) {
   fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(spec))
 }
 
-function loop(argv, { privateCgroupfs = false } = {}) {
+const ROUNDS = 5
+
+/** Runs `argv` n times via spawn-loop.js; returns the samples, or {error}. */
+function loop(argv, n, { privateCgroupfs = false } = {}) {
   const node = process.execPath
   const script = path.join(__dirname, 'spawn-loop.js')
   const cmd = privateCgroupfs
     ? // crun 1.8 refuses this host's hybrid cgroup layout; give it a private empty /sys/fs/cgroup
       // (cgroups are disabled for every runtime measured here, minicontainer included).
-      ['unshare', '-m', '--propagation', 'private', 'sh', '-c', `mount -t tmpfs none /sys/fs/cgroup && exec "$0" "$@"`, node, script, String(N), ...argv]
-    : [node, script, String(N), ...argv]
+      ['unshare', '-m', '--propagation', 'private', 'sh', '-c', `mount -t tmpfs none /sys/fs/cgroup && exec "$0" "$@"`, node, script, String(n), ...argv]
+    : [node, script, String(n), ...argv]
   const out = spawnSync(cmd[0], cmd.slice(1), { encoding: 'utf8' })
-  const parsed = JSON.parse(out.stdout.trim().split('\n').pop() || '{"error":"no output"}')
-  if (parsed.error) return { error: parsed.error }
-  return summarize(parsed.ms)
+  return JSON.parse(out.stdout.trim().split('\n').pop() || '{"error":"no output"}')
 }
 
-async function ours(runtime, ref) {
-  for (let i = 0; i < 10; i++) await (await run(ref, ['/bin/true'], { runtime, rm: true })).wait()
+async function ours(runtime, ref, n) {
   const ms = []
-  for (let i = 0; i < N; i++) {
+  for (let i = 0; i < n; i++) {
     const t0 = now()
     const c = await run(ref, ['/bin/true'], { runtime })
     await c.wait()
     ms.push(now() - t0)
     await c.remove()
   }
-  return summarize(ms)
+  return ms
+}
+
+/**
+ * Interleaves rounds of every runtime so that all of them see the same
+ * background load (a shared VM's load swings within seconds).
+ */
+async function compare(runtime, ref, contenders) {
+  for (let i = 0; i < 10; i++) await (await run(ref, ['/bin/true'], { runtime, rm: true })).wait()
+  const samples = new Map([['minicontainer', []], ...contenders.map((c) => [c.label, []])])
+  const errors = new Map()
+  for (let round = 0; round < ROUNDS; round++) {
+    samples.get('minicontainer').push(...(await ours(runtime, ref, Math.ceil(N / ROUNDS))))
+    for (const c of contenders) {
+      if (c.error || errors.has(c.label)) continue
+      const r = loop(c.argv, Math.ceil(N / ROUNDS), c.opts)
+      if (r.error) errors.set(c.label, r.error)
+      else samples.get(c.label).push(...r.ms)
+    }
+  }
+  return { samples, errors }
 }
 
 async function concurrent(runtime, ref, count) {
@@ -103,28 +123,32 @@ module.exports = async function startBench(runtime) {
     busyboxRootfs(rootfs)
     await Image.import(rootfs, { runtime, ref: 'bench-bb' })
 
-    console.log(`\n## Container start: run() to observed exit of /bin/true (busybox rootfs, all namespaces, net none; n=${N})`)
-    row('runtime', 'p50', 'p95', 'ours / theirs')
-    const mine = await ours(runtime, 'bench-bb')
-    row('minicontainer', fmt(mine.p50), fmt(mine.p95), '1.00x')
-    const others = []
+    console.log(`\n## Container start: run() to observed exit of /bin/true (busybox rootfs, all namespaces, net none; n=${N}, ${ROUNDS} interleaved rounds)`)
+    const contenders = []
     if (which('crun')) {
       ociBundle(path.join(work, 'crun'), rootfs)
-      others.push(['crun run', loop(['crun', '--cgroup-manager=disabled', 'run', '--bundle', path.join(work, 'crun'), 'mcb-crun-{i}'], { privateCgroupfs: true })])
-    } else others.push(['crun run', { error: 'not installed (apt-get install crun)' }])
+      contenders.push({ label: 'crun run', argv: ['crun', '--cgroup-manager=disabled', 'run', '--bundle', path.join(work, 'crun'), 'mcb-crun-{i}'], opts: { privateCgroupfs: true } })
+    } else contenders.push({ label: 'crun run', error: 'not installed (apt-get install crun)' })
     if (which('runc')) {
       ociBundle(path.join(work, 'runc'), rootfs)
-      others.push(['runc run', loop(['runc', 'run', '--bundle', path.join(work, 'runc'), 'mcb-runc-{i}'])])
-    } else others.push(['runc run', { error: 'not installed (apt-get install runc)' }])
-    if (which('bwrap'))
-      others.push(['bwrap --unshare-all', loop(['bwrap', '--unshare-all', '--bind', rootfs, '/', '--proc', '/proc', '--dev', '/dev', '/bin/true'])])
-    else others.push(['bwrap', { error: 'not installed (apt-get install bubblewrap)' }])
-    if (which('docker') && spawnSync('docker', ['info']).status === 0)
-      others.push(['docker run --rm', loop(['docker', 'run', '--rm', 'busybox', 'true'])])
-    else others.push(['docker run --rm', { error: 'no Docker engine running: skipped' }])
-    for (const [label, r] of others) {
-      if (r.error) row(label, r.error)
-      else row(label, fmt(r.p50), fmt(r.p95), `${(mine.p50 / r.p50).toFixed(2)}x`)
+      contenders.push({ label: 'runc run', argv: ['runc', 'run', '--bundle', path.join(work, 'runc'), 'mcb-runc-{i}'] })
+    } else contenders.push({ label: 'runc run', error: 'not installed (apt-get install runc)' })
+    if (which('bwrap')) contenders.push({ label: 'bwrap --unshare-all', argv: ['bwrap', '--unshare-all', '--bind', rootfs, '/', '--proc', '/proc', '--dev', '/dev', '/bin/true'] })
+    else contenders.push({ label: 'bwrap', error: 'not installed (apt-get install bubblewrap)' })
+    if (which('docker') && spawnSync('docker', ['info']).status === 0) contenders.push({ label: 'docker run --rm', argv: ['docker', 'run', '--rm', 'busybox', 'true'] })
+    else contenders.push({ label: 'docker run --rm', error: 'no Docker engine running: skipped' })
+    const { samples, errors } = await compare(runtime, 'bench-bb', contenders)
+    const mine = summarize(samples.get('minicontainer'))
+    row('runtime', 'p50', 'p95', 'ours / theirs')
+    row('minicontainer', fmt(mine.p50), fmt(mine.p95), '1.00x')
+    for (const c of contenders) {
+      const error = c.error ?? errors.get(c.label)
+      if (error) {
+        row(c.label, error)
+        continue
+      }
+      const r = summarize(samples.get(c.label))
+      row(c.label, fmt(r.p50), fmt(r.p95), `${(mine.p50 / r.p50).toFixed(2)}x`)
     }
 
     console.log('\n## Scale')
@@ -132,7 +156,6 @@ module.exports = async function startBench(runtime) {
     const mem = await idleMemory(runtime, 'bench-bb', 50)
     row('host memory per idle container', fmt(mem.perContainerMiB, 'MiB'))
     row('  of which the shim process (PSS)', fmt(mem.shimPssKiB, 'KiB'))
-    return { start: mine, others }
   } finally {
     fs.rmSync(work, { recursive: true, force: true })
   }

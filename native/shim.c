@@ -74,6 +74,14 @@ static void record_exit(const char *path, int code, int sig) {
 
 /* Waits for the program, records and reports how it ended, and exits. */
 static __attribute__((noreturn)) void monitor(pid_t pid, const struct mc_spec *spec) {
+  /*
+   * Hold the container's mount namespace: when PID 1 exits, tearing down its
+   * mounts (an RCU grace period) would otherwise delay the exit we report.
+   * The teardown happens when we exit, after Node has been told.
+   */
+  char ns_path[64];
+  snprintf(ns_path, sizeof(ns_path), "/proc/%d/ns/mnt", pid);
+  int mnt_ns = open(ns_path, O_RDONLY | O_CLOEXEC);
   int status;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
@@ -82,6 +90,7 @@ static __attribute__((noreturn)) void monitor(pid_t pid, const struct mc_spec *s
   /* Node first: it is waiting; the file is for processes that are not. */
   say("X %d %d\n", code, sig);
   record_exit(spec->exit_file, code, sig);
+  if (mnt_ns >= 0) close(mnt_ns);
   _exit(0);
 }
 
