@@ -56,7 +56,7 @@ async function ours(runtime, ref, n) {
   const ms = []
   for (let i = 0; i < n; i++) {
     const t0 = now()
-    const c = await run(ref, ['/bin/true'], { runtime })
+    const c = await run(ref, ['/bin/true'], { runtime, network: 'none' })
     await c.wait()
     ms.push(now() - t0)
     await c.remove()
@@ -69,7 +69,7 @@ async function ours(runtime, ref, n) {
  * background load (a shared VM's load swings within seconds).
  */
 async function compare(runtime, ref, contenders) {
-  for (let i = 0; i < 10; i++) await (await run(ref, ['/bin/true'], { runtime, rm: true })).wait()
+  for (let i = 0; i < 10; i++) await (await run(ref, ['/bin/true'], { runtime, rm: true, network: 'none' })).wait()
   const samples = new Map([['minicontainer', []], ...contenders.map((c) => [c.label, []])])
   const errors = new Map()
   for (let round = 0; round < ROUNDS; round++) {
@@ -86,7 +86,7 @@ async function compare(runtime, ref, contenders) {
 
 async function concurrent(runtime, ref, count) {
   const t0 = now()
-  const cs = await Promise.all(Array.from({ length: count }, () => run(ref, ['/bin/true'], { runtime })))
+  const cs = await Promise.all(Array.from({ length: count }, () => run(ref, ['/bin/true'], { runtime, network: 'none' })))
   await Promise.all(cs.map((c) => c.wait()))
   const wall = now() - t0
   await Promise.all(cs.map((c) => c.remove()))
@@ -107,7 +107,7 @@ function pssKiB(pid) {
 
 async function idleMemory(runtime, ref, count) {
   const before = memAvailableKiB()
-  const cs = await Promise.all(Array.from({ length: count }, () => run(ref, ['sleep', '1000'], { runtime })))
+  const cs = await Promise.all(Array.from({ length: count }, () => run(ref, ['sleep', '1000'], { runtime, network: 'none' })))
   await new Promise((r) => setTimeout(r, 500))
   const after = memAvailableKiB()
   const shimPids = execFileSync('pgrep', ['-f', 'mc-shim run'], { encoding: 'utf8' }).trim().split('\n').map(Number)

@@ -6,6 +6,7 @@ import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { Container, Image, Runtime } from '../lib'
+import { teardownNetworks } from '../lib/network/lifecycle'
 
 /** Where Debian's busybox-static puts the binary. */
 export const busyboxPath = ['/bin/busybox', '/usr/bin/busybox'].find((p) => fs.existsSync(p))
@@ -18,6 +19,8 @@ export function tempRuntime(prefix = 'mc-test-'): Runtime {
 /** Force-removes every container of the runtime, then deletes its root. */
 export async function destroyRuntime(runtime: Runtime): Promise<void> {
   for (const c of await Container.list({ runtime, all: true })) await c.remove({ force: true }).catch(() => {})
+  // The default bridge and its nf_tables table persist like docker0; a test runtime takes them away.
+  await teardownNetworks(runtime)
   fs.rmSync(runtime.root, { recursive: true, force: true })
 }
 

@@ -17,12 +17,14 @@ import * as files from '../files'
 import type { CopyOptions, PathStat, PutArchiveOptions } from '../files'
 import type { Image } from '../image/image'
 import { commitLayer, type CommitOptions } from './commit'
-import { joinBridgeNetwork, releaseContainerNetwork } from '../network/lifecycle'
+import { gcNetworks, isBridgeMode, joinBridgeNetwork, networkSettingsOf, publishedPort, releaseContainerNetwork } from '../network/lifecycle'
+import type { HostBinding } from '../network/types'
 import { processStartTime, readExitFile, isAlive, waitForeign } from './liveness'
 import { runExec } from './exec'
 import { logStream } from './logs'
 import { envList, processSpec } from './process-spec'
 import { buildRecord } from './record'
+import { dnsServers, extraHostLines } from './network-options'
 import { baseCloneFlags, buildRunSpec, containerCapabilities, type NetnsChoice } from './run-spec'
 import { mountRecords, toMountOps } from '../storage/mount-options'
 import { createMounts, removeAnonymousVolumes } from '../storage/mount-lifecycle'
@@ -49,7 +51,11 @@ export class Container implements AsyncDisposable {
       const layerDirs = [...rt.images.resolve(record.imageId).layers].reverse().map((l) => rt.images.layerPath(l))
       record.mounts = await createMounts(opts, rt.volumes, layerDirs)
       const paths = rt.containers.create(record)
-      writeEtcFiles(paths, record.config.hostname, { ownNetwork: record.hostConfig.networkMode !== 'host' })
+      writeEtcFiles(paths, record.config.hostname, {
+        ownNetwork: record.hostConfig.networkMode !== 'host',
+        extraHosts: extraHostLines(opts.extraHosts),
+        dns: dnsServers(opts.dns),
+      })
     } catch (err) {
       rt.containers.delete(record.id, record.name)
       await removeAnonymousVolumes(record.mounts ?? [], rt.volumes)
@@ -316,12 +322,18 @@ export class Container implements AsyncDisposable {
       config: r.config,
       hostConfig: r.hostConfig,
       mounts: mountRecords(r.mounts ?? []),
+      networkSettings: networkSettingsOf(this.runtime, this.id),
       graphDriver: { name: 'overlay', data: { lowerDir: this.layerDirs().join(':'), upperDir: p.upper, workDir: p.work, mergedDir: p.merged } },
       logPath: p.stdout,
       hostsPath: p.hosts,
       hostnamePath: p.hostname,
       resolvConfPath: p.resolvConf,
     }
+  }
+
+  /** The host address and port a container port is published on (`docker port`), e.g. for `ports: ['80']` with an ephemeral host port. */
+  port(containerPort: number, proto: 'tcp' | 'udp' = 'tcp'): HostBinding | undefined {
+    return publishedPort(this.runtime, this.id, containerPort, proto)
   }
 
   /** `await using c = await run(...)` removes the container (forcefully) at the end of the scope. */
@@ -334,6 +346,8 @@ export class Container implements AsyncDisposable {
   /** Removes what dead processes left: auto-remove containers that exited, and unfinished creates. Once per runtime per process. */
   private static collectGarbage(rt: Runtime): Promise<void> {
     return rt.once('gc', async () => {
+      // Rules and interfaces of containers whose owner died must not keep intercepting traffic.
+      await gcNetworks(rt)
       for (const id of rt.containers.ids()) {
         const record = rt.containers.read(id)
         if (!record?.hostConfig.autoRemove) continue

@@ -9,8 +9,9 @@ import type { ContainerPaths } from './store'
 
 const localhostLines = ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback', 'fe00::0\tip6-localnet', 'ff00::0\tip6-mcastprefix', 'ff02::1\tip6-allnodes', 'ff02::2\tip6-allrouters']
 
-/** The host's resolver config, minus loopback servers that mean nothing inside a network namespace. */
-function resolvConf(ownNetwork: boolean): string {
+/** The host's resolver config, minus loopback servers that mean nothing inside a network namespace; or the given servers. */
+function resolvConf(ownNetwork: boolean, dns?: string[]): string {
+  if (dns) return dns.map((d) => `nameserver ${d}`).join('\n') + '\n'
   let text = ''
   try {
     text = fs.readFileSync('/etc/resolv.conf', 'utf8')
@@ -25,10 +26,10 @@ function resolvConf(ownNetwork: boolean): string {
 }
 
 /** Writes the three files for a container. `extraHosts` are "ip\tnames" lines added after localhost. */
-export function writeEtcFiles(p: ContainerPaths, hostname: string, opts: { ownNetwork: boolean; address?: string; extraHosts?: string[] }): void {
+export function writeEtcFiles(p: ContainerPaths, hostname: string, opts: { ownNetwork: boolean; address?: string; extraHosts?: string[]; dns?: string[] }): void {
   fs.writeFileSync(p.hostname, `${hostname}\n`)
   writeHosts(p.hosts, hostname, opts.address, opts.extraHosts ?? [])
-  fs.writeFileSync(p.resolvConf, resolvConf(opts.ownNetwork))
+  fs.writeFileSync(p.resolvConf, resolvConf(opts.ownNetwork, opts.dns))
 }
 
 /**

@@ -9,9 +9,13 @@ import type { Runtime } from '../engine/runtime'
 import { normaliseRef } from '../image/store'
 import { generateName, newId } from '../util/ids'
 import { envList, mergeEnv } from './process-spec'
+import { checkPortOptions } from './network-options'
 import type { ContainerRecord, RunOptions } from './types'
 
 const knownOptions = new Set(['name', 'hostname', 'env', 'workdir', 'user', 'entrypoint', 'init', 'rm', 'detach', 'network', 'capAdd', 'capDrop', 'privileged', 'readOnly', 'labels', 'signal', 'runtime'])
+
+/** Docker's default: every container on the default bridge. */
+const defaultNetwork = 'bridge'
 
 /** Options owned by feature layers (storage, network) and kept verbatim in the record. */
 const featureOptions = new Set(['volumes', 'mounts', 'tmpfs', 'ip', 'aliases', 'links', 'dns', 'extraHosts', 'ports', 'publishAll'])
@@ -22,6 +26,7 @@ export function buildRecord(rt: Runtime, imageRef: string, cmd: string[] | undef
     if (!knownOptions.has(key) && !featureOptions.has(key)) throw new InvalidArgumentError(`unknown option "${key}"`)
   if (cmd !== undefined && (!Array.isArray(cmd) || cmd.some((a) => typeof a !== 'string')))
     throw new InvalidArgumentError('the command must be an array of strings, e.g. ["sh", "-c", "echo hi"]')
+  checkPortOptions(opts.network ?? defaultNetwork, opts)
   const image = rt.images.resolve(imageRef)
   const id = newId()
   const command = cmd && cmd.length ? cmd : (image.config.cmd ?? [])
@@ -45,7 +50,7 @@ export function buildRecord(rt: Runtime, imageRef: string, cmd: string[] | undef
       labels: { ...(image.config.labels ?? {}), ...(opts.labels ?? {}) },
     },
     hostConfig: {
-      networkMode: opts.network ?? 'none',
+      networkMode: opts.network ?? defaultNetwork,
       init: !!opts.init,
       autoRemove: !!opts.rm,
       detach: !!opts.detach,

@@ -117,6 +117,8 @@ export interface ContainerInspect {
   /** Volumes, binds and tmpfs, like Docker's `Mounts`. */
   mounts: MountRecord[]
   graphDriver: { name: 'overlay'; data: { lowerDir: string; upperDir: string; workDir: string; mergedDir: string } }
+  /** Addresses, gateway, MAC, published ports and networks (bridge modes); empty values otherwise. */
+  networkSettings: import('../network/types').NetworkSettings
   /** Bytes in the writable layer (with `inspect({ size: true })`). */
   sizeRw?: number
   /** Bytes in the whole view: writable layer plus image layers (with `inspect({ size: true })`). */

@@ -12,6 +12,7 @@ import { PermissionError } from '../errors'
 import { ImageStore } from '../image/store'
 import { ContainerStore } from '../container/store'
 import type { Shim } from '../runtime/shim'
+import { configureNetwork } from '../network/lifecycle'
 import { runtimeVolumeStore } from '../storage/mount-lifecycle'
 import type { VolumeStore } from '../storage/volumes'
 
@@ -21,6 +22,12 @@ export interface RuntimeOptions {
   root?: string
   /** Directory for state that must not survive a reboot. Default: /run/minicontainer, or `<root>/run` for a custom root. */
   runRoot?: string
+  /**
+   * Address pools (CIDRs) that the default bridge and user networks without
+   * an explicit subnet are carved from. Default: free /16s and /24s in
+   * 10.x, avoiding every route the host has (docker0, podman...).
+   */
+  subnetPool?: string[]
 }
 
 const defaultRootDir = '/var/lib/minicontainer'
@@ -57,6 +64,7 @@ export class Runtime {
     fs.mkdirSync(this.runRoot, { recursive: true, mode: 0o711 })
     this.images = new ImageStore(this.root)
     this.containers = new ContainerStore(this.root)
+    if (opts.subnetPool) configureNetwork(this, { subnetPool: opts.subnetPool })
     this.volumes = runtimeVolumeStore(this.root, () => this.containers.ids().map((id) => this.containers.read(id)))
   }
 

@@ -10,7 +10,7 @@ beforeAll(async () => {
 afterAll(() => destroyRuntime(runtime))
 
 test('50 containers start at once, each isolated, and all are cleaned up', async () => {
-  const containers = await Promise.all(Array.from({ length: 50 }, (_, i) => run('host', ['sh', '-c', `echo $$ ${i} $(hostname)`], { runtime, hostname: `c${i}` })))
+  const containers = await Promise.all(Array.from({ length: 50 }, (_, i) => run('host', ['sh', '-c', `echo $$ ${i} $(hostname)`], { runtime, hostname: `c${i}`, network: 'none' })))
   const exits = await Promise.all(containers.map((c) => c.wait()))
   expect(exits.every((e) => e.exitCode === 0)).toBe(true)
   const outputs = await Promise.all(containers.map((c) => text(c.logs())))
@@ -19,7 +19,7 @@ test('50 containers start at once, each isolated, and all are cleaned up', async
 })
 
 test('a hundred running containers do not starve the thread pool', async () => {
-  const containers = await Promise.all(Array.from({ length: 100 }, () => run('host', ['sleep', '30'], { runtime })))
+  const containers = await Promise.all(Array.from({ length: 100 }, () => run('host', ['sleep', '30'], { runtime, network: 'none' })))
   const waits = containers.map((c) => c.wait())
   // fs calls still complete promptly while 100 exits are being awaited.
   const fs = await import('node:fs/promises')

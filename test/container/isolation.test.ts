@@ -46,16 +46,37 @@ test('uts and ipc namespaces: hostname and SysV IPC are private', async () => {
 })
 
 test('net namespace "none": only lo, up, and no routes', async () => {
-  const out = await output('ls /sys/class/net; cat /sys/class/net/lo/operstate /proc/net/route | head -3')
+  const out = await output('ls /sys/class/net; cat /sys/class/net/lo/operstate /proc/net/route | head -3', { network: 'none' })
   expect(out.split('\n')[0]).toBe('lo')
   expect(out).not.toMatch(/eth0/)
   expect(out.split('\n').filter((l) => /^\w+\t/.test(l) && !l.startsWith('Iface'))).toEqual([])
 })
 
+test('the default network is the bridge: eth0 with an address and a default route', async () => {
+  const c = await run('host', ['sleep', '30'], { runtime })
+  const { networkSettings } = await c.inspect()
+  expect(networkSettings.ipAddress).toMatch(/^\d+\.\d+\.\d+\.2$/)
+  expect(networkSettings.networks.bridge.gateway).toBe(networkSettings.gateway)
+  const inside = await c.exec(['sh', '-c', 'ls /sys/class/net; cat /proc/net/route'])
+  expect(inside.stdout).toContain('eth0')
+  expect(inside.stdout).toMatch(/^eth0\t00000000\t/m)
+  await c.remove({ force: true })
+})
+
+test('dns and extraHosts end up in /etc/resolv.conf and /etc/hosts; ports are refused without a network', async () => {
+  const out = await output('cat /etc/resolv.conf; grep db /etc/hosts', { network: 'none', dns: ['10.213.99.53'], extraHosts: ['db:10.213.99.5'] })
+  expect(out).toBe('nameserver 10.213.99.53\n10.213.99.5\tdb\n')
+  await expect(run('host', ['true'], { runtime, network: 'none', ports: ['8080:80'] })).rejects.toMatchObject({ code: 'EINVALID' })
+  await expect(run('host', ['true'], { runtime, extraHosts: ['bad entry'] })).rejects.toMatchObject({ code: 'EINVALID', message: expect.stringContaining('bad entry') })
+})
+
 test('net "host": sees the host interfaces', async () => {
-  const hostIfs = fs.readdirSync('/sys/class/net').sort()
+  // Other test files create and delete their own mc*/veth links meanwhile: compare the stable ones.
+  const stable = (names: string[]) => names.filter((n) => !/^(mc|veth)/.test(n)).sort()
+  const hostIfs = stable(fs.readdirSync('/sys/class/net'))
   const out = await output('ls /sys/class/net', { network: 'host' })
-  expect(out.trim().split('\n').sort()).toEqual(hostIfs)
+  expect(stable(out.trim().split('\n'))).toEqual(hostIfs)
+  expect(hostIfs.length).toBeGreaterThan(1)
 })
 
 test('mount namespace: the root is the overlay, mounts do not leak to the host', async () => {

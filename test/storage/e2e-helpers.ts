@@ -2,9 +2,9 @@
 // with content in the directories the tests mount over, and whether the mount wiring is present.
 import * as fs from 'node:fs'
 import * as path from 'node:path'
-import { Container, Image, Runtime } from '../../lib'
+import { Image, Runtime } from '../../lib'
 import { VolumeStore } from '../../lib/storage/volumes'
-import { busyboxRootfs } from '../helpers'
+import { busyboxRootfs, destroyRuntime } from '../helpers'
 import { put } from './helpers'
 
 /**
@@ -14,12 +14,7 @@ import { put } from './helpers'
  */
 export function e2eRuntime(): { runtime: Runtime; wired: boolean; destroy: () => Promise<void> } {
   const runtime = new Runtime({ root: fs.mkdtempSync('/tmp/mc-vol-') })
-  const destroy = async () => {
-    if (fs.existsSync(runtime.root))
-      for (const c of await Container.list({ runtime, all: true })) await c.remove({ force: true }).catch(() => {})
-    // Retries: a shim may still be writing its exit file just after reporting the exit.
-    fs.rmSync(runtime.root, { recursive: true, force: true, maxRetries: 5 })
-  }
+  const destroy = () => destroyRuntime(runtime)
   const wired = (runtime as unknown as { volumes?: unknown }).volumes instanceof VolumeStore
   if (!wired) {
     console.warn('mount wiring absent (Runtime has no `volumes` store): skipping end-to-end mount tests; see lib/storage/mount-lifecycle.ts')

@@ -1,0 +1,39 @@
+/**
+ * The network options the container layer handles itself (the network
+ * layer does addresses, names and ports): `dns`, `extraHosts`, and the
+ * combinations Docker refuses or ignores.
+ *
+ * @module
+ */
+import { isIPv4 } from 'node:net'
+import { InvalidArgumentError } from '../errors'
+import type { NetworkMode, RunOptions } from './types'
+
+/** `extraHosts: ['db:10.0.0.5']` -> hosts-file lines; throws on a malformed entry. */
+export function extraHostLines(extraHosts: unknown): string[] {
+  if (extraHosts === undefined) return []
+  if (!Array.isArray(extraHosts)) throw new InvalidArgumentError('option "extraHosts" must be an array such as ["db:10.0.0.5"]')
+  return extraHosts.map((entry) => {
+    const m = typeof entry === 'string' ? /^([A-Za-z0-9][A-Za-z0-9.-]*):([0-9.]+)$/.exec(entry) : null
+    if (!m || !isIPv4(m[2])) throw new InvalidArgumentError(`invalid extraHosts entry ${JSON.stringify(entry)}: expected "name:IPv4", e.g. "db:10.0.0.5"`)
+    return `${m[2]}\t${m[1]}`
+  })
+}
+
+/** `dns: ['10.0.0.53']` -> the nameservers replacing the host's; throws on a malformed entry. */
+export function dnsServers(dns: unknown): string[] | undefined {
+  if (dns === undefined) return undefined
+  if (!Array.isArray(dns) || dns.some((d) => typeof d !== 'string' || !isIPv4(d)))
+    throw new InvalidArgumentError(`option "dns" must be an array of IPv4 addresses, e.g. ["10.0.0.53"]; got ${JSON.stringify(dns)}`)
+  return dns as string[]
+}
+
+/** Docker's rules for publishing ports per mode: ignored (with a warning) on the host network, refused when joining another container's. */
+export function checkPortOptions(mode: NetworkMode, opts: RunOptions): void {
+  const publishes = (Array.isArray(opts.ports) && opts.ports.length > 0) || !!opts.publishAll
+  if (!publishes) return
+  if (mode === 'host') process.emitWarning('minicontainer: published ports are discarded when using the host network mode', { code: 'MC_PORTS_HOST' })
+  if (mode.startsWith('container:'))
+    throw new InvalidArgumentError(`conflicting options: ports cannot be published in network mode "${mode}"; publish them on the container that owns the network`)
+  if (mode === 'none') throw new InvalidArgumentError('conflicting options: ports cannot be published with network "none"')
+}

@@ -1,0 +1,58 @@
+/**
+ * A network's host side: its bridge (with the gateway address, up, and
+ * route_localnet so published ports work on 127.0.0.1) and its firewall
+ * rules. Both are (re)created on demand from the network record, so a
+ * reboot or a crash in the middle never leaves a network unusable.
+ *
+ * @module
+ */
+import { parseCidr } from './ipam'
+import type { Firewall } from './nftables'
+import { enableIpForward, setIfaceSysctl, type Rtnl } from './rtnl'
+import type { NetworkRecord } from './store'
+
+/** Makes sure the bridge of `net` exists and is configured; returns its ifindex. */
+export async function ensureBridge(host: Rtnl, net: NetworkRecord): Promise<number> {
+  const existing = await host.link(net.bridge)
+  if (existing) {
+    if (!existing.up) await host.up(existing.index)
+    return existing.index
+  }
+  const index = await host.createBridge(net.bridge)
+  try {
+    await host.addAddress(index, net.gateway, parseCidr(net.subnet).prefix)
+    // Packets DNATed from 127.0.0.1 leave through the bridge with a loopback source; the kernel drops those unless allowed here.
+    setIfaceSysctl(net.bridge, 'route_localnet', '1')
+    await host.up(index)
+  } catch (err) {
+    await host.deleteLink(net.bridge)
+    throw err
+  }
+  return index
+}
+
+/** Makes sure the firewall rules of `net` are installed (once). */
+export async function ensureRules(fw: Firewall, net: NetworkRecord): Promise<void> {
+  if ((await fw.owners()).has(`net:${net.id}`)) return
+  await fw.addNetwork({ id: net.id, bridge: net.bridge, subnet: parseCidr(net.subnet), internal: net.internal })
+  if (!net.internal) enableIpForward()
+}
+
+/** Brings up the whole host side of `net`; on failure nothing new is left behind. */
+export async function ensureNetworkUp(host: Rtnl, fw: Firewall, net: NetworkRecord): Promise<number> {
+  const hadBridge = !!(await host.link(net.bridge))
+  const index = await ensureBridge(host, net)
+  try {
+    await ensureRules(fw, net)
+  } catch (err) {
+    if (!hadBridge) await host.deleteLink(net.bridge)
+    throw err
+  }
+  return index
+}
+
+/** Removes the host side of `net` (rules and bridge); idempotent. */
+export async function tearDownNetwork(host: Rtnl, fw: Firewall, net: NetworkRecord): Promise<void> {
+  await fw.removeNetwork(net.id)
+  await host.deleteLink(net.bridge)
+}

@@ -1,0 +1,64 @@
+/**
+ * Errors of the network layer. All are {@link MiniContainerError}s with
+ * codes from the shared union, so callers branch on `err.code`.
+ *
+ * @module
+ */
+import { MiniContainerError } from '../errors'
+
+/** No network matches a name or id. */
+export class NetworkNotFoundError extends MiniContainerError {
+  /** @param ref - the name or id looked up. */
+  constructor(readonly ref: string) {
+    super('ENONETWORK', `no such network: ${ref} (create it with Network.create("${ref}"))`)
+  }
+}
+
+/** A host port is already taken by a host process or another container. */
+export class PortInUseError extends MiniContainerError {
+  /** @param binding - e.g. "0.0.0.0:8080/tcp"; @param owner - who holds it. */
+  constructor(
+    readonly binding: string,
+    owner: string,
+  ) {
+    super('EPORTINUSE', `host port ${binding} is already in use by ${owner}; choose another host port or stop its user`)
+  }
+}
+
+/** A static address is taken (by the gateway or another container). */
+export class AddressInUseError extends MiniContainerError {
+  /** @param ip - the requested address; @param owner - who holds it. */
+  constructor(
+    readonly ip: string,
+    owner: string,
+  ) {
+    super('EINUSE', `address ${ip} is already in use by ${owner}; pick another address or leave "ip" unset`)
+  }
+}
+
+/** A network cannot be removed while containers are attached. */
+export class NetworkInUseError extends MiniContainerError {
+  /** @param name - the network; @param containers - names of attached containers. */
+  constructor(name: string, containers: string[]) {
+    super('EINUSE', `network ${name} has containers attached (${containers.join(', ')}); stop or disconnect them first`)
+  }
+}
+
+/** No subnet (or no address in a subnet) is left to allocate. */
+export class NoFreeSubnetError extends MiniContainerError {
+  /** @param message - what ran out and what to do. */
+  constructor(message: string) {
+    super('ENONETWORK', message)
+  }
+}
+
+/** The kernel rejected an nf_tables batch. */
+export class NftablesError extends MiniContainerError {
+  /** @param op - what the batch did; @param errno - the kernel's errno name. */
+  constructor(
+    op: string,
+    readonly errno: string,
+  ) {
+    super('ESYSCALL', `nf_tables ${op} failed: ${errno}${errno === 'EPROTONOSUPPORT' || errno === 'ENOENT' ? ' (is the nf_tables/nft_nat kernel module available?)' : ''}`)
+  }
+}

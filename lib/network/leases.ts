@@ -1,0 +1,94 @@
+/**
+ * Claims that must hold across processes sharing a runtime root: an
+ * address on a network, a host port, a network name, a subnet. Each claim
+ * is a file created with O_EXCL under `<root>/networks/leases/`, holding
+ * the owner's id, so two processes can never win the same one; the
+ * in-process queue of the service only orders calls within one process.
+ *
+ * @module
+ */
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+
+/** Claims younger than this are never treated as stale: their owner may still be saving its record. */
+const STALE_AFTER_MS = 60_000
+
+/** A directory of claim files. */
+export class Leases {
+  /** @param dir - where the claim files live (created when missing). */
+  constructor(private readonly dir: string) {
+    fs.mkdirSync(dir, { recursive: true })
+  }
+
+  private file(key: string): string {
+    return path.join(this.dir, key.replace(/[^a-zA-Z0-9_.-]/g, '_'))
+  }
+
+  /** Claims `key` for `owner`; false when someone else holds it. Re-claiming one's own key succeeds. */
+  claim(key: string, owner: string): boolean {
+    try {
+      fs.writeFileSync(this.file(key), owner, { flag: 'wx' })
+      return true
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+      return this.owner(key) === owner
+    }
+  }
+
+  /** Who holds `key`, if anyone. */
+  owner(key: string): string | undefined {
+    try {
+      return fs.readFileSync(this.file(key), 'utf8')
+    } catch {
+      return undefined
+    }
+  }
+
+  /** Owners of the claims whose key starts with `prefix` (e.g. networks being created: "name-"). */
+  owners(prefix: string): Set<string> {
+    const out = new Set<string>()
+    for (const f of fs.readdirSync(this.dir)) {
+      const owner = f.startsWith(prefix) ? this.ownerOfFile(f) : undefined
+      if (owner !== undefined) out.add(owner)
+    }
+    return out
+  }
+
+  /** Releases `key` if `owner` holds it. */
+  release(key: string, owner: string): void {
+    if (this.owner(key) === owner) fs.rmSync(this.file(key), { force: true })
+  }
+
+  /** Releases every claim of `owner`. */
+  releaseAll(owner: string): void {
+    for (const f of fs.readdirSync(this.dir)) if (this.ownerOfFile(f) === owner) fs.rmSync(path.join(this.dir, f), { force: true })
+  }
+
+  /** Releases claims whose owner `isGone`, once they are old enough not to belong to a call in progress. */
+  releaseStale(isGone: (owner: string) => boolean): void {
+    const now = Date.now()
+    for (const f of fs.readdirSync(this.dir)) {
+      const owner = this.ownerOfFile(f)
+      if (owner === undefined || !isGone(owner)) continue
+      const st = fs.statSync(path.join(this.dir, f), { throwIfNoEntry: false })
+      if (st && now - st.mtimeMs > STALE_AFTER_MS) fs.rmSync(path.join(this.dir, f), { force: true })
+    }
+  }
+
+  private ownerOfFile(f: string): string | undefined {
+    try {
+      return fs.readFileSync(path.join(this.dir, f), 'utf8')
+    } catch {
+      return undefined
+    }
+  }
+}
+
+/** The claim key of an address on a network. */
+export const ipKey = (networkId: string, ip: string): string => `ip-${networkId.slice(0, 16)}-${ip}`
+/** The claim key of a host port (any host address: a stricter rule than the kernel's, but safe). */
+export const portKey = (proto: string, port: number): string => `port-${proto}-${port}`
+/** The claim key of a network name. */
+export const nameKey = (name: string): string => `name-${name}`
+/** The claim key of a subnet. */
+export const subnetKey = (cidr: string): string => `subnet-${cidr}`

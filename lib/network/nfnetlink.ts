@@ -1,0 +1,141 @@
+/**
+ * A NETLINK_NETFILTER socket speaking nf_tables: atomic batches
+ * (NFNL_MSG_BATCH_BEGIN ... END) and dumps.
+ *
+ * A batch is sent as one datagram and applied by the kernel all-or-nothing.
+ * Every command carries NLM_F_ACK, so the kernel answers each one (0 or an
+ * error) once the whole batch is done; we wait for all answers.
+ *
+ * @module
+ */
+import { createNetlink, Flags, FlagsGet, MessageType, Protocol, type NetlinkSocket } from 'netlink'
+import { errnoName } from '../sys/libc'
+import { NftablesError } from './errors'
+import { parseAttrs } from './nlattr'
+
+const NFNL_SUBSYS_NFTABLES = 10
+const NFNL_MSG_BATCH_BEGIN = 0x10
+const NFNL_MSG_BATCH_END = 0x11
+const NLMSG_HDRLEN = 16
+/** How long to wait for the kernel's answers before giving up (it answers in microseconds). */
+const REPLY_TIMEOUT_MS = 5000
+
+/** Address families of nf_tables (NFPROTO_*). */
+export const NFPROTO_IPV4 = 2
+
+/** nf_tables message types (enum nf_tables_msg_types). */
+export const NftMsg = {
+  NEWTABLE: 0,
+  GETTABLE: 1,
+  DELTABLE: 2,
+  NEWCHAIN: 3,
+  DELCHAIN: 5,
+  NEWRULE: 6,
+  GETRULE: 7,
+  DELRULE: 8,
+} as const
+
+/** One command of a batch. */
+export interface NftCommand {
+  msg: number
+  /** NLM_F_CREATE / EXCL / APPEND... (REQUEST and ACK are added). */
+  flags?: number
+  attrs: Buffer[]
+}
+
+function header(len: number, type: number, flags: number, seq: number): Buffer {
+  const h = Buffer.alloc(NLMSG_HDRLEN)
+  h.writeUInt32LE(len, 0)
+  h.writeUInt16LE(type, 4)
+  h.writeUInt16LE(flags, 6)
+  h.writeUInt32LE(seq, 8)
+  return h
+}
+
+/** struct nfgenmsg: family, version 0, resource id (big-endian). */
+function nfgenmsg(family: number, resId = 0): Buffer {
+  const b = Buffer.alloc(4)
+  b.writeUInt8(family, 0)
+  b.writeUInt16BE(resId, 2)
+  return b
+}
+
+function message(type: number, flags: number, seq: number, body: Buffer): Buffer {
+  return Buffer.concat([header(NLMSG_HDRLEN + body.length, type, flags, seq), body])
+}
+
+/** An nf_tables netlink socket in the namespace it was created in. */
+export class NfNetlink {
+  private readonly sock: NetlinkSocket = createNetlink(Protocol.NETFILTER)
+  private readonly waiters = new Map<number, (errno: number) => void>()
+
+  constructor() {
+    this.sock.on('message', (msgs) => {
+      for (const m of msgs) if (m.type === MessageType.ERROR) this.waiters.get(m.seq)?.(-m.data.readInt32LE(0))
+    })
+  }
+
+  /** Closes the socket. */
+  close(): void {
+    this.sock.close()
+  }
+
+  /** Applies `commands` atomically; throws NftablesError with the first errno the kernel reported. */
+  async batch(op: string, commands: NftCommand[], family = NFPROTO_IPV4): Promise<void> {
+    if (commands.length === 0) return
+    const seqs = commands.map(() => this.sock.generateSeq())
+    const parts = [message(NFNL_MSG_BATCH_BEGIN, Flags.REQUEST, this.sock.generateSeq(), nfgenmsg(0, NFNL_SUBSYS_NFTABLES))]
+    commands.forEach((c, i) => {
+      const type = (NFNL_SUBSYS_NFTABLES << 8) | c.msg
+      parts.push(message(type, Flags.REQUEST | Flags.ACK | (c.flags ?? 0), seqs[i], Buffer.concat([nfgenmsg(family), ...c.attrs])))
+    })
+    parts.push(message(NFNL_MSG_BATCH_END, Flags.REQUEST, this.sock.generateSeq(), nfgenmsg(0, NFNL_SUBSYS_NFTABLES)))
+    const errnos = await this.awaitAnswers(seqs, () => this.sock.socket.send(Buffer.concat(parts), { port: 0 }))
+    const failed = errnos.find((e) => e !== 0)
+    if (failed !== undefined) throw new NftablesError(op, errnoName(failed))
+  }
+
+  private awaitAnswers(seqs: number[], send: () => void): Promise<number[]> {
+    const answers = new Map<number, number>()
+    this.sock.ref(true)
+    return new Promise<number[]>((resolve, reject) => {
+      const finish = (): void => {
+        clearTimeout(timer)
+        for (const s of seqs) this.waiters.delete(s)
+        this.sock.ref(false)
+      }
+      const timer = setTimeout(() => {
+        finish()
+        reject(new NftablesError('batch', 'ETIMEDOUT'))
+      }, REPLY_TIMEOUT_MS)
+      for (const s of seqs)
+        this.waiters.set(s, (errno) => {
+          answers.set(s, errno)
+          if (answers.size < seqs.length && errno === 0) return
+          // On an error the batch was aborted; remaining answers (if any) add nothing.
+          finish()
+          resolve(seqs.map((q) => answers.get(q) ?? 0))
+        })
+      try {
+        send()
+      } catch (err) {
+        finish()
+        reject(err)
+      }
+    })
+  }
+
+  /** Dumps objects (GETTABLE, GETRULE...) filtered by `attrs`; returns each object's attributes. */
+  async dump(msg: number, attrs: Buffer[], family = NFPROTO_IPV4): Promise<Map<number, Buffer>[]> {
+    const type = (NFNL_SUBSYS_NFTABLES << 8) | msg
+    let reply
+    try {
+      ;[reply] = await this.sock.request(type, Buffer.concat([nfgenmsg(family), ...attrs]), { flags: FlagsGet.DUMP, timeout: REPLY_TIMEOUT_MS })
+    } catch (err) {
+      const m = /Request rejected: (\w+)/.exec(String((err as Error).message))
+      throw new NftablesError('dump', m ? m[1] : String((err as Error).message))
+    }
+    // Each GET's answers are the matching NEW message type (GETRULE 7 -> NEWRULE 6).
+    return reply.filter((m) => m.type === type - 1).map((m) => parseAttrs(m.data.subarray(4)))
+  }
+}

@@ -1,0 +1,215 @@
+/**
+ * Links, addresses and routes over rtnetlink (the `netlink` package): the
+ * bridge per network, the veth pair per container endpoint, and the
+ * container side's address and default route.
+ *
+ * A socket is bound to the network namespace it was created in, so the
+ * container side is configured through a socket opened while briefly
+ * inside the container's namespace ({@link withNetns}).
+ *
+ * @module
+ */
+import * as fs from 'node:fs'
+import { createRtNetlink, FlagsNew, type rt, type RtNetlinkSocket } from 'netlink'
+import { MiniContainerError } from '../errors'
+import { withNetns } from '../sys/netns'
+import { attr, strAttr, u32Attr } from './nlattr'
+import { ipToBuffer, type Cidr } from './ipam'
+
+const AF_INET = 2
+const RT_TABLE_MAIN = 254
+const RT_TABLE_LOCAL = 255
+const IFLA_ADDRESS = 1
+const IFLA_IFNAME = 3
+const IFLA_NET_NS_FD = 28
+const IFLA_INFO_KIND = 1
+const IFLA_INFO_DATA = 2
+const VETH_INFO_PEER = 1
+const IFINFOMSG_LEN = 16
+/** The kernel always gives a namespace's loopback device index 1. */
+export const LOOPBACK_IFINDEX = 1
+
+/** An rtnetlink failure, with the errno name the kernel answered. */
+export class RtnlError extends MiniContainerError {
+  /** @param op - what was attempted; @param errno - kernel errno name ("EEXIST"...). */
+  constructor(
+    op: string,
+    readonly errno: string,
+  ) {
+    super('ESYSCALL', `rtnetlink ${op} failed: ${errno}`)
+  }
+}
+
+/** The errno name inside an error thrown by the `netlink` package ("Request rejected: EEXIST"). */
+function errnoOf(err: unknown): string {
+  const m = /Request rejected: (\w+)/.exec(String((err as Error)?.message ?? err))
+  return m ? m[1] : String((err as Error)?.message ?? err)
+}
+
+async function call<T>(op: string, p: Promise<T>): Promise<T> {
+  try {
+    return await p
+  } catch (err) {
+    throw new RtnlError(op, errnoOf(err))
+  }
+}
+
+/** A link as seen by {@link Rtnl.links}. */
+export interface LinkInfo {
+  index: number
+  name: string
+  master?: number
+  up: boolean
+  mac?: string
+}
+
+/** rtnetlink operations in one network namespace. */
+export class Rtnl {
+  private constructor(private readonly sock: RtNetlinkSocket) {}
+
+  /** A socket in the calling thread's current namespace (the host, normally). */
+  static current(): Rtnl {
+    return new Rtnl(createRtNetlink())
+  }
+
+  /** A socket bound to the namespace behind `netnsFd`. */
+  static inNetns(netnsFd: number): Rtnl {
+    return new Rtnl(withNetns(netnsFd, () => createRtNetlink()))
+  }
+
+  /** Closes the socket. */
+  close(): void {
+    this.sock.socket.close()
+  }
+
+  /** All links of the namespace. */
+  async links(): Promise<LinkInfo[]> {
+    return (await call('list links', this.sock.getLinks())).map(toLinkInfo)
+  }
+
+  /** The link called `name`, or undefined (one GETLINK request, no dump). */
+  async link(name: string): Promise<LinkInfo | undefined> {
+    try {
+      const [msg] = await call(`find link ${name}`, this.sock.getLink({}, { ifname: name }))
+      return msg && toLinkInfo(msg)
+    } catch (err) {
+      if (err instanceof RtnlError && err.errno === 'ENODEV') return undefined
+      throw err
+    }
+  }
+
+  private async indexOf(name: string): Promise<number> {
+    const l = await this.link(name)
+    if (!l) throw new RtnlError(`find link ${name}`, 'ENODEV')
+    return l.index
+  }
+
+  /** Creates a bridge (fails EEXIST if the name is taken). */
+  async createBridge(name: string): Promise<number> {
+    const linkinfo = strAttr(IFLA_INFO_KIND, 'bridge')
+    await call(`create bridge ${name}`, this.sock.newLink({}, { ifname: name, linkinfo }, { flags: FlagsNew.CREATE | FlagsNew.EXCL }))
+    return this.indexOf(name)
+  }
+
+  /**
+   * Creates a veth pair: `hostName` here, attached to bridge `masterIndex`
+   * and already up (the kernel applies the ifinfomsg flags at creation),
+   * and `peer.name` created directly inside the namespace `peer.netnsFd`
+   * (so the container never sees a moment where its interface is on the
+   * host). The peer cannot be born up (veth refuses to open before both
+   * ends are linked): set it up from inside.
+   */
+  async createVeth(hostName: string, masterIndex: number, peer: { name: string; netnsFd: number; mac: Buffer }): Promise<void> {
+    const peerInfo = Buffer.concat([Buffer.alloc(IFINFOMSG_LEN), strAttr(IFLA_IFNAME, peer.name), attr(IFLA_ADDRESS, peer.mac), u32Attr(IFLA_NET_NS_FD, peer.netnsFd)])
+    const linkinfo = Buffer.concat([strAttr(IFLA_INFO_KIND, 'veth'), attr(IFLA_INFO_DATA, attr(VETH_INFO_PEER, peerInfo))])
+    const up = { change: { up: true as const }, flags: { up: true as const } }
+    await call(`create veth ${hostName}`, this.sock.newLink(up, { ifname: hostName, master: masterIndex, linkinfo }, { flags: FlagsNew.CREATE | FlagsNew.EXCL }))
+  }
+
+  /** Sets a link up. */
+  async up(index: number): Promise<void> {
+    await call('set link up', this.sock.setLink({ index, change: { up: true }, flags: { up: true } }))
+  }
+
+  /** Sets the link called `name` up. */
+  async upByName(name: string): Promise<number> {
+    const index = await this.indexOf(name)
+    await this.up(index)
+    return index
+  }
+
+  /** Deletes a link by name; false when it did not exist. */
+  async deleteLink(name: string): Promise<boolean> {
+    const l = await this.link(name)
+    if (!l) return false
+    try {
+      await call(`delete link ${name}`, this.sock.delLink({ index: l.index }))
+    } catch (err) {
+      // Gone in between (e.g. its namespace died and took the veth pair with it).
+      if (err instanceof RtnlError && err.errno === 'ENODEV') return false
+      throw err
+    }
+    return true
+  }
+
+  /** Adds `ip/prefix` to a link. */
+  async addAddress(index: number, ip: string, prefixLen: number): Promise<void> {
+    const a = ipToBuffer(ip)
+    await call(`add address ${ip}`, this.sock.newAddress({ family: AF_INET, prefixlen: prefixLen, index }, { local: a, address: a }, { flags: FlagsNew.CREATE | FlagsNew.EXCL }))
+  }
+
+  /** Adds a default route via `gateway` out of link `index`. */
+  async addDefaultRoute(index: number, gateway: string): Promise<void> {
+    const data = { family: AF_INET, dstLen: 0, table: RT_TABLE_MAIN, protocol: 'BOOT' as const, scope: 'UNIVERSE' as const, type: 'UNICAST' as const }
+    await call(`add default route via ${gateway}`, this.sock.newRoute(data, { gateway: ipToBuffer(gateway), oif: index }, { flags: FlagsNew.CREATE | FlagsNew.EXCL }))
+  }
+
+  /** IPv4 routes (all tables but local) as CIDRs (destination/prefix), for picking subnets that do not collide. */
+  async routedCidrs(): Promise<Cidr[]> {
+    const routes = await call('list routes', this.sock.getRoutes({ family: AF_INET }))
+    const out: Cidr[] = []
+    for (const r of routes) {
+      // The local table only mirrors our own addresses; real destinations live elsewhere.
+      if (r.data.family !== AF_INET || r.data.table === RT_TABLE_LOCAL || !r.attrs.dst || !r.data.dstLen) continue
+      out.push({ network: r.attrs.dst.readUInt32BE(0) >>> 0, prefix: r.data.dstLen })
+    }
+    return out
+  }
+}
+
+function toLinkInfo(m: rt.LinkMessage): LinkInfo {
+  return { index: m.data.index ?? 0, name: m.attrs.ifname ?? '', master: m.attrs.master, up: !!m.data.flags?.up, mac: m.attrs.address ? formatMac(m.attrs.address) : undefined }
+}
+
+/** "aa:bb:..." from raw bytes. */
+export function formatMac(b: Buffer): string {
+  return [...b].map((x) => x.toString(16).padStart(2, '0')).join(':')
+}
+
+/** Writes an IPv4 per-interface sysctl (e.g. route_localnet) through /proc; the interface must exist. */
+export function setIfaceSysctl(ifname: string, key: string, value: string): void {
+  fs.writeFileSync(`/proc/sys/net/ipv4/conf/${ifname}/${key}`, value)
+}
+
+/** Sets a bridge port option of a host interface through sysfs (e.g. hairpin_mode). */
+export function setBridgePortFlag(ifname: string, flag: string, value: string): void {
+  fs.writeFileSync(`/sys/class/net/${ifname}/brport/${flag}`, value)
+}
+
+/**
+ * Disables IPv6 on an interface of the calling thread's current network
+ * namespace (run it inside {@link withNetns}); a no-op on kernels without IPv6.
+ */
+export function setIpv6Disabled(ifname: string): void {
+  try {
+    fs.writeFileSync(`/proc/sys/net/ipv6/conf/${ifname}/disable_ipv6`, '1')
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+  }
+}
+
+/** Turns on IPv4 forwarding (needed for outbound NAT; left on afterwards, as Docker does). */
+export function enableIpForward(): void {
+  const file = '/proc/sys/net/ipv4/ip_forward'
+  if (fs.readFileSync(file, 'utf8').trim() !== '1') fs.writeFileSync(file, '1')
+}

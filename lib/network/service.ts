@@ -1,0 +1,323 @@
+/**
+ * The network layer's entry point for the container lifecycle and the
+ * public Network API: container endpoints (veths + addresses), published
+ * ports (DNAT rules), name resolution (hosts files) and, through
+ * {@link NetworkRegistry}, the networks themselves; all persisted under
+ * `<root>/networks/`.
+ *
+ * Mutating calls run one at a time (an in-process queue); claim files
+ * ({@link Leases}) settle races with other processes on the same root.
+ *
+ * @module
+ */
+import * as path from 'node:path'
+import { InvalidArgumentError, NameConflictError } from '../errors'
+import { claimAddress } from './address-claim'
+import { createEndpoint } from './endpoint'
+import { HostSockets } from './host-sockets'
+import { renderSection, updateHostsFile } from './hosts'
+import { defaultSubnetPools, macForIp, parseCidr } from './ipam'
+import { ipKey, Leases, nameKey } from './leases'
+import { netNames, runtimeTag, type NetNames } from './names'
+import { PortPublisher } from './publisher'
+import { DEFAULT_NETWORK, NetworkRegistry } from './registry'
+import { formatMac, LOOPBACK_IFINDEX, Rtnl, RtnlError } from './rtnl'
+import { NetworkStore, type ContainerNetRecord, type EndpointRecord, type NetworkRecord } from './store'
+import type { AttachOptions, ConnectOptions, ContainerRef, CreateNetworkOptions, EndpointSettings, NetworkInfo, NetworkSettings } from './types'
+import { endpointSettings, hostEntries, networkInfo, networkSettings } from './views'
+
+export { DEFAULT_NETWORK } from './registry'
+
+/** Options of {@link NetworkService}. */
+export interface NetworkServiceOptions {
+  /** The runtime root directory. */
+  root: string
+  /** Address pools new networks' subnets are carved from (default {@link defaultSubnetPools}). */
+  subnetPool?: string[]
+}
+
+/** Networks and container networking of one runtime root. */
+export class NetworkService {
+  /** Kernel object names of this runtime. */
+  readonly names: NetNames
+  private readonly store: NetworkStore
+  private readonly leases: Leases
+  private readonly sockets: HostSockets
+  private readonly networks: NetworkRegistry
+  private tail: Promise<unknown> = Promise.resolve()
+
+  /** @param opts - root directory and optional subnet pools. */
+  constructor(opts: NetworkServiceOptions) {
+    this.names = netNames(runtimeTag(opts.root))
+    this.store = new NetworkStore(opts.root)
+    this.leases = new Leases(path.join(this.store.dir, 'leases'))
+    this.sockets = new HostSockets(this.names)
+    const pools = opts.subnetPool?.length ? opts.subnetPool : defaultSubnetPools
+    this.networks = new NetworkRegistry(this.store, this.leases, this.names, pools, this.sockets)
+  }
+
+  private get host(): Rtnl {
+    return this.sockets.host
+  }
+
+  private get fw() {
+    return this.sockets.fw
+  }
+
+  /** Closes the netlink sockets (they are reopened on next use). */
+  close(): void {
+    this.sockets.close()
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.tail.then(fn, fn)
+    this.tail = run.catch(() => undefined)
+    return run
+  }
+
+  // ---------------------------------------------------------------- containers
+
+  /**
+   * Attaches a container's fresh network namespace to `mode` ("bridge" or a
+   * user network name) as eth0, brings lo up, publishes ports and writes
+   * name resolution. Call before the container's process starts. On failure
+   * nothing is left behind.
+   */
+  connect(container: ContainerRef, netnsFd: number, mode: string, opts: ConnectOptions = {}): Promise<NetworkSettings> {
+    return this.serial(async () => {
+      const stale = this.store.container(container.id)
+      if (stale) await this.releaseNow(stale)
+      const net = await this.networks.forMode(mode)
+      const rec: ContainerNetRecord = { containerId: container.id, name: container.name, hostname: container.hostname, hostsFile: container.hostsFile, links: opts.links ?? [], endpoints: [], ports: [] }
+      const inner = Rtnl.inNetns(netnsFd)
+      try {
+        await inner.up(LOOPBACK_IFINDEX)
+        const ep = await this.addEndpoint(rec, net, netnsFd, inner, opts)
+        const requests = this.publisher.requests(opts)
+        rec.ports = await this.publisher.publish(rec, ep.ipAddress, requests)
+        this.store.saveContainer(rec)
+      } catch (err) {
+        await this.releaseNow(rec)
+        throw err
+      } finally {
+        inner.close()
+      }
+      this.refreshHosts(rec)
+      return networkSettings(rec, this.store.networks())
+    })
+  }
+
+  /** Live-attaches a running container to another network (eth1, eth2...). */
+  attach(containerId: string, netnsFd: number, networkName: string, opts: AttachOptions = {}): Promise<EndpointSettings> {
+    return this.serial(async () => {
+      const rec = this.store.container(containerId)
+      if (!rec) throw new InvalidArgumentError(`container ${containerId.slice(0, 12)} has no bridge networking (network mode none, host or container:), so it cannot join a network`)
+      const net = await this.networks.forMode(networkName)
+      if (rec.endpoints.some((e) => e.networkId === net.id)) throw new NameConflictError('endpoint', `${rec.name} on ${net.name}`)
+      const inner = Rtnl.inNetns(netnsFd)
+      let ep: EndpointRecord
+      try {
+        ep = await this.addEndpoint(rec, net, netnsFd, inner, opts)
+      } finally {
+        inner.close()
+      }
+      this.refreshHosts(rec, [net.id])
+      return endpointSettings(ep, net)
+    })
+  }
+
+  /** Live-detaches a container from a network; its interface disappears and peers forget its name. */
+  detach(containerId: string, networkName: string, _netnsFd?: number): Promise<void> {
+    return this.serial(async () => {
+      const rec = this.store.container(containerId)
+      const net = this.networks.find(networkName)
+      const ep = rec?.endpoints.find((e) => e.networkId === net.id)
+      if (!rec || !ep) throw new InvalidArgumentError(`container ${containerId.slice(0, 12)} is not connected to network ${net.name}`)
+      await this.host.deleteLink(ep.hostVeth)
+      rec.endpoints = rec.endpoints.filter((e) => e !== ep)
+      if (rec.ports.some((p) => p.containerIp === ep.ipAddress)) await this.publisher.unpublishIp(rec, ep.ipAddress)
+      this.store.saveContainer(rec)
+      this.leases.release(ipKey(net.id, ep.ipAddress), rec.containerId)
+      this.refreshHosts(rec, [net.id])
+    })
+  }
+
+  /** Tears down everything of a container (veths, rules, address leases). Idempotent; works after a crash. */
+  release(containerId: string): Promise<void> {
+    return this.serial(async () => {
+      const rec = this.store.container(containerId)
+      if (rec) await this.releaseNow(rec)
+      // No record: only rules left by a crash between saving and deleting it can remain, and only if we have networks.
+      else if (this.store.networks().length) await this.fw.removeContainer(containerId)
+    })
+  }
+
+  /** The container's network state for inspect(); undefined when it has no bridge networking. */
+  settings(containerId: string): NetworkSettings | undefined {
+    const rec = this.store.container(containerId)
+    return rec && networkSettings(rec, this.store.networks())
+  }
+
+  /** The managed /etc/hosts section of a container (own name, links, peers on user networks); "" if unknown. */
+  hostsFor(containerId: string): string {
+    const rec = this.store.container(containerId)
+    return rec ? renderSection(hostEntries(rec, this.store.containers(), this.store.networks())) : ''
+  }
+
+  /** At runtime start: releases containers for which `isAlive` is false, and removes our kernel objects nothing refers to. */
+  gc(isAlive: (containerId: string) => boolean): Promise<void> {
+    return this.serial(async () => {
+      for (const rec of this.store.containers()) if (!isAlive(rec.containerId)) await this.releaseNow(rec)
+      await this.removeOrphans()
+      const owners = new Set([...this.store.containers().map((c) => c.containerId), ...this.store.networks().map((n) => n.id)])
+      this.leases.releaseStale((owner) => !owners.has(owner))
+    })
+  }
+
+  private async releaseNow(rec: ContainerNetRecord): Promise<void> {
+    for (const ep of rec.endpoints) await this.host.deleteLink(ep.hostVeth)
+    await this.fw.removeContainer(rec.containerId)
+    this.store.deleteContainer(rec.containerId)
+    this.leases.releaseAll(rec.containerId)
+    const networks = rec.endpoints.map((e) => e.networkId)
+    rec.endpoints = []
+    this.refreshHosts(rec, networks, false)
+  }
+
+  /**
+   * Deletes veths, bridges and rules carrying our names but belonging to no
+   * record (left by a crash). Networks another process is creating right
+   * now (name claimed, record not saved yet) count as live.
+   */
+  private async removeOrphans(): Promise<void> {
+    const containers = this.store.containers()
+    const netIds = new Set([...this.store.networks().map((n) => n.id), ...this.leases.owners('name-')])
+    const veths = new Set(containers.flatMap((c) => c.endpoints.map((e) => e.hostVeth)))
+    const bridges = new Set([...netIds].map((id) => this.names.bridgeFor(id)))
+    if (this.leases.owner(nameKey(DEFAULT_NETWORK))) bridges.add(this.names.defaultBridge)
+    for (const l of await this.host.links()) {
+      if (l.name.startsWith(this.names.vethPrefix) && !veths.has(l.name)) await this.host.deleteLink(l.name)
+      else if (l.name.startsWith(this.names.bridgePrefix) && !bridges.has(l.name)) await this.host.deleteLink(l.name)
+    }
+    const liveOwners = new Set([...containers.map((c) => `ctr:${c.containerId}`), ...[...netIds].map((id) => `net:${id}`)])
+    for (const owner of await this.fw.owners()) {
+      if (liveOwners.has(owner)) continue
+      if (owner.startsWith('ctr:')) await this.fw.removeContainer(owner.slice(4))
+      else if (owner.startsWith('net:')) await this.fw.removeNetwork(owner.slice(4))
+    }
+    if (!netIds.size) await this.fw.deleteTable()
+  }
+
+  /** Milliseconds since the container's network state was saved (undefined: it has none). */
+  recordAge(containerId: string): number | undefined {
+    return this.store.containerAge(containerId)
+  }
+
+  /** Allocates an address, records the endpoint (before touching the kernel, so a crash leaves a trace), and creates it. */
+  private async addEndpoint(rec: ContainerNetRecord, net: NetworkRecord, netnsFd: number, inner: Rtnl, opts: AttachOptions): Promise<EndpointRecord> {
+    if (net.isDefault && (opts.ip || opts.aliases?.length))
+      throw new InvalidArgumentError('static addresses and aliases are supported on user-defined networks only (create one with Network.create)')
+    const bridgeIndex = await this.networks.bridgeIndex(net)
+    const subnet = parseCidr(net.subnet)
+    const ip = claimAddress(this.leases, net, rec.containerId, opts.ip, this.addressesInUse(net.id))
+    const ep: EndpointRecord = { networkId: net.id, ifname: nextIfname(rec), hostVeth: this.names.newVeth(), ipAddress: ip, macAddress: formatMac(macForIp(ip)), aliases: opts.aliases ?? [] }
+    rec.endpoints.push(ep)
+    this.store.saveContainer(rec)
+    const plan = { bridgeIndex, hostVeth: ep.hostVeth, ifname: ep.ifname, ip, prefixLen: subnet.prefix, gateway: net.gateway, defaultRoute: ep.ifname === 'eth0' }
+    try {
+      await createEndpoint(this.host, inner, netnsFd, plan)
+    } catch (err) {
+      if (!(err instanceof RtnlError)) throw err
+      // The cached bridge may have been deleted behind our back (another process, an admin): check it and retry once.
+      this.networks.forgetBridge(net)
+      await createEndpoint(this.host, inner, netnsFd, { ...plan, bridgeIndex: await this.networks.bridgeIndex(net) })
+    }
+    return ep
+  }
+
+  /** Addresses in use on a network -> owning container name. */
+  private addressesInUse(networkId: string): Map<string, string> {
+    const out = new Map<string, string>()
+    for (const c of this.store.containers()) for (const e of c.endpoints) if (e.networkId === networkId) out.set(e.ipAddress, c.name)
+    return out
+  }
+
+  /**
+   * Rewrites, in place, the hosts files of `rec` and of everyone sharing a
+   * user network with it (on `networkIds`, default: all of its networks).
+   */
+  private refreshHosts(rec: ContainerNetRecord, networkIds = rec.endpoints.map((e) => e.networkId), includeSelf = true): void {
+    const all = this.store.containers()
+    const networks = this.store.networks()
+    const userNets = new Set(networks.filter((n) => !n.isDefault && networkIds.includes(n.id)).map((n) => n.id))
+    const targets = all.filter((c) => (includeSelf && c.containerId === rec.containerId) || (c.containerId !== rec.containerId && c.endpoints.some((e) => userNets.has(e.networkId))))
+    for (const c of targets) if (c.hostsFile) updateHostsFile(c.hostsFile, renderSection(hostEntries(c, all, networks)))
+  }
+
+  private get publisher(): PortPublisher {
+    return new PortPublisher(this.fw, this.leases, () => this.store.containers())
+  }
+
+  // ---------------------------------------------------------------- networks
+
+  /** Creates a user-defined network with its own bridge and subnet. */
+  create(name: string, opts: CreateNetworkOptions = {}): Promise<NetworkInfo> {
+    return this.serial(async () => networkInfo(await this.networks.create(name, opts), []))
+  }
+
+  /** A network's inspect view. Throws ENONETWORK. `"bridge"` creates the default network on first use. */
+  async get(nameOrId: string): Promise<NetworkInfo> {
+    if (nameOrId === DEFAULT_NETWORK) await this.serial(() => this.networks.ensureDefault())
+    return networkInfo(this.networks.find(nameOrId), this.store.containers())
+  }
+
+  /** Every network of this runtime. */
+  async list(): Promise<NetworkInfo[]> {
+    const containers = this.store.containers()
+    return this.store.networks().map((n) => networkInfo(n, containers))
+  }
+
+  /** Removes a user network; EINUSE while containers are attached. */
+  remove(nameOrId: string): Promise<void> {
+    return this.serial(async () => {
+      const net = this.networks.find(nameOrId)
+      if (net.isDefault) throw new InvalidArgumentError(`"${DEFAULT_NETWORK}" is the predefined default network and cannot be removed`)
+      await this.networks.remove(net)
+    })
+  }
+
+  /** Removes every user network without containers; returns their names. */
+  prune(): Promise<string[]> {
+    return this.serial(async () => {
+      const removed: string[] = []
+      for (const net of this.store.networks()) {
+        if (net.isDefault || this.networks.attached(net.id).length) continue
+        await this.networks.remove(net)
+        removed.push(net.name)
+      }
+      return removed
+    })
+  }
+
+  /**
+   * Removes everything this runtime made: every container's endpoints and
+   * rules, every network including the default one, and the nf_tables
+   * table. For runtime teardown and tests.
+   */
+  destroy(): Promise<void> {
+    return this.serial(async () => {
+      for (const rec of this.store.containers()) await this.releaseNow(rec)
+      for (const net of this.store.networks()) await this.networks.remove(net)
+      await this.removeOrphans()
+      await this.fw.deleteTable()
+    })
+  }
+}
+
+/** The lowest ethN not used by the container yet. */
+function nextIfname(rec: ContainerNetRecord): string {
+  const used = new Set(rec.endpoints.map((e) => e.ifname))
+  let i = 0
+  while (used.has(`eth${i}`)) i++
+  return `eth${i}`
+}

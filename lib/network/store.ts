@@ -1,0 +1,139 @@
+/**
+ * What the network layer persists, as JSON under `<runtimeRoot>/networks/`:
+ *
+ *   <id>.json                  one per network
+ *   endpoints/<container>.json a container's attachments, published ports and hosts-file path
+ *
+ * The kernel objects (bridges, veths, rules) are rebuilt from or checked
+ * against these records, so a crashed process leaves enough behind for the
+ * next one to clean up.
+ *
+ * @module
+ */
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+import { readJson, writeJson } from '../util/json-file'
+import type { Proto } from './ports'
+
+/** A network as stored. */
+export interface NetworkRecord {
+  id: string
+  name: string
+  driver: 'bridge'
+  /** Host interface name of the bridge. */
+  bridge: string
+  subnet: string
+  gateway: string
+  internal: boolean
+  labels: Record<string, string>
+  created: string
+  /** The default `bridge` network (no name resolution, cannot be removed by users). */
+  isDefault: boolean
+}
+
+/** One attachment of a container to a network. */
+export interface EndpointRecord {
+  networkId: string
+  /** Interface name inside the container (eth0, eth1...). */
+  ifname: string
+  /** Host-side veth name. */
+  hostVeth: string
+  ipAddress: string
+  macAddress: string
+  aliases: string[]
+}
+
+/** A published port as installed. */
+export interface PortBinding {
+  proto: Proto
+  /** "" = every host address. */
+  hostIp: string
+  hostPort: number
+  containerPort: number
+  containerIp: string
+}
+
+/** A `links` entry: `ip` is reachable as `alias` and `name`. */
+export interface LinkEntry {
+  name: string
+  alias: string
+  ip: string
+}
+
+/** Everything the network layer knows about one container. */
+export interface ContainerNetRecord {
+  containerId: string
+  name: string
+  hostname: string
+  hostsFile?: string
+  links: LinkEntry[]
+  endpoints: EndpointRecord[]
+  ports: PortBinding[]
+}
+
+/** Reads and writes the records of one runtime root. */
+export class NetworkStore {
+  readonly dir: string
+  private readonly endpointDir: string
+
+  /** @param root - the runtime root directory. */
+  constructor(root: string) {
+    this.dir = path.join(root, 'networks')
+    this.endpointDir = path.join(this.dir, 'endpoints')
+    fs.mkdirSync(this.endpointDir, { recursive: true })
+  }
+
+  /** All networks. */
+  networks(): NetworkRecord[] {
+    return fs
+      .readdirSync(this.dir)
+      .filter((f) => f.endsWith('.json'))
+      .map((f) => readJson<NetworkRecord>(path.join(this.dir, f)))
+      .filter((r): r is NetworkRecord => !!r)
+  }
+
+  /** Saves a network. */
+  /** The file holding a network's record (it names the network in host-wide claims). */
+  recordFile(id: string): string {
+    return path.join(this.dir, `${id}.json`)
+  }
+
+  saveNetwork(r: NetworkRecord): void {
+    writeJson(this.recordFile(r.id), r)
+  }
+
+  /** Deletes a network record. */
+  deleteNetwork(id: string): void {
+    fs.rmSync(path.join(this.dir, `${id}.json`), { force: true })
+  }
+
+  /** All containers with network state. */
+  containers(): ContainerNetRecord[] {
+    return fs
+      .readdirSync(this.endpointDir)
+      .filter((f) => f.endsWith('.json'))
+      .map((f) => readJson<ContainerNetRecord>(path.join(this.endpointDir, f)))
+      .filter((r): r is ContainerNetRecord => !!r)
+  }
+
+  /** One container's state. */
+  container(id: string): ContainerNetRecord | undefined {
+    return readJson<ContainerNetRecord>(path.join(this.endpointDir, `${id}.json`))
+  }
+
+  /** Milliseconds since a container's state was last saved, or undefined when there is none. */
+  containerAge(id: string): number | undefined {
+    const st = fs.statSync(path.join(this.endpointDir, `${id}.json`), { throwIfNoEntry: false })
+    return st && Date.now() - st.mtimeMs
+  }
+
+  /** Saves a container's state. */
+  saveContainer(r: ContainerNetRecord): void {
+    writeJson(path.join(this.endpointDir, `${r.containerId}.json`), r)
+  }
+
+  /** Forgets a container. */
+  deleteContainer(id: string): void {
+    fs.rmSync(path.join(this.endpointDir, `${id}.json`), { force: true })
+  }
+}

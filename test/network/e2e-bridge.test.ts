@@ -1,0 +1,197 @@
+/**
+ * End to end with real containers (host image): the default bridge, user
+ * networks with name resolution, isolation, live connect/disconnect and
+ * published ports reached from the host. Traffic goes only to 127.0.0.1,
+ * our gateways and our containers. Subnets 10.213.40.0/24 (default
+ * bridge), 10.213.41.0/24 and 10.213.42.0/24 (user networks).
+ *
+ * Negative name lookups use `getent -s files` so nothing ever asks a DNS server.
+ */
+import { execFileSync } from 'node:child_process'
+import * as fs from 'node:fs'
+import { Container, Image, Runtime, run } from '../../lib'
+import { configureNetwork, networkServiceOf, teardownNetworks } from '../../lib/network/lifecycle'
+import { Network } from '../../lib/network/network'
+import { pickFreePort } from '../../lib/network/port-probe'
+import { hostLinks, makeRoot, nftTables } from './helpers'
+
+let runtime: Runtime
+
+/** A long-running container on `network` (default bridge). */
+function sleeper(name: string, network = 'bridge', extra: Record<string, unknown> = {}): Promise<Container> {
+  return run('host', ['sleep', '60'], { runtime, name, network, ...extra })
+}
+
+async function sh(c: Container, script: string): Promise<{ exitCode: number; stdout: string }> {
+  const r = await c.exec(['sh', '-c', script])
+  return { exitCode: r.exitCode, stdout: r.stdout.trim() }
+}
+
+/** Polls an HTTP URL on the host with curl (bounded); returns the body or "". */
+function curl(url: string): string {
+  for (let i = 0; i < 30; i++) {
+    try {
+      return execFileSync('curl', ['-sS', '--max-time', '2', url], { stdio: ['ignore', 'pipe', 'ignore'] }).toString()
+    } catch {
+      execFileSync('sleep', ['0.2'])
+    }
+  }
+  return ''
+}
+
+beforeAll(async () => {
+  runtime = new Runtime({ root: makeRoot() })
+  configureNetwork(runtime, { subnetPool: ['10.213.40.0/24'] })
+  await Image.fromHost({ runtime })
+})
+
+afterAll(async () => {
+  for (const c of await Container.list({ runtime, all: true })) await c.remove({ force: true }).catch(() => {})
+  const names = networkServiceOf(runtime).names
+  await teardownNetworks(runtime)
+  fs.rmSync(runtime.root, { recursive: true, force: true })
+  expect(hostLinks(names.bridgePrefix)).toEqual([])
+  expect(hostLinks(names.vethPrefix)).toEqual([])
+  expect(nftTables()).not.toContain(`table ip ${names.table}`)
+})
+
+describe('containers on networks', () => {
+  test('two containers on the default bridge get .2 and .3 and ping each other by IP, not by name', async () => {
+    const a = await sleeper('e2e-a')
+    const b = await sleeper('e2e-b')
+    expect((await sh(a, 'ip -4 -o addr show eth0')).stdout).toContain('inet 10.213.40.2/24')
+    expect((await sh(b, 'ip -4 -o addr show eth0')).stdout).toContain('inet 10.213.40.3/24')
+    expect((await sh(a, 'ip route')).stdout).toContain('default via 10.213.40.1 dev eth0')
+    expect((await sh(a, 'ping -c1 -W2 10.213.40.3')).exitCode).toBe(0)
+    expect((await sh(b, 'ping -c1 -W2 10.213.40.2')).exitCode).toBe(0)
+    expect((await sh(a, 'getent -s files hosts e2e-b')).exitCode).not.toBe(0)
+    // Legacy links give a name on the default bridge.
+    const c = await sleeper('e2e-c', 'bridge', { links: ['e2e-a:web'] })
+    expect((await sh(c, 'getent -s files hosts web')).stdout).toMatch(/^10\.213\.40\.2\s+web\s+e2e-a/)
+    expect((await sh(c, 'ping -c1 -W2 web')).exitCode).toBe(0)
+    await expect(sleeper('e2e-d', 'bridge', { links: ['nonesuch:x'] })).rejects.toMatchObject({ code: 'EINVALID' })
+    await expect(sleeper('e2e-d', 'bridge', { ports: [8080] })).rejects.toMatchObject({ code: 'EINVALID' })
+    await expect(sleeper('e2e-d', 'bridge', { ports: ['80:80:80:80'] })).rejects.toMatchObject({ code: 'EINVALID' })
+    await expect(sleeper('e2e-d', 'nonesuch')).rejects.toMatchObject({ code: 'ENONETWORK' })
+    await c.remove({ force: true })
+    await a.remove({ force: true })
+    await b.remove({ force: true })
+  })
+
+  test('user network: peers resolve by name and alias; isolation from other networks; live connect/disconnect', async () => {
+    const net = await Network.create('e2e-net', { runtime, subnet: '10.213.41.0/24' })
+    const other = await Network.create('e2e-other', { runtime, subnet: '10.213.42.0/24' })
+    const web = await sleeper('e2e-web', 'e2e-net')
+    const db = await sleeper('e2e-db', 'e2e-net', { aliases: ['db'] })
+    const lone = await sleeper('e2e-lone', 'e2e-other')
+    expect((await sh(web, 'getent -s files hosts db')).stdout).toMatch(/^10\.213\.41\.3\s/)
+    expect((await sh(web, 'ping -c1 -W2 e2e-db')).exitCode).toBe(0)
+    expect((await sh(db, 'ping -c1 -W2 e2e-web')).exitCode).toBe(0)
+    expect((await net.inspect()).containers[web.id]).toMatchObject({ name: 'e2e-web', ipAddress: '10.213.41.2' })
+
+    // Isolation: e2e-lone (10.213.42.2) is unreachable from e2e-net...
+    expect((await sh(web, 'ping -c1 -W1 10.213.42.2')).exitCode).not.toBe(0)
+    // ...until web joins its network live, as eth1, and everyone there learns its name.
+    await other.connect('e2e-web', { aliases: ['frontend'] })
+    expect((await sh(web, 'ip -4 -o addr show eth1')).stdout).toContain('10.213.42.3/24')
+    expect((await sh(web, 'ping -c1 -W2 e2e-lone')).exitCode).toBe(0)
+    expect((await sh(lone, 'ping -c1 -W2 frontend')).exitCode).toBe(0)
+    await other.disconnect(web)
+    expect((await sh(web, 'ip -o link')).stdout).not.toContain('eth1')
+    expect((await sh(lone, 'getent -s files hosts frontend')).exitCode).not.toBe(0)
+
+    await expect(net.remove()).rejects.toMatchObject({ code: 'EINUSE' })
+    for (const c of [web, db, lone]) await c.remove({ force: true })
+    await net.remove()
+    await other.remove()
+    expect((await Network.list({ runtime })).map((n) => n.name)).not.toContain('e2e-net')
+  })
+
+  test('a name follows its container across a restart on a user network', async () => {
+    await Network.create('e2e-restart', { runtime, subnet: '10.213.43.0/24' })
+    const client = await sleeper('e2e-client', 'e2e-restart')
+    const server = await sleeper('e2e-server', 'e2e-restart')
+    expect((await sh(client, 'getent -s files hosts e2e-server')).stdout).toMatch(/^10\.213\.43\.3\s/)
+    await server.stop({ timeout: 0 })
+    const filler = await sleeper('e2e-filler', 'e2e-restart') // takes .3
+    await server.start()
+    expect((await sh(client, 'getent -s files hosts e2e-server')).stdout).toMatch(/^10\.213\.43\.4\s/)
+    expect((await sh(client, 'ping -c1 -W2 e2e-server')).exitCode).toBe(0)
+    for (const c of [client, server, filler]) await c.remove({ force: true })
+    await (await Network.get('e2e-restart', { runtime })).remove()
+  })
+
+  test('published port: an HTTP server in a container is reached with curl on 127.0.0.1 and the gateway', async () => {
+    const hp = (await pickFreePort('tcp', '', () => false))!
+    const server = "require('http').createServer((q,r)=>r.end('hello from '+q.socket.remoteAddress+'\\n')).listen(80,'0.0.0.0')"
+    const c = await run('host', ['node', '-e', server], { runtime, name: 'e2e-http', network: 'bridge', ports: [`${hp}:80`] })
+    expect(curl(`http://127.0.0.1:${hp}/`)).toBe('hello from 10.213.40.1\n')
+    expect(curl(`http://10.213.40.1:${hp}/`)).toBe('hello from 10.213.40.1\n')
+    await c.remove({ force: true })
+  })
+
+  test('port conflicts between containers are EPORTINUSE at start and leave nothing; stopping frees the port', async () => {
+    const hp = (await pickFreePort('tcp', '', () => false))!
+    const first = await sleeper('e2e-p1', 'bridge', { ports: [`${hp}:80`, `${hp}:53/udp`] })
+    await expect(sleeper('e2e-p2', 'bridge', { ports: [`127.0.0.1:${hp}:80`] })).rejects.toMatchObject({ code: 'EPORTINUSE' })
+    await expect(Container.get('e2e-p2', { runtime })).rejects.toMatchObject({ code: 'ENOCONTAINER' })
+    const svc = networkServiceOf(runtime)
+    const rules = () => execFileSync('nft', ['list', 'table', 'ip', svc.names.table]).toString()
+    expect(rules()).toContain(`udp dport ${hp}`)
+    await first.stop({ timeout: 0 })
+    for (let i = 0; i < 50 && rules().includes(`dport ${hp}`); i++) await new Promise((r) => setTimeout(r, 100))
+    expect(rules()).not.toContain(`dport ${hp}`)
+    const second = await sleeper('e2e-p3', 'bridge', { ports: [`${hp}:80`] })
+    await second.remove({ force: true })
+    await first.remove({ force: true })
+  })
+
+  test('a start that fails after networking was set up leaves no rules or leases', async () => {
+    const hp = (await pickFreePort('tcp', '', () => false))!
+    await expect(run('host', ['/nonexistent-program'], { runtime, name: 'e2e-fail', network: 'bridge', ports: [`${hp}:80`] })).rejects.toMatchObject({ code: 'ESTART' })
+    const svc = networkServiceOf(runtime)
+    expect(execFileSync('nft', ['list', 'table', 'ip', svc.names.table]).toString()).not.toContain(`dport ${hp}`)
+    expect(Object.values((await svc.get('bridge')).containers).map((c) => c.name)).not.toContain('e2e-fail')
+  })
+
+  test('container: mode shares the network stack, localhost included', async () => {
+    const server = "require('net').createServer(s=>s.end('shared\\n')).listen(8080,'127.0.0.1')"
+    const a = await run('host', ['node', '-e', server], { runtime, name: 'e2e-owner', network: 'bridge' })
+    const b = await run('host', ['sleep', '60'], { runtime, name: 'e2e-guest', network: 'container:e2e-owner' })
+    const ipA = (await sh(a, 'ip -4 -o addr show eth0')).stdout
+    expect((await sh(b, 'ip -4 -o addr show eth0')).stdout).toBe(ipA)
+    let got = ''
+    for (let i = 0; i < 30 && got !== 'shared'; i++) got = (await sh(b, 'nc -w1 127.0.0.1 8080 </dev/null')).stdout
+    expect(got).toBe('shared')
+    // When the owner stops, its interfaces go with it and the guest keeps only lo (as in Docker).
+    await a.stop({ timeout: 0 })
+    let links = ''
+    for (let i = 0; i < 50 && /eth0/.test((links = (await sh(b, 'ip -o link')).stdout)); i++) await new Promise((r) => setTimeout(r, 100))
+    expect(links).not.toContain('eth0')
+    expect(links).toContain('lo')
+    await b.remove({ force: true })
+    await a.remove({ force: true })
+  })
+
+  test('redis-server from the host image, published with -p, answers redis-cli on 127.0.0.1', async () => {
+    if (!fs.existsSync('/usr/bin/redis-server')) {
+      if (process.env.CI) throw new Error('redis-server is not installed (apt-get install redis-server redis-tools)')
+      return
+    }
+    const hp = (await pickFreePort('tcp', '', () => false))!
+    const c = await run('host', ['redis-server', '--port', '6379', '--bind', '0.0.0.0', '--protected-mode', 'no', '--save', '', '--appendonly', 'no'], { runtime, name: 'e2e-redis', network: 'bridge', ports: [`${hp}:6379`] })
+    const cli = (...args: string[]) => execFileSync('redis-cli', ['-h', '127.0.0.1', '-p', String(hp), ...args], { timeout: 5000 }).toString().trim()
+    let pong = ''
+    for (let i = 0; i < 30 && pong !== 'PONG'; i++) {
+      try {
+        pong = cli('ping')
+      } catch {
+        execFileSync('sleep', ['0.2'])
+      }
+    }
+    expect(pong).toBe('PONG')
+    expect(cli('set', 'greeting', 'hello')).toBe('OK')
+    expect(cli('get', 'greeting')).toBe('hello')
+    await c.remove({ force: true })
+  })
+})

@@ -1,0 +1,131 @@
+/**
+ * Test fixtures for the network layer: throw-away runtime roots, network
+ * namespaces standing in for containers, commands run inside them, and
+ * observers (`ip`, `nft`) to check that nothing is left behind.
+ *
+ * Traffic only ever goes to loopback and to namespaces made here.
+ */
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process'
+import * as fs from 'node:fs'
+import * as os from 'node:os'
+import * as path from 'node:path'
+import { closeQuietly } from '../../lib/sys/libc'
+import { createNetns } from '../../lib/sys/netns'
+
+/** A fresh runtime root. */
+export function makeRoot(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'mc-net-'))
+}
+
+/** A network namespace standing in for a container: an fd plus helpers to run things in it. */
+export class TestNetns {
+  readonly fd = createNetns()
+  private readonly children: ChildProcess[] = []
+
+  /** Path through which other processes can enter the namespace. */
+  get path(): string {
+    return `/proc/${process.pid}/fd/${this.fd}`
+  }
+
+  private argv(cmd: string[]): string[] {
+    return [`--net=${this.path}`, '--', ...cmd]
+  }
+
+  /** Runs a command inside, synchronously; returns stdout. Throws on non-zero exit. */
+  run(cmd: string[], timeoutMs = 10000): string {
+    return execFileSync('nsenter', this.argv(cmd), { timeout: timeoutMs, stdio: ['ignore', 'pipe', 'pipe'] }).toString()
+  }
+
+  /** Runs a command inside; resolves with its exit status and output. */
+  runAsync(cmd: string[], timeoutMs = 10000): Promise<{ code: number; stdout: string }> {
+    return new Promise((resolve) => {
+      execFile('nsenter', this.argv(cmd), { timeout: timeoutMs }, (err, stdout) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout: String(stdout) }))
+    })
+  }
+
+  /** Whether one ping to `ip` is answered within a second. */
+  ping(ip: string): boolean {
+    try {
+      this.run(['ping', '-c', '1', '-W', '1', ip])
+      return true
+    } catch {
+      return false
+    }
+  }
+
+  /**
+   * Starts a small server inside that answers each TCP connection (or UDP
+   * datagram) with `<tag> <peer address>` and resolves when it listens.
+   */
+  async serve(proto: 'tcp' | 'udp', port: number, tag: string, host = '0.0.0.0'): Promise<void> {
+    const code =
+      proto === 'tcp'
+        ? `require('net').createServer(s=>{s.end('${tag} '+s.remoteAddress.replace('::ffff:','')+'\\n')}).listen(${port},'${host}',()=>console.log('ready'))`
+        : `const d=require('dgram').createSocket('udp4');d.on('message',(m,r)=>d.send('${tag} '+r.address+'\\n',r.port,r.address));d.bind(${port},'${host}',()=>console.log('ready'))`
+    const child = spawn('nsenter', this.argv([process.execPath, '-e', code]), { stdio: ['ignore', 'pipe', 'inherit'] })
+    this.children.push(child)
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('server did not start')), 10000)
+      child.stdout!.on('data', (d: Buffer) => {
+        if (d.toString().includes('ready')) {
+          clearTimeout(timer)
+          resolve()
+        }
+      })
+      child.once('exit', (c) => reject(new Error(`server exited with ${c}`)))
+    })
+  }
+
+  /** Stops servers and drops the namespace (its interfaces, veth peers included, go with it). */
+  close(): void {
+    for (const c of this.children) c.kill('SIGKILL')
+    closeQuietly(this.fd)
+  }
+}
+
+/** Fetches one line from a TCP server (nc on the host); "" when nothing answers. */
+export function tcpFetch(ip: string, port: number): string {
+  try {
+    return execFileSync('nc', ['-w', '2', ip, String(port)], { timeout: 5000, input: '' }).toString().trim()
+  } catch {
+    return ''
+  }
+}
+
+/** Sends one UDP datagram from the host and returns the first answer line; "" when none. */
+export function udpFetch(ip: string, port: number): string {
+  try {
+    return execFileSync('nc', ['-u', '-w', '1', ip, String(port)], { timeout: 5000, input: 'x' }).toString().trim()
+  } catch {
+    return ''
+  }
+}
+
+/** Host interface names starting with `prefix`. */
+export function hostLinks(prefix: string): string[] {
+  return execFileSync('ip', ['-o', 'link', 'show'])
+    .toString()
+    .split('\n')
+    .map((l) => /^\d+:\s+([^:@]+)/.exec(l)?.[1] ?? '')
+    .filter((n) => n.startsWith(prefix))
+}
+
+/** Names of nf_tables tables (all families). */
+export function nftTables(): string[] {
+  return execFileSync('nft', ['list', 'tables']).toString().split('\n').filter(Boolean)
+}
+
+/** Waits until `fn` holds (bounded). */
+export async function eventually(fn: () => boolean, timeoutMs = 5000): Promise<boolean> {
+  const end = Date.now() + timeoutMs
+  while (Date.now() < end) {
+    if (fn()) return true
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  return fn()
+}
+
+/** Sleeps. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms))
+}

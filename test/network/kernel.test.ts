@@ -1,0 +1,123 @@
+/**
+ * The bottom layers against the real kernel: rtnetlink links/addresses/
+ * routes (with the veth peer born inside a namespace) and the nf_tables
+ * batches, observed with `ip` and `nft`. Subnet 10.213.10.0/24.
+ */
+import { execFileSync } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { macForIp, parseCidr } from '../../lib/network/ipam'
+import { Firewall } from '../../lib/network/nftables'
+import { NfNetlink, NftMsg } from '../../lib/network/nfnetlink'
+import { strAttr } from '../../lib/network/nlattr'
+import { LOOPBACK_IFINDEX, Rtnl } from '../../lib/network/rtnl'
+import { createNetns, netnsInode, withNetns, openCurrentNetns } from '../../lib/sys/netns'
+import { closeQuietly } from '../../lib/sys/libc'
+import { hostLinks, nftTables, TestNetns } from './helpers'
+
+const tag = randomBytes(3).toString('hex')
+const bridge = `mct${tag}b`
+const veth = `mct${tag}v`
+const table = `minicontainer_t${tag}`
+
+describe('netns, rtnetlink and nf_tables', () => {
+  const host = Rtnl.current()
+  let ns: TestNetns
+  let fw: Firewall
+
+  beforeAll(() => {
+    ns = new TestNetns()
+    fw = new Firewall(table, `mct${tag}`)
+  })
+
+  afterAll(async () => {
+    await host.deleteLink(veth).catch(() => undefined)
+    await host.deleteLink(bridge).catch(() => undefined)
+    await fw.deleteTable().catch(() => undefined)
+    fw.close()
+    host.close()
+    ns.close()
+    expect(hostLinks(`mct${tag}`)).toEqual([])
+  })
+
+  test('createNetns gives a new namespace and leaves the thread where it was', () => {
+    const before = openCurrentNetns()
+    const fresh = createNetns()
+    try {
+      expect(netnsInode(fresh)).not.toBe(netnsInode(before))
+      const after = openCurrentNetns()
+      expect(netnsInode(after)).toBe(netnsInode(before))
+      closeQuietly(after)
+      expect(withNetns(fresh, () => netnsInode(openCurrentNetns()))).toBe(netnsInode(fresh))
+      expect(() => withNetns(fresh, () => Promise.resolve(1))).toThrow(/synchronous/)
+      expect(netnsInode(openCurrentNetns())).toBe(netnsInode(before))
+    } finally {
+      closeQuietly(fresh)
+      closeQuietly(before)
+    }
+  })
+
+  test('bridge + veth with the peer created inside the namespace as eth0', async () => {
+    const br = await host.createBridge(bridge)
+    await host.addAddress(br, '10.213.10.1', 24)
+    await host.up(br)
+    await host.createVeth(veth, br, { name: 'eth0', netnsFd: ns.fd, mac: macForIp('10.213.10.2') })
+    // The host end is born up, and the peer never exists on the host.
+    expect((await host.link(veth))?.up).toBe(true)
+    expect((await host.link('eth0'))?.mac).not.toBe('02:42:0a:d5:0a:02') // the host's own eth0, if any, is not ours
+    const inner = Rtnl.inNetns(ns.fd)
+    try {
+      await inner.up(LOOPBACK_IFINDEX)
+      const eth0 = await inner.upByName('eth0')
+      await inner.addAddress(eth0, '10.213.10.2', 24)
+      await inner.addDefaultRoute(eth0, '10.213.10.1')
+    } finally {
+      inner.close()
+    }
+    expect(ns.run(['ip', '-o', '-4', 'addr', 'show', 'eth0'])).toContain('10.213.10.2/24')
+    expect(ns.run(['ip', 'route'])).toContain('default via 10.213.10.1 dev eth0')
+    expect(ns.run(['ip', 'link', 'show', 'eth0'])).toContain('02:42:0a:d5:0a:02')
+    expect(execFileSync('ip', ['-o', 'link', 'show', veth]).toString()).toContain(`master ${bridge}`)
+    expect(ns.ping('10.213.10.1')).toBe(true)
+    expect(ns.ping('127.0.0.1')).toBe(true)
+    expect((await host.routedCidrs()).some((c) => c.network === parseCidr('10.213.10.0/24').network && c.prefix === 24)).toBe(true)
+  })
+
+  test('creating an existing link fails with the kernel errno; deleting a missing one is a no-op', async () => {
+    await expect(host.createBridge(bridge)).rejects.toMatchObject({ errno: 'EEXIST' })
+    expect(await host.deleteLink(`mct${tag}zz`)).toBe(false)
+  })
+
+  test('nf_tables: table, chains and owner-tagged rules, removed by owner', async () => {
+    await fw.addNetwork({ id: 'n1', bridge, subnet: parseCidr('10.213.10.0/24'), internal: false })
+    await fw.addPorts('c1', [{ proto: 'tcp', hostIp: '', hostPort: 40999, containerIp: '10.213.10.2', containerPort: 80 }])
+    const listing = execFileSync('nft', ['list', 'table', 'ip', table]).toString()
+    expect(listing).toContain('type nat hook prerouting priority dstnat')
+    expect(listing).toContain(`ip saddr 10.213.10.0/24 oifname != "${bridge}"`)
+    expect(listing).toContain('masquerade comment "net:n1"')
+    expect(listing).toMatch(/fib daddr type local tcp dport 40999 counter packets \d+ bytes \d+ dnat to 10\.213\.10\.2:80 comment "ctr:c1"/)
+    expect(await fw.owners()).toEqual(new Set(['net:n1', 'ctr:c1']))
+    expect(await fw.removeContainer('c1')).toBe(2)
+    expect(execFileSync('nft', ['list', 'table', 'ip', table]).toString()).not.toContain('40999')
+    expect(await fw.removeNetwork('n1')).toBeGreaterThan(0)
+    expect(await fw.deleteTable()).toBe(true)
+    expect(nftTables()).not.toContain(`table ip ${table}`)
+    expect(await fw.deleteTable()).toBe(false)
+    expect(await fw.rules()).toEqual([])
+  })
+
+  test('a rejected batch changes nothing', async () => {
+    // A rule in a chain that does not exist fails the whole batch, including the table creation before it.
+    const nl = new NfNetlink()
+    try {
+      const newTable = { msg: NftMsg.NEWTABLE, flags: 0x400, attrs: [strAttr(1, `${table}x`)] }
+      const badRule = { msg: NftMsg.NEWRULE, flags: 0x400, attrs: [strAttr(1, `${table}x`), strAttr(2, 'nope')] }
+      await expect(nl.batch('test', [newTable, badRule])).rejects.toMatchObject({ code: 'ESYSCALL', errno: 'ENOENT' })
+      expect(nftTables()).not.toContain(`table ip ${table}x`)
+      await nl.batch('test', [newTable])
+      expect(nftTables()).toContain(`table ip ${table}x`)
+      await nl.batch('test', [{ msg: NftMsg.DELTABLE, attrs: [strAttr(1, `${table}x`)] }])
+    } finally {
+      nl.close()
+    }
+  })
+})

@@ -1,0 +1,71 @@
+import * as fs from 'node:fs'
+import * as os from 'node:os'
+import * as path from 'node:path'
+import { renderSection, spliceSection, updateHostsFile } from '../../lib/network/hosts'
+import { bindingsCollide, exposedToRequest, parsePortSpec } from '../../lib/network/ports'
+import { netNames, runtimeTag } from '../../lib/network/names'
+
+describe('port specs', () => {
+  test('Docker -p forms', () => {
+    expect(parsePortSpec('8888:80')).toEqual({ hostIp: '', hostPort: 8888, containerPort: 80, proto: 'tcp' })
+    expect(parsePortSpec('127.0.0.1:9999:80/tcp')).toEqual({ hostIp: '127.0.0.1', hostPort: 9999, containerPort: 80, proto: 'tcp' })
+    expect(parsePortSpec('5353:53/udp')).toEqual({ hostIp: '', hostPort: 5353, containerPort: 53, proto: 'udp' })
+    expect(parsePortSpec('80')).toEqual({ hostIp: '', hostPort: 0, containerPort: 80, proto: 'tcp' })
+    expect(parsePortSpec('127.0.0.1::80')).toEqual({ hostIp: '127.0.0.1', hostPort: 0, containerPort: 80, proto: 'tcp' })
+    expect(parsePortSpec('0.0.0.0:81:80')).toMatchObject({ hostIp: '' })
+    expect(exposedToRequest('53/udp')).toEqual({ hostIp: '', hostPort: 0, containerPort: 53, proto: 'udp' })
+  })
+
+  test('bad specs are EINVALID', () => {
+    for (const bad of ['', '70000:80', '80:0', '8080:80/sctp', 'a:b', '1:2:3:4', '999.1.1.1:80:80', '80/tcp/x'])
+      expect(() => parsePortSpec(bad)).toThrow(expect.objectContaining({ code: 'EINVALID' }))
+  })
+
+  test('collisions: any address covers specific ones, protocols are separate', () => {
+    const any = { hostIp: '', hostPort: 80, proto: 'tcp' as const }
+    expect(bindingsCollide(any, { hostIp: '127.0.0.1', hostPort: 80, proto: 'tcp' })).toBe(true)
+    expect(bindingsCollide(any, { hostIp: '', hostPort: 80, proto: 'udp' })).toBe(false)
+    expect(bindingsCollide({ hostIp: '127.0.0.1', hostPort: 80, proto: 'tcp' }, { hostIp: '127.0.0.2', hostPort: 80, proto: 'tcp' })).toBe(false)
+  })
+})
+
+describe('hosts file section', () => {
+  test('is appended once, then replaced in place, keeping the rest', () => {
+    const a = renderSection([{ ip: '10.0.0.2', names: ['web', 'w'] }])
+    const b = renderSection([{ ip: '10.0.0.3', names: ['db'] }])
+    const base = '127.0.0.1\tlocalhost\n'
+    const once = spliceSection(base, a)
+    expect(once).toBe(base + a)
+    const twice = spliceSection(once + '10.9.9.9\textra\n', b)
+    expect(twice).toBe(base + b + '10.9.9.9\textra\n')
+    expect(twice).not.toContain('web')
+  })
+
+  test('rewrites keep the inode (bind mounts see the change)', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-net-'))
+    try {
+      const file = path.join(dir, 'hosts')
+      fs.writeFileSync(file, '127.0.0.1\tlocalhost\n')
+      const ino = fs.statSync(file).ino
+      updateHostsFile(file, renderSection([{ ip: '10.0.0.2', names: ['web'] }]))
+      updateHostsFile(file, renderSection([{ ip: '10.0.0.3', names: ['db'] }]))
+      expect(fs.statSync(file).ino).toBe(ino)
+      expect(fs.readFileSync(file, 'utf8')).toMatch(/^127\.0\.0\.1\tlocalhost\n# minicontainer.*\n10\.0\.0\.3\tdb\n# minicontainer.*\n$/)
+      updateHostsFile(path.join(dir, 'missing'), 'x') // no file yet: nothing happens
+      expect(fs.existsSync(path.join(dir, 'missing'))).toBe(false)
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
+
+describe('names', () => {
+  test('fit IFNAMSIZ and differ per root', () => {
+    const a = netNames(runtimeTag('/tmp/a'))
+    const b = netNames(runtimeTag('/tmp/b'))
+    expect(a.tag).not.toBe(b.tag)
+    for (const n of [a.defaultBridge, a.bridgeFor('f'.repeat(64)), a.newVeth()]) expect(n.length).toBeLessThanOrEqual(15)
+    expect(a.newVeth().startsWith(a.bridgePrefix)).toBe(false)
+    expect(a.table).toMatch(/^minicontainer_[0-9a-f]{6}$/)
+  })
+})

@@ -1,0 +1,155 @@
+/**
+ * Published ports and NAT against the real kernel, with network namespaces
+ * standing in for containers. Traffic goes only to 127.0.0.1, to our bridge
+ * gateways and to namespaces made here. Subnets 10.213.30.0/24 (default
+ * bridge), 10.213.31.0/24 (a test-made "outside" namespace), 10.213.32.0/24
+ * (an internal network).
+ */
+import { execFileSync } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import * as fs from 'node:fs'
+import * as net from 'node:net'
+import { pickFreePort } from '../../lib/network/port-probe'
+import { NetworkService } from '../../lib/network/service'
+import { hostLinks, makeRoot, nftTables, TestNetns, tcpFetch, udpFetch } from './helpers'
+
+const GW = '10.213.30.1'
+
+async function freePort(proto: 'tcp' | 'udp' = 'tcp'): Promise<number> {
+  return (await pickFreePort(proto, '', () => false))!
+}
+
+describe('published ports and NAT', () => {
+  const root = makeRoot()
+  const svc = new NetworkService({ root, subnetPool: ['10.213.30.0/24'] })
+  const spaces: TestNetns[] = []
+  let n = 0
+  const outsideVeth = `mct${randomBytes(3).toString('hex')}o`
+  let outside: TestNetns
+
+  function container(name: string) {
+    const ns = new TestNetns()
+    spaces.push(ns)
+    return { ns, ref: { id: `${name}${++n}`.padEnd(64, 'f'), name, hostname: name } }
+  }
+
+  beforeAll(async () => {
+    // A namespace on the far side of the host, reached by routing (not through our bridge): stands in for "the outside".
+    outside = new TestNetns()
+    spaces.push(outside)
+    execFileSync('ip', ['link', 'add', outsideVeth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', outside.path])
+    execFileSync('ip', ['addr', 'add', '10.213.31.1/24', 'dev', outsideVeth])
+    execFileSync('ip', ['link', 'set', outsideVeth, 'up'])
+    outside.run(['ip', 'addr', 'add', '10.213.31.2/24', 'dev', 'eth0'])
+    outside.run(['ip', 'link', 'set', 'eth0', 'up'])
+    await outside.serve('tcp', 7000, 'outside')
+  })
+
+  afterAll(async () => {
+    await svc.destroy()
+    svc.close()
+    try {
+      execFileSync('ip', ['link', 'del', outsideVeth])
+    } catch {
+      // gone with its namespace
+    }
+    for (const s of spaces) s.close()
+    fs.rmSync(root, { recursive: true, force: true })
+    expect(hostLinks(svc.names.bridgePrefix)).toEqual([])
+    expect(hostLinks(svc.names.vethPrefix)).toEqual([])
+    expect(hostLinks(outsideVeth)).toEqual([])
+    expect(nftTables()).not.toContain(`table ip ${svc.names.table}`)
+  })
+
+  test('TCP: reached on 127.0.0.1 (source shown as the gateway) and on the gateway address', async () => {
+    const c = container('tcpweb')
+    const hp = await freePort()
+    const s = await svc.connect(c.ref, c.ns.fd, 'bridge', { ports: [`${hp}:80`] })
+    expect(s.ports).toEqual({ '80/tcp': [{ hostIp: '0.0.0.0', hostPort: String(hp) }] })
+    await c.ns.serve('tcp', 80, 'web')
+    expect(tcpFetch('127.0.0.1', hp)).toBe(`web ${GW}`)
+    expect(tcpFetch(GW, hp)).toBe(`web ${GW}`)
+    await svc.release(c.ref.id)
+    expect(tcpFetch('127.0.0.1', hp)).toBe('')
+  })
+
+  test('UDP and a specific host address', async () => {
+    const c = container('udpdns')
+    const hp = await freePort('udp')
+    const s = await svc.connect(c.ref, c.ns.fd, 'bridge', { ports: [`127.0.0.1:${hp}:53/udp`] })
+    expect(s.ports['53/udp']).toEqual([{ hostIp: '127.0.0.1', hostPort: String(hp) }])
+    await c.ns.serve('udp', 53, 'dns')
+    expect(udpFetch('127.0.0.1', hp)).toBe(`dns ${GW}`)
+    // Bound to 127.0.0.1 only: the gateway address is not forwarded.
+    expect(udpFetch(GW, hp)).toBe('')
+    await svc.release(c.ref.id)
+  })
+
+  test('ephemeral ports and publishAll', async () => {
+    const c = container('ephem')
+    const s = await svc.connect(c.ref, c.ns.fd, 'bridge', { ports: ['80'], publishAll: true, exposedPorts: ['80/tcp', '81/tcp'] })
+    const p80 = Number(s.ports['80/tcp'][0].hostPort)
+    const p81 = Number(s.ports['81/tcp'][0].hostPort)
+    expect(p80).toBeGreaterThan(1024)
+    expect(p81).toBeGreaterThan(1024)
+    expect(p80).not.toBe(p81)
+    await c.ns.serve('tcp', 81, 'eighty-one')
+    expect(tcpFetch('127.0.0.1', p81)).toBe(`eighty-one ${GW}`)
+    await svc.release(c.ref.id)
+  })
+
+  test('a port held by a host process or another container is EPORTINUSE, and leaves nothing behind', async () => {
+    const held = net.createServer()
+    const hp = await new Promise<number>((resolve) => held.listen(0, '127.0.0.1', () => resolve((held.address() as net.AddressInfo).port)))
+    const a = container('conflict')
+    try {
+      await expect(svc.connect(a.ref, a.ns.fd, 'bridge', { ports: [`${hp}:80`] })).rejects.toMatchObject({ code: 'EPORTINUSE', message: expect.stringContaining('host') })
+    } finally {
+      held.close()
+    }
+    expect(svc.settings(a.ref.id)).toBeUndefined()
+    expect(a.ns.run(['ip', '-o', 'link'])).not.toContain('eth0')
+    expect(execFileSync('nft', ['list', 'table', 'ip', svc.names.table]).toString()).not.toContain(`dport ${hp}`)
+
+    const first = container('owner')
+    const hp2 = await freePort()
+    await svc.connect(first.ref, first.ns.fd, 'bridge', { ports: [`${hp2}:80`] })
+    await expect(svc.connect(a.ref, a.ns.fd, 'bridge', { ports: [`127.0.0.1:${hp2}:8080`] })).rejects.toMatchObject({ code: 'EPORTINUSE', message: expect.stringContaining('owner') })
+    await expect(svc.connect(a.ref, a.ns.fd, 'bridge', { ports: [`${hp}:80`, `${hp}:81`] })).rejects.toMatchObject({ code: 'EPORTINUSE' })
+    // UDP on the same number is a different binding.
+    await svc.connect(a.ref, a.ns.fd, 'bridge', { ports: [`${hp2}:80/udp`] })
+    await svc.release(a.ref.id)
+    await svc.release(first.ref.id)
+  })
+
+  test('hairpin: containers reach published ports (their own and a neighbour\'s) through the gateway address', async () => {
+    const srv = container('hairsrv')
+    const cli = container('haircli')
+    const hp = await freePort()
+    await svc.connect(srv.ref, srv.ns.fd, 'bridge', { ports: [`${hp}:80`] })
+    await svc.connect(cli.ref, cli.ns.fd, 'bridge')
+    await srv.ns.serve('tcp', 80, 'hair')
+    expect(cli.ns.run(['nc', '-w', '2', GW, String(hp)]).trim()).toBe(`hair ${GW}`)
+    expect(srv.ns.run(['nc', '-w', '2', GW, String(hp)]).trim()).toBe(`hair ${GW}`)
+    await svc.release(srv.ref.id)
+    await svc.release(cli.ref.id)
+  })
+
+  test('outbound traffic is masqueraded behind the host', async () => {
+    const c = container('client')
+    await svc.connect(c.ref, c.ns.fd, 'bridge')
+    const got = c.ns.run(['nc', '-w', '2', '10.213.31.2', '7000']).trim()
+    expect(got).toBe('outside 10.213.31.1')
+    await svc.release(c.ref.id)
+  })
+
+  test('internal networks reach nothing outside their bridge', async () => {
+    await svc.create('ports-internal', { subnet: '10.213.32.0/24', internal: true })
+    const c = container('sealed')
+    await svc.connect(c.ref, c.ns.fd, 'ports-internal')
+    expect(c.ns.ping('10.213.32.1')).toBe(true)
+    expect((await c.ns.runAsync(['nc', '-w', '1', '10.213.31.2', '7000'])).stdout).toBe('')
+    await svc.release(c.ref.id)
+    await svc.remove('ports-internal')
+  })
+})
