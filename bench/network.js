@@ -77,7 +77,7 @@ async function startTime(runtime, network) {
 }
 
 module.exports = async function network(runtime) {
-  console.log('\nnetwork')
+  console.log('\n## Network: bridge setup cost and throughput (iperf3)')
   if (spawnSync('sh', ['-c', 'command -v iperf3']).status !== 0) throw new Error('install iperf3 for the network benchmark')
   const svc = configureNetwork(runtime, { subnetPool: ['10.213.250.0/24'] })
   try {
