@@ -139,17 +139,29 @@ static void do_mount(const struct mc_op *op) {
   if (src_fd >= 0) close(src_fd);
 }
 
-/* Docker's masked paths: files hidden behind /dev/null, directories behind an empty read-only tmpfs. */
+/*
+ * Docker's masked paths: files hidden behind /dev/null, directories behind an
+ * empty read-only tmpfs. The /dev/null is the container's own (made in its
+ * tmpfs /dev), never the host's: a root process inside could otherwise chmod
+ * or chown the host's device through /proc/keys.
+ */
 static void do_mask(const struct mc_op *op) {
-  char buf[64];
+  char buf[64], null_buf[64];
   int fd = openat2_in_root(op->target, O_PATH);
   if (fd < 0) {
     if (errno == ENOENT) return;
     mc_fail("mask", errno, "%s", op->target);
   }
   const char *target = fd_path(fd, buf, sizeof(buf));
-  int r = is_dir_fd(fd) ? mount("tmpfs", target, "tmpfs", MS_RDONLY, "size=0")
-                        : mount("/dev/null", target, NULL, MS_BIND, NULL);
+  int r;
+  if (is_dir_fd(fd)) {
+    r = mount("tmpfs", target, "tmpfs", MS_RDONLY, "size=0");
+  } else {
+    int null_fd = openat2_in_root("/dev/null", O_PATH);
+    if (null_fd < 0) mc_fail("mask", errno, "/dev/null inside the container");
+    r = mount(fd_path(null_fd, null_buf, sizeof(null_buf)), target, NULL, MS_BIND, NULL);
+    close(null_fd);
+  }
   if (r < 0) mc_fail("mask", errno, "%s", op->target);
   close(fd);
 }

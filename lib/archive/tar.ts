@@ -348,24 +348,8 @@ async function extractInto(side: Side, dirfd: number, dirPath: string, input: Re
   const source = decompressed(Buffer.isBuffer(input) ? Readable.from([input]) : input)
   try {
     stagefd = openat(dirfd, stage, O_RDONLY | O_DIRECTORY | O_NOFOLLOW)
-    const dirs: [string, tar.Header][] = []
-    const extract = tar.extract()
-    const feeding = feed(source, extract)
-    feeding.catch(() => {})
-    for await (const entry of extract) {
-      opts.signal?.throwIfAborted()
-      await extractEntry(stagefd, entry, opts, implicit, dirs)
-    }
-    await feeding
-    // Directory metadata last: adding entries changed their mtimes.
-    for (const [rel, h] of dirs.reverse()) {
-      const fd = openat2(stagefd, rel, O_RDONLY | O_DIRECTORY, 0, CONFINED)
-      try {
-        setMeta(fd, '', { uid: opts.chown?.uid ?? h.uid ?? 0, gid: opts.chown?.gid ?? h.gid ?? 0, mode: (h.mode ?? 0o755) & 0o7777, mtime: h.mtime ?? new Date() })
-      } finally {
-        close(fd)
-      }
-    }
+    const fd = stagefd
+    await extractEach(source, fd, CONFINED, (entry, dirs) => extractEntry(fd, entry, opts, implicit, dirs), opts)
     opts.signal?.throwIfAborted()
     const landing = openat(dirfd, '.', O_RDONLY | O_DIRECTORY)
     try {
@@ -399,6 +383,41 @@ async function extractInto(side: Side, dirfd: number, dirPath: string, input: Re
 }
 
 /** Writes `src` into the extractor with backpressure; destroys it on a source error. */
+/** One entry of an archive being read: its header, and its bytes as an async iterable. */
+export type TarEntry = AsyncIterable<unknown> & { header: tar.Header }
+
+/**
+ * Reads a tar entry by entry into `dirfd` with `onEntry`, which lists the
+ * directories it made; their metadata is set last, once adding their
+ * content has stopped changing their mtimes. `owner` overrides the
+ * archive's uid/gid.
+ */
+export async function extractEach(
+  source: Readable,
+  dirfd: number,
+  resolve: number,
+  onEntry: (entry: TarEntry, dirs: [string, tar.Header][]) => Promise<void>,
+  opts: { signal?: AbortSignal; chown?: { uid: number; gid: number } } = {},
+): Promise<void> {
+  const dirs: [string, tar.Header][] = []
+  const extract = tar.extract()
+  const feeding = feed(source, extract)
+  feeding.catch(() => {})
+  for await (const entry of extract) {
+    opts.signal?.throwIfAborted()
+    await onEntry(entry, dirs)
+  }
+  await feeding
+  for (const [rel, h] of dirs.reverse()) {
+    const fd = openat2(dirfd, rel, O_RDONLY | O_DIRECTORY, 0, resolve)
+    try {
+      setMeta(fd, '', { uid: opts.chown?.uid ?? h.uid ?? 0, gid: opts.chown?.gid ?? h.gid ?? 0, mode: (h.mode ?? 0o755) & 0o7777, mtime: h.mtime ?? new Date() })
+    } finally {
+      close(fd)
+    }
+  }
+}
+
 export async function feed(src: Readable, extract: tar.Extract): Promise<void> {
   try {
     for await (const chunk of src) if (!extract.write(chunk)) await drained(extract as never)
@@ -469,7 +488,7 @@ function parentDir(stagefd: number, parts: string[], implicit: Set<string>, entr
   return openat2(stagefd, parts.length ? parts.join('/') : '.', O_PATH | O_DIRECTORY, 0, CONFINED)
 }
 
-async function extractEntry(stagefd: number, entry: AsyncIterable<unknown> & { header: tar.Header }, opts: PutArchiveOptions, implicit: Set<string>, dirs: [string, tar.Header][]): Promise<void> {
+async function extractEntry(stagefd: number, entry: TarEntry, opts: PutArchiveOptions, implicit: Set<string>, dirs: [string, tar.Header][]): Promise<void> {
   const h = entry.header
   const type = h.type ?? 'file'
   const drain = async () => {

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import '../util/dispose-symbol'
 import * as fs from 'node:fs'
 import type { Readable } from 'node:stream'
 import { InvalidArgumentError, MiniContainerError, NotRunningError, RunningError } from '../errors'

@@ -47,7 +47,7 @@ import {
   setMeta,
   symlinkat,
 } from '../sys/fsops'
-import { ArchiveWalker, decompressed, entryParts, feed, toNodeReadable, writeAll } from '../archive/tar'
+import { ArchiveWalker, decompressed, entryParts, extractEach, toNodeReadable, writeAll, type TarEntry } from '../archive/tar'
 import { UnsafeEntryError } from './errors'
 import { isDir, lstatAt } from './resolve'
 import { removeTree } from './tree'
@@ -97,25 +97,9 @@ export async function applyLayer(dir: string, input: Readable | Buffer, opts: Ap
   const dirfd = openHostDir(dir, O_PATH)
   /** Paths this layer created: an opaque marker only hides what lower layers had. */
   const created = new Set<string>()
-  const dirs: [string, tar.Header][] = []
   const source = decompressed(Buffer.isBuffer(input) ? Readable.from([input]) : input)
   try {
-    const extract = tar.extract()
-    const feeding = feed(source, extract)
-    feeding.catch(() => {})
-    for await (const entry of extract) {
-      opts.signal?.throwIfAborted()
-      await applyEntry(dirfd, entry, mode, created, dirs)
-    }
-    await feeding
-    for (const [rel, h] of dirs.reverse()) {
-      const fd = openat2(dirfd, rel, O_RDONLY | O_DIRECTORY, 0, IN_DIR)
-      try {
-        setMeta(fd, '', { uid: h.uid ?? 0, gid: h.gid ?? 0, mode: (h.mode ?? 0o755) & 0o7777, mtime: h.mtime ?? new Date() })
-      } finally {
-        close(fd)
-      }
-    }
+    await extractEach(source, dirfd, IN_DIR, (entry, dirs) => applyEntry(dirfd, entry, mode, created, dirs), opts)
   } catch (err) {
     source.destroy() // stops reading the caller's stream
     throw err
@@ -141,7 +125,7 @@ function parentOf(dirfd: number, parts: string[], created: Set<string>): number 
   return fd
 }
 
-async function applyEntry(dirfd: number, entry: AsyncIterable<unknown> & { header: tar.Header }, mode: 'delete' | 'overlay', created: Set<string>, dirs: [string, tar.Header][]): Promise<void> {
+async function applyEntry(dirfd: number, entry: TarEntry, mode: 'delete' | 'overlay', created: Set<string>, dirs: [string, tar.Header][]): Promise<void> {
   const h = entry.header
   const drain = async () => {
     for await (const _ of entry);

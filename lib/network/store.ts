@@ -14,19 +14,10 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { readJson, writeJson } from '../util/json-file'
 import type { Proto } from './ports'
+import type { NetworkBase } from './types'
 
 /** A network as stored. */
-export interface NetworkRecord {
-  id: string
-  name: string
-  driver: 'bridge'
-  /** Host interface name of the bridge. */
-  bridge: string
-  subnet: string
-  gateway: string
-  internal: boolean
-  labels: Record<string, string>
-  created: string
+export interface NetworkRecord extends NetworkBase {
   /** The default `bridge` network (no name resolution, cannot be removed by users). */
   isDefault: boolean
 }

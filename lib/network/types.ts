@@ -35,8 +35,8 @@ export interface NetworkSettings {
   networks: Record<string, EndpointSettings>
 }
 
-/** A network as `Network.inspect()` shows it. */
-export interface NetworkInfo {
+/** What every view of a network shows. */
+export interface NetworkBase {
   id: string
   name: string
   driver: 'bridge'
@@ -47,6 +47,10 @@ export interface NetworkInfo {
   internal: boolean
   labels: Record<string, string>
   created: string
+}
+
+/** A network as `Network.inspect()` shows it. */
+export interface NetworkInfo extends NetworkBase {
   containers: Record<string, { name: string; ipAddress: string; macAddress: string; aliases: string[] }>
 }
 

@@ -149,3 +149,12 @@ test('read-only root: writes outside mounts fail with EROFS', async () => {
   expect(out).toMatch(/Read-only file system/)
   expect(out).toContain('ok\n')
 })
+
+test("masked files are the container's own /dev/null: chmod inside never reaches the host's", async () => {
+  const before = fs.statSync('/dev/null')
+  const out = await output('chmod 600 /proc/keys /proc/timer_list 2>&1; stat -c "%a %t,%T" /proc/keys; stat -c %a /dev/null')
+  expect(out).toMatch(/^600 1,3\n600\n$/)
+  const after = fs.statSync('/dev/null')
+  expect(after.mode).toBe(before.mode)
+  expect(after.ctimeMs).toBe(before.ctimeMs)
+})
