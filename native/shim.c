@@ -140,6 +140,14 @@ static void open_paths(struct mc_spec *spec) {
   static const int flags[3] = {O_RDONLY, O_WRONLY | O_APPEND | O_CREAT, O_WRONLY | O_APPEND | O_CREAT};
   for (int i = 0; i < 3; i++) {
     if (!spec->stdio[i]) continue;
+    if (i == 0 && !strcmp(spec->stdio[0], "/dev/null")) {
+      /* An empty pipe, not the host's /dev/null: root inside could fchmod a host device. */
+      int p[2];
+      if (pipe(p) < 0 || dup2(p[0], 0) < 0) fail_here("stdin pipe", errno, "pipe");
+      close(p[0]);
+      close(p[1]);
+      continue;
+    }
     int fd = open(spec->stdio[i], flags[i] | O_CLOEXEC, 0640);
     if (fd < 0) fail_here("open stdio", errno, spec->stdio[i]);
     if (dup2(fd, i) < 0) fail_here("dup2 stdio", errno, spec->stdio[i]);

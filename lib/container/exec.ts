@@ -4,7 +4,6 @@
  *
  * @module
  */
-import * as fs from 'node:fs'
 import * as net from 'node:net'
 import { Shim } from '../runtime/shim'
 import { closeQuietly, pipe } from '../sys/libc'
@@ -24,7 +23,8 @@ function collect(fd: number): Promise<string> {
 export async function runExec(spec: Buffer, stdin: string | Buffer | undefined): Promise<ExecResult> {
   const [outR, outW] = pipe()
   const [errR, errW] = pipe()
-  const [inR, inW] = stdin !== undefined ? pipe() : [fs.openSync('/dev/null', 'r'), -1]
+  // Without input: an empty pipe, never the host's /dev/null (root inside could fchmod a host device).
+  const [inR, inW] = pipe()
   let shim: Shim
   try {
     shim = Shim.spawn('exec', { stdin: inR, stdout: outW, stderr: errW }, false).send(spec)
@@ -34,7 +34,8 @@ export async function runExec(spec: Buffer, stdin: string | Buffer | undefined):
   } finally {
     for (const fd of [outW, errW, inR]) closeQuietly(fd)
   }
-  if (inW >= 0) new net.Socket({ fd: inW, readable: false, writable: true }).on('error', () => {}).end(stdin!)
+  if (stdin === undefined) closeQuietly(inW)
+  else new net.Socket({ fd: inW, readable: false, writable: true }).on('error', () => {}).end(stdin)
   const output = Promise.all([collect(outR), collect(errR)])
   await shim.hold(shim.started)
   const [exit, [stdout, stderr]] = await shim.hold(Promise.all([shim.exited, output]))

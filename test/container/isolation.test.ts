@@ -158,3 +158,12 @@ test("masked files are the container's own /dev/null: chmod inside never reaches
   expect(after.mode).toBe(before.mode)
   expect(after.ctimeMs).toBe(before.ctimeMs)
 })
+
+test('stdin of the program and of exec is an empty pipe, not a host device', async () => {
+  const c = await run('host', ['sh', '-c', 'stat -L -c %F /proc/self/fd/0; cat; sleep 30'], { runtime, network: 'none' })
+  const ex = await c.exec(['sh', '-c', 'stat -L -c %F /proc/self/fd/0; cat'])
+  expect(ex.stdout).toBe('fifo\n')
+  for (let i = 0; i < 50 && !(await text(c.logs())).includes('fifo'); i++) await new Promise((r) => setTimeout(r, 20))
+  expect(await text(c.logs())).toBe('fifo\n')
+  await c.remove({ force: true })
+})
