@@ -10,7 +10,7 @@ const { execFileSync, spawn, spawnSync } = require('node:child_process')
 
 const dist = [path.resolve(__dirname, '..', 'dist'), path.resolve(__dirname, '..', '..', 'dist')].find((d) => fs.existsSync(path.join(d, 'index.js')))
 const { run, Image } = require(dist)
-const { configureNetwork } = require(path.join(dist, 'network', 'lifecycle'))
+const { configureNetwork, teardownNetworks } = require(path.join(dist, 'network', 'lifecycle'))
 const { pickFreePort } = require(path.join(dist, 'network', 'port-probe'))
 const { summarize, fmt, row, now } = require(path.join(__dirname, 'stats'))
 
@@ -79,7 +79,7 @@ async function startTime(runtime, network) {
 module.exports = async function network(runtime) {
   console.log('\n## Network: bridge setup cost and throughput (iperf3)')
   if (spawnSync('sh', ['-c', 'command -v iperf3']).status !== 0) throw new Error('install iperf3 for the network benchmark')
-  const svc = configureNetwork(runtime, { subnetPool: ['10.213.250.0/24'] })
+  configureNetwork(runtime, { subnetPool: ['10.213.250.0/24'] })
   try {
     await Image.fromHost({ runtime }).catch(() => undefined)
     await startTime(runtime, 'bridge') // warm-up: creates the default bridge
@@ -89,7 +89,6 @@ module.exports = async function network(runtime) {
     row('', fmt(none.p50), fmt(bridge.p50), fmt(bridge.p50 - none.p50))
     await throughput(runtime)
   } finally {
-    await svc.destroy()
-    svc.close()
+    await teardownNetworks(runtime)
   }
 }
