@@ -112,9 +112,12 @@ export class Shim extends EventEmitter {
     let shim = warm
     warm = undefined
     if (!shim || shim.socket.destroyed) shim = Shim.spawn('run', devNullStdio(), false)
-    // Refill once this start is over, so the spawn does not compete with it for the CPU.
+    // Refill when the CPU is ours again: once this program has exited (short jobs), or a moment
+    // after it started (long-running ones); never while a start is in flight.
     const refill = () => void setImmediate(refillPool)
-    shim.started.then(refill, refill)
+    const settle = () => setTimeout(refill, refillDelayMs).unref()
+    shim.started.then(settle, refill)
+    void shim.exited.then(refill)
     return shim
   }
 
@@ -156,6 +159,8 @@ export class Shim extends EventEmitter {
 }
 
 let warm: Shim | undefined
+/** How long after a start the spare shim is spawned when the program is still running. */
+const refillDelayMs = 25
 
 function devNullStdio(): ShimStdio {
   const fd = fs.openSync('/dev/null', 'r+')
