@@ -175,13 +175,27 @@ export class NetworkService {
   }
 
   private async releaseNow(rec: ContainerNetRecord): Promise<void> {
-    for (const ep of rec.endpoints) await this.host.deleteLink(ep.hostVeth)
+    for (const ep of rec.endpoints) await this.removeVeth(ep.hostVeth)
     await this.fw.removeContainer(rec.containerId)
     this.store.deleteContainer(rec.containerId)
     this.leases.releaseAll(rec.containerId)
     const networks = rec.endpoints.map((e) => e.networkId)
     rec.endpoints = []
     this.refreshHosts(rec, networks, false)
+  }
+
+  /**
+   * Removes a container's host-side veth. When its namespace dies the kernel
+   * deletes the pair by itself, off our thread; deleting it ourselves makes
+   * the synchronous netlink send wait for the unregister (tens of ms on the
+   * event loop). So wait briefly for the kernel, and delete only what stays.
+   */
+  private async removeVeth(name: string): Promise<void> {
+    for (let i = 0; i < vethGoneChecks; i++) {
+      if (!(await this.host.link(name))) return
+      await new Promise((r) => setTimeout(r, 10))
+    }
+    await this.host.deleteLink(name)
   }
 
   /**
@@ -313,6 +327,9 @@ export class NetworkService {
     })
   }
 }
+
+/** How many times (10 ms apart) release looks for the kernel to have removed a dead container's veth. */
+const vethGoneChecks = 20
 
 /** The lowest ethN not used by the container yet. */
 function nextIfname(rec: ContainerNetRecord): string {
