@@ -290,7 +290,7 @@ async function* readExactly(fd: number, size: number): AsyncGenerator<Buffer> {
   }
 }
 
-/** Options of {@link putArchive}. */
+/** Options of `Container.putArchive`. */
 export interface PutArchiveOptions {
   /** Refuse to replace a directory with a non-directory or the reverse (Docker's noOverwriteDirNonDir). */
   noOverwriteDirNonDir?: boolean

@@ -4,6 +4,7 @@
  */
 import type { ExitStatus } from '../runtime/shim'
 import type { MountRecord, MountRunOptions, ResolvedMount } from '../storage/mount-types'
+import type { NetworkSettings } from '../network/types'
 
 /** How a container joins the network. */
 export type NetworkMode = 'none' | 'host' | 'bridge' | `container:${string}` | (string & {})
@@ -118,7 +119,7 @@ export interface ContainerInspect {
   mounts: MountRecord[]
   graphDriver: { name: 'overlay'; data: { lowerDir: string; upperDir: string; workDir: string; mergedDir: string } }
   /** Addresses, gateway, MAC, published ports and networks (bridge modes); empty values otherwise. */
-  networkSettings: import('../network/types').NetworkSettings
+  networkSettings: NetworkSettings
   /** Bytes in the writable layer (with `inspect({ size: true })`). */
   sizeRw?: number
   /** Bytes in the whole view: writable layer plus image layers (with `inspect({ size: true })`). */

@@ -57,7 +57,7 @@ import {
 } from './resolve'
 import { TreeCopier, checkMergeWritable, mergeInto, removeTreeQuietly, restoreMtime, tempName } from './tree'
 
-/** Options of {@link copyTo} and {@link copyFrom}. */
+/** Options of `Container.copyTo` and `Container.copyFrom`. */
 export interface CopyOptions {
   /** Follow a symlink source and copy what it points to (`docker cp -L`). Default false: copy the link. */
   followLink?: boolean

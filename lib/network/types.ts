@@ -79,13 +79,13 @@ export interface ConnectOptions {
   exposedPorts?: string[]
 }
 
-/** Options of {@link NetworkService.attach}. */
+/** Options of `Network.connect`. */
 export interface AttachOptions {
   ip?: string
   aliases?: string[]
 }
 
-/** Options of {@link NetworkService.create}. */
+/** Options of `Network.create`. */
 export interface CreateNetworkOptions {
   subnet?: string
   gateway?: string
