@@ -5,7 +5,6 @@ const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const { Runtime, Container } = require('../dist')
-const { teardownNetworks } = require('../dist/network/lifecycle')
 
 const sections = { start: require('./start'), files: require('./files'), network: require('./network') }
 
@@ -18,7 +17,7 @@ async function main() {
     for (const [name, section] of Object.entries(sections)) if (!only.length || only.includes(name)) await section(runtime)
   } finally {
     for (const c of await Container.list({ runtime, all: true })) await c.remove({ force: true }).catch(() => {})
-    await teardownNetworks(runtime) // the default bridge and its nf_tables table go with the bench's root
+    await runtime.destroyNetworks() // the default bridge and its nf_tables table go with the bench's root
     fs.rmSync(root, { recursive: true, force: true })
   }
 }

@@ -6,7 +6,6 @@ import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { Container, Image, Runtime } from '../lib'
-import { teardownNetworks } from '../lib/network/lifecycle'
 
 /** Where Debian's busybox-static puts the binary. */
 export const busyboxPath = ['/bin/busybox', '/usr/bin/busybox'].find((p) => fs.existsSync(p))
@@ -20,7 +19,7 @@ export function tempRuntime(prefix = 'mc-test-'): Runtime {
 export async function destroyRuntime(runtime: Runtime): Promise<void> {
   for (const c of await Container.list({ runtime, all: true })) await c.remove({ force: true }).catch(() => {})
   // The default bridge and its nf_tables table persist like docker0; a test runtime takes them away.
-  await teardownNetworks(runtime)
+  await runtime.destroyNetworks()
   fs.rmSync(runtime.root, { recursive: true, force: true })
 }
 

@@ -12,7 +12,7 @@ import { PermissionError } from '../errors'
 import { ImageStore } from '../image/store'
 import { ContainerStore } from '../container/store'
 import type { Shim } from '../runtime/shim'
-import { configureNetwork } from '../network/lifecycle'
+import { configureNetwork, teardownNetworks } from '../network/lifecycle'
 import { runtimeVolumeStore } from '../storage/mount-lifecycle'
 import type { VolumeStore } from '../storage/volumes'
 
@@ -72,6 +72,17 @@ export class Runtime {
   static default(): Runtime {
     Runtime.defaultRuntime ??= new Runtime()
     return Runtime.defaultRuntime
+  }
+
+  /**
+   * Removes the host network objects this runtime made: its default bridge
+   * (which otherwise persists between containers, like docker0), user
+   * networks' bridges and its nf_tables table. For temporary runtimes (a
+   * test harness's); remove its containers first. Using the runtime again
+   * recreates what it needs.
+   */
+  async destroyNetworks(): Promise<void> {
+    await teardownNetworks(this)
   }
 
   /** Runs `task` at most once per runtime in this process (e.g. garbage collection at start). */
