@@ -7,6 +7,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import * as fs from 'node:fs'
+import * as path from 'node:path'
 import { SyscallError } from '../errors'
 import { O_DIRECTORY, O_NOFOLLOW, O_PATH, RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, openat2 } from '../sys/libc'
 import {
@@ -264,6 +265,26 @@ export function removeTree(dirfd: number, name: Name): void {
 }
 
 /** Like {@link removeTree}, ignoring errors (cleanup paths). */
+/**
+ * Removes the host path `dir` and everything below it, never following a
+ * symlink, even while an untrusted container keeps writing into it (a
+ * volume removed with `force`): every level is held by fd. Missing is fine.
+ */
+export function removeTreeAt(dir: string): void {
+  let parent: number
+  try {
+    parent = fs.openSync(path.dirname(dir), fs.constants.O_RDONLY | fs.constants.O_DIRECTORY)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return
+    throw err
+  }
+  try {
+    removeTree(parent, path.basename(dir))
+  } finally {
+    fs.closeSync(parent)
+  }
+}
+
 export function removeTreeQuietly(dirfd: number, name: Name): void {
   try {
     removeTree(dirfd, name)

@@ -15,7 +15,7 @@
  */
 import * as fs from 'node:fs'
 import * as path from 'node:path'
-import koffi from 'koffi'
+import { fgetxattr } from '../sys/fsops'
 import {
   closeQuietly, openat2, O_CLOEXEC, O_DIRECTORY, O_NOFOLLOW, O_PATH, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS,
 } from '../sys/libc'
@@ -27,8 +27,6 @@ const CONFINED = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS
 /** The kernel's limit on symlinks followed in one lookup. */
 const MAX_LINKS = 40
 
-const libc = koffi.load('libc.so.6')
-const getxattr = libc.func('long getxattr(const char *path, const char *name, _Out_ uint8_t *value, size_t size)')
 
 /** One entry of the merged view. */
 export interface LayerEntry {
@@ -94,14 +92,9 @@ export class LayerView {
   }
 
   private isOpaque(layer: number, rel: string): boolean {
-    return this.withFd(layer, rel, O_PATH | O_DIRECTORY, (fd) => {
-      const value = Buffer.alloc(4)
-      for (const name of ['trusted.overlay.opaque', 'user.overlay.opaque']) {
-        const n = Number(getxattr(`/proc/self/fd/${fd}`, name, value, value.length))
-        if (n === 1 && value[0] === 0x79 /* 'y' */) return true
-      }
-      return false
-    }) ?? false
+    return this.withFd(layer, rel, O_RDONLY | O_DIRECTORY, (fd) =>
+      ['trusted.overlay.opaque', 'user.overlay.opaque'].some((name) => fgetxattr(fd, name) === 'y'),
+    ) ?? false
   }
 
   /** The root directory of the view. */

@@ -23,7 +23,7 @@ import { readJson, writeJson } from '../util/json-file'
 import type { ResolvedMount } from './mount-types'
 import { LayerView, type LayerEntry } from './volume-layer-view'
 import type { VolumeMeta } from './volumes'
-import { removeTree } from './volume-remove-tree'
+import { removeTreeAt } from '../files/tree'
 
 const AT_FDCWD = -100
 
@@ -124,7 +124,7 @@ export async function seedVolume(volumeDataDir: string, imageLowerDirs: string[]
     if (moveIn(scratch, volumeDataDir, source.stat) && hasContent) markSeeded(metaFile)
   } finally {
     view.close()
-    removeTree(scratch)
+    removeTreeAt(scratch)
   }
 }
 

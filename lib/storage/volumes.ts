@@ -23,7 +23,7 @@ import { newId } from '../util/ids'
 import { readJson, writeJson } from '../util/json-file'
 import { VolumeInUseError, VolumeNotFoundError } from './volume-errors'
 import { checkVolumeName, isVolumeName } from './volume-name'
-import { removeTree } from './volume-remove-tree'
+import { removeTreeAt } from '../files/tree'
 
 /** What is stored about a volume (meta.json). */
 export interface VolumeMeta {
@@ -180,7 +180,7 @@ export class VolumeStore {
       if (errCode(err) === 'ENOENT') return false
       throw err
     }
-    removeTree(grave)
+    removeTreeAt(grave)
     return true
   }
 
