@@ -62,3 +62,18 @@ export async function text(stream: NodeJS.ReadableStream): Promise<string> {
 
 /** Resolves after `ms` milliseconds. */
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+/**
+ * A runtime for one test file: made before its tests (with the host image,
+ * and busybox as "bb" when asked), destroyed after them. `use` receives it.
+ */
+export function useRuntime(use: (runtime: Runtime, bb: Image | undefined) => void, opts: { hostImage?: boolean; busybox?: boolean } = {}): void {
+  let runtime: Runtime
+  beforeAll(async () => {
+    runtime = tempRuntime()
+    if (opts.hostImage !== false) await Image.fromHost({ runtime })
+    use(runtime, opts.busybox ? await busyboxImage(runtime) : undefined)
+  })
+  afterAll(() => destroyRuntime(runtime))
+}
+

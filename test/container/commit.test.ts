@@ -1,15 +1,11 @@
 import * as fs from 'node:fs'
 import { Image, run, type Runtime } from '../../lib'
-import { busyboxImage, destroyRuntime, tempRuntime, text } from '../helpers'
+import { text, useRuntime } from '../helpers'
 
 let runtime: Runtime
 let bb: Image | undefined
 
-beforeAll(async () => {
-  runtime = tempRuntime()
-  bb = await busyboxImage(runtime)
-})
-afterAll(() => destroyRuntime(runtime))
+useRuntime((r, b) => ((runtime = r), (bb = b)), { hostImage: false, busybox: true })
 
 async function sh(ref: string, script: string): Promise<string> {
   const c = await run(ref, ['sh', '-c', script], { runtime })

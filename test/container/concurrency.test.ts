@@ -1,13 +1,9 @@
 import { Image, run, type Runtime } from '../../lib'
-import { destroyRuntime, tempRuntime, text } from '../helpers'
+import { text, useRuntime } from '../helpers'
 
 let runtime: Runtime
 
-beforeAll(async () => {
-  runtime = tempRuntime()
-  await Image.fromHost({ runtime })
-})
-afterAll(() => destroyRuntime(runtime))
+useRuntime((r) => (runtime = r))
 
 test('50 containers start at once, each isolated, and all are cleaned up', async () => {
   const containers = await Promise.all(Array.from({ length: 50 }, (_, i) => run('host', ['sh', '-c', `echo $$ ${i} $(hostname)`], { runtime, hostname: `c${i}`, network: 'none' })))

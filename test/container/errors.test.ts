@@ -1,15 +1,11 @@
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { Container, Image, MiniContainerError, Runtime, run } from '../../lib'
-import { destroyRuntime, tempRuntime, text } from '../helpers'
+import { text, useRuntime } from '../helpers'
 
 let runtime: Runtime
 
-beforeAll(async () => {
-  runtime = tempRuntime()
-  await Image.fromHost({ runtime })
-})
-afterAll(() => destroyRuntime(runtime))
+useRuntime((r) => (runtime = r))
 
 test('unknown image', async () => {
   await expect(run('no-such-image:1', ['true'], { runtime })).rejects.toMatchObject({ code: 'ENOIMAGE', message: expect.stringContaining('no-such-image:1') })

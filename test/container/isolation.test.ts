@@ -1,17 +1,12 @@
 import * as fs from 'node:fs'
 import { execFileSync } from 'node:child_process'
 import { Image, run, type Runtime } from '../../lib'
-import { busyboxImage, destroyRuntime, tempRuntime, text } from '../helpers'
+import { text, useRuntime } from '../helpers'
 
 let runtime: Runtime
 let bb: Image | undefined
 
-beforeAll(async () => {
-  runtime = tempRuntime()
-  await Image.fromHost({ runtime })
-  bb = await busyboxImage(runtime)
-})
-afterAll(() => destroyRuntime(runtime))
+useRuntime((r, b) => ((runtime = r), (bb = b)), { busybox: true })
 
 async function output(cmd: string, opts: Record<string, unknown> = {}): Promise<string> {
   const c = await run('host', ['sh', '-c', cmd], { runtime, ...opts })

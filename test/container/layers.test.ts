@@ -1,15 +1,11 @@
 import { execFileSync } from 'node:child_process'
 import { Image, run, type Runtime } from '../../lib'
-import { busyboxImage, destroyRuntime, sleep, tempRuntime } from '../helpers'
+import { sleep, useRuntime } from '../helpers'
 
 let runtime: Runtime
 let bb: Image | undefined
 
-beforeAll(async () => {
-  runtime = tempRuntime()
-  bb = await busyboxImage(runtime)
-})
-afterAll(() => destroyRuntime(runtime))
+useRuntime((r, b) => ((runtime = r), (bb = b)), { hostImage: false, busybox: true })
 
 /** Blocks used on disk by a directory, in KiB (du counts each hard-linked inode once). */
 const du = (dir: string) => Number(execFileSync('du', ['-sk', dir], { encoding: 'utf8' }).split('\t')[0])

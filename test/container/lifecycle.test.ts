@@ -1,15 +1,10 @@
 import { Container, Image, run, type Runtime } from '../../lib'
-import { busyboxImage, destroyRuntime, sleep, tempRuntime, text } from '../helpers'
+import { sleep, text, useRuntime } from '../helpers'
 
 let runtime: Runtime
 let bb: Image | undefined
 
-beforeAll(async () => {
-  runtime = tempRuntime()
-  await Image.fromHost({ runtime })
-  bb = await busyboxImage(runtime)
-})
-afterAll(() => destroyRuntime(runtime))
+useRuntime((r, b) => ((runtime = r), (bb = b)), { busybox: true })
 
 describe('run, wait and logs', () => {
   test('runs a command and reports its exit code', async () => {
