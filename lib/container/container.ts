@@ -49,8 +49,7 @@ export class Container implements AsyncDisposable {
     const record = buildRecord(rt, image, cmd, opts)
     rt.containers.reserveName(record.name, record.id)
     try {
-      const layerDirs = [...rt.images.resolve(record.imageId).layers].reverse().map((l) => rt.images.layerPath(l))
-      record.mounts = await createMounts(opts, rt.volumes, layerDirs)
+      record.mounts = await createMounts(opts, rt.volumes, rt.images.layerDirs(rt.images.resolve(record.imageId)))
       const paths = rt.containers.create(record)
       writeEtcFiles(paths, record.config.hostname, {
         ownNetwork: record.hostConfig.networkMode !== 'host',
@@ -188,7 +187,7 @@ export class Container implements AsyncDisposable {
   private runSpec(record: ContainerRecord, netns: NetnsChoice): RunSpec {
     const image = this.runtime.images.resolve(record.imageId)
     const featureMounts: MountOp[] = toMountOps(record.mounts ?? [])
-    return buildRunSpec({ record, image, layerDirs: this.layerDirs(), paths: this.paths(), netns, featureMounts })
+    return buildRunSpec({ record, image, layerDirs: this.runtime.images.layerDirs(image), paths: this.paths(), netns, featureMounts })
   }
 
   /** Waits for the program to end; resolves immediately if it already has. */
@@ -269,7 +268,7 @@ export class Container implements AsyncDisposable {
         env: envList(opts.env),
         cwd: opts.workdir ?? record.config.workdir,
         user: opts.user ?? record.config.user,
-        layers: [this.paths().upper, ...this.layerDirs()],
+        layers: [this.paths().upper, ...this.layerDirs(record)],
         capabilities: privileged ? containerCapabilities({ ...record, hostConfig: { ...record.hostConfig, privileged } }) : containerCapabilities(record),
       }),
     })
@@ -295,7 +294,7 @@ export class Container implements AsyncDisposable {
     if (!opts.size) return info
     const sizeRw = await diskUsage(this.paths().upper)
     let sizeRootFs = sizeRw
-    for (const layer of this.layerDirs()) sizeRootFs += await diskUsage(layer)
+    for (const layer of this.layerDirs(this.record())) sizeRootFs += await diskUsage(layer)
     return { ...info, sizeRw, sizeRootFs }
   }
 
@@ -324,7 +323,7 @@ export class Container implements AsyncDisposable {
       hostConfig: r.hostConfig,
       mounts: mountRecords(r.mounts ?? []),
       networkSettings: networkSettingsOf(this.runtime, this.id),
-      graphDriver: { name: 'overlay', data: { lowerDir: this.layerDirs().join(':'), upperDir: p.upper, workDir: p.work, mergedDir: p.merged } },
+      graphDriver: { name: 'overlay', data: { lowerDir: this.layerDirs(r).join(':'), upperDir: p.upper, workDir: p.work, mergedDir: p.merged } },
       logPath: p.stdout,
       hostsPath: p.hosts,
       hostnamePath: p.hostname,
@@ -421,8 +420,7 @@ export class Container implements AsyncDisposable {
     return this.runtime.containers.paths(this.id)
   }
 
-  private layerDirs(): string[] {
-    const image = this.runtime.images.resolve(this.record().imageId)
-    return [...image.layers].reverse().map((l) => this.runtime.images.layerPath(l))
+  private layerDirs(record: ContainerRecord): string[] {
+    return this.runtime.images.layerDirs(this.runtime.images.resolve(record.imageId))
   }
 }

@@ -41,7 +41,7 @@ export class Image {
 
   /** Layer directories, top-most first (as overlayfs wants them). */
   get layerDirs(): string[] {
-    return [...this.record.layers].reverse().map((l) => this.runtime.images.layerPath(l))
+    return this.runtime.images.layerDirs(this.record)
   }
 
   /** The stored record (layers, config, host binds). */

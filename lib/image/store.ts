@@ -75,6 +75,11 @@ export class ImageStore {
     return path.join(this.layersDir, digest.replace(':', '-'), 'diff')
   }
 
+  /** An image's layer directories, top-most first (as overlayfs wants them). */
+  layerDirs(image: ImageRecord): string[] {
+    return [...image.layers].reverse().map((l) => this.layerPath(l))
+  }
+
   /** A fresh scratch directory to build a layer in, on the same filesystem (so commit is a rename). */
   scratchLayer(): string {
     const dir = path.join(this.layersDir, `tmp-${crypto.randomBytes(8).toString('hex')}`)
