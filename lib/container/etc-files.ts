@@ -25,26 +25,13 @@ function resolvConf(ownNetwork: boolean, dns?: string[]): string {
     .join('\n')
 }
 
-/** Writes the three files for a container. `extraHosts` are "ip\tnames" lines added after localhost. */
-export function writeEtcFiles(p: ContainerPaths, hostname: string, opts: { ownNetwork: boolean; address?: string; extraHosts?: string[]; dns?: string[] }): void {
-  fs.writeFileSync(p.hostname, `${hostname}\n`)
-  writeHosts(p.hosts, hostname, opts.address, opts.extraHosts ?? [])
-  fs.writeFileSync(p.resolvConf, resolvConf(opts.ownNetwork, opts.dns))
-}
-
 /**
- * Rewrites /etc/hosts in place: it is bind-mounted into a running
- * container, so replacing the file (a rename) would leave the container
- * looking at the old inode.
+ * Writes the three files for a container at create. `extraHosts` are
+ * "ip\tnames" lines after localhost; the network layer later rewrites its
+ * own marked section of /etc/hosts in place.
  */
-export function writeHosts(file: string, hostname: string, address: string | undefined, extraHosts: string[]): void {
-  const lines = [...localhostLines, ...extraHosts, ...(address ? [`${address}\t${hostname}`] : [])]
-  const fd = fs.openSync(file, fs.existsSync(file) ? 'r+' : 'w')
-  try {
-    const data = Buffer.from(lines.join('\n') + '\n')
-    fs.ftruncateSync(fd, 0)
-    fs.writeSync(fd, data, 0, data.length, 0)
-  } finally {
-    fs.closeSync(fd)
-  }
+export function writeEtcFiles(p: ContainerPaths, hostname: string, opts: { ownNetwork: boolean; extraHosts?: string[]; dns?: string[] }): void {
+  fs.writeFileSync(p.hostname, `${hostname}\n`)
+  fs.writeFileSync(p.hosts, [...localhostLines, ...(opts.extraHosts ?? [])].join('\n') + '\n')
+  fs.writeFileSync(p.resolvConf, resolvConf(opts.ownNetwork, opts.dns))
 }

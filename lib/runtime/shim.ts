@@ -11,7 +11,6 @@
 import * as fs from 'node:fs'
 import * as net from 'node:net'
 import * as path from 'node:path'
-import { EventEmitter } from 'node:events'
 import { StartError } from '../errors'
 import { closeQuietly, errnoName, nativeBuildDir, socketPair, spawnProcess, waitPid, WNOHANG } from '../sys/libc'
 
@@ -46,7 +45,7 @@ export function toExitStatus(code: number, signal: number): ExitStatus {
  * succeeded (or rejects with a {@link StartError}), and `exited` when the
  * program ends.
  */
-export class Shim extends EventEmitter {
+export class Shim {
   readonly started: Promise<number>
   readonly exited: Promise<ExitStatus>
   /** Resolves when the shim process itself is gone (after `exited`): its files are final. */
@@ -59,7 +58,6 @@ export class Shim extends EventEmitter {
     readonly shimPid: number,
     fd: number,
   ) {
-    super()
     this.socket = new net.Socket({ fd, readable: true, writable: true })
     let resolveStart!: (pid: number) => void, rejectStart!: (e: Error) => void
     let resolveExit!: (s: ExitStatus) => void
