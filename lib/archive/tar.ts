@@ -488,6 +488,82 @@ function parentDir(stagefd: number, parts: string[], implicit: Set<string>, entr
   return openat2(stagefd, parts.length ? parts.join('/') : '.', O_PATH | O_DIRECTORY, 0, CONFINED)
 }
 
+/** Entry types written out by the extractors; devices are handled (refused or skipped) by each caller. */
+export const writableEntryTypes = new Set(['file', 'contiguous-file', 'directory', 'symlink', 'link', 'fifo'])
+
+/** Where an entry is written, and what it is called in errors. */
+export interface EntryTarget {
+  /** The directory the entry's parent was resolved in (hard link targets are resolved there too). */
+  rootfd: number
+  /** openat2 resolve flags that confine hard link targets to `rootfd`. */
+  resolve: number
+  /** Open parent directory of the entry, and its last name component. */
+  pfd: number
+  name: string
+  /** "archive entry" or "layer entry", for error messages. */
+  label: string
+}
+
+/**
+ * Writes one tar entry (a type in {@link writableEntryTypes}) as `name` in
+ * `pfd`, which must not exist; a directory only has its metadata deferred
+ * (pushed onto `dirs`). Hard links must point at an earlier entry.
+ */
+export async function writeEntry(t: EntryTarget, entry: TarEntry, meta: { uid: number; gid: number; mtime: Date; mode: number }, rel: string, dirs: [string, tar.Header][]): Promise<void> {
+  const h = entry.header
+  const drain = async () => {
+    for await (const _ of entry);
+  }
+  const { pfd, name } = t
+  switch (h.type ?? 'file') {
+    case 'directory':
+      mkdirat(pfd, name, 0o700)
+      dirs.push([rel, h])
+      return drain()
+    case 'file':
+    case 'contiguous-file': {
+      const fd = openat(pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600)
+      try {
+        for await (const chunk of entry) await writeAll(fd, chunk as Buffer)
+        setMeta(fd, '', meta)
+      } finally {
+        close(fd)
+      }
+      return
+    }
+    case 'symlink':
+      symlinkat(h.linkname ?? '', pfd, name)
+      setMeta(pfd, name, { uid: meta.uid, gid: meta.gid, mtime: meta.mtime })
+      return drain()
+    case 'fifo':
+      mknodat(pfd, name, S_IFIFO | 0o600, 0, 0)
+      setMeta(pfd, name, meta)
+      return drain()
+    case 'link':
+      linkToEarlierEntry(t, h)
+      return drain()
+  }
+}
+
+function linkToEarlierEntry(t: EntryTarget, h: tar.Header): void {
+  const what = `${t.label} ${JSON.stringify(h.name)}`
+  const target = entryParts(h.linkname ?? '', 'the hard link target')
+  if (target.length === 0) throw new UnsafeEntryError(what, 'hard link to the top directory')
+  let lfd: number
+  try {
+    lfd = openat2(t.rootfd, target.length > 1 ? target.slice(0, -1).join('/') : '.', O_PATH | O_DIRECTORY, 0, t.resolve)
+  } catch {
+    throw new UnsafeEntryError(what, `hard link target ${h.linkname} is not an earlier entry`)
+  }
+  try {
+    const st: RawStat | undefined = fstatat(lfd, target[target.length - 1], AT_SYMLINK_NOFOLLOW, true)
+    if (!st || isDir(st)) throw new UnsafeEntryError(what, `hard link target ${h.linkname} is not an earlier file entry`)
+    linkat(lfd, target[target.length - 1], t.pfd, t.name, 0)
+  } finally {
+    close(lfd)
+  }
+}
+
 async function extractEntry(stagefd: number, entry: TarEntry, opts: PutArchiveOptions, implicit: Set<string>, dirs: [string, tar.Header][]): Promise<void> {
   const h = entry.header
   const type = h.type ?? 'file'
@@ -497,16 +573,12 @@ async function extractEntry(stagefd: number, entry: TarEntry, opts: PutArchiveOp
   const parts = entryParts(h.name, 'the name')
   if (type === 'character-device' || type === 'block-device')
     throw new UnsafeEntryError(`archive entry ${JSON.stringify(h.name)}`, 'device nodes are not extracted into containers')
-  if (!['file', 'contiguous-file', 'directory', 'symlink', 'link', 'fifo'].includes(type)) return drain()
+  if (!writableEntryTypes.has(type)) return drain()
   if (parts.length === 0) return drain() // "." itself: the target dir keeps its own metadata
   const rel = parts.join('/')
   const name = parts[parts.length - 1]
   const pfd = parentDir(stagefd, parts.slice(0, -1), implicit, h.name)
   try {
-    const uid = opts.chown?.uid ?? h.uid ?? 0
-    const gid = opts.chown?.gid ?? h.gid ?? 0
-    const mtime = h.mtime ?? new Date()
-    const mode = (h.mode ?? 0o644) & 0o7777
     const existing = lstatAt(pfd, name)
     if (existing) {
       // A later entry of the same name wins, as with tar.
@@ -518,49 +590,8 @@ async function extractEntry(stagefd: number, entry: TarEntry, opts: PutArchiveOp
       removeTree(pfd, name)
       implicit.delete(rel)
     }
-    switch (type) {
-      case 'directory':
-        mkdirat(pfd, name, 0o700)
-        dirs.push([rel, h])
-        return drain()
-      case 'file':
-      case 'contiguous-file': {
-        const fd = openat(pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600)
-        try {
-          for await (const chunk of entry) await writeAll(fd, chunk as Buffer)
-          setMeta(fd, '', { uid, gid, mode, mtime })
-        } finally {
-          close(fd)
-        }
-        return
-      }
-      case 'symlink':
-        symlinkat(h.linkname ?? '', pfd, name)
-        setMeta(pfd, name, { uid, gid, mtime })
-        return drain()
-      case 'fifo':
-        mknodat(pfd, name, S_IFIFO | 0o600, 0, 0)
-        setMeta(pfd, name, { uid, gid, mode, mtime })
-        return drain()
-      case 'link': {
-        const target = entryParts(h.linkname ?? '', 'the hard link target')
-        if (target.length === 0) throw new UnsafeEntryError(`archive entry ${JSON.stringify(h.name)}`, 'hard link to the top directory')
-        let lfd: number
-        try {
-          lfd = openat2(stagefd, target.length > 1 ? target.slice(0, -1).join('/') : '.', O_PATH | O_DIRECTORY, 0, CONFINED)
-        } catch {
-          throw new UnsafeEntryError(`archive entry ${JSON.stringify(h.name)}`, `hard link target ${h.linkname} is not an earlier entry of the archive`)
-        }
-        try {
-          const st: RawStat | undefined = fstatat(lfd, target[target.length - 1], AT_SYMLINK_NOFOLLOW, true)
-          if (!st || isDir(st)) throw new UnsafeEntryError(`archive entry ${JSON.stringify(h.name)}`, `hard link target ${h.linkname} is not an earlier file entry of the archive`)
-          linkat(lfd, target[target.length - 1], pfd, name, 0)
-        } finally {
-          close(lfd)
-        }
-        return drain()
-      }
-    }
+    const meta = { uid: opts.chown?.uid ?? h.uid ?? 0, gid: opts.chown?.gid ?? h.gid ?? 0, mtime: h.mtime ?? new Date(), mode: (h.mode ?? 0o644) & 0o7777 }
+    await writeEntry({ rootfd: stagefd, resolve: CONFINED, pfd, name, label: 'archive entry' }, entry, meta, rel, dirs)
   } finally {
     close(pfd)
   }

@@ -25,29 +25,20 @@
 import * as path from 'node:path'
 import { Readable } from 'node:stream'
 import * as tar from 'tar-stream'
-import { InvalidArgumentError, SyscallError } from '../errors'
+import { InvalidArgumentError } from '../errors'
 import { O_DIRECTORY, O_PATH, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, openat2 } from '../sys/libc'
 import {
-  AT_SYMLINK_NOFOLLOW,
-  O_CREAT,
-  O_EXCL,
   O_RDONLY,
-  O_WRONLY,
   S_IFCHR,
-  S_IFIFO,
   close,
   fsetxattr,
-  fstatat,
-  linkat,
   listdir,
   mkdirat,
   mknodat,
   nameStr,
   openat,
-  setMeta,
-  symlinkat,
 } from '../sys/fsops'
-import { ArchiveWalker, decompressed, entryParts, extractEach, toNodeReadable, writeAll, type TarEntry } from '../archive/tar'
+import { ArchiveWalker, decompressed, entryParts, extractEach, toNodeReadable, writableEntryTypes, writeEntry, type TarEntry } from '../archive/tar'
 import { UnsafeEntryError } from './errors'
 import { isDir, lstatAt } from './resolve'
 import { removeTree } from './tree'
@@ -165,7 +156,7 @@ async function applyEntry(dirfd: number, entry: TarEntry, mode: 'delete' | 'over
       if (mode === 'overlay') mknodat(pfd, target, S_IFCHR, 0, 0)
       return
     }
-    if (type === 'character-device' || type === 'block-device' || !['file', 'contiguous-file', 'directory', 'symlink', 'link', 'fifo'].includes(type)) return drain()
+    if (type === 'character-device' || type === 'block-device' || !writableEntryTypes.has(type)) return drain()
     const existing = lstatAt(pfd, name)
     if (existing) {
       if (type === 'directory' && isDir(existing)) {
@@ -176,51 +167,8 @@ async function applyEntry(dirfd: number, entry: TarEntry, mode: 'delete' | 'over
       removeTree(pfd, name)
     }
     created.add(rel)
-    const meta = { uid: h.uid ?? 0, gid: h.gid ?? 0, mtime: h.mtime ?? new Date() }
-    switch (type) {
-      case 'directory':
-        mkdirat(pfd, name, 0o700)
-        dirs.push([rel, h])
-        return drain()
-      case 'file':
-      case 'contiguous-file': {
-        const fd = openat(pfd, name, O_WRONLY | O_CREAT | O_EXCL, 0o600)
-        try {
-          for await (const chunk of entry) await writeAll(fd, chunk as Buffer)
-          setMeta(fd, '', { ...meta, mode: (h.mode ?? 0o644) & 0o7777 })
-        } finally {
-          close(fd)
-        }
-        return
-      }
-      case 'symlink':
-        symlinkat(h.linkname ?? '', pfd, name)
-        setMeta(pfd, name, meta)
-        return drain()
-      case 'fifo':
-        mknodat(pfd, name, S_IFIFO | 0o600, 0, 0)
-        setMeta(pfd, name, { ...meta, mode: (h.mode ?? 0o644) & 0o7777 })
-        return drain()
-      case 'link': {
-        const target = entryParts(h.linkname ?? '', 'the hard link target')
-        if (target.length === 0) throw new UnsafeEntryError(`layer entry ${JSON.stringify(h.name)}`, 'hard link to the top directory')
-        let lfd: number
-        try {
-          lfd = openat2(dirfd, target.length > 1 ? target.slice(0, -1).join('/') : '.', O_PATH | O_DIRECTORY, 0, IN_DIR)
-        } catch (err) {
-          if (err instanceof SyscallError) throw new UnsafeEntryError(`layer entry ${JSON.stringify(h.name)}`, `hard link target ${h.linkname} does not exist`)
-          throw err
-        }
-        try {
-          const st = fstatat(lfd, target[target.length - 1], AT_SYMLINK_NOFOLLOW, true)
-          if (!st || isDir(st)) throw new UnsafeEntryError(`layer entry ${JSON.stringify(h.name)}`, `hard link target ${h.linkname} is not a file`)
-          linkat(lfd, target[target.length - 1], pfd, name, 0)
-        } finally {
-          close(lfd)
-        }
-        return drain()
-      }
-    }
+    const meta = { uid: h.uid ?? 0, gid: h.gid ?? 0, mtime: h.mtime ?? new Date(), mode: (h.mode ?? 0o644) & 0o7777 }
+    await writeEntry({ rootfd: dirfd, resolve: IN_DIR, pfd, name, label: 'layer entry' }, entry, meta, rel, dirs)
   } finally {
     close(pfd)
   }

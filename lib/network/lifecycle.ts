@@ -171,8 +171,3 @@ export function networkSettingsOf(rt: Runtime, id: string): NetworkSettings {
 export function publishedPort(rt: Runtime, id: string, containerPort: number, proto: 'tcp' | 'udp' = 'tcp'): HostBinding | undefined {
   return networkServiceOf(rt).settings(id)?.ports[`${containerPort}/${proto}`]?.[0]
 }
-
-/** Whether a network mode is handled by the network layer (not none/host/container:). */
-export function isBridgeMode(mode: string): boolean {
-  return mode !== 'none' && mode !== 'host' && !mode.startsWith('container:')
-}

@@ -1,4 +1,4 @@
-import { Image, run, type Runtime } from '../../lib'
+import { run, type Runtime } from '../../lib'
 import { text, useRuntime } from '../helpers'
 
 let runtime: Runtime

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs'
 import * as path from 'node:path'
-import { Container, Image, MiniContainerError, Runtime, run } from '../../lib'
+import { Container, MiniContainerError, Runtime, run } from '../../lib'
 import { text, useRuntime } from '../helpers'
 
 let runtime: Runtime
