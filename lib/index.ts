@@ -11,9 +11,9 @@
  * @module minicontainer
  */
 import { Container } from './container/container'
-import type { RuntimeOption } from './engine/runtime'
+import type { RuntimeOption } from './runtime'
 import type { RunOptions } from './container/types'
-import { Runtime } from './engine/runtime'
+import { Runtime } from './runtime'
 import { Volume } from './storage/volume'
 
 // Volume.create() & co. without { store } or { runtime } work on the default runtime's volumes.
@@ -23,14 +23,14 @@ export { Container } from './container/container'
 export { Image } from './image/image'
 export type { ImportOptions } from './image/image'
 export type { ImageConfig, ImageRecord, HostBind } from './image/store'
-export { Runtime } from './engine/runtime'
+export { Runtime } from './runtime'
 export { Volume } from './storage/volume'
 export type { VolumeStoreOption } from './storage/volume'
 export { VolumeStore } from './storage/volumes'
 export type { VolumeInfo, VolumeMeta, VolumeCreateOptions } from './storage/volumes'
 export type { MountOption, MountRecord, MountRunOptions, ResolvedMount } from './storage/mount-types'
 export type { VolumePaths, VolumeUsers } from './storage/volumes'
-export type { RuntimeOptions, RuntimeOption } from './engine/runtime'
+export type { RuntimeOptions, RuntimeOption } from './runtime'
 export { Network, type ContainerLike } from './network/network'
 export type { NetworkSettings, EndpointSettings, NetworkInfo, HostBinding, CreateNetworkOptions, AttachOptions } from './network/types'
 export { NetworkNotFoundError, PortInUseError, AddressInUseError, NetworkInUseError, NoFreeSubnetError, NftablesError } from './network/errors'
@@ -38,7 +38,7 @@ export * from './errors'
 export type * from './container/types'
 export type { CommitOptions } from './container/commit'
 export type { CopyOptions, PathStat, PutArchiveOptions } from './files'
-export { defaultCapabilities } from './runtime/capabilities'
+export { defaultCapabilities } from './shim/capabilities'
 
 /**
  * Creates and starts a container (`docker run`). Resolves once the program

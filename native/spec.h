@@ -2,7 +2,7 @@
  * The container specification the shim receives from Node.
  *
  * Node serialises it as a length-prefixed list of NUL-terminated tokens
- * (see lib/runtime/shim-protocol.ts); spec.c parses it into this struct.
+ * (see lib/shim/spec.ts); spec.c parses it into this struct.
  * Every field is plain data: all policy (which mounts, which capabilities)
  * is decided in TypeScript, the C side only carries it out.
  */

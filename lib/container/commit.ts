@@ -7,7 +7,7 @@
  */
 import * as crypto from 'node:crypto'
 import { Transform } from 'node:stream'
-import type { Runtime } from '../engine/runtime'
+import type { Runtime } from '../runtime'
 import { applyLayer, layerFromUpper } from '../files'
 import { Image } from '../image/image'
 import type { ImageConfig, ImageRecord } from '../image/store'

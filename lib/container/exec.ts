@@ -5,7 +5,7 @@
  * @module
  */
 import * as net from 'node:net'
-import { Shim } from '../runtime/shim'
+import { Shim } from '../shim/shim'
 import { closeQuietly, pipe } from '../sys/libc'
 import type { ExecResult } from './types'
 

@@ -6,7 +6,7 @@
  * @module
  */
 import * as fs from 'node:fs'
-import { toExitStatus, type ExitStatus } from '../runtime/shim'
+import { toExitStatus, type ExitStatus } from '../shim/shim'
 
 /** Start time of a pid (field 22 of /proc/<pid>/stat), or undefined when there is no such process. */
 export function processStartTime(pid: number): string | undefined {

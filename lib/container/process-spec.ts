@@ -8,7 +8,7 @@
 import * as fs from 'node:fs'
 import { InvalidArgumentError } from '../errors'
 import { closeQuietly, openat2, O_CLOEXEC, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS } from '../sys/libc'
-import type { ProcessSpec } from '../runtime/spec'
+import type { ProcessSpec } from '../shim/spec'
 
 const defaultPath = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
 

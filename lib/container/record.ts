@@ -5,7 +5,7 @@
  * @module
  */
 import { InvalidArgumentError } from '../errors'
-import type { Runtime } from '../engine/runtime'
+import type { Runtime } from '../runtime'
 import { normaliseRef } from '../image/store'
 import { generateName, newId } from '../util/ids'
 import { envList, mergeEnv } from './process-spec'

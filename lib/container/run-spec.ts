@@ -4,9 +4,9 @@
  *
  * @module
  */
-import { capabilitySet } from '../runtime/capabilities'
-import { bindMount, protectionMounts, systemMounts } from '../runtime/defaults'
-import type { MountOp, RunSpec } from '../runtime/spec'
+import { capabilitySet } from '../shim/capabilities'
+import { bindMount, protectionMounts, systemMounts } from '../shim/defaults'
+import type { MountOp, RunSpec } from '../shim/spec'
 import { CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUTS } from '../sys/libc'
 import type { ImageRecord } from '../image/store'
 import { processSpec } from './process-spec'

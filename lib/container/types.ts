@@ -2,7 +2,7 @@
  * The public option and result types of containers.
  * @module
  */
-import type { ExitStatus } from '../runtime/shim'
+import type { ExitStatus } from '../shim/shim'
 import type { MountRecord, MountRunOptions, ResolvedMount } from '../storage/mount-types'
 import type { NetworkSettings } from '../network/types'
 

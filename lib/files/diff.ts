@@ -38,7 +38,7 @@ import {
   nameStr,
   openat,
 } from '../sys/fsops'
-import { ArchiveWalker, decompressed, entryParts, extractEach, toNodeReadable, writableEntryTypes, writeEntry, type TarEntry } from '../archive/tar'
+import { ArchiveWalker, decompressed, entryParts, extractEach, toNodeReadable, writableEntryTypes, writeEntry, type TarEntry } from './tar'
 import { UnsafeEntryError } from './errors'
 import { isDir, lstatAt } from './resolve'
 import { removeTree } from './tree'

@@ -4,7 +4,7 @@
  */
 import * as fs from 'node:fs'
 import { InvalidArgumentError, MiniContainerError } from '../errors'
-import { runtimeOf, type Runtime, type RuntimeOption } from '../engine/runtime'
+import { runtimeOf, type Runtime, type RuntimeOption } from '../runtime'
 import { buildHostRootfs } from './host-rootfs'
 import { importArchive, importDirectory } from './import-layer'
 import { normaliseRef, type ImageConfig, type ImageRecord } from './store'

@@ -13,7 +13,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { Transform } from 'node:stream'
 import { MiniContainerError, InvalidArgumentError } from '../errors'
-import { decompressed } from '../archive/tar'
+import { decompressed } from '../files/tar'
 import { applyLayer } from '../files/diff'
 
 /** Copies a directory tree into `dest` (which exists), preserving modes, owners, times and links; returns a digest of the tree. */

@@ -7,7 +7,7 @@
  * @module
  */
 import { InvalidArgumentError } from '../errors'
-import type { Runtime } from '../engine/runtime'
+import type { Runtime } from '../runtime'
 import { isAlive } from '../container/liveness'
 import type { ContainerRecord } from '../container/types'
 import { closeQuietly } from '../sys/libc'

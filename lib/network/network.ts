@@ -11,7 +11,7 @@
  * @module
  */
 import * as fs from 'node:fs'
-import { runtimeOf, type Runtime, type RuntimeOption } from '../engine/runtime'
+import { runtimeOf, type Runtime, type RuntimeOption } from '../runtime'
 import { NotRunningError } from '../errors'
 import { closeQuietly, O_CLOEXEC } from '../sys/libc'
 import { networkServiceOf } from './lifecycle'

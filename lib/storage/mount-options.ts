@@ -13,7 +13,7 @@
  */
 import * as fs from 'node:fs'
 import { InvalidArgumentError } from '../errors'
-import { MountExtra, type MountOp } from '../runtime/spec'
+import { MountExtra, type MountOp } from '../shim/spec'
 import { MS_RDONLY } from '../sys/libc'
 import type { MountRecord, MountRequest, MountRunOptions, ResolvedMount } from './mount-types'
 import { parseMountOption, parseTmpfsOption, parseVolumeSpec } from './mount-spec'

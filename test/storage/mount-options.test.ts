@@ -3,7 +3,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { mountRecords, resolveMounts, toMountOps, volumeNames } from '../../lib/storage/mount-options'
 import { VolumeStore } from '../../lib/storage/volumes'
-import { MountExtra } from '../../lib/runtime/spec'
+import { MountExtra } from '../../lib/shim/spec'
 import { MS_NODEV, MS_NOSUID, MS_RDONLY } from '../../lib/sys/libc'
 import { tempRoot } from './helpers'
 

@@ -57,7 +57,7 @@ import {
   type Name,
   type RawStat,
 } from '../sys/fsops'
-import { DirNonDirError, NotADirectoryError, PathNotFoundError, UnsafeEntryError } from '../files/errors'
+import { DirNonDirError, NotADirectoryError, PathNotFoundError, UnsafeEntryError } from './errors'
 import {
   closeSide,
   containerSide,
@@ -68,9 +68,9 @@ import {
   parsePath,
   resolveInScope,
   type Side,
-} from '../files/resolve'
-import { mtimeOf, openPath, pathStatOf, type PathStat } from '../files/stat'
-import { checkMergeWritable, mergeInto, removeTree, removeTreeQuietly, restoreMtime, tempName } from '../files/tree'
+} from './resolve'
+import { mtimeOf, openPath, pathStatOf, type PathStat } from './stat'
+import { checkMergeWritable, mergeInto, removeTree, removeTreeQuietly, restoreMtime, tempName } from './tree'
 
 export type { PathStat }
 

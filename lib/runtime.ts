@@ -8,13 +8,13 @@
  */
 import * as fs from 'node:fs'
 import * as path from 'node:path'
-import { PermissionError } from '../errors'
-import { ImageStore } from '../image/store'
-import { ContainerStore } from '../container/store'
-import type { Shim } from '../runtime/shim'
-import { configureNetwork, teardownNetworks } from '../network/lifecycle'
-import { runtimeVolumeStore } from '../storage/mount-lifecycle'
-import type { VolumeStore } from '../storage/volumes'
+import { PermissionError } from './errors'
+import { ImageStore } from './image/store'
+import { ContainerStore } from './container/store'
+import type { Shim } from './shim/shim'
+import { configureNetwork, teardownNetworks } from './network/lifecycle'
+import { runtimeVolumeStore } from './storage/mount-lifecycle'
+import type { VolumeStore } from './storage/volumes'
 
 /** Options of {@link Runtime}. */
 export interface RuntimeOptions {
