@@ -17,7 +17,7 @@ async function main() {
     for (const [name, section] of Object.entries(sections)) if (!only.length || only.includes(name)) await section(runtime)
   } finally {
     for (const c of await Container.list({ runtime, all: true })) await c.remove({ force: true }).catch(() => {})
-    await runtime.destroyNetworks() // the default bridge and its nf_tables table go with the bench's root
+    await runtime.close() // the default bridge and its nf_tables table go with the bench's root
     fs.rmSync(root, { recursive: true, force: true })
   }
 }

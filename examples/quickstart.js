@@ -25,7 +25,7 @@ async function main() {
 
   await c.remove()
   await svc.remove()
-  await runtime.destroyNetworks() // the default bridge would otherwise stay, like docker0
+  await runtime.close() // the default bridge would otherwise stay, like docker0
   console.log('cleaned up')
 }
 

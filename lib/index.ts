@@ -8,42 +8,39 @@
  * await c.wait()
  * ```
  *
+ * This module is the whole public surface: classes, functions, option and
+ * result types, and every error class. Anything not exported here is internal.
+ *
  * @module minicontainer
  */
 import { Container } from './container/container'
-import type { RuntimeOption } from './runtime'
 import type { RunOptions } from './container/types'
-import { Runtime } from './runtime'
-import { Volume } from './storage/volume'
+import type { RuntimeOption } from './container/context'
 
-// Volume.create() & co. without { store } or { runtime } work on the default runtime's volumes.
-Volume.useDefaultStore(() => Runtime.default().volumes)
-
+export { Runtime, type RuntimeOptions } from './runtime'
 export { Container } from './container/container'
-export { Image } from './image/image'
-export type { ImportOptions } from './image/image'
-export type { ImageConfig, ImageRecord, HostBind } from './image/store'
-export { Runtime } from './runtime'
-export { Volume } from './storage/volume'
-export type { VolumeStoreOption } from './storage/volume'
-export { VolumeStore } from './storage/volumes'
-export type { VolumeInfo, VolumeMeta, VolumeCreateOptions } from './storage/volumes'
-export type { MountOption, MountRecord, MountRunOptions, ResolvedMount } from './storage/mount-types'
-export type { VolumePaths, VolumeUsers } from './storage/volumes'
-export type { RuntimeOptions, RuntimeOption } from './runtime'
-export { Network, type ContainerLike } from './network/network'
-export type { NetworkSettings, EndpointSettings, NetworkInfo, HostBinding, CreateNetworkOptions, AttachOptions } from './network/types'
-export { NetworkNotFoundError, PortInUseError, AddressInUseError, NetworkInUseError, NoFreeSubnetError, NftablesError } from './network/errors'
-export * from './errors'
+export type { ContainerContext, RuntimeOption } from './container/context'
 export type * from './container/types'
 export type { CommitOptions } from './container/commit'
+export { Image, type ImageContext, type ImageRuntimeOption, type ImportOptions } from './image/image'
+export type { ImageConfig, ImageRecord, HostBind } from './image/store'
+export { Volume, type VolumeStoreOption } from './storage/volume'
+export type { VolumeInfo, VolumeMeta, VolumeCreateOptions } from './storage/volumes'
+export type { MountOption, MountRecord, MountRunOptions } from './storage/mount-types'
+export { Network, type ContainerLike, type NetworkContext, type NetworkMembers, type NetworkRuntimeOption } from './network/network'
+export type { NetworkSettings, EndpointSettings, NetworkInfo, NetworkRunOptions, HostBinding, CreateNetworkOptions, AttachOptions } from './network/types'
 export type { CopyOptions, PathStat, PutArchiveOptions } from './files'
 export { defaultCapabilities } from './shim/capabilities'
+export * from './errors'
+export { NetworkNotFoundError, PortInUseError, AddressInUseError, NetworkInUseError, NoFreeSubnetError, NftablesError } from './network/errors'
+export { VolumeNotFoundError, VolumeInUseError, MountSourceNotFoundError } from './storage/volume-errors'
+export { FilesError, PathNotFoundError, NotADirectoryError, DirectoryOntoFileError, DirNonDirError, ReadOnlyError, UnsafeEntryError } from './files/errors'
 
 /**
  * Creates and starts a container (`docker run`). Resolves once the program
- * runs; a start that fails removes the container again and throws a
- * {@link StartError} naming the step, errno and path.
+ * runs; a start that fails, or is aborted through `opts.signal`, removes the
+ * container again and throws (a {@link StartError} naming the step, errno
+ * and path, or the signal's reason).
  *
  * @param image - image ref ("bb:latest"), id or id prefix
  * @param cmd - command; defaults to the image's

@@ -1,27 +1,37 @@
 /**
- * A runtime is one root directory of state (images, layers, containers,
- * names) plus what this process knows live: the shims of the containers it
- * started. Two runtimes with different roots never see each other's
- * objects, which is how tests stay isolated.
+ * The composition root: a `Runtime` is one root directory of state
+ * (images, layers, containers, volumes, networks) and builds the service of
+ * each once — the image store, the container store, the volume store and
+ * the network service — plus what this process knows live, the shims of
+ * the containers it started. Two runtimes with different roots never see
+ * each other's objects, which is how tests stay isolated.
+ *
+ * Every layer below takes these services through a narrow interface and
+ * never imports this module; it binds the default runtime into them.
  *
  * @module
  */
 import * as fs from 'node:fs'
 import * as path from 'node:path'
+import './util/dispose-symbol'
 import { PermissionError } from './errors'
 import { ImageStore } from './image/store'
+import { useDefaultImageContext } from './image/image'
 import { ContainerStore } from './container/store'
+import { useDefaultContext, type ContainerContext } from './container/context'
+import { collectGarbage, isRunning, stopOwnedContainers } from './container/recovery'
 import type { Shim } from './shim/shim'
-import { configureNetwork, teardownNetworks } from './network/lifecycle'
+import { NetworkService } from './network/service'
+import { useDefaultNetworkContext } from './network/network'
 import { runtimeVolumeStore } from './storage/mount-lifecycle'
+import { Volume } from './storage/volume'
 import type { VolumeStore } from './storage/volumes'
+import { debug } from './util/debug'
 
 /** Options of {@link Runtime}. */
 export interface RuntimeOptions {
   /** State directory. Default: $MINICONTAINER_ROOT, else /var/lib/minicontainer. */
   root?: string
-  /** Directory for state that must not survive a reboot. Default: /run/minicontainer, or `<root>/run` for a custom root. */
-  runRoot?: string
   /**
    * Address pools (CIDRs) that the default bridge and user networks without
    * an explicit subnet are carved from. Default: free /16s and /24s in
@@ -32,22 +42,26 @@ export interface RuntimeOptions {
 
 const defaultRootDir = '/var/lib/minicontainer'
 
-/** An isolated store of images and containers; the module-level API uses {@link Runtime.default}. */
-export class Runtime {
+/**
+ * An isolated store of images, containers, volumes and networks; the
+ * module-level API uses {@link Runtime.default}. `await using rt = new
+ * Runtime({ root })` (or `await rt.close()`) stops the containers this
+ * process started in it and removes its bridges and firewall rules.
+ */
+export class Runtime implements ContainerContext, AsyncDisposable {
   /** State directory. */
   readonly root: string
-  /** Volatile state directory. */
-  readonly runRoot: string
-  /** Layers, images and refs. @internal */
+  /** Layers, images and refs. */
   readonly images: ImageStore
-  /** Container records and names. @internal */
+  /** Container records and names. */
   readonly containers: ContainerStore
   /** Volumes; a volume is in use while a container record mounts it. */
   readonly volumes: VolumeStore
+  /** Networks, container endpoints and published ports. */
+  readonly networks: NetworkService
   /** Shims of containers started by this process, by container id. @internal */
   readonly shims = new Map<string, Shim>()
-  /** Cleanups run once per runtime per process (see Container's garbage collection). */
-  private readonly onceTasks = new Map<string, Promise<void>>()
+  private recovered: Promise<void> | undefined
   private static defaultRuntime: Runtime | undefined
 
   /** Opens (creating if needed) the runtime rooted at `opts.root`. */
@@ -56,15 +70,11 @@ export class Runtime {
       throw new PermissionError(
         'minicontainer needs root: namespaces, mounts and network setup require it. Run the program as root (e.g. sudo node app.js); rootless mode is not supported yet',
       )
-    const envRoot = process.env.MINICONTAINER_ROOT
-    this.root = path.resolve(opts.root ?? envRoot ?? defaultRootDir)
-    const customRoot = opts.root !== undefined || envRoot !== undefined
-    this.runRoot = path.resolve(opts.runRoot ?? (customRoot ? path.join(this.root, 'run') : '/run/minicontainer'))
+    this.root = path.resolve(opts.root ?? process.env.MINICONTAINER_ROOT ?? defaultRootDir)
     fs.mkdirSync(this.root, { recursive: true, mode: 0o711 })
-    fs.mkdirSync(this.runRoot, { recursive: true, mode: 0o711 })
-    this.images = new ImageStore(this.root)
+    this.images = new ImageStore(this.root, (imageId) => this.containers.ids().filter((id) => this.containers.read(id)?.imageId === imageId))
     this.containers = new ContainerStore(this.root)
-    if (opts.subnetPool) configureNetwork(this, { subnetPool: opts.subnetPool })
+    this.networks = new NetworkService({ root: this.root, subnetPool: opts.subnetPool })
     this.volumes = runtimeVolumeStore(this.root, () => this.containers.ids().map((id) => this.containers.read(id)))
   }
 
@@ -75,33 +85,50 @@ export class Runtime {
   }
 
   /**
+   * Collects, once per process, what a crashed process left on this root:
+   * network rules and interfaces of dead containers, exited auto-remove
+   * containers, unfinished creates (like a daemon's recovery at start).
+   */
+  ready(): Promise<void> {
+    this.recovered ??= collectGarbage(this)
+    return this.recovered
+  }
+
+  /**
+   * Stops and removes what this runtime owns in this process — its
+   * containers that are not detached — and then, when no container of the
+   * root still runs, removes its bridges, firewall rules and nf_tables table
+   * and closes its sockets. The state on disk (images, volumes, stopped
+   * containers) stays. Using the runtime again recreates what it needs.
+   */
+  async close(): Promise<void> {
+    await stopOwnedContainers(this)
+    const stillRunning = this.containers.ids().some((id) => isRunning(this, id))
+    if (!stillRunning) await this.networks.destroy()
+    this.networks.close()
+    this.recovered = undefined
+    debug('runtime %s closed (networks %s)', this.root, stillRunning ? 'kept: containers still run' : 'removed')
+  }
+
+  /**
    * Removes the host network objects this runtime made: its default bridge
    * (which otherwise persists between containers, like docker0), user
-   * networks' bridges and its nf_tables table. For temporary runtimes (a
-   * test harness's); remove its containers first. Using the runtime again
-   * recreates what it needs.
+   * networks' bridges and its nf_tables table. Remove its containers first.
+   * @deprecated use {@link Runtime.close}, which also stops the runtime's containers.
    */
   async destroyNetworks(): Promise<void> {
-    await teardownNetworks(this)
+    await this.networks.destroy()
+    this.networks.close()
   }
 
-  /** Runs `task` at most once per runtime in this process (e.g. garbage collection at start). */
-  once(key: string, task: () => Promise<void>): Promise<void> {
-    let p = this.onceTasks.get(key)
-    if (!p) {
-      p = task()
-      this.onceTasks.set(key, p)
-    }
-    return p
+  /** `await using rt = new Runtime({ root })` closes it at the end of the scope. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close()
   }
 }
 
-/** Which runtime an operation applies to (default: {@link Runtime.default}). */
-export interface RuntimeOption {
-  runtime?: Runtime
-}
-
-/** Picks the runtime from an options object, falling back to the default one. */
-export function runtimeOf(opts?: RuntimeOption): Runtime {
-  return opts?.runtime ?? Runtime.default()
-}
+// The layers below reach the default runtime through these bindings, never by importing this module.
+useDefaultContext(() => Runtime.default())
+useDefaultImageContext(() => Runtime.default())
+useDefaultNetworkContext(() => Runtime.default())
+Volume.useDefaultStore(() => Runtime.default().volumes)

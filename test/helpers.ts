@@ -19,7 +19,7 @@ export function tempRuntime(prefix = 'mc-test-'): Runtime {
 export async function destroyRuntime(runtime: Runtime): Promise<void> {
   for (const c of await Container.list({ runtime, all: true })) await c.remove({ force: true }).catch(() => {})
   // The default bridge and its nf_tables table persist like docker0; a test runtime takes them away.
-  await runtime.destroyNetworks()
+  await runtime.close()
   fs.rmSync(runtime.root, { recursive: true, force: true })
 }
 

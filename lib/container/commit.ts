@@ -7,7 +7,7 @@
  */
 import * as crypto from 'node:crypto'
 import { Transform } from 'node:stream'
-import type { Runtime } from '../runtime'
+import type { ContainerContext } from './context'
 import { applyLayer, layerFromUpper } from '../files'
 import { Image } from '../image/image'
 import type { ImageConfig, ImageRecord } from '../image/store'
@@ -23,7 +23,7 @@ export interface CommitOptions {
 }
 
 /** Commits `upperDir` as a new layer over `image`; returns the new image. */
-export async function commitLayer(rt: Runtime, image: ImageRecord, upperDir: string, record: ContainerRecord, opts: CommitOptions): Promise<Image> {
+export async function commitLayer(rt: ContainerContext, image: ImageRecord, upperDir: string, record: ContainerRecord, opts: CommitOptions): Promise<Image> {
   const refs = opts.ref ? [normaliseRef(opts.ref)] : []
   const scratch = rt.images.scratchLayer()
   try {

@@ -8,7 +8,7 @@ import '../util/dispose-symbol'
 import * as fs from 'node:fs'
 import type { Readable } from 'node:stream'
 import { InvalidArgumentError, MiniContainerError, NotRunningError, RunningError } from '../errors'
-import { runtimeOf, type Runtime, type RuntimeOption } from '../runtime'
+import { contextOf, type ContainerContext, type RuntimeOption } from './context'
 import { encodeExecSpec, encodeRunSpec, type MountOp, type RunSpec } from '../shim/spec'
 import { Shim, type ExitStatus } from '../shim/shim'
 import { closeQuietly, CLONE_NEWNET } from '../sys/libc'
@@ -18,7 +18,7 @@ import * as files from '../files'
 import type { CopyOptions, PathStat, PutArchiveOptions } from '../files'
 import type { Image } from '../image/image'
 import { commitLayer, type CommitOptions } from './commit'
-import { gcNetworks, joinBridgeNetwork, networkSettingsOf, publishedPort, releaseContainerNetwork } from '../network/lifecycle'
+import { joinBridgeNetwork, networkSettingsOf, publishedPort, releaseContainerNetwork } from './networking'
 import type { HostBinding } from '../network/types'
 import { processStartTime, readExitFile, isAlive, waitForeign } from './liveness'
 import { runExec } from './exec'
@@ -35,7 +35,7 @@ import type { ContainerInspect, ContainerRecord, ContainerState, ExecOptions, Ex
 /** A container. Handles are cheap: all state is on disk under the runtime root. */
 export class Container implements AsyncDisposable {
   private constructor(
-    private readonly runtime: Runtime,
+    private readonly runtime: ContainerContext,
     /** Full 64-hex id. */
     readonly id: string,
     /** Name (unique within the runtime). */
@@ -44,8 +44,8 @@ export class Container implements AsyncDisposable {
 
   /** Creates a container from an image without starting it (`docker create`). */
   static async create(image: string, cmd?: string[], opts: RunOptions & RuntimeOption = {}): Promise<Container> {
-    const rt = runtimeOf(opts)
-    await Container.collectGarbage(rt)
+    const rt = contextOf(opts)
+    await rt.ready()
     const record = buildRecord(rt, image, cmd, opts)
     rt.containers.reserveName(record.name, record.id)
     try {
@@ -66,15 +66,15 @@ export class Container implements AsyncDisposable {
 
   /** Finds a container by name, full id, or unique id prefix (such as "450"). */
   static async get(ref: string, opts: RuntimeOption = {}): Promise<Container> {
-    const rt = runtimeOf(opts)
+    const rt = contextOf(opts)
     const id = rt.containers.resolve(ref)
     return new Container(rt, id, rt.containers.read(id)!.name)
   }
 
   /** Running containers, or all of them with `{ all: true }` (`docker ps [-a]`). */
   static async list(opts: RuntimeOption & { all?: boolean } = {}): Promise<Container[]> {
-    const rt = runtimeOf(opts)
-    await Container.collectGarbage(rt)
+    const rt = contextOf(opts)
+    await rt.ready()
     const result: Container[] = []
     for (const id of rt.containers.ids()) {
       const record = rt.containers.read(id)
@@ -245,7 +245,7 @@ export class Container implements AsyncDisposable {
     }
     const shim = this.runtime.shims.get(this.id)
     if (shim) await shim.hold(shim.closed)
-    // NETWORK HOOK: idempotent; also covers failed starts and exits no process watched.
+    // Idempotent; also covers failed starts and exits no process watched.
     await releaseContainerNetwork(this.runtime, this.id)
     const mounts = this.runtime.containers.read(this.id)?.mounts ?? []
     this.runtime.containers.delete(this.id, this.name)
@@ -343,27 +343,6 @@ export class Container implements AsyncDisposable {
     })
   }
 
-  /** Removes what dead processes left: auto-remove containers that exited, and unfinished creates. Once per runtime per process. */
-  private static collectGarbage(rt: Runtime): Promise<void> {
-    return rt.once('gc', async () => {
-      // Rules and interfaces of containers whose owner died must not keep intercepting traffic.
-      await gcNetworks(rt)
-      for (const id of rt.containers.ids()) {
-        const record = rt.containers.read(id)
-        if (!record?.hostConfig.autoRemove) continue
-        const c = new Container(rt, id, record.name)
-        if (c.currentState().status === 'exited') {
-          rt.containers.delete(id, record.name)
-          await removeAnonymousVolumes(record.mounts ?? [], rt.volumes).catch(() => {})
-        }
-      }
-      for (const id of rt.containers.unfinished()) {
-        const age = Date.now() - fs.statSync(rt.containers.paths(id).dir).mtimeMs
-        if (age > 60_000) rt.containers.delete(id)
-      }
-    })
-  }
-
   /** The state, reconciled with reality: a "running" container whose process is gone has exited. */
   private currentState(): ContainerState {
     const state = this.runtime.containers.readState(this.id)
@@ -379,7 +358,6 @@ export class Container implements AsyncDisposable {
     const state = this.runtime.containers.readState(this.id)
     if (state.status !== 'running') return
     this.runtime.containers.writeState(this.id, { ...state, status: 'exited', exitCode: exit.exitCode, signal: exit.signal, finishedAt: new Date().toISOString() })
-    // NETWORK HOOK: release the container's network resources here.
     void releaseContainerNetwork(this.runtime, this.id)
   }
 
@@ -405,7 +383,6 @@ export class Container implements AsyncDisposable {
       const fd = fs.openSync(`/proc/${st.pid}/ns/net`, 'r')
       return { choice: { kind: 'fd', fd }, release: () => closeQuietly(fd) }
     }
-    // NETWORK HOOK: bridge and user-defined networks.
     const { fd } = await joinBridgeNetwork(this.runtime, record, this.paths().hosts, this.runtime.images.resolve(record.imageId).config.exposedPorts)
     return { choice: { kind: 'fd', fd }, release: () => closeQuietly(fd) }
   }

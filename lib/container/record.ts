@@ -5,25 +5,20 @@
  * @module
  */
 import { InvalidArgumentError } from '../errors'
-import type { Runtime } from '../runtime'
+import type { ContainerContext } from './context'
 import { normaliseRef } from '../image/store'
 import { generateName, newId } from '../util/ids'
 import { envList, mergeEnv } from './process-spec'
 import { checkPortOptions } from './network-options'
+import { checkRunOptions } from './run-options'
 import type { ContainerRecord, RunOptions } from './types'
-
-const knownOptions = new Set(['name', 'hostname', 'env', 'workdir', 'user', 'entrypoint', 'init', 'rm', 'detach', 'network', 'capAdd', 'capDrop', 'privileged', 'readOnly', 'labels', 'signal', 'runtime'])
 
 /** Docker's default: every container on the default bridge. */
 const defaultNetwork = 'bridge'
 
-/** Options owned by feature layers (storage, network) and kept verbatim in the record. */
-const featureOptions = new Set(['volumes', 'mounts', 'tmpfs', 'ip', 'aliases', 'links', 'dns', 'extraHosts', 'ports', 'publishAll'])
-
 /** Validates options and builds the record of a new container. */
-export function buildRecord(rt: Runtime, imageRef: string, cmd: string[] | undefined, opts: RunOptions): ContainerRecord {
-  for (const key of Object.keys(opts))
-    if (!knownOptions.has(key) && !featureOptions.has(key)) throw new InvalidArgumentError(`unknown option "${key}"`)
+export function buildRecord(rt: ContainerContext, imageRef: string, cmd: string[] | undefined, opts: RunOptions): ContainerRecord {
+  checkRunOptions(opts)
   if (cmd !== undefined && (!Array.isArray(cmd) || cmd.some((a) => typeof a !== 'string')))
     throw new InvalidArgumentError('the command must be an array of strings, e.g. ["sh", "-c", "echo hi"]')
   checkPortOptions(opts.network ?? defaultNetwork, opts)
@@ -32,8 +27,6 @@ export function buildRecord(rt: Runtime, imageRef: string, cmd: string[] | undef
   const command = cmd && cmd.length ? cmd : (image.config.cmd ?? [])
   const entrypoint = opts.entrypoint ?? image.config.entrypoint ?? []
   if (entrypoint.length + command.length === 0) throw new InvalidArgumentError(`no command given and image ${imageRef} has no default command`)
-  const extra: Record<string, unknown> = {}
-  for (const [k, v] of Object.entries(opts)) if (featureOptions.has(k)) extra[k] = v
   return {
     id,
     name: opts.name ?? generateName(),
@@ -58,7 +51,13 @@ export function buildRecord(rt: Runtime, imageRef: string, cmd: string[] | undef
       readonlyRootfs: !!opts.readOnly,
       capAdd: opts.capAdd ?? [],
       capDrop: opts.capDrop ?? [],
-      extra,
+      binds: opts.volumes ?? [],
+      mountOptions: opts.mounts ?? [],
+      tmpfs: opts.tmpfs ?? {},
+      portBindings: opts.ports ?? [],
+      publishAllPorts: !!opts.publishAll,
+      links: opts.links ?? [],
+      networkingConfig: { ...(opts.ip !== undefined ? { ip: opts.ip } : {}), aliases: opts.aliases ?? [] },
     },
   }
 }

@@ -3,14 +3,14 @@
  * @module
  */
 import type { ExitStatus } from '../shim/shim'
-import type { MountRecord, MountRunOptions, ResolvedMount } from '../storage/mount-types'
-import type { NetworkSettings } from '../network/types'
+import type { MountOption, MountRecord, MountRunOptions, ResolvedMount } from '../storage/mount-types'
+import type { NetworkRunOptions, NetworkSettings } from '../network/types'
 
 /** How a container joins the network. */
 export type NetworkMode = 'none' | 'host' | 'bridge' | `container:${string}` | (string & {})
 
 /** Options of {@link run} and `Container.create`, named like `docker run`'s flags. */
-export interface RunOptions extends MountRunOptions {
+export interface RunOptions extends MountRunOptions, NetworkRunOptions {
   /** Container name (`--name`); generated when omitted. */
   name?: string
   /** Hostname inside (`--hostname`); defaults to the first 12 digits of the id. */
@@ -29,7 +29,7 @@ export interface RunOptions extends MountRunOptions {
   rm?: boolean
   /** Let the container outlive this Node process (`-d`). Otherwise it dies with it. */
   detach?: boolean
-  /** Network mode (`--network`). Default: "bridge" once networking is available, "none" before. */
+  /** Network mode (`--network`): "bridge" (the default), "host", "none", "container:<name>" or a user network's name. */
   network?: NetworkMode
   /** Extra capabilities (`--cap-add`), e.g. ["NET_ADMIN"]. */
   capAdd?: string[]
@@ -41,10 +41,8 @@ export interface RunOptions extends MountRunOptions {
   readOnly?: boolean
   /** Labels for your own bookkeeping. */
   labels?: Record<string, string>
-  /** Cancels a pending start. */
+  /** Cancels a start in flight; what it made is removed again. */
   signal?: AbortSignal
-  /** Extension point for later features (volumes, mounts, ports...); see their docs. */
-  [option: string]: unknown
 }
 
 /** What was asked for, stored in config.json. */
@@ -75,8 +73,20 @@ export interface ContainerRecord {
     readonlyRootfs: boolean
     capAdd: string[]
     capDrop: string[]
-    /** Feature options kept verbatim (mounts, ports...) for the layers that own them. */
-    extra: Record<string, unknown>
+    /** `-v` strings as given (the resolved mounts are in {@link ContainerRecord.mounts}). */
+    binds: string[]
+    /** `--mount` options as given. */
+    mountOptions: MountOption[]
+    /** tmpfs mounts as given. */
+    tmpfs: Record<string, string> | string[]
+    /** `-p` specs. */
+    portBindings: string[]
+    /** `-P`. */
+    publishAllPorts: boolean
+    /** `--link` specs. */
+    links: string[]
+    /** Static address and aliases on the primary (user) network. */
+    networkingConfig: { ip?: string; aliases: string[] }
   }
 }
 
@@ -129,7 +139,6 @@ export interface ContainerInspect {
   hostsPath: string
   hostnamePath: string
   resolvConfPath: string
-  [extension: string]: unknown
 }
 
 /** Result of {@link Container.exec}. */

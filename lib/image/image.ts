@@ -4,13 +4,37 @@
  */
 import * as fs from 'node:fs'
 import { InvalidArgumentError, MiniContainerError } from '../errors'
-import { runtimeOf, type Runtime, type RuntimeOption } from '../runtime'
 import { buildHostRootfs } from './host-rootfs'
 import { importArchive, importDirectory } from './import-layer'
-import { normaliseRef, type ImageConfig, type ImageRecord } from './store'
+import { normaliseRef, type ImageConfig, type ImageRecord, type ImageStore } from './store'
+
+/** What the image API needs from a runtime: its image store. A `Runtime` is one. */
+export interface ImageContext {
+  /** Layers, images and refs. */
+  readonly images: ImageStore
+}
+
+/** Which runtime's images an operation applies to (default: `Runtime.default()`). */
+export interface ImageRuntimeOption {
+  /** A `Runtime` (or anything with its image store); omitted, the default runtime. */
+  runtime?: ImageContext
+}
+
+let defaultContext: (() => ImageContext) | undefined
+
+/** Binds the runtime used when an image operation gets none (called once by the runtime module). */
+export function useDefaultImageContext(provider: () => ImageContext): void {
+  defaultContext = provider
+}
+
+function contextOf(opts?: ImageRuntimeOption): ImageContext {
+  const ctx = opts?.runtime ?? defaultContext?.()
+  if (!ctx) throw new InvalidArgumentError('no runtime: pass { runtime }')
+  return ctx
+}
 
 /** Options of {@link Image.import}. */
-export interface ImportOptions extends RuntimeOption {
+export interface ImportOptions extends ImageRuntimeOption {
   /** Reference to tag the image with, e.g. "bb:latest". */
   ref?: string
   /** Defaults for containers of this image (cmd, env, workdir, user, exposedPorts). */
@@ -20,7 +44,7 @@ export interface ImportOptions extends RuntimeOption {
 /** A stored image: read-only layers plus container defaults. */
 export class Image {
   private constructor(
-    private readonly runtime: Runtime,
+    private readonly runtime: ImageContext,
     private readonly record: ImageRecord,
   ) {}
 
@@ -55,7 +79,7 @@ export class Image {
    * affect the image.
    */
   static async import(source: string, opts: ImportOptions = {}): Promise<Image> {
-    const rt = runtimeOf(opts)
+    const rt = contextOf(opts)
     const refs = opts.ref ? [normaliseRef(opts.ref)] : []
     const st = fs.statSync(source, { throwIfNoEntry: false })
     if (!st) throw new MiniContainerError('ENOTFOUND', `cannot import ${source}: no such file or directory`)
@@ -69,8 +93,8 @@ export class Image {
    * /usr (and /bin, /lib... where they are not symlinks into it) bound
    * read-only. Anything installed on the host runs isolated, with no download.
    */
-  static async fromHost(opts: RuntimeOption & { ref?: string } = {}): Promise<Image> {
-    const rt = runtimeOf(opts)
+  static async fromHost(opts: ImageRuntimeOption & { ref?: string } = {}): Promise<Image> {
+    const rt = contextOf(opts)
     const skeleton = rt.images.scratchLayer()
     try {
       const { hostBinds, config } = buildHostRootfs(`${skeleton}/diff`)
@@ -82,7 +106,7 @@ export class Image {
 
   /** Imports `source` into a new layer with `importer`, stores it under its digest, and records the image. */
   private static async store(
-    rt: Runtime,
+    rt: ImageContext,
     source: string,
     importer: (source: string, dest: string) => Promise<string>,
     config: ImageConfig,
@@ -100,14 +124,14 @@ export class Image {
   }
 
   /** Looks up an image by ref ("bb", "bb:latest"), id, or unique id prefix; throws ENOIMAGE. */
-  static async get(ref: string, opts: RuntimeOption = {}): Promise<Image> {
-    const rt = runtimeOf(opts)
+  static async get(ref: string, opts: ImageRuntimeOption = {}): Promise<Image> {
+    const rt = contextOf(opts)
     return new Image(rt, rt.images.resolve(ref))
   }
 
   /** Every stored image. */
-  static async list(opts: RuntimeOption = {}): Promise<Image[]> {
-    const rt = runtimeOf(opts)
+  static async list(opts: ImageRuntimeOption = {}): Promise<Image[]> {
+    const rt = contextOf(opts)
     return rt.images.list().map((r) => new Image(rt, r))
   }
 
@@ -117,7 +141,7 @@ export class Image {
    * `docker rmi -f`): its containers keep their layers.
    */
   async remove(opts: { force?: boolean } = {}): Promise<void> {
-    const users = this.runtime.containers.ids().filter((id) => this.runtime.containers.read(id)?.imageId === this.id)
+    const users = this.runtime.images.users(this.id)
     if (users.length && !opts.force)
       throw new MiniContainerError('EINUSE', `image ${this.refs[0] ?? this.id} is used by container ${users[0].slice(0, 12)}; remove the container first or pass { force: true }`)
     if (users.length) {

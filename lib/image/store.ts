@@ -63,7 +63,14 @@ export class ImageStore {
   private readonly imagesDir: string
   private readonly refsDir: string
 
-  constructor(root: string) {
+  /**
+   * @param root - the runtime root
+   * @param usersOf - ids of the containers using an image (the container layer knows; the store does not import it)
+   */
+  constructor(
+    root: string,
+    private readonly usersOf: (imageId: string) => string[] = () => [],
+  ) {
     this.layersDir = path.join(root, 'layers')
     this.imagesDir = path.join(root, 'images')
     this.refsDir = path.join(root, 'refs')
@@ -142,6 +149,11 @@ export class ImageStore {
     const record = id && this.readImage(id)
     if (!record) throw new ImageNotFoundError(ref)
     return record
+  }
+
+  /** Ids of the containers created from an image. */
+  users(id: string): string[] {
+    return this.usersOf(id)
   }
 
   /** Every stored image. */

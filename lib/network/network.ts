@@ -11,19 +11,53 @@
  * @module
  */
 import * as fs from 'node:fs'
-import { runtimeOf, type Runtime, type RuntimeOption } from '../runtime'
-import { NotRunningError } from '../errors'
+import { InvalidArgumentError, NotRunningError } from '../errors'
 import { closeQuietly, O_CLOEXEC } from '../sys/libc'
-import { networkServiceOf } from './lifecycle'
+import type { NetworkService } from './service'
 import type { AttachOptions, CreateNetworkOptions, EndpointSettings, NetworkInfo } from './types'
 
 /** Something naming a container: a handle with an `id`, or a name / id / id prefix. */
 export type ContainerLike = string | { id: string }
 
+/** The containers of a runtime, as the network API needs them: resolve a reference, and find a running one's pid. */
+export interface NetworkMembers {
+  /** The full id of a container given by name, id or id prefix; throws ENOCONTAINER. */
+  resolve(ref: string): string
+  /** The container's state; `pid` is set while it runs. */
+  readState(id: string): { status: string; pid?: number }
+}
+
+/** What the network API needs from a runtime. A `Runtime` is one. */
+export interface NetworkContext {
+  /** The runtime's network service. */
+  readonly networks: NetworkService
+  /** The runtime's containers. */
+  readonly containers: NetworkMembers
+}
+
+/** Which runtime's networks an operation applies to (default: `Runtime.default()`). */
+export interface NetworkRuntimeOption {
+  /** A `Runtime` (or anything providing its services); omitted, the default runtime. */
+  runtime?: NetworkContext
+}
+
+let defaultContext: (() => NetworkContext) | undefined
+
+/** Binds the runtime used when a network operation gets none (called once by the runtime module). */
+export function useDefaultNetworkContext(provider: () => NetworkContext): void {
+  defaultContext = provider
+}
+
+function contextOf(opts?: NetworkRuntimeOption): NetworkContext {
+  const ctx = opts?.runtime ?? defaultContext?.()
+  if (!ctx) throw new InvalidArgumentError('no runtime: pass { runtime }')
+  return ctx
+}
+
 /** A network of a runtime. Handles are cheap; the state lives under the runtime root. */
 export class Network {
   private constructor(
-    private readonly runtime: Runtime,
+    private readonly runtime: NetworkContext,
     /** Full id. */
     readonly id: string,
     /** Name. */
@@ -31,38 +65,38 @@ export class Network {
   ) {}
 
   /** Creates a user-defined bridge network (subnet and gateway chosen when omitted). */
-  static async create(name: string, opts: CreateNetworkOptions & RuntimeOption = {}): Promise<Network> {
-    const rt = runtimeOf(opts)
-    const info = await networkServiceOf(rt).create(name, opts)
+  static async create(name: string, opts: CreateNetworkOptions & NetworkRuntimeOption = {}): Promise<Network> {
+    const rt = contextOf(opts)
+    const info = await rt.networks.create(name, opts)
     return new Network(rt, info.id, info.name)
   }
 
   /** Finds a network by name, id or id prefix; throws ENONETWORK. `"bridge"` is the default network. */
-  static async get(nameOrId: string, opts: RuntimeOption = {}): Promise<Network> {
-    const rt = runtimeOf(opts)
-    const info = await networkServiceOf(rt).get(nameOrId)
+  static async get(nameOrId: string, opts: NetworkRuntimeOption = {}): Promise<Network> {
+    const rt = contextOf(opts)
+    const info = await rt.networks.get(nameOrId)
     return new Network(rt, info.id, info.name)
   }
 
   /** Every network of the runtime. */
-  static async list(opts: RuntimeOption = {}): Promise<Network[]> {
-    const rt = runtimeOf(opts)
-    return (await networkServiceOf(rt).list()).map((i) => new Network(rt, i.id, i.name))
+  static async list(opts: NetworkRuntimeOption = {}): Promise<Network[]> {
+    const rt = contextOf(opts)
+    return (await rt.networks.list()).map((i) => new Network(rt, i.id, i.name))
   }
 
   /** Removes every user network without containers; returns their names. */
-  static async prune(opts: RuntimeOption = {}): Promise<string[]> {
-    return networkServiceOf(runtimeOf(opts)).prune()
+  static async prune(opts: NetworkRuntimeOption = {}): Promise<string[]> {
+    return contextOf(opts).networks.prune()
   }
 
   /** Details: subnet, gateway, bridge interface, attached containers. */
   async inspect(): Promise<NetworkInfo> {
-    return networkServiceOf(this.runtime).get(this.id)
+    return this.runtime.networks.get(this.id)
   }
 
   /** Removes the network; EINUSE while containers are attached. */
   async remove(): Promise<void> {
-    await networkServiceOf(this.runtime).remove(this.id)
+    await this.runtime.networks.remove(this.id)
   }
 
   /** Attaches a running container (as eth1, eth2...); peers on this network can resolve it at once. */
@@ -70,7 +104,7 @@ export class Network {
     const id = this.containerId(container)
     const fd = this.openNetns(id, 'connect it to a network')
     try {
-      return await networkServiceOf(this.runtime).attach(id, fd, this.id, opts)
+      return await this.runtime.networks.attach(id, fd, this.id, opts)
     } finally {
       closeQuietly(fd)
     }
@@ -78,7 +112,7 @@ export class Network {
 
   /** Detaches a container; its interface on this network disappears. */
   async disconnect(container: ContainerLike): Promise<void> {
-    await networkServiceOf(this.runtime).detach(this.containerId(container), this.id)
+    await this.runtime.networks.detach(this.containerId(container), this.id)
   }
 
   private containerId(c: ContainerLike): string {

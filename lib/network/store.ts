@@ -14,7 +14,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { readJson, writeJson } from '../util/json-file'
 import type { Proto } from './ports'
-import type { NetworkBase } from './types'
+import type { LinkEntry, NetworkBase } from './types'
 
 /** A network as stored. */
 export interface NetworkRecord extends NetworkBase {
@@ -42,13 +42,6 @@ export interface PortBinding {
   hostPort: number
   containerPort: number
   containerIp: string
-}
-
-/** A `links` entry: `ip` is reachable as `alias` and `name`. */
-export interface LinkEntry {
-  name: string
-  alias: string
-  ip: string
 }
 
 /** Everything the network layer knows about one container. */

@@ -4,7 +4,13 @@
  *
  * @module
  */
-import type { LinkEntry } from './store'
+
+/** A `links` entry: `ip` is reachable as `alias` and `name`. */
+export interface LinkEntry {
+  name: string
+  alias: string
+  ip: string
+}
 
 /** A container's attachment to one network, as inspect shows it. */
 export interface EndpointSettings {
@@ -77,6 +83,24 @@ export interface ConnectOptions {
   publishAll?: boolean
   /** The image's exposed ports ("80/tcp"), used by `publishAll`. */
   exposedPorts?: string[]
+}
+
+/** The network options of `run()` and `Container.create()`, named like `docker run`'s flags. */
+export interface NetworkRunOptions {
+  /** Static IPv4 address on a user network (`--ip`). */
+  ip?: string
+  /** Extra names on a user network (`--network-alias`). */
+  aliases?: string[]
+  /** Legacy links on the default bridge (`--link name[:alias]`). */
+  links?: string[]
+  /** Nameservers written into /etc/resolv.conf instead of the host's (`--dns`). */
+  dns?: string[]
+  /** Extra /etc/hosts lines as `"name:IPv4"` (`--add-host`). */
+  extraHosts?: string[]
+  /** Published ports (`-p`): `"8080:80"`, `"127.0.0.1::53/udp"`, `"80"` (ephemeral host port). */
+  ports?: string[]
+  /** Publish every exposed port of the image on an ephemeral host port (`-P`). */
+  publishAll?: boolean
 }
 
 /** Options of `Network.connect`. */

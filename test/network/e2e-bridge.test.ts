@@ -10,7 +10,6 @@
 import { execFileSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import { Container, Image, Runtime, run } from '../../lib'
-import { configureNetwork, networkServiceOf, teardownNetworks } from '../../lib/network/lifecycle'
 import { Network } from '../../lib/network/network'
 import { pickFreePort } from '../../lib/network/port-probe'
 import { hostLinks, makeRoot, nftTables } from './helpers'
@@ -40,15 +39,14 @@ function curl(url: string): string {
 }
 
 beforeAll(async () => {
-  runtime = new Runtime({ root: makeRoot() })
-  configureNetwork(runtime, { subnetPool: ['10.213.40.0/24'] })
+  runtime = new Runtime({ root: makeRoot(), subnetPool: ['10.213.40.0/24'] })
   await Image.fromHost({ runtime })
 })
 
 afterAll(async () => {
   for (const c of await Container.list({ runtime, all: true })) await c.remove({ force: true }).catch(() => {})
-  const names = networkServiceOf(runtime).names
-  await teardownNetworks(runtime)
+  const names = runtime.networks.names
+  await runtime.close()
   fs.rmSync(runtime.root, { recursive: true, force: true })
   expect(hostLinks(names.bridgePrefix)).toEqual([])
   expect(hostLinks(names.vethPrefix)).toEqual([])
@@ -135,7 +133,7 @@ describe('containers on networks', () => {
     const first = await sleeper('e2e-p1', 'bridge', { ports: [`${hp}:80`, `${hp}:53/udp`] })
     await expect(sleeper('e2e-p2', 'bridge', { ports: [`127.0.0.1:${hp}:80`] })).rejects.toMatchObject({ code: 'EPORTINUSE' })
     await expect(Container.get('e2e-p2', { runtime })).rejects.toMatchObject({ code: 'ENOCONTAINER' })
-    const svc = networkServiceOf(runtime)
+    const svc = runtime.networks
     const rules = () => execFileSync('nft', ['list', 'table', 'ip', svc.names.table]).toString()
     expect(rules()).toContain(`udp dport ${hp}`)
     await first.stop({ timeout: 0 })
@@ -149,7 +147,7 @@ describe('containers on networks', () => {
   test('a start that fails after networking was set up leaves no rules or leases', async () => {
     const hp = (await pickFreePort('tcp', '', () => false))!
     await expect(run('host', ['/nonexistent-program'], { runtime, name: 'e2e-fail', network: 'bridge', ports: [`${hp}:80`] })).rejects.toMatchObject({ code: 'ESTART' })
-    const svc = networkServiceOf(runtime)
+    const svc = runtime.networks
     expect(execFileSync('nft', ['list', 'table', 'ip', svc.names.table]).toString()).not.toContain(`dport ${hp}`)
     expect(Object.values((await svc.get('bridge')).containers).map((c) => c.name)).not.toContain('e2e-fail')
   })

@@ -8,7 +8,6 @@ import { execFileSync, spawn } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { Container, Runtime } from '../../lib'
-import { configureNetwork, gcNetworks, networkServiceOf } from '../../lib/network/lifecycle'
 import { pickFreePort } from '../../lib/network/port-probe'
 import { hostLinks, makeRoot, nftTables } from './helpers'
 
@@ -20,10 +19,8 @@ function ownerScript(attachedPort: number, detachedPort: number): string {
   return `
     require(${JSON.stringify(path.join(__dirname, 'ts-register.js'))})
     const { Runtime, Image, run } = require(${JSON.stringify(path.resolve(__dirname, '../../lib'))})
-    const { configureNetwork } = require(${JSON.stringify(path.resolve(__dirname, '../../lib/network/lifecycle'))})
     ;(async () => {
-      const runtime = new Runtime({ root: ${JSON.stringify(root)} })
-      configureNetwork(runtime, { subnetPool: [${JSON.stringify(pool)}] })
+      const runtime = new Runtime({ root: ${JSON.stringify(root)}, subnetPool: [${JSON.stringify(pool)}] })
       await Image.fromHost({ runtime })
       await run('host', ['sleep', '60'], { runtime, name: 'attached', network: 'bridge', ports: ['${attachedPort}:80'] })
       const server = "require('net').createServer(s=>s.end('alive\\\\n')).listen(80,'0.0.0.0')"
@@ -45,11 +42,10 @@ function fetch(port: number): string {
 }
 
 afterAll(async () => {
-  const runtime = new Runtime({ root })
+  const runtime = new Runtime({ root, subnetPool: [pool] })
   for (const c of await Container.list({ runtime, all: true })) await c.remove({ force: true }).catch(() => {})
-  const svc = configureNetwork(runtime, { subnetPool: [pool] })
-  await svc.destroy()
-  svc.close()
+  const svc = runtime.networks
+  await runtime.close()
   fs.rmSync(root, { recursive: true, force: true })
   expect(hostLinks(svc.names.bridgePrefix)).toEqual([])
   expect(hostLinks(svc.names.vethPrefix)).toEqual([])
@@ -69,8 +65,8 @@ test('after the owner is SIGKILLed, the next runtime cleans up the dead and keep
   owner.kill('SIGKILL')
   await new Promise((r) => owner.once('exit', r))
 
-  const runtime = new Runtime({ root })
-  const svc = configureNetwork(runtime, { subnetPool: [pool] })
+  const runtime = new Runtime({ root, subnetPool: [pool] })
+  const svc = runtime.networks
   const rules = () => execFileSync('nft', ['list', 'table', 'ip', svc.names.table]).toString()
   expect(rules()).toContain(`dport ${attachedPort}`) // left behind by the crash
   // The attached container dies with its owner; wait (bounded) until the runtime sees it gone.
@@ -78,7 +74,7 @@ test('after the owner is SIGKILLed, the next runtime cleans up the dead and keep
   for (let i = 0; i < 50 && (await attached.inspect()).state.running; i++) await new Promise((r) => setTimeout(r, 100))
   expect((await attached.inspect()).state.running).toBe(false)
 
-  await gcNetworks(runtime)
+  await runtime.ready()
   expect(rules()).not.toContain(`dport ${attachedPort}`)
   expect(rules()).toContain(`dport ${detachedPort}`)
   expect(fetch(detachedPort)).toBe('alive')
@@ -87,5 +83,5 @@ test('after the owner is SIGKILLed, the next runtime cleans up the dead and keep
 
   await (await Container.get('detached', { runtime })).remove({ force: true })
   expect(rules()).not.toContain(`dport ${detachedPort}`)
-  expect(networkServiceOf(runtime)).toBe(svc)
+  expect(runtime.networks).toBe(svc)
 })

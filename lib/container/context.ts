@@ -1,0 +1,52 @@
+/**
+ * What the container layer needs from a runtime, as an interface: the
+ * stores and services a `Runtime` builds once per root. The container
+ * layer composes them and never imports the `Runtime` class itself (which
+ * sits above it and provides the default context).
+ *
+ * @module
+ */
+import { InvalidArgumentError } from '../errors'
+import type { ImageStore } from '../image/store'
+import type { NetworkService } from '../network/service'
+import type { Shim } from '../shim/shim'
+import type { VolumeStore } from '../storage/volumes'
+import type { ContainerStore } from './store'
+
+/** The services of one runtime root, as the container layer uses them. A {@link Runtime} is one. */
+export interface ContainerContext {
+  /** State directory. */
+  readonly root: string
+  /** Layers, images and refs. */
+  readonly images: ImageStore
+  /** Container records and names. */
+  readonly containers: ContainerStore
+  /** Volumes; a volume is in use while a container record mounts it. */
+  readonly volumes: VolumeStore
+  /** Networks, endpoints, published ports. */
+  readonly networks: NetworkService
+  /** Shims of the containers this process started, by container id. */
+  readonly shims: Map<string, Shim>
+  /** Resolves once what a crashed process left on this root has been collected (runs once per process). */
+  ready(): Promise<void>
+}
+
+/** Which runtime an operation applies to (default: `Runtime.default()`). */
+export interface RuntimeOption {
+  /** A {@link Runtime} (or anything providing its services); omitted, the default runtime. */
+  runtime?: ContainerContext
+}
+
+let defaultContext: (() => ContainerContext) | undefined
+
+/** Binds the context used when an operation gets no `runtime` (called once by the runtime module). */
+export function useDefaultContext(provider: () => ContainerContext): void {
+  defaultContext = provider
+}
+
+/** The context of an options object: its `runtime`, else the default one. */
+export function contextOf(opts?: RuntimeOption): ContainerContext {
+  const ctx = opts?.runtime ?? defaultContext?.()
+  if (!ctx) throw new InvalidArgumentError('no runtime: pass { runtime } (import minicontainer through its index to get the default runtime)')
+  return ctx
+}

@@ -1,0 +1,103 @@
+/**
+ * How the container lifecycle uses the network layer: join at start,
+ * release at exit and removal, collection after a crash, and the views
+ * inspect() shows. The network layer knows nothing of container records;
+ * this module translates.
+ *
+ * @module
+ */
+import { InvalidArgumentError } from '../errors'
+import { closeQuietly } from '../sys/libc'
+import { createNetns } from '../sys/netns'
+import { debug } from '../util/debug'
+import type { LinkEntry } from '../network/types'
+import type { HostBinding, NetworkSettings } from '../network/types'
+import type { ContainerContext } from './context'
+import { isAlive } from './liveness'
+import type { ContainerRecord } from './types'
+
+/** How long a not-running container's fresh network state is left alone: another process may be starting it. */
+const START_GRACE_MS = 30_000
+
+/** Whether the network state of a container is still wanted (it runs, or may be starting in another process). */
+export function networkStillWanted(ctx: ContainerContext, id: string): boolean {
+  let state
+  try {
+    if (!ctx.containers.read(id)) return false
+    state = ctx.containers.readState(id)
+  } catch {
+    return false
+  }
+  if (state.status === 'running') return isAlive(state.pid, state.pidStart)
+  // Not running: its network state is still wanted only if it was saved after the last run ended, moments ago
+  // (a start in progress in another process).
+  const age = ctx.networks.recordAge(id)
+  if (age === undefined || age > START_GRACE_MS) return false
+  const finished = state.finishedAt ? Date.parse(state.finishedAt) : 0
+  return Date.now() - age > finished
+}
+
+/** Resolves `links: ['mysql01:mysql']` to addresses of running containers on the default bridge. */
+function resolveLinks(ctx: ContainerContext, links: string[]): LinkEntry[] {
+  return links.map((spec) => {
+    const [name, alias = name] = spec.split(':')
+    let id: string
+    try {
+      id = ctx.containers.resolve(name)
+    } catch {
+      throw new InvalidArgumentError(`link "${spec}": no container named ${name}`)
+    }
+    const ip = ctx.networks.settings(id)?.ipAddress
+    if (!ip || !networkStillWanted(ctx, id)) throw new InvalidArgumentError(`link "${spec}": container ${name} is not running on a bridge network`)
+    return { name: ctx.containers.read(id)?.name ?? name, alias, ip }
+  })
+}
+
+/**
+ * For network mode "bridge" or a user network: makes a fresh network
+ * namespace, connects it (and the networks it was connected to before a
+ * restart), and returns its fd for the shim. The caller closes `fd` once
+ * the container runs. On failure nothing is left.
+ */
+export async function joinBridgeNetwork(ctx: ContainerContext, record: ContainerRecord, hostsFile: string, exposedPorts: string[] = []): Promise<{ fd: number; settings: NetworkSettings }> {
+  const h = record.hostConfig
+  const fd = createNetns()
+  try {
+    const settings = await ctx.networks.connect({ id: record.id, name: record.name, hostname: record.config.hostname, hostsFile }, fd, h.networkMode, {
+      ip: h.networkingConfig.ip,
+      aliases: h.networkingConfig.aliases,
+      links: resolveLinks(ctx, h.links),
+      ports: h.portBindings,
+      publishAll: h.publishAllPorts,
+      exposedPorts,
+    })
+    debug('container %s joined %s: %s', record.id.slice(0, 12), h.networkMode, settings.ipAddress)
+    return { fd, settings }
+  } catch (err) {
+    closeQuietly(fd)
+    throw err
+  }
+}
+
+/**
+ * Releases a container's veths, rules and addresses. Never rejects (it runs
+ * unawaited when a container exits): a failure becomes a process warning,
+ * and the next collection retries.
+ */
+export async function releaseContainerNetwork(ctx: ContainerContext, id: string): Promise<void> {
+  try {
+    await ctx.networks.release(id)
+  } catch (err) {
+    process.emitWarning(`minicontainer: releasing the network of container ${id.slice(0, 12)} failed: ${(err as Error).message}`)
+  }
+}
+
+/** A container's network settings for `inspect()`: empty values when it has no bridge networking. */
+export function networkSettingsOf(ctx: ContainerContext, id: string): NetworkSettings {
+  return ctx.networks.settings(id) ?? { ipAddress: '', gateway: '', macAddress: '', ipPrefixLen: 0, ports: {}, networks: {} }
+}
+
+/** `c.port(80)`: the first host binding of a published container port, or undefined. */
+export function publishedPort(ctx: ContainerContext, id: string, containerPort: number, proto: 'tcp' | 'udp' = 'tcp'): HostBinding | undefined {
+  return ctx.networks.settings(id)?.ports[`${containerPort}/${proto}`]?.[0]
+}

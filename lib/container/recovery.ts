@@ -1,0 +1,67 @@
+/**
+ * A runtime's start and end as the container layer sees them: collecting
+ * what a crashed process left (once per process, like a daemon's recovery),
+ * and stopping the containers this process owns when the runtime closes.
+ *
+ * @module
+ */
+import * as fs from 'node:fs'
+import { removeAnonymousVolumes } from '../storage/mount-lifecycle'
+import { debug } from '../util/debug'
+import type { ContainerContext } from './context'
+import { isAlive } from './liveness'
+import { networkStillWanted } from './networking'
+
+/** How old an unfinished create must be before it is taken for the remains of a crash. */
+const UNFINISHED_CREATE_MS = 60_000
+
+/**
+ * Removes what dead processes left: network rules and interfaces of
+ * containers no longer running, exited auto-remove containers, unfinished
+ * creates.
+ */
+export async function collectGarbage(ctx: ContainerContext): Promise<void> {
+  // Rules and interfaces of containers whose owner died must not keep intercepting traffic.
+  await ctx.networks.gc((id) => networkStillWanted(ctx, id))
+  for (const id of ctx.containers.ids()) {
+    const record = ctx.containers.read(id)
+    if (!record?.hostConfig.autoRemove || !hasExited(ctx, id)) continue
+    debug('gc: removing exited auto-remove container %s', id.slice(0, 12))
+    ctx.containers.delete(id, record.name)
+    await removeAnonymousVolumes(record.mounts ?? [], ctx.volumes).catch(() => {})
+  }
+  for (const id of ctx.containers.unfinished()) {
+    const age = Date.now() - fs.statSync(ctx.containers.paths(id).dir).mtimeMs
+    if (age > UNFINISHED_CREATE_MS) ctx.containers.delete(id)
+  }
+}
+
+/** Whether a container's recorded process runs (from any process's point of view). */
+export function isRunning(ctx: ContainerContext, id: string): boolean {
+  const state = ctx.containers.readState(id)
+  return state.status === 'running' && (ctx.shims.has(id) || isAlive(state.pid, state.pidStart))
+}
+
+/** Whether a container ran and is over (a "running" one whose process is gone counts). */
+function hasExited(ctx: ContainerContext, id: string): boolean {
+  const { status } = ctx.containers.readState(id)
+  return status === 'exited' || (status === 'running' && !isRunning(ctx, id))
+}
+
+/** Kills the containers this process started without `detach`, and waits until their shims are gone. */
+export async function stopOwnedContainers(ctx: ContainerContext): Promise<void> {
+  const owned = [...ctx.shims].filter(([id]) => !ctx.containers.read(id)?.hostConfig.detach)
+  await Promise.all(
+    owned.map(async ([id, shim]) => {
+      const { pid } = ctx.containers.readState(id)
+      if (pid) {
+        try {
+          process.kill(pid, 'SIGKILL')
+        } catch {
+          /* already gone */
+        }
+      }
+      await shim.hold(shim.closed)
+    }),
+  )
+}
