@@ -29,6 +29,7 @@ export type ErrorCode =
   | 'EUNSAFE'
   | 'ENATIVE'
   | 'ESYSCALL'
+  | 'EDIGEST'
 
 /** Base class of every error minicontainer throws. */
 export class MiniContainerError extends Error {
@@ -148,5 +149,13 @@ export class NativeError extends MiniContainerError {
   /** @param message - what is missing and how to build it. */
   constructor(message: string) {
     super('ENATIVE', message)
+  }
+}
+
+/** Content did not match the digest (or size) it was announced with; nothing was stored. */
+export class DigestMismatchError extends MiniContainerError {
+  /** @param what - the object (e.g. "blob sha256:ab..."); @param detail - what differed. */
+  constructor(what: string, detail: string) {
+    super('EDIGEST', `${what}: ${detail}; the content is corrupt or was tampered with, nothing was stored (fetch or export it again)`)
   }
 }

@@ -5,10 +5,8 @@
  *
  * @module
  */
-import * as crypto from 'node:crypto'
-import { Transform } from 'node:stream'
 import type { ContainerContext } from './context'
-import { applyLayer, layerFromUpper } from '../files'
+import { layerFromUpper } from '../files'
 import { Image } from '../image/image'
 import type { ImageConfig, ImageRecord } from '../image/store'
 import { normaliseRef } from '../image/store'
@@ -25,31 +23,18 @@ export interface CommitOptions {
 /** Commits `upperDir` as a new layer over `image`; returns the new image. */
 export async function commitLayer(rt: ContainerContext, image: ImageRecord, upperDir: string, record: ContainerRecord, opts: CommitOptions): Promise<Image> {
   const refs = opts.ref ? [normaliseRef(opts.ref)] : []
-  const scratch = rt.images.scratchLayer()
-  try {
-    const hash = crypto.createHash('sha256')
-    const hashing = new Transform({
-      transform(chunk, _enc, cb) {
-        hash.update(chunk)
-        cb(null, chunk)
-      },
-    })
-    const layer = layerFromUpper(upperDir).pipe(hashing)
-    await applyLayer(`${scratch}/diff`, layer, { whiteouts: 'overlay' })
-    const digest = rt.images.commitLayer(scratch, `sha256:${hash.digest('hex')}`)
-    const config: ImageConfig = {
-      ...image.config,
-      cmd: record.config.cmd,
-      entrypoint: record.config.entrypoint.length ? record.config.entrypoint : image.config.entrypoint,
-      env: record.config.env,
-      workdir: record.config.workdir,
-      user: record.config.user || image.config.user,
-      ...opts.changes,
-    }
-    const stored = rt.images.putImage([...image.layers, digest], config, image.hostBinds, refs)
-    return Image.get(stored.id, { runtime: rt })
-  } catch (err) {
-    rt.images.discardScratch(scratch)
-    throw err
+  const diffId = await rt.images.layers.addTar(layerFromUpper(upperDir))
+  const config: ImageConfig = {
+    ...image.config,
+    cmd: record.config.cmd,
+    entrypoint: record.config.entrypoint.length ? record.config.entrypoint : image.config.entrypoint,
+    env: record.config.env,
+    workdir: record.config.workdir,
+    user: record.config.user || image.config.user,
+    ...opts.changes,
   }
+  const created = new Date().toISOString()
+  const history = [...(rt.images.configDocument(image.id).history ?? []), { created, created_by: `${[...record.config.entrypoint, ...record.config.cmd].join(' ')}`, comment: 'minicontainer commit' }]
+  const stored = rt.images.putImage([...image.layers, diffId], config, { hostBinds: image.hostBinds, refs, history, created })
+  return Image.get(stored.id, { runtime: rt })
 }

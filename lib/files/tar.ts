@@ -14,7 +14,7 @@
  */
 import * as fs from 'node:fs'
 import * as path from 'node:path'
-import { PassThrough, Readable } from 'node:stream'
+import { PassThrough, Readable, type Transform, type Writable } from 'node:stream'
 import * as zlib from 'node:zlib'
 import * as tar from 'tar-stream'
 import { SyscallError } from '../errors'
@@ -57,6 +57,7 @@ import {
   type Name,
   type RawStat,
 } from '../sys/fsops'
+import { createZstdDecompress, zstdMagic } from './zstd'
 import { DirNonDirError, NotADirectoryError, PathNotFoundError, UnsafeEntryError } from './errors'
 import {
   closeSide,
@@ -441,28 +442,46 @@ export const writeAll = (fd: number, buf: Buffer) =>
     next()
   })
 
-/** gunzips the stream when it starts with the gzip magic. */
+/** The decompressor a stream's first bytes call for: gzip, zstd, or none (a plain tar). */
+function decompressorFor(head: Buffer): Transform | undefined {
+  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return zlib.createGunzip()
+  if (head.subarray(0, zstdMagic.length).equals(zstdMagic)) return createZstdDecompress()
+  return undefined
+}
+
+/** Decompresses the stream when it starts with the gzip or zstd magic; passes it through otherwise. */
 export function decompressed(src: Readable): Readable {
   const out = new PassThrough()
-  let decided = false
-  let gunzip: zlib.Gunzip | undefined
+  let head: Buffer | undefined = Buffer.alloc(0)
+  let target: Writable = out
   src.on('error', (err) => out.destroy(err))
-  src.on('data', (chunk: Buffer) => {
-    if (!decided) {
-      decided = true
-      if (chunk.length >= 2 && chunk[0] === 0x1f && chunk[1] === 0x8b) {
-        gunzip = zlib.createGunzip()
-        gunzip.on('error', (err) => out.destroy(err))
-        gunzip.pipe(out)
-      }
-    }
-    const target = gunzip ?? out
+  const write = (chunk: Buffer) => {
     if (!target.write(chunk)) {
       src.pause()
       target.once('drain', () => src.resume())
     }
+  }
+  /** Picks the decompressor once enough bytes for every magic are in (or the stream ended). */
+  const decide = () => {
+    const decoder = decompressorFor(head!)
+    if (decoder) {
+      decoder.on('error', (err) => out.destroy(err))
+      decoder.pipe(out)
+      target = decoder
+    }
+    const first = head!
+    head = undefined
+    if (first.length) write(first)
+  }
+  src.on('data', (chunk: Buffer) => {
+    if (!head) return write(chunk)
+    head = Buffer.concat([head, chunk])
+    if (head.length >= zstdMagic.length) decide()
   })
-  src.on('end', () => (gunzip ? gunzip.end() : out.end()))
+  src.on('end', () => {
+    if (head) decide()
+    target.end()
+  })
   out.on('close', () => {
     if (!src.readableEnded) src.destroy()
   })

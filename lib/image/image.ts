@@ -3,6 +3,8 @@
  * @module
  */
 import * as fs from 'node:fs'
+import * as os from 'node:os'
+import * as path from 'node:path'
 import { InvalidArgumentError, MiniContainerError } from '../errors'
 import { buildHostRootfs } from './host-rootfs'
 import { importArchive, importDirectory } from './import-layer'
@@ -74,8 +76,8 @@ export class Image {
   }
 
   /**
-   * Imports a root filesystem — a directory, a .tar or a .tar.gz — as a
-   * single-layer image. The source is copied, so later changes to it do not
+   * Imports a root filesystem — a directory, a .tar, .tar.gz or .tar.zst — as
+   * a single-layer image. The source is copied, so later changes to it do not
    * affect the image.
    */
   static async import(source: string, opts: ImportOptions = {}): Promise<Image> {
@@ -84,8 +86,9 @@ export class Image {
     const st = fs.statSync(source, { throwIfNoEntry: false })
     if (!st) throw new MiniContainerError('ENOTFOUND', `cannot import ${source}: no such file or directory`)
     if (!st.isDirectory() && !st.isFile()) throw new InvalidArgumentError(`cannot import ${source}: expected a directory or a tar(.gz) archive`)
-    const importer = st.isDirectory() ? importDirectory : importArchive
-    return Image.store(rt, source, importer, opts.config ?? { cmd: ['sh'] }, [], refs)
+    const diffId = st.isDirectory() ? await importDirectory(rt.images.layers, source) : await importArchive(rt.images.layers, source)
+    const history = [{ comment: 'imported from a root filesystem' }]
+    return new Image(rt, rt.images.putImage([diffId], opts.config ?? { cmd: ['sh'] }, { refs, history }))
   }
 
   /**
@@ -95,31 +98,14 @@ export class Image {
    */
   static async fromHost(opts: ImageRuntimeOption & { ref?: string } = {}): Promise<Image> {
     const rt = contextOf(opts)
-    const skeleton = rt.images.scratchLayer()
+    const refs = [normaliseRef(opts.ref ?? 'host')]
+    const skeleton = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-host-'))
     try {
-      const { hostBinds, config } = buildHostRootfs(`${skeleton}/diff`)
-      return await Image.store(rt, `${skeleton}/diff`, (src, dest) => importDirectory(src, dest), config, hostBinds, [normaliseRef(opts.ref ?? 'host')])
+      const { hostBinds, config } = buildHostRootfs(skeleton)
+      const diffId = await importDirectory(rt.images.layers, skeleton)
+      return new Image(rt, rt.images.putImage([diffId], config, { hostBinds, refs, history: [{ comment: 'the host skeleton' }] }))
     } finally {
       fs.rmSync(skeleton, { recursive: true, force: true })
-    }
-  }
-
-  /** Imports `source` into a new layer with `importer`, stores it under its digest, and records the image. */
-  private static async store(
-    rt: ImageContext,
-    source: string,
-    importer: (source: string, dest: string) => Promise<string>,
-    config: ImageConfig,
-    hostBinds: ImageRecord['hostBinds'],
-    refs: string[],
-  ): Promise<Image> {
-    const scratch = rt.images.scratchLayer()
-    try {
-      const digest = await importer(source, `${scratch}/diff`)
-      rt.images.commitLayer(scratch, digest)
-      return new Image(rt, rt.images.putImage([digest], config, hostBinds, refs))
-    } finally {
-      fs.rmSync(scratch, { recursive: true, force: true })
     }
   }
 

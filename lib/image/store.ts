@@ -1,34 +1,30 @@
 /**
- * Content-addressed storage for layers and images, in the spirit of
- * containerd's content store: layers are immutable directories named by
- * the digest of their content, images are small JSON records naming their
- * layers, and refs ("name:tag") are one file each, so a lookup reads one
- * file and a retag is one atomic rename.
+ * The content-addressed image store of one runtime root, in the spirit of
+ * containerd's: blobs by digest (verified on the way in), layers unpacked
+ * once by diffID and shared, images named by the digest of their config
+ * document (as Docker does, so an image keeps its id through pull, save and
+ * load), and refs ("name:tag") one file each, so a lookup reads one file
+ * and a retag is one atomic rename.
  *
  * Layout under the runtime root:
- *   layers/<digest>/diff/     the layer's files
- *   images/<id>.json          ImageRecord
+ *   blobs/sha256/<hex>        configs, manifests, layer archives
+ *   layers/...                unpacked layers (see ./layers)
+ *   images/sha256-<hex>.json  ImageRecord
  *   refs/<encoded ref>        the image id a ref points to
+ *   locks/                    flock files, one per digest being unpacked
  *
  * @module
  */
-import * as crypto from 'node:crypto'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { ImageNotFoundError, InvalidArgumentError, MiniContainerError } from '../errors'
 import { readJson, writeJson } from '../util/json-file'
+import { BlobStore, checkDigest, type IngestOptions } from './blobs'
+import { LayerStore } from './layers'
+import { KeyedLock } from './lock'
+import { imageConfigOf, newOciConfig, parseOciConfig, type HistoryEntry, type ImageConfig, type OciImageConfig } from './oci-config'
 
-/** Defaults an image gives its containers (a subset of the OCI image config). */
-export interface ImageConfig {
-  cmd?: string[]
-  entrypoint?: string[]
-  env?: string[]
-  workdir?: string
-  user?: string
-  /** e.g. ["80/tcp"], used by publishAll. */
-  exposedPorts?: string[]
-  labels?: Record<string, string>
-}
+export type { ImageConfig, Healthcheck, HistoryEntry } from './oci-config'
 
 /** A host path bound read-only into every container of the image (used by Image.fromHost()). */
 export interface HostBind {
@@ -36,15 +32,42 @@ export interface HostBind {
   target: string
 }
 
+/** A manifest stored for an image (kept byte for byte: its digest is what `name@sha256:` names). */
+export interface ManifestRef {
+  digest: string
+  mediaType: string
+}
+
 /** An image as stored on disk. */
 export interface ImageRecord {
-  /** "sha256:<hex>" of the record's content. */
+  /** "sha256:<hex>" of the config document. */
   id: string
-  /** Layer digests, bottom-most first. */
+  /** Layer diffIDs, bottom-most first. */
   layers: string[]
+  /** Container defaults from the config document. */
   config: ImageConfig
   hostBinds: HostBind[]
+  /** The config's creation time, or when the image was stored when it has none. */
   created: string
+  architecture: string
+  os: string
+  variant?: string
+  /** "name@sha256:<manifest digest>" of registries the image came from or went to. */
+  repoDigests: string[]
+  /** Manifests stored for the image. */
+  manifests: ManifestRef[]
+}
+
+/** Options of {@link ImageStore.putImageFromConfig}. */
+export interface PutImageOptions {
+  /** Refs to point at the image ("name:tag"). */
+  refs?: string[]
+  /** "name@sha256:..." of the manifest in a registry. */
+  repoDigests?: string[]
+  /** The manifest bytes, stored as a blob. */
+  manifest?: { bytes: Buffer; mediaType: string }
+  /** Host paths bound into containers (the host image). */
+  hostBinds?: HostBind[]
 }
 
 const refPattern = /^[a-z0-9][a-z0-9._\/-]*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?$/
@@ -57,9 +80,12 @@ export function normaliseRef(ref: string): string {
   return ref.indexOf(':', lastSlash) >= 0 ? ref : `${ref}:latest`
 }
 
-/** Storage of layers, images and refs under one runtime root. */
+/** Storage of blobs, layers, images and refs under one runtime root. */
 export class ImageStore {
-  private readonly layersDir: string
+  /** The blobs (configs, manifests, layer archives). */
+  readonly blobs: BlobStore
+  /** The unpacked layers. */
+  readonly layers: LayerStore
   private readonly imagesDir: string
   private readonly refsDir: string
 
@@ -71,56 +97,99 @@ export class ImageStore {
     root: string,
     private readonly usersOf: (imageId: string) => string[] = () => [],
   ) {
-    this.layersDir = path.join(root, 'layers')
     this.imagesDir = path.join(root, 'images')
     this.refsDir = path.join(root, 'refs')
-    for (const d of [this.layersDir, this.imagesDir, this.refsDir]) fs.mkdirSync(d, { recursive: true })
+    for (const d of [this.imagesDir, this.refsDir]) fs.mkdirSync(d, { recursive: true })
+    this.blobs = new BlobStore(root)
+    this.layers = new LayerStore(root, this.blobs, new KeyedLock(path.join(root, 'locks')))
+  }
+
+  /** Whether a blob is stored. */
+  hasBlob(digest: string): boolean {
+    return this.blobs.has(digest)
+  }
+
+  /** Where a blob is (or would be) stored. */
+  blobPath(digest: string): string {
+    return this.blobs.path(digest)
+  }
+
+  /**
+   * Streams `src` into the blob of `digest`; verifies size (if given) and
+   * digest; atomic (temp file + rename). A mismatch throws EDIGEST and stores
+   * nothing; two writers of one digest (any processes) end with one blob and
+   * neither fails.
+   */
+  ingestBlob(digest: string, src: NodeJS.ReadableStream, opts?: IngestOptions): Promise<void> {
+    return this.blobs.ingest(digest, src, opts)
+  }
+
+  /**
+   * Unpacks a stored layer blob (gzip, zstd or plain tar: the media type is
+   * checked, the compression sniffed) once per diffID, confined and
+   * streaming, OCI whiteouts becoming overlayfs whiteouts; returns its diffID
+   * (sha256 of the uncompressed tar). Concurrent callers (any process) for
+   * one blob wait for one unpack.
+   */
+  unpackLayer(blobDigest: string, mediaType?: string): Promise<string> {
+    return this.layers.unpack(blobDigest, mediaType)
+  }
+
+  /** Whether a layer (by diffID) is unpacked. */
+  hasLayer(diffId: string): boolean {
+    return this.layers.has(diffId)
   }
 
   /** Directory holding a layer's files. */
-  layerPath(digest: string): string {
-    return path.join(this.layersDir, digest.replace(':', '-'), 'diff')
+  layerPath(diffId: string): string {
+    return this.layers.path(diffId)
   }
 
   /** An image's layer directories, top-most first (as overlayfs wants them). */
   layerDirs(image: ImageRecord): string[] {
-    return [...image.layers].reverse().map((l) => this.layerPath(l))
+    return [...image.layers].reverse().map((l) => this.layers.path(l))
   }
 
-  /** A fresh scratch directory to build a layer in, on the same filesystem (so commit is a rename). */
-  scratchLayer(): string {
-    const dir = path.join(this.layersDir, `tmp-${crypto.randomBytes(8).toString('hex')}`)
-    fs.mkdirSync(path.join(dir, 'diff'), { recursive: true })
-    return dir
-  }
-
-  /** Deletes a scratch layer that will not be committed. */
-  discardScratch(scratch: string): void {
-    fs.rmSync(scratch, { recursive: true, force: true })
-  }
-
-  /** Moves a scratch layer to its content address; an identical existing layer wins. */
-  commitLayer(scratch: string, digest: string): string {
-    const final = path.dirname(this.layerPath(digest))
-    try {
-      fs.renameSync(scratch, final)
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code
-      if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err
-      fs.rmSync(scratch, { recursive: true, force: true })
-    }
-    return digest
-  }
-
-  /** Stores an image record and points `refs` at it; returns the record. */
-  putImage(layers: string[], config: ImageConfig, hostBinds: HostBind[], refs: string[]): ImageRecord {
-    const content = { layers, config, hostBinds }
-    const id = `sha256:${crypto.createHash('sha256').update(JSON.stringify(content)).digest('hex')}`
+  /**
+   * Stores an image from its config document's bytes (id = their sha256, as
+   * Docker) whose rootfs.diff_ids must all be unpacked; records refs and
+   * repoDigests; keeps the manifest bytes. Storing an image again merges its
+   * refs, repoDigests and manifests.
+   */
+  putImageFromConfig(configBytes: Buffer, opts: PutImageOptions = {}): ImageRecord {
+    const doc = parseOciConfig(configBytes)
+    const refs = (opts.refs ?? []).map(normaliseRef)
+    const missing = doc.rootfs.diff_ids.find((d) => !this.layers.has(checkDigest(d)))
+    if (missing) throw new MiniContainerError('ENOTFOUND', `layer ${missing} of the image is not unpacked: unpack its blob first`)
+    const id = this.blobs.put(configBytes)
+    const manifests: ManifestRef[] = opts.manifest ? [{ digest: this.blobs.put(opts.manifest.bytes), mediaType: opts.manifest.mediaType }] : []
     const existing = this.readImage(id)
-    const record: ImageRecord = existing ?? { id, ...content, created: new Date().toISOString() }
-    if (!existing) writeJson(this.imageFile(id), record)
+    const record: ImageRecord = {
+      id,
+      layers: doc.rootfs.diff_ids,
+      config: imageConfigOf(doc),
+      hostBinds: opts.hostBinds ?? existing?.hostBinds ?? [],
+      created: existing?.created ?? doc.created ?? new Date().toISOString(),
+      architecture: doc.architecture,
+      os: doc.os,
+      ...(doc.variant ? { variant: doc.variant } : {}),
+      repoDigests: union(existing?.repoDigests, opts.repoDigests),
+      manifests: [...(existing?.manifests ?? []), ...manifests.filter((m) => !existing?.manifests.some((e) => e.digest === m.digest))],
+    }
+    writeJson(this.imageFile(id), record)
     for (const ref of refs) this.tag(ref, id)
     return record
+  }
+
+  /** Stores an image made here (import, host, commit) from its layers and defaults. */
+  putImage(layers: string[], config: ImageConfig, opts: { hostBinds?: HostBind[]; refs?: string[]; history?: HistoryEntry[]; created?: string } = {}): ImageRecord {
+    const doc = newOciConfig(config, layers, opts.history ?? [], opts.created)
+    return this.putImageFromConfig(Buffer.from(JSON.stringify(doc)), { refs: opts.refs, hostBinds: opts.hostBinds })
+  }
+
+  /** The config document of an image, parsed from its stored bytes. */
+  configDocument(id: string): OciImageConfig {
+    return parseOciConfig(this.blobs.read(id))
   }
 
   /** Points a ref at an image (moving it if it pointed elsewhere, like `docker tag`). */
@@ -131,9 +200,12 @@ export class ImageStore {
     fs.renameSync(tmp, file)
   }
 
-  /** Removes a ref (the image stays). */
-  untag(ref: string): void {
-    fs.rmSync(path.join(this.refsDir, encodeURIComponent(normaliseRef(ref))), { force: true })
+  /** Removes a ref (the image stays); false when no such ref existed. */
+  untag(ref: string): boolean {
+    const file = path.join(this.refsDir, encodeURIComponent(normaliseRef(ref)))
+    if (!fs.existsSync(file)) return false
+    fs.rmSync(file, { force: true })
+    return true
   }
 
   /** Resolves a ref, a full id ("sha256:..."), or a unique id prefix. */
@@ -161,7 +233,7 @@ export class ImageStore {
     return fs
       .readdirSync(this.imagesDir)
       .filter((f) => f.endsWith('.json'))
-      .map((f) => readJson<ImageRecord>(path.join(this.imagesDir, f)))
+      .map((f) => this.readRecordFile(path.join(this.imagesDir, f)))
       .filter((r): r is ImageRecord => !!r)
   }
 
@@ -174,15 +246,21 @@ export class ImageStore {
       .map(decodeURIComponent)
   }
 
-  /** Deletes an image, its refs, and every layer no other image uses. */
+  /** Deletes an image, its refs, and every layer and blob no other image uses. */
   remove(id: string): void {
     for (const ref of this.refsOf(id)) fs.rmSync(path.join(this.refsDir, encodeURIComponent(ref)), { force: true })
     const record = this.readImage(id)
     fs.rmSync(this.imageFile(id), { force: true })
     if (!record) return
-    const stillUsed = new Set(this.list().flatMap((r) => r.layers))
-    for (const layer of record.layers)
-      if (!stillUsed.has(layer)) fs.rmSync(path.dirname(this.layerPath(layer)), { recursive: true, force: true })
+    const others = this.list()
+    const layersUsed = new Set(others.flatMap((r) => r.layers))
+    const blobsUsed = new Set(others.flatMap((r) => [r.id, ...r.manifests.map((m) => m.digest)]))
+    for (const layer of record.layers) {
+      if (layersUsed.has(layer)) continue
+      for (const b of this.layers.blobsOf(layer)) this.blobs.remove(b.digest)
+      this.layers.remove(layer)
+    }
+    for (const digest of [record.id, ...record.manifests.map((m) => m.digest)]) if (!blobsUsed.has(digest)) this.blobs.remove(digest)
   }
 
   private findById(ref: string): ImageRecord | undefined {
@@ -190,14 +268,24 @@ export class ImageStore {
     if (!/^[0-9a-f]{4,64}$/.test(hex)) return undefined
     const matches = fs.readdirSync(this.imagesDir).filter((f) => f.startsWith(`sha256-${hex}`) && f.endsWith('.json'))
     if (matches.length > 1) throw new MiniContainerError('EAMBIGUOUS', `image id prefix "${ref}" matches ${matches.length} images; give more digits`)
-    return matches.length ? readJson<ImageRecord>(path.join(this.imagesDir, matches[0])) : undefined
+    return matches.length ? this.readRecordFile(path.join(this.imagesDir, matches[0])) : undefined
   }
 
   private readImage(id: string): ImageRecord | undefined {
-    return readJson<ImageRecord>(this.imageFile(id))
+    return this.readRecordFile(this.imageFile(id))
+  }
+
+  /** A record of the current format (records of the pre-store format, without repoDigests, are ignored). */
+  private readRecordFile(file: string): ImageRecord | undefined {
+    const r = readJson<ImageRecord>(file)
+    return r && Array.isArray(r.repoDigests) ? r : undefined
   }
 
   private imageFile(id: string): string {
     return path.join(this.imagesDir, `${id.replace(':', '-')}.json`)
   }
+}
+
+function union(a: string[] = [], b: string[] = []): string[] {
+  return [...new Set([...a, ...b])]
 }

@@ -58,6 +58,7 @@ const c = {
   socketpair: libc.func('int socketpair(int domain, int type, int protocol, _Out_ int *sv)'),
   pipe2: libc.func('int pipe2(_Out_ int *fds, int flags)'),
   waitpid: libc.func('int waitpid(int pid, _Out_ int *status, int options)'),
+  flock: libc.func('int flock(int fd, int operation)'),
 }
 
 type NativeFunction = ReturnType<LibraryHandle['func']>
@@ -125,6 +126,27 @@ export function waitPid(pid: number, options = 0): number | null {
  */
 export function spawnProcess(file: string, argv: string[], env: string[], fds: number[], newSession: boolean): number {
   return checkNegErrno(nativeCalls().spawn(file, [...argv, null], [...env, null], fds, fds.length, newSession ? 1 : 0), 'posix_spawn', file)
+}
+
+const LOCK_EX = 2
+const LOCK_NB = 4
+const LOCK_UN = 8
+
+/**
+ * flock(2) LOCK_EX without blocking (a blocking call would stall the event
+ * loop): true when the lock was taken, false when another open file holds it.
+ * The kernel drops the lock when the holder's fd closes or its process dies.
+ */
+export function tryLockExclusive(fd: number): boolean {
+  if (c.flock(fd, LOCK_EX | LOCK_NB) === 0) return true
+  const errno = errnoName(koffi.errno())
+  if (errno === 'EWOULDBLOCK' || errno === 'EAGAIN') return false
+  throw new SyscallError('flock', errno)
+}
+
+/** Releases a flock(2) lock. */
+export function unlockFile(fd: number): void {
+  check(c.flock(fd, LOCK_UN), 'flock')
 }
 
 /** openat2(2); returns the new fd. */

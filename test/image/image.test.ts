@@ -101,5 +101,22 @@ test('an archive escaping its root is rejected and writes nothing outside', asyn
     await img.remove()
   } else expect(['EUNSAFE', 'EINVALID']).toContain(img.code)
   expect(fs.existsSync(canary)).toBe(false)
-  expect(fs.readdirSync(path.join(runtime.root, 'layers')).filter((d) => d.startsWith('tmp-'))).toEqual([])
+  expect(fs.readdirSync(path.join(runtime.root, 'layers/tmp'))).toEqual([])
+})
+
+test('importing two directories that differ only in file bytes gives two images (contents are hashed)', async () => {
+  const a = path.join(work, 'same-a')
+  const b = path.join(work, 'same-b')
+  for (const [dir, byte] of [[a, 'x'], [b, 'y']]) {
+    fs.mkdirSync(dir)
+    fs.writeFileSync(path.join(dir, 'f'), byte.repeat(10))
+    fs.utimesSync(path.join(dir, 'f'), 1000, 1000)
+    fs.utimesSync(dir, 1000, 1000)
+  }
+  const ia = await Image.import(a, { runtime })
+  const ib = await Image.import(b, { runtime })
+  expect(ia.id).not.toBe(ib.id)
+  expect(fs.readFileSync(path.join(ib.layerDirs[0], 'f'), 'utf8')).toBe('yyyyyyyyyy')
+  await ia.remove()
+  await ib.remove()
 })

@@ -1,0 +1,189 @@
+/**
+ * Unpacked layers, one directory per diffID (the sha256 of the uncompressed
+ * layer tar), shared by every image and container that uses the layer:
+ *
+ *   layers/sha256-<hex>/diff/          the layer as an overlay lower dir
+ *   layers/sha256-<hex>/size           bytes of its files (docker's Size)
+ *   layers/sha256-<hex>/blobs/<hex>    a stored blob of this layer; holds its media type
+ *   layers/by-blob/<hex>               the diffID a stored blob unpacks to
+ *   layers/tmp/<pid>-<random>/         an unpack in progress
+ *
+ * A layer is unpacked into scratch and renamed into place whole, under a
+ * lock per blob, so concurrent callers (in any process) wait for one unpack
+ * and nobody ever sees half a layer.
+ *
+ * @module
+ */
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+import type { Readable } from 'node:stream'
+import { InvalidArgumentError, MiniContainerError } from '../errors'
+import { applyLayer } from '../files/diff'
+import { decompressed } from '../files/tar'
+import { diskUsage } from '../util/disk-usage'
+import { checkDigest, Hashing, type BlobStore } from './blobs'
+import type { KeyedLock } from './lock'
+import { removeStaleScratch, scratchName } from './scratch'
+
+/** Media types of layers: OCI and Docker, compressed or not. */
+export const layerMediaTypes = {
+  tar: 'application/vnd.oci.image.layer.v1.tar',
+  gzip: 'application/vnd.oci.image.layer.v1.tar+gzip',
+  zstd: 'application/vnd.oci.image.layer.v1.tar+zstd',
+  dockerGzip: 'application/vnd.docker.image.rootfs.diff.tar.gzip',
+} as const
+
+const knownLayerTypes = new Set<string>([
+  ...Object.values(layerMediaTypes),
+  'application/vnd.docker.image.rootfs.diff.tar',
+  'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip',
+  'application/vnd.oci.image.layer.nondistributable.v1.tar',
+  'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip',
+  'application/vnd.oci.image.layer.nondistributable.v1.tar+zstd',
+])
+
+/** Throws EINVALID for a media type that is not a layer archive minicontainer can unpack. */
+export function checkLayerMediaType(mediaType: string): void {
+  if (!knownLayerTypes.has(mediaType))
+    throw new InvalidArgumentError(`unknown layer media type "${mediaType}": expected a tar, tar+gzip or tar+zstd layer (OCI or Docker)`)
+}
+
+/** A stored blob of a layer. */
+export interface LayerBlob {
+  digest: string
+  mediaType: string
+}
+
+const hexOf = (digest: string) => checkDigest(digest).slice('sha256:'.length)
+
+/** The unpacked layers of one runtime root. */
+export class LayerStore {
+  private readonly dir: string
+  private readonly byBlob: string
+  private readonly tmpDir: string
+
+  constructor(
+    root: string,
+    private readonly blobs: BlobStore,
+    private readonly lock: KeyedLock,
+  ) {
+    this.dir = path.join(root, 'layers')
+    this.byBlob = path.join(this.dir, 'by-blob')
+    this.tmpDir = path.join(this.dir, 'tmp')
+    for (const d of [this.byBlob, this.tmpDir]) fs.mkdirSync(d, { recursive: true })
+    removeStaleScratch(this.tmpDir)
+  }
+
+  /** The directory of a layer's files (an overlay lower dir). */
+  path(diffId: string): string {
+    return path.join(this.home(diffId), 'diff')
+  }
+
+  /** Whether the layer is unpacked. */
+  has(diffId: string): boolean {
+    return fs.existsSync(this.home(diffId))
+  }
+
+  /** Bytes of the layer's files. */
+  size(diffId: string): number {
+    return Number(fs.readFileSync(path.join(this.home(diffId), 'size'), 'utf8'))
+  }
+
+  /** The stored blobs known to unpack to this layer (for save and push). */
+  blobsOf(diffId: string): LayerBlob[] {
+    const dir = path.join(this.home(diffId), 'blobs')
+    const names = fs.existsSync(dir) ? fs.readdirSync(dir) : []
+    return names.map((hex) => ({ digest: `sha256:${hex}`, mediaType: fs.readFileSync(path.join(dir, hex), 'utf8') })).filter((b) => this.blobs.has(b.digest))
+  }
+
+  /** The diffID of an already unpacked blob, if any. */
+  unpacked(blobDigest: string): string | undefined {
+    let diffId: string
+    try {
+      diffId = fs.readFileSync(path.join(this.byBlob, hexOf(blobDigest)), 'utf8')
+    } catch {
+      return undefined
+    }
+    return this.has(diffId) ? diffId : undefined
+  }
+
+  /** Unpacks a stored blob once per layer; returns its diffID. See {@link ImageStore.unpackLayer}. */
+  async unpack(blobDigest: string, mediaType?: string): Promise<string> {
+    if (mediaType !== undefined) checkLayerMediaType(mediaType)
+    const done = this.unpacked(blobDigest)
+    if (done) return done
+    if (!this.blobs.has(blobDigest)) throw new MiniContainerError('ENOTFOUND', `blob ${blobDigest} is not stored: ingest it before unpacking`)
+    return this.lock.with(`blob-${hexOf(blobDigest)}`, async () => {
+      const diffId = this.unpacked(blobDigest) ?? (await this.unpackOnce(blobDigest))
+      this.recordBlob(diffId, { digest: blobDigest, mediaType: mediaType ?? layerMediaTypes.tar })
+      return diffId
+    })
+  }
+
+  /** Stores a layer tar we produced (import, commit) as a blob and unpacks it; returns its diffID. */
+  async addTar(tar: Readable): Promise<string> {
+    const { digest } = await this.blobs.add(tar)
+    const known = this.unpacked(digest)
+    if (known) return known
+    try {
+      return await this.unpack(digest, layerMediaTypes.tar)
+    } catch (err) {
+      this.blobs.remove(digest) // an archive that does not unpack leaves nothing behind
+      throw err
+    }
+  }
+
+  /** Deletes a layer and its blob index entries (the blobs themselves belong to the blob store). */
+  remove(diffId: string): void {
+    for (const b of this.blobsOf(diffId)) fs.rmSync(path.join(this.byBlob, hexOf(b.digest)), { force: true })
+    fs.rmSync(this.home(diffId), { recursive: true, force: true })
+  }
+
+  private home(diffId: string): string {
+    return path.join(this.dir, `sha256-${hexOf(diffId)}`)
+  }
+
+  private async unpackOnce(blobDigest: string): Promise<string> {
+    const scratch = path.join(this.tmpDir, scratchName())
+    fs.mkdirSync(path.join(scratch, 'diff'), { recursive: true })
+    fs.mkdirSync(path.join(scratch, 'blobs'))
+    try {
+      const hashing = new Hashing()
+      const plain = decompressed(fs.createReadStream(this.blobs.path(blobDigest)))
+      plain.on('error', (err) => hashing.destroy(err))
+      await applyLayer(path.join(scratch, 'diff'), plain.pipe(hashing), { whiteouts: 'overlay' }).catch((err) => {
+        throw layerError(blobDigest, err)
+      })
+      const diffId = hashing.digest()
+      fs.writeFileSync(path.join(scratch, 'size'), String(await diskUsage(path.join(scratch, 'diff'))))
+      this.commit(scratch, diffId)
+      return diffId
+    } finally {
+      fs.rmSync(scratch, { recursive: true, force: true })
+    }
+  }
+
+  /** Renames a finished scratch layer into place; an identical layer already there wins. */
+  private commit(scratch: string, diffId: string): void {
+    try {
+      fs.renameSync(scratch, this.home(diffId))
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code
+      if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err
+    }
+  }
+
+  private recordBlob(diffId: string, blob: LayerBlob): void {
+    fs.writeFileSync(path.join(this.home(diffId), 'blobs', hexOf(blob.digest)), blob.mediaType)
+    const index = path.join(this.byBlob, hexOf(blob.digest))
+    const tmp = path.join(this.tmpDir, scratchName())
+    fs.writeFileSync(tmp, diffId)
+    fs.renameSync(tmp, index)
+  }
+}
+
+/** Our own coded errors pass (EUNSAFE...); a broken tar or compressed stream says which blob. */
+function layerError(blobDigest: string, err: unknown): Error {
+  if (err instanceof MiniContainerError && err.code !== 'ESYSCALL') return err
+  return new InvalidArgumentError(`layer blob ${blobDigest} is not a valid tar, tar+gzip or tar+zstd archive (${(err as Error).message})`)
+}

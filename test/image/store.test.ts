@@ -1,0 +1,152 @@
+/**
+ * The content-addressed store's contract (blobs, layers, images from config
+ * bytes), against the real filesystem, with tar and zstd as independent
+ * producers of layer archives and a second Node process as a concurrent peer.
+ */
+import { execFile, execFileSync } from 'node:child_process'
+import * as crypto from 'node:crypto'
+import * as fs from 'node:fs'
+import * as os from 'node:os'
+import * as path from 'node:path'
+import { Readable } from 'node:stream'
+import { promisify } from 'node:util'
+import * as zlib from 'node:zlib'
+import type { Runtime } from '../../lib'
+import { destroyRuntime, tempRuntime } from '../helpers'
+
+let runtime: Runtime
+let work: string
+beforeAll(() => {
+  runtime = tempRuntime()
+  work = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-store-'))
+})
+afterAll(async () => {
+  await destroyRuntime(runtime)
+  fs.rmSync(work, { recursive: true, force: true })
+})
+
+const sha = (b: Buffer) => `sha256:${crypto.createHash('sha256').update(b).digest('hex')}`
+const tmpEntries = () => [...fs.readdirSync(path.join(runtime.root, 'blobs/tmp')), ...fs.readdirSync(path.join(runtime.root, 'layers/tmp'))]
+
+/** A layer tar made by GNU tar from a tree that `build` fills. */
+function tarOf(name: string, build: (dir: string) => void): Buffer {
+  const dir = path.join(work, name)
+  fs.mkdirSync(dir)
+  build(dir)
+  return execFileSync('tar', ['-C', dir, '--sort=name', '--owner=0', '--group=0', '--mtime=@0', '-cf', '-', '.'], { maxBuffer: 1 << 28 })
+}
+
+async function ingest(bytes: Buffer): Promise<string> {
+  const digest = sha(bytes)
+  await runtime.images.ingestBlob(digest, Readable.from([bytes]), { size: bytes.length })
+  return digest
+}
+
+test('ingestBlob stores verified content; a wrong digest or size is EDIGEST and stores nothing', async () => {
+  const bytes = crypto.randomBytes(300_000)
+  const digest = await ingest(bytes)
+  expect(runtime.images.hasBlob(digest)).toBe(true)
+  expect(fs.readFileSync(runtime.images.blobPath(digest)).equals(bytes)).toBe(true)
+
+  const other = crypto.randomBytes(1000)
+  const claimed = sha(Buffer.from('something else'))
+  await expect(runtime.images.ingestBlob(claimed, Readable.from([other]))).rejects.toMatchObject({ code: 'EDIGEST' })
+  await expect(runtime.images.ingestBlob(sha(other), Readable.from([other]), { size: 999 })).rejects.toMatchObject({ code: 'EDIGEST' })
+  await expect(runtime.images.ingestBlob(sha(other), Readable.from([other]), { size: 1001 })).rejects.toMatchObject({ code: 'EDIGEST' })
+  expect(runtime.images.hasBlob(claimed)).toBe(false)
+  expect(runtime.images.hasBlob(sha(other))).toBe(false)
+  expect(() => runtime.images.hasBlob('sha256:XYZ')).toThrow(expect.objectContaining({ code: 'EINVALID' }))
+  expect(tmpEntries()).toEqual([])
+})
+
+test('two processes ingesting and unpacking one layer at once both succeed with one blob and one layer', async () => {
+  const tar = tarOf('shared', (d) => {
+    for (let i = 0; i < 200; i++) fs.writeFileSync(path.join(d, `f${i}`), crypto.randomBytes(20_000))
+  })
+  const gz = zlib.gzipSync(tar)
+  const file = path.join(work, 'shared.tar.gz')
+  fs.writeFileSync(file, gz)
+  const digest = sha(gz)
+  const peer = `
+    require(${JSON.stringify(path.join(__dirname, '../network/ts-register.js'))})
+    const fs = require('node:fs')
+    const { ImageStore } = require(${JSON.stringify(path.join(__dirname, '../../lib/image/store.ts'))})
+    const store = new ImageStore(${JSON.stringify(runtime.root)})
+    store.ingestBlob(${JSON.stringify(digest)}, fs.createReadStream(${JSON.stringify(file)}))
+      .then(() => store.unpackLayer(${JSON.stringify(digest)}, 'application/vnd.oci.image.layer.v1.tar+gzip'))
+      .then((d) => process.stdout.write(d), (e) => { console.error(e); process.exit(1) })`
+  const [other, ...here] = await Promise.all([
+    promisify(execFile)(process.execPath, ['-e', peer]),
+    ...[1, 2].map(async () => {
+      await runtime.images.ingestBlob(digest, fs.createReadStream(file), { size: gz.length })
+      return runtime.images.unpackLayer(digest, 'application/vnd.oci.image.layer.v1.tar+gzip')
+    }),
+  ])
+  expect(other.stdout).toBe(sha(tar))
+  expect(here).toEqual([sha(tar), sha(tar)])
+  expect(fs.readdirSync(runtime.images.layerPath(sha(tar))).length).toBe(200)
+  expect(tmpEntries()).toEqual([])
+})
+
+test('gzip, zstd and plain blobs of one tar unpack to one diffID and one shared layer', async () => {
+  const tar = tarOf('formats', (d) => {
+    fs.mkdirSync(path.join(d, 'etc'))
+    fs.writeFileSync(path.join(d, 'etc/motd'), 'hello\n')
+    fs.symlinkSync('motd', path.join(d, 'etc/link'))
+    fs.linkSync(path.join(d, 'etc/motd'), path.join(d, 'etc/hard'))
+  })
+  const zst = execFileSync('zstd', ['-q', '-c', '-'], { input: tar })
+  const ids = []
+  for (const [bytes, type] of [[tar, 'application/vnd.oci.image.layer.v1.tar'], [zlib.gzipSync(tar), 'application/vnd.docker.image.rootfs.diff.tar.gzip'], [zst, 'application/vnd.oci.image.layer.v1.tar+zstd']] as const)
+    ids.push(await runtime.images.unpackLayer(await ingest(bytes), type))
+  expect(ids).toEqual([sha(tar), sha(tar), sha(tar)])
+  const dir = runtime.images.layerPath(sha(tar))
+  expect(fs.readFileSync(path.join(dir, 'etc/motd'), 'utf8')).toBe('hello\n')
+  expect(fs.readlinkSync(path.join(dir, 'etc/link'))).toBe('motd')
+  expect(fs.statSync(path.join(dir, 'etc/hard')).ino).toBe(fs.statSync(path.join(dir, 'etc/motd')).ino)
+  expect(runtime.images.hasLayer(sha(tar))).toBe(true)
+})
+
+test('OCI whiteouts become overlay whiteouts and opaque directories', async () => {
+  const tar = tarOf('whiteouts', (d) => {
+    fs.mkdirSync(path.join(d, 'gone-dir'))
+    fs.writeFileSync(path.join(d, '.wh.deleted'), '')
+    fs.mkdirSync(path.join(d, 'replaced'))
+    fs.writeFileSync(path.join(d, 'replaced/.wh..wh..opq'), '')
+    fs.writeFileSync(path.join(d, 'replaced/new'), 'n')
+  })
+  const diffId = await runtime.images.unpackLayer(await ingest(tar))
+  const dir = runtime.images.layerPath(diffId)
+  const wh = fs.lstatSync(path.join(dir, 'deleted'))
+  expect(wh.isCharacterDevice() && wh.rdev === 0).toBe(true)
+  expect(execFileSync('python3', ['-c', 'import os,sys; sys.stdout.write(os.getxattr(sys.argv[1], "trusted.overlay.opaque").decode())', path.join(dir, 'replaced')]).toString()).toBe('y')
+  expect(fs.readdirSync(path.join(dir, 'replaced'))).toEqual(['new'])
+})
+
+test('a broken layer or an unknown media type is a coded error and leaves no layer', async () => {
+  const tar = tarOf('truncated', (d) => fs.writeFileSync(path.join(d, 'big'), crypto.randomBytes(100_000)))
+  const cut = zlib.gzipSync(tar).subarray(0, 20_000)
+  await expect(runtime.images.unpackLayer(await ingest(cut))).rejects.toMatchObject({ code: 'EINVALID' })
+  await expect(runtime.images.unpackLayer(await ingest(Buffer.from('not a tar'.repeat(100))))).rejects.toMatchObject({ code: 'EINVALID' })
+  await expect(runtime.images.unpackLayer(await ingest(tar), 'application/vnd.example.unknown')).rejects.toMatchObject({ code: 'EINVALID' })
+  expect(runtime.images.hasLayer(sha(tar))).toBe(false)
+  await expect(runtime.images.unpackLayer(sha(Buffer.from('never stored')))).rejects.toMatchObject({ code: 'ENOTFOUND' })
+  expect(tmpEntries()).toEqual([])
+})
+
+test('putImageFromConfig: id is the config digest; refs, repoDigests and the manifest are kept; layers must be unpacked', async () => {
+  const tar = tarOf('img', (d) => fs.writeFileSync(path.join(d, 'x'), 'x'))
+  const diffId = await runtime.images.unpackLayer(await ingest(tar))
+  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Cmd: ['sh'], Env: ['A=1'], ExposedPorts: { '80/tcp': {} }, StopSignal: 'SIGQUIT' }, rootfs: { type: 'layers', diff_ids: [diffId] } }))
+  const manifest = Buffer.from('{"schemaVersion":2}')
+  const rec = runtime.images.putImageFromConfig(config, { refs: ['app:1'], repoDigests: [`reg/app@${sha(manifest)}`], manifest: { bytes: manifest, mediaType: 'application/vnd.oci.image.manifest.v1+json' } })
+  expect(rec.id).toBe(sha(config))
+  expect(rec.layers).toEqual([diffId])
+  expect(rec.config).toEqual({ cmd: ['sh'], env: ['A=1'], exposedPorts: ['80/tcp'], stopSignal: 'SIGQUIT' })
+  expect(rec.repoDigests).toEqual([`reg/app@${sha(manifest)}`])
+  expect(runtime.images.resolve('app:1').id).toBe(rec.id)
+  expect(runtime.images.hasBlob(sha(manifest)) && runtime.images.hasBlob(rec.id)).toBe(true)
+  const orphan = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [sha(Buffer.from('no layer'))] } }))
+  expect(() => runtime.images.putImageFromConfig(orphan)).toThrow(expect.objectContaining({ code: 'ENOTFOUND' }))
+  expect(() => runtime.images.putImageFromConfig(Buffer.from('{}'))).toThrow(expect.objectContaining({ code: 'EINVALID' }))
+})
