@@ -94,11 +94,20 @@ export class BlobStore {
     })
   }
 
-  /** Stores a stream under the digest of its content (content we produced); returns digest and size. */
-  async add(src: NodeJS.ReadableStream | Buffer, opts: { signal?: AbortSignal } = {}): Promise<{ digest: string; size: number }> {
+  /**
+   * Stores a stream under the digest of its content; returns digest, size,
+   * and whether the blob is new (a caller undoing its work must not remove a
+   * blob that was there before).
+   */
+  async add(src: NodeJS.ReadableStream | Buffer, opts: { signal?: AbortSignal } = {}): Promise<{ digest: string; size: number; fresh: boolean }> {
     let size = 0
-    const digest = await this.write(Buffer.isBuffer(src) ? Readable.from([src]) : src, opts, (got, n) => ((size = n), got))
-    return { digest, size }
+    let fresh = false
+    const digest = await this.write(Buffer.isBuffer(src) ? Readable.from([src]) : src, opts, (got, n) => {
+      size = n
+      fresh = !this.has(got)
+      return got
+    })
+    return { digest, size, fresh }
   }
 
   /** Stores small bytes we hold (a config, a manifest) under their digest; returns it. */

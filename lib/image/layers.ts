@@ -122,13 +122,11 @@ export class LayerStore {
 
   /** Stores a layer tar we produced (import, commit) as a blob and unpacks it; returns its diffID. */
   async addTar(tar: Readable): Promise<string> {
-    const { digest } = await this.blobs.add(tar)
-    const known = this.unpacked(digest)
-    if (known) return known
+    const { digest, fresh } = await this.blobs.add(tar)
     try {
       return await this.unpack(digest, layerMediaTypes.tar)
     } catch (err) {
-      this.blobs.remove(digest) // an archive that does not unpack leaves nothing behind
+      if (fresh) this.blobs.remove(digest) // an archive that does not unpack leaves nothing behind
       throw err
     }
   }

@@ -22,6 +22,7 @@ import { readJson, writeJson } from '../util/json-file'
 import { BlobStore, checkDigest, type IngestOptions } from './blobs'
 import { LayerStore } from './layers'
 import { KeyedLock } from './lock'
+import { parseReference } from './reference'
 import { imageConfigOf, newOciConfig, parseOciConfig, type HistoryEntry, type ImageConfig, type OciImageConfig } from './oci-config'
 
 export type { ImageConfig, Healthcheck, HistoryEntry } from './oci-config'
@@ -70,14 +71,13 @@ export interface PutImageOptions {
   hostBinds?: HostBind[]
 }
 
-const refPattern = /^[a-z0-9][a-z0-9._\/-]*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?$/
-
-/** "busybox" -> "busybox:latest"; validates the reference. */
+/**
+ * The stored form of a reference: Docker's familiar form ("bb:latest",
+ * "127.0.0.1:5000/team/app:1.2"; "docker.io/library/redis" is "redis:latest").
+ * Malformed input throws EINVALID ("invalid reference format").
+ */
 export function normaliseRef(ref: string): string {
-  if (!refPattern.test(ref))
-    throw new InvalidArgumentError(`invalid image reference "${ref}": use lowercase name[:tag], e.g. "bb:latest"`)
-  const lastSlash = ref.lastIndexOf('/')
-  return ref.indexOf(':', lastSlash) >= 0 ? ref : `${ref}:latest`
+  return parseReference(ref).familiar
 }
 
 /** Storage of blobs, layers, images and refs under one runtime root. */
@@ -173,7 +173,7 @@ export class ImageStore {
       architecture: doc.architecture,
       os: doc.os,
       ...(doc.variant ? { variant: doc.variant } : {}),
-      repoDigests: union(existing?.repoDigests, opts.repoDigests),
+      repoDigests: union(existing?.repoDigests, opts.repoDigests?.map(normaliseRef)),
       manifests: [...(existing?.manifests ?? []), ...manifests.filter((m) => !existing?.manifests.some((e) => e.digest === m.digest))],
     }
     writeJson(this.imageFile(id), record)
@@ -194,7 +194,9 @@ export class ImageStore {
 
   /** Points a ref at an image (moving it if it pointed elsewhere, like `docker tag`). */
   tag(ref: string, id: string): void {
-    const file = path.join(this.refsDir, encodeURIComponent(normaliseRef(ref)))
+    const parsed = parseReference(ref)
+    if (parsed.digest) throw new InvalidArgumentError(`cannot tag with "${ref}": a tag names no digest (use name:tag)`)
+    const file = path.join(this.refsDir, encodeURIComponent(parsed.familiar))
     const tmp = `${file}.${process.pid}.tmp`
     fs.writeFileSync(tmp, id)
     fs.renameSync(tmp, file)
@@ -212,9 +214,15 @@ export class ImageStore {
   resolve(ref: string): ImageRecord {
     const byId = this.findById(ref)
     if (byId) return byId
+    const parsed = parseReference(ref)
+    if (parsed.digest && !parsed.tag) {
+      const pinned = this.list().find((r) => r.repoDigests.some((d) => normaliseRef(d) === parsed.familiar))
+      if (pinned) return pinned
+      throw new ImageNotFoundError(ref)
+    }
     let id: string | undefined
     try {
-      id = fs.readFileSync(path.join(this.refsDir, encodeURIComponent(normaliseRef(ref))), 'utf8')
+      id = fs.readFileSync(path.join(this.refsDir, encodeURIComponent(parsed.familiar)), 'utf8')
     } catch {
       /* not a ref we know */
     }
