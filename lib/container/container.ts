@@ -247,6 +247,7 @@ export class Container implements AsyncDisposable {
     if (shim) await shim.hold(shim.closed)
     // Idempotent; also covers failed starts and exits no process watched.
     await releaseContainerNetwork(this.runtime, this.id)
+    this.runtime.networks.forget(this.id)
     const mounts = this.runtime.containers.read(this.id)?.mounts ?? []
     this.runtime.containers.delete(this.id, this.name)
     if (opts.volumes) await removeAnonymousVolumes(mounts, this.runtime.volumes)

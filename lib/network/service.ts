@@ -93,6 +93,7 @@ export class NetworkService {
       try {
         await inner.up(LOOPBACK_IFINDEX)
         const ep = await this.addEndpoint(rec, net, netnsFd, inner, opts)
+        await this.rejoinAttachments(rec, netnsFd, inner)
         const requests = this.publisher.requests(opts)
         rec.ports = await this.publisher.publish(rec, ep.ipAddress, requests)
         this.store.saveContainer(rec)
@@ -121,17 +122,39 @@ export class NetworkService {
       } finally {
         inner.close()
       }
+      const remembered = this.store.attachments(containerId).filter((a) => a.networkId !== net.id)
+      this.store.saveAttachments(containerId, [...remembered, { networkId: net.id, ...(opts.ip ? { ip: opts.ip } : {}), aliases: opts.aliases ?? [] }])
       this.refreshHosts(rec, [net.id])
       return endpointSettings(ep, net)
     })
   }
 
+  /** At start: joins the networks the container was connected to before it stopped (those that still exist). */
+  private async rejoinAttachments(rec: ContainerNetRecord, netnsFd: number, inner: Rtnl): Promise<void> {
+    const networks = this.store.networks()
+    for (const a of this.store.attachments(rec.containerId)) {
+      const net = networks.find((n) => n.id === a.networkId)
+      if (!net || rec.endpoints.some((e) => e.networkId === net.id)) continue
+      await this.addEndpoint(rec, net, netnsFd, inner, { ip: a.ip, aliases: a.aliases })
+    }
+  }
+
+  /** Forgets a removed container's remembered networks. */
+  forget(containerId: string): void {
+    this.store.saveAttachments(containerId, [])
+  }
+
   /** Live-detaches a container from a network; its interface disappears and peers forget its name. */
-  detach(containerId: string, networkName: string, _netnsFd?: number): Promise<void> {
+  detach(containerId: string, networkName: string): Promise<void> {
     return this.serial(async () => {
       const rec = this.store.container(containerId)
       const net = this.networks.find(networkName)
+      const remembered = this.store.attachments(containerId)
+      const rest = remembered.filter((a) => a.networkId !== net.id)
+      this.store.saveAttachments(containerId, rest)
       const ep = rec?.endpoints.find((e) => e.networkId === net.id)
+      // A stopped container only has the remembered attachment: forgetting it is the whole disconnect.
+      if (!ep && rest.length < remembered.length) return
       if (!rec || !ep) throw new InvalidArgumentError(`container ${containerId.slice(0, 12)} is not connected to network ${net.name}`)
       await this.host.deleteLink(ep.hostVeth)
       rec.endpoints = rec.endpoints.filter((e) => e !== ep)

@@ -3,6 +3,8 @@
  *
  *   <id>.json                  one per network
  *   endpoints/<container>.json a container's attachments, published ports and hosts-file path
+ *   attachments/<container>.json networks joined with `Network.connect`: they outlive a stop, as in
+ *                              Docker, and are joined again at the next start
  *
  * The kernel objects (bridges, veths, rules) are rebuilt from or checked
  * against these records, so a crashed process leaves enough behind for the
@@ -55,16 +57,27 @@ export interface ContainerNetRecord {
   ports: PortBinding[]
 }
 
+/** A network joined with `Network.connect`, remembered across restarts. */
+export interface AttachmentRecord {
+  networkId: string
+  /** The static address asked for, if any. */
+  ip?: string
+  aliases: string[]
+}
+
 /** Reads and writes the records of one runtime root. */
 export class NetworkStore {
   readonly dir: string
   private readonly endpointDir: string
+  private readonly attachmentDir: string
 
   /** @param root - the runtime root directory. */
   constructor(root: string) {
     this.dir = path.join(root, 'networks')
     this.endpointDir = path.join(this.dir, 'endpoints')
+    this.attachmentDir = path.join(this.dir, 'attachments')
     fs.mkdirSync(this.endpointDir, { recursive: true })
+    fs.mkdirSync(this.attachmentDir, { recursive: true })
   }
 
   /** All networks. */
@@ -76,12 +89,12 @@ export class NetworkStore {
       .filter((r): r is NetworkRecord => !!r)
   }
 
-  /** Saves a network. */
   /** The file holding a network's record (it names the network in host-wide claims). */
   recordFile(id: string): string {
     return path.join(this.dir, `${id}.json`)
   }
 
+  /** Saves a network. */
   saveNetwork(r: NetworkRecord): void {
     writeJson(this.recordFile(r.id), r)
   }
@@ -119,5 +132,22 @@ export class NetworkStore {
   /** Forgets a container. */
   deleteContainer(id: string): void {
     fs.rmSync(path.join(this.endpointDir, `${id}.json`), { force: true })
+  }
+
+  /** The networks a container joined with `Network.connect` (empty when none). */
+  attachments(containerId: string): AttachmentRecord[] {
+    return readJson<AttachmentRecord[]>(path.join(this.attachmentDir, `${containerId}.json`)) ?? []
+  }
+
+  /** Saves them; an empty list deletes the file. */
+  saveAttachments(containerId: string, list: AttachmentRecord[]): void {
+    const file = path.join(this.attachmentDir, `${containerId}.json`)
+    if (list.length) writeJson(file, list)
+    else fs.rmSync(file, { force: true })
+  }
+
+  /** Containers with remembered attachments. */
+  attachmentOwners(): string[] {
+    return fs.readdirSync(this.attachmentDir).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -'.json'.length))
   }
 }

@@ -119,6 +119,28 @@ describe('containers on networks', () => {
     await (await Network.get('e2e-restart', { runtime })).remove()
   })
 
+  test('a network joined with connect() is joined again after stop() + start(), as in Docker; disconnect while stopped forgets it', async () => {
+    const home = await Network.create('e2e-home', { runtime, subnet: '10.213.45.0/24' })
+    const extra = await Network.create('e2e-extra', { runtime, subnet: '10.213.46.0/24' })
+    const c = await sleeper('e2e-roamer', 'e2e-home')
+    const peer = await sleeper('e2e-peer', 'e2e-extra')
+    await extra.connect(c, { aliases: ['roamer-alias'] })
+    await c.stop({ timeout: 0 })
+    await c.start()
+    expect((await sh(c, 'ip -4 -o addr show eth1')).stdout).toContain('10.213.46.')
+    expect(Object.keys((await c.inspect()).networkSettings.networks).sort()).toEqual(['e2e-extra', 'e2e-home'])
+    expect((await sh(peer, 'ping -c1 -W2 roamer-alias')).exitCode).toBe(0)
+    expect((await sh(c, 'ping -c1 -W2 e2e-peer')).exitCode).toBe(0)
+    await c.stop({ timeout: 0 })
+    await extra.disconnect(c)
+    await c.start()
+    expect((await sh(c, 'ip -o link')).stdout).not.toContain('eth1')
+    expect(Object.keys((await c.inspect()).networkSettings.networks)).toEqual(['e2e-home'])
+    for (const x of [c, peer]) await x.remove({ force: true })
+    await home.remove()
+    await extra.remove()
+  })
+
   test('published port: an HTTP server in a container is reached with curl on 127.0.0.1 and the gateway', async () => {
     const hp = (await pickFreePort('tcp', '', () => false))!
     const server = "require('http').createServer((q,r)=>r.end('hello from '+q.socket.remoteAddress+'\\n')).listen(80,'0.0.0.0')"
