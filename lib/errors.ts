@@ -30,6 +30,7 @@ export type ErrorCode =
   | 'ENATIVE'
   | 'ESYSCALL'
   | 'EDIGEST'
+  | 'EABORTED'
 
 /** Base class of every error minicontainer throws. */
 export class MiniContainerError extends Error {
@@ -106,6 +107,19 @@ export class PermissionError extends MiniContainerError {
   constructor(message: string) {
     super('EPERM', message)
   }
+}
+
+/** An operation was cancelled through its `AbortSignal`; what it had made is undone. The signal's reason is the `cause`. */
+export class AbortedError extends MiniContainerError {
+  /** @param what - the operation that was cancelled; @param reason - the signal's reason. */
+  constructor(what: string, reason?: unknown) {
+    super('EABORTED', `${what} was aborted through its AbortSignal; nothing it made is left`, { cause: reason })
+  }
+}
+
+/** Throws {@link AbortedError} when `signal` has fired. */
+export function throwIfAborted(signal: AbortSignal | undefined, what: string): void {
+  if (signal?.aborted) throw new AbortedError(what, signal.reason)
 }
 
 /** The container's process could not be started. `step` and `errno` say exactly where. */

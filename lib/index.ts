@@ -16,6 +16,7 @@
 import { Container } from './container/container'
 import type { RunOptions } from './container/types'
 import type { RuntimeOption } from './container/context'
+import { throwIfAborted } from './errors'
 
 export { Runtime, type RuntimeOptions } from './runtime'
 export { Container } from './container/container'
@@ -47,6 +48,7 @@ export { FilesError, PathNotFoundError, NotADirectoryError, DirectoryOntoFileErr
  * @param opts - Docker-like options, plus `runtime` to target a non-default {@link Runtime}
  */
 export async function run(image: string, cmd?: string[], opts: RunOptions & RuntimeOption = {}): Promise<Container> {
+  throwIfAborted(opts.signal, `running ${image}`)
   const container = await Container.create(image, cmd, opts)
   try {
     await container.start({ signal: opts.signal })

@@ -7,7 +7,7 @@
 import '../util/dispose-symbol'
 import * as fs from 'node:fs'
 import type { Readable } from 'node:stream'
-import { InvalidArgumentError, MiniContainerError, NotRunningError, RunningError } from '../errors'
+import { AbortedError, InvalidArgumentError, MiniContainerError, NotRunningError, RunningError, throwIfAborted } from '../errors'
 import { contextOf, type ContainerContext, type RuntimeOption } from './context'
 import { encodeExecSpec, encodeRunSpec, type MountOp, type RunSpec } from '../shim/spec'
 import { Shim, type ExitStatus } from '../shim/shim'
@@ -31,6 +31,23 @@ import { mountRecords, toMountOps } from '../storage/mount-options'
 import { createMounts, removeAnonymousVolumes } from '../storage/mount-lifecycle'
 import type { ContainerInspect, ContainerRecord, ContainerState, ExecOptions, ExecResult, LogsOptions, RunOptions } from './types'
 
+
+/** `started`, unless `signal` fires first: then the shim (and the program) is killed, and the result is EABORTED once it is gone. */
+function untilAborted(started: Promise<number>, signal: AbortSignal | undefined, what: string, shim: Shim): Promise<number> {
+  if (!signal) return started
+  return new Promise((resolve, reject) => {
+    let aborted = false
+    const onAbort = () => {
+      aborted = true
+      shim.kill()
+      void shim.closed.then(() => reject(new AbortedError(what, signal.reason)))
+    }
+    signal.addEventListener('abort', onAbort, { once: true })
+    started
+      .then((pid) => !aborted && resolve(pid), (err) => !aborted && reject(err))
+      .finally(() => signal.removeEventListener('abort', onAbort))
+  })
+}
 
 /** A container. Handles are cheap: all state is on disk under the runtime root. */
 export class Container implements AsyncDisposable {
@@ -86,21 +103,35 @@ export class Container implements AsyncDisposable {
   }
 
   /** Starts the container's program. Resolves once it runs (its execve succeeded). */
+  /**
+   * Starts the container's program. Resolves once it runs (its execve
+   * succeeded). Aborting `signal` while the start is in flight undoes it
+   * (the program is killed, its network released) and rejects with EABORTED.
+   */
   async start(opts: { signal?: AbortSignal } = {}): Promise<void> {
-    opts.signal?.throwIfAborted()
+    const { signal } = opts
+    const what = `starting container ${this.name}`
+    throwIfAborted(signal, what)
     if (this.currentState().status === 'running') return
     const record = this.record()
     const paths = this.paths()
     fs.rmSync(paths.exit, { force: true })
-    const netns = await this.joinNetwork(record)
-    let shim: Shim
+    let shim: Shim | undefined
     let pid: number
     try {
-      shim = Shim.forRun().send(encodeRunSpec(this.runSpec(record, netns.choice)))
-      // The shim opens the namespace by path before it reports: keep our fd until then.
-      pid = await shim.hold(shim.started)
-    } finally {
-      netns.release()
+      const netns = await this.joinNetwork(record)
+      try {
+        throwIfAborted(signal, what)
+        shim = Shim.forRun().send(encodeRunSpec(this.runSpec(record, netns.choice)))
+        // The shim opens the namespace by path before it reports: keep our fd until then.
+        pid = await shim.hold(untilAborted(shim.started, signal, what, shim))
+      } finally {
+        netns.release()
+      }
+    } catch (err) {
+      if (shim) await shim.hold(shim.closed)
+      await releaseContainerNetwork(this.runtime, this.id)
+      throw err
     }
     this.runtime.containers.writeState(this.id, { status: 'running', pid, pidStart: processStartTime(pid), startedAt: new Date().toISOString() })
     this.runtime.shims.set(this.id, shim)

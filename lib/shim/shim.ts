@@ -95,6 +95,15 @@ export class Shim {
     this.socket.unref()
   }
 
+  /** Kills the shim, and with it (PDEATHSIG) a program it started; `closed` resolves once it is gone. */
+  kill(): void {
+    try {
+      process.kill(this.shimPid, 'SIGKILL')
+    } catch {
+      /* already gone */
+    }
+  }
+
   /** Sends the encoded spec; the shim starts working when it has read it. */
   send(spec: Buffer): this {
     this.socket.end(spec)

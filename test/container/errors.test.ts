@@ -103,3 +103,72 @@ test('a non-root caller gets EPERM with a hint', () => {
   expect(err).toMatchObject({ code: 'EPERM', message: expect.stringMatching(/root/) })
   expect(fs.existsSync('/tmp/never-created-by-nobody')).toBe(false)
 })
+
+describe('AbortSignal', () => {
+  /** Host processes whose command line carries `marker`. */
+  const processesWith = (marker: string) =>
+    fs
+      .readdirSync('/proc')
+      .filter((p) => /^\d+$/.test(p))
+      .filter((p) => {
+        try {
+          return fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(marker)
+        } catch {
+          return false
+        }
+      })
+
+  test('an already aborted signal: EABORTED, and run() leaves no container', async () => {
+    const before = leftovers()
+    const err = await run('host', ['sleep', '31'], { runtime, name: 'aborted-early', signal: AbortSignal.abort() }).catch((e) => e)
+    expect(err).toMatchObject({ code: 'EABORTED' })
+    expect(err).toBeInstanceOf(MiniContainerError)
+    expect(leftovers()).toEqual(before)
+    await expect(Container.get('aborted-early', { runtime })).rejects.toMatchObject({ code: 'ENOCONTAINER' })
+  })
+
+  test('aborted while the network is being set up: the start is undone (no veth, no address, no process)', async () => {
+    const c = await Container.create('host', ['sleep', '32'], { runtime, name: 'aborted-net', network: 'bridge' })
+    const ac = new AbortController()
+    const starting = c.start({ signal: ac.signal })
+    ac.abort(new Error('changed my mind'))
+    const err = await starting.catch((e) => e)
+    expect(err).toMatchObject({ code: 'EABORTED', cause: expect.objectContaining({ message: 'changed my mind' }) })
+    expect((await c.inspect()).state.status).toBe('created')
+    expect((await c.inspect()).networkSettings.ipAddress).toBe('')
+    expect(processesWith('sleep\x0032')).toEqual([])
+    // The container can still be started normally afterwards.
+    await c.start()
+    expect((await c.inspect()).state.running).toBe(true)
+    await c.remove({ force: true })
+  })
+
+  test('aborted at any moment of run(): either it had started, or nothing of it is left', async () => {
+    let undone = 0
+    for (const delay of [0, 1, 2, 3, 5, 8]) {
+      const before = leftovers()
+      const name = `aborted-${delay}`
+      const marker = `${33000 + delay}`
+      const signal = AbortSignal.timeout(delay)
+      const result = await run('host', ['sleep', marker], { runtime, name, signal, network: 'bridge' }).catch((e) => e)
+      if (result instanceof Container) {
+        await result.remove({ force: true })
+        continue
+      }
+      undone++
+      expect(result).toMatchObject({ code: 'EABORTED' })
+      expect(leftovers()).toEqual(before)
+      await expect(Container.get(name, { runtime })).rejects.toMatchObject({ code: 'ENOCONTAINER' })
+      for (let i = 0; i < 50 && processesWith(`sleep\x00${marker}`).length; i++) await new Promise((r) => setTimeout(r, 20))
+      expect(processesWith(`sleep\x00${marker}`)).toEqual([])
+    }
+    expect(undone).toBeGreaterThan(0)
+  })
+})
+
+test('a relative workdir is refused as Docker refuses it', async () => {
+  await expect(run('host', ['true'], { runtime, workdir: 'rel' })).rejects.toMatchObject({
+    code: 'EINVALID',
+    message: "the working directory 'rel' is invalid, it needs to be an absolute path",
+  })
+})
