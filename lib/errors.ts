@@ -31,6 +31,7 @@ export type ErrorCode =
   | 'ESYSCALL'
   | 'EDIGEST'
   | 'EABORTED'
+  | 'EINTERNAL'
 
 /** Base class of every error minicontainer throws. */
 export class MiniContainerError extends Error {
@@ -172,4 +173,21 @@ export class DigestMismatchError extends MiniContainerError {
   constructor(what: string, detail: string) {
     super('EDIGEST', `${what}: ${detail}; the content is corrupt or was tampered with, nothing was stored (fetch or export it again)`)
   }
+}
+
+/**
+ * The error a caller sees for `err`: itself when it is already a
+ * MiniContainerError; a {@link SyscallError} (with the original as `cause`)
+ * for a Node system error such as a raw `ENOTEMPTY` from fs; else an
+ * EINTERNAL error naming the bug.
+ */
+export function asMiniContainerError(err: unknown): MiniContainerError {
+  if (err instanceof MiniContainerError) return err
+  const e = err as NodeJS.ErrnoException
+  if (e && typeof e.code === 'string' && typeof e.syscall === 'string') {
+    const wrapped = new SyscallError(e.syscall, e.code, e.path)
+    ;(wrapped as { cause?: unknown }).cause = err
+    return wrapped
+  }
+  return new MiniContainerError('EINTERNAL', `internal error (please report it): ${(err as Error)?.message ?? String(err)}`, { cause: err })
 }

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { guardPublicMethods } from '../util/public-boundary'
 import '../util/dispose-symbol'
 import * as fs from 'node:fs'
 import type { Readable } from 'node:stream'
@@ -433,3 +434,5 @@ export class Container implements AsyncDisposable {
     return this.runtime.images.layerDirs(this.runtime.images.resolve(record.imageId))
   }
 }
+
+guardPublicMethods(Container)

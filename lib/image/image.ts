@@ -2,6 +2,7 @@
  * The public face of images.
  * @module
  */
+import { guardPublicMethods } from '../util/public-boundary'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
@@ -138,3 +139,5 @@ export class Image {
     this.runtime.images.remove(this.id)
   }
 }
+
+guardPublicMethods(Image)

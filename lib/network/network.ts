@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { guardPublicMethods } from '../util/public-boundary'
 import * as fs from 'node:fs'
 import { InvalidArgumentError, NotRunningError } from '../errors'
 import { closeQuietly, O_CLOEXEC } from '../sys/libc'
@@ -130,3 +131,5 @@ export class Network {
     }
   }
 }
+
+guardPublicMethods(Network)

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { InvalidArgumentError } from '../errors'
 
 /** Extra mount flags understood by the shim (native/spec.h). */
 export const MountExtra = {
@@ -106,7 +107,7 @@ function mountTokens(op: MountOp): string[] {
 
 function encode(tokens: string[]): Buffer {
   for (const t of tokens)
-    if (t.includes('\0')) throw new TypeError(`NUL byte in container spec value: ${JSON.stringify(t)}`)
+    if (t.includes('\0')) throw new InvalidArgumentError(`${JSON.stringify(t)} contains a NUL byte, which a command, argument, environment variable or path cannot carry; remove it`)
   const body = Buffer.from(tokens.join('\0') + '\0')
   const header = Buffer.alloc(4)
   header.writeUInt32LE(body.length)

@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { guardPublicMethods } from '../util/public-boundary'
 import { InvalidArgumentError } from '../errors'
 import type { VolumeCreateOptions, VolumeInfo, VolumeMeta, VolumeStore } from './volumes'
 
@@ -93,3 +94,5 @@ export class Volume {
     await this.store.remove(this.name, opts)
   }
 }
+
+guardPublicMethods(Volume)

@@ -13,6 +13,7 @@
  */
 import * as fs from 'node:fs'
 import { CLONE_NEWNET, closeQuietly, O_CLOEXEC, setns, unshare } from './libc'
+import { MiniContainerError } from '../errors'
 
 const ownNetnsPath = '/proc/thread-self/ns/net'
 
@@ -39,7 +40,7 @@ export function withNetns<T>(fd: number, fn: () => T): T {
     setns(fd, CLONE_NEWNET)
     try {
       const result = fn()
-      if (result instanceof Promise) throw new TypeError('withNetns: the callback must be synchronous')
+      if (result instanceof Promise) throw new MiniContainerError('EINTERNAL', 'withNetns: the callback must be synchronous (a bug in minicontainer: please report it)')
       return result
     } finally {
       setns(home, CLONE_NEWNET)

@@ -172,3 +172,27 @@ test('a relative workdir is refused as Docker refuses it', async () => {
     message: "the working directory 'rel' is invalid, it needs to be an absolute path",
   })
 })
+
+test('a NUL byte in a command, env or exec argument is EINVALID, not a TypeError', async () => {
+  await expect(run('host', ['echo', 'a\0b'], { runtime })).rejects.toMatchObject({ code: 'EINVALID', message: expect.stringContaining('NUL byte') })
+  await expect(run('host', ['true'], { runtime, env: { X: 'a\0b' } })).rejects.toMatchObject({ code: 'EINVALID' })
+  const c = await run('host', ['sleep', '30'], { runtime })
+  const err = await c.exec(['echo', 'x\0y']).catch((e) => e)
+  expect(err).toBeInstanceOf(MiniContainerError)
+  expect(err).toMatchObject({ code: 'EINVALID' })
+  await c.remove({ force: true })
+})
+
+test('a raw system error inside a public method reaches the caller as ESYSCALL with the original as cause', async () => {
+  const c = await Container.create('host', ['true'], { runtime })
+  // Break the container's directory behind the library's back: a non-empty directory where the exit file goes
+  // makes the start's removal of a stale exit file fail with a raw fs error.
+  const exit = path.join(runtime.root, 'containers', c.id, 'exit')
+  fs.mkdirSync(path.join(exit, 'sub'), { recursive: true })
+  const err = await c.start().catch((e) => e)
+  expect(err).toBeInstanceOf(MiniContainerError)
+  expect(err.code).toBe('ESYSCALL')
+  expect(err.cause).toMatchObject({ syscall: expect.any(String) })
+  fs.rmSync(exit, { recursive: true })
+  await c.remove({ force: true })
+})
