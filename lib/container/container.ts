@@ -31,6 +31,7 @@ import { baseCloneFlags, buildRunSpec, containerCapabilities, type NetnsChoice }
 import { mountRecords, toMountOps } from '../storage/mount-options'
 import { createMounts, removeAnonymousVolumes } from '../storage/mount-lifecycle'
 import type { ContainerInspect, ContainerRecord, ContainerState, ExecOptions, ExecResult, LogsOptions, RunOptions } from './types'
+import { debug } from '../util/debug'
 
 
 /** `started`, unless `signal` fires first: then the shim (and the program) is killed, and the result is EABORTED once it is gone. */
@@ -279,6 +280,7 @@ export class Container implements AsyncDisposable {
     if (shim) await shim.hold(shim.closed)
     // Idempotent; also covers failed starts and exits no process watched.
     await releaseContainerNetwork(this.runtime, this.id)
+    debug('remove container %s (volumes: %s)', this.id.slice(0, 12), !!opts.volumes)
     this.runtime.networks.forget(this.id)
     const mounts = this.runtime.containers.read(this.id)?.mounts ?? []
     this.runtime.containers.delete(this.id, this.name)

@@ -12,6 +12,7 @@ import { createNetlink, Flags, FlagsGet, MessageType, Protocol, type NetlinkSock
 import { errnoName } from '../sys/libc'
 import { NftablesError } from './errors'
 import { parseAttrs } from './nlattr'
+import { debug } from '../util/debug'
 
 const NFNL_SUBSYS_NFTABLES = 10
 const NFNL_MSG_BATCH_BEGIN = 0x10
@@ -83,6 +84,7 @@ export class NfNetlink {
   /** Applies `commands` atomically; throws NftablesError with the first errno the kernel reported. */
   async batch(op: string, commands: NftCommand[], family = NFPROTO_IPV4): Promise<void> {
     if (commands.length === 0) return
+    if (debug.enabled) debug('nf_tables batch %s: %d messages (%s)', op, commands.length, commands.map((c) => c.msg).join(','))
     const seqs = commands.map(() => this.sock.generateSeq())
     const parts = [message(NFNL_MSG_BATCH_BEGIN, Flags.REQUEST, this.sock.generateSeq(), nfgenmsg(0, NFNL_SUBSYS_NFTABLES))]
     commands.forEach((c, i) => {

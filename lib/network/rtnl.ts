@@ -15,6 +15,7 @@ import { MiniContainerError } from '../errors'
 import { withNetns } from '../sys/netns'
 import { attr, strAttr, u32Attr } from './nlattr'
 import { ipToBuffer, type Cidr } from './ipam'
+import { debug } from '../util/debug'
 
 const AF_INET = 2
 const RT_TABLE_MAIN = 254
@@ -106,6 +107,7 @@ export class Rtnl {
 
   /** Creates a bridge (fails EEXIST if the name is taken). */
   async createBridge(name: string): Promise<number> {
+    debug('rtnetlink: create bridge %s', name)
     const linkinfo = strAttr(IFLA_INFO_KIND, 'bridge')
     await call(`create bridge ${name}`, this.sock.newLink({}, { ifname: name, linkinfo }, { flags: FlagsNew.CREATE | FlagsNew.EXCL }))
     return this.indexOf(name)
@@ -120,6 +122,7 @@ export class Rtnl {
    * ends are linked): set it up from inside.
    */
   async createVeth(hostName: string, masterIndex: number, peer: { name: string; netnsFd: number; mac: Buffer }): Promise<void> {
+    debug('rtnetlink: create veth %s (master %d) <-> %s', hostName, masterIndex, peer.name)
     const peerInfo = Buffer.concat([Buffer.alloc(IFINFOMSG_LEN), strAttr(IFLA_IFNAME, peer.name), attr(IFLA_ADDRESS, peer.mac), u32Attr(IFLA_NET_NS_FD, peer.netnsFd)])
     const linkinfo = Buffer.concat([strAttr(IFLA_INFO_KIND, 'veth'), attr(IFLA_INFO_DATA, attr(VETH_INFO_PEER, peerInfo))])
     const up = { change: { up: true as const }, flags: { up: true as const } }
@@ -140,6 +143,7 @@ export class Rtnl {
 
   /** Deletes a link by name; false when it did not exist. */
   async deleteLink(name: string): Promise<boolean> {
+    debug('rtnetlink: delete link %s', name)
     const l = await this.link(name)
     if (!l) return false
     try {
@@ -154,6 +158,7 @@ export class Rtnl {
 
   /** Adds `ip/prefix` to a link. */
   async addAddress(index: number, ip: string, prefixLen: number): Promise<void> {
+    debug('rtnetlink: address %s/%d on ifindex %d', ip, prefixLen, index)
     const a = ipToBuffer(ip)
     await call(`add address ${ip}`, this.sock.newAddress({ family: AF_INET, prefixlen: prefixLen, index }, { local: a, address: a }, { flags: FlagsNew.CREATE | FlagsNew.EXCL }))
   }

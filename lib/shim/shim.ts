@@ -13,6 +13,7 @@ import * as net from 'node:net'
 import * as path from 'node:path'
 import { StartError } from '../errors'
 import { closeQuietly, errnoName, nativeBuildDir, socketPair, spawnProcess, waitPid, WNOHANG } from '../sys/libc'
+import { debug } from '../util/debug'
 
 /** How a process ended. */
 export interface ExitStatus {
@@ -74,6 +75,7 @@ export class Shim {
       while ((nl = buffered.indexOf('\n')) >= 0) {
         const line = buffered.slice(0, nl)
         buffered = buffered.slice(nl + 1)
+        debug('shim %d says: %s', shimPid, line)
         if (line.startsWith('S ')) resolveStart(Number(line.slice(2)))
         else if (line.startsWith('X ')) {
           const [code, sig] = line.slice(2).split(' ').map(Number)
@@ -106,6 +108,7 @@ export class Shim {
 
   /** Sends the encoded spec; the shim starts working when it has read it. */
   send(spec: Buffer): this {
+    if (debug.enabled) debug('shim %d spec: %s', this.shimPid, spec.toString('latin1').replace(/\0/g, ' '))
     this.socket.end(spec)
     return this
   }

@@ -17,6 +17,7 @@ import type { MountRunOptions, ResolvedMount } from './mount-types'
 import { resolveMounts, volumeNames } from './mount-options'
 import { seedVolumes } from './volume-seed'
 import { VolumeStore } from './volumes'
+import { debug } from '../util/debug'
 
 /** The part of a container record storage needs: its id and its resolved mounts. */
 export interface MountHolder {
@@ -42,6 +43,7 @@ export function runtimeVolumeStore(root: string, records: () => Iterable<MountHo
  */
 export async function createMounts(opts: MountRunOptions, volumes: VolumeStore, layerDirs: string[]): Promise<ResolvedMount[]> {
   const mounts = await resolveMounts(opts, volumes)
+  debug('mounts: %j', mounts)
   try {
     await seedVolumes(mounts, layerDirs)
   } catch (err) {

@@ -1,3 +1,7 @@
+import { spawnSync } from 'node:child_process'
+import * as fs from 'node:fs'
+import * as os from 'node:os'
+import * as path from 'node:path'
 import { Container, Image, run, type Runtime } from '../../lib'
 import { sleep, text, useRuntime } from '../helpers'
 
@@ -195,4 +199,25 @@ describe('event loop', () => {
       })()`
     expect(spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' }).stdout).toBe('completed\n')
   })
+})
+
+test('NODE_DEBUG=minicontainer prints the spec sent to the shim, its replies, netlink and nf_tables steps and cleanup', () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-debug-'))
+  const script = `
+    const { Runtime, Image, run } = require(${JSON.stringify(path.resolve(__dirname, '../../dist'))})
+    ;(async () => {
+      const runtime = new Runtime({ root: ${JSON.stringify(root)}, subnetPool: ['10.213.98.0/24'] })
+      await Image.fromHost({ runtime })
+      const c = await run('host', ['true'], { runtime, network: 'bridge' })
+      await c.wait(); await c.remove(); await runtime.close()
+    })().catch((e) => { console.error(e); process.exit(1) })`
+  const out = spawnSync(process.execPath, ['-e', script], { env: { ...process.env, NODE_DEBUG: 'minicontainer' }, encoding: 'utf8', timeout: 30000 })
+  fs.rmSync(root, { recursive: true, force: true })
+  expect(out.status).toBe(0)
+  for (const step of [/shim \d+ spec: /, /shim \d+ says: S \d+/, /shim \d+ says: X 0 0/, /rtnetlink: create veth/, /nf_tables batch /, /remove container /, /runtime .* closed/])
+    expect(out.stderr).toMatch(step)
+  const quiet = spawnSync(process.execPath, ['-e', script.replace(root, root + '-quiet')], { encoding: 'utf8', timeout: 30000, env: { ...process.env, NODE_DEBUG: '' } })
+  fs.rmSync(root + '-quiet', { recursive: true, force: true })
+  expect(quiet.status).toBe(0)
+  expect(quiet.stderr).not.toMatch(/MINICONTAINER/)
 })
