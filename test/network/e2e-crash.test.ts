@@ -57,7 +57,7 @@ test('after the owner is SIGKILLed, the next runtime cleans up the dead and keep
   const detachedPort = (await pickFreePort('tcp', '', (p) => p === attachedPort))!
   const owner = spawn(process.execPath, ['-e', ownerScript(attachedPort, detachedPort)], { stdio: ['ignore', 'pipe', 'inherit'] })
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('owner did not start its containers')), 30000)
+    const timer = setTimeout(() => reject(new Error('owner did not start its containers')), 90000)
     owner.stdout!.on('data', (d: Buffer) => d.toString().includes('ready') && (clearTimeout(timer), resolve()))
     owner.once('exit', (code) => reject(new Error(`owner exited with ${code}`)))
   })
