@@ -84,4 +84,4 @@ test('after the owner is SIGKILLed, the next runtime cleans up the dead and keep
   await (await Container.get('detached', { runtime })).remove({ force: true })
   expect(rules()).not.toContain(`dport ${detachedPort}`)
   expect(runtime.networks).toBe(svc)
-})
+}, 180_000)
