@@ -8,8 +8,24 @@
 #include <unistd.h>
 
 static int report_fd = -1;
+static mc_failure_sink report_sink;
+static int report_exit_code = 127;
 
-void mc_report_set_fd(int fd) { report_fd = fd; }
+void mc_report_to(mc_failure_sink sink, int exit_code) {
+  report_sink = sink;
+  report_exit_code = exit_code;
+}
+
+static void write_to_pipe(const struct mc_failure *f) {
+  if (report_fd < 0) return;
+  ssize_t ignored = write(report_fd, f, sizeof(*f));
+  (void)ignored;
+}
+
+void mc_report_set_fd(int fd) {
+  report_fd = fd;
+  mc_report_to(write_to_pipe, 127);
+}
 
 void mc_fail(const char *step, int err, const char *fmt, ...) {
   struct mc_failure f;
@@ -20,11 +36,8 @@ void mc_fail(const char *step, int err, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(f.detail, sizeof(f.detail), fmt, ap);
   va_end(ap);
-  if (report_fd >= 0) {
-    ssize_t ignored = write(report_fd, &f, sizeof(f));
-    (void)ignored;
-  }
-  _exit(127);
+  if (report_sink) report_sink(&f);
+  _exit(report_exit_code);
 }
 
 int mc_report_read(int fd, struct mc_failure *out) {

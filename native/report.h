@@ -1,10 +1,15 @@
 /*
- * How the code running in the child tells the shim what failed.
+ * The shim's one error convention, in the manner of crun's libcrun_error_t:
+ * every failure is an mc_failure (step, errno, detail) raised with
+ * mc_fail(), which hands it to the current sink and exits. In the shim
+ * itself the sink says it to Node as an "E" line; in the container's child
+ * (set with mc_report_set_fd) the sink writes the record to a close-on-exec
+ * pipe, which a successful execve() closes with nothing written, and the
+ * shim relays it. Node raises a precise StartError (which step, which errno,
+ * which path) either way.
  *
- * The child writes one struct mc_failure to a close-on-exec pipe and exits;
- * a successful execve() closes the pipe with nothing written. The shim turns
- * the record into an "E" line for Node, which raises a precise error
- * (which step, which errno, which path).
+ * libmcnative (fsops.c, spawn.c), called through koffi, is not the shim: it
+ * never exits and returns -errno like the raw system calls it wraps.
  */
 #ifndef MC_REPORT_H
 #define MC_REPORT_H
@@ -15,7 +20,11 @@ struct mc_failure {
   char detail[1024];
 };
 
-/* Set once per child: the pipe fail() writes to. */
+/* Where mc_fail() sends a failure before exiting with `exit_code`. */
+typedef void (*mc_failure_sink)(const struct mc_failure *failure);
+void mc_report_to(mc_failure_sink sink, int exit_code);
+
+/* In a child: failures go to this pipe, and the child exits with 127. */
 void mc_report_set_fd(int fd);
 
 /* Records the failing step and exits the child; never returns. */

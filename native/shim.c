@@ -53,10 +53,12 @@ static void say(const char *fmt, ...) {
   (void)ignored;
 }
 
-static void say_failure(struct mc_failure *f) {
-  for (char *p = f->detail; *p; p++)
+static void say_failure(const struct mc_failure *f) {
+  char detail[sizeof(f->detail)];
+  snprintf(detail, sizeof(detail), "%s", f->detail);
+  for (char *p = detail; *p; p++)
     if (*p == '\n' || *p == '\t') *p = ' ';
-  say("E %s\t%d\t%s\n", f->step, f->err, f->detail);
+  say("E %s\t%d\t%s\n", f->step, f->err, detail);
 }
 
 static void record_exit(const char *path, int code, int sig) {
@@ -106,15 +108,6 @@ static void await_exec(int report_fd, pid_t pid) {
   _exit(1);
 }
 
-static __attribute__((noreturn)) void fail_here(const char *step, int err, const char *detail) {
-  struct mc_failure f = {0};
-  snprintf(f.step, sizeof(f.step), "%s", step);
-  f.err = err;
-  snprintf(f.detail, sizeof(f.detail), "%s", detail);
-  say_failure(&f);
-  _exit(1);
-}
-
 static void start_child(int report[2]) {
   close(report[0]);
   mc_report_set_fd(report[1]);
@@ -143,19 +136,19 @@ static void open_paths(struct mc_spec *spec) {
     if (i == 0 && !strcmp(spec->stdio[0], "/dev/null")) {
       /* An empty pipe, not the host's /dev/null: root inside could fchmod a host device. */
       int p[2];
-      if (pipe(p) < 0 || dup2(p[0], 0) < 0) fail_here("stdin pipe", errno, "pipe");
+      if (pipe(p) < 0 || dup2(p[0], 0) < 0) mc_fail("stdin pipe", errno, "pipe");
       close(p[0]);
       close(p[1]);
       continue;
     }
     int fd = open(spec->stdio[i], flags[i] | O_CLOEXEC, 0640);
-    if (fd < 0) fail_here("open stdio", errno, spec->stdio[i]);
-    if (dup2(fd, i) < 0) fail_here("dup2 stdio", errno, spec->stdio[i]);
+    if (fd < 0) mc_fail("open stdio", errno, "%s", spec->stdio[i]);
+    if (dup2(fd, i) < 0) mc_fail("dup2 stdio", errno, "%s", spec->stdio[i]);
     close(fd);
   }
   if (spec->netns_path) {
     spec->netns_fd = open(spec->netns_path, O_RDONLY | O_CLOEXEC);
-    if (spec->netns_fd < 0) fail_here("open network namespace", errno, spec->netns_path);
+    if (spec->netns_fd < 0) mc_fail("open network namespace", errno, "%s", spec->netns_path);
   }
 }
 
@@ -163,14 +156,14 @@ static int run(struct mc_spec *spec) {
   if (!spec->detach) prctl(PR_SET_PDEATHSIG, SIGKILL);
   else setsid();
   if (getppid() == 1 && !spec->detach) _exit(1); /* Node died before we were told to start */
-  if (!spec->rootfs) fail_here("spec", EINVAL, "no rootfs");
+  if (!spec->rootfs) mc_fail("spec", EINVAL, "no rootfs");
   open_paths(spec);
 
   int report[2];
-  if (pipe2(report, O_CLOEXEC) < 0) fail_here("pipe", errno, "report pipe");
+  if (pipe2(report, O_CLOEXEC) < 0) mc_fail("pipe", errno, "report pipe");
   /* A raw clone is fork() with namespaces: the child continues right here. */
   pid_t pid = (pid_t)syscall(SYS_clone, spec->clone_flags | SIGCHLD, NULL, NULL, NULL, 0);
-  if (pid < 0) fail_here("clone", errno, "namespaces");
+  if (pid < 0) mc_fail("clone", errno, "namespaces");
   if (pid == 0) {
     start_child(report);
     prctl(PR_SET_PDEATHSIG, SIGKILL); /* the container never outlives its shim */
@@ -193,14 +186,14 @@ static int run(struct mc_spec *spec) {
 
 static int exec_in(const struct mc_spec *spec) {
   int pidfd = (int)syscall(SYS_pidfd_open, spec->target_pid, 0);
-  if (pidfd < 0) fail_here("open container process", errno, "not running");
-  if (setns(pidfd, (int)spec->join_flags) < 0) fail_here("join namespaces", errno, "setns");
+  if (pidfd < 0) mc_fail("open container process", errno, "not running");
+  if (setns(pidfd, (int)spec->join_flags) < 0) mc_fail("join namespaces", errno, "setns");
   close(pidfd);
 
   int report[2];
-  if (pipe2(report, O_CLOEXEC) < 0) fail_here("pipe", errno, "report pipe");
+  if (pipe2(report, O_CLOEXEC) < 0) mc_fail("pipe", errno, "report pipe");
   pid_t pid = fork(); /* the fork enters the joined pid namespace */
-  if (pid < 0) fail_here("fork", errno, "exec");
+  if (pid < 0) mc_fail("fork", errno, "exec");
   if (pid == 0) {
     start_child(report);
     finish_child(spec, report[1]);
@@ -218,10 +211,12 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: mc-shim run|exec (spec on fd 3); started by minicontainer\n");
     return 2;
   }
-  if (mc_spec_read(CONTROL_FD, &spec, err, sizeof(err)) < 0) fail_here("spec", EINVAL, err);
+  /* Until a child exists, failures are said to Node directly. */
+  mc_report_to(say_failure, 1);
+  if (mc_spec_read(CONTROL_FD, &spec, err, sizeof(err)) < 0) mc_fail("spec", EINVAL, "%s", err);
   /* fds past the ones Node passed on purpose must not reach the container. */
   syscall(SYS_close_range, CONTROL_FD + 1, ~0U, CLOSE_RANGE_CLOEXEC);
   if (!strcmp(argv[1], "run")) return run(&spec);
   if (!strcmp(argv[1], "exec")) return exec_in(&spec);
-  fail_here("mode", EINVAL, argv[1]);
+  mc_fail("mode", EINVAL, "%s", argv[1]);
 }

@@ -196,3 +196,14 @@ test('a raw system error inside a public method reaches the caller as ESYSCALL w
   fs.rmSync(exit, { recursive: true })
   await c.remove({ force: true })
 })
+
+test('a failure in the shim before the container process exists is a precise StartError too (one native error convention)', async () => {
+  const c = await Container.create('host', ['true'], { runtime })
+  const stdout = path.join(runtime.root, 'containers', c.id, 'stdout.log')
+  fs.rmSync(stdout, { force: true })
+  fs.mkdirSync(stdout) // the shim cannot open a directory as the program's stdout
+  const err = await c.start().catch((e) => e)
+  expect(err).toMatchObject({ code: 'ESTART', step: 'open stdio', errno: 'EISDIR', detail: stdout })
+  fs.rmdirSync(stdout)
+  await c.remove({ force: true })
+})
