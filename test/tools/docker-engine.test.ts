@@ -1,0 +1,54 @@
+/**
+ * The private Docker engine helper: it runs, its containers talk over
+ * docker0, its firewall stays in its own network namespace, and stop()
+ * leaves nothing behind.
+ */
+import { execFileSync } from 'node:child_process'
+import * as fs from 'node:fs'
+import { dockerImportBusybox, startPrivateDocker, type PrivateDocker } from './docker-engine'
+
+let engine: PrivateDocker
+const hostFilter = () => execFileSync('iptables', ['-S']).toString()
+
+beforeAll(async () => {
+  engine = await startPrivateDocker()
+  await dockerImportBusybox(engine, 'mc-bb:test')
+}, 120000)
+
+afterAll(() => engine?.stop(), 60000)
+
+test('the engine answers and its rules live in its own network namespace only', async () => {
+  expect(await engine.ok(['version', '--format', '{{.Server.Os}}'])).toBe('linux')
+  const inside = execFileSync('nsenter', [`--net=${engine.netns}`, '--', 'iptables', '-S']).toString()
+  expect(inside).toContain('-P FORWARD DROP')
+  expect(inside).toContain('-N DOCKER-USER')
+  expect(hostFilter()).not.toContain('DOCKER')
+  expect(execFileSync('ip', ['-o', 'link', 'show']).toString()).not.toMatch(/\bdocker0\b/)
+})
+
+test('two containers on docker0 reach each other', async () => {
+  const a = await engine.ok(['run', '-d', '--name', 'mc-dk-a', 'mc-bb:test', 'sleep', '60'])
+  try {
+    const ip = await engine.ok(['inspect', '-f', '{{.NetworkSettings.IPAddress}}', a])
+    expect(ip).toMatch(/^\d+\.\d+\.\d+\.\d+$/)
+    const r = await engine.run(['run', '--rm', 'mc-bb:test', 'ping', '-c', '1', '-W', '2', ip])
+    expect(r.stdout).toContain('1 packets received')
+    expect(r.code).toBe(0)
+  } finally {
+    await engine.run(['rm', '-f', a])
+  }
+})
+
+test('stop() removes the engine, its processes and its files', async () => {
+  const other = await startPrivateDocker()
+  await dockerImportBusybox(other, 'mc-bb:left')
+  // A container left running: stop() must take it, its shim and containerd away too.
+  await other.ok(['run', '-d', 'mc-bb:left', 'sleep', '600'])
+  const pidfile = fs.readFileSync(`${other.dir}/docker.pid`, 'utf8')
+  expect(pidfile.trim()).toBe('1')
+  await other.stop()
+  expect(fs.existsSync(other.dir)).toBe(false)
+  expect(fs.existsSync(other.socket)).toBe(false)
+  const ps = execFileSync('ps', ['-eo', 'args']).toString().split('\n')
+  expect(ps.filter((l) => l.includes(other.dir) || l.startsWith('sleep 600'))).toEqual([])
+}, 120000)
