@@ -191,3 +191,8 @@ export function asMiniContainerError(err: unknown): MiniContainerError {
   }
   return new MiniContainerError('EINTERNAL', `internal error (please report it): ${(err as Error)?.message ?? String(err)}`, { cause: err })
 }
+
+/** The errno name an error carries: a {@link SyscallError}'s `errno`, or a Node system error's `code`. */
+export function errnoOf(err: unknown): string | undefined {
+  return err instanceof SyscallError ? err.errno : (err as NodeJS.ErrnoException | undefined)?.code
+}

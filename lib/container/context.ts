@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { InvalidArgumentError } from '../errors'
+import { DefaultBinding } from '../util/default-binding'
 import type { ImageStore } from '../image/store'
 import type { NetworkService } from '../network/service'
 import type { Shim } from '../shim/shim'
@@ -37,16 +37,14 @@ export interface RuntimeOption {
   runtime?: ContainerContext
 }
 
-let defaultContext: (() => ContainerContext) | undefined
+const defaultContext = new DefaultBinding<ContainerContext>()
 
 /** Binds the context used when an operation gets no `runtime` (called once by the runtime module). */
 export function useDefaultContext(provider: () => ContainerContext): void {
-  defaultContext = provider
+  defaultContext.bind(provider)
 }
 
 /** The context of an options object: its `runtime`, else the default one. */
 export function contextOf(opts?: RuntimeOption): ContainerContext {
-  const ctx = opts?.runtime ?? defaultContext?.()
-  if (!ctx) throw new InvalidArgumentError('no runtime: pass { runtime } (import minicontainer through its index to get the default runtime)')
-  return ctx
+  return defaultContext.of(opts?.runtime)
 }

@@ -69,26 +69,21 @@ export interface CopyOptions {
 
 /** Copies a host path into a container (`docker cp SRC CONTAINER:DEST`). `root` is the container's root dir (e.g. /proc/<pid>/root). */
 export async function copyTo(root: string, hostSrc: string, containerDest: string, opts: CopyOptions = {}): Promise<void> {
-  const src = hostSide()
-  try {
-    const dst = containerSide(root)
-    try {
-      await copyBetween(src, hostSrc, dst, containerDest, opts)
-    } finally {
-      closeSide(dst)
-    }
-  } finally {
-    closeSide(src)
-  }
+  await withSides(hostSide, () => containerSide(root), (src, dst) => copyBetween(src, hostSrc, dst, containerDest, opts))
 }
 
 /** Copies a container path to the host (`docker cp CONTAINER:SRC DEST`). `root` is the container's root dir. */
 export async function copyFrom(root: string, containerSrc: string, hostDest: string, opts: CopyOptions = {}): Promise<void> {
-  const src = containerSide(root)
+  await withSides(() => containerSide(root), hostSide, (src, dst) => copyBetween(src, containerSrc, dst, hostDest, opts))
+}
+
+/** Opens both sides of a copy, runs `fn`, and closes them whatever happens. */
+async function withSides(openSrc: () => Side, openDst: () => Side, fn: (src: Side, dst: Side) => Promise<void>): Promise<void> {
+  const src = openSrc()
   try {
-    const dst = hostSide()
+    const dst = openDst()
     try {
-      await copyBetween(src, containerSrc, dst, hostDest, opts)
+      await fn(src, dst)
     } finally {
       closeSide(dst)
     }

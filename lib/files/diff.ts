@@ -26,7 +26,7 @@ import * as path from 'node:path'
 import { Readable } from 'node:stream'
 import * as tar from 'tar-stream'
 import { InvalidArgumentError } from '../errors'
-import { O_DIRECTORY, O_PATH, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, openat2 } from '../sys/libc'
+import { AT_FDCWD, O_DIRECTORY, O_PATH, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, openat2 } from '../sys/libc'
 import {
   O_RDONLY,
   S_IFCHR,
@@ -49,7 +49,7 @@ const OPQ = '.wh..wh..opq'
 
 function openHostDir(dir: string, flags: number): number {
   if (!path.isAbsolute(dir)) throw new InvalidArgumentError(`directory must be an absolute path, got "${dir}"`)
-  return openat2(-100, dir, flags | O_DIRECTORY, 0, 0)
+  return openat2(AT_FDCWD, dir, flags | O_DIRECTORY, 0, 0)
 }
 
 /** An OCI layer tar stream of an overlay upper dir (`containers/<id>/upper`). */

@@ -12,7 +12,7 @@
  */
 import * as path from 'node:path'
 import { InvalidArgumentError, SyscallError } from '../errors'
-import { O_CLOEXEC, O_DIRECTORY, O_NOFOLLOW, O_PATH, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, openat2 } from '../sys/libc'
+import { AT_FDCWD, O_CLOEXEC, O_DIRECTORY, O_NOFOLLOW, O_PATH, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, openat2 } from '../sys/libc'
 import { AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW, S_IFLNK, S_IFMT, close, fstatat, readlinkat, type Name, type RawStat } from '../sys/fsops'
 import { ReadOnlyError } from './errors'
 
@@ -40,7 +40,7 @@ export function hostSide(): Side {
 function openRoot(root: string): number {
   if (!path.isAbsolute(root)) throw new InvalidArgumentError(`container root must be an absolute path, got "${root}"`)
   try {
-    return openat2(-100 /* AT_FDCWD */, root, O_PATH | O_DIRECTORY | O_CLOEXEC, 0, 0)
+    return openat2(AT_FDCWD, root, O_PATH | O_DIRECTORY | O_CLOEXEC, 0, 0)
   } catch (err) {
     if (err instanceof SyscallError && (err.errno === 'ENOENT' || err.errno === 'ENOTDIR'))
       throw new InvalidArgumentError(`container root ${root} does not exist or is not a directory (is the container running, or its rootfs mounted?)`)
@@ -103,10 +103,6 @@ export function isDir(st: RawStat): boolean {
 export function isLink(st: RawStat): boolean {
   return (st.mode & S_IFMT) === S_IFLNK
 }
-export function isReg(st: RawStat): boolean {
-  return (st.mode & S_IFMT) === 0o100000
-}
-
 /**
  * Follows every symlink of `clean` inside the side's root, like Docker's
  * FollowSymlinkInScope, and returns the resulting absolute path (whose tail

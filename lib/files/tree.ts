@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
-import { SyscallError } from '../errors'
+import { SyscallError, errnoOf } from '../errors'
 import { O_DIRECTORY, O_NOFOLLOW, O_PATH, RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, openat2 } from '../sys/libc'
 import {
   AT_EMPTY_PATH,
@@ -62,12 +62,9 @@ const CHUNK = 64 << 20
 /** Yield to the event loop (and check the abort signal) every this many entries. */
 const YIELD_EVERY = 256
 
+/** A random hidden name for staging a copy next to its destination. */
 export function tempName(prefix = '.mc-cp-'): string {
   return prefix + randomBytes(6).toString('hex')
-}
-
-function errnoOf(err: unknown): string | undefined {
-  return err instanceof SyscallError ? err.errno : undefined
 }
 
 /** Errors raised while opening a source object, before anything was created at the destination. */
@@ -264,7 +261,6 @@ export function removeTree(dirfd: number, name: Name): void {
   unlinkat(dirfd, name, AT_REMOVEDIR)
 }
 
-/** Like {@link removeTree}, ignoring errors (cleanup paths). */
 /**
  * Removes the host path `dir` and everything below it, never following a
  * symlink, even while an untrusted container keeps writing into it (a
@@ -285,6 +281,7 @@ export function removeTreeAt(dir: string): void {
   }
 }
 
+/** Like {@link removeTree}, ignoring errors (cleanup paths). */
 export function removeTreeQuietly(dirfd: number, name: Name): void {
   try {
     removeTree(dirfd, name)

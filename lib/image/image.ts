@@ -2,6 +2,7 @@
  * The public face of images.
  * @module
  */
+import { DefaultBinding } from '../util/default-binding'
 import { guardPublicMethods } from '../util/public-boundary'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
@@ -23,17 +24,15 @@ export interface ImageRuntimeOption {
   runtime?: ImageContext
 }
 
-let defaultContext: (() => ImageContext) | undefined
+const defaultContext = new DefaultBinding<ImageContext>()
 
 /** Binds the runtime used when an image operation gets none (called once by the runtime module). */
 export function useDefaultImageContext(provider: () => ImageContext): void {
-  defaultContext = provider
+  defaultContext.bind(provider)
 }
 
 function contextOf(opts?: ImageRuntimeOption): ImageContext {
-  const ctx = opts?.runtime ?? defaultContext?.()
-  if (!ctx) throw new InvalidArgumentError('no runtime: pass { runtime }')
-  return ctx
+  return defaultContext.of(opts?.runtime)
 }
 
 /** Options of {@link Image.import}. */

@@ -10,9 +10,10 @@
  *
  * @module
  */
+import { DefaultBinding } from '../util/default-binding'
 import { guardPublicMethods } from '../util/public-boundary'
 import * as fs from 'node:fs'
-import { InvalidArgumentError, NotRunningError } from '../errors'
+import { NotRunningError } from '../errors'
 import { closeQuietly, O_CLOEXEC } from '../sys/libc'
 import type { NetworkService } from './service'
 import type { AttachOptions, CreateNetworkOptions, EndpointSettings, NetworkInfo } from './types'
@@ -42,17 +43,15 @@ export interface NetworkRuntimeOption {
   runtime?: NetworkContext
 }
 
-let defaultContext: (() => NetworkContext) | undefined
+const defaultContext = new DefaultBinding<NetworkContext>()
 
 /** Binds the runtime used when a network operation gets none (called once by the runtime module). */
 export function useDefaultNetworkContext(provider: () => NetworkContext): void {
-  defaultContext = provider
+  defaultContext.bind(provider)
 }
 
 function contextOf(opts?: NetworkRuntimeOption): NetworkContext {
-  const ctx = opts?.runtime ?? defaultContext?.()
-  if (!ctx) throw new InvalidArgumentError('no runtime: pass { runtime }')
-  return ctx
+  return defaultContext.of(opts?.runtime)
 }
 
 /** A network of a runtime. Handles are cheap; the state lives under the runtime root. */

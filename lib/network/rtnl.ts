@@ -42,7 +42,7 @@ export class RtnlError extends MiniContainerError {
 }
 
 /** The errno name inside an error thrown by the `netlink` package ("Request rejected: EEXIST"). */
-function errnoOf(err: unknown): string {
+function netlinkErrno(err: unknown): string {
   const m = /Request rejected: (\w+)/.exec(String((err as Error)?.message ?? err))
   return m ? m[1] : String((err as Error)?.message ?? err)
 }
@@ -51,7 +51,7 @@ async function call<T>(op: string, p: Promise<T>): Promise<T> {
   try {
     return await p
   } catch (err) {
-    throw new RtnlError(op, errnoOf(err))
+    throw new RtnlError(op, netlinkErrno(err))
   }
 }
 

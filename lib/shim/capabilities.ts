@@ -39,9 +39,3 @@ export function capabilitySet(opts: { capAdd?: string[]; capDrop?: string[]; pri
   return mask
 }
 
-/** The names in a capability mask, sorted like Docker shows them ("CAP_CHOWN", ...). */
-export function capabilityNames(mask: bigint): string[] {
-  return Object.entries(capabilityNumbers)
-    .filter(([, n]) => mask & (1n << BigInt(n)))
-    .map(([name]) => `CAP_${name}`)
-}

@@ -15,14 +15,12 @@
  */
 import * as fs from 'node:fs'
 import * as path from 'node:path'
-import { fgetxattr } from '../sys/fsops'
+import { fgetxattr, O_RDONLY } from '../sys/fsops'
 import {
-  closeQuietly, openat2, O_CLOEXEC, O_DIRECTORY, O_NOFOLLOW, O_PATH, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS,
+  AT_FDCWD, closeQuietly, openat2, O_CLOEXEC, O_DIRECTORY, O_NOFOLLOW, O_PATH, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS,
 } from '../sys/libc'
-import { SyscallError } from '../errors'
+import { SyscallError, errnoOf } from '../errors'
 
-const AT_FDCWD = -100
-const O_RDONLY = 0
 const CONFINED = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS
 /** The kernel's limit on symlinks followed in one lookup. */
 const MAX_LINKS = 40
@@ -37,10 +35,6 @@ export interface LayerEntry {
   stat: fs.Stats
   /** For a directory: the layers whose directories merge into it, top-most first. */
   stack: number[]
-}
-
-function errnoOf(err: unknown): string | undefined {
-  return err instanceof SyscallError ? err.errno : (err as NodeJS.ErrnoException).code
 }
 
 function isWhiteout(st: fs.Stats): boolean {

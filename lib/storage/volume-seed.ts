@@ -18,17 +18,20 @@
 import * as crypto from 'node:crypto'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
-import { closeQuietly, openat2, O_CLOEXEC, O_DIRECTORY, O_NOFOLLOW, O_PATH } from '../sys/libc'
+import { AT_FDCWD, closeQuietly, openat2, O_CLOEXEC, O_DIRECTORY, O_NOFOLLOW, O_PATH } from '../sys/libc'
 import { readJson, writeJson } from '../util/json-file'
 import type { ResolvedMount } from './mount-types'
 import { LayerView, type LayerEntry } from './volume-layer-view'
 import type { VolumeMeta } from './volumes'
 import { removeTreeAt } from '../files/tree'
 
-const AT_FDCWD = -100
 
-/** Copies layer entries to a scratch tree, remembering hard links. */
-class TreeCopier {
+/**
+ * Copies entries of a merged layer view (read through {@link LayerView}, whiteouts applied) to a
+ * scratch tree, remembering hard links. files/tree.ts's TreeCopier copies between two fd-held trees
+ * instead; a layer view has no single source fd to copy from.
+ */
+class LayerViewCopier {
   private readonly links = new Map<string, string>()
 
   constructor(private readonly view: LayerView) {}
@@ -119,7 +122,7 @@ export async function seedVolume(volumeDataDir: string, imageLowerDirs: string[]
   try {
     const source = view.resolve(containerPath)
     if (!source?.stat.isDirectory()) return
-    new TreeCopier(view).copy(source, scratch)
+    new LayerViewCopier(view).copy(source, scratch)
     const hasContent = !isEmptyDir(scratch)
     if (moveIn(scratch, volumeDataDir, source.stat) && hasContent) markSeeded(metaFile)
   } finally {

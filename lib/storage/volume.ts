@@ -9,8 +9,8 @@
  *
  * @module
  */
+import { DefaultBinding } from '../util/default-binding'
 import { guardPublicMethods } from '../util/public-boundary'
-import { InvalidArgumentError } from '../errors'
 import type { VolumeCreateOptions, VolumeInfo, VolumeMeta, VolumeStore } from './volumes'
 
 /** Selects the store a {@link Volume} method works on. */
@@ -21,12 +21,10 @@ export interface VolumeStoreOption {
   runtime?: { volumes: VolumeStore }
 }
 
-let defaultStore: (() => VolumeStore) | undefined
+const defaultStore = new DefaultBinding<VolumeStore>('no volume store: pass { runtime } or { store }')
 
 function storeOf(opts?: VolumeStoreOption): VolumeStore {
-  const store = opts?.store ?? opts?.runtime?.volumes ?? defaultStore?.()
-  if (!store) throw new InvalidArgumentError('no volume store: pass { runtime } or { store }')
-  return store
+  return defaultStore.of(opts?.store ?? opts?.runtime?.volumes)
 }
 
 /** A named (or anonymous) volume: a directory managed by the runtime that outlives containers. */
@@ -54,7 +52,7 @@ export class Volume {
 
   /** Binds the store used when a method gets no `{ store }` (called by the runtime). */
   static useDefaultStore(provider: (() => VolumeStore) | undefined): void {
-    defaultStore = provider
+    defaultStore.bind(provider)
   }
 
   /**

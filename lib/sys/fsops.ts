@@ -8,7 +8,7 @@
  */
 import type koffi from 'koffi'
 import { NativeError, SyscallError } from '../errors'
-import { errnoName, nativeLib } from './libc'
+import { checkNegErrno, errnoName, nativeLib } from './libc'
 
 type Fn = ReturnType<ReturnType<typeof koffi.load>['func']>
 interface Fns {
@@ -69,9 +69,9 @@ function lib(): Fns {
   return fns
 }
 
+/** libmcnative returns -errno: {@link checkNegErrno} with a path component as the subject. */
 function check(r: number, call: string, subject?: Name): number {
-  if (r < 0) throw new SyscallError(call, errnoName(-r), subject === undefined ? undefined : nameStr(subject))
-  return r
+  return checkNegErrno(r, call, subject === undefined ? undefined : nameStr(subject))
 }
 
 /**

@@ -38,13 +38,13 @@ export function errnoName(errno: number): string {
 }
 
 /** Throws a SyscallError from the current errno when `result` is negative; returns `result` otherwise. */
-function check(result: number, syscall: string, subject?: string): number {
+function checkErrno(result: number, syscall: string, subject?: string): number {
   if (result < 0) throw new SyscallError(syscall, errnoName(koffi.errno()), subject)
   return result
 }
 
-/** Like {@link check}, for calls that return -errno instead of setting errno. */
-function checkNegErrno(result: number, syscall: string, subject?: string): number {
+/** Like {@link checkErrno}, for calls that return -errno instead of setting errno. */
+export function checkNegErrno(result: number, syscall: string, subject?: string): number {
   if (result < 0) throw new SyscallError(syscall, errnoName(-result), subject)
   return result
 }
@@ -76,22 +76,22 @@ function nativeCalls() {
 
 /** mount(2). */
 export function mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null = null): void {
-  check(c.mount(source, target, fstype, flags, data), 'mount', target)
+  checkErrno(c.mount(source, target, fstype, flags, data), 'mount', target)
 }
 
 /** umount2(2). */
 export function umount2(target: string, flags = 0): void {
-  check(c.umount2(target, flags), 'umount', target)
+  checkErrno(c.umount2(target, flags), 'umount', target)
 }
 
 /** setns(2): moves the calling thread into the namespace behind `fd`. */
 export function setns(fd: number, nstype: number): void {
-  check(c.setns(fd, nstype), 'setns')
+  checkErrno(c.setns(fd, nstype), 'setns')
 }
 
 /** unshare(2): gives the calling thread new namespaces of the given kinds. */
 export function unshare(flags: number): void {
-  check(c.unshare(flags), 'unshare')
+  checkErrno(c.unshare(flags), 'unshare')
 }
 
 /** close(2), ignoring errors (used on cleanup paths). */
@@ -102,21 +102,21 @@ export function closeQuietly(fd: number): void {
 /** A connected pair of close-on-exec AF_UNIX stream sockets. */
 export function socketPair(): [number, number] {
   const fds = [0, 0]
-  check(c.socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 'socketpair')
+  checkErrno(c.socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 'socketpair')
   return [fds[0], fds[1]]
 }
 
 /** A close-on-exec pipe: [read end, write end]. */
 export function pipe(): [number, number] {
   const fds = [0, 0]
-  check(c.pipe2(fds, O_CLOEXEC), 'pipe2')
+  checkErrno(c.pipe2(fds, O_CLOEXEC), 'pipe2')
   return [fds[0], fds[1]]
 }
 
 /** waitpid(2); returns the raw status, or null with WNOHANG when the child is still running. */
 export function waitPid(pid: number, options = 0): number | null {
   const status = [0]
-  const r = check(c.waitpid(pid, status, options), 'waitpid')
+  const r = checkErrno(c.waitpid(pid, status, options), 'waitpid')
   return r === 0 ? null : status[0]
 }
 
@@ -146,7 +146,7 @@ export function tryLockExclusive(fd: number): boolean {
 
 /** Releases a flock(2) lock. */
 export function unlockFile(fd: number): void {
-  check(c.flock(fd, LOCK_UN), 'flock')
+  checkErrno(c.flock(fd, LOCK_UN), 'flock')
 }
 
 /** openat2(2); returns the new fd. */
@@ -162,6 +162,9 @@ export const O_PATH = 0o10000000
 export const O_DIRECTORY = 0o200000
 export const O_NOFOLLOW = 0o400000
 export const WNOHANG = 1
+
+/** "Relative to the current directory" for the *at() calls, i.e. an absolute or cwd-relative path. */
+export const AT_FDCWD = -100
 
 export const RESOLVE_NO_XDEV = 0x01
 export const RESOLVE_NO_MAGICLINKS = 0x02
