@@ -160,7 +160,7 @@ function closedPromise(pack: tar.Pack): Promise<never> {
 }
 
 /** Adds one entry to the pack, streaming `body` into it with backpressure. */
-async function entryWritten(pack: tar.Pack, header: Partial<tar.Header> & { name: string }, body?: AsyncIterable<Buffer>): Promise<void> {
+export async function entryWritten(pack: tar.Pack, header: Partial<tar.Header> & { name: string }, body?: AsyncIterable<Buffer>): Promise<void> {
   const closed = closedPromise(pack)
   let sink!: ReturnType<tar.Pack['entry']>
   const done = new Promise<void>((resolve, reject) => {

@@ -7,9 +7,14 @@ import { guardPublicMethods } from '../util/public-boundary'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
-import { InvalidArgumentError, MiniContainerError } from '../errors'
+import type { Readable, Writable } from 'node:stream'
+import { ImageNotFoundError, InvalidArgumentError, MiniContainerError } from '../errors'
+import { readArchiveDir, readArchiveStream, type ArchiveFiles } from './archive/files'
+import { loadArchive } from './archive/load'
+import { saveArchive, type SaveItem } from './archive/save'
 import { buildHostRootfs } from './host-rootfs'
 import { importArchive, importDirectory } from './import-layer'
+import { imageHistory, inspectImage, type ImageHistoryEntry, type ImageInspect } from './inspect'
 import { normaliseRef, type ImageConfig, type ImageRecord, type ImageStore } from './store'
 
 /** What the image API needs from a runtime: its image store. A `Runtime` is one. */
@@ -41,6 +46,43 @@ export interface ImportOptions extends ImageRuntimeOption {
   ref?: string
   /** Defaults for containers of this image (cmd, env, workdir, user, exposedPorts). */
   config?: ImageConfig
+}
+
+/** Options of {@link Image.load}. */
+export interface LoadOptions extends ImageRuntimeOption {
+  /** Cancels the load; nothing is stored. */
+  signal?: AbortSignal
+}
+
+/** Options of {@link Image.save}. */
+export interface SaveOptions extends ImageRuntimeOption {
+  /** 'docker' (default): a docker-archive that is also an OCI layout, as Docker 25+ writes; 'oci': an OCI image layout. */
+  format?: 'docker' | 'oci'
+  /** Cancels the save; a path is then not written. */
+  signal?: AbortSignal
+}
+
+/** The tag a save argument names ("bb" -> "bb:latest"), when it is one of the image's tags and not an id. */
+function tagOf(store: ImageStore, ref: string, id: string): string | undefined {
+  try {
+    const tag = normaliseRef(ref)
+    return store.refsOf(id).includes(tag) ? tag : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** Options of {@link Image.prune}. */
+export interface PruneOptions extends ImageRuntimeOption {
+  /** true (default): only images without a tag; false: every image no container uses. */
+  dangling?: boolean
+}
+
+/** What {@link Image.prune} removed. */
+export interface PruneResult {
+  imagesDeleted: string[]
+  /** Bytes of the removed images' files (layers shared with remaining images included). */
+  spaceReclaimed: number
 }
 
 /** A stored image: read-only layers plus container defaults. */
@@ -109,6 +151,51 @@ export class Image {
     }
   }
 
+  /**
+   * Loads every image of an archive (`docker load`): docker save output
+   * (also Docker 25+'s OCI-in-docker-archive), an OCI image layout as a tar
+   * or a directory; plain, gzip or zstd. Layers are verified against their
+   * configs and stored once; a corrupt or truncated archive throws
+   * (EDIGEST, EINVALID) and stores nothing.
+   */
+  static async load(source: string | Readable, opts: LoadOptions = {}): Promise<Image[]> {
+    const rt = contextOf(opts)
+    const store = rt.images
+    let files: ArchiveFiles
+    if (typeof source === 'string') {
+      const st = fs.statSync(source, { throwIfNoEntry: false })
+      if (!st) throw new MiniContainerError('ENOTFOUND', `cannot load ${source}: no such file or directory`)
+      files = st.isDirectory() ? readArchiveDir(source, store.blobs, opts.signal) : await readArchiveStream(fs.createReadStream(source), store.blobs, opts.signal)
+    } else files = await readArchiveStream(source, store.blobs, opts.signal)
+    return (await loadArchive(store, files)).map((r) => new Image(rt, r))
+  }
+
+  /**
+   * Writes images to one archive (`docker save`): `format: 'docker'`
+   * (default) is read by docker load, skopeo (docker-archive:) and OCI tools
+   * alike; `'oci'` is an OCI image layout tar. A ref given as name:tag is
+   * written as that image's tag. A path is written whole or not at all.
+   */
+  static async save(refs: string | string[], dest: string | Writable, opts: SaveOptions = {}): Promise<void> {
+    const store = contextOf(opts).images
+    const items = new Map<string, SaveItem>()
+    for (const ref of typeof refs === 'string' ? [refs] : refs) {
+      const record = store.resolve(ref)
+      const item = items.get(record.id) ?? { record, refs: [] }
+      const tag = tagOf(store, ref, record.id)
+      if (tag && !item.refs.includes(tag)) item.refs.push(tag)
+      items.set(record.id, item)
+    }
+    if (typeof dest !== 'string') return saveArchive(store, [...items.values()], dest, opts)
+    const tmp = `${dest}.${process.pid}.tmp`
+    try {
+      await saveArchive(store, [...items.values()], fs.createWriteStream(tmp), opts)
+      fs.renameSync(tmp, dest)
+    } finally {
+      fs.rmSync(tmp, { force: true })
+    }
+  }
+
   /** Looks up an image by ref ("bb", "bb:latest"), id, or unique id prefix; throws ENOIMAGE. */
   static async get(ref: string, opts: ImageRuntimeOption = {}): Promise<Image> {
     const rt = contextOf(opts)
@@ -119,6 +206,46 @@ export class Image {
   static async list(opts: ImageRuntimeOption = {}): Promise<Image[]> {
     const rt = contextOf(opts)
     return rt.images.list().map((r) => new Image(rt, r))
+  }
+
+  /** Points another tag at this image (`docker tag`); moves the tag if it named another image. */
+  async tag(ref: string): Promise<void> {
+    this.runtime.images.tag(ref, this.id)
+  }
+
+  /** Removes a tag (`docker rmi name:tag` on an image with other tags); the image stays, untagged if it was its last. */
+  static async untag(ref: string, opts: ImageRuntimeOption = {}): Promise<void> {
+    const store = contextOf(opts).images
+    if (!store.untag(ref)) throw new ImageNotFoundError(ref)
+  }
+
+  /**
+   * Removes unused images (`docker image prune`): by default only dangling
+   * ones (no tag); `{ dangling: false }` every image no container uses
+   * (`-a`). Layers still used by other images stay.
+   */
+  static async prune(opts: PruneOptions = {}): Promise<PruneResult> {
+    const store = contextOf(opts).images
+    const result: PruneResult = { imagesDeleted: [], spaceReclaimed: 0 }
+    for (const r of store.list()) {
+      if ((opts.dangling ?? true) && store.refsOf(r.id).length) continue
+      if (store.users(r.id).length) continue
+      const size = inspectImage(store, r).size
+      store.remove(r.id)
+      result.imagesDeleted.push(r.id)
+      result.spaceReclaimed += size
+    }
+    return result
+  }
+
+  /** `docker image inspect`: id, tags, digests, platform, config, layers and size. */
+  async inspect(): Promise<ImageInspect> {
+    return inspectImage(this.runtime.images, this.runtime.images.resolve(this.id))
+  }
+
+  /** `docker history`: the steps that built the image, newest first. */
+  async history(): Promise<ImageHistoryEntry[]> {
+    return imageHistory(this.runtime.images, this.record)
   }
 
   /**

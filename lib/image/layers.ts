@@ -17,7 +17,7 @@
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import type { Readable } from 'node:stream'
-import { InvalidArgumentError, MiniContainerError } from '../errors'
+import { DigestMismatchError, InvalidArgumentError, MiniContainerError } from '../errors'
 import { applyLayer } from '../files/diff'
 import { decompressed } from '../files/tar'
 import { diskUsage } from '../util/disk-usage'
@@ -94,6 +94,25 @@ export class LayerStore {
     const dir = path.join(this.home(diffId), 'blobs')
     const names = fs.existsSync(dir) ? fs.readdirSync(dir) : []
     return names.map((hex) => ({ digest: `sha256:${hex}`, mediaType: fs.readFileSync(path.join(dir, hex), 'utf8') })).filter((b) => this.blobs.has(b.digest))
+  }
+
+  /**
+   * The layer as an uncompressed tar blob (digest = diffID), made once from a
+   * compressed blob when only that is stored (docker save writes plain tars).
+   */
+  async uncompressedBlob(diffId: string): Promise<LayerBlob> {
+    const stored = this.blobsOf(diffId)
+    const plain = stored.find((b) => b.digest === diffId)
+    if (plain) return plain
+    if (!stored.length) throw new MiniContainerError('ENOTFOUND', `layer ${diffId} has no stored archive to export (it was stored by an older version: import or pull the image again)`)
+    const { digest, fresh } = await this.blobs.add(decompressed(fs.createReadStream(this.blobs.path(stored[0].digest))))
+    if (digest !== diffId) {
+      if (fresh) this.blobs.remove(digest)
+      throw new DigestMismatchError(`layer ${diffId}`, `its stored archive ${stored[0].digest} now decompresses to ${digest}; the store is corrupt`)
+    }
+    const blob = { digest, mediaType: layerMediaTypes.tar }
+    this.recordBlob(diffId, blob)
+    return blob
   }
 
   /** The diffID of an already unpacked blob, if any. */
