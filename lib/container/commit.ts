@@ -17,7 +17,7 @@ export interface CommitOptions {
   /** Tag for the new image, e.g. "mine:v2". */
   ref?: string
   /** Config overrides, like `docker commit --change`. */
-  changes?: Pick<ImageConfig, 'cmd' | 'entrypoint' | 'env' | 'workdir' | 'user' | 'exposedPorts' | 'labels'>
+  changes?: Pick<ImageConfig, 'cmd' | 'entrypoint' | 'env' | 'workdir' | 'user' | 'exposedPorts' | 'labels' | 'volumes' | 'stopSignal' | 'healthcheck'>
 }
 
 /** Commits `upperDir` as a new layer over `image`; returns the new image. */

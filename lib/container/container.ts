@@ -68,7 +68,8 @@ export class Container implements AsyncDisposable {
     const record = buildRecord(rt, image, cmd, opts)
     rt.containers.reserveName(record.name, record.id)
     try {
-      record.mounts = await createMounts(opts, rt.volumes, rt.images.layerDirs(rt.images.resolve(record.imageId)))
+      // The record's binds add the image's VOLUME paths (anonymous volumes) to the run options' volumes.
+      record.mounts = await createMounts({ ...opts, volumes: record.hostConfig.binds }, rt.volumes, rt.images.layerDirs(rt.images.resolve(record.imageId)))
       const paths = rt.containers.create(record)
       writeEtcFiles(paths, record.config.hostname, {
         ownNetwork: record.hostConfig.networkMode !== 'host',
@@ -250,11 +251,11 @@ export class Container implements AsyncDisposable {
     }
   }
 
-  /** SIGTERM, then SIGKILL after `timeout` seconds (default 10). A no-op when not running. */
+  /** The image's StopSignal (default SIGTERM), then SIGKILL after `timeout` seconds (default 10). A no-op when not running. */
   async stop(opts: { timeout?: number; signal?: NodeJS.Signals } = {}): Promise<ExitStatus> {
     if (this.currentState().status !== 'running') return this.wait()
     const done = this.wait()
-    await this.kill(opts.signal ?? 'SIGTERM').catch(() => {})
+    await this.kill(opts.signal ?? this.record().config.stopSignal ?? 'SIGTERM').catch(() => {})
     const timeoutMs = (opts.timeout ?? 10) * 1000
     let timer: NodeJS.Timeout | undefined
     const escalated = new Promise<void>((resolve) => {

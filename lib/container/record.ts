@@ -4,6 +4,8 @@
  *
  * @module
  */
+import * as os from 'node:os'
+import * as path from 'node:path'
 import { InvalidArgumentError } from '../errors'
 import type { ContainerContext } from './context'
 import { normaliseRef } from '../image/store'
@@ -24,9 +26,12 @@ export function buildRecord(rt: ContainerContext, imageRef: string, cmd: string[
   checkPortOptions(opts.network ?? defaultNetwork, opts)
   const image = rt.images.resolve(imageRef)
   const id = newId()
-  const command = cmd && cmd.length ? cmd : (image.config.cmd ?? [])
+  // Docker's rules: a command replaces Cmd and keeps Entrypoint; an entrypoint option replaces Entrypoint and clears Cmd.
+  const command = cmd && cmd.length ? cmd : opts.entrypoint !== undefined ? [] : (image.config.cmd ?? [])
   const entrypoint = opts.entrypoint ?? image.config.entrypoint ?? []
-  if (entrypoint.length + command.length === 0) throw new InvalidArgumentError(`no command given and image ${imageRef} has no default command`)
+  if (entrypoint.length + command.length === 0)
+    throw new InvalidArgumentError(`no command specified: image ${imageRef} has no Cmd or Entrypoint; give a command, e.g. run(image, ["sh"])`)
+  const stopSignal = stopSignalOf(image.config.stopSignal)
   return {
     id,
     name: opts.name ?? generateName(),
@@ -41,6 +46,8 @@ export function buildRecord(rt: ContainerContext, imageRef: string, cmd: string[
       user: opts.user ?? image.config.user ?? '',
       hostname: opts.hostname ?? id.slice(0, 12),
       labels: { ...(image.config.labels ?? {}), ...(opts.labels ?? {}) },
+      ...(stopSignal ? { stopSignal } : {}),
+      ...(image.config.healthcheck ? { healthcheck: image.config.healthcheck } : {}),
     },
     hostConfig: {
       networkMode: opts.network ?? defaultNetwork,
@@ -51,7 +58,7 @@ export function buildRecord(rt: ContainerContext, imageRef: string, cmd: string[
       readonlyRootfs: !!opts.readOnly,
       capAdd: opts.capAdd ?? [],
       capDrop: opts.capDrop ?? [],
-      binds: opts.volumes ?? [],
+      binds: [...(opts.volumes ?? []), ...imageVolumes(image.config.volumes ?? [], opts)],
       mountOptions: opts.mounts ?? [],
       tmpfs: opts.tmpfs ?? {},
       portBindings: opts.ports ?? [],
@@ -60,4 +67,26 @@ export function buildRecord(rt: ContainerContext, imageRef: string, cmd: string[
       networkingConfig: { ...(opts.ip !== undefined ? { ip: opts.ip } : {}), aliases: opts.aliases ?? [] },
     },
   }
+}
+
+/** The image's VOLUME paths as anonymous volumes, except where the run options already mount something. */
+function imageVolumes(paths: string[], opts: RunOptions): string[] {
+  const targets = new Set([
+    ...(opts.volumes ?? []).map((spec) => {
+      const parts = spec.split(':')
+      return parts.length === 1 ? parts[0] : parts[1]
+    }),
+    ...(opts.mounts ?? []).map((m) => m.target),
+    ...Object.keys(opts.tmpfs ?? {}),
+  ].map((t) => path.posix.normalize(t)))
+  return paths.filter((p) => !targets.has(path.posix.normalize(p)))
+}
+
+/** "SIGQUIT", "QUIT" or "3" as a signal name; an image's unknown signal is refused at create. */
+function stopSignalOf(signal: string | undefined): NodeJS.Signals | undefined {
+  if (!signal) return undefined
+  const byNumber = Object.entries(os.constants.signals).find(([, n]) => String(n) === signal)?.[0]
+  const name = byNumber ?? (signal.toUpperCase().startsWith('SIG') ? signal.toUpperCase() : `SIG${signal.toUpperCase()}`)
+  if (!(name in os.constants.signals)) throw new InvalidArgumentError(`the image's StopSignal "${signal}" is not a signal name or number`)
+  return name as NodeJS.Signals
 }

@@ -2,6 +2,7 @@
  * The public option and result types of containers.
  * @module
  */
+import type { Healthcheck } from '../image/oci-config'
 import type { ExitStatus } from '../shim/shim'
 import type { MountOption, MountRecord, MountRunOptions, ResolvedMount } from '../storage/mount-types'
 import type { NetworkRunOptions, NetworkSettings } from '../network/types'
@@ -63,6 +64,10 @@ export interface ContainerRecord {
     user: string
     hostname: string
     labels: Record<string, string>
+    /** The image's StopSignal ("SIGQUIT"), sent first by stop(); absent means SIGTERM. */
+    stopSignal?: NodeJS.Signals
+    /** The image's health check, kept for health reporting. */
+    healthcheck?: Healthcheck
   }
   hostConfig: {
     networkMode: NetworkMode

@@ -3,43 +3,24 @@
  * umoci (several layers, a deleted file, a replaced directory), skopeo's
  * docker-archive output, and our archives read back by skopeo and umoci.
  */
-import { execFileSync } from 'node:child_process'
 import * as crypto from 'node:crypto'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { Image, run, type Runtime } from '../../lib'
-import { busyboxRootfs, destroyRuntime, tempRuntime, text } from '../helpers'
+import { destroyRuntime, tempRuntime, text } from '../helpers'
+import { buildOciLayout, sh } from './oci-fixture'
 
 let runtime: Runtime
 let work: string
 /** The umoci-built OCI layout (tag "base") and the id of its image. */
 let layout: string
 
-const sh = (cmd: string, args: string[]) => execFileSync(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 26 }).toString()
 
 beforeAll(() => {
   runtime = tempRuntime()
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-archive-'))
-  layout = path.join(work, 'oci')
-  const bundle = path.join(work, 'bundle')
-  sh('umoci', ['init', '--layout', layout])
-  sh('umoci', ['new', '--image', `${layout}:base`])
-  sh('umoci', ['unpack', '--image', `${layout}:base`, bundle])
-  const rootfs = path.join(bundle, 'rootfs')
-  if (!busyboxRootfs(rootfs)) throw new Error('busybox-static is required (apt-get install busybox-static)')
-  fs.writeFileSync(path.join(rootfs, 'etc/gone'), 'deleted in layer 2\n')
-  fs.mkdirSync(path.join(rootfs, 'opt/dir'), { recursive: true })
-  for (const f of ['a', 'b']) fs.writeFileSync(path.join(rootfs, 'opt/dir', f), f)
-  sh('umoci', ['repack', '--refresh-bundle', '--image', `${layout}:base`, bundle])
-  fs.rmSync(path.join(rootfs, 'etc/gone'))
-  fs.rmSync(path.join(rootfs, 'opt/dir'), { recursive: true })
-  fs.mkdirSync(path.join(rootfs, 'opt/dir'))
-  fs.writeFileSync(path.join(rootfs, 'opt/dir/c'), 'c')
-  sh('umoci', ['repack', '--image', `${layout}:base`, bundle])
-  sh('umoci', ['config', '--image', `${layout}:base`, '--config.env', 'GREETING=hello', '--config.workingdir', '/opt',
-    '--config.cmd', 'sh', '--config.cmd', '-c', '--config.cmd', 'echo $GREETING; pwd; ls /opt/dir; test -e /etc/gone || echo gone'])
-  fs.rmSync(bundle, { recursive: true, force: true })
+  layout = buildOciLayout(work)
 })
 afterAll(async () => {
   await destroyRuntime(runtime)
