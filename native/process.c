@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "report.h"
+#include "seccomp.h"
 
 static void make_dirs(const char *path) {
   char buf[4096];
@@ -78,10 +79,19 @@ void mc_enter_identity(const struct mc_spec *s) {
   if (s->uid != 0 && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) mc_fail("keepcaps", errno, "prctl");
   if (setgroups(s->ngroups, s->groups) < 0) mc_fail("setgroups", errno, "%zu groups", s->ngroups);
   if (setresgid(s->gid, s->gid, s->gid) < 0) mc_fail("setgid", errno, "%u", s->gid);
+  /*
+   * Without no_new_privs the kernel lets only CAP_SYS_ADMIN install a filter,
+   * which the next steps give up: install it now, as runc does (the profile
+   * must then allow setresuid, capset and prctl, as Docker's does).
+   */
+  if (!s->no_new_privs) mc_install_seccomp(s);
   if (setresuid(s->uid, s->uid, s->uid) < 0) mc_fail("setuid", errno, "%u", s->uid);
   /* Like Docker: a non-root user keeps the bounding set but starts with no effective capabilities. */
   set_capabilities(s->uid == 0 ? caps : 0);
-  if (s->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) mc_fail("no_new_privs", errno, "prctl");
+  if (s->no_new_privs) {
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) mc_fail("no_new_privs", errno, "prctl");
+    mc_install_seccomp(s); /* the last step before execve: the filter sees only the program */
+  }
 }
 
 static const char *env_path(char *const env[]) {

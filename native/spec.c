@@ -113,6 +113,8 @@ static int parse(struct mc_spec *s, struct cursor *c) {
     else if (!strcmp(key, "group")) PUSH(s->groups, s->ngroups, (gid_t)num(v));
     else if (!strcmp(key, "caps")) s->caps = strtoull(v, NULL, 10);
     else if (!strcmp(key, "nnp")) s->no_new_privs = (int)num(v);
+    else if (!strcmp(key, "seccomp")) s->seccomp = v;
+    else if (!strcmp(key, "seccompflags")) s->seccomp_flags = (unsigned)num(v);
     else if (!strcmp(key, "env")) PUSH(s->env, s->nenv, (char *)v);
     else if (!strcmp(key, "arg")) PUSH(s->argv, s->nargv, (char *)v);
     else return -1;

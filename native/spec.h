@@ -72,6 +72,8 @@ struct mc_spec {
   size_t ngroups;
   uint64_t caps; /* bounding = permitted = effective set for uid 0 */
   int no_new_privs;
+  const char *seccomp;     /* hex-encoded struct sock_filter[]; NULL: unconfined */
+  unsigned seccomp_flags;  /* SECCOMP_FILTER_FLAG_* */
   char **env;
   size_t nenv;
   char **argv;

@@ -27,7 +27,7 @@ import { logStream } from './logs'
 import { envList, processSpec } from './process-spec'
 import { buildRecord } from './record'
 import { dnsServers, extraHostLines } from './network-options'
-import { baseCloneFlags, buildRunSpec, containerCapabilities, type NetnsChoice } from './run-spec'
+import { baseCloneFlags, buildRunSpec, containerCapabilities, containerSecurity, type NetnsChoice } from './run-spec'
 import { mountRecords, toMountOps } from '../storage/mount-options'
 import { createMounts, removeAnonymousVolumes } from '../storage/mount-lifecycle'
 import type { ContainerInspect, ContainerRecord, ContainerState, ExecOptions, ExecResult, LogsOptions, RunOptions } from './types'
@@ -298,15 +298,19 @@ export class Container implements AsyncDisposable {
     const spec = encodeExecSpec({
       pid: state.pid,
       joinFlags: baseCloneFlags | (record.hostConfig.networkMode === 'host' ? 0 : CLONE_NEWNET),
-      process: processSpec({
-        args: cmd,
-        imageEnv: record.config.env,
-        env: envList(opts.env),
-        cwd: opts.workdir ?? record.config.workdir,
-        user: opts.user ?? record.config.user,
-        layers: [this.paths().upper, ...this.layerDirs(record)],
-        capabilities: privileged ? containerCapabilities({ ...record, hostConfig: { ...record.hostConfig, privileged } }) : containerCapabilities(record),
-      }),
+      process: {
+        ...processSpec({
+          args: cmd,
+          imageEnv: record.config.env,
+          env: envList(opts.env),
+          cwd: opts.workdir ?? record.config.workdir,
+          user: opts.user ?? record.config.user,
+          layers: [this.paths().upper, ...this.layerDirs(record)],
+          capabilities: privileged ? containerCapabilities({ ...record, hostConfig: { ...record.hostConfig, privileged } }) : containerCapabilities(record),
+        }),
+        // The container's filter, even for a privileged exec (as runc applies the container's seccomp to every process).
+        ...containerSecurity(record),
+      },
     })
     return runExec(spec, opts.stdin)
   }

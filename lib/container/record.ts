@@ -9,6 +9,7 @@ import * as path from 'node:path'
 import { InvalidArgumentError } from '../errors'
 import type { ContainerContext } from './context'
 import { normaliseRef } from '../image/store'
+import { recordSecurityOpt } from '../seccomp'
 import { generateName, newId } from '../util/ids'
 import { envList, mergeEnv } from './process-spec'
 import { checkPortOptions } from './network-options'
@@ -65,6 +66,7 @@ export function buildRecord(rt: ContainerContext, imageRef: string, cmd: string[
       publishAllPorts: !!opts.publishAll,
       links: opts.links ?? [],
       networkingConfig: { ...(opts.ip !== undefined ? { ip: opts.ip } : {}), aliases: opts.aliases ?? [] },
+      securityOpt: recordSecurityOpt(opts.securityOpt),
     },
   }
 }

@@ -12,7 +12,7 @@ import type { RunOptions } from './types'
 /** Every option of `run()`; the type below fails to compile when RunOptions gains a key this list lacks. */
 const optionNames = [
   'name', 'hostname', 'env', 'workdir', 'user', 'entrypoint', 'init', 'rm', 'detach', 'network', 'capAdd', 'capDrop',
-  'privileged', 'readOnly', 'labels', 'signal', 'runtime',
+  'privileged', 'readOnly', 'securityOpt', 'labels', 'signal', 'runtime',
   'volumes', 'mounts', 'tmpfs',
   'ip', 'aliases', 'links', 'dns', 'extraHosts', 'ports', 'publishAll',
 ] as const satisfies readonly (keyof (RunOptions & RuntimeOption))[]
@@ -31,6 +31,7 @@ const stringLists: Partial<Record<keyof RunOptions, string>> = {
   entrypoint: '["/bin/sh", "-c"]',
   capAdd: '["NET_ADMIN"]',
   capDrop: '["MKNOD"]',
+  securityOpt: '["seccomp=unconfined", "no-new-privileges"]',
   volumes: '["/srv:/data:ro"]',
   aliases: '["db"]',
   links: '["mysql01:mysql"]',

@@ -9,6 +9,7 @@ import { bindMount, protectionMounts, systemMounts } from '../shim/defaults'
 import type { MountOp, RunSpec } from '../shim/spec'
 import { CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUTS } from '../sys/libc'
 import type { ImageRecord } from '../image/store'
+import { processSecurity, type ProcessSecurity } from '../seccomp'
 import { processSpec } from './process-spec'
 import type { ContainerPaths } from './store'
 import type { ContainerRecord } from './types'
@@ -19,6 +20,11 @@ export const baseCloneFlags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_
 /** The capability mask of a container's processes. */
 export function containerCapabilities(r: ContainerRecord): bigint {
   return capabilitySet({ capAdd: r.hostConfig.capAdd, capDrop: r.hostConfig.capDrop, privileged: r.hostConfig.privileged })
+}
+
+/** Seccomp filter and no_new_privs of every process of the container (its program and its execs). */
+export function containerSecurity(r: ContainerRecord): ProcessSecurity {
+  return processSecurity({ securityOpt: r.hostConfig.securityOpt, privileged: r.hostConfig.privileged, capabilities: containerCapabilities(r) })
 }
 
 /** /etc/hostname, /etc/hosts and /etc/resolv.conf from the container's directory. */
@@ -51,16 +57,19 @@ export function buildRunSpec(opts: {
   return {
     rootfs: { mergedDir: p.merged, lowerDirs: opts.layerDirs, upperDir: p.upper, workDir: p.work, readOnly: r.hostConfig.readonlyRootfs },
     mounts,
-    process: processSpec({
-      args: [...r.config.entrypoint, ...r.config.cmd],
-      imageEnv: [],
-      env: r.config.env,
-      hostname: r.config.hostname,
-      cwd: r.config.workdir,
-      user: r.config.user,
-      layers,
-      capabilities: containerCapabilities(r),
-    }),
+    process: {
+      ...processSpec({
+        args: [...r.config.entrypoint, ...r.config.cmd],
+        imageEnv: [],
+        env: r.config.env,
+        hostname: r.config.hostname,
+        cwd: r.config.workdir,
+        user: r.config.user,
+        layers,
+        capabilities: containerCapabilities(r),
+      }),
+      ...containerSecurity(r),
+    },
     cloneFlags: baseCloneFlags | (opts.netns.kind === 'own' ? CLONE_NEWNET : 0),
     hostname: r.config.hostname,
     loopbackUp: opts.netns.kind === 'own',

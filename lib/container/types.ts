@@ -40,6 +40,11 @@ export interface RunOptions extends MountRunOptions, NetworkRunOptions {
   privileged?: boolean
   /** Read-only root filesystem (`--read-only`). */
   readOnly?: boolean
+  /**
+   * `--security-opt`: "seccomp=unconfined", "seccomp=<path to a profile in Docker's JSON format>",
+   * "no-new-privileges". Without a seccomp option, Docker's default profile applies (not with `privileged`).
+   */
+  securityOpt?: string[]
   /** Labels for your own bookkeeping. */
   labels?: Record<string, string>
   /** Cancels a start in flight; what it made is removed again. */
@@ -92,6 +97,8 @@ export interface ContainerRecord {
     links: string[]
     /** Static address and aliases on the primary (user) network. */
     networkingConfig: { ip?: string; aliases: string[] }
+    /** `--security-opt` as given, with a seccomp profile path replaced by the profile's JSON text (read at create). */
+    securityOpt: string[]
   }
 }
 

@@ -53,6 +53,14 @@ export interface ProcessSpec {
   /** Capability bit set (bounding; also effective/permitted for uid 0). */
   capabilities: bigint
   noNewPrivileges: boolean
+  /** A seccomp filter installed right before execve (lib/seccomp); none: unconfined. */
+  seccomp?: SeccompFilter
+}
+
+/** A compiled seccomp filter: struct sock_filter[] and SECCOMP_FILTER_FLAG_* bits. */
+export interface SeccompFilter {
+  program: Buffer
+  flags: number
 }
 
 /** Everything `mc-shim run` needs. */
@@ -84,6 +92,7 @@ export interface ExecSpec {
 
 function processTokens(p: ProcessSpec): string[] {
   const t = ['cwd', p.cwd, 'uid', String(p.uid), 'gid', String(p.gid), 'caps', p.capabilities.toString(), 'nnp', p.noNewPrivileges ? '1' : '0']
+  if (p.seccomp) t.push('seccomp', p.seccomp.program.toString('hex'), 'seccompflags', String(p.seccomp.flags))
   for (const g of p.additionalGids) t.push('group', String(g))
   for (const e of p.env) t.push('env', e)
   for (const a of p.args) t.push('arg', a)

@@ -1,0 +1,53 @@
+// The cost of Docker's default seccomp profile on a start: run() to observed exit of /bin/true
+// with the default profile vs seccomp=unconfined, interleaved in the same run.
+'use strict'
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+const { run, Image } = require('../dist')
+const { summarize, fmt, row, now } = require('./stats')
+
+const N = Number(process.env.BENCH_N ?? 100)
+const ROUNDS = 5
+
+function busyboxRootfs(dir) {
+  const bb = ['/bin/busybox', '/usr/bin/busybox'].find((p) => fs.existsSync(p))
+  if (!bb) throw new Error('install busybox-static for the seccomp benchmark')
+  for (const d of ['bin', 'proc', 'sys', 'dev', 'etc', 'tmp']) fs.mkdirSync(path.join(dir, d), { recursive: true })
+  fs.copyFileSync(bb, path.join(dir, 'bin/busybox'))
+  fs.chmodSync(path.join(dir, 'bin/busybox'), 0o755)
+  fs.symlinkSync('busybox', path.join(dir, 'bin/true'))
+}
+
+async function starts(runtime, ref, n, securityOpt) {
+  const ms = []
+  for (let i = 0; i < n; i++) {
+    const t0 = now()
+    const c = await run(ref, ['/bin/true'], { runtime, network: 'none', securityOpt })
+    await c.wait()
+    ms.push(now() - t0)
+    await c.remove()
+  }
+  return ms
+}
+
+module.exports = async function seccompBench(runtime) {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-bench-seccomp-'))
+  try {
+    busyboxRootfs(path.join(work, 'rootfs'))
+    await Image.import(path.join(work, 'rootfs'), { runtime, ref: 'bench-seccomp-bb' })
+    const modes = [['default profile', []], ['seccomp=unconfined', ['seccomp=unconfined']]]
+    for (const [, opt] of modes) await starts(runtime, 'bench-seccomp-bb', 5, opt) // warm-up, and the filter cache
+    const samples = new Map(modes.map(([label]) => [label, []]))
+    for (let round = 0; round < ROUNDS; round++)
+      for (const [label, opt] of modes) samples.get(label).push(...(await starts(runtime, 'bench-seccomp-bb', Math.ceil(N / ROUNDS), opt)))
+    console.log(`\n## Seccomp: start p50 with Docker's default profile vs unconfined (busybox /bin/true, net none; n=${N}, ${ROUNDS} interleaved rounds)`)
+    const [withFilter, without] = modes.map(([label]) => summarize(samples.get(label)))
+    row('mode', 'p50', 'p95')
+    row('default profile', fmt(withFilter.p50), fmt(withFilter.p95))
+    row('seccomp=unconfined', fmt(without.p50), fmt(without.p95))
+    row('added by the filter (p50)', fmt(withFilter.p50 - without.p50))
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true })
+  }
+}
