@@ -5,19 +5,10 @@ const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const { run, Image } = require('../dist')
-const { summarize, fmt, row, now } = require('./stats')
+const { summarize, fmt, row, now, busyboxRootfs } = require('./stats')
 
 const N = Number(process.env.BENCH_N ?? 100)
 const ROUNDS = 5
-
-function busyboxRootfs(dir) {
-  const bb = ['/bin/busybox', '/usr/bin/busybox'].find((p) => fs.existsSync(p))
-  if (!bb) throw new Error('install busybox-static for the seccomp benchmark')
-  for (const d of ['bin', 'proc', 'sys', 'dev', 'etc', 'tmp']) fs.mkdirSync(path.join(dir, d), { recursive: true })
-  fs.copyFileSync(bb, path.join(dir, 'bin/busybox'))
-  fs.chmodSync(path.join(dir, 'bin/busybox'), 0o755)
-  fs.symlinkSync('busybox', path.join(dir, 'bin/true'))
-}
 
 async function starts(runtime, ref, n, securityOpt) {
   const ms = []

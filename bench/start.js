@@ -6,21 +6,12 @@ const os = require('node:os')
 const path = require('node:path')
 const { execFileSync, spawnSync } = require('node:child_process')
 const { run, Image, Container } = require('../dist')
-const { summarize, fmt, row, now } = require('./stats')
+const { summarize, fmt, row, now, busyboxRootfs } = require('./stats')
 
 const N = Number(process.env.BENCH_N ?? 100)
 
 function which(cmd) {
   return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0
-}
-
-function busyboxRootfs(dir) {
-  const bb = ['/bin/busybox', '/usr/bin/busybox'].find((p) => fs.existsSync(p))
-  if (!bb) throw new Error('install busybox-static for the start benchmark')
-  for (const d of ['bin', 'etc', 'tmp', 'proc', 'sys', 'dev']) fs.mkdirSync(path.join(dir, d), { recursive: true })
-  fs.copyFileSync(bb, path.join(dir, 'bin/busybox'))
-  fs.chmodSync(path.join(dir, 'bin/busybox'), 0o755)
-  for (const a of ['true', 'sh', 'sleep']) fs.symlinkSync('busybox', path.join(dir, 'bin', a))
 }
 
 /** An OCI bundle for crun/runc: their default spec, /bin/true, no terminal, no cgroup limits. */

@@ -1,5 +1,7 @@
 // Small helpers shared by the benchmark sections.
 'use strict'
+const fs = require('node:fs')
+const path = require('node:path')
 
 /** p50/p95/mean of a list of milliseconds. */
 function summarize(ms) {
@@ -17,4 +19,14 @@ function row(label, ...cols) {
 
 const now = () => Number(process.hrtime.bigint()) / 1e6
 
-module.exports = { summarize, fmt, row, now }
+/** A minimal busybox root filesystem in `dir` (true, sh, sleep). */
+function busyboxRootfs(dir) {
+  const bb = ['/bin/busybox', '/usr/bin/busybox'].find((p) => fs.existsSync(p))
+  if (!bb) throw new Error('install busybox-static for the benchmarks')
+  for (const d of ['bin', 'etc', 'tmp', 'proc', 'sys', 'dev']) fs.mkdirSync(path.join(dir, d), { recursive: true })
+  fs.copyFileSync(bb, path.join(dir, 'bin/busybox'))
+  fs.chmodSync(path.join(dir, 'bin/busybox'), 0o755)
+  for (const a of ['true', 'sh', 'sleep']) fs.symlinkSync('busybox', path.join(dir, 'bin', a))
+}
+
+module.exports = { summarize, fmt, row, now, busyboxRootfs }
