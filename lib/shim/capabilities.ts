@@ -39,3 +39,10 @@ export function capabilitySet(opts: { capAdd?: string[]; capDrop?: string[]; pri
   return mask
 }
 
+
+/** The names in a capability mask, as Docker's seccomp profiles spell them ("CAP_CHOWN", ...). */
+export function capabilityNames(mask: bigint): string[] {
+  return Object.entries(capabilityNumbers)
+    .filter(([, n]) => mask & (1n << BigInt(n)))
+    .map(([name]) => `CAP_${name}`)
+}
