@@ -51,13 +51,13 @@ const defaultRootDir = '/var/lib/minicontainer'
 export class Runtime implements ContainerContext, AsyncDisposable {
   /** State directory. */
   readonly root: string
-  /** Layers, images and refs. */
+  /** Layers, images and refs. @internal */
   readonly images: ImageStore
-  /** Container records and names. */
+  /** Container records and names. @internal */
   readonly containers: ContainerStore
-  /** Volumes; a volume is in use while a container record mounts it. */
+  /** Volumes; a volume is in use while a container record mounts it. @internal */
   readonly volumes: VolumeStore
-  /** Networks, container endpoints and published ports. */
+  /** Networks, container endpoints and published ports. @internal */
   readonly networks: NetworkService
   /** Shims of containers started by this process, by container id. @internal */
   readonly shims = new Map<string, Shim>()

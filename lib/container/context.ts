@@ -17,15 +17,15 @@ import type { ContainerStore } from './store'
 export interface ContainerContext {
   /** State directory. */
   readonly root: string
-  /** Layers, images and refs. */
+  /** Layers, images and refs. @internal */
   readonly images: ImageStore
-  /** Container records and names. */
+  /** Container records and names. @internal */
   readonly containers: ContainerStore
-  /** Volumes; a volume is in use while a container record mounts it. */
+  /** Volumes; a volume is in use while a container record mounts it. @internal */
   readonly volumes: VolumeStore
-  /** Networks, endpoints, published ports. */
+  /** Networks, endpoints, published ports. @internal */
   readonly networks: NetworkService
-  /** Shims of the containers this process started, by container id. */
+  /** Shims of the containers this process started, by container id. @internal */
   readonly shims: Map<string, Shim>
   /** Resolves once what a crashed process left on this root has been collected (runs once per process). */
   ready(): Promise<void>

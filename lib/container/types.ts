@@ -59,7 +59,7 @@ export interface ContainerRecord {
   image: string
   imageId: string
   created: string
-  /** Volumes, binds and tmpfs, resolved at create (see lib/storage/mount-lifecycle). */
+  /** Volumes, binds and tmpfs, resolved at create (see lib/storage/mount-lifecycle). @internal */
   mounts?: ResolvedMount[]
   config: {
     cmd: string[]
@@ -83,7 +83,7 @@ export interface ContainerRecord {
     readonlyRootfs: boolean
     capAdd: string[]
     capDrop: string[]
-    /** `-v` strings as given (the resolved mounts are in {@link ContainerRecord.mounts}). */
+    /** `-v` strings as given (inspect().mounts shows them resolved). */
     binds: string[]
     /** `--mount` options as given. */
     mountOptions: MountOption[]

@@ -19,7 +19,7 @@ import { normaliseRef, type ImageConfig, type ImageRecord, type ImageStore } fro
 
 /** What the image API needs from a runtime: its image store. A `Runtime` is one. */
 export interface ImageContext {
-  /** Layers, images and refs. */
+  /** Layers, images and refs. @internal */
   readonly images: ImageStore
 }
 

@@ -31,7 +31,7 @@ export interface NetworkMembers {
 
 /** What the network API needs from a runtime. A `Runtime` is one. */
 export interface NetworkContext {
-  /** The runtime's network service. */
+  /** The runtime's network service. @internal */
   readonly networks: NetworkService
   /** The runtime's containers. */
   readonly containers: NetworkMembers

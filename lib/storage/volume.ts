@@ -15,10 +15,16 @@ import type { VolumeCreateOptions, VolumeInfo, VolumeMeta, VolumeStore } from '.
 
 /** Selects the store a {@link Volume} method works on. */
 export interface VolumeStoreOption {
-  /** The store to use; defaults to `runtime.volumes`, else to the store bound by {@link Volume.useDefaultStore}. */
+  /** The store to use; defaults to `runtime.volumes`, else to the default runtime's. @internal */
   store?: VolumeStore
-  /** A runtime (anything with a `volumes` store), like the `runtime` option of containers. */
-  runtime?: { volumes: VolumeStore }
+  /** A `Runtime`, like the `runtime` option of containers; omitted, the default runtime. */
+  runtime?: VolumeContext
+}
+
+/** What the volume API needs from a runtime. A `Runtime` is one. */
+export interface VolumeContext {
+  /** The runtime's volumes. @internal */
+  readonly volumes: VolumeStore
 }
 
 const defaultStore = new DefaultBinding<VolumeStore>('no volume store: pass { runtime } or { store }')
@@ -50,7 +56,7 @@ export class Volume {
     this.anonymous = meta.anonymous
   }
 
-  /** Binds the store used when a method gets no `{ store }` (called by the runtime). */
+  /** Binds the store used when a method gets no `{ store }` (called by the runtime). @internal */
   static useDefaultStore(provider: (() => VolumeStore) | undefined): void {
     defaultStore.bind(provider)
   }

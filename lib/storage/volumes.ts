@@ -50,7 +50,7 @@ export interface VolumeInfo extends VolumeMeta {
 /** Ids of the containers that reference a volume; supplied by the container layer. */
 export type VolumeUsers = (name: string) => string[] | Promise<string[]>
 
-/** Options of {@link VolumeStore.create}. */
+/** Options of `Volume.create`. */
 export interface VolumeCreateOptions {
   labels?: Record<string, string>
 }
