@@ -53,12 +53,25 @@ export function compatArches(native: NativeArch, listed: string[]): SeccompArch[
   return compatOf[native].filter((a) => listed.includes(archInfo[a].scmp))
 }
 
+const tables = new Map<SeccompArch, { numbers: ReadonlyMap<string, number>; highest: number }>()
+
+/** The table of one architecture, made once: a Map (the JSON object is slow to search). */
+function table(arch: SeccompArch): { numbers: ReadonlyMap<string, number>; highest: number } {
+  let t = tables.get(arch)
+  if (!t) {
+    const numbers = new Map(Object.entries(syscallNumbers[arch]))
+    t = { numbers, highest: Math.max(...numbers.values()) }
+    tables.set(arch, t)
+  }
+  return t
+}
+
 /** name -> number for one architecture. */
-export function syscallTable(arch: SeccompArch): Readonly<Record<string, number>> {
-  return syscallNumbers[arch]
+export function syscallTable(arch: SeccompArch): ReadonlyMap<string, number> {
+  return table(arch).numbers
 }
 
 /** The highest number in the table: anything above is a system call newer than the table. */
 export function highestSyscall(arch: SeccompArch): number {
-  return Math.max(...Object.values(syscallTable(arch)))
+  return table(arch).highest
 }

@@ -77,7 +77,7 @@ function handlers(profile: SeccompProfile, ctx: RuleContext, arch: SeccompArch, 
   for (const rule of selectRules(profile, ctx)) {
     const ret = actionValue(rule.action, rule.errnoRet)
     for (const name of rule.names) {
-      const nr = table[name]
+      const nr = table.get(name)
       if (nr === undefined) continue
       const entry = byNumber.get(nr) ?? { conditional: [] }
       if (rule.args?.length) entry.conditional.push({ args: rule.args, ret })

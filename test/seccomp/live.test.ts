@@ -42,7 +42,7 @@ print(json.dumps({k: call(*v) for k, v in json.loads(sys.argv[1]).items()}))
 `
 
 const nr = (name: string) => {
-  const n = syscallTable(hostArch())[name]
+  const n = syscallTable(hostArch()).get(name)
   if (n === undefined) throw new Error(`no ${name} on ${hostArch()}`)
   return n
 }
