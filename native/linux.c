@@ -241,6 +241,18 @@ static void mount_rootfs(const struct mc_spec *s) {
   }
 }
 
+/*
+ * Docker's init layer makes /etc/mtab a symlink to /proc/mounts (df and mount read it). Done after
+ * pivot_root, so that whatever /etc is in the image, the link is made inside the container's own root.
+ * An image that has its own /etc/mtab, or no /etc, keeps what it has.
+ */
+static void link_mtab(void) {
+  struct stat st;
+  if (lstat("/etc/mtab", &st) == 0) return;
+  if (symlink("/proc/mounts", "/etc/mtab") < 0 && errno != ENOENT && errno != EEXIST && errno != EROFS)
+    mc_fail("symlink", errno, "/etc/mtab");
+}
+
 void mc_setup_rootfs(const struct mc_spec *s) {
   /* Nothing we mount may propagate back to the host. */
   if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) mc_fail("make / private", errno, "/");
@@ -266,6 +278,7 @@ void mc_setup_rootfs(const struct mc_spec *s) {
   if (chdir("/") < 0) mc_fail("chdir", errno, "/");
   close(root_fd);
   root_fd = -1;
+  link_mtab();
   if (s->readonly_root && mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) < 0)
     mc_fail("readonly rootfs", errno, "/");
 }

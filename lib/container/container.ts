@@ -305,6 +305,7 @@ export class Container implements AsyncDisposable {
           env: envList(opts.env),
           cwd: opts.workdir ?? record.config.workdir,
           user: opts.user ?? record.config.user,
+          groupAdd: record.hostConfig.groupAdd ?? [],
           layers: [this.paths().upper, ...this.layerDirs(record)],
           capabilities: privileged ? containerCapabilities({ ...record, hostConfig: { ...record.hostConfig, privileged } }) : containerCapabilities(record),
         }),

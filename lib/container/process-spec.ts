@@ -59,13 +59,18 @@ function parseDb(text: string | undefined): string[][] {
   return (text ?? '').split('\n').filter((l) => l && !l.startsWith('#')).map((l) => l.split(':'))
 }
 
-/** Resolves `user` ("name", "uid", "uid:gid", "name:group") against the image's databases. */
-export function resolveUser(user: string, layers: string[]): Identity {
-  // The common case needs no lookup: root, with root's home.
-  if (user === '' || user === 'root' || user === '0') return { uid: 0, gid: 0, additionalGids: [], home: '/root' }
+/**
+ * Resolves `user` ("name", "uid", "uid:gid", "name:group") against the
+ * image's databases. Supplementary groups are Docker's: every group of
+ * /etc/group whose gid is the primary one or that lists the user, plus
+ * `groupAdd` (names or gids).
+ */
+export function resolveUser(user: string, layers: string[], groupAdd: string[] = []): Identity {
+  const groups = parseDb(readFromLayers(layers, '/etc/group'))
+  // Root needs no passwd lookup: root's home is /root.
+  if (user === '' || user === 'root' || user === '0') return { uid: 0, gid: 0, additionalGids: supplementaryGids(groups, 'root', 0, groupAdd), home: '/root' }
   const [u = '', g] = user.split(':')
   const passwd = parseDb(readFromLayers(layers, '/etc/passwd'))
-  const groups = parseDb(readFromLayers(layers, '/etc/group'))
   const entry = passwd.find((p) => p[0] === u || (/^\d+$/.test(u) && p[2] === u))
   let uid: number
   if (/^\d+$/.test(u)) uid = Number(u)
@@ -79,11 +84,26 @@ export function resolveUser(user: string, layers: string[]): Identity {
     else if (group) gid = Number(group[2])
     else throw new InvalidArgumentError(`unable to find group ${g}: no matching entries in the image's /etc/group`)
   }
-  const name = entry?.[0]
-  const additionalGids = name
-    ? groups.filter((gr) => (gr[3] ?? '').split(',').includes(name)).map((gr) => Number(gr[2])).filter((x) => x !== gid)
-    : []
-  return { uid, gid, additionalGids, home: entry?.[5] || (uid === 0 ? '/root' : '/') }
+  // With an explicit group (`user:group`), Docker looks up only that group, not the user's memberships.
+  const memberOf = g === undefined ? entry?.[0] : undefined
+  return { uid, gid, additionalGids: supplementaryGids(groups, memberOf, gid, groupAdd), home: entry?.[5] || (uid === 0 ? '/root' : '/') }
+}
+
+/**
+ * Docker's supplementary groups: the groups of /etc/group with the primary
+ * gid or listing `memberOf` as a member, then `groupAdd`.
+ */
+function supplementaryGids(groups: string[][], memberOf: string | undefined, gid: number, groupAdd: string[]): number[] {
+  const gids = groups.filter((gr) => Number(gr[2]) === gid || (!!memberOf && (gr[3] ?? '').split(',').includes(memberOf))).map((gr) => Number(gr[2]))
+  for (const g of groupAdd) {
+    if (/^\d+$/.test(g)) gids.push(Number(g))
+    else {
+      const group = groups.find((gr) => gr[0] === g)
+      if (!group) throw new InvalidArgumentError(`unable to find group ${g}: no matching entries in the image's /etc/group (groupAdd takes group names or gids)`)
+      gids.push(Number(group[2]))
+    }
+  }
+  return [...new Set(gids)]
 }
 
 /** The process spec for a container or exec: identity, environment, capabilities. */
@@ -94,10 +114,12 @@ export function processSpec(opts: {
   hostname?: string
   cwd: string
   user: string
+  /** Extra supplementary groups (`--group-add`). */
+  groupAdd?: string[]
   layers: string[]
   capabilities: bigint
 }): ProcessSpec {
-  const id = resolveUser(opts.user, opts.layers)
+  const id = resolveUser(opts.user, opts.layers, opts.groupAdd)
   const base = [defaultPath, ...(opts.hostname ? [`HOSTNAME=${opts.hostname}`] : [])]
   const env = mergeEnv(base, opts.imageEnv, opts.env)
   if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${id.home}`)

@@ -59,6 +59,7 @@ export function buildRecord(rt: ContainerContext, imageRef: string, cmd: string[
       readonlyRootfs: !!opts.readOnly,
       capAdd: opts.capAdd ?? [],
       capDrop: opts.capDrop ?? [],
+      groupAdd: opts.groupAdd ?? [],
       binds: [...(opts.volumes ?? []), ...imageVolumes(image.config.volumes ?? [], opts)],
       mountOptions: opts.mounts ?? [],
       tmpfs: opts.tmpfs ?? {},

@@ -65,6 +65,7 @@ export function buildRunSpec(opts: {
         hostname: r.config.hostname,
         cwd: r.config.workdir,
         user: r.config.user,
+        groupAdd: r.hostConfig.groupAdd ?? [],
         layers,
         capabilities: containerCapabilities(r),
       }),

@@ -22,6 +22,8 @@ export interface RunOptions extends MountRunOptions, NetworkRunOptions {
   workdir?: string
   /** `uid[:gid]` or a user name from the image's /etc/passwd (`-u`). */
   user?: string
+  /** Extra supplementary groups, as names from the image's /etc/group or gids (`--group-add`). */
+  groupAdd?: string[]
   /** Replaces the image's entrypoint. */
   entrypoint?: string[]
   /** Run a minimal init as PID 1 that forwards signals and reaps zombies (`--init`). */
@@ -83,6 +85,8 @@ export interface ContainerRecord {
     readonlyRootfs: boolean
     capAdd: string[]
     capDrop: string[]
+    /** `--group-add`. */
+    groupAdd: string[]
     /** `-v` strings as given (inspect().mounts shows them resolved). */
     binds: string[]
     /** `--mount` options as given. */

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { existsSync } from 'node:fs'
 import { MountExtra, type MountOp } from './spec'
 import { MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY, MS_STRICTATIME } from '../sys/libc'
 
@@ -27,7 +28,9 @@ const devices: [name: string, major: number, minor: number][] = [
 
 const devLinks: [target: string, link: string][] = [
   ['/proc/self/fd', '/dev/fd'], ['/proc/self/fd/0', '/dev/stdin'], ['/proc/self/fd/1', '/dev/stdout'],
-  ['/proc/self/fd/2', '/dev/stderr'], ['/proc/kcore', '/dev/core'], ['pts/ptmx', '/dev/ptmx'],
+  ['/proc/self/fd/2', '/dev/stderr'], ['pts/ptmx', '/dev/ptmx'],
+  // Like runc: /dev/core only where the kernel has /proc/kcore (CONFIG_PROC_KCORE).
+  ...(existsSync('/proc/kcore') ? [['/proc/kcore', '/dev/core'] as [string, string]] : []),
 ]
 
 function fs(type: string, target: string, flags: number, data = '', source = type): MountOp {
