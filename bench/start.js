@@ -43,14 +43,15 @@ function loop(argv, n, { privateCgroupfs = false } = {}) {
   return JSON.parse(out.stdout.trim().split('\n').pop() || '{"error":"no output"}')
 }
 
-async function ours(runtime, ref, n) {
+/** run() to exit; with `rm`, to the container being gone too (as `docker run --rm` returns). */
+async function ours(runtime, ref, n, { rm = false } = {}) {
   const ms = []
   for (let i = 0; i < n; i++) {
     const t0 = now()
-    const c = await run(ref, ['/bin/true'], { runtime, network: 'none' })
+    const c = await run(ref, ['/bin/true'], { runtime, network: 'none', rm })
     await c.wait()
     ms.push(now() - t0)
-    await c.remove()
+    if (!rm) await c.remove()
   }
   return ms
 }
@@ -61,10 +62,11 @@ async function ours(runtime, ref, n) {
  */
 async function compare(runtime, ref, contenders) {
   for (let i = 0; i < 10; i++) await (await run(ref, ['/bin/true'], { runtime, rm: true, network: 'none' })).wait()
-  const samples = new Map([['minicontainer', []], ...contenders.map((c) => [c.label, []])])
+  const samples = new Map([['minicontainer', []], ['minicontainer rm: true', []], ...contenders.map((c) => [c.label, []])])
   const errors = new Map()
   for (let round = 0; round < ROUNDS; round++) {
     samples.get('minicontainer').push(...(await ours(runtime, ref, Math.ceil(N / ROUNDS))))
+    samples.get('minicontainer rm: true').push(...(await ours(runtime, ref, Math.ceil(N / ROUNDS), { rm: true })))
     for (const c of contenders) {
       if (c.error || errors.has(c.label)) continue
       const r = loop(c.argv, Math.ceil(N / ROUNDS), c.opts)
@@ -132,6 +134,8 @@ module.exports = async function startBench(runtime) {
     const mine = summarize(samples.get('minicontainer'))
     row('runtime', 'p50', 'p95', 'ours / theirs')
     row('minicontainer', fmt(mine.p50), fmt(mine.p95), '1.00x')
+    const withRm = summarize(samples.get('minicontainer rm: true'))
+    row('minicontainer rm: true', fmt(withRm.p50), fmt(withRm.p95), `${(withRm.p50 / mine.p50).toFixed(2)}x of no rm`)
     for (const c of contenders) {
       const error = c.error ?? errors.get(c.label)
       if (error) {

@@ -30,6 +30,7 @@ export async function collectGarbage(ctx: ContainerContext): Promise<void> {
     ctx.containers.delete(id, record.name)
     await removeAnonymousVolumes(record.mounts ?? [], ctx.volumes).catch(() => {})
   }
+  await ctx.containers.emptyTrash()
   for (const id of ctx.containers.unfinished()) {
     const age = Date.now() - fs.statSync(ctx.containers.paths(id).dir).mtimeMs
     if (age > UNFINISHED_CREATE_MS) ctx.containers.delete(id)

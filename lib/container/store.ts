@@ -8,6 +8,7 @@
  *   containers/<id>/{upper,work,merged}   the writable layer and mount point
  *   containers/<id>/{stdout,stderr}.log, hostname, hosts, resolv.conf
  *   names/<name>                  the id owning a name (created with O_EXCL)
+ *   trash/<id>.*                  removed containers whose files are still being deleted
  *
  * @module
  */
@@ -38,10 +39,13 @@ export interface ContainerPaths {
 export class ContainerStore {
   private readonly containersDir: string
   private readonly namesDir: string
+  private readonly trashDir: string
 
   constructor(root: string) {
     this.containersDir = path.join(root, 'containers')
     this.namesDir = path.join(root, 'names')
+    this.trashDir = path.join(root, 'trash')
+    fs.mkdirSync(this.trashDir, { recursive: true })
     fs.mkdirSync(this.containersDir, { recursive: true })
     fs.mkdirSync(this.namesDir, { recursive: true })
   }
@@ -139,9 +143,27 @@ export class ContainerStore {
     throw new ContainerNotFoundError(ref)
   }
 
-  /** Deletes a container's directory (its writable layer included) and frees its name. */
+  /**
+   * Deletes a container: its directory leaves `containers/` at once, by one
+   * atomic rename into `trash/` (so no reader ever sees half a container, and
+   * a shim still writing its exit file cannot make the removal fail), its
+   * name is freed, and the files themselves (a writable layer can be large)
+   * are deleted in the background, off the start path. What a process that
+   * exits first leaves in `trash/` is deleted by the next runtime's recovery.
+   */
   delete(id: string, name?: string): void {
-    fs.rmSync(this.paths(id).dir, { recursive: true, force: true })
+    const trash = path.join(this.trashDir, `${id}.${process.pid}.${Date.now()}`)
+    try {
+      fs.renameSync(this.paths(id).dir, trash)
+      void fs.promises.rm(trash, { recursive: true, force: true }).catch(() => {})
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+    }
     if (name) this.releaseName(name, id)
+  }
+
+  /** Deletes what removals of processes that exited before finishing left in `trash/`. */
+  async emptyTrash(): Promise<void> {
+    for (const entry of fs.readdirSync(this.trashDir)) await fs.promises.rm(path.join(this.trashDir, entry), { recursive: true, force: true }).catch(() => {})
   }
 }
