@@ -32,6 +32,7 @@ export type ErrorCode =
   | 'EDIGEST'
   | 'EABORTED'
   | 'EINTERNAL'
+  | 'EFIREWALL'
 
 /** Base class of every error minicontainer throws. */
 export class MiniContainerError extends Error {

@@ -34,7 +34,7 @@ export type { NetworkSettings, EndpointSettings, NetworkInfo, NetworkRunOptions,
 export type { CopyOptions, PathStat, PutArchiveOptions } from './files'
 export { defaultCapabilities } from './shim/capabilities'
 export * from './errors'
-export { NetworkNotFoundError, PortInUseError, AddressInUseError, NetworkInUseError, NoFreeSubnetError, NftablesError } from './network/errors'
+export { NetworkNotFoundError, PortInUseError, AddressInUseError, NetworkInUseError, NoFreeSubnetError, NftablesError, LegacyFirewallError } from './network/errors'
 export { VolumeNotFoundError, VolumeInUseError, MountSourceNotFoundError } from './storage/volume-errors'
 export type { FilesErrorReason } from './files/errors'
 export { FilesError, PathNotFoundError, NotADirectoryError, DirectoryOntoFileError, DirNonDirError, ReadOnlyError, UnsafeEntryError } from './files/errors'

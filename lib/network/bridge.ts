@@ -7,6 +7,7 @@
  * @module
  */
 import { parseCidr } from './ipam'
+import { checkLegacyForward } from './forward-accept'
 import type { Firewall } from './nftables'
 import { enableIpForward, setIfaceSysctl, type Rtnl } from './rtnl'
 import type { NetworkRecord } from './store'
@@ -31,15 +32,23 @@ export async function ensureBridge(host: Rtnl, net: NetworkRecord): Promise<numb
   return index
 }
 
-/** Makes sure the firewall rules of `net` are installed (once). */
+/**
+ * Makes sure the firewall rules of `net` are installed (once), and its accept
+ * rules in other firewalls' forward chains (checked on every call: Docker may
+ * have started since).
+ */
 export async function ensureRules(fw: Firewall, net: NetworkRecord): Promise<void> {
-  if ((await fw.owners()).has(`net:${net.id}`)) return
-  await fw.addNetwork({ id: net.id, bridge: net.bridge, subnet: parseCidr(net.subnet), internal: net.internal })
-  if (!net.internal) enableIpForward()
+  if (!(await fw.owners()).has(`net:${net.id}`)) {
+    await fw.addNetwork({ id: net.id, bridge: net.bridge, subnet: parseCidr(net.subnet), internal: net.internal })
+    if (!net.internal) enableIpForward()
+  }
+  // Internal networks too: with br_netfilter, even traffic within one bridge passes the forward chains.
+  await fw.openForward(net.bridge)
 }
 
 /** Brings up the whole host side of `net`; on failure nothing new is left behind. */
 export async function ensureNetworkUp(host: Rtnl, fw: Firewall, net: NetworkRecord): Promise<number> {
+  checkLegacyForward(net.bridge)
   const hadBridge = !!(await host.link(net.bridge))
   const index = await ensureBridge(host, net)
   try {
@@ -54,5 +63,6 @@ export async function ensureNetworkUp(host: Rtnl, fw: Firewall, net: NetworkReco
 /** Removes the host side of `net` (rules and bridge); idempotent. */
 export async function tearDownNetwork(host: Rtnl, fw: Firewall, net: NetworkRecord): Promise<void> {
   await fw.removeNetwork(net.id)
+  await fw.closeForward((bridge) => bridge === net.bridge)
   await host.deleteLink(net.bridge)
 }

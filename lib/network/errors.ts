@@ -62,3 +62,20 @@ export class NftablesError extends MiniContainerError {
     super('ESYSCALL', `nf_tables ${op} failed: ${errno}${errno === 'EPROTONOSUPPORT' || errno === 'ENOENT' ? ' (is the nf_tables/nft_nat kernel module available?)' : ''}`)
   }
 }
+
+/**
+ * The host filters forwarded packets with iptables-legacy (x_tables), which
+ * minicontainer does not write to, so its bridges' traffic may be dropped there.
+ */
+export class LegacyFirewallError extends MiniContainerError {
+  /** @param bridge - the bridge that would be cut off. */
+  constructor(readonly bridge: string) {
+    super(
+      'EFIREWALL',
+      `this host filters forwarded traffic with iptables-legacy, which minicontainer does not write to, so bridge ${bridge} may be cut off. ` +
+        'Either switch to iptables-nft (update-alternatives --set iptables /usr/sbin/iptables-nft, then restart Docker or reload your rules), ' +
+        'or allow minicontainer\'s bridges yourself (iptables-legacy -I FORWARD -i mc+ -j ACCEPT; iptables-legacy -I FORWARD -o mc+ -j ACCEPT) ' +
+        'and set MINICONTAINER_IPTABLES_LEGACY=accept',
+    )
+  }
+}

@@ -23,6 +23,16 @@ const REPLY_TIMEOUT_MS = 5000
 
 /** Address families of nf_tables (NFPROTO_*). */
 export const NFPROTO_IPV4 = 2
+/** The `inet` family (IPv4 and IPv6 in one table). */
+export const NFPROTO_INET = 1
+/** Every family (dumps only). */
+export const NFPROTO_UNSPEC = 0
+
+/** One dumped nf_tables object: its family and attributes. */
+export interface NftObject {
+  family: number
+  attrs: Map<number, Buffer>
+}
 
 /** nf_tables message types (enum nf_tables_msg_types). */
 export const NftMsg = {
@@ -30,6 +40,7 @@ export const NftMsg = {
   GETTABLE: 1,
   DELTABLE: 2,
   NEWCHAIN: 3,
+  GETCHAIN: 4,
   DELCHAIN: 5,
   NEWRULE: 6,
   GETRULE: 7,
@@ -129,6 +140,11 @@ export class NfNetlink {
 
   /** Dumps objects (GETTABLE, GETRULE...) filtered by `attrs`; returns each object's attributes. */
   async dump(msg: number, attrs: Buffer[], family = NFPROTO_IPV4): Promise<Map<number, Buffer>[]> {
+    return (await this.dumpObjects(msg, attrs, family)).map((o) => o.attrs)
+  }
+
+  /** Like {@link dump}, with each object's family (for dumps across families with NFPROTO_UNSPEC). */
+  async dumpObjects(msg: number, attrs: Buffer[], family = NFPROTO_IPV4): Promise<NftObject[]> {
     const type = (NFNL_SUBSYS_NFTABLES << 8) | msg
     let reply
     try {
@@ -138,6 +154,6 @@ export class NfNetlink {
       throw new NftablesError('dump', m ? m[1] : String((err as Error).message))
     }
     // Each GET's answers are the matching NEW message type (GETRULE 7 -> NEWRULE 6).
-    return reply.filter((m) => m.type === type - 1).map((m) => parseAttrs(m.data.subarray(4)))
+    return reply.filter((m) => m.type === type - 1).map((m) => ({ family: m.data.readUInt8(0), attrs: parseAttrs(m.data.subarray(4)) }))
   }
 }

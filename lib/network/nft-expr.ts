@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { attr, nested, strAttr, u32beAttr } from './nlattr'
+import { attr, attrString, nested, strAttr, u32beAttr } from './nlattr'
 
 const NFTA_LIST_ELEM = 1
 const NFTA_EXPR_NAME = 1
@@ -124,4 +124,24 @@ export function ifnameValue(name: string, prefixOnly = false): Buffer {
   const b = Buffer.alloc(16)
   b.write(name)
   return b
+}
+
+/** NFTNL_UDATA_RULE_COMMENT: the rule userdata TLV that nft shows as `comment` and iptables-nft as `-m comment`. */
+const UDATA_COMMENT = 0
+
+/** A rule's userdata carrying `text` as its comment (NFTA_RULE_USERDATA). */
+export function ruleComment(text: string): Buffer {
+  const value = Buffer.from(`${text}\0`)
+  return Buffer.concat([Buffer.from([UDATA_COMMENT, value.length]), value])
+}
+
+/** The comment in a rule's userdata, if any. */
+export function parseRuleComment(udata: Buffer | undefined): string | undefined {
+  let off = 0
+  while (udata && off + 2 <= udata.length) {
+    const [type, len] = [udata[off], udata[off + 1]]
+    if (type === UDATA_COMMENT) return attrString(udata.subarray(off + 2, off + 2 + len))
+    off += 2 + len
+  }
+  return undefined
 }

@@ -23,6 +23,7 @@ import { attr, attrString, nested, strAttr, u64beAttr } from './nlattr'
 import { NftablesError } from './errors'
 import { NfNetlink, NftMsg, type NftCommand } from './nfnetlink'
 import * as x from './nft-expr'
+import { closeForward, openForward } from './forward-accept'
 
 const NLM_F_CREATE = 0x400
 const NLM_F_APPEND = 0x800
@@ -40,8 +41,6 @@ const RULE_CHAIN = 2
 const RULE_HANDLE = 3
 const RULE_EXPRESSIONS = 4
 const RULE_USERDATA = 7
-/** NFTNL_UDATA_RULE_COMMENT: userdata TLV type nft shows as `comment`. */
-const UDATA_COMMENT = 0
 
 const IPPROTO = { tcp: 6, udp: 17 } as const
 
@@ -146,21 +145,6 @@ function portRules(p: PortRule): Rule[] {
   ]
 }
 
-function comment(text: string): Buffer {
-  const value = Buffer.from(`${text}\0`)
-  return Buffer.concat([Buffer.from([UDATA_COMMENT, value.length]), value])
-}
-
-function parseComment(udata: Buffer | undefined): string | undefined {
-  let off = 0
-  while (udata && off + 2 <= udata.length) {
-    const [type, len] = [udata[off], udata[off + 1]]
-    if (type === UDATA_COMMENT) return attrString(udata.subarray(off + 2, off + 2 + len))
-    off += 2 + len
-  }
-  return undefined
-}
-
 /** The nf_tables table of one runtime. */
 export class Firewall {
   /** @param tag - the runtime's short tag; @param bridgePrefix - prefix shared by all our bridges (isolation). */
@@ -179,7 +163,7 @@ export class Firewall {
     return {
       msg: NftMsg.NEWRULE,
       flags: NLM_F_CREATE | NLM_F_APPEND,
-      attrs: [strAttr(RULE_TABLE, this.table), strAttr(RULE_CHAIN, r.chain), nested(RULE_EXPRESSIONS, r.exprs), attr(RULE_USERDATA, comment(owner))],
+      attrs: [strAttr(RULE_TABLE, this.table), strAttr(RULE_CHAIN, r.chain), nested(RULE_EXPRESSIONS, r.exprs), attr(RULE_USERDATA, x.ruleComment(owner))],
     }
   }
 
@@ -204,6 +188,16 @@ export class Firewall {
     await this.nl.batch('publish ports', [...this.tableCommands(), ...ports.flatMap(portRules).map((r) => this.ruleCommand(`ctr:${containerId}`, r))])
   }
 
+  /** Lets `bridge`'s traffic past other firewalls' forward chains (Docker's, a host policy); see forward-accept.ts. */
+  openForward(bridge: string): Promise<void> {
+    return openForward(this.nl, bridge)
+  }
+
+  /** Removes the accept rules of every bridge for which `doomed` holds. */
+  closeForward(doomed: (bridge: string) => boolean): Promise<void> {
+    return closeForward(this.nl, doomed)
+  }
+
   /** Removes a network's rules. */
   removeNetwork(id: string): Promise<number> {
     return this.removeOwned(`net:${id}`)
@@ -225,7 +219,7 @@ export class Firewall {
     }
     return dumped
       .filter((a) => attrString(a.get(RULE_TABLE)) === this.table)
-      .map((a) => ({ chain: attrString(a.get(RULE_CHAIN)) ?? '', handle: a.get(RULE_HANDLE)?.readBigUInt64BE(0) ?? 0n, owner: parseComment(a.get(RULE_USERDATA)) }))
+      .map((a) => ({ chain: attrString(a.get(RULE_CHAIN)) ?? '', handle: a.get(RULE_HANDLE)?.readBigUInt64BE(0) ?? 0n, owner: x.parseRuleComment(a.get(RULE_USERDATA)) }))
   }
 
   private async removeOwned(owner: string): Promise<number> {

@@ -236,6 +236,7 @@ export class NetworkService {
       if (l.name.startsWith(this.names.vethPrefix) && !veths.has(l.name)) await this.host.deleteLink(l.name)
       else if (l.name.startsWith(this.names.bridgePrefix) && !bridges.has(l.name)) await this.host.deleteLink(l.name)
     }
+    await this.fw.closeForward((b) => b.startsWith(this.names.bridgePrefix) && !bridges.has(b))
     const liveOwners = new Set([...containers.map((c) => `ctr:${c.containerId}`), ...[...netIds].map((id) => `net:${id}`)])
     for (const owner of await this.fw.owners()) {
       if (liveOwners.has(owner)) continue

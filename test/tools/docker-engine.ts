@@ -31,6 +31,8 @@ export interface PrivateDocker {
   readonly socket: string
   /** A path other processes can enter the engine's network namespace by (`nsenter --net=...`). */
   readonly netns: string
+  /** dockerd's host pid (e.g. for `ip link set ... netns <pid>`). */
+  readonly pid: number
   /** The temp dir holding the engine's roots, socket and log. */
   readonly dir: string
   /** Runs the `docker` CLI against this engine; never throws on a non-zero exit. */
@@ -118,7 +120,7 @@ function removeCgroups(name: string): void {
  * it answers. Fails (throws) when docker.io is not installed or the engine
  * does not come up within `timeoutMs`.
  */
-export async function startPrivateDocker(timeoutMs = 60000): Promise<PrivateDocker> {
+export async function startPrivateDocker(timeoutMs = 120000): Promise<PrivateDocker> {
   for (const cmd of ['dockerd', 'docker', 'nsenter', 'unshare', 'ip'])
     if (!onPath(cmd)) throw new Error(`${cmd} is not installed: the Docker tests need it (apt-get install docker.io iproute2 util-linux)`)
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-docker-'))
@@ -197,7 +199,12 @@ export async function startPrivateDocker(timeoutMs = 60000): Promise<PrivateDock
     }
     await new Promise((r) => setTimeout(r, 200))
   }
-  return { socket, netns, dir, run, ok, stop }
+  const pid = forkedChild(child.pid!)
+  if (pid === undefined) {
+    await stop()
+    throw new Error('private dockerd answers but its process is not found')
+  }
+  return { socket, netns, pid, dir, run, ok, stop }
 }
 
 /**
