@@ -73,7 +73,7 @@ beforeAll(async () => {
     await mc.Image.fromHost({ runtime: ctx.rt })
     await mc.Network.create('coexist-a', { runtime: ctx.rt, subnet: '10.213.61.0/24' })
     await mc.Network.create('coexist-b', { runtime: ctx.rt, subnet: '10.213.62.0/24' })`)
-}, 180000)
+}, 400000)
 
 afterAll(async () => {
   if (agent) {

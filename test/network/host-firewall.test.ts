@@ -32,7 +32,7 @@ function useFirewalledNetns(firewall: string[], pool: string): { ns: TestNetns; 
     env.ns.run(firewall)
     env.agent = await startNetnsAgent(env.ns.path)
     await env.agent.eval(newRuntime(pool))
-  }, 60000)
+  }, 300000)
   afterAll(async () => {
     await env.agent?.eval(closeRuntime).finally(() => env.agent.stop())
     env.ns?.close()

@@ -38,7 +38,7 @@ export async function startNetnsAgent(netnsPath: string): Promise<NetnsAgent> {
   let nextId = 1
   const lines = readline.createInterface({ input: child.stdout! })
   const ready = new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('netns agent did not start')), 30000)
+    const timer = setTimeout(() => reject(new Error('netns agent did not start')), 180000)
     child.once('exit', (code) => reject(new Error(`netns agent exited with ${code}`)))
     lines.on('line', (line) => {
       const msg = JSON.parse(line) as { ready?: boolean; id?: number; value?: unknown; error?: string; code?: string }
