@@ -1,11 +1,19 @@
 // Tests run against the TypeScript sources (ts-jest, transpile only: `npm run build` type-checks).
-/** @type {import('jest').Config} */
-module.exports = {
+// Two projects: `unit` (*.unit.test.ts: pure logic and plain files, no root, seconds; `npm run test:unit`)
+// and `kernel` (everything else: real namespaces, mounts, netlink and nf_tables, run as root).
+const common = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
-  testMatch: ['**/*.test.ts'],
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }] },
   setupFiles: ['<rootDir>/test/setup.ts'],
+}
+
+/** @type {import('jest').Config} */
+module.exports = {
+  projects: [
+    { ...common, displayName: 'unit', testMatch: ['**/*.unit.test.ts'] },
+    { ...common, displayName: 'kernel', testMatch: ['**/*.test.ts'], testPathIgnorePatterns: ['\\.unit\\.test\\.ts$'] },
+  ],
   testTimeout: 60000,
   maxWorkers: 2,
 }

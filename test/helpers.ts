@@ -23,9 +23,9 @@ export async function destroyRuntime(runtime: Runtime): Promise<void> {
   fs.rmSync(runtime.root, { recursive: true, force: true })
 }
 
-/** Builds a busybox rootfs directory (the binary plus applet links); undefined when busybox is not installed. */
-export function busyboxRootfs(dir: string): string | undefined {
-  if (!busyboxPath) return undefined
+/** Builds a busybox rootfs directory (the binary plus applet links); throws when busybox-static is not installed. */
+export function busyboxRootfs(dir: string): string {
+  if (!busyboxPath) throw new Error('busybox is not installed: the busybox tests need it (apt-get install busybox-static)')
   for (const d of ['bin', 'etc', 'tmp', 'root', 'proc', 'sys', 'dev']) fs.mkdirSync(path.join(dir, d), { recursive: true })
   fs.copyFileSync(busyboxPath, path.join(dir, 'bin/busybox'))
   fs.chmodSync(path.join(dir, 'bin/busybox'), 0o755)
@@ -38,16 +38,11 @@ export function busyboxRootfs(dir: string): string | undefined {
   return dir
 }
 
-/** Imports the busybox rootfs as "bb:latest"; undefined when busybox is absent (tests then skip with a message). */
-export async function busyboxImage(runtime: Runtime): Promise<Image | undefined> {
+/** Imports the busybox rootfs as "bb:latest"; throws when busybox is not installed. */
+export async function busyboxImage(runtime: Runtime): Promise<Image> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-bbroot-'))
   try {
-    if (!busyboxRootfs(dir)) {
-      if (process.env.CI) throw new Error('busybox-static is not installed, but CI must run every test (apt-get install busybox-static)')
-      console.warn('busybox not installed: skipping busybox tests (apt-get install busybox-static)')
-      return undefined
-    }
-    return await Image.import(dir, { runtime, ref: 'bb:latest' })
+    return await Image.import(busyboxRootfs(dir), { runtime, ref: 'bb:latest' })
   } finally {
     fs.rmSync(dir, { recursive: true, force: true })
   }

@@ -1,12 +1,11 @@
 import * as fs from 'node:fs'
 import { execFileSync } from 'node:child_process'
-import { Image, run, type Runtime } from '../../lib'
+import { run, type Runtime } from '../../lib'
 import { text, useRuntime } from '../helpers'
 
 let runtime: Runtime
-let bb: Image | undefined
 
-useRuntime((r, b) => ((runtime = r), (bb = b)), { busybox: true })
+useRuntime((r) => (runtime = r), { busybox: true })
 
 async function output(cmd: string, opts: Record<string, unknown> = {}): Promise<string> {
   const c = await run('host', ['sh', '-c', cmd], { runtime, ...opts })
@@ -35,9 +34,18 @@ test('pid namespace: the command is PID 1 and sees only its own processes', asyn
 test('uts and ipc namespaces: hostname and SysV IPC are private', async () => {
   expect(await output('hostname', { hostname: 'isolated' })).toBe('isolated\n')
   expect(execFileSync('hostname').toString()).not.toBe('isolated\n')
-  const ipcHost = fs.readFileSync('/proc/sysvipc/shm', 'utf8').trim().split('\n').length
-  expect(await output('wc -l < /proc/sysvipc/shm')).toBe('1\n')
-  expect(ipcHost).toBeGreaterThanOrEqual(1)
+  // A segment made on the host is invisible inside; one made inside is invisible on the host.
+  const hostShm = /Shared memory id: (\d+)/.exec(execFileSync('ipcmk', ['-M', '4096']).toString())![1]
+  try {
+    const keys = (table: string, column = 0) => table.trim().split('\n').slice(1).map((l) => l.trim().split(/\s+/)[column])
+    expect(keys(fs.readFileSync('/proc/sysvipc/shm', 'utf8'), 1)).toContain(hostShm)
+    const inside = await output('ipcmk -M 8192 >/dev/null && cat /proc/sysvipc/shm')
+    expect(inside.trim().split('\n')).toHaveLength(2) // the header and its own segment only
+    const [insideKey] = keys(inside)
+    expect(keys(fs.readFileSync('/proc/sysvipc/shm', 'utf8'))).not.toContain(insideKey)
+  } finally {
+    execFileSync('ipcrm', ['-m', hostShm])
+  }
 })
 
 test('net namespace "none": only lo, up, and no routes', async () => {
@@ -118,7 +126,6 @@ test('capabilities: Docker default set, capAdd, capDrop and privileged', async (
 })
 
 test('overlay copy-on-write: a change in one container is invisible to another and to the image', async () => {
-  if (!bb) return
   const a = await run('bb', ['sh', '-c', 'echo changed > /etc/motd; rm /bin/wc; sleep 30'], { runtime })
   const b = await run('bb', ['sleep', '30'], { runtime })
   await new Promise((r) => setTimeout(r, 150))

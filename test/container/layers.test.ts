@@ -3,15 +3,14 @@ import { Image, run, type Runtime } from '../../lib'
 import { sleep, useRuntime } from '../helpers'
 
 let runtime: Runtime
-let bb: Image | undefined
+let bb: Image
 
-useRuntime((r, b) => ((runtime = r), (bb = b)), { hostImage: false, busybox: true })
+useRuntime((r, b) => ((runtime = r), (bb = b!)), { hostImage: false, busybox: true })
 
 /** Blocks used on disk by a directory, in KiB (du counts each hard-linked inode once). */
 const du = (dir: string) => Number(execFileSync('du', ['-sk', dir], { encoding: 'utf8' }).split('\t')[0])
 
 test('sizeRw counts the writable layer only; sizeRootFs the whole view', async () => {
-  if (!bb) return
   const c = await run('bb', ['sh', '-c', 'head -c 300000 /dev/zero > /tmp/blob; sleep 30'], { runtime })
   await sleep(200)
   const info = await c.inspect({ size: true })
@@ -24,7 +23,6 @@ test('sizeRw counts the writable layer only; sizeRootFs the whole view', async (
 })
 
 test('two containers of one image share its layers on disk', async () => {
-  if (!bb) return
   const before = du(runtime.root)
   const a = await run('bb', ['sleep', '30'], { runtime })
   const b = await run('bb', ['sleep', '30'], { runtime })

@@ -1,14 +1,13 @@
-import { spawnSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
-import { Container, Image, run, type Runtime } from '../../lib'
+import { Container, run, type Runtime } from '../../lib'
 import { sleep, text, useRuntime } from '../helpers'
+import { nodeOutput, runNodeSync } from '../tools/node-child'
 
 let runtime: Runtime
-let bb: Image | undefined
 
-useRuntime((r, b) => ((runtime = r), (bb = b)), { busybox: true })
+useRuntime((r) => (runtime = r), { busybox: true })
 
 describe('run, wait and logs', () => {
   test('runs a command and reports its exit code', async () => {
@@ -51,7 +50,6 @@ describe('run, wait and logs', () => {
   })
 
   test('user by name and uid:gid', async () => {
-    if (!bb) return
     const c = await run('bb', ['sh', '-c', 'id -u; id -g; id -G; echo $HOME'], { runtime, user: 'app' })
     await c.wait()
     expect((await text(c.logs())).split('\n')).toEqual(['1000', '1000', '1000 50', '/home/app', ''])
@@ -185,9 +183,7 @@ describe('withFilesystem', () => {
 
 describe('event loop', () => {
   test('a script that runs, waits for and removes a container is kept alive until each step completes', () => {
-    const { spawnSync } = require('node:child_process') as typeof import('node:child_process')
-    const dist = require('node:path').resolve(__dirname, '../../dist')
-    const script = `const { run, Runtime } = require(${JSON.stringify(dist)});
+    const script = `const { run, Runtime } = lib();
       (async () => {
         const runtime = new Runtime({ root: ${JSON.stringify(runtime.root)} })
         for (let i = 0; i < 3; i++) {
@@ -197,26 +193,26 @@ describe('event loop', () => {
         }
         console.log('completed')
       })()`
-    expect(spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' }).stdout).toBe('completed\n')
+    expect(nodeOutput(script)).toBe('completed\n')
   })
 })
 
 test('NODE_DEBUG=minicontainer prints the spec sent to the shim, its replies, netlink and nf_tables steps and cleanup', () => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-debug-'))
   const script = `
-    const { Runtime, Image, run } = require(${JSON.stringify(path.resolve(__dirname, '../../dist'))})
+    const { Runtime, Image, run } = lib()
     ;(async () => {
       const runtime = new Runtime({ root: ${JSON.stringify(root)}, subnetPool: ['10.213.98.0/24'] })
       await Image.fromHost({ runtime })
       const c = await run('host', ['true'], { runtime, network: 'bridge' })
       await c.wait(); await c.remove(); await runtime.close()
     })().catch((e) => { console.error(e); process.exit(1) })`
-  const out = spawnSync(process.execPath, ['-e', script], { env: { ...process.env, NODE_DEBUG: 'minicontainer' }, encoding: 'utf8', timeout: 30000 })
+  const out = runNodeSync(script, { env: { NODE_DEBUG: 'minicontainer' } })
   fs.rmSync(root, { recursive: true, force: true })
   expect(out.status).toBe(0)
   for (const step of [/shim \d+ spec: /, /shim \d+ says: S \d+/, /shim \d+ says: X 0 0/, /rtnetlink: create veth/, /nf_tables batch /, /remove container /, /runtime .* closed/])
     expect(out.stderr).toMatch(step)
-  const quiet = spawnSync(process.execPath, ['-e', script.replace(root, root + '-quiet')], { encoding: 'utf8', timeout: 30000, env: { ...process.env, NODE_DEBUG: '' } })
+  const quiet = runNodeSync(script.replace(root, root + '-quiet'), { env: { NODE_DEBUG: '' } })
   fs.rmSync(root + '-quiet', { recursive: true, force: true })
   expect(quiet.status).toBe(0)
   expect(quiet.stderr).not.toMatch(/MINICONTAINER/)

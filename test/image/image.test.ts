@@ -17,7 +17,7 @@ afterAll(async () => {
   fs.rmSync(work, { recursive: true, force: true })
 })
 
-function rootfs(name: string): string | undefined {
+function rootfs(name: string): string {
   const dir = path.join(work, name)
   fs.mkdirSync(dir)
   return busyboxRootfs(dir)
@@ -25,7 +25,6 @@ function rootfs(name: string): string | undefined {
 
 test('import a directory, a tar and a tar.gz; each runs', async () => {
   const dir = rootfs('dir')
-  if (!dir) return console.warn('busybox missing: skipped')
   fs.writeFileSync(path.join(dir, 'etc/owned'), 'x')
   fs.chownSync(path.join(dir, 'etc/owned'), 1234, 5678)
   fs.linkSync(path.join(dir, 'etc/motd'), path.join(dir, 'etc/motd.link'))
@@ -48,7 +47,6 @@ test('import a directory, a tar and a tar.gz; each runs', async () => {
 
 test('get by ref, by "name" meaning name:latest, by id prefix; list; remove', async () => {
   const dir = rootfs('lookup')
-  if (!dir) return
   const img = await Image.import(dir, { runtime, ref: 'lookup' })
   expect((await Image.get('lookup:latest', { runtime })).id).toBe(img.id)
   expect((await Image.get('lookup', { runtime })).id).toBe(img.id)
@@ -67,12 +65,12 @@ test('get by ref, by "name" meaning name:latest, by id prefix; list; remove', as
 
 test('fromHost runs host programs with /usr read-only and no host secrets', async () => {
   await Image.fromHost({ runtime })
-  const c = await run('host', ['sh', '-c', 'ls /root /home | wc -l; test -e /etc/shadow && echo shadow; touch /usr/x 2>&1; python3 -c "print(6*7)" 2>/dev/null || echo nopython'], { runtime })
+  const c = await run('host', ['sh', '-c', 'ls /root /home | wc -l; test -e /etc/shadow && echo shadow; touch /usr/x 2>&1; /usr/bin/node -e "console.log(6*7)"'], { runtime })
   await c.wait()
   const out = await text(c.logs())
   expect(out).not.toContain('shadow')
   expect(out).toMatch(/Read-only file system/)
-  expect(out).toMatch(/42|nopython/)
+  expect(out).toMatch(/^42$/m)
   await c.remove()
 })
 
@@ -95,11 +93,7 @@ test('an archive escaping its root is rejected and writes nothing outside', asyn
   // here the link's target does not exist in the layer, so the archive is refused.
   fs.symlinkSync(work, path.join(evil, 'link'))
   execFileSync('tar', ['-C', evil, '-cf', path.join(work, 'symlink.tar'), 'link', '--transform', 's,^payload,link/canary,', 'payload'])
-  const img = await Image.import(path.join(work, 'symlink.tar'), { runtime, ref: 'confined' }).catch((e) => e)
-  if (img instanceof Image) {
-    expect(fs.existsSync(path.join(img.layerDirs[0], work, 'canary'))).toBe(true)
-    await img.remove()
-  } else expect(['EUNSAFE', 'EINVALID']).toContain(img.code)
+  await expect(Image.import(path.join(work, 'symlink.tar'), { runtime, ref: 'confined' })).rejects.toMatchObject({ code: 'EINVALID', message: expect.stringContaining('ENOENT') })
   expect(fs.existsSync(canary)).toBe(false)
   expect(fs.readdirSync(path.join(runtime.root, 'layers/tmp'))).toEqual([])
 })

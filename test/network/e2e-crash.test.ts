@@ -4,11 +4,11 @@
  * root removes the rules and leases of the dead container and keeps those
  * of the detached one that is still running. Subnet 10.213.44.0/24.
  */
-import { execFileSync, spawn } from 'node:child_process'
+import { execFileSync } from 'node:child_process'
 import * as fs from 'node:fs'
-import * as path from 'node:path'
 import { Container, Runtime } from '../../lib'
 import { pickFreePort } from '../../lib/network/port-probe'
+import { spawnNode } from '../tools/node-child'
 import { hostLinks, makeRoot, nftTables } from './helpers'
 
 const root = makeRoot()
@@ -17,8 +17,7 @@ const pool = '10.213.44.0/24'
 /** The owner process: starts one attached and one detached container, reports, then waits to be killed. */
 function ownerScript(attachedPort: number, detachedPort: number): string {
   return `
-    require(${JSON.stringify(path.join(__dirname, 'ts-register.js'))})
-    const { Runtime, Image, run } = require(${JSON.stringify(path.resolve(__dirname, '../../lib'))})
+    const { Runtime, Image, run } = lib()
     ;(async () => {
       const runtime = new Runtime({ root: ${JSON.stringify(root)}, subnetPool: [${JSON.stringify(pool)}] })
       await Image.fromHost({ runtime })
@@ -34,7 +33,8 @@ function fetch(port: number): string {
   for (let i = 0; i < 30; i++) {
     try {
       return execFileSync('nc', ['-w', '2', '127.0.0.1', String(port)], { input: '', timeout: 5000 }).toString().trim()
-    } catch {
+    } catch (err) {
+      if ((err as { code?: unknown }).code === 'ENOENT') throw err // the tool is missing: fail, never ''
       execFileSync('sleep', ['0.2'])
     }
   }
@@ -55,7 +55,7 @@ afterAll(async () => {
 test('after the owner is SIGKILLed, the next runtime cleans up the dead and keeps the living', async () => {
   const attachedPort = (await pickFreePort('tcp', '', () => false))!
   const detachedPort = (await pickFreePort('tcp', '', (p) => p === attachedPort))!
-  const owner = spawn(process.execPath, ['-e', ownerScript(attachedPort, detachedPort)], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const owner = spawnNode(ownerScript(attachedPort, detachedPort), { stdio: ['ignore', 'pipe', 'inherit'] })
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('owner did not start its containers')), 90000)
     owner.stdout!.on('data', (d: Buffer) => d.toString().includes('ready') && (clearTimeout(timer), resolve()))

@@ -36,20 +36,31 @@ export class TestNetns {
     return execFileSync('nsenter', this.argv(cmd), { timeout: timeoutMs, stdio: ['ignore', 'pipe', 'pipe'] }).toString()
   }
 
-  /** Runs a command inside; resolves with its exit status and output. */
+  /**
+   * Runs a command inside; resolves with its exit status and output. A
+   * command that cannot run (nsenter or the tool missing, killed by the
+   * timeout) rejects: only a real exit status is an outcome.
+   */
   runAsync(cmd: string[], timeoutMs = 10000): Promise<{ code: number; stdout: string }> {
-    return new Promise((resolve) => {
-      execFile('nsenter', this.argv(cmd), { timeout: timeoutMs }, (err, stdout) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout: String(stdout) }))
+    return new Promise((resolve, reject) => {
+      execFile('nsenter', this.argv(cmd), { timeout: timeoutMs }, (err, stdout) => {
+        try {
+          resolve({ code: err ? exitStatus(err, cmd) : 0, stdout: String(stdout) })
+        } catch (failure) {
+          reject(failure)
+        }
+      })
     })
   }
 
-  /** Whether one ping to `ip` is answered within a second. */
+  /** Whether one ping to `ip` is answered within a second (ping's status 1); any other failure throws. */
   ping(ip: string): boolean {
     try {
       this.run(['ping', '-c', '1', '-W', '1', ip])
       return true
-    } catch {
-      return false
+    } catch (err) {
+      if (exitStatus(err, ['ping']) === 1) return false
+      throw err
     }
   }
 
@@ -83,22 +94,37 @@ export class TestNetns {
   }
 }
 
+/**
+ * The exit status of a tool that ran and failed; throws when it could not
+ * run at all (missing: ENOENT or status 126/127 through nsenter/sh; killed
+ * by a timeout), so a negative check never passes because a tool is absent.
+ */
+export function exitStatus(err: unknown, cmd: string[]): number {
+  const e = err as { code?: unknown; status?: unknown; signal?: unknown; message?: string }
+  const status = typeof e.status === 'number' ? e.status : typeof e.code === 'number' ? e.code : undefined
+  if (status === undefined || status === 126 || status === 127 || e.signal)
+    throw new Error(`${cmd.join(' ')} could not run (${e.signal ? `killed by ${String(e.signal)}` : String(e.code ?? status)}); is the tool installed? ${e.message ?? ''}`)
+  return status
+}
+
+/** Runs nc on the host; "" when nc reports that nothing answered (status 1), throws when nc cannot run. */
+function nc(args: string[], input: string): string {
+  try {
+    return execFileSync('nc', args, { timeout: 5000, input, stdio: ['pipe', 'pipe', 'ignore'] }).toString().trim()
+  } catch (err) {
+    if (exitStatus(err, ['nc', ...args]) === 1) return ''
+    throw err
+  }
+}
+
 /** Fetches one line from a TCP server (nc on the host); "" when nothing answers. */
 export function tcpFetch(ip: string, port: number): string {
-  try {
-    return execFileSync('nc', ['-w', '2', ip, String(port)], { timeout: 5000, input: '' }).toString().trim()
-  } catch {
-    return ''
-  }
+  return nc(['-w', '2', ip, String(port)], '')
 }
 
 /** Sends one UDP datagram from the host and returns the first answer line; "" when none. */
 export function udpFetch(ip: string, port: number): string {
-  try {
-    return execFileSync('nc', ['-u', '-w', '1', ip, String(port)], { timeout: 5000, input: 'x' }).toString().trim()
-  } catch {
-    return ''
-  }
+  return nc(['-u', '-w', '1', ip, String(port)], 'x')
 }
 
 /** Host interface names starting with `prefix`. */

@@ -148,7 +148,7 @@ describe('published ports and NAT', () => {
     const c = container('sealed')
     await svc.connect(c.ref, c.ns.fd, 'ports-internal')
     expect(c.ns.ping('10.213.32.1')).toBe(true)
-    expect((await c.ns.runAsync(['nc', '-w', '1', '10.213.31.2', '7000'])).stdout).toBe('')
+    expect(await c.ns.runAsync(['nc', '-w', '1', '10.213.31.2', '7000'])).toEqual({ code: 1, stdout: '' })
     await svc.release(c.ref.id)
     await svc.remove('ports-internal')
   })

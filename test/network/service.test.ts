@@ -6,14 +6,16 @@ import { execFileSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { NetworkService } from '../../lib/network/service'
-import { hostLinks, makeRoot, nftTables, TestNetns } from './helpers'
+import { exitStatus, hostLinks, makeRoot, nftTables, TestNetns } from './helpers'
 
 /** Resolves `name` inside `ns` with `hostsFile` mounted as /etc/hosts (private mount namespace, gone on exit). */
 function resolveIn(ns: TestNetns, hostsFile: string, name: string): string {
+  const cmd = ['unshare', '-m', 'sh', '-c', `mount --bind ${hostsFile} /etc/hosts && getent -s files hosts ${name}`]
   try {
-    return ns.run(['unshare', '-m', 'sh', '-c', `mount --bind ${hostsFile} /etc/hosts && getent -s files hosts ${name}`]).trim().split(/\s+/)[0]
-  } catch {
-    return ''
+    return ns.run(cmd).trim().split(/\s+/)[0]
+  } catch (err) {
+    if (exitStatus(err, cmd) === 2) return '' // getent: the name is not in the file
+    throw err
   }
 }
 

@@ -4,12 +4,11 @@ import * as path from 'node:path'
 import { Container, run } from '../../lib'
 import { e2eRuntime, mountImage, sh } from './e2e-helpers'
 
-const { runtime, wired, destroy } = e2eRuntime()
-const d = wired ? describe : describe.skip
+const { runtime, destroy } = e2eRuntime()
 let host: string
 
 beforeAll(async () => {
-  if (wired) await mountImage(runtime)
+  await mountImage(runtime)
 })
 beforeEach(() => {
   host = fs.mkdtempSync(path.join(runtime.root, 'host-'))
@@ -21,7 +20,7 @@ async function exec(c: Container, script: string): Promise<string> {
   return `${r.exitCode}:${r.stdout}`
 }
 
-d('bind mounts', () => {
+describe('bind mounts', () => {
   test('read-write by default; changes are visible both ways immediately', async () => {
     fs.writeFileSync(path.join(host, 'from-host'), 'hello from host\n')
     const c = await run('mnt', ['sleep', '60'], { runtime, volumes: [`${host}:/shared`] })

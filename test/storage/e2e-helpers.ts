@@ -1,38 +1,22 @@
-// End-to-end fixtures for mount tests: a private runtime under /tmp/mc-vol-*, a busybox image
-// with content in the directories the tests mount over, and whether the mount wiring is present.
+// End-to-end fixtures for mount tests: a private runtime under /tmp/mc-vol-*, and a busybox image
+// with content in the directories the tests mount over.
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { Image, Runtime } from '../../lib'
-import { VolumeStore } from '../../lib/storage/volumes'
 import { busyboxRootfs, destroyRuntime } from '../helpers'
 import { put } from './helpers'
 
-/**
- * A runtime with its own root; `destroy()` force-removes its containers and deletes the root.
- * `wired` says whether the container layer calls the storage layer (runtime.volumes exists);
- * when it does not, the root is deleted at once and the tests skip with a note.
- */
-export function e2eRuntime(): { runtime: Runtime; wired: boolean; destroy: () => Promise<void> } {
+/** A runtime with its own root; `destroy()` force-removes its containers and deletes the root. */
+export function e2eRuntime(): { runtime: Runtime; destroy: () => Promise<void> } {
   const runtime = new Runtime({ root: fs.mkdtempSync('/tmp/mc-vol-') })
-  const destroy = () => destroyRuntime(runtime)
-  const wired = (runtime as unknown as { volumes?: unknown }).volumes instanceof VolumeStore
-  if (!wired) {
-    console.warn('mount wiring absent (Runtime has no `volumes` store): skipping end-to-end mount tests; see lib/storage/mount-lifecycle.ts')
-    fs.rmSync(runtime.root, { recursive: true, force: true })
-  }
-  return { runtime, wired, destroy }
-}
-
-/** The store of a wired runtime. */
-export function volumesOf(runtime: Runtime): VolumeStore {
-  return (runtime as unknown as { volumes: VolumeStore }).volumes
+  return { runtime, destroy: () => destroyRuntime(runtime) }
 }
 
 /** busybox plus an nginx-style html dir (owned 101:101), and a non-empty /srv/content; imported as "mnt:latest". */
 export async function mountImage(runtime: Runtime): Promise<Image> {
   const dir = fs.mkdtempSync('/tmp/mc-vol-img-')
   try {
-    if (!busyboxRootfs(dir)) throw new Error('busybox is required for the end-to-end mount tests (apt-get install busybox-static)')
+    busyboxRootfs(dir)
     const html = path.join(dir, 'usr/share/nginx/html')
     put(path.join(html, 'index.html'), '<h1>from the image</h1>\n', 0o644)
     put(path.join(html, 'private/conf'), 'secret', 0o640)

@@ -3,11 +3,10 @@ import * as fs from 'node:fs'
 import { run } from '../../lib'
 import { e2eRuntime, mountImage, sh } from './e2e-helpers'
 
-const { runtime, wired, destroy } = e2eRuntime()
-const d = wired ? describe : describe.skip
+const { runtime, destroy } = e2eRuntime()
 
 beforeAll(async () => {
-  if (wired) await mountImage(runtime)
+  await mountImage(runtime)
 })
 afterAll(() => destroy())
 
@@ -15,7 +14,7 @@ function walk(dir: string): string[] {
   return fs.readdirSync(dir, { recursive: true }).map(String)
 }
 
-d('tmpfs', () => {
+describe('tmpfs', () => {
   test('size and mode are honoured; it is a tmpfs', async () => {
     const r = await sh(runtime, "stat -c '%a' /run /priv; grep -E ' /(run|priv) ' /proc/mounts", { tmpfs: { '/run': 'size=64m,mode=1777', '/priv': 'mode=750,size=1m' } })
     expect(r.out).toMatch(/^1777\n750\ntmpfs \/run tmpfs rw,nosuid,nodev,.*size=65536k.*\ntmpfs \/priv tmpfs rw,nosuid,nodev,.*size=1024k,.*mode=750/)
@@ -46,7 +45,7 @@ d('tmpfs', () => {
   })
 })
 
-d('read-only root', () => {
+describe('read-only root', () => {
   test('writes outside mounts fail with EROFS; volumes and tmpfs stay writable', async () => {
     const host = fs.mkdtempSync(`${runtime.root}/host-`)
     const r = await sh(runtime, 'touch /root-file; echo rc=$?; touch /tmp/t; echo rc=$?; echo a > /bind/f && echo b > /vol/f && echo c > /run/f && echo writable', {

@@ -4,22 +4,21 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { run } from '../../lib'
 import { Volume } from '../../lib/storage/volume'
-import { e2eRuntime, mountImage, sh, volumesOf } from './e2e-helpers'
+import { e2eRuntime, mountImage, sh } from './e2e-helpers'
 import { uniqueName } from './helpers'
 
-const { runtime, wired, destroy } = e2eRuntime()
-const d = wired ? describe : describe.skip
+const { runtime, destroy } = e2eRuntime()
 const html = '/usr/share/nginx/html'
 
 beforeAll(async () => {
-  if (wired) await mountImage(runtime)
+  await mountImage(runtime)
 })
 afterAll(() => destroy())
 
-d('named volumes', () => {
+describe('named volumes', () => {
   test('an html volume shared by two containers: seeded from the image, edits seen by both', async () => {
     const name = uniqueName('html')
-    await Volume.create(name, { runtime: { volumes: volumesOf(runtime) } })
+    await Volume.create(name, { runtime })
     const web = await run('mnt', ['sleep', '60'], { runtime, volumes: [`${name}:${html}`] })
     const editor = await run('mnt', ['sleep', '60'], { runtime, volumes: [`${name}:/edit`] })
     try {
@@ -38,9 +37,9 @@ d('named volumes', () => {
     const name = uniqueName('seed')
     const r = await sh(runtime, `stat -c '%n %u:%g %a' ${html} ${html}/private ${html}/private/conf; readlink ${html}/home.html`, { volumes: [`${name}:${html}`] })
     expect(r.out).toBe(`${html} 101:101 775\n${html}/private 1000:1000 750\n${html}/private/conf 1000:1000 640\nindex.html\n`)
-    const data = (await volumesOf(runtime).inspect(name)).mountpoint
+    const data = (await runtime.volumes.inspect(name)).mountpoint
     expect(fs.readFileSync(path.join(data, 'index.html'), 'utf8')).toBe('<h1>from the image</h1>\n')
-    expect((await volumesOf(runtime).get(name)).seeded).toBe(true)
+    expect((await runtime.volumes.get(name)).seeded).toBe(true)
     // Emptied by a container, it is not refilled by the next one.
     await sh(runtime, `rm -rf ${html}/*`, { volumes: [`${name}:${html}`] })
     expect((await sh(runtime, `ls -A ${html}`, { volumes: [`${name}:${html}`] })).out).toBe('')
@@ -50,7 +49,7 @@ d('named volumes', () => {
     const name = uniqueName('nocopy')
     expect((await sh(runtime, `ls -A ${html}`, { volumes: [`${name}:${html}:nocopy`] })).out).toBe('')
     const full = uniqueName('full')
-    const v = await Volume.create(full, { runtime: { volumes: volumesOf(runtime) } })
+    const v = await Volume.create(full, { runtime })
     fs.writeFileSync(path.join(v.mountpoint, 'already'), '')
     expect((await sh(runtime, `ls -A ${html}`, { volumes: [`${full}:${html}`] })).out).toBe('already\n')
   })
@@ -63,7 +62,7 @@ d('named volumes', () => {
 
   test('a volume outlives its container and is created on first use', async () => {
     const name = uniqueName('keep')
-    await expect(volumesOf(runtime).get(name)).rejects.toMatchObject({ code: 'ENOVOLUME' })
+    await expect(runtime.volumes.get(name)).rejects.toMatchObject({ code: 'ENOVOLUME' })
     await sh(runtime, 'echo persisted > /data/file', { volumes: [`${name}:/data`] })
     expect((await sh(runtime, 'cat /again/file', { mounts: [{ type: 'volume', source: name, target: '/again' }] })).out).toBe('persisted\n')
   })
@@ -72,14 +71,14 @@ d('named volumes', () => {
     const name = uniqueName('busy')
     const c = await run('mnt', ['true'], { runtime, volumes: [`${name}:/data`] })
     await c.wait()
-    const v = await Volume.get(name, { runtime: { volumes: volumesOf(runtime) } })
+    const v = await Volume.get(name, { runtime })
     expect((await v.inspect()).usedBy).toEqual([c.id])
     await expect(v.remove()).rejects.toMatchObject({ code: 'EINUSE' })
-    expect(await Volume.prune({ runtime: { volumes: volumesOf(runtime) } })).not.toContain(name)
+    expect(await Volume.prune({ runtime })).not.toContain(name)
     await c.remove()
     expect((await v.inspect()).usedBy).toEqual([])
     await v.remove()
-    await expect(Volume.get(name, { runtime: { volumes: volumesOf(runtime) } })).rejects.toMatchObject({ code: 'ENOVOLUME' })
+    await expect(Volume.get(name, { runtime })).rejects.toMatchObject({ code: 'ENOVOLUME' })
   })
 
   test('inspect().mounts shows the volume like Docker', async () => {
@@ -88,7 +87,7 @@ d('named volumes', () => {
     try {
       await c.wait()
       expect((await c.inspect()).mounts).toEqual([
-        { type: 'volume', name, source: volumesOf(runtime).paths(name).data, destination: '/data', mode: 'ro', rw: false, anonymous: false },
+        { type: 'volume', name, source: runtime.volumes.paths(name).data, destination: '/data', mode: 'ro', rw: false, anonymous: false },
       ])
     } finally {
       await c.remove()
@@ -96,9 +95,9 @@ d('named volumes', () => {
   })
 })
 
-d('anonymous volumes', () => {
+describe('anonymous volumes', () => {
   test('-v /path makes one, seeded; remove({ volumes: true }) deletes it, remove() keeps it', async () => {
-    const store = volumesOf(runtime)
+    const store = runtime.volumes
     const c1 = await run('mnt', ['cat', `${html}/index.html`], { runtime, volumes: [html] })
     await c1.wait()
     const [m1] = (await c1.inspect()).mounts as { name: string; anonymous: boolean }[]
@@ -117,7 +116,7 @@ d('anonymous volumes', () => {
   })
 
   test('rm: true removes the anonymous volumes with the container, keeps named ones', async () => {
-    const store = volumesOf(runtime)
+    const store = runtime.volumes
     const before = new Set((await store.list()).map((v) => v.name))
     const name = uniqueName('kept')
     const c = await run('mnt', ['true'], { runtime, rm: true, volumes: ['/anon', `${name}:/named`] })
@@ -131,6 +130,6 @@ d('anonymous volumes', () => {
     const c = await run('mnt', ['true'], { runtime, volumes: [`${name}:/n`, '/anon'] })
     await c.wait()
     await c.remove({ volumes: true })
-    expect(volumesOf(runtime).find(name)).toBeDefined()
+    expect(runtime.volumes.find(name)).toBeDefined()
   })
 })

@@ -7,6 +7,7 @@ import koffi from 'koffi'
 import { seedVolume, seedVolumes } from '../../lib/storage/volume-seed'
 import { VolumeStore } from '../../lib/storage/volumes'
 import type { ResolvedMount } from '../../lib/storage/mount-types'
+import { spawnNode } from '../tools/node-child'
 import { put, tempRoot } from './helpers'
 
 const lsetxattr = koffi.load('libc.so.6').func('int lsetxattr(const char *path, const char *name, const char *value, size_t size, int flags)')
@@ -186,9 +187,28 @@ test('leaves no scratch directories behind', async () => {
   expect(fs.readdirSync(path.dirname(data)).sort()).toEqual(['_data', 'meta.json'])
 })
 
-test('seedings started together all succeed, leaving one copy', async () => {
+test('seedings racing in separate processes all succeed, leaving exactly one copy', async () => {
+  // seedVolume does its work synchronously, so calls in one process never interleave: race processes,
+  // as two containers starting at once from two programs would.
   const data = await newVolume('twice')
-  await Promise.all([seedVolume(data, [top, bottom], '/data'), seedVolume(data, [top, bottom], '/data'), seedVolume(data, [top, bottom], '/data')])
-  expect(tree(data)).toContain('sub/c.txt')
+  const start = Date.now() + 3000
+  const seeder = () =>
+    new Promise<void>((resolve, reject) => {
+      const child = spawnNode(
+        `const { seedVolume } = lib('storage/volume-seed')
+        while (Date.now() < ${start}) {} // start together, to really race
+        seedVolume(${JSON.stringify(data)}, ${JSON.stringify([top, bottom])}, '/data').catch((e) => { console.error(e); process.exit(1) })`,
+        { stdio: ['ignore', 'ignore', 'pipe'] },
+      )
+      let err = ''
+      child.stderr!.on('data', (d) => (err += d))
+      child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`seeder exited ${code}: ${err}`))))
+    })
+  await Promise.all([seeder(), seeder(), seeder()])
+  // The one-seed outcome: the merged view once, files not doubled or half-moved, hard links still one inode.
+  expect(tree(data)).toEqual(['a.txt', 'abs-link', 'hard1', 'hard2', 'old', 'old/y.txt', 'rel-link', 'setuid', 'sub', 'sub/b.txt', 'sub/c.txt'])
+  expect(fs.readFileSync(path.join(data, 'a.txt'), 'utf8')).toBe('top a')
+  expect(fs.statSync(path.join(data, 'hard1')).ino).toBe(fs.statSync(path.join(data, 'hard2')).ino)
+  expect(store.find('twice')?.seeded).toBe(true)
   expect(fs.readdirSync(path.dirname(data)).sort()).toEqual(['_data', 'meta.json'])
 })

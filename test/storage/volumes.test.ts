@@ -1,8 +1,8 @@
 // VolumeStore against the real filesystem: CRUD, in-use rules, prune, anonymous names, concurrent creation.
 import * as fs from 'node:fs'
 import * as path from 'node:path'
-import { spawn } from 'node:child_process'
 import { VolumeStore } from '../../lib/storage/volumes'
+import { spawnNode } from '../tools/node-child'
 import { tempRoot, uniqueName } from './helpers'
 
 let root: string
@@ -137,14 +137,12 @@ test('losing the creation race adopts the winner', async () => {
   expect(fs.readdirSync(store.dir)).toEqual([name])
 })
 
-// Real processes racing on one name: each loads the TypeScript sources through a tiny transpile hook.
+// Real processes racing on one name.
 test('several processes creating one volume all get the same volume', async () => {
   const name = uniqueName('race')
   const start = Date.now() + 4000
   const script = `
-    const ts = require('typescript'); const fs = require('fs')
-    require.extensions['.ts'] = (m, f) => m._compile(ts.transpileModule(fs.readFileSync(f, 'utf8'), { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true } }).outputText, f)
-    const { VolumeStore } = require(${JSON.stringify(path.resolve(__dirname, '../../lib/storage/volumes.ts'))})
+    const { VolumeStore } = lib('storage/volumes')
     const s = new VolumeStore(${JSON.stringify(root)})
     while (Date.now() < ${start}) {} // start together, to really race
     Promise.all(Array.from({ length: 30 }, (_, i) => s.create(${JSON.stringify(name)} + '-' + i, { labels: { pid: String(process.pid) } })))
@@ -152,11 +150,11 @@ test('several processes creating one volume all get the same volume', async () =
   `
   const run = () =>
     new Promise<string>((resolve, reject) => {
-      const p = spawn(process.execPath, ['-e', script], { cwd: path.resolve(__dirname, '../..') })
+      const p = spawnNode(script)
       let out = ''
       let err = ''
-      p.stdout.on('data', (d) => (out += d))
-      p.stderr.on('data', (d) => (err += d))
+      p.stdout!.on('data', (d) => (out += d))
+      p.stderr!.on('data', (d) => (err += d))
       p.on('close', (c) => (c === 0 ? resolve(out) : reject(new Error(err))))
     })
   const results = (await Promise.all([run(), run(), run(), run()])).map((o) => JSON.parse(o))
