@@ -13,6 +13,7 @@ import { promisify } from 'node:util'
 import * as zlib from 'node:zlib'
 import type { Runtime } from '../../lib'
 import { destroyRuntime, tempRuntime } from '../helpers'
+import { nodeScript } from '../tools/node-child'
 
 let runtime: Runtime
 let work: string
@@ -68,15 +69,14 @@ test('two processes ingesting and unpacking one layer at once both succeed with 
   fs.writeFileSync(file, gz)
   const digest = sha(gz)
   const peer = `
-    require(${JSON.stringify(path.join(__dirname, '../network/ts-register.js'))})
     const fs = require('node:fs')
-    const { ImageStore } = require(${JSON.stringify(path.join(__dirname, '../../lib/image/store.ts'))})
+    const { ImageStore } = lib('image/store')
     const store = new ImageStore(${JSON.stringify(runtime.root)})
     store.ingestBlob(${JSON.stringify(digest)}, fs.createReadStream(${JSON.stringify(file)}))
       .then(() => store.unpackLayer(${JSON.stringify(digest)}, 'application/vnd.oci.image.layer.v1.tar+gzip'))
       .then((d) => process.stdout.write(d), (e) => { console.error(e); process.exit(1) })`
   const [other, ...here] = await Promise.all([
-    promisify(execFile)(process.execPath, ['-e', peer]),
+    promisify(execFile)(process.execPath, ['-e', nodeScript(peer)]),
     ...[1, 2].map(async () => {
       await runtime.images.ingestBlob(digest, fs.createReadStream(file), { size: gz.length })
       return runtime.images.unpackLayer(digest, 'application/vnd.oci.image.layer.v1.tar+gzip')
