@@ -22,6 +22,7 @@
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -85,11 +86,32 @@ static int ensure_path(const char *path, int as_file) {
   return parent;
 }
 
+/* The per-mount flags a mount has now, as mount(2) flags. */
+static unsigned long mount_flags_of(const char *path) {
+  static const struct { unsigned long st, ms; } map[] = {
+    {ST_NOSUID, MS_NOSUID}, {ST_NODEV, MS_NODEV}, {ST_NOEXEC, MS_NOEXEC},
+    {ST_NOATIME, MS_NOATIME}, {ST_NODIRATIME, MS_NODIRATIME}, {ST_RELATIME, MS_RELATIME},
+  };
+  struct statvfs sv;
+  unsigned long flags = 0;
+  if (statvfs(path, &sv) < 0) mc_fail("mount readonly", errno, "statvfs %s", path);
+  for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+    if (sv.f_flag & map[i].st) flags |= map[i].ms;
+  return flags;
+}
+
+/* The spec's legacy_mounts: take the paths of kernels that lack the new mount API (tests force them). */
+static int legacy_mounts;
+
 static void make_readonly(const char *target, const char *path) {
   struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY};
-  if (mount_setattr(AT_FDCWD, path, AT_RECURSIVE, &attr, sizeof(attr)) == 0) return;
-  if (errno != ENOSYS) mc_fail("mount readonly", errno, "%s", target);
-  if (mount(NULL, path, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) < 0)
+  if (!legacy_mounts) {
+    if (mount_setattr(AT_FDCWD, path, AT_RECURSIVE, &attr, sizeof(attr)) == 0) return;
+    if (errno != ENOSYS) mc_fail("mount readonly", errno, "%s", target);
+  }
+  /* Before 5.12: remount read-only (this mount only, not the ones below it), keeping the flags it has:
+     a bind remount sets all of them, so leaving nosuid/nodev/noexec out would clear them. */
+  if (mount(NULL, path, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | mount_flags_of(path), NULL) < 0)
     mc_fail("mount readonly", errno, "%s", target);
 }
 
@@ -234,7 +256,7 @@ static int mount_overlay_legacy(const struct mc_spec *s) {
 
 static void mount_rootfs(const struct mc_spec *s) {
   if (s->nlowers > 0) {
-    if (mount_overlay_new_api(s) < 0 && mount_overlay_legacy(s) < 0)
+    if ((legacy_mounts || mount_overlay_new_api(s) < 0) && mount_overlay_legacy(s) < 0)
       mc_fail("mount rootfs", errno, "overlay on %s", s->rootfs);
   } else if (mount(s->rootfs, s->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0) {
     mc_fail("mount rootfs", errno, "%s", s->rootfs);
@@ -254,6 +276,7 @@ static void link_mtab(void) {
 }
 
 void mc_setup_rootfs(const struct mc_spec *s) {
+  legacy_mounts = s->legacy_mounts;
   /* Nothing we mount may propagate back to the host. */
   if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) mc_fail("make / private", errno, "/");
   mount_rootfs(s);

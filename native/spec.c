@@ -104,6 +104,7 @@ static int parse(struct mc_spec *s, struct cursor *c) {
     else if (!strcmp(key, "init")) s->init = (int)num(v);
     else if (!strcmp(key, "lo")) s->loopback_up = (int)num(v);
     else if (!strcmp(key, "hold")) s->hold = (int)num(v);
+    else if (!strcmp(key, "legacymounts")) s->legacy_mounts = (int)num(v);
     else if (!strcmp(key, "hostname")) s->hostname = v;
     else if (!strcmp(key, "pid")) s->target_pid = (pid_t)num(v);
     else if (!strcmp(key, "join")) s->join_flags = num(v);

@@ -55,6 +55,7 @@ struct mc_spec {
   int init;              /* run a minimal init as PID 1 */
   int loopback_up;
   int hold; /* set up the filesystem view, then wait instead of exec (for file access to stopped containers) */
+  int legacy_mounts; /* test-only: take the fallbacks for kernels without fsconfig "lowerdir+" and mount_setattr */
 
   struct mc_op *ops;
   size_t nops;

@@ -123,6 +123,16 @@ function encode(tokens: string[]): Buffer {
   return Buffer.concat([header, body])
 }
 
+/**
+ * Test-only switch: when `force` is set, every run spec asks the shim for
+ * the fallbacks of kernels without the new mount API (the overlay option
+ * string instead of fsconfig "lowerdir+", before 6.8; a read-only remount
+ * instead of mount_setattr, before 5.12), so tests on a new kernel still
+ * exercise them.
+ * @internal
+ */
+export const mountFallbacks = { force: false }
+
 /** Encodes a run spec for `mc-shim run`. */
 export function encodeRunSpec(s: RunSpec): Buffer {
   const t = ['rootfs', s.rootfs.mergedDir, 'upper', s.rootfs.upperDir, 'work', s.rootfs.workDir, 'readonly', s.rootfs.readOnly ? '1' : '0']
@@ -131,6 +141,7 @@ export function encodeRunSpec(s: RunSpec): Buffer {
   t.push('detach', s.detach ? '1' : '0')
   if (s.exitFile) t.push('exitfile', s.exitFile)
   if (s.hold) t.push('hold', '1')
+  if (mountFallbacks.force) t.push('legacymounts', '1')
   if (s.hostname) t.push('hostname', s.hostname)
   if (s.netnsPath !== undefined) t.push('netnspath', s.netnsPath)
   t.push('stdin', s.stdio.stdin, 'stdout', s.stdio.stdout, 'stderr', s.stdio.stderr)

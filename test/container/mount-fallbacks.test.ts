@@ -1,0 +1,62 @@
+// The shim's fallbacks for kernels without the new mount API, forced on this kernel through the
+// test-only switch in lib/shim/spec.ts: the overlay option string (before fsconfig "lowerdir+", 6.8)
+// and a read-only remount (before mount_setattr, 5.12).
+import * as fs from 'node:fs'
+import * as os from 'node:os'
+import * as path from 'node:path'
+import { run, type Runtime } from '../../lib'
+import { mountFallbacks } from '../../lib/shim/spec'
+import { text, useRuntime } from '../helpers'
+
+let runtime: Runtime
+
+useRuntime((r) => (runtime = r), { hostImage: false, busybox: true })
+afterEach(() => (mountFallbacks.force = false))
+
+async function mountinfo(opts: Parameters<typeof run>[2] = {}): Promise<string> {
+  const c = await run('bb', ['cat', '/proc/self/mountinfo'], { runtime, network: 'none', ...opts })
+  await c.wait()
+  const out = await text(c.logs())
+  await c.remove()
+  return out
+}
+
+/** The mount options of `target` in a mountinfo text ("ro,nosuid,..."). */
+function optionsOf(info: string, target: string): string {
+  const line = info.split('\n').find((l) => l.split(' ')[4] === target)
+  if (!line) throw new Error(`${target} is not mounted:\n${info}`)
+  return line.split(' ')[5]
+}
+
+test('the overlay root is mounted with the lowerdir option string, and works', async () => {
+  expect(await mountinfo()).toMatch(/ \/ \/ \S+ - overlay overlay rw,lowerdir\+=/)
+  mountFallbacks.force = true
+  expect(await mountinfo()).toMatch(/ \/ \/ \S+ - overlay overlay rw,lowerdir=[^,]+\/diff,upperdir=/)
+  const c = await run('bb', ['sh', '-c', 'cat /etc/motd; echo changed > /etc/motd; cat /etc/motd'], { runtime, network: 'none' })
+  await c.wait()
+  expect(await text(c.logs())).toBe('from the image\nchanged\n')
+  expect(fs.readFileSync(path.join((await c.inspect()).graphDriver.data.upperDir, 'etc/motd'), 'utf8')).toBe('changed\n')
+  await c.remove()
+})
+
+test('read-only paths and :ro binds are remounted read-only, keeping nosuid, nodev and noexec', async () => {
+  const bind = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-fallback-bind-'))
+  try {
+    const opts = { volumes: [`${bind}:/data:ro`] }
+    const modern = await mountinfo(opts)
+    mountFallbacks.force = true
+    const legacy = await mountinfo(opts)
+    for (const target of ['/proc/sys', '/proc/bus', '/data']) {
+      expect(optionsOf(legacy, target)).toBe(optionsOf(modern, target))
+      expect(optionsOf(legacy, target).split(',')[0]).toBe('ro')
+    }
+    expect(optionsOf(legacy, '/proc/sys').split(',')).toEqual(expect.arrayContaining(['nosuid', 'nodev', 'noexec']))
+    const c = await run('bb', ['sh', '-c', 'touch /data/x 2>&1; echo 1 > /proc/sys/kernel/domainname 2>&1; true'], { runtime, network: 'none', ...opts })
+    await c.wait()
+    expect((await text(c.logs())).match(/Read-only file system/g)).toHaveLength(2)
+    expect(fs.readdirSync(bind)).toEqual([])
+    await c.remove()
+  } finally {
+    fs.rmSync(bind, { recursive: true, force: true })
+  }
+})
