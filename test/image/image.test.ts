@@ -65,7 +65,7 @@ test('get by ref, by "name" meaning name:latest, by id prefix; list; remove', as
 
 test('fromHost runs host programs with /usr read-only and no host secrets', async () => {
   await Image.fromHost({ runtime })
-  const c = await run('host', ['sh', '-c', 'ls /root /home | wc -l; test -e /etc/shadow && echo shadow; touch /usr/x 2>&1; /usr/bin/node -e "console.log(6*7)"'], { runtime })
+  const c = await run('host', ['sh', '-c', 'ls /root /home | wc -l; test -e /etc/shadow && echo shadow; touch /usr/x 2>&1; python3 -c "print(6*7)"'], { runtime })
   await c.wait()
   const out = await text(c.logs())
   expect(out).not.toContain('shadow')
