@@ -3,7 +3,7 @@
 // body of an async function (mc = the library, helpers = test/helpers.ts, ctx = an object kept
 // between calls, require) and answers { id, value } or { id, error } on stdout.
 'use strict'
-require('../network/ts-register')
+require('./ts-register') // the library's sources, loaded like every child's (node-child.ts)
 const path = require('node:path')
 const readline = require('node:readline')
 
