@@ -33,6 +33,9 @@ export type ErrorCode =
   | 'EABORTED'
   | 'EINTERNAL'
   | 'EFIREWALL'
+  | 'ETIMEOUT'
+  | 'EEXITED'
+  | 'EUNHEALTHY'
 
 /** Base class of every error minicontainer throws. */
 export class MiniContainerError extends Error {
@@ -196,4 +199,61 @@ export function asMiniContainerError(err: unknown): MiniContainerError {
 /** The errno name an error carries: a {@link SyscallError}'s `errno`, or a Node system error's `code`. */
 export function errnoOf(err: unknown): string | undefined {
   return err instanceof SyscallError ? err.errno : (err as NodeJS.ErrnoException | undefined)?.code
+}
+
+/** What a failed wait reports: what was awaited, for how long, how the program ended, its last log lines. */
+export interface WaitFailure {
+  /** The strategy, described (e.g. "listening ports 6379/tcp"). */
+  awaited: string
+  /** Milliseconds spent waiting. */
+  elapsedMs: number
+  /** The program's exit code, when it ended while awaited. */
+  exitCode?: number
+  /** The last log lines (up to 50), each prefixed by its stream. */
+  logs: string[]
+}
+
+function waitMessage(headline: string, f: WaitFailure): string {
+  const logs = f.logs.length ? `\nlast ${f.logs.length} log lines:\n${f.logs.join('\n')}` : '\n(no log output)'
+  return `${headline}${logs}`
+}
+
+/** A wait strategy failed; carries what was awaited, how long it took and the last log lines. */
+export abstract class WaitError extends MiniContainerError implements WaitFailure {
+  readonly awaited: string
+  readonly elapsedMs: number
+  readonly logs: string[]
+  /** @param code - the error code; @param headline - what happened; @param f - the wait's details. */
+  constructor(code: ErrorCode, headline: string, f: WaitFailure) {
+    super(code, waitMessage(headline, f))
+    this.awaited = f.awaited
+    this.elapsedMs = f.elapsedMs
+    this.logs = f.logs
+  }
+}
+
+/** A container did not become ready within the startup timeout (`c.waitFor`, run's `waitFor`). */
+export class WaitTimeoutError extends WaitError {
+  /** @param f - what was awaited, for how long, and the last log lines. */
+  constructor(f: WaitFailure) {
+    super('ETIMEOUT', `timed out after ${f.elapsedMs} ms waiting for ${f.awaited}; raise startupTimeout or check the logs below`, f)
+  }
+}
+
+/** The container's program ended while a wait strategy was still waiting for it to become ready. */
+export class ContainerExitedError extends WaitError {
+  readonly exitCode: number
+  /** @param f - what was awaited, for how long, the exit code, and the last log lines. */
+  constructor(f: WaitFailure & { exitCode: number }) {
+    super('EEXITED', `the program exited with code ${f.exitCode} after ${f.elapsedMs} ms while waiting for ${f.awaited}; see the logs below`, f)
+    this.exitCode = f.exitCode
+  }
+}
+
+/** The container's health check reported it unhealthy while a wait strategy waited for it to be healthy. */
+export class UnhealthyError extends WaitError {
+  /** @param f - what was awaited, for how long, and the last log lines; @param lastCheck - output of the last failing check. */
+  constructor(f: WaitFailure, lastCheck: string) {
+    super('EUNHEALTHY', `the container became unhealthy after ${f.elapsedMs} ms while waiting for ${f.awaited}; last check said: ${lastCheck.trim() || '(no output)'}`, f)
+  }
 }

@@ -13,11 +13,6 @@
  *
  * @module minicontainer
  */
-import { Container } from './container/container'
-import type { RunOptions } from './container/types'
-import type { RuntimeOption } from './container/context'
-import { throwIfAborted } from './errors'
-
 export { Runtime, type RuntimeOptions } from './runtime'
 export { Container } from './container/container'
 export type { ContainerContext, RuntimeOption } from './container/context'
@@ -39,24 +34,13 @@ export { VolumeNotFoundError, VolumeInUseError, MountSourceNotFoundError } from 
 export type { FilesErrorReason } from './files/errors'
 export { FilesError, PathNotFoundError, NotADirectoryError, DirectoryOntoFileError, DirNonDirError, ReadOnlyError, UnsafeEntryError } from './files/errors'
 
-/**
- * Creates and starts a container (`docker run`). Resolves once the program
- * runs; a start that fails, or is aborted through `opts.signal`, removes the
- * container again and throws (a {@link StartError} naming the step, errno
- * and path, or the signal's reason).
- *
- * @param image - image ref ("bb:latest"), id or id prefix
- * @param cmd - command; defaults to the image's
- * @param opts - Docker-like options, plus `runtime` to target a non-default {@link Runtime}
- */
-export async function run(image: string, cmd?: string[], opts: RunOptions & RuntimeOption = {}): Promise<Container> {
-  throwIfAborted(opts.signal, `running ${image}`)
-  const container = await Container.create(image, cmd, opts)
-  try {
-    await container.start({ signal: opts.signal })
-  } catch (err) {
-    await container.remove({ force: true }).catch(() => {})
-    throw err
-  }
-  return container
-}
+export { run, type HarnessRunOptions } from './container/run'
+export { Wait } from './harness/wait'
+export type { WaitStrategy, WaitContext } from './harness/strategy'
+export type { WaitTarget, LogLine, LogStreamName, HealthState, HealthResult, CommandResult } from './harness/target'
+export type { WaitForOptions } from './harness/wait-until-ready'
+export type { LogMessageOptions } from './harness/log-message'
+export type { HttpWaitOptions } from './harness/http'
+export type { ExitWaitOptions } from './harness/exit'
+export type { FileSpec } from './harness/files'
+export type { HealthConfig } from './harness/health-config'

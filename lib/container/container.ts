@@ -31,8 +31,14 @@ import { baseCloneFlags, buildRunSpec, containerCapabilities, containerSecurity,
 import { mountRecords, toMountOps } from '../storage/mount-options'
 import { createMounts, removeAnonymousVolumes } from '../storage/mount-lifecycle'
 import type { ContainerInspect, ContainerRecord, ContainerState, ExecOptions, ExecResult, LogsOptions, RunOptions } from './types'
+import { placeFiles } from '../harness/files'
+import { startHealthMonitor } from './health'
+import { waitUntilReady, type WaitForOptions } from '../harness/wait-until-ready'
+import type { WaitStrategy } from '../harness/strategy'
+import type { WaitTarget } from '../harness/target'
+import { readHealth } from '../harness/health-monitor'
+import { waitTarget } from './wait-target'
 import { debug } from '../util/debug'
-
 
 /** `started`, unless `signal` fires first: then the shim (and the program) is killed, and the result is EABORTED once it is gone. */
 function untilAborted(started: Promise<number>, signal: AbortSignal | undefined, what: string, shim: Shim): Promise<number> {
@@ -49,6 +55,12 @@ function untilAborted(started: Promise<number>, signal: AbortSignal | undefined,
       .then((pid) => !aborted && resolve(pid), (err) => !aborted && reject(err))
       .finally(() => signal.removeEventListener('abort', onAbort))
   })
+}
+
+/** `inspect().state.health`, present when a health check is configured. */
+function health(file: string): { health?: ContainerInspect['state']['health'] } {
+  const h = readHealth(file)
+  return h ? { health: h } : {}
 }
 
 /** A container. Handles are cheap: all state is on disk under the runtime root. */
@@ -76,6 +88,7 @@ export class Container implements AsyncDisposable {
         extraHosts: extraHostLines(opts.extraHosts),
         dns: dnsServers(opts.dns),
       })
+      if (opts.files?.length) await new Container(rt, record.id, record.name).withFilesystem((root) => placeFiles(root, opts.files!))
     } catch (err) {
       rt.containers.delete(record.id, record.name)
       await removeAnonymousVolumes(record.mounts ?? [], rt.volumes)
@@ -138,6 +151,7 @@ export class Container implements AsyncDisposable {
     }
     this.runtime.containers.writeState(this.id, { status: 'running', pid, pidStart: processStartTime(pid), startedAt: new Date().toISOString() })
     this.runtime.shims.set(this.id, shim)
+    startHealthMonitor(record, paths.health, shim.exited, (cmd) => this.exec(cmd))
     void shim.exited.then((exit) => this.onExit(exit))
     void shim.closed.then(() => this.onShimGone(shim))
   }
@@ -237,6 +251,40 @@ export class Container implements AsyncDisposable {
     const state = this.currentState()
     if (state.status !== 'running') return { exitCode: state.exitCode ?? 0, ...(state.signal ? { signal: state.signal } : {}) }
     await waitForeign(this.paths().exit, this.paths().dir, state)
+    return this.wait()
+  }
+
+  /**
+   * Waits until `strategy` says the container is ready (see `Wait`). Rejects
+   * with ETIMEOUT after `timeout` ms (default 60 000), EEXITED when the
+   * program ends first, both carrying the last 50 log lines.
+   */
+  async waitFor(strategy: WaitStrategy, opts: WaitForOptions = {}): Promise<void> {
+    await waitUntilReady(this.waitTarget(), strategy, opts)
+  }
+
+  /** The view of this container that wait strategies use. @internal */
+  waitTarget(): WaitTarget {
+    const record = this.record()
+    return waitTarget({
+      id: this.id,
+      name: this.name,
+      paths: this.paths(),
+      networkMode: record.hostConfig.networkMode,
+      exposedPorts: this.runtime.images.resolve(record.imageId).config.exposedPorts ?? [],
+      state: () => this.currentState(),
+      ended: () => this.exited(),
+      exec: (cmd) => this.exec(cmd),
+      settings: () => networkSettingsOf(this.runtime, this.id),
+    })
+  }
+
+  /** Like {@link wait}, without keeping the Node process alive while the program runs (for watchers). */
+  private async exited(): Promise<ExitStatus> {
+    const shim = this.runtime.shims.get(this.id)
+    if (shim) return shim.exited
+    const state = this.currentState()
+    if (state.status === 'running') await waitForeign(this.paths().exit, this.paths().dir, state, false)
     return this.wait()
   }
 
@@ -359,6 +407,7 @@ export class Container implements AsyncDisposable {
         exitCode: s.exitCode ?? 0,
         startedAt: s.startedAt ?? '0001-01-01T00:00:00Z',
         finishedAt: s.finishedAt ?? '0001-01-01T00:00:00Z',
+        ...health(p.health),
       },
       config: r.config,
       hostConfig: r.hostConfig,

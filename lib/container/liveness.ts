@@ -38,8 +38,12 @@ export function readExitFile(file: string): (ExitStatus & { finishedAt: string }
   return { ...toExitStatus(code, signal), finishedAt: new Date(millis).toISOString() }
 }
 
-/** Waits for a container started by another process: the shim's exit file appearing (inotify), or its process vanishing. */
-export function waitForeign(exitFile: string, dir: string, state: { pid?: number; pidStart?: string }): Promise<void> {
+/**
+ * Waits for a container started by another process: the shim's exit file
+ * appearing (inotify), or its process vanishing. A wait that is not
+ * `persistent` does not keep the Node process alive.
+ */
+export function waitForeign(exitFile: string, dir: string, state: { pid?: number; pidStart?: string }, persistent = true): Promise<void> {
   return new Promise((resolve) => {
     const done = () => {
       watcher.close()
@@ -49,9 +53,10 @@ export function waitForeign(exitFile: string, dir: string, state: { pid?: number
     const check = () => {
       if (fs.existsSync(exitFile) || !isAlive(state.pid, state.pidStart)) done()
     }
-    const watcher = fs.watch(dir, check)
+    const watcher = fs.watch(dir, { persistent }, check)
     // A shim killed outright writes no exit file; notice its process vanishing within a second.
     const timer = setInterval(check, 1000)
+    if (!persistent) timer.unref()
     check()
   })
 }

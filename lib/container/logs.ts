@@ -27,32 +27,50 @@ async function readNew(file: string, offset: number): Promise<Buffer> {
   }
 }
 
-async function* tail(files: string[], follow: boolean, ended: Promise<unknown>): AsyncGenerator<Buffer> {
+/** A chunk of output and the index of the file it came from. */
+export interface TailChunk {
+  index: number
+  chunk: Buffer
+}
+
+/**
+ * The files' bytes as they grow, chunk by chunk. With `follow`, waits for
+ * more (inotify) until `ended` resolves; a watcher that is not `persistent`
+ * does not keep the Node process alive.
+ */
+export async function* tail(files: string[], follow: boolean, ended: Promise<unknown>, persistent = true): AsyncGenerator<TailChunk> {
   const offsets = files.map(() => 0)
   let finished = false
+  // Set by every inotify event: one that arrives while a pass is reading must not be lost.
+  let changed = false
   let wake: (() => void) | undefined
+  const notify = () => {
+    changed = true
+    wake?.()
+  }
   void ended.then(() => {
     finished = true
-    wake?.()
+    notify()
   })
-  const watchers = follow ? files.map((f) => fs.watch(f, () => wake?.())) : []
+  const watchers = follow ? files.map((f) => fs.watch(f, { persistent }, notify)) : []
   try {
     for (;;) {
       const wasFinished = finished
+      changed = false
       let progressed = false
       for (let i = 0; i < files.length; i++) {
         const chunk = await readNew(files[i], offsets[i])
         if (chunk.length === 0) continue
         offsets[i] += chunk.length
         progressed = true
-        yield chunk
+        yield { index: i, chunk }
       }
       if (progressed) continue
       // Stop after a full pass that began once the container had exited: nothing more can come.
       if (!follow || wasFinished) return
       await new Promise<void>((resolve) => {
         wake = resolve
-        if (finished) resolve()
+        if (finished || changed) resolve()
       })
       wake = undefined
     }
@@ -66,6 +84,15 @@ async function* tail(files: string[], follow: boolean, ended: Promise<unknown>):
  * delivers new output until `ended` resolves (the container exited).
  */
 export function logStream(files: string[], follow: boolean, ended: Promise<unknown>): Readable {
+  ensureFiles(files)
+  return Readable.from(chunksOf(tail(files, follow, ended)), { objectMode: false })
+}
+
+async function* chunksOf(chunks: AsyncIterable<TailChunk>): AsyncGenerator<Buffer> {
+  for await (const { chunk } of chunks) yield chunk
+}
+
+/** Creates log files the program has not opened yet, so they can be watched. */
+export function ensureFiles(files: string[]): void {
   for (const f of files) if (!fs.existsSync(f)) fs.writeFileSync(f, '', { flag: 'a' })
-  return Readable.from(tail(files, follow, ended), { objectMode: false })
 }

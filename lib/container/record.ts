@@ -8,16 +8,24 @@ import * as os from 'node:os'
 import * as path from 'node:path'
 import { InvalidArgumentError } from '../errors'
 import type { ContainerContext } from './context'
-import { normaliseRef } from '../image/store'
+import { normaliseRef, type Healthcheck } from '../image/store'
 import { recordSecurityOpt } from '../seccomp'
 import { generateName, newId } from '../util/ids'
 import { envList, mergeEnv } from './process-spec'
 import { checkPortOptions } from './network-options'
 import { checkRunOptions } from './run-options'
 import type { ContainerRecord, RunOptions } from './types'
+import { checkHealthConfig, mergeHealthcheck } from '../harness/health-config'
+import { checkFileSpecs } from '../harness/files'
 
 /** Docker's default: every container on the default bridge. */
 const defaultNetwork = 'bridge'
+
+/** `{ healthcheck }` for the record when a check applies (an option's `['NONE']` is kept: it disables the image's). */
+function healthcheckOf(option: RunOptions['healthcheck'], image: Healthcheck | undefined): { healthcheck?: Healthcheck } {
+  const h = mergeHealthcheck(option, image)
+  return h ? { healthcheck: h } : {}
+}
 
 /** Validates options and builds the record of a new container. */
 export function buildRecord(rt: ContainerContext, imageRef: string, cmd: string[] | undefined, opts: RunOptions): ContainerRecord {
@@ -25,6 +33,8 @@ export function buildRecord(rt: ContainerContext, imageRef: string, cmd: string[
   if (cmd !== undefined && (!Array.isArray(cmd) || cmd.some((a) => typeof a !== 'string')))
     throw new InvalidArgumentError('the command must be an array of strings, e.g. ["sh", "-c", "echo hi"]')
   checkPortOptions(opts.network ?? defaultNetwork, opts)
+  checkHealthConfig(opts.healthcheck)
+  checkFileSpecs(opts.files)
   const image = rt.images.resolve(imageRef)
   const id = newId()
   // Docker's rules: a command replaces Cmd and keeps Entrypoint; an entrypoint option replaces Entrypoint and clears Cmd.
@@ -48,7 +58,7 @@ export function buildRecord(rt: ContainerContext, imageRef: string, cmd: string[
       hostname: opts.hostname ?? id.slice(0, 12),
       labels: { ...(image.config.labels ?? {}), ...(opts.labels ?? {}) },
       ...(stopSignal ? { stopSignal } : {}),
-      ...(image.config.healthcheck ? { healthcheck: image.config.healthcheck } : {}),
+      ...healthcheckOf(opts.healthcheck, image.config.healthcheck),
     },
     hostConfig: {
       networkMode: opts.network ?? defaultNetwork,

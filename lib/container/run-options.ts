@@ -15,6 +15,7 @@ const optionNames = [
   'privileged', 'readOnly', 'securityOpt', 'labels', 'signal', 'runtime',
   'volumes', 'mounts', 'tmpfs',
   'ip', 'aliases', 'links', 'dns', 'extraHosts', 'ports', 'publishAll',
+  'healthcheck', 'files',
 ] as const satisfies readonly (keyof (RunOptions & RuntimeOption))[]
 
 type Unlisted = Exclude<keyof (RunOptions & RuntimeOption), (typeof optionNames)[number]>

@@ -7,6 +7,7 @@
  *   containers/<id>/exit          written by the shim when the program ends
  *   containers/<id>/{upper,work,merged}   the writable layer and mount point
  *   containers/<id>/{stdout,stderr}.log, hostname, hosts, resolv.conf
+ *   containers/<id>/health.json   the health check's state, when one is configured
  *   names/<name>                  the id owning a name (created with O_EXCL)
  *   trash/<id>.*                  removed containers whose files are still being deleted
  *
@@ -33,6 +34,7 @@ export interface ContainerPaths {
   hostname: string
   hosts: string
   resolvConf: string
+  health: string
 }
 
 /** Reads and writes container records under `<root>/containers` and `<root>/names`. */
@@ -57,7 +59,7 @@ export class ContainerStore {
     return {
       dir, config: f('config.json'), state: f('state.json'), exit: f('exit'), upper: f('upper'), work: f('work'),
       merged: f('merged'), stdout: f('stdout.log'), stderr: f('stderr.log'), hostname: f('hostname'), hosts: f('hosts'),
-      resolvConf: f('resolv.conf'),
+      resolvConf: f('resolv.conf'), health: f('health.json'),
     }
   }
 

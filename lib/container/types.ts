@@ -6,6 +6,9 @@ import type { Healthcheck } from '../image/oci-config'
 import type { ExitStatus } from '../shim/shim'
 import type { MountOption, MountRecord, MountRunOptions, ResolvedMount } from '../storage/mount-types'
 import type { NetworkRunOptions, NetworkSettings } from '../network/types'
+import type { HealthConfig } from '../harness/health-config'
+import type { FileSpec } from '../harness/files'
+import type { HealthState } from '../harness/target'
 
 /** How a container joins the network. */
 export type NetworkMode = 'none' | 'host' | 'bridge' | `container:${string}` | (string & {})
@@ -51,6 +54,10 @@ export interface RunOptions extends MountRunOptions, NetworkRunOptions {
   labels?: Record<string, string>
   /** Cancels a start in flight; what it made is removed again. */
   signal?: AbortSignal
+  /** A health check (Docker's HEALTHCHECK); overrides the image's, `{ test: ['NONE'] }` disables it. Durations in ms. */
+  healthcheck?: HealthConfig
+  /** Files placed in the container before its program starts. */
+  files?: FileSpec[]
 }
 
 /** What was asked for, stored in config.json. */
@@ -73,7 +80,7 @@ export interface ContainerRecord {
     labels: Record<string, string>
     /** The image's StopSignal ("SIGQUIT"), sent first by stop(); absent means SIGTERM. */
     stopSignal?: NodeJS.Signals
-    /** The image's health check, kept for health reporting. */
+    /** The effective health check (Docker's form, durations in ns): the healthcheck option over the image's. */
     healthcheck?: Healthcheck
   }
   hostConfig: {
@@ -138,6 +145,8 @@ export interface ContainerInspect {
     exitCode: number
     startedAt: string
     finishedAt: string
+    /** Present when a health check is configured. */
+    health?: HealthState
   }
   config: ContainerRecord['config']
   hostConfig: ContainerRecord['hostConfig']

@@ -1,0 +1,21 @@
+/**
+ * Starting a container's health checks when its program starts: the
+ * record's check (the healthcheck option over the image's HEALTHCHECK). The checks stop when the
+ * program exits; a restart starts them afresh ("starting").
+ *
+ * @module
+ */
+import * as fs from 'node:fs'
+import { resolveHealthConfig } from '../harness/health-config'
+import { HealthMonitor } from '../harness/health-monitor'
+import type { CommandResult } from '../harness/target'
+import type { ContainerRecord } from './types'
+
+/** Starts checking when a health check applies to the container. */
+export function startHealthMonitor(record: ContainerRecord, file: string, exited: Promise<unknown>, exec: (cmd: string[]) => Promise<CommandResult>): void {
+  fs.rmSync(file, { force: true })
+  const config = resolveHealthConfig(record.config.healthcheck)
+  if (!config) return
+  const monitor = new HealthMonitor(config, exec, file)
+  void exited.then(() => monitor.stop())
+}
