@@ -8,6 +8,9 @@ import * as path from 'node:path'
 import { Container, run, type Runtime } from '../../lib'
 import { useRuntime } from '../helpers'
 
+// Importing the host and busybox images hashes every file: slow on a loaded machine.
+jest.setTimeout(180_000)
+
 let runtime: Runtime
 useRuntime((rt) => (runtime = rt), { busybox: true })
 

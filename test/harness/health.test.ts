@@ -9,6 +9,9 @@ import * as path from 'node:path'
 import { Image, run, Wait, type Runtime } from '../../lib'
 import { busyboxRootfs, useRuntime } from '../helpers'
 
+// Importing the host and busybox images hashes every file: slow on a loaded machine.
+jest.setTimeout(180_000)
+
 let runtime: Runtime
 useRuntime((rt) => (runtime = rt), { busybox: true })
 

@@ -6,6 +6,9 @@ import * as net from 'node:net'
 import { Container, MiniContainerError, run, Wait, type Runtime } from '../../lib'
 import { useRuntime } from '../helpers'
 
+// Importing the host and busybox images hashes every file: slow on a loaded machine.
+jest.setTimeout(180_000)
+
 let runtime: Runtime
 useRuntime((rt) => (runtime = rt), { busybox: true })
 

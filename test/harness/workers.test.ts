@@ -10,13 +10,15 @@ import * as path from 'node:path'
 import { Container, run, Wait, type Runtime } from '../../lib'
 import { useRuntime } from '../helpers'
 
+jest.setTimeout(180_000)
+
 let runtime: Runtime
 useRuntime((rt) => (runtime = rt), { busybox: true })
 
 function worker(name: string): Promise<{ redis: string; subnet: string; hostPorts: string[]; ips: string[]; names: string[]; answers: string[] }> {
   const register = path.join(__dirname, '../network/ts-register.js')
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, ['-r', register, path.join(__dirname, 'worker.ts'), name], { env: { ...process.env, MINICONTAINER_ROOT: runtime.root }, timeout: 120_000 }, (err, stdout, stderr) => {
+    execFile(process.execPath, ['-r', register, path.join(__dirname, 'worker.ts'), name], { env: { ...process.env, MINICONTAINER_ROOT: runtime.root }, timeout: 400_000 }, (err, stdout, stderr) => {
       if (err) reject(new Error(`worker ${name} failed: ${err.message}\n${stderr}`))
       else resolve(JSON.parse(stdout.trim().split('\n').pop()!))
     })
@@ -46,7 +48,7 @@ test('four workers at once: one reused redis for all, no collision on names, por
   expect(await ping(Number(redis.port(6379)!.hostPort))).toBe('+PONG')
   expect((await redis.inspect()).hostConfig.detach).toBe(true)
   await redis.remove({ force: true })
-}, 180_000)
+}, 480_000)
 
 test('reuse: a different configuration or a stopped container is replaced; reuse needs a name', async () => {
   const opts = { runtime, name: 'reuse-me', reuse: true, network: 'none' as const }
