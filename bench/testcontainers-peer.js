@@ -72,7 +72,7 @@ function runPeer(engine, args) {
 async function measure(opts) {
   const reason = unavailable()
   if (reason) return { skipped: reason }
-  require(path.join(repo, 'test', 'network', 'ts-register.js'))
+  require(path.join(repo, 'test', 'tools', 'ts-register.js'))
   const { startPrivateDocker } = require(helper)
   let engine
   try {

@@ -16,7 +16,7 @@ let runtime: Runtime
 useRuntime((rt) => (runtime = rt), { busybox: true })
 
 function worker(name: string): Promise<{ redis: string; subnet: string; hostPorts: string[]; ips: string[]; names: string[]; answers: string[] }> {
-  const register = path.join(__dirname, '../network/ts-register.js')
+  const register = path.join(__dirname, '../tools/ts-register.js')
   return new Promise((resolve, reject) => {
     execFile(process.execPath, ['-r', register, path.join(__dirname, 'worker.ts'), name], { env: { ...process.env, MINICONTAINER_ROOT: runtime.root }, timeout: 400_000 }, (err, stdout, stderr) => {
       if (err) reject(new Error(`worker ${name} failed: ${err.message}\n${stderr}`))
