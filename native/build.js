@@ -1,16 +1,25 @@
 #!/usr/bin/env node
-// `npm install` builds the native shim and library from source (see Makefile).
+// `npm install` step. The package ships prebuilt binaries for linux x64 and arm64
+// (native/prebuilt/linux-<arch>/, made by scripts/prebuild.js at pack time): with one for this
+// CPU there is nothing to do, and no compiler is needed. Otherwise, and always in a git checkout
+// (development) or with `npm install --build-from-source`, native/ is built from source into
+// native/build/ (see Makefile), which the loader (lib/sys/native-dir.ts) prefers when present.
 'use strict'
 const { execFileSync } = require('node:child_process')
+const fs = require('node:fs')
 const path = require('node:path')
 
 if (process.platform !== 'linux') {
   console.warn('minicontainer: Linux only; skipping the native build')
   process.exit(0)
 }
+const prebuilt = path.join(__dirname, 'prebuilt', `linux-${process.arch}`)
+const hasPrebuilt = ['mc-shim', 'libmcnative.so'].every((f) => fs.existsSync(path.join(prebuilt, f)))
+const checkout = fs.existsSync(path.join(__dirname, '..', '.git'))
+if (hasPrebuilt && !checkout && !process.env.npm_config_build_from_source) process.exit(0)
 try {
   execFileSync('make', ['-s', '-C', path.join(__dirname)], { stdio: 'inherit' })
 } catch (err) {
-  console.error('minicontainer: building native/ failed. Install a C toolchain (Debian: apt-get install build-essential) and run `npm rebuild minicontainer`.')
+  console.error(`minicontainer: no prebuilt binaries for linux-${process.arch} (there are for x64 and arm64), and building native/ failed. Install a C toolchain (Debian: apt-get install build-essential) and run \`npm rebuild minicontainer\`.`)
   process.exit(1)
 }

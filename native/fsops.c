@@ -20,6 +20,8 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "glibc-baseline.h"
+
 #ifndef RENAME_NOREPLACE
 #define RENAME_NOREPLACE (1 << 0)
 #endif
@@ -86,13 +88,13 @@ int mc_readlinkat(int dirfd, const char *name, char *buf, int size) {
 /* fstatat(2); an empty name with AT_EMPTY_PATH stats dirfd itself. */
 int mc_fstatat(int dirfd, const char *name, int flags, uint64_t *out) {
   struct stat st;
-  if (fstatat(dirfd, name, &st, flags) < 0) return NEG_ERRNO;
+  if (sys_fstatat(dirfd, name, &st, flags) < 0) return NEG_ERRNO;
   fill_stat(&st, out);
   return 0;
 }
 
 int mc_mknodat(int dirfd, const char *name, unsigned mode, unsigned major_, unsigned minor_) {
-  return mknodat(dirfd, name, mode, makedev(major_, minor_)) < 0 ? NEG_ERRNO : 0;
+  return sys_mknodat(dirfd, name, mode, makedev(major_, minor_)) < 0 ? NEG_ERRNO : 0;
 }
 
 static int chown_ok(int r) { return r == 0 || errno == EPERM || errno == EINVAL; }
@@ -105,7 +107,7 @@ static int chown_ok(int r) { return r == 0 || errno == EPERM || errno == EINVAL;
 int mc_set_meta(int dirfd, const char *name, unsigned what, unsigned uid, unsigned gid, unsigned mode, int64_t sec, int64_t nsec) {
   int self = name[0] == 0;
   struct stat st;
-  if (!self && fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) return NEG_ERRNO;
+  if (!self && sys_fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) return NEG_ERRNO;
   int islink = !self && S_ISLNK(st.st_mode);
   if (what & 1) {
     int r = self ? fchown(dirfd, uid, gid) : fchownat(dirfd, name, uid, gid, AT_SYMLINK_NOFOLLOW);
@@ -126,7 +128,7 @@ int mc_set_meta(int dirfd, const char *name, unsigned what, unsigned uid, unsign
 /* Copies owner (with MC_OWNER), mode and times of srcfd onto dstfd (both opened files or dirs). */
 int mc_copy_meta(int srcfd, int dstfd, int flags) {
   struct stat st;
-  if (fstat(srcfd, &st) < 0) return NEG_ERRNO;
+  if (sys_fstat(srcfd, &st) < 0) return NEG_ERRNO;
   if ((flags & MC_OWNER) && !chown_ok(fchown(dstfd, st.st_uid, st.st_gid))) return NEG_ERRNO;
   if (fchmod(dstfd, st.st_mode & 07777) < 0) return NEG_ERRNO;
   struct timespec ts[2] = {st.st_atim, st.st_mtim};
@@ -157,7 +159,7 @@ static int64_t copy_sparse(int in, int out, int64_t max) {
       if (errno != ENXIO) return NEG_ERRNO;
       /* No data after off: a trailing hole up to the size, or EOF. */
       struct stat st;
-      if (fstat(in, &st) < 0) return NEG_ERRNO;
+      if (sys_fstat(in, &st) < 0) return NEG_ERRNO;
       if (off >= st.st_size) break;
       data = st.st_size;
     }
@@ -193,7 +195,7 @@ static int64_t copy_dense(int in, int out, int64_t max) {
     if (max >= 0 && (uint64_t)(max - done) < want) want = (size_t)(max - done);
     ssize_t n;
     if (mode == 0) {
-      n = copy_file_range(in, NULL, out, NULL, want, 0);
+      n = sys_copy_file_range(in, out, want);
       if (n < 0 && (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP || errno == EBADF || errno == EPERM)) {
         mode = 1;
         continue;
@@ -246,7 +248,7 @@ static int open_regular(int dirfd, const char *name, int flags, struct stat *st)
   int pfd = name[0] ? openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC) : dirfd;
   if (pfd < 0) return NEG_ERRNO;
   int r;
-  if (fstat(pfd, st) < 0)
+  if (sys_fstat(pfd, st) < 0)
     r = NEG_ERRNO;
   else if (!S_ISREG(st->st_mode))
     r = -EINVAL;
@@ -280,7 +282,7 @@ int mc_copy_file(int sdir, const char *sname, int ddir, const char *dname, int f
   uint64_t limit = out[0];
   struct stat st;
   if ((flags & MC_LINKCHECK) && sname[0]) {
-    if (fstatat(sdir, sname, &st, AT_SYMLINK_NOFOLLOW) < 0) return NEG_ERRNO;
+    if (sys_fstatat(sdir, sname, &st, AT_SYMLINK_NOFOLLOW) < 0) return NEG_ERRNO;
     if (S_ISREG(st.st_mode) && st.st_nlink > 1) {
       fill_stat(&st, out);
       return 1;
@@ -337,7 +339,7 @@ int mc_finish_file(int in, int outfd, int flags) {
   struct stat st;
   int r = 0;
   /* Extends the copy over a trailing hole of a sparse source. */
-  if (fstat(in, &st) < 0 || ftruncate(outfd, st.st_size) < 0) r = NEG_ERRNO;
+  if (sys_fstat(in, &st) < 0 || ftruncate(outfd, st.st_size) < 0) r = NEG_ERRNO;
   if (r == 0) r = mc_copy_meta(in, outfd, flags);
   close(in);
   if (close(outfd) < 0 && r == 0) r = NEG_ERRNO;
@@ -347,7 +349,7 @@ int mc_finish_file(int in, int outfd, int flags) {
 /* Copies the symlink `sname` in sdir as a new symlink `dname` in ddir, with owner and times. */
 int mc_copy_symlink(int sdir, const char *sname, int ddir, const char *dname, int flags, uint64_t *out) {
   struct stat st;
-  if (fstatat(sdir, sname, &st, AT_SYMLINK_NOFOLLOW) < 0) return NEG_ERRNO;
+  if (sys_fstatat(sdir, sname, &st, AT_SYMLINK_NOFOLLOW) < 0) return NEG_ERRNO;
   fill_stat(&st, out);
   if (!S_ISLNK(st.st_mode)) return -EINVAL;
   char target[4097];
@@ -369,13 +371,13 @@ fail: {
 /* Copies a FIFO (or, with MC_ALLOW_DEV, a device node) `sname` as `dname`. Sockets: -EINVAL. Devices without the flag: -EPERM. */
 int mc_copy_special(int sdir, const char *sname, int ddir, const char *dname, int flags, uint64_t *out) {
   struct stat st;
-  if (fstatat(sdir, sname, &st, sname[0] ? AT_SYMLINK_NOFOLLOW : AT_EMPTY_PATH) < 0) return NEG_ERRNO;
+  if (sys_fstatat(sdir, sname, &st, sname[0] ? AT_SYMLINK_NOFOLLOW : AT_EMPTY_PATH) < 0) return NEG_ERRNO;
   fill_stat(&st, out);
   if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) {
     if (!(flags & MC_ALLOW_DEV)) return -EPERM;
   } else if (!S_ISFIFO(st.st_mode))
     return -EINVAL;
-  if (mknodat(ddir, dname, (st.st_mode & S_IFMT) | 0600, st.st_rdev) < 0) return NEG_ERRNO;
+  if (sys_mknodat(ddir, dname, (st.st_mode & S_IFMT) | 0600, st.st_rdev) < 0) return NEG_ERRNO;
   if ((flags & MC_OWNER) && !chown_ok(fchownat(ddir, dname, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW))) goto fail;
   if (fchmodat(ddir, dname, st.st_mode & 07777, 0) < 0) goto fail;
   struct timespec ts[2] = {st.st_atim, st.st_mtim};

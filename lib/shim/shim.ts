@@ -12,7 +12,8 @@ import * as fs from 'node:fs'
 import * as net from 'node:net'
 import * as path from 'node:path'
 import { StartError } from '../errors'
-import { closeQuietly, errnoName, nativeBuildDir, socketPair, spawnProcess, waitPid, WNOHANG } from '../sys/libc'
+import { closeQuietly, errnoName, socketPair, spawnProcess, waitPid, WNOHANG } from '../sys/libc'
+import { nativeDir } from '../sys/native-dir'
 import { debug } from '../util/debug'
 
 /** How a process ended. */
@@ -30,7 +31,7 @@ export interface ShimStdio {
   stderr: number
 }
 
-const shimPath = path.join(nativeBuildDir, 'mc-shim')
+const shimPath = path.join(nativeDir, 'mc-shim')
 
 const signalNames = new Map<number, NodeJS.Signals>(
   Object.entries(require('node:os').constants.signals as Record<string, number>).map(([name, n]) => [n, name as NodeJS.Signals]),

@@ -13,19 +13,16 @@ import * as os from 'node:os'
 import * as path from 'node:path'
 import koffi, { type LibraryHandle } from 'koffi'
 import { NativeError, SyscallError } from '../errors'
-
-/** Directory holding the built native artefacts (mc-shim, libmcnative.so). */
-export const nativeBuildDir = path.resolve(__dirname, '..', '..', 'native', 'build')
+import { missingNativeHint, nativeDir } from './native-dir'
 
 const libc = koffi.load('libc.so.6')
 let native: LibraryHandle | undefined
 
-/** The native helper library (native/build/libmcnative.so), loaded once. */
+/** The native helper library (libmcnative.so, built or prebuilt: see native-dir.ts), loaded once. */
 export function nativeLib(): LibraryHandle {
   if (native) return native
-  const file = path.join(nativeBuildDir, 'libmcnative.so')
-  if (!fs.existsSync(file))
-    throw new NativeError(`${file} is missing: run \`npm rebuild minicontainer\` (needs make and a C compiler)`)
+  const file = path.join(nativeDir, 'libmcnative.so')
+  if (!fs.existsSync(file)) throw new NativeError(missingNativeHint(file))
   native = koffi.load(file)
   return native
 }
