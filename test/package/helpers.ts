@@ -70,7 +70,7 @@ export function installTarball(work: string, tarball: string, bin: string): stri
   fs.writeFileSync(path.join(project, 'package-lock.json'), JSON.stringify({ name: 'mc-pack-test', lockfileVersion: 3, requires: true, packages }))
   execFileSync(process.execPath, [npmCli(), 'install', '--ignore-scripts', '--offline', '--no-audit', '--no-fund', '--silent', tarball], {
     cwd: project,
-    env: { PATH: bin, HOME: process.env.HOME ?? os.homedir() },
+    env: { PATH: bin, HOME: process.env.HOME ?? os.homedir(), ...(process.env.npm_config_cache ? { npm_config_cache: process.env.npm_config_cache } : {}) },
     stdio: ['ignore', 'ignore', 'pipe'],
   })
   return project

@@ -18,7 +18,8 @@ import { closeQuietly, socketPair } from '../../lib/sys/libc'
 import { destroyRuntime, tempRuntime } from '../helpers'
 import { installTarball, nodeOnlyBin, packRepo, repoRoot, tool, writeUsers } from './helpers'
 
-jest.setTimeout(300_000)
+// Packing runs tsc and four compiles: minutes on a loaded machine.
+jest.setTimeout(600_000)
 
 let work: string
 let bin: string
