@@ -2,7 +2,7 @@
 // `npm install` step. The package ships prebuilt binaries for linux x64 and arm64
 // (native/prebuilt/linux-<arch>/, made by scripts/prebuild.js at pack time): with one for this
 // CPU there is nothing to do, and no compiler is needed. Otherwise, and always in a git checkout
-// (development) or with `npm install --build-from-source`, native/ is built from source into
+// (development) or with MINICONTAINER_BUILD_FROM_SOURCE=1, native/ is built from source into
 // native/build/ (see Makefile), which the loader (lib/sys/native-dir.ts) prefers when present.
 'use strict'
 const { execFileSync } = require('node:child_process')
@@ -16,10 +16,11 @@ if (process.platform !== 'linux') {
 const prebuilt = path.join(__dirname, 'prebuilt', `linux-${process.arch}`)
 const hasPrebuilt = ['mc-shim', 'libmcnative.so'].every((f) => fs.existsSync(path.join(prebuilt, f)))
 const checkout = fs.existsSync(path.join(__dirname, '..', '.git'))
-if (hasPrebuilt && !checkout && !process.env.npm_config_build_from_source) process.exit(0)
+if (hasPrebuilt && !checkout && !process.env.MINICONTAINER_BUILD_FROM_SOURCE) process.exit(0)
 try {
   execFileSync('make', ['-s', '-C', path.join(__dirname)], { stdio: 'inherit' })
-} catch (err) {
-  console.error(`minicontainer: no prebuilt binaries for linux-${process.arch} (there are for x64 and arm64), and building native/ failed. Install a C toolchain (Debian: apt-get install build-essential) and run \`npm rebuild minicontainer\`.`)
+} catch {
+  const why = hasPrebuilt ? '' : `there are no prebuilt binaries for linux-${process.arch} (only x64 and arm64), and `
+  console.error(`minicontainer: ${why}building native/ failed. Install a C toolchain (Debian: apt-get install build-essential) and run \`npm rebuild minicontainer\`.`)
   process.exit(1)
 }

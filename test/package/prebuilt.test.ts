@@ -63,9 +63,14 @@ test('with --ignore-scripts and no gcc, cc or make on PATH, a container runs fro
   expect(runUser(mjs)).toEqual({ exit: { exitCode: 0 }, output: 'hi from from-import\n' })
 })
 
-test('the install script needs no compiler when a prebuilt binary matches', () => {
-  execFileSync(path.join(bin, 'node'), [path.join(installed, 'native', 'build.js')], { env: { PATH: bin }, stdio: 'pipe' })
+test('the install script needs no compiler when a prebuilt binary matches, unless asked to build from source', () => {
+  const buildJs = path.join(installed, 'native', 'build.js')
+  execFileSync(path.join(bin, 'node'), [buildJs], { env: { PATH: bin }, stdio: 'pipe' })
   expect(fs.existsSync(path.join(installed, 'native', 'build'))).toBe(false)
+  // asked to, it runs make, which this PATH does not have
+  const forced = spawnSync(path.join(bin, 'node'), [buildJs], { env: { PATH: bin, MINICONTAINER_BUILD_FROM_SOURCE: '1' }, encoding: 'utf8' })
+  expect(forced.status).toBe(1)
+  expect(forced.stderr).toMatch(/building native\/ failed.*apt-get install build-essential/)
 })
 
 test('the shims are static and the libraries need glibc 2.17 at most', () => {
