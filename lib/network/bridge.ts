@@ -13,13 +13,14 @@ import { enableIpForward, setIfaceSysctl, type Rtnl } from './rtnl'
 import type { NetworkRecord } from './store'
 
 /** Makes sure the bridge of `net` exists and is configured; returns its ifindex. */
-export async function ensureBridge(host: Rtnl, net: NetworkRecord): Promise<number> {
+export async function ensureBridge(host: Rtnl, net: NetworkRecord, owner?: string): Promise<number> {
   const existing = await host.link(net.bridge)
   if (existing) {
     if (!existing.up) await host.up(existing.index)
     return existing.index
   }
-  const index = await host.createBridge(net.bridge)
+  // The owner mark (ifalias) outlives this process: another runtime can tell the bridge is abandoned.
+  const index = await host.createBridge(net.bridge, owner)
   try {
     await host.addAddress(index, net.gateway, parseCidr(net.subnet).prefix)
     // Packets DNATed from 127.0.0.1 leave through the bridge with a loopback source; the kernel drops those unless allowed here.
@@ -47,10 +48,10 @@ export async function ensureRules(fw: Firewall, net: NetworkRecord): Promise<voi
 }
 
 /** Brings up the whole host side of `net`; on failure nothing new is left behind. */
-export async function ensureNetworkUp(host: Rtnl, fw: Firewall, net: NetworkRecord): Promise<number> {
+export async function ensureNetworkUp(host: Rtnl, fw: Firewall, net: NetworkRecord, owner?: string): Promise<number> {
   checkLegacyForward(net.bridge)
   const hadBridge = !!(await host.link(net.bridge))
-  const index = await ensureBridge(host, net)
+  const index = await ensureBridge(host, net, owner)
   try {
     await ensureRules(fw, net)
   } catch (err) {

@@ -129,9 +129,9 @@ export async function openForward(nl: NfNetlink, bridge: string): Promise<void> 
 }
 
 /** Removes the accept rules of the bridges for which `doomed` holds (default: just `bridge`); idempotent. */
-export async function closeForward(nl: NfNetlink, doomed: (bridge: string) => boolean): Promise<void> {
+export async function closeForward(nl: NfNetlink, doomed: (bridge: string) => boolean | Promise<boolean>): Promise<void> {
   for (const r of await acceptRules(nl)) {
-    if (!doomed(r.bridge)) continue
+    if (!(await doomed(r.bridge))) continue
     const del = { msg: NftMsg.DELRULE, attrs: [strAttr(RULE_TABLE, r.table), strAttr(RULE_CHAIN, r.chain), u64beAttr(RULE_HANDLE, r.handle)] }
     await nl.batch(`remove accept rule of ${r.bridge}`, [del], r.family).catch((err) => {
       // Gone meanwhile (another process cleaning up, Docker recreating its chain): nothing left to do.

@@ -24,7 +24,7 @@ export class HostSockets {
 
   /** The runtime's nf_tables table. */
   get fw(): Firewall {
-    return (this.firewall ??= new Firewall(this.names.table, this.names.bridgePrefix))
+    return (this.firewall ??= new Firewall(this.names.table, this.names.bridgePrefix, this.names.owner))
   }
 
   /** Closes both sockets (they are reopened on next use). */

@@ -42,12 +42,37 @@ export function claimHostSubnet(cidr: string, recordFile: string): boolean {
       continue // released meanwhile: try again
     }
     if (owner === recordFile) return true
-    // Stale once its runtime's network directory is gone, or its record never appeared in time.
-    const rootGone = !fs.existsSync(path.dirname(owner))
-    if (!rootGone && (age < GRACE_MS || fs.existsSync(owner))) return false
+    if (!isStale(owner, age)) return false
     fs.rmSync(file, { force: true }) // stale: its network is gone
   }
   return false
+}
+
+/** Stale once its runtime's network directory is gone, or its record never appeared in time. */
+function isStale(owner: string, ageMs: number): boolean {
+  return !fs.existsSync(path.dirname(owner)) || (ageMs >= GRACE_MS && !fs.existsSync(owner))
+}
+
+/** Removes every stale claim (runtime root or network gone); returns the subnets freed. */
+export function collectStaleHostSubnets(): string[] {
+  let files: string[]
+  try {
+    files = fs.readdirSync(hostClaimDir)
+  } catch {
+    return [] // no claims yet
+  }
+  const freed: string[] = []
+  for (const name of files) {
+    const file = path.join(hostClaimDir, name)
+    try {
+      if (!isStale(fs.readFileSync(file, 'utf8'), Date.now() - fs.statSync(file).mtimeMs)) continue
+      fs.rmSync(file, { force: true })
+      freed.push(name.replace('_', '/'))
+    } catch {
+      // Released meanwhile by its owner: nothing to collect.
+    }
+  }
+  return freed
 }
 
 /** Releases the claim on `cidr` if `recordFile` holds it. */

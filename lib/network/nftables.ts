@@ -29,6 +29,7 @@ const NLM_F_CREATE = 0x400
 const NLM_F_APPEND = 0x800
 
 const TABLE_NAME = 1
+const TABLE_USERDATA = 6
 const CHAIN_TABLE = 1
 const CHAIN_NAME = 3
 const CHAIN_HOOK = 4
@@ -147,10 +148,14 @@ function portRules(p: PortRule): Rule[] {
 
 /** The nf_tables table of one runtime. */
 export class Firewall {
-  /** @param tag - the runtime's short tag; @param bridgePrefix - prefix shared by all our bridges (isolation). */
+  /**
+   * @param table - the table's name; @param bridgePrefix - prefix shared by all our bridges (isolation);
+   * @param owner - the runtime's owner mark, kept as the table's comment.
+   */
   constructor(
     readonly table: string,
     private readonly bridgePrefix: string,
+    private readonly owner = '',
     private readonly nl: NfNetlink = new NfNetlink(),
   ) {}
 
@@ -169,7 +174,10 @@ export class Firewall {
 
   /** Commands creating the table and its base chains; harmless when they exist. */
   private tableCommands(): NftCommand[] {
-    const cmds: NftCommand[] = [{ msg: NftMsg.NEWTABLE, flags: NLM_F_CREATE, attrs: [strAttr(TABLE_NAME, this.table)] }]
+    const table = [strAttr(TABLE_NAME, this.table)]
+    // The owner mark outlives this process in the kernel: another runtime can tell the table is abandoned.
+    if (this.owner) table.push(attr(TABLE_USERDATA, x.ruleComment(this.owner)))
+    const cmds: NftCommand[] = [{ msg: NftMsg.NEWTABLE, flags: NLM_F_CREATE, attrs: table }]
     for (const c of chains) {
       const hook = nested(CHAIN_HOOK, [u32be4(HOOK_NUM, c.hook), u32be4(HOOK_PRIORITY, c.priority)])
       cmds.push({ msg: NftMsg.NEWCHAIN, flags: NLM_F_CREATE, attrs: [strAttr(CHAIN_TABLE, this.table), strAttr(CHAIN_NAME, c.name), hook, u32be4(CHAIN_POLICY, x.Verdict.accept), strAttr(CHAIN_TYPE, c.type)] })
@@ -194,7 +202,7 @@ export class Firewall {
   }
 
   /** Removes the accept rules of every bridge for which `doomed` holds. */
-  closeForward(doomed: (bridge: string) => boolean): Promise<void> {
+  closeForward(doomed: (bridge: string) => boolean | Promise<boolean>): Promise<void> {
     return closeForward(this.nl, doomed)
   }
 
@@ -237,14 +245,30 @@ export class Firewall {
   }
 
   /** Deletes the whole table (all rules and chains); false if it did not exist. */
-  async deleteTable(): Promise<boolean> {
-    try {
-      await this.nl.batch(`delete table ${this.table}`, [{ msg: NftMsg.DELTABLE, attrs: [strAttr(TABLE_NAME, this.table)] }])
-      return true
-    } catch (err) {
-      if (err instanceof NftablesError && err.errno === 'ENOENT') return false
-      throw err
-    }
+  deleteTable(): Promise<boolean> {
+    return deleteTable(this.nl, this.table)
+  }
+
+  /** Every runtime's table on the host (`minicontainer_*`) with the owner mark in its comment. */
+  async runtimeTables(): Promise<{ name: string; owner?: string }[]> {
+    return (await this.nl.dump(NftMsg.GETTABLE, []))
+      .map((a) => ({ name: attrString(a.get(TABLE_NAME)) ?? '', owner: x.parseRuleComment(a.get(TABLE_USERDATA)) }))
+      .filter((t) => t.name.startsWith('minicontainer_'))
+  }
+
+  /** Deletes another runtime's table (garbage collection). */
+  deleteOtherTable(name: string): Promise<boolean> {
+    return deleteTable(this.nl, name)
+  }
+}
+
+async function deleteTable(nl: NfNetlink, name: string): Promise<boolean> {
+  try {
+    await nl.batch(`delete table ${name}`, [{ msg: NftMsg.DELTABLE, attrs: [strAttr(TABLE_NAME, name)] }])
+    return true
+  } catch (err) {
+    if (err instanceof NftablesError && err.errno === 'ENOENT') return false
+    throw err
   }
 }
 

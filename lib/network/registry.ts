@@ -72,7 +72,7 @@ export class NetworkRegistry {
   async bridgeIndex(net: NetworkRecord): Promise<number> {
     let index = this.upNetworks.get(net.id)
     if (index === undefined) {
-      index = await ensureNetworkUp(this.sockets.host, this.sockets.fw, net)
+      index = await ensureNetworkUp(this.sockets.host, this.sockets.fw, net, this.names.owner)
       this.upNetworks.set(net.id, index)
     }
     return index
@@ -117,7 +117,7 @@ export class NetworkRegistry {
       const gateway = opts.gateway ?? defaultGateway(subnet)
       validateGateway(subnet, gateway)
       net = { id, name, driver: 'bridge', bridge: isDefault ? this.names.defaultBridge : this.names.bridgeFor(id), subnet: formatCidr(subnet), gateway, internal: !!opts.internal, labels: opts.labels ?? {}, created: new Date().toISOString(), isDefault }
-      this.upNetworks.set(net.id, await ensureNetworkUp(this.sockets.host, this.sockets.fw, net))
+      this.upNetworks.set(net.id, await ensureNetworkUp(this.sockets.host, this.sockets.fw, net, this.names.owner))
     } catch (err) {
       if (net) await tearDownNetwork(this.sockets.host, this.sockets.fw, net).catch(() => undefined)
       if (subnet) releaseHostSubnet(formatCidr(subnet), this.store.recordFile(id))

@@ -62,6 +62,8 @@ export interface LinkInfo {
   master?: number
   up: boolean
   mac?: string
+  /** The interface alias (ifalias), if set. */
+  alias?: string
 }
 
 /** rtnetlink operations in one network namespace. */
@@ -105,12 +107,15 @@ export class Rtnl {
     return l.index
   }
 
-  /** Creates a bridge (fails EEXIST if the name is taken). */
-  async createBridge(name: string): Promise<number> {
+  /** Creates a bridge (fails EEXIST if the name is taken), with `alias` as its ifalias when given. */
+  async createBridge(name: string, alias?: string): Promise<number> {
     debug('rtnetlink: create bridge %s', name)
     const linkinfo = strAttr(IFLA_INFO_KIND, 'bridge')
     await call(`create bridge ${name}`, this.sock.newLink({}, { ifname: name, linkinfo }, { flags: FlagsNew.CREATE | FlagsNew.EXCL }))
-    return this.indexOf(name)
+    const index = await this.indexOf(name)
+    // The kernel applies IFLA_IFALIAS only when changing a link, not when creating one.
+    if (alias) await call(`set alias of ${name}`, this.sock.setLink({ index }, { ifalias: alias }))
+    return index
   }
 
   /**
@@ -183,7 +188,7 @@ export class Rtnl {
 }
 
 function toLinkInfo(m: rt.LinkMessage): LinkInfo {
-  return { index: m.data.index ?? 0, name: m.attrs.ifname ?? '', master: m.attrs.master, up: !!m.data.flags?.up, mac: m.attrs.address ? formatMac(m.attrs.address) : undefined }
+  return { index: m.data.index ?? 0, name: m.attrs.ifname ?? '', master: m.attrs.master, up: !!m.data.flags?.up, mac: m.attrs.address ? formatMac(m.attrs.address) : undefined, alias: m.attrs.ifalias }
 }
 
 /** "aa:bb:..." from raw bytes. */

@@ -12,6 +12,8 @@
  */
 import * as path from 'node:path'
 import { InvalidArgumentError, NameConflictError } from '../errors'
+import { debug } from '../util/debug'
+import { collectAbandoned } from './abandoned'
 import { claimAddress } from './address-claim'
 import { createEndpoint } from './endpoint'
 import { HostSockets } from './host-sockets'
@@ -48,7 +50,7 @@ export class NetworkService {
 
   /** @param opts - root directory and optional subnet pools. */
   constructor(opts: NetworkServiceOptions) {
-    this.names = netNames(runtimeTag(opts.root))
+    this.names = netNames(runtimeTag(opts.root), opts.root)
     this.store = new NetworkStore(opts.root)
     this.leases = new Leases(path.join(this.store.dir, 'leases'))
     this.sockets = new HostSockets(this.names)
@@ -69,6 +71,16 @@ export class NetworkService {
     this.sockets.close()
   }
 
+  private abandonedCollected = false
+
+  /** At this runtime's first network use: remove what runtimes whose root was deleted left (abandoned.ts). */
+  private async collectAbandonedOnce(): Promise<void> {
+    if (this.abandonedCollected) return
+    this.abandonedCollected = true
+    // Best effort: someone else's leftovers must never fail this runtime's own operation.
+    await collectAbandoned(this.host, this.fw).catch((err) => debug('collecting abandoned networks failed: %s', err))
+  }
+
   private serial<T>(fn: () => Promise<T>): Promise<T> {
     const run = this.tail.then(fn, fn)
     this.tail = run.catch(() => undefined)
@@ -85,6 +97,7 @@ export class NetworkService {
    */
   connect(container: ContainerRef, netnsFd: number, mode: string, opts: ConnectOptions = {}): Promise<NetworkSettings> {
     return this.serial(async () => {
+      await this.collectAbandonedOnce()
       const stale = this.store.container(container.id)
       if (stale) await this.releaseNow(stale)
       const net = await this.networks.forMode(mode)
@@ -300,7 +313,10 @@ export class NetworkService {
 
   /** Creates a user-defined network with its own bridge and subnet. */
   create(name: string, opts: CreateNetworkOptions = {}): Promise<NetworkInfo> {
-    return this.serial(async () => networkInfo(await this.networks.create(name, opts), []))
+    return this.serial(async () => {
+      await this.collectAbandonedOnce()
+      return networkInfo(await this.networks.create(name, opts), [])
+    })
   }
 
   /** A network's inspect view. Throws ENONETWORK. `"bridge"` creates the default network on first use. */
