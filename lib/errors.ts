@@ -36,6 +36,10 @@ export type ErrorCode =
   | 'ETIMEOUT'
   | 'EEXITED'
   | 'EUNHEALTHY'
+  | 'EAUTH'
+  | 'EREGISTRY'
+  | 'EUNSUPPORTED'
+  | 'ENOPLATFORM'
 
 /** Base class of every error minicontainer throws. */
 export class MiniContainerError extends Error {

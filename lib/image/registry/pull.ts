@@ -1,0 +1,156 @@
+/**
+ * Pulling an image: manifest (and the platform's manifest from an index),
+ * config, then the layers the store lacks, several at once; each layer is
+ * verified by the store on the way in and unpacked once. A layer already
+ * unpacked is not downloaded, so pulling an image whose layers are all
+ * present costs the manifest fetch only.
+ *
+ * @module
+ */
+import * as fs from 'node:fs'
+import { Readable } from 'node:stream'
+import { MiniContainerError } from '../../errors'
+import { mapLimit } from '../../util/limit'
+import { parseReference, type Reference } from '../reference'
+import { blobChunks, fetchManifest, type FetchedManifest } from './blobs'
+import { RegistryClient, type RegistryConnectOptions } from './client'
+import { PlatformNotFoundError, RegistryError } from './errors'
+import { parseManifest, selectPlatform, type Descriptor, type ImageManifest } from './manifest'
+import { formatPlatform, hostPlatform, parsePlatform, platformMatches, type Platform } from './platform'
+
+/** What a layer is doing, for {@link PullOptions.onProgress}. */
+export type PullStatus = 'waiting' | 'downloading' | 'extracting' | 'done' | 'cached'
+
+/** A progress event of a pull (or push): one layer's state and bytes. */
+export interface PullProgress {
+  /** Index of the layer in the image, bottom-most first. */
+  layer: number
+  /** The layer blob's digest. */
+  digest: string
+  /** Bytes transferred so far. */
+  bytes: number
+  /** The blob's size. */
+  total: number
+  status: PullStatus
+}
+
+/** Options of a pull. */
+export interface PullOptions extends RegistryConnectOptions {
+  /** "os/arch[/variant]" to pick from a multi-platform image. Default: the host's. */
+  platform?: string
+  /** Called as layers wait, download, extract and finish. */
+  onProgress?: (event: PullProgress) => void
+  /** Layers downloaded at once. Default 3, as Docker. */
+  concurrency?: number
+}
+
+/** The slice of the image store a pull writes to (see lib/image/store.ts). */
+export interface PullStore<R> {
+  hasBlob(digest: string): boolean
+  blobPath(digest: string): string
+  ingestBlob(digest: string, src: NodeJS.ReadableStream, opts?: { size?: number; signal?: AbortSignal }): Promise<void>
+  unpackLayer(blobDigest: string, mediaType?: string): Promise<string>
+  hasLayer(diffId: string): boolean
+  putImageFromConfig(configBytes: Buffer, opts: { refs?: string[]; repoDigests?: string[]; manifest?: { bytes: Buffer; mediaType: string } }): R
+}
+
+/** What a pull resolved and stored. */
+export interface PullResult<R> {
+  record: R
+  reference: Reference
+  /** Digest of the manifest the reference names (the index's, for a multi-platform image), as in repoDigests. */
+  digest: string
+}
+
+/** Progress events are coalesced to one per this many bytes. */
+const PROGRESS_STEP = 512 << 10
+const MAX_CONFIG = 8 << 20
+
+/** Pulls `input` ("redis:7", "127.0.0.1:5000/app@sha256:...") into `store`. */
+export async function pullImage<R>(store: PullStore<R>, input: string, opts: PullOptions = {}): Promise<PullResult<R>> {
+  const ref = parseReference(input)
+  const wanted = opts.platform ? parsePlatform(opts.platform) : hostPlatform()
+  // One signal for the whole pull: the caller's, or the first failing layer's (which stops the others).
+  const failed = new AbortController()
+  const signal = opts.signal ? AbortSignal.any([opts.signal, failed.signal]) : failed.signal
+  const client = new RegistryClient(ref.registry, { ...opts, signal })
+  const top = await fetchManifest(client, ref, ref.manifestRef, ref.digest)
+  const { manifest, fetched } = await resolveImageManifest(client, ref, top, wanted)
+  const configBytes = await fetchConfig(store, client, ref, manifest.config)
+  const config = parseConfig(ref, configBytes, manifest)
+  if (opts.platform && !platformMatches(wanted, config.platform))
+    throw new PlatformNotFoundError(ref.toString(), formatPlatform(wanted), [formatPlatform(config.platform)])
+  await fetchLayers(store, client, ref, manifest.layers, config.diffIds, opts, failed)
+  const record = store.putImageFromConfig(configBytes, {
+    refs: ref.tag ? [ref.toString()] : [],
+    repoDigests: [`${ref.name}@${top.digest}`],
+    manifest: { bytes: fetched.bytes, mediaType: manifest.mediaType as string },
+  })
+  return { record, reference: ref, digest: top.digest }
+}
+
+/** Follows an index to the wanted platform's manifest; a plain manifest is itself. */
+async function resolveImageManifest(client: RegistryClient, ref: Reference, top: FetchedManifest, wanted: Platform) {
+  const parsed = parseManifest(ref.toString(), top.bytes, top.contentType)
+  if (parsed.kind === 'manifest') return { manifest: parsed.manifest, fetched: top }
+  const desc = selectPlatform(ref.toString(), parsed.index, wanted)
+  const fetched = await fetchManifest(client, ref, desc.digest, desc.digest)
+  const inner = parseManifest(`${ref.name}@${desc.digest}`, fetched.bytes, fetched.contentType)
+  if (inner.kind !== 'manifest') throw new RegistryError(`${ref}: the index entry for ${formatPlatform(wanted)} is itself an index; nested indexes are not supported`)
+  return { manifest: inner.manifest, fetched }
+}
+
+/** The config blob: from the store when present, else downloaded and stored (verified). */
+async function fetchConfig<R>(store: PullStore<R>, client: RegistryClient, ref: Reference, desc: Descriptor): Promise<Buffer> {
+  if (desc.size > MAX_CONFIG) throw new RegistryError(`${ref}: the image config is ${desc.size} bytes, more than ${MAX_CONFIG}; refusing it`)
+  if (!store.hasBlob(desc.digest)) await store.ingestBlob(desc.digest, Readable.from(blobChunks(client, ref, desc)), { size: desc.size, signal: client.signal })
+  return fs.readFileSync(store.blobPath(desc.digest))
+}
+
+/** The parts of the image config a pull checks: diff IDs (one per layer) and platform. */
+function parseConfig(ref: Reference, bytes: Buffer, manifest: ImageManifest): { diffIds: string[]; platform: Platform } {
+  let config: { os?: string; architecture?: string; variant?: string; rootfs?: { diff_ids?: unknown } }
+  try {
+    config = JSON.parse(bytes.toString('utf8'))
+  } catch {
+    throw new RegistryError(`${ref}: the image config is not JSON`)
+  }
+  const diffIds = config.rootfs?.diff_ids
+  if (!Array.isArray(diffIds) || diffIds.length !== manifest.layers.length || diffIds.some((d) => typeof d !== 'string'))
+    throw new RegistryError(`${ref}: the image config lists ${Array.isArray(diffIds) ? diffIds.length : 'no'} diff_ids for ${manifest.layers.length} layers`)
+  const platform = { os: config.os ?? 'linux', architecture: config.architecture ?? '', ...(config.variant ? { variant: config.variant } : {}) }
+  return { diffIds: diffIds as string[], platform }
+}
+
+/** Downloads and unpacks the layers the store lacks, `concurrency` at a time; the first failure cancels the others. */
+async function fetchLayers<R>(store: PullStore<R>, client: RegistryClient, ref: Reference, layers: Descriptor[], diffIds: string[], opts: PullOptions, failed: AbortController): Promise<void> {
+  const progress = (layer: number, bytes: number, status: PullStatus) => opts.onProgress?.({ layer, digest: layers[layer].digest, bytes, total: layers[layer].size, status })
+  layers.forEach((_, i) => progress(i, 0, store.hasLayer(diffIds[i]) ? 'cached' : 'waiting'))
+  await mapLimit(layers, opts.concurrency ?? 3, async (desc, i) => {
+    if (store.hasLayer(diffIds[i])) return
+    try {
+      await fetchLayer(store, client, ref, desc, diffIds[i], (bytes, status) => progress(i, bytes, status))
+    } catch (err) {
+      failed.abort(err)
+      throw opts.signal?.aborted ? opts.signal.reason : err
+    }
+  })
+}
+
+/** Downloads a layer blob unless stored, then unpacks it and checks it against the config's diff ID. */
+async function fetchLayer<R>(store: PullStore<R>, client: RegistryClient, ref: Reference, desc: Descriptor, diffId: string, report: (bytes: number, status: PullStatus) => void) {
+  if (!store.hasBlob(desc.digest)) {
+    let reported = 0
+    const chunks = blobChunks(client, ref, desc, (bytes) => {
+      if (bytes - reported < PROGRESS_STEP && bytes < desc.size) return
+      reported = bytes
+      report(bytes, 'downloading')
+    })
+    await store.ingestBlob(desc.digest, Readable.from(chunks), { size: desc.size, signal: client.signal })
+  }
+  report(desc.size, 'extracting')
+  const unpacked = await store.unpackLayer(desc.digest, desc.mediaType)
+  if (unpacked !== diffId)
+    throw new MiniContainerError('EDIGEST', `${ref}: layer ${desc.digest} unpacks to ${unpacked}, but the config says ${diffId}; the image is corrupt`)
+  report(desc.size, 'done')
+}
