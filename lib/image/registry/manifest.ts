@@ -7,7 +7,7 @@
  */
 import { isSha256Digest } from '../reference'
 import { PlatformNotFoundError, RegistryError, UnsupportedManifestError } from './errors'
-import { DOCKER_CONFIG, OCI_CONFIG, isLayerType, isSchema1, manifestKind } from './media-types'
+import { DOCKER_CONFIG, OCI_CONFIG, OCI_INDEX, OCI_MANIFEST, isLayerType, isSchema1, manifestKind } from './media-types'
 import { formatPlatform, platformMatches, type Platform } from './platform'
 
 /** A content descriptor: what a manifest says about a blob or another manifest. */
@@ -73,8 +73,8 @@ export function parseManifest(ref: string, bytes: Buffer, contentType: string | 
 
 /** Docker's rule for documents without a media type: "manifests" means an index. */
 function guessType(doc: { manifests?: unknown; config?: unknown }): string {
-  if (doc.manifests) return 'application/vnd.oci.image.index.v1+json'
-  if (doc.config) return 'application/vnd.oci.image.manifest.v1+json'
+  if (doc.manifests) return OCI_INDEX
+  if (doc.config) return OCI_MANIFEST
   return 'application/json'
 }
 
