@@ -1,0 +1,181 @@
+/**
+ * Pushing an image: every blob the registry lacks (HEAD first), mounted
+ * from another repository of the same registry when the image came from
+ * one, else uploaded in one PUT or, when large, in PATCH chunks; the
+ * manifest last, so the tag never names an incomplete image.
+ *
+ * @module
+ */
+import * as crypto from 'node:crypto'
+import * as fs from 'node:fs'
+import { mapLimit } from '../../util/limit'
+import { parseReference, type Reference } from '../reference'
+import { RegistryClient, type RegistryConnectOptions } from './client'
+import { RegistryError } from './errors'
+import { OCI_MANIFEST } from './media-types'
+import type { PullProgress } from './pull'
+
+/** A blob to push: what the manifest says about it and where it is stored. */
+export interface PushBlob {
+  digest: string
+  size: number
+  mediaType: string
+  /** The file holding its bytes. */
+  path: string
+}
+
+/** What an image push sends. */
+export interface PushSource {
+  config: PushBlob
+  /** Layer blobs, bottom-most first. */
+  layers: PushBlob[]
+  /** A stored manifest naming exactly these blobs: pushed byte for byte, so its digest survives. */
+  manifest?: { bytes: Buffer; mediaType: string }
+  /** "registry/repository" names the blobs are known to be in, from the image's repoDigests: mount candidates. */
+  knownIn?: string[]
+}
+
+/** Status of a blob during a push. */
+export type PushStatus = 'waiting' | 'uploading' | 'exists' | 'mounted' | 'done'
+
+/** A progress event of a push: one layer's state and bytes. */
+export interface PushProgress extends Omit<PullProgress, 'status'> {
+  status: PushStatus
+}
+
+/** Options of a push. */
+export interface PushOptions extends RegistryConnectOptions {
+  /** Called as blobs are checked, mounted, uploaded and finish. */
+  onProgress?: (event: PushProgress) => void
+  /** Blobs uploaded at once. Default 3. */
+  concurrency?: number
+  /** Blobs larger than this go up in PATCH chunks of this size; smaller ones in one PUT. Default 64 MiB. */
+  chunkSize?: number
+}
+
+/** What a push wrote. */
+export interface PushResult {
+  reference: Reference
+  /** Digest of the manifest now in the registry ("name@digest" pulls exactly this image). */
+  digest: string
+}
+
+const DEFAULT_CHUNK = 64 << 20
+
+/** Pushes `source` to `target` ("127.0.0.1:5000/team/app:1.2"). */
+export async function pushImage(source: PushSource, target: string, opts: PushOptions = {}): Promise<PushResult> {
+  const ref = parseReference(target)
+  if (ref.digest) throw new RegistryError(`cannot push to "${target}": push to a tag, the registry computes the digest`)
+  const client = new RegistryClient(ref.registry, opts)
+  const mountFrom = (source.knownIn ?? []).map((n) => parseReference(n, { defaultTag: false })).find((r) => r.registry === ref.registry && r.repository !== ref.repository)
+  const pusher = new BlobPusher(client, ref, mountFrom?.repository, opts.chunkSize ?? DEFAULT_CHUNK)
+  const report = (layer: number, blob: PushBlob, bytes: number, status: PushStatus) => opts.onProgress?.({ layer, digest: blob.digest, bytes, total: blob.size, status })
+  source.layers.forEach((b, i) => report(i, b, 0, 'waiting'))
+  await mapLimit(source.layers, opts.concurrency ?? 3, async (blob, i) => {
+    const how = await pusher.push(blob, (bytes) => report(i, blob, bytes, 'uploading'))
+    report(i, blob, blob.size, how === 'uploading' ? 'done' : how)
+  })
+  await pusher.push(source.config, () => {})
+  const manifest = source.manifest ?? ociManifest(source)
+  return { reference: ref, digest: await putManifest(client, ref, manifest) }
+}
+
+/** An OCI manifest for the blobs, when no stored manifest names them. */
+function ociManifest(source: PushSource): { bytes: Buffer; mediaType: string } {
+  const desc = (b: PushBlob) => ({ mediaType: b.mediaType, digest: b.digest, size: b.size })
+  const doc = { schemaVersion: 2, mediaType: OCI_MANIFEST, config: desc(source.config), layers: source.layers.map(desc) }
+  return { bytes: Buffer.from(JSON.stringify(doc)), mediaType: OCI_MANIFEST }
+}
+
+/** PUTs the manifest under the tag; returns its digest. */
+async function putManifest(client: RegistryClient, ref: Reference, manifest: { bytes: Buffer; mediaType: string }): Promise<string> {
+  const res = await client.request(`/v2/${ref.repository}/manifests/${ref.tag}`, {
+    method: 'PUT',
+    scopes: [pushScope(ref)],
+    headers: { 'content-type': manifest.mediaType, 'content-length': String(manifest.bytes.length) },
+    body: () => manifest.bytes,
+  })
+  if (res.status !== 201 && res.status !== 200) await client.fail(res, `pushing the manifest of ${ref}`)
+  await res.body?.cancel()
+  return `sha256:${crypto.createHash('sha256').update(manifest.bytes).digest('hex')}`
+}
+
+function pushScope(ref: Reference): string {
+  return `repository:${ref.repository}:pull,push`
+}
+
+/** Pushes blobs into one repository. */
+class BlobPusher {
+  constructor(
+    private readonly client: RegistryClient,
+    private readonly ref: Reference,
+    private readonly mountFrom: string | undefined,
+    private readonly chunkSize: number,
+  ) {}
+
+  private get scopes(): string[] {
+    return this.mountFrom ? [pushScope(this.ref), `repository:${this.mountFrom}:pull`] : [pushScope(this.ref)]
+  }
+
+  /** Makes sure the registry has the blob; says how. */
+  async push(blob: PushBlob, onBytes: (bytes: number) => void): Promise<'exists' | 'mounted' | 'uploading'> {
+    if (await this.exists(blob)) return 'exists'
+    const started = await this.startUpload(blob)
+    if (started === 'mounted') return 'mounted'
+    const location = blob.size > this.chunkSize ? await this.uploadChunks(started, blob, onBytes) : started
+    await this.finish(location, blob, blob.size > this.chunkSize)
+    onBytes(blob.size)
+    return 'uploading'
+  }
+
+  private async exists(blob: PushBlob): Promise<boolean> {
+    const res = await this.client.request(`/v2/${this.ref.repository}/blobs/${blob.digest}`, { method: 'HEAD', scopes: this.scopes })
+    if (res.status === 404) return false
+    if (!res.ok) await this.client.fail(res, `checking blob ${blob.digest} in ${this.ref.name}`)
+    return true
+  }
+
+  /** POSTs an upload (asking for a mount when another repository has the blob); the upload's location, or 'mounted'. */
+  private async startUpload(blob: PushBlob): Promise<string | 'mounted'> {
+    const query = this.mountFrom ? `?mount=${encodeURIComponent(blob.digest)}&from=${encodeURIComponent(this.mountFrom)}` : ''
+    const res = await this.client.request(`/v2/${this.ref.repository}/blobs/uploads/${query}`, { method: 'POST', scopes: this.scopes, headers: { 'content-length': '0' } })
+    await res.body?.cancel()
+    if (res.status === 201 && this.mountFrom) return 'mounted'
+    const location = res.headers.get('location')
+    if (res.status !== 202 || !location) await this.client.fail(res, `starting the upload of ${blob.digest} to ${this.ref.name}`)
+    return new URL(location as string, this.client.origin).toString()
+  }
+
+  /** PATCHes the blob in chunks; returns the location to finish at. */
+  private async uploadChunks(location: string, blob: PushBlob, onBytes: (bytes: number) => void): Promise<string> {
+    for (let start = 0; start < blob.size; start += this.chunkSize) {
+      const end = Math.min(start + this.chunkSize, blob.size) - 1
+      const res = await this.client.request(location, {
+        method: 'PATCH',
+        scopes: this.scopes,
+        headers: { 'content-type': 'application/octet-stream', 'content-range': `${start}-${end}`, 'content-length': String(end - start + 1) },
+        body: () => fs.createReadStream(blob.path, { start, end }),
+      })
+      await res.body?.cancel()
+      const next = res.headers.get('location')
+      if (res.status !== 202 || !next) await this.client.fail(res, `uploading bytes ${start}-${end} of ${blob.digest} to ${this.ref.name}`)
+      location = new URL(next as string, this.client.origin).toString()
+      onBytes(end + 1)
+    }
+    return location
+  }
+
+  /** The closing PUT with the digest: carries the whole blob for a monolithic upload, nothing after chunks. */
+  private async finish(location: string, blob: PushBlob, chunked: boolean): Promise<void> {
+    const url = new URL(location)
+    url.searchParams.set('digest', blob.digest)
+    const res = await this.client.request(url.toString(), {
+      method: 'PUT',
+      scopes: this.scopes,
+      headers: { 'content-type': 'application/octet-stream', 'content-length': chunked ? '0' : String(blob.size) },
+      ...(chunked ? {} : { body: () => fs.createReadStream(blob.path) }),
+    })
+    await res.body?.cancel()
+    if (res.status !== 201) await this.client.fail(res, `finishing the upload of ${blob.digest} to ${this.ref.name}`)
+  }
+}
