@@ -26,6 +26,8 @@ import { runExec } from './exec'
 import { logStream } from './logs'
 import { envList, processSpec } from './process-spec'
 import { buildRecord } from './record'
+import { checkRunOptions } from './run-options'
+import { ensureImage } from '../image/registry/policy'
 import { dnsServers, extraHostLines } from './network-options'
 import { baseCloneFlags, buildRunSpec, containerCapabilities, containerSecurity, type NetnsChoice } from './run-spec'
 import { mountRecords, toMountOps } from '../storage/mount-options'
@@ -77,6 +79,8 @@ export class Container implements AsyncDisposable {
   static async create(image: string, cmd?: string[], opts: RunOptions & RuntimeOption = {}): Promise<Container> {
     const rt = contextOf(opts)
     await rt.ready()
+    checkRunOptions(opts) // before a pull that may take long
+    await ensureImage(rt.images, image, opts.pull, { ...opts.pullOptions, signal: opts.signal })
     const record = buildRecord(rt, image, cmd, opts)
     rt.containers.reserveName(record.name, record.id)
     try {

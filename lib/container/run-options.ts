@@ -16,6 +16,7 @@ const optionNames = [
   'volumes', 'mounts', 'tmpfs',
   'ip', 'aliases', 'links', 'dns', 'extraHosts', 'ports', 'publishAll',
   'healthcheck', 'files',
+  'pull', 'pullOptions',
 ] as const satisfies readonly (keyof (RunOptions & RuntimeOption))[]
 
 type Unlisted = Exclude<keyof (RunOptions & RuntimeOption), (typeof optionNames)[number]>

@@ -9,6 +9,8 @@ import type { NetworkRunOptions, NetworkSettings } from '../network/types'
 import type { HealthConfig } from '../harness/health-config'
 import type { FileSpec } from '../harness/files'
 import type { HealthState } from '../harness/target'
+import type { PullPolicy } from '../image/registry/policy'
+import type { PullOptions } from '../image/registry/pull'
 
 /** How a container joins the network. */
 export type NetworkMode = 'none' | 'host' | 'bridge' | `container:${string}` | (string & {})
@@ -52,12 +54,20 @@ export interface RunOptions extends MountRunOptions, NetworkRunOptions {
   securityOpt?: string[]
   /** Labels for your own bookkeeping. */
   labels?: Record<string, string>
-  /** Cancels a start in flight; what it made is removed again. */
+  /** Cancels a start in flight (and its pull); what it made is removed again. */
   signal?: AbortSignal
   /** A health check (Docker's HEALTHCHECK); overrides the image's, `{ test: ['NONE'] }` disables it. Durations in ms. */
   healthcheck?: HealthConfig
   /** Files placed in the container before its program starts. */
   files?: FileSpec[]
+  /**
+   * When to pull the image from its registry (`--pull`): 'missing' (the
+   * default) when no local image matches the reference, 'always' every
+   * time (cheap when the layers are present: a manifest fetch), 'never'.
+   */
+  pull?: PullPolicy
+  /** How to pull: auth, insecure, platform, onProgress, concurrency (see `Image.pull`). */
+  pullOptions?: Omit<PullOptions, 'signal'>
 }
 
 /** What was asked for, stored in config.json. */

@@ -16,6 +16,9 @@ import { buildHostRootfs } from './host-rootfs'
 import { importArchive, importDirectory } from './import-layer'
 import { imageHistory, inspectImage, type ImageHistoryEntry, type ImageInspect } from './inspect'
 import { normaliseRef, type ImageConfig, type ImageRecord, type ImageStore } from './store'
+import { pullImage, type PullOptions } from './registry/pull'
+import { pushImage, type PushOptions, type PushResult } from './registry/push'
+import { pushSourceOf } from './registry/push-source'
 
 /** What the image API needs from a runtime: its image store. A `Runtime` is one. */
 export interface ImageContext {
@@ -84,6 +87,9 @@ export interface PruneResult {
   /** Bytes of the removed images' files (layers shared with remaining images included). */
   spaceReclaimed: number
 }
+
+/** Options of {@link Image.pull}: registry access, platform, progress, cancellation, and the runtime. */
+export interface ImagePullOptions extends PullOptions, ImageRuntimeOption {}
 
 /** A stored image: read-only layers plus container defaults. */
 export class Image {
@@ -194,6 +200,36 @@ export class Image {
     } finally {
       fs.rmSync(tmp, { force: true })
     }
+  }
+
+  /**
+   * Pulls an image from its registry (OCI Distribution API): `redis`,
+   * `127.0.0.1:5000/team/app:1.2`, `name@sha256:...`. Picks the platform
+   * from a multi-platform image (the host's unless `platform`), downloads
+   * only the layers the store lacks, several at once, verifying each.
+   * Credentials: `auth`, else ~/.docker/config.json `auths`. A failed or
+   * cancelled pull leaves no image and no partial blob behind.
+   */
+  static async pull(ref: string, opts: ImagePullOptions = {}): Promise<Image> {
+    const rt = contextOf(opts)
+    const { record } = await pullImage(rt.images, ref, opts)
+    return new Image(rt, record)
+  }
+
+  /**
+   * Pushes the image to a registry as `target` ("127.0.0.1:5000/team/app:1.2";
+   * default: the image's first ref): blobs the registry lacks (mounted from
+   * another repository of it when the image came from there), then the
+   * manifest. Records the pushed digest in the image's repoDigests.
+   */
+  async push(target?: string, opts: PushOptions = {}): Promise<PushResult> {
+    const dest = target ?? this.refs[0]
+    if (!dest) throw new InvalidArgumentError('the image has no ref to push to: give a target, e.g. img.push("127.0.0.1:5000/app:1")')
+    const source = pushSourceOf(this.runtime.images, this.record)
+    const result = await pushImage(source, dest, opts)
+    const configBytes = fs.readFileSync(source.config.path)
+    this.runtime.images.putImageFromConfig(configBytes, { repoDigests: [`${result.reference.name}@${result.digest}`], manifest: result.manifest })
+    return result
   }
 
   /** Looks up an image by ref ("bb", "bb:latest"), id, or unique id prefix; throws ENOIMAGE. */

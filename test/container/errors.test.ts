@@ -8,7 +8,7 @@ let runtime: Runtime
 useRuntime((r) => (runtime = r))
 
 test('unknown image', async () => {
-  await expect(run('no-such-image:1', ['true'], { runtime })).rejects.toMatchObject({ code: 'ENOIMAGE', message: expect.stringContaining('no-such-image:1') })
+  await expect(run('no-such-image:1', ['true'], { runtime, pull: 'never' })).rejects.toMatchObject({ code: 'ENOIMAGE', message: expect.stringContaining('no-such-image:1') })
 })
 
 test('duplicate name', async () => {

@@ -6,8 +6,8 @@
  *
  * @module
  */
-import * as crypto from 'node:crypto'
-import { MiniContainerError } from '../../errors'
+import { DigestMismatchError, MiniContainerError } from '../../errors'
+import { sha256Of } from '../blobs'
 import type { Reference } from '../reference'
 import { errorDetail, type RegistryClient } from './client'
 import { ManifestNotFoundError, RegistryError } from './errors'
@@ -39,9 +39,9 @@ export async function fetchManifest(client: RegistryClient, ref: Reference, tagO
   if (res.status === 404) throw new ManifestNotFoundError(`${ref.name}:${tagOrDigest}`.replace(/:sha256:/, '@sha256:'), (await errorDetail(res)) || `HTTP ${res.status}`)
   if (!res.ok) await client.fail(res, `fetching the manifest of ${ref}`)
   const bytes = await readLimited(res, MAX_MANIFEST, `the manifest of ${ref}`)
-  const digest = `sha256:${crypto.createHash('sha256').update(bytes).digest('hex')}`
+  const digest = sha256Of(bytes)
   if (expected && digest !== expected)
-    throw new MiniContainerError('EDIGEST', `the manifest of ${ref} has digest ${digest}, not ${expected}: the registry sent other content; nothing was stored`)
+    throw new DigestMismatchError(`the manifest of ${ref}`, `its digest is ${digest}, not ${expected}`)
   return { bytes, digest, contentType: res.headers.get('content-type') }
 }
 
@@ -70,7 +70,7 @@ export async function* blobChunks(client: RegistryClient, ref: Reference, desc: 
         }
         received += buf.length
         if (received > desc.size)
-          throw new MiniContainerError('EDIGEST', `blob ${desc.digest} of ${ref} is larger than the ${desc.size} bytes its manifest says; nothing was stored`)
+          throw new DigestMismatchError(`blob ${desc.digest} of ${ref}`, `the registry sent more than the ${desc.size} bytes its manifest says`)
         onBytes?.(received)
         yield buf
       }

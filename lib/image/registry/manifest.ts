@@ -7,7 +7,8 @@
  */
 import { isSha256Digest } from '../reference'
 import { PlatformNotFoundError, RegistryError, UnsupportedManifestError } from './errors'
-import { DOCKER_CONFIG, OCI_CONFIG, OCI_INDEX, OCI_MANIFEST, isLayerType, isSchema1, manifestKind } from './media-types'
+import { checkLayerMediaType } from '../layers'
+import { DOCKER_CONFIG, OCI_CONFIG, OCI_INDEX, OCI_MANIFEST, isSchema1, manifestKind } from './media-types'
 import { formatPlatform, platformMatches, type Platform } from './platform'
 
 /** A content descriptor: what a manifest says about a blob or another manifest. */
@@ -66,9 +67,17 @@ export function parseManifest(ref: string, bytes: Buffer, contentType: string | 
   if (config.mediaType !== OCI_CONFIG && config.mediaType !== DOCKER_CONFIG)
     throw new UnsupportedManifestError(ref, config.mediaType, 'this artifact is not a container image (its config is not an image config)')
   const layers = doc.layers.map((d) => descriptor(ref, d))
-  const bad = layers.find((l) => !isLayerType(l.mediaType))
-  if (bad) throw new UnsupportedManifestError(ref, bad.mediaType, `layer ${bad.digest} is not a tar, tar+gzip or tar+zstd layer`)
+  for (const l of layers) checkLayer(ref, l)
   return { kind, manifest: { schemaVersion: 2, mediaType, config, layers } }
+}
+
+/** A layer we cannot unpack is refused before anything is downloaded. */
+function checkLayer(ref: string, layer: Descriptor): void {
+  try {
+    checkLayerMediaType(layer.mediaType)
+  } catch {
+    throw new UnsupportedManifestError(ref, layer.mediaType, `layer ${layer.digest} is not a tar, tar+gzip or tar+zstd layer`)
+  }
 }
 
 /** Docker's rule for documents without a media type: "manifests" means an index. */

@@ -11,16 +11,12 @@ export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json'
 export const OCI_INDEX = 'application/vnd.oci.image.index.v1+json'
 /** OCI image config. */
 export const OCI_CONFIG = 'application/vnd.oci.image.config.v1+json'
-/** OCI gzip-compressed layer. */
-export const OCI_LAYER_GZIP = 'application/vnd.oci.image.layer.v1.tar+gzip'
 /** Docker schema 2 manifest. */
 export const DOCKER_MANIFEST = 'application/vnd.docker.distribution.manifest.v2+json'
 /** Docker manifest list (one manifest per platform). */
 export const DOCKER_LIST = 'application/vnd.docker.distribution.manifest.list.v2+json'
 /** Docker image config. */
 export const DOCKER_CONFIG = 'application/vnd.docker.container.image.v1+json'
-/** Docker gzip-compressed layer. */
-export const DOCKER_LAYER_GZIP = 'application/vnd.docker.image.rootfs.diff.tar.gzip'
 
 const schema1 = new Set([
   'application/vnd.docker.distribution.manifest.v1+json',
@@ -44,11 +40,3 @@ export function isSchema1(mediaType: string): boolean {
 
 /** The Accept header for manifests: everything we can pull (never schema 1). */
 export const MANIFEST_ACCEPT = [OCI_INDEX, DOCKER_LIST, OCI_MANIFEST, DOCKER_MANIFEST].join(', ')
-
-/** True for layer media types we can unpack (tar, gzip, zstd; OCI and Docker, including non-distributable). */
-export function isLayerType(mediaType: string): boolean {
-  return (
-    /^application\/vnd\.oci\.image\.layer\.(nondistributable\.)?v1\.tar(\+gzip|\+zstd)?$/.test(mediaType) ||
-    /^application\/vnd\.docker\.image\.rootfs\.(foreign\.)?diff\.tar(\.gzip|\.zstd)?$/.test(mediaType)
-  )
-}

@@ -7,11 +7,11 @@
  *
  * @module
  */
-import * as fs from 'node:fs'
 import { Readable } from 'node:stream'
-import { MiniContainerError } from '../../errors'
+import { DigestMismatchError } from '../../errors'
 import { mapLimit } from '../../util/limit'
 import { parseReference, type Reference } from '../reference'
+import type { ImageRecord, ImageStore } from '../store'
 import { blobChunks, fetchManifest, type FetchedManifest } from './blobs'
 import { RegistryClient, type RegistryConnectOptions } from './client'
 import { PlatformNotFoundError, RegistryError } from './errors'
@@ -44,19 +44,9 @@ export interface PullOptions extends RegistryConnectOptions {
   concurrency?: number
 }
 
-/** The slice of the image store a pull writes to (see lib/image/store.ts). */
-export interface PullStore<R> {
-  hasBlob(digest: string): boolean
-  blobPath(digest: string): string
-  ingestBlob(digest: string, src: NodeJS.ReadableStream, opts?: { size?: number; signal?: AbortSignal }): Promise<void>
-  unpackLayer(blobDigest: string, mediaType?: string): Promise<string>
-  hasLayer(diffId: string): boolean
-  putImageFromConfig(configBytes: Buffer, opts: { refs?: string[]; repoDigests?: string[]; manifest?: { bytes: Buffer; mediaType: string } }): R
-}
-
 /** What a pull resolved and stored. */
-export interface PullResult<R> {
-  record: R
+export interface PullResult {
+  record: ImageRecord
   reference: Reference
   /** Digest of the manifest the reference names (the index's, for a multi-platform image), as in repoDigests. */
   digest: string
@@ -67,7 +57,7 @@ const PROGRESS_STEP = 512 << 10
 const MAX_CONFIG = 8 << 20
 
 /** Pulls `input` ("redis:7", "127.0.0.1:5000/app@sha256:...") into `store`. */
-export async function pullImage<R>(store: PullStore<R>, input: string, opts: PullOptions = {}): Promise<PullResult<R>> {
+export async function pullImage(store: ImageStore, input: string, opts: PullOptions = {}): Promise<PullResult> {
   const ref = parseReference(input)
   const wanted = opts.platform ? parsePlatform(opts.platform) : hostPlatform()
   // One signal for the whole pull: the caller's, or the first failing layer's (which stops the others).
@@ -101,10 +91,10 @@ async function resolveImageManifest(client: RegistryClient, ref: Reference, top:
 }
 
 /** The config blob: from the store when present, else downloaded and stored (verified). */
-async function fetchConfig<R>(store: PullStore<R>, client: RegistryClient, ref: Reference, desc: Descriptor): Promise<Buffer> {
+async function fetchConfig(store: ImageStore, client: RegistryClient, ref: Reference, desc: Descriptor): Promise<Buffer> {
   if (desc.size > MAX_CONFIG) throw new RegistryError(`${ref}: the image config is ${desc.size} bytes, more than ${MAX_CONFIG}; refusing it`)
   if (!store.hasBlob(desc.digest)) await store.ingestBlob(desc.digest, Readable.from(blobChunks(client, ref, desc)), { size: desc.size, signal: client.signal })
-  return fs.readFileSync(store.blobPath(desc.digest))
+  return store.blobs.read(desc.digest)
 }
 
 /** The parts of the image config a pull checks: diff IDs (one per layer) and platform. */
@@ -123,7 +113,7 @@ function parseConfig(ref: Reference, bytes: Buffer, manifest: ImageManifest): { 
 }
 
 /** Downloads and unpacks the layers the store lacks, `concurrency` at a time; the first failure cancels the others. */
-async function fetchLayers<R>(store: PullStore<R>, client: RegistryClient, ref: Reference, layers: Descriptor[], diffIds: string[], opts: PullOptions, failed: AbortController): Promise<void> {
+async function fetchLayers(store: ImageStore, client: RegistryClient, ref: Reference, layers: Descriptor[], diffIds: string[], opts: PullOptions, failed: AbortController): Promise<void> {
   const progress = (layer: number, bytes: number, status: PullStatus) => opts.onProgress?.({ layer, digest: layers[layer].digest, bytes, total: layers[layer].size, status })
   layers.forEach((_, i) => progress(i, 0, store.hasLayer(diffIds[i]) ? 'cached' : 'waiting'))
   await mapLimit(layers, opts.concurrency ?? 3, async (desc, i) => {
@@ -138,7 +128,7 @@ async function fetchLayers<R>(store: PullStore<R>, client: RegistryClient, ref: 
 }
 
 /** Downloads a layer blob unless stored, then unpacks it and checks it against the config's diff ID. */
-async function fetchLayer<R>(store: PullStore<R>, client: RegistryClient, ref: Reference, desc: Descriptor, diffId: string, report: (bytes: number, status: PullStatus) => void) {
+async function fetchLayer(store: ImageStore, client: RegistryClient, ref: Reference, desc: Descriptor, diffId: string, report: (bytes: number, status: PullStatus) => void) {
   if (!store.hasBlob(desc.digest)) {
     let reported = 0
     const chunks = blobChunks(client, ref, desc, (bytes) => {
@@ -151,6 +141,6 @@ async function fetchLayer<R>(store: PullStore<R>, client: RegistryClient, ref: R
   report(desc.size, 'extracting')
   const unpacked = await store.unpackLayer(desc.digest, desc.mediaType)
   if (unpacked !== diffId)
-    throw new MiniContainerError('EDIGEST', `${ref}: layer ${desc.digest} unpacks to ${unpacked}, but the config says ${diffId}; the image is corrupt`)
+    throw new DigestMismatchError(`layer ${desc.digest} of ${ref}`, `it unpacks to ${unpacked}, but the image config says ${diffId}`)
   report(desc.size, 'done')
 }

@@ -6,13 +6,13 @@
  *
  * @module
  */
-import * as crypto from 'node:crypto'
 import * as fs from 'node:fs'
 import { mapLimit } from '../../util/limit'
+import { sha256Of } from '../blobs'
 import { parseReference, type Reference } from '../reference'
 import { RegistryClient, type RegistryConnectOptions } from './client'
 import { RegistryError } from './errors'
-import { OCI_MANIFEST } from './media-types'
+import { DOCKER_CONFIG, DOCKER_MANIFEST, OCI_MANIFEST } from './media-types'
 import type { PullProgress } from './pull'
 
 /** A blob to push: what the manifest says about it and where it is stored. */
@@ -58,6 +58,8 @@ export interface PushResult {
   reference: Reference
   /** Digest of the manifest now in the registry ("name@digest" pulls exactly this image). */
   digest: string
+  /** The manifest pushed. */
+  manifest: { bytes: Buffer; mediaType: string }
 }
 
 const DEFAULT_CHUNK = 64 << 20
@@ -76,15 +78,16 @@ export async function pushImage(source: PushSource, target: string, opts: PushOp
     report(i, blob, blob.size, how === 'uploading' ? 'done' : how)
   })
   await pusher.push(source.config, () => {})
-  const manifest = source.manifest ?? ociManifest(source)
-  return { reference: ref, digest: await putManifest(client, ref, manifest) }
+  const manifest = source.manifest ?? newManifest(source)
+  return { reference: ref, digest: await putManifest(client, ref, manifest), manifest }
 }
 
-/** An OCI manifest for the blobs, when no stored manifest names them. */
-function ociManifest(source: PushSource): { bytes: Buffer; mediaType: string } {
+/** A manifest for the blobs, when no stored manifest names them: Docker schema 2 for a Docker config, else OCI. */
+function newManifest(source: PushSource): { bytes: Buffer; mediaType: string } {
+  const mediaType = source.config.mediaType === DOCKER_CONFIG ? DOCKER_MANIFEST : OCI_MANIFEST
   const desc = (b: PushBlob) => ({ mediaType: b.mediaType, digest: b.digest, size: b.size })
-  const doc = { schemaVersion: 2, mediaType: OCI_MANIFEST, config: desc(source.config), layers: source.layers.map(desc) }
-  return { bytes: Buffer.from(JSON.stringify(doc)), mediaType: OCI_MANIFEST }
+  const doc = { schemaVersion: 2, mediaType, config: desc(source.config), layers: source.layers.map(desc) }
+  return { bytes: Buffer.from(JSON.stringify(doc)), mediaType }
 }
 
 /** PUTs the manifest under the tag; returns its digest. */
@@ -97,7 +100,7 @@ async function putManifest(client: RegistryClient, ref: Reference, manifest: { b
   })
   if (res.status !== 201 && res.status !== 200) await client.fail(res, `pushing the manifest of ${ref}`)
   await res.body?.cancel()
-  return `sha256:${crypto.createHash('sha256').update(manifest.bytes).digest('hex')}`
+  return sha256Of(manifest.bytes)
 }
 
 function pushScope(ref: Reference): string {

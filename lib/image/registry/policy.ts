@@ -1,0 +1,46 @@
+/**
+ * `docker run --pull`: whether a run fetches its image from the registry.
+ *
+ * @module
+ */
+import { InvalidArgumentError, MiniContainerError } from '../../errors'
+import { parseReference } from '../reference'
+import type { ImageStore } from '../store'
+import { pullImage, type PullOptions } from './pull'
+
+/** When run() pulls: 'missing' (default) when no local image matches, 'always' every time, 'never' not at all. */
+export type PullPolicy = 'missing' | 'always' | 'never'
+
+const policies: readonly PullPolicy[] = ['missing', 'always', 'never']
+
+/**
+ * Makes sure `ref` is in the store as the policy asks. A local match (by
+ * name, id or id prefix) satisfies 'missing'; full image ids are never
+ * pulled, so an unknown id stays ENOIMAGE.
+ */
+export async function ensureImage(store: ImageStore, ref: string, policy: PullPolicy = 'missing', opts: PullOptions = {}): Promise<void> {
+  if (!policies.includes(policy)) throw new InvalidArgumentError(`invalid pull policy "${policy}": use "missing", "always" or "never"`)
+  if (policy === 'never' || !pullable(ref)) return
+  if (policy === 'missing' && present(store, ref)) return
+  await pullImage(store, ref, opts)
+}
+
+function present(store: ImageStore, ref: string): boolean {
+  try {
+    store.resolve(ref)
+    return true
+  } catch (err) {
+    if (err instanceof MiniContainerError && err.code === 'ENOIMAGE') return false
+    throw err
+  }
+}
+
+/** A name a registry could serve; an image id ("sha256:...", 64 hex digits) is not one. */
+function pullable(ref: string): boolean {
+  try {
+    parseReference(ref)
+    return true
+  } catch {
+    return false
+  }
+}
