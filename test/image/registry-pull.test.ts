@@ -138,7 +138,7 @@ test('an interrupted pull leaves no image and no partial blob; the next pull com
       signal: ac.signal,
       onProgress: (e) => e.status === 'downloading' && e.bytes < e.total && ac.abort(new Error('stop the pull')),
     })
-    await expect(pulling).rejects.toThrow('stop the pull')
+    await expect(pulling).rejects.toMatchObject({ code: 'EABORTED', cause: new Error('stop the pull') })
     expect(await Image.list({ runtime: other })).toEqual([])
     const tmp = path.join(other.root, 'blobs', 'tmp')
     expect(fs.existsSync(tmp) ? fs.readdirSync(tmp) : []).toEqual([])

@@ -93,14 +93,23 @@ test('push with token auth asks for pull,push; a user with pull only gets EAUTH 
   }
 })
 
-test('a manifest naming a blob the registry lacks is refused by the registry and nothing is tagged', async () => {
+test('a blob whose bytes do not match its digest is refused by the registry (EREGISTRY) and nothing is tagged; a wrong size is EDIGEST before any upload', async () => {
   const reg = await startRegistry()
+  const copy = path.join(path.dirname(layout.dir), 'tampered-layer')
   try {
-    // The config blob is pushed, but the manifest names a layer whose file holds other bytes: the registry refuses the upload.
-    const bad: PushSource = { ...source, layers: [{ ...source.layers[0], path: source.layers[2].path }] }
-    await expect(pushImage(bad, `${reg.host}/team/bad:1`)).rejects.toMatchObject({ code: 'EREGISTRY' })
+    const bytes = fs.readFileSync(source.layers[0].path)
+    bytes[bytes.length - 3] ^= 0xff
+    fs.writeFileSync(copy, bytes)
+    const tampered: PushSource = { ...source, layers: [{ ...source.layers[0], path: copy }] }
+    const refused = pushImage(tampered, `${reg.host}/team/bad:1`)
+    await expect(refused).rejects.toMatchObject({ code: 'EREGISTRY' })
+    await expect(refused).rejects.toThrow(/DIGEST_INVALID|digest/i)
     await expect(skopeoInspect(`${reg.host}/team/bad:1`)).rejects.toThrow(/manifest unknown|not found/i)
+    fs.writeFileSync(copy, Buffer.concat([bytes, Buffer.alloc(1)]))
+    await expect(pushImage(tampered, `${reg.host}/team/bad:1`)).rejects.toMatchObject({ code: 'EDIGEST' })
+    await expect(pushImage(source, `${reg.host}/team/bad@sha256:${'a'.repeat(64)}`)).rejects.toMatchObject({ code: 'EINVALID' })
   } finally {
+    fs.rmSync(copy, { force: true })
     await reg.stop()
   }
 })

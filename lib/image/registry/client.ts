@@ -114,6 +114,13 @@ export class RegistryClient {
     throw new RegistryError(`${what}: ${this.registry} answered ${res.status}${detail ? ` (${detail})` : ''}`, res.status)
   }
 
+  /** Returns `res` (body discarded) when its status is one of `ok` (and it has a Location when `location`), else throws like {@link fail}. */
+  async expectStatus(res: Response, ok: number[], what: string, location = false): Promise<Response> {
+    if (!ok.includes(res.status) || (location && !res.headers.get('location'))) await this.fail(res, what)
+    await res.body?.cancel()
+    return res
+  }
+
   /** One logical request: network errors retried, redirects followed by hand. */
   private async send(url: URL, req: RegistryRequest, authorization: string | undefined): Promise<Response> {
     for (let attempt = 1; ; attempt++) {

@@ -8,7 +8,7 @@
  * @module
  */
 import { Readable } from 'node:stream'
-import { DigestMismatchError } from '../../errors'
+import { AbortedError, DigestMismatchError } from '../../errors'
 import { mapLimit } from '../../util/limit'
 import { parseReference, type Reference } from '../reference'
 import type { ImageRecord, ImageStore } from '../store'
@@ -56,9 +56,17 @@ export interface PullResult {
 const PROGRESS_STEP = 512 << 10
 const MAX_CONFIG = 8 << 20
 
-/** Pulls `input` ("redis:7", "127.0.0.1:5000/app@sha256:...") into `store`. */
+/** Pulls `input` ("redis:7", "127.0.0.1:5000/app@sha256:...") into `store`. Cancelled through `signal`: EABORTED. */
 export async function pullImage(store: ImageStore, input: string, opts: PullOptions = {}): Promise<PullResult> {
-  const ref = parseReference(input)
+  try {
+    return await pull(store, parseReference(input), opts)
+  } catch (err) {
+    if (opts.signal?.aborted) throw new AbortedError(`the pull of ${input}`, opts.signal.reason)
+    throw err
+  }
+}
+
+async function pull(store: ImageStore, ref: Reference, opts: PullOptions): Promise<PullResult> {
   const wanted = opts.platform ? parsePlatform(opts.platform) : hostPlatform()
   // One signal for the whole pull: the caller's, or the first failing layer's (which stops the others).
   const failed = new AbortController()
@@ -122,7 +130,7 @@ async function fetchLayers(store: ImageStore, client: RegistryClient, ref: Refer
       await fetchLayer(store, client, ref, desc, diffIds[i], (bytes, status) => progress(i, bytes, status))
     } catch (err) {
       failed.abort(err)
-      throw opts.signal?.aborted ? opts.signal.reason : err
+      throw err
     }
   })
 }

@@ -7,11 +7,11 @@
  * @module
  */
 import * as fs from 'node:fs'
+import { AbortedError, DigestMismatchError, InvalidArgumentError } from '../../errors'
 import { mapLimit } from '../../util/limit'
 import { sha256Of } from '../blobs'
 import { parseReference, type Reference } from '../reference'
 import { RegistryClient, type RegistryConnectOptions } from './client'
-import { RegistryError } from './errors'
 import { DOCKER_CONFIG, DOCKER_MANIFEST, OCI_MANIFEST } from './media-types'
 import type { PullProgress } from './pull'
 
@@ -64,10 +64,19 @@ export interface PushResult {
 
 const DEFAULT_CHUNK = 64 << 20
 
-/** Pushes `source` to `target` ("127.0.0.1:5000/team/app:1.2"). */
+/** Pushes `source` to `target` ("127.0.0.1:5000/team/app:1.2"). Cancelled through `signal`: EABORTED. */
 export async function pushImage(source: PushSource, target: string, opts: PushOptions = {}): Promise<PushResult> {
-  const ref = parseReference(target)
-  if (ref.digest) throw new RegistryError(`cannot push to "${target}": push to a tag, the registry computes the digest`)
+  try {
+    return await push(source, parseReference(target), opts)
+  } catch (err) {
+    if (opts.signal?.aborted) throw new AbortedError(`the push to ${target}`, opts.signal.reason)
+    throw err
+  }
+}
+
+async function push(source: PushSource, ref: Reference, opts: PushOptions): Promise<PushResult> {
+  const target = ref.toString()
+  if (ref.digest) throw new InvalidArgumentError(`cannot push to "${target}": push to a tag (name:tag); the registry names the digest`)
   const client = new RegistryClient(ref.registry, opts)
   const mountFrom = (source.knownIn ?? []).map((n) => parseReference(n, { defaultTag: false })).find((r) => r.registry === ref.registry && r.repository !== ref.repository)
   const pusher = new BlobPusher(client, ref, mountFrom?.repository, opts.chunkSize ?? DEFAULT_CHUNK)
@@ -98,8 +107,7 @@ async function putManifest(client: RegistryClient, ref: Reference, manifest: { b
     headers: { 'content-type': manifest.mediaType, 'content-length': String(manifest.bytes.length) },
     body: () => manifest.bytes,
   })
-  if (res.status !== 201 && res.status !== 200) await client.fail(res, `pushing the manifest of ${ref}`)
-  await res.body?.cancel()
+  await client.expectStatus(res, [200, 201], `pushing the manifest of ${ref}`)
   return sha256Of(manifest.bytes)
 }
 
@@ -123,6 +131,9 @@ class BlobPusher {
   /** Makes sure the registry has the blob; says how. */
   async push(blob: PushBlob, onBytes: (bytes: number) => void): Promise<'exists' | 'mounted' | 'uploading'> {
     if (await this.exists(blob)) return 'exists'
+    // A stored file of another size would send a Content-Length the body never fills.
+    const size = fs.statSync(blob.path).size
+    if (size !== blob.size) throw new DigestMismatchError(`blob ${blob.digest}`, `the stored file has ${size} bytes, the manifest says ${blob.size}`)
     const started = await this.startUpload(blob)
     if (started === 'mounted') return 'mounted'
     const location = blob.size > this.chunkSize ? await this.uploadChunks(started, blob, onBytes) : started
@@ -142,11 +153,9 @@ class BlobPusher {
   private async startUpload(blob: PushBlob): Promise<string | 'mounted'> {
     const query = this.mountFrom ? `?mount=${encodeURIComponent(blob.digest)}&from=${encodeURIComponent(this.mountFrom)}` : ''
     const res = await this.client.request(`/v2/${this.ref.repository}/blobs/uploads/${query}`, { method: 'POST', scopes: this.scopes, headers: { 'content-length': '0' } })
-    await res.body?.cancel()
-    if (res.status === 201 && this.mountFrom) return 'mounted'
-    const location = res.headers.get('location')
-    if (res.status !== 202 || !location) await this.client.fail(res, `starting the upload of ${blob.digest} to ${this.ref.name}`)
-    return new URL(location as string, this.client.origin).toString()
+    const mounted = res.status === 201 && !!this.mountFrom
+    await this.client.expectStatus(res, mounted ? [201] : [202], `starting the upload of ${blob.digest} to ${this.ref.name}`, !mounted)
+    return mounted ? 'mounted' : new URL(res.headers.get('location') as string, this.client.origin).toString()
   }
 
   /** PATCHes the blob in chunks; returns the location to finish at. */
@@ -159,10 +168,8 @@ class BlobPusher {
         headers: { 'content-type': 'application/octet-stream', 'content-range': `${start}-${end}`, 'content-length': String(end - start + 1) },
         body: () => fs.createReadStream(blob.path, { start, end }),
       })
-      await res.body?.cancel()
-      const next = res.headers.get('location')
-      if (res.status !== 202 || !next) await this.client.fail(res, `uploading bytes ${start}-${end} of ${blob.digest} to ${this.ref.name}`)
-      location = new URL(next as string, this.client.origin).toString()
+      await this.client.expectStatus(res, [202], `uploading bytes ${start}-${end} of ${blob.digest} to ${this.ref.name}`, true)
+      location = new URL(res.headers.get('location') as string, this.client.origin).toString()
       onBytes(end + 1)
     }
     return location
@@ -178,7 +185,6 @@ class BlobPusher {
       headers: { 'content-type': 'application/octet-stream', 'content-length': chunked ? '0' : String(blob.size) },
       ...(chunked ? {} : { body: () => fs.createReadStream(blob.path) }),
     })
-    await res.body?.cancel()
-    if (res.status !== 201) await this.client.fail(res, `finishing the upload of ${blob.digest} to ${this.ref.name}`)
+    await this.client.expectStatus(res, [201], `finishing the upload of ${blob.digest} to ${this.ref.name}`)
   }
 }
