@@ -1,7 +1,7 @@
 /** Manifest parsing and platform choice (pure logic). */
 import { parseManifest, selectPlatform, type ImageIndex } from '../../lib/image/registry/manifest'
 import { hostPlatform, parsePlatform } from '../../lib/image/registry/platform'
-import { DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST } from '../../lib/image/registry/media-types'
+import { DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST } from '../../lib/image/media-types'
 import { MiniContainerError } from '../../lib/errors'
 
 const d = (n: number) => `sha256:${String(n).repeat(64).slice(0, 64)}`

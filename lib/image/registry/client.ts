@@ -12,6 +12,7 @@ import { setTimeout as delay } from 'node:timers/promises'
 import { DOCKER_HUB } from '../reference'
 import { basicHeader, fetchToken, parseChallenge, type Challenge } from './auth'
 import { credentialsFromDockerConfig, checkAuth, type RegistryAuth } from './credentials'
+import { AbortedError } from '../../errors'
 import { RegistryAuthError, RegistryError } from './errors'
 
 /** How to reach a registry. */
@@ -190,6 +191,16 @@ export class RegistryClient {
     await delay(ms, undefined, { signal: this.signal }).catch((err) => {
       throw this.signal?.aborted ? this.signal.reason : err // the caller's reason, as fetch rejects with it
     })
+  }
+}
+
+/** Runs `op`; when `signal` fired meanwhile, whatever it threw becomes EABORTED with the signal's reason (the public error model). */
+export async function cancellable<T>(what: string, signal: AbortSignal | undefined, op: () => Promise<T>): Promise<T> {
+  try {
+    return await op()
+  } catch (err) {
+    if (signal?.aborted) throw new AbortedError(what, signal.reason)
+    throw err
   }
 }
 

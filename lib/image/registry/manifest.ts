@@ -8,7 +8,8 @@
 import { isSha256Digest } from '../reference'
 import { PlatformNotFoundError, RegistryError, UnsupportedManifestError } from './errors'
 import { checkLayerMediaType } from '../layers'
-import { DOCKER_CONFIG, OCI_CONFIG, OCI_INDEX, OCI_MANIFEST, isSchema1, manifestKind } from './media-types'
+import { DOCKER_CONFIG, OCI_CONFIG, OCI_INDEX, OCI_MANIFEST, manifestKind } from '../media-types'
+import { isSchema1 } from './media-types'
 import { formatPlatform, platformMatches, type Platform } from './platform'
 
 /** A content descriptor: what a manifest says about a blob or another manifest. */

@@ -8,12 +8,12 @@
  * @module
  */
 import { Readable } from 'node:stream'
-import { AbortedError, DigestMismatchError } from '../../errors'
+import { DigestMismatchError } from '../../errors'
 import { mapLimit } from '../../util/limit'
 import { parseReference, type Reference } from '../reference'
 import type { ImageRecord, ImageStore } from '../store'
 import { blobChunks, fetchManifest, type FetchedManifest } from './blobs'
-import { RegistryClient, type RegistryConnectOptions } from './client'
+import { cancellable, RegistryClient, type RegistryConnectOptions } from './client'
 import { PlatformNotFoundError, RegistryError } from './errors'
 import { parseManifest, selectPlatform, type Descriptor, type ImageManifest } from './manifest'
 import { formatPlatform, hostPlatform, parsePlatform, platformMatches, type Platform } from './platform'
@@ -58,12 +58,7 @@ const MAX_CONFIG = 8 << 20
 
 /** Pulls `input` ("redis:7", "127.0.0.1:5000/app@sha256:...") into `store`. Cancelled through `signal`: EABORTED. */
 export async function pullImage(store: ImageStore, input: string, opts: PullOptions = {}): Promise<PullResult> {
-  try {
-    return await pull(store, parseReference(input), opts)
-  } catch (err) {
-    if (opts.signal?.aborted) throw new AbortedError(`the pull of ${input}`, opts.signal.reason)
-    throw err
-  }
+  return cancellable(`the pull of ${input}`, opts.signal, () => pull(store, parseReference(input), opts))
 }
 
 async function pull(store: ImageStore, ref: Reference, opts: PullOptions): Promise<PullResult> {

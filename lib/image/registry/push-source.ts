@@ -10,7 +10,7 @@ import * as fs from 'node:fs'
 import { MiniContainerError } from '../../errors'
 import type { ImageRecord, ImageStore } from '../store'
 import { parseManifest } from './manifest'
-import { DOCKER_CONFIG, OCI_CONFIG } from './media-types'
+import { DOCKER_CONFIG, OCI_CONFIG } from '../media-types'
 import type { PushBlob, PushSource } from './push'
 
 /** The blobs and manifest that make up `record` in a registry. */

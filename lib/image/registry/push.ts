@@ -7,12 +7,12 @@
  * @module
  */
 import * as fs from 'node:fs'
-import { AbortedError, DigestMismatchError, InvalidArgumentError } from '../../errors'
+import { DigestMismatchError, InvalidArgumentError } from '../../errors'
 import { mapLimit } from '../../util/limit'
 import { sha256Of } from '../blobs'
 import { parseReference, type Reference } from '../reference'
-import { RegistryClient, type RegistryConnectOptions } from './client'
-import { DOCKER_CONFIG, DOCKER_MANIFEST, OCI_MANIFEST } from './media-types'
+import { cancellable, RegistryClient, type RegistryConnectOptions } from './client'
+import { DOCKER_CONFIG, DOCKER_MANIFEST, OCI_MANIFEST } from '../media-types'
 import type { PullProgress } from './pull'
 
 /** A blob to push: what the manifest says about it and where it is stored. */
@@ -66,12 +66,7 @@ const DEFAULT_CHUNK = 64 << 20
 
 /** Pushes `source` to `target` ("127.0.0.1:5000/team/app:1.2"). Cancelled through `signal`: EABORTED. */
 export async function pushImage(source: PushSource, target: string, opts: PushOptions = {}): Promise<PushResult> {
-  try {
-    return await push(source, parseReference(target), opts)
-  } catch (err) {
-    if (opts.signal?.aborted) throw new AbortedError(`the push to ${target}`, opts.signal.reason)
-    throw err
-  }
+  return cancellable(`the push to ${target}`, opts.signal, () => push(source, parseReference(target), opts))
 }
 
 async function push(source: PushSource, ref: Reference, opts: PushOptions): Promise<PushResult> {
