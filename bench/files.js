@@ -6,7 +6,7 @@ const os = require('node:os')
 const path = require('node:path')
 const { execFileSync, spawnSync } = require('node:child_process')
 const { run, Image } = require('../dist')
-const { fmt, row, now } = require('./stats')
+const { fmt, row, now, peakRss } = require('./stats')
 
 const FILE_MIB = Number(process.env.BENCH_FILE_MIB ?? 1024)
 const SMALL_FILES = 5000
@@ -41,17 +41,6 @@ async function timed(fn) {
 
 function cpA(src, dest) {
   execFileSync('cp', ['-a', src, dest])
-}
-
-async function peakRss(fn) {
-  let peak = process.memoryUsage.rss()
-  const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 5)
-  try {
-    await fn()
-  } finally {
-    clearInterval(timer)
-  }
-  return Math.max(peak, process.memoryUsage.rss())
 }
 
 module.exports = async function filesBench(runtime) {

@@ -29,4 +29,16 @@ function busyboxRootfs(dir) {
   for (const a of ['true', 'sh', 'sleep']) fs.symlinkSync('busybox', path.join(dir, 'bin', a))
 }
 
-module.exports = { summarize, fmt, row, now, busyboxRootfs }
+/** Peak RSS of this process (sampled every 5 ms) while `fn` runs. */
+async function peakRss(fn) {
+  let peak = process.memoryUsage.rss()
+  const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 5)
+  try {
+    await fn()
+  } finally {
+    clearInterval(timer)
+  }
+  return Math.max(peak, process.memoryUsage.rss())
+}
+
+module.exports = { summarize, fmt, row, now, busyboxRootfs, peakRss }
