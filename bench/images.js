@@ -7,7 +7,7 @@ const path = require('node:path')
 const crypto = require('node:crypto')
 const { execFileSync } = require('node:child_process')
 const { Image, Runtime } = require('../dist')
-const { fmt, row, now } = require('./stats')
+const { fmt, row, now, peakRss } = require('./stats')
 
 const LAYERS = Number(process.env.BENCH_IMAGE_LAYERS ?? 4)
 const LAYER_MIB = Number(process.env.BENCH_LAYER_MIB ?? 96)
@@ -44,17 +44,6 @@ function buildArchive(work) {
   sh('tar', ['-C', layout, '-cf', archive, '.'])
   fs.rmSync(layout, { recursive: true, force: true })
   return archive
-}
-
-async function peakRss(fn) {
-  let peak = process.memoryUsage.rss()
-  const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 5)
-  try {
-    await fn()
-  } finally {
-    clearInterval(timer)
-  }
-  return Math.max(peak, process.memoryUsage.rss())
 }
 
 async function timed(fn) {
