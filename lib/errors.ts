@@ -261,3 +261,19 @@ export class UnhealthyError extends WaitError {
     super('EUNHEALTHY', `the container became unhealthy after ${f.elapsedMs} ms while waiting for ${f.awaited}; last check said: ${lastCheck.trim() || '(no output)'}`, f)
   }
 }
+
+/** The host lacks a kernel feature an option needs (a cgroup controller, a freezer). */
+export class UnsupportedError extends MiniContainerError {
+  /**
+   * @param feature - the missing controller or file, e.g. "memory" or "memory.memsw.limit_in_bytes"
+   * @param layout - the host's cgroup layout ("v1", "v2", "hybrid", "none")
+   * @param wantedBy - the option that needs it
+   */
+  constructor(
+    readonly feature: string,
+    readonly layout: string,
+    wantedBy: string,
+  ) {
+    super('EUNSUPPORTED', `${wantedBy} needs the cgroup ${feature} controller, which this host's cgroup ${layout} layout does not have; drop the option or enable the controller`)
+  }
+}

@@ -14,6 +14,7 @@
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import './util/dispose-symbol'
+import { CgroupService } from './cgroups'
 import { PermissionError } from './errors'
 import { ImageStore } from './image/store'
 import { useDefaultImageContext } from './image/image'
@@ -23,6 +24,7 @@ import { collectGarbage, isRunning, stopOwnedContainers } from './container/reco
 import type { Shim } from './shim/shim'
 import { NetworkService } from './network/service'
 import { useDefaultNetworkContext } from './network/network'
+import { runtimeTag } from './network/names'
 import { runtimeVolumeStore } from './storage/mount-lifecycle'
 import { Volume } from './storage/volume'
 import type { VolumeStore } from './storage/volumes'
@@ -59,6 +61,8 @@ export class Runtime implements ContainerContext, AsyncDisposable {
   readonly volumes: VolumeStore
   /** Networks, container endpoints and published ports. @internal */
   readonly networks: NetworkService
+  /** The containers' cgroups, under a parent cgroup named after this runtime. */
+  readonly cgroups: CgroupService
   /** Shims of containers started by this process, by container id. @internal */
   readonly shims = new Map<string, Shim>()
   private recovered: Promise<void> | undefined
@@ -75,6 +79,7 @@ export class Runtime implements ContainerContext, AsyncDisposable {
     this.images = new ImageStore(this.root, (imageId) => this.containers.ids().filter((id) => this.containers.read(id)?.imageId === imageId))
     this.containers = new ContainerStore(this.root)
     this.networks = new NetworkService({ root: this.root, subnetPool: opts.subnetPool })
+    this.cgroups = new CgroupService(`minicontainer-${runtimeTag(this.root)}`)
     this.volumes = runtimeVolumeStore(this.root, () => this.containers.ids().map((id) => this.containers.read(id)))
   }
 
@@ -98,13 +103,16 @@ export class Runtime implements ContainerContext, AsyncDisposable {
    * Stops and removes what this runtime owns in this process — its
    * containers that are not detached — and then, when no container of the
    * root still runs, removes its bridges, firewall rules and nf_tables table
-   * and closes its sockets. The state on disk (images, volumes, stopped
+   * and its parent cgroup, and closes its sockets. The state on disk (images, volumes, stopped
    * containers) stays. Using the runtime again recreates what it needs.
    */
   async close(): Promise<void> {
     await stopOwnedContainers(this)
     const stillRunning = this.containers.ids().some((id) => isRunning(this, id))
-    if (!stillRunning) await this.networks.destroy()
+    if (!stillRunning) {
+      await this.networks.destroy()
+      await this.cgroups.removeScope()
+    }
     this.networks.close()
     this.recovered = undefined
     debug('runtime %s closed (networks %s)', this.root, stillRunning ? 'kept: containers still run' : 'removed')

@@ -16,6 +16,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "report.h"
 #include "seccomp.h"
 
@@ -74,6 +75,7 @@ static uint64_t available(uint64_t caps) {
 
 void mc_enter_identity(const struct mc_spec *s) {
   uint64_t caps = available(s->caps);
+  mc_set_rlimits(s); /* raising a hard limit needs CAP_SYS_RESOURCE, dropped below */
   enter_cwd(s);
   drop_bounding_set(caps);
   if (s->uid != 0 && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) mc_fail("keepcaps", errno, "prctl");

@@ -32,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "init.h"
 #include "linux.h"
 #include "process.h"
@@ -158,6 +159,7 @@ static int run(struct mc_spec *spec) {
   if (getppid() == 1 && !spec->detach) _exit(1); /* Node died before we were told to start */
   if (!spec->rootfs) mc_fail("spec", EINVAL, "no rootfs");
   open_paths(spec);
+  if (mc_cgroups_open(spec) < 0) mc_fail("open cgroup", errno, "cgroup.procs");
 
   int report[2];
   if (pipe2(report, O_CLOEXEC) < 0) mc_fail("pipe", errno, "report pipe");
@@ -167,6 +169,7 @@ static int run(struct mc_spec *spec) {
   if (pid == 0) {
     start_child(report);
     prctl(PR_SET_PDEATHSIG, SIGKILL); /* the container never outlives its shim */
+    mc_cgroups_join(spec, -1);
     if (spec->netns_fd >= 0) {
       if (setns(spec->netns_fd, CLONE_NEWNET) < 0) mc_fail("join network namespace", errno, "fd %d", spec->netns_fd);
       close(spec->netns_fd);
@@ -184,11 +187,12 @@ static int run(struct mc_spec *spec) {
   monitor(pid, spec);
 }
 
-static int exec_in(const struct mc_spec *spec) {
+static int exec_in(struct mc_spec *spec) {
   int pidfd = (int)syscall(SYS_pidfd_open, spec->target_pid, 0);
   if (pidfd < 0) mc_fail("open container process", errno, "not running");
+  /* Before setns: the cgroup files are host paths. The cgroup namespace is joined by the child, after its cgroups. */
+  if (mc_cgroups_open(spec) < 0) mc_fail("open cgroup", errno, "cgroup.procs");
   if (setns(pidfd, (int)spec->join_flags) < 0) mc_fail("join namespaces", errno, "setns");
-  close(pidfd);
 
   int report[2];
   if (pipe2(report, O_CLOEXEC) < 0) mc_fail("pipe", errno, "report pipe");
@@ -196,8 +200,11 @@ static int exec_in(const struct mc_spec *spec) {
   if (pid < 0) mc_fail("fork", errno, "exec");
   if (pid == 0) {
     start_child(report);
+    mc_cgroups_join(spec, pidfd);
+    close(pidfd);
     finish_child(spec, report[1]);
   }
+  close(pidfd);
   close(report[1]);
   await_exec(report[0], pid);
   say("S %d\n", pid);

@@ -81,9 +81,25 @@ static int parse_op(struct mc_spec *s, const char *key, struct cursor *c) {
   return 0;
 }
 
+/* rlimit <resource> <soft> <hard>; "-1" is unlimited (strtoull wraps it to RLIM_INFINITY). */
+static int parse_rlimit(struct mc_spec *s, struct cursor *c) {
+  struct mc_rlimit r;
+  const char *resource = next(c), *soft = next(c), *hard = next(c);
+  if (!hard) return -1;
+  r.resource = (int)num(resource);
+  r.soft = strtoull(soft, NULL, 10);
+  r.hard = strtoull(hard, NULL, 10);
+  PUSH(s->rlimits, s->nrlimits, r);
+  return 0;
+}
+
 static int parse(struct mc_spec *s, struct cursor *c) {
   const char *key;
   while ((key = next(c))) {
+    if (!strcmp(key, "rlimit")) {
+      if (parse_rlimit(s, c) < 0) return -1;
+      continue;
+    }
     int r = parse_op(s, key, c);
     if (r < 0) return -1;
     if (r == 0) continue;
@@ -116,6 +132,8 @@ static int parse(struct mc_spec *s, struct cursor *c) {
     else if (!strcmp(key, "nnp")) s->no_new_privs = (int)num(v);
     else if (!strcmp(key, "seccomp")) s->seccomp = v;
     else if (!strcmp(key, "seccompflags")) s->seccomp_flags = (unsigned)num(v);
+    else if (!strcmp(key, "cgroup")) PUSH(s->cgroup_procs, s->ncgroup_procs, v);
+    else if (!strcmp(key, "cgroupns")) s->cgroupns = (int)num(v);
     else if (!strcmp(key, "env")) PUSH(s->env, s->nenv, (char *)v);
     else if (!strcmp(key, "arg")) PUSH(s->argv, s->nargv, (char *)v);
     else return -1;

@@ -35,6 +35,12 @@ struct mc_op {
   unsigned major, minor;
 };
 
+/* One setrlimit call; RLIM_INFINITY is all ones. */
+struct mc_rlimit {
+  int resource;
+  unsigned long long soft, hard;
+};
+
 struct mc_spec {
   char *blob; /* owns every string below */
 
@@ -79,6 +85,14 @@ struct mc_spec {
   size_t nenv;
   char **argv;
   size_t nargv;
+  struct mc_rlimit *rlimits;
+  size_t nrlimits;
+
+  /* both: cgroups to join ("cgroup.procs" paths) and whether to then enter a cgroup namespace there */
+  const char **cgroup_procs;
+  size_t ncgroup_procs;
+  int *cgroup_fds; /* opened by mc_cgroups_open */
+  int cgroupns;
 };
 
 /* Reads the spec from fd; returns 0, or -1 with a message in err. */

@@ -20,6 +20,8 @@ import type { CopyOptions, PathStat, PutArchiveOptions } from '../files'
 import type { Image } from '../image/image'
 import { commitLayer, type CommitOptions } from './commit'
 import { joinBridgeNetwork, networkSettingsOf, publishedPort, releaseContainerNetwork } from './networking'
+import type { CgroupSetup, ContainerStats, ProcessInfo } from '../cgroups'
+import { statsStream, updateResources, type ResourceUpdate, type StatsStreamOptions } from './resources'
 import type { HostBinding } from '../network/types'
 import { processStartTime, readExitFile, isAlive, waitForeign } from './liveness'
 import { runExec } from './exec'
@@ -142,7 +144,9 @@ export class Container implements AsyncDisposable {
       const netns = await this.joinNetwork(record)
       try {
         throwIfAborted(signal, what)
-        shim = Shim.forRun().send(encodeRunSpec(this.runSpec(record, netns.choice)))
+        // The cgroup exists, limited, before the program: the shim's child joins it first thing.
+        const cgroups = this.runtime.cgroups.prepare(this.id, record.resources ?? { rlimits: [] }, { readOnly: !record.hostConfig.privileged })
+        shim = Shim.forRun().send(encodeRunSpec(this.runSpec(record, netns.choice, cgroups)))
         // The shim opens the namespace by path before it reports: keep our fd until then.
         pid = await shim.hold(untilAborted(shim.started, signal, what, shim))
       } finally {
@@ -150,6 +154,7 @@ export class Container implements AsyncDisposable {
       }
     } catch (err) {
       if (shim) await shim.hold(shim.closed)
+      await this.runtime.cgroups.release(this.id)
       await releaseContainerNetwork(this.runtime, this.id)
       throw err
     }
@@ -236,10 +241,10 @@ export class Container implements AsyncDisposable {
     return commitLayer(this.runtime, this.runtime.images.resolve(record.imageId), this.paths().upper, record, opts)
   }
 
-  private runSpec(record: ContainerRecord, netns: NetnsChoice): RunSpec {
+  private runSpec(record: ContainerRecord, netns: NetnsChoice, cgroups?: CgroupSetup): RunSpec {
     const image = this.runtime.images.resolve(record.imageId)
     const featureMounts: MountOp[] = toMountOps(record.mounts ?? [])
-    return buildRunSpec({ record, image, layerDirs: this.runtime.images.layerDirs(image), paths: this.paths(), netns, featureMounts })
+    return buildRunSpec({ record, image, layerDirs: this.runtime.images.layerDirs(image), paths: this.paths(), netns, featureMounts, cgroups })
   }
 
   /** Waits for the program to end; resolves immediately if it already has. */
@@ -301,6 +306,8 @@ export class Container implements AsyncDisposable {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err
     }
+    // A frozen process only dies once thawed (v1 freezer), as `docker kill` of a paused container does.
+    if ((signal === 'SIGKILL' || signal === 9) && this.runtime.cgroups.paused(this.id)) await this.runtime.cgroups.setPaused(this.id, false)
   }
 
   /** The image's StopSignal (default SIGTERM), then SIGKILL after `timeout` seconds (default 10). A no-op when not running. */
@@ -331,6 +338,7 @@ export class Container implements AsyncDisposable {
     }
     const shim = this.runtime.shims.get(this.id)
     if (shim) await shim.hold(shim.closed)
+    await this.runtime.cgroups.release(this.id)
     // Idempotent; also covers failed starts and exits no process watched.
     await releaseContainerNetwork(this.runtime, this.id)
     debug('remove container %s (volumes: %s)', this.id.slice(0, 12), !!opts.volumes)
@@ -349,6 +357,7 @@ export class Container implements AsyncDisposable {
     const privileged = opts.privileged ?? record.hostConfig.privileged
     const spec = encodeExecSpec({
       pid: state.pid,
+      cgroups: this.runtime.cgroups.join(this.id),
       joinFlags: baseCloneFlags | (record.hostConfig.networkMode === 'host' ? 0 : CLONE_NEWNET),
       process: {
         ...processSpec({
@@ -360,6 +369,7 @@ export class Container implements AsyncDisposable {
           groupAdd: record.hostConfig.groupAdd ?? [],
           layers: [this.paths().upper, ...this.layerDirs(record)],
           capabilities: privileged ? containerCapabilities({ ...record, hostConfig: { ...record.hostConfig, privileged } }) : containerCapabilities(record),
+          rlimits: record.resources?.rlimits,
         }),
         // The container's filter, even for a privileged exec (as runc applies the container's seccomp to every process).
         ...containerSecurity(record),
@@ -396,6 +406,7 @@ export class Container implements AsyncDisposable {
     const s = this.currentState()
     const p = this.paths()
     const args = [...r.config.entrypoint, ...r.config.cmd]
+    const paused = s.status === 'running' && this.runtime.cgroups.paused(this.id)
     return {
       id: r.id,
       name: r.name,
@@ -405,10 +416,12 @@ export class Container implements AsyncDisposable {
       path: args[0] ?? '',
       args: args.slice(1),
       state: {
-        status: s.status,
+        status: paused ? 'paused' : s.status,
         running: s.status === 'running',
         pid: s.status === 'running' ? (s.pid ?? 0) : 0,
         exitCode: s.exitCode ?? 0,
+        paused,
+        oomKilled: !!s.oomKilled,
         startedAt: s.startedAt ?? '0001-01-01T00:00:00Z',
         finishedAt: s.finishedAt ?? '0001-01-01T00:00:00Z',
         ...health(p.health),
@@ -430,6 +443,47 @@ export class Container implements AsyncDisposable {
     return publishedPort(this.runtime, this.id, containerPort, proto)
   }
 
+  /** One sample of resource use, like `docker stats --no-stream`; with `{ stream: true }`, a sample every second until the container stops. */
+  stats(opts?: { stream?: false }): Promise<ContainerStats>
+  stats(opts: StatsStreamOptions): AsyncIterableIterator<ContainerStats>
+  stats(opts: { stream?: boolean; intervalMs?: number; signal?: AbortSignal } = {}): Promise<ContainerStats> | AsyncIterableIterator<ContainerStats> {
+    const sample = () => {
+      const s = this.currentState()
+      if (s.status !== 'running') return undefined
+      return this.runtime.cgroups.stats(this.id, this.record().hostConfig.networkMode === 'host' ? undefined : s.pid, new Date(s.startedAt ?? Date.now()))
+    }
+    if (opts.stream) return statsStream(sample, { ...opts, stream: true })
+    try {
+      const s = sample()
+      return s ? Promise.resolve(s) : Promise.reject(new NotRunningError(this.id, 'read stats'))
+    } catch (err) {
+      return Promise.reject(err)
+    }
+  }
+
+  /** Changes resource limits (`docker update`); a running container gets them at once. */
+  async update(limits: ResourceUpdate): Promise<void> {
+    updateResources(this.runtime, this.id, this.currentState().status === 'running', limits)
+  }
+
+  /** Freezes every process of the container (`docker pause`, the cgroup freezer). */
+  async pause(): Promise<void> {
+    if (this.currentState().status !== 'running') throw new NotRunningError(this.id, 'pause')
+    await this.runtime.cgroups.setPaused(this.id, true)
+  }
+
+  /** Thaws a paused container (`docker unpause`). */
+  async unpause(): Promise<void> {
+    if (this.currentState().status !== 'running') throw new NotRunningError(this.id, 'unpause')
+    await this.runtime.cgroups.setPaused(this.id, false)
+  }
+
+  /** The container's processes as the host sees them (`docker top`). */
+  async top(): Promise<ProcessInfo[]> {
+    if (this.currentState().status !== 'running') throw new NotRunningError(this.id, 'list the processes of')
+    return this.runtime.cgroups.top(this.id)
+  }
+
   /** `await using c = await run(...)` removes the container (forcefully) at the end of the scope. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.remove({ force: true }).catch((err) => {
@@ -443,15 +497,19 @@ export class Container implements AsyncDisposable {
     if (state.status !== 'running') return state
     if (this.runtime.shims.has(this.id) || isAlive(state.pid, state.pidStart)) return state
     const exit = readExitFile(this.paths().exit) ?? { exitCode: 137, signal: 'SIGKILL' as const, finishedAt: new Date().toISOString() }
-    const exited: ContainerState = { ...state, status: 'exited', exitCode: exit.exitCode, signal: exit.signal, finishedAt: exit.finishedAt }
+    const exited: ContainerState = { ...state, status: 'exited', exitCode: exit.exitCode, signal: exit.signal, finishedAt: exit.finishedAt, oomKilled: this.runtime.cgroups.oomKilled(this.id) }
     this.runtime.containers.writeState(this.id, exited)
+    void this.runtime.cgroups.release(this.id)
     return exited
   }
 
   private onExit(exit: ExitStatus): void {
     const state = this.runtime.containers.readState(this.id)
     if (state.status !== 'running') return
-    this.runtime.containers.writeState(this.id, { ...state, status: 'exited', exitCode: exit.exitCode, signal: exit.signal, finishedAt: new Date().toISOString() })
+    // The OOM counter is read before the cgroup goes: it is the kernel's word, not a guess from exit code 137.
+    const oomKilled = this.runtime.cgroups.oomKilled(this.id)
+    this.runtime.containers.writeState(this.id, { ...state, status: 'exited', exitCode: exit.exitCode, signal: exit.signal, finishedAt: new Date().toISOString(), oomKilled })
+    void this.runtime.cgroups.release(this.id)
     void releaseContainerNetwork(this.runtime, this.id)
   }
 

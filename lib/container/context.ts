@@ -6,6 +6,7 @@
  *
  * @module
  */
+import type { CgroupService } from '../cgroups'
 import { DefaultBinding } from '../util/default-binding'
 import type { ImageStore } from '../image/store'
 import type { NetworkService } from '../network/service'
@@ -25,6 +26,8 @@ export interface ContainerContext {
   readonly volumes: VolumeStore
   /** Networks, endpoints, published ports. @internal */
   readonly networks: NetworkService
+  /** The containers' cgroups (limits, stats, freezer). @internal */
+  readonly cgroups: CgroupService
   /** Shims of the containers this process started, by container id. @internal */
   readonly shims: Map<string, Shim>
   /** Resolves once what a crashed process left on this root has been collected (runs once per process). */

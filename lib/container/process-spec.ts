@@ -118,6 +118,7 @@ export function processSpec(opts: {
   groupAdd?: string[]
   layers: string[]
   capabilities: bigint
+  rlimits?: ProcessSpec['rlimits']
 }): ProcessSpec {
   const id = resolveUser(opts.user, opts.layers, opts.groupAdd)
   const base = [defaultPath, ...(opts.hostname ? [`HOSTNAME=${opts.hostname}`] : [])]
@@ -132,5 +133,6 @@ export function processSpec(opts: {
     additionalGids: id.additionalGids,
     capabilities: opts.capabilities,
     noNewPrivileges: false,
+    ...(opts.rlimits?.length ? { rlimits: opts.rlimits } : {}),
   }
 }

@@ -6,6 +6,7 @@
  */
 import * as os from 'node:os'
 import * as path from 'node:path'
+import { resolveResources } from '../cgroups'
 import { InvalidArgumentError } from '../errors'
 import type { ContainerContext } from './context'
 import { normaliseRef, type Healthcheck } from '../image/store'
@@ -43,12 +44,15 @@ export function buildRecord(rt: ContainerContext, imageRef: string, cmd: string[
   if (entrypoint.length + command.length === 0)
     throw new InvalidArgumentError(`no command specified: image ${imageRef} has no Cmd or Entrypoint; give a command, e.g. run(image, ["sh"])`)
   const stopSignal = stopSignalOf(image.config.stopSignal)
+  const resources = resolveResources(opts)
+  rt.cgroups.check(resources)
   return {
     id,
     name: opts.name ?? generateName(),
     image: imageRef.includes(':') || imageRef.startsWith('sha256') ? imageRef : normaliseRef(imageRef),
     imageId: image.id,
     created: new Date().toISOString(),
+    resources,
     config: {
       cmd: command,
       entrypoint,

@@ -17,8 +17,8 @@ const UNFINISHED_CREATE_MS = 60_000
 
 /**
  * Removes what dead processes left: network rules and interfaces of
- * containers no longer running, exited auto-remove containers, unfinished
- * creates.
+ * containers no longer running, their cgroups, exited auto-remove
+ * containers, unfinished creates.
  */
 export async function collectGarbage(ctx: ContainerContext): Promise<void> {
   // Rules and interfaces of containers whose owner died must not keep intercepting traffic.
@@ -31,6 +31,8 @@ export async function collectGarbage(ctx: ContainerContext): Promise<void> {
     await removeAnonymousVolumes(record.mounts ?? [], ctx.volumes).catch(() => {})
   }
   await ctx.containers.emptyTrash()
+  // Cgroups of containers that ended while no process watched them (a crash, a detached exit); busy ones stay.
+  ctx.cgroups.collect((id) => isRunning(ctx, id))
   for (const id of ctx.containers.unfinished()) {
     const age = Date.now() - fs.statSync(ctx.containers.paths(id).dir).mtimeMs
     if (age > UNFINISHED_CREATE_MS) ctx.containers.delete(id)

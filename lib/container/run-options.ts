@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { resourceOptionNames } from '../cgroups'
 import { InvalidArgumentError } from '../errors'
 import type { RuntimeOption } from './context'
 import type { RunOptions } from './types'
@@ -17,6 +18,7 @@ const optionNames = [
   'ip', 'aliases', 'links', 'dns', 'extraHosts', 'ports', 'publishAll',
   'healthcheck', 'files',
   'pull', 'pullOptions',
+  ...resourceOptionNames,
 ] as const satisfies readonly (keyof (RunOptions & RuntimeOption))[]
 
 type Unlisted = Exclude<keyof (RunOptions & RuntimeOption), (typeof optionNames)[number]>

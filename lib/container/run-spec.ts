@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { CgroupSetup } from '../cgroups'
 import { capabilitySet } from '../shim/capabilities'
 import { bindMount, protectionMounts, systemMounts } from '../shim/defaults'
 import type { MountOp, RunSpec } from '../shim/spec'
@@ -43,11 +44,14 @@ export function buildRunSpec(opts: {
   paths: ContainerPaths
   netns: NetnsChoice
   featureMounts: MountOp[]
+  /** The container's cgroups (absent without cgroups, and for filesystem views of stopped containers). */
+  cgroups?: CgroupSetup
 }): RunSpec {
   const { record: r, paths: p } = opts
   const privileged = r.hostConfig.privileged
   const mounts: MountOp[] = [
-    ...systemMounts({ privileged }),
+    ...systemMounts({ privileged, shmSize: r.resources?.shmSize }),
+    ...(opts.cgroups?.mounts ?? []),
     ...opts.image.hostBinds.map((b) => bindMount(b.source, b.target, true)),
     ...opts.featureMounts,
     ...etcMounts(p),
@@ -68,6 +72,7 @@ export function buildRunSpec(opts: {
         groupAdd: r.hostConfig.groupAdd ?? [],
         layers,
         capabilities: containerCapabilities(r),
+        rlimits: r.resources?.rlimits,
       }),
       ...containerSecurity(r),
     },
@@ -79,5 +84,6 @@ export function buildRunSpec(opts: {
     init: r.hostConfig.init,
     detach: r.hostConfig.detach,
     exitFile: p.exit,
+    cgroups: opts.cgroups?.join,
   }
 }

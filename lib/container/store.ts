@@ -103,6 +103,14 @@ export class ContainerStore {
     return p
   }
 
+  /** Saves a changed record (resources after `update()`). */
+  writeRecord(record: ContainerRecord): void {
+    // Rare and possibly larger than a page: temp file and rename, so readers see the old or the new record.
+    const file = this.paths(record.id).config
+    fs.writeFileSync(`${file}.tmp`, JSON.stringify(record, null, 1))
+    fs.renameSync(`${file}.tmp`, file)
+  }
+
   /** The record of a container by exact id. */
   read(id: string): ContainerRecord | undefined {
     return readJson<ContainerRecord>(this.paths(id).config)

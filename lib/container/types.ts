@@ -2,6 +2,7 @@
  * The public option and result types of containers.
  * @module
  */
+import type { ResourceOptions, Resources } from '../cgroups'
 import type { Healthcheck } from '../image/oci-config'
 import type { ExitStatus } from '../shim/shim'
 import type { MountOption, MountRecord, MountRunOptions, ResolvedMount } from '../storage/mount-types'
@@ -16,7 +17,7 @@ import type { PullOptions } from '../image/registry/pull'
 export type NetworkMode = 'none' | 'host' | 'bridge' | `container:${string}` | (string & {})
 
 /** Options of {@link run} and `Container.create`, named like `docker run`'s flags. */
-export interface RunOptions extends MountRunOptions, NetworkRunOptions {
+export interface RunOptions extends MountRunOptions, NetworkRunOptions, ResourceOptions {
   /** Container name (`--name`); generated when omitted. */
   name?: string
   /** Hostname inside (`--hostname`); defaults to the first 12 digits of the id. */
@@ -80,6 +81,8 @@ export interface ContainerRecord {
   created: string
   /** Volumes, binds and tmpfs, resolved at create (see lib/storage/mount-lifecycle). @internal */
   mounts?: ResolvedMount[]
+  /** Memory, CPU and pids limits, ulimits and shm size (see lib/cgroups), updated by `update()`. */
+  resources?: Resources
   config: {
     cmd: string[]
     entrypoint: string[]
@@ -124,7 +127,7 @@ export interface ContainerRecord {
 }
 
 /** Lifecycle status, as Docker names it. */
-export type ContainerStatus = 'created' | 'running' | 'exited' | 'removing'
+export type ContainerStatus = 'created' | 'running' | 'paused' | 'exited' | 'removing'
 
 /** What is happening, stored in state.json. */
 export interface ContainerState {
@@ -137,6 +140,8 @@ export interface ContainerState {
   finishedAt?: string
   exitCode?: number
   signal?: NodeJS.Signals
+  /** The kernel's OOM killer killed a process of the container (read from its cgroup when it exited). */
+  oomKilled?: boolean
 }
 
 /** Docker-like `inspect()` result. */
@@ -153,6 +158,10 @@ export interface ContainerInspect {
     running: boolean
     pid: number
     exitCode: number
+    /** Frozen by `pause()`; `status` is then 'paused', as in Docker. */
+    paused: boolean
+    /** The kernel's OOM killer killed a process of the container (its cgroup's counter, not a guess from the exit code). */
+    oomKilled: boolean
     startedAt: string
     finishedAt: string
     /** Present when a health check is configured. */

@@ -8,6 +8,7 @@
  * @module
  */
 import { InvalidArgumentError } from '../errors'
+import { CLONE_NEWCGROUP } from '../sys/libc'
 
 /** Extra mount flags understood by the shim (native/spec.h). */
 export const MountExtra = {
@@ -55,12 +56,20 @@ export interface ProcessSpec {
   noNewPrivileges: boolean
   /** A seccomp filter installed right before execve (lib/seccomp); none: unconfined. */
   seccomp?: SeccompFilter
+  /** setrlimit calls made before the identity change (`--ulimit`); -1 is unlimited. */
+  rlimits?: { resource: number; soft: number; hard: number }[]
 }
 
 /** A compiled seccomp filter: struct sock_filter[] and SECCOMP_FILTER_FLAG_* bits. */
 export interface SeccompFilter {
   program: Buffer
   flags: number
+}
+
+/** The cgroups the process joins before anything else, then a cgroup namespace rooted there (run) or the container's (exec). */
+export interface CgroupJoin {
+  /** cgroup.procs files, one per hierarchy. */
+  procsFiles: string[]
 }
 
 /** Everything `mc-shim run` needs. */
@@ -81,6 +90,8 @@ export interface RunSpec {
   exitFile: string
   /** Assemble the filesystem view and wait instead of running the process (file access to stopped containers). */
   hold?: boolean
+  /** Join these cgroups, then unshare the cgroup namespace (instead of cloning it, which would root it in the shim's cgroup). */
+  cgroups?: CgroupJoin
 }
 
 /** Everything `mc-shim exec` needs. */
@@ -88,6 +99,8 @@ export interface ExecSpec {
   pid: number
   joinFlags: number
   process: ProcessSpec
+  /** Join the container's cgroups, then its cgroup namespace (left out of `joinFlags`). */
+  cgroups?: CgroupJoin
 }
 
 function processTokens(p: ProcessSpec): string[] {
@@ -96,7 +109,19 @@ function processTokens(p: ProcessSpec): string[] {
   for (const g of p.additionalGids) t.push('group', String(g))
   for (const e of p.env) t.push('env', e)
   for (const a of p.args) t.push('arg', a)
+  for (const r of p.rlimits ?? []) t.push('rlimit', String(r.resource), String(r.soft), String(r.hard))
   return t
+}
+
+/** With cgroups to join, the shim's child enters the cgroup namespace itself, after joining them. */
+function withoutCgroupns(flags: number, c: CgroupJoin | undefined): number {
+  return c ? flags & ~CLONE_NEWCGROUP : flags
+}
+
+/** The cgroups to join, and the order that follows: join, then the cgroup namespace. */
+function cgroupTokens(c: CgroupJoin | undefined): string[] {
+  if (!c) return []
+  return [...c.procsFiles.flatMap((f) => ['cgroup', f]), 'cgroupns', '1']
 }
 
 function mountTokens(op: MountOp): string[] {
@@ -137,7 +162,8 @@ export const mountFallbacks = { force: false }
 export function encodeRunSpec(s: RunSpec): Buffer {
   const t = ['rootfs', s.rootfs.mergedDir, 'upper', s.rootfs.upperDir, 'work', s.rootfs.workDir, 'readonly', s.rootfs.readOnly ? '1' : '0']
   for (const l of s.rootfs.lowerDirs) t.push('lower', l)
-  t.push('clone', String(s.cloneFlags), 'lo', s.loopbackUp ? '1' : '0', 'init', s.init ? '1' : '0')
+  t.push(...cgroupTokens(s.cgroups))
+  t.push('clone', String(withoutCgroupns(s.cloneFlags, s.cgroups)), 'lo', s.loopbackUp ? '1' : '0', 'init', s.init ? '1' : '0')
   t.push('detach', s.detach ? '1' : '0')
   if (s.exitFile) t.push('exitfile', s.exitFile)
   if (s.hold) t.push('hold', '1')
@@ -152,5 +178,5 @@ export function encodeRunSpec(s: RunSpec): Buffer {
 
 /** Encodes an exec spec for `mc-shim exec`. */
 export function encodeExecSpec(s: ExecSpec): Buffer {
-  return encode(['pid', String(s.pid), 'join', String(s.joinFlags), ...processTokens(s.process)])
+  return encode(['pid', String(s.pid), 'join', String(withoutCgroupns(s.joinFlags, s.cgroups)), ...cgroupTokens(s.cgroups), ...processTokens(s.process)])
 }

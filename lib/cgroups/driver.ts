@@ -1,0 +1,134 @@
+/**
+ * What the container layer needs from a cgroup hierarchy, whatever the
+ * layout: the two backends (v1.ts, v2.ts) implement it, and everything
+ * above speaks only this interface.
+ *
+ * @module
+ */
+import * as fs from 'node:fs'
+import { InvalidArgumentError } from '../errors'
+import type { MountOp } from '../shim/spec'
+import type { LayoutName } from './layout'
+import type { Resources } from './resources'
+
+/** Raw counters of one cgroup, in kernel units. */
+export interface CgroupCounters {
+  /** CPU time used, ns. */
+  cpuNs: number
+  /** Memory charged, bytes, minus the inactive file cache (as `docker stats`). */
+  memoryUsage: number
+  /** Memory limit, bytes; undefined when unlimited. */
+  memoryLimit?: number
+  pids: number
+  /** Bytes read and written on block devices. */
+  blkioRead: number
+  blkioWrite: number
+  /** Processes the kernel's OOM killer killed in this cgroup. */
+  oomKills: number
+}
+
+/** One cgroup layout's way of doing things. `rel` is a cgroup path relative to where this runtime nests its cgroups. */
+export interface CgroupDriver {
+  readonly layout: LayoutName
+  /** Throws EUNSUPPORTED when a set option needs a controller the host lacks. */
+  check(res: Resources): void
+  /** Creates the cgroup (and missing parents) with the limits applied; nothing is left on failure. */
+  create(rel: string, res: Resources): void
+  /** Applies new limits to an existing cgroup. */
+  apply(rel: string, res: Resources): void
+  /** The cgroup.procs files a process writes "0" into to join the cgroup (one per hierarchy). */
+  procsFiles(rel: string): string[]
+  /** Removes the cgroup; false while processes remain in it. */
+  remove(rel: string): boolean
+  exists(rel: string): boolean
+  /** Names of the child cgroups. */
+  children(rel: string): string[]
+  counters(rel: string): CgroupCounters
+  /** Asks the freezer to freeze or thaw; {@link frozen} tells when it is done. */
+  setFrozen(rel: string, frozen: boolean): void
+  /** True when every task is frozen, false when thawed, undefined while in between. */
+  frozen(rel: string): boolean | undefined
+  /** Host pids of the processes in the cgroup. */
+  pids(rel: string): number[]
+  /** How the container's own view of its cgroups is mounted at /sys/fs/cgroup (in its cgroup namespace). */
+  containerMounts(readOnly: boolean): MountOp[]
+}
+
+/** Reads a cgroup file, trimmed; undefined when it does not exist. */
+export function readValue(file: string): string | undefined {
+  try {
+    return fs.readFileSync(file, 'utf8').trim()
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw err
+  }
+}
+
+/** A number from a cgroup file; 0 when absent. */
+export function readNumber(file: string): number {
+  return Number(readValue(file) ?? 0) || 0
+}
+
+/** `key value` lines (memory.stat, cpu.stat, memory.events, memory.oom_control) as a map. */
+export function readKeyed(file: string): Map<string, number> {
+  const map = new Map<string, number>()
+  for (const line of (readValue(file) ?? '').split('\n')) {
+    const [k, v] = line.split(' ')
+    if (k && v !== undefined) map.set(k, Number(v))
+  }
+  return map
+}
+
+/** Writes a cgroup file; a value the kernel refuses becomes EINVALID naming the file. */
+export function writeValue(file: string, value: string | number): void {
+  try {
+    fs.writeFileSync(file, String(value))
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    if (code === 'EINVAL' || code === 'EBUSY' || code === 'ERANGE')
+      throw new InvalidArgumentError(`the kernel refused ${value} for ${file} (${code})`)
+    throw err
+  }
+}
+
+/** rmdir that reports "still in use" as false and "already gone" as true. */
+export function removeDir(dir: string): boolean {
+  try {
+    fs.rmdirSync(dir)
+    return true
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    if (code === 'ENOENT') return true
+    if (code === 'EBUSY' || code === 'ENOTEMPTY') return false
+    throw err
+  }
+}
+
+/** Subdirectories of a cgroup directory (its child cgroups). */
+export function childDirs(dir: string): string[] {
+  try {
+    return fs.readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
+    throw err
+  }
+}
+
+/** Pids listed in a cgroup.procs file. */
+export function readPids(file: string): number[] {
+  return (readValue(file) ?? '').split('\n').filter(Boolean).map(Number)
+}
+
+/** Runs `fn`; when it throws, runs `undo` (best effort) and rethrows: a failed create leaves nothing. */
+export function withUndo<T>(fn: () => T, undo: () => void): T {
+  try {
+    return fn()
+  } catch (err) {
+    try {
+      undo()
+    } catch {
+      /* the first error is the one that matters */
+    }
+    throw err
+  }
+}

@@ -1,0 +1,162 @@
+/**
+ * The cgroups of one runtime: a parent cgroup named after the runtime
+ * (`minicontainer-<tag>`) and a child per container, named by its id.
+ * The layout is detected on first use, and everything goes through the
+ * backend for it (v1.ts or v2.ts).
+ *
+ * @module
+ */
+import { setTimeout as delay } from 'node:timers/promises'
+import { UnsupportedError } from '../errors'
+import type { CgroupJoin, MountOp } from '../shim/spec'
+import type { CgroupDriver } from './driver'
+import { detectLayout, type Layout, type LayoutName } from './layout'
+import { needed } from './needs'
+import type { Resources } from './resources'
+import { netCounters, toStats, type ContainerStats, type CpuMark } from './stats'
+import { processTable, type ProcessInfo } from './top'
+import { V1Driver } from './v1'
+import { V2Driver } from './v2'
+
+/** What the shim needs to put a container into its cgroups. */
+export interface CgroupSetup {
+  join: CgroupJoin
+  /** The container's /sys/fs/cgroup. */
+  mounts: MountOp[]
+}
+
+/** The backend for a layout; undefined when the host has no cgroups mounted. */
+export function driverFor(layout: Layout): CgroupDriver | undefined {
+  if (layout.name === 'v2') return new V2Driver(layout.mountPoint, layout.controllers)
+  if (layout.name === 'none') return undefined
+  return new V1Driver(layout.name, layout.hierarchies)
+}
+
+/** Cgroups of one runtime's containers. */
+export class CgroupService {
+  private backend: CgroupDriver | undefined | null = null
+  /** The previous stats sample per container, for CPU percentages. */
+  private readonly marks = new Map<string, CpuMark>()
+
+  /** @param scope - the runtime's parent cgroup name; @param detect - the layout (tests pass a fake one). */
+  constructor(
+    private readonly scope: string,
+    private readonly detect: () => Layout = detectLayout,
+  ) {}
+
+  private get driver(): CgroupDriver | undefined {
+    if (this.backend === null) this.backend = driverFor(this.detect())
+    return this.backend
+  }
+
+  /** The host's layout name, for messages. */
+  get layout(): LayoutName {
+    return this.driver?.layout ?? 'none'
+  }
+
+  /** Throws EUNSUPPORTED when an option needs a controller the host lacks. */
+  check(res: Resources): void {
+    if (this.driver) return this.driver.check(res)
+    const [first] = needed(res)
+    if (first) throw new UnsupportedError(first[0], 'none', first[1])
+  }
+
+  /**
+   * Creates the container's cgroup with its limits (replacing one a previous
+   * run left), before its program exists. Undefined without cgroups.
+   */
+  prepare(id: string, res: Resources, opts: { readOnly: boolean }): CgroupSetup | undefined {
+    const driver = this.driver
+    if (!driver) {
+      this.check(res)
+      return undefined
+    }
+    const rel = this.rel(id)
+    if (driver.exists(rel)) driver.remove(rel)
+    driver.create(rel, res)
+    this.marks.delete(id)
+    return { join: { procsFiles: driver.procsFiles(rel) }, mounts: driver.containerMounts(opts.readOnly) }
+  }
+
+  /** The container's cgroups for a process joining it (exec); undefined when it has none. */
+  join(id: string): CgroupJoin | undefined {
+    const driver = this.driver
+    return driver?.exists(this.rel(id)) ? { procsFiles: driver.procsFiles(this.rel(id)) } : undefined
+  }
+
+  /** Removes the container's cgroup once its last process is gone (the kernel may take a moment to let go). */
+  async release(id: string): Promise<void> {
+    this.marks.delete(id)
+    const driver = this.driver
+    if (!driver) return
+    for (let i = 0; i < 100 && !driver.remove(this.rel(id)); i++) await delay(10)
+  }
+
+  /** Whether the kernel's OOM killer killed a process of the container (memory.events / memory.oom_control). */
+  oomKilled(id: string): boolean {
+    const driver = this.driver
+    return !!driver && driver.exists(this.rel(id)) && driver.counters(this.rel(id)).oomKills > 0
+  }
+
+  /** A stats sample; CPU percent relative to the previous call, or to `startedAt` for the first. */
+  stats(id: string, pid: number | undefined, startedAt: Date): ContainerStats {
+    const driver = this.requireDriver('stats')
+    const counters = driver.counters(this.rel(id))
+    const now: CpuMark = { cpuNs: counters.cpuNs, at: process.hrtime.bigint() }
+    const since = this.marks.get(id) ?? { cpuNs: 0, at: now.at - BigInt(Math.max(1, Date.now() - startedAt.getTime())) * 1_000_000n }
+    this.marks.set(id, now)
+    return toStats(counters, netCounters(pid), since, now)
+  }
+
+  /** Applies new limits to a running container. */
+  update(id: string, res: Resources): void {
+    this.requireDriver('update').apply(this.rel(id), res)
+  }
+
+  /** Freezes or thaws every process of the container and waits until the kernel has done it. */
+  async setPaused(id: string, paused: boolean): Promise<void> {
+    const driver = this.requireDriver(paused ? 'pause' : 'unpause')
+    const rel = this.rel(id)
+    driver.setFrozen(rel, paused)
+    for (let i = 0; driver.frozen(rel) !== paused; i++) {
+      if (i > 5000) throw new Error(`the freezer did not ${paused ? 'freeze' : 'thaw'} container ${id.slice(0, 12)} within 5 s`)
+      await delay(1)
+    }
+  }
+
+  /** Whether the container is frozen. */
+  paused(id: string): boolean {
+    const driver = this.driver
+    return !!driver && driver.exists(this.rel(id)) && driver.frozen(this.rel(id)) === true
+  }
+
+  /** The container's processes, from the host. */
+  top(id: string): ProcessInfo[] {
+    return processTable(this.requireDriver('top').pids(this.rel(id)))
+  }
+
+  /** Removes the cgroups of containers that are not running (a crash left them); busy ones stay. */
+  collect(running: (id: string) => boolean): void {
+    const driver = this.driver
+    if (!driver) return
+    for (const id of driver.children(this.scope)) if (!running(id)) driver.remove(this.rel(id))
+  }
+
+  /** Removes the runtime's parent cgroup and what is left in it; call when none of its containers runs. */
+  async removeScope(): Promise<void> {
+    const driver = this.driver
+    if (!driver) return
+    for (const id of driver.children(this.scope)) await this.release(id)
+    driver.remove(this.scope)
+  }
+
+  private requireDriver(action: string): CgroupDriver {
+    const driver = this.driver
+    if (!driver) throw new UnsupportedError('hierarchy', 'none', action)
+    return driver
+  }
+
+  private rel(id: string): string {
+    return `${this.scope}/${id}`
+  }
+}

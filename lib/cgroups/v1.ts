@@ -1,0 +1,172 @@
+/**
+ * cgroup v1 (and the hybrid layout): one hierarchy per controller group,
+ * and a container has a cgroup of the same relative path in each. Our
+ * cgroups nest under this process's own cgroup in every hierarchy (v1 has
+ * no rule against processes in inner nodes), so they stay inside whatever
+ * limits the caller itself runs under.
+ *
+ * @module
+ */
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+import { InvalidArgumentError, UnsupportedError } from '../errors'
+import type { MountOp } from '../shim/spec'
+import { MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY } from '../sys/libc'
+import {
+  childDirs, readKeyed, readNumber, readPids, readValue, removeDir, withUndo, writeValue, type CgroupCounters, type CgroupDriver,
+} from './driver'
+import type { V1Hierarchy } from './layout'
+import { needed } from './needs'
+import type { Resources } from './resources'
+
+/** Above this, memory.limit_in_bytes means "no limit" (the kernel reports PAGE_COUNTER_MAX pages). */
+const unlimited = 2 ** 62
+
+/** cgroup v1 over the given hierarchies. */
+export class V1Driver implements CgroupDriver {
+  private readonly byController = new Map<string, V1Hierarchy>()
+
+  constructor(
+    readonly layout: 'v1' | 'hybrid',
+    private readonly hierarchies: V1Hierarchy[],
+  ) {
+    for (const h of hierarchies) for (const c of h.controllers) this.byController.set(c, h)
+  }
+
+  check(res: Resources): void {
+    for (const [controller, option] of needed(res))
+      if (!this.byController.has(controller)) throw new UnsupportedError(controller, this.layout, option)
+    if (res.memorySwap !== undefined && !fs.existsSync(this.file('memory', '', 'memory.memsw.limit_in_bytes')))
+      throw new UnsupportedError('memory swap accounting (memory.memsw.limit_in_bytes)', this.layout, 'memorySwap')
+  }
+
+  create(rel: string, res: Resources): void {
+    this.check(res)
+    const made: string[] = []
+    withUndo(
+      () => {
+        for (const h of this.hierarchies) this.makeDirs(h, rel, made)
+        this.apply(rel, res)
+      },
+      () => made.reverse().forEach(removeDir),
+    )
+  }
+
+  /** mkdir -p of `rel` in one hierarchy; new cpuset cgroups start empty and get their parent's CPUs and nodes. */
+  private makeDirs(h: V1Hierarchy, rel: string, made: string[]): void {
+    let dir = path.join(h.mountPoint, h.ownPath)
+    for (const part of rel.split('/').filter(Boolean)) {
+      const parent = dir
+      dir = path.join(dir, part)
+      if (fs.existsSync(dir)) continue
+      fs.mkdirSync(dir)
+      made.push(dir)
+      if (h.controllers.includes('cpuset'))
+        for (const f of ['cpuset.cpus', 'cpuset.mems']) writeValue(path.join(dir, f), readValue(path.join(parent, f)) ?? '')
+    }
+  }
+
+  apply(rel: string, res: Resources): void {
+    this.check(res)
+    if (this.byController.has('memory')) this.applyMemory(rel, res)
+    const cpu = (name: string) => this.file('cpu', rel, name)
+    if (res.cpuPeriod !== undefined) writeValue(cpu('cpu.cfs_period_us'), res.cpuPeriod)
+    if (res.cpuQuota !== undefined) writeValue(cpu('cpu.cfs_quota_us'), res.cpuQuota)
+    if (res.cpuShares !== undefined) writeValue(cpu('cpu.shares'), res.cpuShares)
+    if (res.cpusetCpus !== undefined) writeValue(this.file('cpuset', rel, 'cpuset.cpus'), res.cpusetCpus)
+    if (res.pidsLimit !== undefined) writeValue(this.file('pids', rel, 'pids.max'), res.pidsLimit)
+  }
+
+  private applyMemory(rel: string, res: Resources): void {
+    const f = (name: string) => this.file('memory', rel, name)
+    if (res.oomKillDisable) writeValue(f('memory.oom_control'), 1)
+    if (res.memoryReservation !== undefined) writeValue(f('memory.soft_limit_in_bytes'), res.memoryReservation)
+    if (res.memory === undefined) return
+    const limit = () => writeValue(f('memory.limit_in_bytes'), res.memory!)
+    if (!fs.existsSync(f('memory.memsw.limit_in_bytes'))) return limit()
+    // Docker's default swap is as much again as memory. memsw may never be below the limit,
+    // so which file goes first depends on whether the limits rise or fall.
+    const memsw = () => writeValue(f('memory.memsw.limit_in_bytes'), res.memorySwap ?? res.memory! * 2)
+    try {
+      limit()
+      memsw()
+    } catch (err) {
+      if (!(err instanceof InvalidArgumentError)) throw err
+      memsw()
+      limit()
+    }
+  }
+
+  procsFiles(rel: string): string[] {
+    return this.hierarchies.map((h) => path.join(h.mountPoint, h.ownPath, rel, 'cgroup.procs'))
+  }
+
+  remove(rel: string): boolean {
+    let removed = true
+    for (const h of this.hierarchies) removed = removeDir(path.join(h.mountPoint, h.ownPath, rel)) && removed
+    return removed
+  }
+
+  exists(rel: string): boolean {
+    return this.hierarchies.some((h) => fs.existsSync(path.join(h.mountPoint, h.ownPath, rel)))
+  }
+
+  children(rel: string): string[] {
+    return [...new Set(this.hierarchies.flatMap((h) => childDirs(path.join(h.mountPoint, h.ownPath, rel))))]
+  }
+
+  counters(rel: string): CgroupCounters {
+    const mem = (name: string) => this.file('memory', rel, name)
+    const limit = readNumber(mem('memory.limit_in_bytes'))
+    let blkioRead = 0
+    let blkioWrite = 0
+    for (const line of (readValue(this.file('blkio', rel, 'blkio.throttle.io_service_bytes_recursive')) ?? '').split('\n')) {
+      const [, op, bytes] = line.split(' ')
+      if (op === 'Read') blkioRead += Number(bytes)
+      if (op === 'Write') blkioWrite += Number(bytes)
+    }
+    return {
+      cpuNs: readNumber(this.file('cpuacct', rel, 'cpuacct.usage')),
+      memoryUsage: Math.max(0, readNumber(mem('memory.usage_in_bytes')) - (readKeyed(mem('memory.stat')).get('total_inactive_file') ?? 0)),
+      memoryLimit: limit > 0 && limit < unlimited ? limit : undefined,
+      pids: readNumber(this.file('pids', rel, 'pids.current')),
+      blkioRead,
+      blkioWrite,
+      oomKills: readKeyed(mem('memory.oom_control')).get('oom_kill') ?? 0,
+    }
+  }
+
+  setFrozen(rel: string, frozen: boolean): void {
+    if (!this.byController.has('freezer')) throw new UnsupportedError('freezer', this.layout, 'pause')
+    writeValue(this.file('freezer', rel, 'freezer.state'), frozen ? 'FROZEN' : 'THAWED')
+  }
+
+  frozen(rel: string): boolean | undefined {
+    const state = readValue(this.file('freezer', rel, 'freezer.state'))
+    return state === 'FROZEN' ? true : state === 'THAWED' || state === undefined ? false : undefined
+  }
+
+  pids(rel: string): number[] {
+    const h = this.byController.get('pids') ?? this.hierarchies[0]
+    return h ? readPids(path.join(h.mountPoint, h.ownPath, rel, 'cgroup.procs')) : []
+  }
+
+  containerMounts(readOnly: boolean): MountOp[] {
+    const base = MS_NOSUID | MS_NOEXEC | MS_NODEV
+    const ops: MountOp[] = [{ kind: 'mount', type: 'tmpfs', source: 'tmpfs', target: '/sys/fs/cgroup', flags: base, data: 'mode=755' }]
+    for (const h of this.hierarchies) {
+      const name = h.controllers.join(',')
+      ops.push({ kind: 'mount', type: 'cgroup', source: 'cgroup', target: `/sys/fs/cgroup/${name}`, flags: base | (readOnly ? MS_RDONLY : 0), data: name })
+      // As on the host and in Docker: cpu -> cpu,cpuacct.
+      if (h.controllers.length > 1) for (const c of h.controllers) ops.push({ kind: 'symlink', linkTarget: name, target: `/sys/fs/cgroup/${c}` })
+    }
+    if (readOnly) ops.push({ kind: 'readonly', target: '/sys/fs/cgroup' })
+    return ops
+  }
+
+  /** A file of the cgroup `rel` in the hierarchy holding `controller` (a path that does not exist when there is none). */
+  private file(controller: string, rel: string, name: string): string {
+    const h = this.byController.get(controller)
+    return h ? path.join(h.mountPoint, h.ownPath, rel, name) : path.join('/nonexistent', controller, name)
+  }
+}

@@ -1,0 +1,120 @@
+// The backends against a directory tree shaped like a cgroupfs: the code path of the layout this host does not have
+// (v2 here), and the EUNSUPPORTED checks, which no live host can show for every controller.
+import * as fs from 'node:fs'
+import * as os from 'node:os'
+import * as path from 'node:path'
+import { CgroupService } from '../../lib/cgroups/service'
+import { resolveResources } from '../../lib/cgroups/resources'
+import { V1Driver } from '../../lib/cgroups/v1'
+import { V2Driver } from '../../lib/cgroups/v2'
+
+let root: string
+beforeEach(() => {
+  root = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-fakecg-'))
+})
+afterEach(() => fs.rmSync(root, { recursive: true, force: true }))
+
+const read = (...p: string[]) => fs.readFileSync(path.join(root, ...p), 'utf8')
+const write = (p: string, v: string) => fs.writeFileSync(path.join(root, p), v)
+
+test('v2: controllers are enabled down the tree, then the limits are written in v2 terms', () => {
+  write('cgroup.controllers', 'cpuset cpu io memory pids hugetlb\n')
+  write('cgroup.subtree_control', 'memory\n')
+  const d = new V2Driver(root, new Set(['cpuset', 'cpu', 'io', 'memory', 'pids', 'hugetlb']))
+  d.create('scope/c1', resolveResources({ memory: '64m', memoryReservation: '32m', cpus: 0.5, cpuShares: 512, cpusetCpus: '0', pidsLimit: 42 }, 2))
+  // Only what is missing is enabled (memory already was), and nothing the runtime does not use (hugetlb).
+  expect(read('cgroup.subtree_control')).toBe('+cpuset +cpu +io +pids')
+  expect(read('scope/cgroup.subtree_control')).toBe('+cpuset +cpu +io +memory +pids')
+  expect(read('scope/c1/memory.max')).toBe(String(64 * 1024 ** 2))
+  expect(read('scope/c1/memory.low')).toBe(String(32 * 1024 ** 2))
+  expect(read('scope/c1/cpu.max')).toBe('50000 100000')
+  expect(read('scope/c1/cpu.weight')).toBe('20')
+  expect(read('scope/c1/cpuset.cpus')).toBe('0')
+  expect(read('scope/c1/pids.max')).toBe('42')
+  expect(d.procsFiles('scope/c1')).toEqual([path.join(root, 'scope/c1/cgroup.procs')])
+  expect(d.containerMounts(true)).toEqual([expect.objectContaining({ type: 'cgroup2', target: '/sys/fs/cgroup', flags: expect.any(Number) })])
+})
+
+test('v2: swap is memory.swap.max = memorySwap - memory, Docker default twice memory, -1 unlimited', () => {
+  const d = new V2Driver(root, new Set(['memory']))
+  fs.mkdirSync(path.join(root, 'c'))
+  write('c/memory.swap.max', 'max')
+  d.apply('c', resolveResources({ memory: '64m', memorySwap: '100m' }, 2))
+  expect(read('c/memory.swap.max')).toBe(String(36 * 1024 ** 2))
+  d.apply('c', resolveResources({ memory: '64m' }, 2))
+  expect(read('c/memory.swap.max')).toBe(String(64 * 1024 ** 2))
+  d.apply('c', resolveResources({ memory: '64m', memorySwap: -1 }, 2))
+  expect(read('c/memory.swap.max')).toBe('max')
+})
+
+test('v2: counters from cpu.stat, memory.current minus inactive_file, io.stat, memory.events; freezer from cgroup.events', () => {
+  const d = new V2Driver(root, new Set(['cpu', 'memory', 'pids', 'io']))
+  fs.mkdirSync(path.join(root, 'c'))
+  write('c/cpu.stat', 'usage_usec 1500\nuser_usec 1000\nsystem_usec 500\n')
+  write('c/memory.current', '10000000\n')
+  write('c/memory.stat', 'anon 5000000\nfile 4000000\ninactive_file 3000000\n')
+  write('c/memory.max', '67108864\n')
+  write('c/pids.current', '7\n')
+  write('c/io.stat', '8:0 rbytes=100 wbytes=200 rios=1 wios=2\n8:16 rbytes=1 wbytes=2 rios=1 wios=1\n')
+  write('c/memory.events', 'low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n')
+  write('c/cgroup.procs', '12\n34\n')
+  expect(d.counters('c')).toEqual({ cpuNs: 1_500_000, memoryUsage: 7_000_000, memoryLimit: 67108864, pids: 7, blkioRead: 101, blkioWrite: 202, oomKills: 1 })
+  write('c/memory.max', 'max\n')
+  expect(d.counters('c').memoryLimit).toBeUndefined()
+  expect(d.pids('c')).toEqual([12, 34])
+  expect(() => d.setFrozen('c', true)).toThrow(expect.objectContaining({ code: 'EUNSUPPORTED' }))
+  write('c/cgroup.freeze', '0')
+  write('c/cgroup.events', 'populated 1\nfrozen 0\n')
+  d.setFrozen('c', true)
+  expect(d.frozen('c')).toBeUndefined() // asked, not done yet
+  write('c/cgroup.events', 'populated 1\nfrozen 1\n')
+  expect(d.frozen('c')).toBe(true)
+  expect(d.children('')).toEqual(['c'])
+  expect(d.remove('c')).toBe(false) // a real cgroupfs lets rmdir go with its files; here they make it "busy"
+})
+
+test('v1: one cgroup per hierarchy under the own cgroup, cpuset copied from the parent, memsw after memory', () => {
+  for (const h of ['memory', 'cpu,cpuacct', 'cpuset', 'pids']) fs.mkdirSync(path.join(root, h, 'own'), { recursive: true })
+  write('cpuset/own/cpuset.cpus', '0-1')
+  write('cpuset/own/cpuset.mems', '0')
+  write('memory/own/memory.memsw.limit_in_bytes', '9223372036854771712')
+  const hierarchies = [
+    { controllers: ['memory'], mountPoint: path.join(root, 'memory'), ownPath: '/own' },
+    { controllers: ['cpu', 'cpuacct'], mountPoint: path.join(root, 'cpu,cpuacct'), ownPath: '/own' },
+    { controllers: ['cpuset'], mountPoint: path.join(root, 'cpuset'), ownPath: '/own' },
+    { controllers: ['pids'], mountPoint: path.join(root, 'pids'), ownPath: '/own' },
+  ]
+  const d = new V1Driver('hybrid', hierarchies)
+  // A v1 cgroup's files exist as soon as it is made; the fake gets memsw on the container's cgroup in advance.
+  fs.mkdirSync(path.join(root, 'memory/own/scope/c1'), { recursive: true })
+  write('memory/own/scope/c1/memory.memsw.limit_in_bytes', '0')
+  d.create('scope/c1', resolveResources({ memory: '64m', cpus: 1.5, pidsLimit: 9, oomKillDisable: true }, 2))
+  expect(read('cpuset/own/scope/cpuset.cpus')).toBe('0-1')
+  expect(read('cpuset/own/scope/c1/cpuset.mems')).toBe('0')
+  expect(read('memory/own/scope/c1/memory.limit_in_bytes')).toBe(String(64 * 1024 ** 2))
+  expect(read('memory/own/scope/c1/memory.memsw.limit_in_bytes')).toBe(String(128 * 1024 ** 2))
+  expect(read('memory/own/scope/c1/memory.oom_control')).toBe('1')
+  expect(read('cpu,cpuacct/own/scope/c1/cpu.cfs_quota_us')).toBe('150000')
+  expect(read('cpu,cpuacct/own/scope/c1/cpu.cfs_period_us')).toBe('100000')
+  expect(read('pids/own/scope/c1/pids.max')).toBe('9')
+  expect(d.procsFiles('scope/c1')).toHaveLength(4)
+  const mounts = d.containerMounts(true)
+  expect(mounts.map((m) => m.kind === 'symlink' ? `${m.target}->${m.linkTarget}` : `${m.kind} ${m.target}`)).toEqual([
+    'mount /sys/fs/cgroup', 'mount /sys/fs/cgroup/memory', 'mount /sys/fs/cgroup/cpu,cpuacct', '/sys/fs/cgroup/cpu->cpu,cpuacct',
+    '/sys/fs/cgroup/cpuacct->cpu,cpuacct', 'mount /sys/fs/cgroup/cpuset', 'mount /sys/fs/cgroup/pids', 'readonly /sys/fs/cgroup',
+  ])
+})
+
+test('a controller the host lacks is EUNSUPPORTED, naming the controller and the layout, before any cgroup is made', () => {
+  const v2 = new CgroupService('scope', () => ({ name: 'v2', mountPoint: root, controllers: new Set(['memory']), ownPath: '/' }))
+  expect(() => v2.check(resolveResources({ pidsLimit: 5 }, 2))).toThrow(expect.objectContaining({ code: 'EUNSUPPORTED', message: expect.stringMatching(/pidsLimit needs the cgroup pids controller.*v2 layout/) }))
+  expect(() => v2.check(resolveResources({ memory: '64m', oomKillDisable: true }, 2))).toThrow(expect.objectContaining({ code: 'EUNSUPPORTED', feature: 'memory.oom_control' }))
+  const v1 = new CgroupService('scope', () => ({ name: 'hybrid', hierarchies: [{ controllers: ['memory'], mountPoint: root, ownPath: '/' }] }))
+  expect(() => v1.check(resolveResources({ cpus: 1 }, 2))).toThrow(expect.objectContaining({ code: 'EUNSUPPORTED', layout: 'hybrid', feature: 'cpu' }))
+  expect(() => v1.check(resolveResources({ memory: '64m', memorySwap: '128m' }, 2))).toThrow(expect.objectContaining({ code: 'EUNSUPPORTED', message: expect.stringMatching(/memsw/) }))
+  expect(() => v1.prepare('c1', resolveResources({ cpus: 1 }, 2), { readOnly: true })).toThrow(expect.objectContaining({ code: 'EUNSUPPORTED' }))
+  expect(fs.readdirSync(root)).toEqual([])
+  const none = new CgroupService('scope', () => ({ name: 'none' }))
+  expect(() => none.check(resolveResources({ memory: '64m' }, 2))).toThrow(expect.objectContaining({ code: 'EUNSUPPORTED', layout: 'none' }))
+  expect(none.prepare('c1', resolveResources({}, 2), { readOnly: true })).toBeUndefined()
+})

@@ -1,0 +1,90 @@
+// When cgroups exist: made before the program runs, gone with it, collected after a crash, none left behind.
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+import { Container, Image, Runtime, run } from '../../lib'
+import { runtimeTag } from '../../lib/network/names'
+import { destroyRuntime, sleep, tempRuntime, text } from '../helpers'
+
+let runtime: Runtime
+beforeAll(async () => {
+  runtime = tempRuntime()
+  await Image.fromHost({ runtime })
+})
+
+/** Every directory named `name` in the host's cgroup hierarchies (v1 controllers and the unified one), 6 levels deep. */
+function findCgroupDirs(name: string): string[] {
+  const found: string[] = []
+  const walk = (dir: string, depth: number) => {
+    let entries: fs.Dirent[]
+    try {
+      entries = fs.readdirSync(dir, { withFileTypes: true })
+    } catch {
+      return
+    }
+    for (const e of entries) {
+      if (!e.isDirectory()) continue
+      const p = path.join(dir, e.name)
+      if (e.name === name) found.push(p)
+      else if (depth > 0) walk(p, depth - 1)
+    }
+  }
+  walk('/sys/fs/cgroup', 6)
+  return found
+}
+
+const scopeName = () => `minicontainer-${runtimeTag(runtime.root)}`
+const containerDirs = (id: string) => findCgroupDirs(scopeName()).flatMap((s) => (fs.existsSync(path.join(s, id)) ? [path.join(s, id)] : []))
+
+afterAll(async () => {
+  await destroyRuntime(runtime)
+  // Nothing of this runtime is left in any hierarchy: not a container's cgroup, not its parent.
+  expect(findCgroupDirs(scopeName())).toEqual([])
+})
+
+test('the limit is in force from the program\'s first instruction (PID 1 reads it itself)', async () => {
+  const c = await run('host', ['cat', '/sys/fs/cgroup/pids/pids.max', '/sys/fs/cgroup/memory/memory.limit_in_bytes', '/proc/self/cgroup'], { runtime, network: 'none', pidsLimit: 7, memory: '40m' })
+  await c.wait()
+  const out = await text(c.logs())
+  expect(out).toMatch(new RegExp(`^7\\n${40 * 1024 * 1024}\\n`))
+  expect(out).toMatch(/:pids:\/$/m)
+  await c.remove()
+})
+
+test('a container has a cgroup in every hierarchy while it runs, and none once it has exited', async () => {
+  const c = await run('host', ['sleep', '30'], { runtime, network: 'none' })
+  const dirs = containerDirs(c.id)
+  const hierarchies = fs.readFileSync('/proc/self/cgroup', 'utf8').split('\n').filter((l) => /^\d+:[a-z_,]+:/.test(l))
+  expect(dirs.length).toBe(hierarchies.length)
+  await c.kill('SIGKILL')
+  await c.wait()
+  for (let i = 0; i < 100 && containerDirs(c.id).length; i++) await sleep(20)
+  expect(containerDirs(c.id)).toEqual([])
+  // Started again, it gets a fresh one.
+  await c.start()
+  expect(containerDirs(c.id).length).toBe(hierarchies.length)
+  await c.remove({ force: true })
+  expect(containerDirs(c.id)).toEqual([])
+})
+
+test('a program that cannot start leaves no cgroup', async () => {
+  const c = await Container.create('host', ['/no/such/program'], { runtime, network: 'none', memory: '32m' })
+  await expect(c.start()).rejects.toMatchObject({ code: 'ESTART' })
+  expect(containerDirs(c.id)).toEqual([])
+  await c.remove()
+})
+
+test('the next runtime start collects empty cgroups whose container is gone, and keeps running ones', async () => {
+  const live = await run('host', ['sleep', '30'], { runtime, network: 'none' })
+  const scopes = findCgroupDirs(scopeName())
+  // What a crash leaves: cgroups of a container whose record is gone, and of one that exited unobserved.
+  const exited = await Container.create('host', ['true'], { runtime, network: 'none' })
+  const ghost = 'f'.repeat(64)
+  for (const s of scopes) for (const id of [ghost, exited.id]) fs.mkdirSync(path.join(s, id))
+  const next = new Runtime({ root: runtime.root })
+  await Container.list({ runtime: next })
+  expect(containerDirs(ghost)).toEqual([])
+  expect(containerDirs(exited.id)).toEqual([])
+  expect(containerDirs(live.id).length).toBe(scopes.length)
+  await live.remove({ force: true })
+  await exited.remove()
+})
