@@ -16,6 +16,9 @@ afterEach(() => fs.rmSync(root, { recursive: true, force: true }))
 
 const read = (...p: string[]) => fs.readFileSync(path.join(root, ...p), 'utf8')
 const write = (p: string, v: string) => fs.writeFileSync(path.join(root, p), v)
+/** The contents of files under the fake root, to compare with what a backend should have written. */
+const files = (names: string[]) => Object.fromEntries(names.map((n) => [n, read(n)]))
+const expectFiles = (expected: Record<string, string>) => expect(files(Object.keys(expected))).toEqual(expected)
 
 test('v2: controllers are enabled down the tree, then the limits are written in v2 terms', () => {
   write('cgroup.controllers', 'cpuset cpu io memory pids hugetlb\n')
@@ -23,14 +26,12 @@ test('v2: controllers are enabled down the tree, then the limits are written in 
   const d = new V2Driver(root, new Set(['cpuset', 'cpu', 'io', 'memory', 'pids', 'hugetlb']))
   d.create('scope/c1', resolveResources({ memory: '64m', memoryReservation: '32m', cpus: 0.5, cpuShares: 512, cpusetCpus: '0', pidsLimit: 42 }, 2))
   // Only what is missing is enabled (memory already was), and nothing the runtime does not use (hugetlb).
-  expect(read('cgroup.subtree_control')).toBe('+cpuset +cpu +io +pids')
-  expect(read('scope/cgroup.subtree_control')).toBe('+cpuset +cpu +io +memory +pids')
-  expect(read('scope/c1/memory.max')).toBe(String(64 * 1024 ** 2))
-  expect(read('scope/c1/memory.low')).toBe(String(32 * 1024 ** 2))
-  expect(read('scope/c1/cpu.max')).toBe('50000 100000')
-  expect(read('scope/c1/cpu.weight')).toBe('20')
-  expect(read('scope/c1/cpuset.cpus')).toBe('0')
-  expect(read('scope/c1/pids.max')).toBe('42')
+  expectFiles({
+    'cgroup.subtree_control': '+cpuset +cpu +io +pids', 'scope/cgroup.subtree_control': '+cpuset +cpu +io +memory +pids',
+    'scope/c1/memory.max': String(64 * 1024 ** 2), 'scope/c1/memory.low': String(32 * 1024 ** 2),
+    'scope/c1/cpu.max': '50000 100000', 'scope/c1/cpu.weight': '20',
+    'scope/c1/cpuset.cpus': '0', 'scope/c1/pids.max': '42',
+  })
   expect(d.procsFiles('scope/c1')).toEqual([path.join(root, 'scope/c1/cgroup.procs')])
   expect(d.containerMounts(true)).toEqual([expect.objectContaining({ type: 'cgroup2', target: '/sys/fs/cgroup', flags: expect.any(Number) })])
 })
@@ -89,14 +90,12 @@ test('v1: one cgroup per hierarchy under the own cgroup, cpuset copied from the 
   fs.mkdirSync(path.join(root, 'memory/own/scope/c1'), { recursive: true })
   write('memory/own/scope/c1/memory.memsw.limit_in_bytes', '0')
   d.create('scope/c1', resolveResources({ memory: '64m', cpus: 1.5, pidsLimit: 9, oomKillDisable: true }, 2))
-  expect(read('cpuset/own/scope/cpuset.cpus')).toBe('0-1')
-  expect(read('cpuset/own/scope/c1/cpuset.mems')).toBe('0')
-  expect(read('memory/own/scope/c1/memory.limit_in_bytes')).toBe(String(64 * 1024 ** 2))
-  expect(read('memory/own/scope/c1/memory.memsw.limit_in_bytes')).toBe(String(128 * 1024 ** 2))
-  expect(read('memory/own/scope/c1/memory.oom_control')).toBe('1')
-  expect(read('cpu,cpuacct/own/scope/c1/cpu.cfs_quota_us')).toBe('150000')
-  expect(read('cpu,cpuacct/own/scope/c1/cpu.cfs_period_us')).toBe('100000')
-  expect(read('pids/own/scope/c1/pids.max')).toBe('9')
+  expectFiles({
+    'cpuset/own/scope/cpuset.cpus': '0-1', 'cpuset/own/scope/c1/cpuset.mems': '0',
+    'memory/own/scope/c1/memory.limit_in_bytes': String(64 * 1024 ** 2), 'memory/own/scope/c1/memory.memsw.limit_in_bytes': String(128 * 1024 ** 2),
+    'memory/own/scope/c1/memory.oom_control': '1', 'cpu,cpuacct/own/scope/c1/cpu.cfs_quota_us': '150000',
+    'cpu,cpuacct/own/scope/c1/cpu.cfs_period_us': '100000', 'pids/own/scope/c1/pids.max': '9',
+  })
   expect(d.procsFiles('scope/c1')).toHaveLength(4)
   const mounts = d.containerMounts(true)
   expect(mounts.map((m) => m.kind === 'symlink' ? `${m.target}->${m.linkTarget}` : `${m.kind} ${m.target}`)).toEqual([
