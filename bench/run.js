@@ -6,7 +6,7 @@ const os = require('node:os')
 const path = require('node:path')
 const { Runtime, Container } = require('../dist')
 
-const sections = { start: require('./start'), seccomp: require('./seccomp'), files: require('./files'), network: require('./network'), images: require('./images'), registry: require('./registry'), harness: require('./harness') }
+const sections = { start: require('./start'), seccomp: require('./seccomp'), limits: require('./limits'), files: require('./files'), network: require('./network'), images: require('./images'), registry: require('./registry'), harness: require('./harness') }
 
 async function main() {
   const only = process.argv.slice(2)

@@ -87,4 +87,5 @@ test('the next runtime start collects empty cgroups whose container is gone, and
   expect(containerDirs(live.id).length).toBe(scopes.length)
   await live.remove({ force: true })
   await exited.remove()
+  await next.close()
 })
