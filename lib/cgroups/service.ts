@@ -7,7 +7,7 @@
  * @module
  */
 import { setTimeout as delay } from 'node:timers/promises'
-import { UnsupportedError } from '../errors'
+import { SyscallError, UnsupportedError } from '../errors'
 import type { CgroupJoin, MountOp } from '../shim/spec'
 import type { CgroupDriver } from './driver'
 import { detectLayout, type Layout, type LayoutName } from './layout'
@@ -17,6 +17,9 @@ import { netCounters, toStats, type ContainerStats, type CpuMark } from './stats
 import { processTable, type ProcessInfo } from './top'
 import { V1Driver } from './v1'
 import { V2Driver } from './v2'
+
+/** How long pause() and unpause() wait for the freezer. */
+const freezeTimeoutMs = 10_000
 
 /** What the shim needs to put a container into its cgroups. */
 export interface CgroupSetup {
@@ -113,15 +116,29 @@ export class CgroupService {
     this.requireDriver('update').apply(this.rel(id), res)
   }
 
-  /** Freezes or thaws every process of the container and waits until the kernel has done it. */
+  /**
+   * Freezes or thaws every process of the container and waits until the
+   * kernel has done it. The v1 freezer only retries tasks it could not
+   * freeze yet (one in the middle of a fork) when FROZEN is written again,
+   * so the request is repeated, with a short thaw now and then, as runc does.
+   * A freeze that does not settle is undone: the container is left running.
+   */
   async setPaused(id: string, paused: boolean): Promise<void> {
     const driver = this.requireDriver(paused ? 'pause' : 'unpause')
     const rel = this.rel(id)
-    driver.setFrozen(rel, paused)
-    for (let i = 0; driver.frozen(rel) !== paused; i++) {
-      if (i > 5000) throw new Error(`the freezer did not ${paused ? 'freeze' : 'thaw'} container ${id.slice(0, 12)} within 5 s`)
+    const deadline = Date.now() + freezeTimeoutMs
+    for (let i = 0; ; i++) {
+      if (paused && i % 50 === 49) {
+        driver.setFrozen(rel, false)
+        await delay(10)
+      }
+      driver.setFrozen(rel, paused)
+      if (driver.frozen(rel) === paused) return
+      if (Date.now() > deadline) break
       await delay(1)
     }
+    if (paused) driver.setFrozen(rel, false)
+    throw new SyscallError(`${paused ? 'freeze' : 'thaw'} (cgroup freezer)`, 'ETIMEDOUT', `container ${id.slice(0, 12)}`)
   }
 
   /** Whether the container is frozen. */
