@@ -1,5 +1,6 @@
-// What resource limits cost: start latency with memory, CPU and pids limits against the same start
-// without them (interleaved, same run), the cgroup's own create-and-remove cost, and stats() sampling.
+// What resource limits cost: start latency with memory, CPU and pids limits (and with them plus Docker's
+// default seccomp profile) against the same start with neither (interleaved, same run), the cgroup's own
+// create-and-remove cost, and stats() sampling.
 'use strict'
 const { run, Image } = require('../dist')
 const { summarize, fmt, row, now } = require('./stats')
@@ -16,16 +17,18 @@ async function startOnce(runtime, opts) {
   return ms
 }
 
-/** Alternates the two variants start by start, so both see the same background load. */
-async function startWithAndWithout(runtime) {
-  for (let i = 0; i < 10; i++) await startOnce(runtime, i % 2 ? LIMITS : {})
-  const plain = []
-  const limited = []
-  for (let i = 0; i < N; i++) {
-    plain.push(await startOnce(runtime, {}))
-    limited.push(await startOnce(runtime, LIMITS))
-  }
-  return { plain: summarize(plain), limited: summarize(limited) }
+const VARIANTS = [
+  ['neither (unconfined, no limits)', { securityOpt: ['seccomp=unconfined'] }],
+  ['memory + cpus + pidsLimit', { securityOpt: ['seccomp=unconfined'], ...LIMITS }],
+  ['limits + default seccomp profile', LIMITS],
+]
+
+/** Alternates the variants start by start, so all see the same background load. */
+async function startVariants(runtime) {
+  for (let i = 0; i < 10; i++) for (const [, opts] of VARIANTS) await startOnce(runtime, opts)
+  const samples = VARIANTS.map(() => [])
+  for (let i = 0; i < N; i++) for (const [k, [, opts]] of VARIANTS.entries()) samples[k].push(await startOnce(runtime, opts))
+  return samples.map(summarize)
 }
 
 /** The cgroup alone: make it with limits (every hierarchy of the host), then remove it. */
@@ -60,11 +63,11 @@ async function statsCost(runtime, n = 1000) {
 
 module.exports = async function limits(runtime) {
   await Image.fromHost({ runtime })
-  console.log(`\n## Resource limits (${runtime.cgroups.layout} cgroups; n=${N} starts each, interleaved; host image, /bin/true, net none)`)
-  const { plain, limited } = await startWithAndWithout(runtime)
+  console.log(`\n## Resource limits (${runtime.cgroups.layout} cgroups; every container has a cgroup; n=${N} starts each, interleaved; host image, /bin/true, net none)`)
+  const [base, ...rest] = await startVariants(runtime)
   row('start', 'p50', 'p95', 'added (p50)')
-  row('no limits (cgroup for accounting)', fmt(plain.p50), fmt(plain.p95), '')
-  row('memory + cpus + pidsLimit', fmt(limited.p50), fmt(limited.p95), fmt(limited.p50 - plain.p50))
+  row(VARIANTS[0][0], fmt(base.p50), fmt(base.p95), '')
+  for (const [k, r] of rest.entries()) row(VARIANTS[k + 1][0], fmt(r.p50), fmt(r.p95), fmt(r.p50 - base.p50))
   const cg = await cgroupCost(runtime)
   row('cgroup create+limit+remove', fmt(cg.p50), fmt(cg.p95), '')
   const st = await statsCost(runtime)
