@@ -61,7 +61,7 @@ export class Runtime implements ContainerContext, AsyncDisposable {
   readonly volumes: VolumeStore
   /** Networks, container endpoints and published ports. @internal */
   readonly networks: NetworkService
-  /** The containers' cgroups, under a parent cgroup named after this runtime. */
+  /** The containers' cgroups, under a parent cgroup named after this runtime. @internal */
   readonly cgroups: CgroupService
   /** Shims of containers started by this process, by container id. @internal */
   readonly shims = new Map<string, Shim>()
