@@ -32,7 +32,7 @@ export type { VolumeInfo, VolumeMeta, VolumeCreateOptions } from './storage/volu
 export type { MountOption, MountRecord, MountRunOptions } from './storage/mount-types'
 export { Network, type ContainerLike, type NetworkContext, type NetworkMembers, type NetworkRuntimeOption } from './network/network'
 export type { NetworkSettings, EndpointSettings, NetworkInfo, NetworkRunOptions, HostBinding, CreateNetworkOptions, AttachOptions } from './network/types'
-export type { ResourceOptions, Ulimit, Ulimits, ContainerStats, ProcessInfo } from './cgroups'
+export type { ResourceOptions, Resources, Rlimit, Ulimit, Ulimits, ContainerStats, ProcessInfo } from './cgroups'
 export type { ResourceUpdate, StatsStreamOptions } from './container/resources'
 export type { CopyOptions, PathStat, PutArchiveOptions } from './files'
 export { defaultCapabilities } from './shim/capabilities'

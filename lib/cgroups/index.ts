@@ -3,7 +3,7 @@
  * @module
  */
 export { CgroupService, type CgroupSetup } from './service'
-export { resolveResources, mergeResources, resourceOptionNames, type ResourceOptions, type Resources, type Ulimit, type Ulimits } from './resources'
+export { resolveResources, mergeResources, resourceOptionNames, type ResourceOptions, type Resources, type Rlimit, type Ulimit, type Ulimits } from './resources'
 export type { ContainerStats } from './stats'
 export type { ProcessInfo } from './top'
 export type { LayoutName } from './layout'
