@@ -1,0 +1,340 @@
+// Chaos harness (issue 12): owner processes create containers with every feature on and are
+// SIGKILLed at random moments while other processes list/inspect/stop/remove/copyTo/exec on the
+// same root; then a fresh process cleans up. Checks, every round: owned containers die within
+// 100 ms (p99) of their owner, detached ones survive, every rejection is a MiniContainerError,
+// and nothing is left after cleanup. Prints figures; exits 1 when an invariant fails.
+//
+//   node bench/chaos.js [--rounds 3] [--owners 4] [--pokers 2] [--pool 10.213.90.0/24] [--subnet 10.213.91.0/24]
+//
+// Traffic goes only to loopback and to the containers made here. Everything is bounded in time.
+'use strict'
+const { spawn } = require('node:child_process')
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+const { summarize } = require('./stats')
+
+const dist = path.join(__dirname, '../dist')
+const P99_LIMIT_MS = 100
+const DEATH_DEADLINE_MS = 3000
+
+function flags(argv) {
+  const f = { rounds: 3, owners: 4, pokers: 2, pool: '10.213.90.0/24', subnet: '10.213.91.0/24', role: 'main', root: '', ms: 0 }
+  for (let i = 0; i < argv.length; i += 2) {
+    const key = argv[i].replace(/^--/, '')
+    if (!(key in f)) throw new Error(`unknown flag ${argv[i]}`)
+    f[key] = typeof f[key] === 'number' ? Number(argv[i + 1]) : argv[i + 1]
+  }
+  return f
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+const now = () => Number(process.hrtime.bigint()) / 1e6
+const say = (obj) => process.stdout.write(JSON.stringify(obj) + '\n')
+
+// ---- roles run in child processes (they load ../dist) ----
+
+function lib() {
+  return require(dist)
+}
+
+function openRuntime(f) {
+  const { Runtime } = lib()
+  return new Runtime({ root: f.root, subnetPool: [f.pool] })
+}
+
+/** Records a rejection: its code, and whether it is a MiniContainerError (the invariant). */
+function rejection(err, op) {
+  const { MiniContainerError } = lib()
+  return { op, code: err && err.code, mc: err instanceof MiniContainerError && typeof err.code === 'string', message: String(err && err.message).slice(0, 300) }
+}
+
+/** Makes the host image, the user network and the named volume every owner uses. */
+async function roleSetup(f) {
+  const { Image, Network, Volume } = lib()
+  const runtime = openRuntime(f)
+  await Image.fromHost({ runtime })
+  await Network.create('chaosnet', { runtime, subnet: f.subnet })
+  await Volume.create('chaosvol', { runtime })
+  say({ setup: 'done' })
+  // Leave without closing: close() would take the default bridge and table away, which is
+  // exactly what owners and pokers race with anyway; the cleaner closes at the end.
+  process.exit(0)
+}
+
+/** An owner: one detached container, then attached ones in parallel bursts until it is killed. */
+async function roleOwner(f) {
+  const { run } = lib()
+  const runtime = openRuntime(f)
+  const me = process.pid
+  let n = 0
+  const one = async (detach) => {
+    const i = n++
+    const opts = {
+      runtime, detach, name: `chaos-${me}-${i}`, labels: { chaos: detach ? 'detached' : 'owned' },
+      network: i % 2 ? 'chaosnet' : 'bridge', ports: ['127.0.0.1::80'],
+      volumes: ['chaosvol:/data', '/anon'], tmpfs: { '/scratch': 'size=1m' },
+    }
+    try {
+      const c = await run('host', ['sleep', '600'], opts)
+      const st = (await c.inspect()).state
+      say({ started: c.id, pid: st.pid, detach })
+      // Some containers are removed by their own owner, so that a kill can land mid-remove.
+      if (!detach && i % 3 === 2) await c.remove({ force: true }).then(() => say({ removed: c.id }))
+    } catch (err) {
+      say({ rejected: rejection(err, detach ? 'run-detached' : 'run') })
+    }
+  }
+  await one(true)
+  say({ ready: me })
+  for (;;) await Promise.all([one(false), one(false), one(false)])
+}
+
+/** A poker: for `ms`, random list/inspect/stop/remove/copyTo/exec on whatever is there. */
+async function rolePoker(f) {
+  const { Container } = lib()
+  const runtime = openRuntime(f)
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'mc-chaos-cp-')), 'payload.txt')
+  fs.writeFileSync(file, 'chaos\n')
+  const counts = {}
+  const rejections = []
+  const end = now() + f.ms
+  while (now() < end) {
+    let list = []
+    try {
+      list = await Container.list({ runtime, all: true })
+      counts.list = (counts.list || 0) + 1
+    } catch (err) {
+      rejections.push(rejection(err, 'list'))
+      continue
+    }
+    if (list.length === 0) { await sleep(20); continue }
+    const c = list[Math.floor(Math.random() * list.length)]
+    const ops = ['inspect', 'copyTo', 'exec', 'stop', 'remove']
+    const op = ops[Math.floor(Math.random() * ops.length)]
+    try {
+      const info = await c.inspect()
+      // Detached containers must survive the round: pokers only read and write files there.
+      if (info.config.labels.chaos === 'detached' && (op === 'stop' || op === 'remove')) continue
+      if (op === 'copyTo') await c.copyTo(file, '/tmp')
+      else if (op === 'exec') await c.exec(['true'])
+      else if (op === 'stop') await c.stop({ timeout: 0 })
+      else if (op === 'remove') await c.remove({ force: true })
+      counts[op] = (counts[op] || 0) + 1
+    } catch (err) {
+      rejections.push(rejection(err, op))
+    }
+  }
+  fs.rmSync(path.dirname(file), { recursive: true, force: true })
+  say({ poker: { counts, rejections } })
+  process.exit(0)
+}
+
+/** The fresh process at the end of a round: checks the detached ones, then removes everything. */
+async function roleCleaner(f) {
+  const { Container, Network, Volume } = lib()
+  const runtime = openRuntime(f)
+  const rejections = []
+  await runtime.ready()
+  const survivors = []
+  const leftovers = []
+  for (const c of await Container.list({ runtime, all: true })) {
+    const info = await c.inspect()
+    if (info.state.running) (info.config.labels.chaos === 'detached' ? survivors : leftovers).push({ id: c.id, pid: info.state.pid })
+    await c.remove({ force: true, volumes: true }).catch((err) => rejections.push(rejection(err, 'cleanup-remove')))
+  }
+  for (const n of await Network.list({ runtime })) if (n.name === 'chaosnet') await n.remove().catch((err) => rejections.push(rejection(err, 'cleanup-network')))
+  for (const v of await Volume.list({ runtime })) await v.remove({ force: true }).catch((err) => rejections.push(rejection(err, 'cleanup-volume')))
+  const left = { containers: (await Container.list({ runtime, all: true })).length, volumes: (await Volume.list({ runtime })).length }
+  const { bridgePrefix, vethPrefix, table } = runtime.networks.names
+  await runtime.close()
+  say({ cleaner: { survivors, leftovers, rejections, left, names: { bridgePrefix, vethPrefix, table } } })
+  process.exit(0)
+}
+
+// ---- the orchestrator ----
+
+/** Starts a role in a child node process; `onLine` gets each JSON line it prints. */
+function child(f, role, extra, onLine) {
+  const args = [__filename, '--role', role, '--root', f.root, '--pool', f.pool, '--subnet', f.subnet, ...extra]
+  const p = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+  let buf = ''
+  p.stdout.on('data', (d) => {
+    buf += d
+    for (let i; (i = buf.indexOf('\n')) >= 0; buf = buf.slice(i + 1)) {
+      try { onLine(JSON.parse(buf.slice(0, i))) } catch { /* not ours */ }
+    }
+  })
+  let err = ''
+  p.stderr.on('data', (d) => (err += d))
+  p.done = new Promise((resolve) => p.once('exit', (code, signal) => resolve({ code, signal, stderr: err.slice(-2000) })))
+  return p
+}
+
+/** Whether `pid` is gone (or a zombie: dead, just not reaped yet). */
+function pidGone(pid) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] === 'Z'
+  } catch {
+    return true
+  }
+}
+
+/** Polls the pids every millisecond from the kill on; the ms each took to disappear (Infinity past the deadline). */
+async function deathTimes(pids, t0) {
+  const times = new Map()
+  while (times.size < pids.length && now() - t0 < DEATH_DEADLINE_MS) {
+    for (const pid of pids) if (!times.has(pid) && pidGone(pid)) times.set(pid, now() - t0)
+    await new Promise((r) => setImmediate(r))
+  }
+  return pids.map((pid) => times.get(pid) ?? Infinity)
+}
+
+/** Whether process `pid` has a file open under `root` (a shim holds its container's logs) or names it in its argv. */
+function usesRoot(pid, root) {
+  try {
+    if (fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(root)) return true
+    return fs.readdirSync(`/proc/${pid}/fd`).some((fd) => { try { return fs.readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith(root + '/') } catch { return false } })
+  } catch {
+    return false
+  }
+}
+
+/** Last resort after a failed round: removes whatever is left, so a failure never leaks onto the host. */
+async function sweep(root, pool) {
+  const { Runtime, Container, Network } = require(dist)
+  const runtime = new Runtime({ root, subnetPool: [pool] })
+  for (const c of await Container.list({ runtime, all: true })) await c.remove({ force: true, volumes: true }).catch(() => {})
+  await Network.prune({ runtime }).catch(() => {})
+  await runtime.close().catch(() => {})
+  for (const p of fs.readdirSync('/proc').filter((x) => /^\d+$/.test(x) && Number(x) !== process.pid)) if (usesRoot(p, root)) try { process.kill(Number(p), 'SIGKILL') } catch { /* gone */ }
+}
+
+/** What the round left on the host: mounts, links, the nf_tables table, host claims, processes. */
+function hostLeftovers(root, names) {
+  const { execFileSync } = require('node:child_process')
+  const mounts = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(root))
+  const links = execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' }).split('\n')
+    .map((l) => (l.split(': ')[1] || '').split('@')[0]).filter((n) => n.startsWith(names.bridgePrefix) || n.startsWith(names.vethPrefix))
+  const table = execFileSync('nft', ['list', 'tables'], { encoding: 'utf8' }).split('\n').filter((l) => l.trim() === `table ip ${names.table}`)
+  const claimDir = process.env.MINICONTAINER_HOST_STATE ?? '/run/minicontainer-host/subnets'
+  const claims = fs.existsSync(claimDir) ? fs.readdirSync(claimDir).filter((c) => { try { return fs.readFileSync(path.join(claimDir, c), 'utf8').startsWith(root + '/') } catch { return false } }) : []
+  const procs = fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p) && Number(p) !== process.pid).filter((p) => usesRoot(p, root))
+  const cdir = path.join(root, 'containers')
+  const dirs = fs.existsSync(cdir) ? fs.readdirSync(cdir).map((id) => `${id.slice(0, 12)} holding [${fs.readdirSync(path.join(cdir, id)).join(' ')}]`) : []
+  return { containerDirs: dirs, mounts, links, table, claims, procs }
+}
+
+async function round(f, r, report) {
+  const failures = []
+  const setup = child(f, 'setup', [], () => {})
+  const s = await setup.done
+  if (s.code !== 0) throw new Error(`setup failed: ${s.stderr}`)
+
+  const owners = []
+  for (let i = 0; i < f.owners; i++) {
+    const o = { started: new Map(), removed: new Set(), rejections: [], ready: false, detached: [] }
+    o.proc = child(f, 'owner', [], (m) => {
+      if (m.started && m.detach) o.detached.push(m.pid)
+      else if (m.started) o.started.set(m.started, m.pid)
+      if (m.removed) o.removed.add(m.removed)
+      if (m.rejected) o.rejections.push(m.rejected)
+      if (m.ready) o.ready = true
+    })
+    owners.push(o)
+  }
+  const window = 1500 + 1500 * f.owners
+  const pokerResults = []
+  const pokers = Array.from({ length: f.pokers }, () => child(f, 'poker', ['--ms', String(window + 1000)], (m) => m.poker && pokerResults.push(m.poker)))
+
+  // Kill each owner at a random moment once it has its detached container, spread over the window.
+  const deaths = []
+  await Promise.all(owners.map(async (o) => {
+    const t = now()
+    while (!o.ready && now() - t < 60000) await sleep(10)
+    if (!o.ready) { failures.push(`owner ${o.proc.pid} never got ready: ${(await Promise.race([o.proc.done, sleep(0)]))?.stderr ?? ''}`); o.proc.kill('SIGKILL'); return }
+    await sleep(300 + Math.random() * window)
+    const alive = [...o.started.entries()].filter(([id, pid]) => !o.removed.has(id) && !pidGone(pid)).map(([, pid]) => pid)
+    const t0 = now()
+    o.proc.kill('SIGKILL')
+    deaths.push(...(await deathTimes(alive, t0)))
+    await o.proc.done
+  }))
+  for (const p of pokers) {
+    const e = await p.done
+    if (e.code !== 0) failures.push(`a poker died (${e.code ?? e.signal}): ${e.stderr.slice(-600)}`)
+  }
+
+  const cleaned = []
+  const cleaner = child(f, 'cleaner', [], (m) => m.cleaner && cleaned.push(m.cleaner))
+  const c = await cleaner.done
+  if (c.code !== 0 || !cleaned[0]) throw new Error(`cleaner failed: ${c.stderr}`)
+  const clean = cleaned[0]
+
+  // Invariants.
+  const d = summarize(deaths.length ? deaths : [0])
+  const p99 = deaths.length ? [...deaths].sort((a, b) => a - b)[Math.min(deaths.length - 1, Math.floor(0.99 * deaths.length))] : 0
+  if (p99 > P99_LIMIT_MS) failures.push(`owned containers died ${p99.toFixed(1)} ms (p99) after their owner (limit ${P99_LIMIT_MS} ms)`)
+  const stragglers = deaths.filter((x) => x === Infinity).length
+  if (stragglers) failures.push(`${stragglers} owned containers still alive ${DEATH_DEADLINE_MS} ms after their owner died`)
+  const detached = owners.flatMap((o) => o.detached)
+  const survivorPids = new Set(clean.survivors.map((x) => x.pid))
+  const lost = detached.filter((pid) => !survivorPids.has(pid))
+  if (lost.length) failures.push(`${lost.length} detached containers did not survive (pids ${lost.join(', ')})`)
+  if (clean.leftovers.length) failures.push(`${clean.leftovers.length} owned containers still running when the cleaner came: ${JSON.stringify(clean.leftovers)}`)
+  const rejections = [...owners.flatMap((o) => o.rejections), ...pokerResults.flatMap((p) => p.rejections), ...clean.rejections]
+  const foreign = rejections.filter((x) => !x.mc)
+  for (const x of foreign) failures.push(`a ${x.op} rejected with a non-MiniContainerError (${x.code}): ${x.message}`)
+  const cleanupErrors = clean.rejections
+  for (const x of cleanupErrors) if (x.mc) failures.push(`cleanup ${x.op} failed: ${x.code} ${x.message}`)
+  if (clean.left.containers || clean.left.volumes) failures.push(`left after cleanup: ${JSON.stringify(clean.left)}`)
+  const host = hostLeftovers(f.root, clean.names)
+  for (const [k, v] of Object.entries(host)) if (v.length) failures.push(`left on the host: ${k}: ${JSON.stringify(v).slice(0, 400)}`)
+  const missing = pokers.length !== pokerResults.length ? [`${pokers.length - pokerResults.length} pokers did not report`] : []
+  failures.push(...missing)
+
+  const codes = {}
+  for (const x of rejections) codes[x.code] = (codes[x.code] || 0) + 1
+  const ops = {}
+  for (const p of pokerResults) for (const [k, v] of Object.entries(p.counts)) ops[k] = (ops[k] || 0) + v
+  const figures = {
+    round: r, started: owners.reduce((a, o) => a + o.started.size + o.detached.length, 0), ownedAliveAtKill: deaths.length,
+    deathMs: { p50: +d.p50.toFixed(1), p99: +p99.toFixed(1), max: +Math.max(0, ...deaths).toFixed(1) },
+    detached: detached.length, survived: detached.length - lost.length, pokerOps: ops, rejections: codes, failures,
+  }
+  report(figures)
+  return failures
+}
+
+async function main() {
+  const f = flags(process.argv.slice(2))
+  if (f.role === 'setup') return roleSetup(f)
+  if (f.role === 'owner') return roleOwner(f)
+  if (f.role === 'poker') return rolePoker(f)
+  if (f.role === 'cleaner') return roleCleaner(f)
+  if (!fs.existsSync(path.join(dist, 'index.js'))) throw new Error('build first: npm run build')
+  f.root = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-chaos-'))
+  const all = []
+  const t0 = now()
+  try {
+    for (let r = 1; r <= f.rounds; r++) {
+      all.push(...(await round(f, r, (fig) => {
+        console.log(`round ${r}: ${fig.started} containers started, ${fig.ownedAliveAtKill} owned alive at the kill: death after owner p50 ${fig.deathMs.p50} ms, p99 ${fig.deathMs.p99} ms, max ${fig.deathMs.max} ms; detached ${fig.survived}/${fig.detached} survived`)
+        console.log(`  poker ops ${JSON.stringify(fig.pokerOps)}; rejections by code ${JSON.stringify(fig.rejections)}`)
+        for (const x of fig.failures) console.log(`  FAIL ${x}`)
+        console.log(`CHAOS ${JSON.stringify(fig)}`)
+      })))
+    }
+  } finally {
+    await sweep(f.root, f.pool)
+    fs.rmSync(f.root, { recursive: true, force: true })
+  }
+  console.log(`${f.rounds} rounds × ${f.owners} owners in ${((now() - t0) / 1000).toFixed(1)} s: ${all.length ? `${all.length} invariant failures` : 'all invariants held'}`)
+  process.exitCode = all.length ? 1 : 0
+}
+
+main().catch((err) => {
+  console.error(err)
+  process.exit(2)
+})

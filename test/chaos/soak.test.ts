@@ -1,0 +1,27 @@
+/**
+ * Smoke version of `npm run soak` (bench/soak.js): 60 run -> exec ->
+ * copyTo -> remove cycles with a bridge, a published port and a volume;
+ * fds, links and nf_tables rules exactly flat across checkpoints, heap
+ * after GC within a looser bound than the full soak. Pool 10.213.95.0/24.
+ */
+import { runHarness } from './harness'
+
+interface Checkpoint {
+  cycle: number
+  heapMiB: number
+  fds: number
+  links: number
+  rules: number
+}
+
+test('60 cycles: fds, links and rules flat, heap after GC bounded', async () => {
+  const r = await runHarness<{ points: Checkpoint[]; failures: string[] }>('soak.js', ['--cycles', '60', '--every', '15', '--heap-mib', '4', '--pool', '10.213.95.0/24'], 'SOAK', 170_000, ['--expose-gc'])
+  console.log(r.stdout)
+  expect(r.figures).toHaveLength(1)
+  const { points, failures } = r.figures[0]
+  expect(failures).toEqual([])
+  expect(points.map((p) => p.cycle)).toEqual([15, 30, 45, 60])
+  // One bridge (the default) stays while the runtime is open; no veth of a removed container stays.
+  expect(new Set(points.map((p) => p.links))).toEqual(new Set([1]))
+  expect(r.code).toBe(0)
+}, 180_000)
