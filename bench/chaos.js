@@ -327,7 +327,7 @@ async function main() {
       })))
     }
   } finally {
-    await sweep(f.root, f.pool)
+    await sweep(f.root, f.pool).catch((err) => console.error('sweep:', err))
     fs.rmSync(f.root, { recursive: true, force: true })
   }
   console.log(`${f.rounds} rounds × ${f.owners} owners in ${((now() - t0) / 1000).toFixed(1)} s: ${all.length ? `${all.length} invariant failures` : 'all invariants held'}`)
