@@ -31,6 +31,8 @@ function flags(argv) {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 const now = () => Number(process.hrtime.bigint()) / 1e6
 const say = (obj) => process.stdout.write(JSON.stringify(obj) + '\n')
+/** Reports and exits once the line is flushed: process.exit() would drop a pending write to a pipe. */
+const sayAndExit = (obj) => process.stdout.write(JSON.stringify(obj) + '\n', () => process.exit(0))
 
 // ---- roles run in child processes (they load ../dist) ----
 
@@ -56,10 +58,9 @@ async function roleSetup(f) {
   await Image.fromHost({ runtime })
   await Network.create('chaosnet', { runtime, subnet: f.subnet })
   await Volume.create('chaosvol', { runtime })
-  say({ setup: 'done' })
-  // Leave without closing: close() would take the default bridge and table away, which is
-  // exactly what owners and pokers race with anyway; the cleaner closes at the end.
-  process.exit(0)
+  // Leave without closing: close() would take the networks away before the owners use them;
+  // the cleaner closes at the end.
+  sayAndExit({ setup: 'done' })
 }
 
 /** An owner: one detached container, then attached ones in parallel bursts until it is killed. */
@@ -126,8 +127,7 @@ async function rolePoker(f) {
     }
   }
   fs.rmSync(path.dirname(file), { recursive: true, force: true })
-  say({ poker: { counts, rejections } })
-  process.exit(0)
+  sayAndExit({ poker: { counts, rejections } })
 }
 
 /** The fresh process at the end of a round: checks the detached ones, then removes everything. */
@@ -148,8 +148,7 @@ async function roleCleaner(f) {
   const left = { containers: (await Container.list({ runtime, all: true })).length, volumes: (await Volume.list({ runtime })).length }
   const { bridgePrefix, vethPrefix, table } = runtime.networks.names
   await runtime.close()
-  say({ cleaner: { survivors, leftovers, rejections, left, names: { bridgePrefix, vethPrefix, table } } })
-  process.exit(0)
+  sayAndExit({ cleaner: { survivors, leftovers, rejections, left, names: { bridgePrefix, vethPrefix, table } } })
 }
 
 // ---- the orchestrator ----
@@ -221,6 +220,7 @@ function hostLeftovers(root, names) {
   const claimDir = process.env.MINICONTAINER_HOST_STATE ?? '/run/minicontainer-host/subnets'
   const claims = fs.existsSync(claimDir) ? fs.readdirSync(claimDir).filter((c) => { try { return fs.readFileSync(path.join(claimDir, c), 'utf8').startsWith(root + '/') } catch { return false } }) : []
   const procs = fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p) && Number(p) !== process.pid).filter((p) => usesRoot(p, root))
+    .map((p) => { try { return `${p} ${fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').replace(/\0/g, ' ').trim()}` } catch { return `${p} (exited since)` } })
   const cdir = path.join(root, 'containers')
   const dirs = fs.existsSync(cdir) ? fs.readdirSync(cdir).map((id) => `${id.slice(0, 12)} holding [${fs.readdirSync(path.join(cdir, id)).join(' ')}]`) : []
   return { containerDirs: dirs, mounts, links, table, claims, procs }
@@ -295,13 +295,17 @@ async function round(f, r, report) {
   failures.push(...missing)
 
   const codes = {}
-  for (const x of rejections) codes[x.code] = (codes[x.code] || 0) + 1
+  const samples = {}
+  for (const x of rejections) {
+    codes[x.code] = (codes[x.code] || 0) + 1
+    samples[x.code] ??= `${x.op}: ${x.message}`
+  }
   const ops = {}
   for (const p of pokerResults) for (const [k, v] of Object.entries(p.counts)) ops[k] = (ops[k] || 0) + v
   const figures = {
     round: r, started: owners.reduce((a, o) => a + o.started.size + o.detached.length, 0), ownedAliveAtKill: deaths.length,
     deathMs: { p50: +d.p50.toFixed(1), p99: +p99.toFixed(1), max: +Math.max(0, ...deaths).toFixed(1) },
-    detached: detached.length, survived: detached.length - lost.length, pokerOps: ops, rejections: codes, failures,
+    detached: detached.length, survived: detached.length - lost.length, pokerOps: ops, rejections: codes, samples, failures,
   }
   report(figures)
   return failures
@@ -322,6 +326,7 @@ async function main() {
       all.push(...(await round(f, r, (fig) => {
         console.log(`round ${r}: ${fig.started} containers started, ${fig.ownedAliveAtKill} owned alive at the kill: death after owner p50 ${fig.deathMs.p50} ms, p99 ${fig.deathMs.p99} ms, max ${fig.deathMs.max} ms; detached ${fig.survived}/${fig.detached} survived`)
         console.log(`  poker ops ${JSON.stringify(fig.pokerOps)}; rejections by code ${JSON.stringify(fig.rejections)}`)
+        for (const [code, sample] of Object.entries(fig.samples)) console.log(`    e.g. ${code} from ${sample.slice(0, 200)}`)
         for (const x of fig.failures) console.log(`  FAIL ${x}`)
         console.log(`CHAOS ${JSON.stringify(fig)}`)
       })))
