@@ -6,7 +6,7 @@ const os = require('node:os')
 const path = require('node:path')
 const { execFileSync, spawnSync } = require('node:child_process')
 const { run, Image } = require('../dist')
-const { fmt, row, now, peakRss } = require('./stats')
+const { fmt, row, peakRss, timedSynced: timed } = require('./stats')
 
 const FILE_MIB = Number(process.env.BENCH_FILE_MIB ?? 1024)
 const SMALL_FILES = 5000
@@ -24,19 +24,6 @@ function makeTree(dir) {
     fs.mkdirSync(path.join(dir, `d${d}`), { recursive: true })
     for (let f = 0; f < SMALL_FILES / 50; f++) fs.writeFileSync(path.join(dir, `d${d}`, `f${f}.txt`), `file ${d}/${f}\n`.repeat(20))
   }
-}
-
-/**
- * Wall time of fn until its data is on disk (sync before and after): without
- * it, whichever copy runs second pays for writing back the first one's
- * gigabyte, and a copy that only fills the page cache looks free.
- */
-async function timed(fn) {
-  execFileSync('sync')
-  const t0 = now()
-  await fn()
-  execFileSync('sync')
-  return now() - t0
 }
 
 function cpA(src, dest) {

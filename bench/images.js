@@ -7,7 +7,7 @@ const path = require('node:path')
 const crypto = require('node:crypto')
 const { execFileSync } = require('node:child_process')
 const { Image, Runtime } = require('../dist')
-const { fmt, row, now, peakRss } = require('./stats')
+const { fmt, row, peakRss, timedSynced: timed } = require('./stats')
 
 const LAYERS = Number(process.env.BENCH_IMAGE_LAYERS ?? 4)
 const LAYER_MIB = Number(process.env.BENCH_LAYER_MIB ?? 96)
@@ -44,14 +44,6 @@ function buildArchive(work) {
   sh('tar', ['-C', layout, '-cf', archive, '.'])
   fs.rmSync(layout, { recursive: true, force: true })
   return archive
-}
-
-async function timed(fn) {
-  execFileSync('sync')
-  const t0 = now()
-  await fn()
-  execFileSync('sync')
-  return now() - t0
 }
 
 module.exports = async function imagesBench() {

@@ -3,18 +3,13 @@
 // create-and-remove cost, and stats() sampling.
 'use strict'
 const { run, Image } = require('../dist')
-const { summarize, fmt, row, now } = require('./stats')
+const { summarize, fmt, row, now, startToExit } = require('./stats')
 
 const N = Number(process.env.BENCH_N ?? 100)
 const LIMITS = { memory: '256m', cpus: 1, pidsLimit: 100 }
 
-async function startOnce(runtime, opts) {
-  const t0 = now()
-  const c = await run('host', ['/bin/true'], { runtime, network: 'none', ...opts })
-  await c.wait()
-  const ms = now() - t0
-  await c.remove()
-  return ms
+function startOnce(runtime, opts) {
+  return startToExit(runtime, 'host', opts)
 }
 
 const VARIANTS = [

@@ -4,21 +4,15 @@
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
-const { run, Image } = require('../dist')
-const { summarize, fmt, row, now, busyboxRootfs } = require('./stats')
+const { Image } = require('../dist')
+const { summarize, fmt, row, busyboxRootfs, startToExit } = require('./stats')
 
 const N = Number(process.env.BENCH_N ?? 100)
 const ROUNDS = 5
 
 async function starts(runtime, ref, n, securityOpt) {
   const ms = []
-  for (let i = 0; i < n; i++) {
-    const t0 = now()
-    const c = await run(ref, ['/bin/true'], { runtime, network: 'none', securityOpt })
-    await c.wait()
-    ms.push(now() - t0)
-    await c.remove()
-  }
+  for (let i = 0; i < n; i++) ms.push(await startToExit(runtime, ref, { securityOpt }))
   return ms
 }
 

@@ -6,7 +6,7 @@ const os = require('node:os')
 const path = require('node:path')
 const { execFileSync, spawnSync } = require('node:child_process')
 const { run, Image, Container } = require('../dist')
-const { summarize, fmt, row, now, busyboxRootfs } = require('./stats')
+const { summarize, fmt, row, now, busyboxRootfs, startToExit } = require('./stats')
 
 const N = Number(process.env.BENCH_N ?? 100)
 
@@ -43,16 +43,10 @@ function loop(argv, n, { privateCgroupfs = false } = {}) {
   return JSON.parse(out.stdout.trim().split('\n').pop() || '{"error":"no output"}')
 }
 
-/** run() to exit; with `rm`, to the container being gone too (as `docker run --rm` returns). */
-async function ours(runtime, ref, n, { rm = false } = {}) {
+/** n samples of run() to exit (see stats.startToExit). */
+async function ours(runtime, ref, n, opts = {}) {
   const ms = []
-  for (let i = 0; i < n; i++) {
-    const t0 = now()
-    const c = await run(ref, ['/bin/true'], { runtime, network: 'none', rm })
-    await c.wait()
-    ms.push(now() - t0)
-    if (!rm) await c.remove()
-  }
+  for (let i = 0; i < n; i++) ms.push(await startToExit(runtime, ref, opts))
   return ms
 }
 

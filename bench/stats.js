@@ -1,5 +1,6 @@
 // Small helpers shared by the benchmark sections.
 'use strict'
+const { execFileSync } = require('node:child_process')
 const fs = require('node:fs')
 const path = require('node:path')
 
@@ -41,4 +42,31 @@ async function peakRss(fn) {
   return Math.max(peak, process.memoryUsage.rss())
 }
 
-module.exports = { summarize, fmt, row, now, busyboxRootfs, peakRss }
+/**
+ * Milliseconds from run() to the observed exit of /bin/true in `ref`, net none (with `rm: true`, to
+ * the container being gone, as `docker run --rm` returns); removes the container afterwards.
+ */
+async function startToExit(runtime, ref, opts = {}) {
+  const { run } = require('../dist')
+  const t0 = now()
+  const c = await run(ref, ['/bin/true'], { runtime, network: 'none', ...opts })
+  await c.wait()
+  const ms = now() - t0
+  if (!opts.rm) await c.remove()
+  return ms
+}
+
+/**
+ * Wall time of fn until its data is on disk (sync before and after): without
+ * it, whichever copy runs second pays for writing back the first one's
+ * data, and a copy that only fills the page cache looks free.
+ */
+async function timedSynced(fn) {
+  execFileSync('sync')
+  const t0 = now()
+  await fn()
+  execFileSync('sync')
+  return now() - t0
+}
+
+module.exports = { summarize, fmt, row, now, busyboxRootfs, peakRss, startToExit, timedSynced }
