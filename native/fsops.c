@@ -100,6 +100,22 @@ int mc_mknodat(int dirfd, const char *name, unsigned mode, unsigned major_, unsi
 static int chown_ok(int r) { return r == 0 || errno == EPERM || errno == EINVAL; }
 
 /*
+ * Gives a just-created symlink or special file `dname` its owner (with MC_OWNER), permission bits
+ * (with_mode; a symlink has none) and times from `st`. On failure the half-made entry is removed and
+ * -errno returned, so a copy never leaves an object with the wrong owner or mode behind.
+ */
+static int finish_new_entry(int ddir, const char *dname, const struct stat *st, int flags, int with_mode) {
+  struct timespec ts[2] = {st->st_atim, st->st_mtim};
+  if (((flags & MC_OWNER) && !chown_ok(fchownat(ddir, dname, st->st_uid, st->st_gid, AT_SYMLINK_NOFOLLOW))) ||
+      (with_mode && fchmodat(ddir, dname, st->st_mode & 07777, 0) < 0) || utimensat(ddir, dname, ts, AT_SYMLINK_NOFOLLOW) < 0) {
+    int e = errno;
+    unlinkat(ddir, dname, 0);
+    return -e;
+  }
+  return 0;
+}
+
+/*
  * Sets owner, permission bits and times of `name` in dirfd (not following a
  * symlink), or of dirfd itself when name is "". what: 1 owner, 2 mode, 4 times.
  * The owner goes first: chown clears the set-id bits.
@@ -357,15 +373,7 @@ int mc_copy_symlink(int sdir, const char *sname, int ddir, const char *dname, in
   if (n < 0) return NEG_ERRNO;
   target[n] = 0;
   if (symlinkat(target, ddir, dname) < 0) return NEG_ERRNO;
-  if ((flags & MC_OWNER) && !chown_ok(fchownat(ddir, dname, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW))) goto fail;
-  struct timespec ts[2] = {st.st_atim, st.st_mtim};
-  if (utimensat(ddir, dname, ts, AT_SYMLINK_NOFOLLOW) < 0) goto fail;
-  return 0;
-fail: {
-  int e = errno;
-  unlinkat(ddir, dname, 0);
-  return -e;
-}
+  return finish_new_entry(ddir, dname, &st, flags, 0);
 }
 
 /* Copies a FIFO (or, with MC_ALLOW_DEV, a device node) `sname` as `dname`. Sockets: -EINVAL. Devices without the flag: -EPERM. */
@@ -378,16 +386,7 @@ int mc_copy_special(int sdir, const char *sname, int ddir, const char *dname, in
   } else if (!S_ISFIFO(st.st_mode))
     return -EINVAL;
   if (sys_mknodat(ddir, dname, (st.st_mode & S_IFMT) | 0600, st.st_rdev) < 0) return NEG_ERRNO;
-  if ((flags & MC_OWNER) && !chown_ok(fchownat(ddir, dname, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW))) goto fail;
-  if (fchmodat(ddir, dname, st.st_mode & 07777, 0) < 0) goto fail;
-  struct timespec ts[2] = {st.st_atim, st.st_mtim};
-  if (utimensat(ddir, dname, ts, AT_SYMLINK_NOFOLLOW) < 0) goto fail;
-  return 0;
-fail: {
-  int e = errno;
-  unlinkat(ddir, dname, 0);
-  return -e;
-}
+  return finish_new_entry(ddir, dname, &st, flags, 1);
 }
 
 /*
