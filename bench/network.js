@@ -9,8 +9,7 @@ const path = require('node:path')
 const { execFileSync, spawn, spawnSync } = require('node:child_process')
 
 const dist = [path.resolve(__dirname, '..', 'dist'), path.resolve(__dirname, '..', '..', 'dist')].find((d) => fs.existsSync(path.join(d, 'index.js')))
-const { run, Image } = require(dist)
-const { configureNetwork, teardownNetworks } = require(path.join(dist, 'network', 'lifecycle'))
+const { run, Image, Runtime } = require(dist)
 const { pickFreePort } = require(path.join(dist, 'network', 'port-probe'))
 const { summarize, fmt, row, now } = require(path.join(__dirname, 'stats'))
 
@@ -76,10 +75,11 @@ async function startTime(runtime, network) {
   return summarize(ms)
 }
 
-module.exports = async function network(runtime) {
+module.exports = async function network() {
   console.log('\n## Network: bridge setup cost and throughput (iperf3)')
   if (spawnSync('sh', ['-c', 'command -v iperf3']).status !== 0) throw new Error('install iperf3 for the network benchmark')
-  configureNetwork(runtime, { subnetPool: ['10.213.250.0/24'] })
+  // A runtime of its own, for its own address pool; closed (bridge, rules, table gone) at the end.
+  const runtime = new Runtime({ root: fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'mc-bench-net-')), subnetPool: ['10.213.250.0/24'] })
   try {
     await Image.fromHost({ runtime }).catch(() => undefined)
     await startTime(runtime, 'bridge') // warm-up: creates the default bridge
@@ -89,6 +89,7 @@ module.exports = async function network(runtime) {
     row('', fmt(none.p50), fmt(bridge.p50), fmt(bridge.p50 - none.p50))
     await throughput(runtime)
   } finally {
-    await teardownNetworks(runtime)
+    await runtime.close()
+    fs.rmSync(runtime.root, { recursive: true, force: true })
   }
 }
