@@ -8,6 +8,7 @@
  * @module
  */
 import { InvalidArgumentError } from '../errors'
+import { hostPlatform } from './platform'
 
 /** A health check as in Docker's image config; durations in nanoseconds. */
 export interface Healthcheck {
@@ -71,13 +72,6 @@ export interface OciImageConfig {
   config?: OciContainerConfig
   rootfs: { type: 'layers'; diff_ids: string[] }
   history?: HistoryEntry[]
-}
-
-const goArch: Partial<Record<NodeJS.Architecture, string>> = { x64: 'amd64', ia32: '386', arm64: 'arm64', arm: 'arm', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' }
-
-/** The host's platform in OCI terms (architecture "amd64", os "linux"). */
-export function hostPlatform(): { architecture: string; os: string } {
-  return { architecture: goArch[process.arch] ?? process.arch, os: 'linux' }
 }
 
 /** Parses and checks a config document; throws EINVALID naming what is wrong. */

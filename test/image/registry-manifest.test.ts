@@ -1,6 +1,6 @@
 /** Manifest parsing and platform choice (pure logic). */
 import { parseManifest, selectPlatform, type ImageIndex } from '../../lib/image/registry/manifest'
-import { hostPlatform, parsePlatform } from '../../lib/image/registry/platform'
+import { hostPlatform, parsePlatform } from '../../lib/image/platform'
 import { DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST } from '../../lib/image/media-types'
 import { MiniContainerError } from '../../lib/errors'
 

@@ -10,7 +10,7 @@ import { PlatformNotFoundError, RegistryError, UnsupportedManifestError } from '
 import { checkLayerMediaType } from '../layers'
 import { DOCKER_CONFIG, OCI_CONFIG, OCI_INDEX, OCI_MANIFEST, manifestKind } from '../media-types'
 import { isSchema1 } from './media-types'
-import { formatPlatform, platformMatches, type Platform } from './platform'
+import { formatPlatform, platformMatches, type Platform } from '../platform'
 
 /** A content descriptor: what a manifest says about a blob or another manifest. */
 export interface Descriptor {

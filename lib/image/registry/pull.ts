@@ -16,7 +16,7 @@ import { blobChunks, fetchManifest, type FetchedManifest } from './blobs'
 import { cancellable, RegistryClient, type RegistryConnectOptions } from './client'
 import { PlatformNotFoundError, RegistryError } from './errors'
 import { parseManifest, selectPlatform, type Descriptor, type ImageManifest } from './manifest'
-import { formatPlatform, hostPlatform, parsePlatform, platformMatches, type Platform } from './platform'
+import { formatPlatform, hostPlatform, parsePlatform, platformMatches, type Platform } from '../platform'
 
 /** What a layer is doing, for {@link PullOptions.onProgress}. */
 export type PullStatus = 'waiting' | 'downloading' | 'extracting' | 'done' | 'cached'

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { InvalidArgumentError } from '../../errors'
+import { InvalidArgumentError } from '../errors'
 
 /** A platform as the OCI image spec describes it. */
 export interface Platform {
