@@ -2,7 +2,9 @@
  * One test worker process for workers.test.ts: on the default runtime
  * ($MINICONTAINER_ROOT), it shares a reused redis, makes its own user
  * network, runs containers with published ports, and prints what it got
- * as one JSON line.
+ * as one JSON line. It keeps all of it until its parent writes a line on
+ * stdin, so the four workers hold their subnets, ports and addresses at the
+ * same time (a subnet released by a fast worker may rightly be reused).
  */
 import { Network, run, Wait } from '../../lib'
 
@@ -29,9 +31,12 @@ async function main(): Promise<void> {
     names: containers.map((c) => c.name),
     answers: answers.map((a) => a.trim()),
   }
+  console.log(JSON.stringify(report))
+  // A line from the parent, or its end of the pipe (the parent died): clean up either way.
+  await new Promise((resolve) => process.stdin.once('data', resolve).once('end', resolve))
   for (const c of containers) await c.remove({ force: true })
   await net.remove()
-  console.log(JSON.stringify(report))
+  process.stdin.destroy()
 }
 
 main().catch((e) => {

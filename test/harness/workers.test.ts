@@ -4,7 +4,7 @@
  * made once under the reuse lock), and create containers with published
  * ports in user networks of their own without any collision or failure.
  */
-import { execFile } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import * as net from 'node:net'
 import * as path from 'node:path'
 import { Container, run, Wait, type Runtime } from '../../lib'
@@ -15,14 +15,27 @@ jest.setTimeout(180_000)
 let runtime: Runtime
 useRuntime((rt) => (runtime = rt), { busybox: true })
 
-function worker(name: string): Promise<{ redis: string; subnet: string; hostPorts: string[]; ips: string[]; names: string[]; answers: string[] }> {
+interface Report { redis: string; subnet: string; hostPorts: string[]; ips: string[]; names: string[]; answers: string[] }
+
+/** Starts one worker; `report` resolves with what it holds, `release()` lets it clean up, `done` with its exit. */
+function worker(name: string): { report: Promise<Report>; release: () => void; done: Promise<void> } {
   const register = path.join(__dirname, '../tools/ts-register.js')
-  return new Promise((resolve, reject) => {
-    execFile(process.execPath, ['-r', register, path.join(__dirname, 'worker.ts'), name], { env: { ...process.env, MINICONTAINER_ROOT: runtime.root }, timeout: 400_000 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`worker ${name} failed: ${err.message}\n${stderr}`))
-      else resolve(JSON.parse(stdout.trim().split('\n').pop()!))
+  const child = spawn(process.execPath, ['-r', register, path.join(__dirname, 'worker.ts'), name], { env: { ...process.env, MINICONTAINER_ROOT: runtime.root }, stdio: ['pipe', 'pipe', 'pipe'], timeout: 400_000 })
+  let stdout = ''
+  let stderr = ''
+  child.stderr.on('data', (d) => (stderr += d))
+  const report = new Promise<Report>((resolve, reject) => {
+    child.stdout.on('data', (d) => {
+      stdout += d
+      const line = stdout.split('\n').find((l) => l.startsWith('{'))
+      if (line) resolve(JSON.parse(line))
     })
+    child.once('exit', (code) => reject(new Error(`worker ${name} exited (${code}) before reporting:\n${stderr}`)))
   })
+  const done = new Promise<void>((resolve, reject) =>
+    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`worker ${name} exited with ${code}:\n${stderr}`)))),
+  )
+  return { report, release: () => child.stdin.end('release\n'), done }
 }
 
 function ping(port: number): Promise<string> {
@@ -34,7 +47,10 @@ function ping(port: number): Promise<string> {
 }
 
 test('four workers at once: one reused redis for all, no collision on names, ports, addresses or subnets', async () => {
-  const reports = await Promise.all(['w1', 'w2', 'w3', 'w4'].map(worker))
+  // All four hold their networks and containers until every one has reported.
+  const workers = ['w1', 'w2', 'w3', 'w4'].map(worker)
+  const reports = await Promise.all(workers.map((w) => w.report)).finally(() => workers.forEach((w) => w.release()))
+  await Promise.all(workers.map((w) => w.done))
   const all = (key: 'hostPorts' | 'ips' | 'names') => reports.flatMap((r) => r[key])
   expect(new Set(reports.map((r) => r.redis)).size).toBe(1)
   expect(new Set(reports.map((r) => r.subnet)).size).toBe(4)
