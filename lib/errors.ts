@@ -15,6 +15,7 @@ export type ErrorCode =
   | 'ENAMECONFLICT'
   | 'ENOTRUNNING'
   | 'ERUNNING'
+  | 'EPAUSED'
   | 'EPERM'
   | 'ESTART'
   | 'ENOTFOUND'
@@ -107,6 +108,14 @@ export class RunningError extends MiniContainerError {
   /** @param id - container id; @param action - what was attempted; @param hint - how to proceed. */
   constructor(id: string, action: string, hint: string) {
     super('ERUNNING', `cannot ${action}: container ${id.slice(0, 12)} is running; ${hint}`)
+  }
+}
+
+/** The operation cannot be done on a paused container, or a pause/unpause finds it already in that state (as in Docker). */
+export class PausedError extends MiniContainerError {
+  /** @param id - container id; @param message - what was attempted and how to proceed. */
+  constructor(id: string, message: string) {
+    super('EPAUSED', `container ${id.slice(0, 12)} ${message}`)
   }
 }
 

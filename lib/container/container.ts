@@ -8,7 +8,7 @@ import { guardPublicMethods } from '../util/public-boundary'
 import '../util/dispose-symbol'
 import * as fs from 'node:fs'
 import type { Readable } from 'node:stream'
-import { AbortedError, InvalidArgumentError, MiniContainerError, NotRunningError, RunningError, throwIfAborted } from '../errors'
+import { AbortedError, InvalidArgumentError, MiniContainerError, NotRunningError, PausedError, RunningError, throwIfAborted } from '../errors'
 import { contextOf, type ContainerContext, type RuntimeOption } from './context'
 import { encodeExecSpec, encodeRunSpec, type MountOp, type RunSpec } from '../shim/spec'
 import { Shim, type ExitStatus } from '../shim/shim'
@@ -353,6 +353,8 @@ export class Container implements AsyncDisposable {
     if (!Array.isArray(cmd) || cmd.length === 0) throw new InvalidArgumentError('exec needs a command, e.g. ["cat", "/etc/hostname"]')
     const state = this.currentState()
     if (state.status !== 'running' || !state.pid) throw new NotRunningError(this.id, 'exec')
+    // A frozen container cannot take a new process: joining its cgroup would freeze the exec too.
+    if (this.runtime.cgroups.paused(this.id)) throw new PausedError(this.id, 'is paused: unpause it before exec')
     const record = this.record()
     const privileged = opts.privileged ?? record.hostConfig.privileged
     const spec = encodeExecSpec({
@@ -469,12 +471,14 @@ export class Container implements AsyncDisposable {
   /** Freezes every process of the container (`docker pause`, the cgroup freezer). */
   async pause(): Promise<void> {
     if (this.currentState().status !== 'running') throw new NotRunningError(this.id, 'pause')
+    if (this.runtime.cgroups.paused(this.id)) throw new PausedError(this.id, 'is already paused')
     await this.runtime.cgroups.setPaused(this.id, true)
   }
 
   /** Thaws a paused container (`docker unpause`). */
   async unpause(): Promise<void> {
     if (this.currentState().status !== 'running') throw new NotRunningError(this.id, 'unpause')
+    if (!this.runtime.cgroups.paused(this.id)) throw new PausedError(this.id, 'is not paused')
     await this.runtime.cgroups.setPaused(this.id, false)
   }
 

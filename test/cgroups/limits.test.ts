@@ -114,6 +114,14 @@ test('pause freezes the processes (a counter stops) and unpause lets them go on'
   expect((await c.inspect()).state).toMatchObject({ status: 'running', paused: false })
   await sleep(400)
   expect(counter()).toBeGreaterThan(frozenAt + 3)
+  // As in Docker: exec into a paused container is refused at once (it would hang frozen),
+  // and pausing twice or unpausing a running one are errors.
+  await c.pause()
+  await expect(c.pause()).rejects.toMatchObject({ code: 'EPAUSED', message: expect.stringContaining('already paused') })
+  await expect(c.exec(['true'])).rejects.toMatchObject({ code: 'EPAUSED', message: expect.stringContaining('unpause it before exec') })
+  await c.unpause()
+  await expect(c.unpause()).rejects.toMatchObject({ code: 'EPAUSED', message: expect.stringContaining('not paused') })
+  expect((await c.exec(['true'])).exitCode).toBe(0)
   // A paused container can still be killed: SIGKILL thaws it.
   await c.pause()
   await c.kill('SIGKILL')
