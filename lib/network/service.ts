@@ -38,6 +38,16 @@ export interface NetworkServiceOptions {
   subnetPool?: string[]
 }
 
+/** Host objects that records account for (see removeOrphans). */
+interface LiveObjects {
+  veths: Set<string>
+  bridges: Set<string>
+  /** Owner marks of live rules: `ctr:<id>` and `net:<id>`. */
+  owners: Set<string>
+  /** How many networks exist or are being created. */
+  networks: number
+}
+
 /** Networks and container networking of one runtime root. */
 export class NetworkService {
   /** Kernel object names of this runtime. */
@@ -238,25 +248,45 @@ export class NetworkService {
    * Deletes veths, bridges and rules carrying our names but belonging to no
    * record (left by a crash). Networks another process is creating right
    * now (name claimed, record not saved yet) count as live.
+   *
+   * The kernel's view is taken first and the records read after it: every
+   * veth, bridge and rule is recorded (or its network's name claimed) before
+   * it is made, so one that another process made meanwhile is in records
+   * read afterwards. Read the other way round, a container another process
+   * was starting lost its veth or its port rules right after it was ready.
    */
   private async removeOrphans(): Promise<void> {
-    const containers = this.store.containers()
-    const netIds = new Set([...this.store.networks().map((n) => n.id), ...this.leases.owners('name-')])
-    const veths = new Set(containers.flatMap((c) => c.endpoints.map((e) => e.hostVeth)))
-    const bridges = new Set([...netIds].map((id) => this.names.bridgeFor(id)))
-    if (this.leases.owner(nameKey(DEFAULT_NETWORK))) bridges.add(this.names.defaultBridge)
-    for (const l of await this.host.links()) {
+    const links = await this.host.links()
+    const ruleOwners = await this.fw.owners()
+    let live: LiveObjects | undefined
+    // The first call comes after closeForward's own dump of the accept rules.
+    const liveNow = () => (live ??= this.liveObjects())
+    await this.fw.closeForward((b) => b.startsWith(this.names.bridgePrefix) && !liveNow().bridges.has(b))
+    const { veths, bridges, owners } = liveNow()
+    for (const l of links) {
       if (l.name.startsWith(this.names.vethPrefix) && !veths.has(l.name)) await this.host.deleteLink(l.name)
       else if (l.name.startsWith(this.names.bridgePrefix) && !bridges.has(l.name)) await this.host.deleteLink(l.name)
     }
-    await this.fw.closeForward((b) => b.startsWith(this.names.bridgePrefix) && !bridges.has(b))
-    const liveOwners = new Set([...containers.map((c) => `ctr:${c.containerId}`), ...[...netIds].map((id) => `net:${id}`)])
-    for (const owner of await this.fw.owners()) {
-      if (liveOwners.has(owner)) continue
+    for (const owner of ruleOwners) {
+      if (owners.has(owner)) continue
       if (owner.startsWith('ctr:')) await this.fw.removeContainer(owner.slice(4))
       else if (owner.startsWith('net:')) await this.fw.removeNetwork(owner.slice(4))
     }
-    if (!netIds.size) await this.fw.deleteTable()
+    if (!this.liveObjects().networks) await this.fw.deleteTable()
+  }
+
+  /** The kernel objects the records (and networks being created) account for, as of now. */
+  private liveObjects(): LiveObjects {
+    const containers = this.store.containers()
+    const netIds = new Set([...this.store.networks().map((n) => n.id), ...this.leases.owners('name-')])
+    const bridges = new Set([...netIds].map((id) => this.names.bridgeFor(id)))
+    if (this.leases.owner(nameKey(DEFAULT_NETWORK))) bridges.add(this.names.defaultBridge)
+    return {
+      veths: new Set(containers.flatMap((c) => c.endpoints.map((e) => e.hostVeth))),
+      bridges,
+      owners: new Set([...containers.map((c) => `ctr:${c.containerId}`), ...[...netIds].map((id) => `net:${id}`)]),
+      networks: netIds.size,
+    }
   }
 
   /** Milliseconds since the container's network state was saved (undefined: it has none). */

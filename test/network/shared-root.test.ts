@@ -6,7 +6,7 @@
 import * as fs from 'node:fs'
 import { NetworkService } from '../../lib/network/service'
 import { pickFreePort } from '../../lib/network/port-probe'
-import { hostLinks, makeRoot, nftTables, TestNetns } from './helpers'
+import { hostLinks, makeRoot, nftTables, tcpFetch, TestNetns } from './helpers'
 
 describe('two services sharing a root', () => {
   const root = makeRoot()
@@ -66,5 +66,33 @@ describe('two services sharing a root', () => {
     await two.release(ref('pb').id)
     await one.remove('shared-net')
     expect(fs.readdirSync(`${root}/networks/leases`).filter((f) => !f.includes('bridge') && !f.startsWith('subnet-10.213.25'))).toEqual([])
+  })
+
+  test("one service's garbage collection never deletes the veth or port rules the other makes during it", async () => {
+    // The interleaving that lost a worker's published port right after it was ready: `two` collects
+    // orphans (as a process's runtime.ready() does) while `one` connects a container with a port.
+    // `one`'s connect is run at the moment `two` takes the kernel's list of links.
+    const a = ns()
+    const hp = (await pickFreePort('tcp', '', () => false))!
+    const host = (two as unknown as { sockets: { host: { links: () => Promise<unknown> } } }).sockets.host
+    const dump = host.links.bind(host)
+    let made: Promise<unknown> | undefined
+    host.links = async () => {
+      made ??= one.connect(ref('gc-race'), a.fd, 'bridge', { ports: [`${hp}:80`] })
+      await made
+      return dump()
+    }
+    try {
+      await two.gc(() => true)
+    } finally {
+      host.links = dump
+    }
+    await made
+    // Its veth is still on the host, and its published port still leads to the namespace.
+    expect(hostLinks(one.names.vethPrefix)).toHaveLength(1)
+    await a.serve('tcp', 80, 'still-here')
+    expect(tcpFetch('127.0.0.1', hp)).toMatch(/^still-here /)
+    await one.release(ref('gc-race').id)
+    expect(hostLinks(one.names.vethPrefix)).toHaveLength(0)
   })
 })
