@@ -6,6 +6,8 @@
  *
  * @module
  */
+import * as fs from 'node:fs'
+import * as path from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
 import { SyscallError, UnsupportedError } from '../errors'
 import type { CgroupJoin, MountOp } from '../shim/spec'
@@ -152,11 +154,21 @@ export class CgroupService {
     return processTable(this.requireDriver('top').pids(this.rel(id)))
   }
 
-  /** Removes the cgroups of containers that are not running (a crash left them); busy ones stay. */
-  collect(running: (id: string) => boolean): void {
+  /**
+   * Removes the cgroups a crash left: those for which `keep(id, ageMs)` is
+   * false (age: since the cgroup was made, the directory's mtime); busy ones stay.
+   */
+  collect(keep: (id: string, ageMs: number) => boolean): void {
     const driver = this.driver
     if (!driver) return
-    for (const id of driver.children(this.scope)) if (!running(id)) driver.remove(this.rel(id))
+    for (const id of driver.children(this.scope)) if (!keep(id, this.age(driver, id))) driver.remove(this.rel(id))
+  }
+
+  /** Milliseconds since the container's cgroup was made (0 when it is gone meanwhile). */
+  private age(driver: CgroupDriver, id: string): number {
+    const dir = path.dirname(driver.procsFiles(this.rel(id))[0]!)
+    const made = fs.statSync(dir, { throwIfNoEntry: false })?.mtimeMs
+    return made === undefined ? 0 : Date.now() - made
   }
 
   /** Removes the runtime's parent cgroup and what is left in it; call when none of its containers runs. */

@@ -14,6 +14,8 @@ import { networkStillWanted } from './networking'
 
 /** How old an unfinished create must be before it is taken for the remains of a crash. */
 const UNFINISHED_CREATE_MS = 60_000
+/** How old a stopped container's cgroup must be before it is taken for the remains of a crash, not a start in progress. */
+const START_GRACE_MS = 30_000
 
 /**
  * Removes what dead processes left: network rules and interfaces of
@@ -32,7 +34,9 @@ export async function collectGarbage(ctx: ContainerContext): Promise<void> {
   }
   await ctx.containers.emptyTrash()
   // Cgroups of containers that ended while no process watched them (a crash, a detached exit); busy ones stay.
-  ctx.cgroups.collect((id) => isRunning(ctx, id))
+  // A container's cgroup is made just before its program starts: a young one of an existing container
+  // may be another process's start in progress, and removing it would fail that start.
+  ctx.cgroups.collect((id, ageMs) => isRunning(ctx, id) || (ageMs < START_GRACE_MS && !!ctx.containers.read(id)))
   for (const id of ctx.containers.unfinished()) {
     const age = Date.now() - fs.statSync(ctx.containers.paths(id).dir).mtimeMs
     if (age > UNFINISHED_CREATE_MS) ctx.containers.delete(id)

@@ -73,19 +73,26 @@ test('a program that cannot start leaves no cgroup', async () => {
   await c.remove()
 })
 
-test('the next runtime start collects empty cgroups whose container is gone, and keeps running ones', async () => {
+test('the next runtime start collects empty cgroups whose container is gone, and keeps running ones and starts in progress', async () => {
   const live = await run('host', ['sleep', '30'], { runtime, network: 'none' })
   const scopes = findCgroupDirs(scopeName())
-  // What a crash leaves: cgroups of a container whose record is gone, and of one that exited unobserved.
+  // What a crash leaves: cgroups of a container whose record is gone, and of one that exited unobserved
+  // (made a minute ago). A fresh cgroup of a stopped container is another process's start in progress: it stays.
   const exited = await Container.create('host', ['true'], { runtime, network: 'none' })
+  const starting = await Container.create('host', ['true'], { runtime, network: 'none' })
   const ghost = 'f'.repeat(64)
-  for (const s of scopes) for (const id of [ghost, exited.id]) fs.mkdirSync(path.join(s, id))
+  const minuteAgo = new Date(Date.now() - 60_000)
+  for (const s of scopes) for (const id of [ghost, exited.id, starting.id]) fs.mkdirSync(path.join(s, id))
+  for (const s of scopes) fs.utimesSync(path.join(s, exited.id), minuteAgo, minuteAgo)
   const next = new Runtime({ root: runtime.root })
   await Container.list({ runtime: next })
   expect(containerDirs(ghost)).toEqual([])
   expect(containerDirs(exited.id)).toEqual([])
+  expect(containerDirs(starting.id).length).toBe(scopes.length)
   expect(containerDirs(live.id).length).toBe(scopes.length)
   await live.remove({ force: true })
   await exited.remove()
+  await starting.remove()
+  expect(containerDirs(starting.id)).toEqual([])
   await next.close()
 })
