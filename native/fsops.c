@@ -436,3 +436,9 @@ int mc_fgetxattr(int fd, const char *name, char *buf, int size) {
 int mc_fsetxattr(int fd, const char *name, const char *value, int size, int flags) {
   return fsetxattr(fd, name, value, (size_t)size, flags) < 0 ? NEG_ERRNO : 0;
 }
+
+/* flistxattr(2) on an opened fd: the NUL-separated names' total length, or -errno. */
+int mc_flistxattr(int fd, char *buf, int size) {
+  ssize_t n = flistxattr(fd, buf, (size_t)size);
+  return n < 0 ? NEG_ERRNO : (int)n;
+}

@@ -58,6 +58,8 @@ import {
   type RawStat,
 } from '../sys/fsops'
 import { createZstdDecompress, zstdMagic } from './zstd'
+import { fitsUstar, paxXattrEntry, PaxXattrScanner } from './pax'
+import { readXattrs, writeXattrs, type Xattrs } from './xattrs'
 import { DirNonDirError, NotADirectoryError, PathNotFoundError, UnsafeEntryError } from './errors'
 import {
   closeSide,
@@ -217,7 +219,7 @@ export class ArchiveWalker {
           throw err
         }
         try {
-          await entryWritten(this.pack, { ...base, name: `${entryName}/`, type: 'directory' })
+          await this.entry({ ...base, name: `${entryName}/`, type: 'directory' }, this.layer ? readXattrs(dfd) : undefined)
           if (this.layer && OPAQUE_XATTRS.some((x) => fgetxattr(dfd, x) === 'y'))
             await entryWritten(this.pack, { name: `${entryName}/.wh..wh..opq`, mode: 0, uid: 0, gid: 0, mtime: base.mtime, type: 'file', size: 0 })
           for (const e of this.entries(dfd)) await this.add(dfd, e.name, `${entryName}/${nameStr(e.name)}`)
@@ -243,8 +245,15 @@ export class ArchiveWalker {
           throw err
         }
         // Exactly the size in the header, padded with zeros if the file shrank meanwhile.
+        let xattrs: Xattrs | undefined
+        try {
+          xattrs = this.layer ? readXattrs(fd) : undefined
+        } catch (err) {
+          close(fd)
+          throw err
+        }
         const body = readExactly(fd, fst.size)
-        return entryWritten(this.pack, { ...base, type: 'file', size: fst.size }, body)
+        return this.entry({ ...base, type: 'file', size: fst.size }, xattrs, body)
       }
       case S_IFLNK:
         return entryWritten(this.pack, { ...base, type: 'symlink', linkname: readlinkat(dirfd, name) })
@@ -266,6 +275,18 @@ export class ArchiveWalker {
       default:
         return
     }
+  }
+
+  /**
+   * Adds an entry, preceded by a PAX header of its xattrs when it has any
+   * (tar-stream's own PAX support is text-only); the entry's own header then
+   * gets a stand-in name if its name needs PAX, so that one PAX header
+   * describes it (readers take only the last one before an entry).
+   */
+  private async entry(header: Partial<tar.Header> & { name: string; mtime: Date }, xattrs: Xattrs | undefined, body?: AsyncIterable<Buffer>): Promise<void> {
+    if (!xattrs) return entryWritten(this.pack, header, body)
+    this.pack.push(paxXattrEntry(header.name, xattrs, header.mtime))
+    return entryWritten(this.pack, fitsUstar(header.name) ? header : { ...header, name: 'PaxHeader' }, body)
   }
 }
 
@@ -383,9 +404,11 @@ async function extractInto(side: Side, dirfd: number, dirPath: string, input: Re
   }
 }
 
-/** Writes `src` into the extractor with backpressure; destroys it on a source error. */
+/** An entry's header as read: tar-stream's, with the offset of its data and (when asked for) its xattrs. */
+export type EntryHeader = tar.Header & { byteOffset?: number; xattrs?: Xattrs }
+
 /** One entry of an archive being read: its header, and its bytes as an async iterable. */
-export type TarEntry = AsyncIterable<unknown> & { header: tar.Header }
+export type TarEntry = AsyncIterable<unknown> & { header: EntryHeader }
 
 /**
  * Reads a tar entry by entry into `dirfd` with `onEntry`, which lists the
@@ -397,15 +420,17 @@ export async function extractEach(
   source: Readable,
   dirfd: number,
   resolve: number,
-  onEntry: (entry: TarEntry, dirs: [string, tar.Header][]) => Promise<void>,
-  opts: { signal?: AbortSignal; chown?: { uid: number; gid: number } } = {},
+  onEntry: (entry: TarEntry, dirs: [string, EntryHeader][]) => Promise<void>,
+  opts: { signal?: AbortSignal; chown?: { uid: number; gid: number }; xattrs?: boolean } = {},
 ): Promise<void> {
-  const dirs: [string, tar.Header][] = []
+  const dirs: [string, EntryHeader][] = []
   const extract = tar.extract()
-  const feeding = feed(source, extract)
+  const scanner = opts.xattrs ? new PaxXattrScanner() : undefined
+  const feeding = feed(source, extract, scanner)
   feeding.catch(() => {})
-  for await (const entry of extract) {
+  for await (const entry of extract as AsyncIterable<TarEntry>) {
     opts.signal?.throwIfAborted()
+    if (scanner) entry.header.xattrs = scanner.take(entry.header.byteOffset)
     await onEntry(entry, dirs)
   }
   await feeding
@@ -413,15 +438,20 @@ export async function extractEach(
     const fd = openat2(dirfd, rel, O_RDONLY | O_DIRECTORY, 0, resolve)
     try {
       setMeta(fd, '', { uid: opts.chown?.uid ?? h.uid ?? 0, gid: opts.chown?.gid ?? h.gid ?? 0, mode: (h.mode ?? 0o755) & 0o7777, mtime: h.mtime ?? new Date() })
+      writeXattrs(fd, h.xattrs, rel)
     } finally {
       close(fd)
     }
   }
 }
 
-export async function feed(src: Readable, extract: tar.Extract): Promise<void> {
+/** Writes `src` into the extractor with backpressure (and first into `scanner`); destroys it on a source error. */
+export async function feed(src: Readable, extract: tar.Extract, scanner?: PaxXattrScanner): Promise<void> {
   try {
-    for await (const chunk of src) if (!extract.write(chunk)) await drained(extract as never)
+    for await (const chunk of src) {
+      scanner?.write(chunk)
+      if (!extract.write(chunk)) await drained(extract as never)
+    }
     ;(extract as unknown as { end(): void }).end()
   } catch (err) {
     extract.destroy(err as Error)
@@ -524,11 +554,13 @@ export interface EntryTarget {
 }
 
 /**
- * Writes one tar entry (a type in {@link writableEntryTypes}) as `name` in
- * `pfd`, which must not exist; a directory only has its metadata deferred
- * (pushed onto `dirs`). Hard links must point at an earlier entry.
+ * Writes one tar entry (a type in {@link writableEntryTypes}, or a device
+ * node when the caller allows them) as `name` in `pfd`, which must not
+ * exist; a directory only has its metadata deferred (pushed onto `dirs`).
+ * Hard links must point at an earlier entry. Xattrs (when read) are set
+ * after the owner and mode, since chown clears security.capability.
  */
-export async function writeEntry(t: EntryTarget, entry: TarEntry, meta: { uid: number; gid: number; mtime: Date; mode: number }, rel: string, dirs: [string, tar.Header][]): Promise<void> {
+export async function writeEntry(t: EntryTarget, entry: TarEntry, meta: { uid: number; gid: number; mtime: Date; mode: number }, rel: string, dirs: [string, EntryHeader][]): Promise<void> {
   const h = entry.header
   const drain = async () => {
     for await (const _ of entry);
@@ -545,6 +577,7 @@ export async function writeEntry(t: EntryTarget, entry: TarEntry, meta: { uid: n
       try {
         for await (const chunk of entry) await writeAll(fd, chunk as Buffer)
         setMeta(fd, '', meta)
+        writeXattrs(fd, h.xattrs, rel)
       } finally {
         close(fd)
       }
@@ -560,6 +593,11 @@ export async function writeEntry(t: EntryTarget, entry: TarEntry, meta: { uid: n
       return drain()
     case 'link':
       linkToEarlierEntry(t, h)
+      return drain()
+    case 'character-device':
+    case 'block-device':
+      mknodat(pfd, name, (h.type === 'character-device' ? S_IFCHR : S_IFBLK) | 0o600, h.devmajor ?? 0, h.devminor ?? 0)
+      setMeta(pfd, name, meta)
       return drain()
   }
 }
@@ -583,7 +621,7 @@ function linkToEarlierEntry(t: EntryTarget, h: tar.Header): void {
   }
 }
 
-async function extractEntry(stagefd: number, entry: TarEntry, opts: PutArchiveOptions, implicit: Set<string>, dirs: [string, tar.Header][]): Promise<void> {
+async function extractEntry(stagefd: number, entry: TarEntry, opts: PutArchiveOptions, implicit: Set<string>, dirs: [string, EntryHeader][]): Promise<void> {
   const h = entry.header
   const type = h.type ?? 'file'
   const drain = async () => {

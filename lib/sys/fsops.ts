@@ -33,6 +33,7 @@ interface Fns {
   openRegular: Fn
   fgetxattr: Fn
   fsetxattr: Fn
+  flistxattr: Fn
 }
 let fns: Fns | undefined
 
@@ -62,6 +63,7 @@ function lib(): Fns {
       openRegular: l.func('int mc_open_regular(int dirfd, const char *name, int flags, _Out_ uint64_t *out)'),
       fgetxattr: l.func('int mc_fgetxattr(int fd, const char *name, _Out_ uint8_t *buf, int size)'),
       fsetxattr: l.func('int mc_fsetxattr(int fd, const char *name, const uint8_t *value, int size, int flags)'),
+      flistxattr: l.func('int mc_flistxattr(int fd, _Out_ uint8_t *buf, int size)'),
     }
   } catch (err) {
     throw new NativeError(`libmcnative.so is out of date (${(err as Error).message}): run \`npm rebuild minicontainer\``)
@@ -165,16 +167,38 @@ export function openRegular(dirfd: number, name: Name, flags: number): { fd: num
 
 /** An extended attribute of an opened fd as a string, or undefined when unset or unsupported. */
 export function fgetxattr(fd: number, name: string): string | undefined {
-  const buf = Buffer.alloc(256)
-  const n = lib().fgetxattr(fd, name, buf, buf.length)
-  if (n === -61 /* ENODATA */ || n === -95 /* EOPNOTSUPP */ || n === -34 /* ERANGE */) return undefined
+  return fgetxattrBytes(fd, name)?.toString('utf8')
+}
+
+/** An extended attribute's raw bytes (binary values such as security.capability), or undefined when unset or unsupported. */
+export function fgetxattrBytes(fd: number, name: string): Buffer | undefined {
+  // Asked for the size first: xattr values can be up to 64 KiB.
+  const size = lib().fgetxattr(fd, name, null, 0)
+  if (size === -61 /* ENODATA */ || size === -95 /* EOPNOTSUPP */) return undefined
+  check(size, 'fgetxattr', name)
+  const buf = Buffer.alloc(size)
+  const n = size ? lib().fgetxattr(fd, name, buf, buf.length) : 0
+  if (n === -61 || n === -95 || n === -34 /* ERANGE: grew meanwhile */) return undefined
   check(n, 'fgetxattr', name)
-  return buf.toString('utf8', 0, n)
+  return buf.subarray(0, n)
+}
+
+/** The names of an opened fd's extended attributes ([] where the filesystem has none). */
+export function flistxattr(fd: number): string[] {
+  const size = lib().flistxattr(fd, null, 0)
+  if (size === -95 /* EOPNOTSUPP */) return []
+  check(size, 'flistxattr')
+  if (size === 0) return []
+  const buf = Buffer.alloc(size)
+  const n = lib().flistxattr(fd, buf, buf.length)
+  if (n === -34 /* ERANGE: one was added meanwhile */) return flistxattr(fd)
+  check(n, 'flistxattr')
+  return buf.toString('utf8', 0, n).split('\0').filter(Boolean)
 }
 
 /** Sets an extended attribute on an opened fd. */
-export function fsetxattr(fd: number, name: string, value: string): void {
-  const buf = Buffer.from(value)
+export function fsetxattr(fd: number, name: string, value: string | Buffer): void {
+  const buf = typeof value === 'string' ? Buffer.from(value) : value
   check(lib().fsetxattr(fd, name, buf, buf.length, 0), 'fsetxattr', name)
 }
 

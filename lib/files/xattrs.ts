@@ -1,0 +1,53 @@
+/**
+ * Extended attributes carried in layers (PAX `SCHILY.xattr.<name>` records),
+ * limited to the namespaces Docker keeps: `security.capability` (file
+ * capabilities, e.g. ping's cap_net_raw), `user.*` and `trusted.*`. Overlay's
+ * own marks (`trusted.overlay.*`, `user.overlay.*`) are never taken from a
+ * layer nor written into one: a layer must not be able to forge an opaque
+ * directory or a redirect, and a commit must not leak the upper dir's
+ * bookkeeping. Values are raw bytes (security.capability is binary).
+ *
+ * @module
+ */
+import { SyscallError } from '../errors'
+import { fgetxattrBytes, flistxattr, fsetxattr } from '../sys/fsops'
+import { debug } from '../util/debug'
+
+/** Extended attributes of one file, by name, in name order. */
+export type Xattrs = Map<string, Buffer>
+
+/** Whether a layer may carry the attribute `name`. */
+export function layerXattr(name: string): boolean {
+  if (name.startsWith('trusted.overlay.') || name.startsWith('user.overlay.')) return false
+  return name === 'security.capability' || name.startsWith('user.') || name.startsWith('trusted.')
+}
+
+/** The layer-carried attributes of an opened file or directory, sorted by name (reproducible layers). */
+export function readXattrs(fd: number): Xattrs | undefined {
+  const names = flistxattr(fd).filter(layerXattr).sort()
+  const out: Xattrs = new Map()
+  for (const name of names) {
+    const value = fgetxattrBytes(fd, name)
+    if (value !== undefined) out.set(name, value)
+  }
+  return out.size ? out : undefined
+}
+
+/**
+ * Sets a layer's attributes on an opened file or directory (after its owner
+ * and mode: chown clears security.capability). Like Docker, an attribute
+ * the filesystem or our privileges refuse (ENOTSUP, EPERM: trusted.* without
+ * CAP_SYS_ADMIN) is skipped rather than failing the whole layer.
+ */
+export function writeXattrs(fd: number, xattrs: Xattrs | undefined, where: string): void {
+  if (!xattrs) return
+  for (const [name, value] of xattrs) {
+    if (!layerXattr(name)) continue
+    try {
+      fsetxattr(fd, name, value)
+    } catch (err) {
+      if (!(err instanceof SyscallError) || (err.errno !== 'EOPNOTSUPP' && err.errno !== 'ENOTSUP' && err.errno !== 'EPERM')) throw err
+      debug('xattr %s not set on %s: %s', name, where, err.errno)
+    }
+  }
+}
