@@ -15,7 +15,12 @@
  * The upper dir's content was written by the container: it is walked with
  * the fd-relative, never-following walk. Layers are untrusted too: names with
  * `..` or absolute names are refused (EUNSAFE), parents are resolved inside
- * the target dir (RESOLVE_IN_ROOT), device nodes are skipped.
+ * the target dir (RESOLVE_IN_ROOT). Char and block devices are created (with
+ * the entry's major/minor, inside the target dir) where Docker creates them:
+ * as root outside a user namespace; a 0/0 char device is then an overlay
+ * whiteout, as in Docker's overlay2. Xattrs in PAX records are kept for the
+ * namespaces Docker keeps (lib/files/xattrs.ts), binary values included;
+ * layers written from a tree carry them too.
  *
  * Not supported: overlay redirect_dir and metacopy upper dirs (the runtime
  * mounts overlays without them).
@@ -38,9 +43,10 @@ import {
   nameStr,
   openat,
 } from '../sys/fsops'
-import { ArchiveWalker, decompressed, entryParts, extractEach, toNodeReadable, writableEntryTypes, writeEntry, type TarEntry } from './tar'
+import { ArchiveWalker, decompressed, entryParts, extractEach, toNodeReadable, writableEntryTypes, writeEntry, type EntryHeader, type TarEntry } from './tar'
 import { UnsafeEntryError } from './errors'
 import { isDir, lstatAt } from './resolve'
+import { mayCreateDevices } from './devices'
 import { removeTree } from './tree'
 
 const IN_DIR = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS
@@ -90,7 +96,7 @@ export async function applyLayer(dir: string, input: Readable | Buffer, opts: Ap
   const created = new Set<string>()
   const source = decompressed(Buffer.isBuffer(input) ? Readable.from([input]) : input)
   try {
-    await extractEach(source, dirfd, IN_DIR, (entry, dirs) => applyEntry(dirfd, entry, mode, created, dirs), opts)
+    await extractEach(source, dirfd, IN_DIR, (entry, dirs) => applyEntry(dirfd, entry, mode, created, dirs), { ...opts, xattrs: true })
   } catch (err) {
     source.destroy() // stops reading the caller's stream
     throw err
@@ -116,7 +122,7 @@ function parentOf(dirfd: number, parts: string[], created: Set<string>): number 
   return fd
 }
 
-async function applyEntry(dirfd: number, entry: TarEntry, mode: 'delete' | 'overlay', created: Set<string>, dirs: [string, tar.Header][]): Promise<void> {
+async function applyEntry(dirfd: number, entry: TarEntry, mode: 'delete' | 'overlay', created: Set<string>, dirs: [string, EntryHeader][]): Promise<void> {
   const h = entry.header
   const drain = async () => {
     for await (const _ of entry);
@@ -156,7 +162,8 @@ async function applyEntry(dirfd: number, entry: TarEntry, mode: 'delete' | 'over
       if (mode === 'overlay') mknodat(pfd, target, S_IFCHR, 0, 0)
       return
     }
-    if (type === 'character-device' || type === 'block-device' || !writableEntryTypes.has(type)) return drain()
+    const device = type === 'character-device' || type === 'block-device'
+    if (device ? !mayCreateDevices() : !writableEntryTypes.has(type)) return drain()
     const existing = lstatAt(pfd, name)
     if (existing) {
       if (type === 'directory' && isDir(existing)) {
