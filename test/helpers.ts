@@ -5,7 +5,7 @@
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
-import { Container, Image, Runtime } from '../lib'
+import { Container, Image, Runtime, run } from '../lib'
 
 /** Where Debian's busybox-static puts the binary. */
 export const busyboxPath = ['/bin/busybox', '/usr/bin/busybox'].find((p) => fs.existsSync(p))
@@ -72,3 +72,12 @@ export function useRuntime(use: (runtime: Runtime, bb: Image | undefined) => voi
   afterAll(() => destroyRuntime(runtime))
 }
 
+
+/** Runs `ref` (no network) to exit code 0 in `runtime` and returns its output; removes the container and its volumes. */
+export async function runOutput(runtime: Runtime, ref: string, cmd?: string[]): Promise<string> {
+  const c = await run(ref, cmd, { runtime, network: 'none' })
+  expect(await c.wait()).toEqual({ exitCode: 0 })
+  const out = await text(c.logs())
+  await c.remove({ volumes: true })
+  return out
+}

@@ -5,16 +5,10 @@
  * written by `docker save` loads here and runs with the output `docker run`
  * gives; Image.save output is read by `docker load` and runs there.
  */
-import * as fs from 'node:fs'
-import * as os from 'node:os'
 import * as path from 'node:path'
-import { Image, run, type Runtime } from '../../lib'
-import { destroyRuntime, tempRuntime, text } from '../helpers'
-import { dockerImportBusybox, startPrivateDocker, type PrivateDocker } from '../tools/docker-engine'
-
-let engine: PrivateDocker
-let runtime: Runtime
-let work: string
+import { Image, run } from '../../lib'
+import { runOutput } from '../helpers'
+import { useDockerFixture } from '../tools/docker-engine'
 
 const dockerfile = `FROM mc-bb:base
 RUN mkdir -p /opt/dir && echo a > /opt/dir/a && echo b > /opt/dir/b && echo gone > /etc/gone
@@ -28,55 +22,36 @@ ENTRYPOINT ["sh", "-c", "echo \\"$0 $GREETING $(id -u) $(pwd)\\"; ls /opt/dir; t
 CMD ["from-cmd"]
 `
 
-beforeAll(async () => {
-  runtime = tempRuntime()
-  work = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-docker-'))
-  engine = await startPrivateDocker()
-  await dockerImportBusybox(engine, 'mc-bb:base')
-  fs.mkdirSync(path.join(work, 'ctx'))
-  fs.writeFileSync(path.join(work, 'ctx/Dockerfile'), dockerfile)
-  await engine.ok(['build', '-q', '-t', 'mc-built:1', path.join(work, 'ctx')], { timeoutMs: 120000 })
-}, 240000)
-afterAll(async () => {
-  await engine?.stop()
-  await destroyRuntime(runtime)
-  fs.rmSync(work, { recursive: true, force: true })
-}, 60000)
+const fx = useDockerFixture({ base: 'mc-bb:base', dockerfile, tag: 'mc-built:1' })
 
-async function ours(ref: string, cmd?: string[]): Promise<string> {
-  const c = await run(ref, cmd, { runtime, network: 'none' })
-  expect(await c.wait()).toEqual({ exitCode: 0 })
-  const out = await text(c.logs())
-  await c.remove({ volumes: true })
-  return out
-}
+const ours = (ref: string, cmd?: string[]) => runOutput(fx.runtime, ref, cmd)
 
 test('docker save output loads and runs with the same output as docker run', async () => {
-  const expected = await engine.ok(['run', '--rm', '--network', 'none', 'mc-built:1'])
+  const expected = await fx.engine.ok(['run', '--rm', '--network', 'none', 'mc-built:1'])
   expect(expected).toBe('from-cmd hello 1000 /opt\nc\ngone\ndata')
-  const file = path.join(work, 'built.tar')
-  await engine.ok(['save', '-o', file, 'mc-built:1'])
-  const [img] = await Image.load(file, { runtime })
+  const file = path.join(fx.work, 'built.tar')
+  await fx.engine.ok(['save', '-o', file, 'mc-built:1'])
+  const [img] = await Image.load(file, { runtime: fx.runtime })
   expect(img.refs).toEqual(['mc-built:1'])
-  expect(img.id).toBe(await engine.ok(['inspect', '-f', '{{.Id}}', 'mc-built:1']))
+  expect(img.id).toBe(await fx.engine.ok(['inspect', '-f', '{{.Id}}', 'mc-built:1']))
   expect((await img.inspect()).config).toMatchObject({ stopSignal: 'SIGUSR1', volumes: ['/data'], user: 'app', workdir: '/opt' })
   expect(await ours('mc-built:1')).toBe(`${expected}\n`)
-  expect(await ours('mc-built:1', ['other'])).toBe((await engine.ok(['run', '--rm', '--network', 'none', 'mc-built:1', 'other'])) + '\n')
+  expect(await ours('mc-built:1', ['other'])).toBe((await fx.engine.ok(['run', '--rm', '--network', 'none', 'mc-built:1', 'other'])) + '\n')
 }, 120000)
 
 test('Image.save output docker-loads and runs there with the same id and output', async () => {
-  const [img] = await Image.load(path.join(work, 'built.tar'), { runtime })
+  const [img] = await Image.load(path.join(fx.work, 'built.tar'), { runtime: fx.runtime })
   await img.tag('mc-back:2')
   // A commit made here goes across too.
-  const c = await run('mc-back:2', ['touch-ignored'], { runtime, network: 'none', entrypoint: ['sh', '-c', 'echo made here > /tmp/ours'] })
+  const c = await run('mc-back:2', ['touch-ignored'], { runtime: fx.runtime, network: 'none', entrypoint: ['sh', '-c', 'echo made here > /tmp/ours'] })
   expect(await c.wait()).toEqual({ exitCode: 0 })
   const committed = await c.commit({ ref: 'mc-ours:1', changes: { entrypoint: ['cat'], cmd: ['/tmp/ours'] } })
   await c.remove({ volumes: true })
-  const file = path.join(work, 'ours.tar')
-  await Image.save(['mc-back:2', 'mc-ours:1'], file, { runtime })
-  await engine.ok(['load', '-q', '-i', file])
-  expect(await engine.ok(['inspect', '-f', '{{.Id}}', 'mc-back:2'])).toBe(img.id)
-  expect(await engine.ok(['inspect', '-f', '{{.Id}}', 'mc-ours:1'])).toBe(committed.id)
-  expect(await engine.ok(['run', '--rm', '--network', 'none', 'mc-back:2'])).toBe('from-cmd hello 1000 /opt\nc\ngone\ndata')
-  expect(await engine.ok(['run', '--rm', '--network', 'none', 'mc-ours:1'])).toBe('made here')
+  const file = path.join(fx.work, 'ours.tar')
+  await Image.save(['mc-back:2', 'mc-ours:1'], file, { runtime: fx.runtime })
+  await fx.engine.ok(['load', '-q', '-i', file])
+  expect(await fx.engine.ok(['inspect', '-f', '{{.Id}}', 'mc-back:2'])).toBe(img.id)
+  expect(await fx.engine.ok(['inspect', '-f', '{{.Id}}', 'mc-ours:1'])).toBe(committed.id)
+  expect(await fx.engine.ok(['run', '--rm', '--network', 'none', 'mc-back:2'])).toBe('from-cmd hello 1000 /opt\nc\ngone\ndata')
+  expect(await fx.engine.ok(['run', '--rm', '--network', 'none', 'mc-ours:1'])).toBe('made here')
 }, 120000)

@@ -13,33 +13,16 @@ import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import * as tar from 'tar-stream'
-import { Image, run, type Runtime } from '../../lib'
-import { destroyRuntime, tempRuntime, text } from '../helpers'
-import { dockerImportBusybox, startPrivateDocker, type PrivateDocker } from '../tools/docker-engine'
-
-let engine: PrivateDocker
-let runtime: Runtime
-let work: string
+import { Image } from '../../lib'
+import { runOutput } from '../helpers'
+import { useDockerFixture } from '../tools/docker-engine'
 
 const dockerfile = `FROM mc-bb:dev-base
 RUN mkdir /devs && busybox mknod /devs/nullish c 1 3 && busybox mknod /devs/blk b 7 200 && chmod 640 /devs/blk && chown 1000:50 /devs/nullish && echo bye > /devs/hidden
 CMD ["ls", "-ln", "/devs"]
 `
 
-beforeAll(async () => {
-  runtime = tempRuntime()
-  work = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-devices-'))
-  engine = await startPrivateDocker()
-  await dockerImportBusybox(engine, 'mc-bb:dev-base')
-  fs.mkdirSync(path.join(work, 'ctx'))
-  fs.writeFileSync(path.join(work, 'ctx/Dockerfile'), dockerfile)
-  await engine.ok(['build', '-q', '-t', 'mc-devs:1', path.join(work, 'ctx')], { timeoutMs: 120000 })
-}, 240000)
-afterAll(async () => {
-  await engine?.stop()
-  await destroyRuntime(runtime)
-  fs.rmSync(work, { recursive: true, force: true })
-}, 60000)
+const fx = useDockerFixture({ base: 'mc-bb:dev-base', dockerfile, tag: 'mc-devs:1' })
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex')
 
@@ -48,10 +31,10 @@ const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex')
  * whiteout) on top of a docker save archive, rewriting its config and manifest.
  */
 function withWhiteoutLayer(saved: string, out: string): void {
-  const dir = path.join(work, 'archive')
+  const dir = path.join(fx.work, 'archive')
   fs.mkdirSync(dir)
   execFileSync('tar', ['-C', dir, '-xf', saved])
-  const tree = path.join(work, 'whiteout-tree')
+  const tree = path.join(fx.work, 'whiteout-tree')
   fs.mkdirSync(path.join(tree, 'devs'), { recursive: true })
   execFileSync('mknod', [path.join(tree, 'devs/hidden'), 'c', '0', '0'])
   const layer = path.join(dir, 'whiteout-layer.tar')
@@ -70,30 +53,24 @@ function withWhiteoutLayer(saved: string, out: string): void {
   execFileSync('tar', ['-C', dir, '-cf', out, '.'])
 }
 
-async function ours(ref: string, cmd?: string[]): Promise<string> {
-  const c = await run(ref, cmd, { runtime, network: 'none' })
-  expect(await c.wait()).toEqual({ exitCode: 0 })
-  const out = await text(c.logs())
-  await c.remove()
-  return out
-}
+const ours = (ref: string, cmd?: string[]) => runOutput(fx.runtime, ref, cmd)
 
 test('device nodes made by docker build and a 0/0 whiteout from GNU tar look the same here as after docker load', async () => {
-  const saved = path.join(work, 'devs.tar')
-  await engine.ok(['save', '-o', saved, 'mc-devs:1'])
-  const archive = path.join(work, 'devs-whiteout.tar')
+  const saved = path.join(fx.work, 'devs.tar')
+  await fx.engine.ok(['save', '-o', saved, 'mc-devs:1'])
+  const archive = path.join(fx.work, 'devs-whiteout.tar')
   withWhiteoutLayer(saved, archive)
-  await engine.ok(['load', '-q', '-i', archive])
-  const expected = await engine.ok(['run', '--rm', '--network', 'none', 'mc-devs:whiteout'])
+  await fx.engine.ok(['load', '-q', '-i', archive])
+  const expected = await fx.engine.ok(['run', '--rm', '--network', 'none', 'mc-devs:whiteout'])
   expect(expected).toMatch(/^crw-r--r-- +1 1000 +50 +1, +3 .* nullish$/m)
   expect(expected).toMatch(/^brw-r----- +1 0 +0 +7, +200 .* blk$/m)
   expect(expected).not.toContain('hidden')
 
-  const [img] = await Image.load(archive, { runtime })
-  expect(img.id).toBe(await engine.ok(['inspect', '-f', '{{.Id}}', 'mc-devs:whiteout']))
+  const [img] = await Image.load(archive, { runtime: fx.runtime })
+  expect(img.id).toBe(await fx.engine.ok(['inspect', '-f', '{{.Id}}', 'mc-devs:whiteout']))
   expect(await ours('mc-devs:whiteout')).toBe(`${expected}\n`)
 
-  const layers = img.details.layers.map((d) => runtime.images.layerPath(d))
+  const layers = img.details.layers.map((d) => fx.runtime.images.layerPath(d))
   const nullish = fs.statSync(path.join(layers[layers.length - 2], 'devs/nullish'))
   expect([nullish.isCharacterDevice(), nullish.rdev, nullish.uid, nullish.gid]).toEqual([true, (1 << 8) | 3, 1000, 50])
   const blk = fs.statSync(path.join(layers[layers.length - 2], 'devs/blk'))
@@ -111,10 +88,10 @@ test('a device entry behind a symlinked directory is created inside the layer, n
   pack.finalize()
   const chunks: Buffer[] = []
   for await (const c of pack) chunks.push(c as Buffer)
-  const layer = path.join(work, 'escape.tar')
+  const layer = path.join(fx.work, 'escape.tar')
   fs.writeFileSync(layer, Buffer.concat(chunks))
-  const img = await Image.import(layer, { runtime, ref: 'mc-devs:escape' })
+  const img = await Image.import(layer, { runtime: fx.runtime, ref: 'mc-devs:escape' })
   expect(fs.existsSync(path.join(os.tmpdir(), name))).toBe(false)
-  const inside = fs.statSync(path.join(runtime.images.layerPath(img.details.layers[0]), os.tmpdir(), name))
+  const inside = fs.statSync(path.join(fx.runtime.images.layerPath(img.details.layers[0]), os.tmpdir(), name))
   expect([inside.isCharacterDevice(), inside.rdev]).toEqual([true, (1 << 8) | 3])
 })

@@ -16,7 +16,8 @@ import * as os from 'node:os'
 import * as path from 'node:path'
 import { closeQuietly } from '../../lib/sys/libc'
 import { createNetns } from '../../lib/sys/netns'
-import { busyboxRootfs } from '../helpers'
+import type { Runtime } from '../../lib'
+import { busyboxRootfs, destroyRuntime, tempRuntime } from '../helpers'
 
 /** What a `docker` CLI call printed and how it exited. */
 export interface DockerResult {
@@ -223,4 +224,45 @@ export async function dockerImportBusybox(engine: PrivateDocker, ref: string): P
     fs.rmSync(root, { recursive: true, force: true })
     fs.rmSync(tarball, { force: true })
   }
+}
+
+/**
+ * Builds `dockerfile` as `tag` in the engine, from a context directory made
+ * under `work` holding only the Dockerfile (`docker build -q`).
+ */
+export async function dockerBuild(engine: PrivateDocker, work: string, dockerfile: string, tag: string): Promise<void> {
+  const ctx = fs.mkdtempSync(path.join(work, 'ctx-'))
+  fs.writeFileSync(path.join(ctx, 'Dockerfile'), dockerfile)
+  await engine.ok(['build', '-q', '-t', tag, ctx], { timeoutMs: 120000 })
+}
+
+/** What {@link useDockerFixture} provides to a test file once its beforeAll ran. */
+export interface DockerFixture {
+  engine: PrivateDocker
+  /** A temp runtime of minicontainer's. */
+  runtime: Runtime
+  /** A temp dir for the file's archives and contexts. */
+  work: string
+}
+
+/**
+ * A test file's fixture: a private engine with the busybox rootfs imported as
+ * `base` and `dockerfile` built as `tag`, a temp runtime and a work dir, all
+ * made before the file's tests and removed after them.
+ */
+export function useDockerFixture(opts: { base: string; dockerfile: string; tag: string }): DockerFixture {
+  const fx = {} as DockerFixture
+  beforeAll(async () => {
+    fx.runtime = tempRuntime()
+    fx.work = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-docker-work-'))
+    fx.engine = await startPrivateDocker()
+    await dockerImportBusybox(fx.engine, opts.base)
+    await dockerBuild(fx.engine, fx.work, opts.dockerfile, opts.tag)
+  }, 240000)
+  afterAll(async () => {
+    await fx.engine?.stop()
+    if (fx.runtime) await destroyRuntime(fx.runtime)
+    if (fx.work) fs.rmSync(fx.work, { recursive: true, force: true })
+  }, 60000)
+  return fx
 }
