@@ -135,7 +135,7 @@ export class AbortedError extends MiniContainerError {
   }
 }
 
-/** Throws {@link AbortedError} when `signal` has fired. */
+/** Throws {@link AbortedError} when `signal` has fired. @internal */
 export function throwIfAborted(signal: AbortSignal | undefined, what: string): void {
   if (signal?.aborted) throw new AbortedError(what, signal.reason)
 }
@@ -197,6 +197,7 @@ export class DigestMismatchError extends MiniContainerError {
  * MiniContainerError; a {@link SyscallError} (with the original as `cause`)
  * for a Node system error such as a raw `ENOTEMPTY` from fs; else an
  * EINTERNAL error naming the bug.
+ * @internal
  */
 export function asMiniContainerError(err: unknown): MiniContainerError {
   if (err instanceof MiniContainerError) return err
@@ -209,7 +210,7 @@ export function asMiniContainerError(err: unknown): MiniContainerError {
   return new MiniContainerError('EINTERNAL', `internal error (please report it): ${(err as Error)?.message ?? String(err)}`, { cause: err })
 }
 
-/** The errno name an error carries: a {@link SyscallError}'s `errno`, or a Node system error's `code`. */
+/** The errno name an error carries: a {@link SyscallError}'s `errno`, or a Node system error's `code`. @internal */
 export function errnoOf(err: unknown): string | undefined {
   return err instanceof SyscallError ? err.errno : (err as NodeJS.ErrnoException | undefined)?.code
 }
@@ -255,6 +256,7 @@ export class WaitTimeoutError extends WaitError {
 
 /** The container's program ended while a wait strategy was still waiting for it to become ready. */
 export class ContainerExitedError extends WaitError {
+  /** The program's exit code (128 + the signal number when a signal killed it). */
   readonly exitCode: number
   /** @param f - what was awaited, for how long, the exit code, and the last log lines. */
   constructor(f: WaitFailure & { exitCode: number }) {

@@ -9,7 +9,12 @@ import { InvalidArgumentError } from '../errors'
 import { cpusToQuota, defaultCpuPeriod, parseBytes } from './units'
 
 /** A ulimit: one number for both limits, or soft and hard apart. -1 is unlimited. */
-export type Ulimit = number | { soft: number; hard: number }
+export type Ulimit = number | {
+  /** The limit the kernel enforces; the process may raise it up to `hard`. */
+  soft: number
+  /** The ceiling of `soft`; only a privileged process may raise it. */
+  hard: number
+}
 
 /** `--ulimit` names (setrlimit's resources without the RLIMIT_ prefix, lower case), as Docker accepts them. */
 export interface Ulimits {
@@ -89,9 +94,13 @@ const rlimitNumbers: Record<keyof Ulimits, number> = {
 
 /** One setrlimit call: resource number, soft and hard (-1 is RLIM_INFINITY). */
 export interface Rlimit {
+  /** The `ulimits` key, e.g. "nofile". */
   name: keyof Ulimits
+  /** Linux's RLIMIT_* number, e.g. 7 for RLIMIT_NOFILE. */
   resource: number
+  /** Soft limit; -1 is unlimited. */
   soft: number
+  /** Hard limit; -1 is unlimited. */
   hard: number
 }
 
@@ -103,14 +112,19 @@ export interface Resources {
   memorySwap?: number
   /** Bytes. */
   memoryReservation?: number
+  /** The OOM killer is off for the container (cgroup v1 only). */
   oomKillDisable?: boolean
   /** µs per period. */
   cpuQuota?: number
   /** µs. */
   cpuPeriod?: number
+  /** Relative CPU weight, Docker's scale (1024 is the default weight). */
   cpuShares?: number
+  /** CPUs allowed, e.g. "0-1,3". */
   cpusetCpus?: string
+  /** Most processes and threads at once. */
   pidsLimit?: number
+  /** The ulimits, one setrlimit call each before the program runs; [] for none. */
   rlimits: Rlimit[]
   /** Bytes of /dev/shm. */
   shmSize?: number

@@ -13,6 +13,7 @@ import { cpuPercent } from './units'
 export interface ContainerStats {
   /** When the sample was taken (ISO 8601). */
   read: string
+  /** CPU use (`docker stats` CPU %). */
   cpu: {
     /** CPU use since the previous sample (or since start, for the first), 100 = one CPU busy. */
     percent: number
@@ -21,6 +22,7 @@ export interface ContainerStats {
     /** CPUs of the host. */
     onlineCpus: number
   }
+  /** Memory use against the limit (`docker stats` MEM USAGE / LIMIT, MEM %). */
   memory: {
     /** Bytes in use, without the inactive file cache (as `docker stats`). */
     usage: number
@@ -29,14 +31,29 @@ export interface ContainerStats {
     /** usage / limit × 100. */
     percent: number
   }
+  /** Processes (`docker stats` PIDS). */
   pids: {
     /** Processes and threads in the container. */
     current: number
   }
   /** Traffic of the container's interfaces other than lo (zero for host networking: it has none of its own). */
-  network: { rxBytes: number; txBytes: number; rxPackets: number; txPackets: number }
-  /** Bytes read and written on block devices. */
-  blockIo: { read: number; write: number }
+  network: {
+    /** Bytes received, since the container started. */
+    rxBytes: number
+    /** Bytes sent, since the container started. */
+    txBytes: number
+    /** Packets received. */
+    rxPackets: number
+    /** Packets sent. */
+    txPackets: number
+  }
+  /** Bytes read and written on block devices (`docker stats` BLOCK I/O), from the cgroup's io/blkio counters. */
+  blockIo: {
+    /** Bytes read, since the container started. */
+    read: number
+    /** Bytes written, since the container started. */
+    write: number
+  }
 }
 
 /** What a sample is computed against: the previous one's CPU time and clock. */

@@ -8,7 +8,9 @@ import * as fs from 'node:fs'
 
 /** One process of a container, with host pids. */
 export interface ProcessInfo {
+  /** Process id, as the host numbers it (Docker's `PID` column of `docker top`). */
   pid: number
+  /** Parent's process id, on the host. */
   ppid: number
   /** Real uid (as the host numbers it; the same inside without user namespaces). */
   uid: number

@@ -214,7 +214,12 @@ export class Container implements AsyncDisposable {
   }
 
   /** A tar stream of a container path, and its stat (GET /archive). The container's view stays assembled until the stream ends. */
-  async getArchive(containerPath: string): Promise<{ stream: Readable; stat: PathStat }> {
+  async getArchive(containerPath: string): Promise<{
+    /** The tar archive of the path (a directory with its contents, under the path's last name). */
+    stream: Readable
+    /** What the path is (Docker's X-Docker-Container-Path-Stat header). */
+    stat: PathStat
+  }> {
     const view = await this.openFilesystem()
     try {
       const result = await files.getArchive(view.root, containerPath)

@@ -32,6 +32,7 @@ export function updateResources(rt: ContainerContext, id: string, running: boole
 
 /** Options of `stats({ stream: true })`. */
 export interface StatsStreamOptions {
+  /** `true`: an async iterator of samples (`docker stats`) instead of one sample (`--no-stream`). */
   stream: true
   /** Time between samples, ms (default 1000, as `docker stats`). */
   intervalMs?: number

@@ -110,7 +110,7 @@ function reuse(image: string, cmd: string[] | undefined, opts: AllRunOptions): P
  * @param cmd - command; defaults to the image's
  * @param opts - Docker-like options, the harness options, and `runtime` to target a non-default `Runtime`
  */
-export async function run(image: string, cmd?: string[], opts: AllRunOptions = {}): Promise<Container> {
+export async function run(image: string, cmd?: string[], opts: RunOptions & HarnessRunOptions & RuntimeOption = {}): Promise<Container> {
   throwIfAborted(opts.signal, `running ${image}`)
   if (opts.reuse) return reuse(image, cmd, opts)
   return ready(await startNew(image, cmd, createOptions(opts)), opts)

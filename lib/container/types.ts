@@ -71,39 +71,60 @@ export interface RunOptions extends MountRunOptions, NetworkRunOptions, Resource
   pullOptions?: Omit<PullOptions, 'signal'>
 }
 
-/** What was asked for, stored in config.json. */
+/** What was asked for, stored in config.json; users see it as `inspect().config` and `inspect().hostConfig`. @internal */
 export interface ContainerRecord {
+  /** Full id, 64 hex digits; `Container.get()` also takes a unique prefix. */
   id: string
+  /** Name (`--name`), unique within the runtime; generated ("adjective_noun_1a2b") when not given. */
   name: string
   /** The image reference as given. */
   image: string
+  /** "sha256:<hex>" id of the image the container was created from (Docker's `Image`). */
   imageId: string
+  /** Creation time, ISO 8601. */
   created: string
   /** Volumes, binds and tmpfs, resolved at create (see lib/storage/mount-lifecycle). @internal */
   mounts?: ResolvedMount[]
   /** Memory, CPU and pids limits, ulimits and shm size (see lib/cgroups), updated by `update()`. */
   resources?: Resources
+  /** What runs and how (Docker's `Config`): the options merged over the image's defaults. */
   config: {
+    /** The command: run()'s `cmd`, else the image's Cmd (cleared by an `entrypoint` option); appended to `entrypoint`. */
     cmd: string[]
+    /** The `entrypoint` option, else the image's Entrypoint; [] for none. */
     entrypoint: string[]
+    /** Environment as "K=v" strings: the image's, overridden and extended by the `env` option. */
     env: string[]
+    /** Working directory: the `workdir` option, else the image's WorkingDir, else "/". */
     workdir: string
+    /** `uid[:gid]` or user name the program runs as: the `user` option, else the image's User; "" is root. */
     user: string
+    /** The container's hostname: the `hostname` option, else the first 12 digits of the id. */
     hostname: string
+    /** The image's labels, overridden and extended by the `labels` option. */
     labels: Record<string, string>
     /** The image's StopSignal ("SIGQUIT"), sent first by stop(); absent means SIGTERM. */
     stopSignal?: NodeJS.Signals
     /** The effective health check (Docker's form, durations in ns): the healthcheck option over the image's. */
     healthcheck?: Healthcheck
   }
+  /** How it is run on the host (Docker's `HostConfig`): the `run()` options as given, with their defaults. */
   hostConfig: {
+    /** The `network` option: "bridge" (the default), "host", "none", "container:<name>" or a user network's name. */
     networkMode: NetworkMode
+    /** `--init`: a minimal init is PID 1. */
     init: boolean
+    /** `--rm`: the container is removed once it exits. */
     autoRemove: boolean
+    /** `-d`: the container outlives the Node process that started it. */
     detach: boolean
+    /** `--privileged`. */
     privileged: boolean
+    /** `--read-only`: the root filesystem is mounted read-only. */
     readonlyRootfs: boolean
+    /** `--cap-add`, as given. */
     capAdd: string[]
+    /** `--cap-drop`, as given. */
     capDrop: string[]
     /** `--group-add`. */
     groupAdd: string[]
@@ -120,7 +141,12 @@ export interface ContainerRecord {
     /** `--link` specs. */
     links: string[]
     /** Static address and aliases on the primary (user) network. */
-    networkingConfig: { ip?: string; aliases: string[] }
+    networkingConfig: {
+      /** `--ip`: the requested static address; absent means the lowest free one. */
+      ip?: string
+      /** `--network-alias`: extra names on that network. */
+      aliases: string[]
+    }
     /** `--security-opt` as given, with a seccomp profile path replaced by the profile's JSON text (read at create). */
     securityOpt: string[]
   }
@@ -129,16 +155,21 @@ export interface ContainerRecord {
 /** Lifecycle status, as Docker names it. */
 export type ContainerStatus = 'created' | 'running' | 'paused' | 'exited' | 'removing'
 
-/** What is happening, stored in state.json. */
+/** What is happening, stored in state.json; users see it as `inspect().state`. @internal */
 export interface ContainerState {
+  /** Lifecycle status as last recorded ('paused' is not stored: it is read from the cgroup). */
   status: ContainerStatus
   /** Host pid of the container's PID 1 while running. */
   pid?: number
   /** Start time of that pid (from /proc/<pid>/stat), to tell it from a reused pid. */
   pidStart?: string
+  /** When the program last started, ISO 8601. */
   startedAt?: string
+  /** When the program last exited, ISO 8601. */
   finishedAt?: string
+  /** Exit code of the last run; 128 + the signal number when a signal killed it. */
   exitCode?: number
+  /** The signal that killed the last run, if one did (e.g. "SIGKILL"). */
   signal?: NodeJS.Signals
   /** The kernel's OOM killer killed a process of the container (read from its cgroup when it exited). */
   oomKilled?: boolean
@@ -146,56 +177,96 @@ export interface ContainerState {
 
 /** Docker-like `inspect()` result. */
 export interface ContainerInspect {
+  /** Full id, 64 hex digits. */
   id: string
+  /** Name, unique within the runtime. */
   name: string
+  /** The image reference given to `run()`/`create()`, with ":latest" added when it names no tag or digest. */
   image: string
+  /** "sha256:<hex>" id of the image (Docker's `Image`). */
   imageId: string
+  /** Creation time, ISO 8601. */
   created: string
+  /** The program: the first word of entrypoint + cmd (Docker's `Path`). */
   path: string
+  /** The program's arguments: the rest of entrypoint + cmd (Docker's `Args`). */
   args: string[]
+  /** Lifecycle state (Docker's `State`). */
   state: {
+    /** 'created', 'running', 'paused', 'exited' or 'removing'. */
     status: ContainerStatus
+    /** The program runs (also while paused, as in Docker). */
     running: boolean
+    /** Host pid of the container's PID 1 while it runs; 0 otherwise. */
     pid: number
+    /** Exit code of the last run (128 + the signal number when killed by a signal); 0 before the first exit. */
     exitCode: number
     /** Frozen by `pause()`; `status` is then 'paused', as in Docker. */
     paused: boolean
     /** The kernel's OOM killer killed a process of the container (its cgroup's counter, not a guess from the exit code). */
     oomKilled: boolean
+    /** When the program last started, ISO 8601; "0001-01-01T00:00:00Z" if it never did, as Docker shows it. */
     startedAt: string
+    /** When the program last exited, ISO 8601; "0001-01-01T00:00:00Z" if it never did. */
     finishedAt: string
     /** Present when a health check is configured. */
     health?: HealthState
   }
+  /** What runs and how (Docker's `Config`): command, environment, user, hostname, labels, health check. */
   config: ContainerRecord['config']
+  /** The host-side options as given (Docker's `HostConfig`): network mode, capabilities, binds, ports... */
   hostConfig: ContainerRecord['hostConfig']
   /** Volumes, binds and tmpfs, like Docker's `Mounts`. */
   mounts: MountRecord[]
-  graphDriver: { name: 'overlay'; data: { lowerDir: string; upperDir: string; workDir: string; mergedDir: string } }
+  /** The root filesystem's overlay mount (Docker's `GraphDriver`). */
+  graphDriver: {
+    /** Always "overlay" (overlayfs). */
+    name: 'overlay'
+    /** Host paths of the overlay's directories. */
+    data: {
+      /** The image's layer directories, ':'-separated, top-most first. */
+      lowerDir: string
+      /** The container's writable layer: what it changed, added or deleted. */
+      upperDir: string
+      /** overlayfs's work directory. */
+      workDir: string
+      /** Mount point of the merged view: the container's root while it runs. */
+      mergedDir: string
+    }
+  }
   /** Addresses, gateway, MAC, published ports and networks (bridge modes); empty values otherwise. */
   networkSettings: NetworkSettings
   /** Bytes in the writable layer (with `inspect({ size: true })`). */
   sizeRw?: number
   /** Bytes in the whole view: writable layer plus image layers (with `inspect({ size: true })`). */
   sizeRootFs?: number
-  /** Paths of the logs and the /etc files the runtime provides. */
+  /** Host path of the standard output log (standard error is beside it, in stderr.log). */
   logPath: string
+  /** Host path of the container's /etc/hosts (bind-mounted; peers' names are kept up to date in it). */
   hostsPath: string
+  /** Host path of the container's /etc/hostname. */
   hostnamePath: string
+  /** Host path of the container's /etc/resolv.conf. */
   resolvConfPath: string
 }
 
 /** Result of {@link Container.exec}. */
 export interface ExecResult extends ExitStatus {
+  /** Everything the command wrote to standard output (UTF-8). */
   stdout: string
+  /** Everything the command wrote to standard error (UTF-8). */
   stderr: string
 }
 
 /** Options of {@link Container.exec}. */
 export interface ExecOptions {
+  /** Extra environment (`docker exec -e`), as an object or `K=v` strings; added to the container's. */
   env?: Record<string, string> | string[]
+  /** Working directory (`-w`); default: the container's. */
   workdir?: string
+  /** `uid[:gid]` or a user name from the container's /etc/passwd (`-u`); default: the container's user. */
   user?: string
+  /** All capabilities for this process (`--privileged`); default: as the container. The container's seccomp filter still applies. */
   privileged?: boolean
   /** Bytes for the process's standard input. */
   stdin?: string | Buffer

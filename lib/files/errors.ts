@@ -18,6 +18,10 @@
  */
 import { MiniContainerError, type ErrorCode } from '../errors'
 
+/**
+ * Which case of a copy or archive error it is, finer than its `code` (see the table above);
+ * 'path-missing' is the path of `statPath`, `getArchive` or `putArchive` not existing.
+ */
 export type FilesErrorReason =
   | 'source-missing'
   | 'source-not-dir'
@@ -34,7 +38,9 @@ export type FilesErrorReason =
 export class FilesError extends MiniContainerError {
   constructor(
     code: ErrorCode,
+    /** Which case it is, finer than `code`, e.g. 'dest-parent-missing'. */
     readonly reason: FilesErrorReason,
+    /** The offending path as the caller gave it; "container:/etc/x" for a path inside a container. */
     readonly path: string,
     message: string,
     options?: { cause?: unknown },

@@ -13,9 +13,11 @@ import { closeSide, containerSide, isLink, lstatAt, openIn, parsePath, resolveIn
 export interface PathStat {
   /** Last component of the path ("/" for the root). */
   name: string
+  /** Size in bytes (st_size: for a symlink, the length of its target text). */
   size: number
   /** Full st_mode: file type bits (0o170000 mask) and permission bits. */
   mode: number
+  /** Last modification time, to the millisecond. */
   mtime: Date
   /** For a symlink: the absolute path it resolves to inside the container (Docker's linkTarget); "" otherwise. */
   linkTarget: string

@@ -317,7 +317,13 @@ export interface PutArchiveOptions {
   /** Refuse to replace a directory with a non-directory or the reverse (Docker's noOverwriteDirNonDir). */
   noOverwriteDirNonDir?: boolean
   /** Owner for every extracted entry instead of the archive's uid/gid (Docker's copyUIDGID inverse). */
-  chown?: { uid: number; gid: number }
+  chown?: {
+    /** Owner uid, as numbered inside the container. */
+    uid: number
+    /** Owner gid, as numbered inside the container. */
+    gid: number
+  }
+  /** Cancels the extraction, checked between entries; the archive is staged first, so a cancelled one changes nothing. */
   signal?: AbortSignal
 }
 

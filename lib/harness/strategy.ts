@@ -9,6 +9,7 @@ import type { WaitTarget } from './target'
 
 /** What a strategy gets while it waits. */
 export interface WaitContext {
+  /** The container being waited for. */
   target: WaitTarget
   /** Aborted when the wait is over (ready elsewhere, timeout, exit or the caller's signal). */
   signal: AbortSignal

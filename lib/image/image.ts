@@ -83,6 +83,7 @@ export interface PruneOptions extends ImageRuntimeOption {
 
 /** What {@link Image.prune} removed. */
 export interface PruneResult {
+  /** Ids ("sha256:<hex>") of the removed images. */
   imagesDeleted: string[]
   /** Bytes of the removed images' files (layers shared with remaining images included). */
   spaceReclaimed: number

@@ -15,12 +15,23 @@ export interface ImageInspect {
   repoTags: string[]
   /** "name@sha256:<manifest digest>" of registries the image came from or went to. */
   repoDigests: string[]
+  /** Creation time from the config document, ISO 8601; when the image was stored if it has none. */
   created: string
+  /** CPU architecture in Go's names, e.g. "amd64", "arm64". */
   architecture: string
+  /** Operating system, "linux". */
   os: string
+  /** Architecture variant, e.g. "v8" for arm64, when the config names one. */
   variant?: string
+  /** The defaults containers get (Docker's `Config`): cmd, entrypoint, env, workdir, user, ports, volumes, labels... */
   config: ImageConfig
-  rootFS: { type: 'layers'; diffIds: string[] }
+  /** The layers (Docker's `RootFS`). */
+  rootFS: {
+    /** Always "layers". */
+    type: 'layers'
+    /** sha256 digests of the uncompressed layers, bottom-most first. */
+    diffIds: string[]
+  }
   /** Bytes of the image's files (all layers). */
   size: number
   /** Same as size (Docker keeps the field for compatibility). */
@@ -31,10 +42,13 @@ export interface ImageInspect {
 export interface ImageHistoryEntry {
   /** The image id for the top step, "<missing>" for steps below it (as Docker shows). */
   id: string
+  /** When the step ran, ISO 8601, when the image recorded it. */
   created?: string
+  /** The instruction or command that made the step; "" if unknown. */
   createdBy: string
   /** Bytes of the layer the step made (0 for a step that made none). */
   size: number
+  /** The step's comment; "" for none. */
   comment: string
   /** The image's tags on the top step. */
   tags: string[]

@@ -14,35 +14,51 @@ import { hostPlatform } from './platform'
 export interface Healthcheck {
   /** ["NONE"], ["CMD", args...] or ["CMD-SHELL", command]. */
   test: string[]
+  /** Time between checks after the start period (ns; unset or 0: 30 s). */
   interval?: number
+  /** A check running longer fails (ns; unset or 0: 30 s). */
   timeout?: number
+  /** Failures during this time after start do not count (ns; default 0). */
   startPeriod?: number
+  /** Time between checks during the start period (ns; unset or 0: 5 s). */
   startInterval?: number
+  /** Consecutive failures that make the container unhealthy (unset or 0: 3). */
   retries?: number
 }
 
 /** Defaults an image gives its containers (the `config` object of the OCI image config). */
 export interface ImageConfig {
+  /** Default command (CMD), replaced by a command given to `run()`; appended to the entrypoint. */
   cmd?: string[]
+  /** The program containers run (ENTRYPOINT); the command becomes its arguments. */
   entrypoint?: string[]
+  /** Environment as "K=v" strings (ENV); a container's `env` option adds to it and overrides it. */
   env?: string[]
+  /** Working directory of containers (WORKDIR); "/" when unset. */
   workdir?: string
+  /** User containers run as (USER): a name or `uid[:gid]`; root when unset. */
   user?: string
   /** e.g. ["80/tcp"], used by publishAll. */
   exposedPorts?: string[]
   /** Paths that get an anonymous volume in every container, e.g. ["/data"]. */
   volumes?: string[]
+  /** Metadata (LABEL); a container's labels are these plus its `labels` option. */
   labels?: Record<string, string>
   /** Signal `stop()` sends first, e.g. "SIGQUIT"; default SIGTERM. */
   stopSignal?: string
+  /** The image's health check (HEALTHCHECK), used by containers without a `healthcheck` option. */
   healthcheck?: Healthcheck
 }
 
 /** One step of an image's history, as `docker history` shows it. */
 export interface HistoryEntry {
+  /** When the step ran, ISO 8601. */
   created?: string
+  /** The instruction or command that made the step (Docker's `CreatedBy`). */
   created_by?: string
+  /** Who made it (a Dockerfile's MAINTAINER); absent in steps made here. */
   author?: string
+  /** Free text; "minicontainer commit" for a step `commit()` made. */
   comment?: string
   /** True when the step made no layer (ENV, CMD...). */
   empty_layer?: boolean

@@ -29,13 +29,17 @@ export type { ImageConfig, Healthcheck, HistoryEntry } from './oci-config'
 
 /** A host path bound read-only into every container of the image (used by Image.fromHost()). */
 export interface HostBind {
+  /** Absolute host path, e.g. "/usr". */
   source: string
+  /** Absolute path inside the container. */
   target: string
 }
 
 /** A manifest stored for an image (kept byte for byte: its digest is what `name@sha256:` names). */
 export interface ManifestRef {
+  /** "sha256:<hex>" of the manifest's bytes. */
   digest: string
+  /** Its media type, e.g. "application/vnd.oci.image.manifest.v1+json". */
   mediaType: string
 }
 
@@ -47,11 +51,15 @@ export interface ImageRecord {
   layers: string[]
   /** Container defaults from the config document. */
   config: ImageConfig
+  /** Host paths bound read-only into its containers (images from `Image.fromHost()`); [] otherwise. */
   hostBinds: HostBind[]
   /** The config's creation time, or when the image was stored when it has none. */
   created: string
+  /** CPU architecture in Go's names, e.g. "amd64". */
   architecture: string
+  /** Operating system, "linux". */
   os: string
+  /** Architecture variant, e.g. "v8", when the config names one. */
   variant?: string
   /** "name@sha256:<manifest digest>" of registries the image came from or went to. */
   repoDigests: string[]

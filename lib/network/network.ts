@@ -19,21 +19,29 @@ import type { NetworkService } from './service'
 import type { AttachOptions, CreateNetworkOptions, EndpointSettings, NetworkInfo } from './types'
 
 /** Something naming a container: a handle with an `id`, or a name / id / id prefix. */
-export type ContainerLike = string | { id: string }
+export type ContainerLike = string | {
+  /** The container's full id, as a {@link Container} handle has it. */
+  id: string
+}
 
-/** The containers of a runtime, as the network API needs them: resolve a reference, and find a running one's pid. */
+/** The containers of a runtime, as the network API needs them: resolve a reference, and find a running one's pid. @internal */
 export interface NetworkMembers {
   /** The full id of a container given by name, id or id prefix; throws ENOCONTAINER. */
   resolve(ref: string): string
   /** The container's state; `pid` is set while it runs. */
-  readState(id: string): { status: string; pid?: number }
+  readState(id: string): {
+    /** The recorded lifecycle status, e.g. 'running'. */
+    status: string
+    /** Host pid of the container's PID 1, while it runs. */
+    pid?: number
+  }
 }
 
 /** What the network API needs from a runtime. A `Runtime` is one. */
 export interface NetworkContext {
   /** The runtime's network service. @internal */
   readonly networks: NetworkService
-  /** The runtime's containers. */
+  /** The runtime's containers. @internal */
   readonly containers: NetworkMembers
 }
 

@@ -14,17 +14,25 @@ export interface LinkEntry {
 
 /** A container's attachment to one network, as inspect shows it. */
 export interface EndpointSettings {
+  /** Full id of the network (Docker's `NetworkID`). */
   networkId: string
+  /** The container's IPv4 address on this network, e.g. "10.89.0.2". */
   ipAddress: string
+  /** The network's gateway: the host's address on its bridge, the container's default route when this is eth0. */
   gateway: string
+  /** MAC address of the container's interface: "02:42:" then the four bytes of its IPv4 address, as Docker makes it. */
   macAddress: string
+  /** Prefix length of the network's subnet, e.g. 24. */
   ipPrefixLen: number
+  /** Extra names the container has on this network (`--network-alias`, `connect({ aliases })`); user networks only. */
   aliases: string[]
 }
 
 /** One host binding of a published port. */
 export interface HostBinding {
+  /** Host address the port is published on; "0.0.0.0" for every address of the host. */
   hostIp: string
+  /** Host port (as in `docker port`), a number as a string, e.g. "8080"; the one picked when the spec left it out. */
   hostPort: string
 }
 
@@ -32,8 +40,11 @@ export interface HostBinding {
 export interface NetworkSettings {
   /** Address on the first (primary) network. */
   ipAddress: string
+  /** Gateway of the primary network (the container's default route); "" without bridge networking. */
   gateway: string
+  /** MAC address of the container's primary interface (eth0); "" without bridge networking. */
   macAddress: string
+  /** Prefix length of the primary network's subnet, e.g. 24; 0 without bridge networking. */
   ipPrefixLen: number
   /** "80/tcp" -> bindings. */
   ports: Record<string, HostBinding[]>
@@ -43,21 +54,39 @@ export interface NetworkSettings {
 
 /** What every view of a network shows. */
 export interface NetworkBase {
+  /** Full id (64 hex digits); `Network.get()` also takes a unique prefix. */
   id: string
+  /** Name, unique within the runtime; "bridge" is the default network. */
   name: string
+  /** Always "bridge": a Linux bridge on the host, as Docker's default driver. */
   driver: 'bridge'
   /** Host interface name of the bridge. */
   bridge: string
+  /** IPv4 subnet in CIDR form, e.g. "10.89.0.0/24". */
   subnet: string
+  /** The bridge's address, the containers' default route, e.g. "10.89.0.1". */
   gateway: string
+  /** No traffic in or out of the network, only between its containers (`--internal`). */
   internal: boolean
+  /** Labels given at create. */
   labels: Record<string, string>
+  /** Creation time, ISO 8601. */
   created: string
 }
 
 /** A network as `Network.inspect()` shows it. */
 export interface NetworkInfo extends NetworkBase {
-  containers: Record<string, { name: string; ipAddress: string; macAddress: string; aliases: string[] }>
+  /** The attached containers, by full container id (Docker's `Containers`). */
+  containers: Record<string, {
+    /** The container's name. */
+    name: string
+    /** Its IPv4 address on this network. */
+    ipAddress: string
+    /** Its MAC address on this network. */
+    macAddress: string
+    /** Its extra names on this network. */
+    aliases: string[]
+  }>
 }
 
 /** The container as the network layer needs to know it. */
@@ -105,14 +134,20 @@ export interface NetworkRunOptions {
 
 /** Options of `Network.connect`. */
 export interface AttachOptions {
+  /** Static IPv4 address inside the network's subnet (`docker network connect --ip`); default: the lowest free one. */
   ip?: string
+  /** Extra names the container answers to on this network (`--alias`). */
   aliases?: string[]
 }
 
 /** Options of `Network.create`. */
 export interface CreateNetworkOptions {
+  /** IPv4 subnet in CIDR form (`--subnet`), e.g. "192.168.90.0/24"; default: the next free /24 of the runtime's pools. EINVALID when it overlaps another network or a host route. */
   subnet?: string
+  /** The bridge's address in the subnet (`--gateway`); default: its first host address (.1). */
   gateway?: string
+  /** No traffic in or out of the network, only between its containers (`--internal`); default false. */
   internal?: boolean
+  /** Labels for your own bookkeeping (`--label`), shown by `inspect()`. */
   labels?: Record<string, string>
 }

@@ -10,6 +10,7 @@
 
 /** A mount in typed form, like Docker's `--mount`. */
 export interface MountOption {
+  /** 'bind' a host path, 'volume' a named or anonymous volume, 'tmpfs' a memory-backed filesystem. */
   type: 'bind' | 'volume' | 'tmpfs'
   /**
    * bind: absolute host path, which must exist. volume: the volume name;
@@ -18,6 +19,7 @@ export interface MountOption {
   source?: string
   /** Absolute path inside the container. */
   target: string
+  /** Mount it read-only (`readonly`); default false. */
   readOnly?: boolean
   /** volume only: do not copy the image's content into an empty volume (Docker's `volume-nocopy`). */
   noCopy?: boolean
@@ -55,6 +57,7 @@ export type ResolvedMount =
 
 /** A mount as `inspect().mounts` shows it, like Docker's `Mounts[]`. */
 export interface MountRecord {
+  /** 'bind', 'volume' or 'tmpfs' (Docker's `Type`). */
   type: 'bind' | 'volume' | 'tmpfs'
   /** The volume name (volumes only). */
   name?: string

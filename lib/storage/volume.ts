@@ -41,6 +41,7 @@ export class Volume {
   readonly mountpoint: string
   /** When it was created (ISO 8601). */
   readonly createdAt: string
+  /** Labels given at create (frozen). */
   readonly labels: Readonly<Record<string, string>>
   /** Made without a name; removed with its container by `remove({ volumes: true })`. */
   readonly anonymous: boolean

@@ -27,9 +27,11 @@ import { removeTreeAt } from '../files/tree'
 
 /** What is stored about a volume (meta.json). */
 export interface VolumeMeta {
+  /** The volume's name; 64 hex digits for an anonymous volume. */
   name: string
   /** ISO 8601. */
   createdAt: string
+  /** Labels given at create (`docker volume create --label`). */
   labels: Record<string, string>
   /** Made for `-v /path` or `Volume.create()` without a name; removed with its container by `remove({ volumes: true })`. */
   anonymous: boolean
@@ -43,7 +45,9 @@ export interface VolumeInfo extends VolumeMeta {
   mountpoint: string
   /** Ids of the containers referencing the volume (running or not). */
   usedBy: string[]
+  /** Always "local": a directory on this host, Docker's default driver. */
   driver: 'local'
+  /** Always "local": the volume exists on this host only. */
   scope: 'local'
 }
 
@@ -52,6 +56,7 @@ export type VolumeUsers = (name: string) => string[] | Promise<string[]>
 
 /** Options of `Volume.create`. */
 export interface VolumeCreateOptions {
+  /** Labels for your own bookkeeping (`--label`); ignored when a volume of that name exists already (that one is returned as it is). */
   labels?: Record<string, string>
 }
 

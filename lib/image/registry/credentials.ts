@@ -13,7 +13,17 @@ import { InvalidArgumentError } from '../../errors'
 import { DOCKER_HUB } from '../reference'
 
 /** Credentials for a registry: a user and password (basic auth, or exchanged for a token), or a bearer token. */
-export type RegistryAuth = { username: string; password: string } | { token: string }
+export type RegistryAuth =
+  | {
+      /** User name, as for `docker login`. */
+      username: string
+      /** Password or access token of that user; sent only to the registry's own origin and its token service. */
+      password: string
+    }
+  | {
+      /** A bearer token, sent as is in `Authorization: Bearer`. */
+      token: string
+    }
 
 /** The keys `docker login` uses for Docker Hub, in the order Docker looks them up. */
 const hubKeys = ['https://index.docker.io/v1/', 'index.docker.io', 'docker.io', 'registry-1.docker.io']

@@ -31,6 +31,7 @@ export interface PullProgress {
   bytes: number
   /** The blob's size. */
   total: number
+  /** 'cached' (the layer is stored already: nothing to do), or 'waiting', 'downloading' (repeated as bytes arrive), 'extracting', 'done'. */
   status: PullStatus
 }
 

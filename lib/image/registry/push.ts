@@ -40,6 +40,7 @@ export type PushStatus = 'waiting' | 'uploading' | 'exists' | 'mounted' | 'done'
 
 /** A progress event of a push: one layer's state and bytes. */
 export interface PushProgress extends Omit<PullProgress, 'status'> {
+  /** 'waiting', 'uploading' (repeated as bytes go), 'done'; or, instead of uploading, 'exists' (the registry has the blob) or 'mounted' (taken from another repository of the registry). */
   status: PushStatus
 }
 
@@ -55,11 +56,17 @@ export interface PushOptions extends RegistryConnectOptions {
 
 /** What a push wrote. */
 export interface PushResult {
+  /** The parsed reference pushed to (registry, repository, tag). */
   reference: Reference
   /** Digest of the manifest now in the registry ("name@digest" pulls exactly this image). */
   digest: string
   /** The manifest pushed. */
-  manifest: { bytes: Buffer; mediaType: string }
+  manifest: {
+    /** Its exact bytes, as stored in the registry (their sha256 is `digest`). */
+    bytes: Buffer
+    /** Its media type: Docker's schema 2 or OCI's image manifest. */
+    mediaType: string
+  }
 }
 
 const DEFAULT_CHUNK = 64 << 20
