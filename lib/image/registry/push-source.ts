@@ -15,8 +15,19 @@ import type { PushBlob, PushSource } from './push'
 
 /** The blobs and manifest that make up `record` in a registry. */
 export function pushSourceOf(store: ImageStore, record: ImageRecord): PushSource {
-  const knownIn = record.repoDigests.map((d) => d.slice(0, d.indexOf('@')))
-  return { ...(storedManifest(store, record) ?? freshManifest(store, record)), knownIn }
+  return { ...(storedManifest(store, record) ?? freshManifest(store, record)), knownIn: knownRepositories(store, record) }
+}
+
+/**
+ * Repositories the image's blobs are known to be in, as mount candidates:
+ * its own repoDigests first, then those of stored images sharing a layer
+ * with it (an image committed on top of a pulled one finds its base layers
+ * in the base's repository, as Docker's per-layer source records do).
+ */
+function knownRepositories(store: ImageStore, record: ImageRecord): string[] {
+  const sharing = store.list().filter((other) => other.id !== record.id && other.layers.some((l) => record.layers.includes(l)))
+  const names = [record, ...sharing].flatMap((r) => r.repoDigests.map((d) => d.slice(0, d.indexOf('@'))))
+  return [...new Set(names)]
 }
 
 function blob(store: ImageStore, digest: string, mediaType: string, size?: number): PushBlob {
