@@ -1,5 +1,7 @@
 // Image load: a multi-layer archive of about 200 MB (an OCI layout built by umoci, as a tar), loaded
-// into a fresh store, against `skopeo copy` + `umoci unpack` of the same archive, in the same run.
+// into a fresh store, against `skopeo copy` + `umoci unpack` of the same archive, in the same run;
+// and the same image as a docker-archive (skopeo's conversion, made once) against `docker load` on an
+// engine (the host's, or a private one: bench/docker.js), the image removed from both after each round.
 'use strict'
 const fs = require('node:fs')
 const os = require('node:os')
@@ -8,6 +10,7 @@ const crypto = require('node:crypto')
 const { execFileSync } = require('node:child_process')
 const { Image, Runtime } = require('../dist')
 const { fmt, row, peakRss, timedSynced: timed } = require('./stats')
+const { dockerEngine } = require('./docker')
 
 const LAYERS = Number(process.env.BENCH_IMAGE_LAYERS ?? 4)
 const LAYER_MIB = Number(process.env.BENCH_LAYER_MIB ?? 96)
@@ -75,8 +78,43 @@ module.exports = async function imagesBench() {
       fs.rmSync(theirs, { recursive: true, force: true })
     }
     row('peak RSS while loading', `${(rss / 2 ** 20).toFixed(0)} MiB`, '', '')
-    row('docker load', 'n/a: no engine in the host namespace (see test/tools/docker-engine.ts)', '', '')
+    await dockerLoadRows(archive, work)
   } finally {
     fs.rmSync(work, { recursive: true, force: true })
+  }
+}
+
+/** Alternates `a` and `b` (neither always meets the colder cache); returns both times. */
+async function pair(round, a, b) {
+  let tb = round % 2 ? await timed(b) : undefined
+  const ta = await timed(a)
+  tb ??= await timed(b)
+  return [ta, tb]
+}
+
+/** docker load of the image as a docker-archive against Image.load of the same file, fresh stores each round. */
+async function dockerLoadRows(ociArchive, work) {
+  const engine = await dockerEngine()
+  if (engine.skipped) return row('docker load', `n/a: ${engine.skipped}`, '', '')
+  try {
+    const archive = path.join(work, 'docker-archive.tar')
+    sh('skopeo', ['copy', '-q', `oci-archive:${ociArchive}`, `docker-archive:${archive}:mc-bench-load:latest`])
+    console.log(`\n## docker-archive load (${(fs.statSync(archive).size / 2 ** 20).toFixed(0)} MiB, skopeo's conversion) against docker load (${engine.label})`)
+    row('round', 'minicontainer', 'docker load', 'docker / ours')
+    for (let round = 0; round < 2; round++) {
+      const root = fs.mkdtempSync(path.join(work, 'root-'))
+      const runtime = new Runtime({ root })
+      const [ours, docker] = await pair(
+        round,
+        () => Image.load(archive, { runtime }),
+        () => engine.ok(['load', '-q', '-i', archive]),
+      )
+      row(`load #${round + 1}`, fmt(ours), fmt(docker), `${(docker / ours).toFixed(2)}x`)
+      await engine.ok(['rmi', 'mc-bench-load:latest'])
+      await runtime.close()
+      fs.rmSync(root, { recursive: true, force: true })
+    }
+  } finally {
+    await engine.stop()
   }
 }
