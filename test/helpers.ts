@@ -81,3 +81,17 @@ export async function runOutput(runtime: Runtime, ref: string, cmd?: string[]): 
   await c.remove({ volumes: true })
   return out
 }
+
+/** Pids (as in /proc) of host processes whose command line (NUL-separated) carries `marker`. */
+export function processesWith(marker: string): string[] {
+  return fs
+    .readdirSync('/proc')
+    .filter((p) => /^\d+$/.test(p))
+    .filter((p) => {
+      try {
+        return fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(marker)
+      } catch {
+        return false
+      }
+    })
+}

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { Container, MiniContainerError, Runtime, run } from '../../lib'
-import { text, useRuntime } from '../helpers'
+import { processesWith, text, useRuntime } from '../helpers'
 
 let runtime: Runtime
 
@@ -105,19 +105,6 @@ test('a non-root caller gets EPERM with a hint', () => {
 })
 
 describe('AbortSignal', () => {
-  /** Host processes whose command line carries `marker`. */
-  const processesWith = (marker: string) =>
-    fs
-      .readdirSync('/proc')
-      .filter((p) => /^\d+$/.test(p))
-      .filter((p) => {
-        try {
-          return fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(marker)
-        } catch {
-          return false
-        }
-      })
-
   test('an already aborted signal: EABORTED, and run() leaves no container', async () => {
     const before = leftovers()
     const err = await run('host', ['sleep', '31'], { runtime, name: 'aborted-early', signal: AbortSignal.abort() }).catch((e) => e)

@@ -9,24 +9,10 @@ import { execFile } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
+import { processesWith } from '../helpers'
 import { requireTool } from '../tools/registry'
 
 const repo = path.resolve(__dirname, '../..')
-
-/** Pids whose command line mentions `text`. */
-function processesMentioning(text: string): number[] {
-  return fs
-    .readdirSync('/proc')
-    .filter((p) => /^\d+$/.test(p))
-    .filter((p) => {
-      try {
-        return fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(text)
-      } catch {
-        return false
-      }
-    })
-    .map(Number)
-}
 
 test('examples/registry.js: push, pull into a fresh runtime and run; nothing left behind', async () => {
   requireTool('docker-registry', 'docker-registry')
@@ -41,7 +27,7 @@ test('examples/registry.js: push, pull into a fresh runtime and run; nothing lef
     expect({ code, stderr }).toEqual({ code: 0, stderr: '' })
     expect(stdout).toMatch(/^pushed 127\.0\.0\.1:\d+\/examples\/hello:1 \(sha256:[0-9a-f]{64}\)\npulled the same image id sha256:[0-9a-f]{12}\nhello from a pushed and pulled image\n$/)
     expect(fs.readdirSync(tmp)).toEqual([])
-    expect(processesMentioning(tmp)).toEqual([])
+    expect(processesWith(tmp)).toEqual([])
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true })
   }
