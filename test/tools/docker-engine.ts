@@ -150,9 +150,11 @@ export async function startPrivateDocker(timeoutMs = 120000): Promise<PrivateDoc
     '--log-level=warn',
   ].join(' ')
   const log = fs.openSync(path.join(dir, 'dockerd.log'), 'a')
+  // setpriv's parent-death signal: a jest worker killed outright takes its engine with it
+  // (unshare's --kill-child then stops dockerd) instead of leaving it running on the host.
   const child = spawn(
-    'nsenter',
-    [`--net=${netns}`, '--', 'unshare', '--mount', '--propagation=private', '--pid', '--fork', '--mount-proc', '--kill-child=SIGTERM', '--', 'sh', '-c', `echo 0 > /proc/sys/net/ipv4/ip_forward && mount -t tmpfs -o mode=755 tmpfs /run && exec ${dockerd}`],
+    'setpriv',
+    ['--pdeathsig', 'KILL', '--', 'nsenter', `--net=${netns}`, '--', 'unshare', '--mount', '--propagation=private', '--pid', '--fork', '--mount-proc', '--kill-child=SIGTERM', '--', 'sh', '-c', `echo 0 > /proc/sys/net/ipv4/ip_forward && mount -t tmpfs -o mode=755 tmpfs /run && exec ${dockerd}`],
     { stdio: ['ignore', log, log] },
   )
   fs.closeSync(log)

@@ -78,7 +78,8 @@ export async function startRegistry(mode: RegistryAuthMode = { type: 'none' }): 
     `version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: ${dir}/data\n  delete:\n    enabled: true\n` +
       `http:\n  addr: 127.0.0.1:${port}\n${authYaml}`,
   )
-  const child = spawn('docker-registry', ['serve', config], { stdio: ['ignore', 'ignore', 'pipe'] })
+  // Dies with this process even when it is killed outright (setpriv's parent-death signal).
+  const child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', 'docker-registry', 'serve', config], { stdio: ['ignore', 'ignore', 'pipe'] })
   let stderr = ''
   child.stderr?.on('data', (d) => (stderr = (stderr + d).slice(-4000)))
   const stop = async () => {
