@@ -2,7 +2,7 @@
  * Layer xattrs: PAX SCHILY.xattr.* records with binary values (a file
  * capability set by setcap, a user.* value that is not UTF-8) are kept when
  * a layer is unpacked and written when a tree becomes a layer (import,
- * commit), so save, load and commit round trips keep them; GNU tar reads our
+ * commit), so save, load, push, pull and commit round trips keep them; GNU tar reads our
  * layers' records and we read its. Overlay's own attributes never cross.
  * Observed with getfattr -e hex, getcap and GNU tar.
  */
@@ -12,7 +12,7 @@ import * as os from 'node:os'
 import * as path from 'node:path'
 import { Image, run, type Runtime } from '../../lib'
 import { busyboxRootfs, destroyRuntime, tempRuntime } from '../helpers'
-import { requireTool } from '../tools/registry'
+import { requireTool, startRegistry } from '../tools/registry'
 
 let runtime: Runtime
 let work: string
@@ -119,4 +119,20 @@ test('commit writes the xattrs of copied-up and new files into its layer, never 
   expect(fs.readFileSync(path.join(top, 'data/new'), 'utf8')).toBe('new\n')
   expectLayerXattrs(top)
   expect(attrs(path.join(top, 'data/new'))).toBe('')
+})
+
+test('push and pull through a registry keep them', async () => {
+  const registry = await startRegistry()
+  const other = tempRuntime()
+  try {
+    const img = await Image.import(treeWithXattrs('tree4'), { runtime, ref: 'mc-xattr:push' })
+    const ref = `${registry.host}/xattrs/img:1`
+    await img.push(ref)
+    const pulled = await Image.pull(ref, { runtime: other })
+    expect(pulled.id).toBe(img.id)
+    expectLayerXattrs(layerDir(other, pulled.details.layers[0]))
+  } finally {
+    await destroyRuntime(other)
+    await registry.stop()
+  }
 })
