@@ -1,6 +1,8 @@
 // Registry pull: a ~200 MB multi-layer image from a docker-registry on loopback, Image.pull against
 // `skopeo copy` + `umoci unpack` (the same bytes, the same disk, the same run), peak RSS of the
-// pulling process, and the second pull of an image whose layers are all present (manifest only).
+// pulling process, and the second pull of an image whose layers are all present (manifest only);
+// and `docker pull` of the same image when an engine can run (bench/docker.js): the host's pulls from
+// the same registry, a private one from a registry on its own namespace's loopback.
 'use strict'
 const fs = require('node:fs')
 const os = require('node:os')
@@ -10,6 +12,7 @@ const crypto = require('node:crypto')
 const { execFileSync, spawn } = require('node:child_process')
 const { Image, Runtime } = require('../dist')
 const { fmt, row, now, peakRss } = require('./stats')
+const { dockerEngine } = require('./docker')
 
 const LAYERS = 4
 const LAYER_MIB = Number(process.env.BENCH_LAYER_MIB ?? 50)
@@ -31,19 +34,32 @@ async function freePort() {
   return port
 }
 
-/** docker-registry on 127.0.0.1 with storage under `dir`; resolves once it accepts connections. */
-async function registry(dir) {
+/**
+ * docker-registry on 127.0.0.1 with storage under `dir`, in the network namespace `netns` when given
+ * (a private engine's); resolves once it listens (its log says so: a probe could not reach that namespace).
+ */
+async function registry(dir, netns) {
   const port = await freePort()
   const config = path.join(dir, 'config.yml')
-  fs.writeFileSync(config, `version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: ${dir}/data\nhttp:\n  addr: 127.0.0.1:${port}\n`)
-  const child = spawn('docker-registry', ['serve', config], { stdio: 'ignore' })
-  for (let i = 0; i < 100; i++) {
-    const up = await new Promise((r) => net.connect(port, '127.0.0.1').once('connect', function () { this.destroy(); r(true) }).once('error', () => r(false)))
-    if (up) return { host: `127.0.0.1:${port}`, stop: () => child.kill('SIGKILL') }
-    await new Promise((r) => setTimeout(r, 100))
-  }
-  child.kill('SIGKILL')
-  throw new Error('docker-registry did not start')
+  fs.writeFileSync(config, `version: 0.1\nlog:\n  level: info\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: ${dir}/data\nhttp:\n  addr: 127.0.0.1:${port}\n`)
+  const argv = ['docker-registry', 'serve', config]
+  const child = netns ? spawn('nsenter', [`--net=${netns}`, '--', ...argv], { stdio: ['ignore', 'ignore', 'pipe'] }) : spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] })
+  const stop = () => child.kill('SIGKILL')
+  let log = ''
+  const listening = new Promise((resolve, reject) => {
+    child.stderr.on('data', (d) => {
+      log = (log + d).slice(-4000)
+      if (log.includes(`listening on 127.0.0.1:${port}`)) resolve()
+    })
+    child.once('exit', (code) => reject(new Error(`docker-registry exited with ${code}: ${log}`)))
+    setTimeout(() => reject(new Error(`docker-registry did not listen within 10 s: ${log}`)), 10_000).unref()
+  })
+  await listening.catch((err) => {
+    stop()
+    throw err
+  })
+  child.stderr.resume()
+  return { host: `127.0.0.1:${port}`, stop }
 }
 
 /** An OCI layout with LAYERS layers of LAYER_MIB MiB of incompressible data each, built by umoci. */
@@ -121,8 +137,38 @@ module.exports = async function registryBench() {
     row('skopeo copy + umoci unpack', fmt(best(theirs)), '', `${(best(theirs) / best(ours)).toFixed(2)}x`)
     row('second pull (manifest only)', fmt(best(second)), '', '')
     row('peak RSS of the pulling process', `${(rss / 2 ** 20).toFixed(0)} MiB`, '', '')
+    await dockerPullRow(image, reg, work, rounds, best(ours))
   } finally {
     reg.stop()
     fs.rmSync(work, { recursive: true, force: true })
+  }
+}
+
+/** `docker pull` of the same image (best of rounds, removed after each), with its ratio to Image.pull's best. */
+async function dockerPullRow(image, reg, work, rounds, oursBest) {
+  const engine = await dockerEngine()
+  if (engine.skipped) return row('docker pull', `n/a: ${engine.skipped}`, '', '')
+  let own
+  try {
+    if (engine.netns) {
+      fs.mkdirSync(path.join(work, 'engine-registry'))
+      own = await registry(path.join(work, 'engine-registry'), engine.netns)
+    }
+    const ref = `${(own ?? reg).host}/bench/big:1`
+    if (own) execFileSync('nsenter', [`--net=${engine.netns}`, '--', 'skopeo', 'copy', '--quiet', '--dest-tls-verify=false', `oci:${image}`, `docker://${ref}`])
+    const times = []
+    for (let r = 0; r < rounds; r++) {
+      execFileSync('sync')
+      const t0 = now()
+      await engine.ok(['pull', '-q', ref])
+      execFileSync('sync')
+      times.push(now() - t0)
+      await engine.ok(['rmi', ref])
+    }
+    const best = Math.min(...times)
+    row(`docker pull (${engine.label}, best of rounds)`, fmt(best), '', `${(best / oursBest).toFixed(2)}x`)
+  } finally {
+    own?.stop()
+    await engine.stop()
   }
 }
