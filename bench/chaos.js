@@ -180,12 +180,16 @@ function pidGone(pid) {
   }
 }
 
-/** Polls the pids every millisecond from the kill on; the ms each took to disappear (Infinity past the deadline). */
+/**
+ * Polls the pids every millisecond from the kill on; the ms each took to disappear (Infinity past
+ * the deadline). A timer, not a busy loop: an observer spinning on one of two cores would slow
+ * down the deaths it measures. Polling late only overstates a death time.
+ */
 async function deathTimes(pids, t0) {
   const times = new Map()
   while (times.size < pids.length && now() - t0 < DEATH_DEADLINE_MS) {
     for (const pid of pids) if (!times.has(pid) && pidGone(pid)) times.set(pid, now() - t0)
-    await new Promise((r) => setImmediate(r))
+    await sleep(1)
   }
   return pids.map((pid) => times.get(pid) ?? Infinity)
 }

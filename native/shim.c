@@ -5,8 +5,8 @@
  * multi-threaded and no JavaScript may run there), so it posix_spawns this
  * small single-threaded program instead:
  *
- *   mc-shim run    clone() the container with new namespaces, set it up, exec
- *   mc-shim exec   join a running container's namespaces, fork, exec
+ *   mc-shim run <owner pid>    clone() the container with new namespaces, set it up, exec
+ *   mc-shim exec <owner pid>   join a running container's namespaces, fork, exec
  *
  * fd 3 is a socket to Node. Node writes the spec (spec.h); the shim answers
  * with lines:
@@ -25,7 +25,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -35,6 +34,7 @@
 #include "cgroup.h"
 #include "init.h"
 #include "linux.h"
+#include "owner.h"
 #include "process.h"
 #include "report.h"
 #include "spec.h"
@@ -86,6 +86,7 @@ static __attribute__((noreturn)) void monitor(pid_t pid, const struct mc_spec *s
   snprintf(ns_path, sizeof(ns_path), "/proc/%d/ns/mnt", pid);
   int mnt_ns = open(ns_path, O_RDONLY | O_CLOEXEC);
   int status;
+  mc_owner_await();
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
@@ -153,22 +154,19 @@ static void open_paths(struct mc_spec *spec) {
   }
 }
 
-static int run(struct mc_spec *spec) {
-  if (!spec->detach) prctl(PR_SET_PDEATHSIG, SIGKILL);
+static int run(struct mc_spec *spec, pid_t owner) {
+  if (!spec->detach) mc_owner_watch(owner);
   else setsid();
-  if (getppid() == 1 && !spec->detach) _exit(1); /* Node died before we were told to start */
   if (!spec->rootfs) mc_fail("spec", EINVAL, "no rootfs");
   open_paths(spec);
   if (mc_cgroups_open(spec) < 0) mc_fail("open cgroup", errno, "cgroup.procs");
 
   int report[2];
   if (pipe2(report, O_CLOEXEC) < 0) mc_fail("pipe", errno, "report pipe");
-  /* A raw clone is fork() with namespaces: the child continues right here. */
-  pid_t pid = (pid_t)syscall(SYS_clone, spec->clone_flags | SIGCHLD, NULL, NULL, NULL, 0);
+  pid_t pid = mc_owner_clone(spec->clone_flags); /* the container never outlives its shim */
   if (pid < 0) mc_fail("clone", errno, "namespaces");
   if (pid == 0) {
     start_child(report);
-    prctl(PR_SET_PDEATHSIG, SIGKILL); /* the container never outlives its shim */
     mc_cgroups_join(spec, -1);
     if (spec->netns_fd >= 0) {
       if (setns(spec->netns_fd, CLONE_NEWNET) < 0) mc_fail("join network namespace", errno, "fd %d", spec->netns_fd);
@@ -214,8 +212,8 @@ static int exec_in(struct mc_spec *spec) {
 int main(int argc, char **argv) {
   static struct mc_spec spec;
   char err[256];
-  if (argc < 2) {
-    fprintf(stderr, "usage: mc-shim run|exec (spec on fd 3); started by minicontainer\n");
+  if (argc < 3) {
+    fprintf(stderr, "usage: mc-shim run|exec <owner pid> (spec on fd 3); started by minicontainer\n");
     return 2;
   }
   /* Until a child exists, failures are said to Node directly. */
@@ -223,7 +221,7 @@ int main(int argc, char **argv) {
   if (mc_spec_read(CONTROL_FD, &spec, err, sizeof(err)) < 0) mc_fail("spec", EINVAL, "%s", err);
   /* fds past the ones Node passed on purpose must not reach the container. */
   syscall(SYS_close_range, CONTROL_FD + 1, ~0U, CLOSE_RANGE_CLOEXEC);
-  if (!strcmp(argv[1], "run")) return run(&spec);
+  if (!strcmp(argv[1], "run")) return run(&spec, (pid_t)atoi(argv[2]));
   if (!strcmp(argv[1], "exec")) return exec_in(&spec);
   mc_fail("mode", EINVAL, "%s", argv[1]);
 }

@@ -137,7 +137,8 @@ export class Shim {
     const [ours, theirs] = socketPair()
     let pid: number
     try {
-      pid = spawnProcess(shimPath, ['mc-shim', mode], [], [stdio.stdin, stdio.stdout, stdio.stderr, theirs], detach)
+      // Our pid: an owned container's shim exits if it finds another parent (we died before it could watch us).
+      pid = spawnProcess(shimPath, ['mc-shim', mode, String(process.pid)], [], [stdio.stdin, stdio.stdout, stdio.stderr, theirs], detach)
     } catch (err) {
       closeQuietly(ours)
       throw err

@@ -1,0 +1,181 @@
+/*
+ * A container dies with the Node process that owns it, within milliseconds,
+ * and nothing of it runs on.
+ *
+ * The chain is owner -> shim -> container. The shim kills the container's
+ * pid 1 (which takes its whole pid namespace with it) as soon as it learns
+ * that the owner is dying, then reaps it as for any exit, and only then lets
+ * go of the container's mount namespace. Were the shim to die of SIGKILL
+ * instead, the container would die of its own PDEATHSIG holding the last
+ * reference to that namespace, and unmount everything in its exit path:
+ * unmounting an overlay syncs the host filesystem under it, hundreds of
+ * milliseconds under load.
+ *
+ * Learning early is the hard part. PR_SET_PDEATHSIG (SIGTERM here) fires
+ * when Node's main thread exits, which under load can be 100 ms after the
+ * SIGKILL: the thread may be in an uninterruptible syscall (rtnetlink waiting
+ * for an RCU grace period) or be the last thread out, which tears down Node's
+ * whole address space first. So the shim also watches every thread of the
+ * owner (pidfds with PIDFD_THREAD, Linux 6.9+) and wakes when the first one
+ * exits; a thread exiting on its own (a finished worker_thread) is told apart
+ * from the process dying by the owner's pending SIGKILL or exit state.
+ *
+ * The container's own PDEATHSIG (SIGKILL when the shim dies) stays as the
+ * backstop for a shim killed outright.
+ */
+#define _GNU_SOURCE
+#include "owner.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "report.h"
+
+#define PIDFD_THREAD_FLAG O_EXCL /* PIDFD_THREAD, Linux 6.9 */
+#define MAX_THREADS 128
+
+static pid_t owner_pid;
+/* A pidfd, not a pid: the handler can never hit a reused pid after the container is reaped. */
+static volatile sig_atomic_t container_fd = -1;
+
+static void kill_container(void) {
+  syscall(SYS_pidfd_send_signal, (int)container_fd, SIGKILL, NULL, 0);
+}
+
+static void on_owner_gone(int sig) {
+  (void)sig;
+  if (container_fd < 0) _exit(1);
+  kill_container();
+}
+
+void mc_owner_watch(pid_t owner) {
+  struct sigaction sa = {.sa_handler = on_owner_gone}; /* no SA_RESTART: blocking calls return EINTR */
+  sigfillset(&sa.sa_mask);
+  sigaction(SIGTERM, &sa, NULL);
+  prctl(PR_SET_PDEATHSIG, SIGTERM);
+  /* The owner may have died before the prctl (man 2 prctl). Not "== 1": a subreaper may have adopted us. */
+  if (getppid() != owner) _exit(1);
+  owner_pid = owner;
+}
+
+/* True when the process behind `pidfd` has exited. */
+static int has_exited(int pidfd) {
+  struct pollfd p = {.fd = pidfd, .events = POLLIN};
+  return poll(&p, 1, 0) > 0;
+}
+
+static void tie_child_to_shim(int shim_fd, const sigset_t *mask) {
+  signal(SIGTERM, SIG_DFL);
+  sigprocmask(SIG_SETMASK, mask, NULL);
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  /*
+   * getppid() is 0 in a new pid namespace, so ask the shim's pidfd whether it
+   * died before the prctl. kill(0, 0) (no signal is sent) takes the tasklist
+   * lock that the dying shim holds while it reads our PDEATHSIG and marks
+   * itself exited: after it, one of the two has certainly seen the other.
+   */
+  kill(0, 0);
+  if (has_exited(shim_fd)) _exit(1);
+  close(shim_fd);
+}
+
+pid_t mc_owner_clone(unsigned long flags) {
+  int self = (int)syscall(SYS_pidfd_open, getpid(), 0);
+  if (self < 0) mc_fail("pidfd_open", errno, "shim");
+  sigset_t term, mask;
+  sigemptyset(&term);
+  sigaddset(&term, SIGTERM);
+  /* An owner dying during the clone is handled once container_fd is known. */
+  sigprocmask(SIG_BLOCK, &term, &mask);
+  /* A raw clone is fork() with namespaces: the child continues right here. */
+  pid_t pid = (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, 0);
+  if (pid == 0) {
+    tie_child_to_shim(self, &mask);
+    return 0;
+  }
+  int saved = errno;
+  close(self);
+  /* Our unreaped child: its pid cannot be reused under us. */
+  if (pid > 0) container_fd = (int)syscall(SYS_pidfd_open, pid, 0);
+  sigprocmask(SIG_SETMASK, &mask, NULL);
+  errno = saved;
+  return pid;
+}
+
+/* Whether the owner is on its way out: a fatal signal pending (SIGKILL is queued to every thread), exiting, or gone. */
+static int owner_dying(void) {
+  char path[64], buf[2048];
+  snprintf(path, sizeof(path), "/proc/%d/status", (int)owner_pid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 1;
+  ssize_t n = read(fd, buf, sizeof(buf) - 1);
+  close(fd);
+  if (n <= 0) return 1;
+  buf[n] = 0;
+  const char *state = strstr(buf, "\nState:\t");
+  if (!state || state[8] == 'Z' || state[8] == 'X') return 1;
+  const char *pending = strstr(buf, "\nSigPnd:\t");
+  unsigned long long set = pending ? strtoull(pending + 9, NULL, 16) : 0;
+  if (set & (1ULL << (SIGKILL - 1))) return 1;
+  /* PF_EXITING (field 9 of stat): SIGKILL already taken, do_exit() under way. */
+  snprintf(path, sizeof(path), "/proc/%d/stat", (int)owner_pid);
+  fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 1;
+  n = read(fd, buf, sizeof(buf) - 1);
+  close(fd);
+  if (n <= 0) return 1;
+  buf[n] = 0;
+  unsigned long flags = 0;
+  const char *after = strrchr(buf, ')');
+  if (after) sscanf(after + 2, "%*c %*d %*d %*d %*d %*d %lu", &flags);
+  return (flags & 0x4) != 0;
+}
+
+/* pidfds of the owner's threads into fds[1..]; returns how many entries are used. */
+static int watch_threads(struct pollfd *fds, int max) {
+  char path[64];
+  snprintf(path, sizeof(path), "/proc/%d/task", (int)owner_pid);
+  DIR *dir = opendir(path);
+  if (!dir) return 1;
+  int n = 1;
+  struct dirent *e;
+  while (n < max && (e = readdir(dir))) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    int fd = (int)syscall(SYS_pidfd_open, atoi(e->d_name), PIDFD_THREAD_FLAG);
+    if (fd < 0) break; /* before 6.9: PDEATHSIG alone */
+    fds[n++] = (struct pollfd){.fd = fd, .events = POLLIN};
+  }
+  closedir(dir);
+  return n;
+}
+
+void mc_owner_await(void) {
+  if (!owner_pid || container_fd < 0) return;
+  struct pollfd fds[MAX_THREADS + 1];
+  fds[0] = (struct pollfd){.fd = container_fd, .events = POLLIN};
+  int n = watch_threads(fds, MAX_THREADS + 1);
+  int killed = 0;
+  while (!(fds[0].revents & POLLIN)) {
+    if (poll(fds, (nfds_t)n, -1) < 0) continue; /* EINTR: PDEATHSIG's handler may have killed it */
+    for (int i = 1; i < n; i++) {
+      if (!(fds[i].revents & POLLIN)) continue;
+      close(fds[i].fd);
+      fds[i].fd = -1; /* poll skips it */
+      if (!killed && owner_dying()) {
+        kill_container();
+        killed = 1;
+      }
+    }
+  }
+  for (int i = 1; i < n; i++)
+    if (fds[i].fd >= 0) close(fds[i].fd);
+}
