@@ -5,8 +5,8 @@
  * multi-threaded and no JavaScript may run there), so it posix_spawns this
  * small single-threaded program instead:
  *
- *   mc-shim run <owner pid>    clone() the container with new namespaces, set it up, exec
- *   mc-shim exec <owner pid>   join a running container's namespaces, fork, exec
+ *   mc-shim run <owner pid>   clone() the container with new namespaces, set it up, exec
+ *   mc-shim exec              join a running container's namespaces, fork, exec
  *
  * fd 3 is a socket to Node. Node writes the spec (spec.h); the shim answers
  * with lines:
@@ -155,6 +155,7 @@ static void open_paths(struct mc_spec *spec) {
 }
 
 static int run(struct mc_spec *spec, pid_t owner) {
+  if (!spec->detach && owner <= 0) mc_fail("spec", EINVAL, "an owned container needs its owner's pid");
   if (!spec->detach) mc_owner_watch(owner);
   else setsid();
   if (!spec->rootfs) mc_fail("spec", EINVAL, "no rootfs");
@@ -212,8 +213,8 @@ static int exec_in(struct mc_spec *spec) {
 int main(int argc, char **argv) {
   static struct mc_spec spec;
   char err[256];
-  if (argc < 3) {
-    fprintf(stderr, "usage: mc-shim run|exec <owner pid> (spec on fd 3); started by minicontainer\n");
+  if (argc < 2) {
+    fprintf(stderr, "usage: mc-shim run|exec [owner pid] (spec on fd 3); started by minicontainer\n");
     return 2;
   }
   /* Until a child exists, failures are said to Node directly. */
@@ -221,7 +222,7 @@ int main(int argc, char **argv) {
   if (mc_spec_read(CONTROL_FD, &spec, err, sizeof(err)) < 0) mc_fail("spec", EINVAL, "%s", err);
   /* fds past the ones Node passed on purpose must not reach the container. */
   syscall(SYS_close_range, CONTROL_FD + 1, ~0U, CLOSE_RANGE_CLOEXEC);
-  if (!strcmp(argv[1], "run")) return run(&spec, (pid_t)atoi(argv[2]));
+  if (!strcmp(argv[1], "run")) return run(&spec, argc > 2 ? (pid_t)atoi(argv[2]) : 0);
   if (!strcmp(argv[1], "exec")) return exec_in(&spec);
   mc_fail("mode", EINVAL, "%s", argv[1]);
 }

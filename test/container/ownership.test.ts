@@ -173,11 +173,12 @@ test('a thread of the owner ending on its own (a worker_thread) does not kill it
     const { Worker } = require('node:worker_threads');
     (async () => {
       const runtime = new Runtime({ root: ${JSON.stringify(runtime.root)} })
-      const worker = new Worker('setTimeout(() => {}, 300)', { eval: true })
+      const worker = new Worker("require('node:worker_threads').parentPort.once('message', () => process.exit(0))", { eval: true })
       await new Promise((r) => worker.once('online', r))
       const c = await run('host', ['sleep', '60'], { runtime, name: 'worker-owner' })
       console.log((await c.inspect()).state.pid)
       worker.once('exit', () => setTimeout(() => console.log('worker gone'), 200))
+      worker.postMessage('end')
       setInterval(() => {}, 1000)
     })()`
   const child = spawnNode(script, { stdio: ['ignore', 'pipe', 'inherit'] })
