@@ -1,7 +1,7 @@
 import * as fs from 'node:fs'
 import { Container, Image, type Runtime } from '../../lib'
 import { destroyRuntime, sleep, tempRuntime } from '../helpers'
-import { nodeOutput, nodeScript, runNodeSync, spawnNode } from '../tools/node-child'
+import { nodeOutput, runNodeSync, spawnNode } from '../tools/node-child'
 
 let runtime: Runtime
 
@@ -88,109 +88,4 @@ test('rm: true of a container whose owner died is cleaned at the next runtime st
   )
   expect(listed).not.toContain('orphan-rm')
   expect(recordNames()).not.toContain('orphan-rm')
-})
-
-/** pid, parent pid and command name of every process, from /proc. */
-function processes(): { pid: number; ppid: number; comm: string; cmdline: string }[] {
-  const out = []
-  for (const p of fs.readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
-    try {
-      const stat = fs.readFileSync(`/proc/${p}/stat`, 'utf8')
-      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
-      out.push({ pid: Number(p), ppid, comm, cmdline: fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').replace(/\0/g, ' ') })
-    } catch {
-      /* exited meanwhile */
-    }
-  }
-  return out
-}
-
-/** Lines of a child's stream, as they come. */
-function lines(stream: NodeJS.ReadableStream): { next: (match: RegExp, ms?: number) => Promise<string> } {
-  let seen = ''
-  stream.on('data', (d) => (seen += String(d)))
-  return {
-    next: async (match, ms = 20_000) => {
-      const ok = await until(() => match.test(seen), ms)
-      if (!ok) throw new Error(`no line matching ${match} in:\n${seen.slice(-3000)}`)
-      return seen.match(match)![0]
-    },
-  }
-}
-
-test('an owner that dies before its shim watches it leaves no container, even when a subreaper adopts the shim', async () => {
-  // The shim learns that its owner died by PR_SET_PDEATHSIG, which is only armed once the spec has
-  // been read; an owner dying before that must be noticed by the shim itself (man 2 prctl: compare
-  // getppid() afterwards). The reparenting target is not always pid 1: here a subreaper adopts it.
-  const marker = `mc-orphan-${process.pid}-${Date.now()}`
-  // The container's shell (the scripts below carry the marker in their argv too).
-  const orphans = () => processes().filter((p) => p.cmdline.startsWith('sh -c') && p.cmdline.includes(marker))
-  const owner = `const { run, Runtime } = lib();
-    (async () => {
-      const runtime = new Runtime({ root: ${JSON.stringify(runtime.root)} })
-      const warmup = await run('host', ['true'], { runtime, network: 'none' })
-      await warmup.wait()
-      await warmup.remove()
-      await new Promise((r) => setTimeout(r, 300)) // the pool's spare shim is spawned meanwhile
-      console.log('owner ' + process.pid)
-      process.stdin.once('data', () => run('host', ['sh', '-c', 'sleep 600; echo ${marker}'], { runtime, network: 'none' }).catch(() => {}))
-    })()`
-  const reaper = spawnNode(
-    `require('koffi').load('libc.so.6').func('int prctl(int, unsigned long, unsigned long, unsigned long, unsigned long)')(36 /* PR_SET_CHILD_SUBREAPER */, 1, 0, 0, 0)
-    require('node:child_process').spawn(process.execPath, ['-e', process.argv[1]], { stdio: 'inherit', env: { ...process.env, NODE_DEBUG: 'minicontainer' } })
-    setInterval(() => {}, 1000)`,
-    { stdio: ['pipe', 'pipe', 'pipe'] },
-    [nodeScript(owner)],
-  )
-  const out = lines(reaper.stdout!)
-  const err = lines(reaper.stderr!)
-  let spare: number | undefined
-  try {
-    const ownerPid = Number((await out.next(/owner \d+/)).split(' ')[1])
-    const shims = processes().filter((p) => p.ppid === ownerPid && p.comm === 'mc-shim')
-    expect(shims).toHaveLength(1)
-    spare = shims[0].pid
-    // Hold the spare shim before it reads its spec, let the owner send one, and kill the owner.
-    process.kill(spare, 'SIGSTOP')
-    reaper.stdin!.write('go\n')
-    await err.next(new RegExp(`shim ${spare} spec:`))
-    process.kill(ownerPid, 'SIGKILL')
-    expect(await until(() => processes().find((p) => p.pid === spare)?.ppid === reaper.pid)).toBe(true)
-    process.kill(spare, 'SIGCONT')
-    expect(await until(() => !alive(spare!))).toBe(true)
-    await sleep(200)
-    expect(orphans()).toEqual([])
-  } finally {
-    for (const p of [...orphans(), ...processes().filter((x) => x.pid === spare)]) process.kill(p.pid, 'SIGKILL')
-    reaper.kill('SIGKILL')
-  }
-})
-
-test('a thread of the owner ending on its own (a worker_thread) does not kill its containers', async () => {
-  // The shim watches every thread of its owner so as to learn of a SIGKILL before the main thread exits.
-  const script = `const { run, Runtime } = lib();
-    const { Worker } = require('node:worker_threads');
-    (async () => {
-      const runtime = new Runtime({ root: ${JSON.stringify(runtime.root)} })
-      const worker = new Worker("require('node:worker_threads').parentPort.once('message', () => process.exit(0))", { eval: true })
-      await new Promise((r) => worker.once('online', r))
-      const c = await run('host', ['sleep', '60'], { runtime, name: 'worker-owner' })
-      console.log((await c.inspect()).state.pid)
-      worker.once('exit', () => setTimeout(() => console.log('worker gone'), 200))
-      worker.postMessage('end')
-      setInterval(() => {}, 1000)
-    })()`
-  const child = spawnNode(script, { stdio: ['ignore', 'pipe', 'inherit'] })
-  try {
-    const out = lines(child.stdout!)
-    const containerPid = Number((await out.next(/^\d+/m)).trim())
-    await out.next(/worker gone/)
-    expect(alive(containerPid)).toBe(true)
-    child.kill('SIGKILL')
-    expect(await until(() => !alive(containerPid), 2000)).toBe(true)
-  } finally {
-    child.kill('SIGKILL')
-  }
-  await (await Container.get('worker-owner', { runtime })).remove({ force: true })
 })

@@ -1,0 +1,194 @@
+/**
+ * The moments in which an owner or a shim can die without its container
+ * noticing (issue 12, finding 2), each held open on purpose: the shim
+ * stopped before it arms PR_SET_PDEATHSIG (SIGSTOP), the container child
+ * held before it arms its own (strace's syscall delay). And the other side:
+ * a thread of the owner that ends on its own kills nothing.
+ */
+import * as fs from 'node:fs'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { Container, Image, type Runtime } from '../../lib'
+import { destroyRuntime, sleep, tempRuntime } from '../helpers'
+import { nodeScript, spawnNode } from '../tools/node-child'
+
+let runtime: Runtime
+
+beforeAll(async () => {
+  runtime = tempRuntime()
+  await Image.fromHost({ runtime })
+})
+afterAll(() => destroyRuntime(runtime))
+
+interface Proc {
+  pid: number
+  ppid: number
+  comm: string
+  cmdline: string
+}
+
+/** Every process, from /proc. */
+function processes(): Proc[] {
+  const out: Proc[] = []
+  for (const p of fs.readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
+    try {
+      const stat = fs.readFileSync(`/proc/${p}/stat`, 'utf8')
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
+      out.push({ pid: Number(p), ppid, comm, cmdline: fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').replace(/\0/g, ' ') })
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+  return out
+}
+
+const alive = (pid: number) => fs.existsSync(`/proc/${pid}`) && !/State:\s+Z/.test(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))
+
+async function until(cond: () => boolean, ms = 5000): Promise<boolean> {
+  for (const t0 = Date.now(); Date.now() - t0 < ms; await sleep(20)) if (cond()) return true
+  return cond()
+}
+
+/** What a child printed so far, and a wait for a pattern in it. */
+function lines(stream: NodeJS.ReadableStream): { next: (match: RegExp, ms?: number) => Promise<string> } {
+  let seen = ''
+  stream.on('data', (d) => (seen += String(d)))
+  return {
+    next: async (match, ms = 20_000) => {
+      if (!(await until(() => match.test(seen), ms))) throw new Error(`no line matching ${match} in:\n${seen.slice(-3000)}`)
+      return seen.match(match)![0]
+    },
+  }
+}
+
+/**
+ * An owner process with a spare shim ready (spawned, waiting for a spec);
+ * `go()` makes it run `sh -c 'sleep 600; echo <marker>'`. Under a subreaper
+ * when asked (the reaper prints the owner's output, NODE_DEBUG on).
+ */
+async function ownerWithSpareShim(subreaper: boolean) {
+  const marker = `mc-orphan-${process.pid}-${Date.now()}`
+  const owner = `const { run, Runtime } = lib();
+    (async () => {
+      const runtime = new Runtime({ root: ${JSON.stringify(runtime.root)} })
+      const warmup = await run('host', ['true'], { runtime, network: 'none' })
+      await warmup.wait()
+      await warmup.remove()
+      await new Promise((r) => setTimeout(r, 300)) // the pool's spare shim is spawned meanwhile
+      console.log('owner ' + process.pid)
+      process.stdin.once('data', () => run('host', ['sh', '-c', 'sleep 600; echo ${marker}'], { runtime, network: 'none' }).catch(() => {}))
+      setInterval(() => {}, 1000)
+    })()`
+  const env = { ...process.env, NODE_DEBUG: 'minicontainer' }
+  const proc: ChildProcess = subreaper
+    ? spawnNode(
+        `require('koffi').load('libc.so.6').func('int prctl(int, unsigned long, unsigned long, unsigned long, unsigned long)')(36 /* PR_SET_CHILD_SUBREAPER */, 1, 0, 0, 0)
+        require('node:child_process').spawn(process.execPath, ['-e', process.argv[1]], { stdio: 'inherit' })
+        setInterval(() => {}, 1000)`,
+        { stdio: ['pipe', 'pipe', 'pipe'], env },
+        [nodeScript(owner)],
+      )
+    : spawnNode(owner, { stdio: ['pipe', 'pipe', 'pipe'], env })
+  const out = lines(proc.stdout!)
+  const ownerPid = Number((await out.next(/owner \d+/)).split(' ')[1])
+  const shims = processes().filter((p) => p.ppid === ownerPid && p.comm === 'mc-shim')
+  expect(shims).toHaveLength(1)
+  return {
+    proc,
+    ownerPid,
+    spare: shims[0].pid,
+    err: lines(proc.stderr!),
+    go: () => proc.stdin!.write('go\n'),
+    // The container's shell (the owner's argv carries the marker too).
+    orphans: () => processes().filter((p) => p.cmdline.startsWith('sh -c') && p.cmdline.includes(marker)),
+  }
+}
+
+/** Kills what a test may have left: orphaned containers, the given pids, the owner (or its reaper). */
+function killAll(o: Awaited<ReturnType<typeof ownerWithSpareShim>> | undefined, pids: number[]): void {
+  for (const pid of [...(o?.orphans().map((p) => p.pid) ?? []), ...pids, ...(o ? [o.ownerPid] : [])])
+    try {
+      process.kill(pid, 'SIGKILL')
+    } catch {
+      /* gone */
+    }
+  o?.proc.kill('SIGKILL')
+}
+
+test('an owner that dies before its shim watches it leaves no container, even when a subreaper adopts the shim', async () => {
+  // The shim arms PR_SET_PDEATHSIG once it has its spec; an owner dying before that must be noticed
+  // by the shim itself (man 2 prctl: compare getppid() afterwards). The shim is then adopted by the
+  // nearest subreaper, not always by pid 1.
+  let o: Awaited<ReturnType<typeof ownerWithSpareShim>> | undefined
+  try {
+    o = await ownerWithSpareShim(true)
+    const { spare } = o
+    // Hold the spare shim before it reads its spec, let the owner send one, and kill the owner.
+    process.kill(spare, 'SIGSTOP')
+    o.go()
+    await o.err.next(new RegExp(`shim ${spare} spec:`))
+    process.kill(o.ownerPid, 'SIGKILL')
+    expect(await until(() => processes().find((p) => p.pid === spare)?.ppid === o!.proc.pid)).toBe(true)
+    process.kill(spare, 'SIGCONT')
+    expect(await until(() => !alive(spare))).toBe(true)
+    await sleep(200)
+    expect(o.orphans()).toEqual([])
+  } finally {
+    killAll(o, o ? [o.spare] : [])
+  }
+})
+
+test('a container whose shim dies between clone() and the container arming its own PDEATHSIG never runs', async () => {
+  // strace (the observer here, not the library) delays each process's first prctl by 1.5 s: the
+  // shim's (harmless: its owner lives) and then the container child's, PR_SET_PDEATHSIG right after
+  // clone(). The shim is killed while the child waits, so the signal can never come.
+  let o: Awaited<ReturnType<typeof ownerWithSpareShim>> | undefined
+  let strace: ChildProcess | undefined
+  let child: number | undefined
+  try {
+    o = await ownerWithSpareShim(false)
+    const { spare } = o
+    strace = spawn('strace', ['-f', '-o', '/dev/null', '-e', 'trace=prctl', '-e', 'inject=prctl:delay_enter=1500000:when=1', '-p', String(spare)], { stdio: ['ignore', 'ignore', 'pipe'] })
+    const failed = new Promise<never>((_, reject) => strace!.once('error', (e) => reject(new Error(`strace is needed for this test (apt-get install strace): ${e.message}`))))
+    await Promise.race([lines(strace.stderr!).next(new RegExp(`Process ${spare} attached`)), failed])
+    o.go()
+    expect(await until(() => (child = processes().find((p) => p.ppid === spare)?.pid) !== undefined, 10_000)).toBe(true)
+    process.kill(spare, 'SIGKILL')
+    // The child leaves on its own once its prctl returns; before the fix it went on to run the program.
+    expect(await until(() => !alive(child!) || o!.orphans().length > 0, 10_000)).toBe(true)
+    await sleep(300)
+    expect(o.orphans()).toEqual([])
+    expect(alive(child!)).toBe(false)
+  } finally {
+    strace?.kill('SIGKILL')
+    killAll(o, child ? [child] : [])
+  }
+})
+
+test('a thread of the owner ending on its own (a worker_thread) does not kill its containers', async () => {
+  // The shim watches every thread of its owner so as to learn of a SIGKILL before the main thread exits.
+  const script = `const { run, Runtime } = lib();
+    const { Worker } = require('node:worker_threads');
+    (async () => {
+      const runtime = new Runtime({ root: ${JSON.stringify(runtime.root)} })
+      const worker = new Worker("require('node:worker_threads').parentPort.once('message', () => process.exit(0))", { eval: true })
+      await new Promise((r) => worker.once('online', r))
+      const c = await run('host', ['sleep', '60'], { runtime, name: 'worker-owner' })
+      console.log((await c.inspect()).state.pid)
+      worker.once('exit', () => setTimeout(() => console.log('worker gone'), 200))
+      worker.postMessage('end')
+      setInterval(() => {}, 1000)
+    })()`
+  const child = spawnNode(script, { stdio: ['ignore', 'pipe', 'inherit'] })
+  try {
+    const out = lines(child.stdout!)
+    const containerPid = Number((await out.next(/^\d+/m)).trim())
+    await out.next(/worker gone/)
+    expect(alive(containerPid)).toBe(true)
+    child.kill('SIGKILL')
+    expect(await until(() => !alive(containerPid), 2000)).toBe(true)
+  } finally {
+    child.kill('SIGKILL')
+  }
+  await (await Container.get('worker-owner', { runtime })).remove({ force: true })
+})
