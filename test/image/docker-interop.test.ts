@@ -3,12 +3,15 @@
  * image built by `docker build` (several layers, a deleted file, a replaced
  * directory, ENV, WORKDIR, USER, ENTRYPOINT, CMD, VOLUME, STOPSIGNAL) and
  * written by `docker save` loads here and runs with the output `docker run`
- * gives; Image.save output is read by `docker load` and runs there.
+ * gives; Image.save output is read by `docker load` and runs there;
+ * layer xattrs (binary values) reach Docker's layer store, and a file
+ * capability comes back from `docker save`.
  */
 import * as path from 'node:path'
 import { Image, run } from '../../lib'
-import { runOutput } from '../helpers'
+import { destroyRuntime, runOutput, tempRuntime } from '../helpers'
 import { useDockerFixture } from '../tools/docker-engine'
+import { expectTreeXattrs, hasPingerCap, requireXattrTools, treeWithXattrs } from './xattr-fixture'
 
 const dockerfile = `FROM mc-bb:base
 RUN mkdir -p /opt/dir && echo a > /opt/dir/a && echo b > /opt/dir/b && echo gone > /etc/gone
@@ -54,4 +57,27 @@ test('Image.save output docker-loads and runs there with the same id and output'
   expect(await fx.engine.ok(['inspect', '-f', '{{.Id}}', 'mc-ours:1'])).toBe(committed.id)
   expect(await fx.engine.ok(['run', '--rm', '--network', 'none', 'mc-back:2'])).toBe('from-cmd hello 1000 /opt\nc\ngone\ndata')
   expect(await fx.engine.ok(['run', '--rm', '--network', 'none', 'mc-ours:1'])).toBe('made here')
+}, 120000)
+
+test('xattrs cross into docker load (binary values in its layer) and a capability comes back from docker save', async () => {
+  requireXattrTools()
+  const img = await Image.import(treeWithXattrs(path.join(fx.work, 'xattr-tree')), { runtime: fx.runtime, ref: 'mc-xattrs:1' })
+  const file = path.join(fx.work, 'xattrs.tar')
+  await Image.save(['mc-xattrs:1'], file, { runtime: fx.runtime })
+  await fx.engine.ok(['load', '-q', '-i', file])
+  expect(await fx.engine.ok(['inspect', '-f', '{{.Id}}', 'mc-xattrs:1'])).toBe(img.id)
+  // Docker's own unpacked layer (overlay2's diff dir under the engine's data root, a host path).
+  expectTreeXattrs(await fx.engine.ok(['inspect', '-f', '{{.GraphDriver.Data.UpperDir}}', 'mc-xattrs:1']))
+
+  // docker save writes security.capability only (moby's tar writer reads no other xattr).
+  const back = path.join(fx.work, 'xattrs-back.tar')
+  await fx.engine.ok(['build', '-q', '-t', 'mc-xattrs:2', '-'], { input: 'FROM mc-xattrs:1\nRUN echo more > /data/more\n' })
+  await fx.engine.ok(['save', '-o', back, 'mc-xattrs:2'])
+  const other = tempRuntime()
+  try {
+    const [loaded] = await Image.load(back, { runtime: other })
+    expect(hasPingerCap(other.images.layerPath(loaded.details.layers[0]))).toBe(true)
+  } finally {
+    await destroyRuntime(other)
+  }
 }, 120000)
