@@ -53,12 +53,14 @@ test('stop() removes the engine, its processes and its files', async () => {
   const other = await startPrivateDocker()
   await dockerImportBusybox(other, 'mc-bb:left')
   // A container left running: stop() must take it, its shim and containerd away too.
-  await other.ok(['run', '-d', 'mc-bb:left', 'sleep', '600'])
+  // A duration no other test uses, so that the check below sees only this container's program.
+  const marker = String(5000 + Math.floor(Math.random() * 1000))
+  await other.ok(['run', '-d', 'mc-bb:left', 'sleep', marker])
   const pidfile = fs.readFileSync(`${other.dir}/docker.pid`, 'utf8')
   expect(pidfile.trim()).toBe('1')
   await other.stop()
   expect(fs.existsSync(other.dir)).toBe(false)
   expect(fs.existsSync(other.socket)).toBe(false)
   const ps = execFileSync('ps', ['-eo', 'args']).toString().split('\n')
-  expect(ps.filter((l) => l.includes(other.dir) || l.startsWith('sleep 600'))).toEqual([])
+  expect(ps.filter((l) => l.includes(other.dir) || l.startsWith(`sleep ${marker}`))).toEqual([])
 }, 120000)
