@@ -199,6 +199,8 @@ static int exec_in(struct mc_spec *spec) {
   if (pid < 0) mc_fail("fork", errno, "exec");
   if (pid == 0) {
     start_child(report);
+    /* Its own process group: cancelling the exec (a timed-out health check) kills what it started too. */
+    setpgid(0, 0);
     mc_cgroups_join(spec, pidfd);
     close(pidfd);
     finish_child(spec, report[1]);

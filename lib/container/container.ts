@@ -160,7 +160,7 @@ export class Container implements AsyncDisposable {
     }
     this.runtime.containers.writeState(this.id, { status: 'running', pid, pidStart: processStartTime(pid), startedAt: new Date().toISOString() })
     this.runtime.shims.set(this.id, shim)
-    startHealthMonitor(record, paths.health, shim.exited, (cmd) => this.exec(cmd))
+    startHealthMonitor(record, paths.health, shim.exited, (cmd, signal) => this.exec(cmd, { signal }))
     void shim.exited.then((exit) => this.onExit(exit))
     void shim.closed.then(() => this.onShimGone(shim))
   }
@@ -382,7 +382,7 @@ export class Container implements AsyncDisposable {
         ...containerSecurity(record),
       },
     })
-    return runExec(spec, opts.stdin)
+    return runExec(spec, opts.stdin, opts.signal)
   }
 
   /** The program's output as a stream; with `follow`, open until the container exits. */

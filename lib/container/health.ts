@@ -12,7 +12,7 @@ import type { CommandResult } from '../harness/target'
 import type { ContainerRecord } from './types'
 
 /** Starts checking when a health check applies to the container. */
-export function startHealthMonitor(record: ContainerRecord, file: string, exited: Promise<unknown>, exec: (cmd: string[]) => Promise<CommandResult>): void {
+export function startHealthMonitor(record: ContainerRecord, file: string, exited: Promise<unknown>, exec: (cmd: string[], signal: AbortSignal) => Promise<CommandResult>): void {
   fs.rmSync(file, { force: true })
   const config = resolveHealthConfig(record.config.healthcheck)
   if (!config) return

@@ -270,6 +270,8 @@ export interface ExecOptions {
   privileged?: boolean
   /** Bytes for the process's standard input. */
   stdin?: string | Buffer
+  /** Cancels the command: its process group is killed, and exec rejects with EABORTED once it is gone. */
+  signal?: AbortSignal
 }
 
 /** Options of {@link Container.logs}. */

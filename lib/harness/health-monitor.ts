@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { goDuration } from '../util/go-duration'
 import { readJson, writeJson } from '../util/json-file'
 import { healthCommand, type ResolvedHealthConfig } from './health-config'
 import type { CommandResult, HealthResult, HealthState } from './target'
@@ -29,12 +30,12 @@ export class HealthMonitor {
 
   /**
    * @param config - the effective check
-   * @param exec - runs a command in the container
+   * @param exec - runs a command in the container; aborting the signal kills it
    * @param file - the health.json to keep current
    */
   constructor(
     private readonly config: ResolvedHealthConfig,
-    private readonly exec: (cmd: string[]) => Promise<CommandResult>,
+    private readonly exec: (cmd: string[], signal: AbortSignal) => Promise<CommandResult>,
     private readonly file: string,
   ) {
     writeJson(this.file, this.state)
@@ -65,15 +66,18 @@ export class HealthMonitor {
     this.schedule()
   }
 
+  /**
+   * One check. A check past its timeout is killed (its whole process group)
+   * and waited for, so dying checks never pile up; it fails with Docker's text.
+   */
   private async runOnce(): Promise<HealthResult> {
     const start = new Date().toISOString()
-    let timer: NodeJS.Timeout | undefined
-    const timedOut = new Promise<CommandResult>((resolve) => {
-      timer = setTimeout(() => resolve({ exitCode: -1, stdout: `Health check exceeded timeout (${this.config.timeout}ms)`, stderr: '' }), this.config.timeout)
-    })
-    const res = await Promise.race([this.exec(healthCommand(this.config.test)).catch((e: Error) => ({ exitCode: -1, stdout: '', stderr: e.message })), timedOut])
+    const cancel = new AbortController()
+    const timer = setTimeout(() => cancel.abort(), this.config.timeout)
+    const res = await this.exec(healthCommand(this.config.test), cancel.signal).catch((e: Error) => ({ exitCode: -1, stdout: '', stderr: e.message }))
     clearTimeout(timer)
-    return { start, end: new Date().toISOString(), exitCode: res.exitCode, output: (res.stdout + res.stderr).slice(0, maxOutput) }
+    const output = cancel.signal.aborted ? `Health check exceeded timeout (${goDuration(this.config.timeout)})` : res.stdout + res.stderr
+    return { start, end: new Date().toISOString(), exitCode: cancel.signal.aborted ? -1 : res.exitCode, output: output.slice(0, maxOutput) }
   }
 
   private record(result: HealthResult): void {

@@ -53,13 +53,42 @@ test('a failing check goes unhealthy after `retries` failures, keeps the last 5 
   expect(h.log.every((r) => r.exitCode === 1 && r.output === 'checking\n')).toBe(true)
 })
 
-test('a check that hangs past its timeout counts as a failure', async () => {
+test("a check that hangs past its timeout counts as a failure with Docker's text, and is killed", async () => {
   await using c = await run('bb', ['sleep', '60'], {
     runtime, network: 'none', healthcheck: { test: ['CMD', 'sleep', '5'], interval: 50, timeout: 100, retries: 1 },
   })
   await expect(c.waitFor(Wait.forHealthCheck(), { timeout: 5000 })).rejects.toMatchObject({ code: 'EUNHEALTHY' })
   const h = (await c.inspect()).state.health!
-  expect(h.log[0]).toMatchObject({ exitCode: -1, output: expect.stringContaining('exceeded timeout') })
+  expect(h.log[0]).toMatchObject({ exitCode: -1, output: 'Health check exceeded timeout (100ms)' })
+  // The result is recorded once the check is gone: only PID 1 and at most the check running now.
+  const sleepers = (await c.top()).filter((p) => p.command.includes('sleep 5'))
+  expect(sleepers.length).toBeLessThanOrEqual(1)
+  await c.stop({ timeout: 0 })
+})
+
+test('a timed-out CMD-SHELL check leaves no process behind: the shell and what it started are killed', async () => {
+  // No new check after the first (interval 1 min): every process it made must be gone, none merely replaced.
+  await using c = await run('bb', ['sleep', '60'], {
+    runtime, network: 'none', init: true,
+    healthcheck: { test: ['CMD-SHELL', 'sleep 7; echo never'], interval: 60_000, startInterval: 50, startPeriod: 1, timeout: 150, retries: 1 },
+  })
+  await expect(c.waitFor(Wait.forHealthCheck(), { timeout: 5000 })).rejects.toMatchObject({ code: 'EUNHEALTHY' })
+  expect((await c.inspect()).state.health!.log[0]).toMatchObject({ exitCode: -1, output: 'Health check exceeded timeout (150ms)' })
+  const procs = await c.top()
+  expect(procs.map((p) => p.command).filter((cmd) => /sleep 7/.test(cmd))).toEqual([])
+  // Nothing else in the container's cgroup either: init and its program only.
+  expect(procs).toHaveLength(2)
+  expect(procs.map((p) => p.command)).toContain('sleep 60')
+  // And from the host: neither the shell nor its sleep runs anywhere.
+  const hostSleepers = fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d)).filter((pid) => {
+    try {
+      const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+      return cmdline.includes('sleep 7; echo never') || cmdline === 'sleep\x007\x00'
+    } catch {
+      return false
+    }
+  })
+  expect(hostSleepers).toEqual([])
 })
 
 test("the image's HEALTHCHECK applies unless overridden or disabled with NONE", async () => {
