@@ -21,7 +21,7 @@ function unavailable() {
   try {
     require.resolve('testcontainers', { paths: [repo] })
   } catch {
-    return 'testcontainers is not installed (npm install --no-save --ignore-scripts testcontainers@11; 12.x needs Node 22)'
+    return 'testcontainers is not installed: it is a devDependency (npm install in the repository; 11.x, as 12.x needs Node 22)'
   }
   for (const p of [...programs, '/bin/busybox']) if (!fs.existsSync(p)) return `${p} is not installed`
   return undefined
