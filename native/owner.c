@@ -41,7 +41,6 @@
 #include "report.h"
 
 #define PIDFD_THREAD_FLAG O_EXCL /* PIDFD_THREAD, Linux 6.9 */
-#define MAX_THREADS 128
 
 static pid_t owner_pid;
 /* A pidfd, not a pid: the handler can never hit a reused pid after the container is reaped. */
@@ -140,13 +139,13 @@ static int owner_dying(void) {
   return (flags & 0x4) != 0;
 }
 
-/* pidfds of the owner's threads into fds[1..]; returns how many entries are used. */
-static int watch_threads(struct pollfd *fds, int max) {
+int mc_owner_fds(struct pollfd *fds, int max) {
+  if (!owner_pid || container_fd < 0) return 0;
   char path[64];
   snprintf(path, sizeof(path), "/proc/%d/task", (int)owner_pid);
   DIR *dir = opendir(path);
-  if (!dir) return 1;
-  int n = 1;
+  if (!dir) return 0;
+  int n = 0;
   struct dirent *e;
   while (n < max && (e = readdir(dir))) {
     if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
@@ -158,24 +157,20 @@ static int watch_threads(struct pollfd *fds, int max) {
   return n;
 }
 
-void mc_owner_await(void) {
-  if (!owner_pid || container_fd < 0) return;
-  struct pollfd fds[MAX_THREADS + 1];
-  fds[0] = (struct pollfd){.fd = container_fd, .events = POLLIN};
-  int n = watch_threads(fds, MAX_THREADS + 1);
-  int killed = 0;
-  while (!(fds[0].revents & POLLIN)) {
-    if (poll(fds, (nfds_t)n, -1) < 0) continue; /* EINTR: PDEATHSIG's handler may have killed it */
-    for (int i = 1; i < n; i++) {
-      if (!(fds[i].revents & POLLIN)) continue;
-      close(fds[i].fd);
-      fds[i].fd = -1; /* poll skips it */
-      if (!killed && owner_dying()) {
-        kill_container();
-        killed = 1;
-      }
+void mc_owner_events(struct pollfd *fds, int n) {
+  static int killed;
+  for (int i = 0; i < n; i++) {
+    if (!(fds[i].revents & POLLIN)) continue;
+    close(fds[i].fd);
+    fds[i].fd = -1; /* poll skips it */
+    if (!killed && owner_dying()) {
+      kill_container();
+      killed = 1;
     }
   }
-  for (int i = 1; i < n; i++)
+}
+
+void mc_owner_release(struct pollfd *fds, int n) {
+  for (int i = 0; i < n; i++)
     if (fds[i].fd >= 0) close(fds[i].fd);
 }

@@ -2,6 +2,7 @@
 #ifndef MC_OWNER_H
 #define MC_OWNER_H
 
+#include <poll.h>
 #include <sys/types.h>
 
 /*
@@ -19,12 +20,21 @@ void mc_owner_watch(pid_t owner);
  */
 pid_t mc_owner_clone(unsigned long flags);
 
+/* The most fds mc_owner_fds() adds: one per thread of the owner. */
+#define MC_OWNER_MAX_FDS 128
+
 /*
- * Returns once the container has exited (it is left to reap). While it runs,
- * the first of the owner's threads to exit wakes us: if the owner is dying,
- * the container is killed now, not when Node's main thread finally exits.
- * Returns at once when mc_owner_watch() was not called (detached, exec).
+ * While the container runs, the shim's monitor polls these fds with its own
+ * (the container's exit, its output): the first of the owner's threads to
+ * exit wakes it. Returns how many were put in `fds`; 0 when mc_owner_watch()
+ * was not called (detached, exec), or before Linux 6.9 (PDEATHSIG alone).
  */
-void mc_owner_await(void);
+int mc_owner_fds(struct pollfd *fds, int max);
+
+/* After a poll: if the owner is dying, the container is killed now, not when Node's main thread finally exits. */
+void mc_owner_events(struct pollfd *fds, int n);
+
+/* Closes what mc_owner_fds() opened. */
+void mc_owner_release(struct pollfd *fds, int n);
 
 #endif

@@ -14,12 +14,15 @@
  *   E <step>\t<errno>\t<detail>   setup failed at <step>
  *   X <exit code> <signal>        the program ended
  * The shim outlives Node when the container is detached, so it also records
- * the exit status in a file that any later process can read.
+ * the exit status in a file that any later process can read. For `run` it
+ * also owns the program's stdout and stderr pipes and writes the container's
+ * log (logger.h), so output is stamped and kept while nobody reads it.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdarg.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -34,6 +37,7 @@
 #include "cgroup.h"
 #include "init.h"
 #include "linux.h"
+#include "logger.h"
 #include "owner.h"
 #include "process.h"
 #include "report.h"
@@ -75,8 +79,30 @@ static void record_exit(const char *path, int code, int sig) {
   rename(tmp, path);
 }
 
-/* Waits for the program, records and reports how it ended, and exits. */
-static __attribute__((noreturn)) void monitor(pid_t pid, const struct mc_spec *spec) {
+/*
+ * One poll until the program exits: its exit, its output (when `log`), and
+ * the owner's threads (owner.c). The log is complete before anyone hears of
+ * the exit, so logs() after wait() has everything.
+ */
+static void await_exit(pid_t pid, struct mc_log *log) {
+  struct pollfd fds[3 + MC_OWNER_MAX_FDS];
+  fds[0] = (struct pollfd){.fd = (int)syscall(SYS_pidfd_open, pid, 0), .events = POLLIN};
+  int nlog = log ? 2 : 0;
+  if (log) mc_log_fds(log, fds + 1);
+  int nowner = mc_owner_fds(fds + 1 + nlog, MC_OWNER_MAX_FDS);
+  /* Without a pidfd (it cannot fail on 5.8+, but) the pipes' EOF tells instead: waitpid below then returns soon. */
+  while (!(fds[0].revents & POLLIN) && (fds[0].fd >= 0 || (nlog && (fds[1].fd >= 0 || fds[2].fd >= 0)))) {
+    if (poll(fds, (nfds_t)(1 + nlog + nowner), -1) < 0) continue; /* EINTR: PDEATHSIG's handler may have killed it */
+    if (log) mc_log_events(log, fds + 1);
+    mc_owner_events(fds + 1 + nlog, nowner);
+  }
+  mc_owner_release(fds + 1 + nlog, nowner);
+  if (fds[0].fd >= 0) close(fds[0].fd);
+  if (log) mc_log_finish(log);
+}
+
+/* Waits for the program (logging its output, when `log`), records and reports how it ended, and exits. */
+static __attribute__((noreturn)) void monitor(pid_t pid, const struct mc_spec *spec, struct mc_log *log) {
   /*
    * Hold the container's mount namespace: when PID 1 exits, tearing down its
    * mounts (an RCU grace period) would otherwise delay the exit we report.
@@ -86,7 +112,7 @@ static __attribute__((noreturn)) void monitor(pid_t pid, const struct mc_spec *s
   snprintf(ns_path, sizeof(ns_path), "/proc/%d/ns/mnt", pid);
   int mnt_ns = open(ns_path, O_RDONLY | O_CLOEXEC);
   int status;
-  mc_owner_await();
+  await_exit(pid, log);
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
@@ -134,7 +160,7 @@ static __attribute__((noreturn)) void hold(int report_fd) {
 static void open_paths(struct mc_spec *spec) {
   static const int flags[3] = {O_RDONLY, O_WRONLY | O_APPEND | O_CREAT, O_WRONLY | O_APPEND | O_CREAT};
   for (int i = 0; i < 3; i++) {
-    if (!spec->stdio[i]) continue;
+    if (!spec->stdio[i] || (i > 0 && spec->log_path)) continue;
     if (i == 0 && !strcmp(spec->stdio[0], "/dev/null")) {
       /* An empty pipe, not the host's /dev/null: root inside could fchmod a host device. */
       int p[2];
@@ -154,12 +180,28 @@ static void open_paths(struct mc_spec *spec) {
   }
 }
 
+/* Pipes for the program's stdout and stderr, whose read ends the logger owns; NULL without a log. */
+static struct mc_log *open_log(const struct mc_spec *spec, int out[2], int err[2]) {
+  static struct mc_log log;
+  if (!spec->log_path) return NULL;
+  if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0) mc_fail("output pipes", errno, "pipe");
+  if (mc_log_open(&log, spec->log_path, spec->log_max_size, spec->log_max_files, out[0], err[0]) < 0) mc_fail("open log", errno, "%s", spec->log_path);
+  return &log;
+}
+
+/* In the child: the pipes' write ends become its stdout and stderr. */
+static void attach_output(int out[2], int err[2]) {
+  if (dup2(out[1], 1) < 0 || dup2(err[1], 2) < 0) mc_fail("dup2 stdio", errno, "output pipes");
+}
+
 static int run(struct mc_spec *spec, pid_t owner) {
   if (!spec->detach && owner <= 0) mc_fail("spec", EINVAL, "an owned container needs its owner's pid");
   if (!spec->detach) mc_owner_watch(owner);
   else setsid();
   if (!spec->rootfs) mc_fail("spec", EINVAL, "no rootfs");
   open_paths(spec);
+  int out[2], err[2];
+  struct mc_log *log = open_log(spec, out, err);
   if (mc_cgroups_open(spec) < 0) mc_fail("open cgroup", errno, "cgroup.procs");
 
   int report[2];
@@ -168,6 +210,7 @@ static int run(struct mc_spec *spec, pid_t owner) {
   if (pid < 0) mc_fail("clone", errno, "namespaces");
   if (pid == 0) {
     start_child(report);
+    if (log) attach_output(out, err);
     mc_cgroups_join(spec, -1);
     if (spec->netns_fd >= 0) {
       if (setns(spec->netns_fd, CLONE_NEWNET) < 0) mc_fail("join network namespace", errno, "fd %d", spec->netns_fd);
@@ -181,9 +224,13 @@ static int run(struct mc_spec *spec, pid_t owner) {
   }
   close(report[1]);
   if (spec->netns_fd >= 0) close(spec->netns_fd);
+  if (log) {
+    close(out[1]);
+    close(err[1]);
+  }
   await_exec(report[0], pid);
   say("S %d\n", pid);
-  monitor(pid, spec);
+  monitor(pid, spec, log);
 }
 
 static int exec_in(struct mc_spec *spec) {
@@ -209,7 +256,7 @@ static int exec_in(struct mc_spec *spec) {
   close(report[1]);
   await_exec(report[0], pid);
   say("S %d\n", pid);
-  monitor(pid, spec);
+  monitor(pid, spec, NULL);
 }
 
 int main(int argc, char **argv) {

@@ -115,6 +115,9 @@ static int parse(struct mc_spec *s, struct cursor *c) {
     else if (!strcmp(key, "stdin")) s->stdio[0] = v;
     else if (!strcmp(key, "stdout")) s->stdio[1] = v;
     else if (!strcmp(key, "stderr")) s->stdio[2] = v;
+    else if (!strcmp(key, "log")) s->log_path = v;
+    else if (!strcmp(key, "logmaxsize")) s->log_max_size = strtoll(v, NULL, 10);
+    else if (!strcmp(key, "logmaxfiles")) s->log_max_files = (int)num(v);
     else if (!strcmp(key, "detach")) s->detach = (int)num(v);
     else if (!strcmp(key, "exitfile")) s->exit_file = v;
     else if (!strcmp(key, "init")) s->init = (int)num(v);

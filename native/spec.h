@@ -56,6 +56,9 @@ struct mc_spec {
   int netns_fd;          /* -1: none given */
   const char *netns_path; /* alternatively, a path to open (e.g. /proc/<node pid>/fd/<n>) */
   const char *stdio[3];  /* paths opened as the program's fds 0, 1, 2 (append for 1 and 2) */
+  const char *log_path;  /* instead of stdio[1] and [2]: pipes the shim copies into this json-file log */
+  long long log_max_size; /* rotate past this many bytes; 0: never */
+  int log_max_files;      /* files kept, the current one included */
   int detach;
   const char *exit_file; /* where the exit status is recorded */
   int init;              /* run a minimal init as PID 1 */

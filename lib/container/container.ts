@@ -25,7 +25,8 @@ import { statsStream, updateResources, type ResourceUpdate, type StatsStreamOpti
 import type { HostBinding } from '../network/types'
 import { processStartTime, readExitFile, isAlive, waitForeign } from './liveness'
 import { runExec } from './exec'
-import { logStream } from './logs'
+import { filteredEntries, logFilter, logStream } from './logs'
+import type { LogEntry } from './log-file'
 import { envList, processSpec } from './process-spec'
 import { buildRecord } from './record'
 import { checkRunOptions } from './run-options'
@@ -188,7 +189,7 @@ export class Container implements AsyncDisposable {
     const record = this.record()
     // No exit file: the holder must never write into the container's directory.
     const spec = { ...this.runSpec(record, { kind: 'host' }), hold: true, detach: false, exitFile: '' }
-    spec.stdio = { stdin: '/dev/null', stdout: '/dev/null', stderr: '/dev/null' }
+    spec.output = { stdout: '/dev/null', stderr: '/dev/null' }
     const shim = Shim.forRun().send(encodeRunSpec(spec))
     const pid = await shim.hold(shim.started)
     const release = async () => {
@@ -385,13 +386,29 @@ export class Container implements AsyncDisposable {
     return runExec(spec, opts.stdin, opts.signal)
   }
 
-  /** The program's output as a stream; with `follow`, open until the container exits. */
+  /**
+   * The program's output as `docker logs` gives it: bytes of both streams in
+   * the order they were received, filtered by `stdout`/`stderr`, `tail`,
+   * `since`/`until`, prefixed by their times with `timestamps`; with
+   * `follow`, open until the container exits. Bad options are EINVALID at once.
+   */
   logs(opts: LogsOptions = {}): Readable {
-    const p = this.paths()
-    const files = [...(opts.stdout !== false ? [p.stdout] : []), ...(opts.stderr !== false ? [p.stderr] : [])]
+    return logStream(this.paths().log, opts, this.logEnd(!!opts.follow))
+  }
+
+  /**
+   * The same records as {@link logs}, as objects with their stream and time
+   * apart: `{ stream: 'stdout' | 'stderr', time, log }`. `timestamps` does not apply.
+   */
+  logEntries(opts: Omit<LogsOptions, 'timestamps'> = {}): AsyncIterableIterator<LogEntry> {
+    return filteredEntries(this.paths().log, logFilter(opts), !!opts.follow, this.logEnd(!!opts.follow))
+  }
+
+  /** When a follower of the log stops: the program's exit (at once when it is not running, or when not following). */
+  private logEnd(follow: boolean): Promise<unknown> {
+    if (!follow || this.currentState().status !== 'running') return Promise.resolve()
     const shim = this.runtime.shims.get(this.id)
-    const ended = this.currentState().status === 'running' ? (shim ? shim.hold(shim.exited) : this.wait()) : Promise.resolve()
-    return logStream(files, !!opts.follow, ended)
+    return shim ? shim.hold(shim.closed) : this.wait()
   }
 
   /**
@@ -438,7 +455,7 @@ export class Container implements AsyncDisposable {
       mounts: mountRecords(r.mounts ?? []),
       networkSettings: networkSettingsOf(this.runtime, this.id),
       graphDriver: { name: 'overlay', data: { lowerDir: this.layerDirs(r).join(':'), upperDir: p.upper, workDir: p.work, mergedDir: p.merged } },
-      logPath: p.stdout,
+      logPath: p.log,
       hostsPath: p.hosts,
       hostnamePath: p.hostname,
       resolvConfPath: p.resolvConf,

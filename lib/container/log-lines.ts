@@ -1,60 +1,58 @@
 /**
  * A container's output as lines tagged with their stream, for wait
- * strategies, onLog and error reports.
+ * strategies, onLog and error reports: the log's records joined back into
+ * lines (a line longer than 16 KiB is split into records by the shim).
  *
  * @module
  */
-import * as fs from 'node:fs'
 import type { LogLine, LogStreamName } from '../harness/target'
-import { ensureFiles, tail } from './logs'
+import { followEntries, lastEntries, type LogEntry } from './log-file'
 
-const streams: LogStreamName[] = ['stdout', 'stderr']
+/** Joins records into lines per stream; a piece without its newline waits for the rest. */
+class LineJoiner {
+  private readonly partial: Record<LogStreamName, string> = { stdout: '', stderr: '' }
+
+  /** The lines the records complete. */
+  push(entries: LogEntry[]): LogLine[] {
+    const lines: LogLine[] = []
+    for (const e of entries) {
+      if (!e.log.endsWith('\n')) {
+        this.partial[e.stream] += e.log
+        continue
+      }
+      lines.push({ line: this.partial[e.stream] + e.log.slice(0, -1), stream: e.stream })
+      this.partial[e.stream] = ''
+    }
+    return lines
+  }
+
+  /** Last lines without a newline, at the end of the output. */
+  rest(): LogLine[] {
+    return (['stdout', 'stderr'] as const).filter((s) => this.partial[s]).map((stream) => ({ line: this.partial[stream], stream }))
+  }
+}
 
 /**
- * Lines of stdout.log and stderr.log from the start, then as they arrive
- * until `ended` resolves or `signal` aborts. A last line without a newline
- * is delivered at the end.
+ * Lines of the log from the start, then as they arrive until `ended`
+ * resolves or `signal` aborts. A last line without a newline is delivered
+ * at the end.
  */
-export async function* followLines(files: { stdout: string; stderr: string }, ended: Promise<unknown>, signal: AbortSignal, persistent = true): AsyncGenerator<LogLine> {
-  const paths = [files.stdout, files.stderr]
-  ensureFiles(paths)
+export async function* followLines(file: string, ended: Promise<unknown>, signal: AbortSignal, persistent = true): AsyncGenerator<LogLine> {
   const aborted = new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })))
-  const partial = ['', '']
-  for await (const { index, chunk } of tail(paths, true, Promise.race([ended, aborted]), persistent)) {
-    const lines = (partial[index] + chunk.toString('utf8')).split('\n')
-    partial[index] = lines.pop()!
-    for (const line of lines) yield { line, stream: streams[index] }
-    if (signal.aborted) return
-  }
-  for (const i of [0, 1]) if (partial[i]) yield { line: partial[i], stream: streams[i] }
-}
-
-/** The last `n` lines of each stream's log file, each prefixed by its stream name. */
-export function lastLines(files: { stdout: string; stderr: string }, n: number): string[] {
-  const out: string[] = []
-  for (const stream of streams) {
-    let text = ''
-    try {
-      text = readTail(files[stream], 64 * 1024)
-    } catch {
-      continue
+  const joiner = new LineJoiner()
+  for await (const batch of followEntries(file, { follow: true, ended: Promise.race([ended, aborted]), persistent })) {
+    for (const line of joiner.push(batch)) {
+      yield line
+      if (signal.aborted) return
     }
-    const lines = text.split('\n')
-    if (lines[lines.length - 1] === '') lines.pop()
-    out.push(...lines.slice(-n).map((l) => `${stream}: ${l}`))
   }
-  return out.slice(-n)
+  yield* joiner.rest()
 }
 
-function readTail(file: string, bytes: number): string {
-  const fd = fs.openSync(file, 'r')
-  try {
-    const size = fs.fstatSync(fd).size
-    const len = Math.min(size, bytes)
-    const buf = Buffer.alloc(len)
-    fs.readSync(fd, buf, 0, len, size - len)
-    return buf.toString('utf8')
-  } finally {
-    fs.closeSync(fd)
-  }
+/** The last `n` lines of output, each prefixed by its stream name. */
+export function lastLines(file: string, n: number): string[] {
+  const joiner = new LineJoiner()
+  // A few records more than lines: a long line may span several.
+  const lines = [...joiner.push(lastEntries(file, n + 8)), ...joiner.rest()]
+  return lines.slice(-n).map((l) => `${l.stream}: ${l.line}`)
 }

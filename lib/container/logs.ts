@@ -1,98 +1,79 @@
 /**
- * Reading a container's output. The program writes straight into
- * stdout.log and stderr.log (no copy through Node or the shim), so logs
- * survive the Node process and cost nothing while nobody reads them.
- * Following uses inotify (fs.watch), never polling.
+ * `logs()`: the container's log as `docker logs` gives it. The order of the
+ * filters is Docker's: the last `tail` records of both streams, then
+ * `since`/`until`, then the streams asked for. With `follow`, new records
+ * arrive until the program exits (or `until` passes).
  *
  * @module
  */
-import * as fs from 'node:fs'
 import { Readable } from 'node:stream'
+import { InvalidArgumentError } from '../errors'
+import type { LogStreamName } from '../harness/target'
+import { followEntries, type LogEntry } from './log-file'
+import { logTime } from './log-time'
+import type { LogsOptions } from './types'
 
-const chunkSize = 64 * 1024
+/** The filters of one logs() call, with times in the records' form. */
+interface Filter {
+  streams: Set<LogStreamName>
+  since?: string
+  until?: string
+  tail?: number
+}
 
-async function readNew(file: string, offset: number): Promise<Buffer> {
-  let handle: fs.promises.FileHandle
-  try {
-    handle = await fs.promises.open(file, 'r')
-  } catch {
-    return Buffer.alloc(0)
-  }
-  try {
-    const buf = Buffer.alloc(chunkSize)
-    const { bytesRead } = await handle.read(buf, 0, chunkSize, offset)
-    return buf.subarray(0, bytesRead)
-  } finally {
-    await handle.close()
+function tailOf(tail: LogsOptions['tail']): number | undefined {
+  if (tail === undefined || tail === 'all') return undefined
+  if (typeof tail !== 'number' || !Number.isInteger(tail) || tail < 0) throw new InvalidArgumentError(`tail: ${JSON.stringify(tail)} is not a count of lines; use a number >= 0 or 'all'`)
+  return tail
+}
+
+/** Validates the options (EINVALID) and resolves relative times against now. */
+export function logFilter(opts: LogsOptions): Filter {
+  const streams = new Set<LogStreamName>()
+  if (opts.stdout !== false) streams.add('stdout')
+  if (opts.stderr !== false) streams.add('stderr')
+  return {
+    streams,
+    tail: tailOf(opts.tail),
+    ...(opts.since !== undefined ? { since: logTime(opts.since, 'since') } : {}),
+    ...(opts.until !== undefined ? { until: logTime(opts.until, 'until') } : {}),
   }
 }
 
-/** A chunk of output and the index of the file it came from. */
-export interface TailChunk {
-  index: number
-  chunk: Buffer
+/** Resolves when `until` has passed, so a follower stops there even if nothing more is written. */
+function untilPassed(until: string | undefined): { passed: Promise<void>; cancel: () => void } {
+  if (until === undefined) return { passed: new Promise(() => {}), cancel: () => {} }
+  let timer: NodeJS.Timeout | undefined
+  const passed = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, Math.max(0, Date.parse(until) - Date.now() + 1))
+  })
+  return { passed, cancel: () => clearTimeout(timer) }
 }
 
 /**
- * The files' bytes as they grow, chunk by chunk. With `follow`, waits for
- * more (inotify) until `ended` resolves; a watcher that is not `persistent`
- * does not keep the Node process alive.
+ * The records that pass the filter, as they are read. `ended` resolves when
+ * the container's program has exited (or at once when it is not running).
  */
-export async function* tail(files: string[], follow: boolean, ended: Promise<unknown>, persistent = true): AsyncGenerator<TailChunk> {
-  const offsets = files.map(() => 0)
-  let finished = false
-  // Set by every inotify event: one that arrives while a pass is reading must not be lost.
-  let changed = false
-  let wake: (() => void) | undefined
-  const notify = () => {
-    changed = true
-    wake?.()
-  }
-  void ended.then(() => {
-    finished = true
-    notify()
-  })
-  const watchers = follow ? files.map((f) => fs.watch(f, { persistent }, notify)) : []
+export async function* filteredEntries(file: string, filter: Filter, follow: boolean, ended: Promise<unknown>): AsyncGenerator<LogEntry> {
+  const until = untilPassed(follow ? filter.until : undefined)
   try {
-    for (;;) {
-      const wasFinished = finished
-      changed = false
-      let progressed = false
-      for (let i = 0; i < files.length; i++) {
-        const chunk = await readNew(files[i], offsets[i])
-        if (chunk.length === 0) continue
-        offsets[i] += chunk.length
-        progressed = true
-        yield { index: i, chunk }
+    for await (const batch of followEntries(file, { tail: filter.tail, follow, ended: Promise.race([ended, until.passed]) })) {
+      for (const e of batch) {
+        if (filter.since !== undefined && e.time < filter.since) continue
+        if (filter.until !== undefined && e.time > filter.until) return
+        if (filter.streams.has(e.stream)) yield e
       }
-      if (progressed) continue
-      // Stop after a full pass that began once the container had exited: nothing more can come.
-      if (!follow || wasFinished) return
-      await new Promise<void>((resolve) => {
-        wake = resolve
-        if (finished || changed) resolve()
-      })
-      wake = undefined
     }
   } finally {
-    for (const w of watchers) w.close()
+    until.cancel()
   }
 }
 
-/**
- * A stream of the given log files' bytes. With `follow`, it stays open and
- * delivers new output until `ended` resolves (the container exited).
- */
-export function logStream(files: string[], follow: boolean, ended: Promise<unknown>): Readable {
-  ensureFiles(files)
-  return Readable.from(chunksOf(tail(files, follow, ended)), { objectMode: false })
-}
-
-async function* chunksOf(chunks: AsyncIterable<TailChunk>): AsyncGenerator<Buffer> {
-  for await (const { chunk } of chunks) yield chunk
-}
-
-/** Creates log files the program has not opened yet, so they can be watched. */
-export function ensureFiles(files: string[]): void {
-  for (const f of files) if (!fs.existsSync(f)) fs.writeFileSync(f, '', { flag: 'a' })
+/** The bytes of the filtered records, each with its time in front when `timestamps`. */
+export function logStream(file: string, opts: LogsOptions, ended: Promise<unknown>): Readable {
+  const filter = logFilter(opts)
+  async function* chunks(): AsyncGenerator<Buffer> {
+    for await (const e of filteredEntries(file, filter, !!opts.follow, ended)) yield Buffer.from(opts.timestamps ? `${e.time} ${e.log}` : e.log)
+  }
+  return Readable.from(chunks(), { objectMode: false })
 }

@@ -18,6 +18,7 @@ import { checkRunOptions } from './run-options'
 import type { ContainerRecord, RunOptions } from './types'
 import { checkHealthConfig, mergeHealthcheck } from '../harness/health-config'
 import { checkFileSpecs } from '../harness/files'
+import { logConfigOf } from './log-config'
 
 /** Docker's default: every container on the default bridge. */
 const defaultNetwork = 'bridge'
@@ -82,6 +83,7 @@ export function buildRecord(rt: ContainerContext, imageRef: string, cmd: string[
       links: opts.links ?? [],
       networkingConfig: { ...(opts.ip !== undefined ? { ip: opts.ip } : {}), aliases: opts.aliases ?? [] },
       securityOpt: recordSecurityOpt(opts.securityOpt),
+      logConfig: logConfigOf(opts),
     },
   }
 }

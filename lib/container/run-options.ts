@@ -18,6 +18,7 @@ const optionNames = [
   'ip', 'aliases', 'links', 'dns', 'extraHosts', 'ports', 'publishAll',
   'healthcheck', 'files',
   'pull', 'pullOptions',
+  'logMaxSize', 'logMaxFiles',
   ...resourceOptionNames,
 ] as const satisfies readonly (keyof (RunOptions & RuntimeOption))[]
 

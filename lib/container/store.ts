@@ -6,7 +6,7 @@
  *   containers/<id>/state.json    what is happening (status, pid, exit)
  *   containers/<id>/exit          written by the shim when the program ends
  *   containers/<id>/{upper,work,merged}   the writable layer and mount point
- *   containers/<id>/{stdout,stderr}.log, hostname, hosts, resolv.conf
+ *   containers/<id>/<id>-json.log (the shim's json-file log, rotated to .1, .2...), hostname, hosts, resolv.conf
  *   containers/<id>/health.json   the health check's state, when one is configured
  *   names/<name>                  the id owning a name (created with O_EXCL)
  *   trash/<id>.*                  removed containers whose files are still being deleted
@@ -29,8 +29,8 @@ export interface ContainerPaths {
   upper: string
   work: string
   merged: string
-  stdout: string
-  stderr: string
+  /** The json-file log the shim writes (native/logger.h). */
+  log: string
   hostname: string
   hosts: string
   resolvConf: string
@@ -58,7 +58,7 @@ export class ContainerStore {
     const f = (name: string) => path.join(dir, name)
     return {
       dir, config: f('config.json'), state: f('state.json'), exit: f('exit'), upper: f('upper'), work: f('work'),
-      merged: f('merged'), stdout: f('stdout.log'), stderr: f('stderr.log'), hostname: f('hostname'), hosts: f('hosts'),
+      merged: f('merged'), log: f(`${id}-json.log`), hostname: f('hostname'), hosts: f('hosts'),
       resolvConf: f('resolv.conf'), health: f('health.json'),
     }
   }

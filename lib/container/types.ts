@@ -12,6 +12,7 @@ import type { FileSpec } from '../harness/files'
 import type { HealthState } from '../harness/target'
 import type { PullPolicy } from '../image/registry/policy'
 import type { PullOptions } from '../image/registry/pull'
+import type { LogTime } from './log-time'
 
 /** How a container joins the network. */
 export type NetworkMode = 'none' | 'host' | 'bridge' | `container:${string}` | (string & {})
@@ -69,6 +70,23 @@ export interface RunOptions extends MountRunOptions, NetworkRunOptions, Resource
   pull?: PullPolicy
   /** How to pull: auth, insecure, platform, onProgress, concurrency (see `Image.pull`). */
   pullOptions?: Omit<PullOptions, 'signal'>
+  /**
+   * Rotate the log at this size (json-file's `max-size`): bytes, or a
+   * string with json-file's decimal units, '10m' being 10 000 000 bytes.
+   * Default: unbounded.
+   */
+  logMaxSize?: number | string
+  /** Log files kept with `logMaxSize`, the current one included (json-file's `max-file`, default 1). */
+  logMaxFiles?: number
+}
+
+/** How the container's output is kept (Docker's `HostConfig.LogConfig`, json-file). */
+export interface LogConfig {
+  type: 'json-file'
+  /** Bytes a file may hold before it rotates; 0 is unbounded. */
+  maxSize: number
+  /** Files kept, the current one included. */
+  maxFiles: number
 }
 
 /** What was asked for, stored in config.json; users see it as `inspect().config` and `inspect().hostConfig`. @internal */
@@ -149,6 +167,8 @@ export interface ContainerRecord {
     }
     /** `--security-opt` as given, with a seccomp profile path replaced by the profile's JSON text (read at create). */
     securityOpt: string[]
+    /** The log's bounds (`logMaxSize`, `logMaxFiles`); absent in records made before logs rotated: unbounded. */
+    logConfig?: LogConfig
   }
 }
 
@@ -274,14 +294,25 @@ export interface ExecOptions {
   signal?: AbortSignal
 }
 
-/** Options of {@link Container.logs}. */
+/** Options of {@link Container.logs} (`docker logs`' flags). */
 export interface LogsOptions {
-  /** Keep the stream open and deliver new output until the container exits. */
+  /** Keep the stream open and deliver new output until the container exits (`-f`). */
   follow?: boolean
   /** Include standard output (default true). */
   stdout?: boolean
   /** Include standard error (default true). */
   stderr?: boolean
+  /** Only records from this time on: a Date, unix seconds, a duration before now ('10m', '2h') or RFC 3339 (`--since`). */
+  since?: LogTime
+  /** Only records up to this time, same forms as `since` (`--until`); following stops there. */
+  until?: LogTime
+  /** Only the last N records (`--tail`); 'all' (the default) for every one. */
+  tail?: number | 'all'
+  /** Prefix each record with the time it was received, RFC 3339 with nanoseconds and a space (`-t`). */
+  timestamps?: boolean
 }
 
+
 export type { ExitStatus }
+export type { LogTime }
+export type { LogEntry } from './log-file'

@@ -63,7 +63,7 @@ function watchHealth(src: TargetSource, listener: () => void): () => void {
 
 /** Builds the wait target of a container. */
 export function waitTarget(src: TargetSource): WaitTarget {
-  const logFiles = { stdout: src.paths.stdout, stderr: src.paths.stderr }
+  const logFile = src.paths.log
   return {
     id: src.id,
     name: src.name,
@@ -72,8 +72,8 @@ export function waitTarget(src: TargetSource): WaitTarget {
       return s.status === 'running' ? s.pid : undefined
     },
     exited: () => src.ended(),
-    logLines: (signal, opts) => followLines(logFiles, src.ended(), signal, opts?.persistent ?? true),
-    lastLogLines: (n) => lastLines(logFiles, n),
+    logLines: (signal, opts) => followLines(logFile, src.ended(), signal, opts?.persistent ?? true),
+    lastLogLines: (n) => lastLines(logFile, n),
     tcpPorts: () => tcpPortsOf(src),
     endpoint: (port) => endpointOf(src, port),
     exec: (cmd) => src.exec(cmd),

@@ -72,6 +72,23 @@ export interface CgroupJoin {
   procsFiles: string[]
 }
 
+/** The shim's json-file log (native/logger.h): pipes for the program's stdout and stderr, copied into `path`. */
+export interface LogSpec {
+  path: string
+  /** Rotate past this many bytes; 0: never. */
+  maxSize: number
+  /** Files kept, the current one included. */
+  maxFiles: number
+}
+
+/** Files opened for appending as the program's stdout and stderr, or the shim's log. */
+export type OutputSpec = { stdout: string; stderr: string } | { log: LogSpec }
+
+function outputTokens(o: OutputSpec): string[] {
+  if ('log' in o) return ['log', o.log.path, 'logmaxsize', String(o.log.maxSize), 'logmaxfiles', String(o.log.maxFiles)]
+  return ['stdout', o.stdout, 'stderr', o.stderr]
+}
+
 /** Everything `mc-shim run` needs. */
 export interface RunSpec {
   rootfs: RootfsSpec
@@ -83,8 +100,10 @@ export interface RunSpec {
   loopbackUp: boolean
   /** Join an existing network namespace (made and configured by the network layer), e.g. /proc/<pid>/fd/<n>. */
   netnsPath?: string
-  /** Files opened as the program's stdin, stdout and stderr (the last two for appending). */
-  stdio: { stdin: string; stdout: string; stderr: string }
+  /** The file opened as the program's stdin. */
+  stdin: string
+  /** Where its stdout and stderr go. */
+  output: OutputSpec
   init: boolean
   detach: boolean
   exitFile: string
@@ -170,7 +189,7 @@ export function encodeRunSpec(s: RunSpec): Buffer {
   if (mountFallbacks.force) t.push('legacymounts', '1')
   if (s.hostname) t.push('hostname', s.hostname)
   if (s.netnsPath !== undefined) t.push('netnspath', s.netnsPath)
-  t.push('stdin', s.stdio.stdin, 'stdout', s.stdio.stdout, 'stderr', s.stdio.stderr)
+  t.push('stdin', s.stdin, ...outputTokens(s.output))
   for (const op of s.mounts) t.push(...mountTokens(op))
   t.push(...processTokens(s.process))
   return encode(t)

@@ -186,11 +186,11 @@ test('a raw system error inside a public method reaches the caller as ESYSCALL w
 
 test('a failure in the shim before the container process exists is a precise StartError too (one native error convention)', async () => {
   const c = await Container.create('host', ['true'], { runtime })
-  const stdout = path.join(runtime.root, 'containers', c.id, 'stdout.log')
-  fs.rmSync(stdout, { force: true })
-  fs.mkdirSync(stdout) // the shim cannot open a directory as the program's stdout
+  const log = (await c.inspect()).logPath
+  fs.rmSync(log, { force: true })
+  fs.mkdirSync(log) // the shim cannot open a directory as the container's log
   const err = await c.start().catch((e) => e)
-  expect(err).toMatchObject({ code: 'ESTART', step: 'open stdio', errno: 'EISDIR', detail: stdout })
-  fs.rmdirSync(stdout)
+  expect(err).toMatchObject({ code: 'ESTART', step: 'open log', errno: 'EISDIR', detail: log })
+  fs.rmdirSync(log)
   await c.remove({ force: true })
 })

@@ -33,7 +33,7 @@ async function runWith(opts: MountRunOptions, script: string, readOnly = false):
   const dirs = Object.fromEntries(['upper', 'work', 'merged'].map((d) => [d, fs.mkdtempSync(path.join(root, `${d}-`))]))
   const out = path.join(root, `out-${Date.now()}`)
   const exitFile = path.join(root, `exit-${Date.now()}`)
-  const spec: Omit<RunSpec, 'stdio'> = {
+  const spec: Omit<RunSpec, 'stdin' | 'output'> = {
     rootfs: { mergedDir: dirs.merged, lowerDirs: [lower], upperDir: dirs.upper, workDir: dirs.work, readOnly },
     mounts: [
       { kind: 'mount', type: 'proc', source: 'proc', target: '/proc', flags: MS_NOSUID | MS_NODEV | MS_NOEXEC },
@@ -46,7 +46,7 @@ async function runWith(opts: MountRunOptions, script: string, readOnly = false):
     detach: false,
     exitFile,
   }
-  const shim = Shim.forRun().send(encodeRunSpec({ ...spec, stdio: { stdin: '/dev/null', stdout: out, stderr: out } }))
+  const shim = Shim.forRun().send(encodeRunSpec({ ...spec, stdin: '/dev/null', output: { stdout: out, stderr: out } }))
   await shim.hold(shim.started)
   await shim.hold(shim.exited)
   await shim.hold(shim.closed)
