@@ -13,6 +13,7 @@ import type { LogStreamName } from '../harness/target'
 
 /** One record of the log: a line of output (with its newline), or a piece of a long or last line. */
 export interface LogEntry {
+  /** Which output it came from: 'stdout' or 'stderr'. */
   stream: LogStreamName
   /** When the shim received it: RFC 3339 with nanoseconds, UTC ("2026-12-01T15:12:22.123456789Z"). */
   time: string

@@ -82,6 +82,7 @@ export interface RunOptions extends MountRunOptions, NetworkRunOptions, Resource
 
 /** How the container's output is kept (Docker's `HostConfig.LogConfig`, json-file). */
 export interface LogConfig {
+  /** Always "json-file": one JSON record per line, as Docker's default log driver writes them. */
   type: 'json-file'
   /** Bytes a file may hold before it rotates; 0 is unbounded. */
   maxSize: number
