@@ -17,8 +17,10 @@
  */
 import * as fs from 'node:fs'
 import * as path from 'node:path'
+import type { Readable } from 'node:stream'
 import { ImageNotFoundError, InvalidArgumentError, MiniContainerError } from '../errors'
 import { readJson, writeJson } from '../util/json-file'
+import { tee } from '../util/tee'
 import { BlobStore, checkDigest, type IngestOptions } from './blobs'
 import { LayerStore } from './layers'
 import { KeyedLock } from './lock'
@@ -143,6 +145,30 @@ export class ImageStore {
     return this.layers.unpack(blobDigest, mediaType)
   }
 
+  /**
+   * Ingests a layer blob and unpacks it in one pass over `src` (a download):
+   * the blob is verified as {@link ingestBlob} does and the layer committed
+   * only after that; returns the diffID. When either side fails the other is
+   * stopped and the first error thrown; the layer is then not stored, nor
+   * the blob unless its ingest had finished.
+   */
+  async ingestLayer(digest: string, mediaType: string, src: Readable, opts: IngestOptions = {}): Promise<string> {
+    const failed = new AbortController()
+    const signal = opts.signal ? AbortSignal.any([opts.signal, failed.signal]) : failed.signal
+    const [toBlob, toLayer] = tee(src, signal)
+    let first: unknown
+    const stopOthers = (err: unknown) => {
+      if (!failed.signal.aborted) failed.abort((first = err))
+      throw err
+    }
+    const ingest = this.blobs.ingest(digest, toBlob, { ...opts, signal }).catch(stopOthers)
+    const unpack = this.layers.unpackStreaming(digest, mediaType, toLayer, ingest).catch(stopOthers)
+    // Both settle before this returns: a failed side's temp files are gone by then.
+    const [, layer] = await Promise.allSettled([ingest, unpack])
+    if (layer.status === 'fulfilled' && first === undefined) return layer.value
+    throw first
+  }
+
   /** Whether a layer (by diffID) is unpacked. */
   hasLayer(diffId: string): boolean {
     return this.layers.has(diffId)
@@ -184,7 +210,8 @@ export class ImageStore {
       repoDigests: union(existing?.repoDigests, opts.repoDigests?.map(normaliseRef)),
       manifests: [...(existing?.manifests ?? []), ...manifests.filter((m) => !existing?.manifests.some((e) => e.digest === m.digest))],
     }
-    writeJson(this.imageFile(id), record)
+    // A second pull of a present image stores the same record: writing nothing keeps it a manifest fetch.
+    if (!existing || JSON.stringify(existing) !== JSON.stringify(record)) writeJson(this.imageFile(id), record)
     for (const ref of refs) this.tag(ref, id)
     return record
   }
@@ -205,6 +232,7 @@ export class ImageStore {
     const parsed = parseReference(ref)
     if (parsed.digest) throw new InvalidArgumentError(`cannot tag with "${ref}": a tag names no digest (use name:tag)`)
     const file = path.join(this.refsDir, encodeURIComponent(parsed.familiar))
+    if (readRef(file) === id) return
     const tmp = `${file}.${process.pid}.tmp`
     fs.writeFileSync(tmp, id)
     fs.renameSync(tmp, file)
@@ -228,12 +256,7 @@ export class ImageStore {
       if (pinned) return pinned
       throw new ImageNotFoundError(ref)
     }
-    let id: string | undefined
-    try {
-      id = fs.readFileSync(path.join(this.refsDir, encodeURIComponent(parsed.familiar)), 'utf8')
-    } catch {
-      /* not a ref we know */
-    }
+    const id = readRef(path.join(this.refsDir, encodeURIComponent(parsed.familiar)))
     const record = id && this.readImage(id)
     if (!record) throw new ImageNotFoundError(ref)
     return record
@@ -299,6 +322,15 @@ export class ImageStore {
 
   private imageFile(id: string): string {
     return path.join(this.imagesDir, `${id.replace(':', '-')}.json`)
+  }
+}
+
+/** The image id a ref file holds; undefined when there is no such ref. */
+function readRef(file: string): string | undefined {
+  try {
+    return fs.readFileSync(file, 'utf8')
+  } catch {
+    return undefined
   }
 }
 

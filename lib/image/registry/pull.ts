@@ -133,17 +133,21 @@ async function fetchLayers(store: ImageStore, client: RegistryClient, ref: Refer
 
 /** Downloads a layer blob unless stored, then unpacks it and checks it against the config's diff ID. */
 async function fetchLayer(store: ImageStore, client: RegistryClient, ref: Reference, desc: Descriptor, diffId: string, report: (bytes: number, status: PullStatus) => void) {
-  if (!store.hasBlob(desc.digest)) {
+  let unpacked: string
+  if (store.hasBlob(desc.digest)) {
+    report(desc.size, 'extracting')
+    unpacked = await store.unpackLayer(desc.digest, desc.mediaType)
+  } else {
+    // Unpacked as it downloads (the blob is verified before the layer is committed): no write-then-read-back.
     let reported = 0
     const chunks = blobChunks(client, ref, desc, (bytes) => {
       if (bytes - reported < PROGRESS_STEP && bytes < desc.size) return
       reported = bytes
       report(bytes, 'downloading')
+      if (bytes === desc.size) report(bytes, 'extracting') // what remains is the unpacker's tail
     })
-    await store.ingestBlob(desc.digest, Readable.from(chunks), { size: desc.size, signal: client.signal })
+    unpacked = await store.ingestLayer(desc.digest, desc.mediaType, Readable.from(chunks), { size: desc.size, signal: client.signal })
   }
-  report(desc.size, 'extracting')
-  const unpacked = await store.unpackLayer(desc.digest, desc.mediaType)
   if (unpacked !== diffId)
     throw new DigestMismatchError(`layer ${desc.digest} of ${ref}`, `it unpacks to ${unpacked}, but the image config says ${diffId}`)
   report(desc.size, 'done')
