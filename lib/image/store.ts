@@ -148,25 +148,29 @@ export class ImageStore {
   /**
    * Ingests a layer blob and unpacks it in one pass over `src` (a download):
    * the blob is verified as {@link ingestBlob} does and the layer committed
-   * only after that; returns the diffID. When either side fails the other is
-   * stopped and the first error thrown; the layer is then not stored, nor
-   * the blob unless its ingest had finished.
+   * only after that; returns the diffID. A blob failing its digest (EDIGEST)
+   * stores nothing; a blob that verifies but does not unpack is kept, as
+   * {@link unpackLayer} would leave it.
    */
   async ingestLayer(digest: string, mediaType: string, src: Readable, opts: IngestOptions = {}): Promise<string> {
     const failed = new AbortController()
     const signal = opts.signal ? AbortSignal.any([opts.signal, failed.signal]) : failed.signal
     const [toBlob, toLayer] = tee(src, signal)
-    let first: unknown
-    const stopOthers = (err: unknown) => {
-      if (!failed.signal.aborted) failed.abort((first = err))
+    // A blob failing its digest stops the unpack; a failing unpack lets the ingest finish, because its
+    // EDIGEST is the better answer when both fail (a tampered gzip breaks the unpack too).
+    const ingest = this.blobs.ingest(digest, toBlob, { ...opts, signal }).catch((err) => {
+      failed.abort(err)
       throw err
-    }
-    const ingest = this.blobs.ingest(digest, toBlob, { ...opts, signal }).catch(stopOthers)
-    const unpack = this.layers.unpackStreaming(digest, mediaType, toLayer, ingest).catch(stopOthers)
+    })
+    const unpack = this.layers.unpackStreaming(digest, mediaType, toLayer, ingest).catch((err) => {
+      toLayer.destroy()
+      throw err
+    })
     // Both settle before this returns: a failed side's temp files are gone by then.
-    const [, layer] = await Promise.allSettled([ingest, unpack])
-    if (layer.status === 'fulfilled' && first === undefined) return layer.value
-    throw first
+    const [blob, layer] = await Promise.allSettled([ingest, unpack])
+    if (blob.status === 'rejected') throw blob.reason
+    if (layer.status === 'rejected') throw layer.reason
+    return layer.value
   }
 
   /** Whether a layer (by diffID) is unpacked. */

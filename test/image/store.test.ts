@@ -150,3 +150,32 @@ test('putImageFromConfig: id is the config digest; refs, repoDigests and the man
   expect(() => runtime.images.putImageFromConfig(orphan)).toThrow(expect.objectContaining({ code: 'ENOTFOUND' }))
   expect(() => runtime.images.putImageFromConfig(Buffer.from('{}'))).toThrow(expect.objectContaining({ code: 'EINVALID' }))
 })
+
+test('ingestLayer unpacks while it ingests; a layer is committed only once its blob verified', async () => {
+  const pieces = (bytes: Buffer) => Readable.from((function* () {
+    for (let i = 0; i < bytes.length; i += 64 << 10) yield bytes.subarray(i, i + (64 << 10))
+  })())
+  const gzType = 'application/vnd.oci.image.layer.v1.tar+gzip'
+  const tar = tarOf('streamed', (d) => {
+    fs.writeFileSync(path.join(d, 'big'), crypto.randomBytes(3 << 20)) // more than the tee's buffers
+    for (let i = 0; i < 50; i++) fs.writeFileSync(path.join(d, `f${i}`), `file ${i}\n`)
+  })
+  const gz = zlib.gzipSync(tar)
+  expect(await runtime.images.ingestLayer(sha(gz), gzType, pieces(gz), { size: gz.length })).toBe(sha(tar))
+  expect(fs.readFileSync(runtime.images.blobPath(sha(gz))).equals(gz)).toBe(true)
+  expect(fs.readdirSync(runtime.images.layerPath(sha(tar))).length).toBe(51)
+  // Present already: the bytes are read (and verified) and nothing is unpacked again.
+  expect(await runtime.images.ingestLayer(sha(gz), gzType, pieces(gz))).toBe(sha(tar))
+
+  // A valid layer under a digest it does not have: fully unpackable, yet never committed.
+  const unverified = tarOf('unverified', (d) => fs.writeFileSync(path.join(d, 'big'), crypto.randomBytes(2 << 20)))
+  const claimed = sha(Buffer.from('another blob'))
+  await expect(runtime.images.ingestLayer(claimed, gzType, pieces(zlib.gzipSync(unverified)))).rejects.toMatchObject({ code: 'EDIGEST' })
+  expect(runtime.images.hasLayer(sha(unverified))).toBe(false)
+  expect(runtime.images.hasBlob(claimed)).toBe(false)
+
+  // A verified blob that is no archive: EINVALID, no layer.
+  const junk = Buffer.concat([Buffer.from([0x1f, 0x8b]), crypto.randomBytes(1 << 20)])
+  await expect(runtime.images.ingestLayer(sha(junk), gzType, pieces(junk))).rejects.toMatchObject({ code: 'EINVALID' })
+  expect(tmpEntries()).toEqual([])
+})
