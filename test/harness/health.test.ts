@@ -57,7 +57,7 @@ test("a check that hangs past its timeout counts as a failure with Docker's text
   await using c = await run('bb', ['sleep', '60'], {
     runtime, network: 'none', healthcheck: { test: ['CMD', 'sleep', '5'], interval: 50, timeout: 100, retries: 1 },
   })
-  await expect(c.waitFor(Wait.forHealthCheck(), { timeout: 5000 })).rejects.toMatchObject({ code: 'EUNHEALTHY' })
+  await expect(c.waitFor(Wait.forHealthCheck(), { timeout: 20_000 })).rejects.toMatchObject({ code: 'EUNHEALTHY' })
   const h = (await c.inspect()).state.health!
   expect(h.log[0]).toMatchObject({ exitCode: -1, output: 'Health check exceeded timeout (100ms)' })
   // The result is recorded once the check is gone: only PID 1 and at most the check running now.
@@ -68,12 +68,19 @@ test("a check that hangs past its timeout counts as a failure with Docker's text
 
 test('a timed-out CMD-SHELL check leaves no process behind: the shell and what it started are killed', async () => {
   // No new check after the first (interval 1 min): every process it made must be gone, none merely replaced.
+  // The first check is scheduled inside the start period (so after startInterval, not interval), and its
+  // failure, recorded after 50 + 150 ms, falls outside it and counts. (A 1 ms start period could be over
+  // before the first check is scheduled, which then waits the whole interval, as in Docker.)
   await using c = await run('bb', ['sleep', '60'], {
     runtime, network: 'none', init: true,
-    healthcheck: { test: ['CMD-SHELL', 'sleep 7; echo never'], interval: 60_000, startInterval: 50, startPeriod: 1, timeout: 150, retries: 1 },
+    healthcheck: { test: ['CMD-SHELL', 'sleep 7; echo never'], interval: 60_000, startInterval: 50, startPeriod: 100, timeout: 150, retries: 1 },
   })
-  await expect(c.waitFor(Wait.forHealthCheck(), { timeout: 5000 })).rejects.toMatchObject({ code: 'EUNHEALTHY' })
-  expect((await c.inspect()).state.health!.log[0]).toMatchObject({ exitCode: -1, output: 'Health check exceeded timeout (150ms)' })
+  // A generous wait: on a loaded machine the exec alone can take seconds. That the check was killed,
+  // not waited out, is what its recorded duration shows: well under the 7 s its command would take.
+  await expect(c.waitFor(Wait.forHealthCheck(), { timeout: 20_000 })).rejects.toMatchObject({ code: 'EUNHEALTHY' })
+  const check = (await c.inspect()).state.health!.log[0]!
+  expect(check).toMatchObject({ exitCode: -1, output: 'Health check exceeded timeout (150ms)' })
+  expect(Date.parse(check.end) - Date.parse(check.start)).toBeLessThan(6000)
   const procs = await c.top()
   expect(procs.map((p) => p.command).filter((cmd) => /sleep 7/.test(cmd))).toEqual([])
   // Nothing else in the container's cgroup either: init and its program only.
@@ -99,10 +106,10 @@ test("the image's HEALTHCHECK applies unless overridden or disabled with NONE", 
   } finally {
     fs.rmSync(dir, { recursive: true, force: true })
   }
-  await using a = await run('bb-health:1', undefined, { runtime, network: 'none', waitFor: Wait.forHealthCheck(), startupTimeout: 5000 })
+  await using a = await run('bb-health:1', undefined, { runtime, network: 'none', waitFor: Wait.forHealthCheck(), startupTimeout: 20_000 })
   expect((await a.inspect()).state.health?.status).toBe('healthy')
   await using b = await run('bb-health:1', undefined, { runtime, network: 'none', healthcheck: { test: ['CMD-SHELL', 'exit 1'], interval: 50, retries: 1 } })
-  await expect(b.waitFor(Wait.forHealthCheck(), { timeout: 5000 })).rejects.toMatchObject({ code: 'EUNHEALTHY' })
+  await expect(b.waitFor(Wait.forHealthCheck(), { timeout: 20_000 })).rejects.toMatchObject({ code: 'EUNHEALTHY' })
   await using c = await run('bb-health:1', undefined, { runtime, network: 'none', healthcheck: { test: ['NONE'] } })
   expect((await c.inspect()).state.health).toBeUndefined()
   await expect(c.waitFor(Wait.forHealthCheck())).rejects.toMatchObject({ code: 'EINVALID' })
