@@ -4,7 +4,10 @@
 // 100 ms (p99) of their owner, detached ones survive, every rejection is a MiniContainerError,
 // and nothing is left after cleanup. Prints figures; exits 1 when an invariant fails.
 //
-//   node bench/chaos.js [--rounds 3] [--owners 4] [--pokers 2] [--pool 10.213.90.0/24] [--subnet 10.213.91.0/24]
+//   node bench/chaos.js [--rounds 3] [--owners 4] [--pokers 2] [--pool 10.213.90.0/24] [--subnet 10.213.91.0/24] [--p99 100]
+//
+// --p99 is the limit in ms (the issue's is 100). With fewer than 100 deaths in a round the p99 is
+// the slowest one, so a short run (the test suite's smoke) checks a looser bound.
 //
 // Traffic goes only to loopback and to the containers made here. Everything is bounded in time.
 'use strict'
@@ -15,11 +18,10 @@ const path = require('node:path')
 const { summarize } = require('./stats')
 
 const dist = path.join(__dirname, '../dist')
-const P99_LIMIT_MS = 100
 const DEATH_DEADLINE_MS = 3000
 
 function flags(argv) {
-  const f = { rounds: 3, owners: 4, pokers: 2, pool: '10.213.90.0/24', subnet: '10.213.91.0/24', role: 'main', root: '', ms: 0 }
+  const f = { rounds: 3, owners: 4, pokers: 2, pool: '10.213.90.0/24', subnet: '10.213.91.0/24', p99: 100, role: 'main', root: '', ms: 0 }
   for (let i = 0; i < argv.length; i += 2) {
     const key = argv[i].replace(/^--/, '')
     if (!(key in f)) throw new Error(`unknown flag ${argv[i]}`)
@@ -279,7 +281,7 @@ async function round(f, r, report) {
   // Invariants.
   const d = summarize(deaths.length ? deaths : [0])
   const p99 = deaths.length ? [...deaths].sort((a, b) => a - b)[Math.min(deaths.length - 1, Math.floor(0.99 * deaths.length))] : 0
-  if (p99 > P99_LIMIT_MS) failures.push(`owned containers died ${p99.toFixed(1)} ms (p99) after their owner (limit ${P99_LIMIT_MS} ms)`)
+  if (p99 > f.p99) failures.push(`owned containers died ${p99.toFixed(1)} ms (p99) after their owner (limit ${f.p99} ms)`)
   const stragglers = deaths.filter((x) => x === Infinity).length
   if (stragglers) failures.push(`${stragglers} owned containers still alive ${DEATH_DEADLINE_MS} ms after their owner died`)
   const detached = owners.flatMap((o) => o.detached)
