@@ -5,9 +5,31 @@
  *
  * @module
  */
-import { asMiniContainerError } from '../errors'
+import { AbortedError, asMiniContainerError, type MiniContainerError } from '../errors'
 
 type AnyFunction = (...args: unknown[]) => unknown
+
+/** The AbortSignal among a call's option objects, if any. */
+function signalOf(args: unknown[]): AbortSignal | undefined {
+  for (const arg of args) {
+    const signal = (arg as { signal?: unknown } | null | undefined)?.signal
+    if (signal instanceof AbortSignal) return signal
+  }
+  return undefined
+}
+
+/**
+ * The error a caller sees: a failure after the call's own signal fired is
+ * EABORTED whatever threw it (Node's `signal.throwIfAborted()` throws the
+ * signal's reason, which may be any value); anything else as {@link asMiniContainerError}.
+ */
+function publicError(err: unknown, name: string, args: unknown[]): MiniContainerError {
+  if (err instanceof AbortedError) return err
+  // Also over an error an inner public method already wrapped (EINTERNAL around the reason).
+  const signal = signalOf(args)
+  if (signal?.aborted) return new AbortedError(name, signal.reason)
+  return asMiniContainerError(err)
+}
 
 function guard(fn: AnyFunction): AnyFunction {
   return function (this: unknown, ...args: unknown[]) {
@@ -15,9 +37,9 @@ function guard(fn: AnyFunction): AnyFunction {
     try {
       result = fn.apply(this, args)
     } catch (err) {
-      throw asMiniContainerError(err)
+      throw publicError(err, fn.name, args)
     }
-    return result instanceof Promise ? result.catch((err) => Promise.reject(asMiniContainerError(err))) : result
+    return result instanceof Promise ? result.catch((err) => Promise.reject(publicError(err, fn.name, args))) : result
   }
 }
 

@@ -151,6 +151,22 @@ describe('AbortSignal', () => {
     }
     expect(undone).toBeGreaterThan(0)
   })
+
+  test('copyTo and putArchive cancelled through their signal are EABORTED, whatever reason the signal carries', async () => {
+    const c = await run('host', ['sleep', '33'], { runtime, network: 'none' })
+    const src = fs.mkdtempSync('/tmp/mc-abort-src-')
+    try {
+      for (let i = 0; i < 200; i++) fs.writeFileSync(path.join(src, `f${i}`), 'x'.repeat(4096))
+      // The default reason (a DOMException AbortError) and a caller's own reason.
+      await expect(c.copyTo(src, '/tmp/in', { signal: AbortSignal.abort() })).rejects.toMatchObject({ code: 'EABORTED' })
+      const ac = new AbortController()
+      ac.abort('not now')
+      await expect(c.putArchive('/tmp', Buffer.alloc(1024), { signal: ac.signal })).rejects.toMatchObject({ code: 'EABORTED', cause: 'not now' })
+    } finally {
+      fs.rmSync(src, { recursive: true, force: true })
+      await c.remove({ force: true })
+    }
+  })
 })
 
 test('a relative workdir is refused as Docker refuses it', async () => {

@@ -138,7 +138,7 @@ test('c.waitFor after start, with an AbortSignal', async () => {
   const ac = new AbortController()
   const waiting = c.waitFor(Wait.forLogMessage('nothing'), { signal: ac.signal })
   ac.abort(new Error('test over'))
-  await expect(waiting).rejects.toThrow('test over')
+  await expect(waiting).rejects.toMatchObject({ code: 'EABORTED', cause: new Error('test over') })
   await expect(c.waitFor(Wait.forExit(), { timeout: 200 })).rejects.toMatchObject({ code: 'ETIMEOUT' })
 })
 
