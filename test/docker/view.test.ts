@@ -6,30 +6,14 @@
  * compared. Differences that remain are listed, with the reason, in
  * `expectedDifferences`; everything else must be identical.
  */
-import * as fs from 'node:fs'
-import * as os from 'node:os'
-import * as path from 'node:path'
-import { Image, run, type Runtime } from '../../lib'
-import { busyboxRootfs, tempRuntime, destroyRuntime, text } from '../helpers'
-import { dockerImportBusybox, startPrivateDocker, type PrivateDocker } from '../tools/docker-engine'
+import { run, type Runtime } from '../../lib'
+import { text } from '../helpers'
+import { useBusyboxOnBoth, type PrivateDocker } from '../tools/docker-engine'
 
 let engine: PrivateDocker
 let runtime: Runtime
 
-beforeAll(async () => {
-  engine = await startPrivateDocker()
-  await dockerImportBusybox(engine, 'mc-view:bb')
-  runtime = tempRuntime()
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-view-'))
-  busyboxRootfs(root)
-  await Image.import(root, { runtime, ref: 'mc-view:bb', config: { cmd: ['/bin/sh'] } })
-  fs.rmSync(root, { recursive: true, force: true })
-}, 120_000)
-
-afterAll(async () => {
-  await engine?.stop()
-  if (runtime) await destroyRuntime(runtime)
-}, 60_000)
+useBusyboxOnBoth('mc-view:bb', (e, r) => ((engine = e), (runtime = r)))
 
 /** Each probe is a shell line; its output is compared between the two runtimes. */
 const probes: Record<string, string> = {

@@ -6,31 +6,16 @@
  * differ between the two runs, so each side's own record times are used.
  */
 import * as fs from 'node:fs'
-import * as os from 'node:os'
-import * as path from 'node:path'
-import { Image, run, type Container, type LogsOptions, type Runtime } from '../../lib'
-import { busyboxRootfs, destroyRuntime, tempRuntime, text } from '../helpers'
-import { dockerImportBusybox, startPrivateDocker, type PrivateDocker } from '../tools/docker-engine'
+import { run, type Container, type LogsOptions, type Runtime } from '../../lib'
+import { text } from '../helpers'
+import { useBusyboxOnBoth, type PrivateDocker } from '../tools/docker-engine'
 
 jest.setTimeout(180_000)
 
 let engine: PrivateDocker
 let runtime: Runtime
 
-beforeAll(async () => {
-  engine = await startPrivateDocker()
-  await dockerImportBusybox(engine, 'mc-logs:bb')
-  runtime = tempRuntime()
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-logs-'))
-  busyboxRootfs(root)
-  await Image.import(root, { runtime, ref: 'mc-logs:bb', config: { cmd: ['/bin/sh'] } })
-  fs.rmSync(root, { recursive: true, force: true })
-}, 180_000)
-
-afterAll(async () => {
-  await engine?.stop()
-  if (runtime) await destroyRuntime(runtime)
-}, 60_000)
+useBusyboxOnBoth('mc-logs:bb', (e, r) => ((engine = e), (runtime = r)))
 
 const program = 'seq 1 5; sleep 0.2; echo e1 >&2; sleep 0.2; echo six; echo e2 >&2; sleep 0.2; printf partial'
 

@@ -16,7 +16,7 @@ import * as os from 'node:os'
 import * as path from 'node:path'
 import { closeQuietly } from '../../lib/sys/libc'
 import { createNetns } from '../../lib/sys/netns'
-import type { Runtime } from '../../lib'
+import { Image, type Runtime } from '../../lib'
 import { busyboxRootfs, destroyRuntime, tempRuntime } from '../helpers'
 
 /** What a `docker` CLI call printed and how it exited. */
@@ -267,4 +267,31 @@ export function useDockerFixture(opts: { base: string; dockerfile: string; tag: 
     if (fx.work) fs.rmSync(fx.work, { recursive: true, force: true })
   }, 60000)
   return fx
+}
+
+/**
+ * A differential test file's fixture: a private engine and a temp runtime
+ * with the same busybox rootfs imported as `ref` in both (Cmd /bin/sh),
+ * made before the file's tests and removed after them; `use` receives them.
+ */
+export function useBusyboxOnBoth(ref: string, use: (engine: PrivateDocker, runtime: Runtime) => void): void {
+  let engine: PrivateDocker | undefined
+  let runtime: Runtime | undefined
+  beforeAll(async () => {
+    engine = await startPrivateDocker()
+    await dockerImportBusybox(engine, ref)
+    runtime = tempRuntime()
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-both-'))
+    try {
+      busyboxRootfs(root)
+      await Image.import(root, { runtime, ref, config: { cmd: ['/bin/sh'] } })
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true })
+    }
+    use(engine, runtime)
+  }, 180_000)
+  afterAll(async () => {
+    await engine?.stop()
+    if (runtime) await destroyRuntime(runtime)
+  }, 60_000)
 }
