@@ -79,7 +79,7 @@ export class Runtime implements ContainerContext, AsyncDisposable {
     this.images = new ImageStore(this.root, (imageId) => this.containers.ids().filter((id) => this.containers.read(id)?.imageId === imageId))
     this.containers = new ContainerStore(this.root)
     this.networks = new NetworkService({ root: this.root, subnetPool: opts.subnetPool })
-    this.cgroups = new CgroupService(`minicontainer-${runtimeTag(this.root)}`)
+    this.cgroups = new CgroupService(`minicontainer-${runtimeTag(this.root)}`, undefined, this.root)
     this.volumes = runtimeVolumeStore(this.root, () => this.containers.ids().map((id) => this.containers.read(id)))
   }
 

@@ -10,12 +10,14 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
 import { SyscallError, UnsupportedError } from '../errors'
+import { debug } from '../util/debug'
 import type { CgroupJoin, MountOp } from '../shim/spec'
 import type { CgroupDriver } from './driver'
 import { detectLayout, type Layout, type LayoutName } from './layout'
 import { needed } from './needs'
 import type { Resources } from './resources'
 import { netCounters, toStats, type ContainerStats, type CpuMark } from './stats'
+import { abandonedScopes, forgetScopeOwner, recordScopeOwner } from './scope-owners'
 import { processTable, type ProcessInfo } from './top'
 import { V1Driver } from './v1'
 import { V2Driver } from './v2'
@@ -43,10 +45,17 @@ export class CgroupService {
   /** The previous stats sample per container, for CPU percentages. */
   private readonly marks = new Map<string, CpuMark>()
 
-  /** @param scope - the runtime's parent cgroup name; @param detect - the layout (tests pass a fake one). */
+  /** Whether this runtime's scope has its owner recorded (scope-owners.ts). */
+  private ownerRecorded = false
+
+  /**
+   * @param scope - the runtime's parent cgroup name; @param detect - the layout (tests pass a fake one);
+   * @param root - the runtime's root, recorded as the scope's owner so that the scope can be collected once the root is gone
+   */
   constructor(
     private readonly scope: string,
     private readonly detect: () => Layout = detectLayout,
+    private readonly root?: string,
   ) {}
 
   private get driver(): CgroupDriver | undefined {
@@ -79,6 +88,10 @@ export class CgroupService {
     const rel = this.rel(id)
     if (driver.exists(rel)) driver.remove(rel)
     driver.create(rel, res)
+    if (this.root && !this.ownerRecorded) {
+      recordScopeOwner(this.scope, this.root)
+      this.ownerRecorded = true
+    }
     this.marks.delete(id)
     return { join: { procsFiles: driver.procsFiles(rel) }, mounts: driver.containerMounts(opts.readOnly) }
   }
@@ -176,7 +189,28 @@ export class CgroupService {
     const driver = this.driver
     if (!driver) return
     for (const id of driver.children(this.scope)) await this.release(id)
-    driver.remove(this.scope)
+    if (driver.remove(this.scope)) forgetScopeOwner(this.scope)
+    this.ownerRecorded = false
+  }
+
+  /**
+   * Removes the scopes of runtimes whose root directory is gone (their
+   * process ended without close()), with the empty cgroups left in them;
+   * a cgroup that still has processes stays, and so does its scope.
+   */
+  collectAbandoned(): void {
+    const driver = this.driver
+    if (!driver) return
+    for (const scope of abandonedScopes()) {
+      if (scope === this.scope) continue
+      try {
+        for (const id of driver.children(scope)) driver.remove(`${scope}/${id}`)
+        if (driver.remove(scope)) forgetScopeOwner(scope)
+      } catch (err) {
+        // Someone else's leftovers must never fail this runtime's recovery.
+        debug('collecting abandoned cgroup scope %s failed: %s', scope, err)
+      }
+    }
   }
 
   private requireDriver(action: string): CgroupDriver {

@@ -37,6 +37,8 @@ export async function collectGarbage(ctx: ContainerContext): Promise<void> {
   // A container's cgroup is made just before its program starts: a young one of an existing container
   // may be another process's start in progress, and removing it would fail that start.
   ctx.cgroups.collect((id, ageMs) => isRunning(ctx, id) || (ageMs < START_GRACE_MS && !!ctx.containers.read(id)))
+  // Scopes of runtimes whose process ended without close() and whose root is gone.
+  ctx.cgroups.collectAbandoned()
   for (const id of ctx.containers.unfinished()) {
     const age = Date.now() - fs.statSync(ctx.containers.paths(id).dir).mtimeMs
     if (age > UNFINISHED_CREATE_MS) ctx.containers.delete(id)

@@ -4,6 +4,7 @@ import * as path from 'node:path'
 import { Container, Image, Runtime, run } from '../../lib'
 import { runtimeTag } from '../../lib/network/names'
 import { destroyRuntime, sleep, tempRuntime, text } from '../helpers'
+import { runNodeSync } from '../tools/node-child'
 
 let runtime: Runtime
 beforeAll(async () => {
@@ -95,4 +96,36 @@ test('the next runtime start collects empty cgroups whose container is gone, and
   await starting.remove()
   expect(containerDirs(starting.id)).toEqual([])
   await next.close()
+})
+
+test('a runtime that ended without close() leaves its scope until its root is gone; then the next runtime removes it', async () => {
+  const root = fs.mkdtempSync('/tmp/mc-scope-owner-')
+  const ended = runNodeSync(
+    `;(async () => {
+      const { Runtime, Image, run } = lib()
+      const rt = new Runtime({ root: process.env.SCOPE_ROOT })
+      await Image.fromHost({ runtime: rt })
+      const c = await run('host', ['true'], { runtime: rt, network: 'none' })
+      await c.wait()
+      await c.remove()
+      console.log(rt.cgroups.scope)
+      process.exit(0) // no close(): the scope stays behind
+    })()`,
+    { env: { SCOPE_ROOT: root } },
+  )
+  const scope = `minicontainer-${runtimeTag(root)}`
+  expect(ended).toMatchObject({ status: 0, stderr: '', stdout: `${scope}\n` })
+  expect(findCgroupDirs(scope).length).toBeGreaterThan(0)
+  // Its root still exists: another runtime leaves it alone.
+  const other = tempRuntime()
+  await other.ready()
+  await destroyRuntime(other)
+  expect(findCgroupDirs(scope).length).toBeGreaterThan(0)
+  // Gone: the next runtime's recovery takes the scope, in every hierarchy, and its record.
+  fs.rmSync(root, { recursive: true, force: true })
+  const next = tempRuntime()
+  await next.ready()
+  await destroyRuntime(next)
+  expect(findCgroupDirs(scope)).toEqual([])
+  expect(fs.existsSync(`/run/minicontainer-host/cgroups/${scope}`)).toBe(false)
 })
