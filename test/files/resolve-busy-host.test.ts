@@ -18,7 +18,9 @@ test('openat2 with ".." under RESOLVE_IN_ROOT succeeds while another process ren
   fs.writeFileSync(path.join(root, 'f'), 'x')
   fs.writeFileSync(path.join(scratch, 'x'), '')
   // The renamer: bounded, in its own directory.
-  const mover = spawn('sh', ['-c', 'i=0; while [ $i -lt 100000 ]; do mv x y; mv y x; i=$((i+1)); done'], { cwd: scratch, stdio: 'ignore' })
+  // Its own process group, so that the mv running at the end dies with the loop.
+  const mover = spawn('sh', ['-c', 'i=0; while [ $i -lt 100000 ]; do mv x y; mv y x; i=$((i+1)); done'], { cwd: scratch, stdio: 'ignore', detached: true })
+  const moverGone = new Promise((resolve) => mover.once('exit', resolve))
   const dirfd = fs.openSync(root, 'r')
   const failures = new Map<string, number>()
   let opened = 0
@@ -35,10 +37,12 @@ test('openat2 with ".." under RESOLVE_IN_ROOT succeeds while another process ren
       }
     }
   } finally {
-    mover.kill('SIGKILL')
+    process.kill(-mover.pid!, 'SIGKILL')
+    await moverGone
     fs.closeSync(dirfd)
     fs.rmSync(root, { recursive: true, force: true })
-    fs.rmSync(scratch, { recursive: true, force: true })
+    // A last mv of the group may still be between its rename and its exit: retry a non-empty directory.
+    fs.rmSync(scratch, { recursive: true, force: true, maxRetries: 10, retryDelay: 20 })
   }
   expect(Object.fromEntries(failures)).toEqual({})
   expect(opened).toBeGreaterThan(100)
