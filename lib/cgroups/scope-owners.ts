@@ -11,6 +11,7 @@
  */
 import * as fs from 'node:fs'
 import * as path from 'node:path'
+import { ownerRecords } from '../util/owner-records'
 
 /** Where the scope owner records live. */
 export const scopeOwnerDir = '/run/minicontainer-host/cgroups'
@@ -23,19 +24,9 @@ export function recordScopeOwner(scope: string, root: string): void {
 
 /** Scopes whose runtime root no longer exists. */
 export function abandonedScopes(): string[] {
-  let names: string[]
-  try {
-    names = fs.readdirSync(scopeOwnerDir)
-  } catch {
-    return [] // nothing recorded yet
-  }
-  return names.filter((scope) => {
-    try {
-      return !fs.existsSync(fs.readFileSync(path.join(scopeOwnerDir, scope), 'utf8'))
-    } catch {
-      return false // forgotten meanwhile
-    }
-  })
+  return ownerRecords(scopeOwnerDir)
+    .filter((r) => !fs.existsSync(r.owner))
+    .map((r) => r.name)
 }
 
 /** Forgets the owner of a scope that is gone. */

@@ -11,6 +11,7 @@
  */
 import * as fs from 'node:fs'
 import * as path from 'node:path'
+import { ownerRecords } from '../util/owner-records'
 
 /** Where host-wide claims live; a tmpfs on most systems, so they vanish with the bridges at reboot. */
 export const hostClaimDir = process.env.MINICONTAINER_HOST_STATE ?? '/run/minicontainer-host/subnets'
@@ -55,24 +56,9 @@ function isStale(owner: string, ageMs: number): boolean {
 
 /** Removes every stale claim (runtime root or network gone); returns the subnets freed. */
 export function collectStaleHostSubnets(): string[] {
-  let files: string[]
-  try {
-    files = fs.readdirSync(hostClaimDir)
-  } catch {
-    return [] // no claims yet
-  }
-  const freed: string[] = []
-  for (const name of files) {
-    const file = path.join(hostClaimDir, name)
-    try {
-      if (!isStale(fs.readFileSync(file, 'utf8'), Date.now() - fs.statSync(file).mtimeMs)) continue
-      fs.rmSync(file, { force: true })
-      freed.push(name.replace('_', '/'))
-    } catch {
-      // Released meanwhile by its owner: nothing to collect.
-    }
-  }
-  return freed
+  const stale = ownerRecords(hostClaimDir).filter((r) => isStale(r.owner, r.ageMs))
+  for (const r of stale) fs.rmSync(r.file, { force: true })
+  return stale.map((r) => r.name.replace('_', '/'))
 }
 
 /** Releases the claim on `cidr` if `recordFile` holds it. */
