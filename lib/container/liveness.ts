@@ -8,6 +8,9 @@
 import * as fs from 'node:fs'
 import { toExitStatus, type ExitStatus } from '../shim/shim'
 
+/** How long a container's fresh state (network, cgroup) may belong to a start in progress in another process rather than to a crash. */
+export const START_GRACE_MS = 30_000
+
 /** Start time of a pid (field 22 of /proc/<pid>/stat), or undefined when there is no such process. */
 export function processStartTime(pid: number): string | undefined {
   try {

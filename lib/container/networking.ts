@@ -13,11 +13,8 @@ import { debug } from '../util/debug'
 import type { LinkEntry } from '../network/types'
 import type { HostBinding, NetworkSettings } from '../network/types'
 import type { ContainerContext } from './context'
-import { isAlive } from './liveness'
+import { isAlive, START_GRACE_MS } from './liveness'
 import type { ContainerRecord } from './types'
-
-/** How long a not-running container's fresh network state is left alone: another process may be starting it. */
-const START_GRACE_MS = 30_000
 
 /** Whether the network state of a container is still wanted (it runs, or may be starting in another process). */
 export function networkStillWanted(ctx: ContainerContext, id: string): boolean {

@@ -9,13 +9,11 @@ import * as fs from 'node:fs'
 import { removeAnonymousVolumes } from '../storage/mount-lifecycle'
 import { debug } from '../util/debug'
 import type { ContainerContext } from './context'
-import { isAlive } from './liveness'
+import { isAlive, START_GRACE_MS } from './liveness'
 import { networkStillWanted } from './networking'
 
 /** How old an unfinished create must be before it is taken for the remains of a crash. */
 const UNFINISHED_CREATE_MS = 60_000
-/** How old a stopped container's cgroup must be before it is taken for the remains of a crash, not a start in progress. */
-const START_GRACE_MS = 30_000
 
 /**
  * Removes what dead processes left: network rules and interfaces of
