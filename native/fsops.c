@@ -18,6 +18,7 @@
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/types.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "glibc-baseline.h"
@@ -141,12 +142,30 @@ int mc_set_meta(int dirfd, const char *name, unsigned what, unsigned uid, unsign
   return 0;
 }
 
-/* Copies owner (with MC_OWNER), mode and times of srcfd onto dstfd (both opened files or dirs). */
+/*
+ * Copies a file's capabilities (security.capability), the one extended
+ * attribute `docker cp` carries. Set after chown, which clears it; a
+ * filesystem or privilege that refuses it (ENOTSUP, EPERM) is skipped, as
+ * Docker does.
+ */
+static int copy_file_caps(int srcfd, int dstfd) {
+  char caps[64]; /* vfs_ns_cap_data, the largest form, is 24 bytes */
+  ssize_t n = fgetxattr(srcfd, "security.capability", caps, sizeof(caps));
+  if (n < 0) return errno == ENODATA || errno == ENOTSUP || errno == ERANGE ? 0 : NEG_ERRNO;
+  if (fsetxattr(dstfd, "security.capability", caps, (size_t)n, 0) < 0 && errno != ENOTSUP && errno != EPERM) return NEG_ERRNO;
+  return 0;
+}
+
+/* Copies owner (with MC_OWNER), mode, file capabilities and times of srcfd onto dstfd (both opened files or dirs). */
 int mc_copy_meta(int srcfd, int dstfd, int flags) {
   struct stat st;
   if (sys_fstat(srcfd, &st) < 0) return NEG_ERRNO;
   if ((flags & MC_OWNER) && !chown_ok(fchown(dstfd, st.st_uid, st.st_gid))) return NEG_ERRNO;
   if (fchmod(dstfd, st.st_mode & 07777) < 0) return NEG_ERRNO;
+  if (S_ISREG(st.st_mode)) {
+    int r = copy_file_caps(srcfd, dstfd);
+    if (r < 0) return r;
+  }
   struct timespec ts[2] = {st.st_atim, st.st_mtim};
   if (futimens(dstfd, ts) < 0) return NEG_ERRNO;
   return 0;
@@ -424,7 +443,6 @@ int mc_listdir(int dirfd, char *buf, int size) {
   return used;
 }
 
-#include <sys/xattr.h>
 
 /* fgetxattr(2) on an opened fd: the value's length, or -errno (-ENODATA: not set). */
 int mc_fgetxattr(int fd, const char *name, char *buf, int size) {

@@ -199,12 +199,12 @@ export class Container implements AsyncDisposable {
     return { root: `/proc/${pid}/root`, release }
   }
 
-  /** Copies a host file or directory into the container, with `docker cp`'s rules. Works on running and stopped containers. */
+  /** Copies a host file or directory into the container, with `docker cp`'s rules (owner, mode, times and file capabilities kept). Works on running and stopped containers. */
   async copyTo(hostSrc: string, containerDest: string, opts: CopyOptions = {}): Promise<void> {
     await this.withFilesystem((root) => files.copyTo(root, hostSrc, containerDest, opts))
   }
 
-  /** Copies a container file or directory to the host, with `docker cp`'s rules. */
+  /** Copies a container file or directory to the host, with `docker cp`'s rules (owner, mode, times and file capabilities kept). */
   async copyFrom(containerSrc: string, hostDest: string, opts: CopyOptions = {}): Promise<void> {
     await this.withFilesystem((root) => files.copyFrom(root, containerSrc, hostDest, opts))
   }
@@ -214,7 +214,7 @@ export class Container implements AsyncDisposable {
     return this.withFilesystem((root) => files.statPath(root, containerPath))
   }
 
-  /** A tar stream of a container path, and its stat (GET /archive). The container's view stays assembled until the stream ends. */
+  /** A tar stream of a container path, and its stat (GET /archive); file capabilities go in as PAX xattr records, as in Docker. The container's view stays assembled until the stream ends. */
   async getArchive(containerPath: string): Promise<{
     /** The tar archive of the path (a directory with its contents, under the path's last name). */
     stream: Readable
@@ -232,7 +232,7 @@ export class Container implements AsyncDisposable {
     }
   }
 
-  /** Extracts a tar (stream or buffer) into an existing container directory (PUT /archive). Entries escaping the directory are refused. */
+  /** Extracts a tar (stream or buffer) into an existing container directory (PUT /archive), with the xattrs of its PAX records. Entries escaping the directory are refused. */
   async putArchive(containerDir: string, tar: Readable | Buffer, opts: PutArchiveOptions = {}): Promise<void> {
     await this.withFilesystem((root) => files.putArchive(root, containerDir, tar, opts))
   }

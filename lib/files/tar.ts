@@ -59,7 +59,7 @@ import {
 } from '../sys/fsops'
 import { createZstdDecompress, zstdMagic } from './zstd'
 import { fitsUstar, paxXattrEntry, PaxXattrScanner } from './pax'
-import { readXattrs, writeXattrs, type Xattrs } from './xattrs'
+import { copyXattr, layerXattr, readXattrs, writeXattrs, type Xattrs } from './xattrs'
 import { DirNonDirError, NotADirectoryError, PathNotFoundError, UnsafeEntryError } from './errors'
 import {
   closeSide,
@@ -189,14 +189,19 @@ const OPAQUE_XATTRS = ['trusted.overlay.opaque', 'user.overlay.opaque']
  * Walks a tree into a tar pack without following symlinks. In `layer` mode
  * (an overlay upper dir to an OCI layer) entries are sorted, whiteouts (char
  * devices 0/0) become `.wh.<name>` files and opaque directories get a
- * `.wh..wh..opq` entry.
+ * `.wh..wh..opq` entry. Otherwise (docker cp) the only xattr archived is
+ * security.capability, as in Docker.
  */
 export class ArchiveWalker {
   private readonly links = new Map<string, string>()
+  /** Which xattrs go into the archive: a layer's, or (docker cp) file capabilities only. */
+  private readonly keepXattr: (name: string) => boolean
   constructor(
     private readonly pack: tar.Pack,
     private readonly layer = false,
-  ) {}
+  ) {
+    this.keepXattr = layer ? layerXattr : copyXattr
+  }
 
   /** The entries of a dir fd, sorted in layer mode (reproducible digests). */
   entries(dfd: number) {
@@ -219,7 +224,7 @@ export class ArchiveWalker {
           throw err
         }
         try {
-          await this.entry({ ...base, name: `${entryName}/`, type: 'directory' }, this.layer ? readXattrs(dfd) : undefined)
+          await this.entry({ ...base, name: `${entryName}/`, type: 'directory' }, readXattrs(dfd, this.keepXattr))
           if (this.layer && OPAQUE_XATTRS.some((x) => fgetxattr(dfd, x) === 'y'))
             await entryWritten(this.pack, { name: `${entryName}/.wh..wh..opq`, mode: 0, uid: 0, gid: 0, mtime: base.mtime, type: 'file', size: 0 })
           for (const e of this.entries(dfd)) await this.add(dfd, e.name, `${entryName}/${nameStr(e.name)}`)
@@ -247,7 +252,7 @@ export class ArchiveWalker {
         // Exactly the size in the header, padded with zeros if the file shrank meanwhile.
         let xattrs: Xattrs | undefined
         try {
-          xattrs = this.layer ? readXattrs(fd) : undefined
+          xattrs = readXattrs(fd, this.keepXattr)
         } catch (err) {
           close(fd)
           throw err
@@ -341,7 +346,9 @@ export function entryParts(name: string, what: string): string[] {
  * directory `dir`. Existing directories are merged, other existing entries
  * replaced. Directories implied by entry names but not in the archive follow
  * existing symlinks inside the container (e.g. lib -> usr/lib); directories
- * in the archive replace a symlink, as with Docker.
+ * in the archive replace a symlink, as with Docker. Extended attributes in
+ * the archive's PAX records are set as Docker sets them (overlay's own marks
+ * excepted, see files/xattrs.ts).
  */
 export async function putArchive(root: string, dir: string, input: Readable | Buffer, opts: PutArchiveOptions = {}): Promise<void> {
   const side = containerSide(root)
@@ -377,7 +384,7 @@ async function extractInto(side: Side, dirfd: number, dirPath: string, input: Re
   try {
     stagefd = openat(dirfd, stage, O_RDONLY | O_DIRECTORY | O_NOFOLLOW)
     const fd = stagefd
-    await extractEach(source, fd, CONFINED, (entry, dirs) => extractEntry(fd, entry, opts, implicit, dirs), opts)
+    await extractEach(source, fd, CONFINED, (entry, dirs) => extractEntry(fd, entry, opts, implicit, dirs), { ...opts, xattrs: true })
     opts.signal?.throwIfAborted()
     const landing = openat(dirfd, '.', O_RDONLY | O_DIRECTORY)
     try {

@@ -55,6 +55,7 @@ import {
 } from '../sys/fsops'
 import { ReadOnlyError, UnsafeEntryError } from './errors'
 import { isDir, lstatAt } from './resolve'
+import { readXattrs, writeXattrs } from './xattrs'
 
 /** Files up to this size are copied in one blocking call; larger ones on a worker thread in chunks. */
 const SYNC_LIMIT = 4 << 20
@@ -338,7 +339,10 @@ export async function mergeInto(stagefd: number, destfd: number, opts: MergeOpti
       try {
         dfd = target !== undefined ? openat(target, '.', O_RDONLY | O_DIRECTORY) : openat(destfd, e.name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW)
         await mergeInto(sfd, dfd, opts, r)
-        if (target === undefined && !opts.keepDestMeta?.(r)) copyMeta(sfd, dfd, opts.owner ? MC_OWNER : 0)
+        if (target === undefined && !opts.keepDestMeta?.(r)) {
+          copyMeta(sfd, dfd, opts.owner ? MC_OWNER : 0)
+          writeXattrs(dfd, readXattrs(sfd), r)
+        }
       } finally {
         close(sfd)
         if (dfd >= 0) close(dfd)

@@ -22,9 +22,18 @@ export function layerXattr(name: string): boolean {
   return name === 'security.capability' || name.startsWith('user.') || name.startsWith('trusted.')
 }
 
-/** The layer-carried attributes of an opened file or directory, sorted by name (reproducible layers). */
-export function readXattrs(fd: number): Xattrs | undefined {
-  const names = flistxattr(fd).filter(layerXattr).sort()
+/**
+ * Whether `docker cp` carries the attribute `name`: only file capabilities
+ * (Docker's archives read security.capability alone), so a copied ping keeps
+ * its cap_net_raw.
+ */
+export function copyXattr(name: string): boolean {
+  return name === 'security.capability'
+}
+
+/** The attributes of an opened file or directory that `keep` allows (default: a layer's), sorted by name (reproducible layers). */
+export function readXattrs(fd: number, keep: (name: string) => boolean = layerXattr): Xattrs | undefined {
+  const names = flistxattr(fd).filter(keep).sort()
   const out: Xattrs = new Map()
   for (const name of names) {
     const value = fgetxattrBytes(fd, name)
