@@ -5,6 +5,7 @@ import * as path from 'node:path'
 import { execFileSync } from 'node:child_process'
 import { Container, run, type Runtime } from '../../lib'
 import { sleep, text, useRuntime } from '../helpers'
+import { startTicker } from './ticker'
 
 let runtime: Runtime
 useRuntime((r) => (runtime = r))
@@ -98,10 +99,7 @@ test('update raises limits while the program runs: pids, memory and CPU, inside 
 })
 
 test('pause freezes the processes (a counter stops) and unpause lets them go on', async () => {
-  const script = 'i=0; while [ $i -lt 600 ]; do i=$((i+1)); echo $i > /tmp/n; sleep 0.02; done'
-  const c = await run('host', ['sh', '-c', script], { runtime, network: 'none' })
-  const pid = await pidOf(c)
-  const counter = () => Number(fs.readFileSync(`/proc/${pid}/root/tmp/n`, 'utf8'))
+  const { c, pid, count: counter } = await startTicker(runtime)
   await sleep(300)
   await c.pause()
   expect(cgroupValue(pid, 'freezer', 'freezer.state')).toBe('FROZEN')

@@ -8,6 +8,7 @@ import * as path from 'node:path'
 import { run, type Runtime } from '../../lib'
 import { CgroupService } from '../../lib/cgroups'
 import { text, useRuntime } from '../helpers'
+import { startTicker } from './ticker'
 
 const unified = '/sys/fs/cgroup/unified'
 
@@ -52,10 +53,8 @@ test('v2: the container runs in its own cgroup, sees it as / through a cgroup na
 })
 
 test('v2: pause and unpause go through cgroup.freeze and the kernel reports the state in cgroup.events', async () => {
-  const c = await run('host', ['sh', '-c', 'i=0; while [ $i -lt 600 ]; do i=$((i+1)); echo $i > /tmp/n; sleep 0.02; done'], { runtime, network: 'none' })
-  const { pid } = (await c.inspect()).state
+  const { c, pid, count: counter } = await startTicker(runtime)
   const events = () => fs.readFileSync(path.join(unified, scope, c.id, 'cgroup.events'), 'utf8')
-  const counter = () => Number(fs.readFileSync(`/proc/${pid}/root/tmp/n`, 'utf8'))
   await new Promise((r) => setTimeout(r, 200))
   await c.pause()
   expect(events()).toMatch(/^frozen 1$/m)
