@@ -54,6 +54,14 @@ export class Hashing extends Transform {
   }
 }
 
+/** `digest` when content that hashed to `got` with `gotSize` bytes is the blob announced as `digest` of `size` bytes; EDIGEST otherwise. */
+function verified(digest: string, size: number | undefined, got: string, gotSize: number): string {
+  const what = `blob ${digest}`
+  if (size !== undefined && gotSize !== size) throw new DigestMismatchError(what, `got ${gotSize} bytes, ${size} announced`)
+  if (got !== digest) throw new DigestMismatchError(what, `content hashes to ${got}`)
+  return digest
+}
+
 /** Options of {@link BlobStore.ingest}. */
 export interface IngestOptions {
   /** The announced size in bytes: more or fewer is EDIGEST. */
@@ -86,12 +94,27 @@ export class BlobStore {
 
   /** Streams `src` in, verified against `digest` (and `opts.size`); a mismatch throws EDIGEST and stores nothing. */
   async ingest(digest: string, src: NodeJS.ReadableStream, opts: IngestOptions = {}): Promise<void> {
-    const what = `blob ${checkDigest(digest)}`
-    await this.write(src, opts, (got, size) => {
-      if (opts.size !== undefined && size !== opts.size) throw new DigestMismatchError(what, `got ${size} bytes, ${opts.size} announced`)
-      if (got !== digest) throw new DigestMismatchError(what, `content hashes to ${got}`)
-      return digest
-    })
+    checkDigest(digest)
+    await this.write(src, opts, (got, size) => verified(digest, opts.size, got, size))
+  }
+
+  /** A fresh temp path for a blob being written elsewhere (a layer worker); see {@link commitTemp}. */
+  tempPath(): string {
+    return path.join(this.tmpDir, scratchName())
+  }
+
+  /**
+   * Moves a blob written to a {@link tempPath} into place once it verified:
+   * `got` (its content's digest and size) must match `digest` and the
+   * announced `size`; otherwise the temp file is removed and EDIGEST thrown.
+   */
+  commitTemp(tmp: string, digest: string, size: number | undefined, got: { digest: string; size: number }): void {
+    try {
+      fs.renameSync(tmp, this.path(verified(digest, size, got.digest, got.size)))
+    } catch (err) {
+      fs.rmSync(tmp, { force: true })
+      throw err
+    }
   }
 
   /**

@@ -18,10 +18,10 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import type { Readable } from 'node:stream'
 import { DigestMismatchError, InvalidArgumentError, MiniContainerError } from '../errors'
-import { applyLayer } from '../files/diff'
 import { decompressed } from '../files/tar'
-import { diskUsage } from '../util/disk-usage'
-import { checkDigest, Hashing, type BlobStore } from './blobs'
+import { coalesce } from '../util/coalesce'
+import { checkDigest, type BlobStore, type IngestOptions } from './blobs'
+import { ingestLayerPass, unpackInto } from './layer-ingest'
 import type { KeyedLock } from './lock'
 import { removeStaleScratch, scratchName } from './scratch'
 
@@ -141,17 +141,18 @@ export class LayerStore {
   }
 
   /**
-   * Unpacks a blob while it is being ingested: `src` carries the same bytes
-   * the blob store is verifying, and the layer is committed only once
-   * `verified` (that ingest) resolved, so an unverified layer is never
-   * visible. Skips (drains `src`) when the blob is unpacked already.
+   * Ingests a layer blob and unpacks it in one pass over `src` (a download;
+   * see ./layer-ingest). The blob is moved into place once
+   * its digest (and `opts.size`) verified, and only then is the layer
+   * committed: an unverified layer is never visible. When the blob is
+   * unpacked already, it is only ingested.
    */
-  async unpackStreaming(blobDigest: string, mediaType: string, src: Readable, verified: Promise<void>): Promise<string> {
+  async ingest(blobDigest: string, mediaType: string, src: Readable, opts: IngestOptions = {}): Promise<string> {
     checkLayerMediaType(mediaType)
     return this.lock.with(`blob-${hexOf(blobDigest)}`, async () => {
       let diffId = this.unpacked(blobDigest)
-      if (diffId) await Promise.all([drain(src), verified])
-      else diffId = await this.unpackOnce(blobDigest, src, verified)
+      if (diffId) await this.blobs.ingest(blobDigest, src, opts)
+      else diffId = await this.ingestUnpacking(blobDigest, src, opts)
       this.recordBlob(diffId, { digest: blobDigest, mediaType })
       return diffId
     })
@@ -178,36 +179,55 @@ export class LayerStore {
     return path.join(this.dir, `sha256-${hexOf(diffId)}`)
   }
 
-  /** Unpacks `src` (the blob's bytes) into scratch and commits it by rename, after `verified` when given. */
-  private async unpackOnce(blobDigest: string, src: Readable, verified?: Promise<void>): Promise<string> {
-    const scratch = path.join(this.tmpDir, scratchName())
-    fs.mkdirSync(path.join(scratch, 'diff'), { recursive: true })
-    fs.mkdirSync(path.join(scratch, 'blobs'))
+  /** Unpacks `src` (the blob's bytes) into scratch and commits it by rename. */
+  private async unpackOnce(blobDigest: string, src: Readable): Promise<string> {
+    const scratch = this.newScratch()
     try {
-      const hashing = new Hashing()
-      const plain = decompressed(src)
-      plain.on('error', (err) => hashing.destroy(err))
-      await applyLayer(path.join(scratch, 'diff'), plain.pipe(hashing), { whiteouts: 'overlay' }).catch((err) => {
-        throw layerError(blobDigest, err)
-      })
-      const diffId = hashing.digest()
-      fs.writeFileSync(path.join(scratch, 'size'), String(await diskUsage(path.join(scratch, 'diff'))))
-      await verified
-      this.commit(scratch, diffId)
-      return diffId
+      return this.commit(scratch, await unpackInto(path.join(scratch, 'diff'), src, blobDigest))
     } finally {
       fs.rmSync(scratch, { recursive: true, force: true })
     }
   }
 
-  /** Renames a finished scratch layer into place; an identical layer already there wins. */
-  private commit(scratch: string, diffId: string): void {
+  /**
+   * The unpacking side of {@link ingest}: the blob goes to a temp file and
+   * the layer to scratch. A blob failing its digest is EDIGEST
+   * even when the unpack failed too (a tampered gzip breaks both); a blob
+   * that verified is kept even when it does not unpack, as {@link unpack}
+   * would leave it.
+   */
+  private async ingestUnpacking(blobDigest: string, src: Readable, opts: IngestOptions): Promise<string> {
+    const scratch = this.newScratch()
+    const blobTmp = this.blobs.tempPath()
     try {
-      fs.renameSync(scratch, this.home(diffId))
+      const result = await ingestLayerPass({ blobTmp, diffDir: path.join(scratch, 'diff'), blobDigest }, coalesce(until(src, opts.signal)))
+      this.blobs.commitTemp(blobTmp, blobDigest, opts.size, { digest: result.blobDigest, size: result.blobSize })
+      if (!result.layer) throw result.unpackError
+      return this.commit(scratch, result.layer)
+    } finally {
+      fs.rmSync(blobTmp, { force: true })
+      fs.rmSync(scratch, { recursive: true, force: true })
+    }
+  }
+
+  /** A fresh scratch dir with an empty diff/ and blobs/. */
+  private newScratch(): string {
+    const scratch = path.join(this.tmpDir, scratchName())
+    fs.mkdirSync(path.join(scratch, 'diff'), { recursive: true })
+    fs.mkdirSync(path.join(scratch, 'blobs'))
+    return scratch
+  }
+
+  /** Records its size and renames a finished scratch layer into place (an identical layer already there wins); returns its diffID. */
+  private commit(scratch: string, layer: { diffId: string; size: number }): string {
+    fs.writeFileSync(path.join(scratch, 'size'), String(layer.size))
+    try {
+      fs.renameSync(scratch, this.home(layer.diffId))
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code
       if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err
     }
+    return layer.diffId
   }
 
   private recordBlob(diffId: string, blob: LayerBlob): void {
@@ -219,13 +239,10 @@ export class LayerStore {
   }
 }
 
-/** Reads a stream to its end, discarding it. */
-async function drain(src: Readable): Promise<void> {
-  for await (const _ of src);
-}
-
-/** Our own coded errors pass (EUNSAFE...); a broken tar or compressed stream says which blob. */
-function layerError(blobDigest: string, err: unknown): Error {
-  if (err instanceof MiniContainerError && err.code !== 'ESYSCALL') return err
-  return new InvalidArgumentError(`layer blob ${blobDigest} is not a valid tar, tar+gzip or tar+zstd archive (${(err as Error).message})`)
+/** The chunks of `src`, stopping with the signal's reason once it fires. */
+async function* until(src: Readable, signal: AbortSignal | undefined): AsyncGenerator<Buffer> {
+  for await (const chunk of src) {
+    signal?.throwIfAborted()
+    yield chunk as Buffer
+  }
 }

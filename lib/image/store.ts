@@ -20,7 +20,6 @@ import * as path from 'node:path'
 import type { Readable } from 'node:stream'
 import { ImageNotFoundError, InvalidArgumentError, MiniContainerError } from '../errors'
 import { readJson, writeJson } from '../util/json-file'
-import { tee } from '../util/tee'
 import { BlobStore, checkDigest, type IngestOptions } from './blobs'
 import { LayerStore } from './layers'
 import { KeyedLock } from './lock'
@@ -152,25 +151,8 @@ export class ImageStore {
    * stores nothing; a blob that verifies but does not unpack is kept, as
    * {@link unpackLayer} would leave it.
    */
-  async ingestLayer(digest: string, mediaType: string, src: Readable, opts: IngestOptions = {}): Promise<string> {
-    const failed = new AbortController()
-    const signal = opts.signal ? AbortSignal.any([opts.signal, failed.signal]) : failed.signal
-    const [toBlob, toLayer] = tee(src, signal)
-    // A blob failing its digest stops the unpack; a failing unpack lets the ingest finish, because its
-    // EDIGEST is the better answer when both fail (a tampered gzip breaks the unpack too).
-    const ingest = this.blobs.ingest(digest, toBlob, { ...opts, signal }).catch((err) => {
-      failed.abort(err)
-      throw err
-    })
-    const unpack = this.layers.unpackStreaming(digest, mediaType, toLayer, ingest).catch((err) => {
-      toLayer.destroy()
-      throw err
-    })
-    // Both settle before this returns: a failed side's temp files are gone by then.
-    const [blob, layer] = await Promise.allSettled([ingest, unpack])
-    if (blob.status === 'rejected') throw blob.reason
-    if (layer.status === 'rejected') throw layer.reason
-    return layer.value
+  ingestLayer(digest: string, mediaType: string, src: Readable, opts: IngestOptions = {}): Promise<string> {
+    return this.layers.ingest(digest, mediaType, src, opts)
   }
 
   /** Whether a layer (by diffID) is unpacked. */

@@ -179,3 +179,24 @@ test('ingestLayer unpacks while it ingests; a layer is committed only once its b
   await expect(runtime.images.ingestLayer(sha(junk), gzType, pieces(junk))).rejects.toMatchObject({ code: 'EINVALID' })
   expect(tmpEntries()).toEqual([])
 })
+
+test('ingestLayer: a download that breaks off, or has another size than announced, stores nothing', async () => {
+  const gzType = 'application/vnd.oci.image.layer.v1.tar+gzip'
+  const tar = tarOf('broken-off', (d) => fs.writeFileSync(path.join(d, 'big'), crypto.randomBytes(4 << 20)))
+  const gz = zlib.gzipSync(tar)
+  const brokenOff = Readable.from((async function* () {
+    yield gz.subarray(0, 3 << 20) // more than one coalesced buffer reaches the blob and the unpacker
+    throw new Error('connection reset')
+  })())
+  await expect(runtime.images.ingestLayer(sha(gz), gzType, brokenOff, { size: gz.length })).rejects.toThrow('connection reset')
+  const cancelled = new AbortController()
+  const stopped = Readable.from((async function* () {
+    yield gz.subarray(0, 2 << 20)
+    cancelled.abort(new Error('cancelled'))
+    yield gz.subarray(2 << 20)
+  })())
+  await expect(runtime.images.ingestLayer(sha(gz), gzType, stopped, { signal: cancelled.signal })).rejects.toThrow('cancelled')
+  await expect(runtime.images.ingestLayer(sha(gz), gzType, Readable.from([gz]), { size: gz.length + 1 })).rejects.toMatchObject({ code: 'EDIGEST' })
+  expect(runtime.images.hasBlob(sha(gz)) || runtime.images.hasLayer(sha(tar))).toBe(false)
+  expect(tmpEntries()).toEqual([])
+})
