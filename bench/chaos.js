@@ -183,17 +183,68 @@ function pidGone(pid) {
 }
 
 /**
- * Polls the pids every millisecond from the kill on; the ms each took to disappear (Infinity past
- * the deadline). A timer, not a busy loop: an observer spinning on one of two cores would slow
- * down the deaths it measures. Polling late only overstates a death time.
+ * The steps of a container's end as its shim stamped them in the exit file (native/shim.c), in ms
+ * after `t0`, or undefined before the file is there. CLOCK_MONOTONIC, the clock of
+ * process.hrtime(): `notified` the shim learnt the owner was dying, `killed` it sent the SIGKILL,
+ * `exited` it saw pid 1 gone (its whole pid namespace with it), `reaped` it had reaped it.
+ * notified and killed are null when something else (a poker's stop) ended the container.
  */
-async function deathTimes(pids, t0) {
-  const times = new Map()
-  while (times.size < pids.length && now() - t0 < DEATH_DEADLINE_MS) {
-    for (const pid of pids) if (!times.has(pid) && pidGone(pid)) times.set(pid, now() - t0)
+function shimSteps(root, id, t0) {
+  let fields
+  try {
+    fields = fs.readFileSync(path.join(root, 'containers', id, 'exit'), 'utf8').trim().split(' ')
+  } catch {
+    return undefined
+  }
+  if (fields.length < 7) return undefined
+  const at = (ns) => (ns === '0' ? null : Number(BigInt(ns) - t0) / 1e6)
+  const [notified, killed, exited, reaped] = fields.slice(3, 7).map(at)
+  return { notified, killed, exited, reaped, t0: String(t0) }
+}
+
+/**
+ * How long each container took to die after `t0`, the owner's SIGKILL (process.hrtime.bigint(),
+ * read right before kill()): `ms` is when its shim saw pid 1 exit, from the exit file. That stamp
+ * is taken where the death happens, so a loaded observer here cannot inflate it. A container
+ * without an exit file a second after its pid went (a poker removed it) is timed by this
+ * process's polling instead (`polled`), which can only overstate. `observedMs` is when this
+ * process first saw it gone (the old measurement, for comparison). Infinity: alive at the deadline.
+ */
+async function deathTimes(root, containers, t0) {
+  const since = () => Number(process.hrtime.bigint() - t0) / 1e6
+  const deaths = new Map()
+  const seen = new Map()
+  while (deaths.size < containers.length && since() < DEATH_DEADLINE_MS) {
+    for (const [id, pid] of containers) {
+      if (deaths.has(id)) continue
+      const steps = shimSteps(root, id, t0)
+      if (!seen.has(id) && (steps || pidGone(pid))) seen.set(id, since())
+      if (steps) deaths.set(id, { pid, ms: steps.exited, observedMs: seen.get(id), steps })
+      else if (seen.has(id) && since() - seen.get(id) > 1000) deaths.set(id, { ms: seen.get(id), observedMs: seen.get(id), polled: true })
+    }
     await sleep(1)
   }
-  return pids.map((pid) => times.get(pid) ?? Infinity)
+  return containers.map(([id]) => deaths.get(id) ?? { ms: seen.get(id) ?? Infinity, observedMs: seen.get(id) ?? Infinity, polled: true })
+}
+
+const quantile = (xs, q) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))] : 0)
+const round1 = (x) => (x === Infinity ? x : +x.toFixed(1))
+
+/**
+ * Where the deaths' time went: p50/p99/max of each step (notify: SIGKILL of the owner to the shim
+ * knowing, kill: to its SIGKILL of pid 1, exit: to pid 1's exit seen, reap: to the reap) over the
+ * containers the shim killed itself, and the steps of the three slowest.
+ */
+function decompose(deaths) {
+  const killed = deaths.filter((d) => d.steps && d.steps.notified !== null)
+  const split = killed.map(({ pid, ms, steps: s }) => ({ pid, t0: s.t0, ms: round1(ms), notify: round1(s.notified), kill: round1(s.killed - s.notified), exit: round1(s.exited - s.killed), reap: round1(s.reaped - s.exited) }))
+  const steps = {}
+  for (const k of ['notify', 'kill', 'exit', 'reap']) {
+    const xs = split.map((x) => x[k])
+    steps[k] = { p50: round1(quantile(xs, 0.5)), p99: round1(quantile(xs, 0.99)), max: round1(Math.max(0, ...xs)) }
+  }
+  const slowest = [...split].sort((a, b) => b.ms - a.ms).slice(0, 3)
+  return { all: split, byShim: killed.length, otherwise: deaths.filter((d) => d.steps && d.steps.notified === null).length, polled: deaths.filter((d) => d.polled).length, steps, slowest }
 }
 
 /** Whether process `pid` has a file open under `root` (a shim holds its container's logs) or names it in its argv. */
@@ -261,10 +312,10 @@ async function round(f, r, report) {
     while (!o.ready && now() - t < 60000) await sleep(10)
     if (!o.ready) { failures.push(`owner ${o.proc.pid} never got ready: ${(await Promise.race([o.proc.done, sleep(0)]))?.stderr ?? ''}`); o.proc.kill('SIGKILL'); return }
     await sleep(300 + Math.random() * window)
-    const alive = [...o.started.entries()].filter(([id, pid]) => !o.removed.has(id) && !pidGone(pid)).map(([, pid]) => pid)
-    const t0 = now()
+    const alive = [...o.started.entries()].filter(([id, pid]) => !o.removed.has(id) && !pidGone(pid))
+    const t0 = process.hrtime.bigint()
     o.proc.kill('SIGKILL')
-    deaths.push(...(await deathTimes(alive, t0)))
+    deaths.push(...(await deathTimes(f.root, alive, t0)))
     await o.proc.done
   }))
   for (const p of pokers) {
@@ -279,10 +330,11 @@ async function round(f, r, report) {
   const clean = cleaned[0]
 
   // Invariants.
-  const d = summarize(deaths.length ? deaths : [0])
-  const p99 = deaths.length ? [...deaths].sort((a, b) => a - b)[Math.min(deaths.length - 1, Math.floor(0.99 * deaths.length))] : 0
+  const deathMs = deaths.map((x) => x.ms)
+  const d = summarize(deathMs.length ? deathMs : [0])
+  const p99 = quantile(deathMs, 0.99)
   if (p99 > f.p99) failures.push(`owned containers died ${p99.toFixed(1)} ms (p99) after their owner (limit ${f.p99} ms)`)
-  const stragglers = deaths.filter((x) => x === Infinity).length
+  const stragglers = deathMs.filter((x) => x === Infinity).length
   if (stragglers) failures.push(`${stragglers} owned containers still alive ${DEATH_DEADLINE_MS} ms after their owner died`)
   const detached = owners.flatMap((o) => o.detached)
   const survivorPids = new Set(clean.survivors.map((x) => x.pid))
@@ -310,7 +362,9 @@ async function round(f, r, report) {
   for (const p of pokerResults) for (const [k, v] of Object.entries(p.counts)) ops[k] = (ops[k] || 0) + v
   const figures = {
     round: r, started: owners.reduce((a, o) => a + o.started.size + o.detached.length, 0), ownedAliveAtKill: deaths.length,
-    deathMs: { p50: +d.p50.toFixed(1), p99: +p99.toFixed(1), max: +Math.max(0, ...deaths).toFixed(1) },
+    deathMs: { p50: round1(d.p50), p99: round1(p99), max: round1(Math.max(0, ...deathMs)) },
+    observedMs: { p50: round1(quantile(deaths.map((x) => x.observedMs), 0.5)), p99: round1(quantile(deaths.map((x) => x.observedMs), 0.99)) },
+    steps: decompose(deaths),
     detached: detached.length, survived: detached.length - lost.length, pokerOps: ops, rejections: codes, samples, failures,
   }
   report(figures)
@@ -331,6 +385,9 @@ async function main() {
     for (let r = 1; r <= f.rounds; r++) {
       all.push(...(await round(f, r, (fig) => {
         console.log(`round ${r}: ${fig.started} containers started, ${fig.ownedAliveAtKill} owned alive at the kill: death after owner p50 ${fig.deathMs.p50} ms, p99 ${fig.deathMs.p99} ms, max ${fig.deathMs.max} ms; detached ${fig.survived}/${fig.detached} survived`)
+        const st = fig.steps
+        console.log(`  steps (ms, p50/p99/max) over ${st.byShim} killed by their shim: ${['notify', 'kill', 'exit', 'reap'].map((k) => `${k} ${st.steps[k].p50}/${st.steps[k].p99}/${st.steps[k].max}`).join(', ')}; ${st.otherwise} ended otherwise, ${st.polled} timed by polling; observer saw p50 ${fig.observedMs.p50}, p99 ${fig.observedMs.p99}`)
+        console.log(`  slowest: ${st.slowest.map((x) => JSON.stringify(x)).join(' ')}`)
         console.log(`  poker ops ${JSON.stringify(fig.pokerOps)}; rejections by code ${JSON.stringify(fig.rejections)}`)
         for (const [code, sample] of Object.entries(fig.samples)) console.log(`    e.g. ${code} from ${sample.slice(0, 200)}`)
         for (const x of fig.failures) console.log(`  FAIL ${x}`)

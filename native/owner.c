@@ -34,8 +34,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <sched.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "report.h"
@@ -45,15 +49,51 @@
 static pid_t owner_pid;
 /* A pidfd, not a pid: the handler can never hit a reused pid after the container is reaped. */
 static volatile sig_atomic_t container_fd = -1;
+static pid_t container_pid;
 
-static void kill_container(void) {
+/* Written by the signal handler too: plain stores of values read only after the watcher is joined. */
+static volatile long long notified_ns, killed_ns, exited_ns;
+
+long long mc_monotonic_ns(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+/*
+ * Real-time priority for `pid` (0: the calling thread), else the highest
+ * nice: SCHED_FIFO is refused in a cgroup without a real-time budget
+ * (CONFIG_RT_GROUP_SCHED with cgroup v1). Priority 1, below every real-time
+ * kernel thread. The nice only counts within the task's own cgroup, so it
+ * helps the watcher (in its owner's cgroup), not a container's pid 1 (alone
+ * in its own): measured, under load 10 pid 1 still waited 5-13 ms at nice
+ * -20, where SCHED_FIFO cut a dying process's p99 from 11 to 2 ms.
+ */
+static void hasten(pid_t pid) {
+  struct sched_param p = {.sched_priority = 1};
+  if (sched_setscheduler(pid, SCHED_FIFO, &p) < 0) setpriority(PRIO_PROCESS, (id_t)pid, -20);
+}
+
+/*
+ * `at`: when the shim learnt of the owner's death (the first time counts).
+ * Once its SIGKILL is pending, pid 1 never runs its own code again, only its
+ * exit in the kernel: so it gets to run that at once, ahead of the load, as
+ * the OOM killer once did for its victims. It is our unreaped child, so its
+ * pid cannot name another process. Its other processes and threads exit at
+ * their own priority (pid 1 waits for them in its exit).
+ */
+static void kill_container(long long at) {
   syscall(SYS_pidfd_send_signal, (int)container_fd, SIGKILL, NULL, 0);
+  if (notified_ns) return;
+  notified_ns = at;
+  killed_ns = mc_monotonic_ns();
+  hasten(container_pid);
 }
 
 static void on_owner_gone(int sig) {
   (void)sig;
   if (container_fd < 0) _exit(1);
-  kill_container();
+  kill_container(mc_monotonic_ns());
 }
 
 void mc_owner_watch(pid_t owner) {
@@ -104,7 +144,10 @@ pid_t mc_owner_clone(unsigned long flags) {
   int saved = errno;
   close(self);
   /* Our unreaped child: its pid cannot be reused under us. */
-  if (pid > 0) container_fd = (int)syscall(SYS_pidfd_open, pid, 0);
+  if (pid > 0) {
+    container_pid = pid;
+    container_fd = (int)syscall(SYS_pidfd_open, pid, 0);
+  }
   sigprocmask(SIG_SETMASK, &mask, NULL);
   errno = saved;
   return pid;
@@ -139,8 +182,8 @@ static int owner_dying(void) {
   return (flags & 0x4) != 0;
 }
 
-int mc_owner_fds(struct pollfd *fds, int max) {
-  if (!owner_pid || container_fd < 0) return 0;
+/* pidfds of the owner's threads (Linux 6.9+; none before: PDEATHSIG alone). Returns how many. */
+static int owner_thread_fds(struct pollfd *fds, int max) {
   char path[64];
   snprintf(path, sizeof(path), "/proc/%d/task", (int)owner_pid);
   DIR *dir = opendir(path);
@@ -150,27 +193,57 @@ int mc_owner_fds(struct pollfd *fds, int max) {
   while (n < max && (e = readdir(dir))) {
     if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
     int fd = (int)syscall(SYS_pidfd_open, atoi(e->d_name), PIDFD_THREAD_FLAG);
-    if (fd < 0) break; /* before 6.9: PDEATHSIG alone */
-    fds[n++] = (struct pollfd){.fd = fd, .events = POLLIN};
+    if (fd >= 0) fds[n++] = (struct pollfd){.fd = fd, .events = POLLIN};
+    else if (errno != ESRCH) break; /* EINVAL before 6.9; ESRCH: that thread just exited */
   }
   closedir(dir);
   return n;
 }
 
-void mc_owner_events(struct pollfd *fds, int n) {
-  static int killed;
-  for (int i = 0; i < n; i++) {
-    if (!(fds[i].revents & POLLIN)) continue;
-    close(fds[i].fd);
-    fds[i].fd = -1; /* poll skips it */
-    if (!killed && owner_dying()) {
-      kill_container();
-      killed = 1;
+/*
+ * The watcher: polls the container's pidfd (fds[0]) and the owner's threads.
+ * It only ever blocks in poll, reads the owner's /proc status when one of
+ * its threads exits, and kills: at real-time priority that costs the machine
+ * nothing, and the first exiting thread wakes it without waiting for a CPU.
+ * It ends when the container has exited, stamping the moment.
+ */
+static void *watch(void *unused) {
+  (void)unused;
+  hasten(0);
+  struct pollfd fds[1 + MC_OWNER_MAX_THREADS];
+  fds[0] = (struct pollfd){.fd = (int)container_fd, .events = POLLIN};
+  int n = 1 + owner_thread_fds(fds + 1, MC_OWNER_MAX_THREADS);
+  /* A thread gone before it could be watched: check the owner once now. */
+  if (owner_dying()) kill_container(mc_monotonic_ns());
+  while (!(fds[0].revents & POLLIN)) {
+    if (poll(fds, (nfds_t)n, -1) < 0) continue; /* EINTR: PDEATHSIG's handler may have killed it */
+    long long woken = mc_monotonic_ns();
+    for (int i = 1; i < n; i++) {
+      if (!(fds[i].revents & POLLIN)) continue;
+      close(fds[i].fd);
+      fds[i].fd = -1; /* poll skips it */
+      if (!notified_ns && owner_dying()) kill_container(woken);
     }
   }
+  exited_ns = mc_monotonic_ns();
+  for (int i = 1; i < n; i++)
+    if (fds[i].fd >= 0) close(fds[i].fd);
+  return NULL;
 }
 
-void mc_owner_release(struct pollfd *fds, int n) {
-  for (int i = 0; i < n; i++)
-    if (fds[i].fd >= 0) close(fds[i].fd);
+static pthread_t watcher;
+static int watching;
+
+void mc_owner_guard(void) {
+  if (!owner_pid || container_fd < 0) return;
+  /* Without a thread (ENOMEM, EAGAIN) PDEATHSIG alone still kills the container. */
+  watching = pthread_create(&watcher, NULL, watch, NULL) == 0;
+}
+
+void mc_owner_unguard(struct mc_owner_times *out) {
+  if (watching) pthread_join(watcher, NULL);
+  watching = 0;
+  out->notified = notified_ns;
+  out->killed = killed_ns;
+  out->exited = exited_ns;
 }

@@ -20,21 +20,33 @@ void mc_owner_watch(pid_t owner);
  */
 pid_t mc_owner_clone(unsigned long flags);
 
-/* The most fds mc_owner_fds() adds: one per thread of the owner. */
-#define MC_OWNER_MAX_FDS 128
+/* The most threads of the owner watched (Node has a dozen). */
+#define MC_OWNER_MAX_THREADS 128
 
 /*
- * While the container runs, the shim's monitor polls these fds with its own
- * (the container's exit, its output): the first of the owner's threads to
- * exit wakes it. Returns how many were put in `fds`; 0 when mc_owner_watch()
- * was not called (detached, exec), or before Linux 6.9 (PDEATHSIG alone).
+ * When the shim learnt that the owner was dying, when it sent the container
+ * its SIGKILL, and when the watcher saw the container exit, in
+ * CLOCK_MONOTONIC nanoseconds (0: it did not). The exit file carries them
+ * (shim.c) so that anyone can split a slow death into its steps, with the
+ * clock Node's process.hrtime() reads.
  */
-int mc_owner_fds(struct pollfd *fds, int max);
+struct mc_owner_times {
+  long long notified, killed, exited;
+};
 
-/* After a poll: if the owner is dying, the container is killed now, not when Node's main thread finally exits. */
-void mc_owner_events(struct pollfd *fds, int n);
+/*
+ * While the container runs: a thread of the shim at real-time priority
+ * watches each of the owner's threads (pidfds with PIDFD_THREAD, Linux
+ * 6.9+), so the first of them to exit has the container killed without
+ * waiting for Node's main thread or for a CPU. No-op unless
+ * mc_owner_watch() was called and the container exists.
+ */
+void mc_owner_guard(void);
 
-/* Closes what mc_owner_fds() opened. */
-void mc_owner_release(struct pollfd *fds, int n);
+/* Once the container has exited: waits for the watcher (it ends by itself then) and reports the times. */
+void mc_owner_unguard(struct mc_owner_times *out);
+
+/* CLOCK_MONOTONIC in nanoseconds; async-signal-safe. */
+long long mc_monotonic_ns(void);
 
 #endif

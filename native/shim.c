@@ -66,7 +66,12 @@ static void say_failure(const struct mc_failure *f) {
   say("E %s\t%d\t%s\n", f->step, f->err, detail);
 }
 
-static void record_exit(const char *path, int code, int sig) {
+/*
+ * "<code> <signal> <realtime ms>" (FinishedAt), then the steps of the end in
+ * CLOCK_MONOTONIC ns, 0 for a step that did not happen: the owner's death
+ * noticed, the SIGKILL sent, the exit seen (owner.h), the program reaped.
+ */
+static void record_exit(const char *path, int code, int sig, const struct mc_owner_times *t, long long reaped) {
   if (!path || !*path) return;
   char tmp[4096];
   snprintf(tmp, sizeof(tmp), "%s.tmp", path);
@@ -74,31 +79,31 @@ static void record_exit(const char *path, int code, int sig) {
   if (fd < 0) return;
   struct timespec now;
   clock_gettime(CLOCK_REALTIME, &now);
-  dprintf(fd, "%d %d %lld%03ld\n", code, sig, (long long)now.tv_sec, now.tv_nsec / 1000000);
+  dprintf(fd, "%d %d %lld%03ld %lld %lld %lld %lld\n", code, sig, (long long)now.tv_sec, now.tv_nsec / 1000000,
+          t->notified, t->killed, t->exited, reaped);
   close(fd);
   rename(tmp, path);
 }
 
 /*
- * One poll until the program exits: its exit, its output (when `log`), and
- * the owner's threads (owner.c). The log is complete before anyone hears of
- * the exit, so logs() after wait() has everything.
+ * One poll until the program exits: its exit and its output (when `log`).
+ * The log is complete before anyone hears of the exit, so logs() after
+ * wait() has everything. Returns when the exit was seen (CLOCK_MONOTONIC ns).
  */
-static void await_exit(pid_t pid, struct mc_log *log) {
-  struct pollfd fds[3 + MC_OWNER_MAX_FDS];
+static long long await_exit(pid_t pid, struct mc_log *log) {
+  struct pollfd fds[3];
   fds[0] = (struct pollfd){.fd = (int)syscall(SYS_pidfd_open, pid, 0), .events = POLLIN};
   int nlog = log ? 2 : 0;
   if (log) mc_log_fds(log, fds + 1);
-  int nowner = mc_owner_fds(fds + 1 + nlog, MC_OWNER_MAX_FDS);
   /* Without a pidfd (it cannot fail on 5.8+, but) the pipes' EOF tells instead: waitpid below then returns soon. */
   while (!(fds[0].revents & POLLIN) && (fds[0].fd >= 0 || (nlog && (fds[1].fd >= 0 || fds[2].fd >= 0)))) {
-    if (poll(fds, (nfds_t)(1 + nlog + nowner), -1) < 0) continue; /* EINTR: PDEATHSIG's handler may have killed it */
+    if (poll(fds, (nfds_t)(1 + nlog), -1) < 0) continue; /* EINTR: PDEATHSIG's handler may have killed it */
     if (log) mc_log_events(log, fds + 1);
-    mc_owner_events(fds + 1 + nlog, nowner);
   }
-  mc_owner_release(fds + 1 + nlog, nowner);
+  long long exited = mc_monotonic_ns();
   if (fds[0].fd >= 0) close(fds[0].fd);
   if (log) mc_log_finish(log);
+  return exited;
 }
 
 /* Waits for the program (logging its output, when `log`), records and reports how it ended, and exits. */
@@ -112,14 +117,20 @@ static __attribute__((noreturn)) void monitor(pid_t pid, const struct mc_spec *s
   snprintf(ns_path, sizeof(ns_path), "/proc/%d/ns/mnt", pid);
   int mnt_ns = open(ns_path, O_RDONLY | O_CLOEXEC);
   int status;
-  await_exit(pid, log);
+  mc_owner_guard();
+  long long exited = await_exit(pid, log);
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
+  long long reaped = mc_monotonic_ns();
+  struct mc_owner_times times;
+  mc_owner_unguard(&times);
+  /* The watcher, at its priority, usually saw the exit first. */
+  if (!times.exited || exited < times.exited) times.exited = exited;
   int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
   /* Node first: it is waiting; the file is for processes that are not. */
   say("X %d %d\n", code, sig);
-  record_exit(spec->exit_file, code, sig);
+  record_exit(spec->exit_file, code, sig, &times, reaped);
   if (mnt_ns >= 0) close(mnt_ns);
   _exit(0);
 }

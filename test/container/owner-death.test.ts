@@ -192,3 +192,49 @@ test('a thread of the owner ending on its own (a worker_thread) does not kill it
   }
   await (await Container.get('worker-owner', { runtime })).remove({ force: true })
 })
+
+/** The scheduling policy of each thread of `pid` (field 41 of stat: 0 normal, 1 SCHED_FIFO). */
+function policies(pid: number): number[] {
+  return fs.readdirSync(`/proc/${pid}/task`).map((tid) => {
+    const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[38])
+  })
+}
+
+test("an owner's SIGKILL reaches the container through a real-time watcher, and the exit file times each step on the monotonic clock", async () => {
+  // The shim's watcher thread is SCHED_FIFO, its main thread (the log) is not. The exit file's
+  // fields after FinishedAt: the owner's death noticed, SIGKILL sent, exit seen, reaped, in
+  // CLOCK_MONOTONIC ns (process.hrtime's clock), so the steps can be checked against the kill.
+  const script = `const { run, Runtime } = lib();
+    (async () => {
+      const runtime = new Runtime({ root: ${JSON.stringify(runtime.root)} })
+      const c = await run('host', ['sleep', '60'], { runtime, name: 'timed-owner', network: 'none' })
+      console.log('pid ' + (await c.inspect()).state.pid)
+      setInterval(() => {}, 1000)
+    })()`
+  const child = spawnNode(script, { stdio: ['ignore', 'pipe', 'inherit'] })
+  try {
+    const out = lines(child.stdout!)
+    const containerPid = Number((await out.next(/pid \d+/)).split(' ')[1])
+    const shim = processes().find((p) => p.pid === containerPid)!.ppid
+    expect(policies(shim).sort()).toEqual([0, 1])
+    const t0 = process.hrtime.bigint()
+    child.kill('SIGKILL')
+    expect(await until(() => !alive(containerPid), 2000)).toBe(true)
+    const c = await Container.get('timed-owner', { runtime })
+    const exitFile = `${runtime.root}/containers/${c.id}/exit`
+    expect(await until(() => fs.existsSync(exitFile), 2000)).toBe(true)
+    const [code, signal, , ...steps] = fs.readFileSync(exitFile, 'utf8').trim().split(' ')
+    expect([code, signal]).toEqual(['137', '9'])
+    const [notified, killed, exited, reaped] = steps.map(BigInt)
+    expect(notified).toBeGreaterThan(t0)
+    expect(killed).toBeGreaterThanOrEqual(notified)
+    expect(exited).toBeGreaterThan(killed)
+    expect(reaped).toBeGreaterThanOrEqual(exited)
+    expect(reaped - t0).toBeLessThan(2_000_000_000n)
+    expect((await c.inspect()).state.exitCode).toBe(137)
+    await c.remove({ force: true })
+  } finally {
+    child.kill('SIGKILL')
+  }
+})
