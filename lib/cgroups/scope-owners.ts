@@ -16,16 +16,37 @@ import { ownerRecords } from '../util/owner-records'
 /** Where the scope owner records live. */
 export const scopeOwnerDir = '/run/minicontainer-host/cgroups'
 
-/** Records that `scope` belongs to the runtime at `root`. */
+/** A record being written (recordScopeOwner), not one to collect. */
+const pendingPrefix = '.pending-'
+
+/**
+ * Records that `scope` belongs to the runtime at `root`. Every process that
+ * uses the root records it once, while others may be reading: the record is
+ * written whole under a temporary name and renamed over the old one, since
+ * a reader that saw it truncated would take a live scope for abandoned and
+ * remove the cgroups of containers another process is starting.
+ */
 export function recordScopeOwner(scope: string, root: string): void {
   fs.mkdirSync(scopeOwnerDir, { recursive: true })
-  fs.writeFileSync(path.join(scopeOwnerDir, scope), root)
+  const file = path.join(scopeOwnerDir, scope)
+  if (readOwner(file) === root) return
+  const tmp = path.join(scopeOwnerDir, `${pendingPrefix}${scope}.${process.pid}`)
+  fs.writeFileSync(tmp, root)
+  fs.renameSync(tmp, file)
+}
+
+function readOwner(file: string): string | undefined {
+  try {
+    return fs.readFileSync(file, 'utf8')
+  } catch {
+    return undefined
+  }
 }
 
 /** Scopes whose runtime root no longer exists. */
 export function abandonedScopes(): string[] {
   return ownerRecords(scopeOwnerDir)
-    .filter((r) => !fs.existsSync(r.owner))
+    .filter((r) => !r.name.startsWith(pendingPrefix) && !fs.existsSync(r.owner))
     .map((r) => r.name)
 }
 
