@@ -354,9 +354,12 @@ async function round(f, r, report) {
 
   const codes = {}
   const samples = {}
+  const kinds = {}
   for (const x of rejections) {
     codes[x.code] = (codes[x.code] || 0) + 1
     samples[x.code] ??= `${x.op}: ${x.message}`
+    const kind = `${x.code} ${x.op}: ${x.message.replace(/\/\S*/g, '<path>').replace(/\b[0-9a-f]{12,64}\b/g, '<id>').slice(0, 120)}`
+    kinds[kind] = (kinds[kind] || 0) + 1
   }
   const ops = {}
   for (const p of pokerResults) for (const [k, v] of Object.entries(p.counts)) ops[k] = (ops[k] || 0) + v
@@ -365,14 +368,21 @@ async function round(f, r, report) {
     deathMs: { p50: round1(d.p50), p99: round1(p99), max: round1(Math.max(0, ...deathMs)) },
     observedMs: { p50: round1(quantile(deaths.map((x) => x.observedMs), 0.5)), p99: round1(quantile(deaths.map((x) => x.observedMs), 0.99)) },
     steps: decompose(deaths),
-    detached: detached.length, survived: detached.length - lost.length, pokerOps: ops, rejections: codes, samples, failures,
+    detached: detached.length, survived: detached.length - lost.length, pokerOps: ops, rejections: codes, samples, kinds, failures,
   }
   report(figures)
   return failures
 }
 
+/** A role whose orchestrator is gone (killed by a timeout) leaves too: an owner would otherwise run forever. */
+function leaveWithParent() {
+  const parent = process.ppid
+  setInterval(() => process.ppid !== parent && process.exit(3), 500).unref()
+}
+
 async function main() {
   const f = flags(process.argv.slice(2))
+  if (f.role !== 'main') leaveWithParent()
   if (f.role === 'setup') return roleSetup(f)
   if (f.role === 'owner') return roleOwner(f)
   if (f.role === 'poker') return rolePoker(f)
@@ -389,7 +399,7 @@ async function main() {
         console.log(`  steps (ms, p50/p99/max) over ${st.byShim} killed by their shim: ${['notify', 'kill', 'exit', 'reap'].map((k) => `${k} ${st.steps[k].p50}/${st.steps[k].p99}/${st.steps[k].max}`).join(', ')}; ${st.otherwise} ended otherwise, ${st.polled} timed by polling; observer saw p50 ${fig.observedMs.p50}, p99 ${fig.observedMs.p99}`)
         console.log(`  slowest: ${st.slowest.map((x) => JSON.stringify(x)).join(' ')}`)
         console.log(`  poker ops ${JSON.stringify(fig.pokerOps)}; rejections by code ${JSON.stringify(fig.rejections)}`)
-        for (const [code, sample] of Object.entries(fig.samples)) console.log(`    e.g. ${code} from ${sample.slice(0, 200)}`)
+        for (const [kind, n] of Object.entries(fig.kinds)) console.log(`    ${n} × ${kind}`)
         for (const x of fig.failures) console.log(`  FAIL ${x}`)
         console.log(`CHAOS ${JSON.stringify(fig)}`)
       })))
