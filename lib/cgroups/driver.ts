@@ -59,7 +59,9 @@ export function readValue(file: string): string | undefined {
   try {
     return fs.readFileSync(file, 'utf8').trim()
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    // ENODEV: the cgroup was removed after the file was looked up (another process's stop or remove).
+    const code = (err as NodeJS.ErrnoException).code
+    if (code === 'ENOENT' || code === 'ENODEV') return undefined
     throw err
   }
 }

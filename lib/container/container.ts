@@ -157,6 +157,10 @@ export class Container implements AsyncDisposable {
       if (shim) await shim.hold(shim.closed)
       await this.runtime.cgroups.release(this.id)
       await releaseContainerNetwork(this.runtime, this.id)
+      // A remove() elsewhere (another process) while this start was under way fails whichever step it hit
+      // (its cgroup, log or layer gone): the cause to report is that the container is gone.
+      if (!this.runtime.containers.read(this.id))
+        throw new MiniContainerError('ENOCONTAINER', `no such container: ${this.name} (it was removed while it was starting)`, { cause: err })
       throw err
     }
     this.runtime.containers.writeState(this.id, { status: 'running', pid, pidStart: processStartTime(pid), startedAt: new Date().toISOString() })

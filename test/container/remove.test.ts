@@ -46,3 +46,56 @@ test('what a process that exits right after a removal leaves in trash/ is delete
   expect(fs.readdirSync(trash)).toEqual([])
   await next.close()
 })
+
+/** Children of `pid`: [pid, comm] from /proc. */
+function children(pid: number): Array<[number, string]> {
+  const out: Array<[number, string]> = []
+  for (const p of fs.readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
+    try {
+      const stat = fs.readFileSync(`/proc/${p}/stat`, 'utf8')
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push([Number(p), stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))])
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+  return out
+}
+
+async function until<T>(get: () => T | undefined, ms = 10_000): Promise<T> {
+  for (const t0 = Date.now(); Date.now() - t0 < ms; await new Promise((r) => setTimeout(r, 20))) {
+    const v = get()
+    if (v !== undefined) return v
+  }
+  throw new Error(`not within ${ms} ms`)
+}
+
+test('a container removed while another caller is starting it: the start fails with ENOCONTAINER, not with the step the removal broke', async () => {
+  // What chaos.js met: a remove({ force }) from another process between the start making the cgroup
+  // and the container joining it made the start fail with ESTART 'join cgroup' (ENODEV). strace (an
+  // observer, not the library) holds the container child's first write, its cgroup join, for 1.5 s.
+  const warm = await run('host', ['true'], { runtime, network: 'none' })
+  await warm.wait()
+  await warm.remove()
+  // The pool's spare shim: a shim of ours with no container under it.
+  const spare = await until(() => children(process.pid).find(([pid, comm]) => comm === 'mc-shim' && children(pid).length === 0)?.[0])
+  const strace = spawn('strace', ['-f', '-o', '/dev/null', '-e', 'trace=write', '-e', 'inject=write:delay_enter=1500000:when=1', '-p', String(spare)], { stdio: ['ignore', 'ignore', 'pipe'] })
+  try {
+    let said = ''
+    let missing: Error | undefined
+    strace.stderr!.on('data', (d) => (said += String(d)))
+    strace.once('error', (e) => (missing = new Error(`strace is needed for this test (apt-get install strace): ${e.message}`)))
+    await until(() => {
+      if (missing) throw missing
+      return said.includes(`Process ${spare} attached`) || undefined
+    })
+    const c = await Container.create('host', ['sleep', '60'], { runtime, network: 'none', name: 'removed-mid-start' })
+    const starting = c.start()
+    starting.catch(() => {})
+    await until(() => (children(spare).length ? true : undefined))
+    await (await Container.get('removed-mid-start', { runtime })).remove({ force: true })
+    await expect(starting).rejects.toMatchObject({ code: 'ENOCONTAINER', message: expect.stringContaining('removed while it was starting') })
+    expect(fs.existsSync(path.join(runtime.root, 'containers', c.id))).toBe(false)
+  } finally {
+    strace.kill('SIGKILL')
+  }
+})
