@@ -158,7 +158,8 @@ export class Container implements AsyncDisposable {
       await this.runtime.cgroups.release(this.id)
       await releaseContainerNetwork(this.runtime, this.id)
       // A remove() elsewhere (another process) while this start was under way fails whichever step it hit
-      // (its cgroup, log or layer gone): the cause to report is that the container is gone.
+      // (its cgroup, log or layer gone; remove() deletes the record before those): the cause to report is
+      // that the container is gone.
       if (!this.runtime.containers.read(this.id))
         throw new MiniContainerError('ENOCONTAINER', `no such container: ${this.name} (it was removed while it was starting)`, { cause: err })
       throw err
@@ -348,13 +349,15 @@ export class Container implements AsyncDisposable {
     }
     const shim = this.runtime.shims.get(this.id)
     if (shim) await shim.hold(shim.closed)
+    debug('remove container %s (volumes: %s)', this.id.slice(0, 12), !!opts.volumes)
+    const mounts = this.runtime.containers.read(this.id)?.mounts ?? []
+    // The record goes first, at once for every process: a start under way elsewhere that then finds
+    // its cgroup gone knows why (start() above). What is left if this process dies now, recovery collects.
+    this.runtime.containers.delete(this.id, this.name)
     await this.runtime.cgroups.release(this.id)
     // Idempotent; also covers failed starts and exits no process watched.
     await releaseContainerNetwork(this.runtime, this.id)
-    debug('remove container %s (volumes: %s)', this.id.slice(0, 12), !!opts.volumes)
     this.runtime.networks.forget(this.id)
-    const mounts = this.runtime.containers.read(this.id)?.mounts ?? []
-    this.runtime.containers.delete(this.id, this.name)
     if (opts.volumes) await removeAnonymousVolumes(mounts, this.runtime.volumes)
   }
 

@@ -47,13 +47,14 @@ test('what a process that exits right after a removal leaves in trash/ is delete
   await next.close()
 })
 
-/** Children of `pid`: [pid, comm] from /proc. */
+/** Live (not zombie) children of `pid`: [pid, comm] from /proc. */
 function children(pid: number): Array<[number, string]> {
   const out: Array<[number, string]> = []
   for (const p of fs.readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
     try {
       const stat = fs.readFileSync(`/proc/${p}/stat`, 'utf8')
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push([Number(p), stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))])
+      const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      if (Number(ppid) === pid && state !== 'Z') out.push([Number(p), stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))])
     } catch {
       /* exited meanwhile */
     }
@@ -76,8 +77,11 @@ test('a container removed while another caller is starting it: the start fails w
   const warm = await run('host', ['true'], { runtime, network: 'none' })
   await warm.wait()
   await warm.remove()
-  // The pool's spare shim: a shim of ours with no container under it.
-  const spare = await until(() => children(process.pid).find(([pid, comm]) => comm === 'mc-shim' && children(pid).length === 0)?.[0])
+  // The pool's spare shim: the one shim of ours with no container under it, once the others are gone.
+  const spare = await until(() => {
+    const idle = children(process.pid).filter(([pid, comm]) => comm === 'mc-shim' && children(pid).length === 0)
+    return idle.length === 1 ? idle[0][0] : undefined
+  })
   const strace = spawn('strace', ['-f', '-o', '/dev/null', '-e', 'trace=write', '-e', 'inject=write:delay_enter=1500000:when=1', '-p', String(spare)], { stdio: ['ignore', 'ignore', 'pipe'] })
   try {
     let said = ''
@@ -97,5 +101,6 @@ test('a container removed while another caller is starting it: the start fails w
     expect(fs.existsSync(path.join(runtime.root, 'containers', c.id))).toBe(false)
   } finally {
     strace.kill('SIGKILL')
+    await Container.get('removed-mid-start', { runtime }).then((c) => c.remove({ force: true })).catch(() => {})
   }
 })
