@@ -182,6 +182,14 @@ function pidGone(pid) {
   }
 }
 
+/** The container's exit file, also once a removal has moved its directory into trash/ (until that is deleted). */
+function exitFile(root, id) {
+  const live = path.join(root, 'containers', id, 'exit')
+  if (fs.existsSync(live)) return live
+  const trashed = fs.readdirSync(path.join(root, 'trash')).find((e) => e.startsWith(`${id}.`))
+  return trashed ? path.join(root, 'trash', trashed, 'exit') : live
+}
+
 /**
  * The steps of a container's end as its shim stamped them in the exit file (native/shim.c), in ms
  * after `t0`, or undefined before the file is there. CLOCK_MONOTONIC, the clock of
@@ -192,7 +200,7 @@ function pidGone(pid) {
 function shimSteps(root, id, t0) {
   let fields
   try {
-    fields = fs.readFileSync(path.join(root, 'containers', id, 'exit'), 'utf8').trim().split(' ')
+    fields = fs.readFileSync(exitFile(root, id), 'utf8').trim().split(' ')
   } catch {
     return undefined
   }
@@ -206,8 +214,8 @@ function shimSteps(root, id, t0) {
  * How long each container took to die after `t0`, the owner's SIGKILL (process.hrtime.bigint(),
  * read right before kill()): `ms` is when its shim saw pid 1 exit, from the exit file. That stamp
  * is taken where the death happens, so a loaded observer here cannot inflate it. A container
- * without an exit file a second after its pid went (a poker removed it) is timed by this
- * process's polling instead (`polled`), which can only overstate. `observedMs` is when this
+ * without an exit file a second after its pid went (a poker removed it and its files are gone) is
+ * timed by this process's polling instead (`polled`), which can only overstate. `observedMs` is when this
  * process first saw it gone (the old measurement, for comparison). Infinity: alive at the deadline.
  */
 async function deathTimes(root, containers, t0) {

@@ -157,12 +157,7 @@ export class Container implements AsyncDisposable {
       if (shim) await shim.hold(shim.closed)
       await this.runtime.cgroups.release(this.id)
       await releaseContainerNetwork(this.runtime, this.id)
-      // A remove() elsewhere (another process) while this start was under way fails whichever step it hit
-      // (its cgroup, log or layer gone; remove() deletes the record before those): the cause to report is
-      // that the container is gone.
-      if (!this.runtime.containers.read(this.id))
-        throw new MiniContainerError('ENOCONTAINER', `no such container: ${this.name} (it was removed while it was starting)`, { cause: err })
-      throw err
+      throw this.removedMeanwhile(err)
     }
     this.runtime.containers.writeState(this.id, { status: 'running', pid, pidStart: processStartTime(pid), startedAt: new Date().toISOString() })
     this.runtime.shims.set(this.id, shim)
@@ -196,7 +191,7 @@ export class Container implements AsyncDisposable {
     const spec = { ...this.runSpec(record, { kind: 'host' }), hold: true, detach: false, exitFile: '' }
     spec.output = { stdout: '/dev/null', stderr: '/dev/null' }
     const shim = Shim.forRun().send(encodeRunSpec(spec))
-    const pid = await shim.hold(shim.started)
+    const pid = await shim.hold(shim.started).catch((err) => Promise.reject(this.removedMeanwhile(err)))
     const release = async () => {
       process.kill(pid, 'SIGKILL')
       await shim.hold(shim.closed)
@@ -522,6 +517,16 @@ export class Container implements AsyncDisposable {
     await this.remove({ force: true }).catch((err) => {
       if (!(err instanceof MiniContainerError && err.code === 'ENOCONTAINER')) throw err
     })
+  }
+
+  /**
+   * What a failed start should throw: a remove() elsewhere (another process) while the start was
+   * under way fails whichever step it hit (its cgroup, log or layer gone; remove() deletes the record
+   * before those), and then the cause to report is that the container is gone.
+   */
+  private removedMeanwhile(err: unknown): unknown {
+    if (this.runtime.containers.read(this.id)) return err
+    return new MiniContainerError('ENOCONTAINER', `no such container: ${this.name} (it was removed while it was starting)`, { cause: err })
   }
 
   /** The state, reconciled with reality: a "running" container whose process is gone has exited. */

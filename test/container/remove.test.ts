@@ -7,6 +7,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { Container, Runtime, run } from '../../lib'
 import { useRuntime } from '../helpers'
+import { spawnNode } from '../tools/node-child'
 
 let runtime: Runtime
 useRuntime((r) => (runtime = r))
@@ -70,20 +71,39 @@ async function until<T>(get: () => T | undefined, ms = 10_000): Promise<T> {
   throw new Error(`not within ${ms} ms`)
 }
 
-test('a container removed while another caller is starting it: the start fails with ENOCONTAINER, not with the step the removal broke', async () => {
+test('a container removed while another process is starting it: the start fails with ENOCONTAINER, not with the step the removal broke', async () => {
   // What chaos.js met: a remove({ force }) from another process between the start making the cgroup
   // and the container joining it made the start fail with ESTART 'join cgroup' (ENODEV). strace (an
   // observer, not the library) holds the container child's first write, its cgroup join, for 1.5 s.
-  const warm = await run('host', ['true'], { runtime, network: 'none' })
-  await warm.wait()
-  await warm.remove()
-  // The pool's spare shim: the one shim of ours with no container under it, once the others are gone.
-  const spare = await until(() => {
-    const idle = children(process.pid).filter(([pid, comm]) => comm === 'mc-shim' && children(pid).length === 0)
-    return idle.length === 1 ? idle[0][0] : undefined
-  })
-  const strace = spawn('strace', ['-f', '-o', '/dev/null', '-e', 'trace=write', '-e', 'inject=write:delay_enter=1500000:when=1', '-p', String(spare)], { stdio: ['ignore', 'ignore', 'pipe'] })
+  const c = await Container.create('host', ['sleep', '60'], { runtime, network: 'none', name: 'removed-mid-start' })
+  // The starter: a fresh process, so that its pool's spare shim is its only shim.
+  const starter = spawnNode(
+    `const { Container, Runtime, run } = lib();
+    (async () => {
+      const runtime = new Runtime({ root: ${JSON.stringify(runtime.root)} })
+      const warm = await run('host', ['true'], { runtime, network: 'none' })
+      await warm.wait()
+      await warm.remove()
+      await new Promise((r) => setTimeout(r, 300)) // the pool's spare shim is spawned meanwhile
+      console.log('ready')
+      process.stdin.once('data', () =>
+        Container.get('removed-mid-start', { runtime }).then((c) => c.start()).then(
+          () => console.log('started'),
+          (err) => console.log('failed ' + err.code + ': ' + err.message),
+        ),
+      )
+    })()`,
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  )
+  let out = ''
+  starter.stdout!.on('data', (d) => (out += String(d)))
+  let strace: ReturnType<typeof spawn> | undefined
   try {
+    await until(() => out.includes('ready') || undefined, 30_000)
+    const shims = children(starter.pid!).filter(([, comm]) => comm === 'mc-shim')
+    expect(shims).toHaveLength(1)
+    const spare = shims[0][0]
+    strace = spawn('strace', ['-f', '-o', '/dev/null', '-e', 'trace=write', '-e', 'inject=write:delay_enter=1500000:when=1', '-p', String(spare)], { stdio: ['ignore', 'ignore', 'pipe'] })
     let said = ''
     let missing: Error | undefined
     strace.stderr!.on('data', (d) => (said += String(d)))
@@ -92,15 +112,16 @@ test('a container removed while another caller is starting it: the start fails w
       if (missing) throw missing
       return said.includes(`Process ${spare} attached`) || undefined
     })
-    const c = await Container.create('host', ['sleep', '60'], { runtime, network: 'none', name: 'removed-mid-start' })
-    const starting = c.start()
-    starting.catch(() => {})
+    starter.stdin!.write('go\n')
+    // The container child appears under the shim and is held in its first write (joining its cgroup).
     await until(() => (children(spare).length ? true : undefined))
-    await (await Container.get('removed-mid-start', { runtime })).remove({ force: true })
-    await expect(starting).rejects.toMatchObject({ code: 'ENOCONTAINER', message: expect.stringContaining('removed while it was starting') })
+    await c.remove({ force: true })
+    const result = await until(() => /(started|failed .*)\n/.exec(out)?.[1], 20_000)
+    expect(result).toMatch(/^failed ENOCONTAINER: .*removed while it was starting/)
     expect(fs.existsSync(path.join(runtime.root, 'containers', c.id))).toBe(false)
   } finally {
-    strace.kill('SIGKILL')
-    await Container.get('removed-mid-start', { runtime }).then((c) => c.remove({ force: true })).catch(() => {})
+    strace?.kill('SIGKILL')
+    starter.kill('SIGKILL')
+    await Container.get('removed-mid-start', { runtime }).then((x) => x.remove({ force: true })).catch(() => {})
   }
 })
