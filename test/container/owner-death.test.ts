@@ -9,7 +9,7 @@ import * as fs from 'node:fs'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { Container, Image, type Runtime } from '../../lib'
 import { destroyRuntime, sleep, tempRuntime } from '../helpers'
-import { nodeScript, spawnNode } from '../tools/node-child'
+import { nodeScript, runtimeWithSpareShim, spawnNode } from '../tools/node-child'
 
 let runtime: Runtime
 
@@ -70,11 +70,7 @@ async function ownerWithSpareShim(subreaper: boolean) {
   const marker = `mc-orphan-${process.pid}-${Date.now()}`
   const owner = `const { run, Runtime } = lib();
     (async () => {
-      const runtime = new Runtime({ root: ${JSON.stringify(runtime.root)} })
-      const warmup = await run('host', ['true'], { runtime, network: 'none' })
-      await warmup.wait()
-      await warmup.remove()
-      await new Promise((r) => setTimeout(r, 300)) // the pool's spare shim is spawned meanwhile
+      ${runtimeWithSpareShim(runtime.root)}
       console.log('owner ' + process.pid)
       process.stdin.once('data', () => run('host', ['sh', '-c', 'sleep 600; echo ${marker}'], { runtime, network: 'none' }).catch(() => {}))
       setInterval(() => {}, 1000)

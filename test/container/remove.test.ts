@@ -7,7 +7,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { Container, Runtime, run } from '../../lib'
 import { useRuntime } from '../helpers'
-import { spawnNode } from '../tools/node-child'
+import { runtimeWithSpareShim, spawnNode } from '../tools/node-child'
 
 let runtime: Runtime
 useRuntime((r) => (runtime = r))
@@ -80,11 +80,7 @@ test('a container removed while another process is starting it: the start fails 
   const starter = spawnNode(
     `const { Container, Runtime, run } = lib();
     (async () => {
-      const runtime = new Runtime({ root: ${JSON.stringify(runtime.root)} })
-      const warm = await run('host', ['true'], { runtime, network: 'none' })
-      await warm.wait()
-      await warm.remove()
-      await new Promise((r) => setTimeout(r, 300)) // the pool's spare shim is spawned meanwhile
+      ${runtimeWithSpareShim(runtime.root)}
       console.log('ready')
       process.stdin.once('data', () =>
         Container.get('removed-mid-start', { runtime }).then((c) => c.start()).then(

@@ -21,6 +21,18 @@ const lib = (mod = 'index') => require(require('node:path').join(${JSON.stringif
 ${body}`
 }
 
+/**
+ * Lines for an async function of a script: a runtime at `root` as `runtime`, and the shim pool's
+ * spare shim spawned (a run that ended, then time for the refill), for tests that hold that shim.
+ */
+export function runtimeWithSpareShim(root: string): string {
+  return `const runtime = new Runtime({ root: ${JSON.stringify(root)} })
+      const warmup = await run('host', ['true'], { runtime, network: 'none' })
+      await warmup.wait()
+      await warmup.remove()
+      await new Promise((r) => setTimeout(r, 300)) // the pool's spare shim is spawned meanwhile`
+}
+
 /** Starts `node -e nodeScript(body)`; extra argv lands in `process.argv.slice(1)`. */
 export function spawnNode(body: string, opts: SpawnOptions = {}, argv: string[] = []): ChildProcess {
   return spawn(process.execPath, ['-e', nodeScript(body), ...argv], opts)
