@@ -175,7 +175,7 @@ async function applyEntry(dirfd: number, entry: TarEntry, mode: 'delete' | 'over
     }
     created.add(rel)
     const meta = { uid: h.uid ?? 0, gid: h.gid ?? 0, mtime: h.mtime ?? new Date(), mode: (h.mode ?? 0o644) & 0o7777 }
-    await writeEntry({ rootfd: dirfd, resolve: IN_DIR, pfd, name, label: 'layer entry', syncWrites: true }, entry, meta, rel, dirs)
+    await writeEntry({ rootfd: dirfd, resolve: IN_DIR, pfd, name, label: 'layer entry' }, entry, meta, rel, dirs)
   } finally {
     close(pfd)
   }

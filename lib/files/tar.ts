@@ -485,11 +485,6 @@ export const writeAll = (fd: number, buf: Buffer) =>
     next()
   })
 
-/** Writes all of `buf` at the file position of `fd`, blocking. */
-export function writeAllSync(fd: number, buf: Buffer): void {
-  for (let off = 0; off < buf.length; ) off += fs.writeSync(fd, buf, off, buf.length - off)
-}
-
 /**
  * Output chunks of gunzip: zlib's default 16 KiB means one threadpool round
  * trip, one callback and (through tar-stream, which slices entry data from
@@ -577,13 +572,6 @@ export interface EntryTarget {
   name: string
   /** "archive entry" or "layer entry", for error messages. */
   label: string
-  /**
-   * Write file data with blocking write(2) calls instead of one threadpool
-   * round trip per chunk: layer unpacks (bulk work, where it measured ~10%
-   * less CPU and faster pulls); archive extraction into a container keeps
-   * the asynchronous writes, so a large copy does not hold a server's event loop.
-   */
-  syncWrites?: boolean
 }
 
 /**
@@ -608,10 +596,7 @@ export async function writeEntry(t: EntryTarget, entry: TarEntry, meta: { uid: n
     case 'contiguous-file': {
       const fd = openat(pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600)
       try {
-        for await (const chunk of entry) {
-          if (t.syncWrites) writeAllSync(fd, chunk as Buffer)
-          else await writeAll(fd, chunk as Buffer)
-        }
+        for await (const chunk of entry) await writeAll(fd, chunk as Buffer)
         setMeta(fd, '', meta)
         writeXattrs(fd, h.xattrs, rel)
       } finally {

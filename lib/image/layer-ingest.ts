@@ -13,7 +13,7 @@ import { once } from 'node:events'
 import { PassThrough, type Readable } from 'node:stream'
 import { InvalidArgumentError, MiniContainerError } from '../errors'
 import { applyLayer } from '../files/diff'
-import { decompressed, writeAllSync } from '../files/tar'
+import { decompressed } from '../files/tar'
 import { diskUsage } from '../util/disk-usage'
 import { Hashing } from './blobs'
 
@@ -91,6 +91,10 @@ export async function ingestLayerPass(job: LayerIngest, chunks: AsyncIterable<Bu
   }
   const layer = await unpack
   return { blobDigest: `sha256:${hash.digest('hex')}`, blobSize, ...(layer ? { layer } : { unpackError }) }
+}
+
+function writeAllSync(fd: number, buf: Buffer): void {
+  for (let off = 0; off < buf.length; ) off += fs.writeSync(fd, buf, off, buf.length - off)
 }
 
 /** Resolves when the stream drained, or was destroyed (its reader gave up). */
