@@ -38,8 +38,8 @@ export async function collectGarbage(ctx: ContainerContext): Promise<void> {
   // Scopes of runtimes whose process ended without close() and whose root is gone.
   ctx.cgroups.collectAbandoned()
   for (const id of ctx.containers.unfinished()) {
-    const age = Date.now() - fs.statSync(ctx.containers.paths(id).dir).mtimeMs
-    if (age > UNFINISHED_CREATE_MS) ctx.containers.delete(id)
+    const made = fs.statSync(ctx.containers.paths(id).dir, { throwIfNoEntry: false })?.mtimeMs
+    if (made !== undefined && (ctx.containers.creatorGone(id) || Date.now() - made > UNFINISHED_CREATE_MS)) ctx.containers.delete(id)
   }
 }
 

@@ -20,6 +20,9 @@ import { createJson, readJson, updateJson } from '../util/json-file'
 import { validName } from '../util/ids'
 import type { ContainerRecord, ContainerState } from './types'
 
+/** A container directory being built by create(). */
+const creatingPrefix = '.creating-'
+
 /** Where a container's files are. */
 export interface ContainerPaths {
   dir: string
@@ -94,13 +97,26 @@ export class ContainerStore {
     }
   }
 
-  /** Creates the container's directory and writes its config and initial state. */
+  /**
+   * Creates the container's directory with its config. It is built under a
+   * name that names its creator (`.creating-<id>-<pid>`) and renamed into
+   * place whole, so a creator killed half-way leaves a directory that the
+   * next recovery removes as soon as that process is gone, not after a grace.
+   */
   create(record: ContainerRecord): ContainerPaths {
     const p = this.paths(record.id)
-    fs.mkdirSync(p.dir, { mode: 0o710 })
-    for (const d of [p.upper, p.work, p.merged]) fs.mkdirSync(d)
-    createJson(p.config, record) // last: a directory without a readable config.json is an unfinished create
+    const tmp = path.join(this.containersDir, `${creatingPrefix}${record.id}-${process.pid}`)
+    fs.mkdirSync(tmp, { mode: 0o710 })
+    for (const d of ['upper', 'work', 'merged']) fs.mkdirSync(path.join(tmp, d))
+    createJson(path.join(tmp, 'config.json'), record)
+    fs.renameSync(tmp, p.dir)
     return p
+  }
+
+  /** Whether an unfinished create's creator is known to have exited (its pid is gone). */
+  creatorGone(name: string): boolean {
+    const pid = name.startsWith(creatingPrefix) ? name.slice(name.lastIndexOf('-') + 1) : ''
+    return /^\d+$/.test(pid) && !fs.existsSync(`/proc/${pid}`)
   }
 
   /** Saves a changed record (resources after `update()`). */
@@ -128,12 +144,12 @@ export class ContainerStore {
 
   /** Every container id with a complete record. */
   ids(): string[] {
-    return fs.readdirSync(this.containersDir).filter((id) => this.read(id) !== undefined)
+    return fs.readdirSync(this.containersDir).filter((id) => !id.startsWith(creatingPrefix) && this.read(id) !== undefined)
   }
 
-  /** Ids of directories left by a create that never finished. */
+  /** Names of directories left by a create that never finished (or is under way). */
   unfinished(): string[] {
-    return fs.readdirSync(this.containersDir).filter((id) => this.read(id) === undefined)
+    return fs.readdirSync(this.containersDir).filter((id) => id.startsWith(creatingPrefix) || this.read(id) === undefined)
   }
 
   /** Resolves a name, a full id, or a unique id prefix to an id. */

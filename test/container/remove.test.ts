@@ -2,12 +2,12 @@
  * Removal: atomic for every reader, safe against a shim still writing into
  * the container's directory, and off the start path (rm: true).
  */
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { Container, Runtime, run } from '../../lib'
 import { useRuntime } from '../helpers'
-import { runtimeWithSpareShim, spawnNode } from '../tools/node-child'
+import { nodeOutput, runtimeWithSpareShim, spawnNode } from '../tools/node-child'
 
 let runtime: Runtime
 useRuntime((r) => (runtime = r))
@@ -119,5 +119,24 @@ test('a container removed while another process is starting it: the start fails 
     strace?.kill('SIGKILL')
     starter.kill('SIGKILL')
     await Container.get('removed-mid-start', { runtime }).then((x) => x.remove({ force: true })).catch(() => {})
+  }
+})
+
+test('a create whose process died half-way leaves nothing once a new runtime recovers, at once; one under way elsewhere stays', async () => {
+  // chaos.js left 'containers/<id> holding [upper]' after an owner was SIGKILLed inside create(): a
+  // directory without a config was kept 60 s in case another process was still creating it.
+  const dead = spawnSync('true').pid!
+  const containers = path.join(runtime.root, 'containers')
+  const left = path.join(containers, `.creating-${'a'.repeat(64)}-${dead}`)
+  const underWay = path.join(containers, `.creating-${'b'.repeat(64)}-${process.pid}`)
+  for (const d of [left, underWay]) fs.mkdirSync(path.join(d, 'upper'), { recursive: true })
+  try {
+    expect((await Container.list({ runtime, all: true })).map((c) => c.id)).not.toContain('a'.repeat(64))
+    // A fresh process: recovery runs once per process.
+    nodeOutput(`const { Runtime } = lib(); new Runtime({ root: ${JSON.stringify(runtime.root)} }).ready().then(() => process.exit(0))`)
+    expect(fs.existsSync(left)).toBe(false)
+    expect(fs.existsSync(underWay)).toBe(true)
+  } finally {
+    fs.rmSync(underWay, { recursive: true, force: true })
   }
 })
