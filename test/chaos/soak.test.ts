@@ -1,8 +1,11 @@
 /**
  * Smoke version of `npm run soak` (bench/soak.js): 60 run -> exec ->
  * copyTo -> remove cycles with a bridge, a published port and a volume;
- * fds, links and nf_tables rules exactly flat across checkpoints, heap
- * after GC within a looser bound than the full soak. Pool 10.213.95.0/24.
+ * fds, links and nf_tables rules exactly flat across checkpoints, data heap
+ * after GC and p50 cycle time within looser bounds than the full soak (15
+ * cycles per checkpoint are still warming up, and the suite runs beside
+ * other work). soak-verdict.unit.test.ts shows the verdict fails on one
+ * extra fd, link or rule. Pool 10.213.95.0/24.
  */
 import { runHarness } from './harness'
 
@@ -14,8 +17,8 @@ interface Checkpoint {
   rules: number
 }
 
-test('60 cycles: fds, links and rules flat, heap after GC bounded', async () => {
-  const r = await runHarness<{ points: Checkpoint[]; failures: string[] }>('soak.js', ['--cycles', '60', '--every', '15', '--heap-mib', '4', '--pool', '10.213.95.0/24'], 'SOAK', 170_000, ['--expose-gc'])
+test('60 cycles: fds, links and rules flat, data heap after GC and cycle time bounded', async () => {
+  const r = await runHarness<{ points: Checkpoint[]; failures: string[] }>('soak.js', ['--cycles', '60', '--every', '15', '--heap-mib', '4', '--time-factor', '4', '--pool', '10.213.95.0/24'], 'SOAK', 170_000, ['--expose-gc'])
   console.log(r.stdout)
   expect(r.figures).toHaveLength(1)
   const { points, failures } = r.figures[0]
