@@ -20,18 +20,22 @@ export const scopeOwnerDir = '/run/minicontainer-host/cgroups'
 const pendingPrefix = '.pending-'
 
 /**
- * Records that `scope` belongs to the runtime at `root`. Every process that
- * uses the root records it once, while others may be reading: the record is
+ * Records that `scope` belongs to the runtime at `root` and where it is: its
+ * directory in each hierarchy, absolute, because a scope lives under its
+ * maker's own cgroup, and a collector in another cgroup (another service, a
+ * job of its own) would look for it under its own. Every process that uses
+ * the root records it once, while others may be reading: the record is
  * written whole under a temporary name and renamed over the old one, since
  * a reader that saw it truncated would take a live scope for abandoned and
  * remove the cgroups of containers another process is starting.
  */
-export function recordScopeOwner(scope: string, root: string): void {
+export function recordScopeOwner(scope: string, root: string, dirs: string[]): void {
   fs.mkdirSync(scopeOwnerDir, { recursive: true })
   const file = path.join(scopeOwnerDir, scope)
-  if (readOwner(file) === root) return
+  const content = [root, ...dirs].join('\n')
+  if (readOwner(file) === content) return
   const tmp = path.join(scopeOwnerDir, `${pendingPrefix}${scope}.${process.pid}`)
-  fs.writeFileSync(tmp, root)
+  fs.writeFileSync(tmp, content)
   fs.renameSync(tmp, file)
 }
 
@@ -43,11 +47,22 @@ function readOwner(file: string): string | undefined {
   }
 }
 
+/** A scope whose runtime root is gone. */
+export interface AbandonedScope {
+  /** The scope's name (`minicontainer-<tag>`). */
+  scope: string
+  /** Its directory in each hierarchy, as its maker saw them; empty in a record written before they were kept. */
+  dirs: string[]
+}
+
 /** Scopes whose runtime root no longer exists. */
-export function abandonedScopes(): string[] {
+export function abandonedScopes(): AbandonedScope[] {
   return ownerRecords(scopeOwnerDir)
-    .filter((r) => !r.name.startsWith(pendingPrefix) && !fs.existsSync(r.owner))
-    .map((r) => r.name)
+    .filter((r) => !r.name.startsWith(pendingPrefix))
+    .map((r) => ({ scope: r.name, lines: r.owner.split('\n') }))
+    .filter(({ lines }) => !fs.existsSync(lines[0]!))
+    // A record names only directories of its own scope: never anything else to remove.
+    .map(({ scope, lines }) => ({ scope, dirs: lines.slice(1).filter((d) => path.isAbsolute(d) && path.basename(d) === scope) }))
 }
 
 /** Forgets the owner of a scope that is gone. */

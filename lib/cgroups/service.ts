@@ -12,7 +12,7 @@ import { setTimeout as delay } from 'node:timers/promises'
 import { SyscallError, UnsupportedError } from '../errors'
 import { debug } from '../util/debug'
 import type { CgroupJoin, MountOp } from '../shim/spec'
-import type { CgroupDriver } from './driver'
+import { childDirs, removeDir, type CgroupDriver } from './driver'
 import { detectLayout, type Layout, type LayoutName } from './layout'
 import { needed } from './needs'
 import type { Resources } from './resources'
@@ -89,7 +89,7 @@ export class CgroupService {
     if (driver.exists(rel)) driver.remove(rel)
     driver.create(rel, res)
     if (this.root && !this.ownerRecorded) {
-      recordScopeOwner(this.scope, this.root)
+      recordScopeOwner(this.scope, this.root, driver.procsFiles(this.scope).map((f) => path.dirname(f)))
       this.ownerRecorded = true
     }
     this.marks.delete(id)
@@ -201,16 +201,21 @@ export class CgroupService {
   collectAbandoned(): void {
     const driver = this.driver
     if (!driver) return
-    for (const scope of abandonedScopes()) {
+    for (const { scope, dirs } of abandonedScopes()) {
       if (scope === this.scope) continue
       try {
-        for (const id of driver.children(scope)) driver.remove(`${scope}/${id}`)
-        if (driver.remove(scope)) forgetScopeOwner(scope)
+        if (dirs.length ? removeScopeDirs(dirs) : this.removeRelative(driver, scope)) forgetScopeOwner(scope)
       } catch (err) {
         // Someone else's leftovers must never fail this runtime's recovery.
         debug('collecting abandoned cgroup scope %s failed: %s', scope, err)
       }
     }
+  }
+
+  /** A scope recorded by name only (older records): looked for under this process's own cgroups. */
+  private removeRelative(driver: CgroupDriver, scope: string): boolean {
+    for (const id of driver.children(scope)) driver.remove(`${scope}/${id}`)
+    return driver.remove(scope)
   }
 
   private requireDriver(action: string): CgroupDriver {
@@ -222,4 +227,14 @@ export class CgroupService {
   private rel(id: string): string {
     return `${this.scope}/${id}`
   }
+}
+
+/** Removes a scope's directories with the empty cgroups left in them; false while one is busy. */
+function removeScopeDirs(dirs: string[]): boolean {
+  let removed = true
+  for (const dir of dirs) {
+    for (const id of childDirs(dir)) removeDir(path.join(dir, id))
+    removed = removeDir(dir) && removed
+  }
+  return removed
 }

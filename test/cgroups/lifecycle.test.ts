@@ -98,6 +98,43 @@ test('the next runtime start collects empty cgroups whose container is gone, and
   await next.close()
 })
 
+test('an abandoned scope made under another cgroup (another service or job) is found where its maker made it, and removed', async () => {
+  // The maker moves itself into a memory cgroup of its own first, as a process of another
+  // service would be: its scope is made under that cgroup, not under this process's.
+  const elsewhere = `/sys/fs/cgroup/memory/mc-elsewhere-${process.pid}`
+  fs.mkdirSync(elsewhere)
+  const root = fs.mkdtempSync('/tmp/mc-scope-elsewhere-')
+  try {
+    const ended = runNodeSync(
+      `;(async () => {
+        require('node:fs').writeFileSync(process.env.ELSEWHERE + '/cgroup.procs', String(process.pid))
+        const { Runtime, Image, run } = lib()
+        const rt = new Runtime({ root: process.env.SCOPE_ROOT })
+        await Image.fromHost({ runtime: rt })
+        const c = await run('host', ['true'], { runtime: rt, network: 'none', memory: '64m' })
+        await c.wait()
+        await c.remove()
+        process.exit(0) // no close(): the scope stays behind
+      })()`,
+      { env: { SCOPE_ROOT: root, ELSEWHERE: elsewhere } },
+    )
+    expect(ended).toMatchObject({ status: 0, stderr: '' })
+    const scope = `minicontainer-${runtimeTag(root)}`
+    expect(fs.existsSync(path.join(elsewhere, scope))).toBe(true)
+    fs.rmSync(root, { recursive: true, force: true })
+    const next = tempRuntime()
+    await next.ready()
+    await destroyRuntime(next)
+    expect(fs.existsSync(path.join(elsewhere, scope))).toBe(false)
+    expect(findCgroupDirs(scope)).toEqual([])
+    expect(fs.existsSync(`/run/minicontainer-host/cgroups/${scope}`)).toBe(false)
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true })
+    for (const d of fs.readdirSync(elsewhere, { withFileTypes: true })) if (d.isDirectory()) fs.rmdirSync(path.join(elsewhere, d.name))
+    fs.rmdirSync(elsewhere)
+  }
+})
+
 test('a runtime that ended without close() leaves its scope until its root is gone; then the next runtime removes it', async () => {
   const root = fs.mkdtempSync('/tmp/mc-scope-owner-')
   const ended = runNodeSync(

@@ -14,12 +14,12 @@ import { spawnNode } from '../tools/node-child'
 test('a scope whose record another process is rewriting is never taken for abandoned', async () => {
   const scope = `minicontainer-test-owners-${process.pid}`
   const roots = [fs.mkdtempSync(path.join(os.tmpdir(), 'mc-scope-a-')), fs.mkdtempSync(path.join(os.tmpdir(), 'mc-scope-b-'))]
-  recordScopeOwner(scope, roots[0])
+  recordScopeOwner(scope, roots[0], [])
   // Another process records the scope again and again (each time for the other live root, so each call writes).
   const child = spawnNode(
     `const { recordScopeOwner } = lib('cgroups/scope-owners')
     const roots = ${JSON.stringify(roots)}
-    for (let i = 0, end = Date.now() + 2000; Date.now() < end; i++) recordScopeOwner(${JSON.stringify(scope)}, roots[i % 2])`,
+    for (let i = 0, end = Date.now() + 2000; Date.now() < end; i++) recordScopeOwner(${JSON.stringify(scope)}, roots[i % 2], [])`,
     { stdio: ['ignore', 'ignore', 'inherit'] },
   )
   const writer = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
@@ -28,7 +28,7 @@ test('a scope whose record another process is rewriting is never taken for aband
   try {
     for (let done = false; !done; listings++) {
       done = await Promise.race([writer.then(() => true), new Promise<boolean>((r) => setImmediate(() => r(false)))])
-      if (abandonedScopes().includes(scope)) seenAbandoned++
+      if (abandonedScopes().some((a) => a.scope === scope)) seenAbandoned++
     }
     expect(await writer).toBe(0)
   } finally {
