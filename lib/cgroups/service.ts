@@ -89,7 +89,7 @@ export class CgroupService {
     if (driver.exists(rel)) driver.remove(rel)
     driver.create(rel, res)
     if (this.root && !this.ownerRecorded) {
-      recordScopeOwner(this.scope, this.root, driver.procsFiles(this.scope).map((f) => path.dirname(f)))
+      recordScopeOwner(this.scope, this.root, this.scopeDirs(driver, this.scope))
       this.ownerRecorded = true
     }
     this.marks.delete(id)
@@ -204,7 +204,8 @@ export class CgroupService {
     for (const { scope, dirs } of abandonedScopes()) {
       if (scope === this.scope) continue
       try {
-        if (dirs.length ? removeScopeDirs(dirs) : this.removeRelative(driver, scope)) forgetScopeOwner(scope)
+        // A record written before directories were kept names the scope only: look under our own cgroups.
+        if (removeScopeDirs(dirs.length ? dirs : this.scopeDirs(driver, scope))) forgetScopeOwner(scope)
       } catch (err) {
         // Someone else's leftovers must never fail this runtime's recovery.
         debug('collecting abandoned cgroup scope %s failed: %s', scope, err)
@@ -212,10 +213,9 @@ export class CgroupService {
     }
   }
 
-  /** A scope recorded by name only (older records): looked for under this process's own cgroups. */
-  private removeRelative(driver: CgroupDriver, scope: string): boolean {
-    for (const id of driver.children(scope)) driver.remove(`${scope}/${id}`)
-    return driver.remove(scope)
+  /** A scope's directory in each hierarchy, under this process's own cgroups. */
+  private scopeDirs(driver: CgroupDriver, scope: string): string[] {
+    return driver.procsFiles(scope).map((f) => path.dirname(f))
   }
 
   private requireDriver(action: string): CgroupDriver {
