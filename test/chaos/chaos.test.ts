@@ -2,9 +2,13 @@
  * Smoke version of `npm run chaos` (bench/chaos.js): 2 owner processes
  * SIGKILLed at random moments while a poker lists, inspects, stops,
  * removes, copies into and execs in their containers; then a fresh process
- * cleans up. Pool 10.213.92.0/24, user network 10.213.93.0/24.
+ * cleans up. Its pool and user network subnets are claimed per run
+ * (test/net-helpers.ts).
  */
+import { useSubnets } from '../net-helpers'
 import { runHarness } from './harness'
+
+const [pool, userNet] = useSubnets(2)
 
 /**
  * A round here sees 2-30 deaths, so its p99 is the slowest of them. Deaths are timed by the shims
@@ -25,7 +29,7 @@ interface RoundFigures {
 }
 
 test('2 owners × 1 round: owned die with their owner, detached survive, only MiniContainerErrors, nothing left', async () => {
-  const args = ['--rounds', '1', '--owners', '2', '--pokers', '1', '--pool', '10.213.92.0/24', '--subnet', '10.213.93.0/24', '--p99', String(P99_MS)]
+  const args = ['--rounds', '1', '--owners', '2', '--pokers', '1', '--pool', pool.cidr, '--subnet', userNet.cidr, '--p99', String(P99_MS)]
   const r = await runHarness<RoundFigures>('chaos.js', args, 'CHAOS', 170_000)
   // The whole output goes into the failure, whatever failed: a round is not repeatable.
   if (r.code !== 0 || r.figures.length !== 1 || r.figures[0].failures.length > 0)

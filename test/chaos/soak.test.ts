@@ -5,9 +5,12 @@
  * after GC and p50 cycle time within looser bounds than the full soak (15
  * cycles per checkpoint are still warming up, and the suite runs beside
  * other work). soak-verdict.unit.test.ts shows the verdict fails on one
- * extra fd, link or rule. Pool 10.213.95.0/24.
+ * extra fd, link or rule. Its pool is claimed per run (test/net-helpers.ts).
  */
+import { useSubnets } from '../net-helpers'
 import { runHarness } from './harness'
+
+const [pool] = useSubnets(1)
 
 interface Checkpoint {
   cycle: number
@@ -18,7 +21,7 @@ interface Checkpoint {
 }
 
 test('60 cycles: fds, links and rules flat, data heap after GC and cycle time bounded', async () => {
-  const r = await runHarness<{ points: Checkpoint[]; failures: string[] }>('soak.js', ['--cycles', '60', '--every', '15', '--heap-mib', '4', '--time-factor', '4', '--pool', '10.213.95.0/24'], 'SOAK', 170_000, ['--expose-gc'])
+  const r = await runHarness<{ points: Checkpoint[]; failures: string[] }>('soak.js', ['--cycles', '60', '--every', '15', '--heap-mib', '4', '--time-factor', '4', '--pool', pool.cidr], 'SOAK', 170_000, ['--expose-gc'])
   console.log(r.stdout)
   expect(r.figures).toHaveLength(1)
   const { points, failures } = r.figures[0]

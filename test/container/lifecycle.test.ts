@@ -3,6 +3,7 @@ import * as os from 'node:os'
 import * as path from 'node:path'
 import { Container, run, type Runtime } from '../../lib'
 import { sleep, text, useRuntime } from '../helpers'
+import { useSubnets } from '../net-helpers'
 import { nodeOutput, runNodeSync } from '../tools/node-child'
 
 let runtime: Runtime
@@ -197,12 +198,14 @@ describe('event loop', () => {
   })
 })
 
+const [debugPool] = useSubnets(1)
+
 test('NODE_DEBUG=minicontainer prints the spec sent to the shim, its replies, netlink and nf_tables steps and cleanup', () => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-debug-'))
   const script = `
     const { Runtime, Image, run } = lib()
     ;(async () => {
-      const runtime = new Runtime({ root: ${JSON.stringify(root)}, subnetPool: ['10.213.98.0/24'] })
+      const runtime = new Runtime({ root: ${JSON.stringify(root)}, subnetPool: ['${debugPool.cidr}'] })
       await Image.fromHost({ runtime })
       const c = await run('host', ['true'], { runtime, network: 'bridge' })
       await c.wait(); await c.remove(); await runtime.close()

@@ -8,15 +8,18 @@
  * must be exactly as before once minicontainer's networks are gone.
  *
  * Traffic stays inside the engine's namespace and a test namespace
- * ("outside") linked to it. Subnets: 10.213.60.0/24 (default bridge),
- * 10.213.61.0/24 and 10.213.62.0/24 (user networks), 10.213.63.0/30 (link
- * to "outside").
+ * ("outside") linked to it. Subnets, claimed per run (test/net-helpers.ts;
+ * the library's subnet claims are host-wide files, shared across
+ * namespaces): the default bridge's, two user networks', and a /30 of the
+ * fourth for the link to "outside".
  */
 import { execFileSync } from 'node:child_process'
 import { dockerImportBusybox, startPrivateDocker, type PrivateDocker } from '../tools/docker-engine'
 import { startNetnsAgent, type NetnsAgent } from '../tools/netns-agent'
+import { ipPattern, useSubnets } from '../net-helpers'
 import { TestNetns } from './helpers'
 
+const [bridgeNet, netA, netB, linkNet] = useSubnets(4)
 let engine: PrivateDocker
 let agent: NetnsAgent
 let outside: TestNetns
@@ -61,18 +64,18 @@ beforeAll(async () => {
   // "outside": a namespace beyond the engine's host, reached through a veth, answering TCP with the peer's address.
   outside = new TestNetns()
   execFileSync('nsenter', [`--net=${outside.path}`, '--', 'ip', 'link', 'add', 'out0', 'type', 'veth', 'peer', 'name', 'mcxup0', 'netns', String(engine.pid)])
-  outside.run(['ip', 'addr', 'add', '10.213.63.2/30', 'dev', 'out0'])
+  outside.run(['ip', 'addr', 'add', `${linkNet.host(2)}/30`, 'dev', 'out0'])
   outside.run(['ip', 'link', 'set', 'out0', 'up'])
-  inEngine(['ip', 'addr', 'add', '10.213.63.1/30', 'dev', 'mcxup0'])
+  inEngine(['ip', 'addr', 'add', `${linkNet.host(1)}/30`, 'dev', 'mcxup0'])
   inEngine(['ip', 'link', 'set', 'mcxup0', 'up'])
   await outside.serve('tcp', 7000, 'outside')
   agent = await startNetnsAgent(engine.netns)
   await agent.eval(`
     const fs = require('node:fs'), os = require('node:os'), path = require('node:path')
-    ctx.rt = new mc.Runtime({ root: fs.mkdtempSync(path.join(os.tmpdir(), 'mc-coexist-')), subnetPool: ['10.213.60.0/24'] })
+    ctx.rt = new mc.Runtime({ root: fs.mkdtempSync(path.join(os.tmpdir(), 'mc-coexist-')), subnetPool: ['${bridgeNet.cidr}'] })
     await mc.Image.fromHost({ runtime: ctx.rt })
-    await mc.Network.create('coexist-a', { runtime: ctx.rt, subnet: '10.213.61.0/24' })
-    await mc.Network.create('coexist-b', { runtime: ctx.rt, subnet: '10.213.62.0/24' })`)
+    await mc.Network.create('coexist-a', { runtime: ctx.rt, subnet: '${netA.cidr}' })
+    await mc.Network.create('coexist-b', { runtime: ctx.rt, subnet: '${netB.cidr}' })`)
 }, 400000)
 
 afterAll(async () => {
@@ -97,7 +100,7 @@ test("Docker's firewall is in place in the namespace: FORWARD policy DROP, DOCKE
 test('containers on the default bridge ping each other by IP', async () => {
   const ipA = await start('dk-def-a', 'bridge')
   await start('dk-def-b', 'bridge')
-  expect(ipA).toMatch(/^10\.213\.60\./)
+  expect(ipA).toMatch(new RegExp(`^${ipPattern(bridgeNet.stem)}`))
   expect(await ping('dk-def-b', ipA)).toBe(0)
 })
 
@@ -128,8 +131,8 @@ test('isolation between networks is still enforced; connect opens the way, disco
 })
 
 test('outbound NAT: a container reaches the outside namespace, seen from the host address', async () => {
-  expect(await outputOf('dk-a1', ['nc', '-w', '3', '10.213.63.2', '7000'])).toBe('outside 10.213.63.1')
-  expect(await outputOf('dk-def-a', ['nc', '-w', '3', '10.213.63.2', '7000'])).toBe('outside 10.213.63.1')
+  expect(await outputOf('dk-a1', ['nc', '-w', '3', linkNet.host(2), '7000'])).toBe(`outside ${linkNet.host(1)}`)
+  expect(await outputOf('dk-def-a', ['nc', '-w', '3', linkNet.host(2), '7000'])).toBe(`outside ${linkNet.host(1)}`)
 })
 
 test('published ports answer on 127.0.0.1 and on the gateway, and through the hairpin', async () => {
@@ -147,10 +150,10 @@ test('published ports answer on 127.0.0.1 and on the gateway, and through the ha
     return ''
   }
   expect(fetch('127.0.0.1')).toMatch(/^hello /)
-  expect(fetch('10.213.61.1')).toMatch(/^hello /)
+  expect(fetch(netA.host(1))).toMatch(/^hello /)
   // Hairpin: a container on the same bridge, and the server itself, through the gateway's published port.
-  expect(await outputOf('dk-a1', ['curl', '-sS', '--max-time', '3', `http://10.213.61.1:${hp}/`])).toMatch(/^hello /)
-  expect(await outputOf('dk-web', ['curl', '-sS', '--max-time', '3', `http://10.213.61.1:${hp}/`])).toMatch(/^hello /)
+  expect(await outputOf('dk-a1', ['curl', '-sS', '--max-time', '3', `http://${netA.host(1)}:${hp}/`])).toMatch(/^hello /)
+  expect(await outputOf('dk-web', ['curl', '-sS', '--max-time', '3', `http://${netA.host(1)}:${hp}/`])).toMatch(/^hello /)
 })
 
 test("Docker's containers on docker0 still reach each other", async () => {

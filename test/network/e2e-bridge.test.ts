@@ -2,8 +2,8 @@
  * End to end with real containers (host image): the default bridge, user
  * networks with name resolution, isolation, live connect/disconnect and
  * published ports reached from the host. Traffic goes only to 127.0.0.1,
- * our gateways and our containers. Subnets 10.213.40.0/24 (default
- * bridge), 10.213.41.0/24 and 10.213.42.0/24 (user networks).
+ * our gateways and our containers. Subnets are claimed per run
+ * (test/net-helpers.ts): one for the default bridge, one per user network.
  *
  * Negative name lookups use `getent -s files` so nothing ever asks a DNS server.
  */
@@ -12,9 +12,11 @@ import * as fs from 'node:fs'
 import { Container, Image, Runtime, run } from '../../lib'
 import { Network } from '../../lib/network/network'
 import { pickFreePort } from '../../lib/network/port-probe'
+import { ipPattern, useSubnets } from '../net-helpers'
 import { hostLinks, makeRoot, nftTables } from './helpers'
 
 let runtime: Runtime
+const [bridgeNet, userNet, otherNet, restartNet, homeNet, extraNet] = useSubnets(6)
 
 /** A long-running container on `network` (default bridge). */
 function sleeper(name: string, network = 'bridge', extra: Record<string, unknown> = {}): Promise<Container> {
@@ -40,7 +42,7 @@ function curl(url: string): string {
 }
 
 beforeAll(async () => {
-  runtime = new Runtime({ root: makeRoot(), subnetPool: ['10.213.40.0/24'] })
+  runtime = new Runtime({ root: makeRoot(), subnetPool: [bridgeNet.cidr] })
   await Image.fromHost({ runtime })
 })
 
@@ -58,15 +60,15 @@ describe('containers on networks', () => {
   test('two containers on the default bridge get .2 and .3 and ping each other by IP, not by name', async () => {
     const a = await sleeper('e2e-a')
     const b = await sleeper('e2e-b')
-    expect((await sh(a, 'ip -4 -o addr show eth0')).stdout).toContain('inet 10.213.40.2/24')
-    expect((await sh(b, 'ip -4 -o addr show eth0')).stdout).toContain('inet 10.213.40.3/24')
-    expect((await sh(a, 'ip route')).stdout).toContain('default via 10.213.40.1 dev eth0')
-    expect((await sh(a, 'ping -c1 -W2 10.213.40.3')).exitCode).toBe(0)
-    expect((await sh(b, 'ping -c1 -W2 10.213.40.2')).exitCode).toBe(0)
+    expect((await sh(a, 'ip -4 -o addr show eth0')).stdout).toContain(`inet ${bridgeNet.host(2)}/24`)
+    expect((await sh(b, 'ip -4 -o addr show eth0')).stdout).toContain(`inet ${bridgeNet.host(3)}/24`)
+    expect((await sh(a, 'ip route')).stdout).toContain(`default via ${bridgeNet.host(1)} dev eth0`)
+    expect((await sh(a, `ping -c1 -W2 ${bridgeNet.host(3)}`)).exitCode).toBe(0)
+    expect((await sh(b, `ping -c1 -W2 ${bridgeNet.host(2)}`)).exitCode).toBe(0)
     expect((await sh(a, 'getent -s files hosts e2e-b')).exitCode).toBe(2) // not found, as opposed to 127: no getent
     // Legacy links give a name on the default bridge.
     const c = await sleeper('e2e-c', 'bridge', { links: ['e2e-a:web'] })
-    expect((await sh(c, 'getent -s files hosts web')).stdout).toMatch(/^10\.213\.40\.2\s+web\s+e2e-a/)
+    expect((await sh(c, 'getent -s files hosts web')).stdout).toMatch(new RegExp(`^${ipPattern(bridgeNet.host(2))}\\s+web\\s+e2e-a`))
     expect((await sh(c, 'ping -c1 -W2 web')).exitCode).toBe(0)
     await expect(sleeper('e2e-d', 'bridge', { links: ['nonesuch:x'] })).rejects.toMatchObject({ code: 'EINVALID' })
     await expect(sleeper('e2e-d', 'bridge', { ports: [8080] })).rejects.toMatchObject({ code: 'EINVALID' })
@@ -78,21 +80,21 @@ describe('containers on networks', () => {
   })
 
   test('user network: peers resolve by name and alias; isolation from other networks; live connect/disconnect', async () => {
-    const net = await Network.create('e2e-net', { runtime, subnet: '10.213.41.0/24' })
-    const other = await Network.create('e2e-other', { runtime, subnet: '10.213.42.0/24' })
+    const net = await Network.create('e2e-net', { runtime, subnet: userNet.cidr })
+    const other = await Network.create('e2e-other', { runtime, subnet: otherNet.cidr })
     const web = await sleeper('e2e-web', 'e2e-net')
     const db = await sleeper('e2e-db', 'e2e-net', { aliases: ['db'] })
     const lone = await sleeper('e2e-lone', 'e2e-other')
-    expect((await sh(web, 'getent -s files hosts db')).stdout).toMatch(/^10\.213\.41\.3\s/)
+    expect((await sh(web, 'getent -s files hosts db')).stdout).toMatch(new RegExp(`^${ipPattern(userNet.host(3))}\\s`))
     expect((await sh(web, 'ping -c1 -W2 e2e-db')).exitCode).toBe(0)
     expect((await sh(db, 'ping -c1 -W2 e2e-web')).exitCode).toBe(0)
-    expect((await net.inspect()).containers[web.id]).toMatchObject({ name: 'e2e-web', ipAddress: '10.213.41.2' })
+    expect((await net.inspect()).containers[web.id]).toMatchObject({ name: 'e2e-web', ipAddress: userNet.host(2) })
 
-    // Isolation: e2e-lone (10.213.42.2) is unreachable from e2e-net...
-    expect((await sh(web, 'ping -c1 -W1 10.213.42.2')).exitCode).toBe(1) // no reply
+    // Isolation: e2e-lone (.2 of e2e-other) is unreachable from e2e-net...
+    expect((await sh(web, `ping -c1 -W1 ${otherNet.host(2)}`)).exitCode).toBe(1) // no reply
     // ...until web joins its network live, as eth1, and everyone there learns its name.
     await other.connect('e2e-web', { aliases: ['frontend'] })
-    expect((await sh(web, 'ip -4 -o addr show eth1')).stdout).toContain('10.213.42.3/24')
+    expect((await sh(web, 'ip -4 -o addr show eth1')).stdout).toContain(`${otherNet.host(3)}/24`)
     expect((await sh(web, 'ping -c1 -W2 e2e-lone')).exitCode).toBe(0)
     expect((await sh(lone, 'ping -c1 -W2 frontend')).exitCode).toBe(0)
     await other.disconnect(web)
@@ -107,28 +109,28 @@ describe('containers on networks', () => {
   })
 
   test('a name follows its container across a restart on a user network', async () => {
-    await Network.create('e2e-restart', { runtime, subnet: '10.213.43.0/24' })
+    await Network.create('e2e-restart', { runtime, subnet: restartNet.cidr })
     const client = await sleeper('e2e-client', 'e2e-restart')
     const server = await sleeper('e2e-server', 'e2e-restart')
-    expect((await sh(client, 'getent -s files hosts e2e-server')).stdout).toMatch(/^10\.213\.43\.3\s/)
+    expect((await sh(client, 'getent -s files hosts e2e-server')).stdout).toMatch(new RegExp(`^${ipPattern(restartNet.host(3))}\\s`))
     await server.stop({ timeout: 0 })
     const filler = await sleeper('e2e-filler', 'e2e-restart') // takes .3
     await server.start()
-    expect((await sh(client, 'getent -s files hosts e2e-server')).stdout).toMatch(/^10\.213\.43\.4\s/)
+    expect((await sh(client, 'getent -s files hosts e2e-server')).stdout).toMatch(new RegExp(`^${ipPattern(restartNet.host(4))}\\s`))
     expect((await sh(client, 'ping -c1 -W2 e2e-server')).exitCode).toBe(0)
     for (const c of [client, server, filler]) await c.remove({ force: true })
     await (await Network.get('e2e-restart', { runtime })).remove()
   })
 
   test('a network joined with connect() is joined again after stop() + start(), as in Docker; disconnect while stopped forgets it', async () => {
-    const home = await Network.create('e2e-home', { runtime, subnet: '10.213.45.0/24' })
-    const extra = await Network.create('e2e-extra', { runtime, subnet: '10.213.46.0/24' })
+    const home = await Network.create('e2e-home', { runtime, subnet: homeNet.cidr })
+    const extra = await Network.create('e2e-extra', { runtime, subnet: extraNet.cidr })
     const c = await sleeper('e2e-roamer', 'e2e-home')
     const peer = await sleeper('e2e-peer', 'e2e-extra')
     await extra.connect(c, { aliases: ['roamer-alias'] })
     await c.stop({ timeout: 0 })
     await c.start()
-    expect((await sh(c, 'ip -4 -o addr show eth1')).stdout).toContain('10.213.46.')
+    expect((await sh(c, 'ip -4 -o addr show eth1')).stdout).toContain(`inet ${extraNet.stem}`)
     expect(Object.keys((await c.inspect()).networkSettings.networks).sort()).toEqual(['e2e-extra', 'e2e-home'])
     expect((await sh(peer, 'ping -c1 -W2 roamer-alias')).exitCode).toBe(0)
     expect((await sh(c, 'ping -c1 -W2 e2e-peer')).exitCode).toBe(0)
@@ -146,8 +148,8 @@ describe('containers on networks', () => {
     const hp = (await pickFreePort('tcp', '', () => false))!
     const server = "require('http').createServer((q,r)=>r.end('hello from '+q.socket.remoteAddress+'\\n')).listen(80,'0.0.0.0')"
     const c = await run('host', ['node', '-e', server], { runtime, name: 'e2e-http', network: 'bridge', ports: [`${hp}:80`] })
-    expect(curl(`http://127.0.0.1:${hp}/`)).toBe('hello from 10.213.40.1\n')
-    expect(curl(`http://10.213.40.1:${hp}/`)).toBe('hello from 10.213.40.1\n')
+    expect(curl(`http://127.0.0.1:${hp}/`)).toBe(`hello from ${bridgeNet.host(1)}\n`)
+    expect(curl(`http://${bridgeNet.host(1)}:${hp}/`)).toBe(`hello from ${bridgeNet.host(1)}\n`)
     await c.remove({ force: true })
   })
 

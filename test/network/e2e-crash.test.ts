@@ -2,17 +2,19 @@
  * Crash recovery end to end: a separate Node process starts containers
  * with published ports and is SIGKILLed; the next runtime start on the same
  * root removes the rules and leases of the dead container and keeps those
- * of the detached one that is still running. Subnet 10.213.44.0/24.
+ * of the detached one that is still running, on a subnet claimed per run
+ * (test/net-helpers.ts).
  */
 import { execFileSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import { Container, Runtime } from '../../lib'
 import { pickFreePort } from '../../lib/network/port-probe'
 import { spawnNode } from '../tools/node-child'
+import { useSubnets } from '../net-helpers'
 import { hostLinks, makeRoot, nftTables } from './helpers'
 
 const root = makeRoot()
-const pool = '10.213.44.0/24'
+const pool = useSubnets(1)[0].cidr
 
 /** The owner process: starts one attached and one detached container, reports, then waits to be killed. */
 function ownerScript(attachedPort: number, detachedPort: number): string {

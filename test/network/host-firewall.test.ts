@@ -7,11 +7,16 @@
  * - an iptables-legacy FORWARD chain, which we cannot write to, gives a
  *   clear EFIREWALL error and leaves nothing behind.
  *
- * Subnets 10.213.64.0/24 and 10.213.65.0/24; traffic stays in the namespaces.
+ * One subnet per namespace, claimed per run (test/net-helpers.ts): the
+ * claims are host-wide files, shared across namespaces. Traffic stays in
+ * the namespaces.
  */
 import { execFileSync } from 'node:child_process'
 import { startNetnsAgent, type NetnsAgent } from '../tools/netns-agent'
+import { useSubnets } from '../net-helpers'
 import { TestNetns } from './helpers'
+
+const [nftPool, legacyPool] = useSubnets(2)
 
 const newRuntime = (pool: string) => `
   const fs = require('node:fs'), os = require('node:os'), path = require('node:path')
@@ -41,7 +46,7 @@ function useFirewalledNetns(firewall: string[], pool: string): { ns: TestNetns; 
 }
 
 describe('an nftables inet filter forward chain with policy drop', () => {
-  const env = useFirewalledNetns(['nft', 'add table inet filter; add chain inet filter forward { type filter hook forward priority filter; policy drop; }'], '10.213.64.0/24')
+  const env = useFirewalledNetns(['nft', 'add table inet filter; add chain inet filter forward { type filter hook forward priority filter; policy drop; }'], nftPool.cidr)
   const forwardChain = () => env.ns.run(['nft', 'list', 'chain', 'inet', 'filter', 'forward'])
 
   test('containers on one bridge reach each other through it, and our rules carry a comment naming the bridge', async () => {
@@ -69,7 +74,7 @@ describe('an nftables inet filter forward chain with policy drop', () => {
 })
 
 describe('an iptables-legacy FORWARD chain', () => {
-  const env = useFirewalledNetns(['iptables-legacy', '-P', 'FORWARD', 'DROP'], '10.213.65.0/24')
+  const env = useFirewalledNetns(['iptables-legacy', '-P', 'FORWARD', 'DROP'], legacyPool.cidr)
 
   test('a bridged container fails with EFIREWALL naming the fix, and no bridge or table is left', async () => {
     const err = await env.agent.eval<{ code: string; message: string }>(`

@@ -1,7 +1,8 @@
 /**
  * The bottom layers against the real kernel: rtnetlink links/addresses/
  * routes (with the veth peer born inside a namespace) and the nf_tables
- * batches, observed with `ip` and `nft`. Subnet 10.213.10.0/24.
+ * batches, observed with `ip` and `nft`, on a subnet claimed per run
+ * (test/net-helpers.ts).
  */
 import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
@@ -12,12 +13,14 @@ import { strAttr } from '../../lib/network/nlattr'
 import { LOOPBACK_IFINDEX, Rtnl } from '../../lib/network/rtnl'
 import { createNetns, netnsInode, withNetns, openCurrentNetns } from '../../lib/sys/netns'
 import { closeQuietly } from '../../lib/sys/libc'
+import { ipPattern, macOf, useSubnets } from '../net-helpers'
 import { hostLinks, nftTables, TestNetns } from './helpers'
 
 const tag = randomBytes(3).toString('hex')
 const bridge = `mct${tag}b`
 const veth = `mct${tag}v`
 const table = `minicontainer_t${tag}`
+const [subnet] = useSubnets(1)
 
 describe('netns, rtnetlink and nf_tables', () => {
   const host = Rtnl.current()
@@ -58,28 +61,28 @@ describe('netns, rtnetlink and nf_tables', () => {
 
   test('bridge + veth with the peer created inside the namespace as eth0', async () => {
     const br = await host.createBridge(bridge)
-    await host.addAddress(br, '10.213.10.1', 24)
+    await host.addAddress(br, subnet.host(1), 24)
     await host.up(br)
-    await host.createVeth(veth, br, { name: 'eth0', netnsFd: ns.fd, mac: macForIp('10.213.10.2') })
+    await host.createVeth(veth, br, { name: 'eth0', netnsFd: ns.fd, mac: macForIp(subnet.host(2)) })
     // The host end is born up, and the peer never exists on the host.
     expect((await host.link(veth))?.up).toBe(true)
-    expect((await host.link('eth0'))?.mac).not.toBe('02:42:0a:d5:0a:02') // the host's own eth0, if any, is not ours
+    expect((await host.link('eth0'))?.mac).not.toBe(macOf(subnet.host(2))) // the host's own eth0, if any, is not ours
     const inner = Rtnl.inNetns(ns.fd)
     try {
       await inner.up(LOOPBACK_IFINDEX)
       const eth0 = await inner.upByName('eth0')
-      await inner.addAddress(eth0, '10.213.10.2', 24)
-      await inner.addDefaultRoute(eth0, '10.213.10.1')
+      await inner.addAddress(eth0, subnet.host(2), 24)
+      await inner.addDefaultRoute(eth0, subnet.host(1))
     } finally {
       inner.close()
     }
-    expect(ns.run(['ip', '-o', '-4', 'addr', 'show', 'eth0'])).toContain('10.213.10.2/24')
-    expect(ns.run(['ip', 'route'])).toContain('default via 10.213.10.1 dev eth0')
-    expect(ns.run(['ip', 'link', 'show', 'eth0'])).toContain('02:42:0a:d5:0a:02')
+    expect(ns.run(['ip', '-o', '-4', 'addr', 'show', 'eth0'])).toContain(`${subnet.host(2)}/24`)
+    expect(ns.run(['ip', 'route'])).toContain(`default via ${subnet.host(1)} dev eth0`)
+    expect(ns.run(['ip', 'link', 'show', 'eth0'])).toContain(macOf(subnet.host(2)))
     expect(execFileSync('ip', ['-o', 'link', 'show', veth]).toString()).toContain(`master ${bridge}`)
-    expect(ns.ping('10.213.10.1')).toBe(true)
+    expect(ns.ping(subnet.host(1))).toBe(true)
     expect(ns.ping('127.0.0.1')).toBe(true)
-    expect((await host.routedCidrs()).some((c) => c.network === parseCidr('10.213.10.0/24').network && c.prefix === 24)).toBe(true)
+    expect((await host.routedCidrs()).some((c) => c.network === parseCidr(subnet.cidr).network && c.prefix === 24)).toBe(true)
   })
 
   test('creating an existing link fails with the kernel errno; deleting a missing one is a no-op', async () => {
@@ -88,13 +91,13 @@ describe('netns, rtnetlink and nf_tables', () => {
   })
 
   test('nf_tables: table, chains and owner-tagged rules, removed by owner', async () => {
-    await fw.addNetwork({ id: 'n1', bridge, subnet: parseCidr('10.213.10.0/24'), internal: false })
-    await fw.addPorts('c1', [{ proto: 'tcp', hostIp: '', hostPort: 40999, containerIp: '10.213.10.2', containerPort: 80 }])
+    await fw.addNetwork({ id: 'n1', bridge, subnet: parseCidr(subnet.cidr), internal: false })
+    await fw.addPorts('c1', [{ proto: 'tcp', hostIp: '', hostPort: 40999, containerIp: subnet.host(2), containerPort: 80 }])
     const listing = execFileSync('nft', ['list', 'table', 'ip', table]).toString()
     expect(listing).toContain('type nat hook prerouting priority dstnat')
-    expect(listing).toContain(`ip saddr 10.213.10.0/24 oifname != "${bridge}"`)
+    expect(listing).toContain(`ip saddr ${subnet.cidr} oifname != "${bridge}"`)
     expect(listing).toContain('masquerade comment "net:n1"')
-    expect(listing).toMatch(/fib daddr type local tcp dport 40999 counter packets \d+ bytes \d+ dnat to 10\.213\.10\.2:80 comment "ctr:c1"/)
+    expect(listing).toMatch(new RegExp(`fib daddr type local tcp dport 40999 counter packets \\d+ bytes \\d+ dnat to ${ipPattern(subnet.host(2))}:80 comment "ctr:c1"`))
     expect(await fw.owners()).toEqual(new Set(['net:n1', 'ctr:c1']))
     expect(await fw.removeContainer('c1')).toBe(2)
     expect(execFileSync('nft', ['list', 'table', 'ip', table]).toString()).not.toContain('40999')

@@ -1,9 +1,9 @@
 /**
  * Published ports and NAT against the real kernel, with network namespaces
  * standing in for containers. Traffic goes only to 127.0.0.1, to our bridge
- * gateways and to namespaces made here. Subnets 10.213.30.0/24 (default
- * bridge), 10.213.31.0/24 (a test-made "outside" namespace), 10.213.32.0/24
- * (an internal network).
+ * gateways and to namespaces made here. Subnets, claimed per run
+ * (test/net-helpers.ts): the default bridge's, a test-made "outside"
+ * namespace's, an internal network's.
  */
 import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
@@ -11,9 +11,11 @@ import * as fs from 'node:fs'
 import * as net from 'node:net'
 import { pickFreePort } from '../../lib/network/port-probe'
 import { NetworkService } from '../../lib/network/service'
+import { useSubnets } from '../net-helpers'
 import { hostLinks, makeRoot, nftTables, TestNetns, tcpFetch, udpFetch } from './helpers'
 
-const GW = '10.213.30.1'
+const [bridgeNet, outsideNet, internalNet] = useSubnets(3)
+const GW = bridgeNet.host(1)
 
 async function freePort(proto: 'tcp' | 'udp' = 'tcp'): Promise<number> {
   return (await pickFreePort(proto, '', () => false))!
@@ -21,7 +23,7 @@ async function freePort(proto: 'tcp' | 'udp' = 'tcp'): Promise<number> {
 
 describe('published ports and NAT', () => {
   const root = makeRoot()
-  const svc = new NetworkService({ root, subnetPool: ['10.213.30.0/24'] })
+  const svc = new NetworkService({ root, subnetPool: [bridgeNet.cidr] })
   const spaces: TestNetns[] = []
   let n = 0
   const outsideVeth = `mct${randomBytes(3).toString('hex')}o`
@@ -38,9 +40,9 @@ describe('published ports and NAT', () => {
     outside = new TestNetns()
     spaces.push(outside)
     execFileSync('ip', ['link', 'add', outsideVeth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', outside.path])
-    execFileSync('ip', ['addr', 'add', '10.213.31.1/24', 'dev', outsideVeth])
+    execFileSync('ip', ['addr', 'add', `${outsideNet.host(1)}/24`, 'dev', outsideVeth])
     execFileSync('ip', ['link', 'set', outsideVeth, 'up'])
-    outside.run(['ip', 'addr', 'add', '10.213.31.2/24', 'dev', 'eth0'])
+    outside.run(['ip', 'addr', 'add', `${outsideNet.host(2)}/24`, 'dev', 'eth0'])
     outside.run(['ip', 'link', 'set', 'eth0', 'up'])
     await outside.serve('tcp', 7000, 'outside')
   })
@@ -138,17 +140,17 @@ describe('published ports and NAT', () => {
   test('outbound traffic is masqueraded behind the host', async () => {
     const c = container('client')
     await svc.connect(c.ref, c.ns.fd, 'bridge')
-    const got = c.ns.run(['nc', '-w', '2', '10.213.31.2', '7000']).trim()
-    expect(got).toBe('outside 10.213.31.1')
+    const got = c.ns.run(['nc', '-w', '2', outsideNet.host(2), '7000']).trim()
+    expect(got).toBe(`outside ${outsideNet.host(1)}`)
     await svc.release(c.ref.id)
   })
 
   test('internal networks reach nothing outside their bridge', async () => {
-    await svc.create('ports-internal', { subnet: '10.213.32.0/24', internal: true })
+    await svc.create('ports-internal', { subnet: internalNet.cidr, internal: true })
     const c = container('sealed')
     await svc.connect(c.ref, c.ns.fd, 'ports-internal')
-    expect(c.ns.ping('10.213.32.1')).toBe(true)
-    expect(await c.ns.runAsync(['nc', '-w', '1', '10.213.31.2', '7000'])).toEqual({ code: 1, stdout: '' })
+    expect(c.ns.ping(internalNet.host(1))).toBe(true)
+    expect(await c.ns.runAsync(['nc', '-w', '1', outsideNet.host(2), '7000'])).toEqual({ code: 1, stdout: '' })
     await svc.release(c.ref.id)
     await svc.remove('ports-internal')
   })

@@ -1,11 +1,12 @@
 /**
  * NetworkService against the real kernel, with network namespaces standing
- * in for containers. Subnets 10.213.20.0/24 - 10.213.24.0/24.
+ * in for containers. Subnets are claimed per run (test/net-helpers.ts).
  */
 import { execFileSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { NetworkService } from '../../lib/network/service'
+import { ipPattern, macOf, useSubnets } from '../net-helpers'
 import { exitStatus, hostLinks, makeRoot, nftTables, TestNetns } from './helpers'
 
 /** Resolves `name` inside `ns` with `hostsFile` mounted as /etc/hosts (private mount namespace, gone on exit). */
@@ -20,8 +21,9 @@ function resolveIn(ns: TestNetns, hostsFile: string, name: string): string {
 }
 
 describe('NetworkService', () => {
+  const [bridgeNet, users, statics, isoX, isoY] = useSubnets(5)
   const root = makeRoot()
-  const svc = new NetworkService({ root, subnetPool: ['10.213.20.0/24'] })
+  const svc = new NetworkService({ root, subnetPool: [bridgeNet.cidr] })
   const spaces: TestNetns[] = []
   let n = 0
 
@@ -50,18 +52,18 @@ describe('NetworkService', () => {
     const b = container('beta')
     const sa = await svc.connect(a.ref, a.ns.fd, 'bridge')
     const sb = await svc.connect(b.ref, b.ns.fd, 'bridge')
-    expect(sa).toMatchObject({ ipAddress: '10.213.20.2', gateway: '10.213.20.1', ipPrefixLen: 24, macAddress: '02:42:0a:d5:14:02', ports: {} })
-    expect(sb.ipAddress).toBe('10.213.20.3')
+    expect(sa).toMatchObject({ ipAddress: bridgeNet.host(2), gateway: bridgeNet.host(1), ipPrefixLen: 24, macAddress: macOf(bridgeNet.host(2)), ports: {} })
+    expect(sb.ipAddress).toBe(bridgeNet.host(3))
     expect(Object.keys(sa.networks)).toEqual(['bridge'])
     expect(hostLinks(svc.names.defaultBridge)).toEqual([svc.names.defaultBridge])
     expect(a.ns.run(['ip', '-o', 'link', 'show', 'lo'])).toContain('UP')
-    expect(a.ns.run(['ip', 'route'])).toContain('default via 10.213.20.1 dev eth0')
+    expect(a.ns.run(['ip', 'route'])).toContain(`default via ${bridgeNet.host(1)} dev eth0`)
     expect(a.ns.run(['ip', '-6', 'addr', 'show', 'dev', 'eth0']).trim()).toBe('') // IPv4-only network
-    expect(a.ns.ping('10.213.20.3')).toBe(true)
-    expect(b.ns.ping('10.213.20.2')).toBe(true)
+    expect(a.ns.ping(bridgeNet.host(3))).toBe(true)
+    expect(b.ns.ping(bridgeNet.host(2))).toBe(true)
     expect(resolveIn(a.ns, a.ref.hostsFile, 'beta')).toBe('')
-    expect(resolveIn(a.ns, a.ref.hostsFile, 'alpha')).toBe('10.213.20.2')
-    expect((await svc.get('bridge')).containers[a.ref.id]).toMatchObject({ name: 'alpha', ipAddress: '10.213.20.2' })
+    expect(resolveIn(a.ns, a.ref.hostsFile, 'alpha')).toBe(bridgeNet.host(2))
+    expect((await svc.get('bridge')).containers[a.ref.id]).toMatchObject({ name: 'alpha', ipAddress: bridgeNet.host(2) })
     await svc.release(a.ref.id)
     await svc.release(b.ref.id)
     await svc.release(b.ref.id) // idempotent
@@ -70,23 +72,23 @@ describe('NetworkService', () => {
 
   test('links give a name on the default bridge', async () => {
     const a = container('linked')
-    await svc.connect(a.ref, a.ns.fd, 'bridge', { links: [{ name: 'mysql01', alias: 'mysql', ip: '10.213.20.77' }] })
-    expect(resolveIn(a.ns, a.ref.hostsFile, 'mysql')).toBe('10.213.20.77')
-    expect(resolveIn(a.ns, a.ref.hostsFile, 'mysql01')).toBe('10.213.20.77')
+    await svc.connect(a.ref, a.ns.fd, 'bridge', { links: [{ name: 'mysql01', alias: 'mysql', ip: bridgeNet.host(77) }] })
+    expect(resolveIn(a.ns, a.ref.hostsFile, 'mysql')).toBe(bridgeNet.host(77))
+    expect(resolveIn(a.ns, a.ref.hostsFile, 'mysql01')).toBe(bridgeNet.host(77))
     await svc.release(a.ref.id)
   })
 
   test('user network: names and aliases resolve, and follow a restart with a new IP', async () => {
-    const net = await svc.create('svc-users', { subnet: '10.213.21.0/24', labels: { team: 'x' } })
-    expect(net).toMatchObject({ name: 'svc-users', subnet: '10.213.21.0/24', gateway: '10.213.21.1', internal: false, labels: { team: 'x' }, driver: 'bridge' })
+    const net = await svc.create('svc-users', { subnet: users.cidr, labels: { team: 'x' } })
+    expect(net).toMatchObject({ name: 'svc-users', subnet: users.cidr, gateway: users.host(1), internal: false, labels: { team: 'x' }, driver: 'bridge' })
     const web = container('web')
     const db = container('db1')
     await svc.connect(web.ref, web.ns.fd, 'svc-users')
     await svc.connect(db.ref, db.ns.fd, 'svc-users', { aliases: ['db'] })
-    expect(resolveIn(web.ns, web.ref.hostsFile, 'db')).toBe('10.213.21.3')
-    expect(resolveIn(web.ns, web.ref.hostsFile, 'db1')).toBe('10.213.21.3')
-    expect(resolveIn(db.ns, db.ref.hostsFile, 'web')).toBe('10.213.21.2')
-    expect(svc.hostsFor(web.ref.id)).toMatch(/^# minicontainer network: begin.*\n10\.213\.21\.2\tweb\n10\.213\.21\.3\tdb1 db [0-9a-z-]{12}\n# minicontainer network: end\n$/)
+    expect(resolveIn(web.ns, web.ref.hostsFile, 'db')).toBe(users.host(3))
+    expect(resolveIn(web.ns, web.ref.hostsFile, 'db1')).toBe(users.host(3))
+    expect(resolveIn(db.ns, db.ref.hostsFile, 'web')).toBe(users.host(2))
+    expect(svc.hostsFor(web.ref.id)).toMatch(new RegExp(`^# minicontainer network: begin.*\n${ipPattern(users.host(2))}\tweb\n${ipPattern(users.host(3))}\tdb1 db [0-9a-z-]{12}\n# minicontainer network: end\n$`))
     expect(fs.readFileSync(web.ref.hostsFile, 'utf8')).toBe('127.0.0.1\tlocalhost\n' + svc.hostsFor(web.ref.id))
     expect(web.ns.run(['unshare', '-m', 'sh', '-c', `mount --bind ${web.ref.hostsFile} /etc/hosts && ping -c1 -W1 db`])).toContain('1 received')
 
@@ -96,10 +98,10 @@ describe('NetworkService', () => {
     expect(resolveIn(web.ns, web.ref.hostsFile, 'db')).toBe('')
     const db2 = new TestNetns()
     spaces.push(db2)
-    await svc.connect(db.ref, db2.fd, 'svc-users', { aliases: ['db'], ip: '10.213.21.50' })
+    await svc.connect(db.ref, db2.fd, 'svc-users', { aliases: ['db'], ip: users.host(50) })
     expect(fs.statSync(web.ref.hostsFile).ino).toBe(inode)
-    expect(resolveIn(web.ns, web.ref.hostsFile, 'db')).toBe('10.213.21.50')
-    expect(web.ns.ping('10.213.21.50')).toBe(true)
+    expect(resolveIn(web.ns, web.ref.hostsFile, 'db')).toBe(users.host(50))
+    expect(web.ns.ping(users.host(50))).toBe(true)
     expect(Object.keys((await svc.get('svc-users')).containers).sort()).toEqual([db.ref.id, web.ref.id].sort())
 
     await expect(svc.remove('svc-users')).rejects.toMatchObject({ code: 'EINUSE' })
@@ -110,19 +112,19 @@ describe('NetworkService', () => {
   })
 
   test('static addresses: conflicts, outside the subnet, default bridge', async () => {
-    await svc.create('svc-static', { subnet: '10.213.22.0/24' })
+    await svc.create('svc-static', { subnet: statics.cidr })
     const a = container('st1')
     const b = container('st2')
-    await svc.connect(a.ref, a.ns.fd, 'svc-static', { ip: '10.213.22.9' })
-    await expect(svc.connect(b.ref, b.ns.fd, 'svc-static', { ip: '10.213.22.9' })).rejects.toMatchObject({ code: 'EINUSE' })
-    await expect(svc.connect(b.ref, b.ns.fd, 'svc-static', { ip: '10.213.99.9' })).rejects.toMatchObject({ code: 'EINVALID' })
-    await expect(svc.connect(b.ref, b.ns.fd, 'svc-static', { ip: '10.213.22.1' })).rejects.toMatchObject({ code: 'EINUSE' })
-    await expect(svc.connect(b.ref, b.ns.fd, 'bridge', { ip: '10.213.20.9' })).rejects.toMatchObject({ code: 'EINVALID' })
+    await svc.connect(a.ref, a.ns.fd, 'svc-static', { ip: statics.host(9) })
+    await expect(svc.connect(b.ref, b.ns.fd, 'svc-static', { ip: statics.host(9) })).rejects.toMatchObject({ code: 'EINUSE' })
+    await expect(svc.connect(b.ref, b.ns.fd, 'svc-static', { ip: isoX.host(9) })).rejects.toMatchObject({ code: 'EINVALID' })
+    await expect(svc.connect(b.ref, b.ns.fd, 'svc-static', { ip: statics.host(1) })).rejects.toMatchObject({ code: 'EINUSE' })
+    await expect(svc.connect(b.ref, b.ns.fd, 'bridge', { ip: bridgeNet.host(9) })).rejects.toMatchObject({ code: 'EINVALID' })
     await expect(svc.connect(b.ref, b.ns.fd, 'nonesuch')).rejects.toMatchObject({ code: 'ENONETWORK' })
     // Failed connects leave nothing: no interface inside, no record.
     expect(b.ns.run(['ip', '-o', 'link'])).not.toContain('eth0')
     expect(svc.settings(b.ref.id)).toBeUndefined()
-    expect((await svc.connect(b.ref, b.ns.fd, 'svc-static')).ipAddress).toBe('10.213.22.2')
+    expect((await svc.connect(b.ref, b.ns.fd, 'svc-static')).ipAddress).toBe(statics.host(2))
     await svc.release(a.ref.id)
     await svc.release(b.ref.id)
   })
@@ -131,8 +133,8 @@ describe('NetworkService', () => {
     await expect(svc.create('bridge')).rejects.toMatchObject({ code: 'EINVALID' })
     await expect(svc.create('bad name!')).rejects.toMatchObject({ code: 'EINVALID' })
     await expect(svc.create('svc-static')).rejects.toMatchObject({ code: 'ENAMECONFLICT' })
-    await expect(svc.create('svc-overlap', { subnet: '10.213.22.128/25' })).rejects.toMatchObject({ code: 'EINVALID' })
-    await expect(svc.create('svc-gw', { subnet: '10.213.24.0/24', gateway: '10.213.25.1' })).rejects.toMatchObject({ code: 'EINVALID' })
+    await expect(svc.create('svc-overlap', { subnet: `${statics.host(128)}/25` })).rejects.toMatchObject({ code: 'EINVALID' })
+    await expect(svc.create('svc-gw', { subnet: isoY.cidr, gateway: isoX.host(1) })).rejects.toMatchObject({ code: 'EINVALID' })
     await expect(svc.remove('bridge')).rejects.toMatchObject({ code: 'EINVALID' })
     await expect(svc.remove('nope')).rejects.toMatchObject({ code: 'ENONETWORK' })
     const byId = await svc.get('svc-static')
@@ -143,28 +145,28 @@ describe('NetworkService', () => {
   })
 
   test('isolation between user networks; live attach/detach', async () => {
-    await svc.create('svc-iso-x', { subnet: '10.213.23.0/24' })
-    await svc.create('svc-iso-y', { subnet: '10.213.24.0/24' })
+    await svc.create('svc-iso-x', { subnet: isoX.cidr })
+    await svc.create('svc-iso-y', { subnet: isoY.cidr })
     const a = container('isoa')
     const b = container('isob')
     await svc.connect(a.ref, a.ns.fd, 'svc-iso-x')
     await svc.connect(b.ref, b.ns.fd, 'svc-iso-y')
-    expect(a.ns.ping('10.213.23.1')).toBe(true)
-    expect(a.ns.ping('10.213.24.2')).toBe(false)
+    expect(a.ns.ping(isoX.host(1))).toBe(true)
+    expect(a.ns.ping(isoY.host(2))).toBe(false)
     expect(resolveIn(a.ns, a.ref.hostsFile, 'isob')).toBe('')
 
     const ep = await svc.attach(a.ref.id, a.ns.fd, 'svc-iso-y', { aliases: ['alpha'] })
-    expect(ep).toMatchObject({ ipAddress: '10.213.24.3', gateway: '10.213.24.1', aliases: ['alpha'] })
-    expect(a.ns.run(['ip', '-o', '-4', 'addr', 'show', 'eth1'])).toContain('10.213.24.3/24')
-    expect(a.ns.ping('10.213.24.2')).toBe(true)
-    expect(resolveIn(a.ns, a.ref.hostsFile, 'isob')).toBe('10.213.24.2')
-    expect(resolveIn(b.ns, b.ref.hostsFile, 'alpha')).toBe('10.213.24.3')
+    expect(ep).toMatchObject({ ipAddress: isoY.host(3), gateway: isoY.host(1), aliases: ['alpha'] })
+    expect(a.ns.run(['ip', '-o', '-4', 'addr', 'show', 'eth1'])).toContain(`${isoY.host(3)}/24`)
+    expect(a.ns.ping(isoY.host(2))).toBe(true)
+    expect(resolveIn(a.ns, a.ref.hostsFile, 'isob')).toBe(isoY.host(2))
+    expect(resolveIn(b.ns, b.ref.hostsFile, 'alpha')).toBe(isoY.host(3))
     expect(Object.keys(svc.settings(a.ref.id)!.networks).sort()).toEqual(['svc-iso-x', 'svc-iso-y'])
     await expect(svc.attach(a.ref.id, a.ns.fd, 'svc-iso-y')).rejects.toMatchObject({ code: 'ENAMECONFLICT' })
 
     await svc.detach(a.ref.id, 'svc-iso-y')
     expect(a.ns.run(['ip', '-o', 'link'])).not.toContain('eth1')
-    expect(a.ns.ping('10.213.24.2')).toBe(false)
+    expect(a.ns.ping(isoY.host(2))).toBe(false)
     expect(resolveIn(b.ns, b.ref.hostsFile, 'alpha')).toBe('')
     await expect(svc.detach(a.ref.id, 'svc-iso-y')).rejects.toMatchObject({ code: 'EINVALID' })
     await svc.release(a.ref.id)
@@ -182,7 +184,7 @@ describe('NetworkService', () => {
     // An orphan veth with our prefix and no record (as if the process died between create and save).
     execFileSync('ip', ['link', 'add', `${svc.names.vethPrefix}dead`, 'type', 'veth', 'peer', 'name', `${svc.names.vethPrefix}dea2`])
 
-    const next = new NetworkService({ root, subnetPool: ['10.213.20.0/24'] })
+    const next = new NetworkService({ root, subnetPool: [bridgeNet.cidr] })
     await next.gc((id) => id === b.ref.id)
     next.close()
     expect(hostLinks(svc.names.vethPrefix)).not.toContain(aVeth)
@@ -190,7 +192,7 @@ describe('NetworkService', () => {
     expect(hostLinks(`${svc.names.vethPrefix}dea`)).toEqual([])
     expect(execFileSync('nft', ['list', 'table', 'ip', svc.names.table]).toString()).not.toContain(`ctr:${a.ref.id}`)
     expect(svc.settings(a.ref.id)).toBeUndefined()
-    expect(b.ns.ping('10.213.20.1')).toBe(true)
+    expect(b.ns.ping(bridgeNet.host(1))).toBe(true)
     await svc.release(b.ref.id)
   })
 })

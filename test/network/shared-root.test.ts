@@ -1,17 +1,19 @@
 /**
  * Two services on one runtime root, as two processes would have: claims
- * (addresses, ports, names, subnets) never go to both. Subnets
- * 10.213.25.0/24 (default bridge) and 10.213.26.0/24.
+ * (addresses, ports, names, subnets) never go to both. Subnets, claimed
+ * per run (test/net-helpers.ts): the default bridge's and a user network's.
  */
 import * as fs from 'node:fs'
 import { NetworkService } from '../../lib/network/service'
 import { pickFreePort } from '../../lib/network/port-probe'
+import { useSubnets } from '../net-helpers'
 import { hostLinks, makeRoot, nftTables, tcpFetch, TestNetns } from './helpers'
 
 describe('two services sharing a root', () => {
+  const [bridgeNet, sharedNet] = useSubnets(2)
   const root = makeRoot()
-  const one = new NetworkService({ root, subnetPool: ['10.213.25.0/24'] })
-  const two = new NetworkService({ root, subnetPool: ['10.213.25.0/24'] })
+  const one = new NetworkService({ root, subnetPool: [bridgeNet.cidr] })
+  const two = new NetworkService({ root, subnetPool: [bridgeNet.cidr] })
   const spaces: TestNetns[] = []
   const ns = () => {
     const n = new TestNetns()
@@ -41,19 +43,19 @@ describe('two services sharing a root', () => {
     ])
     const ips = settings.map((s) => s.ipAddress)
     expect(new Set(ips).size).toBe(4)
-    expect(ips.every((ip) => ip.startsWith('10.213.25.'))).toBe(true)
+    expect(ips.every((ip) => ip.startsWith(bridgeNet.stem))).toBe(true)
     expect((await one.list()).filter((n) => n.name === 'bridge')).toHaveLength(1)
     expect(a.ping(ips[1])).toBe(true)
     for (const id of ['sa', 'sb', 'sc', 'sd']) await one.release(ref(id).id)
   })
 
   test('a network name, a static address and a host port go to one claimant only', async () => {
-    const results = await Promise.allSettled([one.create('shared-net', { subnet: '10.213.26.0/24' }), two.create('shared-net', { subnet: '10.213.26.0/24' })])
+    const results = await Promise.allSettled([one.create('shared-net', { subnet: sharedNet.cidr }), two.create('shared-net', { subnet: sharedNet.cidr })])
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1)
     expect(results.find((r) => r.status === 'rejected')).toMatchObject({ reason: { code: expect.stringMatching(/ENAMECONFLICT|EINVALID/) } })
 
     const [a, b] = [ns(), ns()]
-    const ips = await Promise.allSettled([one.connect(ref('ipa'), a.fd, 'shared-net', { ip: '10.213.26.7' }), two.connect(ref('ipb'), b.fd, 'shared-net', { ip: '10.213.26.7' })])
+    const ips = await Promise.allSettled([one.connect(ref('ipa'), a.fd, 'shared-net', { ip: sharedNet.host(7) }), two.connect(ref('ipb'), b.fd, 'shared-net', { ip: sharedNet.host(7) })])
     expect(ips.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected'])
     await one.release(ref('ipa').id)
     await one.release(ref('ipb').id)
@@ -65,7 +67,7 @@ describe('two services sharing a root', () => {
     await two.release(ref('pa').id)
     await two.release(ref('pb').id)
     await one.remove('shared-net')
-    expect(fs.readdirSync(`${root}/networks/leases`).filter((f) => !f.includes('bridge') && !f.startsWith('subnet-10.213.25'))).toEqual([])
+    expect(fs.readdirSync(`${root}/networks/leases`).filter((f) => !f.includes('bridge') && !f.startsWith(`subnet-${bridgeNet.stem}`))).toEqual([])
   })
 
   test("one service's garbage collection never deletes the veth or port rules the other makes during it", async () => {

@@ -1,0 +1,137 @@
+/**
+ * Subnets for tests that need to know their addresses, unique across every
+ * suite running on the host at once (two worktrees, CI beside a developer):
+ * a test never writes a literal subnet, it claims one here and derives the
+ * addresses it expects from it.
+ *
+ * A claim is a file created with O_EXCL in a host-wide directory, holding
+ * the claiming process's pid and start time; it is released after the test
+ * file, and a claim whose process is gone (a killed jest) is taken over.
+ * Candidates that the host routes, or that a runtime already claimed
+ * through the library's own host-wide claims (lib/network/host-subnets.ts),
+ * are skipped. The range is apart from the library's default pools and the
+ * benches' fixed 10.213.x pools, so neither can pick a subnet a test holds.
+ */
+import { execFileSync } from 'node:child_process'
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+import { isAlive, processStartTime } from '../lib/container/liveness'
+import { hostClaimDir } from '../lib/network/host-subnets'
+import { formatCidr, formatIp, maskOf, overlaps, parseCidr, parseIp, type Cidr } from '../lib/network/ipam'
+
+/** Where test claims live: a tmpfs, host-wide, gone at reboot with the bridges. */
+export const testClaimDir = '/run/minicontainer-test/subnets'
+
+/** The /16 test subnets are carved from. */
+const TEST_RANGE = parseCidr('10.214.0.0/16')
+
+/** A subnet claimed for one test file. */
+export interface TestSubnet {
+  /** "a.b.c.0/24". */
+  readonly cidr: string
+  /** Its `n`th address: `host(1)` is the default gateway, `host(2)` the first container. */
+  host(n: number): string
+  /** "a.b.c.": the text every address of the subnet starts with. */
+  readonly stem: string
+  /** The name of the library's host-wide claim file for this subnet (under hostClaimDir). */
+  readonly claimName: string
+}
+
+/**
+ * Claims `count` distinct /24 subnets for the calling test file, before its
+ * tests (synchronously, so module-level code can use them) and releases
+ * them after its tests. Throws when the range is exhausted.
+ */
+export function useSubnets(count: number): TestSubnet[] {
+  const claimed = claimSubnets(count)
+  afterAll(() => releaseSubnets(claimed))
+  return claimed
+}
+
+/** Claims `count` subnets for this process; see {@link useSubnets}. */
+export function claimSubnets(count: number): TestSubnet[] {
+  fs.mkdirSync(testClaimDir, { recursive: true })
+  const routed = hostRoutes()
+  const owner = `${process.pid} ${processStartTime(process.pid)}`
+  const claimed: TestSubnet[] = []
+  for (let i = 0; i < 1 << (24 - TEST_RANGE.prefix) && claimed.length < count; i++) {
+    const cidr: Cidr = { network: TEST_RANGE.network + i * 256, prefix: 24 }
+    if (routed.some((r) => overlaps(r, cidr)) || fs.existsSync(path.join(hostClaimDir, claimName(cidr)))) continue
+    if (tryClaim(claimFile(cidr), owner)) claimed.push(testSubnet(cidr))
+  }
+  if (claimed.length < count) {
+    releaseSubnets(claimed)
+    throw new Error(`no ${count} free test subnets left in ${formatCidr(TEST_RANGE)} (see ${testClaimDir})`)
+  }
+  return claimed
+}
+
+/** An address as regular expression source that matches it literally. */
+export function ipPattern(ip: string): string {
+  return ip.replace(/\./g, '\\.')
+}
+
+/** The MAC a container gets for `ip`, written out independently of the library: 02:42 and the four octets in hex, as Docker. */
+export function macOf(ip: string): string {
+  return ['02', '42', ...ip.split('.').map((o) => Number(o).toString(16).padStart(2, '0'))].join(':')
+}
+
+/** Releases claims made by {@link claimSubnets}. */
+export function releaseSubnets(subnets: TestSubnet[]): void {
+  for (const s of subnets) fs.rmSync(claimFile(parseCidr(s.cidr)), { force: true })
+}
+
+function testSubnet(cidr: Cidr): TestSubnet {
+  const host = (n: number) => formatIp(cidr.network + n)
+  return { cidr: formatCidr(cidr), host, stem: host(0).replace(/0$/, ''), claimName: claimName(cidr) }
+}
+
+function claimName(cidr: Cidr): string {
+  return formatCidr(cidr).replace('/', '_')
+}
+
+function claimFile(cidr: Cidr): string {
+  return path.join(testClaimDir, claimName(cidr))
+}
+
+/** Creates the claim file; takes over one whose process is gone. */
+function tryClaim(file: string, owner: string): boolean {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      fs.writeFileSync(file, owner, { flag: 'wx' })
+      return true
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+    }
+    if (holderAlive(file)) return false
+    fs.rmSync(file, { force: true })
+  }
+  return false
+}
+
+/** Whether the process named in a claim file still runs (an empty claim is being written, unless it is old). */
+function holderAlive(file: string): boolean {
+  let text: string
+  let ageMs: number
+  try {
+    text = fs.readFileSync(file, 'utf8')
+    ageMs = Date.now() - fs.statSync(file).mtimeMs
+  } catch {
+    return false // released meanwhile
+  }
+  const [pid, start] = text.split(' ')
+  return text === '' ? ageMs < 10_000 : isAlive(Number(pid), start)
+}
+
+/** Every IPv4 route of the host (all tables, local addresses included), read with `ip`; throws when ip is missing. */
+function hostRoutes(): Cidr[] {
+  const routes = JSON.parse(execFileSync('ip', ['-j', '-4', 'route', 'show', 'table', 'all']).toString()) as { dst: string }[]
+  return routes.filter((r) => r.dst !== 'default').map((r) => toCidr(r.dst))
+}
+
+/** "a.b.c.d" or "a.b.c.d/n", host bits allowed. */
+function toCidr(dst: string): Cidr {
+  const [addr, len = '32'] = dst.split('/')
+  const prefix = Number(len)
+  return { network: (parseIp(addr) & maskOf(prefix)) >>> 0, prefix }
+}
