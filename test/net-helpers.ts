@@ -50,14 +50,13 @@ export function useSubnets(count: number): TestSubnet[] {
 
 /** Claims `count` subnets for this process; see {@link useSubnets}. */
 export function claimSubnets(count: number): TestSubnet[] {
-  fs.mkdirSync(testClaimDir, { recursive: true })
   const routed = hostRoutes()
-  const owner = `${process.pid} ${processStartTime(process.pid)}`
   const claimed: TestSubnet[] = []
   for (let i = 0; i < 1 << (24 - TEST_RANGE.prefix) && claimed.length < count; i++) {
     const cidr: Cidr = { network: TEST_RANGE.network + i * 256, prefix: 24 }
     if (routed.some((r) => overlaps(r, cidr)) || fs.existsSync(path.join(hostClaimDir, claimName(cidr)))) continue
-    if (tryClaim(claimFile(cidr), owner)) claimed.push(testSubnet(cidr))
+    const subnet = claimSubnet(formatCidr(cidr))
+    if (subnet) claimed.push(subnet)
   }
   if (claimed.length < count) {
     releaseSubnets(claimed)
@@ -76,8 +75,15 @@ export function macOf(ip: string): string {
   return ['02', '42', ...ip.split('.').map((o) => Number(o).toString(16).padStart(2, '0'))].join(':')
 }
 
+/** Claims one given subnet for this process, taking over a claim whose process is gone; undefined when a live process holds it. */
+export function claimSubnet(cidr: string): TestSubnet | undefined {
+  fs.mkdirSync(testClaimDir, { recursive: true })
+  const subnet = parseCidr(cidr)
+  return tryClaim(claimFile(subnet), `${process.pid} ${processStartTime(process.pid)}`) ? testSubnet(subnet) : undefined
+}
+
 /** Releases claims made by {@link claimSubnets}. */
-export function releaseSubnets(subnets: TestSubnet[]): void {
+export function releaseSubnets(subnets: Pick<TestSubnet, 'cidr'>[]): void {
   for (const s of subnets) fs.rmSync(claimFile(parseCidr(s.cidr)), { force: true })
 }
 
