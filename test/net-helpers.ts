@@ -4,9 +4,10 @@
  * a test never writes a literal subnet, it claims one here and derives the
  * addresses it expects from it.
  *
- * A claim is a file created with O_EXCL in a host-wide directory, holding
- * the claiming process's pid and start time; it is released after the test
- * file, and a claim whose process is gone (a killed jest) is taken over.
+ * A claim is a lease (lib/network/leases.ts: a file created with O_EXCL)
+ * in a host-wide directory, held by the claiming process's pid and start
+ * time; it is released after the test file, and a claim whose process is
+ * gone (a killed jest) is taken over.
  * Candidates that the host routes, or that a runtime already claimed
  * through the library's own host-wide claims (lib/network/host-subnets.ts),
  * are skipped. The range is apart from the library's default pools and the
@@ -17,6 +18,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { isAlive, processStartTime } from '../lib/container/liveness'
 import { hostClaimDir } from '../lib/network/host-subnets'
+import { Leases } from '../lib/network/leases'
 import { formatCidr, formatIp, maskOf, overlaps, parseCidr, parseIp, type Cidr } from '../lib/network/ipam'
 
 /** Where test claims live: a tmpfs, host-wide, gone at reboot with the bridges. */
@@ -77,14 +79,19 @@ export function macOf(ip: string): string {
 
 /** Claims one given subnet for this process, taking over a claim whose process is gone; undefined when a live process holds it. */
 export function claimSubnet(cidr: string): TestSubnet | undefined {
-  fs.mkdirSync(testClaimDir, { recursive: true })
   const subnet = parseCidr(cidr)
-  return tryClaim(claimFile(subnet), `${process.pid} ${processStartTime(process.pid)}`) ? testSubnet(subnet) : undefined
+  const leases = new Leases(testClaimDir)
+  const key = claimName(subnet)
+  if (leases.claim(key, self())) return testSubnet(subnet)
+  const holder = leases.owner(key)
+  if (holder && !processAlive(holder)) leases.release(key, holder) // "" is a claim being written
+  return leases.claim(key, self()) ? testSubnet(subnet) : undefined
 }
 
-/** Releases claims made by {@link claimSubnets}. */
-export function releaseSubnets(subnets: Pick<TestSubnet, 'cidr'>[]): void {
-  for (const s of subnets) fs.rmSync(claimFile(parseCidr(s.cidr)), { force: true })
+/** Releases this process's claims made by {@link claimSubnets}. */
+export function releaseSubnets(subnets: TestSubnet[]): void {
+  const leases = new Leases(testClaimDir)
+  for (const s of subnets) leases.release(s.claimName, self())
 }
 
 function testSubnet(cidr: Cidr): TestSubnet {
@@ -96,37 +103,15 @@ function claimName(cidr: Cidr): string {
   return formatCidr(cidr).replace('/', '_')
 }
 
-function claimFile(cidr: Cidr): string {
-  return path.join(testClaimDir, claimName(cidr))
+/** This process as a claim's owner: pid and start time (a reused pid has another). */
+function self(): string {
+  return `${process.pid} ${processStartTime(process.pid)}`
 }
 
-/** Creates the claim file; takes over one whose process is gone. */
-function tryClaim(file: string, owner: string): boolean {
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      fs.writeFileSync(file, owner, { flag: 'wx' })
-      return true
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
-    }
-    if (holderAlive(file)) return false
-    fs.rmSync(file, { force: true })
-  }
-  return false
-}
-
-/** Whether the process named in a claim file still runs (an empty claim is being written, unless it is old). */
-function holderAlive(file: string): boolean {
-  let text: string
-  let ageMs: number
-  try {
-    text = fs.readFileSync(file, 'utf8')
-    ageMs = Date.now() - fs.statSync(file).mtimeMs
-  } catch {
-    return false // released meanwhile
-  }
-  const [pid, start] = text.split(' ')
-  return text === '' ? ageMs < 10_000 : isAlive(Number(pid), start)
+/** Whether the owner of a claim still runs. */
+function processAlive(owner: string): boolean {
+  const [pid, start] = owner.split(' ')
+  return isAlive(Number(pid), start)
 }
 
 /** Every IPv4 route of the host (all tables, local addresses included), read with `ip`; throws when ip is missing. */

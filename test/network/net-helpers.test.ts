@@ -33,11 +33,10 @@ test("claims are distinct across processes; a live process's claim is refused, a
     await other.kill()
     const taken = claimSubnet(other.cidrs[0])
     expect(taken?.cidr).toBe(other.cidrs[0])
-    mine.push(taken!)
+    mine.push(taken!, claimSubnet(other.cidrs[1])!) // the killed child's other claim, to release it
     expect(fs.readFileSync(path.join(testClaimDir, taken!.claimName), 'utf8')).toMatch(new RegExp(`^${process.pid} \\d+$`))
   } finally {
     releaseSubnets(mine)
-    releaseSubnets(other.cidrs.slice(1).map((cidr) => ({ cidr }))) // left by the killed child
   }
   for (const s of mine) expect(fs.existsSync(path.join(testClaimDir, s.claimName))).toBe(false)
 })
