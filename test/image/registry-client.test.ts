@@ -276,6 +276,26 @@ describe('transport against misbehaving peers', () => {
       await p.close()
     }
     const ref = parseReference(`${p.host}/a/b:1`) // closed now: connection refused
-    expect((await codeOf(fetchManifest(new RegistryClient(ref.registry), ref, '1'))).code).toBe('EREGISTRY')
+    const refused = await codeOf(fetchManifest(new RegistryClient(ref.registry), ref, '1'))
+    expect(refused.code).toBe('EREGISTRY')
+    expect(refused.message).toMatch(/cannot reach registry .*ECONNREFUSED/)
+  })
+
+  test('an auth challenge, its retry and a redirect on the same origin share one keep-alive connection', async () => {
+    const sockets = new Set<unknown>()
+    const p = await peer((req, res) => {
+      sockets.add(req.socket)
+      if (!req.headers.authorization) return void res.writeHead(401, { 'www-authenticate': 'Basic realm="peer"', 'content-length': 2 }).end('no')
+      if (req.url?.startsWith('/v2/')) return void res.writeHead(307, { location: '/storage/blob', 'content-length': 0 }).end()
+      res.writeHead(200, { 'content-length': blob.length }).end(blob)
+    })
+    try {
+      const ref = parseReference(`${p.host}/a/b:1`)
+      const client = new RegistryClient(ref.registry, { auth: { username: 'u', password: 'p' } })
+      expect((await collect(blobChunks(client, ref, desc))).equals(blob)).toBe(true)
+      expect(sockets.size).toBe(1)
+    } finally {
+      await p.close()
+    }
   })
 })

@@ -8,6 +8,7 @@
  */
 import { RegistryAuthError, RegistryError } from './errors'
 import type { RegistryAuth } from './credentials'
+import { httpRequest, type HttpResponse } from './http'
 
 /** A parsed `WWW-Authenticate` challenge. */
 export interface Challenge {
@@ -64,9 +65,9 @@ export async function fetchToken(
   for (const s of scopes) url.searchParams.append('scope', s)
   const headers: Record<string, string> = { accept: 'application/json' }
   if (auth && 'username' in auth) headers.authorization = basicHeader(auth)
-  let res: Response
+  let res: HttpResponse
   try {
-    res = await fetch(url, { headers, signal, redirect: 'error' })
+    res = await httpRequest(url, { method: 'GET', headers, signal })
   } catch (err) {
     if (signal?.aborted) throw signal.reason
     throw new RegistryError(`cannot reach the token service ${challenge.realm} of ${registry}: ${(err as Error).message}`, undefined, { cause: err })

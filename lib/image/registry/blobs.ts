@@ -11,6 +11,7 @@ import { sha256Of } from '../blobs'
 import type { Reference } from '../reference'
 import { errorDetail, type RegistryClient } from './client'
 import { ManifestNotFoundError, RegistryError } from './errors'
+import type { HttpResponse } from './http'
 import { MANIFEST_ACCEPT } from './media-types'
 import type { Descriptor } from './manifest'
 
@@ -56,12 +57,12 @@ export async function* blobChunks(client: RegistryClient, ref: Reference, desc: 
     const headers: Record<string, string> = received ? { range: `bytes=${received}-` } : {}
     const res = await client.request(`/v2/${ref.repository}/blobs/${desc.digest}`, { scopes: [pullScope(ref)], headers })
     if (res.status === 404) throw new RegistryError(`blob ${desc.digest} of ${ref} is not in the registry (${(await errorDetail(res)) || `HTTP ${res.status}`})`, 404)
-    if (!res.ok || !res.body) await client.fail(res, `downloading blob ${desc.digest} of ${ref}`)
+    if (!res.ok) await client.fail(res, `downloading blob ${desc.digest} of ${ref}`)
     // A server that ignores Range starts again from byte 0: drop what we already have.
     let skip = received && res.status === 200 ? received : 0
     try {
-      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-        let buf = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
+      for await (const chunk of res.body) {
+        let buf = chunk as Buffer
         if (skip) {
           const n = Math.min(skip, buf.length)
           skip -= n
@@ -88,13 +89,16 @@ function interrupted(ref: Reference, desc: Descriptor, received: number, err: un
 }
 
 /** Reads a response body, refusing more than `max` bytes. */
-export async function readLimited(res: Response, max: number, what: string): Promise<Buffer> {
+export async function readLimited(res: HttpResponse, max: number, what: string): Promise<Buffer> {
   const chunks: Buffer[] = []
   let total = 0
-  for await (const chunk of (res.body ?? []) as AsyncIterable<Uint8Array>) {
-    total += chunk.byteLength
-    if (total > max) throw new RegistryError(`${what} is larger than ${max} bytes; refusing it`)
-    chunks.push(Buffer.from(chunk))
+  for await (const chunk of res.body) {
+    total += (chunk as Buffer).length
+    if (total > max) {
+      await res.cancel()
+      throw new RegistryError(`${what} is larger than ${max} bytes; refusing it`)
+    }
+    chunks.push(chunk as Buffer)
   }
   return Buffer.concat(chunks)
 }

@@ -1,6 +1,6 @@
 /**
  * An HTTP client for one registry speaking the OCI Distribution API v2,
- * on Node's own fetch: it answers auth challenges (basic, bearer token,
+ * on node:http (./http): it answers auth challenges (basic, bearer token,
  * one re-scope on insufficient_scope), retries 408, 429 and 5xx with
  * backoff that honours Retry-After, and follows redirects itself so that
  * credentials never go to another host (blob downloads are redirected to
@@ -14,6 +14,7 @@ import { basicHeader, fetchToken, parseChallenge, type Challenge } from './auth'
 import { credentialsFromDockerConfig, checkAuth, type RegistryAuth } from './credentials'
 import { AbortedError } from '../../errors'
 import { RegistryAuthError, RegistryError } from './errors'
+import { httpRequest, type HttpBody, type HttpResponse } from './http'
 
 /** How to reach a registry. */
 export interface RegistryConnectOptions {
@@ -26,7 +27,7 @@ export interface RegistryConnectOptions {
 }
 
 /** A request body that can be produced again for a retry. */
-export type BodySource = () => Buffer | AsyncIterable<Uint8Array>
+export type BodySource = () => HttpBody
 
 /** One request to the registry. */
 export interface RegistryRequest {
@@ -82,7 +83,7 @@ export class RegistryClient {
    * the registry gave, such as an upload location), authenticating and
    * retrying as needed. Returns any final response; the caller checks the status.
    */
-  async request(pathOrUrl: string, req: RegistryRequest): Promise<Response> {
+  async request(pathOrUrl: string, req: RegistryRequest): Promise<HttpResponse> {
     const url = new URL(pathOrUrl, this.origin)
     let scopes = req.scopes
     let rescoped = false
@@ -90,7 +91,7 @@ export class RegistryClient {
     for (let attempt = 1; ; attempt++) {
       const res = await this.send(url, req, this.authorizationFor(scopes))
       if (res.status === 401 || (res.status === 403 && res.headers.has('www-authenticate'))) {
-        await res.body?.cancel()
+        await res.cancel()
         const challenge = parseChallenge(res.headers.get('www-authenticate'))
         if (!challenge) throw new RegistryAuthError(this.registry, '', scopes.join(' '), `${res.status} without a challenge`)
         const insufficient = challenge.error === 'insufficient_scope' && challenge.scope && !rescoped && !scopes.includes(challenge.scope)
@@ -104,26 +105,26 @@ export class RegistryClient {
         continue
       }
       if (!isRetryable(res.status) || attempt >= MAX_ATTEMPTS) return res
-      await res.body?.cancel()
+      await res.cancel()
       await this.backoff(attempt, res.headers.get('retry-after'))
     }
   }
 
   /** Throws a RegistryError for a failed response, with the registry's own error codes and messages. */
-  async fail(res: Response, what: string): Promise<never> {
+  async fail(res: HttpResponse, what: string): Promise<never> {
     const detail = await errorDetail(res)
     throw new RegistryError(`${what}: ${this.registry} answered ${res.status}${detail ? ` (${detail})` : ''}`, res.status)
   }
 
   /** Returns `res` (body discarded) when its status is one of `ok` (and it has a Location when `location`), else throws like {@link fail}. */
-  async expectStatus(res: Response, ok: number[], what: string, location = false): Promise<Response> {
+  async expectStatus(res: HttpResponse, ok: number[], what: string, location = false): Promise<HttpResponse> {
     if (!ok.includes(res.status) || (location && !res.headers.get('location'))) await this.fail(res, what)
-    await res.body?.cancel()
+    await res.cancel()
     return res
   }
 
   /** One logical request: network errors retried, redirects followed by hand. */
-  private async send(url: URL, req: RegistryRequest, authorization: string | undefined): Promise<Response> {
+  private async send(url: URL, req: RegistryRequest, authorization: string | undefined): Promise<HttpResponse> {
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.followRedirects(url, req, authorization)
@@ -135,22 +136,17 @@ export class RegistryClient {
     }
   }
 
-  private async followRedirects(url: URL, req: RegistryRequest, authorization: string | undefined): Promise<Response> {
+  private async followRedirects(url: URL, req: RegistryRequest, authorization: string | undefined): Promise<HttpResponse> {
     let method = req.method ?? 'GET'
     let body = req.body
     for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
       // Credentials only ever go to the registry's own origin.
       const sameOrigin = url.origin === this.origin
       const headers = { ...req.headers, ...(authorization && sameOrigin ? { authorization } : {}) }
-      const init: RequestInit & { duplex?: 'half' } = { method, headers, redirect: 'manual', signal: this.signal }
-      if (body) {
-        init.body = body() as RequestInit['body']
-        init.duplex = 'half'
-      }
-      const res = await fetch(url, init)
+      const res = await httpRequest(url, { method, headers, body: body?.(), signal: this.signal })
       const location = res.headers.get('location')
       if (![301, 302, 303, 307, 308].includes(res.status) || !location || method === 'PUT' || method === 'POST' || method === 'PATCH') return res
-      await res.body?.cancel()
+      await res.cancel()
       url = new URL(location, url)
       if (res.status === 303) {
         method = 'GET'
@@ -211,14 +207,14 @@ function isRetryable(status: number): boolean {
 
 function networkError(registry: string, url: URL, err: unknown): RegistryError {
   if (err instanceof RegistryError) return err
-  const cause = (err as { cause?: { code?: string; message?: string } }).cause
-  const why = cause?.code ?? cause?.message ?? (err as Error).message
-  const hint = url.protocol === 'https:' && /EPROTO|SSL|ssl|wrong version/.test(String(cause?.message ?? why)) ? ' (a plain-http registry? pass { insecure: true })' : ''
+  const cause = (err as { cause?: { code?: string; message?: string } }).cause ?? (err as { code?: string; message?: string })
+  const why = cause.code ?? cause.message
+  const hint = url.protocol === 'https:' && /EPROTO|SSL|ssl|wrong version/.test(String(cause.message ?? why)) ? ' (a plain-http registry? pass { insecure: true })' : ''
   return new RegistryError(`cannot reach registry ${registry} at ${url.origin}: ${why}${hint}`, undefined, { cause: err })
 }
 
 /** The registry's error codes and messages from an error response body ({"errors":[{code,message}]}), else its text. */
-export async function errorDetail(res: Response): Promise<string> {
+export async function errorDetail(res: HttpResponse): Promise<string> {
   const text = await res.text().catch(() => '')
   try {
     const errors = (JSON.parse(text) as { errors?: { code?: string; message?: string }[] }).errors
