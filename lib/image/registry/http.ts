@@ -24,12 +24,18 @@ export interface HttpRequestInit {
   signal?: AbortSignal
 }
 
+/** A response's headers by case-insensitive name (repeated ones joined with ", ", as fetch's Headers does). */
+export interface HttpHeaders {
+  get(name: string): string | null
+  has(name: string): boolean
+}
+
 /** The parts of a response the registry client reads; the body is an async-iterable Node stream of Buffers. */
 export interface HttpResponse {
   readonly status: number
   /** True for 2xx. */
   readonly ok: boolean
-  readonly headers: Headers
+  readonly headers: HttpHeaders
   readonly body: Readable
   /** The whole body as text. */
   text(): Promise<string>
@@ -56,13 +62,12 @@ const SMALL_BODY = 64 << 10
 class NodeHttpResponse implements HttpResponse {
   readonly status: number
   readonly ok: boolean
-  readonly headers = new Headers()
+  readonly headers: HttpHeaders
 
   constructor(readonly body: http.IncomingMessage) {
     this.status = body.statusCode ?? 0
     this.ok = this.status >= 200 && this.status < 300
-    const raw = body.rawHeaders
-    for (let i = 0; i + 1 < raw.length; i += 2) this.headers.append(raw[i], raw[i + 1])
+    this.headers = new NodeHeaders(body.headers)
   }
 
   async text(): Promise<string> {
@@ -75,5 +80,19 @@ class NodeHttpResponse implements HttpResponse {
     // A short body (an error document, a redirect's) is read to its end so the connection is reused.
     if (Number(this.body.headers['content-length']) <= SMALL_BODY) await finished(this.body.resume()).catch(() => undefined)
     else this.body.destroy()
+  }
+}
+
+/** Node's parsed headers (names lower-cased) behind the Headers-like getter the client uses. */
+class NodeHeaders implements HttpHeaders {
+  constructor(private readonly parsed: http.IncomingHttpHeaders) {}
+
+  get(name: string): string | null {
+    const value = this.parsed[name.toLowerCase()]
+    return value === undefined ? null : Array.isArray(value) ? value.join(', ') : value
+  }
+
+  has(name: string): boolean {
+    return this.parsed[name.toLowerCase()] !== undefined
   }
 }
