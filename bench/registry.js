@@ -2,7 +2,8 @@
 // `skopeo copy` + `umoci unpack` (the same bytes, the same disk, the same run), peak RSS of the
 // pulling process, and the second pull of an image whose layers are all present (manifest only);
 // and `docker pull` of the same image when an engine can run (bench/docker.js): the host's pulls from
-// the same registry, a private one from a registry on its own namespace's loopback.
+// the same registry, a private one from a registry on its own namespace's loopback. The peers take
+// turns within each round, so that a change of load meets each of them alike.
 'use strict'
 const fs = require('node:fs')
 const os = require('node:os')
@@ -11,7 +12,7 @@ const path = require('node:path')
 const crypto = require('node:crypto')
 const { execFileSync, spawn } = require('node:child_process')
 const { Image, Runtime } = require('../dist')
-const { fmt, row, now, peakRss } = require('./stats')
+const { fmt, row, now, peakRss, summarize, timedSynced } = require('./stats')
 const { dockerEngine } = require('./docker')
 
 const LAYERS = 4
@@ -91,38 +92,24 @@ module.exports = async function registryBench() {
   }
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-bench-reg-'))
   const reg = await registry(work)
+  let docker
   try {
     const image = buildLayout(work)
     const ref = `${reg.host}/bench/big:1`
     execFileSync('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', `oci:${image}`, `docker://${ref}`])
+    docker = await dockerPuller(image, reg, work)
     console.log(`\n## registry pull: ${LAYERS} layers x ${LAYER_MIB} MiB from docker-registry on 127.0.0.1`)
-    row('case', 'time', '', '')
-    const rounds = Number(process.env.BENCH_PULL_ROUNDS ?? 2)
+    row('case', 'best', 'median', 'vs Image.pull')
+    const rounds = Number(process.env.BENCH_PULL_ROUNDS ?? 3)
     const ours = []
     const theirs = []
+    const dockers = []
     const second = []
     let rss = 0
-    for (let r = 0; r < rounds; r++) {
-      // Alternate the order, so neither side always meets the colder cache.
-      const skopeoRun = () => {
-        const dest = path.join(work, `skopeo-${r}`)
-        const t0 = now()
-        execFileSync('skopeo', ['copy', '--quiet', '--src-tls-verify=false', `docker://${ref}`, `oci:${dest}:1`])
-        execFileSync('umoci', ['unpack', '--image', `${dest}:1`, `${dest}-bundle`])
-        execFileSync('sync')
-        theirs.push(now() - t0)
-        fs.rmSync(dest, { recursive: true, force: true })
-        fs.rmSync(`${dest}-bundle`, { recursive: true, force: true })
-      }
-      if (r % 2) skopeoRun()
+    const oursRun = async (r) => {
       const runtime = new Runtime({ root: path.join(work, `root-${r}`) })
       try {
-        rss = Math.max(rss, await peakRss(async () => {
-          const t0 = now()
-          await Image.pull(ref, { runtime })
-          execFileSync('sync')
-          ours.push(now() - t0)
-        }))
+        rss = Math.max(rss, await peakRss(async () => ours.push(await timedSynced(() => Image.pull(ref, { runtime })))))
         const t1 = now()
         await Image.pull(ref, { runtime })
         second.push(now() - t1)
@@ -130,45 +117,69 @@ module.exports = async function registryBench() {
         await runtime.close()
         fs.rmSync(runtime.root, { recursive: true, force: true })
       }
-      if (!(r % 2)) skopeoRun()
     }
+    const skopeoRun = async (r) => {
+      const dest = path.join(work, `skopeo-${r}`)
+      theirs.push(
+        await timedSynced(async () => {
+          execFileSync('skopeo', ['copy', '--quiet', '--src-tls-verify=false', `docker://${ref}`, `oci:${dest}:1`])
+          execFileSync('umoci', ['unpack', '--image', `${dest}:1`, `${dest}-bundle`])
+        }),
+      )
+      fs.rmSync(dest, { recursive: true, force: true })
+      fs.rmSync(`${dest}-bundle`, { recursive: true, force: true })
+    }
+    const dockerRun = async () => dockers.push(await docker.pull())
+    // Interleaved, and each round in another order, so that a change of load or a colder cache hits every peer alike.
+    const peers = [oursRun, skopeoRun, ...(docker.pull ? [dockerRun] : [])]
+    for (let r = 0; r < rounds; r++) for (let i = 0; i < peers.length; i++) await peers[(i + r) % peers.length](r)
     const best = (xs) => Math.min(...xs)
-    row('Image.pull (best of rounds)', fmt(best(ours)), '', '')
-    row('skopeo copy + umoci unpack', fmt(best(theirs)), '', `${(best(theirs) / best(ours)).toFixed(2)}x`)
-    row('second pull (manifest only)', fmt(best(second)), '', '')
+    const ratio = (xs) => `${(best(xs) / best(ours)).toFixed(2)}x`
+    row('Image.pull', fmt(best(ours)), fmt(median(ours)), '')
+    row('skopeo copy + umoci unpack', fmt(best(theirs)), fmt(median(theirs)), ratio(theirs))
+    if (docker.pull) row(`docker pull (${docker.label})`, fmt(best(dockers)), fmt(median(dockers)), ratio(dockers))
+    else row('docker pull', `n/a: ${docker.skipped}`, '', '')
+    row('second pull (manifest only)', fmt(best(second)), fmt(median(second)), '')
     row('peak RSS of the pulling process', `${(rss / 2 ** 20).toFixed(0)} MiB`, '', '')
-    await dockerPullRow(image, reg, work, rounds, best(ours))
   } finally {
+    await docker?.stop()
     reg.stop()
     fs.rmSync(work, { recursive: true, force: true })
   }
 }
 
-/** `docker pull` of the same image (best of rounds, removed after each), with its ratio to Image.pull's best. */
-async function dockerPullRow(image, reg, work, rounds, oursBest) {
+const median = (xs) => summarize(xs).p50
+
+/**
+ * `docker pull` of the same image, removed after each pull: `{ label, pull(), stop() }`, or `{ skipped, stop() }`
+ * when no engine can run. A private engine pulls from a registry on its own namespace's loopback.
+ */
+async function dockerPuller(image, reg, work) {
   const engine = await dockerEngine()
-  if (engine.skipped) return row('docker pull', `n/a: ${engine.skipped}`, '', '')
+  if (engine.skipped) return { skipped: engine.skipped, stop: async () => {} }
   let own
   try {
     if (engine.netns) {
       fs.mkdirSync(path.join(work, 'engine-registry'))
       own = await registry(path.join(work, 'engine-registry'), engine.netns)
+      execFileSync('nsenter', [`--net=${engine.netns}`, '--', 'skopeo', 'copy', '--quiet', '--dest-tls-verify=false', `oci:${image}`, `docker://${own.host}/bench/big:1`])
     }
-    const ref = `${(own ?? reg).host}/bench/big:1`
-    if (own) execFileSync('nsenter', [`--net=${engine.netns}`, '--', 'skopeo', 'copy', '--quiet', '--dest-tls-verify=false', `oci:${image}`, `docker://${ref}`])
-    const times = []
-    for (let r = 0; r < rounds; r++) {
-      execFileSync('sync')
-      const t0 = now()
-      await engine.ok(['pull', '-q', ref])
-      execFileSync('sync')
-      times.push(now() - t0)
-      await engine.ok(['rmi', ref])
-    }
-    const best = Math.min(...times)
-    row(`docker pull (${engine.label}, best of rounds)`, fmt(best), '', `${(best / oursBest).toFixed(2)}x`)
-  } finally {
+  } catch (err) {
     own?.stop()
     await engine.stop()
+    throw err
+  }
+  const ref = `${(own ?? reg).host}/bench/big:1`
+  return {
+    label: engine.label,
+    pull: async () => {
+      const ms = await timedSynced(() => engine.ok(['pull', '-q', ref]))
+      await engine.ok(['rmi', ref])
+      return ms
+    },
+    stop: async () => {
+      own?.stop()
+      await engine.stop()
+    },
   }
 }
