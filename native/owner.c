@@ -50,6 +50,8 @@ static pid_t owner_pid;
 /* A pidfd, not a pid: the handler can never hit a reused pid after the container is reaped. */
 static volatile sig_atomic_t container_fd = -1;
 static pid_t container_pid;
+/* mc_owner_watch() was called: the container is owned, not detached. */
+static int watch_requested;
 
 /* Written by the signal handler too: plain stores of values read only after the watcher is joined. */
 static volatile long long notified_ns, killed_ns, exited_ns;
@@ -104,6 +106,7 @@ void mc_owner_watch(pid_t owner) {
   /* The owner may have died before the prctl (man 2 prctl). Not "== 1": a subreaper may have adopted us. */
   if (getppid() != owner) _exit(1);
   owner_pid = owner;
+  watch_requested = 1;
 }
 
 /* True when the process behind `pidfd` has exited. */
@@ -201,20 +204,32 @@ static int owner_thread_fds(struct pollfd *fds, int max) {
 }
 
 /*
- * The watcher: polls the container's pidfd (fds[0]) and the owner's threads.
- * It only ever blocks in poll, reads the owner's /proc status when one of
- * its threads exits, and kills: at real-time priority that costs the machine
+ * What the watcher polls: the container's pidfd (fds[0], once it exists)
+ * and the owner's threads, whose pidfds mc_owner_prepare() opened.
+ */
+static struct pollfd watched[1 + MC_OWNER_MAX_THREADS];
+static int nwatched = 1;
+static pthread_t watcher;
+static int watching;
+
+void mc_owner_prepare(pid_t owner) {
+  owner_pid = owner;
+  nwatched = 1 + owner_thread_fds(watched + 1, MC_OWNER_MAX_THREADS);
+}
+
+/*
+ * The watcher: polls the container's pidfd and the owner's threads. It only
+ * ever blocks in poll, reads the owner's /proc status when one of its
+ * threads exits, and kills: at real-time priority that costs the machine
  * nothing, and the first exiting thread wakes it without waiting for a CPU.
- * It ends when the container has exited, stamping the moment.
+ * A thread that exited since mc_owner_prepare() has its pidfd readable at
+ * the first poll. It ends when the container has exited, stamping the moment.
  */
 static void *watch(void *unused) {
   (void)unused;
   hasten(0);
-  struct pollfd fds[1 + MC_OWNER_MAX_THREADS];
-  fds[0] = (struct pollfd){.fd = (int)container_fd, .events = POLLIN};
-  int n = 1 + owner_thread_fds(fds + 1, MC_OWNER_MAX_THREADS);
-  /* A thread gone before it could be watched: check the owner once now. */
-  if (owner_dying()) kill_container(mc_monotonic_ns());
+  struct pollfd *fds = watched;
+  int n = nwatched;
   while (!(fds[0].revents & POLLIN)) {
     if (poll(fds, (nfds_t)n, -1) < 0) continue; /* EINTR: PDEATHSIG's handler may have killed it */
     long long woken = mc_monotonic_ns();
@@ -226,16 +241,23 @@ static void *watch(void *unused) {
     }
   }
   exited_ns = mc_monotonic_ns();
-  for (int i = 1; i < n; i++)
-    if (fds[i].fd >= 0) close(fds[i].fd);
   return NULL;
 }
 
-static pthread_t watcher;
-static int watching;
+/* The owner's threads are watched no more: closes their pidfds. */
+static void release_threads(void) {
+  for (int i = 1; i < nwatched; i++)
+    if (watched[i].fd >= 0) close(watched[i].fd);
+  nwatched = 1;
+}
 
 void mc_owner_guard(void) {
-  if (!owner_pid || container_fd < 0) return;
+  /* Detached, or nothing to guard: the owner's threads are nothing to this shim. */
+  if (!owner_pid || !watch_requested || container_fd < 0) {
+    release_threads();
+    return;
+  }
+  watched[0] = (struct pollfd){.fd = (int)container_fd, .events = POLLIN};
   /* Without a thread (ENOMEM, EAGAIN) PDEATHSIG alone still kills the container. */
   watching = pthread_create(&watcher, NULL, watch, NULL) == 0;
 }
@@ -243,7 +265,12 @@ void mc_owner_guard(void) {
 void mc_owner_unguard(struct mc_owner_times *out) {
   if (watching) pthread_join(watcher, NULL);
   watching = 0;
+  release_threads();
   out->notified = notified_ns;
   out->killed = killed_ns;
   out->exited = exited_ns;
+}
+
+int mc_owner_container_fd(void) {
+  return (int)container_fd;
 }

@@ -35,16 +35,29 @@ struct mc_owner_times {
 };
 
 /*
- * While the container runs: a thread of the shim at real-time priority
- * watches each of the owner's threads (pidfds with PIDFD_THREAD, Linux
- * 6.9+), so the first of them to exit has the container killed without
- * waiting for Node's main thread or for a CPU. No-op unless
- * mc_owner_watch() was called and the container exists.
+ * In a `run` shim, before it reads its spec (while it waits in Node's pool
+ * of spare shims): opens a pidfd of each of `owner`'s threads (PIDFD_THREAD,
+ * Linux 6.9+; none before, then PDEATHSIG alone), for the watcher to poll.
+ * Whether the container will be owned is not known yet.
+ */
+void mc_owner_prepare(pid_t owner);
+
+/*
+ * Once the container runs, when mc_owner_watch() was called: a thread of the
+ * shim at real-time priority watches the owner's threads, so that the first
+ * of them to exit has the container killed without waiting for Node's main
+ * thread or for a CPU. It is started only now, once the container is cloned:
+ * a raw clone() of a process with another thread leaves glibc's thread list
+ * naming a thread the child does not have, and the child's setgroups() would
+ * wait for it forever (its set*id calls signal every listed thread).
  */
 void mc_owner_guard(void);
 
 /* Once the container has exited: waits for the watcher (it ends by itself then) and reports the times. */
 void mc_owner_unguard(struct mc_owner_times *out);
+
+/* A pidfd of the container made by mc_owner_clone() (the watcher's; never close it), or -1. */
+int mc_owner_container_fd(void);
 
 /* CLOCK_MONOTONIC in nanoseconds; async-signal-safe. */
 long long mc_monotonic_ns(void);

@@ -92,7 +92,9 @@ static void record_exit(const char *path, int code, int sig, const struct mc_own
  */
 static long long await_exit(pid_t pid, struct mc_log *log) {
   struct pollfd fds[3];
-  fds[0] = (struct pollfd){.fd = (int)syscall(SYS_pidfd_open, pid, 0), .events = POLLIN};
+  /* The watcher's pidfd of the container, polled by both threads; exec's program has none yet. */
+  int own = mc_owner_container_fd() < 0;
+  fds[0] = (struct pollfd){.fd = own ? (int)syscall(SYS_pidfd_open, pid, 0) : mc_owner_container_fd(), .events = POLLIN};
   int nlog = log ? 2 : 0;
   if (log) mc_log_fds(log, fds + 1);
   /* Without a pidfd (it cannot fail on 5.8+, but) the pipes' EOF tells instead: waitpid below then returns soon. */
@@ -101,7 +103,7 @@ static long long await_exit(pid_t pid, struct mc_log *log) {
     if (log) mc_log_events(log, fds + 1);
   }
   long long exited = mc_monotonic_ns();
-  if (fds[0].fd >= 0) close(fds[0].fd);
+  if (own && fds[0].fd >= 0) close(fds[0].fd);
   if (log) mc_log_finish(log);
   return exited;
 }
@@ -122,14 +124,14 @@ static __attribute__((noreturn)) void monitor(pid_t pid, const struct mc_spec *s
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   long long reaped = mc_monotonic_ns();
+  int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+  /* Node first: it is waiting; the watcher's end (a short program's may come before its start) and the file are not its business. */
+  say("X %d %d\n", code, sig);
   struct mc_owner_times times;
   mc_owner_unguard(&times);
   /* The watcher, at its priority, usually saw the exit first. */
   if (!times.exited || exited < times.exited) times.exited = exited;
-  int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
-  /* Node first: it is waiting; the file is for processes that are not. */
-  say("X %d %d\n", code, sig);
   record_exit(spec->exit_file, code, sig, &times, reaped);
   if (mnt_ns >= 0) close(mnt_ns);
   _exit(0);
@@ -279,6 +281,8 @@ int main(int argc, char **argv) {
   }
   /* Until a child exists, failures are said to Node directly. */
   mc_report_to(say_failure, 1);
+  /* Off the start's path: a spare shim waits here in Node's pool until a start sends its spec. */
+  if (!strcmp(argv[1], "run") && argc > 2) mc_owner_prepare((pid_t)atoi(argv[2]));
   if (mc_spec_read(CONTROL_FD, &spec, err, sizeof(err)) < 0) mc_fail("spec", EINVAL, "%s", err);
   /* fds past the ones Node passed on purpose must not reach the container. */
   syscall(SYS_close_range, CONTROL_FD + 1, ~0U, CLOSE_RANGE_CLOEXEC);

@@ -161,6 +161,38 @@ test('a container whose shim dies between clone() and the container arming its o
   }
 })
 
+/** The processes or threads that `pid`'s pidfds refer to (the "Pid:" of their fdinfo). */
+function pidfdTargets(pid: number): number[] {
+  return fs.readdirSync(`/proc/${pid}/fdinfo`).flatMap((fd) => {
+    try {
+      const m = /^Pid:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'))
+      return m ? [Number(m[1])] : []
+    } catch {
+      return [] /* closed meanwhile */
+    }
+  })
+}
+
+test("a spare shim holds pidfds of its owner's threads before any start: the start's watcher has nothing left to open", async () => {
+  // The watcher thread used to open them (and read the owner's /proc status) once the program ran,
+  // and the shim joined it before reporting the exit: a short program's exit waited for that setup
+  // (0.6-1.1 ms of the start bench's p50). The spare shim now opens them while it waits in the pool.
+  let o: Awaited<ReturnType<typeof ownerWithSpareShim>> | undefined
+  try {
+    o = await ownerWithSpareShim(false)
+    const spare = o.spare
+    // Opened as soon as the spare runs, before it reads a spec (a loaded machine may not have run it yet).
+    await until(() => pidfdTargets(spare).length > 0)
+    const watched = pidfdTargets(spare)
+    const threads = fs.readdirSync(`/proc/${o.ownerPid}/task`).map(Number)
+    expect(watched).toContain(o.ownerPid)
+    expect(watched.length).toBeGreaterThan(1)
+    expect(watched.filter((tid) => !threads.includes(tid))).toEqual([])
+  } finally {
+    killAll(o, [])
+  }
+})
+
 test('a thread of the owner ending on its own (a worker_thread) does not kill its containers', async () => {
   // The shim watches every thread of its owner so as to learn of a SIGKILL before the main thread exits.
   const script = `const { run, Runtime } = lib();
