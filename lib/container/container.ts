@@ -44,6 +44,12 @@ import type { WaitTarget } from '../harness/target'
 import { readHealth } from '../harness/health-monitor'
 import { waitTarget } from './wait-target'
 import { debug } from '../util/debug'
+import { SharedViews, type FilesystemView } from './fs-views'
+
+/** This process's views of stopped containers, by container directory. */
+const views = new SharedViews()
+/** What a container removed during a file operation was doing (removedMeanwhile). */
+const viewInUse = 'while its files were in use'
 
 /** `started`, unless `signal` fires first: then the shim (and the program) is killed, and the result is EABORTED once it is gone. */
 function untilAborted(started: Promise<number>, signal: AbortSignal | undefined, what: string, shim: Shim): Promise<number> {
@@ -125,24 +131,36 @@ export class Container implements AsyncDisposable {
     return result
   }
 
-  /** Starts the container's program. Resolves once it runs (its execve succeeded). */
   /**
    * Starts the container's program. Resolves once it runs (its execve
    * succeeded). Aborting `signal` while the start is in flight undoes it
    * (the program is killed, its network released) and rejects with EABORTED.
+   * A view of the stopped container held open meanwhile (a `getArchive`
+   * stream not yet read) is waited for: its layer is mounted once at a time.
    */
   async start(opts: { signal?: AbortSignal } = {}): Promise<void> {
     const { signal } = opts
     const what = `starting container ${this.name}`
     throwIfAborted(signal, what)
     if (this.currentState().status === 'running') return
+    const unlock = await this.lockLayer('while it was starting')
+    try {
+      // The lock's previous holder may have been a start in another process.
+      if (this.currentState().status !== 'running') await this.launch(signal, what)
+    } finally {
+      unlock()
+    }
+  }
+
+  /** The start itself, holding the layer lock. */
+  private async launch(signal: AbortSignal | undefined, what: string): Promise<void> {
     const record = this.record()
     const paths = this.paths()
     fs.rmSync(paths.exit, { force: true })
     let shim: Shim | undefined
-    let pid: number
     try {
       const netns = await this.joinNetwork(record)
+      let pid: number
       try {
         throwIfAborted(signal, what)
         // The cgroup exists, limited, before the program: the shim's child joins it first thing.
@@ -153,17 +171,26 @@ export class Container implements AsyncDisposable {
       } finally {
         netns.release()
       }
+      // Fails (ENOENT) when a remove() elsewhere took the directory while the program was being started.
+      this.runtime.containers.writeState(this.id, { status: 'running', pid, pidStart: processStartTime(pid), startedAt: new Date().toISOString() })
     } catch (err) {
-      if (shim) await shim.hold(shim.closed)
+      if (shim) {
+        shim.kill() // a program already running ends with its failed start
+        await shim.hold(shim.closed)
+      }
       await this.runtime.cgroups.release(this.id)
       await releaseContainerNetwork(this.runtime, this.id)
-      throw this.removedMeanwhile(err)
+      throw this.removedMeanwhile(err, 'while it was starting')
     }
-    this.runtime.containers.writeState(this.id, { status: 'running', pid, pidStart: processStartTime(pid), startedAt: new Date().toISOString() })
     this.runtime.shims.set(this.id, shim)
     startHealthMonitor(record, paths.health, shim.exited, (cmd, signal) => this.exec(cmd, { signal }))
     void shim.exited.then((exit) => this.onExit(exit))
     void shim.closed.then(() => this.onShimGone(shim))
+  }
+
+  /** Holds the container's layer lock (ContainerStore.lockLayer); ENOCONTAINER once it is gone. */
+  private lockLayer(during: string): Promise<() => void> {
+    return this.runtime.containers.lockLayer(this.id).catch((err) => Promise.reject(this.removedMeanwhile(err, during)))
   }
 
   /**
@@ -177,26 +204,50 @@ export class Container implements AsyncDisposable {
     const fsView = await this.openFilesystem()
     try {
       return await fn(fsView.root)
+    } catch (err) {
+      throw this.removedMeanwhile(err, viewInUse)
     } finally {
       await fsView.release()
     }
   }
 
   /** Like {@link withFilesystem}, for views that outlive the call (a tar stream read later). */
-  private async openFilesystem(): Promise<{ root: string; release: () => Promise<void> }> {
+  private async openFilesystem(): Promise<FilesystemView> {
+    return this.runningView() ?? views.open(this.paths().dir, () => this.assembleView())
+  }
+
+  /** The running program's root, or undefined when it does not run. */
+  private runningView(): FilesystemView | undefined {
     const state = this.currentState()
-    if (state.status === 'running' && state.pid) return { root: `/proc/${state.pid}/root`, release: async () => {} }
-    const record = this.record()
-    // No exit file: the holder must never write into the container's directory.
-    const spec = { ...this.runSpec(record, { kind: 'host' }), hold: true, detach: false, exitFile: '' }
-    spec.output = { stdout: '/dev/null', stderr: '/dev/null' }
-    const shim = Shim.forRun().send(encodeRunSpec(spec))
-    const pid = await shim.hold(shim.started).catch((err) => Promise.reject(this.removedMeanwhile(err)))
-    const release = async () => {
-      process.kill(pid, 'SIGKILL')
-      await shim.hold(shim.closed)
+    return state.status === 'running' && state.pid ? { root: `/proc/${state.pid}/root`, release: async () => {} } : undefined
+  }
+
+  /** The stopped container's files, assembled by a held shim under the layer lock (one mount of the layer at a time). */
+  private async assembleView(): Promise<FilesystemView> {
+    const unlock = await this.lockLayer(viewInUse)
+    try {
+      // The lock's previous holder may have been its start.
+      const running = this.runningView()
+      if (running) {
+        unlock()
+        return running
+      }
+      const record = this.record()
+      // No exit file: the holder must never write into the container's directory.
+      const spec = { ...this.runSpec(record, { kind: 'host' }), hold: true, detach: false, exitFile: '' }
+      spec.output = { stdout: '/dev/null', stderr: '/dev/null' }
+      const shim = Shim.forRun().send(encodeRunSpec(spec))
+      const pid = await shim.hold(shim.started).catch((err) => Promise.reject(this.removedMeanwhile(err, viewInUse)))
+      const release = async () => {
+        process.kill(pid, 'SIGKILL')
+        await shim.hold(shim.closed)
+        unlock()
+      }
+      return { root: `/proc/${pid}/root`, release }
+    } catch (err) {
+      unlock()
+      throw err
     }
-    return { root: `/proc/${pid}/root`, release }
   }
 
   /** Copies a host file or directory into the container, with `docker cp`'s rules (owner, mode, times and file capabilities kept). Works on running and stopped containers. */
@@ -228,7 +279,7 @@ export class Container implements AsyncDisposable {
       return result
     } catch (err) {
       await view.release()
-      throw err
+      throw this.removedMeanwhile(err, viewInUse)
     }
   }
 
@@ -520,13 +571,13 @@ export class Container implements AsyncDisposable {
   }
 
   /**
-   * What a failed start should throw: a remove() elsewhere (another process) while the start was
-   * under way fails whichever step it hit (its cgroup, log or layer gone; remove() deletes the record
-   * before those), and then the cause to report is that the container is gone.
+   * What a failed start or file operation should throw: a remove() elsewhere (another process) while
+   * it was under way fails whichever step it hit (its cgroup, log or layer gone; remove() deletes the
+   * record before those), and then the cause to report is that the container is gone, `during` what.
    */
-  private removedMeanwhile(err: unknown): unknown {
+  private removedMeanwhile(err: unknown, during: string): unknown {
     if (this.runtime.containers.read(this.id)) return err
-    return new MiniContainerError('ENOCONTAINER', `no such container: ${this.name} (it was removed while it was starting)`, { cause: err })
+    return new MiniContainerError('ENOCONTAINER', `no such container: ${this.name} (it was removed ${during})`, { cause: err })
   }
 
   /** The state, reconciled with reality: a "running" container whose process is gone has exited. */

@@ -36,6 +36,13 @@ export class KeyedLock {
     }
   }
 
+  /** Takes the lock of `key` until the returned function is called: for holds that outlive one call. */
+  acquire(key: string): Promise<() => void> {
+    return new Promise((resolve, reject) => {
+      this.with(key, () => new Promise<void>((release) => resolve(release))).catch(reject)
+    })
+  }
+
   private async holdingFile<T>(key: string, fn: () => Promise<T>): Promise<T> {
     // Lock files stay: deleting one would let a waiter lock an unlinked inode while a newcomer locks a new file.
     const fd = fs.openSync(path.join(this.dir, key), fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600)

@@ -100,6 +100,8 @@ export class Shim {
 
   /** Kills the shim, and with it (PDEATHSIG) a program it started; `closed` resolves once it is gone. */
   kill(): void {
+    // Once its socket is closed the shim is gone, and reaped: its pid may name another process now.
+    if (this.socket.destroyed) return
     try {
       process.kill(this.shimPid, 'SIGKILL')
     } catch {

@@ -63,6 +63,16 @@ function children(pid: number): Array<[number, string]> {
   return out
 }
 
+/** Whether `pid` is a process that has not exited (not a zombie). */
+function liveProcess(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z'
+  } catch {
+    return false
+  }
+}
+
 async function until<T>(get: () => T | undefined, ms = 10_000): Promise<T> {
   for (const t0 = Date.now(); Date.now() - t0 < ms; await new Promise((r) => setTimeout(r, 20))) {
     const v = get()
@@ -71,19 +81,19 @@ async function until<T>(get: () => T | undefined, ms = 10_000): Promise<T> {
   throw new Error(`not within ${ms} ms`)
 }
 
-test('a container removed while another process is starting it: the start fails with ENOCONTAINER, not with the step the removal broke', async () => {
-  // What chaos.js met: a remove({ force }) from another process between the start making the cgroup
-  // and the container joining it made the start fail with ESTART 'join cgroup' (ENODEV). strace (an
-  // observer, not the library) holds the container child's first write, its cgroup join, for 1.5 s.
-  const c = await Container.create('host', ['sleep', '60'], { runtime, network: 'none', name: 'removed-mid-start' })
-  // The starter: a fresh process, so that its pool's spare shim is its only shim.
+/**
+ * A fresh process (so that its pool's spare shim is its only shim) that starts container `name` on
+ * `go()`, with strace (an observer, not the library) holding the spare shim at `inject` (an strace
+ * -e inject=... spec). `result()` is what the start ended with: "started" or "failed <code>: <message>".
+ */
+async function heldStart(name: string, strace: string[]) {
   const starter = spawnNode(
     `const { Container, Runtime, run } = lib();
     (async () => {
       ${runtimeWithSpareShim(runtime.root)}
       console.log('ready')
       process.stdin.once('data', () =>
-        Container.get('removed-mid-start', { runtime }).then((c) => c.start()).then(
+        Container.get(${JSON.stringify(name)}, { runtime }).then((c) => c.start()).then(
           () => console.log('started'),
           (err) => console.log('failed ' + err.code + ': ' + err.message),
         ),
@@ -93,32 +103,65 @@ test('a container removed while another process is starting it: the start fails 
   )
   let out = ''
   starter.stdout!.on('data', (d) => (out += String(d)))
-  let strace: ReturnType<typeof spawn> | undefined
+  let tracer: ReturnType<typeof spawn> | undefined
+  const stop = () => {
+    tracer?.kill('SIGKILL')
+    starter.kill('SIGKILL')
+  }
   try {
     await until(() => out.includes('ready') || undefined, 30_000)
     const shims = children(starter.pid!).filter(([, comm]) => comm === 'mc-shim')
     expect(shims).toHaveLength(1)
     const spare = shims[0][0]
-    strace = spawn('strace', ['-f', '-o', '/dev/null', '-e', 'trace=write', '-e', 'inject=write:delay_enter=1500000:when=1', '-p', String(spare)], { stdio: ['ignore', 'ignore', 'pipe'] })
+    tracer = spawn('strace', [...strace, '-o', '/dev/null', '-p', String(spare)], { stdio: ['ignore', 'ignore', 'pipe'] })
     let said = ''
     let missing: Error | undefined
-    strace.stderr!.on('data', (d) => (said += String(d)))
-    strace.once('error', (e) => (missing = new Error(`strace is needed for this test (apt-get install strace): ${e.message}`)))
+    tracer.stderr!.on('data', (d) => (said += String(d)))
+    tracer.once('error', (e) => (missing = new Error(`strace is needed for this test (apt-get install strace): ${e.message}`)))
     await until(() => {
       if (missing) throw missing
       return said.includes(`Process ${spare} attached`) || undefined
     })
     starter.stdin!.write('go\n')
+    return { spare, stop, result: () => until(() => /(started|failed .*)\n/.exec(out)?.[1], 20_000) }
+  } catch (err) {
+    stop()
+    throw err
+  }
+}
+
+test('a container removed while another process is starting it: the start fails with ENOCONTAINER, not with the step the removal broke', async () => {
+  // What chaos.js met: a remove({ force }) from another process between the start making the cgroup
+  // and the container joining it made the start fail with ESTART 'join cgroup' (ENODEV). strace holds
+  // the container child's first write, its cgroup join, for 1.5 s.
+  const c = await Container.create('host', ['sleep', '60'], { runtime, network: 'none', name: 'removed-mid-start' })
+  const held = await heldStart('removed-mid-start', ['-f', '-e', 'trace=write', '-e', 'inject=write:delay_enter=1500000:when=1'])
+  try {
     // The container child appears under the shim and is held in its first write (joining its cgroup).
-    await until(() => (children(spare).length ? true : undefined))
+    await until(() => (children(held.spare).length ? true : undefined))
     await c.remove({ force: true })
-    const result = await until(() => /(started|failed .*)\n/.exec(out)?.[1], 20_000)
-    expect(result).toMatch(/^failed ENOCONTAINER: .*removed while it was starting/)
+    expect(await held.result()).toMatch(/^failed ENOCONTAINER: .*removed while it was starting/)
     expect(fs.existsSync(path.join(runtime.root, 'containers', c.id))).toBe(false)
   } finally {
-    strace?.kill('SIGKILL')
-    starter.kill('SIGKILL')
+    held.stop()
     await Container.get('removed-mid-start', { runtime }).then((x) => x.remove({ force: true })).catch(() => {})
+  }
+})
+
+test('a container removed once its program runs but before the start took note: ENOCONTAINER, and the program does not run on', async () => {
+  // chaos.js: 'ESYSCALL run: open .../state.json failed: ENOENT', the state written into a directory a
+  // remove() elsewhere had just taken, and the program went on running. strace holds the shim's first
+  // sendto, its "S <pid>" (the program has exec'd), for 2 s.
+  const c = await Container.create('host', ['sleep', '60'], { runtime, network: 'none', name: 'removed-at-report' })
+  const held = await heldStart('removed-at-report', ['-e', 'trace=sendto', '-e', 'inject=sendto:delay_enter=2000000:when=1'])
+  try {
+    const [program] = await until(() => children(held.spare).find(([, comm]) => comm === 'sleep'))
+    await c.remove({ force: true })
+    expect(await held.result()).toMatch(/^failed ENOCONTAINER: .*removed while it was starting/)
+    // Killed with its shim (its PDEATHSIG): gone, or a zombie until whoever adopted it reaps it.
+    expect(await until(() => (liveProcess(program) ? undefined : true), 2000)).toBe(true)
+  } finally {
+    held.stop()
   }
 })
 
