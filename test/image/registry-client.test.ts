@@ -7,6 +7,7 @@
 import * as crypto from 'node:crypto'
 import * as fs from 'node:fs'
 import * as http from 'node:http'
+import * as https from 'node:https'
 import type * as net from 'node:net'
 import * as os from 'node:os'
 import * as path from 'node:path'
@@ -16,7 +17,7 @@ import { blobChunks, fetchManifest } from '../../lib/image/registry/blobs'
 import { parseChallenge } from '../../lib/image/registry/auth'
 import { credentialsFromDockerConfig } from '../../lib/image/registry/credentials'
 import { MiniContainerError } from '../../lib/errors'
-import { startRegistry } from '../tools/registry'
+import { makeServerCertificate, startRegistry } from '../tools/registry'
 import { buildOciImage, skopeoPush, writeFile, type OciLayout } from '../tools/oci-image'
 
 jest.setTimeout(60_000)
@@ -279,6 +280,26 @@ describe('transport against misbehaving peers', () => {
     const refused = await codeOf(fetchManifest(new RegistryClient(ref.registry), ref, '1'))
     expect(refused.code).toBe('EREGISTRY')
     expect(refused.message).toMatch(/cannot reach registry .*ECONNREFUSED/)
+  })
+
+  test('a certificate no trusted CA signed fails at once, with no retry: connection errors are retried, TLS failures are not', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-tls-peer-'))
+    const cert = makeServerCertificate(dir)
+    const server = https.createServer({ cert: fs.readFileSync(cert.certFile), key: fs.readFileSync(cert.keyFile) }, (_req, res) => res.end())
+    let connections = 0
+    server.on('connection', () => connections++)
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+    try {
+      const ref = parseReference(`127.0.0.1:${(server.address() as net.AddressInfo).port}/a/b:1`)
+      const err = await codeOf(fetchManifest(new RegistryClient(ref.registry, { insecure: false }), ref, '1'))
+      expect(err.code).toBe('EREGISTRY')
+      expect(err.message).toMatch(/SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT/)
+      expect(connections).toBe(1)
+    } finally {
+      server.closeAllConnections()
+      await new Promise((r) => server.close(r))
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
   })
 
   test('an auth challenge, its retry and a redirect on the same origin share one keep-alive connection', async () => {

@@ -23,6 +23,12 @@ export type RegistryAuthMode =
   | { type: 'htpasswd'; users: Record<string, string> }
   | { type: 'token'; users: Record<string, string>; policy?: TokenPolicy; anonymous?: boolean }
 
+/** How the registry is reached. */
+export interface RegistryTransport {
+  /** Serve https with a certificate for 127.0.0.1 signed by a CA made for the run (its file is `caFile`). */
+  tls?: boolean
+}
+
 /** A running test registry. */
 export interface TestRegistry {
   /** "127.0.0.1:<port>". */
@@ -31,6 +37,8 @@ export interface TestRegistry {
   dir: string
   /** The token service's realm (token mode). */
   realm?: string
+  /** The PEM file of the CA that signed the registry's certificate (tls). */
+  caFile?: string
   /** Token requests seen, with their scopes (token mode). */
   tokenRequests: { user?: string; scopes: string[] }[]
   stop(): Promise<void>
@@ -52,7 +60,7 @@ export async function freePort(): Promise<number> {
 }
 
 /** Starts docker-registry on 127.0.0.1 with its own storage and config. */
-export async function startRegistry(mode: RegistryAuthMode = { type: 'none' }): Promise<TestRegistry> {
+export async function startRegistry(mode: RegistryAuthMode = { type: 'none' }, transport: RegistryTransport = {}): Promise<TestRegistry> {
   requireTool('docker-registry', 'docker-registry')
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-registry-'))
   const port = await freePort()
@@ -72,11 +80,13 @@ export async function startRegistry(mode: RegistryAuthMode = { type: 'none' }): 
     realm = issued.realm
     authYaml = `auth:\n  token:\n    realm: ${realm}\n    service: mc-test-registry\n    issuer: mc-test-issuer\n    rootcertbundle: ${issued.certFile}\n`
   }
+  const tls = transport.tls ? makeServerCertificate(dir) : undefined
+  const tlsYaml = tls ? `  tls:\n    certificate: ${tls.certFile}\n    key: ${tls.keyFile}\n` : ''
   const config = path.join(dir, 'config.yml')
   fs.writeFileSync(
     config,
     `version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: ${dir}/data\n  delete:\n    enabled: true\n` +
-      `http:\n  addr: 127.0.0.1:${port}\n${authYaml}`,
+      `http:\n  addr: 127.0.0.1:${port}\n${tlsYaml}${authYaml}`,
   )
   // Dies with this process even when it is killed outright (setpriv's parent-death signal).
   const child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', 'docker-registry', 'serve', config], { stdio: ['ignore', 'ignore', 'pipe'] })
@@ -93,7 +103,19 @@ export async function startRegistry(mode: RegistryAuthMode = { type: 'none' }): 
     await stop()
     throw err
   }
-  return { host: `127.0.0.1:${port}`, port, dir, realm, tokenRequests, stop }
+  return { host: `127.0.0.1:${port}`, port, dir, realm, caFile: tls?.caFile, tokenRequests, stop }
+}
+
+/** A CA, and a certificate for IP 127.0.0.1 it signed (openssl); PEM files in `dir`. */
+export function makeServerCertificate(dir: string): { caFile: string; certFile: string; keyFile: string } {
+  requireTool('openssl', 'openssl')
+  const file = (name: string) => path.join(dir, name)
+  const openssl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'ignore' })
+  openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', file('ca.key'), '-out', file('ca.crt'), '-days', '1', '-subj', '/CN=mc-test-registry-ca')
+  openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', file('tls.key'), '-out', file('tls.csr'), '-subj', '/CN=127.0.0.1')
+  fs.writeFileSync(file('tls.ext'), 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n')
+  openssl('x509', '-req', '-in', file('tls.csr'), '-CA', file('ca.crt'), '-CAkey', file('ca.key'), '-CAcreateserial', '-out', file('tls.crt'), '-days', '1', '-extfile', file('tls.ext'))
+  return { caFile: file('ca.crt'), certFile: file('tls.crt'), keyFile: file('tls.key') }
 }
 
 async function kill(child: ChildProcess): Promise<void> {

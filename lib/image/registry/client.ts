@@ -123,14 +123,14 @@ export class RegistryClient {
     return res
   }
 
-  /** One logical request: network errors retried, redirects followed by hand. */
+  /** One logical request: transient network errors retried, redirects followed by hand. */
   private async send(url: URL, req: RegistryRequest, authorization: string | undefined): Promise<HttpResponse> {
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.followRedirects(url, req, authorization)
       } catch (err) {
         if (this.signal?.aborted) throw this.signal.reason
-        if (err instanceof RegistryError || attempt >= MAX_ATTEMPTS) throw networkError(this.registry, url, err)
+        if (err instanceof RegistryError || isTlsFailure(err) || attempt >= MAX_ATTEMPTS) throw networkError(this.registry, url, err)
         await this.backoff(attempt, null)
       }
     }
@@ -203,6 +203,15 @@ export async function cancellable<T>(what: string, signal: AbortSignal | undefin
 /** Statuses worth a retry: request timeout, too many requests, server errors. */
 function isRetryable(status: number): boolean {
   return status === 408 || status === 429 || (status >= 500 && status !== 501 && status !== 505)
+}
+
+/**
+ * A certificate the chain does not verify, or TLS spoken to a plain-http
+ * server: the same every time, so not worth a retry.
+ */
+function isTlsFailure(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code
+  return typeof code === 'string' && (code === 'EPROTO' || /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_)/.test(code))
 }
 
 function networkError(registry: string, url: URL, err: unknown): RegistryError {
