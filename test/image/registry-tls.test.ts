@@ -2,8 +2,10 @@
  * Registries over https, as every registry off loopback is reached: a real
  * docker-registry serving TLS on 127.0.0.1 with a certificate from a CA
  * made for the run. The pull must verify the chain (a CA the process
- * trusts through NODE_EXTRA_CA_CERTS, as Node's own clients do), refuse an
- * unknown one, and say what to do when https meets a plain-http registry.
+ * trusts through NODE_EXTRA_CA_CERTS, as Node's own clients do, or the
+ * registry's own in Docker's certs.d layout), refuse an unknown one, present
+ * a client certificate from certs.d to a registry that requires one, and say
+ * what to do when https meets a plain-http registry.
  */
 import * as fs from 'node:fs'
 import * as os from 'node:os'
@@ -18,23 +20,31 @@ jest.setTimeout(120_000)
 
 let tlsReg: TestRegistry
 let plainReg: TestRegistry
+let mtlsReg: TestRegistry
 let runtime: Runtime
 let ref: string
 let configDigest: string
 
 beforeAll(async () => {
-  ;[tlsReg, plainReg] = await Promise.all([startRegistry({ type: 'none' }, { tls: true }), startRegistry()])
+  ;[tlsReg, plainReg, mtlsReg] = await Promise.all([startRegistry({ type: 'none' }, { tls: true }), startRegistry(), startRegistry({ type: 'none' }, { tls: true, clientCerts: true })])
   runtime = tempRuntime()
   const layout = buildOciImage({ layers: [(r) => void busyboxRootfs(r), (r) => writeFile(r, 'etc/greeting', 'over tls\n')], cmd: ['cat', '/etc/greeting'] })
   ref = `${tlsReg.host}/tls/app:1`
   await skopeoPush(layout, ref)
   await skopeoPush(layout, `${plainReg.host}/plain/app:1`)
+  const client = mtlsReg.clientCert as { certFile: string; keyFile: string }
+  const pushCerts = certsDir(mtlsReg.host, { 'client.cert': client.certFile, 'client.key': client.keyFile })
+  try {
+    await skopeoPush(layout, `${mtlsReg.host}/mtls/app:1`, undefined, path.join(pushCerts, mtlsReg.host))
+  } finally {
+    fs.rmSync(pushCerts, { recursive: true, force: true })
+  }
   configDigest = (JSON.parse(await skopeoRaw(ref)) as { config: { digest: string } }).config.digest
 })
 
 afterAll(async () => {
   await destroyRuntime(runtime)
-  await Promise.all([tlsReg?.stop(), plainReg?.stop()])
+  await Promise.all([tlsReg?.stop(), plainReg?.stop(), mtlsReg?.stop()])
 })
 
 test('a pull over https verifies the registry certificate against a CA the process trusts (NODE_EXTRA_CA_CERTS)', () => {
@@ -75,4 +85,60 @@ test('https against a plain-http registry is EREGISTRY saying to pass { insecure
     code: 'EREGISTRY',
     message: expect.stringContaining('(a plain-http registry? pass { insecure: true })'),
   })
+})
+
+/** A certs.d directory (Docker's layout) with `files` for `registry`: name -> source file. */
+function certsDir(registry: string, files: Record<string, string>): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-certs.d-'))
+  fs.mkdirSync(path.join(dir, registry))
+  for (const [name, from] of Object.entries(files)) fs.copyFileSync(from, path.join(dir, registry, name))
+  return dir
+}
+
+test("the registry's CA in Docker's certs.d layout (<dir>/<host:port>/ca.crt) is trusted for that registry only", async () => {
+  const dir = certsDir(tlsReg.host, { 'ca.crt': tlsReg.caFile as string })
+  const other = tempRuntime()
+  try {
+    const img = await Image.pull(ref, { runtime: other, insecure: false, certsDir: dir })
+    expect(img.id).toBe(configDigest)
+    const elsewhere = certsDir('127.0.0.1:1', { 'ca.crt': tlsReg.caFile as string })
+    try {
+      await expect(Image.pull(ref, { runtime: other, insecure: false, certsDir: elsewhere })).rejects.toMatchObject({ code: 'EREGISTRY' })
+    } finally {
+      fs.rmSync(elsewhere, { recursive: true, force: true })
+    }
+  } finally {
+    await destroyRuntime(other)
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+test('a registry that requires a client certificate gets the certs.d pair (<name>.cert + <name>.key); without it the pull is refused', async () => {
+  const image = `${mtlsReg.host}/mtls/app:1`
+  const client = mtlsReg.clientCert as { certFile: string; keyFile: string }
+  const caOnly = certsDir(mtlsReg.host, { 'ca.crt': mtlsReg.caFile as string })
+  const withPair = certsDir(mtlsReg.host, { 'ca.crt': mtlsReg.caFile as string, 'client.cert': client.certFile, 'client.key': client.keyFile })
+  const other = tempRuntime()
+  try {
+    await expect(Image.pull(image, { runtime: other, insecure: false, certsDir: caOnly })).rejects.toMatchObject({ code: 'EREGISTRY' })
+    expect(await Image.list({ runtime: other })).toEqual([])
+    expect((await Image.pull(image, { runtime: other, insecure: false, certsDir: withPair })).id).toBe(configDigest)
+  } finally {
+    await destroyRuntime(other)
+    fs.rmSync(caOnly, { recursive: true, force: true })
+    fs.rmSync(withPair, { recursive: true, force: true })
+  }
+})
+
+test('a client certificate without its key in certs.d is EINVALID naming the file, as dockerd refuses it', async () => {
+  const client = mtlsReg.clientCert as { certFile: string; keyFile: string }
+  const dir = certsDir(mtlsReg.host, { 'client.cert': client.certFile })
+  try {
+    await expect(Image.pull(`${mtlsReg.host}/mtls/app:1`, { runtime, insecure: false, certsDir: dir })).rejects.toMatchObject({
+      code: 'EINVALID',
+      message: expect.stringContaining(`${path.join(dir, mtlsReg.host, 'client.cert')} has no key client.key beside it`),
+    })
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
 })

@@ -67,11 +67,15 @@ export function buildOciImage(opts: BuildOptions): OciLayout {
   return { dir, tag: 'latest', remove: () => fs.rmSync(work, { recursive: true, force: true }) }
 }
 
-/** Copies an OCI layout's image into the registry with skopeo (plain http); returns the manifest digest skopeo reports. */
-export async function skopeoPush(layout: OciLayout, dest: string, creds?: string): Promise<string> {
+/**
+ * Copies an OCI layout's image into the registry with skopeo (TLS unverified); returns the manifest digest
+ * skopeo reports. `certDir` holds a client certificate for it (Docker's certs.d naming: x.cert, x.key).
+ */
+export async function skopeoPush(layout: OciLayout, dest: string, creds?: string, certDir?: string): Promise<string> {
   requireTool('skopeo', 'skopeo')
   const digestFile = path.join(path.dirname(layout.dir), 'digest')
-  await runAsync('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', ...(creds ? ['--dest-creds', creds] : []), '--digestfile', digestFile, `oci:${layout.dir}:${layout.tag}`, `docker://${dest}`])
+  const auth = [...(creds ? ['--dest-creds', creds] : []), ...(certDir ? ['--dest-cert-dir', certDir] : [])]
+  await runAsync('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', ...auth, '--digestfile', digestFile, `oci:${layout.dir}:${layout.tag}`, `docker://${dest}`])
   return fs.readFileSync(digestFile, 'utf8').trim()
 }
 

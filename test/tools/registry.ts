@@ -27,6 +27,8 @@ export type RegistryAuthMode =
 export interface RegistryTransport {
   /** Serve https with a certificate for 127.0.0.1 signed by a CA made for the run (its file is `caFile`). */
   tls?: boolean
+  /** With tls: require a client certificate from that CA (one is made: `clientCert`). */
+  clientCerts?: boolean
 }
 
 /** A running test registry. */
@@ -39,6 +41,8 @@ export interface TestRegistry {
   realm?: string
   /** The PEM file of the CA that signed the registry's certificate (tls). */
   caFile?: string
+  /** A client certificate the registry accepts, and its key (clientCerts). */
+  clientCert?: { certFile: string; keyFile: string }
   /** Token requests seen, with their scopes (token mode). */
   tokenRequests: { user?: string; scopes: string[] }[]
   stop(): Promise<void>
@@ -81,7 +85,10 @@ export async function startRegistry(mode: RegistryAuthMode = { type: 'none' }, t
     authYaml = `auth:\n  token:\n    realm: ${realm}\n    service: mc-test-registry\n    issuer: mc-test-issuer\n    rootcertbundle: ${issued.certFile}\n`
   }
   const tls = transport.tls ? makeServerCertificate(dir) : undefined
-  const tlsYaml = tls ? `  tls:\n    certificate: ${tls.certFile}\n    key: ${tls.keyFile}\n` : ''
+  const clientCert = tls && transport.clientCerts ? signCertificate(dir, 'client', '/CN=mc-test-client', 'extendedKeyUsage=clientAuth\n') : undefined
+  const tlsYaml = tls
+    ? `  tls:\n    certificate: ${tls.certFile}\n    key: ${tls.keyFile}\n` + (clientCert ? `    clientcas:\n      - ${tls.caFile}\n` : '')
+    : ''
   const config = path.join(dir, 'config.yml')
   fs.writeFileSync(
     config,
@@ -103,19 +110,25 @@ export async function startRegistry(mode: RegistryAuthMode = { type: 'none' }, t
     await stop()
     throw err
   }
-  return { host: `127.0.0.1:${port}`, port, dir, realm, caFile: tls?.caFile, tokenRequests, stop }
+  return { host: `127.0.0.1:${port}`, port, dir, realm, caFile: tls?.caFile, clientCert, tokenRequests, stop }
 }
 
 /** A CA, and a certificate for IP 127.0.0.1 it signed (openssl); PEM files in `dir`. */
 export function makeServerCertificate(dir: string): { caFile: string; certFile: string; keyFile: string } {
   requireTool('openssl', 'openssl')
-  const file = (name: string) => path.join(dir, name)
+  const caFile = path.join(dir, 'ca.crt')
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', path.join(dir, 'ca.key'), '-out', caFile, '-days', '1', '-subj', '/CN=mc-test-registry-ca'], { stdio: 'ignore' })
+  return { caFile, ...signCertificate(dir, 'tls', '/CN=127.0.0.1', 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n') }
+}
+
+/** A key and a certificate `<name>.crt` signed by the CA in `dir` (ca.crt, ca.key), with `extensions`. */
+function signCertificate(dir: string, name: string, subject: string, extensions: string): { certFile: string; keyFile: string } {
+  const file = (ext: string) => path.join(dir, `${name}.${ext}`)
   const openssl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'ignore' })
-  openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', file('ca.key'), '-out', file('ca.crt'), '-days', '1', '-subj', '/CN=mc-test-registry-ca')
-  openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', file('tls.key'), '-out', file('tls.csr'), '-subj', '/CN=127.0.0.1')
-  fs.writeFileSync(file('tls.ext'), 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n')
-  openssl('x509', '-req', '-in', file('tls.csr'), '-CA', file('ca.crt'), '-CAkey', file('ca.key'), '-CAcreateserial', '-out', file('tls.crt'), '-days', '1', '-extfile', file('tls.ext'))
-  return { caFile: file('ca.crt'), certFile: file('tls.crt'), keyFile: file('tls.key') }
+  openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', file('key'), '-out', file('csr'), '-subj', subject)
+  fs.writeFileSync(file('ext'), extensions)
+  openssl('x509', '-req', '-in', file('csr'), '-CA', path.join(dir, 'ca.crt'), '-CAkey', path.join(dir, 'ca.key'), '-CAcreateserial', '-out', file('crt'), '-days', '1', '-extfile', file('ext'))
+  return { certFile: file('crt'), keyFile: file('key') }
 }
 
 async function kill(child: ChildProcess): Promise<void> {

@@ -8,7 +8,7 @@
  */
 import { RegistryAuthError, RegistryError } from './errors'
 import type { RegistryAuth } from './credentials'
-import { httpRequest, type HttpResponse } from './http'
+import { httpRequest, type HttpAgent, type HttpResponse } from './http'
 
 /** A parsed `WWW-Authenticate` challenge. */
 export interface Challenge {
@@ -45,15 +45,17 @@ export function basicHeader(auth: { username: string; password: string }): strin
 /**
  * Fetches a bearer token for `scopes` from the challenge's realm, sending
  * the user's basic credentials to it when there are some (the realm was
- * named by the registry the caller chose to trust with them).
+ * named by the registry the caller chose to trust with them). An https
+ * realm is reached through `httpsAgent`, the registry's own TLS material.
  */
 export async function fetchToken(
   registry: string,
   challenge: Challenge,
   scopes: string[],
   auth: RegistryAuth | undefined,
-  signal: AbortSignal | undefined,
+  transport: { signal?: AbortSignal; httpsAgent?: HttpAgent } = {},
 ): Promise<string> {
+  const { signal, httpsAgent } = transport
   const scopeText = scopes.join(' ')
   let url: URL
   try {
@@ -67,7 +69,7 @@ export async function fetchToken(
   if (auth && 'username' in auth) headers.authorization = basicHeader(auth)
   let res: HttpResponse
   try {
-    res = await httpRequest(url, { method: 'GET', headers, signal })
+    res = await httpRequest(url, { method: 'GET', headers, signal, agent: url.protocol === 'https:' ? httpsAgent : undefined })
   } catch (err) {
     if (signal?.aborted) throw signal.reason
     throw new RegistryError(`cannot reach the token service ${challenge.realm} of ${registry}: ${(err as Error).message}`, undefined, { cause: err })

@@ -8,12 +8,14 @@
  *
  * @module
  */
+import * as https from 'node:https'
 import { setTimeout as delay } from 'node:timers/promises'
 import { DOCKER_HUB } from '../reference'
 import { basicHeader, fetchToken, parseChallenge, type Challenge } from './auth'
 import { credentialsFromDockerConfig, checkAuth, type RegistryAuth } from './credentials'
 import { AbortedError } from '../../errors'
 import { RegistryAuthError, RegistryError } from './errors'
+import { registryTls } from './certs'
 import { httpRequest, type HttpBody, type HttpResponse } from './http'
 
 /** How to reach a registry. */
@@ -22,6 +24,12 @@ export interface RegistryConnectOptions {
   auth?: RegistryAuth
   /** Plain http instead of https. Default: true only for loopback registries (localhost, 127.0.0.0/8, ::1), as Docker. */
   insecure?: boolean
+  /**
+   * Where per-registry TLS material lives, in Docker's layout: `<certsDir>/<host[:port]>/` with CA
+   * certificates (`*.crt`) and a client certificate (`<name>.cert` + `<name>.key`). Default
+   * `/etc/docker/certs.d`, where Docker's own setup for the registry already works.
+   */
+  certsDir?: string
   /** Cancels every request. */
   signal?: AbortSignal
 }
@@ -58,6 +66,8 @@ export class RegistryClient {
   /** Authorization header by scope set, learnt from challenges. */
   private readonly authorizations = new Map<string, string>()
   private basic: string | undefined
+  /** Connections with the registry's own CAs or client certificate, when it has some. */
+  private readonly agent: https.Agent | undefined
 
   /**
    * @param registry - host[:port] as in a reference ("docker.io" is reached at registry-1.docker.io)
@@ -71,6 +81,8 @@ export class RegistryClient {
     this.origin = `${insecure ? 'http' : 'https'}://${registry === DOCKER_HUB ? HUB_ENDPOINT : registry}`
     this.auth = opts.auth ? checkAuth(opts.auth) : credentialsFromDockerConfig(registry)
     if (this.auth && 'token' in this.auth) this.basic = `Bearer ${this.auth.token}`
+    const tlsMaterial = insecure ? undefined : registryTls(registry, opts.certsDir)
+    if (tlsMaterial) this.agent = new https.Agent({ keepAlive: true, ...tlsMaterial })
   }
 
   /** The AbortSignal of the operation this client serves. */
@@ -143,7 +155,7 @@ export class RegistryClient {
       // Credentials only ever go to the registry's own origin.
       const sameOrigin = url.origin === this.origin
       const headers = { ...req.headers, ...(authorization && sameOrigin ? { authorization } : {}) }
-      const res = await httpRequest(url, { method, headers, body: body?.(), signal: this.signal })
+      const res = await httpRequest(url, { method, headers, body: body?.(), signal: this.signal, agent: this.agentFor(url) })
       const location = res.headers.get('location')
       if (![301, 302, 303, 307, 308].includes(res.status) || !location || method === 'PUT' || method === 'POST' || method === 'PATCH') return res
       await res.cancel()
@@ -154,6 +166,11 @@ export class RegistryClient {
       }
     }
     throw new RegistryError(`${this.registry}: more than ${MAX_REDIRECTS} redirects for ${url.pathname}`)
+  }
+
+  /** The registry's TLS material serves every https host of the operation (its token service, its storage), as in dockerd. */
+  private agentFor(url: URL): https.Agent | undefined {
+    return url.protocol === 'https:' ? this.agent : undefined
   }
 
   private authorizationFor(scopes: string[]): string | undefined {
@@ -167,7 +184,7 @@ export class RegistryClient {
       this.basic = basicHeader(this.auth)
       return
     }
-    const token = await fetchToken(this.registry, challenge, scopes, this.auth, this.signal)
+    const token = await fetchToken(this.registry, challenge, scopes, this.auth, { signal: this.signal, httpsAgent: this.agent })
     this.authorizations.set(scopes.join(' '), `Bearer ${token}`)
   }
 

@@ -16,12 +16,16 @@ import { finished, pipeline } from 'node:stream/promises'
 /** A request body: bytes, or a stream of them (sent chunked unless a content-length header is given). */
 export type HttpBody = Buffer | AsyncIterable<Uint8Array>
 
+/** Connections of a request: Node's global agents by default. */
+export type HttpAgent = http.Agent
+
 /** One HTTP request. */
 export interface HttpRequestInit {
   method: string
   headers: Record<string, string>
   body?: HttpBody
   signal?: AbortSignal
+  agent?: HttpAgent
 }
 
 /** A response's headers by case-insensitive name (repeated ones joined with ", ", as fetch's Headers does). */
@@ -47,7 +51,7 @@ export interface HttpResponse {
 export function httpRequest(url: URL, init: HttpRequestInit): Promise<HttpResponse> {
   const send = url.protocol === 'https:' ? https.request : http.request
   return new Promise((resolve, reject) => {
-    const req = send(url, { method: init.method, headers: init.headers, signal: init.signal }, (msg) => resolve(new NodeHttpResponse(msg)))
+    const req = send(url, { method: init.method, headers: init.headers, signal: init.signal, agent: init.agent }, (msg) => resolve(new NodeHttpResponse(msg)))
     req.once('error', reject)
     const body = init.body
     if (body === undefined || Buffer.isBuffer(body)) req.end(body)
