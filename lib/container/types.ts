@@ -68,7 +68,7 @@ export interface RunOptions extends MountRunOptions, NetworkRunOptions, Resource
    * time (cheap when the layers are present: a manifest fetch), 'never'.
    */
   pull?: PullPolicy
-  /** How to pull: auth, insecure, platform, onProgress, concurrency (see `Image.pull`). */
+  /** How to pull: auth, insecure, certsDir, platform, onProgress, concurrency (see `Image.pull`). */
   pullOptions?: Omit<PullOptions, 'signal'>
   /**
    * Rotate the log at this size (json-file's `max-size`): bytes, or a
