@@ -94,14 +94,54 @@ export async function applyLayer(dir: string, input: Readable | Buffer, opts: Ap
   const dirfd = openHostDir(dir, O_PATH)
   /** Paths this layer created: an opaque marker only hides what lower layers had. */
   const created = new Set<string>()
+  const parents = new ParentDirs(dirfd, created)
   const source = decompressed(Buffer.isBuffer(input) ? Readable.from([input]) : input)
   try {
-    await extractEach(source, dirfd, IN_DIR, (entry, dirs) => applyEntry(dirfd, entry, mode, created, dirs), { ...opts, xattrs: true })
+    await extractEach(source, dirfd, IN_DIR, (entry, dirs) => applyEntry(dirfd, entry, mode, parents, dirs), { ...opts, xattrs: true })
   } catch (err) {
     source.destroy() // stops reading the caller's stream
     throw err
   } finally {
+    parents.close()
     close(dirfd)
+  }
+}
+
+/**
+ * The parent directory of the last entry, kept open for the next ones: a
+ * layer lists a directory's entries together, and resolving a parent walks
+ * each component (fstatat, openat2, close). Reusing the fd is safe because
+ * an entry only ever changes its parent's children, never the parent or its
+ * ancestors: an entry that replaces a directory on that path (a symlink, a
+ * whiteout) has another parent itself, so it moves this cache away before
+ * any later entry could be resolved through a stale directory.
+ */
+class ParentDirs {
+  private path: string | undefined
+  private fd = -1
+
+  constructor(
+    private readonly dirfd: number,
+    /** Paths the layer created (parent dirs made on the way are added). */
+    readonly created: Set<string>,
+  ) {}
+
+  /** An O_PATH fd of the entry's parent `parts` (created 0755 where missing); owned by the cache. */
+  open(parts: string[]): number {
+    const path = parts.join('/')
+    if (path !== this.path) {
+      const fd = parentOf(this.dirfd, parts, this.created)
+      this.close()
+      this.path = path
+      this.fd = fd
+    }
+    return this.fd
+  }
+
+  close(): void {
+    if (this.fd >= 0) close(this.fd)
+    this.fd = -1
+    this.path = undefined
   }
 }
 
@@ -122,7 +162,7 @@ function parentOf(dirfd: number, parts: string[], created: Set<string>): number 
   return fd
 }
 
-async function applyEntry(dirfd: number, entry: TarEntry, mode: 'delete' | 'overlay', created: Set<string>, dirs: [string, EntryHeader][]): Promise<void> {
+async function applyEntry(dirfd: number, entry: TarEntry, mode: 'delete' | 'overlay', parents: ParentDirs, dirs: [string, EntryHeader][]): Promise<void> {
   const h = entry.header
   const drain = async () => {
     for await (const _ of entry);
@@ -132,51 +172,48 @@ async function applyEntry(dirfd: number, entry: TarEntry, mode: 'delete' | 'over
   const type = h.type ?? 'file'
   const name = parts[parts.length - 1]
   const rel = parts.join('/')
-  const pfd = parentOf(dirfd, parts.slice(0, -1), created)
-  try {
-    if (name === OPQ) {
-      await drain()
-      if (mode === 'overlay') {
-        const fd = openat(pfd, '.', O_RDONLY | O_DIRECTORY)
-        try {
-          fsetxattr(fd, 'trusted.overlay.opaque', 'y')
-        } finally {
-          close(fd)
-        }
-        return
-      }
-      const prefix = parts.slice(0, -1).join('/')
+  const created = parents.created
+  const pfd = parents.open(parts.slice(0, -1))
+  if (name === OPQ) {
+    await drain()
+    if (mode === 'overlay') {
       const fd = openat(pfd, '.', O_RDONLY | O_DIRECTORY)
       try {
-        for (const e of listdir(fd)) if (!created.has(prefix ? `${prefix}/${nameStr(e.name)}` : nameStr(e.name))) removeTree(fd, e.name)
+        fsetxattr(fd, 'trusted.overlay.opaque', 'y')
       } finally {
         close(fd)
       }
       return
     }
-    if (name.startsWith(WH)) {
-      await drain()
-      const target = name.slice(WH.length)
-      if (target === '' || target === '.' || target === '..') throw new UnsafeEntryError(`layer entry ${JSON.stringify(h.name)}`, 'a whiteout of nothing')
-      removeTree(pfd, target)
-      if (mode === 'overlay') mknodat(pfd, target, S_IFCHR, 0, 0)
-      return
+    const prefix = parts.slice(0, -1).join('/')
+    const fd = openat(pfd, '.', O_RDONLY | O_DIRECTORY)
+    try {
+      for (const e of listdir(fd)) if (!created.has(prefix ? `${prefix}/${nameStr(e.name)}` : nameStr(e.name))) removeTree(fd, e.name)
+    } finally {
+      close(fd)
     }
-    const device = type === 'character-device' || type === 'block-device'
-    if (device ? !mayCreateDevices() : !writableEntryTypes.has(type)) return drain()
-    const existing = lstatAt(pfd, name)
-    if (existing) {
-      if (type === 'directory' && isDir(existing)) {
-        created.add(rel)
-        dirs.push([rel, h])
-        return drain()
-      }
-      removeTree(pfd, name)
-    }
-    created.add(rel)
-    const meta = { uid: h.uid ?? 0, gid: h.gid ?? 0, mtime: h.mtime ?? new Date(), mode: (h.mode ?? 0o644) & 0o7777 }
-    await writeEntry({ rootfd: dirfd, resolve: IN_DIR, pfd, name, label: 'layer entry' }, entry, meta, rel, dirs)
-  } finally {
-    close(pfd)
+    return
   }
+  if (name.startsWith(WH)) {
+    await drain()
+    const target = name.slice(WH.length)
+    if (target === '' || target === '.' || target === '..') throw new UnsafeEntryError(`layer entry ${JSON.stringify(h.name)}`, 'a whiteout of nothing')
+    removeTree(pfd, target)
+    if (mode === 'overlay') mknodat(pfd, target, S_IFCHR, 0, 0)
+    return
+  }
+  const device = type === 'character-device' || type === 'block-device'
+  if (device ? !mayCreateDevices() : !writableEntryTypes.has(type)) return drain()
+  const existing = lstatAt(pfd, name)
+  if (existing) {
+    if (type === 'directory' && isDir(existing)) {
+      created.add(rel)
+      dirs.push([rel, h])
+      return drain()
+    }
+    removeTree(pfd, name)
+  }
+  created.add(rel)
+  const meta = { uid: h.uid ?? 0, gid: h.gid ?? 0, mtime: h.mtime ?? new Date(), mode: (h.mode ?? 0o644) & 0o7777 }
+  await writeEntry({ rootfd: dirfd, resolve: IN_DIR, pfd, name, label: 'layer entry' }, entry, meta, rel, dirs)
 }

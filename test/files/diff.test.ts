@@ -110,3 +110,26 @@ test('applyLayer refuses escaping names and stays inside the directory through s
   await applyLayer(dir, await mk([{ name: 'out/.wh.secret' }, { name: 'out/new' }])).catch(() => {})
   expect(fs.readdirSync(canary)).toEqual(['secret'])
 })
+
+test('applyLayer: a directory replaced mid-layer (by a symlink, by a whiteout) is resolved anew for the entries after it', async () => {
+  const base = scratch.dir('mc-files-reparent-')
+  const dir = path.join(base, 'root')
+  fs.mkdirSync(dir)
+  const pack = tar.pack()
+  const entries: { name: string; type?: 'symlink' | 'directory'; linkname?: string }[] = [
+    { name: 'd/f1' },
+    { name: 'd', type: 'symlink', linkname: 'e' }, // the directory d (holding f1) becomes a link to e
+    { name: 'e/', type: 'directory' },
+    { name: 'd/f2' }, // through the link: e/f2
+    { name: 'g/h/f3' },
+    { name: 'g/.wh.h' }, // h goes, with f3
+    { name: 'g/h/f4' }, // a new h
+  ]
+  for (const e of entries) pack.entry(e, e.type === 'symlink' || e.type === 'directory' ? '' : e.name)
+  pack.finalize()
+  await applyLayer(dir, await collect(Readable.from(pack)))
+  expect(fs.readlinkSync(path.join(dir, 'd'))).toBe('e')
+  expect(fs.readdirSync(path.join(dir, 'e'))).toEqual(['f2'])
+  expect(fs.readFileSync(path.join(dir, 'e', 'f2'), 'utf8')).toBe('d/f2')
+  expect(fs.readdirSync(path.join(dir, 'g', 'h'))).toEqual(['f4'])
+})
