@@ -1,4 +1,5 @@
-// Registry pull: a ~200 MB multi-layer image from a docker-registry on loopback, Image.pull against
+// Registry pull: a ~200 MB multi-layer image, and a layer of 5,000 small files, from a docker-registry
+// on loopback, Image.pull against
 // `skopeo copy` + `umoci unpack` (the same bytes, the same disk, the same run), peak RSS of the
 // pulling process, and the second pull of an image whose layers are all present (manifest only);
 // and `docker pull` of the same image when an engine can run (bench/docker.js): the host's pulls from
@@ -63,26 +64,46 @@ async function registry(dir, netns) {
   return { host: `127.0.0.1:${port}`, stop }
 }
 
-/** An OCI layout with LAYERS layers of LAYER_MIB MiB of incompressible data each, built by umoci. */
-function buildLayout(work) {
-  const layout = path.join(work, 'layout')
+/** A fresh OCI layout at `work/name` holding one image, built by umoci: `fill(rootfs, i)` makes layer i. */
+function buildLayout(work, name, layers, fill) {
+  const layout = path.join(work, name)
   const image = `${layout}:latest`
   execFileSync('umoci', ['init', '--layout', layout])
   execFileSync('umoci', ['new', '--image', image])
-  for (let i = 0; i < LAYERS; i++) {
-    const bundle = path.join(work, `bundle${i}`)
+  for (let i = 0; i < layers; i++) {
+    const bundle = path.join(work, `${name}-bundle${i}`)
     execFileSync('umoci', ['unpack', '--image', image, bundle])
-    const fd = fs.openSync(path.join(bundle, 'rootfs', `layer${i}.bin`), 'w')
-    for (let m = 0; m < LAYER_MIB; m++) fs.writeSync(fd, crypto.randomBytes(1 << 20))
-    fs.closeSync(fd)
-    fs.mkdirSync(path.join(bundle, 'rootfs', `etc${i}`))
-    for (let f = 0; f < 200; f++) fs.writeFileSync(path.join(bundle, 'rootfs', `etc${i}`, `f${f}`), `file ${f}\n`.repeat(50))
+    fill(path.join(bundle, 'rootfs'), i)
     execFileSync('umoci', ['repack', '--image', image, bundle])
     fs.rmSync(bundle, { recursive: true, force: true })
   }
   execFileSync('umoci', ['config', '--image', image, '--config.cmd', 'true'])
   return image
 }
+
+/** LAYERS layers of LAYER_MIB MiB of incompressible data each, and 200 small files. */
+function bigLayer(rootfs, i) {
+  const fd = fs.openSync(path.join(rootfs, `layer${i}.bin`), 'w')
+  for (let m = 0; m < LAYER_MIB; m++) fs.writeSync(fd, crypto.randomBytes(1 << 20))
+  fs.closeSync(fd)
+  fs.mkdirSync(path.join(rootfs, `etc${i}`))
+  for (let f = 0; f < 200; f++) fs.writeFileSync(path.join(rootfs, `etc${i}`, `f${f}`), `file ${f}\n`.repeat(50))
+}
+
+/** 5,000 small text files (0.5-2 KiB) in 50 directories, as a distribution's /usr/share holds them. */
+function smallFilesLayer(rootfs) {
+  for (let d = 0; d < 50; d++) {
+    const dir = path.join(rootfs, 'usr', 'share', `d${d}`)
+    fs.mkdirSync(dir, { recursive: true })
+    for (let f = 0; f < 100; f++) fs.writeFileSync(path.join(dir, `f${f}.txt`), `line ${f} of a file in ${d}\n`.repeat(20 + (f % 50)))
+  }
+}
+
+/** The images compared: a name in the registries, a title, how umoci builds it. */
+const IMAGES = [
+  { name: 'bench/big:1', title: `${LAYERS} layers x ${LAYER_MIB} MiB`, build: (work) => buildLayout(work, 'big', LAYERS, bigLayer) },
+  { name: 'bench/small-files:1', title: '1 layer of 5,000 small files', build: (work) => buildLayout(work, 'small-files', 1, smallFilesLayer) },
+]
 
 module.exports = async function registryBench() {
   const missing = ['docker-registry', 'skopeo', 'umoci'].filter((t) => !tool(t))
@@ -94,53 +115,10 @@ module.exports = async function registryBench() {
   const reg = await registry(work)
   let docker
   try {
-    const image = buildLayout(work)
-    const ref = `${reg.host}/bench/big:1`
-    execFileSync('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', `oci:${image}`, `docker://${ref}`])
-    docker = await dockerPuller(image, reg, work)
-    console.log(`\n## registry pull: ${LAYERS} layers x ${LAYER_MIB} MiB from docker-registry on 127.0.0.1`)
-    row('case', 'best', 'median', 'vs Image.pull')
-    const rounds = Number(process.env.BENCH_PULL_ROUNDS ?? 3)
-    const ours = []
-    const theirs = []
-    const dockers = []
-    const second = []
-    let rss = 0
-    const oursRun = async (r) => {
-      const runtime = new Runtime({ root: path.join(work, `root-${r}`) })
-      try {
-        rss = Math.max(rss, await peakRss(async () => ours.push(await timedSynced(() => Image.pull(ref, { runtime })))))
-        const t1 = now()
-        await Image.pull(ref, { runtime })
-        second.push(now() - t1)
-      } finally {
-        await runtime.close()
-        fs.rmSync(runtime.root, { recursive: true, force: true })
-      }
-    }
-    const skopeoRun = async (r) => {
-      const dest = path.join(work, `skopeo-${r}`)
-      theirs.push(
-        await timedSynced(async () => {
-          execFileSync('skopeo', ['copy', '--quiet', '--src-tls-verify=false', `docker://${ref}`, `oci:${dest}:1`])
-          execFileSync('umoci', ['unpack', '--image', `${dest}:1`, `${dest}-bundle`])
-        }),
-      )
-      fs.rmSync(dest, { recursive: true, force: true })
-      fs.rmSync(`${dest}-bundle`, { recursive: true, force: true })
-    }
-    const dockerRun = async () => dockers.push(await docker.pull())
-    // Interleaved, and each round in another order, so that a change of load or a colder cache hits every peer alike.
-    const peers = [oursRun, skopeoRun, ...(docker.pull ? [dockerRun] : [])]
-    for (let r = 0; r < rounds; r++) for (let i = 0; i < peers.length; i++) await peers[(i + r) % peers.length](r)
-    const best = (xs) => Math.min(...xs)
-    const ratio = (xs) => `${(best(xs) / best(ours)).toFixed(2)}x`
-    row('Image.pull', fmt(best(ours)), fmt(median(ours)), '')
-    row('skopeo copy + umoci unpack', fmt(best(theirs)), fmt(median(theirs)), ratio(theirs))
-    if (docker.pull) row(`docker pull (${docker.label})`, fmt(best(dockers)), fmt(median(dockers)), ratio(dockers))
-    else row('docker pull', `n/a: ${docker.skipped}`, '', '')
-    row('second pull (manifest only)', fmt(best(second)), fmt(median(second)), '')
-    row('peak RSS of the pulling process', `${(rss / 2 ** 20).toFixed(0)} MiB`, '', '')
+    const images = IMAGES.map((img) => ({ ...img, layout: img.build(work) }))
+    for (const img of images) execFileSync('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', `oci:${img.layout}`, `docker://${reg.host}/${img.name}`])
+    docker = await dockerPuller(images, reg, work)
+    for (const img of images) await comparePulls(img, `${reg.host}/${img.name}`, docker, work)
   } finally {
     await docker?.stop()
     reg.stop()
@@ -148,13 +126,64 @@ module.exports = async function registryBench() {
   }
 }
 
+/**
+ * Image.pull of `ref` against skopeo copy + umoci unpack and docker pull, each to its data on disk,
+ * taking turns within each round; prints best and median of each, the second pull and peak RSS.
+ */
+async function comparePulls(img, ref, docker, work) {
+  console.log(`\n## registry pull: ${img.title} from docker-registry on 127.0.0.1`)
+  row('case', 'best', 'median', 'vs Image.pull')
+  const rounds = Number(process.env.BENCH_PULL_ROUNDS ?? 3)
+  const ours = []
+  const theirs = []
+  const dockers = []
+  const second = []
+  let rss = 0
+  const oursRun = async (r) => {
+    const runtime = new Runtime({ root: path.join(work, `root-${r}`) })
+    try {
+      rss = Math.max(rss, await peakRss(async () => ours.push(await timedSynced(() => Image.pull(ref, { runtime })))))
+      const t1 = now()
+      await Image.pull(ref, { runtime })
+      second.push(now() - t1)
+    } finally {
+      await runtime.close()
+      fs.rmSync(runtime.root, { recursive: true, force: true })
+    }
+  }
+  const skopeoRun = async (r) => {
+    const dest = path.join(work, `skopeo-${r}`)
+    theirs.push(
+      await timedSynced(async () => {
+        execFileSync('skopeo', ['copy', '--quiet', '--src-tls-verify=false', `docker://${ref}`, `oci:${dest}:1`])
+        execFileSync('umoci', ['unpack', '--image', `${dest}:1`, `${dest}-bundle`])
+      }),
+    )
+    fs.rmSync(dest, { recursive: true, force: true })
+    fs.rmSync(`${dest}-bundle`, { recursive: true, force: true })
+  }
+  const dockerRun = async () => dockers.push(await docker.pull(img.name))
+  // Each round in another order, so that a change of load or a colder cache meets every peer alike.
+  const peers = [oursRun, skopeoRun, ...(docker.pull ? [dockerRun] : [])]
+  for (let r = 0; r < rounds; r++) for (let i = 0; i < peers.length; i++) await peers[(i + r) % peers.length](r)
+  const best = (xs) => Math.min(...xs)
+  const ratio = (xs) => `${(best(xs) / best(ours)).toFixed(2)}x`
+  row('Image.pull', fmt(best(ours)), fmt(median(ours)), '')
+  row('skopeo copy + umoci unpack', fmt(best(theirs)), fmt(median(theirs)), ratio(theirs))
+  if (docker.pull) row(`docker pull (${docker.label})`, fmt(best(dockers)), fmt(median(dockers)), ratio(dockers))
+  else row('docker pull', `n/a: ${docker.skipped}`, '', '')
+  row('second pull (manifest only)', fmt(best(second)), fmt(median(second)), '')
+  row('peak RSS of the pulling process', `${(rss / 2 ** 20).toFixed(0)} MiB`, '', '')
+}
+
 const median = (xs) => summarize(xs).p50
 
 /**
- * `docker pull` of the same image, removed after each pull: `{ label, pull(), stop() }`, or `{ skipped, stop() }`
- * when no engine can run. A private engine pulls from a registry on its own namespace's loopback.
+ * `docker pull` of the images by name, each removed after its pull: `{ label, pull(name), stop() }`, or
+ * `{ skipped, stop() }` when no engine can run. A private engine pulls from a registry on its own
+ * namespace's loopback, holding the same images.
  */
-async function dockerPuller(image, reg, work) {
+async function dockerPuller(images, reg, work) {
   const engine = await dockerEngine()
   if (engine.skipped) return { skipped: engine.skipped, stop: async () => {} }
   let own
@@ -162,19 +191,20 @@ async function dockerPuller(image, reg, work) {
     if (engine.netns) {
       fs.mkdirSync(path.join(work, 'engine-registry'))
       own = await registry(path.join(work, 'engine-registry'), engine.netns)
-      execFileSync('nsenter', [`--net=${engine.netns}`, '--', 'skopeo', 'copy', '--quiet', '--dest-tls-verify=false', `oci:${image}`, `docker://${own.host}/bench/big:1`])
+      for (const img of images)
+        execFileSync('nsenter', [`--net=${engine.netns}`, '--', 'skopeo', 'copy', '--quiet', '--dest-tls-verify=false', `oci:${img.layout}`, `docker://${own.host}/${img.name}`])
     }
   } catch (err) {
     own?.stop()
     await engine.stop()
     throw err
   }
-  const ref = `${(own ?? reg).host}/bench/big:1`
+  const host = (own ?? reg).host
   return {
     label: engine.label,
-    pull: async () => {
-      const ms = await timedSynced(() => engine.ok(['pull', '-q', ref]))
-      await engine.ok(['rmi', ref])
+    pull: async (name) => {
+      const ms = await timedSynced(() => engine.ok(['pull', '-q', `${host}/${name}`]))
+      await engine.ok(['rmi', `${host}/${name}`])
       return ms
     },
     stop: async () => {
