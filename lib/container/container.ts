@@ -8,7 +8,7 @@ import { guardPublicMethods } from '../util/public-boundary'
 import '../util/dispose-symbol'
 import * as fs from 'node:fs'
 import type { Readable } from 'node:stream'
-import { AbortedError, InvalidArgumentError, MiniContainerError, NotRunningError, PausedError, RunningError, throwIfAborted } from '../errors'
+import { AbortedError, InvalidArgumentError, MiniContainerError, NotRunningError, PausedError, RunningError, StartError, throwIfAborted } from '../errors'
 import { contextOf, type ContainerContext, type RuntimeOption } from './context'
 import { encodeExecSpec, encodeRunSpec, type MountOp, type RunSpec } from '../shim/spec'
 import { Shim, type ExitStatus } from '../shim/shim'
@@ -23,7 +23,7 @@ import { joinBridgeNetwork, networkSettingsOf, publishedPort, releaseContainerNe
 import type { CgroupSetup, ContainerStats, ProcessInfo } from '../cgroups'
 import { statsStream, updateResources, type ResourceUpdate, type StatsStreamOptions } from './resources'
 import type { HostBinding } from '../network/types'
-import { processStartTime, readExitFile, isAlive, waitForeign } from './liveness'
+import { processStartTime, readExitFile, isAlive, isRunningOn, waitForeign } from './liveness'
 import { runExec } from './exec'
 import { filteredEntries, logFilter, logStream } from './logs'
 import type { LogEntry } from './log-file'
@@ -436,7 +436,7 @@ export class Container implements AsyncDisposable {
         ...containerSecurity(record),
       },
     })
-    return runExec(spec, opts.stdin, opts.signal)
+    return runExec(spec, opts.stdin, opts.signal).catch((err) => Promise.reject(this.stoppedMeanwhile(err, state)))
   }
 
   /**
@@ -578,6 +578,18 @@ export class Container implements AsyncDisposable {
   private removedMeanwhile(err: unknown, during: string): unknown {
     if (this.runtime.containers.read(this.id)) return err
     return new MiniContainerError('ENOCONTAINER', `no such container: ${this.name} (it was removed ${during})`, { cause: err })
+  }
+
+  /**
+   * What a failed exec should throw: a container that stopped (its pid 1 exiting or gone) or was removed
+   * while the exec was joining it fails whichever step that broke (setns ESRCH, fork ENOMEM in a dying
+   * pid namespace), and then the cause to report is that it no longer runs.
+   */
+  private stoppedMeanwhile(err: unknown, state: ContainerState): unknown {
+    if (!(err instanceof StartError)) return err
+    const removed = this.removedMeanwhile(err, 'while a command was being started in it')
+    if (removed !== err || isRunningOn(state.pid, state.pidStart)) return removed
+    return new NotRunningError(this.id, 'exec')
   }
 
   /** The state, reconciled with reality: a "running" container whose process is gone has exited. */

@@ -11,22 +11,36 @@ import { toExitStatus, type ExitStatus } from '../shim/shim'
 /** How long a container's fresh state (network, cgroup) may belong to a start in progress in another process rather than to a crash. */
 export const START_GRACE_MS = 30_000
 
-/** Start time of a pid (field 22 of /proc/<pid>/stat), or undefined when there is no such process. */
-export function processStartTime(pid: number): string | undefined {
+/** The fields of /proc/<pid>/stat after the command name (state first), or undefined when there is no such process. */
+function statFields(pid: number): string[] | undefined {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
     // The command name may contain spaces and parentheses: fields start after the last ')'.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    if (fields[0] === 'Z' || fields[0] === 'X') return undefined
-    return fields[19]
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')
   } catch {
     return undefined
   }
 }
 
+/** Start time of a pid (field 22 of /proc/<pid>/stat), or undefined when there is no such process. */
+export function processStartTime(pid: number): string | undefined {
+  const fields = statFields(pid)
+  if (!fields || fields[0] === 'Z' || fields[0] === 'X') return undefined
+  return fields[19]
+}
+
 /** True while the process recorded as (pid, start time) runs. */
 export function isAlive(pid: number | undefined, start: string | undefined): boolean {
   return !!pid && processStartTime(pid) === start
+}
+
+/** The kernel's PF_EXITING: the process has taken its fatal signal and is exiting. */
+const PF_EXITING = 0x4
+
+/** True while the process recorded as (pid, start time) runs and is not on its way out (a SIGKILL taken). */
+export function isRunningOn(pid: number | undefined, start: string | undefined): boolean {
+  const fields = pid ? statFields(pid) : undefined
+  return isAlive(pid, start) && !!fields && (Number(fields[6]) & PF_EXITING) === 0
 }
 
 /** The exit status and time the shim recorded, if the program has ended. */
