@@ -3,10 +3,11 @@
  * chaos.js's pokers saw ESTART "join namespaces" (ESRCH) and "fork" (ENOMEM, a pid namespace whose
  * init is exiting) from execs into containers another process was killing.
  */
-import { spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { run, type Runtime } from '../../lib'
 import { processesWith, sleep, useRuntime } from '../helpers'
 import { spawnNode } from '../tools/node-child'
+import { holdAt } from '../tools/strace'
 
 let runtime: Runtime
 useRuntime((r) => (runtime = r))
@@ -34,18 +35,10 @@ test('an exec whose container is killed while the exec joins it fails with ENOTR
   )
   let out = ''
   execer.stdout!.on('data', (d) => (out += String(d)))
-  let tracer: ReturnType<typeof spawn> | undefined
+  let tracer: ChildProcess | undefined
   try {
     await until(() => (out.includes('ready') ? true : undefined), 30_000)
-    tracer = spawn('strace', ['-f', '-o', '/dev/null', '-e', 'trace=setns', '-e', 'inject=setns:delay_enter=1500000:when=1', '-p', String(execer.pid)], { stdio: ['ignore', 'ignore', 'pipe'] })
-    let said = ''
-    let missing: Error | undefined
-    tracer.stderr!.on('data', (d) => (said += String(d)))
-    tracer.once('error', (e) => (missing = new Error(`strace is needed for this test (apt-get install strace): ${e.message}`)))
-    await until(() => {
-      if (missing) throw missing
-      return said.includes(`Process ${execer.pid} attached`) || undefined
-    })
+    tracer = await holdAt(execer.pid!, 'setns', 1500)
     execer.stdin!.write('go\n')
     await until(() => (processesWith(`mc-shim\0exec\0${execer.pid}`).length ? true : undefined))
     await sleep(200) // into its held setns

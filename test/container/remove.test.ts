@@ -2,12 +2,13 @@
  * Removal: atomic for every reader, safe against a shim still writing into
  * the container's directory, and off the start path (rm: true).
  */
-import { spawn, spawnSync } from 'node:child_process'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { Container, Runtime, run } from '../../lib'
 import { useRuntime } from '../helpers'
 import { nodeOutput, runtimeWithSpareShim, spawnNode } from '../tools/node-child'
+import { holdAt } from '../tools/strace'
 
 let runtime: Runtime
 useRuntime((r) => (runtime = r))
@@ -83,10 +84,10 @@ async function until<T>(get: () => T | undefined, ms = 10_000): Promise<T> {
 
 /**
  * A fresh process (so that its pool's spare shim is its only shim) that starts container `name` on
- * `go()`, with strace (an observer, not the library) holding the spare shim at `inject` (an strace
- * -e inject=... spec). `result()` is what the start ended with: "started" or "failed <code>: <message>".
+ * `go()`, with strace holding the spare shim at its first `syscall` for `delayMs` (`follow`: its
+ * container child too). `result()` is what the start ended with: "started" or "failed <code>: <message>".
  */
-async function heldStart(name: string, strace: string[]) {
+async function heldStart(name: string, syscall: string, delayMs: number, follow: boolean) {
   const starter = spawnNode(
     `const { Container, Runtime, run } = lib();
     (async () => {
@@ -103,7 +104,7 @@ async function heldStart(name: string, strace: string[]) {
   )
   let out = ''
   starter.stdout!.on('data', (d) => (out += String(d)))
-  let tracer: ReturnType<typeof spawn> | undefined
+  let tracer: ChildProcess | undefined
   const stop = () => {
     tracer?.kill('SIGKILL')
     starter.kill('SIGKILL')
@@ -113,15 +114,7 @@ async function heldStart(name: string, strace: string[]) {
     const shims = children(starter.pid!).filter(([, comm]) => comm === 'mc-shim')
     expect(shims).toHaveLength(1)
     const spare = shims[0][0]
-    tracer = spawn('strace', [...strace, '-o', '/dev/null', '-p', String(spare)], { stdio: ['ignore', 'ignore', 'pipe'] })
-    let said = ''
-    let missing: Error | undefined
-    tracer.stderr!.on('data', (d) => (said += String(d)))
-    tracer.once('error', (e) => (missing = new Error(`strace is needed for this test (apt-get install strace): ${e.message}`)))
-    await until(() => {
-      if (missing) throw missing
-      return said.includes(`Process ${spare} attached`) || undefined
-    })
+    tracer = await holdAt(spare, syscall, delayMs, { follow })
     starter.stdin!.write('go\n')
     return { spare, stop, result: () => until(() => /(started|failed .*)\n/.exec(out)?.[1], 20_000) }
   } catch (err) {
@@ -135,7 +128,7 @@ test('a container removed while another process is starting it: the start fails 
   // and the container joining it made the start fail with ESTART 'join cgroup' (ENODEV). strace holds
   // the container child's first write, its cgroup join, for 1.5 s.
   const c = await Container.create('host', ['sleep', '60'], { runtime, network: 'none', name: 'removed-mid-start' })
-  const held = await heldStart('removed-mid-start', ['-f', '-e', 'trace=write', '-e', 'inject=write:delay_enter=1500000:when=1'])
+  const held = await heldStart('removed-mid-start', 'write', 1500, true)
   try {
     // The container child appears under the shim and is held in its first write (joining its cgroup).
     await until(() => (children(held.spare).length ? true : undefined))
@@ -153,7 +146,7 @@ test('a container removed once its program runs but before the start took note: 
   // remove() elsewhere had just taken, and the program went on running. strace holds the shim's first
   // sendto, its "S <pid>" (the program has exec'd), for 2 s.
   const c = await Container.create('host', ['sleep', '60'], { runtime, network: 'none', name: 'removed-at-report' })
-  const held = await heldStart('removed-at-report', ['-e', 'trace=sendto', '-e', 'inject=sendto:delay_enter=2000000:when=1'])
+  const held = await heldStart('removed-at-report', 'sendto', 2000, false)
   try {
     const [program] = await until(() => children(held.spare).find(([, comm]) => comm === 'sleep'))
     await c.remove({ force: true })

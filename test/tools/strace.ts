@@ -1,0 +1,33 @@
+/**
+ * strace as an observer that holds a process at a chosen system call, for tests of races (a
+ * removal, a kill or an owner's death landing at an exact step). The library never runs it.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+
+/**
+ * Attaches strace to `pid` and delays the first `syscall` of each traced process by `delayMs`
+ * before it runs; with `follow` (the default) its threads and the children it makes from now on
+ * are traced too. Resolves once attached; fails when strace is missing (apt-get install strace).
+ */
+export function holdAt(pid: number, syscall: string, delayMs: number, opts: { follow?: boolean } = {}): Promise<ChildProcess> {
+  const follow = opts.follow === false ? [] : ['-f']
+  const args = [...follow, '-o', '/dev/null', '-e', `trace=${syscall}`, '-e', `inject=${syscall}:delay_enter=${delayMs * 1000}:when=1`, '-p', String(pid)]
+  const tracer = spawn('strace', args, { stdio: ['ignore', 'ignore', 'pipe'] })
+  let said = ''
+  tracer.stderr!.on('data', (d) => (said += String(d)))
+  return new Promise((resolve, reject) => {
+    const fail = (why: string) => {
+      clearInterval(poll)
+      tracer.kill('SIGKILL')
+      reject(new Error(why))
+    }
+    const t0 = Date.now()
+    const poll = setInterval(() => {
+      if (said.includes(`Process ${pid} attached`)) {
+        clearInterval(poll)
+        resolve(tracer)
+      } else if (Date.now() - t0 > 20_000) fail(`strace did not attach to ${pid} within 20 s: ${said}`)
+    }, 20)
+    tracer.once('error', (e) => fail(`strace is needed for this test (apt-get install strace): ${e.message}`))
+  })
+}
