@@ -68,6 +68,31 @@ function untilAborted(started: Promise<number>, signal: AbortSignal | undefined,
   })
 }
 
+/** `locked`, unless `signal` fires first: then EABORTED, and the lock is let go as soon as it comes. */
+function lockUnlessAborted(locked: Promise<() => void>, signal: AbortSignal | undefined, what: string): Promise<() => void> {
+  if (!signal) return locked
+  return new Promise((resolve, reject) => {
+    let settled = false
+    const settle = (done: () => void) => {
+      if (settled) return
+      settled = true
+      signal.removeEventListener('abort', onAbort)
+      done()
+    }
+    const onAbort = () =>
+      settle(() => {
+        reject(new AbortedError(what, signal.reason))
+        locked.then((unlock) => unlock(), () => {})
+      })
+    signal.addEventListener('abort', onAbort, { once: true })
+    if (signal.aborted) onAbort()
+    locked.then(
+      (unlock) => settle(() => resolve(unlock)),
+      (err) => settle(() => reject(err)),
+    )
+  })
+}
+
 /** `inspect().state.health`, present when a health check is configured. */
 function health(file: string): { health?: ContainerInspect['state']['health'] } {
   const h = readHealth(file)
@@ -143,7 +168,7 @@ export class Container implements AsyncDisposable {
     const what = `starting container ${this.name}`
     throwIfAborted(signal, what)
     if (this.currentState().status === 'running') return
-    const unlock = await this.lockLayer('while it was starting')
+    const unlock = await lockUnlessAborted(this.lockLayer('while it was starting'), signal, what)
     try {
       // The lock's previous holder may have been a start in another process.
       if (this.currentState().status !== 'running') await this.launch(signal, what)

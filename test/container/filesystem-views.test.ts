@@ -100,3 +100,22 @@ test('a start waits for a view of the stopped container, and the view of a conta
     await c.remove({ force: true })
   }
 })
+
+test('a start aborted while it waits for a view of the container is EABORTED, and leaves it startable', async () => {
+  const c = await Container.create('host', ['sleep', '60'], { runtime, network: 'none' })
+  try {
+    const ac = new AbortController()
+    let start: Promise<void> | undefined
+    await c.withFilesystem(async () => {
+      start = c.start({ signal: ac.signal })
+      await sleep(200)
+      ac.abort(new Error('changed my mind'))
+      await expect(start).rejects.toMatchObject({ code: 'EABORTED' })
+    })
+    expect((await c.inspect()).state.status).toBe('created')
+    await c.start()
+    expect((await c.inspect()).state.running).toBe(true)
+  } finally {
+    await c.remove({ force: true })
+  }
+})
