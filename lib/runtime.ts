@@ -21,7 +21,7 @@ import { useDefaultImageContext } from './image/image'
 import { ContainerStore } from './container/store'
 import { useDefaultContext, type ContainerContext } from './container/context'
 import { collectGarbage, isRunning, stopOwnedContainers } from './container/recovery'
-import type { Shim } from './shim/shim'
+import { drainShimPool, type Shim } from './shim/shim'
 import { NetworkService } from './network/service'
 import { useDefaultNetworkContext } from './network/network'
 import { runtimeTag } from './network/names'
@@ -103,8 +103,9 @@ export class Runtime implements ContainerContext, AsyncDisposable {
    * Stops and removes what this runtime owns in this process — its
    * containers that are not detached — and then, when no container of the
    * root still runs, removes its bridges, firewall rules and nf_tables table
-   * and its parent cgroup, and closes its sockets. The state on disk (images, volumes, stopped
-   * containers) stays. Using the runtime again recreates what it needs.
+   * and its parent cgroup, and closes its sockets; the spare shim kept warm for the next start
+   * ends too. The state on disk (images, volumes, stopped containers) stays. Using the runtime
+   * again recreates what it needs.
    */
   async close(): Promise<void> {
     await stopOwnedContainers(this)
@@ -114,6 +115,7 @@ export class Runtime implements ContainerContext, AsyncDisposable {
       await this.cgroups.removeScope()
     }
     this.networks.close()
+    await drainShimPool()
     this.recovered = undefined
     debug('runtime %s closed (networks %s)', this.root, stillRunning ? 'kept: containers still run' : 'removed')
   }

@@ -95,3 +95,18 @@ export function processesWith(marker: string): string[] {
       }
     })
 }
+
+/** Live (not zombie) children of `pid`: [pid, comm] from /proc. */
+export function childProcesses(pid: number): Array<[number, string]> {
+  const out: Array<[number, string]> = []
+  for (const p of fs.readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
+    try {
+      const stat = fs.readFileSync(`/proc/${p}/stat`, 'utf8')
+      const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      if (Number(ppid) === pid && state !== 'Z') out.push([Number(p), stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))])
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+  return out
+}

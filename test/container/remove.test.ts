@@ -6,7 +6,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { Container, Runtime, run } from '../../lib'
-import { useRuntime } from '../helpers'
+import { childProcesses, useRuntime } from '../helpers'
 import { nodeOutput, runtimeWithSpareShim, spawnNode } from '../tools/node-child'
 import { holdAt } from '../tools/strace'
 
@@ -48,21 +48,6 @@ test('what a process that exits right after a removal leaves in trash/ is delete
   expect(fs.readdirSync(trash)).toEqual([])
   await next.close()
 })
-
-/** Live (not zombie) children of `pid`: [pid, comm] from /proc. */
-function children(pid: number): Array<[number, string]> {
-  const out: Array<[number, string]> = []
-  for (const p of fs.readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
-    try {
-      const stat = fs.readFileSync(`/proc/${p}/stat`, 'utf8')
-      const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-      if (Number(ppid) === pid && state !== 'Z') out.push([Number(p), stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))])
-    } catch {
-      /* exited meanwhile */
-    }
-  }
-  return out
-}
 
 /** Whether `pid` is a process that has not exited (not a zombie). */
 function liveProcess(pid: number): boolean {
@@ -111,7 +96,7 @@ async function heldStart(name: string, syscall: string, delayMs: number, follow:
   }
   try {
     await until(() => out.includes('ready') || undefined, 30_000)
-    const shims = children(starter.pid!).filter(([, comm]) => comm === 'mc-shim')
+    const shims = childProcesses(starter.pid!).filter(([, comm]) => comm === 'mc-shim')
     expect(shims).toHaveLength(1)
     const spare = shims[0][0]
     tracer = await holdAt(spare, syscall, delayMs, { follow })
@@ -131,7 +116,7 @@ test('a container removed while another process is starting it: the start fails 
   const held = await heldStart('removed-mid-start', 'write', 1500, true)
   try {
     // The container child appears under the shim and is held in its first write (joining its cgroup).
-    await until(() => (children(held.spare).length ? true : undefined))
+    await until(() => (childProcesses(held.spare).length ? true : undefined))
     await c.remove({ force: true })
     expect(await held.result()).toMatch(/^failed ENOCONTAINER: .*removed while it was starting/)
     expect(fs.existsSync(path.join(runtime.root, 'containers', c.id))).toBe(false)
@@ -148,7 +133,7 @@ test('a container removed once its program runs but before the start took note: 
   const c = await Container.create('host', ['sleep', '60'], { runtime, network: 'none', name: 'removed-at-report' })
   const held = await heldStart('removed-at-report', 'sendto', 2000, false)
   try {
-    const [program] = await until(() => children(held.spare).find(([, comm]) => comm === 'sleep'))
+    const [program] = await until(() => childProcesses(held.spare).find(([, comm]) => comm === 'sleep'))
     await c.remove({ force: true })
     expect(await held.result()).toMatch(/^failed ENOCONTAINER: .*removed while it was starting/)
     // Killed with its shim (its PDEATHSIG): gone, or a zombie until whoever adopted it reaps it.
