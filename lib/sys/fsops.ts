@@ -6,8 +6,8 @@
  *
  * @module
  */
-import type koffi from 'koffi'
 import { NativeError, SyscallError } from '../errors'
+import type koffi from './koffi'
 import { checkNegErrno, errnoName, nativeLib } from './libc'
 
 type Fn = ReturnType<ReturnType<typeof koffi.load>['func']>

@@ -11,8 +11,8 @@
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
-import koffi, { type LibraryHandle } from 'koffi'
 import { NativeError, SyscallError } from '../errors'
+import koffi, { type LibraryHandle } from './koffi'
 import { missingNativeHint, nativeDir } from './native-dir'
 
 const libc = koffi.load('libc.so.6')
