@@ -181,10 +181,9 @@ const refillDelayMs = 25
 
 /**
  * Ends the spare shim and stops refilling until the next run: a closed
- * runtime leaves no process behind, nor a socket that would keep this
- * module's objects alive (each jest test file loads its own copy of the
- * library, and every copy's spare held ~4 MB of heap and a process).
- * Resolves once the spare is reaped.
+ * runtime leaves no process behind, nor a socket that keeps this copy of
+ * the module reachable (jest loads a copy per test file, and each copy's
+ * spare stayed for the worker's life). Resolves once the spare is reaped.
  */
 export async function drainShimPool(): Promise<void> {
   spareWanted = false
