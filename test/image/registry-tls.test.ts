@@ -14,7 +14,7 @@ import { Image, type Runtime } from '../../lib'
 import { busyboxRootfs, destroyRuntime, tempRuntime } from '../helpers'
 import { runNodeSync } from '../tools/node-child'
 import { startRegistry, type TestRegistry } from '../tools/registry'
-import { buildOciImage, skopeoPush, skopeoRaw, writeFile } from '../tools/oci-image'
+import { buildOciImage, skopeoPush, skopeoRaw, writeFile, type OciLayout } from '../tools/oci-image'
 
 jest.setTimeout(120_000)
 
@@ -24,11 +24,12 @@ let mtlsReg: TestRegistry
 let runtime: Runtime
 let ref: string
 let configDigest: string
+let layout: OciLayout
 
 beforeAll(async () => {
   ;[tlsReg, plainReg, mtlsReg] = await Promise.all([startRegistry({ type: 'none' }, { tls: true }), startRegistry(), startRegistry({ type: 'none' }, { tls: true, clientCerts: true })])
   runtime = tempRuntime()
-  const layout = buildOciImage({ layers: [(r) => void busyboxRootfs(r), (r) => writeFile(r, 'etc/greeting', 'over tls\n')], cmd: ['cat', '/etc/greeting'] })
+  layout = buildOciImage({ layers: [(r) => void busyboxRootfs(r), (r) => writeFile(r, 'etc/greeting', 'over tls\n')], cmd: ['cat', '/etc/greeting'] })
   ref = `${tlsReg.host}/tls/app:1`
   await skopeoPush(layout, ref)
   await skopeoPush(layout, `${plainReg.host}/plain/app:1`)
@@ -45,6 +46,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await destroyRuntime(runtime)
   await Promise.all([tlsReg?.stop(), plainReg?.stop(), mtlsReg?.stop()])
+  layout?.remove()
 })
 
 test('a pull over https verifies the registry certificate against a CA the process trusts (NODE_EXTRA_CA_CERTS)', () => {
