@@ -43,7 +43,7 @@ export interface HttpResponse {
   readonly body: Readable
   /** The whole body as text. */
   text(): Promise<string>
-  /** Drops the body (the connection is closed rather than drained). */
+  /** Drops the body: a short one is read to its end so that the connection is reused, a long one cuts the connection. */
   cancel(): Promise<void>
 }
 
@@ -52,7 +52,7 @@ export function httpRequest(url: URL, init: HttpRequestInit): Promise<HttpRespon
   const send = url.protocol === 'https:' ? https.request : http.request
   return new Promise((resolve, reject) => {
     const req = send(url, { method: init.method, headers: init.headers, signal: init.signal, agent: init.agent }, (msg) => resolve(new NodeHttpResponse(msg)))
-    req.once('error', reject)
+    req.on('error', reject) // after the response, a no-op: the body stream carries later failures
     const body = init.body
     if (body === undefined || Buffer.isBuffer(body)) req.end(body)
     // A failed upload also fails the request, which rejects above or breaks the response body.
