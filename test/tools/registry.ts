@@ -115,10 +115,17 @@ export async function startRegistry(mode: RegistryAuthMode = { type: 'none' }, t
 
 /** A CA, and a certificate for IP 127.0.0.1 it signed (openssl); PEM files in `dir`. */
 export function makeServerCertificate(dir: string): { caFile: string; certFile: string; keyFile: string } {
+  const ca = selfSigned(dir, 'ca', '/CN=mc-test-registry-ca')
+  return { caFile: ca.certFile, ...signCertificate(dir, 'tls', '/CN=127.0.0.1', 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n') }
+}
+
+/** A key `<name>.key` and a self-signed certificate `<name>.crt` for `subject` (openssl), in `dir`. */
+function selfSigned(dir: string, name: string, subject: string): { certFile: string; keyFile: string } {
   requireTool('openssl', 'openssl')
-  const caFile = path.join(dir, 'ca.crt')
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', path.join(dir, 'ca.key'), '-out', caFile, '-days', '1', '-subj', '/CN=mc-test-registry-ca'], { stdio: 'ignore' })
-  return { caFile, ...signCertificate(dir, 'tls', '/CN=127.0.0.1', 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n') }
+  const keyFile = path.join(dir, `${name}.key`)
+  const certFile = path.join(dir, `${name}.crt`)
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '1', '-subj', subject], { stdio: 'ignore' })
+  return { certFile, keyFile }
 }
 
 /** A key and a certificate `<name>.crt` signed by the CA in `dir` (ca.crt, ca.key), with `extensions`. */
@@ -158,10 +165,7 @@ async function waitForPort(port: number, child: ChildProcess, log: () => string)
 
 /** A key and self-signed certificate (openssl), and an HTTP token service on loopback that signs RS256 JWTs. */
 async function startTokenService(dir: string, mode: Extract<RegistryAuthMode, { type: 'token' }>, seen: TestRegistry['tokenRequests']) {
-  requireTool('openssl', 'openssl')
-  const keyFile = path.join(dir, 'token.key')
-  const certFile = path.join(dir, 'token.crt')
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '1', '-subj', '/CN=mc-test-token'], { stdio: 'ignore' })
+  const { keyFile, certFile } = selfSigned(dir, 'token', '/CN=mc-test-token')
   const key = fs.readFileSync(keyFile)
   const certDer = new crypto.X509Certificate(fs.readFileSync(certFile)).raw.toString('base64')
   const policy = mode.policy ?? ((_user, _repo, asked) => asked)
