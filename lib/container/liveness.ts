@@ -39,8 +39,10 @@ const PF_EXITING = 0x4
 
 /** True while the process recorded as (pid, start time) runs and is not on its way out (a SIGKILL taken). */
 export function isRunningOn(pid: number | undefined, start: string | undefined): boolean {
+  // One read of /proc/<pid>/stat for both: the same process (start time, not a zombie) and its flags.
   const fields = pid ? statFields(pid) : undefined
-  return isAlive(pid, start) && !!fields && (Number(fields[6]) & PF_EXITING) === 0
+  if (!fields || fields[0] === 'Z' || fields[0] === 'X' || fields[19] !== start) return false
+  return (Number(fields[6]) & PF_EXITING) === 0
 }
 
 /** The exit status and time the shim recorded, if the program has ended. */
