@@ -225,9 +225,8 @@ void mc_owner_prepare(pid_t owner) {
  * A thread that exited since mc_owner_prepare() has its pidfd readable at
  * the first poll. It ends when the container has exited, stamping the moment.
  */
-static void *watch(void *unused) {
-  (void)unused;
-  hasten(0);
+static void *watch(void *realtime) {
+  if (!realtime) setpriority(PRIO_PROCESS, 0, -20);
   struct pollfd *fds = watched;
   int n = nwatched;
   while (!(fds[0].revents & POLLIN)) {
@@ -242,6 +241,25 @@ static void *watch(void *unused) {
   }
   exited_ns = mc_monotonic_ns();
   return NULL;
+}
+
+/*
+ * The watcher is born with its policy (see hasten()), never a moment without
+ * it: SCHED_FIFO set in its attributes, or, where the host refuses it (EPERM:
+ * a cgroup v1 without a real-time budget), an ordinary thread that takes nice
+ * -20 as its first step.
+ */
+static int start_watcher(int realtime) {
+  if (!realtime) return pthread_create(&watcher, NULL, watch, NULL);
+  pthread_attr_t attr;
+  struct sched_param p = {.sched_priority = 1};
+  pthread_attr_init(&attr);
+  pthread_attr_setinheritsched(&attr, PTHREAD_EXPLICIT_SCHED);
+  pthread_attr_setschedpolicy(&attr, SCHED_FIFO);
+  pthread_attr_setschedparam(&attr, &p);
+  int err = pthread_create(&watcher, &attr, watch, (void *)1);
+  pthread_attr_destroy(&attr);
+  return err;
 }
 
 /* The owner's threads are watched no more: closes their pidfds. */
@@ -259,7 +277,7 @@ void mc_owner_guard(void) {
   }
   watched[0] = (struct pollfd){.fd = (int)container_fd, .events = POLLIN};
   /* Without a thread (ENOMEM, EAGAIN) PDEATHSIG alone still kills the container. */
-  watching = pthread_create(&watcher, NULL, watch, NULL) == 0;
+  watching = start_watcher(1) == 0 || start_watcher(0) == 0;
 }
 
 void mc_owner_unguard(struct mc_owner_times *out) {

@@ -6,8 +6,10 @@
  * a thread of the owner that ends on its own kills nothing.
  */
 import * as fs from 'node:fs'
+import * as path from 'node:path'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { Container, Image, type Runtime } from '../../lib'
+import { detectLayout, parseProcCgroup } from '../../lib/cgroups/layout'
 import { destroyRuntime, sleep, tempRuntime } from '../helpers'
 import { nodeScript, runtimeWithSpareShim, spawnNode } from '../tools/node-child'
 
@@ -221,22 +223,44 @@ test('a thread of the owner ending on its own (a worker_thread) does not kill it
   await (await Container.get('worker-owner', { runtime })).remove({ force: true })
 })
 
-/** The scheduling policy of each thread of `pid` (field 41 of stat: 0 normal, 1 SCHED_FIFO). */
-function policies(pid: number): number[] {
-  return fs.readdirSync(`/proc/${pid}/task`).map((tid) => {
-    const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[38])
-  })
+/** The fields of one thread's stat from its state on (index 0 is proc(5)'s field 3). */
+function threadFields(pid: number, tid: number): string[] {
+  const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')
 }
 
-test("an owner's SIGKILL reaches the container through a real-time watcher, and the exit file times each step on the monotonic clock", async () => {
-  // The shim's watcher thread is SCHED_FIFO, its main thread (the log) is not. The exit file's
-  // fields after FinishedAt: the owner's death noticed, SIGKILL sent, exit seen, reaped, in
-  // CLOCK_MONOTONIC ns (process.hrtime's clock), so the steps can be checked against the kill.
+/** The v1 cpu hierarchy's directory of `pid`'s cgroup when the host has real-time group scheduling (cpu.rt_runtime_us), else undefined. */
+function rtGroupDir(pid: number): string | undefined {
+  const layout = detectLayout()
+  if (layout.name !== 'v1' && layout.name !== 'hybrid') return undefined
+  const cpu = layout.hierarchies.find((h) => h.controllers.includes('cpu'))
+  const rel = cpu && parseProcCgroup(fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8')).get('cpu')
+  const dir = cpu && rel !== undefined ? path.join(cpu.mountPoint, rel) : undefined
+  return dir && fs.existsSync(path.join(dir, 'cpu.rt_runtime_us')) ? dir : undefined
+}
+
+/**
+ * The watcher's designed priority where the shim runs: SCHED_FIFO (policy 1) unless the shim's
+ * cgroup has no real-time budget (cgroup v1 with RT group scheduling, cpu.rt_runtime_us 0), where
+ * it is an ordinary thread at nice -20 (native/owner.c, hasten()).
+ */
+function expectedWatcher(shim: number): { policy: number; nice: number } {
+  const dir = rtGroupDir(shim)
+  const budget = dir ? Number(fs.readFileSync(path.join(dir, 'cpu.rt_runtime_us'), 'utf8')) : Infinity
+  return budget > 0 ? { policy: 1, nice: 0 } : { policy: 0, nice: -20 }
+}
+
+/**
+ * An owner's SIGKILL through the watcher, checked step by step; with `cgroupDir`, the owner (and
+ * so its shim) runs in that v1 cpu cgroup.
+ */
+async function killOwnerThroughWatcher(name: string, cgroupDir?: string): Promise<{ policy: number; nice: number }> {
+  const join = cgroupDir ? `require('node:fs').writeFileSync(${JSON.stringify(path.join(cgroupDir, 'cgroup.procs'))}, String(process.pid))` : ''
   const script = `const { run, Runtime } = lib();
     (async () => {
+      ${join}
       const runtime = new Runtime({ root: ${JSON.stringify(runtime.root)} })
-      const c = await run('host', ['sleep', '60'], { runtime, name: 'timed-owner', network: 'none' })
+      const c = await run('host', ['sleep', '60'], { runtime, name: ${JSON.stringify(name)}, network: 'none' })
       console.log('pid ' + (await c.inspect()).state.pid)
       setInterval(() => {}, 1000)
     })()`
@@ -245,11 +269,18 @@ test("an owner's SIGKILL reaches the container through a real-time watcher, and 
     const out = lines(child.stdout!)
     const containerPid = Number((await out.next(/pid \d+/)).split(' ')[1])
     const shim = processes().find((p) => p.pid === containerPid)!.ppid
-    expect(policies(shim).sort()).toEqual([0, 1])
+    // The watcher starts right after the shim says the program runs; it is born with its policy.
+    expect(await until(() => fs.readdirSync(`/proc/${shim}/task`).length === 2)).toBe(true)
+    const expected = expectedWatcher(shim)
+    // The main thread's tid is the shim's pid; the other one is the watcher. Fields 41 (policy), 19 (nice).
+    const watcher = fs.readdirSync(`/proc/${shim}/task`).map(Number).find((tid) => tid !== shim)!
+    const policyAndNice = (tid: number) => [41, 19].map((n) => Number(threadFields(shim, tid)[n - 3]))
+    expect(policyAndNice(shim)).toEqual([0, 0])
+    expect(policyAndNice(watcher)).toEqual([expected.policy, expected.nice])
     const t0 = process.hrtime.bigint()
     child.kill('SIGKILL')
     expect(await until(() => !alive(containerPid), 2000)).toBe(true)
-    const c = await Container.get('timed-owner', { runtime })
+    const c = await Container.get(name, { runtime })
     const exitFile = `${runtime.root}/containers/${c.id}/exit`
     expect(await until(() => fs.existsSync(exitFile), 2000)).toBe(true)
     const [code, signal, , ...steps] = fs.readFileSync(exitFile, 'utf8').trim().split(' ')
@@ -262,7 +293,36 @@ test("an owner's SIGKILL reaches the container through a real-time watcher, and 
     expect(reaped - t0).toBeLessThan(2_000_000_000n)
     expect((await c.inspect()).state.exitCode).toBe(137)
     await c.remove({ force: true })
+    return expected
   } finally {
     child.kill('SIGKILL')
+  }
+}
+
+test("an owner's SIGKILL reaches the container through a real-time watcher, and the exit file times each step on the monotonic clock", async () => {
+  // The shim's watcher thread is SCHED_FIFO where its cgroup allows, its main thread (the log) is
+  // not. The exit file's fields after FinishedAt: the owner's death noticed, SIGKILL sent, exit
+  // seen, reaped, in CLOCK_MONOTONIC ns (process.hrtime's clock), so the steps can be checked.
+  await killOwnerThroughWatcher('timed-owner')
+})
+
+// Where the host schedules real-time tasks per cgroup (cgroup v1, CONFIG_RT_GROUP_SCHED), a new
+// cpu cgroup has no real-time budget, as Docker's and every CI job's container: the watcher is then
+// an ordinary thread at nice -20, from its first moment, and the owner's death still kills.
+const rtGroups = rtGroupDir(process.pid) !== undefined
+;(rtGroups ? test : test.skip)('in a cgroup without a real-time budget the watcher runs at nice -20, and still kills', async () => {
+  const dir = path.join(rtGroupDir(process.pid)!, `mc-test-nort-${process.pid}`)
+  fs.mkdirSync(dir)
+  try {
+    expect(fs.readFileSync(path.join(dir, 'cpu.rt_runtime_us'), 'utf8').trim()).toBe('0')
+    expect(await killOwnerThroughWatcher('nort-owner', dir)).toEqual({ policy: 0, nice: -20 })
+  } finally {
+    // The owner's runtime nested its scope (minicontainer-<tag>) in this cgroup: empty, bottom-up.
+    const removeCgroup = (d: string): void => {
+      for (const e of fs.readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) removeCgroup(path.join(d, e.name))
+      fs.rmdirSync(d)
+    }
+    expect(await until(() => fs.readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').trim() === '')).toBe(true)
+    removeCgroup(dir)
   }
 })
