@@ -44,6 +44,7 @@ import type { WaitTarget } from '../harness/target'
 import { readHealth } from '../harness/health-monitor'
 import { waitTarget } from './wait-target'
 import { debug } from '../util/debug'
+import { optionsObject } from '../util/options-object'
 import { SharedViews, type FilesystemView } from './fs-views'
 
 /** This process's views of stopped containers, by container directory. */
@@ -110,7 +111,8 @@ export class Container implements AsyncDisposable {
   ) {}
 
   /** Creates a container from an image without starting it (`docker create`). */
-  static async create(image: string, cmd?: string[], opts: RunOptions & RuntimeOption = {}): Promise<Container> {
+  static async create(image: string, cmd?: string[], options?: RunOptions & RuntimeOption): Promise<Container> {
+    const opts = optionsObject(options, 'Container.create()')
     const rt = contextOf(opts)
     await rt.ready()
     checkRunOptions(opts) // before a pull that may take long
@@ -433,7 +435,8 @@ export class Container implements AsyncDisposable {
   }
 
   /** Runs a command inside the running container's namespaces and root (`docker exec`). */
-  async exec(cmd: string[], opts: ExecOptions = {}): Promise<ExecResult> {
+  async exec(cmd: string[], options?: ExecOptions): Promise<ExecResult> {
+    const opts = optionsObject(options, 'exec()')
     if (!Array.isArray(cmd) || cmd.length === 0) throw new InvalidArgumentError('exec needs a command, e.g. ["cat", "/etc/hostname"]')
     const state = this.currentState()
     if (state.status !== 'running' || !state.pid) throw new NotRunningError(this.id, 'exec')

@@ -13,6 +13,7 @@ import type { LogStreamName } from '../harness/target'
 import { checkReuse, configHash, reuseHashLabel, withReuseLock } from '../harness/reuse'
 import { defaultStartupTimeout } from '../harness/wait-until-ready'
 import { Container } from './container'
+import { optionsObject } from '../util/options-object'
 import type { RunOptions } from './types'
 
 /** Options of {@link run} beyond create's: readiness, reuse and live logs. */
@@ -110,7 +111,8 @@ function reuse(image: string, cmd: string[] | undefined, opts: AllRunOptions): P
  * @param cmd - command; defaults to the image's
  * @param opts - Docker-like options, the harness options, and `runtime` to target a non-default `Runtime`
  */
-export async function run(image: string, cmd?: string[], opts: RunOptions & HarnessRunOptions & RuntimeOption = {}): Promise<Container> {
+export async function run(image: string, cmd?: string[], options?: RunOptions & HarnessRunOptions & RuntimeOption): Promise<Container> {
+  const opts = optionsObject(options, 'run()')
   throwIfAborted(opts.signal, `running ${image}`)
   if (opts.reuse) return reuse(image, cmd, opts)
   return ready(await startNew(image, cmd, createOptions(opts)), opts)
