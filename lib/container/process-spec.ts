@@ -9,17 +9,26 @@ import * as fs from 'node:fs'
 import { InvalidArgumentError } from '../errors'
 import { closeQuietly, openat2, O_CLOEXEC, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS } from '../sys/libc'
 import type { ProcessSpec } from '../shim/spec'
+import { isNumericId, parseUserId } from '../util/user-id'
 
 const defaultPath = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
 
 /** Turns `{K: 'v'}` or `['K=v']` into `['K=v']`, validating names. */
 export function envList(env: Record<string, string> | string[] | undefined): string[] {
   if (!env) return []
+  if (!Array.isArray(env)) checkEnvNames(Object.keys(env))
   const list = Array.isArray(env) ? env : Object.entries(env).map(([k, v]) => `${k}=${v}`)
   for (const e of list)
     if (typeof e !== 'string' || !/^[^=\0]+=/.test(e) || e.includes('\0'))
       throw new InvalidArgumentError(`invalid environment entry ${JSON.stringify(e)}: expected "NAME=value"`)
   return list
+}
+
+/** An object's keys are whole names: `{ 'A=B': 'x' }` would otherwise set A to "B=x". */
+function checkEnvNames(names: string[]): void {
+  for (const name of names)
+    if (!name || name.includes('=') || name.includes('\0'))
+      throw new InvalidArgumentError(`invalid environment variable name ${JSON.stringify(name)}: names must be non-empty and contain no "=" or NUL`)
 }
 
 /** Later entries override earlier ones with the same name, keeping first-seen order. */
@@ -63,7 +72,8 @@ function parseDb(text: string | undefined): string[][] {
  * Resolves `user` ("name", "uid", "uid:gid", "name:group") against the
  * image's databases. Supplementary groups are Docker's: every group of
  * /etc/group whose gid is the primary one or that lists the user, plus
- * `groupAdd` (names or gids).
+ * `groupAdd` (names or gids). Every id, given or read from the image, must
+ * be in Docker's range (user-id.ts): EINVALID otherwise.
  */
 export function resolveUser(user: string, layers: string[], groupAdd: string[] = []): Identity {
   const groups = parseDb(readFromLayers(layers, '/etc/group'))
@@ -71,22 +81,37 @@ export function resolveUser(user: string, layers: string[], groupAdd: string[] =
   if (user === '' || user === 'root' || user === '0') return { uid: 0, gid: 0, additionalGids: supplementaryGids(groups, 'root', 0, groupAdd), home: '/root' }
   const [u = '', g] = user.split(':')
   const passwd = parseDb(readFromLayers(layers, '/etc/passwd'))
-  const entry = passwd.find((p) => p[0] === u || (/^\d+$/.test(u) && p[2] === u))
+  const entry = passwd.find((p) => p[0] === u || (isNumericId(u) && p[2] === u))
   let uid: number
-  if (/^\d+$/.test(u)) uid = Number(u)
+  if (isNumericId(u)) uid = parseUserId(u, `the uid of user "${user}"`)
   else if (!u) uid = 0
-  else if (entry) uid = Number(entry[2])
+  else if (entry) uid = parseUserId(entry[2] ?? '', `the uid of user ${u} in the image's /etc/passwd`)
   else throw new InvalidArgumentError(`unable to find user ${u}: no matching entries in the image's /etc/passwd (use a numeric uid)`)
-  let gid = entry ? Number(entry[3]) : 0
-  if (g !== undefined) {
-    const group = groups.find((gr) => gr[0] === g)
-    if (/^\d+$/.test(g)) gid = Number(g)
-    else if (group) gid = Number(group[2])
-    else throw new InvalidArgumentError(`unable to find group ${g}: no matching entries in the image's /etc/group`)
-  }
+  let gid = entry ? parseUserId(entry[3] ?? '', `the gid of user ${entry[0]} in the image's /etc/passwd`) : 0
+  if (g !== undefined) gid = groupId(groups, g, `the gid of user "${user}"`)
   // With an explicit group (`user:group`), Docker looks up only that group, not the user's memberships.
   const memberOf = g === undefined ? entry?.[0] : undefined
   return { uid, gid, additionalGids: supplementaryGids(groups, memberOf, gid, groupAdd), home: entry?.[5] || (uid === 0 ? '/root' : '/') }
+}
+
+/** A group given as a gid or a name of the image's /etc/group; `what` names it in errors. */
+function groupId(groups: string[][], g: string, what: string): number {
+  if (isNumericId(g)) return parseUserId(g, what)
+  const group = groups.find((gr) => gr[0] === g)
+  if (!group) throw new InvalidArgumentError(`unable to find group ${g}: no matching entries in the image's /etc/group (use a group name or a gid)`)
+  return parseUserId(group[2] ?? '', `the gid of group ${g} in the image's /etc/group`)
+}
+
+/**
+ * Checks the ids written in a `user` option and in `groupAdd` at create,
+ * so a container that could never start is not made; names are resolved
+ * against the image at start ({@link resolveUser}), as in Docker.
+ */
+export function checkUserOption(user: string | undefined, groupAdd: string[] = []): void {
+  const [u = '', g] = (user ?? '').split(':')
+  if (isNumericId(u)) parseUserId(u, `the uid of user "${user}"`)
+  if (g !== undefined && isNumericId(g)) parseUserId(g, `the gid of user "${user}"`)
+  for (const id of groupAdd) if (isNumericId(id)) parseUserId(id, 'the groupAdd gid')
 }
 
 /**
@@ -94,15 +119,10 @@ export function resolveUser(user: string, layers: string[], groupAdd: string[] =
  * gid or listing `memberOf` as a member, then `groupAdd`.
  */
 function supplementaryGids(groups: string[][], memberOf: string | undefined, gid: number, groupAdd: string[]): number[] {
-  const gids = groups.filter((gr) => Number(gr[2]) === gid || (!!memberOf && (gr[3] ?? '').split(',').includes(memberOf))).map((gr) => Number(gr[2]))
-  for (const g of groupAdd) {
-    if (/^\d+$/.test(g)) gids.push(Number(g))
-    else {
-      const group = groups.find((gr) => gr[0] === g)
-      if (!group) throw new InvalidArgumentError(`unable to find group ${g}: no matching entries in the image's /etc/group (groupAdd takes group names or gids)`)
-      gids.push(Number(group[2]))
-    }
-  }
+  const gids = groups
+    .filter((gr) => Number(gr[2]) === gid || (!!memberOf && (gr[3] ?? '').split(',').includes(memberOf)))
+    .map((gr) => parseUserId(gr[2] ?? '', `the gid of group ${gr[0]} in the image's /etc/group`))
+  for (const g of groupAdd) gids.push(groupId(groups, g, 'the groupAdd gid'))
   return [...new Set(gids)]
 }
 

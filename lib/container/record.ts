@@ -12,7 +12,7 @@ import type { ContainerContext } from './context'
 import { normaliseRef, type Healthcheck } from '../image/store'
 import { recordSecurityOpt } from '../seccomp'
 import { generateName, newId } from '../util/ids'
-import { envList, mergeEnv } from './process-spec'
+import { checkUserOption, envList, mergeEnv } from './process-spec'
 import { checkPortOptions } from './network-options'
 import { checkRunOptions } from './run-options'
 import type { ContainerRecord, RunOptions } from './types'
@@ -37,6 +37,7 @@ export function buildRecord(rt: ContainerContext, imageRef: string, cmd: string[
   checkPortOptions(opts.network ?? defaultNetwork, opts)
   checkHealthConfig(opts.healthcheck)
   checkFileSpecs(opts.files)
+  checkUserOption(opts.user, opts.groupAdd)
   const image = rt.images.resolve(imageRef)
   const id = newId()
   // Docker's rules: a command replaces Cmd and keeps Entrypoint; an entrypoint option replaces Entrypoint and clears Cmd.

@@ -18,6 +18,7 @@ import { PassThrough, Readable, type Transform, type Writable } from 'node:strea
 import * as zlib from 'node:zlib'
 import * as tar from 'tar-stream'
 import { SyscallError } from '../errors'
+import { checkUserId } from '../util/user-id'
 import {
   O_DIRECTORY,
   O_NOFOLLOW,
@@ -351,6 +352,10 @@ export function entryParts(name: string, what: string): string[] {
  * excepted, see files/xattrs.ts).
  */
 export async function putArchive(root: string, dir: string, input: Readable | Buffer, opts: PutArchiveOptions = {}): Promise<void> {
+  if (opts.chown) {
+    checkUserId(opts.chown.uid, 'putArchive chown.uid')
+    checkUserId(opts.chown.gid, 'putArchive chown.gid')
+  }
   const side = containerSide(root)
   try {
     const p = parsePath(side, dir)

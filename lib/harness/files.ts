@@ -12,6 +12,7 @@ import * as path from 'node:path'
 import * as tar from 'tar-stream'
 import { InvalidArgumentError } from '../errors'
 import { copyTo, putArchive } from '../files'
+import { checkUserId } from '../util/user-id'
 
 /** A file to place in the container at create. */
 export interface FileSpec {
@@ -38,8 +39,8 @@ export function checkFileSpecs(files: FileSpec[] | undefined): void {
       throw new InvalidArgumentError(`files: target ${JSON.stringify(f?.target)} must be an absolute file path inside the container, e.g. "/etc/app.conf"`)
     if ((f.content === undefined) === (f.source === undefined))
       throw new InvalidArgumentError(`files: ${f.target} needs exactly one of content or source`)
-    for (const k of ['mode', 'uid', 'gid'] as const)
-      if (f[k] !== undefined && (!Number.isInteger(f[k]) || f[k]! < 0)) throw new InvalidArgumentError(`files: ${f.target}: ${k} must be a non-negative integer`)
+    if (f.mode !== undefined && (!Number.isInteger(f.mode) || f.mode < 0)) throw new InvalidArgumentError(`files: ${f.target}: mode must be a non-negative integer`)
+    for (const k of ['uid', 'gid'] as const) if (f[k] !== undefined) checkUserId(f[k], `files: ${f.target}: ${k}`)
   }
 }
 
