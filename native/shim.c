@@ -246,12 +246,36 @@ static int run(struct mc_spec *spec, pid_t owner) {
   monitor(pid, spec, log);
 }
 
+/*
+ * The container's root directory, opened through /proc before setns (as nsenter --root does).
+ * Joining a mount namespace sets our root to the namespace's root mount, which is the
+ * container's only when whoever started it was not chrooted: from a chroot, pivot_root put the
+ * container's root where the chroot was, and the namespace's root is still the host's /.
+ */
+static int open_container_root(pid_t pid, int pidfd) {
+  char path[64];
+  snprintf(path, sizeof(path), "/proc/%d/root", (int)pid);
+  int fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) mc_fail("open container root", errno, "%s", path);
+  /* Still alive after the open: the pid was not reused meanwhile, so the root is the container's. */
+  if (syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) < 0) mc_fail("open container process", errno, "not running");
+  return fd;
+}
+
+static void enter_root(int root_fd) {
+  if (fchdir(root_fd) < 0) mc_fail("enter container root", errno, "fchdir");
+  if (chroot(".") < 0) mc_fail("enter container root", errno, "chroot");
+  close(root_fd);
+}
+
 static int exec_in(struct mc_spec *spec) {
   int pidfd = (int)syscall(SYS_pidfd_open, spec->target_pid, 0);
   if (pidfd < 0) mc_fail("open container process", errno, "not running");
+  int root_fd = open_container_root(spec->target_pid, pidfd);
   /* Before setns: the cgroup files are host paths. The cgroup namespace is joined by the child, after its cgroups. */
   if (mc_cgroups_open(spec) < 0) mc_fail("open cgroup", errno, "cgroup.procs");
   if (setns(pidfd, (int)spec->join_flags) < 0) mc_fail("join namespaces", errno, "setns");
+  enter_root(root_fd);
 
   int report[2];
   if (pipe2(report, O_CLOEXEC) < 0) mc_fail("pipe", errno, "report pipe");
