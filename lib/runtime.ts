@@ -11,8 +11,6 @@
  *
  * @module
  */
-import * as fs from 'node:fs'
-import * as path from 'node:path'
 import './util/dispose-symbol'
 import { CgroupService } from './cgroups'
 import { PermissionError } from './errors'
@@ -29,10 +27,12 @@ import { runtimeVolumeStore } from './storage/mount-lifecycle'
 import { Volume } from './storage/volume'
 import type { VolumeStore } from './storage/volumes'
 import { debug } from './util/debug'
+import { optionsObject } from './util/options-object'
+import { prepareRuntimeRoot } from './util/runtime-root'
 
 /** Options of {@link Runtime}. */
 export interface RuntimeOptions {
-  /** State directory. Default: $MINICONTAINER_ROOT, else /var/lib/minicontainer. */
+  /** State directory, created when missing; it must be writable. Default: $MINICONTAINER_ROOT (when not empty), else /var/lib/minicontainer. */
   root?: string
   /**
    * Address pools (CIDRs) that the default bridge and user networks without
@@ -74,8 +74,7 @@ export class Runtime implements ContainerContext, AsyncDisposable {
       throw new PermissionError(
         'minicontainer needs root: namespaces, mounts and network setup require it. Run the program as root (e.g. sudo node app.js); rootless mode is not supported yet',
       )
-    this.root = path.resolve(opts.root ?? process.env.MINICONTAINER_ROOT ?? defaultRootDir)
-    fs.mkdirSync(this.root, { recursive: true, mode: 0o711 })
+    this.root = prepareRuntimeRoot(optionsObject(opts, 'new Runtime()').root, defaultRootDir)
     this.images = new ImageStore(this.root, (imageId) => this.containers.ids().filter((id) => this.containers.read(id)?.imageId === imageId))
     this.containers = new ContainerStore(this.root)
     this.networks = new NetworkService({ root: this.root, subnetPool: opts.subnetPool })
