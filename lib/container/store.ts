@@ -9,7 +9,7 @@
  *   containers/<id>/<id>-json.log (the shim's json-file log, rotated to .1, .2...), hostname, hosts, resolv.conf
  *   containers/<id>/health.json   the health check's state, when one is configured
  *   containers/<id>/layer.lock    flock(2) of whoever mounts the writable layer (lockLayer)
- *   names/<name>                  the id owning a name (created with O_EXCL)
+ *   names/<name>                  the id owning a name (created with O_EXCL; a name too long for a file: its prefix, "+" and its sha256)
  *   trash/<id>.*                  removed containers whose files are still being deleted
  *
  * @module
@@ -20,6 +20,7 @@ import { AmbiguousReferenceError, ContainerNotFoundError, InvalidArgumentError, 
 import { KeyedLock } from '../image/lock'
 import { createJson, readJson, updateJson } from '../util/json-file'
 import { validName } from '../util/ids'
+import { boundedFileName } from '../util/file-name'
 import type { ContainerRecord, ContainerState } from './types'
 
 /** A container directory being built by create(). */
@@ -83,11 +84,16 @@ export class ContainerStore {
     }
   }
 
+  /** The file holding the id that owns `name` (hashed when the name is too long for a file name). */
+  private nameFile(name: string): string {
+    return path.join(this.namesDir, boundedFileName(name))
+  }
+
   /** Claims a name for an id atomically; throws ENAMECONFLICT when another container has it. */
   reserveName(name: string, id: string): void {
     if (!validName.test(name))
       throw new InvalidArgumentError(`invalid container name "${name}": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`)
-    const file = path.join(this.namesDir, name)
+    const file = this.nameFile(name)
     try {
       fs.writeFileSync(file, id, { flag: 'wx' })
     } catch (err) {
@@ -106,7 +112,7 @@ export class ContainerStore {
 
   /** Frees a name if `id` still owns it. */
   releaseName(name: string, id: string): void {
-    const file = path.join(this.namesDir, name)
+    const file = this.nameFile(name)
     try {
       if (fs.readFileSync(file, 'utf8') === id) fs.rmSync(file, { force: true })
     } catch {
@@ -173,8 +179,9 @@ export class ContainerStore {
   resolve(ref: string): string {
     if (!ref) throw new InvalidArgumentError('empty container reference: pass a name or an id')
     try {
-      const id = fs.readFileSync(path.join(this.namesDir, ref), 'utf8')
-      if (this.read(id)) return id
+      // Only a valid name can name a file here: no "../" lookups.
+      const id = validName.test(ref) ? fs.readFileSync(this.nameFile(ref), 'utf8') : ''
+      if (id && this.read(id)) return id
     } catch {
       /* not a name */
     }

@@ -8,6 +8,7 @@
  */
 import * as fs from 'node:fs'
 import * as path from 'node:path'
+import { boundedFileName } from '../util/file-name'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { tryLockExclusive, unlockFile } from '../sys/libc'
 
@@ -45,7 +46,7 @@ export class KeyedLock {
 
   private async holdingFile<T>(key: string, fn: () => Promise<T>): Promise<T> {
     // Lock files stay: deleting one would let a waiter lock an unlinked inode while a newcomer locks a new file.
-    const fd = fs.openSync(path.join(this.dir, key), fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600)
+    const fd = fs.openSync(path.join(this.dir, boundedFileName(key)), fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600)
     try {
       for (let wait = 1; !tryLockExclusive(fd); wait = Math.min(wait * 2, maxBackoffMs)) await sleep(wait)
       try {

@@ -9,6 +9,7 @@
  */
 import * as fs from 'node:fs'
 import * as path from 'node:path'
+import { boundedFileName } from '../util/file-name'
 
 /** Claims younger than this are never treated as stale: their owner may still be saving its record. */
 const STALE_AFTER_MS = 60_000
@@ -21,7 +22,7 @@ export class Leases {
   }
 
   private file(key: string): string {
-    return path.join(this.dir, key.replace(/[^a-zA-Z0-9_.-]/g, '_'))
+    return path.join(this.dir, boundedFileName(key.replace(/[^a-zA-Z0-9_.-]/g, '_')))
   }
 
   /** Claims `key` for `owner`; false when someone else holds it. Re-claiming one's own key succeeds. */

@@ -6,7 +6,7 @@
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
-import { Container, Image, run, type Runtime } from '../../lib'
+import { Container, Image, Network, run, type Runtime } from '../../lib'
 import { text, useRuntime } from '../helpers'
 import { buildOciLayout } from '../image/oci-fixture'
 
@@ -115,4 +115,51 @@ test('an environment name with "=" is EINVALID (it would set another variable)',
   } finally {
     await c.remove({ force: true })
   }
+})
+
+describe('names longer than a file name (Docker accepts them)', () => {
+  const long = (prefix: string) => `${prefix}${'x'.repeat(300 - prefix.length)}`
+
+  test('a 300-character container name works: run, get, a second one is ENAMECONFLICT, remove frees it', async () => {
+    const name = long('c-')
+    const c = await run('bb', ['sleep', '30'], { runtime, network: 'none', name })
+    try {
+      expect(c.name).toBe(name)
+      expect((await Container.get(name, { runtime })).id).toBe(c.id)
+      await expect(run('bb', ['true'], { runtime, network: 'none', name })).rejects.toMatchObject({ code: 'ENAMECONFLICT' })
+      // A name sharing the first 255 characters is another name.
+      const sibling = await Container.create('bb', ['true'], { runtime, network: 'none', name: `${name.slice(0, 299)}y` })
+      expect(sibling.id).not.toBe(c.id)
+      await sibling.remove()
+    } finally {
+      await c.remove({ force: true })
+    }
+    await expect(Container.get(name, { runtime })).rejects.toMatchObject({ code: 'ENOCONTAINER' })
+    const again = await Container.create('bb', ['true'], { runtime, network: 'none', name })
+    await again.remove()
+  })
+
+  test('reuse with a 300-character name finds the same container', async () => {
+    const name = long('r-')
+    const first = await run('bb', ['sleep', '30'], { runtime, network: 'none', name, reuse: true })
+    try {
+      expect((await run('bb', ['sleep', '30'], { runtime, network: 'none', name, reuse: true })).id).toBe(first.id)
+    } finally {
+      await first.remove({ force: true })
+    }
+  })
+
+  test('a 300-character network name works: create, a container on it, remove', async () => {
+    const name = long('n-')
+    const net = await Network.create(name, { runtime })
+    try {
+      await expect(Network.create(name, { runtime })).rejects.toMatchObject({ code: 'ENAMECONFLICT' })
+      const c = await run('bb', ['sh', '-c', 'ip -4 -o addr show eth0 | wc -l'], { runtime, network: name, name: long('m-') })
+      expect(await output(c)).toBe('1')
+      await c.remove()
+    } finally {
+      await net.remove()
+    }
+    await expect(Network.get(name, { runtime })).rejects.toMatchObject({ code: 'ENONETWORK' })
+  })
 })
