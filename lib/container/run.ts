@@ -111,9 +111,9 @@ function reuse(image: string, cmd: string[] | undefined, opts: AllRunOptions): P
  * @param cmd - command; defaults to the image's
  * @param opts - Docker-like options, the harness options, and `runtime` to target a non-default `Runtime`
  */
-export async function run(image: string, cmd?: string[], options?: RunOptions & HarnessRunOptions & RuntimeOption): Promise<Container> {
-  const opts = optionsObject(options, 'run()')
-  throwIfAborted(opts.signal, `running ${image}`)
-  if (opts.reuse) return reuse(image, cmd, opts)
-  return ready(await startNew(image, cmd, createOptions(opts)), opts)
+export async function run(image: string, cmd?: string[], opts?: RunOptions & HarnessRunOptions & RuntimeOption): Promise<Container> {
+  const options = optionsObject(opts, 'run()')
+  throwIfAborted(options.signal, `running ${image}`)
+  if (options.reuse) return reuse(image, cmd, options)
+  return ready(await startNew(image, cmd, createOptions(options)), options)
 }
