@@ -8,6 +8,7 @@
 import * as fs from 'node:fs'
 import { InvalidArgumentError } from '../errors'
 import type { MountOp } from '../shim/spec'
+import type { DevicePolicy } from './device-rules'
 import type { LayoutName } from './layout'
 import type { Resources } from './resources'
 
@@ -32,8 +33,11 @@ export interface CgroupDriver {
   readonly layout: LayoutName
   /** Throws EUNSUPPORTED when a set option needs a controller the host lacks. */
   check(res: Resources): void
-  /** Creates the cgroup (and missing parents) with the limits applied; nothing is left on failure. */
-  create(rel: string, res: Resources): void
+  /**
+   * Creates the cgroup (and missing parents) with the limits applied and the
+   * device rules in force; nothing is left on failure.
+   */
+  create(rel: string, res: Resources, devices: DevicePolicy): void
   /** Applies new limits to an existing cgroup. */
   apply(rel: string, res: Resources): void
   /** The cgroup.procs files a process writes "0" into to join the cgroup (one per hierarchy). */

@@ -7,3 +7,4 @@ export { resolveResources, mergeResources, resourceOptionNames, type ResourceOpt
 export type { ContainerStats } from './stats'
 export type { ProcessInfo } from './top'
 export type { LayoutName } from './layout'
+export { devicePolicy, parseDeviceCgroupRule, type DevicePolicy, type DeviceRule, type DeviceType } from './device-rules'

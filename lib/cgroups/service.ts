@@ -13,6 +13,7 @@ import { SyscallError, UnsupportedError } from '../errors'
 import { debug } from '../util/debug'
 import type { CgroupJoin, MountOp } from '../shim/spec'
 import { childDirs, removeDir, type CgroupDriver } from './driver'
+import type { DevicePolicy } from './device-rules'
 import { detectLayout, type Layout, type LayoutName } from './layout'
 import { needed } from './needs'
 import type { Resources } from './resources'
@@ -76,10 +77,11 @@ export class CgroupService {
   }
 
   /**
-   * Creates the container's cgroup with its limits (replacing one a previous
-   * run left), before its program exists. Undefined without cgroups.
+   * Creates the container's cgroup with its limits and device rules
+   * (replacing one a previous run left), before its program exists.
+   * Undefined without cgroups.
    */
-  prepare(id: string, res: Resources, opts: { readOnly: boolean }): CgroupSetup | undefined {
+  prepare(id: string, res: Resources, opts: { readOnly: boolean; devices: DevicePolicy }): CgroupSetup | undefined {
     const driver = this.driver
     if (!driver) {
       this.check(res)
@@ -87,7 +89,7 @@ export class CgroupService {
     }
     const rel = this.rel(id)
     if (driver.exists(rel)) driver.remove(rel)
-    driver.create(rel, res)
+    driver.create(rel, res, opts.devices)
     if (this.root && !this.ownerRecorded) {
       recordScopeOwner(this.scope, this.root, this.scopeDirs(driver, this.scope))
       this.ownerRecorded = true

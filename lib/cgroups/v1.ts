@@ -15,6 +15,7 @@ import { MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY } from '../sys/libc'
 import {
   childDirs, readKeyed, readNumber, readPids, readValue, removeDir, withUndo, writeValue, type CgroupCounters, type CgroupDriver,
 } from './driver'
+import { formatDeviceRule, type DevicePolicy } from './device-rules'
 import type { V1Hierarchy } from './layout'
 import { needed } from './needs'
 import type { Resources } from './resources'
@@ -40,13 +41,15 @@ export class V1Driver implements CgroupDriver {
       throw new UnsupportedError('memory swap accounting (memory.memsw.limit_in_bytes)', this.layout, 'memorySwap')
   }
 
-  create(rel: string, res: Resources): void {
+  create(rel: string, res: Resources, devices: DevicePolicy): void {
     this.check(res)
+    if (!devices.allowAll && !this.byController.has('devices')) throw new UnsupportedError('devices', this.layout, 'a container that is not privileged (Docker\'s device rules)')
     const made: string[] = []
     withUndo(
       () => {
         for (const h of this.hierarchies) this.makeDirs(h, rel, made)
         this.apply(rel, res)
+        this.applyDevices(rel, devices)
       },
       () => made.reverse().forEach(removeDir),
     )
@@ -64,6 +67,17 @@ export class V1Driver implements CgroupDriver {
       if (h.controllers.includes('cpuset'))
         for (const f of ['cpuset.cpus', 'cpuset.mems']) writeValue(path.join(dir, f), readValue(path.join(parent, f)) ?? '')
     }
+  }
+
+  /**
+   * Whitelist mode: everything denied, then each rule allowed. A privileged
+   * container keeps what a new cgroup inherits from its parent (everything,
+   * unless this process itself runs restricted).
+   */
+  private applyDevices(rel: string, devices: DevicePolicy): void {
+    if (devices.allowAll) return
+    writeValue(this.file('devices', rel, 'devices.deny'), 'a')
+    for (const r of devices.rules) writeValue(this.file('devices', rel, 'devices.allow'), formatDeviceRule(r))
   }
 
   apply(rel: string, res: Resources): void {

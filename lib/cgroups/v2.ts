@@ -12,6 +12,8 @@ import { MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY } from '../sys/libc'
 import {
   childDirs, readKeyed, readNumber, readPids, readValue, removeDir, withUndo, writeValue, type CgroupCounters, type CgroupDriver,
 } from './driver'
+import { attachDeviceRules } from './device-attach'
+import type { DevicePolicy } from './device-rules'
 import { needed } from './needs'
 import type { Resources } from './resources'
 import { sharesToWeight } from './units'
@@ -35,7 +37,7 @@ export class V2Driver implements CgroupDriver {
     if (res.memorySwap !== undefined && !this.controllers.has('memory')) throw new UnsupportedError('memory', this.layout, 'memorySwap')
   }
 
-  create(rel: string, res: Resources): void {
+  create(rel: string, res: Resources, devices: DevicePolicy): void {
     this.check(res)
     const dir = this.dir(rel)
     const made = this.makeParents(rel)
@@ -44,6 +46,8 @@ export class V2Driver implements CgroupDriver {
         fs.mkdirSync(dir)
         made.push(dir)
         this.apply(rel, res)
+        // A privileged container gets no program: only its ancestors' (if any) apply.
+        if (!devices.allowAll) attachDeviceRules(dir, devices.rules)
       },
       () => made.reverse().forEach(removeDir),
     )

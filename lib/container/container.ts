@@ -32,7 +32,7 @@ import { buildRecord } from './record'
 import { checkRunOptions } from './run-options'
 import { ensureImage } from '../image/registry/policy'
 import { dnsServers, extraHostLines } from './network-options'
-import { baseCloneFlags, buildRunSpec, containerCapabilities, containerSecurity, type NetnsChoice } from './run-spec'
+import { baseCloneFlags, buildRunSpec, containerCapabilities, containerDevicePolicy, containerSecurity, type NetnsChoice } from './run-spec'
 import { mountRecords, toMountOps } from '../storage/mount-options'
 import { createMounts, removeAnonymousVolumes } from '../storage/mount-lifecycle'
 import type { ContainerInspect, ContainerRecord, ContainerState, ExecOptions, ExecResult, LogsOptions, RunOptions } from './types'
@@ -191,7 +191,10 @@ export class Container implements AsyncDisposable {
       try {
         throwIfAborted(signal, what)
         // The cgroup exists, limited, before the program: the shim's child joins it first thing.
-        const cgroups = this.runtime.cgroups.prepare(this.id, record.resources ?? { rlimits: [] }, { readOnly: !record.hostConfig.privileged })
+        const cgroups = this.runtime.cgroups.prepare(this.id, record.resources ?? { rlimits: [] }, {
+          readOnly: !record.hostConfig.privileged,
+          devices: containerDevicePolicy(record),
+        })
         shim = Shim.forRun().send(encodeRunSpec(this.runSpec(record, netns.choice, cgroups)))
         // The shim opens the namespace by path before it reports: keep our fd until then.
         pid = await shim.hold(untilAborted(shim.started, signal, what, shim))

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { CgroupSetup } from '../cgroups'
+import { devicePolicy, type CgroupSetup, type DevicePolicy } from '../cgroups'
 import { capabilitySet } from '../shim/capabilities'
 import { bindMount, protectionMounts, systemMounts } from '../shim/defaults'
 import type { MountOp, RunSpec } from '../shim/spec'
@@ -26,6 +26,11 @@ export function containerCapabilities(r: ContainerRecord): bigint {
 /** Seccomp filter and no_new_privs of every process of the container (its program and its execs). */
 export function containerSecurity(r: ContainerRecord): ProcessSecurity {
   return processSecurity({ securityOpt: r.hostConfig.securityOpt, privileged: r.hostConfig.privileged, capabilities: containerCapabilities(r) })
+}
+
+/** The device nodes the container may use (its cgroup's device rules): Docker's defaults, or every device when privileged. */
+export function containerDevicePolicy(r: ContainerRecord): DevicePolicy {
+  return devicePolicy({ privileged: r.hostConfig.privileged })
 }
 
 /** /etc/hostname, /etc/hosts and /etc/resolv.conf from the container's directory. */

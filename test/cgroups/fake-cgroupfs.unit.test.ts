@@ -24,7 +24,7 @@ test('v2: controllers are enabled down the tree, then the limits are written in 
   write('cgroup.controllers', 'cpuset cpu io memory pids hugetlb\n')
   write('cgroup.subtree_control', 'memory\n')
   const d = new V2Driver(root, new Set(['cpuset', 'cpu', 'io', 'memory', 'pids', 'hugetlb']))
-  d.create('scope/c1', resolveResources({ memory: '64m', memoryReservation: '32m', cpus: 0.5, cpuShares: 512, cpusetCpus: '0', pidsLimit: 42 }, 2))
+  d.create('scope/c1', resolveResources({ memory: '64m', memoryReservation: '32m', cpus: 0.5, cpuShares: 512, cpusetCpus: '0', pidsLimit: 42 }, 2), { allowAll: true })
   // Only what is missing is enabled (memory already was), and nothing the runtime does not use (hugetlb).
   expectFiles({
     'cgroup.subtree_control': '+cpuset +cpu +io +pids', 'scope/cgroup.subtree_control': '+cpuset +cpu +io +memory +pids',
@@ -89,7 +89,7 @@ test('v1: one cgroup per hierarchy under the own cgroup, cpuset copied from the 
   // A v1 cgroup's files exist as soon as it is made; the fake gets memsw on the container's cgroup in advance.
   fs.mkdirSync(path.join(root, 'memory/own/scope/c1'), { recursive: true })
   write('memory/own/scope/c1/memory.memsw.limit_in_bytes', '0')
-  d.create('scope/c1', resolveResources({ memory: '64m', cpus: 1.5, pidsLimit: 9, oomKillDisable: true }, 2))
+  d.create('scope/c1', resolveResources({ memory: '64m', cpus: 1.5, pidsLimit: 9, oomKillDisable: true }, 2), { allowAll: true })
   expectFiles({
     'cpuset/own/scope/cpuset.cpus': '0-1', 'cpuset/own/scope/c1/cpuset.mems': '0',
     'memory/own/scope/c1/memory.limit_in_bytes': String(64 * 1024 ** 2), 'memory/own/scope/c1/memory.memsw.limit_in_bytes': String(128 * 1024 ** 2),
@@ -111,9 +111,9 @@ test('a controller the host lacks is EUNSUPPORTED, naming the controller and the
   const v1 = new CgroupService('scope', () => ({ name: 'hybrid', hierarchies: [{ controllers: ['memory'], mountPoint: root, ownPath: '/' }] }))
   expect(() => v1.check(resolveResources({ cpus: 1 }, 2))).toThrow(expect.objectContaining({ code: 'EUNSUPPORTED', layout: 'hybrid', feature: 'cpu' }))
   expect(() => v1.check(resolveResources({ memory: '64m', memorySwap: '128m' }, 2))).toThrow(expect.objectContaining({ code: 'EUNSUPPORTED', message: expect.stringMatching(/memsw/) }))
-  expect(() => v1.prepare('c1', resolveResources({ cpus: 1 }, 2), { readOnly: true })).toThrow(expect.objectContaining({ code: 'EUNSUPPORTED' }))
+  expect(() => v1.prepare('c1', resolveResources({ cpus: 1 }, 2), { readOnly: true, devices: { allowAll: true } })).toThrow(expect.objectContaining({ code: 'EUNSUPPORTED' }))
   expect(fs.readdirSync(root)).toEqual([])
   const none = new CgroupService('scope', () => ({ name: 'none' }))
   expect(() => none.check(resolveResources({ memory: '64m' }, 2))).toThrow(expect.objectContaining({ code: 'EUNSUPPORTED', layout: 'none' }))
-  expect(none.prepare('c1', resolveResources({}, 2), { readOnly: true })).toBeUndefined()
+  expect(none.prepare('c1', resolveResources({}, 2), { readOnly: true, devices: { allowAll: true } })).toBeUndefined()
 })

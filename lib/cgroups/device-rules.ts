@@ -1,0 +1,108 @@
+/**
+ * Which device nodes a container may use, as Docker sets it up: every
+ * device is denied, then moby's and runc's default allow-lists and the
+ * container's own rules (`--device`, `--device-cgroup-rule`) are allowed. A privileged container may use every
+ * device. The same rules become devices.allow lines on cgroup v1 and an
+ * eBPF program on v2 (device-program.ts).
+ *
+ * @module
+ */
+import { InvalidArgumentError } from '../errors'
+
+/** 'c' char, 'b' block, 'a' both. */
+export type DeviceType = 'a' | 'c' | 'b'
+
+/** One allow rule, as in the devices cgroup: type, major:minor ('*' for any) and access. */
+export interface DeviceRule {
+  type: DeviceType
+  major: number | '*'
+  minor: number | '*'
+  /** A non-empty subset of "rwm": read, write, mknod. */
+  access: string
+}
+
+/** What a container's cgroup lets it do with device nodes: everything (privileged), or what the rules allow. */
+export type DevicePolicy = { allowAll: true } | { allowAll: false; rules: readonly DeviceRule[] }
+
+const rule = (type: DeviceType, major: number | '*', minor: number | '*', access = 'rwm'): DeviceRule => ({ type, major, minor, access })
+
+/**
+ * moby's default spec (oci/defaults.go): after "deny all", the standard
+ * devices and /dev/console. (Its "deny c 10:229" for /dev/fuse changes
+ * nothing in a list that denies by default, so it is left out.)
+ */
+const mobyDefaultRules: readonly DeviceRule[] = [
+  rule('c', 1, 5), // zero
+  rule('c', 1, 3), // null
+  rule('c', 1, 9), // urandom
+  rule('c', 1, 8), // random
+  rule('c', 5, 0), // tty
+  rule('c', 5, 1), // console
+]
+
+/**
+ * runc's AllowedDevices (libcontainer/specconv/spec_linux.go), which it
+ * appends to every container's rules: mknod of any node, the standard
+ * devices, the pseudo-terminals and /dev/net/tun.
+ */
+const runcAllowedDevices: readonly DeviceRule[] = [
+  rule('c', '*', '*', 'm'),
+  rule('b', '*', '*', 'm'),
+  rule('c', 1, 3), // null
+  rule('c', 1, 8), // random
+  rule('c', 1, 7), // full
+  rule('c', 5, 0), // tty
+  rule('c', 1, 5), // zero
+  rule('c', 1, 9), // urandom
+  rule('c', 136, '*'), // pts
+  rule('c', 5, 2), // ptmx
+  rule('c', 10, 200), // net/tun
+]
+
+/**
+ * What a Docker container may do with devices unless told otherwise: moby's
+ * and runc's rules together, each once. Any node may be made; a node of any
+ * other device, made with mknod or shipped in an image, cannot be opened.
+ */
+export const dockerDefaultDeviceRules: readonly DeviceRule[] = uniqueRules([...mobyDefaultRules, ...runcAllowedDevices])
+
+/** The rules without repeats (the first of equal ones kept). */
+function uniqueRules(rules: readonly DeviceRule[]): DeviceRule[] {
+  const seen = new Set<string>()
+  return rules.filter((r) => !seen.has(formatDeviceRule(r)) && !!seen.add(formatDeviceRule(r)))
+}
+
+/** The policy of a container: every device when privileged, else Docker's defaults after its own rules. */
+export function devicePolicy(opts: { privileged: boolean; rules?: readonly DeviceRule[] }): DevicePolicy {
+  if (opts.privileged) return { allowAll: true }
+  return { allowAll: false, rules: uniqueRules([...dockerDefaultDeviceRules, ...(opts.rules ?? [])]) }
+}
+
+/** A rule as the devices cgroup writes it, e.g. "c 1:3 rwm" (devices.allow, devices.list). */
+export function formatDeviceRule(r: DeviceRule): string {
+  return `${r.type} ${r.major}:${r.minor} ${r.access}`
+}
+
+/** The largest major and minor numbers Linux has (12 and 20 bits). */
+const maxMajor = 0xfff
+const maxMinor = 0xfffff
+
+/**
+ * Parses a devices cgroup rule as `--device-cgroup-rule` takes it:
+ * "c 1:11 rw", "b 8:* rwm", "a *:* m". Throws EINVALID with the accepted form.
+ */
+export function parseDeviceCgroupRule(text: string): DeviceRule {
+  const m = /^([acb]) (\*|\d+):(\*|\d+) ([rwm]{1,3})$/.exec(typeof text === 'string' ? text.trim() : '')
+  const invalid = (why: string) =>
+    new InvalidArgumentError(`invalid device cgroup rule ${JSON.stringify(text)}: ${why}; the form is "<a|c|b> <major|*>:<minor|*> <rwm>", e.g. "c 1:11 rw"`)
+  if (!m) throw invalid('not a rule')
+  const access = m[4]!
+  if (new Set(access).size !== access.length) throw invalid('an access letter is repeated')
+  const number = (s: string, max: number, what: string): number | '*' => {
+    if (s === '*') return '*'
+    const n = Number(s)
+    if (n > max) throw invalid(`the ${what} number is above ${max}`)
+    return n
+  }
+  return rule(m[1] as DeviceType, number(m[2]!, maxMajor, 'major'), number(m[3]!, maxMinor, 'minor'), access)
+}

@@ -1,0 +1,146 @@
+/**
+ * Device nodes (issue 17, point 1), compared with Docker (a private engine,
+ * test/tools/docker-engine.ts). A container may mknod any device node and
+ * find nodes in its image, but open only the devices of Docker's allow-list
+ * (/dev/null, zero, full, random, urandom, tty, console, ptmx, pts and
+ * net/tun); every other open is EPERM, for a node it made and for one its
+ * image ships (here the host's kernel log, 1:11, opened for writing without
+ * writing, and the host's loop0, opened read-only). A privileged container
+ * may open them.
+ *
+ * The same image (a busybox tar with the two nodes in /devs) runs in Docker
+ * and here, and the same script must print the same lines: on this host's
+ * cgroup v1 devices controller, and on the v2 path (an eBPF device program)
+ * through the v2 driver over the host's unified mount, as
+ * test/cgroups/v2-live.test.ts does.
+ */
+import { execFileSync } from 'node:child_process'
+import * as fs from 'node:fs'
+import * as os from 'node:os'
+import * as path from 'node:path'
+import { Image, run, type Runtime } from '../../lib'
+import { CgroupService } from '../../lib/cgroups'
+import { busyboxRootfs, destroyRuntime, runOutput, tempRuntime, text } from '../helpers'
+import { startPrivateDocker, type PrivateDocker } from '../tools/docker-engine'
+
+const ref = 'mc-devs-bb:1'
+const unified = '/sys/fs/cgroup/unified'
+
+/**
+ * The block device: loop0 (7:0), opened read-only, never read or written.
+ * (This sandbox refuses even the host root an open of its disk, vda, so a
+ * disk would not tell the device rules apart.) The host must be able to
+ * open it, or an EPERM inside would prove nothing.
+ */
+const [loopMajor, loopMinor] = [7, 0]
+function hostOpens(node: string, flags: string): void {
+  fs.closeSync(fs.openSync(node, flags))
+}
+
+/** One line per case: "<case>: ok" or the shell's error (the same busybox prints the same text in both). */
+const script = [
+  'try() { if ( eval "$2" ) 2>/tmp/err; then echo "$1: ok"; else echo "$1: $(cat /tmp/err)"; fi; }',
+  'try "mknod c 1:11" "busybox mknod /tmp/kmsg c 1 11"',
+  'try "open c 1:11 for writing" ": > /tmp/kmsg"',
+  'try "open c 1:11 for reading" ": < /tmp/kmsg"',
+  'try "open c 1:11 read-write" ": <> /tmp/kmsg"',
+  `try "mknod b ${loopMajor}:${loopMinor}" "busybox mknod /tmp/disk b ${loopMajor} ${loopMinor}"`,
+  'try "open b loop0 for reading" ": < /tmp/disk"',
+  'try "image node c 1:11 for writing" ": > /devs/kmsg"',
+  'try "image node b loop0 for reading" ": < /devs/disk"',
+  'try "mknod c 5:1 console, open" "busybox mknod /tmp/console c 5 1 && : < /tmp/console"',
+  'try "mknod c 10:200 tun, open" "busybox mknod /tmp/tun c 10 200 && : < /tmp/tun"',
+  'for d in null zero full random urandom ptmx; do try "open /dev/$d read-write" ": <> /dev/$d"; done',
+  'try "open /dev/tty" ": < /dev/tty"',
+  'try "write /dev/null" "echo hi > /dev/null"',
+  'try "read /dev/urandom" "test $(head -c 16 /dev/urandom | wc -c) = 16"',
+  'try "read /dev/zero" "test $(head -c 16 /dev/zero | wc -c) = 16"',
+].join('\n')
+
+/** The privileged case: the kernel log and loop0 open (for reading only). */
+const privilegedScript = [
+  'busybox mknod /tmp/kmsg c 1 11 && : < /tmp/kmsg && echo "c 1:11: ok"',
+  `busybox mknod /tmp/disk b ${loopMajor} ${loopMinor} && : < /tmp/disk && echo "b loop0: ok"`,
+  ': < /devs/kmsg && echo "image node: ok"',
+].join('\n')
+
+let engine: PrivateDocker
+let v1: Runtime
+let v2: Runtime
+let v2Scope: string
+let work: string
+
+/** The busybox rootfs with /devs/kmsg (c 1:11) and /devs/disk (b 7:0), as a tar GNU tar made. */
+function imageTar(): string {
+  const root = path.join(work, 'root')
+  busyboxRootfs(root)
+  fs.mkdirSync(path.join(root, 'devs'))
+  execFileSync('mknod', [path.join(root, 'devs/kmsg'), 'c', '1', '11'])
+  execFileSync('mknod', [path.join(root, 'devs/disk'), 'b', String(loopMajor), String(loopMinor)])
+  const tarball = path.join(work, 'image.tar')
+  execFileSync('tar', ['-C', root, '--numeric-owner', '-cf', tarball, '.'])
+  return tarball
+}
+
+beforeAll(async () => {
+  hostOpens('/dev/loop0', 'r')
+  hostOpens('/dev/kmsg', 'w')
+  work = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-devices-'))
+  const tarball = imageTar()
+  engine = await startPrivateDocker()
+  await engine.ok(['import', '--change', 'CMD ["/bin/sh"]', tarball, ref], { timeoutMs: 60000 })
+  v1 = tempRuntime()
+  v2 = tempRuntime()
+  v2Scope = `minicontainer-devtest-${path.basename(v2.root)}`
+  // Only the layout is injected: the library's real v2 driver on the host's real cgroup2 mount.
+  Object.assign(v2, { cgroups: new CgroupService(v2Scope, () => ({ name: 'v2', mountPoint: unified, controllers: new Set<string>(), ownPath: '/' })) })
+  for (const runtime of [v1, v2]) await Image.import(tarball, { runtime, ref, config: { cmd: ['/bin/sh'] } })
+}, 240000)
+
+afterAll(async () => {
+  await engine?.stop()
+  for (const runtime of [v1, v2]) if (runtime) await destroyRuntime(runtime)
+  if (v2Scope) expect(fs.existsSync(path.join(unified, v2Scope))).toBe(false)
+  if (work) fs.rmSync(work, { recursive: true, force: true })
+}, 60000)
+
+const docker = (args: string[], cmd: string) => engine.ok(['run', '--rm', '--network', 'none', ...args, ref, 'sh', '-c', cmd])
+
+test('Docker: mknod is allowed, opening a device off its allow-list is EPERM, the standard devices work', async () => {
+  const out = await docker([], script)
+  expect(out).toContain('mknod c 1:11: ok')
+  expect(out).toMatch(/^open c 1:11 for writing: .*Operation not permitted$/m)
+  expect(out).toMatch(/^image node b loop0 for reading: .*Operation not permitted$/m)
+  expect(out).toContain('open /dev/null read-write: ok')
+})
+
+test.each([
+  ['cgroup v1 (devices controller)', () => v1],
+  ['cgroup v2 (eBPF device program)', () => v2],
+])('%s: every device case gets what it gets in Docker', async (_layout, runtime) => {
+  const expected = await docker([], script)
+  expect(await runOutput(runtime(), ref, ['sh', '-c', script])).toBe(`${expected}\n`)
+})
+
+test.each([
+  ['cgroup v1', () => v1],
+  ['cgroup v2', () => v2],
+])('%s: a privileged container opens the kernel log, loop0 and the image node, as in Docker', async (_layout, runtime) => {
+  // Docker's --privileged cannot start on this host (its bounding set lacks CAP_SYS_RESOURCE, and runc
+  // refuses a privileged container it cannot give every capability), so Docker gets privileged's device
+  // rule, "a *:* rwm", through --device-cgroup-rule instead; the devices are what is compared.
+  // (Reading the kernel log also needs CAP_SYSLOG, which privileged has.)
+  const expected = await docker(['--device-cgroup-rule', 'a *:* rwm', '--cap-add', 'SYSLOG'], privilegedScript)
+  expect(expected).toBe('c 1:11: ok\nb loop0: ok\nimage node: ok')
+  const c = await run(ref, ['sh', '-c', privilegedScript], { runtime: runtime(), network: 'none', privileged: true })
+  expect(await c.wait()).toEqual({ exitCode: 0 })
+  expect(await text(c.logs())).toBe(`${expected}\n`)
+  await c.remove()
+})
+
+test("cgroup v1: the container's devices.list holds Docker's rules", async () => {
+  const list = (out: string) => out.trim().split('\n').sort()
+  const expected = list(await docker([], 'cat /sys/fs/cgroup/devices/devices.list'))
+  expect(expected).toContain('c 1:3 rwm')
+  expect(list(await runOutput(v1, ref, ['cat', '/sys/fs/cgroup/devices/devices.list']))).toEqual(expected)
+})
