@@ -26,45 +26,28 @@ export type DevicePolicy = { allowAll: true } | { allowAll: false; rules: readon
 
 const rule = (type: DeviceType, major: number | '*', minor: number | '*', access = 'rwm'): DeviceRule => ({ type, major, minor, access })
 
-/**
- * moby's default spec (oci/defaults.go): after "deny all", the standard
- * devices and /dev/console. (Its "deny c 10:229" for /dev/fuse changes
- * nothing in a list that denies by default, so it is left out.)
- */
-const mobyDefaultRules: readonly DeviceRule[] = [
-  rule('c', 1, 5), // zero
-  rule('c', 1, 3), // null
-  rule('c', 1, 9), // urandom
-  rule('c', 1, 8), // random
-  rule('c', 5, 0), // tty
-  rule('c', 5, 1), // console
-]
-
-/**
- * runc's AllowedDevices (libcontainer/specconv/spec_linux.go), which it
- * appends to every container's rules: mknod of any node, the standard
- * devices, the pseudo-terminals and /dev/net/tun.
- */
-const runcAllowedDevices: readonly DeviceRule[] = [
-  rule('c', '*', '*', 'm'),
-  rule('b', '*', '*', 'm'),
-  rule('c', 1, 3), // null
-  rule('c', 1, 8), // random
-  rule('c', 1, 7), // full
-  rule('c', 5, 0), // tty
-  rule('c', 1, 5), // zero
-  rule('c', 1, 9), // urandom
-  rule('c', 136, '*'), // pts
-  rule('c', 5, 2), // ptmx
-  rule('c', 10, 200), // net/tun
+/** Character devices every container may use, as major:minor with their /dev names. */
+const standardDevices: [major: number, minor: number, name: string][] = [
+  [1, 3, 'null'], [1, 5, 'zero'], [1, 7, 'full'], [1, 8, 'random'], [1, 9, 'urandom'],
+  [5, 0, 'tty'], [5, 1, 'console'], [5, 2, 'ptmx'], [10, 200, 'net/tun'],
 ]
 
 /**
  * What a Docker container may do with devices unless told otherwise: moby's
- * and runc's rules together, each once. Any node may be made; a node of any
- * other device, made with mknod or shipped in an image, cannot be opened.
+ * default spec (oci/defaults.go: after "deny all", null, zero, urandom,
+ * random, tty and console; its "deny c 10:229" for /dev/fuse changes
+ * nothing in a list that denies by default) together with the rules runc
+ * appends to every container (libcontainer/specconv AllowedDevices: mknod
+ * of any node, null, random, full, tty, zero, urandom, the pseudo-terminals,
+ * ptmx and net/tun). Any node may be made; a node of any other device, made
+ * with mknod or shipped in an image, cannot be opened.
  */
-export const dockerDefaultDeviceRules: readonly DeviceRule[] = uniqueRules([...mobyDefaultRules, ...runcAllowedDevices])
+export const dockerDefaultDeviceRules: readonly DeviceRule[] = [
+  rule('c', '*', '*', 'm'),
+  rule('b', '*', '*', 'm'),
+  ...standardDevices.map(([major, minor]) => rule('c', major, minor)),
+  rule('c', 136, '*'), // /dev/pts/*
+]
 
 /** The rules without repeats (the first of equal ones kept). */
 function uniqueRules(rules: readonly DeviceRule[]): DeviceRule[] {
@@ -72,7 +55,7 @@ function uniqueRules(rules: readonly DeviceRule[]): DeviceRule[] {
   return rules.filter((r) => !seen.has(formatDeviceRule(r)) && !!seen.add(formatDeviceRule(r)))
 }
 
-/** The policy of a container: every device when privileged, else Docker's defaults after its own rules. */
+/** The policy of a container: every device when privileged, else Docker's defaults and then its own rules. */
 export function devicePolicy(opts: { privileged: boolean; rules?: readonly DeviceRule[] }): DevicePolicy {
   if (opts.privileged) return { allowAll: true }
   return { allowAll: false, rules: uniqueRules([...dockerDefaultDeviceRules, ...(opts.rules ?? [])]) }

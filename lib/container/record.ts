@@ -6,7 +6,7 @@
  */
 import * as os from 'node:os'
 import * as path from 'node:path'
-import { resolveResources } from '../cgroups'
+import { parseDeviceCgroupRule, resolveResources } from '../cgroups'
 import { InvalidArgumentError } from '../errors'
 import type { ContainerContext } from './context'
 import { normaliseRef, type Healthcheck } from '../image/store'
@@ -72,6 +72,7 @@ export function buildRecord(rt: ContainerContext, imageRef: string, cmd: string[
       autoRemove: !!opts.rm,
       detach: !!opts.detach,
       privileged: !!opts.privileged,
+      deviceCgroupRules: deviceCgroupRulesOf(opts.deviceCgroupRules),
       readonlyRootfs: !!opts.readOnly,
       capAdd: opts.capAdd ?? [],
       capDrop: opts.capDrop ?? [],
@@ -87,6 +88,12 @@ export function buildRecord(rt: ContainerContext, imageRef: string, cmd: string[
       logConfig: logConfigOf(opts),
     },
   }
+}
+
+/** `--device-cgroup-rule` strings, each checked now (EINVALID) so that a start cannot fail on one. */
+function deviceCgroupRulesOf(rules: string[] | undefined): string[] {
+  for (const r of rules ?? []) parseDeviceCgroupRule(r)
+  return rules ?? []
 }
 
 /** The image's VOLUME paths as anonymous volumes, except where the run options already mount something. */

@@ -13,7 +13,7 @@ import type { RunOptions } from './types'
 /** Every option of `run()`; the type below fails to compile when RunOptions gains a key this list lacks. */
 const optionNames = [
   'name', 'hostname', 'env', 'workdir', 'user', 'groupAdd', 'entrypoint', 'init', 'rm', 'detach', 'network', 'capAdd', 'capDrop',
-  'privileged', 'readOnly', 'securityOpt', 'labels', 'signal', 'runtime',
+  'privileged', 'deviceCgroupRules', 'readOnly', 'securityOpt', 'labels', 'signal', 'runtime',
   'volumes', 'mounts', 'tmpfs',
   'ip', 'aliases', 'links', 'dns', 'extraHosts', 'ports', 'publishAll',
   'healthcheck', 'files',
@@ -36,6 +36,7 @@ const stringLists: Partial<Record<keyof RunOptions, string>> = {
   entrypoint: '["/bin/sh", "-c"]',
   capAdd: '["NET_ADMIN"]',
   capDrop: '["MKNOD"]',
+  deviceCgroupRules: '["c 1:11 rw"]',
   groupAdd: '["staff", "4242"]',
   securityOpt: '["seccomp=unconfined", "no-new-privileges"]',
   volumes: '["/srv:/data:ro"]',

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { devicePolicy, type CgroupSetup, type DevicePolicy } from '../cgroups'
+import { devicePolicy, parseDeviceCgroupRule, type CgroupSetup, type DevicePolicy } from '../cgroups'
 import { capabilitySet } from '../shim/capabilities'
 import { bindMount, protectionMounts, systemMounts } from '../shim/defaults'
 import type { MountOp, RunSpec } from '../shim/spec'
@@ -28,9 +28,9 @@ export function containerSecurity(r: ContainerRecord): ProcessSecurity {
   return processSecurity({ securityOpt: r.hostConfig.securityOpt, privileged: r.hostConfig.privileged, capabilities: containerCapabilities(r) })
 }
 
-/** The device nodes the container may use (its cgroup's device rules): Docker's defaults, or every device when privileged. */
+/** The device nodes the container may use (its cgroup's device rules): Docker's defaults and its own rules, or every device when privileged. */
 export function containerDevicePolicy(r: ContainerRecord): DevicePolicy {
-  return devicePolicy({ privileged: r.hostConfig.privileged })
+  return devicePolicy({ privileged: r.hostConfig.privileged, rules: (r.hostConfig.deviceCgroupRules ?? []).map(parseDeviceCgroupRule) })
 }
 
 /** /etc/hostname, /etc/hosts and /etc/resolv.conf from the container's directory. */

@@ -45,8 +45,15 @@ export interface RunOptions extends MountRunOptions, NetworkRunOptions, Resource
   capAdd?: string[]
   /** Capabilities to drop (`--cap-drop`), e.g. ["ALL"]. */
   capDrop?: string[]
-  /** All capabilities, no masked paths, writable /sys (`--privileged`). */
+  /** All capabilities, every device, no masked paths, writable /sys (`--privileged`). */
   privileged?: boolean
+  /**
+   * Devices the container may use besides Docker's defaults (`--device-cgroup-rule`), as
+   * devices cgroup rules "<a|c|b> <major|*>:<minor|*> <rwm>", e.g. ["c 1:11 rw"]. Without
+   * them a container may make any device node but open only /dev/null, zero, full, random,
+   * urandom, tty, console, ptmx, the pseudo-terminals and net/tun (EPERM for the rest).
+   */
+  deviceCgroupRules?: string[]
   /** Read-only root filesystem (`--read-only`). */
   readOnly?: boolean
   /**
@@ -139,6 +146,8 @@ export interface ContainerRecord {
     detach: boolean
     /** `--privileged`. */
     privileged: boolean
+    /** `--device-cgroup-rule`, as given (checked at create); absent in records made before device rules. */
+    deviceCgroupRules?: string[]
     /** `--read-only`: the root filesystem is mounted read-only. */
     readonlyRootfs: boolean
     /** `--cap-add`, as given. */

@@ -144,3 +144,27 @@ test("cgroup v1: the container's devices.list holds Docker's rules", async () =>
   expect(expected).toContain('c 1:3 rwm')
   expect(list(await runOutput(v1, ref, ['cat', '/sys/fs/cgroup/devices/devices.list']))).toEqual(expected)
 })
+
+test.each([
+  ['cgroup v1', () => v1],
+  ['cgroup v2', () => v2],
+])('%s: deviceCgroupRules allow what they name, as --device-cgroup-rule does, and a bad rule is EINVALID', async (_layout, runtime) => {
+  // Write-only: the kernel log opens for writing (nothing is written), not for reading and writing.
+  const cmd = 'try() { if ( eval "$2" ) 2>/tmp/err; then echo "$1: ok"; else echo "$1: $(cat /tmp/err)"; fi; }\n'
+    + 'try w ": > /devs/kmsg"\ntry rw ": <> /devs/kmsg"\ntry loop ": < /devs/disk"'
+  const expected = await docker(['--device-cgroup-rule', 'c 1:11 w'], cmd)
+  expect(expected).toMatch(/^w: ok\nrw: .*Operation not permitted\nloop: .*Operation not permitted$/)
+  const c = await run(ref, ['sh', '-c', cmd], { runtime: runtime(), network: 'none', deviceCgroupRules: ['c 1:11 w'] })
+  expect(await c.wait()).toEqual({ exitCode: 0 })
+  expect(await text(c.logs())).toBe(`${expected}\n`)
+  await c.remove()
+  await expect(run(ref, ['true'], { runtime: runtime(), deviceCgroupRules: ['c 1:11 rwx'] })).rejects.toMatchObject({ code: 'EINVALID', message: expect.stringContaining('c 1:11 rwx') })
+})
+
+test('an exec, privileged or not, gets the container\'s device rules (as in Docker, where exec --privileged keeps the cgroup)', async () => {
+  const c = await run(ref, ['sleep', '30'], { runtime: v1, network: 'none' })
+  for (const privileged of [false, true]) {
+    expect(await c.exec(['sh', '-c', ': > /devs/kmsg'], { privileged })).toMatchObject({ exitCode: 1, stderr: expect.stringContaining('Operation not permitted') })
+  }
+  await c.remove({ force: true })
+})
