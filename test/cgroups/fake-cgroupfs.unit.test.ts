@@ -5,6 +5,7 @@ import * as os from 'node:os'
 import * as path from 'node:path'
 import { CgroupService } from '../../lib/cgroups/service'
 import { resolveResources } from '../../lib/cgroups/resources'
+import { devicePolicy } from '../../lib/cgroups/device-rules'
 import { V1Driver } from '../../lib/cgroups/v1'
 import { V2Driver } from '../../lib/cgroups/v2'
 
@@ -116,4 +117,12 @@ test('a controller the host lacks is EUNSUPPORTED, naming the controller and the
   const none = new CgroupService('scope', () => ({ name: 'none' }))
   expect(() => none.check(resolveResources({ memory: '64m' }, 2))).toThrow(expect.objectContaining({ code: 'EUNSUPPORTED', layout: 'none' }))
   expect(none.prepare('c1', resolveResources({}, 2), { readOnly: true, devices: { allowAll: true } })).toBeUndefined()
+})
+
+test('v1 without the devices controller: a container that is not privileged is EUNSUPPORTED (its devices would be open), and nothing is left', () => {
+  const v1 = new CgroupService('scope', () => ({ name: 'v1', hierarchies: [{ controllers: ['memory'], mountPoint: root, ownPath: '/' }] }))
+  const devices = devicePolicy({ privileged: false })
+  expect(() => v1.prepare('c1', resolveResources({}, 2), { readOnly: true, devices })).toThrow(expect.objectContaining({ code: 'EUNSUPPORTED', feature: 'devices' }))
+  expect(fs.readdirSync(root)).toEqual([])
+  expect(v1.prepare('c1', resolveResources({}, 2), { readOnly: true, devices: devicePolicy({ privileged: true }) })).toBeDefined()
 })
