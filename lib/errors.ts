@@ -41,6 +41,7 @@ export type ErrorCode =
   | 'EREGISTRY'
   | 'EUNSUPPORTED'
   | 'ENOPLATFORM'
+  | 'ECLOSED'
 
 /** Base class of every error minicontainer throws. */
 export class MiniContainerError extends Error {
@@ -71,11 +72,19 @@ export class ImageNotFoundError extends MiniContainerError {
   }
 }
 
-/** No container matches the given name, id or id prefix. */
+/** No container matches the given name, id or id prefix, or the container of a handle was removed. */
 export class ContainerNotFoundError extends MiniContainerError {
-  /** @param ref - the name, id or prefix that was looked up. */
-  constructor(readonly ref: string) {
-    super('ENOCONTAINER', `no such container: ${ref}`)
+  /**
+   * @param ref - the name, id or prefix that was looked up.
+   * @param detail - what happened to it, e.g. "it was removed while it was starting".
+   * @param cause - the failure the removal caused, when there was one.
+   */
+  constructor(
+    readonly ref: string,
+    detail?: string,
+    cause?: unknown,
+  ) {
+    super('ENOCONTAINER', `no such container: ${ref}${detail ? ` (${detail})` : ''}`, cause === undefined ? undefined : { cause })
   }
 }
 
@@ -97,9 +106,20 @@ export class NameConflictError extends MiniContainerError {
 
 /** The operation needs a running container. */
 export class NotRunningError extends MiniContainerError {
-  /** @param id - container id; @param action - what was attempted. */
-  constructor(id: string, action: string) {
-    super('ENOTRUNNING', `cannot ${action}: container ${id.slice(0, 12)} is not running (start it first)`)
+  /** @param id - container id; @param action - what was attempted; @param hint - how to proceed (default: start it first). */
+  constructor(id: string, action: string, hint = 'start it first') {
+    super('ENOTRUNNING', `cannot ${action}: container ${id.slice(0, 12)} is not running (${hint})`)
+  }
+}
+
+/**
+ * The runtime was closed (`runtime.close()` has begun): it starts nothing
+ * more (create, run, start, exec). What exists can still be read, stopped and removed.
+ */
+export class RuntimeClosedError extends MiniContainerError {
+  /** @param root - the runtime's root; @param what - what was refused. */
+  constructor(root: string, what: string) {
+    super('ECLOSED', `cannot ${what}: the runtime at ${root} was closed; open a new Runtime({ root }) to go on`)
   }
 }
 

@@ -8,7 +8,7 @@ import { guardPublicMethods } from '../util/public-boundary'
 import '../util/dispose-symbol'
 import * as fs from 'node:fs'
 import type { Readable } from 'node:stream'
-import { AbortedError, InvalidArgumentError, MiniContainerError, NotRunningError, PausedError, RunningError, StartError, throwIfAborted } from '../errors'
+import { AbortedError, ContainerNotFoundError, InvalidArgumentError, NotRunningError, PausedError, RunningError, StartError, throwIfAborted } from '../errors'
 import { contextOf, type ContainerContext, type RuntimeOption } from './context'
 import { encodeExecSpec, encodeRunSpec, type MountOp, type RunSpec } from '../shim/spec'
 import { Shim, type ExitStatus } from '../shim/shim'
@@ -102,6 +102,9 @@ function health(file: string): { health?: ContainerInspect['state']['health'] } 
 
 /** A container. Handles are cheap: all state is on disk under the runtime root. */
 export class Container implements AsyncDisposable {
+  /** How the program ended, as this handle saw it: wait() answers with it once the container is removed. */
+  private lastExit: ExitStatus | undefined
+
   private constructor(
     private readonly runtime: ContainerContext,
     /** Full 64-hex id. */
@@ -334,20 +337,34 @@ export class Container implements AsyncDisposable {
     return buildRunSpec({ record, image, layerDirs: this.runtime.images.layerDirs(image), paths: this.paths(), netns, featureMounts, cgroups })
   }
 
-  /** Waits for the program to end; resolves immediately if it already has. */
+  /**
+   * Waits for the program to end; resolves immediately if it already has.
+   * Once the container is removed (`rm: true`, `remove({ force: true })`),
+   * the exit this handle saw (137 for the removal's SIGKILL), else ENOCONTAINER.
+   */
   async wait(): Promise<ExitStatus> {
     const shim = this.runtime.shims.get(this.id)
     if (shim) {
       const autoRemove = this.runtime.containers.read(this.id)?.hostConfig.autoRemove
-      const exit = await shim.hold(shim.exited)
+      const exit = this.saw(await shim.hold(shim.exited))
       // With rm: true, resolve once the container is gone, as `docker run --rm` returns.
       if (autoRemove) await shim.hold(shim.closed)
       return exit
     }
+    if (!this.runtime.containers.read(this.id)) {
+      if (this.lastExit) return this.lastExit
+      throw new ContainerNotFoundError(this.name, 'it was removed before this handle saw its program end')
+    }
     const state = this.currentState()
-    if (state.status !== 'running') return { exitCode: state.exitCode ?? 0, ...(state.signal ? { signal: state.signal } : {}) }
+    if (state.status !== 'running') return this.saw({ exitCode: state.exitCode ?? 0, ...(state.signal ? { signal: state.signal } : {}) })
     await waitForeign(this.paths().exit, this.paths().dir, state)
     return this.wait()
+  }
+
+  /** Keeps `exit` for a wait() after the container is gone. */
+  private saw(exit: ExitStatus): ExitStatus {
+    this.lastExit = exit
+    return exit
   }
 
   /**
@@ -375,17 +392,21 @@ export class Container implements AsyncDisposable {
     })
   }
 
-  /** Like {@link wait}, without keeping the Node process alive while the program runs (for watchers). */
+  /**
+   * Like {@link wait}, without keeping the Node process alive while the program runs (for watchers),
+   * and never rejecting: a container removed unseen was ended by the removal's SIGKILL.
+   */
   private async exited(): Promise<ExitStatus> {
     const shim = this.runtime.shims.get(this.id)
     if (shim) return shim.exited
     const state = this.currentState()
     if (state.status === 'running') await waitForeign(this.paths().exit, this.paths().dir, state, false)
-    return this.wait()
+    return this.wait().catch(() => ({ exitCode: 137, signal: 'SIGKILL' as const }))
   }
 
   /** Sends a signal to the container's PID 1 (`docker kill`). Default SIGKILL. */
   async kill(signal: NodeJS.Signals | number = 'SIGKILL'): Promise<void> {
+    this.record() // ENOCONTAINER once removed
     const state = this.currentState()
     if (state.status !== 'running' || !state.pid) throw new NotRunningError(this.id, 'kill')
     try {
@@ -397,8 +418,9 @@ export class Container implements AsyncDisposable {
     if ((signal === 'SIGKILL' || signal === 9) && this.runtime.cgroups.paused(this.id)) await this.runtime.cgroups.setPaused(this.id, false)
   }
 
-  /** The image's StopSignal (default SIGTERM), then SIGKILL after `timeout` seconds (default 10). A no-op when not running. */
+  /** The image's StopSignal (default SIGTERM), then SIGKILL after `timeout` seconds (default 10). A no-op when not running; ENOCONTAINER once removed. */
   async stop(opts: { timeout?: number; signal?: NodeJS.Signals } = {}): Promise<ExitStatus> {
+    this.record() // a removed container has nothing to stop: ENOCONTAINER, as `docker stop`
     if (this.currentState().status !== 'running') return this.wait()
     const done = this.wait()
     await this.kill(opts.signal ?? this.record().config.stopSignal ?? 'SIGTERM').catch(() => {})
@@ -569,8 +591,9 @@ export class Container implements AsyncDisposable {
     }
   }
 
-  /** Changes resource limits (`docker update`); a running container gets them at once. */
+  /** Changes resource limits (`docker update`); a running container gets them at once. ENOCONTAINER once removed. */
   async update(limits: ResourceUpdate): Promise<void> {
+    this.record()
     updateResources(this.runtime, this.id, this.currentState().status === 'running', limits)
   }
 
@@ -597,7 +620,7 @@ export class Container implements AsyncDisposable {
   /** `await using c = await run(...)` removes the container (forcefully) at the end of the scope. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.remove({ force: true }).catch((err) => {
-      if (!(err instanceof MiniContainerError && err.code === 'ENOCONTAINER')) throw err
+      if (!(err instanceof ContainerNotFoundError)) throw err
     })
   }
 
@@ -608,7 +631,7 @@ export class Container implements AsyncDisposable {
    */
   private removedMeanwhile(err: unknown, during: string): unknown {
     if (this.runtime.containers.read(this.id)) return err
-    return new MiniContainerError('ENOCONTAINER', `no such container: ${this.name} (it was removed ${during})`, { cause: err })
+    return new ContainerNotFoundError(this.name, `it was removed ${during}`, err)
   }
 
   /**
@@ -636,6 +659,7 @@ export class Container implements AsyncDisposable {
   }
 
   private onExit(exit: ExitStatus): void {
+    this.saw(exit)
     const state = this.runtime.containers.readState(this.id)
     if (state.status !== 'running') return
     // The OOM counter is read before the cgroup goes: it is the kernel's word, not a guess from exit code 137.
@@ -673,7 +697,7 @@ export class Container implements AsyncDisposable {
 
   private record(): ContainerRecord {
     const r = this.runtime.containers.read(this.id)
-    if (!r) throw new MiniContainerError('ENOCONTAINER', `no such container: ${this.name} (it was removed)`)
+    if (!r) throw new ContainerNotFoundError(this.name, 'it was removed')
     return r
   }
 

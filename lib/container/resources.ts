@@ -7,7 +7,7 @@
  */
 import { setTimeout as delay } from 'node:timers/promises'
 import { mergeResources, type ContainerStats, type ResourceOptions } from '../cgroups'
-import { InvalidArgumentError } from '../errors'
+import { ContainerNotFoundError, InvalidArgumentError } from '../errors'
 import type { ContainerContext } from './context'
 
 /** What `update()` can change (`docker update`): ulimits and shm size are fixed at create. */
@@ -23,7 +23,7 @@ export function updateResources(rt: ContainerContext, id: string, running: boole
   for (const key of Object.keys(update))
     if (!updatable.has(key)) throw new InvalidArgumentError(`update: "${key}" cannot be changed; updatable: ${[...updatable].join(', ')}`)
   const record = rt.containers.read(id)
-  if (!record) return
+  if (!record) throw new ContainerNotFoundError(id.slice(0, 12), 'it was removed')
   const merged = mergeResources(record.resources ?? { rlimits: [] }, update)
   rt.cgroups.check(merged)
   if (running) rt.cgroups.update(id, merged)

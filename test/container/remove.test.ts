@@ -5,7 +5,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
-import { Container, Runtime, run } from '../../lib'
+import { Container, ContainerNotFoundError, Runtime, run } from '../../lib'
 import { childProcesses, useRuntime } from '../helpers'
 import { nodeOutput, runtimeWithSpareShim, spawnNode } from '../tools/node-child'
 import { holdAt } from '../tools/strace'
@@ -160,4 +160,37 @@ test('a create whose process died half-way leaves nothing once a new runtime rec
   } finally {
     fs.rmSync(underWay, { recursive: true, force: true })
   }
+})
+
+describe('a removed container answers for itself', () => {
+  test('wait() after remove({ force: true }) of a running program: 137 (its SIGKILL) on the handle that saw it, ENOCONTAINER on one that did not', async () => {
+    const c = await run('host', ['sleep', '1000'], { runtime, network: 'none', name: 'force-removed-wait' })
+    const other = await Container.get('force-removed-wait', { runtime })
+    await c.remove({ force: true })
+    expect(await c.wait()).toEqual({ exitCode: 137, signal: 'SIGKILL' })
+    await expect(other.wait()).rejects.toBeInstanceOf(ContainerNotFoundError)
+    await expect(other.wait()).rejects.toMatchObject({ code: 'ENOCONTAINER' })
+  })
+
+  test('the handle that removed it knows the exit too, and a wait() in flight during the removal gets 137', async () => {
+    const started = await run('host', ['sleep', '1000'], { runtime, network: 'none', name: 'force-removed-other' })
+    const remover = await Container.get('force-removed-other', { runtime })
+    const waiting = started.wait()
+    await remover.remove({ force: true })
+    expect(await waiting).toEqual({ exitCode: 137, signal: 'SIGKILL' })
+    expect(await remover.wait()).toEqual({ exitCode: 137, signal: 'SIGKILL' })
+  })
+
+  test('stop(), kill() and update() on a removed container are ENOCONTAINER (ContainerNotFoundError), running or not when removed', async () => {
+    const running = await run('host', ['sleep', '1000'], { runtime, network: 'none' })
+    const created = await Container.create('host', ['true'], { runtime, network: 'none' })
+    await running.remove({ force: true })
+    await created.remove()
+    for (const c of [running, created]) {
+      await expect(c.stop()).rejects.toBeInstanceOf(ContainerNotFoundError)
+      await expect(c.stop({ timeout: 0 })).rejects.toMatchObject({ code: 'ENOCONTAINER' })
+      await expect(c.kill()).rejects.toMatchObject({ code: 'ENOCONTAINER' })
+      await expect(c.update({ memory: '64m' })).rejects.toBeInstanceOf(ContainerNotFoundError)
+    }
+  })
 })
