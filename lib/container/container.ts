@@ -496,25 +496,31 @@ export class Container implements AsyncDisposable {
    * The program's output as `docker logs` gives it: bytes of both streams in
    * the order they were received, filtered by `stdout`/`stderr`, `tail`,
    * `since`/`until`, prefixed by their times with `timestamps`; with
-   * `follow`, open until the container exits. Bad options are EINVALID at once.
+   * `follow`, open until the container exits or is removed (as `docker logs -f`).
+   * Bad options are EINVALID at once; a removed container's stream fails with ENOCONTAINER.
    */
   logs(opts: LogsOptions = {}): Readable {
-    return logStream(this.paths().log, opts, this.logEnd(!!opts.follow))
+    return logStream(this.paths().log, opts, () => this.logEnd(!!opts.follow))
   }
 
   /**
    * The same records as {@link logs}, as objects with their stream and time
    * apart: `{ stream: 'stdout' | 'stderr', time, log }`. `timestamps` does not apply.
+   * On a removed container the iterator throws ENOCONTAINER.
    */
   logEntries(opts: Omit<LogsOptions, 'timestamps'> = {}): AsyncIterableIterator<LogEntry> {
-    return filteredEntries(this.paths().log, logFilter(opts), !!opts.follow, this.logEnd(!!opts.follow))
+    return filteredEntries(this.paths().log, logFilter(opts), !!opts.follow, () => this.logEnd(!!opts.follow))
   }
 
-  /** When a follower of the log stops: the program's exit (at once when it is not running, or when not following). */
+  /**
+   * When a follower of the log stops: the program's exit or the container's removal (at once when it
+   * is not running, or when not following). ENOCONTAINER when it is already removed: its log went with it.
+   */
   private logEnd(follow: boolean): Promise<unknown> {
+    this.record()
     if (!follow || this.currentState().status !== 'running') return Promise.resolve()
     const shim = this.runtime.shims.get(this.id)
-    return shim ? shim.hold(shim.closed) : this.wait()
+    return shim ? shim.hold(shim.closed) : this.wait().catch(() => {})
   }
 
   /**

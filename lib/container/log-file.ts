@@ -257,7 +257,7 @@ class Waker {
   finished = false
   changed = false
   private wake: (() => void) | undefined
-  private readonly watcher: fs.FSWatcher
+  private readonly watcher: fs.FSWatcher | undefined
 
   constructor(base: string, ended: Promise<unknown>, persistent: boolean) {
     const name = base.slice(base.lastIndexOf('/') + 1)
@@ -265,15 +265,16 @@ class Waker {
       this.changed = true
       this.wake?.()
     }
-    // The directory, not the file: rotation replaces the file under its name.
-    this.watcher = fs.watch(base.slice(0, base.lastIndexOf('/')), { persistent }, (_event, file) => {
-      if (!file || file.startsWith(name)) notify()
-    })
-    this.watcher.on('error', () => {})
-    void ended.then(() => {
+    const finish = () => {
       this.finished = true
       notify()
+    }
+    // The directory, not the file: rotation replaces the file under its name.
+    this.watcher = watchOrGone(base.slice(0, base.lastIndexOf('/')), persistent, (file) => {
+      if (!file || file.startsWith(name)) notify()
     })
+    if (!this.watcher) finish()
+    void ended.then(finish, finish)
   }
 
   /** Resolves at the next change (at once when one came since the last pass began). */
@@ -285,6 +286,19 @@ class Waker {
   }
 
   close(): void {
-    this.watcher.close()
+    this.watcher?.close()
   }
+}
+
+/** A watch of `dir`, or undefined when it is gone (the container was removed: nothing more will be written). */
+function watchOrGone(dir: string, persistent: boolean, onChange: (file: string | null) => void): fs.FSWatcher | undefined {
+  let watcher: fs.FSWatcher
+  try {
+    watcher = fs.watch(dir, { persistent }, (_event, file) => onChange(file))
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw err
+  }
+  watcher.on('error', () => {})
+  return watcher
 }

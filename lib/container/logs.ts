@@ -51,13 +51,15 @@ function untilPassed(until: string | undefined): { passed: Promise<void>; cancel
 }
 
 /**
- * The records that pass the filter, as they are read. `ended` resolves when
- * the container's program has exited (or at once when it is not running).
+ * The records that pass the filter, as they are read. `ended` is asked when
+ * reading begins (its throw, e.g. ENOCONTAINER, is the iterator's) and
+ * resolves when the container's program has exited (at once when it is not running).
  */
-export async function* filteredEntries(file: string, filter: Filter, follow: boolean, ended: Promise<unknown>): AsyncGenerator<LogEntry> {
+export async function* filteredEntries(file: string, filter: Filter, follow: boolean, ended: () => Promise<unknown>): AsyncGenerator<LogEntry> {
+  const end = ended()
   const until = untilPassed(follow ? filter.until : undefined)
   try {
-    for await (const batch of followEntries(file, { tail: filter.tail, follow, ended: Promise.race([ended, until.passed]) })) {
+    for await (const batch of followEntries(file, { tail: filter.tail, follow, ended: Promise.race([end, until.passed]) })) {
       for (const e of batch) {
         if (filter.since !== undefined && e.time < filter.since) continue
         if (filter.until !== undefined && e.time > filter.until) return
@@ -70,7 +72,7 @@ export async function* filteredEntries(file: string, filter: Filter, follow: boo
 }
 
 /** The bytes of the filtered records, each with its time in front when `timestamps`. */
-export function logStream(file: string, opts: LogsOptions, ended: Promise<unknown>): Readable {
+export function logStream(file: string, opts: LogsOptions, ended: () => Promise<unknown>): Readable {
   const filter = logFilter(opts)
   async function* chunks(): AsyncGenerator<Buffer> {
     for await (const e of filteredEntries(file, filter, !!opts.follow, ended)) yield Buffer.from(opts.timestamps ? `${e.time} ${e.log}` : e.log)

@@ -4,7 +4,7 @@
  * until, prefixes times, follows, and reads across rotated files.
  */
 import * as fs from 'node:fs'
-import { Container, run, type LogEntry, type Runtime } from '../../lib'
+import { Container, ContainerNotFoundError, run, type LogEntry, type Runtime } from '../../lib'
 import { sleep, text, useRuntime } from '../helpers'
 
 jest.setTimeout(120_000)
@@ -107,6 +107,25 @@ test('follow delivers output as it comes and ends when the program exits; until 
   expect(Date.now() - t0).toBeGreaterThanOrEqual(350)
   expect(Date.now() - t0).toBeLessThan(5000)
   expect((await d.inspect()).state.running).toBe(true)
+})
+
+test('logs of a removed container, following or not, are ENOCONTAINER from the iterator (a raw ENOENT from fs.watch before)', async () => {
+  const c = await run('bb', ['sh', '-c', 'echo gone-soon; sleep 60'], { runtime, network: 'none' })
+  await c.remove({ force: true })
+  for (const follow of [true, false]) {
+    await expect(text(c.logs({ follow }))).rejects.toMatchObject({ code: 'ENOCONTAINER', message: expect.stringContaining('removed') })
+    await expect(entries(c, { follow })).rejects.toBeInstanceOf(ContainerNotFoundError)
+  }
+})
+
+test('a follower of a container that is removed meanwhile ends cleanly with what was written, as docker logs -f', async () => {
+  const c = await run('bb', ['sh', '-c', 'echo before-removal; sleep 60'], { runtime, network: 'none' })
+  const followed = text(c.logs({ follow: true }))
+  const iterated = entries(c, { follow: true })
+  await sleep(300)
+  await c.remove({ force: true })
+  expect(await followed).toBe('before-removal\n')
+  expect((await iterated).map((e) => e.log)).toEqual(['before-removal\n'])
 })
 
 test('a line longer than 16 KiB is split into records as Docker does; logs() gives the bytes back and onLog the whole line', async () => {
