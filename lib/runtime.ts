@@ -19,6 +19,7 @@ import { useDefaultImageContext } from './image/image'
 import { ContainerStore } from './container/store'
 import { useDefaultContext, type ContainerContext } from './container/context'
 import { collectGarbage, isRunning, stopOwnedContainers } from './container/recovery'
+import { InFlightStarts } from './container/in-flight'
 import { drainShimPool, type Shim } from './shim/shim'
 import { NetworkService } from './network/service'
 import { useDefaultNetworkContext } from './network/network'
@@ -65,6 +66,8 @@ export class Runtime implements ContainerContext, AsyncDisposable {
   readonly cgroups: CgroupService
   /** Shims of containers started by this process, by container id. @internal */
   readonly shims = new Map<string, Shim>()
+  /** The creates and starts under way, which close() waits for; refuses new ones once it closes. @internal */
+  readonly starts: InFlightStarts
   private recovered: Promise<void> | undefined
   private static defaultRuntime: Runtime | undefined
 
@@ -75,6 +78,7 @@ export class Runtime implements ContainerContext, AsyncDisposable {
         'minicontainer needs root: namespaces, mounts and network setup require it. Run the program as root (e.g. sudo node app.js); rootless mode is not supported yet',
       )
     this.root = prepareRuntimeRoot(optionsObject(opts, 'new Runtime()').root, defaultRootDir)
+    this.starts = new InFlightStarts(this.root)
     this.images = new ImageStore(this.root, (imageId) => this.containers.ids().filter((id) => this.containers.read(id)?.imageId === imageId))
     this.containers = new ContainerStore(this.root)
     this.networks = new NetworkService({ root: this.root, subnetPool: opts.subnetPool })
@@ -99,14 +103,21 @@ export class Runtime implements ContainerContext, AsyncDisposable {
   }
 
   /**
-   * Stops and removes what this runtime owns in this process — its
-   * containers that are not detached — and then, when no container of the
-   * root still runs, removes its bridges, firewall rules and nf_tables table
-   * and its parent cgroup, and closes its sockets; the spare shim kept warm for the next start
-   * ends too. The state on disk (images, volumes, stopped containers) stays. Using the runtime
-   * again recreates what it needs.
+   * Closes the runtime. From the call on, it starts nothing more: create,
+   * run, start and exec are refused with ECLOSED (open a new `Runtime` on the
+   * root to go on); reading (list, inspect, logs, wait), stop and remove still
+   * work. Creates and starts under way are waited for, then every container
+   * this process started in it is killed (SIGKILL, as `docker rm -f`), except
+   * `detach`ed ones (and `reuse`, which implies detach), which are made to
+   * outlive the process. Killed containers stay on disk, exited, unless
+   * created with `rm: true`. Then, when no container of the root still runs
+   * (a detached one, or one of another process), its bridges, firewall rules,
+   * nf_tables table and parent cgroup are removed; a running container keeps
+   * them. Its sockets close and the spare shim kept warm for the next start
+   * ends. Images, volumes and stopped containers stay on disk.
    */
   async close(): Promise<void> {
+    await this.starts.settleAndRefuse()
     await stopOwnedContainers(this)
     const stillRunning = this.containers.ids().some((id) => isRunning(this, id))
     if (!stillRunning) {

@@ -113,10 +113,14 @@ export class Container implements AsyncDisposable {
     readonly name: string,
   ) {}
 
-  /** Creates a container from an image without starting it (`docker create`). */
+  /** Creates a container from an image without starting it (`docker create`). ECLOSED once its runtime is closing. */
   static async create(image: string, cmd?: string[], options?: RunOptions & RuntimeOption): Promise<Container> {
     const opts = optionsObject(options, 'Container.create()')
     const rt = contextOf(opts)
+    return rt.starts.track(`create a container of ${image}`, () => Container.createIn(rt, image, cmd, opts))
+  }
+
+  private static async createIn(rt: ContainerContext, image: string, cmd: string[] | undefined, opts: RunOptions): Promise<Container> {
     await rt.ready()
     checkRunOptions(opts) // before a pull that may take long
     await ensureImage(rt.images, image, opts.pull, { ...opts.pullOptions, signal: opts.signal })
@@ -167,9 +171,14 @@ export class Container implements AsyncDisposable {
    * (the program is killed, its network released) and rejects with EABORTED.
    * A view of the stopped container held open meanwhile (a `getArchive`
    * stream not yet read) is waited for: its layer is mounted once at a time.
+   * ECLOSED once its runtime is closing; a start under way when close()
+   * begins is waited for, and its program then killed.
    */
   async start(opts: { signal?: AbortSignal } = {}): Promise<void> {
-    const { signal } = opts
+    return this.runtime.starts.track(`start container ${this.name}`, () => this.startHere(opts.signal))
+  }
+
+  private async startHere(signal: AbortSignal | undefined): Promise<void> {
     const what = `starting container ${this.name}`
     throwIfAborted(signal, what)
     if (this.currentState().status === 'running') return
@@ -463,6 +472,7 @@ export class Container implements AsyncDisposable {
   async exec(cmd: string[], options?: ExecOptions): Promise<ExecResult> {
     const opts = optionsObject(options, 'exec()')
     if (!Array.isArray(cmd) || cmd.length === 0) throw new InvalidArgumentError('exec needs a command, e.g. ["cat", "/etc/hostname"]')
+    this.runtime.starts.refuseIfClosing(`exec in container ${this.name}`)
     const state = this.currentState()
     if (state.status !== 'running' || !state.pid) throw new NotRunningError(this.id, 'exec')
     // A frozen container cannot take a new process: joining its cgroup would freeze the exec too.

@@ -11,6 +11,7 @@ import { DefaultBinding } from '../util/default-binding'
 import type { ImageStore } from '../image/store'
 import type { NetworkService } from '../network/service'
 import type { Shim } from '../shim/shim'
+import type { InFlightStarts } from './in-flight'
 import type { VolumeStore } from '../storage/volumes'
 import type { ContainerStore } from './store'
 
@@ -30,6 +31,8 @@ export interface ContainerContext {
   readonly cgroups: CgroupService
   /** Shims of the containers this process started, by container id. @internal */
   readonly shims: Map<string, Shim>
+  /** The creates and starts under way, which close() waits for; refuses new ones once it closes. @internal */
+  readonly starts: InFlightStarts
   /** Resolves once what a crashed process left on this root has been collected (runs once per process). */
   ready(): Promise<void>
 }

@@ -8,9 +8,13 @@
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
-import { Image, Runtime } from '../../lib'
+import { Container, Image, Runtime, RuntimeClosedError, run } from '../../lib'
 import { childProcesses } from '../helpers'
+import { useSubnets } from '../net-helpers'
+import { hostLinks, nftTables } from '../network/helpers'
 import { runtimeWithSpareShim, spawnNode } from '../tools/node-child'
+
+const [bridgeNet] = useSubnets(1)
 
 test('close() ends the spare shim, and the process then exits by itself', async () => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-close-'))
@@ -50,4 +54,86 @@ test('close() ends the spare shim, and the process then exits by itself', async 
     child.kill('SIGKILL')
     fs.rmSync(root, { recursive: true, force: true })
   }
+})
+
+/** Pids of the processes whose command line contains `marker` (the tests' programs carry one as sleep's argument). */
+function processesWith(marker: string): number[] {
+  const pids: number[] = []
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      if (fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(marker)) pids.push(Number(entry))
+    } catch {
+      /* ended meanwhile */
+    }
+  }
+  return pids
+}
+
+/** A runtime with the host image whose default bridge is on this file's test subnet; `use` gets it; its root goes afterwards. */
+async function withRuntime(use: (rt: Runtime) => Promise<void>): Promise<void> {
+  const rt = new Runtime({ root: fs.mkdtempSync(path.join(os.tmpdir(), 'mc-close-')), subnetPool: [bridgeNet.cidr] })
+  try {
+    await Image.fromHost({ runtime: rt })
+    await use(rt)
+  } finally {
+    for (const c of await Container.list({ runtime: rt, all: true })) await c.remove({ force: true }).catch(() => {})
+    await rt.close()
+    fs.rmSync(rt.root, { recursive: true, force: true })
+  }
+}
+
+/** What close() must leave of the runtime's network: no bridge, no veth, no nf_tables table. */
+function expectNoNetworkLeft(rt: Runtime): void {
+  const names = rt.networks.names
+  expect(hostLinks(names.bridgePrefix)).toEqual([])
+  expect(hostLinks(names.vethPrefix)).toEqual([])
+  expect(nftTables()).not.toContain(`table ip ${names.table}`)
+}
+
+describe('close() while containers are still starting', () => {
+  test('runs called just before close(), one bridged: none runs on afterwards, no bridge or table is left, and they fail with ECLOSED', async () => {
+    await withRuntime(async (rt) => {
+      const marker = `${Date.now()}${process.pid}`
+      const runs = [run('host', ['sleep', `1${marker}`], { runtime: rt, network: 'none' }), run('host', ['sleep', `2${marker}`], { runtime: rt })]
+      await rt.close()
+      const outcomes = await Promise.allSettled(runs)
+      expect(processesWith(marker)).toEqual([])
+      expectNoNetworkLeft(rt)
+      // Refused between their create and their start, and removed again (a run that fails leaves nothing).
+      for (const o of outcomes) expect(o).toMatchObject({ status: 'rejected', reason: { code: 'ECLOSED' } })
+      expect(await Container.list({ runtime: rt, all: true })).toEqual([])
+    })
+  })
+
+  test('a bridged start in flight when close() begins is waited for, then its program killed; its network goes with the runtime', async () => {
+    await withRuntime(async (rt) => {
+      const marker = `${Date.now()}${process.pid}`
+      const c = await Container.create('host', ['sleep', `3${marker}`], { runtime: rt })
+      const starting = c.start()
+      await rt.close()
+      await starting // it was under way: it completes, and close() then stops it
+      expect(processesWith(marker)).toEqual([])
+      expect((await c.inspect()).state).toMatchObject({ running: false, exitCode: 137 })
+      expectNoNetworkLeft(rt)
+    })
+  })
+
+  test('after close(), create, run, start and exec are ECLOSED (RuntimeClosedError) and start nothing; reading and removing still work', async () => {
+    await withRuntime(async (rt) => {
+      const created = await Container.create('host', ['sleep', '1000'], { runtime: rt, network: 'none' })
+      const running = await run('host', ['sleep', '1000'], { runtime: rt, network: 'none', detach: true })
+      await rt.close()
+      await expect(run('host', ['true'], { runtime: rt, network: 'none' })).rejects.toBeInstanceOf(RuntimeClosedError)
+      await expect(Container.create('host', ['true'], { runtime: rt })).rejects.toMatchObject({ code: 'ECLOSED', message: expect.stringContaining('new Runtime') })
+      await expect(created.start()).rejects.toMatchObject({ code: 'ECLOSED' })
+      await expect(running.exec(['true'])).rejects.toMatchObject({ code: 'ECLOSED' })
+      expect((await created.inspect()).state.running).toBe(false)
+      expect((await Container.list({ runtime: rt, all: true })).map((c) => c.id).sort()).toEqual([created.id, running.id].sort())
+      // The detached one outlives close(), as documented; it can still be removed.
+      expect((await running.inspect()).state.running).toBe(true)
+      await running.remove({ force: true })
+      await created.remove()
+    })
+  })
 })
