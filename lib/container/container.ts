@@ -247,7 +247,7 @@ export class Container implements AsyncDisposable {
     try {
       return await fn(fsView.root)
     } catch (err) {
-      throw this.removedMeanwhile(err, viewInUse)
+      throw this.viewLost(err, fsView)
     } finally {
       await fsView.release()
     }
@@ -261,7 +261,9 @@ export class Container implements AsyncDisposable {
   /** The running program's root, or undefined when it does not run. */
   private runningView(): FilesystemView | undefined {
     const state = this.currentState()
-    return state.status === 'running' && state.pid ? { root: `/proc/${state.pid}/root`, release: async () => {} } : undefined
+    return state.status === 'running' && state.pid
+      ? { root: `/proc/${state.pid}/root`, release: async () => {}, program: { pid: state.pid, pidStart: state.pidStart } }
+      : undefined
   }
 
   /** The stopped container's files, assembled by a held shim under the layer lock (one mount of the layer at a time). */
@@ -321,7 +323,7 @@ export class Container implements AsyncDisposable {
       return result
     } catch (err) {
       await view.release()
-      throw this.removedMeanwhile(err, viewInUse)
+      throw this.viewLost(err, view)
     }
   }
 
@@ -648,6 +650,17 @@ export class Container implements AsyncDisposable {
   private removedMeanwhile(err: unknown, during: string): unknown {
     if (this.runtime.containers.read(this.id)) return err
     return new ContainerNotFoundError(this.name, `it was removed ${during}`, err)
+  }
+
+  /**
+   * What a failed file operation should throw: ENOCONTAINER when the container was removed meanwhile;
+   * ENOTRUNNING when the program whose root it used ended meanwhile (`/proc/<pid>/root` is gone, or
+   * going, and whichever step met that failed: a remove({ force }) kills the program before it deletes the record).
+   */
+  private viewLost(err: unknown, view: FilesystemView): unknown {
+    const removed = this.removedMeanwhile(err, viewInUse)
+    if (removed !== err || !view.program || isRunningOn(view.program.pid, view.program.pidStart)) return removed
+    return new NotRunningError(this.id, 'use its files', 'it stopped while they were in use; a stopped container\'s files can be used too: try again')
   }
 
   /**

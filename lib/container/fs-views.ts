@@ -13,6 +13,8 @@
 export interface FilesystemView {
   root: string
   release: () => Promise<void>
+  /** The running program whose root this is; none for a stopped container's assembled view. */
+  program?: { pid: number; pidStart?: string }
 }
 
 interface Shared {

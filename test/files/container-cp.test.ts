@@ -223,3 +223,28 @@ test('a hostile running container cannot make a copy touch host files', async ()
   })
   expect(leaked).toEqual([])
 })
+
+test('copies racing remove({ force: true }), running and stopped: each succeeds or says ENOCONTAINER / ENOTRUNNING, never EINVALID about /proc/<pid>/root', async () => {
+  const host = scratch.dir()
+  fs.writeFileSync(path.join(host, 'in.txt'), 'x'.repeat(64 * 1024))
+  const seen: Record<string, number> = {}
+  const unexpected: string[] = []
+  for (let i = 0; i < 16; i++) {
+    const running = i % 2 === 0
+    const c = running ? await run('bb', ['sleep', '1000'], { runtime, network: 'none' }) : await Container.create('bb', ['true'], { runtime, network: 'none' })
+    const out = path.join(host, `out-${i}`)
+    // The copies start a little later each round after the removal, so they meet it at different steps.
+    const removal = c.remove({ force: true })
+    await new Promise((r) => setTimeout(r, i >> 1))
+    const copies = [c.copyTo(path.join(host, 'in.txt'), '/tmp/in.txt'), c.copyFrom('/bin', out), c.statPath('/etc/passwd')]
+    const outcomes = await Promise.allSettled([...copies, removal])
+    expect(outcomes[3]).toEqual({ status: 'fulfilled', value: undefined })
+    for (const o of outcomes.slice(0, 3)) {
+      const code = o.status === 'fulfilled' ? 'ok' : String((o.reason as { code?: string }).code)
+      seen[code] = (seen[code] ?? 0) + 1
+      if (!['ok', 'ENOCONTAINER', 'ENOTRUNNING'].includes(code)) unexpected.push(`${code}: ${(o as PromiseRejectedResult).reason.message}`)
+    }
+  }
+  console.log(`copies racing remove: ${JSON.stringify(seen)}`)
+  expect(unexpected).toEqual([])
+}, 120_000)
