@@ -225,7 +225,8 @@ export class Container implements AsyncDisposable {
       throw this.removedMeanwhile(err, 'while it was starting')
     }
     this.runtime.shims.set(this.id, shim)
-    startHealthMonitor(record, paths.health, shim.exited, (cmd, signal) => this.exec(cmd, { signal }))
+    // Not through exec(): a detached container's checks go on after its runtime closes.
+    startHealthMonitor(record, paths.health, shim.exited, (cmd, signal) => this.execIn(cmd, { signal }))
     void shim.exited.then((exit) => this.onExit(exit))
     void shim.closed.then(() => this.onShimGone(shim))
   }
@@ -470,11 +471,16 @@ export class Container implements AsyncDisposable {
     if (opts.volumes) await removeAnonymousVolumes(mounts, this.runtime.volumes)
   }
 
-  /** Runs a command inside the running container's namespaces and root (`docker exec`). */
+  /** Runs a command inside the running container's namespaces and root (`docker exec`). ECLOSED once its runtime is closing. */
   async exec(cmd: string[], options?: ExecOptions): Promise<ExecResult> {
     const opts = optionsObject(options, 'exec()')
-    if (!Array.isArray(cmd) || cmd.length === 0) throw new InvalidArgumentError('exec needs a command, e.g. ["cat", "/etc/hostname"]')
     this.runtime.starts.refuseIfClosing(`exec in container ${this.name}`)
+    return this.execIn(cmd, opts)
+  }
+
+  /** {@link exec}, whether the runtime is closing or not. */
+  private async execIn(cmd: string[], opts: ExecOptions): Promise<ExecResult> {
+    if (!Array.isArray(cmd) || cmd.length === 0) throw new InvalidArgumentError('exec needs a command, e.g. ["cat", "/etc/hostname"]')
     const state = this.currentState()
     if (state.status !== 'running' || !state.pid) throw new NotRunningError(this.id, 'exec')
     // A frozen container cannot take a new process: joining its cgroup would freeze the exec too.

@@ -8,7 +8,7 @@
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
-import { Container, Image, Runtime, RuntimeClosedError, run } from '../../lib'
+import { Container, Image, Runtime, RuntimeClosedError, Wait, run } from '../../lib'
 import { childProcesses } from '../helpers'
 import { useSubnets } from '../net-helpers'
 import { hostLinks, nftTables } from '../network/helpers'
@@ -134,6 +134,22 @@ describe('close() while containers are still starting', () => {
       expect((await running.inspect()).state.running).toBe(true)
       await running.remove({ force: true })
       await created.remove()
+    })
+  })
+  test("a detached container's health checks go on after close(): they are not execs refused with ECLOSED", async () => {
+    await withRuntime(async (rt) => {
+      const healthcheck = { test: ['CMD', 'true'], interval: 50, retries: 1 }
+      const c = await run('host', ['sleep', '1000'], { runtime: rt, network: 'none', detach: true, healthcheck, waitFor: Wait.forHealthCheck() })
+      await rt.close()
+      const closedAt = Date.now()
+      let after: { exitCode: number }[] = []
+      for (let i = 0; i < 30 && after.length < 3; i++) {
+        await new Promise((r) => setTimeout(r, 100))
+        after = (await c.inspect()).state.health!.log.filter((r) => Date.parse(r.start) > closedAt)
+      }
+      expect(after.length).toBeGreaterThanOrEqual(3) // checks ran after close...
+      expect(after.filter((r) => r.exitCode !== 0)).toEqual([]) // ...and passed
+      expect((await c.inspect()).state.health!.status).toBe('healthy')
     })
   })
 })
