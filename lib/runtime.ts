@@ -88,7 +88,9 @@ export class Runtime implements ContainerContext, AsyncDisposable {
 
   /** The runtime used when none is passed: rooted at $MINICONTAINER_ROOT or /var/lib/minicontainer. */
   static default(): Runtime {
-    Runtime.defaultRuntime ??= new Runtime()
+    // A closed default is replaced, so that code which closes it at its end (a test file's afterAll)
+    // does not leave the rest of the process with a runtime that refuses everything.
+    if (!Runtime.defaultRuntime || Runtime.defaultRuntime.starts.closed) Runtime.defaultRuntime = new Runtime()
     return Runtime.defaultRuntime
   }
 
@@ -105,7 +107,7 @@ export class Runtime implements ContainerContext, AsyncDisposable {
   /**
    * Closes the runtime. From the call on, it starts nothing more: create,
    * run, start and exec are refused with ECLOSED (open a new `Runtime` on the
-   * root to go on); reading (list, inspect, logs, wait), stop and remove still
+   * root to go on; `Runtime.default()` does so itself once its runtime is closed); reading (list, inspect, logs, wait), stop and remove still
    * work. Creates and starts under way are waited for, then every container
    * this process started in it is killed (SIGKILL, as `docker rm -f`), except
    * `detach`ed ones (and `reuse`, which implies detach), which are made to

@@ -31,6 +31,11 @@ export class InFlightStarts {
     return started
   }
 
+  /** Whether the runtime has begun to close (it then admits no new start). */
+  get closed(): boolean {
+    return this.closing
+  }
+
   /** ECLOSED once the runtime closes: for what starts a process but need not be waited for (an exec ends with its container). */
   refuseIfClosing(what: string): void {
     if (this.closing) throw new RuntimeClosedError(this.root, what)

@@ -23,12 +23,18 @@ test('with MINICONTAINER_ROOT set, the module-level API keeps all its state unde
       const logFile = require('path').join(rt.root, 'containers', c.id, c.id + '-json.log')
       const log = require('fs').readFileSync(logFile, 'utf8').trim().split(String.fromCharCode(10)).map((l) => JSON.parse(l).log).join('')
       await c.remove()
+      const same = Runtime.default() === rt
       await rt.close()
-      console.log(JSON.stringify({ root: rt.root, same: Runtime.default() === rt, listed, log, images: (await Image.list()).flatMap((i) => i.refs) }))
+      // A closed default is replaced by a new runtime on the same root: the module-level API goes on.
+      const after = await run('host', ['true'], { network: 'none' })
+      const renewed = Runtime.default() !== rt && Runtime.default().root === rt.root && (await after.wait()).exitCode === 0
+      await after.remove()
+      await Runtime.default().close()
+      console.log(JSON.stringify({ root: rt.root, same, renewed, listed, log, images: (await Image.list()).flatMap((i) => i.refs) }))
     })().catch((e) => { console.error(e); process.exit(1) })`,
     { env: { MINICONTAINER_ROOT: root } },
   )
-  expect(JSON.parse(out)).toEqual({ root, same: true, listed: ['on-default'], log: 'from-default\n', images: ['host:latest'] })
+  expect(JSON.parse(out)).toEqual({ root, same: true, renewed: true, listed: ['on-default'], log: 'from-default\n', images: ['host:latest'] })
   // The image the child made is on disk under the root it was given.
   expect(fs.readdirSync(path.join(root, 'images')).filter((f) => f.endsWith('.json'))).toHaveLength(1)
   expect(fs.readdirSync(path.join(root, 'refs'))).toHaveLength(1)
