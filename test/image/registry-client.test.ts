@@ -320,3 +320,88 @@ describe('transport against misbehaving peers', () => {
     }
   })
 })
+
+describe('endless bodies are read up to a bound', () => {
+  /** At most this much is ever sent by an endless peer (the bound of the test, not of the client). */
+  const SEND_CAP = 256 << 20
+
+  /** Answers `status` with `head` then filler without end: until the client goes away, or SEND_CAP; counts what it sent. */
+  function endless(res: http.ServerResponse, status: number, head: string, sent: { bytes: number }, headers: http.OutgoingHttpHeaders = {}): void {
+    const filler = Buffer.alloc(64 << 10, 'A')
+    res.writeHead(status, { 'content-type': 'application/json', ...headers })
+    res.write(head)
+    const pump = (): void => {
+      while (!res.destroyed && sent.bytes < SEND_CAP) {
+        sent.bytes += filler.length
+        if (!res.write(filler)) return void res.once('drain', pump)
+      }
+      if (!res.destroyed) res.end()
+    }
+    res.on('close', () => res.removeAllListeners('drain'))
+    pump()
+  }
+
+  /** Runs `op`, expecting a coded error; returns it with the time taken and the RSS growth in MiB. */
+  async function bounded(op: () => Promise<unknown>): Promise<{ err: MiniContainerError; ms: number; rssMiB: number }> {
+    global.gc?.()
+    const rss = process.memoryUsage().rss
+    const started = Date.now()
+    const err = await codeOf(op())
+    return { err, ms: Date.now() - started, rssMiB: (process.memoryUsage().rss - rss) / 2 ** 20 }
+  }
+
+  test('a 404 with an endless body is ENOIMAGE with a short excerpt, at once', async () => {
+    const sent = { bytes: 0 }
+    const p = await peer((_req, res) => endless(res, 404, 'no such manifest, and then ', sent))
+    try {
+      const ref = parseReference(`${p.host}/a/b:1`)
+      const { err, ms, rssMiB } = await bounded(() => fetchManifest(new RegistryClient(ref.registry), ref, '1'))
+      expect(err.code).toBe('ENOIMAGE')
+      expect(err.message).toContain('no such manifest, and then AAAA')
+      expect(err.message.length).toBeLessThan(600)
+      expect(ms).toBeLessThan(3000)
+      expect(rssMiB).toBeLessThan(100)
+      expect(sent.bytes).toBeLessThan(64 << 20)
+    } finally {
+      await p.close()
+    }
+  })
+
+  test('a token service answering without end: EREGISTRY (a 200 over the token bound, a 500 with an excerpt)', async () => {
+    for (const status of [200, 500]) {
+      const sent = { bytes: 0 }
+      const p = await peer((req, res) => {
+        if (req.url?.startsWith('/token')) return endless(res, status, '{"token":"', sent)
+        res.writeHead(401, { 'www-authenticate': `Bearer realm="http://${req.headers.host}/token",service="peer"`, 'content-length': 0 }).end()
+      })
+      try {
+        const ref = parseReference(`${p.host}/a/b:1`)
+        const { err, ms, rssMiB } = await bounded(() => fetchManifest(new RegistryClient(ref.registry), ref, '1'))
+        expect(err.code).toBe('EREGISTRY')
+        expect(err.message).toMatch(status === 200 ? /token service .* more than 1048576 bytes/ : /token service .* answered 500: \{"token":"AAAA/)
+        expect(err.message.length).toBeLessThan(600)
+        expect(ms).toBeLessThan(3000)
+        expect(rssMiB).toBeLessThan(100)
+        expect(sent.bytes).toBeLessThan(64 << 20)
+      } finally {
+        await p.close()
+      }
+    }
+  })
+
+  test('an endless manifest is EREGISTRY once it passes 4 MiB', async () => {
+    const sent = { bytes: 0 }
+    const p = await peer((_req, res) => endless(res, 200, '{"schemaVersion":2,', sent, { 'content-type': 'application/vnd.oci.image.manifest.v1+json' }))
+    try {
+      const ref = parseReference(`${p.host}/a/b:1`)
+      const { err, ms, rssMiB } = await bounded(() => fetchManifest(new RegistryClient(ref.registry), ref, '1'))
+      expect(err.code).toBe('EREGISTRY')
+      expect(err.message).toMatch(/manifest .* larger than 4194304 bytes/)
+      expect(ms).toBeLessThan(3000)
+      expect(rssMiB).toBeLessThan(100)
+      expect(sent.bytes).toBeLessThan(64 << 20)
+    } finally {
+      await p.close()
+    }
+  })
+})

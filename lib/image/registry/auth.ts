@@ -8,7 +8,11 @@
  */
 import { RegistryAuthError, RegistryError } from './errors'
 import type { RegistryAuth } from './credentials'
+import { errorDetail } from './error-body'
 import { httpRequest, type HttpAgent, type HttpResponse } from './http'
+
+/** A token answer is a few KiB of JSON (a JWT and its expiry); more than this is refused unread. */
+const MAX_TOKEN_BODY = 1 << 20
 
 /** A parsed `WWW-Authenticate` challenge. */
 export interface Challenge {
@@ -74,13 +78,19 @@ export async function fetchToken(
     if (signal?.aborted) throw signal.reason
     throw new RegistryError(`cannot reach the token service ${challenge.realm} of ${registry}: ${(err as Error).message}`, undefined, { cause: err })
   }
-  const body = await res.text()
-  if (res.status === 401 || res.status === 403)
+  if (res.status === 401 || res.status === 403) {
+    await res.cancel()
     throw new RegistryAuthError(registry, challenge.realm, scopeText, `the token service answered ${res.status}${auth ? ' (wrong username or password?)' : ' (credentials needed)'}`)
-  if (!res.ok) throw new RegistryError(`the token service ${challenge.realm} of ${registry} answered ${res.status}: ${body.slice(0, 200)}`, res.status)
+  }
+  if (!res.ok) throw new RegistryError(`the token service ${challenge.realm} of ${registry} answered ${res.status}: ${await errorDetail(res)}`, res.status)
+  const { bytes, complete } = await res.read(MAX_TOKEN_BODY).catch((err: Error) => {
+    if (signal?.aborted) throw signal.reason
+    throw new RegistryError(`the answer of the token service ${challenge.realm} of ${registry} broke off: ${err.message}`, undefined, { cause: err })
+  })
+  if (!complete) throw new RegistryError(`the token service ${challenge.realm} of ${registry} answered with more than ${MAX_TOKEN_BODY} bytes; refusing it (a token is a few KiB)`)
   let token: unknown
   try {
-    const json = JSON.parse(body) as { token?: unknown; access_token?: unknown }
+    const json = JSON.parse(bytes.toString('utf8')) as { token?: unknown; access_token?: unknown }
     token = json.token ?? json.access_token
   } catch {
     /* checked below */

@@ -9,7 +9,8 @@
 import { DigestMismatchError, MiniContainerError } from '../../errors'
 import { sha256Of } from '../blobs'
 import type { Reference } from '../reference'
-import { errorDetail, type RegistryClient } from './client'
+import type { RegistryClient } from './client'
+import { errorDetail } from './error-body'
 import { ManifestNotFoundError, RegistryError } from './errors'
 import type { HttpResponse } from './http'
 import { MANIFEST_ACCEPT } from './media-types'
@@ -88,17 +89,9 @@ function interrupted(ref: Reference, desc: Descriptor, received: number, err: un
   return new RegistryError(`download of blob ${desc.digest} of ${ref} broke off at ${received} of ${desc.size} bytes and did not resume: ${(err as Error).message}`, undefined, { cause: err })
 }
 
-/** Reads a response body, refusing more than `max` bytes. */
+/** Reads a response body, refusing more than `max` bytes (reading no more than that). */
 export async function readLimited(res: HttpResponse, max: number, what: string): Promise<Buffer> {
-  const chunks: Buffer[] = []
-  let total = 0
-  for await (const chunk of res.body) {
-    total += (chunk as Buffer).length
-    if (total > max) {
-      await res.cancel()
-      throw new RegistryError(`${what} is larger than ${max} bytes; refusing it`)
-    }
-    chunks.push(chunk as Buffer)
-  }
-  return Buffer.concat(chunks)
+  const { bytes, complete } = await res.read(max)
+  if (!complete) throw new RegistryError(`${what} is larger than ${max} bytes; refusing it`)
+  return bytes
 }

@@ -16,6 +16,7 @@ import { credentialsFromDockerConfig, checkAuth, type RegistryAuth } from './cre
 import { AbortedError } from '../../errors'
 import { RegistryAuthError, RegistryError } from './errors'
 import { registryTls } from './certs'
+import { errorDetail } from './error-body'
 import { httpRequest, type HttpBody, type HttpResponse } from './http'
 
 /** How to reach a registry. */
@@ -237,16 +238,4 @@ function networkError(registry: string, url: URL, err: unknown): RegistryError {
   const why = cause.code ?? cause.message
   const hint = url.protocol === 'https:' && /EPROTO|SSL|ssl|wrong version/.test(String(cause.message ?? why)) ? ' (a plain-http registry? pass { insecure: true })' : ''
   return new RegistryError(`cannot reach registry ${registry} at ${url.origin}: ${why}${hint}`, undefined, { cause: err })
-}
-
-/** The registry's error codes and messages from an error response body ({"errors":[{code,message}]}), else its text. */
-export async function errorDetail(res: HttpResponse): Promise<string> {
-  const text = await res.text().catch(() => '')
-  try {
-    const errors = (JSON.parse(text) as { errors?: { code?: string; message?: string }[] }).errors
-    if (errors?.length) return errors.map((e) => [e.code, e.message].filter(Boolean).join(': ')).join('; ')
-  } catch {
-    /* not JSON: keep the text */
-  }
-  return text.slice(0, 300)
 }

@@ -41,8 +41,12 @@ export interface HttpResponse {
   readonly ok: boolean
   readonly headers: HttpHeaders
   readonly body: Readable
-  /** The whole body as text. */
-  text(): Promise<string>
+  /**
+   * The body's first `max` bytes at most: a longer body is cut off there
+   * (its connection dropped) and `complete` is false, so a peer sending
+   * without end costs `max` bytes of memory, not all it sends.
+   */
+  read(max: number): Promise<{ bytes: Buffer; complete: boolean }>
   /** Drops the body: a short one is read to its end so that the connection is reused, a long one cuts the connection. */
   cancel(): Promise<void>
 }
@@ -74,10 +78,20 @@ class NodeHttpResponse implements HttpResponse {
     this.headers = new NodeHeaders(body.headers)
   }
 
-  async text(): Promise<string> {
+  async read(max: number): Promise<{ bytes: Buffer; complete: boolean }> {
     const chunks: Buffer[] = []
-    for await (const chunk of this.body) chunks.push(chunk as Buffer)
-    return Buffer.concat(chunks).toString('utf8')
+    let total = 0
+    for await (const chunk of this.body) {
+      const buf = chunk as Buffer
+      if (total + buf.length > max) {
+        chunks.push(buf.subarray(0, max - total))
+        this.body.destroy()
+        return { bytes: Buffer.concat(chunks), complete: false }
+      }
+      chunks.push(buf)
+      total += buf.length
+    }
+    return { bytes: Buffer.concat(chunks), complete: true }
   }
 
   async cancel(): Promise<void> {
