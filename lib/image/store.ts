@@ -277,15 +277,22 @@ export class ImageStore {
     const record = this.readImage(id)
     fs.rmSync(this.imageFile(id), { force: true })
     if (!record) return
-    const others = this.list()
-    const layersUsed = new Set(others.flatMap((r) => r.layers))
-    const blobsUsed = new Set(others.flatMap((r) => [r.id, ...r.manifests.map((m) => m.digest)]))
-    for (const layer of record.layers) {
-      if (layersUsed.has(layer)) continue
-      for (const b of this.layers.blobsOf(layer)) this.blobs.remove(b.digest)
-      this.layers.remove(layer)
-    }
-    for (const digest of [record.id, ...record.manifests.map((m) => m.digest)]) if (!blobsUsed.has(digest)) this.blobs.remove(digest)
+    const layerBlobs = record.layers.flatMap((l) => this.layers.blobsOf(l).map((b) => b.digest))
+    this.dropUnreferenced({ layers: record.layers, blobs: [record.id, ...record.manifests.map((m) => m.digest), ...layerBlobs] })
+  }
+
+  /**
+   * Removes, of the given layers and blobs, those no stored image
+   * references: what a removed image, or a failed pull or load, added and
+   * nothing needs any more. A layer's blobs go only when given too (one
+   * stored before a pull unpacked it is not the pull's to remove).
+   */
+  dropUnreferenced(candidates: { layers?: string[]; blobs?: string[] }): void {
+    const images = this.list()
+    const layersUsed = new Set(images.flatMap((r) => r.layers))
+    for (const layer of candidates.layers ?? []) if (!layersUsed.has(layer)) this.layers.remove(layer)
+    const blobsUsed = new Set(images.flatMap((r) => [r.id, ...r.manifests.map((m) => m.digest), ...r.layers.flatMap((l) => this.layers.blobsOf(l).map((b) => b.digest))]))
+    for (const digest of candidates.blobs ?? []) if (!blobsUsed.has(digest)) this.blobs.remove(digest)
   }
 
   private findById(ref: string): ImageRecord | undefined {

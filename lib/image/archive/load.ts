@@ -128,19 +128,10 @@ export async function loadArchive(store: ImageStore, files: ArchiveFiles): Promi
     if (!plans) throw new InvalidArgumentError('not an image archive: it has neither manifest.json (docker save) nor index.json (OCI image layout)')
     for (const plan of plans) await unpackPlan(store, files, plan, fresh)
     const records = plans.map((p) => store.putImageFromConfig(p.config, { refs: p.refs, manifest: p.manifest }))
-    dropUnused(store, files.added)
+    store.dropUnreferenced({ blobs: files.added })
     return records
   } catch (err) {
-    const used = new Set(store.list().flatMap((r) => r.layers))
-    for (const diffId of fresh) if (!used.has(diffId)) store.layers.remove(diffId)
-    dropUnused(store, files.added)
+    store.dropUnreferenced({ layers: fresh, blobs: files.added })
     throw err
   }
-}
-
-/** Removes the blobs this load added that no stored image references (files of the archive that were not image content). */
-function dropUnused(store: ImageStore, added: string[]): void {
-  const images = store.list()
-  const used = new Set(images.flatMap((r) => [r.id, ...r.manifests.map((m) => m.digest), ...r.layers.flatMap((l) => store.layers.blobsOf(l).map((b) => b.digest))]))
-  for (const d of added) if (!used.has(d)) store.blobs.remove(d)
 }

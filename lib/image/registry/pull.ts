@@ -70,17 +70,30 @@ async function pull(store: ImageStore, ref: Reference, opts: PullOptions): Promi
   const client = new RegistryClient(ref.registry, { ...opts, signal })
   const top = await fetchManifest(client, ref, ref.manifestRef, ref.digest)
   const { manifest, fetched } = await resolveImageManifest(client, ref, top, wanted)
-  const configBytes = await fetchConfig(store, client, ref, manifest.config)
-  const config = parseConfig(ref, configBytes, manifest)
-  if (opts.platform && !platformMatches(wanted, config.platform))
-    throw new PlatformNotFoundError(ref.toString(), formatPlatform(wanted), [formatPlatform(config.platform)])
-  await fetchLayers(store, client, ref, manifest.layers, config.diffIds, opts, failed)
-  const record = store.putImageFromConfig(configBytes, {
-    refs: ref.tag ? [ref.toString()] : [],
-    repoDigests: [`${ref.name}@${top.digest}`],
-    manifest: { bytes: fetched.bytes, mediaType: manifest.mediaType as string },
-  })
-  return { record, reference: ref, digest: top.digest }
+  const added: Added = { blobs: [], layers: [] }
+  try {
+    const configBytes = await fetchConfig(store, client, ref, manifest.config, added)
+    const config = parseConfig(ref, configBytes, manifest)
+    if (opts.platform && !platformMatches(wanted, config.platform))
+      throw new PlatformNotFoundError(ref.toString(), formatPlatform(wanted), [formatPlatform(config.platform)])
+    await fetchLayers(store, client, ref, { layers: manifest.layers, diffIds: config.diffIds, added }, opts, failed)
+    const record = store.putImageFromConfig(configBytes, {
+      refs: ref.tag ? [ref.toString()] : [],
+      repoDigests: [`${ref.name}@${top.digest}`],
+      manifest: { bytes: fetched.bytes, mediaType: manifest.mediaType as string },
+    })
+    return { record, reference: ref, digest: top.digest }
+  } catch (err) {
+    // A failed or cancelled pull leaves nothing behind: what it stored and no image uses goes again.
+    store.dropUnreferenced(added)
+    throw err
+  }
+}
+
+/** What a pull stored that was not there before it: removed again when it fails. */
+interface Added {
+  blobs: string[]
+  layers: string[]
 }
 
 /** Follows an index to the wanted platform's manifest; a plain manifest is itself. */
@@ -95,9 +108,12 @@ async function resolveImageManifest(client: RegistryClient, ref: Reference, top:
 }
 
 /** The config blob: from the store when present, else downloaded and stored (verified). */
-async function fetchConfig(store: ImageStore, client: RegistryClient, ref: Reference, desc: Descriptor): Promise<Buffer> {
+async function fetchConfig(store: ImageStore, client: RegistryClient, ref: Reference, desc: Descriptor, added: Added): Promise<Buffer> {
   if (desc.size > MAX_CONFIG) throw new RegistryError(`${ref}: the image config is ${desc.size} bytes, more than ${MAX_CONFIG}; refusing it`)
-  if (!store.hasBlob(desc.digest)) await store.ingestBlob(desc.digest, Readable.from(blobChunks(client, ref, desc)), { size: desc.size, signal: client.signal })
+  if (!store.hasBlob(desc.digest)) {
+    await store.ingestBlob(desc.digest, Readable.from(blobChunks(client, ref, desc)), { size: desc.size, signal: client.signal })
+    added.blobs.push(desc.digest)
+  }
   return store.blobs.read(desc.digest)
 }
 
@@ -117,13 +133,14 @@ function parseConfig(ref: Reference, bytes: Buffer, manifest: ImageManifest): { 
 }
 
 /** Downloads and unpacks the layers the store lacks, `concurrency` at a time; the first failure cancels the others. */
-async function fetchLayers(store: ImageStore, client: RegistryClient, ref: Reference, layers: Descriptor[], diffIds: string[], opts: PullOptions, failed: AbortController): Promise<void> {
+async function fetchLayers(store: ImageStore, client: RegistryClient, ref: Reference, image: { layers: Descriptor[]; diffIds: string[]; added: Added }, opts: PullOptions, failed: AbortController): Promise<void> {
+  const { layers, diffIds, added } = image
   const progress = (layer: number, bytes: number, status: PullStatus) => opts.onProgress?.({ layer, digest: layers[layer].digest, bytes, total: layers[layer].size, status })
   layers.forEach((_, i) => progress(i, 0, store.hasLayer(diffIds[i]) ? 'cached' : 'waiting'))
   await mapLimit(layers, opts.concurrency ?? 3, async (desc, i) => {
     if (store.hasLayer(diffIds[i])) return
     try {
-      await fetchLayer(store, client, ref, desc, diffIds[i], (bytes, status) => progress(i, bytes, status))
+      await fetchLayer(store, client, ref, { desc, diffId: diffIds[i], added }, (bytes, status) => progress(i, bytes, status))
     } catch (err) {
       failed.abort(err)
       throw err
@@ -131,8 +148,10 @@ async function fetchLayers(store: ImageStore, client: RegistryClient, ref: Refer
   })
 }
 
-/** Downloads a layer blob unless stored, then unpacks it and checks it against the config's diff ID. */
-async function fetchLayer(store: ImageStore, client: RegistryClient, ref: Reference, desc: Descriptor, diffId: string, report: (bytes: number, status: PullStatus) => void) {
+/** Downloads a layer blob unless stored, then unpacks it and checks it against the config's diff ID; records what it added in `layer.added`. */
+async function fetchLayer(store: ImageStore, client: RegistryClient, ref: Reference, layer: { desc: Descriptor; diffId: string; added: Added }, report: (bytes: number, status: PullStatus) => void) {
+  const { desc, diffId, added } = layer
+  const known = store.layers.unpacked(desc.digest)
   let unpacked: string
   if (store.hasBlob(desc.digest)) {
     report(desc.size, 'extracting')
@@ -146,8 +165,11 @@ async function fetchLayer(store: ImageStore, client: RegistryClient, ref: Refere
       report(bytes, 'downloading')
       if (bytes === desc.size) report(bytes, 'extracting') // what remains is the unpacker's tail
     })
+    // Listed before the ingest: a blob that verifies but does not unpack is stored all the same, and is this pull's to remove.
+    added.blobs.push(desc.digest)
     unpacked = await store.ingestLayer(desc.digest, desc.mediaType, Readable.from(chunks), { size: desc.size, signal: client.signal })
   }
+  if (!known) added.layers.push(unpacked)
   if (unpacked !== diffId)
     throw new DigestMismatchError(`layer ${desc.digest} of ${ref}`, `it unpacks to ${unpacked}, but the image config says ${diffId}`)
   report(desc.size, 'done')
