@@ -1,9 +1,12 @@
 /**
  * The files of an image archive (docker save output or an OCI image
  * layout), read once and streaming: a tar (plain, gzip or zstd; a path or a
- * stream) or a directory. Small files (manifests, configs, index.json) are
- * kept in memory; every larger one streams straight into the blob store,
- * so a layer is never held in memory and is read exactly once.
+ * stream) or a directory. Every file of a tar streams straight into the
+ * blob store, whatever its size: holding "small" files in memory let a
+ * megabyte of gzip made of many mid-sized zero-filled entries take a
+ * gigabyte. A manifest, index or config is read back from there when it is
+ * needed, one at a time and up to {@link MAX_METADATA}; a layer is never
+ * held in memory and is read exactly once.
  *
  * @module
  */
@@ -15,12 +18,14 @@ import { InvalidArgumentError, MiniContainerError } from '../../errors'
 import { decompressed, feed } from '../../files/tar'
 import type { BlobStore } from '../blobs'
 
-/** Files up to this size are kept in memory (manifests and configs are a few KiB). */
-const smallFile = 256 * 1024
+/** The most a manifest, index or config read into memory may have (they are a few KiB; a pull allows configs this big). */
+export const MAX_METADATA = 8 << 20
+/** Files an archive may hold (docker save writes a few per image and layer). */
+const MAX_ENTRIES = 100_000
 
 /** Read access to an archive's files by their path inside it. */
 export interface ArchiveFiles {
-  /** A small file's bytes; undefined when absent. */
+  /** A metadata file's bytes (manifest, index, config); undefined when absent, EINVALID when larger than {@link MAX_METADATA}. */
   small(name: string): Buffer | undefined
   /** The blob digest of a file (stored by now); `expected` is checked when the file's name is its digest. */
   blob(name: string, expected?: string): Promise<string>
@@ -30,9 +35,8 @@ export interface ArchiveFiles {
 
 const clean = (name: string) => path.posix.normalize(name).replace(/^(\.\/)+/, '').replace(/^\/+/, '')
 
-/** Reads a tar archive (plain, gzip or zstd) into memory and the blob store. */
+/** Reads a tar archive (plain, gzip or zstd) into the blob store. */
 export async function readArchiveStream(src: Readable, blobs: BlobStore, signal?: AbortSignal): Promise<ArchiveFiles> {
-  const small = new Map<string, Buffer>()
   const stored = new Map<string, string>()
   const links = new Map<string, string>()
   const added: string[] = []
@@ -44,7 +48,7 @@ export async function readArchiveStream(src: Readable, blobs: BlobStore, signal?
   try {
     for await (const entry of extract) {
       signal?.throwIfAborted()
-      entries++
+      if (++entries > MAX_ENTRIES) throw new InvalidArgumentError(`not an image archive: it holds more than ${MAX_ENTRIES} files (docker save and OCI layouts hold a few per image and layer)`)
       const h = entry.header
       const name = clean(h.name)
       if (h.type === 'symlink' || h.type === 'link') {
@@ -52,7 +56,6 @@ export async function readArchiveStream(src: Readable, blobs: BlobStore, signal?
         links.set(name, h.type === 'symlink' ? path.posix.join(path.posix.dirname(name), h.linkname ?? '') : clean(h.linkname ?? ''))
         entry.resume()
       } else if (h.type !== 'file' && h.type !== 'contiguous-file') entry.resume()
-      else if ((h.size ?? 0) <= smallFile) small.set(name, await collect(entry))
       else {
         const { digest, fresh } = await blobs.add(Readable.from(entry), { signal })
         if (fresh) added.push(digest)
@@ -74,16 +77,31 @@ export async function readArchiveStream(src: Readable, blobs: BlobStore, signal?
   }
   return {
     added,
-    small: (name) => small.get(resolve(name)),
+    small: (name) => {
+      const digest = stored.get(resolve(name))
+      return digest === undefined ? undefined : readMetadata(blobs.path(digest), name)
+    },
     blob: async (name, expected) => {
-      const n = resolve(name)
-      const bytes = small.get(n)
-      const digest = bytes ? blobs.put(bytes) : stored.get(n)
+      const digest = stored.get(resolve(name))
       if (!digest) throw new InvalidArgumentError(`the archive has no file "${name}" (truncated, or not written by docker save or an OCI tool)`)
-      if (bytes && !added.includes(digest)) added.push(digest)
       if (expected && digest !== expected) throw new MiniContainerError('EDIGEST', `${name} in the archive hashes to ${digest}, not ${expected}: the archive is corrupt or was tampered with; nothing was stored`)
       return digest
     },
+  }
+}
+
+/** A manifest, index or config file's bytes; EINVALID naming it and the limit when it is larger than {@link MAX_METADATA}. */
+function readMetadata(file: string, name: string): Buffer {
+  const fd = fs.openSync(file, 'r')
+  try {
+    const size = fs.fstatSync(fd).size
+    if (size > MAX_METADATA) throw new InvalidArgumentError(`"${name}" in the image archive is ${size} bytes: more than the ${MAX_METADATA} a manifest, index or config may have`)
+    const bytes = Buffer.alloc(size)
+    let got = 0
+    for (let n = 1; got < size && n > 0; got += n) n = fs.readSync(fd, bytes, got, size - got, got)
+    return bytes.subarray(0, got)
+  } finally {
+    fs.closeSync(fd)
   }
 }
 
@@ -100,7 +118,7 @@ export function readArchiveDir(dir: string, blobs: BlobStore, signal?: AbortSign
     small: (name) => {
       const p = inside(name)
       const st = fs.statSync(p, { throwIfNoEntry: false })
-      return st?.isFile() && st.size <= smallFile ? fs.readFileSync(p) : undefined
+      return st?.isFile() ? readMetadata(p, name) : undefined
     },
     blob: async (name, expected) => {
       const p = inside(name)
@@ -115,10 +133,4 @@ export function readArchiveDir(dir: string, blobs: BlobStore, signal?: AbortSign
       return digest
     },
   }
-}
-
-async function collect(entry: AsyncIterable<unknown>): Promise<Buffer> {
-  const chunks: Buffer[] = []
-  for await (const c of entry) chunks.push(c as Buffer)
-  return Buffer.concat(chunks)
 }

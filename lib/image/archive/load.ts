@@ -21,13 +21,19 @@ import { hostPlatform } from '../platform'
 import type { ImageRecord, ImageStore } from '../store'
 import type { ArchiveFiles } from './files'
 
-/** An image found in an archive, before it is stored. */
+/** A metadata file of the archive: its name and the digest its bytes have (read again, one at a time, when needed). */
+interface MetadataFile {
+  name: string
+  digest: string
+}
+
+/** An image found in an archive, before it is stored; it names its config and manifest rather than holding them, so that many images cost no memory. */
 interface LoadPlan {
-  config: Buffer
+  config: MetadataFile
   /** Where each layer is in the archive, bottom-most first. */
   layers: { name: string; digest?: string; mediaType?: string }[]
   refs: string[]
-  manifest?: { bytes: Buffer; mediaType: string }
+  manifest?: MetadataFile & { mediaType: string }
 }
 
 interface Descriptor {
@@ -57,6 +63,14 @@ function json<T>(files: ArchiveFiles, name: string, expected?: string): { doc: T
   }
 }
 
+/** A JSON file of the archive, checked and named by its digest; its bytes are not kept. */
+function metadataFile(files: ArchiveFiles, name: string, expected?: string): MetadataFile {
+  return { name, digest: sha256Of(json(files, name, expected).bytes) }
+}
+
+/** The bytes of a file a plan names, checked again against the digest they had. */
+const bytesOf = (files: ArchiveFiles, f: MetadataFile): Buffer => json(files, f.name, f.digest).bytes
+
 /** docker save's manifest.json. */
 function dockerPlans(files: ArchiveFiles): LoadPlan[] {
   const { doc } = json<{ Config: string; RepoTags?: string[] | null; Layers: string[] }[]>(files, 'manifest.json')
@@ -64,7 +78,7 @@ function dockerPlans(files: ArchiveFiles): LoadPlan[] {
   return doc.map((entry) => {
     if (typeof entry?.Config !== 'string' || !Array.isArray(entry.Layers)) throw new InvalidArgumentError('manifest.json of the archive has an entry without Config and Layers')
     return {
-      config: json(files, entry.Config, digestOfName(entry.Config)).bytes,
+      config: metadataFile(files, entry.Config, digestOfName(entry.Config)),
       layers: entry.Layers.map((name) => ({ name, digest: digestOfName(name) })),
       refs: entry.RepoTags ?? [],
     }
@@ -95,10 +109,10 @@ function ociPlans(files: ArchiveFiles): LoadPlan[] {
     if (kind !== 'manifest' || !doc.config || !Array.isArray(doc.layers)) throw new InvalidArgumentError(`unknown manifest media type "${mediaType}" in the archive: expected an OCI or Docker image manifest or index`)
     for (const l of doc.layers) checkLayerMediaType(l.mediaType ?? '')
     plans.push({
-      config: json(files, blobName(doc.config.digest), doc.config.digest).bytes,
+      config: metadataFile(files, blobName(doc.config.digest), doc.config.digest),
       layers: doc.layers.map((l) => ({ name: blobName(l.digest), digest: l.digest, mediaType: l.mediaType })),
       refs: ref ? [ref] : [],
-      manifest: { bytes, mediaType: mediaType ?? DOCKER_MANIFEST },
+      manifest: { name: blobName(d.digest), digest: sha256Of(bytes), mediaType: mediaType ?? DOCKER_MANIFEST },
     })
   }
   const { doc } = json<{ manifests?: Descriptor[] }>(files, 'index.json')
@@ -109,7 +123,7 @@ function ociPlans(files: ArchiveFiles): LoadPlan[] {
 
 /** Unpacks a plan's layers, checking each against the config's diffIDs; adds the layers it unpacked to `fresh`. */
 async function unpackPlan(store: ImageStore, files: ArchiveFiles, plan: LoadPlan, fresh: string[]): Promise<void> {
-  const diffIds = parseOciConfig(plan.config).rootfs.diff_ids
+  const diffIds = parseOciConfig(bytesOf(files, plan.config)).rootfs.diff_ids
   if (diffIds.length !== plan.layers.length) throw new InvalidArgumentError(`an image in the archive lists ${plan.layers.length} layers but its config has ${diffIds.length}`)
   for (const [i, layer] of plan.layers.entries()) {
     const digest = await files.blob(layer.name, layer.digest)
@@ -127,7 +141,9 @@ export async function loadArchive(store: ImageStore, files: ArchiveFiles): Promi
     const plans = files.small('manifest.json') ? dockerPlans(files) : files.small('index.json') ? ociPlans(files) : undefined
     if (!plans) throw new InvalidArgumentError('not an image archive: it has neither manifest.json (docker save) nor index.json (OCI image layout)')
     for (const plan of plans) await unpackPlan(store, files, plan, fresh)
-    const records = plans.map((p) => store.putImageFromConfig(p.config, { refs: p.refs, manifest: p.manifest }))
+    const records = plans.map((p) =>
+      store.putImageFromConfig(bytesOf(files, p.config), { refs: p.refs, manifest: p.manifest && { bytes: bytesOf(files, p.manifest), mediaType: p.manifest.mediaType } }),
+    )
     store.dropUnreferenced({ blobs: files.added })
     return records
   } catch (err) {
