@@ -1,13 +1,16 @@
 /**
- * Binary-safe PAX extended attributes (`SCHILY.xattr.<name>` records, as GNU
- * tar, Go's archive/tar and so Docker write them).
+ * Binary-safe PAX records: extended attributes (`SCHILY.xattr.<name>`, as
+ * GNU tar, Go's archive/tar and so Docker write them) and the `path` and
+ * `linkpath` of names that are not UTF-8 (Go's archive/tar, so Docker,
+ * writes and reads them as raw bytes).
  *
  * tar-stream decodes PAX values as UTF-8 text and encodes them from strings,
- * which destroys binary values such as `security.capability`. So reading
- * watches the raw bytes fed to tar-stream and keeps each entry's records as
- * Buffers, keyed by the offset of the entry's data (tar-stream reports the
- * same offset as `header.byteOffset`); writing emits the PAX header entry
- * itself, just before the entry it describes.
+ * which destroys binary values such as `security.capability` and turns a
+ * name's `\xff` into U+FFFD. So reading watches the raw bytes fed to
+ * tar-stream and keeps each entry's records as Buffers, keyed by the offset
+ * of the entry's data (tar-stream reports the same offset as
+ * `header.byteOffset`); writing emits the PAX header entry itself, just
+ * before the entry it describes.
  *
  * @module
  */
@@ -31,9 +34,18 @@ function numeric(block: Buffer, off: number, len: number): number {
   return text ? parseInt(text, 8) || 0 : 0
 }
 
-/** The records of an extended header that matter for scanning: the next entry's size, and its xattrs. */
-function parseRecords(buf: Buffer): { size?: number; xattrs?: Xattrs } {
-  const out: { size?: number; xattrs?: Xattrs } = {}
+/** The raw records of an entry's PAX header that tar-stream would decode as text. */
+export interface PaxRecords {
+  xattrs?: Xattrs
+  /** The entry's name, as bytes. */
+  path?: Buffer
+  /** Its link target, as bytes. */
+  linkpath?: Buffer
+}
+
+/** The records of an extended header that matter for scanning: the next entry's size, its xattrs and names. */
+function parseRecords(buf: Buffer): PaxRecords & { size?: number } {
+  const out: PaxRecords & { size?: number } = {}
   let pos = 0
   while (pos < buf.length) {
     const space = buf.indexOf(0x20, pos)
@@ -45,6 +57,7 @@ function parseRecords(buf: Buffer): { size?: number; xattrs?: Xattrs } {
     if (eq > 0) {
       const key = record.toString('utf8', 0, eq)
       if (key === 'size') out.size = Number(record.toString('latin1', eq + 1))
+      else if (key === 'path' || key === 'linkpath') out[key] = Buffer.from(record.subarray(eq + 1))
       else if (key.startsWith(XATTR) && key.length > XATTR.length) (out.xattrs ??= new Map()).set(key.slice(XATTR.length), Buffer.from(record.subarray(eq + 1)))
     }
     pos += len
@@ -54,9 +67,9 @@ function parseRecords(buf: Buffer): { size?: number; xattrs?: Xattrs } {
 
 /**
  * Follows a tar stream block by block (fed the same bytes as tar-stream,
- * before it) and keeps the xattrs of each entry that has a PAX header.
+ * before it) and keeps the raw records of each entry that has a PAX header.
  */
-export class PaxXattrScanner {
+export class PaxScanner {
   private offset = 0
   private skip = 0
   private parts: Buffer[] = []
@@ -64,12 +77,12 @@ export class PaxXattrScanner {
   private need = BLOCK
   /** Bytes of a PAX header body being collected, or undefined while reading a header block. */
   private paxBody: { size: number; global: boolean } | undefined
-  private next: { size?: number; xattrs?: Xattrs } = {}
+  private next: PaxRecords & { size?: number } = {}
   private stopped = false
-  private readonly byOffset = new Map<number, Xattrs>()
+  private readonly byOffset = new Map<number, PaxRecords>()
 
-  /** Takes (and forgets) the xattrs of the entry whose data starts at `byteOffset`. */
-  take(byteOffset: number | undefined): Xattrs | undefined {
+  /** Takes (and forgets) the records of the entry whose data starts at `byteOffset`. */
+  take(byteOffset: number | undefined): PaxRecords | undefined {
     if (byteOffset === undefined) return undefined
     const found = this.byOffset.get(byteOffset)
     this.byOffset.delete(byteOffset)
@@ -130,9 +143,9 @@ export class PaxXattrScanner {
       return
     }
     // An entry: its data starts here (tar-stream's header.byteOffset); directories carry none.
-    const { size: paxSize, xattrs } = this.next
+    const { size: paxSize, ...records } = this.next
     this.next = {}
-    if (xattrs) this.byOffset.set(this.offset, xattrs)
+    if (records.xattrs || records.path || records.linkpath) this.byOffset.set(this.offset, records)
     const dataSize = type === '5' ? 0 : paxSize || size
     this.skip = dataSize + padding(dataSize)
   }
@@ -171,10 +184,12 @@ function paxHeaderBlock(size: number, mtime: Date): Buffer {
 
 /**
  * A whole PAX extended header entry (header block, records, padding) giving
- * `name` as the path and the binary xattrs, to precede that entry.
+ * the entry's path (and link target) as bytes and its binary xattrs, to
+ * precede that entry.
  */
-export function paxXattrEntry(name: string, xattrs: Xattrs, mtime: Date): Buffer {
-  const body = Buffer.concat([record('path', Buffer.from(name)), ...[...xattrs].map(([k, v]) => record(`${XATTR}${k}`, v))])
+export function paxEntry(records: PaxRecords & { path: Buffer }, mtime: Date): Buffer {
+  const { path, linkpath, xattrs = new Map() } = records
+  const body = Buffer.concat([record('path', path), ...(linkpath ? [record('linkpath', linkpath)] : []), ...[...xattrs].map(([k, v]) => record(`${XATTR}${k}`, v))])
   return Buffer.concat([paxHeaderBlock(body.length, mtime), body, Buffer.alloc(padding(body.length))])
 }
 

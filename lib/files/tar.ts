@@ -59,7 +59,8 @@ import {
   type RawStat,
 } from '../sys/fsops'
 import { createZstdDecompress, zstdMagic } from './zstd'
-import { fitsUstar, paxXattrEntry, PaxXattrScanner } from './pax'
+import { fitsUstar, paxEntry, PaxScanner, type PaxRecords } from './pax'
+import { decodeName, encodeName, hasRawBytes } from '../sys/byte-names'
 import { copyXattr, layerXattr, readXattrs, writeXattrs, type Xattrs } from './xattrs'
 import { DirNonDirError, NotADirectoryError, PathNotFoundError, UnsafeEntryError } from './errors'
 import {
@@ -162,9 +163,29 @@ function closedPromise(pack: tar.Pack): Promise<never> {
   return p
 }
 
-/** Adds one entry to the pack, streaming `body` into it with backpressure. */
-export async function entryWritten(pack: tar.Pack, header: Partial<tar.Header> & { name: string }, body?: AsyncIterable<Buffer>): Promise<void> {
+/**
+ * The PAX header an entry needs that tar-stream cannot write (its PAX
+ * support is text-only): for binary xattrs, or a name or link target that
+ * is not UTF-8 (raw bytes, as Go's archive/tar writes them). The entry's
+ * own header then gets stand-in names where its names need PAX, so that
+ * one PAX header describes it (readers take only the last one before an entry).
+ */
+function ownPax(header: Partial<tar.Header> & { name: string }, xattrs: Xattrs | undefined): { pax: Buffer; header: Partial<tar.Header> & { name: string } } | undefined {
+  const { name, linkname } = header
+  if (!xattrs && !hasRawBytes(name) && !(linkname && hasRawBytes(linkname))) return undefined
+  const pax = paxEntry({ path: encodeName(name), linkpath: linkname ? encodeName(linkname) : undefined, xattrs }, header.mtime ?? new Date())
+  const standIn = (n: string) => (fitsUstar(n) ? n : 'PaxHeader')
+  return { pax, header: { ...header, name: standIn(name), ...(linkname ? { linkname: standIn(linkname) } : {}) } }
+}
+
+/** Adds one entry to the pack (after a PAX header of its xattrs or non-UTF-8 names), streaming `body` into it with backpressure. */
+export async function entryWritten(pack: tar.Pack, header: Partial<tar.Header> & { name: string }, body?: AsyncIterable<Buffer>, xattrs?: Xattrs): Promise<void> {
   const closed = closedPromise(pack)
+  const own = ownPax(header, xattrs)
+  if (own) {
+    pack.push(own.pax)
+    header = own.header
+  }
   let sink!: ReturnType<tar.Pack['entry']>
   const done = new Promise<void>((resolve, reject) => {
     sink = pack.entry(header, (err) => (err ? reject(err) : resolve()))
@@ -207,7 +228,7 @@ export class ArchiveWalker {
   /** The entries of a dir fd, sorted in layer mode (reproducible digests). */
   entries(dfd: number) {
     const list = listdir(dfd)
-    return this.layer ? list.sort((a, b) => Buffer.compare(Buffer.from(nameStr(a.name)), Buffer.from(nameStr(b.name)))) : list
+    return this.layer ? list.sort((a, b) => Buffer.compare(encodeName(nameStr(a.name)), encodeName(nameStr(b.name)))) : list
   }
 
   async add(dirfd: number, name: Name, entryName: string, retried = false): Promise<void> {
@@ -225,7 +246,7 @@ export class ArchiveWalker {
           throw err
         }
         try {
-          await this.entry({ ...base, name: `${entryName}/`, type: 'directory' }, readXattrs(dfd, this.keepXattr))
+          await entryWritten(this.pack, { ...base, name: `${entryName}/`, type: 'directory' }, undefined, readXattrs(dfd, this.keepXattr))
           if (this.layer && OPAQUE_XATTRS.some((x) => fgetxattr(dfd, x) === 'y'))
             await entryWritten(this.pack, { name: `${entryName}/.wh..wh..opq`, mode: 0, uid: 0, gid: 0, mtime: base.mtime, type: 'file', size: 0 })
           for (const e of this.entries(dfd)) await this.add(dfd, e.name, `${entryName}/${nameStr(e.name)}`)
@@ -259,7 +280,7 @@ export class ArchiveWalker {
           throw err
         }
         const body = readExactly(fd, fst.size)
-        return this.entry({ ...base, type: 'file', size: fst.size }, xattrs, body)
+        return entryWritten(this.pack, { ...base, type: 'file', size: fst.size }, body, xattrs)
       }
       case S_IFLNK:
         return entryWritten(this.pack, { ...base, type: 'symlink', linkname: readlinkat(dirfd, name) })
@@ -281,18 +302,6 @@ export class ArchiveWalker {
       default:
         return
     }
-  }
-
-  /**
-   * Adds an entry, preceded by a PAX header of its xattrs when it has any
-   * (tar-stream's own PAX support is text-only); the entry's own header then
-   * gets a stand-in name if its name needs PAX, so that one PAX header
-   * describes it (readers take only the last one before an entry).
-   */
-  private async entry(header: Partial<tar.Header> & { name: string; mtime: Date }, xattrs: Xattrs | undefined, body?: AsyncIterable<Buffer>): Promise<void> {
-    if (!xattrs) return entryWritten(this.pack, header, body)
-    this.pack.push(paxXattrEntry(header.name, xattrs, header.mtime))
-    return entryWritten(this.pack, fitsUstar(header.name) ? header : { ...header, name: 'PaxHeader' }, body)
   }
 }
 
@@ -442,13 +451,15 @@ export async function extractEach(
   opts: { signal?: AbortSignal; chown?: { uid: number; gid: number }; xattrs?: boolean } = {},
 ): Promise<void> {
   const dirs: [string, EntryHeader][] = []
-  const extract = tar.extract()
-  const scanner = opts.xattrs ? new PaxXattrScanner() : undefined
+  // Names as bytes (latin1 maps each byte to one character), PAX ones from the scanner's raw records.
+  // tar-stream takes filenameEncoding; its typings (streamx options) do not list it.
+  const extract = tar.extract({ filenameEncoding: 'latin1' } as Parameters<typeof tar.extract>[0])
+  const scanner = new PaxScanner()
   const feeding = feed(source, extract, scanner)
   feeding.catch(() => {})
   for await (const entry of extract as AsyncIterable<TarEntry>) {
     opts.signal?.throwIfAborted()
-    if (scanner) entry.header.xattrs = scanner.take(entry.header.byteOffset)
+    bytesNamed(entry.header, scanner.take(entry.header.byteOffset), opts.xattrs)
     await onEntry(entry, dirs)
   }
   await feeding
@@ -463,8 +474,15 @@ export async function extractEach(
   }
 }
 
+/** Gives a header read with latin1 names its names as ./byte-names strings (PAX ones from `raw`), and its xattrs when `xattrs`. */
+function bytesNamed(h: EntryHeader, raw: PaxRecords | undefined, xattrs: boolean | undefined): void {
+  h.name = decodeName(raw?.path ?? Buffer.from(h.name, 'latin1'))
+  if (h.linkname) h.linkname = decodeName(raw?.linkpath ?? Buffer.from(h.linkname, 'latin1'))
+  if (xattrs) h.xattrs = raw?.xattrs
+}
+
 /** Writes `src` into the extractor with backpressure (and first into `scanner`); destroys it on a source error. */
-export async function feed(src: Readable, extract: tar.Extract, scanner?: PaxXattrScanner): Promise<void> {
+export async function feed(src: Readable, extract: tar.Extract, scanner?: PaxScanner): Promise<void> {
   try {
     for await (const chunk of src) {
       scanner?.write(chunk)

@@ -8,6 +8,7 @@
  */
 import { NativeError, SyscallError } from '../errors'
 import type koffi from './koffi'
+import { cName, decodeName } from './byte-names'
 import { checkNegErrno, errnoName, nativeLib } from './libc'
 
 type Fn = ReturnType<ReturnType<typeof koffi.load>['func']>
@@ -37,6 +38,14 @@ interface Fns {
 }
 let fns: Fns | undefined
 
+/** The calls with `const char *` name (or target) parameters. */
+const NAMED = ['openat', 'mkdirat', 'unlinkat', 'renameat2', 'linkat', 'symlinkat', 'readlinkat', 'fstatat', 'mknodat', 'setMeta', 'copyFile', 'copySymlink', 'copySpecial', 'openRegular'] as const
+
+/** A native call whose string arguments reach C as the bytes they name ({@link cName}). */
+function withNameBytes(f: Fn): Fn {
+  return ((...args: unknown[]) => f(...args.map(cName))) as Fn
+}
+
 function lib(): Fns {
   if (fns) return fns
   const l = nativeLib()
@@ -65,6 +74,7 @@ function lib(): Fns {
       fsetxattr: l.func('int mc_fsetxattr(int fd, const char *name, const uint8_t *value, int size, int flags)'),
       flistxattr: l.func('int mc_flistxattr(int fd, _Out_ uint8_t *buf, int size)'),
     }
+    for (const key of NAMED) fns[key] = withNameBytes(fns[key])
   } catch (err) {
     throw new NativeError(`libmcnative.so is out of date (${(err as Error).message}): run \`npm rebuild minicontainer\``)
   }
@@ -82,9 +92,9 @@ function check(r: number, call: string, subject?: Name): number {
  */
 export type Name = string | Buffer
 
-/** A name as text (lossy for non-UTF-8 names: for messages and archive names). */
+/** A name as a string, its non-UTF-8 bytes escaped (lossless: see ./byte-names). */
 export function nameStr(name: Name): string {
-  return typeof name === 'string' ? name : name.toString('utf8', 0, name.length - 1)
+  return typeof name === 'string' ? name : decodeName(name.subarray(0, name.length - 1))
 }
 
 /** Stat fields as numbers (mtime split into seconds and nanoseconds for exact copies). */
@@ -228,15 +238,15 @@ export function linkat(olddirfd: number, oldname: Name, newdirfd: number, newnam
 }
 
 /** symlinkat(2). */
-export function symlinkat(target: string, dirfd: number, name: Name): void {
+export function symlinkat(target: Name, dirfd: number, name: Name): void {
   check(lib().symlinkat(target, dirfd, name), 'symlinkat', name)
 }
 
-/** readlinkat(2): the symlink's target text. */
+/** readlinkat(2): the symlink's target (non-UTF-8 bytes escaped, as names are). */
 export function readlinkat(dirfd: number, name: Name): string {
   const buf = Buffer.alloc(4097)
   const n = check(lib().readlinkat(dirfd, name, buf, buf.length), 'readlinkat', name)
-  return buf.toString('utf8', 0, n)
+  return decodeName(buf.subarray(0, n))
 }
 
 /** fstatat(2); `name` "" with AT_EMPTY_PATH stats `dirfd` itself. Returns undefined for ENOENT when `missingOk`. */

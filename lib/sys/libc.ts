@@ -12,6 +12,7 @@ import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { NativeError, SyscallError } from '../errors'
+import { cName } from './byte-names'
 import koffi, { type LibraryHandle } from './koffi'
 import { missingNativeHint, nativeDir } from './native-dir'
 
@@ -146,9 +147,9 @@ export function unlockFile(fd: number): void {
   checkErrno(c.flock(fd, LOCK_UN), 'flock')
 }
 
-/** openat2(2); returns the new fd. */
+/** openat2(2); returns the new fd. A path with escaped non-UTF-8 bytes (./byte-names) reaches the kernel as those bytes. */
 export function openat2(dirfd: number, file: string, flags: number, mode: number, resolve: number): number {
-  return checkNegErrno(nativeCalls().openat2(dirfd, file, flags, mode, resolve), 'openat2', file)
+  return checkNegErrno(nativeCalls().openat2(dirfd, cName(file), flags, mode, resolve), 'openat2', file)
 }
 
 export const AF_UNIX = 1

@@ -1,4 +1,5 @@
 // getArchive / putArchive / statPath against a plain directory as the container root.
+import { execFileSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { Readable } from 'node:stream'
@@ -216,6 +217,47 @@ describe('putArchive', () => {
       expect(got[k].mtimeNs / 1_000_000_000n).toBe(want[k].mtimeNs / 1_000_000_000n)
     }
     expect(Object.keys(got).sort()).toEqual(Object.keys(want).sort())
+  })
+})
+
+describe('names that are not UTF-8 stay bytes', () => {
+  const raw = Buffer.from([0xff, 0xfe])
+  const utf8 = Buffer.from('h\u00e9llo')
+
+  /** Names of a directory's entries as hex of their bytes, sorted. */
+  const hexNames = (dir: string) => fs.readdirSync(dir, { encoding: 'buffer' }).map((n) => n.toString('hex')).sort()
+
+  /** A source tree: a file named ff fe, one named "héllo", and a symlink named "link" to ff fe. */
+  function source(): string {
+    const src = scratch.dir('mc-files-src-')
+    fs.writeFileSync(Buffer.concat([Buffer.from(`${src}/`), raw]), 'raw\n')
+    fs.writeFileSync(Buffer.concat([Buffer.from(`${src}/`), utf8]), 'utf8\n')
+    fs.symlinkSync(raw, `${src}/link`)
+    return src
+  }
+
+  /** What Python's tarfile reads from a tar: each member's name and link target as hex of its bytes. */
+  function pythonNames(tarBytes: Buffer): string[] {
+    const script = 'import os, sys, tarfile\nfor m in tarfile.open(fileobj=sys.stdin.buffer, mode="r|"):\n  print(os.fsencode(m.name).hex() + ">" + os.fsencode(m.linkname).hex())'
+    return execFileSync('python3', ['-c', script], { input: tarBytes }).toString().trim().split('\n').sort()
+  }
+
+  test.each([
+    ['GNU tar (raw bytes in the header)', (src: string) => execFileSync('tar', ['-C', src, '-cf', '-', '.'])],
+    ['Python tarfile, PAX (path records)', (src: string) => execFileSync('python3', ['-c', 'import sys, tarfile\nt = tarfile.open(fileobj=sys.stdout.buffer, mode="w|", format=tarfile.PAX_FORMAT)\nt.add(sys.argv[1], arcname=".")\nt.close()', src])],
+  ])('%s: putArchive makes the same names, getArchive gives them back byte for byte', async (_how, tarOf) => {
+    const src = source()
+    const root = scratch.dir('mc-files-root-')
+    fs.mkdirSync(path.join(root, 'dst'))
+    await putArchive(root, '/dst', tarOf(src))
+    expect(hexNames(path.join(root, 'dst'))).toEqual(hexNames(src))
+    expect(fs.readlinkSync(path.join(root, 'dst', 'link'), { encoding: 'buffer' })).toEqual(raw)
+    expect(fs.readFileSync(Buffer.concat([Buffer.from(`${root}/dst/`), raw]), 'utf8')).toBe('raw\n')
+    const { stream } = await getArchive(root, '/dst/.')
+    const chunks: Buffer[] = []
+    for await (const c of stream) chunks.push(c as Buffer)
+    // Python's tarfile reads back the bytes that are on disk: ff fe, "héllo", and "link" to ff fe.
+    expect(pythonNames(Buffer.concat(chunks))).toEqual([`${utf8.toString('hex')}>`, `${Buffer.from('link').toString('hex')}>fffe`, 'fffe>'].sort())
   })
 })
 

@@ -5,7 +5,7 @@
  * PAX size record and GNU long names are skipped correctly.
  */
 import * as tar from 'tar-stream'
-import { paxXattrEntry, PaxXattrScanner } from '../../lib/files/pax'
+import { paxEntry, PaxScanner } from '../../lib/files/pax'
 
 const mtime = new Date(1_700_000_000_000)
 const binary = Buffer.from([0xff, 0x00, 0xfe, 0x80, 0x0a, 0x3d])
@@ -19,11 +19,11 @@ async function archive(): Promise<Buffer> {
   const ended = new Promise<void>((r) => pack.on('end', () => r()))
   const add = (h: Partial<tar.Header> & { name: string }, body?: string) => new Promise<void>((resolve, reject) => pack.entry(h, body ?? '', (err) => (err ? reject(err) : resolve())))
   await add({ name: 'plain', mtime }, 'x'.repeat(700))
-  pack.push(paxXattrEntry('caps', new Map([['security.capability', binary]]), mtime))
+  pack.push(paxEntry({ path: Buffer.from('caps'), xattrs: new Map([['security.capability', binary]]) }, mtime))
   await add({ name: 'caps', mtime }, 'y'.repeat(513))
-  pack.push(paxXattrEntry(longName, new Map([['user.a', Buffer.from('1')], ['user.b', binary]]), mtime))
+  pack.push(paxEntry({ path: Buffer.from(longName), xattrs: new Map([['user.a', Buffer.from('1')], ['user.b', binary]]) }, mtime))
   await add({ name: 'PaxHeader', mtime }, 'z')
-  pack.push(paxXattrEntry('dir/', new Map([['user.dir', binary]]), mtime))
+  pack.push(paxEntry({ path: Buffer.from('dir/'), xattrs: new Map([['user.dir', binary]]) }, mtime))
   await add({ name: 'dir/', type: 'directory', mtime })
   pack.finalize()
   await ended
@@ -31,13 +31,13 @@ async function archive(): Promise<Buffer> {
 }
 
 async function readBack(bytes: Buffer, chunk: number) {
-  const scanner = new PaxXattrScanner()
+  const scanner = new PaxScanner()
   const extract = tar.extract()
   const seen: { name: string; xattrs?: Record<string, string> }[] = []
   const reading = (async () => {
     for await (const entry of extract) {
       const h = entry.header as tar.Header & { byteOffset?: number }
-      const x = scanner.take(h.byteOffset)
+      const x = scanner.take(h.byteOffset)?.xattrs
       seen.push({ name: h.name, ...(x ? { xattrs: Object.fromEntries([...x].map(([k, v]) => [k, v.toString('hex')])) } : {}) })
       entry.resume()
     }

@@ -1,10 +1,13 @@
 /**
- * Image.load holds no archive entry in memory because it is small: a
- * gzip bomb of many mid-sized zero-filled entries (a 1 GiB tar in about
- * a megabyte) is loaded in a child process whose peak RSS is measured, and
- * metadata too large to be a manifest, index or config is a coded error
- * naming the entry and the limit.
+ * Image.load against hostile and odd archives: it holds no archive entry
+ * in memory because it is small (a gzip bomb of many mid-sized
+ * zero-filled entries, a 1 GiB tar in about a megabyte, is loaded in a
+ * child process whose peak RSS is measured), metadata too large to be a
+ * manifest, index or config is a coded error naming the entry and the
+ * limit, and layer entries named with bytes that are not UTF-8 keep them.
  */
+import { execFileSync } from 'node:child_process'
+import * as crypto from 'node:crypto'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
@@ -12,6 +15,7 @@ import * as zlib from 'node:zlib'
 import { pipeline } from 'node:stream/promises'
 import * as tar from 'tar-stream'
 import { Image } from '../../lib'
+import { hostPlatform } from '../../lib/image/platform'
 import { destroyRuntime, tempRuntime } from '../helpers'
 import { runNodeSync } from '../tools/node-child'
 
@@ -67,6 +71,28 @@ test('a manifest.json over 8 MiB is EINVALID naming it and the limit; nothing is
   try {
     await expect(Image.load(big, { runtime: rt })).rejects.toMatchObject({ code: 'EINVALID', message: expect.stringMatching(/"manifest.json" in the image archive is 9437187 bytes: more than the 8388608/) })
     expect(fs.readdirSync(path.join(rt.root, 'blobs/sha256'))).toEqual([])
+  } finally {
+    await destroyRuntime(rt)
+  }
+})
+
+test('a layer entry named with bytes ff fe loads under those bytes, beside a UTF-8 name (as GNU tar wrote them)', async () => {
+  const src = path.join(work, 'names-src')
+  fs.mkdirSync(src)
+  fs.writeFileSync(Buffer.from(`${src}/\xff\xfe`, 'latin1'), 'raw\n')
+  fs.writeFileSync(path.join(src, 'h\u00e9llo'), 'utf8\n')
+  const layer = execFileSync('tar', ['-C', src, '-cf', '-', '.'])
+  const diffId = `sha256:${crypto.createHash('sha256').update(layer).digest('hex')}`
+  const config = JSON.stringify({ architecture: hostPlatform().architecture, os: 'linux', config: {}, rootfs: { type: 'layers', diff_ids: [diffId] } })
+  const manifest = JSON.stringify([{ Config: 'config.json', RepoTags: ['names:1'], Layers: ['layer.tar'] }])
+  const archive = path.join(work, 'names.tar.gz')
+  await writeTarGz(archive, [['manifest.json', Buffer.from(manifest)], ['config.json', Buffer.from(config)], ['layer.tar', layer]])
+  const rt = tempRuntime()
+  try {
+    const [img] = await Image.load(archive, { runtime: rt })
+    const names = fs.readdirSync(img.layerDirs[0], { encoding: 'buffer' }).map((n) => n.toString('hex'))
+    expect(names.sort()).toEqual(['fffe', Buffer.from('h\u00e9llo').toString('hex')].sort())
+    expect(fs.readFileSync(Buffer.from(`${img.layerDirs[0]}/\xff\xfe`, 'latin1'), 'utf8')).toBe('raw\n')
   } finally {
     await destroyRuntime(rt)
   }
