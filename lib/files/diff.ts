@@ -45,7 +45,8 @@ import {
 } from '../sys/fsops'
 import { ArchiveWalker, decompressed, entryParts, extractEach, toNodeReadable, writableEntryTypes, writeEntry, type EntryHeader, type TarEntry } from './tar'
 import { UnsafeEntryError } from './errors'
-import { isDir, lstatAt } from './resolve'
+import { isDir, isLink, lstatAt } from './resolve'
+import { DirChain } from './dir-chain'
 import { mayCreateDevices } from './devices'
 import { removeTree } from './tree'
 
@@ -108,58 +109,61 @@ export async function applyLayer(dir: string, input: Readable | Buffer, opts: Ap
 }
 
 /**
- * The parent directory of the last entry, kept open for the next ones: a
- * layer lists a directory's entries together, and resolving a parent walks
- * each component (fstatat, openat2, close). Reusing the fd is safe because
- * an entry only ever changes its parent's children, never the parent or its
+ * The parent directories of the last entry, kept open for the next ones (a
+ * layer lists a directory's entries together, and a deep tree's entries each
+ * one level further down): an entry's parent is reached from the longest
+ * prefix it shares with the last one, one component at a time, so each entry
+ * costs the components that changed, not a resolution of its whole path
+ * (cubic in the depth over a deep chain). Reusing the fds is safe because an
+ * entry only ever changes its parent's children, never the parent or its
  * ancestors: an entry that replaces a directory on that path (a symlink, a
- * whiteout) has another parent itself, so it moves this cache away before
+ * whiteout) has another parent itself, so it moves this chain away before
  * any later entry could be resolved through a stale directory.
  */
 class ParentDirs {
-  private path: string | undefined
-  private fd = -1
+  private readonly chain: DirChain
+  /** The components of the chain's levels. */
+  private parts: string[] = []
 
   constructor(
     private readonly dirfd: number,
     /** Paths the layer created (parent dirs made on the way are added). */
     readonly created: Set<string>,
-  ) {}
+  ) {
+    this.chain = new DirChain(dirfd, O_PATH)
+  }
 
-  /** An O_PATH fd of the entry's parent `parts` (created 0755 where missing); owned by the cache. */
+  /** An O_PATH fd of the entry's parent `parts` (created 0755 where missing); owned by the chain, valid until the next open. */
   open(parts: string[]): number {
-    const path = parts.join('/')
-    if (path !== this.path) {
-      const fd = parentOf(this.dirfd, parts, this.created)
-      this.close()
-      this.path = path
-      this.fd = fd
+    let same = 0
+    while (same < parts.length && same < this.parts.length && parts[same] === this.parts[same]) same++
+    this.chain.popTo(same)
+    this.parts.length = same
+    for (let i = same; i < parts.length; i++) this.descend(parts, i)
+    return this.chain.top()
+  }
+
+  /** Pushes `parts[i]`, made (0755) when missing; a symlink is followed, but only inside dirfd. */
+  private descend(parts: string[], i: number): void {
+    const name = parts[i]
+    const st = lstatAt(this.chain.top(), name)
+    if (!st) {
+      mkdirat(this.chain.top(), name, 0o755)
+      this.created.add(parts.slice(0, i + 1).join('/'))
     }
-    return this.fd
+    if (!st || !isLink(st)) this.chain.push(name)
+    else {
+      const resolved = parts.slice(0, i + 1).join('/')
+      const inRoot = () => openat2(this.dirfd, resolved, O_PATH | O_DIRECTORY, 0, IN_DIR)
+      this.chain.push(name, inRoot(), inRoot)
+    }
+    this.parts.push(name)
   }
 
   close(): void {
-    if (this.fd >= 0) close(this.fd)
-    this.fd = -1
-    this.path = undefined
+    this.chain.close()
+    this.parts = []
   }
-}
-
-/** Opens (creating missing ones, 0755) the parent dirs of an entry inside `dirfd`; returns an O_PATH fd. */
-function parentOf(dirfd: number, parts: string[], created: Set<string>): number {
-  let fd = openat2(dirfd, '.', O_PATH | O_DIRECTORY, 0, IN_DIR)
-  for (let i = 0; i < parts.length; i++) {
-    const st = lstatAt(fd, parts[i])
-    if (!st) {
-      mkdirat(fd, parts[i], 0o755)
-      created.add(parts.slice(0, i + 1).join('/'))
-    }
-    // Existing symlinks are followed, but only inside dirfd.
-    const next = openat2(dirfd, parts.slice(0, i + 1).join('/'), O_PATH | O_DIRECTORY, 0, IN_DIR)
-    close(fd)
-    fd = next
-  }
-  return fd
 }
 
 async function applyEntry(dirfd: number, entry: TarEntry, mode: 'delete' | 'overlay', parents: ParentDirs, dirs: [string, EntryHeader][]): Promise<void> {

@@ -50,9 +50,11 @@ import {
   setMeta,
   unlinkat,
   nameStr,
+  type DirEntry,
   type Name,
   type RawStat,
 } from '../sys/fsops'
+import { DirChain } from './dir-chain'
 import { ReadOnlyError, UnsafeEntryError } from './errors'
 import { isDir, lstatAt } from './resolve'
 import { readXattrs, writeXattrs } from './xattrs'
@@ -117,17 +119,30 @@ export class TreeCopier {
    * "") to the new name `dname` in `ddir`. `rel` is dname's path from destBase.
    */
   async copy(sdir: number, sname: Name, ddir: number, dname: Name, rel: string, dtype = 0): Promise<void> {
+    // The directories being copied, source and destination: bounded fds however deep the tree.
+    const src = new DirChain(sdir, O_RDONLY)
+    const dst = new DirChain(ddir, O_RDONLY)
+    try {
+      await this.copyEntry(src, sname, dst, dname, rel, dtype)
+    } finally {
+      src.close()
+      dst.close()
+    }
+  }
+
+  /** Copies `sname` of the source chain's top to `dname` of the destination chain's top. */
+  private async copyEntry(src: DirChain, sname: Name, dst: DirChain, dname: Name, rel: string, dtype: number): Promise<void> {
     if (++this.count % YIELD_EVERY === 0) await new Promise<void>((r) => setImmediate(r))
     this.opts.signal?.throwIfAborted()
     let type = dtype === DT_DIR ? S_IFDIR : dtype === DT_REG ? S_IFREG : dtype === DT_LNK ? S_IFLNK : 0
     for (let attempt = 0; ; attempt++) {
       if (type === 0) {
-        const st = lstatAt(sdir, sname)
+        const st = lstatAt(src.top(), sname)
         if (!st) return // vanished meanwhile: like tar, skip it
         type = st.mode & S_IFMT
       }
       try {
-        await this.copyAs(type, sdir, sname, ddir, dname, rel)
+        await this.copyAs(type, src, sname, dst, dname, rel)
         return
       } catch (err) {
         // The source changed type between listing and opening (a container
@@ -144,10 +159,11 @@ export class TreeCopier {
     }
   }
 
-  private async copyAs(type: number, sdir: number, sname: Name, ddir: number, dname: Name, rel: string): Promise<void> {
+  private async copyAs(type: number, src: DirChain, sname: Name, dst: DirChain, dname: Name, rel: string): Promise<void> {
+    if (type === S_IFDIR) return this.copyDir(src, sname, dst, dname, rel)
+    const sdir = src.top()
+    const ddir = dst.top()
     switch (type) {
-      case S_IFDIR:
-        return this.copyDir(sdir, sname, ddir, dname, rel)
       case S_IFREG:
         return this.copyReg(sdir, sname, ddir, dname, rel)
       case S_IFLNK:
@@ -166,22 +182,25 @@ export class TreeCopier {
     }
   }
 
-  private async copyDir(sdir: number, sname: Name, ddir: number, dname: Name, rel: string): Promise<void> {
-    const sfd = sourceStage(() => (sname === '' ? openat(sdir, '.', O_RDONLY | O_DIRECTORY) : openat(sdir, sname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW)))
-    let dfd = -1
+  /** Copies a directory; each level's fds come from the chains (`top()` again after every child: it may have been reopened). */
+  private async copyDir(src: DirChain, sname: Name, dst: DirChain, dname: Name, rel: string): Promise<void> {
+    sourceStage(() => src.push(sname))
     try {
       const ex = this.opts.exclude
       if (ex) {
-        const st = fstatat(sfd, '', AT_EMPTY_PATH)
+        const st = fstatat(src.top(), '', AT_EMPTY_PATH)
         if (st.ino === ex.ino && st.dev === ex.dev) return
       }
-      mkdirat(ddir, dname, 0o700)
-      dfd = openat(ddir, dname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW)
-      for (const e of listdir(sfd)) await this.copy(sfd, e.name, dfd, e.name, rel === '' ? nameStr(e.name) : `${rel}/${nameStr(e.name)}`, e.type)
-      copyMeta(sfd, dfd, this.flags)
+      mkdirat(dst.top(), dname, 0o700)
+      dst.push(dname)
+      try {
+        for (const e of listdir(src.top())) await this.copyEntry(src, e.name, dst, e.name, rel === '' ? nameStr(e.name) : `${rel}/${nameStr(e.name)}`, e.type)
+        copyMeta(src.top(), dst.top(), this.flags)
+      } finally {
+        dst.pop()
+      }
     } finally {
-      close(sfd)
-      if (dfd >= 0) close(dfd)
+      src.pop()
     }
   }
 
@@ -240,7 +259,11 @@ export class TreeCopier {
   }
 }
 
-/** Removes `name` in `dirfd` and everything below it, never following symlinks. Missing is fine. */
+/**
+ * Removes `name` in `dirfd` and everything below it, never following symlinks. Missing is fine.
+ * Iterative over a bounded {@link DirChain}: a tree of any depth is removed
+ * with at most a hundred or so fds open and no recursion.
+ */
 export function removeTree(dirfd: number, name: Name): void {
   const st = lstatAt(dirfd, name)
   if (!st) return
@@ -248,18 +271,36 @@ export function removeTree(dirfd: number, name: Name): void {
     unlinkat(dirfd, name)
     return
   }
-  const fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW)
+  const chain = new DirChain(dirfd, O_RDONLY)
+  /** Per level of the chain: its name, the entries still to remove, how often it was listed. */
+  const levels: { name: Name; entries: DirEntry[]; rounds: number }[] = []
   try {
-    // Listed again until empty (entries may appear meanwhile), but not forever.
-    for (let round = 0; round < 100; round++) {
-      const entries = listdir(fd)
-      if (entries.length === 0) break
-      for (const e of entries) removeTree(fd, e.name)
+    chain.push(name)
+    levels.push({ name, entries: [], rounds: 0 })
+    while (levels.length > 0) {
+      const level = levels[levels.length - 1]
+      const fd = chain.top()
+      // Listed again until empty (entries may appear meanwhile), but not forever.
+      if (level.entries.length === 0 && level.rounds++ < 100) level.entries = listdir(fd)
+      const e = level.entries.pop()
+      if (!e) {
+        chain.pop()
+        levels.pop()
+        unlinkat(chain.top(), level.name, AT_REMOVEDIR)
+        continue
+      }
+      const est = lstatAt(fd, e.name)
+      if (!est) continue
+      if (!isDir(est)) {
+        unlinkat(fd, e.name)
+        continue
+      }
+      chain.push(e.name)
+      levels.push({ name: e.name, entries: [], rounds: 0 })
     }
   } finally {
-    close(fd)
+    chain.close()
   }
-  unlinkat(dirfd, name, AT_REMOVEDIR)
 }
 
 /**
