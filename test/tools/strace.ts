@@ -3,6 +3,7 @@
  * removal, a kill or an owner's death landing at an exact step). The library never runs it.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
+import * as fs from 'node:fs'
 
 /**
  * Attaches strace to `pid` and delays the first `syscall` of each traced process by `delayMs`
@@ -30,4 +31,34 @@ export function holdAt(pid: number, syscall: string, delayMs: number, opts: { fo
     }, 20)
     tracer.once('error', (e) => fail(`strace is needed for this test (apt-get install strace): ${e.message}`))
   })
+}
+
+/**
+ * Counts the calls of each of `syscalls` that the thread `pid` makes while `fn` runs (strace -c
+ * attached to it); fails when strace is missing (apt-get install strace).
+ */
+export async function countSyscalls(pid: number, syscalls: string[], fn: () => Promise<void>): Promise<Record<string, number>> {
+  const out = `/tmp/mc-strace-count-${process.pid}-${Date.now()}`
+  const tracer = spawn('strace', ['-c', '-o', out, '-e', `trace=${syscalls.join(',')}`, '-p', String(pid)], { stdio: ['ignore', 'ignore', 'pipe'] })
+  let said = ''
+  tracer.stderr!.on('data', (d) => (said += String(d)))
+  const exited = new Promise<void>((resolve) => tracer.once('exit', () => resolve()))
+  await new Promise<void>((resolve, reject) => {
+    tracer.once('error', (e) => reject(new Error(`strace is needed for this test (apt-get install strace): ${e.message}`)))
+    const poll = setInterval(() => said.includes('attached') && (clearInterval(poll), resolve()), 20)
+  })
+  try {
+    await fn()
+  } finally {
+    tracer.kill('SIGINT')
+    await exited
+  }
+  const counts: Record<string, number> = Object.fromEntries(syscalls.map((s) => [s, 0]))
+  for (const line of fs.readFileSync(out, 'utf8').split('\n')) {
+    const cols = line.trim().split(/\s+/)
+    const name = cols[cols.length - 1]
+    if (name in counts) counts[name] = Number(cols[3])
+  }
+  fs.rmSync(out, { force: true })
+  return counts
 }
