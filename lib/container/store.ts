@@ -17,6 +17,7 @@
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { AmbiguousReferenceError, ContainerNotFoundError, InvalidArgumentError, NameConflictError } from '../errors'
+import { removeTreeQuietlyAt } from '../files/tree'
 import { KeyedLock } from '../image/lock'
 import { createJson, readJson, updateJson } from '../util/json-file'
 import { validName } from '../util/ids'
@@ -205,7 +206,7 @@ export class ContainerStore {
     const trash = path.join(this.trashDir, `${id}.${process.pid}.${Date.now()}`)
     try {
       fs.renameSync(this.paths(id).dir, trash)
-      void fs.promises.rm(trash, { recursive: true, force: true }).catch(() => {})
+      void removeInBackground(trash)
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
     }
@@ -214,6 +215,14 @@ export class ContainerStore {
 
   /** Deletes what removals of processes that exited before finishing left in `trash/`. */
   async emptyTrash(): Promise<void> {
-    for (const entry of fs.readdirSync(this.trashDir)) await fs.promises.rm(path.join(this.trashDir, entry), { recursive: true, force: true }).catch(() => {})
+    for (const entry of fs.readdirSync(this.trashDir)) await removeInBackground(path.join(this.trashDir, entry))
   }
+}
+
+/**
+ * Removes a trashed container dir on the threadpool; a writable layer deeper
+ * than PATH_MAX (which fs.promises.rm cannot walk) is removed by fd instead.
+ */
+async function removeInBackground(dir: string): Promise<void> {
+  await fs.promises.rm(dir, { recursive: true, force: true }).catch(() => removeTreeQuietlyAt(dir))
 }

@@ -323,6 +323,13 @@ export function removeTreeAt(dir: string): void {
   }
 }
 
+/** Like {@link removeTreeAt}, ignoring errors (cleanup paths). */
+export function removeTreeQuietlyAt(dir: string): void {
+  try {
+    removeTreeAt(dir)
+  } catch {}
+}
+
 /** Like {@link removeTree}, ignoring errors (cleanup paths). */
 export function removeTreeQuietly(dirfd: number, name: Name): void {
   try {

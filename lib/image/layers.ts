@@ -19,6 +19,7 @@ import * as path from 'node:path'
 import type { Readable } from 'node:stream'
 import { DigestMismatchError, InvalidArgumentError, MiniContainerError } from '../errors'
 import { decompressed } from '../files/tar'
+import { removeTreeAt } from '../files/tree'
 import { coalesce } from '../util/coalesce'
 import { checkDigest, type BlobStore, type IngestOptions } from './blobs'
 import { ingestLayerPass, unpackInto } from './layer-ingest'
@@ -172,7 +173,7 @@ export class LayerStore {
   /** Deletes a layer and its blob index entries (the blobs themselves belong to the blob store). */
   remove(diffId: string): void {
     for (const b of this.blobsOf(diffId)) fs.rmSync(path.join(this.byBlob, hexOf(b.digest)), { force: true })
-    fs.rmSync(this.home(diffId), { recursive: true, force: true })
+    removeTreeAt(this.home(diffId)) // fs.rmSync fails on a tree deeper than PATH_MAX (a committed deep dir)
   }
 
   private home(diffId: string): string {
@@ -185,7 +186,7 @@ export class LayerStore {
     try {
       return this.commit(scratch, await unpackInto(path.join(scratch, 'diff'), src, blobDigest))
     } finally {
-      fs.rmSync(scratch, { recursive: true, force: true })
+      removeTreeAt(scratch)
     }
   }
 
@@ -206,7 +207,7 @@ export class LayerStore {
       return this.commit(scratch, result.layer)
     } finally {
       fs.rmSync(blobTmp, { force: true })
-      fs.rmSync(scratch, { recursive: true, force: true })
+      removeTreeAt(scratch)
     }
   }
 

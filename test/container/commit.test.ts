@@ -1,10 +1,11 @@
+import { execFileSync } from 'node:child_process'
 import * as crypto from 'node:crypto'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { buffer } from 'node:stream/consumers'
 import { Image, run, type Runtime } from '../../lib'
 import { layerFromUpper } from '../../lib/files/diff'
-import { text, useRuntime } from '../helpers'
+import { sleep, text, useRuntime } from '../helpers'
 
 let runtime: Runtime
 let bb: Image
@@ -53,6 +54,25 @@ test('commit turns the writable layer into a new image layer with whiteouts and 
   expect((await other.commit()).details.layers.at(-1)).not.toBe(digest)
   await other.remove()
 })
+
+test('commit of a container holding a PATH_MAX-deep tree: the image holds it whole (one resolution per level, not per entry from the root)', async () => {
+  // mkdir d; cd d until the shell's path passes PATH_MAX: the last d is made but cannot be entered.
+  const c = await run('bb', ['sh', '-c', 'cd /tmp; n=0; while mkdir d && cd d; do n=$((n+1)); done 2>/dev/null; echo $n'], { runtime })
+  await c.wait()
+  const levels = Number(await text(c.logs()))
+  expect(levels).toBeGreaterThan(2000)
+  const img = await c.commit({ ref: 'deep:v1' })
+  await c.remove()
+  // The removed container's writable layer, too deep for fs.promises.rm, still leaves the trash (by fd).
+  const trash = path.join(runtime.root, 'trash')
+  for (let i = 0; i < 600 && fs.readdirSync(trash).length > 0; i++) await sleep(100)
+  expect(fs.readdirSync(trash)).toEqual([])
+  const dirs = execFileSync('find', [`${img.layerDirs[0]}/tmp`, '-mindepth', '1', '-type', 'd', '-printf', 'x']).length
+  expect(dirs).toBe(levels + 1)
+  expect(Number(await sh('deep:v1', 'cd /tmp; n=0; while cd d; do n=$((n+1)); done 2>/dev/null; echo $n'))).toBe(levels)
+  await img.remove()
+  expect(fs.existsSync(img.layerDirs[0])).toBe(false)
+}, 90_000)
 
 test('copyTo and copyFrom on a running and a stopped container (seed 000: md5 round trip)', async () => {
   const dir = fs.mkdtempSync('/tmp/mc-cp-seed-')
