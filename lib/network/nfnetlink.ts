@@ -76,6 +76,28 @@ function message(type: number, flags: number, seq: number, body: Buffer): Buffer
   return Buffer.concat([header(NLMSG_HDRLEN + body.length, type, flags, seq), body])
 }
 
+/** Sequence numbers of a batch's messages: its BEGIN, each command (the kernel answers each), its END. */
+export interface BatchSeqs {
+  begin: number
+  commands: number[]
+  end: number
+}
+
+/**
+ * The datagram of one atomic batch: NFNL_MSG_BATCH_BEGIN (res_id naming the
+ * nf_tables subsystem), the commands with REQUEST and ACK added to their
+ * flags, then NFNL_MSG_BATCH_END.
+ */
+export function batchDatagram(commands: NftCommand[], family: number, seqs: BatchSeqs): Buffer {
+  const parts = [message(NFNL_MSG_BATCH_BEGIN, Flags.REQUEST, seqs.begin, nfgenmsg(0, NFNL_SUBSYS_NFTABLES))]
+  commands.forEach((c, i) => {
+    const type = (NFNL_SUBSYS_NFTABLES << 8) | c.msg
+    parts.push(message(type, Flags.REQUEST | Flags.ACK | (c.flags ?? 0), seqs.commands[i], Buffer.concat([nfgenmsg(family), ...c.attrs])))
+  })
+  parts.push(message(NFNL_MSG_BATCH_END, Flags.REQUEST, seqs.end, nfgenmsg(0, NFNL_SUBSYS_NFTABLES)))
+  return Buffer.concat(parts)
+}
+
 /** An nf_tables netlink socket in the namespace it was created in. */
 export class NfNetlink {
   private readonly sock: NetlinkSocket = createNetlink(Protocol.NETFILTER)
@@ -97,13 +119,8 @@ export class NfNetlink {
     if (commands.length === 0) return
     if (debug.enabled) debug('nf_tables batch %s: %d messages (%s)', op, commands.length, commands.map((c) => c.msg).join(','))
     const seqs = commands.map(() => this.sock.generateSeq())
-    const parts = [message(NFNL_MSG_BATCH_BEGIN, Flags.REQUEST, this.sock.generateSeq(), nfgenmsg(0, NFNL_SUBSYS_NFTABLES))]
-    commands.forEach((c, i) => {
-      const type = (NFNL_SUBSYS_NFTABLES << 8) | c.msg
-      parts.push(message(type, Flags.REQUEST | Flags.ACK | (c.flags ?? 0), seqs[i], Buffer.concat([nfgenmsg(family), ...c.attrs])))
-    })
-    parts.push(message(NFNL_MSG_BATCH_END, Flags.REQUEST, this.sock.generateSeq(), nfgenmsg(0, NFNL_SUBSYS_NFTABLES)))
-    const errnos = await this.awaitAnswers(seqs, () => this.sock.socket.send(Buffer.concat(parts), { port: 0 }))
+    const datagram = batchDatagram(commands, family, { begin: this.sock.generateSeq(), commands: seqs, end: this.sock.generateSeq() })
+    const errnos = await this.awaitAnswers(seqs, () => this.sock.socket.send(datagram, { port: 0 }))
     const failed = errnos.find((e) => e !== 0)
     if (failed !== undefined) throw new NftablesError(op, errnoName(failed))
   }
