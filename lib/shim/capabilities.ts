@@ -28,17 +28,26 @@ function normalise(name: string): string {
   return upper
 }
 
-/** The capability set for a container, as a bit mask: Docker's defaults, plus `add`, minus `drop`, or all of them. */
+/**
+ * The capability set for a container, as a bit mask, decided as Docker does
+ * (moby oci/caps TweakCapabilities): privileged gets all of them whatever
+ * `capDrop` says; `capAdd` ALL gives all but the dropped ones; `capDrop` ALL
+ * gives just the added ones; otherwise the defaults minus `capDrop`, then
+ * plus `capAdd` (a name in both is kept).
+ */
 export function capabilitySet(opts: { capAdd?: string[]; capDrop?: string[]; privileged?: boolean }): bigint {
   const all = Object.keys(capabilityNumbers)
-  let names = new Set(opts.privileged ? all : defaultCapabilities)
-  for (const n of (opts.capAdd ?? []).map(normalise)) (n === 'ALL' ? all : [n]).forEach((x) => names.add(x))
-  for (const n of (opts.capDrop ?? []).map(normalise)) names = n === 'ALL' ? new Set() : (names.delete(n), names)
+  const add = (opts.capAdd ?? []).map(normalise)
+  const drop = (opts.capDrop ?? []).map(normalise)
+  let names: string[]
+  if (opts.privileged) names = all
+  else if (add.includes('ALL')) names = all.filter((n) => !drop.includes(n))
+  else if (drop.includes('ALL')) names = add
+  else names = [...defaultCapabilities.filter((n) => !drop.includes(n)), ...add]
   let mask = 0n
   for (const n of names) mask |= 1n << BigInt(capabilityNumbers[n])
   return mask
 }
-
 
 /** The names in a capability mask, as Docker's seccomp profiles spell them ("CAP_CHOWN", ...). */
 export function capabilityNames(mask: bigint): string[] {

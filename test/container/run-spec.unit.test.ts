@@ -159,6 +159,17 @@ describe('capabilities (moby oci/caps TweakCapabilities)', () => {
     expect(spec(record({ capAdd: ['ALL'] })).process.capabilities).toBe((1n << 41n) - 1n)
     expect(spec(record({ capAdd: ['ALL'], capDrop: ['NET_RAW'] })).process.capabilities).toBe(((1n << 41n) - 1n) & ~capBit(CAP.NET_RAW))
   })
+  test('capDrop ALL with capAdd keeps just the added ones (the usual hardening: --cap-drop ALL --cap-add NET_BIND_SERVICE)', () => {
+    expect(spec(record({ capDrop: ['ALL'], capAdd: ['NET_BIND_SERVICE'] })).process.capabilities).toBe(capBit(CAP.NET_BIND_SERVICE))
+  })
+  test('a capability both added and dropped is kept: Docker drops from the defaults, then adds', () => {
+    expect(spec(record({ capAdd: ['NET_ADMIN'], capDrop: ['NET_ADMIN'] })).process.capabilities).toBe(mask(dockerDefaults) | capBit(CAP.NET_ADMIN))
+    expect(spec(record({ capAdd: ['CHOWN'], capDrop: ['CHOWN'] })).process.capabilities).toBe(mask(dockerDefaults))
+  })
+  test('privileged gets every capability whatever capDrop says', () => {
+    expect(spec(record({ privileged: true, capDrop: ['ALL'] })).process.capabilities).toBe((1n << 41n) - 1n)
+    expect(spec(record({ privileged: true, capDrop: ['NET_RAW'] })).process.capabilities).toBe((1n << 41n) - 1n)
+  })
   test('an unknown capability is EINVALID', () => {
     expect(() => spec(record({ capAdd: ['NOT_A_CAP'] }))).toThrow(expect.objectContaining({ code: 'EINVALID' }))
   })
