@@ -204,6 +204,29 @@ export class NativeError extends MiniContainerError {
   }
 }
 
+/**
+ * The container shim (native/mc-shim) was built from other sources than this
+ * library and speaks another version of their protocol: a stale native build.
+ * Nothing was started.
+ */
+export class ShimProtocolError extends NativeError {
+  /**
+   * @param shimPath - the shim that refused or misread the spec
+   * @param shimVersion - the protocol it speaks; 0 for a shim older than protocol versions
+   * @param libraryVersion - the protocol this library speaks
+   */
+  constructor(
+    readonly shimPath: string,
+    readonly shimVersion: number,
+    readonly libraryVersion: number,
+  ) {
+    super(
+      `the container shim ${shimPath} speaks protocol ${shimVersion || '0 (it predates protocol versions)'}, this library protocol ${libraryVersion}: ` +
+        'it was built from other sources; rebuild it with `npm rebuild minicontainer` (in a git checkout: `node native/build.js`)',
+    )
+  }
+}
+
 /** Content did not match the digest (or size) it was announced with; nothing was stored. */
 export class DigestMismatchError extends MiniContainerError {
   /** @param what - the object (e.g. "blob sha256:ab..."); @param detail - what differed. */

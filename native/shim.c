@@ -7,6 +7,7 @@
  *
  *   mc-shim run <owner pid>   clone() the container with new namespaces, set it up, exec
  *   mc-shim exec              join a running container's namespaces, fork, exec
+ *   mc-shim dump-spec         print the decoded spec as JSON (tests only: spec-dump.c)
  *
  * fd 3 is a socket to Node. Node writes the spec (spec.h); the shim answers
  * with lines:
@@ -298,7 +299,6 @@ static int exec_in(struct mc_spec *spec) {
 
 int main(int argc, char **argv) {
   static struct mc_spec spec;
-  char err[256];
   if (argc < 2) {
     fprintf(stderr, "usage: mc-shim run|exec [owner pid] (spec on fd 3); started by minicontainer\n");
     return 2;
@@ -307,7 +307,11 @@ int main(int argc, char **argv) {
   mc_report_to(say_failure, 1);
   /* Off the start's path: a spare shim waits here in Node's pool until a start sends its spec. */
   if (!strcmp(argv[1], "run") && argc > 2) mc_owner_prepare((pid_t)atoi(argv[2]));
-  if (mc_spec_read(CONTROL_FD, &spec, err, sizeof(err)) < 0) mc_fail("spec", EINVAL, "%s", err);
+  mc_spec_read(CONTROL_FD, &spec);
+  if (!strcmp(argv[1], "dump-spec")) {
+    mc_spec_dump(&spec, stdout);
+    return 0;
+  }
   /* fds past the ones Node passed on purpose must not reach the container. */
   syscall(SYS_close_range, CONTROL_FD + 1, ~0U, CLOSE_RANGE_CLOEXEC);
   if (!strcmp(argv[1], "run")) return run(&spec, argc > 2 ? (pid_t)atoi(argv[2]) : 0);

@@ -2,6 +2,8 @@
 #define _GNU_SOURCE
 #include "spec.h"
 
+#include "report.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -146,27 +148,25 @@ static int parse(struct mc_spec *s, struct cursor *c) {
   return 0;
 }
 
-int mc_spec_read(int fd, struct mc_spec *s, char *err, size_t errlen) {
+/* The spec's first token pair must be "protocol <MC_PROTOCOL_VERSION>": nothing else is read otherwise. */
+static void check_protocol(struct cursor *c) {
+  const char *key = next(c);
+  const char *version = key && !strcmp(key, "protocol") ? next(c) : NULL;
+  char ours[16];
+  snprintf(ours, sizeof(ours), "%d", MC_PROTOCOL_VERSION);
+  if (!version || strcmp(version, ours))
+    mc_fail("protocol", EPROTO, "shim protocol %s, spec protocol %.20s", ours, version ? version : "none");
+}
+
+void mc_spec_read(int fd, struct mc_spec *s) {
   memset(s, 0, sizeof(*s));
   s->netns_fd = -1;
   uint32_t len;
-  if (read_all(fd, &len, sizeof(len)) < 0 || len == 0 || len > (64u << 20)) {
-    snprintf(err, errlen, "spec: cannot read length");
-    return -1;
-  }
+  if (read_all(fd, &len, sizeof(len)) < 0 || len == 0 || len > (64u << 20)) mc_fail("spec", EINVAL, "spec: cannot read length");
   s->blob = malloc(len);
-  if (!s->blob || read_all(fd, s->blob, len) < 0) {
-    snprintf(err, errlen, "spec: cannot read %u bytes", len);
-    return -1;
-  }
+  if (!s->blob || read_all(fd, s->blob, len) < 0) mc_fail("spec", EINVAL, "spec: cannot read %u bytes", len);
   struct cursor c = {s->blob, s->blob + len};
-  if (parse(s, &c) < 0) {
-    snprintf(err, errlen, "spec: malformed near offset %ld", (long)(c.p - s->blob));
-    return -1;
-  }
-  if (s->nargv == 0) {
-    snprintf(err, errlen, "spec: no command");
-    return -1;
-  }
-  return 0;
+  check_protocol(&c);
+  if (parse(s, &c) < 0) mc_fail("spec", EINVAL, "spec: malformed near offset %ld", (long)(c.p - s->blob));
+  if (s->nargv == 0) mc_fail("spec", EINVAL, "spec: no command");
 }

@@ -11,7 +11,20 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
+
+/*
+ * The version of the spec's encoding: lib/shim/spec.ts's SHIM_PROTOCOL_VERSION holds the same
+ * number (test/shim/protocol.unit.test.ts reads this line to check). Node sends it as the spec's
+ * first token pair, "protocol <n>", and a shim of another version refuses the whole spec at once
+ * (step "protocol") instead of acting on keys it may read differently. Bump it with any change to
+ * the keys, their values or their meaning. Overridable only so that a test can build a shim of
+ * another version.
+ */
+#ifndef MC_PROTOCOL_VERSION
+#define MC_PROTOCOL_VERSION 1
+#endif
 
 /* Extra mount flags, beyond mount(2)'s own. Keep in sync with MountOp. */
 enum {
@@ -98,7 +111,13 @@ struct mc_spec {
   int cgroupns;
 };
 
-/* Reads the spec from fd; returns 0, or -1 with a message in err. */
-int mc_spec_read(int fd, struct mc_spec *spec, char *err, size_t errlen);
+/*
+ * Reads the spec from fd. A spec of another protocol version fails (mc_fail) at step "protocol"
+ * with EPROTO and "shim protocol <ours>, spec protocol <theirs>"; an unreadable one at step "spec".
+ */
+void mc_spec_read(int fd, struct mc_spec *spec);
+
+/* Test-only (`mc-shim dump-spec`): writes the decoded spec as one JSON object, field names as above. */
+void mc_spec_dump(const struct mc_spec *spec, FILE *out);
 
 #endif

@@ -11,10 +11,11 @@
 import * as fs from 'node:fs'
 import * as net from 'node:net'
 import * as path from 'node:path'
-import { StartError } from '../errors'
+import { StartError, type ShimProtocolError } from '../errors'
 import { closeQuietly, errnoName, socketPair, spawnProcess, waitPid, WNOHANG } from '../sys/libc'
 import { nativeDir } from '../sys/native-dir'
 import { debug } from '../util/debug'
+import { shimFailure } from './protocol'
 
 /** How a process ended. */
 export interface ExitStatus {
@@ -44,7 +45,8 @@ export function toExitStatus(code: number, signal: number): ExitStatus {
 
 /**
  * A running shim. Resolves `started` with the program's pid once execve
- * succeeded (or rejects with a {@link StartError}), and `exited` when the
+ * succeeded (or rejects with a {@link StartError}, or a
+ * {@link ShimProtocolError} from a shim of another build), and `exited` when the
  * program ends.
  */
 export class Shim {
@@ -83,7 +85,7 @@ export class Shim {
           resolveExit(toExitStatus(code, sig)) // now, not at the shim's own exit: its namespace teardown is not our latency
         } else if (line.startsWith('E ')) {
           const [step, errno, detail] = line.slice(2).split('\t')
-          rejectStart(new StartError(step, errnoName(Number(errno)), detail ?? ''))
+          rejectStart(shimFailure(shimPath, step, errnoName(Number(errno)), detail ?? ''))
         }
       }
     })

@@ -3,12 +3,14 @@
  *
  * All policy lives here in TypeScript (which mounts, which capabilities);
  * native/ only carries it out. The encoding is a length-prefixed list of
- * NUL-terminated tokens, parsed by native/spec.c.
+ * NUL-terminated tokens, parsed by native/spec.c, led by the protocol
+ * version (protocol.ts).
  *
  * @module
  */
 import { InvalidArgumentError } from '../errors'
 import { CLONE_NEWCGROUP } from '../sys/libc'
+import { protocolTokens } from './protocol'
 
 /** Extra mount flags understood by the shim (native/spec.h). */
 export const MountExtra = {
@@ -161,7 +163,7 @@ function mountTokens(op: MountOp): string[] {
 function encode(tokens: string[]): Buffer {
   for (const t of tokens)
     if (t.includes('\0')) throw new InvalidArgumentError(`${JSON.stringify(t)} contains a NUL byte, which a command, argument, environment variable or path cannot carry; remove it`)
-  const body = Buffer.from(tokens.join('\0') + '\0')
+  const body = Buffer.from([...protocolTokens, ...tokens].join('\0') + '\0')
   const header = Buffer.alloc(4)
   header.writeUInt32LE(body.length)
   return Buffer.concat([header, body])

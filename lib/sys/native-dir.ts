@@ -3,6 +3,8 @@
  * when they were built from source (a git checkout, or `npm install` on a
  * CPU with no prebuilt binaries), else the package's prebuilt ones for this
  * CPU, `native/prebuilt/linux-<arch>/` (made by scripts/prebuild.js).
+ * `MINICONTAINER_NATIVE_DIR` names another directory holding both (tests
+ * use it for a shim of another protocol version).
  *
  * @module
  */
@@ -19,8 +21,9 @@ function complete(dir: string): boolean {
   return artefacts.every((f) => fs.existsSync(path.join(dir, f)))
 }
 
-/** The first of native/build/ and native/prebuilt/linux-<arch>/ holding both artefacts; native/build/ when neither does. */
+/** $MINICONTAINER_NATIVE_DIR, else the first of native/build/ and native/prebuilt/linux-<arch>/ holding both artefacts; native/build/ when neither does. */
 function findNativeDir(): string {
+  if (process.env.MINICONTAINER_NATIVE_DIR) return path.resolve(process.env.MINICONTAINER_NATIVE_DIR)
   const built = path.join(nativeRoot, 'build')
   const prebuilt = path.join(nativeRoot, 'prebuilt', `linux-${process.arch}`)
   return [built, prebuilt].find(complete) ?? built
