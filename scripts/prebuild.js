@@ -18,7 +18,7 @@ const prebuiltDir = path.join(nativeDir, 'prebuilt')
 const targets = { x64: 'x86_64-linux-gnu', arm64: 'aarch64-linux-gnu' }
 const files = ['mc-shim', 'libmcnative.so']
 // Fixed flags: no debug info (smaller, and nothing path-dependent), symbols stripped.
-const flags = ['CFLAGS=-O2', 'LDFLAGS=-s']
+const flags = ['CFLAGS=-O2', 'LDFLAGS=-s', 'CPPFLAGS=']
 
 function build(srcDir, outDir, triple) {
   try {
