@@ -1,6 +1,7 @@
 // The wire encoding of run and exec specs, read back with a decoder written from the shim's
 // parser (native/spec.c: a u32 little-endian length, then NUL-terminated tokens, each key
 // followed by its values), so the encoder and the C side are checked against each other.
+import { SHIM_PROTOCOL_VERSION } from '../../lib/shim/protocol'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { encodeExecSpec, encodeRunSpec, MountExtra, mountFallbacks, type ExecSpec, type RunSpec } from '../../lib/shim/spec'
@@ -166,7 +167,7 @@ describe('encodeExecSpec', () => {
 
   test('the target pid, the namespaces to join and the process', () => {
     const e = decode(encodeExecSpec(exec))
-    expect(e[0]).toEqual(['pid', '4242'])
+    expect(e.slice(0, 2)).toEqual([['protocol', String(SHIM_PROTOCOL_VERSION)], ['pid', '4242']])
     expect(Number(one(e, 'join'))).toBe(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWCGROUP)
     expect(all(e, 'arg').flat()).toEqual(['id', '-u'])
     expect(all(e, 'rootfs')).toEqual([])
