@@ -322,12 +322,14 @@ export class UnsupportedError extends MiniContainerError {
    * @param feature - the missing controller or file, e.g. "memory" or "memory.memsw.limit_in_bytes"
    * @param layout - the host's cgroup layout ("v1", "v2", "hybrid", "none")
    * @param wantedBy - the option that needs it
+   * @param remedy - what the user can do about it
    */
   constructor(
     readonly feature: string,
     readonly layout: string,
     wantedBy: string,
+    remedy = 'drop the option or enable the controller',
   ) {
-    super('EUNSUPPORTED', `${wantedBy} needs the cgroup ${feature} controller, which this host's cgroup ${layout} layout does not have; drop the option or enable the controller`)
+    super('EUNSUPPORTED', `${wantedBy} needs the cgroup ${feature} controller, which this host's cgroup ${layout} layout does not have; ${remedy}`)
   }
 }

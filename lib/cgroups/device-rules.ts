@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { InvalidArgumentError } from '../errors'
+import { InvalidArgumentError, UnsupportedError } from '../errors'
 
 /** 'c' char, 'b' block, 'a' both. */
 export type DeviceType = 'a' | 'c' | 'b'
@@ -88,4 +88,16 @@ export function parseDeviceCgroupRule(text: string): DeviceRule {
     return n
   }
   return rule(m[1] as DeviceType, number(m[2]!, maxMajor, 'major'), number(m[3]!, maxMinor, 'minor'), access)
+}
+
+/**
+ * Refuses a container whose device rules the host cannot enforce (no devices
+ * controller on v1, no cgroups at all): started anyway, it could open every
+ * device node it makes or finds, the host's disks and kernel memory included.
+ * A privileged container may use every device anyway, so it needs no controller.
+ */
+export function requireDeviceControl(devices: DevicePolicy, hasDevicesController: boolean, layout: string): void {
+  if (devices.allowAll || hasDevicesController) return
+  throw new UnsupportedError('devices', layout, "a container that is not privileged (Docker's device rules)",
+    'without it the container could open every device node; mount the cgroup hierarchy with the devices controller (as Docker needs), or run the container with privileged: true')
 }

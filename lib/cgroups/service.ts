@@ -13,7 +13,7 @@ import { SyscallError, UnsupportedError } from '../errors'
 import { debug } from '../util/debug'
 import type { CgroupJoin, MountOp } from '../shim/spec'
 import { childDirs, removeDir, type CgroupDriver } from './driver'
-import type { DevicePolicy } from './device-rules'
+import { requireDeviceControl, type DevicePolicy } from './device-rules'
 import { detectLayout, type Layout, type LayoutName } from './layout'
 import { needed } from './needs'
 import type { Resources } from './resources'
@@ -79,12 +79,14 @@ export class CgroupService {
   /**
    * Creates the container's cgroup with its limits and device rules
    * (replacing one a previous run left), before its program exists.
-   * Undefined without cgroups.
+   * Undefined without cgroups, where only a privileged container may run
+   * (EUNSUPPORTED otherwise: nothing would enforce its device rules).
    */
   prepare(id: string, res: Resources, opts: { readOnly: boolean; devices: DevicePolicy }): CgroupSetup | undefined {
     const driver = this.driver
     if (!driver) {
       this.check(res)
+      requireDeviceControl(opts.devices, false, 'none')
       return undefined
     }
     const rel = this.rel(id)

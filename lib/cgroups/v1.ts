@@ -15,7 +15,7 @@ import { MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY } from '../sys/libc'
 import {
   childDirs, readKeyed, readNumber, readPids, readValue, removeDir, withUndo, writeValue, type CgroupCounters, type CgroupDriver,
 } from './driver'
-import { formatDeviceRule, type DevicePolicy } from './device-rules'
+import { formatDeviceRule, requireDeviceControl, type DevicePolicy } from './device-rules'
 import type { V1Hierarchy } from './layout'
 import { needed } from './needs'
 import type { Resources } from './resources'
@@ -43,7 +43,7 @@ export class V1Driver implements CgroupDriver {
 
   create(rel: string, res: Resources, devices: DevicePolicy): void {
     this.check(res)
-    if (!devices.allowAll && !this.byController.has('devices')) throw new UnsupportedError('devices', this.layout, 'a container that is not privileged (Docker\'s device rules)')
+    requireDeviceControl(devices, this.byController.has('devices'), this.layout)
     const made: string[] = []
     withUndo(
       () => {

@@ -126,3 +126,14 @@ test('v1 without the devices controller: a container that is not privileged is E
   expect(fs.readdirSync(root)).toEqual([])
   expect(v1.prepare('c1', resolveResources({}, 2), { readOnly: true, devices: devicePolicy({ privileged: true }) })).toBeDefined()
 })
+
+test('no cgroups at all: a container that is not privileged is EUNSUPPORTED, saying why and what to do, as on v1 without the devices controller; a privileged one still starts', () => {
+  const none = new CgroupService('scope', () => ({ name: 'none' }))
+  const refused = expect.objectContaining({
+    code: 'EUNSUPPORTED', feature: 'devices', layout: 'none',
+    message: expect.stringMatching(/could open every device node; mount the cgroup hierarchy .*, or run the container with privileged: true/),
+  })
+  expect(() => none.prepare('c1', resolveResources({}, 2), { readOnly: true, devices: devicePolicy({ privileged: false }) })).toThrow(refused)
+  expect(() => none.prepare('c1', resolveResources({}, 2), { readOnly: true, devices: devicePolicy({ privileged: false, rules: [{ type: 'a', major: '*', minor: '*', access: 'rwm' }] }) })).toThrow(refused)
+  expect(none.prepare('c1', resolveResources({}, 2), { readOnly: true, devices: devicePolicy({ privileged: true }) })).toBeUndefined()
+})
