@@ -201,13 +201,27 @@ static void do_readonly_path(const struct mc_op *op) {
   readonly_after_mount(op->target);
 }
 
+/*
+ * A device node, as runc makes one: its parent resolved inside the root (and
+ * made when missing, since a `devices` path may be anywhere), the node made
+ * with the exact mode and owner; a path that already exists is left as it is.
+ */
 static void do_mknod(const struct mc_op *op) {
-  /* /dev is a fresh tmpfs we own, so plain *at calls relative to the root are safe. */
-  char rel[4096];
-  snprintf(rel, sizeof(rel), ".%s", op->target);
-  if (mknodat(root_fd, rel, op->mode, makedev(op->major, op->minor)) < 0 && errno != EEXIST)
-    mc_fail("mknod", errno, "%s", op->target);
-  if (fchmodat(root_fd, rel, op->mode & 07777, 0) < 0) mc_fail("mknod", errno, "chmod %s", op->target);
+  char dir[4096];
+  if (snprintf(dir, sizeof(dir), "%s", op->target) >= (int)sizeof(dir)) mc_fail("mknod", ENAMETOOLONG, "%s", op->target);
+  char *slash = strrchr(dir, '/');
+  const char *name = slash ? slash + 1 : dir;
+  if (!*name || !strcmp(name, ".") || !strcmp(name, "..")) mc_fail("mknod", EINVAL, "%s", op->target);
+  if (slash) *slash = 0;
+  int parent = ensure_path(*dir ? dir : "/", 0);
+  if (parent < 0) mc_fail("mknod", errno, "parent of %s", op->target);
+  /* An O_PATH fd is enough for *at calls; the name is a single component, so nothing below can redirect it. */
+  if (mknodat(parent, name, op->mode, makedev(op->major, op->minor)) < 0) {
+    if (errno != EEXIST) mc_fail("mknod", errno, "%s", op->target);
+  } else if (fchmodat(parent, name, op->mode & 07777, 0) < 0 || fchownat(parent, name, op->uid, op->gid, AT_SYMLINK_NOFOLLOW) < 0) {
+    mc_fail("mknod", errno, "chmod/chown %s", op->target);
+  }
+  close(parent);
 }
 
 static void do_symlink(const struct mc_op *op) {

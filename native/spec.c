@@ -62,9 +62,11 @@ static int parse_op(struct mc_spec *s, const char *key, struct cursor *c) {
     op.target = next(c);
     op.mode = (mode_t)num(next(c));
     op.major = (unsigned)num(next(c));
-    const char *minor = next(c);
-    if (!minor) return -1;
-    op.minor = (unsigned)num(minor);
+    op.minor = (unsigned)num(next(c));
+    op.uid = (uid_t)num(next(c));
+    const char *gid = next(c);
+    if (!gid) return -1;
+    op.gid = (gid_t)num(gid);
   } else if (!strcmp(key, "symlink")) {
     op.kind = OP_SYMLINK;
     op.source = next(c);

@@ -46,6 +46,8 @@ struct mc_op {
   int extra;          /* MC_* flags */
   mode_t mode;        /* OP_MKNOD */
   unsigned major, minor;
+  uid_t uid;          /* OP_MKNOD: the node's owner */
+  gid_t gid;
 };
 
 /* One setrlimit call; RLIM_INFINITY is all ones. */

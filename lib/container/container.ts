@@ -32,6 +32,7 @@ import { buildRecord } from './record'
 import { checkRunOptions } from './run-options'
 import { ensureImage } from '../image/registry/policy'
 import { dnsServers, extraHostLines } from './network-options'
+import { hostDevices, type HostDevice } from './device-mappings'
 import { baseCloneFlags, buildRunSpec, containerCapabilities, containerDevicePolicy, containerSecurity, type NetnsChoice } from './run-spec'
 import { mountRecords, toMountOps } from '../storage/mount-options'
 import { createMounts, removeAnonymousVolumes } from '../storage/mount-lifecycle'
@@ -202,12 +203,13 @@ export class Container implements AsyncDisposable {
       let pid: number
       try {
         throwIfAborted(signal, what)
+        const devices = hostDevices(record.hostConfig.devices)
         // The cgroup exists, limited, before the program: the shim's child joins it first thing.
         const cgroups = this.runtime.cgroups.prepare(this.id, record.resources ?? { rlimits: [] }, {
           readOnly: !record.hostConfig.privileged,
-          devices: containerDevicePolicy(record),
+          devices: containerDevicePolicy(record, devices),
         })
-        shim = Shim.forRun().send(encodeRunSpec(this.runSpec(record, netns.choice, cgroups)))
+        shim = Shim.forRun().send(encodeRunSpec(this.runSpec(record, netns.choice, cgroups, devices)))
         // The shim opens the namespace by path before it reports: keep our fd until then.
         pid = await shim.hold(untilAborted(shim.started, signal, what, shim))
       } finally {
@@ -343,10 +345,10 @@ export class Container implements AsyncDisposable {
     return commitLayer(this.runtime, this.runtime.images.resolve(record.imageId), this.paths().upper, record, opts)
   }
 
-  private runSpec(record: ContainerRecord, netns: NetnsChoice, cgroups?: CgroupSetup): RunSpec {
+  private runSpec(record: ContainerRecord, netns: NetnsChoice, cgroups?: CgroupSetup, devices?: HostDevice[]): RunSpec {
     const image = this.runtime.images.resolve(record.imageId)
     const featureMounts: MountOp[] = toMountOps(record.mounts ?? [])
-    return buildRunSpec({ record, image, layerDirs: this.runtime.images.layerDirs(image), paths: this.paths(), netns, featureMounts, cgroups })
+    return buildRunSpec({ record, image, layerDirs: this.runtime.images.layerDirs(image), paths: this.paths(), netns, featureMounts, cgroups, devices })
   }
 
   /**

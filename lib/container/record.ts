@@ -19,6 +19,7 @@ import type { ContainerRecord, RunOptions } from './types'
 import { checkHealthConfig, mergeHealthcheck } from '../harness/health-config'
 import { checkFileSpecs } from '../harness/files'
 import { logConfigOf } from './log-config'
+import { deviceRecordsOf } from './device-mappings'
 
 /** Docker's default: every container on the default bridge. */
 const defaultNetwork = 'bridge'
@@ -73,6 +74,7 @@ export function buildRecord(rt: ContainerContext, imageRef: string, cmd: string[
       detach: !!opts.detach,
       privileged: !!opts.privileged,
       deviceCgroupRules: deviceCgroupRulesOf(opts.deviceCgroupRules),
+      devices: deviceRecordsOf(opts.devices),
       readonlyRootfs: !!opts.readOnly,
       capAdd: opts.capAdd ?? [],
       capDrop: opts.capDrop ?? [],

@@ -14,6 +14,7 @@ import { processSecurity, type ProcessSecurity } from '../seccomp'
 import { processSpec } from './process-spec'
 import type { ContainerPaths } from './store'
 import type { ContainerRecord } from './types'
+import { deviceNodeOps, deviceRulesOf, type HostDevice } from './device-mappings'
 
 /** The namespaces every container gets; the network one depends on the mode. */
 export const baseCloneFlags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP
@@ -28,9 +29,12 @@ export function containerSecurity(r: ContainerRecord): ProcessSecurity {
   return processSecurity({ securityOpt: r.hostConfig.securityOpt, privileged: r.hostConfig.privileged, capabilities: containerCapabilities(r) })
 }
 
-/** The device nodes the container may use (its cgroup's device rules): Docker's defaults and its own rules, or every device when privileged. */
-export function containerDevicePolicy(r: ContainerRecord): DevicePolicy {
-  return devicePolicy({ privileged: r.hostConfig.privileged, rules: (r.hostConfig.deviceCgroupRules ?? []).map(parseDeviceCgroupRule) })
+/**
+ * The device nodes the container may use (its cgroup's device rules): Docker's defaults, its
+ * `deviceCgroupRules` and the rules of its `devices` (as found at start), or every device when privileged.
+ */
+export function containerDevicePolicy(r: ContainerRecord, devices: readonly HostDevice[]): DevicePolicy {
+  return devicePolicy({ privileged: r.hostConfig.privileged, rules: [...(r.hostConfig.deviceCgroupRules ?? []).map(parseDeviceCgroupRule), ...deviceRulesOf(devices)] })
 }
 
 /** /etc/hostname, /etc/hosts and /etc/resolv.conf from the container's directory. */
@@ -51,6 +55,8 @@ export function buildRunSpec(opts: {
   featureMounts: MountOp[]
   /** The container's cgroups (absent without cgroups, and for filesystem views of stopped containers). */
   cgroups?: CgroupSetup
+  /** Host device nodes to make in the container (its `devices`; none for filesystem views). */
+  devices?: readonly HostDevice[]
 }): RunSpec {
   const { record: r, paths: p } = opts
   const privileged = r.hostConfig.privileged
@@ -60,6 +66,8 @@ export function buildRunSpec(opts: {
     ...opts.image.hostBinds.map((b) => bindMount(b.source, b.target, true)),
     ...opts.featureMounts,
     ...etcMounts(p),
+    // After the mounts, as runc: a device path may lie under a volume or a tmpfs.
+    ...deviceNodeOps(opts.devices ?? []),
     ...protectionMounts(privileged),
   ]
   const layers = [p.upper, ...opts.layerDirs]

@@ -13,6 +13,7 @@ import type { HealthState } from '../harness/target'
 import type { PullPolicy } from '../image/registry/policy'
 import type { PullOptions } from '../image/registry/pull'
 import type { LogTime } from './log-time'
+import type { DeviceOption, DeviceRecord } from './device-mappings'
 
 /** How a container joins the network. */
 export type NetworkMode = 'none' | 'host' | 'bridge' | `container:${string}` | (string & {})
@@ -54,6 +55,14 @@ export interface RunOptions extends MountRunOptions, NetworkRunOptions, Resource
    * urandom, tty, console, ptmx, the pseudo-terminals and net/tun (EPERM for the rest).
    */
   deviceCgroupRules?: string[]
+  /**
+   * Host devices in the container (`--device`): "/dev/fuse", "/dev/loop0:/dev/xvda:r" or
+   * `{ pathOnHost, pathInContainer?, cgroupPermissions? }`. Each is made in the container
+   * (at the host path, or `pathInContainer`) with the host node's type, numbers, mode and
+   * owner, and its device rule allows what `cgroupPermissions` ("rwm" by default) says.
+   * Checked at create: the host path must be a char or block device now.
+   */
+  devices?: DeviceOption[]
   /** Read-only root filesystem (`--read-only`). */
   readOnly?: boolean
   /**
@@ -148,6 +157,8 @@ export interface ContainerRecord {
     privileged: boolean
     /** `--device-cgroup-rule`, as given (checked at create); absent in records made before device rules. */
     deviceCgroupRules?: string[]
+    /** `--device`, each with its defaults filled in (checked at create); absent in records made before devices. */
+    devices?: DeviceRecord[]
     /** `--read-only`: the root filesystem is mounted read-only. */
     readonlyRootfs: boolean
     /** `--cap-add`, as given. */

@@ -61,6 +61,7 @@ import {
 import { createZstdDecompress, zstdMagic } from './zstd'
 import { fitsUstar, paxEntry, PaxScanner, type PaxRecords } from './pax'
 import { decodeName, encodeName, hasRawBytes } from '../sys/byte-names'
+import { majorOf, minorOf } from '../sys/device-number'
 import { copyXattr, layerXattr, readXattrs, writeXattrs, type Xattrs } from './xattrs'
 import { DirNonDirError, NotADirectoryError, PathNotFoundError, UnsafeEntryError } from './errors'
 import {
@@ -296,8 +297,8 @@ export class ArchiveWalker {
         return entryWritten(this.pack, {
           ...base,
           type: (st.mode & S_IFMT) === S_IFCHR ? 'character-device' : 'block-device',
-          devmajor: Math.floor(st.rdev / 256) & 0xfff,
-          devminor: (st.rdev & 0xff) | ((st.rdev >> 12) & 0xfff00),
+          devmajor: majorOf(st.rdev),
+          devminor: minorOf(st.rdev),
         })
       default:
         return

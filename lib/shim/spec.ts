@@ -27,7 +27,8 @@ export const MountExtra = {
 /** One step of building the container's filesystem view, executed in order inside its mount namespace. */
 export type MountOp =
   | { kind: 'mount'; type: string; source: string; target: string; flags: number; data?: string; extra?: number }
-  | { kind: 'mknod'; target: string; mode: number; major: number; minor: number }
+  /** A device node, owned by uid:gid (root when absent); its parent directories are made, an existing path is kept. */
+  | { kind: 'mknod'; target: string; mode: number; major: number; minor: number; uid?: number; gid?: number }
   | { kind: 'symlink'; linkTarget: string; target: string }
   /** Docker's masked path: a file is hidden behind /dev/null, a directory behind an empty read-only tmpfs. */
   | { kind: 'mask'; target: string }
@@ -150,7 +151,7 @@ function mountTokens(op: MountOp): string[] {
     case 'mount':
       return ['mount', op.type, op.source, op.target, String(op.flags), op.data ?? '', String(op.extra ?? 0)]
     case 'mknod':
-      return ['mknod', op.target, String(op.mode), String(op.major), String(op.minor)]
+      return ['mknod', op.target, String(op.mode), String(op.major), String(op.minor), String(op.uid ?? 0), String(op.gid ?? 0)]
     case 'symlink':
       return ['symlink', op.linkTarget, op.target]
     case 'mask':

@@ -18,7 +18,7 @@ import { execFileSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
-import { Image, run, type Runtime } from '../../lib'
+import { Container, Image, run, type Runtime } from '../../lib'
 import { CgroupService } from '../../lib/cgroups'
 import { busyboxRootfs, destroyRuntime, runOutput, tempRuntime, text } from '../helpers'
 import { startPrivateDocker, type PrivateDocker } from '../tools/docker-engine'
@@ -167,4 +167,76 @@ test('an exec, privileged or not, gets the container\'s device rules (as in Dock
     expect(await c.exec(['sh', '-c', ': > /devs/kmsg'], { privileged })).toMatchObject({ exitCode: 1, stderr: expect.stringContaining('Operation not permitted') })
   }
   await c.remove({ force: true })
+})
+
+/** The node's type, mode, owner and numbers, then which opens work ("ok" or the shell's error). */
+const deviceScript = (node: string, opens: [label: string, redirect: string][]) => [
+  'try() { if ( eval "$2" ) 2>/tmp/err; then echo "$1: ok"; else echo "$1: $(cat /tmp/err)"; fi; }',
+  `stat -c '%n %F %a %u:%g %t:%T' ${node}`,
+  ...opens.map(([label, redirect]) => `try "${label}" ": ${redirect} ${node}"`),
+].join('\n')
+
+/**
+ * `--device` cases: loop0 and the kernel log read-only (nothing is ever written; reading the kernel
+ * log needs CAP_SYSLOG as well), a host node of 1:3 owned 1234:5678 mode 640 at a new nested path.
+ */
+function deviceCases(): [devices: string[], script: string, docker: RegExp, capAdd?: string[]][] {
+  const nullish = path.join(work, 'nullish')
+  if (!fs.existsSync(nullish)) {
+    execFileSync('mknod', ['-m', '640', nullish, 'c', '1', '3'])
+    fs.chownSync(nullish, 1234, 5678)
+  }
+  return [
+    [['/dev/loop0:/dev/xloop:r'], deviceScript('/dev/xloop', [['read', '<'], ['write', '>'], ['read-write', '<>']]),
+      /^\/dev\/xloop block special file 600 0:0 7:0\nread: ok\nwrite: .*Operation not permitted\nread-write: .*Operation not permitted$/],
+    [['/dev/kmsg:r'], deviceScript('/dev/kmsg', [['read', '<'], ['write', '>']]), /^\/dev\/kmsg character special file 644 0:0 1:b\nread: ok\nwrite: .*Operation not permitted$/, ['SYSLOG']],
+    [[`${nullish}:/opt/deep/dir/nullish:rw`], `${deviceScript('/opt/deep/dir/nullish', [['read-write', '<>']])}\nls -ld /opt/deep /opt/deep/dir | cut -c1-10`,
+      /^\/opt\/deep\/dir\/nullish character special file 640 1234:5678 1:3\nread-write: ok\ndrwxr-xr-x\ndrwxr-xr-x$/],
+  ]
+}
+
+test.each([
+  ['cgroup v1', () => v1],
+  ['cgroup v2', () => v2],
+])('%s: devices make the host node (type, numbers, mode, owner) where asked and allow what its permissions say, as --device does', async (_layout, runtime) => {
+  for (const [devices, cmd, dockerSays, capAdd = []] of deviceCases()) {
+    const expected = await docker([...devices.flatMap((d) => ['--device', d]), ...capAdd.flatMap((c) => ['--cap-add', c])], cmd)
+    expect(expected).toMatch(dockerSays)
+    const c = await run(ref, ['sh', '-c', cmd], { runtime: runtime(), network: 'none', devices, capAdd })
+    expect(await c.wait()).toEqual({ exitCode: 0 })
+    expect(await text(c.logs())).toBe(`${expected}\n`)
+    await c.remove()
+  }
+})
+
+test('devices are recorded in inspect().hostConfig as Docker records them (string and object forms)', async () => {
+  const given = ['/dev/loop0:/dev/xloop:r', '/dev/kmsg:w', '/dev/null', '/dev/zero:/dev/z']
+  const id = await engine.ok(['create', ...given.flatMap((d) => ['--device', d]), ref, 'true'])
+  const recorded = JSON.parse(await engine.ok(['inspect', '-f', '{{json .HostConfig.Devices}}', id])) as Record<string, string>[]
+  await engine.ok(['rm', id])
+  const expected = recorded.map((d) => ({ pathOnHost: d.PathOnHost, pathInContainer: d.PathInContainer, cgroupPermissions: d.CgroupPermissions }))
+  expect(expected[0]).toEqual({ pathOnHost: '/dev/loop0', pathInContainer: '/dev/xloop', cgroupPermissions: 'r' })
+  const objects = [{ pathOnHost: '/dev/loop0', pathInContainer: '/dev/xloop', cgroupPermissions: 'r' }, { pathOnHost: '/dev/kmsg', cgroupPermissions: 'w' }, { pathOnHost: '/dev/null' }, { pathOnHost: '/dev/zero', pathInContainer: '/dev/z' }]
+  for (const devices of [given, objects]) {
+    const c = await Container.create(ref, ['true'], { runtime: v1, devices })
+    expect((await c.inspect()).hostConfig.devices).toEqual(expected)
+    await c.remove()
+  }
+})
+
+test.each([
+  ['a missing host path', '/dev/mc-no-such-device', /device \/dev\/mc-no-such-device: ENOENT on the host; give the path of an existing device node/],
+  ['a regular file', '/etc/hostname', /device \/etc\/hostname is not a character or block device on the host/],
+  ['a directory', '/dev/', /not a character or block device on the host \(a directory\)/],
+  ['permissions beyond rwm', '/dev/loop0:/dev/xloop:rwx', /permissions "rwx" must be a non-empty subset of "rwm"/],
+  ['a repeated permission', { pathOnHost: '/dev/loop0', cgroupPermissions: 'rr' }, /permissions "rr" must be a non-empty subset of "rwm"/],
+  ['empty permissions', { pathOnHost: '/dev/loop0', cgroupPermissions: '' }, /permissions "" must be a non-empty subset/],
+  ['a relative container path', '/dev/loop0:xloop', /the container path "xloop" must be an absolute path/],
+  ['the root as container path', '/dev/loop0:/:r', /the container path cannot be the root/],
+  ['too many parts', '/dev/loop0:/dev/x:r:w', /too many ':'/],
+  ['no host path', { pathInContainer: '/dev/x' }, /the form is/],
+])('devices: %s is EINVALID at create, saying what to fix, and nothing is made', async (_case, device, message) => {
+  const before = (await Container.list({ runtime: v1, all: true })).length
+  await expect(Container.create(ref, ['true'], { runtime: v1, devices: [device as string] })).rejects.toMatchObject({ code: 'EINVALID', message: expect.stringMatching(message) })
+  expect(await Container.list({ runtime: v1, all: true })).toHaveLength(before)
 })
