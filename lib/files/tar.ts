@@ -433,7 +433,7 @@ async function extractInto(side: Side, dirfd: number, dirPath: string, input: Re
 }
 
 /** An entry's header as read: tar-stream's, with the offset of its data and (when asked for) its xattrs. */
-export type EntryHeader = tar.Header & { byteOffset?: number; xattrs?: Xattrs }
+export type EntryHeader = tar.Header & { byteOffset?: number; xattrs?: Xattrs; pax?: Record<string, string> }
 
 /** One entry of an archive being read: its header, and its bytes as an async iterable. */
 export type TarEntry = AsyncIterable<unknown> & { header: EntryHeader }
@@ -461,6 +461,7 @@ export async function extractEach(
   for await (const entry of extract as AsyncIterable<TarEntry>) {
     opts.signal?.throwIfAborted()
     bytesNamed(entry.header, scanner.take(entry.header.byteOffset), opts.xattrs)
+    if (!opts.chown) ownerIds(entry.header)
     await onEntry(entry, dirs)
   }
   await feeding
@@ -480,6 +481,27 @@ function bytesNamed(h: EntryHeader, raw: PaxRecords | undefined, xattrs: boolean
   h.name = decodeName(raw?.path ?? Buffer.from(h.name, 'latin1'))
   if (h.linkname) h.linkname = decodeName(raw?.linkpath ?? Buffer.from(h.linkname, 'latin1'))
   if (xattrs) h.xattrs = raw?.xattrs
+}
+
+/** The largest id a file can be owned by: 2^32 - 1 is chown's "leave unchanged", and larger ones do not fit the kernel's 32 bits. */
+const maxOwnerId = 0xfffffffe
+
+/**
+ * Sets the entry's uid and gid from its PAX records when it has them (as Go's
+ * archive/tar, and so Docker, reads them; tar-stream leaves them out, so a
+ * PAX uid above the header field's 2097151 was lost and the file owned by
+ * root). An id the kernel cannot take is EUNSAFE: passed on, 4294967296 would
+ * be truncated to 0 by the 32-bit chown and make the file root's, which is
+ * what Docker does (its Lchown passes the 64-bit id to the kernel).
+ */
+function ownerIds(h: EntryHeader): void {
+  for (const key of ['uid', 'gid'] as const) {
+    const given = h.pax?.[key] ?? h[key] ?? 0
+    const id = typeof given === 'number' ? given : /^\d+$/.test(given) ? Number(given) : NaN
+    if (!Number.isSafeInteger(id) || id < 0 || id > maxOwnerId)
+      throw new UnsafeEntryError(`archive entry ${JSON.stringify(h.name)}`, `its ${key} ${given} is not an id a file can have (0-${maxOwnerId}); a 32-bit chown would turn 4294967296 into 0 (root)`)
+    h[key] = id
+  }
 }
 
 /** Writes `src` into the extractor with backpressure (and first into `scanner`); destroys it on a source error. */
