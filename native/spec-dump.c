@@ -40,7 +40,8 @@ static void op(FILE *out, const struct mc_op *o) {
   string(out, o->target);
   fprintf(out, ",\"flags\":%lu,\"data\":", o->flags);
   string(out, o->data);
-  fprintf(out, ",\"extra\":%d,\"mode\":%u,\"major\":%u,\"minor\":%u}", o->extra, (unsigned)o->mode, o->major, o->minor);
+  fprintf(out, ",\"extra\":%d,\"mode\":%u,\"major\":%u,\"minor\":%u,\"uid\":%u,\"gid\":%u}", o->extra, (unsigned)o->mode, o->major, o->minor,
+          (unsigned)o->uid, (unsigned)o->gid);
 }
 
 static void run_fields(FILE *out, const struct mc_spec *s) {

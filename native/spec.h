@@ -23,7 +23,7 @@
  * another version.
  */
 #ifndef MC_PROTOCOL_VERSION
-#define MC_PROTOCOL_VERSION 1
+#define MC_PROTOCOL_VERSION 2
 #endif
 
 /* Extra mount flags, beyond mount(2)'s own. Keep in sync with MountOp. */

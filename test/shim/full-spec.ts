@@ -38,7 +38,7 @@ export function fullRunSpec(output: OutputSpec): RunSpec {
     mounts: [
       { kind: 'mount', type: 'tmpfs', source: 'tmpfs', target: '/tmp', flags: 0x406, data: 'mode=1777,size=65536k', extra: 1 | 2 | 4 | 8 },
       { kind: 'mount', type: 'bind', source: '/host/dir', target: '/data', flags: 0x5000 },
-      { kind: 'mknod', target: '/dev/null', mode: 0o20666, major: 1, minor: 3 },
+      { kind: 'mknod', target: '/dev/null', mode: 0o20666, major: 1, minor: 3, uid: 1234, gid: 5678 },
       { kind: 'symlink', linkTarget: '/proc/self/fd', target: '/dev/fd' },
       { kind: 'mask', target: '/proc/kcore' },
       { kind: 'readonly', target: '/proc/sys' },
@@ -81,7 +81,7 @@ export interface DecodedSpec {
   loopback_up: number
   hold: number
   legacy_mounts: number
-  ops: { kind: number; type: string | null; source: string | null; target: string; flags: number; data: string | null; extra: number; mode: number; major: number; minor: number }[]
+  ops: { kind: number; type: string | null; source: string | null; target: string; flags: number; data: string | null; extra: number; mode: number; major: number; minor: number; uid: number; gid: number }[]
   hostname: string | null
   target_pid: number
   join_flags: number
@@ -151,12 +151,12 @@ export function decodedRunSpec(output: OutputSpec): DecodedSpec {
     hold: 1,
     legacy_mounts: 1,
     ops: [
-      { kind: 0, type: 'tmpfs', source: 'tmpfs', target: '/tmp', flags: 0x406, data: 'mode=1777,size=65536k', extra: 15, mode: 0, major: 0, minor: 0 },
-      { kind: 0, type: 'bind', source: '/host/dir', target: '/data', flags: 0x5000, data: '', extra: 0, mode: 0, major: 0, minor: 0 },
-      { kind: 1, type: null, source: null, target: '/dev/null', flags: 0, data: null, extra: 0, mode: 0o20666, major: 1, minor: 3 },
-      { kind: 2, type: null, source: '/proc/self/fd', target: '/dev/fd', flags: 0, data: null, extra: 0, mode: 0, major: 0, minor: 0 },
-      { kind: 3, type: null, source: null, target: '/proc/kcore', flags: 0, data: null, extra: 0, mode: 0, major: 0, minor: 0 },
-      { kind: 4, type: null, source: null, target: '/proc/sys', flags: 0, data: null, extra: 0, mode: 0, major: 0, minor: 0 },
+      { kind: 0, type: 'tmpfs', source: 'tmpfs', target: '/tmp', flags: 0x406, data: 'mode=1777,size=65536k', extra: 15, mode: 0, major: 0, minor: 0, uid: 0, gid: 0 },
+      { kind: 0, type: 'bind', source: '/host/dir', target: '/data', flags: 0x5000, data: '', extra: 0, mode: 0, major: 0, minor: 0, uid: 0, gid: 0 },
+      { kind: 1, type: null, source: null, target: '/dev/null', flags: 0, data: null, extra: 0, mode: 0o20666, major: 1, minor: 3, uid: 1234, gid: 5678 },
+      { kind: 2, type: null, source: '/proc/self/fd', target: '/dev/fd', flags: 0, data: null, extra: 0, mode: 0, major: 0, minor: 0, uid: 0, gid: 0 },
+      { kind: 3, type: null, source: null, target: '/proc/kcore', flags: 0, data: null, extra: 0, mode: 0, major: 0, minor: 0, uid: 0, gid: 0 },
+      { kind: 4, type: null, source: null, target: '/proc/sys', flags: 0, data: null, extra: 0, mode: 0, major: 0, minor: 0, uid: 0, gid: 0 },
     ],
     hostname: 'box-é',
     target_pid: 0,

@@ -8,7 +8,7 @@ import { encodeExecSpec, encodeRunSpec, MountExtra, mountFallbacks, type ExecSpe
 import { CLONE_NEWCGROUP, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID } from '../../lib/sys/libc'
 
 // How many values follow each key in native/spec.c (parse_op, parse_rlimit; every other key takes one).
-const arity: Record<string, number> = { mount: 6, mknod: 4, symlink: 2, mask: 1, ropath: 1, rlimit: 3 }
+const arity: Record<string, number> = { mount: 6, mknod: 6, symlink: 2, mask: 1, ropath: 1, rlimit: 3 }
 // The keys native/spec.c accepts (an unknown key makes the whole spec malformed there).
 const knownKeys = new Set([...fs.readFileSync(path.join(__dirname, '../../native/spec.c'), 'utf8').matchAll(/strcmp\(key, "(\w+)"\)/g)].map((m) => m[1]))
 
@@ -98,7 +98,7 @@ describe('encodeRunSpec', () => {
     const e = decode(encodeRunSpec(runSpec())).filter((x) => x[0] in arity && x[0] !== 'rlimit')
     expect(e).toEqual([
       ['mount', 'proc', 'proc', '/proc', '14', '', '0'],
-      ['mknod', '/dev/null', String(0o20666), '1', '3'],
+      ['mknod', '/dev/null', String(0o20666), '1', '3', '0', '0'],
       ['symlink', '/proc/self/fd', '/dev/fd'],
       ['mount', 'bind', '/host/data dir', '/data', '0', '', String(MountExtra.ReadOnly)],
       ['mask', '/proc/kcore'],
