@@ -21,7 +21,7 @@ export type { DeviceMapping, DeviceOption, DeviceRecord } from './container/devi
 export type { CommitOptions } from './container/commit'
 export { Image, type ImageContext, type ImageRuntimeOption, type ImportOptions, type LoadOptions, type SaveOptions, type PruneOptions, type PruneResult, type ImagePullOptions } from './image/image'
 export type { ImageInspect, ImageHistoryEntry } from './image/inspect'
-export { parseReference, Reference } from './image/reference'
+export { Reference } from './image/reference'
 export type { PullOptions, PullProgress, PullStatus } from './image/registry/pull'
 export type { PushOptions, PushProgress, PushStatus, PushResult } from './image/registry/push'
 export type { PullPolicy } from './image/registry/policy'
@@ -44,7 +44,7 @@ export type { FilesErrorReason } from './files/errors'
 export { RegistryAuthError, RegistryError, UnsupportedManifestError, PlatformNotFoundError, ManifestNotFoundError } from './image/registry/errors'
 export { FilesError, PathNotFoundError, NotADirectoryError, DirectoryOntoFileError, DirNonDirError, ReadOnlyError, UnsafeEntryError } from './files/errors'
 
-export { run, type HarnessRunOptions } from './container/run'
+export type { HarnessRunOptions } from './container/run'
 export { Wait } from './harness/wait'
 export type { WaitStrategy, WaitContext } from './harness/strategy'
 export type { WaitTarget, LogLine, LogStreamName, HealthState, HealthResult, CommandResult } from './harness/target'
@@ -54,3 +54,32 @@ export type { HttpWaitOptions } from './harness/http'
 export type { ExitWaitOptions } from './harness/exit'
 export type { FileSpec } from './harness/files'
 export type { HealthConfig } from './harness/health-config'
+
+// The error boundary (lib/util/public-boundary.ts), applied here once to the whole public surface: every
+// method, getter and static of the exported classes and of Wait, in place, and every exported function,
+// whose guarded copy is what this module exports. A new method is covered as it is written;
+// test/errors-boundary.test.ts walks every export to prove it.
+import { guardClass, guardFunction, guardObject } from './util/public-boundary'
+import { Runtime } from './runtime'
+import { Container } from './container/container'
+import { Image } from './image/image'
+import { Reference, parseReference as unguardedParseReference } from './image/reference'
+import { Volume } from './storage/volume'
+import { Network } from './network/network'
+import { Wait } from './harness/wait'
+import { run as unguardedRun } from './container/run'
+import { asMiniContainerError as unguardedAsMiniContainerError, errnoOf as unguardedErrnoOf, throwIfAborted as unguardedThrowIfAborted } from './errors'
+
+for (const cls of [Runtime, Container, Image, Reference, Volume, Network]) guardClass(cls)
+guardObject(Wait)
+
+/** @function */
+export const run = guardFunction(unguardedRun)
+/** @function */
+export const parseReference = guardFunction(unguardedParseReference)
+/** @internal */
+export const throwIfAborted = guardFunction(unguardedThrowIfAborted)
+/** @internal */
+export const asMiniContainerError = guardFunction(unguardedAsMiniContainerError)
+/** @internal */
+export const errnoOf = guardFunction(unguardedErrnoOf)

@@ -13,7 +13,7 @@
  */
 import './util/dispose-symbol'
 import { CgroupService } from './cgroups'
-import { PermissionError } from './errors'
+import { asMiniContainerError, PermissionError } from './errors'
 import { ImageStore } from './image/store'
 import { useDefaultImageContext } from './image/image'
 import { ContainerStore } from './container/store'
@@ -73,17 +73,22 @@ export class Runtime implements ContainerContext, AsyncDisposable {
 
   /** Opens (creating if needed) the runtime rooted at `opts.root`. */
   constructor(opts: RuntimeOptions = {}) {
-    if (process.geteuid?.() !== 0)
-      throw new PermissionError(
-        'minicontainer needs root: namespaces, mounts and network setup require it. Run the program as root (e.g. sudo node app.js); rootless mode is not supported yet',
-      )
-    this.root = prepareRuntimeRoot(optionsObject(opts, 'new Runtime()').root, defaultRootDir)
-    this.starts = new InFlightStarts(this.root)
-    this.images = new ImageStore(this.root, (imageId) => this.containers.ids().filter((id) => this.containers.read(id)?.imageId === imageId))
-    this.containers = new ContainerStore(this.root)
-    this.networks = new NetworkService({ root: this.root, subnetPool: opts.subnetPool })
-    this.cgroups = new CgroupService(`minicontainer-${runtimeTag(this.root)}`, undefined, this.root)
-    this.volumes = runtimeVolumeStore(this.root, () => this.containers.ids().map((id) => this.containers.read(id)))
+    // The one public constructor that does work; the boundary (guardClass) cannot wrap a constructor in place.
+    try {
+      if (process.geteuid?.() !== 0)
+        throw new PermissionError(
+          'minicontainer needs root: namespaces, mounts and network setup require it. Run the program as root (e.g. sudo node app.js); rootless mode is not supported yet',
+        )
+      this.root = prepareRuntimeRoot(optionsObject(opts, 'new Runtime()').root, defaultRootDir)
+      this.starts = new InFlightStarts(this.root)
+      this.images = new ImageStore(this.root, (imageId) => this.containers.ids().filter((id) => this.containers.read(id)?.imageId === imageId))
+      this.containers = new ContainerStore(this.root)
+      this.networks = new NetworkService({ root: this.root, subnetPool: opts.subnetPool })
+      this.cgroups = new CgroupService(`minicontainer-${runtimeTag(this.root)}`, undefined, this.root)
+      this.volumes = runtimeVolumeStore(this.root, () => this.containers.ids().map((id) => this.containers.read(id)))
+    } catch (err) {
+      throw asMiniContainerError(err)
+    }
   }
 
   /** The runtime used when none is passed: rooted at $MINICONTAINER_ROOT or /var/lib/minicontainer. */

@@ -4,7 +4,6 @@
  *
  * @module
  */
-import { guardPublicMethods } from '../util/public-boundary'
 import '../util/dispose-symbol'
 import * as fs from 'node:fs'
 import type { Readable } from 'node:stream'
@@ -746,5 +745,3 @@ export class Container implements AsyncDisposable {
     return this.runtime.images.layerDirs(this.runtime.images.resolve(record.imageId))
   }
 }
-
-guardPublicMethods(Container)

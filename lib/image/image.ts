@@ -3,7 +3,6 @@
  * @module
  */
 import { DefaultBinding } from '../util/default-binding'
-import { guardPublicMethods } from '../util/public-boundary'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
@@ -302,5 +301,3 @@ export class Image {
     this.runtime.images.remove(this.id)
   }
 }
-
-guardPublicMethods(Image)

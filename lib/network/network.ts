@@ -11,7 +11,6 @@
  * @module
  */
 import { DefaultBinding } from '../util/default-binding'
-import { guardPublicMethods } from '../util/public-boundary'
 import * as fs from 'node:fs'
 import { NotRunningError } from '../errors'
 import { closeQuietly, O_CLOEXEC } from '../sys/libc'
@@ -138,5 +137,3 @@ export class Network {
     }
   }
 }
-
-guardPublicMethods(Network)

@@ -10,7 +10,6 @@
  * @module
  */
 import { DefaultBinding } from '../util/default-binding'
-import { guardPublicMethods } from '../util/public-boundary'
 import type { VolumeCreateOptions, VolumeInfo, VolumeMeta, VolumeStore } from './volumes'
 
 /** Selects the store a {@link Volume} method works on. */
@@ -99,5 +98,3 @@ export class Volume {
     await this.store.remove(this.name, opts)
   }
 }
-
-guardPublicMethods(Volume)
