@@ -43,7 +43,13 @@ export type ErrorCode =
   | 'ENOPLATFORM'
   | 'ECLOSED'
 
-/** Base class of every error minicontainer throws. */
+/**
+ * Base class of every error minicontainer throws. Every code has at least one
+ * subclass (several where callers tell cases apart: EINUSE is a volume, a
+ * network address or an image in use), and the library only throws those;
+ * `new MiniContainerError(code, message)` is for code outside the library.
+ * The classes are exported from the package's entry point.
+ */
 export class MiniContainerError extends Error {
   /** Stable, machine-readable error code. */
   readonly code: ErrorCode
@@ -90,9 +96,36 @@ export class ContainerNotFoundError extends MiniContainerError {
 
 /** An id prefix matches more than one object. */
 export class AmbiguousReferenceError extends MiniContainerError {
-  /** @param ref - the prefix; @param matches - how many objects it matched. */
-  constructor(ref: string, matches: number) {
-    super('EAMBIGUOUS', `"${ref}" matches ${matches} containers; give more characters of the id or the name`)
+  /** @param ref - the prefix; @param matches - how many objects it matched; @param kind - what they are ("containers", "images"). */
+  constructor(ref: string, matches: number, kind = 'containers') {
+    super('EAMBIGUOUS', `"${ref}" matches ${matches} ${kind}; give more characters of the id or the name`)
+  }
+}
+
+/** Something an operation needs does not exist: a file to import or load, a stored blob, an unpacked layer. */
+export class NotFoundError extends MiniContainerError {
+  /** @param message - what is missing and what to do. */
+  constructor(message: string) {
+    super('ENOTFOUND', message)
+  }
+}
+
+/** A layer of an image has no stored archive (an older version unpacked it without one), so it cannot be exported or pushed. */
+export class LayerArchiveMissingError extends NotFoundError {
+  /** @param diffId - the layer; @param action - what needed its archive ("export", "push"). */
+  constructor(
+    readonly diffId: string,
+    action: string,
+  ) {
+    super(`layer ${diffId} has no stored archive to ${action} (it was stored by an older version: import or pull the image again)`)
+  }
+}
+
+/** An image cannot be removed while a container uses it (without `force`). */
+export class ImageInUseError extends MiniContainerError {
+  /** @param image - its first reference or id; @param container - id of a container using it. */
+  constructor(image: string, container: string) {
+    super('EINUSE', `image ${image} is used by container ${container.slice(0, 12)}; remove the container first or pass { force: true }`)
   }
 }
 
@@ -120,6 +153,20 @@ export class RuntimeClosedError extends MiniContainerError {
   /** @param root - the runtime's root; @param what - what was refused. */
   constructor(root: string, what: string) {
     super('ECLOSED', `cannot ${what}: the runtime at ${root} was closed; open a new Runtime({ root }) to go on`)
+  }
+}
+
+const rootCodes: Record<string, ErrorCode> = { ENOTDIR: 'ENOTDIR', EEXIST: 'ENOTDIR', EROFS: 'EROFS', EACCES: 'EPERM', EPERM: 'EPERM' }
+
+/** The runtime's root directory cannot be used; the code follows what the kernel said (ENOTDIR, EROFS, EPERM, else EINVALID). */
+export class RuntimeRootError extends MiniContainerError {
+  /** @param root - the root asked for; @param errno - the errno name of the failed mkdir or probe. */
+  constructor(
+    readonly root: string,
+    readonly errno: string,
+  ) {
+    const why = errno === 'EEXIST' || errno === 'ENOTDIR' ? 'it or a parent is not a directory' : `the file system refused a directory there (${errno})`
+    super(rootCodes[errno] ?? 'EINVALID', `cannot use ${root} as the runtime root: ${why}; choose a directory on a writable local file system`)
   }
 }
 
@@ -196,6 +243,14 @@ export class SyscallError extends MiniContainerError {
   }
 }
 
+/** A bug in minicontainer (an invariant broke, or something threw that should not have): please report it with the `cause`. */
+export class InternalError extends MiniContainerError {
+  /** @param message - what broke; @param cause - the original error. */
+  constructor(message: string, cause?: unknown) {
+    super('EINTERNAL', `internal error (please report it): ${message}`, cause === undefined ? undefined : { cause })
+  }
+}
+
 /** The native part (native/) is missing or was built for another system. */
 export class NativeError extends MiniContainerError {
   /** @param message - what is missing and how to build it. */
@@ -250,7 +305,7 @@ export function asMiniContainerError(err: unknown): MiniContainerError {
     ;(wrapped as { cause?: unknown }).cause = err
     return wrapped
   }
-  return new MiniContainerError('EINTERNAL', `internal error (please report it): ${(err as Error)?.message ?? String(err)}`, { cause: err })
+  return new InternalError((err as Error)?.message ?? String(err), err)
 }
 
 /** The errno name an error carries: a {@link SyscallError}'s `errno`, or a Node system error's `code`. @internal */

@@ -219,3 +219,49 @@ test('every public function, constructor, method and getter fails only with Mini
   expect(walked).toEqual(expect.arrayContaining(['Runtime', 'Container', 'Image', 'Volume', 'Network', 'Reference', 'run', 'parseReference', 'Wait']))
   expect(leaks).toEqual([])
 }, 240_000)
+
+test('every error class is a MiniContainerError and every code has a class', () => {
+  const source = fs.readFileSync(path.join(__dirname, '../lib/errors.ts'), 'utf8')
+  const union = /export type ErrorCode =([^]*?)\n\n/.exec(source)![1]
+  const codes = [...union.matchAll(/'([A-Z]+)'/g)].map((m) => m[1])
+  const seen = new Set<string>()
+  for (const [name, value] of Object.entries(api)) {
+    if (!isErrorClass(value) || value === MiniContainerError) continue
+    // Error constructors take the details of an error the library found; they are exported for
+    // instanceof and are not entry points (a Symbol there is a TypeError, as in any JavaScript Error).
+    const cls = value as unknown as { prototype: MiniContainerError; name: string }
+    expect(cls.prototype).toBeInstanceOf(MiniContainerError)
+    expect(name).toBe(cls.name)
+    const sample = Reflect.construct(cls as unknown as new (...a: unknown[]) => MiniContainerError, sampleArguments(name))
+    seen.add(sample.code)
+  }
+  expect(codes.filter((c) => !seen.has(c))).toEqual([])
+})
+
+test('the library builds no MiniContainerError by hand: each code through its class, so instanceof finds it', () => {
+  const adHoc: string[] = []
+  const walk = (dir: string): void => {
+    for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+      const file = path.join(dir, entry.name)
+      if (entry.isDirectory()) walk(file)
+      else if (file.endsWith('.ts'))
+        fs.readFileSync(file, 'utf8')
+          .split('\n')
+          .forEach((line, i) => {
+            if (/new MiniContainerError\(/.test(line) && !/^\s*(\*|\/\/)/.test(line)) adHoc.push(`${path.relative(path.join(__dirname, '..'), file)}:${i + 1}`)
+          })
+    }
+  }
+  walk(path.join(__dirname, '../lib'))
+  expect(adHoc).toEqual([])
+})
+
+/** Arguments that build each error class (strings, with an array or a number where the class takes one). */
+function sampleArguments(name: string): unknown[] {
+  if (name === 'WaitError') return ['ETIMEOUT', 'x', { awaited: 'x', elapsedMs: 1, logs: [] }]
+  if (/Timeout|Exited|Unhealthy/.test(name)) return [{ awaited: 'x', elapsedMs: 1, logs: [], exitCode: 1 }, 'x']
+  if (name === 'NetworkInUseError' || name === 'VolumeInUseError') return ['x', ['x']]
+  if (name === 'PlatformNotFoundError') return ['x', 'x', ['x']]
+  if (name === 'AmbiguousReferenceError') return ['x', 2]
+  return ['EINVALID', 'x', 'x', 'x']
+}

@@ -7,7 +7,7 @@ import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import type { Readable, Writable } from 'node:stream'
-import { ImageNotFoundError, InvalidArgumentError, MiniContainerError } from '../errors'
+import { ImageInUseError, ImageNotFoundError, InvalidArgumentError, NotFoundError } from '../errors'
 import { readArchiveDir, readArchiveStream, type ArchiveFiles } from './archive/files'
 import { loadArchive } from './archive/load'
 import { saveArchive, type SaveItem } from './archive/save'
@@ -132,7 +132,7 @@ export class Image {
     const rt = contextOf(opts)
     const refs = opts.ref ? [normaliseRef(opts.ref)] : []
     const st = fs.statSync(source, { throwIfNoEntry: false })
-    if (!st) throw new MiniContainerError('ENOTFOUND', `cannot import ${source}: no such file or directory`)
+    if (!st) throw new NotFoundError(`cannot import ${source}: no such file or directory`)
     if (!st.isDirectory() && !st.isFile()) throw new InvalidArgumentError(`cannot import ${source}: expected a directory or a tar(.gz) archive`)
     const diffId = st.isDirectory() ? await importDirectory(rt.images.layers, source) : await importArchive(rt.images.layers, source)
     const history = [{ comment: 'imported from a root filesystem' }]
@@ -170,7 +170,7 @@ export class Image {
     let files: ArchiveFiles
     if (typeof source === 'string') {
       const st = fs.statSync(source, { throwIfNoEntry: false })
-      if (!st) throw new MiniContainerError('ENOTFOUND', `cannot load ${source}: no such file or directory`)
+      if (!st) throw new NotFoundError(`cannot load ${source}: no such file or directory`)
       files = st.isDirectory() ? readArchiveDir(source, store.blobs, opts.signal) : await readArchiveStream(fs.createReadStream(source), store.blobs, opts.signal)
     } else files = await readArchiveStream(source, store.blobs, opts.signal)
     return (await loadArchive(store, files)).map((r) => new Image(rt, r))
@@ -292,7 +292,7 @@ export class Image {
   async remove(opts: { force?: boolean } = {}): Promise<void> {
     const users = this.runtime.images.users(this.id)
     if (users.length && !opts.force)
-      throw new MiniContainerError('EINUSE', `image ${this.refs[0] ?? this.id} is used by container ${users[0].slice(0, 12)}; remove the container first or pass { force: true }`)
+      throw new ImageInUseError(this.refs[0] ?? this.id, users[0])
     if (users.length) {
       // Like `docker rmi -f` on an image in use: untag it, keep the layers for its containers.
       for (const ref of this.refs) this.runtime.images.untag(ref)

@@ -17,7 +17,7 @@
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import type { Readable } from 'node:stream'
-import { DigestMismatchError, InvalidArgumentError, MiniContainerError } from '../errors'
+import { DigestMismatchError, InvalidArgumentError, LayerArchiveMissingError, NotFoundError } from '../errors'
 import { decompressed } from '../files/tar'
 import { removeTreeAt } from '../files/tree'
 import { coalesce } from '../util/coalesce'
@@ -105,7 +105,7 @@ export class LayerStore {
     const stored = this.blobsOf(diffId)
     const plain = stored.find((b) => b.digest === diffId)
     if (plain) return plain
-    if (!stored.length) throw new MiniContainerError('ENOTFOUND', `layer ${diffId} has no stored archive to export (it was stored by an older version: import or pull the image again)`)
+    if (!stored.length) throw new LayerArchiveMissingError(diffId, 'export')
     const { digest, fresh } = await this.blobs.add(decompressed(fs.createReadStream(this.blobs.path(stored[0].digest))))
     if (digest !== diffId) {
       if (fresh) this.blobs.remove(digest)
@@ -132,7 +132,7 @@ export class LayerStore {
     if (mediaType !== undefined) checkLayerMediaType(mediaType)
     const done = this.unpacked(blobDigest)
     if (done) return done
-    if (!this.blobs.has(blobDigest)) throw new MiniContainerError('ENOTFOUND', `blob ${blobDigest} is not stored: ingest it before unpacking`)
+    if (!this.blobs.has(blobDigest)) throw new NotFoundError(`blob ${blobDigest} is not stored: ingest it before unpacking`)
     return this.lock.with(`blob-${hexOf(blobDigest)}`, async () => {
       // 1 MiB reads: a 64 KiB default is 16 times the read(2) calls and stream turns for the same bytes.
       const diffId = this.unpacked(blobDigest) ?? (await this.unpackOnce(blobDigest, fs.createReadStream(this.blobs.path(blobDigest), { highWaterMark: 1 << 20 })))

@@ -18,7 +18,7 @@
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import type { Readable } from 'node:stream'
-import { ImageNotFoundError, InvalidArgumentError, MiniContainerError } from '../errors'
+import { AmbiguousReferenceError, ImageNotFoundError, InvalidArgumentError, NotFoundError } from '../errors'
 import { readJson, writeJson } from '../util/json-file'
 import { BlobStore, checkDigest, type IngestOptions } from './blobs'
 import { LayerStore } from './layers'
@@ -180,7 +180,7 @@ export class ImageStore {
     const doc = parseOciConfig(configBytes)
     const refs = (opts.refs ?? []).map(normaliseRef)
     const missing = doc.rootfs.diff_ids.find((d) => !this.layers.has(checkDigest(d)))
-    if (missing) throw new MiniContainerError('ENOTFOUND', `layer ${missing} of the image is not unpacked: unpack its blob first`)
+    if (missing) throw new NotFoundError(`layer ${missing} of the image is not unpacked: unpack its blob first`)
     const id = this.blobs.put(configBytes)
     const manifests: ManifestRef[] = opts.manifest ? [{ digest: this.blobs.put(opts.manifest.bytes), mediaType: opts.manifest.mediaType }] : []
     const existing = this.readImage(id)
@@ -299,7 +299,7 @@ export class ImageStore {
     const hex = ref.replace(/^sha256:/, '')
     if (!/^[0-9a-f]{4,64}$/.test(hex)) return undefined
     const matches = fs.readdirSync(this.imagesDir).filter((f) => f.startsWith(`sha256-${hex}`) && f.endsWith('.json'))
-    if (matches.length > 1) throw new MiniContainerError('EAMBIGUOUS', `image id prefix "${ref}" matches ${matches.length} images; give more digits`)
+    if (matches.length > 1) throw new AmbiguousReferenceError(ref, matches.length, 'images')
     return matches.length ? this.readRecordFile(path.join(this.imagesDir, matches[0])) : undefined
   }
 

@@ -13,7 +13,7 @@
  */
 import * as fs from 'node:fs'
 import { CLONE_NEWNET, closeQuietly, O_CLOEXEC, setns, unshare } from './libc'
-import { MiniContainerError } from '../errors'
+import { InternalError } from '../errors'
 
 const ownNetnsPath = '/proc/thread-self/ns/net'
 
@@ -40,7 +40,7 @@ export function withNetns<T>(fd: number, fn: () => T): T {
     setns(fd, CLONE_NEWNET)
     try {
       const result = fn()
-      if (result instanceof Promise) throw new MiniContainerError('EINTERNAL', 'withNetns: the callback must be synchronous (a bug in minicontainer: please report it)')
+      if (result instanceof Promise) throw new InternalError('withNetns: the callback must be synchronous')
       return result
     } finally {
       setns(home, CLONE_NEWNET)

@@ -9,14 +9,7 @@
  */
 import * as fs from 'node:fs'
 import * as path from 'node:path'
-import { InvalidArgumentError, MiniContainerError, type ErrorCode } from '../errors'
-
-/** The error of a root that cannot be used; `errno` is what the kernel said. */
-function unusableRoot(root: string, errno: string): MiniContainerError {
-  const codes: Record<string, ErrorCode> = { ENOTDIR: 'ENOTDIR', EEXIST: 'ENOTDIR', EROFS: 'EROFS', EACCES: 'EPERM', EPERM: 'EPERM' }
-  const why = errno === 'EEXIST' || errno === 'ENOTDIR' ? 'it or a parent is not a directory' : `the file system refused a directory there (${errno})`
-  return new MiniContainerError(codes[errno] ?? 'EINVALID', `cannot use ${root} as the runtime root: ${why}; choose a directory on a writable local file system`)
-}
+import { InvalidArgumentError, RuntimeRootError } from '../errors'
 
 /** Makes `dir` and its missing parents, one level at a time (no loop where mkdir keeps failing). */
 function makeDirs(dir: string, root: string): void {
@@ -26,7 +19,7 @@ function makeDirs(dir: string, root: string): void {
     fs.mkdirSync(dir, { mode: 0o711 })
   } catch (err) {
     const errno = (err as NodeJS.ErrnoException).code ?? 'EINVAL'
-    if (errno !== 'EEXIST' || !fs.statSync(dir).isDirectory()) throw unusableRoot(root, errno)
+    if (errno !== 'EEXIST' || !fs.statSync(dir).isDirectory()) throw new RuntimeRootError(root, errno)
   }
 }
 
@@ -35,7 +28,7 @@ function probeWritable(root: string): void {
   try {
     fs.rmdirSync(fs.mkdtempSync(path.join(root, '.mc-probe-')))
   } catch (err) {
-    throw unusableRoot(root, (err as NodeJS.ErrnoException).code ?? 'EINVAL')
+    throw new RuntimeRootError(root, (err as NodeJS.ErrnoException).code ?? 'EINVAL')
   }
 }
 

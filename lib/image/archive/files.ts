@@ -14,7 +14,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { Readable } from 'node:stream'
 import * as tar from 'tar-stream'
-import { InvalidArgumentError, MiniContainerError } from '../../errors'
+import { DigestMismatchError, InvalidArgumentError, MiniContainerError } from '../../errors'
 import { decompressed, feed } from '../../files/tar'
 import type { BlobStore } from '../blobs'
 
@@ -84,7 +84,7 @@ export async function readArchiveStream(src: Readable, blobs: BlobStore, signal?
     blob: async (name, expected) => {
       const digest = stored.get(resolve(name))
       if (!digest) throw new InvalidArgumentError(`the archive has no file "${name}" (truncated, or not written by docker save or an OCI tool)`)
-      if (expected && digest !== expected) throw new MiniContainerError('EDIGEST', `${name} in the archive hashes to ${digest}, not ${expected}: the archive is corrupt or was tampered with; nothing was stored`)
+      if (expected && digest !== expected) throw new DigestMismatchError(`${name} in the archive`, `hashes to ${digest}, not ${expected}`)
       return digest
     },
   }
@@ -128,7 +128,7 @@ export function readArchiveDir(dir: string, blobs: BlobStore, signal?: AbortSign
       if (fresh) added.push(digest)
       if (expected && digest !== expected) {
         if (fresh) blobs.remove(digest)
-        throw new MiniContainerError('EDIGEST', `${name} in ${dir} hashes to ${digest}, not ${expected}: the layout is corrupt or was tampered with; nothing was stored`)
+        throw new DigestMismatchError(`${name} in ${dir}`, `hashes to ${digest}, not ${expected}`)
       }
       return digest
     },

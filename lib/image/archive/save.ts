@@ -14,7 +14,7 @@ import * as fs from 'node:fs'
 import { Readable, type Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import * as tar from 'tar-stream'
-import { MiniContainerError } from '../../errors'
+import { LayerArchiveMissingError } from '../../errors'
 import { entryWritten, toNodeReadable } from '../../files/tar'
 import { sha256Of } from '../blobs'
 import { layerMediaTypes, type LayerBlob } from '../layers'
@@ -115,6 +115,6 @@ const blobPath = (digest: string) => `blobs/sha256/${digest.slice('sha256:'.leng
 function pickBlob(store: ImageStore, diffId: string): LayerBlob {
   const stored = store.layers.blobsOf(diffId)
   const best = stored.find((b) => b.digest !== diffId) ?? stored[0]
-  if (!best) throw new MiniContainerError('ENOTFOUND', `layer ${diffId} has no stored archive to export (stored by an older version: import or pull the image again)`)
+  if (!best) throw new LayerArchiveMissingError(diffId, 'export')
   return best
 }

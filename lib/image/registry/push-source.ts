@@ -7,7 +7,7 @@
  * @module
  */
 import * as fs from 'node:fs'
-import { MiniContainerError } from '../../errors'
+import { LayerArchiveMissingError } from '../../errors'
 import type { ImageRecord, ImageStore } from '../store'
 import { parseManifest } from './manifest'
 import { DOCKER_CONFIG, OCI_CONFIG } from '../media-types'
@@ -58,7 +58,7 @@ function freshManifest(store: ImageStore, record: ImageRecord): Omit<PushSource,
   const layers = record.layers.map((diffId) => {
     const stored = store.layers.blobsOf(diffId)[0]
     if (!stored)
-      throw new MiniContainerError('ENOTFOUND', `layer ${diffId} of image ${record.id.slice(7, 19)} has no stored archive to push (it was stored by an older version: import or pull the image again)`)
+      throw new LayerArchiveMissingError(diffId, `push (image ${record.id.slice(7, 19)})`)
     return blob(store, stored.digest, stored.mediaType)
   })
   // Docker's media types stay among themselves: a Docker layer gets a Docker config (and so a Docker manifest).
