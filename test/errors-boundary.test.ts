@@ -65,27 +65,19 @@ function publicMembers(): Map<string, PublicMember[]> {
   return out
 }
 
-/** An object any use of which (property access, `in`, instanceof, conversion) throws a plain Error. */
-const hostile: object = new Proxy(function () {}, {
-  get: () => {
-    throw new Error('hostile property access')
-  },
-  has: () => {
-    throw new Error('hostile in')
-  },
-  ownKeys: () => {
-    throw new Error('hostile keys')
-  },
-  getPrototypeOf: () => {
-    throw new Error('hostile prototype')
-  },
-  getOwnPropertyDescriptor: () => {
-    throw new Error('hostile descriptor')
-  },
-  apply: () => {
-    throw new Error('hostile call')
-  },
-})
+/** An object any use of which (property access, `in`, keys, instanceof, a call) throws a plain Error. */
+const traps = ['get', 'has', 'ownKeys', 'getPrototypeOf', 'getOwnPropertyDescriptor', 'apply'] as const
+const hostile: object = new Proxy(
+  function () {},
+  Object.fromEntries(
+    traps.map((trap) => [
+      trap,
+      () => {
+        throw new Error(`hostile ${trap}`)
+      },
+    ]),
+  ),
+)
 
 const argumentSets: Array<[string, unknown[]]> = [
   ['hostile objects', [hostile, hostile, hostile]],
