@@ -7,7 +7,7 @@
 import '../util/dispose-symbol'
 import * as fs from 'node:fs'
 import type { Readable } from 'node:stream'
-import { AbortedError, ContainerNotFoundError, InvalidArgumentError, NotRunningError, PausedError, RunningError, StartError, throwIfAborted } from '../errors'
+import { AbortedError, ContainerNotFoundError, InvalidArgumentError, NotRunningError, StartError, throwIfAborted } from '../errors'
 import { contextOf, type ContainerContext, type RuntimeOption } from './context'
 import { encodeExecSpec, encodeRunSpec, type MountOp, type RunSpec } from '../shim/spec'
 import { Shim, type ExitStatus } from '../shim/shim'
@@ -18,11 +18,14 @@ import * as files from '../files'
 import type { CopyOptions, PathStat, PutArchiveOptions } from '../files'
 import type { Image } from '../image/image'
 import { commitLayer, type CommitOptions } from './commit'
-import { joinBridgeNetwork, networkSettingsOf, publishedPort, releaseContainerNetwork } from './networking'
+import { joinBridgeNetwork, networkSettingsOf, publishedPort } from './networking'
 import type { CgroupSetup, ContainerStats, ProcessInfo } from '../cgroups'
 import { statsStream, updateResources, type ResourceUpdate, type StatsStreamOptions } from './resources'
 import type { HostBinding } from '../network/types'
-import { processStartTime, readExitFile, isAlive, isRunningOn, waitForeign } from './liveness'
+import { processStartTime, isRunningOn, waitForeign } from './liveness'
+import { observe, type Observation, type ObserveWants } from './observe'
+import { releaseRun, settleExit } from './exit'
+import { ask, refusal, runs, pauseMatters, type Operation } from './status'
 import { runExec } from './exec'
 import { filteredEntries, logFilter, logStream } from './logs'
 import type { LogEntry } from './log-file'
@@ -35,7 +38,7 @@ import { hostDevices, type HostDevice } from './device-mappings'
 import { baseCloneFlags, buildRunSpec, containerCapabilities, containerDevicePolicy, containerSecurity, type NetnsChoice } from './run-spec'
 import { mountRecords, toMountOps } from '../storage/mount-options'
 import { createMounts, removeAnonymousVolumes } from '../storage/mount-lifecycle'
-import type { ContainerInspect, ContainerRecord, ContainerState, ExecOptions, ExecResult, LogsOptions, RunOptions } from './types'
+import type { ContainerInspect, ContainerRecord, ContainerState, ContainerStatus, ExecOptions, ExecResult, LogsOptions, RunOptions } from './types'
 import { placeFiles } from '../harness/files'
 import { startHealthMonitor } from './health'
 import { waitUntilReady, type WaitForOptions } from '../harness/wait-until-ready'
@@ -160,7 +163,7 @@ export class Container implements AsyncDisposable {
       const record = rt.containers.read(id)
       if (!record) continue
       const c = new Container(rt, id, record.name)
-      if (opts.all || c.currentState().status === 'running') result.push(c)
+      if (opts.all || runs(c.observe().status)) result.push(c)
     }
     return result
   }
@@ -181,25 +184,26 @@ export class Container implements AsyncDisposable {
   private async startHere(signal: AbortSignal | undefined): Promise<void> {
     const what = `starting container ${this.name}`
     throwIfAborted(signal, what)
-    if (this.currentState().status === 'running') return
+    // Without the record: a removed container's start fails at the lock, ENOCONTAINER too.
+    if (this.ask('start', {}).answer === 'nothing-to-do') return
     const unlock = await lockUnlessAborted(this.lockLayer('while it was starting'), signal, what)
     try {
       // The lock's previous holder may have been a start in another process.
-      if (this.currentState().status !== 'running') await this.launch(signal, what)
+      const now = this.ask('start', { record: true })
+      if (now.answer === 'proceed') await this.launch(now.record!, signal, what)
     } finally {
       unlock()
     }
   }
 
   /** The start itself, holding the layer lock. */
-  private async launch(signal: AbortSignal | undefined, what: string): Promise<void> {
-    const record = this.record()
+  private async launch(record: ContainerRecord, signal: AbortSignal | undefined, what: string): Promise<void> {
     const paths = this.paths()
     fs.rmSync(paths.exit, { force: true })
     let shim: Shim | undefined
+    let pid = 0
     try {
       const netns = await this.joinNetwork(record)
-      let pid: number
       try {
         throwIfAborted(signal, what)
         const devices = hostDevices(record.hostConfig.devices)
@@ -221,14 +225,13 @@ export class Container implements AsyncDisposable {
         shim.kill() // a program already running ends with its failed start
         await shim.hold(shim.closed)
       }
-      await this.runtime.cgroups.release(this.id)
-      await releaseContainerNetwork(this.runtime, this.id)
+      await releaseRun(this.runtime, this.id)
       throw this.removedMeanwhile(err, 'while it was starting')
     }
     this.runtime.shims.set(this.id, shim)
     // Not through exec(): a detached container's checks go on after its runtime closes.
     startHealthMonitor(record, paths.health, shim.exited, (cmd, signal) => this.execIn(cmd, { signal }))
-    void shim.exited.then((exit) => this.onExit(exit))
+    void shim.exited.then((exit) => this.onExit(exit, pid))
     void shim.closed.then(() => this.onShimGone(shim))
   }
 
@@ -262,8 +265,8 @@ export class Container implements AsyncDisposable {
 
   /** The running program's root, or undefined when it does not run. */
   private runningView(): FilesystemView | undefined {
-    const state = this.currentState()
-    return state.status === 'running' && state.pid
+    const { status, state } = this.observe()
+    return runs(status) && state.pid
       ? { root: `/proc/${state.pid}/root`, release: async () => {}, program: { pid: state.pid, pidStart: state.pidStart } }
       : undefined
   }
@@ -364,12 +367,12 @@ export class Container implements AsyncDisposable {
       if (autoRemove) await shim.hold(shim.closed)
       return exit
     }
-    if (!this.runtime.containers.read(this.id)) {
+    const { status, state } = this.observe({ record: true })
+    if (status === 'removed') {
       if (this.lastExit) return this.lastExit
       throw new ContainerNotFoundError(this.name, 'it was removed before this handle saw its program end')
     }
-    const state = this.currentState()
-    if (state.status !== 'running') return this.saw({ exitCode: state.exitCode ?? 0, ...(state.signal ? { signal: state.signal } : {}) })
+    if (!runs(status)) return this.saw({ exitCode: state.exitCode ?? 0, ...(state.signal ? { signal: state.signal } : {}) })
     await waitForeign(this.paths().exit, this.paths().dir, state)
     return this.wait()
   }
@@ -398,7 +401,7 @@ export class Container implements AsyncDisposable {
       paths: this.paths(),
       networkMode: record.hostConfig.networkMode,
       exposedPorts: this.runtime.images.resolve(record.imageId).config.exposedPorts ?? [],
-      state: () => this.currentState(),
+      state: () => this.observe().state,
       ended: () => this.exited(),
       exec: (cmd) => this.exec(cmd),
       settings: () => networkSettingsOf(this.runtime, this.id),
@@ -412,31 +415,31 @@ export class Container implements AsyncDisposable {
   private async exited(): Promise<ExitStatus> {
     const shim = this.runtime.shims.get(this.id)
     if (shim) return shim.exited
-    const state = this.currentState()
-    if (state.status === 'running') await waitForeign(this.paths().exit, this.paths().dir, state, false)
+    const { status, state } = this.observe()
+    if (runs(status)) await waitForeign(this.paths().exit, this.paths().dir, state, false)
     return this.wait().catch(() => ({ exitCode: 137, signal: 'SIGKILL' as const }))
   }
 
   /** Sends a signal to the container's PID 1 (`docker kill`). Default SIGKILL. */
   async kill(signal: NodeJS.Signals | number = 'SIGKILL'): Promise<void> {
-    this.record() // ENOCONTAINER once removed
-    const state = this.currentState()
-    if (state.status !== 'running' || !state.pid) throw new NotRunningError(this.id, 'kill')
+    const sigkill = signal === 'SIGKILL' || signal === 9
+    const { status, state } = this.ask('kill', { record: true, freezer: sigkill })
     try {
-      process.kill(state.pid, signal)
+      process.kill(state.pid!, signal)
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err
     }
     // A frozen process only dies once thawed (v1 freezer), as `docker kill` of a paused container does.
-    if ((signal === 'SIGKILL' || signal === 9) && this.runtime.cgroups.paused(this.id)) await this.runtime.cgroups.setPaused(this.id, false)
+    if (sigkill && status === 'paused') await this.runtime.cgroups.setPaused(this.id, false)
   }
 
   /** The image's StopSignal (default SIGTERM), then SIGKILL after `timeout` seconds (default 10). A no-op when not running; ENOCONTAINER once removed. */
   async stop(opts: { timeout?: number; signal?: NodeJS.Signals } = {}): Promise<ExitStatus> {
-    this.record() // a removed container has nothing to stop: ENOCONTAINER, as `docker stop`
-    if (this.currentState().status !== 'running') return this.wait()
+    // A removed container has nothing to stop: ENOCONTAINER, as `docker stop`.
+    const { answer, record } = this.ask('stop', { record: true })
+    if (answer === 'nothing-to-do') return this.wait()
     const done = this.wait()
-    await this.kill(opts.signal ?? this.record().config.stopSignal ?? 'SIGTERM').catch(() => {})
+    await this.kill(opts.signal ?? record!.config.stopSignal ?? 'SIGTERM').catch(() => {})
     const timeoutMs = (opts.timeout ?? 10) * 1000
     let timer: NodeJS.Timeout | undefined
     const escalated = new Promise<void>((resolve) => {
@@ -452,22 +455,22 @@ export class Container implements AsyncDisposable {
 
   /** Deletes the container and its writable layer. A running one needs `force` (it is killed first). */
   async remove(opts: { force?: boolean; volumes?: boolean } = {}): Promise<void> {
-    const state = this.currentState()
-    if (state.status === 'running') {
-      if (!opts.force) throw new RunningError(this.id, 'remove', 'stop it first or pass { force: true }')
+    const { status, record } = observe(this.runtime, this.id, { record: true })
+    // A container already removed (by another remove under way, or rm: true) has nothing left to remove.
+    if (status !== 'removed') ask(opts.force ? 'forceRemove' : 'remove', status, this)
+    if (runs(status)) {
       await this.kill('SIGKILL').catch(() => {})
       await this.wait()
     }
     const shim = this.runtime.shims.get(this.id)
     if (shim) await shim.hold(shim.closed)
     debug('remove container %s (volumes: %s)', this.id.slice(0, 12), !!opts.volumes)
-    const mounts = this.runtime.containers.read(this.id)?.mounts ?? []
+    const mounts = record?.mounts ?? []
     // The record goes first, at once for every process: a start under way elsewhere that then finds
     // its cgroup gone knows why (start() above). What is left if this process dies now, recovery collects.
     this.runtime.containers.delete(this.id, this.name)
-    await this.runtime.cgroups.release(this.id)
     // Idempotent; also covers failed starts and exits no process watched.
-    await releaseContainerNetwork(this.runtime, this.id)
+    await releaseRun(this.runtime, this.id)
     this.runtime.networks.forget(this.id)
     if (opts.volumes) await removeAnonymousVolumes(mounts, this.runtime.volumes)
   }
@@ -482,14 +485,12 @@ export class Container implements AsyncDisposable {
   /** {@link exec}, whether the runtime is closing or not. */
   private async execIn(cmd: string[], opts: ExecOptions): Promise<ExecResult> {
     if (!Array.isArray(cmd) || cmd.length === 0) throw new InvalidArgumentError('exec needs a command, e.g. ["cat", "/etc/hostname"]')
-    const state = this.currentState()
-    if (state.status !== 'running' || !state.pid) throw new NotRunningError(this.id, 'exec')
-    // A frozen container cannot take a new process: joining its cgroup would freeze the exec too.
-    if (this.runtime.cgroups.paused(this.id)) throw new PausedError(this.id, 'is paused: unpause it before exec')
-    const record = this.record()
+    const asked = this.ask('exec', { record: true })
+    const state = asked.state
+    const record = asked.record!
     const privileged = opts.privileged ?? record.hostConfig.privileged
     const spec = encodeExecSpec({
-      pid: state.pid,
+      pid: state.pid!,
       cgroups: this.runtime.cgroups.join(this.id),
       joinFlags: baseCloneFlags | (record.hostConfig.networkMode === 'host' ? 0 : CLONE_NEWNET),
       process: {
@@ -536,8 +537,8 @@ export class Container implements AsyncDisposable {
    * is not running, or when not following). ENOCONTAINER when it is already removed: its log went with it.
    */
   private logEnd(follow: boolean): Promise<unknown> {
-    this.record()
-    if (!follow || this.currentState().status !== 'running') return Promise.resolve()
+    const { status } = this.present()
+    if (!follow || !runs(status)) return Promise.resolve()
     const shim = this.runtime.shims.get(this.id)
     return shim ? shim.hold(shim.closed) : this.wait().catch(() => {})
   }
@@ -557,11 +558,9 @@ export class Container implements AsyncDisposable {
   }
 
   private inspectRecord(): ContainerInspect {
-    const r = this.record()
-    const s = this.currentState()
+    const { status, state: s, record: r } = this.present({ freezer: true })
     const p = this.paths()
     const args = [...r.config.entrypoint, ...r.config.cmd]
-    const paused = s.status === 'running' && this.runtime.cgroups.paused(this.id)
     return {
       id: r.id,
       name: r.name,
@@ -571,11 +570,11 @@ export class Container implements AsyncDisposable {
       path: args[0] ?? '',
       args: args.slice(1),
       state: {
-        status: paused ? 'paused' : s.status,
-        running: s.status === 'running',
-        pid: s.status === 'running' ? (s.pid ?? 0) : 0,
+        status,
+        running: runs(status),
+        pid: runs(status) ? (s.pid ?? 0) : 0,
         exitCode: s.exitCode ?? 0,
-        paused,
+        paused: status === 'paused',
         oomKilled: !!s.oomKilled,
         startedAt: s.startedAt ?? '0001-01-01T00:00:00Z',
         finishedAt: s.finishedAt ?? '0001-01-01T00:00:00Z',
@@ -602,15 +601,18 @@ export class Container implements AsyncDisposable {
   stats(opts?: { stream?: false }): Promise<ContainerStats>
   stats(opts: StatsStreamOptions): AsyncIterableIterator<ContainerStats>
   stats(opts: { stream?: boolean; intervalMs?: number; signal?: AbortSignal } = {}): Promise<ContainerStats> | AsyncIterableIterator<ContainerStats> {
-    const sample = () => {
-      const s = this.currentState()
-      if (s.status !== 'running') return undefined
-      return this.runtime.cgroups.stats(this.id, this.record().hostConfig.networkMode === 'host' ? undefined : s.pid, new Date(s.startedAt ?? Date.now()))
+    const sampleOf = ({ state: s, record }: Observation) =>
+      this.runtime.cgroups.stats(this.id, record!.hostConfig.networkMode === 'host' ? undefined : s.pid, new Date(s.startedAt ?? Date.now()))
+    if (opts.stream) {
+      // The stream ends when the container stops (or is removed).
+      const sample = () => {
+        const seen = this.observe({ record: true })
+        return refusal('stats', seen.status, this) ? undefined : sampleOf(seen)
+      }
+      return statsStream(sample, { ...opts, stream: true })
     }
-    if (opts.stream) return statsStream(sample, { ...opts, stream: true })
     try {
-      const s = sample()
-      return s ? Promise.resolve(s) : Promise.reject(new NotRunningError(this.id, 'read stats'))
+      return Promise.resolve(sampleOf(this.ask('stats', { record: true })))
     } catch (err) {
       return Promise.reject(err)
     }
@@ -618,27 +620,25 @@ export class Container implements AsyncDisposable {
 
   /** Changes resource limits (`docker update`); a running container gets them at once. ENOCONTAINER once removed. */
   async update(limits: ResourceUpdate): Promise<void> {
-    this.record()
-    updateResources(this.runtime, this.id, this.currentState().status === 'running', limits)
+    const { status } = this.ask('update', { record: true })
+    updateResources(this.runtime, this.id, runs(status), limits)
   }
 
   /** Freezes every process of the container (`docker pause`, the cgroup freezer). */
   async pause(): Promise<void> {
-    if (this.currentState().status !== 'running') throw new NotRunningError(this.id, 'pause')
-    if (this.runtime.cgroups.paused(this.id)) throw new PausedError(this.id, 'is already paused')
+    this.ask('pause', { record: true })
     await this.runtime.cgroups.setPaused(this.id, true)
   }
 
   /** Thaws a paused container (`docker unpause`). */
   async unpause(): Promise<void> {
-    if (this.currentState().status !== 'running') throw new NotRunningError(this.id, 'unpause')
-    if (!this.runtime.cgroups.paused(this.id)) throw new PausedError(this.id, 'is not paused')
+    this.ask('unpause', { record: true })
     await this.runtime.cgroups.setPaused(this.id, false)
   }
 
   /** The container's processes as the host sees them (`docker top`). */
   async top(): Promise<ProcessInfo[]> {
-    if (this.currentState().status !== 'running') throw new NotRunningError(this.id, 'list the processes of')
+    this.ask('top', { record: true })
     return this.runtime.cgroups.top(this.id)
   }
 
@@ -682,27 +682,31 @@ export class Container implements AsyncDisposable {
     return new NotRunningError(this.id, 'exec')
   }
 
-  /** The state, reconciled with reality: a "running" container whose process is gone has exited. */
-  private currentState(): ContainerState {
-    const state = this.runtime.containers.readState(this.id)
-    if (state.status !== 'running') return state
-    if (this.runtime.shims.has(this.id) || isAlive(state.pid, state.pidStart)) return state
-    const exit = readExitFile(this.paths().exit) ?? { exitCode: 137, signal: 'SIGKILL' as const, finishedAt: new Date().toISOString() }
-    const exited: ContainerState = { ...state, status: 'exited', exitCode: exit.exitCode, signal: exit.signal, finishedAt: exit.finishedAt, oomKilled: this.runtime.cgroups.oomKilled(this.id) }
-    this.runtime.containers.writeState(this.id, exited)
-    void this.runtime.cgroups.release(this.id)
-    return exited
+  /** The container's status now (observe.ts), reading what `wants` asks for beyond its state. */
+  private observe(wants: ObserveWants = {}): Observation {
+    return observe(this.runtime, this.id, wants)
   }
 
-  private onExit(exit: ExitStatus): void {
+  /** {@link observe} with the record; ENOCONTAINER once removed. */
+  private present(wants: ObserveWants = {}): Observation & { status: ContainerStatus; record: ContainerRecord } {
+    const { status, state, record } = this.observe({ ...wants, record: true })
+    if (status === 'removed' || !record) throw new ContainerNotFoundError(this.name, 'it was removed')
+    return { status, state, record }
+  }
+
+  /**
+   * Refreshes the status and asks the lifecycle (status.ts) whether `op` may go ahead: throws its
+   * refusal, or gives the observation with the answer. The freezer is read when `op`'s answer depends on it.
+   */
+  private ask(op: Operation, wants: ObserveWants): Observation & { answer: 'proceed' | 'nothing-to-do' } {
+    const seen = this.observe({ ...wants, freezer: wants.freezer || pauseMatters(op) })
+    return { ...seen, answer: ask(op, seen.status, this) }
+  }
+
+  /** The shim of this process saw the program of run `pid` end. */
+  private onExit(exit: ExitStatus, pid: number): void {
     this.saw(exit)
-    const state = this.runtime.containers.readState(this.id)
-    if (state.status !== 'running') return
-    // The OOM counter is read before the cgroup goes: it is the kernel's word, not a guess from exit code 137.
-    const oomKilled = this.runtime.cgroups.oomKilled(this.id)
-    this.runtime.containers.writeState(this.id, { ...state, status: 'exited', exitCode: exit.exitCode, signal: exit.signal, finishedAt: new Date().toISOString(), oomKilled })
-    void this.runtime.cgroups.release(this.id)
-    void releaseContainerNetwork(this.runtime, this.id)
+    settleExit(this.runtime, this.id, { ...exit, finishedAt: new Date().toISOString() }, pid)
   }
 
   /** The shim has finished writing; auto-remove now cannot race with it. */
@@ -722,8 +726,8 @@ export class Container implements AsyncDisposable {
     if (mode === 'host') return { choice: { kind: 'host' }, release: () => {} }
     if (mode.startsWith('container:')) {
       const other = await Container.get(mode.slice('container:'.length), { runtime: this.runtime })
-      const st = other.currentState()
-      if (st.status !== 'running' || !st.pid) throw new NotRunningError(other.id, `join the network of container ${other.name}`)
+      const { status, state: st } = other.observe()
+      if (!runs(status) || !st.pid) throw new NotRunningError(other.id, `join the network of container ${other.name}`)
       const fd = fs.openSync(`/proc/${st.pid}/ns/net`, 'r')
       return { choice: { kind: 'fd', fd }, release: () => closeQuietly(fd) }
     }

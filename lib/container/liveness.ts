@@ -7,6 +7,8 @@
  */
 import * as fs from 'node:fs'
 import { toExitStatus, type ExitStatus } from '../shim/shim'
+import type { ContainerContext } from './context'
+import type { ContainerState } from './types'
 
 /** How long a container's fresh state (network, cgroup) may belong to a start in progress in another process rather than to a crash. */
 export const START_GRACE_MS = 30_000
@@ -32,6 +34,14 @@ export function processStartTime(pid: number): string | undefined {
 /** True while the process recorded as (pid, start time) runs. */
 export function isAlive(pid: number | undefined, start: string | undefined): boolean {
   return !!pid && processStartTime(pid) === start
+}
+
+/**
+ * The one rule for "the program recorded as running still runs", from any process: this process
+ * holds its shim (its exit is then learnt from the shim), or its (pid, start time) lives.
+ */
+export function programRuns(ctx: Pick<ContainerContext, 'shims'>, id: string, state: ContainerState): boolean {
+  return state.status === 'running' && (ctx.shims.has(id) || isAlive(state.pid, state.pidStart))
 }
 
 /** The kernel's PF_EXITING: the process has taken its fatal signal and is exiting. */

@@ -13,7 +13,7 @@ import { debug } from '../util/debug'
 import type { LinkEntry } from '../network/types'
 import type { HostBinding, NetworkSettings } from '../network/types'
 import type { ContainerContext } from './context'
-import { isAlive, START_GRACE_MS } from './liveness'
+import { programRuns, START_GRACE_MS } from './liveness'
 import type { ContainerRecord } from './types'
 
 /** Whether the network state of a container is still wanted (it runs, or may be starting in another process). */
@@ -25,7 +25,7 @@ export function networkStillWanted(ctx: ContainerContext, id: string): boolean {
   } catch {
     return false
   }
-  if (state.status === 'running') return isAlive(state.pid, state.pidStart)
+  if (state.status === 'running') return programRuns(ctx, id, state)
   // Not running: its network state is still wanted only if it was saved after the last run ended, moments ago
   // (a start in progress in another process).
   const age = ctx.networks.recordAge(id)

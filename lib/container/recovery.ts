@@ -9,7 +9,8 @@ import * as fs from 'node:fs'
 import { removeAnonymousVolumes } from '../storage/mount-lifecycle'
 import { debug } from '../util/debug'
 import type { ContainerContext } from './context'
-import { isAlive, START_GRACE_MS } from './liveness'
+import { programRuns, START_GRACE_MS } from './liveness'
+import { observe } from './observe'
 import { networkStillWanted } from './networking'
 
 /** How old an unfinished create must be before it is taken for the remains of a crash. */
@@ -45,14 +46,12 @@ export async function collectGarbage(ctx: ContainerContext): Promise<void> {
 
 /** Whether a container's recorded process runs (from any process's point of view). */
 export function isRunning(ctx: ContainerContext, id: string): boolean {
-  const state = ctx.containers.readState(id)
-  return state.status === 'running' && (ctx.shims.has(id) || isAlive(state.pid, state.pidStart))
+  return programRuns(ctx, id, ctx.containers.readState(id))
 }
 
-/** Whether a container ran and is over (a "running" one whose process is gone counts). */
+/** Whether a container ran and is over (a "running" one whose process is gone counts, and its exit is recorded now). */
 function hasExited(ctx: ContainerContext, id: string): boolean {
-  const { status } = ctx.containers.readState(id)
-  return status === 'exited' || (status === 'running' && !isRunning(ctx, id))
+  return observe(ctx, id).status === 'exited'
 }
 
 /** Kills the containers this process started without `detach`, and waits until their shims are gone. */

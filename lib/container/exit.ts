@@ -1,0 +1,59 @@
+/**
+ * The running → exited transition, written once: whoever learns of an exit
+ * (the shim of this process, a process finding the program gone, a start
+ * that failed, a removal) records it here and releases the same things. A
+ * run holds on the host its cgroup (with its stats marks) and its network
+ * (veths, addresses, published ports' nf_tables rules); the log follower and
+ * the health monitor end with the shim.
+ *
+ * @module
+ */
+import type { ExitStatus } from '../shim/shim'
+import type { ContainerContext } from './context'
+import { releaseContainerNetwork } from './networking'
+import type { ContainerState } from './types'
+
+/** The recorded end of a program: its exit status and when it ended (ISO 8601). */
+export type RecordedExit = ExitStatus & { finishedAt: string }
+
+/**
+ * Releases what a run holds on the host: its cgroup and its network.
+ * Idempotent, and never rejects (it runs unawaited when a program exits):
+ * a failure becomes a process warning, and the next collection retries.
+ */
+export async function releaseRun(ctx: ContainerContext, id: string): Promise<void> {
+  try {
+    await ctx.cgroups.release(id)
+  } catch (err) {
+    process.emitWarning(`minicontainer: releasing the cgroup of container ${id.slice(0, 12)} failed: ${(err as Error).message}`)
+  }
+  await releaseContainerNetwork(ctx, id)
+}
+
+/**
+ * Records that the program of `id` ended with `exit`, and releases its run
+ * ({@link releaseRun}, unawaited). Only a state still "running" (with `pid`
+ * when given: that run, not a later one) changes; the state as it now is is
+ * returned. The OOM counter is read before the cgroup goes: the kernel's
+ * word, not a guess from exit code 137.
+ */
+export function settleExit(ctx: ContainerContext, id: string, exit: RecordedExit, pid?: number): ContainerState {
+  const state = ctx.containers.readState(id)
+  if (state.status !== 'running' || (pid !== undefined && state.pid !== pid)) return state
+  const exited: ContainerState = {
+    ...state,
+    status: 'exited',
+    exitCode: exit.exitCode,
+    signal: exit.signal,
+    finishedAt: exit.finishedAt,
+    oomKilled: ctx.cgroups.oomKilled(id),
+  }
+  try {
+    ctx.containers.writeState(id, exited)
+  } catch (err) {
+    // Removed meanwhile (its directory is gone): the removal releases the run too.
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+  }
+  void releaseRun(ctx, id)
+  return exited
+}
