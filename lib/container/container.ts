@@ -455,7 +455,7 @@ export class Container implements AsyncDisposable {
 
   /** Deletes the container and its writable layer. A running one needs `force` (it is killed first). */
   async remove(opts: { force?: boolean; volumes?: boolean } = {}): Promise<void> {
-    const { status, record } = observe(this.runtime, this.id, { record: true })
+    const { status, record } = this.observe({ record: true })
     // A container already removed (by another remove under way, or rm: true) has nothing left to remove.
     if (status !== 'removed') ask(opts.force ? 'forceRemove' : 'remove', status, this)
     if (runs(status)) {
