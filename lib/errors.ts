@@ -42,6 +42,7 @@ export type ErrorCode =
   | 'EUNSUPPORTED'
   | 'ENOPLATFORM'
   | 'ECLOSED'
+  | 'EUSERNS'
 
 /**
  * Base class of every error minicontainer throws. Every code has at least one
@@ -386,5 +387,18 @@ export class UnsupportedError extends MiniContainerError {
     remedy = 'drop the option or enable the controller',
   ) {
     super('EUNSUPPORTED', `${wantedBy} needs the cgroup ${feature} controller, which this host's cgroup ${layout} layout does not have; ${remedy}`)
+  }
+}
+
+/**
+ * This host or process refuses the user namespaces that rootless mode needs
+ * (a sysctl, AppArmor, a seccomp filter such as Docker's, or the namespace
+ * limit). The message names the cause and the one fix; `Runtime.preflight()`
+ * (or `npx minicontainer doctor`) shows every check.
+ */
+export class UserNamespaceError extends MiniContainerError {
+  /** @param message - what refused the namespace and the fix for it. */
+  constructor(message: string) {
+    super('EUSERNS', message)
   }
 }

@@ -14,6 +14,10 @@
  * @module minicontainer
  */
 export { Runtime, type RuntimeOptions } from './runtime'
+export type { PreflightReport, PreflightCheck, UserNamespaceCheck, SubidCheck } from './rootless/preflight'
+export type { UsernsBlockCause } from './rootless/userns-cause'
+export type { ProbeStep } from './rootless/userns-probe'
+export type { SubidRange } from './rootless/subids'
 export { Container } from './container/container'
 export type { ContainerContext, RuntimeOption } from './container/context'
 export type * from './container/types'

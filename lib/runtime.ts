@@ -30,6 +30,7 @@ import type { VolumeStore } from './storage/volumes'
 import { debug } from './util/debug'
 import { optionsObject } from './util/options-object'
 import { prepareRuntimeRoot } from './util/runtime-root'
+import { preflight, type PreflightReport } from './rootless/preflight'
 
 /** Options of {@link Runtime}. */
 export interface RuntimeOptions {
@@ -89,6 +90,16 @@ export class Runtime implements ContainerContext, AsyncDisposable {
     } catch (err) {
       throw asMiniContainerError(err)
     }
+  }
+
+  /**
+   * Checks what rootless mode needs on this host, for real (mc-shim makes a
+   * user namespace and mounts a tmpfs and an overlay in it), and reports each
+   * check with what was found and, when it fails, the exact fix. Changes
+   * nothing. Also `npx minicontainer doctor [--json]`.
+   */
+  static preflight(): Promise<PreflightReport> {
+    return preflight()
   }
 
   /** The runtime used when none is passed: rooted at $MINICONTAINER_ROOT or /var/lib/minicontainer. */

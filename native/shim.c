@@ -8,6 +8,7 @@
  *   mc-shim run <owner pid>   clone() the container with new namespaces, set it up, exec
  *   mc-shim exec              join a running container's namespaces, fork, exec
  *   mc-shim dump-spec         print the decoded spec as JSON (tests only: spec-dump.c)
+ *   mc-shim probe-userns      try a user namespace, a mount and an overlay in it (probe.c; Runtime.preflight)
  *
  * fd 3 is a socket to Node. Node writes the spec (spec.h); the shim answers
  * with lines:
@@ -40,6 +41,7 @@
 #include "linux.h"
 #include "logger.h"
 #include "owner.h"
+#include "probe.h"
 #include "process.h"
 #include "report.h"
 #include "spec.h"
@@ -300,9 +302,11 @@ static int exec_in(struct mc_spec *spec) {
 int main(int argc, char **argv) {
   static struct mc_spec spec;
   if (argc < 2) {
-    fprintf(stderr, "usage: mc-shim run|exec [owner pid] (spec on fd 3); started by minicontainer\n");
+    fprintf(stderr, "usage: mc-shim run|exec|probe-userns [owner pid] (spec on fd 3); started by minicontainer\n");
     return 2;
   }
+  /* No spec: the probe reports each step on fd 3 itself. */
+  if (!strcmp(argv[1], "probe-userns")) return mc_probe_userns(CONTROL_FD);
   /* Until a child exists, failures are said to Node directly. */
   mc_report_to(say_failure, 1);
   /* Off the start's path: a spare shim waits here in Node's pool until a start sends its spec. */

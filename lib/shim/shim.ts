@@ -32,7 +32,8 @@ export interface ShimStdio {
   stderr: number
 }
 
-const shimPath = path.join(nativeDir, 'mc-shim')
+/** The mc-shim binary of this process (see native-dir.ts). */
+export const shimPath = path.join(nativeDir, 'mc-shim')
 
 const signalNames = new Map<number, NodeJS.Signals>(
   Object.entries(require('node:os').constants.signals as Record<string, number>).map(([name, n]) => [n, name as NodeJS.Signals]),

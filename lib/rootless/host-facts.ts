@@ -1,0 +1,104 @@
+/**
+ * What the host says about rootless containers, read without changing
+ * anything: sysctls, this process's seccomp mode, the setuid id-map helpers,
+ * cgroup delegation, /dev/net/tun. Each reader returns the raw fact;
+ * preflight.ts judges it and names the fix.
+ *
+ * @module
+ */
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+import { detectLayout } from '../cgroups/layout'
+import { readXattrs } from '../files/xattrs'
+
+/** A sysctl's integer value, or undefined when this kernel has no such file. */
+export function readSysctl(name: string): number | undefined {
+  try {
+    const text = fs.readFileSync(path.join('/proc/sys', name.replace(/\./g, '/')), 'utf8').trim()
+    return /^-?\d+$/.test(text) ? Number(text) : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** The `Seccomp:` mode of /proc/self/status: 0 none, 1 strict, 2 filter (Docker's default profile, systemd's SystemCallFilter). */
+export function seccompMode(status = fs.readFileSync('/proc/self/status', 'utf8')): number | undefined {
+  const m = /^Seccomp:\s*(\d+)/m.exec(status)
+  return m ? Number(m[1]) : undefined
+}
+
+/** Where an id-map helper was found and whether it can write maps for an ordinary user. */
+export interface HelperFact {
+  /** Its path, when found. */
+  path?: string
+  /** setuid root, or root-owned with file capabilities (Fedora's newuidmap has cap_setuid instead of the setuid bit). */
+  privileged: boolean
+}
+
+const helperDirs = ['/usr/bin', '/bin', '/usr/sbin', '/sbin', '/usr/local/bin']
+
+/** Finds `name` (newuidmap, newgidmap) in the system directories and tells whether it is privileged. */
+export function findHelper(name: string): HelperFact {
+  for (const dir of helperDirs) {
+    const file = path.join(dir, name)
+    let st: fs.Stats
+    try {
+      st = fs.statSync(file)
+    } catch {
+      continue
+    }
+    if (!st.isFile()) continue
+    return { path: file, privileged: st.uid === 0 && ((st.mode & 0o4000) !== 0 || hasFileCapabilities(file)) }
+  }
+  return { privileged: false }
+}
+
+function hasFileCapabilities(file: string): boolean {
+  const fd = fs.openSync(file, 'r')
+  try {
+    return readXattrs(fd, (name) => name === 'security.capability') !== undefined
+  } catch {
+    return false
+  } finally {
+    fs.closeSync(fd)
+  }
+}
+
+/** The cgroup rootless containers would be made under, and whether the caller may write it. */
+export interface CgroupFact {
+  /** The host's layout: delegation is a cgroup v2 notion. */
+  layout: string
+  /** $MINICONTAINER_CGROUP, else this process's cgroup v2 directory. */
+  dir?: string
+  /** Whether the caller can make cgroups there and move processes in (the directory and its cgroup.procs are writable). */
+  writable: boolean
+}
+
+/** The caller's cgroup v2 directory (or $MINICONTAINER_CGROUP) and whether it is delegated to the caller. */
+export function cgroupFact(): CgroupFact {
+  const layout = detectLayout()
+  if (layout.name !== 'v2') return { layout: layout.name, writable: false }
+  const named = process.env.MINICONTAINER_CGROUP
+  const dir = named ? path.resolve(layout.mountPoint, named.replace(/^\//, '')) : path.join(layout.mountPoint, layout.ownPath)
+  return { layout: 'v2', dir, writable: writable(dir) && writable(path.join(dir, 'cgroup.procs')) }
+}
+
+/** access(W_OK) of `file`: root passes whatever the mode bits say, as the kernel lets it. */
+function writable(file: string): boolean {
+  try {
+    fs.accessSync(file, fs.constants.W_OK)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** Whether the caller may open /dev/net/tun read-write (pasta and slirp4netns need it for egress), else the errno. */
+export function tunAccess(): true | string {
+  try {
+    fs.accessSync('/dev/net/tun', fs.constants.R_OK | fs.constants.W_OK)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code ?? 'EACCES'
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * An ordinary user made for one test file (rootless tests): a unique name,
+ * no home directory, one subordinate uid and gid range of 65536 ids past
+ * every range already given, and nothing left once {@link UnprivilegedUser.remove}
+ * ran (its processes, its passwd and group entries, its /etc/subuid and
+ * /etc/subgid lines). Node children run as it through runuser, from `/`, with
+ * a clean environment; the checkout must be readable by others (checked).
+ */
+import * as fs from 'node:fs'
+import { execFileSync, spawnSync } from 'node:child_process'
+import { nodeScript, type NodeResult } from './node-child'
+
+const subidFiles = ['/etc/subuid', '/etc/subgid']
+
+/** The first id past every subordinate range already given (at least 200000), so ours overlaps none. */
+function freeSubidStart(): number {
+  let end = 200000
+  for (const file of subidFiles) {
+    const text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : ''
+    for (const line of text.split('\n')) {
+      const [, start, count] = line.split(':')
+      if (start && count) end = Math.max(end, Number(start) + Number(count))
+    }
+  }
+  return end
+}
+
+/** Pids of the processes whose real uid is `uid`, one by one from /proc. */
+function pidsOf(uid: number): number[] {
+  return fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p)).map(Number).filter((pid) => {
+    try {
+      return new RegExp(`^Uid:\\s+${uid}\\s`, 'm').test(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))
+    } catch {
+      return false
+    }
+  })
+}
+
+/** The user made by {@link makeUnprivilegedUser}. */
+export interface UnprivilegedUser {
+  name: string
+  uid: number
+  gid: number
+  /** Its one subordinate range, the same for uids and gids. */
+  subids: { start: number; count: number }
+  /** Runs `node -e nodeScript(body)` as this user to its end, through `wrapper` (a command that execs its arguments) when given. */
+  node(body: string, wrapper?: string[]): NodeResult
+  /** Kills what still runs as the user, deletes it and checks that its subordinate ranges went with it. */
+  remove(): void
+}
+
+/** Makes the user (as root); call remove() in afterAll. */
+export function makeUnprivilegedUser(): UnprivilegedUser {
+  for (const dir of ['/work', __dirname]) if ((fs.statSync(dir).mode & 0o005) !== 0o005) throw new Error(`${dir} is not readable by other users: the rootless tests run the checkout as another user`)
+  const name = `mcrl${process.pid}${Math.floor(Math.random() * 1e4)}`.slice(0, 30)
+  for (const file of subidFiles) if (!fs.existsSync(file)) fs.writeFileSync(file, '', { mode: 0o644 })
+  // No automatic range: ours is chosen past every other, so two files (or engineers) never share ids.
+  execFileSync('useradd', ['-M', '-s', '/bin/sh', '-K', 'SUB_UID_COUNT=0', '-K', 'SUB_GID_COUNT=0', name])
+  const start = freeSubidStart()
+  const range = `${start}-${start + 65535}`
+  execFileSync('usermod', ['--add-subuids', range, '--add-subgids', range, name])
+  const uid = Number(execFileSync('id', ['-u', name], { encoding: 'utf8' }))
+  const gid = Number(execFileSync('id', ['-g', name], { encoding: 'utf8' }))
+  return {
+    name,
+    uid,
+    gid,
+    subids: { start, count: 65536 },
+    node(body, wrapper = []) {
+      const env = ['env', '-i', 'PATH=/usr/local/bin:/usr/bin:/bin', 'HOME=/', `USER=${name}`]
+      const r = spawnSync('runuser', ['-u', name, '--', ...env, ...wrapper, process.execPath, '-e', nodeScript(body)], { cwd: '/', encoding: 'utf8', timeout: 60_000 })
+      if (r.error) throw r.error
+      return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr }
+    },
+    remove() {
+      for (const pid of pidsOf(uid)) process.kill(pid, 'SIGKILL')
+      execFileSync('userdel', [name])
+      for (const file of subidFiles) if (fs.readFileSync(file, 'utf8').split('\n').some((l) => l.startsWith(`${name}:`))) throw new Error(`userdel left ${name}'s line in ${file}`)
+    },
+  }
+}
