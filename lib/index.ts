@@ -14,6 +14,8 @@
  * @module minicontainer
  */
 export { Runtime, type RuntimeOptions } from './runtime'
+export type { RootlessOption } from './rootless/mode'
+export { RootlessUnsupportedError } from './rootless/errors'
 export type { PreflightReport, PreflightCheck, UserNamespaceCheck, SubidCheck } from './rootless/preflight'
 export type { UsernsBlockCause } from './rootless/userns-cause'
 export type { ProbeStep } from './rootless/userns-probe'

@@ -13,7 +13,7 @@
  */
 import './util/dispose-symbol'
 import { CgroupService } from './cgroups'
-import { asMiniContainerError, PermissionError } from './errors'
+import { asMiniContainerError } from './errors'
 import { ImageStore } from './image/store'
 import { useDefaultImageContext } from './image/image'
 import { ContainerStore } from './container/store'
@@ -31,11 +31,28 @@ import { debug } from './util/debug'
 import { optionsObject } from './util/options-object'
 import { prepareRuntimeRoot } from './util/runtime-root'
 import { preflight, type PreflightReport } from './rootless/preflight'
+import { prepareStateDir, resolveRootless, rootlessDataDir, rootlessStateDir, type RootlessOption } from './rootless/mode'
+import { RootlessNetworkService } from './rootless/network-service'
+import { refuseRootless } from './rootless/start-refusal'
 
 /** Options of {@link Runtime}. */
 export interface RuntimeOptions {
-  /** State directory, created when missing; it must be writable. Default: $MINICONTAINER_ROOT (when not empty), else /var/lib/minicontainer. */
+  /**
+   * State directory, created when missing; it must be writable. Default: $MINICONTAINER_ROOT (when not empty), else
+   * /var/lib/minicontainer as root, and $XDG_DATA_HOME/minicontainer (~/.local/share/minicontainer) rootless.
+   */
   root?: string
+  /**
+   * 'auto' (the default): rootless when the process's effective uid is not 0. `true` forces rootless mode,
+   * `false` requires root (EPERM without it). A rootless runtime keeps its runtime state in
+   * $XDG_RUNTIME_DIR/minicontainer, else /tmp/minicontainer-<uid> (0700, owner checked: EUNSAFE otherwise).
+   *
+   * Rootless mode is the first slice of its work: images (pull, import, fromHost, save, load) and
+   * volumes work; creating or starting a container, or making a network, is refused with EUNSUPPORTED
+   * ("rootless containers are not implemented yet"), or with EUSERNS when the host refuses user
+   * namespaces (the message names the cause and the fix). See {@link Runtime.preflight}.
+   */
+  rootless?: RootlessOption
   /**
    * Address pools (CIDRs) that the default bridge and user networks without
    * an explicit subnet are carved from. Default: free /16s and /24s in
@@ -55,6 +72,10 @@ const defaultRootDir = '/var/lib/minicontainer'
 export class Runtime implements ContainerContext, AsyncDisposable {
   /** State directory. */
   readonly root: string
+  /** Whether this runtime is rootless (see {@link RuntimeOptions.rootless}). */
+  readonly rootless: boolean
+  /** A rootless runtime's private state directory (0700, the caller's). @internal */
+  readonly stateDir: string | undefined
   /** Layers, images and refs. @internal */
   readonly images: ImageStore
   /** Container records and names. @internal */
@@ -76,15 +97,14 @@ export class Runtime implements ContainerContext, AsyncDisposable {
   constructor(opts: RuntimeOptions = {}) {
     // The one public constructor that does work; the boundary (guardClass) cannot wrap a constructor in place.
     try {
-      if (process.geteuid?.() !== 0)
-        throw new PermissionError(
-          'minicontainer needs root: namespaces, mounts and network setup require it. Run the program as root (e.g. sudo node app.js); rootless mode is not supported yet',
-        )
-      this.root = prepareRuntimeRoot(optionsObject(opts, 'new Runtime()').root, defaultRootDir)
-      this.starts = new InFlightStarts(this.root)
+      const options = optionsObject(opts, 'new Runtime()')
+      this.rootless = resolveRootless(options.rootless)
+      this.root = prepareRuntimeRoot(options.root, this.rootless ? rootlessDataDir() : defaultRootDir)
+      this.stateDir = this.rootless ? prepareStateDir(rootlessStateDir()) : undefined
+      this.starts = new InFlightStarts(this.root, this.rootless ? refuseRootless : undefined)
       this.images = new ImageStore(this.root, (imageId) => this.containers.ids().filter((id) => this.containers.read(id)?.imageId === imageId))
       this.containers = new ContainerStore(this.root)
-      this.networks = new NetworkService({ root: this.root, subnetPool: opts.subnetPool })
+      this.networks = new (this.rootless ? RootlessNetworkService : NetworkService)({ root: this.root, subnetPool: opts.subnetPool })
       this.cgroups = new CgroupService(`minicontainer-${runtimeTag(this.root)}`, undefined, this.root)
       this.volumes = runtimeVolumeStore(this.root, () => this.containers.ids().map((id) => this.containers.read(id)))
     } catch (err) {

@@ -14,8 +14,14 @@ export class InFlightStarts {
   private closing = false
   private readonly pending = new Set<Promise<unknown>>()
 
-  /** @param root - the runtime's root, named in the refusal. */
-  constructor(private readonly root: string) {}
+  /**
+   * @param root - the runtime's root, named in the refusal.
+   * @param refusal - when given, every create and start rejects with what it rejects with (a rootless runtime's, for now).
+   */
+  constructor(
+    private readonly root: string,
+    private readonly refusal?: (what: string) => Promise<never>,
+  ) {}
 
   /** Runs `start`, known to {@link settleAndRefuse} until it settles; ECLOSED without running it once the runtime closes. */
   track<T>(what: string, start: () => Promise<T>): Promise<T> {
@@ -24,7 +30,7 @@ export class InFlightStarts {
     } catch (err) {
       return Promise.reject(err)
     }
-    const started = start()
+    const started = this.refusal ? this.refusal(what) : start()
     this.pending.add(started)
     const forget = () => this.pending.delete(started)
     started.then(forget, forget)

@@ -7,9 +7,9 @@
  * @module
  */
 import * as os from 'node:os'
-import { cgroupFact, findHelper, readSysctl, seccompMode, tunAccess } from './host-facts'
+import { cgroupFact, findHelper, readSysctl, tunAccess } from './host-facts'
 import { subordinateRanges, type SubidRange } from './subids'
-import { usernsBlocked, usernsCause, usernsFinding, usernsFix, type UsernsBlockCause, type UsernsContext } from './userns-cause'
+import { readUsernsContext, usernsBlocked, usernsCause, usernsFinding, usernsFix, type UsernsBlockCause, type UsernsContext } from './userns-cause'
 import { probeUserNamespace, type ProbeStep, type UsernsProbe } from './userns-probe'
 
 /** One check of {@link PreflightReport}. */
@@ -160,11 +160,7 @@ function userName(): string {
 /** Runs every check; see {@link PreflightReport}. */
 export async function preflight(): Promise<PreflightReport> {
   const probe = await probeUserNamespace()
-  const ctx: UsernsContext = {
-    unprivilegedUsernsClone: readSysctl('kernel.unprivileged_userns_clone'),
-    apparmorRestrict: readSysctl('kernel.apparmor_restrict_unprivileged_userns'),
-    seccompMode: seccompMode(),
-  }
+  const ctx = readUsernsContext()
   const uid = process.geteuid?.() ?? -1
   const user = userName()
   const maxUserns = readSysctl('user.max_user_namespaces')

@@ -7,6 +7,7 @@
  */
 import { UserNamespaceError } from '../errors'
 import { shimPath } from '../shim/shim'
+import { readSysctl, seccompMode } from './host-facts'
 import type { UsernsProbe } from './userns-probe'
 
 /** What refuses user namespaces. */
@@ -20,6 +21,15 @@ export interface UsernsContext {
   apparmorRestrict?: number
   /** The Seccomp: mode of this process. */
   seccompMode?: number
+}
+
+/** The switches of this host and process that explain a refusal. */
+export function readUsernsContext(): UsernsContext {
+  return {
+    unprivilegedUsernsClone: readSysctl('kernel.unprivileged_userns_clone'),
+    apparmorRestrict: readSysctl('kernel.apparmor_restrict_unprivileged_userns'),
+    seccompMode: seccompMode(),
+  }
 }
 
 /** EUSERS (too many nested user namespaces) is missing from Node's errno table, so errnoName gives its number (87 on Linux's generic and x86 tables). */

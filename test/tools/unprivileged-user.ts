@@ -43,8 +43,8 @@ export interface UnprivilegedUser {
   gid: number
   /** Its one subordinate range, the same for uids and gids. */
   subids: { start: number; count: number }
-  /** Runs `node -e nodeScript(body)` as this user to its end, through `wrapper` (a command that execs its arguments) when given. */
-  node(body: string, wrapper?: string[]): NodeResult
+  /** Runs `node -e nodeScript(body)` as this user to its end, through `wrapper` (a command that execs its arguments) when given, with `env` added to its clean environment. */
+  node(body: string, wrapper?: string[], env?: Record<string, string>): NodeResult
   /** Kills what still runs as the user, deletes it and checks that its subordinate ranges went with it. */
   remove(): void
 }
@@ -66,8 +66,9 @@ export function makeUnprivilegedUser(): UnprivilegedUser {
     uid,
     gid,
     subids: { start, count: 65536 },
-    node(body, wrapper = []) {
-      const env = ['env', '-i', 'PATH=/usr/local/bin:/usr/bin:/bin', 'HOME=/', `USER=${name}`]
+    node(body, wrapper = [], extraEnv = {}) {
+      const vars = { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: '/', USER: name, ...extraEnv }
+      const env = ['env', '-i', ...Object.entries(vars).map(([k, v]) => `${k}=${v}`)]
       const r = spawnSync('runuser', ['-u', name, '--', ...env, ...wrapper, process.execPath, '-e', nodeScript(body)], { cwd: '/', encoding: 'utf8', timeout: 60_000 })
       if (r.error) throw r.error
       return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr }
