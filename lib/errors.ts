@@ -390,6 +390,14 @@ export class UnsupportedError extends MiniContainerError {
   }
 }
 
+/** A directory the library would keep its state in is not safe to use (EUNSAFE): another user's, or writable by others. */
+export class UnsafeDirectoryError extends MiniContainerError {
+  /** @param dir - the directory; @param problem - what is wrong with it; @param fix - what to do */
+  constructor(dir: string, problem: string, fix: string) {
+    super('EUNSAFE', `refusing ${dir}: ${problem}; ${fix}`)
+  }
+}
+
 /**
  * This host or process refuses the user namespaces that rootless mode needs
  * (a sysctl, AppArmor, a seccomp filter such as Docker's, or the namespace

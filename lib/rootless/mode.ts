@@ -9,7 +9,7 @@
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
-import { InvalidArgumentError, MiniContainerError, PermissionError } from '../errors'
+import { InvalidArgumentError, PermissionError, UnsafeDirectoryError } from '../errors'
 
 /** The `rootless` option: 'auto' (rootless when the effective uid is not 0), or forced on or off. */
 export type RootlessOption = 'auto' | boolean
@@ -45,10 +45,10 @@ export function prepareStateDir(dir: string, uid = process.geteuid?.() ?? 0): st
     fs.mkdirSync(dir, { mode: 0o700 })
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST')
-      throw new MiniContainerError('EPERM', `cannot make the runtime state directory ${dir}: ${(err as NodeJS.ErrnoException).code}; set XDG_RUNTIME_DIR to a directory of yours`)
+      throw new PermissionError(`cannot make the runtime state directory ${dir}: ${(err as NodeJS.ErrnoException).code}; set XDG_RUNTIME_DIR to a directory of yours`)
   }
   const st = fs.lstatSync(dir)
   const problem = !st.isDirectory() ? 'it is not a directory' : st.uid !== uid ? `it belongs to uid ${st.uid}, not ${uid}` : st.mode & 0o022 ? `its mode ${(st.mode & 0o7777).toString(8)} lets others write it` : ''
-  if (problem) throw new MiniContainerError('EUNSAFE', `refusing the runtime state directory ${dir}: ${problem}; remove it (or chmod 0700 it if it is yours), or set XDG_RUNTIME_DIR`)
+  if (problem) throw new UnsafeDirectoryError(`the runtime state directory ${dir}`, problem, 'remove it (or chmod 0700 it if it is yours), or set XDG_RUNTIME_DIR')
   return dir
 }
