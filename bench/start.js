@@ -7,6 +7,7 @@ const path = require('node:path')
 const { execFileSync, spawnSync } = require('node:child_process')
 const { run, Image, Container } = require('../dist')
 const { summarize, fmt, row, now, busyboxRootfs, startToExit } = require('./stats')
+const { breakdown } = require('./start-breakdown')
 
 const N = Number(process.env.BENCH_N ?? 100)
 
@@ -103,13 +104,14 @@ async function idleMemory(runtime, ref, count) {
   return { perContainerMiB: (before - after) / count / 1024, shimPssKiB: shimPss }
 }
 
-module.exports = async function startBench(runtime) {
+module.exports = async function startBench(runtime, { breakdown: withBreakdown = false } = {}) {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-bench-'))
   try {
     const rootfs = path.join(work, 'rootfs')
     busyboxRootfs(rootfs)
     await Image.import(rootfs, { runtime, ref: 'bench-bb' })
 
+    if (withBreakdown) await breakdown(runtime, 'bench-bb', N)
     console.log(`\n## Container start: run() to observed exit of /bin/true (busybox rootfs, all namespaces, net none; n=${N}, ${ROUNDS} interleaved rounds)`)
     const contenders = []
     if (which('crun')) {

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "report.h"
+#include "steps.h"
 
 static int root_fd = -1;
 
@@ -308,6 +309,7 @@ void mc_setup_rootfs(const struct mc_spec *s) {
     }
   }
 
+  mc_step(MC_STEP_MOUNTS);
   /* pivot_root(".", ".") stacks the old root on the new one; detaching it leaves only the container's. */
   if (fchdir(root_fd) < 0) mc_fail("chdir rootfs", errno, "%s", s->rootfs);
   if (syscall(SYS_pivot_root, ".", ".") < 0) mc_fail("pivot_root", errno, "%s", s->rootfs);
@@ -318,6 +320,7 @@ void mc_setup_rootfs(const struct mc_spec *s) {
   link_mtab();
   if (s->readonly_root && mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) < 0)
     mc_fail("readonly rootfs", errno, "/");
+  mc_step(MC_STEP_PIVOT_ROOT);
 }
 
 void mc_setup_uts(const struct mc_spec *s) {

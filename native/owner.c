@@ -43,6 +43,7 @@
 #include <unistd.h>
 
 #include "report.h"
+#include "steps.h"
 
 #define PIDFD_THREAD_FLAG O_EXCL /* PIDFD_THREAD, Linux 6.9 */
 
@@ -55,12 +56,6 @@ static int watch_requested;
 
 /* Written by the signal handler too: plain stores of values read only after the watcher is joined. */
 static volatile long long notified_ns, killed_ns, exited_ns;
-
-long long mc_monotonic_ns(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
-}
 
 /*
  * Real-time priority for `pid` (0: the calling thread), else the highest

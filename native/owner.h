@@ -59,7 +59,4 @@ void mc_owner_unguard(struct mc_owner_times *out);
 /* A pidfd of the container made by mc_owner_clone() (the watcher's; never close it), or -1. */
 int mc_owner_container_fd(void);
 
-/* CLOCK_MONOTONIC in nanoseconds; async-signal-safe. */
-long long mc_monotonic_ns(void);
-
 #endif

@@ -18,6 +18,7 @@
 
 #include "cgroup.h"
 #include "report.h"
+#include "steps.h"
 #include "seccomp.h"
 
 static void make_dirs(const char *path) {
@@ -103,6 +104,7 @@ static const char *env_path(char *const env[]) {
 }
 
 void mc_exec(const struct mc_spec *s) {
+  mc_step(MC_STEP_EXECVE);
   const char *file = s->argv[0];
   char *const *env = s->env ? s->env : (char *const[]){NULL};
   if (strchr(file, '/')) {

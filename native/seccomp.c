@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "report.h"
+#include "steps.h"
 
 static int hex_digit(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -41,6 +42,7 @@ static size_t decode(const char *hex, struct sock_filter **out) {
 }
 
 void mc_install_seccomp(const struct mc_spec *s) {
+  mc_step(MC_STEP_SECCOMP);
   if (!s->seccomp) return;
   struct sock_filter *filter = NULL;
   size_t n = decode(s->seccomp, &filter);

@@ -45,6 +45,7 @@
 #include "process.h"
 #include "report.h"
 #include "spec.h"
+#include "steps.h"
 
 #define CONTROL_FD 3
 
@@ -130,7 +131,7 @@ static __attribute__((noreturn)) void monitor(pid_t pid, const struct mc_spec *s
   int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
   /* Node first: it is waiting; the watcher's end (a short program's may come before its start) and the file are not its business. */
-  say("X %d %d\n", code, sig);
+  say("X %d %d %lld\n", code, sig, exited);
   struct mc_owner_times times;
   mc_owner_unguard(&times);
   /* The watcher, at its priority, usually saw the exit first. */
@@ -222,12 +223,15 @@ static int run(struct mc_spec *spec, pid_t owner) {
 
   int report[2];
   if (pipe2(report, O_CLOEXEC) < 0) mc_fail("pipe", errno, "report pipe");
+  mc_step(MC_STEP_CLONE);
   pid_t pid = mc_owner_clone(spec->clone_flags); /* the container never outlives its shim */
   if (pid < 0) mc_fail("clone", errno, "namespaces");
   if (pid == 0) {
+    mc_step(MC_STEP_CHILD);
     start_child(report);
     if (log) attach_output(out, err);
     mc_cgroups_join(spec, -1);
+    mc_step(MC_STEP_CGROUP_JOINED);
     if (spec->netns_fd >= 0) {
       if (setns(spec->netns_fd, CLONE_NEWNET) < 0) mc_fail("join network namespace", errno, "fd %d", spec->netns_fd);
       close(spec->netns_fd);
@@ -245,7 +249,11 @@ static int run(struct mc_spec *spec, pid_t owner) {
     close(err[1]);
   }
   await_exec(report[0], pid);
-  say("S %d\n", pid);
+  mc_step(MC_STEP_EXEC_SEEN);
+  /* One send: the step times ride with the start, never on their own. */
+  char steps[32 * MC_STEP_COUNT];
+  mc_steps_line(steps, sizeof(steps));
+  say("S %d\n%s", pid, steps);
   monitor(pid, spec, log);
 }
 
@@ -310,8 +318,12 @@ int main(int argc, char **argv) {
   /* Until a child exists, failures are said to Node directly. */
   mc_report_to(say_failure, 1);
   /* Off the start's path: a spare shim waits here in Node's pool until a start sends its spec. */
-  if (!strcmp(argv[1], "run") && argc > 2) mc_owner_prepare((pid_t)atoi(argv[2]));
+  if (!strcmp(argv[1], "run") && argc > 2) {
+    mc_owner_prepare((pid_t)atoi(argv[2]));
+    mc_steps_init();
+  }
   mc_spec_read(CONTROL_FD, &spec);
+  mc_step(MC_STEP_SPEC_READ);
   if (!strcmp(argv[1], "dump-spec")) {
     mc_spec_dump(&spec, stdout);
     return 0;

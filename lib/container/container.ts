@@ -47,6 +47,7 @@ import type { WaitTarget } from '../harness/target'
 import { readHealth } from '../harness/health-monitor'
 import { waitTarget } from './wait-target'
 import { debug } from '../util/debug'
+import { stamp } from '../util/start-trace'
 import { optionsObject } from '../util/options-object'
 import { SharedViews, type FilesystemView } from './fs-views'
 
@@ -187,6 +188,7 @@ export class Container implements AsyncDisposable {
     // Without the record: a removed container's start fails at the lock, ENOCONTAINER too.
     if (this.ask('start', {}).answer === 'nothing-to-do') return
     const unlock = await lockUnlessAborted(this.lockLayer('while it was starting'), signal, what)
+    stamp('node: layer locked')
     try {
       // The lock's previous holder may have been a start in another process.
       const now = this.ask('start', { record: true })
@@ -204,6 +206,7 @@ export class Container implements AsyncDisposable {
     let pid = 0
     try {
       const netns = await this.joinNetwork(record)
+      stamp('node: network joined')
       try {
         throwIfAborted(signal, what)
         const devices = hostDevices(record.hostConfig.devices)
@@ -212,7 +215,13 @@ export class Container implements AsyncDisposable {
           readOnly: !record.hostConfig.privileged,
           devices: containerDevicePolicy(record, devices),
         })
-        shim = Shim.forRun().send(encodeRunSpec(this.runSpec(record, netns.choice, cgroups, devices)))
+        stamp('node: cgroup prepared')
+        const spec = this.runSpec(record, netns.choice, cgroups, devices)
+        stamp('node: spec built')
+        const encoded = encodeRunSpec(spec)
+        stamp('node: spec encoded')
+        shim = Shim.forRun().send(encoded)
+        stamp('node: spec sent')
         // The shim opens the namespace by path before it reports: keep our fd until then.
         pid = await shim.hold(untilAborted(shim.started, signal, what, shim))
       } finally {
@@ -220,6 +229,7 @@ export class Container implements AsyncDisposable {
       }
       // Fails (ENOENT) when a remove() elsewhere took the directory while the program was being started.
       this.runtime.containers.writeState(this.id, { status: 'running', pid, pidStart: processStartTime(pid), startedAt: new Date().toISOString() })
+      stamp('node: state written')
     } catch (err) {
       if (shim) {
         shim.kill() // a program already running ends with its failed start
@@ -707,6 +717,7 @@ export class Container implements AsyncDisposable {
   private onExit(exit: ExitStatus, pid: number): void {
     this.saw(exit)
     settleExit(this.runtime, this.id, { ...exit, finishedAt: new Date().toISOString() }, pid)
+    stamp('node: exit settled')
   }
 
   /** The shim has finished writing; auto-remove now cannot race with it. */
@@ -717,6 +728,7 @@ export class Container implements AsyncDisposable {
     if (record?.hostConfig.autoRemove) {
       this.runtime.containers.delete(this.id, this.name)
       void removeAnonymousVolumes(record.mounts ?? [], this.runtime.volumes).catch(() => {})
+      stamp('node: removed')
     }
   }
 

@@ -14,6 +14,7 @@ import { checkReuse, configHash, reuseHashLabel, withReuseLock } from '../harnes
 import { defaultStartupTimeout } from '../harness/wait-until-ready'
 import { Container } from './container'
 import { optionsObject } from '../util/options-object'
+import { stamp } from '../util/start-trace'
 import type { RunOptions } from './types'
 
 /** Options of {@link run} beyond create's: readiness, reuse and live logs. */
@@ -46,6 +47,7 @@ function createOptions(opts: AllRunOptions): RunOptions & RuntimeOption {
 
 async function startNew(image: string, cmd: string[] | undefined, opts: RunOptions & RuntimeOption): Promise<Container> {
   const container = await Container.create(image, cmd, opts)
+  stamp('node: created')
   try {
     await container.start({ signal: opts.signal })
   } catch (err) {
@@ -112,6 +114,7 @@ function reuse(image: string, cmd: string[] | undefined, opts: AllRunOptions): P
  * @param opts - Docker-like options, the harness options, and `runtime` to target a non-default `Runtime`
  */
 export async function run(image: string, cmd?: string[], opts?: RunOptions & HarnessRunOptions & RuntimeOption): Promise<Container> {
+  stamp('node: run called')
   const options = optionsObject(opts, 'run()')
   throwIfAborted(options.signal, `running ${image}`)
   if (options.reuse) return reuse(image, cmd, options)

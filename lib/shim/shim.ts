@@ -16,6 +16,8 @@ import { closeQuietly, errnoName, socketPair, spawnProcess, waitPid, WNOHANG } f
 import { nativeDir } from '../sys/native-dir'
 import { debug } from '../util/debug'
 import { shimFailure } from './protocol'
+import { stampShimExit, stampShimSteps } from './steps'
+import { stamp } from '../util/start-trace'
 
 /** How a process ended. */
 export interface ExitStatus {
@@ -80,10 +82,15 @@ export class Shim {
         const line = buffered.slice(0, nl)
         buffered = buffered.slice(nl + 1)
         debug('shim %d says: %s', shimPid, line)
-        if (line.startsWith('S ')) resolveStart(Number(line.slice(2)))
+        if (line.startsWith('S ')) {
+          stamp('node: start reported')
+          resolveStart(Number(line.slice(2)))
+        } else if (line.startsWith('T ')) stampShimSteps(line.slice(2))
         else if (line.startsWith('X ')) {
-          const [code, sig] = line.slice(2).split(' ').map(Number)
-          resolveExit(toExitStatus(code, sig)) // now, not at the shim's own exit: its namespace teardown is not our latency
+          stamp('node: exit reported')
+          const [code, sig, seen] = line.slice(2).split(' ')
+          stampShimExit(seen)
+          resolveExit(toExitStatus(Number(code), Number(sig))) // now, not at the shim's own exit: its namespace teardown is not our latency
         } else if (line.startsWith('E ')) {
           const [step, errno, detail] = line.slice(2).split('\t')
           rejectStart(shimFailure(shimPath, step, errnoName(Number(errno)), detail ?? ''))
@@ -92,6 +99,7 @@ export class Shim {
     })
     this.socket.on('error', () => {})
     this.socket.on('close', () => {
+      stamp('node: shim gone')
       this.reap()
       rejectStart(new StartError('shim', 'EPIPE', 'the shim exited before starting the container'))
       // Without an X line the shim itself was killed, and took its container with it.
