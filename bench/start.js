@@ -15,10 +15,10 @@ function which(cmd) {
   return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0
 }
 
-/** An OCI bundle for crun/runc: their default spec, /bin/true, no terminal, no cgroup limits. */
-function ociBundle(dir, rootfs) {
+/** An OCI bundle for crun/runc: `tool`'s default spec, /bin/true, no terminal, no cgroup limits. */
+function ociBundle(dir, rootfs, tool) {
   fs.mkdirSync(dir, { recursive: true })
-  execFileSync('crun', ['spec'], { cwd: dir })
+  execFileSync(tool, ['spec'], { cwd: dir }) // runc's own: crun may be missing where runc is not
   const spec = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'))
   spec.process.terminal = false
   spec.process.args = ['/bin/true']
@@ -115,11 +115,11 @@ module.exports = async function startBench(runtime, { breakdown: withBreakdown =
     console.log(`\n## Container start: run() to observed exit of /bin/true (busybox rootfs, all namespaces, net none; n=${N}, ${ROUNDS} interleaved rounds)`)
     const contenders = []
     if (which('crun')) {
-      ociBundle(path.join(work, 'crun'), rootfs)
+      ociBundle(path.join(work, 'crun'), rootfs, 'crun')
       contenders.push({ label: 'crun run', argv: ['crun', '--cgroup-manager=disabled', 'run', '--bundle', path.join(work, 'crun'), 'mcb-crun-{i}'], opts: { privateCgroupfs: true } })
     } else contenders.push({ label: 'crun run', error: 'not installed (apt-get install crun)' })
     if (which('runc')) {
-      ociBundle(path.join(work, 'runc'), rootfs)
+      ociBundle(path.join(work, 'runc'), rootfs, 'runc')
       contenders.push({ label: 'runc run', argv: ['runc', 'run', '--bundle', path.join(work, 'runc'), 'mcb-runc-{i}'] })
     } else contenders.push({ label: 'runc run', error: 'not installed (apt-get install runc)' })
     if (which('bwrap')) contenders.push({ label: 'bwrap --unshare-all', argv: ['bwrap', '--unshare-all', '--bind', rootfs, '/', '--proc', '/proc', '--dev', '/dev', '/bin/true'] })

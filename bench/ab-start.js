@@ -1,0 +1,78 @@
+#!/usr/bin/env node
+// A/B of the start path between two builds, interleaved in one process so both see the same load:
+//   node bench/ab-start.js <checkout A> <checkout B> [n]
+// Each checkout is built (`npm run build`, `node native/build.js`); each gets its own runtime root.
+// Prints run() -> observed exit of /bin/true (rm: true, net none, every default on) per build, and,
+// for builds that stamp their steps (lib/util/start-trace.ts), the p50 of each step per build.
+'use strict'
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+const { summarize, fmt, row, now, busyboxRootfs } = require('./stats')
+
+/** One build: its library, a runtime of its own, and its trace hook when it has one. */
+async function load(dir, rootfs) {
+  const lib = require(path.resolve(dir, 'dist'))
+  let trace
+  try {
+    trace = require(path.resolve(dir, 'dist/util/start-trace'))
+  } catch {
+    trace = undefined // a build from before the breakdown: totals only
+  }
+  const runtime = new lib.Runtime({ root: fs.mkdtempSync(path.join(os.tmpdir(), 'mc-ab-root-')) })
+  await lib.Image.import(rootfs, { runtime, ref: 'ab-bb' })
+  return { dir, lib, trace, runtime, totals: [], steps: new Map() }
+}
+
+async function sample(build) {
+  const t = build.trace?.openTrace()
+  const t0 = now()
+  try {
+    const c = await build.lib.run('ab-bb', ['/bin/true'], { runtime: build.runtime, network: 'none', rm: true })
+    await c.wait()
+  } finally {
+    build.trace?.closeTrace()
+  }
+  build.totals.push(now() - t0)
+  if (!t) return
+  const start = t.get('node: run called')
+  for (const [step, ns] of t) build.steps.set(step, [...(build.steps.get(step) ?? []), Number(ns - start) / 1e6])
+}
+
+async function main() {
+  const [a, b, n = '200'] = process.argv.slice(2)
+  if (!a || !b) throw new Error('usage: node bench/ab-start.js <checkout A> <checkout B> [n]')
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-ab-'))
+  const builds = []
+  try {
+    busyboxRootfs(path.join(work, 'rootfs'))
+    for (const dir of [a, b]) builds.push(await load(dir, path.join(work, 'rootfs')))
+    for (let i = 0; i < 10; i++) for (const build of builds) await sample(build)
+    for (const build of builds) (build.totals.length = 0), build.steps.clear()
+    const load0 = os.loadavg()[0]
+    // Alternate which build goes first, so neither always runs right after the other's teardown.
+    for (let i = 0; i < Number(n); i++) for (const build of i % 2 ? [...builds].reverse() : builds) await sample(build)
+    console.log(`\n## A/B: run() to observed exit of /bin/true, rm: true (n=${n} each, interleaved, load ${load0.toFixed(2)} -> ${os.loadavg()[0].toFixed(2)})`)
+    console.log(`  A = ${a}\n  B = ${b}`)
+    const [A, B] = builds.map((x) => summarize(x.totals))
+    row('', 'A p50', 'B p50', 'B - A', 'A p95', 'B p95')
+    row('total', fmt(A.p50), fmt(B.p50), fmt(B.p50 - A.p50), fmt(A.p95), fmt(B.p95))
+    const steps = [...builds[1].steps.keys()].filter((s) => builds[0].steps.has(s))
+    for (const step of steps) {
+      const [sa, sb] = builds.map((x) => summarize(x.steps.get(step)).p50)
+      row(`  ${step} (since run())`, fmt(sa), fmt(sb), fmt(sb - sa))
+    }
+  } finally {
+    for (const build of builds) {
+      for (const c of await build.lib.Container.list({ runtime: build.runtime, all: true })) await c.remove({ force: true }).catch(() => {})
+      await build.runtime.close()
+      fs.rmSync(build.runtime.root, { recursive: true, force: true })
+    }
+    fs.rmSync(work, { recursive: true, force: true })
+  }
+}
+
+main().catch((err) => {
+  console.error(err)
+  process.exit(1)
+})
