@@ -14,7 +14,8 @@ const { summarize, fmt, row, now, busyboxRootfs } = require('./stats')
 async function load(dir, rootfs) {
   const lib = require(path.resolve(dir, 'dist'))
   let trace
-  try {
+  // AB_TRACE=0: no trace opened, to measure the stamps' own cost against a build without them.
+  if (process.env.AB_TRACE !== '0') try {
     trace = require(path.resolve(dir, 'dist/util/start-trace'))
   } catch {
     trace = undefined // a build from before the breakdown: totals only
