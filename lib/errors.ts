@@ -43,6 +43,7 @@ export type ErrorCode =
   | 'ENOPLATFORM'
   | 'ECLOSED'
   | 'EUSERNS'
+  | 'EDEPENDENCY'
 
 /**
  * Base class of every error minicontainer throws. Every code has at least one
@@ -408,5 +409,22 @@ export class UserNamespaceError extends MiniContainerError {
   /** @param message - what refused the namespace and the fix for it. */
   constructor(message: string) {
     super('EUSERNS', message)
+  }
+}
+
+/**
+ * A compose service could not start because a dependency did not reach its
+ * `depends_on` condition (it became unhealthy, exited, exited non-zero, or
+ * never got ready); `Compose.up()` removed what it had started.
+ */
+export class DependencyError extends MiniContainerError {
+  /**
+   * @param service - the service that waited
+   * @param dependency - the service it depends on
+   * @param condition - the condition that did not hold, e.g. "service_healthy"
+   * @param reason - what happened instead (the health log, the exit code, the last log lines)
+   */
+  constructor(readonly service: string, readonly dependency: string, readonly condition: string, reason: string, options?: { cause?: unknown }) {
+    super('EDEPENDENCY', `dependency failed to start: service "${service}" needs "${dependency}" to reach ${condition}, but ${reason}`, options)
   }
 }

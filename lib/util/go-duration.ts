@@ -24,3 +24,13 @@ export function goDuration(ms: number): string {
   if (minutes) return `${minutes}m${seconds}`
   return seconds
 }
+
+const durationUnits: Readonly<Record<string, number>> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, ms: 1, s: 1e3, m: 60e3, h: 3600e3 }
+
+/** Milliseconds of a duration written as Go parses them ("1m30s", "200ms", "1.5h"); undefined when it is not one. */
+export function parseGoDuration(text: string): number | undefined {
+  if (!/^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/.test(text)) return text === '0' ? 0 : undefined
+  let ms = 0
+  for (const [, n, , unit] of text.matchAll(/(\d+(\.\d+)?)(ns|us|µs|ms|s|m|h)/g)) ms += Number(n) * durationUnits[unit]
+  return ms
+}

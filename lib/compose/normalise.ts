@@ -1,0 +1,333 @@
+/**
+ * A merged, interpolated and key-checked compose file turned into the
+ * {@link ComposeModel}: short forms expanded (environment, ports, volumes,
+ * depends_on, networks, healthcheck), relative binds resolved against the
+ * project directory, durations in milliseconds, profiles applied. A value of
+ * the wrong shape is EINVALID at its path. Pure, but for path resolution.
+ *
+ * @module
+ */
+import * as path from 'node:path'
+import { validName } from '../util/ids'
+import { parseGoDuration } from '../util/go-duration'
+import type { HealthConfig } from '../harness/health-config'
+import type { KeyPath } from './key-path'
+import { listAsMapping } from './merge'
+import { shellWords } from './shell-words'
+import { scopedName } from './naming'
+import type {
+  ComposeDependency, ComposeModel, ComposeMount, ComposeNetwork, ComposePort, ComposeService, ComposeServiceNetwork, ComposeVolume, DependencyCondition,
+} from './types'
+
+/** Throws EINVALID for the value at `path` (the caller adds file, line and column). */
+export type Fail = (path: KeyPath, message: string) => never
+
+/** What normalisation needs besides the tree. */
+export interface NormaliseContext {
+  project: string
+  workdir: string
+  /** The interpolation variables: `environment: [NAME]` takes its value from them. */
+  variables: Readonly<Record<string, string | undefined>>
+  profiles: readonly string[]
+  fail: Fail
+}
+
+type Tree = Record<string, unknown>
+
+const conditions: readonly DependencyCondition[] = ['service_started', 'service_healthy', 'service_completed_successfully']
+
+function isTree(v: unknown): v is Tree {
+  return !!v && typeof v === 'object' && !Array.isArray(v)
+}
+
+function mapping(v: unknown, at: KeyPath, ctx: NormaliseContext): Tree {
+  if (v === undefined || v === null) return {}
+  if (!isTree(v)) ctx.fail(at, 'must be a mapping')
+  return v
+}
+
+function text(v: unknown, at: KeyPath, ctx: NormaliseContext): string {
+  if (typeof v === 'string') return v
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v)
+  return ctx.fail(at, 'must be a string')
+}
+
+function optionalText(v: unknown, at: KeyPath, ctx: NormaliseContext): string | undefined {
+  return v === undefined || v === null ? undefined : text(v, at, ctx)
+}
+
+function strings(v: unknown, at: KeyPath, ctx: NormaliseContext): string[] {
+  if (v === undefined || v === null) return []
+  if (!Array.isArray(v)) ctx.fail(at, 'must be a list of strings')
+  return v.map((item, i) => text(item, [...at, i], ctx))
+}
+
+function flag(v: unknown, at: KeyPath, ctx: NormaliseContext): boolean {
+  if (v === undefined || v === null) return false
+  if (typeof v !== 'boolean') ctx.fail(at, 'must be true or false')
+  return v
+}
+
+/** A command or entrypoint: a list as it is, a string split as a shell would. */
+function commandLine(v: unknown, at: KeyPath, ctx: NormaliseContext): string[] | undefined {
+  if (v === undefined || v === null) return undefined
+  if (typeof v === 'string') return shellWords(v) ?? ctx.fail(at, 'has an unclosed quote')
+  return strings(v, at, ctx)
+}
+
+function duration(v: unknown, at: KeyPath, ctx: NormaliseContext): number | undefined {
+  if (v === undefined || v === null) return undefined
+  const ms = parseGoDuration(text(v, at, ctx))
+  return ms ?? ctx.fail(at, `"${String(v)}" is not a duration; write it as 10s, 500ms or 1m30s`)
+}
+
+/** Environment as a mapping; a bare name takes the variable's value and is left out when it is unset. */
+function environment(v: unknown, at: KeyPath, ctx: NormaliseContext): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const [k, value] of Object.entries(mapping(listAsMapping(v), at, ctx))) {
+    const resolved = value === null ? ctx.variables[k] : text(value, [...at, k], ctx)
+    if (resolved !== undefined) out[k] = resolved
+  }
+  return out
+}
+
+function labels(v: unknown, at: KeyPath, ctx: NormaliseContext): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const [k, value] of Object.entries(mapping(listAsMapping(v), at, ctx))) out[k] = value === null ? '' : text(value, [...at, k], ctx)
+  return out
+}
+
+function portNumber(s: string, at: KeyPath, ctx: NormaliseContext): number {
+  const n = Number(s)
+  if (!/^\d+$/.test(s) || n < 1 || n > 65535) ctx.fail(at, `invalid port specification: "${s}" (a port is 1-65535)`)
+  return n
+}
+
+function portRange(s: string, at: KeyPath, ctx: NormaliseContext): number[] {
+  const [from, to = from] = s.split('-')
+  const first = portNumber(from, at, ctx)
+  const last = portNumber(to, at, ctx)
+  if (last < first) ctx.fail(at, `invalid port range "${s}"`)
+  return Array.from({ length: last - first + 1 }, (_, i) => first + i)
+}
+
+function protocol(s: string | undefined, at: KeyPath, ctx: NormaliseContext): 'tcp' | 'udp' {
+  if (s === undefined || s === 'tcp' || s === 'udp') return s ?? 'tcp'
+  return ctx.fail(at, `protocol "${s}" is not tcp or udp`)
+}
+
+/** "[ip:][host:]container[/proto]", with ranges, as long-form ports. */
+function shortPort(spec: string, at: KeyPath, ctx: NormaliseContext): ComposePort[] {
+  const [addr, proto] = spec.split('/')
+  const parts = addr.startsWith('[') ? ctx.fail(at, 'IPv6 host addresses are not supported') : addr.split(':')
+  if (parts.length > 3) ctx.fail(at, `invalid port specification: "${spec}"`)
+  const targets = portRange(parts[parts.length - 1], at, ctx)
+  const hostPart = parts.length >= 2 ? parts[parts.length - 2] : ''
+  const published = hostPart ? portRange(hostPart, at, ctx) : undefined
+  if (published && published.length !== targets.length && published.length !== 1) ctx.fail(at, `"${spec}": the host and container ranges differ in length`)
+  const hostIp = parts.length === 3 && parts[0] ? parts[0] : undefined
+  return targets.map((target, i) => ({ target, published: published?.[published.length === 1 ? 0 : i], hostIp, protocol: protocol(proto, at, ctx) }))
+}
+
+function longPort(p: Tree, at: KeyPath, ctx: NormaliseContext): ComposePort {
+  for (const k of Object.keys(p)) if (!['target', 'published', 'host_ip', 'protocol', 'mode', 'name', 'app_protocol'].includes(k)) ctx.fail([...at, k], `"${k}" is not a port key`)
+  const published = optionalText(p.published, [...at, 'published'], ctx)
+  return {
+    target: portNumber(text(p.target, [...at, 'target'], ctx), [...at, 'target'], ctx),
+    published: published ? portNumber(published, [...at, 'published'], ctx) : undefined,
+    hostIp: optionalText(p.host_ip, [...at, 'host_ip'], ctx),
+    protocol: protocol(optionalText(p.protocol, [...at, 'protocol'], ctx), [...at, 'protocol'], ctx),
+  }
+}
+
+function ports(v: unknown, at: KeyPath, ctx: NormaliseContext): ComposePort[] {
+  if (v === undefined || v === null) return []
+  if (!Array.isArray(v)) ctx.fail(at, 'must be a list')
+  return v.flatMap((p, i) => (isTree(p) ? [longPort(p, [...at, i], ctx)] : shortPort(text(p, [...at, i], ctx), [...at, i], ctx)))
+}
+
+function isHostPath(source: string): boolean {
+  return source.startsWith('.') || source.startsWith('/') || source.startsWith('~')
+}
+
+function containerPath(target: string, at: KeyPath, ctx: NormaliseContext): string {
+  if (!target.startsWith('/')) ctx.fail(at, `the container path "${target}" must be absolute`)
+  return target
+}
+
+function shortMount(spec: string, at: KeyPath, ctx: NormaliseContext): ComposeMount {
+  const parts = spec.split(':')
+  if (parts.length === 1) return { type: 'volume', target: containerPath(parts[0], at, ctx), readOnly: false }
+  if (parts.length > 3) ctx.fail(at, `invalid volume specification: "${spec}"`)
+  const [source, target, mode = 'rw'] = parts
+  const readOnly = mode.split(',').includes('ro')
+  if (!isHostPath(source)) return { type: 'volume', source, target: containerPath(target, at, ctx), readOnly }
+  const home = process.env.HOME ?? '/root'
+  const absolute = source.startsWith('~') ? path.join(home, source.slice(1)) : path.resolve(ctx.workdir, source)
+  return { type: 'bind', source: absolute, target: containerPath(target, at, ctx), readOnly }
+}
+
+function longMount(m: Tree, at: KeyPath, ctx: NormaliseContext): ComposeMount {
+  for (const k of Object.keys(m)) if (!['type', 'source', 'target', 'read_only', 'tmpfs', 'bind', 'volume', 'consistency'].includes(k)) ctx.fail([...at, k], `"${k}" is not a volume key`)
+  const type = text(m.type, [...at, 'type'], ctx)
+  if (type !== 'bind' && type !== 'volume' && type !== 'tmpfs') return ctx.fail([...at, 'type'], `type "${type}" is not bind, volume or tmpfs`)
+  const target = containerPath(text(m.target, [...at, 'target'], ctx), [...at, 'target'], ctx)
+  const source = optionalText(m.source, [...at, 'source'], ctx)
+  const readOnly = flag(m.read_only, [...at, 'read_only'], ctx)
+  if (type === 'tmpfs') {
+    const size = mapping(m.tmpfs, [...at, 'tmpfs'], ctx).size
+    return { type, target, readOnly, tmpfsSize: size === undefined ? undefined : Number(size) }
+  }
+  if (type === 'bind' && !source) ctx.fail([...at, 'source'], 'a bind mount needs a source')
+  return { type, source: type === 'bind' ? path.resolve(ctx.workdir, source!) : source, target, readOnly }
+}
+
+function mounts(svc: Tree, at: KeyPath, volumes: Record<string, ComposeVolume>, ctx: NormaliseContext): ComposeMount[] {
+  const v = svc.volumes
+  if (v !== undefined && v !== null && !Array.isArray(v)) ctx.fail([...at, 'volumes'], 'must be a list')
+  const out = ((v ?? []) as unknown[]).map((m, i) => {
+    const where = [...at, 'volumes', i]
+    const mount = isTree(m) ? longMount(m, where, ctx) : shortMount(text(m, where, ctx), where, ctx)
+    if (mount.type === 'volume' && mount.source && !(mount.source in volumes)) ctx.fail(where, `service "${String(at[1])}" refers to undefined volume ${mount.source}; declare it under the top-level volumes key`)
+    return mount
+  })
+  const tmpfs = typeof svc.tmpfs === 'string' ? [svc.tmpfs] : strings(svc.tmpfs, [...at, 'tmpfs'], ctx)
+  for (const t of tmpfs) out.push({ type: 'tmpfs', target: containerPath(t, [...at, 'tmpfs'], ctx), readOnly: false })
+  return out
+}
+
+function dependsOn(v: unknown, at: KeyPath, ctx: NormaliseContext): Record<string, ComposeDependency> {
+  const out: Record<string, ComposeDependency> = {}
+  for (const [name, entry] of Object.entries(mapping(listAsMapping(v), at, ctx))) {
+    const e = mapping(entry, [...at, name], ctx)
+    const condition = (optionalText(e.condition, [...at, name, 'condition'], ctx) ?? 'service_started') as DependencyCondition
+    if (!conditions.includes(condition)) ctx.fail([...at, name, 'condition'], `"${condition}" is not a condition; use one of ${conditions.join(', ')}`)
+    out[name] = { condition, required: e.required === undefined ? true : flag(e.required, [...at, name, 'required'], ctx) }
+  }
+  return out
+}
+
+function serviceNetworks(v: unknown, at: KeyPath, networks: Record<string, ComposeNetwork>, ctx: NormaliseContext): Record<string, ComposeServiceNetwork> {
+  if (v === undefined || v === null) return { default: { aliases: [] } }
+  const out: Record<string, ComposeServiceNetwork> = {}
+  for (const [key, entry] of Object.entries(mapping(listAsMapping(v), at, ctx))) {
+    if (key !== 'default' && !(key in networks)) ctx.fail([...at, key], `service "${String(at[1])}" refers to undefined network ${key}; declare it under the top-level networks key`)
+    const e = mapping(entry, [...at, key], ctx)
+    out[key] = { aliases: strings(e.aliases, [...at, key, 'aliases'], ctx), ipv4Address: optionalText(e.ipv4_address, [...at, key, 'ipv4_address'], ctx) }
+  }
+  return out
+}
+
+function healthcheck(v: unknown, at: KeyPath, ctx: NormaliseContext): HealthConfig | undefined {
+  if (v === undefined || v === null) return undefined
+  const h = mapping(v, at, ctx)
+  if (flag(h.disable, [...at, 'disable'], ctx)) return { test: ['NONE'] }
+  const test = typeof h.test === 'string' ? ['CMD-SHELL', h.test] : strings(h.test, [...at, 'test'], ctx)
+  if (test.length === 0) ctx.fail([...at, 'test'], 'a health check needs a test')
+  const out: HealthConfig = { test }
+  const ms = (k: string) => duration(h[k], [...at, k], ctx)
+  const set = <K extends keyof HealthConfig>(k: K, value: HealthConfig[K] | undefined) => { if (value !== undefined) out[k] = value }
+  set('interval', ms('interval'))
+  set('timeout', ms('timeout'))
+  set('startPeriod', ms('start_period'))
+  set('startInterval', ms('start_interval'))
+  if (h.retries !== undefined) {
+    if (typeof h.retries !== 'number' || !Number.isInteger(h.retries) || h.retries < 0) ctx.fail([...at, 'retries'], 'must be a whole number')
+    out.retries = h.retries
+  }
+  return out
+}
+
+function extraHosts(v: unknown, at: KeyPath, ctx: NormaliseContext): string[] {
+  if (isTree(v)) return Object.entries(v).map(([host, ip]) => `${host}:${text(ip, [...at, host], ctx)}`)
+  return strings(v, at, ctx).map((e) => e.replace('=', ':'))
+}
+
+function stopSignal(v: unknown, at: KeyPath, ctx: NormaliseContext): NodeJS.Signals | undefined {
+  const s = optionalText(v, at, ctx)
+  if (s !== undefined && !/^SIG[A-Z0-9]+$/.test(s)) ctx.fail(at, `"${s}" is not a signal name such as SIGTERM`)
+  return s as NodeJS.Signals | undefined
+}
+
+function service(name: string, v: unknown, model: Pick<ComposeModel, 'networks' | 'volumes'>, ctx: NormaliseContext): ComposeService {
+  const at = ['services', name]
+  const svc = mapping(v, at, ctx)
+  const key = (k: string): KeyPath => [...at, k]
+  const image = optionalText(svc.image, key('image'), ctx) ?? ctx.fail(at, `service "${name}" has no image (build is not supported yet); set image`)
+  const containerName = optionalText(svc.container_name, key('container_name'), ctx)
+  if (containerName !== undefined && !validName.test(containerName)) ctx.fail(key('container_name'), `"${containerName}" is not a valid container name (${validName.source})`)
+  return {
+    name, image,
+    command: commandLine(svc.command, key('command'), ctx),
+    entrypoint: commandLine(svc.entrypoint, key('entrypoint'), ctx),
+    environment: environment(svc.environment, key('environment'), ctx),
+    ports: ports(svc.ports, key('ports'), ctx),
+    mounts: mounts(svc, at, model.volumes, ctx),
+    networks: serviceNetworks(svc.networks, key('networks'), model.networks, ctx),
+    dependsOn: dependsOn(svc.depends_on, key('depends_on'), ctx),
+    healthcheck: healthcheck(svc.healthcheck, key('healthcheck'), ctx),
+    labels: labels(svc.labels, key('labels'), ctx),
+    containerName,
+    profiles: strings(svc.profiles, key('profiles'), ctx),
+    hostname: optionalText(svc.hostname, key('hostname'), ctx),
+    user: optionalText(svc.user, key('user'), ctx),
+    workingDir: optionalText(svc.working_dir, key('working_dir'), ctx),
+    capAdd: strings(svc.cap_add, key('cap_add'), ctx),
+    capDrop: strings(svc.cap_drop, key('cap_drop'), ctx),
+    privileged: flag(svc.privileged, key('privileged'), ctx),
+    readOnly: flag(svc.read_only, key('read_only'), ctx),
+    init: flag(svc.init, key('init'), ctx),
+    extraHosts: extraHosts(svc.extra_hosts, key('extra_hosts'), ctx),
+    stopSignal: stopSignal(svc.stop_signal, key('stop_signal'), ctx),
+    stopGracePeriod: duration(svc.stop_grace_period, key('stop_grace_period'), ctx),
+  }
+}
+
+function resource(kind: 'networks' | 'volumes', key: string, v: unknown, ctx: NormaliseContext): ComposeVolume {
+  const at = [kind, key]
+  const r = mapping(v, at, ctx)
+  const external = isTree(r.external) ? true : flag(r.external, [...at, 'external'], ctx)
+  const written = optionalText(r.name, [...at, 'name'], ctx)
+  return { name: written ?? (external ? key : scopedName(ctx.project, key)), external, labels: labels(r.labels, [...at, 'labels'], ctx) }
+}
+
+function network(key: string, v: unknown, ctx: NormaliseContext): ComposeNetwork {
+  const r = mapping(v, ['networks', key], ctx)
+  const driver = optionalText(r.driver, ['networks', key, 'driver'], ctx)
+  if (driver !== undefined && driver !== 'bridge') ctx.fail(['networks', key, 'driver'], `driver "${driver}" is not supported: minicontainer networks are bridges`)
+  return { ...resource('networks', key, v, ctx), internal: flag(r.internal, ['networks', key, 'internal'], ctx) }
+}
+
+function enabled(svc: Tree, ctx: NormaliseContext): boolean {
+  const profiles = Array.isArray(svc.profiles) ? svc.profiles : []
+  return profiles.length === 0 || profiles.some((p) => ctx.profiles.includes(String(p)))
+}
+
+/** Drops dependencies on services that are not part of the project when they are not required; EINVALID when they are. */
+function checkDependencies(services: Record<string, ComposeService>, all: Tree, ctx: NormaliseContext): void {
+  for (const svc of Object.values(services)) {
+    for (const [dep, d] of Object.entries(svc.dependsOn)) {
+      if (dep in services) continue
+      if (!d.required) { delete svc.dependsOn[dep]; continue }
+      const why = dep in all ? `which is only enabled by profile ${String((all[dep] as Tree).profiles)}; enable that profile` : 'which is undefined; define it'
+      ctx.fail(['services', svc.name, 'depends_on', dep], `service "${svc.name}" depends on service "${dep}" ${why}`)
+    }
+  }
+}
+
+/** The model of a merged, interpolated, key-checked file. */
+export function normalise(tree: Tree, ctx: NormaliseContext): Omit<ComposeModel, 'warnings'> {
+  const all = mapping(tree.services, ['services'], ctx)
+  const volumes: Record<string, ComposeVolume> = {}
+  for (const [k, v] of Object.entries(mapping(tree.volumes, ['volumes'], ctx))) volumes[k] = resource('volumes', k, v, ctx)
+  const declared: Record<string, ComposeNetwork> = {}
+  for (const [k, v] of Object.entries(mapping(tree.networks, ['networks'], ctx))) declared[k] = network(k, v, ctx)
+  const services: Record<string, ComposeService> = {}
+  for (const [name, v] of Object.entries(all)) if (enabled(mapping(v, ['services', name], ctx), ctx)) services[name] = service(name, v, { networks: declared, volumes }, ctx)
+  checkDependencies(services, all, ctx)
+  // Only the networks some service joins are made, `default` among them when one uses it (as compose).
+  const used = new Set(Object.values(services).flatMap((s) => Object.keys(s.networks)))
+  const networks: Record<string, ComposeNetwork> = {}
+  for (const key of used) networks[key] = declared[key] ?? { name: scopedName(ctx.project, key), external: false, internal: false, labels: {} }
+  return { name: ctx.project, workdir: ctx.workdir, services, networks, volumes }
+}
