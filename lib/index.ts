@@ -60,6 +60,10 @@ export type { HttpWaitOptions } from './harness/http'
 export type { ExitWaitOptions } from './harness/exit'
 export type { FileSpec } from './harness/files'
 export type { HealthConfig } from './harness/health-config'
+export { Compose } from './compose/compose'
+export { ComposeEnvironment } from './compose/environment'
+export { UnsupportedComposeKeyError } from './compose/errors'
+export type { ComposeSource, ComposeModel, ComposeService, ComposeNetwork, ComposeVolume, ComposePort, ComposeMount, ComposeServiceNetwork, ComposeDependency, DependencyCondition, ComposeConfigOptions, ComposeUpOptions, ComposeDownOptions } from './compose/types'
 
 // The error boundary (lib/util/public-boundary.ts), applied here once to the whole public surface: every
 // method, getter and static of the exported classes and of Wait, in place, and every exported function,
@@ -73,10 +77,12 @@ import { Reference, parseReference as unguardedParseReference } from './image/re
 import { Volume } from './storage/volume'
 import { Network } from './network/network'
 import { Wait } from './harness/wait'
+import { Compose } from './compose/compose'
+import { ComposeEnvironment } from './compose/environment'
 import { run as unguardedRun } from './container/run'
 import { asMiniContainerError as unguardedAsMiniContainerError, errnoOf as unguardedErrnoOf, throwIfAborted as unguardedThrowIfAborted } from './errors'
 
-for (const cls of [Runtime, Container, Image, Reference, Volume, Network]) guardClass(cls)
+for (const cls of [Runtime, Container, Image, Reference, Volume, Network, Compose, ComposeEnvironment]) guardClass(cls)
 guardObject(Wait)
 
 /** @function */

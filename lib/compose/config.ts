@@ -63,5 +63,5 @@ export function composeConfig(source: ComposeSource, options?: ComposeConfigOpti
   const fail = (p: KeyPath, message: string): never => { throw new InvalidArgumentError(`${where(p)}: ${formatPath(p)}: ${message}`) }
   const model = normalise(tree, { project: projectName(tree, opts), workdir, variables: vars, profiles: opts.profiles ?? [], fail })
   checkGraph(new Map(Object.values(model.services).map((s) => [s.name, Object.keys(s.dependsOn)])))
-  return { ...model, warnings: warningsOf(tree, unset) }
+  return { ...model, files: files.map((f) => f.source), warnings: warningsOf(tree, unset) }
 }

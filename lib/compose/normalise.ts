@@ -243,12 +243,6 @@ function extraHosts(v: unknown, at: KeyPath, ctx: NormaliseContext): string[] {
   return strings(v, at, ctx).map((e) => e.replace('=', ':'))
 }
 
-function stopSignal(v: unknown, at: KeyPath, ctx: NormaliseContext): NodeJS.Signals | undefined {
-  const s = optionalText(v, at, ctx)
-  if (s !== undefined && !/^SIG[A-Z0-9]+$/.test(s)) ctx.fail(at, `"${s}" is not a signal name such as SIGTERM`)
-  return s as NodeJS.Signals | undefined
-}
-
 function service(name: string, v: unknown, model: Pick<ComposeModel, 'networks' | 'volumes'>, ctx: NormaliseContext): ComposeService {
   const at = ['services', name]
   const svc = mapping(v, at, ctx)
@@ -278,7 +272,6 @@ function service(name: string, v: unknown, model: Pick<ComposeModel, 'networks' 
     readOnly: flag(svc.read_only, key('read_only'), ctx),
     init: flag(svc.init, key('init'), ctx),
     extraHosts: extraHosts(svc.extra_hosts, key('extra_hosts'), ctx),
-    stopSignal: stopSignal(svc.stop_signal, key('stop_signal'), ctx),
     stopGracePeriod: duration(svc.stop_grace_period, key('stop_grace_period'), ctx),
   }
 }
@@ -316,7 +309,7 @@ function checkDependencies(services: Record<string, ComposeService>, all: Tree, 
 }
 
 /** The model of a merged, interpolated, key-checked file. */
-export function normalise(tree: Tree, ctx: NormaliseContext): Omit<ComposeModel, 'warnings'> {
+export function normalise(tree: Tree, ctx: NormaliseContext): Omit<ComposeModel, 'warnings' | 'files'> {
   const all = mapping(tree.services, ['services'], ctx)
   const volumes: Record<string, ComposeVolume> = {}
   for (const [k, v] of Object.entries(mapping(tree.volumes, ['volumes'], ctx))) volumes[k] = resource('volumes', k, v, ctx)

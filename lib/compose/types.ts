@@ -108,8 +108,6 @@ export interface ComposeService {
   init: boolean
   /** `extra_hosts`, as "name:IPv4". */
   extraHosts: string[]
-  /** `stop_signal`. */
-  stopSignal?: NodeJS.Signals
   /** `stop_grace_period`, in milliseconds. */
   stopGracePeriod?: number
 }
@@ -142,6 +140,8 @@ export interface ComposeModel {
   name: string
   /** The project directory. */
   workdir: string
+  /** The compose files read, in merge order ("(yaml)" for inline text). */
+  files: string[]
   /** The services enabled by the selected profiles, by name. */
   services: Record<string, ComposeService>
   /** The networks used, by their key in the file (`default` included when a service uses it). */

@@ -30,7 +30,7 @@ const service: KeySet = {
   supported: [
     'image', 'command', 'entrypoint', 'environment', 'ports', 'volumes', 'networks', 'hostname', 'user', 'working_dir',
     'healthcheck', 'labels', 'depends_on', 'container_name', 'profiles', 'cap_add', 'cap_drop', 'privileged', 'read_only',
-    'init', 'extra_hosts', 'tmpfs', 'stop_signal', 'stop_grace_period',
+    'init', 'extra_hosts', 'tmpfs', 'stop_grace_period',
   ],
   unsupported: [
     'annotations', 'attach', 'build', 'blkio_config', 'cgroup', 'cgroup_parent', 'configs', 'cpu_count', 'cpu_percent',
@@ -40,7 +40,7 @@ const service: KeySet = {
     'mac_address', 'mem_limit', 'mem_reservation', 'mem_swappiness', 'memswap_limit', 'models', 'network_mode',
     'oom_kill_disable', 'oom_score_adj', 'pid', 'pids_limit', 'platform', 'post_start', 'pre_stop', 'provider',
     'pull_policy', 'pull_refresh_after', 'restart', 'runtime', 'scale', 'secrets', 'security_opt', 'shm_size',
-    'stdin_open', 'storage_opt', 'sysctls', 'tty', 'ulimits', 'use_api_socket', 'userns_mode', 'uts', 'volumes_from',
+    'stdin_open', 'stop_signal', 'storage_opt', 'sysctls', 'tty', 'ulimits', 'use_api_socket', 'userns_mode', 'uts', 'volumes_from',
   ],
   children: { healthcheck, depends_on: { eachValue: dependsOn }, networks: { eachValue: serviceNetwork } },
 }
