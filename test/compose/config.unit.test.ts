@@ -1,0 +1,126 @@
+/** Compose.config(): loading, validation with positions, normalisation, env files, several files, project names. */
+import * as fs from 'node:fs'
+import * as os from 'node:os'
+import * as path from 'node:path'
+import { Compose } from '../../lib'
+
+let dir: string
+beforeAll(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-compose-unit-')) })
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }))
+
+const config = (yaml: string, opts = {}) => Compose.config({ yaml, workdir: dir }, { projectName: 'p', ...opts })
+
+test('unknown keys are EINVALID with line, column and path; x-* keys pass', async () => {
+  await expect(config('services:\n  a:\n    image: x\n    imagee: y\n')).rejects.toMatchObject({ code: 'EINVALID', message: expect.stringMatching(/^\(yaml\):4:\d+: services\.a\.imagee: "imagee" is not a Compose Specification key/) })
+  await expect(config('servicess: {}\n')).rejects.toMatchObject({ code: 'EINVALID', message: expect.stringContaining('servicess') })
+  await expect(config('x-common: &c {}\nservices:\n  a:\n    image: x\n    x-note: 1\n')).resolves.toMatchObject({ services: { a: { image: 'x' } } })
+})
+
+test('spec keys not carried out are EUNSUPPORTED naming them', async () => {
+  await expect(config('services:\n  a:\n    image: x\n    build: .\n')).rejects.toMatchObject({ code: 'EUNSUPPORTED', key: 'services.a.build' })
+  await expect(config('services:\n  a:\n    image: x\n    networks: { n: { mac_address: "02:00:00:00:00:01" } }\nnetworks: { n: {} }\n')).rejects.toMatchObject({ code: 'EUNSUPPORTED', key: 'services.a.networks.n.mac_address' })
+})
+
+test('YAML errors carry file:line:column', async () => {
+  await expect(config('services:\n  a:\n    image: x\n   bad: 1\n')).rejects.toMatchObject({ code: 'EINVALID', message: expect.stringMatching(/^\(yaml\):4:\d+: /) })
+})
+
+test('short and long forms are expanded', async () => {
+  const m = await config(`
+services:
+  a:
+    image: x
+    command: echo "a b" 'c'
+    environment: [A=1, B=x=y, FROM_VARS, NOT_SET]
+    ports: ["8080:80", "127.0.0.1::53/udp", 9000, { target: 81, published: "8081", host_ip: 127.0.0.1 }]
+    volumes: [./data:/data:ro, named:/n, /anon, { type: tmpfs, target: /t, tmpfs: { size: 1024 } }]
+    tmpfs: /run
+    healthcheck: { test: curl -f localhost, interval: 1m30s, timeout: 500ms, retries: 2 }
+    depends_on: [b]
+    networks: { front: { aliases: [web] } }
+  b:
+    image: y
+    healthcheck: { disable: true }
+volumes: { named: {} }
+networks: { front: { internal: true } }
+`, { env: { FROM_VARS: 'v' } })
+  const a = m.services.a
+  expect(a.command).toEqual(['echo', 'a b', 'c'])
+  expect(a.environment).toEqual({ A: '1', B: 'x=y', FROM_VARS: 'v' })
+  expect(a.ports).toEqual([
+    { target: 80, published: 8080, hostIp: undefined, protocol: 'tcp' },
+    { target: 53, published: undefined, hostIp: '127.0.0.1', protocol: 'udp' },
+    { target: 9000, published: undefined, hostIp: undefined, protocol: 'tcp' },
+    { target: 81, published: 8081, hostIp: '127.0.0.1', protocol: 'tcp' },
+  ])
+  expect(a.mounts).toEqual([
+    { type: 'bind', source: path.join(dir, 'data'), target: '/data', readOnly: true },
+    { type: 'volume', source: 'named', target: '/n', readOnly: false },
+    { type: 'volume', target: '/anon', readOnly: false },
+    { type: 'tmpfs', target: '/t', readOnly: false, tmpfsSize: 1024 },
+    { type: 'tmpfs', target: '/run', readOnly: false },
+  ])
+  expect(a.healthcheck).toEqual({ test: ['CMD-SHELL', 'curl -f localhost'], interval: 90_000, timeout: 500, retries: 2 })
+  expect(a.dependsOn).toEqual({ b: { condition: 'service_started', required: true } })
+  expect(a.networks).toEqual({ front: { aliases: ['web'], ipv4Address: undefined } })
+  expect(m.services.b.healthcheck).toEqual({ test: ['NONE'] })
+  expect(m.networks).toEqual({ front: { name: 'p_front', external: false, internal: true, labels: {} }, default: { name: 'p_default', external: false, internal: false, labels: {} } })
+  expect(m.volumes).toEqual({ named: { name: 'p_named', external: false, labels: {} } })
+})
+
+test('bad values are EINVALID at their path', async () => {
+  const bad = async (svc: string, pattern: RegExp) => expect(config(`services:\n  a:\n    image: x\n${svc}\n  b: { image: y }\n`)).rejects.toMatchObject({ code: 'EINVALID', message: expect.stringMatching(pattern) })
+  await bad('    ports: ["99999:80"]', /services\.a\.ports\[0\]: invalid port specification: "99999"/)
+  await bad('    depends_on: { b: { condition: service_ready } }', /service_started, service_healthy, service_completed_successfully/)
+  await bad('    depends_on: [nope]', /service "a" depends on service "nope" which is undefined/)
+  await bad('    volumes: [missing:/m]', /undefined volume missing/)
+  await bad('    networks: [missing]', /undefined network missing/)
+  await bad('    healthcheck: { test: [CMD, x], interval: 10 }', /not a duration/)
+})
+
+test('profiles: a profiled service is left out unless its profile is enabled', async () => {
+  const yaml = 'services:\n  a: { image: x }\n  dbg: { image: y, profiles: [debug] }\n'
+  expect(Object.keys((await config(yaml)).services)).toEqual(['a'])
+  expect(Object.keys((await config(yaml, { profiles: ['debug'] })).services)).toEqual(['a', 'dbg'])
+  await expect(config('services:\n  a: { image: x, depends_on: [dbg] }\n  dbg: { image: y, profiles: [debug] }\n')).rejects.toMatchObject({ code: 'EINVALID', message: expect.stringContaining('profile debug') })
+})
+
+test('variables: the env option over the process environment over .env; envFile must exist; unset ones are warnings', async () => {
+  const work = fs.mkdtempSync(path.join(dir, 'w-'))
+  fs.writeFileSync(path.join(work, '.env'), 'TAG=fromfile\nHOME=fromfile\nOTHER=o\n')
+  fs.writeFileSync(path.join(work, 'ci.env'), 'TAG=ci\n')
+  fs.writeFileSync(path.join(work, 'compose.yml'), 'services:\n  a:\n    image: "x:${TAG}"\n    environment: { H: "${HOME}", O: "${OTHER}", U: "${UNSET_VAR_123}" }\n')
+  const file = path.join(work, 'compose.yml')
+  const m = await Compose.config(file, { projectName: 'p' })
+  expect(m.services.a.image).toBe('x:fromfile')
+  expect(m.services.a.environment).toEqual({ H: process.env.HOME, O: 'o', U: '' })
+  expect(m.warnings).toEqual([expect.stringContaining('UNSET_VAR_123')])
+  expect((await Compose.config(file, { projectName: 'p', env: { TAG: 'opt' } })).services.a.image).toBe('x:opt')
+  expect((await Compose.config(file, { projectName: 'p', envFile: 'ci.env' })).services.a.image).toBe('x:ci')
+  await expect(Compose.config(file, { projectName: 'p', envFile: 'nope.env' })).rejects.toMatchObject({ code: 'ENOTFOUND' })
+  await expect(Compose.config(path.join(work, 'absent.yml'))).rejects.toMatchObject({ code: 'ENOTFOUND' })
+})
+
+test('several files merge in order, and the later file decides', async () => {
+  const base = path.join(dir, 'base.yml')
+  const over = path.join(dir, 'over.yml')
+  fs.writeFileSync(base, 'services:\n  a: { image: x, environment: [A=1], ports: ["80"] }\n')
+  fs.writeFileSync(over, 'services:\n  a: { image: y, environment: { B: "2" }, ports: ["81"] }\n  b: { image: z }\n')
+  const m = await Compose.config([base, over], { projectName: 'p' })
+  expect(m.files).toEqual([base, over])
+  expect(m.services.a).toMatchObject({ image: 'y', environment: { A: '1', B: '2' } })
+  expect(m.services.a.ports.map((p) => p.target)).toEqual([80, 81])
+  expect(Object.keys(m.services)).toEqual(['a', 'b'])
+})
+
+test('project names: validated as compose v2; the file\'s name; else a fresh one each call', async () => {
+  await expect(config('services: {}\n', { projectName: 'My.App' })).rejects.toMatchObject({ code: 'EINVALID', message: expect.stringContaining('^[a-z0-9][a-z0-9_-]*$') })
+  expect((await Compose.config({ yaml: 'name: fromfile\nservices: {}\n', workdir: dir })).name).toBe('fromfile')
+  const [a, b] = await Promise.all([Compose.config({ yaml: 'services: {}\n', workdir: dir }), Compose.config({ yaml: 'services: {}\n', workdir: dir })])
+  expect(a.name).toMatch(/^mc-[0-9a-f]{10}$/)
+  expect(a.name).not.toBe(b.name)
+})
+
+test('a cycle is EINVALID naming it', async () => {
+  await expect(config('services:\n  a: { image: x, depends_on: [b] }\n  b: { image: x, depends_on: [c] }\n  c: { image: x, depends_on: [a] }\n')).rejects.toMatchObject({ code: 'EINVALID', message: expect.stringContaining('a -> b -> c -> a') })
+})
