@@ -141,6 +141,10 @@ beforeAll(async () => {
   instances.set('Volume', async () => Volume.create(`${unique}v`, { runtime }))
   instances.set('Network', async () => Network.create(`${unique}n`, { runtime }))
   instances.set('Container', async () => api.run('bb', ['sleep', '30'], { runtime, name: `${unique}c` }))
+  // Compose has only statics (walked above); its environments are walked on a one-service project.
+  instances.set('Compose', async () => Object.create(api.Compose.prototype) as object)
+  // The Image walk removed bb by then: imported again, so that nothing is pulled.
+  instances.set('ComposeEnvironment', async () => (await busyboxImage(runtime), api.Compose.up({ yaml: 'services:\n  s:\n    image: bb\n    command: [sleep, "30"]\n', workdir: os.tmpdir() }, { runtime, projectName: `${unique}p` })))
   instances.set('Runtime', async () => (walkedRuntime = tempRuntime('mc-boundary-walked-')))
 })
 
