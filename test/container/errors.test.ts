@@ -90,11 +90,13 @@ test('stop of an exited container is a no-op; exec and kill need a running one',
   await c.remove()
 })
 
-test('a non-root caller gets EPERM with a hint', () => {
+// A non-root caller is rootless by default (test/rootless/mode.test.ts); asking for the root mode is EPERM.
+test('a non-root caller asking for rootless: false gets EPERM with a hint, and nothing is made', () => {
+  fs.rmSync('/tmp/never-created-by-nobody', { recursive: true, force: true })
   process.seteuid!(65534)
   let err: unknown
   try {
-    new Runtime({ root: '/tmp/never-created-by-nobody' })
+    new Runtime({ root: '/tmp/never-created-by-nobody', rootless: false })
   } catch (e) {
     err = e
   } finally {
