@@ -33,7 +33,8 @@ import { prepareRuntimeRoot } from './util/runtime-root'
 import { preflight, type PreflightReport } from './rootless/preflight'
 import { prepareStateDir, resolveRootless, rootlessDataDir, rootlessStateDir, type RootlessOption } from './rootless/mode'
 import { RootlessNetworkService } from './rootless/network-service'
-import { refuseRootless } from './rootless/start-refusal'
+import { requireUserNamespaces } from './rootless/start-check'
+import { RootlessCgroupService } from './rootless/cgroup-service'
 
 /** Options of {@link Runtime}. */
 export interface RuntimeOptions {
@@ -101,11 +102,11 @@ export class Runtime implements ContainerContext, AsyncDisposable {
       this.rootless = resolveRootless(options.rootless)
       this.root = prepareRuntimeRoot(options.root, this.rootless ? rootlessDataDir() : defaultRootDir)
       this.stateDir = this.rootless ? prepareStateDir(rootlessStateDir()) : undefined
-      this.starts = new InFlightStarts(this.root, this.rootless ? refuseRootless : undefined)
+      this.starts = new InFlightStarts(this.root, this.rootless ? requireUserNamespaces : undefined)
       this.images = new ImageStore(this.root, (imageId) => this.containers.ids().filter((id) => this.containers.read(id)?.imageId === imageId))
       this.containers = new ContainerStore(this.root)
       this.networks = new (this.rootless ? RootlessNetworkService : NetworkService)({ root: this.root, subnetPool: opts.subnetPool })
-      this.cgroups = new CgroupService(`minicontainer-${runtimeTag(this.root)}`, undefined, this.root)
+      this.cgroups = this.rootless ? new RootlessCgroupService() : new CgroupService(`minicontainer-${runtimeTag(this.root)}`, undefined, this.root)
       this.volumes = runtimeVolumeStore(this.root, () => this.containers.ids().map((id) => this.containers.read(id)))
     } catch (err) {
       throw asMiniContainerError(err)

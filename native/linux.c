@@ -239,6 +239,8 @@ static int mount_overlay_new_api(const struct mc_spec *s) {
     if (fsconfig(fs, FSCONFIG_SET_STRING, "lowerdir+", s->lowers[i], 0) < 0) goto fail;
   if (fsconfig(fs, FSCONFIG_SET_STRING, "upperdir", s->upper, 0) < 0) goto fail;
   if (fsconfig(fs, FSCONFIG_SET_STRING, "workdir", s->work, 0) < 0) goto fail;
+  /* In a user namespace trusted.* xattrs are EPERM: without user.* ones, renaming a lower directory is EIO. */
+  if (s->userns && fsconfig(fs, FSCONFIG_SET_FLAG, "userxattr", NULL, 0) < 0) goto fail;
   if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) goto fail;
   int mnt = fsmount(fs, FSMOUNT_CLOEXEC, 0);
   if (mnt < 0) goto fail;
@@ -257,13 +259,13 @@ fail:
 
 /* Kernels before 6.8 lack "lowerdir+": fall back to the option string (limited to a page). */
 static int mount_overlay_legacy(const struct mc_spec *s) {
-  size_t len = 64 + strlen(s->upper) + strlen(s->work);
+  size_t len = 80 + strlen(s->upper) + strlen(s->work);
   for (size_t i = 0; i < s->nlowers; i++) len += strlen(s->lowers[i]) + 1;
   char *opts = malloc(len);
   if (!opts) return -1;
   char *p = opts + sprintf(opts, "lowerdir=");
   for (size_t i = 0; i < s->nlowers; i++) p += sprintf(p, "%s%s", i ? ":" : "", s->lowers[i]);
-  sprintf(p, ",upperdir=%s,workdir=%s", s->upper, s->work);
+  sprintf(p, ",upperdir=%s,workdir=%s%s", s->upper, s->work, s->userns ? ",userxattr" : "");
   int r = mount("overlay", s->rootfs, "overlay", 0, opts);
   free(opts);
   return r;

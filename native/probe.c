@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "probe.h"
+#include "userns.h"
 
 static int out_fd;
 
@@ -38,25 +39,6 @@ static int step(const char *name, int ok) {
   ssize_t ignored = send(out_fd, line, (size_t)n, MSG_NOSIGNAL);
   (void)ignored;
   return ok;
-}
-
-static int write_file(const char *path, const char *text) {
-  int fd = open(path, O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return -1;
-  ssize_t n = write(fd, text, strlen(text));
-  int saved = errno;
-  close(fd);
-  errno = saved;
-  return n == (ssize_t)strlen(text) ? 0 : -1;
-}
-
-static int map_caller(uid_t uid, gid_t gid) {
-  char map[64];
-  if (write_file("/proc/self/setgroups", "deny") < 0) return -1;
-  snprintf(map, sizeof(map), "0 %u 1\n", (unsigned)uid);
-  if (write_file("/proc/self/uid_map", map) < 0) return -1;
-  snprintf(map, sizeof(map), "0 %u 1\n", (unsigned)gid);
-  return write_file("/proc/self/gid_map", map);
 }
 
 /* An existing directory to mount the scratch tmpfs on (inside a container /tmp may be missing). */
@@ -98,7 +80,7 @@ int mc_probe_userns(int fd) {
   uid_t uid = getuid();
   gid_t gid = getgid();
   const char *base = scratch_dir();
-  int ok = step("userns", unshare(CLONE_NEWUSER) == 0) && step("idmap", map_caller(uid, gid) == 0) &&
+  int ok = step("userns", unshare(CLONE_NEWUSER) == 0) && step("idmap", mc_map_self(uid, gid) == 0) &&
            step("mountns", unshare(CLONE_NEWNS) == 0 && mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0) &&
            step("mount", mount("tmpfs", base, "tmpfs", 0, "size=1m") == 0) && step("overlay", mount_overlay(base) == 0) &&
            step("whiteout", remake_lower_dir(base) == 0);

@@ -46,6 +46,7 @@
 #include "report.h"
 #include "spec.h"
 #include "steps.h"
+#include "userns.h"
 
 #define CONTROL_FD 3
 
@@ -220,6 +221,8 @@ static int run(struct mc_spec *spec, pid_t owner) {
   int out[2], err[2];
   struct mc_log *log = open_log(spec, out, err);
   if (mc_cgroups_open(spec) < 0) mc_fail("open cgroup", errno, "cgroup.procs");
+  /* After every host path is open (as the caller still), so that the container's namespaces are the new user namespace's. */
+  if (spec->userns) mc_enter_userns();
 
   int report[2];
   if (pipe2(report, O_CLOEXEC) < 0) mc_fail("pipe", errno, "report pipe");

@@ -87,7 +87,7 @@ static void process_fields(FILE *out, const struct mc_spec *s) {
     fprintf(out, "%s{\"resource\":%d,\"soft\":\"%llu\",\"hard\":\"%llu\"}", i ? "," : "", s->rlimits[i].resource, s->rlimits[i].soft, s->rlimits[i].hard);
   fputs("],\"cgroup_procs\":", out);
   strings(out, s->cgroup_procs, s->ncgroup_procs);
-  fprintf(out, ",\"cgroupns\":%d", s->cgroupns);
+  fprintf(out, ",\"cgroupns\":%d,\"userns\":%d", s->cgroupns, s->userns);
 }
 
 void mc_spec_dump(const struct mc_spec *s, FILE *out) {

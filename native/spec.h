@@ -23,7 +23,7 @@
  * another version.
  */
 #ifndef MC_PROTOCOL_VERSION
-#define MC_PROTOCOL_VERSION 2
+#define MC_PROTOCOL_VERSION 3
 #endif
 
 /* Extra mount flags, beyond mount(2)'s own. Keep in sync with MountOp. */
@@ -105,6 +105,14 @@ struct mc_spec {
   size_t nargv;
   struct mc_rlimit *rlimits;
   size_t nrlimits;
+
+  /*
+   * both: rootless. run: the shim unshares a user namespace and maps root in it to its own uid and gid
+   * alone ("0 <uid> 1", setgroups denied: no helper needed), before cloning the container into it, and
+   * mounts the overlay with userxattr. exec: the container has one (Node adds CLONE_NEWUSER to the join
+   * flags). Both: setgroups is skipped (denied in such a namespace; only gid 0 is mapped anyway).
+   */
+  int userns;
 
   /* both: cgroups to join ("cgroup.procs" paths) and whether to then enter a cgroup namespace there */
   const char **cgroup_procs;

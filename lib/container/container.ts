@@ -11,7 +11,7 @@ import { AbortedError, ContainerNotFoundError, InvalidArgumentError, NotRunningE
 import { contextOf, type ContainerContext, type RuntimeOption } from './context'
 import { encodeExecSpec, encodeRunSpec, type MountOp, type RunSpec } from '../shim/spec'
 import { Shim, type ExitStatus } from '../shim/shim'
-import { closeQuietly, CLONE_NEWNET } from '../sys/libc'
+import { closeQuietly, CLONE_NEWNET, CLONE_NEWUSER } from '../sys/libc'
 import { diskUsage } from '../util/disk-usage'
 import { writeEtcFiles } from './etc-files'
 import * as files from '../files'
@@ -32,6 +32,7 @@ import type { LogEntry } from './log-file'
 import { envList, processSpec } from './process-spec'
 import { buildRecord } from './record'
 import { checkRunOptions } from './run-options'
+import { checkRootlessRunOptions } from '../rootless/run-options'
 import { ensureImage } from '../image/registry/policy'
 import { dnsServers, extraHostLines } from './network-options'
 import { hostDevices, type HostDevice } from './device-mappings'
@@ -127,6 +128,7 @@ export class Container implements AsyncDisposable {
   private static async createIn(rt: ContainerContext, image: string, cmd: string[] | undefined, opts: RunOptions): Promise<Container> {
     await rt.ready()
     checkRunOptions(opts) // before a pull that may take long
+    if (rt.rootless) checkRootlessRunOptions(opts)
     await ensureImage(rt.images, image, opts.pull, { ...opts.pullOptions, signal: opts.signal })
     const record = buildRecord(rt, image, cmd, opts)
     rt.containers.reserveName(record.name, record.id)
@@ -293,7 +295,8 @@ export class Container implements AsyncDisposable {
       }
       const record = this.record()
       // No exit file: the holder must never write into the container's directory.
-      const spec = { ...this.runSpec(record, { kind: 'host' }), hold: true, detach: false, exitFile: '' }
+      // Rootless, the host's network namespace is not the user namespace's to mount /sys for: a namespace of its own.
+      const spec = { ...this.runSpec(record, { kind: this.runtime.rootless ? 'own' : 'host' }), hold: true, detach: false, exitFile: '' }
       spec.output = { stdout: '/dev/null', stderr: '/dev/null' }
       const shim = Shim.forRun().send(encodeRunSpec(spec))
       const pid = await shim.hold(shim.started).catch((err) => Promise.reject(this.removedMeanwhile(err, viewInUse)))
@@ -360,7 +363,8 @@ export class Container implements AsyncDisposable {
   private runSpec(record: ContainerRecord, netns: NetnsChoice, cgroups?: CgroupSetup, devices?: HostDevice[]): RunSpec {
     const image = this.runtime.images.resolve(record.imageId)
     const featureMounts: MountOp[] = toMountOps(record.mounts ?? [])
-    return buildRunSpec({ record, image, layerDirs: this.runtime.images.layerDirs(image), paths: this.paths(), netns, featureMounts, cgroups, devices })
+    const userns = this.runtime.rootless
+    return buildRunSpec({ record, image, layerDirs: this.runtime.images.layerDirs(image), paths: this.paths(), netns, featureMounts, cgroups, devices, userns })
   }
 
   /**
@@ -502,7 +506,8 @@ export class Container implements AsyncDisposable {
     const spec = encodeExecSpec({
       pid: state.pid!,
       cgroups: this.runtime.cgroups.join(this.id),
-      joinFlags: baseCloneFlags | (record.hostConfig.networkMode === 'host' ? 0 : CLONE_NEWNET),
+      joinFlags: baseCloneFlags | (record.hostConfig.networkMode === 'host' ? 0 : CLONE_NEWNET) | (this.runtime.rootless ? CLONE_NEWUSER : 0),
+      userns: this.runtime.rootless,
       process: {
         ...processSpec({
           args: cmd,

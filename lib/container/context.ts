@@ -19,6 +19,8 @@ import type { ContainerStore } from './store'
 export interface ContainerContext {
   /** State directory. */
   readonly root: string
+  /** Whether containers run in a user namespace of their own, root inside being the caller (see RuntimeOptions.rootless). */
+  readonly rootless: boolean
   /** Layers, images and refs. @internal */
   readonly images: ImageStore
   /** Container records and names. @internal */

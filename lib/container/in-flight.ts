@@ -16,11 +16,11 @@ export class InFlightStarts {
 
   /**
    * @param root - the runtime's root, named in the refusal.
-   * @param refusal - when given, every create and start rejects with what it rejects with (a rootless runtime's, for now).
+   * @param precondition - when given, what every create and start waits for first, and rejects with when it rejects (a rootless runtime's user namespace check).
    */
   constructor(
     private readonly root: string,
-    private readonly refusal?: (what: string) => Promise<never>,
+    private readonly precondition?: () => Promise<void>,
   ) {}
 
   /** Runs `start`, known to {@link settleAndRefuse} until it settles; ECLOSED without running it once the runtime closes. */
@@ -30,7 +30,7 @@ export class InFlightStarts {
     } catch (err) {
       return Promise.reject(err)
     }
-    const started = this.refusal ? this.refusal(what) : start()
+    const started = this.precondition ? this.precondition().then(start) : start()
     this.pending.add(started)
     const forget = () => this.pending.delete(started)
     started.then(forget, forget)

@@ -57,11 +57,13 @@ export function buildRunSpec(opts: {
   cgroups?: CgroupSetup
   /** Host device nodes to make in the container (its `devices`; none for filesystem views). */
   devices?: readonly HostDevice[]
+  /** Rootless: the shim makes the container's user namespace (root inside is the caller), see RunSpec.userns. */
+  userns?: boolean
 }): RunSpec {
   const { record: r, paths: p } = opts
   const privileged = r.hostConfig.privileged
   const mounts: MountOp[] = [
-    ...systemMounts({ privileged, shmSize: r.resources?.shmSize }),
+    ...systemMounts({ privileged, shmSize: r.resources?.shmSize, userns: opts.userns }),
     ...(opts.cgroups?.mounts ?? []),
     ...opts.image.hostBinds.map((b) => bindMount(b.source, b.target, true)),
     ...opts.featureMounts,
@@ -99,5 +101,6 @@ export function buildRunSpec(opts: {
     detach: r.hostConfig.detach,
     exitFile: p.exit,
     cgroups: opts.cgroups?.join,
+    userns: opts.userns,
   }
 }

@@ -1,5 +1,5 @@
 /**
- * The refusal of what rootless mode does not do yet.
+ * The refusal of what rootless mode does not do (yet).
  *
  * @module
  */
@@ -7,13 +7,21 @@ import { MiniContainerError } from '../errors'
 
 /**
  * A rootless runtime (a caller that is not root, or `rootless: true`) was
- * asked for something rootless mode does not do yet: containers and
- * networks. Images and volumes work. `Runtime.preflight()` tells what the
- * host offers; running as root does everything.
+ * asked for something rootless mode does not do: networks other than
+ * `network: 'none'`, resource limits without a delegated cgroup. The message
+ * says why and what to do instead. `Runtime.preflight()` tells what the host
+ * offers; running as root does everything.
  */
 export class RootlessUnsupportedError extends MiniContainerError {
-  /** @param what - what was asked, e.g. "start container web". */
-  constructor(what: string) {
-    super('EUNSUPPORTED', `cannot ${what}: rootless containers are not implemented yet; see Runtime.preflight() (npx minicontainer doctor) for what this host offers, or run as root`)
+  /**
+   * @param what - what was asked, e.g. "create network n1".
+   * @param why - why a rootless runtime cannot, and the way around it.
+   */
+  constructor(what: string, why: string) {
+    super('EUNSUPPORTED', `cannot ${what} in a rootless runtime: ${why}`)
   }
 }
+
+/** What a rootless runtime offers instead of networks. */
+export const rootlessNetworkWorkaround =
+  "networks are not implemented yet for rootless containers; run with network: 'none' (a loopback of the container's own), or run as root"

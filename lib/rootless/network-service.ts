@@ -3,13 +3,15 @@
  * exists: it has made no bridge, rule or nf_tables table (a non-root caller
  * cannot, in the host's namespaces), so there is nothing to collect or
  * remove, and making a network is EUNSUPPORTED instead of a raw EPERM from
- * netlink or EACCES from the host's subnet claims.
+ * netlink or EACCES from the host's subnet claims. Containers run with
+ * `network: 'none'` (a loopback of their own); the default, 'bridge', stays
+ * the default, as in Docker, and is refused naming that workaround.
  *
  * @module
  */
 import { NetworkService } from '../network/service'
 import type { CreateNetworkOptions, NetworkInfo } from '../network/types'
-import { RootlessUnsupportedError } from './errors'
+import { RootlessUnsupportedError, rootlessNetworkWorkaround } from './errors'
 
 /** {@link NetworkService} with nothing on the host: reading works, making is refused. */
 export class RootlessNetworkService extends NetworkService {
@@ -25,12 +27,12 @@ export class RootlessNetworkService extends NetworkService {
 
   /** EUNSUPPORTED: rootless networks are not implemented yet. */
   override create(name: string, _opts?: CreateNetworkOptions): Promise<NetworkInfo> {
-    return Promise.reject(new RootlessUnsupportedError(`create network ${name}`))
+    return Promise.reject(new RootlessUnsupportedError(`create network ${name}`, rootlessNetworkWorkaround))
   }
 
   /** EUNSUPPORTED for the default network, which would be made on first use; others are looked up (there are none). */
   override get(nameOrId: string): Promise<NetworkInfo> {
-    if (nameOrId === 'bridge') return Promise.reject(new RootlessUnsupportedError('use the default bridge network'))
+    if (nameOrId === 'bridge') return Promise.reject(new RootlessUnsupportedError('use the default bridge network', rootlessNetworkWorkaround))
     return super.get(nameOrId)
   }
 }

@@ -37,14 +37,26 @@ function fs(type: string, target: string, flags: number, data = '', source = typ
   return { kind: 'mount', type, source, target, flags, data }
 }
 
-/** /proc, /dev (with devices, pts, shm, mqueue) and /sys, in mount order. */
-export function systemMounts(opts: { privileged: boolean; shmSize?: number }): MountOp[] {
+/**
+ * The standard device nodes: made (as runc does), or, in a user namespace, where mknod of a real
+ * device is EPERM, the host's own nodes bind-mounted onto files (as Docker rootless and runc do).
+ */
+function deviceOps(userns: boolean): MountOp[] {
+  if (userns) return devices.map(([name]): MountOp => ({ kind: 'mount', type: 'bind', source: `/dev/${name}`, target: `/dev/${name}`, flags: 0, extra: MountExtra.File }))
+  return devices.map(([name, major, minor]): MountOp => ({ kind: 'mknod', target: `/dev/${name}`, mode: S_IFCHR | 0o666, major, minor }))
+}
+
+/**
+ * /proc, /dev (with devices, pts, shm, mqueue) and /sys, in mount order. `userns`: for a container in a
+ * user namespace of one id (rootless): device nodes bound from the host, and /dev/pts without gid=5 (unmapped there).
+ */
+export function systemMounts(opts: { privileged: boolean; shmSize?: number; userns?: boolean }): MountOp[] {
   const ops: MountOp[] = [
     fs('proc', '/proc', MS_NOSUID | MS_NOEXEC | MS_NODEV),
     fs('tmpfs', '/dev', MS_NOSUID | MS_STRICTATIME, 'mode=755,size=65536k'),
-    ...devices.map(([name, major, minor]): MountOp => ({ kind: 'mknod', target: `/dev/${name}`, mode: S_IFCHR | 0o666, major, minor })),
+    ...deviceOps(!!opts.userns),
     ...devLinks.map(([linkTarget, target]): MountOp => ({ kind: 'symlink', linkTarget, target })),
-    fs('devpts', '/dev/pts', MS_NOSUID | MS_NOEXEC, 'newinstance,ptmxmode=0666,mode=0620,gid=5'),
+    fs('devpts', '/dev/pts', MS_NOSUID | MS_NOEXEC, `newinstance,ptmxmode=0666,mode=0620${opts.userns ? '' : ',gid=5'}`),
     fs('tmpfs', '/dev/shm', MS_NOSUID | MS_NOEXEC | MS_NODEV, `mode=1777,size=${opts.shmSize ?? 64 * 1024 * 1024}`, 'shm'),
     fs('mqueue', '/dev/mqueue', MS_NOSUID | MS_NOEXEC | MS_NODEV),
     fs('sysfs', '/sys', MS_NOSUID | MS_NOEXEC | MS_NODEV | (opts.privileged ? 0 : MS_RDONLY)),

@@ -114,6 +114,11 @@ export interface RunSpec {
   hold?: boolean
   /** Join these cgroups, then unshare the cgroup namespace (instead of cloning it, which would root it in the shim's cgroup). */
   cgroups?: CgroupJoin
+  /**
+   * Rootless: the shim makes a user namespace mapping root inside to the caller's own uid and gid alone
+   * (no helper needed), clones the container into it, and mounts the overlay with userxattr.
+   */
+  userns?: boolean
 }
 
 /** Everything `mc-shim exec` needs. */
@@ -123,6 +128,13 @@ export interface ExecSpec {
   process: ProcessSpec
   /** Join the container's cgroups, then its cgroup namespace (left out of `joinFlags`). */
   cgroups?: CgroupJoin
+  /** The container runs in a user namespace of its own (rootless; `joinFlags` then holds CLONE_NEWUSER): no setgroups. */
+  userns?: boolean
+}
+
+/** The shim's `userns` key (native/spec.h), for run and exec specs alike. */
+function usernsTokens(userns: boolean | undefined): string[] {
+  return userns ? ['userns', '1'] : []
 }
 
 function processTokens(p: ProcessSpec): string[] {
@@ -184,7 +196,7 @@ export const mountFallbacks = { force: false }
 export function encodeRunSpec(s: RunSpec): Buffer {
   const t = ['rootfs', s.rootfs.mergedDir, 'upper', s.rootfs.upperDir, 'work', s.rootfs.workDir, 'readonly', s.rootfs.readOnly ? '1' : '0']
   for (const l of s.rootfs.lowerDirs) t.push('lower', l)
-  t.push(...cgroupTokens(s.cgroups))
+  t.push(...cgroupTokens(s.cgroups), ...usernsTokens(s.userns))
   t.push('clone', String(withoutCgroupns(s.cloneFlags, s.cgroups)), 'lo', s.loopbackUp ? '1' : '0', 'init', s.init ? '1' : '0')
   t.push('detach', s.detach ? '1' : '0')
   if (s.exitFile) t.push('exitfile', s.exitFile)
@@ -200,5 +212,5 @@ export function encodeRunSpec(s: RunSpec): Buffer {
 
 /** Encodes an exec spec for `mc-shim exec`. */
 export function encodeExecSpec(s: ExecSpec): Buffer {
-  return encode(['pid', String(s.pid), 'join', String(withoutCgroupns(s.joinFlags, s.cgroups)), ...cgroupTokens(s.cgroups), ...processTokens(s.process)])
+  return encode(['pid', String(s.pid), 'join', String(withoutCgroupns(s.joinFlags, s.cgroups)), ...cgroupTokens(s.cgroups), ...usernsTokens(s.userns), ...processTokens(s.process)])
 }

@@ -55,11 +55,12 @@ export function fullRunSpec(output: OutputSpec): RunSpec {
     exitFile: '/var/lib/mc/exit',
     hold: true,
     cgroups,
+    userns: true,
   }
 }
 
 /** An exec spec with every field set. */
-export const fullExecSpec: ExecSpec = { pid: 4242, joinFlags: 0x7c020000 | CLONE_NEWCGROUP, process: fullProcess, cgroups }
+export const fullExecSpec: ExecSpec = { pid: 4242, joinFlags: 0x7c020000 | CLONE_NEWCGROUP, process: fullProcess, cgroups, userns: true }
 
 /** What `mc-shim dump-spec` prints of a spec (native/spec-dump.c). */
 export interface DecodedSpec {
@@ -98,6 +99,7 @@ export interface DecodedSpec {
   rlimits: { resource: number; soft: string; hard: string }[]
   cgroup_procs: string[]
   cgroupns: number
+  userns: number
 }
 
 const unlimited = (2n ** 64n - 1n).toString()
@@ -120,6 +122,7 @@ const decodedProcess = {
   ],
   cgroup_procs: cgroups.procsFiles,
   cgroupns: 1,
+  userns: 1,
 }
 
 /** The fields a run spec leaves unset. */

@@ -1,0 +1,17 @@
+/**
+ * What a rootless container may ask for, checked at create before anything
+ * is pulled or made: its own network namespace with a loopback alone
+ * (`network: 'none'`), and no host devices (mknod of a device is EPERM in a
+ * user namespace).
+ *
+ * @module
+ */
+import { RootlessUnsupportedError, rootlessNetworkWorkaround } from './errors'
+
+/** EUNSUPPORTED for a network other than 'none' (the default 'bridge' included) or `devices`, naming the workaround. */
+export function checkRootlessRunOptions(opts: { network?: string; devices?: readonly unknown[] }): void {
+  const network = opts.network ?? 'bridge'
+  if (network !== 'none') throw new RootlessUnsupportedError(`run a container on network ${JSON.stringify(network)}`, rootlessNetworkWorkaround)
+  if (opts.devices?.length)
+    throw new RootlessUnsupportedError('give a container host devices', "a user namespace cannot make device nodes (mknod is EPERM there); bind-mount the device's path with volumes instead, or run as root")
+}
