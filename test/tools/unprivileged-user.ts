@@ -7,7 +7,7 @@
  * a clean environment; the checkout must be readable by others (checked).
  */
 import * as fs from 'node:fs'
-import { execFileSync, spawnSync } from 'node:child_process'
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { nodeScript, type NodeResult } from './node-child'
 
 const subidFiles = ['/etc/subuid', '/etc/subgid']
@@ -26,7 +26,7 @@ function freeSubidStart(): number {
 }
 
 /** Pids of the processes whose real uid is `uid`, one by one from /proc. */
-function pidsOf(uid: number): number[] {
+export function pidsOf(uid: number): number[] {
   return fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p)).map(Number).filter((pid) => {
     try {
       return new RegExp(`^Uid:\\s+${uid}\\s`, 'm').test(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))
@@ -34,6 +34,13 @@ function pidsOf(uid: number): number[] {
       return false
     }
   })
+}
+
+/** runuser's arguments running `node -e nodeScript(body)` as `name` through `wrapper`, in a clean environment plus `extraEnv`. */
+function runuserArgs(name: string, body: string, wrapper: string[], extraEnv: Record<string, string>): string[] {
+  const vars = { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: '/', USER: name, ...extraEnv }
+  const env = ['env', '-i', ...Object.entries(vars).map(([k, v]) => `${k}=${v}`)]
+  return ['-u', name, '--', ...env, ...wrapper, process.execPath, '-e', nodeScript(body)]
 }
 
 /** The user made by {@link makeUnprivilegedUser}. */
@@ -45,6 +52,8 @@ export interface UnprivilegedUser {
   subids: { start: number; count: number }
   /** Runs `node -e nodeScript(body)` as this user to its end, through `wrapper` (a command that execs its arguments) when given, with `env` added to its clean environment. */
   node(body: string, wrapper?: string[], env?: Record<string, string>): NodeResult
+  /** Starts `node -e nodeScript(body)` as this user, like {@link node}, without waiting for it (runuser's process: the script prints its own pid to be killed). */
+  spawnNode(body: string, env?: Record<string, string>): ChildProcess
   /** Kills what still runs as the user, deletes it and checks that its subordinate ranges went with it. */
   remove(): void
 }
@@ -67,11 +76,12 @@ export function makeUnprivilegedUser(): UnprivilegedUser {
     gid,
     subids: { start, count: 65536 },
     node(body, wrapper = [], extraEnv = {}) {
-      const vars = { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: '/', USER: name, ...extraEnv }
-      const env = ['env', '-i', ...Object.entries(vars).map(([k, v]) => `${k}=${v}`)]
-      const r = spawnSync('runuser', ['-u', name, '--', ...env, ...wrapper, process.execPath, '-e', nodeScript(body)], { cwd: '/', encoding: 'utf8', timeout: 60_000 })
+      const r = spawnSync('runuser', runuserArgs(name, body, wrapper, extraEnv), { cwd: '/', encoding: 'utf8', timeout: 60_000 })
       if (r.error) throw r.error
       return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr }
+    },
+    spawnNode(body, extraEnv = {}) {
+      return spawn('runuser', runuserArgs(name, body, [], extraEnv), { cwd: '/', stdio: ['ignore', 'pipe', 'pipe'] })
     },
     remove() {
       for (const pid of pidsOf(uid)) process.kill(pid, 'SIGKILL')
