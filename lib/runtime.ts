@@ -48,10 +48,12 @@ export interface RuntimeOptions {
    * `false` requires root (EPERM without it). A rootless runtime keeps its runtime state in
    * $XDG_RUNTIME_DIR/minicontainer, else /tmp/minicontainer-<uid> (0700, owner checked: EUNSAFE otherwise).
    *
-   * Rootless mode is the first slice of its work: images (pull, import, fromHost, save, load) and
-   * volumes work; creating or starting a container, or making a network, is refused with EUNSUPPORTED
-   * ("rootless containers are not implemented yet"), or with EUSERNS when the host refuses user
-   * namespaces (the message names the cause and the fix). See {@link Runtime.preflight}.
+   * Rootless mode, so far: images (pull, import, fromHost, save, load), volumes, and containers with
+   * `network: 'none'`, each in a user namespace of its own where root is the caller alone (image files
+   * owned by other ids are the caller's; a `MINICONTAINER_SINGLE_UID` warning says so once). Other
+   * networks, `devices` and resource limits are EUNSUPPORTED, naming what to do instead; a host that
+   * refuses user namespaces gives EUSERNS (the message names the cause and the fix) at the first
+   * create or start. See {@link Runtime.preflight}.
    */
   rootless?: RootlessOption
   /**
