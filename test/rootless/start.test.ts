@@ -68,7 +68,7 @@ describe('rootless containers, as an ordinary user', () => {
     expect(out.logs).toMatch(/^crw-rw-rw-\s+1\s+65534\s+65534\s+1,\s+3 .*\/dev\/null$/m)
   })
 
-  test('an imported busybox image runs; its overlay renames and removes lower files; exec and copies in and out work', () => {
+  test('an imported busybox image runs; its overlay renames and removes lower files; exec and copies in and out (running and stopped) work', () => {
     const out = asUser(`
   const dir = fs.mkdtempSync(path.join(process.env.HOME, 'bbroot-'))
   await Image.import(busyboxRootfs(dir), { runtime: rt, ref: 'bb:latest' })
@@ -76,6 +76,8 @@ describe('rootless containers, as an ordinary user', () => {
   const c = await run('bb', ['sh', '-c', "echo hi > /tmp/x; cat /tmp/x; mv /root /root2 && rm /etc/motd && ls /etc/motd 2>&1; ls -d /root2; echo err >&2; exit 3"], { runtime: rt, network: 'none' })
   out.exit = await c.wait()
   out.logs = await logs(c)
+  await c.copyFrom('/tmp/x', path.join(process.env.HOME, 'x.out')) // from the stopped container: a held view of its files
+  out.stoppedCopy = fs.readFileSync(path.join(process.env.HOME, 'x.out'), 'utf8')
   await c.remove()
   const s = await run('bb', ['sleep', '300'], { runtime: rt, network: 'none' })
   await step('exec', () => s.exec(['sh', '-c', 'id -u; echo out; echo err >&2; exit 4']))
@@ -93,6 +95,7 @@ describe('rootless containers, as an ordinary user', () => {
     expect(out.exec).toEqual({ exitCode: 4, stdout: '0\nout\n', stderr: 'err\n' })
     expect(out.execCat).toBe('from the host\n')
     expect(out.copied).toBe('root:x:0:0:root:/root:/bin/sh')
+    expect(out.stoppedCopy).toBe('hi\n')
   })
 
   test("limits and networks other than 'none' are EUNSUPPORTED naming the way around, and nothing is made", () => {
