@@ -44,6 +44,8 @@ export type ErrorCode =
   | 'ECLOSED'
   | 'EUSERNS'
   | 'EDEPENDENCY'
+  | 'EDOCKERFILE'
+  | 'EBUILD'
 
 /**
  * Base class of every error minicontainer throws. Every code has at least one
@@ -426,5 +428,39 @@ export class DependencyError extends MiniContainerError {
    */
   constructor(readonly service: string, readonly dependency: string, readonly condition: string, reason: string, options?: { cause?: unknown }) {
     super('EDEPENDENCY', `dependency failed to start: service "${service}" needs "${dependency}" to reach ${condition}, but ${reason}`, options)
+  }
+}
+
+/**
+ * A Dockerfile that cannot be built as written (unknown instruction or flag,
+ * no FROM, an unknown stage or target, an empty file...): the message is
+ * BuildKit's, with the 1-based line when there is one.
+ */
+export class DockerfileError extends MiniContainerError {
+  /**
+   * @param line - 1-based line of the instruction, 0 when the whole file is at fault
+   * @param reason - BuildKit's wording, e.g. "unknown instruction: FOO"
+   */
+  constructor(readonly line: number, reason: string) {
+    super('EDOCKERFILE', line > 0 ? `dockerfile parse error on line ${line}: ${reason}` : reason)
+  }
+}
+
+/**
+ * A build step failed: a RUN exited non-zero (or a COPY could not be
+ * carried out). Carries where (stage, line, instruction), the exit code and
+ * the last 50 lines of the step's output; the build left nothing behind.
+ */
+export class BuildError extends MiniContainerError {
+  /**
+   * @param stage - the stage's name, or its index as a string
+   * @param line - 1-based line of the instruction
+   * @param instruction - the instruction as written, e.g. "RUN exit 3"
+   * @param exitCode - the process's exit code (undefined when no process ran)
+   * @param output - the last 50 lines of the step's output
+   * @param reason - what happened, in BuildKit's words
+   */
+  constructor(readonly stage: string, readonly line: number, readonly instruction: string, readonly exitCode: number | undefined, readonly output: string[], reason: string, options?: { cause?: unknown }) {
+    super('EBUILD', `stage ${stage}, line ${line}: ${instruction}: ${reason}${output.length ? `\n${output.join('\n')}` : ''}`, options)
   }
 }

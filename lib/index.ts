@@ -27,6 +27,8 @@ export type { DeviceMapping, DeviceOption, DeviceRecord } from './container/devi
 export type { CommitOptions } from './container/commit'
 export { Image, type ImageContext, type ImageRuntimeOption, type ImportOptions, type LoadOptions, type SaveOptions, type PruneOptions, type PruneResult, type ImagePullOptions } from './image/image'
 export type { ImageInspect, ImageHistoryEntry } from './image/inspect'
+export type { BuildOptions, BuildStep } from './image/build-options'
+export { UnsupportedDockerfileFeatureError } from './build/errors'
 export { Reference } from './image/reference'
 export type { PullOptions, PullProgress, PullStatus } from './image/registry/pull'
 export type { PushOptions, PushProgress, PushStatus, PushResult } from './image/registry/push'

@@ -15,7 +15,8 @@ import './util/dispose-symbol'
 import { CgroupService } from './cgroups'
 import { asMiniContainerError } from './errors'
 import { ImageStore } from './image/store'
-import { useDefaultImageContext } from './image/image'
+import { useDefaultImageContext, useImageBuilder } from './image/image'
+import { buildImage } from './build/builder'
 import { ContainerStore } from './container/store'
 import { useDefaultContext, type ContainerContext } from './container/context'
 import { collectGarbage, isRunning, stopOwnedContainers } from './container/recovery'
@@ -191,5 +192,6 @@ export class Runtime implements ContainerContext, AsyncDisposable {
 // The layers below reach the default runtime through these bindings, never by importing this module.
 useDefaultContext(() => Runtime.default())
 useDefaultImageContext(() => Runtime.default())
+useImageBuilder(buildImage)
 useDefaultNetworkContext(() => Runtime.default())
 Volume.useDefaultStore(() => Runtime.default().volumes)

@@ -18,6 +18,7 @@ import { normaliseRef, type ImageConfig, type ImageRecord, type ImageStore } fro
 import { pullImage, type PullOptions } from './registry/pull'
 import { pushImage, type PushOptions, type PushResult } from './registry/push'
 import { pushSourceOf } from './registry/push-source'
+import type { BuildOptions } from './build-options'
 
 /** What the image API needs from a runtime: its image store. A `Runtime` is one. */
 export interface ImageContext {
@@ -36,6 +37,16 @@ const defaultContext = new DefaultBinding<ImageContext>()
 /** Binds the runtime used when an image operation gets none (called once by the runtime module). */
 export function useDefaultImageContext(provider: () => ImageContext): void {
   defaultContext.bind(provider)
+}
+
+/** The builder behind {@link Image.build} (lib/build, which sits above the container layer). */
+export type ImageBuilder = (context: string, opts: BuildOptions) => Promise<Image>
+
+const builder = new DefaultBinding<ImageBuilder>('no image builder: import minicontainer through its entry point')
+
+/** Binds the builder (the runtime module does, once). */
+export function useImageBuilder(build: ImageBuilder): void {
+  builder.bind(() => build)
 }
 
 function contextOf(opts?: ImageRuntimeOption): ImageContext {
@@ -121,6 +132,19 @@ export class Image {
   /** The stored record (layers, config, host binds). */
   get details(): ImageRecord {
     return this.record
+  }
+
+  /**
+   * Builds an image from a Dockerfile in `context` (a directory), in-process,
+   * with BuildKit's semantics: stages and `COPY --from`, RUN in a throwaway
+   * container of the stage, COPY of context files (`.dockerignore` applied),
+   * and a cache in the runtime root shared by every process using it.
+   * EDOCKERFILE for a Dockerfile that cannot be built as written, EBUILD for
+   * a failed step (its exit code and last 50 lines), ENOTFOUND for a missing
+   * source; a failed build leaves no container or cache entry of its step.
+   */
+  static async build(context: string, opts: BuildOptions = {}): Promise<Image> {
+    return builder.of(undefined)(context, opts)
   }
 
   /**

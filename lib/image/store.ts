@@ -281,6 +281,13 @@ export class ImageStore {
     this.dropUnreferenced({ layers: record.layers, blobs: [record.id, ...record.manifests.map((m) => m.digest), ...layerBlobs] })
   }
 
+  /** Deletes an image's record, refs and config blob but none of its layers (a build's throwaway image, whose layers the build cache keeps). */
+  forget(id: string): void {
+    for (const ref of this.refsOf(id)) fs.rmSync(path.join(this.refsDir, encodeURIComponent(ref)), { force: true })
+    fs.rmSync(this.imageFile(id), { force: true })
+    this.dropUnreferenced({ blobs: [id] })
+  }
+
   /**
    * Removes, of the given layers and blobs, those no stored image
    * references: what a removed image, or a failed pull or load, added and

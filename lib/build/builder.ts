@@ -1,0 +1,248 @@
+/**
+ * `Image.build`: parses the Dockerfile, builds the stages the target needs
+ * (each once, on demand, so `FROM <stage>` and `COPY --from=<stage>` wait
+ * for theirs), carries out each instruction on the stage's state, takes
+ * layer steps (RUN, COPY, ADD, WORKDIR) from the cache when their key is
+ * there, and stores the target's state as the image.
+ *
+ * @module
+ */
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+import { contextOf, type ContainerContext } from '../container/context'
+import { DockerfileError, throwIfAborted } from '../errors'
+import { Image } from '../image/image'
+import type { BuildOptions, BuildStep } from '../image/build-options'
+import { hostPlatform } from '../image/platform'
+import { normaliseRef } from '../image/store'
+import { optionsObject } from '../util/options-object'
+import { BuildCache, stepKey } from './cache'
+import { BuildContext, type Source } from './context'
+import { copyLayerTar, mkdirLayerTar } from './copy-layer'
+import { parseDockerfile, type Dockerfile, type Instruction } from './dockerfile'
+import { UnsupportedDockerfileFeatureError } from './errors'
+import { expandWord, expandWords } from './expand'
+import { LayerView } from './layer-lookup'
+import { runStep } from './run-step'
+import { chownOf, selectFromLayers, sourcesDigest } from './sources'
+import { applyConfigInstruction, commandOf, scopeOf, workdirOf, type StageState } from './stage-state'
+import { findStage, splitStages, targetStage, type Stage, type StagePlan } from './stages'
+
+const defaultShell = ['/bin/sh', '-c']
+
+/** Builds `context` with `options` (see `Image.build`). */
+export async function buildImage(context: string, options: BuildOptions = {}): Promise<Image> {
+  const opts = optionsObject(options, 'Image.build()')
+  const rt = contextOf({ runtime: opts.runtime as ContainerContext | undefined })
+  throwIfAborted(opts.signal, 'Image.build()')
+  const { text, file } = dockerfileOf(context, opts.dockerfile)
+  const df = parseDockerfile(text)
+  const plan = splitStages(df)
+  const target = targetStage(plan.stages, opts.target)
+  const refs = (typeof opts.tag === 'string' ? [opts.tag] : (opts.tag ?? [])).map(normaliseRef)
+  const ctx = BuildContext.open(context, file)
+  try {
+    const state = await new Builder(rt, df, plan, ctx, opts).stage(target)
+    const config = { ...state.config, ...(opts.labels ? { labels: { ...state.config.labels, ...opts.labels } } : {}) }
+    const stored = rt.images.putImage(state.layers, config, { refs, history: state.history })
+    return await Image.get(stored.id, { runtime: rt })
+  } finally {
+    ctx.close()
+  }
+}
+
+function dockerfileOf(context: string, df: BuildOptions['dockerfile']): { text: string; file?: string } {
+  if (typeof df === 'object') return { text: df.content }
+  const file = path.resolve(context, df ?? 'Dockerfile')
+  return { text: fs.readFileSync(file, 'utf8'), file }
+}
+
+class Builder {
+  private readonly built = new Map<Stage, Promise<StageState>>()
+  private readonly building = new Set<Stage>()
+  private readonly cache: BuildCache
+  private readonly globals: Map<string, string>
+
+  constructor(
+    private readonly rt: ContainerContext,
+    private readonly df: Dockerfile,
+    private readonly plan: StagePlan,
+    private readonly ctx: BuildContext,
+    private readonly opts: BuildOptions,
+  ) {
+    this.cache = new BuildCache(rt.root, (d) => rt.images.hasLayer(d))
+    const p = hostPlatform()
+    const platform = `${p.os}/${p.architecture}${p.variant ? `/${p.variant}` : ''}`
+    this.globals = new Map(Object.entries({ TARGETPLATFORM: platform, TARGETOS: p.os, TARGETARCH: p.architecture, TARGETVARIANT: p.variant ?? '', BUILDPLATFORM: platform, BUILDOS: p.os, BUILDARCH: p.architecture, BUILDVARIANT: p.variant ?? '' }))
+    const scope = { vars: this.globals, escape: df.escape, line: 0 }
+    for (const ins of plan.globalArgs) for (const [k, v] of this.argDecls(ins, { ...scope, line: ins.line })) if (v !== undefined) this.globals.set(k, v)
+  }
+
+  /** The stage's final state, built once. */
+  stage(s: Stage): Promise<StageState> {
+    if (this.building.has(s) && !this.built.has(s)) throw new DockerfileError(s.from.line, `circular dependency detected on stage: ${s.name ?? s.index}`)
+    let p = this.built.get(s)
+    if (!p) {
+      this.building.add(s)
+      p = this.buildStage(s)
+      this.built.set(s, p)
+    }
+    return p
+  }
+
+  private async buildStage(s: Stage): Promise<StageState> {
+    const state = await this.base(s)
+    for (const ins of s.instructions) {
+      throwIfAborted(this.opts.signal, 'Image.build()')
+      await this.instruction(s, state, ins)
+    }
+    return state
+  }
+
+  private async base(s: Stage): Promise<StageState> {
+    const ref = expandWord(s.from.rest.trim().split(/\s+/)[0], { vars: this.globals, escape: this.df.escape, line: s.from.line })
+    const fresh = { shell: defaultShell, args: new Map<string, string>(), cmdSet: false }
+    if (ref === 'scratch') return { ...fresh, layers: [], config: {}, history: [], key: stepKey(['scratch']) }
+    const dep = findStage(this.plan.stages.slice(0, s.index), ref)
+    if (dep) {
+      const d = await this.stage(dep)
+      return { ...fresh, layers: [...d.layers], config: structuredClone(d.config), history: [...d.history], key: d.key }
+    }
+    const image = await this.image(ref, s.from.line)
+    const history = this.rt.images.configDocument(image.id).history ?? []
+    return { ...fresh, layers: [...image.details.layers], config: structuredClone(image.config), history, key: stepKey(['image', image.id]) }
+  }
+
+  private async image(ref: string, line: number): Promise<Image> {
+    try {
+      return await Image.get(ref, { runtime: this.rt })
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'ENOIMAGE' || this.opts.pull === 'never') throw err
+      void line
+      return Image.pull(ref, { runtime: this.rt, signal: this.opts.signal })
+    }
+  }
+
+  /** `ARG a=1 b`: names and values (a build arg first, then the default, then a global of that name). */
+  private argDecls(ins: Instruction, scope: { vars: ReadonlyMap<string, string>; escape: string; line: number }): [string, string | undefined][] {
+    return expandWords(ins.rest, scope).map((w) => {
+      const i = w.indexOf('=')
+      const name = i < 0 ? w : w.slice(0, i)
+      const given = this.opts.buildArgs?.[name]
+      return [name, given ?? (i < 0 ? this.globals.get(name) : w.slice(i + 1))]
+    })
+  }
+
+  private step(s: Stage, ins: Instruction): BuildStep {
+    return { stage: s.name ?? String(s.index), line: ins.line, instruction: ins.original }
+  }
+
+  private async instruction(s: Stage, state: StageState, ins: Instruction): Promise<void> {
+    const scope = scopeOf(state, this.df.escape, ins.line)
+    this.opts.onLog?.(`[${s.name ?? s.index}] ${ins.original}`, this.step(s, ins))
+    if (ins.name === 'ARG') {
+      for (const [k, v] of this.argDecls(ins, scope)) if (v !== undefined) state.args.set(k, v)
+      return
+    }
+    if (ins.name === 'RUN') return this.run(s, state, ins)
+    if (ins.name === 'COPY' || ins.name === 'ADD') return this.copy(s, state, ins, scope)
+    if (ins.name === 'WORKDIR') return this.workdir(s, state, ins, workdirOf(state, ins, scope))
+    if (ins.name === 'ONBUILD') throw new UnsupportedDockerfileFeatureError(ins.line, 'ONBUILD is not supported yet')
+    applyConfigInstruction(state, ins, scope)
+    state.history.push({ created: new Date().toISOString(), created_by: ins.original, empty_layer: true })
+  }
+
+  /** A step that makes a layer: from the cache when its key is there, else made (and then cached). */
+  private async layerStep(s: Stage, state: StageState, ins: Instruction, keyParts: unknown[], make: () => Promise<string>): Promise<void> {
+    const key = stepKey([state.key, state.config, ...keyParts])
+    let diffId = this.opts.noCache ? undefined : this.cache.get(key)
+    if (diffId) this.opts.onLog?.('CACHED', this.step(s, ins))
+    else {
+      diffId = await make()
+      if (!this.opts.noCache) this.cache.put(key, diffId)
+    }
+    state.layers.push(diffId)
+    state.key = key
+    state.history.push({ created: new Date().toISOString(), created_by: ins.original })
+  }
+
+  private async run(s: Stage, state: StageState, ins: Instruction): Promise<void> {
+    for (const f of ins.flags.keys()) if (f !== 'network') throw new UnsupportedDockerfileFeatureError(ins.line, `RUN --${f} is not supported yet`)
+    const cmd = commandOf(ins, state.shell)
+    const args = [...state.args].filter(([k]) => !(state.config.env ?? []).some((kv) => kv.startsWith(`${k}=`))).map(([k, v]) => `${k}=${v}`)
+    const network = (ins.flags.get('network') || this.opts.network || 'bridge') as 'bridge' | 'none' | 'host'
+    await this.layerStep(s, state, ins, ['RUN', cmd, args, network], () =>
+      runStep(this.rt, {
+        layers: state.layers,
+        config: state.config,
+        cmd,
+        env: [...(state.config.env ?? []), ...args],
+        network,
+        where: this.step(s, ins),
+        onLine: (l) => this.opts.onLog?.(l, this.step(s, ins)),
+        signal: this.opts.signal,
+      }),
+    )
+  }
+
+  private async copy(s: Stage, state: StageState, ins: Instruction, scope: ReturnType<typeof scopeOf>): Promise<void> {
+    for (const f of ins.flags.keys()) if (!['from', 'chown', 'chmod', 'link'].includes(f)) throw new DockerfileError(ins.line, `unknown flag: ${f}`)
+    const words = ins.json ?? expandWords(ins.rest, scope)
+    if (words.length < 2) throw new DockerfileError(ins.line, `${ins.name} requires at least two arguments, but only one was provided. Destination could not be determined`)
+    const written = words[words.length - 1]
+    if (ins.name === 'ADD' && words.slice(0, -1).some((w) => /^https?:\/\//.test(w))) throw new UnsupportedDockerfileFeatureError(ins.line, 'ADD of a URL is not supported yet')
+    const sources = await this.sources(ins, words.slice(0, -1))
+    if (ins.name === 'ADD' && sources.some(isArchive)) throw new UnsupportedDockerfileFeatureError(ins.line, 'ADD of a local archive (extracted by Docker) is not supported yet; use COPY and extract it in a RUN')
+    if (sources.length > 1 && !/[/\\]$|\/\.$/.test(written)) throw new DockerfileError(ins.line, `When using ${ins.name} with more than one source file, the destination must be a directory and end with a /`)
+    const dest = path.posix.resolve(state.config.workdir || '/', written)
+    const view = this.view(state)
+    const chownFlag = ins.flags.get('chown')
+    const chown = chownFlag ? chownOf(expandWord(chownFlag, scope), view, ins.line) : undefined
+    const chmodFlag = ins.flags.get('chmod')
+    if (chmodFlag !== undefined && !/^[0-7]{3,4}$/.test(chmodFlag)) throw new DockerfileError(ins.line, `invalid chmod parameter ${chmodFlag}: use an octal mode such as 0755`)
+    const chmod = chmodFlag === undefined ? undefined : parseInt(chmodFlag, 8)
+    const destIsDirWritten = /\/$|\/\.$/.test(written)
+    await this.layerStep(s, state, ins, [ins.name, dest, destIsDirWritten, chown, chmod, sourcesDigest(sources)], () =>
+      this.rt.images.layers.addTar(copyLayerTar(view, sources, { dest, destIsDirWritten, ...(chown ? { chown } : {}), ...(chmod !== undefined ? { chmod } : {}) })),
+    )
+  }
+
+  private async sources(ins: Instruction, paths: string[]): Promise<Source[]> {
+    const from = ins.flags.get('from')
+    if (from === undefined) return paths.flatMap((p) => this.ctx.select(p))
+    const dep = findStage(this.plan.stages, from)
+    if (dep) {
+      const d = await this.stage(dep)
+      return selectFromLayers(this.rt, d.layers, d.config, paths)
+    }
+    let image: Image
+    try {
+      image = await this.image(from, ins.line)
+    } catch (err) {
+      throw new DockerfileError(ins.line, `COPY --from=${from}: no stage of that name and no such image (${(err as Error).message})`)
+    }
+    return selectFromLayers(this.rt, image.details.layers, image.config, paths)
+  }
+
+  private async workdir(s: Stage, state: StageState, ins: Instruction, dir: string): Promise<void> {
+    state.config.workdir = dir
+    const view = this.view(state)
+    if (view.stat(dir)) {
+      state.history.push({ created: new Date().toISOString(), created_by: ins.original, empty_layer: true })
+      return
+    }
+    await this.layerStep(s, state, ins, ['WORKDIR', dir], () => this.rt.images.layers.addTar(mkdirLayerTar(view, dir)))
+  }
+
+  private view(state: StageState): LayerView {
+    return new LayerView([...state.layers].reverse().map((l) => this.rt.images.layerPath(l)))
+  }
+}
+
+/** A local tar, gzip, bzip2 or xz file, which ADD would extract. */
+function isArchive(s: Source): boolean {
+  const c = s.entries.length === 1 ? s.entries[0].content : undefined
+  if (!c) return false
+  const magic = c.subarray(0, 6).toString('hex')
+  return magic.startsWith('1f8b') || magic.startsWith('425a68') || magic === 'fd377a585a00' || c.subarray(257, 262).toString() === 'ustar'
+}

@@ -1,0 +1,146 @@
+/**
+ * The build context as COPY sees it: a directory, its `.dockerignore`, and
+ * the sources a COPY selects. A source path is resolved inside the context
+ * with openat2(RESOLVE_IN_ROOT), as BuildKit clamps `..` and symlinks to
+ * the context; below it nothing is followed (symlinks are copied as links).
+ * Each selected entry carries what the cache key hashes: its name, type,
+ * mode, link target and bytes (never its mtime).
+ *
+ * @module
+ */
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+import { InvalidArgumentError, NotFoundError, SyscallError } from '../errors'
+import { AT_FDCWD, O_CLOEXEC, O_DIRECTORY, O_PATH, RESOLVE_IN_ROOT, openat2 } from '../sys/libc'
+import { close } from '../sys/fsops'
+import { IgnoreRules, cleanPattern, isGlob, patternRegex } from './patterns'
+
+/** One file, directory or link a COPY copies. */
+export interface SourceEntry {
+  /** Path below the selected source ("" for the source itself). */
+  readonly rel: string
+  readonly type: 'file' | 'directory' | 'symlink'
+  /** Permission bits (07777). */
+  readonly mode: number
+  readonly mtime: Date
+  /** A file's bytes. */
+  readonly content?: Buffer
+  /** A link's target. */
+  readonly link?: string
+}
+
+/** A selected source: its name in the context and its entries (a directory's whole tree). */
+export interface Source {
+  /** Context-relative path ("" for the context root). */
+  readonly path: string
+  readonly entries: SourceEntry[]
+}
+
+/** An opened build context. */
+export class BuildContext {
+  private readonly ignore: IgnoreRules
+
+  /**
+   * @param dir - the context directory (absolute)
+   * @param ignoreText - the `.dockerignore` rules
+   */
+  constructor(
+    readonly dir: string,
+    ignoreText: string,
+  ) {
+    this.ignore = new IgnoreRules(ignoreText)
+  }
+
+  /** Opens `dir` with its `<dockerfile>.dockerignore`, else `.dockerignore`. */
+  static open(dir: string, dockerfile?: string): BuildContext {
+    const abs = path.resolve(dir)
+    if (!fs.statSync(abs, { throwIfNoEntry: false })?.isDirectory()) throw new InvalidArgumentError(`build context ${abs} is not a directory: pass the directory holding the files COPY reads`)
+    const candidates = [...(dockerfile ? [`${dockerfile}.dockerignore`] : []), path.join(abs, '.dockerignore')]
+    const file = candidates.find((f) => fs.existsSync(f))
+    return new BuildContext(abs, file ? fs.readFileSync(file, 'utf8') : '')
+  }
+
+  /** The sources one COPY source argument selects (a glob may select several); ENOTFOUND when none. */
+  select(source: string): Source[] {
+    const clean = cleanPattern(source)
+    if (!isGlob(clean)) return [this.one(clean, source)]
+    const re = patternRegex(clean)
+    const found = this.walk('').filter((rel) => re.test(rel))
+    if (!found.length) throw new NotFoundError(`failed to compute cache key: failed to calculate checksum of ref: "/${clean}": not found (no file in the build context matches it, or .dockerignore excludes it)`)
+    return found.map((rel) => this.one(rel, source))
+  }
+
+  private one(rel: string, written: string): Source {
+    if (rel && this.ignore.ignores(rel)) throw notFound(written, 'it is excluded by .dockerignore')
+    let fd: number
+    try {
+      fd = openat2(this.rootFd(), rel || '.', O_PATH | O_CLOEXEC, 0, RESOLVE_IN_ROOT)
+    } catch (err) {
+      if (err instanceof SyscallError) throw notFound(written, 'it does not exist in the build context')
+      throw err
+    }
+    try {
+      return { path: rel, entries: this.entries(`/proc/self/fd/${fd}`, rel) }
+    } finally {
+      close(fd)
+    }
+  }
+
+  private rootFdCache: number | undefined
+
+  private rootFd(): number {
+    this.rootFdCache ??= openat2(AT_FDCWD, this.dir, O_PATH | O_DIRECTORY | O_CLOEXEC, 0, 0)
+    return this.rootFdCache
+  }
+
+  /** Releases the context's directory fd. */
+  close(): void {
+    if (this.rootFdCache !== undefined) close(this.rootFdCache)
+    this.rootFdCache = undefined
+  }
+
+  /** The entries of an opened source (through its fd path; the top is followed, nothing below it). */
+  private entries(top: string, rel: string): SourceEntry[] {
+    const st = fs.statSync(top)
+    if (!st.isDirectory()) return [entryOf(top, '', fs.statSync(top))]
+    const out: SourceEntry[] = [entryOf(top, '', st)]
+    const visit = (dir: string, sub: string): void => {
+      for (const name of fs.readdirSync(dir).sort()) {
+        const childRel = sub ? `${sub}/${name}` : name
+        const ctxRel = rel ? `${rel}/${childRel}` : childRel
+        const abs = `${dir}/${name}`
+        const lst = fs.lstatSync(abs)
+        const ignored = this.ignore.ignores(ctxRel)
+        if (!ignored) out.push(entryOf(abs, childRel, lst))
+        if (lst.isDirectory() && (!ignored || this.ignore.hasExceptions())) visit(abs, childRel)
+      }
+    }
+    visit(top, '')
+    return out
+  }
+
+  /** Every context-relative path not ignored (for glob sources). */
+  private walk(sub: string): string[] {
+    const out: string[] = []
+    const dir = sub ? path.join(this.dir, sub) : this.dir
+    for (const name of fs.readdirSync(dir).sort()) {
+      const rel = sub ? `${sub}/${name}` : name
+      const ignored = this.ignore.ignores(rel)
+      if (!ignored) out.push(rel)
+      if (fs.lstatSync(path.join(this.dir, rel)).isDirectory() && (!ignored || this.ignore.hasExceptions())) out.push(...this.walk(rel))
+    }
+    return out
+  }
+}
+
+function notFound(source: string, why: string): NotFoundError {
+  return new NotFoundError(`failed to compute cache key: failed to calculate checksum of ref: "/${cleanPattern(source)}": not found (${why})`)
+}
+
+function entryOf(abs: string, rel: string, st: fs.Stats): SourceEntry {
+  const base = { rel, mode: st.mode & 0o7777, mtime: st.mtime }
+  if (st.isSymbolicLink()) return { ...base, type: 'symlink', link: fs.readlinkSync(abs) }
+  if (st.isDirectory()) return { ...base, type: 'directory' }
+  if (!st.isFile()) throw new InvalidArgumentError(`${abs}: COPY copies files, directories and symlinks; this is a device, socket or FIFO`)
+  return { ...base, type: 'file', content: fs.readFileSync(abs) }
+}

@@ -1,0 +1,87 @@
+/**
+ * The layer a COPY makes, written directly as a tar (no container): the
+ * selected sources at their destination with Docker's rules (a directory's
+ * contents go into the destination, a file into a destination ending in "/"
+ * or that is a directory, else it becomes the destination), the parent
+ * directories on the way (those the image has keep their metadata, as an
+ * overlay copy-up would; missing ones are made 0755), owners root or
+ * `--chown`, modes the source's or `--chmod`.
+ *
+ * @module
+ */
+import * as path from 'node:path'
+import { Readable } from 'node:stream'
+import * as tar from 'tar-stream'
+import type { Source, SourceEntry } from './context'
+import type { LayerView } from './layer-lookup'
+
+/** Where and how a COPY writes. */
+export interface CopyPlan {
+  /** Absolute destination as written (after expansion and WORKDIR). */
+  readonly dest: string
+  /** The destination ended in "/" (or ".") */
+  readonly destIsDirWritten: boolean
+  readonly chown?: { uid: number; gid: number }
+  readonly chmod?: number
+}
+
+interface TarItem {
+  readonly name: string
+  readonly header: Partial<tar.Header> & { name: string }
+  readonly content?: Buffer
+}
+
+/** The tar of the COPY's layer, entries sorted so parents come first. */
+export function copyLayerTar(view: LayerView, sources: Source[], plan: CopyPlan): Readable {
+  const items = new Map<string, TarItem>()
+  const now = new Date()
+  const destStat = view.stat(plan.dest)
+  const intoDir = plan.destIsDirWritten || destStat?.type === 'directory' || sources.length > 1
+  for (const src of sources) {
+    const dirSource = src.entries[0]?.type === 'directory'
+    const target = dirSource || !intoDir ? plan.dest : path.posix.join(plan.dest, path.posix.basename(src.path))
+    addParents(items, view, dirSource ? target : path.posix.dirname(target), plan, now)
+    for (const e of src.entries) {
+      if (e.rel === '' && dirSource) continue
+      const name = e.rel === '' ? target : path.posix.join(target, e.rel)
+      items.set(name, item(name, e, plan))
+    }
+  }
+  return packed([...items.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)))
+}
+
+/** `dir` and its ancestors: copied up from the image when it has them, else made 0755. */
+function addParents(items: Map<string, TarItem>, view: LayerView, dir: string, plan: CopyPlan, now: Date): void {
+  for (let d = dir; d !== '/' && d !== '.'; d = path.posix.dirname(d)) {
+    if (items.has(d)) continue
+    const st = view.stat(d)
+    const owner = st ? { uid: st.uid, gid: st.gid } : (plan.chown ?? { uid: 0, gid: 0 })
+    items.set(d, { name: d, header: { name: `${d.slice(1)}/`, type: 'directory', mode: st?.mode ?? 0o755, ...owner, mtime: st?.mtime ?? now } })
+  }
+}
+
+function item(name: string, e: SourceEntry, plan: CopyPlan): TarItem {
+  const owner = plan.chown ?? { uid: 0, gid: 0 }
+  const mode = e.type === 'symlink' ? 0o777 : (plan.chmod ?? e.mode)
+  const base = { ...owner, mode, mtime: e.mtime }
+  if (e.type === 'directory') return { name, header: { ...base, name: `${name.slice(1)}/`, type: 'directory' } }
+  if (e.type === 'symlink') return { name, header: { ...base, name: name.slice(1), type: 'symlink', linkname: e.link ?? '' } }
+  return { name, header: { ...base, name: name.slice(1), type: 'file', size: e.content!.length }, content: e.content }
+}
+
+function packed(items: TarItem[]): Readable {
+  const pack = tar.pack()
+  for (const i of items) {
+    if (i.content) pack.entry(i.header, i.content)
+    else pack.entry(i.header)
+  }
+  pack.finalize()
+  return Readable.from(pack)
+}
+
+/** The layer WORKDIR makes for a directory the image lacks: it and its missing parents, 0755. */
+export function mkdirLayerTar(view: LayerView, dir: string): Readable {
+  const items = new Map<string, TarItem>()
+  addParents(items, view, dir, { dest: dir, destIsDirWritten: true }, new Date())
+  return packed([...items.values()].sort((a, b) => (a.name < b.name ? -1 : 1)))
+}

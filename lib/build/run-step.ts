@@ -1,0 +1,60 @@
+/**
+ * RUN: the command runs in a throwaway container of the stage (Docker's
+ * default capabilities and seccomp, the stage's env, user and workdir, no
+ * entrypoint); its overlay upper dir becomes the step's layer, as
+ * `commit()` makes one. The container and its throwaway image are removed
+ * whatever happens; a failed command is EBUILD with its last 50 lines.
+ *
+ * @module
+ */
+import { randomBytes } from 'node:crypto'
+import { BuildError } from '../errors'
+import { Container } from '../container/container'
+import type { ContainerContext } from '../container/context'
+import { layerFromUpper } from '../files'
+import type { ImageConfig } from '../image/store'
+import type { NetworkMode } from '../container/types'
+
+/** What a RUN needs besides its command. */
+export interface RunStepInput {
+  readonly layers: string[]
+  readonly config: ImageConfig
+  /** The command (exec form, or SHELL + the text). */
+  readonly cmd: string[]
+  /** ENV plus the ARGs in scope. */
+  readonly env: string[]
+  readonly network: NetworkMode
+  /** Where failures point: stage name or index, line, instruction text. */
+  readonly where: { stage: string; line: number; instruction: string }
+  readonly onLine: (line: string) => void
+  readonly signal?: AbortSignal
+}
+
+/** Runs the step; returns the diffID of the layer it made. */
+export async function runStep(rt: ContainerContext, input: RunStepInput): Promise<string> {
+  // A unique history entry keeps this throwaway image's id its own, even beside an identical build's.
+  const temp = rt.images.putImage(input.layers, input.config, { history: [{ comment: `minicontainer build ${randomBytes(8).toString('hex')}` }] })
+  let container: Container | undefined
+  try {
+    container = await Container.create(temp.id, input.cmd, { runtime: rt, entrypoint: [], env: input.env, user: input.config.user || undefined, workdir: input.config.workdir || undefined, network: input.network, signal: input.signal })
+    await container.start({ signal: input.signal })
+    const exit = await container.wait()
+    const output = await linesOf(container)
+    output.forEach(input.onLine)
+    if (exit.exitCode !== 0) {
+      const { stage, line, instruction } = input.where
+      throw new BuildError(stage, line, instruction, exit.exitCode, output.slice(-50), `process ${JSON.stringify(input.cmd.join(' '))} did not complete successfully: exit code: ${exit.exitCode}`)
+    }
+    return await rt.images.layers.addTar(layerFromUpper(rt.containers.paths(container.id).upper))
+  } finally {
+    await container?.remove({ force: true }).catch(() => {})
+    rt.images.forget(temp.id)
+  }
+}
+
+async function linesOf(c: Container): Promise<string[]> {
+  const chunks: Buffer[] = []
+  for await (const chunk of c.logs()) chunks.push(Buffer.from(chunk as Buffer))
+  const text = Buffer.concat(chunks).toString('utf8')
+  return text ? text.replace(/\n$/, '').split('\n') : []
+}

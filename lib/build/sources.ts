@@ -1,0 +1,68 @@
+/**
+ * What a COPY reads and how it is keyed: sources from the build context or
+ * from another stage's (or image's) files, the digest of their content for
+ * the cache (names, types, modes, link targets and bytes; never mtimes), and
+ * `--chown` names looked up in the stage's /etc/passwd and /etc/group.
+ *
+ * @module
+ */
+import { createHash, randomBytes } from 'node:crypto'
+import { Container } from '../container/container'
+import type { ContainerContext } from '../container/context'
+import { DockerfileError } from '../errors'
+import type { ImageConfig } from '../image/store'
+import { BuildContext, type Source } from './context'
+import type { LayerView } from './layer-lookup'
+
+/** The digest of the selected sources' content. */
+export function sourcesDigest(sources: Source[]): string {
+  const h = createHash('sha256')
+  for (const s of sources) {
+    h.update(`${s.path}\0`)
+    for (const e of s.entries) {
+      h.update(JSON.stringify([e.rel, e.type, e.mode, e.link ?? '']))
+      if (e.content) h.update(createHash('sha256').update(e.content).digest('hex'))
+    }
+  }
+  return h.digest('hex')
+}
+
+/** Selects sources in the files of an image state (`COPY --from`), through a container that is never started. */
+export async function selectFromLayers(rt: ContainerContext, layers: string[], config: ImageConfig, paths: string[]): Promise<Source[]> {
+  const temp = rt.images.putImage(layers, config, { history: [{ comment: `minicontainer build ${randomBytes(8).toString('hex')}` }] })
+  let container: Container | undefined
+  try {
+    container = await Container.create(temp.id, ['/'], { runtime: rt, network: 'none', entrypoint: [] })
+    return await container.withFilesystem(async (root) => {
+      const ctx = new BuildContext(root, '')
+      try {
+        return paths.flatMap((p) => ctx.select(p))
+      } finally {
+        ctx.close()
+      }
+    })
+  } finally {
+    await container?.remove({ force: true }).catch(() => {})
+    rt.images.forget(temp.id)
+  }
+}
+
+/** `--chown=user[:group]`: numbers as they are, names from the stage's passwd and group files. */
+export function chownOf(spec: string, view: LayerView, line: number): { uid: number; gid: number } {
+  const [user, group] = spec.split(':')
+  const uid = idOf(user, view.read('/etc/passwd'), line, 'user')
+  const gid = group !== undefined ? idOf(group, view.read('/etc/group'), line, 'group') : /^\d+$/.test(user) ? uid : primaryGid(user, view.read('/etc/passwd'))
+  return { uid, gid }
+}
+
+function idOf(name: string, file: string | undefined, line: number, what: string): number {
+  if (/^\d+$/.test(name)) return Number(name)
+  const entry = (file ?? '').split('\n').find((l) => l.split(':')[0] === name)
+  if (!entry) throw new DockerfileError(line, `unable to convert uid/gid chown string to host mapping: can't find uid for ${what} ${name}: no such ${what}: ${name}`)
+  return Number(entry.split(':')[2])
+}
+
+function primaryGid(user: string, passwd: string | undefined): number {
+  const entry = (passwd ?? '').split('\n').find((l) => l.split(':')[0] === user)
+  return entry ? Number(entry.split(':')[3]) : 0
+}
