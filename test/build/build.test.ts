@@ -1,0 +1,119 @@
+/**
+ * Image.build against the real kernel with the busybox base image: a
+ * two-stage build and its config, the cache (hits, a changed source, an
+ * mtime-only change), and failures (EDOCKERFILE lines, EBUILD leaving
+ * nothing behind).
+ */
+import * as fs from 'node:fs'
+import * as os from 'node:os'
+import * as path from 'node:path'
+import { Container, Image, type Runtime } from '../../lib'
+import { runOutput, useRuntime } from '../helpers'
+
+let runtime: Runtime
+useRuntime((rt) => (runtime = rt), { busybox: true, hostImage: false })
+
+function context(files: Record<string, string>): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-build-ctx-'))
+  for (const [name, content] of Object.entries(files)) {
+    fs.mkdirSync(path.dirname(path.join(dir, name)), { recursive: true })
+    fs.writeFileSync(path.join(dir, name), content)
+  }
+  return dir
+}
+
+const twoStage = `# syntax=docker/dockerfile:1
+ARG BASE=bb
+FROM \${BASE} AS builder
+RUN mkdir -p /out && echo built > /out/result && cat /proc/sys/kernel/random/uuid > /out/stamp
+COPY app/ /src/
+
+FROM bb
+ENV GREETING="hello world" \\
+    MODE=test
+WORKDIR /app/data
+COPY --from=builder /out/ /app/
+COPY --chown=app:staff --chmod=0640 conf.txt ./conf.txt
+LABEL org.example.name=demo
+EXPOSE 8080 53/udp
+USER app
+CMD ["echo", "cmd"]
+ENTRYPOINT ["/bin/sh", "-c"]
+`
+
+describe('Image.build', () => {
+  it('builds two stages: RUN output copied with COPY --from, config as Docker records it', async () => {
+    const ctx = context({ Dockerfile: twoStage, 'conf.txt': 'conf\n', 'app/main.sh': 'echo main\n' })
+    const img = await Image.build(ctx, { runtime, tag: 'built:1', network: 'none' })
+    expect(img.refs).toEqual(['built:1'])
+    expect(img.config).toMatchObject({ env: ['GREETING=hello world', 'MODE=test'], workdir: '/app/data', user: 'app', exposedPorts: ['8080/tcp', '53/udp'], labels: { 'org.example.name': 'demo' }, entrypoint: ['/bin/sh', '-c'] })
+    expect(img.config.cmd).toEqual(['echo', 'cmd']) // set in this stage: ENTRYPOINT keeps it (BuildKit's cmdSet)
+    const child = await Image.build(ctx, { runtime, dockerfile: { content: 'FROM built:1\nENTRYPOINT ["/bin/echo"]\n' } })
+    expect(child.config.cmd).toBeUndefined() // inherited: cleared by ENTRYPOINT
+    const out = await runOutput(runtime, 'built:1', ['cat /app/result; stat -c "%a %u %g" /app/data/conf.txt; cat /app/data/conf.txt; id -un; pwd'])
+    expect(out).toBe('built\n640 1000 50\nconf\napp\n/app/data\n')
+    fs.rmSync(ctx, { recursive: true, force: true })
+  }, 60000)
+
+  it('takes every step from the cache the second time; a changed source misses from its COPY on; an mtime change hits', async () => {
+    const df = 'FROM bb\nCOPY a.txt /a.txt\nRUN cat /proc/sys/kernel/random/uuid > /stamp1\nCOPY b.txt /b.txt\nRUN cat /proc/sys/kernel/random/uuid > /stamp2\n'
+    const ctx = context({ Dockerfile: df, 'a.txt': 'a\n', 'b.txt': 'b\n' })
+    const build = async () => {
+      const log: string[] = []
+      const img = await Image.build(ctx, { runtime, network: 'none', onLog: (line, step) => line === 'CACHED' && log.push(step.instruction) })
+      return { img, cached: log }
+    }
+    const first = await build()
+    expect(first.cached).toEqual([])
+    const second = await build()
+    expect(second.cached).toEqual(['COPY a.txt /a.txt', 'RUN cat /proc/sys/kernel/random/uuid > /stamp1', 'COPY b.txt /b.txt', 'RUN cat /proc/sys/kernel/random/uuid > /stamp2'])
+    expect(second.img.details.layers).toEqual(first.img.details.layers)
+    const future = new Date(Date.now() + 100000)
+    fs.utimesSync(path.join(ctx, 'a.txt'), future, future)
+    expect((await build()).cached).toHaveLength(4)
+    fs.writeFileSync(path.join(ctx, 'b.txt'), 'b changed\n')
+    const changed = await build()
+    expect(changed.cached).toEqual(['COPY a.txt /a.txt', 'RUN cat /proc/sys/kernel/random/uuid > /stamp1'])
+    expect(await runOutput(runtime, changed.img.id, ['cat', '/b.txt'])).toBe('b changed\n')
+    expect(await runOutput(runtime, changed.img.id, ['cat', '/stamp1'])).toBe(await runOutput(runtime, first.img.id, ['cat', '/stamp1']))
+    expect(await runOutput(runtime, changed.img.id, ['cat', '/stamp2'])).not.toBe(await runOutput(runtime, first.img.id, ['cat', '/stamp2']))
+    fs.rmSync(ctx, { recursive: true, force: true })
+  }, 90000)
+
+  it('EDOCKERFILE names the line in BuildKit words', async () => {
+    const ctx = context({})
+    const cases: [string, RegExp][] = [
+      ['FROM bb\n\n# c\nFOO bar\n', /dockerfile parse error on line 4: unknown instruction: FOO/],
+      ['# only a comment\n\n', /the Dockerfile cannot be empty/],
+      ['ENV A=1\nFROM bb\n', /dockerfile parse error on line 1: no build stage in current context/],
+      ['FROM bb AS one\n', /failed to reach build target two in Dockerfile/],
+      ['FROM bb\nCOPY --bogus=1 a /b\n', /dockerfile parse error on line 2: unknown flag: bogus/],
+    ]
+    for (const [content, message] of cases) {
+      const err = await Image.build(ctx, { runtime, dockerfile: { content }, target: content.includes('one') ? 'two' : undefined }).catch((e: unknown) => e)
+      expect(err).toMatchObject({ code: 'EDOCKERFILE' })
+      expect((err as Error).message).toMatch(message)
+    }
+    fs.rmSync(ctx, { recursive: true, force: true })
+  })
+
+  it('a failing RUN is EBUILD with its exit code and output, and leaves no container and no cache entry', async () => {
+    const ctx = context({ Dockerfile: 'FROM bb\nRUN echo before\nRUN echo oops; exit 3\n' })
+    const cacheDir = path.join(runtime.root, 'build-cache')
+    const entriesBefore = fs.existsSync(cacheDir) ? fs.readdirSync(cacheDir).length : 0
+    const imagesBefore = (await Image.list({ runtime })).length
+    const err = await Image.build(ctx, { runtime, network: 'none' }).catch((e: unknown) => e)
+    expect(err).toMatchObject({ code: 'EBUILD', stage: '0', line: 3, instruction: 'RUN echo oops; exit 3', exitCode: 3, output: ['oops'] })
+    expect((err as Error).message).toContain('process "/bin/sh -c echo oops; exit 3" did not complete successfully: exit code: 3')
+    expect(await Container.list({ runtime, all: true })).toEqual([])
+    expect((await Image.list({ runtime })).length).toBe(imagesBefore)
+    expect(fs.readdirSync(cacheDir).filter((f) => !f.startsWith('.')).length).toBe(entriesBefore + 1) // "RUN echo before" only
+    fs.rmSync(ctx, { recursive: true, force: true })
+  }, 60000)
+
+  it('a missing or ignored source is ENOTFOUND naming it', async () => {
+    const ctx = context({ Dockerfile: 'FROM bb\nCOPY secret.txt /\n', 'secret.txt': 's', '.dockerignore': '*.txt\n' })
+    await expect(Image.build(ctx, { runtime })).rejects.toMatchObject({ code: 'ENOTFOUND', message: expect.stringContaining('"/secret.txt": not found') })
+    fs.rmSync(ctx, { recursive: true, force: true })
+  })
+})
