@@ -53,7 +53,7 @@ export function parseDockerfile(text: string): Dockerfile {
     while (continues(line, escape) && i + 1 < lines.length) {
       body += line.trimEnd().slice(0, -1)
       i = nextContent(lines, i + 1)
-      line = i < lines.length ? lines[i].trimStart() : ''
+      line = i < lines.length ? lines[i] : '' // a continuation keeps its leading whitespace, as BuildKit's
     }
     body += continues(line, escape) ? line.trimEnd().slice(0, -1) : line
     if (body.trim()) instructions.push(instruction(body.trim(), start + 1))
