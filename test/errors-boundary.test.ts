@@ -259,5 +259,7 @@ function sampleArguments(name: string): unknown[] {
   if (name === 'NetworkInUseError' || name === 'VolumeInUseError') return ['x', ['x']]
   if (name === 'PlatformNotFoundError') return ['x', 'x', ['x']]
   if (name === 'AmbiguousReferenceError') return ['x', 2]
+  if (name === 'BuildError') return ['0', 3, 'RUN exit 3', 3, ['x'], 'x']
+  if (name === 'DockerfileError' || name === 'UnsupportedDockerfileFeatureError') return [2, 'x']
   return ['EINVALID', 'x', 'x', 'x']
 }
