@@ -107,6 +107,8 @@ function instruction(body: string, line: number): Instruction {
   if (!known.includes(name)) throw new DockerfileError(line, `unknown instruction: ${m[1]}`)
   const { flags, rest } = withFlags.has(name) ? splitFlags(m[2]) : { flags: new Map<string, string>(), rest: m[2] }
   const json = withJson.has(name) ? jsonForm(rest) : undefined
+  // Heredocs are not parsed yet: refused, never run as shell text that BuildKit would read otherwise.
+  if (!json && ['RUN', 'COPY', 'ADD'].includes(name) && /(^|\s)<<-?["']?[A-Za-z_]/.test(rest)) throw new UnsupportedDockerfileFeatureError(line, `heredocs (${name} <<EOF) are not supported yet`)
   return { name, line, flags, rest, ...(json ? { json } : {}), original: `${name} ${m[2]}`.trim() }
 }
 

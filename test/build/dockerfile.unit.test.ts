@@ -29,6 +29,7 @@ describe('parseDockerfile', () => {
     expect(() => parseDockerfile('FROM bb\nFOO x\n')).toThrow(expect.objectContaining({ code: 'EDOCKERFILE', line: 2, message: 'dockerfile parse error on line 2: unknown instruction: FOO' }))
     expect(() => parseDockerfile('\n# c\n')).toThrow(expect.objectContaining({ code: 'EDOCKERFILE', message: 'the Dockerfile cannot be empty' }))
     expect(() => parseDockerfile('# syntax=example.com/frontend\nFROM bb\n')).toThrow(expect.objectContaining({ code: 'EUNSUPPORTED' }))
+    expect(() => parseDockerfile('FROM bb\nRUN <<EOF\necho\nEOF\n')).toThrow(expect.objectContaining({ code: 'EUNSUPPORTED', line: 2 }))
   })
 })
 
