@@ -43,7 +43,9 @@ import {
   nameStr,
   openat,
 } from '../sys/fsops'
-import { ArchiveWalker, decompressed, entryParts, extractEach, toNodeReadable, writableEntryTypes, writeEntry, type EntryHeader, type TarEntry } from './tar'
+import { ArchiveWalker } from './archive-walker'
+import { decompressed, toNodeReadable } from './tar-streams'
+import { entryParts, extractEach, writableEntryTypes, writeEntry, type EntryHeader, type TarEntry } from './tar-extract'
 import { UnsafeEntryError } from './errors'
 import { isDir, isLink, lstatAt } from './resolve'
 import { DirChain } from './dir-chain'

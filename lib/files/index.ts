@@ -10,12 +10,12 @@
  */
 import type { Readable } from 'node:stream'
 import { finished } from 'node:stream/promises'
-import { getArchive } from './tar'
+import { getArchive } from './archive-api'
 import type { PathStat } from './stat'
 
 export { copyTo, copyFrom, type CopyOptions } from './copy'
 export { statPath, type PathStat } from './stat'
-export { getArchive, putArchive, type PutArchiveOptions } from './tar'
+export { getArchive, putArchive, type PutArchiveOptions } from './archive-api'
 export { layerFromUpper, applyLayer, type ApplyLayerOptions } from './diff'
 export {
   FilesError,

@@ -9,7 +9,7 @@
 import * as crypto from 'node:crypto'
 import * as path from 'node:path'
 import { InvalidArgumentError } from '../errors'
-import { KeyedLock } from '../image/lock'
+import { KeyedLock } from '../util/keyed-lock'
 
 /** The label holding a reusable container's configuration hash. */
 export const reuseHashLabel = 'minicontainer.reuse-hash'

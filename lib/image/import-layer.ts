@@ -12,7 +12,7 @@
  */
 import * as fs from 'node:fs'
 import { layerFromUpper } from '../files/diff'
-import { decompressed } from '../files/tar'
+import { decompressed } from '../files/tar-streams'
 import type { LayerStore } from './layers'
 
 /** Stores a directory tree as a layer; returns its diffID. */

@@ -13,7 +13,7 @@ import { once } from 'node:events'
 import { PassThrough, type Readable } from 'node:stream'
 import { InvalidArgumentError, MiniContainerError } from '../errors'
 import { applyLayer } from '../files/diff'
-import { decompressed, writeAll } from '../files/tar'
+import { decompressed, writeAll } from '../files/tar-streams'
 import { diskUsage } from '../util/disk-usage'
 import { Hashing } from './blobs'
 

@@ -22,7 +22,7 @@ import { AmbiguousReferenceError, ImageNotFoundError, InvalidArgumentError, NotF
 import { readJson, writeJson } from '../util/json-file'
 import { BlobStore, checkDigest, type IngestOptions } from './blobs'
 import { LayerStore } from './layers'
-import { KeyedLock } from './lock'
+import { KeyedLock } from '../util/keyed-lock'
 import { parseReference } from './reference'
 import { imageConfigOf, newOciConfig, parseOciConfig, type HistoryEntry, type ImageConfig, type OciImageConfig } from './oci-config'
 

@@ -15,7 +15,7 @@ import * as path from 'node:path'
 import { Readable } from 'node:stream'
 import * as tar from 'tar-stream'
 import { DigestMismatchError, InvalidArgumentError, MiniContainerError } from '../../errors'
-import { decompressed, feed } from '../../files/tar'
+import { decompressed, feed } from '../../files/tar-streams'
 import type { BlobStore } from '../blobs'
 
 /** The most a manifest, index or config read into memory may have (they are a few KiB; a pull allows configs this big). */

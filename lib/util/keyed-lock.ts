@@ -8,7 +8,7 @@
  */
 import * as fs from 'node:fs'
 import * as path from 'node:path'
-import { boundedFileName } from '../util/file-name'
+import { boundedFileName } from './file-name'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { tryLockExclusive, unlockFile } from '../sys/libc'
 

@@ -1,0 +1,221 @@
+/**
+ * Tar archives of container paths (Docker's GET / PUT /containers/{id}/archive).
+ *
+ * getArchive walks the path with the same fd-relative, never-following walk
+ * as copies. putArchive treats the archive as hostile: entries with `..`
+ * components or absolute names, device nodes, and hard links to anything but
+ * an earlier entry are refused (EUNSAFE); symlinks are created as given (they
+ * only ever resolve inside the container's root) and never followed while
+ * extracting. The archive is first extracted into a hidden staging directory
+ * inside the target directory and then moved into place with renames, so a
+ * bad archive or a broken stream leaves the target untouched.
+ *
+ * @module
+ */
+import * as path from 'node:path'
+import { Readable } from 'node:stream'
+import * as tar from 'tar-stream'
+import { checkUserId } from '../util/user-id'
+import { O_DIRECTORY, O_NOFOLLOW, O_PATH, RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, openat2 } from '../sys/libc'
+import { AT_EMPTY_PATH, O_RDONLY, close, fstatat, listdir, mkdirat, openat, nameStr } from '../sys/fsops'
+import { DirNonDirError, NotADirectoryError, PathNotFoundError, UnsafeEntryError } from './errors'
+import { closeSide, containerSide, isDir, lstatAt, mapWriteError, openInMaybe, parsePath, resolveInScope, type Side } from './resolve'
+import { openPath, pathStatOf, type PathStat } from './stat'
+import { checkMergeWritable, mergeInto, removeTree, removeTreeQuietly, restoreMtime, tempName } from './tree'
+import { ArchiveWalker, openDir } from './archive-walker'
+import { decompressed, toNodeReadable } from './tar-streams'
+import { entryParts, extractEach, writableEntryTypes, writeEntry, type EntryHeader, type TarEntry } from './tar-extract'
+
+export type { PathStat }
+
+const CONFINED = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS
+
+/**
+ * A tar stream of a container path and the path's stat. The archive's top
+ * entry is the path's last component ("etc", "etc/hosts", ...); a path ending
+ * in "/." (or the root) gives the directory's contents. A final symlink is
+ * archived as the link itself unless the path ends in "/".
+ */
+export async function getArchive(root: string, p: string): Promise<{ stream: Readable; stat: PathStat }> {
+  const side = containerSide(root)
+  let o: ReturnType<typeof openPath>
+  let parsed: ReturnType<typeof parsePath>
+  try {
+    parsed = parsePath(side, p)
+    o = openPath(side, parsed)
+  } catch (err) {
+    closeSide(side)
+    throw err
+  }
+  const stat = pathStatOf(side, parsed, o.stat)
+  const pack = tar.pack()
+  const contents = isDir(o.stat) && (parsed.dotSuffix || parsed.base === '')
+  const top = parsed.base === '' ? '.' : parsed.base
+  const walker = new ArchiveWalker(pack)
+  ;(async () => {
+    try {
+      if (contents) {
+        const dfd = openDir(o.dirfd, o.name)
+        try {
+          for (const e of listdir(dfd)) await walker.add(dfd, e.name, nameStr(e.name))
+        } finally {
+          close(dfd)
+        }
+      } else await walker.add(o.dirfd, o.name, top)
+      pack.finalize()
+    } catch (err) {
+      pack.destroy(err as Error)
+    } finally {
+      close(o.dirfd)
+      closeSide(side)
+    }
+  })()
+  return { stream: toNodeReadable(pack), stat }
+}
+
+/** Options of `Container.putArchive`. */
+export interface PutArchiveOptions {
+  /** Refuse to replace a directory with a non-directory or the reverse (Docker's noOverwriteDirNonDir). */
+  noOverwriteDirNonDir?: boolean
+  /** Owner for every extracted entry instead of the archive's uid/gid (Docker's copyUIDGID inverse). */
+  chown?: {
+    /** Owner uid, as numbered inside the container. */
+    uid: number
+    /** Owner gid, as numbered inside the container. */
+    gid: number
+  }
+  /** Cancels the extraction, checked between entries; the archive is staged first, so a cancelled one changes nothing. */
+  signal?: AbortSignal
+}
+
+/**
+ * Extracts a tar (optionally gzip-compressed) into the existing container
+ * directory `dir`. Existing directories are merged, other existing entries
+ * replaced. Directories implied by entry names but not in the archive follow
+ * existing symlinks inside the container (e.g. lib -> usr/lib); directories
+ * in the archive replace a symlink, as with Docker. Extended attributes in
+ * the archive's PAX records are set as Docker sets them (overlay's own marks
+ * excepted, see files/xattrs.ts).
+ */
+export async function putArchive(root: string, dir: string, input: Readable | Buffer, opts: PutArchiveOptions = {}): Promise<void> {
+  if (opts.chown) {
+    checkUserId(opts.chown.uid, 'putArchive chown.uid')
+    checkUserId(opts.chown.gid, 'putArchive chown.gid')
+  }
+  const side = containerSide(root)
+  try {
+    const p = parsePath(side, dir)
+    const dirPath = resolveInScope(side, p.clean)
+    const dirfd = openInMaybe(side, dirPath, O_PATH)
+    if (dirfd === undefined) throw new PathNotFoundError(side.display(dir), 'path-missing')
+    try {
+      if (!isDir(fstatat(dirfd, '', AT_EMPTY_PATH))) throw new NotADirectoryError(side.display(dir), 'dest-not-dir')
+      await extractInto(side, dirfd, dirPath, input, opts)
+    } finally {
+      close(dirfd)
+    }
+  } finally {
+    closeSide(side)
+  }
+}
+
+async function extractInto(side: Side, dirfd: number, dirPath: string, input: Readable | Buffer, opts: PutArchiveOptions): Promise<void> {
+  const where = side.display(dirPath)
+  const stage = tempName('.mc-put-')
+  const before = lstatAt(dirfd, '')!
+  try {
+    mkdirat(dirfd, stage, 0o700)
+  } catch (err) {
+    throw mapWriteError(err, where)
+  }
+  let stagefd = -1
+  let merging = false
+  const implicit = new Set<string>()
+  const source = decompressed(Buffer.isBuffer(input) ? Readable.from([input]) : input)
+  try {
+    stagefd = openat(dirfd, stage, O_RDONLY | O_DIRECTORY | O_NOFOLLOW)
+    const fd = stagefd
+    await extractEach(source, fd, CONFINED, (entry, dirs) => extractEntry(fd, entry, opts, implicit, dirs), { ...opts, xattrs: true })
+    opts.signal?.throwIfAborted()
+    const landing = openat(dirfd, '.', O_RDONLY | O_DIRECTORY)
+    try {
+      checkMergeWritable(stagefd, landing, (rel) => side.display(path.posix.join(dirPath, rel)))
+      merging = true
+      await mergeInto(stagefd, landing, {
+        owner: true,
+        noOverwriteDirNonDir: opts.noOverwriteDirNonDir,
+        describe: (rel) => side.display(path.posix.join(dirPath, rel)),
+        dirNonDir: (rel) => new DirNonDirError(side.display(path.posix.join(dirPath, rel))),
+        keepDestMeta: (rel) => implicit.has(rel),
+        followLinkDir: (rel) => {
+          if (!implicit.has(rel)) return undefined
+          return openInMaybe(side, path.posix.join(dirPath, rel), O_PATH | O_DIRECTORY)
+        },
+      })
+    } finally {
+      close(landing)
+    }
+  } catch (err) {
+    source.destroy() // stops reading the caller's stream
+    if (stagefd >= 0) close(stagefd)
+    stagefd = -1
+    removeTreeQuietly(dirfd, stage)
+    if (!merging) restoreMtime(dirfd, before)
+    throw mapWriteError(err, where)
+  } finally {
+    if (stagefd >= 0) close(stagefd)
+    removeTreeQuietly(dirfd, stage)
+  }
+}
+
+/** Creates (implicitly, mode 0755) the directories of `parts` below stagefd; returns an O_PATH fd of the last. */
+function parentDir(stagefd: number, parts: string[], implicit: Set<string>, entry: string): number {
+  for (let i = 0; i < parts.length; i++) {
+    const rel = parts.slice(0, i + 1).join('/')
+    const pfd = i === 0 ? -1 : openat2(stagefd, parts.slice(0, i).join('/'), O_PATH | O_DIRECTORY, 0, CONFINED)
+    const at = pfd < 0 ? stagefd : pfd
+    try {
+      const st = lstatAt(at, parts[i])
+      if (!st) {
+        mkdirat(at, parts[i], 0o755)
+        implicit.add(rel)
+      } else if (!isDir(st)) throw new UnsafeEntryError(`archive entry ${JSON.stringify(entry)}`, `its parent ${rel} is not a directory in the archive (entries are never written through symlinks)`)
+    } finally {
+      if (pfd >= 0) close(pfd)
+    }
+  }
+  return openat2(stagefd, parts.length ? parts.join('/') : '.', O_PATH | O_DIRECTORY, 0, CONFINED)
+}
+
+async function extractEntry(stagefd: number, entry: TarEntry, opts: PutArchiveOptions, implicit: Set<string>, dirs: [string, EntryHeader][]): Promise<void> {
+  const h = entry.header
+  const type = h.type ?? 'file'
+  const drain = async () => {
+    for await (const _ of entry);
+  }
+  const parts = entryParts(h.name, 'the name')
+  if (type === 'character-device' || type === 'block-device')
+    throw new UnsafeEntryError(`archive entry ${JSON.stringify(h.name)}`, 'device nodes are not extracted into containers')
+  if (!writableEntryTypes.has(type)) return drain()
+  if (parts.length === 0) return drain() // "." itself: the target dir keeps its own metadata
+  const rel = parts.join('/')
+  const name = parts[parts.length - 1]
+  const pfd = parentDir(stagefd, parts.slice(0, -1), implicit, h.name)
+  try {
+    const existing = lstatAt(pfd, name)
+    if (existing) {
+      // A later entry of the same name wins, as with tar.
+      if (type === 'directory' && isDir(existing)) {
+        implicit.delete(rel)
+        dirs.push([rel, h])
+        return drain()
+      }
+      removeTree(pfd, name)
+      implicit.delete(rel)
+    }
+    const meta = { uid: opts.chown?.uid ?? h.uid ?? 0, gid: opts.chown?.gid ?? h.gid ?? 0, mtime: h.mtime ?? new Date(), mode: (h.mode ?? 0o644) & 0o7777 }
+    await writeEntry({ rootfd: stagefd, resolve: CONFINED, pfd, name, label: 'archive entry' }, entry, meta, rel, dirs)
+  } finally {
+    close(pfd)
+  }
+}

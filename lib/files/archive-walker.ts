@@ -1,0 +1,163 @@
+/**
+ * Walking a tree into a tar pack without following symlinks: for docker cp
+ * (getArchive) and for an overlay upper dir turned into an OCI layer.
+ *
+ * @module
+ */
+import * as fs from 'node:fs'
+import type * as tar from 'tar-stream'
+import { SyscallError } from '../errors'
+import { O_DIRECTORY, O_NOFOLLOW } from '../sys/libc'
+import {
+  O_RDONLY,
+  S_IFBLK,
+  S_IFCHR,
+  S_IFDIR,
+  S_IFIFO,
+  S_IFLNK,
+  S_IFMT,
+  S_IFREG,
+  close,
+  fgetxattr,
+  listdir,
+  nameStr,
+  openat,
+  openRegular,
+  readlinkat,
+  type Name,
+  type RawStat,
+} from '../sys/fsops'
+import { encodeName } from '../sys/byte-names'
+import { majorOf, minorOf } from '../sys/device-number'
+import { copyXattr, layerXattr, readXattrs, type Xattrs } from './xattrs'
+import { lstatAt } from './resolve'
+import { mtimeOf } from './stat'
+import { entryWritten } from './tar-writer'
+
+/** Opens a directory for reading without following a final symlink ('' is `dirfd` itself). */
+export function openDir(dirfd: number, name: Name): number {
+  return name === '' ? openat(dirfd, '.', O_RDONLY | O_DIRECTORY) : openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW)
+}
+
+/** Overlay's marks of an opaque directory (trusted.* for root-mounted overlays, user.* with userxattr). */
+const OPAQUE_XATTRS = ['trusted.overlay.opaque', 'user.overlay.opaque']
+
+/**
+ * Walks a tree into a tar pack without following symlinks. In `layer` mode
+ * (an overlay upper dir to an OCI layer) entries are sorted, whiteouts (char
+ * devices 0/0) become `.wh.<name>` files and opaque directories get a
+ * `.wh..wh..opq` entry. Otherwise (docker cp) the only xattr archived is
+ * security.capability, as in Docker.
+ */
+export class ArchiveWalker {
+  private readonly links = new Map<string, string>()
+  /** Which xattrs go into the archive: a layer's, or (docker cp) file capabilities only. */
+  private readonly keepXattr: (name: string) => boolean
+  constructor(
+    private readonly pack: tar.Pack,
+    private readonly layer = false,
+  ) {
+    this.keepXattr = layer ? layerXattr : copyXattr
+  }
+
+  /** The entries of a dir fd, sorted in layer mode (reproducible digests). */
+  entries(dfd: number) {
+    const list = listdir(dfd)
+    return this.layer ? list.sort((a, b) => Buffer.compare(encodeName(nameStr(a.name)), encodeName(nameStr(b.name)))) : list
+  }
+
+  async add(dirfd: number, name: Name, entryName: string, retried = false): Promise<void> {
+    const st = lstatAt(dirfd, name)
+    if (!st) return
+    const base = { name: entryName, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: mtimeOf(st) }
+    switch (st.mode & S_IFMT) {
+      case S_IFDIR: {
+        let dfd: number
+        try {
+          dfd = openDir(dirfd, name)
+        } catch (err) {
+          // Swapped for a non-directory since the lstat: archive what is there now, once.
+          if (err instanceof SyscallError && (err.errno === 'ELOOP' || err.errno === 'ENOTDIR' || err.errno === 'ENOENT')) return retried ? undefined : this.add(dirfd, name, entryName, true)
+          throw err
+        }
+        try {
+          await entryWritten(this.pack, { ...base, name: `${entryName}/`, type: 'directory' }, undefined, readXattrs(dfd, this.keepXattr))
+          if (this.layer && OPAQUE_XATTRS.some((x) => fgetxattr(dfd, x) === 'y'))
+            await entryWritten(this.pack, { name: `${entryName}/.wh..wh..opq`, mode: 0, uid: 0, gid: 0, mtime: base.mtime, type: 'file', size: 0 })
+          for (const e of this.entries(dfd)) await this.add(dfd, e.name, `${entryName}/${nameStr(e.name)}`)
+        } finally {
+          close(dfd)
+        }
+        return
+      }
+      case S_IFREG: {
+        if (st.nlink > 1) {
+          const key = `${st.dev}:${st.ino}`
+          const first = this.links.get(key)
+          if (first !== undefined) return entryWritten(this.pack, { ...base, type: 'link', linkname: first, size: 0 })
+          this.links.set(key, entryName)
+        }
+        let fd: number
+        let fst: RawStat
+        try {
+          ;({ fd, stat: fst } = openRegular(dirfd, name, O_RDONLY))
+        } catch (err) {
+          // Swapped for something else since the lstat: skip it.
+          if (err instanceof SyscallError && (err.errno === 'ELOOP' || err.errno === 'ENOENT' || err.errno === 'EINVAL')) return
+          throw err
+        }
+        // Exactly the size in the header, padded with zeros if the file shrank meanwhile.
+        let xattrs: Xattrs | undefined
+        try {
+          xattrs = readXattrs(fd, this.keepXattr)
+        } catch (err) {
+          close(fd)
+          throw err
+        }
+        const body = readExactly(fd, fst.size)
+        return entryWritten(this.pack, { ...base, type: 'file', size: fst.size }, body, xattrs)
+      }
+      case S_IFLNK:
+        return entryWritten(this.pack, { ...base, type: 'symlink', linkname: readlinkat(dirfd, name) })
+      case S_IFIFO:
+        return entryWritten(this.pack, { ...base, type: 'fifo' })
+      case S_IFCHR:
+      case S_IFBLK:
+        if (this.layer && (st.mode & S_IFMT) === S_IFCHR && st.rdev === 0) {
+          const slash = entryName.lastIndexOf('/')
+          const wh = `${entryName.slice(0, slash + 1)}.wh.${entryName.slice(slash + 1)}`
+          return entryWritten(this.pack, { name: wh, mode: 0, uid: 0, gid: 0, mtime: base.mtime, type: 'file', size: 0 })
+        }
+        return entryWritten(this.pack, {
+          ...base,
+          type: (st.mode & S_IFMT) === S_IFCHR ? 'character-device' : 'block-device',
+          devmajor: majorOf(st.rdev),
+          devminor: minorOf(st.rdev),
+        })
+      default:
+        return
+    }
+  }
+}
+
+const readAt = (fd: number, buf: Buffer, pos: number) =>
+  new Promise<number>((resolve, reject) => fs.read(fd, buf, 0, buf.length, pos, (err, n) => (err ? reject(err) : resolve(n))))
+
+/** Reads exactly `size` bytes of `fd` (zero-padded if the file shrank meanwhile), then closes it. */
+async function* readExactly(fd: number, size: number): AsyncGenerator<Buffer> {
+  try {
+    let done = 0
+    while (done < size) {
+      const buf = Buffer.allocUnsafe(Math.min(1 << 20, size - done))
+      const n = await readAt(fd, buf, done)
+      if (n === 0) {
+        yield Buffer.alloc(size - done)
+        return
+      }
+      done += n
+      yield buf.subarray(0, n)
+    }
+  } finally {
+    close(fd)
+  }
+}
