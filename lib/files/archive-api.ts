@@ -16,13 +16,14 @@ import * as path from 'node:path'
 import { Readable } from 'node:stream'
 import * as tar from 'tar-stream'
 import { checkUserId } from '../util/user-id'
-import { O_DIRECTORY, O_NOFOLLOW, O_PATH, RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, openat2 } from '../sys/libc'
+import { O_DIRECTORY, O_NOFOLLOW, O_PATH, RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS } from '../sys/libc'
 import { AT_EMPTY_PATH, O_RDONLY, close, fstatat, listdir, mkdirat, openat, nameStr } from '../sys/fsops'
 import { DirNonDirError, NotADirectoryError, PathNotFoundError, UnsafeEntryError } from './errors'
 import { closeSide, containerSide, isDir, lstatAt, mapWriteError, openInMaybe, parsePath, resolveInScope, type Side } from './resolve'
 import { openPath, pathStatOf, type PathStat } from './stat'
 import { checkMergeWritable, mergeInto, removeTree, removeTreeQuietly, restoreMtime, tempName } from './tree'
 import { ArchiveWalker, openDir } from './archive-walker'
+import { PathChain } from './path-chain'
 import { decompressed, toNodeReadable } from './tar-streams'
 import { entryParts, extractEach, writableEntryTypes, writeEntry, type EntryHeader, type TarEntry } from './tar-extract'
 
@@ -135,7 +136,12 @@ async function extractInto(side: Side, dirfd: number, dirPath: string, input: Re
   try {
     stagefd = openat(dirfd, stage, O_RDONLY | O_DIRECTORY | O_NOFOLLOW)
     const fd = stagefd
-    await extractEach(source, fd, CONFINED, (entry, dirs) => extractEntry(fd, entry, opts, implicit, dirs), { ...opts, xattrs: true })
+    const parents = stagedParents(fd, implicit)
+    try {
+      await extractEach(source, fd, CONFINED, (entry, dirs) => extractEntry(fd, entry, opts, parents, implicit, dirs), { ...opts, xattrs: true })
+    } finally {
+      parents.close()
+    }
     opts.signal?.throwIfAborted()
     const landing = openat(dirfd, '.', O_RDONLY | O_DIRECTORY)
     try {
@@ -168,26 +174,12 @@ async function extractInto(side: Side, dirfd: number, dirPath: string, input: Re
   }
 }
 
-/** Creates (implicitly, mode 0755) the directories of `parts` below stagefd; returns an O_PATH fd of the last. */
-function parentDir(stagefd: number, parts: string[], implicit: Set<string>, entry: string): number {
-  for (let i = 0; i < parts.length; i++) {
-    const rel = parts.slice(0, i + 1).join('/')
-    const pfd = i === 0 ? -1 : openat2(stagefd, parts.slice(0, i).join('/'), O_PATH | O_DIRECTORY, 0, CONFINED)
-    const at = pfd < 0 ? stagefd : pfd
-    try {
-      const st = lstatAt(at, parts[i])
-      if (!st) {
-        mkdirat(at, parts[i], 0o755)
-        implicit.add(rel)
-      } else if (!isDir(st)) throw new UnsafeEntryError(`archive entry ${JSON.stringify(entry)}`, `its parent ${rel} is not a directory in the archive (entries are never written through symlinks)`)
-    } finally {
-      if (pfd >= 0) close(pfd)
-    }
-  }
-  return openat2(stagefd, parts.length ? parts.join('/') : '.', O_PATH | O_DIRECTORY, 0, CONFINED)
+/** The parents of the last entry in the staging dir, kept open for the next ones (see PathChain); missing ones are made (mode 0755) and remembered as implied. */
+function stagedParents(stagefd: number, implicit: Set<string>): PathChain {
+  return new PathChain(stagefd, { flags: O_PATH, resolve: CONFINED, made: (rel) => implicit.add(rel) })
 }
 
-async function extractEntry(stagefd: number, entry: TarEntry, opts: PutArchiveOptions, implicit: Set<string>, dirs: [string, EntryHeader][]): Promise<void> {
+async function extractEntry(stagefd: number, entry: TarEntry, opts: PutArchiveOptions, parents: PathChain, implicit: Set<string>, dirs: [string, EntryHeader][]): Promise<void> {
   const h = entry.header
   const type = h.type ?? 'file'
   const drain = async () => {
@@ -200,22 +192,20 @@ async function extractEntry(stagefd: number, entry: TarEntry, opts: PutArchiveOp
   if (parts.length === 0) return drain() // "." itself: the target dir keeps its own metadata
   const rel = parts.join('/')
   const name = parts[parts.length - 1]
-  const pfd = parentDir(stagefd, parts.slice(0, -1), implicit, h.name)
-  try {
-    const existing = lstatAt(pfd, name)
-    if (existing) {
-      // A later entry of the same name wins, as with tar.
-      if (type === 'directory' && isDir(existing)) {
-        implicit.delete(rel)
-        dirs.push([rel, h])
-        return drain()
-      }
-      removeTree(pfd, name)
+  // Entries are never written through symlinks.
+  const notDir = (parent: string) => new UnsafeEntryError(`archive entry ${JSON.stringify(h.name)}`, `its parent ${parent} is not a directory in the archive (entries are never written through symlinks)`)
+  const pfd = parents.open(parts.slice(0, -1), notDir)
+  const existing = lstatAt(pfd, name)
+  if (existing) {
+    // A later entry of the same name wins, as with tar.
+    if (type === 'directory' && isDir(existing)) {
       implicit.delete(rel)
+      dirs.push([rel, h])
+      return drain()
     }
-    const meta = { uid: opts.chown?.uid ?? h.uid ?? 0, gid: opts.chown?.gid ?? h.gid ?? 0, mtime: h.mtime ?? new Date(), mode: (h.mode ?? 0o644) & 0o7777 }
-    await writeEntry({ rootfd: stagefd, resolve: CONFINED, pfd, name, label: 'archive entry' }, entry, meta, rel, dirs)
-  } finally {
-    close(pfd)
+    removeTree(pfd, name)
+    implicit.delete(rel)
   }
+  const meta = { uid: opts.chown?.uid ?? h.uid ?? 0, gid: opts.chown?.gid ?? h.gid ?? 0, mtime: h.mtime ?? new Date(), mode: (h.mode ?? 0o644) & 0o7777 }
+  await writeEntry({ rootfd: stagefd, resolve: CONFINED, pfd, name, label: 'archive entry' }, entry, meta, rel, dirs)
 }

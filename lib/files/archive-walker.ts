@@ -24,6 +24,7 @@ import {
   openat,
   openRegular,
   readlinkat,
+  type DirEntry,
   type Name,
   type RawStat,
 } from '../sys/fsops'
@@ -33,6 +34,7 @@ import { copyXattr, layerXattr, readXattrs, type Xattrs } from './xattrs'
 import { lstatAt } from './resolve'
 import { mtimeOf } from './stat'
 import { entryWritten } from './tar-writer'
+import { DirChain } from './dir-chain'
 
 /** Opens a directory for reading without following a final symlink ('' is `dirfd` itself). */
 export function openDir(dirfd: number, name: Name): number {
@@ -66,30 +68,64 @@ export class ArchiveWalker {
     return this.layer ? list.sort((a, b) => Buffer.compare(encodeName(nameStr(a.name)), encodeName(nameStr(b.name)))) : list
   }
 
-  async add(dirfd: number, name: Name, entryName: string, retried = false): Promise<void> {
-    const st = lstatAt(dirfd, name)
-    if (!st) return
-    const base = { name: entryName, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: mtimeOf(st) }
-    switch (st.mode & S_IFMT) {
-      case S_IFDIR: {
-        let dfd: number
-        try {
-          dfd = openDir(dirfd, name)
-        } catch (err) {
-          // Swapped for a non-directory since the lstat: archive what is there now, once.
-          if (err instanceof SyscallError && (err.errno === 'ELOOP' || err.errno === 'ENOTDIR' || err.errno === 'ENOENT')) return retried ? undefined : this.add(dirfd, name, entryName, true)
-          throw err
+  /**
+   * Adds `name` of `dirfd` as `entryName`, and everything below it. The walk
+   * is a loop over a {@link DirChain}: any depth, with bounded fds and stack.
+   */
+  async add(dirfd: number, name: Name, entryName: string): Promise<void> {
+    const chain = new DirChain(dirfd, O_RDONLY)
+    /** Per directory on the chain: its entry name, and its entries still to add (last first). */
+    const open: { entryName: string; rest: DirEntry[] }[] = []
+    try {
+      if (await this.addOne(chain, name, entryName)) open.push({ entryName, rest: this.entries(chain.top()).reverse() })
+      while (open.length > 0) {
+        const dir = open[open.length - 1]
+        const e = dir.rest.pop()
+        if (!e) {
+          open.pop()
+          chain.pop()
+          continue
         }
-        try {
-          await entryWritten(this.pack, { ...base, name: `${entryName}/`, type: 'directory' }, undefined, readXattrs(dfd, this.keepXattr))
-          if (this.layer && OPAQUE_XATTRS.some((x) => fgetxattr(dfd, x) === 'y'))
-            await entryWritten(this.pack, { name: `${entryName}/.wh..wh..opq`, mode: 0, uid: 0, gid: 0, mtime: base.mtime, type: 'file', size: 0 })
-          for (const e of this.entries(dfd)) await this.add(dfd, e.name, `${entryName}/${nameStr(e.name)}`)
-        } finally {
-          close(dfd)
-        }
-        return
+        const child = `${dir.entryName}/${nameStr(e.name)}`
+        if (await this.addOne(chain, e.name, child)) open.push({ entryName: child, rest: this.entries(chain.top()).reverse() })
       }
+    } finally {
+      chain.close()
+    }
+  }
+
+  /** Adds `name` of the chain's top; a directory's own entry only, and then it is pushed onto the chain (true). */
+  private async addOne(chain: DirChain, name: Name, entryName: string, retried = false): Promise<boolean> {
+    const dirfd = chain.top()
+    const st = lstatAt(dirfd, name)
+    if (!st) return false
+    const base = { name: entryName, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: mtimeOf(st) }
+    if ((st.mode & S_IFMT) !== S_IFDIR) {
+      await this.addLeaf(dirfd, name, entryName, st, base)
+      return false
+    }
+    try {
+      chain.push(name)
+    } catch (err) {
+      // Swapped for a non-directory since the lstat: archive what is there now, once.
+      if (err instanceof SyscallError && (err.errno === 'ELOOP' || err.errno === 'ENOTDIR' || err.errno === 'ENOENT')) return retried ? false : this.addOne(chain, name, entryName, true)
+      throw err
+    }
+    try {
+      const dfd = chain.top()
+      await entryWritten(this.pack, { ...base, name: `${entryName}/`, type: 'directory' }, undefined, readXattrs(dfd, this.keepXattr))
+      if (this.layer && OPAQUE_XATTRS.some((x) => fgetxattr(dfd, x) === 'y'))
+        await entryWritten(this.pack, { name: `${entryName}/.wh..wh..opq`, mode: 0, uid: 0, gid: 0, mtime: base.mtime, type: 'file', size: 0 })
+    } catch (err) {
+      chain.pop()
+      throw err
+    }
+    return true
+  }
+
+  /** Adds a non-directory `name` of `dirfd` as `entryName`. */
+  private async addLeaf(dirfd: number, name: Name, entryName: string, st: RawStat, base: Partial<tar.Header> & { name: string }): Promise<void> {
+    switch (st.mode & S_IFMT) {
       case S_IFREG: {
         if (st.nlink > 1) {
           const key = `${st.dev}:${st.ino}`

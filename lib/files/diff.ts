@@ -38,17 +38,16 @@ import {
   close,
   fsetxattr,
   listdir,
-  mkdirat,
   mknodat,
   nameStr,
   openat,
 } from '../sys/fsops'
 import { ArchiveWalker } from './archive-walker'
+import { PathChain } from './path-chain'
 import { decompressed, toNodeReadable } from './tar-streams'
 import { entryParts, extractEach, writableEntryTypes, writeEntry, type EntryHeader, type TarEntry } from './tar-extract'
 import { UnsafeEntryError } from './errors'
-import { isDir, isLink, lstatAt } from './resolve'
-import { DirChain } from './dir-chain'
+import { isDir, lstatAt } from './resolve'
 import { mayCreateDevices } from './devices'
 import { removeTree } from './tree'
 
@@ -97,10 +96,11 @@ export async function applyLayer(dir: string, input: Readable | Buffer, opts: Ap
   const dirfd = openHostDir(dir, O_PATH)
   /** Paths this layer created: an opaque marker only hides what lower layers had. */
   const created = new Set<string>()
-  const parents = new ParentDirs(dirfd, created)
+  // The parents of the last entry stay open for the next ones (see PathChain); a symlink on the way is followed inside dir.
+  const parents = new PathChain(dirfd, { flags: O_PATH, resolve: IN_DIR, made: (rel) => created.add(rel) })
   const source = decompressed(Buffer.isBuffer(input) ? Readable.from([input]) : input)
   try {
-    await extractEach(source, dirfd, IN_DIR, (entry, dirs) => applyEntry(dirfd, entry, mode, parents, dirs), { ...opts, xattrs: true })
+    await extractEach(source, dirfd, IN_DIR, (entry, dirs) => applyEntry(dirfd, entry, mode, parents, created, dirs), { ...opts, xattrs: true })
   } catch (err) {
     source.destroy() // stops reading the caller's stream
     throw err
@@ -110,65 +110,7 @@ export async function applyLayer(dir: string, input: Readable | Buffer, opts: Ap
   }
 }
 
-/**
- * The parent directories of the last entry, kept open for the next ones (a
- * layer lists a directory's entries together, and a deep tree's entries each
- * one level further down): an entry's parent is reached from the longest
- * prefix it shares with the last one, one component at a time, so each entry
- * costs the components that changed, not a resolution of its whole path
- * (cubic in the depth over a deep chain). Reusing the fds is safe because an
- * entry only ever changes its parent's children, never the parent or its
- * ancestors: an entry that replaces a directory on that path (a symlink, a
- * whiteout) has another parent itself, so it moves this chain away before
- * any later entry could be resolved through a stale directory.
- */
-class ParentDirs {
-  private readonly chain: DirChain
-  /** The components of the chain's levels. */
-  private parts: string[] = []
-
-  constructor(
-    private readonly dirfd: number,
-    /** Paths the layer created (parent dirs made on the way are added). */
-    readonly created: Set<string>,
-  ) {
-    this.chain = new DirChain(dirfd, O_PATH)
-  }
-
-  /** An O_PATH fd of the entry's parent `parts` (created 0755 where missing); owned by the chain, valid until the next open. */
-  open(parts: string[]): number {
-    let same = 0
-    while (same < parts.length && same < this.parts.length && parts[same] === this.parts[same]) same++
-    this.chain.popTo(same)
-    this.parts.length = same
-    for (let i = same; i < parts.length; i++) this.descend(parts, i)
-    return this.chain.top()
-  }
-
-  /** Pushes `parts[i]`, made (0755) when missing; a symlink is followed, but only inside dirfd. */
-  private descend(parts: string[], i: number): void {
-    const name = parts[i]
-    const st = lstatAt(this.chain.top(), name)
-    if (!st) {
-      mkdirat(this.chain.top(), name, 0o755)
-      this.created.add(parts.slice(0, i + 1).join('/'))
-    }
-    if (!st || !isLink(st)) this.chain.push(name)
-    else {
-      const resolved = parts.slice(0, i + 1).join('/')
-      const inRoot = () => openat2(this.dirfd, resolved, O_PATH | O_DIRECTORY, 0, IN_DIR)
-      this.chain.push(name, inRoot(), inRoot)
-    }
-    this.parts.push(name)
-  }
-
-  close(): void {
-    this.chain.close()
-    this.parts = []
-  }
-}
-
-async function applyEntry(dirfd: number, entry: TarEntry, mode: 'delete' | 'overlay', parents: ParentDirs, dirs: [string, EntryHeader][]): Promise<void> {
+async function applyEntry(dirfd: number, entry: TarEntry, mode: 'delete' | 'overlay', parents: PathChain, created: Set<string>, dirs: [string, EntryHeader][]): Promise<void> {
   const h = entry.header
   const drain = async () => {
     for await (const _ of entry);
@@ -178,7 +120,6 @@ async function applyEntry(dirfd: number, entry: TarEntry, mode: 'delete' | 'over
   const type = h.type ?? 'file'
   const name = parts[parts.length - 1]
   const rel = parts.join('/')
-  const created = parents.created
   const pfd = parents.open(parts.slice(0, -1))
   if (name === OPQ) {
     await drain()

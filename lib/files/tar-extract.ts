@@ -34,6 +34,7 @@ import { writeXattrs, type Xattrs } from './xattrs'
 import { UnsafeEntryError } from './errors'
 import { isDir } from './resolve'
 import { feed, writeAll, writeAllSync } from './tar-streams'
+import { PathChain } from './path-chain'
 
 /** Splits and checks an archive name; returns its components, [] for the top dir itself. */
 export function entryParts(name: string, what: string): string[] {
@@ -77,14 +78,24 @@ export async function extractEach(
     await onEntry(entry, dirs)
   }
   await feeding
-  for (const [rel, h] of dirs.reverse()) {
-    const fd = openat2(dirfd, rel, O_RDONLY | O_DIRECTORY, 0, resolve)
-    try {
-      setMeta(fd, '', { uid: opts.chown?.uid ?? h.uid ?? 0, gid: opts.chown?.gid ?? h.gid ?? 0, mode: (h.mode ?? 0o755) & 0o7777, mtime: h.mtime ?? new Date() })
+  setDirMeta(dirfd, resolve, dirs.reverse(), opts.chown)
+}
+
+/**
+ * Sets the metadata of the directories extracted, deepest first. Each is
+ * reached from the last one (they come in tree order), not resolved from
+ * `dirfd`: linear in a deep chain, and no path is ever longer than a name.
+ */
+function setDirMeta(dirfd: number, resolve: number, dirs: [string, EntryHeader][], chown: { uid: number; gid: number } | undefined): void {
+  const chain = new PathChain(dirfd, { flags: O_RDONLY, resolve })
+  try {
+    for (const [rel, h] of dirs) {
+      const fd = chain.open(rel.split('/'))
+      setMeta(fd, '', { uid: chown?.uid ?? h.uid ?? 0, gid: chown?.gid ?? h.gid ?? 0, mode: (h.mode ?? 0o755) & 0o7777, mtime: h.mtime ?? new Date() })
       writeXattrs(fd, h.xattrs, rel)
-    } finally {
-      close(fd)
     }
+  } finally {
+    chain.close()
   }
 }
 

@@ -11,6 +11,7 @@ import { ImageInUseError, ImageNotFoundError, InvalidArgumentError, NotFoundErro
 import { readArchiveDir, readArchiveStream, type ArchiveFiles } from './archive/files'
 import { loadArchive } from './archive/load'
 import { saveArchive, type SaveItem } from './archive/save'
+import { removeTreeAt } from '../files/tree'
 import { buildHostRootfs } from './host-rootfs'
 import { importArchive, importDirectory } from './import-layer'
 import { imageHistory, inspectImage, type ImageHistoryEntry, type ImageInspect } from './inspect'
@@ -215,7 +216,7 @@ export class Image {
       const diffId = await importDirectory(rt.images.layers, skeleton)
       return new Image(rt, rt.images.putImage([diffId], config, { hostBinds, refs, history: [{ comment: 'the host skeleton' }] }))
     } finally {
-      fs.rmSync(skeleton, { recursive: true, force: true })
+      removeTreeAt(skeleton)
     }
   }
 

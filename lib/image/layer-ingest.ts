@@ -14,7 +14,7 @@ import { PassThrough, type Readable } from 'node:stream'
 import { InvalidArgumentError, MiniContainerError } from '../errors'
 import { applyLayer } from '../files/diff'
 import { decompressed, writeAll } from '../files/tar-streams'
-import { diskUsage } from '../util/disk-usage'
+import { diskUsage } from '../files/disk-usage'
 import { Hashing } from './blobs'
 
 /** Where a layer ingest writes: both paths are private scratch of the store. */

@@ -9,6 +9,7 @@
 import * as crypto from 'node:crypto'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
+import { removeTreeAt } from '../files/tree'
 
 /** A fresh scratch name owned by this process. */
 export function scratchName(): string {
@@ -28,6 +29,6 @@ function processGone(pid: number): boolean {
 export function removeStaleScratch(dir: string): void {
   for (const name of fs.readdirSync(dir)) {
     const pid = Number(name.split('-')[0])
-    if (Number.isInteger(pid) && pid > 0 && processGone(pid)) fs.rmSync(path.join(dir, name), { recursive: true, force: true })
+    if (Number.isInteger(pid) && pid > 0 && processGone(pid)) removeTreeAt(path.join(dir, name)) // fd-based: a deep unpack left behind overflows a recursive removal
   }
 }

@@ -123,7 +123,7 @@ export class VolumeStore {
       fs.renameSync(scratch, this.paths(meta.name).dir)
       return meta
     } catch (err) {
-      fs.rmSync(scratch, { recursive: true, force: true })
+      removeTreeAt(scratch)
       const existing = ['ENOTEMPTY', 'EEXIST'].includes(errCode(err) ?? '') ? this.find(meta.name) : undefined
       if (existing) return existing
       throw err

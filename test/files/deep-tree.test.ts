@@ -4,7 +4,9 @@ import { execFileSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import * as tar from 'tar-stream'
-import { applyLayer, copyFrom, copyTo } from '../../lib/files'
+import { applyLayer, copyFrom, copyTo, layerFromUpper, putArchive } from '../../lib/files'
+import { diskUsage } from '../../lib/files/disk-usage'
+import { removeStaleScratch } from '../../lib/image/scratch'
 import { Scratch, leftovers, snapshot } from './helpers'
 import { countSyscalls } from '../tools/strace'
 
@@ -71,13 +73,13 @@ test('copyFrom: a failure at the bottom of a tree deeper than the fd limit leave
   expect(snapshot(host, { withDirTimes: true })).toEqual(before)
 }, 120_000)
 
-/** A layer tar of `levels` nested directories "d" with a file "leaf" at the bottom. */
-async function chainLayer(levels: number): Promise<Buffer> {
+/** A layer tar of `levels` nested directories "d" (of `mode`) with a file "leaf" at the bottom. */
+async function chainLayer(levels: number, mode = 0o755): Promise<Buffer> {
   const pack = tar.pack()
   let name = ''
   for (let i = 0; i < levels; i++) {
     name += 'd/'
-    pack.entry({ name, type: 'directory', mode: 0o755 })
+    pack.entry({ name, type: 'directory', mode })
   }
   pack.entry({ name: `${name}leaf`, mode: 0o644 }, 'bottom\n')
   pack.finalize()
@@ -113,3 +115,67 @@ test('applyLayer resolves each entry from the last one: opens grow linearly with
   expect(counts.openat2).toBeLessThan(3 * levels)
   expect(counts.openat + counts.openat2).toBeLessThan(6 * levels)
 })
+
+// The deep-tree leftovers (issue 18): the walks that still held one fd per level, resolved
+// whole paths per entry or per directory, or recursed.
+
+test('layerFromUpper: a writable layer 3,000 levels deep becomes a complete layer under a soft fd limit of 1024', async () => {
+  const upper = deepDir('mc-deep-upper-')
+  makeChain(upper, 3000)
+  const layer = await withFdLimit(1024, async () => {
+    const chunks: Buffer[] = []
+    for await (const c of layerFromUpper(upper)) chunks.push(c as Buffer)
+    return Buffer.concat(chunks)
+  })
+  const dir = deepDir('mc-deep-applied-')
+  await applyLayer(dir, layer)
+  expect(depthOf(dir)).toEqual({ dirs: 3000, leaf: '3001 7' })
+}, 120_000)
+
+test('applyLayer: a layer whose paths are longer than 4,095 bytes arrives complete, directory modes set to the bottom', async () => {
+  const levels = 2500 // "d/" x 2500: 5,000-byte paths
+  const dir = deepDir('mc-deep-layer-')
+  await applyLayer(dir, await chainLayer(levels, 0o750))
+  expect(depthOf(dir)).toEqual({ dirs: levels, leaf: `${levels + 1} 7` })
+  const modes = execFileSync('find', [dir, '-mindepth', '1', '-type', 'd', '-printf', '%m\\n']).toString().trim().split('\n')
+  expect(new Set(modes)).toEqual(new Set(['750']))
+}, 120_000)
+
+test('putArchive resolves each entry from the last one: opens grow linearly with depth, none from the staging root per entry', async () => {
+  const levels = 300
+  const archive = await chainLayer(levels)
+  const root = deepDir('mc-deep-root-')
+  fs.mkdirSync(path.join(root, 'to'))
+  const counts = await countSyscalls(process.pid, ['openat', 'openat2'], () => putArchive(root, '/to', archive))
+  expect(depthOf(path.join(root, 'to'))).toEqual({ dirs: levels, leaf: `${levels + 1} 7` })
+  // Before: each entry's parents were opened from the staging root, ~levels²/2 openat2.
+  expect(counts.openat2).toBeLessThan(3 * levels)
+  expect(counts.openat + counts.openat2).toBeLessThan(10 * levels)
+})
+
+test('putArchive merges a 3,000-level archive into an existing tree as deep under a soft fd limit of 1024', async () => {
+  const root = deepDir('mc-deep-root-')
+  makeChain(root, 3000, `require('fs').writeFileSync('old', 'kept\\n')`)
+  const archive = await chainLayer(3000)
+  await withFdLimit(1024, () => putArchive(root, '/', archive))
+  expect(depthOf(root)).toEqual({ dirs: 3000, leaf: '3001 7' })
+  const old = execFileSync('find', [root, '-name', 'old', '-printf', '%d %s']).toString()
+  expect(old).toBe('3001 5')
+}, 180_000)
+
+test('diskUsage counts the files of a tree deeper than PATH_MAX', async () => {
+  const dir = deepDir('mc-deep-usage-')
+  makeChain(dir, 3000, `require('fs').writeFileSync('leaf', 'bottom\\n'); require('fs').symlinkSync('leaf', 'link')`)
+  fs.writeFileSync(path.join(dir, 'top'), 'top\n')
+  expect(await diskUsage(dir)).toBe(7 + 'leaf'.length + 4)
+}, 120_000)
+
+test('removeStaleScratch removes the scratch tree of a dead process deeper than PATH_MAX', async () => {
+  const tmp = deepDir('mc-deep-scratch-')
+  const dead = execFileSync(process.execPath, ['-e', 'console.log(process.pid)']).toString().trim()
+  const stale = path.join(tmp, `${dead}-0123456789abcdef`)
+  fs.mkdirSync(stale)
+  makeChain(stale, 3000)
+  removeStaleScratch(tmp)
+  expect(fs.readdirSync(tmp)).toEqual([])
+}, 120_000)
