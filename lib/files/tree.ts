@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { SyscallError, errnoOf } from '../errors'
-import { O_DIRECTORY, O_NOFOLLOW, O_PATH, RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, openat2 } from '../sys/libc'
+import { O_DIRECTORY, O_PATH, RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, openat2 } from '../sys/libc'
 import {
   AT_EMPTY_PATH,
   AT_REMOVEDIR,
@@ -355,94 +355,185 @@ export interface MergeOptions {
   dirNonDir: (rel: string) => Error
 }
 
+/** A path below a merge's top, as named in messages and options. */
+function childRel(rel: string, name: Name): string {
+  return rel === '' ? nameStr(name) : `${rel}/${nameStr(name)}`
+}
+
+/** A directory being merged: its name and path, its staged entries still to move (last first), and whether the destination is a followed symlink's target. */
+interface MergeLevel {
+  name: Name
+  rel: string
+  rest: DirEntry[]
+  followed: boolean
+}
+
 /**
  * Moves every entry of the staging dir `stagefd` into `destfd`: missing
  * entries are renamed in (each rename atomic), existing directories are
- * merged recursively (and take the staged directory's metadata), anything
- * else is replaced atomically (rename, or RENAME_EXCHANGE then removal of the
- * old object when a directory and a non-directory meet). Entries that cross a
+ * merged (and take the staged directory's metadata), anything else is
+ * replaced atomically (rename, or RENAME_EXCHANGE then removal of the old
+ * object when a directory and a non-directory meet). Entries that cross a
  * mount point are copied to a temporary name next to their destination, then
  * renamed. Both fds must be opened directories (not O_PATH for stagefd).
+ * The directories merged are walked in a loop down two {@link DirChain}s:
+ * any depth, with bounded fds and stack.
  */
-export async function mergeInto(stagefd: number, destfd: number, opts: MergeOptions, rel = ''): Promise<void> {
-  for (const e of listdir(stagefd)) {
-    const r = rel === '' ? nameStr(e.name) : `${rel}/${nameStr(e.name)}`
-    const sst = lstatAt(stagefd, e.name)
-    if (!sst) continue
-    const dst = lstatAt(destfd, e.name)
-    if (!dst) {
-      await moveEntry(stagefd, e.name, destfd, e.name, RENAME_NOREPLACE, opts)
-      continue
-    }
-    const sdir = isDir(sst)
-    let ddir = isDir(dst)
-    let target: number | undefined
-    if (sdir && (dst.mode & S_IFMT) === S_IFLNK && opts.followLinkDir) {
-      target = opts.followLinkDir(r)
-      if (target !== undefined) ddir = true
-    }
-    if (sdir && ddir) {
-      const sfd = openat(stagefd, e.name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW)
-      let dfd = -1
-      try {
-        dfd = target !== undefined ? openat(target, '.', O_RDONLY | O_DIRECTORY) : openat(destfd, e.name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW)
-        await mergeInto(sfd, dfd, opts, r)
-        if (target === undefined && !opts.keepDestMeta?.(r)) {
-          copyMeta(sfd, dfd, opts.owner ? MC_OWNER : 0)
-          writeXattrs(dfd, readXattrs(sfd), r)
-        }
-      } finally {
-        close(sfd)
-        if (dfd >= 0) close(dfd)
-        if (target !== undefined) close(target)
+export async function mergeInto(stagefd: number, destfd: number, opts: MergeOptions): Promise<void> {
+  const src = new DirChain(stagefd, O_RDONLY)
+  const dst = new DirChain(destfd, O_RDONLY)
+  const open: MergeLevel[] = [{ name: '', rel: '', rest: listdir(stagefd).reverse(), followed: false }]
+  try {
+    while (open.length > 0) {
+      const level = open[open.length - 1]
+      const e = level.rest.pop()
+      if (!e) {
+        open.pop()
+        if (open.length > 0) finishMergedDir(src, dst, level, opts)
+        continue
       }
-      removeTree(stagefd, e.name)
-      continue
+      const child = await mergeEntry(src, dst, e.name, childRel(level.rel, e.name), opts)
+      if (child) open.push(child)
     }
-    if (opts.noOverwriteDirNonDir && sdir !== ddir) throw opts.dirNonDir(r)
-    if (!sdir && !ddir) {
-      await moveEntry(stagefd, e.name, destfd, e.name, 0, opts, sst, dst)
-      continue
-    }
-    // A directory and a non-directory: swap them atomically, then drop the old one.
-    try {
-      renameat2(stagefd, e.name, destfd, e.name, RENAME_EXCHANGE)
-    } catch (err) {
-      if (errnoOf(err) !== 'EXDEV') throw err
-      removeTree(destfd, e.name)
-      await moveEntry(stagefd, e.name, destfd, e.name, RENAME_NOREPLACE, opts)
-      continue
-    }
-    removeTree(stagefd, e.name)
+  } finally {
+    src.close()
+    dst.close()
   }
+}
+
+/** Merges the staged `name` into the destination chain's top; a directory met by a directory is pushed onto both chains and returned, its entries to merge next. */
+async function mergeEntry(src: DirChain, dst: DirChain, name: Name, r: string, opts: MergeOptions): Promise<MergeLevel | undefined> {
+  const stagefd = src.top()
+  const destfd = dst.top()
+  const sst = lstatAt(stagefd, name)
+  if (!sst) return undefined
+  const dstat = lstatAt(destfd, name)
+  if (!dstat) {
+    await moveEntry(stagefd, name, destfd, name, RENAME_NOREPLACE, opts)
+    return undefined
+  }
+  const sdir = isDir(sst)
+  let ddir = isDir(dstat)
+  let target: number | undefined
+  if (sdir && (dstat.mode & S_IFMT) === S_IFLNK && opts.followLinkDir) {
+    target = opts.followLinkDir(r)
+    if (target !== undefined) ddir = true
+  }
+  if (sdir && ddir) return descendBoth(src, dst, name, r, target, opts)
+  if (opts.noOverwriteDirNonDir && sdir !== ddir) throw opts.dirNonDir(r)
+  if (!sdir && !ddir) {
+    await moveEntry(stagefd, name, destfd, name, 0, opts, sst, dstat)
+    return undefined
+  }
+  // A directory and a non-directory: swap them atomically, then drop the old one.
+  try {
+    renameat2(stagefd, name, destfd, name, RENAME_EXCHANGE)
+  } catch (err) {
+    if (errnoOf(err) !== 'EXDEV') throw err
+    removeTree(destfd, name)
+    await moveEntry(stagefd, name, destfd, name, RENAME_NOREPLACE, opts)
+    return undefined
+  }
+  removeTree(stagefd, name)
+  return undefined
+}
+
+/** Pushes the staged directory and its destination (`target`, a followed symlink's O_PATH fd, which is closed here) onto the chains. */
+function descendBoth(src: DirChain, dst: DirChain, name: Name, r: string, target: number | undefined, opts: MergeOptions): MergeLevel {
+  try {
+    src.push(name)
+  } catch (err) {
+    if (target !== undefined) close(target)
+    throw err
+  }
+  try {
+    if (target === undefined) dst.push(name)
+    else {
+      const opened = (fd: number) => {
+        try {
+          return openat(fd, '.', O_RDONLY | O_DIRECTORY)
+        } finally {
+          close(fd)
+        }
+      }
+      // Reopened as it was found: the symlink resolved again, confined by the caller.
+      const reopen = () => {
+        const again = opts.followLinkDir?.(r)
+        if (again === undefined) throw new UnsafeEntryError(opts.describe(r), 'the directory it linked to was replaced during the copy')
+        return opened(again)
+      }
+      const fd = opened(target)
+      dst.push(name, fd, reopen)
+    }
+  } catch (err) {
+    src.pop()
+    throw err
+  }
+  return { name, rel: r, rest: listdir(src.top()).reverse(), followed: target !== undefined }
+}
+
+/** After its entries were merged: the destination takes the staged directory's metadata (not a followed link's target, not an implied one), and the staged one goes. */
+function finishMergedDir(src: DirChain, dst: DirChain, level: MergeLevel, opts: MergeOptions): void {
+  if (!level.followed && !opts.keepDestMeta?.(level.rel)) {
+    copyMeta(src.top(), dst.top(), opts.owner ? MC_OWNER : 0)
+    writeXattrs(dst.top(), readXattrs(src.top()), level.rel)
+  }
+  src.pop()
+  dst.pop()
+  removeTree(src.top(), level.name)
 }
 
 /**
  * Before a merge moves anything: every existing destination directory that
  * will receive entries must be writable, so that a read-only mount inside the
- * destination fails the copy (EROFS) before any entry is moved.
+ * destination fails the copy (EROFS) before any entry is moved. Walked like
+ * {@link mergeInto}: in a loop down two chains.
  */
-export function checkMergeWritable(stagefd: number, destfd: number, describe: (rel: string) => string, rel = ''): void {
-  try {
-    fs.accessSync(`/proc/self/fd/${destfd}`, fs.constants.W_OK)
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EROFS') throw new ReadOnlyError(describe(rel))
+export function checkMergeWritable(stagefd: number, destfd: number, describe: (rel: string) => string): void {
+  const src = new DirChain(stagefd, O_RDONLY)
+  const dst = new DirChain(destfd, O_RDONLY)
+  const open: { rel: string; rest: DirEntry[] }[] = []
+  const visit = (rel: string) => {
+    writableOrThrow(dst.top(), describe(rel))
+    open.push({ rel, rest: listdir(src.top()).reverse() })
   }
-  for (const e of listdir(stagefd)) {
-    const sst = lstatAt(stagefd, e.name)
-    const dst = lstatAt(destfd, e.name)
-    if (!sst || !dst || !isDir(sst) || !isDir(dst)) continue
-    const sfd = openat(stagefd, e.name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW)
-    try {
-      const dfd = openat(destfd, e.name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW)
-      try {
-        checkMergeWritable(sfd, dfd, describe, rel === '' ? nameStr(e.name) : `${rel}/${nameStr(e.name)}`)
-      } finally {
-        close(dfd)
+  try {
+    visit('')
+    while (open.length > 0) {
+      const level = open[open.length - 1]
+      const e = level.rest.pop()
+      if (!e) {
+        open.pop()
+        if (open.length > 0) {
+          src.pop()
+          dst.pop()
+        }
+        continue
       }
-    } finally {
-      close(sfd)
+      const sst = lstatAt(src.top(), e.name)
+      const dstat = lstatAt(dst.top(), e.name)
+      if (!sst || !dstat || !isDir(sst) || !isDir(dstat)) continue
+      src.push(e.name)
+      try {
+        dst.push(e.name)
+      } catch (err) {
+        src.pop()
+        throw err
+      }
+      visit(childRel(level.rel, e.name))
     }
+  } finally {
+    src.close()
+    dst.close()
+  }
+}
+
+/** Throws ReadOnlyError about `what` when the directory `fd` is on a read-only mount. */
+function writableOrThrow(fd: number, what: string): void {
+  try {
+    fs.accessSync(`/proc/self/fd/${fd}`, fs.constants.W_OK)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EROFS') throw new ReadOnlyError(what)
   }
 }
 
