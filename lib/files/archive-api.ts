@@ -21,11 +21,11 @@ import { AT_EMPTY_PATH, O_RDONLY, close, fstatat, listdir, mkdirat, openat, name
 import { DirNonDirError, NotADirectoryError, PathNotFoundError, UnsafeEntryError } from './errors'
 import { closeSide, containerSide, isDir, lstatAt, mapWriteError, openInMaybe, parsePath, resolveInScope, type Side } from './resolve'
 import { openPath, pathStatOf, type PathStat } from './stat'
-import { checkMergeWritable, mergeInto, removeTree, removeTreeQuietly, restoreMtime, tempName } from './tree'
+import { checkMergeWritable, mergeInto, removeTreeQuietly, restoreMtime, tempName } from './tree'
 import { ArchiveWalker, openDir } from './archive-walker'
 import { PathChain } from './path-chain'
 import { decompressed, toNodeReadable } from './tar-streams'
-import { entryParts, extractEach, writableEntryTypes, writeEntry, type EntryHeader, type TarEntry } from './tar-extract'
+import { entryParts, extractEach, writableEntryTypes, writeOver, type EntryHeader, type TarEntry } from './tar-extract'
 
 export type { PathStat }
 
@@ -195,17 +195,7 @@ async function extractEntry(stagefd: number, entry: TarEntry, opts: PutArchiveOp
   // Entries are never written through symlinks.
   const notDir = (parent: string) => new UnsafeEntryError(`archive entry ${JSON.stringify(h.name)}`, `its parent ${parent} is not a directory in the archive (entries are never written through symlinks)`)
   const pfd = parents.open(parts.slice(0, -1), notDir)
-  const existing = lstatAt(pfd, name)
-  if (existing) {
-    // A later entry of the same name wins, as with tar.
-    if (type === 'directory' && isDir(existing)) {
-      implicit.delete(rel)
-      dirs.push([rel, h])
-      return drain()
-    }
-    removeTree(pfd, name)
-    implicit.delete(rel)
-  }
+  implicit.delete(rel) // in the archive now, whatever made it before
   const meta = { uid: opts.chown?.uid ?? h.uid ?? 0, gid: opts.chown?.gid ?? h.gid ?? 0, mtime: h.mtime ?? new Date(), mode: (h.mode ?? 0o644) & 0o7777 }
-  await writeEntry({ rootfd: stagefd, resolve: CONFINED, pfd, name, label: 'archive entry' }, entry, meta, rel, dirs)
+  await writeOver({ rootfd: stagefd, resolve: CONFINED, pfd, name, label: 'archive entry' }, entry, meta, rel, dirs)
 }

@@ -45,9 +45,8 @@ import {
 import { ArchiveWalker } from './archive-walker'
 import { PathChain } from './path-chain'
 import { decompressed, toNodeReadable } from './tar-streams'
-import { entryParts, extractEach, writableEntryTypes, writeEntry, type EntryHeader, type TarEntry } from './tar-extract'
+import { entryParts, extractEach, writableEntryTypes, writeOver, type EntryHeader, type TarEntry } from './tar-extract'
 import { UnsafeEntryError } from './errors'
-import { isDir, lstatAt } from './resolve'
 import { mayCreateDevices } from './devices'
 import { removeTree } from './tree'
 
@@ -151,16 +150,7 @@ async function applyEntry(dirfd: number, entry: TarEntry, mode: 'delete' | 'over
   }
   const device = type === 'character-device' || type === 'block-device'
   if (device ? !mayCreateDevices() : !writableEntryTypes.has(type)) return drain()
-  const existing = lstatAt(pfd, name)
-  if (existing) {
-    if (type === 'directory' && isDir(existing)) {
-      created.add(rel)
-      dirs.push([rel, h])
-      return drain()
-    }
-    removeTree(pfd, name)
-  }
   created.add(rel)
   const meta = { uid: h.uid ?? 0, gid: h.gid ?? 0, mtime: h.mtime ?? new Date(), mode: (h.mode ?? 0o644) & 0o7777 }
-  await writeEntry({ rootfd: dirfd, resolve: IN_DIR, pfd, name, label: 'layer entry' }, entry, meta, rel, dirs)
+  await writeOver({ rootfd: dirfd, resolve: IN_DIR, pfd, name, label: 'layer entry' }, entry, meta, rel, dirs)
 }

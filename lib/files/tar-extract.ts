@@ -32,7 +32,8 @@ import { PaxScanner, type PaxRecords } from './pax'
 import { decodeName } from '../sys/byte-names'
 import { writeXattrs, type Xattrs } from './xattrs'
 import { UnsafeEntryError } from './errors'
-import { isDir } from './resolve'
+import { isDir, lstatAt } from './resolve'
+import { removeTree } from './tree'
 import { feed, writeAll, writeAllSync } from './tar-streams'
 import { PathChain } from './path-chain'
 
@@ -204,6 +205,22 @@ export async function writeEntry(t: EntryTarget, entry: TarEntry, meta: { uid: n
       setMeta(pfd, name, meta)
       return drain()
   }
+}
+
+/**
+ * Writes the entry over whatever has its name already: a later entry wins,
+ * as with tar, except that a directory met by a directory only has its
+ * metadata deferred (the two merge).
+ */
+export async function writeOver(t: EntryTarget, entry: TarEntry, meta: { uid: number; gid: number; mtime: Date; mode: number }, rel: string, dirs: [string, EntryHeader][]): Promise<void> {
+  const existing = lstatAt(t.pfd, t.name)
+  if (existing && entry.header.type === 'directory' && isDir(existing)) {
+    dirs.push([rel, entry.header])
+    for await (const _ of entry);
+    return
+  }
+  if (existing) removeTree(t.pfd, t.name)
+  return writeEntry(t, entry, meta, rel, dirs)
 }
 
 function linkToEarlierEntry(t: EntryTarget, h: tar.Header): void {
