@@ -55,7 +55,8 @@ import {
   type ParsedPath,
   type Side,
 } from './resolve'
-import { TreeCopier, checkMergeWritable, mergeInto, removeTreeQuietly, restoreMtime, tempName } from './tree'
+import { TreeCopier, removeTreeQuietly, restoreMtime, tempName } from './tree'
+import { checkMergeWritable, mergeInto } from './merge'
 
 /** Options of `Container.copyTo` and `Container.copyFrom`. */
 export interface CopyOptions {

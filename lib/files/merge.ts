@@ -1,0 +1,282 @@
+/**
+ * Moving a staged tree into its destination (the last step of a copy or a
+ * putArchive): entries are renamed in, directories that exist on both sides
+ * merged, walked in a loop down two {@link DirChain}s (any depth, bounded fds
+ * and stack), never following a symlink the caller did not resolve itself.
+ *
+ * @module
+ */
+import * as fs from 'node:fs'
+import { errnoOf } from '../errors'
+import { O_DIRECTORY } from '../sys/libc'
+import {
+  MC_OWNER,
+  O_RDONLY,
+  O_TRUNC,
+  O_WRONLY,
+  RENAME_EXCHANGE,
+  RENAME_NOREPLACE,
+  S_IFLNK,
+  S_IFMT,
+  S_IFREG,
+  close,
+  copyData,
+  copyMeta,
+  listdir,
+  openat,
+  openRegular,
+  renameat2,
+  unlinkat,
+  nameStr,
+  type DirEntry,
+  type Name,
+  type RawStat,
+} from '../sys/fsops'
+import { DirChain } from './dir-chain'
+import { ReadOnlyError, UnsafeEntryError } from './errors'
+import { isDir, lstatAt } from './resolve'
+import { readXattrs, writeXattrs } from './xattrs'
+import { TreeCopier, removeTree, removeTreeQuietly, tempName } from './tree'
+
+/** How {@link mergeInto} treats what it meets in the destination. */
+export interface MergeOptions {
+  owner: boolean
+  /** Refuse to replace a directory with a non-directory or the reverse (Docker's noOverwriteDirNonDir). */
+  noOverwriteDirNonDir?: boolean
+  /**
+   * A staged directory meets an existing symlink at `rel`: return an O_PATH fd
+   * of the directory to merge into (resolved confined), or undefined to
+   * replace the symlink with the directory.
+   */
+  followLinkDir?: (rel: string) => number | undefined
+  /** Staged dirs at these paths do not pass their metadata to an existing directory (dirs implied by an archive). */
+  keepDestMeta?: (rel: string) => boolean
+  /** Names a destination path in messages. */
+  describe: (rel: string) => string
+  /** Throws DirNonDirError for `rel`. */
+  dirNonDir: (rel: string) => Error
+}
+
+/** A path below a merge's top, as named in messages and options. */
+function childRel(rel: string, name: Name): string {
+  return rel === '' ? nameStr(name) : `${rel}/${nameStr(name)}`
+}
+
+/** A directory being merged: its name and path, its staged entries still to move (last first), and whether the destination is a followed symlink's target. */
+interface MergeLevel {
+  name: Name
+  rel: string
+  rest: DirEntry[]
+  followed: boolean
+}
+
+/**
+ * Moves every entry of the staging dir `stagefd` into `destfd`: missing
+ * entries are renamed in (each rename atomic), existing directories are
+ * merged (and take the staged directory's metadata), anything else is
+ * replaced atomically (rename, or RENAME_EXCHANGE then removal of the old
+ * object when a directory and a non-directory meet). Entries that cross a
+ * mount point are copied to a temporary name next to their destination, then
+ * renamed. Both fds must be opened directories (not O_PATH for stagefd).
+ * The directories merged are walked in a loop down two {@link DirChain}s:
+ * any depth, with bounded fds and stack.
+ */
+export async function mergeInto(stagefd: number, destfd: number, opts: MergeOptions): Promise<void> {
+  const src = new DirChain(stagefd, O_RDONLY)
+  const dst = new DirChain(destfd, O_RDONLY)
+  const open: MergeLevel[] = [{ name: '', rel: '', rest: listdir(stagefd).reverse(), followed: false }]
+  try {
+    while (open.length > 0) {
+      const level = open[open.length - 1]
+      const e = level.rest.pop()
+      if (!e) {
+        open.pop()
+        if (open.length > 0) finishMergedDir(src, dst, level, opts)
+        continue
+      }
+      const child = await mergeEntry(src, dst, e.name, childRel(level.rel, e.name), opts)
+      if (child) open.push(child)
+    }
+  } finally {
+    src.close()
+    dst.close()
+  }
+}
+
+/** Merges the staged `name` into the destination chain's top; a directory met by a directory is pushed onto both chains and returned, its entries to merge next. */
+async function mergeEntry(src: DirChain, dst: DirChain, name: Name, r: string, opts: MergeOptions): Promise<MergeLevel | undefined> {
+  const stagefd = src.top()
+  const destfd = dst.top()
+  const sst = lstatAt(stagefd, name)
+  if (!sst) return undefined
+  const dstat = lstatAt(destfd, name)
+  if (!dstat) {
+    await moveEntry(stagefd, name, destfd, name, RENAME_NOREPLACE, opts)
+    return undefined
+  }
+  const sdir = isDir(sst)
+  let ddir = isDir(dstat)
+  let target: number | undefined
+  if (sdir && (dstat.mode & S_IFMT) === S_IFLNK && opts.followLinkDir) {
+    target = opts.followLinkDir(r)
+    if (target !== undefined) ddir = true
+  }
+  if (sdir && ddir) return descendBoth(src, dst, name, r, target, opts)
+  if (opts.noOverwriteDirNonDir && sdir !== ddir) throw opts.dirNonDir(r)
+  if (!sdir && !ddir) {
+    await moveEntry(stagefd, name, destfd, name, 0, opts, sst, dstat)
+    return undefined
+  }
+  // A directory and a non-directory: swap them atomically, then drop the old one.
+  try {
+    renameat2(stagefd, name, destfd, name, RENAME_EXCHANGE)
+  } catch (err) {
+    if (errnoOf(err) !== 'EXDEV') throw err
+    removeTree(destfd, name)
+    await moveEntry(stagefd, name, destfd, name, RENAME_NOREPLACE, opts)
+    return undefined
+  }
+  removeTree(stagefd, name)
+  return undefined
+}
+
+/** Pushes the staged directory and its destination (`target`, a followed symlink's O_PATH fd, which is closed here) onto the chains. */
+function descendBoth(src: DirChain, dst: DirChain, name: Name, r: string, target: number | undefined, opts: MergeOptions): MergeLevel {
+  try {
+    src.push(name)
+  } catch (err) {
+    if (target !== undefined) close(target)
+    throw err
+  }
+  try {
+    if (target === undefined) dst.push(name)
+    else {
+      const opened = (fd: number) => {
+        try {
+          return openat(fd, '.', O_RDONLY | O_DIRECTORY)
+        } finally {
+          close(fd)
+        }
+      }
+      // Reopened as it was found: the symlink resolved again, confined by the caller.
+      const reopen = () => {
+        const again = opts.followLinkDir?.(r)
+        if (again === undefined) throw new UnsafeEntryError(opts.describe(r), 'the directory it linked to was replaced during the copy')
+        return opened(again)
+      }
+      const fd = opened(target)
+      dst.push(name, fd, reopen)
+    }
+  } catch (err) {
+    src.pop()
+    throw err
+  }
+  return { name, rel: r, rest: listdir(src.top()).reverse(), followed: target !== undefined }
+}
+
+/** After its entries were merged: the destination takes the staged directory's metadata (not a followed link's target, not an implied one), and the staged one goes. */
+function finishMergedDir(src: DirChain, dst: DirChain, level: MergeLevel, opts: MergeOptions): void {
+  if (!level.followed && !opts.keepDestMeta?.(level.rel)) {
+    copyMeta(src.top(), dst.top(), opts.owner ? MC_OWNER : 0)
+    writeXattrs(dst.top(), readXattrs(src.top()), level.rel)
+  }
+  src.pop()
+  dst.pop()
+  removeTree(src.top(), level.name)
+}
+
+/**
+ * Before a merge moves anything: every existing destination directory that
+ * will receive entries must be writable, so that a read-only mount inside the
+ * destination fails the copy (EROFS) before any entry is moved. Walked like
+ * {@link mergeInto}: in a loop down two chains.
+ */
+export function checkMergeWritable(stagefd: number, destfd: number, describe: (rel: string) => string): void {
+  const src = new DirChain(stagefd, O_RDONLY)
+  const dst = new DirChain(destfd, O_RDONLY)
+  const open: { rel: string; rest: DirEntry[] }[] = []
+  const visit = (rel: string) => {
+    writableOrThrow(dst.top(), describe(rel))
+    open.push({ rel, rest: listdir(src.top()).reverse() })
+  }
+  try {
+    visit('')
+    while (open.length > 0) {
+      const level = open[open.length - 1]
+      const e = level.rest.pop()
+      if (!e) {
+        open.pop()
+        if (open.length > 0) {
+          src.pop()
+          dst.pop()
+        }
+        continue
+      }
+      const sst = lstatAt(src.top(), e.name)
+      const dstat = lstatAt(dst.top(), e.name)
+      if (!sst || !dstat || !isDir(sst) || !isDir(dstat)) continue
+      src.push(e.name)
+      try {
+        dst.push(e.name)
+      } catch (err) {
+        src.pop()
+        throw err
+      }
+      visit(childRel(level.rel, e.name))
+    }
+  } finally {
+    src.close()
+    dst.close()
+  }
+}
+
+/** Throws ReadOnlyError about `what` when the directory `fd` is on a read-only mount. */
+function writableOrThrow(fd: number, what: string): void {
+  try {
+    fs.accessSync(`/proc/self/fd/${fd}`, fs.constants.W_OK)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EROFS') throw new ReadOnlyError(what)
+  }
+}
+
+/** Renames (or, across mounts, copies then renames) `sname` to `dname`. */
+async function moveEntry(sdir: number, sname: Name, ddir: number, dname: Name, flags: number, opts: MergeOptions, sst?: RawStat, dst?: RawStat): Promise<void> {
+  try {
+    renameat2(sdir, sname, ddir, dname, flags)
+    return
+  } catch (err) {
+    const e = errnoOf(err)
+    if (e === 'EBUSY' && sst && dst && (sst.mode & S_IFMT) === S_IFREG && (dst.mode & S_IFMT) === S_IFREG) {
+      // The destination file is a mount point (a bind-mounted file): rewrite it in place.
+      rewriteInPlace(sdir, sname, ddir, dname, opts.owner)
+      unlinkat(sdir, sname)
+      return
+    }
+    if (e !== 'EXDEV') throw err
+  }
+  const tmp = tempName()
+  const copier = new TreeCopier(ddir, { owner: opts.owner, allowDevices: true, describe: opts.describe })
+  try {
+    await copier.copy(sdir, sname, ddir, tmp, tmp)
+    renameat2(ddir, tmp, ddir, dname, flags)
+  } catch (err) {
+    removeTreeQuietly(ddir, tmp)
+    throw err
+  }
+  removeTree(sdir, sname)
+}
+
+function rewriteInPlace(sdir: number, sname: Name, ddir: number, dname: Name, owner: boolean): void {
+  const infd = openRegular(sdir, sname, O_RDONLY).fd
+  try {
+    const outfd = openRegular(ddir, dname, O_WRONLY | O_TRUNC).fd
+    try {
+      copyData(infd, outfd, -1)
+      copyMeta(infd, outfd, owner ? MC_OWNER : 0)
+    } finally {
+      close(outfd)
+    }
+  } finally {
+    close(infd)
+  }
+}
