@@ -10,7 +10,7 @@ import * as os from 'node:os'
 import * as path from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { Compose, Container, Network, Volume, type Runtime } from '../../lib'
-import { useRuntime } from '../helpers'
+import { sleep, useRuntime } from '../helpers'
 
 jest.setTimeout(120_000)
 
@@ -81,7 +81,10 @@ test('db healthy, then migrate completed, then api; names resolve; variables int
     expect((await env.service('migrate').inspect()).state).toMatchObject({ status: 'exited', exitCode: 0 })
     const api = await env.exec('api', ['sh', '-c', 'cat /data/m; echo "$MODE $GREETING"; wget -q -O- http://db:5432/; wget -q -O- http://' + p + '-db-1:5432/'])
     expect(api.stdout).toBe('migrated\nci hello\nok\nok\n')
-    expect(await env.logs('api')).toContain('mode=ci')
+    // api is ready once running; its first line reaches the log file when the shim's logger writes it.
+    let logs = ''
+    for (const t0 = Date.now(); !logs.includes('mode=ci') && Date.now() - t0 < 10_000; await sleep(50)) logs = await env.logs('api')
+    expect(logs).toContain('mode=ci')
     expect(env.port('api', 8080)).toBeGreaterThan(0)
     const labels = (await env.service('db').inspect()).config.labels
     expect(labels).toMatchObject({ 'com.docker.compose.project': p, 'com.docker.compose.service': 'db', 'com.docker.compose.container-number': '1' })
