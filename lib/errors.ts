@@ -74,6 +74,22 @@ export class InvalidArgumentError extends MiniContainerError {
   }
 }
 
+/** `c.mappedPort(port)` of a container port that is not published; names the ones that are. */
+export class PortNotPublishedError extends InvalidArgumentError {
+  /**
+   * @param container - the container's name; @param port - the port asked for, as "6379/tcp";
+   * @param published - the container's published ports, as "80/tcp -> 127.0.0.1:49153".
+   */
+  constructor(
+    container: string,
+    readonly port: string,
+    readonly published: string[],
+  ) {
+    const has = published.length ? `it publishes ${published.join(', ')}` : 'it publishes no ports'
+    super(`container ${container} does not publish port ${port} (${has}); publish it with ports: ['${port.replace('/tcp', '')}'] or publishAll: true`)
+  }
+}
+
 /** No image matches the given reference. */
 export class ImageNotFoundError extends MiniContainerError {
   /** @param ref - the reference that was looked up. */

@@ -18,7 +18,7 @@ import * as files from '../files'
 import type { CopyOptions, PathStat, PutArchiveOptions } from '../files'
 import type { Image } from '../image/image'
 import { commitLayer, type CommitOptions } from './commit'
-import { joinBridgeNetwork, networkSettingsOf, publishedPort } from './networking'
+import { joinBridgeNetwork, mappedPort, networkSettingsOf, publishedPort } from './networking'
 import type { CgroupSetup, ContainerStats, ProcessInfo } from '../cgroups'
 import { statsStream, updateResources, type ResourceUpdate, type StatsStreamOptions } from './resources'
 import type { HostBinding } from '../network/types'
@@ -610,6 +610,23 @@ export class Container implements AsyncDisposable {
   /** The host address and port a container port is published on (`docker port`), e.g. for `ports: ['80']` with an ephemeral host port. */
   port(containerPort: number, proto: 'tcp' | 'udp' = 'tcp'): HostBinding | undefined {
     return publishedPort(this.runtime, this.id, containerPort, proto)
+  }
+
+  /** The host address to reach the container's published ports from this machine: '127.0.0.1' (testcontainers' `getHost()`). */
+  get host(): string {
+    return '127.0.0.1'
+  }
+
+  /**
+   * The host port a container port is published on, as a number (testcontainers' `getMappedPort()`):
+   * `net.connect(c.mappedPort(6379), c.host)`. EINVALID naming the published ports when this one is
+   * not published; ENOTRUNNING when the container does not run (its ports are bound only while it runs).
+   */
+  mappedPort(containerPort: number, proto: 'tcp' | 'udp' = 'tcp'): number {
+    if (!Number.isInteger(containerPort) || containerPort < 1 || containerPort > 65535)
+      throw new InvalidArgumentError(`mappedPort(${JSON.stringify(containerPort)}): a container port is an integer from 1 to 65535, e.g. mappedPort(6379)`)
+    if (!runs(this.present().status)) throw new NotRunningError(this.id, `read the mapped port ${containerPort}/${proto}`)
+    return mappedPort(this.runtime, this.id, this.name, containerPort, proto)
   }
 
   /** One sample of resource use, like `docker stats --no-stream`; with `{ stream: true }`, a sample every second until the container stops. */

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { InvalidArgumentError } from '../errors'
+import { InvalidArgumentError, PortNotPublishedError } from '../errors'
 import { closeQuietly } from '../sys/libc'
 import { createNetns } from '../sys/netns'
 import { debug } from '../util/debug'
@@ -97,4 +97,13 @@ export function networkSettingsOf(ctx: ContainerContext, id: string): NetworkSet
 /** `c.port(80)`: the first host binding of a published container port, or undefined. */
 export function publishedPort(ctx: ContainerContext, id: string, containerPort: number, proto: 'tcp' | 'udp' = 'tcp'): HostBinding | undefined {
   return ctx.networks.settings(id)?.ports[`${containerPort}/${proto}`]?.[0]
+}
+
+/** `c.mappedPort(6379)`: the host port of a published container port; EINVALID naming the published ones when it is not. */
+export function mappedPort(ctx: ContainerContext, id: string, name: string, containerPort: number, proto: 'tcp' | 'udp' = 'tcp'): number {
+  const binding = publishedPort(ctx, id, containerPort, proto)
+  if (binding) return Number(binding.hostPort)
+  const ports = ctx.networks.settings(id)?.ports ?? {}
+  const published = Object.entries(ports).flatMap(([port, bindings]) => bindings.map((b) => `${port} -> ${b.hostIp}:${b.hostPort}`))
+  throw new PortNotPublishedError(name, `${containerPort}/${proto}`, published)
 }

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { ContainerNotFoundError, throwIfAborted } from '../errors'
+import { ContainerNotFoundError, InvalidArgumentError, throwIfAborted } from '../errors'
 import { contextOf, type RuntimeOption } from './context'
 import type { WaitStrategy } from '../harness/strategy'
 import type { LogStreamName } from '../harness/target'
@@ -36,8 +36,6 @@ export interface HarnessRunOptions {
 }
 
 const harnessOptions = ['waitFor', 'startupTimeout', 'keepOnFailure', 'reuse', 'onLog'] as const
-
-type AllRunOptions = RunOptions & HarnessRunOptions & RuntimeOption
 
 function createOptions(opts: AllRunOptions): RunOptions & RuntimeOption {
   const rest: Record<string, unknown> = { ...opts }
@@ -102,6 +100,28 @@ function reuse(image: string, cmd: string[] | undefined, opts: AllRunOptions): P
   })
 }
 
+/** Every option `run()` takes: create's, the harness options, and `runtime`. */
+type AllRunOptions = RunOptions & HarnessRunOptions & RuntimeOption
+
+/**
+ * `run(image, opts)` or `run(image, cmd, opts)`: a second argument that is
+ * not an array (nor undefined) is the options, as testcontainers users write it.
+ */
+function commandAndOptions(cmdOrOpts: string[] | AllRunOptions | undefined, opts: AllRunOptions | undefined): { cmd?: string[]; opts?: AllRunOptions } {
+  if (cmdOrOpts === undefined || Array.isArray(cmdOrOpts)) return { cmd: cmdOrOpts, opts }
+  if (opts !== undefined) throw new InvalidArgumentError('run(image, cmd, opts): the command must be an array of strings, e.g. ["sh", "-c", "echo hi"]; to pass only options, write run(image, opts)')
+  return { opts: cmdOrOpts }
+}
+
+/**
+ * Creates and starts a container (`docker run`) with the image's command.
+ * Resolves once the program runs, or with `waitFor` once it is ready (see
+ * the overload with a command for the details).
+ *
+ * @param image - image ref ("bb:latest"), id or id prefix
+ * @param opts - Docker-like options, the harness options, and `runtime` to target a non-default `Runtime`
+ */
+export async function run(image: string, opts?: RunOptions & HarnessRunOptions & RuntimeOption): Promise<Container>
 /**
  * Creates and starts a container (`docker run`). Resolves once the program
  * runs, or with `waitFor` once it is ready; a start that fails removes the
@@ -113,8 +133,10 @@ function reuse(image: string, cmd: string[] | undefined, opts: AllRunOptions): P
  * @param cmd - command; defaults to the image's
  * @param opts - Docker-like options, the harness options, and `runtime` to target a non-default `Runtime`
  */
-export async function run(image: string, cmd?: string[], opts?: RunOptions & HarnessRunOptions & RuntimeOption): Promise<Container> {
+export async function run(image: string, cmd?: string[], opts?: RunOptions & HarnessRunOptions & RuntimeOption): Promise<Container>
+export async function run(image: string, cmdOrOpts?: string[] | AllRunOptions, maybeOpts?: AllRunOptions): Promise<Container> {
   stamp('node: run called')
+  const { cmd, opts } = commandAndOptions(cmdOrOpts, maybeOpts)
   const options = optionsObject(opts, 'run()')
   throwIfAborted(options.signal, `running ${image}`)
   if (options.reuse) return reuse(image, cmd, options)

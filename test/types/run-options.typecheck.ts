@@ -32,3 +32,13 @@ export async function correctOptionsCompile(): Promise<void> {
     ports: ['8080:80'], publishAll: true, volumes: ['/srv:/data:ro'], mounts: [{ type: 'tmpfs', target: '/t' }], tmpfs: { '/run': 'size=1m' },
   })
 }
+
+export async function optionsWithoutACommand(): Promise<void> {
+  // run(image, opts): the image's command, with options.
+  await run('bb', { name: 'web', ports: ['6379'], waitFor: undefined })
+  await run('bb', undefined, { name: 'web' })
+  // @ts-expect-error: "prots" is not an option, without a command too
+  await run('bb', { prots: ['8080:80'] })
+  // @ts-expect-error: a command is an array of strings
+  await run('bb', 'sh -c true')
+}

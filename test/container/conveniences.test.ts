@@ -1,0 +1,78 @@
+/**
+ * What a testcontainers user reaches for in their first hour (issue 24):
+ * run(image, opts), c.host and c.mappedPort(), Network objects as networks,
+ * wait errors naming the container, host-gateway, restart({ timeout }),
+ * logs of an exited rm: true container.
+ */
+import * as net from 'node:net'
+import { Container, MiniContainerError, run, Wait, type Runtime } from '../../lib'
+import { text, useRuntime } from '../helpers'
+
+jest.setTimeout(120_000)
+
+let runtime: Runtime
+useRuntime((rt) => (runtime = rt), { busybox: true, hostImage: false })
+
+/** Sends `line` to 127.0.0.1:port and returns what comes back first. */
+function echo(host: string, port: number, line: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(port, host, () => s.write(line))
+    s.setTimeout(5000, () => s.destroy(new Error('no answer')))
+    s.once('data', (d) => (resolve(d.toString()), s.destroy()))
+    s.once('error', reject)
+  })
+}
+
+async function codeOf(p: Promise<unknown> | (() => unknown)): Promise<string | undefined> {
+  try {
+    await (typeof p === 'function' ? p() : p)
+  } catch (err) {
+    return (err as MiniContainerError).code
+  }
+  return undefined
+}
+
+describe('run(image, opts)', () => {
+  test('a non-array second argument is the options: the image command runs in the given runtime', async () => {
+    const c = await run('bb', { runtime, network: 'none', entrypoint: ['sh', '-c', 'echo from opts'] })
+    expect(await c.wait()).toEqual({ exitCode: 0 })
+    expect(await text(c.logs())).toBe('from opts\n')
+    await c.remove()
+  })
+
+  test('a command that is not an array, with options after it, is EINVALID', async () => {
+    const bad = run as unknown as (image: string, cmd: unknown, opts: unknown) => Promise<Container>
+    const err = await bad('bb', { name: 'x' }, { runtime }).catch((e: Error) => e)
+    expect(err).toMatchObject({ code: 'EINVALID' })
+    expect((err as Error).message).toMatch(/run\(image, opts\)/)
+  })
+})
+
+describe('c.host and c.mappedPort()', () => {
+  test('reach a published port; an unpublished one is EINVALID naming the published ones; a stopped container ENOTRUNNING', async () => {
+    const c = await run('bb', {
+      runtime, ports: ['7000'], entrypoint: ['nc', '-ll', '-p', '7000', '-e', 'cat'], waitFor: Wait.forListeningPorts(), startupTimeout: 20_000,
+    })
+    try {
+      expect(c.host).toBe('127.0.0.1')
+      const port = c.mappedPort(7000)
+      expect(typeof port).toBe('number')
+      expect(port).toBe(Number(c.port(7000)!.hostPort))
+      expect(await echo(c.host, port, 'hi\n')).toBe('hi\n')
+      let err: MiniContainerError | undefined
+      try {
+        c.mappedPort(6379)
+      } catch (e) {
+        err = e as MiniContainerError
+      }
+      expect(err).toMatchObject({ code: 'EINVALID', port: '6379/tcp' })
+      expect(err!.message).toContain(`7000/tcp -> 0.0.0.0:${port}`)
+      expect(await codeOf(() => c.mappedPort(7000, 'udp'))).toBe('EINVALID')
+      expect(await codeOf(() => c.mappedPort(0))).toBe('EINVALID')
+      await c.stop({ timeout: 0 })
+      expect(await codeOf(() => c.mappedPort(7000))).toBe('ENOTRUNNING')
+    } finally {
+      await c.remove({ force: true })
+    }
+  })
+})
