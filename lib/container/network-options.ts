@@ -7,6 +7,7 @@
  */
 import { isIPv4 } from 'node:net'
 import { InvalidArgumentError } from '../errors'
+import { Network } from '../network/network'
 import type { NetworkMode, RunOptions } from './types'
 
 /** `extraHosts: ['db:10.0.0.5']` -> hosts-file lines; throws on a malformed entry. */
@@ -18,6 +19,13 @@ export function extraHostLines(extraHosts: unknown): string[] {
     if (!m || !isIPv4(m[2])) throw new InvalidArgumentError(`invalid extraHosts entry ${JSON.stringify(entry)}: expected "name:IPv4", e.g. "db:10.0.0.5"`)
     return `${m[2]}\t${m[1]}`
   })
+}
+
+/** The `network` option as the record keeps it: a mode or network name; a `Network` handle gives its name. EINVALID otherwise. */
+export function networkModeOf(network: RunOptions['network']): NetworkMode | undefined {
+  if (network === undefined || typeof network === 'string') return network
+  if (network instanceof Network) return network.name
+  throw new InvalidArgumentError('option "network" must be a string ("bridge", "host", "none", "container:<name>", a network\'s name) or a Network, e.g. await Network.create("mynet")')
 }
 
 /** `dns: ['10.0.0.53']` -> the nameservers replacing the host's; throws on a malformed entry. */

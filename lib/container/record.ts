@@ -13,7 +13,7 @@ import { normaliseRef, type Healthcheck } from '../image/store'
 import { recordSecurityOpt } from '../seccomp'
 import { generateName, newId } from '../util/ids'
 import { checkUserOption, envList, mergeEnv } from './process-spec'
-import { checkPortOptions } from './network-options'
+import { checkPortOptions, networkModeOf } from './network-options'
 import { checkRunOptions } from './run-options'
 import type { ContainerRecord, RunOptions } from './types'
 import { checkHealthConfig, mergeHealthcheck } from '../harness/health-config'
@@ -35,7 +35,8 @@ export function buildRecord(rt: ContainerContext, imageRef: string, cmd: string[
   checkRunOptions(opts)
   if (cmd !== undefined && (!Array.isArray(cmd) || cmd.some((a) => typeof a !== 'string')))
     throw new InvalidArgumentError('the command must be an array of strings, e.g. ["sh", "-c", "echo hi"]')
-  checkPortOptions(opts.network ?? defaultNetwork, opts)
+  const networkMode = networkModeOf(opts.network) ?? defaultNetwork
+  checkPortOptions(networkMode, opts)
   checkHealthConfig(opts.healthcheck)
   checkFileSpecs(opts.files)
   checkUserOption(opts.user, opts.groupAdd)
@@ -68,7 +69,7 @@ export function buildRecord(rt: ContainerContext, imageRef: string, cmd: string[
       ...healthcheckOf(opts.healthcheck, image.config.healthcheck),
     },
     hostConfig: {
-      networkMode: opts.network ?? defaultNetwork,
+      networkMode,
       init: !!opts.init,
       autoRemove: !!opts.rm,
       detach: !!opts.detach,

@@ -46,7 +46,7 @@ const stringLists: Partial<Record<keyof RunOptions, string>> = {
 }
 
 /** Options whose value is a string. */
-const strings: (keyof RunOptions)[] = ['name', 'hostname', 'workdir', 'user', 'network', 'ip']
+const strings: (keyof RunOptions)[] = ['name', 'hostname', 'workdir', 'user', 'ip']
 
 /** Throws EINVALID for an unknown option or a value of the wrong type. */
 export function checkRunOptions(opts: RunOptions & RuntimeOption): void {

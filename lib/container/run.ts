@@ -13,6 +13,7 @@ import type { LogStreamName } from '../harness/target'
 import { checkReuse, configHash, reuseHashLabel, withReuseLock } from '../harness/reuse'
 import { defaultStartupTimeout } from '../harness/wait-until-ready'
 import { Container } from './container'
+import { networkModeOf } from './network-options'
 import { optionsObject } from '../util/options-object'
 import { stamp } from '../util/start-trace'
 import type { RunOptions } from './types'
@@ -40,6 +41,8 @@ const harnessOptions = ['waitFor', 'startupTimeout', 'keepOnFailure', 'reuse', '
 function createOptions(opts: AllRunOptions): RunOptions & RuntimeOption {
   const rest: Record<string, unknown> = { ...opts }
   for (const k of harnessOptions) delete rest[k]
+  // A Network handle becomes its name: the reuse hash is of plain data.
+  if (opts.network !== undefined) rest.network = networkModeOf(opts.network)
   return rest as RunOptions & RuntimeOption
 }
 

@@ -7,6 +7,7 @@ import type { Healthcheck } from '../image/oci-config'
 import type { ExitStatus } from '../shim/shim'
 import type { MountOption, MountRecord, MountRunOptions, ResolvedMount } from '../storage/mount-types'
 import type { NetworkRunOptions, NetworkSettings } from '../network/types'
+import type { Network } from '../network/network'
 import type { HealthConfig } from '../harness/health-config'
 import type { FileSpec } from '../harness/files'
 import type { HealthState } from '../harness/target'
@@ -40,8 +41,8 @@ export interface RunOptions extends MountRunOptions, NetworkRunOptions, Resource
   rm?: boolean
   /** Let the container outlive this Node process (`-d`). Otherwise it dies with it. */
   detach?: boolean
-  /** Network mode (`--network`): "bridge" (the default), "host", "none", "container:<name>" or a user network's name. */
-  network?: NetworkMode
+  /** Network mode (`--network`): "bridge" (the default), "host", "none", "container:<name>", a user network's name, or a `Network` (from `Network.create`). */
+  network?: NetworkMode | Network
   /** Extra capabilities (`--cap-add`), e.g. ["NET_ADMIN"]. */
   capAdd?: string[]
   /** Capabilities to drop (`--cap-drop`), e.g. ["ALL"]. */

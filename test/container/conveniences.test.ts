@@ -5,7 +5,8 @@
  * logs of an exited rm: true container.
  */
 import * as net from 'node:net'
-import { Container, MiniContainerError, run, Wait, type Runtime } from '../../lib'
+import { randomBytes } from 'node:crypto'
+import { Container, MiniContainerError, Network, run, Wait, type Runtime } from '../../lib'
 import { text, useRuntime } from '../helpers'
 
 jest.setTimeout(120_000)
@@ -73,6 +74,29 @@ describe('c.host and c.mappedPort()', () => {
       expect(await codeOf(() => c.mappedPort(7000))).toBe('ENOTRUNNING')
     } finally {
       await c.remove({ force: true })
+    }
+  })
+})
+
+describe('Network objects as networks', () => {
+  test('network: a Network handle joins that network (inspect shows its name), peers resolve each other; a non-network object is EINVALID', async () => {
+    const net = await Network.create(`conv-${randomBytes(3).toString('hex')}`, { runtime })
+    try {
+      const server = await run('bb', ['nc', '-ll', '-p', '7000', '-e', 'cat'], { runtime, network: net, aliases: ['echo-server'] })
+      try {
+        expect((await server.inspect()).hostConfig.networkMode).toBe(net.name)
+        expect(Object.keys((await server.inspect()).networkSettings.networks)).toEqual([net.name])
+        const client = await run('bb', ['sh', '-c', 'sleep 0.3; echo ping | nc -w 2 echo-server 7000'], { runtime, network: net })
+        expect(await client.wait()).toEqual({ exitCode: 0 })
+        expect(await text(client.logs())).toBe('ping\n')
+        await client.remove()
+      } finally {
+        await server.remove({ force: true })
+      }
+      const notANetwork = { name: net.name } as unknown as Network
+      expect(await codeOf(run('bb', ['true'], { runtime, network: notANetwork }))).toBe('EINVALID')
+    } finally {
+      await net.remove()
     }
   })
 })
