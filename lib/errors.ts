@@ -335,6 +335,10 @@ export function errnoOf(err: unknown): string | undefined {
 
 /** What a failed wait reports: what was awaited, for how long, how the program ended, its last log lines. */
 export interface WaitFailure {
+  /** Full id of the container waited for: `Container.get(err.containerId)` finds it after `keepOnFailure`. */
+  containerId: string
+  /** Name of the container waited for. */
+  containerName: string
   /** The strategy, described (e.g. "listening ports 6379/tcp"). */
   awaited: string
   /** Milliseconds spent waiting. */
@@ -347,17 +351,21 @@ export interface WaitFailure {
 
 function waitMessage(headline: string, f: WaitFailure): string {
   const logs = f.logs.length ? `\nlast ${f.logs.length} log lines:\n${f.logs.join('\n')}` : '\n(no log output)'
-  return `${headline}${logs}`
+  return `container ${f.containerName} (${f.containerId.slice(0, 12)}): ${headline}${logs}`
 }
 
 /** A wait strategy failed; carries what was awaited, how long it took and the last log lines. */
 export abstract class WaitError extends MiniContainerError implements WaitFailure {
+  readonly containerId: string
+  readonly containerName: string
   readonly awaited: string
   readonly elapsedMs: number
   readonly logs: string[]
   /** @param code - the error code; @param headline - what happened; @param f - the wait's details. */
   constructor(code: ErrorCode, headline: string, f: WaitFailure) {
     super(code, waitMessage(headline, f))
+    this.containerId = f.containerId
+    this.containerName = f.containerName
     this.awaited = f.awaited
     this.elapsedMs = f.elapsedMs
     this.logs = f.logs

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { waitFailure } from './wait-failure'
 import { ContainerExitedError } from '../errors'
 import type { WaitContext, WaitStrategy } from './strategy'
 
@@ -28,6 +29,6 @@ export class ExitStrategy implements WaitStrategy {
     const started = Date.now()
     const { exitCode } = await ctx.target.exited()
     if (this.opts.exitCode === undefined || exitCode === this.opts.exitCode) return
-    throw new ContainerExitedError({ awaited: this.description, elapsedMs: Date.now() - started, exitCode, logs: ctx.target.lastLogLines(50) })
+    throw new ContainerExitedError({ ...waitFailure(ctx.target, this.description, started), exitCode })
   }
 }

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { waitFailure } from './wait-failure'
 import { InvalidArgumentError, UnhealthyError } from '../errors'
 import type { WaitContext, WaitStrategy } from './strategy'
 
@@ -24,7 +25,7 @@ export class HealthCheckStrategy implements WaitStrategy {
         if (signal.aborted || h?.status === 'healthy') return finish()
         if (h?.status === 'unhealthy') {
           const last = h.log[h.log.length - 1]?.output ?? ''
-          return finish(new UnhealthyError({ awaited: this.description, elapsedMs: Date.now() - started, logs: target.lastLogLines(50) }, last))
+          return finish(new UnhealthyError(waitFailure(target, this.description, started), last))
         }
       }
       const finish = (err?: Error) => {

@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { ContainerExitedError, WaitTimeoutError, type WaitFailure } from '../errors'
+import { ContainerExitedError, WaitTimeoutError } from '../errors'
+import { waitFailure } from './wait-failure'
 import type { WaitContext, WaitStrategy } from './strategy'
 import type { WaitTarget } from './target'
 
@@ -19,8 +20,6 @@ export interface WaitForOptions {
 
 /** Default time a container gets to become ready. */
 export const defaultStartupTimeout = 60_000
-
-const lastLines = 50
 
 type Outcome = { kind: 'ready' } | { kind: 'timeout' } | { kind: 'exit'; exitCode: number } | { kind: 'cancel'; reason: unknown } | { kind: 'error'; error: unknown }
 
@@ -74,7 +73,7 @@ export async function waitUntilReady(target: WaitTarget, strategy: WaitStrategy,
       (error) => settle({ kind: 'error', error }),
     )
   }).finally(() => stop.abort())
-  const failure = (): WaitFailure => ({ awaited: strategy.description, elapsedMs: Date.now() - started, logs: target.lastLogLines(lastLines) })
+  const failure = () => waitFailure(target, strategy.description, started)
   switch (outcome.kind) {
     case 'ready':
       return

@@ -100,3 +100,25 @@ describe('Network objects as networks', () => {
     }
   })
 })
+
+describe('wait errors name their container', () => {
+  test('ETIMEOUT and EEXITED carry the id and name (in the message too); keepOnFailure without a name: the error finds the kept container', async () => {
+    const timedOut = (await run('bb', ['sleep', '30'], {
+      runtime, network: 'none', waitFor: Wait.forLogMessage('never printed'), startupTimeout: 300, keepOnFailure: true,
+    }).catch((e: unknown) => e)) as MiniContainerError & { containerId: string; containerName: string }
+    expect(timedOut).toMatchObject({ code: 'ETIMEOUT' })
+    expect(timedOut.containerId).toMatch(/^[0-9a-f]{64}$/)
+    expect(timedOut.message).toContain(`container ${timedOut.containerName} (${timedOut.containerId.slice(0, 12)})`)
+    const kept = await Container.get(timedOut.containerId, { runtime })
+    expect(kept.name).toBe(timedOut.containerName)
+    expect((await kept.inspect()).state.running).toBe(true)
+    await kept.remove({ force: true })
+
+    const exited = (await run('bb', ['sh', '-c', 'echo bye; exit 3'], {
+      runtime, network: 'none', name: `conv-exit-${randomBytes(3).toString('hex')}`, waitFor: Wait.forLogMessage('never printed'),
+    }).catch((e: unknown) => e)) as MiniContainerError & { containerId: string; containerName: string }
+    expect(exited).toMatchObject({ code: 'EEXITED', exitCode: 3, containerName: expect.stringMatching(/^conv-exit-/) })
+    // Without keepOnFailure it was removed.
+    expect(await codeOf(Container.get(exited.containerId, { runtime }))).toBe('ENOCONTAINER')
+  })
+})
