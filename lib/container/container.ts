@@ -138,7 +138,7 @@ export class Container implements AsyncDisposable {
       const paths = rt.containers.create(record)
       writeEtcFiles(paths, record.config.hostname, {
         ownNetwork: record.hostConfig.networkMode !== 'host',
-        extraHosts: extraHostLines(opts.extraHosts),
+        extraHosts: extraHostLines(record.hostConfig.extraHosts, record.hostConfig.networkMode),
         dns: dnsServers(opts.dns),
       })
       if (opts.files?.length) await new Container(rt, record.id, record.name).withFilesystem((root) => placeFiles(root, opts.files!))

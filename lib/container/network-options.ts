@@ -10,15 +10,51 @@ import { InvalidArgumentError } from '../errors'
 import { Network } from '../network/network'
 import type { NetworkMode, RunOptions } from './types'
 
-/** `extraHosts: ['db:10.0.0.5']` -> hosts-file lines; throws on a malformed entry. */
-export function extraHostLines(extraHosts: unknown): string[] {
+/** The address Docker's `--add-host name:host-gateway` stands for: the host, as the container's network reaches it. */
+const HOST_GATEWAY = 'host-gateway'
+
+/** One `extraHosts` entry: a name and an IPv4 address or "host-gateway". */
+interface ExtraHost {
+  name: string
+  target: string
+}
+
+function parseExtraHost(entry: unknown): ExtraHost {
+  const m = typeof entry === 'string' ? /^([A-Za-z0-9][A-Za-z0-9.-]*):([0-9.]+|host-gateway)$/.exec(entry) : null
+  if (!m || (m[2] !== HOST_GATEWAY && !isIPv4(m[2])))
+    throw new InvalidArgumentError(`invalid extraHosts entry ${JSON.stringify(entry)}: expected "name:IPv4" or "name:host-gateway", e.g. "db:10.0.0.5"`)
+  return { name: m[1], target: m[2] }
+}
+
+/**
+ * The `extraHosts` option checked for the record (EINVALID on a malformed entry); "host-gateway"
+ * needs a network with a gateway to the host, or the host's own ("none" and "container:" have neither).
+ */
+export function checkedExtraHosts(extraHosts: unknown, mode: NetworkMode): string[] {
   if (extraHosts === undefined) return []
   if (!Array.isArray(extraHosts)) throw new InvalidArgumentError('option "extraHosts" must be an array such as ["db:10.0.0.5"]')
-  return extraHosts.map((entry) => {
-    const m = typeof entry === 'string' ? /^([A-Za-z0-9][A-Za-z0-9.-]*):([0-9.]+)$/.exec(entry) : null
-    if (!m || !isIPv4(m[2])) throw new InvalidArgumentError(`invalid extraHosts entry ${JSON.stringify(entry)}: expected "name:IPv4", e.g. "db:10.0.0.5"`)
-    return `${m[2]}\t${m[1]}`
+  const gatewayless = mode === 'none' || mode.startsWith('container:')
+  for (const entry of extraHosts) {
+    if (parseExtraHost(entry).target === HOST_GATEWAY && gatewayless)
+      throw new InvalidArgumentError(`extraHosts entry "${entry}": host-gateway needs a bridge network or the host's, not network "${mode}"`)
+  }
+  return extraHosts as string[]
+}
+
+/**
+ * The hosts-file lines written at create: fixed addresses, and host-gateway on the host network
+ * (127.0.0.1: the host itself). On bridge networks the network layer writes the gateway at start.
+ */
+export function extraHostLines(extraHosts: string[] | undefined, mode: NetworkMode): string[] {
+  return (extraHosts ?? []).map(parseExtraHost).flatMap(({ name, target }) => {
+    if (target !== HOST_GATEWAY) return [`${target}\t${name}`]
+    return mode === 'host' ? [`127.0.0.1\t${name}`] : []
   })
+}
+
+/** The names of `extraHosts` entries that stand for the host-gateway. */
+export function hostGatewayNames(extraHosts: string[] | undefined): string[] {
+  return (extraHosts ?? []).map(parseExtraHost).filter((h) => h.target === HOST_GATEWAY).map((h) => h.name)
 }
 
 /** The `network` option as the record keeps it: a mode or network name; a `Network` handle gives its name. EINVALID otherwise. */

@@ -15,6 +15,7 @@ import type { HostBinding, NetworkSettings } from '../network/types'
 import type { ContainerContext } from './context'
 import { programRuns, START_GRACE_MS } from './liveness'
 import type { ContainerRecord } from './types'
+import { hostGatewayNames } from './network-options'
 
 /** Whether the network state of a container is still wanted (it runs, or may be starting in another process). */
 export function networkStillWanted(ctx: ContainerContext, id: string): boolean {
@@ -64,6 +65,7 @@ export async function joinBridgeNetwork(ctx: ContainerContext, record: Container
       ip: h.networkingConfig.ip,
       aliases: h.networkingConfig.aliases,
       links: resolveLinks(ctx, h.links),
+      hostGatewayNames: hostGatewayNames(h.extraHosts),
       ports: h.portBindings,
       publishAll: h.publishAllPorts,
       exposedPorts,

@@ -13,7 +13,7 @@ import { normaliseRef, type Healthcheck } from '../image/store'
 import { recordSecurityOpt } from '../seccomp'
 import { generateName, newId } from '../util/ids'
 import { checkUserOption, envList, mergeEnv } from './process-spec'
-import { checkPortOptions, networkModeOf } from './network-options'
+import { checkedExtraHosts, checkPortOptions, networkModeOf } from './network-options'
 import { checkRunOptions } from './run-options'
 import type { ContainerRecord, RunOptions } from './types'
 import { checkHealthConfig, mergeHealthcheck } from '../harness/health-config'
@@ -86,6 +86,7 @@ export function buildRecord(rt: ContainerContext, imageRef: string, cmd: string[
       portBindings: opts.ports ?? [],
       publishAllPorts: !!opts.publishAll,
       links: opts.links ?? [],
+      extraHosts: checkedExtraHosts(opts.extraHosts, networkMode),
       networkingConfig: { ...(opts.ip !== undefined ? { ip: opts.ip } : {}), aliases: opts.aliases ?? [] },
       securityOpt: recordSecurityOpt(opts.securityOpt),
       logConfig: logConfigOf(opts),

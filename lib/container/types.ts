@@ -180,6 +180,8 @@ export interface ContainerRecord {
     publishAllPorts: boolean
     /** `--link` specs. */
     links: string[]
+    /** `--add-host` entries as given ("name:IPv4", "name:host-gateway"); absent in records made before host-gateway. */
+    extraHosts?: string[]
     /** Static address and aliases on the primary (user) network. */
     networkingConfig: {
       /** `--ip`: the requested static address; absent means the lowest free one. */

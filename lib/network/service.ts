@@ -111,7 +111,7 @@ export class NetworkService {
       const stale = this.store.container(container.id)
       if (stale) await this.releaseNow(stale)
       const net = await this.networks.forMode(mode)
-      const rec: ContainerNetRecord = { containerId: container.id, name: container.name, hostname: container.hostname, hostsFile: container.hostsFile, links: opts.links ?? [], endpoints: [], ports: [] }
+      const rec: ContainerNetRecord = { containerId: container.id, name: container.name, hostname: container.hostname, hostsFile: container.hostsFile, links: opts.links ?? [], hostGatewayNames: opts.hostGatewayNames, endpoints: [], ports: [] }
       const inner = Rtnl.inNetns(netnsFd)
       try {
         await inner.up(LOOPBACK_IFINDEX)

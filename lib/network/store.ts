@@ -53,6 +53,8 @@ export interface ContainerNetRecord {
   hostname: string
   hostsFile?: string
   links: LinkEntry[]
+  /** Names that resolve to the primary network's gateway (`--add-host name:host-gateway`). */
+  hostGatewayNames?: string[]
   endpoints: EndpointRecord[]
   ports: PortBinding[]
 }

@@ -106,6 +106,8 @@ export interface ConnectOptions {
   aliases?: string[]
   /** Legacy links: `ip` reachable as `alias` and `name`. */
   links?: LinkEntry[]
+  /** Names written into the hosts file with the primary network's gateway, the host's address on it (`--add-host name:host-gateway`). */
+  hostGatewayNames?: string[]
   /** `-p` specs. */
   ports?: string[]
   /** `-P`: publish every exposed port on an ephemeral host port. */
@@ -124,7 +126,10 @@ export interface NetworkRunOptions {
   links?: string[]
   /** Nameservers written into /etc/resolv.conf instead of the host's (`--dns`). */
   dns?: string[]
-  /** Extra /etc/hosts lines as `"name:IPv4"` (`--add-host`). */
+  /**
+   * Extra /etc/hosts lines as `"name:IPv4"` (`--add-host`); `"name:host-gateway"` is the host's
+   * address on the container's network (its gateway), as in Docker: `['host.docker.internal:host-gateway']`.
+   */
   extraHosts?: string[]
   /** Published ports (`-p`): `"8080:80"`, `"127.0.0.1::53/udp"`, `"80"` (ephemeral host port). */
   ports?: string[]

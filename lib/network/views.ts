@@ -49,6 +49,8 @@ export function hostEntries(rec: ContainerNetRecord, all: ContainerNetRecord[], 
   const entries: HostEntry[] = []
   const primary = rec.endpoints[0]
   if (primary) entries.push({ ip: primary.ipAddress, names: [rec.hostname] })
+  const gateway = primary && byId.get(primary.networkId)?.gateway
+  if (gateway && rec.hostGatewayNames?.length) entries.push({ ip: gateway, names: rec.hostGatewayNames })
   for (const l of rec.links) entries.push({ ip: l.ip, names: [l.alias, l.name] })
   for (const ep of rec.endpoints) {
     if (byId.get(ep.networkId)?.isDefault !== false) continue

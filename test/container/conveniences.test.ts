@@ -122,3 +122,49 @@ describe('wait errors name their container', () => {
     expect(await codeOf(Container.get(exited.containerId, { runtime }))).toBe('ENOCONTAINER')
   })
 })
+
+describe('extraHosts host-gateway', () => {
+  /** A TCP server on the host at `ip` (a bridge gateway of ours) answering "host" to each connection. */
+  async function hostServer(ip: string): Promise<net.Server> {
+    const server = net.createServer((s) => s.end('host\n'))
+    await new Promise<void>((resolve) => server.listen(0, ip, resolve))
+    return server
+  }
+
+  test('on the default bridge and on a user network: the name is the network gateway, which reaches a host server; fixed entries stay', async () => {
+    const net1 = await Network.create(`conv-gw-${randomBytes(3).toString('hex')}`, { runtime })
+    try {
+      for (const network of ['bridge', net1.name]) {
+        const c = await run('bb', ['sleep', '30'], { runtime, network, extraHosts: ['host.docker.internal:host-gateway', 'db:10.0.0.5'] })
+        try {
+          const gateway = (await c.inspect()).networkSettings.gateway
+          expect(gateway).toMatch(/^\d+\.\d+\.\d+\.\d+$/)
+          const hosts = (await c.exec(['cat', '/etc/hosts'])).stdout
+          expect(hosts).toContain(`${gateway}\thost.docker.internal`)
+          expect(hosts).toContain('10.0.0.5\tdb')
+          const server = await hostServer(gateway)
+          try {
+            const port = (server.address() as net.AddressInfo).port
+            const r = await c.exec(['sh', '-c', `nc -w 3 host.docker.internal ${port} </dev/null`])
+            expect(r.stdout).toBe('host\n')
+          } finally {
+            server.close()
+          }
+        } finally {
+          await c.remove({ force: true })
+        }
+      }
+    } finally {
+      await net1.remove()
+    }
+  })
+
+  test('on the host network it is 127.0.0.1; with network "none" it is EINVALID', async () => {
+    const c = await run('bb', ['cat', '/etc/hosts'], { runtime, network: 'host', extraHosts: ['host.docker.internal:host-gateway'] })
+    await c.wait()
+    expect(await text(c.logs())).toContain('127.0.0.1\thost.docker.internal')
+    await c.remove()
+    const err = await run('bb', ['true'], { runtime, network: 'none', extraHosts: ['h:host-gateway'] }).catch((e: Error) => e)
+    expect(err).toMatchObject({ code: 'EINVALID', message: expect.stringContaining('host-gateway needs a bridge network') })
+  })
+})
