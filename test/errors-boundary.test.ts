@@ -254,9 +254,11 @@ test('the library builds no MiniContainerError by hand: each code through its cl
 
 /** Arguments that build each error class (strings, with an array or a number where the class takes one). */
 function sampleArguments(name: string): unknown[] {
-  if (name === 'WaitError') return ['ETIMEOUT', 'x', { awaited: 'x', elapsedMs: 1, logs: [] }]
-  if (/Timeout|Exited|Unhealthy/.test(name)) return [{ awaited: 'x', elapsedMs: 1, logs: [], exitCode: 1 }, 'x']
+  const waited = { containerId: 'f'.repeat(64), containerName: 'x', awaited: 'x', elapsedMs: 1, logs: [] }
+  if (name === 'WaitError') return ['ETIMEOUT', 'x', waited]
+  if (/Timeout|Exited|Unhealthy/.test(name)) return [{ ...waited, exitCode: 1 }, 'x']
   if (name === 'NetworkInUseError' || name === 'VolumeInUseError') return ['x', ['x']]
+  if (name === 'PortNotPublishedError') return ['x', '6379/tcp', ['80/tcp -> 0.0.0.0:49153']]
   if (name === 'PlatformNotFoundError') return ['x', 'x', ['x']]
   if (name === 'AmbiguousReferenceError') return ['x', 2]
   if (name === 'BuildError') return ['0', 3, 'RUN exit 3', 3, ['x'], 'x']

@@ -467,6 +467,22 @@ export class Container implements AsyncDisposable {
     return done
   }
 
+  /**
+   * Stops the container as {@link stop} does (its StopSignal, then SIGKILL after `timeout` seconds,
+   * default 10) and starts it again (`docker restart -t`); a container that does not run is just
+   * started. Its writable layer and volumes stay. An `rm: true` container is
+   * EINVALID: stopping it would remove it.
+   */
+  async restart(opts: { timeout?: number; signal?: NodeJS.Signals } = {}): Promise<void> {
+    const { timeout } = optionsObject(opts, 'restart()')
+    if (timeout !== undefined && !(typeof timeout === 'number' && timeout >= 0))
+      throw new InvalidArgumentError(`restart({ timeout }): seconds to wait before SIGKILL, a number >= 0; got ${JSON.stringify(timeout)}`)
+    if (this.present().record.hostConfig.autoRemove)
+      throw new InvalidArgumentError(`container ${this.name} was run with rm: true: stopping it removes it, so it cannot be restarted; run it without rm to restart it`)
+    await this.stop(opts)
+    await this.start()
+  }
+
   /** Deletes the container and its writable layer. A running one needs `force` (it is killed first). */
   async remove(opts: { force?: boolean; volumes?: boolean } = {}): Promise<void> {
     const { status, record } = this.observe({ record: true })

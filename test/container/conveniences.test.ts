@@ -168,3 +168,34 @@ describe('extraHosts host-gateway', () => {
     expect(err).toMatchObject({ code: 'EINVALID', message: expect.stringContaining('host-gateway needs a bridge network') })
   })
 })
+
+describe('restart({ timeout })', () => {
+  test('a program that ignores SIGTERM is killed after timeout seconds and runs again, its writable layer kept; bad timeouts and rm: true are EINVALID', async () => {
+    const c = await run('bb', ['sh', '-c', 'trap "" TERM; echo started; touch -a /kept; while true; do sleep 0.1; done'], { runtime, network: 'none' })
+    try {
+      await c.exec(['sh', '-c', 'echo layer > /kept'])
+      const firstPid = (await c.inspect()).state.pid
+      const t0 = performance.now()
+      await c.restart({ timeout: 1 })
+      const ms = performance.now() - t0
+      expect(ms).toBeGreaterThanOrEqual(900)
+      expect(ms).toBeLessThan(8000)
+      const info = await c.inspect()
+      expect(info.state.running).toBe(true)
+      expect(info.state.pid).not.toBe(firstPid)
+      expect((await c.exec(['cat', '/kept'])).stdout).toBe('layer\n')
+      await new Promise((r) => setTimeout(r, 200))
+      expect(await text(c.logs())).toBe('started\nstarted\n')
+      expect(await codeOf(c.restart({ timeout: -1 }))).toBe('EINVALID')
+      await c.stop({ timeout: 0 })
+      await c.restart({ timeout: 0 }) // a stopped container is started
+      expect((await c.inspect()).state.running).toBe(true)
+    } finally {
+      await c.remove({ force: true })
+    }
+    const rm = await run('bb', ['sleep', '30'], { runtime, network: 'none', rm: true })
+    expect(await codeOf(rm.restart())).toBe('EINVALID')
+    expect((await rm.inspect()).state.running).toBe(true)
+    await rm.remove({ force: true })
+  })
+})
