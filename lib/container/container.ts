@@ -27,7 +27,8 @@ import { observe, type Observation, type ObserveWants } from './observe'
 import { releaseRun, settleExit } from './exit'
 import { ask, refusal, runs, pauseMatters, type Operation } from './status'
 import { runExec } from './exec'
-import { filteredEntries, logFilter, logStream } from './logs'
+import { filteredEntries, logFilter, logStream, type LogSource } from './logs'
+import { keepLog } from './kept-log'
 import type { LogEntry } from './log-file'
 import { envList, processSpec } from './process-spec'
 import { buildRecord } from './record'
@@ -109,6 +110,8 @@ function health(file: string): { health?: ContainerInspect['state']['health'] } 
 export class Container implements AsyncDisposable {
   /** How the program ended, as this handle saw it: wait() answers with it once the container is removed. */
   private lastExit: ExitStatus | undefined
+  /** The newest records of its log, read before this handle auto-removed it (rm: true): logs() serves them after. */
+  private keptLog: LogEntry[] | undefined
 
   private constructor(
     private readonly runtime: ContainerContext,
@@ -548,26 +551,37 @@ export class Container implements AsyncDisposable {
    * the order they were received, filtered by `stdout`/`stderr`, `tail`,
    * `since`/`until`, prefixed by their times with `timestamps`; with
    * `follow`, open until the container exits or is removed (as `docker logs -f`).
-   * Bad options are EINVALID at once; a removed container's stream fails with ENOCONTAINER.
+   * Bad options are EINVALID at once. An `rm: true` container that exited is
+   * gone, but the handle that ran it keeps its last 10 000 records (1 MiB at
+   * most) and serves them, so a failed test can still show what it printed;
+   * another handle of a removed container fails the stream with ENOCONTAINER.
    */
   logs(opts: LogsOptions = {}): Readable {
-    return logStream(this.paths().log, opts, () => this.logEnd(!!opts.follow))
+    const source = this.logSource()
+    return logStream(source, opts, () => this.logEnd(source, !!opts.follow))
   }
 
   /**
    * The same records as {@link logs}, as objects with their stream and time
    * apart: `{ stream: 'stdout' | 'stderr', time, log }`. `timestamps` does not apply.
-   * On a removed container the iterator throws ENOCONTAINER.
+   * On a removed container the iterator throws ENOCONTAINER (except for the records kept, as in {@link logs}).
    */
   logEntries(opts: Omit<LogsOptions, 'timestamps'> = {}): AsyncIterableIterator<LogEntry> {
-    return filteredEntries(this.paths().log, logFilter(opts), !!opts.follow, () => this.logEnd(!!opts.follow))
+    const source = this.logSource()
+    return filteredEntries(source, logFilter(opts), !!opts.follow, () => this.logEnd(source, !!opts.follow))
+  }
+
+  /** The log file, or the records this handle kept once it auto-removed the container. */
+  private logSource(): LogSource {
+    return this.keptLog && !this.runtime.containers.read(this.id) ? this.keptLog : this.paths().log
   }
 
   /**
    * When a follower of the log stops: the program's exit or the container's removal (at once when it
-   * is not running, or when not following). ENOCONTAINER when it is already removed: its log went with it.
+   * is not running, when not following, or for kept records). ENOCONTAINER when it is already removed: its log went with it.
    */
-  private logEnd(follow: boolean): Promise<unknown> {
+  private logEnd(source: LogSource, follow: boolean): Promise<unknown> {
+    if (typeof source !== 'string') return Promise.resolve()
     const { status } = this.present()
     if (!follow || !runs(status)) return Promise.resolve()
     const shim = this.runtime.shims.get(this.id)
@@ -764,6 +778,7 @@ export class Container implements AsyncDisposable {
     this.runtime.shims.delete(this.id)
     const record = this.runtime.containers.read(this.id)
     if (record?.hostConfig.autoRemove) {
+      this.keptLog = keepLog(this.paths().log)
       this.runtime.containers.delete(this.id, this.name)
       void removeAnonymousVolumes(record.mounts ?? [], this.runtime.volumes).catch(() => {})
       stamp('node: removed')

@@ -50,16 +50,28 @@ function untilPassed(until: string | undefined): { passed: Promise<void>; cancel
   return { passed, cancel: () => clearTimeout(timer) }
 }
 
+/** Where a log is read from: the container's log file, or the records a handle kept of a removed container (kept-log.ts). */
+export type LogSource = string | LogEntry[]
+
+/** The source's records in batches: a file's as they are read (and followed), kept ones at once. */
+function batchesOf(source: LogSource, tail: number | undefined, follow: boolean, ended: Promise<unknown>): AsyncIterable<LogEntry[]> {
+  if (typeof source === 'string') return followEntries(source, { tail, follow, ended })
+  const kept = tail === undefined ? source : tail === 0 ? [] : source.slice(-tail)
+  return (async function* () {
+    yield kept
+  })()
+}
+
 /**
  * The records that pass the filter, as they are read. `ended` is asked when
  * reading begins (its throw, e.g. ENOCONTAINER, is the iterator's) and
  * resolves when the container's program has exited (at once when it is not running).
  */
-export async function* filteredEntries(file: string, filter: Filter, follow: boolean, ended: () => Promise<unknown>): AsyncGenerator<LogEntry> {
+export async function* filteredEntries(source: LogSource, filter: Filter, follow: boolean, ended: () => Promise<unknown>): AsyncGenerator<LogEntry> {
   const end = ended()
   const until = untilPassed(follow ? filter.until : undefined)
   try {
-    for await (const batch of followEntries(file, { tail: filter.tail, follow, ended: Promise.race([end, until.passed]) })) {
+    for await (const batch of batchesOf(source, filter.tail, follow, Promise.race([end, until.passed]))) {
       for (const e of batch) {
         if (filter.since !== undefined && e.time < filter.since) continue
         if (filter.until !== undefined && e.time > filter.until) return
@@ -72,10 +84,10 @@ export async function* filteredEntries(file: string, filter: Filter, follow: boo
 }
 
 /** The bytes of the filtered records, each with its time in front when `timestamps`. */
-export function logStream(file: string, opts: LogsOptions, ended: () => Promise<unknown>): Readable {
+export function logStream(source: LogSource, opts: LogsOptions, ended: () => Promise<unknown>): Readable {
   const filter = logFilter(opts)
   async function* chunks(): AsyncGenerator<Buffer> {
-    for await (const e of filteredEntries(file, filter, !!opts.follow, ended)) yield Buffer.from(opts.timestamps ? `${e.time} ${e.log}` : e.log)
+    for await (const e of filteredEntries(source, filter, !!opts.follow, ended)) yield Buffer.from(opts.timestamps ? `${e.time} ${e.log}` : e.log)
   }
   return Readable.from(chunks(), { objectMode: false })
 }

@@ -199,3 +199,36 @@ describe('restart({ timeout })', () => {
     await rm.remove({ force: true })
   })
 })
+
+describe('logs of an exited rm: true container', () => {
+  test('the handle that ran it still reads them (both streams, filters), bounded to the last 10 000 records', async () => {
+    const c = await run('bb', ['sh', '-c', 'echo out; echo err >&2; i=0; while [ $i -lt 12000 ]; do echo line$i; i=$((i+1)); done; echo last'], {
+      runtime, network: 'none', rm: true,
+    })
+    expect(await c.wait()).toEqual({ exitCode: 0 })
+    expect(await codeOf(Container.get(c.id, { runtime }))).toBe('ENOCONTAINER')
+    // The last 10 000 records (a record is a line, or a piece of one the pipe split): of out, err, line0..line11999, last.
+    let records = 0
+    for await (const _ of c.logEntries()) records++
+    expect(records).toBe(10_000)
+    const all = await text(c.logs())
+    expect(all.endsWith('line11998\nline11999\nlast\n')).toBe(true)
+    const firstWhole = Number(/line(\d+)\n/.exec(all)![1])
+    expect(firstWhole).toBeGreaterThanOrEqual(2001)
+    expect(firstWhole).toBeLessThan(2100)
+    expect(await text(c.logs({ tail: 1 }))).toBe('last\n')
+    // "err" comes through its own pipe: received before or among the kept records, as it happened.
+    expect(['', 'err\n']).toContain(await text(c.logs({ stdout: false })))
+    const entries: string[] = []
+    for await (const e of c.logEntries({ tail: 1, follow: true })) entries.push(`${e.stream}:${e.log}`)
+    expect(entries).toEqual(['stdout:last\n'])
+  })
+
+  test('a short log is kept whole, stderr included', async () => {
+    const c = await run('bb', ['sh', '-c', 'echo out; echo err >&2; exit 4'], { runtime, network: 'none', rm: true })
+    expect(await c.wait()).toEqual({ exitCode: 4 })
+    expect(await text(c.logs({ stderr: false }))).toBe('out\n')
+    expect(await text(c.logs({ stdout: false }))).toBe('err\n')
+    expect((await text(c.logs())).length).toBe('out\nerr\n'.length)
+  })
+})

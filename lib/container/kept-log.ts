@@ -1,0 +1,28 @@
+/**
+ * The log of an `rm: true` container, kept by the handle that saw it exit:
+ * the removal takes the log file, but a test that failed reads the logs of
+ * what it ran (testcontainers users do it on every failure), so the last
+ * records are read into memory first, bounded, and served from there.
+ *
+ * @module
+ */
+import { lastEntries, type LogEntry } from './log-file'
+
+/** At most this many records are kept... */
+export const keptLogRecords = 10_000
+/** ...and at most this many bytes of their text (the newest ones win). */
+export const keptLogBytes = 1024 * 1024
+
+/** The newest records of the log at `base` within the bounds; [] when it cannot be read. */
+export function keepLog(base: string): LogEntry[] {
+  let entries: LogEntry[]
+  try {
+    entries = lastEntries(base, keptLogRecords)
+  } catch {
+    return []
+  }
+  let bytes = 0
+  let first = entries.length
+  while (first > 0 && bytes + Buffer.byteLength(entries[first - 1].log) <= keptLogBytes) bytes += Buffer.byteLength(entries[--first].log)
+  return entries.slice(first)
+}
