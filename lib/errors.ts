@@ -98,6 +98,30 @@ export class ImageNotFoundError extends MiniContainerError {
   }
 }
 
+/**
+ * No local image matches the reference, and pulling it (run's default pull policy, 'missing')
+ * failed too: both are said, the pull's error is the `cause` (EREGISTRY, EAUTH, ENOIMAGE...).
+ */
+export class LocalImageMissingError extends MiniContainerError {
+  /**
+   * @param ref - the reference as the store looked it up ("redis:latest");
+   * @param pulled - the reference the pull asked the registry for ("docker.io/library/redis:latest");
+   * @param cause - why the pull failed.
+   */
+  constructor(
+    readonly ref: string,
+    readonly pulled: string,
+    cause: MiniContainerError,
+  ) {
+    super(
+      'ENOIMAGE',
+      `no local image ${ref}, and pulling ${pulled} failed: ${cause.message}. ` +
+        'Import it (Image.import, Image.load, Image.fromHost) or fix the pull (pullOptions, the reference), or pass pull: "never" to use local images only',
+      { cause },
+    )
+  }
+}
+
 /** No container matches the given name, id or id prefix, or the container of a handle was removed. */
 export class ContainerNotFoundError extends MiniContainerError {
   /**

@@ -6,7 +6,7 @@
  */
 import * as net from 'node:net'
 import { randomBytes } from 'node:crypto'
-import { Container, MiniContainerError, Network, run, Wait, type Runtime } from '../../lib'
+import { Container, LocalImageMissingError, MiniContainerError, Network, parseReference, RegistryError, run, Wait, type Runtime } from '../../lib'
 import { text, useRuntime } from '../helpers'
 
 jest.setTimeout(120_000)
@@ -230,5 +230,38 @@ describe('logs of an exited rm: true container', () => {
     expect(await text(c.logs({ stderr: false }))).toBe('out\n')
     expect(await text(c.logs({ stdout: false }))).toBe('err\n')
     expect((await text(c.logs())).length).toBe('out\nerr\n'.length)
+  })
+})
+
+describe('an image neither local nor pullable', () => {
+  /** A loopback port nothing listens on (bound, then closed). */
+  async function closedPort(): Promise<number> {
+    const server = net.createServer()
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const { port } = server.address() as net.AddressInfo
+    await new Promise((resolve) => server.close(resolve))
+    return port
+  }
+
+  test('says both: no local image, and why the pull failed; at once (an unreachable registry is not retried)', async () => {
+    const ref = `127.0.0.1:${await closedPort()}/nosuch`
+    const t0 = performance.now()
+    const err = (await run(ref, { runtime }).catch((e: unknown) => e)) as LocalImageMissingError
+    const ms = performance.now() - t0
+    expect(err).toBeInstanceOf(LocalImageMissingError)
+    expect(err.code).toBe('ENOIMAGE')
+    expect(err.message).toContain(`no local image ${ref}:latest, and pulling ${ref}:latest failed: cannot reach registry`)
+    expect(err.message).toContain('ECONNREFUSED')
+    expect(err.cause).toBeInstanceOf(RegistryError)
+    expect(ms).toBeLessThan(1000)
+    console.log(`run() of an image on a closed registry port failed in ${ms.toFixed(0)} ms`)
+    // pull: 'never' stays the plain local answer.
+    expect(await codeOf(run(ref, { runtime, pull: 'never' }))).toBe('ENOIMAGE')
+  })
+
+  test("a short name's message names the local name and Docker Hub's full one (no network: the error alone)", () => {
+    const wanted = parseReference('x')
+    const err = new LocalImageMissingError(wanted.familiar, wanted.toString(), new RegistryError('cannot reach registry docker.io at https://registry-1.docker.io: EAI_AGAIN'))
+    expect(err.message).toMatch(/^no local image x:latest, and pulling docker\.io\/library\/x:latest failed: cannot reach registry docker\.io .*EAI_AGAIN/)
   })
 })

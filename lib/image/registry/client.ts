@@ -143,7 +143,7 @@ export class RegistryClient {
         return await this.followRedirects(url, req, authorization)
       } catch (err) {
         if (this.signal?.aborted) throw this.signal.reason
-        if (err instanceof RegistryError || isTlsFailure(err) || attempt >= MAX_ATTEMPTS) throw networkError(this.registry, url, err)
+        if (err instanceof RegistryError || isTlsFailure(err) || isUnreachable(err) || attempt >= MAX_ATTEMPTS) throw networkError(this.registry, url, err)
         await this.backoff(attempt, null)
       }
     }
@@ -230,6 +230,16 @@ function isRetryable(status: number): boolean {
 function isTlsFailure(err: unknown): boolean {
   const code = (err as { code?: unknown }).code
   return typeof code === 'string' && (code === 'EPROTO' || /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_)/.test(code))
+}
+
+/**
+ * No registry there at all: its name does not resolve (EAI_AGAIN offline), nothing listens, no route.
+ * Retrying only delays the answer (by seconds, before every run() of an image not pulled yet), as
+ * `docker pull` fails at once; a connection that breaks once made (ECONNRESET) is still retried.
+ */
+function isUnreachable(err: unknown): boolean {
+  const code = ((err as { cause?: { code?: unknown } }).cause ?? (err as { code?: unknown })).code
+  return typeof code === 'string' && ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH'].includes(code)
 }
 
 function networkError(registry: string, url: URL, err: unknown): RegistryError {

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { InvalidArgumentError, MiniContainerError } from '../../errors'
+import { InvalidArgumentError, LocalImageMissingError, MiniContainerError } from '../../errors'
 import { parseReference } from '../reference'
 import type { ImageStore } from '../store'
 import { pullImage, type PullOptions } from './pull'
@@ -21,8 +21,19 @@ const policies: readonly PullPolicy[] = ['missing', 'always', 'never']
 export async function ensureImage(store: ImageStore, ref: string, policy: PullPolicy = 'missing', opts: PullOptions = {}): Promise<void> {
   if (!policies.includes(policy)) throw new InvalidArgumentError(`invalid pull policy "${policy}": use "missing", "always" or "never"`)
   if (policy === 'never' || !pullable(ref)) return
-  if (policy === 'missing' && present(store, ref)) return
-  await pullImage(store, ref, opts)
+  if (policy === 'always') {
+    await pullImage(store, ref, opts)
+    return
+  }
+  if (present(store, ref)) return
+  try {
+    await pullImage(store, ref, opts)
+  } catch (err) {
+    // Both facts: what was looked for here, and why the registry did not provide it. A cancel stays EABORTED.
+    if (!(err instanceof MiniContainerError) || err.code === 'EABORTED') throw err
+    const wanted = parseReference(ref)
+    throw new LocalImageMissingError(wanted.familiar, wanted.toString(), err)
+  }
 }
 
 function present(store: ImageStore, ref: string): boolean {
