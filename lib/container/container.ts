@@ -22,7 +22,7 @@ import { joinBridgeNetwork, mappedPort, networkSettingsOf, publishedPort } from 
 import type { CgroupSetup, ContainerStats, ProcessInfo } from '../cgroups'
 import { statsStream, updateResources, type ResourceUpdate, type StatsStreamOptions } from './resources'
 import type { HostBinding } from '../network/types'
-import { processStartTime, isRunningOn, waitForeign } from './liveness'
+import { processStartTime, isRunningOn, thisProcess, waitForeign } from './liveness'
 import { observe, type Observation, type ObserveWants } from './observe'
 import { releaseRun, settleExit } from './exit'
 import { ask, refusal, runs, pauseMatters, type Operation } from './status'
@@ -233,7 +233,7 @@ export class Container implements AsyncDisposable {
         netns.release()
       }
       // Fails (ENOENT) when a remove() elsewhere took the directory while the program was being started.
-      this.runtime.containers.writeState(this.id, { status: 'running', pid, pidStart: processStartTime(pid), startedAt: new Date().toISOString() })
+      this.runtime.containers.writeState(this.id, { status: 'running', pid, pidStart: processStartTime(pid), startedAt: new Date().toISOString(), owner: thisProcess() })
       stamp('node: state written')
     } catch (err) {
       if (shim) {

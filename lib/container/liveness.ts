@@ -8,7 +8,7 @@
 import * as fs from 'node:fs'
 import { toExitStatus, type ExitStatus } from '../shim/shim'
 import type { ContainerContext } from './context'
-import type { ContainerState } from './types'
+import type { ContainerState, ProcessIdentity } from './types'
 
 /** How long a container's fresh state (network, cgroup) may belong to a start in progress in another process rather than to a crash. */
 export const START_GRACE_MS = 30_000
@@ -29,6 +29,13 @@ export function processStartTime(pid: number): string | undefined {
   const fields = statFields(pid)
   if (!fields || fields[0] === 'Z' || fields[0] === 'X') return undefined
   return fields[19]
+}
+
+let self: ProcessIdentity | undefined
+
+/** This Node process, as {@link isAlive} recognises it. */
+export function thisProcess(): ProcessIdentity {
+  return (self ??= { pid: process.pid, start: processStartTime(process.pid) ?? '' })
 }
 
 /** True while the process recorded as (pid, start time) runs. */

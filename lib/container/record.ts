@@ -20,6 +20,7 @@ import { checkHealthConfig, mergeHealthcheck } from '../harness/health-config'
 import { checkFileSpecs } from '../harness/files'
 import { logConfigOf } from './log-config'
 import { deviceRecordsOf } from './device-mappings'
+import { thisProcess } from './liveness'
 
 /** Docker's default: every container on the default bridge. */
 const defaultNetwork = 'bridge'
@@ -56,6 +57,7 @@ export function buildRecord(rt: ContainerContext, imageRef: string, cmd: string[
     image: imageRef.includes(':') || imageRef.startsWith('sha256') ? imageRef : normaliseRef(imageRef),
     imageId: image.id,
     created: new Date().toISOString(),
+    owner: thisProcess(),
     resources,
     config: {
       cmd: command,
@@ -73,6 +75,7 @@ export function buildRecord(rt: ContainerContext, imageRef: string, cmd: string[
       init: !!opts.init,
       autoRemove: !!opts.rm,
       detach: !!opts.detach,
+      keepOnOwnerDeath: !!opts.keepOnOwnerDeath,
       privileged: !!opts.privileged,
       deviceCgroupRules: deviceCgroupRulesOf(opts.deviceCgroupRules),
       devices: deviceRecordsOf(opts.devices),

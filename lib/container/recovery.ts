@@ -9,7 +9,8 @@ import * as fs from 'node:fs'
 import { removeAnonymousVolumes } from '../storage/mount-lifecycle'
 import { debug } from '../util/debug'
 import type { ContainerContext } from './context'
-import { programRuns, START_GRACE_MS } from './liveness'
+import { isAlive, programRuns, START_GRACE_MS } from './liveness'
+import type { ContainerRecord } from './types'
 import { observe } from './observe'
 import { networkStillWanted } from './networking'
 
@@ -19,15 +20,17 @@ const UNFINISHED_CREATE_MS = 60_000
 /**
  * Removes what dead processes left: network rules and interfaces of
  * containers no longer running, their cgroups, exited auto-remove
- * containers, unfinished creates.
+ * containers, containers whose owner died, unfinished creates.
  */
 export async function collectGarbage(ctx: ContainerContext): Promise<void> {
   // Rules and interfaces of containers whose owner died must not keep intercepting traffic.
   await ctx.networks.gc((id) => networkStillWanted(ctx, id))
   for (const id of ctx.containers.ids()) {
     const record = ctx.containers.read(id)
-    if (!record?.hostConfig.autoRemove || !hasExited(ctx, id)) continue
-    debug('gc: removing exited auto-remove container %s', id.slice(0, 12))
+    if (!record) continue
+    const why = garbage(ctx, record)
+    if (!why) continue
+    debug('gc: removing %s container %s', why, id.slice(0, 12))
     ctx.containers.delete(id, record.name)
     await removeAnonymousVolumes(record.mounts ?? [], ctx.volumes).catch(() => {})
   }
@@ -42,6 +45,21 @@ export async function collectGarbage(ctx: ContainerContext): Promise<void> {
     const made = fs.statSync(ctx.containers.paths(id).dir, { throwIfNoEntry: false })?.mtimeMs
     if (made !== undefined && (ctx.containers.creatorGone(id) || Date.now() - made > UNFINISHED_CREATE_MS)) ctx.containers.delete(id)
   }
+}
+
+/**
+ * Why a container is garbage, if it is: an exited auto-remove one; an owned one (not detached, not
+ * kept) whose owner died (Ctrl-C, a crash: it died with it, or was never started) and that does not run.
+ */
+function garbage(ctx: ContainerContext, record: ContainerRecord): 'auto-remove' | 'orphaned' | undefined {
+  const h = record.hostConfig
+  if (h.autoRemove) return hasExited(ctx, record.id) ? 'auto-remove' : undefined
+  if (h.detach || h.keepOnOwnerDeath) return undefined
+  const seen = observe(ctx, record.id)
+  if (seen.status !== 'exited' && seen.status !== 'created') return undefined
+  const owner = seen.state.owner ?? record.owner
+  // Records made before owners were kept have none: they stay, as they always did.
+  return owner && !isAlive(owner.pid, owner.start) ? 'orphaned' : undefined
 }
 
 /** Whether a container's recorded process runs (from any process's point of view). */

@@ -39,8 +39,17 @@ export interface RunOptions extends MountRunOptions, NetworkRunOptions, Resource
   init?: boolean
   /** Remove the container once it exits (`--rm`). */
   rm?: boolean
-  /** Let the container outlive this Node process (`-d`). Otherwise it dies with it. */
+  /**
+   * Let the container outlive this Node process (`-d`). Otherwise it dies with it, and the next
+   * runtime start on its root removes it with its anonymous volumes (unless `keepOnOwnerDeath`).
+   */
   detach?: boolean
+  /**
+   * Keep a container that is not detached after the process that ran it died (Ctrl-C, a crash),
+   * stopped, for a post-mortem. By default it is garbage: the next runtime start on its root
+   * removes it with its writable layer and anonymous volumes, as `rm: true` containers.
+   */
+  keepOnOwnerDeath?: boolean
   /** Network mode (`--network`): "bridge" (the default), "host", "none", "container:<name>", a user network's name, or a `Network` (from `Network.create`). */
   network?: NetworkMode | Network
   /** Extra capabilities (`--cap-add`), e.g. ["NET_ADMIN"]. */
@@ -119,6 +128,8 @@ export interface ContainerRecord {
   imageId: string
   /** Creation time, ISO 8601. */
   created: string
+  /** The process that created it; it owns the container until one starts it (then `ContainerState.owner`). @internal */
+  owner?: ProcessIdentity
   /** Volumes, binds and tmpfs, resolved at create (see lib/storage/mount-lifecycle). @internal */
   mounts?: ResolvedMount[]
   /** Memory, CPU and pids limits, ulimits and shm size (see lib/cgroups), updated by `update()`. */
@@ -154,6 +165,8 @@ export interface ContainerRecord {
     autoRemove: boolean
     /** `-d`: the container outlives the Node process that started it. */
     detach: boolean
+    /** Kept, stopped, after its owner died (without it, an owned container is removed then); absent in older records: false. */
+    keepOnOwnerDeath?: boolean
     /** `--privileged`. */
     privileged: boolean
     /** `--device-cgroup-rule`, as given (checked at create); absent in records made before device rules. */
@@ -196,6 +209,14 @@ export interface ContainerRecord {
   }
 }
 
+/** A process as recorded: its pid and start time, so a reused pid is not taken for it. */
+export interface ProcessIdentity {
+  /** Its pid. */
+  pid: number
+  /** Its start time (field 22 of /proc/<pid>/stat). */
+  start: string
+}
+
 /** Lifecycle status, as Docker names it. */
 export type ContainerStatus = 'created' | 'running' | 'paused' | 'exited' | 'removing'
 
@@ -207,6 +228,8 @@ export interface ContainerState {
   pid?: number
   /** Start time of that pid (from /proc/<pid>/stat), to tell it from a reused pid. */
   pidStart?: string
+  /** The process that last started it: a container not detached dies with it, and is garbage after. */
+  owner?: ProcessIdentity
   /** When the program last started, ISO 8601. */
   startedAt?: string
   /** When the program last exited, ISO 8601. */
