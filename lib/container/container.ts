@@ -7,7 +7,7 @@
 import '../util/dispose-symbol'
 import * as fs from 'node:fs'
 import type { Readable } from 'node:stream'
-import { AbortedError, ContainerNotFoundError, InvalidArgumentError, NotRunningError, StartError, throwIfAborted } from '../errors'
+import { AbortedError, ContainerNotFoundError, InvalidArgumentError, MiniContainerError, NotRunningError, StartError, throwIfAborted } from '../errors'
 import { contextOf, type ContainerContext, type RuntimeOption } from './context'
 import { encodeExecSpec, encodeRunSpec, type MountOp, type RunSpec } from '../shim/spec'
 import { Shim, type ExitStatus } from '../shim/shim'
@@ -29,6 +29,7 @@ import { ask, refusal, runs, pauseMatters, type Operation } from './status'
 import { runExec } from './exec'
 import { filteredEntries, logFilter, logStream, type LogSource } from './logs'
 import { keepLog } from './kept-log'
+import { pruneFilter, type ContainerPruneOptions } from './prune'
 import type { LogEntry } from './log-file'
 import { envList, processSpec } from './process-spec'
 import { buildRecord } from './record'
@@ -172,6 +173,26 @@ export class Container implements AsyncDisposable {
       if (opts.all || runs(c.observe().status)) result.push(c)
     }
     return result
+  }
+
+  /**
+   * Removes every stopped container (created or exited) of the runtime, as `docker container prune`:
+   * `until` and `label` filters as its `--filter`. Running and paused ones stay, and so do their
+   * volumes (remove them with `Volume.prune()`). Returns the ids removed.
+   */
+  static async prune(options?: RuntimeOption & ContainerPruneOptions): Promise<string[]> {
+    const opts = optionsObject(options, 'Container.prune()')
+    const selected = pruneFilter(opts)
+    const removed: string[] = []
+    for (const c of await Container.list({ runtime: opts.runtime, all: true })) {
+      const record = c.runtime.containers.read(c.id)
+      if (!record || runs(c.observe().status) || !selected(record)) continue
+      // A start or removal elsewhere meanwhile: not this prune's to remove (ERUNNING, ENOCONTAINER).
+      await c.remove().then(() => removed.push(c.id), (err) => {
+        if (!(err instanceof MiniContainerError && (err.code === 'ERUNNING' || err.code === 'ENOCONTAINER'))) throw err
+      })
+    }
+    return removed
   }
 
   /**

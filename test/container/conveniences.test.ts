@@ -265,3 +265,24 @@ describe('an image neither local nor pullable', () => {
     expect(err.message).toMatch(/^no local image x:latest, and pulling docker\.io\/library\/x:latest failed: cannot reach registry docker\.io .*EAI_AGAIN/)
   })
 })
+
+describe('Container.prune()', () => {
+  test('removes stopped containers (exited, created) by the label and until filters; running ones stay; bad filters are EINVALID', async () => {
+    const tag = randomBytes(3).toString('hex')
+    const exited = await run('bb', ['true'], { runtime, network: 'none', labels: { prune: tag, kind: 'a' } })
+    await exited.wait()
+    const created = await Container.create('bb', ['true'], { runtime, network: 'none', labels: { prune: tag, kind: 'b' } })
+    const running = await run('bb', ['sleep', '30'], { runtime, network: 'none', labels: { prune: tag } })
+    try {
+      expect(await Container.prune({ runtime, label: [`prune=${tag}`], until: new Date(0) })).toEqual([])
+      expect(await Container.prune({ runtime, label: [`prune=${tag}`, 'kind=a'] })).toEqual([exited.id])
+      expect(await Container.prune({ runtime, label: [`prune=${tag}`, 'kind'] })).toEqual([created.id])
+      expect(await codeOf(Container.get(created.id, { runtime }))).toBe('ENOCONTAINER')
+      expect((await running.inspect()).state.running).toBe(true)
+      expect(await codeOf(Container.prune({ runtime, label: [''] }))).toBe('EINVALID')
+      expect(await codeOf(Container.prune({ runtime, until: 'yesterday' }))).toBe('EINVALID')
+    } finally {
+      await running.remove({ force: true })
+    }
+  })
+})
