@@ -9,9 +9,10 @@
 import { RootlessUnsupportedError, rootlessNetworkWorkaround } from './errors'
 
 /** EUNSUPPORTED for a network other than 'none' (the default 'bridge' included) or `devices`, naming the workaround. */
-export function checkRootlessRunOptions(opts: { network?: string; devices?: readonly unknown[] }): void {
+export function checkRootlessRunOptions(opts: { network?: string | { readonly name: string }; devices?: readonly unknown[] }): void {
   const network = opts.network ?? 'bridge'
-  if (network !== 'none') throw new RootlessUnsupportedError(`run a container on network ${JSON.stringify(network)}`, rootlessNetworkWorkaround)
+  const name = typeof network === 'string' ? network : network.name
+  if (name !== 'none') throw new RootlessUnsupportedError(`run a container on network ${JSON.stringify(name)}`, rootlessNetworkWorkaround)
   if (opts.devices?.length)
     throw new RootlessUnsupportedError('give a container host devices', "a user namespace cannot make device nodes (mknod is EPERM there); bind-mount the device's path with volumes instead, or run as root")
 }
