@@ -276,12 +276,15 @@ async function killOwnerThroughWatcher(name: string, cgroupDir?: string): Promis
     const out = lines(child.stdout!)
     const containerPid = Number((await out.next(/pid \d+/)).split(' ')[1])
     const shim = processes().find((p) => p.pid === containerPid)!.ppid
-    // The watcher starts right after the shim says the program runs; it is born with its policy.
+    // The watcher starts right after the shim says the program runs. It is born SCHED_FIFO where
+    // the cgroup allows; where it does not, nice -20 is its own first step, so that one is awaited.
     expect(await until(() => fs.readdirSync(`/proc/${shim}/task`).length === 2)).toBe(true)
     const expected = expectedWatcher(shim)
     // The main thread's tid is the shim's pid; the other one is the watcher. Fields 41 (policy), 19 (nice).
     const watcher = fs.readdirSync(`/proc/${shim}/task`).map(Number).find((tid) => tid !== shim)!
     const policyAndNice = (tid: number) => [41, 19].map((n) => Number(threadFields(shim, tid)[n - 3]))
+    if (expected.policy === 1) expect(policyAndNice(watcher)[0]).toBe(1)
+    await until(() => policyAndNice(watcher)[1] === expected.nice, 2000)
     expect(policyAndNice(shim)).toEqual([0, 0])
     expect(policyAndNice(watcher)).toEqual([expected.policy, expected.nice])
     const t0 = process.hrtime.bigint()
