@@ -9,11 +9,15 @@ const path = require('node:path')
 
 const listFile = path.join(__dirname, '..', 'test', 'prerequisites.txt')
 
-/** Package names from the list (comments and blank lines dropped). */
-function wanted() {
+/**
+ * Package names from the list (comments and blank lines dropped). Lines whose comment starts with
+ * [vm] are the VM lane's (`npm run test:vm`, which passes --vm): only that lane installs them.
+ */
+function wanted(vm) {
   return fs
     .readFileSync(listFile, 'utf8')
     .split('\n')
+    .filter((line) => /#\s*\[vm\]/.test(line) === vm)
     .map((line) => line.replace(/#.*/, '').trim())
     .filter(Boolean)
 }
@@ -37,7 +41,7 @@ function missing(packages) {
 }
 
 function main() {
-  const packages = wanted()
+  const packages = wanted(process.argv.includes('--vm'))
   if (!has('dpkg-query')) {
     console.warn(`test prerequisites: not a Debian-based system, cannot check packages. The tests need the equivalents of: ${packages.join(' ')}`)
     return
