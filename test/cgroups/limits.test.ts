@@ -1,22 +1,14 @@
 // Resource limits on the real kernel, observed from the host through the kernel's own files
 // (/proc/<pid>/cgroup, the cgroupfs), not through the library.
 import * as fs from 'node:fs'
-import * as path from 'node:path'
 import { execFileSync } from 'node:child_process'
 import { Container, run, type Runtime } from '../../lib'
 import { sleep, text, useRuntime } from '../helpers'
+import { cgroupValue, insidePath, isV2, memoryLinePrefix } from './host-view'
 import { startTicker } from './ticker'
 
 let runtime: Runtime
 useRuntime((r) => (runtime = r))
-
-/** The host file of a container process's cgroup in the v1 hierarchy of `controller`, from /proc/<pid>/cgroup. */
-function cgroupFile(pid: number, controller: string, file: string): string {
-  const line = fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').find((l) => l.split(':')[1]?.split(',').includes(controller))
-  if (!line) throw new Error(`process ${pid} is in no ${controller} hierarchy`)
-  return path.join('/sys/fs/cgroup', controller, line.split(':')[2]!, file)
-}
-const cgroupValue = (pid: number, controller: string, file: string) => fs.readFileSync(cgroupFile(pid, controller, file), 'utf8').trim()
 
 async function pidOf(c: Container): Promise<number> {
   return (await c.inspect()).state.pid
@@ -47,10 +39,10 @@ test('a fork storm stops at pidsLimit, and the host keeps forking', async () => 
   const pid = await pidOf(c)
   for (let i = 0; i < 200 && !(await text(c.logs())).includes('started'); i++) await sleep(50)
   expect(await text(c.logs())).toBe('started\n')
-  const current = Number(cgroupValue(pid, 'pids', 'pids.current'))
+  const current = Number(cgroupValue(pid, 'pidsCurrent'))
   expect(current).toBeLessThanOrEqual(20)
   expect(current).toBeGreaterThanOrEqual(15) // it did fork up to about the limit
-  expect(Number(cgroupValue(pid, 'pids', 'pids.events').split(' ')[1])).toBeGreaterThan(0) // forks the kernel refused
+  expect(Number(cgroupValue(pid, 'pidsRefused'))).toBeGreaterThan(0) // forks the kernel refused
   expect(execFileSync('sh', ['-c', 'for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21; do true & done; wait; echo host is fine']).toString()).toBe('host is fine\n')
   await c.remove({ force: true })
 })
@@ -62,10 +54,10 @@ test('a busy loop with cpus: 0.5 gets about half a CPU at most, measured by the 
   const limited = await run('host', loop, { runtime, network: 'none', cpus: 0.5 })
   const control = await run('host', loop, { runtime, network: 'none' })
   const [lp, cp] = [await pidOf(limited), await pidOf(control)]
-  expect(cgroupValue(lp, 'cpu', 'cpu.cfs_quota_us')).toBe('50000')
-  expect(cgroupValue(lp, 'cpu', 'cpu.cfs_period_us')).toBe('100000')
+  expect(cgroupValue(lp, 'cpuQuotaUs')).toBe('50000')
+  expect(cgroupValue(lp, 'cpuPeriodUs')).toBe('100000')
   await sleep(300)
-  const usage = (pid: number) => Number(cgroupValue(pid, 'cpuacct', 'cpuacct.usage'))
+  const usage = (pid: number) => Number(cgroupValue(pid, 'cpuUsageNs'))
   const t0 = process.hrtime.bigint()
   const [l0, c0] = [usage(lp), usage(cp)]
   await sleep(3000)
@@ -75,7 +67,7 @@ test('a busy loop with cpus: 0.5 gets about half a CPU at most, measured by the 
   // Not starved: under contention a bandwidth-limited group gets less than its fair share (a
   // throttled period's leftover is lost to it), measured down to 0.57 of the control's at load 18.
   expect(l).toBeGreaterThan(Math.min(c, 0.5) * 0.4)
-  expect(Number(/nr_periods (\d+)/.exec(cgroupValue(lp, 'cpu', 'cpu.stat'))![1])).toBeGreaterThan(10) // CFS bandwidth control is active
+  expect(Number(cgroupValue(lp, 'cpuPeriods'))).toBeGreaterThan(10) // CFS bandwidth control is active
   await limited.remove({ force: true })
   await control.remove({ force: true })
 })
@@ -88,12 +80,12 @@ test('update raises limits while the program runs: pids, memory and CPU, inside 
   const before = await c.exec(['sh', '-c', spawn])
   expect(Number(before.stdout.trim())).toBeLessThan(6)
   await c.update({ pidsLimit: 50, memory: '96m', cpus: 1 })
-  expect(cgroupValue(pid, 'pids', 'pids.max')).toBe('50')
-  expect(cgroupValue(pid, 'memory', 'memory.limit_in_bytes')).toBe(String(96 * 1024 * 1024))
-  expect(cgroupValue(pid, 'cpu', 'cpu.cfs_quota_us')).toBe('100000')
+  expect(cgroupValue(pid, 'pidsMax')).toBe('50')
+  expect(cgroupValue(pid, 'memoryLimit')).toBe(String(96 * 1024 * 1024))
+  expect(cgroupValue(pid, 'cpuQuotaUs')).toBe('100000')
   const after = await c.exec(['sh', '-c', spawn])
   expect(after.stdout.trim()).toBe('6')
-  expect((await c.exec(['cat', '/sys/fs/cgroup/memory/memory.limit_in_bytes'])).stdout.trim()).toBe(String(96 * 1024 * 1024))
+  expect((await c.exec(['cat', insidePath('memoryLimit')])).stdout.trim()).toBe(String(96 * 1024 * 1024))
   expect((await Container.get(c.id, { runtime })).id).toBe(c.id)
   await expect(c.update({ ulimits: {} } as never)).rejects.toMatchObject({ code: 'EINVALID' })
   await expect(c.update({ memory: '1m' })).rejects.toMatchObject({ code: 'EINVALID' })
@@ -104,7 +96,7 @@ test('pause freezes the processes (a counter stops) and unpause lets them go on'
   const { c, pid, count: counter } = await startTicker(runtime)
   await sleep(300)
   await c.pause()
-  expect(cgroupValue(pid, 'freezer', 'freezer.state')).toBe('FROZEN')
+  expect(cgroupValue(pid, 'freezer')).toBe('frozen')
   const { state } = await c.inspect()
   expect(state).toMatchObject({ status: 'paused', paused: true, running: true })
   const frozenAt = counter()
@@ -148,18 +140,18 @@ test('the container sees its own cgroups at /sys/fs/cgroup, read-only, as the ro
   const c = await run('host', ['sleep', '60'], { runtime, network: 'none', memory: '48m', pidsLimit: 33, cpus: 1.5 })
   const pid = await pidOf(c)
   const inside = async (cmd: string) => (await c.exec(['sh', '-c', cmd])).stdout.trim()
-  expect(await inside('cat /sys/fs/cgroup/memory/memory.limit_in_bytes')).toBe(String(48 * 1024 * 1024))
-  expect(await inside('cat /sys/fs/cgroup/pids/pids.max')).toBe('33')
-  expect(await inside('cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us')).toBe('150000')
+  expect(await inside(`cat ${insidePath('memoryLimit')}`)).toBe(String(48 * 1024 * 1024))
+  expect(await inside(`cat ${insidePath('pidsMax')}`)).toBe('33')
+  expect(await inside(`cat ${insidePath('cpuQuotaUs')}`)).toBe(isV2 ? '150000 100000' : '150000')
   // The namespace root is the container's cgroup: /proc/self/cgroup says "/" where the host sees a deep path.
-  expect(await inside('grep :memory: /proc/self/cgroup')).toMatch(/:memory:\/$/)
-  expect(fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8')).toMatch(new RegExp(`:memory:.*/minicontainer-[0-9a-f]{6}/${c.id}$`, 'm'))
-  expect(await inside('(echo 99 > /sys/fs/cgroup/pids/pids.max) 2>&1; cat /sys/fs/cgroup/pids/pids.max')).toMatch(/Read-only file system[\s\S]*33/)
-  expect(await inside('grep " /sys/fs/cgroup/memory " /proc/self/mountinfo')).toMatch(/ ro,/)
+  expect(await inside(`grep ${memoryLinePrefix} /proc/self/cgroup`)).toMatch(new RegExp(`${memoryLinePrefix}/$`))
+  expect(fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8')).toMatch(new RegExp(`${memoryLinePrefix}.*/minicontainer-[0-9a-f]{6}/${c.id}$`, 'm'))
+  expect(await inside(`(echo 99 > ${insidePath('pidsMax')}) 2>&1; cat ${insidePath('pidsMax')}`)).toMatch(/Read-only file system[\s\S]*33/)
+  expect(await inside(`grep " ${isV2 ? '/sys/fs/cgroup' : '/sys/fs/cgroup/memory'} " /proc/self/mountinfo`)).toMatch(/ ro,/)
   // Both the program and exec'd processes are in it, as the host sees them.
-  const procs = cgroupValue(pid, 'memory', 'cgroup.procs').split('\n').map(Number)
+  const procs = cgroupValue(pid, 'procs').split('\n').map(Number)
   expect(procs).toContain(pid)
-  expect(await inside('cat /sys/fs/cgroup/memory/cgroup.procs | wc -l')).toMatch(/^[2-9]$/)
+  expect(await inside(`cat ${insidePath('procs')} | wc -l`)).toMatch(/^[2-9]$/)
   await c.remove({ force: true })
 })
 
@@ -185,12 +177,11 @@ test('stats() samples cpu, memory against the limit, pids, network and block io;
   expect(s.memory.limit).toBe(64 * 1024 * 1024)
   expect(s.memory.usage).toBeGreaterThan(100_000)
   expect(s.memory.usage).toBeLessThan(64 * 1024 * 1024)
-  expect(s.pids.current).toBe(Number(cgroupValue(pid, 'pids', 'pids.current')))
+  expect(s.pids.current).toBe(Number(cgroupValue(pid, 'pidsCurrent')))
   expect(s.cpu.usageNs).toBeGreaterThan(0)
   // Block io is the kernel's blkio/io counter, as docker stats shows it (v1 on this kernel keeps it at 0 unless a device is throttled).
-  const blkio = execFileSync('awk', ['$2 == "Write" { s += $3 } END { print s + 0 }', cgroupFile(pid, 'blkio', 'blkio.throttle.io_service_bytes_recursive')]).toString()
-  expect(s.blockIo.write).toBe(Number(blkio))
-  expect(s.cpu.usageNs).toBeLessThanOrEqual(Number(cgroupValue(pid, 'cpuacct', 'cpuacct.usage')))
+  expect(s.blockIo.write).toBe(Number(cgroupValue(pid, 'ioWriteBytes')))
+  expect(s.cpu.usageNs).toBeLessThanOrEqual(Number(cgroupValue(pid, 'cpuUsageNs')))
   const samples = []
   const ac = new AbortController()
   for await (const sample of c.stats({ stream: true, intervalMs: 100, signal: ac.signal })) {
