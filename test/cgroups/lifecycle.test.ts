@@ -5,6 +5,7 @@ import { Container, Image, Runtime, run } from '../../lib'
 import { runtimeTag } from '../../lib/network/names'
 import { destroyRuntime, sleep, tempRuntime, text } from '../helpers'
 import { runNodeSync } from '../tools/node-child'
+import { insidePath, isV2 } from './host-view'
 
 let runtime: Runtime
 beforeAll(async () => {
@@ -43,18 +44,19 @@ afterAll(async () => {
 })
 
 test('the limit is in force from the program\'s first instruction (PID 1 reads it itself)', async () => {
-  const c = await run('host', ['cat', '/sys/fs/cgroup/pids/pids.max', '/sys/fs/cgroup/memory/memory.limit_in_bytes', '/proc/self/cgroup'], { runtime, network: 'none', pidsLimit: 7, memory: '40m' })
+  const c = await run('host', ['cat', insidePath('pidsMax'), insidePath('memoryLimit'), '/proc/self/cgroup'], { runtime, network: 'none', pidsLimit: 7, memory: '40m' })
   await c.wait()
   const out = await text(c.logs())
   expect(out).toMatch(new RegExp(`^7\\n${40 * 1024 * 1024}\\n`))
-  expect(out).toMatch(/:pids:\/$/m)
+  expect(out).toMatch(isV2 ? /^0::\/$/m : /:pids:\/$/m)
   await c.remove()
 })
 
 test('a container has a cgroup in every hierarchy while it runs, and none once it has exited', async () => {
   const c = await run('host', ['sleep', '30'], { runtime, network: 'none' })
   const dirs = containerDirs(c.id)
-  const hierarchies = fs.readFileSync('/proc/self/cgroup', 'utf8').split('\n').filter((l) => /^\d+:[a-z_,]+:/.test(l))
+  // One per v1 controller hierarchy, or the one unified hierarchy.
+  const hierarchies = isV2 ? [''] : fs.readFileSync('/proc/self/cgroup', 'utf8').split('\n').filter((l) => /^\d+:[a-z_,]+:/.test(l))
   expect(dirs.length).toBe(hierarchies.length)
   await c.kill('SIGKILL')
   await c.wait()
@@ -98,7 +100,8 @@ test('the next runtime start collects empty cgroups whose container is gone, and
   await next.close()
 })
 
-test('an abandoned scope made under another cgroup (another service or job) is found where its maker made it, and removed', async () => {
+// v1 only: on v2 every scope is made at the hierarchy's root whatever the maker's cgroup (lib/cgroups/v2.ts), so there is no elsewhere.
+;(isV2 ? test.skip : test)('an abandoned scope made under another cgroup (another service or job) is found where its maker made it, and removed', async () => {
   // The maker moves itself into a memory cgroup of its own first, as a process of another
   // service would be: its scope is made under that cgroup, not under this process's.
   const elsewhere = `/sys/fs/cgroup/memory/mc-elsewhere-${process.pid}`

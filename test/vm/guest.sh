@@ -20,6 +20,8 @@ ln -sf /proc/self/fd /dev/fd 2>/dev/null
 # The kernel loads modules on demand (nf_tables expressions, veth, ...) through busybox's modprobe
 # and the guest's own module tree: the host has no kmod, and its modules are for another kernel.
 ln -s /bin/busybox /run/modprobe && echo /run/modprobe > /proc/sys/kernel/modprobe
+# loop: the device tests open /dev/loop0 (devtmpfs makes the nodes when the driver loads).
+modprobe loop
 hostname mc-vm
 ip link set lo up
 
