@@ -59,6 +59,12 @@ export async function text(stream: NodeJS.ReadableStream): Promise<string> {
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 /**
+ * How much slower than this host the machine is: waits for something to happen (never the bounds a
+ * test asserts) are multiplied by it. The VM lane sets MC_TEST_TIME_SCALE under software emulation.
+ */
+export const timeScale = Number(process.env.MC_TEST_TIME_SCALE) || 1
+
+/**
  * A runtime for one test file: made before its tests (with the host image,
  * and busybox as "bb" when asked), destroyed after them. `use` receives it.
  */

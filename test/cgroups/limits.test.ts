@@ -3,7 +3,7 @@
 import * as fs from 'node:fs'
 import { execFileSync } from 'node:child_process'
 import { Container, run, type Runtime } from '../../lib'
-import { sleep, text, useRuntime } from '../helpers'
+import { sleep, text, timeScale, useRuntime } from '../helpers'
 import { cgroupValue, insidePath, isV2, memoryLinePrefix } from './host-view'
 import { startTicker } from './ticker'
 
@@ -104,7 +104,7 @@ test('pause freezes the processes (a counter stops) and unpause lets them go on'
   expect(counter()).toBe(frozenAt)
   await c.unpause()
   expect((await c.inspect()).state).toMatchObject({ status: 'running', paused: false })
-  await sleep(400)
+  await sleep(400 * timeScale)
   expect(counter()).toBeGreaterThan(frozenAt + 3)
   // As in Docker: exec into a paused container is refused at once (it would hang frozen),
   // and pausing twice or unpausing a running one are errors.

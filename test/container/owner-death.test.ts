@@ -11,7 +11,7 @@ import * as path from 'node:path'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { Container, Image, type Runtime } from '../../lib'
 import { detectLayout, parseProcCgroup } from '../../lib/cgroups/layout'
-import { destroyRuntime, sleep, tempRuntime } from '../helpers'
+import { destroyRuntime, sleep, tempRuntime, timeScale } from '../helpers'
 import { nodeScript, runtimeWithSpareShim, spawnNode } from '../tools/node-child'
 
 let runtime: Runtime
@@ -64,7 +64,7 @@ function lines(stream: NodeJS.ReadableStream): { next: (match: RegExp, ms?: numb
   let seen = ''
   stream.on('data', (d) => (seen += String(d)))
   return {
-    next: async (match, ms = 20_000) => {
+    next: async (match, ms = 20_000 * timeScale) => {
       if (!(await until(() => match.test(seen), ms))) throw new Error(`no line matching ${match} in:\n${seen.slice(-3000)}`)
       return seen.match(match)![0]
     },
