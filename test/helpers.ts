@@ -64,6 +64,12 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
  */
 export const timeScale = Number(process.env.MC_TEST_TIME_SCALE) || 1
 
+/** The running kernel is `major.minor` or later (features with no probe but the version, e.g. PIDFD_THREAD in 6.9). */
+export function kernelAtLeast(major: number, minor: number): boolean {
+  const [ma = 0, mi = 0] = os.release().split('.').map(Number)
+  return ma > major || (ma === major && mi >= minor)
+}
+
 /**
  * A runtime for one test file: made before its tests (with the host image,
  * and busybox as "bb" when asked), destroyed after them. `use` receives it.

@@ -6,12 +6,11 @@
  * a thread of the owner that ends on its own kills nothing.
  */
 import * as fs from 'node:fs'
-import * as os from 'node:os'
 import * as path from 'node:path'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { Container, Image, type Runtime } from '../../lib'
 import { detectLayout, parseProcCgroup } from '../../lib/cgroups/layout'
-import { destroyRuntime, sleep, tempRuntime, timeScale } from '../helpers'
+import { destroyRuntime, kernelAtLeast, sleep, tempRuntime, timeScale } from '../helpers'
 import { nodeScript, runtimeWithSpareShim, spawnNode } from '../tools/node-child'
 
 let runtime: Runtime
@@ -172,7 +171,7 @@ test('a container whose shim dies between clone() and the container arming its o
 })
 
 /** pidfd_open(PIDFD_THREAD) exists: Linux 6.9 and later. */
-const hasPidfdThread = (([major, minor]) => major! > 6 || (major === 6 && minor! >= 9))(os.release().split('.').map(Number))
+const hasPidfdThread = kernelAtLeast(6, 9)
 
 /** The processes or threads that `pid`'s pidfds refer to (the "Pid:" of their fdinfo). */
 function pidfdTargets(pid: number): number[] {
