@@ -14,6 +14,7 @@ import {
 } from './driver'
 import { attachDeviceRules } from './device-attach'
 import type { DevicePolicy } from './device-rules'
+import { enableAtRoot } from './namespace-root'
 import { needed } from './needs'
 import type { Resources } from './resources'
 import { sharesToWeight } from './units'
@@ -73,7 +74,10 @@ export class V2Driver implements CgroupDriver {
   private enableControllers(dir: string, enable: string): void {
     const current = readValue(path.join(dir, 'cgroup.subtree_control')) ?? ''
     const missing = enable.split(' ').filter((c) => c && !current.split(' ').includes(c.slice(1)))
-    if (missing.length) writeValue(path.join(dir, 'cgroup.subtree_control'), missing.join(' '))
+    if (!missing.length) return
+    // The root we see may be a cgroup namespace's, holding processes (lib/cgroups/namespace-root.ts).
+    if (dir === this.mountPoint) enableAtRoot(dir, missing.join(' '))
+    else writeValue(path.join(dir, 'cgroup.subtree_control'), missing.join(' '))
   }
 
   apply(rel: string, res: Resources): void {

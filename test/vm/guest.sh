@@ -47,7 +47,7 @@ case "$layout" in
     mkdir $cg/init.scope && echo $$ > $cg/init.scope/cgroup.procs
     controllers $cg > $cg/cgroup.subtree_control
     mkdir $cg/ci-job
-    run() { sh -c 'echo $$ > /sys/fs/cgroup/ci-job/cgroup.procs && exec unshare --cgroup --mount --propagation private sh "$0" "$@"' "$checkout/test/vm/nsroot-job.sh" "$@"; }
+    run() { sh -c 'echo $$ > /sys/fs/cgroup/ci-job/cgroup.procs && exec /usr/bin/unshare --cgroup --mount --propagation private sh "$0" "$@"' "$checkout/test/vm/nsroot-job.sh" "$@"; }
     ;;
   v1)
     # cgroup v1 as the legacy mode of systemd mounts it: a tmpfs of per-controller hierarchies
