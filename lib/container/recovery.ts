@@ -23,8 +23,6 @@ const UNFINISHED_CREATE_MS = 60_000
  * containers, containers whose owner died, unfinished creates.
  */
 export async function collectGarbage(ctx: ContainerContext): Promise<void> {
-  // Rules and interfaces of containers whose owner died must not keep intercepting traffic.
-  await ctx.networks.gc((id) => networkStillWanted(ctx, id))
   for (const id of ctx.containers.ids()) {
     const record = ctx.containers.read(id)
     if (!record) continue
@@ -34,6 +32,10 @@ export async function collectGarbage(ctx: ContainerContext): Promise<void> {
     ctx.containers.delete(id, record.name)
     await removeAnonymousVolumes(record.mounts ?? [], ctx.volumes).catch(() => {})
   }
+  // Rules and interfaces of containers whose owner died must not keep intercepting traffic. After the
+  // removals above: a container removed there (its owner killed mid-start, its network state saved
+  // moments ago and so still "wanted") would otherwise keep its endpoint, and its network stay in use.
+  await ctx.networks.gc((id) => networkStillWanted(ctx, id))
   await ctx.containers.emptyTrash()
   // Cgroups of containers that ended while no process watched them (a crash, a detached exit); busy ones stay.
   // A container's cgroup is made just before its program starts: a young one of an existing container
