@@ -78,7 +78,7 @@ export interface BuildOptions {
   runtime?: ImageContext
 }
 
-/** The builder behind {@link Image.build} (lib/build, which sits above the container layer). */
+/** The builder behind {@link Image.build} (lib/builder, which sits above the container layer). */
 export type ImageBuilder = (context: string, opts: BuildOptions) => Promise<Image>
 
 const builder = new DefaultBinding<ImageBuilder>('no image builder: import minicontainer through its entry point')

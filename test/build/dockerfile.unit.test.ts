@@ -1,7 +1,7 @@
 /** The Dockerfile parser, variable expansion and .dockerignore rules (pure logic). */
-import { parseDockerfile } from '../../lib/build/dockerfile'
-import { expandWord, expandWords } from '../../lib/build/expand'
-import { IgnoreRules } from '../../lib/build/patterns'
+import { parseDockerfile } from '../../lib/builder/dockerfile'
+import { expandWord, expandWords } from '../../lib/builder/expand'
+import { IgnoreRules } from '../../lib/builder/patterns'
 
 const scope = (vars: Record<string, string>, escape = '\\') => ({ vars: new Map(Object.entries(vars)), escape, line: 7 })
 
