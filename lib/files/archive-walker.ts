@@ -28,7 +28,6 @@ import {
   type Name,
   type RawStat,
 } from '../sys/fsops'
-import { encodeName } from '../sys/byte-names'
 import { majorOf, minorOf } from '../sys/device-number'
 import { copyXattr, layerXattr, readXattrs, type Xattrs } from './xattrs'
 import { lstatAt } from './resolve'
@@ -65,7 +64,10 @@ export class ArchiveWalker {
   /** The entries of a dir fd, sorted in layer mode (reproducible digests). */
   entries(dfd: number) {
     const list = listdir(dfd)
-    return this.layer ? list.sort((a, b) => Buffer.compare(encodeName(nameStr(a.name)), encodeName(nameStr(b.name)))) : list
+    if (!this.layer) return list
+    // Each name's bytes once (a Buffer name already is them, NUL-terminated), not a decode and encode per comparison.
+    const keyed = list.map((e) => ({ e, key: typeof e.name === 'string' ? Buffer.from(e.name) : e.name.subarray(0, e.name.length - 1) }))
+    return keyed.sort((a, b) => Buffer.compare(a.key, b.key)).map((k) => k.e)
   }
 
   /**
