@@ -17,6 +17,7 @@ import { writeEtcFiles } from './etc-files'
 import * as files from '../files'
 import type { CopyOptions, PathStat, PutArchiveOptions } from '../files'
 import type { Image } from '../image/image'
+import type { ImageRecord } from '../image/store'
 import { commitLayer, type CommitOptions } from './commit'
 import { joinBridgeNetwork, mappedPort, networkSettingsOf, publishedPort } from './networking'
 import type { CgroupSetup, ContainerStats, ProcessInfo } from '../cgroups'
@@ -231,7 +232,9 @@ export class Container implements AsyncDisposable {
     let shim: Shim | undefined
     let pid = 0
     try {
-      const netns = await this.joinNetwork(record)
+      // Read once: the network's exposed ports and the spec's layers and config come from it.
+      const image = this.runtime.images.resolve(record.imageId)
+      const netns = await this.joinNetwork(record, image)
       stamp('node: network joined')
       try {
         throwIfAborted(signal, what)
@@ -242,7 +245,7 @@ export class Container implements AsyncDisposable {
           devices: containerDevicePolicy(record, devices),
         })
         stamp('node: cgroup prepared')
-        const spec = this.runSpec(record, netns.choice, cgroups, devices)
+        const spec = this.runSpec(record, image, netns.choice, cgroups, devices)
         stamp('node: spec built')
         const encoded = encodeRunSpec(spec)
         stamp('node: spec encoded')
@@ -320,7 +323,7 @@ export class Container implements AsyncDisposable {
       const record = this.record()
       // No exit file: the holder must never write into the container's directory.
       // Rootless, the host's network namespace is not the user namespace's to mount /sys for: a namespace of its own.
-      const spec = { ...this.runSpec(record, { kind: this.runtime.rootless ? 'own' : 'host' }), hold: true, detach: false, exitFile: '' }
+      const spec = { ...this.runSpec(record, this.runtime.images.resolve(record.imageId), { kind: this.runtime.rootless ? 'own' : 'host' }), hold: true, detach: false, exitFile: '' }
       spec.output = { stdout: '/dev/null', stderr: '/dev/null' }
       const shim = Shim.forRun().send(encodeRunSpec(spec))
       const pid = await shim.hold(shim.started).catch((err) => Promise.reject(this.removedMeanwhile(err, viewInUse)))
@@ -384,8 +387,7 @@ export class Container implements AsyncDisposable {
     return commitLayer(this.runtime, this.runtime.images.resolve(record.imageId), this.paths().upper, record, opts)
   }
 
-  private runSpec(record: ContainerRecord, netns: NetnsChoice, cgroups?: CgroupSetup, devices?: HostDevice[]): RunSpec {
-    const image = this.runtime.images.resolve(record.imageId)
+  private runSpec(record: ContainerRecord, image: ImageRecord, netns: NetnsChoice, cgroups?: CgroupSetup, devices?: HostDevice[]): RunSpec {
     const featureMounts: MountOp[] = toMountOps(record.mounts ?? [])
     const userns = this.runtime.rootless
     return buildRunSpec({ record, image, layerDirs: this.runtime.images.layerDirs(image), paths: this.paths(), netns, featureMounts, cgroups, devices, userns })
@@ -806,7 +808,7 @@ export class Container implements AsyncDisposable {
     }
   }
 
-  private async joinNetwork(record: ContainerRecord): Promise<{ choice: NetnsChoice; release: () => void }> {
+  private async joinNetwork(record: ContainerRecord, image: ImageRecord): Promise<{ choice: NetnsChoice; release: () => void }> {
     const mode = record.hostConfig.networkMode
     if (mode === 'none') return { choice: { kind: 'own' }, release: () => {} }
     if (mode === 'host') return { choice: { kind: 'host' }, release: () => {} }
@@ -817,7 +819,7 @@ export class Container implements AsyncDisposable {
       const fd = fs.openSync(`/proc/${st.pid}/ns/net`, 'r')
       return { choice: { kind: 'fd', fd }, release: () => closeQuietly(fd) }
     }
-    const { fd } = await joinBridgeNetwork(this.runtime, record, this.paths().hosts, this.runtime.images.resolve(record.imageId).config.exposedPorts)
+    const { fd } = await joinBridgeNetwork(this.runtime, record, this.paths().hosts, image.config.exposedPorts)
     return { choice: { kind: 'fd', fd }, release: () => closeQuietly(fd) }
   }
 
