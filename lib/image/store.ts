@@ -285,7 +285,9 @@ export class ImageStore {
   forget(id: string): void {
     for (const ref of this.refsOf(id)) fs.rmSync(path.join(this.refsDir, encodeURIComponent(ref)), { force: true })
     fs.rmSync(this.imageFile(id), { force: true })
-    this.dropUnreferenced({ blobs: [id] })
+    // The config blob is named by the image id, so only a record of the same id (another process's
+    // identical throwaway image, written meanwhile) can still need it: no walk of every image's layers.
+    if (!this.readImage(id)) this.blobs.remove(id)
   }
 
   /**
