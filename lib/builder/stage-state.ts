@@ -120,9 +120,9 @@ function healthcheck(ins: Instruction): NonNullable<ImageConfig['healthcheck']> 
   const ns = (flag: string): number | undefined => {
     const v = ins.flags.get(flag)
     if (v === undefined) return undefined
-    const ms = parseGoDuration(v)
-    if (ms === undefined) throw new DockerfileError(ins.line, `time: invalid duration "${v}"`)
-    return ms * 1e6
+    const ns = parseGoDuration(v)
+    if (ns === undefined || ns < 0) throw new DockerfileError(ins.line, `time: invalid duration "${v}"`)
+    return ns
   }
   const set = <K extends keyof typeof hc>(k: K, v: (typeof hc)[K] | undefined) => v !== undefined && (hc[k] = v)
   set('interval', ns('interval'))

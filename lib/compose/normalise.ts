@@ -77,8 +77,8 @@ function commandLine(v: unknown, at: KeyPath, ctx: NormaliseContext): string[] |
 
 function duration(v: unknown, at: KeyPath, ctx: NormaliseContext): number | undefined {
   if (v === undefined || v === null) return undefined
-  const ms = parseGoDuration(text(v, at, ctx))
-  return ms ?? ctx.fail(at, `"${String(v)}" is not a duration; write it as 10s, 500ms or 1m30s`)
+  const ns = parseGoDuration(text(v, at, ctx))
+  return ns !== undefined && ns >= 0 ? ns / 1e6 : ctx.fail(at, `"${String(v)}" is not a duration; write it as 10s, 500ms or 1m30s`)
 }
 
 /** Environment as a mapping; a bare name takes the variable's value and is left out when it is unset. */

@@ -25,12 +25,13 @@ export function goDuration(ms: number): string {
   return seconds
 }
 
-const durationUnits: Readonly<Record<string, number>> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, ms: 1, s: 1e3, m: 60e3, h: 3600e3 }
+const unitNs: Readonly<Record<string, number>> = { ns: 1, us: 1e3, 'µs': 1e3, 'μs': 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 }
 
-/** Milliseconds of a duration written as Go parses them ("1m30s", "200ms", "1.5h"); undefined when it is not one. */
+/** Go's time.ParseDuration ("1m30s", "200ms", "-1.5h", ".5s", "0"), in nanoseconds; undefined when `text` is not a duration. */
 export function parseGoDuration(text: string): number | undefined {
-  if (!/^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/.test(text)) return text === '0' ? 0 : undefined
-  let ms = 0
-  for (const [, n, , unit] of text.matchAll(/(\d+(\.\d+)?)(ns|us|µs|ms|s|m|h)/g)) ms += Number(n) * durationUnits[unit]
-  return ms
+  const m = /^([-+]?)(?:0|((?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+)$/.exec(text)
+  if (!m) return undefined
+  let total = 0
+  for (const [, value, unit] of text.slice(m[1].length).matchAll(/(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/g)) total += Number(value) * unitNs[unit]
+  return m[1] === '-' ? -total : total
 }

@@ -1,5 +1,5 @@
 /** Durations printed as Go's time.Duration does, for Docker's health check messages. */
-import { goDuration } from '../../lib/util/go-duration'
+import { goDuration, parseGoDuration } from '../../lib/util/go-duration'
 
 test.each([
   [0, '0s'],
@@ -15,4 +15,19 @@ test.each([
   [3_723_500, '1h2m3.5s'],
 ])('%p ms is %s', (ms, text) => {
   expect(goDuration(ms)).toBe(text)
+})
+
+test.each([
+  ['0', 0],
+  ['100ms', 100e6],
+  ['1m30s', 90e9],
+  ['1.5h', 5400e9],
+  ['.5s', 500e6],
+  ['-2s', -2e9],
+  ['3µs', 3e3],
+  ['10', undefined],
+  ['1d', undefined],
+  ['', undefined],
+])('parseGoDuration(%j) is %p ns', (text, ns) => {
+  expect(parseGoDuration(text)).toBe(ns)
 })
