@@ -108,17 +108,16 @@ class Builder {
       const d = await this.stage(dep)
       return { ...fresh, layers: [...d.layers], config: structuredClone(d.config), history: [...d.history], key: d.key }
     }
-    const image = await this.image(ref, s.from.line)
+    const image = await this.image(ref)
     const history = this.rt.images.configDocument(image.id).history ?? []
     return { ...fresh, layers: [...image.details.layers], config: structuredClone(image.config), history, key: stepKey(['image', image.id]) }
   }
 
-  private async image(ref: string, line: number): Promise<Image> {
+  private async image(ref: string): Promise<Image> {
     try {
       return await Image.get(ref, { runtime: this.rt })
     } catch (err) {
       if ((err as { code?: string }).code !== 'ENOIMAGE' || this.opts.pull === 'never') throw err
-      void line
       return Image.pull(ref, { runtime: this.rt, signal: this.opts.signal })
     }
   }
@@ -217,7 +216,7 @@ class Builder {
     }
     let image: Image
     try {
-      image = await this.image(from, ins.line)
+      image = await this.image(from)
     } catch (err) {
       throw new DockerfileError(ins.line, `COPY --from=${from}: no stage of that name and no such image (${(err as Error).message})`)
     }
