@@ -47,10 +47,10 @@ export class LayerView {
     let done = '/'
     for (let i = 0; i < parts.length; i++) {
       const next = path.posix.join(done, parts[i])
-      const st = this.lstat(next)
-      if (!st) return undefined
-      if (st.isSymbolicLink()) {
-        const target = fs.readlinkSync(path.join(this.layerOf(next)!, next))
+      const found = this.find(next)
+      if (!found) return undefined
+      if (found.st.isSymbolicLink()) {
+        const target = fs.readlinkSync(path.join(found.dir, next))
         const base = target.startsWith('/') ? target : path.posix.join(done, target)
         return this.resolve(path.posix.join(base, ...parts.slice(i + 1)), depth + 1)
       }
@@ -60,16 +60,19 @@ export class LayerView {
   }
 
   private lstat(p: string): fs.Stats | undefined {
-    const layer = this.layerOf(p)
-    return layer === undefined ? undefined : fs.lstatSync(path.join(layer, p))
+    return this.find(p)?.st
   }
 
   /** The top-most layer dir holding `p`, or undefined when none does or a whiteout (char device 0/0) above deletes it. */
   private layerOf(p: string): string | undefined {
-    if (p === '/') return this.layerDirs[0]
+    return this.find(p)?.dir
+  }
+
+  /** The top-most layer dir holding `p` with its lstat there (one lstat per layer looked at); undefined when absent or whited out. */
+  private find(p: string): { dir: string; st: fs.Stats } | undefined {
     for (const dir of this.layerDirs) {
       const st = fs.lstatSync(path.join(dir, p), { throwIfNoEntry: false })
-      if (st) return st.isCharacterDevice() && st.rdev === 0 ? undefined : dir
+      if (st) return st.isCharacterDevice() && st.rdev === 0 ? undefined : { dir, st }
     }
     return undefined
   }
