@@ -9,28 +9,19 @@
  * @module
  */
 import { InvalidArgumentError } from '../errors'
+import { parseGoDuration } from '../util/go-duration'
 
 /** What `since` and `until` accept. */
 export type LogTime = Date | number | string
 
 const nsPerMs = 1_000_000n
 const nsPerSecond = 1_000_000_000n
-const unitNs: Record<string, number> = { ns: 1, us: 1e3, 'µs': 1e3, 'μs': 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 }
 
 /** A record's time for nanoseconds since the epoch. */
 export function formatLogTime(ns: bigint): string {
   const clamped = ns < 0n ? 0n : ns
   const seconds = new Date(Number(clamped / nsPerSecond) * 1000).toISOString().slice(0, 19)
   return `${seconds}.${String(clamped % nsPerSecond).padStart(9, '0')}Z`
-}
-
-/** Go's time.ParseDuration, in nanoseconds; undefined when `s` is not a duration. */
-function parseDuration(s: string): number | undefined {
-  const m = /^([-+]?)((?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+$/.exec(s)
-  if (!m) return undefined
-  let total = 0
-  for (const [, value, unit] of s.slice(m[1].length).matchAll(/(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/g)) total += Number(value) * unitNs[unit]
-  return m[1] === '-' ? -total : total
 }
 
 /** Digits of a fraction of a second as nanoseconds (".5" is 500 000 000). */
@@ -63,7 +54,8 @@ export function logTimeNs(value: LogTime, option: string, now = Date.now()): big
   }
   if (typeof value === 'string') {
     const s = value.trim()
-    const duration = parseDuration(s)
+    // "0" is unix time 0 for Docker, not a zero duration.
+    const duration = s === '0' ? undefined : parseGoDuration(s)
     if (duration !== undefined) return BigInt(now) * nsPerMs - BigInt(Math.round(duration))
     const unix = /^(\d+)(?:\.(\d+))?$/.exec(s)
     if (unix) return BigInt(unix[1]) * nsPerSecond + fractionNs(unix[2])
