@@ -5,7 +5,9 @@ arg() { sed -n "s/.*\bmc\.$1=\([^ ]*\).*/\1/p" /proc/cmdline; }
 checkout=$(arg checkout)
 layout=$(arg layout)
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 TERM=dumb
-finish() { echo "MC-VM-RESULT $1"; sync; echo o > /proc/sysrq-trigger; sleep 10; }
+# PID 1 must not exit before the power-off completes (the kernel panics when init exits): once the
+# power-off has begun, a program may no longer start from the 9p root, so wait in a shell loop.
+finish() { echo "MC-VM-RESULT $1"; sync; echo o > /proc/sysrq-trigger; while :; do sleep 1 2>/dev/null || :; done; }
 trap 'finish 97' EXIT
 
 # The jest command line the host wrote (read before /tmp becomes the guest's own tmpfs).
