@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "cgroup.h"
+#include "fds.h"
 #include "init.h"
 #include "linux.h"
 #include "logger.h"
@@ -163,7 +164,7 @@ static void start_child(int report[2]) {
 static __attribute__((noreturn)) void finish_child(const struct mc_spec *spec, int report_fd) {
   mc_enter_identity(spec);
   /* Whatever else is open stays out of the container. */
-  syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
+  mc_cloexec_from(3);
   if (spec->init) mc_run_init(spec, report_fd);
   mc_exec(spec);
 }
@@ -332,7 +333,7 @@ int main(int argc, char **argv) {
     return 0;
   }
   /* fds past the ones Node passed on purpose must not reach the container. */
-  syscall(SYS_close_range, CONTROL_FD + 1, ~0U, CLOSE_RANGE_CLOEXEC);
+  mc_cloexec_from(CONTROL_FD + 1);
   if (!strcmp(argv[1], "run")) return run(&spec, argc > 2 ? (pid_t)atoi(argv[2]) : 0);
   if (!strcmp(argv[1], "exec")) return exec_in(&spec);
   mc_fail("mode", EINVAL, "%s", argv[1]);

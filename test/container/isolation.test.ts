@@ -170,3 +170,12 @@ test('stdin of the program and of exec is an empty pipe, not a host device', asy
   expect(await text(c.logs())).toBe('fifo\n')
   await c.remove({ force: true })
 })
+
+test("no fd of the shim's reaches the container's program or an exec'd one (ls's own directory is fd 3)", async () => {
+  const c = await run('host', ['sh', '-c', 'ls /proc/self/fd; sleep 30'], { runtime, network: 'none' })
+  const ex = await c.exec(['ls', '/proc/self/fd'])
+  expect(ex.stdout).toBe('0\n1\n2\n3\n')
+  for (let i = 0; i < 50 && !(await text(c.logs())).includes('3'); i++) await new Promise((r) => setTimeout(r, 20))
+  expect(await text(c.logs())).toBe('0\n1\n2\n3\n')
+  await c.remove({ force: true })
+})
