@@ -441,6 +441,22 @@ export class UnsupportedError extends MiniContainerError {
   }
 }
 
+/** The host's kernel is older than one that has a feature minicontainer cannot do without. */
+export class KernelUnsupportedError extends MiniContainerError {
+  /**
+   * @param feature - what is missing, e.g. "openat2 (paths resolved inside a container's root)"
+   * @param since - the Linux release that brought it, e.g. "5.6"
+   * @param release - this host's kernel release (uname -r)
+   */
+  constructor(
+    readonly feature: string,
+    readonly since: string,
+    readonly release: string,
+  ) {
+    super('EUNSUPPORTED', `${feature} needs Linux ${since} or later, and this host runs ${release}: run on a newer kernel (the README's requirements list the kernels minicontainer is tested on)`)
+  }
+}
+
 /** A directory the library would keep its state in is not safe to use (EUNSAFE): another user's, or writable by others. */
 export class UnsafeDirectoryError extends MiniContainerError {
   /** @param dir - the directory; @param problem - what is wrong with it; @param fix - what to do */

@@ -36,6 +36,7 @@ import { prepareStateDir, resolveRootless, rootlessDataDir, rootlessStateDir, ty
 import { RootlessNetworkService } from './rootless/network-service'
 import { requireUserNamespaces } from './rootless/start-check'
 import { RootlessCgroupService } from './rootless/cgroup-service'
+import { requireKernelFeatures } from './sys/kernel'
 
 /** Options of {@link Runtime}. */
 export interface RuntimeOptions {
@@ -102,6 +103,7 @@ export class Runtime implements ContainerContext, AsyncDisposable {
     // The one public constructor that does work; the boundary (guardClass) cannot wrap a constructor in place.
     try {
       const options = optionsObject(opts, 'new Runtime()')
+      requireKernelFeatures()
       this.rootless = resolveRootless(options.rootless)
       this.root = prepareRuntimeRoot(options.root, this.rootless ? rootlessDataDir() : defaultRootDir)
       this.stateDir = this.rootless ? prepareStateDir(rootlessStateDir()) : undefined

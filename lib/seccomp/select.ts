@@ -10,6 +10,7 @@
 import * as os from 'node:os'
 import { archInfo, type NativeArch } from './arch'
 import type { SeccompProfile, SeccompRuleFilter, SeccompSyscallRule } from './profile'
+import { kernelAtLeast } from '../sys/kernel'
 
 /** What a rule's includes/excludes are judged on. */
 export interface RuleContext {
@@ -18,18 +19,6 @@ export interface RuleContext {
   arch: NativeArch
   /** The host kernel's release, e.g. "6.18.44" (os.release()). */
   kernel: string
-}
-
-/** "6.18.44-generic" -> [6, 18]: minor revisions and suffixes do not count, as in Docker. */
-function kernelVersion(release: string): [number, number] {
-  const m = /^(\d+)\.(\d+)/.exec(release)
-  return m ? [Number(m[1]), Number(m[2])] : [0, 0]
-}
-
-function kernelAtLeast(release: string, min: string): boolean {
-  const [k, major] = kernelVersion(release)
-  const [wantK, wantMajor] = kernelVersion(min)
-  return k > wantK || (k === wantK && major >= wantMajor)
 }
 
 /** Whether every condition of `f` holds (includes), or any does (excludes). */
