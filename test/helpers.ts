@@ -6,6 +6,7 @@ import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { Container, Image, Runtime, run } from '../lib'
+import { kernelAtLeast as releaseAtLeast } from '../lib/sys/kernel'
 
 /** Where Debian's busybox-static puts the binary. */
 export const busyboxPath = ['/bin/busybox', '/usr/bin/busybox'].find((p) => fs.existsSync(p))
@@ -66,8 +67,7 @@ export const timeScale = Number(process.env.MC_TEST_TIME_SCALE) || 1
 
 /** The running kernel is `major.minor` or later (features with no probe but the version, e.g. PIDFD_THREAD in 6.9). */
 export function kernelAtLeast(major: number, minor: number): boolean {
-  const [ma = 0, mi = 0] = os.release().split('.').map(Number)
-  return ma > major || (ma === major && mi >= minor)
+  return releaseAtLeast(os.release(), `${major}.${minor}`)
 }
 
 /**

@@ -8,6 +8,8 @@
 //   npm run test:vm                         every layout
 //   npm run test:vm -- --layout v2          one layout (v2, nsroot, v1)
 //   npm run test:vm -- --layout v1 test/x.test.ts   chosen test files instead of the layout's list
+//   npm run test:vm -- --kernel ubuntu2204  another kernel (test/vm/kernels.json: debian12, the
+//                                           default; ubuntu2204, 5.15; debian11, 5.10)
 //
 // Environment: MC_VM_ACCEL=kvm|tcg skips the KVM probe; MC_VM_CACHE (default
 // /var/cache/minicontainer-vm) keeps the extracted kernel; MC_VM_TIMEOUT_MIN bounds each boot.
@@ -21,6 +23,7 @@ const path = require('node:path')
 const checkout = path.resolve(__dirname, '..', '..')
 const cacheDir = process.env.MC_VM_CACHE || '/var/cache/minicontainer-vm'
 const layouts = JSON.parse(fs.readFileSync(path.join(__dirname, 'layouts.json'), 'utf8'))
+const kernels = JSON.parse(fs.readFileSync(path.join(__dirname, 'kernels.json'), 'utf8'))
 /** Modules the initramfs loads to reach the host's root: virtio's PCI transport, 9p over it, overlay. */
 const bootModules = ['virtio_pci', '9pnet_virtio', '9p', 'overlay']
 const busybox = ['/bin/busybox', '/usr/bin/busybox'].find((p) => fs.existsSync(p))
@@ -35,33 +38,51 @@ function ensurePrerequisites() {
 }
 
 /** The versioned kernel package behind Debian's linux-image-amd64, e.g. linux-image-6.1.0-57-amd64. */
-function kernelPackage() {
-  const deps = sh('apt-cache', ['depends', 'linux-image-amd64'])
+function aptKernelPackage(meta) {
+  const deps = sh('apt-cache', ['depends', meta])
   const name = /Depends: (linux-image-[0-9][^\s]*)/.exec(deps)?.[1]
-  if (!name) throw new Error(`apt-cache knows no linux-image-amd64 kernel (run apt-get update):\n${deps}`)
+  if (!name) throw new Error(`apt-cache knows no ${meta} kernel (run apt-get update):\n${deps}`)
   return name
+}
+
+/**
+ * Fetches pinned packages of another distribution's kernel (test/vm/kernels.json) into `dir`, each
+ * checked against its SHA-256 (these archives are not signed with a key this host has).
+ */
+async function fetchPinnedDebs(debs, dir) {
+  for (const { url, sha256 } of debs) {
+    const res = await fetch(url)
+    if (!res.ok) throw new Error(`${url}: HTTP ${res.status} (the pinned package may have left the archive: update test/vm/kernels.json)`)
+    const body = Buffer.from(await res.arrayBuffer())
+    const got = require('node:crypto').createHash('sha256').update(body).digest('hex')
+    if (got !== sha256) throw new Error(`${url}: SHA-256 ${got}, not the pinned ${sha256}`)
+    fs.writeFileSync(path.join(dir, path.basename(url)), body)
+  }
 }
 
 /**
  * The kernel and its module tree, extracted (never installed: the host's /boot stays as it is) into
  * the cache, with modules.dep made by busybox's depmod.
  */
-function kernelTree() {
-  const pkg = kernelPackage()
+async function kernelTree(name) {
+  const spec = kernels[name]
+  const pkg = spec.apt ? aptKernelPackage(spec.apt) : path.basename(spec.debs[0].url, '.deb')
   const dir = path.join(cacheDir, pkg)
   if (!fs.existsSync(path.join(dir, 'done'))) {
     fs.rmSync(dir, { recursive: true, force: true })
     fs.mkdirSync(dir, { recursive: true })
-    sh('apt-get', ['download', pkg], { cwd: dir, stdio: 'inherit' })
-    const deb = fs.readdirSync(dir).find((f) => f.endsWith('.deb'))
-    sh('dpkg-deb', ['-x', deb, 'root'], { cwd: dir })
-    fs.rmSync(path.join(dir, deb))
+    if (spec.apt) sh('apt-get', ['download', pkg], { cwd: dir, stdio: 'inherit' })
+    else await fetchPinnedDebs(spec.debs, dir)
+    for (const deb of fs.readdirSync(dir).filter((f) => f.endsWith('.deb'))) {
+      sh('dpkg-deb', ['-x', deb, 'root'], { cwd: dir })
+      fs.rmSync(path.join(dir, deb))
+    }
     const kver = fs.readdirSync(path.join(dir, 'root/lib/modules'))[0]
     sh(busybox, ['depmod', '-b', path.join(dir, 'root'), kver])
     fs.writeFileSync(path.join(dir, 'done'), `${kver}\n`)
   }
   const kver = fs.readFileSync(path.join(dir, 'done'), 'utf8').trim()
-  return { kver, vmlinuz: path.join(dir, 'root/boot', `vmlinuz-${kver}`), modules: path.join(dir, 'root/lib/modules', kver) }
+  return { name, kver, vmlinuz: path.join(dir, 'root/boot', `vmlinuz-${kver}`), modules: path.join(dir, 'root/lib/modules', kver) }
 }
 
 /** modules.dep as module name (dashes as underscores) to its file and the files it needs. */
@@ -143,13 +164,16 @@ async function chooseAccel(kernel, initrd) {
 
 function parseArgs(argv) {
   let only = null
+  let kernel = 'debian12'
   const files = []
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--layout') only = argv[++i]
+    else if (argv[i] === '--kernel') kernel = argv[++i]
     else files.push(argv[i])
   }
   if (only && !layouts[only]) throw new Error(`unknown layout ${only}: one of ${Object.keys(layouts).join(', ')}`)
-  return { names: only ? [only] : Object.keys(layouts), files }
+  if (!kernels[kernel]) throw new Error(`unknown kernel ${kernel}: one of ${Object.keys(kernels).join(', ')}`)
+  return { names: only ? [only] : Object.keys(layouts), files, kernel }
 }
 
 /** jest's cache, filled on the host and read by the guest (through the overlay: its writes stay in the guest). */
@@ -181,15 +205,15 @@ function jestArgs(files, accel) {
 }
 
 async function main() {
-  const { names, files } = parseArgs(process.argv.slice(2))
+  const { names, files, kernel: kernelName } = parseArgs(process.argv.slice(2))
   ensurePrerequisites()
   sh(process.execPath, [path.join(checkout, 'native', 'build.js')], { stdio: 'inherit' })
-  const kernel = kernelTree()
+  const kernel = await kernelTree(kernelName)
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-vm-'))
   try {
     const initrd = buildInitramfs(kernel, work)
     const accel = await chooseAccel(kernel, initrd)
-    console.log(`test:vm: kernel ${kernel.kver}, accelerator ${accel}`)
+    console.log(`test:vm: kernel ${kernel.kver} (${kernels[kernelName].description}), accelerator ${accel}`)
     const timeoutMs = Number(process.env.MC_VM_TIMEOUT_MIN || 20) * 60_000
     const summary = []
     const testsOf = (name) => (files.length ? files : layouts[name].tests)
