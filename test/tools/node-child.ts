@@ -7,6 +7,7 @@
  */
 import * as path from 'node:path'
 import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process'
+import { timeScale } from '../helpers'
 
 const register = path.join(__dirname, 'ts-register.js')
 const libDir = path.resolve(__dirname, '../../lib')
@@ -48,7 +49,7 @@ export interface NodeResult {
 
 /** Options of a synchronous child. */
 export interface NodeSyncOptions {
-  /** Kill it after this long (default 60 s). */
+  /** Kill it after this long (default 60 s, stretched by MC_TEST_TIME_SCALE under emulation). */
   timeoutMs?: number
   /** Variables added to this process's environment. */
   env?: Record<string, string>
@@ -56,7 +57,7 @@ export interface NodeSyncOptions {
 
 /** Runs `node -e nodeScript(body)` to its end; the caller checks how it ended. */
 export function runNodeSync(body: string, opts: NodeSyncOptions = {}): NodeResult {
-  const r = spawnSync(process.execPath, ['-e', nodeScript(body)], { encoding: 'utf8', timeout: opts.timeoutMs ?? 60_000, env: { ...process.env, ...opts.env } })
+  const r = spawnSync(process.execPath, ['-e', nodeScript(body)], { encoding: 'utf8', timeout: opts.timeoutMs ?? 60_000 * timeScale, env: { ...process.env, ...opts.env } })
   if (r.error) throw r.error
   return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr }
 }
