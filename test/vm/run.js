@@ -50,9 +50,11 @@ function aptKernelPackage(meta) {
  * checked against its SHA-256 (these archives are not signed with a key this host has).
  */
 async function fetchPinnedDebs(debs, dir) {
-  for (const { url, sha256 } of debs) {
-    const res = await fetch(url)
-    if (!res.ok) throw new Error(`${url}: HTTP ${res.status} (the pinned package may have left the archive: update test/vm/kernels.json)`)
+  for (const { url, mirrors = [], sha256 } of debs) {
+    // A release that leaves the archive moves to its mirror (Debian's archive.debian.org).
+    let res
+    for (const from of [url, ...mirrors]) if ((res = await fetch(from)).ok) break
+    if (!res.ok) throw new Error(`${url}: HTTP ${res.status} there and on its mirrors (update test/vm/kernels.json)`)
     const body = Buffer.from(await res.arrayBuffer())
     const got = require('node:crypto').createHash('sha256').update(body).digest('hex')
     if (got !== sha256) throw new Error(`${url}: SHA-256 ${got}, not the pinned ${sha256}`)
