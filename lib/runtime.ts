@@ -103,8 +103,8 @@ export class Runtime implements ContainerContext, AsyncDisposable {
     // The one public constructor that does work; the boundary (guardClass) cannot wrap a constructor in place.
     try {
       const options = optionsObject(opts, 'new Runtime()')
-      requireKernelFeatures()
       this.rootless = resolveRootless(options.rootless)
+      requireKernelFeatures({ rootless: this.rootless })
       this.root = prepareRuntimeRoot(options.root, this.rootless ? rootlessDataDir() : defaultRootDir)
       this.stateDir = this.rootless ? prepareStateDir(rootlessStateDir()) : undefined
       this.starts = new InFlightStarts(this.root, this.rootless ? requireUserNamespaces : undefined)

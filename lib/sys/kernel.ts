@@ -39,13 +39,20 @@ export function kernelAtLeast(release: string, min: string): boolean {
   return k > wantK || (k === wantK && major >= wantMajor)
 }
 
+/** What a rootless runtime needs besides: its layers are overlay mounts made inside a user namespace. */
+export const rootlessKernelFeatures: readonly KernelFeature[] = [
+  { feature: 'overlay mounts in a user namespace, with userxattr (a rootless container\'s root)', since: '5.11' },
+]
+
 /** The first required feature `release` lacks, if any. */
-export function missingKernelFeature(release: string): KernelFeature | undefined {
-  return requiredKernelFeatures.find((f) => !kernelAtLeast(release, f.since))
+export function missingKernelFeature(release: string, rootless = false): KernelFeature | undefined {
+  const features = rootless ? [...requiredKernelFeatures, ...rootlessKernelFeatures] : requiredKernelFeatures
+  return features.find((f) => !kernelAtLeast(release, f.since))
 }
 
 /** Throws EUNSUPPORTED naming the first feature this host's kernel lacks, and the release that has it. */
-export function requireKernelFeatures(release = os.release()): void {
-  const missing = missingKernelFeature(release)
+export function requireKernelFeatures(opts: { rootless?: boolean; release?: string } = {}): void {
+  const release = opts.release ?? os.release()
+  const missing = missingKernelFeature(release, opts.rootless)
   if (missing) throw new KernelUnsupportedError(missing.feature, missing.since, release)
 }
