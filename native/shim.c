@@ -9,6 +9,8 @@
  *   mc-shim exec              join a running container's namespaces, fork, exec
  *   mc-shim dump-spec         print the decoded spec as JSON (tests only: spec-dump.c)
  *   mc-shim probe-userns      try a user namespace, a mount and an overlay in it (probe.c; Runtime.preflight)
+ *   mc-shim netns-sockets     send Node netlink sockets opened in another network namespace (netns-sockets.c)
+ *   mc-shim relay             a published port's relay into a rootless network namespace (relay.c)
  *
  * fd 3 is a socket to Node. Node writes the spec (spec.h); the shim answers
  * with lines:
@@ -42,7 +44,9 @@
 #include "linux.h"
 #include "logger.h"
 #include "owner.h"
+#include "netns-sockets.h"
 #include "probe.h"
+#include "relay.h"
 #include "process.h"
 #include "report.h"
 #include "spec.h"
@@ -319,6 +323,8 @@ int main(int argc, char **argv) {
   }
   /* No spec: the probe reports each step on fd 3 itself. */
   if (!strcmp(argv[1], "probe-userns")) return mc_probe_userns(CONTROL_FD);
+  if (!strcmp(argv[1], "netns-sockets") && argc > 2) return mc_netns_sockets(CONTROL_FD, argv[2]);
+  if (!strcmp(argv[1], "relay")) return mc_relay(CONTROL_FD, argc - 2, argv + 2);
   /* Until a child exists, failures are said to Node directly. */
   mc_report_to(say_failure, 1);
   /* Off the start's path: a spare shim waits here in Node's pool until a start sends its spec. */

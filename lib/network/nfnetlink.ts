@@ -10,6 +10,7 @@
  */
 import { createNetlink, Flags, FlagsGet, MessageType, Protocol, type NetlinkSocket } from 'netlink'
 import { errnoName } from '../sys/libc'
+import { adoptNetlink } from './adopt-netlink'
 import { NftablesError } from './errors'
 import { parseAttrs } from './nlattr'
 import { debug } from '../util/debug'
@@ -100,13 +101,18 @@ export function batchDatagram(commands: NftCommand[], family: number, seqs: Batc
 
 /** An nf_tables netlink socket in the namespace it was created in. */
 export class NfNetlink {
-  private readonly sock: NetlinkSocket = createNetlink(Protocol.NETFILTER)
   private readonly waiters = new Map<number, (errno: number) => void>()
 
-  constructor() {
+  /** @param sock - a NETLINK_NETFILTER socket (default: a new one in the calling thread's namespace). */
+  constructor(private readonly sock: NetlinkSocket = createNetlink(Protocol.NETFILTER)) {
     this.sock.on('message', (msgs) => {
       for (const m of msgs) if (m.type === MessageType.ERROR) this.waiters.get(m.seq)?.(-m.data.readInt32LE(0))
     })
+  }
+
+  /** Over `fd`, a NETLINK_NETFILTER socket opened elsewhere (another namespace: ./netns-sockets); takes ownership of it. */
+  static adopt(fd: number): NfNetlink {
+    return new NfNetlink(adoptNetlink(fd, Protocol.NETFILTER))
   }
 
   /** Closes the socket. */

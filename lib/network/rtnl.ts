@@ -10,9 +10,10 @@
  * @module
  */
 import * as fs from 'node:fs'
-import { createRtNetlink, FlagsNew, type rt, type RtNetlinkSocket } from 'netlink'
+import { createRtNetlink, FlagsNew, Protocol, RtNetlinkSocket, type rt } from 'netlink'
 import { MiniContainerError } from '../errors'
 import { withNetns } from '../sys/netns'
+import { adoptNetlink } from './adopt-netlink'
 import { attr, strAttr, u32Attr } from './nlattr'
 import { ipToBuffer, type Cidr } from './ipam'
 import { debug } from '../util/debug'
@@ -78,6 +79,11 @@ export class Rtnl {
   /** A socket bound to the namespace behind `netnsFd`. */
   static inNetns(netnsFd: number): Rtnl {
     return new Rtnl(withNetns(netnsFd, () => createRtNetlink()))
+  }
+
+  /** Over `fd`, an rtnetlink socket opened elsewhere (another namespace: ./netns-sockets); takes ownership of it. */
+  static adopt(fd: number): Rtnl {
+    return new Rtnl(new RtNetlinkSocket(adoptNetlink(fd, Protocol.ROUTE)))
   }
 
   /** Closes the socket. */

@@ -57,6 +57,7 @@ const c = {
   pipe2: libc.func('int pipe2(_Out_ int *fds, int flags)'),
   waitpid: libc.func('int waitpid(int pid, _Out_ int *status, int options)'),
   flock: libc.func('int flock(int fd, int operation)'),
+  dup3: libc.func('int dup3(int oldfd, int newfd, int flags)'),
 }
 
 type NativeFunction = ReturnType<LibraryHandle['func']>
@@ -95,6 +96,11 @@ export function unshare(flags: number): void {
 /** close(2), ignoring errors (used on cleanup paths). */
 export function closeQuietly(fd: number): void {
   if (fd >= 0) c.close(fd)
+}
+
+/** Makes `target` refer to what `fd` refers to (dup3, close-on-exec); `fd` stays open. */
+export function replaceFd(fd: number, target: number): void {
+  checkErrno(c.dup3(fd, target, O_CLOEXEC), 'dup3')
 }
 
 /** A connected pair of close-on-exec AF_UNIX stream sockets. */

@@ -1,0 +1,46 @@
+/**
+ * Netlink sockets opened by another process (in another network namespace)
+ * driven by the `netlink` package as if it had made them.
+ *
+ * The package only creates sockets itself, in the calling thread's
+ * namespace. So a socket of ours is created as usual, and the received one
+ * is put in place of its fd (dup3) before Node's event loop runs again: the
+ * package's poll watcher registers the fd with epoll on the loop's next turn,
+ * and so watches the received socket from the start. Every request then
+ * reaches the kernel of the namespace the received socket belongs to.
+ *
+ * @module
+ */
+import * as fs from 'node:fs'
+import { createNetlink, type NetlinkSocket, type Protocol } from 'netlink'
+import { InternalError } from '../errors'
+import { closeQuietly, replaceFd } from '../sys/libc'
+import { netlinkPortOf } from '../sys/sockets'
+
+/** The fd of this process's netlink socket of `protocol` bound to `port` (ports are unique per protocol and namespace). */
+function fdOfNetlinkPort(port: number, protocol: Protocol): number {
+  for (const name of fs.readdirSync('/proc/self/fd')) {
+    const fd = Number(name)
+    if (netlinkPortOf(fd, protocol) === port) return fd
+  }
+  throw new InternalError(`netlink socket of protocol ${protocol} bound to port ${port} not found among this process's fds`)
+}
+
+/**
+ * A `netlink` package socket that talks over `fd` (a netlink socket of
+ * `protocol`, bound and non-blocking, e.g. from mc-shim netns-sockets).
+ * Takes ownership of `fd`: it is closed here, and the socket's close()
+ * closes the adopted one.
+ */
+export function adoptNetlink(fd: number, protocol: Protocol): NetlinkSocket {
+  const sock = createNetlink(protocol)
+  try {
+    replaceFd(fd, fdOfNetlinkPort(sock.address().port, protocol))
+  } catch (err) {
+    sock.close()
+    throw err
+  } finally {
+    closeQuietly(fd)
+  }
+  return sock
+}

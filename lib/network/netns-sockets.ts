@@ -1,0 +1,57 @@
+/**
+ * Netlink sockets of a network namespace this process cannot enter: a
+ * rootless runtime's namespace belongs to a user namespace in which Node has
+ * no CAP_SYS_ADMIN, so setns is refused. mc-shim netns-sockets
+ * (native/netns-sockets.c) joins it, opens an rtnetlink and an nf_tables
+ * socket there and passes them back; the usual {@link Rtnl} and
+ * {@link NfNetlink} code then drives that namespace through them (the kernel
+ * accepts requests from the owner of its user namespace).
+ *
+ * @module
+ */
+import { closeQuietly, socketPair } from '../sys/libc'
+import { receiveFds } from '../sys/sockets'
+import { reapModeProcess, startModeProcess } from '../shim/mode-process'
+import { InternalError } from '../errors'
+import { NfNetlink } from './nfnetlink'
+import { Rtnl } from './rtnl'
+
+/** The shim joins and opens in about a millisecond; silence this long means it is stuck. */
+const openTimeoutMs = 5000
+
+/** rtnetlink and nf_tables sockets bound to one network namespace. */
+export interface NetnsNetlink {
+  /** Links, addresses and routes of that namespace. */
+  rtnl: Rtnl
+  /** Its nf_tables (give it to a Firewall). */
+  nfnl: NfNetlink
+  /** Closes both sockets. */
+  close(): void
+}
+
+/**
+ * Opens rtnetlink and nf_tables sockets inside the network namespace at
+ * `netnsPath` (/proc/<pid>/ns/net, /run/netns/<name>). As a user, that
+ * namespace must belong to a user namespace the user owns. Throws a
+ * SyscallError naming the failed step (open netns, join userns, join netns).
+ */
+export async function openNetnsNetlink(netnsPath: string): Promise<NetnsNetlink> {
+  const [ours, theirs] = socketPair()
+  try {
+    const helper = await startModeProcess(['netns-sockets', netnsPath], [theirs], openTimeoutMs)
+    helper.control.destroy()
+    reapModeProcess(helper.pid)
+    const msg = receiveFds(ours, 2)
+    if (!msg || msg.fds.length !== 2) {
+      msg?.fds.forEach(closeQuietly)
+      throw new InternalError(`mc-shim netns-sockets said it was ready but passed ${msg?.fds.length ?? 0} sockets`)
+    }
+    const [route, netfilter] = msg.fds as [number, number]
+    const rtnl = Rtnl.adopt(route)
+    const nfnl = NfNetlink.adopt(netfilter)
+    return { rtnl, nfnl, close: () => (rtnl.close(), nfnl.close()) }
+  } finally {
+    closeQuietly(ours)
+    closeQuietly(theirs)
+  }
+}

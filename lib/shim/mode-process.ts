@@ -1,0 +1,81 @@
+/**
+ * The shim's helper modes that are not containers (mc-shim netns-sockets,
+ * mc-shim relay): started with a control socket as fd 3 and the caller's fds
+ * from 4 on; the first line on fd 3 is "R" (ready) or "E <step> <errno>".
+ *
+ * @module
+ */
+import * as fs from 'node:fs'
+import * as net from 'node:net'
+import { SyscallError } from '../errors'
+import { closeQuietly, errnoName, socketPair, spawnProcess, waitPid, WNOHANG } from '../sys/libc'
+import { shimPath } from './shim'
+
+/** A helper that said it is ready. */
+export interface ModeProcess {
+  /** Its pid (reaped by {@link reapModeProcess} once it ended). */
+  pid: number
+  /** Our end of its fd 3: closing it tells the helper to end (and it ends when we die). */
+  control: net.Socket
+}
+
+/** Starts `mc-shim <args>` with `fds` as its fds 4, 5...; resolves once it said "R", rejects with its failure, killing it after `timeoutMs` of silence. */
+export async function startModeProcess(args: string[], fds: number[], timeoutMs: number): Promise<ModeProcess> {
+  const [ours, theirs] = socketPair()
+  const devNull = fs.openSync('/dev/null', 'r+')
+  let pid: number
+  try {
+    pid = spawnProcess(shimPath, ['mc-shim', ...args], [], [devNull, devNull, devNull, theirs, ...fds], false)
+  } catch (err) {
+    closeQuietly(ours)
+    throw err
+  } finally {
+    closeQuietly(theirs)
+    fs.closeSync(devNull)
+  }
+  const control = new net.Socket({ fd: ours, readable: true, writable: true })
+  try {
+    await firstLine(control, pid, args[0]!, timeoutMs)
+  } catch (err) {
+    control.destroy()
+    reapModeProcess(pid)
+    throw err
+  }
+  return { pid, control }
+}
+
+function firstLine(control: net.Socket, pid: number, mode: string, timeoutMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let text = ''
+    const timer = setTimeout(() => {
+      process.kill(pid, 'SIGKILL')
+      finish(new SyscallError(`mc-shim ${mode}`, 'ETIMEDOUT'))
+    }, timeoutMs)
+    const finish = (err?: Error): void => {
+      clearTimeout(timer)
+      control.off('data', onData).off('close', onClose)
+      if (err) reject(err)
+      else resolve()
+    }
+    const onData = (chunk: Buffer): void => {
+      text += chunk.toString('utf8')
+      const nl = text.indexOf('\n')
+      if (nl < 0) return
+      const line = text.slice(0, nl)
+      const failure = /^E (.+) (\d+)$/.exec(line)
+      if (line === 'R') finish()
+      else finish(new SyscallError(`mc-shim ${mode}: ${failure?.[1] ?? 'start'}`, failure ? errnoName(Number(failure[2])) : `said "${line}"`))
+    }
+    const onClose = (): void => finish(new SyscallError(`mc-shim ${mode}`, 'ended without an answer'))
+    control.on('data', onData).on('close', onClose).on('error', () => {})
+  })
+}
+
+/** Reaps an ended helper (waits briefly for one that is ending); never throws. */
+export function reapModeProcess(pid: number): void {
+  try {
+    if (waitPid(pid, WNOHANG) === null) waitPid(pid)
+  } catch {
+    /* already reaped */
+  }
+}

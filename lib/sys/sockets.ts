@@ -1,0 +1,67 @@
+/**
+ * Sockets beyond Node's net and dgram modules: a bound listener as a plain
+ * fd (to give to a relay process), fds received over a unix socket
+ * (SCM_RIGHTS, which Node's net module drops), and which netlink socket an
+ * fd is.
+ *
+ * @module
+ */
+import * as os from 'node:os'
+import { checkNegErrno, nativeLib } from './libc'
+
+type NativeFunction = ReturnType<ReturnType<typeof nativeLib>['func']>
+let calls: { bound: NativeFunction; recvFds: NativeFunction; netlinkPort: NativeFunction } | undefined
+
+function native() {
+  if (calls) return calls
+  const lib = nativeLib()
+  calls = {
+    bound: lib.func('int mc_bound_socket(const char *ip, int port, int tcp, _Out_ int *bound_port)'),
+    recvFds: lib.func('int mc_recv_fds(int sock, _Out_ uint8_t *buf, int buf_len, _Out_ int *fds, int max_fds)'),
+    netlinkPort: lib.func('long long mc_netlink_port(int fd, int protocol)'),
+  }
+  return calls
+}
+
+/** A socket bound by {@link boundSocket}. */
+export interface BoundSocket {
+  /** The close-on-exec fd (listening when TCP). */
+  fd: number
+  /** The port it got (the one asked for, or the kernel's pick for 0). */
+  port: number
+}
+
+/**
+ * A TCP listener or a bound UDP socket on `ip:port` (an IPv4 or IPv6
+ * literal; port 0 for any). Throws a {@link SyscallError} "bind" with
+ * EADDRINUSE, EACCES (a privileged port), EADDRNOTAVAIL...
+ */
+export function boundSocket(ip: string, port: number, proto: 'tcp' | 'udp'): BoundSocket {
+  const bound = [0]
+  const fd = checkNegErrno(native().bound(ip, port, proto === 'tcp' ? 1 : 0, bound), 'bind', `${ip}:${port}/${proto}`)
+  return { fd, port: bound[0]! }
+}
+
+/** One message read by {@link receiveFds}. */
+export interface ReceivedMessage {
+  /** Its bytes, as text. */
+  text: string
+  /** The fds that came with it (close-on-exec; the caller owns them). */
+  fds: number[]
+}
+
+/** Reads one waiting message and its SCM_RIGHTS fds from a unix socket; null when none is waiting. */
+export function receiveFds(sock: number, maxFds: number): ReceivedMessage | null {
+  const buf = Buffer.alloc(256)
+  const fds = new Array<number>(maxFds).fill(-1)
+  const n = native().recvFds(sock, buf, buf.length, fds, maxFds)
+  if (n === -os.constants.errno.EAGAIN) return null
+  checkNegErrno(n, 'recvmsg')
+  return { text: buf.subarray(0, n).toString('utf8'), fds: fds.filter((fd) => fd >= 0) }
+}
+
+/** The port a netlink socket of `protocol` is bound to, or null when `fd` is not such a socket. */
+export function netlinkPortOf(fd: number, protocol: number): number | null {
+  const port = Number(native().netlinkPort(fd, protocol))
+  return port < 0 ? null : port
+}

@@ -1,0 +1,391 @@
+/*
+ * mc-shim relay <netns path> <tcp|udp> <target ipv4> <target port> <udp idle ms>
+ *
+ * A published port of a rootless runtime ("proxy" mode). The host listener is
+ * bound by Node (so EPORTINUSE and EPORTPRIVILEGED keep their meaning) and
+ * given to the relay as fd 4; the relay joins the runtime's network namespace
+ * (netns-join.c), where the container address is reachable, and forwards:
+ *
+ *  - TCP: each accepted client gets a connection to the target made inside
+ *    the namespace; bytes move with splice(2) through a pipe per direction,
+ *    never through user space. A FIN in one direction is passed on as
+ *    shutdown(SHUT_WR) once that direction's pipe is drained (half-close),
+ *    and the pair is closed when both directions ended; an error on either
+ *    side resets the other.
+ *  - UDP: one connected socket in the namespace per client address (a flow),
+ *    so answers go back to the right client; a flow idle for the timeout is
+ *    closed.
+ *
+ * fd 3 is the owner's control socket: "R\n" once the relay is in the
+ * namespace and serving, or "E <step> <errno>\n" and exit. The relay exits
+ * when that socket closes: the owner released the port, or died.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "netns-join.h"
+#include "relay.h"
+
+#define LISTEN_FD 4
+/* Bytes a direction may hold in its pipe: large enough that a splice moves a lot at once. */
+#define PIPE_BYTES (256 * 1024)
+#define MAX_UDP_FLOWS 4096
+#define UDP_DATAGRAM_MAX 65536
+
+enum kind { K_CONTROL, K_LISTENER, K_CLIENT, K_TARGET, K_FLOW };
+
+/* What an epoll event points at: which socket of which connection or flow. */
+struct handle {
+  enum kind kind;
+  void *owner;
+};
+
+/* One direction of a TCP pair: bytes read from one socket wait in the pipe for the other. */
+struct direction {
+  int pipe[2];
+  size_t queued;
+  bool eof;      /* the source sent FIN */
+  bool shut;     /* passed on as shutdown(SHUT_WR) */
+};
+
+struct conn {
+  int client, target;
+  struct handle client_h, target_h;
+  struct direction up, down; /* client -> target, target -> client */
+  uint32_t client_ev, target_ev; /* 0: not in the epoll set */
+  bool connecting, closed;
+  struct conn *next_dead;
+};
+
+struct flow {
+  int fd;
+  struct handle h;
+  struct sockaddr_storage client;
+  socklen_t client_len;
+  long long last_ms;
+  struct flow *next;
+};
+
+static int epfd;
+static struct sockaddr_in target;
+static struct conn *dead; /* closed in this batch of events, freed after it */
+static struct flow *flows;
+static int flow_count;
+static long long idle_ms;
+static char datagram[UDP_DATAGRAM_MAX];
+
+static long long now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+static void say(int fd, const char *line) {
+  ssize_t ignored = send(fd, line, strlen(line), MSG_NOSIGNAL);
+  (void)ignored;
+}
+
+static int watch(int fd, uint32_t events, struct handle *h, int op) {
+  struct epoll_event ev = {.events = events, .data.ptr = h};
+  return epoll_ctl(epfd, op, fd, &ev);
+}
+
+/* ---- TCP ---- */
+
+static void set_reset_on_close(int fd) {
+  struct linger l = {.l_onoff = 1, .l_linger = 0};
+  setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+}
+
+static void close_conn(struct conn *c, bool reset) {
+  if (c->closed) return;
+  c->closed = true;
+  if (reset) {
+    set_reset_on_close(c->client);
+    set_reset_on_close(c->target);
+  }
+  close(c->client);
+  close(c->target);
+  close(c->up.pipe[0]);
+  close(c->up.pipe[1]);
+  close(c->down.pipe[0]);
+  close(c->down.pipe[1]);
+  c->next_dead = dead;
+  dead = c;
+}
+
+/* Moves what it can from `from` to `to` through the direction's pipe; -1 on a socket error. */
+static int pump(struct direction *d, int from, int to) {
+  for (;;) {
+    bool moved = false;
+    if (!d->eof && d->queued < PIPE_BYTES) {
+      ssize_t n = splice(from, NULL, d->pipe[1], NULL, PIPE_BYTES - d->queued, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+      if (n > 0) {
+        d->queued += (size_t)n;
+        moved = true;
+      } else if (n == 0) {
+        d->eof = true;
+      } else if (errno != EAGAIN) {
+        return -1;
+      }
+    }
+    if (d->queued > 0) {
+      ssize_t n = splice(d->pipe[0], NULL, to, NULL, d->queued, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+      if (n > 0) {
+        d->queued -= (size_t)n;
+        moved = true;
+      } else if (n < 0 && errno != EAGAIN) {
+        return -1;
+      }
+    }
+    if (!moved) break;
+  }
+  if (d->eof && d->queued == 0 && !d->shut) {
+    shutdown(to, SHUT_WR);
+    d->shut = true;
+  }
+  return 0;
+}
+
+/* The events a socket waits for: readable while its outgoing pipe has room, writable while its incoming one holds bytes. */
+static uint32_t wanted(const struct direction *out, const struct direction *in) {
+  uint32_t ev = 0;
+  if (!out->eof && out->queued < PIPE_BYTES) ev |= EPOLLIN;
+  if (in->queued > 0) ev |= EPOLLOUT;
+  return ev;
+}
+
+/*
+ * A socket that waits for nothing leaves the epoll set: epoll always reports
+ * a hung-up socket, and level-triggered that would spin while the other side
+ * drains. Adding it back later reports whatever happened meanwhile.
+ */
+static void rearm(int fd, uint32_t *current, uint32_t ev, struct handle *h) {
+  if (*current == ev) return;
+  int op = !ev ? EPOLL_CTL_DEL : !*current ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
+  *current = ev;
+  watch(fd, ev, h, op);
+}
+
+static void serve_conn(struct conn *c, uint32_t events) {
+  if (c->closed) return;
+  /* A reset or failed socket: the other side is reset too, as a direct connection would be. */
+  if ((events & EPOLLERR) || pump(&c->up, c->client, c->target) < 0 || pump(&c->down, c->target, c->client) < 0) {
+    close_conn(c, true);
+    return;
+  }
+  if (c->up.shut && c->down.shut) {
+    close_conn(c, false);
+    return;
+  }
+  rearm(c->client, &c->client_ev, wanted(&c->up, &c->down), &c->client_h);
+  rearm(c->target, &c->target_ev, wanted(&c->down, &c->up), &c->target_h);
+}
+
+static void connected(struct conn *c) {
+  int err = 0;
+  socklen_t len = sizeof(err);
+  if (getsockopt(c->target, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err) {
+    close_conn(c, true);
+    return;
+  }
+  c->connecting = false;
+  serve_conn(c, 0);
+}
+
+static int make_pipe(int p[2]) {
+  if (pipe2(p, O_NONBLOCK | O_CLOEXEC) < 0) return -1;
+  fcntl(p[1], F_SETPIPE_SZ, PIPE_BYTES); /* best effort: pipe-max-size may be lower */
+  return 0;
+}
+
+static void accept_clients(void) {
+  for (;;) {
+    int client = accept4(LISTEN_FD, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (client < 0) return; /* EAGAIN, or a client gone before accept */
+    struct conn *c = calloc(1, sizeof(*c));
+    int one = 1;
+    if (!c) {
+      close(client);
+      continue;
+    }
+    c->client = client;
+    c->target = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    c->up.pipe[0] = c->up.pipe[1] = c->down.pipe[0] = c->down.pipe[1] = -1;
+    if (c->target < 0 || make_pipe(c->up.pipe) < 0 || make_pipe(c->down.pipe) < 0) {
+      close_conn(c, true);
+      continue;
+    }
+    /* Relayed bytes go out as they come: Nagle here would add a round trip to small writes. */
+    setsockopt(client, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    setsockopt(c->target, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    c->client_h = (struct handle){K_CLIENT, c};
+    c->target_h = (struct handle){K_TARGET, c};
+    c->connecting = true;
+    if (connect(c->target, (struct sockaddr *)&target, sizeof(target)) < 0 && errno != EINPROGRESS) {
+      close_conn(c, true);
+      continue;
+    }
+    /* The client is not read until the target answered: nothing to send its bytes to before. */
+    rearm(c->target, &c->target_ev, EPOLLOUT, &c->target_h);
+  }
+}
+
+static void free_dead(void) {
+  while (dead) {
+    struct conn *next = dead->next_dead;
+    free(dead);
+    dead = next;
+  }
+}
+
+/* ---- UDP ---- */
+
+static struct flow *find_flow(const struct sockaddr_storage *from, socklen_t len) {
+  for (struct flow *f = flows; f; f = f->next)
+    if (f->client_len == len && !memcmp(&f->client, from, len)) return f;
+  return NULL;
+}
+
+static struct flow *new_flow(const struct sockaddr_storage *from, socklen_t len) {
+  if (flow_count >= MAX_UDP_FLOWS) return NULL;
+  struct flow *f = calloc(1, sizeof(*f));
+  if (!f) return NULL;
+  f->fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (f->fd < 0 || connect(f->fd, (struct sockaddr *)&target, sizeof(target)) < 0) {
+    if (f->fd >= 0) close(f->fd);
+    free(f);
+    return NULL;
+  }
+  f->h = (struct handle){K_FLOW, f};
+  memcpy(&f->client, from, len);
+  f->client_len = len;
+  watch(f->fd, EPOLLIN, &f->h, EPOLL_CTL_ADD);
+  f->next = flows;
+  flows = f;
+  flow_count++;
+  return f;
+}
+
+static void client_datagrams(void) {
+  for (;;) {
+    struct sockaddr_storage from;
+    socklen_t len = sizeof(from);
+    ssize_t n = recvfrom(LISTEN_FD, datagram, sizeof(datagram), 0, (struct sockaddr *)&from, &len);
+    if (n < 0) return;
+    struct flow *f = find_flow(&from, len);
+    if (!f) f = new_flow(&from, len);
+    if (!f) continue; /* too many flows: UDP may drop */
+    f->last_ms = now_ms();
+    ssize_t ignored = send(f->fd, datagram, (size_t)n, 0);
+    (void)ignored;
+  }
+}
+
+static void target_datagrams(struct flow *f) {
+  for (;;) {
+    ssize_t n = recv(f->fd, datagram, sizeof(datagram), 0);
+    if (n < 0) return; /* EAGAIN; ECONNREFUSED (nothing listens yet) is not fatal to the flow */
+    f->last_ms = now_ms();
+    ssize_t ignored = sendto(LISTEN_FD, datagram, (size_t)n, 0, (struct sockaddr *)&f->client, f->client_len);
+    (void)ignored;
+  }
+}
+
+static void expire_flows(void) {
+  long long limit = now_ms() - idle_ms;
+  for (struct flow **p = &flows; *p;) {
+    struct flow *f = *p;
+    if (f->last_ms > limit) {
+      p = &f->next;
+      continue;
+    }
+    *p = f->next;
+    close(f->fd); /* also leaves the epoll set */
+    free(f);
+    flow_count--;
+  }
+}
+
+/* ---- setup and loop ---- */
+
+static int parse_target(const char *ip, const char *port) {
+  char *end;
+  long p = strtol(port, &end, 10);
+  if (*end || p < 1 || p > 65535) return -1;
+  target.sin_family = AF_INET;
+  target.sin_port = htons((uint16_t)p);
+  return inet_pton(AF_INET, ip, &target.sin_addr) == 1 ? 0 : -1;
+}
+
+static void on_event(int control_fd, struct epoll_event *ev, bool udp) {
+  struct handle *h = ev->data.ptr;
+  switch (h->kind) {
+  case K_CONTROL: {
+    char buf[64];
+    ssize_t n = recv(control_fd, buf, sizeof(buf), MSG_DONTWAIT);
+    if (n == 0 || (n < 0 && errno != EAGAIN)) exit(0); /* the owner is gone, or released the port */
+    break;
+  }
+  case K_LISTENER:
+    if (udp) client_datagrams();
+    else accept_clients();
+    break;
+  case K_CLIENT:
+  case K_TARGET: {
+    struct conn *c = h->owner;
+    if (c->closed) break;
+    if (c->connecting) connected(c);
+    else serve_conn(c, ev->events);
+    break;
+  }
+  case K_FLOW:
+    target_datagrams(h->owner);
+    break;
+  }
+}
+
+int mc_relay(int control_fd, int argc, char **argv) {
+  static struct handle control_h = {K_CONTROL, NULL}, listener_h = {K_LISTENER, NULL};
+  if (argc < 5 || (strcmp(argv[1], "tcp") && strcmp(argv[1], "udp")) || parse_target(argv[2], argv[3]) < 0) {
+    mc_say_join_failure(control_fd, "arguments", EINVAL);
+    return 2;
+  }
+  bool udp = !strcmp(argv[1], "udp");
+  idle_ms = atoll(argv[4]) > 0 ? atoll(argv[4]) : 30000;
+  const char *step;
+  if (mc_join_netns(argv[0], &step) < 0) {
+    mc_say_join_failure(control_fd, step, errno);
+    return 1;
+  }
+  fcntl(LISTEN_FD, F_SETFL, fcntl(LISTEN_FD, F_GETFL) | O_NONBLOCK);
+  epfd = epoll_create1(EPOLL_CLOEXEC);
+  if (epfd < 0 || watch(control_fd, EPOLLIN | EPOLLRDHUP, &control_h, EPOLL_CTL_ADD) < 0 ||
+      watch(LISTEN_FD, EPOLLIN, &listener_h, EPOLL_CTL_ADD) < 0) {
+    mc_say_join_failure(control_fd, "epoll", errno);
+    return 1;
+  }
+  say(control_fd, "R\n");
+  struct epoll_event events[64];
+  for (;;) {
+    int tick = udp ? (int)(idle_ms < 1000 ? idle_ms : 1000) : -1;
+    int n = epoll_wait(epfd, events, 64, tick);
+    if (n < 0 && errno != EINTR) return 1;
+    for (int i = 0; i < n; i++) on_event(control_fd, &events[i], udp);
+    free_dead();
+    if (udp) expire_flows();
+  }
+}

@@ -1,0 +1,90 @@
+/*
+ * libmcnative: sockets Node cannot make or read with its own API: a host
+ * listener whose fd can be given to a relay process, and fds received over a
+ * unix socket (SCM_RIGHTS), which Node's net module drops.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <linux/netlink.h>
+
+/*
+ * A close-on-exec socket bound to ip:port (IPv4 or IPv6 literal; port 0: any),
+ * listening when it is TCP. SO_REUSEADDR on TCP as Docker's proxy sets it
+ * (a port in TIME_WAIT can be published again), never SO_REUSEPORT (a port in
+ * use must fail with EADDRINUSE). Returns the fd and the bound port, or -errno.
+ */
+int mc_bound_socket(const char *ip, int port, int tcp, int *bound_port) {
+  struct sockaddr_storage addr;
+  socklen_t len;
+  memset(&addr, 0, sizeof(addr));
+  struct sockaddr_in *v4 = (struct sockaddr_in *)&addr;
+  struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&addr;
+  if (inet_pton(AF_INET, ip, &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons((unsigned short)port);
+    len = sizeof(*v4);
+  } else if (inet_pton(AF_INET6, ip, &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons((unsigned short)port);
+    len = sizeof(*v6);
+  } else {
+    return -EINVAL;
+  }
+  int fd = socket(addr.ss_family, (tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -errno;
+  int one = 1;
+  if (tcp) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  if (bind(fd, (struct sockaddr *)&addr, len) < 0 || (tcp && listen(fd, 4096) < 0) ||
+      getsockname(fd, (struct sockaddr *)&addr, &len) < 0) {
+    int err = errno;
+    close(fd);
+    return -err;
+  }
+  *bound_port = ntohs(addr.ss_family == AF_INET ? v4->sin_port : v6->sin6_port);
+  return fd;
+}
+
+/*
+ * One message from a unix socket without waiting: its bytes into buf and up to
+ * max_fds received fds (close-on-exec) into fds, the rest of fds set to -1.
+ * Returns the byte count, or -errno (-EAGAIN: nothing yet).
+ */
+int mc_recv_fds(int sock, char *buf, int buf_len, int *fds, int max_fds) {
+  union {
+    char buf[CMSG_SPACE(sizeof(int) * 8)];
+    struct cmsghdr align;
+  } control;
+  if (max_fds > 8) max_fds = 8;
+  for (int i = 0; i < max_fds; i++) fds[i] = -1;
+  struct iovec iov = {.iov_base = buf, .iov_len = (size_t)buf_len};
+  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf, .msg_controllen = sizeof(control.buf)};
+  ssize_t n = recvmsg(sock, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+  if (n < 0) return -errno;
+  int got = 0;
+  for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
+    if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS) continue;
+    int count = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+    int *passed = (int *)CMSG_DATA(cm);
+    for (int i = 0; i < count; i++) {
+      if (got < max_fds) fds[got++] = passed[i];
+      else close(passed[i]); /* more than asked for: never leak them */
+    }
+  }
+  return (int)n;
+}
+
+/* The port (nl_pid) a netlink socket of `protocol` is bound to, or -1 when fd is not one. */
+long long mc_netlink_port(int fd, int protocol) {
+  struct sockaddr_nl addr;
+  socklen_t len = sizeof(addr);
+  int proto = -1;
+  socklen_t plen = sizeof(proto);
+  if (getsockname(fd, (struct sockaddr *)&addr, &len) < 0 || addr.nl_family != AF_NETLINK) return -1;
+  if (getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &plen) < 0 || proto != protocol) return -1;
+  return addr.nl_pid;
+}
