@@ -27,6 +27,7 @@ export type ErrorCode =
   | 'ENOVOLUME'
   | 'ENONETWORK'
   | 'EPORTINUSE'
+  | 'EPORTPRIVILEGED'
   | 'EUNSAFE'
   | 'ENATIVE'
   | 'ESYSCALL'

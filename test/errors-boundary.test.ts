@@ -261,6 +261,7 @@ function sampleArguments(name: string): unknown[] {
   if (name === 'PortNotPublishedError') return ['x', '6379/tcp', ['80/tcp -> 0.0.0.0:49153']]
   if (name === 'PlatformNotFoundError') return ['x', 'x', ['x']]
   if (name === 'AmbiguousReferenceError') return ['x', 2]
+  if (name === 'PortPrivilegedError') return ['x', 1024]
   if (name === 'BuildError') return ['0', 3, 'RUN exit 3', 3, ['x'], 'x']
   if (name === 'DockerfileError' || name === 'UnsupportedDockerfileFeatureError') return [2, 'x']
   return ['EINVALID', 'x', 'x', 'x']

@@ -25,6 +25,25 @@ export class PortInUseError extends MiniContainerError {
   }
 }
 
+/**
+ * A host port below net.ipv4.ip_unprivileged_port_start asked for by a caller
+ * that is not root (rootless): the kernel keeps such ports for privileged
+ * processes. Nothing was published.
+ */
+export class PortPrivilegedError extends MiniContainerError {
+  /** @param binding - e.g. "0.0.0.0:80/tcp"; @param unprivilegedStart - the sysctl's value (the lowest port a user may bind). */
+  constructor(
+    readonly binding: string,
+    readonly unprivilegedStart: number,
+  ) {
+    super(
+      'EPORTPRIVILEGED',
+      `host port ${binding} is below net.ipv4.ip_unprivileged_port_start (${unprivilegedStart}), so only root may bind it; ` +
+        `publish on a port >= ${unprivilegedStart}, or let users bind it (sysctl -w net.ipv4.ip_unprivileged_port_start=<port>, as root)`,
+    )
+  }
+}
+
 /** A static address is taken (by the gateway or another container). */
 export class AddressInUseError extends MiniContainerError {
   /** @param ip - the requested address; @param owner - who holds it. */

@@ -1,0 +1,102 @@
+/**
+ * A published port as a relay process ("proxy" mode, for rootless runtimes,
+ * where no DNAT rule on the host can reach the runtime's network namespace).
+ *
+ * Node binds the host socket itself, so a taken port is EPORTINUSE and a
+ * privileged one EPORTPRIVILEGED exactly as the caller asked, then hands the
+ * socket to mc-shim relay (native/relay.c), which joins the namespace and
+ * forwards each TCP connection (splice, half-close aware) or UDP flow to the
+ * container's address there. The relay ends when {@link PortRelay.close} is
+ * called or its owner dies (its control socket closes either way).
+ *
+ * @module
+ */
+import { InvalidArgumentError, SyscallError } from '../errors'
+import { closeQuietly } from '../sys/libc'
+import { boundSocket, type BoundSocket } from '../sys/sockets'
+import { reapModeProcess, startModeProcess, type ModeProcess } from '../shim/mode-process'
+import { PortInUseError } from './errors'
+import { checkPortPrivilege, unprivilegedPortStart } from './port-privilege'
+
+/** The relay joins and says it is ready within milliseconds; silence this long means it is stuck. */
+const startTimeoutMs = 5000
+/** A UDP flow (one client address) with no datagram either way for this long is closed, as Docker's proxy does. */
+export const defaultUdpIdleMs = 30_000
+
+/** What one relay forwards. */
+export interface RelaySpec {
+  /** The network namespace the relay joins, where `targetIp` is reachable (/proc/<pid>/ns/net...). */
+  netnsPath: string
+  /** TCP or UDP. */
+  proto: 'tcp' | 'udp'
+  /** Host address to listen on ("127.0.0.1", "0.0.0.0"; "" means every address). */
+  hostIp: string
+  /** Host port; 0 picks a free one. */
+  hostPort: number
+  /** The container's IPv4 address inside the namespace. */
+  targetIp: string
+  /** The container's port. */
+  targetPort: number
+  /** UDP only: close a client's flow after this long without traffic (default {@link defaultUdpIdleMs}). */
+  udpIdleMs?: number
+}
+
+/** A running relay. */
+export interface PortRelay {
+  /** The host port it listens on (the one asked for, or the one picked for 0). */
+  readonly hostPort: number
+  /** The relay's pid. */
+  readonly pid: number
+  /** Resolves when the relay process has ended (closed, or died). */
+  readonly ended: Promise<void>
+  /** Ends the relay: the host port is free once this resolves; open connections are cut. */
+  close(): Promise<void>
+}
+
+function describe(spec: RelaySpec, port = spec.hostPort): string {
+  return `${spec.hostIp || '0.0.0.0'}:${port}/${spec.proto}`
+}
+
+/** Binds the host socket, with the library's errors for a taken, privileged or foreign address. */
+function bindHost(spec: RelaySpec): BoundSocket {
+  checkPortPrivilege(describe(spec), spec.hostPort, { euid: process.geteuid?.() ?? 0, unprivilegedStart: unprivilegedPortStart() })
+  try {
+    return boundSocket(spec.hostIp || '0.0.0.0', spec.hostPort, spec.proto)
+  } catch (err) {
+    const errno = err instanceof SyscallError ? err.errno : ''
+    if (errno === 'EADDRINUSE') throw new PortInUseError(describe(spec), 'a process on the host')
+    if (errno === 'EACCES') checkPortPrivilege(describe(spec), spec.hostPort, { euid: -1, unprivilegedStart: unprivilegedPortStart() })
+    if (errno === 'EADDRNOTAVAIL' || errno === 'EINVAL') throw new InvalidArgumentError(`cannot publish on ${spec.hostIp}: it is not an address of this host`)
+    throw err
+  }
+}
+
+/** Binds the host port and starts its relay into `spec.netnsPath`; resolves once the relay serves. */
+export async function startPortRelay(spec: RelaySpec): Promise<PortRelay> {
+  const host = bindHost(spec)
+  let helper: ModeProcess
+  try {
+    const idle = String(spec.udpIdleMs ?? defaultUdpIdleMs)
+    helper = await startModeProcess(['relay', spec.netnsPath, spec.proto, spec.targetIp, String(spec.targetPort), idle], [host.fd], startTimeoutMs)
+  } finally {
+    // The relay holds the socket now: when it ends, the port is free.
+    closeQuietly(host.fd)
+  }
+  const { pid, control } = helper
+  control.unref()
+  const ended = new Promise<void>((resolve) =>
+    control.once('close', () => {
+      reapModeProcess(pid)
+      resolve()
+    }),
+  )
+  return {
+    hostPort: host.port,
+    pid,
+    ended,
+    close() {
+      control.destroy()
+      return ended
+    },
+  }
+}

@@ -1,0 +1,235 @@
+/**
+ * Published ports through a relay (mc-shim relay, "proxy" mode for rootless
+ * runtimes): the host socket bound by Node, the relay in a network namespace
+ * made here forwarding to servers on that namespace's loopback. Data both
+ * ways, half-close in each direction, UDP flows and their idle timeout, and
+ * the relay's end with its owner.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
+import * as crypto from 'node:crypto'
+import * as dgram from 'node:dgram'
+import * as net from 'node:net'
+import { startPortRelay, type PortRelay } from '../../lib/network/port-relay'
+import { MiniContainerError } from '../../lib/errors'
+import { sleep, timeScale } from '../helpers'
+import { spawnNode } from '../tools/node-child'
+import { makeUnprivilegedUser, type UnprivilegedUser } from '../tools/unprivileged-user'
+
+const ns = `mcrelay${process.pid % 100000}`
+const netnsPath = `/run/netns/${ns}`
+const servers: ChildProcess[] = []
+
+beforeAll(() => {
+  execFileSync('ip', ['netns', 'add', ns])
+  execFileSync('ip', ['-n', ns, 'link', 'set', 'lo', 'up'])
+})
+afterAll(() => {
+  for (const s of servers) s.kill('SIGKILL')
+  execFileSync('ip', ['netns', 'del', ns])
+})
+
+/** A python3 server on the namespace's 127.0.0.1:port; resolves once it listens. */
+async function serveInNamespace(port: number, body: string): Promise<ChildProcess> {
+  const code = `import socket, sys\nP = ${port}\n${body}`
+  const child = spawn('ip', ['netns', 'exec', ns, 'python3', '-u', '-c', code], { stdio: ['ignore', 'pipe', 'inherit'] })
+  servers.push(child)
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.once('data', () => resolve())
+    child.once('exit', (c) => reject(new Error(`server exited ${c}`)))
+  })
+  return child
+}
+
+const tcpServer = (handler: string): string => `s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('127.0.0.1', P)); s.listen(); print('ready')
+while True:
+    c, _ = s.accept()
+${handler.replace(/^/gm, '    ')}
+    c.close()`
+
+function connect(port: number): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect({ host: '127.0.0.1', port, allowHalfOpen: true }, () => resolve(s))
+    s.once('error', reject)
+  })
+}
+
+function readToEnd(s: net.Socket): Promise<Buffer> {
+  const chunks: Buffer[] = []
+  return new Promise((resolve, reject) => {
+    s.on('data', (c: Buffer) => chunks.push(c))
+    s.once('end', () => resolve(Buffer.concat(chunks)))
+    s.once('error', reject)
+  })
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+async function until(what: string, check: () => boolean, ms = 3000 * timeScale): Promise<void> {
+  const deadline = Date.now() + ms
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await sleep(20)
+  }
+}
+
+/** Whether a TCP port on the host's 127.0.0.1 can be bound (no one holds it). */
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = net.createServer().once('error', () => resolve(false))
+    srv.listen({ host: '127.0.0.1', port, exclusive: true }, () => srv.close(() => resolve(true)))
+  })
+}
+
+describe('TCP through the relay', () => {
+  let relay: PortRelay
+  afterEach(async () => relay?.close())
+
+  it('carries a client\'s data to the server and the answer back after the client half-closed', async () => {
+    // The server answers only once it read to EOF: the client's FIN must get through while the way back stays open.
+    await serveInNamespace(17001, tcpServer(`d = b''
+while True:
+    b = c.recv(65536)
+    if not b: break
+    d += b
+c.sendall(d[::-1])`))
+    relay = await startPortRelay({ netnsPath, proto: 'tcp', hostIp: '127.0.0.1', hostPort: 0, targetIp: '127.0.0.1', targetPort: 17001 })
+    const data = crypto.randomBytes(3 << 20)
+    const s = await connect(relay.hostPort)
+    const answer = readToEnd(s)
+    s.end(data)
+    expect((await answer).equals(Buffer.from(data).reverse())).toBe(true)
+  })
+
+  it('passes the server\'s half-close to the client while the client still sends', async () => {
+    const server = await serveInNamespace(17002, tcpServer(`c.sendall(b'banner')
+c.shutdown(socket.SHUT_WR)
+n = 0
+while True:
+    b = c.recv(65536)
+    if not b: break
+    n += len(b)
+print(n)`))
+    relay = await startPortRelay({ netnsPath, proto: 'tcp', hostIp: '127.0.0.1', hostPort: 0, targetIp: '127.0.0.1', targetPort: 17002 })
+    const s = await connect(relay.hostPort)
+    s.setNoDelay(true)
+    const counted = new Promise<string>((resolve) => server.stdout!.once('data', (d: Buffer) => resolve(d.toString().trim())))
+    expect((await readToEnd(s)).toString()).toBe('banner')
+    s.end(Buffer.alloc(1 << 20, 7))
+    expect(await counted).toBe(String(1 << 20))
+  })
+
+  it('resets the client when nothing listens behind the port', async () => {
+    relay = await startPortRelay({ netnsPath, proto: 'tcp', hostIp: '127.0.0.1', hostPort: 0, targetIp: '127.0.0.1', targetPort: 17009 })
+    const s = await connect(relay.hostPort)
+    const how = await new Promise<string>((resolve) => {
+      s.once('error', (e: NodeJS.ErrnoException) => resolve(e.code!))
+      s.once('end', () => resolve('end'))
+    })
+    expect(how).toBe('ECONNRESET')
+  })
+})
+
+describe('UDP through the relay', () => {
+  it('gives each client its own flow, answers it, and closes flows that stay idle', async () => {
+    await serveInNamespace(17003, `s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(('127.0.0.1', P)); print('ready')
+while True:
+    d, a = s.recvfrom(65536)
+    s.sendto(b'echo:' + d, a)`)
+    const relay = await startPortRelay({ netnsPath, proto: 'udp', hostIp: '127.0.0.1', hostPort: 0, targetIp: '127.0.0.1', targetPort: 17003, udpIdleMs: 400 })
+    const ask = async (text: string): Promise<string> => {
+      const sock = dgram.createSocket('udp4')
+      try {
+        const reply = new Promise<string>((resolve) => sock.once('message', (m) => resolve(m.toString())))
+        sock.send(text, relay.hostPort, '127.0.0.1')
+        return await reply
+      } finally {
+        sock.close()
+      }
+    }
+    const flowsInNamespace = (): number => execFileSync('ip', ['netns', 'exec', ns, 'ss', '-Hun', 'state', 'established', 'dport', '= :17003'], { encoding: 'utf8' }).split('\n').filter(Boolean).length
+    try {
+      expect(await Promise.all([ask('one'), ask('two')])).toEqual(['echo:one', 'echo:two'])
+      expect(flowsInNamespace()).toBe(2)
+      await until('idle UDP flows to close', () => flowsInNamespace() === 0)
+    } finally {
+      await relay.close()
+    }
+  })
+})
+
+describe('the relay\'s lifetime', () => {
+  it('ends, freeing the host port, when closed', async () => {
+    const relay = await startPortRelay({ netnsPath, proto: 'tcp', hostIp: '127.0.0.1', hostPort: 0, targetIp: '127.0.0.1', targetPort: 17001 })
+    expect(await portFree(relay.hostPort)).toBe(false)
+    await relay.close()
+    expect(alive(relay.pid)).toBe(false)
+    expect(await portFree(relay.hostPort)).toBe(true)
+  })
+
+  it('ends when its owner is killed', async () => {
+    const owner = spawnNode(`
+      const { startPortRelay } = lib('network/port-relay')
+      startPortRelay({ netnsPath: ${JSON.stringify(netnsPath)}, proto: 'tcp', hostIp: '127.0.0.1', hostPort: 0, targetIp: '127.0.0.1', targetPort: 17001 })
+        .then((r) => { console.log(JSON.stringify({ pid: r.pid, port: r.hostPort })); setInterval(() => {}, 1000) })
+    `, { stdio: ['ignore', 'pipe', 'inherit'] })
+    const { pid, port } = await new Promise<{ pid: number; port: number }>((resolve) => owner.stdout!.once('data', (d: Buffer) => resolve(JSON.parse(d.toString()))))
+    expect(alive(pid)).toBe(true)
+    owner.kill('SIGKILL')
+    await until('the relay to end with its owner', () => !alive(pid) || /^State:\s+Z/m.test(execFileSync('cat', [`/proc/${pid}/status`], { encoding: 'utf8' })))
+    expect(await portFree(port)).toBe(true)
+  })
+})
+
+describe('host ports', () => {
+  it('EPORTINUSE when a host process holds the port', async () => {
+    const holder = net.createServer()
+    await new Promise<void>((r) => holder.listen({ host: '127.0.0.1', port: 0 }, r))
+    const port = (holder.address() as net.AddressInfo).port
+    try {
+      const err = await startPortRelay({ netnsPath, proto: 'tcp', hostIp: '127.0.0.1', hostPort: port, targetIp: '127.0.0.1', targetPort: 17001 }).catch((e: unknown) => e)
+      expect(err).toBeInstanceOf(MiniContainerError)
+      expect(err).toMatchObject({ code: 'EPORTINUSE' })
+    } finally {
+      holder.close()
+    }
+  })
+
+  describe('as an ordinary user', () => {
+    let user: UnprivilegedUser
+    beforeAll(() => (user = makeUnprivilegedUser()))
+    afterAll(() => user?.remove())
+
+    it('EPORTPRIVILEGED naming net.ipv4.ip_unprivileged_port_start for a port below it, TCP and UDP', () => {
+      const start = Number(execFileSync('sysctl', ['-n', 'net.ipv4.ip_unprivileged_port_start'], { encoding: 'utf8' }))
+      expect(start).toBeGreaterThan(80)
+      const r = user.node(`
+        const { startPortRelay } = lib('network/port-relay')
+        ;(async () => {
+          const out = []
+          for (const proto of ['tcp', 'udp']) {
+            const e = await startPortRelay({ netnsPath: '/proc/self/ns/net', proto, hostIp: '127.0.0.1', hostPort: 80, targetIp: '127.0.0.1', targetPort: 80 }).catch((e) => e)
+            out.push({ code: e.code, message: e.message })
+          }
+          console.log(JSON.stringify(out))
+        })()
+      `)
+      expect(r.stderr).toBe('')
+      const out = JSON.parse(r.stdout) as Array<{ code: string; message: string }>
+      for (const e of out) {
+        expect(e.code).toBe('EPORTPRIVILEGED')
+        expect(e.message).toContain('net.ipv4.ip_unprivileged_port_start')
+        expect(e.message).toContain(String(start))
+      }
+    })
+  })
+})
