@@ -1,0 +1,146 @@
+/**
+ * Egress for a rootless runtime's namespace (lib/rootless/egress.ts): pasta,
+ * then slirp4netns, attached to a network namespace made here, with no
+ * traffic sent anywhere: what is checked is the
+ * interface, address and default route each helper makes inside. And every
+ * way it cannot work answers with a reason, quickly, never hanging.
+ */
+import { execFileSync } from 'node:child_process'
+import * as fs from 'node:fs'
+import * as os from 'node:os'
+import * as path from 'node:path'
+import { attachEgress, noEgressWarning, warnNoEgress, type EgressAttached } from '../../lib/rootless/egress'
+import { sleep, timeScale } from '../helpers'
+import { makeUnprivilegedUser, type UnprivilegedUser } from '../tools/unprivileged-user'
+
+const made: string[] = []
+afterAll(() => made.forEach((ns) => execFileSync('ip', ['netns', 'del', ns])))
+
+/** A new network namespace (ip netns: a path a helper can open after dropping its capabilities). */
+function namespace(): string {
+  const ns = `mcegress${process.pid % 100000}${made.length}`
+  execFileSync('ip', ['netns', 'add', ns])
+  made.push(ns)
+  return ns
+}
+
+const inside = (ns: string, ...args: string[]): string => execFileSync('ip', ['-n', ns, ...args], { encoding: 'utf8' })
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return !/^State:\s+Z/m.test(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))
+  } catch {
+    return false
+  }
+}
+
+async function gone(pid: number): Promise<boolean> {
+  for (let i = 0; i < 100 * timeScale && alive(pid); i++) await sleep(20)
+  return !alive(pid)
+}
+
+describe.each([['pasta'], ['slirp4netns']] as const)('%s attached to a namespace', (helper) => {
+  it('makes an interface with an address and a default route there, and stops', async () => {
+    const ns = namespace()
+    const r = await attachEgress({ netns: `/run/netns/${ns}` }, { helpers: [helper] })
+    expect(r).toMatchObject({ ok: true, helper, device: 'tap0' })
+    const attached = r as EgressAttached
+    try {
+      expect(inside(ns, '-4', '-br', 'addr', 'show', 'tap0')).toMatch(/^tap0\s+\S+\s+\d+\.\d+\.\d+\.\d+\/\d+/)
+      expect(inside(ns, '-4', 'route', 'show', 'default')).toMatch(/^default via \S+ dev tap0/)
+      expect(alive(attached.pid)).toBe(true)
+    } finally {
+      attached.stop()
+    }
+    expect(await gone(attached.pid)).toBe(true)
+  })
+})
+
+describe('no egress, with the reason, never a hang', () => {
+  it('a missing TUN device is reported before any helper runs', async () => {
+    const t = Date.now()
+    const r = await attachEgress({ netns: '/proc/self/ns/net' }, { tunPath: '/nonexistent/net/tun' })
+    expect(Date.now() - t).toBeLessThan(500)
+    expect(r).toEqual({ ok: false, reason: expect.stringContaining('/nonexistent/net/tun does not exist') })
+  })
+
+  it('no helper installed: says what to install', async () => {
+    const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-egress-'))
+    try {
+      const r = await attachEgress({ netns: '/proc/self/ns/net' }, { searchPath: [empty] })
+      expect(r).toEqual({ ok: false, reason: 'neither pasta nor slirp4netns was found (Debian: apt-get install passt)' })
+    } finally {
+      fs.rmSync(empty, { recursive: true })
+    }
+  })
+
+  it('a helper that never gets ready is killed at the time limit, and the next one is not waited for longer', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-egress-'))
+    const marker = `sleep 600.${process.pid}`
+    for (const name of ['pasta', 'slirp4netns']) fs.writeFileSync(path.join(dir, name), `#!/bin/sh\nexec ${marker}\n`, { mode: 0o755 })
+    try {
+      const t = Date.now()
+      const r = await attachEgress({ netns: '/proc/self/ns/net' }, { searchPath: [dir], timeoutMs: 300 })
+      expect(Date.now() - t).toBeLessThan(2000 * timeScale)
+      expect(r).toEqual({ ok: false, reason: 'pasta was not ready within 300 ms; slirp4netns was not ready within 300 ms' })
+      const stuck = (): string => execFileSync('sh', ['-c', `pgrep -f '[${marker[0]}]${marker.slice(1)}' || true`], { encoding: 'utf8' }).trim()
+      for (let i = 0; i < 50 * timeScale && stuck(); i++) await sleep(20) // SIGKILL sent; the kernel takes a moment
+      expect(stuck()).toBe('')
+    } finally {
+      fs.rmSync(dir, { recursive: true })
+    }
+  })
+
+  it('a helper that fails says why', async () => {
+    const r = await attachEgress({ netns: '/run/netns/mc-no-such-namespace' }, { helpers: ['pasta'] })
+    expect(r.ok).toBe(false)
+    expect((r as { reason: string }).reason).toMatch(/^pasta exited \(\d+\) before it was ready: \S/)
+  })
+
+  it('warns once, with its code', () => {
+    // jest's sandbox does not forward the process's 'warning' events: the call itself is what is seen.
+    const emit = jest.spyOn(process, 'emitWarning').mockImplementation(() => {})
+    try {
+      warnNoEgress('reason one')
+      warnNoEgress('reason two')
+      expect(emit.mock.calls).toEqual([[expect.stringContaining('reason one'), { code: noEgressWarning }]])
+    } finally {
+      emit.mockRestore()
+    }
+  })
+})
+
+describe('as an ordinary user, for a namespace of its own user namespace', () => {
+  let user: UnprivilegedUser
+  beforeAll(() => (user = makeUnprivilegedUser()))
+  afterAll(() => user?.remove())
+
+  it('attaches when the user may open /dev/net/tun, and says why not at once when it may not (0600, the Debian default)', () => {
+    const r = user.node(`
+      const { spawn } = require('node:child_process')
+      const { attachEgress } = lib('rootless/egress')
+      ;(async () => {
+        const holder = spawn('unshare', ['-Urn', 'sleep', '60'], { stdio: 'ignore' })
+        await new Promise((r) => setTimeout(r, 300))
+        const t = Date.now()
+        const res = await attachEgress({ netns: '/proc/' + holder.pid + '/ns/net', userns: '/proc/' + holder.pid + '/ns/user' }, { helpers: ['pasta'] })
+        const ms = Date.now() - t
+        const addr = res.ok ? require('node:child_process').execFileSync('nsenter', ['-t', String(holder.pid), '-U', '-n', '--preserve-credentials', '/usr/sbin/ip', '-4', '-br', 'addr', 'show', 'tap0'], { encoding: 'utf8' }) : ''
+        if (res.ok) res.stop()
+        holder.kill('SIGKILL')
+        console.log(JSON.stringify({ ok: res.ok, reason: res.reason, ms, addr }))
+      })()
+    `)
+    expect(r.stderr).toBe('')
+    const out = JSON.parse(r.stdout) as { ok: boolean; reason?: string; ms: number; addr: string }
+    const othersMayOpen = (fs.statSync('/dev/net/tun').mode & 0o006) === 0o006
+    if (othersMayOpen) {
+      expect(out.ok).toBe(true)
+      expect(out.addr).toMatch(/^tap0\s+\S+\s+\d+\.\d+\.\d+\.\d+\//)
+    } else {
+      expect(out).toMatchObject({ ok: false, reason: expect.stringContaining('/dev/net/tun cannot be opened by this user (EACCES') })
+      expect(out.ms).toBeLessThan(100)
+    }
+  })
+})
