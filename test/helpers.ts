@@ -122,3 +122,12 @@ export function childProcesses(pid: number): Array<[number, string]> {
   }
   return out
 }
+
+/** Whether `pid` is a running process (a zombie has ended: it only waits to be reaped). */
+export function processRuns(pid: number): boolean {
+  try {
+    return !/^State:\s+Z/m.test(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))
+  } catch {
+    return false
+  }
+}

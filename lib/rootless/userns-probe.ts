@@ -8,10 +8,9 @@
  *
  * @module
  */
-import * as fs from 'node:fs'
 import * as net from 'node:net'
-import { closeQuietly, errnoName, socketPair, spawnProcess, waitPid, WNOHANG } from '../sys/libc'
-import { shimPath } from '../shim/shim'
+import { errnoName } from '../sys/libc'
+import { reapModeProcess, spawnShimMode } from '../shim/mode-process'
 
 /**
  * One step of the probe (native/probe.c): `userns` unshare(CLONE_NEWUSER), `idmap` the caller mapped
@@ -51,20 +50,9 @@ export function parseProbe(text: string): UsernsProbe {
 
 /** Runs the probe in a fresh mc-shim and resolves with what it found (its namespaces end with it). */
 export async function probeUserNamespace(): Promise<UsernsProbe> {
-  const [ours, theirs] = socketPair()
-  const devNull = fs.openSync('/dev/null', 'r+')
-  let pid: number
-  try {
-    pid = spawnProcess(shimPath, ['mc-shim', 'probe-userns'], [], [devNull, devNull, devNull, theirs], false)
-  } catch (err) {
-    closeQuietly(ours)
-    throw err
-  } finally {
-    closeQuietly(theirs)
-    fs.closeSync(devNull)
-  }
-  const text = await readAll(new net.Socket({ fd: ours, readable: true, writable: false }), pid)
-  reap(pid)
+  const { pid, control } = spawnShimMode(['probe-userns'], [])
+  const text = await readAll(new net.Socket({ fd: control, readable: true, writable: false }), pid)
+  reapModeProcess(pid)
   return parseProbe(text)
 }
 
@@ -80,12 +68,4 @@ function readAll(socket: net.Socket, pid: number): Promise<string> {
       resolve(text)
     })
   })
-}
-
-function reap(pid: number): void {
-  try {
-    if (waitPid(pid, WNOHANG) === null) waitPid(pid)
-  } catch {
-    /* already reaped */
-  }
 }

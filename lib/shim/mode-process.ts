@@ -19,13 +19,12 @@ export interface ModeProcess {
   control: net.Socket
 }
 
-/** Starts `mc-shim <args>` with `fds` as its fds 4, 5...; resolves once it said "R", rejects with its failure, killing it after `timeoutMs` of silence. */
-export async function startModeProcess(args: string[], fds: number[], timeoutMs: number): Promise<ModeProcess> {
+/** Spawns `mc-shim <args>` with /dev/null as stdio, a socket to us as fd 3 and `fds` as 4, 5...; returns its pid and our end. */
+export function spawnShimMode(args: string[], fds: number[]): { pid: number; control: number } {
   const [ours, theirs] = socketPair()
   const devNull = fs.openSync('/dev/null', 'r+')
-  let pid: number
   try {
-    pid = spawnProcess(shimPath, ['mc-shim', ...args], [], [devNull, devNull, devNull, theirs, ...fds], false)
+    return { pid: spawnProcess(shimPath, ['mc-shim', ...args], [], [devNull, devNull, devNull, theirs, ...fds], false), control: ours }
   } catch (err) {
     closeQuietly(ours)
     throw err
@@ -33,6 +32,11 @@ export async function startModeProcess(args: string[], fds: number[], timeoutMs:
     closeQuietly(theirs)
     fs.closeSync(devNull)
   }
+}
+
+/** Starts `mc-shim <args>` with `fds` as its fds 4, 5...; resolves once it said "R", rejects with its failure, killing it after `timeoutMs` of silence. */
+export async function startModeProcess(args: string[], fds: number[], timeoutMs: number): Promise<ModeProcess> {
+  const { pid, control: ours } = spawnShimMode(args, fds)
   const control = new net.Socket({ fd: ours, readable: true, writable: true })
   try {
     await firstLine(control, pid, args[0]!, timeoutMs)

@@ -61,17 +61,25 @@ const c = {
 }
 
 type NativeFunction = ReturnType<LibraryHandle['func']>
-let nativeFns: { spawn: NativeFunction; openat2: NativeFunction } | undefined
 
-function nativeCalls() {
-  if (nativeFns) return nativeFns
-  const lib = nativeLib()
-  nativeFns = {
-    spawn: lib.func('int mc_spawn(const char *path, const char **argv, const char **envp, const int *fds, int nfds, int new_session)'),
-    openat2: lib.func('int mc_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode, uint64_t resolve)'),
+/**
+ * Functions of libmcnative by C prototype, bound on first use (the library is
+ * loaded only when something needs it): `fns().name(...)`.
+ */
+export function nativeFunctions<K extends string>(prototypes: Record<K, string>): () => Record<K, NativeFunction> {
+  let bound: Record<K, NativeFunction> | undefined
+  return () => {
+    if (bound) return bound
+    const lib = nativeLib()
+    bound = Object.fromEntries(Object.entries<string>(prototypes).map(([name, proto]) => [name, lib.func(proto)])) as Record<K, NativeFunction>
+    return bound
   }
-  return nativeFns
 }
+
+const nativeCalls = nativeFunctions({
+  spawn: 'int mc_spawn(const char *path, const char **argv, const char **envp, const int *fds, int nfds, int new_session)',
+  openat2: 'int mc_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode, uint64_t resolve)',
+})
 
 /** mount(2). */
 export function mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null = null): void {

@@ -7,21 +7,13 @@
  * @module
  */
 import * as os from 'node:os'
-import { checkNegErrno, nativeLib } from './libc'
+import { checkNegErrno, nativeFunctions } from './libc'
 
-type NativeFunction = ReturnType<ReturnType<typeof nativeLib>['func']>
-let calls: { bound: NativeFunction; recvFds: NativeFunction; netlinkPort: NativeFunction } | undefined
-
-function native() {
-  if (calls) return calls
-  const lib = nativeLib()
-  calls = {
-    bound: lib.func('int mc_bound_socket(const char *ip, int port, int tcp, _Out_ int *bound_port)'),
-    recvFds: lib.func('int mc_recv_fds(int sock, _Out_ uint8_t *buf, int buf_len, _Out_ int *fds, int max_fds)'),
-    netlinkPort: lib.func('long long mc_netlink_port(int fd, int protocol)'),
-  }
-  return calls
-}
+const native = nativeFunctions({
+  bound: 'int mc_bound_socket(const char *ip, int port, int tcp, _Out_ int *bound_port)',
+  recvFds: 'int mc_recv_fds(int sock, _Out_ uint8_t *buf, int buf_len, _Out_ int *fds, int max_fds)',
+  netlinkPort: 'long long mc_netlink_port(int fd, int protocol)',
+})
 
 /** A socket bound by {@link boundSocket}. */
 export interface BoundSocket {

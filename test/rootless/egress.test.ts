@@ -10,7 +10,8 @@ import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { attachEgress, noEgressWarning, warnNoEgress, type EgressAttached } from '../../lib/rootless/egress'
-import { sleep, timeScale } from '../helpers'
+import { processRuns, timeScale } from '../helpers'
+import { eventually } from '../network/helpers'
 import { makeUnprivilegedUser, type UnprivilegedUser } from '../tools/unprivileged-user'
 
 const made: string[] = []
@@ -26,19 +27,6 @@ function namespace(): string {
 
 const inside = (ns: string, ...args: string[]): string => execFileSync('ip', ['-n', ns, ...args], { encoding: 'utf8' })
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return !/^State:\s+Z/m.test(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))
-  } catch {
-    return false
-  }
-}
-
-async function gone(pid: number): Promise<boolean> {
-  for (let i = 0; i < 100 * timeScale && alive(pid); i++) await sleep(20)
-  return !alive(pid)
-}
 
 describe.each([['pasta'], ['slirp4netns']] as const)('%s attached to a namespace', (helper) => {
   it('makes an interface with an address and a default route there, and stops', async () => {
@@ -49,11 +37,11 @@ describe.each([['pasta'], ['slirp4netns']] as const)('%s attached to a namespace
     try {
       expect(inside(ns, '-4', '-br', 'addr', 'show', 'tap0')).toMatch(/^tap0\s+\S+\s+\d+\.\d+\.\d+\.\d+\/\d+/)
       expect(inside(ns, '-4', 'route', 'show', 'default')).toMatch(/^default via \S+ dev tap0/)
-      expect(alive(attached.pid)).toBe(true)
+      expect(processRuns(attached.pid)).toBe(true)
     } finally {
       attached.stop()
     }
-    expect(await gone(attached.pid)).toBe(true)
+    expect(await eventually(() => !processRuns(attached.pid), 2000 * timeScale)).toBe(true)
   })
 })
 
@@ -85,8 +73,7 @@ describe('no egress, with the reason, never a hang', () => {
       expect(Date.now() - t).toBeLessThan(2000 * timeScale)
       expect(r).toEqual({ ok: false, reason: 'pasta was not ready within 300 ms; slirp4netns was not ready within 300 ms' })
       const stuck = (): string => execFileSync('sh', ['-c', `pgrep -f '[${marker[0]}]${marker.slice(1)}' || true`], { encoding: 'utf8' }).trim()
-      for (let i = 0; i < 50 * timeScale && stuck(); i++) await sleep(20) // SIGKILL sent; the kernel takes a moment
-      expect(stuck()).toBe('')
+      expect(await eventually(() => !stuck(), 1000 * timeScale)).toBe(true) // SIGKILL sent; the kernel takes a moment
     } finally {
       fs.rmSync(dir, { recursive: true })
     }
