@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -43,6 +44,8 @@
 /* Bytes a direction may hold in its pipe: large enough that a splice moves a lot at once. */
 #define PIPE_BYTES (256 * 1024)
 #define MAX_UDP_FLOWS 4096
+/* Out of fds: accepting stops this long (the listener would be reported readable in a loop otherwise). */
+#define ACCEPT_PAUSE_MS 100
 #define UDP_DATAGRAM_MAX 65536
 
 enum kind { K_CONTROL, K_LISTENER, K_CLIENT, K_TARGET, K_FLOW };
@@ -85,6 +88,8 @@ static struct conn *dead; /* closed in this batch of events, freed after it */
 static struct flow *flows;
 static int flow_count;
 static long long idle_ms;
+static long long accept_paused_until; /* 0: accepting */
+static struct handle control_h = {K_CONTROL, NULL}, listener_h = {K_LISTENER, NULL};
 static char datagram[UDP_DATAGRAM_MAX];
 
 static long long now_ms(void) {
@@ -219,23 +224,57 @@ static int make_pipe(int p[2]) {
   return 0;
 }
 
+/* Stops watching the listener for a while: the pending clients wait in its backlog until fds are free again. */
+static void pause_accepting(void) {
+  accept_paused_until = now_ms() + ACCEPT_PAUSE_MS;
+  watch(LISTEN_FD, 0, &listener_h, EPOLL_CTL_MOD);
+}
+
+static void resume_accepting(void) {
+  if (!accept_paused_until || now_ms() < accept_paused_until) return;
+  accept_paused_until = 0;
+  watch(LISTEN_FD, EPOLLIN, &listener_h, EPOLL_CTL_MOD);
+}
+
+/*
+ * The next client's connection, made before it is accepted: when fds run
+ * out, the client waits in the listener's backlog (accepting pauses) rather
+ * than being accepted and reset for want of a socket or pipe.
+ */
+static struct conn *spare;
+
+static struct conn *make_spare(void) {
+  struct conn *c = calloc(1, sizeof(*c));
+  if (!c) return NULL;
+  c->client = -1;
+  c->up.pipe[0] = c->up.pipe[1] = c->down.pipe[0] = c->down.pipe[1] = -1;
+  c->target = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (c->target >= 0 && make_pipe(c->up.pipe) == 0 && make_pipe(c->down.pipe) == 0) return c;
+  int err = errno;
+  close_conn(c, false); /* freed with this batch's dead */
+  errno = err;
+  return NULL;
+}
+
+static bool out_of_fds(int err) {
+  return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
+}
+
 static void accept_clients(void) {
   for (;;) {
+    if (!spare && !(spare = make_spare())) {
+      if (out_of_fds(errno)) pause_accepting();
+      return;
+    }
     int client = accept4(LISTEN_FD, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (client < 0) return; /* EAGAIN, or a client gone before accept */
-    struct conn *c = calloc(1, sizeof(*c));
+    if (client < 0) {
+      if (out_of_fds(errno)) pause_accepting();
+      return; /* EAGAIN, or a client gone before accept */
+    }
+    struct conn *c = spare;
+    spare = NULL;
     int one = 1;
-    if (!c) {
-      close(client);
-      continue;
-    }
     c->client = client;
-    c->target = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    c->up.pipe[0] = c->up.pipe[1] = c->down.pipe[0] = c->down.pipe[1] = -1;
-    if (c->target < 0 || make_pipe(c->up.pipe) < 0 || make_pipe(c->down.pipe) < 0) {
-      close_conn(c, true);
-      continue;
-    }
     /* Relayed bytes go out as they come: Nagle here would add a round trip to small writes. */
     setsockopt(client, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     setsockopt(c->target, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -366,12 +405,17 @@ static void on_event(int control_fd, struct epoll_event *ev, bool udp) {
 }
 
 int mc_relay(int control_fd, int argc, char **argv) {
-  static struct handle control_h = {K_CONTROL, NULL}, listener_h = {K_LISTENER, NULL};
   if (argc < 5 || (strcmp(argv[1], "tcp") && strcmp(argv[1], "udp")) || parse_target(argv[2], argv[3]) < 0) {
     mc_say_join_failure(control_fd, "arguments", EINVAL);
     return 2;
   }
   bool udp = !strcmp(argv[1], "udp");
+  /* Each TCP client costs 6 fds (two sockets, two pipes): take all the fds this user may have. */
+  struct rlimit fds;
+  if (getrlimit(RLIMIT_NOFILE, &fds) == 0 && fds.rlim_cur < fds.rlim_max) {
+    fds.rlim_cur = fds.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &fds);
+  }
   idle_ms = atoll(argv[4]) > 0 ? atoll(argv[4]) : 30000;
   const char *step;
   if (mc_join_netns(argv[0], &step) < 0) {
@@ -388,11 +432,12 @@ int mc_relay(int control_fd, int argc, char **argv) {
   say(control_fd, "R\n");
   struct epoll_event events[64];
   for (;;) {
-    int tick = udp ? (int)(idle_ms < 1000 ? idle_ms : 1000) : -1;
+    int tick = udp ? (int)(idle_ms < 1000 ? idle_ms : 1000) : accept_paused_until ? ACCEPT_PAUSE_MS : -1;
     int n = epoll_wait(epfd, events, 64, tick);
     if (n < 0 && errno != EINTR) return 1;
     for (int i = 0; i < n; i++) on_event(control_fd, &events[i], udp);
     free_dead();
     if (udp) expire_flows();
+    else resume_accepting();
   }
 }

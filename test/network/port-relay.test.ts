@@ -8,12 +8,13 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import * as crypto from 'node:crypto'
 import * as dgram from 'node:dgram'
+import * as fs from 'node:fs'
 import * as net from 'node:net'
 import { startPortRelay, type PortRelay } from '../../lib/network/port-relay'
 import { MiniContainerError } from '../../lib/errors'
-import { processRuns, timeScale } from '../helpers'
+import { processRuns, sleep, timeScale } from '../helpers'
 import { eventually } from './helpers'
-import { spawnNode } from '../tools/node-child'
+import { nodeScript, spawnNode } from '../tools/node-child'
 import { makeUnprivilegedUser, type UnprivilegedUser } from '../tools/unprivileged-user'
 
 const ns = `mcrelay${process.pid % 100000}`
@@ -172,6 +173,50 @@ describe('the relay\'s lifetime', () => {
     owner.kill('SIGKILL')
     expect(await eventually(() => !processRuns(pid), 3000 * timeScale)).toBe(true)
     expect(await portFree(port)).toBe(true)
+  })
+})
+
+describe('out of fds', () => {
+  it('the relay stops accepting for a moment instead of spinning, and serves the waiting clients once fds are free', async () => {
+    await serveInNamespace(17004, `import threading
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('127.0.0.1', P)); s.listen(128); print('ready')
+def echo(c):
+    while True:
+        d = c.recv(65536)
+        if not d: break
+        c.sendall(d)
+    c.close()
+while True:
+    c, _ = s.accept(); threading.Thread(target=echo, args=(c,), daemon=True).start()`)
+    // An owner whose hard fd limit the relay inherits: a few clients use up the relay's fds (6 each).
+    const owner = spawn('prlimit', ['--nofile=64:64', process.execPath, '-e', nodeScript(`
+      const { startPortRelay } = lib('network/port-relay')
+      startPortRelay({ netnsPath: ${JSON.stringify(netnsPath)}, proto: 'tcp', hostIp: '127.0.0.1', hostPort: 0, targetIp: '127.0.0.1', targetPort: 17004 })
+        .then((r) => { console.log(JSON.stringify({ pid: r.pid, port: r.hostPort })); setInterval(() => {}, 1000) })
+    `)], { stdio: ['ignore', 'pipe', 'inherit'] })
+    const clients: net.Socket[] = []
+    try {
+      const { pid, port } = await new Promise<{ pid: number; port: number }>((resolve) => owner.stdout!.once('data', (d: Buffer) => resolve(JSON.parse(d.toString()))))
+      for (let i = 0; i < 20; i++) clients.push(await connect(port))
+      const echoes = (s: net.Socket): Promise<boolean> =>
+        new Promise((resolve) => {
+          const timer = setTimeout(() => resolve(false), 2000 * timeScale)
+          s.once('data', () => (clearTimeout(timer), resolve(true)))
+          s.write('x')
+        })
+      expect(await echoes(clients[0]!)).toBe(true)
+      expect(await echoes(clients[19]!)).toBe(false) // still in the listener's backlog
+      const cpu = (): number => fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ').slice(11, 13).reduce((a, b) => a + Number(b), 0)
+      const before = cpu()
+      await sleep(1000)
+      expect(cpu() - before).toBeLessThan(30) // clock ticks (100/s): a spinning relay would use about 100
+      for (const c of clients.splice(0, 15)) c.destroy() // more than the relay holds: every waiting client gets its turn
+      expect(await echoes(clients[4]!)).toBe(true)
+    } finally {
+      clients.forEach((c) => c.destroy())
+      owner.kill('SIGKILL')
+    }
   })
 })
 
