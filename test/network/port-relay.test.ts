@@ -239,6 +239,30 @@ describe('host ports', () => {
     beforeAll(() => (user = makeUnprivilegedUser()))
     afterAll(() => user?.remove())
 
+    it('publishes a port of a network namespace in its own user namespace (the rootless case)', () => {
+      const server = "import socket\ns = socket.socket(); s.bind(('127.0.0.1', 7000)); s.listen(); print('ready', flush=True)\nc, _ = s.accept()\nc.sendall(b'echo:' + c.recv(100)); c.close()"
+      const r = user.node(`
+        const { spawn } = require('node:child_process')
+        const net = require('node:net')
+        const { startPortRelay } = lib('network/port-relay')
+        const holder = spawn('unshare', ['-Urn', 'sh', '-c', '/usr/sbin/ip link set lo up && exec python3 -c "$0"', ${JSON.stringify(server)}], { stdio: ['ignore', 'pipe', 'inherit'] })
+        ;(async () => {
+          await new Promise((r) => holder.stdout.once('data', r))
+          const relay = await startPortRelay({ netnsPath: '/proc/' + holder.pid + '/ns/net', proto: 'tcp', hostIp: '127.0.0.1', hostPort: 0, targetIp: '127.0.0.1', targetPort: 7000 })
+          const answer = await new Promise((resolve, reject) => {
+            const s = net.connect({ host: '127.0.0.1', port: relay.hostPort }, () => s.write('ping'))
+            let got = ''
+            s.on('data', (d) => (got += d)).on('end', () => resolve(got)).on('error', reject)
+          })
+          await relay.close()
+          holder.kill('SIGKILL')
+          console.log(JSON.stringify({ answer }))
+        })().catch((e) => { holder.kill('SIGKILL'); console.error(e); process.exitCode = 1 })
+      `)
+      expect(r.stderr).toBe('')
+      expect(JSON.parse(r.stdout)).toEqual({ answer: 'echo:ping' })
+    })
+
     it('EPORTPRIVILEGED naming net.ipv4.ip_unprivileged_port_start for a port below it, TCP and UDP', () => {
       const start = Number(execFileSync('sysctl', ['-n', 'net.ipv4.ip_unprivileged_port_start'], { encoding: 'utf8' }))
       expect(start).toBeGreaterThan(80)
