@@ -47,7 +47,8 @@ describe('netlink sockets opened in another namespace', () => {
       await b.rtnl.addAddress(eth0, subnet!.host(2), 24)
       await new Firewall(`${tag}t`, tag, '', a.nfnl).addNetwork({ id: 'n1', bridge: `${tag}br`, subnet: parseCidr(subnet!.cidr), internal: false })
 
-      expect(ip('-n', nsA, '-br', 'link')).toMatch(new RegExp(`^${tag}br\\s+UP`, 'm'))
+      // Set up: its flags say UP (the operational state may still read UNKNOWN for a moment).
+      expect(ip('-n', nsA, '-br', 'link')).toMatch(new RegExp(`^${tag}br\\s+\\S+\\s+\\S+\\s+<[^>]*\\bUP\\b`, 'm'))
       expect(ip('-n', nsA, '-br', 'link')).toMatch(new RegExp(`^${tag}v@`, 'm'))
       expect(ip('-n', nsA, '-br', 'addr')).toContain(`${subnet!.host(1)}/24`)
       expect(ip('-n', nsB, '-br', 'addr')).toMatch(new RegExp(`^eth0@\\S+\\s+UP\\s+${subnet!.host(2).replace(/\./g, '\\.')}/24`, 'm'))

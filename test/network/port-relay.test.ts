@@ -106,7 +106,14 @@ print(n)`))
     relay = await startPortRelay({ netnsPath, proto: 'tcp', hostIp: '127.0.0.1', hostPort: 0, targetIp: '127.0.0.1', targetPort: 17002 })
     const s = await connect(relay.hostPort)
     s.setNoDelay(true)
-    const counted = new Promise<string>((resolve) => server.stdout!.once('data', (d: Buffer) => resolve(d.toString().trim())))
+    // python -u writes print()'s text and its newline separately: wait for the count's whole line.
+    let out = ''
+    const counted = new Promise<string>((resolve) =>
+      server.stdout!.on('data', (d: Buffer) => {
+        const line = /^(\d+)\n/m.exec((out += d.toString()))
+        if (line) resolve(line[1]!)
+      }),
+    )
     expect((await readToEnd(s)).toString()).toBe('banner')
     s.end(Buffer.alloc(1 << 20, 7))
     expect(await counted).toBe(String(1 << 20))
