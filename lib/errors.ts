@@ -44,6 +44,7 @@ export type ErrorCode =
   | 'ENOPLATFORM'
   | 'ECLOSED'
   | 'EUSERNS'
+  | 'EIDRANGE'
   | 'EDEPENDENCY'
   | 'EDOCKERFILE'
   | 'EBUILD'
@@ -476,6 +477,33 @@ export class UserNamespaceError extends MiniContainerError {
   /** @param message - what refused the namespace and the fix for it. */
   constructor(message: string) {
     super('EUSERNS', message)
+  }
+}
+
+/**
+ * A rootless runtime unpacked an image file owned by a uid or gid beyond the
+ * ids it maps (0 is the user, 1..N its subordinate range): the file could not
+ * keep its owner, and giving it to another would change what the image
+ * means. The message names the file, the id and the range; the fixes are a
+ * larger range, or `new Runtime({ idOverflow: 'squash' })`, which gives such
+ * files to root inside (and reports them in a `MINICONTAINER_ID_SQUASHED` warning).
+ */
+export class IdRangeError extends MiniContainerError {
+  /**
+   * @param path - the file, as a path in the image.
+   * @param owner - which id, its value, and the largest one mapped.
+   * @param range - the subordinate ranges, described.
+   */
+  constructor(
+    readonly path: string,
+    owner: { kind: 'uid' | 'gid'; id: number; max: number },
+    range: string,
+  ) {
+    super(
+      'EIDRANGE',
+      `image file ${path} is owned by ${owner.kind} ${owner.id}, beyond the ${owner.kind}s this rootless runtime maps (0-${owner.max}: 0 is you, 1-${owner.max} your ${range}); ` +
+        `give your user a larger range (sudo usermod --add-sub${owner.kind}s <start>-<end> <user>), or open the runtime with new Runtime({ idOverflow: 'squash' }) to give such files to root inside`,
+    )
   }
 }
 

@@ -37,6 +37,7 @@ import { RootlessNetworkService } from './rootless/network-service'
 import { requireUserNamespaces } from './rootless/start-check'
 import { RootlessCgroupService } from './rootless/cgroup-service'
 import { requireKernelFeatures } from './sys/kernel'
+import { RootlessIdentity, idOverflowOption, type IdOverflow } from './rootless/identity'
 
 /** Options of {@link Runtime}. */
 export interface RuntimeOptions {
@@ -58,6 +59,14 @@ export interface RuntimeOptions {
    * create or start. See {@link Runtime.preflight}.
    */
   rootless?: RootlessOption
+  /**
+   * Rootless with a subordinate id range: what to do with an image file owned by a uid or gid beyond the
+   * range when a layer is unpacked. 'error' (the default): EIDRANGE naming the file, the id and the range.
+   * 'squash': the file goes to root inside (you, on the host), listed in a `MINICONTAINER_ID_SQUASHED`
+   * warning. A runtime option, not a run option: a layer is unpacked once into the store and shared by every
+   * image and container that uses it, so its owners are settled at pull, load or import time.
+   */
+  idOverflow?: IdOverflow
   /**
    * Address pools (CIDRs) that the default bridge and user networks without
    * an explicit subnet are carved from. Default: free /16s and /24s in
@@ -81,6 +90,8 @@ export class Runtime implements ContainerContext, AsyncDisposable {
   readonly rootless: boolean
   /** A rootless runtime's private state directory (0700, the caller's). @internal */
   readonly stateDir: string | undefined
+  /** A rootless runtime's ids: its user namespace keeper and the owners of its files. @internal */
+  readonly userIds: RootlessIdentity | undefined
   /** Layers, images and refs. @internal */
   readonly images: ImageStore
   /** Container records and names. @internal */
@@ -108,8 +119,9 @@ export class Runtime implements ContainerContext, AsyncDisposable {
       this.root = prepareRuntimeRoot(options.root, this.rootless ? rootlessDataDir() : defaultRootDir)
       this.stateDir = this.rootless ? prepareStateDir(rootlessStateDir()) : undefined
       this.starts = new InFlightStarts(this.root, this.rootless ? requireUserNamespaces : undefined)
-      this.images = new ImageStore(this.root, (imageId) => this.containers.ids().filter((id) => this.containers.read(id)?.imageId === imageId))
-      this.containers = new ContainerStore(this.root)
+      this.userIds = this.rootless ? new RootlessIdentity(this.root, idOverflowOption(options.idOverflow)) : undefined
+      this.images = new ImageStore(this.root, (imageId) => this.containers.ids().filter((id) => this.containers.read(id)?.imageId === imageId), this.userIds)
+      this.containers = new ContainerStore(this.root, this.userIds)
       this.networks = new (this.rootless ? RootlessNetworkService : NetworkService)({ root: this.root, subnetPool: opts.subnetPool })
       this.cgroups = this.rootless ? new RootlessCgroupService() : new CgroupService(`minicontainer-${runtimeTag(this.root)}`, undefined, this.root)
       this.volumes = runtimeVolumeStore(this.root, () => this.containers.ids().map((id) => this.containers.read(id)))
@@ -170,6 +182,7 @@ export class Runtime implements ContainerContext, AsyncDisposable {
     }
     this.networks.close()
     await drainShimPool()
+    this.userIds?.close()
     this.recovered = undefined
     debug('runtime %s closed (networks %s)', this.root, stillRunning ? 'kept: containers still run' : 'removed')
   }

@@ -81,7 +81,7 @@ void mc_enter_identity(const struct mc_spec *s) {
   drop_bounding_set(caps);
   if (s->uid != 0 && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) mc_fail("keepcaps", errno, "prctl");
   /* In a user namespace of one id, setgroups is denied (and no other group is mapped to be set). */
-  if (!s->userns && setgroups(s->ngroups, s->groups) < 0) mc_fail("setgroups", errno, "%zu groups", s->ngroups);
+  if (s->userns != MC_USERNS_SINGLE && setgroups(s->ngroups, s->groups) < 0) mc_fail("setgroups", errno, "%zu groups", s->ngroups);
   if (setresgid(s->gid, s->gid, s->gid) < 0) mc_fail("setgid", errno, "%u", s->gid);
   /*
    * Without no_new_privs the kernel lets only CAP_SYS_ADMIN install a filter,

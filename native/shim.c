@@ -11,6 +11,7 @@
  *   mc-shim probe-userns      try a user namespace, a mount and an overlay in it (probe.c; Runtime.preflight)
  *   mc-shim netns-sockets     send Node netlink sockets opened in another network namespace (netns-sockets.c)
  *   mc-shim relay             a published port's relay into a rootless network namespace (relay.c)
+ *   mc-shim keeper <owner>    hold a rootless runtime's mapped user namespace (keeper.c; its own protocol on fd 3)
  *
  * fd 3 is a socket to Node. Node writes the spec (spec.h); the shim answers
  * with lines:
@@ -41,6 +42,7 @@
 #include "cgroup.h"
 #include "fds.h"
 #include "init.h"
+#include "keeper.h"
 #include "linux.h"
 #include "logger.h"
 #include "owner.h"
@@ -227,7 +229,8 @@ static int run(struct mc_spec *spec, pid_t owner) {
   struct mc_log *log = open_log(spec, out, err);
   if (mc_cgroups_open(spec) < 0) mc_fail("open cgroup", errno, "cgroup.procs");
   /* After every host path is open (as the caller still), so that the container's namespaces are the new user namespace's. */
-  if (spec->userns) mc_enter_userns();
+  if (spec->userns_path) mc_join_userns(spec->userns_path);
+  else if (spec->userns) mc_enter_userns();
 
   int report[2];
   if (pipe2(report, O_CLOEXEC) < 0) mc_fail("pipe", errno, "report pipe");
@@ -318,13 +321,14 @@ static int exec_in(struct mc_spec *spec) {
 int main(int argc, char **argv) {
   static struct mc_spec spec;
   if (argc < 2) {
-    fprintf(stderr, "usage: mc-shim run|exec|probe-userns [owner pid] (spec on fd 3); started by minicontainer\n");
+    fprintf(stderr, "usage: mc-shim run|exec|probe-userns|keeper [owner pid] (spec on fd 3); started by minicontainer\n");
     return 2;
   }
   /* No spec: the probe reports each step on fd 3 itself. */
   if (!strcmp(argv[1], "probe-userns")) return mc_probe_userns(CONTROL_FD);
   if (!strcmp(argv[1], "netns-sockets") && argc > 2) return mc_netns_sockets(CONTROL_FD, argv[2]);
   if (!strcmp(argv[1], "relay")) return mc_relay(CONTROL_FD, argc - 2, argv + 2);
+  if (!strcmp(argv[1], "keeper") && argc > 2) return mc_keeper(CONTROL_FD, (pid_t)atoi(argv[2]));
   /* Until a child exists, failures are said to Node directly. */
   mc_report_to(say_failure, 1);
   /* Off the start's path: a spare shim waits here in Node's pool until a start sends its spec. */

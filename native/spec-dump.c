@@ -88,6 +88,8 @@ static void process_fields(FILE *out, const struct mc_spec *s) {
   fputs("],\"cgroup_procs\":", out);
   strings(out, s->cgroup_procs, s->ncgroup_procs);
   fprintf(out, ",\"cgroupns\":%d,\"userns\":%d", s->cgroupns, s->userns);
+  key(out, "userns_path");
+  string(out, s->userns_path);
 }
 
 void mc_spec_dump(const struct mc_spec *s, FILE *out) {

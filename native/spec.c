@@ -142,6 +142,7 @@ static int parse(struct mc_spec *s, struct cursor *c) {
     else if (!strcmp(key, "cgroup")) PUSH(s->cgroup_procs, s->ncgroup_procs, v);
     else if (!strcmp(key, "cgroupns")) s->cgroupns = (int)num(v);
     else if (!strcmp(key, "userns")) s->userns = (int)num(v);
+    else if (!strcmp(key, "usernspath")) s->userns_path = v;
     else if (!strcmp(key, "env")) PUSH(s->env, s->nenv, (char *)v);
     else if (!strcmp(key, "arg")) PUSH(s->argv, s->nargv, (char *)v);
     else return -1;

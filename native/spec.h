@@ -23,8 +23,11 @@
  * another version.
  */
 #ifndef MC_PROTOCOL_VERSION
-#define MC_PROTOCOL_VERSION 3
+#define MC_PROTOCOL_VERSION 4
 #endif
+
+/* Values of the `userns` key. Keep in sync with lib/shim/spec.ts's usernsTokens. */
+enum { MC_USERNS_SINGLE = 1, MC_USERNS_RANGE = 2 };
 
 /* Extra mount flags, beyond mount(2)'s own. Keep in sync with MountOp. */
 enum {
@@ -107,12 +110,15 @@ struct mc_spec {
   size_t nrlimits;
 
   /*
-   * both: rootless. run: the shim unshares a user namespace and maps root in it to its own uid and gid
-   * alone ("0 <uid> 1", setgroups denied: no helper needed), before cloning the container into it, and
-   * mounts the overlay with userxattr. exec: the container has one (Node adds CLONE_NEWUSER to the join
-   * flags). Both: setgroups is skipped (denied in such a namespace; only gid 0 is mapped anyway).
+   * both: rootless, MC_USERNS_SINGLE or MC_USERNS_RANGE (0: none). run: the container is cloned into a
+   * user namespace and its overlay mounted with userxattr. SINGLE: the shim unshares one and maps root
+   * in it to its own uid and gid alone ("0 <uid> 1", setgroups denied: no helper needed); setgroups is
+   * skipped (only gid 0 is mapped anyway). RANGE: the shim joins the runtime keeper's namespace at
+   * `userns_path`, mapped once with the caller's subordinate ranges; setgroups works there. exec: the
+   * container has one (Node adds CLONE_NEWUSER to the join flags), and the value says which kind.
    */
   int userns;
+  const char *userns_path; /* run, with MC_USERNS_RANGE: /proc/<keeper pid>/ns/user */
 
   /* both: cgroups to join ("cgroup.procs" paths) and whether to then enter a cgroup namespace there */
   const char **cgroup_procs;

@@ -3,7 +3,9 @@
  * (single-threaded: a threaded process gets EINVAL) unshares it and maps root
  * inside to the caller, before cloning the container's other namespaces,
  * which the new user namespace then owns. bubblewrap and runc's --rootless do
- * the same; mapping more ids needs the setuid newuidmap/newgidmap.
+ * the same; mapping more ids needs the setuid newuidmap/newgidmap, which the
+ * runtime's keeper (keeper.c) had run once on its own namespace: then the
+ * shim joins that one instead (mc_join_userns).
  */
 #define _GNU_SOURCE
 #include "userns.h"
@@ -42,4 +44,12 @@ void mc_enter_userns(void) {
   gid_t gid = getegid();
   if (unshare(CLONE_NEWUSER) < 0) mc_fail("userns", errno, "unshare(CLONE_NEWUSER)");
   if (mc_map_self(uid, gid) < 0) mc_fail("userns", errno, "map root to uid %u gid %u", (unsigned)uid, (unsigned)gid);
+}
+
+void mc_join_userns(const char *path) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) mc_fail("userns", errno, "open %s", path);
+  /* The caller created the namespace (the keeper is its own process), so it holds CAP_SYS_ADMIN there. */
+  if (setns(fd, CLONE_NEWUSER) < 0) mc_fail("userns", errno, "setns %s", path);
+  close(fd);
 }

@@ -246,6 +246,7 @@ export class Container implements AsyncDisposable {
         })
         stamp('node: cgroup prepared')
         const spec = this.runSpec(record, image, netns.choice, cgroups, devices)
+        if (spec.userns) this.runtime.userIds?.checkUser(spec.userns, spec.process, record.config.user)
         stamp('node: spec built')
         const encoded = encodeRunSpec(spec)
         stamp('node: spec encoded')
@@ -389,7 +390,7 @@ export class Container implements AsyncDisposable {
 
   private runSpec(record: ContainerRecord, image: ImageRecord, netns: NetnsChoice, cgroups?: CgroupSetup, devices?: HostDevice[]): RunSpec {
     const featureMounts: MountOp[] = toMountOps(record.mounts ?? [])
-    const userns = this.runtime.rootless
+    const userns = this.runtime.userIds?.forStart()
     return buildRunSpec({ record, image, layerDirs: this.runtime.images.layerDirs(image), paths: this.paths(), netns, featureMounts, cgroups, devices, userns })
   }
 
@@ -545,26 +546,26 @@ export class Container implements AsyncDisposable {
     const state = asked.state
     const record = asked.record!
     const privileged = opts.privileged ?? record.hostConfig.privileged
+    const userns = this.runtime.userIds?.kind
+    const program = processSpec({
+      args: cmd,
+      imageEnv: record.config.env,
+      env: envList(opts.env),
+      cwd: opts.workdir ?? record.config.workdir,
+      user: opts.user ?? record.config.user,
+      groupAdd: record.hostConfig.groupAdd ?? [],
+      layers: [this.paths().upper, ...this.layerDirs(record)],
+      capabilities: privileged ? containerCapabilities({ ...record, hostConfig: { ...record.hostConfig, privileged } }) : containerCapabilities(record),
+      rlimits: record.resources?.rlimits,
+    })
+    if (userns) this.runtime.userIds?.checkUser(userns, program, opts.user ?? record.config.user)
     const spec = encodeExecSpec({
       pid: state.pid!,
       cgroups: this.runtime.cgroups.join(this.id),
       joinFlags: baseCloneFlags | (record.hostConfig.networkMode === 'host' ? 0 : CLONE_NEWNET) | (this.runtime.rootless ? CLONE_NEWUSER : 0),
-      userns: this.runtime.rootless,
-      process: {
-        ...processSpec({
-          args: cmd,
-          imageEnv: record.config.env,
-          env: envList(opts.env),
-          cwd: opts.workdir ?? record.config.workdir,
-          user: opts.user ?? record.config.user,
-          groupAdd: record.hostConfig.groupAdd ?? [],
-          layers: [this.paths().upper, ...this.layerDirs(record)],
-          capabilities: privileged ? containerCapabilities({ ...record, hostConfig: { ...record.hostConfig, privileged } }) : containerCapabilities(record),
-          rlimits: record.resources?.rlimits,
-        }),
-        // The container's filter, even for a privileged exec (as runc applies the container's seccomp to every process).
-        ...containerSecurity(record),
-      },
+      userns,
+      // The container's filter, even for a privileged exec (as runc applies the container's seccomp to every process).
+      process: { ...program, ...containerSecurity(record) },
     })
     return runExec(spec, opts.stdin, opts.signal).catch((err) => Promise.reject(this.stoppedMeanwhile(err, state)))
   }

@@ -11,6 +11,7 @@ import { DefaultBinding } from '../util/default-binding'
 import type { ImageStore } from '../image/store'
 import type { NetworkService } from '../network/service'
 import type { Shim } from '../shim/shim'
+import type { RootlessIdentity } from '../rootless/identity'
 import type { InFlightStarts } from './in-flight'
 import type { VolumeStore } from '../storage/volumes'
 import type { ContainerStore } from './store'
@@ -21,6 +22,8 @@ export interface ContainerContext {
   readonly root: string
   /** Whether containers run in a user namespace of their own, root inside being the caller (see RuntimeOptions.rootless). */
   readonly rootless: boolean
+  /** A rootless runtime's ids: the user namespace its containers join, and the owners of its files. @internal */
+  readonly userIds?: RootlessIdentity
   /** Layers, images and refs. @internal */
   readonly images: ImageStore
   /** Container records and names. @internal */

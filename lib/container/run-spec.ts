@@ -7,7 +7,7 @@
 import { devicePolicy, parseDeviceCgroupRule, type CgroupSetup, type DevicePolicy } from '../cgroups'
 import { capabilitySet } from '../shim/capabilities'
 import { bindMount, protectionMounts, systemMounts } from '../shim/defaults'
-import type { MountOp, RunSpec } from '../shim/spec'
+import type { MountOp, RunSpec, UsernsKind } from '../shim/spec'
 import { CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUTS } from '../sys/libc'
 import type { ImageRecord } from '../image/store'
 import { processSecurity, type ProcessSecurity } from '../seccomp'
@@ -57,13 +57,13 @@ export function buildRunSpec(opts: {
   cgroups?: CgroupSetup
   /** Host device nodes to make in the container (its `devices`; none for filesystem views). */
   devices?: readonly HostDevice[]
-  /** Rootless: the shim makes the container's user namespace (root inside is the caller), see RunSpec.userns. */
-  userns?: boolean
+  /** Rootless: the container's user namespace, see RunSpec.userns and RunSpec.usernsPath. */
+  userns?: { kind: UsernsKind; path?: string }
 }): RunSpec {
   const { record: r, paths: p } = opts
   const privileged = r.hostConfig.privileged
   const mounts: MountOp[] = [
-    ...systemMounts({ privileged, shmSize: r.resources?.shmSize, userns: opts.userns }),
+    ...systemMounts({ privileged, shmSize: r.resources?.shmSize, userns: opts.userns?.kind }),
     ...(opts.cgroups?.mounts ?? []),
     ...opts.image.hostBinds.map((b) => bindMount(b.source, b.target, true)),
     ...opts.featureMounts,
@@ -101,6 +101,7 @@ export function buildRunSpec(opts: {
     detach: r.hostConfig.detach,
     exitFile: p.exit,
     cgroups: opts.cgroups?.join,
-    userns: opts.userns,
+    userns: opts.userns?.kind,
+    usernsPath: opts.userns?.path,
   }
 }

@@ -17,7 +17,9 @@
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { AmbiguousReferenceError, ContainerNotFoundError, InvalidArgumentError, NameConflictError } from '../errors'
-import { removeTreeQuietlyAt } from '../files/tree'
+import { removeTreeAt } from '../files/tree'
+import { debug } from '../util/debug'
+import type { TreeOwnership } from '../files/owner-ledger'
 import { KeyedLock } from '../util/keyed-lock'
 import { createJson, readJson, updateJson } from '../util/json-file'
 import { validName } from '../util/ids'
@@ -51,7 +53,11 @@ export class ContainerStore {
   private readonly trashDir: string
   private readonly layerLocks: KeyedLock
 
-  constructor(root: string) {
+  /** @param ownership - a rootless runtime's: removes trees holding files of its subordinate ids. */
+  constructor(
+    root: string,
+    private readonly ownership?: TreeOwnership,
+  ) {
     this.containersDir = path.join(root, 'containers')
     this.namesDir = path.join(root, 'names')
     this.trashDir = path.join(root, 'trash')
@@ -206,7 +212,7 @@ export class ContainerStore {
     const trash = path.join(this.trashDir, `${id}.${process.pid}.${Date.now()}`)
     try {
       fs.renameSync(this.paths(id).dir, trash)
-      void removeInBackground(trash)
+      void removeInBackground(trash, this.ownership)
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
     }
@@ -215,14 +221,23 @@ export class ContainerStore {
 
   /** Deletes what removals of processes that exited before finishing left in `trash/`. */
   async emptyTrash(): Promise<void> {
-    for (const entry of fs.readdirSync(this.trashDir)) await removeInBackground(path.join(this.trashDir, entry))
+    for (const entry of fs.readdirSync(this.trashDir)) await removeInBackground(path.join(this.trashDir, entry), this.ownership)
   }
 }
 
 /**
  * Removes a trashed container dir on the threadpool; a writable layer deeper
- * than PATH_MAX (which fs.promises.rm cannot walk) is removed by fd instead.
+ * than PATH_MAX (which fs.promises.rm cannot walk) is removed by fd instead,
+ * and one holding files of a rootless runtime's subordinate ids (which the
+ * user may not unlink) through its user namespace.
  */
-async function removeInBackground(dir: string): Promise<void> {
-  await fs.promises.rm(dir, { recursive: true, force: true }).catch(() => removeTreeQuietlyAt(dir))
+async function removeInBackground(dir: string, ownership: TreeOwnership | undefined): Promise<void> {
+  await fs.promises.rm(dir, { recursive: true, force: true }).catch(() => {
+    try {
+      if (ownership) ownership.removeTree(dir)
+      else removeTreeAt(dir)
+    } catch (err) {
+      debug('could not remove %s: %s', dir, (err as Error).message)
+    }
+  })
 }

@@ -49,6 +49,7 @@ import { entryParts, extractEach, writableEntryTypes, writeOver, type EntryHeade
 import { UnsafeEntryError } from './errors'
 import { mayCreateDevices } from './devices'
 import { removeTree } from './tree'
+import type { OwnerLedger } from './owner-ledger'
 
 const IN_DIR = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS
 const WH = '.wh.'
@@ -82,6 +83,11 @@ export interface ApplyLayerOptions {
   /** 'delete' (default): whiteouts remove lower content; 'overlay': write overlay whiteouts (char 0/0, opaque xattr). */
   whiteouts?: 'delete' | 'overlay'
   signal?: AbortSignal
+  /**
+   * Records each entry's owner and mode here (a rootless unpack, whose chowns to other ids the kernel
+   * refuses: they are given afterwards inside the runtime's user namespace; see ./owner-ledger).
+   */
+  owners?: OwnerLedger
 }
 
 /**
@@ -99,7 +105,7 @@ export async function applyLayer(dir: string, input: Readable | Buffer, opts: Ap
   const parents = new PathChain(dirfd, { flags: O_PATH, resolve: IN_DIR, made: (rel) => created.add(rel) })
   const source = decompressed(Buffer.isBuffer(input) ? Readable.from([input]) : input)
   try {
-    await extractEach(source, dirfd, IN_DIR, (entry, dirs) => applyEntry(dirfd, entry, mode, parents, created, dirs), { ...opts, xattrs: true })
+    await extractEach(source, dirfd, IN_DIR, (entry, dirs) => applyEntry(dirfd, entry, { mode, owners: opts.owners }, parents, created, dirs), { ...opts, xattrs: true })
   } catch (err) {
     source.destroy() // stops reading the caller's stream
     throw err
@@ -109,7 +115,14 @@ export async function applyLayer(dir: string, input: Readable | Buffer, opts: Ap
   }
 }
 
-async function applyEntry(dirfd: number, entry: TarEntry, mode: 'delete' | 'overlay', parents: PathChain, created: Set<string>, dirs: [string, EntryHeader][]): Promise<void> {
+async function applyEntry(
+  dirfd: number,
+  entry: TarEntry,
+  { mode, owners }: { mode: 'delete' | 'overlay'; owners?: OwnerLedger },
+  parents: PathChain,
+  created: Set<string>,
+  dirs: [string, EntryHeader][],
+): Promise<void> {
   const h = entry.header
   const drain = async () => {
     for await (const _ of entry);
@@ -145,6 +158,7 @@ async function applyEntry(dirfd: number, entry: TarEntry, mode: 'delete' | 'over
     const target = name.slice(WH.length)
     if (target === '' || target === '.' || target === '..') throw new UnsafeEntryError(`layer entry ${JSON.stringify(h.name)}`, 'a whiteout of nothing')
     removeTree(pfd, target)
+    owners?.forget(parts.length > 1 ? `${parts.slice(0, -1).join('/')}/${target}` : target)
     if (mode === 'overlay') mknodat(pfd, target, S_IFCHR, 0, 0)
     return
   }
@@ -153,4 +167,7 @@ async function applyEntry(dirfd: number, entry: TarEntry, mode: 'delete' | 'over
   created.add(rel)
   const meta = { uid: h.uid ?? 0, gid: h.gid ?? 0, mtime: h.mtime ?? new Date(), mode: (h.mode ?? 0o644) & 0o7777 }
   await writeOver({ rootfd: dirfd, resolve: IN_DIR, pfd, name, label: 'layer entry' }, entry, meta, rel, dirs)
+  // A hard link shares its target's inode, whose entry has the owner.
+  if (type === 'link') owners?.forget(rel)
+  else owners?.record(rel, meta)
 }

@@ -13,6 +13,7 @@ import { once } from 'node:events'
 import { PassThrough, type Readable } from 'node:stream'
 import { InvalidArgumentError, MiniContainerError } from '../errors'
 import { applyLayer } from '../files/diff'
+import type { OwnerLedger } from '../files/owner-ledger'
 import { decompressed, writeAll } from '../files/tar-streams'
 import { diskUsage } from '../files/disk-usage'
 import { Hashing } from './blobs'
@@ -25,6 +26,8 @@ export interface LayerIngest {
   diffDir: string
   /** The blob's digest, for error messages. */
   blobDigest: string
+  /** Where the unpack records the owners it leaves to be given afterwards (rootless). */
+  owners?: OwnerLedger
 }
 
 /** What a layer ingest produced. */
@@ -41,13 +44,14 @@ export interface LayerIngestResult {
 /**
  * Unpacks a layer archive (gzip, zstd or plain tar, sniffed) into `diffDir`
  * with overlay whiteouts; returns its diffID and the bytes of its files.
+ * With `owners`, each entry's owner is recorded there too.
  * A broken archive is EINVALID naming the blob.
  */
-export async function unpackInto(diffDir: string, src: Readable, blobDigest: string): Promise<{ diffId: string; size: number }> {
+export async function unpackInto(diffDir: string, src: Readable, blobDigest: string, owners?: OwnerLedger): Promise<{ diffId: string; size: number }> {
   const hashing = new Hashing()
   const plain = decompressed(src)
   plain.on('error', (err) => hashing.destroy(err))
-  await applyLayer(diffDir, plain.pipe(hashing), { whiteouts: 'overlay' }).catch((err) => {
+  await applyLayer(diffDir, plain.pipe(hashing), { whiteouts: 'overlay', owners }).catch((err) => {
     throw layerError(blobDigest, err)
   })
   return { diffId: hashing.digest(), size: await diskUsage(diffDir) }
@@ -71,7 +75,7 @@ export async function ingestLayerPass(job: LayerIngest, chunks: AsyncIterable<Bu
   let writing: Promise<void> = Promise.resolve()
   const toLayer = new PassThrough({ highWaterMark: 1 << 20 })
   let unpackError: unknown
-  const unpack = unpackInto(job.diffDir, toLayer, job.blobDigest).catch((err) => {
+  const unpack = unpackInto(job.diffDir, toLayer, job.blobDigest, job.owners).catch((err) => {
     unpackError = err
     toLayer.destroy()
     return undefined

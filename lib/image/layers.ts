@@ -20,6 +20,7 @@ import type { Readable } from 'node:stream'
 import { DigestMismatchError, InvalidArgumentError, LayerArchiveMissingError, NotFoundError } from '../errors'
 import { decompressed } from '../files/tar-streams'
 import { removeTreeAt } from '../files/tree'
+import { OwnerLedger, type TreeOwnership } from '../files/owner-ledger'
 import { coalesce } from '../util/coalesce'
 import { checkDigest, type BlobStore, type IngestOptions } from './blobs'
 import { ingestLayerPass, unpackInto } from './layer-ingest'
@@ -67,6 +68,8 @@ export class LayerStore {
     root: string,
     private readonly blobs: BlobStore,
     private readonly lock: KeyedLock,
+    /** A rootless runtime's: files keep the owners their archive gives (see ../files/owner-ledger). */
+    private readonly ownership?: TreeOwnership,
   ) {
     this.dir = path.join(root, 'layers')
     this.byBlob = path.join(this.dir, 'by-blob')
@@ -173,7 +176,23 @@ export class LayerStore {
   /** Deletes a layer and its blob index entries (the blobs themselves belong to the blob store). */
   remove(diffId: string): void {
     for (const b of this.blobsOf(diffId)) fs.rmSync(path.join(this.byBlob, hexOf(b.digest)), { force: true })
-    removeTreeAt(this.home(diffId)) // fs.rmSync fails on a tree deeper than PATH_MAX (a committed deep dir)
+    this.removeTree(this.home(diffId))
+  }
+
+  /** Removes a layer's tree, through the runtime's user namespace when it holds files of other ids. */
+  private removeTree(dir: string): void {
+    if (this.ownership) this.ownership.removeTree(dir)
+    else removeTreeAt(dir) // fs.rmSync fails on a tree deeper than PATH_MAX (a committed deep dir)
+  }
+
+  /** A ledger of the owners an unpack gives, when the owners are given afterwards (rootless). */
+  private ledger(): OwnerLedger | undefined {
+    return this.ownership ? new OwnerLedger() : undefined
+  }
+
+  /** The owners an unpack recorded, given in one pass before the layer is committed. */
+  private restoreOwners(diffDir: string, owners: OwnerLedger | undefined): void {
+    if (owners && this.ownership) this.ownership.restoreOwners(diffDir, owners)
   }
 
   private home(diffId: string): string {
@@ -183,10 +202,14 @@ export class LayerStore {
   /** Unpacks `src` (the blob's bytes) into scratch and commits it by rename. */
   private async unpackOnce(blobDigest: string, src: Readable): Promise<string> {
     const scratch = this.newScratch()
+    const diffDir = path.join(scratch, 'diff')
     try {
-      return this.commit(scratch, await unpackInto(path.join(scratch, 'diff'), src, blobDigest))
+      const owners = this.ledger()
+      const layer = await unpackInto(diffDir, src, blobDigest, owners)
+      this.restoreOwners(diffDir, owners)
+      return this.commit(scratch, layer)
     } finally {
-      removeTreeAt(scratch)
+      this.removeTree(scratch)
     }
   }
 
@@ -200,14 +223,17 @@ export class LayerStore {
   private async ingestUnpacking(blobDigest: string, src: Readable, opts: IngestOptions): Promise<string> {
     const scratch = this.newScratch()
     const blobTmp = this.blobs.tempPath()
+    const diffDir = path.join(scratch, 'diff')
+    const owners = this.ledger()
     try {
-      const result = await ingestLayerPass({ blobTmp, diffDir: path.join(scratch, 'diff'), blobDigest }, coalesce(until(src, opts.signal)))
+      const result = await ingestLayerPass({ blobTmp, diffDir, blobDigest, owners }, coalesce(until(src, opts.signal)))
       this.blobs.commitTemp(blobTmp, blobDigest, opts.size, { digest: result.blobDigest, size: result.blobSize })
       if (!result.layer) throw result.unpackError
+      this.restoreOwners(diffDir, owners)
       return this.commit(scratch, result.layer)
     } finally {
       fs.rmSync(blobTmp, { force: true })
-      removeTreeAt(scratch)
+      this.removeTree(scratch)
     }
   }
 

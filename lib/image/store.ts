@@ -15,6 +15,7 @@
  *
  * @module
  */
+import type { TreeOwnership } from '../files/owner-ledger'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import type { Readable } from 'node:stream'
@@ -105,12 +106,13 @@ export class ImageStore {
   constructor(
     root: string,
     private readonly usersOf: (imageId: string) => string[] = () => [],
+    ownership?: TreeOwnership,
   ) {
     this.imagesDir = path.join(root, 'images')
     this.refsDir = path.join(root, 'refs')
     for (const d of [this.imagesDir, this.refsDir]) fs.mkdirSync(d, { recursive: true })
     this.blobs = new BlobStore(root)
-    this.layers = new LayerStore(root, this.blobs, new KeyedLock(path.join(root, 'locks')))
+    this.layers = new LayerStore(root, this.blobs, new KeyedLock(path.join(root, 'locks')), ownership)
   }
 
   /** Whether a blob is stored. */

@@ -6,9 +6,9 @@
  *
  * @module
  */
-import * as os from 'node:os'
 import { cgroupFact, findHelper, readSysctl, tunAccess } from './host-facts'
 import { subordinateRanges, type SubidRange } from './subids'
+import { userName } from './id-maps'
 import { readUsernsContext, usernsBlocked, usernsCause, usernsFinding, usernsFix, type UsernsBlockCause, type UsernsContext } from './userns-cause'
 import { probeUserNamespace, type ProbeStep, type UsernsProbe } from './userns-probe'
 
@@ -147,14 +147,6 @@ function unprivilegedPortStart(): PreflightCheck {
   const ok = start === undefined || start === 0 || process.geteuid?.() === 0
   const found = start === undefined ? 'unknown' : `net.ipv4.ip_unprivileged_port_start = ${start}${start > 0 ? `: host ports below ${start} need root` : ''}`
   return check(ok, false, found, 'publish host ports at or above it, or sudo sysctl -w net.ipv4.ip_unprivileged_port_start=0')
-}
-
-function userName(): string {
-  try {
-    return os.userInfo().username
-  } catch {
-    return ''
-  }
 }
 
 /** Runs every check; see {@link PreflightReport}. */

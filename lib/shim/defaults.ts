@@ -7,7 +7,7 @@
  * @module
  */
 import { existsSync } from 'node:fs'
-import { MountExtra, type MountOp } from './spec'
+import { MountExtra, type MountOp, type UsernsKind } from './spec'
 import { MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY, MS_STRICTATIME } from '../sys/libc'
 
 /** Docker's masked paths (moby oci/defaults.go). */
@@ -48,15 +48,16 @@ function deviceOps(userns: boolean): MountOp[] {
 
 /**
  * /proc, /dev (with devices, pts, shm, mqueue) and /sys, in mount order. `userns`: for a container in a
- * user namespace of one id (rootless): device nodes bound from the host, and /dev/pts without gid=5 (unmapped there).
+ * user namespace (rootless): device nodes bound from the host; in one of a single id, /dev/pts without
+ * gid=5 (unmapped there).
  */
-export function systemMounts(opts: { privileged: boolean; shmSize?: number; userns?: boolean }): MountOp[] {
+export function systemMounts(opts: { privileged: boolean; shmSize?: number; userns?: UsernsKind }): MountOp[] {
   const ops: MountOp[] = [
     fs('proc', '/proc', MS_NOSUID | MS_NOEXEC | MS_NODEV),
     fs('tmpfs', '/dev', MS_NOSUID | MS_STRICTATIME, 'mode=755,size=65536k'),
     ...deviceOps(!!opts.userns),
     ...devLinks.map(([linkTarget, target]): MountOp => ({ kind: 'symlink', linkTarget, target })),
-    fs('devpts', '/dev/pts', MS_NOSUID | MS_NOEXEC, `newinstance,ptmxmode=0666,mode=0620${opts.userns ? '' : ',gid=5'}`),
+    fs('devpts', '/dev/pts', MS_NOSUID | MS_NOEXEC, `newinstance,ptmxmode=0666,mode=0620${opts.userns === 'single' ? '' : ',gid=5'}`),
     fs('tmpfs', '/dev/shm', MS_NOSUID | MS_NOEXEC | MS_NODEV, `mode=1777,size=${opts.shmSize ?? 64 * 1024 * 1024}`, 'shm'),
     fs('mqueue', '/dev/mqueue', MS_NOSUID | MS_NOEXEC | MS_NODEV),
     fs('sysfs', '/sys', MS_NOSUID | MS_NOEXEC | MS_NODEV | (opts.privileged ? 0 : MS_RDONLY)),

@@ -115,11 +115,21 @@ export interface RunSpec {
   /** Join these cgroups, then unshare the cgroup namespace (instead of cloning it, which would root it in the shim's cgroup). */
   cgroups?: CgroupJoin
   /**
-   * Rootless: the shim makes a user namespace mapping root inside to the caller's own uid and gid alone
-   * (no helper needed), clones the container into it, and mounts the overlay with userxattr.
+   * Rootless: the container is cloned into a user namespace and its overlay mounted with userxattr.
+   * 'single': the shim makes one mapping root inside to the caller's own uid and gid alone (no helper
+   * needed); 'range': it joins {@link usernsPath}, the runtime keeper's, mapped once with the caller's
+   * subordinate ranges.
    */
-  userns?: boolean
+  userns?: UsernsKind
+  /** With `userns: 'range'`: the user namespace to join, /proc/<keeper pid>/ns/user. */
+  usernsPath?: string
 }
+
+/**
+ * A rootless container's user namespace: 'single' maps root inside to the caller alone (setgroups
+ * denied there); 'range' is the runtime keeper's, with the caller's subordinate ids mapped too.
+ */
+export type UsernsKind = 'single' | 'range'
 
 /** Everything `mc-shim exec` needs. */
 export interface ExecSpec {
@@ -128,13 +138,17 @@ export interface ExecSpec {
   process: ProcessSpec
   /** Join the container's cgroups, then its cgroup namespace (left out of `joinFlags`). */
   cgroups?: CgroupJoin
-  /** The container runs in a user namespace of its own (rootless; `joinFlags` then holds CLONE_NEWUSER): no setgroups. */
-  userns?: boolean
+  /** The container runs in a user namespace (rootless; `joinFlags` then holds CLONE_NEWUSER), and which kind: no setgroups in a 'single' one. */
+  userns?: UsernsKind
 }
 
-/** The shim's `userns` key (native/spec.h), for run and exec specs alike. */
-function usernsTokens(userns: boolean | undefined): string[] {
-  return userns ? ['userns', '1'] : []
+/** The shim's `userns` values (native/spec.h's MC_USERNS_SINGLE and MC_USERNS_RANGE). */
+const usernsValues: Record<UsernsKind, string> = { single: '1', range: '2' }
+
+/** The shim's `userns` and `usernspath` keys, for run and exec specs alike. */
+function usernsTokens(userns: UsernsKind | undefined, path?: string): string[] {
+  if (!userns) return []
+  return path ? ['userns', usernsValues[userns], 'usernspath', path] : ['userns', usernsValues[userns]]
 }
 
 function processTokens(p: ProcessSpec): string[] {
@@ -196,7 +210,7 @@ export const mountFallbacks = { force: false }
 export function encodeRunSpec(s: RunSpec): Buffer {
   const t = ['rootfs', s.rootfs.mergedDir, 'upper', s.rootfs.upperDir, 'work', s.rootfs.workDir, 'readonly', s.rootfs.readOnly ? '1' : '0']
   for (const l of s.rootfs.lowerDirs) t.push('lower', l)
-  t.push(...cgroupTokens(s.cgroups), ...usernsTokens(s.userns))
+  t.push(...cgroupTokens(s.cgroups), ...usernsTokens(s.userns, s.usernsPath))
   t.push('clone', String(withoutCgroupns(s.cloneFlags, s.cgroups)), 'lo', s.loopbackUp ? '1' : '0', 'init', s.init ? '1' : '0')
   t.push('detach', s.detach ? '1' : '0')
   if (s.exitFile) t.push('exitfile', s.exitFile)

@@ -50,7 +50,7 @@ describe('rootless containers, as an ordinary user', () => {
     user.remove()
   })
 
-  test("the host image runs `id` as root mapped to the user alone; exit code and logs; mknod of 1:11 is EPERM", () => {
+  test("the host image runs `id` as root mapped to the user, then its subordinate range (podman's layout); exit code and logs; mknod of 1:11 is EPERM", () => {
     const out = asUser(`
   await Image.fromHost({ runtime: rt })
   const c = await run('host', ['sh', '-c', 'id; cat /proc/self/uid_map /proc/self/gid_map; mknod /tmp/kmsg c 1 11 || echo mknod refused; ls -ln /dev/null; exit 7'], { runtime: rt, network: 'none' })
@@ -60,8 +60,13 @@ describe('rootless containers, as an ordinary user', () => {
     expect(out.exit).toEqual({ exitCode: 7 })
     const lines = out.logs.split('\n')
     expect(lines[0]).toMatch(/^uid=0\(root\) gid=0\(root\)/)
-    expect(lines[1]!.trim().split(/\s+/)).toEqual(['0', String(user.uid), '1'])
-    expect(lines[2]!.trim().split(/\s+/)).toEqual(['0', String(user.gid), '1'])
+    const { start, count } = user.subids
+    expect(lines.slice(1, 5).map((l: string) => l.trim().split(/\s+/))).toEqual([
+      ['0', String(user.uid), '1'],
+      ['1', String(start), String(count)],
+      ['0', String(user.gid), '1'],
+      ['1', String(start), String(count)],
+    ])
     expect(out.logs).toContain('Operation not permitted')
     expect(out.logs).toContain('mknod refused')
     // The host's /dev/null, bound (root's outside, so nobody's inside), never a node made in the container.

@@ -55,12 +55,13 @@ export function fullRunSpec(output: OutputSpec): RunSpec {
     exitFile: '/var/lib/mc/exit',
     hold: true,
     cgroups,
-    userns: true,
+    userns: 'range',
+    usernsPath: '/proc/4243/ns/user',
   }
 }
 
 /** An exec spec with every field set. */
-export const fullExecSpec: ExecSpec = { pid: 4242, joinFlags: 0x7c020000 | CLONE_NEWCGROUP, process: fullProcess, cgroups, userns: true }
+export const fullExecSpec: ExecSpec = { pid: 4242, joinFlags: 0x7c020000 | CLONE_NEWCGROUP, process: fullProcess, cgroups, userns: 'range' }
 
 /** What `mc-shim dump-spec` prints of a spec (native/spec-dump.c). */
 export interface DecodedSpec {
@@ -100,6 +101,7 @@ export interface DecodedSpec {
   cgroup_procs: string[]
   cgroupns: number
   userns: number
+  userns_path: string | null
 }
 
 const unlimited = (2n ** 64n - 1n).toString()
@@ -122,7 +124,7 @@ const decodedProcess = {
   ],
   cgroup_procs: cgroups.procsFiles,
   cgroupns: 1,
-  userns: 1,
+  userns: 2,
 }
 
 /** The fields a run spec leaves unset. */
@@ -165,6 +167,7 @@ export function decodedRunSpec(output: OutputSpec): DecodedSpec {
     target_pid: 0,
     join_flags: 0,
     ...decodedProcess,
+    userns_path: '/proc/4243/ns/user',
   }
 }
 
@@ -175,4 +178,5 @@ export const decodedExecSpec: DecodedSpec = {
   target_pid: 4242,
   join_flags: 0x7c020000, // without CLONE_NEWCGROUP: joined by the child after its cgroups
   ...decodedProcess,
+  userns_path: null,
 }

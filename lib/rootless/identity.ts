@@ -1,0 +1,165 @@
+/**
+ * Who a rootless runtime's containers and files are: with a subordinate
+ * range (and newuidmap/newgidmap), every container joins the namespace of
+ * the runtime's keeper, where 0 is the user and 1..N the subordinate ids,
+ * and image files keep the owners their layers give them (uid u inside is
+ * subuid start+u-1 on the host), given once per layer in the keeper. Without
+ * one, each container maps the user alone, files of other ids are the
+ * user's, and one warning says so.
+ *
+ * @module
+ */
+import { errnoOf, IdRangeError, InvalidArgumentError, RuntimeClosedError } from '../errors'
+import type { OwnerLedger, TreeOwnership } from '../files/owner-ledger'
+import { removeTreeAt } from '../files/tree'
+import type { UsernsKind } from '../shim/spec'
+import { debug } from '../util/debug'
+import { RootlessUnsupportedError } from './errors'
+import { rootlessIdMaps, type IdMaps } from './id-maps'
+import { Keeper } from './keeper'
+
+/** What a rootless runtime does with a layer file owned by an id beyond its subordinate range. */
+export type IdOverflow = 'error' | 'squash'
+
+/** The warning's code, for `process.on('warning')` filters: containers map the user alone. */
+export const singleUidWarning = 'MINICONTAINER_SINGLE_UID'
+/** The warning's code: layer files of ids beyond the range were given to root inside (`idOverflow: 'squash'`). */
+export const idSquashedWarning = 'MINICONTAINER_ID_SQUASHED'
+
+const addRange = 'sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 <user> (a range no other user has; see /etc/subuid and /etc/subgid) and install uidmap (newuidmap/newgidmap)'
+
+let warnedSingle = false
+
+/** The `idOverflow` option checked: EINVALID for a value other than 'error' or 'squash'. */
+export function idOverflowOption(value: unknown): IdOverflow {
+  if (value === undefined || value === 'error' || value === 'squash') return value ?? 'error'
+  throw new InvalidArgumentError(`idOverflow must be 'error' or 'squash', not ${JSON.stringify(value)}`)
+}
+
+/** The namespace a container start joins, or makes. */
+export interface UsernsChoice {
+  kind: UsernsKind
+  /** With 'range': the keeper's namespace. */
+  path?: string
+}
+
+/** One rootless runtime's ids: its maps, its keeper (started at first need), and the ownership of its files. */
+export class RootlessIdentity implements TreeOwnership {
+  private found: IdMaps | { missing: string } | undefined
+  private keeper: Keeper | undefined
+  private closed = false
+
+  /**
+   * @param root - the runtime's root, named when a start comes after close().
+   * @param idOverflow - see RuntimeOptions.idOverflow.
+   */
+  constructor(
+    private readonly root: string,
+    private readonly idOverflow: IdOverflow = 'error',
+  ) {}
+
+  /** The runtime's maps, or undefined when containers map the user alone (read once). */
+  get maps(): IdMaps | undefined {
+    this.found ??= rootlessIdMaps()
+    return 'missing' in this.found ? undefined : this.found
+  }
+
+  /** The kind of namespace this runtime's containers run in. */
+  get kind(): UsernsKind {
+    return this.maps ? 'range' : 'single'
+  }
+
+  /** For a container start: the keeper's namespace (started now if needed), else a single-id one of the shim's own (warned once). */
+  forStart(): UsernsChoice {
+    if (!this.maps) {
+      this.warnSingle()
+      return { kind: 'single' }
+    }
+    return { kind: 'range', path: this.running().usernsPath }
+  }
+
+  /** Refuses a non-root user in a single-id namespace, where setuid to it is EINVAL: the fix is a subordinate range. */
+  checkUser(kind: UsernsKind, ids: { uid: number; gid: number }, user: string | undefined): void {
+    if (kind !== 'single' || (ids.uid === 0 && ids.gid === 0)) return
+    const why = this.found && 'missing' in this.found ? `: ${this.found.missing}` : ''
+    throw new RootlessUnsupportedError(
+      `run as user ${JSON.stringify(user)} (uid ${ids.uid}, gid ${ids.gid})`,
+      `without a subordinate id range${why}, a rootless container maps your uid alone and can switch to no other; add one with ${addRange}, or leave the user at root`,
+    )
+  }
+
+  /** Gives an unpacked layer's files their owners inside the namespace: EIDRANGE for an id beyond the range (unless squashing). */
+  restoreOwners(dir: string, ledger: OwnerLedger): void {
+    if (ledger.size === 0) return
+    const maps = this.maps
+    if (!maps) return this.warnSingle(ledger)
+    this.squashOverflow(ledger, maps)
+    if (ledger.size === 0) return
+    const n = this.withKeeper((k) => k.chown(dir, ledger.manifest()))
+    debug('keeper gave %d entries of %s their owners', n, dir)
+  }
+
+  /** Removes a tree as the user, else (files of subordinate ids: EACCES, EPERM) as root of the keeper's namespace. */
+  removeTree(dir: string): void {
+    try {
+      removeTreeAt(dir)
+    } catch (err) {
+      const errno = errnoOf(err)
+      if (!this.maps || (errno !== 'EACCES' && errno !== 'EPERM')) throw err
+      this.withKeeper((k) => k.removeTree(dir))
+    }
+  }
+
+  /** Ends the keeper. Later file work (a removal after close) uses a keeper of its own, ended at once. */
+  close(): void {
+    this.closed = true
+    this.keeper?.close()
+    this.keeper = undefined
+  }
+
+  private running(): Keeper {
+    if (this.closed) throw new RuntimeClosedError(this.root, 'start a container')
+    this.keeper ??= Keeper.start(this.maps!)
+    return this.keeper
+  }
+
+  private withKeeper<T>(work: (k: Keeper) => T): T {
+    if (!this.closed) return work(this.running())
+    const once = Keeper.start(this.maps!)
+    try {
+      return work(once)
+    } finally {
+      once.close()
+    }
+  }
+
+  /** Ids beyond the maps: EIDRANGE naming the first, or (squash) root's, reported in one warning. */
+  private squashOverflow(ledger: OwnerLedger, maps: IdMaps): void {
+    const squashed: string[] = []
+    for (const [rel, o] of [...ledger.entries()]) {
+      if (o.uid <= maps.maxUid && o.gid <= maps.maxGid) continue
+      if (this.idOverflow !== 'squash') throw new IdRangeError(`/${rel}`, o.uid > maps.maxUid ? { kind: 'uid', id: o.uid, max: maps.maxUid } : { kind: 'gid', id: o.gid, max: maps.maxGid }, maps.describe)
+      squashed.push(`/${rel}`)
+      ledger.replace(rel, { uid: o.uid > maps.maxUid ? 0 : o.uid, gid: o.gid > maps.maxGid ? 0 : o.gid, mode: o.mode })
+    }
+    if (squashed.length)
+      process.emitWarning(`idOverflow 'squash': ${squashed.length} layer file(s) owned by ids beyond ${maps.describe} were given to root inside: ${listed(squashed)}`, { code: idSquashedWarning })
+  }
+
+  private warnSingle(ledger?: OwnerLedger): void {
+    if (warnedSingle) return
+    warnedSingle = true
+    const squashed = ledger ? [...ledger.entries()].map(([rel]) => `/${rel}`) : []
+    process.emitWarning(
+      `rootless containers map root inside to your uid alone (${(this.found as { missing?: string } | undefined)?.missing ?? 'no subordinate range'}): ` +
+        `image files owned by other ids are yours${squashed.length ? ` (${listed(squashed)})` : ''}, and a container cannot switch to another user. ` +
+        `To map a subordinate range as podman does: ${addRange}.`,
+      { code: singleUidWarning },
+    )
+  }
+}
+
+/** The first paths of a list, and how many more. */
+function listed(paths: string[]): string {
+  return paths.length > 10 ? `${paths.slice(0, 10).join(', ')} and ${paths.length - 10} more` : paths.join(', ')
+}

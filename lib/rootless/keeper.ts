@@ -1,0 +1,130 @@
+/**
+ * The keeper: `mc-shim keeper` (native/keeper.c), one per rootless runtime
+ * with subordinate ids, holding the user namespace every container of the
+ * runtime joins. The kernel lets only setuid helpers write a map of ids
+ * other than one's own, so newuidmap and newgidmap (the only programs the
+ * library runs) map it here, once: podman's layout, 0 -> the user and
+ * 1..N -> its subordinate ranges. Joining a held namespace costs a setns per
+ * start, where running the helpers per start cost 3.5-8 ms (the design note).
+ *
+ * The channel is synchronous on purpose: requests are rare (start-up, one
+ * ownership pass per layer unpacked, a removal), each is answered before the
+ * next, and a blocking socket keeps no handle in the event loop: the keeper
+ * never holds a process open. It ends when its socket closes: {@link Keeper.close},
+ * or the death of this process (PDEATHSIG backs that up).
+ *
+ * @module
+ */
+import { execFileSync } from 'node:child_process'
+import * as fs from 'node:fs'
+import { StartError } from '../errors'
+import { shimPath } from '../shim/shim'
+import { closeQuietly, errnoName, socketPair, spawnProcess, waitPid } from '../sys/libc'
+import { debug } from '../util/debug'
+import type { IdMaps } from './id-maps'
+
+/** A keeper process and its control socket. */
+export class Keeper {
+  private constructor(
+    /** The keeper's pid (our child, unreaped while it runs: the pid names it alone). */
+    readonly pid: number,
+    private fd: number,
+  ) {}
+
+  /** The path a container's shim joins: the keeper's user namespace. */
+  get usernsPath(): string {
+    return `/proc/${this.pid}/ns/user`
+  }
+
+  /** Spawns a keeper, has newuidmap/newgidmap write `maps` on it, and checks that root inside is the caller. */
+  static start(maps: IdMaps): Keeper {
+    const [ours, theirs] = socketPair()
+    const devNull = fs.openSync('/dev/null', 'r+')
+    let pid: number
+    try {
+      pid = spawnProcess(shimPath, ['mc-shim', 'keeper', String(process.pid)], [], [devNull, devNull, devNull, theirs], false)
+    } catch (err) {
+      closeQuietly(ours)
+      throw err
+    } finally {
+      closeQuietly(theirs)
+      fs.closeSync(devNull)
+    }
+    const keeper = new Keeper(pid, ours)
+    try {
+      keeper.expect('R', 'unshare')
+      keeper.runHelper(maps.uidHelper, maps.uid)
+      keeper.runHelper(maps.gidHelper, maps.gid)
+      keeper.request([Buffer.from('mapped\0')], 'idmap')
+    } catch (err) {
+      keeper.close()
+      throw err
+    }
+    debug('keeper %d holds a user namespace: uid map %j, gid map %j', pid, maps.uid, maps.gid)
+    return keeper
+  }
+
+  /** Gives the entries below `dir` the owners of `manifest` (OwnerLedger.manifest()); returns how many. */
+  chown(dir: string, manifest: Buffer): number {
+    return Number(this.request([Buffer.from(`chown\0${dir}\0`), manifest], 'chown'))
+  }
+
+  /** Removes `path` and everything below it, as root of the namespace (files of every mapped id). */
+  removeTree(path: string): void {
+    this.request([Buffer.from(`rmtree\0${path}\0`)], 'rmtree')
+  }
+
+  /** Closes the channel: the keeper exits, and is reaped. The namespace lives on in running containers. */
+  close(): void {
+    if (this.fd < 0) return
+    closeQuietly(this.fd)
+    this.fd = -1
+    try {
+      waitPid(this.pid) // it was blocked reading the channel: EOF ends it at once
+    } catch {
+      /* reaped already */
+    }
+  }
+
+  /** newuidmap/newgidmap `<pid> <inside> <outside> <count>...`: a failure says which and why (its stderr). */
+  private runHelper(helper: string, lines: readonly (readonly [number, number, number])[]): void {
+    try {
+      execFileSync(helper, [String(this.pid), ...lines.flat().map(String)], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 10_000 })
+    } catch (err) {
+      const stderr = String((err as { stderr?: Buffer }).stderr ?? '').trim()
+      throw new StartError('idmap', 'EPERM', `${helper} ${this.pid} ${lines.flat().join(' ')}: ${stderr || (err as Error).message}`)
+    }
+  }
+
+  /** Sends one request (`body`: NUL-terminated fields, after a little-endian length) and returns its answer's detail. */
+  private request(parts: Buffer[], step: string): string {
+    if (this.fd < 0) throw new StartError(step, 'EPIPE', 'the runtime keeper was closed')
+    const body = Buffer.concat(parts)
+    const header = Buffer.alloc(4)
+    header.writeUInt32LE(body.length)
+    const message = Buffer.concat([header, body])
+    for (let off = 0; off < message.length; ) off += fs.writeSync(this.fd, message, off)
+    return this.expect('OK', step)
+  }
+
+  /** Reads the keeper's next line: its detail when it starts with `word`, else a StartError of the keeper's "E <errno>\t<detail>". */
+  private expect(word: string, step: string): string {
+    const line = this.readLine()
+    if (line === word) return ''
+    if (line.startsWith(`${word} `)) return line.slice(word.length + 1)
+    const failed = /^E (\d+)\t(.*)$/.exec(line)
+    if (failed) throw new StartError(step, errnoName(Number(failed[1])), failed[2])
+    throw new StartError(step, 'EPIPE', line ? `the runtime keeper said ${JSON.stringify(line)}` : 'the runtime keeper exited')
+  }
+
+  private readLine(): string {
+    const bytes: number[] = []
+    const one = Buffer.alloc(1)
+    // Byte by byte: answers are short, and nothing past the line may be consumed.
+    while (fs.readSync(this.fd, one, 0, 1, null) === 1) {
+      if (one[0] === 0x0a) return Buffer.from(bytes).toString()
+      bytes.push(one[0])
+    }
+    return Buffer.from(bytes).toString()
+  }
+}

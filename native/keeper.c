@@ -1,0 +1,234 @@
+/*
+ * mc-shim keeper <owner pid>: the rootless runtime's user namespace, held
+ * for the runtime's life (podman's layout: 0 -> the caller, 1..N -> its
+ * subordinate ranges) so that each container start joins it (setns, no
+ * helper) instead of paying newuidmap/newgidmap per start.
+ *
+ * Only setuid helpers may write a map of ids other than one's own, so the
+ * keeper unshares CLONE_NEWUSER, says "R", and Node runs newuidmap and
+ * newgidmap on its pid, then sends "mapped". From then on the keeper is root
+ * in the namespace, with every capability over the files of the mapped ids,
+ * and does the file work a user cannot do outside: giving an unpacked
+ * layer's files their owners (one batched pass per layer) and removing trees
+ * that hold files of subordinate ids.
+ *
+ * Control channel (fd 3, a stream socket; one request at a time):
+ *   request  = u32 length (LE) + NUL-terminated fields: verb, arguments
+ *   answer   = "OK[ <detail>]\n" or "E <errno>\t<detail>\n"
+ *   verbs    mapped                  the maps are written: check them
+ *            chown <dir> <record>... owners and set-id modes of <dir>'s entries (own_entry's records)
+ *            rmtree <path>           remove <path> and everything below it
+ * New verbs (a network namespace unshared on request, fds sent back with
+ * SCM_RIGHTS on the answer) are additions to this table, not a new channel.
+ * EOF on fd 3 (Runtime.close(), or the owner's death) ends the keeper;
+ * PDEATHSIG too. The namespace itself lives on in running containers.
+ */
+#define _GNU_SOURCE
+#include "keeper.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define MAX_FIELDS 8
+#define MAX_REQUEST (256u << 20) /* a chown request carries a layer's manifest */
+
+static int control = -1;
+
+static void answer(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void answer(const char *fmt, ...) {
+  char line[1200];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
+  va_end(ap);
+  if (n > (int)sizeof(line) - 2) n = sizeof(line) - 2;
+  for (int i = 0; i < n; i++)
+    if (line[i] == '\n') line[i] = ' ';
+  line[n++] = '\n';
+  ssize_t ignored = send(control, line, (size_t)n, MSG_NOSIGNAL);
+  (void)ignored;
+}
+
+static void answer_errno(int err, const char *what, const char *path) {
+  answer("E %d\t%s %s", err, what, path);
+}
+
+/* Reads exactly len bytes; 0, or -1 at EOF or on an error. */
+static int read_all(int fd, void *buf, size_t len) {
+  char *p = buf;
+  while (len) {
+    ssize_t n = read(fd, p, len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return -1;
+    p += n;
+    len -= (size_t)n;
+  }
+  return 0;
+}
+
+/*
+ * The next request: its first fields (pointers into *blob, which the caller frees; at most MAX_FIELDS,
+ * the rest are read from *end back), their count, or -1 at EOF.
+ */
+static int read_request(char **blob, char **end, char *fields[MAX_FIELDS]) {
+  uint32_t len;
+  if (read_all(control, &len, sizeof(len)) < 0 || len == 0 || len > MAX_REQUEST) return -1;
+  *blob = malloc(len + 1);
+  if (!*blob || read_all(control, *blob, len) < 0) return -1;
+  (*blob)[len] = 0;
+  *end = *blob + len;
+  int n = 0;
+  for (char *p = *blob; p < *end && n < MAX_FIELDS; p += strlen(p) + 1) fields[n++] = p;
+  return n;
+}
+
+/* The parent directory of `rel` below dirfd, never leaving it nor following a symlink. */
+static int open_parent(int dirfd, const char *rel, const char **base) {
+  const char *slash = strrchr(rel, '/');
+  *base = slash ? slash + 1 : rel;
+  if (!slash) return dup(dirfd);
+  char parent[4096];
+  size_t n = (size_t)(slash - rel);
+  if (n >= sizeof(parent)) {
+    errno = ENAMETOOLONG;
+    return -1;
+  }
+  memcpy(parent, rel, n);
+  parent[n] = 0;
+  struct open_how how = {.flags = O_PATH | O_DIRECTORY | O_CLOEXEC, .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV};
+  return (int)syscall(SYS_openat2, dirfd, parent, &how, sizeof(how));
+}
+
+/*
+ * One manifest record: "<uid> <gid> <mode, octal> <path below dir>\0". The owner first, then the mode
+ * when it has set-id bits (chown cleared them). An entry gone since (a later whiteout) is skipped.
+ */
+static int own_entry(int dirfd, const char *record) {
+  unsigned uid, gid, mode;
+  int used = 0;
+  /* One space before the path, which may itself begin with spaces. */
+  if (sscanf(record, "%u %u %o%n", &uid, &gid, &mode, &used) != 3 || record[used] != ' ' || !record[used + 1]) {
+    errno = EINVAL;
+    return -1;
+  }
+  const char *base;
+  int pfd = open_parent(dirfd, record + used + 1, &base);
+  if (pfd < 0) return errno == ENOENT ? 0 : -1;
+  int r = fchownat(pfd, base, uid, gid, AT_SYMLINK_NOFOLLOW);
+  struct stat st;
+  if (r == 0 && (mode & 06000) && fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISLNK(st.st_mode)) r = fchmodat(pfd, base, mode & 07777, 0);
+  int saved = errno;
+  close(pfd);
+  errno = saved;
+  return r < 0 && errno != ENOENT ? -1 : 0;
+}
+
+/* The records from `p` to `end`, one pass; answers how many were done, or the first failure. */
+static void chown_pass(const char *dir, const char *p, const char *end) {
+  int dirfd = open(dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (dirfd < 0) return answer_errno(errno, "open", dir);
+  long done = 0;
+  for (; p < end; p += strlen(p) + 1, done++) {
+    if (own_entry(dirfd, p) < 0) {
+      answer("E %d\tchown %s: %.200s", errno, dir, p);
+      close(dirfd);
+      return;
+    }
+  }
+  close(dirfd);
+  answer("OK %ld", done);
+}
+
+/* Removes everything in the directory `fd` (closed here), depth first, never following a symlink. */
+static int empty_dir(int fd) {
+  DIR *d = fdopendir(fd);
+  if (!d) {
+    close(fd);
+    return -1;
+  }
+  struct dirent *e;
+  int r = 0;
+  while (r == 0 && (e = readdir(d))) {
+    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+    if (unlinkat(fd, e->d_name, 0) == 0 || errno == ENOENT) continue;
+    if (errno != EISDIR) {
+      r = -1;
+      break;
+    }
+    int sub = openat(fd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (sub < 0 || empty_dir(sub) < 0 || unlinkat(fd, e->d_name, AT_REMOVEDIR) < 0) r = -1;
+  }
+  int saved = errno;
+  closedir(d);
+  errno = saved;
+  return r;
+}
+
+static void remove_tree(const char *path) {
+  const char *base;
+  int parent = open_parent(AT_FDCWD, path, &base);
+  if (parent < 0) return errno == ENOENT ? answer("OK") : answer_errno(errno, "open parent of", path);
+  int r = unlinkat(parent, base, 0);
+  if (r < 0 && errno == EISDIR) {
+    int fd = openat(parent, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    r = fd < 0 || empty_dir(fd) < 0 ? -1 : unlinkat(parent, base, AT_REMOVEDIR);
+  }
+  int err = errno;
+  close(parent);
+  if (r < 0 && err != ENOENT) return answer_errno(err, "remove", path);
+  answer("OK");
+}
+
+/* After newuidmap/newgidmap: root here is the caller, so the keeper has its capabilities over the mapped ids. */
+static void check_mapped(void) {
+  if (getuid() != 0 || getgid() != 0) return answer("E %d\tuid %u gid %u after mapping (not 0 0)", EPERM, (unsigned)getuid(), (unsigned)getgid());
+  answer("OK");
+}
+
+static __attribute__((noreturn)) void serve(void) {
+  for (;;) {
+    char *blob = NULL, *end = NULL, *f[MAX_FIELDS] = {0};
+    int n = read_request(&blob, &end, f);
+    if (n <= 0) _exit(0); /* Node closed the channel, or died */
+    if (!strcmp(f[0], "mapped") && n == 1) check_mapped();
+    else if (!strcmp(f[0], "chown") && n >= 2) chown_pass(f[1], n > 2 ? f[2] : end, end);
+    else if (!strcmp(f[0], "rmtree") && n == 2 && f[1][0] == '/') remove_tree(f[1]);
+    else answer("E %d\tunknown request %.40s", EINVAL, f[0]);
+    free(blob);
+  }
+}
+
+int mc_keeper(int fd, pid_t owner) {
+  control = fd;
+  /* Owned by the Node process that spawned it: gone with it, even before EOF reaches us. */
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != owner) _exit(1);
+  if (chdir("/") < 0) _exit(1);
+  /* rmtree holds an fd per directory level. */
+  struct rlimit files;
+  if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &files);
+  }
+  if (unshare(CLONE_NEWUSER) < 0) {
+    answer("E %d\tunshare(CLONE_NEWUSER)", errno);
+    return 1;
+  }
+  answer("R");
+  serve();
+}
