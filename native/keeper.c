@@ -97,8 +97,11 @@ static int read_request(char **blob, char **end, char *fields[MAX_FIELDS]) {
   return n;
 }
 
-/* The parent directory of `rel` below dirfd, never leaving it nor following a symlink. */
-static int open_parent(int dirfd, const char *rel, const char **base) {
+/* Below a layer's directory: never leaving it, nor following a symlink (the layer's content is untrusted). */
+#define IN_LAYER (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV)
+
+/* The parent directory of `rel` (resolved from dirfd with openat2's `resolve`), and its last component in *base. */
+static int open_parent(int dirfd, const char *rel, const char **base, unsigned long long resolve) {
   const char *slash = strrchr(rel, '/');
   *base = slash ? slash + 1 : rel;
   if (!slash) return dup(dirfd);
@@ -110,7 +113,7 @@ static int open_parent(int dirfd, const char *rel, const char **base) {
   }
   memcpy(parent, rel, n);
   parent[n] = 0;
-  struct open_how how = {.flags = O_PATH | O_DIRECTORY | O_CLOEXEC, .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV};
+  struct open_how how = {.flags = O_PATH | O_DIRECTORY | O_CLOEXEC, .resolve = resolve};
   return (int)syscall(SYS_openat2, dirfd, parent, &how, sizeof(how));
 }
 
@@ -127,7 +130,7 @@ static int own_entry(int dirfd, const char *record) {
     return -1;
   }
   const char *base;
-  int pfd = open_parent(dirfd, record + used + 1, &base);
+  int pfd = open_parent(dirfd, record + used + 1, &base, IN_LAYER);
   if (pfd < 0) return errno == ENOENT ? 0 : -1;
   int r = fchownat(pfd, base, uid, gid, AT_SYMLINK_NOFOLLOW);
   struct stat st;
@@ -181,7 +184,8 @@ static int empty_dir(int fd) {
 
 static void remove_tree(const char *path) {
   const char *base;
-  int parent = open_parent(AT_FDCWD, path, &base);
+  /* A path of the runtime's own store, named by Node: its parents are the user's, whatever they are. */
+  int parent = open_parent(AT_FDCWD, path, &base, RESOLVE_NO_MAGICLINKS);
   if (parent < 0) return errno == ENOENT ? answer("OK") : answer_errno(errno, "open parent of", path);
   int r = unlinkat(parent, base, 0);
   if (r < 0 && errno == EISDIR) {

@@ -17,11 +17,26 @@
  */
 import { execFileSync } from 'node:child_process'
 import * as fs from 'node:fs'
-import { StartError } from '../errors'
+import { StartError, SyscallError } from '../errors'
 import { shimPath } from '../shim/shim'
 import { closeQuietly, errnoName, socketPair, spawnProcess, waitPid } from '../sys/libc'
 import { debug } from '../util/debug'
 import type { IdMaps } from './id-maps'
+
+/** The error of a refused request, from the keeper's errno name and detail. */
+type Failure = (errno: string, detail: string) => Error
+
+/** A failure to start the keeper: a container start fails with it (ESTART, naming the step). */
+const startError =
+  (step: string): Failure =>
+  (errno, detail) =>
+    new StartError(step, errno, detail)
+
+/** A failure of file work: the call, its errno and the keeper's detail (ESYSCALL). */
+const fileError =
+  (call: string, path: string): Failure =>
+  (errno, detail) =>
+    new SyscallError(`${call} (in the runtime's user namespace: ${detail})`, errno, path)
 
 /** A keeper process and its control socket. */
 export class Keeper {
@@ -52,10 +67,10 @@ export class Keeper {
     }
     const keeper = new Keeper(pid, ours)
     try {
-      keeper.expect('R', 'unshare')
+      keeper.expect('R', startError('userns'))
       keeper.runHelper(maps.uidHelper, maps.uid)
       keeper.runHelper(maps.gidHelper, maps.gid)
-      keeper.request([Buffer.from('mapped\0')], 'idmap')
+      keeper.request([Buffer.from('mapped\0')], startError('idmap'))
     } catch (err) {
       keeper.close()
       throw err
@@ -66,12 +81,12 @@ export class Keeper {
 
   /** Gives the entries below `dir` the owners of `manifest` (OwnerLedger.manifest()); returns how many. */
   chown(dir: string, manifest: Buffer): number {
-    return Number(this.request([Buffer.from(`chown\0${dir}\0`), manifest], 'chown'))
+    return Number(this.request([Buffer.from(`chown\0${dir}\0`), manifest], fileError('chown', dir)))
   }
 
   /** Removes `path` and everything below it, as root of the namespace (files of every mapped id). */
   removeTree(path: string): void {
-    this.request([Buffer.from(`rmtree\0${path}\0`)], 'rmtree')
+    this.request([Buffer.from(`rmtree\0${path}\0`)], fileError('rmtree', path))
   }
 
   /** Closes the channel: the keeper exits, and is reaped. The namespace lives on in running containers. */
@@ -92,29 +107,29 @@ export class Keeper {
       execFileSync(helper, [String(this.pid), ...lines.flat().map(String)], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 10_000 })
     } catch (err) {
       const stderr = String((err as { stderr?: Buffer }).stderr ?? '').trim()
-      throw new StartError('idmap', 'EPERM', `${helper} ${this.pid} ${lines.flat().join(' ')}: ${stderr || (err as Error).message}`)
+      throw startError('idmap')('EPERM', `${helper} ${this.pid} ${lines.flat().join(' ')}: ${stderr || (err as Error).message}`)
     }
   }
 
   /** Sends one request (`body`: NUL-terminated fields, after a little-endian length) and returns its answer's detail. */
-  private request(parts: Buffer[], step: string): string {
-    if (this.fd < 0) throw new StartError(step, 'EPIPE', 'the runtime keeper was closed')
+  private request(parts: Buffer[], fail: Failure): string {
+    if (this.fd < 0) throw fail('EPIPE', 'the runtime keeper was closed')
     const body = Buffer.concat(parts)
     const header = Buffer.alloc(4)
     header.writeUInt32LE(body.length)
     const message = Buffer.concat([header, body])
     for (let off = 0; off < message.length; ) off += fs.writeSync(this.fd, message, off)
-    return this.expect('OK', step)
+    return this.expect('OK', fail)
   }
 
-  /** Reads the keeper's next line: its detail when it starts with `word`, else a StartError of the keeper's "E <errno>\t<detail>". */
-  private expect(word: string, step: string): string {
+  /** Reads the keeper's next line: its detail when it starts with `word`, else `fail` of the keeper's "E <errno>\t<detail>". */
+  private expect(word: string, fail: Failure): string {
     const line = this.readLine()
     if (line === word) return ''
     if (line.startsWith(`${word} `)) return line.slice(word.length + 1)
     const failed = /^E (\d+)\t(.*)$/.exec(line)
-    if (failed) throw new StartError(step, errnoName(Number(failed[1])), failed[2])
-    throw new StartError(step, 'EPIPE', line ? `the runtime keeper said ${JSON.stringify(line)}` : 'the runtime keeper exited')
+    if (failed) throw fail(errnoName(Number(failed[1])), failed[2])
+    throw fail('EPIPE', line ? `the runtime keeper said ${JSON.stringify(line)}` : 'the runtime keeper exited')
   }
 
   private readLine(): string {

@@ -48,7 +48,7 @@ export interface UnprivilegedUser {
   name: string
   uid: number
   gid: number
-  /** Its one subordinate range, the same for uids and gids. */
+  /** Its one subordinate range, the same for uids and gids (count 0: made without one). */
   subids: { start: number; count: number }
   /** Runs `node -e nodeScript(body)` as this user to its end, through `wrapper` (a command that execs its arguments) when given, with `env` added to its clean environment. */
   node(body: string, wrapper?: string[], env?: Record<string, string>): NodeResult
@@ -58,8 +58,8 @@ export interface UnprivilegedUser {
   remove(): void
 }
 
-/** Makes the user (as root); call remove() in afterAll. */
-export function makeUnprivilegedUser(): UnprivilegedUser {
+/** Makes the user (as root), with a subordinate range unless `subids` is false; call remove() in afterAll. */
+export function makeUnprivilegedUser(opts: { subids?: boolean } = {}): UnprivilegedUser {
   for (const dir of ['/work', __dirname]) if ((fs.statSync(dir).mode & 0o005) !== 0o005) throw new Error(`${dir} is not readable by other users: the rootless tests run the checkout as another user`)
   const name = `mcrl${process.pid}${Math.floor(Math.random() * 1e4)}`.slice(0, 30)
   for (const file of subidFiles) if (!fs.existsSync(file)) fs.writeFileSync(file, '', { mode: 0o644 })
@@ -67,14 +67,14 @@ export function makeUnprivilegedUser(): UnprivilegedUser {
   execFileSync('useradd', ['-M', '-s', '/bin/sh', '-K', 'SUB_UID_COUNT=0', '-K', 'SUB_GID_COUNT=0', name])
   const start = freeSubidStart()
   const range = `${start}-${start + 65535}`
-  execFileSync('usermod', ['--add-subuids', range, '--add-subgids', range, name])
+  if (opts.subids !== false) execFileSync('usermod', ['--add-subuids', range, '--add-subgids', range, name])
   const uid = Number(execFileSync('id', ['-u', name], { encoding: 'utf8' }))
   const gid = Number(execFileSync('id', ['-g', name], { encoding: 'utf8' }))
   return {
     name,
     uid,
     gid,
-    subids: { start, count: 65536 },
+    subids: { start, count: opts.subids === false ? 0 : 65536 },
     node(body, wrapper = [], extraEnv = {}) {
       const r = spawnSync('runuser', runuserArgs(name, body, wrapper, extraEnv), { cwd: '/', encoding: 'utf8', timeout: 60_000 })
       if (r.error) throw r.error

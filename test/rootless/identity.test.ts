@@ -1,0 +1,230 @@
+/**
+ * Rootless identity (issue 19; the design brief's checks 2, 3, 5, 7, 13
+ * and 15), as ordinary users the test makes: with a subordinate range, one
+ * keeper per runtime holds the user namespace every container joins (0 is
+ * the user, 1..N the range); image files keep their owners (uid u inside
+ * is subuid start+u-1 on the host) through import and load; a non-root
+ * USER works; an id beyond the range is EIDRANGE, or squashed on request;
+ * removing containers and images leaves no file of a subordinate id, and
+ * close() leaves no keeper. Without a range: one id, one warning, and a
+ * non-root user is EUNSUPPORTED naming the fix.
+ */
+import * as fs from 'node:fs'
+import * as os from 'node:os'
+import * as path from 'node:path'
+import { busyboxRootfs } from '../helpers'
+import { makeUnprivilegedUser, pidsOf, type UnprivilegedUser } from '../tools/unprivileged-user'
+
+/** Lines of a script run as the user: `rt` (options `rtOpts`), `logs(c)`, `keepers()`, `warnings`, and `out` printed as JSON at the end. */
+function script(body: string, rtOpts = '{}'): string {
+  return `;(async () => {
+  const { Runtime, Image, run } = lib()
+  const fs = require('node:fs'), path = require('node:path')
+  const warnings = []
+  process.on('warning', (w) => warnings.push({ code: w.code, message: w.message }))
+  const logs = (c) => new Promise((res, rej) => { let s = ''; c.logs().on('data', (d) => (s += d)).on('end', () => res(s)).on('error', rej) })
+  const keepers = () => fs.readdirSync('/proc').filter((p) => /^\\d+$/.test(p)).filter((p) => {
+    try { return fs.readFileSync('/proc/' + p + '/cmdline', 'latin1').startsWith('mc-shim\\0keeper\\0') } catch { return false }
+  }).map(Number)
+  const out = {}
+  const step = async (name, f) => { try { out[name] = await f() } catch (e) { out[name] = { code: e.code, message: e.message } } }
+  const rt = new Runtime(${rtOpts})
+  ${body}
+  await rt.close()
+  out.warnings = warnings
+  console.log(JSON.stringify(out))
+})()`
+}
+
+/** Files and directories below `dir` (not following symlinks) whose uid or gid lies in [start, start + count). */
+function ownedByRange(dir: string, start: number, count: number): string[] {
+  const found: string[] = []
+  const walk = (d: string) => {
+    for (const name of fs.readdirSync(d)) {
+      const p = path.join(d, name)
+      const st = fs.lstatSync(p)
+      if ((st.uid >= start && st.uid < start + count) || (st.gid >= start && st.gid < start + count)) found.push(p)
+      if (st.isDirectory()) walk(p)
+    }
+  }
+  walk(dir)
+  return found
+}
+
+/** A busybox rootfs with `app` (999) owning /data, a set-uid /data/suid, and `extra` applied (as root, readable by all). */
+function imageDir(parent: string, name: string, extra: (dir: string) => void = () => {}): string {
+  const dir = busyboxRootfs(path.join(parent, name))
+  fs.appendFileSync(path.join(dir, 'etc/passwd'), 'app999:x:999:999:app:/data:/bin/sh\n')
+  fs.appendFileSync(path.join(dir, 'etc/group'), 'app999:x:999:\n')
+  fs.mkdirSync(path.join(dir, 'data'), { mode: 0o755 })
+  fs.writeFileSync(path.join(dir, 'data/suid'), '#!/bin/sh\n', { mode: 0o755 })
+  fs.chownSync(path.join(dir, 'data/suid'), 999, 999)
+  fs.chmodSync(path.join(dir, 'data/suid'), 0o4755)
+  fs.chownSync(path.join(dir, 'data'), 999, 999)
+  extra(dir)
+  return dir
+}
+
+describe('rootless identity, as an ordinary user with a subordinate range', () => {
+  let user: UnprivilegedUser
+  let home: string
+  let images: string
+  let state: string
+  const asUser = (body: string, rtOpts?: string) => {
+    const r = user.node(script(body, rtOpts), [], { HOME: home })
+    if (r.status !== 0) throw new Error(`the user's script failed (${r.status}): ${r.stderr}`)
+    return JSON.parse(r.stdout)
+  }
+  beforeAll(() => {
+    user = makeUnprivilegedUser()
+    home = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-rl-ids-'))
+    fs.chownSync(home, user.uid, user.gid)
+    images = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-rl-img-'))
+    fs.chmodSync(images, 0o755)
+    imageDir(images, 'owned')
+    imageDir(images, 'high', (dir) => {
+      fs.mkdirSync(path.join(dir, 'big'))
+      fs.writeFileSync(path.join(dir, 'big/f'), 'far\n')
+      fs.chownSync(path.join(dir, 'big/f'), 70000, 70000)
+    })
+    state = `/tmp/minicontainer-${user.uid}`
+  })
+  afterAll(() => {
+    for (const dir of [home, images, state]) fs.rmSync(dir, { recursive: true, force: true })
+    user.remove()
+  })
+
+  test("containers join the keeper's one user namespace (0 -> the user, 1.. -> the range); files keep their owners; USER 999 works; close() ends the keeper", () => {
+    const out = asUser(`
+  await Image.import(${JSON.stringify(path.join(images, 'owned'))}, { runtime: rt, ref: 'owned:latest' })
+  const a = await run('owned', ['sh', '-c', 'id -u; cat /proc/self/uid_map; readlink /proc/self/ns/user; stat -c %u:%g /data; stat -c %a:%u /data/suid'], { runtime: rt, network: 'none' })
+  out.a = { exit: await a.wait(), logs: await logs(a) }
+  const b = await run('owned', ['sh', '-c', 'id -u; id -g; readlink /proc/self/ns/user; touch /data/by999'], { runtime: rt, network: 'none', user: '999' })
+  out.b = { exit: await b.wait(), logs: await logs(b) }
+  out.keepers = keepers()
+  out.keeperNs = fs.readlinkSync('/proc/' + out.keepers[0] + '/ns/user')
+  out.written = fs.lstatSync(path.join(rt.root, 'containers', b.id, 'upper/data/by999')).uid
+  const layers = fs.readdirSync(path.join(rt.root, 'layers')).filter((d) => d.startsWith('sha256-'))
+  out.layerData = layers.map((d) => fs.lstatSync(path.join(rt.root, 'layers', d, 'diff/data'))).map((s) => [s.uid, s.gid])
+  out.layerSuid = layers.map((d) => fs.lstatSync(path.join(rt.root, 'layers', d, 'diff/data/suid'))).map((s) => [s.uid, s.mode & 0o7777])
+  await a.remove()
+  await b.remove()`)
+    const { start, count } = user.subids
+    expect(out.a.exit).toEqual({ exitCode: 0 })
+    const a = out.a.logs.split('\n')
+    expect(a[0]).toBe('0')
+    expect([a[1], a[2]].map((l: string) => l.trim().split(/\s+/))).toEqual([
+      ['0', String(user.uid), '1'],
+      ['1', String(start), String(count)],
+    ])
+    expect(a.slice(4, 6)).toEqual(['999:999', '4755:999'])
+    // One namespace, the keeper's, for both containers: joined, not made per start.
+    expect(out.keepers).toHaveLength(1)
+    expect(a[3]).toBe(out.keeperNs)
+    expect(out.b).toEqual({ exit: { exitCode: 0 }, logs: `999\n999\n${out.keeperNs}\n` })
+    // On the host, uid u inside is start+u-1: the layer's files and what the container wrote.
+    expect(out.written).toBe(start + 998)
+    expect(out.layerData).toEqual([[start + 998, start + 998]])
+    expect(out.layerSuid).toEqual([[start + 998, 0o4755]])
+    expect(out.warnings).toEqual([])
+    // close() ended the keeper, and nothing else of the user runs.
+    expect(pidsOf(user.uid)).toEqual([])
+  })
+
+  test('load keeps the owners; removing containers and images leaves no file of a subordinate id; nothing runs after close()', () => {
+    const tar = path.join(home, 'owned.tar')
+    const out = asUser(`
+  const img = await Image.import(${JSON.stringify(path.join(images, 'owned'))}, { runtime: rt, ref: 'owned:latest' })
+  await Image.save('owned:latest', ${JSON.stringify(tar)}, { runtime: rt })
+  await img.remove()
+  out.afterRemove = fs.readdirSync(path.join(rt.root, 'layers')).filter((d) => d.startsWith('sha256-'))
+  await Image.load(${JSON.stringify(tar)}, { runtime: rt })
+  const c = await run('owned', ['sh', '-c', 'stat -c %u:%g /data; mkdir -p /data/deep/er && chmod 700 /data/deep && touch /data/deep/er/f'], { runtime: rt, network: 'none', user: '999' })
+  out.exit = await c.wait()
+  out.logs = await logs(c)
+  await c.remove()
+  await (await Image.get('owned', { runtime: rt })).remove()
+  // A removed container's directory is deleted in the background: wait for the trash to empty.
+  for (let i = 0; i < 200 && fs.readdirSync(path.join(rt.root, 'trash')).length; i++) await new Promise((r) => setTimeout(r, 25))
+  out.trash = fs.readdirSync(path.join(rt.root, 'trash'))
+  out.root = rt.root`)
+    expect(out.afterRemove).toEqual([])
+    expect(out.exit).toEqual({ exitCode: 0 })
+    expect(out.logs).toBe('999:999\n')
+    expect(out.trash).toEqual([])
+    expect(ownedByRange(home, user.subids.start, user.subids.count)).toEqual([])
+    expect(pidsOf(user.uid)).toEqual([])
+  })
+
+  test("an image file owned by an id beyond the range is EIDRANGE naming it, the id and the range, and leaves nothing; idOverflow: 'squash' gives it to root and says so", () => {
+    const high = JSON.stringify(path.join(images, 'high'))
+    const refused = asUser(`
+  await step('import', () => Image.import(${high}, { runtime: rt, ref: 'high:latest' }))
+  out.layers = fs.readdirSync(path.join(rt.root, 'layers')).filter((d) => d.startsWith('sha256-'))
+  out.tmp = fs.readdirSync(path.join(rt.root, 'layers/tmp'))`, `{ root: ${JSON.stringify(path.join(home, 'eidrange'))} }`)
+    expect(refused.import.code).toBe('EIDRANGE')
+    expect(refused.import.message).toContain('/big/f')
+    expect(refused.import.message).toContain('uid 70000')
+    expect(refused.import.message).toContain(`${user.subids.start}-${user.subids.start + 65535}`)
+    expect(refused.import.message).toContain("idOverflow: 'squash'")
+    expect([refused.layers, refused.tmp]).toEqual([[], []])
+
+    const squashed = asUser(
+      `
+  await Image.import(${high}, { runtime: rt, ref: 'high:latest' })
+  const c = await run('high', ['sh', '-c', 'stat -c %u:%g /big/f /data'], { runtime: rt, network: 'none' })
+  await c.wait()
+  out.logs = await logs(c)
+  await c.remove()`,
+      "{ idOverflow: 'squash' }",
+    )
+    expect(squashed.logs).toBe('0:0\n999:999\n')
+    expect(squashed.warnings).toEqual([{ code: 'MINICONTAINER_ID_SQUASHED', message: expect.stringContaining('/big/f') }])
+  })
+})
+
+describe('rootless identity, as an ordinary user without a subordinate range', () => {
+  let user: UnprivilegedUser
+  let home: string
+  let images: string
+  beforeAll(() => {
+    user = makeUnprivilegedUser({ subids: false })
+    home = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-rl-one-'))
+    fs.chownSync(home, user.uid, user.gid)
+    images = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-rl-img-'))
+    fs.chmodSync(images, 0o755)
+    imageDir(images, 'owned')
+  })
+  afterAll(() => {
+    for (const dir of [home, images, `/tmp/minicontainer-${user.uid}`]) fs.rmSync(dir, { recursive: true, force: true })
+    user.remove()
+  })
+
+  test('one id is mapped, files of other ids are the user\'s, one MINICONTAINER_SINGLE_UID warning names them; a non-root user is EUNSUPPORTED naming /etc/subuid', () => {
+    const r = user.node(
+      script(`
+  await Image.import(${JSON.stringify(path.join(images, 'owned'))}, { runtime: rt, ref: 'owned:latest' })
+  for (const name of ['first', 'second']) {
+    const c = await run('owned', ['sh', '-c', 'cat /proc/self/uid_map; stat -c %u:%g /data'], { runtime: rt, network: 'none' })
+    await c.wait()
+    out[name] = await logs(c)
+    await c.remove()
+  }
+  await step('user', () => run('owned', ['id'], { runtime: rt, network: 'none', user: '999' }))
+  out.keepers = keepers()
+  out.containers = fs.readdirSync(path.join(rt.root, 'containers')).filter((f) => !f.startsWith('.'))`),
+      [],
+      { HOME: home },
+    )
+    if (r.status !== 0) throw new Error(`the user's script failed (${r.status}): ${r.stderr}`)
+    const out = JSON.parse(r.stdout)
+    for (const logs of [out.first, out.second]) expect(logs.trim().split(/\s+/)).toEqual(['0', String(user.uid), '1', '0:0'])
+    expect(out.warnings).toEqual([{ code: 'MINICONTAINER_SINGLE_UID', message: expect.stringContaining('/data') }])
+    expect(out.warnings[0].message).toContain('usermod --add-subuids')
+    expect(out.user.code).toBe('EUNSUPPORTED')
+    expect(out.user.message).toContain('/etc/subuid')
+    expect(out.user.message).toContain('usermod --add-subuids')
+    expect(out.keepers).toEqual([])
+    expect(pidsOf(user.uid)).toEqual([])
+  })
+})
