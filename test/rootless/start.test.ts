@@ -115,13 +115,15 @@ describe('rootless containers, as an ordinary user', () => {
     expect(out.containers).toEqual([])
   })
 
-  test("the owner's SIGKILL kills its container; nothing is left: no process, no mount, no file outside the user's store", async () => {
+  test("the owner's SIGKILL kills its container and the runtime's keeper; nothing is left: no process, no mount, no file outside the user's store", async () => {
     const owner = user.spawnNode(script(`
   await Image.fromHost({ runtime: rt })
   const c = await run('host', ['sleep', '300'], { runtime: rt, network: 'none' })
-  console.log(JSON.stringify({ node: process.pid, container: (await c.inspect()).state.pid }))
+  const cmdline = (p) => { try { return fs.readFileSync('/proc/' + p + '/cmdline', 'latin1') } catch { return '' } }
+  const keepers = fs.readdirSync('/proc').filter((p) => /^\\d+$/.test(p) && cmdline(p).startsWith('mc-shim\\0keeper\\0'))
+  console.log(JSON.stringify({ node: process.pid, container: (await c.inspect()).state.pid, keepers: keepers.map(Number) }))
   await new Promise(() => {})`), { HOME: home })
-    const started = await new Promise<{ node: number; container: number }>((resolve, reject) => {
+    const started = await new Promise<{ node: number; container: number; keepers: number[] }>((resolve, reject) => {
       let text = ''
       owner.stdout!.on('data', (d: Buffer) => {
         text += d
@@ -130,6 +132,9 @@ describe('rootless containers, as an ordinary user', () => {
       owner.once('exit', (code) => reject(new Error(`the owner ended (${code}) before its container started`)))
     })
     expect(fs.readFileSync(`/proc/${started.container}/cmdline`, 'utf8')).toBe('sleep\x00300\x00')
+    // The runtime's keeper holds the user namespace the container joined; it dies with its owner too.
+    expect(started.keepers).toHaveLength(1)
+    expect(fs.readlinkSync(`/proc/${started.keepers[0]}/ns/user`)).toBe(fs.readlinkSync(`/proc/${started.container}/ns/user`))
     process.kill(started.node, 'SIGKILL')
     const deadline = Date.now() + 5000
     while (pidsOf(user.uid).length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
