@@ -167,6 +167,14 @@ export class LayerArchiveMissingError extends NotFoundError {
   }
 }
 
+/** `close({ removeRoot: true })` found containers of the root still running (detached ones, or another process's): nothing was removed. */
+export class RootInUseError extends MiniContainerError {
+  /** @param root - the runtime's root; @param containers - ids of the containers still running. */
+  constructor(root: string, containers: string[]) {
+    super('EINUSE', `cannot remove the runtime root ${root}: container(s) ${containers.map((c) => c.slice(0, 12)).join(', ')} still run in it; stop or remove them first, then close again with removeRoot`)
+  }
+}
+
 /** An image cannot be removed while a container uses it (without `force`). */
 export class ImageInUseError extends MiniContainerError {
   /** @param image - its first reference or id; @param container - id of a container using it. */

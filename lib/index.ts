@@ -13,7 +13,7 @@
  *
  * @module minicontainer
  */
-export { Runtime, type RuntimeOptions } from './runtime'
+export { Runtime, type RuntimeOptions, type CloseOptions } from './runtime'
 export type { RootlessOption } from './rootless/mode'
 export type { IdOverflow } from './rootless/identity'
 export { RootlessUnsupportedError } from './rootless/errors'

@@ -13,7 +13,7 @@
  */
 import './util/dispose-symbol'
 import { CgroupService } from './cgroups'
-import { asMiniContainerError } from './errors'
+import { asMiniContainerError, RootInUseError } from './errors'
 import { ImageStore } from './image/store'
 import { useDefaultImageContext, useImageBuilder } from './image/image'
 import { buildImage } from './builder/builder'
@@ -29,6 +29,7 @@ import { runtimeVolumeStore } from './storage/mount-lifecycle'
 import { Volume } from './storage/volume'
 import type { VolumeStore } from './storage/volumes'
 import { debug } from './util/debug'
+import { removeTreeAt } from './files/tree'
 import { optionsObject } from './util/options-object'
 import { prepareRuntimeRoot } from './util/runtime-root'
 import { preflight, type PreflightReport } from './rootless/preflight'
@@ -76,6 +77,16 @@ export interface RuntimeOptions {
 }
 
 const defaultRootDir = '/var/lib/minicontainer'
+
+/** Options of {@link Runtime.close}. */
+export interface CloseOptions {
+  /**
+   * Then delete the root directory and everything in it: images, volumes, stopped containers, logs (a
+   * throwaway root, e.g. a test's). Rootless, files of the user's subordinate ids go too (removed inside
+   * the runtime's user namespace). EINUSE, removing nothing, when a container of the root still runs.
+   */
+  removeRoot?: boolean
+}
 
 /**
  * An isolated store of images, containers, volumes and networks; the
@@ -170,21 +181,32 @@ export class Runtime implements ContainerContext, AsyncDisposable {
    * (a detached one, or one of another process), its bridges, firewall rules,
    * nf_tables table and parent cgroup are removed; a running container keeps
    * them. Its sockets close and the spare shim kept warm for the next start
-   * ends. Images, volumes and stopped containers stay on disk.
+   * ends (and, rootless, the keeper of its user namespace). Images, volumes and
+   * stopped containers stay on disk, unless `removeRoot` (see {@link CloseOptions}).
    */
-  async close(): Promise<void> {
+  async close(options: CloseOptions = {}): Promise<void> {
+    const { removeRoot } = optionsObject(options, 'close()')
     await this.starts.settleAndRefuse()
     await stopOwnedContainers(this)
-    const stillRunning = this.containers.ids().some((id) => isRunning(this, id))
+    const running = this.containers.ids().filter((id) => isRunning(this, id))
+    const stillRunning = running.length > 0
     if (!stillRunning) {
       await this.networks.destroy()
       await this.cgroups.removeScope()
     }
     this.networks.close()
     await drainShimPool()
+    if (removeRoot) this.removeRoot(running)
     this.userIds?.close()
     this.recovered = undefined
     debug('runtime %s closed (networks %s)', this.root, stillRunning ? 'kept: containers still run' : 'removed')
+  }
+
+  /** close()'s removeRoot: the whole root, once no container runs in it; through the user namespace when rootless. */
+  private removeRoot(running: string[]): void {
+    if (running.length) throw new RootInUseError(this.root, running)
+    if (this.userIds) this.userIds.removeTree(this.root)
+    else removeTreeAt(this.root)
   }
 
   /**
@@ -198,7 +220,7 @@ export class Runtime implements ContainerContext, AsyncDisposable {
     this.networks.close()
   }
 
-  /** `await using rt = new Runtime({ root })` closes it at the end of the scope. */
+  /** `await using rt = new Runtime({ root })` closes it at the end of the scope (keeping the root). */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close()
   }

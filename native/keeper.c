@@ -44,6 +44,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "spec.h"
+
 #define MAX_FIELDS 8
 #define MAX_REQUEST (256u << 20) /* a chown request carries a layer's manifest */
 
@@ -68,28 +70,15 @@ static void answer_errno(int err, const char *what, const char *path) {
   answer("E %d\t%s %s", err, what, path);
 }
 
-/* Reads exactly len bytes; 0, or -1 at EOF or on an error. */
-static int read_all(int fd, void *buf, size_t len) {
-  char *p = buf;
-  while (len) {
-    ssize_t n = read(fd, p, len);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return -1;
-    p += n;
-    len -= (size_t)n;
-  }
-  return 0;
-}
-
 /*
  * The next request: its first fields (pointers into *blob, which the caller frees; at most MAX_FIELDS,
  * the rest are read from *end back), their count, or -1 at EOF.
  */
 static int read_request(char **blob, char **end, char *fields[MAX_FIELDS]) {
   uint32_t len;
-  if (read_all(control, &len, sizeof(len)) < 0 || len == 0 || len > MAX_REQUEST) return -1;
+  if (mc_read_all(control, &len, sizeof(len)) < 0 || len == 0 || len > MAX_REQUEST) return -1;
   *blob = malloc(len + 1);
-  if (!*blob || read_all(control, *blob, len) < 0) return -1;
+  if (!*blob || mc_read_all(control, *blob, len) < 0) return -1;
   (*blob)[len] = 0;
   *end = *blob + len;
   int n = 0;

@@ -23,7 +23,7 @@ static const char *next(struct cursor *c) {
   return s;
 }
 
-static int read_all(int fd, void *buf, size_t len) {
+int mc_read_all(int fd, void *buf, size_t len) {
   char *p = buf;
   while (len > 0) {
     ssize_t n = read(fd, p, len);
@@ -166,9 +166,9 @@ void mc_spec_read(int fd, struct mc_spec *s) {
   memset(s, 0, sizeof(*s));
   s->netns_fd = -1;
   uint32_t len;
-  if (read_all(fd, &len, sizeof(len)) < 0 || len == 0 || len > (64u << 20)) mc_fail("spec", EINVAL, "spec: cannot read length");
+  if (mc_read_all(fd, &len, sizeof(len)) < 0 || len == 0 || len > (64u << 20)) mc_fail("spec", EINVAL, "spec: cannot read length");
   s->blob = malloc(len);
-  if (!s->blob || read_all(fd, s->blob, len) < 0) mc_fail("spec", EINVAL, "spec: cannot read %u bytes", len);
+  if (!s->blob || mc_read_all(fd, s->blob, len) < 0) mc_fail("spec", EINVAL, "spec: cannot read %u bytes", len);
   struct cursor c = {s->blob, s->blob + len};
   check_protocol(&c);
   if (parse(s, &c) < 0) mc_fail("spec", EINVAL, "spec: malformed near offset %ld", (long)(c.p - s->blob));

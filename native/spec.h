@@ -136,4 +136,7 @@ void mc_spec_read(int fd, struct mc_spec *spec);
 /* Test-only (`mc-shim dump-spec`): writes the decoded spec as one JSON object, field names as above. */
 void mc_spec_dump(const struct mc_spec *spec, FILE *out);
 
+/* Reads exactly `len` bytes (retrying on EINTR): 0, or -1 at EOF or on an error. */
+int mc_read_all(int fd, void *buf, size_t len);
+
 #endif

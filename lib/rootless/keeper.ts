@@ -18,8 +18,8 @@
 import { execFileSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import { StartError, SyscallError } from '../errors'
-import { shimPath } from '../shim/shim'
-import { closeQuietly, errnoName, socketPair, spawnProcess, waitPid } from '../sys/libc'
+import { spawnShimTool } from '../shim/shim'
+import { closeQuietly, errnoName, waitPid } from '../sys/libc'
 import { debug } from '../util/debug'
 import type { IdMaps } from './id-maps'
 
@@ -53,19 +53,8 @@ export class Keeper {
 
   /** Spawns a keeper, has newuidmap/newgidmap write `maps` on it, and checks that root inside is the caller. */
   static start(maps: IdMaps): Keeper {
-    const [ours, theirs] = socketPair()
-    const devNull = fs.openSync('/dev/null', 'r+')
-    let pid: number
-    try {
-      pid = spawnProcess(shimPath, ['mc-shim', 'keeper', String(process.pid)], [], [devNull, devNull, devNull, theirs], false)
-    } catch (err) {
-      closeQuietly(ours)
-      throw err
-    } finally {
-      closeQuietly(theirs)
-      fs.closeSync(devNull)
-    }
-    const keeper = new Keeper(pid, ours)
+    const { pid, fd } = spawnShimTool(['keeper', String(process.pid)])
+    const keeper = new Keeper(pid, fd)
     try {
       keeper.expect('R', startError('userns'))
       keeper.runHelper(maps.uidHelper, maps.uid)

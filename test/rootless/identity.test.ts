@@ -30,7 +30,7 @@ function script(body: string, rtOpts = '{}'): string {
   const step = async (name, f) => { try { out[name] = await f() } catch (e) { out[name] = { code: e.code, message: e.message } } }
   const rt = new Runtime(${rtOpts})
   ${body}
-  await rt.close()
+  if (!out.removedRoot) await rt.close()
   out.warnings = warnings
   console.log(JSON.stringify(out))
 })()`
@@ -152,6 +152,31 @@ describe('rootless identity, as an ordinary user with a subordinate range', () =
     expect(out.exit).toEqual({ exitCode: 0 })
     expect(out.logs).toBe('999:999\n')
     expect(out.trash).toEqual([])
+    expect(ownedByRange(home, user.subids.start, user.subids.count)).toEqual([])
+    expect(pidsOf(user.uid)).toEqual([])
+  })
+
+  test('close({ removeRoot: true }) removes the whole root, upper dirs and layers of subordinate ids included; EINUSE while a container runs', () => {
+    const root = path.join(home, 'throwaway')
+    const out = asUser(
+      `
+  await Image.import(${JSON.stringify(path.join(images, 'owned'))}, { runtime: rt, ref: 'owned:latest' })
+  const c = await run('owned', ['sh', '-c', 'mkdir -p /data/d && chmod 700 /data/d && touch /data/d/f'], { runtime: rt, network: 'none', user: '999' })
+  await c.wait()
+  const d = await run('owned', ['sleep', '300'], { runtime: rt, network: 'none', detach: true })
+  const other = new Runtime({ root: rt.root })
+  await step('inUse', () => other.close({ removeRoot: true }))
+  out.rootAfterRefusal = fs.existsSync(rt.root)
+  await d.remove({ force: true })
+  await rt.close({ removeRoot: true })
+  out.removedRoot = true
+  out.rootExists = fs.existsSync(rt.root)`,
+      `{ root: ${JSON.stringify(root)} }`,
+    )
+    expect(out.inUse.code).toBe('EINUSE')
+    expect(out.rootAfterRefusal).toBe(true)
+    expect(out.rootExists).toBe(false)
+    expect(fs.existsSync(root)).toBe(false)
     expect(ownedByRange(home, user.subids.start, user.subids.count)).toEqual([])
     expect(pidsOf(user.uid)).toEqual([])
   })
