@@ -12,7 +12,9 @@
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
-import { busyboxRootfs } from '../helpers'
+import { Image } from '../../lib'
+import { busyboxRootfs, destroyRuntime, tempRuntime } from '../helpers'
+import { startRegistry } from '../tools/registry'
 import { makeUnprivilegedUser, pidsOf, type UnprivilegedUser } from '../tools/unprivileged-user'
 
 /** Lines of a script run as the user: `rt` (options `rtOpts`), `logs(c)`, `keepers()`, `warnings`, and `out` printed as JSON at the end. */
@@ -154,6 +156,33 @@ describe('rootless identity, as an ordinary user with a subordinate range', () =
     expect(out.trash).toEqual([])
     expect(ownedByRange(home, user.subids.start, user.subids.count)).toEqual([])
     expect(pidsOf(user.uid)).toEqual([])
+  })
+
+  test('pull keeps the owners: layers unpacked from a registry give uid u inside to subuid start+u-1', async () => {
+    const reg = await startRegistry()
+    const pusher = tempRuntime('mc-rl-push-')
+    try {
+      const img = await Image.import(path.join(images, 'owned'), { runtime: pusher, ref: `${reg.host}/rl/owned:1` })
+      await img.push()
+      const out = asUser(
+        `
+  await Image.pull(${JSON.stringify(`${reg.host}/rl/owned:1`)}, { runtime: rt })
+  const c = await run(${JSON.stringify(`${reg.host}/rl/owned:1`)}, ['sh', '-c', 'stat -c %u:%g /data; stat -c %a:%u /data/suid'], { runtime: rt, network: 'none' })
+  await c.wait()
+  out.logs = await logs(c)
+  await c.remove()
+  const layers = fs.readdirSync(path.join(rt.root, 'layers')).filter((d) => d.startsWith('sha256-'))
+  out.layerData = layers.map((d) => fs.lstatSync(path.join(rt.root, 'layers', d, 'diff/data'))).map((s) => [s.uid, s.gid])
+  await rt.close({ removeRoot: true })
+  out.removedRoot = true`,
+        `{ root: ${JSON.stringify(path.join(home, 'pulled'))} }`,
+      )
+      expect(out.logs).toBe('999:999\n4755:999\n')
+      expect(out.layerData).toEqual([[user.subids.start + 998, user.subids.start + 998]])
+    } finally {
+      await destroyRuntime(pusher)
+      await reg.stop()
+    }
   })
 
   test('close({ removeRoot: true }) removes the whole root, upper dirs and layers of subordinate ids included; EINUSE while a container runs', () => {
