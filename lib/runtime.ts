@@ -53,11 +53,16 @@ export interface RuntimeOptions {
    * $XDG_RUNTIME_DIR/minicontainer, else /tmp/minicontainer-<uid> (0700, owner checked: EUNSAFE otherwise).
    *
    * Rootless mode, so far: images (pull, import, fromHost, save, load), volumes, and containers with
-   * `network: 'none'`, each in a user namespace of its own where root is the caller alone (image files
-   * owned by other ids are the caller's; a `MINICONTAINER_SINGLE_UID` warning says so once). Other
-   * networks, `devices` and resource limits are EUNSUPPORTED, naming what to do instead; a host that
-   * refuses user namespaces gives EUSERNS (the message names the cause and the fix) at the first
-   * create or start. See {@link Runtime.preflight}.
+   * `network: 'none'`. With a subordinate id range (/etc/subuid, /etc/subgid) and the setuid
+   * newuidmap/newgidmap (the uidmap package), every container joins one user namespace held for the
+   * runtime (0 inside is you, 1..N your subordinate ids, as podman maps them; `mc-shim keeper`, ended by
+   * close() or this process's death), image files keep their owners (uid u inside is subuid start+u-1
+   * on the host; see {@link RuntimeOptions.idOverflow}) and a non-root `user` works. Without one, each
+   * container maps you alone: image files owned by other ids are yours, a `MINICONTAINER_SINGLE_UID`
+   * warning says so once, and a non-root `user` is EUNSUPPORTED naming the fix. Other networks,
+   * `devices` and resource limits are EUNSUPPORTED, naming what to do instead; a host that refuses
+   * user namespaces gives EUSERNS (the message names the cause and the fix) at the first create or
+   * start. See {@link Runtime.preflight}.
    */
   rootless?: RootlessOption
   /**
