@@ -119,7 +119,8 @@ export class RootlessIdentity implements TreeOwnership {
 
   private running(): Keeper {
     if (this.closed) throw new RuntimeClosedError(this.root, 'start a container')
-    this.keeper ??= Keeper.start(this.maps!)
+    // A keeper killed from outside is replaced: the namespace is the same map, so files and images are unchanged.
+    if (!this.keeper?.alive) this.keeper = Keeper.start(this.maps!)
     return this.keeper
   }
 

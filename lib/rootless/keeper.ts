@@ -19,7 +19,7 @@ import { execFileSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import { StartError, SyscallError } from '../errors'
 import { spawnShimTool } from '../shim/shim'
-import { closeQuietly, errnoName, waitPid } from '../sys/libc'
+import { closeQuietly, errnoName, waitPid, WNOHANG } from '../sys/libc'
 import { debug } from '../util/debug'
 import type { IdMaps } from './id-maps'
 
@@ -76,6 +76,19 @@ export class Keeper {
   /** Removes `path` and everything below it, as root of the namespace (files of every mapped id). */
   removeTree(path: string): void {
     this.request([Buffer.from(`rmtree\0${path}\0`)], fileError('rmtree', path))
+  }
+
+  /** Whether the keeper still runs (it may have been killed: then it is reaped here, and a new one is needed). */
+  get alive(): boolean {
+    if (this.fd < 0) return false
+    try {
+      if (waitPid(this.pid, WNOHANG) === null) return true
+    } catch {
+      /* reaped elsewhere */
+    }
+    closeQuietly(this.fd)
+    this.fd = -1
+    return false
   }
 
   /** Closes the channel: the keeper exits, and is reaped. The namespace lives on in running containers. */

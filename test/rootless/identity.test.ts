@@ -133,6 +133,29 @@ describe('rootless identity, as an ordinary user with a subordinate range', () =
     expect(pidsOf(user.uid)).toEqual([])
   })
 
+  test('a keeper killed from outside is replaced at the next start, with the same map', () => {
+    const out = asUser(`
+  await Image.import(${JSON.stringify(path.join(images, 'owned'))}, { runtime: rt, ref: 'owned:latest' })
+  const probe = async () => {
+    const c = await run('owned', ['sh', '-c', 'cat /proc/self/uid_map; stat -c %u /data'], { runtime: rt, network: 'none', rm: true })
+    await c.wait()
+  }
+  await probe()
+  const [first] = keepers()
+  process.kill(first, 'SIGKILL')
+  while (!/^\\d+ \\(.*\\) Z/.test(fs.readFileSync('/proc/' + first + '/stat', 'utf8'))) await new Promise((r) => setTimeout(r, 10))
+  await step('again', async () => {
+    const c = await run('owned', ['sh', '-c', 'cat /proc/self/uid_map; stat -c %u /data'], { runtime: rt, network: 'none' })
+    const exit = await c.wait()
+    const words = (await logs(c)).trim().split(/\\s+/)
+    await c.remove()
+    return { exit, words }
+  })
+  out.replaced = keepers().filter((k) => k !== first).length`)
+    expect(out.again).toEqual({ exit: { exitCode: 0 }, words: ['0', String(user.uid), '1', '1', String(user.subids.start), '65536', '999'] })
+    expect(out.replaced).toBe(1)
+  })
+
   test('load keeps the owners; removing containers and images leaves no file of a subordinate id; nothing runs after close()', () => {
     const tar = path.join(home, 'owned.tar')
     const out = asUser(`
