@@ -41,6 +41,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -106,15 +107,47 @@ static int open_parent(int dirfd, const char *rel, const char **base, unsigned l
   return (int)syscall(SYS_openat2, dirfd, parent, &how, sizeof(how));
 }
 
+/* Hex digits to bytes; their count, or -1 for a string that is not even-length hex or too long. */
+static int unhex(const char *hex, size_t len, unsigned char *out, size_t max) {
+  if (len % 2 || len / 2 > max) return -1;
+  for (size_t i = 0; i < len / 2; i++) {
+    unsigned v;
+    if (sscanf(hex + 2 * i, "%2x", &v) != 1) return -1;
+    out[i] = (unsigned char)v;
+  }
+  return (int)(len / 2);
+}
+
+/* A regular file's capabilities, set after its owner (a chown clears them); the kernel scopes them to this namespace. */
+static int set_caps(int pfd, const char *base, const unsigned char *caps, int n) {
+  int fd = openat(pfd, base, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return -1;
+  int r = fsetxattr(fd, "security.capability", caps, (size_t)n, 0);
+  int saved = errno;
+  close(fd);
+  errno = saved;
+  return r;
+}
+
 /*
- * One manifest record: "<uid> <gid> <mode, octal> <path below dir>\0". The owner first, then the mode
- * when it has set-id bits (chown cleared them). An entry gone since (a later whiteout) is skipped.
+ * One manifest record (lib/files/owner-ledger.ts): "<uid> <gid> <mode, octal> <caps, hex or -> <path below
+ * dir>\0". The owner first, then the mode when it has set-id bits (chown cleared them), then the file's
+ * capabilities. An entry gone since (a later whiteout) is skipped.
  */
 static int own_entry(int dirfd, const char *record) {
   unsigned uid, gid, mode;
   int used = 0;
   /* One space before the path, which may itself begin with spaces. */
-  if (sscanf(record, "%u %u %o%n", &uid, &gid, &mode, &used) != 3 || record[used] != ' ' || !record[used + 1]) {
+  if (sscanf(record, "%u %u %o %*s%n", &uid, &gid, &mode, &used) != 3 || record[used] != ' ' || !record[used + 1]) {
+    errno = EINVAL;
+    return -1;
+  }
+  /* The caps field: the word that ends where the path's space begins. */
+  const char *hex = record + used;
+  while (hex > record && hex[-1] != ' ') hex--;
+  unsigned char caps[64];
+  int ncaps = hex[0] == '-' ? 0 : unhex(hex, (size_t)(record + used - hex), caps, sizeof(caps));
+  if (ncaps < 0) {
     errno = EINVAL;
     return -1;
   }
@@ -124,6 +157,7 @@ static int own_entry(int dirfd, const char *record) {
   int r = fchownat(pfd, base, uid, gid, AT_SYMLINK_NOFOLLOW);
   struct stat st;
   if (r == 0 && (mode & 06000) && fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISLNK(st.st_mode)) r = fchmodat(pfd, base, mode & 07777, 0);
+  if (r == 0 && ncaps > 0) r = set_caps(pfd, base, caps, ncaps);
   int saved = errno;
   close(pfd);
   errno = saved;

@@ -169,5 +169,5 @@ async function applyEntry(
   await writeOver({ rootfd: dirfd, resolve: IN_DIR, pfd, name, label: 'layer entry' }, entry, meta, rel, dirs)
   // A hard link shares its target's inode, whose entry has the owner.
   if (type === 'link') owners?.forget(rel)
-  else owners?.record(rel, meta)
+  else owners?.record(rel, { ...meta, caps: type === 'file' || type === 'contiguous-file' ? h.xattrs?.get('security.capability') : undefined })
 }

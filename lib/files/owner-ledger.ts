@@ -16,6 +16,12 @@ export interface EntryOwner {
   gid: number
   /** Permission bits, set-id bits included (a chown clears them: they are set again after it). */
   mode: number
+  /**
+   * The file's capabilities (security.capability, e.g. ping's cap_net_raw), which a user cannot set
+   * outside a user namespace and a chown clears: written after the owner, inside the namespace (the
+   * kernel then scopes them to it).
+   */
+  caps?: Buffer
 }
 
 /** What gives a tree the owners of an {@link OwnerLedger}, and removes trees holding files of ids the process is not. */
@@ -30,10 +36,10 @@ export interface TreeOwnership {
 export class OwnerLedger {
   private readonly owners = new Map<string, EntryOwner>()
 
-  /** Records `rel`'s owner (a later entry of the same path replaces it); root:root needs nothing and is forgotten. */
+  /** Records `rel`'s owner (a later entry of the same path replaces it); root:root without capabilities needs nothing and is forgotten. */
   record(rel: string, owner: EntryOwner): void {
     this.owners.delete(rel) // re-added last: the order of the last writes
-    if (owner.uid !== 0 || owner.gid !== 0) this.owners.set(rel, owner)
+    if (owner.uid !== 0 || owner.gid !== 0 || owner.caps) this.owners.set(rel, owner)
   }
 
   /** Forgets `rel` and what was below it (a whiteout or an opaque directory removed them). */
@@ -57,10 +63,16 @@ export class OwnerLedger {
     if (this.owners.has(rel)) this.owners.set(rel, owner)
   }
 
-  /** The ledger as the keeper reads it: "<uid> <gid> <octal mode> <path>\0" per entry, the path as its bytes. */
+  /**
+   * The ledger as the keeper reads it (native/keeper.c own_entry): "<uid> <gid> <octal mode> <caps in hex,
+   * or -> <path>\0" per entry, the path as its bytes.
+   */
   manifest(): Buffer {
     const parts: Buffer[] = []
-    for (const [rel, o] of this.owners) parts.push(Buffer.from(`${o.uid} ${o.gid} ${(o.mode & 0o7777).toString(8)} `), encodeName(rel), Buffer.from([0]))
+    for (const [rel, o] of this.owners) {
+      const caps = o.caps?.length ? o.caps.toString('hex') : '-'
+      parts.push(Buffer.from(`${o.uid} ${o.gid} ${(o.mode & 0o7777).toString(8)} ${caps} `), encodeName(rel), Buffer.from([0]))
+    }
     return Buffer.concat(parts)
   }
 }

@@ -9,6 +9,7 @@
  * close() leaves no keeper. Without a range: one id, one warning, and a
  * non-root user is EUNSUPPORTED naming the fix.
  */
+import { execFileSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
@@ -83,7 +84,11 @@ describe('rootless identity, as an ordinary user with a subordinate range', () =
     fs.chownSync(home, user.uid, user.gid)
     images = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-rl-img-'))
     fs.chmodSync(images, 0o755)
-    imageDir(images, 'owned')
+    imageDir(images, 'owned', (dir) => {
+      // A file capability, as ping's: set by root here, carried by the layer's PAX records.
+      fs.copyFileSync(path.join(dir, 'bin/busybox'), path.join(dir, 'bin/busyboxcap'))
+      execFileSync('setcap', ['cap_net_raw+ep', path.join(dir, 'bin/busyboxcap')])
+    })
     imageDir(images, 'high', (dir) => {
       fs.mkdirSync(path.join(dir, 'big'))
       fs.writeFileSync(path.join(dir, 'big/f'), 'far\n')
@@ -131,6 +136,18 @@ describe('rootless identity, as an ordinary user with a subordinate range', () =
     expect(out.warnings).toEqual([])
     // close() ended the keeper, and nothing else of the user runs.
     expect(pidsOf(user.uid)).toEqual([])
+  })
+
+  test('file capabilities survive the unpack (written inside the namespace): user 999 running /bin/busyboxcap has cap_net_raw', () => {
+    const out = asUser(`
+  await Image.import(${JSON.stringify(path.join(images, 'owned'))}, { runtime: rt, ref: 'owned:latest' })
+  const c = await run('owned', ['sh', '-c', '/bin/busyboxcap grep CapEff /proc/self/status; grep CapEff /proc/self/status'], { runtime: rt, network: 'none', user: '999' })
+  out.exit = await c.wait()
+  out.logs = await logs(c)
+  await c.remove()`)
+    expect(out.exit).toEqual({ exitCode: 0 })
+    // CAP_NET_RAW is bit 13; the shell itself, as user 999, has none.
+    expect(out.logs.split('\n').map((l: string) => l.replace(/\s+/g, ' '))).toEqual(['CapEff: 0000000000002000', 'CapEff: 0000000000000000', ''])
   })
 
   test('a keeper killed from outside is replaced at the next start, with the same map', () => {
