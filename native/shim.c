@@ -232,12 +232,15 @@ static int run(struct mc_spec *spec, pid_t owner) {
   if (spec->userns_path) mc_join_userns(spec->userns_path);
   else if (spec->userns) mc_enter_userns();
 
-  int report[2];
+  int report[2], gate[2] = {-1, -1};
   if (pipe2(report, O_CLOEXEC) < 0) mc_fail("pipe", errno, "report pipe");
+  int nested = spec->nuid_maps > 0;
+  if (nested && pipe2(gate, O_CLOEXEC) < 0) mc_fail("pipe", errno, "keep-id gate");
   mc_step(MC_STEP_CLONE);
   pid_t pid = mc_owner_clone(spec->clone_flags); /* the container never outlives its shim */
   if (pid < 0) mc_fail("clone", errno, "namespaces");
   if (pid == 0) {
+    if (nested) mc_await_nested_maps(gate);
     mc_step(MC_STEP_CHILD);
     start_child(report);
     if (log) attach_output(out, err);
@@ -253,6 +256,7 @@ static int run(struct mc_spec *spec, pid_t owner) {
     if (spec->loopback_up) mc_loopback_up();
     finish_child(spec, report[1]);
   }
+  if (nested) mc_map_nested(pid, spec, gate);
   close(report[1]);
   if (spec->netns_fd >= 0) close(spec->netns_fd);
   if (log) {

@@ -90,6 +90,13 @@ static void process_fields(FILE *out, const struct mc_spec *s) {
   fprintf(out, ",\"cgroupns\":%d,\"userns\":%d", s->cgroupns, s->userns);
   key(out, "userns_path");
   string(out, s->userns_path);
+  for (int u = 1; u >= 0; u--) {
+    const struct mc_idmap *m = u ? s->uid_maps : s->gid_maps;
+    size_t n = u ? s->nuid_maps : s->ngid_maps;
+    fprintf(out, ",\"%s\":[", u ? "uid_maps" : "gid_maps");
+    for (size_t i = 0; i < n; i++) fprintf(out, "%s[%u,%u,%u]", i ? "," : "", m[i].inside, m[i].outside, m[i].count);
+    fputs("]", out);
+  }
 }
 
 void mc_spec_dump(const struct mc_spec *s, FILE *out) {

@@ -97,11 +97,28 @@ static int parse_rlimit(struct mc_spec *s, struct cursor *c) {
   return 0;
 }
 
+/* uidmap|gidmap <inside> <outside> <count>: one line of a nested user namespace's map. */
+static int parse_idmap(struct mc_idmap **maps, size_t *n, struct cursor *c) {
+  struct mc_idmap m;
+  const char *inside = next(c), *outside = next(c), *count = next(c);
+  if (!count) return -1;
+  m.inside = (unsigned)strtoul(inside, NULL, 10);
+  m.outside = (unsigned)strtoul(outside, NULL, 10);
+  m.count = (unsigned)strtoul(count, NULL, 10);
+  PUSH(*maps, *n, m);
+  return 0;
+}
+
 static int parse(struct mc_spec *s, struct cursor *c) {
   const char *key;
   while ((key = next(c))) {
     if (!strcmp(key, "rlimit")) {
       if (parse_rlimit(s, c) < 0) return -1;
+      continue;
+    }
+    if (!strcmp(key, "uidmap") || !strcmp(key, "gidmap")) {
+      int uid = key[0] == 'u';
+      if (parse_idmap(uid ? &s->uid_maps : &s->gid_maps, uid ? &s->nuid_maps : &s->ngid_maps, c) < 0) return -1;
       continue;
     }
     int r = parse_op(s, key, c);

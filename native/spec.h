@@ -53,6 +53,11 @@ struct mc_op {
   gid_t gid;
 };
 
+/* One line of a user namespace's uid_map or gid_map: `count` ids from `inside` are `outside` in the parent. */
+struct mc_idmap {
+  unsigned inside, outside, count;
+};
+
 /* One setrlimit call; RLIM_INFINITY is all ones. */
 struct mc_rlimit {
   int resource;
@@ -119,6 +124,12 @@ struct mc_spec {
    */
   int userns;
   const char *userns_path; /* run, with MC_USERNS_RANGE: /proc/<keeper pid>/ns/user */
+  /*
+   * run: keep-id. The container gets a user namespace nested in the joined one (clone_flags holds
+   * CLONE_NEWUSER), whose maps the shim (root in the parent) writes before the child goes on.
+   */
+  struct mc_idmap *uid_maps, *gid_maps;
+  size_t nuid_maps, ngid_maps;
 
   /* both: cgroups to join ("cgroup.procs" paths) and whether to then enter a cgroup namespace there */
   const char **cgroup_procs;

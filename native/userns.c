@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "report.h"
+#include "spec.h"
 
 static int write_file(const char *path, const char *text) {
   int fd = open(path, O_WRONLY | O_CLOEXEC);
@@ -52,4 +53,37 @@ void mc_join_userns(const char *path) {
   /* The caller created the namespace (the keeper is its own process), so it holds CAP_SYS_ADMIN there. */
   if (setns(fd, CLONE_NEWUSER) < 0) mc_fail("userns", errno, "setns %s", path);
   close(fd);
+}
+
+/* One map file of `pid`, all lines in one write (the kernel takes a map once, whole). */
+static int write_map(pid_t pid, const char *file, const struct mc_idmap *maps, size_t n) {
+  char path[64], text[1024];
+  size_t len = 0;
+  for (size_t i = 0; i < n && len < sizeof(text); i++) len += (size_t)snprintf(text + len, sizeof(text) - len, "%u %u %u\n", maps[i].inside, maps[i].outside, maps[i].count);
+  if (len >= sizeof(text)) {
+    errno = E2BIG;
+    return -1;
+  }
+  snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
+  return write_file(path, text);
+}
+
+void mc_await_nested_maps(int gate[2]) {
+  close(gate[1]);
+  char go;
+  ssize_t n;
+  while ((n = read(gate[0], &go, 1)) < 0 && errno == EINTR) {
+  }
+  if (n != 1) mc_fail("userns", EPIPE, "the shim did not map the nested user namespace");
+  close(gate[0]);
+}
+
+void mc_map_nested(pid_t pid, const struct mc_spec *s, int gate[2]) {
+  close(gate[0]);
+  /* Root in the joined namespace holds CAP_SETUID and CAP_SETGID there: any ids mapped in it, no helper. */
+  if (write_map(pid, "uid_map", s->uid_maps, s->nuid_maps) < 0) mc_fail("userns", errno, "write /proc/%d/uid_map (keep-id)", (int)pid);
+  if (write_map(pid, "gid_map", s->gid_maps, s->ngid_maps) < 0) mc_fail("userns", errno, "write /proc/%d/gid_map (keep-id)", (int)pid);
+  ssize_t ignored = write(gate[1], "1", 1);
+  (void)ignored;
+  close(gate[1]);
 }

@@ -20,4 +20,14 @@ void mc_enter_userns(void);
  */
 void mc_join_userns(const char *path);
 
+struct mc_spec;
+
+/*
+ * keep-id: a container cloned with CLONE_NEWUSER from the joined namespace gets the spec's uid_maps and
+ * gid_maps, written by the shim (mc_map_nested, with the child's pid) while the child waits at the
+ * gate (mc_await_nested_maps, first thing in the child). `gate` is a pipe made before the clone.
+ */
+void mc_map_nested(pid_t pid, const struct mc_spec *s, int gate[2]);
+void mc_await_nested_maps(int gate[2]);
+
 #endif

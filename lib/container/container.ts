@@ -35,7 +35,7 @@ import type { LogEntry } from './log-file'
 import { envList, processSpec } from './process-spec'
 import { buildRecord } from './record'
 import { checkRunOptions } from './run-options'
-import { checkRootlessRunOptions } from '../rootless/run-options'
+import { checkKeepId, checkRootlessRunOptions } from '../rootless/run-options'
 import { ensureImage } from '../image/registry/policy'
 import { dnsServers, extraHostLines } from './network-options'
 import { hostDevices, type HostDevice } from './device-mappings'
@@ -134,6 +134,7 @@ export class Container implements AsyncDisposable {
     await rt.ready()
     checkRunOptions(opts) // before a pull that may take long
     if (rt.rootless) checkRootlessRunOptions(opts)
+    if (opts.userns) checkKeepId(rt)
     await ensureImage(rt.images, image, opts.pull, { ...opts.pullOptions, signal: opts.signal })
     const record = buildRecord(rt, image, cmd, opts)
     rt.containers.reserveName(record.name, record.id)
@@ -390,7 +391,7 @@ export class Container implements AsyncDisposable {
 
   private runSpec(record: ContainerRecord, image: ImageRecord, netns: NetnsChoice, cgroups?: CgroupSetup, devices?: HostDevice[]): RunSpec {
     const featureMounts: MountOp[] = toMountOps(record.mounts ?? [])
-    const userns = this.runtime.userIds?.forStart()
+    const userns = this.runtime.userIds?.forStart(record.hostConfig.usernsMode === 'keep-id')
     return buildRunSpec({ record, image, layerDirs: this.runtime.images.layerDirs(image), paths: this.paths(), netns, featureMounts, cgroups, devices, userns })
   }
 

@@ -64,7 +64,8 @@ export function buildRecord(rt: ContainerContext, imageRef: string, cmd: string[
       entrypoint,
       env: mergeEnv(image.config.env ?? [], envList(opts.env)),
       workdir: opts.workdir ?? image.config.workdir ?? '/',
-      user: opts.user ?? image.config.user ?? '',
+      // keep-id runs as you, as podman's does, unless a user is asked for.
+      user: opts.user ?? (opts.userns === 'keep-id' ? `${process.geteuid?.()}:${process.getegid?.()}` : (image.config.user ?? '')),
       hostname: opts.hostname ?? id.slice(0, 12),
       labels: { ...(image.config.labels ?? {}), ...(opts.labels ?? {}) },
       ...(stopSignal ? { stopSignal } : {}),
@@ -77,6 +78,7 @@ export function buildRecord(rt: ContainerContext, imageRef: string, cmd: string[
       detach: !!opts.detach,
       keepOnOwnerDeath: !!opts.keepOnOwnerDeath,
       privileged: !!opts.privileged,
+      ...(opts.userns ? { usernsMode: opts.userns } : {}),
       deviceCgroupRules: deviceCgroupRulesOf(opts.deviceCgroupRules),
       devices: deviceRecordsOf(opts.devices),
       readonlyRootfs: !!opts.readOnly,

@@ -12,7 +12,7 @@ import type { RunOptions } from './types'
 
 /** Every option of `run()`; the type below fails to compile when RunOptions gains a key this list lacks. */
 const optionNames = [
-  'name', 'hostname', 'env', 'workdir', 'user', 'groupAdd', 'entrypoint', 'init', 'rm', 'detach', 'keepOnOwnerDeath', 'network', 'capAdd', 'capDrop',
+  'name', 'hostname', 'env', 'workdir', 'user', 'userns', 'groupAdd', 'entrypoint', 'init', 'rm', 'detach', 'keepOnOwnerDeath', 'network', 'capAdd', 'capDrop',
   'privileged', 'deviceCgroupRules', 'devices', 'readOnly', 'securityOpt', 'labels', 'signal', 'runtime',
   'volumes', 'mounts', 'tmpfs',
   'ip', 'aliases', 'links', 'dns', 'extraHosts', 'ports', 'publishAll',
@@ -64,4 +64,5 @@ export function checkRunOptions(opts: RunOptions & RuntimeOption): void {
   if (opts.workdir !== undefined && !opts.workdir.startsWith('/'))
     throw new InvalidArgumentError(`the working directory '${opts.workdir}' is invalid, it needs to be an absolute path`)
   if (opts.signal !== undefined && !(opts.signal instanceof AbortSignal)) throw new InvalidArgumentError('option "signal" must be an AbortSignal')
+  if (opts.userns !== undefined && opts.userns !== 'keep-id') throw new InvalidArgumentError(`option "userns" must be 'keep-id', not ${JSON.stringify(opts.userns)}`)
 }

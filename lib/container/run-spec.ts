@@ -7,8 +7,8 @@
 import { devicePolicy, parseDeviceCgroupRule, type CgroupSetup, type DevicePolicy } from '../cgroups'
 import { capabilitySet } from '../shim/capabilities'
 import { bindMount, protectionMounts, systemMounts } from '../shim/defaults'
-import type { MountOp, RunSpec, UsernsKind } from '../shim/spec'
-import { CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUTS } from '../sys/libc'
+import type { MountOp, NestedMaps, RunSpec, UsernsKind } from '../shim/spec'
+import { CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUSER, CLONE_NEWUTS } from '../sys/libc'
 import type { ImageRecord } from '../image/store'
 import { processSecurity, type ProcessSecurity } from '../seccomp'
 import { processSpec } from './process-spec'
@@ -57,8 +57,8 @@ export function buildRunSpec(opts: {
   cgroups?: CgroupSetup
   /** Host device nodes to make in the container (its `devices`; none for filesystem views). */
   devices?: readonly HostDevice[]
-  /** Rootless: the container's user namespace, see RunSpec.userns and RunSpec.usernsPath. */
-  userns?: { kind: UsernsKind; path?: string }
+  /** Rootless: the container's user namespace, see RunSpec.userns, RunSpec.usernsPath and RunSpec.nestedMaps. */
+  userns?: { kind: UsernsKind; path?: string; nested?: NestedMaps }
 }): RunSpec {
   const { record: r, paths: p } = opts
   const privileged = r.hostConfig.privileged
@@ -91,7 +91,7 @@ export function buildRunSpec(opts: {
       }),
       ...containerSecurity(r),
     },
-    cloneFlags: baseCloneFlags | (opts.netns.kind === 'own' ? CLONE_NEWNET : 0),
+    cloneFlags: baseCloneFlags | (opts.netns.kind === 'own' ? CLONE_NEWNET : 0) | (opts.userns?.nested ? CLONE_NEWUSER : 0),
     hostname: r.config.hostname,
     loopbackUp: opts.netns.kind === 'own',
     netnsPath: opts.netns.kind === 'fd' ? `/proc/${process.pid}/fd/${opts.netns.fd}` : undefined,
@@ -103,5 +103,6 @@ export function buildRunSpec(opts: {
     cgroups: opts.cgroups?.join,
     userns: opts.userns?.kind,
     usernsPath: opts.userns?.path,
+    nestedMaps: opts.userns?.nested,
   }
 }

@@ -31,6 +31,14 @@ export interface RunOptions extends MountRunOptions, NetworkRunOptions, Resource
   workdir?: string
   /** `uid[:gid]` or a user name from the image's /etc/passwd (`-u`). */
   user?: string
+  /**
+   * Rootless only (`--userns=keep-id`): `'keep-id'` maps your uid and gid to themselves inside, so a
+   * non-root program writes your bind-mounted files as you, and runs as your uid:gid unless `user` says
+   * otherwise. Root inside is then your first subordinate id, and the image's files that were root's
+   * appear as your uid. Needs a subordinate range (EUNSUPPORTED without one); EINVALID as root, whose ids
+   * inside are the host's already.
+   */
+  userns?: 'keep-id'
   /** Extra supplementary groups, as names from the image's /etc/group or gids (`--group-add`). */
   groupAdd?: string[]
   /** Replaces the image's entrypoint. */
@@ -169,6 +177,8 @@ export interface ContainerRecord {
     keepOnOwnerDeath?: boolean
     /** `--privileged`. */
     privileged: boolean
+    /** `--userns=keep-id` (rootless): your ids are yours inside; absent otherwise. */
+    usernsMode?: 'keep-id'
     /** `--device-cgroup-rule`, as given (checked at create); absent in records made before device rules. */
     deviceCgroupRules?: string[]
     /** `--device`, each with its defaults filled in (checked at create); absent in records made before devices. */

@@ -38,6 +38,20 @@ export function mapLines(self: number, ranges: readonly SubidRange[]): { lines: 
   return { lines, max: next - 1 }
 }
 
+/**
+ * keep-id (podman's): inside the keeper's namespace (0 = the user, 1..max = the range), a nested map
+ * where `self` (the user's own id) is the keeper's 0, the ids below it are the keeper's 1..self, and
+ * those above it are themselves. EUNSUPPORTED-worthy (undefined) when the range does not reach past `self`.
+ */
+export function keepIdLines(self: number, max: number): MapLine[] | undefined {
+  if (self < 1 || self >= max) return undefined
+  return [
+    [0, 1, self],
+    [self, 0, 1],
+    [self + 1, self + 1, max - self],
+  ]
+}
+
 const rangeText = (ranges: readonly SubidRange[]) => ranges.map((r) => `${r.start}-${r.start + r.count - 1}`).join(',')
 
 /** The runtime's maps, or why there are none (no range, no helper): containers then map the caller alone. */

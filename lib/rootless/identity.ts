@@ -15,7 +15,7 @@ import { removeTreeAt } from '../files/tree'
 import type { UsernsKind } from '../shim/spec'
 import { debug } from '../util/debug'
 import { RootlessUnsupportedError } from './errors'
-import { rootlessIdMaps, type IdMaps } from './id-maps'
+import { keepIdLines, rootlessIdMaps, type IdMaps, type MapLine } from './id-maps'
 import { Keeper } from './keeper'
 
 /** What a rootless runtime does with a layer file owned by an id beyond its subordinate range. */
@@ -41,6 +41,8 @@ export interface UsernsChoice {
   kind: UsernsKind
   /** With 'range': the keeper's namespace. */
   path?: string
+  /** keep-id: the maps of a namespace nested in the keeper's, written by the shim (root there) for the container. */
+  nested?: { uid: MapLine[]; gid: MapLine[] }
 }
 
 /** One rootless runtime's ids: its maps, its keeper (started at first need), and the ownership of its files. */
@@ -69,13 +71,29 @@ export class RootlessIdentity implements TreeOwnership {
     return this.maps ? 'range' : 'single'
   }
 
-  /** For a container start: the keeper's namespace (started now if needed), else a single-id one of the shim's own (warned once). */
-  forStart(): UsernsChoice {
+  /**
+   * For a container start: the keeper's namespace (started now if needed), with `keepId` a namespace
+   * nested in it mapping the user's ids to themselves; else a single-id one of the shim's own (warned once).
+   */
+  forStart(keepId = false): UsernsChoice {
+    if (keepId) this.checkKeepId()
     if (!this.maps) {
       this.warnSingle()
       return { kind: 'single' }
     }
-    return { kind: 'range', path: this.running().usernsPath }
+    const path = this.running().usernsPath
+    if (!keepId) return { kind: 'range', path }
+    return { kind: 'range', path, nested: { uid: keepIdLines(process.geteuid?.() ?? 0, this.maps.maxUid)!, gid: keepIdLines(process.getegid?.() ?? 0, this.maps.maxGid)! } }
+  }
+
+  /** keep-id needs the range to reach past the user's own ids (podman's condition too): EUNSUPPORTED naming the fix. */
+  checkKeepId(): void {
+    const maps = this.maps
+    const uid = process.geteuid?.() ?? 0
+    const gid = process.getegid?.() ?? 0
+    if (maps && keepIdLines(uid, maps.maxUid) && keepIdLines(gid, maps.maxGid)) return
+    const why = maps ? `your ${maps.describe} must hold more ids than your uid ${uid} and gid ${gid}` : `it maps your ids onto your subordinate range, and ${(this.found as { missing: string }).missing}`
+    throw new RootlessUnsupportedError("run with userns: 'keep-id'", `${why}; add a range with ${addRange}`)
   }
 
   /** Refuses a non-root user in a single-id namespace, where setuid to it is EINVAL: the fix is a subordinate range. */

@@ -123,6 +123,17 @@ export interface RunSpec {
   userns?: UsernsKind
   /** With `userns: 'range'`: the user namespace to join, /proc/<keeper pid>/ns/user. */
   usernsPath?: string
+  /**
+   * keep-id: the container is cloned into a user namespace of its own nested in the joined one
+   * (`cloneFlags` then holds CLONE_NEWUSER), whose maps the shim writes before the child goes on.
+   */
+  nestedMaps?: NestedMaps
+}
+
+/** A nested user namespace's maps: lines of [inside, outside (in the parent namespace), count]. */
+export interface NestedMaps {
+  uid: readonly (readonly [number, number, number])[]
+  gid: readonly (readonly [number, number, number])[]
 }
 
 /**
@@ -218,6 +229,7 @@ export function encodeRunSpec(s: RunSpec): Buffer {
   if (mountFallbacks.force) t.push('legacymounts', '1')
   if (s.hostname) t.push('hostname', s.hostname)
   if (s.netnsPath !== undefined) t.push('netnspath', s.netnsPath)
+  for (const [key, lines] of [['uidmap', s.nestedMaps?.uid ?? []], ['gidmap', s.nestedMaps?.gid ?? []]] as const) for (const l of lines) t.push(key, ...l.map(String))
   t.push('stdin', s.stdin, ...outputTokens(s.output))
   for (const op of s.mounts) t.push(...mountTokens(op))
   t.push(...processTokens(s.process))

@@ -13,7 +13,7 @@ import { execFileSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
-import { Image } from '../../lib'
+import { Container, Image } from '../../lib'
 import { busyboxRootfs, destroyRuntime, tempRuntime } from '../helpers'
 import { startRegistry } from '../tools/registry'
 import { makeUnprivilegedUser, pidsOf, type UnprivilegedUser } from '../tools/unprivileged-user'
@@ -148,6 +148,34 @@ describe('rootless identity, as an ordinary user with a subordinate range', () =
     expect(out.exit).toEqual({ exitCode: 0 })
     // CAP_NET_RAW is bit 13; the shell itself, as user 999, has none.
     expect(out.logs.split('\n').map((l: string) => l.replace(/\s+/g, ' '))).toEqual(['CapEff: 0000000000002000', 'CapEff: 0000000000000000', ''])
+  })
+
+  test("userns: 'keep-id' maps the user's ids to themselves in a namespace nested in the keeper's: a bind mount is written as the user; exec joins it", () => {
+    const shared = path.join(home, 'shared')
+    fs.mkdirSync(shared)
+    fs.chownSync(shared, user.uid, user.gid)
+    const out = asUser(`
+  await Image.import(${JSON.stringify(path.join(images, 'owned'))}, { runtime: rt, ref: 'owned:latest' })
+  const c = await run('owned', ['sh', '-c', 'id -u; id -g; cat /proc/self/uid_map; stat -c %u:%g /work /etc/passwd; echo hi > /work/made; sleep 300'], { runtime: rt, network: 'none', userns: 'keep-id', volumes: [${JSON.stringify(shared)} + ':/work'] })
+  for (let i = 0; i < 200 && !(await logs(c)).includes('/etc/passwd'); i++) await new Promise((r) => setTimeout(r, 25))
+  out.logs = await logs(c)
+  await step('exec', () => c.exec(['sh', '-c', 'id -u; readlink /proc/self/ns/user']))
+  out.containerNs = fs.readlinkSync('/proc/' + (await c.inspect()).state.pid + '/ns/user')
+  out.keeperNs = fs.readlinkSync('/proc/' + keepers()[0] + '/ns/user')
+  await c.remove({ force: true })`)
+    const uid = user.uid
+    const lines = (out.logs as string).trim().split('\n')
+    expect(lines.slice(0, 2)).toEqual([String(uid), String(user.gid)])
+    expect(lines.slice(2, 5).map((l: string) => l.trim().split(/\s+/).map(Number))).toEqual([
+      [0, 1, uid],
+      [uid, 0, 1],
+      [uid + 1, uid + 1, 65536 - uid],
+    ])
+    // The bind mount is the user's inside, and so are the image's root files (as with podman's keep-id without a chowned copy).
+    expect(lines.slice(5)).toEqual([`${uid}:${user.gid}`, `${uid}:${user.gid}`])
+    expect(fs.statSync(path.join(shared, 'made')).uid).toBe(uid)
+    expect(out.exec).toEqual({ exitCode: 0, stdout: `${uid}\n${out.containerNs}\n`, stderr: '' })
+    expect(out.containerNs).not.toBe(out.keeperNs)
   })
 
   test('a keeper killed from outside is replaced at the next start, with the same map', () => {
@@ -305,6 +333,7 @@ describe('rootless identity, as an ordinary user without a subordinate range', (
     await c.remove()
   }
   await step('user', () => run('owned', ['id'], { runtime: rt, network: 'none', user: '999' }))
+  await step('keepId', () => run('owned', ['id'], { runtime: rt, network: 'none', userns: 'keep-id' }))
   out.keepers = keepers()
   out.containers = fs.readdirSync(path.join(rt.root, 'containers')).filter((f) => !f.startsWith('.'))`),
       [],
@@ -318,7 +347,19 @@ describe('rootless identity, as an ordinary user without a subordinate range', (
     expect(out.user.code).toBe('EUNSUPPORTED')
     expect(out.user.message).toContain('/etc/subuid')
     expect(out.user.message).toContain('usermod --add-subuids')
+    expect(out.keepId.code).toBe('EUNSUPPORTED')
+    expect(out.keepId.message).toContain('usermod --add-subuids')
     expect(out.keepers).toEqual([])
     expect(pidsOf(user.uid)).toEqual([])
   })
+})
+
+test("userns: 'keep-id' as root is EINVALID, before anything is pulled or made", async () => {
+  const rt = tempRuntime('mc-rl-keepid-')
+  try {
+    await expect(Container.create('no-such-image', ['true'], { runtime: rt, userns: 'keep-id' })).rejects.toMatchObject({ code: 'EINVALID', message: expect.stringContaining('rootless') })
+    expect(fs.readdirSync(path.join(rt.root, 'containers')).filter((f) => !f.startsWith('.'))).toEqual([])
+  } finally {
+    await destroyRuntime(rt)
+  }
 })

@@ -57,6 +57,14 @@ export function fullRunSpec(output: OutputSpec): RunSpec {
     cgroups,
     userns: 'range',
     usernsPath: '/proc/4243/ns/user',
+    nestedMaps: {
+      uid: [
+        [0, 1, 1000],
+        [1000, 0, 1],
+        [1001, 1001, 64536],
+      ],
+      gid: [[0, 1, 5]],
+    },
   }
 }
 
@@ -102,6 +110,8 @@ export interface DecodedSpec {
   cgroupns: number
   userns: number
   userns_path: string | null
+  uid_maps: [number, number, number][]
+  gid_maps: [number, number, number][]
 }
 
 const unlimited = (2n ** 64n - 1n).toString()
@@ -168,6 +178,12 @@ export function decodedRunSpec(output: OutputSpec): DecodedSpec {
     join_flags: 0,
     ...decodedProcess,
     userns_path: '/proc/4243/ns/user',
+    uid_maps: [
+      [0, 1, 1000],
+      [1000, 0, 1],
+      [1001, 1001, 64536],
+    ],
+    gid_maps: [[0, 1, 5]],
   }
 }
 
@@ -179,4 +195,6 @@ export const decodedExecSpec: DecodedSpec = {
   join_flags: 0x7c020000, // without CLONE_NEWCGROUP: joined by the child after its cgroups
   ...decodedProcess,
   userns_path: null,
+  uid_maps: [],
+  gid_maps: [],
 }
