@@ -257,7 +257,8 @@ function sampleArguments(name: string): unknown[] {
   const waited = { containerId: 'f'.repeat(64), containerName: 'x', awaited: 'x', elapsedMs: 1, logs: [] }
   if (name === 'WaitError') return ['ETIMEOUT', 'x', waited]
   if (/Timeout|Exited|Unhealthy/.test(name)) return [{ ...waited, exitCode: 1 }, 'x']
-  if (name === 'NetworkInUseError' || name === 'VolumeInUseError') return ['x', ['x']]
+  if (name === 'NetworkInUseError' || name === 'VolumeInUseError' || name === 'RootInUseError') return ['x', ['x']]
+  if (name === 'IdRangeError') return ['/x', { kind: 'uid', id: 70000, max: 65536 }, 'x']
   if (name === 'PortNotPublishedError') return ['x', '6379/tcp', ['80/tcp -> 0.0.0.0:49153']]
   if (name === 'PlatformNotFoundError') return ['x', 'x', ['x']]
   if (name === 'AmbiguousReferenceError') return ['x', 2]

@@ -46,9 +46,10 @@ describe('rootless identity against rootless podman', () => {
       // podman's own store holds files of the subordinate ids: only podman (in its namespace) can remove them.
       user.node(`require('node:child_process').spawnSync('podman', ['system', 'reset', '--force'], { stdio: 'ignore' })`, [], { HOME: home })
       user.remove()
+      // Podman's runtime and tmp dirs (without XDG_RUNTIME_DIR), which a later user of the same uid would find.
+      for (const dir of [`/tmp/minicontainer-${user.uid}`, `/tmp/podman-run-${user.uid}`, `/tmp/containers-user-${user.uid}`]) fs.rmSync(dir, { recursive: true, force: true })
     }
     fs.rmSync(home, { recursive: true, force: true })
-    fs.rmSync(`/tmp/minicontainer-${user?.uid}`, { recursive: true, force: true })
   })
 
   test("ids, maps, file owners and modes inside are podman's, as root and as user 999", () => {
