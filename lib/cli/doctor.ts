@@ -29,7 +29,7 @@ export function formatReport(report: PreflightReport): string {
   const lines = [
     `minicontainer doctor: ${who}, ${report.rootless ? 'rootless' : 'root'} mode`,
     report.ok
-      ? 'user namespaces and overlay work here (rootless containers themselves are not implemented yet)'
+      ? "user namespaces and overlay work here: rootless containers run (network none; with a subordinate range, in podman's id layout)"
       : 'rootless containers cannot run here: fix the FAIL lines below',
   ]
   for (const [key, label] of labels) {

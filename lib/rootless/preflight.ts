@@ -44,7 +44,7 @@ export interface SubidCheck extends PreflightCheck {
 
 /** What {@link Runtime.preflight} found: one field per check. */
 export interface PreflightReport {
-  /** Whether every required check passed. Rootless containers themselves are not implemented yet: starting one as non-root fails with EUNSUPPORTED. */
+  /** Whether every required check passed: rootless containers can run here (on network 'none'; see RuntimeOptions.rootless). */
   ok: boolean
   /** Whether `new Runtime()` (rootless: 'auto') runs rootless for this process: its effective uid is not 0. */
   rootless: boolean
