@@ -168,7 +168,7 @@ export class RootlessIdentity implements TreeOwnership {
   private warnSingle(ledger?: OwnerLedger): void {
     if (warnedSingle) return
     warnedSingle = true
-    const squashed = ledger ? [...ledger.entries()].map(([rel]) => `/${rel}`) : []
+    const squashed = ledger ? [...ledger.entries()].filter(([, o]) => o.uid !== 0 || o.gid !== 0).map(([rel]) => `/${rel}`) : []
     process.emitWarning(
       `rootless containers map root inside to your uid alone (${(this.found as { missing?: string } | undefined)?.missing ?? 'no subordinate range'}): ` +
         `image files owned by other ids are yours${squashed.length ? ` (${listed(squashed)})` : ''}, and a container cannot switch to another user. ` +
