@@ -293,7 +293,8 @@ export class Container implements AsyncDisposable {
     try {
       return await fn(fsView.root)
     } catch (err) {
-      throw this.viewLost(err, fsView)
+      const lost = this.viewLost(err, fsView)
+      throw lost === err ? (this.runtime.userIds?.explainDenied(err, "copy files in or out of a container's directories") ?? err) : lost
     } finally {
       await fsView.release()
     }

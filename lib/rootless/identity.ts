@@ -106,6 +106,21 @@ export class RootlessIdentity implements TreeOwnership {
     )
   }
 
+  /**
+   * What a file operation on a container's files refused with EACCES or EPERM should throw: with a range,
+   * files of other ids inside are subordinate ids' on the host, which the user cannot use from outside
+   * (EUNSUPPORTED naming the way around); anything else as it is.
+   */
+  explainDenied(err: unknown, what: string): unknown {
+    const errno = errnoOf(err)
+    if (!this.maps || (errno !== 'EACCES' && errno !== 'EPERM')) return err
+    return new RootlessUnsupportedError(
+      what,
+      `a file or directory on the way belongs to another id inside the container (one of your subordinate ids on the host), which you cannot use from outside (${(err as Error).message}); ` +
+        "copying through the container's user namespace is not implemented yet: exec a command in the container instead (e.g. exec(['sh', '-c', 'cat > /data/f'], { stdin }))",
+    )
+  }
+
   /** Gives an unpacked layer's files their owners inside the namespace: EIDRANGE for an id beyond the range (unless squashing). */
   restoreOwners(dir: string, ledger: OwnerLedger): void {
     if (ledger.size === 0) return

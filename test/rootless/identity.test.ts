@@ -178,6 +178,23 @@ describe('rootless identity, as an ordinary user with a subordinate range', () =
     expect(out.containerNs).not.toBe(out.keeperNs)
   })
 
+  test("copies into or out of a directory of another id inside are EUNSUPPORTED naming the way around; the container's own files copy", () => {
+    const out = asUser(`
+  await Image.import(${JSON.stringify(path.join(images, 'owned'))}, { runtime: rt, ref: 'owned:latest' })
+  const c = await run('owned', ['sh', '-c', 'echo secret > /data/s && chmod 600 /data/s && echo ready && sleep 300'], { runtime: rt, network: 'none', user: '999' })
+  for (let i = 0; i < 200 && !(await logs(c)).includes('ready'); i++) await new Promise((r) => setTimeout(r, 25))
+  fs.writeFileSync(path.join(process.env.HOME, 'in.txt'), 'in\\n')
+  await step('into', () => c.copyTo(path.join(process.env.HOME, 'in.txt'), '/data/in.txt'))
+  await step('outOf', () => c.copyFrom('/data/s', path.join(process.env.HOME, 's.out')))
+  await step('own', () => c.copyTo(path.join(process.env.HOME, 'in.txt'), '/tmp/in.txt'))
+  await c.remove({ force: true })`)
+    for (const refused of [out.into, out.outOf]) {
+      expect(refused.code).toBe('EUNSUPPORTED')
+      expect(refused.message).toContain('exec a command in the container instead')
+    }
+    expect(out.own).toBeUndefined()
+  })
+
   test('a keeper killed from outside is replaced at the next start, with the same map', () => {
     const out = asUser(`
   await Image.import(${JSON.stringify(path.join(images, 'owned'))}, { runtime: rt, ref: 'owned:latest' })
