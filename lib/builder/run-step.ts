@@ -45,7 +45,7 @@ export async function runStep(rt: ContainerContext, input: RunStepInput): Promis
       const { stage, line, instruction } = input.where
       throw new BuildError(stage, line, instruction, exit.exitCode, output.slice(-50), `process ${JSON.stringify(input.cmd.join(' '))} did not complete successfully: exit code: ${exit.exitCode}`)
     }
-    return await rt.images.layers.addTar(layerFromUpper(rt.containers.paths(container.id).upper))
+    return await rt.images.layers.addTar(layerFromUpper(rt.containers.paths(container.id).upper, rt.userIds?.insideIds()))
   } finally {
     await container?.remove({ force: true }).catch(() => {})
     rt.images.forget(temp.id)

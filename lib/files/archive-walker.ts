@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { InsideIds } from './owner-ledger'
 import * as fs from 'node:fs'
 import type * as tar from 'tar-stream'
 import { SyscallError } from '../errors'
@@ -54,9 +55,15 @@ export class ArchiveWalker {
   private readonly links = new Map<string, string>()
   /** Which xattrs go into the archive: a layer's, or (docker cp) file capabilities only. */
   private readonly keepXattr: (name: string) => boolean
+  /**
+   * @param pack - where the entries go.
+   * @param layer - a layer (sorted, a layer's xattrs, whiteouts translated), else a copy's archive.
+   * @param ids - the ids to record for a file's host ids (a rootless runtime's namespace's); as they are without.
+   */
   constructor(
     private readonly pack: tar.Pack,
     private readonly layer = false,
+    private readonly ids?: InsideIds,
   ) {
     this.keepXattr = layer ? layerXattr : copyXattr
   }
@@ -101,7 +108,7 @@ export class ArchiveWalker {
     const dirfd = chain.top()
     const st = lstatAt(dirfd, name)
     if (!st) return false
-    const base = { name: entryName, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: mtimeOf(st) }
+    const base = { name: entryName, mode: st.mode & 0o7777, uid: this.ids?.uid(st.uid) ?? st.uid, gid: this.ids?.gid(st.gid) ?? st.gid, mtime: mtimeOf(st) }
     if ((st.mode & S_IFMT) !== S_IFDIR) {
       await this.addLeaf(dirfd, name, entryName, st, base)
       return false

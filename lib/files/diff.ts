@@ -49,7 +49,7 @@ import { entryParts, extractEach, writableEntryTypes, writeOver, type EntryHeade
 import { UnsafeEntryError } from './errors'
 import { mayCreateDevices } from './devices'
 import { removeTree } from './tree'
-import type { OwnerLedger } from './owner-ledger'
+import type { InsideIds, OwnerLedger } from './owner-ledger'
 
 const IN_DIR = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS
 const WH = '.wh.'
@@ -60,11 +60,11 @@ function openHostDir(dir: string, flags: number): number {
   return openat2(AT_FDCWD, dir, flags | O_DIRECTORY, 0, 0)
 }
 
-/** An OCI layer tar stream of an overlay upper dir (`containers/<id>/upper`). */
-export function layerFromUpper(upperDir: string): Readable {
+/** An OCI layer tar stream of an overlay upper dir (`containers/<id>/upper`); `ids` gives the owners as a rootless container saw them. */
+export function layerFromUpper(upperDir: string, ids?: InsideIds): Readable {
   const fd = openHostDir(upperDir, O_RDONLY)
   const pack = tar.pack()
-  const walker = new ArchiveWalker(pack, true)
+  const walker = new ArchiveWalker(pack, true, ids)
   ;(async () => {
     try {
       for (const e of walker.entries(fd)) await walker.add(fd, e.name, nameStr(e.name))

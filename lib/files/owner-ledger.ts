@@ -24,6 +24,15 @@ export interface EntryOwner {
   caps?: Buffer
 }
 
+/**
+ * Host ids as a user namespace's processes see them (a rootless container's writable layer, whose
+ * files have host ids, committed as a layer of the ids inside).
+ */
+export interface InsideIds {
+  uid(host: number): number
+  gid(host: number): number
+}
+
 /** What gives a tree the owners of an {@link OwnerLedger}, and removes trees holding files of ids the process is not. */
 export interface TreeOwnership {
   /** Gives the entries below `dir` the owners (and set-id modes) the ledger recorded. */

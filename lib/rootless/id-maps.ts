@@ -52,6 +52,12 @@ export function keepIdLines(self: number, max: number): MapLine[] | undefined {
   ]
 }
 
+/** The id inside a namespace of `lines` for a host id; 65534 (nobody, the kernel's overflow id) when unmapped. */
+export function insideId(lines: readonly MapLine[], host: number): number {
+  for (const [inside, outside, count] of lines) if (host >= outside && host < outside + count) return inside + (host - outside)
+  return 65534
+}
+
 const rangeText = (ranges: readonly SubidRange[]) => ranges.map((r) => `${r.start}-${r.start + r.count - 1}`).join(',')
 
 /** The runtime's maps, or why there are none (no range, no helper): containers then map the caller alone. */

@@ -10,12 +10,12 @@
  * @module
  */
 import { errnoOf, IdRangeError, InvalidArgumentError, RuntimeClosedError } from '../errors'
-import type { OwnerLedger, TreeOwnership } from '../files/owner-ledger'
+import type { InsideIds, OwnerLedger, TreeOwnership } from '../files/owner-ledger'
 import { removeTreeAt } from '../files/tree'
 import type { UsernsKind } from '../shim/spec'
 import { debug } from '../util/debug'
 import { RootlessUnsupportedError } from './errors'
-import { keepIdLines, rootlessIdMaps, type IdMaps, type MapLine } from './id-maps'
+import { insideId, keepIdLines, rootlessIdMaps, type IdMaps, type MapLine } from './id-maps'
 import { Keeper } from './keeper'
 
 /** What a rootless runtime does with a layer file owned by an id beyond its subordinate range. */
@@ -104,6 +104,16 @@ export class RootlessIdentity implements TreeOwnership {
       `run as user ${JSON.stringify(user)} (uid ${ids.uid}, gid ${ids.gid})`,
       `without a subordinate id range${why}, a rootless container maps your uid alone and can switch to no other; add one with ${addRange}, or leave the user at root`,
     )
+  }
+
+  /** Host ids as this runtime's containers see them: committing a writable layer records those. */
+  insideIds(): InsideIds {
+    const maps = this.maps
+    const uid = process.geteuid?.() ?? 0
+    const gid = process.getegid?.() ?? 0
+    const uidLines = maps?.uid ?? [[0, uid, 1] as const]
+    const gidLines = maps?.gid ?? [[0, gid, 1] as const]
+    return { uid: (host) => insideId(uidLines, host), gid: (host) => insideId(gidLines, host) }
   }
 
   /**

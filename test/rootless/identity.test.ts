@@ -195,6 +195,25 @@ describe('rootless identity, as an ordinary user with a subordinate range', () =
     expect(out.own).toBeUndefined()
   })
 
+  test('commit records the owners as the container saw them (999, root), not their host ids', () => {
+    const out = asUser(`
+  await Image.import(${JSON.stringify(path.join(images, 'owned'))}, { runtime: rt, ref: 'owned:latest' })
+  const a = await run('owned', ['sh', '-c', 'touch /data/new'], { runtime: rt, network: 'none', user: '999' })
+  await a.wait()
+  const b = await run('owned', ['sh', '-c', 'touch /etc/newroot'], { runtime: rt, network: 'none' })
+  await b.wait()
+  await step('commitA', async () => (await a.commit({ ref: 'committed:a' })).id)
+  await step('commitB', async () => (await b.commit({ ref: 'committed:b' })).id)
+  const c = await run('committed:a', ['sh', '-c', 'stat -c %u:%g /data/new'], { runtime: rt, network: 'none' })
+  await c.wait()
+  const d = await run('committed:b', ['sh', '-c', 'stat -c %u:%g /etc/newroot'], { runtime: rt, network: 'none' })
+  await d.wait()
+  out.logs = (await logs(c)) + (await logs(d))
+  for (const x of [a, b, c, d]) await x.remove()`)
+    expect([typeof out.commitA, typeof out.commitB]).toEqual(['string', 'string'])
+    expect(out.logs).toBe('999:999\n0:0\n')
+  })
+
   test('a keeper killed from outside is replaced at the next start, with the same map', () => {
     const out = asUser(`
   await Image.import(${JSON.stringify(path.join(images, 'owned'))}, { runtime: rt, ref: 'owned:latest' })
