@@ -18,7 +18,7 @@
 import { execFileSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import { StartError, SyscallError } from '../errors'
-import { spawnShimTool } from '../shim/shim'
+import { spawnShimMode } from '../shim/mode-process'
 import { closeQuietly, errnoName, waitPid, WNOHANG } from '../sys/libc'
 import { debug } from '../util/debug'
 import type { IdMaps } from './id-maps'
@@ -53,7 +53,7 @@ export class Keeper {
 
   /** Spawns a keeper, has newuidmap/newgidmap write `maps` on it, and checks that root inside is the caller. */
   static start(maps: IdMaps): Keeper {
-    const { pid, fd } = spawnShimTool(['keeper', String(process.pid)])
+    const { pid, control: fd } = spawnShimMode(['keeper', String(process.pid)], [])
     const keeper = new Keeper(pid, fd)
     try {
       keeper.expect('R', startError('userns'))

@@ -205,24 +205,6 @@ export async function drainShimPool(): Promise<void> {
   await spare.hold(spare.closed)
 }
 
-/**
- * Spawns `mc-shim <args>` for one of its side jobs (a probe, the rootless keeper), with /dev/null as
- * its stdio and a socket to us as fd 3; returns its pid and our end of the socket (close-on-exec).
- */
-export function spawnShimTool(args: string[]): { pid: number; fd: number } {
-  const [ours, theirs] = socketPair()
-  const devNull = fs.openSync('/dev/null', 'r+')
-  try {
-    return { pid: spawnProcess(shimPath, ['mc-shim', ...args], [], [devNull, devNull, devNull, theirs], false), fd: ours }
-  } catch (err) {
-    closeQuietly(ours)
-    throw err
-  } finally {
-    closeQuietly(theirs)
-    fs.closeSync(devNull)
-  }
-}
-
 function devNullStdio(): ShimStdio {
   const fd = fs.openSync('/dev/null', 'r+')
   return { stdin: fd, stdout: fd, stderr: fd }
