@@ -36,7 +36,7 @@ function copyRepo(dir: string): void {
   fs.symlinkSync(path.join(repoRoot, 'node_modules'), path.join(dir, 'node_modules'))
 }
 
-/** Runs `npm pack` (prepack: scripts/prebuild.js; prepare: tsc) on a copy of the repo; returns the tarball's path in `work`. */
+/** Runs `npm pack` (prepack: tsc, then scripts/prebuild.js) on a copy of the repo; returns the tarball's path in `work`. */
 export function packRepo(work: string): string {
   const copy = path.join(work, 'repo')
   copyRepo(copy)

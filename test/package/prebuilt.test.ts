@@ -55,6 +55,18 @@ test('the package carries mc-shim and libmcnative.so for x64 and arm64, executab
   expect(fs.existsSync(path.join(repoRoot, 'native', 'prebuilt'))).toBe(false)
 })
 
+test('the package says where it comes from, ships its LICENSE and runs no prepare script', () => {
+  const manifest = JSON.parse(fs.readFileSync(path.join(installed, 'package.json'), 'utf8')) as Record<string, unknown>
+  expect(manifest.repository).toEqual({ type: 'git', url: 'git+https://github.com/minicontainer/minicontainer.git' })
+  expect(manifest.homepage).toBe('https://github.com/minicontainer/minicontainer#readme')
+  expect(manifest.bugs).toEqual({ url: 'https://github.com/minicontainer/minicontainer/issues' })
+  expect(manifest.license).toBe('MIT')
+  expect(fs.readFileSync(path.join(installed, 'LICENSE'), 'utf8')).toMatch(/^MIT License\n/)
+  // A prepare script would run tsc on every git install and in `npm ci` of dependants; dist/ is packed built.
+  expect(Object.keys(manifest.scripts as object)).not.toContain('prepare')
+  expect(fs.existsSync(path.join(installed, 'dist', 'index.js'))).toBe(true)
+})
+
 test('with --ignore-scripts and no gcc, cc or make on PATH, a container runs from require() and from import', () => {
   for (const program of ['gcc', 'cc', 'make']) expect(fs.existsSync(path.join(bin, program))).toBe(false)
   expect(fs.readdirSync(bin)).toEqual(['node'])
