@@ -30,7 +30,7 @@ import { ask, refusal, runs, pauseMatters, type Operation } from './status'
 import { runExec } from './exec'
 import { filteredEntries, logFilter, logStream, type LogSource } from './logs'
 import { keepLog } from './kept-log'
-import { pruneFilter, type ContainerPruneOptions } from './prune'
+import { containerPruneFilter, type ContainerPruneOptions } from './prune'
 import type { LogEntry } from './log-file'
 import { envList, processSpec } from './process-spec'
 import { buildRecord } from './record'
@@ -184,7 +184,7 @@ export class Container implements AsyncDisposable {
    */
   static async prune(options?: RuntimeOption & ContainerPruneOptions): Promise<string[]> {
     const opts = optionsObject(options, 'Container.prune()')
-    const selected = pruneFilter(opts)
+    const selected = containerPruneFilter(opts)
     const removed: string[] = []
     for (const c of await Container.list({ runtime: opts.runtime, all: true })) {
       const record = c.runtime.containers.read(c.id)

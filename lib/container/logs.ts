@@ -10,7 +10,7 @@ import { Readable } from 'node:stream'
 import { InvalidArgumentError } from '../errors'
 import type { LogStreamName } from '../harness/target'
 import { followEntries, type LogEntry } from './log-file'
-import { logTime } from './log-time'
+import { logTime } from '../util/log-time'
 import type { LogsOptions } from './types'
 
 /** The filters of one logs() call, with times in the records' form. */

@@ -13,7 +13,7 @@ import type { FileSpec } from '../harness/files'
 import type { HealthState } from '../harness/target'
 import type { PullPolicy } from '../image/registry/policy'
 import type { PullOptions } from '../image/registry/pull'
-import type { LogTime } from './log-time'
+import type { LogTime } from '../util/log-time'
 import type { DeviceOption, DeviceRecord } from './device-mappings'
 
 /** How a container joins the network. */

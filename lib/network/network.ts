@@ -16,6 +16,7 @@ import { NotRunningError } from '../errors'
 import { closeQuietly, O_CLOEXEC } from '../sys/libc'
 import type { NetworkService } from './service'
 import type { AttachOptions, CreateNetworkOptions, EndpointSettings, NetworkInfo } from './types'
+import { pruneFilter, type PruneFilters } from '../util/prune-filter'
 
 /** Something naming a container: a handle with an `id`, or a name / id / id prefix. */
 export type ContainerLike = string | {
@@ -91,9 +92,13 @@ export class Network {
     return (await rt.networks.list()).map((i) => new Network(rt, i.id, i.name))
   }
 
-  /** Removes every user network without containers; returns their names. */
-  static async prune(opts: NetworkRuntimeOption = {}): Promise<string[]> {
-    return contextOf(opts).networks.prune()
+  /**
+   * Removes every user network without containers, as `docker network prune`: `until` and `label`
+   * filters as its `--filter` (EINVALID for a malformed one, before anything is removed). Returns their names.
+   */
+  static async prune(opts: NetworkRuntimeOption & PruneFilters = {}): Promise<string[]> {
+    const selected = pruneFilter(opts)
+    return contextOf(opts).networks.prune(selected)
   }
 
   /** Details: subnet, gateway, bridge interface, attached containers. */

@@ -27,6 +27,7 @@ import { formatMac, LOOPBACK_IFINDEX, Rtnl, RtnlError } from './rtnl'
 import { NetworkStore, type ContainerNetRecord, type EndpointRecord, type NetworkRecord } from './store'
 import type { AttachOptions, ConnectOptions, ContainerRef, CreateNetworkOptions, EndpointSettings, NetworkInfo, NetworkSettings } from './types'
 import { endpointSettings, hostEntries, networkInfo, networkSettings } from './views'
+import type { Prunable } from '../util/prune-filter'
 
 export { DEFAULT_NETWORK } from './registry'
 
@@ -370,12 +371,12 @@ export class NetworkService {
     })
   }
 
-  /** Removes every user network without containers; returns their names. */
-  prune(): Promise<string[]> {
+  /** Removes every user network without containers that `selected` accepts; returns their names. */
+  prune(selected: (net: Prunable) => boolean = () => true): Promise<string[]> {
     return this.serial(async () => {
       const removed: string[] = []
       for (const net of this.store.networks()) {
-        if (net.isDefault || this.networks.attached(net.id).length) continue
+        if (net.isDefault || this.networks.attached(net.id).length || !selected(net)) continue
         await this.networks.remove(net)
         removed.push(net.name)
       }

@@ -11,6 +11,7 @@
  */
 import { DefaultBinding } from '../util/default-binding'
 import type { VolumeCreateOptions, VolumeInfo, VolumeMeta, VolumeStore } from './volumes'
+import { pruneFilter, type PruneFilters } from '../util/prune-filter'
 
 /** Selects the store a {@link Volume} method works on. */
 export interface VolumeStoreOption {
@@ -83,9 +84,14 @@ export class Volume {
     return (await store.list()).map((meta) => new Volume(store, meta))
   }
 
-  /** Removes every volume no container references (only anonymous ones with `anonymousOnly`); returns the removed names. */
-  static async prune(opts?: VolumeStoreOption & { anonymousOnly?: boolean }): Promise<string[]> {
-    return storeOf(opts).prune({ anonymousOnly: opts?.anonymousOnly })
+  /**
+   * Removes every volume no container references (only anonymous ones with `anonymousOnly`), as
+   * `docker volume prune`: `until` and `label` filters as its `--filter` (EINVALID for a malformed
+   * one, before anything is removed). Returns the removed names.
+   */
+  static async prune(opts?: VolumeStoreOption & PruneFilters & { anonymousOnly?: boolean }): Promise<string[]> {
+    const selected = pruneFilter(opts ?? {})
+    return storeOf(opts).prune({ anonymousOnly: opts?.anonymousOnly, selected })
   }
 
   /** Name, mountpoint, creation time, labels and the ids of the containers using it. */

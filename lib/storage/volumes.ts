@@ -24,6 +24,7 @@ import { readJson, writeJson } from '../util/json-file'
 import { VolumeInUseError, VolumeNotFoundError } from './volume-errors'
 import { checkVolumeName, isVolumeName } from './volume-name'
 import { removeTreeAt } from '../files/tree'
+import type { Prunable } from '../util/prune-filter'
 
 /** What is stored about a volume (meta.json). */
 export interface VolumeMeta {
@@ -193,10 +194,11 @@ export class VolumeStore {
    * Removes every volume no container references; returns the removed names.
    * `anonymousOnly` keeps named volumes (Docker 23+'s default for `volume prune`).
    */
-  async prune(opts: { anonymousOnly?: boolean } = {}): Promise<string[]> {
+  async prune(opts: { anonymousOnly?: boolean; selected?: (volume: Prunable) => boolean } = {}): Promise<string[]> {
     const removed: string[] = []
     for (const meta of await this.list()) {
       if (opts.anonymousOnly && !meta.anonymous) continue
+      if (opts.selected && !opts.selected({ created: meta.createdAt, labels: meta.labels })) continue
       if ((await this.users(meta.name)).length > 0) continue
       if (this.delete(meta.name)) removed.push(meta.name)
     }

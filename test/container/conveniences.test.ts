@@ -4,9 +4,11 @@
  * wait errors naming the container, host-gateway, restart({ timeout }),
  * logs of an exited rm: true container.
  */
+import { execFileSync } from 'node:child_process'
+import * as fs from 'node:fs'
 import * as net from 'node:net'
 import { randomBytes } from 'node:crypto'
-import { Container, LocalImageMissingError, MiniContainerError, Network, parseReference, RegistryError, run, Wait, type Runtime } from '../../lib'
+import { Container, LocalImageMissingError, MiniContainerError, Network, parseReference, RegistryError, run, Volume, Wait, type Runtime } from '../../lib'
 import { text, useRuntime } from '../helpers'
 
 jest.setTimeout(120_000)
@@ -284,5 +286,41 @@ describe('Container.prune()', () => {
     } finally {
       await running.remove({ force: true })
     }
+  })
+})
+
+describe('Network.prune() and Volume.prune()', () => {
+  test("take Container.prune's label and until filters: only unused matching networks go (their bridges with them); bad filters are EINVALID before anything goes", async () => {
+    const tag = randomBytes(3).toString('hex')
+    const a = await Network.create(`prune-a-${tag}`, { runtime, labels: { prune: tag, kind: 'a' } })
+    const b = await Network.create(`prune-b-${tag}`, { runtime, labels: { prune: tag } })
+    const bridgeOf = async (n: Network) => (await n.inspect()).bridge
+    const [bridgeA, bridgeB] = [await bridgeOf(a), await bridgeOf(b)]
+    const user = await run('bb', ['sleep', '30'], { runtime, network: b })
+    try {
+      expect(await codeOf(Network.prune({ runtime, label: [''] }))).toBe('EINVALID')
+      expect(await codeOf(Network.prune({ runtime, until: 'yesterday' }))).toBe('EINVALID')
+      expect(await Network.prune({ runtime, label: [`prune=${tag}`], until: new Date(0) })).toEqual([])
+      expect(await Network.prune({ runtime, label: [`prune=${tag}`, 'kind=b'] })).toEqual([])
+      expect(await Network.prune({ runtime, label: [`prune=${tag}`] })).toEqual([a.name]) // b is in use
+      expect(execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' })).not.toContain(`${bridgeA}:`)
+      expect(execFileSync('ip', ['-o', 'link', 'show', bridgeB], { encoding: 'utf8' })).toContain(bridgeB)
+    } finally {
+      await user.remove({ force: true })
+    }
+    expect(await Network.prune({ runtime, label: [`prune=${tag}`], until: '0s' })).toEqual([b.name])
+  })
+
+  test('volumes: label and until select among unused ones; EINVALID for a bad filter', async () => {
+    const tag = randomBytes(3).toString('hex')
+    const kept = await Volume.create(`keep-${tag}`, { runtime, labels: { prune: tag, kind: 'keep' } })
+    const old = await Volume.create(`old-${tag}`, { runtime, labels: { prune: tag, kind: 'old' } })
+    const [keptDir, oldDir] = [(await kept.inspect()).mountpoint, (await old.inspect()).mountpoint]
+    expect(await codeOf(Volume.prune({ runtime, label: [''] }))).toBe('EINVALID')
+    expect(await codeOf(Volume.prune({ runtime, until: 'yesterday' }))).toBe('EINVALID')
+    expect(await Volume.prune({ runtime, label: [`prune=${tag}`], until: '1h' })).toEqual([]) // both made just now
+    expect(await Volume.prune({ runtime, label: [`prune=${tag}`, 'kind=old'] })).toEqual([old.name])
+    expect([fs.existsSync(keptDir), fs.existsSync(oldDir)]).toEqual([true, false])
+    expect(await Volume.prune({ runtime, label: [`prune=${tag}`] })).toEqual([kept.name])
   })
 })

@@ -9,7 +9,7 @@
  * @module
  */
 import { InvalidArgumentError } from '../errors'
-import { parseGoDuration } from '../util/go-duration'
+import { parseGoDuration } from './go-duration'
 
 /** What `since` and `until` accept. */
 export type LogTime = Date | number | string

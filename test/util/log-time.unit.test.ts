@@ -1,5 +1,5 @@
 /** `since`/`until` in every form `docker logs` takes, as the log's fixed-width record times. */
-import { formatLogTime, logTime, logTimeNs } from '../../lib/container/log-time'
+import { formatLogTime, logTime, logTimeNs } from '../../lib/util/log-time'
 
 const now = Date.parse('2026-12-01T15:00:00.000Z')
 
