@@ -1,0 +1,105 @@
+/**
+ * `npx minicontainer` as a user runs it: the built command (dist/cli/main.js)
+ * in a child process, on a runtime root of this file's own
+ * ($MINICONTAINER_ROOT), its output and exit status asserted.
+ */
+import { spawnSync } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+import { Container, Image, Volume, type Runtime } from '../../lib'
+import { useRuntime } from '../helpers'
+
+jest.setTimeout(120_000)
+
+const repoRoot = path.resolve(__dirname, '..', '..')
+const cli = path.join(repoRoot, 'dist', 'cli', 'main.js')
+
+let runtime: Runtime
+useRuntime((rt) => (runtime = rt), { hostImage: true })
+
+beforeAll(() => {
+  const built = fs.existsSync(cli) ? fs.statSync(cli).mtimeMs : 0
+  const newest = Math.max(...fs.readdirSync(path.join(repoRoot, 'lib', 'cli')).map((f) => fs.statSync(path.join(repoRoot, 'lib', 'cli', f)).mtimeMs))
+  if (built < newest) throw new Error('dist/cli is older than lib/cli: run `npm run build` first')
+})
+
+/** Runs `minicontainer ...args` against this file's runtime root. */
+function mc(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { ...process.env, MINICONTAINER_ROOT: runtime.root }, timeout: 60_000 })
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr }
+}
+
+const unique = (prefix: string) => `${prefix}-${randomBytes(3).toString('hex')}`
+
+test('run prints the output on its streams and exits with the program\'s code; --rm leaves nothing', () => {
+  const name = unique('once')
+  const r = mc('run', '--rm', '--name', name, '--network', 'none', 'host', 'sh', '-c', 'echo out; echo err >&2; exit 4')
+  expect(r).toEqual({ status: 4, stdout: 'out\n', stderr: 'err\n' })
+  expect(mc('ps', '-a', '--json').stdout).not.toContain(name)
+})
+
+test('run -d -p, ps (table and --json), exec, logs --tail, inspect, rm -f', () => {
+  const name = unique('web')
+  const id = mc('run', '-d', '--name', name, '-p', '127.0.0.1::8080', '-e', 'GREETING=hi', 'host', 'sh', '-c', 'for i in 1 2 3; do echo line $i; done; echo $GREETING; exec sleep 60').stdout.trim()
+  expect(id).toMatch(/^[0-9a-f]{64}$/)
+  try {
+    const table = mc('ps').stdout.split('\n')
+    expect(table[0]).toMatch(/^CONTAINER ID +IMAGE +COMMAND +CREATED +STATUS +PORTS +NAMES$/)
+    const row = table.find((l) => l.endsWith(name)) ?? ''
+    expect(row).toMatch(new RegExp(`^${id.slice(0, 12)} +host:latest +"sh -c for i in 1 2 3; do echo " +.+ ago +Up .+ +127\\.0\\.0\\.1:\\d+->8080/tcp +${name}$`))
+    const [listed] = (JSON.parse(mc('ps', '--json').stdout) as Array<{ id: string; status: string; ports: Record<string, Array<{ hostPort: string }>> }>).filter((c) => c.id === id)
+    expect(listed?.status).toBe('running')
+    expect(Number(listed?.ports['8080/tcp']?.[0]?.hostPort)).toBeGreaterThan(0)
+
+    expect(mc('exec', name, '--', 'sh', '-c', 'echo in $(hostname); exit 3')).toEqual({ status: 3, stdout: `in ${id.slice(0, 12)}\n`, stderr: '' })
+    expect(mc('logs', '--tail', '2', name)).toEqual({ status: 0, stdout: 'line 3\nhi\n', stderr: '' })
+    const [info] = JSON.parse(mc('inspect', name).stdout) as Array<{ id: string; state: { running: boolean } }>
+    expect(info).toMatchObject({ id, state: { running: true } })
+
+    const refused = mc('rm', name)
+    expect(refused.status).toBe(1)
+    expect(refused.stderr).toMatch(/^minicontainer rm: ERUNNING: /)
+    expect(mc('rm', '-f', name)).toEqual({ status: 0, stdout: `${name}\n`, stderr: '' })
+    expect(mc('ps', '-a').stdout).not.toContain(name)
+  } finally {
+    removeQuietly(id)
+  }
+})
+
+/** Removes a container the CLI started, if a failed assertion left it. */
+function removeQuietly(id: string): void {
+  mc('rm', '-f', id)
+}
+
+test('images and inspect of an image, as a table and as JSON', async () => {
+  const host = await Image.get('host', { runtime })
+  const table = mc('images').stdout.split('\n')
+  expect(table[0]).toMatch(/^REPOSITORY +TAG +IMAGE ID +CREATED +SIZE$/)
+  expect(table).toContainEqual(expect.stringMatching(new RegExp(`^host +latest +${host.id.slice(7, 19)} +.+ ago +[\\d.]+(B|kB|MB|GB)$`)))
+  expect(JSON.parse(mc('images', '--json').stdout)).toContainEqual(expect.objectContaining({ id: host.id, repoTags: ['host:latest'] }))
+  expect((JSON.parse(mc('inspect', 'host').stdout) as Array<{ id: string }>)[0]?.id).toBe(host.id)
+})
+
+test('prune --filter label= removes only stopped containers and unused volumes with that label; images stay under a filter', async () => {
+  const tag = unique('p')
+  const stopped = await Container.create('host', ['true'], { runtime, network: 'none', labels: { batch: tag } })
+  const other = await Container.create('host', ['true'], { runtime, network: 'none' })
+  const vol = await Volume.create(unique('vol'), { runtime, labels: { batch: tag } })
+  try {
+    const r = mc('prune', '--volumes', '--filter', `label=batch=${tag}`, '--json')
+    expect(r.status).toBe(0)
+    expect(JSON.parse(r.stdout)).toEqual({ containers: [stopped.id], networks: [], volumes: [vol.name], images: [] })
+    expect((await Container.list({ runtime, all: true })).map((c) => c.id)).toContain(other.id)
+    expect((await Image.list({ runtime })).length).toBeGreaterThan(0)
+  } finally {
+    await other.remove({ force: true })
+  }
+})
+
+test('usage errors exit 2 naming the command; unknown containers exit 1 with ENOCONTAINER', () => {
+  expect(mc('logs', '--tail', 'x', 'c')).toMatchObject({ status: 2, stderr: expect.stringMatching(/^minicontainer logs: --tail takes a count or "all", not "x"\nusage: minicontainer logs /) })
+  expect(mc('prune', '--filter', 'dangling=true')).toMatchObject({ status: 2 })
+  expect(mc('frob')).toMatchObject({ status: 2, stderr: expect.stringContaining('unknown command "frob"') })
+  expect(mc('logs', 'no-such-container')).toMatchObject({ status: 1, stderr: expect.stringMatching(/^minicontainer logs: ENOCONTAINER: /) })
+})
