@@ -32,6 +32,7 @@ export { Image, type ImageContext, type ImageRuntimeOption, type ImportOptions, 
 export type { ImageInspect, ImageHistoryEntry } from './image/inspect'
 export { UnsupportedDockerfileFeatureError } from './builder/errors'
 export { Reference } from './image/reference'
+export { DockerImageMissingError } from './image/docker-engine'
 export type { PullOptions, PullProgress, PullStatus } from './image/registry/pull'
 export type { PushOptions, PushProgress, PushStatus, PushResult } from './image/registry/push'
 export type { PullPolicy } from './image/registry/policy'

@@ -10,6 +10,7 @@ import type { Readable, Writable } from 'node:stream'
 import { ImageInUseError, ImageNotFoundError, InvalidArgumentError, NotFoundError } from '../errors'
 import { readArchiveDir, readArchiveStream, type ArchiveFiles } from './archive/files'
 import { loadArchive } from './archive/load'
+import { defaultDockerSocket, dockerSaveStream } from './docker-engine'
 import { saveArchive, type SaveItem } from './archive/save'
 import { removeTreeAt } from '../files/tree'
 import { buildHostRootfs } from './host-rootfs'
@@ -237,6 +238,20 @@ export class Image {
       files = st.isDirectory() ? readArchiveDir(source, store.blobs, opts.signal) : await readArchiveStream(fs.createReadStream(source), store.blobs, opts.signal)
     } else files = await readArchiveStream(source, store.blobs, opts.signal)
     return (await loadArchive(store, files)).map((r) => new Image(rt, r))
+  }
+
+  /**
+   * Copies an image from the local Docker engine's store (`docker save`'s stream from its API
+   * socket, no docker CLI), so what Docker already has runs here offline. `socket` defaults to
+   * `$DOCKER_HOST` (unix://) or /var/run/docker.sock. ENOIMAGE when Docker has no such image,
+   * ENOTFOUND when no engine answers; nothing is stored then.
+   */
+  static async fromDocker(ref: string, opts: ImageRuntimeOption & { socket?: string; signal?: AbortSignal } = {}): Promise<Image> {
+    const socket = opts.socket ?? defaultDockerSocket()
+    const stream = await dockerSaveStream(ref, socket, opts.signal)
+    const [image] = await Image.load(stream, { ...(opts.runtime ? { runtime: opts.runtime } : {}), ...(opts.signal ? { signal: opts.signal } : {}) })
+    if (!image) throw new InvalidArgumentError(`the Docker engine at ${socket} sent no image for ${ref}`)
+    return image
   }
 
   /**
