@@ -5,24 +5,19 @@
  */
 import { spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { Container, Image, Volume, type Runtime } from '../../lib'
 import { useRuntime } from '../helpers'
+import { repoRoot, requireFreshBuild } from '../tools/fresh-build'
 
 jest.setTimeout(120_000)
 
-const repoRoot = path.resolve(__dirname, '..', '..')
 const cli = path.join(repoRoot, 'dist', 'cli', 'main.js')
 
 let runtime: Runtime
 useRuntime((rt) => (runtime = rt), { hostImage: true })
 
-beforeAll(() => {
-  const built = fs.existsSync(cli) ? fs.statSync(cli).mtimeMs : 0
-  const newest = Math.max(...fs.readdirSync(path.join(repoRoot, 'lib', 'cli')).map((f) => fs.statSync(path.join(repoRoot, 'lib', 'cli', f)).mtimeMs))
-  if (built < newest) throw new Error('dist/cli is older than lib/cli: run `npm run build` first')
-})
+beforeAll(() => requireFreshBuild('dist/cli/main.js'))
 
 /** Runs `minicontainer ...args` against this file's runtime root. */
 function mc(...args: string[]): { status: number | null; stdout: string; stderr: string } {

@@ -8,8 +8,8 @@ import { execFileSync, spawnSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
+import { repoRoot, requireFreshBuild } from '../tools/fresh-build'
 
-const repoRoot = path.resolve(__dirname, '..', '..')
 const tsc = path.join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc')
 
 /** One fenced block of the README: its language and its text. */
@@ -47,7 +47,7 @@ describe('the README', () => {
   let dir: string
   let root: string
   beforeAll(() => {
-    if (!fs.existsSync(path.join(repoRoot, 'dist', 'index.d.ts'))) throw new Error('dist/ is missing: run `npm run build` first')
+    requireFreshBuild('dist/index.d.ts')
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-readme-'))
     root = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-readme-root-'))
     newProject(dir)
