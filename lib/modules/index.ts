@@ -1,0 +1,17 @@
+/**
+ * `minicontainer/modules`: ready-made service containers in testcontainers'
+ * shape (`await new RedisContainer().start()` → a connection URL), each with
+ * its image's conventions and the right wait strategy.
+ *
+ * @module
+ */
+import { guardClass } from '../util/public-boundary'
+import { NginxContainer } from './nginx'
+import { RedisContainer } from './redis'
+import { StartedService } from './started-service'
+
+for (const cls of [RedisContainer, NginxContainer, StartedService]) guardClass(cls)
+
+export { RedisContainer, type RedisOptions } from './redis'
+export { NginxContainer, type NginxOptions } from './nginx'
+export { StartedService } from './started-service'
