@@ -7,11 +7,13 @@
  */
 import { guardClass } from '../util/public-boundary'
 import { NginxContainer } from './nginx'
+import { PostgresContainer } from './postgres'
 import { RedisContainer } from './redis'
 import { StartedService } from './started-service'
 
-for (const cls of [RedisContainer, NginxContainer, StartedService]) guardClass(cls)
+for (const cls of [RedisContainer, PostgresContainer, NginxContainer, StartedService]) guardClass(cls)
 
 export { RedisContainer, type RedisOptions } from './redis'
+export { PostgresContainer, type PostgresOptions } from './postgres'
 export { NginxContainer, type NginxOptions } from './nginx'
 export { StartedService } from './started-service'

@@ -1,12 +1,14 @@
 /**
- * minicontainer/modules against real servers: the host's redis-server and
- * nginx (Debian's packages, through Image.fromHost: nothing can be pulled
- * here), reached by real clients (redis-cli, fetch) through the URL the
- * module gives.
+ * minicontainer/modules against real servers: the host's redis-server,
+ * nginx and PostgreSQL (Debian's packages, through Image.fromHost: nothing
+ * can be pulled here; postgres behind an imitation of the official image's
+ * entrypoint), reached by real clients (redis-cli, psql, fetch) through the
+ * URL the module gives.
  */
 import { execFileSync } from 'node:child_process'
+import * as path from 'node:path'
 import { Container, type Runtime } from '../../lib'
-import { NginxContainer, RedisContainer } from '../../lib/modules'
+import { NginxContainer, PostgresContainer, RedisContainer } from '../../lib/modules'
 import { useRuntime } from '../helpers'
 
 jest.setTimeout(120_000)
@@ -52,5 +54,38 @@ test('NginxContainer serves the pages given at its URL', async () => {
     expect((await fetch(`${web.connectionUrl}missing`)).status).toBe(404)
   } finally {
     await web.stop()
+  }
+})
+
+/**
+ * An image shaped like the official postgres image: the host image plus an entrypoint that does
+ * what docker-library's does (test/modules/postgres-entrypoint.sh), committed with its config.
+ */
+async function postgresImage(): Promise<string> {
+  const c = await Container.create('host', ['true'], { runtime, network: 'none' })
+  await c.copyTo(path.join(__dirname, 'postgres-entrypoint.sh'), '/docker-entrypoint.sh')
+  const pgBin = execFileSync('pg_config', ['--bindir'], { encoding: 'utf8' }).trim()
+  await c.commit({ ref: 'mc-postgres:test', changes: { entrypoint: ['/docker-entrypoint.sh'], cmd: ['postgres'], stopSignal: 'SIGINT', env: [`PATH=${pgBin}:/usr/sbin:/usr/bin:/sbin:/bin`, 'PGDATA=/var/lib/postgresql/data'] } })
+  await c.remove()
+  return 'mc-postgres:test'
+}
+
+test("PostgresContainer: the official image's environment, ready for psql at its URL with testcontainers' defaults and with its own", async () => {
+  const image = await postgresImage()
+  const pg = await new PostgresContainer({ image, runtime }).start()
+  try {
+    expect(pg.connectionUrl).toBe(`postgres://test:test@127.0.0.1:${pg.port}/test`)
+    expect(execFileSync('psql', [pg.connectionUrl, '-tAc', 'select current_user, current_database()'], { encoding: 'utf8' }).trim()).toBe('test|test')
+  } finally {
+    await pg.stop()
+  }
+  const app = await new PostgresContainer({ image, runtime, user: 'app', password: 'p@ss word', database: 'orders' }).start()
+  try {
+    expect(app.connectionUrl).toBe(`postgres://app:p%40ss%20word@127.0.0.1:${app.port}/orders`)
+    expect(execFileSync('psql', [app.connectionUrl, '-qtAc', 'create table t (n int); insert into t values (42); select n from t'], { encoding: 'utf8' }).trim()).toBe('42')
+    const wrong = `postgres://app:nope@127.0.0.1:${app.port}/orders`
+    expect(() => execFileSync('psql', [wrong, '-tAc', 'select 1'], { stdio: 'pipe' })).toThrow(/password authentication failed/)
+  } finally {
+    await app.stop()
   }
 })

@@ -67,6 +67,13 @@ test('the package says where it comes from, ships its LICENSE and runs no prepar
   expect(fs.existsSync(path.join(installed, 'dist', 'index.js'))).toBe(true)
 })
 
+test("minicontainer/modules resolves from require() and import, with its types", () => {
+  const names = (args: string[]) => execFileSync(path.join(bin, 'node'), args, { cwd: project, env: { PATH: bin }, encoding: 'utf8' }).trim()
+  expect(names(['-e', "console.log(Object.keys(require('minicontainer/modules')).sort().join())"])).toBe('NginxContainer,PostgresContainer,RedisContainer,StartedService')
+  expect(names(['--input-type=module', '-e', "import { RedisContainer } from 'minicontainer/modules'; console.log(typeof RedisContainer)"])).toBe('function')
+  expect(fs.existsSync(path.join(installed, 'dist', 'modules', 'index.d.ts'))).toBe(true)
+})
+
 test('with --ignore-scripts and no gcc, cc or make on PATH, a container runs from require() and from import', () => {
   for (const program of ['gcc', 'cc', 'make']) expect(fs.existsSync(path.join(bin, program))).toBe(false)
   expect(fs.readdirSync(bin)).toEqual(['node'])
