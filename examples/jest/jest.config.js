@@ -8,5 +8,5 @@ module.exports = {
   testEnvironment: 'node',
   testTimeout: 30_000,
   // Inside this repository the package is its own build; in your project `minicontainer` comes from node_modules.
-  moduleNameMapper: { '^minicontainer$': '<rootDir>/../../dist/index.js' },
+  moduleNameMapper: { '^minicontainer$': '<rootDir>/../../dist/index.js', '^minicontainer/modules$': '<rootDir>/../../dist/modules/index.js' },
 }

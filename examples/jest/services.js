@@ -1,37 +1,14 @@
 // The shared services of this jest project: how globalSetup starts them and how tests find them.
 'use strict'
-const { run, Container, Image, Wait } = require('minicontainer')
+const { Container, Image } = require('minicontainer')
+const { NginxContainer, RedisContainer } = require('minicontainer/modules')
 
-const nginxConf = `
-worker_processes 1;
-error_log stderr;
-pid /tmp/nginx.pid;
-events {}
-http {
-  access_log off;
-  client_body_temp_path /tmp/body; proxy_temp_path /tmp/proxy; fastcgi_temp_path /tmp/fastcgi;
-  uwsgi_temp_path /tmp/uwsgi; scgi_temp_path /tmp/scgi;
-  server {
-    listen 80;
-    location = /health { return 200 "ok\\n"; }
-    location / { return 200 "hello from nginx\\n"; }
-  }
-}
-`
-
-/** Starts (or, with reuse, finds) redis-server and nginx from the host's own programs. */
+/** Starts (or, with reuse, finds) redis-server and nginx from the host's own programs, through the service modules. */
 async function startServices() {
   await Image.fromHost({ ref: 'host' })
   const [redis, nginx] = await Promise.all([
-    run('host', ['redis-server', '--save', '', '--appendonly', 'no', '--protected-mode', 'no'], {
-      name: 'jest-example-redis', reuse: true, ports: ['6379'],
-      waitFor: Wait.forListeningPorts(), startupTimeout: 30_000,
-    }),
-    run('host', ['nginx', '-e', 'stderr', '-c', '/etc/nginx-test.conf', '-g', 'daemon off;'], {
-      name: 'jest-example-nginx', reuse: true, ports: ['80'],
-      files: [{ target: '/etc/nginx-test.conf', content: nginxConf }],
-      waitFor: Wait.forHttp('/health', 80, { status: 200, body: /ok/ }), startupTimeout: 30_000,
-    }),
+    new RedisContainer({ image: 'host', name: 'jest-example-redis', reuse: true }).start(),
+    new NginxContainer({ image: 'host', name: 'jest-example-nginx', reuse: true, pages: { 'index.html': 'hello from nginx\n', health: 'ok\n' } }).start(),
   ])
   return { redis, nginx }
 }

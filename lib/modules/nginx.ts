@@ -5,21 +5,14 @@
  *
  * @module
  */
-import type { ContainerContext } from '../container/context'
-import { run } from '../container/run'
 import { Wait } from '../harness/wait'
-import { StartedService } from './started-service'
+import { runService, type ServiceOptions } from './service-options'
+import type { StartedService } from './started-service'
 
-/** Options of {@link NginxContainer}. */
-export interface NginxOptions {
-  /** A `Runtime` of minicontainer's (its `runtime` option); omitted, the default runtime. */
-  runtime?: ContainerContext
-  /** The image; default 'nginx:1.27' (any image with `nginx` on its PATH). */
-  image?: string
+/** Options of {@link NginxContainer}: image 'nginx:1.27' and a 30 s startup timeout unless given. */
+export interface NginxOptions extends ServiceOptions {
   /** Files to serve, by path under the web root: `{ 'index.html': '<h1>hi</h1>' }`. Without an index.html, `/` lists the directory. */
   pages?: Record<string, string>
-  /** How long nginx may take to be ready, in ms (default 30 000). */
-  startupTimeout?: number
 }
 
 // Outside /usr: a host image binds the host's /usr read-only.
@@ -40,21 +33,17 @@ http {
 
 /** An nginx for a test: `const web = await new NginxContainer({ pages }).start(); fetch(web.connectionUrl)`. */
 export class NginxContainer {
-  /** @param opts - image, pages, startup timeout and runtime */
+  /** @param opts - pages, and the options of every module */
   constructor(private readonly opts: NginxOptions = {}) {}
 
   /** Starts nginx and resolves once `/` answers 200. */
   async start(): Promise<StartedService> {
-    const { image = 'nginx:1.27', pages = {}, startupTimeout = 30_000, runtime } = this.opts
-    const files = [
-      { target: '/etc/nginx/mc-module.conf', content: config },
-      { target: `${root}/.keep`, content: '' },
-      ...Object.entries(pages).map(([file, content]) => ({ target: `${root}/${file.replace(/^\/+/, '')}`, content })),
-    ]
-    const container = await run(image, ['nginx', '-c', '/etc/nginx/mc-module.conf', '-g', 'daemon off;'], {
-      ports: ['80'], rm: true, files, startupTimeout, waitFor: Wait.forHttp('/', 80, { status: 200 }), ...(runtime ? { runtime } : {}),
+    const pages = Object.entries(this.opts.pages ?? {}).map(([file, content]) => ({ target: `${root}/${file.replace(/^\/+/, '')}`, content }))
+    return runService(this.opts, {
+      image: 'nginx:1.27', startupTimeout: 30_000, port: 80, waitFor: Wait.forHttp('/', 80, { status: 200 }),
+      cmd: ['nginx', '-c', '/etc/nginx/mc-module.conf', '-g', 'daemon off;'],
+      files: [{ target: '/etc/nginx/mc-module.conf', content: config }, { target: `${root}/.keep`, content: '' }, ...pages],
+      url: (host, port) => `http://${host}:${port}/`,
     })
-    const port = container.mappedPort(80)
-    return new StartedService(container, port, `http://${container.host}:${port}/`)
   }
 }

@@ -6,42 +6,34 @@
  *
  * @module
  */
-import type { ContainerContext } from '../container/context'
-import { run } from '../container/run'
 import { Wait } from '../harness/wait'
-import { StartedService } from './started-service'
+import { runService, type ServiceOptions } from './service-options'
+import type { StartedService } from './started-service'
 
-/** Options of {@link PostgresContainer}; the defaults are testcontainers' ('test' each). */
-export interface PostgresOptions {
-  /** A `Runtime` of minicontainer's (its `runtime` option); omitted, the default runtime. */
-  runtime?: ContainerContext
-  /** The image; default 'postgres:16' (any image with the official image's entrypoint conventions). */
-  image?: string
+/** Options of {@link PostgresContainer}: image 'postgres:16', a 60 s startup timeout (initdb) and testcontainers' 'test' credentials unless given. */
+export interface PostgresOptions extends ServiceOptions {
   /** The superuser made at first start (POSTGRES_USER); default 'test'. */
   user?: string
   /** Its password (POSTGRES_PASSWORD); default 'test'. */
   password?: string
   /** The database made at first start (POSTGRES_DB); default 'test'. */
   database?: string
-  /** How long the server may take to be ready, in ms (default 60 000: the first start runs initdb). */
-  startupTimeout?: number
 }
 
 /** A PostgreSQL server for a test: `const pg = await new PostgresContainer().start(); pg.connectionUrl`. */
 export class PostgresContainer {
-  /** @param opts - image, user, password, database, startup timeout and runtime */
+  /** @param opts - user, password, database, and the options of every module */
   constructor(private readonly opts: PostgresOptions = {}) {}
 
   /** Starts the server and resolves once it accepts connections on its published port. */
   async start(): Promise<StartedService> {
-    const { image = 'postgres:16', user = 'test', password = 'test', database = 'test', startupTimeout = 60_000, runtime } = this.opts
-    const ready = Wait.forAll([Wait.forLogMessage(/database system is ready to accept connections/, { times: 2 }), Wait.forListeningPorts([5432])])
-    const container = await run(image, {
+    const { user = 'test', password = 'test', database = 'test' } = this.opts
+    const credentials = `${encodeURIComponent(user)}:${encodeURIComponent(password)}`
+    return runService(this.opts, {
+      image: 'postgres:16', startupTimeout: 60_000, port: 5432,
+      waitFor: Wait.forAll([Wait.forLogMessage(/database system is ready to accept connections/, { times: 2 }), Wait.forListeningPorts([5432])]),
       env: { POSTGRES_USER: user, POSTGRES_PASSWORD: password, POSTGRES_DB: database },
-      ports: ['5432'], rm: true, startupTimeout, waitFor: ready, ...(runtime ? { runtime } : {}),
+      url: (host, port) => `postgres://${credentials}@${host}:${port}/${encodeURIComponent(database)}`,
     })
-    const port = container.mappedPort(5432)
-    const url = `postgres://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${container.host}:${port}/${encodeURIComponent(database)}`
-    return new StartedService(container, port, url)
   }
 }

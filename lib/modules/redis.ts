@@ -5,37 +5,29 @@
  *
  * @module
  */
-import type { ContainerContext } from '../container/context'
-import { run } from '../container/run'
 import { Wait } from '../harness/wait'
-import { StartedService } from './started-service'
+import { runService, type ServiceOptions } from './service-options'
+import type { StartedService } from './started-service'
 
-/** Options of {@link RedisContainer}. */
-export interface RedisOptions {
-  /** A `Runtime` of minicontainer's (its `runtime` option); omitted, the default runtime. */
-  runtime?: ContainerContext
-  /** The image; default 'redis:7' (any image with `redis-server` on its PATH, e.g. one from `Image.fromHost`). */
-  image?: string
+/** Options of {@link RedisContainer}: image 'redis:7' and a 30 s startup timeout unless given. */
+export interface RedisOptions extends ServiceOptions {
   /** Makes the server require this password (`--requirepass`); it is in the connection URL. */
   password?: string
-  /** How long the server may take to be ready, in ms (default 30 000). */
-  startupTimeout?: number
 }
 
 /** A redis server for a test: `const redis = await new RedisContainer().start(); redis.connectionUrl`. */
 export class RedisContainer {
-  /** @param opts - image, password, startup timeout and runtime */
+  /** @param opts - password, and the options of every module */
   constructor(private readonly opts: RedisOptions = {}) {}
 
   /** Starts the server and resolves once it accepts connections. */
   async start(): Promise<StartedService> {
-    const { image = 'redis:7', password, startupTimeout = 30_000, runtime } = this.opts
-    const args = ['redis-server', '--save', '', '--appendonly', 'no', '--protected-mode', 'no', ...(password ? ['--requirepass', password] : [])]
-    const container = await run(image, args, {
-      ports: ['6379'], rm: true, startupTimeout, waitFor: Wait.forLogMessage(/Ready to accept connections/), ...(runtime ? { runtime } : {}),
-    })
-    const port = container.mappedPort(6379)
+    const { password } = this.opts
     const auth = password ? `default:${encodeURIComponent(password)}@` : ''
-    return new StartedService(container, port, `redis://${auth}${container.host}:${port}`)
+    return runService(this.opts, {
+      image: 'redis:7', startupTimeout: 30_000, port: 6379, waitFor: Wait.forLogMessage(/Ready to accept connections/),
+      cmd: ['redis-server', '--save', '', '--appendonly', 'no', '--protected-mode', 'no', ...(password ? ['--requirepass', password] : [])],
+      url: (host, port) => `redis://${auth}${host}:${port}`,
+    })
   }
 }
