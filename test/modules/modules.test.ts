@@ -10,6 +10,7 @@ import * as path from 'node:path'
 import { Container, type Runtime } from '../../lib'
 import { NginxContainer, PostgresContainer, RedisContainer } from '../../lib/modules'
 import { useRuntime } from '../helpers'
+import { hostStandIn } from '../tools/stand-in-image'
 
 jest.setTimeout(120_000)
 
@@ -62,12 +63,9 @@ test('NginxContainer serves the pages given at its URL', async () => {
  * what docker-library's does (test/modules/postgres-entrypoint.sh), committed with its config.
  */
 async function postgresImage(): Promise<string> {
-  const c = await Container.create('host', ['true'], { runtime, network: 'none' })
-  await c.copyTo(path.join(__dirname, 'postgres-entrypoint.sh'), '/docker-entrypoint.sh')
   const pgBin = execFileSync('pg_config', ['--bindir'], { encoding: 'utf8' }).trim()
-  await c.commit({ ref: 'mc-postgres:test', changes: { entrypoint: ['/docker-entrypoint.sh'], cmd: ['postgres'], stopSignal: 'SIGINT', env: [`PATH=${pgBin}:/usr/sbin:/usr/bin:/sbin:/bin`, 'PGDATA=/var/lib/postgresql/data'] } })
-  await c.remove()
-  return 'mc-postgres:test'
+  const changes = { entrypoint: ['/docker-entrypoint.sh'], cmd: ['postgres'], stopSignal: 'SIGINT', env: [`PATH=${pgBin}:/usr/sbin:/usr/bin:/sbin:/bin`, 'PGDATA=/var/lib/postgresql/data'] }
+  return hostStandIn(runtime, 'mc-postgres:test', changes, [[path.join(__dirname, 'postgres-entrypoint.sh'), '/docker-entrypoint.sh']])
 }
 
 test("PostgresContainer: the official image's environment, ready for psql at its URL with testcontainers' defaults and with its own", async () => {
