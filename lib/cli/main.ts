@@ -11,7 +11,7 @@ import { MiniContainerError, Runtime } from '../index'
 import { UsageError } from './args'
 import { exec, inspect, logs, ps, rm, runCommand, type CliIO } from './containers'
 import { doctor } from './doctor'
-import { images, prune } from './resources'
+import { images, load, prune, pull } from './resources'
 
 /** Each command with its synopsis, in the order `--help` lists them. */
 const commands: Record<string, { run: (argv: string[], io: CliIO) => Promise<number>; usage: string }> = {
@@ -22,6 +22,8 @@ const commands: Record<string, { run: (argv: string[], io: CliIO) => Promise<num
   rm: { run: rm, usage: 'rm [-f] [-v] <container>...                remove containers' },
   prune: { run: prune, usage: 'prune [--volumes] [--filter label=K[=V]] [--filter until=T] [--json]   remove what is not used' },
   images: { run: images, usage: 'images [--json]                           list images' },
+  pull: { run: pull, usage: 'pull [-q] [--platform P] <image>          pull from a registry, with progress' },
+  load: { run: load, usage: 'load [-q] [-i FILE]                       load docker save / OCI archives (stdin without -i)' },
   inspect: { run: inspect, usage: 'inspect <container|image>                 details as JSON' },
   doctor: { run: (argv, io) => doctor(argv, io.stdout), usage: 'doctor [--json]                           check what rootless mode needs here' },
 }

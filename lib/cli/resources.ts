@@ -1,21 +1,17 @@
 /**
- * `minicontainer images` and `minicontainer prune`: the store's images as a
- * table, and Docker's `system prune` (stopped containers, unused networks,
- * dangling images; unused volumes with `--volumes`) with its `--filter`.
+ * `minicontainer images`, `pull`, `load` and `prune`: the store's images as a
+ * table, pulls with Docker's progress, archives loaded, and Docker's `system
+ * prune` (stopped containers, unused networks, dangling images; unused volumes
+ * with `--volumes`) with its `--filter`.
  *
  * @module
  */
 import { Container, Image, Network, Volume, type PruneFilters } from '../index'
-import { parseArgs, UsageError } from './args'
+import { Readable } from 'node:stream'
+import { lastValue, parseArgs, UsageError } from './args'
 import type { CliIO } from './containers'
-import { ago, formatTable } from './table'
-
-/** Decimal sizes as Docker prints them ("7.43MB"). */
-function sizeText(bytes: number): string {
-  const units: Array<[number, string]> = [[1e9, 'GB'], [1e6, 'MB'], [1e3, 'kB']]
-  const [size, unit] = units.find(([s]) => bytes >= s) ?? [1, 'B']
-  return `${Number((bytes / size).toPrecision(3))}${unit}`
-}
+import { pullProgress } from './progress'
+import { ago, formatTable, sizeText } from './table'
 
 /** `images [--json]`: each tag of each image (an untagged one as <none>). */
 export async function images(argv: string[], io: CliIO): Promise<number> {
@@ -61,5 +57,31 @@ export async function prune(argv: string[], io: CliIO): Promise<number> {
   if (args.flags.has('json')) io.stdout.write(JSON.stringify(removed, null, 2) + '\n')
   else for (const [kind, names] of Object.entries(removed)) if (names.length) io.stdout.write(`Deleted ${kind}:\n${names.map((n) => `${n}\n`).join('')}\n`)
   if (!args.flags.has('json')) io.stdout.write(`${Object.values(removed).flat().length} removed\n`)
+  return 0
+}
+
+/** `pull <ref>`: pulls with Docker's progress (see progress.ts); prints the reference and digest at the end. */
+export async function pull(argv: string[], io: CliIO): Promise<number> {
+  const args = parseArgs(argv, { flags: { quiet: ['-q', '--quiet'] }, options: { platform: ['--platform'] } })
+  if (args.positionals.length !== 1) throw new UsageError('expects one image reference')
+  const ref = args.positionals[0] as string
+  const platform = lastValue(args, 'platform')
+  const image = await Image.pull(ref, { ...(args.flags.has('quiet') ? {} : { onProgress: pullProgress(io.stdout) }), ...(platform ? { platform } : {}) })
+  const info = await image.inspect()
+  if (!args.flags.has('quiet')) io.stdout.write(`Digest: ${info.repoDigests[0]?.split('@')[1] ?? ''}\nStatus: pulled ${ref}\n`)
+  io.stdout.write(`${ref}\n`)
+  return 0
+}
+
+/** `load [-i FILE]`: loads docker save / OCI archives (from stdin without -i); prints each image loaded. */
+export async function load(argv: string[], io: CliIO, stdin: NodeJS.ReadableStream = process.stdin): Promise<number> {
+  const args = parseArgs(argv, { flags: { quiet: ['-q', '--quiet'] }, options: { input: ['-i', '--input'] } })
+  if (args.positionals.length) throw new UsageError('takes no arguments: the archive comes with -i FILE or on stdin')
+  const input = lastValue(args, 'input')
+  const loaded = await Image.load(input ?? Readable.from(stdin))
+  for (const image of loaded) {
+    const tags = (await image.inspect()).repoTags
+    io.stdout.write(tags.length ? tags.map((t) => `Loaded image: ${t}\n`).join('') : `Loaded image ID: ${image.id}\n`)
+  }
   return 0
 }

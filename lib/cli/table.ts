@@ -1,6 +1,6 @@
 /**
- * Docker-style tables for people: upper-case headers, columns padded to
- * their widest cell and three spaces apart.
+ * Docker-style output for people: tables (upper-case headers, columns padded
+ * to their widest cell, three spaces apart), ages and sizes as Docker says them.
  *
  * @module
  */
@@ -19,4 +19,11 @@ export function ago(iso: string, now = Date.now()): string {
   const [size, unit] = units.find(([s]) => seconds >= s) ?? [1, 'second']
   const n = Math.floor(seconds / size)
   return `${n} ${unit}${n === 1 ? '' : 's'} ago`
+}
+
+/** Sizes as Docker prints them: decimal units, three significant digits ("7.43MB", "512B"). */
+export function sizeText(bytes: number): string {
+  const units: Array<[number, string]> = [[1e9, 'GB'], [1e6, 'MB'], [1e3, 'kB']]
+  const [size, unit] = units.find(([s]) => bytes >= s) ?? [1, 'B']
+  return `${Number((bytes / size).toPrecision(3))}${unit}`
 }

@@ -4,10 +4,13 @@
  * ($MINICONTAINER_ROOT), its output and exit status asserted.
  */
 import { spawnSync } from 'node:child_process'
+import * as fs from 'node:fs'
+import * as os from 'node:os'
 import { randomBytes } from 'node:crypto'
 import * as path from 'node:path'
 import { Container, Image, Volume, type Runtime } from '../../lib'
-import { useRuntime } from '../helpers'
+import { destroyRuntime, tempRuntime, useRuntime } from '../helpers'
+import { startRegistry } from '../tools/registry'
 import { repoRoot, requireFreshBuild } from '../tools/fresh-build'
 
 jest.setTimeout(120_000)
@@ -15,14 +18,29 @@ jest.setTimeout(120_000)
 const cli = path.join(repoRoot, 'dist', 'cli', 'main.js')
 
 let runtime: Runtime
-useRuntime((rt) => (runtime = rt), { hostImage: true })
+useRuntime((rt) => (runtime = rt), { hostImage: true, busybox: true })
 
 beforeAll(() => requireFreshBuild('dist/cli/main.js'))
 
 /** Runs `minicontainer ...args` against this file's runtime root. */
 function mc(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { ...process.env, MINICONTAINER_ROOT: runtime.root }, timeout: 60_000 })
+  return mcIn(runtime.root, args)
+}
+
+/** Runs `minicontainer ...args` against another runtime root, with `input` on its stdin. */
+function mcIn(root: string, args: string[], input?: Buffer): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { ...process.env, MINICONTAINER_ROOT: root }, timeout: 60_000, ...(input ? { input } : {}) })
   return { status: r.status, stdout: r.stdout, stderr: r.stderr }
+}
+
+/** A fresh runtime root for one test, removed after `use`. */
+async function withFreshRoot(use: (root: string) => Promise<void>): Promise<void> {
+  const fresh = tempRuntime()
+  try {
+    await use(fresh.root)
+  } finally {
+    await destroyRuntime(fresh)
+  }
 }
 
 const unique = (prefix: string) => `${prefix}-${randomBytes(3).toString('hex')}`
@@ -97,4 +115,47 @@ test('usage errors exit 2 naming the command; unknown containers exit 1 with ENO
   expect(mc('prune', '--filter', 'dangling=true')).toMatchObject({ status: 2 })
   expect(mc('frob')).toMatchObject({ status: 2, stderr: expect.stringContaining('unknown command "frob"') })
   expect(mc('logs', 'no-such-container')).toMatchObject({ status: 1, stderr: expect.stringMatching(/^minicontainer logs: ENOCONTAINER: /) })
+})
+
+test('pull: a status line per layer change in a pipe, bars redrawn in place on a terminal; then the image runs', async () => {
+  const reg = await startRegistry()
+  try {
+    const ref = `${reg.host}/cli/bb:1`
+    await (await Image.get('bb', { runtime })).push(ref)
+    await withFreshRoot(async (root) => {
+      const piped = mcIn(root, ['pull', ref])
+      expect(piped.status).toBe(0)
+      const lines = piped.stdout.split('\n')
+      expect(lines).toContainEqual(expect.stringMatching(/^[0-9a-f]{12}: Pull complete$/))
+      expect(piped.stdout).not.toContain('\x1b[')
+      expect(lines.slice(-3)).toEqual([expect.stringMatching(/^Status: pulled /), ref, ''])
+      expect(mcIn(root, ['run', '--rm', '--network', 'none', ref, 'echo', 'pulled']).stdout).toBe('pulled\n')
+    })
+    await withFreshRoot(async (root) => {
+      // script(1) gives the command a terminal: what a person sees.
+      const shell = `MINICONTAINER_ROOT=${root} ${process.execPath} ${cli} pull ${ref}`
+      const tty = spawnSync('script', ['-qec', shell, '/dev/null'], { encoding: 'utf8', timeout: 60_000 })
+      expect(tty.status).toBe(0)
+      expect(tty.stdout).toMatch(/[0-9a-f]{12}: Downloading \[=*>? *\] [\d.]+(B|kB|MB)\/[\d.]+(kB|MB)/)
+      expect(tty.stdout).toContain('\x1b[2K') // a line rewritten in place
+    })
+  } finally {
+    await reg.stop()
+  }
+})
+
+test('load -i FILE and load from stdin print what they loaded', async () => {
+  const archive = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'mc-cli-load-')), 'bb.tar')
+  try {
+    await Image.save('bb:latest', archive, { runtime })
+    await withFreshRoot(async (root) => {
+      expect(mcIn(root, ['load', '-i', archive])).toEqual({ status: 0, stdout: 'Loaded image: bb:latest\n', stderr: '' })
+    })
+    await withFreshRoot(async (root) => {
+      expect(mcIn(root, ['load'], fs.readFileSync(archive))).toEqual({ status: 0, stdout: 'Loaded image: bb:latest\n', stderr: '' })
+      expect(mcIn(root, ['run', '--rm', '--network', 'none', 'bb', 'echo', 'loaded']).stdout).toBe('loaded\n')
+    })
+  } finally {
+    fs.rmSync(path.dirname(archive), { recursive: true, force: true })
+  }
 })
