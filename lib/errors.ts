@@ -48,6 +48,7 @@ export type ErrorCode =
   | 'EDEPENDENCY'
   | 'EDOCKERFILE'
   | 'EBUILD'
+  | 'ESERVICE'
 
 /**
  * Base class of every error minicontainer throws. Every code has at least one
@@ -563,5 +564,17 @@ export class BuildError extends MiniContainerError {
    */
   constructor(readonly stage: string, readonly line: number, readonly instruction: string, readonly exitCode: number | undefined, readonly output: string[], reason: string, options?: { cause?: unknown }) {
     super('EBUILD', `stage ${stage}, line ${line}: ${instruction}: ${reason}${output.length ? `\n${output.join('\n')}` : ''}`, options)
+  }
+}
+
+/** A service module's command in its container failed (e.g. PostgresContainer's snapshot SQL); the output says why. */
+export class ServiceCommandError extends MiniContainerError {
+  /**
+   * @param what - what was being done, e.g. 'snapshot "seeded"'
+   * @param exitCode - the command's exit code
+   * @param output - what it printed on stderr (and stdout)
+   */
+  constructor(what: string, readonly exitCode: number, readonly output: string) {
+    super('ESERVICE', `${what} failed (exit code ${exitCode}): ${output.trim() || 'no output'}`)
   }
 }

@@ -10,11 +10,14 @@ import { NginxContainer } from './nginx'
 import { PostgresContainer } from './postgres'
 import { RedisContainer } from './redis'
 import { StartedService } from './started-service'
+import { StartedPostgres } from './started-postgres'
 
-for (const cls of [RedisContainer, PostgresContainer, NginxContainer, StartedService]) guardClass(cls)
+for (const cls of [RedisContainer, PostgresContainer, NginxContainer, StartedService, StartedPostgres]) guardClass(cls)
 
 export { RedisContainer, type RedisOptions } from './redis'
 export { PostgresContainer, type PostgresOptions } from './postgres'
 export { NginxContainer, type NginxOptions } from './nginx'
 export { StartedService } from './started-service'
+export { StartedPostgres } from './started-postgres'
+export { ServiceCommandError } from '../errors'
 export type { ServiceOptions } from './service-options'

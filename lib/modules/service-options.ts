@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { Container } from '../container/container'
 import type { ContainerContext } from '../container/context'
 import { run } from '../container/run'
 import type { FileSpec } from '../harness/files'
@@ -39,8 +40,14 @@ export interface ServiceLaunch {
   url: (host: string, port: number) => string
 }
 
+/** What a module's start() gives back, made from the ready container (a module with more to offer subclasses StartedService). */
+export type StartedFactory<S extends StartedService> = (container: Container, port: number, url: string) => S
+
 /** Runs the service (removed on exit unless reused) and resolves once it is ready. */
-export async function runService(opts: ServiceOptions, launch: ServiceLaunch): Promise<StartedService> {
+export async function runService(opts: ServiceOptions, launch: ServiceLaunch): Promise<StartedService>
+/** Runs the service and resolves once it is ready, as `started` makes it. */
+export async function runService<S extends StartedService>(opts: ServiceOptions, launch: ServiceLaunch, started: StartedFactory<S>): Promise<S>
+export async function runService(opts: ServiceOptions, launch: ServiceLaunch, started: StartedFactory<StartedService> = (c, p, u) => new StartedService(c, p, u)): Promise<StartedService> {
   const { runtime, name, reuse } = opts
   const settings = {
     ports: [String(launch.port)], rm: !reuse, startupTimeout: opts.startupTimeout ?? launch.startupTimeout, waitFor: launch.waitFor,
@@ -50,5 +57,5 @@ export async function runService(opts: ServiceOptions, launch: ServiceLaunch): P
   const image = opts.image ?? launch.image
   const container = launch.cmd ? await run(image, launch.cmd, settings) : await run(image, settings)
   const hostPort = container.mappedPort(launch.port)
-  return new StartedService(container, hostPort, launch.url(container.host, hostPort))
+  return started(container, hostPort, launch.url(container.host, hostPort))
 }

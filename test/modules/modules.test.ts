@@ -68,7 +68,7 @@ async function postgresImage(): Promise<string> {
   return hostStandIn(runtime, 'mc-postgres:test', changes, [[path.join(__dirname, 'postgres-entrypoint.sh'), '/docker-entrypoint.sh']])
 }
 
-test("PostgresContainer: the official image's environment, ready for psql at its URL with testcontainers' defaults and with its own", async () => {
+test("PostgresContainer: the official image's environment, ready for psql at its URL with testcontainers' defaults and with its own; snapshot() and restore()", async () => {
   const image = await postgresImage()
   const pg = await new PostgresContainer({ image, runtime }).start()
   try {
@@ -81,6 +81,16 @@ test("PostgresContainer: the official image's environment, ready for psql at its
   try {
     expect(app.connectionUrl).toBe(`postgres://app:p%40ss%20word@127.0.0.1:${app.port}/orders`)
     expect(execFileSync('psql', [app.connectionUrl, '-qtAc', 'create table t (n int); insert into t values (42); select n from t'], { encoding: 'utf8' }).trim()).toBe('42')
+    const psql = (sql: string) => execFileSync('psql', [app.connectionUrl, '-qtAc', sql], { encoding: 'utf8' }).trim()
+    await app.snapshot('seeded')
+    psql('insert into t values (43)')
+    await app.snapshot('seeded') // replaces the older snapshot of that name
+    psql('insert into t values (44); create table u (n int)')
+    await app.restore('seeded')
+    expect(psql('select string_agg(n::text, \',\' order by n) from t')).toBe('42,43')
+    expect(psql("select count(*) from pg_tables where tablename = 'u'")).toBe('0')
+    await expect(app.restore('no-such-snapshot')).rejects.toMatchObject({ code: 'ESERVICE', message: expect.stringContaining('snapshot no-such-snapshot does not exist') })
+    expect(psql('select count(*) from t')).toBe('2') // the database is left as it was
     const wrong = `postgres://app:nope@127.0.0.1:${app.port}/orders`
     expect(() => execFileSync('psql', [wrong, '-tAc', 'select 1'], { stdio: 'pipe' })).toThrow(/password authentication failed/)
   } finally {
