@@ -35,14 +35,14 @@ export function parseEnvFile(text: string, source: string): Record<string, strin
   return out
 }
 
-/** Reads and parses an env file; a missing file is ENOTFOUND unless `optional`, then {}. */
-export function readEnvFile(file: string, optional: boolean): Record<string, string> {
+/** Reads and parses an env file; a missing file is ENOTFOUND (saying `fix`) unless `optional`, then {}. */
+export function readEnvFile(file: string, optional: boolean, fix = 'create it or fix the envFile option'): Record<string, string> {
   let text: string
   try {
     text = fs.readFileSync(file, 'utf8')
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT' && optional) return {}
-    throw new NotFoundError(`env file ${file} cannot be read (${(err as NodeJS.ErrnoException).code}); create it or fix the envFile option`)
+    throw new NotFoundError(`env file ${file} cannot be read (${(err as NodeJS.ErrnoException).code}); ${fix}`)
   }
   return parseEnvFile(text, file)
 }

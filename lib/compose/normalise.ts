@@ -14,6 +14,7 @@ import type { HealthConfig } from '../harness/health-config'
 import type { KeyPath } from './key-path'
 import { listAsMapping } from './merge'
 import { shellWords } from './shell-words'
+import { readEnvFile } from './env-file'
 import { scopedName } from './naming'
 import type {
   ComposeDependency, ComposeModel, ComposeMount, ComposeNetwork, ComposePort, ComposeService, ComposeServiceNetwork, ComposeVolume, DependencyCondition,
@@ -79,6 +80,24 @@ function duration(v: unknown, at: KeyPath, ctx: NormaliseContext): number | unde
   if (v === undefined || v === null) return undefined
   const ns = parseGoDuration(text(v, at, ctx))
   return ns !== undefined && ns >= 0 ? ns / 1e6 : ctx.fail(at, `"${String(v)}" is not a duration; write it as 10s, 500ms or 1m30s`)
+}
+
+/** `env_file`: one path, or a list of paths and `{ path, required }`, relative to the project directory. */
+function envFiles(v: unknown, at: KeyPath, ctx: NormaliseContext): Array<{ path: string; required: boolean }> {
+  if (v === undefined || v === null) return []
+  const list = typeof v === 'string' ? [v] : Array.isArray(v) ? v : ctx.fail(at, 'must be a path or a list of paths')
+  return list.map((entry: unknown, i) => {
+    const e = isTree(entry) ? entry : { path: text(entry, [...at, i], ctx) }
+    for (const k of Object.keys(e)) if (k !== 'path' && k !== 'required' && k !== 'format') ctx.fail([...at, i, k], `"${k}" is not an env_file key (path, required, format)`)
+    const required = e.required === undefined ? true : flag(e.required, [...at, i, 'required'], ctx)
+    return { path: path.resolve(ctx.workdir, text(e.path, [...at, i, 'path'], ctx)), required }
+  })
+}
+
+/** The variables of a service's env files, later files over earlier ones; a missing required file is ENOTFOUND. */
+function envFromFiles(v: unknown, at: KeyPath, ctx: NormaliseContext): Record<string, string> {
+  const fix = `create it, mark it required: false, or fix ${at.join('.')}`
+  return Object.assign({}, ...envFiles(v, at, ctx).map((f) => readEnvFile(f.path, !f.required, fix)))
 }
 
 /** Environment as a mapping; a bare name takes the variable's value and is left out when it is unset. */
@@ -254,7 +273,8 @@ function service(name: string, v: unknown, model: Pick<ComposeModel, 'networks' 
     name, image,
     command: commandLine(svc.command, key('command'), ctx),
     entrypoint: commandLine(svc.entrypoint, key('entrypoint'), ctx),
-    environment: environment(svc.environment, key('environment'), ctx),
+    // As compose: `environment` over `env_file` (the image's own come under both at run time).
+    environment: { ...envFromFiles(svc.env_file, key('env_file'), ctx), ...environment(svc.environment, key('environment'), ctx) },
     ports: ports(svc.ports, key('ports'), ctx),
     mounts: mounts(svc, at, model.volumes, ctx),
     networks: serviceNetworks(svc.networks, key('networks'), model.networks, ctx),

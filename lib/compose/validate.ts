@@ -30,12 +30,12 @@ const service: KeySet = {
   supported: [
     'image', 'command', 'entrypoint', 'environment', 'ports', 'volumes', 'networks', 'hostname', 'user', 'working_dir',
     'healthcheck', 'labels', 'depends_on', 'container_name', 'profiles', 'cap_add', 'cap_drop', 'privileged', 'read_only',
-    'init', 'extra_hosts', 'tmpfs', 'stop_grace_period',
+    'init', 'extra_hosts', 'tmpfs', 'stop_grace_period', 'env_file',
   ],
   unsupported: [
     'annotations', 'attach', 'build', 'blkio_config', 'cgroup', 'cgroup_parent', 'configs', 'cpu_count', 'cpu_percent',
     'cpu_shares', 'cpu_quota', 'cpu_period', 'cpu_rt_period', 'cpu_rt_runtime', 'cpus', 'cpuset', 'credential_spec',
-    'deploy', 'develop', 'device_cgroup_rules', 'devices', 'dns', 'dns_opt', 'dns_search', 'domainname', 'env_file',
+    'deploy', 'develop', 'device_cgroup_rules', 'devices', 'dns', 'dns_opt', 'dns_search', 'domainname',
     'expose', 'extends', 'external_links', 'gpus', 'group_add', 'ipc', 'isolation', 'label_file', 'links', 'logging',
     'mac_address', 'mem_limit', 'mem_reservation', 'mem_swappiness', 'memswap_limit', 'models', 'network_mode',
     'oom_kill_disable', 'oom_score_adj', 'pid', 'pids_limit', 'platform', 'post_start', 'pre_stop', 'provider',
