@@ -443,7 +443,7 @@ export class Container implements AsyncDisposable {
       name: this.name,
       paths: this.paths(),
       networkMode: record.hostConfig.networkMode,
-      exposedPorts: this.runtime.images.resolve(record.imageId).config.exposedPorts ?? [],
+      exposedPorts: record.config.exposedPorts ?? this.runtime.images.resolve(record.imageId).config.exposedPorts ?? [],
       state: () => this.observe().state,
       ended: () => this.exited(),
       exec: (cmd) => this.exec(cmd),
@@ -476,14 +476,14 @@ export class Container implements AsyncDisposable {
     if (sigkill && status === 'paused') await this.runtime.cgroups.setPaused(this.id, false)
   }
 
-  /** The image's StopSignal (default SIGTERM), then SIGKILL after `timeout` seconds (default 10). A no-op when not running; ENOCONTAINER once removed. */
+  /** The stop signal (the `stopSignal` option, else the image's StopSignal, else SIGTERM), then SIGKILL after `timeout` seconds (default: the `stopTimeout` option, else 10). A no-op when not running; ENOCONTAINER once removed. */
   async stop(opts: { timeout?: number; signal?: NodeJS.Signals } = {}): Promise<ExitStatus> {
     // A removed container has nothing to stop: ENOCONTAINER, as `docker stop`.
     const { answer, record } = this.ask('stop', { record: true })
     if (answer === 'nothing-to-do') return this.wait()
     const done = this.wait()
     await this.kill(opts.signal ?? record!.config.stopSignal ?? 'SIGTERM').catch(() => {})
-    const timeoutMs = (opts.timeout ?? 10) * 1000
+    const timeoutMs = (opts.timeout ?? record!.config.stopTimeout ?? 10) * 1000
     let timer: NodeJS.Timeout | undefined
     const escalated = new Promise<void>((resolve) => {
       timer = setTimeout(() => {
@@ -822,7 +822,7 @@ export class Container implements AsyncDisposable {
       const fd = fs.openSync(`/proc/${st.pid}/ns/net`, 'r')
       return { choice: { kind: 'fd', fd }, release: () => closeQuietly(fd) }
     }
-    const { fd } = await joinBridgeNetwork(this.runtime, record, this.paths().hosts, image.config.exposedPorts)
+    const { fd } = await joinBridgeNetwork(this.runtime, record, this.paths().hosts, record.config.exposedPorts ?? image.config.exposedPorts)
     return { choice: { kind: 'fd', fd }, release: () => closeQuietly(fd) }
   }
 

@@ -48,7 +48,7 @@ export function buildRecord(rt: ContainerContext, imageRef: string, cmd: string[
   const entrypoint = opts.entrypoint ?? image.config.entrypoint ?? []
   if (entrypoint.length + command.length === 0)
     throw new InvalidArgumentError(`no command specified: image ${imageRef} has no Cmd or Entrypoint; give a command, e.g. run(image, ["sh"])`)
-  const stopSignal = stopSignalOf(image.config.stopSignal)
+  const stopSignal = opts.stopSignal !== undefined ? stopSignalOf(opts.stopSignal, 'the stopSignal option') : stopSignalOf(image.config.stopSignal, "the image's StopSignal")
   const resources = resolveResources(opts)
   rt.cgroups.check(resources)
   return {
@@ -69,6 +69,8 @@ export function buildRecord(rt: ContainerContext, imageRef: string, cmd: string[
       hostname: opts.hostname ?? id.slice(0, 12),
       labels: { ...(image.config.labels ?? {}), ...(opts.labels ?? {}) },
       ...(stopSignal ? { stopSignal } : {}),
+      ...(opts.stopTimeout !== undefined ? { stopTimeout: opts.stopTimeout } : {}),
+      exposedPorts: exposedPortsOf(image.config.exposedPorts ?? [], opts.expose ?? []),
       ...healthcheckOf(opts.healthcheck, image.config.healthcheck),
     },
     hostConfig: {
@@ -118,11 +120,22 @@ function imageVolumes(paths: string[], opts: RunOptions): string[] {
   return paths.filter((p) => !targets.has(path.posix.normalize(p)))
 }
 
-/** "SIGQUIT", "QUIT" or "3" as a signal name; an image's unknown signal is refused at create. */
-function stopSignalOf(signal: string | undefined): NodeJS.Signals | undefined {
+/** The image's exposed ports and `--expose`'s ("8080", "53/udp", "8000-8002"), as "port/proto" without repeats. */
+function exposedPortsOf(image: string[], expose: string[]): string[] {
+  const added = expose.flatMap((spec) => {
+    const m = /^(\d+)(?:-(\d+))?(?:\/(tcp|udp|sctp))?$/.exec(spec)
+    const [from, to] = [Number(m?.[1]), Number(m?.[2] ?? m?.[1])]
+    if (!m || from < 1 || to > 65535 || to < from) throw new InvalidArgumentError(`invalid expose entry "${spec}": expected a port or range with an optional protocol, e.g. "8080", "53/udp", "8000-8002"`)
+    return Array.from({ length: to - from + 1 }, (_, i) => `${from + i}/${m[3] ?? 'tcp'}`)
+  })
+  return [...new Set([...image, ...added])]
+}
+
+/** "SIGQUIT", "QUIT" or "3" as a signal name; an unknown signal is refused at create. */
+function stopSignalOf(signal: string | undefined, what: string): NodeJS.Signals | undefined {
   if (!signal) return undefined
   const byNumber = Object.entries(os.constants.signals).find(([, n]) => String(n) === signal)?.[0]
   const name = byNumber ?? (signal.toUpperCase().startsWith('SIG') ? signal.toUpperCase() : `SIG${signal.toUpperCase()}`)
-  if (!(name in os.constants.signals)) throw new InvalidArgumentError(`the image's StopSignal "${signal}" is not a signal name or number`)
+  if (!(name in os.constants.signals)) throw new InvalidArgumentError(`${what} "${signal}" is not a signal name or number, e.g. SIGQUIT`)
   return name as NodeJS.Signals
 }

@@ -18,7 +18,7 @@ const optionNames = [
   'ip', 'aliases', 'links', 'dns', 'extraHosts', 'ports', 'publishAll',
   'healthcheck', 'files',
   'pull', 'pullOptions',
-  'logMaxSize', 'logMaxFiles',
+  'logMaxSize', 'logMaxFiles', 'stopSignal', 'stopTimeout', 'expose',
   ...resourceOptionNames,
 ] as const satisfies readonly (keyof (RunOptions & RuntimeOption))[]
 
@@ -43,10 +43,11 @@ const stringLists: Partial<Record<keyof RunOptions, string>> = {
   aliases: '["db"]',
   links: '["mysql01:mysql"]',
   ports: '["8080:80", "127.0.0.1:5353:53/udp"]',
+  expose: '["8080", "53/udp"]',
 }
 
 /** Options whose value is a string. */
-const strings: (keyof RunOptions)[] = ['name', 'hostname', 'workdir', 'user', 'ip']
+const strings: (keyof RunOptions)[] = ['name', 'hostname', 'workdir', 'user', 'ip', 'stopSignal']
 
 /** Throws EINVALID for an unknown option or a value of the wrong type. */
 export function checkRunOptions(opts: RunOptions & RuntimeOption): void {
@@ -63,6 +64,8 @@ export function checkRunOptions(opts: RunOptions & RuntimeOption): void {
   }
   if (opts.workdir !== undefined && !opts.workdir.startsWith('/'))
     throw new InvalidArgumentError(`the working directory '${opts.workdir}' is invalid, it needs to be an absolute path`)
+  if (opts.stopTimeout !== undefined && !(typeof opts.stopTimeout === 'number' && opts.stopTimeout >= 0))
+    throw new InvalidArgumentError(`option "stopTimeout" must be a number of seconds (0 or more), e.g. 30`)
   if (opts.signal !== undefined && !(opts.signal instanceof AbortSignal)) throw new InvalidArgumentError('option "signal" must be an AbortSignal')
   if (opts.userns !== undefined && opts.userns !== 'keep-id') throw new InvalidArgumentError(`option "userns" must be 'keep-id', not ${JSON.stringify(opts.userns)}`)
 }

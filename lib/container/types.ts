@@ -90,6 +90,12 @@ export interface RunOptions extends MountRunOptions, NetworkRunOptions, Resource
   securityOpt?: string[]
   /** Labels for your own bookkeeping. */
   labels?: Record<string, string>
+  /** The signal `stop()` sends first (`--stop-signal`): "SIGQUIT", "QUIT" or "3"; default the image's StopSignal, else SIGTERM. */
+  stopSignal?: string
+  /** Seconds `stop()` waits after the stop signal before SIGKILL when it is given no timeout (`--stop-timeout`); default 10. */
+  stopTimeout?: number
+  /** Ports exposed besides the image's (`--expose`): "8080", "8080/tcp", "53/udp" or a range "8000-8002". They are published by `publishAll` and waited on by `Wait.forListeningPorts`. */
+  expose?: string[]
   /** Cancels a start in flight (and its pull); what it made is removed again. */
   signal?: AbortSignal
   /** A health check (Docker's HEALTHCHECK); overrides the image's, `{ test: ['NONE'] }` disables it. Durations in ms. */
@@ -158,8 +164,12 @@ export interface ContainerRecord {
     hostname: string
     /** The image's labels, overridden and extended by the `labels` option. */
     labels: Record<string, string>
-    /** The image's StopSignal ("SIGQUIT"), sent first by stop(); absent means SIGTERM. */
+    /** The `stopSignal` option, else the image's StopSignal ("SIGQUIT"), sent first by stop(); absent means SIGTERM. */
     stopSignal?: NodeJS.Signals
+    /** The `stopTimeout` option: seconds stop() waits before SIGKILL by default; absent means 10. */
+    stopTimeout?: number
+    /** The image's exposed ports and the `expose` option's ("80/tcp"); absent in records made before `expose`: the image's. */
+    exposedPorts?: string[]
     /** The effective health check (Docker's form, durations in ns): the healthcheck option over the image's. */
     healthcheck?: Healthcheck
   }

@@ -52,6 +52,31 @@ test('no command runs Entrypoint + Cmd with the image env, user and workdir; sto
   await c.remove({ volumes: true })
 })
 
+test('stopSignal replaces the image\'s StopSignal, stopTimeout is stop()\'s default wait, expose adds to the exposed ports (published by publishAll)', async () => {
+  // A program that ends on SIGHUP only: the image's SIGUSR1 would have left it to SIGKILL.
+  const hup = await run(image, ['sh', '-c', 'trap "echo got HUP; exit 3" HUP; echo up; while :; do sleep 0.1; done'], { runtime, network: 'none', entrypoint: [], stopSignal: 'HUP' })
+  await firstLine(hup)
+  expect((await hup.inspect()).config.stopSignal).toBe('SIGHUP')
+  expect(await hup.stop()).toEqual({ exitCode: 3 })
+  expect(await text(hup.logs())).toContain('got HUP')
+  await hup.remove({ volumes: true })
+  // SIGWINCH is ignored: stop() waits stopTimeout (1 s), not 10 s, then kills.
+  const deaf = await run(image, undefined, { runtime, network: 'none', stopSignal: 'SIGWINCH', stopTimeout: 1 })
+  await firstLine(deaf)
+  const started = Date.now()
+  expect(await deaf.stop()).toEqual({ exitCode: 137, signal: 'SIGKILL' })
+  expect(Date.now() - started).toBeGreaterThanOrEqual(950)
+  expect(Date.now() - started).toBeLessThan(5000)
+  await deaf.remove({ volumes: true })
+  const exposed = await run(image, undefined, { runtime, network: 'bridge', expose: ['8081', '53/udp'], publishAll: true })
+  const info = await exposed.inspect()
+  expect(info.config.exposedPorts).toEqual(['80/tcp', '8081/tcp', '53/udp'])
+  expect(Object.keys(info.networkSettings.ports).sort()).toEqual(['53/udp', '80/tcp', '8081/tcp'])
+  await exposed.remove({ force: true, volumes: true })
+  await expect(run(image, undefined, { runtime, expose: ['80-x'] })).rejects.toMatchObject({ code: 'EINVALID' })
+  await expect(run(image, undefined, { runtime, stopSignal: 'SIGNOPE' })).rejects.toMatchObject({ code: 'EINVALID' })
+})
+
 test('a command replaces Cmd and keeps Entrypoint; the entrypoint option replaces Entrypoint and clears Cmd', async () => {
   const c = await run(image, ['from-run'], { runtime, network: 'none' })
   expect(await firstLine(c)).toBe('from-run hello image 1000 /opt')
