@@ -12,7 +12,7 @@
  */
 import { DefaultBinding } from '../util/default-binding'
 import * as fs from 'node:fs'
-import { NotRunningError } from '../errors'
+import { InvalidArgumentError, NotRunningError } from '../errors'
 import { closeQuietly, O_CLOEXEC } from '../sys/libc'
 import type { NetworkService } from './service'
 import type { AttachOptions, CreateNetworkOptions, EndpointSettings, NetworkInfo } from './types'
@@ -28,6 +28,14 @@ export type ContainerLike = string | {
 export interface NetworkMembers {
   /** The full id of a container given by name, id or id prefix; throws ENOCONTAINER. */
   resolve(ref: string): string
+  /** The container's record: its network mode decides whether it can join networks. */
+  read(id: string): {
+    /** Docker's HostConfig, as far as networks care. */
+    hostConfig: {
+      /** "bridge", "host", "none", "container:<name>" or a user network's name. */
+      networkMode: string
+    }
+  } | undefined
   /** The container's state; `pid` is set while it runs. */
   readState(id: string): {
     /** The recorded lifecycle status, e.g. 'running'. */
@@ -111,9 +119,15 @@ export class Network {
     await this.runtime.networks.remove(this.id)
   }
 
-  /** Attaches a running container (as eth1, eth2...); peers on this network can resolve it at once. */
-  async connect(container: ContainerLike, opts: AttachOptions = {}): Promise<EndpointSettings> {
+  /**
+   * Attaches a running container (as eth1, eth2...); peers on this network can resolve it at once.
+   * A container that does not run (created, or exited) joins at its next start, before its program
+   * runs, as `docker network connect` does; then there is no endpoint yet and this resolves to undefined.
+   */
+  async connect(container: ContainerLike, opts: AttachOptions = {}): Promise<EndpointSettings | undefined> {
     const id = this.containerId(container)
+    const { status } = this.runtime.containers.readState(id)
+    if (status === 'created' || status === 'exited') return void await this.connectAtStart(id, opts)
     const fd = this.openNetns(id, 'connect it to a network')
     try {
       return await this.runtime.networks.attach(id, fd, this.id, opts)
@@ -125,6 +139,13 @@ export class Network {
   /** Detaches a container; its interface on this network disappears. */
   async disconnect(container: ContainerLike): Promise<void> {
     await this.runtime.networks.detach(this.containerId(container), this.id)
+  }
+
+  private async connectAtStart(id: string, opts: AttachOptions): Promise<void> {
+    const mode = this.runtime.containers.read(id)?.hostConfig.networkMode ?? 'none'
+    if (mode === 'none' || mode === 'host' || mode.startsWith('container:'))
+      throw new InvalidArgumentError(`container ${id.slice(0, 12)} has network mode ${mode}, so it cannot join network ${this.name}; create it on a bridge or user network`)
+    await this.runtime.networks.attachAtStart(id, this.id, opts)
   }
 
   private containerId(c: ContainerLike): string {

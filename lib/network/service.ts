@@ -146,11 +146,28 @@ export class NetworkService {
       } finally {
         inner.close()
       }
-      const remembered = this.store.attachments(containerId).filter((a) => a.networkId !== net.id)
-      this.store.saveAttachments(containerId, [...remembered, { networkId: net.id, ...(opts.ip ? { ip: opts.ip } : {}), aliases: opts.aliases ?? [] }])
+      this.rememberAttachment(containerId, net.id, opts)
       this.refreshHosts(rec, [net.id])
       return endpointSettings(ep, net)
     })
+  }
+
+  /**
+   * Connects a container that does not run (created or exited): the network is remembered and
+   * joined at its next start, before its program runs (`docker network connect` on a created
+   * container). ENAMECONFLICT when it is already connected to that network.
+   */
+  attachAtStart(containerId: string, networkName: string, opts: AttachOptions = {}): Promise<void> {
+    return this.serial(async () => {
+      const net = await this.networks.forMode(networkName)
+      if (this.store.attachments(containerId).some((a) => a.networkId === net.id)) throw new NameConflictError('endpoint', `${containerId.slice(0, 12)} on ${net.name}`)
+      this.rememberAttachment(containerId, net.id, opts)
+    })
+  }
+
+  private rememberAttachment(containerId: string, networkId: string, opts: AttachOptions): void {
+    const remembered = this.store.attachments(containerId).filter((a) => a.networkId !== networkId)
+    this.store.saveAttachments(containerId, [...remembered, { networkId, ...(opts.ip ? { ip: opts.ip } : {}), aliases: opts.aliases ?? [] }])
   }
 
   /** At start: joins the networks the container was connected to before it stopped (those that still exist). */

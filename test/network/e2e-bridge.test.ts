@@ -13,6 +13,7 @@ import { Container, Image, Runtime, run } from '../../lib'
 import { Network } from '../../lib/network/network'
 import { pickFreePort } from '../../lib/network/port-probe'
 import { ipPattern, useSubnets } from '../net-helpers'
+import { text } from '../helpers'
 import { hostLinks, makeRoot, nftTables } from './helpers'
 
 let runtime: Runtime
@@ -140,6 +141,25 @@ describe('containers on networks', () => {
     expect((await sh(c, 'ip -o link')).stdout).not.toContain('eth1')
     expect(Object.keys((await c.inspect()).networkSettings.networks)).toEqual(['e2e-home'])
     for (const x of [c, peer]) await x.remove({ force: true })
+    await home.remove()
+    await extra.remove()
+  })
+
+  test('connect() of a created container: it joins at start, before its program runs (its first command sees eth1 and the peer)', async () => {
+    const home = await Network.create('e2e-home2', { runtime, subnet: homeNet.cidr })
+    const extra = await Network.create('e2e-extra2', { runtime, subnet: extraNet.cidr })
+    const peer = await sleeper('e2e-peer2', 'e2e-extra2')
+    const c = await Container.create('host', ['sh', '-c', 'ip -4 -o addr show eth1; grep -c e2e-peer2 /etc/hosts; exec sleep 1000'], { runtime, name: 'e2e-early', network: 'e2e-home2' })
+    expect(await extra.connect(c, { aliases: ['early-alias'] })).toBeUndefined()
+    await expect(extra.connect(c)).rejects.toMatchObject({ code: 'ENAMECONFLICT' })
+    await c.start()
+    let out = ''
+    for (let i = 0; i < 100 && !/\d\n$/.test(out); i++, await new Promise((r) => setTimeout(r, 50))) out = await text(c.logs({ stderr: false }))
+    expect(out).toMatch(new RegExp(`inet ${extraNet.stem}[\\s\\S]*\\n1\\n$`))
+    expect((await sh(peer, 'ping -c1 -W2 early-alias')).exitCode).toBe(0)
+    const none = await Container.create('host', ['true'], { runtime, network: 'none' })
+    await expect(extra.connect(none)).rejects.toMatchObject({ code: 'EINVALID' })
+    for (const x of [c, peer, none]) await x.remove({ force: true })
     await home.remove()
     await extra.remove()
   })
