@@ -45,6 +45,12 @@ function projectName(tree: Record<string, unknown>, opts: ComposeConfigOptions):
   return randomProjectName()
 }
 
+function checkedServices(services: unknown): string[] | undefined {
+  if (services === undefined) return undefined
+  if (!Array.isArray(services) || !services.every((s) => typeof s === 'string')) throw new InvalidArgumentError('option "services" must be a list of service names, e.g. ["api"]')
+  return services as string[]
+}
+
 function warningsOf(tree: Record<string, unknown>, unset: Unset[]): string[] {
   const out = [...new Set(unset.map((u) => `the ${u.name} variable is not set (used in ${u.at}); it was replaced with an empty string`))]
   if ('version' in tree) out.push('the top-level version key is obsolete and ignored')
@@ -61,7 +67,7 @@ export function composeConfig(source: ComposeSource, options?: ComposeConfigOpti
   const tree = mergeFiles(files.map((f) => interpolateTree(f.data, vars, unset, (p) => locate([f], p))))
   validateKeys(tree, (p, error: (at: string) => MiniContainerError) => { throw error(where(p)) })
   const fail = (p: KeyPath, message: string): never => { throw new InvalidArgumentError(`${where(p)}: ${formatPath(p)}: ${message}`) }
-  const model = normalise(tree, { project: projectName(tree, opts), workdir, variables: vars, profiles: opts.profiles ?? [], fail })
+  const model = normalise(tree, { project: projectName(tree, opts), workdir, variables: vars, profiles: opts.profiles ?? [], services: checkedServices(opts.services), fail })
   checkGraph(new Map(Object.values(model.services).map((s) => [s.name, Object.keys(s.dependsOn)])))
   return { ...model, files: files.map((f) => f.source), warnings: warningsOf(tree, unset) }
 }

@@ -16,8 +16,8 @@ import type { ComposeDownOptions, ComposeModel } from './types'
 
 /** What a project made, in the order it was made; teardown undoes it backwards. */
 export interface ProjectResources {
-  /** Containers by service, in start order. */
-  containers: Map<string, Container>
+  /** Containers by service (replica 1 first), services in start order. */
+  containers: Map<string, Container[]>
   /** Networks the project created (not external ones). */
   networks: Network[]
   /** The project's volumes (not external ones), made now or found from an earlier run. */
@@ -30,17 +30,22 @@ export interface ProjectResources {
 export type VolumeTeardown = 'none' | 'project' | 'created'
 
 
-/** Stops every container, last started first. */
-async function stopAll(containers: Map<string, Container>, model: ComposeModel): Promise<void> {
-  for (const [service, c] of [...containers].reverse()) {
+/** Every container, last started service first. */
+function lastFirst(containers: Map<string, Container[]>): Container[] {
+  return [...containers.values()].reverse().flat()
+}
+
+/** Stops every container, last started service first, each with its stop signal and `stop_grace_period` (default 0 s, as tests want). */
+async function stopAll(containers: Map<string, Container[]>, model: ComposeModel): Promise<void> {
+  for (const [service, replicas] of [...containers].reverse()) {
     const grace = model.services[service]?.stopGracePeriod
-    await c.stop({ timeout: grace === undefined ? 0 : grace / 1000 }).catch((err: unknown) => ignoreGone(err))
+    await Promise.all(replicas.map((c) => c.stop({ timeout: grace === undefined ? 0 : grace / 1000 }).catch((err: unknown) => ignoreGone(err))))
   }
 }
 
 /** Removes what a project made: containers (reverse start order), networks, then volumes when asked. */
 export async function teardown(made: ProjectResources, volumes: VolumeTeardown): Promise<void> {
-  for (const c of [...made.containers.values()].reverse()) await c.remove({ force: true }).catch((err: unknown) => ignoreGone(err))
+  for (const c of lastFirst(made.containers)) await c.remove({ force: true }).catch((err: unknown) => ignoreGone(err))
   await Promise.all(made.networks.map((n) => n.remove().catch((err: unknown) => ignoreGone(err))))
   const doomed = volumes === 'none' ? [] : made.volumes.filter((v) => volumes === 'project' || made.createdVolumes.has(v.name))
   await Promise.all(doomed.map((v) => v.remove().catch((err: unknown) => ignoreGone(err))))
@@ -61,6 +66,8 @@ export class ComposeEnvironment {
     private readonly made: ProjectResources,
     /** @internal */
     readonly runtime: Runtime | undefined,
+    /** Started with `reuse: true` (found running or made to be shared): `await using` leaves it running for the other workers; `down()` removes it. */
+    readonly reused = false,
   ) {}
 
   /** The project name. */
@@ -68,14 +75,19 @@ export class ComposeEnvironment {
     return this.model.name
   }
 
-  /** The container of a service (EINVALID naming the services for an unknown name; ENOTFOUND after down()). */
+  /** The container of a service, its first replica (EINVALID naming the services for an unknown name; ENOTFOUND after down() or with 0 replicas). */
   service(name: string): Container {
+    const [c] = this.containers(name)
+    if (!c) throw new NotFoundError(`service ${name} of project ${this.model.name} has no container: the project was taken down, or it has 0 replicas`)
+    return c
+  }
+
+  /** Every container of a service, replica 1 first (`scale`, `deploy.replicas`); EINVALID for an unknown name, [] after down(). */
+  containers(name: string): Container[] {
     if (typeof name !== 'string' || !(name in this.model.services)) {
       throw new InvalidArgumentError(`no service ${JSON.stringify(name)} in project ${this.model.name}; its services are ${Object.keys(this.model.services).join(', ')}`)
     }
-    const c = this.made.containers.get(name)
-    if (!c) throw new NotFoundError(`service ${name} of project ${this.model.name} has no container: the project was taken down`)
-    return c
+    return [...(this.made.containers.get(name) ?? [])]
   }
 
   /** The host port a service's container port is published on (ENOTFOUND when it is not published). */
@@ -108,8 +120,9 @@ export class ComposeEnvironment {
     this.made.containers.clear()
   }
 
-  /** `await using env = await Compose.up(...)`: down({ volumes: true }). */
+  /** `await using env = await Compose.up(...)`: down({ volumes: true }), except for a reused project, which stays for the others sharing it. */
   async [Symbol.asyncDispose](): Promise<void> {
+    if (this.reused) return
     await this.down({ volumes: true })
   }
 }

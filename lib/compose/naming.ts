@@ -23,9 +23,10 @@ export function randomProjectName(): string {
   return `mc-${randomBytes(5).toString('hex')}`
 }
 
-/** The container of a service: `<project>-<service>-<n>`, or its `container_name`. */
-export function containerName(project: string, service: string, index = 1, written?: string): string {
-  return written ?? `${project}-${service}-${index}`
+/** The container of a service: `<project>-<service>-<n>`, or its `container_name` (`<project>-<container_name>` with isolateNames). */
+export function containerName(project: string, service: string, index = 1, written?: string, isolate = false): string {
+  if (written === undefined) return `${project}-${service}-${index}`
+  return isolate ? `${project}-${written}` : written
 }
 
 /** A project network or volume: `<project>_<key>`. */

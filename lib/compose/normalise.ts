@@ -9,9 +9,12 @@
  */
 import * as path from 'node:path'
 import { validName } from '../util/ids'
-import { parseGoDuration } from '../util/go-duration'
 import type { HealthConfig } from '../harness/health-config'
 import type { KeyPath } from './key-path'
+import { duration, environment, flag, isTree, mapping, optionalText, strings, text, type NormaliseContext, type Tree } from './values'
+import { build, networkMode, replicas, resources } from './service-runtime'
+import { withDependencies } from './graph'
+import { InvalidArgumentError } from '../errors'
 import { listAsMapping } from './merge'
 import { shellWords } from './shell-words'
 import { readEnvFile } from './env-file'
@@ -20,66 +23,13 @@ import type {
   ComposeDependency, ComposeModel, ComposeMount, ComposeNetwork, ComposePort, ComposeService, ComposeServiceNetwork, ComposeVolume, DependencyCondition,
 } from './types'
 
-/** Throws EINVALID for the value at `path` (the caller adds file, line and column). */
-export type Fail = (path: KeyPath, message: string) => never
-
-/** What normalisation needs besides the tree. */
-export interface NormaliseContext {
-  project: string
-  workdir: string
-  /** The interpolation variables: `environment: [NAME]` takes its value from them. */
-  variables: Readonly<Record<string, string | undefined>>
-  profiles: readonly string[]
-  fail: Fail
-}
-
-type Tree = Record<string, unknown>
-
 const conditions: readonly DependencyCondition[] = ['service_started', 'service_healthy', 'service_completed_successfully']
-
-function isTree(v: unknown): v is Tree {
-  return !!v && typeof v === 'object' && !Array.isArray(v)
-}
-
-function mapping(v: unknown, at: KeyPath, ctx: NormaliseContext): Tree {
-  if (v === undefined || v === null) return {}
-  if (!isTree(v)) ctx.fail(at, 'must be a mapping')
-  return v
-}
-
-function text(v: unknown, at: KeyPath, ctx: NormaliseContext): string {
-  if (typeof v === 'string') return v
-  if (typeof v === 'number' || typeof v === 'boolean') return String(v)
-  return ctx.fail(at, 'must be a string')
-}
-
-function optionalText(v: unknown, at: KeyPath, ctx: NormaliseContext): string | undefined {
-  return v === undefined || v === null ? undefined : text(v, at, ctx)
-}
-
-function strings(v: unknown, at: KeyPath, ctx: NormaliseContext): string[] {
-  if (v === undefined || v === null) return []
-  if (!Array.isArray(v)) ctx.fail(at, 'must be a list of strings')
-  return v.map((item, i) => text(item, [...at, i], ctx))
-}
-
-function flag(v: unknown, at: KeyPath, ctx: NormaliseContext): boolean {
-  if (v === undefined || v === null) return false
-  if (typeof v !== 'boolean') ctx.fail(at, 'must be true or false')
-  return v
-}
 
 /** A command or entrypoint: a list as it is, a string split as a shell would. */
 function commandLine(v: unknown, at: KeyPath, ctx: NormaliseContext): string[] | undefined {
   if (v === undefined || v === null) return undefined
   if (typeof v === 'string') return shellWords(v) ?? ctx.fail(at, 'has an unclosed quote')
   return strings(v, at, ctx)
-}
-
-function duration(v: unknown, at: KeyPath, ctx: NormaliseContext): number | undefined {
-  if (v === undefined || v === null) return undefined
-  const ns = parseGoDuration(text(v, at, ctx))
-  return ns !== undefined && ns >= 0 ? ns / 1e6 : ctx.fail(at, `"${String(v)}" is not a duration; write it as 10s, 500ms or 1m30s`)
 }
 
 /** `env_file`: one path, or a list of paths and `{ path, required }`, relative to the project directory. */
@@ -98,16 +48,6 @@ function envFiles(v: unknown, at: KeyPath, ctx: NormaliseContext): Array<{ path:
 function envFromFiles(v: unknown, at: KeyPath, ctx: NormaliseContext): Record<string, string> {
   const fix = `create it, mark it required: false, or fix ${at.join('.')}`
   return Object.assign({}, ...envFiles(v, at, ctx).map((f) => readEnvFile(f.path, !f.required, fix)))
-}
-
-/** Environment as a mapping; a bare name takes the variable's value and is left out when it is unset. */
-function environment(v: unknown, at: KeyPath, ctx: NormaliseContext): Record<string, string> {
-  const out: Record<string, string> = {}
-  for (const [k, value] of Object.entries(mapping(listAsMapping(v), at, ctx))) {
-    const resolved = value === null ? ctx.variables[k] : text(value, [...at, k], ctx)
-    if (resolved !== undefined) out[k] = resolved
-  }
-  return out
 }
 
 function labels(v: unknown, at: KeyPath, ctx: NormaliseContext): Record<string, string> {
@@ -262,23 +202,40 @@ function extraHosts(v: unknown, at: KeyPath, ctx: NormaliseContext): string[] {
   return strings(v, at, ctx).map((e) => e.replace('=', ':'))
 }
 
-function service(name: string, v: unknown, model: Pick<ComposeModel, 'networks' | 'volumes'>, ctx: NormaliseContext): ComposeService {
+/** `network_mode: service:x` makes x a dependency (started first), as compose. */
+function withNetworkModeService(deps: Record<string, ComposeDependency>, mode: string | undefined): Record<string, ComposeDependency> {
+  const m = mode && /^service:(.+)$/.exec(mode)
+  return m && !(m[1] in deps) ? { ...deps, [m[1]]: { condition: 'service_started', required: true } } : deps
+}
+
+function service(name: string, v: unknown, model: Pick<ComposeModel, 'networks' | 'volumes'>, all: Tree, ctx: NormaliseContext): ComposeService {
   const at = ['services', name]
   const svc = mapping(v, at, ctx)
   const key = (k: string): KeyPath => [...at, k]
-  const image = optionalText(svc.image, key('image'), ctx) ?? ctx.fail(at, `service "${name}" has no image (build is not supported yet); set image`)
+  const built = build(svc.build, key('build'), ctx)
+  // As compose v2: a built image without a written name is `<project>-<service>`.
+  const image = optionalText(svc.image, key('image'), ctx) ?? (built ? `${ctx.project}-${name}` : ctx.fail(at, `service "${name}" has neither image nor build; set one`))
+  const mode = networkMode(svc, at, ctx, all)
+  const count = replicas(svc, at, ctx)
   const containerName = optionalText(svc.container_name, key('container_name'), ctx)
   if (containerName !== undefined && !validName.test(containerName)) ctx.fail(key('container_name'), `"${containerName}" is not a valid container name (${validName.source})`)
+  if (containerName !== undefined && count > 1) ctx.fail(key('container_name'), `service "${name}" has container_name and ${count} replicas; a container name is unique, so drop one of them`)
   return {
     name, image,
+    ...(built ? { build: built } : {}),
+    replicas: count,
+    ...(mode ? { networkMode: mode } : {}),
+    expose: strings(svc.expose, key('expose'), ctx),
+    resources: resources(svc, at, ctx),
+    stopSignal: optionalText(svc.stop_signal, key('stop_signal'), ctx),
     command: commandLine(svc.command, key('command'), ctx),
     entrypoint: commandLine(svc.entrypoint, key('entrypoint'), ctx),
     // As compose: `environment` over `env_file` (the image's own come under both at run time).
     environment: { ...envFromFiles(svc.env_file, key('env_file'), ctx), ...environment(svc.environment, key('environment'), ctx) },
     ports: ports(svc.ports, key('ports'), ctx),
     mounts: mounts(svc, at, model.volumes, ctx),
-    networks: serviceNetworks(svc.networks, key('networks'), model.networks, ctx),
-    dependsOn: dependsOn(svc.depends_on, key('depends_on'), ctx),
+    networks: mode ? {} : serviceNetworks(svc.networks, key('networks'), model.networks, ctx),
+    dependsOn: withNetworkModeService(dependsOn(svc.depends_on, key('depends_on'), ctx), mode),
     healthcheck: healthcheck(svc.healthcheck, key('healthcheck'), ctx),
     labels: labels(svc.labels, key('labels'), ctx),
     containerName,
@@ -311,7 +268,9 @@ function network(key: string, v: unknown, ctx: NormaliseContext): ComposeNetwork
   return { ...resource('networks', key, v, ctx), internal: flag(r.internal, ['networks', key, 'internal'], ctx) }
 }
 
-function enabled(svc: Tree, ctx: NormaliseContext): boolean {
+/** Enabled: no profiles, one of its profiles enabled, or named in the `services` option (as `docker compose up svc` enables its profiles). */
+function enabled(name: string, svc: Tree, ctx: NormaliseContext): boolean {
+  if (ctx.services?.includes(name)) return true
   const profiles = Array.isArray(svc.profiles) ? svc.profiles : []
   return profiles.length === 0 || profiles.some((p) => ctx.profiles.includes(String(p)))
 }
@@ -328,6 +287,13 @@ function checkDependencies(services: Record<string, ComposeService>, all: Tree, 
   }
 }
 
+/** Keeps the services asked for and their dependencies; EINVALID for a name the file does not have. */
+function onlySelected(services: Record<string, ComposeService>, names: readonly string[], all: Tree): void {
+  for (const n of names) if (!(n in all)) throw new InvalidArgumentError(`services option: no service ${JSON.stringify(n)} in the project (its services: ${Object.keys(all).join(', ')})`)
+  const keep = withDependencies(new Map(Object.values(services).map((s) => [s.name, Object.keys(s.dependsOn)])), names)
+  for (const name of Object.keys(services)) if (!keep.has(name)) delete services[name]
+}
+
 /** The model of a merged, interpolated, key-checked file. */
 export function normalise(tree: Tree, ctx: NormaliseContext): Omit<ComposeModel, 'warnings' | 'files'> {
   const all = mapping(tree.services, ['services'], ctx)
@@ -336,8 +302,9 @@ export function normalise(tree: Tree, ctx: NormaliseContext): Omit<ComposeModel,
   const declared: Record<string, ComposeNetwork> = {}
   for (const [k, v] of Object.entries(mapping(tree.networks, ['networks'], ctx))) declared[k] = network(k, v, ctx)
   const services: Record<string, ComposeService> = {}
-  for (const [name, v] of Object.entries(all)) if (enabled(mapping(v, ['services', name], ctx), ctx)) services[name] = service(name, v, { networks: declared, volumes }, ctx)
+  for (const [name, v] of Object.entries(all)) if (enabled(name, mapping(v, ['services', name], ctx), ctx)) services[name] = service(name, v, { networks: declared, volumes }, all, ctx)
   checkDependencies(services, all, ctx)
+  if (ctx.services) onlySelected(services, ctx.services, all)
   // Only the networks some service joins are made, `default` among them when one uses it (as compose).
   const used = new Set(Object.values(services).flatMap((s) => Object.keys(s.networks)))
   const networks: Record<string, ComposeNetwork> = {}

@@ -62,12 +62,48 @@ export interface ComposeServiceNetwork {
   ipv4Address?: string
 }
 
+/** A service's `build`: its image is built with `Image.build` (the shared build cache) before it starts. */
+export interface ComposeBuild {
+  /** The build context, absolute (a relative one is resolved against the project directory). */
+  context: string
+  /** The Dockerfile: a path in the context (default "Dockerfile") or absolute. */
+  dockerfile?: string
+  /** Values of the Dockerfile's ARGs. */
+  args: Record<string, string>
+  /** The stage to build. */
+  target?: string
+}
+
+/** The resource limits of a service (`mem_limit`, `cpus`, `pids_limit`, `shm_size`, `deploy.resources.limits`). */
+export interface ComposeResources {
+  /** Memory limit in bytes. */
+  memory?: number
+  /** CPUs, e.g. 0.5. */
+  cpus?: number
+  /** Most processes and threads at once. */
+  pidsLimit?: number
+  /** Size of /dev/shm in bytes. */
+  shmSize?: number
+}
+
 /** A service, normalised: every short form expanded, durations in milliseconds, variables interpolated. */
 export interface ComposeService {
   /** The service's key in the file. */
   name: string
-  /** The image reference; it must be present locally (no `build` in this version). */
+  /** The image reference: present locally, pulled, or built from `build` (then `<project>-<service>` when no image is written). */
   image: string
+  /** How its image is built, when it is. */
+  build?: ComposeBuild
+  /** How many containers run it (`scale`, `deploy.replicas`); default 1. */
+  replicas: number
+  /** `network_mode`: "none", "host", "service:<name>" or "container:<name>"; undefined for the project's networks. */
+  networkMode?: string
+  /** Ports exposed to the networks it joins, without publishing them ("8080/tcp"). */
+  expose: string[]
+  /** Memory, CPU, pids and shm limits. */
+  resources: ComposeResources
+  /** `stop_signal`: sent first by stop (default the image's, else SIGTERM). */
+  stopSignal?: string
   /** Replaces the image's Cmd; a string in the file is split as a shell would (not run with sh -c). */
   command?: string[]
   /** Replaces the image's Entrypoint. */
@@ -162,12 +198,18 @@ export interface ComposeConfigOptions {
   envFile?: string
   /** Profiles to enable: services with a `profiles` key start only when one of theirs is listed. */
   profiles?: string[]
+  /** Start only these services and the services they depend on (`docker compose up svc...`); unknown names are EINVALID. */
+  services?: string[]
 }
 
 /** Options of `Compose.up()`. */
 export interface ComposeUpOptions extends ComposeConfigOptions {
   /** Per service name, what makes it ready (default: healthy when it has a health check, else running; exited 0 for a one-shot others wait for). Unknown names are EINVALID. */
   waitFor?: Record<string, WaitStrategy>
+  /** `container_name` becomes `<project>-<name>`, so parallel projects never clash; the written name still resolves as a network alias. */
+  isolateNames?: boolean
+  /** With a `projectName`: a project already running from the same normalised model and image ids is returned instead of a new one (workers of one jest run share it); one from another model is replaced. */
+  reuse?: boolean
   /** 'ephemeral': every published port gets a free host port, so parallel projects never clash; read it with `env.port()`. */
   ports?: 'ephemeral' | 'as-written'
   /** Milliseconds each service may take to get ready (default 60 000). */

@@ -7,35 +7,41 @@
  *
  * @module
  */
-import { run } from '../container/run'
+import { forwardLogs } from '../container/run'
 import { contextOf } from '../container/context'
-import type { Container } from '../container/container'
+import { Container } from '../container/container'
 import { AbortedError, DependencyError, InvalidArgumentError, MiniContainerError, throwIfAborted } from '../errors'
 import { Wait } from '../harness/wait'
 import type { WaitStrategy } from '../harness/strategy'
 import { defaultStartupTimeout } from '../harness/wait-until-ready'
 import { Network } from '../network/network'
+import { Image } from '../image/image'
+import { reuseProject } from './reuse'
 import { Volume } from '../storage/volume'
 import { optionsObject } from '../util/options-object'
 import { composeConfig } from './config'
 import { ComposeEnvironment, teardown, type ProjectResources } from './environment'
 import { resourceLabels } from './naming'
-import { serviceRunOptions } from './run-options'
+import { networkAliases, serviceRunOptions, type ServiceRunChoices } from './run-options'
 import type { ComposeModel, ComposeService, ComposeSource, ComposeUpOptions, DependencyCondition } from './types'
 
 /** One `up` in flight: what it made, and the shared promises of each service's start and conditions. */
 class Starter {
   readonly made: ProjectResources = { containers: new Map(), networks: [], volumes: [], createdVolumes: new Set() }
-  private readonly started = new Map<string, Promise<Container>>()
+  private readonly started = new Map<string, Promise<Container[]>>()
   private readonly conditions = new Map<string, Promise<void>>()
   readonly abort = new AbortController()
 
-  constructor(private readonly model: ComposeModel, private readonly opts: ComposeUpOptions) {
+  constructor(private readonly model: ComposeModel, private readonly opts: ComposeUpOptions, private readonly extraLabels: Record<string, string> = {}) {
     opts.signal?.addEventListener('abort', () => this.abort.abort(opts.signal!.reason), { once: true })
   }
 
   private get timeout(): number {
     return this.opts.startupTimeout ?? defaultStartupTimeout
+  }
+
+  private get choices(): ServiceRunChoices {
+    return { ephemeralPorts: this.opts.ports === 'ephemeral', isolateNames: this.opts.isolateNames === true }
   }
 
   /** Makes the project's networks and volumes (external ones must exist). */
@@ -56,8 +62,8 @@ class Starter {
     ])
   }
 
-  /** The service's container, started once its dependencies' conditions hold. */
-  start(name: string): Promise<Container> {
+  /** The service's containers (one per replica), started once its dependencies' conditions hold. */
+  start(name: string): Promise<Container[]> {
     let p = this.started.get(name)
     if (!p) {
       p = this.startAfterDependencies(this.model.services[name])
@@ -66,21 +72,27 @@ class Starter {
     return p
   }
 
-  private async startAfterDependencies(svc: ComposeService): Promise<Container> {
+  private async startAfterDependencies(svc: ComposeService): Promise<Container[]> {
     await Promise.all(Object.entries(svc.dependsOn).map(([dep, d]) => this.condition(svc.name, dep, d.condition)))
     throwIfAborted(this.abort.signal, `starting service ${svc.name}`)
-    const onLog = this.opts.onLog
-    const c = await run(svc.image, svc.command, {
-      ...serviceRunOptions(svc, this.model, { ephemeralPorts: this.opts.ports === 'ephemeral' }),
-      runtime: this.opts.runtime,
-      signal: this.abort.signal,
-      onLog: onLog && ((line, stream) => onLog(svc.name, line, stream)),
-    })
-    this.made.containers.set(svc.name, c)
+    const replicas: Container[] = []
+    this.made.containers.set(svc.name, replicas)
+    await Promise.all(Array.from({ length: svc.replicas }, (_, i) => this.startReplica(svc, i + 1, replicas)))
+    return replicas
+  }
+
+  /** Creates replica `index`, connects its other networks, then starts it: every network is there before its program runs. */
+  private async startReplica(svc: ComposeService, index: number, replicas: Container[]): Promise<void> {
+    const rt = { runtime: this.opts.runtime }
+    const options = serviceRunOptions(svc, this.model, this.choices, index)
+    const c = await Container.create(svc.image, svc.command, { ...options, ...rt, labels: { ...options.labels, ...this.extraLabels }, detach: this.opts.reuse === true })
+    replicas[index - 1] = c
     for (const [key, n] of Object.entries(svc.networks).slice(1)) {
-      await (await Network.get(this.model.networks[key].name, { runtime: this.opts.runtime })).connect(c, { aliases: [svc.name, ...n.aliases], ip: n.ipv4Address })
+      await (await Network.get(this.model.networks[key].name, rt)).connect(c, { aliases: networkAliases(svc, key, this.choices), ip: n.ipv4Address })
     }
-    return c
+    await c.start({ signal: this.abort.signal })
+    const onLog = this.opts.onLog
+    if (onLog) void forwardLogs(c, (line, stream) => onLog(svc.name, line, stream))
   }
 
   /** Resolves once `dep` meets `condition` (shared between its dependents); EDEPENDENCY otherwise. */
@@ -98,16 +110,17 @@ class Starter {
   }
 
   private async meet(dep: string, condition: DependencyCondition): Promise<void> {
-    const c = await this.start(dep)
-    if (condition === 'service_healthy') await c.waitFor(Wait.forHealthCheck(), { timeout: this.timeout, signal: this.abort.signal })
-    if (condition === 'service_completed_successfully') await c.waitFor(Wait.forExit({ exitCode: 0 }), { timeout: this.timeout, signal: this.abort.signal })
+    const strategy = condition === 'service_healthy' ? Wait.forHealthCheck() : condition === 'service_completed_successfully' ? Wait.forExit({ exitCode: 0 }) : undefined
+    const replicas = await this.start(dep)
+    if (strategy) await Promise.all(replicas.map((c) => c.waitFor(strategy, { timeout: this.timeout, signal: this.abort.signal })))
   }
 
-  /** Waits until the service is ready: its waitFor, else healthy with a health check, else running. */
+  /** Waits until every replica of the service is ready: its waitFor, else healthy with a health check, else running. */
   async ready(name: string): Promise<void> {
-    const c = await this.start(name)
-    const strategy = await this.readiness(name, c)
-    if (strategy) await c.waitFor(strategy, { timeout: this.timeout, signal: this.abort.signal })
+    await Promise.all((await this.start(name)).map(async (c) => {
+      const strategy = await this.readiness(name, c)
+      if (strategy) await c.waitFor(strategy, { timeout: this.timeout, signal: this.abort.signal })
+    }))
   }
 
   private async readiness(name: string, c: Container): Promise<WaitStrategy | undefined> {
@@ -151,14 +164,18 @@ function checkHealthDependencies(model: ComposeModel, opts: ComposeUpOptions): v
   }
 }
 
-/** Starts a compose project and resolves once every service is ready; see `Compose.up`. */
-export async function composeUp(source: ComposeSource, options?: ComposeUpOptions): Promise<ComposeEnvironment> {
-  const opts = optionsObject(options, 'Compose.up()')
-  const model = composeConfig(source, opts)
-  checkUpOptions(model, opts)
-  checkHealthDependencies(model, opts)
-  throwIfAborted(opts.signal, `starting project ${model.name}`)
-  const starter = new Starter(model, opts)
+/** Builds the images of the services with `build`, tagged as their image (Image.build's shared cache makes an unchanged one quick). */
+async function buildImages(model: ComposeModel, opts: ComposeUpOptions): Promise<void> {
+  await Promise.all(Object.values(model.services).map(async (svc) => {
+    if (!svc.build) return
+    const { context, dockerfile, args, target } = svc.build
+    await Image.build(context, { runtime: opts.runtime, tag: svc.image, dockerfile, buildArgs: args, target, signal: opts.signal })
+  }))
+}
+
+/** Makes the project: networks and volumes, then each service as its dependencies allow; on failure removes what it made (unless keepOnFailure). */
+async function startProject(model: ComposeModel, opts: ComposeUpOptions, labels: Record<string, string> = {}): Promise<ComposeEnvironment> {
+  const starter = new Starter(model, opts, labels)
   const all = (async () => {
     await starter.resources()
     await Promise.all(Object.keys(model.services).map((name) => starter.ready(name)))
@@ -172,5 +189,17 @@ export async function composeUp(source: ComposeSource, options?: ComposeUpOption
     if (!opts.keepOnFailure) await teardown(starter.made, 'created')
     throw err
   }
-  return new ComposeEnvironment(model, starter.made, opts.runtime)
+  return new ComposeEnvironment(model, starter.made, opts.runtime, opts.reuse === true)
+}
+
+/** Starts a compose project and resolves once every service is ready; see `Compose.up`. */
+export async function composeUp(source: ComposeSource, options?: ComposeUpOptions): Promise<ComposeEnvironment> {
+  const opts = optionsObject(options, 'Compose.up()')
+  const model = composeConfig(source, opts)
+  checkUpOptions(model, opts)
+  await buildImages(model, opts)
+  checkHealthDependencies(model, opts)
+  throwIfAborted(opts.signal, `starting project ${model.name}`)
+  if (opts.reuse === true) return reuseProject(model, opts, (labels) => startProject(model, opts, labels))
+  return startProject(model, opts)
 }

@@ -26,23 +26,36 @@ const serviceNetwork: KeySet = {
   unsupported: ['ipv6_address', 'link_local_ips', 'mac_address', 'driver_opts', 'priority', 'gw_priority', 'interface_name'],
 }
 
+const build: KeySet = {
+  supported: ['context', 'dockerfile', 'args', 'target'],
+  unsupported: [
+    'dockerfile_inline', 'additional_contexts', 'ssh', 'cache_from', 'cache_to', 'extra_hosts', 'isolation', 'labels', 'network', 'no_cache',
+    'platforms', 'privileged', 'pull', 'secrets', 'shm_size', 'tags', 'ulimits', 'entitlements', 'provenance', 'sbom',
+  ],
+}
+const deploy: KeySet = {
+  supported: ['replicas', 'resources'],
+  unsupported: ['mode', 'endpoint_mode', 'labels', 'placement', 'restart_policy', 'rollback_config', 'update_config'],
+  children: { resources: { supported: ['limits'], unsupported: ['reservations'], children: { limits: { supported: ['cpus', 'memory', 'pids'], unsupported: ['devices'] } } } },
+}
+
 const service: KeySet = {
   supported: [
     'image', 'command', 'entrypoint', 'environment', 'ports', 'volumes', 'networks', 'hostname', 'user', 'working_dir',
     'healthcheck', 'labels', 'depends_on', 'container_name', 'profiles', 'cap_add', 'cap_drop', 'privileged', 'read_only',
-    'init', 'extra_hosts', 'tmpfs', 'stop_grace_period', 'env_file',
+    'init', 'extra_hosts', 'tmpfs', 'stop_grace_period', 'env_file', 'build', 'scale', 'deploy', 'network_mode', 'expose',
+    'mem_limit', 'cpus', 'pids_limit', 'shm_size', 'stop_signal',
   ],
   unsupported: [
-    'annotations', 'attach', 'build', 'blkio_config', 'cgroup', 'cgroup_parent', 'configs', 'cpu_count', 'cpu_percent',
-    'cpu_shares', 'cpu_quota', 'cpu_period', 'cpu_rt_period', 'cpu_rt_runtime', 'cpus', 'cpuset', 'credential_spec',
-    'deploy', 'develop', 'device_cgroup_rules', 'devices', 'dns', 'dns_opt', 'dns_search', 'domainname',
-    'expose', 'extends', 'external_links', 'gpus', 'group_add', 'ipc', 'isolation', 'label_file', 'links', 'logging',
-    'mac_address', 'mem_limit', 'mem_reservation', 'mem_swappiness', 'memswap_limit', 'models', 'network_mode',
-    'oom_kill_disable', 'oom_score_adj', 'pid', 'pids_limit', 'platform', 'post_start', 'pre_stop', 'provider',
-    'pull_policy', 'pull_refresh_after', 'restart', 'runtime', 'scale', 'secrets', 'security_opt', 'shm_size',
-    'stdin_open', 'stop_signal', 'storage_opt', 'sysctls', 'tty', 'ulimits', 'use_api_socket', 'userns_mode', 'uts', 'volumes_from',
+    'annotations', 'attach', 'blkio_config', 'cgroup', 'cgroup_parent', 'configs', 'cpu_count', 'cpu_percent',
+    'cpu_shares', 'cpu_quota', 'cpu_period', 'cpu_rt_period', 'cpu_rt_runtime', 'cpuset', 'credential_spec',
+    'develop', 'device_cgroup_rules', 'devices', 'dns', 'dns_opt', 'dns_search', 'domainname',
+    'extends', 'external_links', 'gpus', 'group_add', 'ipc', 'isolation', 'label_file', 'links', 'logging',
+    'mac_address', 'mem_reservation', 'mem_swappiness', 'memswap_limit', 'models', 'oom_kill_disable', 'oom_score_adj', 'pid',
+    'platform', 'post_start', 'pre_stop', 'provider', 'pull_policy', 'pull_refresh_after', 'restart', 'runtime', 'secrets',
+    'security_opt', 'stdin_open', 'storage_opt', 'sysctls', 'tty', 'ulimits', 'use_api_socket', 'userns_mode', 'uts', 'volumes_from',
   ],
-  children: { healthcheck, depends_on: { eachValue: dependsOn }, networks: { eachValue: serviceNetwork } },
+  children: { healthcheck, depends_on: { eachValue: dependsOn }, networks: { eachValue: serviceNetwork }, build, deploy },
 }
 
 const network: KeySet = {

@@ -70,7 +70,8 @@ async function ready(c: Container, opts: AllRunOptions): Promise<Container> {
   return c
 }
 
-async function forwardLogs(c: Container, onLog: NonNullable<HarnessRunOptions['onLog']>): Promise<void> {
+/** Calls `onLog` with each line the container writes, until it ends. @internal */
+export async function forwardLogs(c: Container, onLog: NonNullable<HarnessRunOptions['onLog']>): Promise<void> {
   // Not persistent: listening to a container's output never keeps the Node process alive.
   for await (const { line, stream } of c.waitTarget().logLines(new AbortController().signal, { persistent: false })) onLog(line, stream)
 }

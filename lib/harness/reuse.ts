@@ -26,10 +26,15 @@ function canonical(value: unknown): unknown {
   return value
 }
 
+/** sha256 of plain data, equal for equal data whatever the order of its keys. */
+export function stableHash(value: unknown): string {
+  return crypto.createHash('sha256').update(JSON.stringify(canonical(value))).digest('hex')
+}
+
 /** The hash of a run's configuration: image id, command and every option that shapes the container. */
 export function configHash(imageId: string, cmd: string[] | undefined, opts: object): string {
   const options = Object.fromEntries(Object.entries(opts).filter(([k, v]) => !notConfiguration.has(k) && v !== undefined))
-  return crypto.createHash('sha256').update(JSON.stringify(canonical({ imageId, cmd: cmd ?? null, options }))).digest('hex')
+  return stableHash({ imageId, cmd: cmd ?? null, options })
 }
 
 /** Checks that a reuse request names its container. */

@@ -17,7 +17,8 @@ test('unknown keys are EINVALID with line, column and path; x-* keys pass', asyn
 })
 
 test('spec keys not carried out are EUNSUPPORTED naming them', async () => {
-  await expect(config('services:\n  a:\n    image: x\n    build: .\n')).rejects.toMatchObject({ code: 'EUNSUPPORTED', key: 'services.a.build' })
+  await expect(config('services:\n  a:\n    image: x\n    build: { context: ., ssh: [default] }\n')).rejects.toMatchObject({ code: 'EUNSUPPORTED', key: 'services.a.build.ssh' })
+  await expect(config('services:\n  a:\n    image: x\n    deploy: { resources: { reservations: { cpus: "1" } } }\n')).rejects.toMatchObject({ code: 'EUNSUPPORTED', key: 'services.a.deploy.resources.reservations' })
   await expect(config('services:\n  a:\n    image: x\n    networks: { n: { mac_address: "02:00:00:00:00:01" } }\nnetworks: { n: {} }\n')).rejects.toMatchObject({ code: 'EUNSUPPORTED', key: 'services.a.networks.n.mac_address' })
 })
 
@@ -123,4 +124,56 @@ test('project names: validated as compose v2; the file\'s name; else a fresh one
 
 test('a cycle is EINVALID naming it', async () => {
   await expect(config('services:\n  a: { image: x, depends_on: [b] }\n  b: { image: x, depends_on: [c] }\n  c: { image: x, depends_on: [a] }\n')).rejects.toMatchObject({ code: 'EINVALID', message: expect.stringContaining('a -> b -> c -> a') })
+})
+
+test('env_file: quotes stripped, later files over earlier, environment over both; required: false may be missing, a required one is ENOTFOUND', async () => {
+  const work = fs.mkdtempSync(path.join(dir, 'e-'))
+  fs.writeFileSync(path.join(work, 'a.env'), 'Q="a b"\nS=\'c d\'\nBOTH=a\nOVER=file\n')
+  fs.writeFileSync(path.join(work, 'b.env'), 'BOTH=b\n')
+  const yaml = (envFile: string) => `services:\n  a:\n    image: x\n    env_file: ${envFile}\n    environment: { OVER: env }\n`
+  const m = await Compose.config({ yaml: yaml('[a.env, { path: b.env }, { path: missing.env, required: false }]'), workdir: work }, { projectName: 'p' })
+  expect(m.services.a.environment).toEqual({ Q: 'a b', S: 'c d', BOTH: 'b', OVER: 'env' })
+  expect((await Compose.config({ yaml: yaml('a.env'), workdir: work }, { projectName: 'p' })).services.a.environment.Q).toBe('a b')
+  await expect(Compose.config({ yaml: yaml('[missing.env]'), workdir: work }, { projectName: 'p' })).rejects.toMatchObject({ code: 'ENOTFOUND', message: expect.stringContaining(path.join(work, 'missing.env')) })
+})
+
+test('the services option: those services and their dependencies, profiled ones included when named; unknown names EINVALID', async () => {
+  const yaml = 'services:\n  db: { image: x }\n  api: { image: x, depends_on: [db], networks: [front] }\n  other: { image: x, networks: [back] }\n  dbg: { image: x, profiles: [debug] }\nnetworks: { front: {}, back: {} }\n'
+  const m = await config(yaml, { services: ['api'] })
+  expect(Object.keys(m.services).sort()).toEqual(['api', 'db'])
+  expect(Object.keys(m.networks).sort()).toEqual(['default', 'front'])
+  expect(Object.keys((await config(yaml, { services: ['dbg'] })).services)).toEqual(['dbg'])
+  await expect(config(yaml, { services: ['nope'] })).rejects.toMatchObject({ code: 'EINVALID', message: expect.stringContaining('nope') })
+})
+
+test('replicas, limits, network_mode, expose, stop_signal and build are normalised', async () => {
+  const m = await config(`
+services:
+  a:
+    image: x
+    scale: 2
+    mem_limit: 64m
+    cpus: 0.5
+    pids_limit: 50
+    shm_size: 1m
+    expose: [8080, "53/udp"]
+    stop_signal: SIGUSR1
+    stop_grace_period: 2s
+  b:
+    build: { context: ./ctx, dockerfile: Other, args: [A=1], target: t }
+    deploy: { replicas: 3, resources: { limits: { cpus: "0.25", memory: 32M, pids: 20 } } }
+    mem_limit: 1g
+    network_mode: service:a
+`)
+  expect(m.services.a).toMatchObject({ replicas: 2, resources: { memory: 64 << 20, cpus: 0.5, pidsLimit: 50, shmSize: 1 << 20 }, expose: ['8080', '53/udp'], stopSignal: 'SIGUSR1', stopGracePeriod: 2000 })
+  expect(m.services.b).toMatchObject({ image: 'p-b', build: { context: path.join(dir, 'ctx'), dockerfile: 'Other', args: { A: '1' }, target: 't' }, replicas: 3, resources: { memory: 32 << 20, cpus: 0.25, pidsLimit: 20 }, networkMode: 'service:a', networks: {} })
+  expect(m.services.b.dependsOn).toEqual({ a: { condition: 'service_started', required: true } })
+  const bad = async (svc: string, pattern: RegExp) => expect(config(`services:\n  a:\n    image: x\n${svc}\n  b: { image: y }\n`)).rejects.toMatchObject({ code: 'EINVALID', message: expect.stringMatching(pattern) })
+  await bad('    network_mode: service:nope', /service "nope" is not defined/)
+  await bad('    network_mode: bridge2', /not a network mode/)
+  await bad('    network_mode: none\n    networks: [default]', /cannot be combined/)
+  await bad('    container_name: c\n    scale: 2', /container_name and 2 replicas/)
+  await bad('    mem_limit: lots', /mem_limit.*cannot parse/)
+  await bad('    scale: 2\n    deploy: { replicas: 3 }', /disagree/)
+  await bad('    cpus: none', /not a number of CPUs/)
 })
