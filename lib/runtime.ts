@@ -20,6 +20,7 @@ import { buildImage } from './builder/builder'
 import { ContainerStore } from './container/store'
 import { useDefaultContext, type ContainerContext } from './container/context'
 import { collectGarbage, isRunning, stopOwnedContainers } from './container/recovery'
+import { collectDeadProjects } from './compose/project-record'
 import { InFlightStarts } from './container/in-flight'
 import { drainShimPool, type Shim } from './shim/shim'
 import { NetworkService } from './network/service'
@@ -167,10 +168,12 @@ export class Runtime implements ContainerContext, AsyncDisposable {
   /**
    * Collects, once per process, what a crashed process left on this root:
    * network rules and interfaces of dead containers, exited auto-remove
-   * containers, unfinished creates (like a daemon's recovery at start).
+   * containers, unfinished creates (like a daemon's recovery at start), and
+   * the networks of compose projects whose owner process died.
    */
   ready(): Promise<void> {
-    this.recovered ??= collectGarbage(this)
+    // Compose projects after containers: a dead owner's networks are free once its containers are gone.
+    this.recovered ??= collectGarbage(this).then(() => collectDeadProjects(this.root, this.networks))
     return this.recovered
   }
 

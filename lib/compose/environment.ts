@@ -12,6 +12,8 @@ import { InvalidArgumentError, NotFoundError } from '../errors'
 import { Network } from '../network/network'
 import { Volume } from '../storage/volume'
 import type { Runtime } from '../runtime'
+import { contextOf } from '../container/context'
+import { forgetProject } from './project-record'
 import type { ComposeDownOptions, ComposeModel } from './types'
 
 /** What a project made, in the order it was made; teardown undoes it backwards. */
@@ -118,6 +120,7 @@ export class ComposeEnvironment {
   async down(opts: ComposeDownOptions = {}): Promise<void> {
     await teardown(this.made, opts.volumes === true ? 'project' : 'none')
     this.made.containers.clear()
+    forgetProject(contextOf({ runtime: this.runtime }).root, this.model.name)
   }
 
   /** `await using env = await Compose.up(...)`: down({ volumes: true }), except for a reused project, which stays for the others sharing it. */

@@ -17,6 +17,7 @@ import { defaultStartupTimeout } from '../harness/wait-until-ready'
 import { Network } from '../network/network'
 import { Image } from '../image/image'
 import { reuseProject } from './reuse'
+import { forgetProject, recordProject } from './project-record'
 import { Volume } from '../storage/volume'
 import { optionsObject } from '../util/options-object'
 import { composeConfig } from './config'
@@ -175,6 +176,9 @@ async function buildImages(model: ComposeModel, opts: ComposeUpOptions): Promise
 
 /** Makes the project: networks and volumes, then each service as its dependencies allow; on failure removes what it made (unless keepOnFailure). */
 async function startProject(model: ComposeModel, opts: ComposeUpOptions, labels: Record<string, string> = {}): Promise<ComposeEnvironment> {
+  const root = contextOf({ runtime: opts.runtime }).root
+  // A shared (reused) project outlives whoever made it: only an owned one is cleaned after its owner dies.
+  if (opts.reuse !== true) recordProject(root, model.name)
   const starter = new Starter(model, opts, labels)
   const all = (async () => {
     await starter.resources()
@@ -186,7 +190,10 @@ async function startProject(model: ComposeModel, opts: ComposeUpOptions, labels:
     await all
   } catch (err) {
     await starter.settled()
-    if (!opts.keepOnFailure) await teardown(starter.made, 'created')
+    if (!opts.keepOnFailure) {
+      await teardown(starter.made, 'created')
+      forgetProject(root, model.name)
+    }
     throw err
   }
   return new ComposeEnvironment(model, starter.made, opts.runtime, opts.reuse === true)

@@ -1,0 +1,107 @@
+/**
+ * A compose project whose owner died: the owner is a child Node process,
+ * SIGKILLed as a Ctrl-C'd jest worker is. The next runtime start on its
+ * root removes the project's containers, networks and anonymous volumes;
+ * named volumes stay (as `docker compose down`). A live owner's project is
+ * left alone.
+ */
+import * as fs from 'node:fs'
+import * as os from 'node:os'
+import * as path from 'node:path'
+import { randomBytes } from 'node:crypto'
+import { Compose, Container, Network, Runtime, Volume } from '../../lib'
+import { busyboxImage, destroyRuntime, tempRuntime } from '../helpers'
+import { spawnNode } from '../tools/node-child'
+
+jest.setTimeout(120_000)
+
+let runtime: Runtime
+let workdir: string
+beforeAll(async () => {
+  runtime = tempRuntime()
+  await busyboxImage(runtime)
+  workdir = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-compose-owner-'))
+})
+afterAll(async () => {
+  await destroyRuntime(runtime)
+  fs.rmSync(workdir, { recursive: true, force: true })
+})
+
+const yaml = `
+services:
+  db: { image: bb, command: [sleep, "300"], volumes: [data:/data, /anon], networks: [default, back] }
+  api: { image: bb, command: [sleep, "300"], depends_on: [db], networks: [back] }
+networks: { back: {} }
+volumes: { data: {} }
+`
+
+/** What the dying owner made: its container names and the anonymous volume's name. */
+interface Made {
+  containers: string[]
+  anonymous: string
+}
+
+async function ownerThatDies(root: string, project: string): Promise<Made> {
+  const child = spawnNode(
+    `;(async () => {
+      const { Runtime, Compose } = lib()
+      const runtime = new Runtime({ root: ${JSON.stringify(root)} })
+      const env = await Compose.up({ yaml: ${JSON.stringify(yaml)}, workdir: ${JSON.stringify(workdir)} }, { runtime, projectName: ${JSON.stringify(project)} })
+      const db = await env.service('db').inspect()
+      const api = await env.service('api').inspect()
+      console.log(JSON.stringify({ containers: [db.name, api.name], anonymous: db.mounts.find((m) => m.destination === '/anon').name }))
+      setInterval(() => {}, 1000)
+    })().catch((e) => { console.error(e); process.exit(1) })`,
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  )
+  try {
+    const line = await new Promise<string>((resolve, reject) => {
+      let out = ''
+      child.stdout!.on('data', (d) => {
+        out += d
+        if (out.includes('\n')) resolve(out.split('\n')[0])
+      })
+      child.once('exit', (code) => reject(new Error(`the owner ended first (${code})`)))
+    })
+    return JSON.parse(line) as Made
+  } finally {
+    child.kill('SIGKILL')
+    await new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r(null) : child.once('exit', r)))
+  }
+}
+
+const names = async <T extends { inspect(): Promise<{ name: string }> }>(list: Promise<T[]>) => Promise.all((await list).map(async (x) => (await x.inspect()).name))
+
+test("after its owner is SIGKILLed, the next runtime start removes the project's containers, networks and anonymous volumes, and keeps its named volume", async () => {
+  const p = `o${randomBytes(4).toString('hex')}`
+  const made = await ownerThatDies(runtime.root, p)
+  expect(await names(Network.list({ runtime }))).toEqual(expect.arrayContaining([`${p}_default`, `${p}_back`]))
+
+  const next = new Runtime({ root: runtime.root })
+  await next.ready()
+  const containers = (await Container.list({ runtime: next, all: true })).map((c) => c.name)
+  for (const c of made.containers) expect(containers).not.toContain(c)
+  const networks = await names(Network.list({ runtime: next }))
+  expect(networks).not.toContain(`${p}_default`)
+  expect(networks).not.toContain(`${p}_back`)
+  const volumes = await names(Volume.list({ runtime: next }))
+  expect(volumes).toContain(`${p}_data`)
+  expect(volumes).not.toContain(made.anonymous)
+  expect(fs.existsSync(path.join(runtime.root, 'compose', `${p}.json`))).toBe(false)
+  await (await Volume.get(`${p}_data`, { runtime: next })).remove()
+})
+
+test("a live owner's project is left alone by another runtime's start, and down() forgets its record", async () => {
+  const p = `l${randomBytes(4).toString('hex')}`
+  const env = await Compose.up({ yaml, workdir }, { runtime, projectName: p })
+  try {
+    const other = new Runtime({ root: runtime.root })
+    await other.ready()
+    expect(await names(Network.list({ runtime: other }))).toEqual(expect.arrayContaining([`${p}_default`, `${p}_back`]))
+    expect((await env.service('db').inspect()).state.running).toBe(true)
+    expect(fs.existsSync(path.join(runtime.root, 'compose', `${p}.json`))).toBe(true)
+  } finally {
+    await env.down({ volumes: true })
+  }
+  expect(fs.existsSync(path.join(runtime.root, 'compose', `${p}.json`))).toBe(false)
+})
