@@ -68,7 +68,7 @@ export type { HealthConfig } from './harness/health-config'
 export { Compose } from './compose/compose'
 export { ComposeEnvironment } from './compose/environment'
 export { UnsupportedComposeKeyError } from './compose/errors'
-export type { ComposeSource, ComposeModel, ComposeService, ComposeNetwork, ComposeVolume, ComposePort, ComposeMount, ComposeServiceNetwork, ComposeDependency, DependencyCondition, ComposeConfigOptions, ComposeUpOptions, ComposeDownOptions } from './compose/types'
+export type { ComposeSource, ComposeModel, ComposeService, ComposeNetwork, ComposeVolume, ComposePort, ComposeMount, ComposeServiceNetwork, ComposeDependency, DependencyCondition, ComposeConfigOptions, ComposeUpOptions, ComposeDownOptions, ComposeBuild, ComposeResources } from './compose/types'
 
 // The error boundary (lib/util/public-boundary.ts), applied here once to the whole public surface: every
 // method, getter and static of the exported classes and of Wait, in place, and every exported function,

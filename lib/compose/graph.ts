@@ -44,20 +44,8 @@ export function checkGraph(graph: DependencyGraph): void {
   if (cycle) throw new InvalidArgumentError(`circular dependency between services: ${cycle.join(' -> ')}; remove one of these depends_on entries`)
 }
 
-/** The named services and every service they depend on, directly or not. */
-export function withDependencies(graph: DependencyGraph, names: readonly string[]): Set<string> {
-  const out = new Set<string>()
-  const add = (node: string): void => {
-    if (out.has(node)) return
-    out.add(node)
-    for (const dep of graph.get(node) ?? []) add(dep)
-  }
-  names.forEach(add)
-  return out
-}
-
-/** Every service after all those it depends on (dependencies first); ties keep the map's order. */
-export function startOrder(graph: DependencyGraph): string[] {
+/** Every service of `from` (default: all) after all those it depends on, which are included (dependencies first); ties keep the order given. */
+export function startOrder(graph: DependencyGraph, from: Iterable<string> = graph.keys()): string[] {
   const out: string[] = []
   const placed = new Set<string>()
   const place = (node: string): void => {
@@ -66,6 +54,6 @@ export function startOrder(graph: DependencyGraph): string[] {
     for (const dep of graph.get(node) ?? []) place(dep)
     out.push(node)
   }
-  for (const node of graph.keys()) place(node)
+  for (const node of from) place(node)
   return out
 }

@@ -11,7 +11,7 @@ import * as path from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { Compose, Container, Network, Runtime, Volume } from '../../lib'
 import { busyboxImage, destroyRuntime, tempRuntime } from '../helpers'
-import { spawnNode } from '../tools/node-child'
+import { firstLineThenKill, spawnNode } from '../tools/node-child'
 
 jest.setTimeout(120_000)
 
@@ -54,20 +54,7 @@ async function ownerThatDies(root: string, project: string): Promise<Made> {
     })().catch((e) => { console.error(e); process.exit(1) })`,
     { stdio: ['ignore', 'pipe', 'inherit'] },
   )
-  try {
-    const line = await new Promise<string>((resolve, reject) => {
-      let out = ''
-      child.stdout!.on('data', (d) => {
-        out += d
-        if (out.includes('\n')) resolve(out.split('\n')[0])
-      })
-      child.once('exit', (code) => reject(new Error(`the owner ended first (${code})`)))
-    })
-    return JSON.parse(line) as Made
-  } finally {
-    child.kill('SIGKILL')
-    await new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r(null) : child.once('exit', r)))
-  }
+  return JSON.parse(await firstLineThenKill(child)) as Made
 }
 
 const names = async <T extends { inspect(): Promise<{ name: string }> }>(list: Promise<T[]>) => Promise.all((await list).map(async (x) => (await x.inspect()).name))

@@ -7,7 +7,7 @@
 import * as fs from 'node:fs'
 import { Container, Runtime, Volume } from '../../lib'
 import { busyboxImage, destroyRuntime, tempRuntime } from '../helpers'
-import { spawnNode } from '../tools/node-child'
+import { firstLineThenKill, spawnNode } from '../tools/node-child'
 
 jest.setTimeout(120_000)
 
@@ -46,21 +46,7 @@ async function ownerThatDies(root: string, names: { owned: string; kept: string;
     })().catch((e) => { console.error(e); process.exit(1) })`,
     { stdio: ['ignore', 'pipe', 'inherit'] },
   )
-  try {
-    const line = await new Promise<string>((resolve, reject) => {
-      let out = ''
-      child.stdout!.on('data', (d) => {
-        out += d
-        if (out.includes('\n')) resolve(out.split('\n')[0])
-      })
-      child.once('exit', (code) => reject(new Error(`the owner ended first (${code})`)))
-    })
-    return JSON.parse(line) as Record<string, Made>
-  } finally {
-    // Ctrl-C as jest's worker gets it: no close(), no handler.
-    child.kill('SIGKILL')
-    await new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r(null) : child.once('exit', r)))
-  }
+  return JSON.parse(await firstLineThenKill(child)) as Record<string, Made>
 }
 
 test('after its owner is SIGKILLed, the next runtime start removes its containers with their layers and anonymous volumes; keepOnOwnerDeath and detach stay', async () => {

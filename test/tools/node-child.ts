@@ -68,3 +68,23 @@ export function nodeOutput(body: string, opts: NodeSyncOptions = {}): string {
   if (r.status !== 0) throw new Error(`node child ended with ${r.signal ?? `status ${r.status}`}:\n${r.stderr}`)
   return r.stdout
 }
+
+/**
+ * The first line a child (spawned with a piped stdout) prints; then the child is SIGKILLed, as a
+ * Ctrl-C'd jest worker is (no close(), no handler), and awaited. Rejects if it ends first.
+ */
+export async function firstLineThenKill(child: ChildProcess): Promise<string> {
+  try {
+    return await new Promise<string>((resolve, reject) => {
+      let out = ''
+      child.stdout!.on('data', (d) => {
+        out += d
+        if (out.includes('\n')) resolve(out.split('\n')[0])
+      })
+      child.once('exit', (code) => reject(new Error(`the child ended first (${code})`)))
+    })
+  } finally {
+    child.kill('SIGKILL')
+    await new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r(null) : child.once('exit', r)))
+  }
+}
