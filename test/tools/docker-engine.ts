@@ -165,6 +165,8 @@ export async function startPrivateDocker(timeoutMs = 120000): Promise<PrivateDoc
       const p = execFile('docker', ['-H', `unix://${socket}`, ...args], { env, timeout: opts.timeoutMs ?? 60000, maxBuffer: 64 << 20 }, (err, stdout, stderr) =>
         resolve({ stdout: String(stdout), stderr: String(stderr), code: err ? (typeof err.code === 'number' ? err.code : 1) : 0 }),
       )
+      // A CLI call that exits before reading its stdin (most do) makes the write fail with EPIPE: not an error of the call.
+      p.stdin?.on('error', () => {})
       p.stdin?.end(opts.input ?? '')
     })
   const ok = async (args: string[], opts?: { input?: string; timeoutMs?: number }): Promise<string> => {
