@@ -258,8 +258,76 @@ test('the same compose file under docker-compose 1.29.2 and Compose.up: the same
     // Lines sorted after anonymising (v1's `_` sorts before `-`).
     const lines = (out: string) => out.split('\n').filter(Boolean).sort()
     for (const svc of running) for (const probe of Object.keys(docker.inside[svc])) expect({ svc, probe, out: lines(here.inside[svc][probe]) }).toEqual({ svc, probe, out: lines(docker.inside[svc][probe]) })
+    // down keeps the named volumes, down -v removes them; containers and networks go with both.
+    await env.down()
+    await dockerCompose(['-p', dp, '-f', file, 'down', '-t', '0'])
+    expect(await leftHere(mp)).toEqual(await leftInDocker(dp))
+    expect((await leftHere(mp)).volumes).toEqual(['P_data', 'P_stamps'])
+    await env.down({ volumes: true })
+    await dockerCompose(['-p', dp, '-f', file, 'down', '-v', '-t', '0'])
+    expect(await leftHere(mp)).toEqual(await leftInDocker(dp))
+    expect(await leftHere(mp)).toEqual({ containers: [], networks: [], volumes: [] })
   } finally {
     await env?.down({ volumes: true })
+    await dockerCompose(['-p', dp, '-f', file, 'down', '-v', '-t', '0'])
+  }
+})
+
+/** What is left of a project after down: container, network and volume names, anonymised. */
+async function leftHere(p: string): Promise<{ containers: string[]; networks: string[]; volumes: string[] }> {
+  const containers = []
+  for (const c of await Container.list({ runtime, all: true })) if ((await c.inspect()).config.labels['com.docker.compose.project'] === p) containers.push(c.name)
+  const networks = (await Promise.all((await Network.list({ runtime })).map((n) => n.inspect()))).filter((n) => n.labels['com.docker.compose.project'] === p).map((n) => n.name)
+  const volumes = (await Promise.all((await Volume.list({ runtime })).map((v) => v.inspect()))).filter((v) => v.labels['com.docker.compose.project'] === p).map((v) => v.name)
+  return anonymiseAll({ containers: containers.sort(), networks: networks.sort(), volumes: volumes.sort() }, p)
+}
+
+async function leftInDocker(p: string): Promise<{ containers: string[]; networks: string[]; volumes: string[] }> {
+  const list = async (args: string[]) => (await engine.ok([...args, '--filter', `label=com.docker.compose.project=${p}`, '--format', '{{.Names}}'])).split('\n').filter(Boolean).sort()
+  const names = async (kind: string) => (await engine.ok([kind, 'ls', '--filter', `label=com.docker.compose.project=${p}`, '--format', '{{.Name}}'])).split('\n').filter(Boolean).sort()
+  return anonymiseAll({ containers: await list(['ps', '-a']), networks: await names('network'), volumes: await names('volume') }, p)
+}
+
+const failing = `
+services:
+  db:
+    image: mc-compose:bb
+    command: ["sh", "-c", "mkdir -p /www && echo ok > /www/index.html && exec httpd -f -p 5432 -h /www"]
+    healthcheck: { test: ["CMD-SHELL", "wget -q -O- http://127.0.0.1:5432/"], interval: 200ms, retries: 20 }
+  migrate:
+    image: mc-compose:bb
+    command: ["sh", "-c", "exit 4"]
+    depends_on: { db: { condition: service_healthy } }
+  api:
+    image: mc-compose:bb
+    command: [sleep, "1000"]
+    depends_on: { migrate: { condition: service_completed_successfully } }
+`
+
+test('a one-shot exiting 4: both refuse to start its dependent, and leave the same states (with keepOnFailure)', async () => {
+  const dp = `d${randomBytes(4).toString('hex')}`
+  const mp = `m${randomBytes(4).toString('hex')}`
+  const file = path.join(workdir, 'failing.yml')
+  fs.writeFileSync(file, failing)
+  try {
+    const up = await dockerCompose(['-p', dp, '-f', file, 'up', '-d'])
+    expect(up.code).not.toBe(0)
+    expect(up.stderr).toMatch(/exited with code 4/)
+    const err = await Compose.up(file, { runtime, projectName: mp, keepOnFailure: true }).catch((e: unknown) => e)
+    expect(err).toMatchObject({ code: 'EDEPENDENCY', service: 'api', dependency: 'migrate', condition: 'service_completed_successfully' })
+    const dockerStates = (await engine.ok(['ps', '-a', '--filter', `label=com.docker.compose.project=${dp}`, '--format', '{{.Label "com.docker.compose.service"}} {{.State}}'])).split('\n').sort()
+    const here = []
+    for (const c of await Container.list({ runtime, all: true })) {
+      const info = await c.inspect()
+      if (info.config.labels['com.docker.compose.project'] === mp) here.push(`${info.config.labels['com.docker.compose.service']} ${info.state.status}`)
+    }
+    expect(here.sort()).toEqual(dockerStates)
+    expect(dockerStates).toEqual(['db running', 'migrate exited'])
+    const exitCode = await engine.ok(['inspect', '-f', '{{.State.ExitCode}}', `${dp}_migrate_1`])
+    expect(String((await (await Container.get(`${mp}-migrate-1`, { runtime })).inspect()).state.exitCode)).toBe(exitCode)
+  } finally {
+    for (const c of await Container.list({ runtime, all: true })) if ((await c.inspect()).config.labels['com.docker.compose.project'] === mp) await c.remove({ force: true })
+    for (const n of await Network.list({ runtime })) if ((await n.inspect()).name === `${mp}_default`) await n.remove()
     await dockerCompose(['-p', dp, '-f', file, 'down', '-v', '-t', '0'])
   }
 })
