@@ -1,6 +1,7 @@
 // A Docker engine for the bench's Docker rows: the host's when one answers (`docker info`),
 // otherwise the private engine of test/tools/docker-engine.ts (dockerd in its own namespaces, so its
-// iptables rules never touch the host). Resolves to { label, ok(args), stop(), netns? } or { skipped: reason };
+// iptables rules never touch the host). Resolves to { label, ok(args), stop(), netns?, socket? } or { skipped: reason };
+// `socket` (private engine only) is its API socket, for other clients (DOCKER_HOST=unix://<socket>);
 // `netns` (private engine only) is the namespace the engine lives in, whose loopback it reaches.
 'use strict'
 const fs = require('node:fs')
@@ -26,7 +27,7 @@ async function dockerEngine() {
   const { startPrivateDocker } = require(helper)
   try {
     const engine = await startPrivateDocker()
-    return { label: 'private engine', ok: engine.ok, stop: engine.stop, netns: engine.netns }
+    return { label: 'private engine', ok: engine.ok, stop: engine.stop, netns: engine.netns, socket: engine.socket }
   } catch (err) {
     return { skipped: `no Docker engine can run here: ${err.message.split('\n')[0]}` }
   }

@@ -20,14 +20,14 @@ function row(label, ...cols) {
 
 const now = () => Number(process.hrtime.bigint()) / 1e6
 
-/** A minimal busybox root filesystem in `dir` (true, sh, sleep). */
-function busyboxRootfs(dir) {
+/** A minimal busybox root filesystem in `dir` (true, sh, sleep, and the `extra` applets). */
+function busyboxRootfs(dir, extra = []) {
   const bb = ['/bin/busybox', '/usr/bin/busybox'].find((p) => fs.existsSync(p))
   if (!bb) throw new Error('install busybox-static for the benchmarks')
   for (const d of ['bin', 'etc', 'tmp', 'proc', 'sys', 'dev']) fs.mkdirSync(path.join(dir, d), { recursive: true })
   fs.copyFileSync(bb, path.join(dir, 'bin/busybox'))
   fs.chmodSync(path.join(dir, 'bin/busybox'), 0o755)
-  for (const a of ['true', 'sh', 'sleep']) fs.symlinkSync('busybox', path.join(dir, 'bin', a))
+  for (const a of ['true', 'sh', 'sleep', ...extra]) fs.symlinkSync('busybox', path.join(dir, 'bin', a))
 }
 
 /** Peak RSS of this process (sampled every 5 ms) while `fn` runs. */
