@@ -18,7 +18,7 @@ import { checkProjectName, randomProjectName } from './naming'
 import { normalise } from './normalise'
 import type { ComposeConfigOptions, ComposeModel, ComposeSource } from './types'
 import { validateKeys } from './validate'
-import { checkGraph } from './graph'
+import { checkGraph, dependencyGraph } from './graph'
 
 /** The parsed files of a source and the project directory. */
 function load(source: ComposeSource): { files: LoadedFile[]; workdir: string } {
@@ -68,6 +68,6 @@ export function composeConfig(source: ComposeSource, options?: ComposeConfigOpti
   validateKeys(tree, (p, error: (at: string) => MiniContainerError) => { throw error(where(p)) })
   const fail = (p: KeyPath, message: string): never => { throw new InvalidArgumentError(`${where(p)}: ${formatPath(p)}: ${message}`) }
   const model = normalise(tree, { project: projectName(tree, opts), workdir, variables: vars, profiles: opts.profiles ?? [], services: checkedServices(opts.services), fail })
-  checkGraph(new Map(Object.values(model.services).map((s) => [s.name, Object.keys(s.dependsOn)])))
+  checkGraph(dependencyGraph(model.services))
   return { ...model, files: files.map((f) => f.source), warnings: warningsOf(tree, unset) }
 }

@@ -14,6 +14,7 @@ import { Volume } from '../storage/volume'
 import type { Runtime } from '../runtime'
 import { contextOf } from '../container/context'
 import { forgetProject } from './project-record'
+import { dependencyGraph, type DependencyGraph } from './graph'
 import type { ComposeDownOptions, ComposeModel } from './types'
 
 /** What a project made, in the order it was made; teardown undoes it backwards. */
@@ -32,22 +33,38 @@ export interface ProjectResources {
 export type VolumeTeardown = 'none' | 'project' | 'created'
 
 
-/** Every container, last started service first. */
-function lastFirst(containers: Map<string, Container[]>): Container[] {
-  return [...containers.values()].reverse().flat()
-}
-
-/** Stops every container, last started service first, each with its stop signal and `stop_grace_period` (default 0 s, as tests want). */
-async function stopAll(containers: Map<string, Container[]>, model: ComposeModel): Promise<void> {
-  for (const [service, replicas] of [...containers].reverse()) {
-    const grace = model.services[service]?.stopGracePeriod
-    await Promise.all(replicas.map((c) => c.stop({ timeout: grace === undefined ? 0 : grace / 1000 }).catch((err: unknown) => ignoreGone(err))))
+/**
+ * Applies `action` to every container, a service's only once its dependents' are done, and
+ * services independent of each other at once (as compose v2 stops and removes).
+ */
+async function dependentsFirst(containers: Map<string, Container[]>, graph: DependencyGraph, action: (c: Container, service: string) => Promise<unknown>): Promise<void> {
+  const done = new Map<string, Promise<void>>()
+  const dependents = (svc: string) => [...containers.keys()].filter((other) => graph.get(other)?.includes(svc))
+  const finish = (svc: string): Promise<void> => {
+    let p = done.get(svc)
+    if (!p) {
+      p = (async () => {
+        await Promise.all(dependents(svc).map(finish))
+        await Promise.all((containers.get(svc) ?? []).map((c) => action(c, svc).catch((err: unknown) => ignoreGone(err))))
+      })()
+      done.set(svc, p)
+    }
+    return p
   }
+  await Promise.all([...containers.keys()].map(finish))
 }
 
-/** Removes what a project made: containers (reverse start order), networks, then volumes when asked. */
-export async function teardown(made: ProjectResources, volumes: VolumeTeardown): Promise<void> {
-  for (const c of lastFirst(made.containers)) await c.remove({ force: true }).catch((err: unknown) => ignoreGone(err))
+/** Stops every container, dependents first, each with its stop signal and `stop_grace_period` (default 0 s, as tests want). */
+async function stopAll(containers: Map<string, Container[]>, model: ComposeModel): Promise<void> {
+  await dependentsFirst(containers, dependencyGraph(model.services), (c, service) => {
+    const grace = model.services[service]?.stopGracePeriod
+    return c.stop({ timeout: grace === undefined ? 0 : grace / 1000 })
+  })
+}
+
+/** Removes what a project made: containers (dependents first, per `graph`; all at once without it), networks, then volumes when asked. */
+export async function teardown(made: ProjectResources, volumes: VolumeTeardown, graph: DependencyGraph = new Map()): Promise<void> {
+  await dependentsFirst(made.containers, graph, (c) => c.remove({ force: true }))
   await Promise.all(made.networks.map((n) => n.remove().catch((err: unknown) => ignoreGone(err))))
   const doomed = volumes === 'none' ? [] : made.volumes.filter((v) => volumes === 'project' || made.createdVolumes.has(v.name))
   await Promise.all(doomed.map((v) => v.remove().catch((err: unknown) => ignoreGone(err))))
@@ -118,7 +135,7 @@ export class ComposeEnvironment {
 
   /** Removes the containers (dependents first) and networks, and with `volumes: true` the named volumes (`docker compose down [-v]`). Idempotent. */
   async down(opts: ComposeDownOptions = {}): Promise<void> {
-    await teardown(this.made, opts.volumes === true ? 'project' : 'none')
+    await teardown(this.made, opts.volumes === true ? 'project' : 'none', dependencyGraph(this.model.services))
     this.made.containers.clear()
     forgetProject(contextOf({ runtime: this.runtime }).root, this.model.name)
   }

@@ -9,6 +9,11 @@ import { InvalidArgumentError } from '../errors'
 /** Service name -> the names it depends on. */
 export type DependencyGraph = ReadonlyMap<string, readonly string[]>
 
+/** The graph of services by name, each with its `depends_on`. */
+export function dependencyGraph(services: Readonly<Record<string, { dependsOn: Readonly<Record<string, unknown>> }>>): DependencyGraph {
+  return new Map(Object.entries(services).map(([name, s]) => [name, Object.keys(s.dependsOn)]))
+}
+
 /** The services of a cycle, in order, starting and ending with the same one; undefined when there is none. */
 export function findCycle(graph: DependencyGraph): string[] | undefined {
   const state = new Map<string, 'visiting' | 'done'>()

@@ -13,7 +13,7 @@ import type { HealthConfig } from '../harness/health-config'
 import type { KeyPath } from './key-path'
 import { duration, environment, flag, isTree, mapping, optionalText, strings, text, type NormaliseContext, type Tree } from './values'
 import { build, networkMode, replicas, resources } from './service-runtime'
-import { startOrder } from './graph'
+import { dependencyGraph, startOrder } from './graph'
 import { InvalidArgumentError } from '../errors'
 import { listAsMapping } from './merge'
 import { shellWords } from './shell-words'
@@ -290,7 +290,7 @@ function checkDependencies(services: Record<string, ComposeService>, all: Tree, 
 /** Keeps the services asked for and their dependencies; EINVALID for a name the file does not have. */
 function onlySelected(services: Record<string, ComposeService>, names: readonly string[], all: Tree): void {
   for (const n of names) if (!(n in all)) throw new InvalidArgumentError(`services option: no service ${JSON.stringify(n)} in the project (its services: ${Object.keys(all).join(', ')})`)
-  const keep = new Set(startOrder(new Map(Object.values(services).map((s) => [s.name, Object.keys(s.dependsOn)])), names))
+  const keep = new Set(startOrder(dependencyGraph(services), names))
   for (const name of Object.keys(services)) if (!keep.has(name)) delete services[name]
 }
 

@@ -16,7 +16,7 @@ import { stableHash, withReuseLock } from '../harness/reuse'
 import { Network } from '../network/network'
 import { Volume } from '../storage/volume'
 import { ComposeEnvironment, teardown, type ProjectResources } from './environment'
-import { startOrder } from './graph'
+import { dependencyGraph, startOrder } from './graph'
 import { containerName } from './naming'
 import type { ComposeModel, ComposeUpOptions } from './types'
 
@@ -46,7 +46,7 @@ async function projectContainers(project: string, opts: ComposeUpOptions): Promi
 async function adopt(model: ComposeModel, opts: ComposeUpOptions, found: Array<{ c: Container; info: ContainerInspect }>, hash: string): Promise<ProjectResources | undefined> {
   const byName = new Map(found.map((f) => [f.info.name, f]))
   const containers = new Map<string, Container[]>()
-  const order = startOrder(new Map(Object.values(model.services).map((s) => [s.name, Object.keys(s.dependsOn)])))
+  const order = startOrder(dependencyGraph(model.services))
   for (const name of order) {
     const svc = model.services[name]
     const replicas = []

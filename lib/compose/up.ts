@@ -22,6 +22,7 @@ import { Volume } from '../storage/volume'
 import { optionsObject } from '../util/options-object'
 import { composeConfig } from './config'
 import { ComposeEnvironment, teardown, type ProjectResources } from './environment'
+import { dependencyGraph } from './graph'
 import { resourceLabels } from './naming'
 import { networkAliases, serviceRunOptions, type ServiceRunChoices } from './run-options'
 import type { ComposeModel, ComposeService, ComposeSource, ComposeUpOptions, DependencyCondition } from './types'
@@ -191,7 +192,7 @@ async function startProject(model: ComposeModel, opts: ComposeUpOptions, labels:
   } catch (err) {
     await starter.settled()
     if (!opts.keepOnFailure) {
-      await teardown(starter.made, 'created')
+      await teardown(starter.made, 'created', dependencyGraph(model.services))
       forgetProject(root, model.name)
     }
     throw err

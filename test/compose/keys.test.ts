@@ -171,3 +171,24 @@ test('reuse: asking at once and again gets the one running project; another mode
   expect(await projectContainers(p)).toEqual([])
   await expect(up(yaml('a'), { reuse: true, projectName: undefined })).rejects.toMatchObject({ code: 'EINVALID', message: expect.stringContaining('projectName') })
 })
+
+test('stop and down: a service only after its dependents, independent services at once', async () => {
+  const loop = 'echo ready; while true; do sleep 0.05; done'
+  await using env = await up(`services:
+  db: { image: bb, stop_grace_period: 5s, volumes: [s:/s], command: ["sh", "-c", "trap 'test -f /s/api && echo after-api > /s/db || echo before-api > /s/db; exit 0' TERM; ${loop}"] }
+  api: { image: bb, stop_grace_period: 5s, volumes: [s:/s], depends_on: [db], command: ["sh", "-c", "trap 'sleep 0.5; touch /s/api; exit 0' TERM; ${loop}"] }
+  other: { image: bb, stop_grace_period: 5s, volumes: [s:/s], command: ["sh", "-c", "trap 'sleep 0.5; touch /s/other; exit 0' TERM; ${loop}"] }
+volumes: { s: {} }
+`)
+  for (const svc of ['db', 'api', 'other']) for (const t0 = Date.now(); !(await env.logs(svc)).includes('ready') && Date.now() - t0 < 10_000; await sleep(20));
+  const t0 = Date.now()
+  await env.stop()
+  // api and other each take 0.5 s: at once, the whole stop takes about that, not twice it.
+  expect(Date.now() - t0).toBeLessThan(950)
+  const reader = await run('bb', ['sh', '-c', 'cat /s/db; ls /s'], { runtime, network: 'none', volumes: [`${env.projectName}_s:/s`] })
+  await reader.wait()
+  let out = ''
+  for await (const chunk of reader.logs()) out += String(chunk)
+  await reader.remove()
+  expect(out).toBe('after-api\napi\ndb\nother\n')
+})
