@@ -28,10 +28,16 @@ export class Compose {
    * every service is ready (its `waitFor`, else healthy when it has a health
    * check, else running). A dependency that fails its condition is
    * EDEPENDENCY naming the service, the condition and the cause; what was
-   * made is removed again unless `keepOnFailure`.
+   * made is removed again unless `keepOnFailure`. Services with `build` are
+   * built first (Image.build's shared cache). Each container is created and
+   * connected to all its networks before its program runs. The containers
+   * die with this process; the next runtime start on the root removes a dead
+   * owner's project (containers, networks, anonymous volumes; named volumes
+   * stay). `reuse: true` with a `projectName` shares one running project
+   * between workers.
    *
    * @param source - a compose file, several merged in order, or `{ yaml, workdir }`
-   * @param opts - project name, variables, profiles, per-service waits, `ports: 'ephemeral'`, runtime
+   * @param opts - project name, variables, profiles, services, per-service waits, `ports: 'ephemeral'`, isolateNames, reuse, runtime
    */
   static up(source: ComposeSource, opts?: ComposeUpOptions): Promise<ComposeEnvironment> {
     return composeUp(source, opts)
