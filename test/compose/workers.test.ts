@@ -5,12 +5,12 @@
  * side by side. The same four ask for one reused project at once and get
  * the one running environment (made once, under the root's reuse lock).
  */
-import { spawn } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { Compose, type Runtime } from '../../lib'
 import { useRuntime } from '../helpers'
+import { startWorker, type WorkerProcess } from '../tools/worker-process'
 
 jest.setTimeout(240_000)
 
@@ -33,22 +33,8 @@ const shared = 'services:\n  db: { image: bb, command: [sleep, "1000"] }\n'
 
 interface Report { project: string; web: string; port: number; answer: string; fromClient: string; shared: string }
 
-function worker(): { report: Promise<Report>; release: () => void; done: Promise<void> } {
-  const register = path.join(__dirname, '../tools/ts-register.js')
-  const child = spawn(process.execPath, ['-r', register, path.join(__dirname, 'worker.ts'), own, shared, workdir], { env: { ...process.env, MINICONTAINER_ROOT: runtime.root }, stdio: ['pipe', 'pipe', 'pipe'], timeout: 200_000 })
-  let stdout = ''
-  let stderr = ''
-  child.stderr.on('data', (d) => (stderr += d))
-  const report = new Promise<Report>((resolve, reject) => {
-    child.stdout.on('data', (d) => {
-      stdout += d
-      const line = stdout.split('\n').find((l) => l.startsWith('{'))
-      if (line) resolve(JSON.parse(line) as Report)
-    })
-    child.once('exit', (code) => reject(new Error(`worker exited (${code}) before reporting:\n${stderr}`)))
-  })
-  const done = new Promise<void>((resolve, reject) => child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`worker exited with ${code}:\n${stderr}`)))))
-  return { report, release: () => child.stdin.end('release\n'), done }
+function worker(): WorkerProcess<Report> {
+  return startWorker<Report>(path.join(__dirname, 'worker.ts'), [own, shared, workdir], runtime.root, 200_000)
 }
 
 test('four workers up one file with a fixed port and container_name side by side, and share one reused project', async () => {

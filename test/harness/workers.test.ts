@@ -4,11 +4,11 @@
  * made once under the reuse lock), and create containers with published
  * ports in user networks of their own without any collision or failure.
  */
-import { spawn } from 'node:child_process'
 import * as net from 'node:net'
 import * as path from 'node:path'
 import { Container, run, Wait, type Runtime } from '../../lib'
 import { useRuntime } from '../helpers'
+import { startWorker, type WorkerProcess } from '../tools/worker-process'
 
 jest.setTimeout(180_000)
 
@@ -18,24 +18,8 @@ useRuntime((rt) => (runtime = rt), { busybox: true })
 interface Report { redis: string; subnet: string; hostPorts: string[]; ips: string[]; names: string[]; answers: string[] }
 
 /** Starts one worker; `report` resolves with what it holds, `release()` lets it clean up, `done` with its exit. */
-function worker(name: string): { report: Promise<Report>; release: () => void; done: Promise<void> } {
-  const register = path.join(__dirname, '../tools/ts-register.js')
-  const child = spawn(process.execPath, ['-r', register, path.join(__dirname, 'worker.ts'), name], { env: { ...process.env, MINICONTAINER_ROOT: runtime.root }, stdio: ['pipe', 'pipe', 'pipe'], timeout: 400_000 })
-  let stdout = ''
-  let stderr = ''
-  child.stderr.on('data', (d) => (stderr += d))
-  const report = new Promise<Report>((resolve, reject) => {
-    child.stdout.on('data', (d) => {
-      stdout += d
-      const line = stdout.split('\n').find((l) => l.startsWith('{'))
-      if (line) resolve(JSON.parse(line))
-    })
-    child.once('exit', (code) => reject(new Error(`worker ${name} exited (${code}) before reporting:\n${stderr}`)))
-  })
-  const done = new Promise<void>((resolve, reject) =>
-    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`worker ${name} exited with ${code}:\n${stderr}`)))),
-  )
-  return { report, release: () => child.stdin.end('release\n'), done }
+function worker(name: string): WorkerProcess<Report> {
+  return startWorker<Report>(path.join(__dirname, 'worker.ts'), [name], runtime.root)
 }
 
 function ping(port: number): Promise<string> {
