@@ -15,7 +15,8 @@ import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { randomBytes } from 'node:crypto'
-import { Compose, Container, Network, Volume, type ComposeEnvironment, type Runtime } from '../../lib'
+import { parse } from 'yaml'
+import { Compose, Container, Network, Volume, type ComposeEnvironment, type ComposeService, type Runtime } from '../../lib'
 import { useBusyboxOnBoth, type PrivateDocker } from '../tools/docker-engine'
 
 jest.setTimeout(240_000)
@@ -331,4 +332,61 @@ test('a one-shot exiting 4: both refuse to start its dependent, and leave the sa
     for (const n of await Network.list({ runtime })) if ((await n.inspect()).name === `${mp}_default`) await n.remove()
     await dockerCompose(['-p', dp, '-f', file, 'down', '-v', '-t', '0'])
   }
+})
+
+/** A service as both configs state it, in one shape (v1's `config` writes short forms and re-escapes `$`). */
+interface ConfigView {
+  image: string
+  command?: string[]
+  environment: Record<string, string>
+  dependsOn: Record<string, string>
+  networks: Record<string, string[]>
+  volumes: string[]
+  ports: string[]
+  healthcheck?: { test: string[]; interval?: number; retries?: number }
+  containerName?: string
+}
+
+function dockerConfigView(svc: Record<string, unknown>): ConfigView {
+  const volume = (v: string) => { const [src, dst, mode = 'rw'] = v.split(':'); return `${src}:${dst}:${mode}` }
+  const port = (p: string) => { const m = /^(?:([\d.]+):)?(\d*):(\d+)\/(\w+)$/.exec(p)!; return `${m[1] ?? ''}:${m[2]}:${m[3]}/${m[4]}` }
+  const hc = svc.healthcheck as { test: string[]; interval?: string; retries?: number } | undefined
+  const unescape = (v: unknown) => String(v).replace(/\$\$/g, '$')
+  return {
+    image: String(svc.image),
+    command: (svc.command as string[] | undefined)?.map(unescape),
+    environment: Object.fromEntries(Object.entries((svc.environment ?? {}) as Record<string, string>).map(([k, v]) => [k, unescape(v)])),
+    dependsOn: Object.fromEntries(Object.entries((svc.depends_on ?? {}) as Record<string, { condition: string }>).map(([k, d]) => [k, d.condition])),
+    networks: Object.fromEntries(Object.entries((svc.networks ?? {}) as Record<string, { aliases?: string[] } | null>).map(([k, n]) => [k, n?.aliases ?? []])),
+    volumes: ((svc.volumes ?? []) as string[]).map(volume).sort(),
+    ports: ((svc.ports ?? []) as string[]).map(port),
+    healthcheck: hc && { test: hc.test, interval: hc.interval === '200ms' ? 200 : undefined, retries: hc.retries },
+    containerName: svc.container_name as string | undefined,
+  }
+}
+
+function ourConfigView(svc: ComposeService): ConfigView {
+  return {
+    image: svc.image,
+    command: svc.command,
+    environment: svc.environment,
+    dependsOn: Object.fromEntries(Object.entries(svc.dependsOn).map(([k, d]) => [k, d.condition])),
+    networks: Object.fromEntries(Object.entries(svc.networks).map(([k, n]) => [k, n.aliases])),
+    volumes: svc.mounts.map((m) => `${m.source}:${m.target}:${m.readOnly ? 'ro' : 'rw'}`).sort(),
+    ports: svc.ports.map((p) => `${p.hostIp ?? ''}:${p.published ?? ''}:${p.target}/${p.protocol}`),
+    healthcheck: svc.healthcheck && { test: svc.healthcheck.test, interval: svc.healthcheck.interval, retries: svc.healthcheck.retries },
+    containerName: svc.containerName,
+  }
+}
+
+test('Compose.config() states what docker-compose config states: services, images, commands, environment, dependencies, networks, volumes, ports, health checks', async () => {
+  const file = path.join(workdir, 'compose.yml')
+  const docker = await dockerCompose(['-p', 'cfg', '-f', file, 'config'])
+  expect(docker.code).toBe(0)
+  const theirs = parse(docker.stdout) as { services: Record<string, Record<string, unknown>>; networks: Record<string, unknown>; volumes: Record<string, unknown> }
+  const ours = await Compose.config(file, { projectName: 'cfg', env: { MODE: 'ci' } })
+  expect(Object.keys(ours.services).sort()).toEqual(Object.keys(theirs.services).sort())
+  for (const name of Object.keys(theirs.services)) expect({ name, ...ourConfigView(ours.services[name]) }).toEqual({ name, ...dockerConfigView(theirs.services[name]) })
+  expect(Object.keys(ours.networks).sort()).toEqual(Object.keys(theirs.networks).sort())
+  expect(Object.keys(ours.volumes).sort()).toEqual(Object.keys(theirs.volumes).sort())
 })
