@@ -12,6 +12,7 @@
 #include "linux.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <net/if.h>
@@ -257,17 +258,46 @@ fail:
   return -1;
 }
 
+/* The length of the directory part of `path` (up to its last '/'), or 0 without one. */
+static size_t dir_length(const char *path) {
+  const char *slash = strrchr(path, '/');
+  return slash ? (size_t)(slash - path) : 0;
+}
+
+/*
+ * When every lower dir sits in one directory (the store's short layer names,
+ * lib/image/layers.ts mountPath), the directory to mount from, so that the
+ * option string names them by their short base names: it holds a page, and
+ * full paths would fit about 35 layers. The overlay resolves relative lower
+ * dirs from the caller's working directory, as Docker's overlay2 relies on.
+ */
+static int lowers_common_dir(const struct mc_spec *s, char *dir, size_t size) {
+  size_t len = dir_length(s->lowers[0]);
+  if (len == 0 || len >= size) return 0;
+  for (size_t i = 1; i < s->nlowers; i++)
+    if (dir_length(s->lowers[i]) != len || strncmp(s->lowers[i], s->lowers[0], len)) return 0;
+  memcpy(dir, s->lowers[0], len);
+  dir[len] = 0;
+  return 1;
+}
+
 /* Kernels before 6.8 lack "lowerdir+": fall back to the option string (limited to a page). */
 static int mount_overlay_legacy(const struct mc_spec *s) {
+  char dir[PATH_MAX];
+  int relative = lowers_common_dir(s, dir, sizeof(dir)) && chdir(dir) == 0;
+  size_t skip = relative ? strlen(dir) + 1 : 0;
   size_t len = 80 + strlen(s->upper) + strlen(s->work);
   for (size_t i = 0; i < s->nlowers; i++) len += strlen(s->lowers[i]) + 1;
   char *opts = malloc(len);
   if (!opts) return -1;
   char *p = opts + sprintf(opts, "lowerdir=");
-  for (size_t i = 0; i < s->nlowers; i++) p += sprintf(p, "%s%s", i ? ":" : "", s->lowers[i]);
+  for (size_t i = 0; i < s->nlowers; i++) p += sprintf(p, "%s%s", i ? ":" : "", s->lowers[i] + skip);
   sprintf(p, ",upperdir=%s,workdir=%s%s", s->upper, s->work, s->userns ? ",userxattr" : "");
   int r = mount("overlay", s->rootfs, "overlay", 0, opts);
+  int e = errno;
   free(opts);
+  if (relative && chdir("/") < 0) return -1;
+  errno = e;
   return r;
 }
 

@@ -393,7 +393,7 @@ export class Container implements AsyncDisposable {
   private runSpec(record: ContainerRecord, image: ImageRecord, netns: NetnsChoice, cgroups?: CgroupSetup, devices?: HostDevice[]): RunSpec {
     const featureMounts: MountOp[] = toMountOps(record.mounts ?? [])
     const userns = this.runtime.userIds?.forStart(record.hostConfig.usernsMode === 'keep-id')
-    return buildRunSpec({ record, image, layerDirs: this.runtime.images.layerDirs(image), paths: this.paths(), netns, featureMounts, cgroups, devices, userns })
+    return buildRunSpec({ record, image, layerDirs: this.runtime.images.mountLayerDirs(image), paths: this.paths(), netns, featureMounts, cgroups, devices, userns })
   }
 
   /**

@@ -63,6 +63,8 @@ export class LayerStore {
   private readonly dir: string
   private readonly byBlob: string
   private readonly tmpDir: string
+  /** Short names of layers for overlay mounts (see {@link LayerStore.mountPath}). */
+  private readonly shortDir: string
 
   constructor(
     root: string,
@@ -74,13 +76,32 @@ export class LayerStore {
     this.dir = path.join(root, 'layers')
     this.byBlob = path.join(this.dir, 'by-blob')
     this.tmpDir = path.join(this.dir, 'tmp')
-    for (const d of [this.byBlob, this.tmpDir]) fs.mkdirSync(d, { recursive: true })
+    this.shortDir = path.join(this.dir, 'l')
+    for (const d of [this.byBlob, this.tmpDir, this.shortDir]) fs.mkdirSync(d, { recursive: true })
     removeStaleScratch(this.tmpDir)
   }
 
   /** The directory of a layer's files (an overlay lower dir). */
   path(diffId: string): string {
     return path.join(this.home(diffId), 'diff')
+  }
+
+  /**
+   * The name a container's overlay mount gives the layer: a short symlink to
+   * its files in one directory, as Docker's overlay2 keeps in `l/`. Before
+   * Linux 6.8 the shim passes the lower dirs in the mount's option string,
+   * which holds a page: full paths (~110 bytes) fit about 35 layers, and the
+   * shim, given names in one directory, mounts from there with 17-byte
+   * names, over 200 layers.
+   */
+  mountPath(diffId: string): string {
+    const link = path.join(this.shortDir, hexOf(diffId).slice(0, 16))
+    try {
+      fs.symlinkSync(`../sha256-${hexOf(diffId)}/diff`, link)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+    }
+    return link
   }
 
   /** Whether the layer is unpacked. */
@@ -176,6 +197,7 @@ export class LayerStore {
   /** Deletes a layer and its blob index entries (the blobs themselves belong to the blob store). */
   remove(diffId: string): void {
     for (const b of this.blobsOf(diffId)) fs.rmSync(path.join(this.byBlob, hexOf(b.digest)), { force: true })
+    fs.rmSync(path.join(this.shortDir, hexOf(diffId).slice(0, 16)), { force: true })
     this.removeTree(this.home(diffId))
   }
 

@@ -172,6 +172,11 @@ export class ImageStore {
     return [...image.layers].reverse().map((l) => this.layers.path(l))
   }
 
+  /** {@link layerDirs} by the short names a container's overlay mount uses (LayerStore.mountPath). */
+  mountLayerDirs(image: ImageRecord): string[] {
+    return [...image.layers].reverse().map((l) => this.layers.mountPath(l))
+  }
+
   /**
    * Stores an image from its config document's bytes (id = their sha256, as
    * Docker) whose rootfs.diff_ids must all be unpacked; records refs and
