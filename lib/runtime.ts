@@ -140,7 +140,8 @@ export class Runtime implements ContainerContext, AsyncDisposable {
       this.images = new ImageStore(this.root, (imageId) => this.containers.ids().filter((id) => this.containers.read(id)?.imageId === imageId), this.userIds)
       this.containers = new ContainerStore(this.root, this.userIds)
       this.networks = new (this.rootless ? RootlessNetworkService : NetworkService)({ root: this.root, subnetPool: opts.subnetPool })
-      this.cgroups = this.rootless ? new RootlessCgroupService() : new CgroupService(`minicontainer-${runtimeTag(this.root)}`, undefined, this.root)
+      const scope = `minicontainer-${runtimeTag(this.root)}`
+      this.cgroups = this.rootless ? new RootlessCgroupService(scope) : new CgroupService(scope, undefined, this.root)
       this.volumes = runtimeVolumeStore(this.root, () => this.containers.ids().map((id) => this.containers.read(id)))
     } catch (err) {
       throw asMiniContainerError(err)

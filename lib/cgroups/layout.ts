@@ -103,3 +103,21 @@ export function detectLayout(): Layout {
     fs.readFileSync(path.join(mp, 'cgroup.controllers'), 'utf8'),
   )
 }
+
+/** The unified (v2) hierarchy's mount and this process's cgroup in it, on a v2 host and a hybrid one alike. */
+export interface UnifiedHierarchy {
+  mountPoint: string
+  /** This process's cgroup, e.g. '/user.slice/user-1000.slice/user@1000.service/app.slice/x.scope'. */
+  ownPath: string
+}
+
+/** The unified hierarchy described by a mountinfo and a /proc/self/cgroup text; undefined when none is mounted whole. */
+export function parseUnified(mountinfo: string, procCgroup: string): UnifiedHierarchy | undefined {
+  const unified = cgroupMounts(mountinfo).find((m) => m.fsType === 'cgroup2' && m.root === '/')
+  return unified && { mountPoint: unified.mountPoint, ownPath: parseProcCgroup(procCgroup).get('') ?? '/' }
+}
+
+/** This process's view of the unified hierarchy. */
+export function detectUnified(): UnifiedHierarchy | undefined {
+  return parseUnified(fs.readFileSync('/proc/self/mountinfo', 'utf8'), fs.readFileSync('/proc/self/cgroup', 'utf8'))
+}

@@ -12,7 +12,7 @@ import { setTimeout as delay } from 'node:timers/promises'
 import { SyscallError, UnsupportedError } from '../errors'
 import { debug } from '../util/debug'
 import type { CgroupJoin, MountOp } from '../shim/spec'
-import { childDirs, removeDir, type CgroupDriver } from './driver'
+import { childDirs, removeDir, type CgroupCounters, type CgroupDriver } from './driver'
 import { requireDeviceControl, type DevicePolicy } from './device-rules'
 import { detectLayout, type Layout, type LayoutName } from './layout'
 import { needed } from './needs'
@@ -59,7 +59,8 @@ export class CgroupService {
     private readonly root?: string,
   ) {}
 
-  private get driver(): CgroupDriver | undefined {
+  /** The backend, detected on first use; undefined without cgroups. */
+  protected get driver(): CgroupDriver | undefined {
     if (this.backend === null) this.backend = driverFor(this.detect())
     return this.backend
   }
@@ -122,12 +123,16 @@ export class CgroupService {
 
   /** A stats sample; CPU percent relative to the previous call, or to `startedAt` for the first. */
   stats(id: string, pid: number | undefined, startedAt: Date): ContainerStats {
-    const driver = this.requireDriver('stats')
-    const counters = driver.counters(this.rel(id))
+    const counters = this.counters(id, pid)
     const now: CpuMark = { cpuNs: counters.cpuNs, at: process.hrtime.bigint() }
     const since = this.marks.get(id) ?? { cpuNs: 0, at: now.at - BigInt(Math.max(1, Date.now() - startedAt.getTime())) * 1_000_000n }
     this.marks.set(id, now)
     return toStats(counters, netCounters(pid), since, now)
+  }
+
+  /** The container's counters for {@link stats}; `pid` is its first process (undefined when it shares the host's network). */
+  protected counters(id: string, _pid: number | undefined): CgroupCounters {
+    return this.requireDriver('stats').counters(this.rel(id))
   }
 
   /** Applies new limits to a running container. */
@@ -222,13 +227,15 @@ export class CgroupService {
     return driver.procsFiles(scope).map((f) => path.dirname(f))
   }
 
-  private requireDriver(action: string): CgroupDriver {
+  /** The backend for `action`; EUNSUPPORTED without cgroups. */
+  protected requireDriver(action: string): CgroupDriver {
     const driver = this.driver
     if (!driver) throw new UnsupportedError('hierarchy', 'none', action)
     return driver
   }
 
-  private rel(id: string): string {
+  /** The container's cgroup, relative to where the driver nests this runtime's cgroups. */
+  protected rel(id: string): string {
     return `${this.scope}/${id}`
   }
 }

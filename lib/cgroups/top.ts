@@ -26,14 +26,26 @@ export interface ProcessInfo {
 
 const ticksPerSecond = 100 // USER_HZ, fixed at 100 for the /proc ABI on Linux
 
+/** Clock ticks of /proc/<pid>/stat as milliseconds. */
+export function ticksToMs(ticks: number): number {
+  return (ticks * 1000) / ticksPerSecond
+}
+
+/**
+ * /proc/<pid>/stat: the command name and the fields after it, `fields[0]`
+ * being the state (field 3 of proc(5)); throws when the process is gone.
+ */
+export function readStat(pid: number): { comm: string; fields: string[] } {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
+  // comm may hold spaces and parentheses: the fields start after the last ')'.
+  const close = stat.lastIndexOf(')')
+  return { comm: stat.slice(stat.indexOf('(') + 1, close), fields: stat.slice(close + 2).split(' ') }
+}
+
 /** Reads /proc/<pid>; undefined when the process has gone in the meantime. */
 export function processInfo(pid: number): ProcessInfo | undefined {
   try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
-    // comm may hold spaces and parentheses: the fields start after the last ')'.
-    const close = stat.lastIndexOf(')')
-    const comm = stat.slice(stat.indexOf('(') + 1, close)
-    const f = stat.slice(close + 2).split(' ')
+    const { comm, fields: f } = readStat(pid)
     const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8')
     const uid = Number(/^Uid:\s+(\d+)/m.exec(status)?.[1] ?? 0)
     const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ')
@@ -42,7 +54,7 @@ export function processInfo(pid: number): ProcessInfo | undefined {
       ppid: Number(f[1]),
       uid,
       state: f[0]!,
-      cpuTimeMs: ((Number(f[11]) + Number(f[12])) * 1000) / ticksPerSecond,
+      cpuTimeMs: ticksToMs(Number(f[11]) + Number(f[12])),
       rss: Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1] ?? 0) * 1024,
       command: cmdline || `[${comm}]`,
     }

@@ -1,14 +1,13 @@
 /**
  * What the host says about rootless containers, read without changing
  * anything: sysctls, this process's seccomp mode, the setuid id-map helpers,
- * cgroup delegation, /dev/net/tun. Each reader returns the raw fact;
+ * /dev/net/tun (cgroup delegation: cgroup-delegation.ts). Each reader returns the raw fact;
  * preflight.ts judges it and names the fix.
  *
  * @module
  */
 import * as fs from 'node:fs'
 import * as path from 'node:path'
-import { detectLayout } from '../cgroups/layout'
 import { readXattrs } from '../files/xattrs'
 
 /** A sysctl's integer value, or undefined when this kernel has no such file. */
@@ -61,35 +60,6 @@ function hasFileCapabilities(file: string): boolean {
     return false
   } finally {
     fs.closeSync(fd)
-  }
-}
-
-/** The cgroup rootless containers would be made under, and whether the caller may write it. */
-export interface CgroupFact {
-  /** The host's layout: delegation is a cgroup v2 notion. */
-  layout: string
-  /** $MINICONTAINER_CGROUP, else this process's cgroup v2 directory. */
-  dir?: string
-  /** Whether the caller can make cgroups there and move processes in (the directory and its cgroup.procs are writable). */
-  writable: boolean
-}
-
-/** The caller's cgroup v2 directory (or $MINICONTAINER_CGROUP) and whether it is delegated to the caller. */
-export function cgroupFact(): CgroupFact {
-  const layout = detectLayout()
-  if (layout.name !== 'v2') return { layout: layout.name, writable: false }
-  const named = process.env.MINICONTAINER_CGROUP
-  const dir = named ? path.resolve(layout.mountPoint, named.replace(/^\//, '')) : path.join(layout.mountPoint, layout.ownPath)
-  return { layout: 'v2', dir, writable: writable(dir) && writable(path.join(dir, 'cgroup.procs')) }
-}
-
-/** access(W_OK) of `file`: root passes whatever the mode bits say, as the kernel lets it. */
-function writable(file: string): boolean {
-  try {
-    fs.accessSync(file, fs.constants.W_OK)
-    return true
-  } catch {
-    return false
   }
 }
 

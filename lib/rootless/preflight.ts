@@ -6,7 +6,9 @@
  *
  * @module
  */
-import { cgroupFact, findHelper, readSysctl, tunAccess } from './host-facts'
+import * as os from 'node:os'
+import { cgroupVariable, findDelegation } from './cgroup-delegation'
+import { findHelper, readSysctl, tunAccess } from './host-facts'
 import { subordinateRanges, type SubidRange } from './subids'
 import { userName } from './id-maps'
 import { readUsernsContext, usernsBlocked, usernsCause, usernsFinding, usernsFix, type UsernsBlockCause, type UsernsContext } from './userns-cause'
@@ -127,13 +129,9 @@ function seccomp(mode: number | undefined, usernsCheck: UserNamespaceCheck): Pre
 }
 
 function cgroupDelegation(): PreflightCheck {
-  const fact = cgroupFact()
-  const found = fact.dir ? `${fact.dir} is ${fact.writable ? '' : 'not '}writable by uid ${process.geteuid?.()}` : `cgroup layout ${fact.layout}: delegation needs cgroup v2`
-  const fix =
-    fact.layout === 'v2'
-      ? 'run under a delegated scope (systemd-run --user --scope -p Delegate=yes node ...), or set MINICONTAINER_CGROUP to a cgroup v2 directory chown-ed to you that contains this process'
-      : 'boot with cgroup v2 (systemd.unified_cgroup_hierarchy=1) and a delegated scope; until then explicit limits are refused with EUNSUPPORTED'
-  return check(fact.writable, false, found, fix)
+  const found = findDelegation()
+  if ('problem' in found) return check(false, false, found.problem, found.fix)
+  return check(true, false, `${found.dir} (${found.via === 'systemd' ? "systemd's user manager" : cgroupVariable})`, '')
 }
 
 function tunDevice(): PreflightCheck {

@@ -7,6 +7,7 @@
  * a clean environment; the checkout must be readable by others (checked).
  */
 import * as fs from 'node:fs'
+import * as path from 'node:path'
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { nodeScript, type NodeResult } from './node-child'
 
@@ -60,7 +61,8 @@ export interface UnprivilegedUser {
 
 /** Makes the user (as root), with a subordinate range unless `subids` is false; call remove() in afterAll. */
 export function makeUnprivilegedUser(opts: { subids?: boolean } = {}): UnprivilegedUser {
-  for (const dir of ['/work', __dirname]) if ((fs.statSync(dir).mode & 0o005) !== 0o005) throw new Error(`${dir} is not readable by other users: the rootless tests run the checkout as another user`)
+  for (let dir = __dirname; dir !== '/'; dir = path.dirname(dir))
+    if ((fs.statSync(dir).mode & 0o005) !== 0o005) throw new Error(`${dir} is not readable by other users: the rootless tests run the checkout as another user`)
   const name = `mcrl${process.pid}${Math.floor(Math.random() * 1e4)}`.slice(0, 30)
   for (const file of subidFiles) if (!fs.existsSync(file)) fs.writeFileSync(file, '', { mode: 0o644 })
   // No automatic range: ours is chosen past every other, so two files (or engineers) never share ids.
