@@ -42,7 +42,12 @@ export interface NoDelegation {
 }
 
 /** The delegated directory for this process, or why there is none (reads the environment and /proc/self). */
-export function findDelegation(named = process.env[cgroupVariable], unified = detectUnified(), uid = process.geteuid?.() ?? 0): CgroupDelegation | NoDelegation {
+export function findDelegation(): CgroupDelegation | NoDelegation {
+  return delegationFrom(process.env[cgroupVariable], detectUnified(), process.geteuid?.() ?? 0)
+}
+
+/** The delegated directory given MINICONTAINER_CGROUP's value, the unified hierarchy and the caller's uid. */
+export function delegationFrom(named: string | undefined, unified: UnifiedHierarchy | undefined, uid: number): CgroupDelegation | NoDelegation {
   if (!unified) return { problem: 'this host has no cgroup v2 hierarchy mounted', fix: 'boot with cgroup v2 (systemd.unified_cgroup_hierarchy=1) or a hybrid layout', named: !!named }
   const own = path.join(unified.mountPoint, unified.ownPath)
   if (named) return namedDelegation(named, unified, own, uid)

@@ -188,8 +188,18 @@ const jestCache = path.join(cacheDir, 'jest-cache')
  */
 function primeJestCache(files) {
   const jest = path.join(checkout, 'node_modules', '.bin', 'jest')
-  sh(process.execPath, [jest, '--selectProjects', 'kernel', '--cacheDirectory', jestCache, '--testNamePattern', '^MC-VM-PRIME-RUNS-NO-TEST$', ...files], { cwd: checkout, stdio: 'ignore' })
+  const nothing = ['--testNamePattern', '^MC-VM-PRIME-RUNS-NO-TEST$']
+  const kernel = files.filter((f) => !isRootless(f))
+  const rootless = files.filter(isRootless)
+  if (kernel.length) sh(process.execPath, [jest, '--selectProjects', 'kernel', '--cacheDirectory', jestCache, ...nothing, ...kernel], { cwd: checkout, stdio: 'ignore' })
+  // The rootless project's files run through scripts/test-rootless.js, which keeps its own cache (lent to its user).
+  const env = { ...process.env, MC_ROOTLESS_PROJECT: '1' }
+  if (rootless.length) sh(process.execPath, [jest, '--selectProjects', 'rootless', '--cacheDirectory', rootlessJestCache, ...nothing, ...rootless], { cwd: checkout, stdio: 'ignore', env })
 }
+
+/** Files of the rootless jest project (run as a user: test/vm/guest-jest.js). */
+const isRootless = (file) => file.includes('test/rootless/as-user/')
+const rootlessJestCache = path.join(checkout, 'node_modules', '.cache', 'minicontainer-rootless-jest')
 
 /**
  * Fills the transpile cache of the tests' child Node processes (test/tools/ts-register.js) with the
@@ -199,11 +209,12 @@ function primeChildCache() {
   sh(process.execPath, ['-r', path.join(checkout, 'test/tools/ts-register.js'), '-e', `require(${JSON.stringify(path.join(checkout, 'lib'))})`], { cwd: checkout })
 }
 
-/** The jest command the guest runs: in band, the primed cache, slow-machine timeouts; a handle left open must not hold the guest until the boot's timeout. */
+/** The command the guest runs (test/vm/guest-jest.js: jest, and the rootless project as a user): in band, the primed cache, slow-machine timeouts; a handle left open must not hold the guest until the boot's timeout. */
 function jestArgs(files, accel) {
   const timeout = accel === 'kvm' ? 120_000 : 600_000
   // Waits inside tests (test/helpers.ts timeScale) stretch under emulation; the bounds they assert do not.
-  return ['env', `MC_TEST_TIME_SCALE=${accel === 'kvm' ? 1 : 5}`, 'node', 'node_modules/.bin/jest', '--selectProjects', 'kernel', '--runInBand', '--ci', '--forceExit', '--cacheDirectory', jestCache, `--testTimeout=${timeout}`, ...files]
+  const options = ['--runInBand', '--ci', '--forceExit', '--cacheDirectory', jestCache, `--testTimeout=${timeout}`]
+  return ['env', `MC_TEST_TIME_SCALE=${accel === 'kvm' ? 1 : 5}`, 'node', 'test/vm/guest-jest.js', ...options, '--', ...files]
 }
 
 async function main() {
