@@ -9,7 +9,8 @@
  * controller where it has none (a hybrid host's cgroup2 mount). Without
  * delegation (the variable unset): limits and pause EUNSUPPORTED naming
  * Delegate=yes and MINICONTAINER_CGROUP, stats from /proc. A variable that
- * names an unusable directory is EINVALID.
+ * names an unusable directory is EINVALID. ulimits above the caller's own
+ * hard limit are EUNSUPPORTED naming it (a user namespace cannot raise it).
  */
 import * as fs from 'node:fs'
 import * as os from 'node:os'
@@ -147,6 +148,25 @@ describe('rootless cgroups, as an unprivileged user', () => {
         await destroyRuntime(rt2)
       }
     })
+  })
+
+  test("ulimits: within the caller's hard limit they apply; above it EUNSUPPORTED naming that hard limit, before anything is made", async () => {
+    const hard = Number(/^Max open files\s+\S+\s+(\d+)/m.exec(fs.readFileSync('/proc/self/limits', 'utf8'))![1])
+    const rt2 = tempRuntime('mc-rl-ulimits-')
+    try {
+      await busyboxImage(rt2)
+      const c = await run('bb', ['sh', '-c', 'ulimit -n; ulimit -Hn'], { runtime: rt2, network: 'none', ulimits: { nofile: { soft: 100, hard: 200 } } })
+      expect(await c.wait()).toEqual({ exitCode: 0 })
+      expect(await text(c.logs())).toBe('100\n200\n')
+      await c.remove()
+      const err = await rejection(run('bb', ['true'], { runtime: rt2, network: 'none', ulimits: { nofile: { soft: 100, hard: hard + 1 } } }))
+      expect(err.code).toBe('EUNSUPPORTED')
+      expect(err.message).toContain(`ulimits.nofile with hard limit ${hard + 1}`)
+      expect(err.message).toContain(`your own hard limit is ${hard}`)
+      expect(await Container.list({ runtime: rt2, all: true })).toEqual([])
+    } finally {
+      await destroyRuntime(rt2)
+    }
   })
 
   withDelegation('MINICONTAINER_CGROUP naming a directory that does not hold this process, or no cgroup, is EINVALID at the start', async () => {
