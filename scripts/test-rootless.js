@@ -7,8 +7,12 @@
 //      cgroup.procs, cgroup.threads and cgroup.subtree_control chowned), with a child `owner` that
 //      jest is started in: moving a process needs write access to the common ancestor, so the
 //      user's processes must already sit below the delegated directory (MINICONTAINER_CGROUP);
-//   3. runs `runuser -u U -- env -i ... jest --selectProjects rootless` from the checkout (read by
-//      others; jest's cache kept between runs in node_modules/.cache, lent to the user for the run);
+//   3. runs `setpriv --reuid U ... env -i ... jest --selectProjects rootless` from the checkout (read
+//      by others; jest's cache kept between runs in node_modules/.cache, lent to the user for the run).
+//      setpriv, not runuser: runuser stays as a root parent in the cgroup it was started in, and a
+//      root process in the delegated subtree makes enabling cpuset there EPERM for the user (the
+//      kernel checks CAP_SYS_NICE over every task it moves to the new controller: cap_safe_nice);
+//      under systemd's delegation every process in the subtree is the user's, as here;
 //   4. checks that nothing is left (a process of the user, a cgroup, a mount of its files), then
 //      removes the cgroups, the home, the user's state dir and the user (userdel, ranges included).
 // Not as root, the user is the caller: jest's rootless project runs directly, as that user.
@@ -47,8 +51,9 @@ function main(args) {
       ...(cgroup ? { MINICONTAINER_CGROUP: cgroup.dir } : { MC_ROOTLESS_NO_CGROUP2: '1' }),
       ...Object.fromEntries(passedThrough.filter((k) => process.env[k]).map((k) => [k, process.env[k]])),
     }
-    const command = ['runuser', '-u', user.name, '--', 'env', '-i', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), process.execPath, jest]
+    const command = ['setpriv', `--reuid=${user.uid}`, `--regid=${user.gid}`, '--init-groups', '--', 'env', '-i', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), process.execPath, jest]
     const jestArgs = ['--selectProjects', 'rootless', '--cacheDirectory', jestCache, ...args]
+    // Moved as root (a user cannot move a process out of root's cgroup), then the user's from exec on.
     const enter = cgroup ? `echo $$ > ${cgroup.owner}/cgroup.procs && ` : ''
     console.log(`test:rootless: as ${user.name} (uid ${user.uid}, subordinate ids ${user.subids.start}+65536)${cgroup ? `, MINICONTAINER_CGROUP=${cgroup.dir}` : ', no cgroup v2 to delegate'}; set up in ${Date.now() - started} ms`)
     status = runJest('sh', ['-c', `${enter}exec "$@"`, 'sh', ...command, ...jestArgs], process.env)

