@@ -4,7 +4,7 @@
  * a cgroup v2 directory delegated to it as MINICONTAINER_CGROUP, with this
  * jest worker in its child `owner`: pause and unpause through cgroup.freeze
  * (the program stops making progress), stats, and nothing left in the
- * directory after close(). Limits where the directory has the memory and pids
+ * directory after close(); the doctor's check agrees. Limits where the directory has the memory and pids
  * controllers (the VM lane's v2 layout), EUNSUPPORTED naming the missing
  * controller where it has none (a hybrid host's cgroup2 mount). Without
  * delegation (the variable unset): limits and pause EUNSUPPORTED naming
@@ -15,7 +15,7 @@
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
-import { Container, run, type Runtime } from '../../../lib'
+import { Container, Runtime, run } from '../../../lib'
 import { runtimeTag } from '../../../lib/network/names'
 import { busyboxImage, destroyRuntime, sleep, tempRuntime, text, timeScale } from '../../helpers'
 import { rejection, withEnv } from './env'
@@ -40,42 +40,50 @@ describe('rootless cgroups, as an unprivileged user', () => {
   })
 
   withDelegation('delegated: pause stops the program (cgroup.freeze), unpause resumes it; stats and top; the runtime leaves nothing in the directory', async () => {
+    expect((await Runtime.preflight()).cgroupDelegation).toEqual({ ok: true, required: false, found: `${delegated} (MINICONTAINER_CGROUP)` })
     const own = tempRuntime('mc-rl-pause-')
     await busyboxImage(own)
     const scope = path.join(delegated!, `minicontainer-${runtimeTag(own.root)}`)
-    const c = await run('bb', ['sh', '-c', 'while :; do echo -n . >> /out/ticks; sleep 0.01; done'], { runtime: own, network: 'none', volumes: [`${out}:/out`] })
-    const ticks = () => fs.statSync(path.join(out, 'ticks'), { throwIfNoEntry: false })?.size ?? 0
-    const grows = async () => {
-      const before = ticks()
-      for (let i = 0; i < 100 * timeScale && ticks() === before; i++) await sleep(50)
-      return ticks() > before
+    try {
+      const c = await run('bb', ['sh', '-c', 'while :; do echo -n . >> /out/ticks; sleep 0.01; done'], { runtime: own, network: 'none', volumes: [`${out}:/out`] })
+      const ticks = () => fs.statSync(path.join(out, 'ticks'), { throwIfNoEntry: false })?.size ?? 0
+      const grows = async () => {
+        const before = ticks()
+        for (let i = 0; i < 100 * timeScale && ticks() === before; i++) await sleep(50)
+        return ticks() > before
+      }
+      expect(await grows()).toBe(true)
+      // An exec joins the container's cgroup too (moved by the user through the delegated directory).
+      const exec = await c.exec(['cat', '/proc/self/cgroup'])
+      expect(exec.exitCode).toBe(0)
+      expect(exec.stdout).toMatch(/^0::\/$/m) // the root of its cgroup namespace: the container's cgroup
+
+      const stats = await c.stats()
+      expect(stats.memory.usage).toBeGreaterThan(0)
+      expect(stats.pids.current).toBeGreaterThanOrEqual(1)
+      expect(stats.cpu.usageNs).toBeGreaterThan(0)
+      const top = await c.top()
+      expect(top.some((p) => p.command.startsWith('sh -c'))).toBe(true)
+      // The container's processes sit in its own cgroup under the delegated directory.
+      const ownCgroup = fs.readFileSync(`/proc/${top[0]!.pid}/cgroup`, 'utf8')
+      expect(ownCgroup).toContain(`${path.relative(path.dirname(delegated!), scope)}/${c.id}`)
+
+      await c.pause()
+      expect((await c.inspect()).state.status).toBe('paused')
+      expect(fs.readFileSync(path.join(scope, c.id, 'cgroup.freeze'), 'utf8').trim()).toBe('1')
+      const frozenAt = ticks()
+      await sleep(300 * timeScale)
+      expect(ticks()).toBe(frozenAt)
+
+      await c.unpause()
+      expect((await c.inspect()).state.status).toBe('running')
+      expect(await grows()).toBe(true)
+
+      await c.remove({ force: true })
+      expect(fs.existsSync(path.join(scope, c.id))).toBe(false)
+    } finally {
+      await destroyRuntime(own)
     }
-    expect(await grows()).toBe(true)
-
-    const stats = await c.stats()
-    expect(stats.memory.usage).toBeGreaterThan(0)
-    expect(stats.pids.current).toBeGreaterThanOrEqual(1)
-    expect(stats.cpu.usageNs).toBeGreaterThan(0)
-    const top = await c.top()
-    expect(top.some((p) => p.command.startsWith('sh -c'))).toBe(true)
-    // The container's processes sit in its own cgroup under the delegated directory.
-    const ownCgroup = fs.readFileSync(`/proc/${top[0]!.pid}/cgroup`, 'utf8')
-    expect(ownCgroup).toContain(`${path.relative(path.dirname(delegated!), scope)}/${c.id}`)
-
-    await c.pause()
-    expect((await c.inspect()).state.status).toBe('paused')
-    expect(fs.readFileSync(path.join(scope, c.id, 'cgroup.freeze'), 'utf8').trim()).toBe('1')
-    const frozenAt = ticks()
-    await sleep(300 * timeScale)
-    expect(ticks()).toBe(frozenAt)
-
-    await c.unpause()
-    expect((await c.inspect()).state.status).toBe('running')
-    expect(await grows()).toBe(true)
-
-    await c.remove({ force: true })
-    expect(fs.existsSync(path.join(scope, c.id))).toBe(false)
-    await destroyRuntime(own)
     expect(fs.existsSync(scope)).toBe(false)
   })
 
@@ -87,13 +95,15 @@ describe('rootless cgroups, as an unprivileged user', () => {
       expect(await Container.list({ runtime: rt, all: true })).toEqual([])
       return
     }
-    const forks = await run('bb', ['sh', '-c', 'cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max; for i in 1 2 3 4 5 6 7 8 9 10 11 12; do sleep 30 & done; echo done'], {
+    // The loop in a subshell: a refused fork ends the shell it happens in (exit 2), not the container's.
+    const forks = await run('bb', ['sh', '-c', 'cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max; (for i in 1 2 3 4 5 6 7 8 9 10 11 12; do sleep 30 & done); echo survived'], {
       runtime: rt, network: 'none', memory: '32m', pidsLimit: 8,
     })
     expect(await forks.wait()).toEqual({ exitCode: 0 })
     const logs = await text(forks.logs())
     expect(logs).toMatch(/^33554432\n8\n/)
     expect(logs).toContain("can't fork")
+    expect(logs).toMatch(/survived\n$/)
     await forks.remove({ force: true })
 
     const hog = await run('bb', ['dd', 'if=/dev/zero', 'of=/dev/null', 'bs=64M', 'count=1'], { runtime: rt, network: 'none', memory: '32m' })
@@ -104,6 +114,8 @@ describe('rootless cgroups, as an unprivileged user', () => {
 
   test('without delegation: limits and pause are EUNSUPPORTED naming Delegate=yes and MINICONTAINER_CGROUP; stats come from /proc', async () => {
     await withEnv({ MINICONTAINER_CGROUP: undefined }, async () => {
+      const doctor = (await Runtime.preflight()).cgroupDelegation
+      expect(doctor).toMatchObject({ ok: false, found: expect.stringContaining('is not delegated to uid'), fix: expect.stringMatching(/Delegate=yes.*MINICONTAINER_CGROUP/) })
       const rt2 = tempRuntime('mc-rl-nocg-')
       try {
         await busyboxImage(rt2)
