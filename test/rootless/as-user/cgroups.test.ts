@@ -6,7 +6,9 @@
  * (the program stops making progress), stats, and nothing left in the
  * directory after close(); the doctor's check agrees. Limits where the directory has the memory and pids
  * controllers (the VM lane's v2 layout), EUNSUPPORTED naming the missing
- * controller where it has none (a hybrid host's cgroup2 mount). Without
+ * controller where it has none (a hybrid host's cgroup2 mount); a delegated
+ * directory that holds the caller has its processes moved into a child
+ * before controllers are enabled. Without
  * delegation (the variable unset): limits and pause EUNSUPPORTED naming
  * Delegate=yes and MINICONTAINER_CGROUP, stats from /proc. A variable that
  * names an unusable directory is EINVALID. ulimits above the caller's own
@@ -110,6 +112,33 @@ describe('rootless cgroups, as an unprivileged user', () => {
     expect((await hog.wait()).exitCode).toBe(137)
     expect((await hog.inspect()).state.oomKilled).toBe(true)
     await hog.remove()
+  })
+
+  withDelegation("delegated directory holding the caller: enabling controllers first moves its processes into a child, 'init' (cgroup v2's no-internal-processes rule)", async () => {
+    const owner = path.join(delegated!, 'owner')
+    const ownCgroup = () => /^0::(.*)$/m.exec(fs.readFileSync('/proc/self/cgroup', 'utf8'))![1]
+    const base = `/${path.basename(delegated!)}/owner`
+    expect(ownCgroup()).toBe(base)
+    await withEnv({ MINICONTAINER_CGROUP: owner }, async () => {
+      const rt2 = tempRuntime('mc-rl-leaf-')
+      try {
+        await busyboxImage(rt2)
+        if (!controllers.includes('memory')) {
+          // Nothing to enable: the caller stays where it is, next to the runtime's cgroups.
+          const c = await run('bb', ['true'], { runtime: rt2, network: 'none' })
+          expect(await c.wait()).toEqual({ exitCode: 0 })
+          expect(ownCgroup()).toBe(base)
+          return
+        }
+        const c = await run('bb', ['cat', '/sys/fs/cgroup/memory.max'], { runtime: rt2, network: 'none', memory: '32m' })
+        expect(await c.wait()).toEqual({ exitCode: 0 })
+        expect(await text(c.logs())).toBe('33554432\n')
+        expect(ownCgroup()).toBe(`${base}/init`)
+        expect(fs.readFileSync(path.join(owner, 'cgroup.procs'), 'utf8')).toBe('')
+      } finally {
+        await destroyRuntime(rt2)
+      }
+    })
   })
 
   test('without delegation: limits and pause are EUNSUPPORTED naming Delegate=yes and MINICONTAINER_CGROUP; stats come from /proc', async () => {
