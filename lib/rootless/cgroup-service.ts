@@ -137,7 +137,7 @@ export class RootlessCgroupService extends CgroupService {
   private unsupported(action: string): RootlessUnsupportedError {
     const { delegation } = this.found()
     const why = 'problem' in delegation ? `${delegation.problem}; ${delegation.fix}` : ''
-    return new RootlessUnsupportedError(action, `it needs a cgroup v2 directory delegated to you (Delegate=yes), and ${why}`)
+    return new RootlessUnsupportedError(action, `it needs cgroup v2 delegated to your user (Delegate=yes), and ${why}`)
   }
 }
 
