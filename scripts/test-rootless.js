@@ -37,10 +37,11 @@ function main(args) {
   const started = Date.now()
   const user = makeUnprivilegedUser()
   const home = fs.mkdtempSync(path.join(os.tmpdir(), `mc-rootless-${user.name}-`))
-  const cgroup = delegateCgroup(detectUnified(), user)
+  let cgroup
   let status = 1
   const problems = []
   try {
+    cgroup = delegateCgroup(detectUnified(), user)
     fs.chownSync(home, user.uid, user.gid)
     lendCache(user.uid, user.gid)
     const env = {
@@ -95,7 +96,7 @@ function delegateCgroup(unified, user) {
  * library moves them when the directory holding them must enable controllers.
  */
 function removeCgroup(cgroup) {
-  if (!cgroup) return []
+  if (!cgroup || !fs.existsSync(cgroup.dir)) return []
   const left = []
   const remove = (dir) => {
     for (const e of fs.readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) remove(path.join(dir, e.name))
