@@ -20,8 +20,8 @@ export function tempRuntime(prefix = 'mc-test-'): Runtime {
 export async function destroyRuntime(runtime: Runtime): Promise<void> {
   for (const c of await Container.list({ runtime, all: true })) await c.remove({ force: true }).catch(() => {})
   // The default bridge and its nf_tables table persist like docker0; a test runtime takes them away.
-  await runtime.close()
-  fs.rmSync(runtime.root, { recursive: true, force: true })
+  // The root goes with it: rootless, files of the subordinate range only go through its user namespace.
+  await runtime.close({ removeRoot: true })
 }
 
 /** Builds a busybox rootfs directory (the binary plus applet links); throws when busybox-static is not installed. */

@@ -6,7 +6,6 @@
  *
  * @module
  */
-import * as os from 'node:os'
 import { cgroupVariable, findDelegation } from './cgroup-delegation'
 import { findHelper, readSysctl, tunAccess } from './host-facts'
 import { subordinateRanges, type SubidRange } from './subids'

@@ -116,11 +116,16 @@ describe('rootless containers, as an ordinary user', () => {
   })
 
   test("the owner's SIGKILL kills its container and the runtime's keeper; nothing is left: no process, no mount, no file outside the user's store", async () => {
+    // A uid is reused once its user is deleted: what it owned in /tmp before this test (a crashed earlier run's) is not this test's.
+    const ownedInTmp = () => fs.readdirSync('/tmp').map((f) => path.join('/tmp', f)).filter((f) => fs.lstatSync(f, { throwIfNoEntry: false })?.uid === user.uid)
+    const ownedBefore = new Set(ownedInTmp())
     const owner = user.spawnNode(script(`
   await Image.fromHost({ runtime: rt })
   const c = await run('host', ['sleep', '300'], { runtime: rt, network: 'none' })
   const cmdline = (p) => { try { return fs.readFileSync('/proc/' + p + '/cmdline', 'latin1') } catch { return '' } }
-  const keepers = fs.readdirSync('/proc').filter((p) => /^\\d+$/.test(p) && cmdline(p).startsWith('mc-shim\\0keeper\\0'))
+  // This user's keepers (other test files may run keepers of their own users meanwhile).
+  const mine = (p) => { try { return fs.statSync('/proc/' + p).uid === process.geteuid() } catch { return false } }
+  const keepers = fs.readdirSync('/proc').filter((p) => /^\\d+$/.test(p) && cmdline(p).startsWith('mc-shim\\0keeper\\0') && mine(p))
   console.log(JSON.stringify({ node: process.pid, container: (await c.inspect()).state.pid, keepers: keepers.map(Number) }))
   await new Promise(() => {})`), { HOME: home })
     const started = await new Promise<{ node: number; container: number; keepers: number[] }>((resolve, reject) => {
@@ -142,7 +147,7 @@ describe('rootless containers, as an ordinary user', () => {
     // The overlay and every other mount lived in the container's mount namespace alone.
     expect(fs.readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(home)
     // Outside the store (in home) and the state directory, the user owns nothing in /tmp.
-    const owned = fs.readdirSync('/tmp').map((f) => path.join('/tmp', f)).filter((f) => fs.lstatSync(f, { throwIfNoEntry: false })?.uid === user.uid)
+    const owned = ownedInTmp().filter((f) => !ownedBefore.has(f) || f === home || f === state)
     expect(owned.sort()).toEqual([home, state].sort())
   })
 })
