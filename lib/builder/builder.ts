@@ -24,7 +24,8 @@ import { UnsupportedDockerfileFeatureError } from './errors'
 import { expandWord, expandWords } from './expand'
 import { LayerView } from './layer-lookup'
 import { runStep } from './run-step'
-import { chownOf, selectFromLayers, sourcesDigest } from './sources'
+import { fileHead } from './source-bytes'
+import { chownOf, sourcesDigest, withSourcesFromLayers } from './sources'
 import { applyConfigInstruction, commandOf, scopeOf, workdirOf, type StageState } from './stage-state'
 import { findStage, splitStages, targetStage, type Stage, type StagePlan } from './stages'
 
@@ -190,9 +191,6 @@ class Builder {
     if (words.length < 2) throw new DockerfileError(ins.line, `${ins.name} requires at least two arguments, but only one was provided. Destination could not be determined`)
     const written = words[words.length - 1]
     if (ins.name === 'ADD' && words.slice(0, -1).some((w) => /^https?:\/\//.test(w))) throw new UnsupportedDockerfileFeatureError(ins.line, 'ADD of a URL is not supported yet')
-    const sources = await this.sources(ins, words.slice(0, -1))
-    if (ins.name === 'ADD' && sources.some(isArchive)) throw new UnsupportedDockerfileFeatureError(ins.line, 'ADD of a local archive (extracted by Docker) is not supported yet; use COPY and extract it in a RUN')
-    if (sources.length > 1 && !/[/\\]$|\/\.$/.test(written)) throw new DockerfileError(ins.line, `When using ${ins.name} with more than one source file, the destination must be a directory and end with a /`)
     const dest = path.posix.resolve(state.config.workdir || '/', written)
     const view = this.view(state)
     const chownFlag = ins.flags.get('chown')
@@ -201,18 +199,23 @@ class Builder {
     if (chmodFlag !== undefined && !/^[0-7]{3,4}$/.test(chmodFlag)) throw new DockerfileError(ins.line, `invalid chmod parameter ${chmodFlag}: use an octal mode such as 0755`)
     const chmod = chmodFlag === undefined ? undefined : parseInt(chmodFlag, 8)
     const destIsDirWritten = /\/$|\/\.$/.test(written)
-    await this.layerStep(s, state, ins, [ins.name, dest, destIsDirWritten, chown, chmod, sourcesDigest(sources)], () =>
-      this.rt.images.layers.addTar(copyLayerTar(view, sources, { dest, destIsDirWritten, ...(chown ? { chown } : {}), ...(chmod !== undefined ? { chmod } : {}) })),
-    )
+    await this.withSources(ins, words.slice(0, -1), async (sources) => {
+      if (ins.name === 'ADD' && sources.some(isArchive)) throw new UnsupportedDockerfileFeatureError(ins.line, 'ADD of a local archive (extracted by Docker) is not supported yet; use COPY and extract it in a RUN')
+      if (sources.length > 1 && !/[/\\]$|\/\.$/.test(written)) throw new DockerfileError(ins.line, `When using ${ins.name} with more than one source file, the destination must be a directory and end with a /`)
+      await this.layerStep(s, state, ins, [ins.name, dest, destIsDirWritten, chown, chmod, await sourcesDigest(sources)], () =>
+        this.rt.images.layers.addTar(copyLayerTar(view, sources, { dest, destIsDirWritten, ...(chown ? { chown } : {}), ...(chmod !== undefined ? { chmod } : {}) })),
+      )
+    })
   }
 
-  private async sources(ins: Instruction, paths: string[]): Promise<Source[]> {
+  /** Lends `use` the sources a COPY names: from the context, or from a stage's or an image's files (`--from`). */
+  private async withSources<T>(ins: Instruction, paths: string[], use: (sources: Source[]) => Promise<T>): Promise<T> {
     const from = ins.flags.get('from')
-    if (from === undefined) return paths.flatMap((p) => this.ctx.select(p))
+    if (from === undefined) return use(paths.flatMap((p) => this.ctx.select(p)))
     const dep = findStage(this.plan.stages, from)
     if (dep) {
       const d = await this.stage(dep)
-      return selectFromLayers(this.rt, d.layers, d.config, paths)
+      return withSourcesFromLayers(this.rt, d.layers, d.config, paths, use)
     }
     let image: Image
     try {
@@ -220,7 +223,7 @@ class Builder {
     } catch (err) {
       throw new DockerfileError(ins.line, `COPY --from=${from}: no stage of that name and no such image (${(err as Error).message})`)
     }
-    return selectFromLayers(this.rt, image.details.layers, image.config, paths)
+    return withSourcesFromLayers(this.rt, image.details.layers, image.config, paths, use)
   }
 
   private async workdir(s: Stage, state: StageState, ins: Instruction, dir: string): Promise<void> {
@@ -240,8 +243,9 @@ class Builder {
 
 /** A local tar, gzip, bzip2 or xz file, which ADD would extract. */
 function isArchive(s: Source): boolean {
-  const c = s.entries.length === 1 ? s.entries[0].content : undefined
-  if (!c) return false
+  const e = s.entries.length === 1 && s.entries[0].type === 'file' ? s.entries[0] : undefined
+  if (!e) return false
+  const c = fileHead(s, e, 262)
   const magic = c.subarray(0, 6).toString('hex')
   return magic.startsWith('1f8b') || magic.startsWith('425a68') || magic === 'fd377a585a00' || c.subarray(257, 262).toString() === 'ustar'
 }

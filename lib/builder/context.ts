@@ -4,15 +4,17 @@
  * with openat2(RESOLVE_IN_ROOT), as BuildKit clamps `..` and symlinks to
  * the context; below it nothing is followed (symlinks are copied as links).
  * Each selected entry carries what the cache key hashes: its name, type,
- * mode, link target and bytes (never its mtime).
+ * mode and link target (never its mtime); a file's bytes are never held:
+ * the source keeps its top open, and a file is opened below it when it is
+ * hashed or copied (streamed, so a COPY's memory does not grow with its files).
  *
  * @module
  */
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { InvalidArgumentError, NotFoundError, SyscallError } from '../errors'
-import { AT_FDCWD, O_CLOEXEC, O_DIRECTORY, O_PATH, RESOLVE_IN_ROOT, openat2 } from '../sys/libc'
-import { close } from '../sys/fsops'
+import { AT_FDCWD, O_CLOEXEC, O_DIRECTORY, O_NOFOLLOW, O_PATH, RESOLVE_BENEATH, RESOLVE_IN_ROOT, RESOLVE_NO_SYMLINKS, openat2 } from '../sys/libc'
+import { O_RDONLY, close } from '../sys/fsops'
 import { IgnoreRules, cleanPattern, isGlob, patternRegex } from './patterns'
 
 /** One file, directory or link a COPY copies. */
@@ -23,8 +25,8 @@ export interface SourceEntry {
   /** Permission bits (07777). */
   readonly mode: number
   readonly mtime: Date
-  /** A file's bytes. */
-  readonly content?: Buffer
+  /** A file's size in bytes (0 for directories and links). */
+  readonly size: number
   /** A link's target. */
   readonly link?: string
 }
@@ -34,11 +36,15 @@ export interface Source {
   /** Context-relative path ("" for the context root). */
   readonly path: string
   readonly entries: SourceEntry[]
+  /** Opens a file entry (by its `rel`) for reading, following no symlink below the source; the caller closes the fd. */
+  open(rel: string): number
 }
 
 /** An opened build context. */
 export class BuildContext {
   private readonly ignore: IgnoreRules
+  /** The sources' top fds, open until {@link close} (their files are read after selection). */
+  private readonly held: number[] = []
 
   /**
    * @param dir - the context directory (absolute)
@@ -79,11 +85,8 @@ export class BuildContext {
       if (err instanceof SyscallError) throw notFound(written, 'it does not exist in the build context')
       throw err
     }
-    try {
-      return { path: rel, entries: this.entries(`/proc/self/fd/${fd}`, rel) }
-    } finally {
-      close(fd)
-    }
+    this.held.push(fd)
+    return { path: rel, entries: this.entries(`/proc/self/fd/${fd}`, rel), open: (below) => openBelow(fd, below) }
   }
 
   private rootFdCache: number | undefined
@@ -93,8 +96,9 @@ export class BuildContext {
     return this.rootFdCache
   }
 
-  /** Releases the context's directory fd. */
+  /** Releases the context's directory fd and the selected sources' fds. */
   close(): void {
+    for (const fd of this.held.splice(0)) close(fd)
     if (this.rootFdCache !== undefined) close(this.rootFdCache)
     this.rootFdCache = undefined
   }
@@ -137,10 +141,16 @@ function notFound(source: string, why: string): NotFoundError {
   return new NotFoundError(`failed to compute cache key: failed to calculate checksum of ref: "/${cleanPattern(source)}": not found (${why})`)
 }
 
+/** Opens the file `rel` below the O_PATH fd `top` ('' is the top itself) for reading; a symlink on the way is not followed. */
+function openBelow(top: number, rel: string): number {
+  if (rel === '') return fs.openSync(`/proc/self/fd/${top}`, 'r')
+  return openat2(top, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)
+}
+
 function entryOf(abs: string, rel: string, st: fs.Stats): SourceEntry {
-  const base = { rel, mode: st.mode & 0o7777, mtime: st.mtime }
+  const base = { rel, mode: st.mode & 0o7777, mtime: st.mtime, size: st.isFile() ? st.size : 0 }
   if (st.isSymbolicLink()) return { ...base, type: 'symlink', link: fs.readlinkSync(abs) }
   if (st.isDirectory()) return { ...base, type: 'directory' }
   if (!st.isFile()) throw new InvalidArgumentError(`${abs}: COPY copies files, directories and symlinks; this is a device, socket or FIFO`)
-  return { ...base, type: 'file', content: fs.readFileSync(abs) }
+  return { ...base, type: 'file' }
 }

@@ -10,10 +10,13 @@
  * @module
  */
 import * as path from 'node:path'
-import { Readable } from 'node:stream'
+import type { Readable } from 'node:stream'
 import * as tar from 'tar-stream'
+import { toNodeReadable } from '../files/tar-streams'
+import { entryWritten } from '../files/tar-writer'
 import type { Source, SourceEntry } from './context'
 import type { LayerView } from './layer-lookup'
+import { fileChunks } from './source-bytes'
 
 /** Where and how a COPY writes. */
 export interface CopyPlan {
@@ -28,7 +31,8 @@ export interface CopyPlan {
 interface TarItem {
   readonly name: string
   readonly header: Partial<tar.Header> & { name: string }
-  readonly content?: Buffer
+  /** A file's source, streamed into the tar when the entry is written. */
+  readonly file?: { readonly source: Source; readonly entry: SourceEntry }
 }
 
 /** The tar of the COPY's layer, entries sorted so parents come first. */
@@ -44,7 +48,7 @@ export function copyLayerTar(view: LayerView, sources: Source[], plan: CopyPlan)
     for (const e of src.entries) {
       if (e.rel === '' && dirSource) continue
       const name = e.rel === '' ? target : path.posix.join(target, e.rel)
-      items.set(name, item(name, e, plan))
+      items.set(name, item(name, src, e, plan))
     }
   }
   return packed([...items.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)))
@@ -60,23 +64,27 @@ function addParents(items: Map<string, TarItem>, view: LayerView, dir: string, p
   }
 }
 
-function item(name: string, e: SourceEntry, plan: CopyPlan): TarItem {
+function item(name: string, source: Source, e: SourceEntry, plan: CopyPlan): TarItem {
   const owner = plan.chown ?? { uid: 0, gid: 0 }
   const mode = e.type === 'symlink' ? 0o777 : (plan.chmod ?? e.mode)
   const base = { ...owner, mode, mtime: e.mtime }
   if (e.type === 'directory') return { name, header: { ...base, name: `${name.slice(1)}/`, type: 'directory' } }
   if (e.type === 'symlink') return { name, header: { ...base, name: name.slice(1), type: 'symlink', linkname: e.link ?? '' } }
-  return { name, header: { ...base, name: name.slice(1), type: 'file', size: e.content!.length }, content: e.content }
+  return { name, header: { ...base, name: name.slice(1), type: 'file', size: e.size }, file: { source, entry: e } }
 }
 
+/** The items as a tar stream, files streamed in with backpressure (the sources must stay open until it ends). */
 function packed(items: TarItem[]): Readable {
   const pack = tar.pack()
-  for (const i of items) {
-    if (i.content) pack.entry(i.header, i.content)
-    else pack.entry(i.header)
-  }
-  pack.finalize()
-  return Readable.from(pack)
+  ;(async () => {
+    try {
+      for (const i of items) await entryWritten(pack, i.header, i.file && fileChunks(i.file.source, i.file.entry))
+      pack.finalize()
+    } catch (err) {
+      pack.destroy(err as Error)
+    }
+  })()
+  return toNodeReadable(pack)
 }
 
 /** The layer WORKDIR makes for a directory the image lacks: it and its missing parents, 0755. */

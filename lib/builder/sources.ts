@@ -1,6 +1,6 @@
 /**
  * What a COPY reads and how it is keyed: sources from the build context or
- * from another stage's (or image's) files, the digest of their content for
+ * from another stage's (or image's) files (lent while they are read), the digest of their content for
  * the cache (names, types, modes, link targets and bytes; never mtimes), and
  * `--chown` names looked up in the stage's /etc/passwd and /etc/group.
  *
@@ -13,22 +13,30 @@ import { DockerfileError } from '../errors'
 import type { ImageConfig } from '../image/store'
 import { BuildContext, type Source } from './context'
 import type { LayerView } from './layer-lookup'
+import { fileChunks } from './source-bytes'
 
-/** The digest of the selected sources' content. */
-export function sourcesDigest(sources: Source[]): string {
+/** The digest of the selected sources' content (files read in chunks, never whole). */
+export async function sourcesDigest(sources: Source[]): Promise<string> {
   const h = createHash('sha256')
   for (const s of sources) {
     h.update(`${s.path}\0`)
     for (const e of s.entries) {
       h.update(JSON.stringify([e.rel, e.type, e.mode, e.link ?? '']))
-      if (e.content) h.update(createHash('sha256').update(e.content).digest('hex'))
+      if (e.type !== 'file') continue
+      const fileHash = createHash('sha256')
+      for await (const chunk of fileChunks(s, e)) fileHash.update(chunk)
+      h.update(fileHash.digest('hex'))
     }
   }
   return h.digest('hex')
 }
 
-/** Selects sources in the files of an image state (`COPY --from`), through a container that is never started. */
-export async function selectFromLayers(rt: ContainerContext, layers: string[], config: ImageConfig, paths: string[]): Promise<Source[]> {
+/**
+ * Lends `use` the sources selected in the files of an image state (`COPY
+ * --from`), through a container that is never started; its files stay
+ * readable until `use` settles (they are streamed, not held).
+ */
+export async function withSourcesFromLayers<T>(rt: ContainerContext, layers: string[], config: ImageConfig, paths: string[], use: (sources: Source[]) => Promise<T>): Promise<T> {
   const temp = rt.images.putImage(layers, config, { history: [{ comment: `minicontainer build ${randomBytes(8).toString('hex')}` }] })
   let container: Container | undefined
   try {
@@ -36,7 +44,7 @@ export async function selectFromLayers(rt: ContainerContext, layers: string[], c
     return await container.withFilesystem(async (root) => {
       const ctx = new BuildContext(root, '')
       try {
-        return paths.flatMap((p) => ctx.select(p))
+        return await use(paths.flatMap((p) => ctx.select(p)))
       } finally {
         ctx.close()
       }

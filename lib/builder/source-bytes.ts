@@ -1,0 +1,49 @@
+/**
+ * A selected source file's bytes, read in bounded chunks (for its digest and
+ * its copy into a layer) or just its first bytes (ADD's archive sniffing):
+ * never the whole file at once, so a build's memory does not grow with the
+ * files it copies. A file whose size changed since it was selected is an
+ * error, never a layer whose tar header lies about it.
+ *
+ * @module
+ */
+import * as fs from 'node:fs'
+import { promisify } from 'node:util'
+import { InvalidArgumentError } from '../errors'
+import type { Source, SourceEntry } from './context'
+
+const chunkBytes = 1 << 20
+const read = promisify(fs.read)
+
+/** The file's bytes, chunk by chunk (each chunk a fresh buffer, so a consumer may keep it). */
+export async function* fileChunks(source: Source, entry: SourceEntry): AsyncGenerator<Buffer> {
+  const fd = source.open(entry.rel)
+  try {
+    for (let left = entry.size; left > 0; ) {
+      const buf = Buffer.allocUnsafe(Math.min(chunkBytes, left))
+      const { bytesRead } = await read(fd, buf, 0, buf.length, null)
+      if (bytesRead === 0) throw changedWhileRead(source, entry)
+      left -= bytesRead
+      yield buf.subarray(0, bytesRead)
+    }
+    if ((await read(fd, Buffer.alloc(1), 0, 1, null)).bytesRead !== 0) throw changedWhileRead(source, entry)
+  } finally {
+    fs.closeSync(fd)
+  }
+}
+
+/** The file's first `n` bytes (fewer when it is shorter). */
+export function fileHead(source: Source, entry: SourceEntry, n: number): Buffer {
+  const fd = source.open(entry.rel)
+  try {
+    const buf = Buffer.alloc(Math.min(n, entry.size))
+    return buf.subarray(0, fs.readSync(fd, buf, 0, buf.length, 0))
+  } finally {
+    fs.closeSync(fd)
+  }
+}
+
+function changedWhileRead(source: Source, entry: SourceEntry): InvalidArgumentError {
+  const name = [source.path, entry.rel].filter(Boolean).join('/') || '.'
+  return new InvalidArgumentError(`build source ${name} changed size while the build read it (${entry.size} bytes when selected); build again once nothing writes to it`)
+}
