@@ -30,6 +30,7 @@ import { applyConfigInstruction, commandOf, scopeOf, workdirOf, type StageState 
 import { findStage, splitStages, targetStage, type Stage, type StagePlan } from './stages'
 
 const defaultShell = ['/bin/sh', '-c']
+const defaultPath = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
 
 /** Builds `context` with `options` (see `Image.build`). */
 export async function buildImage(context: string, options: BuildOptions = {}): Promise<Image> {
@@ -93,7 +94,7 @@ class Builder {
 
   private async buildStage(s: Stage): Promise<StageState> {
     const state = await this.base(s)
-    for (const ins of s.instructions) {
+    for (const ins of [...this.onBuildTriggers(s, state), ...s.instructions]) {
       throwIfAborted(this.opts.signal, 'Image.build()')
       await this.instruction(s, state, ins)
     }
@@ -101,6 +102,21 @@ class Builder {
   }
 
   private async base(s: Stage): Promise<StageState> {
+    const state = await this.baseState(s)
+    // As BuildKit and the classic builder: a stage whose base sets no PATH gets the default one (also FROM scratch).
+    if (!(state.config.env ?? []).some((kv) => kv.startsWith('PATH='))) state.config.env = [...(state.config.env ?? []), `PATH=${defaultPath}`]
+    state.shell = state.config.shell ?? defaultShell
+    return state
+  }
+
+  /** The base's ONBUILD instructions, run first and cleared from the stage's config (as Docker does). */
+  private onBuildTriggers(s: Stage, state: StageState): Instruction[] {
+    const triggers = state.config.onBuild ?? []
+    delete state.config.onBuild
+    return triggers.map((t) => ({ ...parseDockerfile(t).instructions[0], line: s.from.line }))
+  }
+
+  private async baseState(s: Stage): Promise<StageState> {
     const ref = expandWord(s.from.rest.trim().split(/\s+/)[0], { vars: this.globals, escape: this.df.escape, line: s.from.line })
     const fresh = { shell: defaultShell, args: new Map<string, string>(), cmdSet: false }
     if (ref === 'scratch') return { ...fresh, layers: [], config: {}, history: [], key: stepKey(['scratch']) }
@@ -147,7 +163,6 @@ class Builder {
     if (ins.name === 'RUN') return this.run(s, state, ins)
     if (ins.name === 'COPY' || ins.name === 'ADD') return this.copy(s, state, ins, scope)
     if (ins.name === 'WORKDIR') return this.workdir(s, state, ins, workdirOf(state, ins, scope))
-    if (ins.name === 'ONBUILD') throw new UnsupportedDockerfileFeatureError(ins.line, 'ONBUILD is not supported yet')
     applyConfigInstruction(state, ins, scope)
     state.history.push({ created: new Date().toISOString(), created_by: ins.original, empty_layer: true })
   }

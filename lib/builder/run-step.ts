@@ -33,7 +33,9 @@ export interface RunStepInput {
 /** Runs the step; returns the diffID of the layer it made. */
 export async function runStep(rt: ContainerContext, input: RunStepInput): Promise<string> {
   // A unique history entry keeps this throwaway image's id its own, even beside an identical build's.
-  const temp = rt.images.putImage(input.layers, input.config, { history: [{ comment: `minicontainer build ${randomBytes(8).toString('hex')}` }] })
+  // No VOLUMEs: BuildKit mounts none for RUN, so what RUN writes there stays in the layer and no mount point is added to it.
+  const { volumes: _volumes, ...config } = input.config
+  const temp = rt.images.putImage(input.layers, config, { history: [{ comment: `minicontainer build ${randomBytes(8).toString('hex')}` }] })
   let container: Container | undefined
   try {
     container = await Container.create(temp.id, input.cmd, { runtime: rt, entrypoint: [], env: input.env, user: input.config.user || undefined, workdir: input.config.workdir || undefined, network: input.network, signal: input.signal })

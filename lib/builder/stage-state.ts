@@ -3,7 +3,7 @@
  * the cache key of its last layer, its SHELL, and the variables in scope
  * (ARGs declared in the stage, ENV), with the instructions that only change
  * the config (ENV, ARG, LABEL, USER, EXPOSE, VOLUME, CMD, ENTRYPOINT,
- * HEALTHCHECK, SHELL, STOPSIGNAL, MAINTAINER).
+ * HEALTHCHECK, SHELL, ONBUILD, STOPSIGNAL, MAINTAINER).
  *
  * @module
  */
@@ -76,7 +76,7 @@ export function applyConfigInstruction(state: StageState, ins: Instruction, scop
       c.user = expandWord(ins.rest.trim(), scope)
       return true
     case 'EXPOSE':
-      c.exposedPorts = [...new Set([...(c.exposedPorts ?? []), ...expandWords(ins.rest, scope).map((p) => (p.includes('/') ? p.toLowerCase() : `${p}/tcp`))])]
+      c.exposedPorts = [...new Set([...(c.exposedPorts ?? []), ...expandWords(ins.rest, scope).flatMap((p) => exposedPorts(p, ins.line))])]
       return true
     case 'VOLUME':
       c.volumes = [...new Set([...(c.volumes ?? []), ...(ins.json ?? expandWords(ins.rest, scope))])]
@@ -95,6 +95,10 @@ export function applyConfigInstruction(state: StageState, ins: Instruction, scop
     case 'SHELL':
       if (!ins.json?.length) throw new DockerfileError(ins.line, 'SHELL requires the arguments to be in JSON form')
       state.shell = ins.json
+      c.shell = ins.json
+      return true
+    case 'ONBUILD':
+      c.onBuild = [...(c.onBuild ?? []), onBuildTrigger(ins)]
       return true
     case 'HEALTHCHECK':
       c.healthcheck = healthcheck(ins)
@@ -104,6 +108,27 @@ export function applyConfigInstruction(state: StageState, ins: Instruction, scop
     default:
       return false
   }
+}
+
+/** One EXPOSE word as Docker records it: "80" is "80/tcp", a range "8000-8002/udp" is each of its ports. */
+function exposedPorts(word: string, line: number): string[] {
+  const m = /^(\d+)(?:-(\d+))?(?:\/([a-zA-Z]+))?$/.exec(word)
+  if (!m) throw new DockerfileError(line, `invalid containerPort: ${word}`)
+  const first = Number(m[1])
+  const last = m[2] === undefined ? first : Number(m[2])
+  if (last < first || last > 65535) throw new DockerfileError(line, `invalid range specified for port: ${word}`)
+  const proto = (m[3] ?? 'tcp').toLowerCase()
+  return Array.from({ length: last - first + 1 }, (_, i) => `${first + i}/${proto}`)
+}
+
+/** ONBUILD's trigger as written (Docker stores the text; the child parses it at its FROM). */
+function onBuildTrigger(ins: Instruction): string {
+  const trigger = ins.rest.trim()
+  const name = trigger.split(/\s/)[0].toUpperCase()
+  if (!name) throw new DockerfileError(ins.line, 'ONBUILD requires at least one argument')
+  if (name === 'ONBUILD') throw new DockerfileError(ins.line, "Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed")
+  if (name === 'FROM' || name === 'MAINTAINER') throw new DockerfileError(ins.line, `${name} isn't allowed as an ONBUILD trigger`)
+  return trigger
 }
 
 const healthFlags = ['interval', 'timeout', 'start-period', 'start-interval', 'retries']

@@ -48,6 +48,10 @@ export interface ImageConfig {
   stopSignal?: string
   /** The image's health check (HEALTHCHECK), used by containers without a `healthcheck` option. */
   healthcheck?: Healthcheck
+  /** The shell of shell-form commands built on this image (SHELL), e.g. ["/bin/bash", "-c"]; Docker's default ["/bin/sh", "-c"] when unset. */
+  shell?: string[]
+  /** Instructions a build FROM this image runs first (ONBUILD), as written, e.g. ["RUN make"]; not inherited further. */
+  onBuild?: string[]
 }
 
 /** One step of an image's history, as `docker history` shows it. */
@@ -76,6 +80,8 @@ export interface OciContainerConfig {
   Labels?: Record<string, string> | null
   StopSignal?: string
   Healthcheck?: { Test?: string[]; Interval?: number; Timeout?: number; StartPeriod?: number; StartInterval?: number; Retries?: number }
+  Shell?: string[] | null
+  OnBuild?: string[] | null
 }
 
 /** The OCI image configuration document. */
@@ -122,6 +128,8 @@ export function imageConfigOf(doc: OciImageConfig): ImageConfig {
     labels: c.Labels ?? undefined,
     stopSignal: c.StopSignal || undefined,
     healthcheck: h?.Test ? { test: h.Test, interval: h.Interval, timeout: h.Timeout, startPeriod: h.StartPeriod, startInterval: h.StartInterval, retries: h.Retries } : undefined,
+    shell: c.Shell?.length ? c.Shell : undefined,
+    onBuild: c.OnBuild?.length ? c.OnBuild : undefined,
   }
   return withoutUndefined(config)
 }
@@ -140,6 +148,8 @@ export function ociContainerConfig(c: ImageConfig): OciContainerConfig {
     Labels: c.labels,
     StopSignal: c.stopSignal,
     Healthcheck: h ? withoutUndefined({ Test: h.test, Interval: h.interval, Timeout: h.timeout, StartPeriod: h.startPeriod, StartInterval: h.startInterval, Retries: h.retries }) : undefined,
+    Shell: c.shell,
+    OnBuild: c.onBuild,
   })
 }
 

@@ -46,7 +46,7 @@ describe('Image.build', () => {
     const ctx = context({ Dockerfile: twoStage, 'conf.txt': 'conf\n', 'app/main.sh': 'echo main\n' })
     const img = await Image.build(ctx, { runtime, tag: 'built:1', network: 'none' })
     expect(img.refs).toEqual(['built:1'])
-    expect(img.config).toMatchObject({ env: ['GREETING=hello world', 'MODE=test'], workdir: '/app/data', user: 'app', exposedPorts: ['8080/tcp', '53/udp'], labels: { 'org.example.name': 'demo' }, entrypoint: ['/bin/sh', '-c'] })
+    expect(img.config).toMatchObject({ env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'GREETING=hello world', 'MODE=test'], workdir: '/app/data', user: 'app', exposedPorts: ['8080/tcp', '53/udp'], labels: { 'org.example.name': 'demo' }, entrypoint: ['/bin/sh', '-c'] })
     expect(img.config.cmd).toEqual(['echo', 'cmd']) // set in this stage: ENTRYPOINT keeps it (BuildKit's cmdSet)
     const child = await Image.build(ctx, { runtime, dockerfile: { content: 'FROM built:1\nENTRYPOINT ["/bin/echo"]\n' } })
     expect(child.config.cmd).toBeUndefined() // inherited: cleared by ENTRYPOINT

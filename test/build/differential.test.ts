@@ -1,0 +1,161 @@
+/**
+ * Image.build against Docker's builders (issue 22): the same Dockerfile and
+ * context built by Docker 20.10's BuildKit and classic builder (a private
+ * engine, test/tools/docker-engine.ts) and by minicontainer, on the same
+ * busybox rootfs imported in both; the built trees (path, type, mode,
+ * owner, size, content, link target, file mtime) and the configs (Env, Cmd,
+ * Entrypoint, WorkingDir, User, ExposedPorts, Volumes, Labels, StopSignal,
+ * Healthcheck, Shell, OnBuild) must be equal. Where the two builders of
+ * Docker disagree, BuildKit's stable syntax is the contract (the classic
+ * builder is compared only on the cases it builds alike; see `classic`).
+ */
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+import * as os from 'node:os'
+import { Image, type Runtime } from '../../lib'
+import { contextOf } from '../../lib/container/context'
+import { useBusyboxOnBoth, type PrivateDocker } from '../tools/docker-engine'
+import { dockerBuildWith, dockerTree, localTree, treeDiff, type DockerBuilder, type TreeEntry } from '../tools/docker-build'
+
+jest.setTimeout(300_000)
+
+const base = 'mc-bdiff:bb'
+let engine: PrivateDocker
+let runtime: Runtime
+useBusyboxOnBoth(base, (e, r) => ((engine = e), (runtime = r)))
+
+let work: string
+beforeAll(() => {
+  work = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-bdiff-'))
+})
+afterAll(() => fs.rmSync(work, { recursive: true, force: true }))
+
+/** A context: files (string content; a `{ link }` is a symlink; a `{ mode }` sets the mode) and its Dockerfile. */
+type ContextFile = string | { link: string } | { content: string; mode: number }
+function context(name: string, dockerfile: string, files: Record<string, ContextFile>): string {
+  const dir = path.join(work, name)
+  fs.mkdirSync(dir)
+  fs.writeFileSync(path.join(dir, 'Dockerfile'), dockerfile)
+  const stamp = new Date('2024-03-01T12:00:00Z')
+  for (const [rel, f] of Object.entries(files)) {
+    const p = path.join(dir, rel)
+    fs.mkdirSync(path.dirname(p), { recursive: true })
+    if (typeof f === 'object' && 'link' in f) {
+      fs.symlinkSync(f.link, p)
+      continue
+    }
+    fs.writeFileSync(p, typeof f === 'string' ? f : f.content)
+    fs.chmodSync(p, typeof f === 'string' ? 0o644 : f.mode)
+    fs.utimesSync(p, stamp, stamp)
+  }
+  return dir
+}
+
+const configFields = ['Env', 'Cmd', 'Entrypoint', 'WorkingDir', 'User', 'ExposedPorts', 'Volumes', 'Labels', 'StopSignal', 'Healthcheck', 'Shell', 'OnBuild'] as const
+
+/** The compared fields, empty values (null, "", [], {}) dropped (Docker writes them, a document made here omits them), sets' keys sorted. */
+function comparable(config: Record<string, unknown> | undefined): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  for (const f of configFields) {
+    const v = config?.[f]
+    const empty = v === null || v === undefined || v === '' || (Array.isArray(v) && !v.length) || (typeof v === 'object' && !Object.keys(v as object).length)
+    if (!empty) out[f] = v !== null && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1))) : v
+  }
+  return out
+}
+
+async function dockerConfig(tag: string): Promise<Record<string, unknown>> {
+  return comparable(JSON.parse(await engine.ok(['image', 'inspect', '--format', '{{json .Config}}', tag])) as Record<string, unknown>)
+}
+
+function localConfig(id: string): Record<string, unknown> {
+  return comparable(contextOf({ runtime }).images.configDocument(id).config as Record<string, unknown> | undefined)
+}
+
+/** Builds `ctx` with Docker's `builder` and with minicontainer; returns what differs (empty when alike) but the `accepted` paths. */
+async function differences(ctx: string, tag: string, builder: DockerBuilder, accepted: string[] = []): Promise<{ tree: object; config: object; ours: Map<string, TreeEntry> }> {
+  const dockerTag = `${tag}-${builder}`
+  const r = await dockerBuildWith(engine, builder, ctx, dockerTag)
+  if (r.code !== 0) throw new Error(`docker build (${builder}) failed:\n${r.output}`)
+  const img = await Image.build(ctx, { runtime, tag, network: 'none' })
+  const theirs = await dockerTree(engine, dockerTag, work)
+  const ours = await localTree(runtime, img.id)
+  const [theirConfig, ourConfig] = [await dockerConfig(dockerTag), localConfig(img.id)]
+  const config = Object.fromEntries(configFields.filter((f) => JSON.stringify(theirConfig[f]) !== JSON.stringify(ourConfig[f])).map((f) => [f, { docker: theirConfig[f], here: ourConfig[f] }]))
+  const tree = Object.fromEntries(Object.entries(treeDiff(theirs, ours)).filter(([p]) => !accepted.includes(p)))
+  return { tree, config, ours }
+}
+
+/** Nothing differs (exact equality: toMatchObject would take any tree for {}). */
+function expectAlike(d: { tree: object; config: object }): void {
+  expect({ tree: d.tree, config: d.config }).toEqual({ tree: {}, config: {} })
+}
+
+const files = {
+  'file.txt': 'a file\n',
+  'exec.sh': { content: '#!/bin/sh\necho run\n', mode: 0o755 },
+  'private.txt': { content: 'secret\n', mode: 0o600 },
+  'dir/one.txt': 'one\n',
+  'dir/sub/two.txt': 'two\n',
+  'dir/sub/link': { link: 'two.txt' },
+  'rel.txt': 'relative\n',
+}
+
+const copies = `FROM ${base}
+COPY file.txt /new/deep/file.txt
+COPY dir /copied/
+COPY dir /copied-as
+COPY dir/sub /etc/sub
+COPY exec.sh private.txt /usr/local/bin/
+COPY --chown=app:staff file.txt /owned/
+COPY --chown=1000 dir/ /owned-dir/
+WORKDIR /work/here
+COPY rel.txt ./
+COPY rel.txt renamed.txt
+WORKDIR /etc
+WORKDIR relative/more
+RUN echo made > /run-made && mkdir -p /rd/a && chmod 700 /rd/a && ln -s /run-made /rd/link
+`
+
+const configs = `FROM ${base}
+ENV A=1 B="two words"
+ENV OLD value with spaces
+LABEL a=b "c d"=e
+EXPOSE 8000-8002 53/udp 80
+VOLUME /data
+VOLUME ["/logs", "/cache"]
+USER app:staff
+STOPSIGNAL SIGQUIT
+HEALTHCHECK --interval=5s --timeout=2s --retries=4 CMD ["true"]
+SHELL ["/bin/sh", "-ec"]
+ONBUILD RUN echo child > /tmp/onbuild-ran
+CMD echo hi
+ENTRYPOINT ["/bin/echo"]
+`
+
+describe('Image.build against Docker 20.10', () => {
+  for (const builder of ['buildkit', 'classic'] as const) {
+    it(`COPY (files, directories, parents, --chown, links), WORKDIR and RUN give ${builder}'s tree and config`, async () => {
+      const ctx = context(`copies-${builder}`, copies, files)
+      expectAlike(await differences(ctx, `bdiff-copies-${builder}`, builder))
+    })
+
+    it(`config instructions (ENV, LABEL, EXPOSE, VOLUME, USER, STOPSIGNAL, HEALTHCHECK, SHELL, ONBUILD, CMD, ENTRYPOINT) give ${builder}'s config`, async () => {
+      const ctx = context(`configs-${builder}`, configs, {})
+      expectAlike(await differences(ctx, `bdiff-configs-${builder}`, builder))
+      const child = context(`child-${builder}`, `FROM bdiff-configs-${builder}\nENTRYPOINT ["/bin/true"]\n`, {})
+      await dockerBuildWith(engine, builder, ctx, `bdiff-configs-${builder}`) // the same tag for Docker's child
+      // The classic builder runs RUN (here the ONBUILD trigger) with the image's VOLUMEs mounted, so their mount points land in the layer; BuildKit mounts none.
+      const accepted = builder === 'classic' ? ['cache', 'data', 'logs'] : []
+      const d = await differences(child, `bdiff-child-${builder}`, builder, accepted)
+      expectAlike(d)
+      expect(d.ours.get('tmp/onbuild-ran')).toMatchObject({ size: 6, owner: '1000:50' }) // the trigger ran, as USER app:staff
+    })
+
+    it(`chmod of --chmod (BuildKit only) and a chmod-ed parent give ${builder}'s tree`, async () => {
+      const df = builder === 'buildkit' ? `FROM ${base}\nCOPY --chmod=0750 exec.sh file.txt /opt/bin/\n` : `FROM ${base}\nCOPY exec.sh file.txt /opt/bin/\n`
+      const ctx = context(`chmod-${builder}`, df, files)
+      expectAlike(await differences(ctx, `bdiff-chmod-${builder}`, builder))
+    })
+  }
+})
