@@ -19,14 +19,17 @@ import { optionsObject } from '../util/options-object'
 import { BuildCache, stepKey } from './cache'
 import { BuildContext, type Source } from './context'
 import { copyLayerTar, mkdirLayerTar } from './copy-layer'
-import { parseDockerfile, type Dockerfile, type Instruction } from './dockerfile'
+import { isHeredocMarker, parseDockerfile, type Dockerfile, type Instruction } from './dockerfile'
+import { heredocSource } from './heredoc-source'
 import { UnsupportedDockerfileFeatureError } from './errors'
 import { expandWord, expandWords } from './expand'
 import { LayerView } from './layer-lookup'
+import { runCommandOf, withScriptMount } from './run-command'
+import { CacheMounts, parseRunMount } from './run-mounts'
 import { runStep } from './run-step'
 import { fileHead } from './source-bytes'
 import { chownOf, sourcesDigest, withSourcesFromLayers } from './sources'
-import { applyConfigInstruction, commandOf, scopeOf, workdirOf, type StageState } from './stage-state'
+import { applyConfigInstruction, scopeOf, workdirOf, type StageState } from './stage-state'
 import { findStage, splitStages, targetStage, type Stage, type StagePlan } from './stages'
 
 const defaultShell = ['/bin/sh', '-c']
@@ -63,6 +66,7 @@ class Builder {
   private readonly built = new Map<Stage, Promise<StageState>>()
   private readonly building = new Set<Stage>()
   private readonly cache: BuildCache
+  private readonly cacheMounts: CacheMounts
   private readonly globals: Map<string, string>
 
   constructor(
@@ -73,6 +77,7 @@ class Builder {
     private readonly opts: BuildOptions,
   ) {
     this.cache = new BuildCache(rt.root, (d) => rt.images.hasLayer(d))
+    this.cacheMounts = new CacheMounts(rt.root)
     const p = hostPlatform()
     const platform = `${p.os}/${p.architecture}${p.variant ? `/${p.variant}` : ''}`
     this.globals = new Map(Object.entries({ TARGETPLATFORM: platform, TARGETOS: p.os, TARGETARCH: p.architecture, TARGETVARIANT: p.variant ?? '', BUILDPLATFORM: platform, BUILDOS: p.os, BUILDARCH: p.architecture, BUILDVARIANT: p.variant ?? '' }))
@@ -160,7 +165,7 @@ class Builder {
       for (const [k, v] of this.argDecls(ins, scope)) if (v !== undefined) state.args.set(k, v)
       return
     }
-    if (ins.name === 'RUN') return this.run(s, state, ins)
+    if (ins.name === 'RUN') return this.run(s, state, ins, scope)
     if (ins.name === 'COPY' || ins.name === 'ADD') return this.copy(s, state, ins, scope)
     if (ins.name === 'WORKDIR') return this.workdir(s, state, ins, workdirOf(state, ins, scope))
     applyConfigInstruction(state, ins, scope)
@@ -181,23 +186,40 @@ class Builder {
     state.history.push({ created: new Date().toISOString(), created_by: ins.original })
   }
 
-  private async run(s: Stage, state: StageState, ins: Instruction): Promise<void> {
-    for (const f of ins.flags.keys()) if (f !== 'network') throw new UnsupportedDockerfileFeatureError(ins.line, `RUN --${f} is not supported yet`)
-    const cmd = commandOf(ins, state.shell)
+  private async run(s: Stage, state: StageState, ins: Instruction, scope: ReturnType<typeof scopeOf>): Promise<void> {
+    for (const f of ins.flags.keys()) if (f !== 'network' && f !== 'mount') throw new UnsupportedDockerfileFeatureError(ins.line, `RUN --${f} is not supported yet`)
+    const { cmd, script } = runCommandOf(ins, state.shell)
+    const mounts = (ins.flagLists.get('mount') ?? []).map((m) => parseRunMount(expandWord(m, scope), ins.line, state.config.workdir || '/'))
     const args = [...state.args].filter(([k]) => !(state.config.env ?? []).some((kv) => kv.startsWith(`${k}=`))).map(([k, v]) => `${k}=${v}`)
-    const network = (ins.flags.get('network') || this.opts.network || 'bridge') as 'bridge' | 'none' | 'host'
-    await this.layerStep(s, state, ins, ['RUN', cmd, args, network], () =>
-      runStep(this.rt, {
-        layers: state.layers,
-        config: state.config,
-        cmd,
-        env: [...(state.config.env ?? []), ...args],
-        network,
-        where: this.step(s, ins),
-        onLine: (l) => this.opts.onLog?.(l, this.step(s, ins)),
-        signal: this.opts.signal,
-      }),
+    const network = this.networkOf(ins)
+    const view = this.view(state)
+    const addedTargets = [...mounts.map((m) => m.target)].filter((t) => !view.stat(t))
+    await this.layerStep(s, state, ins, ['RUN', cmd, script ?? null, mounts, args, network], () =>
+      this.cacheMounts.with(mounts, this.ctx.dir, !!this.opts.noCache, (runMounts) =>
+        withScriptMount(script, (scriptMounts) =>
+          runStep(this.rt, {
+            layers: state.layers,
+            config: state.config,
+            cmd,
+            env: [...(state.config.env ?? []), ...args],
+            network,
+            mounts: [...runMounts, ...scriptMounts],
+            addedTargets,
+            where: this.step(s, ins),
+            onLine: (l) => this.opts.onLog?.(l, this.step(s, ins)),
+            signal: this.opts.signal,
+          }),
+        ),
+      ),
     )
+  }
+
+  /** RUN --network (default: the build's `network`, else bridge). */
+  private networkOf(ins: Instruction): 'bridge' | 'none' | 'host' {
+    const flag = ins.flags.get('network')
+    if (flag === undefined || flag === 'default') return this.opts.network ?? 'bridge'
+    if (flag !== 'none' && flag !== 'host') throw new DockerfileError(ins.line, `unsupported network mode "${flag}": use default, none or host`)
+    return flag
   }
 
   private async copy(s: Stage, state: StageState, ins: Instruction, scope: ReturnType<typeof scopeOf>): Promise<void> {
@@ -214,7 +236,10 @@ class Builder {
     if (chmodFlag !== undefined && !/^[0-7]{3,4}$/.test(chmodFlag)) throw new DockerfileError(ins.line, `invalid chmod parameter ${chmodFlag}: use an octal mode such as 0755`)
     const chmod = chmodFlag === undefined ? undefined : parseInt(chmodFlag, 8)
     const destIsDirWritten = /\/$|\/\.$/.test(written)
-    await this.withSources(ins, words.slice(0, -1), async (sources) => {
+    const named = words.slice(0, -1)
+    const docs = named.filter(isHeredocMarker).map((_, i) => heredocSource(ins.heredocs![i], scope))
+    await this.withSources(ins, named.filter((w) => !isHeredocMarker(w)), async (fromFiles) => {
+      const sources = [...fromFiles, ...docs]
       if (ins.name === 'ADD' && sources.some(isArchive)) throw new UnsupportedDockerfileFeatureError(ins.line, 'ADD of a local archive (extracted by Docker) is not supported yet; use COPY and extract it in a RUN')
       if (sources.length > 1 && !/[/\\]$|\/\.$/.test(written)) throw new DockerfileError(ins.line, `When using ${ins.name} with more than one source file, the destination must be a directory and end with a /`)
       await this.layerStep(s, state, ins, [ins.name, dest, destIsDirWritten, chown, chmod, await sourcesDigest(sources)], () =>
@@ -226,7 +251,7 @@ class Builder {
   /** Lends `use` the sources a COPY names: from the context, or from a stage's or an image's files (`--from`). */
   private async withSources<T>(ins: Instruction, paths: string[], use: (sources: Source[]) => Promise<T>): Promise<T> {
     const from = ins.flags.get('from')
-    if (from === undefined) return use(paths.flatMap((p) => this.ctx.select(p)))
+    if (from === undefined || !paths.length) return use(paths.flatMap((p) => this.ctx.select(p)))
     const dep = findStage(this.plan.stages, from)
     if (dep) {
       const d = await this.stage(dep)

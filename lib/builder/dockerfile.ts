@@ -17,14 +17,28 @@ export interface Instruction {
   readonly name: string
   /** 1-based line where it starts. */
   readonly line: number
-  /** `--flag=value` flags before the arguments (value "" for a bare `--flag`). */
+  /** `--flag=value` flags before the arguments (value "" for a bare `--flag`; the last of a repeated flag). */
   readonly flags: ReadonlyMap<string, string>
+  /** Every value of each flag, in order (RUN's several `--mount`). */
+  readonly flagLists: ReadonlyMap<string, string[]>
   /** The arguments after the flags, continuation lines joined. */
   readonly rest: string
   /** The exec (JSON) form's array, when the arguments are one. */
   readonly json?: string[]
   /** The instruction's text as Docker shows it (name and arguments). */
   readonly original: string
+  /** Its here-documents (RUN, COPY, ADD), in the order their markers appear. */
+  readonly heredocs?: Heredoc[]
+}
+
+/** A here-document (`<<EOF` ... `EOF`) of an instruction. */
+export interface Heredoc {
+  /** The delimiter, e.g. "EOF" (COPY names the file after it). */
+  readonly name: string
+  /** The lines up to the delimiter, each ending in a newline (leading tabs stripped for `<<-`). */
+  readonly data: string
+  /** The delimiter was not quoted: variables in the data are expanded (COPY). */
+  readonly expand: boolean
 }
 
 /** A parsed Dockerfile. */
@@ -56,7 +70,18 @@ export function parseDockerfile(text: string): Dockerfile {
       line = i < lines.length ? lines[i] : '' // a continuation keeps its leading whitespace, as BuildKit's
     }
     body += continues(line, escape) ? line.trimEnd().slice(0, -1) : line
-    if (body.trim()) instructions.push(instruction(body.trim(), start + 1))
+    if (!body.trim()) continue
+    const ins = instruction(body.trim(), start + 1)
+    const markers = ins.json || !withHeredocs.has(ins.name) ? [] : heredocMarkers(ins.rest)
+    const heredocs: Heredoc[] = []
+    for (const m of markers) {
+      const end = lines.findIndex((l, j) => j > i && (m.chomp ? l.replace(/^\t+/, '') : l) === m.name)
+      if (end < 0) throw new DockerfileError(start + 1, `unterminated heredoc: no line "${m.name}" ends it`)
+      const content = lines.slice(i + 1, end).map((l) => `${m.chomp ? l.replace(/^\t+/, '') : l}\n`)
+      heredocs.push({ name: m.name, data: content.join(''), expand: m.expand })
+      i = end
+    }
+    instructions.push(heredocs.length ? { ...ins, heredocs } : ins)
   }
   if (!instructions.length) throw new DockerfileError(0, 'the Dockerfile cannot be empty')
   return { escape, instructions }
@@ -105,22 +130,35 @@ function instruction(body: string, line: number): Instruction {
   const m = /^(\S+)\s*([\s\S]*)$/.exec(body)!
   const name = m[1].toUpperCase()
   if (!known.includes(name)) throw new DockerfileError(line, `unknown instruction: ${m[1]}`)
-  const { flags, rest } = withFlags.has(name) ? splitFlags(m[2]) : { flags: new Map<string, string>(), rest: m[2] }
+  const { flags, flagLists, rest } = withFlags.has(name) ? splitFlags(m[2]) : { flags: new Map<string, string>(), flagLists: new Map<string, string[]>(), rest: m[2] }
   const json = withJson.has(name) ? jsonForm(rest) : undefined
-  // Heredocs are not parsed yet: refused, never run as shell text that BuildKit would read otherwise.
-  if (!json && ['RUN', 'COPY', 'ADD'].includes(name) && /(^|\s)<<-?["']?[A-Za-z_]/.test(rest)) throw new UnsupportedDockerfileFeatureError(line, `heredocs (${name} <<EOF) are not supported yet`)
-  return { name, line, flags, rest, ...(json ? { json } : {}), original: `${name} ${m[2]}`.trim() }
+  return { name, line, flags, flagLists, rest, ...(json ? { json } : {}), original: `${name} ${m[2]}`.trim() }
+}
+
+const withHeredocs = new Set(['RUN', 'COPY', 'ADD'])
+const heredocMarker = /<<(-?)(["']?)([A-Za-z_][A-Za-z0-9_]*)\2/g
+
+/** The here-document markers of an instruction's arguments (`<<EOF`, `<<-"EOF"`), in order. */
+function heredocMarkers(rest: string): { name: string; chomp: boolean; expand: boolean }[] {
+  return [...rest.matchAll(heredocMarker)].map((m) => ({ name: m[3], chomp: m[1] === '-', expand: m[2] === '' }))
+}
+
+/** Whether a word is a here-document marker alone (COPY's source `<<EOF`, RUN's whole command). */
+export function isHeredocMarker(word: string): boolean {
+  return new RegExp(`^${heredocMarker.source}$`).test(word.trim())
 }
 
 /** Leading `--name=value` words. */
-function splitFlags(text: string): { flags: Map<string, string>; rest: string } {
+function splitFlags(text: string): { flags: Map<string, string>; flagLists: Map<string, string[]>; rest: string } {
   const flags = new Map<string, string>()
+  const flagLists = new Map<string, string[]>()
   let rest = text
   for (let m = /^--([a-zA-Z-]+)(?:=(\S*))?\s*/.exec(rest); m; m = /^--([a-zA-Z-]+)(?:=(\S*))?\s*/.exec(rest)) {
     flags.set(m[1], m[2] ?? '')
+    flagLists.set(m[1], [...(flagLists.get(m[1]) ?? []), m[2] ?? ''])
     rest = rest.slice(m[0].length)
   }
-  return { flags, rest }
+  return { flags, flagLists, rest }
 }
 
 /** The exec form's array, or undefined when the text is not a JSON array of strings (then it is the shell form). */

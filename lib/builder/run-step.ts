@@ -8,12 +8,15 @@
  * @module
  */
 import { randomBytes } from 'node:crypto'
+import * as fs from 'node:fs'
+import * as path from 'node:path'
 import { BuildError } from '../errors'
 import { Container } from '../container/container'
 import type { ContainerContext } from '../container/context'
 import { layerFromUpper } from '../files'
 import type { ImageConfig } from '../image/store'
 import type { NetworkMode } from '../container/types'
+import type { MountOption } from '../storage/mount-types'
 
 /** What a RUN needs besides its command. */
 export interface RunStepInput {
@@ -24,6 +27,10 @@ export interface RunStepInput {
   /** ENV plus the ARGs in scope. */
   readonly env: string[]
   readonly network: NetworkMode
+  /** RUN's --mount mounts (and a here-document script's). */
+  readonly mounts?: MountOption[]
+  /** Mount targets the image lacks: the mount points made for them are taken out of the layer. */
+  readonly addedTargets?: string[]
   /** Where failures point: stage name or index, line, instruction text. */
   readonly where: { stage: string; line: number; instruction: string }
   readonly onLine: (line: string) => void
@@ -38,7 +45,7 @@ export async function runStep(rt: ContainerContext, input: RunStepInput): Promis
   const temp = rt.images.putImage(input.layers, config, { history: [{ comment: `minicontainer build ${randomBytes(8).toString('hex')}` }] })
   let container: Container | undefined
   try {
-    container = await Container.create(temp.id, input.cmd, { runtime: rt, entrypoint: [], env: input.env, user: input.config.user || undefined, workdir: input.config.workdir || undefined, network: input.network, signal: input.signal })
+    container = await Container.create(temp.id, input.cmd, { runtime: rt, entrypoint: [], env: input.env, user: input.config.user || undefined, workdir: input.config.workdir || undefined, network: input.network, mounts: input.mounts, signal: input.signal })
     await container.start({ signal: input.signal })
     const exit = await container.wait()
     const output = await linesOf(container)
@@ -47,10 +54,24 @@ export async function runStep(rt: ContainerContext, input: RunStepInput): Promis
       const { stage, line, instruction } = input.where
       throw new BuildError(stage, line, instruction, exit.exitCode, output.slice(-50), `process ${JSON.stringify(input.cmd.join(' '))} did not complete successfully: exit code: ${exit.exitCode}`)
     }
-    return await rt.images.layers.addTar(layerFromUpper(rt.containers.paths(container.id).upper, rt.userIds?.insideIds()))
+    const upper = rt.containers.paths(container.id).upper
+    for (const t of input.addedTargets ?? []) removeMountPoint(upper, t)
+    return await rt.images.layers.addTar(layerFromUpper(upper, rt.userIds?.insideIds()))
   } finally {
     await container?.remove({ force: true }).catch(() => {})
     rt.images.forget(temp.id)
+  }
+}
+
+/** Removes the empty mount point made for `target` in the upper dir, and the parents made for it while they are empty. */
+function removeMountPoint(upper: string, target: string): void {
+  for (let t = target; t !== '/'; t = path.posix.dirname(t)) {
+    const p = path.join(upper, t)
+    const st = fs.lstatSync(p, { throwIfNoEntry: false })
+    if (!st) continue
+    if (st.isDirectory() ? fs.readdirSync(p).length : st.size) return
+    if (st.isDirectory()) fs.rmdirSync(p)
+    else fs.unlinkSync(p)
   }
 }
 

@@ -29,7 +29,15 @@ describe('parseDockerfile', () => {
     expect(() => parseDockerfile('FROM bb\nFOO x\n')).toThrow(expect.objectContaining({ code: 'EDOCKERFILE', line: 2, message: 'dockerfile parse error on line 2: unknown instruction: FOO' }))
     expect(() => parseDockerfile('\n# c\n')).toThrow(expect.objectContaining({ code: 'EDOCKERFILE', message: 'the Dockerfile cannot be empty' }))
     expect(() => parseDockerfile('# syntax=example.com/frontend\nFROM bb\n')).toThrow(expect.objectContaining({ code: 'EUNSUPPORTED' }))
-    expect(() => parseDockerfile('FROM bb\nRUN <<EOF\necho\nEOF\n')).toThrow(expect.objectContaining({ code: 'EUNSUPPORTED', line: 2 }))
+  })
+
+  it('reads here-documents: the lines up to each delimiter, <<- without leading tabs, quoted delimiters not expanded', () => {
+    const df = parseDockerfile('FROM bb\nCOPY <<A <<-"B" /d/\na $X\nA\n\tb\n\tB\nRUN true\n')
+    expect(df.instructions.map((i) => [i.name, i.line, i.heredocs])).toEqual([
+      ['FROM', 1, undefined],
+      ['COPY', 2, [{ name: 'A', data: 'a $X\n', expand: true }, { name: 'B', data: 'b\n', expand: false }]],
+      ['RUN', 7, undefined],
+    ])
   })
 })
 

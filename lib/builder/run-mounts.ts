@@ -1,0 +1,142 @@
+/**
+ * RUN's `--mount` flags, as BuildKit reads them: `type=cache` (a directory
+ * kept under the runtime root across builds and Dockerfiles, keyed by `id`,
+ * default the target; `sharing=shared|locked|private`; never in a layer;
+ * empty under `noCache`), `type=bind` (a context path, read-only) and
+ * `type=tmpfs`. `secret` and `ssh` are EUNSUPPORTED, naming the flag; a bind
+ * from a stage or image, or `rw`, is EUNSUPPORTED too, never silently
+ * turned into something else.
+ *
+ * @module
+ */
+import { createHash } from 'node:crypto'
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+import { DockerfileError, NotFoundError } from '../errors'
+import type { MountOption } from '../storage/mount-types'
+import { KeyedLock } from '../util/keyed-lock'
+import { UnsupportedDockerfileFeatureError } from './errors'
+
+/** One parsed `--mount`. */
+export interface RunMount {
+  readonly type: 'cache' | 'bind' | 'tmpfs'
+  /** Absolute path in the RUN container. */
+  readonly target: string
+  /** cache: its id (default: the target). */
+  readonly id?: string
+  readonly sharing?: 'shared' | 'locked' | 'private'
+  /** bind: the context path. */
+  readonly source?: string
+  /** cache: mode of a new cache dir; tmpfs: mode of its root. */
+  readonly mode?: number
+  readonly uid?: number
+  readonly gid?: number
+  /** tmpfs: size limit in bytes. */
+  readonly size?: number
+}
+
+const keys: Record<RunMount['type'], string[]> = {
+  cache: ['target', 'id', 'sharing', 'mode', 'uid', 'gid', 'readonly', 'from', 'source'],
+  bind: ['target', 'source', 'from', 'readonly', 'rw'],
+  tmpfs: ['target', 'size'],
+}
+const aliases: Record<string, string> = { dst: 'target', destination: 'target', src: 'source', ro: 'readonly', readwrite: 'rw' }
+
+/** Parses one `--mount` value; EDOCKERFILE for what BuildKit refuses, EUNSUPPORTED for what is not carried out here. */
+export function parseRunMount(spec: string, line: number, workdir: string): RunMount {
+  const fields = new Map<string, string>()
+  for (const part of spec.split(',')) {
+    const i = part.indexOf('=')
+    const raw = (i < 0 ? part : part.slice(0, i)).toLowerCase()
+    fields.set(aliases[raw] ?? raw, i < 0 ? 'true' : part.slice(i + 1))
+  }
+  const type = fields.get('type') ?? 'bind'
+  fields.delete('type')
+  if (type === 'secret' || type === 'ssh') throw new UnsupportedDockerfileFeatureError(line, `RUN --mount=type=${type} is not supported yet`)
+  if (!(type in keys)) throw new DockerfileError(line, `unsupported mount type "${type}"`)
+  const t = type as RunMount['type']
+  for (const k of fields.keys()) if (!keys[t].includes(k)) throw new DockerfileError(line, `unexpected key '${k}' in '${spec}'`)
+  const target = fields.get('target')
+  if (!target) throw new DockerfileError(line, `mount ${spec}: a target is required (target=/path)`)
+  if (fields.has('from')) throw new UnsupportedDockerfileFeatureError(line, `RUN --mount=${spec}: from= (a stage's or image's files) is not supported yet; COPY --from the files instead`)
+  if (fields.get('rw') === 'true') throw new UnsupportedDockerfileFeatureError(line, `RUN --mount=${spec}: a read-write bind mount (its writes are discarded by BuildKit) is not supported yet`)
+  const sharing = fields.get('sharing') ?? 'shared'
+  if (!['shared', 'locked', 'private'].includes(sharing)) throw new DockerfileError(line, `unsupported sharing value "${sharing}"`)
+  const num = (k: string, base = 10) => (fields.has(k) ? parseInt(fields.get(k)!, base) : undefined)
+  return {
+    type: t,
+    target: path.posix.resolve(workdir, target),
+    ...(t === 'cache' ? { id: fields.get('id') || path.posix.resolve(workdir, target), sharing: sharing as RunMount['sharing'] } : {}),
+    ...(t === 'bind' ? { source: fields.get('source') ?? '.' } : {}),
+    mode: num('mode', 8),
+    uid: num('uid'),
+    gid: num('gid'),
+    size: num('size'),
+  }
+}
+
+/** Where cache mounts live: `<root>/build-cache-mounts/<sha256 of the id>`, with a lock per id for `sharing=locked`. */
+export class CacheMounts {
+  private readonly dir: string
+  private readonly locks: KeyedLock
+
+  /** @param root - the runtime root */
+  constructor(root: string) {
+    this.dir = path.join(root, 'build-cache-mounts')
+    this.locks = new KeyedLock(path.join(root, 'locks', 'build-cache-mounts'))
+  }
+
+  /**
+   * Runs `fn` with the mounts as `run()` takes them: cache dirs made on first
+   * use (fresh and thrown away when `fresh`, as under noCache), held under
+   * their lock for `locked` and `private` (one RUN at a time uses a private
+   * cache here, rather than a second copy of it), context binds read-only.
+   */
+  async with<T>(mounts: RunMount[], contextDir: string, fresh: boolean, fn: (options: MountOption[]) => Promise<T>): Promise<T> {
+    const made: string[] = []
+    const locked = mounts.filter((m) => m.type === 'cache' && m.sharing !== 'shared').map((m) => idKey(m.id!))
+    const run = async (): Promise<T> => {
+      try {
+        return await fn(mounts.map((m) => this.option(m, contextDir, fresh, made)))
+      } finally {
+        for (const d of made) fs.rmSync(d, { recursive: true, force: true })
+      }
+    }
+    return [...new Set(locked)].sort().reduceRight<() => Promise<T>>((inner, key) => () => this.locks.with(key, inner), run)()
+  }
+
+  private option(m: RunMount, contextDir: string, fresh: boolean, made: string[]): MountOption {
+    if (m.type === 'tmpfs') return { type: 'tmpfs', target: m.target, ...(m.size ? { tmpfsSize: m.size } : {}) }
+    if (m.type === 'bind') return { type: 'bind', source: contextPath(contextDir, m.source!), target: m.target, readOnly: true }
+    fs.mkdirSync(this.dir, { recursive: true })
+    const dir = fresh ? fs.mkdtempSync(path.join(this.dir, '.fresh-')) : path.join(this.dir, idKey(m.id!))
+    if (fresh) made.push(dir)
+    if (!fs.existsSync(dir)) {
+      fs.mkdirSync(dir, { recursive: true, mode: m.mode ?? 0o755 })
+      fs.chownSync(dir, m.uid ?? 0, m.gid ?? 0)
+    }
+    return { type: 'bind', source: dir, target: m.target }
+  }
+
+  /** Removes every cache mount (Image.pruneBuildCache). */
+  clear(): void {
+    fs.rmSync(this.dir, { recursive: true, force: true })
+  }
+}
+
+function idKey(id: string): string {
+  return createHash('sha256').update(id).digest('hex')
+}
+
+/** A bind source in the context: `..` and symlinks resolved, and refused when the result is outside it. */
+function contextPath(contextDir: string, source: string): string {
+  const root = fs.realpathSync(contextDir)
+  let real: string
+  try {
+    real = fs.realpathSync(path.join(root, path.posix.normalize(`/${source}`)))
+  } catch {
+    throw new NotFoundError(`RUN --mount=type=bind: "${source}" does not exist in the build context`)
+  }
+  if (real !== root && !real.startsWith(`${root}/`)) throw new NotFoundError(`RUN --mount=type=bind: "${source}" resolves outside the build context`)
+  return real
+}
