@@ -21,13 +21,13 @@ import { BuildContext, type Source } from './context'
 import { copyLayerTar, mkdirLayerTar } from './copy-layer'
 import { isHeredocMarker, parseDockerfile, type Dockerfile, type Instruction } from './dockerfile'
 import { heredocSource } from './heredoc-source'
+import { isExtractedArchive } from './archive-source'
 import { UnsupportedDockerfileFeatureError } from './errors'
 import { expandWord, expandWords } from './expand'
 import { LayerView } from './layer-lookup'
 import { runCommandOf, withScriptMount } from './run-command'
 import { CacheMounts, parseRunMount } from './run-mounts'
 import { runStep } from './run-step'
-import { fileHead } from './source-bytes'
 import { chownOf, sourcesDigest, withSourcesFromLayers } from './sources'
 import { applyConfigInstruction, scopeOf, workdirOf, type StageState } from './stage-state'
 import { findStage, splitStages, targetStage, type Stage, type StagePlan } from './stages'
@@ -239,11 +239,12 @@ class Builder {
     const named = words.slice(0, -1)
     const docs = named.filter(isHeredocMarker).map((_, i) => heredocSource(ins.heredocs![i], scope))
     await this.withSources(ins, named.filter((w) => !isHeredocMarker(w)), async (fromFiles) => {
-      const sources = [...fromFiles, ...docs]
-      if (ins.name === 'ADD' && sources.some(isArchive)) throw new UnsupportedDockerfileFeatureError(ins.line, 'ADD of a local archive (extracted by Docker) is not supported yet; use COPY and extract it in a RUN')
-      if (sources.length > 1 && !/[/\\]$|\/\.$/.test(written)) throw new DockerfileError(ins.line, `When using ${ins.name} with more than one source file, the destination must be a directory and end with a /`)
-      await this.layerStep(s, state, ins, [ins.name, dest, destIsDirWritten, chown, chmod, await sourcesDigest(sources)], () =>
-        this.rt.images.layers.addTar(copyLayerTar(view, sources, { dest, destIsDirWritten, ...(chown ? { chown } : {}), ...(chmod !== undefined ? { chmod } : {}) })),
+      const all = [...fromFiles, ...docs]
+      const archives = ins.name === 'ADD' && ins.flags.get('from') === undefined ? fromFiles.filter((f) => isExtractedArchive(f, ins.line)) : []
+      const sources = all.filter((f) => !archives.includes(f))
+      if (all.length > 1 && !/[/\\]$|\/\.$/.test(written)) throw new DockerfileError(ins.line, `When using ${ins.name} with more than one source file, the destination must be a directory and end with a /`)
+      await this.layerStep(s, state, ins, [ins.name, dest, destIsDirWritten, chown, chmod, await sourcesDigest(sources), await sourcesDigest(archives)], () =>
+        this.rt.images.layers.addTar(copyLayerTar(view, sources, { dest, destIsDirWritten, ...(chown ? { chown } : {}), ...(chmod !== undefined ? { chmod } : {}) }, archives)),
       )
     })
   }
@@ -279,13 +280,4 @@ class Builder {
   private view(state: StageState): LayerView {
     return new LayerView([...state.layers].reverse().map((l) => this.rt.images.layerPath(l)))
   }
-}
-
-/** A local tar, gzip, bzip2 or xz file, which ADD would extract. */
-function isArchive(s: Source): boolean {
-  const e = s.entries.length === 1 && s.entries[0].type === 'file' ? s.entries[0] : undefined
-  if (!e) return false
-  const c = fileHead(s, e, 262)
-  const magic = c.subarray(0, 6).toString('hex')
-  return magic.startsWith('1f8b') || magic.startsWith('425a68') || magic === 'fd377a585a00' || c.subarray(257, 262).toString() === 'ustar'
 }

@@ -17,6 +17,7 @@ import { entryWritten } from '../files/tar-writer'
 import type { Source, SourceEntry } from './context'
 import type { LayerView } from './layer-lookup'
 import { fileChunks } from './source-bytes'
+import { writeArchiveEntries } from './archive-source'
 
 /** Where and how a COPY writes. */
 export interface CopyPlan {
@@ -35,8 +36,8 @@ interface TarItem {
   readonly file?: { readonly source: Source; readonly entry: SourceEntry }
 }
 
-/** The tar of the COPY's layer, entries sorted so parents come first. */
-export function copyLayerTar(view: LayerView, sources: Source[], plan: CopyPlan): Readable {
+/** The tar of the COPY's layer, entries sorted so parents come first; ADD's `archives` are extracted into the destination after them. */
+export function copyLayerTar(view: LayerView, sources: Source[], plan: CopyPlan, archives: Source[] = []): Readable {
   const items = new Map<string, TarItem>()
   const now = new Date()
   const destStat = view.stat(plan.dest)
@@ -51,7 +52,12 @@ export function copyLayerTar(view: LayerView, sources: Source[], plan: CopyPlan)
       items.set(name, item(name, src, e, plan))
     }
   }
-  return packed([...items.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)))
+  if (archives.length) addParents(items, view, plan.dest, plan, now)
+  return packed([...items.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)), (pack) => writeArchives(pack, archives, plan))
+}
+
+async function writeArchives(pack: tar.Pack, archives: Source[], plan: CopyPlan): Promise<void> {
+  for (const a of archives) await writeArchiveEntries(pack, a, plan.dest, plan)
 }
 
 /** `dir` and its ancestors: copied up from the image when it has them, else made 0755. */
@@ -74,11 +80,12 @@ function item(name: string, source: Source, e: SourceEntry, plan: CopyPlan): Tar
 }
 
 /** The items as a tar stream, files streamed in with backpressure (the sources must stay open until it ends). */
-function packed(items: TarItem[]): Readable {
+function packed(items: TarItem[], then?: (pack: tar.Pack) => Promise<void>): Readable {
   const pack = tar.pack()
   ;(async () => {
     try {
       for (const i of items) await entryWritten(pack, i.header, i.file && fileChunks(i.file.source, i.file.entry))
+      await then?.(pack)
       pack.finalize()
     } catch (err) {
       pack.destroy(err as Error)

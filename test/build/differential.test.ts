@@ -12,6 +12,8 @@
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import * as os from 'node:os'
+import { execFileSync } from 'node:child_process'
+import { gzipSync } from 'node:zlib'
 import { Image, type Runtime } from '../../lib'
 import { contextOf } from '../../lib/container/context'
 import { useBusyboxOnBoth, type PrivateDocker } from '../tools/docker-engine'
@@ -150,6 +152,14 @@ describe('Image.build against Docker 20.10', () => {
       const d = await differences(child, `bdiff-child-${builder}`, builder, accepted)
       expectAlike(d)
       expect(d.ours.get('tmp/onbuild-ran')).toMatchObject({ size: 6, owner: '1000:50' }) // the trigger ran, as USER app:staff
+    })
+
+    it(`ADD extracts a local .tar.gz (owners and modes as archived) and copies a plain .gz as ${builder} does`, async () => {
+      const ctx = context(`adds-${builder}`, `FROM ${base}\nADD app.tar.gz /opt/app/\nADD note.gz /opt/\n`, files)
+      execFileSync('tar', ['-C', ctx, '--owner=1000', '--group=50', '--mtime=2023-05-06 07:08:09Z', '-czf', path.join(ctx, 'app.tar.gz'), 'dir', 'exec.sh'])
+      fs.writeFileSync(path.join(ctx, 'note.gz'), gzipSync('not a tar\n'))
+      fs.utimesSync(path.join(ctx, 'note.gz'), new Date('2024-03-01T12:00:00Z'), new Date('2024-03-01T12:00:00Z'))
+      expectAlike(await differences(ctx, `bdiff-adds-${builder}`, builder))
     })
 
     it(`chmod of --chmod (BuildKit only) and a chmod-ed parent give ${builder}'s tree`, async () => {
