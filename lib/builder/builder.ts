@@ -22,6 +22,7 @@ import { copyLayerTar, mkdirLayerTar } from './copy-layer'
 import { isHeredocMarker, parseDockerfile, type Dockerfile, type Instruction } from './dockerfile'
 import { heredocSource } from './heredoc-source'
 import { isExtractedArchive } from './archive-source'
+import { fetchUrlSource, isUrl, type UrlSource } from './url-source'
 import { UnsupportedDockerfileFeatureError } from './errors'
 import { expandWord, expandWords } from './expand'
 import { LayerView } from './layer-lookup'
@@ -227,7 +228,7 @@ class Builder {
     const words = ins.json ?? expandWords(ins.rest, scope)
     if (words.length < 2) throw new DockerfileError(ins.line, `${ins.name} requires at least two arguments, but only one was provided. Destination could not be determined`)
     const written = words[words.length - 1]
-    if (ins.name === 'ADD' && words.slice(0, -1).some((w) => /^https?:\/\//.test(w))) throw new UnsupportedDockerfileFeatureError(ins.line, 'ADD of a URL is not supported yet')
+    if (ins.name === 'COPY' && words.slice(0, -1).some(isUrl)) throw new DockerfileError(ins.line, "source can't be a URL for COPY")
     const dest = path.posix.resolve(state.config.workdir || '/', written)
     const view = this.view(state)
     const chownFlag = ins.flags.get('chown')
@@ -238,8 +239,21 @@ class Builder {
     const destIsDirWritten = /\/$|\/\.$/.test(written)
     const named = words.slice(0, -1)
     const docs = named.filter(isHeredocMarker).map((_, i) => heredocSource(ins.heredocs![i], scope))
-    await this.withSources(ins, named.filter((w) => !isHeredocMarker(w)), async (fromFiles) => {
-      const all = [...fromFiles, ...docs]
+    const fetched: UrlSource[] = []
+    try {
+      for (const url of named.filter(isUrl)) fetched.push(await fetchUrlSource(url, this.rt.root, this.opts.signal))
+      const inline = [...docs, ...fetched.map((f) => f.source)]
+      await this.copySources(s, state, ins, named.filter((w) => !isHeredocMarker(w) && !isUrl(w)), inline, { written, dest, view, chown, chmod, destIsDirWritten })
+    } finally {
+      fetched.forEach((f) => f.dispose())
+    }
+  }
+
+  /** COPY/ADD's layer step once the files are lent (`inline`: here-documents and downloads). */
+  private async copySources(s: Stage, state: StageState, ins: Instruction, paths: string[], inline: Source[], to: { written: string; dest: string; view: LayerView; chown?: { uid: number; gid: number }; chmod?: number; destIsDirWritten: boolean }): Promise<void> {
+    const { written, dest, view, chown, chmod, destIsDirWritten } = to
+    await this.withSources(ins, paths, async (fromFiles) => {
+      const all = [...fromFiles, ...inline]
       const archives = ins.name === 'ADD' && ins.flags.get('from') === undefined ? fromFiles.filter((f) => isExtractedArchive(f, ins.line)) : []
       const sources = all.filter((f) => !archives.includes(f))
       if (all.length > 1 && !/[/\\]$|\/\.$/.test(written)) throw new DockerfileError(ins.line, `When using ${ins.name} with more than one source file, the destination must be a directory and end with a /`)

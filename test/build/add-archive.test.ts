@@ -2,9 +2,14 @@
  * ADD of local archives: a tar, plain or gzip-compressed, is extracted into
  * the destination (owners, modes, links as archived; `--chown` wins), a
  * .gz that holds no tar is copied as it is, entries named with `..` stay
- * below the destination, and bzip2/xz archives are EUNSUPPORTED.
+ * below the destination, and bzip2/xz archives are EUNSUPPORTED. ADD of
+ * a URL (a server on 127.0.0.1): mode 0600, Last-Modified as mtime, named
+ * after the path, never extracted, a cache hit while the bytes are the
+ * same; a 404 is ENOTFOUND.
  */
 import * as fs from 'node:fs'
+import * as http from 'node:http'
+import type { AddressInfo } from 'node:net'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import * as zlib from 'node:zlib'
@@ -68,4 +73,36 @@ test('a .tar.gz and a .tar are extracted (owners, modes, mtimes, links as archiv
 
 test('a bzip2 (or xz) archive is EUNSUPPORTED naming it; nothing is built', async () => {
   await expect(Image.build(ctx, { runtime, network: 'none', dockerfile: { content: 'FROM bb\nADD fake.tar.bz2 /x/\n' } })).rejects.toMatchObject({ code: 'EUNSUPPORTED', message: expect.stringContaining('fake.tar.bz2') })
+})
+
+test('ADD <url>: fetched from 127.0.0.1 (a redirect followed), 0600 with the Last-Modified mtime, not extracted; same bytes hit the cache, new bytes miss; 404 is ENOTFOUND', async () => {
+  let body = 'served bytes\n'
+  const gz = zlib.gzipSync(fs.readFileSync(path.join(ctx, 'plain.tar')))
+  const server = http.createServer((req, res) => {
+    if (req.url === '/old/data.txt') return res.writeHead(302, { location: '/files/data.txt' }).end()
+    if (req.url === '/files/data.txt') return res.writeHead(200, { 'last-modified': 'Sat, 06 May 2023 07:08:09 GMT' }).end(body)
+    if (req.url === '/files/app.tar.gz') return res.writeHead(200).end(gz)
+    res.writeHead(404).end()
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  try {
+    const df = `FROM bb\nADD ${base}/old/data.txt /opt/\nADD ${base}/files/app.tar.gz /opt/named.tgz\n`
+    const build = async () => {
+      const cached: string[] = []
+      const img = await Image.build(ctx, { runtime, network: 'none', dockerfile: { content: df }, onLog: (line, step) => line === 'CACHED' && cached.push(step.instruction.split(' ')[1]) })
+      return { img, cached }
+    }
+    const first = await build()
+    expect(await runOutput(runtime, first.img.id, ['sh', '-c', 'stat -c "%n %a %u:%g %Y" /opt/data.txt; cat /opt/data.txt; stat -c %s /opt/named.tgz'])).toBe(`/opt/data.txt 600 0:0 1683356889\nserved bytes\n${gz.length}\n`)
+    expect((await build()).cached).toEqual([`${base}/old/data.txt`, `${base}/files/app.tar.gz`])
+    body = 'new bytes\n'
+    const changed = await build()
+    expect(changed.cached).toEqual([])
+    expect(await runOutput(runtime, changed.img.id, ['cat', '/opt/data.txt'])).toBe('new bytes\n')
+    await expect(Image.build(ctx, { runtime, dockerfile: { content: `FROM bb\nADD ${base}/missing /x\n` } })).rejects.toMatchObject({ code: 'ENOTFOUND', message: expect.stringContaining('404') })
+    expect(fs.readdirSync(path.join(runtime.root, 'tmp')).filter((f) => f.startsWith('add-url-'))).toEqual([])
+  } finally {
+    server.close()
+  }
 })
