@@ -20,6 +20,7 @@ import { entryWritten } from '../files/tar-writer'
 import type { Source } from './context'
 import { UnsupportedDockerfileFeatureError } from './errors'
 import { fileHead } from './source-bytes'
+import { clamped } from './source-date'
 
 const sniffBytes = 64 << 10
 
@@ -48,7 +49,7 @@ function gunzipHead(head: Buffer): Buffer {
 }
 
 /** Writes the archive's entries into `pack` below `dest` (owner and mode overridden by `--chown`/`--chmod`). */
-export async function writeArchiveEntries(pack: tarStream.Pack, s: Source, dest: string, over: { chown?: { uid: number; gid: number }; chmod?: number }): Promise<void> {
+export async function writeArchiveEntries(pack: tarStream.Pack, s: Source, dest: string, over: { chown?: { uid: number; gid: number }; chmod?: number; clampTo?: Date }): Promise<void> {
   const extract = tar.extract()
   const feeding = feed(decompressed(fileReadable(s)), extract)
   feeding.catch(() => {})
@@ -59,7 +60,7 @@ export async function writeArchiveEntries(pack: tarStream.Pack, s: Source, dest:
       continue
     }
     const name = below(dest, h.name)
-    const header = { ...h, name: `${name.slice(1)}${h.type === 'directory' ? '/' : ''}`, ...(h.type === 'link' && h.linkname ? { linkname: below(dest, h.linkname).slice(1) } : {}), ...over.chown, ...(over.chmod !== undefined && h.type !== 'symlink' ? { mode: over.chmod } : {}) }
+    const header = { ...h, name: `${name.slice(1)}${h.type === 'directory' ? '/' : ''}`, ...(h.type === 'link' && h.linkname ? { linkname: below(dest, h.linkname).slice(1) } : {}), mtime: clamped(h.mtime ?? new Date(0), over.clampTo), ...over.chown, ...(over.chmod !== undefined && h.type !== 'symlink' ? { mode: over.chmod } : {}) }
     await entryWritten(pack, header, h.type === 'file' ? (entry as AsyncIterable<Buffer>) : undefined)
     if (h.type !== 'file') entry.resume()
   }

@@ -50,7 +50,8 @@ export async function buildImage(context: string, options: BuildOptions = {}): P
   try {
     const state = await new Builder(rt, df, plan, ctx, opts).stage(target)
     const config = { ...state.config, ...(opts.labels ? { labels: { ...state.config.labels, ...opts.labels } } : {}) }
-    const stored = rt.images.putImage(state.layers, config, { refs, history: state.history })
+    const created = opts.sourceDateEpoch === undefined ? undefined : new Date(opts.sourceDateEpoch * 1000).toISOString()
+    const stored = rt.images.putImage(state.layers, config, { refs, history: state.history, ...(created ? { created } : {}) })
     return await Image.get(stored.id, { runtime: rt })
   } finally {
     ctx.close()
@@ -84,6 +85,15 @@ class Builder {
     this.globals = new Map(Object.entries({ TARGETPLATFORM: platform, TARGETOS: p.os, TARGETARCH: p.architecture, TARGETVARIANT: p.variant ?? '', BUILDPLATFORM: platform, BUILDOS: p.os, BUILDARCH: p.architecture, BUILDVARIANT: p.variant ?? '' }))
     const scope = { vars: this.globals, escape: df.escape, line: 0 }
     for (const ins of plan.globalArgs) for (const [k, v] of this.argDecls(ins, { ...scope, line: ins.line })) if (v !== undefined) this.globals.set(k, v)
+  }
+
+  /** sourceDateEpoch as a date: the time of every history entry and the latest mtime a layer gets. */
+  private get epoch(): Date | undefined {
+    return this.opts.sourceDateEpoch === undefined ? undefined : new Date(this.opts.sourceDateEpoch * 1000)
+  }
+
+  private now(): Date {
+    return this.epoch ?? new Date()
   }
 
   /** The stage's final state, built once. */
@@ -170,7 +180,7 @@ class Builder {
     if (ins.name === 'COPY' || ins.name === 'ADD') return this.copy(s, state, ins, scope)
     if (ins.name === 'WORKDIR') return this.workdir(s, state, ins, workdirOf(state, ins, scope))
     applyConfigInstruction(state, ins, scope)
-    state.history.push({ created: new Date().toISOString(), created_by: ins.original, empty_layer: true })
+    state.history.push({ created: this.now().toISOString(), created_by: ins.original, empty_layer: true })
   }
 
   /** A step that makes a layer: from the cache when its key is there, else made (and then cached). */
@@ -184,7 +194,7 @@ class Builder {
     }
     state.layers.push(diffId)
     state.key = key
-    state.history.push({ created: new Date().toISOString(), created_by: ins.original })
+    state.history.push({ created: this.now().toISOString(), created_by: ins.original })
   }
 
   private async run(s: Stage, state: StageState, ins: Instruction, scope: ReturnType<typeof scopeOf>): Promise<void> {
@@ -206,6 +216,7 @@ class Builder {
             network,
             mounts: [...runMounts, ...scriptMounts],
             addedTargets,
+            clampMtimesTo: this.epoch,
             where: this.step(s, ins),
             onLine: (l) => this.opts.onLog?.(l, this.step(s, ins)),
             signal: this.opts.signal,
@@ -258,7 +269,7 @@ class Builder {
       const sources = all.filter((f) => !archives.includes(f))
       if (all.length > 1 && !/[/\\]$|\/\.$/.test(written)) throw new DockerfileError(ins.line, `When using ${ins.name} with more than one source file, the destination must be a directory and end with a /`)
       await this.layerStep(s, state, ins, [ins.name, dest, destIsDirWritten, chown, chmod, await sourcesDigest(sources), await sourcesDigest(archives)], () =>
-        this.rt.images.layers.addTar(copyLayerTar(view, sources, { dest, destIsDirWritten, ...(chown ? { chown } : {}), ...(chmod !== undefined ? { chmod } : {}) }, archives)),
+        this.rt.images.layers.addTar(copyLayerTar(view, sources, { dest, destIsDirWritten, now: this.now(), clampTo: this.epoch, ...(chown ? { chown } : {}), ...(chmod !== undefined ? { chmod } : {}) }, archives)),
       )
     })
   }
@@ -285,10 +296,10 @@ class Builder {
     state.config.workdir = dir
     const view = this.view(state)
     if (view.stat(dir)) {
-      state.history.push({ created: new Date().toISOString(), created_by: ins.original, empty_layer: true })
+      state.history.push({ created: this.now().toISOString(), created_by: ins.original, empty_layer: true })
       return
     }
-    await this.layerStep(s, state, ins, ['WORKDIR', dir], () => this.rt.images.layers.addTar(mkdirLayerTar(view, dir)))
+    await this.layerStep(s, state, ins, ['WORKDIR', dir], () => this.rt.images.layers.addTar(mkdirLayerTar(view, dir, this.now())))
   }
 
   private view(state: StageState): LayerView {

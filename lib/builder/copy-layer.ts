@@ -18,6 +18,7 @@ import type { Source, SourceEntry } from './context'
 import type { LayerView } from './layer-lookup'
 import { fileChunks } from './source-bytes'
 import { writeArchiveEntries } from './archive-source'
+import { clamped } from './source-date'
 
 /** Where and how a COPY writes. */
 export interface CopyPlan {
@@ -27,7 +28,12 @@ export interface CopyPlan {
   readonly destIsDirWritten: boolean
   readonly chown?: { uid: number; gid: number }
   readonly chmod?: number
+  /** The mtime of directories the layer makes. */
+  readonly now: Date
+  /** sourceDateEpoch: no mtime in the layer is later. */
+  readonly clampTo?: Date
 }
+
 
 interface TarItem {
   readonly name: string
@@ -39,7 +45,7 @@ interface TarItem {
 /** The tar of the COPY's layer, entries sorted so parents come first; ADD's `archives` are extracted into the destination after them. */
 export function copyLayerTar(view: LayerView, sources: Source[], plan: CopyPlan, archives: Source[] = []): Readable {
   const items = new Map<string, TarItem>()
-  const now = new Date()
+  const now = plan.now
   const destStat = view.stat(plan.dest)
   const intoDir = plan.destIsDirWritten || destStat?.type === 'directory' || sources.length > 1
   for (const src of sources) {
@@ -73,7 +79,7 @@ function addParents(items: Map<string, TarItem>, view: LayerView, dir: string, p
 function item(name: string, source: Source, e: SourceEntry, plan: CopyPlan): TarItem {
   const owner = plan.chown ?? { uid: 0, gid: 0 }
   const mode = e.type === 'symlink' ? 0o777 : (plan.chmod ?? e.mode)
-  const base = { ...owner, mode, mtime: e.mtime }
+  const base = { ...owner, mode, mtime: clamped(e.mtime, plan.clampTo) }
   if (e.type === 'directory') return { name, header: { ...base, name: `${name.slice(1)}/`, type: 'directory' } }
   if (e.type === 'symlink') return { name, header: { ...base, name: name.slice(1), type: 'symlink', linkname: e.link ?? '' } }
   return { name, header: { ...base, name: name.slice(1), type: 'file', size: e.size }, file: { source, entry: e } }
@@ -95,8 +101,8 @@ function packed(items: TarItem[], then?: (pack: tar.Pack) => Promise<void>): Rea
 }
 
 /** The layer WORKDIR makes for a directory the image lacks: it and its missing parents, 0755. */
-export function mkdirLayerTar(view: LayerView, dir: string): Readable {
+export function mkdirLayerTar(view: LayerView, dir: string, now: Date): Readable {
   const items = new Map<string, TarItem>()
-  addParents(items, view, dir, { dest: dir, destIsDirWritten: true }, new Date())
+  addParents(items, view, dir, { dest: dir, destIsDirWritten: true, now }, now)
   return packed([...items.values()].sort((a, b) => (a.name < b.name ? -1 : 1)))
 }

@@ -31,6 +31,8 @@ export interface RunStepInput {
   readonly mounts?: MountOption[]
   /** Mount targets the image lacks: the mount points made for them are taken out of the layer. */
   readonly addedTargets?: string[]
+  /** sourceDateEpoch: later mtimes in the layer are set to this. */
+  readonly clampMtimesTo?: Date
   /** Where failures point: stage name or index, line, instruction text. */
   readonly where: { stage: string; line: number; instruction: string }
   readonly onLine: (line: string) => void
@@ -56,11 +58,22 @@ export async function runStep(rt: ContainerContext, input: RunStepInput): Promis
     }
     const upper = rt.containers.paths(container.id).upper
     for (const t of input.addedTargets ?? []) removeMountPoint(upper, t)
+    if (input.clampMtimesTo) clampMtimes(upper, input.clampMtimesTo)
     return await rt.images.layers.addTar(layerFromUpper(upper, rt.userIds?.insideIds()))
   } finally {
     await container?.remove({ force: true }).catch(() => {})
     rt.images.forget(temp.id)
   }
+}
+
+/** Sets every mtime in the (throwaway) upper dir later than `to` to `to`, links not followed, so the layer's bytes do not depend on when it ran. */
+function clampMtimes(dir: string, to: Date): void {
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name)
+    if (e.isDirectory()) clampMtimes(p, to)
+    if (fs.lstatSync(p).mtimeMs > to.getTime()) fs.lutimesSync(p, to, to)
+  }
+  if (fs.lstatSync(dir).mtimeMs > to.getTime()) fs.lutimesSync(dir, to, to)
 }
 
 /** Removes the empty mount point made for `target` in the upper dir, and the parents made for it while they are empty. */

@@ -71,6 +71,12 @@ export interface BuildOptions {
   pull?: 'missing' | 'never'
   /** Build every step again; the cache is neither read nor written. */
   noCache?: boolean
+  /**
+   * Reproducible builds (SOURCE_DATE_EPOCH, seconds since 1970): history and
+   * `created` get this time, and no file or directory in a built layer is
+   * newer, so the same inputs give the same image id on any root.
+   */
+  sourceDateEpoch?: number
   /** Each line of output and progress ("CACHED" for a step taken from the cache), with its step. */
   onLog?: (line: string, step: BuildStep) => void
   /** Aborts the build (EABORTED); nothing it was making is left. */
