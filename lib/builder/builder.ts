@@ -12,9 +12,10 @@ import * as path from 'node:path'
 import { contextOf, type ContainerContext } from '../container/context'
 import { DockerfileError, throwIfAborted } from '../errors'
 import { Image } from '../image/image'
-import type { BuildOptions, BuildStep } from '../image/image'
+import type { BuildOptions, BuildProgress, BuildStep } from '../image/image'
 import { hostPlatform } from '../image/platform'
 import { normaliseRef } from '../image/store'
+import { KeyedLock } from '../util/keyed-lock'
 import { optionsObject } from '../util/options-object'
 import { BuildCache, stepKey } from './cache'
 import { BuildContext, type Source } from './context'
@@ -69,6 +70,11 @@ class Builder {
   private readonly building = new Set<Stage>()
   private readonly cache: BuildCache
   private readonly cacheMounts: CacheMounts
+  private readonly stepLocks: KeyedLock
+  /** Keys of the steps this build made (the others it took from the cache). */
+  private readonly madeKeys = new Set<string>()
+  /** Instructions taken from the cache (for onProgress). */
+  private readonly cachedSteps = new Set<Instruction>()
   private readonly globals: Map<string, string>
 
   constructor(
@@ -80,6 +86,7 @@ class Builder {
   ) {
     this.cache = new BuildCache(rt.root, (d) => rt.images.hasLayer(d))
     this.cacheMounts = new CacheMounts(rt.root)
+    this.stepLocks = new KeyedLock(path.join(rt.root, 'locks', 'build-steps'))
     const p = hostPlatform()
     const platform = `${p.os}/${p.architecture}${p.variant ? `/${p.variant}` : ''}`
     this.globals = new Map(Object.entries({ TARGETPLATFORM: platform, TARGETOS: p.os, TARGETARCH: p.architecture, TARGETVARIANT: p.variant ?? '', BUILDPLATFORM: platform, BUILDOS: p.os, BUILDARCH: p.architecture, BUILDVARIANT: p.variant ?? '' }))
@@ -112,7 +119,7 @@ class Builder {
     const state = await this.base(s)
     for (const ins of [...this.onBuildTriggers(s, state), ...s.instructions]) {
       throwIfAborted(this.opts.signal, 'Image.build()')
-      await this.instruction(s, state, ins)
+      await this.reported(s, ins, () => this.instruction(s, state, ins))
     }
     return state
   }
@@ -169,6 +176,21 @@ class Builder {
     return { stage: s.name ?? String(s.index), line: ins.line, instruction: ins.original }
   }
 
+  /** Runs one instruction between its onProgress events: running, then cached, done or failed with the time it took. */
+  private async reported(s: Stage, ins: Instruction, carryOut: () => Promise<void>): Promise<void> {
+    const report = this.opts.onProgress
+    const started = performance.now()
+    const event = (status: BuildProgress['status']) => report?.({ ...this.step(s, ins), status, ms: status === 'running' ? 0 : Math.round((performance.now() - started) * 1000) / 1000 })
+    event('running')
+    try {
+      await carryOut()
+    } catch (err) {
+      event('failed')
+      throw err
+    }
+    event(this.cachedSteps.has(ins) ? 'cached' : 'done')
+  }
+
   private async instruction(s: Stage, state: StageState, ins: Instruction): Promise<void> {
     const scope = scopeOf(state, this.df.escape, ins.line)
     this.opts.onLog?.(`[${s.name ?? s.index}] ${ins.original}`, this.step(s, ins))
@@ -183,18 +205,30 @@ class Builder {
     state.history.push({ created: this.now().toISOString(), created_by: ins.original, empty_layer: true })
   }
 
-  /** A step that makes a layer: from the cache when its key is there, else made (and then cached). */
+  /**
+   * A step that makes a layer: from the cache when its key is there, else
+   * made (and then cached) under the key's cross-process lock, so the same
+   * step started by several builds on one root at once runs once and the
+   * others take its layer from the cache.
+   */
   private async layerStep(s: Stage, state: StageState, ins: Instruction, keyParts: unknown[], make: () => Promise<string>): Promise<void> {
     const key = stepKey([state.key, state.config, ...keyParts])
-    let diffId = this.opts.noCache ? undefined : this.cache.get(key)
-    if (diffId) this.opts.onLog?.('CACHED', this.step(s, ins))
-    else {
-      diffId = await make()
-      if (!this.opts.noCache) this.cache.put(key, diffId)
+    const diffId = this.opts.noCache ? await make() : ((this.cache.get(key) ?? (await this.stepLocks.with(key, async () => this.cache.get(key) ?? this.made(key, make)))) as string)
+    if (!this.madeKeys.has(key) && !this.opts.noCache) {
+      this.cachedSteps.add(ins)
+      this.opts.onLog?.('CACHED', this.step(s, ins))
     }
     state.layers.push(diffId)
     state.key = key
     state.history.push({ created: this.now().toISOString(), created_by: ins.original })
+  }
+
+  /** Makes a step's layer and records it in the cache. */
+  private async made(key: string, make: () => Promise<string>): Promise<string> {
+    const diffId = await make()
+    this.cache.put(key, diffId)
+    this.madeKeys.add(key)
+    return diffId
   }
 
   private async run(s: Stage, state: StageState, ins: Instruction, scope: ReturnType<typeof scopeOf>): Promise<void> {

@@ -50,6 +50,14 @@ export interface BuildStep {
   instruction: string
 }
 
+/** A progress event of `Image.build` (see {@link BuildOptions.onProgress}). */
+export interface BuildProgress extends BuildStep {
+  /** 'running' when the instruction starts; then 'cached' (its layer came from the cache), 'done' or 'failed'. */
+  status: 'running' | 'cached' | 'done' | 'failed'
+  /** Milliseconds the instruction took (0 while running). */
+  ms: number
+}
+
 /** Options of `Image.build`. */
 export interface BuildOptions {
   /** The Dockerfile: a path in the context (default "Dockerfile"), an absolute path, or its text. */
@@ -79,6 +87,8 @@ export interface BuildOptions {
   sourceDateEpoch?: number
   /** Each line of output and progress ("CACHED" for a step taken from the cache), with its step. */
   onLog?: (line: string, step: BuildStep) => void
+  /** Each instruction's start and end (cached, done or failed, with its time), in the order they happen. */
+  onProgress?: (event: BuildProgress) => void
   /** Aborts the build (EABORTED); nothing it was making is left. */
   signal?: AbortSignal
   /** A `Runtime`; omitted, the default runtime. */
