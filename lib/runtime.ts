@@ -17,6 +17,7 @@ import { asMiniContainerError, RootInUseError } from './errors'
 import { ImageStore } from './image/store'
 import { useDefaultImageContext, useImageBuilder } from './image/image'
 import { buildImage } from './builder/builder'
+import { pruneBuildCache } from './builder/prune'
 import { ContainerStore } from './container/store'
 import { useDefaultContext, type ContainerContext } from './container/context'
 import { collectGarbage, isRunning, stopOwnedContainers } from './container/recovery'
@@ -238,6 +239,6 @@ export class Runtime implements ContainerContext, AsyncDisposable {
 // The layers below reach the default runtime through these bindings, never by importing this module.
 useDefaultContext(() => Runtime.default())
 useDefaultImageContext(() => Runtime.default())
-useImageBuilder(buildImage)
+useImageBuilder({ build: buildImage, pruneCache: pruneBuildCache })
 useDefaultNetworkContext(() => Runtime.default())
 Volume.useDefaultStore(() => Runtime.default().volumes)

@@ -32,15 +32,38 @@ export class BuildCache {
     this.dir = path.join(root, 'build-cache')
   }
 
-  /** The layer cached for `key`, if it is still stored. */
+  /** The layer cached for `key`, if it is still stored (the entry's mtime records this last use). */
   get(key: string): string | undefined {
     let diffId: string
+    const file = path.join(this.dir, key)
     try {
-      diffId = fs.readFileSync(path.join(this.dir, key), 'utf8')
+      diffId = fs.readFileSync(file, 'utf8')
     } catch {
       return undefined
     }
-    return this.hasLayer(diffId) ? diffId : undefined
+    if (!this.hasLayer(diffId)) return undefined
+    const now = new Date()
+    fs.utimesSync(file, now, now)
+    return diffId
+  }
+
+  /** Forgets the entries last used before `cutoff` (ms since 1970); returns their layers and the layers the remaining entries keep. */
+  forget(cutoff: number): { dropped: string[]; kept: Set<string> } {
+    const dropped: string[] = []
+    const kept = new Set<string>()
+    for (const name of fs.existsSync(this.dir) ? fs.readdirSync(this.dir) : []) {
+      const file = path.join(this.dir, name)
+      const st = fs.statSync(file, { throwIfNoEntry: false })
+      if (!st) continue
+      const diffId = fs.readFileSync(file, 'utf8')
+      if (st.mtimeMs >= cutoff && !name.startsWith('.tmp-')) {
+        kept.add(diffId)
+        continue
+      }
+      fs.rmSync(file, { force: true })
+      if (!name.startsWith('.tmp-')) dropped.push(diffId)
+    }
+    return { dropped, kept }
   }
 
   /** Records the layer a step made (atomically: readers see the old entry or the new one). */

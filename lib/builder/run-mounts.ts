@@ -114,13 +114,26 @@ export class CacheMounts {
     if (!fs.existsSync(dir)) {
       fs.mkdirSync(dir, { recursive: true, mode: m.mode ?? 0o755 })
       fs.chownSync(dir, m.uid ?? 0, m.gid ?? 0)
+    } else if (!fresh) {
+      const now = new Date()
+      fs.utimesSync(dir, now, now) // its last use, for pruneBuildCache's until
     }
     return { type: 'bind', source: dir, target: m.target }
   }
 
-  /** Removes every cache mount (Image.pruneBuildCache). */
-  clear(): void {
-    fs.rmSync(this.dir, { recursive: true, force: true })
+  /** Removes the cache mounts last used before `cutoff` (ms since 1970), each under its lock; returns how many. */
+  async prune(cutoff: number): Promise<number> {
+    let removed = 0
+    for (const name of fs.existsSync(this.dir) ? fs.readdirSync(this.dir) : []) {
+      const dir = path.join(this.dir, name)
+      await this.locks.with(name, async () => {
+        const st = fs.statSync(dir, { throwIfNoEntry: false })
+        if (!st || st.mtimeMs >= cutoff) return
+        fs.rmSync(dir, { recursive: true, force: true })
+        removed++
+      })
+    }
+    return removed
   }
 }
 

@@ -95,14 +95,35 @@ export interface BuildOptions {
   runtime?: ImageContext
 }
 
-/** The builder behind {@link Image.build} (lib/builder, which sits above the container layer). */
-export type ImageBuilder = (context: string, opts: BuildOptions) => Promise<Image>
+/** The builder behind {@link Image.build} and {@link Image.pruneBuildCache} (lib/builder, which sits above the container layer). */
+export interface ImageBuilder {
+  /** Builds an image (Image.build). */
+  build(context: string, opts: BuildOptions): Promise<Image>
+  /** Prunes the build cache (Image.pruneBuildCache). */
+  pruneCache(opts: BuildCachePruneOptions): Promise<BuildCachePruneResult>
+}
+
+/** Options of {@link Image.pruneBuildCache}. */
+export interface BuildCachePruneOptions extends ImageRuntimeOption {
+  /** Only what was last used longer ago than this Go duration, e.g. "24h" (Docker's `until` filter); default: everything. */
+  until?: string
+}
+
+/** What {@link Image.pruneBuildCache} removed. */
+export interface BuildCachePruneResult {
+  /** Cached steps forgotten. */
+  entriesDeleted: number
+  /** Their layers that no image and no remaining step used, removed. */
+  layersDeleted: number
+  /** RUN --mount=type=cache directories removed. */
+  cacheMountsDeleted: number
+}
 
 const builder = new DefaultBinding<ImageBuilder>('no image builder: import minicontainer through its entry point')
 
 /** Binds the builder (the runtime module does, once). */
-export function useImageBuilder(build: ImageBuilder): void {
-  builder.bind(() => build)
+export function useImageBuilder(b: ImageBuilder): void {
+  builder.bind(() => b)
 }
 
 function contextOf(opts?: ImageRuntimeOption): ImageContext {
@@ -200,7 +221,16 @@ export class Image {
    * source; a failed build leaves no container or cache entry of its step.
    */
   static async build(context: string, opts: BuildOptions = {}): Promise<Image> {
-    return builder.of(undefined)(context, opts)
+    return builder.of(undefined).build(context, opts)
+  }
+
+  /**
+   * Removes build cache (`docker builder prune`): cached steps last used
+   * longer ago than `until` (default: all), the layers only they kept, and
+   * RUN cache mounts last used that long ago. Images are never touched.
+   */
+  static async pruneBuildCache(opts: BuildCachePruneOptions = {}): Promise<BuildCachePruneResult> {
+    return builder.of(undefined).pruneCache(opts)
   }
 
   /**
