@@ -55,7 +55,7 @@ export type { FilesErrorReason } from './files/errors'
 export { RegistryAuthError, RegistryError, UnsupportedManifestError, PlatformNotFoundError, ManifestNotFoundError } from './image/registry/errors'
 export { FilesError, PathNotFoundError, NotADirectoryError, DirectoryOntoFileError, DirNonDirError, ReadOnlyError, UnsafeEntryError } from './files/errors'
 
-export type { HarnessRunOptions } from './container/run'
+export type { HarnessRunOptions, BuildSource } from './container/run'
 export { Wait } from './harness/wait'
 export type { WaitStrategy, WaitContext } from './harness/strategy'
 export type { WaitTarget, LogLine, LogStreamName, HealthState, HealthResult, CommandResult } from './harness/target'

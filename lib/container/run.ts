@@ -17,6 +17,7 @@ import { networkModeOf } from './network-options'
 import { optionsObject } from '../util/options-object'
 import { stamp } from '../util/start-trace'
 import type { RunOptions } from './types'
+import { Image, type BuildOptions } from '../image/image'
 
 /** Options of {@link run} beyond create's: readiness, reuse and live logs. */
 export interface HarnessRunOptions {
@@ -104,6 +105,23 @@ function reuse(image: string, cmd: string[] | undefined, opts: AllRunOptions): P
   })
 }
 
+/** `run({ build })`'s image: built from a Dockerfile first (Image.build with the run's runtime and signal). */
+export interface BuildSource {
+  /** The build context directory and Image.build's options (`dockerfile`, `target`, `buildArgs`, `tag`...). */
+  build: Omit<BuildOptions, 'runtime' | 'signal'> & {
+    /** The build context directory. */
+    context: string
+  }
+}
+
+/** The image ref of `run()`'s first argument: as given, or the id of the image it builds. */
+async function imageOf(image: string | BuildSource, opts: AllRunOptions): Promise<string> {
+  if (typeof image === 'string') return image
+  if (!image || typeof image.build?.context !== 'string') throw new InvalidArgumentError('run({ build }): pass { build: { context: "./dir", target?, dockerfile?, buildArgs? } } or an image ref string')
+  const { context, ...build } = image.build
+  return (await Image.build(context, { ...build, runtime: opts.runtime, signal: opts.signal })).id
+}
+
 /** Every option `run()` takes: create's, the harness options, and `runtime`. */
 type AllRunOptions = RunOptions & HarnessRunOptions & RuntimeOption
 
@@ -122,10 +140,10 @@ function commandAndOptions(cmdOrOpts: string[] | AllRunOptions | undefined, opts
  * Resolves once the program runs, or with `waitFor` once it is ready (see
  * the overload with a command for the details).
  *
- * @param image - image ref ("bb:latest"), id or id prefix
+ * @param image - image ref ("bb:latest"), id or id prefix, or `{ build: { context, target } }` to build it from a Dockerfile first
  * @param opts - Docker-like options, the harness options, and `runtime` to target a non-default `Runtime`
  */
-export async function run(image: string, opts?: RunOptions & HarnessRunOptions & RuntimeOption): Promise<Container>
+export async function run(image: string | BuildSource, opts?: RunOptions & HarnessRunOptions & RuntimeOption): Promise<Container>
 /**
  * Creates and starts a container (`docker run`). Resolves once the program
  * runs, or with `waitFor` once it is ready; a start that fails removes the
@@ -133,15 +151,16 @@ export async function run(image: string, opts?: RunOptions & HarnessRunOptions &
  * A container that does not get ready throws ETIMEOUT or EEXITED (with its
  * last log lines) and is removed unless `keepOnFailure`.
  *
- * @param image - image ref ("bb:latest"), id or id prefix
+ * @param image - image ref ("bb:latest"), id or id prefix, or `{ build: { context, target } }` to build it from a Dockerfile first
  * @param cmd - command; defaults to the image's
  * @param opts - Docker-like options, the harness options, and `runtime` to target a non-default `Runtime`
  */
-export async function run(image: string, cmd?: string[], opts?: RunOptions & HarnessRunOptions & RuntimeOption): Promise<Container>
-export async function run(image: string, cmdOrOpts?: string[] | AllRunOptions, maybeOpts?: AllRunOptions): Promise<Container> {
+export async function run(image: string | BuildSource, cmd?: string[], opts?: RunOptions & HarnessRunOptions & RuntimeOption): Promise<Container>
+export async function run(source: string | BuildSource, cmdOrOpts?: string[] | AllRunOptions, maybeOpts?: AllRunOptions): Promise<Container> {
   stamp('node: run called')
   const { cmd, opts } = commandAndOptions(cmdOrOpts, maybeOpts)
   const options = optionsObject(opts, 'run()')
+  const image = await imageOf(source, options)
   throwIfAborted(options.signal, `running ${image}`)
   if (options.reuse) return reuse(image, cmd, options)
   return ready(await startNew(image, cmd, createOptions(options)), options)

@@ -7,8 +7,8 @@
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
-import { Container, Image, type Runtime } from '../../lib'
-import { runOutput, useRuntime } from '../helpers'
+import { Container, Image, run, type Runtime } from '../../lib'
+import { runOutput, text, useRuntime } from '../helpers'
 
 let runtime: Runtime
 useRuntime((rt) => (runtime = rt), { busybox: true, hostImage: false })
@@ -114,6 +114,17 @@ describe('Image.build', () => {
   it('a missing or ignored source is ENOTFOUND naming it', async () => {
     const ctx = context({ Dockerfile: 'FROM bb\nCOPY secret.txt /\n', 'secret.txt': 's', '.dockerignore': '*.txt\n' })
     await expect(Image.build(ctx, { runtime })).rejects.toMatchObject({ code: 'ENOTFOUND', message: expect.stringContaining('"/secret.txt": not found') })
+    fs.rmSync(ctx, { recursive: true, force: true })
+  })
+
+  it('run({ build: { context, target } }, cmd, opts) builds the target stage, then runs it; a broken Dockerfile rejects with EDOCKERFILE', async () => {
+    const ctx = context({ Dockerfile: 'FROM bb AS test\nRUN echo test-stage > /which\n\nFROM bb\nRUN echo final > /which\n' })
+    const c = await run({ build: { context: ctx, target: 'test' } }, ['cat', '/which'], { runtime, network: 'none' })
+    expect(await c.wait()).toEqual({ exitCode: 0 })
+    expect(await text(c.logs())).toBe('test-stage\n')
+    await c.remove()
+    fs.writeFileSync(path.join(ctx, 'Dockerfile'), 'FROM bb\nBOGUS x\n')
+    await expect(run({ build: { context: ctx } }, { runtime, network: 'none' })).rejects.toMatchObject({ code: 'EDOCKERFILE', line: 2 })
     fs.rmSync(ctx, { recursive: true, force: true })
   })
 })
