@@ -1,0 +1,81 @@
+// Image.build against Docker 20.10's BuildKit and classic builder (the docker.io package's client with
+// DOCKER_BUILDKIT=1 / 0, on the private engine of test/tools/docker-engine.ts), same two-stage
+// Dockerfile and context, same busybox base in both, RUN steps without network on every side:
+// cold (no cache), nothing changed, one source file changed; p50 of the rounds and the ratios.
+'use strict'
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+const { Image } = require('../dist')
+const { fmt, row, now, summarize } = require('./stats')
+
+const ROUNDS = Number(process.env.BENCH_BUILD_ROUNDS ?? 3)
+const repo = path.resolve(__dirname, '..')
+
+const dockerfile = `FROM bb:bench AS build
+COPY src/ /src/
+RUN cat /src/*.txt > /out.txt && wc -c /out.txt > /size.txt
+
+FROM bb:bench
+WORKDIR /app
+COPY --from=build /out.txt /size.txt ./
+CMD ["cat", "/app/out.txt"]
+`
+
+function writeContext(dir) {
+  fs.mkdirSync(path.join(dir, 'src'), { recursive: true })
+  fs.writeFileSync(path.join(dir, 'Dockerfile'), dockerfile)
+  for (let i = 0; i < 20; i++) fs.writeFileSync(path.join(dir, 'src', `f${i}.txt`), `file ${i}\n`.repeat(100))
+}
+
+module.exports = async function buildBench(runtime) {
+  require(path.join(repo, 'test', 'tools', 'ts-register.js'))
+  const { startPrivateDocker, dockerImportBusybox } = require(path.join(repo, 'test', 'tools', 'docker-engine.ts'))
+  const { dockerBuildWith } = require(path.join(repo, 'test', 'tools', 'docker-build.ts'))
+  const { busyboxRootfs } = require(path.join(repo, 'test', 'helpers.ts'))
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-bench-build-'))
+  let engine
+  try {
+    const rootfs = busyboxRootfs(path.join(work, 'rootfs'))
+    await Image.import(rootfs, { runtime, ref: 'bb:bench', config: { cmd: ['/bin/sh'] } })
+    engine = await startPrivateDocker()
+    await dockerImportBusybox(engine, 'bb:bench')
+    const ctx = path.join(work, 'ctx')
+    writeContext(ctx)
+    const sides = {
+      minicontainer: (noCache) => Image.build(ctx, { runtime, network: 'none', noCache }),
+      BuildKit: (noCache) => docker(engine, dockerBuildWith, 'buildkit', ctx, noCache),
+      classic: (noCache) => docker(engine, dockerBuildWith, 'classic', ctx, noCache),
+    }
+    const times = { cold: {}, unchanged: {}, 'one file changed': {} }
+    for (const t of Object.values(times)) for (const side of Object.keys(sides)) t[side] = []
+    for (let round = 0; round < ROUNDS; round++) {
+      // Sides alternate their order per round, so none always meets the warmer page cache.
+      const order = round % 2 ? Object.keys(sides).reverse() : Object.keys(sides)
+      for (const side of order) times.cold[side].push(await timed(() => sides[side](true)))
+      for (const side of order) times.unchanged[side].push(await timed(() => sides[side](false)))
+      fs.writeFileSync(path.join(ctx, 'src', 'f0.txt'), `changed in round ${round}\n`)
+      for (const side of order) times['one file changed'][side].push(await timed(() => sides[side](false)))
+    }
+    console.log(`\n## Image.build against Docker 20.10 (private engine), two stages, 20 source files, RUN without network; p50 of ${ROUNDS} rounds`)
+    row('case', 'minicontainer', 'BuildKit', 'classic', 'ours/BuildKit', 'ours/classic')
+    for (const [name, t] of Object.entries(times)) {
+      const p = Object.fromEntries(Object.entries(t).map(([side, ms]) => [side, summarize(ms).p50]))
+      row(name, fmt(p.minicontainer), fmt(p.BuildKit), fmt(p.classic), `${(p.minicontainer / p.BuildKit).toFixed(3)}x`, `${(p.minicontainer / p.classic).toFixed(3)}x`)
+    }
+  } finally {
+    await engine?.stop()
+    fs.rmSync(work, { recursive: true, force: true })
+  }
+}
+
+async function docker(engine, dockerBuildWith, builder, ctx, noCache) {
+  const r = await dockerBuildWith(engine, builder, ctx, `mc-bench-build:${builder}`, ['--network', 'none', ...(noCache ? ['--no-cache'] : [])])
+  if (r.code !== 0) throw new Error(`docker build (${builder}) failed:\n${r.output}`)
+}
+
+async function timed(fn) {
+  const t0 = now()
+  await fn()
+  return now() - t0
+}
