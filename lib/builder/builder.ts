@@ -238,7 +238,7 @@ class Builder {
     const args = [...state.args].filter(([k]) => !(state.config.env ?? []).some((kv) => kv.startsWith(`${k}=`))).map(([k, v]) => `${k}=${v}`)
     const network = this.networkOf(ins)
     const view = this.view(state)
-    const addedTargets = [...mounts.map((m) => m.target)].filter((t) => !view.stat(t))
+    const addedTargets = mounts.flatMap((m) => missingChain(view, m.target))
     await this.layerStep(s, state, ins, ['RUN', cmd, script ?? null, mounts, args, network], () =>
       this.cacheMounts.with(mounts, this.ctx.dir, !!this.opts.noCache, (runMounts) =>
         withScriptMount(script, (scriptMounts) =>
@@ -339,4 +339,11 @@ class Builder {
   private view(state: StageState): LayerView {
     return new LayerView([...state.layers].reverse().map((l) => this.rt.images.layerPath(l)))
   }
+}
+
+/** `p` and its ancestors that the image lacks, deepest first (the mount points a RUN mount makes). */
+function missingChain(view: LayerView, p: string): string[] {
+  const out: string[] = []
+  for (let d = p; d !== '/' && !view.stat(d); d = path.posix.dirname(d)) out.push(d)
+  return out
 }

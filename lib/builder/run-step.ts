@@ -29,7 +29,7 @@ export interface RunStepInput {
   readonly network: NetworkMode
   /** RUN's --mount mounts (and a here-document script's). */
   readonly mounts?: MountOption[]
-  /** Mount targets the image lacks: the mount points made for them are taken out of the layer. */
+  /** Mount targets and their parents that the image lacks, deepest first: the mount points made for them are taken out of the layer. */
   readonly addedTargets?: string[]
   /** sourceDateEpoch: later mtimes in the layer are set to this. */
   readonly clampMtimesTo?: Date
@@ -76,16 +76,13 @@ function clampMtimes(dir: string, to: Date): void {
   if (fs.lstatSync(dir).mtimeMs > to.getTime()) fs.lutimesSync(dir, to, to)
 }
 
-/** Removes the empty mount point made for `target` in the upper dir, and the parents made for it while they are empty. */
-function removeMountPoint(upper: string, target: string): void {
-  for (let t = target; t !== '/'; t = path.posix.dirname(t)) {
-    const p = path.join(upper, t)
-    const st = fs.lstatSync(p, { throwIfNoEntry: false })
-    if (!st) continue
-    if (st.isDirectory() ? fs.readdirSync(p).length : st.size) return
-    if (st.isDirectory()) fs.rmdirSync(p)
-    else fs.unlinkSync(p)
-  }
+/** Removes a mount point (or a parent made for one) from the upper dir when it is still empty: the image lacks it, the RUN put nothing there. */
+function removeMountPoint(upper: string, p: string): void {
+  const abs = path.join(upper, p)
+  const st = fs.lstatSync(abs, { throwIfNoEntry: false })
+  if (!st || (st.isDirectory() ? fs.readdirSync(abs).length : st.size)) return
+  if (st.isDirectory()) fs.rmdirSync(abs)
+  else fs.unlinkSync(abs)
 }
 
 async function linesOf(c: Container): Promise<string[]> {

@@ -104,6 +104,9 @@ test('RUN --mount=type=bind (a context dir, read-only) and type=tmpfs; their mou
   expect(await runOutput(runtime, img.id, show(['/from-bind', '/fs-type']))).toBe('== /from-bind\nfrom the context\nread-only\n== /fs-type\ntmpfs\n')
   expect(await runOutput(runtime, img.id, ['sh', '-c', 'ls -d /mnt /mnt/conf /scratch 2>&1 | wc -l; ls /mnt 2>/dev/null | wc -l'])).toBe('3\n0\n')
   expect(fs.existsSync(path.join(ctx, 'conf/new'))).toBe(false)
+  // A parent the image has keeps what the RUN did to it: only mount points the image lacks are taken out.
+  const chmodded = await Image.build(ctx, { runtime, network: 'none', dockerfile: { content: 'FROM bb\nRUN --mount=type=tmpfs,target=/tmp/scratch chmod 700 /tmp\n' } })
+  expect(await runOutput(runtime, chmodded.id, ['sh', '-c', 'stat -c %a /tmp; ls /tmp | wc -l'])).toBe('700\n0\n')
 })
 
 test('RUN --network=none has only loopback in a bridge build; an unknown mode is EDOCKERFILE', async () => {
