@@ -32,7 +32,7 @@ import { CacheMounts, parseRunMount } from './run-mounts'
 import { runStep } from './run-step'
 import { chownOf, sourcesDigest, withSourcesFromLayers } from './sources'
 import { applyConfigInstruction, scopeOf, workdirOf, type StageState } from './stage-state'
-import { findStage, splitStages, targetStage, type Stage, type StagePlan } from './stages'
+import { findStage, literalDependencies, splitStages, targetStage, type Stage, type StagePlan } from './stages'
 
 const defaultShell = ['/bin/sh', '-c']
 const defaultPath = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
@@ -116,6 +116,8 @@ class Builder {
   }
 
   private async buildStage(s: Stage): Promise<StageState> {
+    // Dependencies start now, side by side (each is built once; a failure surfaces where it is awaited).
+    for (const dep of literalDependencies(this.plan.stages, s)) if (!this.built.has(dep)) this.stage(dep).catch(() => {})
     const state = await this.base(s)
     for (const ins of [...this.onBuildTriggers(s, state), ...s.instructions]) {
       throwIfAborted(this.opts.signal, 'Image.build()')

@@ -58,3 +58,16 @@ export function targetStage(stages: Stage[], target: string | undefined): Stage 
   if (!s) throw new DockerfileError(0, `failed to reach build target ${target} in Dockerfile`)
   return s
 }
+
+/**
+ * The stages `s` names with a literal `COPY --from` (or ADD), and the one
+ * its FROM names when that is a stage: started together, so independent
+ * stages build in parallel (one that names a variable is built when reached).
+ */
+export function literalDependencies(stages: Stage[], s: Stage): Stage[] {
+  const refs = [s.from.rest.trim().split(/\s+/)[0], ...s.instructions.flatMap((i) => (i.flags.get('from') !== undefined ? [i.flags.get('from')!] : []))]
+  return refs.filter((r) => !r.includes('$')).flatMap((r) => {
+    const dep = findStage(stages.slice(0, s.index), r)
+    return dep ? [dep] : []
+  })
+}

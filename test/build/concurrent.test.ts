@@ -2,8 +2,8 @@
  * Builds on one runtime root from several processes: three processes
  * building the same Dockerfile at once run each step once (a lock per
  * cache key under the root; the others wait and take the layer from the
- * cache), all three get the same layers; and onProgress reports each
- * instruction's start and end.
+ * cache), all three get the same layers; independent stages of one build
+ * run side by side; and onProgress reports each instruction's start and end.
  */
 import { createHash } from 'node:crypto'
 import * as fs from 'node:fs'
@@ -11,7 +11,7 @@ import * as os from 'node:os'
 import * as path from 'node:path'
 import type { ChildProcess } from 'node:child_process'
 import { Image, type BuildProgress, type Runtime } from '../../lib'
-import { useRuntime } from '../helpers'
+import { runOutput, useRuntime } from '../helpers'
 import { spawnNode } from '../tools/node-child'
 
 jest.setTimeout(120_000)
@@ -61,4 +61,12 @@ test('onProgress: running then done (made) or cached (from the cache) for each i
   const failed: BuildProgress[] = []
   await expect(Image.build(ctx, { runtime, network: 'none', dockerfile: { content: 'FROM bb\nRUN exit 3\n' }, onProgress: (e) => failed.push(e) })).rejects.toMatchObject({ code: 'EBUILD' })
   expect(failed.map((e) => `${e.instruction}: ${e.status}`)).toEqual(['RUN exit 3: running', 'RUN exit 3: failed'])
+})
+
+test('independent stages build side by side: each RUN sees the other one running', async () => {
+  // Each stage marks itself in a shared cache mount and waits up to 10 s for the other's mark: built one after the other, the first would give up.
+  const waitFor = (me: string, other: string) => `RUN --mount=type=cache,id=side-by-side,target=/s touch /s/${me} && i=0; while [ ! -e /s/${other} ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; (test -e /s/${other} && echo together || echo alone) > /${me}`
+  const df = `FROM bb AS a\n${waitFor('a', 'b')}\nFROM bb AS b\n${waitFor('b', 'a')}\nFROM bb\nCOPY --from=a /a /a\nCOPY --from=b /b /b\n`
+  const img = await Image.build(ctx, { runtime, network: 'none', dockerfile: { content: df } })
+  expect(await runOutput(runtime, img.id, ['cat', '/a', '/b'])).toBe('together\ntogether\n')
 })
