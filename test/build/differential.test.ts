@@ -75,11 +75,11 @@ function localConfig(id: string): Record<string, unknown> {
 }
 
 /** Builds `ctx` with Docker's `builder` and with minicontainer; returns what differs (empty when alike) but the `accepted` paths. */
-async function differences(ctx: string, tag: string, builder: DockerBuilder, accepted: string[] = []): Promise<{ tree: object; config: object; ours: Map<string, TreeEntry> }> {
+async function differences(ctx: string, tag: string, builder: DockerBuilder, accepted: string[] = [], buildArgs: Record<string, string> = {}): Promise<{ tree: object; config: object; ours: Map<string, TreeEntry> }> {
   const dockerTag = `${tag}-${builder}`
-  const r = await dockerBuildWith(engine, builder, ctx, dockerTag)
+  const r = await dockerBuildWith(engine, builder, ctx, dockerTag, Object.entries(buildArgs).flatMap(([k, v]) => ['--build-arg', `${k}=${v}`]))
   if (r.code !== 0) throw new Error(`docker build (${builder}) failed:\n${r.output}`)
-  const img = await Image.build(ctx, { runtime, tag, network: 'none' })
+  const img = await Image.build(ctx, { runtime, tag, network: 'none', buildArgs })
   const theirs = await dockerTree(engine, dockerTag, work)
   const ours = await localTree(runtime, img.id)
   const [theirConfig, ourConfig] = [await dockerConfig(dockerTag), localConfig(img.id)]
@@ -160,6 +160,13 @@ describe('Image.build against Docker 20.10', () => {
       fs.writeFileSync(path.join(ctx, 'note.gz'), gzipSync('not a tar\n'))
       fs.utimesSync(path.join(ctx, 'note.gz'), new Date('2024-03-01T12:00:00Z'), new Date('2024-03-01T12:00:00Z'))
       expectAlike(await differences(ctx, `bdiff-adds-${builder}`, builder))
+    })
+
+    it(`stages, ARGs before and after FROM, COPY --from and .dockerignore (** and ! exceptions) give ${builder}'s tree and config`, async () => {
+      const df = `ARG BASE=${base}\nFROM \${BASE} AS build\nARG MSG=default\nRUN mkdir /out && echo "$MSG" > /out/msg && echo built > /out/result\nCOPY . /ctx/\n\nFROM \${BASE}\nARG MSG\nARG UNSET\nCOPY --from=build /out/ /app/\nCOPY --from=build /ctx /ctx-copy\nENV M=$MSG U=\${UNSET:-fallback}\n`
+      const ignore = 'node_modules\nlogs/*.log\n!logs/keep.log\n**/*.tmp\nDockerfile*\n'
+      const ctx = context(`stages-${builder}`, df, { '.dockerignore': ignore, 'node_modules/x.js': 'x\n', 'logs/a.log': 'a\n', 'logs/keep.log': 'keep\n', 'deep/er/x.tmp': 't\n', 'src/app.js': 'app\n' })
+      expectAlike(await differences(ctx, `bdiff-stages-${builder}`, builder, [], { MSG: 'hello' }))
     })
 
     it(`chmod of --chmod (BuildKit only) and a chmod-ed parent give ${builder}'s tree`, async () => {
