@@ -21,7 +21,6 @@ import { pruneBuildCache } from './builder/prune'
 import { ContainerStore } from './container/store'
 import { useDefaultContext, type ContainerContext } from './container/context'
 import { collectGarbage, isRunning, stopOwnedContainers } from './container/recovery'
-import { collectDeadProjects } from './compose/project-record'
 import { InFlightStarts } from './container/in-flight'
 import { drainShimPool, type Shim } from './shim/shim'
 import { NetworkService } from './network/service'
@@ -41,6 +40,7 @@ import { requireUserNamespaces } from './rootless/start-check'
 import { RootlessCgroupService } from './rootless/cgroup-service'
 import { requireKernelFeatures } from './sys/kernel'
 import { RootlessIdentity, idOverflowOption, type IdOverflow } from './rootless/identity'
+import { collectDeadNetworkGroups } from './container/owned-networks'
 
 /** Options of {@link Runtime}. */
 export interface RuntimeOptions {
@@ -175,7 +175,7 @@ export class Runtime implements ContainerContext, AsyncDisposable {
    */
   ready(): Promise<void> {
     // Compose projects after containers: a dead owner's networks are free once its containers are gone.
-    this.recovered ??= collectGarbage(this).then(() => collectDeadProjects(this.root, this.networks))
+    this.recovered ??= collectGarbage(this).then(() => collectDeadNetworkGroups(this.root, this.networks))
     return this.recovered
   }
 

@@ -7,6 +7,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { InvalidArgumentError } from '../errors'
+import type { NetworkGroup } from '../container/owned-networks'
 
 const projectNamePattern = /^[a-z0-9][a-z0-9_-]*$/
 
@@ -49,4 +50,9 @@ export function containerLabels(project: string, service: string, workdir: strin
 /** The compose labels of a project network or volume. */
 export function resourceLabels(project: string, kind: 'network' | 'volume', key: string): Record<string, string> {
   return { 'com.docker.compose.project': project, [`com.docker.compose.${kind}`]: key }
+}
+
+/** The project's networks as a group the runtime's recovery removes when the project's owner died (container/owned-networks). */
+export function projectGroup(project: string): NetworkGroup {
+  return { label: 'com.docker.compose.project', value: project }
 }

@@ -17,7 +17,8 @@ import { defaultStartupTimeout } from '../harness/wait-until-ready'
 import { Network } from '../network/network'
 import { Image } from '../image/image'
 import { reuseProject } from './reuse'
-import { forgetProject, recordProject } from './project-record'
+import { forgetNetworkGroup, recordNetworkGroup } from '../container/owned-networks'
+import { projectGroup } from './naming'
 import { Volume } from '../storage/volume'
 import { optionsObject } from '../util/options-object'
 import { composeConfig } from './config'
@@ -179,7 +180,7 @@ async function buildImages(model: ComposeModel, opts: ComposeUpOptions): Promise
 async function startProject(model: ComposeModel, opts: ComposeUpOptions, labels: Record<string, string> = {}): Promise<ComposeEnvironment> {
   const root = contextOf({ runtime: opts.runtime }).root
   // A shared (reused) project outlives whoever made it: only an owned one is cleaned after its owner dies.
-  if (opts.reuse !== true) recordProject(root, model.name)
+  if (opts.reuse !== true) recordNetworkGroup(root, projectGroup(model.name))
   const starter = new Starter(model, opts, labels)
   const all = (async () => {
     await starter.resources()
@@ -193,7 +194,7 @@ async function startProject(model: ComposeModel, opts: ComposeUpOptions, labels:
     await starter.settled()
     if (!opts.keepOnFailure) {
       await teardown(starter.made, 'created', dependencyGraph(model.services))
-      forgetProject(root, model.name)
+      forgetNetworkGroup(root, projectGroup(model.name))
     }
     throw err
   }

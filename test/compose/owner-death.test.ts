@@ -74,7 +74,7 @@ test("after its owner is SIGKILLed, the next runtime start removes the project's
   const volumes = await names(Volume.list({ runtime: next }))
   expect(volumes).toContain(`${p}_data`)
   expect(volumes).not.toContain(made.anonymous)
-  expect(fs.existsSync(path.join(runtime.root, 'compose', `${p}.json`))).toBe(false)
+  expect(fs.existsSync(path.join(runtime.root, 'network-groups', `${p}.json`))).toBe(false)
   await (await Volume.get(`${p}_data`, { runtime: next })).remove()
 })
 
@@ -86,9 +86,9 @@ test("a live owner's project is left alone by another runtime's start, and down(
     await other.ready()
     expect(await names(Network.list({ runtime: other }))).toEqual(expect.arrayContaining([`${p}_default`, `${p}_back`]))
     expect((await env.service('db').inspect()).state.running).toBe(true)
-    expect(fs.existsSync(path.join(runtime.root, 'compose', `${p}.json`))).toBe(true)
+    expect(fs.existsSync(path.join(runtime.root, 'network-groups', `${p}.json`))).toBe(true)
   } finally {
     await env.down({ volumes: true })
   }
-  expect(fs.existsSync(path.join(runtime.root, 'compose', `${p}.json`))).toBe(false)
+  expect(fs.existsSync(path.join(runtime.root, 'network-groups', `${p}.json`))).toBe(false)
 })
