@@ -115,8 +115,7 @@ export interface BuildSource {
 }
 
 /** The image ref of `run()`'s first argument: as given, or the id of the image it builds. */
-async function imageOf(image: string | BuildSource, opts: AllRunOptions): Promise<string> {
-  if (typeof image === 'string') return image
+async function builtImage(image: BuildSource, opts: AllRunOptions): Promise<string> {
   if (!image || typeof image.build?.context !== 'string') throw new InvalidArgumentError('run({ build }): pass { build: { context: "./dir", target?, dockerfile?, buildArgs? } } or an image ref string')
   const { context, ...build } = image.build
   return (await Image.build(context, { ...build, runtime: opts.runtime, signal: opts.signal })).id
@@ -160,7 +159,8 @@ export async function run(source: string | BuildSource, cmdOrOpts?: string[] | A
   stamp('node: run called')
   const { cmd, opts } = commandAndOptions(cmdOrOpts, maybeOpts)
   const options = optionsObject(opts, 'run()')
-  const image = await imageOf(source, options)
+  // No await for a ref: a run called just before close() must be known to the runtime before close() begins.
+  const image = typeof source === 'string' ? source : await builtImage(source, options)
   throwIfAborted(options.signal, `running ${image}`)
   if (options.reuse) return reuse(image, cmd, options)
   return ready(await startNew(image, cmd, createOptions(options)), options)

@@ -278,13 +278,13 @@ export function removeTree(dirfd: number, name: Name): void {
       if (!e) {
         chain.pop()
         levels.pop()
-        unlinkat(chain.top(), level.name, AT_REMOVEDIR)
+        unlinkIfThere(chain.top(), level.name, AT_REMOVEDIR)
         continue
       }
       const est = lstatAt(fd, e.name)
       if (!est) continue
       if (!isDir(est)) {
-        unlinkat(fd, e.name)
+        unlinkIfThere(fd, e.name)
         continue
       }
       chain.push(e.name)
@@ -292,6 +292,15 @@ export function removeTree(dirfd: number, name: Name): void {
     }
   } finally {
     chain.close()
+  }
+}
+
+/** unlinkat(2), where an entry removed meanwhile by someone else (a container's own cleanup racing a removal) is no failure. */
+function unlinkIfThere(dirfd: number, name: Name, flags = 0): void {
+  try {
+    unlinkat(dirfd, name, flags)
+  } catch (err) {
+    if (!(err instanceof SyscallError && err.errno === 'ENOENT')) throw err
   }
 }
 
