@@ -4,12 +4,16 @@
  *
  * @module
  */
+import * as os from 'node:os'
+import * as path from 'node:path'
 import { devicePolicy, parseDeviceCgroupRule, type CgroupSetup, type DevicePolicy } from '../cgroups'
 import { capabilitySet } from '../shim/capabilities'
 import { bindMount, protectionMounts, systemMounts } from '../shim/defaults'
-import type { MountOp, NestedMaps, RunSpec, UsernsKind } from '../shim/spec'
+import { mountFallbacks, type MountOp, type NestedMaps, type RunSpec, type UsernsKind } from '../shim/spec'
 import { CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUSER, CLONE_NEWUTS } from '../sys/libc'
 import type { ImageRecord } from '../image/store'
+import { KernelUnsupportedError } from '../errors'
+import { kernelAtLeast } from '../sys/kernel'
 import { processSecurity, type ProcessSecurity } from '../seccomp'
 import { processSpec } from './process-spec'
 import type { ContainerPaths } from './store'
@@ -73,6 +77,7 @@ export function buildRunSpec(opts: {
     ...protectionMounts(privileged),
   ]
   const layers = [p.upper, ...opts.layerDirs]
+  requireOverlayFits(opts.layerDirs, p.upper, p.work)
   return {
     rootfs: { mergedDir: p.merged, lowerDirs: opts.layerDirs, upperDir: p.upper, workDir: p.work, readOnly: r.hostConfig.readonlyRootfs },
     mounts,
@@ -105,4 +110,21 @@ export function buildRunSpec(opts: {
     usernsPath: opts.userns?.path,
     nestedMaps: opts.userns?.nested,
   }
+}
+
+/** The mount data a kernel takes: one page. */
+const PAGE = 4096
+
+/**
+ * Before Linux 6.8 (no fsconfig "lowerdir+") the shim passes the layers in
+ * the overlay's option string, which must fit a page: by the short names of
+ * layers/l, mounted from that directory (native/linux.c), over 200 layers
+ * do. An image deeper than that is EUNSUPPORTED naming 6.8, before anything
+ * is made, rather than a failed mount.
+ */
+function requireOverlayFits(lowerDirs: string[], upper: string, work: string, release = os.release()): void {
+  if (kernelAtLeast(release, '6.8') && !mountFallbacks.force) return
+  const names = lowerDirs.map((d) => path.basename(d).length + 1).reduce((a, b) => a + b, 0)
+  const length = 'lowerdir=,upperdir=,workdir=,userxattr'.length + names + upper.length + work.length
+  if (length >= PAGE) throw new KernelUnsupportedError(`an image of ${lowerDirs.length} layers (its overlay options take ${length} bytes, and a mount takes a page; fsconfig's "lowerdir+" has no such bound)`, '6.8', release)
 }

@@ -4,7 +4,7 @@
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
-import { Image, run, type Runtime } from '../../lib'
+import { Container, Image, run, type Runtime } from '../../lib'
 import { mountFallbacks } from '../../lib/shim/spec'
 import { kernelAtLeast, text, useRuntime } from '../helpers'
 
@@ -62,16 +62,25 @@ test('read-only paths and :ro binds are remounted read-only, keeping nosuid, nod
   }
 })
 
-test('an image of 150 layers runs through the option string too: the lower dirs go by short names, mounted from their directory', async () => {
-  // Full paths hold about 35 layers in the option string's page; Docker allows up to 125.
+/** An image of busybox and `n` more layers, each a COPY of one file /layers/f<i>. */
+async function deepImage(n: number, tag: string): Promise<Image> {
   const ctx = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-deep-'))
   const lines = ['FROM bb']
-  for (let i = 0; i < 150; i++) {
+  for (let i = 0; i < n; i++) {
     fs.writeFileSync(path.join(ctx, `f${i}`), `${i}\n`)
     lines.push(`COPY f${i} /layers/f${i}`)
   }
   try {
-    const image = await Image.build(ctx, { dockerfile: { content: lines.join('\n') + '\n' }, tag: 'deep:150', runtime })
+    return await Image.build(ctx, { dockerfile: { content: lines.join('\n') + '\n' }, tag, runtime })
+  } finally {
+    fs.rmSync(ctx, { recursive: true, force: true })
+  }
+}
+
+test('an image of 150 layers runs through the option string too: the lower dirs go by short names, mounted from their directory', async () => {
+  // Full paths hold about 35 layers in the option string's page; Docker allows up to 125.
+  {
+    const image = await deepImage(150, 'deep:150')
     expect((await image.inspect()).rootFS.diffIds.length).toBeGreaterThan(150)
     mountFallbacks.force = true
     const c = await run('deep:150', ['sh', '-c', 'ls /layers | wc -l; cat /layers/f0 /layers/f149 /etc/motd'], { runtime, network: 'none' })
@@ -79,7 +88,16 @@ test('an image of 150 layers runs through the option string too: the lower dirs 
     expect(await text(c.logs())).toBe('150\n0\n149\nfrom the image\n')
     await c.remove()
     await image.remove()
-  } finally {
-    fs.rmSync(ctx, { recursive: true, force: true })
   }
+})
+
+test('an image too deep even for short names is EUNSUPPORTED naming Linux 6.8 before anything is made', async () => {
+  const image = await deepImage(300, 'deep:300')
+  mountFallbacks.force = true
+  const before = await Container.list({ runtime, all: true })
+  const err = await run('deep:300', ['true'], { runtime, network: 'none' }).then(() => undefined, (e: unknown) => e)
+  expect(err).toMatchObject({ code: 'EUNSUPPORTED', since: '6.8' })
+  expect((err as Error).message).toMatch(/^an image of 30\d layers .* needs Linux 6\.8 or later/)
+  expect(await Container.list({ runtime, all: true })).toEqual(before)
+  await image.remove()
 })
