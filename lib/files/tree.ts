@@ -273,7 +273,7 @@ export function removeTree(dirfd: number, name: Name): void {
       const level = levels[levels.length - 1]
       const fd = chain.top()
       // Listed again until empty (entries may appear meanwhile), but not forever.
-      if (level.entries.length === 0 && level.rounds++ < 100) level.entries = listdir(fd)
+      if (level.entries.length === 0 && level.rounds++ < 100) level.entries = listdirIfThere(fd)
       const e = level.entries.pop()
       if (!e) {
         chain.pop()
@@ -292,6 +292,16 @@ export function removeTree(dirfd: number, name: Name): void {
     }
   } finally {
     chain.close()
+  }
+}
+
+/** The entries of an open directory; none when it was removed meanwhile (getdents of a deleted directory is ENOENT). */
+function listdirIfThere(fd: number): ReturnType<typeof listdir> {
+  try {
+    return listdir(fd)
+  } catch (err) {
+    if (err instanceof SyscallError && err.errno === 'ENOENT') return []
+    throw err
   }
 }
 
