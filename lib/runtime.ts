@@ -140,7 +140,9 @@ export class Runtime implements ContainerContext, AsyncDisposable {
       this.userIds = this.rootless ? new RootlessIdentity(this.root, idOverflowOption(options.idOverflow)) : undefined
       this.images = new ImageStore(this.root, (imageId) => this.containers.ids().filter((id) => this.containers.read(id)?.imageId === imageId), this.userIds)
       this.containers = new ContainerStore(this.root, this.userIds)
-      this.networks = new (this.rootless ? RootlessNetworkService : NetworkService)({ root: this.root, subnetPool: opts.subnetPool })
+      const netOpts = { root: this.root, subnetPool: opts.subnetPool }
+      const userIds = this.userIds
+      this.networks = userIds ? new RootlessNetworkService({ ...netOpts, netns: (what) => userIds.networkNamespace(what) }) : new NetworkService(netOpts)
       const scope = `minicontainer-${runtimeTag(this.root)}`
       this.cgroups = this.rootless ? new RootlessCgroupService(scope) : new CgroupService(scope, undefined, this.root)
       this.volumes = runtimeVolumeStore(this.root, () => this.containers.ids().map((id) => this.containers.read(id)))

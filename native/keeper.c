@@ -18,8 +18,10 @@
  *   verbs    mapped                  the maps are written: check them
  *            chown <dir> <record>... owners and set-id modes of <dir>'s entries (own_entry's records)
  *            rmtree <path>           remove <path> and everything below it
- * New verbs (a network namespace unshared on request, fds sent back with
- * SCM_RIGHTS on the answer) are additions to this table, not a new channel.
+ *            netns                   unshare the runtime's network namespace (once; lo up): Node
+ *                                    reaches it as /proc/<keeper>/ns/net, owned by ns/user
+ * New verbs (fds sent back with SCM_RIGHTS on the answer...) are additions
+ * to this table, not a new channel.
  * EOF on fd 3 (Runtime.close(), or the owner's death) ends the keeper;
  * PDEATHSIG too. The namespace itself lives on in running containers.
  */
@@ -30,6 +32,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <net/if.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -37,6 +40,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -227,6 +231,31 @@ static void check_mapped(void) {
   answer("OK");
 }
 
+/*
+ * The rootless runtime's network namespace, made inside the keeper's user namespace so that the keeper's
+ * root (the user) administers it: bridges and veths of rootless networks live there, not on the host.
+ * Once per keeper: a second request finds it made. Loopback up, as a container's own netns gets it.
+ */
+static void hold_netns(void) {
+  static int made;
+  if (!made) {
+    if (unshare(CLONE_NEWNET) < 0) return answer_errno(errno, "unshare", "(CLONE_NEWNET)");
+    made = 1;
+    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    struct ifreq ifr = {0};
+    strcpy(ifr.ifr_name, "lo");
+    int r = s < 0 ? -1 : ioctl(s, SIOCGIFFLAGS, &ifr);
+    if (r == 0) {
+      ifr.ifr_flags |= IFF_UP;
+      r = ioctl(s, SIOCSIFFLAGS, &ifr);
+    }
+    int err = errno;
+    if (s >= 0) close(s);
+    if (r < 0) return answer_errno(err, "bring up", "lo");
+  }
+  answer("OK");
+}
+
 static __attribute__((noreturn)) void serve(void) {
   for (;;) {
     char *blob = NULL, *end = NULL, *f[MAX_FIELDS] = {0};
@@ -235,6 +264,7 @@ static __attribute__((noreturn)) void serve(void) {
     if (!strcmp(f[0], "mapped") && n == 1) check_mapped();
     else if (!strcmp(f[0], "chown") && n >= 2) chown_pass(f[1], n > 2 ? f[2] : end, end);
     else if (!strcmp(f[0], "rmtree") && n == 2 && f[1][0] == '/') remove_tree(f[1]);
+    else if (!strcmp(f[0], "netns") && n == 1) hold_netns();
     else answer("E %d\tunknown request %.40s", EINVAL, f[0]);
     free(blob);
   }

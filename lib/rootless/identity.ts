@@ -45,6 +45,12 @@ export interface UsernsChoice {
   nested?: { uid: MapLine[]; gid: MapLine[] }
 }
 
+/** A rootless runtime's network namespace and the user namespace owning it (the keeper's, by /proc path). */
+export interface RootlessNetns {
+  netnsPath: string
+  usernsPath: string
+}
+
 /** One rootless runtime's ids: its maps, its keeper (started at first need), and the ownership of its files. */
 export class RootlessIdentity implements TreeOwnership {
   private found: IdMaps | { missing: string } | undefined
@@ -84,6 +90,21 @@ export class RootlessIdentity implements TreeOwnership {
     const path = this.running().usernsPath
     if (!keepId) return { kind: 'range', path }
     return { kind: 'range', path, nested: { uid: keepIdLines(process.geteuid?.() ?? 0, this.maps.maxUid)!, gid: keepIdLines(process.getegid?.() ?? 0, this.maps.maxGid)! } }
+  }
+
+  /**
+   * The runtime's network namespace (the keeper's, started now if needed): where rootless networks'
+   * bridges and rules live. EUNSUPPORTED without a subordinate range: a single-id container cannot
+   * join a namespace held for it, and the user alone cannot make one a second process can enter.
+   */
+  networkNamespace(what: string): RootlessNetns {
+    if (!this.maps) {
+      const missing = (this.found as { missing?: string } | undefined)?.missing ?? 'no subordinate range'
+      throw new RootlessUnsupportedError(what, `rootless networks need a subordinate id range (${missing}); add one with ${addRange}, or run with network: 'none'`)
+    }
+    const keeper = this.running(what)
+    keeper.holdNetns()
+    return { netnsPath: keeper.netnsPath, usernsPath: keeper.usernsPath }
   }
 
   /** keep-id needs the range to reach past the user's own ids (podman's condition too): EUNSUPPORTED naming the fix. */
@@ -160,8 +181,8 @@ export class RootlessIdentity implements TreeOwnership {
     this.keeper = undefined
   }
 
-  private running(): Keeper {
-    if (this.closed) throw new RuntimeClosedError(this.root, 'start a container')
+  private running(what = 'start a container'): Keeper {
+    if (this.closed) throw new RuntimeClosedError(this.root, what)
     // A keeper killed from outside is replaced: the namespace is the same map, so files and images are unchanged.
     if (!this.keeper?.alive) this.keeper = Keeper.start(this.maps!)
     return this.keeper

@@ -51,6 +51,20 @@ export class Keeper {
     return `/proc/${this.pid}/ns/user`
   }
 
+  /** The runtime's network namespace once {@link Keeper.holdNetns} made it (owned by {@link Keeper.usernsPath}). */
+  get netnsPath(): string {
+    return `/proc/${this.pid}/ns/net`
+  }
+
+  /** Has the keeper unshare the runtime's network namespace, inside its user namespace (lo up); once, later calls find it. */
+  holdNetns(): void {
+    if (this.hasNetns) return
+    this.request([Buffer.from('netns\0')], startError('netns'))
+    this.hasNetns = true
+  }
+
+  private hasNetns = false
+
   /** Spawns a keeper, has newuidmap/newgidmap write `maps` on it, and checks that root inside is the caller. */
   static start(maps: IdMaps): Keeper {
     const { pid, control: fd } = spawnShimMode(['keeper', String(process.pid)], [])
