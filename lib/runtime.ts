@@ -142,7 +142,7 @@ export class Runtime implements ContainerContext, AsyncDisposable {
       this.containers = new ContainerStore(this.root, this.userIds)
       const netOpts = { root: this.root, subnetPool: opts.subnetPool }
       const userIds = this.userIds
-      this.networks = userIds ? new RootlessNetworkService({ ...netOpts, netns: (what) => userIds.networkNamespace(what) }) : new NetworkService(netOpts)
+      this.networks = userIds ? new RootlessNetworkService({ ...netOpts, ids: userIds }) : new NetworkService(netOpts)
       const scope = `minicontainer-${runtimeTag(this.root)}`
       this.cgroups = this.rootless ? new RootlessCgroupService(scope) : new CgroupService(scope, undefined, this.root)
       this.volumes = runtimeVolumeStore(this.root, () => this.containers.ids().map((id) => this.containers.read(id)))

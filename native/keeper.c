@@ -20,6 +20,8 @@
  *            rmtree <path>           remove <path> and everything below it
  *            netns                   unshare the runtime's network namespace (once; lo up): Node
  *                                    reaches it as /proc/<keeper>/ns/net, owned by ns/user
+ *            mknetns                 a new network namespace for a container, owned by the keeper's
+ *                                    user namespace: its fd comes with the "OK\n" (SCM_RIGHTS)
  * New verbs (fds sent back with SCM_RIGHTS on the answer...) are additions
  * to this table, not a new channel.
  * EOF on fd 3 (Runtime.close(), or the owner's death) ends the keeper;
@@ -49,6 +51,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "netns-sockets.h"
 #include "spec.h"
 
 #define MAX_FIELDS 8
@@ -236,11 +239,13 @@ static void check_mapped(void) {
  * root (the user) administers it: bridges and veths of rootless networks live there, not on the host.
  * Once per keeper: a second request finds it made. Loopback up, as a container's own netns gets it.
  */
+static int runtime_netns = -1;
+
 static void hold_netns(void) {
-  static int made;
-  if (!made) {
+  if (runtime_netns < 0) {
     if (unshare(CLONE_NEWNET) < 0) return answer_errno(errno, "unshare", "(CLONE_NEWNET)");
-    made = 1;
+    runtime_netns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+    if (runtime_netns < 0) return answer_errno(errno, "open", "/proc/self/ns/net");
     int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     struct ifreq ifr = {0};
     strcpy(ifr.ifr_name, "lo");
@@ -252,8 +257,35 @@ static void hold_netns(void) {
     int err = errno;
     if (s >= 0) close(s);
     if (r < 0) return answer_errno(err, "bring up", "lo");
+    /* Routing between the runtime's bridges and its egress (pasta, slirp4netns), as the host does for rootful networks. */
+    int fwd = open("/proc/sys/net/ipv4/ip_forward", O_WRONLY | O_CLOEXEC);
+    if (fwd < 0 || write(fwd, "1", 1) != 1) {
+      err = errno;
+      if (fwd >= 0) close(fwd);
+      return answer_errno(err, "enable", "net.ipv4.ip_forward");
+    }
+    close(fwd);
   }
   answer("OK");
+}
+
+/*
+ * A container's network namespace: unshared here (so the keeper's user namespace owns it, and the
+ * runtime's netlink sockets may move a veth end into it), sent to Node, and left for the runtime's.
+ */
+static void make_netns(void) {
+  if (runtime_netns < 0) return answer("E %d\tmknetns before netns", EINVAL);
+  if (unshare(CLONE_NEWNET) < 0) return answer_errno(errno, "unshare", "(CLONE_NEWNET)");
+  int fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+  int err = errno;
+  /* Back first: every later request (and the next mknetns) starts from the runtime's namespace. */
+  if (setns(runtime_netns, CLONE_NEWNET) < 0) {
+    answer_errno(errno, "setns back into", "the runtime's network namespace");
+    _exit(1);
+  }
+  if (fd < 0) return answer_errno(err, "open", "/proc/self/ns/net");
+  if (mc_send_fds(control, "OK\n", 3, &fd, 1) < 0) _exit(1);
+  close(fd);
 }
 
 static __attribute__((noreturn)) void serve(void) {
@@ -265,6 +297,7 @@ static __attribute__((noreturn)) void serve(void) {
     else if (!strcmp(f[0], "chown") && n >= 2) chown_pass(f[1], n > 2 ? f[2] : end, end);
     else if (!strcmp(f[0], "rmtree") && n == 2 && f[1][0] == '/') remove_tree(f[1]);
     else if (!strcmp(f[0], "netns") && n == 1) hold_netns();
+    else if (!strcmp(f[0], "mknetns") && n == 1) make_netns();
     else answer("E %d\tunknown request %.40s", EINVAL, f[0]);
     free(blob);
   }

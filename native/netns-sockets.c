@@ -34,11 +34,10 @@ static int open_netlink(int protocol) {
   return fd;
 }
 
-static int send_fds(int fd, const int *fds, int n) {
-  char payload = 'F';
-  struct iovec iov = {.iov_base = &payload, .iov_len = 1};
+int mc_send_fds(int fd, const char *payload, size_t len, const int *fds, int n) {
+  struct iovec iov = {.iov_base = (void *)payload, .iov_len = len};
   union {
-    char buf[CMSG_SPACE(sizeof(int) * 2)];
+    char buf[CMSG_SPACE(sizeof(int) * MC_SEND_FDS_MAX)];
     struct cmsghdr align;
   } control;
   memset(&control, 0, sizeof(control));
@@ -69,7 +68,7 @@ int mc_netns_sockets(int fd, const char *netns_path) {
     mc_say_join_failure(fd, "open nfnetlink", errno);
     return 1;
   }
-  if (send_fds(FDS_FD, fds, 2) < 0) {
+  if (mc_send_fds(FDS_FD, "F", 1, fds, 2) < 0) {
     mc_say_join_failure(fd, "send sockets", errno);
     return 1;
   }

@@ -133,7 +133,7 @@ export class Container implements AsyncDisposable {
   private static async createIn(rt: ContainerContext, image: string, cmd: string[] | undefined, opts: RunOptions): Promise<Container> {
     await rt.ready()
     checkRunOptions(opts) // before a pull that may take long
-    if (rt.rootless) checkRootlessRunOptions(opts)
+    if (rt.rootless) checkRootlessRunOptions(opts, rt.userIds)
     if (opts.userns) checkKeepId(rt)
     await ensureImage(rt.images, image, opts.pull, { ...opts.pullOptions, signal: opts.signal })
     const record = buildRecord(rt, image, cmd, opts)

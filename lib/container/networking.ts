@@ -8,7 +8,6 @@
  */
 import { InvalidArgumentError, PortNotPublishedError } from '../errors'
 import { closeQuietly } from '../sys/libc'
-import { createNetns } from '../sys/netns'
 import { debug } from '../util/debug'
 import type { LinkEntry } from '../network/types'
 import type { HostBinding, NetworkSettings } from '../network/types'
@@ -59,7 +58,7 @@ function resolveLinks(ctx: ContainerContext, links: string[]): LinkEntry[] {
  */
 export async function joinBridgeNetwork(ctx: ContainerContext, record: ContainerRecord, hostsFile: string, exposedPorts: string[] = []): Promise<{ fd: number; settings: NetworkSettings }> {
   const h = record.hostConfig
-  const fd = createNetns()
+  const fd = ctx.networks.newContainerNetns()
   try {
     const settings = await ctx.networks.connect({ id: record.id, name: record.name, hostname: record.config.hostname, hostsFile }, fd, h.networkMode, {
       ip: h.networkingConfig.ip,

@@ -13,7 +13,7 @@ import { enableIpForward, setIfaceSysctl, type Rtnl } from './rtnl'
 import type { NetworkRecord } from './store'
 
 /** Makes sure the bridge of `net` exists and is configured; returns its ifindex. */
-export async function ensureBridge(host: Rtnl, net: NetworkRecord, owner?: string): Promise<number> {
+export async function ensureBridge(host: Rtnl, net: NetworkRecord, owner?: string, hostTuning = true): Promise<number> {
   const existing = await host.link(net.bridge)
   if (existing) {
     if (!existing.up) await host.up(existing.index)
@@ -24,7 +24,7 @@ export async function ensureBridge(host: Rtnl, net: NetworkRecord, owner?: strin
   try {
     await host.addAddress(index, net.gateway, parseCidr(net.subnet).prefix)
     // Packets DNATed from 127.0.0.1 leave through the bridge with a loopback source; the kernel drops those unless allowed here.
-    setIfaceSysctl(net.bridge, 'route_localnet', '1')
+    if (hostTuning) setIfaceSysctl(net.bridge, 'route_localnet', '1')
     await host.up(index)
   } catch (err) {
     await host.deleteLink(net.bridge)
@@ -38,22 +38,26 @@ export async function ensureBridge(host: Rtnl, net: NetworkRecord, owner?: strin
  * rules in other firewalls' forward chains (checked on every call: Docker may
  * have started since).
  */
-export async function ensureRules(fw: Firewall, net: NetworkRecord): Promise<void> {
+export async function ensureRules(fw: Firewall, net: NetworkRecord, hostTuning = true): Promise<void> {
   if (!(await fw.owners()).has(`net:${net.id}`)) {
     await fw.addNetwork({ id: net.id, bridge: net.bridge, subnet: parseCidr(net.subnet), internal: net.internal })
-    if (!net.internal) enableIpForward()
+    // A private namespace's forwarding is its maker's (the rootless keeper turns it on).
+    if (!net.internal && hostTuning) enableIpForward()
   }
   // Internal networks too: with br_netfilter, even traffic within one bridge passes the forward chains.
   await fw.openForward(net.bridge)
 }
 
-/** Brings up the whole host side of `net`; on failure nothing new is left behind. */
-export async function ensureNetworkUp(host: Rtnl, fw: Firewall, net: NetworkRecord, owner?: string): Promise<number> {
-  checkLegacyForward(net.bridge)
+/**
+ * Brings up the whole host side of `net`; on failure nothing new is left behind. `hostTuning`: in the
+ * host's namespace, whose sysctls and legacy iptables are reached through /proc (see NetworkPlace).
+ */
+export async function ensureNetworkUp(host: Rtnl, fw: Firewall, net: NetworkRecord, owner?: string, hostTuning = true): Promise<number> {
+  if (hostTuning) checkLegacyForward(net.bridge)
   const hadBridge = !!(await host.link(net.bridge))
-  const index = await ensureBridge(host, net, owner)
+  const index = await ensureBridge(host, net, owner, hostTuning)
   try {
-    await ensureRules(fw, net)
+    await ensureRules(fw, net, hostTuning)
   } catch (err) {
     if (!hadBridge) await host.deleteLink(net.bridge)
     throw err

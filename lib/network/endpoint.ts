@@ -20,6 +20,8 @@ export interface EndpointPlan {
   gateway: string
   /** Whether this interface carries the default route (the first network does). */
   defaultRoute: boolean
+  /** In the host's namespace: hairpin and IPv6 off through /sys and /proc, which show the host's (a private namespace's published ports are relays, no hairpin NAT). */
+  hostTuning: boolean
 }
 
 /**
@@ -32,10 +34,12 @@ export async function createEndpoint(host: Rtnl, inner: Rtnl, netnsFd: number, p
   try {
     // Hairpin: a container reaching its own published port through a host address gets the DNATed
     // packet back through its own bridge port, which a bridge refuses unless told (Docker does the same).
-    setBridgePortFlag(plan.hostVeth, 'hairpin_mode', '1')
     // IPv4-only networks: no IPv6 on the interface, which also spares it a DAD failure from its own
     // neighbour solicitations coming back through the hairpin.
-    withNetns(netnsFd, () => setIpv6Disabled(plan.ifname))
+    if (plan.hostTuning) {
+      setBridgePortFlag(plan.hostVeth, 'hairpin_mode', '1')
+      withNetns(netnsFd, () => setIpv6Disabled(plan.ifname))
+    }
     const index = await inner.upByName(plan.ifname)
     await inner.addAddress(index, plan.ip, plan.prefixLen)
     if (plan.defaultRoute) await inner.addDefaultRoute(index, plan.gateway)

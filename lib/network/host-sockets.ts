@@ -1,30 +1,49 @@
 /**
- * The two netlink sockets the network layer uses on the host side
- * (rtnetlink for links, nf_tables for rules), opened lazily and always
- * from the host namespace: the thread is never elsewhere across an await.
+ * The two netlink sockets the network layer uses on the side of the
+ * runtime's bridges (rtnetlink for links, nf_tables for rules): the host's,
+ * opened lazily from the host namespace (the thread is never elsewhere
+ * across an await), or a private namespace's ({@link NetworkPlace}), opened
+ * by {@link HostSockets.ready} before each operation.
  *
  * @module
  */
+import { InternalError } from '../errors'
 import { Firewall } from './nftables'
 import type { NetNames } from './names'
+import type { NfNetlink } from './nfnetlink'
+import { hostPlace, type NetworkPlace } from './place'
 import { Rtnl } from './rtnl'
 
-/** Lazily opened host-side netlink sockets of one runtime. */
+/** Lazily opened netlink sockets of one runtime, in the namespace of its bridges. */
 export class HostSockets {
   private rtnl?: Rtnl
   private firewall?: Firewall
 
-  /** @param names - the runtime's object names (its nf_tables table and bridge prefix). */
-  constructor(private readonly names: NetNames) {}
+  /**
+   * @param names - the runtime's object names (its nf_tables table and bridge prefix).
+   * @param place - the namespace of the runtime's bridges (default: the host's).
+   */
+  constructor(
+    private readonly names: NetNames,
+    readonly place: NetworkPlace = hostPlace,
+  ) {}
 
-  /** rtnetlink in the host namespace. */
+  /** Opens the sockets of a private namespace (asynchronous there); the host's open on first use. */
+  async ready(): Promise<void> {
+    if (this.place.isHost || this.rtnl) return
+    const { rtnl, nfnl } = await this.place.open()
+    this.rtnl = rtnl
+    this.firewall = this.newFirewall(nfnl)
+  }
+
+  /** rtnetlink in the bridges' namespace. */
   get host(): Rtnl {
-    return (this.rtnl ??= Rtnl.current())
+    return (this.rtnl ??= this.hostOnly(() => Rtnl.current()))
   }
 
   /** The runtime's nf_tables table. */
   get fw(): Firewall {
-    return (this.firewall ??= new Firewall(this.names.table, this.names.bridgePrefix, this.names.owner))
+    return (this.firewall ??= this.hostOnly(() => this.newFirewall()))
   }
 
   /** Closes both sockets (they are reopened on next use). */
@@ -32,5 +51,15 @@ export class HostSockets {
     this.rtnl?.close()
     this.firewall?.close()
     this.rtnl = this.firewall = undefined
+  }
+
+  private newFirewall(nfnl?: NfNetlink): Firewall {
+    return new Firewall(this.names.table, this.names.bridgePrefix, this.names.owner, nfnl)
+  }
+
+  /** Opening on use is for the host's namespace; a private one's sockets come from ready(). */
+  private hostOnly<T>(open: () => T): T {
+    if (!this.place.isHost) throw new InternalError("a network operation used the private namespace's sockets before ready()")
+    return open()
   }
 }

@@ -72,7 +72,7 @@ export class NetworkRegistry {
   async bridgeIndex(net: NetworkRecord): Promise<number> {
     let index = this.upNetworks.get(net.id)
     if (index === undefined) {
-      index = await ensureNetworkUp(this.sockets.host, this.sockets.fw, net, this.names.owner)
+      index = await ensureNetworkUp(this.sockets.host, this.sockets.fw, net, this.names.owner, this.sockets.place.isHost)
       this.upNetworks.set(net.id, index)
     }
     return index
@@ -99,7 +99,7 @@ export class NetworkRegistry {
     await tearDownNetwork(this.sockets.host, this.sockets.fw, net)
     this.store.deleteNetwork(net.id)
     this.leases.releaseAll(net.id)
-    releaseHostSubnet(net.subnet, this.store.recordFile(net.id))
+    this.releaseHostClaim(net.subnet, net.id)
     if (!this.store.networks().length) await this.sockets.fw.deleteTable()
   }
 
@@ -117,10 +117,10 @@ export class NetworkRegistry {
       const gateway = opts.gateway ?? defaultGateway(subnet)
       validateGateway(subnet, gateway)
       net = { id, name, driver: 'bridge', bridge: isDefault ? this.names.defaultBridge : this.names.bridgeFor(id), subnet: formatCidr(subnet), gateway, internal: !!opts.internal, labels: opts.labels ?? {}, created: new Date().toISOString(), isDefault }
-      this.upNetworks.set(net.id, await ensureNetworkUp(this.sockets.host, this.sockets.fw, net, this.names.owner))
+      this.upNetworks.set(net.id, await ensureNetworkUp(this.sockets.host, this.sockets.fw, net, this.names.owner, this.sockets.place.isHost))
     } catch (err) {
       if (net) await tearDownNetwork(this.sockets.host, this.sockets.fw, net).catch(() => undefined)
-      if (subnet) releaseHostSubnet(formatCidr(subnet), this.store.recordFile(id))
+      if (subnet) this.releaseHostClaim(formatCidr(subnet), id)
       this.leases.releaseAll(id)
       throw err
     }
@@ -148,7 +148,7 @@ export class NetworkRegistry {
     if (requested) {
       const subnet = parseCidr(requested)
       const clash = inUse.find((c) => overlaps(c, subnet))
-      if (clash || !this.leases.claim(subnetKey(formatCidr(subnet)), id) || !claimHostSubnet(formatCidr(subnet), this.store.recordFile(id)))
+      if (clash || !this.leases.claim(subnetKey(formatCidr(subnet)), id) || !this.claimHostWide(formatCidr(subnet), id))
         throw new InvalidArgumentError(`subnet ${requested} overlaps ${formatCidr(clash ?? subnet)}, which is already in use (by another network or a host route); choose another subnet`)
       return subnet
     }
@@ -156,10 +156,19 @@ export class NetworkRegistry {
     for (;;) {
       const subnet = pickSubnet(this.pools, inUse)
       if (this.leases.claim(subnetKey(formatCidr(subnet)), id)) {
-        if (claimHostSubnet(formatCidr(subnet), this.store.recordFile(id))) return subnet
+        if (this.claimHostWide(formatCidr(subnet), id)) return subnet
         this.leases.release(subnetKey(formatCidr(subnet)), id) // another runtime on this host has it
       }
       inUse.push(subnet)
     }
+  }
+
+  /** Claims a subnet among every runtime of the host (host-subnets.ts); a private namespace's subnets are its own. */
+  private claimHostWide(subnet: string, id: string): boolean {
+    return !this.sockets.place.isHost || claimHostSubnet(subnet, this.store.recordFile(id))
+  }
+
+  private releaseHostClaim(subnet: string, id: string): void {
+    if (this.sockets.place.isHost) releaseHostSubnet(subnet, this.store.recordFile(id))
   }
 }

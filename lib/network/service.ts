@@ -21,6 +21,7 @@ import { renderSection, updateHostsFile } from './hosts'
 import { defaultSubnetPools, macForIp, parseCidr } from './ipam'
 import { ipKey, Leases, nameKey } from './leases'
 import { netNames, runtimeTag, type NetNames } from './names'
+import type { NetworkPlace } from './place'
 import { PortPublisher } from './publisher'
 import { DEFAULT_NETWORK, NetworkRegistry } from './registry'
 import { formatMac, LOOPBACK_IFINDEX, Rtnl, RtnlError } from './rtnl'
@@ -37,6 +38,8 @@ export interface NetworkServiceOptions {
   root: string
   /** Address pools new networks' subnets are carved from (default {@link defaultSubnetPools}). */
   subnetPool?: string[]
+  /** Where the bridges and rules live (default: the host's namespace). */
+  place?: NetworkPlace
 }
 
 /** Host objects that records account for (see removeOrphans). */
@@ -64,7 +67,7 @@ export class NetworkService {
     this.names = netNames(runtimeTag(opts.root), opts.root)
     this.store = new NetworkStore(opts.root)
     this.leases = new Leases(path.join(this.store.dir, 'leases'))
-    this.sockets = new HostSockets(this.names)
+    this.sockets = new HostSockets(this.names, opts.place)
     const pools = opts.subnetPool?.length ? opts.subnetPool : defaultSubnetPools
     this.networks = new NetworkRegistry(this.store, this.leases, this.names, pools, this.sockets)
   }
@@ -86,14 +89,19 @@ export class NetworkService {
 
   /** At this runtime's first network use: remove what runtimes whose root was deleted left (abandoned.ts). */
   private async collectAbandonedOnce(): Promise<void> {
-    if (this.abandonedCollected) return
+    // A private namespace holds this runtime's objects alone.
+    if (this.abandonedCollected || !this.sockets.place.isHost) return
     this.abandonedCollected = true
     // Best effort: someone else's leftovers must never fail this runtime's own operation.
     await collectAbandoned(this.host, this.fw).catch((err) => debug('collecting abandoned networks failed: %s', err))
   }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.tail.then(fn, fn)
+    const task = async () => {
+      await this.sockets.ready()
+      return fn()
+    }
+    const run = this.tail.then(task, task)
     this.tail = run.catch(() => undefined)
     return run
   }
@@ -113,7 +121,7 @@ export class NetworkService {
       if (stale) await this.releaseNow(stale)
       const net = await this.networks.forMode(mode)
       const rec: ContainerNetRecord = { containerId: container.id, name: container.name, hostname: container.hostname, hostsFile: container.hostsFile, links: opts.links ?? [], hostGatewayNames: opts.hostGatewayNames, endpoints: [], ports: [] }
-      const inner = Rtnl.inNetns(netnsFd)
+      const inner = await this.sockets.place.inside(netnsFd)
       try {
         await inner.up(LOOPBACK_IFINDEX)
         const ep = await this.addEndpoint(rec, net, netnsFd, inner, opts)
@@ -139,7 +147,7 @@ export class NetworkService {
       if (!rec) throw new InvalidArgumentError(`container ${containerId.slice(0, 12)} has no bridge networking (network mode none, host or container:), so it cannot join a network`)
       const net = await this.networks.forMode(networkName)
       if (rec.endpoints.some((e) => e.networkId === net.id)) throw new NameConflictError('endpoint', `${rec.name} on ${net.name}`)
-      const inner = Rtnl.inNetns(netnsFd)
+      const inner = await this.sockets.place.inside(netnsFd)
       let ep: EndpointRecord
       try {
         ep = await this.addEndpoint(rec, net, netnsFd, inner, opts)
@@ -307,6 +315,16 @@ export class NetworkService {
     }
   }
 
+  /** A fresh network namespace for a container (an fd the caller closes), where this runtime's networks can reach it. */
+  newContainerNetns(): number {
+    return this.sockets.place.newContainerNetns()
+  }
+
+  /** Whether anything is recorded (a network, a container's endpoints): else there is nothing to collect or remove. */
+  protected get hasRecords(): boolean {
+    return this.store.networks().length > 0 || this.store.containers().length > 0
+  }
+
   /** Milliseconds since the container's network state was saved (undefined: it has none). */
   recordAge(containerId: string): number | undefined {
     return this.store.containerAge(containerId)
@@ -322,7 +340,7 @@ export class NetworkService {
     const ep: EndpointRecord = { networkId: net.id, ifname: nextIfname(rec), hostVeth: this.names.newVeth(), ipAddress: ip, macAddress: formatMac(macForIp(ip)), aliases: opts.aliases ?? [] }
     rec.endpoints.push(ep)
     this.store.saveContainer(rec)
-    const plan = { bridgeIndex, hostVeth: ep.hostVeth, ifname: ep.ifname, ip, prefixLen: subnet.prefix, gateway: net.gateway, defaultRoute: ep.ifname === 'eth0' }
+    const plan = { bridgeIndex, hostVeth: ep.hostVeth, ifname: ep.ifname, ip, prefixLen: subnet.prefix, gateway: net.gateway, defaultRoute: ep.ifname === 'eth0', hostTuning: this.sockets.place.isHost }
     try {
       await createEndpoint(this.host, inner, netnsFd, plan)
     } catch (err) {

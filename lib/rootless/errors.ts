@@ -24,4 +24,4 @@ export class RootlessUnsupportedError extends MiniContainerError {
 
 /** What a rootless runtime offers instead of networks. */
 export const rootlessNetworkWorkaround =
-  "networks are not implemented yet for rootless containers; run with network: 'none' (a loopback of the container's own), or run as root"
+  "network modes host and container: are not implemented yet for rootless containers; use a network (the default bridge or one of Network.create), network: 'none' (a loopback of the container's own), or run as root"

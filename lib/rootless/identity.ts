@@ -94,17 +94,29 @@ export class RootlessIdentity implements TreeOwnership {
 
   /**
    * The runtime's network namespace (the keeper's, started now if needed): where rootless networks'
-   * bridges and rules live. EUNSUPPORTED without a subordinate range: a single-id container cannot
-   * join a namespace held for it, and the user alone cannot make one a second process can enter.
+   * bridges and rules live. EUNSUPPORTED without a subordinate range (checkNetworks).
    */
   networkNamespace(what: string): RootlessNetns {
-    if (!this.maps) {
-      const missing = (this.found as { missing?: string } | undefined)?.missing ?? 'no subordinate range'
-      throw new RootlessUnsupportedError(what, `rootless networks need a subordinate id range (${missing}); add one with ${addRange}, or run with network: 'none'`)
-    }
+    this.checkNetworks(what)
     const keeper = this.running(what)
     keeper.holdNetns()
     return { netnsPath: keeper.netnsPath, usernsPath: keeper.usernsPath }
+  }
+
+  /** A container's network namespace, made by the keeper inside its user namespace (an fd the caller closes). */
+  newContainerNetns(): number {
+    this.networkNamespace('start a container on a network')
+    return this.running().newNetns()
+  }
+
+  /**
+   * EUNSUPPORTED without a subordinate range: a single-id container cannot join a namespace held for
+   * it, and the user alone cannot make one another process can enter.
+   */
+  checkNetworks(what: string): void {
+    if (this.maps) return
+    const missing = (this.found as { missing?: string } | undefined)?.missing ?? 'no subordinate range'
+    throw new RootlessUnsupportedError(what, `rootless networks need a subordinate id range (${missing}); add one with ${addRange}, or run with network: 'none'`)
   }
 
   /** keep-id needs the range to reach past the user's own ids (podman's condition too): EUNSUPPORTED naming the fix. */

@@ -20,6 +20,7 @@ import * as fs from 'node:fs'
 import { StartError, SyscallError } from '../errors'
 import { spawnShimMode } from '../shim/mode-process'
 import { closeQuietly, errnoName, waitPid, WNOHANG } from '../sys/libc'
+import { receiveFds } from '../sys/sockets'
 import { debug } from '../util/debug'
 import type { IdMaps } from './id-maps'
 
@@ -37,6 +38,9 @@ const fileError =
   (call: string, path: string): Failure =>
   (errno, detail) =>
     new SyscallError(`${call} (in the runtime's user namespace: ${detail})`, errno, path)
+
+/** How long a request answered with an fd (mknetns) may take: an unshare and an open. */
+const fdAnswerTimeoutMs = 5000
 
 /** A keeper process and its control socket. */
 export class Keeper {
@@ -64,6 +68,16 @@ export class Keeper {
   }
 
   private hasNetns = false
+
+  /** A new network namespace for a container, owned by the keeper's user namespace (after {@link Keeper.holdNetns}); the caller owns the fd. */
+  newNetns(): number {
+    this.send([Buffer.from('mknetns\0')], startError('netns'))
+    const msg = this.receiveAnswerWithFd()
+    if (msg?.text === 'OK\n' && msg.fds.length === 1) return msg.fds[0]!
+    msg?.fds.forEach(closeQuietly)
+    const failed = /^E (\d+)\t(.*)$/.exec(msg?.text.trim() ?? '')
+    throw startError('netns')(failed ? errnoName(Number(failed[1])) : 'EPIPE', failed ? failed[2]! : `the runtime keeper said ${JSON.stringify(msg?.text ?? '')}`)
+  }
 
   /** Spawns a keeper, has newuidmap/newgidmap write `maps` on it, and checks that root inside is the caller. */
   static start(maps: IdMaps): Keeper {
@@ -128,14 +142,29 @@ export class Keeper {
   }
 
   /** Sends one request (`body`: NUL-terminated fields, after a little-endian length) and returns its answer's detail. */
+  /** The answer carrying an fd: receiveFds does not block, and the keeper answers within a millisecond or two, so wait in 1 ms sleeps. */
+  private receiveAnswerWithFd(): ReturnType<typeof receiveFds> {
+    const sleeper = new Int32Array(new SharedArrayBuffer(4))
+    for (let waited = 0; waited < fdAnswerTimeoutMs; waited++) {
+      const msg = receiveFds(this.fd, 1)
+      if (msg) return msg
+      Atomics.wait(sleeper, 0, 0, 1)
+    }
+    return null
+  }
+
   private request(parts: Buffer[], fail: Failure): string {
+    this.send(parts, fail)
+    return this.expect('OK', fail)
+  }
+
+  private send(parts: Buffer[], fail: Failure): void {
     if (this.fd < 0) throw fail('EPIPE', 'the runtime keeper was closed')
     const body = Buffer.concat(parts)
     const header = Buffer.alloc(4)
     header.writeUInt32LE(body.length)
     const message = Buffer.concat([header, body])
     for (let off = 0; off < message.length; ) off += fs.writeSync(this.fd, message, off)
-    return this.expect('OK', fail)
   }
 
   /** Reads the keeper's next line: its detail when it starts with `word`, else `fail` of the keeper's "E <errno>\t<detail>". */

@@ -1,60 +1,53 @@
 /**
- * The network service of a rootless runtime. Its networks live in the
- * runtime's own network namespace, held by the keeper inside its user
- * namespace (never the host's: a non-root caller can make no bridge or rule
- * there), so there is nothing on the host to collect or remove. That
- * namespace needs a subordinate id range: without one, making a network is
- * EUNSUPPORTED saying so. Containers run with `network: 'none'` (a loopback
- * of their own) until networks are wired into it; the default, 'bridge',
- * stays the default, as in Docker, and is refused naming that workaround.
+ * The network service of a rootless runtime: the usual network code
+ * (bridges, veths, addresses, names, nf_tables isolation) driven in the
+ * runtime's own network namespace, which the keeper holds inside its user
+ * namespace, through netlink sockets opened there (openNetnsNetlink). A
+ * non-root caller can make no bridge or rule in the host's namespaces, and
+ * needs none: nothing of a rootless runtime's is on the host, and its
+ * subnets are its own. Containers' namespaces are made by the keeper too,
+ * so its sockets may move a veth end into them. Without a subordinate range
+ * there is no such namespace: networks are EUNSUPPORTED saying so.
  *
  * @module
  */
+import { openNetnsNetlink } from '../network/netns-sockets'
+import type { NetworkPlace } from '../network/place'
 import { NetworkService, type NetworkServiceOptions } from '../network/service'
-import type { CreateNetworkOptions, NetworkInfo } from '../network/types'
-import { RootlessUnsupportedError, rootlessNetworkWorkaround } from './errors'
-import type { RootlessNetns } from './identity'
+import type { RootlessIdentity } from './identity'
 
-/** Options of {@link RootlessNetworkService}. */
-export interface RootlessNetworkServiceOptions extends NetworkServiceOptions {
-  /** The runtime's network namespace (RootlessIdentity.networkNamespace): EUNSUPPORTED naming `what` without a subordinate range. */
-  netns: (what: string) => RootlessNetns
+/** What of the runtime's identity the service needs: its keeper's network namespaces. */
+export type RootlessNetworkHost = Pick<RootlessIdentity, 'networkNamespace' | 'newContainerNetns'>
+
+/** The keeper's network namespace as the place of a runtime's networks. */
+function keeperPlace(ids: RootlessNetworkHost): NetworkPlace {
+  return {
+    isHost: false,
+    open: () => openNetnsNetlink(ids.networkNamespace('use networks').netnsPath),
+    newContainerNetns: () => ids.newContainerNetns(),
+    async inside(netnsFd) {
+      // This process's fd, by path: the helper joins the namespace's owner (the keeper's user namespace) and then it.
+      const { rtnl, nfnl } = await openNetnsNetlink(`/proc/${process.pid}/fd/${netnsFd}`)
+      nfnl.close()
+      return rtnl
+    },
+  }
 }
 
-/** {@link NetworkService} with nothing on the host: reading works, making is refused. */
+/** {@link NetworkService} in the keeper's network namespace. */
 export class RootlessNetworkService extends NetworkService {
-  private readonly netns: (what: string) => RootlessNetns
-
-  /** @param opts - as NetworkService's, and the runtime's network namespace. */
-  constructor(opts: RootlessNetworkServiceOptions) {
-    super(opts)
-    this.netns = opts.netns
+  /** @param opts - as NetworkService's (without a place), and the runtime's identity, whose keeper holds the namespace. */
+  constructor(opts: Omit<NetworkServiceOptions, 'place'> & { ids: RootlessNetworkHost }) {
+    super({ ...opts, place: keeperPlace(opts.ids) })
   }
 
-  /** Nothing of a rootless runtime's is on the host: no rule or link to collect. */
-  override gc(): Promise<void> {
-    return Promise.resolve()
+  /** Nothing recorded: nothing to collect, and no keeper started for it. */
+  override gc(isAlive: (containerId: string) => boolean): Promise<void> {
+    return this.hasRecords ? super.gc(isAlive) : Promise.resolve()
   }
 
-  /** Nothing to remove. */
+  /** Nothing recorded: nothing to remove (the namespace ends with the keeper). */
   override destroy(): Promise<void> {
-    return Promise.resolve()
-  }
-
-  /** EUNSUPPORTED: without a subordinate range (no namespace to hold networks), and until networks are wired into it. */
-  override create(name: string, _opts?: CreateNetworkOptions): Promise<NetworkInfo> {
-    const what = `create network ${name}`
-    try {
-      this.netns(what)
-    } catch (err) {
-      return Promise.reject(err)
-    }
-    return Promise.reject(new RootlessUnsupportedError(what, rootlessNetworkWorkaround))
-  }
-
-  /** EUNSUPPORTED for the default network, which would be made on first use; others are looked up (there are none). */
-  override get(nameOrId: string): Promise<NetworkInfo> {
-    if (nameOrId === 'bridge') return Promise.reject(new RootlessUnsupportedError('use the default bridge network', rootlessNetworkWorkaround))
-    return super.get(nameOrId)
+    return this.hasRecords ? super.destroy() : Promise.resolve()
   }
 }

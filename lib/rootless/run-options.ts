@@ -10,11 +10,24 @@ import { InvalidArgumentError } from '../errors'
 import { RootlessUnsupportedError, rootlessNetworkWorkaround } from './errors'
 import type { RootlessIdentity } from './identity'
 
-/** EUNSUPPORTED for a network other than 'none' (the default 'bridge' included) or `devices`, naming the workaround. */
-export function checkRootlessRunOptions(opts: { network?: string | { readonly name: string }; devices?: readonly unknown[] }): void {
+/**
+ * EUNSUPPORTED for `network: 'host'` or 'container:<name>' (no such sharing across the keeper's
+ * namespaces yet), for a bridge or user network without a subordinate range (`ids.networkNamespace`
+ * says why), with keep-id on a network (its nested namespace cannot join the runtime's), and for
+ * `devices`, naming the workaround.
+ */
+export function checkRootlessRunOptions(
+  opts: { network?: string | { readonly name: string }; devices?: readonly unknown[]; userns?: unknown },
+  ids: Pick<RootlessIdentity, 'checkNetworks'> | undefined,
+): void {
   const network = opts.network ?? 'bridge'
   const name = typeof network === 'string' ? network : network.name
-  if (name !== 'none') throw new RootlessUnsupportedError(`run a container on network ${JSON.stringify(name)}`, rootlessNetworkWorkaround)
+  const what = `run a container on network ${JSON.stringify(name)}`
+  if (name === 'host' || name.startsWith('container:')) throw new RootlessUnsupportedError(what, rootlessNetworkWorkaround)
+  if (name !== 'none') {
+    ids?.checkNetworks(what)
+    if (opts.userns) throw new RootlessUnsupportedError(`${what} with userns: 'keep-id'`, "the nested user namespace cannot join the runtime's network namespace yet; run it with network: 'none'")
+  }
   if (opts.devices?.length)
     throw new RootlessUnsupportedError('give a container host devices', "a user namespace cannot make device nodes (mknod is EPERM there); bind-mount the device's path with volumes instead, or run as root")
 }

@@ -1,19 +1,24 @@
 /**
  * Rootless networks (issue 19), as ordinary users the test makes: the
  * keeper holds the runtime's network namespace inside its user namespace
- * (lo up, nothing else, not the host's); without a subordinate range a
- * network is EUNSUPPORTED saying why; close() leaves nothing running.
+ * (lo up, nothing else, not the host's); user networks live there, where
+ * containers reach each other by name, with nothing on the host's links or
+ * nf_tables; without a subordinate range a network is EUNSUPPORTED saying
+ * why; close() leaves nothing running.
  */
+import { execFileSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
+import { busyboxRootfs } from '../helpers'
 import { makeUnprivilegedUser, pidsOf, type UnprivilegedUser } from '../tools/unprivileged-user'
 
 /** A script run as the user: `rt` (a rootless runtime), `keepers()`, `step(name, f)`, and `out` printed as JSON at the end. */
 function script(body: string): string {
   return `;(async () => {
-  const { Runtime, Network } = lib()
+  const { Runtime, Network, Image, run } = lib()
   const fs = require('node:fs')
+  const logs = (c) => new Promise((res, rej) => { let s = ''; c.logs().on('data', (d) => (s += d)).on('end', () => res(s)).on('error', rej) })
   const keepers = () => fs.readdirSync('/proc').filter((p) => /^\\d+$/.test(p)).filter((p) => {
     try { return fs.readFileSync('/proc/' + p + '/cmdline', 'latin1').startsWith('mc-shim\\0keeper\\0') } catch { return false }
   }).map(Number)
@@ -38,13 +43,17 @@ function asUser(user: UnprivilegedUser, home: string, body: string): Record<stri
 describe('rootless networks, as an ordinary user with a subordinate range', () => {
   let user: UnprivilegedUser
   let home: string
+  let images: string
   beforeAll(() => {
     user = makeUnprivilegedUser()
     home = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-rl-net-'))
     fs.chownSync(home, user.uid, user.gid)
+    images = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-rl-netimg-'))
+    fs.chmodSync(images, 0o755)
+    busyboxRootfs(path.join(images, 'bb'))
   })
   afterAll(() => {
-    for (const dir of [home, `/tmp/minicontainer-${user.uid}`]) fs.rmSync(dir, { recursive: true, force: true })
+    for (const dir of [home, images, `/tmp/minicontainer-${user.uid}`]) fs.rmSync(dir, { recursive: true, force: true })
     user.remove()
   })
 
@@ -73,6 +82,56 @@ describe('rootless networks, as an ordinary user with a subordinate range', () =
     expect(out.links).toEqual([['lo', true]])
     expect(pidsOf(user.uid)).toEqual([])
   })
+
+  test("two containers on a user network reach each other by name; its bridge, veths and rules are in the runtime's namespace, none on the host's", async () => {
+    const go = path.join(home, 'go')
+    const child = user.spawnNode(
+      script(`await Image.import(${JSON.stringify(path.join(images, 'bb'))}, { runtime: rt, ref: 'bb:latest' })
+    const net = await Network.create('n1', { runtime: rt })
+    const a = await run('bb', ['sleep', '60'], { runtime: rt, name: 'rl-a', network: 'n1' })
+    const b = await run('bb', ['sh', '-c', 'ping -c1 -W3 rl-a >/dev/null && echo pinged; ip -o -4 addr show eth0 | grep -o "inet [0-9./]*"'], { runtime: rt, name: 'rl-b', network: net })
+    out.b = { exit: await b.wait(), logs: await logs(b) }
+    out.aIp = (await a.inspect()).networkSettings.networks.n1.ipAddress
+    const { openNetnsNetlink } = lib('network/netns-sockets')
+    const nl = await openNetnsNetlink(rt.userIds.networkNamespace('test').netnsPath)
+    out.keeperLinks = (await nl.rtnl.links()).map((l) => l.name)
+    nl.close()
+    out.names = { table: rt.networks.names.table, bridgePrefix: rt.networks.names.bridgePrefix, vethPrefix: rt.networks.names.vethPrefix }
+    console.log(JSON.stringify({ names: out.names }))
+    while (!fs.existsSync(${JSON.stringify(go)})) await new Promise((r) => setTimeout(r, 50))
+    await a.remove({ force: true })
+    await b.remove()
+    await net.remove()`),
+      { HOME: home },
+    )
+    let stdout = ''
+    let stderr = ''
+    child.stderr!.on('data', (d) => (stderr += d))
+    const ended = new Promise<number | null>((resolve) => child.on('exit', resolve))
+    const names = await new Promise<{ table: string; bridgePrefix: string; vethPrefix: string }>((resolve, reject) => {
+      child.stdout!.on('data', (d) => {
+        stdout += d
+        const first = stdout.split('\n')[0]!
+        if (stdout.includes('\n')) resolve(JSON.parse(first).names)
+      })
+      child.on('exit', (code) => reject(new Error(`the user's script ended (${code}) before its containers ran: ${stderr}`)))
+    })
+    // While the containers run: the host's links and rules (observed as root) hold nothing of the runtime's.
+    const hostLinks = execFileSync('ip', ['-o', 'link'], { encoding: 'utf8' })
+    const ruleset = execFileSync('nft', ['list', 'ruleset'], { encoding: 'utf8' })
+    fs.writeFileSync(go, '')
+    expect(await ended).toBe(0)
+    const out = JSON.parse(stdout.trim().split('\n').pop()!)
+    expect(out.b.exit).toEqual({ exitCode: 0 })
+    expect(out.b.logs).toMatch(/^pinged\ninet (\d+\.){3}\d+\/\d+\n$/)
+    expect(out.aIp).toMatch(/^(\d+\.){3}\d+$/)
+    expect(out.keeperLinks.filter((l: string) => l.startsWith(names.bridgePrefix))).toHaveLength(1)
+    expect(out.keeperLinks.filter((l: string) => l.startsWith(names.vethPrefix)).length).toBeGreaterThanOrEqual(1)
+    expect(hostLinks).not.toContain(names.bridgePrefix)
+    expect(hostLinks).not.toContain(names.vethPrefix)
+    expect(ruleset).not.toContain(names.table)
+    expect(pidsOf(user.uid)).toEqual([])
+  })
 })
 
 describe('rootless networks, as an ordinary user without a subordinate range', () => {
@@ -91,7 +150,7 @@ describe('rootless networks, as an ordinary user without a subordinate range', (
   test('a network is EUNSUPPORTED naming the missing subordinate range and the fix; no keeper is left', () => {
     const out = asUser(user, home, `await step('create', () => Network.create('n1', { runtime: rt }))`)
     expect(out.create.code).toBe('EUNSUPPORTED')
-    expect(out.create.message).toMatch(/cannot create network n1 in a rootless runtime: rootless networks need a subordinate id range \(.*\); add one with .*usermod --add-subuids/)
+    expect(out.create.message).toMatch(/cannot use networks in a rootless runtime: rootless networks need a subordinate id range \(.*\); add one with .*usermod --add-subuids/)
     expect(pidsOf(user.uid)).toEqual([])
   })
 })

@@ -1,0 +1,36 @@
+/**
+ * Where a runtime's networks live: the host's network namespace (a root
+ * runtime: bridges next to the host's links, DNAT rules, host-wide subnet
+ * claims and sysctls), or a private namespace reached through netlink
+ * sockets opened there (a rootless runtime's, held by its keeper). The
+ * network code is the same for both; only what differs is given here.
+ *
+ * @module
+ */
+import { createNetns } from '../sys/netns'
+import { NfNetlink } from './nfnetlink'
+import { Rtnl } from './rtnl'
+
+/** The namespace holding a runtime's bridges and rules, and how its containers' namespaces are made and reached. */
+export interface NetworkPlace {
+  /**
+   * Whether it is the host's namespace, shared with the host and other runtimes: subnets are claimed
+   * host-wide, abandoned runtimes' objects collected, sysctls and bridge-port flags set through
+   * /proc and /sys (which show the host's), published ports made as DNAT rules.
+   */
+  readonly isHost: boolean
+  /** rtnetlink and nf_tables sockets of the namespace (the caller closes them). */
+  open(): Promise<{ rtnl: Rtnl; nfnl: NfNetlink }>
+  /** A fresh network namespace for a container, as an fd the caller closes (only lo, down). */
+  newContainerNetns(): number
+  /** An rtnetlink socket inside a container's namespace (the caller closes it). */
+  inside(netnsFd: number): Promise<Rtnl>
+}
+
+/** The host's own namespace (root runtimes): this thread's, entered by setns where a container's is needed. */
+export const hostPlace: NetworkPlace = {
+  isHost: true,
+  open: () => Promise.resolve({ rtnl: Rtnl.current(), nfnl: new NfNetlink() }),
+  newContainerNetns: createNetns,
+  inside: (netnsFd) => Promise.resolve(Rtnl.inNetns(netnsFd)),
+}
