@@ -9,6 +9,8 @@
  */
 import { createNetns } from '../sys/netns'
 import { NfNetlink } from './nfnetlink'
+import type { Firewall } from './nftables'
+import { firewallForwarding, type PortForwarding } from './port-forwarding'
 import { Rtnl } from './rtnl'
 
 /** The namespace holding a runtime's bridges and rules, and how its containers' namespaces are made and reached. */
@@ -25,6 +27,8 @@ export interface NetworkPlace {
   newContainerNetns(): number
   /** An rtnetlink socket inside a container's namespace (the caller closes it). */
   inside(netnsFd: number): Promise<Rtnl>
+  /** How published ports reach containers there (`fw`: the runtime's firewall in that namespace). */
+  forwarding(fw: () => Firewall): PortForwarding
 }
 
 /** The host's own namespace (root runtimes): this thread's, entered by setns where a container's is needed. */
@@ -33,4 +37,5 @@ export const hostPlace: NetworkPlace = {
   open: () => Promise.resolve({ rtnl: Rtnl.current(), nfnl: new NfNetlink() }),
   newContainerNetns: createNetns,
   inside: (netnsFd) => Promise.resolve(Rtnl.inNetns(netnsFd)),
+  forwarding: firewallForwarding,
 }

@@ -1,15 +1,15 @@
 /**
  * Published ports: turns `-p` / `-P` requests into concrete host bindings
  * (checking that no host process and no other container holds the port,
- * and picking free ephemeral ports), then installs them as DNAT rules in
- * one atomic batch.
+ * and picking free ephemeral ports), then installs them all or none (DNAT
+ * rules in one batch, or relays: port-forwarding.ts).
  *
  * @module
  */
 import { InvalidArgumentError } from '../errors'
 import { PortInUseError } from './errors'
-import type { Firewall } from './nftables'
 import { portKey as leaseKey, type Leases } from './leases'
+import type { PortForwarding } from './port-forwarding'
 import { hostPortFree, pickFreePort } from './port-probe'
 import { bindingsCollide, exposedToRequest, parsePortSpec, type PortRequest } from './ports'
 import type { ContainerNetRecord, PortBinding } from './store'
@@ -21,9 +21,9 @@ function describe(b: { hostIp: string; hostPort: number; proto: string }): strin
 
 /** Resolves and installs a container's published ports. */
 export class PortPublisher {
-  /** @param fw - the runtime's firewall; @param containers - every container's current record. */
+  /** @param forwarding - how ports reach containers; @param containers - every container's current record. */
   constructor(
-    private readonly fw: Firewall,
+    private readonly forwarding: PortForwarding,
     private readonly leases: Leases,
     private readonly containers: () => ContainerNetRecord[],
   ) {}
@@ -75,15 +75,15 @@ export class PortPublisher {
         throw err
       }
     }
-    await this.fw.addPorts(self.containerId, bindings)
+    await this.forwarding.add(self.containerId, bindings)
     return bindings
   }
 
   /** Removes the bindings that target `ip` (after its network was detached), keeping the others. */
   async unpublishIp(self: ContainerNetRecord, ip: string): Promise<void> {
     const keep = self.ports.filter((p) => p.containerIp !== ip)
-    await this.fw.removeContainer(self.containerId)
-    await this.fw.addPorts(self.containerId, keep)
+    await this.forwarding.remove(self.containerId)
+    await this.forwarding.add(self.containerId, keep)
     for (const p of self.ports) if (p.containerIp === ip) this.leases.release(leaseKey(p.proto, p.hostPort), self.containerId)
     self.ports = keep
   }

@@ -22,6 +22,7 @@ import { defaultSubnetPools, macForIp, parseCidr } from './ipam'
 import { ipKey, Leases, nameKey } from './leases'
 import { netNames, runtimeTag, type NetNames } from './names'
 import type { NetworkPlace } from './place'
+import type { PortForwarding } from './port-forwarding'
 import { PortPublisher } from './publisher'
 import { DEFAULT_NETWORK, NetworkRegistry } from './registry'
 import { formatMac, LOOPBACK_IFINDEX, Rtnl, RtnlError } from './rtnl'
@@ -220,7 +221,7 @@ export class NetworkService {
       const rec = this.store.container(containerId)
       if (rec) await this.releaseNow(rec)
       // No record: only rules left by a crash between saving and deleting it can remain, and only if we have networks.
-      else if (this.store.networks().length) await this.fw.removeContainer(containerId)
+      else if (this.store.networks().length) await this.forwarding.remove(containerId)
     })
   }
 
@@ -248,7 +249,7 @@ export class NetworkService {
 
   private async releaseNow(rec: ContainerNetRecord): Promise<void> {
     for (const ep of rec.endpoints) await this.removeVeth(ep.hostVeth)
-    await this.fw.removeContainer(rec.containerId)
+    await this.forwarding.remove(rec.containerId)
     this.store.deleteContainer(rec.containerId)
     this.leases.releaseAll(rec.containerId)
     const networks = rec.endpoints.map((e) => e.networkId)
@@ -371,8 +372,15 @@ export class NetworkService {
     for (const c of targets) if (c.hostsFile) updateHostsFile(c.hostsFile, renderSection(hostEntries(c, all, networks)))
   }
 
+  private forwardingOnce?: PortForwarding
+
+  /** How published ports reach containers: one instance for the service's life (relays are kept in it). */
+  private get forwarding(): PortForwarding {
+    return (this.forwardingOnce ??= this.sockets.place.forwarding(() => this.fw))
+  }
+
   private get publisher(): PortPublisher {
-    return new PortPublisher(this.fw, this.leases, () => this.store.containers())
+    return new PortPublisher(this.forwarding, this.leases, () => this.store.containers())
   }
 
   // ---------------------------------------------------------------- networks

@@ -13,6 +13,7 @@
  */
 import { openNetnsNetlink } from '../network/netns-sockets'
 import type { NetworkPlace } from '../network/place'
+import { relayForwarding } from '../network/port-forwarding'
 import { NetworkService, type NetworkServiceOptions } from '../network/service'
 import type { RootlessIdentity } from './identity'
 
@@ -31,6 +32,8 @@ function keeperPlace(ids: RootlessNetworkHost): NetworkPlace {
       nfnl.close()
       return rtnl
     },
+    // No host rule reaches the namespace: Node binds each host port, a relay forwards into it.
+    forwarding: () => relayForwarding(() => ids.networkNamespace('publish ports').netnsPath),
   }
 }
 

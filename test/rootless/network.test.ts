@@ -19,6 +19,15 @@ function script(body: string): string {
   const { Runtime, Network, Image, run } = lib()
   const fs = require('node:fs')
   const logs = (c) => new Promise((res, rej) => { let s = ''; c.logs().on('data', (d) => (s += d)).on('end', () => res(s)).on('error', rej) })
+  // Host sockets listening on these ports (ss, an observer), as "address:port".
+  const listening = (ports) => require('node:child_process').execFileSync('ss', ['-Hltn'], { encoding: 'utf8' }).split('\\n')
+    .map((l) => l.trim().split(/\\s+/)[3]).filter((a) => a && ports.includes(a.split(':').pop())).sort()
+  const echo = (port) => new Promise((resolve, reject) => {
+    const s = require('node:net').connect(port, '127.0.0.1', () => s.end('ping\\n'))
+    let got = ''
+    s.on('data', (d) => (got += d)).on('end', () => resolve(got)).on('error', reject)
+  })
+  const eventually = async (f) => { for (let i = 0; ; i++) { try { return await f() } catch (e) { if (i > 50) throw e; await new Promise((r) => setTimeout(r, 100)) } } }
   const keepers = () => fs.readdirSync('/proc').filter((p) => /^\\d+$/.test(p)).filter((p) => {
     try { return fs.readFileSync('/proc/' + p + '/cmdline', 'latin1').startsWith('mc-shim\\0keeper\\0') } catch { return false }
   }).map(Number)
@@ -130,6 +139,53 @@ describe('rootless networks, as an ordinary user with a subordinate range', () =
     expect(hostLinks).not.toContain(names.bridgePrefix)
     expect(hostLinks).not.toContain(names.vethPrefix)
     expect(ruleset).not.toContain(names.table)
+    expect(pidsOf(user.uid)).toEqual([])
+  })
+})
+
+describe('rootless published ports, as an ordinary user with a subordinate range', () => {
+  let user: UnprivilegedUser
+  let home: string
+  let images: string
+  beforeAll(() => {
+    user = makeUnprivilegedUser()
+    home = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-rl-port-'))
+    fs.chownSync(home, user.uid, user.gid)
+    images = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-rl-portimg-'))
+    fs.chmodSync(images, 0o755)
+    busyboxRootfs(path.join(images, 'bb'))
+  })
+  afterAll(() => {
+    for (const dir of [home, images, `/tmp/minicontainer-${user.uid}`]) fs.rmSync(dir, { recursive: true, force: true })
+    user.remove()
+  })
+
+  test("ports: ['7000'] on the default bridge is reached from the host's 127.0.0.1 through a relay, which ends when the container stops", () => {
+    const out = asUser(
+      user,
+      home,
+      `await Image.import(${JSON.stringify(path.join(images, 'bb'))}, { runtime: rt, ref: 'bb:latest' })
+    const c = await run('bb', ['nc', '-ll', '-p', '7000', '-e', 'cat'], { runtime: rt, ports: ['7000', '127.0.0.1::7000/tcp'] })
+    out.port = c.port(7000)
+    out.mapped = c.mappedPort(7000)
+    out.bindings = (await c.inspect()).networkSettings.ports['7000/tcp']
+    out.listening = listening(out.bindings.map((b) => b.hostPort))
+    out.echo = await eventually(() => echo(out.mapped))
+    out.echoLoopbackOnly = await eventually(() => echo(Number(out.bindings[1].hostPort)))
+    await c.stop({ timeout: 1 })
+    // The relays end with the container's network, released as it exits.
+    await step('afterStop', () => eventually(() => echo(out.mapped).then(() => { throw new Error('still relayed') }, (e) => { if (e.code !== 'ECONNREFUSED') throw e; return e.code })))
+    out.listeningAfterStop = listening(out.bindings.map((b) => b.hostPort))
+    await c.remove()`,
+    )
+    expect(out.port).toEqual({ hostIp: '0.0.0.0', hostPort: String(out.mapped) })
+    expect(out.mapped).toBeGreaterThan(1024)
+    expect(out.bindings[1]).toEqual({ hostIp: '127.0.0.1', hostPort: expect.stringMatching(/^\d+$/) })
+    expect(out.listening).toEqual([`0.0.0.0:${out.bindings[0].hostPort}`, `127.0.0.1:${out.bindings[1].hostPort}`])
+    expect(out.echo).toBe('ping\n')
+    expect(out.echoLoopbackOnly).toBe('ping\n')
+    expect(out.afterStop).toBe('ECONNREFUSED')
+    expect(out.listeningAfterStop).toEqual([])
     expect(pidsOf(user.uid)).toEqual([])
   })
 })
