@@ -8,6 +8,7 @@
  */
 import { execFileSync } from 'node:child_process'
 import * as fs from 'node:fs'
+import * as net from 'node:net'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { busyboxRootfs } from '../helpers'
@@ -32,6 +33,8 @@ function script(body: string): string {
     try { return fs.readFileSync('/proc/' + p + '/cmdline', 'latin1').startsWith('mc-shim\\0keeper\\0') } catch { return false }
   }).map(Number)
   const out = {}
+  const warnings = []
+  process.on('warning', (w) => warnings.push({ code: w.code, message: w.message }))
   const step = async (name, f) => { try { out[name] = await f() } catch (e) { out[name] = { code: e.code, message: e.message } } }
   const rt = new Runtime()
   try {
@@ -39,6 +42,7 @@ function script(body: string): string {
   } finally {
     await rt.close()
   }
+  out.warnings = warnings
   console.log(JSON.stringify(out))
 })()`
 }
@@ -89,6 +93,32 @@ describe('rootless networks, as an ordinary user with a subordinate range', () =
     expect(out.netns).not.toBe(out.ownNetns)
     expect(out.userns).not.toBe(out.ownUserns)
     expect(out.links).toEqual([['lo', true]])
+    expect(pidsOf(user.uid)).toEqual([])
+  })
+
+  test('egress: pasta is attached to the keeper\'s namespace when the user may open /dev/net/tun, else one MINICONTAINER_NO_EGRESS warning says why at once; close() ends the helper', () => {
+    const out = asUser(
+      user,
+      home,
+      `const t = Date.now()
+    const n = await Network.create('e1', { runtime: rt })
+    out.ms = Date.now() - t
+    const { openNetnsNetlink } = lib('network/netns-sockets')
+    const nl = await openNetnsNetlink(rt.userIds.networkNamespace('test').netnsPath)
+    out.links = (await nl.rtnl.links()).map((l) => l.name)
+    nl.close()
+    await n.remove()`,
+    )
+    const othersMayOpen = (fs.statSync('/dev/net/tun').mode & 0o006) === 0o006
+    if (othersMayOpen) {
+      expect(out.links).toContain('tap0')
+      expect(out.warnings).toEqual([])
+    } else {
+      expect(out.links).not.toContain('tap0')
+      expect(out.warnings).toEqual([{ code: 'MINICONTAINER_NO_EGRESS', message: expect.stringContaining('/dev/net/tun cannot be opened by this user (EACCES') }])
+      expect(out.ms).toBeLessThan(3000)
+    }
+    // Nothing of the user's runs after close(): no keeper, no relay, no egress helper.
     expect(pidsOf(user.uid)).toEqual([])
   })
 
@@ -187,6 +217,43 @@ describe('rootless published ports, as an ordinary user with a subordinate range
     expect(out.afterStop).toBe('ECONNREFUSED')
     expect(out.listeningAfterStop).toEqual([])
     expect(pidsOf(user.uid)).toEqual([])
+  })
+
+  test("the owner's SIGKILL leaves nothing: no keeper, relay, shim or container runs as the user, and the published port is closed", async () => {
+    const owner = user.spawnNode(
+      `;(async () => {
+  const { Runtime, Image, Network, run } = lib()
+  const rt = new Runtime()
+  await Image.import(${JSON.stringify(path.join(images, 'bb'))}, { runtime: rt, ref: 'bb:latest' })
+  await Network.create('k1', { runtime: rt })
+  const c = await run('bb', ['nc', '-ll', '-p', '7000', '-e', 'cat'], { runtime: rt, network: 'k1', ports: ['127.0.0.1::7000'] })
+  console.log(JSON.stringify({ node: process.pid, port: c.mappedPort(7000) }))
+  setInterval(() => {}, 1000) // the owner lives until it is killed
+})()`,
+      { HOME: home },
+    )
+    const started = await new Promise<{ node: number; port: number }>((resolve, reject) => {
+      let text = ''
+      owner.stdout!.on('data', (d: Buffer) => {
+        text += d
+        if (text.includes('\n')) resolve(JSON.parse(text.split('\n')[0]!))
+      })
+      owner.once('exit', (code) => reject(new Error(`the owner ended (${code}) before its container started`)))
+    })
+    const echo = () =>
+      new Promise<string>((resolve, reject) => {
+        const s = net.connect(started.port, '127.0.0.1', () => s.end('ping\n'))
+        let got = ''
+        s.on('data', (d) => (got += d)).on('end', () => resolve(got)).on('error', reject)
+      })
+    let answer = ''
+    for (let i = 0; i < 50 && answer !== 'ping\n'; i++) answer = await echo().catch(() => new Promise<string>((r) => setTimeout(() => r(''), 100)))
+    expect(answer).toBe('ping\n')
+    process.kill(started.node, 'SIGKILL')
+    const deadline = Date.now() + 5000
+    while (pidsOf(user.uid).length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
+    expect(pidsOf(user.uid)).toEqual([])
+    await expect(echo()).rejects.toMatchObject({ code: 'ECONNREFUSED' })
   })
 })
 
