@@ -53,7 +53,7 @@ function asUser(user: UnprivilegedUser, home: string, body: string): Record<stri
   return JSON.parse(r.stdout)
 }
 
-describe('rootless networks, as an ordinary user with a subordinate range', () => {
+describe('rootless networks and published ports, as an ordinary user with a subordinate range', () => {
   let user: UnprivilegedUser
   let home: string
   let images: string
@@ -170,24 +170,6 @@ describe('rootless networks, as an ordinary user with a subordinate range', () =
     expect(hostLinks).not.toContain(names.vethPrefix)
     expect(ruleset).not.toContain(names.table)
     expect(pidsOf(user.uid)).toEqual([])
-  })
-})
-
-describe('rootless published ports, as an ordinary user with a subordinate range', () => {
-  let user: UnprivilegedUser
-  let home: string
-  let images: string
-  beforeAll(() => {
-    user = makeUnprivilegedUser()
-    home = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-rl-port-'))
-    fs.chownSync(home, user.uid, user.gid)
-    images = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-rl-portimg-'))
-    fs.chmodSync(images, 0o755)
-    busyboxRootfs(path.join(images, 'bb'))
-  })
-  afterAll(() => {
-    for (const dir of [home, images, `/tmp/minicontainer-${user.uid}`]) fs.rmSync(dir, { recursive: true, force: true })
-    user.remove()
   })
 
   test("ports: ['7000'] on the default bridge is reached from the host's 127.0.0.1 through a relay, which ends when the container stops", () => {
