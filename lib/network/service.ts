@@ -97,9 +97,10 @@ export class NetworkService {
     await collectAbandoned(this.host, this.fw).catch((err) => debug('collecting abandoned networks failed: %s', err))
   }
 
-  private serial<T>(fn: () => Promise<T>): Promise<T> {
+  /** Runs `fn` after the mutations before it; with `open`, once the sockets are ready (a private namespace's are opened then). */
+  private serial<T>(fn: () => Promise<T>, open = true): Promise<T> {
     const task = async () => {
-      await this.sockets.ready()
+      if (open) await this.sockets.ready()
       return fn()
     }
     const run = this.tail.then(task, task)
@@ -217,12 +218,15 @@ export class NetworkService {
 
   /** Tears down everything of a container (veths, rules, address leases). Idempotent; works after a crash. */
   release(containerId: string): Promise<void> {
+    // Every container's exit comes here: network 'none' ones must not open a rootless runtime's namespace.
     return this.serial(async () => {
       const rec = this.store.container(containerId)
+      if (!rec && !this.store.networks().length) return
+      await this.sockets.ready()
       if (rec) await this.releaseNow(rec)
-      // No record: only rules left by a crash between saving and deleting it can remain, and only if we have networks.
-      else if (this.store.networks().length) await this.forwarding.remove(containerId)
-    })
+      // No record: only rules left by a crash between saving and deleting it can remain.
+      else await this.forwarding.remove(containerId)
+    }, false)
   }
 
   /** The container's network state for inspect(); undefined when it has no bridge networking. */
