@@ -121,7 +121,17 @@ function rmdirWhenEmpty(dir) {
 
 /** What a clean run leaves of the user: no process, no mount of its files. */
 function leftovers(user, home, pidsOf) {
-  const left = pidsOf(user.uid).map((pid) => `process ${pid} of ${user.name}: ${fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ')}`)
+  // What dies with jest's exit (a keeper or relay whose owner was a worker) may take a moment to be gone.
+  const deadline = Date.now() + 2000
+  while (pidsOf(user.uid).length && Date.now() < deadline) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20)
+  const describe = (pid) => {
+    try {
+      return `${fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ')} (${fs.readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')[0]})`
+    } catch {
+      return '(gone meanwhile)'
+    }
+  }
+  const left = pidsOf(user.uid).map((pid) => `process ${pid} of ${user.name}: ${describe(pid)}`)
   const state = `/tmp/minicontainer-${user.uid}`
   for (const line of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n'))
     if (line.includes(home) || line.includes(state)) left.push(`mount ${line}`)
