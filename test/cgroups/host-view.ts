@@ -24,6 +24,13 @@ const knobs = {
   /** Forks the kernel refused at the limit. */
   pidsRefused: { v1: ['pids', 'pids.events', field('max')], v2: ['pids.events', field('max')] },
   memoryLimit: { v1: ['memory', 'memory.limit_in_bytes'], v2: ['memory.max'] },
+  /** Swap: v1 counts memory plus swap, v2 swap alone. */
+  memorySwapLimit: { v1: ['memory', 'memory.memsw.limit_in_bytes'], v2: ['memory.swap.max'] },
+  /** What the kernel reclaims last: v1's soft limit, v2's memory.low. */
+  memoryReservation: { v1: ['memory', 'memory.soft_limit_in_bytes'], v2: ['memory.low'] },
+  /** The CPU share: v1's shares, v2's weight (1..10000). */
+  cpuShare: { v1: ['cpu', 'cpu.shares'], v2: ['cpu.weight'] },
+  cpusetCpus: { v1: ['cpuset', 'cpuset.cpus'], v2: ['cpuset.cpus'] },
   cpuQuotaUs: { v1: ['cpu', 'cpu.cfs_quota_us'], v2: ['cpu.max', (t) => t.split(' ')[0]!] },
   cpuPeriodUs: { v1: ['cpu', 'cpu.cfs_period_us'], v2: ['cpu.max', (t) => t.split(' ')[1]!] },
   cpuUsageNs: { v1: ['cpuacct', 'cpuacct.usage'], v2: ['cpu.stat', (t) => String(Number(field('usage_usec')(t)) * 1000)] },

@@ -72,6 +72,28 @@ test('a busy loop with cpus: 0.5 gets about half a CPU at most, measured by the 
   await control.remove({ force: true })
 })
 
+test("swap, reservation, CPU share and cpuset are in the kernel's files, and the program is held to its CPUs", async () => {
+  const c = await run('host', ['sh', '-c', 'grep Cpus_allowed_list /proc/self/status; sleep 30'], {
+    runtime,
+    network: 'none',
+    memory: '64m',
+    memorySwap: '96m',
+    memoryReservation: '16m',
+    cpuShares: 512,
+    cpusetCpus: '0',
+  })
+  const pid = await pidOf(c)
+  // Docker's memorySwap is memory plus swap: v1 keeps that sum, v2 the swap alone.
+  expect(cgroupValue(pid, 'memorySwapLimit')).toBe(String(isV2 ? 32 << 20 : 96 << 20))
+  expect(cgroupValue(pid, 'memoryReservation')).toBe(String(16 << 20))
+  // v2 has a weight: runc's conversion of 512 shares, 1 + (512 - 2) * 9999 / 262142.
+  expect(cgroupValue(pid, 'cpuShare')).toBe(isV2 ? '20' : '512')
+  expect(cgroupValue(pid, 'cpusetCpus')).toBe('0')
+  for (let i = 0; i < 50 && !(await text(c.logs())).includes('Cpus'); i++) await sleep(20 * timeScale)
+  expect((await text(c.logs())).trim()).toMatch(/^Cpus_allowed_list:\s+0$/)
+  await c.remove({ force: true })
+})
+
 test('update raises limits while the program runs: pids, memory and CPU, inside and on the host', async () => {
   const c = await run('host', ['sleep', '60'], { runtime, network: 'none', pidsLimit: 4, memory: '32m', cpus: 0.5 })
   const pid = await pidOf(c)
