@@ -4,7 +4,6 @@
  *
  * @module
  */
-import * as os from 'node:os'
 import * as path from 'node:path'
 import { devicePolicy, parseDeviceCgroupRule, type CgroupSetup, type DevicePolicy } from '../cgroups'
 import { capabilitySet } from '../shim/capabilities'
@@ -13,7 +12,7 @@ import { mountFallbacks, type MountOp, type NestedMaps, type RunSpec, type Usern
 import { CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUSER, CLONE_NEWUTS } from '../sys/libc'
 import type { ImageRecord } from '../image/store'
 import { KernelUnsupportedError } from '../errors'
-import { kernelAtLeast } from '../sys/kernel'
+import { hostKernelRelease, kernelAtLeast } from '../sys/kernel'
 import { processSecurity, type ProcessSecurity } from '../seccomp'
 import { processSpec } from './process-spec'
 import type { ContainerPaths } from './store'
@@ -122,7 +121,7 @@ const PAGE = 4096
  * do. An image deeper than that is EUNSUPPORTED naming 6.8, before anything
  * is made, rather than a failed mount.
  */
-function requireOverlayFits(lowerDirs: string[], upper: string, work: string, release = os.release()): void {
+function requireOverlayFits(lowerDirs: string[], upper: string, work: string, release = hostKernelRelease): void {
   if (kernelAtLeast(release, '6.8') && !mountFallbacks.force) return
   const names = lowerDirs.map((d) => path.basename(d).length + 1).reduce((a, b) => a + b, 0)
   const length = 'lowerdir=,upperdir=,workdir=,userxattr'.length + names + upper.length + work.length

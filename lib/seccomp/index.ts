@@ -11,7 +11,7 @@ import { hostArch } from './arch'
 import { compileProfile, type CompiledFilter } from './compile'
 import dockerDefault from './docker-default.json'
 import { parseProfile, parseProfileText, type SeccompProfile } from './profile'
-import { hostKernel } from './select'
+import { hostKernelRelease } from '../sys/kernel'
 import { normaliseSecurityOpt, securitySettings } from './security-opt'
 
 export type { CompiledFilter } from './compile'
@@ -33,7 +33,7 @@ function compileCached(key: string, profile: () => SeccompProfile, capabilities:
   const full = `${capabilities}\0${key}`
   let filter = cache.get(full)
   if (!filter) {
-    filter = compileProfile(profile(), { capabilities: capabilityNames(capabilities), arch: hostArch(), kernel: hostKernel() })
+    filter = compileProfile(profile(), { capabilities: capabilityNames(capabilities), arch: hostArch(), kernel: hostKernelRelease })
     if (cache.size >= cacheSize) cache.delete(cache.keys().next().value!)
     cache.set(full, filter)
   }
@@ -42,7 +42,7 @@ function compileCached(key: string, profile: () => SeccompProfile, capabilities:
 
 /** Checks profile text the way a start would use it; throws EINVALID with the reason. */
 function checkProfile(text: string, source: string): void {
-  compileProfile(parseProfileText(text, source), { capabilities: [], arch: hostArch(), kernel: hostKernel() })
+  compileProfile(parseProfileText(text, source), { capabilities: [], arch: hostArch(), kernel: hostKernelRelease })
 }
 
 /** Validates `securityOpt` at create; profile paths are replaced by the profile's JSON text (see security-opt.ts). */

@@ -7,7 +7,6 @@
  *
  * @module
  */
-import * as os from 'node:os'
 import { archInfo, type NativeArch } from './arch'
 import type { SeccompProfile, SeccompRuleFilter, SeccompSyscallRule } from './profile'
 import { kernelAtLeast } from '../sys/kernel'
@@ -43,7 +42,3 @@ export function listedArches(profile: SeccompProfile, arch: NativeArch): string[
   return entry ? [entry.architecture, ...(entry.subArchitectures ?? [])] : []
 }
 
-/** Defaults for the running host. */
-export function hostKernel(): string {
-  return os.release()
-}

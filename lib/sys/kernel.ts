@@ -26,6 +26,9 @@ export const requiredKernelFeatures: readonly KernelFeature[] = [
   { feature: 'setns with a pidfd (exec into a running container)', since: '5.8' },
 ]
 
+/** This host's kernel release (uname -r), read once: it cannot change while the process runs. */
+export const hostKernelRelease = os.release()
+
 /** "6.18.44-generic" -> [6, 18]: revisions and suffixes do not count, as in Docker. */
 export function kernelVersion(release: string): [number, number] {
   const m = /^(\d+)\.(\d+)/.exec(release)
@@ -52,7 +55,7 @@ export function missingKernelFeature(release: string, rootless = false): KernelF
 
 /** Throws EUNSUPPORTED naming the first feature this host's kernel lacks, and the release that has it. */
 export function requireKernelFeatures(opts: { rootless?: boolean; release?: string } = {}): void {
-  const release = opts.release ?? os.release()
+  const release = opts.release ?? hostKernelRelease
   const missing = missingKernelFeature(release, opts.rootless)
   if (missing) throw new KernelUnsupportedError(missing.feature, missing.since, release)
 }
