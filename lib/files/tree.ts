@@ -273,18 +273,18 @@ export function removeTree(dirfd: number, name: Name): void {
       const level = levels[levels.length - 1]
       const fd = chain.top()
       // Listed again until empty (entries may appear meanwhile), but not forever.
-      if (level.entries.length === 0 && level.rounds++ < 100) level.entries = listdirIfThere(fd)
+      if (level.entries.length === 0 && level.rounds++ < 100) level.entries = unlessGone(() => listdir(fd), [])
       const e = level.entries.pop()
       if (!e) {
         chain.pop()
         levels.pop()
-        unlinkIfThere(chain.top(), level.name, AT_REMOVEDIR)
+        unlessGone(() => unlinkat(chain.top(), level.name, AT_REMOVEDIR), undefined)
         continue
       }
       const est = lstatAt(fd, e.name)
       if (!est) continue
       if (!isDir(est)) {
-        unlinkIfThere(fd, e.name)
+        unlessGone(() => unlinkat(fd, e.name), undefined)
         continue
       }
       chain.push(e.name)
@@ -295,22 +295,17 @@ export function removeTree(dirfd: number, name: Name): void {
   }
 }
 
-/** The entries of an open directory; none when it was removed meanwhile (getdents of a deleted directory is ENOENT). */
-function listdirIfThere(fd: number): ReturnType<typeof listdir> {
+/**
+ * `call`, or `gone` when what it works on was removed meanwhile by someone
+ * else (a container's own cleanup racing a removal): unlinkat of a missing
+ * entry, and getdents of a deleted directory, are ENOENT.
+ */
+function unlessGone<T>(call: () => T, gone: T): T {
   try {
-    return listdir(fd)
+    return call()
   } catch (err) {
-    if (err instanceof SyscallError && err.errno === 'ENOENT') return []
+    if (err instanceof SyscallError && err.errno === 'ENOENT') return gone
     throw err
-  }
-}
-
-/** unlinkat(2), where an entry removed meanwhile by someone else (a container's own cleanup racing a removal) is no failure. */
-function unlinkIfThere(dirfd: number, name: Name, flags = 0): void {
-  try {
-    unlinkat(dirfd, name, flags)
-  } catch (err) {
-    if (!(err instanceof SyscallError && err.errno === 'ENOENT')) throw err
   }
 }
 
