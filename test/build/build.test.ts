@@ -4,6 +4,8 @@
  * mtime-only change), and failures (EDOCKERFILE lines, EBUILD leaving
  * nothing behind).
  */
+import { execFileSync } from 'node:child_process'
+import { createHash } from 'node:crypto'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
@@ -127,4 +129,35 @@ describe('Image.build', () => {
     await expect(run({ build: { context: ctx } }, { runtime, network: 'none' })).rejects.toMatchObject({ code: 'EDOCKERFILE', line: 2 })
     fs.rmSync(ctx, { recursive: true, force: true })
   })
+})
+
+test("a lower layer's /etc that is a symlink to a host path is never followed on the host: --chown does not read the host's passwd", async () => {
+  // The host directory a hostile image points at, holding a passwd the image does not have.
+  const hostDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-build-hostetc-'))
+  fs.writeFileSync(path.join(hostDir, 'passwd'), 'probeuser:x:4242:4242::/:/bin/sh\n')
+  // A docker-archive of two layers: /etc a symlink to that directory, then a real /etc over it.
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-build-hostile-'))
+  const layer = (name: string, make: (root: string) => void): string => {
+    const root = path.join(work, `${name}-root`)
+    fs.mkdirSync(root)
+    make(root)
+    execFileSync('tar', ['-C', root, '-cf', path.join(work, `${name}.tar`), '.'])
+    return `sha256:${createHash('sha256').update(fs.readFileSync(path.join(work, `${name}.tar`))).digest('hex')}`
+  }
+  const diffIds = [layer('l1', (r) => fs.symlinkSync(hostDir, path.join(r, 'etc'))), layer('l2', (r) => fs.mkdirSync(path.join(r, 'etc')))]
+  const config = JSON.stringify({ architecture: process.arch === 'arm64' ? 'arm64' : 'amd64', os: 'linux', config: {}, rootfs: { type: 'layers', diff_ids: diffIds } })
+  fs.writeFileSync(path.join(work, 'config.json'), config)
+  fs.writeFileSync(path.join(work, 'manifest.json'), JSON.stringify([{ Config: 'config.json', RepoTags: ['hostile:1'], Layers: ['l1.tar', 'l2.tar'] }]))
+  execFileSync('tar', ['-C', work, '-cf', path.join(work, 'image.tar'), 'manifest.json', 'config.json', 'l1.tar', 'l2.tar'])
+  const ctx = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-build-ctx-'))
+  fs.writeFileSync(path.join(ctx, 'f'), 'x\n')
+  try {
+    await Image.load(path.join(work, 'image.tar'), { runtime })
+    const err = await Image.build(ctx, { dockerfile: { content: 'FROM hostile:1\nCOPY --chown=probeuser f /f\n' }, tag: 'hostetc:1', runtime }).then(() => undefined, (e: unknown) => e)
+    // In the merged image /etc is the upper, empty directory: the user is unknown.
+    expect(err).toMatchObject({ code: 'EDOCKERFILE' })
+    expect((err as Error).message).toContain('probeuser')
+  } finally {
+    for (const d of [hostDir, work, ctx]) fs.rmSync(d, { recursive: true, force: true })
+  }
 })
