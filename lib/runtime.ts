@@ -161,6 +161,11 @@ export class Runtime implements ContainerContext, AsyncDisposable {
     return preflight()
   }
 
+  /** Closes the default runtime if this process opened one (a CLI's last step); opens none. @internal */
+  static async closeDefault(): Promise<void> {
+    await Runtime.defaultRuntime?.close()
+  }
+
   /** The runtime used when none is passed: rooted at $MINICONTAINER_ROOT or /var/lib/minicontainer. */
   static default(): Runtime {
     // A closed default is replaced, so that code which closes it at its end (a test file's afterAll)

@@ -43,7 +43,7 @@ export async function main(argv: string[], io: CliIO = { stdout: process.stdout,
     if (err instanceof MiniContainerError) return io.stderr.write(`minicontainer ${name}: ${err.code}: ${err.message}\n`), 1
     throw err
   } finally {
-    if (name !== 'doctor') await Runtime.default().close() // ends the warm spare shim; detached containers stay
+    await Runtime.closeDefault() // ends the warm spare shim if a command opened the runtime; detached containers stay
   }
 }
 
