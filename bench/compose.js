@@ -43,10 +43,15 @@ function dockerCompose(engine, dir, args) {
 
 /** docker-compose up -d returns once dependencies are healthy, not the last service: poll it. */
 async function dockerHealthy(engine, name) {
-  for (;;) {
-    if ((await engine.ok(['inspect', '-f', '{{.State.Health.Status}}', name])) === 'healthy') return
+  // Bounded: an api that turns unhealthy or exits fails the bench instead of hanging it.
+  const deadline = Date.now() + 60_000
+  while (Date.now() < deadline) {
+    const status = await engine.ok(['inspect', '-f', '{{.State.Health.Status}} {{.State.Status}}', name])
+    if (status.startsWith('healthy')) return
+    if (status.startsWith('unhealthy') || status.endsWith('exited')) throw new Error(`docker-compose's ${name} is ${status}`)
     await new Promise((r) => setTimeout(r, 20))
   }
+  throw new Error(`docker-compose's ${name} was not healthy within 60 s`)
 }
 
 async function oursOnce(runtime, dir, project) {
