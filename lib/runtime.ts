@@ -54,15 +54,16 @@ export interface RuntimeOptions {
    * `false` requires root (EPERM without it). A rootless runtime keeps its runtime state in
    * $XDG_RUNTIME_DIR/minicontainer, else /tmp/minicontainer-<uid> (0700, owner checked: EUNSAFE otherwise).
    *
-   * Rootless mode, so far: images (pull, import, fromHost, save, load), volumes, and containers with
-   * `network: 'none'`. With a subordinate id range (/etc/subuid, /etc/subgid) and the setuid
+   * Rootless mode: images (pull, import, fromHost, save, load), volumes and containers. With a subordinate id range (/etc/subuid, /etc/subgid) and the setuid
    * newuidmap/newgidmap (the uidmap package), every container joins one user namespace held for the
    * runtime (0 inside is you, 1..N your subordinate ids, as podman maps them; `mc-shim keeper`, ended by
    * close() or this process's death), image files keep their owners (uid u inside is subuid start+u-1
    * on the host; see {@link RuntimeOptions.idOverflow}) and a non-root `user` works. Without one, each
    * container maps you alone: image files owned by other ids are yours, a `MINICONTAINER_SINGLE_UID`
-   * warning says so once, and a non-root `user` is EUNSUPPORTED naming the fix. Other networks,
-   * `devices` and resource limits are EUNSUPPORTED, naming what to do instead; a host that refuses
+   * warning says so once, and a non-root `user` is EUNSUPPORTED naming the fix. With a range, the
+   * default bridge and user networks live in a network namespace the keeper holds, and published ports
+   * are relayed from host sockets; `host` and `container:` networks, `devices`, and limits without a
+   * delegated cgroup v2 directory are EUNSUPPORTED, naming what to do instead; a host that refuses
    * user namespaces gives EUSERNS (the message names the cause and the fix) at the first create or
    * start. See {@link Runtime.preflight}.
    */

@@ -7,7 +7,7 @@
  * helper is given a time limit: a start never waits on a stuck helper. When
  * none works, the runtime goes on without egress and one warning says why.
  *
- * The keeper calls {@link attachEgress} once per runtime with its own
+ * The rootless network service (KeeperPlace.open) calls {@link attachEgress} once per runtime with the keeper's
  * namespaces (/proc/<keeper>/ns/net and ns/user): they are the runtime's.
  *
  * @module

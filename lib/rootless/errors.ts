@@ -7,8 +7,9 @@ import { MiniContainerError } from '../errors'
 
 /**
  * A rootless runtime (a caller that is not root, or `rootless: true`) was
- * asked for something rootless mode does not do: networks other than
- * `network: 'none'`, resource limits without a delegated cgroup. The message
+ * asked for something rootless mode does not do: `host` or `container:`
+ * networks (any network without a subordinate id range), resource limits
+ * without a delegated cgroup. The message
  * says why and what to do instead. `Runtime.preflight()` tells what the host
  * offers; running as root does everything.
  */

@@ -45,7 +45,7 @@ export interface SubidCheck extends PreflightCheck {
 
 /** What {@link Runtime.preflight} found: one field per check. */
 export interface PreflightReport {
-  /** Whether every required check passed: rootless containers can run here (on network 'none'; see RuntimeOptions.rootless). */
+  /** Whether every required check passed: rootless containers can run here (see RuntimeOptions.rootless). */
   ok: boolean
   /** Whether `new Runtime()` (rootless: 'auto') runs rootless for this process: its effective uid is not 0. */
   rootless: boolean

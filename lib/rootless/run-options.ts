@@ -1,8 +1,9 @@
 /**
  * What a rootless container may ask for, checked at create before anything
- * is pulled or made: its own network namespace with a loopback alone
- * (`network: 'none'`), and no host devices (mknod of a device is EPERM in a
- * user namespace).
+ * is pulled or made: `network: 'none'`, or (with a subordinate id range) the
+ * default bridge or a user network in the runtime's own namespace, never
+ * `host` or `container:`; and no host devices (mknod of a device is EPERM in
+ * a user namespace).
  *
  * @module
  */
