@@ -6,20 +6,15 @@
  *
  * @module
  */
-import * as fs from 'node:fs'
+import { readSysctl } from '../sys/sysctl'
 import { PortPrivilegedError } from './errors'
 
-const sysctlPath = '/proc/sys/net/ipv4/ip_unprivileged_port_start'
 /** The kernel's default, for a /proc without the file (kernels before 4.11). */
 const defaultUnprivilegedStart = 1024
 
 /** The lowest port an unprivileged process may bind in this process's network namespace. */
 export function unprivilegedPortStart(): number {
-  try {
-    return Number(fs.readFileSync(sysctlPath, 'utf8').trim())
-  } catch {
-    return defaultUnprivilegedStart
-  }
+  return readSysctl('net.ipv4.ip_unprivileged_port_start') ?? defaultUnprivilegedStart
 }
 
 /** Who binds, for {@link checkPortPrivilege}. */

@@ -59,13 +59,14 @@ function describe(spec: RelaySpec, port = spec.hostPort): string {
 
 /** Binds the host socket, with the library's errors for a taken, privileged or foreign address. */
 function bindHost(spec: RelaySpec): BoundSocket {
-  checkPortPrivilege(describe(spec), spec.hostPort, { euid: process.geteuid?.() ?? 0, unprivilegedStart: unprivilegedPortStart() })
+  const unprivilegedStart = unprivilegedPortStart()
+  checkPortPrivilege(describe(spec), spec.hostPort, { euid: process.geteuid?.() ?? 0, unprivilegedStart })
   try {
     return boundSocket(spec.hostIp || '0.0.0.0', spec.hostPort, spec.proto)
   } catch (err) {
     const errno = err instanceof SyscallError ? err.errno : ''
     if (errno === 'EADDRINUSE') throw new PortInUseError(describe(spec), 'a process on the host')
-    if (errno === 'EACCES') checkPortPrivilege(describe(spec), spec.hostPort, { euid: -1, unprivilegedStart: unprivilegedPortStart() })
+    if (errno === 'EACCES') checkPortPrivilege(describe(spec), spec.hostPort, { euid: -1, unprivilegedStart })
     if (errno === 'EADDRNOTAVAIL' || errno === 'EINVAL') throw new InvalidArgumentError(`cannot publish on ${spec.hostIp}: it is not an address of this host`)
     throw err
   }

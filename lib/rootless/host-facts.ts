@@ -10,16 +10,6 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { readXattrs } from '../files/xattrs'
 
-/** A sysctl's integer value, or undefined when this kernel has no such file. */
-export function readSysctl(name: string): number | undefined {
-  try {
-    const text = fs.readFileSync(path.join('/proc/sys', name.replace(/\./g, '/')), 'utf8').trim()
-    return /^-?\d+$/.test(text) ? Number(text) : undefined
-  } catch {
-    return undefined
-  }
-}
-
 /** The `Seccomp:` mode of /proc/self/status: 0 none, 1 strict, 2 filter (Docker's default profile, systemd's SystemCallFilter). */
 export function seccompMode(status = fs.readFileSync('/proc/self/status', 'utf8')): number | undefined {
   const m = /^Seccomp:\s*(\d+)/m.exec(status)

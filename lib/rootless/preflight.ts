@@ -7,7 +7,8 @@
  * @module
  */
 import { cgroupVariable, findDelegation } from './cgroup-delegation'
-import { findHelper, readSysctl, tunAccess } from './host-facts'
+import { readSysctl } from '../sys/sysctl'
+import { findHelper, tunAccess } from './host-facts'
 import { subordinateRanges, type SubidRange } from './subids'
 import { userName } from './id-maps'
 import { readUsernsContext, usernsBlocked, usernsCause, usernsFinding, usernsFix, type UsernsBlockCause, type UsernsContext } from './userns-cause'

@@ -7,7 +7,8 @@
  */
 import { UserNamespaceError } from '../errors'
 import { shimPath } from '../shim/shim'
-import { readSysctl, seccompMode } from './host-facts'
+import { readSysctl } from '../sys/sysctl'
+import { seccompMode } from './host-facts'
 import type { UsernsProbe } from './userns-probe'
 
 /** What refuses user namespaces. */
