@@ -55,7 +55,7 @@ export async function runService(opts: ServiceOptions, launch: ServiceLaunch, st
     ...(runtime ? { runtime } : {}), ...(name ? { name } : {}), ...(reuse ? { reuse } : {}),
   }
   const image = opts.image ?? launch.image
-  const container = launch.cmd ? await run(image, launch.cmd, settings) : await run(image, settings)
+  const container = await run(image, launch.cmd, settings)
   const hostPort = container.mappedPort(launch.port)
   return started(container, hostPort, launch.url(container.host, hostPort))
 }
