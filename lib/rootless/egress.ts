@@ -17,6 +17,7 @@ import type { Socket } from 'node:net'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
+import { tunAccess } from './host-facts'
 
 /** The helpers, in the order they are tried by default. */
 export type EgressHelper = 'pasta' | 'slirp4netns'
@@ -68,7 +69,7 @@ const defaultTimeoutMs = 5000
 const device = 'tap0'
 
 /** The helper's executable in `dirs`, or undefined. */
-export function findHelper(name: EgressHelper, dirs: string[]): string | undefined {
+function findExecutable(name: EgressHelper, dirs: string[]): string | undefined {
   for (const dir of dirs) {
     const file = path.join(dir, name)
     try {
@@ -82,16 +83,12 @@ export function findHelper(name: EgressHelper, dirs: string[]): string | undefin
 }
 
 /** Why the TUN device cannot be used by this process, or undefined when it can. */
-export function tunProblem(tunPath: string): string | undefined {
-  try {
-    fs.closeSync(fs.openSync(tunPath, fs.constants.O_RDWR))
-    return undefined
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code
-    if (code === 'ENOENT') return `${tunPath} does not exist (load the tun module: modprobe tun; in a container, pass --device /dev/net/tun)`
-    if (code === 'EACCES' || code === 'EPERM') return `${tunPath} cannot be opened by this user (${code}; chmod 0666 ${tunPath}, the default of desktop distributions, as root)`
-    return `${tunPath} cannot be opened (${code})`
-  }
+function tunProblem(tunPath: string): string | undefined {
+  const code = tunAccess(tunPath)
+  if (code === true) return undefined
+  if (code === 'ENOENT') return `${tunPath} does not exist (load the tun module: modprobe tun; in a container, pass --device /dev/net/tun)`
+  if (code === 'EACCES' || code === 'EPERM') return `${tunPath} cannot be opened by this user (${code}; chmod 0666 ${tunPath}, the default of desktop distributions, as root)`
+  return `${tunPath} cannot be opened (${code})`
 }
 
 function helperArgs(helper: EgressHelper, target: EgressTarget, readyFd: number): string[] {
@@ -176,7 +173,7 @@ export async function attachEgress(target: EgressTarget, opts: EgressOptions = {
   const helpers = opts.helpers ?? ['pasta', 'slirp4netns']
   const failures: string[] = []
   for (const helper of helpers) {
-    const file = findHelper(helper, dirs)
+    const file = findExecutable(helper, dirs)
     if (!file) continue
     try {
       return await runHelper(helper, file, target, opts.timeoutMs ?? defaultTimeoutMs)

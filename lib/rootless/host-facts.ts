@@ -54,9 +54,10 @@ function hasFileCapabilities(file: string): boolean {
 }
 
 /** Whether the caller may open /dev/net/tun read-write (pasta and slirp4netns need it for egress), else the errno. */
-export function tunAccess(): true | string {
+export function tunAccess(tunPath = '/dev/net/tun'): true | string {
   try {
-    fs.accessSync('/dev/net/tun', fs.constants.R_OK | fs.constants.W_OK)
+    // Opened for real, as pasta and slirp4netns will: access() can pass where open() is refused (a device cgroup).
+    fs.closeSync(fs.openSync(tunPath, fs.constants.O_RDWR))
     return true
   } catch (err) {
     return (err as NodeJS.ErrnoException).code ?? 'EACCES'
