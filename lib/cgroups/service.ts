@@ -121,16 +121,20 @@ export class CgroupService {
     return !!driver && driver.exists(this.rel(id)) && driver.counters(this.rel(id)).oomKills > 0
   }
 
-  /** A stats sample; CPU percent relative to the previous call, or to `startedAt` for the first. */
-  stats(id: string, pid: number | undefined, startedAt: Date): ContainerStats {
+  /**
+   * A stats sample; CPU percent relative to the previous call, or to `startedAt` for the first.
+   * `pid` is the container's first process (undefined once it has exited); network counters are
+   * read through it unless the container shares the host's network, whose counters are not its own.
+   */
+  stats(id: string, pid: number | undefined, startedAt: Date, sharesHostNetwork: boolean): ContainerStats {
     const counters = this.counters(id, pid)
     const now: CpuMark = { cpuNs: counters.cpuNs, at: process.hrtime.bigint() }
     const since = this.marks.get(id) ?? { cpuNs: 0, at: now.at - BigInt(Math.max(1, Date.now() - startedAt.getTime())) * 1_000_000n }
     this.marks.set(id, now)
-    return toStats(counters, netCounters(pid), since, now)
+    return toStats(counters, netCounters(sharesHostNetwork ? undefined : pid), since, now)
   }
 
-  /** The container's counters for {@link stats}; `pid` is its first process (undefined when it shares the host's network). */
+  /** The container's counters for {@link stats}; `pid` is its first process, undefined once it has exited. */
   protected counters(id: string, _pid: number | undefined): CgroupCounters {
     return this.requireDriver('stats').counters(this.rel(id))
   }

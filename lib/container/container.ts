@@ -690,7 +690,7 @@ export class Container implements AsyncDisposable {
   stats(opts: StatsStreamOptions): AsyncIterableIterator<ContainerStats>
   stats(opts: { stream?: boolean; intervalMs?: number; signal?: AbortSignal } = {}): Promise<ContainerStats> | AsyncIterableIterator<ContainerStats> {
     const sampleOf = ({ state: s, record }: Observation) =>
-      this.runtime.cgroups.stats(this.id, record!.hostConfig.networkMode === 'host' ? undefined : s.pid, new Date(s.startedAt ?? Date.now()))
+      this.runtime.cgroups.stats(this.id, s.pid, new Date(s.startedAt ?? Date.now()), record!.hostConfig.networkMode === 'host')
     if (opts.stream) {
       // The stream ends when the container stops (or is removed).
       const sample = () => {
