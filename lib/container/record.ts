@@ -21,6 +21,7 @@ import { checkFileSpecs } from '../harness/files'
 import { logConfigOf } from './log-config'
 import { deviceRecordsOf } from './device-mappings'
 import { thisProcess } from './liveness'
+import { checkRootlessUlimits } from '../rootless/ulimits'
 
 /** Docker's default: every container on the default bridge. */
 const defaultNetwork = 'bridge'
@@ -51,6 +52,7 @@ export function buildRecord(rt: ContainerContext, imageRef: string, cmd: string[
   const stopSignal = opts.stopSignal !== undefined ? stopSignalOf(opts.stopSignal, 'the stopSignal option') : stopSignalOf(image.config.stopSignal, "the image's StopSignal")
   const resources = resolveResources(opts)
   rt.cgroups.check(resources)
+  if (rt.rootless) checkRootlessUlimits(resources.rlimits)
   return {
     id,
     name: opts.name ?? generateName(),

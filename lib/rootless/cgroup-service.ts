@@ -31,7 +31,6 @@ import { pidNamespaceMembers, procCounters } from '../cgroups/proc-counters'
 import { InvalidArgumentError } from '../errors'
 import { findDelegation, type CgroupDelegation, type NoDelegation } from './cgroup-delegation'
 import { RootlessUnsupportedError } from './errors'
-import { checkRootlessUlimits } from './ulimits'
 
 /** The user namespace is the device rule (see the module's comment). */
 const noDeviceProgram: DevicePolicy = { allowAll: true }
@@ -64,12 +63,9 @@ export class RootlessCgroupService extends CgroupService {
 
   /**
    * EINVALID when MINICONTAINER_CGROUP names no usable directory; EUNSUPPORTED naming the first
-   * limit set and the fix without delegation, or when the delegated directory lacks its controller,
-   * and for a ulimit above the caller's own hard limit (ulimits.ts).
+   * limit set and the fix without delegation, or when the delegated directory lacks its controller.
    */
   override check(res: Resources): void {
-    // ulimits are no cgroup's, but this is where a rootless runtime checks the resources it is asked for.
-    checkRootlessUlimits(res.rlimits)
     const misnamed = this.misnamed()
     if (misnamed) throw new InvalidArgumentError(`${misnamed.problem}; ${misnamed.fix}, or unset it`)
     if (!this.driver) {
