@@ -6,7 +6,8 @@
 //   root      as root
 //   range     as a user made for the run, with a subordinate range (the keeper's namespace, joined per start)
 //   single    as a user made without one (a one-id namespace made by each start's shim)
-// The users are made with useradd (ranges past every other) and deleted at the end. Needs `npm run build`.
+// The users are made by the tests' makeUnprivilegedUser (test/tools/unprivileged-user.ts: ranges past every
+// other) and removed at the end. Needs `npm run build`.
 'use strict'
 const { execFileSync, spawn } = require('node:child_process')
 const fs = require('node:fs')
@@ -15,7 +16,8 @@ const path = require('node:path')
 const readline = require('node:readline')
 const { summarize, fmt, row, busyboxRootfs } = require('./stats')
 
-const dist = path.resolve(__dirname, '..', 'dist')
+const repo = path.resolve(__dirname, '..')
+const dist = path.join(repo, 'dist')
 
 /** A worker's program: import the image, warm up, then one sample per "go" line (prints its ms). */
 const worker = (rootfs, root) => `
@@ -35,26 +37,6 @@ const readline = require('node:readline')
   for await (const line of readline.createInterface({ input: process.stdin })) if (line === 'go') console.log(String(await sample()))
   await runtime.close({ removeRoot: true })
 })().catch((e) => { console.error(e); process.exit(1) })`
-
-function freeSubidStart() {
-  let end = 300000
-  for (const file of ['/etc/subuid', '/etc/subgid'])
-    for (const line of (fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '').split('\n')) {
-      const [, start, count] = line.split(':')
-      if (start && count) end = Math.max(end, Number(start) + Number(count))
-    }
-  return end
-}
-
-function makeUser(withRange) {
-  const name = `mcbench${process.pid % 100000}${withRange ? 'r' : 's'}`
-  execFileSync('useradd', ['-M', '-s', '/bin/sh', '-K', 'SUB_UID_COUNT=0', '-K', 'SUB_GID_COUNT=0', name])
-  if (withRange) {
-    const start = freeSubidStart()
-    execFileSync('usermod', ['--add-subuids', `${start}-${start + 65535}`, '--add-subgids', `${start}-${start + 65535}`, name])
-  }
-  return name
-}
 
 /** A worker and a way to ask it for one sample. */
 function startWorker(mode, rootfs, work) {
@@ -83,8 +65,10 @@ async function main() {
   const workers = []
   try {
     busyboxRootfs(path.join(work, 'rootfs'))
-    users.push(makeUser(true), makeUser(false))
-    const modes = [{ name: 'root' }, { name: 'range', user: users[0] }, { name: 'single', user: users[1] }]
+    require(path.join(repo, 'test', 'tools', 'ts-register.js'))
+    const { makeUnprivilegedUser } = require(path.join(repo, 'test', 'tools', 'unprivileged-user.ts'))
+    users.push(makeUnprivilegedUser(), makeUnprivilegedUser({ subids: false }))
+    const modes = [{ name: 'root' }, { name: 'range', user: users[0].name }, { name: 'single', user: users[1].name }]
     for (const m of modes) workers.push(startWorker(m, path.join(work, 'rootfs'), work))
     for (const w of workers) if ((await w.next()) !== 'ready') throw new Error(`${w.name} did not start`)
     const load0 = os.loadavg()[0]
@@ -104,7 +88,7 @@ async function main() {
       w.proc.stdin.end()
       await new Promise((r) => (w.proc.exitCode !== null ? r() : w.proc.once('exit', r)))
     }
-    for (const u of users) execFileSync('userdel', [u])
+    for (const u of users) u.remove()
     fs.rmSync(work, { recursive: true, force: true })
   }
 }
