@@ -28,7 +28,8 @@ import { UnsupportedDockerfileFeatureError } from './errors'
 import { expandWord, expandWords } from './expand'
 import { LayerView } from './layer-lookup'
 import { runCommandOf, withScriptMount } from './run-command'
-import { CacheMounts, parseRunMount } from './run-mounts'
+import { BindSources, type BindRequest } from './bind-sources'
+import { CacheMounts, parseRunMount, type RunMount } from './run-mounts'
 import { runStep } from './run-step'
 import { chownOf, sourcesDigest, withSourcesFromLayers } from './sources'
 import { applyConfigInstruction, scopeOf, workdirOf, type StageState } from './stage-state'
@@ -241,8 +242,12 @@ class Builder {
     const network = this.networkOf(ins)
     const view = this.view(state)
     const addedTargets = mounts.flatMap((m) => missingChain(view, m.target))
-    await this.layerStep(s, state, ins, ['RUN', cmd, script ?? null, mounts, args, network], () =>
-      this.cacheMounts.with(mounts, this.ctx.dir, !!this.opts.noCache, (runMounts) =>
+    const binds = await Promise.all(mounts.map((m) => (m.type === 'bind' ? this.bindRequest(m, ins) : undefined)))
+    const bindKeys = binds.map((b) => b?.key ?? null)
+    const bindSources = new BindSources(this.ctx.dir, path.join(this.rt.root, 'tmp'))
+    const bindPath = (m: RunMount) => bindSources.hostPath(binds[mounts.indexOf(m)]!)
+    await this.layerStep(s, state, ins, ['RUN', cmd, script ?? null, mounts, bindKeys, args, network], () =>
+      this.cacheMounts.with(mounts, bindPath, !!this.opts.noCache, (runMounts) =>
         withScriptMount(script, (scriptMounts) =>
           runStep(this.rt, {
             layers: state.layers,
@@ -259,7 +264,25 @@ class Builder {
           }),
         ),
       ),
-    )
+    ).finally(() => bindSources.dispose())
+  }
+
+  /**
+   * What a bind mount reads, and its part of the step's key (as BuildKit's:
+   * the content of the bound context path, or the stage's key or image's id
+   * for `from=`).
+   */
+  private async bindRequest(m: RunMount, ins: Instruction): Promise<BindRequest & { key: string }> {
+    const bind = { source: m.source!, readWrite: !!m.readWrite }
+    if (m.from === undefined) return { ...bind, key: await sourcesDigest(this.ctx.select(m.source!)) }
+    const dep = findStage(this.plan.stages, m.from)
+    const layersOf = (layers: string[]) => [...layers].reverse().map((l) => this.rt.images.layerPath(l))
+    if (dep) {
+      const d = await this.stage(dep)
+      return { ...bind, origin: { name: m.from, layerDirs: layersOf(d.layers) }, key: d.key }
+    }
+    const image = await this.fromImage(m.from, ins, 'RUN --mount=type=bind,from')
+    return { ...bind, origin: { name: m.from, layerDirs: layersOf(image.details.layers) }, key: image.id }
   }
 
   /** RUN --network (default: the build's `network`, else bridge). */
@@ -319,13 +342,17 @@ class Builder {
       const d = await this.stage(dep)
       return withSourcesFromLayers(this.rt, d.layers, d.config, paths, use)
     }
-    let image: Image
-    try {
-      image = await this.image(from)
-    } catch (err) {
-      throw new DockerfileError(ins.line, `COPY --from=${from}: no stage of that name and no such image (${(err as Error).message})`)
-    }
+    const image = await this.fromImage(from, ins, 'COPY --from')
     return withSourcesFromLayers(this.rt, image.details.layers, image.config, paths, use)
+  }
+
+  /** The image a `from` names when no stage has that name; EDOCKERFILE when there is none either. */
+  private async fromImage(from: string, ins: Instruction, what: string): Promise<Image> {
+    try {
+      return await this.image(from)
+    } catch (err) {
+      throw new DockerfileError(ins.line, `${what}=${from}: no stage of that name and no such image (${(err as Error).message})`)
+    }
   }
 
   private async workdir(s: Stage, state: StageState, ins: Instruction, dir: string): Promise<void> {

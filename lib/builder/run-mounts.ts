@@ -2,17 +2,17 @@
  * RUN's `--mount` flags, as BuildKit reads them: `type=cache` (a directory
  * kept under the runtime root across builds and Dockerfiles, keyed by `id`,
  * default the target; `sharing=shared|locked|private`; never in a layer;
- * empty under `noCache`), `type=bind` (a context path, read-only) and
- * `type=tmpfs`. `secret` and `ssh` are EUNSUPPORTED, naming the flag; a bind
- * from a stage or image, or `rw`, is EUNSUPPORTED too, never silently
- * turned into something else.
+ * empty under `noCache`), `type=bind` and `type=tmpfs`; a bind reads the context, or another stage's or an image's
+ * files (`from=`), read-only unless `rw` (whose writes are discarded, see
+ * bind-sources.ts). `secret` and `ssh` are EUNSUPPORTED, naming the flag,
+ * never silently turned into something else.
  *
  * @module
  */
 import { createHash } from 'node:crypto'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
-import { DockerfileError, NotFoundError } from '../errors'
+import { DockerfileError } from '../errors'
 import type { MountOption } from '../storage/mount-types'
 import { KeyedLock } from '../util/keyed-lock'
 import { UnsupportedDockerfileFeatureError } from './errors'
@@ -25,8 +25,12 @@ export interface RunMount {
   /** cache: its id (default: the target). */
   readonly id?: string
   readonly sharing?: 'shared' | 'locked' | 'private'
-  /** bind: the context path. */
+  /** bind: the path in the context, or in `from`. */
   readonly source?: string
+  /** bind: the stage (name or index) or image whose files are bound, instead of the context. */
+  readonly from?: string
+  /** bind: writable (`rw`); what the RUN writes there is discarded. */
+  readonly readWrite?: boolean
   /** cache: mode of a new cache dir; tmpfs: mode of its root. */
   readonly mode?: number
   readonly uid?: number
@@ -58,8 +62,7 @@ export function parseRunMount(spec: string, line: number, workdir: string): RunM
   for (const k of fields.keys()) if (!keys[t].includes(k)) throw new DockerfileError(line, `unexpected key '${k}' in '${spec}'`)
   const target = fields.get('target')
   if (!target) throw new DockerfileError(line, `mount ${spec}: a target is required (target=/path)`)
-  if (fields.has('from')) throw new UnsupportedDockerfileFeatureError(line, `RUN --mount=${spec}: from= (a stage's or image's files) is not supported yet; COPY --from the files instead`)
-  if (fields.get('rw') === 'true') throw new UnsupportedDockerfileFeatureError(line, `RUN --mount=${spec}: a read-write bind mount (its writes are discarded by BuildKit) is not supported yet`)
+  if (t === 'cache' && fields.has('from')) throw new UnsupportedDockerfileFeatureError(line, `RUN --mount=${spec}: a cache mount seeded from= a stage is not supported yet`)
   const sharing = fields.get('sharing') ?? 'shared'
   if (!['shared', 'locked', 'private'].includes(sharing)) throw new DockerfileError(line, `unsupported sharing value "${sharing}"`)
   const num = (k: string, base = 10) => (fields.has(k) ? parseInt(fields.get(k)!, base) : undefined)
@@ -67,7 +70,7 @@ export function parseRunMount(spec: string, line: number, workdir: string): RunM
     type: t,
     target: path.posix.resolve(workdir, target),
     ...(t === 'cache' ? { id: fields.get('id') || path.posix.resolve(workdir, target), sharing: sharing as RunMount['sharing'] } : {}),
-    ...(t === 'bind' ? { source: fields.get('source') ?? '.' } : {}),
+    ...(t === 'bind' ? { source: fields.get('source') ?? '.', ...(fields.has('from') ? { from: fields.get('from') } : {}), readWrite: fields.get('rw') === 'true' && fields.get('readonly') !== 'true' } : {}),
     mode: num('mode', 8),
     uid: num('uid'),
     gid: num('gid'),
@@ -90,14 +93,15 @@ export class CacheMounts {
    * Runs `fn` with the mounts as `run()` takes them: cache dirs made on first
    * use (fresh and thrown away when `fresh`, as under noCache), held under
    * their lock for `locked` and `private` (one RUN at a time uses a private
-   * cache here, rather than a second copy of it), context binds read-only.
+   * cache here, rather than a second copy of it), binds at the host path
+   * `bindPath` gives them (read-only unless `rw`).
    */
-  async with<T>(mounts: RunMount[], contextDir: string, fresh: boolean, fn: (options: MountOption[]) => Promise<T>): Promise<T> {
+  async with<T>(mounts: RunMount[], bindPath: (bind: RunMount) => string, fresh: boolean, fn: (options: MountOption[]) => Promise<T>): Promise<T> {
     const made: string[] = []
     const locked = mounts.filter((m) => m.type === 'cache' && m.sharing !== 'shared').map((m) => idKey(m.id!))
     const run = async (): Promise<T> => {
       try {
-        return await fn(mounts.map((m) => this.option(m, contextDir, fresh, made)))
+        return await fn(mounts.map((m) => this.option(m, bindPath, fresh, made)))
       } finally {
         for (const d of made) fs.rmSync(d, { recursive: true, force: true })
       }
@@ -105,9 +109,9 @@ export class CacheMounts {
     return [...new Set(locked)].sort().reduceRight<() => Promise<T>>((inner, key) => () => this.locks.with(key, inner), run)()
   }
 
-  private option(m: RunMount, contextDir: string, fresh: boolean, made: string[]): MountOption {
+  private option(m: RunMount, bindPath: (bind: RunMount) => string, fresh: boolean, made: string[]): MountOption {
     if (m.type === 'tmpfs') return { type: 'tmpfs', target: m.target, ...(m.size ? { tmpfsSize: m.size } : {}) }
-    if (m.type === 'bind') return { type: 'bind', source: contextPath(contextDir, m.source!), target: m.target, readOnly: true }
+    if (m.type === 'bind') return { type: 'bind', source: bindPath(m), target: m.target, readOnly: !m.readWrite }
     fs.mkdirSync(this.dir, { recursive: true })
     const dir = fresh ? fs.mkdtempSync(path.join(this.dir, '.fresh-')) : path.join(this.dir, idKey(m.id!))
     if (fresh) made.push(dir)
@@ -139,17 +143,4 @@ export class CacheMounts {
 
 function idKey(id: string): string {
   return createHash('sha256').update(id).digest('hex')
-}
-
-/** A bind source in the context: `..` and symlinks resolved, and refused when the result is outside it. */
-function contextPath(contextDir: string, source: string): string {
-  const root = fs.realpathSync(contextDir)
-  let real: string
-  try {
-    real = fs.realpathSync(path.join(root, path.posix.normalize(`/${source}`)))
-  } catch {
-    throw new NotFoundError(`RUN --mount=type=bind: "${source}" does not exist in the build context`)
-  }
-  if (real !== root && !real.startsWith(`${root}/`)) throw new NotFoundError(`RUN --mount=type=bind: "${source}" resolves outside the build context`)
-  return real
 }

@@ -60,12 +60,14 @@ export function targetStage(stages: Stage[], target: string | undefined): Stage 
 }
 
 /**
- * The stages `s` names with a literal `COPY --from` (or ADD), and the one
- * its FROM names when that is a stage: started together, so independent
- * stages build in parallel (one that names a variable is built when reached).
+ * The stages `s` names with a literal `COPY --from` (or ADD, or a RUN
+ * `--mount=...,from=`), and the one its FROM names when that is a stage:
+ * started together, so independent stages build in parallel (one that names
+ * a variable is built when reached).
  */
 export function literalDependencies(stages: Stage[], s: Stage): Stage[] {
-  const refs = [s.from.rest.trim().split(/\s+/)[0], ...s.instructions.flatMap((i) => (i.flags.get('from') !== undefined ? [i.flags.get('from')!] : []))]
+  const mountFroms = (i: Instruction) => (i.flagLists.get('mount') ?? []).flatMap((m) => [.../(?:^|,)from=([^,]+)/i.exec(m)?.slice(1) ?? []])
+  const refs = [s.from.rest.trim().split(/\s+/)[0], ...s.instructions.flatMap((i) => [...(i.flags.get('from') !== undefined ? [i.flags.get('from')!] : []), ...mountFroms(i)])]
   return refs.filter((r) => !r.includes('$')).flatMap((r) => {
     const dep = findStage(stages.slice(0, s.index), r)
     return dep ? [dep] : []

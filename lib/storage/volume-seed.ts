@@ -108,6 +108,27 @@ function moveIn(scratch: string, dataDir: string, st: fs.Stats): boolean {
 }
 
 /**
+ * Copies what `containerPath` is in the merged layers (a directory's whole
+ * tree, a file, a symlink; symlinks on the way followed inside the image's
+ * root) to `dest`, which must not exist; returns false, copying nothing,
+ * when the path is in no layer. (The builder's `RUN --mount=type=bind,from=`.)
+ *
+ * @param imageLowerDirs - the image's layer directories, top-most first
+ */
+export function copyFromLayers(imageLowerDirs: string[], containerPath: string, dest: string): boolean {
+  if (imageLowerDirs.length === 0) return false
+  const view = new LayerView(imageLowerDirs)
+  try {
+    const source = view.resolve(containerPath)
+    if (!source) return false
+    new LayerViewCopier(view).copy(source, dest)
+    return true
+  } finally {
+    view.close()
+  }
+}
+
+/**
  * Copies the image's content at `containerPath` into an empty volume, once.
  *
  * @param volumeDataDir - the volume's `_data` directory; `seeded` is recorded in the sibling meta.json

@@ -1,0 +1,86 @@
+/**
+ * The host paths behind RUN's `--mount=type=bind`, as BuildKit gives them:
+ * a context path (`..` and symlinks resolved, never outside the context),
+ * or a path in another stage's or image's files (`from=`). Read-only binds
+ * of the context are the context itself; anything else is a private copy
+ * under `<root>/tmp` (the layers are never exposed, and a `rw` bind's
+ * writes are discarded with the copy, as BuildKit discards them), removed
+ * by {@link BindSources.dispose}.
+ *
+ * @module
+ */
+import { randomBytes } from 'node:crypto'
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+import { NotFoundError } from '../errors'
+import { copyFromLayers } from '../storage/volume-seed'
+import { removeTreeAt } from '../files/tree'
+
+/** Where a `from=` bind reads: the layer directories of the stage or image (top-most first). */
+export interface BindOrigin {
+  /** The stage or image as written in `from=`, for messages. */
+  readonly name: string
+  readonly layerDirs: string[]
+}
+
+/** One bind to make: its source path (in the context, or in `origin`) and whether it is writable. */
+export interface BindRequest {
+  readonly source: string
+  readonly readWrite: boolean
+  readonly origin?: BindOrigin
+}
+
+/** The host paths of one RUN's bind mounts, and the copies made for them. */
+export class BindSources {
+  private readonly copies: string[] = []
+
+  /**
+   * @param contextDir - the build context
+   * @param tmpDir - where copies go (`<root>/tmp`, beside the layers)
+   */
+  constructor(
+    private readonly contextDir: string,
+    private readonly tmpDir: string,
+  ) {}
+
+  /** The host path to bind for `bind`; ENOTFOUND naming the source when it does not exist. */
+  hostPath(bind: BindRequest): string {
+    if (bind.origin) return this.fromLayers(bind.origin, bind.source)
+    const real = contextPath(this.contextDir, bind.source)
+    if (!bind.readWrite) return real
+    const copy = this.newCopyPath()
+    fs.cpSync(real, copy, { recursive: true, preserveTimestamps: true, verbatimSymlinks: true })
+    return copy
+  }
+
+  /** Removes the copies (a rw bind's writes go with them). */
+  dispose(): void {
+    for (const copy of this.copies.splice(0)) removeTreeAt(copy)
+  }
+
+  private fromLayers(origin: BindOrigin, source: string): string {
+    const copy = this.newCopyPath()
+    if (!copyFromLayers(origin.layerDirs, path.posix.resolve('/', source), copy)) throw new NotFoundError(`RUN --mount=type=bind,from=${origin.name}: "${source}" does not exist in ${origin.name}; check the source= path`)
+    return copy
+  }
+
+  private newCopyPath(): string {
+    fs.mkdirSync(this.tmpDir, { recursive: true })
+    const copy = path.join(this.tmpDir, `bind-${randomBytes(8).toString('hex')}`)
+    this.copies.push(copy)
+    return copy
+  }
+}
+
+/** A bind source in the context: `..` and symlinks resolved, and refused when the result is outside it. */
+function contextPath(contextDir: string, source: string): string {
+  const root = fs.realpathSync(contextDir)
+  let real: string
+  try {
+    real = fs.realpathSync(path.join(root, path.posix.normalize(`/${source}`)))
+  } catch {
+    throw new NotFoundError(`RUN --mount=type=bind: "${source}" does not exist in the build context`)
+  }
+  if (real !== root && !real.startsWith(`${root}/`)) throw new NotFoundError(`RUN --mount=type=bind: "${source}" resolves outside the build context`)
+  return real
+}
