@@ -1,51 +1,54 @@
 /**
- * ADD's local archives: a source file that is a tar, plain or gzip
- * compressed, is extracted into the destination rather than copied (told by
- * its content, as Docker does: a .gz that holds no tar is copied as it is).
+ * ADD's local archives: a source file that is a tar, plain or compressed
+ * (gzip, bzip2, xz, zstd), is extracted into the destination rather than
+ * copied (told by its content, as Docker does: a .gz that holds no tar, or
+ * that does not decompress, is copied as it is).
  * Entries keep their owners, modes and mtimes (`--chown`/`--chmod` win);
  * their names are cleaned and joined below the destination, so `..` and
  * absolute names cannot leave it. Bytes stream through: nothing is held.
- * bzip2 and xz archives are EUNSUPPORTED (Node has no decoder for them, and
- * the library runs no external program).
  *
  * @module
  */
 import * as fs from 'node:fs'
 import * as path from 'node:path'
-import * as zlib from 'node:zlib'
+import type { Readable } from 'node:stream'
 import type * as tarStream from 'tar-stream'
 import * as tar from 'tar-stream'
 import { decompressed, feed } from '../files/tar-streams'
 import { entryWritten } from '../files/tar-writer'
 import type { Source } from './context'
-import { UnsupportedDockerfileFeatureError } from './errors'
-import { fileHead } from './source-bytes'
 import { clamped } from './source-date'
 
-const sniffBytes = 64 << 10
+const tarBlock = 512
 
-/** Whether ADD extracts this source: a single tar file, plain or gzip-compressed; bzip2/xz are EUNSUPPORTED. */
-export function isExtractedArchive(s: Source, line: number): boolean {
-  const e = s.entries.length === 1 && s.entries[0].type === 'file' ? s.entries[0] : undefined
-  if (!e) return false
-  const head = fileHead(s, e, sniffBytes)
-  if (head.subarray(0, 3).toString('latin1') === 'BZh' || head.subarray(0, 6).equals(Buffer.from('fd377a585a00', 'hex')))
-    throw new UnsupportedDockerfileFeatureError(line, `ADD of the bzip2/xz archive ${s.path} is not supported yet: use a .tar or .tar.gz, or COPY it and extract it in a RUN`)
-  if (head[0] === 0x1f && head[1] === 0x8b) return isTar(gunzipHead(head))
-  return isTar(head)
+/** Whether ADD extracts this source: a single file whose (decompressed) first block is a tar header. */
+export async function isExtractedArchive(s: Source): Promise<boolean> {
+  const single = s.entries.length === 1 && s.entries[0].type === 'file'
+  return single && isTar(await decompressedHead(fileReadable(s), tarBlock))
+}
+
+/** The first `n` bytes `src` decompresses to (fewer when it is shorter or does not decompress), reading no further. */
+async function decompressedHead(src: Readable, n: number): Promise<Buffer> {
+  const out = decompressed(src)
+  const chunks: Buffer[] = []
+  let got = 0
+  try {
+    for await (const chunk of out) {
+      chunks.push(chunk as Buffer)
+      got += (chunk as Buffer).length
+      if (got >= n) break
+    }
+  } catch {
+    // Bad compressed data: not an archive, copied as it is (as Docker does).
+  } finally {
+    out.destroy()
+  }
+  return Buffer.concat(chunks)
 }
 
 /** A ustar header's magic at offset 257 (GNU and POSIX tars both write one). */
 function isTar(block: Buffer): boolean {
-  return block.length >= 512 && block.subarray(257, 262).toString('latin1') === 'ustar'
-}
-
-function gunzipHead(head: Buffer): Buffer {
-  try {
-    return zlib.gunzipSync(head, { finishFlush: zlib.constants.Z_SYNC_FLUSH })
-  } catch {
-    return Buffer.alloc(0)
-  }
+  return block.length >= tarBlock && block.subarray(257, 262).toString('latin1') === 'ustar'
 }
 
 /** Writes the archive's entries into `pack` below `dest` (owner and mode overridden by `--chown`/`--chmod`). */

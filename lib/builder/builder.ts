@@ -324,7 +324,9 @@ class Builder {
     const { written, dest, view, chown, chmod, destIsDirWritten } = to
     await this.withSources(ins, paths, async (fromFiles) => {
       const all = [...fromFiles, ...inline]
-      const archives = ins.name === 'ADD' && ins.flags.get('from') === undefined ? fromFiles.filter((f) => isExtractedArchive(f, ins.line)) : []
+      const extracts = ins.name === 'ADD' && ins.flags.get('from') === undefined
+      const isArchive = extracts ? await Promise.all(fromFiles.map(isExtractedArchive)) : []
+      const archives = fromFiles.filter((_, i) => isArchive[i])
       const sources = all.filter((f) => !archives.includes(f))
       if (all.length > 1 && !/[/\\]$|\/\.$/.test(written)) throw new DockerfileError(ins.line, `When using ${ins.name} with more than one source file, the destination must be a directory and end with a /`)
       await this.layerStep(s, state, ins, [ins.name, dest, destIsDirWritten, chown, chmod, await sourcesDigest(sources), await sourcesDigest(archives)], () =>

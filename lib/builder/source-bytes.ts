@@ -1,8 +1,7 @@
 /**
  * A selected source file's bytes, read in bounded chunks (for its digest and
- * its copy into a layer) or just its first bytes (ADD's archive sniffing):
- * never the whole file at once, so a build's memory does not grow with the
- * files it copies. A file whose size changed since it was selected is an
+ * its copy into a layer): never the whole file at once, so a build's
+ * memory does not grow with the files it copies. A file whose size changed since it was selected is an
  * error, never a layer whose tar header lies about it.
  *
  * @module
@@ -27,17 +26,6 @@ export async function* fileChunks(source: Source, entry: SourceEntry): AsyncGene
       yield buf.subarray(0, bytesRead)
     }
     if ((await read(fd, Buffer.alloc(1), 0, 1, null)).bytesRead !== 0) throw changedWhileRead(source, entry)
-  } finally {
-    fs.closeSync(fd)
-  }
-}
-
-/** The file's first `n` bytes (fewer when it is shorter). */
-export function fileHead(source: Source, entry: SourceEntry, n: number): Buffer {
-  const fd = source.open(entry.rel)
-  try {
-    const buf = Buffer.alloc(Math.min(n, entry.size))
-    return buf.subarray(0, fs.readSync(fd, buf, 0, buf.length, 0))
   } finally {
     fs.closeSync(fd)
   }

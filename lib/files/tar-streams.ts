@@ -7,9 +7,11 @@
  * @module
  */
 import * as fs from 'node:fs'
-import { PassThrough, Readable, type Transform, type Writable } from 'node:stream'
+import { PassThrough, Readable, type Duplex, type Writable } from 'node:stream'
 import * as zlib from 'node:zlib'
 import type * as tar from 'tar-stream'
+import { bzip2Magic, createBzip2Decompress } from './bzip2'
+import { createXzDecompress, xzMagic } from './xz'
 import { createZstdDecompress, zstdMagic } from './zstd'
 import type { PaxScanner } from './pax'
 
@@ -77,14 +79,20 @@ export const writeAll = (fd: number, buf: Buffer) =>
  */
 const GUNZIP_CHUNK = 256 << 10
 
-/** The decompressor a stream's first bytes call for: gzip, zstd, or none (a plain tar). */
-function decompressorFor(head: Buffer): Transform | undefined {
+/** The longest magic {@link decompressorFor} looks at. */
+const magicBytes = Math.max(zstdMagic.length, xzMagic.length, bzip2Magic.length)
+
+/** The decompressor a stream's first bytes call for, as Docker's DecompressStream: gzip, zstd, bzip2, xz, or none (a plain tar). */
+function decompressorFor(head: Buffer): Duplex | undefined {
+  const starts = (magic: Buffer) => head.subarray(0, magic.length).equals(magic)
   if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return zlib.createGunzip({ chunkSize: GUNZIP_CHUNK })
-  if (head.subarray(0, zstdMagic.length).equals(zstdMagic)) return createZstdDecompress()
+  if (starts(zstdMagic)) return createZstdDecompress()
+  if (starts(xzMagic)) return createXzDecompress()
+  if (starts(bzip2Magic)) return createBzip2Decompress()
   return undefined
 }
 
-/** Decompresses the stream when it starts with the gzip or zstd magic; passes it through otherwise. */
+/** Decompresses the stream when it starts with the gzip, zstd, bzip2 or xz magic; passes it through otherwise. */
 export function decompressed(src: Readable): Readable {
   const out = new PassThrough()
   let head: Buffer | undefined = Buffer.alloc(0)
@@ -111,7 +119,7 @@ export function decompressed(src: Readable): Readable {
   src.on('data', (chunk: Buffer) => {
     if (!head) return write(chunk)
     head = Buffer.concat([head, chunk])
-    if (head.length >= zstdMagic.length) decide()
+    if (head.length >= magicBytes) decide()
   })
   src.on('end', () => {
     if (head) decide()
