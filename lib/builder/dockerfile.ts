@@ -136,16 +136,43 @@ function instruction(body: string, line: number): Instruction {
 }
 
 const withHeredocs = new Set(['RUN', 'COPY', 'ADD'])
-const heredocMarker = /<<(-?)(["']?)([A-Za-z_][A-Za-z0-9_]*)\2/g
+const heredocMarker = /^<<(-?)(["']?)([A-Za-z_][A-Za-z0-9_]*)\2$/
 
-/** The here-document markers of an instruction's arguments (`<<EOF`, `<<-"EOF"`), in order. */
+/**
+ * The here-document markers of an instruction's arguments (`<<EOF`,
+ * `<<-"EOF"`), in order: as BuildKit, only a whole shell word is one, so
+ * `echo "<<EOF"` or `'a <<b'` (quoted) is not.
+ */
 function heredocMarkers(rest: string): { name: string; chomp: boolean; expand: boolean }[] {
-  return [...rest.matchAll(heredocMarker)].map((m) => ({ name: m[3], chomp: m[1] === '-', expand: m[2] === '' }))
+  return rawShellWords(rest).flatMap((w) => {
+    const m = heredocMarker.exec(w)
+    return m ? [{ name: m[3], chomp: m[1] === '-', expand: m[2] === '' }] : []
+  })
 }
 
 /** Whether a word is a here-document marker alone (COPY's source `<<EOF`, RUN's whole command). */
 export function isHeredocMarker(word: string): boolean {
-  return new RegExp(`^${heredocMarker.source}$`).test(word.trim())
+  return heredocMarker.test(word.trim())
+}
+
+/** The text split into shell words as written (quotes and backslash escapes kept, as BuildKit's lexer with raw quotes). */
+function rawShellWords(text: string): string[] {
+  const words: string[] = []
+  let word: string | undefined
+  let quote = ''
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]
+    if (!quote && /\s/.test(c)) {
+      if (word !== undefined) words.push(word)
+      word = undefined
+      continue
+    }
+    word = (word ?? '') + c
+    if (c === '\\' && quote !== "'" && i + 1 < text.length) word += text[++i]
+    else if (quote ? c === quote : c === '"' || c === "'") quote = quote ? '' : c
+  }
+  if (word !== undefined) words.push(word)
+  return words
 }
 
 /** Leading `--name=value` words. */

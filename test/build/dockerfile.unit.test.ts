@@ -20,6 +20,16 @@ describe('parseDockerfile', () => {
     expect([...copy.flags]).toEqual([['from', 'b'], ['chmod', '644']])
     expect(copy.rest).toBe('a /b')
   })
+  it('takes only a whole shell word as a here-document marker, as BuildKit: not one inside quotes', () => {
+    const df = parseDockerfile(['FROM bb', 'RUN echo "<<EOF" > /a', "RUN echo 'x <<EOF' && echo \\<<EOF", 'RUN cat <<"EOF" > /b', 'body', 'EOF', 'COPY a /c', ''].join('\n'))
+    expect(df.instructions.map((i) => [i.name, i.line, i.heredocs?.map((h) => [h.name, h.data, h.expand])])).toEqual([
+      ['FROM', 1, undefined],
+      ['RUN', 2, undefined],
+      ['RUN', 3, undefined],
+      ['RUN', 4, [['EOF', 'body\n', false]]],
+      ['COPY', 7, undefined],
+    ])
+  })
   it('honours the escape directive', () => {
     const df = parseDockerfile('# escape=`\nFROM bb\nRUN dir c:\\ `\n  && echo\n')
     expect(df.escape).toBe('`')
