@@ -32,10 +32,10 @@ import { BindSources, type BindRequest } from './bind-sources'
 import { CacheMounts, parseRunMount, type RunMount } from './run-mounts'
 import { runStep } from './run-step'
 import { chownOf, sourcesDigest, withSourcesFromLayers } from './sources'
-import { applyConfigInstruction, scopeOf, workdirOf, type StageState } from './stage-state'
+import { applyConfigInstruction, scopeOf, shellOf, workdirOf, type StageState } from './stage-state'
+import type { StageImage } from './throwaway-container'
 import { findStage, literalDependencies, splitStages, targetStage, type Stage, type StagePlan } from './stages'
 
-const defaultShell = ['/bin/sh', '-c']
 const defaultPath = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
 
 /** Builds `context` with `options` (see `Image.build`). */
@@ -53,7 +53,7 @@ export async function buildImage(context: string, options: BuildOptions = {}): P
     const state = await new Builder(rt, df, plan, ctx, opts).stage(target)
     const config = { ...state.config, ...(opts.labels ? { labels: { ...state.config.labels, ...opts.labels } } : {}) }
     const created = opts.sourceDateEpoch === undefined ? undefined : new Date(opts.sourceDateEpoch * 1000).toISOString()
-    const stored = rt.images.putImage(state.layers, config, { refs, history: state.history, ...(created ? { created } : {}) })
+    const stored = rt.images.putImage(state.layers, config, { refs, hostBinds: state.hostBinds, history: state.history, ...(created ? { created } : {}) })
     return await Image.get(stored.id, { runtime: rt })
   } finally {
     ctx.close()
@@ -131,7 +131,6 @@ class Builder {
     const state = await this.baseState(s)
     // As BuildKit and the classic builder: a stage whose base sets no PATH gets the default one (also FROM scratch).
     if (!(state.config.env ?? []).some((kv) => kv.startsWith('PATH='))) state.config.env = [...(state.config.env ?? []), `PATH=${defaultPath}`]
-    state.shell = state.config.shell ?? defaultShell
     return state
   }
 
@@ -144,16 +143,16 @@ class Builder {
 
   private async baseState(s: Stage): Promise<StageState> {
     const ref = expandWord(s.from.rest.trim().split(/\s+/)[0], { vars: this.globals, escape: this.df.escape, line: s.from.line })
-    const fresh = { shell: defaultShell, args: new Map<string, string>(), cmdSet: false }
-    if (ref === 'scratch') return { ...fresh, layers: [], config: {}, history: [], key: stepKey(['scratch']) }
+    const fresh = { args: new Map<string, string>(), cmdSet: false }
+    if (ref === 'scratch') return { ...fresh, layers: [], config: {}, hostBinds: [], history: [], key: stepKey(['scratch']) }
     const dep = findStage(this.plan.stages.slice(0, s.index), ref)
     if (dep) {
       const d = await this.stage(dep)
-      return { ...fresh, layers: [...d.layers], config: structuredClone(d.config), history: [...d.history], key: d.key }
+      return { ...fresh, layers: [...d.layers], config: structuredClone(d.config), hostBinds: d.hostBinds, history: [...d.history], key: d.key }
     }
     const image = await this.image(ref)
     const history = this.rt.images.configDocument(image.id).history ?? []
-    return { ...fresh, layers: [...image.details.layers], config: structuredClone(image.config), history, key: stepKey(['image', image.id]) }
+    return { ...fresh, ...stageImageOf(image), config: structuredClone(image.config), history, key: stepKey(['image', image.id]) }
   }
 
   private async image(ref: string): Promise<Image> {
@@ -236,7 +235,7 @@ class Builder {
 
   private async run(s: Stage, state: StageState, ins: Instruction, scope: ReturnType<typeof scopeOf>): Promise<void> {
     for (const f of ins.flags.keys()) if (f !== 'network' && f !== 'mount') throw new UnsupportedDockerfileFeatureError(ins.line, `RUN --${f} is not supported yet`)
-    const { cmd, script } = runCommandOf(ins, state.shell)
+    const { cmd, script } = runCommandOf(ins, shellOf(state))
     const mounts = (ins.flagLists.get('mount') ?? []).map((m) => parseRunMount(expandWord(m, scope), ins.line, state.config.workdir || '/'))
     const args = [...state.args].filter(([k]) => !(state.config.env ?? []).some((kv) => kv.startsWith(`${k}=`))).map(([k, v]) => `${k}=${v}`)
     const network = this.networkOf(ins)
@@ -250,8 +249,7 @@ class Builder {
       this.cacheMounts.with(mounts, bindPath, !!this.opts.noCache, (runMounts) =>
         withScriptMount(script, (scriptMounts) =>
           runStep(this.rt, {
-            layers: state.layers,
-            config: state.config,
+            image: state,
             cmd,
             env: [...(state.config.env ?? []), ...args],
             network,
@@ -342,10 +340,10 @@ class Builder {
     const dep = findStage(this.plan.stages, from)
     if (dep) {
       const d = await this.stage(dep)
-      return withSourcesFromLayers(this.rt, d.layers, d.config, paths, use)
+      return withSourcesFromLayers(this.rt, d, paths, use)
     }
     const image = await this.fromImage(from, ins, 'COPY --from')
-    return withSourcesFromLayers(this.rt, image.details.layers, image.config, paths, use)
+    return withSourcesFromLayers(this.rt, stageImageOf(image), paths, use)
   }
 
   /** The image a `from` names when no stage has that name; EDOCKERFILE when there is none either. */
@@ -377,4 +375,9 @@ function missingChain(view: LayerView, p: string): string[] {
   const out: string[] = []
   for (let d = p; d !== '/' && !view.stat(d); d = path.posix.dirname(d)) out.push(d)
   return out
+}
+
+/** An image's files as a stage's: layers, config, host binds (an `Image.fromHost()` image binds the host's /usr). */
+function stageImageOf(image: Image): StageImage {
+  return { layers: [...image.details.layers], config: image.config, hostBinds: image.details.hostBinds }
 }

@@ -7,21 +7,20 @@
  *
  * @module
  */
-import { randomBytes } from 'node:crypto'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { BuildError } from '../errors'
-import { Container } from '../container/container'
+import type { Container } from '../container/container'
 import type { ContainerContext } from '../container/context'
 import { layerFromUpper } from '../files'
-import type { ImageConfig } from '../image/store'
 import type { NetworkMode } from '../container/types'
 import type { MountOption } from '../storage/mount-types'
+import { withThrowawayContainer, type StageImage } from './throwaway-container'
 
 /** What a RUN needs besides its command. */
 export interface RunStepInput {
-  readonly layers: string[]
-  readonly config: ImageConfig
+  /** The stage's files (layers, config, host binds). */
+  readonly image: StageImage
   /** The command (exec form, or SHELL + the text). */
   readonly cmd: string[]
   /** ENV plus the ARGs in scope. */
@@ -41,13 +40,10 @@ export interface RunStepInput {
 
 /** Runs the step; returns the diffID of the layer it made. */
 export async function runStep(rt: ContainerContext, input: RunStepInput): Promise<string> {
-  // A unique history entry keeps this throwaway image's id its own, even beside an identical build's.
   // No VOLUMEs: BuildKit mounts none for RUN, so what RUN writes there stays in the layer and no mount point is added to it.
-  const { volumes: _volumes, ...config } = input.config
-  const temp = rt.images.putImage(input.layers, config, { history: [{ comment: `minicontainer build ${randomBytes(8).toString('hex')}` }] })
-  let container: Container | undefined
-  try {
-    container = await Container.create(temp.id, input.cmd, { runtime: rt, entrypoint: [], env: input.env, user: input.config.user || undefined, workdir: input.config.workdir || undefined, network: input.network, mounts: input.mounts, signal: input.signal })
+  const { volumes: _volumes, ...config } = input.image.config
+  const options = { env: input.env, user: config.user || undefined, workdir: config.workdir || undefined, network: input.network, mounts: input.mounts, signal: input.signal }
+  return withThrowawayContainer(rt, { ...input.image, config }, input.cmd, options, async (container) => {
     await container.start({ signal: input.signal })
     const exit = await container.wait()
     const output = await linesOf(container)
@@ -60,10 +56,7 @@ export async function runStep(rt: ContainerContext, input: RunStepInput): Promis
     for (const t of input.addedTargets ?? []) removeMountPoint(upper, t)
     if (input.clampMtimesTo) clampMtimes(upper, input.clampMtimesTo)
     return await rt.images.layers.addTar(layerFromUpper(upper, rt.userIds?.insideIds()))
-  } finally {
-    await container?.remove({ force: true }).catch(() => {})
-    rt.images.forget(temp.id)
-  }
+  })
 }
 
 /** Sets every mtime in the (throwaway) upper dir later than `to` to `to`, links not followed, so the layer's bytes do not depend on when it ran. */

@@ -6,14 +6,13 @@
  *
  * @module
  */
-import { createHash, randomBytes } from 'node:crypto'
-import { Container } from '../container/container'
+import { createHash } from 'node:crypto'
 import type { ContainerContext } from '../container/context'
 import { DockerfileError } from '../errors'
-import type { ImageConfig } from '../image/store'
 import { BuildContext, type Source } from './context'
 import type { LayerView } from './layer-lookup'
 import { fileChunks } from './source-bytes'
+import { withThrowawayContainer, type StageImage } from './throwaway-container'
 
 /** The digest of the selected sources' content (files read in chunks, never whole). */
 export async function sourcesDigest(sources: Source[]): Promise<string> {
@@ -36,23 +35,17 @@ export async function sourcesDigest(sources: Source[]): Promise<string> {
  * --from`), through a container that is never started; its files stay
  * readable until `use` settles (they are streamed, not held).
  */
-export async function withSourcesFromLayers<T>(rt: ContainerContext, layers: string[], config: ImageConfig, paths: string[], use: (sources: Source[]) => Promise<T>): Promise<T> {
-  const temp = rt.images.putImage(layers, config, { history: [{ comment: `minicontainer build ${randomBytes(8).toString('hex')}` }] })
-  let container: Container | undefined
-  try {
-    container = await Container.create(temp.id, ['/'], { runtime: rt, network: 'none', entrypoint: [] })
-    return await container.withFilesystem(async (root) => {
+export async function withSourcesFromLayers<T>(rt: ContainerContext, image: StageImage, paths: string[], use: (sources: Source[]) => Promise<T>): Promise<T> {
+  return withThrowawayContainer(rt, image, ['/'], { network: 'none' }, (container) =>
+    container.withFilesystem(async (root) => {
       const ctx = new BuildContext(root, '')
       try {
         return await use(paths.flatMap((p) => ctx.select(p)))
       } finally {
         ctx.close()
       }
-    })
-  } finally {
-    await container?.remove({ force: true }).catch(() => {})
-    rt.images.forget(temp.id)
-  }
+    }),
+  )
 }
 
 /** `--chown=user[:group]`: numbers as they are, names from the stage's passwd and group files. */

@@ -1,6 +1,6 @@
 /**
- * The state of a stage being built: its layers, image config, history,
- * the cache key of its last layer, its SHELL, and the variables in scope
+ * The state of a stage being built: its layers, image config, host binds,
+ * history, the cache key of its last layer, and the variables in scope
  * (ARGs declared in the stage, ENV), with the instructions that only change
  * the config (ENV, ARG, LABEL, USER, EXPOSE, VOLUME, CMD, ENTRYPOINT,
  * HEALTHCHECK, SHELL, ONBUILD, STOPSIGNAL, MAINTAINER).
@@ -13,19 +13,24 @@ import type { HistoryEntry, ImageConfig } from '../image/store'
 import { parseGoDuration } from '../util/go-duration'
 import { jsonForm, type Instruction } from './dockerfile'
 import { expandWord, expandWords, type ExpandScope } from './expand'
+import type { StageImage } from './throwaway-container'
 
 /** A stage's state between instructions. */
-export interface StageState {
-  layers: string[]
-  config: ImageConfig
+export interface StageState extends StageImage {
   history: HistoryEntry[]
   /** Key of the stage's base and every instruction so far. */
   key: string
-  shell: string[]
   /** ARGs in scope (declared in the stage) with a value. */
   args: Map<string, string>
   /** CMD was set in this stage (then ENTRYPOINT keeps it). */
   cmdSet: boolean
+}
+
+const defaultShell = ['/bin/sh', '-c']
+
+/** The shell of RUN, CMD and ENTRYPOINT's shell form: the stage's SHELL (also inherited from its base), else /bin/sh -c. */
+export function shellOf(state: StageState): string[] {
+  return state.config.shell ?? defaultShell
 }
 
 /** Where expansion reads from: the stage's ARGs, overridden by its ENV. */
@@ -82,11 +87,11 @@ export function applyConfigInstruction(state: StageState, ins: Instruction, scop
       c.volumes = [...new Set([...(c.volumes ?? []), ...(ins.json ?? expandWords(ins.rest, scope))])]
       return true
     case 'CMD':
-      c.cmd = commandOf(ins, state.shell)
+      c.cmd = commandOf(ins, shellOf(state))
       state.cmdSet = true
       return true
     case 'ENTRYPOINT':
-      c.entrypoint = commandOf(ins, state.shell)
+      c.entrypoint = commandOf(ins, shellOf(state))
       if (!state.cmdSet) delete c.cmd
       return true
     case 'STOPSIGNAL':
@@ -94,7 +99,6 @@ export function applyConfigInstruction(state: StageState, ins: Instruction, scop
       return true
     case 'SHELL':
       if (!ins.json?.length) throw new DockerfileError(ins.line, 'SHELL requires the arguments to be in JSON form')
-      state.shell = ins.json
       c.shell = ins.json
       return true
     case 'ONBUILD':

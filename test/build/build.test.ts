@@ -161,3 +161,16 @@ test("a lower layer's /etc that is a symlink to a host path is never followed on
     for (const d of [hostDir, work, ctx]) fs.rmSync(d, { recursive: true, force: true })
   }
 })
+
+test("FROM the host image: RUN steps see the host's /usr (bound as in run() and commit()), and the built image keeps the bind", async () => {
+  const host = await Image.fromHost({ runtime, ref: 'host-for-build:1' })
+  const ctx = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-build-host-'))
+  try {
+    const img = await Image.build(ctx, { runtime, network: 'none', dockerfile: { content: `FROM ${host.id}\nRUN test -x /usr/bin/env && /usr/bin/env true && echo built-with-usr > /marker\n` } })
+    expect(img.details.hostBinds).toEqual(host.details.hostBinds)
+    expect(await runOutput(runtime, img.id, ['sh', '-c', 'cat /marker; test -x /usr/bin/env && echo usr-bound'])).toBe('built-with-usr\nusr-bound\n')
+  } finally {
+    fs.rmSync(ctx, { recursive: true, force: true })
+    await host.remove({ force: true })
+  }
+})

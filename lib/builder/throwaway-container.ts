@@ -1,0 +1,35 @@
+/**
+ * The builder's throwaway container: a container of a stage's files (its
+ * layers, config and host binds, under a throwaway image), for a RUN to run
+ * in or a `COPY --from` to read; the container and its image are removed
+ * whatever happens.
+ *
+ * @module
+ */
+import { randomBytes } from 'node:crypto'
+import { Container } from '../container/container'
+import type { ContainerContext } from '../container/context'
+import type { RunOptions } from '../container/types'
+import type { HostBind, ImageConfig } from '../image/store'
+
+/** What a stage's container is made of. */
+export interface StageImage {
+  layers: string[]
+  config: ImageConfig
+  /** Host paths its containers bind read-only (a stage based on `Image.fromHost()`'s image keeps them). */
+  hostBinds: HostBind[]
+}
+
+/** Runs `use` with a created (not started) container of `image` running `cmd` (no entrypoint). */
+export async function withThrowawayContainer<T>(rt: ContainerContext, image: StageImage, cmd: string[], options: Omit<RunOptions, 'entrypoint'>, use: (c: Container) => Promise<T>): Promise<T> {
+  // A unique history entry keeps this throwaway image's id its own, even beside an identical build's.
+  const temp = rt.images.putImage(image.layers, image.config, { hostBinds: image.hostBinds, history: [{ comment: `minicontainer build ${randomBytes(8).toString('hex')}` }] })
+  let container: Container | undefined
+  try {
+    container = await Container.create(temp.id, cmd, { ...options, runtime: rt, entrypoint: [] })
+    return await use(container)
+  } finally {
+    await container?.remove({ force: true }).catch(() => {})
+    rt.images.forget(temp.id)
+  }
+}
