@@ -17,7 +17,8 @@ import { hostPlatform } from '../image/platform'
 import { normaliseRef } from '../image/store'
 import { KeyedLock } from '../util/keyed-lock'
 import { optionsObject } from '../util/options-object'
-import { BuildCache, stepKey } from './cache'
+import { stableHash } from '../util/stable-hash'
+import { BuildCache } from './cache'
 import { BuildContext, type Source } from './context'
 import { copyLayerTar, mkdirLayerTar } from './copy-layer'
 import { isHeredocMarker, parseDockerfile, type Dockerfile, type Instruction } from './dockerfile'
@@ -144,7 +145,7 @@ class Builder {
   private async baseState(s: Stage): Promise<StageState> {
     const ref = expandWord(s.from.rest.trim().split(/\s+/)[0], { vars: this.globals, escape: this.df.escape, line: s.from.line })
     const fresh = { args: new Map<string, string>(), cmdSet: false }
-    if (ref === 'scratch') return { ...fresh, layers: [], config: {}, hostBinds: [], history: [], key: stepKey(['scratch']) }
+    if (ref === 'scratch') return { ...fresh, layers: [], config: {}, hostBinds: [], history: [], key: stableHash(['scratch']) }
     const dep = findStage(this.plan.stages.slice(0, s.index), ref)
     if (dep) {
       const d = await this.stage(dep)
@@ -152,7 +153,7 @@ class Builder {
     }
     const image = await this.image(ref)
     const history = this.rt.images.configDocument(image.id).history ?? []
-    return { ...fresh, ...stageImageOf(image), config: structuredClone(image.config), history, key: stepKey(['image', image.id]) }
+    return { ...fresh, ...stageImageOf(image), config: structuredClone(image.config), history, key: stableHash(['image', image.id]) }
   }
 
   private async image(ref: string): Promise<Image> {
@@ -214,7 +215,7 @@ class Builder {
    * others take its layer from the cache.
    */
   private async layerStep(s: Stage, state: StageState, ins: Instruction, keyParts: unknown[], make: () => Promise<string>): Promise<void> {
-    const key = stepKey([state.key, state.config, ...keyParts])
+    const key = stableHash([state.key, state.config, ...keyParts])
     const diffId = this.opts.noCache ? await make() : ((this.cache.get(key) ?? (await this.stepLocks.with(key, async () => this.cache.get(key) ?? this.made(key, make)))) as string)
     if (!this.madeKeys.has(key) && !this.opts.noCache) {
       this.cachedSteps.add(ins)

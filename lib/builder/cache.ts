@@ -7,15 +7,9 @@
  *
  * @module
  */
-import { createHash } from 'node:crypto'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { randomBytes } from 'node:crypto'
-
-/** A stable key over the given parts. */
-export function stepKey(parts: unknown[]): string {
-  return createHash('sha256').update(JSON.stringify(parts)).digest('hex')
-}
 
 /** The cache of one runtime root. */
 export class BuildCache {

@@ -6,16 +6,16 @@
  * @module
  */
 import { contextOf, type ContainerContext } from '../container/context'
-import { InvalidArgumentError } from '../errors'
 import type { BuildCachePruneOptions, BuildCachePruneResult } from '../image/image'
-import { parseGoDuration } from '../util/go-duration'
+import { logTimeNs } from '../util/log-time'
 import { BuildCache } from './cache'
 import { CacheMounts } from './run-mounts'
 
 /** Prunes the build cache of `opts.runtime` (see Image.pruneBuildCache). */
 export async function pruneBuildCache(opts: BuildCachePruneOptions = {}): Promise<BuildCachePruneResult> {
   const rt = contextOf({ runtime: opts.runtime as ContainerContext | undefined })
-  const cutoff = Date.now() - untilMs(opts.until)
+  // Docker's until filter, read as logs' and the other prunes' until is.
+  const cutoff = opts.until === undefined ? Infinity : Number(logTimeNs(opts.until, 'until') / 1_000_000n)
   const { dropped, kept } = new BuildCache(rt.root, (d) => rt.images.hasLayer(d)).forget(cutoff)
   const candidates = [...new Set(dropped)].filter((d) => !kept.has(d) && rt.images.hasLayer(d))
   rt.images.dropUnreferenced({ layers: candidates })
@@ -24,11 +24,4 @@ export async function pruneBuildCache(opts: BuildCachePruneOptions = {}): Promis
     layersDeleted: candidates.filter((d) => !rt.images.hasLayer(d)).length,
     cacheMountsDeleted: await new CacheMounts(rt.root).prune(cutoff),
   }
-}
-
-function untilMs(until: string | undefined): number {
-  if (until === undefined) return -Infinity
-  const ns = parseGoDuration(until)
-  if (ns === undefined || ns < 0) throw new InvalidArgumentError(`invalid until ${JSON.stringify(until)}: use a duration such as "24h" or "90m"`)
-  return ns / 1e6
 }

@@ -6,30 +6,16 @@
  *
  * @module
  */
-import * as crypto from 'node:crypto'
 import * as path from 'node:path'
 import { InvalidArgumentError } from '../errors'
 import { KeyedLock } from '../util/keyed-lock'
+import { stableHash } from '../util/stable-hash'
 
 /** The label holding a reusable container's configuration hash. */
 export const reuseHashLabel = 'minicontainer.reuse-hash'
 
 /** Options that do not make two configurations different (live objects, callbacks). */
 const notConfiguration = new Set(['runtime', 'signal', 'waitFor', 'onLog', 'startupTimeout', 'keepOnFailure', 'reuse'])
-
-/** Keys in a stable order, so equal objects hash equally. */
-function canonical(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(canonical)
-  if (value && typeof value === 'object' && !Buffer.isBuffer(value))
-    return Object.fromEntries(Object.keys(value).sort().map((k) => [k, canonical((value as Record<string, unknown>)[k])]))
-  if (Buffer.isBuffer(value)) return value.toString('base64')
-  return value
-}
-
-/** sha256 of plain data, equal for equal data whatever the order of its keys. */
-export function stableHash(value: unknown): string {
-  return crypto.createHash('sha256').update(JSON.stringify(canonical(value))).digest('hex')
-}
 
 /** The hash of a run's configuration: image id, command and every option that shapes the container. */
 export function configHash(imageId: string, cmd: string[] | undefined, opts: object): string {

@@ -20,6 +20,7 @@ import { normaliseRef, type ImageConfig, type ImageRecord, type ImageStore } fro
 import { pullImage, type PullOptions } from './registry/pull'
 import { pushImage, type PushOptions, type PushResult } from './registry/push'
 import { pushSourceOf } from './registry/push-source'
+import type { LogTime } from '../util/log-time'
 
 /** What the image API needs from a runtime: its image store. A `Runtime` is one. */
 export interface ImageContext {
@@ -105,8 +106,8 @@ export interface ImageBuilder {
 
 /** Options of {@link Image.pruneBuildCache}. */
 export interface BuildCachePruneOptions extends ImageRuntimeOption {
-  /** Only what was last used longer ago than this Go duration, e.g. "24h" (Docker's `until` filter); default: everything. */
-  until?: string
+  /** Only what was last used before this time: a duration before now ("24h", "90m"), a Date, unix seconds or RFC 3339 (Docker's `until` filter); default: everything. */
+  until?: LogTime
 }
 
 /** What {@link Image.pruneBuildCache} removed. */

@@ -25,6 +25,9 @@ test('until spares recent entries; a prune removes a failed build\'s layers and 
     const layersDir = path.join(runtime.root, 'layers')
     const layersBefore = fs.readdirSync(layersDir).length
     expect(await Image.pruneBuildCache({ runtime, until: '24h' })).toEqual({ entriesDeleted: 0, layersDeleted: 0, cacheMountsDeleted: 0 })
+    // until as Docker's filter takes it (the same reader as logs' and the other prunes'): a Date, RFC 3339, unix seconds.
+    const dayAgo = new Date(Date.now() - 24 * 3600_000)
+    for (const until of [dayAgo, dayAgo.toISOString(), Math.floor(dayAgo.getTime() / 1000)]) expect(await Image.pruneBuildCache({ runtime, until })).toEqual({ entriesDeleted: 0, layersDeleted: 0, cacheMountsDeleted: 0 })
     const old = new Date(Date.now() - 48 * 3600_000)
     for (const f of fs.readdirSync(entriesDir)) fs.utimesSync(path.join(entriesDir, f), old, old)
     for (const d of fs.readdirSync(path.join(runtime.root, 'build-cache-mounts'))) fs.utimesSync(path.join(runtime.root, 'build-cache-mounts', d), old, old)

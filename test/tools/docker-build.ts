@@ -7,7 +7,6 @@
  * created container) or from minicontainer (getArchive('/') of one), as
  * one comparable record per path.
  */
-import { execFile } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
@@ -30,14 +29,11 @@ export interface DockerBuildResult {
 }
 
 /** `docker build -t tag ctx` with the given builder; never throws on a failed build. */
-export function dockerBuildWith(engine: PrivateDocker, builder: DockerBuilder, ctx: string, tag: string, extra: string[] = []): Promise<DockerBuildResult> {
+export async function dockerBuildWith(engine: PrivateDocker, builder: DockerBuilder, ctx: string, tag: string, extra: string[] = []): Promise<DockerBuildResult> {
   if (!fs.existsSync(docker2010)) throw new Error(`${docker2010} is missing: the build differential needs the docker.io package's client (apt-get install docker.io)`)
-  const env = { ...process.env, DOCKER_CONFIG: path.join(engine.dir, 'cli'), DOCKER_BUILDKIT: builder === 'buildkit' ? '1' : '0', BUILDKIT_PROGRESS: 'plain' }
-  return new Promise((resolve) => {
-    execFile(docker2010, ['-H', `unix://${engine.socket}`, 'build', '-t', tag, ...extra, ctx], { env, timeout: 180_000, maxBuffer: 64 << 20 }, (err, stdout, stderr) =>
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, output: `${stdout}${stderr}` }),
-    )
-  })
+  const env = { DOCKER_BUILDKIT: builder === 'buildkit' ? '1' : '0', BUILDKIT_PROGRESS: 'plain' }
+  const r = await engine.run(['build', '-t', tag, ...extra, ctx], { cli: docker2010, env, timeoutMs: 180_000 })
+  return { code: r.code, output: `${r.stdout}${r.stderr}` }
 }
 
 /** One path of an image's tree, as compared. */

@@ -26,6 +26,14 @@ export interface DockerResult {
   code: number
 }
 
+/** How a CLI call runs: its stdin, time limit, extra environment (DOCKER_BUILDKIT...) and which client (default: the first `docker` on PATH). */
+export interface DockerCallOptions {
+  input?: string
+  timeoutMs?: number
+  env?: Record<string, string>
+  cli?: string
+}
+
 /** A running private engine. */
 export interface PrivateDocker {
   /** The engine's unix socket path. */
@@ -37,9 +45,9 @@ export interface PrivateDocker {
   /** The temp dir holding the engine's roots, socket and log. */
   readonly dir: string
   /** Runs the `docker` CLI against this engine; never throws on a non-zero exit. */
-  run(args: string[], opts?: { input?: string; timeoutMs?: number }): Promise<DockerResult>
+  run(args: string[], opts?: DockerCallOptions): Promise<DockerResult>
   /** Like `run`, but throws (with stderr) unless the command exits 0; returns trimmed stdout. */
-  ok(args: string[], opts?: { input?: string; timeoutMs?: number }): Promise<string>
+  ok(args: string[], opts?: DockerCallOptions): Promise<string>
   /** Stops the engine and its containers and removes everything it made (namespaces, dirs, cgroups). */
   stop(): Promise<void>
 }
@@ -160,16 +168,16 @@ export async function startPrivateDocker(timeoutMs = 120000): Promise<PrivateDoc
   fs.closeSync(log)
 
   const env = { ...process.env, DOCKER_CONFIG: path.join(dir, 'cli') }
-  const run = (args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<DockerResult> =>
+  const run = (args: string[], opts: DockerCallOptions = {}): Promise<DockerResult> =>
     new Promise((resolve) => {
-      const p = execFile('docker', ['-H', `unix://${socket}`, ...args], { env, timeout: opts.timeoutMs ?? 60000, maxBuffer: 64 << 20 }, (err, stdout, stderr) =>
+      const p = execFile(opts.cli ?? 'docker', ['-H', `unix://${socket}`, ...args], { env: { ...env, ...opts.env }, timeout: opts.timeoutMs ?? 60000, maxBuffer: 64 << 20 }, (err, stdout, stderr) =>
         resolve({ stdout: String(stdout), stderr: String(stderr), code: err ? (typeof err.code === 'number' ? err.code : 1) : 0 }),
       )
       // A CLI call that exits before reading its stdin (most do) makes the write fail with EPIPE: not an error of the call.
       p.stdin?.on('error', () => {})
       p.stdin?.end(opts.input ?? '')
     })
-  const ok = async (args: string[], opts?: { input?: string; timeoutMs?: number }): Promise<string> => {
+  const ok = async (args: string[], opts?: DockerCallOptions): Promise<string> => {
     const r = await run(args, opts)
     if (r.code !== 0) throw new Error(`docker ${args.join(' ')} exited ${r.code}: ${r.stderr.trim()}`)
     return r.stdout.trim()
