@@ -215,7 +215,7 @@ class Builder {
    * others take its layer from the cache.
    */
   private async layerStep(s: Stage, state: StageState, ins: Instruction, keyParts: unknown[], make: () => Promise<string>): Promise<void> {
-    const key = stableHash([state.key, state.config, ...keyParts])
+    const key = stableHash([state.key, ...keyParts])
     const diffId = this.opts.noCache ? await make() : ((this.cache.get(key) ?? (await this.stepLocks.with(key, async () => this.cache.get(key) ?? this.made(key, make)))) as string)
     if (!this.madeKeys.has(key) && !this.opts.noCache) {
       this.cachedSteps.add(ins)
@@ -246,7 +246,9 @@ class Builder {
     const bindKeys = binds.map((b) => b?.key ?? null)
     const bindSources = new BindSources(this.ctx.dir, path.join(this.rt.root, 'tmp'))
     const bindPath = (m: RunMount) => bindSources.hostPath(binds[mounts.indexOf(m)]!)
-    await this.layerStep(s, state, ins, ['RUN', cmd, script ?? null, mounts, bindKeys, args, network], () =>
+    // As BuildKit's: what the process sees (env, user, workdir), never the rest of the config (a LABEL or CMD above does not rerun a RUN).
+    const seen = { env: state.config.env ?? [], user: state.config.user ?? '', workdir: state.config.workdir ?? '' }
+    await this.layerStep(s, state, ins, ['RUN', cmd, script ?? null, mounts, bindKeys, args, network, seen], () =>
       this.cacheMounts.with(mounts, bindPath, !!this.opts.noCache, (runMounts) =>
         withScriptMount(script, (scriptMounts) =>
           runStep(this.rt, {
@@ -352,7 +354,7 @@ class Builder {
     try {
       return await this.image(from)
     } catch (err) {
-      throw new DockerfileError(ins.line, `${what}=${from}: no stage of that name and no such image (${(err as Error).message})`)
+      throw new DockerfileError(ins.line, `${what}=${from}: no stage of that name and no such image (${(err as Error).message}); name a stage above (FROM <image> AS ${from}) or an image`)
     }
   }
 

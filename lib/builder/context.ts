@@ -72,17 +72,17 @@ export class BuildContext {
     if (!isGlob(clean)) return [this.one(clean, source)]
     const re = patternRegex(clean)
     const found = this.walk('').filter((rel) => re.test(rel))
-    if (!found.length) throw new NotFoundError(`failed to compute cache key: failed to calculate checksum of ref: "/${clean}": not found (no file in the build context matches it, or .dockerignore excludes it)`)
+    if (!found.length) throw new NotFoundError(`failed to compute cache key: failed to calculate checksum of ref: "/${clean}": not found (no file in the build context ${this.dir} matches it, or .dockerignore excludes it)`)
     return found.map((rel) => this.one(rel, source))
   }
 
   private one(rel: string, written: string): Source {
-    if (rel && this.ignore.ignores(rel)) throw notFound(written, 'it is excluded by .dockerignore')
+    if (rel && this.ignore.ignores(rel)) throw notFound(written, `it is excluded by .dockerignore: add an exception (!${rel}) or remove the rule`)
     let fd: number
     try {
       fd = openat2(this.rootFd(), rel || '.', O_PATH | O_CLOEXEC, 0, RESOLVE_IN_ROOT)
     } catch (err) {
-      if (err instanceof SyscallError) throw notFound(written, 'it does not exist in the build context')
+      if (err instanceof SyscallError) throw notFound(written, `it does not exist in the build context ${this.dir}: sources are relative to the context, not to the Dockerfile`)
       throw err
     }
     this.held.push(fd)

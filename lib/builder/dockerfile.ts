@@ -9,6 +9,7 @@
  * @module
  */
 import { DockerfileError } from '../errors'
+import { closestWord } from '../util/closest-word'
 import { UnsupportedDockerfileFeatureError } from './errors'
 
 /** One instruction as written, before expansion. */
@@ -129,10 +130,16 @@ function nextContent(lines: string[], i: number): number {
 function instruction(body: string, line: number): Instruction {
   const m = /^(\S+)\s*([\s\S]*)$/.exec(body)!
   const name = m[1].toUpperCase()
-  if (!known.includes(name)) throw new DockerfileError(line, `unknown instruction: ${m[1]}`)
+  if (!known.includes(name)) throw new DockerfileError(line, `unknown instruction: ${m[1]} (${unknownInstructionHint(m[1])})`)
   const { flags, flagLists, rest } = withFlags.has(name) ? splitFlags(m[2]) : { flags: new Map<string, string>(), flagLists: new Map<string, string[]>(), rest: m[2] }
   const json = withJson.has(name) ? jsonForm(rest) : undefined
   return { name, line, flags, flagLists, rest, ...(json ? { json } : {}), original: `${name} ${m[2]}`.trim() }
+}
+
+/** What to do about an unknown instruction: the one it likely misspells, else the list. */
+function unknownInstructionHint(word: string): string {
+  const near = closestWord(word, known)
+  return near ? `did you mean ${near}?` : `the instructions are ${known.join(', ')}`
 }
 
 const withHeredocs = new Set(['RUN', 'COPY', 'ADD'])

@@ -55,7 +55,10 @@ export function findStage(stages: Stage[], ref: string): Stage | undefined {
 export function targetStage(stages: Stage[], target: string | undefined): Stage {
   if (target === undefined) return stages[stages.length - 1]
   const s = stages.find((st) => st.name === target.toLowerCase())
-  if (!s) throw new DockerfileError(0, `failed to reach build target ${target} in Dockerfile`)
+  if (!s) {
+    const names = stages.flatMap((st) => (st.name ? [st.name] : []))
+    throw new DockerfileError(0, `failed to reach build target ${target} in Dockerfile (${names.length ? `the stages are: ${names.join(', ')}` : 'no stage is named: name one with FROM <image> AS <name>'})`)
+  }
   return s
 }
 

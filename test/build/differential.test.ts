@@ -176,3 +176,69 @@ describe('Image.build against Docker 20.10', () => {
     })
   }
 })
+
+/** BuildKit's plain progress as whether each step after FROM was taken from the cache, in step order: each step's `#n [i/m] ...` line (its text shows ARGs expanded, so steps are matched by order) and its `#n CACHED` line. */
+function buildkitCached(output: string): boolean[] {
+  const order = new Map<string, number>()
+  const cached = new Set<string>()
+  for (const line of output.split('\n').map((l) => l.trim())) {
+    const step = /^#(\d+) \[(?:[^\]]*? )?(\d+)\/\d+\] (.*)$/.exec(line)
+    if (step && !step[3].startsWith('FROM ')) order.set(step[1], Number(step[2]))
+    const hit = /^#(\d+) CACHED$/.exec(line)
+    if (hit) cached.add(hit[1])
+  }
+  return [...order].sort(([, a], [, b]) => a - b).map(([n]) => cached.has(n))
+}
+
+describe('Image.build against BuildKit: cache hits and misses, error texts', () => {
+  it('takes the same steps from the cache after the same change (nothing, an mtime, a source, an ARG, a RUN line, a LABEL, a chmod)', async () => {
+    const dockerfile = (runLine: string, label: string) => `FROM ${base}\nARG V=1\nCOPY a.txt /a.txt\nRUN echo "v=$V" > /v\nCOPY b.txt /b.txt\n${runLine}\nLABEL x=${label}\nRUN echo tail > /tail\n`
+    const ctx = context('cache-seq', dockerfile('RUN cat /a.txt /b.txt > /ab', '1'), { 'a.txt': 'a\n', 'b.txt': 'b\n' })
+    const buildBoth = async (buildArgs: Record<string, string> = {}) => {
+      const r = await dockerBuildWith(engine, 'buildkit', ctx, 'bdiff-cache-seq', Object.entries(buildArgs).flatMap(([k, v]) => ['--build-arg', `${k}=${v}`]))
+      if (r.code !== 0) throw new Error(`docker build failed:\n${r.output}`)
+      const ours: [string, boolean][] = []
+      await Image.build(ctx, { runtime, network: 'none', buildArgs, onProgress: (e) => e.status !== 'running' && /^(RUN|COPY|ADD) /.test(e.instruction) && ours.push([e.instruction, e.status === 'cached']) })
+      const theirs = buildkitCached(r.output)
+      return { buildkit: Object.fromEntries(ours.map(([ins], i) => [ins, theirs[i]])), ours: Object.fromEntries(ours), steps: [theirs.length, ours.length] }
+    }
+    const changes: [string, () => void, Record<string, string>?][] = [
+      ['nothing', () => {}],
+      ['the mtime of a.txt', () => fs.utimesSync(path.join(ctx, 'a.txt'), new Date(), new Date())],
+      ['the content of b.txt', () => fs.writeFileSync(path.join(ctx, 'b.txt'), 'b changed\n')],
+      ['the ARG V', () => {}, { V: '2' }],
+      ['a RUN line', () => fs.writeFileSync(path.join(ctx, 'Dockerfile'), dockerfile('RUN cat /b.txt /a.txt > /ab', '1')), { V: '2' }],
+      ['a LABEL', () => fs.writeFileSync(path.join(ctx, 'Dockerfile'), dockerfile('RUN cat /b.txt /a.txt > /ab', '2')), { V: '2' }],
+      ['the mode of a.txt', () => fs.chmodSync(path.join(ctx, 'a.txt'), 0o600), { V: '2' }],
+    ]
+    await buildBoth()
+    const seen: Record<string, { buildkit: object; ours: object; steps: number[] }> = {}
+    for (const [what, change, args] of changes) {
+      change()
+      seen[what] = await buildBoth(args)
+    }
+    for (const [what, { buildkit, ours, steps }] of Object.entries(seen)) expect({ what, cached: ours, steps }).toEqual({ what, cached: buildkit, steps: [5, 5] })
+    // What BuildKit does, spelled out: a LABEL is no part of a later RUN's key; a chmod is a miss from its COPY on.
+    expect(Object.values(seen['a LABEL'].ours)).toEqual([true, true, true, true, true])
+    expect(Object.values(seen['the mode of a.txt'].ours)).toEqual([false, false, false, false, false])
+  })
+
+  const mistakes: { what: string; dockerfile: string; target?: string; code: string; cause: RegExp; fix: RegExp }[] = [
+    { what: 'an unknown instruction', dockerfile: `FROM ${base}\nRUNN echo hi\n`, code: 'EDOCKERFILE', cause: /line 2: unknown instruction: RUNN/i, fix: /did you mean RUN\?/ },
+    { what: 'a missing COPY source', dockerfile: `FROM ${base}\nCOPY missing.txt /m\n`, code: 'ENOTFOUND', cause: /"\/missing.txt":? not found/, fix: /does not exist in the build context .*: sources are relative to the context/ },
+    { what: 'an unknown target', dockerfile: `FROM ${base} AS one\nRUN true\n`, target: 'nope', code: 'EDOCKERFILE', cause: /target (stage )?nope/, fix: /stages are: one/ },
+    { what: 'an unknown stage in COPY --from', dockerfile: `FROM ${base}\nCOPY --from=nostage /x /x\n`, code: 'EDOCKERFILE', cause: /nostage/, fix: /name a stage .*AS nostage.* or an image/ },
+    { what: 'a RUN exiting 3', dockerfile: `FROM ${base}\nRUN echo oops; exit 3\n`, code: 'EBUILD', cause: /\/bin\/sh -c echo oops; exit 3.*exit code: 3/, fix: /oops/ },
+  ]
+  for (const m of mistakes)
+    it(`names the cause BuildKit names for ${m.what}, with a code and what to do`, async () => {
+      const ctx = context(`mistake-${m.what.replace(/\W+/g, '-')}`, m.dockerfile, {})
+      const r = await dockerBuildWith(engine, 'buildkit', ctx, 'bdiff-mistake', m.target ? ['--target', m.target] : [])
+      expect(r.code).not.toBe(0)
+      expect(r.output).toMatch(m.cause)
+      const err = await Image.build(ctx, { runtime, network: 'none', pull: 'never', target: m.target }).then(() => undefined, (e: unknown) => e as Error & { code: string })
+      expect(err).toMatchObject({ code: m.code })
+      expect(err!.message).toMatch(m.cause)
+      expect(err!.message).toMatch(m.fix)
+    })
+})

@@ -36,7 +36,8 @@ describe('parseDockerfile', () => {
     expect(df.instructions[1].rest).toBe('dir c:\\   && echo')
   })
   it('refuses unknown instructions, empty files and foreign frontends', () => {
-    expect(() => parseDockerfile('FROM bb\nFOO x\n')).toThrow(expect.objectContaining({ code: 'EDOCKERFILE', line: 2, message: 'dockerfile parse error on line 2: unknown instruction: FOO' }))
+    expect(() => parseDockerfile('FROM bb\nFOO x\n')).toThrow(expect.objectContaining({ code: 'EDOCKERFILE', line: 2, message: expect.stringMatching(/^dockerfile parse error on line 2: unknown instruction: FOO \(the instructions are FROM, RUN, .*SHELL\)$/) }))
+    expect(() => parseDockerfile('FROM bb\ncopyy a b\n')).toThrow(expect.objectContaining({ line: 2, message: 'dockerfile parse error on line 2: unknown instruction: copyy (did you mean COPY?)' }))
     expect(() => parseDockerfile('\n# c\n')).toThrow(expect.objectContaining({ code: 'EDOCKERFILE', message: 'the Dockerfile cannot be empty' }))
     expect(() => parseDockerfile('# syntax=example.com/frontend\nFROM bb\n')).toThrow(expect.objectContaining({ code: 'EUNSUPPORTED' }))
   })
