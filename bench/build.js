@@ -1,8 +1,10 @@
 // Image.build against Docker 20.10's BuildKit and classic builder (the docker.io package's client with
-// DOCKER_BUILDKIT=1 / 0, on the private engine of test/tools/docker-engine.ts), same two-stage
-// Dockerfile and context, same busybox base in both, RUN steps without network on every side:
-// cold (no cache), nothing changed, one source file changed; p50 of the rounds and the ratios.
+// DOCKER_BUILDKIT=1 / 0, on the private engine of test/tools/docker-engine.ts) and Debian's buildah
+// (vfs storage and runc under a private root, --layers for its cache), same two-stage Dockerfile
+// and context, same busybox base in all, RUN steps without network on every side: cold (no cache),
+// nothing changed, one source file changed; p50 of the rounds and the ratios.
 'use strict'
+const { execFile } = require('node:child_process')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
@@ -42,10 +44,12 @@ module.exports = async function buildBench(runtime) {
     await dockerImportBusybox(engine, 'bb:bench')
     const ctx = path.join(work, 'ctx')
     writeContext(ctx)
+    const buildah = await buildahWithBase(path.join(work, 'buildah'), rootfs)
     const sides = {
       minicontainer: (noCache) => Image.build(ctx, { runtime, network: 'none', noCache }),
       BuildKit: (noCache) => docker(engine, dockerBuildWith, 'buildkit', ctx, noCache),
       classic: (noCache) => docker(engine, dockerBuildWith, 'classic', ctx, noCache),
+      buildah: (noCache) => buildah(['bud', '--layers', '--pull=never', '--network', 'none', ...(noCache ? ['--no-cache'] : []), '-t', 'mc-bench-build:buildah', ctx]),
     }
     const times = { cold: {}, unchanged: {}, 'one file changed': {} }
     for (const t of Object.values(times)) for (const side of Object.keys(sides)) t[side] = []
@@ -58,13 +62,15 @@ module.exports = async function buildBench(runtime) {
       for (const side of order) times['one file changed'][side].push(await timed(() => sides[side](false)))
     }
     console.log(`\n## Image.build against Docker 20.10 (private engine), two stages, 20 source files, RUN without network; p50 of ${ROUNDS} rounds`)
-    row('case', 'minicontainer', 'BuildKit', 'classic', 'ours/BuildKit', 'ours/classic')
+    row('case', 'minicontainer', 'BuildKit', 'classic', 'buildah', 'ours/BuildKit', 'ours/classic', 'ours/buildah')
+    const ratio = (a, b) => `${(a / b).toFixed(3)}x`
     for (const [name, t] of Object.entries(times)) {
       const p = Object.fromEntries(Object.entries(t).map(([side, ms]) => [side, summarize(ms).p50]))
-      row(name, fmt(p.minicontainer), fmt(p.BuildKit), fmt(p.classic), `${(p.minicontainer / p.BuildKit).toFixed(3)}x`, `${(p.minicontainer / p.classic).toFixed(3)}x`)
+      row(name, fmt(p.minicontainer), fmt(p.BuildKit), fmt(p.classic), fmt(p.buildah), ratio(p.minicontainer, p.BuildKit), ratio(p.minicontainer, p.classic), ratio(p.minicontainer, p.buildah))
     }
   } finally {
     await engine?.stop()
+    await buildahCli(path.join(work, 'buildah'), ['rmi', '--all', '--force']).catch(() => {})
     fs.rmSync(work, { recursive: true, force: true })
   }
 }
@@ -72,6 +78,25 @@ module.exports = async function buildBench(runtime) {
 async function docker(engine, dockerBuildWith, builder, ctx, noCache) {
   const r = await dockerBuildWith(engine, builder, ctx, `mc-bench-build:${builder}`, ['--network', 'none', ...(noCache ? ['--no-cache'] : [])])
   if (r.code !== 0) throw new Error(`docker build (${builder}) failed:\n${r.output}`)
+}
+
+/** Debian's buildah on a private root (vfs: no mounts left behind; runc: crun refuses this host's hybrid cgroups), with the busybox rootfs committed as bb:bench. */
+async function buildahWithBase(dir, rootfs) {
+  const ctr = await buildahCli(dir, ['from', 'scratch'])
+  await buildahCli(dir, ['copy', ctr, `${rootfs}/`, '/'])
+  await buildahCli(dir, ['config', '--cmd', '/bin/sh', ctr])
+  await buildahCli(dir, ['commit', '-q', '--rm', ctr, 'bb:bench'])
+  return (args) => buildahCli(dir, args)
+}
+
+function buildahCli(dir, args) {
+  const global = ['--root', path.join(dir, 'root'), '--runroot', path.join(dir, 'run'), '--storage-driver', 'vfs']
+  const runtimeFlag = args[0] === 'bud' ? ['--runtime', 'runc'] : []
+  return new Promise((resolve, reject) =>
+    execFile('buildah', [...global, args[0], ...runtimeFlag, ...args.slice(1)], { maxBuffer: 64 << 20, timeout: 300_000 }, (err, stdout, stderr) =>
+      err ? reject(new Error(`buildah ${args.join(' ')} failed: ${err.message}\n${stderr}`)) : resolve(stdout.trim()),
+    ),
+  )
 }
 
 async function timed(fn) {
