@@ -6,28 +6,17 @@
  * changed context file or stage reruns the RUN); no copy is left behind.
  */
 import * as fs from 'node:fs'
-import * as os from 'node:os'
 import * as path from 'node:path'
 import { Image, type BuildProgress, type Runtime } from '../../lib'
 import { runOutput, useRuntime } from '../helpers'
+import { useBuildContexts } from '../tools/build-context'
 
 jest.setTimeout(120_000)
 
 let runtime: Runtime
 useRuntime((rt) => (runtime = rt), { busybox: true, hostImage: false })
 
-const dirs: string[] = []
-afterAll(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })))
-
-function context(files: Record<string, string>): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-build-bind-'))
-  dirs.push(dir)
-  for (const [name, content] of Object.entries(files)) {
-    fs.mkdirSync(path.dirname(path.join(dir, name)), { recursive: true })
-    fs.writeFileSync(path.join(dir, name), content)
-  }
-  return dir
-}
+const context = useBuildContexts('mc-build-bind-')
 
 const leftCopies = () => (fs.existsSync(path.join(runtime.root, 'tmp')) ? fs.readdirSync(path.join(runtime.root, 'tmp')).filter((n) => n.startsWith('bind-')) : [])
 

@@ -11,18 +11,12 @@ import * as os from 'node:os'
 import * as path from 'node:path'
 import { Container, Image, run, type Runtime } from '../../lib'
 import { runOutput, text, useRuntime } from '../helpers'
+import { useBuildContexts } from '../tools/build-context'
 
 let runtime: Runtime
 useRuntime((rt) => (runtime = rt), { busybox: true, hostImage: false })
 
-function context(files: Record<string, string>): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-build-ctx-'))
-  for (const [name, content] of Object.entries(files)) {
-    fs.mkdirSync(path.dirname(path.join(dir, name)), { recursive: true })
-    fs.writeFileSync(path.join(dir, name), content)
-  }
-  return dir
-}
+const context = useBuildContexts('mc-build-ctx-')
 
 const twoStage = `# syntax=docker/dockerfile:1
 ARG BASE=bb

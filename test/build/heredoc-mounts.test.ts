@@ -6,28 +6,17 @@
  * busybox image; mount points never land in the image.
  */
 import * as fs from 'node:fs'
-import * as os from 'node:os'
 import * as path from 'node:path'
 import { Image, type Runtime } from '../../lib'
 import { runOutput, useRuntime } from '../helpers'
+import { useBuildContexts } from '../tools/build-context'
 
 jest.setTimeout(120_000)
 
 let runtime: Runtime
 useRuntime((rt) => (runtime = rt), { busybox: true, hostImage: false })
 
-const dirs: string[] = []
-afterAll(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })))
-
-function context(files: Record<string, string>): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-build-hd-'))
-  dirs.push(dir)
-  for (const [name, content] of Object.entries(files)) {
-    fs.mkdirSync(path.dirname(path.join(dir, name)), { recursive: true })
-    fs.writeFileSync(path.join(dir, name), content)
-  }
-  return dir
-}
+const context = useBuildContexts('mc-build-hd-')
 
 const show = (files: string[]) => ['sh', '-c', files.map((f) => `echo "== ${f}"; cat ${f}`).join('; ')]
 
