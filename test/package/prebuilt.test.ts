@@ -69,7 +69,7 @@ test('the package says where it comes from, ships its LICENSE and runs no prepar
 
 test("minicontainer/modules resolves from require() and import, with its types", () => {
   const names = (args: string[]) => execFileSync(path.join(bin, 'node'), args, { cwd: project, env: { PATH: bin }, encoding: 'utf8' }).trim()
-  expect(names(['-e', "console.log(Object.keys(require('minicontainer/modules')).sort().join())"])).toBe('NginxContainer,PostgresContainer,RedisContainer,ServiceCommandError,StartedPostgres,StartedService')
+  expect(names(['-e', "console.log(Object.keys(require('minicontainer/modules')).sort().join())"])).toBe('MariaDbContainer,MySqlContainer,NginxContainer,PostgresContainer,RabbitMqContainer,RedisContainer,ServiceCommandError,StartedMySql,StartedPostgres,StartedService')
   expect(names(['--input-type=module', '-e', "import { RedisContainer } from 'minicontainer/modules'; console.log(typeof RedisContainer)"])).toBe('function')
   expect(fs.existsSync(path.join(installed, 'dist', 'modules', 'index.d.ts'))).toBe(true)
 })
