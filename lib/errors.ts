@@ -227,9 +227,13 @@ export class RuntimeRootError extends MiniContainerError {
 
 /** The operation cannot be done while the container runs. */
 export class RunningError extends MiniContainerError {
-  /** @param id - container id; @param action - what was attempted; @param hint - how to proceed. */
-  constructor(id: string, action: string, hint: string) {
-    super('ERUNNING', `cannot ${action}: container ${id.slice(0, 12)} is running; ${hint}`)
+  /** @param containerId - container id; @param action - what was attempted; @param hint - how to proceed. */
+  constructor(
+    readonly containerId: string,
+    readonly action: string,
+    hint: string,
+  ) {
+    super('ERUNNING', `cannot ${action}: container ${containerId.slice(0, 12)} is running; ${hint}`)
   }
 }
 

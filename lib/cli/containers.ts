@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { Container, Image, MiniContainerError, run, type ContainerInspect } from '../index'
+import { Container, Image, MiniContainerError, RunningError, run, type ContainerInspect } from '../index'
 import { lastValue, parseArgs, UsageError } from './args'
 import { ago, formatTable } from './table'
 
@@ -97,10 +97,16 @@ export async function rm(argv: string[], io: CliIO): Promise<number> {
   const args = parseArgs(argv, { flags: { force: ['-f', '--force'], volumes: ['-v', '--volumes'] } })
   if (args.positionals.length === 0) throw new UsageError('expects at least one container')
   for (const ref of args.positionals) {
-    await (await Container.get(ref)).remove({ force: args.flags.has('force'), volumes: args.flags.has('volumes') })
+    await (await Container.get(ref)).remove({ force: args.flags.has('force'), volumes: args.flags.has('volumes') }).catch(withCliHint)
     io.stdout.write(`${ref}\n`)
   }
   return 0
+}
+
+/** The library's ERUNNING says "pass { force: true }"; a CLI user's way is -f. */
+function withCliHint(err: unknown): never {
+  if (err instanceof RunningError) throw new RunningError(err.containerId, err.action, 'stop it first or use rm -f')
+  throw err
 }
 
 /** `run [--rm] [-d] [--name N] [-p SPEC]... [-e K=V]... image [cmd...]`: prints the output and exits with the program's code; -d prints the id. */

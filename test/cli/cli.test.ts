@@ -72,7 +72,7 @@ test('run -d -p, ps (table and --json), exec, logs --tail, inspect, rm -f', () =
 
     const refused = mc('rm', name)
     expect(refused.status).toBe(1)
-    expect(refused.stderr).toMatch(/^minicontainer rm: ERUNNING: /)
+    expect(refused.stderr).toMatch(/^minicontainer rm: ERUNNING: cannot remove: container [0-9a-f]{12} is running; stop it first or use rm -f\n$/)
     expect(mc('rm', '-f', name)).toEqual({ status: 0, stdout: `${name}\n`, stderr: '' })
     expect(mc('ps', '-a').stdout).not.toContain(name)
   } finally {
@@ -117,6 +117,19 @@ test('usage errors exit 2 naming the command; unknown containers exit 1 with ENO
   expect(mc('logs', 'no-such-container')).toMatchObject({ status: 1, stderr: expect.stringMatching(/^minicontainer logs: ENOCONTAINER: /) })
 })
 
+test('an unusable runtime root: a usage error still exits 2 with its usage (no runtime is opened just to be closed); a command that needs the root exits 1 naming it', () => {
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'mc-cli-badroot-')), 'a-file')
+  fs.writeFileSync(file, '')
+  try {
+    const root = path.join(file, 'root') // under a regular file: no directory can be made there
+    expect(mcIn(root, ['logs', '--tail', 'x', 'c'])).toMatchObject({ status: 2, stdout: '', stderr: expect.stringMatching(/^minicontainer logs: --tail takes a count or "all", not "x"\nusage: minicontainer logs /) })
+    expect(mcIn(root, ['rm'])).toMatchObject({ status: 2, stderr: expect.stringContaining('expects at least one container') })
+    expect(mcIn(root, ['ps'])).toMatchObject({ status: 1, stderr: expect.stringMatching(new RegExp(`^minicontainer ps: ENOTDIR: cannot use ${root} as the runtime root`)) })
+  } finally {
+    fs.rmSync(path.dirname(file), { recursive: true, force: true })
+  }
+})
+
 test('pull: a status line per layer change in a pipe, bars redrawn in place on a terminal; then the image runs', async () => {
   const reg = await startRegistry()
   try {
@@ -144,7 +157,7 @@ test('pull: a status line per layer change in a pipe, bars redrawn in place on a
   }
 })
 
-test('load -i FILE and load from stdin print what they loaded', async () => {
+test('load -i FILE and load from stdin print what they loaded; on a terminal a bar per layer, none with -q', async () => {
   const archive = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'mc-cli-load-')), 'bb.tar')
   try {
     await Image.save('bb:latest', archive, { runtime })
@@ -154,6 +167,17 @@ test('load -i FILE and load from stdin print what they loaded', async () => {
     await withFreshRoot(async (root) => {
       expect(mcIn(root, ['load'], fs.readFileSync(archive))).toEqual({ status: 0, stdout: 'Loaded image: bb:latest\n', stderr: '' })
       expect(mcIn(root, ['run', '--rm', '--network', 'none', 'bb', 'echo', 'loaded']).stdout).toBe('loaded\n')
+    })
+    await withFreshRoot(async (root) => {
+      // script(1) gives the command a terminal: a bar per layer, redrawn in place, then what was loaded.
+      const onTty = (...flags: string[]) => spawnSync('script', ['-qec', `MINICONTAINER_ROOT=${root} ${process.execPath} ${cli} load ${flags.join(' ')} -i ${archive}`, '/dev/null'], { encoding: 'utf8', timeout: 60_000 })
+      const tty = onTty()
+      expect(tty.status).toBe(0)
+      expect(tty.stdout).toMatch(/[0-9a-f]{12}: Loading layer \[=*>? *\] [\d.]+(B|kB|MB)\/[\d.]+(kB|MB)/)
+      expect(tty.stdout).toMatch(/\x1b\[2K[0-9a-f]{12}: Loaded\r/) // the layer's line rewritten in place
+      expect(tty.stdout).toMatch(/Loaded image: bb:latest\r?\n$/)
+      const quiet = onTty('-q') // -q: what was loaded, no bars
+      expect(quiet).toMatchObject({ status: 0, stdout: 'Loaded image: bb:latest\r\n' })
     })
   } finally {
     fs.rmSync(path.dirname(archive), { recursive: true, force: true })
