@@ -10,7 +10,7 @@ import { Container, Image, Network, Volume, type PruneFilters } from '../index'
 import { Readable } from 'node:stream'
 import { lastValue, parseArgs, UsageError } from './args'
 import type { CliIO } from './containers'
-import { pullProgress } from './progress'
+import { loadProgress, pullProgress } from './progress'
 import { ago, formatTable, sizeText } from './table'
 
 /** `images [--json]`: each tag of each image (an untagged one as <none>). */
@@ -73,12 +73,13 @@ export async function pull(argv: string[], io: CliIO): Promise<number> {
   return 0
 }
 
-/** `load [-i FILE]`: loads docker save / OCI archives (from stdin without -i); prints each image loaded. */
+/** `load [-q] [-i FILE]`: loads docker save / OCI archives (from stdin without -i), with a bar per layer on a terminal unless -q; prints each image loaded. */
 export async function load(argv: string[], io: CliIO, stdin: NodeJS.ReadableStream = process.stdin): Promise<number> {
   const args = parseArgs(argv, { flags: { quiet: ['-q', '--quiet'] }, options: { input: ['-i', '--input'] } })
   if (args.positionals.length) throw new UsageError('takes no arguments: the archive comes with -i FILE or on stdin')
   const input = lastValue(args, 'input')
-  const loaded = await Image.load(input ?? Readable.from(stdin))
+  const onProgress = args.flags.has('quiet') ? undefined : loadProgress(io.stdout)
+  const loaded = await Image.load(input ?? Readable.from(stdin), onProgress ? { onProgress } : {})
   for (const image of loaded) {
     const tags = (await image.inspect()).repoTags
     io.stdout.write(tags.length ? tags.map((t) => `Loaded image: ${t}\n`).join('') : `Loaded image ID: ${image.id}\n`)

@@ -8,7 +8,7 @@ import * as os from 'node:os'
 import * as path from 'node:path'
 import type { Readable, Writable } from 'node:stream'
 import { ImageInUseError, ImageNotFoundError, InvalidArgumentError, NotFoundError } from '../errors'
-import { readArchiveDir, readArchiveStream, type ArchiveFiles } from './archive/files'
+import { readArchiveDir, readArchiveStream, type ArchiveFiles, type LoadProgress } from './archive/files'
 import { loadArchive } from './archive/load'
 import { defaultDockerSocket, dockerSaveStream } from './docker-engine'
 import { saveArchive, type SaveItem } from './archive/save'
@@ -143,6 +143,8 @@ export interface ImportOptions extends ImageRuntimeOption {
 export interface LoadOptions extends ImageRuntimeOption {
   /** Cancels the load; nothing is stored. */
   signal?: AbortSignal
+  /** Called as each file of the archive is read into the store (`minicontainer load` draws its bars from it on a terminal). */
+  onProgress?: (event: LoadProgress) => void
 }
 
 /** Options of {@link Image.save}. */
@@ -282,8 +284,8 @@ export class Image {
     if (typeof source === 'string') {
       const st = fs.statSync(source, { throwIfNoEntry: false })
       if (!st) throw new NotFoundError(`cannot load ${source}: no such file or directory`)
-      files = st.isDirectory() ? readArchiveDir(source, store.blobs, opts.signal) : await readArchiveStream(fs.createReadStream(source), store.blobs, opts.signal)
-    } else files = await readArchiveStream(source, store.blobs, opts.signal)
+      files = st.isDirectory() ? readArchiveDir(source, store.blobs, opts) : await readArchiveStream(fs.createReadStream(source), store.blobs, opts)
+    } else files = await readArchiveStream(source, store.blobs, opts)
     return (await loadArchive(store, files)).map((r) => new Image(rt, r))
   }
 

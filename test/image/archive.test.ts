@@ -7,7 +7,7 @@ import * as crypto from 'node:crypto'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
-import { Image, run, type Runtime } from '../../lib'
+import { Image, run, type LoadProgress, type Runtime } from '../../lib'
 import { destroyRuntime, tempRuntime, text } from '../helpers'
 import { buildOciLayout, sh } from './oci-fixture'
 
@@ -51,6 +51,31 @@ test('an umoci OCI layout loads from a directory, a tar and a zstd tar as one im
   const fromTar = await Image.load(path.join(work, 'oci.tar'), { runtime })
   const fromZstd = await Image.load(fs.createReadStream(path.join(work, 'oci.tar.zst')), { runtime })
   expect([fromTar[0].id, fromZstd[0].id]).toEqual([img.id, img.id])
+})
+
+test("onProgress: each file of a tar and each layer of a directory layout is told as 'loading' from 0, then 'loaded' with all its bytes", async () => {
+  const tar = path.join(work, 'progress.tar')
+  sh('tar', ['-C', layout, '-cf', tar, '.'])
+  const blobs = fs.readdirSync(path.join(layout, 'blobs/sha256')).map((hex) => `blobs/sha256/${hex}`)
+  const fresh = tempRuntime() // nothing stored yet: every layer of the directory is read
+  try {
+    for (const [source, rt] of [[tar, runtime], [layout, fresh]] as const) {
+      const events: LoadProgress[] = []
+      await Image.load(source, { runtime: rt, onProgress: (e) => events.push(e) })
+      const layers = (await Image.list({ runtime: rt }))[0]?.details.layers.length ?? 0
+      const told = [...new Set(events.map((e) => e.file))]
+      if (source === tar) expect(told).toEqual(expect.arrayContaining(blobs))
+      else expect(told).toHaveLength(layers) // a directory's manifests and configs are read in place, not stored
+      for (const file of told) {
+        const mine = events.filter((e) => e.file === file)
+        const size = source === tar ? fs.statSync(path.join(layout, file)).size : (mine[0]?.total ?? -1)
+        expect(mine[0]).toEqual({ file, bytes: 0, total: size, status: 'loading' })
+        expect(mine.at(-1)).toEqual({ file, bytes: size, total: size, status: 'loaded' })
+      }
+    }
+  } finally {
+    await destroyRuntime(fresh)
+  }
 })
 
 test("skopeo's docker-archive output loads with its tag and runs", async () => {

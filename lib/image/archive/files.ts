@@ -17,6 +17,7 @@ import * as tar from 'tar-stream'
 import { DigestMismatchError, InvalidArgumentError, MiniContainerError } from '../../errors'
 import { decompressed, feed } from '../../files/tar-streams'
 import type { BlobStore } from '../blobs'
+import { coalescedProgress, countedChunks } from '../progress'
 
 /** The most a manifest, index or config read into memory may have (they are a few KiB; a pull allows configs this big). */
 export const MAX_METADATA = 8 << 20
@@ -33,10 +34,40 @@ export interface ArchiveFiles {
   readonly added: string[]
 }
 
+/** A progress event of `Image.load`: one file of the archive (a layer, a config, a manifest) read into the store. */
+export interface LoadProgress {
+  /** The file's path in the archive: "blobs/sha256/<hex>", "<hex>/layer.tar", "manifest.json"... */
+  file: string
+  /** Bytes read so far. */
+  bytes: number
+  /** The file's size. */
+  total: number
+  /** 'loading' (at its start, then every 512 KiB read), then 'loaded' once it is stored and hashed. */
+  status: 'loading' | 'loaded'
+}
+
+/** How an archive is read: cancelled through `signal`, its files' progress told to `onProgress`. */
+export interface ArchiveReadOptions {
+  signal?: AbortSignal | undefined
+  onProgress?: ((event: LoadProgress) => void) | undefined
+}
+
+/** Stores one file of the archive as a blob, telling its progress. */
+async function storeFile(blobs: BlobStore, file: string, total: number, chunks: AsyncIterable<Buffer>, opts: ArchiveReadOptions): Promise<{ digest: string; fresh: boolean }> {
+  const report = opts.onProgress
+  if (!report) return blobs.add(Readable.from(chunks), { signal: opts.signal })
+  report({ file, bytes: 0, total, status: 'loading' })
+  const counted = countedChunks(chunks, coalescedProgress(total, (bytes) => report({ file, bytes, total, status: 'loading' })))
+  const stored = await blobs.add(Readable.from(counted), { signal: opts.signal })
+  report({ file, bytes: total, total, status: 'loaded' })
+  return stored
+}
+
 const clean = (name: string) => path.posix.normalize(name).replace(/^(\.\/)+/, '').replace(/^\/+/, '')
 
 /** Reads a tar archive (plain, gzip or zstd) into the blob store. */
-export async function readArchiveStream(src: Readable, blobs: BlobStore, signal?: AbortSignal): Promise<ArchiveFiles> {
+export async function readArchiveStream(src: Readable, blobs: BlobStore, opts: ArchiveReadOptions = {}): Promise<ArchiveFiles> {
+  const { signal } = opts
   const stored = new Map<string, string>()
   const links = new Map<string, string>()
   const added: string[] = []
@@ -57,7 +88,7 @@ export async function readArchiveStream(src: Readable, blobs: BlobStore, signal?
         entry.resume()
       } else if (h.type !== 'file' && h.type !== 'contiguous-file') entry.resume()
       else {
-        const { digest, fresh } = await blobs.add(Readable.from(entry), { signal })
+        const { digest, fresh } = await storeFile(blobs, name, h.size ?? 0, entry as AsyncIterable<Buffer>, opts)
         if (fresh) added.push(digest)
         stored.set(name, digest)
       }
@@ -106,7 +137,7 @@ function readMetadata(file: string, name: string): Buffer {
 }
 
 /** An OCI image layout (or unpacked docker save output) as a directory. */
-export function readArchiveDir(dir: string, blobs: BlobStore, signal?: AbortSignal): ArchiveFiles {
+export function readArchiveDir(dir: string, blobs: BlobStore, opts: ArchiveReadOptions = {}): ArchiveFiles {
   const added: string[] = []
   const inside = (name: string) => {
     const p = path.join(dir, clean(name))
@@ -124,7 +155,7 @@ export function readArchiveDir(dir: string, blobs: BlobStore, signal?: AbortSign
       const p = inside(name)
       if (!fs.existsSync(p)) throw new InvalidArgumentError(`the image layout ${dir} has no file "${name}"`)
       if (expected && blobs.has(expected)) return expected
-      const { digest, fresh } = await blobs.add(fs.createReadStream(p), { signal })
+      const { digest, fresh } = await storeFile(blobs, clean(name), fs.statSync(p).size, fs.createReadStream(p), opts)
       if (fresh) added.push(digest)
       if (expected && digest !== expected) {
         if (fresh) blobs.remove(digest)

@@ -10,6 +10,7 @@
 import { Readable } from 'node:stream'
 import { DigestMismatchError } from '../../errors'
 import { mapLimit } from '../../util/limit'
+import { coalescedProgress } from '../progress'
 import { parseReference, type Reference } from '../reference'
 import type { ImageRecord, ImageStore } from '../store'
 import { blobChunks, fetchManifest, type FetchedManifest } from './blobs'
@@ -53,8 +54,6 @@ export interface PullResult {
   digest: string
 }
 
-/** Progress events are coalesced to one per this many bytes. */
-const PROGRESS_STEP = 512 << 10
 const MAX_CONFIG = 8 << 20
 
 /** Pulls `input` ("redis:7", "127.0.0.1:5000/app@sha256:...") into `store`. Cancelled through `signal`: EABORTED. */
@@ -158,13 +157,10 @@ async function fetchLayer(store: ImageStore, client: RegistryClient, ref: Refere
     unpacked = await store.unpackLayer(desc.digest, desc.mediaType)
   } else {
     // Unpacked as it downloads (the blob is verified before the layer is committed): no write-then-read-back.
-    let reported = 0
-    const chunks = blobChunks(client, ref, desc, (bytes) => {
-      if (bytes - reported < PROGRESS_STEP && bytes < desc.size) return
-      reported = bytes
+    const chunks = blobChunks(client, ref, desc, coalescedProgress(desc.size, (bytes) => {
       report(bytes, 'downloading')
       if (bytes === desc.size) report(bytes, 'extracting') // what remains is the unpacker's tail
-    })
+    }))
     // Listed before the ingest: a blob that verifies but does not unpack is stored all the same, and is this pull's to remove.
     added.blobs.push(desc.digest)
     unpacked = await store.ingestLayer(desc.digest, desc.mediaType, Readable.from(chunks), { size: desc.size, signal: client.signal })
