@@ -44,7 +44,7 @@ export function scopeOf(state: StageState, escape: string, line: number): Expand
 }
 
 /** `key=value` pairs of ENV and LABEL (and the legacy `ENV key value`). */
-export function keyValues(ins: Instruction, scope: ExpandScope): [string, string][] {
+function keyValues(ins: Instruction, scope: ExpandScope): [string, string][] {
   const words = expandWords(ins.rest, scope)
   if (!words.length) throw new DockerfileError(ins.line, `${ins.name} requires at least one argument`)
   if (!words[0].includes('=')) {

@@ -10,9 +10,9 @@ import * as fs from 'node:fs'
 import { lastEntries, type LogEntry } from './log-file'
 
 /** At most this many records are kept... */
-export const keptLogRecords = 10_000
+const keptLogRecords = 10_000
 /** ...and at most this many bytes of their text (the newest ones win). */
-export const keptLogBytes = 1024 * 1024
+const keptLogBytes = 1024 * 1024
 
 /** The newest records of the log at `base` within the bounds; [] when it cannot be read. */
 export function keepLog(base: string): LogEntry[] {

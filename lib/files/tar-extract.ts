@@ -161,7 +161,7 @@ export interface EntryTarget {
  * Hard links must point at an earlier entry. Xattrs (when read) are set
  * after the owner and mode, since chown clears security.capability.
  */
-export async function writeEntry(t: EntryTarget, entry: TarEntry, meta: { uid: number; gid: number; mtime: Date; mode: number }, rel: string, dirs: [string, EntryHeader][]): Promise<void> {
+async function writeEntry(t: EntryTarget, entry: TarEntry, meta: { uid: number; gid: number; mtime: Date; mode: number }, rel: string, dirs: [string, EntryHeader][]): Promise<void> {
   const h = entry.header
   const drain = async () => {
     for await (const _ of entry);

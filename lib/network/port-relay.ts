@@ -21,7 +21,7 @@ import { checkPortPrivilege, unprivilegedPortStart } from './port-privilege'
 /** The relay joins and says it is ready within milliseconds; silence this long means it is stuck. */
 const startTimeoutMs = 5000
 /** A UDP flow (one client address) with no datagram either way for this long is closed, as Docker's proxy does. */
-export const defaultUdpIdleMs = 30_000
+const defaultUdpIdleMs = 30_000
 
 /** What one relay forwards. */
 export interface RelaySpec {

@@ -20,7 +20,7 @@ export interface KernelFeature {
 }
 
 /** Oldest first: the first one missing is the one named. */
-export const requiredKernelFeatures: readonly KernelFeature[] = [
+const requiredKernelFeatures: readonly KernelFeature[] = [
   { feature: 'pidfd_open (waiting for a container and signalling it without pid reuse races)', since: '5.3' },
   { feature: 'openat2 with RESOLVE_IN_ROOT (every path resolved inside a container root)', since: '5.6' },
   { feature: 'setns with a pidfd (exec into a running container)', since: '5.8' },
@@ -30,7 +30,7 @@ export const requiredKernelFeatures: readonly KernelFeature[] = [
 export const hostKernelRelease = os.release()
 
 /** "6.18.44-generic" -> [6, 18]: revisions and suffixes do not count, as in Docker. */
-export function kernelVersion(release: string): [number, number] {
+function kernelVersion(release: string): [number, number] {
   const m = /^(\d+)\.(\d+)/.exec(release)
   return m ? [Number(m[1]), Number(m[2])] : [0, 0]
 }
@@ -43,7 +43,7 @@ export function kernelAtLeast(release: string, min: string): boolean {
 }
 
 /** What a rootless runtime needs besides: its layers are overlay mounts made inside a user namespace. */
-export const rootlessKernelFeatures: readonly KernelFeature[] = [
+const rootlessKernelFeatures: readonly KernelFeature[] = [
   { feature: 'overlay mounts in a user namespace, with userxattr (a rootless container\'s root)', since: '5.11' },
 ]
 

@@ -11,7 +11,8 @@ import * as path from 'node:path'
 import { Container, Image, Volume, type Runtime } from '../../lib'
 import { destroyRuntime, tempRuntime, useRuntime } from '../helpers'
 import { startRegistry } from '../tools/registry'
-import { repoRoot, requireFreshBuild } from '../tools/fresh-build'
+import { requireFreshBuild } from '../tools/fresh-build'
+import { repoRoot } from '../tools/repo-root'
 
 jest.setTimeout(120_000)
 

@@ -9,10 +9,11 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { Container, Network } from '../../lib'
 import { destroyRuntime, tempRuntime } from '../helpers'
-import { repo, runJestProject } from '../tools/jest-project'
+import { runJestProject } from '../tools/jest-project'
+import { repoRoot } from '../tools/repo-root'
 
 test('examples/jest-compose: globalSetup ups the file, two test files share it, globalTeardown takes it down', async () => {
-  expect(fs.existsSync(path.join(repo, 'dist/index.js'))).toBe(true) // the example loads the built package (npm run build)
+  expect(fs.existsSync(path.join(repoRoot, 'dist/index.js'))).toBe(true) // the example loads the built package (npm run build)
   const runtime = tempRuntime()
   try {
     const { code, output } = await runJestProject('examples/jest-compose/jest.config.js', runtime.root, ['--maxWorkers=2'])

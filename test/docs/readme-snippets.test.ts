@@ -12,7 +12,8 @@ import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { Image, Runtime } from '../../lib'
-import { repoRoot, requireFreshBuild } from '../tools/fresh-build'
+import { requireFreshBuild } from '../tools/fresh-build'
+import { repoRoot } from '../tools/repo-root'
 import { hostStandIn } from '../tools/stand-in-image'
 
 const tsc = path.join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc')

@@ -8,10 +8,11 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { Container, Runtime } from '../../lib'
 import { tempRuntime } from '../helpers'
-import { repo, runJestProject } from '../tools/jest-project'
+import { runJestProject } from '../tools/jest-project'
+import { repoRoot } from '../tools/repo-root'
 
 test('examples/jest: globalSetup, three test files sharing redis and nginx, globalTeardown', async () => {
-  expect(fs.existsSync(path.join(repo, 'dist/index.js'))).toBe(true) // the example loads the built package (npm run build)
+  expect(fs.existsSync(path.join(repoRoot, 'dist/index.js'))).toBe(true) // the example loads the built package (npm run build)
   const runtime: Runtime = tempRuntime()
   try {
     const { code, output } = await runJestProject('examples/jest/jest.config.js', runtime.root)

@@ -12,15 +12,15 @@ import * as path from 'node:path'
 import { processesWith } from '../helpers'
 import { requireTool } from '../tools/registry'
 
-const repo = path.resolve(__dirname, '../..')
+import { repoRoot } from '../tools/repo-root'
 
 test('examples/registry.js: push, pull into a fresh runtime and run; nothing left behind', async () => {
   requireTool('docker-registry', 'docker-registry')
-  expect(fs.existsSync(path.join(repo, 'dist/index.js'))).toBe(true) // the example loads the built package (npm run build)
+  expect(fs.existsSync(path.join(repoRoot, 'dist/index.js'))).toBe(true) // the example loads the built package (npm run build)
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-example-test-'))
   try {
     const { code, stdout, stderr } = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
-      execFile(process.execPath, ['examples/registry.js'], { cwd: repo, env: { ...process.env, TMPDIR: tmp }, timeout: 120_000 }, (err, stdout, stderr) =>
+      execFile(process.execPath, ['examples/registry.js'], { cwd: repoRoot, env: { ...process.env, TMPDIR: tmp }, timeout: 120_000 }, (err, stdout, stderr) =>
         resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
       ),
     )

@@ -8,7 +8,7 @@ import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 
-export const repoRoot = path.resolve(__dirname, '..', '..')
+import { repoRoot } from '../tools/repo-root'
 
 /** Not copied: what a checkout does not hold or what packing makes. */
 const notCopied = new Set(['node_modules', '.git', 'dist', 'docs', 'coverage', 'native/build', 'native/prebuilt'])

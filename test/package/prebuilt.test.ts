@@ -16,7 +16,8 @@ import { baseCloneFlags } from '../../lib/container/run-spec'
 import { encodeExecSpec } from '../../lib/shim/spec'
 import { closeQuietly, socketPair } from '../../lib/sys/libc'
 import { destroyRuntime, tempRuntime } from '../helpers'
-import { installTarball, nodeOnlyBin, packRepo, repoRoot, tool, writeUsers } from './helpers'
+import { installTarball, nodeOnlyBin, packRepo, tool, writeUsers } from './helpers'
+import { repoRoot } from '../tools/repo-root'
 
 // Packing runs tsc and four compiles: minutes on a loaded machine.
 jest.setTimeout(600_000)

@@ -11,6 +11,7 @@ import * as path from 'node:path'
 import { run, type Runtime } from '../../lib'
 import { resolveRootless } from '../../lib/rootless/mode'
 import { nodeScript } from '../tools/node-child'
+import { repoRoot } from '../tools/repo-root'
 import { makeUnprivilegedUser, type UnprivilegedUser } from '../tools/unprivileged-user'
 import { text, useRuntime } from '../helpers'
 
@@ -55,7 +56,6 @@ describe('inside a container (Docker default seccomp profile)', () => {
   useRuntime((rt) => (runtime = rt))
 
   test('a rootless start is EUSERNS naming seccomp and the --security-opt fix', async () => {
-    const checkout = path.resolve(__dirname, '../..')
     const body = `const { Runtime, run } = lib()
       const rt = new Runtime({ root: '/tmp/r', rootless: true })
       run('host', ['true'], { runtime: rt }).catch((e) => console.log(JSON.stringify({ code: e.code, message: e.message })))`
@@ -63,7 +63,7 @@ describe('inside a container (Docker default seccomp profile)', () => {
       runtime,
       network: 'none',
       env: ['XDG_RUNTIME_DIR=/tmp'],
-      mounts: [{ type: 'bind', source: checkout, target: checkout, readOnly: true }],
+      mounts: [{ type: 'bind', source: repoRoot, target: repoRoot, readOnly: true }],
     })
     expect(await c.wait()).toEqual({ exitCode: 0 })
     const r = JSON.parse(await text(c.logs()))

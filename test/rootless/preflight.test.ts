@@ -5,15 +5,14 @@
  * refuses user namespaces: there the report must say so and give Docker's fix.
  */
 import * as fs from 'node:fs'
-import * as path from 'node:path'
 import { execFileSync } from 'node:child_process'
 import { Runtime, run, type PreflightReport } from '../../lib'
 import { formatReport } from '../../lib/cli/doctor'
 import { nodeScript } from '../tools/node-child'
+import { repoRoot } from '../tools/repo-root'
 import { makeUnprivilegedUser, type UnprivilegedUser } from '../tools/unprivileged-user'
 import { text, useRuntime } from '../helpers'
 
-const checkout = path.resolve(__dirname, '../..')
 /** Prints `minicontainer doctor --json` (the CLI's dispatcher, from the sources) and exits with its status. */
 const doctorJson = `lib('cli/main').main(['doctor', '--json']).then((s) => { process.exitCode = s })`
 
@@ -85,7 +84,7 @@ describe('inside a container (Docker default seccomp profile)', () => {
     const c = await run('host', ['node', '-e', nodeScript(body)], {
       runtime,
       network: 'none',
-      mounts: [{ type: 'bind', source: checkout, target: checkout, readOnly: true }],
+      mounts: [{ type: 'bind', source: repoRoot, target: repoRoot, readOnly: true }],
     })
     const { exitCode } = await c.wait()
     const out = await text(c.logs())

@@ -6,7 +6,7 @@
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 
-export const repoRoot = path.resolve(__dirname, '..', '..')
+import { repoRoot } from './repo-root'
 
 /** The newest modification time of the files under `dir`. */
 function newestUnder(dir: string): number {

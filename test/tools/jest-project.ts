@@ -6,14 +6,13 @@
 import { execFile } from 'node:child_process'
 import * as path from 'node:path'
 
-/** The repository root. */
-export const repo = path.resolve(__dirname, '../..')
+import { repoRoot } from './repo-root'
 
 /** `jest -c <config> ...args` in the repository; never rejects. */
 export function runJestProject(config: string, root: string, args: string[] = []): Promise<{ code: number; output: string }> {
   return new Promise((resolve) => {
-    const jest = path.join(repo, 'node_modules/jest/bin/jest.js')
-    execFile(process.execPath, [jest, '-c', config, ...args], { cwd: repo, env: { ...process.env, MINICONTAINER_ROOT: root }, timeout: 240_000 }, (err, stdout, stderr) => {
+    const jest = path.join(repoRoot, 'node_modules/jest/bin/jest.js')
+    execFile(process.execPath, [jest, '-c', config, ...args], { cwd: repoRoot, env: { ...process.env, MINICONTAINER_ROOT: root }, timeout: 240_000 }, (err, stdout, stderr) => {
       resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, output: stdout + stderr })
     })
   })
