@@ -6,11 +6,10 @@
  * URL the module gives.
  */
 import { execFileSync } from 'node:child_process'
-import * as path from 'node:path'
 import { Container, type Runtime } from '../../lib'
 import { NginxContainer, PostgresContainer, RedisContainer } from '../../lib/modules'
 import { useRuntime } from '../helpers'
-import { hostStandIn } from '../tools/stand-in-image'
+import { serviceStandIn } from '../tools/stand-in-image'
 
 jest.setTimeout(120_000)
 
@@ -64,8 +63,7 @@ test('NginxContainer serves the pages given at its URL', async () => {
  */
 async function postgresImage(): Promise<string> {
   const pgBin = execFileSync('pg_config', ['--bindir'], { encoding: 'utf8' }).trim()
-  const changes = { entrypoint: ['/docker-entrypoint.sh'], cmd: ['postgres'], stopSignal: 'SIGINT', env: [`PATH=${pgBin}:/usr/sbin:/usr/bin:/sbin:/bin`, 'PGDATA=/var/lib/postgresql/data'] }
-  return hostStandIn(runtime, 'mc-postgres:test', changes, [[path.join(__dirname, 'postgres-entrypoint.sh'), '/docker-entrypoint.sh']])
+  return serviceStandIn(runtime, 'postgres', { cmd: ['postgres'], stopSignal: 'SIGINT', env: [`PATH=${pgBin}:/usr/sbin:/usr/bin:/sbin:/bin`, 'PGDATA=/var/lib/postgresql/data'] })
 }
 
 test("PostgresContainer: the official image's environment, ready for psql at its URL with testcontainers' defaults and with its own; snapshot() and restore()", async () => {

@@ -5,12 +5,11 @@
  * can be pulled here), reached by the real client mysql2 through the URL the
  * module gives.
  */
-import * as path from 'node:path'
 import * as mysql from 'mysql2/promise'
 import type { Runtime } from '../../lib'
 import { MariaDbContainer, MySqlContainer } from '../../lib/modules'
 import { useRuntime } from '../helpers'
-import { hostStandIn } from '../tools/stand-in-image'
+import { serviceStandIn } from '../tools/stand-in-image'
 
 jest.setTimeout(240_000)
 
@@ -19,8 +18,7 @@ useRuntime((rt) => (runtime = rt), { hostImage: true })
 
 /** An image shaped like the official mysql and mariadb images (their CMD, their entrypoint's environment), from the host's mariadb-server. */
 function mysqlImage(): Promise<string> {
-  const changes = { entrypoint: ['/docker-entrypoint.sh'], cmd: ['mariadbd'], env: ['PATH=/usr/sbin:/usr/bin:/sbin:/bin'] }
-  return hostStandIn(runtime, 'mc-mysql:test', changes, [[path.join(__dirname, 'mysql-entrypoint.sh'), '/docker-entrypoint.sh']])
+  return serviceStandIn(runtime, 'mysql', { cmd: ['mariadbd'], env: ['PATH=/usr/sbin:/usr/bin:/sbin:/bin'] })
 }
 
 /** The rows of `sql` through a fresh mysql2 connection to `uri`. */

@@ -4,12 +4,11 @@
  * official image (rabbitmq-entrypoint.sh; nothing can be pulled here),
  * reached by the real client amqplib through the URL the module gives.
  */
-import * as path from 'node:path'
 import * as amqp from 'amqplib'
 import type { Runtime } from '../../lib'
 import { RabbitMqContainer } from '../../lib/modules'
 import { useRuntime } from '../helpers'
-import { hostStandIn } from '../tools/stand-in-image'
+import { serviceStandIn } from '../tools/stand-in-image'
 
 jest.setTimeout(240_000)
 
@@ -18,8 +17,7 @@ useRuntime((rt) => (runtime = rt), { hostImage: true })
 
 /** An image shaped like the official rabbitmq image (its CMD, its configuration), from the host's rabbitmq-server. */
 function rabbitImage(): Promise<string> {
-  const changes = { entrypoint: ['/docker-entrypoint.sh'], cmd: ['rabbitmq-server'], env: ['PATH=/usr/lib/rabbitmq/bin:/usr/sbin:/usr/bin:/sbin:/bin'] }
-  return hostStandIn(runtime, 'mc-rabbitmq:test', changes, [[path.join(__dirname, 'rabbitmq-entrypoint.sh'), '/docker-entrypoint.sh']])
+  return serviceStandIn(runtime, 'rabbitmq', { cmd: ['rabbitmq-server'], env: ['PATH=/usr/lib/rabbitmq/bin:/usr/sbin:/usr/bin:/sbin:/bin'] })
 }
 
 /** Sends `text` to a fresh queue through `url` and reads it back, as amqplib users do. */
