@@ -8,10 +8,11 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { Container, Image } from '../../lib'
 import { destroyRuntime, tempRuntime } from '../helpers'
-import { repo, runJestProject } from '../tools/jest-project'
+import { runJestProject } from '../tools/jest-project'
+import { repoRoot } from '../tools/repo-root'
 
 test('examples/build: builds its service from the Dockerfile, runs it, answers over HTTP, leaves no container', async () => {
-  expect(fs.existsSync(path.join(repo, 'dist/index.js'))).toBe(true) // the example loads the built package (npm run build)
+  expect(fs.existsSync(path.join(repoRoot, 'dist/index.js'))).toBe(true) // the example loads the built package (npm run build)
   const runtime = tempRuntime()
   try {
     const { code, output } = await runJestProject('examples/build/jest.config.js', runtime.root)
