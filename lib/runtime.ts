@@ -195,7 +195,7 @@ export class Runtime implements ContainerContext, AsyncDisposable {
    * this process started in it is killed (SIGKILL, as `docker rm -f`), except
    * `detach`ed ones (and `reuse`, which implies detach), which are made to
    * outlive the process. Killed containers stay on disk, exited, unless
-   * created with `rm: true`. Then, when no container of the root still runs
+   * created with `rm: true` (whose removal, files included, is waited for). Then, when no container of the root still runs
    * (a detached one, or one of another process), its bridges, firewall rules,
    * nf_tables table and parent cgroup are removed; a running container keeps
    * them. Its sockets close and the spare shim kept warm for the next start
@@ -206,6 +206,8 @@ export class Runtime implements ContainerContext, AsyncDisposable {
     const { removeRoot } = optionsObject(options, 'close()')
     await this.starts.settleAndRefuse()
     await stopOwnedContainers(this)
+    // rm: true containers' files and runs' releases, begun after their wait() answered.
+    await this.containers.removals.settled()
     const running = this.containers.ids().filter((id) => isRunning(this, id))
     const stillRunning = running.length > 0
     if (!stillRunning) {

@@ -57,6 +57,12 @@ import { SharedViews, type FilesystemView } from './fs-views'
 
 /** This process's views of stopped containers, by container directory. */
 const views = new SharedViews()
+/**
+ * Per shim of this process, its program's exit once it is settled: recorded and, for `rm: true`,
+ * the container removed (its name free, gone from list()). wait() answers with it, not with the
+ * shim's own exit: the shim's teardown (the container's mount namespace) comes after.
+ */
+const settledExits = new WeakMap<Shim, Promise<ExitStatus>>()
 /** What a container removed during a file operation was doing (removedMeanwhile). */
 const viewInUse = 'while its files were in use'
 
@@ -272,7 +278,9 @@ export class Container implements AsyncDisposable {
     this.runtime.shims.set(this.id, shim)
     // Not through exec(): a detached container's checks go on after its runtime closes.
     startHealthMonitor(record, paths.health, shim.exited, (cmd, signal) => this.execIn(cmd, { signal }))
-    void shim.exited.then((exit) => this.onExit(exit, pid))
+    const settled = shim.exited.then((exit) => this.onExit(exit, pid, shim))
+    settled.catch(() => {}) // wait() reports it; with no wait(), nothing is left unhandled
+    settledExits.set(shim, settled)
     void shim.closed.then(() => this.onShimGone(shim))
   }
 
@@ -403,13 +411,8 @@ export class Container implements AsyncDisposable {
    */
   async wait(): Promise<ExitStatus> {
     const shim = this.runtime.shims.get(this.id)
-    if (shim) {
-      const autoRemove = this.runtime.containers.read(this.id)?.hostConfig.autoRemove
-      const exit = this.saw(await shim.hold(shim.exited))
-      // With rm: true, resolve once the container is gone, as `docker run --rm` returns.
-      if (autoRemove) await shim.hold(shim.closed)
-      return exit
-    }
+    // With rm: true, the container is gone when this resolves, as when `docker run --rm` returns; its files go after.
+    if (shim) return this.saw(await shim.hold(settledExits.get(shim) ?? shim.exited))
     const { status, state } = this.observe({ record: true })
     if (status === 'removed') {
       if (this.lastExit) return this.lastExit
@@ -791,24 +794,33 @@ export class Container implements AsyncDisposable {
     return { ...seen, answer: ask(op, seen.status, this) }
   }
 
-  /** The shim of this process saw the program of run `pid` end. */
-  private onExit(exit: ExitStatus, pid: number): void {
+  /** The shim of this process saw the program of run `pid` end: recorded, and removed with rm: true. */
+  private onExit(exit: ExitStatus, pid: number, shim: Shim): ExitStatus {
     this.saw(exit)
     settleExit(this.runtime, this.id, { ...exit, finishedAt: new Date().toISOString() }, pid)
     stamp('node: exit settled')
+    const record = this.runtime.containers.read(this.id)
+    if (record?.hostConfig.autoRemove) this.autoRemove(record, shim)
+    return exit
   }
 
-  /** The shim has finished writing; auto-remove now cannot race with it. */
+  /**
+   * rm: true, as soon as the exit is recorded: the log is final (the shim reports the exit after its
+   * last byte), so its newest records are kept for logs(), and the record and name go at once. The
+   * files (the writable layer the shim's namespace still mounts, the exit file it is about to write)
+   * and anonymous volumes are deleted once the shim is gone; Runtime.close() waits for that.
+   */
+  private autoRemove(record: ContainerRecord, shim: Shim): void {
+    this.keptLog = keepLog(this.paths().log)
+    this.runtime.containers.delete(this.id, this.name, shim.closed)
+    const volumes = shim.closed.then(() => removeAnonymousVolumes(record.mounts ?? [], this.runtime.volumes))
+    void this.runtime.containers.removals.track(volumes.catch(() => {}))
+    stamp('node: removed')
+  }
+
+  /** The shim is gone: this process no longer watches the container. */
   private onShimGone(shim: Shim): void {
-    if (this.runtime.shims.get(this.id) !== shim) return
-    this.runtime.shims.delete(this.id)
-    const record = this.runtime.containers.read(this.id)
-    if (record?.hostConfig.autoRemove) {
-      this.keptLog = keepLog(this.paths().log)
-      this.runtime.containers.delete(this.id, this.name)
-      void removeAnonymousVolumes(record.mounts ?? [], this.runtime.volumes).catch(() => {})
-      stamp('node: removed')
-    }
+    if (this.runtime.shims.get(this.id) === shim) this.runtime.shims.delete(this.id)
   }
 
   private async joinNetwork(record: ContainerRecord, image: ImageRecord): Promise<{ choice: NetnsChoice; release: () => void }> {

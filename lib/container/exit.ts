@@ -54,6 +54,7 @@ export function settleExit(ctx: ContainerContext, id: string, exit: RecordedExit
     // Removed meanwhile (its directory is gone): the removal releases the run too.
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
   }
-  void releaseRun(ctx, id)
+  // Not awaited (the exit is reported first), but Runtime.close() waits for it.
+  void ctx.containers.removals.track(releaseRun(ctx, id))
   return exited
 }

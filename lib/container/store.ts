@@ -21,6 +21,7 @@ import { removeTreeAt } from '../files/tree'
 import { debug } from '../util/debug'
 import type { TreeOwnership } from '../files/owner-ledger'
 import { KeyedLock } from '../util/keyed-lock'
+import { PendingWork } from '../util/pending-work'
 import { createJson, readJson, updateJson } from '../util/json-file'
 import { validName } from '../util/ids'
 import { boundedFileName } from '../util/file-name'
@@ -52,6 +53,8 @@ export class ContainerStore {
   private readonly namesDir: string
   private readonly trashDir: string
   private readonly layerLocks: KeyedLock
+  /** Deletions of removed containers' files under way (and what goes with them): Runtime.close() waits for them. @internal */
+  readonly removals = new PendingWork()
 
   /** @param ownership - a rootless runtime's: removes trees holding files of its subordinate ids. */
   constructor(
@@ -205,14 +208,16 @@ export class ContainerStore {
    * atomic rename into `trash/` (so no reader ever sees half a container, and
    * a shim still writing its exit file cannot make the removal fail), its
    * name is freed, and the files themselves (a writable layer can be large)
-   * are deleted in the background, off the start path. What a process that
-   * exits first leaves in `trash/` is deleted by the next runtime's recovery.
+   * are deleted in the background, off the start path, once `filesFree`
+   * resolves (an `rm: true` container's shim still holds its layer mounted
+   * and may still write its exit file). What a process that exits first
+   * leaves in `trash/` is deleted by the next runtime's recovery.
    */
-  delete(id: string, name?: string): void {
+  delete(id: string, name?: string, filesFree: Promise<unknown> = Promise.resolve()): void {
     const trash = path.join(this.trashDir, `${id}.${process.pid}.${Date.now()}`)
     try {
       fs.renameSync(this.paths(id).dir, trash)
-      void removeInBackground(trash, this.ownership)
+      void this.removals.track(filesFree.then(() => removeInBackground(trash, this.ownership)))
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
     }

@@ -5,8 +5,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
-import { Container, ContainerNotFoundError, Runtime, run } from '../../lib'
-import { childProcesses, useRuntime } from '../helpers'
+import { Container, ContainerNotFoundError, Image, Runtime, run, Wait } from '../../lib'
+import { childProcesses, tempRuntime, text, useRuntime } from '../helpers'
 import { nodeOutput, runtimeWithSpareShim, spawnNode } from '../tools/node-child'
 import { holdAt } from '../tools/strace'
 
@@ -191,6 +191,103 @@ describe('a removed container answers for itself', () => {
       await expect(c.stop({ timeout: 0 })).rejects.toMatchObject({ code: 'ENOCONTAINER' })
       await expect(c.kill()).rejects.toMatchObject({ code: 'ENOCONTAINER' })
       await expect(c.update({ memory: '64m' })).rejects.toBeInstanceOf(ContainerNotFoundError)
+    }
+  })
+})
+
+describe('rm: true removes the container as wait() answers, and its files after', () => {
+  /** The trash entries of container `id` (its files, until they are deleted). */
+  const trashOf = (root: string, id: string) => fs.readdirSync(path.join(root, 'trash')).filter((e) => e.startsWith(id))
+
+  /** A running rm: true container of `rt` whose shim strace holds at its exit for `delayMs` once the program ends. */
+  async function heldTeardown(rt: Runtime, name: string, script: string, delayMs: number) {
+    const c = await run('host', ['sh', '-c', `${script}; echo ready; exec sleep 1000`], { runtime: rt, network: 'none', rm: true, name })
+    await c.waitFor(Wait.forLogMessage('ready'))
+    const shimPid = rt.shims.get(c.id)!.shimPid
+    // The shim's last system call: it has reported the exit, written its exit file and let go of the
+    // container's mount namespace; held there, it stands for a slow teardown.
+    const tracer = await holdAt(shimPid, 'exit_group', delayMs, { follow: false })
+    return { c, shimPid, tracer }
+  }
+
+  test('wait() answers while the shim is still tearing down: the name is free at once, get() and list() no longer see it, logs() kept; the files go once the shim is gone', async () => {
+    const { c, shimPid, tracer } = await heldTeardown(runtime, 'rm-early', 'echo bye', 3000)
+    try {
+      await c.kill()
+      expect(await c.wait()).toEqual({ exitCode: 137, signal: 'SIGKILL' })
+      expect(liveProcess(shimPid)).toBe(true)
+      expect(fs.existsSync(path.join(runtime.root, 'containers', c.id))).toBe(false)
+      expect((await Container.list({ runtime, all: true })).map((x) => x.name)).not.toContain('rm-early')
+      await expect(Container.get('rm-early', { runtime })).rejects.toMatchObject({ code: 'ENOCONTAINER' })
+      expect(await text(c.logs())).toBe('bye\nready\n')
+      // A run of the same name goes ahead at once.
+      const next = await run('host', ['true'], { runtime, network: 'none', rm: true, name: 'rm-early' })
+      expect(await next.wait()).toEqual({ exitCode: 0 })
+      // The shim may still write into the container's directory: its files wait for it.
+      expect(liveProcess(shimPid)).toBe(true)
+      expect(trashOf(runtime.root, c.id)).toHaveLength(1)
+    } finally {
+      tracer.kill('SIGKILL')
+    }
+    await until(() => (liveProcess(shimPid) ? undefined : true))
+    await until(() => (trashOf(runtime.root, c.id).length ? undefined : true))
+  })
+
+  test('Runtime.close() waits for the files of rm: true containers that wait() answered before deleting', async () => {
+    const rt = tempRuntime()
+    await Image.fromHost({ runtime: rt })
+    // Enough files that deleting them outlasts the rest of close().
+    const { c, shimPid, tracer } = await heldTeardown(rt, 'rm-close', 'mkdir /d && cd /d && seq 1 4000 | xargs touch', 1000)
+    try {
+      await c.kill()
+      await c.wait()
+      expect(liveProcess(shimPid)).toBe(true)
+      await rt.close()
+      expect(liveProcess(shimPid)).toBe(false)
+      expect(trashOf(rt.root, c.id)).toEqual([])
+    } finally {
+      tracer.kill('SIGKILL')
+      fs.rmSync(rt.root, { recursive: true, force: true })
+    }
+  })
+
+  test('an owner that dies after wait() answered, before the files were deleted: the next runtime finds no container and no files', async () => {
+    const root = tempRuntime().root
+    const owner = spawnNode(
+      `const { Image, Runtime, run, Wait } = lib();
+      (async () => {
+        const runtime = new Runtime({ root: ${JSON.stringify(root)} })
+        await Image.fromHost({ runtime })
+        const c = await run('host', ['sh', '-c', 'echo ready; exec sleep 1000'], { runtime, network: 'none', rm: true, name: 'rm-owner' })
+        await c.waitFor(Wait.forLogMessage('ready'))
+        console.log(runtime.shims.get(c.id).shimPid + ' ' + c.id)
+        process.stdin.once('data', async () => {
+          await c.kill()
+          await c.wait()
+          console.log('waited')
+        })
+      })()`,
+      { stdio: ['pipe', 'pipe', 'inherit'] },
+    )
+    let out = ''
+    owner.stdout!.on('data', (d) => (out += String(d)))
+    let tracer: ChildProcess | undefined
+    try {
+      const [shimPid, id] = (await until(() => /^(\d+) (\w+)\n/.exec(out)?.slice(1), 30_000)).map(String)
+      tracer = await holdAt(Number(shimPid), 'exit_group', 2000, { follow: false })
+      owner.stdin!.write('go\n')
+      await until(() => (out.includes('waited') ? true : undefined))
+      owner.kill('SIGKILL')
+      expect(trashOf(root, id)).toHaveLength(1) // removed, its files not yet deleted
+      const next = new Runtime({ root })
+      await next.ready()
+      expect((await Container.list({ runtime: next, all: true })).map((x) => x.name)).not.toContain('rm-owner')
+      expect(trashOf(root, id)).toEqual([])
+      await next.close()
+    } finally {
+      tracer?.kill('SIGKILL')
+      owner.kill('SIGKILL')
+      fs.rmSync(root, { recursive: true, force: true })
     }
   })
 })
