@@ -278,7 +278,7 @@ export class Container implements AsyncDisposable {
     this.runtime.shims.set(this.id, shim)
     // Not through exec(): a detached container's checks go on after its runtime closes.
     startHealthMonitor(record, paths.health, shim.exited, (cmd, signal) => this.execIn(cmd, { signal }))
-    const settled = shim.exited.then((exit) => this.onExit(exit, pid, shim))
+    const settled = shim.exited.then((exit) => this.onExit(exit, pid, shim, record))
     settled.catch(() => {}) // wait() reports it; with no wait(), nothing is left unhandled
     settledExits.set(shim, settled)
     void shim.closed.then(() => this.onShimGone(shim))
@@ -794,28 +794,29 @@ export class Container implements AsyncDisposable {
     return { ...seen, answer: ask(op, seen.status, this) }
   }
 
-  /** The shim of this process saw the program of run `pid` end: recorded, and removed with rm: true. */
-  private onExit(exit: ExitStatus, pid: number, shim: Shim): ExitStatus {
+  /** The shim of this process saw the program of run `pid` (of `record`) end: recorded, or with rm: true removed. */
+  private onExit(exit: ExitStatus, pid: number, shim: Shim, record: ContainerRecord): ExitStatus {
     this.saw(exit)
-    settleExit(this.runtime, this.id, { ...exit, finishedAt: new Date().toISOString() }, pid)
+    if (record.hostConfig.autoRemove) this.autoRemove(record, shim)
+    else settleExit(this.runtime, this.id, { ...exit, finishedAt: new Date().toISOString() }, pid)
     stamp('node: exit settled')
-    const record = this.runtime.containers.read(this.id)
-    if (record?.hostConfig.autoRemove) this.autoRemove(record, shim)
     return exit
   }
 
   /**
-   * rm: true, as soon as the exit is recorded: the log is final (the shim reports the exit after its
-   * last byte), so its newest records are kept for logs(), and the record and name go at once. The
+   * rm: true, as soon as the exit is seen: the log is final (the shim reports the exit after its
+   * last byte), so its newest records are kept for logs(), and the record and name go at once; an
+   * exited state that nobody could read would only cost its write (and the OOM counter's read). The
    * files (the writable layer the shim's namespace still mounts, the exit file it is about to write)
-   * and anonymous volumes are deleted once the shim is gone; Runtime.close() waits for that.
+   * and anonymous volumes are deleted once the shim is gone; Runtime.close() waits for that and the
+   * run's release.
    */
   private autoRemove(record: ContainerRecord, shim: Shim): void {
     this.keptLog = keepLog(this.paths().log)
     this.runtime.containers.delete(this.id, this.name, shim.closed)
-    const volumes = shim.closed.then(() => removeAnonymousVolumes(record.mounts ?? [], this.runtime.volumes))
-    void this.runtime.containers.removals.track(volumes.catch(() => {}))
-    stamp('node: removed')
+    const { removals } = this.runtime.containers
+    void removals.track(releaseRun(this.runtime, this.id))
+    void removals.track(shim.closed.then(() => removeAnonymousVolumes(record.mounts ?? [], this.runtime.volumes)).catch(() => {}))
   }
 
   /** The shim is gone: this process no longer watches the container. */

@@ -20,14 +20,20 @@ export type RecordedExit = ExitStatus & { finishedAt: string }
  * Releases what a run holds on the host: its cgroup and its network.
  * Idempotent, and never rejects (it runs unawaited when a program exits):
  * a failure becomes a process warning, and the next collection retries.
+ * The network's release is queued at once, so a network connect asked for
+ * after this call (a run of the same name once wait() answered) comes after
+ * it; the cgroup's removal (synchronous rmdirs, one per controller on v1)
+ * waits a turn of the event loop, so that the exit is reported first.
  */
 export async function releaseRun(ctx: ContainerContext, id: string): Promise<void> {
+  const network = releaseContainerNetwork(ctx, id)
+  await new Promise(setImmediate)
   try {
     await ctx.cgroups.release(id)
   } catch (err) {
     process.emitWarning(`minicontainer: releasing the cgroup of container ${id.slice(0, 12)} failed: ${(err as Error).message}`)
   }
-  await releaseContainerNetwork(ctx, id)
+  await network
 }
 
 /**

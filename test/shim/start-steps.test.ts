@@ -17,8 +17,8 @@ const startPath = [
   'node: spec encoded', 'shim: spec read', 'shim: clone', 'child: running', 'child: cgroup joined', 'child: mounts',
   'child: pivot_root', 'child: identity', 'child: seccomp installed', 'shim: exec seen', 'node: start reported', 'node: state written',
 ]
-// rm: true removes the container as the exit is settled; the shim's own end (its teardown) is after wait() resolved.
-const exitPath = ['shim: exit seen', 'node: exit reported', 'node: exit settled', 'node: removed', 'test: wait() resolved']
+// With rm: true the exit is settled by removing the container; the shim's own end (its teardown) comes after wait() resolved.
+const exitPath = ['shim: exit seen', 'node: exit reported', 'node: exit settled', 'test: wait() resolved']
 
 describe('start breakdown', () => {
   test('stamps every step of a run with rm: true, in order, on one clock with the shim', async () => {
