@@ -257,7 +257,7 @@ export class Container implements AsyncDisposable {
         stamp('node: spec built')
         const encoded = encodeRunSpec(spec)
         stamp('node: spec encoded')
-        shim = Shim.forRun().send(encoded)
+        shim = (await Shim.forRun()).send(encoded)
         stamp('node: spec sent')
         // The shim opens the namespace by path before it reports: keep our fd until then.
         pid = await shim.hold(untilAborted(shim.started, signal, what, shim))
@@ -336,7 +336,7 @@ export class Container implements AsyncDisposable {
       // Rootless, the host's network namespace is not the user namespace's to mount /sys for: a namespace of its own.
       const spec = { ...this.runSpec(record, this.runtime.images.resolve(record.imageId), { kind: this.runtime.rootless ? 'own' : 'host' }), hold: true, detach: false, exitFile: '' }
       spec.output = { stdout: '/dev/null', stderr: '/dev/null' }
-      const shim = Shim.forRun().send(encodeRunSpec(spec))
+      const shim = (await Shim.forRun()).send(encodeRunSpec(spec))
       const pid = await shim.hold(shim.started).catch((err) => Promise.reject(this.removedMeanwhile(err, viewInUse)))
       const release = async () => {
         process.kill(pid, 'SIGKILL')

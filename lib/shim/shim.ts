@@ -12,7 +12,7 @@ import * as fs from 'node:fs'
 import * as net from 'node:net'
 import * as path from 'node:path'
 import { StartError, type ShimProtocolError } from '../errors'
-import { closeQuietly, errnoName, socketPair, spawnProcess, waitPid, WNOHANG } from '../sys/libc'
+import { closeQuietly, errnoName, socketPair, spawnProcess, spawnProcessAsync, waitPid, WNOHANG } from '../sys/libc'
 import { nativeDir } from '../sys/native-dir'
 import { debug } from '../util/debug'
 import { shimFailure } from './protocol'
@@ -131,12 +131,15 @@ export class Shim {
    * A shim for `run`, taken from a pool of one kept warm: spawning and
    * exec'ing the shim (a millisecond or two) happens ahead of time, and the
    * spec carries the paths of the program's stdio and network namespace.
+   * Without a spare (many starts at once), one is spawned off the event loop.
    */
-  static forRun(): Shim {
+  static async forRun(): Promise<Shim> {
     spareWanted = true
+    // A spare on its way is nearer than a new one.
+    if ((!warm || warm.socket.destroyed) && refilling) await refilling
     let shim = warm
     warm = undefined
-    if (!shim || shim.socket.destroyed) shim = Shim.spawn('run', devNullStdio(), false)
+    if (!shim || shim.socket.destroyed) shim = await spawnRunShim()
     // Refill when the CPU is ours again: once this program has exited (short jobs), or a moment
     // after it started (long-running ones); never while a start is in flight.
     const refill = () => void setImmediate(refillPool)
@@ -149,17 +152,27 @@ export class Shim {
   /** Spawns `mc-shim <mode>` with the given fds; send() it a spec next. */
   static spawn(mode: 'run' | 'exec', stdio: ShimStdio, detach: boolean): Shim {
     const [ours, theirs] = socketPair()
-    let pid: number
     try {
-      // Our pid: an owned container's shim exits if it finds another parent (we died before it could watch us).
-      pid = spawnProcess(shimPath, ['mc-shim', mode, String(process.pid)], [], [stdio.stdin, stdio.stdout, stdio.stderr, theirs], detach)
+      return new Shim(spawnProcess(shimPath, shimArgv(mode), [], shimFds(stdio, theirs), detach), ours)
     } catch (err) {
       closeQuietly(ours)
       throw err
     } finally {
       closeQuietly(theirs)
     }
-    return new Shim(pid, ours)
+  }
+
+  /** {@link spawn} on a worker thread (see spawnProcessAsync). */
+  static async spawnAsync(mode: 'run' | 'exec', stdio: ShimStdio, detach: boolean): Promise<Shim> {
+    const [ours, theirs] = socketPair()
+    try {
+      return new Shim(await spawnProcessAsync(shimPath, shimArgv(mode), [], shimFds(stdio, theirs), detach), ours)
+    } catch (err) {
+      closeQuietly(ours)
+      throw err
+    } finally {
+      closeQuietly(theirs)
+    }
   }
 
   /**
@@ -184,7 +197,19 @@ export class Shim {
   }
 }
 
+/** Our pid: an owned container's shim exits if it finds another parent (we died before it could watch us). */
+function shimArgv(mode: 'run' | 'exec'): string[] {
+  return ['mc-shim', mode, String(process.pid)]
+}
+
+/** The shim's fds 0-3: its stdio and its end of the control socket. */
+function shimFds(stdio: ShimStdio, control: number): number[] {
+  return [stdio.stdin, stdio.stdout, stdio.stderr, control]
+}
+
 let warm: Shim | undefined
+/** The spare being spawned, so that one refill at a time runs. */
+let refilling: Promise<void> | undefined
 /** Whether the pool keeps a spare: from a run until {@link drainShimPool}. */
 let spareWanted = false
 /** How long after a start the spare shim is spawned when the program is still running. */
@@ -198,6 +223,7 @@ const refillDelayMs = 25
  */
 export async function drainShimPool(): Promise<void> {
   spareWanted = false
+  await refilling
   const spare = warm
   warm = undefined
   if (!spare) return
@@ -210,14 +236,30 @@ function devNullStdio(): ShimStdio {
   return { stdin: fd, stdout: fd, stderr: fd }
 }
 
-function refillPool(): void {
-  if (!spareWanted || (warm && !warm.socket.destroyed)) return
+/** A `run` shim with /dev/null for stdio (the spec names the program's), spawned off the event loop. */
+async function spawnRunShim(): Promise<Shim> {
   const stdio = devNullStdio()
   try {
-    warm = Shim.spawn('run', stdio, false)
-  } catch {
-    warm = undefined // the next forRun() spawns on demand and reports the error
+    return await Shim.spawnAsync('run', stdio, false)
   } finally {
     fs.closeSync(stdio.stdin)
   }
+}
+
+function refillPool(): void {
+  if (!spareWanted || (warm && !warm.socket.destroyed) || refilling) return
+  refilling = spawnRunShim().then(
+    async (shim) => {
+      if (spareWanted && !warm) warm = shim
+      else {
+        // Drained meanwhile (or a spare came first): this one is not wanted.
+        shim.kill()
+        await shim.hold(shim.closed)
+      }
+    },
+    () => {
+      // The next forRun() spawns on demand and reports the error.
+    },
+  )
+  void refilling.finally(() => (refilling = undefined))
 }

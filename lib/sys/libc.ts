@@ -140,6 +140,25 @@ export function spawnProcess(file: string, argv: string[], env: string[], fds: n
   return checkNegErrno(nativeCalls().spawn(file, [...argv, null], [...env, null], fds, fds.length, newSession ? 1 : 0), 'posix_spawn', file)
 }
 
+/**
+ * {@link spawnProcess} on a worker thread: posix_spawn's parent waits until
+ * the child has exec'd, a millisecond or more that a burst of starts would
+ * otherwise spend one after the other on the event loop. The caller keeps
+ * `fds` open until it resolves.
+ */
+export function spawnProcessAsync(file: string, argv: string[], env: string[], fds: number[], newSession: boolean): Promise<number> {
+  return new Promise((resolve, reject) => {
+    nativeCalls().spawn.async(file, [...argv, null], [...env, null], fds, fds.length, newSession ? 1 : 0, (err: unknown, r: number) => {
+      try {
+        if (err) throw err
+        resolve(checkNegErrno(r, 'posix_spawn', file))
+      } catch (error) {
+        reject(error)
+      }
+    })
+  })
+}
+
 const LOCK_EX = 2
 const LOCK_NB = 4
 const LOCK_UN = 8

@@ -46,7 +46,7 @@ async function runWith(opts: MountRunOptions, script: string, readOnly = false):
     detach: false,
     exitFile,
   }
-  const shim = Shim.forRun().send(encodeRunSpec({ ...spec, stdin: '/dev/null', output: { stdout: out, stderr: out } }))
+  const shim = (await Shim.forRun()).send(encodeRunSpec({ ...spec, stdin: '/dev/null', output: { stdout: out, stderr: out } }))
   await shim.hold(shim.started)
   await shim.hold(shim.exited)
   await shim.hold(shim.closed)
