@@ -6,28 +6,10 @@ const os = require('node:os')
 const path = require('node:path')
 const { execFileSync, spawnSync } = require('node:child_process')
 const { run, Image, Container } = require('../dist')
-const { summarize, fmt, row, now, busyboxRootfs, startToExit } = require('./stats')
+const { summarize, fmt, row, now, busyboxRootfs, startToExit, which, ociBundle } = require('./stats')
 const { breakdown } = require('./start-breakdown')
 
 const N = Number(process.env.BENCH_N ?? 100)
-
-function which(cmd) {
-  return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0
-}
-
-/** An OCI bundle for crun/runc: `tool`'s default spec, /bin/true, no terminal, no cgroup limits. */
-function ociBundle(dir, rootfs, tool) {
-  fs.mkdirSync(dir, { recursive: true })
-  execFileSync(tool, ['spec'], { cwd: dir }) // runc's own: crun may be missing where runc is not
-  const spec = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'))
-  spec.process.terminal = false
-  spec.process.args = ['/bin/true']
-  spec.root = { path: rootfs, readonly: false }
-  delete spec.linux.resources
-  spec.mounts = spec.mounts.filter((m) => m.type !== 'cgroup')
-  spec.linux.namespaces = spec.linux.namespaces.filter((ns) => ns.type !== 'cgroup')
-  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(spec))
-}
 
 const ROUNDS = 5
 
@@ -115,11 +97,11 @@ module.exports = async function startBench(runtime, { breakdown: withBreakdown =
     console.log(`\n## Container start: run() to observed exit of /bin/true (busybox rootfs, all namespaces, net none; n=${N}, ${ROUNDS} interleaved rounds)`)
     const contenders = []
     if (which('crun')) {
-      ociBundle(path.join(work, 'crun'), rootfs, 'crun')
+      ociBundle(path.join(work, 'crun'), rootfs, 'crun', ['/bin/true'])
       contenders.push({ label: 'crun run', argv: ['crun', '--cgroup-manager=disabled', 'run', '--bundle', path.join(work, 'crun'), 'mcb-crun-{i}'], opts: { privateCgroupfs: true } })
     } else contenders.push({ label: 'crun run', error: 'not installed (apt-get install crun)' })
     if (which('runc')) {
-      ociBundle(path.join(work, 'runc'), rootfs, 'runc')
+      ociBundle(path.join(work, 'runc'), rootfs, 'runc', ['/bin/true'])
       contenders.push({ label: 'runc run', argv: ['runc', 'run', '--bundle', path.join(work, 'runc'), 'mcb-runc-{i}'] })
     } else contenders.push({ label: 'runc run', error: 'not installed (apt-get install runc)' })
     if (which('bwrap')) contenders.push({ label: 'bwrap --unshare-all', argv: ['bwrap', '--unshare-all', '--bind', rootfs, '/', '--proc', '/proc', '--dev', '/dev', '/bin/true'] })

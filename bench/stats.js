@@ -1,6 +1,6 @@
 // Small helpers shared by the benchmark sections.
 'use strict'
-const { execFileSync } = require('node:child_process')
+const { execFileSync, spawnSync } = require('node:child_process')
 const fs = require('node:fs')
 const path = require('node:path')
 
@@ -69,4 +69,23 @@ async function timedSynced(fn) {
   return now() - t0
 }
 
-module.exports = { summarize, fmt, row, now, busyboxRootfs, peakRss, startToExit, timedSynced }
+/** Whether `cmd` is on the PATH. */
+function which(cmd) {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0
+}
+
+/** An OCI bundle for crun/runc running `args`: `tool`'s default spec, no terminal, no cgroup limits. */
+function ociBundle(dir, rootfs, tool, args) {
+  fs.mkdirSync(dir, { recursive: true })
+  execFileSync(tool, ['spec'], { cwd: dir }) // runc's own: crun may be missing where runc is not
+  const spec = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'))
+  spec.process.terminal = false
+  spec.process.args = args
+  spec.root = { path: rootfs, readonly: false }
+  delete spec.linux.resources
+  spec.mounts = spec.mounts.filter((m) => m.type !== 'cgroup')
+  spec.linux.namespaces = spec.linux.namespaces.filter((ns) => ns.type !== 'cgroup')
+  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(spec))
+}
+
+module.exports = { summarize, fmt, row, now, busyboxRootfs, peakRss, startToExit, timedSynced, which, ociBundle }

@@ -91,4 +91,4 @@ async function measure(opts) {
   }
 }
 
-module.exports = { measure }
+module.exports = { measure, rootfsTar }
