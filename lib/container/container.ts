@@ -25,7 +25,7 @@ import { statsStream, updateResources, type ResourceUpdate, type StatsStreamOpti
 import type { HostBinding } from '../network/types'
 import { processStartTime, isRunningOn, thisProcess, waitForeign } from './liveness'
 import { observe, type Observation, type ObserveWants } from './observe'
-import { releaseRun, settleExit } from './exit'
+import { releaseRun, runReleased, settleExit } from './exit'
 import { ask, refusal, runs, pauseMatters, type Operation } from './status'
 import { runExec } from './exec'
 import { filteredEntries, logFilter, logStream, type LogSource } from './logs'
@@ -479,11 +479,11 @@ export class Container implements AsyncDisposable {
     if (sigkill && status === 'paused') await this.runtime.cgroups.setPaused(this.id, false)
   }
 
-  /** The stop signal (the `stopSignal` option, else the image's StopSignal, else SIGTERM), then SIGKILL after `timeout` seconds (default: the `stopTimeout` option, else 10). A no-op when not running; ENOCONTAINER once removed. */
+  /** The stop signal (the `stopSignal` option, else the image's StopSignal, else SIGTERM), then SIGKILL after `timeout` seconds (default: the `stopTimeout` option, else 10); resolves once its network and cgroup are released (its host ports free). A no-op when not running; ENOCONTAINER once removed. */
   async stop(opts: { timeout?: number; signal?: NodeJS.Signals } = {}): Promise<ExitStatus> {
     // A removed container has nothing to stop: ENOCONTAINER, as `docker stop`.
     const { answer, record } = this.ask('stop', { record: true })
-    if (answer === 'nothing-to-do') return this.wait()
+    if (answer === 'nothing-to-do') return this.released(await this.wait())
     const done = this.wait()
     await this.kill(opts.signal ?? record!.config.stopSignal ?? 'SIGTERM').catch(() => {})
     const timeoutMs = (opts.timeout ?? record!.config.stopTimeout ?? 10) * 1000
@@ -496,7 +496,13 @@ export class Container implements AsyncDisposable {
     })
     await Promise.race([done, escalated])
     clearTimeout(timer)
-    return done
+    return this.released(await done)
+  }
+
+  /** `exit`, once what the run held is released: its published ports are free when stop() resolves. */
+  private async released(exit: ExitStatus): Promise<ExitStatus> {
+    await runReleased(this.runtime, this.id)
+    return exit
   }
 
   /**

@@ -37,8 +37,30 @@ export async function releaseRun(ctx: ContainerContext, id: string): Promise<voi
 }
 
 /**
+ * Releases started by {@link settleExit}, per runtime and container, until they end: stop() waits
+ * for them (close() too, through the store's removals), so that what a run held is given back when
+ * they resolve (a rootless runtime's published port is a relay process, whose host port is free
+ * only once the release ended it).
+ */
+const releasing = new WeakMap<ContainerContext, Map<string, Promise<void>>>()
+
+function trackRelease(ctx: ContainerContext, id: string, release: Promise<void>): void {
+  const own = releasing.get(ctx) ?? new Map<string, Promise<void>>()
+  releasing.set(ctx, own)
+  own.set(id, release)
+  void release.then(() => {
+    if (own.get(id) === release) own.delete(id)
+  })
+}
+
+/** Resolves once the release of `id`'s last settled run has ended (at once when none is under way). */
+export function runReleased(ctx: ContainerContext, id: string): Promise<void> {
+  return releasing.get(ctx)?.get(id) ?? Promise.resolve()
+}
+
+/**
  * Records that the program of `id` ended with `exit`, and releases its run
- * ({@link releaseRun}, unawaited). Only a state still "running" (with `pid`
+ * ({@link releaseRun}, unawaited: {@link runReleased} waits for it). Only a state still "running" (with `pid`
  * when given: that run, not a later one) changes; the state as it now is is
  * returned. The OOM counter is read before the cgroup goes: the kernel's
  * word, not a guess from exit code 137.
@@ -60,7 +82,9 @@ export function settleExit(ctx: ContainerContext, id: string, exit: RecordedExit
     // Removed meanwhile (its directory is gone): the removal releases the run too.
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
   }
-  // Not awaited (the exit is reported first), but Runtime.close() waits for it.
-  void ctx.containers.removals.track(releaseRun(ctx, id))
+  // Not awaited (the exit is reported first): stop() waits for it (runReleased), Runtime.close() for all.
+  const release = releaseRun(ctx, id)
+  trackRelease(ctx, id, release)
+  void ctx.containers.removals.track(release)
   return exited
 }
