@@ -22,6 +22,9 @@
  *                                    reaches it as /proc/<keeper>/ns/net, owned by ns/user
  *            mknetns                 a new network namespace for a container, owned by the keeper's
  *                                    user namespace: its fd comes with the "OK\n" (SCM_RIGHTS)
+ *            netlink                 rtnetlink and nf_tables sockets of the runtime's network namespace,
+ *                                    or, with a netns fd sent along (a container's), of that one:
+ *                                    both fds with the "OK\n"
  * New verbs (fds sent back with SCM_RIGHTS on the answer...) are additions
  * to this table, not a new channel.
  * EOF on fd 3 (Runtime.close(), or the owner's death) ends the keeper;
@@ -34,6 +37,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <linux/netlink.h>
 #include <net/if.h>
 #include <sched.h>
 #include <signal.h>
@@ -78,13 +82,38 @@ static void answer_errno(int err, const char *what, const char *path) {
   answer("E %d\t%s %s", err, what, path);
 }
 
+/* "OK\n" with `fds` attached (SCM_RIGHTS), closed here once sent; a channel that cannot take them ends the keeper. */
+static void answer_with_fds(int *fds, int n) {
+  if (mc_send_fds(control, "OK\n", 3, fds, n) < 0) _exit(1);
+  for (int i = 0; i < n; i++) close(fds[i]);
+}
+
 /*
- * The next request: its first fields (pointers into *blob, which the caller frees; at most MAX_FIELDS,
+ * The next request: its first fields (and in passed_fd an fd sent with it, closed after the request) (pointers into *blob, which the caller frees; at most MAX_FIELDS,
  * the rest are read from *end back), their count, or -1 at EOF.
  */
+static int passed_fd = -1;
+
+/* A request's length, and the fd Node may attach to its first bytes (SCM_RIGHTS) into passed_fd. */
+static int read_header(uint32_t *len) {
+  union {
+    char buf[CMSG_SPACE(sizeof(int))];
+    struct cmsghdr align;
+  } cbuf;
+  struct iovec iov = {.iov_base = len, .iov_len = sizeof(*len)};
+  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf.buf, .msg_controllen = sizeof(cbuf.buf)};
+  ssize_t n;
+  do n = recvmsg(control, &msg, MSG_WAITALL | MSG_CMSG_CLOEXEC);
+  while (n < 0 && errno == EINTR);
+  if (n != (ssize_t)sizeof(*len)) return -1;
+  struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+  if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS && cm->cmsg_len == CMSG_LEN(sizeof(int))) memcpy(&passed_fd, CMSG_DATA(cm), sizeof(int));
+  return 0;
+}
+
 static int read_request(char **blob, char **end, char *fields[MAX_FIELDS]) {
   uint32_t len;
-  if (mc_read_all(control, &len, sizeof(len)) < 0 || len == 0 || len > MAX_REQUEST) return -1;
+  if (read_header(&len) < 0 || len == 0 || len > MAX_REQUEST) return -1;
   *blob = malloc(len + 1);
   if (!*blob || mc_read_all(control, *blob, len) < 0) return -1;
   (*blob)[len] = 0;
@@ -284,8 +313,31 @@ static void make_netns(void) {
     _exit(1);
   }
   if (fd < 0) return answer_errno(err, "open", "/proc/self/ns/net");
-  if (mc_send_fds(control, "OK\n", 3, &fd, 1) < 0) _exit(1);
-  close(fd);
+  answer_with_fds(&fd, 1);
+}
+
+/*
+ * rtnetlink and nf_tables sockets of the runtime's network namespace, or (`netns`, an fd Node sent) of
+ * another one owned by the keeper's user namespace (a container's), for Node to drive with its netlink
+ * code: a socket stays in the namespace it was opened in. One request on the open channel, where a
+ * helper process per socket pair cost a spawn. (Node's fd by /proc path would not do: the kernel
+ * refuses a process of a child user namespace the /proc fds of one outside it.)
+ */
+static void send_netlink(int netns) {
+  if (runtime_netns < 0) return answer("E %d\tnetlink before netns", EINVAL);
+  if (netns >= 0 && setns(netns, CLONE_NEWNET) < 0) return answer_errno(errno, "setns into", "the container's network namespace");
+  int fds[2] = {mc_open_netlink(NETLINK_ROUTE), -1};
+  if (fds[0] >= 0) fds[1] = mc_open_netlink(NETLINK_NETFILTER);
+  int err = errno;
+  if (netns >= 0 && setns(runtime_netns, CLONE_NEWNET) < 0) {
+    answer_errno(errno, "setns back into", "the runtime's network namespace");
+    _exit(1);
+  }
+  if (fds[1] < 0) {
+    if (fds[0] >= 0) close(fds[0]);
+    return answer_errno(err, "open netlink sockets in", netns >= 0 ? "the container's network namespace" : "the runtime's network namespace");
+  }
+  answer_with_fds(fds, 2);
 }
 
 static __attribute__((noreturn)) void serve(void) {
@@ -298,8 +350,11 @@ static __attribute__((noreturn)) void serve(void) {
     else if (!strcmp(f[0], "rmtree") && n == 2 && f[1][0] == '/') remove_tree(f[1]);
     else if (!strcmp(f[0], "netns") && n == 1) hold_netns();
     else if (!strcmp(f[0], "mknetns") && n == 1) make_netns();
+    else if (!strcmp(f[0], "netlink") && n == 1) send_netlink(passed_fd);
     else answer("E %d\tunknown request %.40s", EINVAL, f[0]);
     free(blob);
+    if (passed_fd >= 0) close(passed_fd);
+    passed_fd = -1;
   }
 }
 

@@ -20,8 +20,7 @@
 #include "netns-join.h"
 #include "netns-sockets.h"
 
-/* A bound (port chosen by the kernel), non-blocking netlink socket; Node's event loop polls it. */
-static int open_netlink(int protocol) {
+int mc_open_netlink(int protocol) {
   int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, protocol);
   if (fd < 0) return -1;
   struct sockaddr_nl addr = {.nl_family = AF_NETLINK};
@@ -34,22 +33,6 @@ static int open_netlink(int protocol) {
   return fd;
 }
 
-int mc_send_fds(int fd, const char *payload, size_t len, const int *fds, int n) {
-  struct iovec iov = {.iov_base = (void *)payload, .iov_len = len};
-  union {
-    char buf[CMSG_SPACE(sizeof(int) * MC_SEND_FDS_MAX)];
-    struct cmsghdr align;
-  } control;
-  memset(&control, 0, sizeof(control));
-  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf, .msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)n)};
-  struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
-  cm->cmsg_level = SOL_SOCKET;
-  cm->cmsg_type = SCM_RIGHTS;
-  cm->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)n);
-  memcpy(CMSG_DATA(cm), fds, sizeof(int) * (size_t)n);
-  return sendmsg(fd, &msg, MSG_NOSIGNAL) < 0 ? -1 : 0;
-}
-
 #define FDS_FD 4
 
 int mc_netns_sockets(int fd, const char *netns_path) {
@@ -58,12 +41,12 @@ int mc_netns_sockets(int fd, const char *netns_path) {
     mc_say_join_failure(fd, step, errno);
     return 1;
   }
-  int fds[2] = {open_netlink(NETLINK_ROUTE), -1};
+  int fds[2] = {mc_open_netlink(NETLINK_ROUTE), -1};
   if (fds[0] < 0) {
     mc_say_join_failure(fd, "open rtnetlink", errno);
     return 1;
   }
-  fds[1] = open_netlink(NETLINK_NETFILTER);
+  fds[1] = mc_open_netlink(NETLINK_NETFILTER);
   if (fds[1] < 0) {
     mc_say_join_failure(fd, "open nfnetlink", errno);
     return 1;

@@ -4,7 +4,8 @@
 int mc_netns_sockets(int fd, const char *netns_path);
 
 #include <stddef.h>
-#define MC_SEND_FDS_MAX 2
-/* Sends `len` bytes of `payload` with `n` (at most MC_SEND_FDS_MAX) fds attached (SCM_RIGHTS); 0, or -1 with errno. */
-int mc_send_fds(int fd, const char *payload, size_t len, const int *fds, int n);
+/* A bound (port chosen by the kernel), non-blocking netlink socket of this thread's network namespace; Node's event loop polls it. */
+int mc_open_netlink(int protocol);
+
+#include "sockets.h"
 #endif

@@ -1,16 +1,20 @@
 /*
  * libmcnative: sockets Node cannot make or read with its own API: a host
- * listener whose fd can be given to a relay process, and fds received over a
- * unix socket (SCM_RIGHTS), which Node's net module drops.
+ * listener whose fd can be given to a relay process, and fds sent and received
+ * over a unix socket (SCM_RIGHTS), which Node's net module drops. The shim
+ * links it too (its modes send fds to Node).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <linux/netlink.h>
+
+#include "sockets.h"
 
 /*
  * A close-on-exec socket bound to ip:port (IPv4 or IPv6 literal; port 0: any),
@@ -49,18 +53,45 @@ int mc_bound_socket(const char *ip, int port, int tcp, int *bound_port) {
   return fd;
 }
 
+int mc_send_fds(int fd, const char *payload, size_t len, const int *fds, int n) {
+  struct iovec iov = {.iov_base = (void *)payload, .iov_len = len};
+  union {
+    char buf[CMSG_SPACE(sizeof(int) * MC_SEND_FDS_MAX)];
+    struct cmsghdr align;
+  } control;
+  memset(&control, 0, sizeof(control));
+  if (n < 1 || n > MC_SEND_FDS_MAX) return -(errno = EINVAL);
+  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf, .msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)n)};
+  struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+  cm->cmsg_level = SOL_SOCKET;
+  cm->cmsg_type = SCM_RIGHTS;
+  cm->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)n);
+  memcpy(CMSG_DATA(cm), fds, sizeof(int) * (size_t)n);
+  ssize_t n_sent = sendmsg(fd, &msg, MSG_NOSIGNAL);
+  return n_sent < 0 ? -errno : (int)n_sent;
+}
+
 /*
- * One message from a unix socket without waiting: its bytes into buf and up to
- * max_fds received fds (close-on-exec) into fds, the rest of fds set to -1.
- * Returns the byte count, or -errno (-EAGAIN: nothing yet).
+ * One message from a unix socket, waiting up to timeout_ms for it (0: not at
+ * all; poll, so a blocking caller sleeps instead of spinning): its bytes into
+ * buf and up to max_fds received fds (close-on-exec) into fds, the rest of fds
+ * set to -1. Returns the byte count, or -errno (-EAGAIN: nothing yet).
  */
-int mc_recv_fds(int sock, char *buf, int buf_len, int *fds, int max_fds) {
+int mc_recv_fds(int sock, char *buf, int buf_len, int *fds, int max_fds, int timeout_ms) {
   union {
     char buf[CMSG_SPACE(sizeof(int) * 8)];
     struct cmsghdr align;
   } control;
   if (max_fds > 8) max_fds = 8;
   for (int i = 0; i < max_fds; i++) fds[i] = -1;
+  if (timeout_ms > 0) {
+    struct pollfd p = {.fd = sock, .events = POLLIN};
+    int r;
+    do r = poll(&p, 1, timeout_ms);
+    while (r < 0 && errno == EINTR);
+    if (r < 0) return -errno;
+    if (r == 0) return -EAGAIN;
+  }
   struct iovec iov = {.iov_base = buf, .iov_len = (size_t)buf_len};
   struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf, .msg_controllen = sizeof(control.buf)};
   ssize_t n = recvmsg(sock, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);

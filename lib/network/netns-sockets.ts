@@ -5,7 +5,10 @@
  * (native/netns-sockets.c) joins it, opens an rtnetlink and an nf_tables
  * socket there and passes them back; the usual {@link Rtnl} and
  * {@link NfNetlink} code then drives that namespace through them (the kernel
- * accepts requests from the owner of its user namespace).
+ * accepts requests from the owner of its user namespace). A rootless runtime
+ * gets its sockets from its keeper instead, over the channel it already has
+ * (lib/rootless/keeper.ts: no process per pair); both are adopted by
+ * {@link adoptNetnsNetlink}.
  *
  * @module
  */
@@ -47,11 +50,16 @@ export async function openNetnsNetlink(netnsPath: string): Promise<NetnsNetlink>
       throw new InternalError(`mc-shim netns-sockets said it was ready but passed ${msg?.fds.length ?? 0} sockets`)
     }
     const [route, netfilter] = msg.fds as [number, number]
-    const rtnl = Rtnl.adopt(route)
-    const nfnl = NfNetlink.adopt(netfilter)
-    return { rtnl, nfnl, close: () => (rtnl.close(), nfnl.close()) }
+    return adoptNetnsNetlink(route, netfilter)
   } finally {
     closeQuietly(ours)
     closeQuietly(theirs)
   }
+}
+
+/** {@link NetnsNetlink} over a NETLINK_ROUTE and a NETLINK_NETFILTER socket opened in a namespace (taking ownership of both). */
+export function adoptNetnsNetlink(route: number, netfilter: number): NetnsNetlink {
+  const rtnl = Rtnl.adopt(route)
+  const nfnl = NfNetlink.adopt(netfilter)
+  return { rtnl, nfnl, close: () => (rtnl.close(), nfnl.close()) }
 }

@@ -110,6 +110,15 @@ export class RootlessIdentity implements TreeOwnership {
   }
 
   /**
+   * rtnetlink and nf_tables sockets (fds the caller owns) of the runtime's network namespace, or of a
+   * container's `netnsFd` (made by {@link RootlessIdentity.newContainerNetns}), opened by the keeper.
+   */
+  netlinkSockets(netnsFd?: number): [number, number] {
+    this.networkNamespace('use networks')
+    return this.running().netlink(netnsFd)
+  }
+
+  /**
    * EUNSUPPORTED without a subordinate range: a single-id container cannot join a namespace held for
    * it, and the user alone cannot make one another process can enter.
    */

@@ -20,7 +20,7 @@ import * as fs from 'node:fs'
 import { StartError, SyscallError } from '../errors'
 import { spawnShimMode } from '../shim/mode-process'
 import { closeQuietly, errnoName, waitPid, WNOHANG } from '../sys/libc'
-import { receiveFds } from '../sys/sockets'
+import { receiveFds, sendWithFds } from '../sys/sockets'
 import { debug } from '../util/debug'
 import type { IdMaps } from './id-maps'
 
@@ -39,7 +39,7 @@ const fileError =
   (errno, detail) =>
     new SyscallError(`${call} (in the runtime's user namespace: ${detail})`, errno, path)
 
-/** How long a request answered with an fd (mknetns) may take: an unshare and an open. */
+/** How long a request answered with fds (mknetns, netlink) may take: an unshare or a setns, and an open. */
 const fdAnswerTimeoutMs = 5000
 
 /** A keeper process and its control socket. */
@@ -71,12 +71,15 @@ export class Keeper {
 
   /** A new network namespace for a container, owned by the keeper's user namespace (after {@link Keeper.holdNetns}); the caller owns the fd. */
   newNetns(): number {
-    this.send([Buffer.from('mknetns\0')], startError('netns'))
-    const msg = this.receiveAnswerWithFd()
-    if (msg?.text === 'OK\n' && msg.fds.length === 1) return msg.fds[0]!
-    msg?.fds.forEach(closeQuietly)
-    const failed = /^E (\d+)\t(.*)$/.exec(msg?.text.trim() ?? '')
-    throw startError('netns')(failed ? errnoName(Number(failed[1])) : 'EPIPE', failed ? failed[2]! : `the runtime keeper said ${JSON.stringify(msg?.text ?? '')}`)
+    return this.requestFds([Buffer.from('mknetns\0')], 1, startError('netns'))[0]!
+  }
+
+  /**
+   * rtnetlink and nf_tables sockets (in that order; the caller owns them) of the runtime's network namespace
+   * (after {@link Keeper.holdNetns}), or of the namespace `netnsFd` (sent along), which the keeper's user namespace owns.
+   */
+  netlink(netnsFd?: number): [number, number] {
+    return this.requestFds([Buffer.from('netlink\0')], 2, startError('netns'), netnsFd) as [number, number]
   }
 
   /** Spawns a keeper, has newuidmap/newgidmap write `maps` on it, and checks that root inside is the caller. */
@@ -141,29 +144,32 @@ export class Keeper {
     }
   }
 
-  /** Sends one request (`body`: NUL-terminated fields, after a little-endian length) and returns its answer's detail. */
-  /** The answer carrying an fd: receiveFds does not block, and the keeper answers within a millisecond or two, so wait in 1 ms sleeps. */
-  private receiveAnswerWithFd(): ReturnType<typeof receiveFds> {
-    const sleeper = new Int32Array(new SharedArrayBuffer(4))
-    for (let waited = 0; waited < fdAnswerTimeoutMs; waited++) {
-      const msg = receiveFds(this.fd, 1)
-      if (msg) return msg
-      Atomics.wait(sleeper, 0, 0, 1)
-    }
-    return null
+  /** Sends one request whose "OK\n" carries `count` fds (SCM_RIGHTS), and returns them; `fail` of the keeper's refusal. */
+  private requestFds(parts: Buffer[], count: number, fail: Failure, withFd?: number): number[] {
+    this.send(parts, fail, withFd)
+    // One message: receiveFds waits in poll (the keeper answers within a millisecond or two).
+    const msg = receiveFds(this.fd, count, fdAnswerTimeoutMs)
+    if (msg?.text === 'OK\n' && msg.fds.length === count) return msg.fds
+    msg?.fds.forEach(closeQuietly)
+    const failed = /^E (\d+)\t(.*)$/.exec(msg?.text.trim() ?? '')
+    if (failed) throw fail(errnoName(Number(failed[1])), failed[2]!)
+    throw fail(msg ? 'EPIPE' : 'ETIMEDOUT', msg ? `the runtime keeper said ${JSON.stringify(msg.text)}` : `the runtime keeper did not answer within ${fdAnswerTimeoutMs} ms`)
   }
 
+  /** Sends one request (`body`: NUL-terminated fields, after a little-endian length) and returns its answer's detail. */
   private request(parts: Buffer[], fail: Failure): string {
     this.send(parts, fail)
     return this.expect('OK', fail)
   }
 
-  private send(parts: Buffer[], fail: Failure): void {
+  /** Writes one request; `withFd` goes along with it (SCM_RIGHTS), for the keeper to use during that request. */
+  private send(parts: Buffer[], fail: Failure, withFd?: number): void {
     if (this.fd < 0) throw fail('EPIPE', 'the runtime keeper was closed')
     const body = Buffer.concat(parts)
     const header = Buffer.alloc(4)
     header.writeUInt32LE(body.length)
     const message = Buffer.concat([header, body])
+    if (withFd !== undefined) return sendWithFds(this.fd, message, [withFd])
     for (let off = 0; off < message.length; ) off += fs.writeSync(this.fd, message, off)
   }
 

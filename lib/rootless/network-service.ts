@@ -2,7 +2,7 @@
  * The network service of a rootless runtime: the usual network code
  * (bridges, veths, addresses, names, nf_tables isolation) driven in the
  * runtime's own network namespace, which the keeper holds inside its user
- * namespace, through netlink sockets opened there (openNetnsNetlink). A
+ * namespace, through netlink sockets the keeper opens there and hands over its channel. A
  * non-root caller can make no bridge or rule in the host's namespaces, and
  * needs none: nothing of a rootless runtime's is on the host, and its
  * subnets are its own. Containers' namespaces are made by the keeper too,
@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { openNetnsNetlink, type NetnsNetlink } from '../network/netns-sockets'
+import { adoptNetnsNetlink, type NetnsNetlink } from '../network/netns-sockets'
 import type { NetworkPlace } from '../network/place'
 import { relayForwarding } from '../network/port-forwarding'
 import type { Rtnl } from '../network/rtnl'
@@ -24,7 +24,7 @@ import { attachEgress, warnNoEgress, type EgressAttached } from './egress'
 import type { RootlessIdentity } from './identity'
 
 /** What of the runtime's identity the service needs: its keeper's network namespaces. */
-export type RootlessNetworkHost = Pick<RootlessIdentity, 'networkNamespace' | 'newContainerNetns'>
+export type RootlessNetworkHost = Pick<RootlessIdentity, 'networkNamespace' | 'newContainerNetns' | 'netlinkSockets'>
 
 /** The keeper's network namespace as the place of a runtime's networks, with its egress helper. */
 class KeeperPlace implements NetworkPlace {
@@ -43,18 +43,18 @@ class KeeperPlace implements NetworkPlace {
       if (r.ok) debug('egress of %s: %s (pid %d)', ns.netnsPath, r.helper, r.pid)
       else warnNoEgress(r.reason)
     }
-    return openNetnsNetlink(ns.netnsPath)
+    return adoptNetnsNetlink(...this.ids.netlinkSockets())
   }
 
   newContainerNetns(): number {
     return this.ids.newContainerNetns()
   }
 
-  async inside(netnsFd: number): Promise<Rtnl> {
-    // This process's fd, by path: the helper joins the namespace's owner (the keeper's user namespace) and then it.
-    const { rtnl, nfnl } = await openNetnsNetlink(`/proc/${process.pid}/fd/${netnsFd}`)
+  inside(netnsFd: number): Promise<Rtnl> {
+    // The keeper, root of the namespace's owner, joins it for the sockets and comes back.
+    const { rtnl, nfnl } = adoptNetnsNetlink(...this.ids.netlinkSockets(netnsFd))
     nfnl.close()
-    return rtnl
+    return Promise.resolve(rtnl)
   }
 
   /** No host rule reaches the namespace: Node binds each host port, a relay forwards into it. */

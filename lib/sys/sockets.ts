@@ -6,13 +6,15 @@
  *
  * @module
  */
+import * as fs from 'node:fs'
 import * as os from 'node:os'
 import { checkNegErrno, nativeFunctions } from './libc'
 
 const native = nativeFunctions({
   bound: 'int mc_bound_socket(const char *ip, int port, int tcp, _Out_ int *bound_port)',
-  recvFds: 'int mc_recv_fds(int sock, _Out_ uint8_t *buf, int buf_len, _Out_ int *fds, int max_fds)',
+  recvFds: 'int mc_recv_fds(int sock, _Out_ uint8_t *buf, int buf_len, _Out_ int *fds, int max_fds, int timeout_ms)',
   netlinkPort: 'long long mc_netlink_port(int fd, int protocol)',
+  sendFds: 'int mc_send_fds(int fd, const uint8_t *payload, size_t len, const int *fds, int n)',
 })
 
 /** A socket bound by {@link boundSocket}. */
@@ -42,14 +44,26 @@ export interface ReceivedMessage {
   fds: number[]
 }
 
-/** Reads one waiting message and its SCM_RIGHTS fds from a unix socket; null when none is waiting. */
-export function receiveFds(sock: number, maxFds: number): ReceivedMessage | null {
+/**
+ * Reads one message and its SCM_RIGHTS fds from a unix socket, waiting up to `timeoutMs` for it
+ * (blocking this thread in poll: for answers due within milliseconds); null when none came.
+ */
+export function receiveFds(sock: number, maxFds: number, timeoutMs = 0): ReceivedMessage | null {
   const buf = Buffer.alloc(256)
   const fds = new Array<number>(maxFds).fill(-1)
-  const n = native().recvFds(sock, buf, buf.length, fds, maxFds)
+  const n = native().recvFds(sock, buf, buf.length, fds, maxFds, timeoutMs)
   if (n === -os.constants.errno.EAGAIN) return null
   checkNegErrno(n, 'recvmsg')
   return { text: buf.subarray(0, n).toString('utf8'), fds: fds.filter((fd) => fd >= 0) }
+}
+
+/**
+ * Writes `data` to a unix stream socket with `fds` (one or two) attached to its first bytes (SCM_RIGHTS);
+ * the rest, if the socket took part of it, written after. The fds stay open here.
+ */
+export function sendWithFds(sock: number, data: Buffer, fds: number[]): void {
+  const sent = checkNegErrno(native().sendFds(sock, data, data.length, fds, fds.length), 'sendmsg')
+  for (let off = sent; off < data.length; ) off += fs.writeSync(sock, data, off)
 }
 
 /** The port a netlink socket of `protocol` is bound to, or null when `fd` is not such a socket. */
