@@ -16,7 +16,7 @@
 export { Runtime, type RuntimeOptions, type CloseOptions } from './runtime'
 export type { RootlessOption } from './rootless/mode'
 export type { IdOverflow } from './rootless/identity'
-export { RootlessUnsupportedError } from './rootless/errors'
+export { KeeperLostError, RootlessUnsupportedError } from './rootless/errors'
 export type { PreflightReport, PreflightCheck, UserNamespaceCheck, SubidCheck } from './rootless/preflight'
 export type { UsernsBlockCause } from './rootless/userns-cause'
 export type { ProbeStep } from './rootless/userns-probe'

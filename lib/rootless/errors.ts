@@ -26,3 +26,23 @@ export class RootlessUnsupportedError extends MiniContainerError {
 /** What a rootless runtime offers instead of networks. */
 export const rootlessNetworkWorkaround =
   "network modes host and container: are not implemented yet for rootless containers; use a network (the default bridge or one of Network.create), network: 'none' (a loopback of the container's own), or run as root"
+
+/**
+ * The keeper of a rootless runtime that had made networks ended from outside (killed): its network
+ * namespace, where the runtime's bridges, containers' links and published ports were, went with it, and
+ * a new keeper would hold another one that none of them is in. The runtime refuses to go on (ECLOSED):
+ * close it and open a new one.
+ */
+export class KeeperLostError extends MiniContainerError {
+  /**
+   * @param what - what was asked, e.g. "start a container".
+   * @param pid - the keeper that ended.
+   */
+  constructor(what: string, pid: number) {
+    super(
+      'ECLOSED',
+      `cannot ${what}: the rootless runtime's keeper (pid ${pid}) ended from outside, and with it the network namespace of the runtime's networks and published ports; ` +
+        'close this runtime (await runtime.close()) and open a new Runtime() to go on',
+    )
+  }
+}

@@ -14,7 +14,7 @@ import type { InsideIds, OwnerLedger, TreeOwnership } from '../files/owner-ledge
 import { removeTreeAt } from '../files/tree'
 import type { UsernsKind } from '../shim/spec'
 import { debug } from '../util/debug'
-import { RootlessUnsupportedError } from './errors'
+import { KeeperLostError, RootlessUnsupportedError } from './errors'
 import { insideId, keepIdLines, rootlessIdMaps, type IdMaps, type MapLine } from './id-maps'
 import { Keeper } from './keeper'
 
@@ -202,15 +202,24 @@ export class RootlessIdentity implements TreeOwnership {
     this.keeper = undefined
   }
 
+  /** Whether the keeper that held the runtime's network namespace ended (it is not replaced: {@link KeeperLostError}). */
+  private get keeperLost(): boolean {
+    return !!this.keeper?.heldNetns && !this.keeper.alive
+  }
+
   private running(what = 'start a container'): Keeper {
     if (this.closed) throw new RuntimeClosedError(this.root, what)
-    // A keeper killed from outside is replaced: the namespace is the same map, so files and images are unchanged.
-    if (!this.keeper?.alive) this.keeper = Keeper.start(this.maps!)
+    if (this.keeper?.alive) return this.keeper
+    // A keeper killed from outside is replaced (the namespace is the same map, so files and images are
+    // unchanged), unless it held the network namespace: networks, endpoints and relays point into that one.
+    if (this.keeper?.heldNetns) throw new KeeperLostError(what, this.keeper.pid)
+    this.keeper = Keeper.start(this.maps!)
     return this.keeper
   }
 
+  /** File work needs a keeper of the same map, not the runtime's: after close(), or once the runtime's was lost, one of its own. */
   private withKeeper<T>(work: (k: Keeper) => T): T {
-    if (!this.closed) return work(this.running())
+    if (!this.closed && !this.keeperLost) return work(this.running())
     const once = Keeper.start(this.maps!)
     try {
       return work(once)

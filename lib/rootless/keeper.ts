@@ -67,6 +67,11 @@ export class Keeper {
     this.hasNetns = true
   }
 
+  /** Whether it made the runtime's network namespace ({@link Keeper.holdNetns}): networks may be in it. */
+  get heldNetns(): boolean {
+    return this.hasNetns
+  }
+
   private hasNetns = false
 
   /** A new network namespace for a container, owned by the keeper's user namespace (after {@link Keeper.holdNetns}); the caller owns the fd. */

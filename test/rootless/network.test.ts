@@ -208,6 +208,37 @@ describe('rootless networks and published ports, as an ordinary user with a subo
     expect(pidsOf(user.uid)).toEqual([])
   })
 
+  test("a keeper killed from outside after networks were made is not replaced: the next run is ECLOSED saying to reopen the runtime; close() works, a new runtime runs", () => {
+    const out = asUser(
+      user,
+      home,
+      `await Image.import(${JSON.stringify(path.join(images, 'bb'))}, { runtime: rt, ref: 'bb:latest' })
+    const first = await run('bb', ['true'], { runtime: rt, rm: true })
+    await first.wait()
+    const [keeper] = keepers()
+    process.kill(keeper, 'SIGKILL')
+    while (!/^\\d+ \\(.*\\) Z/.test(fs.readFileSync('/proc/' + keeper + '/stat', 'utf8'))) await new Promise((r) => setTimeout(r, 10))
+    await step('onNetwork', () => run('bb', ['true'], { runtime: rt }))
+    await step('none', () => run('bb', ['true'], { runtime: rt, network: 'none' }))
+    out.keepersAfter = keepers().length
+    await rt.close()
+    const again = new Runtime()
+    try {
+      const c = await run('bb', ['true'], { runtime: again, rm: true })
+      out.again = await c.wait()
+    } finally {
+      await again.close()
+    }`,
+    )
+    for (const refused of [out.onNetwork, out.none]) {
+      expect(refused.code).toBe('ECLOSED')
+      expect(refused.message).toMatch(/keeper \(pid \d+\) ended from outside.*open a new Runtime\(\) to go on/)
+    }
+    expect(out.keepersAfter).toBe(0)
+    expect(out.again).toEqual({ exitCode: 0 })
+    expect(pidsOf(user.uid)).toEqual([])
+  })
+
   test("the owner's SIGKILL leaves nothing: no keeper, relay, shim or container runs as the user, and the published port is closed", async () => {
     const owner = user.spawnNode(
       `;(async () => {
