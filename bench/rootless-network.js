@@ -7,7 +7,7 @@
 //   start     run() -> observed exit of /bin/true on the default bridge (rm: true), in a warm runtime
 //   network   a cold runtime's first network: new Runtime(), Network.create(), remove(), close()
 //             (the keeper, its maps and network namespace, the sockets into it, the egress attempt)
-// The user is made with useradd and deleted at the end.
+// The user is made by the tests' makeUnprivilegedUser (test/tools/unprivileged-user.ts) and removed at the end.
 'use strict'
 const { execFileSync, spawn } = require('node:child_process')
 const fs = require('node:fs')
@@ -48,24 +48,6 @@ process.on('warning', () => {}) // no egress here is expected: said once, not pe
   await new Runtime({ root: ${JSON.stringify(root + '-cold')} }).close({ removeRoot: true })
 })().catch((e) => { console.error(e); process.exit(1) })`
 
-function freeSubidStart() {
-  let end = 300000
-  for (const file of ['/etc/subuid', '/etc/subgid'])
-    for (const line of (fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '').split('\n')) {
-      const [, start, count] = line.split(':')
-      if (start && count) end = Math.max(end, Number(start) + Number(count))
-    }
-  return end
-}
-
-function makeUser() {
-  const name = `mcbnet${process.pid % 100000}`
-  execFileSync('useradd', ['-M', '-s', '/bin/sh', '-K', 'SUB_UID_COUNT=0', '-K', 'SUB_GID_COUNT=0', name])
-  const start = freeSubidStart()
-  execFileSync('usermod', ['--add-subuids', `${start}-${start + 65535}`, '--add-subgids', `${start}-${start + 65535}`, name])
-  return name
-}
-
 /** A worker for `dist`, as `user`, with a home (root, state) of its own. */
 function startWorker(dist, i, user, rootfs, work) {
   const home = fs.mkdtempSync(path.join(work, `home${i}-`))
@@ -91,8 +73,9 @@ async function main() {
   const workers = []
   try {
     busyboxRootfs(path.join(work, 'rootfs'))
-    user = makeUser()
-    dists.forEach((d, i) => workers.push(startWorker(d, i, user, path.join(work, 'rootfs'), work)))
+    require(path.join(__dirname, '..', 'test', 'tools', 'ts-register.js'))
+    user = require(path.join(__dirname, '..', 'test', 'tools', 'unprivileged-user.ts')).makeUnprivilegedUser()
+    dists.forEach((d, i) => workers.push(startWorker(d, i, user.name, path.join(work, 'rootfs'), work)))
     for (const w of workers) if ((await w.next()) !== 'ready') throw new Error(`${w.name} did not start`)
     const load0 = os.loadavg()[0]
     for (let i = 0; i < n; i++) {
@@ -111,7 +94,7 @@ async function main() {
       w.proc.stdin.end()
       await new Promise((r) => (w.proc.exitCode !== null ? r() : w.proc.once('exit', r)))
     }
-    if (user) execFileSync('userdel', [user])
+    user?.remove()
     fs.rmSync(work, { recursive: true, force: true })
   }
 }
