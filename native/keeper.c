@@ -9,8 +9,9 @@
  * newgidmap on its pid, then sends "mapped". From then on the keeper is root
  * in the namespace, with every capability over the files of the mapped ids,
  * and does the file work a user cannot do outside: giving an unpacked
- * layer's files their owners (one batched pass per layer) and removing trees
- * that hold files of subordinate ids.
+ * layer's files their owners (one batched pass per layer), removing trees
+ * that hold files of subordinate ids, and a copy's writes in a container
+ * directory of another id (on directory fds Node resolved and sends).
  *
  * Control channel (fd 3, a stream socket; one request at a time):
  *   request  = u32 length (LE) + NUL-terminated fields: verb, arguments
@@ -25,6 +26,9 @@
  *            netlink                 rtnetlink and nf_tables sockets of the runtime's network namespace,
  *                                    or, with a netns fd sent along (a container's), of that one:
  *                                    both fds with the "OK\n"
+ *            mkdirat <name> <mode>   with a directory fd: mkdirat there (a copy's staging directory)
+ *            rmdirat <name>          with a directory fd: its removal
+ *            renameat <from> <to> <flags>  with two directory fds: renameat2 between them
  * New verbs (fds sent back with SCM_RIGHTS on the answer...) are additions
  * to this table, not a new channel.
  * EOF on fd 3 (Runtime.close(), or the owner's death) ends the keeper;
@@ -88,16 +92,15 @@ static void answer_with_fds(int *fds, int n) {
   for (int i = 0; i < n; i++) close(fds[i]);
 }
 
-/*
- * The next request: its first fields (and in passed_fd an fd sent with it, closed after the request) (pointers into *blob, which the caller frees; at most MAX_FIELDS,
- * the rest are read from *end back), their count, or -1 at EOF.
- */
-static int passed_fd = -1;
+/* The fds Node sent with the request being served (at most MAX_PASSED), closed after it. */
+#define MAX_PASSED 2
+static int passed_fd[MAX_PASSED] = {-1, -1};
+static int passed_count = 0;
 
-/* A request's length, and the fd Node may attach to its first bytes (SCM_RIGHTS) into passed_fd. */
+/* A request's length, and the fds Node may attach to its first bytes (SCM_RIGHTS) into passed_fd. */
 static int read_header(uint32_t *len) {
   union {
-    char buf[CMSG_SPACE(sizeof(int))];
+    char buf[CMSG_SPACE(sizeof(int) * MAX_PASSED)];
     struct cmsghdr align;
   } cbuf;
   struct iovec iov = {.iov_base = len, .iov_len = sizeof(*len)};
@@ -107,10 +110,24 @@ static int read_header(uint32_t *len) {
   while (n < 0 && errno == EINTR);
   if (n != (ssize_t)sizeof(*len)) return -1;
   struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
-  if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS && cm->cmsg_len == CMSG_LEN(sizeof(int))) memcpy(&passed_fd, CMSG_DATA(cm), sizeof(int));
+  if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+    passed_count = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+    if (passed_count > MAX_PASSED) passed_count = MAX_PASSED;
+    memcpy(passed_fd, CMSG_DATA(cm), sizeof(int) * (size_t)passed_count);
+  }
   return 0;
 }
 
+static void close_passed(void) {
+  for (int i = 0; i < passed_count; i++) close(passed_fd[i]);
+  passed_fd[0] = passed_fd[1] = -1;
+  passed_count = 0;
+}
+
+/*
+ * The next request: its first fields (pointers into *blob, which the caller frees; at most MAX_FIELDS,
+ * the rest are read from *end back), their count, or -1 at EOF; the fds sent with it in passed_fd.
+ */
 static int read_request(char **blob, char **end, char *fields[MAX_FIELDS]) {
   uint32_t len;
   if (read_header(&len) < 0 || len == 0 || len > MAX_REQUEST) return -1;
@@ -340,6 +357,27 @@ static void send_netlink(int netns) {
   answer_with_fds(fds, 2);
 }
 
+/*
+ * A copy's writes in a directory of another id inside a container (copyTo, putArchive landing in
+ * /home/user of uid 1000): Node resolved the directories itself, confined (openat2 RESOLVE_IN_ROOT
+ * below the container's root), and sends their fds; the keeper, root of the namespace, makes the one
+ * refused call on them with a single name, never a path, so it resolves nothing itself.
+ */
+static int one_name(const char *name) {
+  return name[0] && !strchr(name, '/') && strcmp(name, ".") && strcmp(name, "..");
+}
+
+static void write_at(char **f, int n) {
+  int r;
+  if (!strcmp(f[0], "mkdirat") && n == 3 && passed_count == 1 && one_name(f[1])) r = mkdirat(passed_fd[0], f[1], (mode_t)strtoul(f[2], NULL, 8) & 07777);
+  else if (!strcmp(f[0], "rmdirat") && n == 2 && passed_count == 1 && one_name(f[1])) r = unlinkat(passed_fd[0], f[1], AT_REMOVEDIR);
+  else if (!strcmp(f[0], "renameat") && n == 4 && passed_count == 2 && one_name(f[1]) && one_name(f[2]))
+    r = (int)syscall(SYS_renameat2, passed_fd[0], f[1], passed_fd[1], f[2], (unsigned)strtoul(f[3], NULL, 10));
+  else return answer("E %d\tbad %s request (%d fields, %d fds)", EINVAL, f[0], n, passed_count);
+  if (r < 0) return answer_errno(errno, f[0], f[1]);
+  answer("OK");
+}
+
 static __attribute__((noreturn)) void serve(void) {
   for (;;) {
     char *blob = NULL, *end = NULL, *f[MAX_FIELDS] = {0};
@@ -350,11 +388,11 @@ static __attribute__((noreturn)) void serve(void) {
     else if (!strcmp(f[0], "rmtree") && n == 2 && f[1][0] == '/') remove_tree(f[1]);
     else if (!strcmp(f[0], "netns") && n == 1) hold_netns();
     else if (!strcmp(f[0], "mknetns") && n == 1) make_netns();
-    else if (!strcmp(f[0], "netlink") && n == 1) send_netlink(passed_fd);
+    else if (!strcmp(f[0], "netlink") && n == 1) send_netlink(passed_count == 1 ? passed_fd[0] : -1);
+    else if (!strcmp(f[0], "mkdirat") || !strcmp(f[0], "rmdirat") || !strcmp(f[0], "renameat")) write_at(f, n);
     else answer("E %d\tunknown request %.40s", EINVAL, f[0]);
     free(blob);
-    if (passed_fd >= 0) close(passed_fd);
-    passed_fd = -1;
+    close_passed();
   }
 }
 

@@ -352,7 +352,7 @@ export class Container implements AsyncDisposable {
 
   /** Copies a host file or directory into the container, with `docker cp`'s rules (owner, mode, times and file capabilities kept). Works on running and stopped containers. */
   async copyTo(hostSrc: string, containerDest: string, opts: CopyOptions = {}): Promise<void> {
-    await this.withFilesystem((root) => files.copyTo(root, hostSrc, containerDest, opts))
+    await this.withFilesystem((root) => files.copyTo(root, hostSrc, containerDest, opts, this.runtime.userIds?.landingWrites()))
   }
 
   /** Copies a container file or directory to the host, with `docker cp`'s rules (owner, mode, times and file capabilities kept). */
@@ -385,7 +385,7 @@ export class Container implements AsyncDisposable {
 
   /** Extracts a tar (stream or buffer) into an existing container directory (PUT /archive), with the xattrs of its PAX records. Entries escaping the directory are refused. */
   async putArchive(containerDir: string, tar: Readable | Buffer, opts: PutArchiveOptions = {}): Promise<void> {
-    await this.withFilesystem((root) => files.putArchive(root, containerDir, tar, opts))
+    await this.withFilesystem((root) => files.putArchive(root, containerDir, tar, opts, this.runtime.userIds?.landingWrites()))
   }
 
   /**

@@ -17,11 +17,12 @@ import { Readable } from 'node:stream'
 import * as tar from 'tar-stream'
 import { checkUserId } from '../util/user-id'
 import { O_DIRECTORY, O_NOFOLLOW, O_PATH, RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS } from '../sys/libc'
-import { AT_EMPTY_PATH, O_RDONLY, close, fstatat, listdir, mkdirat, openat, nameStr } from '../sys/fsops'
+import { AT_EMPTY_PATH, O_RDONLY, close, fstatat, listdir, openat, nameStr } from '../sys/fsops'
 import { DirNonDirError, NotADirectoryError, PathNotFoundError, UnsafeEntryError } from './errors'
 import { closeSide, containerSide, isDir, lstatAt, mapWriteError, openInMaybe, parsePath, resolveInScope, type Side } from './resolve'
 import { openPath, pathStatOf, type PathStat } from './stat'
-import { removeTreeQuietly, restoreMtime, tempName } from './tree'
+import { restoreMtime, tempName } from './tree'
+import { directWrites, removeStageQuietly, type LandingWrites } from './landing'
 import { checkMergeWritable, mergeInto } from './merge'
 import { ArchiveWalker, openDir } from './archive-walker'
 import { PathChain } from './path-chain'
@@ -99,7 +100,7 @@ export interface PutArchiveOptions {
  * the archive's PAX records are set as Docker sets them (overlay's own marks
  * excepted, see files/xattrs.ts).
  */
-export async function putArchive(root: string, dir: string, input: Readable | Buffer, opts: PutArchiveOptions = {}): Promise<void> {
+export async function putArchive(root: string, dir: string, input: Readable | Buffer, opts: PutArchiveOptions = {}, writes: LandingWrites = directWrites): Promise<void> {
   if (opts.chown) {
     checkUserId(opts.chown.uid, 'putArchive chown.uid')
     checkUserId(opts.chown.gid, 'putArchive chown.gid')
@@ -112,7 +113,7 @@ export async function putArchive(root: string, dir: string, input: Readable | Bu
     if (dirfd === undefined) throw new PathNotFoundError(side.display(dir), 'path-missing')
     try {
       if (!isDir(fstatat(dirfd, '', AT_EMPTY_PATH))) throw new NotADirectoryError(side.display(dir), 'dest-not-dir')
-      await extractInto(side, dirfd, dirPath, input, opts)
+      await extractInto(side, dirfd, dirPath, input, opts, writes)
     } finally {
       close(dirfd)
     }
@@ -121,12 +122,12 @@ export async function putArchive(root: string, dir: string, input: Readable | Bu
   }
 }
 
-async function extractInto(side: Side, dirfd: number, dirPath: string, input: Readable | Buffer, opts: PutArchiveOptions): Promise<void> {
+async function extractInto(side: Side, dirfd: number, dirPath: string, input: Readable | Buffer, opts: PutArchiveOptions, writes: LandingWrites): Promise<void> {
   const where = side.display(dirPath)
   const stage = tempName('.mc-put-')
   const before = lstatAt(dirfd, '')!
   try {
-    mkdirat(dirfd, stage, 0o700)
+    writes.mkdir(dirfd, stage, 0o700)
   } catch (err) {
     throw mapWriteError(err, where)
   }
@@ -150,6 +151,7 @@ async function extractInto(side: Side, dirfd: number, dirPath: string, input: Re
       merging = true
       await mergeInto(stagefd, landing, {
         owner: true,
+        rename: writes.rename,
         noOverwriteDirNonDir: opts.noOverwriteDirNonDir,
         describe: (rel) => side.display(path.posix.join(dirPath, rel)),
         dirNonDir: (rel) => new DirNonDirError(side.display(path.posix.join(dirPath, rel))),
@@ -166,12 +168,12 @@ async function extractInto(side: Side, dirfd: number, dirPath: string, input: Re
     source.destroy() // stops reading the caller's stream
     if (stagefd >= 0) close(stagefd)
     stagefd = -1
-    removeTreeQuietly(dirfd, stage)
+    removeStageQuietly(dirfd, stage, writes)
     if (!merging) restoreMtime(dirfd, before)
     throw mapWriteError(err, where)
   } finally {
     if (stagefd >= 0) close(stagefd)
-    removeTreeQuietly(dirfd, stage)
+    removeStageQuietly(dirfd, stage, writes)
   }
 }
 

@@ -39,7 +39,7 @@
  */
 import { SyscallError } from '../errors'
 import { O_DIRECTORY, O_NOFOLLOW, O_PATH } from '../sys/libc'
-import { O_RDONLY, close, listdir, mkdirat, nameStr, openat, type RawStat } from '../sys/fsops'
+import { O_RDONLY, close, listdir, nameStr, openat, type RawStat } from '../sys/fsops'
 import { DirNonDirError, DirectoryOntoFileError, NotADirectoryError, PathNotFoundError } from './errors'
 import {
   closeSide,
@@ -55,7 +55,8 @@ import {
   type ParsedPath,
   type Side,
 } from './resolve'
-import { TreeCopier, removeTreeQuietly, restoreMtime, tempName } from './tree'
+import { TreeCopier, restoreMtime, tempName } from './tree'
+import { directWrites, removeStageQuietly, type LandingWrites } from './landing'
 import { checkMergeWritable, mergeInto } from './merge'
 
 /** Options of `Container.copyTo` and `Container.copyFrom`. */
@@ -68,9 +69,9 @@ export interface CopyOptions {
   preserveOwner?: boolean
 }
 
-/** Copies a host path into a container (`docker cp SRC CONTAINER:DEST`). `root` is the container's root dir (e.g. /proc/<pid>/root). */
-export async function copyTo(root: string, hostSrc: string, containerDest: string, opts: CopyOptions = {}): Promise<void> {
-  await withSides(hostSide, () => containerSide(root), (src, dst) => copyBetween(src, hostSrc, dst, containerDest, opts))
+/** Copies a host path into a container (`docker cp SRC CONTAINER:DEST`). `root` is the container's root dir (e.g. /proc/<pid>/root); `writes` makes the writes in the directories it lands in. */
+export async function copyTo(root: string, hostSrc: string, containerDest: string, opts: CopyOptions = {}, writes: LandingWrites = directWrites): Promise<void> {
+  await withSides(hostSide, () => containerSide(root), (src, dst) => copyBetween(src, hostSrc, dst, containerDest, opts, writes))
 }
 
 /** Copies a container path to the host (`docker cp CONTAINER:SRC DEST`). `root` is the container's root dir. */
@@ -172,7 +173,7 @@ function srcDirContents(src: Source): boolean {
   return isDir(src.stat) && src.contents
 }
 
-async function copyBetween(srcSide: Side, srcPath: string, dstSide: Side, dstPath: string, opts: CopyOptions): Promise<void> {
+async function copyBetween(srcSide: Side, srcPath: string, dstSide: Side, dstPath: string, opts: CopyOptions, writes: LandingWrites = directWrites): Promise<void> {
   opts.signal?.throwIfAborted()
   const s = parsePath(srcSide, srcPath)
   const d = parsePath(dstSide, dstPath)
@@ -180,7 +181,7 @@ async function copyBetween(srcSide: Side, srcPath: string, dstSide: Side, dstPat
   try {
     const p = plan(dstSide, d, src, srcSide.display(s.raw))
     try {
-      await place(srcSide, src, dstSide, p, opts, srcSide.display(s.raw))
+      await place(srcSide, src, p, opts, srcSide.display(s.raw), writes)
     } finally {
       close(p.landing)
     }
@@ -189,12 +190,12 @@ async function copyBetween(srcSide: Side, srcPath: string, dstSide: Side, dstPat
   }
 }
 
-async function place(srcSide: Side, src: Source, dstSide: Side, p: Plan, opts: CopyOptions, srcDisplay: string): Promise<void> {
+async function place(srcSide: Side, src: Source, p: Plan, opts: CopyOptions, srcDisplay: string, writes: LandingWrites): Promise<void> {
   const owner = opts.preserveOwner ?? true
   const stage = tempName()
   const before = lstatAt(p.landing, '')!
   try {
-    mkdirat(p.landing, stage, 0o700)
+    writes.mkdir(p.landing, stage, 0o700)
   } catch (err) {
     throw mapWriteError(err, p.where)
   }
@@ -226,6 +227,7 @@ async function place(srcSide: Side, src: Source, dstSide: Side, p: Plan, opts: C
       merging = true
       await mergeInto(stagefd, landing, {
         owner,
+        rename: writes.rename,
         describe: (rel) => `${p.where}/${rel}`,
         dirNonDir: (rel) => new DirNonDirError(`${p.where}/${rel}`),
       })
@@ -235,11 +237,11 @@ async function place(srcSide: Side, src: Source, dstSide: Side, p: Plan, opts: C
   } catch (err) {
     if (stagefd >= 0) close(stagefd)
     stagefd = -1
-    removeTreeQuietly(p.landing, stage)
+    removeStageQuietly(p.landing, stage, writes)
     if (!merging) restoreMtime(p.landing, before)
     throw mapWriteError(err, p.where)
   } finally {
     if (stagefd >= 0) close(stagefd)
-    removeTreeQuietly(p.landing, stage)
+    removeStageQuietly(p.landing, stage, writes)
   }
 }

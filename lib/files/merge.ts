@@ -51,6 +51,8 @@ export interface MergeOptions {
   followLinkDir?: (rel: string) => number | undefined
   /** Staged dirs at these paths do not pass their metadata to an existing directory (dirs implied by an archive). */
   keepDestMeta?: (rel: string) => boolean
+  /** Renames an entry into the destination (default renameat2; see ./landing for a rootless runtime's). */
+  rename?: (fromDir: number, from: Name, toDir: number, to: Name, flags: number) => void
   /** Names a destination path in messages. */
   describe: (rel: string) => string
   /** Throws DirNonDirError for `rel`. */
@@ -129,7 +131,7 @@ async function mergeEntry(src: DirChain, dst: DirChain, name: Name, r: string, o
   }
   // A directory and a non-directory: swap them atomically, then drop the old one.
   try {
-    renameat2(stagefd, name, destfd, name, RENAME_EXCHANGE)
+    ;(opts.rename ?? renameat2)(stagefd, name, destfd, name, RENAME_EXCHANGE)
   } catch (err) {
     if (errnoOf(err) !== 'EXDEV') throw err
     removeTree(destfd, name)
@@ -241,8 +243,9 @@ function writableOrThrow(fd: number, what: string): void {
 
 /** Renames (or, across mounts, copies then renames) `sname` to `dname`. */
 async function moveEntry(sdir: number, sname: Name, ddir: number, dname: Name, flags: number, opts: MergeOptions, sst?: RawStat, dst?: RawStat): Promise<void> {
+  const rename = opts.rename ?? renameat2
   try {
-    renameat2(sdir, sname, ddir, dname, flags)
+    rename(sdir, sname, ddir, dname, flags)
     return
   } catch (err) {
     const e = errnoOf(err)
@@ -258,7 +261,7 @@ async function moveEntry(sdir: number, sname: Name, ddir: number, dname: Name, f
   const copier = new TreeCopier(ddir, { owner: opts.owner, allowDevices: true, describe: opts.describe })
   try {
     await copier.copy(sdir, sname, ddir, tmp, tmp)
-    renameat2(ddir, tmp, ddir, dname, flags)
+    rename(ddir, tmp, ddir, dname, flags)
   } catch (err) {
     removeTreeQuietly(ddir, tmp)
     throw err

@@ -11,6 +11,7 @@
  */
 import { errnoOf, IdRangeError, InvalidArgumentError, RuntimeClosedError } from '../errors'
 import type { InsideIds, OwnerLedger, TreeOwnership } from '../files/owner-ledger'
+import { directWrites, type LandingWrites } from '../files/landing'
 import { removeTreeAt } from '../files/tree'
 import type { UsernsKind } from '../shim/spec'
 import { debug } from '../util/debug'
@@ -160,16 +161,17 @@ export class RootlessIdentity implements TreeOwnership {
 
   /**
    * What a file operation on a container's files refused with EACCES or EPERM should throw: with a range,
-   * files of other ids inside are subordinate ids' on the host, which the user cannot use from outside
-   * (EUNSUPPORTED naming the way around); anything else as it is.
+   * files of other ids inside are subordinate ids' on the host, which the user cannot read from outside
+   * (copies into their directories go through the keeper: {@link RootlessIdentity.landingWrites}), so
+   * EUNSUPPORTED naming the way around; anything else as it is.
    */
   explainDenied(err: unknown, what: string): unknown {
     const errno = errnoOf(err)
     if (!this.maps || (errno !== 'EACCES' && errno !== 'EPERM')) return err
     return new RootlessUnsupportedError(
       what,
-      `a file or directory on the way belongs to another id inside the container (one of your subordinate ids on the host), which you cannot use from outside (${(err as Error).message}); ` +
-        "copying through the container's user namespace is not implemented yet: exec a command in the container instead (e.g. exec(['sh', '-c', 'cat > /data/f'], { stdin }))",
+      `a file or directory on the way belongs to another id inside the container (one of your subordinate ids on the host), which you cannot read from outside (${(err as Error).message}); ` +
+        "copying out of such files through the container's user namespace is not implemented yet: exec a command in the container instead (e.g. exec(['cat', '/data/f']))",
     )
   }
 
@@ -186,12 +188,32 @@ export class RootlessIdentity implements TreeOwnership {
 
   /** Removes a tree as the user, else (files of subordinate ids: EACCES, EPERM) as root of the keeper's namespace. */
   removeTree(dir: string): void {
-    try {
-      removeTreeAt(dir)
-    } catch (err) {
-      const errno = errnoOf(err)
-      if (!this.maps || (errno !== 'EACCES' && errno !== 'EPERM')) throw err
-      this.withKeeper((k) => k.removeTree(dir))
+    this.asUserElseKeeper(removeTreeAt, (k, d) => k.removeTree(d))(dir)
+  }
+
+  /**
+   * The writes of a copy or putArchive in the directories it lands in: as the user, and when refused
+   * (a directory of another id inside the container) by the keeper, root of the namespace, on the same fds.
+   */
+  landingWrites(): LandingWrites {
+    if (!this.maps) return directWrites
+    return {
+      mkdir: this.asUserElseKeeper(directWrites.mkdir, (k, dirfd, name, mode) => k.mkdirAt(dirfd, name, mode)),
+      rename: this.asUserElseKeeper(directWrites.rename, (k, ...args) => k.renameAt(...args)),
+      rmdir: this.asUserElseKeeper(directWrites.rmdir, (k, dirfd, name) => k.rmdirAt(dirfd, name)),
+    }
+  }
+
+  /** `asUser`, and when the kernel refuses it files of other ids (EACCES, EPERM) with a range, the same work by the keeper. */
+  private asUserElseKeeper<A extends unknown[]>(asUser: (...args: A) => void, byKeeper: (k: Keeper, ...args: A) => void): (...args: A) => void {
+    return (...args) => {
+      try {
+        asUser(...args)
+      } catch (err) {
+        const errno = errnoOf(err)
+        if (!this.maps || (errno !== 'EACCES' && errno !== 'EPERM')) throw err
+        this.withKeeper((k) => byKeeper(k, ...args))
+      }
     }
   }
 

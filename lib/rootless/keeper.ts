@@ -20,6 +20,7 @@ import * as fs from 'node:fs'
 import { StartError, SyscallError } from '../errors'
 import { spawnShimMode } from '../shim/mode-process'
 import { closeQuietly, errnoName, waitPid, WNOHANG } from '../sys/libc'
+import { nameStr, type Name } from '../sys/fsops'
 import { receiveFds, sendWithFds } from '../sys/sockets'
 import { debug } from '../util/debug'
 import type { IdMaps } from './id-maps'
@@ -41,6 +42,9 @@ const fileError =
 
 /** How long a request answered with fds (mknetns, netlink) may take: an unshare or a setns, and an open. */
 const fdAnswerTimeoutMs = 5000
+
+/** A name as a NUL-terminated request field (its bytes: names need not be UTF-8). */
+const field = (name: Name): Buffer => Buffer.concat([Buffer.isBuffer(name) ? name : Buffer.from(name), Buffer.from([0])])
 
 /** A keeper process and its control socket. */
 export class Keeper {
@@ -114,6 +118,21 @@ export class Keeper {
     this.request([Buffer.from(`rmtree\0${path}\0`)], fileError('rmtree', path))
   }
 
+  /** mkdirat(dirfd, name, mode) as root of the namespace (dirfd resolved by the caller, confined; `name` a single component). */
+  mkdirAt(dirfd: number, name: Name, mode: number): void {
+    this.request([Buffer.from('mkdirat\0'), field(name), Buffer.from(`${mode.toString(8)}\0`)], fileError('mkdirat', nameStr(name)), [dirfd])
+  }
+
+  /** unlinkat(dirfd, name, AT_REMOVEDIR) as root of the namespace. */
+  rmdirAt(dirfd: number, name: Name): void {
+    this.request([Buffer.from('rmdirat\0'), field(name)], fileError('rmdirat', nameStr(name)), [dirfd])
+  }
+
+  /** renameat2(fromDir, from, toDir, to, flags) as root of the namespace. */
+  renameAt(fromDir: number, from: Name, toDir: number, to: Name, flags: number): void {
+    this.request([Buffer.from('renameat\0'), field(from), field(to), Buffer.from(`${flags}\0`)], fileError('renameat2', nameStr(to)), [fromDir, toDir])
+  }
+
   /** Whether the keeper still runs (it may have been killed: then it is reaped here, and a new one is needed). */
   get alive(): boolean {
     if (this.fd < 0) return false
@@ -151,7 +170,7 @@ export class Keeper {
 
   /** Sends one request whose "OK\n" carries `count` fds (SCM_RIGHTS), and returns them; `fail` of the keeper's refusal. */
   private requestFds(parts: Buffer[], count: number, fail: Failure, withFd?: number): number[] {
-    this.send(parts, fail, withFd)
+    this.send(parts, fail, withFd === undefined ? [] : [withFd])
     // One message: receiveFds waits in poll (the keeper answers within a millisecond or two).
     const msg = receiveFds(this.fd, count, fdAnswerTimeoutMs)
     if (msg?.text === 'OK\n' && msg.fds.length === count) return msg.fds
@@ -161,20 +180,20 @@ export class Keeper {
     throw fail(msg ? 'EPIPE' : 'ETIMEDOUT', msg ? `the runtime keeper said ${JSON.stringify(msg.text)}` : `the runtime keeper did not answer within ${fdAnswerTimeoutMs} ms`)
   }
 
-  /** Sends one request (`body`: NUL-terminated fields, after a little-endian length) and returns its answer's detail. */
-  private request(parts: Buffer[], fail: Failure): string {
-    this.send(parts, fail)
+  /** Sends one request (NUL-terminated fields, after a little-endian length; `fds` along with it) and returns its answer's detail. */
+  private request(parts: Buffer[], fail: Failure, fds: number[] = []): string {
+    this.send(parts, fail, fds)
     return this.expect('OK', fail)
   }
 
-  /** Writes one request; `withFd` goes along with it (SCM_RIGHTS), for the keeper to use during that request. */
-  private send(parts: Buffer[], fail: Failure, withFd?: number): void {
+  /** Writes one request; `fds` (at most two) go along with it (SCM_RIGHTS), for the keeper to use during that request. */
+  private send(parts: Buffer[], fail: Failure, fds: number[] = []): void {
     if (this.fd < 0) throw fail('EPIPE', 'the runtime keeper was closed')
     const body = Buffer.concat(parts)
     const header = Buffer.alloc(4)
     header.writeUInt32LE(body.length)
     const message = Buffer.concat([header, body])
-    if (withFd !== undefined) return sendWithFds(this.fd, message, [withFd])
+    if (fds.length) return sendWithFds(this.fd, message, fds)
     for (let off = 0; off < message.length; ) off += fs.writeSync(this.fd, message, off)
   }
 

@@ -85,6 +85,9 @@ describe('rootless identity, as an ordinary user with a subordinate range', () =
     images = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-rl-img-'))
     fs.chmodSync(images, 0o755)
     imageDir(images, 'owned', (dir) => {
+      // A home of uid 1000, writable by it alone (copies into it go through the keeper).
+      fs.mkdirSync(path.join(dir, 'home/user'), { recursive: true, mode: 0o755 })
+      fs.chownSync(path.join(dir, 'home/user'), 1000, 1000)
       // A file capability, as ping's: set by root here, carried by the layer's PAX records.
       fs.copyFileSync(path.join(dir, 'bin/busybox'), path.join(dir, 'bin/busyboxcap'))
       execFileSync('setcap', ['cap_net_raw+ep', path.join(dir, 'bin/busyboxcap')])
@@ -178,21 +181,44 @@ describe('rootless identity, as an ordinary user with a subordinate range', () =
     expect(out.containerNs).not.toBe(out.keeperNs)
   })
 
-  test("copies into or out of a directory of another id inside are EUNSUPPORTED naming the way around; the container's own files copy", () => {
+  test("copies and archives into directories of other ids inside (/home/user of 1000, /data of 999) land through the keeper, as the user's (root inside); running or stopped; copying out a file only 999 reads is EUNSUPPORTED naming the way around", () => {
     const out = asUser(`
   await Image.import(${JSON.stringify(path.join(images, 'owned'))}, { runtime: rt, ref: 'owned:latest' })
   const c = await run('owned', ['sh', '-c', 'echo secret > /data/s && chmod 600 /data/s && echo ready && sleep 300'], { runtime: rt, network: 'none', user: '999' })
   for (let i = 0; i < 200 && !(await logs(c)).includes('ready'); i++) await new Promise((r) => setTimeout(r, 25))
   fs.writeFileSync(path.join(process.env.HOME, 'in.txt'), 'in\\n')
-  await step('into', () => c.copyTo(path.join(process.env.HOME, 'in.txt'), '/data/in.txt'))
+  await step('into', () => c.copyTo(path.join(process.env.HOME, 'in.txt'), '/home/user/in.txt'))
+  await step('intoDir', () => c.copyTo(path.join(process.env.HOME, 'in.txt'), '/data/'))
+  await step('replace', () => c.copyTo(path.join(process.env.HOME, 'in.txt'), '/home/user/in.txt'))
+  await step('own', () => c.copyTo(path.join(process.env.HOME, 'in.txt'), '/tmp/put.txt'))
+  await step('put', async () => c.putArchive('/home/user', (await c.getArchive('/tmp/put.txt')).stream))
+  out.seen = await c.exec(['sh', '-c', 'cat /home/user/in.txt /data/in.txt /home/user/put.txt; stat -c "%u:%g %n" /home/user/in.txt /data/in.txt /home/user/put.txt /home/user; ls -a /home/user /data'])
+  await step('back', async () => {
+    await c.copyFrom('/home/user/in.txt', path.join(process.env.HOME, 'back.txt'))
+    const st = fs.statSync(path.join(process.env.HOME, 'back.txt'))
+    return [fs.readFileSync(path.join(process.env.HOME, 'back.txt'), 'utf8'), st.uid === process.getuid()]
+  })
   await step('outOf', () => c.copyFrom('/data/s', path.join(process.env.HOME, 's.out')))
-  await step('own', () => c.copyTo(path.join(process.env.HOME, 'in.txt'), '/tmp/in.txt'))
+  await c.kill()
+  await c.wait()
+  await step('stopped', async () => {
+    await c.copyTo(path.join(process.env.HOME, 'in.txt'), '/home/user/stopped.txt')
+    await c.copyFrom('/home/user/stopped.txt', path.join(process.env.HOME, 'stopped.txt'))
+    return fs.readFileSync(path.join(process.env.HOME, 'stopped.txt'), 'utf8')
+  })
   await c.remove({ force: true })`)
-    for (const refused of [out.into, out.outOf]) {
-      expect(refused.code).toBe('EUNSUPPORTED')
-      expect(refused.message).toContain('exec a command in the container instead')
-    }
-    expect(out.own).toBeUndefined()
+    for (const done of [out.into, out.intoDir, out.replace, out.own, out.put]) expect(done).toBeUndefined()
+    // A stopped container's files (assembled for the call) too.
+    expect(out.stopped).toBe('in\n')
+    expect(out.seen.exitCode).toBe(0)
+    const lines = out.seen.stdout.split('\n')
+    expect(lines.slice(0, 6)).toEqual(['in', 'in', 'in', '0:0 /home/user/in.txt', '0:0 /data/in.txt', '0:0 /home/user/put.txt'])
+    expect(lines[6]).toBe('1000:1000 /home/user')
+    // No staging directory is left in either.
+    expect(out.seen.stdout).not.toContain('.mc-')
+    expect(out.back).toEqual(['in\n', true])
+    expect(out.outOf.code).toBe('EUNSUPPORTED')
+    expect(out.outOf.message).toContain('exec a command in the container instead')
   })
 
   test('commit records the owners as the container saw them (999, root), not their host ids', () => {
