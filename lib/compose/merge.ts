@@ -9,15 +9,11 @@
  * @module
  */
 
-type Tree = Record<string, unknown>
+import { isTree, type Tree } from './tree'
 
 const byKey = new Set(['environment', 'labels', 'depends_on', 'networks'])
 const union = new Set(['ports', 'expose', 'cap_add', 'cap_drop', 'dns', 'extra_hosts', 'profiles'])
 const byTarget = new Set(['volumes', 'tmpfs'])
-
-function isTree(v: unknown): v is Tree {
-  return !!v && typeof v === 'object' && !Array.isArray(v)
-}
 
 /** A list written as `K=v` (environment, labels) or plain names (depends_on, networks), as a mapping. */
 export function listAsMapping(v: unknown): unknown {

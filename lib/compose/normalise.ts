@@ -11,12 +11,14 @@ import * as path from 'node:path'
 import { validName } from '../util/ids'
 import type { HealthConfig } from '../harness/health-config'
 import type { KeyPath } from './key-path'
-import { duration, environment, flag, isTree, mapping, optionalText, strings, text, type NormaliseContext, type Tree } from './values'
+import { duration, environment, flag, mapping, optionalText, strings, text, type NormaliseContext } from './values'
+import { isTree, type Tree } from './tree'
 import { build, networkMode, replicas, resources } from './service-runtime'
 import { dependencyGraph, startOrder } from './graph'
 import { InvalidArgumentError } from '../errors'
 import { listAsMapping } from './merge'
 import { shellWords } from './shell-words'
+import { parsePortSpec } from '../network/ports'
 import { readEnvFile } from './env-file'
 import { scopedName } from './naming'
 import type {
@@ -56,53 +58,29 @@ function labels(v: unknown, at: KeyPath, ctx: NormaliseContext): Record<string, 
   return out
 }
 
-function portNumber(s: string, at: KeyPath, ctx: NormaliseContext): number {
-  const n = Number(s)
-  if (!/^\d+$/.test(s) || n < 1 || n > 65535) ctx.fail(at, `invalid port specification: "${s}" (a port is 1-65535)`)
-  return n
-}
-
-function portRange(s: string, at: KeyPath, ctx: NormaliseContext): number[] {
-  const [from, to = from] = s.split('-')
-  const first = portNumber(from, at, ctx)
-  const last = portNumber(to, at, ctx)
-  if (last < first) ctx.fail(at, `invalid port range "${s}"`)
-  return Array.from({ length: last - first + 1 }, (_, i) => first + i)
-}
-
-function protocol(s: string | undefined, at: KeyPath, ctx: NormaliseContext): 'tcp' | 'udp' {
-  if (s === undefined || s === 'tcp' || s === 'udp') return s ?? 'tcp'
-  return ctx.fail(at, `protocol "${s}" is not tcp or udp`)
-}
-
-/** "[ip:][host:]container[/proto]", with ranges, as long-form ports. */
-function shortPort(spec: string, at: KeyPath, ctx: NormaliseContext): ComposePort[] {
-  const [addr, proto] = spec.split('/')
-  const parts = addr.startsWith('[') ? ctx.fail(at, 'IPv6 host addresses are not supported') : addr.split(':')
-  if (parts.length > 3) ctx.fail(at, `invalid port specification: "${spec}"`)
-  const targets = portRange(parts[parts.length - 1], at, ctx)
-  const hostPart = parts.length >= 2 ? parts[parts.length - 2] : ''
-  const published = hostPart ? portRange(hostPart, at, ctx) : undefined
-  if (published && published.length !== targets.length && published.length !== 1) ctx.fail(at, `"${spec}": the host and container ranges differ in length`)
-  const hostIp = parts.length === 3 && parts[0] ? parts[0] : undefined
-  return targets.map((target, i) => ({ target, published: published?.[published.length === 1 ? 0 : i], hostIp, protocol: protocol(proto, at, ctx) }))
-}
-
-function longPort(p: Tree, at: KeyPath, ctx: NormaliseContext): ComposePort {
-  for (const k of Object.keys(p)) if (!['target', 'published', 'host_ip', 'protocol', 'mode', 'name', 'app_protocol'].includes(k)) ctx.fail([...at, k], `"${k}" is not a port key`)
-  const published = optionalText(p.published, [...at, 'published'], ctx)
-  return {
-    target: portNumber(text(p.target, [...at, 'target'], ctx), [...at, 'target'], ctx),
-    published: published ? portNumber(published, [...at, 'published'], ctx) : undefined,
-    hostIp: optionalText(p.host_ip, [...at, 'host_ip'], ctx),
-    protocol: protocol(optionalText(p.protocol, [...at, 'protocol'], ctx), [...at, 'protocol'], ctx),
+/** A `-p` text as long-form ports, through the container layer's parser (ranges expanded); EINVALID at `at`. */
+function parsedPorts(spec: string, at: KeyPath, ctx: NormaliseContext): ComposePort[] {
+  try {
+    return parsePortSpec(spec).map((r) => ({ target: r.containerPort, published: r.hostPort || undefined, hostIp: r.hostIp || undefined, protocol: r.proto }))
+  } catch (err) {
+    return ctx.fail(at, `invalid port specification: ${(err as Error).message}`)
   }
+}
+
+/** The long form, written as the `-p` text it means. */
+function longPort(p: Tree, at: KeyPath, ctx: NormaliseContext): ComposePort[] {
+  for (const k of Object.keys(p)) if (!['target', 'published', 'host_ip', 'protocol', 'mode', 'name', 'app_protocol'].includes(k)) ctx.fail([...at, k], `"${k}" is not a port key`)
+  const target = text(p.target, [...at, 'target'], ctx)
+  const published = optionalText(p.published, [...at, 'published'], ctx) ?? ''
+  const hostIp = optionalText(p.host_ip, [...at, 'host_ip'], ctx)
+  const protocol = optionalText(p.protocol, [...at, 'protocol'], ctx)
+  return parsedPorts(`${hostIp ? `${hostIp}:` : ''}${published}:${target}${protocol ? `/${protocol}` : ''}`, at, ctx)
 }
 
 function ports(v: unknown, at: KeyPath, ctx: NormaliseContext): ComposePort[] {
   if (v === undefined || v === null) return []
   if (!Array.isArray(v)) ctx.fail(at, 'must be a list')
-  return v.flatMap((p, i) => (isTree(p) ? [longPort(p, [...at, i], ctx)] : shortPort(text(p, [...at, i], ctx), [...at, i], ctx)))
+  return v.flatMap((p, i) => (isTree(p) ? longPort(p, [...at, i], ctx) : parsedPorts(text(p, [...at, i], ctx), [...at, i], ctx)))
 }
 
 function isHostPath(source: string): boolean {

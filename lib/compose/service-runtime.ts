@@ -11,7 +11,8 @@ import * as path from 'node:path'
 import { parseBytes } from '../cgroups/units'
 import type { KeyPath } from './key-path'
 import type { ComposeBuild, ComposeResources } from './types'
-import { environment, isTree, mapping, optionalText, text, type NormaliseContext, type Tree } from './values'
+import { environment, mapping, optionalText, text, type NormaliseContext } from './values'
+import { isTree, type Tree } from './tree'
 
 function wholeNumber(v: unknown, at: KeyPath, ctx: NormaliseContext, min: number): number | undefined {
   if (v === undefined || v === null) return undefined

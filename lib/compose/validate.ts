@@ -10,6 +10,7 @@
 import { InvalidArgumentError, type MiniContainerError } from '../errors'
 import { UnsupportedComposeKeyError } from './errors'
 import { formatPath, type KeyPath } from './key-path'
+import { isTree } from './tree'
 
 /** The keys of one kind of mapping: those honoured, and those the spec has that are not (yet). */
 interface KeySet {
@@ -73,12 +74,8 @@ const top: KeySet = {
 /** Reports a key problem at a path; the caller adds the position. */
 export type KeyReporter = (path: KeyPath, error: (where: string) => MiniContainerError) => never
 
-function isMapping(v: unknown): v is Record<string, unknown> {
-  return !!v && typeof v === 'object' && !Array.isArray(v)
-}
-
 function checkMapping(value: unknown, keys: KeySet, path: KeyPath, report: KeyReporter): void {
-  if (!isMapping(value)) return // the shape is checked where the value is read
+  if (!isTree(value)) return // the shape is checked where the value is read
   for (const [k, v] of Object.entries(value)) {
     const at = [...path, k]
     if (k.startsWith('x-')) continue
@@ -89,7 +86,7 @@ function checkMapping(value: unknown, keys: KeySet, path: KeyPath, report: KeyRe
     const child = keys.children?.[k]
     if (!child) continue
     if ('eachValue' in child) {
-      if (isMapping(v)) for (const [name, entry] of Object.entries(v)) checkMapping(entry, child.eachValue, [...at, name], report)
+      if (isTree(v)) for (const [name, entry] of Object.entries(v)) checkMapping(entry, child.eachValue, [...at, name], report)
     } else checkMapping(v, child, at, report)
   }
 }

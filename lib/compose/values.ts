@@ -8,6 +8,7 @@
 import { parseGoDuration } from '../util/go-duration'
 import type { KeyPath } from './key-path'
 import { listAsMapping } from './merge'
+import { isTree, type Tree } from './tree'
 
 /** Throws EINVALID for the value at `path` (the caller adds file, line and column). */
 export type Fail = (path: KeyPath, message: string) => never
@@ -26,14 +27,6 @@ export interface NormaliseContext {
   services?: readonly string[]
   /** Fails at a key path. */
   fail: Fail
-}
-
-/** A mapping in the tree. */
-export type Tree = Record<string, unknown>
-
-/** Whether a value is a mapping (not a list, not null). */
-export function isTree(v: unknown): v is Tree {
-  return !!v && typeof v === 'object' && !Array.isArray(v)
 }
 
 /** A mapping at `at`; absent or null is {}. */

@@ -5,6 +5,7 @@
  *   "127.0.0.1:9999:80/tcp"   one host address
  *   "5353:53/udp"             UDP
  *   "80", "127.0.0.1::80"     an ephemeral (free) host port
+ *   "8000-8001:80-81"         ranges, paired port by port
  *
  * @module
  */
@@ -38,8 +39,22 @@ function parseProto(s: string | undefined, spec: string): Proto {
   throw new InvalidArgumentError(`bad protocol "${s}" in port spec "${spec}": use tcp or udp`)
 }
 
-/** Parses one `-p` spec. Throws EINVALID. */
-export function parsePortSpec(spec: string): PortRequest {
+/** "80" or a range "8000-8002", as the ports it covers; "" is no port (an ephemeral host port). */
+function parsePortRange(s: string, spec: string): number[] {
+  if (s === '') return []
+  const [first, last = first, extra] = s.split('-')
+  if (extra !== undefined) throw new InvalidArgumentError(`bad port range "${s}" in "${spec}": write a range as 8000-8002`)
+  const from = parsePort(first, spec, false)
+  const to = parsePort(last, spec, false)
+  if (to < from) throw new InvalidArgumentError(`bad port range "${s}" in "${spec}": the range ends before it starts`)
+  return Array.from({ length: to - from + 1 }, (_, i) => from + i)
+}
+
+/**
+ * Parses one `-p` spec, with Docker's ranges ("8000-8001:80-81", "127.0.0.1::80-81"):
+ * one request per container port, host ports paired in order. Throws EINVALID.
+ */
+export function parsePortSpec(spec: string): PortRequest[] {
   const [addrPart, protoPart, extra] = spec.split('/')
   if (extra !== undefined || !addrPart) throw new InvalidArgumentError(`bad port spec "${spec}"`)
   const proto = parseProto(protoPart, spec)
@@ -53,7 +68,12 @@ export function parsePortSpec(spec: string): PortRequest {
   else throw new InvalidArgumentError(`bad port spec "${spec}" (IPv6 host addresses are not supported)`)
   if (hostIp) parseIp(hostIp)
   if (hostIp === '0.0.0.0') hostIp = ''
-  return { hostIp, hostPort: hostPort === '' ? 0 : parsePort(hostPort, spec, false), containerPort: parsePort(containerPort, spec, false), proto }
+  const containerPorts = parsePortRange(containerPort, spec)
+  if (containerPorts.length === 0) throw new InvalidArgumentError(`bad port spec "${spec}": it names no container port`)
+  const hostPorts = parsePortRange(hostPort, spec)
+  if (hostPorts.length > 0 && hostPorts.length !== containerPorts.length)
+    throw new InvalidArgumentError(`bad port spec "${spec}": the host range has ${hostPorts.length} ports and the container range ${containerPorts.length}; give ranges of one length`)
+  return containerPorts.map((port, i) => ({ hostIp, hostPort: hostPorts[i] ?? 0, containerPort: port, proto }))
 }
 
 /** Parses an image's exposed port ("80", "80/tcp", "53/udp") into an ephemeral-port request (`-P`). */

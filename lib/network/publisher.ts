@@ -30,7 +30,7 @@ export class PortPublisher {
 
   /** The requests of `ports` plus, with `publishAll`, one ephemeral binding per exposed port not already published. */
   requests(opts: ConnectOptions): PortRequest[] {
-    const explicit = (opts.ports ?? []).map(parsePortSpec)
+    const explicit = (opts.ports ?? []).flatMap(parsePortSpec)
     if (!opts.publishAll) return explicit
     const exposed = (opts.exposedPorts ?? []).map(exposedToRequest)
     return [...explicit, ...exposed.filter((e) => !explicit.some((x) => x.containerPort === e.containerPort && x.proto === e.proto))]

@@ -131,7 +131,7 @@ export interface NetworkRunOptions {
    * address on the container's network (its gateway), as in Docker: `['host.docker.internal:host-gateway']`.
    */
   extraHosts?: string[]
-  /** Published ports (`-p`): `"8080:80"`, `"127.0.0.1::53/udp"`, `"80"` (ephemeral host port). */
+  /** Published ports (`-p`): `"8080:80"`, `"127.0.0.1::53/udp"`, `"80"` (ephemeral host port), ranges `"8000-8001:80-81"`. */
   ports?: string[]
   /** Publish every exposed port of the image on an ephemeral host port (`-P`). */
   publishAll?: boolean

@@ -33,7 +33,7 @@ services:
     image: x
     command: echo "a b" 'c'
     environment: [A=1, B=x=y, FROM_VARS, NOT_SET]
-    ports: ["8080:80", "127.0.0.1::53/udp", 9000, { target: 81, published: "8081", host_ip: 127.0.0.1 }]
+    ports: ["8080:80", "127.0.0.1::53/udp", 9000, { target: 81, published: "8081", host_ip: 127.0.0.1 }, "7000-7001:70-71"]
     volumes: [./data:/data:ro, named:/n, /anon, { type: tmpfs, target: /t, tmpfs: { size: 1024 } }]
     tmpfs: /run
     healthcheck: { test: curl -f localhost, interval: 1m30s, timeout: 500ms, retries: 2 }
@@ -53,6 +53,8 @@ networks: { front: { internal: true } }
     { target: 53, published: undefined, hostIp: '127.0.0.1', protocol: 'udp' },
     { target: 9000, published: undefined, hostIp: undefined, protocol: 'tcp' },
     { target: 81, published: 8081, hostIp: '127.0.0.1', protocol: 'tcp' },
+    { target: 70, published: 7000, hostIp: undefined, protocol: 'tcp' },
+    { target: 71, published: 7001, hostIp: undefined, protocol: 'tcp' },
   ])
   expect(a.mounts).toEqual([
     { type: 'bind', source: path.join(dir, 'data'), target: '/data', readOnly: true },
@@ -71,7 +73,8 @@ networks: { front: { internal: true } }
 
 test('bad values are EINVALID at their path', async () => {
   const bad = async (svc: string, pattern: RegExp) => expect(config(`services:\n  a:\n    image: x\n${svc}\n  b: { image: y }\n`)).rejects.toMatchObject({ code: 'EINVALID', message: expect.stringMatching(pattern) })
-  await bad('    ports: ["99999:80"]', /services\.a\.ports\[0\]: invalid port specification: "99999"/)
+  await bad('    ports: ["99999:80"]', /services\.a\.ports\[0\]: invalid port specification: bad port "99999"/)
+  await bad('    ports: ["8000-8002:80-81"]', /services\.a\.ports\[0\]: invalid port specification: .*ranges of one length/)
   await bad('    depends_on: { b: { condition: service_ready } }', /service_started, service_healthy, service_completed_successfully/)
   await bad('    depends_on: [nope]', /service "a" depends on service "nope" which is undefined/)
   await bad('    volumes: [missing:/m]', /undefined volume missing/)

@@ -7,17 +7,22 @@ import { netNames, runtimeTag } from '../../lib/network/names'
 
 describe('port specs', () => {
   test('Docker -p forms', () => {
-    expect(parsePortSpec('8888:80')).toEqual({ hostIp: '', hostPort: 8888, containerPort: 80, proto: 'tcp' })
-    expect(parsePortSpec('127.0.0.1:9999:80/tcp')).toEqual({ hostIp: '127.0.0.1', hostPort: 9999, containerPort: 80, proto: 'tcp' })
-    expect(parsePortSpec('5353:53/udp')).toEqual({ hostIp: '', hostPort: 5353, containerPort: 53, proto: 'udp' })
-    expect(parsePortSpec('80')).toEqual({ hostIp: '', hostPort: 0, containerPort: 80, proto: 'tcp' })
-    expect(parsePortSpec('127.0.0.1::80')).toEqual({ hostIp: '127.0.0.1', hostPort: 0, containerPort: 80, proto: 'tcp' })
-    expect(parsePortSpec('0.0.0.0:81:80')).toMatchObject({ hostIp: '' })
+    expect(parsePortSpec('8888:80')).toEqual([{ hostIp: '', hostPort: 8888, containerPort: 80, proto: 'tcp' }])
+    expect(parsePortSpec('127.0.0.1:9999:80/tcp')).toEqual([{ hostIp: '127.0.0.1', hostPort: 9999, containerPort: 80, proto: 'tcp' }])
+    expect(parsePortSpec('5353:53/udp')).toEqual([{ hostIp: '', hostPort: 5353, containerPort: 53, proto: 'udp' }])
+    expect(parsePortSpec('80')).toEqual([{ hostIp: '', hostPort: 0, containerPort: 80, proto: 'tcp' }])
+    expect(parsePortSpec('127.0.0.1::80')).toEqual([{ hostIp: '127.0.0.1', hostPort: 0, containerPort: 80, proto: 'tcp' }])
+    expect(parsePortSpec('0.0.0.0:81:80')).toMatchObject([{ hostIp: '' }])
+    expect(parsePortSpec('8000-8001:80-81/udp')).toEqual([
+      { hostIp: '', hostPort: 8000, containerPort: 80, proto: 'udp' },
+      { hostIp: '', hostPort: 8001, containerPort: 81, proto: 'udp' },
+    ])
+    expect(parsePortSpec('127.0.0.1::90-91').map((r) => [r.hostPort, r.containerPort])).toEqual([[0, 90], [0, 91]])
     expect(exposedToRequest('53/udp')).toEqual({ hostIp: '', hostPort: 0, containerPort: 53, proto: 'udp' })
   })
 
   test('bad specs are EINVALID', () => {
-    for (const bad of ['', '70000:80', '80:0', '8080:80/sctp', 'a:b', '1:2:3:4', '999.1.1.1:80:80', '80/tcp/x'])
+    for (const bad of ['', '70000:80', '80:0', '8080:80/sctp', 'a:b', '1:2:3:4', '999.1.1.1:80:80', '80/tcp/x', '8000-8002:80-81', '81-80', '1-2-3', '8080:'])
       expect(() => parsePortSpec(bad)).toThrow(expect.objectContaining({ code: 'EINVALID' }))
   })
 
