@@ -204,6 +204,20 @@ static void do_readonly_path(const struct mc_op *op) {
 }
 
 /*
+ * A namespaced kernel parameter (`--sysctl`), written through the container's
+ * own /proc while the shim is in its namespaces (the network one already
+ * joined), so it sets the container's value, never the host's; before the
+ * read-only /proc/sys, as runc does.
+ */
+static void do_sysctl(const struct mc_op *op) {
+  int fd = openat2_in_root(op->target, O_WRONLY);
+  if (fd < 0) mc_fail("sysctl", errno, "%s", op->target);
+  size_t len = strlen(op->data);
+  if (write(fd, op->data, len) != (ssize_t)len) mc_fail("sysctl", errno, "%s = %s", op->target, op->data);
+  close(fd);
+}
+
+/*
  * A device node, as runc makes one: its parent resolved inside the root (and
  * made when missing, since a `devices` path may be anywhere), the node made
  * with the exact mode and owner; a path that already exists is left as it is.
@@ -338,6 +352,7 @@ void mc_setup_rootfs(const struct mc_spec *s) {
       case OP_SYMLINK: do_symlink(op); break;
       case OP_MASK: do_mask(op); break;
       case OP_READONLY_PATH: do_readonly_path(op); break;
+      case OP_SYSCTL: do_sysctl(op); break;
     }
   }
 

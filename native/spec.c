@@ -77,6 +77,11 @@ static int parse_op(struct mc_spec *s, const char *key, struct cursor *c) {
   } else if (!strcmp(key, "ropath")) {
     op.kind = OP_READONLY_PATH;
     op.target = next(c);
+  } else if (!strcmp(key, "sysctl")) {
+    op.kind = OP_SYSCTL;
+    op.target = next(c);
+    op.data = next(c);
+    if (!op.data) return -1;
   } else {
     return 1; /* not an op */
   }

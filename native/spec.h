@@ -23,7 +23,7 @@
  * another version.
  */
 #ifndef MC_PROTOCOL_VERSION
-#define MC_PROTOCOL_VERSION 4
+#define MC_PROTOCOL_VERSION 5
 #endif
 
 /* Values of the `userns` key. Keep in sync with lib/shim/spec.ts's usernsTokens. */
@@ -37,15 +37,15 @@ enum {
   MC_READONLY = 8,    /* make the mount (recursively) read-only after mounting */
 };
 
-enum mc_op_kind { OP_MOUNT, OP_MKNOD, OP_SYMLINK, OP_MASK, OP_READONLY_PATH };
+enum mc_op_kind { OP_MOUNT, OP_MKNOD, OP_SYMLINK, OP_MASK, OP_READONLY_PATH, OP_SYSCTL };
 
 struct mc_op {
   enum mc_op_kind kind;
   const char *type;   /* OP_MOUNT: filesystem type, "bind" for bind mounts */
   const char *source; /* OP_MOUNT: source; OP_SYMLINK: link target */
-  const char *target; /* path inside the container */
+  const char *target; /* path inside the container; OP_SYSCTL: the /proc/sys file */
   unsigned long flags;
-  const char *data;
+  const char *data;   /* OP_MOUNT: mount data; OP_SYSCTL: the value written */
   int extra;          /* MC_* flags */
   mode_t mode;        /* OP_MKNOD */
   unsigned major, minor;

@@ -19,6 +19,7 @@ import { normalise } from './normalise'
 import type { ComposeConfigOptions, ComposeModel, ComposeSource } from './types'
 import { validateKeys } from './validate'
 import { checkGraph, dependencyGraph } from './graph'
+import { UnsupportedComposeValueError } from './errors'
 
 /** The parsed files of a source and the project directory. */
 function load(source: ComposeSource): { files: LoadedFile[]; workdir: string } {
@@ -67,7 +68,8 @@ export function composeConfig(source: ComposeSource, options?: ComposeConfigOpti
   const tree = mergeFiles(files.map((f) => interpolateTree(f.data, vars, unset, (p) => locate([f], p))))
   validateKeys(tree, (p, error: (at: string) => MiniContainerError) => { throw error(where(p)) })
   const fail = (p: KeyPath, message: string): never => { throw new InvalidArgumentError(`${where(p)}: ${formatPath(p)}: ${message}`) }
-  const model = normalise(tree, { project: projectName(tree, opts), workdir, variables: vars, profiles: opts.profiles ?? [], services: checkedServices(opts.services), fail })
+  const unsupported = (p: KeyPath, why: string): never => { throw new UnsupportedComposeValueError(formatPath(p), where(p), why) }
+  const model = normalise(tree, { project: projectName(tree, opts), workdir, variables: vars, profiles: opts.profiles ?? [], services: checkedServices(opts.services), fail, unsupported })
   checkGraph(dependencyGraph(model.services))
   return { ...model, files: files.map((f) => f.source), warnings: warningsOf(tree, unset) }
 }

@@ -19,6 +19,7 @@ import { InvalidArgumentError } from '../errors'
 import { listAsMapping } from './merge'
 import { shellWords } from './shell-words'
 import { parsePortSpec } from '../network/ports'
+import { securityOpt } from './security-opt'
 import { readEnvFile } from './env-file'
 import { scopedName } from './naming'
 import type {
@@ -50,6 +51,12 @@ function envFiles(v: unknown, at: KeyPath, ctx: NormaliseContext): Array<{ path:
 function envFromFiles(v: unknown, at: KeyPath, ctx: NormaliseContext): Record<string, string> {
   const fix = `create it, mark it required: false, or fix ${at.join('.')}`
   return Object.assign({}, ...envFiles(v, at, ctx).map((f) => readEnvFile(f.path, !f.required, fix)))
+}
+
+/** `sysctls`, as a mapping or `name=value` list; which names a container may set is run()'s to check. */
+function sysctls(v: unknown, at: KeyPath, ctx: NormaliseContext): Record<string, string> | undefined {
+  if (v === undefined || v === null) return undefined
+  return labels(v, at, ctx)
 }
 
 function labels(v: unknown, at: KeyPath, ctx: NormaliseContext): Record<string, string> {
@@ -223,6 +230,8 @@ function service(name: string, v: unknown, model: Pick<ComposeModel, 'networks' 
     workingDir: optionalText(svc.working_dir, key('working_dir'), ctx),
     capAdd: strings(svc.cap_add, key('cap_add'), ctx),
     capDrop: strings(svc.cap_drop, key('cap_drop'), ctx),
+    securityOpt: securityOpt(svc.security_opt, key('security_opt'), ctx),
+    sysctls: sysctls(svc.sysctls, key('sysctls'), ctx),
     privileged: flag(svc.privileged, key('privileged'), ctx),
     readOnly: flag(svc.read_only, key('read_only'), ctx),
     init: flag(svc.init, key('init'), ctx),

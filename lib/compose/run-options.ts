@@ -77,6 +77,8 @@ export function serviceRunOptions(svc: ComposeService, model: ComposeModel, choi
     labels: { ...svc.labels, ...containerLabels(model.name, svc.name, model.workdir, model.files, index) },
     capAdd: svc.capAdd,
     capDrop: svc.capDrop,
+    securityOpt: svc.securityOpt,
+    sysctls: svc.sysctls,
     privileged: svc.privileged,
     readOnly: svc.readOnly,
     init: svc.init,
@@ -85,6 +87,7 @@ export function serviceRunOptions(svc: ComposeService, model: ComposeModel, choi
     cpus: r.cpus,
     pidsLimit: r.pidsLimit,
     shmSize: r.shmSize,
+    ulimits: r.ulimits,
     stopSignal: svc.stopSignal,
     stopTimeout: svc.stopGracePeriod === undefined ? undefined : svc.stopGracePeriod / 1000,
   }

@@ -1,7 +1,8 @@
 /**
  * The keys of a service that shape how its containers run rather than what
  * they run: replicas (`scale`, `deploy.replicas`), resource limits
- * (`mem_limit`, `cpus`, `pids_limit`, `shm_size`, `deploy.resources.limits`),
+ * (`mem_limit`, `cpus`, `pids_limit`, `shm_size`, `deploy.resources.limits`,
+ * `ulimits`),
  * `network_mode` and `build`. Pure, but for path
  * resolution.
  *
@@ -9,6 +10,7 @@
  */
 import * as path from 'node:path'
 import { parseBytes } from '../cgroups/units'
+import { resolveResources, type Ulimit, type Ulimits } from '../cgroups'
 import type { KeyPath } from './key-path'
 import type { ComposeBuild, ComposeResources } from './types'
 import { environment, mapping, optionalText, text, type NormaliseContext } from './values'
@@ -36,6 +38,28 @@ function cpus(v: unknown, at: KeyPath, ctx: NormaliseContext): number | undefine
   return Number.isFinite(n) && n > 0 ? n : ctx.fail(at, `"${String(v)}" is not a number of CPUs, e.g. 0.5`)
 }
 
+/** One `ulimits` entry: a number for both limits, or `{ soft, hard }`. */
+function ulimit(v: unknown, at: KeyPath, ctx: NormaliseContext): Ulimit {
+  if (!isTree(v)) return wholeNumber(v, at, ctx, -1) ?? ctx.fail(at, 'must be a number or { soft, hard }')
+  for (const k of Object.keys(v)) if (k !== 'soft' && k !== 'hard') ctx.fail([...at, k], `"${k}" is not a ulimit key (soft, hard)`)
+  const soft = wholeNumber(v.soft, [...at, 'soft'], ctx, -1)
+  const hard = wholeNumber(v.hard, [...at, 'hard'], ctx, -1)
+  return soft !== undefined && hard !== undefined ? { soft, hard } : ctx.fail(at, 'give both soft and hard')
+}
+
+/** `ulimits`, checked by the container layer's rules (known names, soft within hard). */
+function ulimits(v: unknown, at: KeyPath, ctx: NormaliseContext): Ulimits | undefined {
+  if (v === undefined || v === null) return undefined
+  const out: Record<string, Ulimit> = {}
+  for (const [name, value] of Object.entries(mapping(v, at, ctx))) out[name] = ulimit(value, [...at, name], ctx)
+  try {
+    resolveResources({ ulimits: out })
+  } catch (err) {
+    return ctx.fail(at, (err as Error).message)
+  }
+  return out
+}
+
 /** How many containers run the service: `deploy.replicas` over `scale`, default 1 (0 starts none). */
 export function replicas(svc: Tree, at: KeyPath, ctx: NormaliseContext): number {
   const deploy = mapping(svc.deploy, [...at, 'deploy'], ctx)
@@ -45,7 +69,7 @@ export function replicas(svc: Tree, at: KeyPath, ctx: NormaliseContext): number 
   return fromDeploy ?? scale ?? 1
 }
 
-/** The limits of `mem_limit`, `cpus`, `pids_limit`, `shm_size`, with `deploy.resources.limits` over them (as compose). */
+/** The limits of `mem_limit`, `cpus`, `pids_limit`, `shm_size`, with `deploy.resources.limits` over them (as compose), and `ulimits`. */
 export function resources(svc: Tree, at: KeyPath, ctx: NormaliseContext): ComposeResources {
   const limitsAt = [...at, 'deploy', 'resources', 'limits']
   const limits = mapping(mapping(mapping(svc.deploy, [...at, 'deploy'], ctx).resources, [...at, 'deploy', 'resources'], ctx).limits, limitsAt, ctx)
@@ -54,6 +78,7 @@ export function resources(svc: Tree, at: KeyPath, ctx: NormaliseContext): Compos
     cpus: cpus(limits.cpus, [...limitsAt, 'cpus'], ctx) ?? cpus(svc.cpus, [...at, 'cpus'], ctx),
     pidsLimit: wholeNumber(limits.pids, [...limitsAt, 'pids'], ctx, -1) ?? wholeNumber(svc.pids_limit, [...at, 'pids_limit'], ctx, -1),
     shmSize: bytes(svc.shm_size, [...at, 'shm_size'], ctx),
+    ulimits: ulimits(svc.ulimits, [...at, 'ulimits'], ctx),
   }
   return Object.fromEntries(Object.entries(out).filter(([, v]) => v !== undefined)) as ComposeResources
 }

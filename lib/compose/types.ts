@@ -8,6 +8,7 @@ import type { WaitStrategy } from '../harness/strategy'
 import type { LogStreamName } from '../harness/target'
 import type { HealthConfig } from '../harness/health-config'
 import type { Runtime } from '../runtime'
+import type { Ulimits } from '../cgroups'
 
 /** Where a compose project comes from: a file, several files merged in order, or YAML text with the directory relative paths start from. */
 export type ComposeSource = string | string[] | {
@@ -74,7 +75,7 @@ export interface ComposeBuild {
   target?: string
 }
 
-/** The resource limits of a service (`mem_limit`, `cpus`, `pids_limit`, `shm_size`, `deploy.resources.limits`). */
+/** The resource limits of a service (`mem_limit`, `cpus`, `pids_limit`, `shm_size`, `deploy.resources.limits`, `ulimits`). */
 export interface ComposeResources {
   /** Memory limit in bytes. */
   memory?: number
@@ -84,6 +85,8 @@ export interface ComposeResources {
   pidsLimit?: number
   /** Size of /dev/shm in bytes. */
   shmSize?: number
+  /** `ulimits`: per-process limits set before the program runs, by name ("nofile"). */
+  ulimits?: Ulimits
 }
 
 /** A service, normalised: every short form expanded, durations in milliseconds, variables interpolated. */
@@ -136,6 +139,10 @@ export interface ComposeService {
   capAdd: string[]
   /** `cap_drop`. */
   capDrop: string[]
+  /** `sysctls`: namespaced kernel parameters by name (run()'s `sysctls`). */
+  sysctls?: Record<string, string>
+  /** `security_opt`, as run()'s `securityOpt` (a relative seccomp profile path made absolute against the project directory). */
+  securityOpt: string[]
   /** `privileged`. */
   privileged: boolean
   /** `read_only`. */

@@ -27,6 +27,8 @@ export interface NormaliseContext {
   services?: readonly string[]
   /** Fails at a key path. */
   fail: Fail
+  /** Fails at a key path with EUNSUPPORTED: the value is valid compose that minicontainer does not carry out. */
+  unsupported: Fail
 }
 
 /** A mapping at `at`; absent or null is {}. */

@@ -20,6 +20,7 @@ import { checkHealthConfig, mergeHealthcheck } from '../harness/health-config'
 import { checkFileSpecs } from '../harness/files'
 import { logConfigOf } from './log-config'
 import { deviceRecordsOf } from './device-mappings'
+import { checkedSysctls } from './sysctls'
 import { thisProcess } from './liveness'
 import { checkRootlessUlimits } from '../rootless/ulimits'
 
@@ -98,6 +99,7 @@ export function buildRecord(rt: ContainerContext, imageRef: string, cmd: string[
       extraHosts: checkedExtraHosts(opts.extraHosts, networkMode),
       networkingConfig: { ...(opts.ip !== undefined ? { ip: opts.ip } : {}), aliases: opts.aliases ?? [] },
       securityOpt: recordSecurityOpt(opts.securityOpt),
+      ...(opts.sysctls ? { sysctls: checkedSysctls(opts.sysctls, networkMode) } : {}),
       logConfig: logConfigOf(opts),
     },
   }

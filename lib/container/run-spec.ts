@@ -18,6 +18,7 @@ import { processSpec } from './process-spec'
 import type { ContainerPaths } from './store'
 import type { ContainerRecord } from './types'
 import { deviceNodeOps, deviceRulesOf, type HostDevice } from './device-mappings'
+import { sysctlOps } from './sysctls'
 
 /** The namespaces every container gets; the network one depends on the mode. */
 export const baseCloneFlags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP
@@ -73,6 +74,7 @@ export function buildRunSpec(opts: {
     ...etcMounts(p),
     // After the mounts, as runc: a device path may lie under a volume or a tmpfs.
     ...deviceNodeOps(opts.devices ?? []),
+    ...sysctlOps(r.hostConfig.sysctls),
     ...protectionMounts(privileged),
   ]
   const layers = [p.upper, ...opts.layerDirs]

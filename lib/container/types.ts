@@ -88,6 +88,13 @@ export interface RunOptions extends MountRunOptions, NetworkRunOptions, Resource
    * "no-new-privileges". Without a seccomp option, Docker's default profile applies (not with `privileged`).
    */
   securityOpt?: string[]
+  /**
+   * Namespaced kernel parameters (`--sysctl`), set in the container before its program runs, e.g.
+   * `{ 'net.ipv4.ip_unprivileged_port_start': '0' }`: net.* (not with the host's or another
+   * container's network), fs.mqueue.*, kernel.domainname and the IPC ones (kernel.msg*, kernel.sem,
+   * kernel.shm*). Others would change the host: EINVALID.
+   */
+  sysctls?: Record<string, string>
   /** Labels for your own bookkeeping. */
   labels?: Record<string, string>
   /** The signal `stop()` sends first (`--stop-signal`): "SIGQUIT", "QUIT" or "3"; default the image's StopSignal, else SIGTERM. */
@@ -224,6 +231,8 @@ export interface ContainerRecord {
     }
     /** `--security-opt` as given, with a seccomp profile path replaced by the profile's JSON text (read at create). */
     securityOpt: string[]
+    /** `--sysctl`, checked at create; absent when none was given. */
+    sysctls?: Record<string, string>
     /** The log's bounds (`logMaxSize`, `logMaxFiles`); absent in records made before logs rotated: unbounded. */
     logConfig?: LogConfig
   }

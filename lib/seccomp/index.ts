@@ -16,7 +16,7 @@ import { normaliseSecurityOpt, securitySettings } from './security-opt'
 
 export type { CompiledFilter } from './compile'
 export type { SeccompProfile } from './profile'
-export { securitySettings } from './security-opt'
+export { securitySettings, securityOptParts } from './security-opt'
 
 let defaultProfile: SeccompProfile | undefined
 

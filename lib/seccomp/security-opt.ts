@@ -20,8 +20,8 @@ export interface SecuritySettings {
 
 const usage = 'expected "seccomp=unconfined", "seccomp=<path to a profile in Docker\'s JSON format>" or "no-new-privileges"'
 
-/** "k=v", or the old "k:v"; a bare word has no value. */
-function split(opt: string): [string, string | undefined] {
+/** An option's key and value: "k=v", or the old "k:v"; a bare word has no value. */
+export function securityOptParts(opt: string): [string, string | undefined] {
   const sep = opt.includes('=') ? '=' : opt.includes(':') ? ':' : undefined
   if (!sep) return [opt, undefined]
   const at = opt.indexOf(sep)
@@ -46,7 +46,7 @@ export function securitySettings(opts: readonly string[] | undefined): SecurityS
   const settings: SecuritySettings = { seccomp: { kind: 'default' }, noNewPrivileges: false }
   for (const opt of opts ?? []) {
     if (typeof opt !== 'string') throw new InvalidArgumentError(`invalid securityOpt ${JSON.stringify(opt)}: ${usage}`)
-    const [key, value] = split(opt)
+    const [key, value] = securityOptParts(opt)
     if (key === 'no-new-privileges') settings.noNewPrivileges = value === undefined ? true : bool(value, opt)
     else if (key === 'seccomp' && value) settings.seccomp = seccompChoice(value)
     // We apply no AppArmor profile or SELinux label: asking for none of either is already true.
@@ -65,7 +65,7 @@ export function normaliseSecurityOpt(opts: unknown, check: (text: string, source
   if (!Array.isArray(opts)) throw new InvalidArgumentError(`option "securityOpt" must be an array of strings: ${usage}`)
   securitySettings(opts)
   return opts.map((opt: string) => {
-    const [key, value] = split(opt)
+    const [key, value] = securityOptParts(opt)
     if (key !== 'seccomp' || !value || value === 'unconfined' || value === 'builtin' || value === 'default') return opt
     const inline = value.trimStart().startsWith('{')
     let text = value

@@ -34,6 +34,8 @@ export type MountOp =
   | { kind: 'mask'; target: string }
   /** Docker's read-only path: bound onto itself read-only. */
   | { kind: 'readonly'; target: string }
+  /** A namespaced kernel parameter (`--sysctl`): `value` written to its file under the container's /proc/sys (`target`). */
+  | { kind: 'sysctl'; target: string; value: string }
 
 /** The root filesystem: an overlay of image layers plus a writable upper dir. */
 export interface RootfsSpec {
@@ -195,6 +197,8 @@ function mountTokens(op: MountOp): string[] {
       return ['mask', op.target]
     case 'readonly':
       return ['ropath', op.target]
+    case 'sysctl':
+      return ['sysctl', op.target, op.value]
   }
 }
 

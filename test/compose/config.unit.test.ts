@@ -180,3 +180,16 @@ services:
   await bad('    scale: 2\n    deploy: { replicas: 3 }', /disagree/)
   await bad('    cpus: none', /not a number of CPUs/)
 })
+
+test('ulimits and security_opt: normalised for run(); an AppArmor profile or SELinux label is EUNSUPPORTED naming it; bad values EINVALID at their path', async () => {
+  const m = await config('services:\n  a:\n    image: x\n    ulimits: { nproc: 100, nofile: { soft: "200", hard: 300 } }\n    security_opt: [no-new-privileges, "seccomp=./p.json", apparmor=unconfined, label=disable]\n')
+  expect(m.services.a.resources.ulimits).toEqual({ nproc: 100, nofile: { soft: 200, hard: 300 } })
+  expect(m.services.a.securityOpt).toEqual(['no-new-privileges', `seccomp=${path.join(dir, 'p.json')}`, 'apparmor=unconfined', 'label=disable'])
+  const svc = (lines: string) => config(`services:\n  a:\n    image: x\n${lines}\n`)
+  await expect(svc('    security_opt: [no-new-privileges, "apparmor=docker-default"]')).rejects.toMatchObject({ code: 'EUNSUPPORTED', key: 'services.a.security_opt[1]', message: expect.stringMatching(/^\(yaml\):\d+:\d+: services\.a\.security_opt\[1\]: "apparmor=docker-default": minicontainer applies no AppArmor profile/) })
+  await expect(svc('    security_opt: ["label=type:svirt_t"]')).rejects.toMatchObject({ code: 'EUNSUPPORTED', key: 'services.a.security_opt[0]', message: expect.stringContaining('SELinux') })
+  await expect(svc('    security_opt: [seccomp]')).rejects.toMatchObject({ code: 'EINVALID', message: expect.stringMatching(/services\.a\.security_opt: invalid securityOpt "seccomp"/) })
+  await expect(svc('    ulimits: { nofiles: 10 }')).rejects.toMatchObject({ code: 'EINVALID', message: expect.stringMatching(/services\.a\.ulimits: ulimits: unknown name "nofiles"/) })
+  await expect(svc('    ulimits: { nofile: { soft: 20, hard: 10 } }')).rejects.toMatchObject({ code: 'EINVALID', message: expect.stringContaining('above the hard limit') })
+  await expect(svc('    ulimits: { nofile: { soft: 20 } }')).rejects.toMatchObject({ code: 'EINVALID', message: expect.stringMatching(/services\.a\.ulimits\.nofile: give both soft and hard/) })
+})
