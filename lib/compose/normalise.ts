@@ -13,7 +13,7 @@ import type { HealthConfig } from '../harness/health-config'
 import type { KeyPath } from './key-path'
 import { duration, environment, flag, mapping, optionalText, strings, text, type NormaliseContext } from './values'
 import { isTree, type Tree } from './tree'
-import { build, networkMode, replicas, resources } from './service-runtime'
+import { build, networkMode, replicas, resources, restartPolicy } from './service-runtime'
 import { dependencyGraph, startOrder } from './graph'
 import { InvalidArgumentError } from '../errors'
 import { listAsMapping } from './merge'
@@ -212,6 +212,7 @@ function service(name: string, v: unknown, model: Pick<ComposeModel, 'networks' 
     ...(mode ? { networkMode: mode } : {}),
     expose: strings(svc.expose, key('expose'), ctx),
     resources: resources(svc, at, ctx),
+    restart: restartPolicy(svc, at, ctx),
     stopSignal: optionalText(svc.stop_signal, key('stop_signal'), ctx),
     command: commandLine(svc.command, key('command'), ctx),
     entrypoint: commandLine(svc.entrypoint, key('entrypoint'), ctx),

@@ -88,6 +88,7 @@ export function serviceRunOptions(svc: ComposeService, model: ComposeModel, choi
     pidsLimit: r.pidsLimit,
     shmSize: r.shmSize,
     ulimits: r.ulimits,
+    restart: svc.restart,
     stopSignal: svc.stopSignal,
     stopTimeout: svc.stopGracePeriod === undefined ? undefined : svc.stopGracePeriod / 1000,
   }

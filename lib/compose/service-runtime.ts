@@ -3,7 +3,7 @@
  * they run: replicas (`scale`, `deploy.replicas`), resource limits
  * (`mem_limit`, `cpus`, `pids_limit`, `shm_size`, `deploy.resources.limits`,
  * `ulimits`),
- * `network_mode` and `build`. Pure, but for path
+ * `restart`, `network_mode` and `build`. Pure, but for path
  * resolution.
  *
  * @module
@@ -11,6 +11,7 @@
 import * as path from 'node:path'
 import { parseBytes } from '../cgroups/units'
 import { resolveResources, type Ulimit, type Ulimits } from '../cgroups'
+import { parseRestartPolicy, type RestartPolicyOption } from '../container/restart-policy'
 import type { KeyPath } from './key-path'
 import type { ComposeBuild, ComposeResources } from './types'
 import { environment, mapping, optionalText, text, type NormaliseContext } from './values'
@@ -81,6 +82,18 @@ export function resources(svc: Tree, at: KeyPath, ctx: NormaliseContext): Compos
     ulimits: ulimits(svc.ulimits, [...at, 'ulimits'], ctx),
   }
   return Object.fromEntries(Object.entries(out).filter(([, v]) => v !== undefined)) as ComposeResources
+}
+
+/** `restart`, checked by the container layer's rules ("no", always, unless-stopped, on-failure[:N]). */
+export function restartPolicy(svc: Tree, at: KeyPath, ctx: NormaliseContext): RestartPolicyOption | undefined {
+  const v = optionalText(svc.restart, [...at, 'restart'], ctx)
+  if (v === undefined) return undefined
+  try {
+    parseRestartPolicy(v, false)
+  } catch (err) {
+    return ctx.fail([...at, 'restart'], (err as Error).message)
+  }
+  return v as RestartPolicyOption
 }
 
 /** `network_mode` checked: none, host, service:<a service of the project>, container:<name>; never beside `networks`. */

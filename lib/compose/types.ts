@@ -9,6 +9,7 @@ import type { LogStreamName } from '../harness/target'
 import type { HealthConfig } from '../harness/health-config'
 import type { Runtime } from '../runtime'
 import type { Ulimits } from '../cgroups'
+import type { RestartPolicyOption } from '../container/restart-policy'
 
 /** Where a compose project comes from: a file, several files merged in order, or YAML text with the directory relative paths start from. */
 export type ComposeSource = string | string[] | {
@@ -105,6 +106,8 @@ export interface ComposeService {
   expose: string[]
   /** Memory, CPU, pids and shm limits. */
   resources: ComposeResources
+  /** `restart`: run()'s restart policy, carried out by this process while it lives. */
+  restart?: RestartPolicyOption
   /** `stop_signal`: sent first by stop (default the image's, else SIGTERM). */
   stopSignal?: string
   /** Replaces the image's Cmd; a string in the file is split as a shell would (not run with sh -c). */

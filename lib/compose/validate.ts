@@ -45,7 +45,7 @@ const service: KeySet = {
     'image', 'command', 'entrypoint', 'environment', 'ports', 'volumes', 'networks', 'hostname', 'user', 'working_dir',
     'healthcheck', 'labels', 'depends_on', 'container_name', 'profiles', 'cap_add', 'cap_drop', 'privileged', 'read_only',
     'init', 'extra_hosts', 'tmpfs', 'stop_grace_period', 'env_file', 'build', 'scale', 'deploy', 'network_mode', 'expose',
-    'mem_limit', 'cpus', 'pids_limit', 'shm_size', 'stop_signal', 'ulimits', 'security_opt', 'sysctls',
+    'mem_limit', 'cpus', 'pids_limit', 'shm_size', 'stop_signal', 'ulimits', 'security_opt', 'sysctls', 'restart',
   ],
   unsupported: [
     'annotations', 'attach', 'blkio_config', 'cgroup', 'cgroup_parent', 'configs', 'cpu_count', 'cpu_percent',
@@ -53,7 +53,7 @@ const service: KeySet = {
     'develop', 'device_cgroup_rules', 'devices', 'dns', 'dns_opt', 'dns_search', 'domainname',
     'extends', 'external_links', 'gpus', 'group_add', 'ipc', 'isolation', 'label_file', 'links', 'logging',
     'mac_address', 'mem_reservation', 'mem_swappiness', 'memswap_limit', 'models', 'oom_kill_disable', 'oom_score_adj', 'pid',
-    'platform', 'post_start', 'pre_stop', 'provider', 'pull_policy', 'pull_refresh_after', 'restart', 'runtime', 'secrets',
+    'platform', 'post_start', 'pre_stop', 'provider', 'pull_policy', 'pull_refresh_after', 'runtime', 'secrets',
     'stdin_open', 'storage_opt', 'tty', 'use_api_socket', 'userns_mode', 'uts', 'volumes_from',
   ],
   children: { healthcheck, depends_on: { eachValue: dependsOn }, networks: { eachValue: serviceNetwork }, build, deploy },

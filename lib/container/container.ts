@@ -26,6 +26,7 @@ import type { HostBinding } from '../network/types'
 import { processStartTime, isRunningOn, thisProcess, waitForeign } from './liveness'
 import { observe, type Observation, type ObserveWants } from './observe'
 import { releaseRun, runReleased, settleExit } from './exit'
+import { nextRestartDelay, shouldRestart } from './restart-policy'
 import { ask, refusal, runs, pauseMatters, type Operation } from './status'
 import { runExec } from './exec'
 import { filteredEntries, logFilter, logStream, type LogSource } from './logs'
@@ -118,6 +119,8 @@ function health(file: string): { health?: ContainerInspect['state']['health'] } 
 export class Container implements AsyncDisposable {
   /** How the program ended, as this handle saw it: wait() answers with it once the container is removed. */
   private lastExit: ExitStatus | undefined
+  /** The restart policy's last delay in ms (0: none yet), doubled at each restart in a row. */
+  private restartDelay = 0
   /** The newest records of its log, read before this handle auto-removed it (rm: true): logs() serves them after. */
   private keptLog: LogEntry[] | undefined
 
@@ -216,7 +219,8 @@ export class Container implements AsyncDisposable {
     return this.runtime.starts.track(`start container ${this.name}`, () => this.startHere(opts.signal))
   }
 
-  private async startHere(signal: AbortSignal | undefined): Promise<void> {
+  /** A start; `restartCount` is the restart policy's count for this run (0 for a start by hand). */
+  private async startHere(signal: AbortSignal | undefined, restartCount = 0): Promise<void> {
     const what = `starting container ${this.name}`
     throwIfAborted(signal, what)
     // Without the record: a removed container's start fails at the lock, ENOCONTAINER too.
@@ -226,14 +230,14 @@ export class Container implements AsyncDisposable {
     try {
       // The lock's previous holder may have been a start in another process.
       const now = this.ask('start', { record: true })
-      if (now.answer === 'proceed') await this.launch(now.record!, signal, what)
+      if (now.answer === 'proceed') await this.launch(now.record!, signal, what, restartCount)
     } finally {
       unlock()
     }
   }
 
   /** The start itself, holding the layer lock. */
-  private async launch(record: ContainerRecord, signal: AbortSignal | undefined, what: string): Promise<void> {
+  private async launch(record: ContainerRecord, signal: AbortSignal | undefined, what: string, restartCount: number): Promise<void> {
     const paths = this.paths()
     fs.rmSync(paths.exit, { force: true })
     let shim: Shim | undefined
@@ -265,7 +269,8 @@ export class Container implements AsyncDisposable {
         netns.release()
       }
       // Fails (ENOENT) when a remove() elsewhere took the directory while the program was being started.
-      this.runtime.containers.writeState(this.id, { status: 'running', pid, pidStart: processStartTime(pid), startedAt: new Date().toISOString(), owner: thisProcess() })
+      const restarts = restartCount > 0 ? { restartCount } : {}
+      this.runtime.containers.writeState(this.id, { status: 'running', pid, pidStart: processStartTime(pid), startedAt: new Date().toISOString(), owner: thisProcess(), ...restarts })
       stamp('node: state written')
     } catch (err) {
       if (shim) {
@@ -278,7 +283,8 @@ export class Container implements AsyncDisposable {
     this.runtime.shims.set(this.id, shim)
     // Not through exec(): a detached container's checks go on after its runtime closes.
     startHealthMonitor(record, paths.health, shim.exited, (cmd, signal) => this.execIn(cmd, { signal }))
-    const settled = shim.exited.then((exit) => this.onExit(exit, pid, shim, record))
+    const startedAt = Date.now()
+    const settled = shim.exited.then((exit) => this.onExit(exit, pid, shim, record, startedAt))
     settled.catch(() => {}) // wait() reports it; with no wait(), nothing is left unhandled
     settledExits.set(shim, settled)
     void shim.closed.then(() => this.onShimGone(shim))
@@ -469,7 +475,8 @@ export class Container implements AsyncDisposable {
   /** Sends a signal to the container's PID 1 (`docker kill`). Default SIGKILL. */
   async kill(signal: NodeJS.Signals | number = 'SIGKILL'): Promise<void> {
     const sigkill = signal === 'SIGKILL' || signal === 9
-    const { status, state } = this.ask('kill', { record: true, freezer: sigkill })
+    const { status, state, record } = this.ask('kill', { record: true, freezer: sigkill })
+    this.stoppedByUser(record)
     try {
       process.kill(state.pid!, signal)
     } catch (err) {
@@ -483,6 +490,8 @@ export class Container implements AsyncDisposable {
   async stop(opts: { timeout?: number; signal?: NodeJS.Signals } = {}): Promise<ExitStatus> {
     // A removed container has nothing to stop: ENOCONTAINER, as `docker stop`.
     const { answer, record } = this.ask('stop', { record: true })
+    // Also when it is not running: a restart the policy has scheduled is called off.
+    this.stoppedByUser(record)
     if (answer === 'nothing-to-do') return this.released(await this.wait())
     const done = this.wait()
     await this.kill(opts.signal ?? record!.config.stopSignal ?? 'SIGTERM').catch(() => {})
@@ -649,6 +658,7 @@ export class Container implements AsyncDisposable {
       created: r.created,
       path: args[0] ?? '',
       args: args.slice(1),
+      restartCount: s.restartCount ?? 0,
       state: {
         status,
         running: runs(status),
@@ -800,13 +810,43 @@ export class Container implements AsyncDisposable {
     return { ...seen, answer: ask(op, seen.status, this) }
   }
 
-  /** The shim of this process saw the program of run `pid` (of `record`) end: recorded, or with rm: true removed. */
-  private onExit(exit: ExitStatus, pid: number, shim: Shim, record: ContainerRecord): ExitStatus {
+  /**
+   * The shim of this process saw the program of run `pid` (of `record`, started at `startedAt`, epoch
+   * ms) end: recorded and restarted by its policy, or with rm: true removed.
+   */
+  private onExit(exit: ExitStatus, pid: number, shim: Shim, record: ContainerRecord, startedAt: number): ExitStatus {
     this.saw(exit)
     if (record.hostConfig.autoRemove) this.autoRemove(record, shim)
-    else settleExit(this.runtime, this.id, { ...exit, finishedAt: new Date().toISOString() }, pid)
+    else this.restartByPolicy(settleExit(this.runtime, this.id, { ...exit, finishedAt: new Date().toISOString() }, pid), Date.now() - startedAt)
     stamp('node: exit settled')
     return exit
+  }
+
+  /**
+   * The restart policy after a run of this process ended (restart-policy.ts): a start after Docker's
+   * delay, unless the user stopped, killed or removed the container meanwhile. The timer does not keep
+   * Node alive: the owner restarts its containers while it lives, no longer.
+   */
+  private restartByPolicy(ended: ContainerState, ranMs: number): void {
+    const policy = this.runtime.containers.read(this.id)?.hostConfig.restartPolicy
+    const restartCount = ended.restartCount ?? 0
+    if (ended.status !== 'exited' || !shouldRestart(policy, { exitCode: ended.exitCode ?? 0, manuallyStopped: !!ended.manuallyStopped, restartCount })) return
+    this.restartDelay = nextRestartDelay(this.restartDelay, ranMs)
+    setTimeout(() => {
+      const now = this.observe({ record: true })
+      if (now.status !== 'exited' || now.state.manuallyStopped) return
+      this.runtime.starts.track(`restart container ${this.name}`, () => this.startHere(undefined, restartCount + 1)).catch((err: unknown) => {
+        if (!this.runtime.starts.closed && this.observe({ record: true }).status !== 'removed')
+          process.emitWarning(`minicontainer: restarting container ${this.name} by its restart policy failed: ${(err as Error).message}`)
+      })
+    }, this.restartDelay).unref()
+  }
+
+  /** Marks that the user ended the container, so that its restart policy does not bring it back. */
+  private stoppedByUser(record: ContainerRecord | undefined): void {
+    if (!record?.hostConfig.restartPolicy) return
+    const state = this.runtime.containers.readState(this.id)
+    this.runtime.containers.writeState(this.id, { ...state, manuallyStopped: true })
   }
 
   /**

@@ -21,6 +21,7 @@ import { checkFileSpecs } from '../harness/files'
 import { logConfigOf } from './log-config'
 import { deviceRecordsOf } from './device-mappings'
 import { checkedSysctls } from './sysctls'
+import { parseRestartPolicy } from './restart-policy'
 import { thisProcess } from './liveness'
 import { checkRootlessUlimits } from '../rootless/ulimits'
 
@@ -80,6 +81,7 @@ export function buildRecord(rt: ContainerContext, imageRef: string, cmd: string[
       networkMode,
       init: !!opts.init,
       autoRemove: !!opts.rm,
+      ...(opts.restart !== undefined ? { restartPolicy: parseRestartPolicy(opts.restart, !!opts.rm) } : {}),
       detach: !!opts.detach,
       keepOnOwnerDeath: !!opts.keepOnOwnerDeath,
       privileged: !!opts.privileged,

@@ -12,7 +12,7 @@ import type { RunOptions } from './types'
 
 /** Every option of `run()`; the type below fails to compile when RunOptions gains a key this list lacks. */
 const optionNames = [
-  'name', 'hostname', 'env', 'workdir', 'user', 'userns', 'groupAdd', 'entrypoint', 'init', 'rm', 'detach', 'keepOnOwnerDeath', 'network', 'capAdd', 'capDrop',
+  'name', 'hostname', 'env', 'workdir', 'user', 'userns', 'groupAdd', 'entrypoint', 'init', 'rm', 'restart', 'detach', 'keepOnOwnerDeath', 'network', 'capAdd', 'capDrop',
   'privileged', 'deviceCgroupRules', 'devices', 'readOnly', 'securityOpt', 'sysctls', 'labels', 'signal', 'runtime',
   'volumes', 'mounts', 'tmpfs',
   'ip', 'aliases', 'links', 'dns', 'extraHosts', 'ports', 'publishAll',

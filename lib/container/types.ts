@@ -15,6 +15,7 @@ import type { PullPolicy } from '../image/registry/policy'
 import type { PullOptions } from '../image/registry/pull'
 import type { LogTime } from '../util/log-time'
 import type { DeviceOption, DeviceRecord } from './device-mappings'
+import type { RestartPolicy, RestartPolicyOption } from './restart-policy'
 
 /** How a container joins the network. */
 export type NetworkMode = 'none' | 'host' | 'bridge' | `container:${string}` | (string & {})
@@ -47,6 +48,14 @@ export interface RunOptions extends MountRunOptions, NetworkRunOptions, Resource
   init?: boolean
   /** Remove the container once it exits (`--rm`). */
   rm?: boolean
+  /**
+   * Restart policy (`--restart`): "no" (the default); "always" and "unless-stopped" bring the program
+   * back whenever it ends, "on-failure[:N]" when it exits non-zero (at most N times in a row). This
+   * process restarts it while it lives, with Docker's delay (100 ms, doubled each time up to a minute,
+   * reset after 10 s of running); `stop()`, `kill()` and `remove()` are never undone, and the count is
+   * `inspect().restartCount`. Not with `rm`.
+   */
+  restart?: RestartPolicyOption
   /**
    * Let the container outlive this Node process (`-d`). Otherwise it dies with it, and the next
    * runtime start on its root removes it with its anonymous volumes (unless `keepOnOwnerDeath`).
@@ -188,6 +197,8 @@ export interface ContainerRecord {
     init: boolean
     /** `--rm`: the container is removed once it exits. */
     autoRemove: boolean
+    /** `--restart`; absent: "no". */
+    restartPolicy?: RestartPolicy
     /** `-d`: the container outlives the Node process that started it. */
     detach: boolean
     /** Kept, stopped, after its owner died (without it, an owned container is removed then); absent in older records: false. */
@@ -269,6 +280,10 @@ export interface ContainerState {
   signal?: NodeJS.Signals
   /** The kernel's OOM killer killed a process of the container (read from its cgroup when it exited). */
   oomKilled?: boolean
+  /** Restarts by its restart policy since it was last started by hand; absent: 0. */
+  restartCount?: number
+  /** The user stopped, killed or removed it: its restart policy does not bring it back (until it is started again). */
+  manuallyStopped?: boolean
 }
 
 /** Docker-like `inspect()` result. */
@@ -287,6 +302,8 @@ export interface ContainerInspect {
   path: string
   /** The program's arguments: the rest of entrypoint + cmd (Docker's `Args`). */
   args: string[]
+  /** Restarts by its restart policy since it was last started by hand (Docker's `RestartCount`). */
+  restartCount: number
   /** Lifecycle state (Docker's `State`). */
   state: {
     /** 'created', 'running', 'paused', 'exited' or 'removing'. */

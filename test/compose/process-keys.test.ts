@@ -2,7 +2,8 @@
  * The compose keys that shape a service's process, observed from inside on
  * the real kernel: `ulimits` (/proc/self/limits), `security_opt`
  * (NoNewPrivs and Seccomp in /proc/self/status, a profile file relative to
- * the project directory), `sysctls` (/proc/sys).
+ * the project directory), `sysctls` (/proc/sys), `restart` (runs counted
+ * in the log and inspect's restartCount).
  */
 import * as fs from 'node:fs'
 import * as os from 'node:os'
@@ -40,6 +41,22 @@ test('sysctls: set in the service\'s namespaces (mapping and list forms), the ho
   expect(await sh(env, 'a', 'cat /proc/sys/net/ipv4/ip_unprivileged_port_start /proc/sys/kernel/shmmax')).toBe('82\n123456789\n')
   expect(await sh(env, 'b', 'cat /proc/sys/net/ipv4/ip_unprivileged_port_start')).toBe('83\n')
   expect(fs.readFileSync('/proc/sys/net/ipv4/ip_unprivileged_port_start', 'utf8')).toBe(host)
+})
+
+test('restart: on-failure:1 brings a failing one-shot back once (restartCount 1); "no" leaves it', async () => {
+  await using env = await up(`services:
+  flaky: { image: bb, command: ["sh", "-c", "echo run; exit 2"], restart: "on-failure:1" }
+  once: { image: bb, command: ["sh", "-c", "echo run; exit 2"], restart: "no" }
+  waiter: { ${sleeper} }
+`)
+  const flaky = env.service('flaky')
+  for (const t0 = Date.now(); (await flaky.inspect()).restartCount < 1 || (await flaky.inspect()).state.running; await new Promise((r) => setTimeout(r, 20)))
+    if (Date.now() - t0 > 10_000) throw new Error('flaky was not restarted')
+  await new Promise((r) => setTimeout(r, 500))
+  expect((await flaky.inspect()).restartCount).toBe(1)
+  expect(await env.logs('flaky')).toBe('run\nrun\n')
+  expect((await env.service('once').inspect()).restartCount).toBe(0)
+  expect(await env.logs('once')).toBe('run\n')
 })
 
 test('security_opt: no-new-privileges sets NoNewPrivs; seccomp=unconfined runs without a filter, a relative profile file with it', async () => {
