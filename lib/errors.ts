@@ -523,17 +523,21 @@ export class IdRangeError extends MiniContainerError {
 /**
  * A compose service could not start because a dependency did not reach its
  * `depends_on` condition (it became unhealthy, exited, exited non-zero, or
- * never got ready); `Compose.up()` removed what it had started.
+ * never got ready); `Compose.up()` removed what it had started. The message
+ * leads with compose v2's words ("dependency failed to start: container X is
+ * unhealthy", "service "migrate" didn't complete successfully: exit 1"),
+ * then names the waiting service and the condition, then the cause.
  */
 export class DependencyError extends MiniContainerError {
   /**
    * @param service - the service that waited
    * @param dependency - the service it depends on
    * @param condition - the condition that did not hold, e.g. "service_healthy"
-   * @param reason - what happened instead (the health log, the exit code, the last log lines)
+   * @param headline - compose v2's words for what happened
+   * @param reason - the cause in full (the health log, the exit code, the last log lines)
    */
-  constructor(readonly service: string, readonly dependency: string, readonly condition: string, reason: string, options?: { cause?: unknown }) {
-    super('EDEPENDENCY', `dependency failed to start: service "${service}" needs "${dependency}" to reach ${condition}, but ${reason}`, options)
+  constructor(readonly service: string, readonly dependency: string, readonly condition: string, headline: string, reason: string, options?: { cause?: unknown }) {
+    super('EDEPENDENCY', `${headline} (service "${service}" depends on "${dependency}" with condition ${condition}): ${reason}`, options)
   }
 }
 

@@ -10,7 +10,7 @@
 import { forwardLogs } from '../container/run'
 import { contextOf } from '../container/context'
 import { Container } from '../container/container'
-import { AbortedError, DependencyError, InvalidArgumentError, MiniContainerError, throwIfAborted } from '../errors'
+import { AbortedError, ContainerExitedError, DependencyError, InvalidArgumentError, MiniContainerError, UnhealthyError, throwIfAborted } from '../errors'
 import { Wait } from '../harness/wait'
 import type { WaitStrategy } from '../harness/strategy'
 import { defaultStartupTimeout } from '../harness/wait-until-ready'
@@ -108,7 +108,7 @@ class Starter {
     }
     return p.catch((err: unknown) => {
       if (err instanceof AbortedError) throw err
-      throw new DependencyError(dependent, dep, condition, reasonOf(err), { cause: err })
+      throw new DependencyError(dependent, dep, condition, failureHeadline(dep, condition, err), reasonOf(err), { cause: err })
     })
   }
 
@@ -143,6 +143,17 @@ class Starter {
   }
 }
 
+/** What compose v2 says first about a dependency that failed its condition. */
+function failureHeadline(dep: string, condition: DependencyCondition, err: unknown): string {
+  if (err instanceof UnhealthyError) return `dependency failed to start: container ${err.containerName} is unhealthy`
+  if (err instanceof ContainerExitedError) {
+    return condition === 'service_completed_successfully'
+      ? `service "${dep}" didn't complete successfully: exit ${err.exitCode}`
+      : `dependency failed to start: container ${err.containerName} exited (${err.exitCode})`
+  }
+  return `dependency failed to start: service "${dep}" did not reach ${condition}`
+}
+
 function reasonOf(err: unknown): string {
   return err instanceof MiniContainerError ? err.message : String(err)
 }
@@ -162,7 +173,7 @@ function checkHealthDependencies(model: ComposeModel, opts: ComposeUpOptions): v
       if (d.condition !== 'service_healthy') continue
       const target = model.services[dep]
       const hc = target.healthcheck ?? images.resolve(target.image).config.healthcheck
-      if (!hc || hc.test[0] === 'NONE') throw new DependencyError(svc.name, dep, d.condition, `service "${dep}" has no health check (neither in the compose file nor in image ${target.image}); add a healthcheck to it or use service_started`)
+      if (!hc || hc.test[0] === 'NONE') throw new DependencyError(svc.name, dep, d.condition, `dependency failed to start: service "${dep}" has no health check`, `neither the compose file nor image ${target.image} gives it one; add a healthcheck to it or use service_started`)
     }
   }
 }
