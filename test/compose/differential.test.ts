@@ -390,3 +390,40 @@ test('Compose.config() states what docker-compose config states: services, image
   expect(Object.keys(ours.networks).sort()).toEqual(Object.keys(theirs.networks).sort())
   expect(Object.keys(ours.volumes).sort()).toEqual(Object.keys(theirs.volumes).sort())
 })
+
+const profiled = `
+services:
+  base: { image: mc-compose:bb, command: [sleep, "1000"] }
+  debug-tool: { image: mc-compose:bb, command: [sleep, "1000"], profiles: [debug] }
+  test-runner: { image: mc-compose:bb, command: [sleep, "1000"], profiles: [test], depends_on: [base] }
+  both: { image: mc-compose:bb, command: [sleep, "1000"], profiles: [debug, test] }
+`
+
+test('profiles: the same services start under both without profiles, with one enabled, with two, and with a profiled service named explicitly', async () => {
+  const file = path.join(workdir, 'profiled.yml')
+  fs.writeFileSync(file, profiled)
+  const servicesOf = (labels: Array<Record<string, string>>, p: string) => labels.filter((l) => l['com.docker.compose.project'] === p).map((l) => l['com.docker.compose.service']).sort()
+  const cases: Array<{ profiles: string[]; services?: string[]; expected: string[] }> = [
+    { profiles: [], expected: ['base'] },
+    { profiles: ['debug'], expected: ['base', 'both', 'debug-tool'] },
+    { profiles: ['debug', 'test'], expected: ['base', 'both', 'debug-tool', 'test-runner'] },
+    { profiles: [], services: ['test-runner'], expected: ['base', 'test-runner'] },
+  ]
+  for (const { profiles, services: named, expected } of cases) {
+    const dp = `d${randomBytes(4).toString('hex')}`
+    const mp = `m${randomBytes(4).toString('hex')}`
+    try {
+      const up = await dockerCompose([...profiles.flatMap((pr) => ['--profile', pr]), '-p', dp, '-f', file, 'up', '-d', ...(named ?? [])])
+      expect(up.code).toBe(0)
+      const ids = (await engine.ok(['ps', '-aq', '--filter', `label=com.docker.compose.project=${dp}`])).split('\n').filter(Boolean)
+      const theirs = servicesOf((await dockerJson<Array<{ Config: { Labels: Record<string, string> } }>>(['inspect', ...ids])).map((i) => i.Config.Labels), dp)
+      await using env = await Compose.up(file, { runtime, projectName: mp, profiles, services: named })
+      const ours = servicesOf(await Promise.all((await Container.list({ runtime, all: true })).map(async (c) => (await c.inspect()).config.labels)), mp)
+      expect({ profiles, named, services: theirs }).toEqual({ profiles, named, services: expected })
+      expect({ profiles, named, services: ours }).toEqual({ profiles, named, services: theirs })
+      expect(Object.keys(env.model.services).sort()).toEqual(theirs)
+    } finally {
+      await dockerCompose([...profiles.flatMap((pr) => ['--profile', pr]), '-p', dp, '-f', file, 'down', '-v', '-t', '0'])
+    }
+  }
+})
