@@ -11,6 +11,7 @@ import * as path from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { Compose, Container, Network, Runtime, Volume } from '../../lib'
 import { busyboxImage, destroyRuntime, tempRuntime } from '../helpers'
+import type { ChildProcess } from 'node:child_process'
 import { firstLineThenKill, spawnNode } from '../tools/node-child'
 
 jest.setTimeout(120_000)
@@ -41,20 +42,23 @@ interface Made {
   anonymous: string
 }
 
-async function ownerThatDies(root: string, project: string): Promise<Made> {
-  const child = spawnNode(
+/** A child Node process that ups the project and prints `report` (an expression of its `env`) as a JSON line, then lives on. */
+function owner(root: string, project: string, report: string): ChildProcess {
+  return spawnNode(
     `;(async () => {
       const { Runtime, Compose } = lib()
       const runtime = new Runtime({ root: ${JSON.stringify(root)} })
       const env = await Compose.up({ yaml: ${JSON.stringify(yaml)}, workdir: ${JSON.stringify(workdir)} }, { runtime, projectName: ${JSON.stringify(project)} })
-      const db = await env.service('db').inspect()
-      const api = await env.service('api').inspect()
-      console.log(JSON.stringify({ containers: [db.name, api.name], anonymous: db.mounts.find((m) => m.destination === '/anon').name }))
+      console.log(JSON.stringify(${report}))
       setInterval(() => {}, 1000)
     })().catch((e) => { console.error(e); process.exit(1) })`,
     { stdio: ['ignore', 'pipe', 'inherit'] },
   )
-  return JSON.parse(await firstLineThenKill(child)) as Made
+}
+
+async function ownerThatDies(root: string, project: string): Promise<Made> {
+  const report = `{ containers: [(await env.service('db').inspect()).name, (await env.service('api').inspect()).name], anonymous: (await env.service('db').inspect()).mounts.find((m) => m.destination === '/anon').name }`
+  return JSON.parse(await firstLineThenKill(owner(root, project, report))) as Made
 }
 
 /** Whether a process still runs (a zombie has ended: only its parent's wait is left). */
@@ -68,16 +72,7 @@ function runs(pid: number): boolean {
 
 /** Milliseconds from the owner's SIGKILL until none of the project's container processes runs. */
 async function msUntilGone(root: string, project: string): Promise<number> {
-  const child = spawnNode(
-    `;(async () => {
-      const { Runtime, Compose } = lib()
-      const runtime = new Runtime({ root: ${JSON.stringify(root)} })
-      const env = await Compose.up({ yaml: ${JSON.stringify(yaml)}, workdir: ${JSON.stringify(workdir)} }, { runtime, projectName: ${JSON.stringify(project)} })
-      console.log(JSON.stringify(await Promise.all(['db', 'api'].map(async (s) => (await env.service(s).inspect()).state.pid))))
-      setInterval(() => {}, 1000)
-    })().catch((e) => { console.error(e); process.exit(1) })`,
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  )
+  const child = owner(root, project, `await Promise.all(['db', 'api'].map(async (s) => (await env.service(s).inspect()).state.pid))`)
   const pids = await new Promise<number[]>((resolve, reject) => {
     let out = ''
     child.stdout!.on('data', (d) => { out += d; if (out.includes('\n')) resolve(JSON.parse(out.split('\n')[0]) as number[]) })

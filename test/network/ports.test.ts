@@ -21,6 +21,19 @@ async function freePort(proto: 'tcp' | 'udp' = 'tcp'): Promise<number> {
   return (await pickFreePort(proto, '', () => false))!
 }
 
+/** A free TCP port whose next port is free too. */
+async function freeRange(): Promise<number> {
+  const canBind = (port: number) => new Promise<boolean>((resolve) => {
+    const srv = net.createServer()
+    srv.once('error', () => resolve(false))
+    srv.listen(port, () => srv.close(() => resolve(true)))
+  })
+  for (;;) {
+    const p = await freePort()
+    if (p < 65535 && (await canBind(p + 1))) return p
+  }
+}
+
 describe('published ports and NAT', () => {
   const root = makeRoot()
   const svc = new NetworkService({ root, subnetPool: [bridgeNet.cidr] })
@@ -84,6 +97,18 @@ describe('published ports and NAT', () => {
     expect(udpFetch('127.0.0.1', hp)).toBe(`dns ${GW}`)
     // Bound to 127.0.0.1 only: the gateway address is not forwarded.
     expect(udpFetch(GW, hp)).toBe('')
+    await svc.release(c.ref.id)
+  })
+
+  test('a range "h1-h2:c1-c2" publishes each container port on its host port', async () => {
+    const c = container('ranged')
+    const low = await freeRange()
+    const s = await svc.connect(c.ref, c.ns.fd, 'bridge', { ports: [`${low}-${low + 1}:80-81`] })
+    expect(s.ports).toEqual({ '80/tcp': [{ hostIp: '0.0.0.0', hostPort: String(low) }], '81/tcp': [{ hostIp: '0.0.0.0', hostPort: String(low + 1) }] })
+    await c.ns.serve('tcp', 80, 'eighty')
+    await c.ns.serve('tcp', 81, 'eighty-one')
+    expect(tcpFetch('127.0.0.1', low)).toBe(`eighty ${GW}`)
+    expect(tcpFetch('127.0.0.1', low + 1)).toBe(`eighty-one ${GW}`)
     await svc.release(c.ref.id)
   })
 
