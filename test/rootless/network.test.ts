@@ -34,8 +34,9 @@ function script(body: string): string {
     srv.listen(port, ip, () => srv.close(() => resolve('bound')))
   })
   const eventually = async (f) => { for (let i = 0; ; i++) { try { return await f() } catch (e) { if (i > 50) throw e; await new Promise((r) => setTimeout(r, 100)) } } }
+  // This user's keepers only: other test files' users have theirs.
   const keepers = () => fs.readdirSync('/proc').filter((p) => /^\\d+$/.test(p)).filter((p) => {
-    try { return fs.readFileSync('/proc/' + p + '/cmdline', 'latin1').startsWith('mc-shim\\0keeper\\0') } catch { return false }
+    try { return fs.statSync('/proc/' + p).uid === process.getuid() && fs.readFileSync('/proc/' + p + '/cmdline', 'latin1').startsWith('mc-shim\\0keeper\\0') } catch { return false }
   }).map(Number)
   const out = {}
   const warnings = []
