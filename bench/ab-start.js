@@ -4,6 +4,7 @@
 // Each checkout is built (`npm run build`, `node native/build.js`); each gets its own runtime root.
 // Prints run() -> observed exit of /bin/true (rm: true, net none, every default on) per build, and,
 // for builds that stamp their steps (lib/util/start-trace.ts), the p50 of each step per build.
+// AB_RM=0: without rm: true (run() to wait() resolved; the container is removed after the sample).
 'use strict'
 const fs = require('node:fs')
 const os = require('node:os')
@@ -22,22 +23,34 @@ async function load(dir, rootfs) {
   }
   const runtime = new lib.Runtime({ root: fs.mkdtempSync(path.join(os.tmpdir(), 'mc-ab-root-')) })
   await lib.Image.import(rootfs, { runtime, ref: 'ab-bb' })
-  return { dir, lib, trace, runtime, totals: [], steps: new Map() }
+  return { dir, lib, trace, runtime, totals: [], steps: new Map(), traces: [] }
 }
+
+const rm = process.env.AB_RM !== '0'
 
 async function sample(build) {
   const t = build.trace?.openTrace()
   const t0 = now()
+  let c
   try {
-    const c = await build.lib.run('ab-bb', ['/bin/true'], { runtime: build.runtime, network: 'none', rm: true })
+    c = await build.lib.run('ab-bb', ['/bin/true'], { runtime: build.runtime, network: 'none', rm })
     await c.wait()
   } finally {
     build.trace?.closeTrace()
   }
   build.totals.push(now() - t0)
+  if (!rm) await c.remove()
   if (!t) return
   const start = t.get('node: run called')
-  for (const [step, ns] of t) build.steps.set(step, [...(build.steps.get(step) ?? []), Number(ns - start) / 1e6])
+  const trace = new Map([...t].map(([step, ns]) => [step, Number(ns - start) / 1e6]))
+  build.traces.push(trace)
+  for (const [step, ms] of trace) build.steps.set(step, [...(build.steps.get(step) ?? []), ms])
+}
+
+/** p50 of each sample's time from `before` to `step` (paired within a sample: steady under a load that swings). */
+function stepP50(build, before, step) {
+  const deltas = build.traces.filter((t) => t.has(step) && t.has(before)).map((t) => t.get(step) - t.get(before))
+  return deltas.length ? summarize(deltas).p50 : undefined
 }
 
 async function main() {
@@ -49,20 +62,28 @@ async function main() {
     busyboxRootfs(path.join(work, 'rootfs'))
     for (const dir of [a, b]) builds.push(await load(dir, path.join(work, 'rootfs')))
     for (let i = 0; i < 10; i++) for (const build of builds) await sample(build)
-    for (const build of builds) (build.totals.length = 0), build.steps.clear()
+    for (const build of builds) (build.totals.length = 0), build.steps.clear(), (build.traces.length = 0)
     const load0 = os.loadavg()[0]
     // Alternate which build goes first, so neither always runs right after the other's teardown.
     for (let i = 0; i < Number(n); i++) for (const build of i % 2 ? [...builds].reverse() : builds) await sample(build)
-    console.log(`\n## A/B: run() to observed exit of /bin/true, rm: true (n=${n} each, interleaved, load ${load0.toFixed(2)} -> ${os.loadavg()[0].toFixed(2)})`)
+    console.log(`\n## A/B: run() to observed exit of /bin/true, rm: ${rm} (n=${n} each, interleaved, load ${load0.toFixed(2)} -> ${os.loadavg()[0].toFixed(2)})`)
     console.log(`  A = ${a}\n  B = ${b}`)
     const [A, B] = builds.map((x) => summarize(x.totals))
     row('', 'A p50', 'B p50', 'B - A', 'A p95', 'B p95')
     row('total', fmt(A.p50), fmt(B.p50), fmt(B.p50 - A.p50), fmt(A.p95), fmt(B.p95))
+    // In B's order of median times; each step also as its own p50 from the step before it.
     const steps = [...builds[1].steps.keys()].filter((s) => builds[0].steps.has(s))
+    steps.sort((x, y) => summarize(builds[1].steps.get(x)).p50 - summarize(builds[1].steps.get(y)).p50)
     for (const step of steps) {
       const [sa, sb] = builds.map((x) => summarize(x.steps.get(step)).p50)
       row(`  ${step} (since run())`, fmt(sa), fmt(sb), fmt(sb - sa))
     }
+    row('', 'A step p50', 'B step p50', 'B - A')
+    steps.forEach((step, i) => {
+      if (!i) return
+      const [da, db] = builds.map((x) => stepP50(x, steps[i - 1], step))
+      row(`  ${steps[i - 1]} -> ${step}`, fmt(da), fmt(db), da === undefined || db === undefined ? 'n/a' : fmt(db - da))
+    })
   } finally {
     for (const build of builds) {
       for (const c of await build.lib.Container.list({ runtime: build.runtime, all: true })) await c.remove({ force: true }).catch(() => {})
