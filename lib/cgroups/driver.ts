@@ -48,6 +48,8 @@ export interface CgroupDriver {
   /** Names of the child cgroups. */
   children(rel: string): string[]
   counters(rel: string): CgroupCounters
+  /** The OOM killer's kills in the cgroup (0 once it is gone): one file, read as every program ends. */
+  oomKills(rel: string): number
   /** Asks the freezer to freeze or thaw; {@link frozen} tells when it is done. */
   setFrozen(rel: string, frozen: boolean): void
   /** True when every task is frozen, false when thawed, undefined while in between. */

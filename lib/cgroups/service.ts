@@ -118,7 +118,8 @@ export class CgroupService {
   /** Whether the kernel's OOM killer killed a process of the container (memory.events / memory.oom_control). */
   oomKilled(id: string): boolean {
     const driver = this.driver
-    return !!driver && driver.exists(this.rel(id)) && driver.counters(this.rel(id)).oomKills > 0
+    // Only the OOM counter: it is read as every program ends, before wait() resolves.
+    return !!driver && driver.oomKills(this.rel(id)) > 0
   }
 
   /**

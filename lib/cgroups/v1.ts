@@ -146,8 +146,12 @@ export class V1Driver implements CgroupDriver {
       pids: readNumber(this.file('pids', rel, 'pids.current')),
       blkioRead,
       blkioWrite,
-      oomKills: readKeyed(mem('memory.oom_control')).get('oom_kill') ?? 0,
+      oomKills: this.oomKills(rel),
     }
+  }
+
+  oomKills(rel: string): number {
+    return readKeyed(this.file('memory', rel, 'memory.oom_control')).get('oom_kill') ?? 0
   }
 
   setFrozen(rel: string, frozen: boolean): void {

@@ -132,8 +132,12 @@ export class V2Driver implements CgroupDriver {
       pids: readNumber(f('pids.current')),
       blkioRead,
       blkioWrite,
-      oomKills: readKeyed(f('memory.events')).get('oom_kill') ?? 0,
+      oomKills: this.oomKills(rel),
     }
+  }
+
+  oomKills(rel: string): number {
+    return readKeyed(path.join(this.dir(rel), 'memory.events')).get('oom_kill') ?? 0
   }
 
   setFrozen(rel: string, frozen: boolean): void {

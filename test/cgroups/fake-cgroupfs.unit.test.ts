@@ -137,3 +137,19 @@ test('no cgroups at all: a container that is not privileged is EUNSUPPORTED, say
   expect(() => none.prepare('c1', resolveResources({}, 2), { readOnly: true, devices: devicePolicy({ privileged: false, rules: [{ type: 'a', major: '*', minor: '*', access: 'rwm' }] }) })).toThrow(refused)
   expect(none.prepare('c1', resolveResources({}, 2), { readOnly: true, devices: devicePolicy({ privileged: true }) })).toBeUndefined()
 })
+
+test("a program's end reads only the OOM counter (v1 memory.oom_control, v2 memory.events): the other counters are not read, so one unreadable does not matter; false once the cgroup is gone", () => {
+  const v1 = new CgroupService('scope', () => ({ name: 'v1', hierarchies: [{ controllers: ['memory'], mountPoint: path.join(root, 'memory'), ownPath: '/' }] }))
+  fs.mkdirSync(path.join(root, 'memory/scope/c1'), { recursive: true })
+  write('memory/scope/c1/memory.oom_control', 'oom_kill_disable 0\nunder_oom 0\noom_kill 1\n')
+  const v2 = new CgroupService('scope', () => ({ name: 'v2', mountPoint: path.join(root, 'unified'), controllers: new Set(['memory']), ownPath: '/' }))
+  fs.mkdirSync(path.join(root, 'unified/scope/c1'), { recursive: true })
+  write('unified/scope/c1/memory.events', 'low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\n')
+  // Reading any other counter (stats() reads them all) would fail with EISDIR.
+  for (const f of ['memory/scope/c1/memory.usage_in_bytes', 'memory/scope/c1/memory.limit_in_bytes', 'unified/scope/c1/memory.stat', 'unified/scope/c1/memory.current'])
+    fs.mkdirSync(path.join(root, f))
+  expect(v1.oomKilled('c1')).toBe(true)
+  expect(v2.oomKilled('c1')).toBe(false)
+  expect(v1.oomKilled('gone')).toBe(false)
+  expect(v2.oomKilled('gone')).toBe(false)
+})
