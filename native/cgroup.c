@@ -30,7 +30,8 @@ int mc_cgroups_open(struct mc_spec *s) {
 
 void mc_cgroups_join(struct mc_spec *s, int ns_fd) {
   for (size_t i = 0; i < s->ncgroup_procs; i++) {
-    /* "0" is the writer itself: no pid translation across the new pid namespace. */
+    /* "0" is the writer itself: no pid translation across the new pid namespace. The writer is
+       single-threaded, so v1's tasks file (a thread) moves all of it, without the global lock cgroup.procs takes. */
     if (write(s->cgroup_fds[i], "0", 1) != 1) mc_fail("join cgroup", errno, "%s", s->cgroup_procs[i]);
     close(s->cgroup_fds[i]);
   }

@@ -5,7 +5,7 @@
 #include "spec.h"
 
 /*
- * Opens the cgroup.procs files of the spec while the host's paths are still
+ * Opens the spec's join files (cgroup.procs; v1's tasks) while the host's paths are still
  * visible (before any setns into the container's mount namespace).
  * Fails the shim itself (returns -1 with errno) rather than a child.
  */

@@ -131,7 +131,7 @@ struct mc_spec {
   struct mc_idmap *uid_maps, *gid_maps;
   size_t nuid_maps, ngid_maps;
 
-  /* both: cgroups to join ("cgroup.procs" paths) and whether to then enter a cgroup namespace there */
+  /* both: cgroups to join (the files to write "0" into: cgroup.procs, or v1's tasks) and whether to then enter a cgroup namespace there */
   const char **cgroup_procs;
   size_t ncgroup_procs;
   int *cgroup_fds; /* opened by mc_cgroups_open */

@@ -40,8 +40,13 @@ export interface CgroupDriver {
   create(rel: string, res: Resources, devices: DevicePolicy): void
   /** Applies new limits to an existing cgroup. */
   apply(rel: string, res: Resources): void
-  /** The cgroup.procs files a process writes "0" into to join the cgroup (one per hierarchy). */
-  procsFiles(rel: string): string[]
+  /**
+   * The files a single-threaded process writes "0" into to join the cgroup (one per hierarchy):
+   * cgroup.procs on v2; v1's `tasks`, which moves the writer's thread alone and so skips the
+   * kernel's global threadgroup lock, whose write side waits for an RCU grace period (milliseconds
+   * on a busy host) that cgroup.procs pays on every start.
+   */
+  joinFiles(rel: string): string[]
   /** Removes the cgroup; false while processes remain in it. */
   remove(rel: string): boolean
   exists(rel: string): boolean

@@ -98,13 +98,13 @@ export class CgroupService {
       this.ownerRecorded = true
     }
     this.marks.delete(id)
-    return { join: { procsFiles: driver.procsFiles(rel) }, mounts: driver.containerMounts(opts.readOnly) }
+    return { join: { joinFiles: driver.joinFiles(rel) }, mounts: driver.containerMounts(opts.readOnly) }
   }
 
   /** The container's cgroups for a process joining it (exec); undefined when it has none. */
   join(id: string): CgroupJoin | undefined {
     const driver = this.driver
-    return driver?.exists(this.rel(id)) ? { procsFiles: driver.procsFiles(this.rel(id)) } : undefined
+    return driver?.exists(this.rel(id)) ? { joinFiles: driver.joinFiles(this.rel(id)) } : undefined
   }
 
   /** Removes the container's cgroup once its last process is gone (the kernel may take a moment to let go). */
@@ -193,7 +193,7 @@ export class CgroupService {
 
   /** Milliseconds since the container's cgroup was made (0 when it is gone meanwhile). */
   private age(driver: CgroupDriver, id: string): number {
-    const dir = path.dirname(driver.procsFiles(this.rel(id))[0]!)
+    const dir = path.dirname(driver.joinFiles(this.rel(id))[0]!)
     const made = fs.statSync(dir, { throwIfNoEntry: false })?.mtimeMs
     return made === undefined ? 0 : Date.now() - made
   }
@@ -229,7 +229,7 @@ export class CgroupService {
 
   /** A scope's directory in each hierarchy, under this process's own cgroups. */
   private scopeDirs(driver: CgroupDriver, scope: string): string[] {
-    return driver.procsFiles(scope).map((f) => path.dirname(f))
+    return driver.joinFiles(scope).map((f) => path.dirname(f))
   }
 
   /** The backend for `action`; EUNSUPPORTED without cgroups. */

@@ -111,8 +111,8 @@ export class V1Driver implements CgroupDriver {
     }
   }
 
-  procsFiles(rel: string): string[] {
-    return this.hierarchies.map((h) => path.join(h.mountPoint, h.ownPath, rel, 'cgroup.procs'))
+  joinFiles(rel: string): string[] {
+    return this.hierarchies.map((h) => path.join(h.mountPoint, h.ownPath, rel, 'tasks'))
   }
 
   remove(rel: string): boolean {
@@ -166,7 +166,7 @@ export class V1Driver implements CgroupDriver {
 
   pids(rel: string): number[] {
     const h = this.byController.get('pids') ?? this.hierarchies[0]
-    return h ? readPids(path.join(h.mountPoint, h.ownPath, rel, 'cgroup.procs')) : []
+    return h ? readPids(path.join(h.mountPoint, h.ownPath, rel, 'tasks')) : []
   }
 
   containerMounts(readOnly: boolean): MountOp[] {

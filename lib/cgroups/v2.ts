@@ -99,7 +99,7 @@ export class V2Driver implements CgroupDriver {
     if (res.pidsLimit !== undefined) writeValue(f('pids.max'), res.pidsLimit)
   }
 
-  procsFiles(rel: string): string[] {
+  joinFiles(rel: string): string[] {
     return [path.join(this.dir(rel), 'cgroup.procs')]
   }
 

@@ -73,8 +73,8 @@ export interface SeccompFilter {
 
 /** The cgroups the process joins before anything else, then a cgroup namespace rooted there (run) or the container's (exec). */
 export interface CgroupJoin {
-  /** cgroup.procs files, one per hierarchy. */
-  procsFiles: string[]
+  /** The files to write "0" into, one per hierarchy (CgroupDriver.joinFiles). */
+  joinFiles: string[]
 }
 
 /** The shim's json-file log (native/logger.h): pipes for the program's stdout and stderr, copied into `path`. */
@@ -182,7 +182,7 @@ function withoutCgroupns(flags: number, c: CgroupJoin | undefined): number {
 /** The cgroups to join, and the order that follows: join, then the cgroup namespace. */
 function cgroupTokens(c: CgroupJoin | undefined): string[] {
   if (!c) return []
-  return [...c.procsFiles.flatMap((f) => ['cgroup', f]), 'cgroupns', '1']
+  return [...c.joinFiles.flatMap((f) => ['cgroup', f]), 'cgroupns', '1']
 }
 
 function mountTokens(op: MountOp): string[] {

@@ -42,7 +42,7 @@ function ruleset(): string {
 
 /** The cgroup directories of a running container, one per hierarchy, from its processes' cgroup.procs files. */
 function cgroupDirsOf(id: string): string[] {
-  return (runtime.cgroups.join(id)?.procsFiles ?? []).map((f) => path.dirname(f))
+  return (runtime.cgroups.join(id)?.joinFiles ?? []).map((f) => path.dirname(f))
 }
 
 /** A container of this file on the bridge with port 80 published, running `cmd`; what it holds once it runs. */

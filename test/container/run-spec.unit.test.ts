@@ -48,7 +48,7 @@ const image: ImageRecord = { id: 'sha256:' + 'b'.repeat(64), layers: [], config:
 function spec(r: ContainerRecord, o: { netns?: NetnsChoice; featureMounts?: MountOp[]; cgroupMounts?: MountOp[]; img?: ImageRecord } = {}): RunSpec {
   return buildRunSpec({
     record: r, image: o.img ?? image, layerDirs: [layer], paths, netns: o.netns ?? { kind: 'own' }, featureMounts: o.featureMounts ?? [],
-    cgroups: o.cgroupMounts ? { join: { procsFiles: ['/sys/fs/cgroup/x/cgroup.procs'] }, mounts: o.cgroupMounts } : undefined,
+    cgroups: o.cgroupMounts ? { join: { joinFiles: ['/sys/fs/cgroup/x/cgroup.procs'] }, mounts: o.cgroupMounts } : undefined,
   })
 }
 

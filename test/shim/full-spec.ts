@@ -28,7 +28,7 @@ export const fullProcess: ProcessSpec = {
   ],
 }
 
-const cgroups = { procsFiles: ['/sys/fs/cgroup/mc/a b/cgroup.procs', '/sys/fs/cgroup/memory/mc/cgroup.procs'] }
+const cgroups = { joinFiles: ['/sys/fs/cgroup/mc/a b/cgroup.procs', '/sys/fs/cgroup/memory/mc/cgroup.procs'] }
 const cloneFlags = 0x7c020000 | CLONE_NEWCGROUP
 
 /** A run spec with every field set, its output as given. */
@@ -133,7 +133,7 @@ const decodedProcess = {
     { resource: 7, soft: '1024', hard: '4096' },
     { resource: 4, soft: unlimited, hard: unlimited },
   ],
-  cgroup_procs: cgroups.procsFiles,
+  cgroup_procs: cgroups.joinFiles,
   cgroupns: 1,
   userns: 2,
 }

@@ -123,7 +123,7 @@ describe('encodeRunSpec', () => {
   })
 
   test('cgroups to join: their procs files, then the cgroup namespace, which is left out of the clone flags', () => {
-    const e = decode(encodeRunSpec(runSpec({ cgroups: { procsFiles: ['/sys/fs/cgroup/a/cgroup.procs', '/sys/fs/cgroup/cpu/a/cgroup.procs'] } })))
+    const e = decode(encodeRunSpec(runSpec({ cgroups: { joinFiles: ['/sys/fs/cgroup/a/cgroup.procs', '/sys/fs/cgroup/cpu/a/cgroup.procs'] } })))
     expect(all(e, 'cgroup').flat()).toEqual(['/sys/fs/cgroup/a/cgroup.procs', '/sys/fs/cgroup/cpu/a/cgroup.procs'])
     expect(one(e, 'cgroupns')).toBe('1')
     const keys = e.map((x) => x[0])
@@ -174,7 +174,7 @@ describe('encodeExecSpec', () => {
   })
 
   test("with the container's cgroups, the cgroup namespace is joined after them, not with the others", () => {
-    const e = decode(encodeExecSpec({ ...exec, cgroups: { procsFiles: ['/sys/fs/cgroup/a/cgroup.procs'] } }))
+    const e = decode(encodeExecSpec({ ...exec, cgroups: { joinFiles: ['/sys/fs/cgroup/a/cgroup.procs'] } }))
     expect(Number(one(e, 'join')) & CLONE_NEWCGROUP).toBe(0)
     expect(all(e, 'cgroup').flat()).toEqual(['/sys/fs/cgroup/a/cgroup.procs'])
     expect(one(e, 'cgroupns')).toBe('1')
