@@ -375,13 +375,25 @@ void mc_setup_uts(const struct mc_spec *s) {
     mc_fail("sethostname", errno, "%s", s->hostname);
 }
 
-void mc_loopback_up(void) {
+int mc_try_loopback_up(const char **step) {
   int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (sock < 0) mc_fail("loopback", errno, "socket");
+  if (sock < 0) return *step = "socket", -1;
   struct ifreq ifr = {0};
   snprintf(ifr.ifr_name, IFNAMSIZ, "lo");
-  if (ioctl(sock, SIOCGIFFLAGS, &ifr) < 0) mc_fail("loopback", errno, "get flags");
-  ifr.ifr_flags |= IFF_UP;
-  if (ioctl(sock, SIOCSIFFLAGS, &ifr) < 0) mc_fail("loopback", errno, "set flags");
+  *step = "get flags";
+  int r = ioctl(sock, SIOCGIFFLAGS, &ifr);
+  if (r == 0) {
+    ifr.ifr_flags |= IFF_UP;
+    *step = "set flags";
+    r = ioctl(sock, SIOCSIFFLAGS, &ifr);
+  }
+  int e = errno;
   close(sock);
+  errno = e;
+  return r;
+}
+
+void mc_loopback_up(void) {
+  const char *step;
+  if (mc_try_loopback_up(&step) < 0) mc_fail("loopback", errno, "%s", step);
 }

@@ -47,6 +47,7 @@
 #include "logger.h"
 #include "owner.h"
 #include "netns-sockets.h"
+#include "netns-warm.h"
 #include "probe.h"
 #include "relay.h"
 #include "process.h"
@@ -228,6 +229,8 @@ static int run(struct mc_spec *spec, pid_t owner) {
   int out[2], err[2];
   struct mc_log *log = open_log(spec, out, err);
   if (mc_cgroups_open(spec) < 0) mc_fail("open cgroup", errno, "cgroup.procs");
+  /* Before a user namespace is entered: leaving the warm network namespace needs the host's privilege. */
+  unsigned long clone_flags = mc_netns_settle(spec);
   /* After every host path is open (as the caller still), so that the container's namespaces are the new user namespace's. */
   if (spec->userns_path) mc_join_userns(spec->userns_path);
   else if (spec->userns) mc_enter_userns();
@@ -237,7 +240,7 @@ static int run(struct mc_spec *spec, pid_t owner) {
   int nested = spec->nuid_maps > 0;
   if (nested && pipe2(gate, O_CLOEXEC) < 0) mc_fail("pipe", errno, "keep-id gate");
   mc_step(MC_STEP_CLONE);
-  pid_t pid = mc_owner_clone(spec->clone_flags); /* the container never outlives its shim */
+  pid_t pid = mc_owner_clone(clone_flags); /* the container never outlives its shim */
   if (pid < 0) mc_fail("clone", errno, "namespaces");
   if (pid == 0) {
     if (nested) mc_await_nested_maps(gate);
@@ -339,6 +342,7 @@ int main(int argc, char **argv) {
   if (!strcmp(argv[1], "run") && argc > 2) {
     mc_owner_prepare((pid_t)atoi(argv[2]));
     mc_steps_init();
+    mc_netns_warm();
   }
   mc_spec_read(CONTROL_FD, &spec);
   mc_step(MC_STEP_SPEC_READ);

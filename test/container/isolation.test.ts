@@ -1,7 +1,8 @@
 import * as fs from 'node:fs'
 import { execFileSync } from 'node:child_process'
 import { run, type Runtime } from '../../lib'
-import { text, useRuntime } from '../helpers'
+import { childProcesses, text, useRuntime } from '../helpers'
+import { eventually } from '../network/helpers'
 
 let runtime: Runtime
 
@@ -53,6 +54,28 @@ test('net namespace "none": only lo, up, and no routes', async () => {
   expect(out.split('\n')[0]).toBe('lo')
   expect(out).not.toMatch(/eth0/)
   expect(out.split('\n').filter((l) => /^\w+\t/.test(l) && !l.startsWith('Iface'))).toEqual([])
+})
+
+test('net "none": each container has a namespace of its own, which the spare shim made before the start and nothing else shares', async () => {
+  const hostNet = nsOf('self', 'net')
+  const started = [await run('host', ['sleep', '30'], { runtime, network: 'none' }), await run('host', ['sleep', '30'], { runtime, network: 'none' })]
+  try {
+    const programs = await Promise.all(started.map(async (c) => (await c.inspect()).state.pid))
+    const shims = programs.map((pid) => Number(fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')[1]))
+    const nets = programs.map((pid) => nsOf(pid, 'net'))
+    expect(new Set([hostNet, ...nets]).size).toBe(3)
+    // The spare shim waiting for the next start already sits in a fresh namespace, which the next 'none' container gets.
+    let spare = 0
+    await eventually(() => (spare = childProcesses(process.pid).find(([pid, comm]) => comm === 'mc-shim' && !shims.includes(pid))?.[0] ?? 0) > 0)
+    const warm = nsOf(spare, 'net')
+    expect([hostNet, ...nets]).not.toContain(warm)
+    const next = await run('host', ['sh', '-c', 'readlink /proc/self/ns/net; ls /sys/class/net; cat /sys/class/net/lo/operstate'], { runtime, network: 'none' })
+    await next.wait()
+    expect(await text(next.logs())).toBe(`${warm}\nlo\nunknown\n`)
+    await next.remove()
+  } finally {
+    for (const c of started) await c.remove({ force: true })
+  }
 })
 
 test('the default network is the bridge: eth0 with an address and a default route', async () => {
