@@ -5,6 +5,7 @@
 // Prints run() -> observed exit of /bin/true (rm: true, net none, every default on) per build, and,
 // for builds that stamp their steps (lib/util/start-trace.ts), the p50 of each step per build.
 // AB_RM=0: without rm: true (run() to wait() resolved; the container is removed after the sample).
+// AB_NET=bridge (or host): that network instead of 'none'.
 'use strict'
 const fs = require('node:fs')
 const os = require('node:os')
@@ -27,13 +28,14 @@ async function load(dir, rootfs) {
 }
 
 const rm = process.env.AB_RM !== '0'
+const network = process.env.AB_NET ?? 'none'
 
 async function sample(build) {
   const t = build.trace?.openTrace()
   const t0 = now()
   let c
   try {
-    c = await build.lib.run('ab-bb', ['/bin/true'], { runtime: build.runtime, network: 'none', rm })
+    c = await build.lib.run('ab-bb', ['/bin/true'], { runtime: build.runtime, network, rm })
     await c.wait()
   } finally {
     build.trace?.closeTrace()
@@ -66,7 +68,7 @@ async function main() {
     const load0 = os.loadavg()[0]
     // Alternate which build goes first, so neither always runs right after the other's teardown.
     for (let i = 0; i < Number(n); i++) for (const build of i % 2 ? [...builds].reverse() : builds) await sample(build)
-    console.log(`\n## A/B: run() to observed exit of /bin/true, rm: ${rm} (n=${n} each, interleaved, load ${load0.toFixed(2)} -> ${os.loadavg()[0].toFixed(2)})`)
+    console.log(`\n## A/B: run() to observed exit of /bin/true, rm: ${rm}, network ${network} (n=${n} each, interleaved, load ${load0.toFixed(2)} -> ${os.loadavg()[0].toFixed(2)})`)
     console.log(`  A = ${a}\n  B = ${b}`)
     const [A, B] = builds.map((x) => summarize(x.totals))
     row('', 'A p50', 'B p50', 'B - A', 'A p95', 'B p95')
