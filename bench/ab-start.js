@@ -6,6 +6,8 @@
 // for builds that stamp their steps (lib/util/start-trace.ts), the p50 of each step per build.
 // AB_RM=0: without rm: true (run() to wait() resolved; the container is removed after the sample).
 // AB_NET=bridge (or host): that network instead of 'none'.
+// AB_CGROUP2=<cgroup2 mount>: each runtime's cgroups on that cgroup2 hierarchy, with the v2 driver (as
+// test/cgroups/v2-live.test.ts does on a hybrid host's /sys/fs/cgroup/unified): the v2 start path.
 'use strict'
 const fs = require('node:fs')
 const os = require('node:os')
@@ -23,12 +25,21 @@ async function load(dir, rootfs) {
     trace = undefined // a build from before the breakdown: totals only
   }
   const runtime = new lib.Runtime({ root: fs.mkdtempSync(path.join(os.tmpdir(), 'mc-ab-root-')) })
+  if (process.env.AB_CGROUP2) useCgroup2(dir, runtime, process.env.AB_CGROUP2)
   await lib.Image.import(rootfs, { runtime, ref: 'ab-bb' })
   return { dir, lib, trace, runtime, totals: [], steps: new Map(), traces: [] }
 }
 
 const rm = process.env.AB_RM !== '0'
 const network = process.env.AB_NET ?? 'none'
+
+/** Puts the runtime's cgroups on the cgroup2 hierarchy at `mount`, through the v2 driver of the build in `dir`. */
+function useCgroup2(dir, runtime, mount) {
+  const { CgroupService } = require(path.resolve(dir, 'dist/cgroups'))
+  const controllers = new Set(fs.readFileSync(path.join(mount, 'cgroup.controllers'), 'utf8').trim().split(/\s+/).filter(Boolean))
+  const scope = `minicontainer-ab-${path.basename(runtime.root)}`
+  Object.assign(runtime, { cgroups: new CgroupService(scope, () => ({ name: 'v2', mountPoint: mount, controllers, ownPath: '/' })) })
+}
 
 async function sample(build) {
   const t = build.trace?.openTrace()
@@ -68,7 +79,7 @@ async function main() {
     const load0 = os.loadavg()[0]
     // Alternate which build goes first, so neither always runs right after the other's teardown.
     for (let i = 0; i < Number(n); i++) for (const build of i % 2 ? [...builds].reverse() : builds) await sample(build)
-    console.log(`\n## A/B: run() to observed exit of /bin/true, rm: ${rm}, network ${network} (n=${n} each, interleaved, load ${load0.toFixed(2)} -> ${os.loadavg()[0].toFixed(2)})`)
+    console.log(`\n## A/B: run() to observed exit of /bin/true, rm: ${rm}, network ${network}${process.env.AB_CGROUP2 ? `, cgroup2 at ${process.env.AB_CGROUP2}` : ''} (n=${n} each, interleaved, load ${load0.toFixed(2)} -> ${os.loadavg()[0].toFixed(2)})`)
     console.log(`  A = ${a}\n  B = ${b}`)
     const [A, B] = builds.map((x) => summarize(x.totals))
     row('', 'A p50', 'B p50', 'B - A', 'A p95', 'B p95')
