@@ -18,6 +18,14 @@
 #include "report.h"
 
 int mc_cgroups_open(struct mc_spec *s) {
+  /*
+   * Rootless, the shim enters its user namespace before the clone, where the kernel's checks of a
+   * clone into a cgroup differ from a write's: such a child joins by writing, as before.
+   */
+  if (s->cgroup_dir && !s->userns && !s->userns_path) {
+    s->cgroup_dir_fd = open(s->cgroup_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (s->cgroup_dir_fd < 0) return -1;
+  }
   if (s->ncgroup_procs == 0) return 0;
   s->cgroup_fds = calloc(s->ncgroup_procs, sizeof(int));
   if (!s->cgroup_fds) return -1;
@@ -29,12 +37,13 @@ int mc_cgroups_open(struct mc_spec *s) {
 }
 
 void mc_cgroups_join(struct mc_spec *s, int ns_fd) {
-  for (size_t i = 0; i < s->ncgroup_procs; i++) {
+  for (size_t i = 0; i < s->ncgroup_procs && !s->cgroup_born; i++) {
     /* "0" is the writer itself: no pid translation across the new pid namespace. The writer is
        single-threaded, so v1's tasks file (a thread) moves all of it, without the global lock cgroup.procs takes. */
     if (write(s->cgroup_fds[i], "0", 1) != 1) mc_fail("join cgroup", errno, "%s", s->cgroup_procs[i]);
     close(s->cgroup_fds[i]);
   }
+  if (s->cgroup_dir_fd >= 0) close(s->cgroup_dir_fd);
   if (!s->cgroupns) return;
   if (ns_fd >= 0 ? setns(ns_fd, CLONE_NEWCGROUP) : unshare(CLONE_NEWCGROUP))
     mc_fail("cgroup namespace", errno, "%s", ns_fd >= 0 ? "setns" : "unshare");

@@ -25,6 +25,8 @@
  */
 #define _GNU_SOURCE
 #include "owner.h"
+#include <linux/sched.h>
+#include <stdint.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -125,7 +127,19 @@ static void tie_child_to_shim(int shim_fd, const sigset_t *mask) {
   close(shim_fd);
 }
 
-pid_t mc_owner_clone(unsigned long flags) {
+/* clone3 into `cgroup_fd` (CLONE_INTO_CGROUP), falling back to a raw clone(); -1 for no cgroup. */
+static pid_t clone_raw(unsigned long flags, int cgroup_fd, int *born) {
+  *born = 0;
+  if (cgroup_fd >= 0) {
+    struct clone_args args = {.flags = flags | CLONE_INTO_CGROUP, .exit_signal = SIGCHLD, .cgroup = (uint64_t)cgroup_fd};
+    pid_t pid = (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+    if (pid >= 0) return *born = 1, pid;
+  }
+  /* A raw clone is fork() with namespaces: the child continues right here. */
+  return (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, 0);
+}
+
+pid_t mc_owner_clone(unsigned long flags, int cgroup_fd, int *born) {
   int self = (int)syscall(SYS_pidfd_open, getpid(), 0);
   if (self < 0) mc_fail("pidfd_open", errno, "shim");
   sigset_t term, mask;
@@ -133,8 +147,7 @@ pid_t mc_owner_clone(unsigned long flags) {
   sigaddset(&term, SIGTERM);
   /* An owner dying during the clone is handled once container_fd is known. */
   sigprocmask(SIG_BLOCK, &term, &mask);
-  /* A raw clone is fork() with namespaces: the child continues right here. */
-  pid_t pid = (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, 0);
+  pid_t pid = clone_raw(flags, cgroup_fd, born);
   if (pid == 0) {
     tie_child_to_shim(self, &mask);
     return 0;

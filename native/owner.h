@@ -17,8 +17,13 @@ void mc_owner_watch(pid_t owner);
  * in the shim). The child dies with the shim (PR_SET_PDEATHSIG) even when the
  * shim dies between the clone and the prctl, and the shim knows which process
  * to kill before any owner death can be handled.
+ *
+ * With a cgroup v2 directory `cgroup_fd` (else -1), the child is born in it (clone3 with
+ * CLONE_INTO_CGROUP), which spares it the move a write to cgroup.procs makes (the kernel's global
+ * threadgroup lock, whose write side waits for an RCU grace period). *born says whether it was;
+ * where the kernel refuses (before 5.7, or a cgroup it cannot be born in) it is a plain clone.
  */
-pid_t mc_owner_clone(unsigned long flags);
+pid_t mc_owner_clone(unsigned long flags, int cgroup_fd, int *born);
 
 /* The most threads of the owner watched (Node has a dozen). */
 #define MC_OWNER_MAX_THREADS 128

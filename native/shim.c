@@ -240,11 +240,13 @@ static int run(struct mc_spec *spec, pid_t owner) {
   int nested = spec->nuid_maps > 0;
   if (nested && pipe2(gate, O_CLOEXEC) < 0) mc_fail("pipe", errno, "keep-id gate");
   mc_step(MC_STEP_CLONE);
-  pid_t pid = mc_owner_clone(clone_flags); /* the container never outlives its shim */
+  int born = 0;
+  pid_t pid = mc_owner_clone(clone_flags, spec->cgroup_dir_fd, &born); /* the container never outlives its shim */
   if (pid < 0) mc_fail("clone", errno, "namespaces");
   if (pid == 0) {
     if (nested) mc_await_nested_maps(gate);
     mc_step(MC_STEP_CHILD);
+    spec->cgroup_born = born;
     start_child(report);
     if (log) attach_output(out, err);
     mc_cgroups_join(spec, -1);

@@ -88,6 +88,8 @@ static void process_fields(FILE *out, const struct mc_spec *s) {
   fputs("],\"cgroup_procs\":", out);
   strings(out, s->cgroup_procs, s->ncgroup_procs);
   fprintf(out, ",\"cgroupns\":%d,\"userns\":%d", s->cgroupns, s->userns);
+  key(out, "cgroup_dir");
+  string(out, s->cgroup_dir);
   key(out, "userns_path");
   string(out, s->userns_path);
   for (int u = 1; u >= 0; u--) {

@@ -163,6 +163,7 @@ static int parse(struct mc_spec *s, struct cursor *c) {
     else if (!strcmp(key, "seccompflags")) s->seccomp_flags = (unsigned)num(v);
     else if (!strcmp(key, "cgroup")) PUSH(s->cgroup_procs, s->ncgroup_procs, v);
     else if (!strcmp(key, "cgroupns")) s->cgroupns = (int)num(v);
+    else if (!strcmp(key, "cgroupdir")) s->cgroup_dir = v;
     else if (!strcmp(key, "userns")) s->userns = (int)num(v);
     else if (!strcmp(key, "usernspath")) s->userns_path = v;
     else if (!strcmp(key, "env")) PUSH(s->env, s->nenv, (char *)v);
@@ -187,6 +188,7 @@ static void check_protocol(struct cursor *c) {
 void mc_spec_read(int fd, struct mc_spec *s) {
   memset(s, 0, sizeof(*s));
   s->netns_fd = -1;
+  s->cgroup_dir_fd = -1;
   uint32_t len;
   if (mc_read_all(fd, &len, sizeof(len)) < 0 || len == 0 || len > (64u << 20)) mc_fail("spec", EINVAL, "spec: cannot read length");
   s->blob = malloc(len);

@@ -135,6 +135,10 @@ struct mc_spec {
   const char **cgroup_procs;
   size_t ncgroup_procs;
   int *cgroup_fds; /* opened by mc_cgroups_open */
+  /* run, cgroup v2: the cgroup's directory, to clone the child into (CLONE_INTO_CGROUP) instead of its joining */
+  const char *cgroup_dir;
+  int cgroup_dir_fd;  /* opened by mc_cgroups_open when the child can be cloned into it; -1 otherwise */
+  int cgroup_born;    /* in the child: it was cloned into its cgroup, so it has nothing to join */
   int cgroupns;
 };
 

@@ -47,6 +47,8 @@ export interface CgroupDriver {
    * on a busy host) that cgroup.procs pays on every start.
    */
   joinFiles(rel: string): string[]
+  /** The directory a child can be cloned into (clone3's CLONE_INTO_CGROUP, cgroup v2 only); undefined on v1. */
+  cloneInto(rel: string): string | undefined
   /** Removes the cgroup; false while processes remain in it. */
   remove(rel: string): boolean
   exists(rel: string): boolean

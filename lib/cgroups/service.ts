@@ -98,7 +98,8 @@ export class CgroupService {
       this.ownerRecorded = true
     }
     this.marks.delete(id)
-    return { join: { joinFiles: driver.joinFiles(rel) }, mounts: driver.containerMounts(opts.readOnly) }
+    const intoDir = driver.cloneInto(rel)
+    return { join: { joinFiles: driver.joinFiles(rel), ...(intoDir ? { intoDir } : {}) }, mounts: driver.containerMounts(opts.readOnly) }
   }
 
   /** The container's cgroups for a process joining it (exec); undefined when it has none. */

@@ -115,6 +115,10 @@ export class V1Driver implements CgroupDriver {
     return this.hierarchies.map((h) => path.join(h.mountPoint, h.ownPath, rel, 'tasks'))
   }
 
+  cloneInto(): undefined {
+    return undefined
+  }
+
   remove(rel: string): boolean {
     let removed = true
     for (const h of this.hierarchies) removed = removeDir(path.join(h.mountPoint, h.ownPath, rel)) && removed

@@ -103,6 +103,10 @@ export class V2Driver implements CgroupDriver {
     return [path.join(this.dir(rel), 'cgroup.procs')]
   }
 
+  cloneInto(rel: string): string {
+    return this.dir(rel)
+  }
+
   remove(rel: string): boolean {
     return removeDir(this.dir(rel))
   }

@@ -75,6 +75,8 @@ export interface SeccompFilter {
 export interface CgroupJoin {
   /** The files to write "0" into, one per hierarchy (CgroupDriver.joinFiles). */
   joinFiles: string[]
+  /** cgroup v2, run: the cgroup's directory, which the shim clones the child into instead (CLONE_INTO_CGROUP). */
+  intoDir?: string
 }
 
 /** The shim's json-file log (native/logger.h): pipes for the program's stdout and stderr, copied into `path`. */
@@ -182,7 +184,7 @@ function withoutCgroupns(flags: number, c: CgroupJoin | undefined): number {
 /** The cgroups to join, and the order that follows: join, then the cgroup namespace. */
 function cgroupTokens(c: CgroupJoin | undefined): string[] {
   if (!c) return []
-  return [...c.joinFiles.flatMap((f) => ['cgroup', f]), 'cgroupns', '1']
+  return [...c.joinFiles.flatMap((f) => ['cgroup', f]), ...(c.intoDir ? ['cgroupdir', c.intoDir] : []), 'cgroupns', '1']
 }
 
 function mountTokens(op: MountOp): string[] {

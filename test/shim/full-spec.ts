@@ -29,6 +29,7 @@ export const fullProcess: ProcessSpec = {
 }
 
 const cgroups = { joinFiles: ['/sys/fs/cgroup/mc/a b/cgroup.procs', '/sys/fs/cgroup/memory/mc/cgroup.procs'] }
+const runCgroups = { ...cgroups, intoDir: '/sys/fs/cgroup/mc/a b' }
 const cloneFlags = 0x7c020000 | CLONE_NEWCGROUP
 
 /** A run spec with every field set, its output as given. */
@@ -55,7 +56,7 @@ export function fullRunSpec(output: OutputSpec): RunSpec {
     detach: true,
     exitFile: '/var/lib/mc/exit',
     hold: true,
-    cgroups,
+    cgroups: runCgroups,
     userns: 'range',
     usernsPath: '/proc/4243/ns/user',
     nestedMaps: {
@@ -110,6 +111,7 @@ export interface DecodedSpec {
   cgroup_procs: string[]
   cgroupns: number
   userns: number
+  cgroup_dir: string | null
   userns_path: string | null
   uid_maps: [number, number, number][]
   gid_maps: [number, number, number][]
@@ -136,6 +138,7 @@ const decodedProcess = {
   cgroup_procs: cgroups.joinFiles,
   cgroupns: 1,
   userns: 2,
+  cgroup_dir: null,
 }
 
 /** The fields a run spec leaves unset. */
@@ -179,6 +182,7 @@ export function decodedRunSpec(output: OutputSpec): DecodedSpec {
     target_pid: 0,
     join_flags: 0,
     ...decodedProcess,
+    cgroup_dir: runCgroups.intoDir,
     userns_path: '/proc/4243/ns/user',
     uid_maps: [
       [0, 1, 1000],
