@@ -22,7 +22,12 @@
 // then 8.55 -> 8.66 MiB over the next 7,000 (~16 bytes a cycle, while the snapshots above count
 // +1 KB of JS objects between cycles 2,000 and 8,000).
 //
+// Issue 20's bound is on the whole heap after GC, code included: from --slope-from (2,000) to the last
+// checkpoint, the least-squares slope of heapUsed after GC over the cycle number must stay under
+// --slope-kb (0.25 KB a cycle); the run prints it, with the data and code slopes beside it.
+//
 //   node --expose-gc bench/soak.js [--cycles 10000] [--every 1000] [--heap-mib 1] [--time-factor 2]
+//                                  [--slope-from 2000] [--slope-kb 0.25]
 //                                  [--pool 10.213.94.0/24] [--snapshots 2000,8000]
 //
 // --snapshots writes a heap snapshot (v8.writeHeapSnapshot, in the working directory) after those cycles.
@@ -38,7 +43,7 @@ const v8 = require('node:v8')
 const dist = path.join(__dirname, '../dist')
 
 function flags(argv) {
-  const f = { cycles: 10000, every: 1000, 'heap-mib': 1, 'time-factor': 2, pool: '10.213.94.0/24', snapshots: '' }
+  const f = { cycles: 10000, every: 1000, 'heap-mib': 1, 'time-factor': 2, 'slope-from': 2000, 'slope-kb': 0.25, pool: '10.213.94.0/24', snapshots: '' }
   for (let i = 0; i < argv.length; i += 2) {
     const key = argv[i].replace(/^--/, '')
     if (!(key in f)) throw new Error(`unknown flag ${argv[i]}`)
@@ -99,8 +104,28 @@ function checkpoint(cycle, names, cycleMs) {
   }
 }
 
-/** The invariants over all checkpoints: fds, links and rules exactly flat; data heap and p50 cycle time within their bounds after warm-up. */
-function verdict(points, { heapMiB, timeFactor }) {
+/** Least-squares slope of `key` (MiB) over the cycle number, in KB per cycle. */
+function slopeKB(points, key) {
+  const n = points.length
+  const mx = points.reduce((a, p) => a + p.cycle, 0) / n
+  const my = points.reduce((a, p) => a + p[key], 0) / n
+  const sxy = points.reduce((a, p) => a + (p.cycle - mx) * (p[key] - my), 0)
+  const sxx = points.reduce((a, p) => a + (p.cycle - mx) ** 2, 0)
+  return (sxy / sxx) * 1024
+}
+
+/** The heap's per-cycle slopes (KB: total, data, code) over the checkpoints from cycle `from` on; undefined with fewer than two. */
+function heapSlopes(points, from) {
+  const window = points.filter((p) => p.cycle >= from)
+  if (window.length < 2) return undefined
+  return { from: window[0].cycle, to: window[window.length - 1].cycle, totalKB: slopeKB(window, 'heapMiB'), dataKB: slopeKB(window, 'dataMiB'), codeKB: slopeKB(window, 'codeMiB') }
+}
+
+/**
+ * The invariants over all checkpoints: fds, links and rules exactly flat; data heap and p50 cycle time
+ * within their bounds after warm-up; the whole heap's slope from `slopeFrom` under `slopeKB` per cycle.
+ */
+function verdict(points, { heapMiB, timeFactor, slopeFrom = Infinity, slopeKB: maxSlope = Infinity }) {
   const failures = []
   const first = points[0]
   for (const k of ['fds', 'links', 'rules']) {
@@ -113,6 +138,9 @@ function verdict(points, { heapMiB, timeFactor }) {
   const fastest = (ps) => Math.min(...ps.map((p) => p.p50Ms))
   if (points.length > 1 && fastest(points.slice(half)) > timeFactor * fastest(points.slice(0, half)))
     failures.push(`p50 cycle time grew more than ${timeFactor}x (fastest of each half): ${points.map((p) => p.p50Ms).join(' -> ')} ms`)
+  const slopes = heapSlopes(points, slopeFrom)
+  if (slopes && slopes.totalKB > maxSlope)
+    failures.push(`heap after GC grew ${slopes.totalKB.toFixed(3)} KB per cycle over cycles ${slopes.from}-${slopes.to} (limit ${maxSlope}; data ${slopes.dataKB.toFixed(3)}, code ${slopes.codeKB.toFixed(3)})`)
   return failures
 }
 
@@ -154,14 +182,17 @@ async function main() {
     fs.rmSync(root, { recursive: true, force: true })
     fs.rmSync(tmp, { recursive: true, force: true })
   }
-  const failures = points.length ? verdict(points, { heapMiB: f['heap-mib'], timeFactor: f['time-factor'] }) : ['no checkpoint reached (cycles < every)']
+  const slopes = heapSlopes(points, f['slope-from'])
+  if (slopes) console.log(`heap after GC over cycles ${slopes.from}-${slopes.to}: ${slopes.totalKB.toFixed(3)} KB per cycle (data ${slopes.dataKB.toFixed(3)}, code ${slopes.codeKB.toFixed(3)}; limit ${f['slope-kb']})`)
+  const bounds = { heapMiB: f['heap-mib'], timeFactor: f['time-factor'], slopeFrom: f['slope-from'], slopeKB: f['slope-kb'] }
+  const failures = points.length ? verdict(points, bounds) : ['no checkpoint reached (cycles < every)']
   for (const x of failures) console.log(`FAIL ${x}`)
-  console.log(`SOAK ${JSON.stringify({ points, failures })}`)
+  console.log(`SOAK ${JSON.stringify({ points, slopes, failures })}`)
   console.log(`${f.cycles} cycles: ${failures.length ? `${failures.length} invariant failures` : 'all invariants held'}`)
   process.exitCode = failures.length ? 1 : 0
 }
 
-module.exports = { verdict }
+module.exports = { verdict, heapSlopes }
 
 if (require.main === module)
   main().catch((err) => {
