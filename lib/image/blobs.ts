@@ -15,7 +15,6 @@ import { Readable, Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { DigestMismatchError, InvalidArgumentError } from '../errors'
 import { scratchName, removeStaleScratch } from './scratch'
-import { Sha256Job } from '../util/offthread-sha256'
 
 const digestPattern = /^sha256:[0-9a-f]{64}$/
 
@@ -52,37 +51,6 @@ export class Hashing extends Transform {
   /** "sha256:<hex>" of everything that passed (call once, after the end). */
   digest(): string {
     return `sha256:${this.hash.digest('hex')}`
-  }
-}
-
-/** A pass-through that hashes what flows through it on the worker thread ({@link Sha256Job}): a layer's diffID. */
-export class OffThreadHashing extends Transform {
-  private readonly job = new Sha256Job()
-
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null, data?: Buffer) => void): void {
-    let room: Promise<void> | undefined
-    try {
-      room = this.job.update(chunk)
-    } catch (err) {
-      return cb(err as Error)
-    }
-    if (!room) return cb(null, chunk)
-    room.then(() => cb(null, chunk), cb)
-  }
-
-  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
-    if (err) this.job.abandon()
-    cb(err)
-  }
-
-  /** "sha256:<hex>" of everything that passed (once, after the end). */
-  async digest(): Promise<string> {
-    return `sha256:${await this.job.digest()}`
-  }
-
-  /** Drops the hash (the unpack failed); a no-op after {@link digest}. */
-  abandon(): void {
-    this.job.abandon()
   }
 }
 

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import * as crypto from 'node:crypto'
 import * as fs from 'node:fs'
 import { once } from 'node:events'
 import { PassThrough, type Readable } from 'node:stream'
@@ -15,8 +16,7 @@ import { applyLayer } from '../files/diff'
 import type { OwnerLedger } from '../files/owner-ledger'
 import { decompressed, writeAll } from '../files/tar-streams'
 import { diskUsage } from '../files/disk-usage'
-import { OffThreadHashing } from './blobs'
-import { Sha256Job } from '../util/offthread-sha256'
+import { Hashing } from './blobs'
 
 /** Where a layer ingest writes: both paths are private scratch of the store. */
 export interface LayerIngest {
@@ -48,14 +48,13 @@ export interface LayerIngestResult {
  * A broken archive is EINVALID naming the blob.
  */
 export async function unpackInto(diffDir: string, src: Readable, blobDigest: string, owners?: OwnerLedger): Promise<{ diffId: string; size: number }> {
-  const hashing = new OffThreadHashing()
+  const hashing = new Hashing()
   const plain = decompressed(src)
   plain.on('error', (err) => hashing.destroy(err))
   await applyLayer(diffDir, plain.pipe(hashing), { whiteouts: 'overlay', owners }).catch((err) => {
-    hashing.abandon()
     throw layerError(blobDigest, err)
   })
-  return { diffId: await hashing.digest(), size: await diskUsage(diffDir) }
+  return { diffId: hashing.digest(), size: await diskUsage(diffDir) }
 }
 
 /**
@@ -67,9 +66,10 @@ export async function unpackInto(diffDir: string, src: Readable, blobDigest: str
  * removes both paths whenever it does not commit them.
  */
 export async function ingestLayerPass(job: LayerIngest, chunks: AsyncIterable<Buffer>): Promise<LayerIngestResult> {
+  const hash = crypto.createHash('sha256')
   let blobSize = 0
   const fd = fs.openSync(job.blobTmp, 'wx', 0o644)
-  // One blob write in flight, on the threadpool: this thread (a pull's bottleneck) unpacks the next
+  // One blob write in flight, on the threadpool: this thread (a pull's bottleneck) hashes and unpacks the next
   // chunk meanwhile. Writing into fresh page-cache pages costs milliseconds per MiB on some machines; done here
   // synchronously, it took a fifth of this thread's time.
   let writing: Promise<void> = Promise.resolve()
@@ -80,10 +80,9 @@ export async function ingestLayerPass(job: LayerIngest, chunks: AsyncIterable<Bu
     toLayer.destroy()
     return undefined
   })
-  const hash = new Sha256Job() // from here on, every way out digests or abandons it: an open job holds the process
   try {
     for await (const chunk of chunks) {
-      await hash.update(chunk)
+      hash.update(chunk)
       blobSize += chunk.length
       await writing
       writing = writeAll(fd, chunk)
@@ -93,7 +92,6 @@ export async function ingestLayerPass(job: LayerIngest, chunks: AsyncIterable<Bu
     await writing
     toLayer.end()
   } catch (err) {
-    hash.abandon()
     toLayer.destroy(err as Error) // with the error: a plain destroy() would leave the unpacker waiting for an end
     await Promise.all([unpack, writing.catch(() => undefined)]) // the fd stays open until its last write is done
     throw err
@@ -101,7 +99,7 @@ export async function ingestLayerPass(job: LayerIngest, chunks: AsyncIterable<Bu
     fs.closeSync(fd)
   }
   const layer = await unpack
-  return { blobDigest: `sha256:${await hash.digest()}`, blobSize, ...(layer ? { layer } : { unpackError }) }
+  return { blobDigest: `sha256:${hash.digest('hex')}`, blobSize, ...(layer ? { layer } : { unpackError }) }
 }
 
 /** Resolves when the stream drained, or was destroyed (its reader gave up). */
