@@ -46,8 +46,12 @@ function pullIn(dist, ref, work) {
   return new Promise((resolve, reject) =>
     execFile(process.execPath, [...(process.env.PULL_AB_NODE_FLAGS ?? '').split(' ').filter(Boolean), __filename, '--child', dist, ref, root], { maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
       fs.rmSync(root, { recursive: true, force: true })
-      if (err || !stdout) reject(new Error(`pull child failed: ${stderr || err?.message || 'it printed nothing'}`))
-      else resolve(JSON.parse(stdout))
+      try {
+        if (err || !stdout) throw new Error(stderr || err?.message || 'it printed nothing')
+        resolve(JSON.parse(stdout))
+      } catch (e) {
+        reject(new Error(`pull child failed: ${e.message}`)) // rejected, not thrown here: main's finally stops the registry and engine
+      }
     }),
   )
 }
