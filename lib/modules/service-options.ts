@@ -8,6 +8,7 @@
 import type { Container } from '../container/container'
 import type { ContainerContext } from '../container/context'
 import { run } from '../container/run'
+import type { RunOptions } from '../container/types'
 import type { FileSpec } from '../harness/files'
 import type { WaitStrategy } from '../harness/strategy'
 import { StartedService } from './started-service'
@@ -24,6 +25,14 @@ export interface ServiceOptions {
   name?: string
   /** Keep one running container of this configuration (under `name`) across test runs and workers, as `run`'s `reuse`. */
   reuse?: boolean
+  /**
+   * The network to join, as `run`'s `network` (testcontainers' `withNetwork()`): a user network's name or a
+   * `Network`, so that other containers on it reach the service by its name and `aliases`. The connection URL
+   * stays the published port on the host.
+   */
+  network?: RunOptions['network']
+  /** Extra names on that user network (testcontainers' `withNetworkAliases()`), as `run`'s `aliases`. */
+  aliases?: string[]
 }
 
 /** What a module adds to its options to start its service. */
@@ -48,11 +57,12 @@ export async function runService(opts: ServiceOptions, launch: ServiceLaunch): P
 /** Runs the service and resolves once it is ready, as `started` makes it. */
 export async function runService<S extends StartedService>(opts: ServiceOptions, launch: ServiceLaunch, started: StartedFactory<S>): Promise<S>
 export async function runService(opts: ServiceOptions, launch: ServiceLaunch, started: StartedFactory<StartedService> = (c, p, u) => new StartedService(c, p, u)): Promise<StartedService> {
-  const { runtime, name, reuse } = opts
+  const { runtime, name, reuse, network, aliases } = opts
   const settings = {
     ports: [String(launch.port)], rm: !reuse, startupTimeout: opts.startupTimeout ?? launch.startupTimeout, waitFor: launch.waitFor,
     ...(launch.env ? { env: launch.env } : {}), ...(launch.files ? { files: launch.files } : {}),
     ...(runtime ? { runtime } : {}), ...(name ? { name } : {}), ...(reuse ? { reuse } : {}),
+    ...(network ? { network } : {}), ...(aliases ? { aliases } : {}),
   }
   const image = opts.image ?? launch.image
   const container = await run(image, launch.cmd, settings)

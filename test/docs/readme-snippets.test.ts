@@ -7,16 +7,15 @@
  * against stand-ins for the official images it names, which cannot be pulled
  * here (Debian's redis-server and nginx, committed from the host image).
  */
-import { execFileSync, spawnSync } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { Image, Runtime } from '../../lib'
 import { requireFreshBuild } from '../tools/fresh-build'
+import { readmeJestProject, tsc } from '../tools/readme-project'
 import { repoRoot } from '../tools/repo-root'
 import { hostStandIn } from '../tools/stand-in-image'
-
-const tsc = path.join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc')
 
 /** One fenced block of the README: its language and its text. */
 interface Block { lang: string; code: string }
@@ -32,22 +31,11 @@ function fileNameOf(code: string, index: number): string {
   return named?.[1] ?? `snippets/snippet-${index}.mts`
 }
 
-/** A project as the README sets it up: the package (this checkout's build) and its type packages in node_modules. */
+/** A project as the README sets it up: the package (this checkout's build) beside its jest setup. */
 function newProject(dir: string): void {
   fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'readme-trial', private: true }))
-  const modules = path.join(dir, 'node_modules')
-  fs.mkdirSync(path.join(modules, '@types'), { recursive: true })
-  fs.symlinkSync(repoRoot, path.join(modules, 'minicontainer'))
-  for (const types of ['node', 'jest']) fs.symlinkSync(path.join(repoRoot, 'node_modules', '@types', types), path.join(modules, '@types', types))
-  for (const dev of ['jest', 'ts-jest', 'typescript']) fs.symlinkSync(path.join(repoRoot, 'node_modules', dev), path.join(modules, dev))
-  execFileSync(process.execPath, [tsc, '--init'], { cwd: dir, stdio: 'ignore' })
-  // The README's two edits of what `tsc --init` wrote.
-  const configFile = path.join(dir, 'tsconfig.json')
-  const config = fs.readFileSync(configFile, 'utf8')
-  const edited = config.replace('"types": [],', '"types": ["node", "jest"],').replace('"verbatimModuleSyntax": true,', '"verbatimModuleSyntax": false,')
-  expect(edited.match(/"types": \["node", "jest"\]|"verbatimModuleSyntax": false/g)).toHaveLength(2)
-  expect(config).toMatch(/"strict": true/)
-  fs.writeFileSync(configFile, edited)
+  readmeJestProject(dir)
+  fs.symlinkSync(repoRoot, path.join(dir, 'node_modules', 'minicontainer'))
 }
 
 describe('the README', () => {

@@ -6,7 +6,7 @@
  * URL the module gives.
  */
 import { execFileSync } from 'node:child_process'
-import { Container, type Runtime } from '../../lib'
+import { Container, Network, run, type Runtime } from '../../lib'
 import { NginxContainer, PostgresContainer, RedisContainer } from '../../lib/modules'
 import { useRuntime } from '../helpers'
 import { serviceStandIn } from '../tools/stand-in-image'
@@ -42,6 +42,26 @@ test('RedisContainer with a password: the URL carries it, and the server refuses
     expect(redisCli(`redis://127.0.0.1:${redis.port}`, 'PING')).toMatch(/NOAUTH/)
   } finally {
     await redis.stop()
+  }
+})
+
+test("a module on a user network (testcontainers' withNetwork/withNetworkAliases): another container there reaches it by its alias; its URL stays the host's", async () => {
+  const net = await Network.create(`mod-net-${process.pid}`, { runtime })
+  try {
+    const redis = await new RedisContainer({ image: 'host', runtime, network: net, aliases: ['cache'] }).start()
+    try {
+      expect(redis.connectionUrl).toBe(`redis://127.0.0.1:${redis.port}`)
+      expect(redisCli(redis.connectionUrl, 'SET', 'k', 'from-the-host')).toBe('OK')
+      const client = await run('host', ['redis-cli', '-h', 'cache', 'GET', 'k'], { runtime, network: net.name, rm: true })
+      expect(await client.wait()).toMatchObject({ exitCode: 0 })
+      let out = ''
+      for await (const chunk of client.logs()) out += chunk
+      expect(out).toBe('from-the-host\n')
+    } finally {
+      await redis.stop()
+    }
+  } finally {
+    await net.remove()
   }
 })
 
