@@ -12,14 +12,16 @@ const common = {
 }
 
 const asUser = 'test/rootless/as-user/'
+// A user's project (test/trial/) with its own jest config, run by test/trial/trial.test.ts.
+const userProject = 'test/trial/project/'
 const rootlessProject = process.geteuid() !== 0 || process.env.MC_ROOTLESS_PROJECT === '1'
 
 /** @type {import('jest').Config} */
 module.exports = {
   projects: [
-    { ...common, displayName: 'unit', testMatch: ['**/*.unit.test.ts'] },
+    { ...common, displayName: 'unit', testMatch: ['**/*.unit.test.ts'], testPathIgnorePatterns: [userProject] },
     // globalSetup: native/ rebuilt (incrementally) before the first kernel test, so a stale shim is never tested.
-    { ...common, displayName: 'kernel', testMatch: ['**/*.test.ts'], testPathIgnorePatterns: ['\\.unit\\.test\\.ts$', asUser], globalSetup: '<rootDir>/test/build-native.js' },
+    { ...common, displayName: 'kernel', testMatch: ['**/*.test.ts'], testPathIgnorePatterns: ['\\.unit\\.test\\.ts$', asUser, userProject], globalSetup: '<rootDir>/test/build-native.js' },
     ...(rootlessProject ? [{ ...common, displayName: 'rootless', testMatch: [`**/${asUser}*.test.ts`] }] : []),
   ],
   testTimeout: 60000,
