@@ -30,7 +30,7 @@ function jestArgs(file: string): string[] {
   return [path.join(project, 'node_modules', 'jest', 'bin', 'jest.js'), file]
 }
 function jestEnv(): NodeJS.ProcessEnv {
-  return { ...process.env, MINICONTAINER_ROOT: root, TRIAL_IDS: ids, TRIAL_READY: path.join(work, 'ready') }
+  return { ...process.env, MINICONTAINER_ROOT: root, TRIAL_IDS: ids, TRIAL_READY: path.join(work, 'ready'), TRIAL_KEPT: path.join(work, 'kept') }
 }
 
 /** What the runs noted they created: kind → ids. */
@@ -104,7 +104,7 @@ test('Ctrl-C mid-run, then the suite from the README: it passes, and nothing of 
     await new Promise((resolve) => setTimeout(resolve, 100))
   }
   const interruptedIds = createdIds()
-  expect(interruptedIds.container).toHaveLength(3)
+  expect(interruptedIds.container).toHaveLength(4)
   expect(containerCgroups(interruptedIds.container)).not.toEqual([]) // the cgroup check below can see them
   process.kill(-(interrupted.pid ?? 0), 'SIGINT')
   await exited
@@ -112,12 +112,18 @@ test('Ctrl-C mid-run, then the suite from the README: it passes, and nothing of 
 
   // The next run: the README's suite.
   const suite = spawnSync(process.execPath, jestArgs('test/services.test.ts'), { cwd: project, env: jestEnv(), encoding: 'utf8', timeout: 120_000 })
-  expect(suite.stderr).toMatch(/Tests:\s+7 passed, 7 total/)
+  expect(suite.stderr).toMatch(/Tests:\s+8 passed, 8 total/)
   expect(suite.status).toBe(0)
 
   const all = createdIds()
   const runtime = new Runtime({ root })
   try {
+    // The one container kept for a post-mortem (keepOnOwnerDeath), stopped; then nothing.
+    const kept = fs.readFileSync(path.join(work, 'kept'), 'utf8')
+    expect((await Container.list({ runtime, all: true })).map((c) => c.id)).toEqual([kept])
+    const postMortem = await Container.get(kept, { runtime })
+    expect((await postMortem.inspect()).state.status).toBe('exited')
+    await postMortem.remove()
     expect(await Container.list({ runtime, all: true })).toEqual([])
     expect(fs.readdirSync(path.join(root, 'containers')).filter((f) => !f.startsWith('.'))).toEqual([]) // records and writable layers
     const networks = (await Network.list({ runtime })).map((n) => n.name)

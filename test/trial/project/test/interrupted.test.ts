@@ -17,6 +17,9 @@ test('a long test, interrupted', async () => {
     network: net, volumes: [`${volume.name}:/data`, '/scratch'],
   })
   created('container', worker.id)
+  const postMortem = await run('host', ['sleep', '600'], { keepOnOwnerDeath: true })
+  created('container', postMortem.id)
+  writeFileSync(process.env.TRIAL_KEPT ?? '/dev/null', postMortem.id)
   for await (const chunk of worker.logs({ follow: true })) if (String(chunk).includes('filled')) break
   writeFileSync(process.env.TRIAL_READY ?? '/dev/null', 'ready\n')
   await new Promise((resolve) => setTimeout(resolve, 600_000))

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { connect, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Container, Network, Wait, run } from 'minicontainer'
+import { Container, Network, Volume, Wait, run } from 'minicontainer'
 import { PostgresContainer, RedisContainer, type StartedPostgres, type StartedService } from 'minicontainer/modules'
 import { created } from './ids'
 
@@ -139,4 +139,19 @@ test('a wait that fails says which container, and keepOnFailure keeps it (no nam
   const kept = await Container.get(containerId)
   expect(kept.name).toBe(containerName)
   await kept.remove({ force: true })
+})
+
+test("prune with Docker's filters: stopped containers, unused networks and volumes of a label", async () => {
+  const labels = { trial: unique }
+  const net = await Network.create(`trial-prune-${unique}`, { labels })
+  created('network', net.name)
+  const volume = await Volume.create(`trial-prune-${unique}`, { labels })
+  created('volume', volume.name)
+  const c = await run('host', ['true'], { labels })
+  created('container', c.id)
+  await c.wait()
+  expect(await Container.prune({ label: [`trial=${unique}`] })).toEqual([c.id])
+  expect(await Network.prune({ label: [`trial=${unique}`] })).toEqual([net.name])
+  expect(await Volume.prune({ label: [`trial=${unique}`] })).toEqual([volume.name])
+  await expect(Network.get(net.name)).rejects.toMatchObject({ code: expect.any(String) })
 })
