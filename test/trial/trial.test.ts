@@ -108,11 +108,19 @@ test('Ctrl-C mid-run, then the suite from the README: it passes, and nothing of 
   expect(containerCgroups(interruptedIds.container)).not.toEqual([]) // the cgroup check below can see them
   process.kill(-(interrupted.pid ?? 0), 'SIGINT')
   await exited
-  expect(fs.readdirSync(path.join(root, 'containers')).filter((f) => !f.startsWith('.')).length).toBeGreaterThan(0) // what the next start has to collect
+  expect(fs.readdirSync(path.join(root, 'containers')).filter((f) => !f.startsWith('.')).length).toBeGreaterThan(1) // what the next start has to collect
+
+  // Once the next run starts (a runtime on the same root), only the post-mortem container is there.
+  const next = new Runtime({ root })
+  try {
+    expect((await Container.list({ runtime: next, all: true })).map((c) => c.id)).toEqual([fs.readFileSync(path.join(work, 'kept'), 'utf8')])
+  } finally {
+    await next.close()
+  }
 
   // The next run: the README's suite.
   const suite = spawnSync(process.execPath, jestArgs('test/services.test.ts'), { cwd: project, env: jestEnv(), encoding: 'utf8', timeout: 120_000 })
-  expect(suite.stderr).toMatch(/Tests:\s+8 passed, 8 total/)
+  expect(suite.stderr).toMatch(/Tests:\s+9 passed, 9 total/)
   expect(suite.status).toBe(0)
 
   const all = createdIds()

@@ -76,7 +76,7 @@ test('c.host and mappedPort(): the published port from the host; an unpublished 
   expect(redis.container.mappedPort(6379)).toBe(redis.port)
   expect(await redisCommand(redis.container.host, redis.container.mappedPort(6379), 'PING')).toBe('+PONG')
   expect(pg.connectionUrl).toBe(`postgres://test:test@127.0.0.1:${pg.container.mappedPort(5432)}/orders`)
-  expect(() => redis.container.mappedPort(1234)).toThrow(expect.objectContaining({ code: expect.any(String), message: expect.stringContaining('6379') }))
+  expect(() => redis.container.mappedPort(1234)).toThrow(expect.objectContaining({ code: 'EINVALID', message: expect.stringContaining('6379/tcp') }))
 })
 
 test("extraHosts: host.docker.internal is the host, as in Docker", async () => {
@@ -154,4 +154,13 @@ test("prune with Docker's filters: stopped containers, unused networks and volum
   expect(await Network.prune({ label: [`trial=${unique}`] })).toEqual([net.name])
   expect(await Volume.prune({ label: [`trial=${unique}`] })).toEqual([volume.name])
   await expect(Network.get(net.name)).rejects.toMatchObject({ code: expect.any(String) })
+})
+
+test('an image neither here nor pullable: the error says both', async () => {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as { port: number }
+  await new Promise((resolve) => server.close(resolve)) // a registry address nothing answers on
+  const err = await run(`127.0.0.1:${port}/nosuch`, { rm: true }).catch((e: unknown) => e)
+  expect(err).toMatchObject({ code: 'ENOIMAGE', message: expect.stringContaining(`no local image 127.0.0.1:${port}/nosuch:latest, and pulling`) })
 })
