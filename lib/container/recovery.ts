@@ -18,11 +18,19 @@ import { networkStillWanted } from './networking'
 const UNFINISHED_CREATE_MS = 60_000
 
 /**
+ * How long a runtime start waits for containers still dying with their dead owner: they end within
+ * ~100 ms of it (test/container/owner-death), but a run started right after a Ctrl-C would find them
+ * running, leave them, and nothing would collect them before the following start.
+ */
+const DYING_WAIT_MS = 2_000
+
+/**
  * Removes what dead processes left: network rules and interfaces of
  * containers no longer running, their cgroups, exited auto-remove
  * containers, containers whose owner died, unfinished creates.
  */
 export async function collectGarbage(ctx: ContainerContext): Promise<void> {
+  await awaitDying(ctx)
   for (const id of ctx.containers.ids()) {
     const record = ctx.containers.read(id)
     if (!record) continue
@@ -62,6 +70,25 @@ function garbage(ctx: ContainerContext, record: ContainerRecord): 'auto-remove' 
   const owner = seen.state.owner ?? record.owner
   // Records made before owners were kept have none: they stay, as they always did.
   return owner && !isAlive(owner.pid, owner.start) ? 'orphaned' : undefined
+}
+
+/** Waits (up to DYING_WAIT_MS) until no container that dies with its owner still runs after that owner died. */
+async function awaitDying(ctx: ContainerContext): Promise<void> {
+  let dying = ctx.containers.ids().filter((id) => diesWithDeadOwner(ctx, id))
+  const deadline = Date.now() + DYING_WAIT_MS
+  while (dying.length && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    dying = dying.filter((id) => isRunning(ctx, id))
+  }
+}
+
+/** An owned (not detached) container that still runs although the process owning it died: it is being killed with it. */
+function diesWithDeadOwner(ctx: ContainerContext, id: string): boolean {
+  const record = ctx.containers.read(id)
+  if (!record || record.hostConfig.detach || ctx.shims.has(id)) return false
+  const state = ctx.containers.readState(id)
+  const owner = state.owner ?? record.owner
+  return !!owner && !isAlive(owner.pid, owner.start) && isRunning(ctx, id)
 }
 
 /** Whether a container's recorded process runs (from any process's point of view). */
