@@ -5,6 +5,7 @@
  * The owner is a child Node process, SIGKILLed as a Ctrl-C'd jest worker is.
  */
 import * as fs from 'node:fs'
+import * as path from 'node:path'
 import { Container, Runtime, Volume } from '../../lib'
 import { busyboxImage, destroyRuntime, tempRuntime } from '../helpers'
 import { firstLineThenKill, spawnNode } from '../tools/node-child'
@@ -86,4 +87,23 @@ test('a container whose owner lives is not collected by another runtime of the s
   await other.ready()
   expect((await Container.get(c.id, { runtime: other })).id).toBe(c.id)
   await c.remove()
+})
+
+test('a runtime started while an owned container is still dying with its dead owner waits for it to end, then removes it', async () => {
+  const { run } = await import('../../lib')
+  const c = await run('bb', ['sleep', '300'], { runtime, network: 'none' })
+  // Its owner is gone (a start time no process has), and it ends only once the next start has begun:
+  // as right after a Ctrl-C, when the next run's first runtime starts before the kernel has killed it all.
+  const stateFile = path.join(runtime.root, 'containers', c.id, 'state.json')
+  fs.writeFileSync(stateFile, JSON.stringify({ ...JSON.parse(fs.readFileSync(stateFile, 'utf8')), owner: { pid: process.pid, start: '1' } }))
+  const { pid } = (await c.inspect()).state
+  const kill = setTimeout(() => process.kill(pid, 'SIGKILL'), 300)
+  try {
+    const next = new Runtime({ root: runtime.root })
+    await next.ready()
+    expect((await Container.list({ runtime: next, all: true })).map((x) => x.id)).not.toContain(c.id)
+  } finally {
+    clearTimeout(kill)
+    await c.remove({ force: true }).catch(() => {})
+  }
 })
