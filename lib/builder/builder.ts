@@ -32,6 +32,7 @@ import { runCommandOf, withScriptMount } from './run-command'
 import { BindSources, type BindRequest } from './bind-sources'
 import { CacheMounts, parseRunMount, type RunMount } from './run-mounts'
 import { runStep } from './run-step'
+import { SourceDigestMemo } from './source-digest-memo'
 import { chownOf, sourcesDigest, withSourcesFromLayers } from './sources'
 import { applyConfigInstruction, scopeOf, shellOf, workdirOf, type StageState } from './stage-state'
 import type { StageImage } from './throwaway-container'
@@ -72,6 +73,7 @@ class Builder {
   private readonly building = new Set<Stage>()
   private readonly cache: BuildCache
   private readonly cacheMounts: CacheMounts
+  private readonly sourceDigests: SourceDigestMemo
   private readonly stepLocks: KeyedLock
   /** Keys of the steps this build made (the others it took from the cache). */
   private readonly madeKeys = new Set<string>()
@@ -88,6 +90,7 @@ class Builder {
   ) {
     this.cache = new BuildCache(rt.root, (d) => rt.images.hasLayer(d))
     this.cacheMounts = new CacheMounts(rt.root)
+    this.sourceDigests = new SourceDigestMemo(rt.root)
     this.stepLocks = new KeyedLock(path.join(rt.root, 'locks', 'build-steps'))
     const p = hostPlatform()
     const platform = `${p.os}/${p.architecture}${p.variant ? `/${p.variant}` : ''}`
@@ -321,32 +324,77 @@ class Builder {
   }
 
   /** COPY/ADD's layer step once the files are lent (`inline`: here-documents and downloads). */
-  private async copySources(s: Stage, state: StageState, ins: Instruction, paths: string[], inline: Source[], to: { written: string; dest: string; view: LayerView; chown?: { uid: number; gid: number }; chmod?: number; destIsDirWritten: boolean }): Promise<void> {
-    const { written, dest, view, chown, chmod, destIsDirWritten } = to
+  private async copySources(s: Stage, state: StageState, ins: Instruction, paths: string[], inline: Source[], to: CopyTarget): Promise<void> {
+    if (await this.copyFromKnownSources(s, state, ins, paths, inline, to)) return
     await this.withSources(ins, paths, async (fromFiles) => {
       const all = [...fromFiles, ...inline]
       const extracts = ins.name === 'ADD' && ins.flags.get('from') === undefined
       const isArchive = extracts ? await Promise.all(fromFiles.map(isExtractedArchive)) : []
       const archives = fromFiles.filter((_, i) => isArchive[i])
       const sources = all.filter((f) => !archives.includes(f))
-      if (all.length > 1 && !/[/\\]$|\/\.$/.test(written)) throw new DockerfileError(ins.line, `When using ${ins.name} with more than one source file, the destination must be a directory and end with a /`)
-      await this.layerStep(s, state, ins, [ins.name, dest, destIsDirWritten, chown, chmod, await sourcesDigest(sources), await sourcesDigest(archives)], () =>
-        this.rt.images.layers.addTar(copyLayerTar(view, sources, { dest, destIsDirWritten, now: this.now(), clampTo: this.epoch, ...(chown ? { chown } : {}), ...(chmod !== undefined ? { chmod } : {}) }, archives)),
-      )
+      this.checkSourceCount(ins, all.length, to.written)
+      const digest = await sourcesDigest(sources)
+      const memo = await this.fromSourcesMemoKey(ins, paths, inline)
+      if (memo) this.sourceDigests.put(memo, { digest, count: fromFiles.length })
+      await this.layerStep(s, state, ins, this.copyKeyParts(ins, to, digest, await sourcesDigest(archives)), () => this.copyLayer(sources, archives, to))
     })
+  }
+
+  /**
+   * A `COPY --from` whose stage's (or image's) layers and paths were hashed
+   * before: keyed by that digest, and its files assembled only when the step
+   * misses the cache. False when the digest is not known.
+   */
+  private async copyFromKnownSources(s: Stage, state: StageState, ins: Instruction, paths: string[], inline: Source[], to: CopyTarget): Promise<boolean> {
+    const memo = await this.fromSourcesMemoKey(ins, paths, inline)
+    const known = memo === undefined ? undefined : this.sourceDigests.get(memo)
+    if (!known) return false
+    this.checkSourceCount(ins, known.count, to.written)
+    const noArchives = await sourcesDigest([])
+    await this.layerStep(s, state, ins, this.copyKeyParts(ins, to, known.digest, noArchives), () => this.withSources(ins, paths, (fromFiles) => this.copyLayer(fromFiles, [], to)))
+    return true
+  }
+
+  /**
+   * The memo key of a `COPY --from`'s selection: its origin's layers and the
+   * paths. Undefined where the digest is not a function of those alone:
+   * no `--from`, inline sources beside it, or an origin with host binds
+   * (an `Image.fromHost()` image's files are the host's, which change).
+   */
+  private async fromSourcesMemoKey(ins: Instruction, paths: string[], inline: Source[]): Promise<string | undefined> {
+    const from = ins.flags.get('from')
+    if (from === undefined || !paths.length || inline.length) return undefined
+    const origin = await this.fromOrigin(from, ins)
+    if (origin.hostBinds.length) return undefined
+    return stableHash(['COPY --from sources', origin.layers, paths])
+  }
+
+  /** The step key's parts of a COPY/ADD after its parent's key. */
+  private copyKeyParts(ins: Instruction, to: CopyTarget, sourcesDigest: string, archivesDigest: string): unknown[] {
+    return [ins.name, to.dest, to.destIsDirWritten, to.chown, to.chmod, sourcesDigest, archivesDigest]
+  }
+
+  private checkSourceCount(ins: Instruction, count: number, written: string): void {
+    if (count > 1 && !/[/\\]$|\/\.$/.test(written)) throw new DockerfileError(ins.line, `When using ${ins.name} with more than one source file, the destination must be a directory and end with a /`)
+  }
+
+  /** Writes a COPY/ADD's layer; returns its diffID. */
+  private copyLayer(sources: Source[], archives: Source[], to: CopyTarget): Promise<string> {
+    const { dest, destIsDirWritten, view, chown, chmod } = to
+    return this.rt.images.layers.addTar(copyLayerTar(view, sources, { dest, destIsDirWritten, now: this.now(), clampTo: this.epoch, ...(chown ? { chown } : {}), ...(chmod !== undefined ? { chmod } : {}) }, archives))
+  }
+
+  /** The files a `--from` names: a stage's (built first) or an image's. */
+  private async fromOrigin(from: string, ins: Instruction): Promise<StageImage> {
+    const dep = findStage(this.plan.stages, from)
+    return dep ? await this.stage(dep) : stageImageOf(await this.fromImage(from, ins, 'COPY --from'))
   }
 
   /** Lends `use` the sources a COPY names: from the context, or from a stage's or an image's files (`--from`). */
   private async withSources<T>(ins: Instruction, paths: string[], use: (sources: Source[]) => Promise<T>): Promise<T> {
     const from = ins.flags.get('from')
     if (from === undefined || !paths.length) return use(paths.flatMap((p) => this.ctx.select(p)))
-    const dep = findStage(this.plan.stages, from)
-    if (dep) {
-      const d = await this.stage(dep)
-      return withSourcesFromLayers(this.rt, d, paths, use)
-    }
-    const image = await this.fromImage(from, ins, 'COPY --from')
-    return withSourcesFromLayers(this.rt, stageImageOf(image), paths, use)
+    return withSourcesFromLayers(this.rt, await this.fromOrigin(from, ins), paths, use)
   }
 
   /** The image a `from` names when no stage has that name; EDOCKERFILE when there is none either. */
@@ -371,6 +419,16 @@ class Builder {
   private view(state: StageState): LayerView {
     return new LayerView([...state.layers].reverse().map((l) => this.rt.images.layerPath(l)))
   }
+}
+
+/** Where and how a COPY/ADD writes: the destination as written and resolved, the stage's files, --chown and --chmod. */
+interface CopyTarget {
+  readonly written: string
+  readonly dest: string
+  readonly destIsDirWritten: boolean
+  readonly view: LayerView
+  readonly chown?: { uid: number; gid: number }
+  readonly chmod?: number
 }
 
 /** `p` and its ancestors that the image lacks, deepest first (the mount points a RUN mount makes). */

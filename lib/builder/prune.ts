@@ -10,6 +10,7 @@ import type { BuildCachePruneOptions, BuildCachePruneResult } from '../image/ima
 import { logTimeNs } from '../util/log-time'
 import { BuildCache } from './cache'
 import { CacheMounts } from './run-mounts'
+import { SourceDigestMemo } from './source-digest-memo'
 
 /** Prunes the build cache of `opts.runtime` (see Image.pruneBuildCache). */
 export async function pruneBuildCache(opts: BuildCachePruneOptions = {}): Promise<BuildCachePruneResult> {
@@ -17,6 +18,7 @@ export async function pruneBuildCache(opts: BuildCachePruneOptions = {}): Promis
   // Docker's until filter, read as logs' and the other prunes' until is.
   const cutoff = opts.until === undefined ? Infinity : Number(logTimeNs(opts.until, 'until') / 1_000_000n)
   const { dropped, kept } = new BuildCache(rt.root, (d) => rt.images.hasLayer(d)).forget(cutoff)
+  new SourceDigestMemo(rt.root).forget(cutoff)
   const candidates = [...new Set(dropped)].filter((d) => !kept.has(d) && rt.images.hasLayer(d))
   rt.images.dropUnreferenced({ layers: candidates })
   return {

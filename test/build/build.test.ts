@@ -76,6 +76,35 @@ describe('Image.build', () => {
     fs.rmSync(ctx, { recursive: true, force: true })
   }, 90000)
 
+  it('a COPY --from of an unchanged stage hits without assembling the stage\'s files; a stage rebuilt to the same bytes hits, to other bytes misses', async () => {
+    const df = 'FROM bb AS s\nCOPY a.txt /a\nRUN head -c1 /a > /x\nFROM bb\nCOPY --from=s /x /x\n'
+    const ctx = context({ Dockerfile: df, 'a.txt': 'ab' })
+    const build = async () => {
+      const cached: string[] = []
+      const creates = jest.spyOn(Container, 'create')
+      try {
+        const img = await Image.build(ctx, { runtime, network: 'none', onLog: (line, step) => line === 'CACHED' && cached.push(step.instruction) })
+        return { img, cached, containers: creates.mock.calls.length }
+      } finally {
+        creates.mockRestore()
+      }
+    }
+    const first = await build()
+    expect(first.containers).toBe(2) // the RUN's and the COPY --from's
+    const again = await build()
+    expect(again.cached).toEqual(['COPY a.txt /a', 'RUN head -c1 /a > /x', 'COPY --from=s /x /x'])
+    expect(again.containers).toBe(0)
+    fs.writeFileSync(path.join(ctx, 'a.txt'), 'ac') // the stage's layers change, its /x does not
+    const sameBytes = await build()
+    expect(sameBytes.cached).toEqual(['COPY --from=s /x /x'])
+    expect(sameBytes.img.details.layers).toEqual(first.img.details.layers)
+    fs.writeFileSync(path.join(ctx, 'a.txt'), 'zc')
+    const otherBytes = await build()
+    expect(otherBytes.cached).toEqual([])
+    expect(await runOutput(runtime, otherBytes.img.id, ['cat', '/x'])).toBe('z')
+    fs.rmSync(ctx, { recursive: true, force: true })
+  }, 90000)
+
   it('EDOCKERFILE names the line in BuildKit words', async () => {
     const ctx = context({})
     const cases: [string, RegExp][] = [
