@@ -15,6 +15,7 @@ import * as path from 'node:path'
 import { InvalidArgumentError, NotFoundError, SyscallError } from '../errors'
 import { AT_FDCWD, O_CLOEXEC, O_DIRECTORY, O_NOFOLLOW, O_PATH, RESOLVE_BENEATH, RESOLVE_IN_ROOT, RESOLVE_NO_SYMLINKS, openat2 } from '../sys/libc'
 import { O_RDONLY, close } from '../sys/fsops'
+import { statIdentity } from './file-hash-memo'
 import { IgnoreRules, cleanPattern, isGlob, patternRegex } from './patterns'
 
 /** One file, directory or link a COPY copies. */
@@ -29,6 +30,8 @@ export interface SourceEntry {
   readonly size: number
   /** A link's target. */
   readonly link?: string
+  /** A build context file's stat identity, under which its hash is remembered (none for files read from a stage's layers). */
+  readonly identity?: { readonly key: string; readonly ctimeMs: number }
 }
 
 /** A selected source: its name in the context and its entries (a directory's whole tree). */
@@ -49,10 +52,12 @@ export class BuildContext {
   /**
    * @param dir - the context directory (absolute)
    * @param ignoreText - the `.dockerignore` rules
+   * @param remembersHashes - its files' hashes may be remembered by stat identity (a real directory, not a throwaway overlay whose device and inode numbers are reused)
    */
   constructor(
     readonly dir: string,
     ignoreText: string,
+    private readonly remembersHashes = false,
   ) {
     this.ignore = new IgnoreRules(ignoreText)
   }
@@ -63,7 +68,7 @@ export class BuildContext {
     if (!fs.statSync(abs, { throwIfNoEntry: false })?.isDirectory()) throw new InvalidArgumentError(`build context ${abs} is not a directory: pass the directory holding the files COPY reads`)
     const candidates = [...(dockerfile ? [`${dockerfile}.dockerignore`] : []), path.join(abs, '.dockerignore')]
     const file = candidates.find((f) => fs.existsSync(f))
-    return new BuildContext(abs, file ? fs.readFileSync(file, 'utf8') : '')
+    return new BuildContext(abs, file ? fs.readFileSync(file, 'utf8') : '', true)
   }
 
   /** The sources one COPY source argument selects (a glob may select several); ENOTFOUND when none. */
@@ -106,8 +111,8 @@ export class BuildContext {
   /** The entries of an opened source (through its fd path; the top is followed, nothing below it). */
   private entries(top: string, rel: string): SourceEntry[] {
     const st = fs.statSync(top)
-    if (!st.isDirectory()) return [entryOf(top, '', fs.statSync(top))]
-    const out: SourceEntry[] = [entryOf(top, '', st)]
+    if (!st.isDirectory()) return [this.entryOf(top, '', st)]
+    const out: SourceEntry[] = [this.entryOf(top, '', st)]
     const visit = (dir: string, sub: string): void => {
       for (const name of fs.readdirSync(dir).sort()) {
         const childRel = sub ? `${sub}/${name}` : name
@@ -115,12 +120,17 @@ export class BuildContext {
         const abs = `${dir}/${name}`
         const lst = fs.lstatSync(abs)
         const ignored = this.ignore.ignores(ctxRel)
-        if (!ignored) out.push(entryOf(abs, childRel, lst))
+        if (!ignored) out.push(this.entryOf(abs, childRel, lst))
         if (lst.isDirectory() && (!ignored || this.ignore.hasExceptions())) visit(abs, childRel)
       }
     }
     visit(top, '')
     return out
+  }
+
+  private entryOf(abs: string, rel: string, st: fs.Stats): SourceEntry {
+    const e = entryOf(abs, rel, st)
+    return this.remembersHashes && e.type === 'file' ? { ...e, identity: { key: statIdentity(st), ctimeMs: st.ctimeMs } } : e
   }
 
   /** Every context-relative path not ignored (for glob sources). */

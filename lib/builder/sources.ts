@@ -9,7 +9,8 @@
 import { createHash } from 'node:crypto'
 import type { ContainerContext } from '../container/context'
 import { DockerfileError } from '../errors'
-import { BuildContext, type Source } from './context'
+import { BuildContext, type Source, type SourceEntry } from './context'
+import { rememberHash, rememberedHash } from './file-hash-memo'
 import type { LayerView } from './layer-lookup'
 import { fileChunks } from './source-bytes'
 import { withThrowawayContainer, type StageImage } from './throwaway-container'
@@ -21,13 +22,21 @@ export async function sourcesDigest(sources: Source[]): Promise<string> {
     h.update(`${s.path}\0`)
     for (const e of s.entries) {
       h.update(JSON.stringify([e.rel, e.type, e.mode, e.link ?? '']))
-      if (e.type !== 'file') continue
-      const fileHash = createHash('sha256')
-      for await (const chunk of fileChunks(s, e)) fileHash.update(chunk)
-      h.update(fileHash.digest('hex'))
+      if (e.type === 'file') h.update(await fileHash(s, e))
     }
   }
   return h.digest('hex')
+}
+
+/** A file's sha256 (hex): remembered by its stat identity when unchanged since it was hashed, else read in chunks. */
+async function fileHash(s: Source, e: SourceEntry): Promise<string> {
+  const known = e.identity && rememberedHash(e.identity.key)
+  if (known) return known
+  const h = createHash('sha256')
+  for await (const chunk of fileChunks(s, e)) h.update(chunk)
+  const hex = h.digest('hex')
+  if (e.identity) rememberHash(e.identity.key, e.identity.ctimeMs, hex)
+  return hex
 }
 
 /**

@@ -12,6 +12,7 @@ import * as path from 'node:path'
 import { Container, Image, run, type Runtime } from '../../lib'
 import { runOutput, text, useRuntime } from '../helpers'
 import { useBuildContexts } from '../tools/build-context'
+import { filesOpenedDuring } from '../tools/file-opens'
 
 let runtime: Runtime
 useRuntime((rt) => (runtime = rt), { busybox: true, hostImage: false })
@@ -102,6 +103,26 @@ describe('Image.build', () => {
     const otherBytes = await build()
     expect(otherBytes.cached).toEqual([])
     expect(await runOutput(runtime, otherBytes.img.id, ['cat', '/x'])).toBe('z')
+    fs.rmSync(ctx, { recursive: true, force: true })
+  }, 90000)
+
+  it('a rebuild reads only the context files changed since they were hashed (others are known by stat identity); a same-size rewrite misses', async () => {
+    const ctx = context({ Dockerfile: 'FROM bb\nCOPY a.txt /a\nCOPY b.txt /b\n', 'a.txt': 'a\n', 'b.txt': 'b\n' })
+    await new Promise((r) => setTimeout(r, 1100)) // a file changed within the last second is never remembered
+    const build = async () => {
+      const cached: string[] = []
+      const img = await Image.build(ctx, { runtime, network: 'none', onLog: (line, step) => line === 'CACHED' && cached.push(step.instruction) })
+      return { img, cached }
+    }
+    await build()
+    fs.writeFileSync(path.join(ctx, 'b.txt'), 'B\n')
+    let rebuilt: Awaited<ReturnType<typeof build>> | undefined
+    expect(await filesOpenedDuring(ctx, async () => (rebuilt = await build()))).toEqual(['Dockerfile', 'b.txt'])
+    expect(rebuilt!.cached).toEqual(['COPY a.txt /a'])
+    fs.writeFileSync(path.join(ctx, 'b.txt'), 'c\n') // same size, at once
+    const again = await build()
+    expect(again.cached).toEqual(['COPY a.txt /a'])
+    expect(await runOutput(runtime, again.img.id, ['cat', '/a', '/b'])).toBe('a\nc\n')
     fs.rmSync(ctx, { recursive: true, force: true })
   }, 90000)
 
