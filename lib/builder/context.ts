@@ -147,7 +147,8 @@ export class BuildContext {
   }
 }
 
-function notFound(source: string, why: string): NotFoundError {
+/** ENOTFOUND for a COPY source, in BuildKit's words and why. */
+export function notFound(source: string, why: string): NotFoundError {
   return new NotFoundError(`failed to compute cache key: failed to calculate checksum of ref: "/${cleanPattern(source)}": not found (${why})`)
 }
 
@@ -157,9 +158,10 @@ function openBelow(top: number, rel: string): number {
   return openat2(top, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)
 }
 
-function entryOf(abs: string, rel: string, st: fs.Stats): SourceEntry {
+/** A source entry from its (l)stat; `abs` names it in errors, `readlink` reads a link's target (by default at `abs`). */
+export function entryOf(abs: string, rel: string, st: fs.Stats, readlink = () => fs.readlinkSync(abs)): SourceEntry {
   const base = { rel, mode: st.mode & 0o7777, mtime: st.mtime, size: st.isFile() ? st.size : 0 }
-  if (st.isSymbolicLink()) return { ...base, type: 'symlink', link: fs.readlinkSync(abs) }
+  if (st.isSymbolicLink()) return { ...base, type: 'symlink', link: readlink() }
   if (st.isDirectory()) return { ...base, type: 'directory' }
   if (!st.isFile()) throw new InvalidArgumentError(`${abs}: COPY copies files, directories and symlinks; this is a device, socket or FIFO`)
   return { ...base, type: 'file' }

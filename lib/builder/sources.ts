@@ -13,6 +13,7 @@ import { BuildContext, type Source, type SourceEntry } from './context'
 import { rememberHash, rememberedHash } from './file-hash-memo'
 import type { LayerView } from './layer-lookup'
 import { fileChunks } from './source-bytes'
+import { withLayerSources } from './layer-sources'
 import { withThrowawayContainer, type StageImage } from './throwaway-container'
 
 /** The digest of the selected sources' content (files read in chunks, never whole). */
@@ -41,10 +42,12 @@ async function fileHash(s: Source, e: SourceEntry): Promise<string> {
 
 /**
  * Lends `use` the sources selected in the files of an image state (`COPY
- * --from`), through a container that is never started; its files stay
- * readable until `use` settles (they are streamed, not held).
+ * --from`): read from its layers directly; when it binds host paths
+ * (an `Image.fromHost()` image), through a container that is never started
+ * and holds its files readable until `use` settles (they are streamed, not held).
  */
 export async function withSourcesFromLayers<T>(rt: ContainerContext, image: StageImage, paths: string[], use: (sources: Source[]) => Promise<T>): Promise<T> {
+  if (!image.hostBinds.length) return withLayerSources([...image.layers].reverse().map((l) => rt.images.layerPath(l)), paths, use)
   return withThrowawayContainer(rt, image, ['/'], { network: 'none' }, (container) =>
     container.withFilesystem(async (root) => {
       const ctx = new BuildContext(root, '')

@@ -77,7 +77,7 @@ describe('Image.build', () => {
     fs.rmSync(ctx, { recursive: true, force: true })
   }, 90000)
 
-  it('a COPY --from of an unchanged stage hits without assembling the stage\'s files; a stage rebuilt to the same bytes hits, to other bytes misses', async () => {
+  it('a COPY --from of an unchanged stage hits without reading the stage\'s files again; a stage rebuilt to the same bytes hits, to other bytes misses', async () => {
     const df = 'FROM bb AS s\nCOPY a.txt /a\nRUN head -c1 /a > /x\nFROM bb\nCOPY --from=s /x /x\n'
     const ctx = context({ Dockerfile: df, 'a.txt': 'ab' })
     const build = async () => {
@@ -91,10 +91,13 @@ describe('Image.build', () => {
       }
     }
     const first = await build()
-    expect(first.containers).toBe(2) // the RUN's and the COPY --from's
-    const again = await build()
-    expect(again.cached).toEqual(['COPY a.txt /a', 'RUN head -c1 /a > /x', 'COPY --from=s /x /x'])
-    expect(again.containers).toBe(0)
+    expect(first.containers).toBe(1) // the RUN's (COPY --from reads the stage's layers)
+    const stageLayers = (await Image.build(ctx, { runtime, target: 's', network: 'none' })).details.layers
+    const runLayerDir = path.join(runtime.root, 'layers', `sha256-${stageLayers[stageLayers.length - 1].replace('sha256:', '')}`, 'diff')
+    let again: Awaited<ReturnType<typeof build>> | undefined
+    expect(await filesOpenedDuring(runLayerDir, async () => (again = await build()))).toEqual([]) // /x is not read again
+    expect(again!.cached).toEqual(['COPY a.txt /a', 'RUN head -c1 /a > /x', 'COPY --from=s /x /x'])
+    expect(again!.containers).toBe(0)
     fs.writeFileSync(path.join(ctx, 'a.txt'), 'ac') // the stage's layers change, its /x does not
     const sameBytes = await build()
     expect(sameBytes.cached).toEqual(['COPY --from=s /x /x'])
@@ -103,6 +106,21 @@ describe('Image.build', () => {
     const otherBytes = await build()
     expect(otherBytes.cached).toEqual([])
     expect(await runOutput(runtime, otherBytes.img.id, ['cat', '/x'])).toBe('z')
+    fs.rmSync(ctx, { recursive: true, force: true })
+  }, 90000)
+
+  it('COPY --from reads the stage\'s layers as overlayfs merges them (whiteouts, an opaque directory, a symlink resolved in the stage\'s root), with no container', async () => {
+    const df = 'FROM bb AS s\nRUN mkdir -p /d/old && touch /d/old/f /d/keep /d/gone\nRUN rm /d/gone && rm -rf /d/old && mkdir /d/old && echo new > /d/old/g && ln -s /d /link\nFROM bb\nCOPY --from=s /link/ /c/\n'
+    const ctx = context({ Dockerfile: df })
+    const creates = jest.spyOn(Container, 'create')
+    let img: Image
+    try {
+      img = await Image.build(ctx, { runtime, network: 'none' })
+      expect(creates.mock.calls.length).toBe(2) // the two RUNs'
+    } finally {
+      creates.mockRestore()
+    }
+    expect(await runOutput(runtime, img.id, ['sh', '-c', 'find /c | sort; cat /c/old/g'])).toBe('/c\n/c/keep\n/c/old\n/c/old/g\nnew\n')
     fs.rmSync(ctx, { recursive: true, force: true })
   }, 90000)
 
