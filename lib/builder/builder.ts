@@ -333,10 +333,12 @@ class Builder {
       const archives = fromFiles.filter((_, i) => isArchive[i])
       const sources = all.filter((f) => !archives.includes(f))
       this.checkSourceCount(ins, all.length, to.written)
-      const digest = await sourcesDigest(sources)
-      const memo = await this.fromSourcesMemoKey(ins, paths, inline)
+      // noCache: the step's key reaches no cache, so its sources are not read for it (only copied).
+      const digestOf = (some: Source[]) => (this.opts.noCache ? 'no cache' : sourcesDigest(some))
+      const digest = await digestOf(sources)
+      const memo = this.opts.noCache ? undefined : await this.fromSourcesMemoKey(ins, paths, inline)
       if (memo) this.sourceDigests.put(memo, { digest, count: fromFiles.length })
-      await this.layerStep(s, state, ins, this.copyKeyParts(ins, to, digest, await sourcesDigest(archives)), () => this.copyLayer(sources, archives, to))
+      await this.layerStep(s, state, ins, this.copyKeyParts(ins, to, digest, await digestOf(archives)), () => this.copyLayer(sources, archives, to))
     })
   }
 

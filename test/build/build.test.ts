@@ -135,12 +135,20 @@ describe('Image.build', () => {
     await build()
     fs.writeFileSync(path.join(ctx, 'b.txt'), 'B\n')
     let rebuilt: Awaited<ReturnType<typeof build>> | undefined
-    expect(await filesOpenedDuring(ctx, async () => (rebuilt = await build()))).toEqual(['Dockerfile', 'b.txt'])
+    expect(await filesOpenedDuring(ctx, async () => (rebuilt = await build()))).toEqual(['Dockerfile', 'b.txt', 'b.txt']) // b.txt hashed, then copied
     expect(rebuilt!.cached).toEqual(['COPY a.txt /a'])
     fs.writeFileSync(path.join(ctx, 'b.txt'), 'c\n') // same size, at once
     const again = await build()
     expect(again.cached).toEqual(['COPY a.txt /a'])
     expect(await runOutput(runtime, again.img.id, ['cat', '/a', '/b'])).toBe('a\nc\n')
+    fs.rmSync(ctx, { recursive: true, force: true })
+  }, 90000)
+
+  it('a noCache build reads each source once, to copy it (no digest for a key no cache sees)', async () => {
+    const ctx = context({ Dockerfile: 'FROM bb\nCOPY a.txt b.txt /d/\n', 'a.txt': 'a\n', 'b.txt': 'b\n' })
+    let img: Image | undefined
+    expect(await filesOpenedDuring(ctx, async () => (img = await Image.build(ctx, { runtime, network: 'none', noCache: true })))).toEqual(['Dockerfile', 'a.txt', 'b.txt'])
+    expect(await runOutput(runtime, img!.id, ['cat', '/d/a.txt', '/d/b.txt'])).toBe('a\nb\n')
     fs.rmSync(ctx, { recursive: true, force: true })
   }, 90000)
 

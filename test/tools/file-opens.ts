@@ -24,7 +24,7 @@ while True:
         if name and not mask & IN_ISDIR: print(name, flush=True)
 `
 
-/** The names of the files directly in `dir` opened while `during` ran, each once, sorted; fails when python3 or inotify is missing. */
+/** The names of the files directly in `dir` opened while `during` ran, once per open, sorted; fails when python3 or inotify is missing. */
 export async function filesOpenedDuring(dir: string, during: () => Promise<unknown>): Promise<string[]> {
   const child = spawn('python3', ['-c', watcher, dir], { stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
@@ -43,7 +43,7 @@ export async function filesOpenedDuring(dir: string, during: () => Promise<unkno
     fs.closeSync(fs.openSync(path.join(dir, marker), 'w'))
     await until('marker', () => seen(marker))
     fs.rmSync(path.join(dir, marker))
-    return [...new Set(out.split('\n').filter((l) => l && l !== 'ready' && l !== marker))].sort()
+    return out.split('\n').filter((l) => l && l !== 'ready' && l !== marker).sort()
   } finally {
     child.kill('SIGKILL')
   }
