@@ -24,7 +24,11 @@ while True:
         if name and not mask & IN_ISDIR: print(name, flush=True)
 `
 
-/** The names of the files directly in `dir` opened while `during` ran, once per open, sorted; fails when python3 or inotify is missing. */
+/**
+ * The names of the files directly in `dir` opened while `during` ran, once per open event, sorted; fails when
+ * python3 or inotify is missing. inotify merges an event identical to the last one still queued, so two opens
+ * of one file in a row may count once: a count tells opens apart only when other opens come between.
+ */
 export async function filesOpenedDuring(dir: string, during: () => Promise<unknown>): Promise<string[]> {
   const child = spawn('python3', ['-c', watcher, dir], { stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
