@@ -7,8 +7,8 @@ import { MiniContainerError } from '../errors'
 
 /**
  * A rootless runtime (a caller that is not root, or `rootless: true`) was
- * asked for something rootless mode does not do: `host` or `container:`
- * networks (any network without a subordinate id range), resource limits
+ * asked for something rootless mode does not do: the `host` network
+ * (any network without a subordinate id range), resource limits
  * without a delegated cgroup. The message
  * says why and what to do instead. `Runtime.preflight()` tells what the host
  * offers; running as root does everything.
@@ -25,7 +25,7 @@ export class RootlessUnsupportedError extends MiniContainerError {
 
 /** What a rootless runtime offers instead of networks. */
 export const rootlessNetworkWorkaround =
-  "network modes host and container: are not implemented yet for rootless containers; use a network (the default bridge or one of Network.create), network: 'none' (a loopback of the container's own), or run as root"
+  "the host network mode is not implemented yet for rootless containers; use a network (the default bridge or one of Network.create), network: 'container:<name>', network: 'none' (a loopback of the container's own), or run as root"
 
 /**
  * The keeper of a rootless runtime that had made networks ended from outside (killed): its network

@@ -1,9 +1,10 @@
 /**
  * What a rootless container may ask for, checked at create before anything
  * is pulled or made: `network: 'none'`, or (with a subordinate id range) the
- * default bridge or a user network in the runtime's own namespace, never
- * `host` or `container:`; and no host devices (mknod of a device is EPERM in
- * a user namespace).
+ * default bridge, a user network in the runtime's own namespace or another
+ * container's (`container:<name>`: both live in the keeper's user namespace,
+ * so the shim may setns into it), never `host`; and no host devices (mknod of
+ * a device is EPERM in a user namespace).
  *
  * @module
  */
@@ -12,8 +13,8 @@ import { RootlessUnsupportedError, rootlessNetworkWorkaround } from './errors'
 import type { RootlessIdentity } from './identity'
 
 /**
- * EUNSUPPORTED for `network: 'host'` or 'container:<name>' (no such sharing across the keeper's
- * namespaces yet), for a bridge or user network without a subordinate range (`ids.networkNamespace`
+ * EUNSUPPORTED for `network: 'host'` (the host's namespace belongs to the host's user namespace),
+ * for a bridge, user network or `container:` without a subordinate range (`ids.networkNamespace`
  * says why), with keep-id on a network (its nested namespace cannot join the runtime's), and for
  * `devices`, naming the workaround.
  */
@@ -24,7 +25,7 @@ export function checkRootlessRunOptions(
   const network = opts.network ?? 'bridge'
   const name = typeof network === 'string' ? network : network.name
   const what = `run a container on network ${JSON.stringify(name)}`
-  if (name === 'host' || name.startsWith('container:')) throw new RootlessUnsupportedError(what, rootlessNetworkWorkaround)
+  if (name === 'host') throw new RootlessUnsupportedError(what, rootlessNetworkWorkaround)
   if (name !== 'none') {
     ids?.checkNetworks(what)
     if (opts.userns) throw new RootlessUnsupportedError(`${what} with userns: 'keep-id'`, "the nested user namespace cannot join the runtime's network namespace yet; run it with network: 'none'")

@@ -178,6 +178,32 @@ describe('rootless networks and published ports, as an ordinary user with a subo
     expect(pidsOf(user.uid)).toEqual([])
   })
 
+  test("network: 'container:<name>' joins that container's network namespace: its address, and its loopback listener; a stopped one is ENOTRUNNING", () => {
+    const out = asUser(
+      user,
+      home,
+      `await Image.import(${JSON.stringify(path.join(images, 'bb'))}, { runtime: rt, ref: 'bb:latest' })
+    const a = await run('bb', ['nc', '-ll', '-p', '7000', '-e', 'echo', 'from-a'], { runtime: rt, name: 'rl-owner' })
+    out.aIp = (await a.inspect()).networkSettings.networks.bridge.ipAddress
+    await step('b', async () => {
+      const b = await run('bb', ['sh', '-c', 'ip -o -4 addr show eth0 | grep -o "inet [0-9.]*"; for i in 1 2 3 4 5 6 7 8 9 10; do nc 127.0.0.1 7000 </dev/null && break; sleep 0.1; done'], { runtime: rt, network: 'container:rl-owner' })
+      const exit = await b.wait()
+      const text = await logs(b)
+      await b.remove()
+      return { exit, logs: text }
+    })
+    out.aLogs = await logs(a)
+    await a.stop({ timeout: 1 })
+    await step('stopped', () => run('bb', ['true'], { runtime: rt, network: 'container:rl-owner' }))
+    await a.remove()`,
+    )
+    expect(out.aIp).toMatch(/^(\d+\.){3}\d+$/)
+    expect(out.aLogs).toBe('')
+    expect(out.b).toEqual({ exit: { exitCode: 0 }, logs: `inet ${out.aIp}\nfrom-a\n` })
+    expect(out.stopped.code).toBe('ENOTRUNNING')
+    expect(pidsOf(user.uid)).toEqual([])
+  })
+
   test("ports: ['7000'] on the default bridge is reached from the host's 127.0.0.1 through a relay, which ends when the container stops", () => {
     const out = asUser(
       user,
