@@ -363,7 +363,7 @@ export class Container implements AsyncDisposable {
 
   /** Copies a container file or directory to the host, with `docker cp`'s rules (owner, mode, times and file capabilities kept). */
   async copyFrom(containerSrc: string, hostDest: string, opts: CopyOptions = {}): Promise<void> {
-    await this.withFilesystem((root) => files.copyFrom(root, containerSrc, hostDest, opts))
+    await this.withFilesystem((root) => files.copyFrom(root, containerSrc, hostDest, opts, this.runtime.userIds?.sourceReads()))
   }
 
   /** Stat of a path inside the container (the Engine API's HEAD /archive). */
@@ -380,7 +380,7 @@ export class Container implements AsyncDisposable {
   }> {
     const view = await this.openFilesystem()
     try {
-      const result = await files.getArchive(view.root, containerPath)
+      const result = await files.getArchive(view.root, containerPath, this.runtime.userIds?.sourceReads())
       result.stream.once('close', () => void view.release())
       return result
     } catch (err) {

@@ -25,6 +25,7 @@ import { restoreMtime, tempName } from './tree'
 import { directWrites, removeStageQuietly, type LandingWrites } from './landing'
 import { checkMergeWritable, mergeInto } from './merge'
 import { ArchiveWalker, openDir } from './archive-walker'
+import type { SourceReads } from './source-reads'
 import { PathChain } from './path-chain'
 import { decompressed, toNodeReadable } from './tar-streams'
 import { entryParts, extractEach, writableEntryTypes, writeOver, type EntryHeader, type TarEntry } from './tar-extract'
@@ -37,9 +38,10 @@ const CONFINED = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS
  * A tar stream of a container path and the path's stat. The archive's top
  * entry is the path's last component ("etc", "etc/hosts", ...); a path ending
  * in "/." (or the root) gives the directory's contents. A final symlink is
- * archived as the link itself unless the path ends in "/".
+ * archived as the link itself unless the path ends in "/". `reads` opens the
+ * regular files the caller may not (a rootless runtime's keeper).
  */
-export async function getArchive(root: string, p: string): Promise<{ stream: Readable; stat: PathStat }> {
+export async function getArchive(root: string, p: string, reads?: SourceReads): Promise<{ stream: Readable; stat: PathStat }> {
   const side = containerSide(root)
   let o: ReturnType<typeof openPath>
   let parsed: ReturnType<typeof parsePath>
@@ -54,7 +56,7 @@ export async function getArchive(root: string, p: string): Promise<{ stream: Rea
   const pack = tar.pack()
   const contents = isDir(o.stat) && (parsed.dotSuffix || parsed.base === '')
   const top = parsed.base === '' ? '.' : parsed.base
-  const walker = new ArchiveWalker(pack)
+  const walker = new ArchiveWalker(pack, false, undefined, reads)
   ;(async () => {
     try {
       if (contents) {

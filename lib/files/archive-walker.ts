@@ -23,7 +23,6 @@ import {
   listdir,
   nameStr,
   openat,
-  openRegular,
   readlinkat,
   type DirEntry,
   type Name,
@@ -35,6 +34,7 @@ import { lstatAt } from './resolve'
 import { mtimeOf } from './stat'
 import { entryWritten } from './tar-writer'
 import { DirChain } from './dir-chain'
+import { directReads, type SourceReads } from './source-reads'
 
 /** Opens a directory for reading without following a final symlink ('' is `dirfd` itself). */
 export function openDir(dirfd: number, name: Name): number {
@@ -64,6 +64,8 @@ export class ArchiveWalker {
     private readonly pack: tar.Pack,
     private readonly layer = false,
     private readonly ids?: InsideIds,
+    /** Opens the regular files (a rootless runtime's keeper for a file of another id). */
+    private readonly reads: SourceReads = directReads,
   ) {
     this.keepXattr = layer ? layerXattr : copyXattr
   }
@@ -145,7 +147,7 @@ export class ArchiveWalker {
         let fd: number
         let fst: RawStat
         try {
-          ;({ fd, stat: fst } = openRegular(dirfd, name, O_RDONLY))
+          ;({ fd, stat: fst } = this.reads.openRegular(dirfd, name))
         } catch (err) {
           // Swapped for something else since the lstat: skip it.
           if (err instanceof SyscallError && (err.errno === 'ELOOP' || err.errno === 'ENOENT' || err.errno === 'EINVAL')) return

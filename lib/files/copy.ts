@@ -57,6 +57,7 @@ import {
 } from './resolve'
 import { TreeCopier, restoreMtime, tempName } from './tree'
 import { directWrites, removeStageQuietly, type LandingWrites } from './landing'
+import type { SourceReads } from './source-reads'
 import { checkMergeWritable, mergeInto } from './merge'
 
 /** Options of `Container.copyTo` and `Container.copyFrom`. */
@@ -74,9 +75,9 @@ export async function copyTo(root: string, hostSrc: string, containerDest: strin
   await withSides(hostSide, () => containerSide(root), (src, dst) => copyBetween(src, hostSrc, dst, containerDest, opts, writes))
 }
 
-/** Copies a container path to the host (`docker cp CONTAINER:SRC DEST`). `root` is the container's root dir. */
-export async function copyFrom(root: string, containerSrc: string, hostDest: string, opts: CopyOptions = {}): Promise<void> {
-  await withSides(() => containerSide(root), hostSide, (src, dst) => copyBetween(src, containerSrc, dst, hostDest, opts))
+/** Copies a container path to the host (`docker cp CONTAINER:SRC DEST`). `root` is the container's root dir; `reads` opens the files the caller may not. */
+export async function copyFrom(root: string, containerSrc: string, hostDest: string, opts: CopyOptions = {}, reads?: SourceReads): Promise<void> {
+  await withSides(() => containerSide(root), hostSide, (src, dst) => copyBetween(src, containerSrc, dst, hostDest, opts, directWrites, reads))
 }
 
 /** Opens both sides of a copy, runs `fn`, and closes them whatever happens. */
@@ -173,7 +174,7 @@ function srcDirContents(src: Source): boolean {
   return isDir(src.stat) && src.contents
 }
 
-async function copyBetween(srcSide: Side, srcPath: string, dstSide: Side, dstPath: string, opts: CopyOptions, writes: LandingWrites = directWrites): Promise<void> {
+async function copyBetween(srcSide: Side, srcPath: string, dstSide: Side, dstPath: string, opts: CopyOptions, writes: LandingWrites = directWrites, reads?: SourceReads): Promise<void> {
   opts.signal?.throwIfAborted()
   const s = parsePath(srcSide, srcPath)
   const d = parsePath(dstSide, dstPath)
@@ -181,7 +182,7 @@ async function copyBetween(srcSide: Side, srcPath: string, dstSide: Side, dstPat
   try {
     const p = plan(dstSide, d, src, srcSide.display(s.raw))
     try {
-      await place(srcSide, src, p, opts, srcSide.display(s.raw), writes)
+      await place(srcSide, src, p, opts, srcSide.display(s.raw), writes, reads)
     } finally {
       close(p.landing)
     }
@@ -190,7 +191,7 @@ async function copyBetween(srcSide: Side, srcPath: string, dstSide: Side, dstPat
   }
 }
 
-async function place(srcSide: Side, src: Source, p: Plan, opts: CopyOptions, srcDisplay: string, writes: LandingWrites): Promise<void> {
+async function place(srcSide: Side, src: Source, p: Plan, opts: CopyOptions, srcDisplay: string, writes: LandingWrites, reads?: SourceReads): Promise<void> {
   const owner = opts.preserveOwner ?? true
   const stage = tempName()
   const before = lstatAt(p.landing, '')!
@@ -210,6 +211,7 @@ async function place(srcSide: Side, src: Source, p: Plan, opts: CopyOptions, src
       allowDevices: !srcSide.container,
       signal: opts.signal,
       describe: (rel) => `${srcDisplay}${rel ? `/${rel}` : ''}`,
+      reads,
     })
     if (p.destName !== undefined) await copier.copy(src.dirfd, src.name, stagefd, p.destName, p.destName)
     else {

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { SyscallError, errnoOf } from '../errors'
-import { O_DIRECTORY, O_PATH, RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, openat2 } from '../sys/libc'
+import { O_DIRECTORY, O_NOFOLLOW, O_PATH, RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, openat2 } from '../sys/libc'
 import {
   AT_EMPTY_PATH,
   AT_REMOVEDIR,
@@ -20,7 +20,10 @@ import {
   MC_LINKCHECK,
   MC_OWNER,
   MC_SYNC_LIMIT,
+  O_CREAT,
+  O_EXCL,
   O_RDONLY,
+  O_WRONLY,
   S_IFBLK,
   S_IFCHR,
   S_IFDIR,
@@ -43,6 +46,7 @@ import {
   setMeta,
   unlinkat,
   nameStr,
+  type CopyFileResult,
   type DirEntry,
   type Name,
   type RawStat,
@@ -50,6 +54,7 @@ import {
 import { DirChain } from './dir-chain'
 import { UnsafeEntryError } from './errors'
 import { isDir, lstatAt } from './resolve'
+import type { SourceReads } from './source-reads'
 
 /** Files up to this size are copied in one blocking call; larger ones on a worker thread in chunks. */
 const SYNC_LIMIT = 4 << 20
@@ -84,6 +89,8 @@ export interface CopierOptions {
   exclude?: { dev: bigint; ino: bigint }
   /** Names the source in messages (e.g. "container:/etc" + rel). */
   describe: (rel: string) => string
+  /** Opens a regular source file the caller may not (EACCES, EPERM): a rootless runtime's keeper for a file of another id. */
+  reads?: SourceReads
 }
 
 /**
@@ -198,13 +205,13 @@ export class TreeCopier {
 
   private async copyReg(sdir: number, sname: Name, ddir: number, dname: Name, rel: string): Promise<void> {
     const check = sname === '' ? 0 : MC_LINKCHECK
-    let r = sourceStage(() => copyFile(sdir, sname, ddir, dname, this.flags | check | MC_SYNC_LIMIT, SYNC_LIMIT))
+    let r = sourceStage(() => this.copyFile(sdir, sname, ddir, dname, check))
     if (r.kind === 'linked') {
       const key = `${r.stat.dev}:${r.stat.ino}`
       const first = this.links.get(key)
       if (first !== undefined && this.linkTo(first, ddir, dname)) return
       this.links.set(key, rel)
-      r = copyFile(sdir, sname, ddir, dname, this.flags | MC_SYNC_LIMIT, SYNC_LIMIT)
+      r = this.copyFile(sdir, sname, ddir, dname, 0)
     }
     if (r.kind !== 'open') return
     try {
@@ -224,6 +231,26 @@ export class TreeCopier {
       try {
         unlinkat(ddir, dname)
       } catch {}
+      throw err
+    }
+  }
+
+  /**
+   * copyFile (large files returned open); a source the caller may not open (EACCES, EPERM) is opened
+   * through `reads` when given, and returned open with its new destination file for the same async copy.
+   */
+  private copyFile(sdir: number, sname: Name, ddir: number, dname: Name, extra: number): CopyFileResult {
+    try {
+      return copyFile(sdir, sname, ddir, dname, this.flags | extra | MC_SYNC_LIMIT, SYNC_LIMIT)
+    } catch (err) {
+      const e = errnoOf(err)
+      if (!this.opts.reads || sname === '' || (e !== 'EACCES' && e !== 'EPERM')) throw err
+    }
+    const { fd: infd, stat } = this.opts.reads.openRegular(sdir, sname)
+    try {
+      return { kind: 'open', stat, infd, outfd: openat(ddir, dname, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600) }
+    } catch (err) {
+      close(infd)
       throw err
     }
   }

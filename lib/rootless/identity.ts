@@ -12,7 +12,9 @@
 import { errnoOf, IdRangeError, InvalidArgumentError, RuntimeClosedError } from '../errors'
 import type { InsideIds, OwnerLedger, TreeOwnership } from '../files/owner-ledger'
 import { directWrites, type LandingWrites } from '../files/landing'
+import { directReads, type SourceReads } from '../files/source-reads'
 import { removeTreeAt } from '../files/tree'
+import { AT_EMPTY_PATH, close, fstatat } from '../sys/fsops'
 import type { UsernsKind } from '../shim/spec'
 import { debug } from '../util/debug'
 import { KeeperLostError, RootlessUnsupportedError } from './errors'
@@ -162,8 +164,9 @@ export class RootlessIdentity implements TreeOwnership {
   /**
    * What a file operation on a container's files refused with EACCES or EPERM should throw: with a range,
    * files of other ids inside are subordinate ids' on the host, which the user cannot read from outside
-   * (copies into their directories go through the keeper: {@link RootlessIdentity.landingWrites}), so
-   * EUNSUPPORTED naming the way around; anything else as it is.
+   * (copies into their directories and reads of their regular files go through the keeper:
+   * {@link RootlessIdentity.landingWrites}, {@link RootlessIdentity.sourceReads}; what is left is a
+   * directory only another id may list or search), so EUNSUPPORTED naming the way around; anything else as it is.
    */
   explainDenied(err: unknown, what: string): unknown {
     const errno = errnoOf(err)
@@ -171,7 +174,7 @@ export class RootlessIdentity implements TreeOwnership {
     return new RootlessUnsupportedError(
       what,
       `a file or directory on the way belongs to another id inside the container (one of your subordinate ids on the host), which you cannot read from outside (${(err as Error).message}); ` +
-        "copying out of such files through the container's user namespace is not implemented yet: exec a command in the container instead (e.g. exec(['cat', '/data/f']))",
+        "copying out of a directory only such an id may list is not implemented yet (its files are read through the runtime's keeper, its listing is not): exec a command in the container instead (e.g. exec(['tar', '-c', '/data/d']))",
     )
   }
 
@@ -204,15 +207,35 @@ export class RootlessIdentity implements TreeOwnership {
     }
   }
 
+  /**
+   * The opens of a copy out of the container (copyFrom, getArchive) of each regular file: as the user, and
+   * when refused (a file only another id inside reads) by the keeper on the same directory fd, which sends
+   * back the open file.
+   */
+  sourceReads(): SourceReads {
+    if (!this.maps) return directReads
+    return {
+      openRegular: this.asUserElseKeeper(directReads.openRegular, (k, dirfd, name) => {
+        const fd = k.openRead(dirfd, name)
+        try {
+          return { fd, stat: fstatat(fd, '', AT_EMPTY_PATH) }
+        } catch (err) {
+          close(fd)
+          throw err
+        }
+      }),
+    }
+  }
+
   /** `asUser`, and when the kernel refuses it files of other ids (EACCES, EPERM) with a range, the same work by the keeper. */
-  private asUserElseKeeper<A extends unknown[]>(asUser: (...args: A) => void, byKeeper: (k: Keeper, ...args: A) => void): (...args: A) => void {
+  private asUserElseKeeper<A extends unknown[], R>(asUser: (...args: A) => R, byKeeper: (k: Keeper, ...args: A) => R): (...args: A) => R {
     return (...args) => {
       try {
-        asUser(...args)
+        return asUser(...args)
       } catch (err) {
         const errno = errnoOf(err)
         if (!this.maps || (errno !== 'EACCES' && errno !== 'EPERM')) throw err
-        this.withKeeper((k) => byKeeper(k, ...args))
+        return this.withKeeper((k) => byKeeper(k, ...args))
       }
     }
   }

@@ -133,6 +133,11 @@ export class Keeper {
     this.request([Buffer.from('renameat\0'), field(from), field(to), Buffer.from(`${flags}\0`)], fileError('renameat2', nameStr(to)), [fromDir, toDir])
   }
 
+  /** The regular file `name` of `dirfd` opened for reading as root of the namespace (a file of another id inside); the caller owns the fd. */
+  openRead(dirfd: number, name: Name): number {
+    return this.requestFds([Buffer.from('openread\0'), field(name)], 1, fileError('open', nameStr(name)), dirfd)[0]!
+  }
+
   /** Whether the keeper still runs (it may have been killed: then it is reaped here, and a new one is needed). */
   get alive(): boolean {
     if (this.fd < 0) return false

@@ -182,10 +182,10 @@ describe('rootless identity, as an ordinary user with a subordinate range', () =
     expect(out.containerNs).not.toBe(out.keeperNs)
   })
 
-  test("copies and archives into directories of other ids inside (/home/user of 1000, /data of 999) land through the keeper, as the user's (root inside); running or stopped; copying out a file only 999 reads is EUNSUPPORTED naming the way around", () => {
+  test("copies and archives into directories of other ids inside (/home/user of 1000, /data of 999) land through the keeper, as the user's (root inside); running or stopped; a file only 999 reads is copied and archived out through the keeper; a directory only 999 lists is EUNSUPPORTED naming the way around", () => {
     const out = asUser(`
   await Image.import(${JSON.stringify(path.join(images, 'owned'))}, { runtime: rt, ref: 'owned:latest' })
-  const c = await run('owned', ['sh', '-c', 'echo secret > /data/s && chmod 600 /data/s && echo ready && sleep 300'], { runtime: rt, network: 'none', user: '999' })
+  const c = await run('owned', ['sh', '-c', 'echo secret > /data/s && chmod 600 /data/s && mkdir -m 700 /data/d && echo ready && sleep 300'], { runtime: rt, network: 'none', user: '999' })
   for (let i = 0; i < 200 && !(await logs(c)).includes('ready'); i++) await new Promise((r) => setTimeout(r, 25))
   fs.writeFileSync(path.join(process.env.HOME, 'in.txt'), 'in\\n')
   await step('into', () => c.copyTo(path.join(process.env.HOME, 'in.txt'), '/home/user/in.txt'))
@@ -199,7 +199,20 @@ describe('rootless identity, as an ordinary user with a subordinate range', () =
     const st = fs.statSync(path.join(process.env.HOME, 'back.txt'))
     return [fs.readFileSync(path.join(process.env.HOME, 'back.txt'), 'utf8'), st.uid === process.getuid()]
   })
-  await step('outOf', () => c.copyFrom('/data/s', path.join(process.env.HOME, 's.out')))
+  await step('outOf', async () => {
+    await c.copyFrom('/data/s', path.join(process.env.HOME, 's.out'))
+    const st = fs.statSync(path.join(process.env.HOME, 's.out'))
+    return [fs.readFileSync(path.join(process.env.HOME, 's.out'), 'utf8'), st.uid === process.getuid(), (st.mode & 0o777).toString(8)]
+  })
+  await step('archiveOut', async () => {
+    const { stream } = await c.getArchive('/data/s')
+    const chunks = []
+    for await (const d of stream) chunks.push(d)
+    const tar = Buffer.concat(chunks)
+    // One entry: its name, then its body after the 512-byte header.
+    return [tar.subarray(0, 100).toString().replace(/\\0+$/, ''), tar.subarray(512, 519).toString()]
+  })
+  await step('dirOut', () => c.copyFrom('/data/d', path.join(process.env.HOME, 'd.out')))
   await c.kill()
   await c.wait()
   await step('stopped', async () => {
@@ -218,8 +231,10 @@ describe('rootless identity, as an ordinary user with a subordinate range', () =
     // No staging directory is left in either.
     expect(out.seen.stdout).not.toContain('.mc-')
     expect(out.back).toEqual(['in\n', true])
-    expect(out.outOf.code).toBe('EUNSUPPORTED')
-    expect(out.outOf.message).toContain('exec a command in the container instead')
+    expect(out.outOf).toEqual(['secret\n', true, '600'])
+    expect(out.archiveOut).toEqual(['s', 'secret\n'])
+    expect(out.dirOut.code).toBe('EUNSUPPORTED')
+    expect(out.dirOut.message).toContain('exec a command in the container instead')
   })
 
   test('commit records the owners as the container saw them (999, root), not their host ids', () => {
