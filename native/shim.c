@@ -239,6 +239,16 @@ static int run(struct mc_spec *spec, pid_t owner) {
   if (pipe2(report, O_CLOEXEC) < 0) mc_fail("pipe", errno, "report pipe");
   int nested = spec->nuid_maps > 0;
   if (nested && pipe2(gate, O_CLOEXEC) < 0) mc_fail("pipe", errno, "keep-id gate");
+  /*
+   * keep-id: the child starts in a user namespace nested in the keeper's, where it holds no capability
+   * over the keeper's namespace, which owns the network namespace (setns would be EPERM). The shim,
+   * root of the keeper's namespace, joins it here instead, and the child inherits it through the clone.
+   */
+  if (nested && spec->netns_fd >= 0) {
+    if (setns(spec->netns_fd, CLONE_NEWNET) < 0) mc_fail("join network namespace", errno, "fd %d", spec->netns_fd);
+    close(spec->netns_fd);
+    spec->netns_fd = -1;
+  }
   mc_step(MC_STEP_CLONE);
   int born = 0;
   pid_t pid = mc_owner_clone(clone_flags, spec->cgroup_dir_fd, &born); /* the container never outlives its shim */

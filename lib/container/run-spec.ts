@@ -67,7 +67,7 @@ export function buildRunSpec(opts: {
   const { record: r, paths: p } = opts
   const privileged = r.hostConfig.privileged
   const mounts: MountOp[] = [
-    ...systemMounts({ privileged, shmSize: r.resources?.shmSize, userns: opts.userns?.kind }),
+    ...systemMounts({ privileged, shmSize: r.resources?.shmSize, userns: opts.userns?.kind, bindSys: !!opts.userns?.nested && opts.netns.kind === 'fd' }),
     ...(opts.cgroups?.mounts ?? []),
     ...opts.image.hostBinds.map((b) => bindMount(b.source, b.target, true)),
     ...opts.featureMounts,

@@ -15,11 +15,10 @@ import type { RootlessIdentity } from './identity'
 /**
  * EUNSUPPORTED for `network: 'host'` (the host's namespace belongs to the host's user namespace),
  * for a bridge, user network or `container:` without a subordinate range (`ids.networkNamespace`
- * says why), with keep-id on a network (its nested namespace cannot join the runtime's), and for
- * `devices`, naming the workaround.
+ * says why), and for `devices`, naming the workaround.
  */
 export function checkRootlessRunOptions(
-  opts: { network?: string | { readonly name: string }; devices?: readonly unknown[]; userns?: unknown },
+  opts: { network?: string | { readonly name: string }; devices?: readonly unknown[] },
   ids: Pick<RootlessIdentity, 'checkNetworks'> | undefined,
 ): void {
   const network = opts.network ?? 'bridge'
@@ -28,7 +27,6 @@ export function checkRootlessRunOptions(
   if (name === 'host') throw new RootlessUnsupportedError(what, rootlessNetworkWorkaround)
   if (name !== 'none') {
     ids?.checkNetworks(what)
-    if (opts.userns) throw new RootlessUnsupportedError(`${what} with userns: 'keep-id'`, "the nested user namespace cannot join the runtime's network namespace yet; run it with network: 'none'")
   }
   if (opts.devices?.length)
     throw new RootlessUnsupportedError('give a container host devices', "a user namespace cannot make device nodes (mknod is EPERM there); bind-mount the device's path with volumes instead, or run as root")

@@ -49,9 +49,12 @@ function deviceOps(userns: boolean): MountOp[] {
 /**
  * /proc, /dev (with devices, pts, shm, mqueue) and /sys, in mount order. `userns`: for a container in a
  * user namespace (rootless): device nodes bound from the host; in one of a single id, /dev/pts without
- * gid=5 (unmapped there).
+ * gid=5 (unmapped there). `bindSys`: the container's user namespace does not own its network namespace
+ * (keep-id's nested namespace on a network of the keeper's), where the kernel refuses a sysfs mount
+ * (EPERM: it needs CAP_SYS_ADMIN over the network namespace's owner), so the host's /sys is bound
+ * read-only instead, as runc does for rootless containers.
  */
-export function systemMounts(opts: { privileged: boolean; shmSize?: number; userns?: UsernsKind }): MountOp[] {
+export function systemMounts(opts: { privileged: boolean; shmSize?: number; userns?: UsernsKind; bindSys?: boolean }): MountOp[] {
   const ops: MountOp[] = [
     fs('proc', '/proc', MS_NOSUID | MS_NOEXEC | MS_NODEV),
     fs('tmpfs', '/dev', MS_NOSUID | MS_STRICTATIME, 'mode=755,size=65536k'),
@@ -60,7 +63,7 @@ export function systemMounts(opts: { privileged: boolean; shmSize?: number; user
     fs('devpts', '/dev/pts', MS_NOSUID | MS_NOEXEC, `newinstance,ptmxmode=0666,mode=0620${opts.userns === 'single' ? '' : ',gid=5'}`),
     fs('tmpfs', '/dev/shm', MS_NOSUID | MS_NOEXEC | MS_NODEV, `mode=1777,size=${opts.shmSize ?? 64 * 1024 * 1024}`, 'shm'),
     fs('mqueue', '/dev/mqueue', MS_NOSUID | MS_NOEXEC | MS_NODEV),
-    fs('sysfs', '/sys', MS_NOSUID | MS_NOEXEC | MS_NODEV | (opts.privileged ? 0 : MS_RDONLY)),
+    opts.bindSys ? bindMount('/sys', '/sys', true) : fs('sysfs', '/sys', MS_NOSUID | MS_NOEXEC | MS_NODEV | (opts.privileged ? 0 : MS_RDONLY)),
   ]
   return ops
 }

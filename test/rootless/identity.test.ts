@@ -182,6 +182,32 @@ describe('rootless identity, as an ordinary user with a subordinate range', () =
     expect(out.containerNs).not.toBe(out.keeperNs)
   })
 
+  test("userns: 'keep-id' on a user network: the nested namespace's container has its address, reaches a peer by name and is reached; exec joins it; /sys is bound read-only", () => {
+    const out = asUser(`
+  await Image.import(${JSON.stringify(path.join(images, 'owned'))}, { runtime: rt, ref: 'owned:latest' })
+  const net = await lib().Network.create('kid-net', { runtime: rt })
+  const peer = await run('owned', ['nc', '-ll', '-p', '7000', '-e', 'echo', 'from-peer'], { runtime: rt, name: 'kid-peer', network: 'kid-net' })
+  await step('kid', async () => {
+    const c = await run('owned', ['sh', '-c', 'id -u; ip -o -4 addr show eth0 | grep -o "inet [0-9.]*"; for i in 1 2 3 4 5 6 7 8 9 10; do nc kid-peer 7000 </dev/null && break; sleep 0.1; done; nc -l -p 7001 -e echo from-kid'], { runtime: rt, name: 'kid', network: 'kid-net', userns: 'keep-id' })
+    for (let i = 0; i < 200 && !(await logs(c)).includes('from-peer'); i++) await new Promise((r) => setTimeout(r, 25))
+    const ip = (await c.inspect()).networkSettings.networks['kid-net'].ipAddress
+    const exec = await c.exec(['sh', '-c', 'id -u; ip -o -4 addr show eth0 | grep -o "inet [0-9.]*"; grep -qE "^([^ ]+ ){4}/sys ro," /proc/self/mountinfo && echo sys-ro'])
+    const back = await run('owned', ['sh', '-c', 'for i in 1 2 3 4 5 6 7 8 9 10; do nc kid 7001 </dev/null && break; sleep 0.1; done'], { runtime: rt, network: 'kid-net' })
+    await back.wait()
+    const result = { ip, logs: await logs(c), exec, back: await logs(back) }
+    await back.remove()
+    await c.remove({ force: true })
+    return result
+  })
+  await peer.remove({ force: true })
+  await net.remove()`)
+    expect(out.kid).toMatchObject({ ip: expect.stringMatching(/^(\d+\.){3}\d+$/) })
+    expect(out.kid.logs).toBe(`${user.uid}\ninet ${out.kid.ip}\nfrom-peer\n`)
+    // /sys is the host's, bound read-only (a sysfs mount needs CAP_SYS_ADMIN over the keeper's namespace, which owns the network).
+    expect(out.kid.exec).toEqual({ exitCode: 0, stdout: `${user.uid}\ninet ${out.kid.ip}\nsys-ro\n`, stderr: '' })
+    expect(out.kid.back).toBe('from-kid\n')
+  })
+
   test("copies and archives into directories of other ids inside (/home/user of 1000, /data of 999) land through the keeper, as the user's (root inside); running or stopped; a file only 999 reads is copied and archived out through the keeper; a directory only 999 lists is EUNSUPPORTED naming the way around", () => {
     const out = asUser(`
   await Image.import(${JSON.stringify(path.join(images, 'owned'))}, { runtime: rt, ref: 'owned:latest' })
