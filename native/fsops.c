@@ -384,7 +384,8 @@ int mc_finish_file(int in, int outfd, int flags) {
 /* Copies the symlink `sname` in sdir as a new symlink `dname` in ddir, with owner and times. */
 int mc_copy_symlink(int sdir, const char *sname, int ddir, const char *dname, int flags, uint64_t *out) {
   struct stat st;
-  if (sys_fstatat(sdir, sname, &st, AT_SYMLINK_NOFOLLOW) < 0) return NEG_ERRNO;
+  /* sname "": sdir is the symlink's own O_PATH fd (readlinkat reads it with an empty name). */
+  if (sys_fstatat(sdir, sname, &st, sname[0] ? AT_SYMLINK_NOFOLLOW : AT_EMPTY_PATH) < 0) return NEG_ERRNO;
   fill_stat(&st, out);
   if (!S_ISLNK(st.st_mode)) return -EINVAL;
   char target[4097];

@@ -30,8 +30,10 @@
  *            mkdirat <name> <mode>   with a directory fd: mkdirat there (a copy's staging directory)
  *            rmdirat <name>          with a directory fd: its removal
  *            renameat <from> <to> <flags>  with two directory fds: renameat2 between them
- *            openread <name>         with a directory fd: its regular file <name> opened for reading,
- *                                    the fd with the "OK\n" (a copy out of a file of another id)
+ *            openread <name>         with a directory fd: its regular file or directory <name> opened
+ *                                    for reading, the fd with the "OK\n" (a copy out of another id's)
+ *            openpath <name>         with a directory fd: <name> itself (O_PATH, not followed: a symlink
+ *                                    or FIFO a copy recreates), the fd with the "OK\n"
  * New verbs (fds sent back with SCM_RIGHTS on the answer...) are additions
  * to this table, not a new channel.
  * EOF on fd 3 (Runtime.close(), or the owner's death) ends the keeper;
@@ -382,24 +384,26 @@ static void write_at(char **f, int n) {
 }
 
 /*
- * A copy's read of a file of another id inside a container (copyFrom, getArchive of a 0600 file of uid
- * 999): Node resolved its directory, confined, and sends the fd; the keeper opens the single name there
- * without following a symlink, refuses anything but a regular file (opening a FIFO would block, a
- * device could act), and reopens it for reading through its O_PATH fd, as libmcnative's open_regular
- * does; Node reads the fd it gets back (an open file is read without any further permission check).
+ * A copy's reads of another id's files inside a container (copyFrom of a 0600 file or a 0700 directory of
+ * uid 999): Node resolved the directory, confined, and sends its fd; the keeper opens the single name
+ * there without following a symlink. openread: a regular file or a directory only (opening a FIFO would
+ * block, a device could act), reopened for reading through its O_PATH fd, as libmcnative's open_regular
+ * does; openpath: the O_PATH fd itself (a symlink read with readlinkat, a FIFO's mode). Node reads the fd
+ * it gets back: an open file or directory is read without any further permission check.
  */
 static void open_read(char **f, int n) {
-  if (n != 2 || passed_count != 1 || !one_name(f[1])) return answer("E %d\tbad openread request (%d fields, %d fds)", EINVAL, n, passed_count);
+  if (n != 2 || passed_count != 1 || !one_name(f[1])) return answer("E %d\tbad %s request (%d fields, %d fds)", EINVAL, f[0], n, passed_count);
   int pfd = openat(passed_fd[0], f[1], O_PATH | O_NOFOLLOW | O_CLOEXEC);
   if (pfd < 0) return answer_errno(errno, "open", f[1]);
+  if (!strcmp(f[0], "openpath")) return answer_with_fds(&pfd, 1);
   struct stat st;
   int fd = -1, err = 0;
   if (fstat(pfd, &st) < 0) err = errno;
-  else if (!S_ISREG(st.st_mode)) err = EINVAL;
+  else if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) err = EINVAL;
   else {
     char self[64];
     snprintf(self, sizeof(self), "/proc/self/fd/%d", pfd);
-    fd = open(self, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    fd = open(self, O_RDONLY | O_CLOEXEC | O_NOCTTY | (S_ISDIR(st.st_mode) ? O_DIRECTORY : 0));
     if (fd < 0) err = errno;
   }
   close(pfd);
@@ -419,7 +423,7 @@ static __attribute__((noreturn)) void serve(void) {
     else if (!strcmp(f[0], "mknetns") && n == 1) make_netns();
     else if (!strcmp(f[0], "netlink") && n == 1) send_netlink(passed_count == 1 ? passed_fd[0] : -1);
     else if (!strcmp(f[0], "mkdirat") || !strcmp(f[0], "rmdirat") || !strcmp(f[0], "renameat")) write_at(f, n);
-    else if (!strcmp(f[0], "openread")) open_read(f, n);
+    else if (!strcmp(f[0], "openread") || !strcmp(f[0], "openpath")) open_read(f, n);
     else answer("E %d\tunknown request %.40s", EINVAL, f[0]);
     free(blob);
     close_passed();

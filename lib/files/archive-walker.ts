@@ -30,11 +30,10 @@ import {
 } from '../sys/fsops'
 import { majorOf, minorOf } from '../sys/device-number'
 import { copyXattr, layerXattr, readXattrs, type Xattrs } from './xattrs'
-import { lstatAt } from './resolve'
 import { mtimeOf } from './stat'
 import { entryWritten } from './tar-writer'
 import { DirChain } from './dir-chain'
-import { directReads, type SourceReads } from './source-reads'
+import { atPathThrough, directReads, lstatThrough, pushThrough, type SourceReads } from './source-reads'
 
 /** Opens a directory for reading without following a final symlink ('' is `dirfd` itself). */
 export function openDir(dirfd: number, name: Name): number {
@@ -64,8 +63,8 @@ export class ArchiveWalker {
     private readonly pack: tar.Pack,
     private readonly layer = false,
     private readonly ids?: InsideIds,
-    /** Opens the regular files (a rootless runtime's keeper for a file of another id). */
-    private readonly reads: SourceReads = directReads,
+    /** Opens what the caller may not (a rootless runtime's keeper for files and directories of another id). */
+    private readonly reads?: SourceReads,
   ) {
     this.keepXattr = layer ? layerXattr : copyXattr
   }
@@ -108,7 +107,7 @@ export class ArchiveWalker {
   /** Adds `name` of the chain's top; a directory's own entry only, and then it is pushed onto the chain (true). */
   private async addOne(chain: DirChain, name: Name, entryName: string, retried = false): Promise<boolean> {
     const dirfd = chain.top()
-    const st = lstatAt(dirfd, name)
+    const st = lstatThrough(this.reads, dirfd, name)
     if (!st) return false
     const base = { name: entryName, mode: st.mode & 0o7777, uid: this.ids?.uid(st.uid) ?? st.uid, gid: this.ids?.gid(st.gid) ?? st.gid, mtime: mtimeOf(st) }
     if ((st.mode & S_IFMT) !== S_IFDIR) {
@@ -116,7 +115,7 @@ export class ArchiveWalker {
       return false
     }
     try {
-      chain.push(name)
+      pushThrough(this.reads, chain, name)
     } catch (err) {
       // Swapped for a non-directory since the lstat: archive what is there now, once.
       if (err instanceof SyscallError && (err.errno === 'ELOOP' || err.errno === 'ENOTDIR' || err.errno === 'ENOENT')) return retried ? false : this.addOne(chain, name, entryName, true)
@@ -147,7 +146,7 @@ export class ArchiveWalker {
         let fd: number
         let fst: RawStat
         try {
-          ;({ fd, stat: fst } = this.reads.openRegular(dirfd, name))
+          ;({ fd, stat: fst } = (this.reads ?? directReads).openRegular(dirfd, name))
         } catch (err) {
           // Swapped for something else since the lstat: skip it.
           if (err instanceof SyscallError && (err.errno === 'ELOOP' || err.errno === 'ENOENT' || err.errno === 'EINVAL')) return
@@ -165,7 +164,7 @@ export class ArchiveWalker {
         return entryWritten(this.pack, { ...base, type: 'file', size: fst.size }, body, xattrs)
       }
       case S_IFLNK:
-        return entryWritten(this.pack, { ...base, type: 'symlink', linkname: readlinkat(dirfd, name) })
+        return entryWritten(this.pack, { ...base, type: 'symlink', linkname: atPathThrough(this.reads, dirfd, name, readlinkat) })
       case S_IFIFO:
         return entryWritten(this.pack, { ...base, type: 'fifo' })
       case S_IFCHR:

@@ -1,22 +1,76 @@
 /**
- * How a copy out of a container (copyFrom, getArchive) opens the regular
- * files it reads. By default the call itself; a rootless runtime gives one
- * that, when refused (a file only another id inside the container reads, a
- * subordinate id on the host), has the keeper of the container's user
+ * How a copy out of a container (copyFrom, getArchive) opens what it reads.
+ * By default the call itself; a rootless runtime gives one
+ * that, when refused (a file or directory only another id inside the
+ * container reads, a subordinate id on the host), has the keeper of the container's user
  * namespace open it on the same directory fd and reads the fd it gets back:
  * the directory stays resolved here, confined below the container's root.
  *
  * @module
  */
-import { O_RDONLY, openRegular, type Name, type RawStat } from '../sys/fsops'
+import { errnoOf } from '../errors'
+import { O_DIRECTORY, O_NOFOLLOW, O_PATH } from '../sys/libc'
+import { AT_EMPTY_PATH, O_RDONLY, close, fstatat, openRegular, openat, type Name, type RawStat } from '../sys/fsops'
+import type { DirChain } from './dir-chain'
+import { lstatAt } from './resolve'
 
-/** The open a copy out makes of each regular file it reads (a directory fd, a single name). */
+/** The opens a copy out makes of what it reads (a directory fd, a single name, never following a symlink). */
 export interface SourceReads {
   /** The regular file `name` of `dirfd` opened for reading, with its stat; SyscallError EINVAL for anything else. */
   openRegular(dirfd: number, name: Name): { fd: number; stat: RawStat }
+  /** The directory `name` of `dirfd` opened for reading (its entries listed through the fd). */
+  openDir(dirfd: number, name: Name): number
+  /** `name` of `dirfd` itself, O_PATH (a symlink or FIFO the copy recreates from the fd). */
+  openPath(dirfd: number, name: Name): number
 }
 
-/** The call itself, as the caller. */
+/** The calls themselves, as the caller. */
 export const directReads: SourceReads = {
   openRegular: (dirfd, name) => openRegular(dirfd, name, O_RDONLY),
+  openDir: (dirfd, name) => openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW),
+  openPath: (dirfd, name) => openat(dirfd, name, O_PATH | O_NOFOLLOW),
+}
+
+/** Whether `err` is the kernel refusing the caller (EACCES, EPERM) `name`, which `reads` may open instead. */
+export function refused(reads: SourceReads | undefined, err: unknown, name: Name): reads is SourceReads {
+  const e = errnoOf(err)
+  return !!reads && name !== '' && (e === 'EACCES' || e === 'EPERM')
+}
+
+/** lstat of `name` of `dirfd` (undefined when missing), through its O_PATH fd from `reads` when the caller may not look it up. */
+export function lstatThrough(reads: SourceReads | undefined, dirfd: number, name: Name): RawStat | undefined {
+  try {
+    return lstatAt(dirfd, name)
+  } catch (err) {
+    if (!refused(reads, err, name)) throw err
+    return withFd(reads.openPath(dirfd, name), (fd) => fstatat(fd, '', AT_EMPTY_PATH))
+  }
+}
+
+/** Pushes the directory `name` onto `chain`, opened (and reopened) through `reads` when the caller may not. */
+export function pushThrough(reads: SourceReads | undefined, chain: DirChain, name: Name): void {
+  try {
+    chain.push(name)
+  } catch (err) {
+    if (!refused(reads, err, name)) throw err
+    chain.push(name, reads.openDir(chain.top(), name), (parent, child) => reads.openDir(parent, child))
+  }
+}
+
+/** `use(dirfd, name)`, or when the caller may not reach `name`, `use(fd, '')` on its O_PATH fd from `reads` (a symlink, a FIFO). */
+export function atPathThrough<T>(reads: SourceReads | undefined, dirfd: number, name: Name, use: (dir: number, name: Name) => T): T {
+  try {
+    return use(dirfd, name)
+  } catch (err) {
+    if (!refused(reads, err, name)) throw err
+    return withFd(reads.openPath(dirfd, name), (fd) => use(fd, ''))
+  }
+}
+
+function withFd<T>(fd: number, use: (fd: number) => T): T {
+  try {
+    return use(fd)
+  } finally {
+    close(fd)
+  }
 }

@@ -54,7 +54,7 @@ import {
 import { DirChain } from './dir-chain'
 import { UnsafeEntryError } from './errors'
 import { isDir, lstatAt } from './resolve'
-import type { SourceReads } from './source-reads'
+import { atPathThrough, lstatThrough, pushThrough, refused, type SourceReads } from './source-reads'
 
 /** Files up to this size are copied in one blocking call; larger ones on a worker thread in chunks. */
 const SYNC_LIMIT = 4 << 20
@@ -89,7 +89,7 @@ export interface CopierOptions {
   exclude?: { dev: bigint; ino: bigint }
   /** Names the source in messages (e.g. "container:/etc" + rel). */
   describe: (rel: string) => string
-  /** Opens a regular source file the caller may not (EACCES, EPERM): a rootless runtime's keeper for a file of another id. */
+  /** Opens what the caller may not (EACCES, EPERM): a rootless runtime's keeper for files and directories of another id. */
   reads?: SourceReads
 }
 
@@ -136,7 +136,7 @@ export class TreeCopier {
     let type = dtype === DT_DIR ? S_IFDIR : dtype === DT_REG ? S_IFREG : dtype === DT_LNK ? S_IFLNK : 0
     for (let attempt = 0; ; attempt++) {
       if (type === 0) {
-        const st = lstatAt(src.top(), sname)
+        const st = lstatThrough(this.opts.reads, src.top(), sname)
         if (!st) return // vanished meanwhile: like tar, skip it
         type = st.mode & S_IFMT
       }
@@ -166,10 +166,10 @@ export class TreeCopier {
       case S_IFREG:
         return this.copyReg(sdir, sname, ddir, dname, rel)
       case S_IFLNK:
-        sourceStage(() => copySymlink(sdir, sname, ddir, dname, this.flags))
+        sourceStage(() => atPathThrough(this.opts.reads, sdir, sname, (dir, name) => copySymlink(dir, name, ddir, dname, this.flags)))
         return
       case S_IFIFO:
-        sourceStage(() => copySpecial(sdir, sname, ddir, dname, this.flags))
+        sourceStage(() => atPathThrough(this.opts.reads, sdir, sname, (dir, name) => copySpecial(dir, name, ddir, dname, this.flags)))
         return
       case S_IFCHR:
       case S_IFBLK:
@@ -183,7 +183,7 @@ export class TreeCopier {
 
   /** Copies a directory; each level's fds come from the chains (`top()` again after every child: it may have been reopened). */
   private async copyDir(src: DirChain, sname: Name, dst: DirChain, dname: Name, rel: string): Promise<void> {
-    sourceStage(() => src.push(sname))
+    sourceStage(() => pushThrough(this.opts.reads, src, sname))
     try {
       const ex = this.opts.exclude
       if (ex) {
@@ -243,10 +243,9 @@ export class TreeCopier {
     try {
       return copyFile(sdir, sname, ddir, dname, this.flags | extra | MC_SYNC_LIMIT, SYNC_LIMIT)
     } catch (err) {
-      const e = errnoOf(err)
-      if (!this.opts.reads || sname === '' || (e !== 'EACCES' && e !== 'EPERM')) throw err
+      if (!refused(this.opts.reads, err, sname)) throw err
     }
-    const { fd: infd, stat } = this.opts.reads.openRegular(sdir, sname)
+    const { fd: infd, stat } = this.opts.reads!.openRegular(sdir, sname)
     try {
       return { kind: 'open', stat, infd, outfd: openat(ddir, dname, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600) }
     } catch (err) {

@@ -165,8 +165,8 @@ export class RootlessIdentity implements TreeOwnership {
    * What a file operation on a container's files refused with EACCES or EPERM should throw: with a range,
    * files of other ids inside are subordinate ids' on the host, which the user cannot read from outside
    * (copies into their directories and reads of their regular files go through the keeper:
-   * {@link RootlessIdentity.landingWrites}, {@link RootlessIdentity.sourceReads}; what is left is a
-   * directory only another id may list or search), so EUNSUPPORTED naming the way around; anything else as it is.
+   * {@link RootlessIdentity.landingWrites}, {@link RootlessIdentity.sourceReads}; what is left is a path
+   * resolved through a directory only another id may search), so EUNSUPPORTED naming the way around; anything else as it is.
    */
   explainDenied(err: unknown, what: string): unknown {
     const errno = errnoOf(err)
@@ -174,7 +174,7 @@ export class RootlessIdentity implements TreeOwnership {
     return new RootlessUnsupportedError(
       what,
       `a file or directory on the way belongs to another id inside the container (one of your subordinate ids on the host), which you cannot read from outside (${(err as Error).message}); ` +
-        "copying out of a directory only such an id may list is not implemented yet (its files are read through the runtime's keeper, its listing is not): exec a command in the container instead (e.g. exec(['tar', '-c', '/data/d']))",
+        "files and directories of such ids are read through the runtime's keeper, but a path resolved through a directory only such an id may search, and a copy of a directory's contents (a path ending in /.), are not yet: copy the directory itself, or exec a command in the container instead (e.g. exec(['tar', '-c', '/data/d']))",
     )
   }
 
@@ -208,9 +208,9 @@ export class RootlessIdentity implements TreeOwnership {
   }
 
   /**
-   * The opens of a copy out of the container (copyFrom, getArchive) of each regular file: as the user, and
-   * when refused (a file only another id inside reads) by the keeper on the same directory fd, which sends
-   * back the open file.
+   * The opens of a copy out of the container (copyFrom, getArchive): as the user, and when refused (a file
+   * or directory only another id inside reads) by the keeper on the same directory fd, which sends back
+   * the open file.
    */
   sourceReads(): SourceReads {
     if (!this.maps) return directReads
@@ -224,6 +224,8 @@ export class RootlessIdentity implements TreeOwnership {
           throw err
         }
       }),
+      openDir: this.asUserElseKeeper(directReads.openDir, (k, dirfd, name) => k.openRead(dirfd, name)),
+      openPath: this.asUserElseKeeper(directReads.openPath, (k, dirfd, name) => k.openPath(dirfd, name)),
     }
   }
 

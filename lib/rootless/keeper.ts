@@ -133,9 +133,14 @@ export class Keeper {
     this.request([Buffer.from('renameat\0'), field(from), field(to), Buffer.from(`${flags}\0`)], fileError('renameat2', nameStr(to)), [fromDir, toDir])
   }
 
-  /** The regular file `name` of `dirfd` opened for reading as root of the namespace (a file of another id inside); the caller owns the fd. */
+  /** The regular file or directory `name` of `dirfd` opened for reading as root of the namespace (another id's inside); the caller owns the fd. */
   openRead(dirfd: number, name: Name): number {
     return this.requestFds([Buffer.from('openread\0'), field(name)], 1, fileError('open', nameStr(name)), dirfd)[0]!
+  }
+
+  /** `name` of `dirfd` itself (O_PATH, a symlink not followed), opened as root of the namespace; the caller owns the fd. */
+  openPath(dirfd: number, name: Name): number {
+    return this.requestFds([Buffer.from('openpath\0'), field(name)], 1, fileError('open', nameStr(name)), dirfd)[0]!
   }
 
   /** Whether the keeper still runs (it may have been killed: then it is reaped here, and a new one is needed). */

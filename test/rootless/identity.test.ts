@@ -208,10 +208,10 @@ describe('rootless identity, as an ordinary user with a subordinate range', () =
     expect(out.kid.back).toBe('from-kid\n')
   })
 
-  test("copies and archives into directories of other ids inside (/home/user of 1000, /data of 999) land through the keeper, as the user's (root inside); running or stopped; a file only 999 reads is copied and archived out through the keeper; a directory only 999 lists is EUNSUPPORTED naming the way around", () => {
+  test("copies and archives into directories of other ids inside (/home/user of 1000, /data of 999) land through the keeper, as the user's (root inside); running or stopped; a file and a directory (files, a subdirectory, a symlink, a FIFO) only 999 reads are copied and archived out through the keeper", () => {
     const out = asUser(`
   await Image.import(${JSON.stringify(path.join(images, 'owned'))}, { runtime: rt, ref: 'owned:latest' })
-  const c = await run('owned', ['sh', '-c', 'echo secret > /data/s && chmod 600 /data/s && mkdir -m 700 /data/d && echo ready && sleep 300'], { runtime: rt, network: 'none', user: '999' })
+  const c = await run('owned', ['sh', '-c', 'echo secret > /data/s && chmod 600 /data/s && mkdir -m 700 /data/d /data/d/sub && echo x > /data/d/f && echo y > /data/d/sub/g && chmod 600 /data/d/f /data/d/sub/g && ln -s f /data/d/link && mkfifo /data/d/fifo && echo ready && sleep 300'], { runtime: rt, network: 'none', user: '999' })
   for (let i = 0; i < 200 && !(await logs(c)).includes('ready'); i++) await new Promise((r) => setTimeout(r, 25))
   fs.writeFileSync(path.join(process.env.HOME, 'in.txt'), 'in\\n')
   await step('into', () => c.copyTo(path.join(process.env.HOME, 'in.txt'), '/home/user/in.txt'))
@@ -238,7 +238,34 @@ describe('rootless identity, as an ordinary user with a subordinate range', () =
     // One entry: its name, then its body after the 512-byte header.
     return [tar.subarray(0, 100).toString().replace(/\\0+$/, ''), tar.subarray(512, 519).toString()]
   })
-  await step('dirOut', () => c.copyFrom('/data/d', path.join(process.env.HOME, 'd.out')))
+  await step('dirOut', async () => {
+    const d = path.join(process.env.HOME, 'd.out')
+    await c.copyFrom('/data/d', d)
+    const st = (p) => fs.lstatSync(path.join(d, p))
+    return {
+      f: fs.readFileSync(path.join(d, 'f'), 'utf8'),
+      g: fs.readFileSync(path.join(d, 'sub/g'), 'utf8'),
+      link: fs.readlinkSync(path.join(d, 'link')),
+      fifo: st('fifo').isFIFO(),
+      modes: ['.', 'sub', 'f'].map((p) => (st(p).mode & 0o777).toString(8)),
+      mine: ['.', 'sub', 'f', 'sub/g', 'link', 'fifo'].every((p) => st(p).uid === process.getuid()),
+    }
+  })
+  await step('dirArchive', async () => {
+    const { stream } = await c.getArchive('/data/d')
+    const chunks = []
+    for await (const d of stream) chunks.push(d)
+    const tar = Buffer.concat(chunks)
+    // Each entry: name, type flag, and a file's body (512-byte headers, bodies padded to 512).
+    const entries = []
+    for (let at = 0; at + 512 <= tar.length && tar[at] !== 0; ) {
+      const field = (from, len) => tar.subarray(at + from, at + from + len).toString().replace(/\\0.*$/s, '')
+      const size = parseInt(field(124, 12) || '0', 8)
+      entries.push([field(0, 100), field(156, 1), field(157, 100) || tar.subarray(at + 512, at + 512 + size).toString()])
+      at += 512 + Math.ceil(size / 512) * 512
+    }
+    return entries.sort()
+  })
   await c.kill()
   await c.wait()
   await step('stopped', async () => {
@@ -259,8 +286,15 @@ describe('rootless identity, as an ordinary user with a subordinate range', () =
     expect(out.back).toEqual(['in\n', true])
     expect(out.outOf).toEqual(['secret\n', true, '600'])
     expect(out.archiveOut).toEqual(['s', 'secret\n'])
-    expect(out.dirOut.code).toBe('EUNSUPPORTED')
-    expect(out.dirOut.message).toContain('exec a command in the container instead')
+    expect(out.dirOut).toEqual({ f: 'x\n', g: 'y\n', link: 'f', fifo: true, modes: ['700', '700', '600'], mine: true })
+    expect(out.dirArchive).toEqual([
+      ['d/', '5', ''],
+      ['d/f', '0', 'x\n'],
+      ['d/fifo', '6', ''],
+      ['d/link', '2', 'f'],
+      ['d/sub/', '5', ''],
+      ['d/sub/g', '0', 'y\n'],
+    ])
   })
 
   test('commit records the owners as the container saw them (999, root), not their host ids', () => {
