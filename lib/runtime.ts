@@ -40,7 +40,7 @@ import { requireUserNamespaces } from './rootless/start-check'
 import { RootlessCgroupService } from './rootless/cgroup-service'
 import { requireKernelFeatures } from './sys/kernel'
 import { RootlessIdentity, idOverflowOption, type IdOverflow } from './rootless/identity'
-import { collectDeadNetworkGroups } from './container/owned-networks'
+import { collectDeadOwnedGroups } from './container/owned-groups'
 
 /** Options of {@link Runtime}. */
 export interface RuntimeOptions {
@@ -179,11 +179,11 @@ export class Runtime implements ContainerContext, AsyncDisposable {
    * Collects, once per process, what a crashed process left on this root:
    * network rules and interfaces of dead containers, exited auto-remove
    * containers, unfinished creates (like a daemon's recovery at start), and
-   * the networks of compose projects whose owner process died.
+   * the networks and volumes of compose projects whose owner process died.
    */
   ready(): Promise<void> {
-    // Compose projects after containers: a dead owner's networks are free once its containers are gone.
-    this.recovered ??= collectGarbage(this).then(() => collectDeadNetworkGroups(this.root, this.networks))
+    // Compose projects after containers: a dead owner's networks and volumes are free once its containers are gone.
+    this.recovered ??= collectGarbage(this).then(() => collectDeadOwnedGroups(this.root, this.networks, this.volumes))
     return this.recovered
   }
 

@@ -13,7 +13,7 @@ import { Network } from '../network/network'
 import { Volume } from '../storage/volume'
 import type { Runtime } from '../runtime'
 import { contextOf } from '../container/context'
-import { forgetNetworkGroup } from '../container/owned-networks'
+import { forgetOwnedGroup } from '../container/owned-groups'
 import { projectGroup } from './naming'
 import { dependencyGraph, type DependencyGraph } from './graph'
 import type { ComposeDownOptions, ComposeModel } from './types'
@@ -138,7 +138,7 @@ export class ComposeEnvironment {
   async down(opts: ComposeDownOptions = {}): Promise<void> {
     await teardown(this.made, opts.volumes === true ? 'project' : 'none', dependencyGraph(this.model.services))
     this.made.containers.clear()
-    forgetNetworkGroup(contextOf({ runtime: this.runtime }).root, projectGroup(this.model.name))
+    forgetOwnedGroup(contextOf({ runtime: this.runtime }).root, projectGroup(this.model.name))
   }
 
   /** `await using env = await Compose.up(...)`: down({ volumes: true }), except for a reused project, which stays for the others sharing it. */

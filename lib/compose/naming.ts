@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { InvalidArgumentError } from '../errors'
-import type { NetworkGroup } from '../container/owned-networks'
+import type { OwnedGroup } from '../container/owned-groups'
 
 const projectNamePattern = /^[a-z0-9][a-z0-9_-]*$/
 
@@ -52,7 +52,7 @@ export function resourceLabels(project: string, kind: 'network' | 'volume', key:
   return { 'com.docker.compose.project': project, [`com.docker.compose.${kind}`]: key }
 }
 
-/** The project's networks as a group the runtime's recovery removes when the project's owner died (container/owned-networks). */
-export function projectGroup(project: string): NetworkGroup {
+/** The project's networks and volumes as a group the runtime's recovery removes when the project's owner died (container/owned-groups). */
+export function projectGroup(project: string): OwnedGroup {
   return { label: 'com.docker.compose.project', value: project }
 }

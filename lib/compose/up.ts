@@ -17,7 +17,7 @@ import { defaultStartupTimeout } from '../harness/wait-until-ready'
 import { Network } from '../network/network'
 import { Image } from '../image/image'
 import { reuseProject } from './reuse'
-import { forgetNetworkGroup, recordNetworkGroup } from '../container/owned-networks'
+import { forgetOwnedGroup, recordOwnedGroup } from '../container/owned-groups'
 import { projectGroup } from './naming'
 import { Volume } from '../storage/volume'
 import { optionsObject } from '../util/options-object'
@@ -191,7 +191,7 @@ async function buildImages(model: ComposeModel, opts: ComposeUpOptions): Promise
 async function startProject(model: ComposeModel, opts: ComposeUpOptions, labels: Record<string, string> = {}): Promise<ComposeEnvironment> {
   const root = contextOf({ runtime: opts.runtime }).root
   // A shared (reused) project outlives whoever made it: only an owned one is cleaned after its owner dies.
-  if (opts.reuse !== true) recordNetworkGroup(root, projectGroup(model.name))
+  if (opts.reuse !== true) recordOwnedGroup(root, projectGroup(model.name))
   const starter = new Starter(model, opts, labels)
   const all = (async () => {
     await starter.resources()
@@ -205,7 +205,7 @@ async function startProject(model: ComposeModel, opts: ComposeUpOptions, labels:
     await starter.settled()
     if (!opts.keepOnFailure) {
       await teardown(starter.made, 'created', dependencyGraph(model.services))
-      forgetNetworkGroup(root, projectGroup(model.name))
+      forgetOwnedGroup(root, projectGroup(model.name))
     }
     throw err
   }

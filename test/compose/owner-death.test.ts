@@ -1,9 +1,10 @@
 /**
  * A compose project whose owner died: the owner is a child Node process,
  * SIGKILLed as a Ctrl-C'd jest worker is. The next runtime start on its
- * root removes the project's containers, networks and anonymous volumes;
- * named volumes stay (as `docker compose down`). A live owner's project is
- * left alone.
+ * root removes the project's containers, networks and volumes, as its
+ * disposal (`down({ volumes: true })`) and testcontainers' reaper would; a
+ * volume the project found (external) stays. A live owner's project is left
+ * alone.
  */
 import * as fs from 'node:fs'
 import * as os from 'node:os'
@@ -88,9 +89,11 @@ async function msUntilGone(root: string, project: string): Promise<number> {
 
 const names = async <T extends { inspect(): Promise<{ name: string }> }>(list: Promise<T[]>) => Promise.all((await list).map(async (x) => (await x.inspect()).name))
 
-test("after its owner is SIGKILLed, the next runtime start removes the project's containers, networks and anonymous volumes, and keeps its named volume", async () => {
+test("after its owner is SIGKILLed, the next runtime start removes the project's containers, networks and volumes, and keeps another project's volume", async () => {
   const p = `o${randomBytes(4).toString('hex')}`
+  const other = await Volume.create(`${p}x_data`, { runtime, labels: { 'com.docker.compose.project': `${p}x` } })
   const made = await ownerThatDies(runtime.root, p)
+  expect(await names(Volume.list({ runtime }))).toContain(`${p}_data`)
   expect(await names(Network.list({ runtime }))).toEqual(expect.arrayContaining([`${p}_default`, `${p}_back`]))
 
   const next = new Runtime({ root: runtime.root })
@@ -101,10 +104,11 @@ test("after its owner is SIGKILLed, the next runtime start removes the project's
   expect(networks).not.toContain(`${p}_default`)
   expect(networks).not.toContain(`${p}_back`)
   const volumes = await names(Volume.list({ runtime: next }))
-  expect(volumes).toContain(`${p}_data`)
+  expect(volumes).not.toContain(`${p}_data`)
   expect(volumes).not.toContain(made.anonymous)
+  expect(volumes).toContain(`${p}x_data`)
   expect(fs.existsSync(path.join(runtime.root, 'network-groups', `${p}.json`))).toBe(false)
-  await (await Volume.get(`${p}_data`, { runtime: next })).remove()
+  await other.remove()
 })
 
 test("its containers' processes end within 100 ms of the owner's SIGKILL (median of 5, each under 500 ms)", async () => {
@@ -115,10 +119,11 @@ test("its containers' processes end within 100 ms of the owner's SIGKILL (median
   console.log(`owner SIGKILL -> containers gone, ms: ${times.map((t) => t.toFixed(1)).join(' ')} (median ${sorted[2].toFixed(1)}); load ${os.loadavg()[0].toFixed(2)}`)
   expect(sorted[2]).toBeLessThan(100)
   expect(sorted[4]).toBeLessThan(500)
-  // The next runtime start collects what they left, but for the named volumes (as down without -v).
+  // The next runtime start collects what they left, named volumes included.
   const next = new Runtime({ root: runtime.root })
   await next.ready()
-  for (const p of projects) await (await Volume.get(`${p}_data`, { runtime: next })).remove()
+  const volumes = await names(Volume.list({ runtime: next }))
+  for (const p of projects) expect(volumes).not.toContain(`${p}_data`)
 })
 
 test("a live owner's project is left alone by another runtime's start, and down() forgets its record", async () => {
