@@ -8,40 +8,13 @@
 import * as fs from 'node:fs'
 import { toExitStatus, type ExitStatus } from '../shim/shim'
 import type { ContainerContext } from './context'
-import type { ContainerState, ProcessIdentity } from './types'
+import type { ContainerState } from './types'
+import { isAlive, statFields } from '../util/process-identity'
+
+export { isAlive, processStartTime, thisProcess } from '../util/process-identity'
 
 /** How long a container's fresh state (network, cgroup) may belong to a start in progress in another process rather than to a crash. */
 export const START_GRACE_MS = 30_000
-
-/** The fields of /proc/<pid>/stat after the command name (state first), or undefined when there is no such process. */
-function statFields(pid: number): string[] | undefined {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
-    // The command name may contain spaces and parentheses: fields start after the last ')'.
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  } catch {
-    return undefined
-  }
-}
-
-/** Start time of a pid (field 22 of /proc/<pid>/stat), or undefined when there is no such process. */
-export function processStartTime(pid: number): string | undefined {
-  const fields = statFields(pid)
-  if (!fields || fields[0] === 'Z' || fields[0] === 'X') return undefined
-  return fields[19]
-}
-
-let self: ProcessIdentity | undefined
-
-/** This Node process, as {@link isAlive} recognises it. */
-export function thisProcess(): ProcessIdentity {
-  return (self ??= { pid: process.pid, start: processStartTime(process.pid) ?? '' })
-}
-
-/** True while the process recorded as (pid, start time) runs. */
-export function isAlive(pid: number | undefined, start: string | undefined): boolean {
-  return !!pid && processStartTime(pid) === start
-}
 
 /**
  * The one rule for "the program recorded as running still runs", from any process: this process

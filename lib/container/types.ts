@@ -14,6 +14,7 @@ import type { HealthState } from '../harness/target'
 import type { PullPolicy } from '../image/registry/policy'
 import type { PullOptions } from '../image/registry/pull'
 import type { LogTime } from '../util/log-time'
+import type { ProcessIdentity } from '../util/process-identity'
 import type { DeviceOption, DeviceRecord } from './device-mappings'
 import type { RestartPolicy, RestartPolicyOption } from './restart-policy'
 
@@ -249,13 +250,7 @@ export interface ContainerRecord {
   }
 }
 
-/** A process as recorded: its pid and start time, so a reused pid is not taken for it. */
-export interface ProcessIdentity {
-  /** Its pid. */
-  pid: number
-  /** Its start time (field 22 of /proc/<pid>/stat). */
-  start: string
-}
+export type { ProcessIdentity } from '../util/process-identity'
 
 /** Lifecycle status, as Docker names it. */
 export type ContainerStatus = 'created' | 'running' | 'paused' | 'exited' | 'removing'
