@@ -10,6 +10,7 @@
  */
 import { AmbiguousReferenceError, InvalidArgumentError, NameConflictError } from '../errors'
 import { newId, validName } from '../util/ids'
+import { isAlive, thisProcess } from '../util/process-identity'
 import { ensureNetworkUp, tearDownNetwork } from './bridge'
 import { NetworkInUseError, NetworkNotFoundError } from './errors'
 import type { HostSockets } from './host-sockets'
@@ -103,6 +104,17 @@ export class NetworkRegistry {
     if (!this.store.networks().length) await this.sockets.fw.deleteTable()
   }
 
+  /**
+   * Whether a runtime closing in this process must leave `net` alone: a user network that another
+   * process, still alive, created (Docker keeps user networks until they are removed). One whose
+   * creator died, or this process, goes with the close, so nothing is left after a Ctrl-C.
+   */
+  keptForCreator(net: NetworkRecord): boolean {
+    const creator = net.creator
+    if (net.isDefault || !creator || creator.pid === thisProcess().pid) return false
+    return isAlive(creator.pid, creator.start)
+  }
+
   /** Claims the name, picks and claims a subnet, creates the bridge and rules, then persists; on failure nothing remains. */
   private async newNetwork(name: string, opts: CreateNetworkOptions, isDefault: boolean): Promise<NetworkRecord> {
     const id = newId()
@@ -116,7 +128,7 @@ export class NetworkRegistry {
       subnet = await this.claimSubnet(id, opts.subnet)
       const gateway = opts.gateway ?? defaultGateway(subnet)
       validateGateway(subnet, gateway)
-      net = { id, name, driver: 'bridge', bridge: isDefault ? this.names.defaultBridge : this.names.bridgeFor(id), subnet: formatCidr(subnet), gateway, internal: !!opts.internal, labels: opts.labels ?? {}, created: new Date().toISOString(), isDefault }
+      net = { id, name, driver: 'bridge', bridge: isDefault ? this.names.defaultBridge : this.names.bridgeFor(id), subnet: formatCidr(subnet), gateway, internal: !!opts.internal, labels: opts.labels ?? {}, created: new Date().toISOString(), isDefault, creator: thisProcess() }
       this.upNetworks.set(net.id, await ensureNetworkUp(this.sockets.host, this.sockets.fw, net, this.names.owner, this.sockets.place.isHost))
     } catch (err) {
       if (net) await tearDownNetwork(this.sockets.host, this.sockets.fw, net).catch(() => undefined)

@@ -434,14 +434,15 @@ export class NetworkService {
   /**
    * Removes everything this runtime made: every container's endpoints and
    * rules, every network including the default one, and the nf_tables
-   * table. For runtime teardown and tests.
+   * table. For runtime teardown and tests. User networks another live
+   * process created stay, and with them the table that holds their rules.
    */
   destroy(): Promise<void> {
     return this.serial(async () => {
       for (const rec of this.store.containers()) await this.releaseNow(rec)
-      for (const net of this.store.networks()) await this.networks.remove(net)
+      for (const net of this.store.networks()) if (!this.networks.keptForCreator(net)) await this.networks.remove(net)
       await this.removeOrphans()
-      await this.fw.deleteTable()
+      if (!this.store.networks().length) await this.fw.deleteTable()
     })
   }
 }

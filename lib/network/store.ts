@@ -15,6 +15,7 @@
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { readJson, writeJson } from '../util/json-file'
+import type { ProcessIdentity } from '../util/process-identity'
 import type { Proto } from './ports'
 import type { LinkEntry, NetworkBase } from './types'
 
@@ -22,6 +23,8 @@ import type { LinkEntry, NetworkBase } from './types'
 export interface NetworkRecord extends NetworkBase {
   /** The default `bridge` network (no name resolution, cannot be removed by users). */
   isDefault: boolean
+  /** The process that created it; absent in records made before creators were recorded. */
+  creator?: ProcessIdentity
 }
 
 /** One attachment of a container to a network. */

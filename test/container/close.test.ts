@@ -8,13 +8,13 @@
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
-import { Container, Image, Runtime, RuntimeClosedError, Wait, run } from '../../lib'
+import { Container, Image, Network, Runtime, RuntimeClosedError, Wait, run } from '../../lib'
 import { childProcesses } from '../helpers'
 import { useSubnets } from '../net-helpers'
 import { hostLinks, nftTables } from '../network/helpers'
 import { runtimeWithSpareShim, spawnNode } from '../tools/node-child'
 
-const [bridgeNet] = useSubnets(1)
+const [bridgeNet, keptNet] = useSubnets(2)
 
 test('close() ends the spare shim, and the process then exits by itself', async () => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-close-'))
@@ -151,5 +151,60 @@ describe('close() while containers are still starting', () => {
       expect(after.filter((r) => r.exitCode !== 0)).toEqual([]) // ...and passed
       expect((await c.inspect()).state.health!.status).toBe('healthy')
     })
+  })
+})
+
+describe('close() and the user networks of another process on the same root', () => {
+  test("keeps a network another live process created (record, bridge, table), which it can still use; after that process is gone, the next close() removes it", async () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-close-'))
+    const rt = new Runtime({ root, subnetPool: [bridgeNet.cidr] })
+    await Image.fromHost({ runtime: rt }) // the child's run needs the image here: nothing is pulled
+    const name = `kept-${process.pid}`
+    // The child creates the network, then on each line of stdin runs a container on it; stdin's end lets it exit (no close()).
+    const child = spawnNode(
+      `const { Network, Runtime, run } = lib();
+      (async () => {
+        const runtime = new Runtime({ root: ${JSON.stringify(root)}, subnetPool: [${JSON.stringify(bridgeNet.cidr)}] })
+        await Network.create(${JSON.stringify(name)}, { runtime, subnet: ${JSON.stringify(keptNet.cidr)} })
+        console.log('ready')
+        process.stdin.on('data', async () => {
+          const c = await run('host', ['true'], { runtime, network: ${JSON.stringify(name)} })
+          const { exitCode } = await c.wait()
+          await c.remove()
+          console.log('ran ' + exitCode)
+        })
+        process.stdin.once('end', () => process.exit(0))
+      })().catch((err) => (console.error(err), process.exit(1)))`,
+      { stdio: ['pipe', 'pipe', 'inherit'] },
+    )
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+    let out = ''
+    child.stdout!.on('data', (d) => (out += String(d)))
+    const said = async (line: string) => {
+      for (let i = 0; i < 600 && !out.includes(line); i++) await new Promise((r) => setTimeout(r, 50))
+      expect(out).toContain(line)
+    }
+    const names = rt.networks.names
+    try {
+      await said('ready')
+      const { bridge } = await (await Network.get(name, { runtime: rt })).inspect()
+      await rt.close()
+      expect((await Network.list({ runtime: rt })).map((n) => n.name)).toContain(name)
+      expect(hostLinks(bridge)).toEqual([bridge])
+      expect(nftTables()).toContain(`table ip ${names.table}`)
+      child.stdin!.write('run\n')
+      await said('ran 0')
+
+      child.stdin!.end()
+      await exited
+      const next = new Runtime({ root, subnetPool: [bridgeNet.cidr] })
+      await next.close()
+      expect((await Network.list({ runtime: next })).map((n) => n.name)).not.toContain(name)
+      expectNoNetworkLeft(next)
+    } finally {
+      child.kill('SIGKILL')
+      await exited
+      await new Runtime({ root }).close({ removeRoot: true })
+    }
   })
 })
