@@ -18,7 +18,7 @@ import { normaliseRef } from '../image/store'
 import { KeyedLock } from '../util/keyed-lock'
 import { optionsObject } from '../util/options-object'
 import { stableHash } from '../util/stable-hash'
-import { BuildCache } from './cache'
+import { BuildCache, type CachedLayer } from './cache'
 import { BuildContext, type Source } from './context'
 import { copyLayerTar, mkdirLayerTar } from './copy-layer'
 import { isHeredocMarker, parseDockerfile, type Dockerfile, type Instruction } from './dockerfile'
@@ -208,7 +208,7 @@ class Builder {
     if (ins.name === 'COPY' || ins.name === 'ADD') return this.copy(s, state, ins, scope)
     if (ins.name === 'WORKDIR') return this.workdir(s, state, ins, workdirOf(state, ins, scope))
     applyConfigInstruction(state, ins, scope)
-    state.history.push({ created: this.now().toISOString(), created_by: ins.original, empty_layer: true })
+    this.configStep(state, ins)
   }
 
   /**
@@ -219,22 +219,28 @@ class Builder {
    */
   private async layerStep(s: Stage, state: StageState, ins: Instruction, keyParts: unknown[], make: () => Promise<string>): Promise<void> {
     const key = stableHash([state.key, ...keyParts])
-    const diffId = this.opts.noCache ? await make() : ((this.cache.get(key) ?? (await this.stepLocks.with(key, async () => this.cache.get(key) ?? this.made(key, make)))) as string)
+    const layer = this.opts.noCache ? { diffId: await make() } : (this.cache.get(key) ?? (await this.stepLocks.with(key, async () => this.cache.get(key) ?? this.made(key, make))))
     if (!this.madeKeys.has(key) && !this.opts.noCache) {
       this.cachedSteps.add(ins)
       this.opts.onLog?.('CACHED', this.step(s, ins))
     }
-    state.layers.push(diffId)
+    state.layers.push(layer.diffId)
     state.key = key
-    state.history.push({ created: this.now().toISOString(), created_by: ins.original })
+    // A cached layer keeps the time it was made, so a rebuild from the cache gives the same image id (as BuildKit's).
+    state.history.push({ created: this.epoch?.toISOString() ?? layer.created ?? this.now().toISOString(), created_by: ins.original })
   }
 
-  /** Makes a step's layer and records it in the cache. */
-  private async made(key: string, make: () => Promise<string>): Promise<string> {
-    const diffId = await make()
-    this.cache.put(key, diffId)
+  /** A config-only step's history entry, at the time of the entry before it (so a cached rebuild's history is the same), as BuildKit fills it in. */
+  private configStep(state: StageState, ins: Instruction): void {
+    state.history.push({ created: this.epoch?.toISOString() ?? state.history.at(-1)?.created ?? this.now().toISOString(), created_by: ins.original, empty_layer: true })
+  }
+
+  /** Makes a step's layer and records it (with the time it was made) in the cache. */
+  private async made(key: string, make: () => Promise<string>): Promise<CachedLayer> {
+    const layer = { diffId: await make(), created: this.now().toISOString() }
+    this.cache.put(key, layer)
     this.madeKeys.add(key)
-    return diffId
+    return layer
   }
 
   private async run(s: Stage, state: StageState, ins: Instruction, scope: ReturnType<typeof scopeOf>): Promise<void> {
@@ -412,7 +418,7 @@ class Builder {
     state.config.workdir = dir
     const view = this.view(state)
     if (view.stat(dir)) {
-      state.history.push({ created: this.now().toISOString(), created_by: ins.original, empty_layer: true })
+      this.configStep(state, ins)
       return
     }
     await this.layerStep(s, state, ins, ['WORKDIR', dir], () => this.rt.images.layers.addTar(mkdirLayerTar(view, dir, this.now())))

@@ -1,6 +1,8 @@
 /**
- * The build cache: step key -> the layer (diffID) the step made, one small
- * file per key under `<root>/build-cache`, written by rename, so every
+ * The build cache: step key -> the layer (diffID) the step made and when it
+ * was made (a rebuild from the cache then writes the same history, so the
+ * same image id, as BuildKit does), one small file per key under
+ * `<root>/build-cache`, written by rename, so every
  * process and jest worker on the root shares it. An entry whose layer is no
  * longer stored (its images were removed) is a miss. A step's key chains its
  * parent's key, so a miss invalidates every step after it.
@@ -10,6 +12,18 @@
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { randomBytes } from 'node:crypto'
+
+/** A cached step: its layer and when it was made (ISO 8601; absent in entries written before it was recorded). */
+export interface CachedLayer {
+  diffId: string
+  created?: string
+}
+
+/** Reads an entry: the diffID, then on a second line its creation time. */
+function parseEntry(text: string): CachedLayer {
+  const [diffId, created] = text.split('\n')
+  return created ? { diffId, created } : { diffId }
+}
 
 /** The cache of one runtime root. */
 export class BuildCache {
@@ -27,18 +41,18 @@ export class BuildCache {
   }
 
   /** The layer cached for `key`, if it is still stored (the entry's mtime records this last use). */
-  get(key: string): string | undefined {
-    let diffId: string
+  get(key: string): CachedLayer | undefined {
+    let entry: CachedLayer
     const file = path.join(this.dir, key)
     try {
-      diffId = fs.readFileSync(file, 'utf8')
+      entry = parseEntry(fs.readFileSync(file, 'utf8'))
     } catch {
       return undefined
     }
-    if (!this.hasLayer(diffId)) return undefined
+    if (!this.hasLayer(entry.diffId)) return undefined
     const now = new Date()
     fs.utimesSync(file, now, now)
-    return diffId
+    return entry
   }
 
   /** Forgets the entries last used before `cutoff` (ms since 1970); returns their layers and the layers the remaining entries keep. */
@@ -49,7 +63,7 @@ export class BuildCache {
       const file = path.join(this.dir, name)
       const st = fs.statSync(file, { throwIfNoEntry: false })
       if (!st) continue
-      const diffId = fs.readFileSync(file, 'utf8')
+      const { diffId } = parseEntry(fs.readFileSync(file, 'utf8'))
       if (st.mtimeMs >= cutoff && !name.startsWith('.tmp-')) {
         kept.add(diffId)
         continue
@@ -60,11 +74,11 @@ export class BuildCache {
     return { dropped, kept }
   }
 
-  /** Records the layer a step made (atomically: readers see the old entry or the new one). */
-  put(key: string, diffId: string): void {
+  /** Records the layer a step made and when (atomically: readers see the old entry or the new one). */
+  put(key: string, { diffId, created }: Required<CachedLayer>): void {
     fs.mkdirSync(this.dir, { recursive: true })
     const tmp = path.join(this.dir, `.tmp-${randomBytes(6).toString('hex')}`)
-    fs.writeFileSync(tmp, diffId)
+    fs.writeFileSync(tmp, `${diffId}\n${created}`)
     fs.renameSync(tmp, path.join(this.dir, key))
   }
 }

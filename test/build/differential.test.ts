@@ -14,7 +14,8 @@ import * as path from 'node:path'
 import * as os from 'node:os'
 import { execFileSync } from 'node:child_process'
 import { gzipSync } from 'node:zlib'
-import { Image, type Runtime } from '../../lib'
+import { Image, run, type Runtime } from '../../lib'
+import { text } from '../helpers'
 import { contextOf } from '../../lib/container/context'
 import { useBusyboxOnBoth, type PrivateDocker } from '../tools/docker-engine'
 import { dockerBuildWith, dockerTree, localTree, treeDiff, type DockerBuilder, type TreeEntry } from '../tools/docker-build'
@@ -241,4 +242,102 @@ describe('Image.build against BuildKit: cache hits and misses, error texts', () 
       expect(err!.message).toMatch(m.cause)
       expect(err!.message).toMatch(m.fix)
     })
+})
+
+/** What a run printed on stdout and how it exited. */
+interface RunResult {
+  stdout: string
+  exitCode: number
+}
+
+/** Runs `ref` (its entrypoint, `cmd` as its command) in the private engine, without network. */
+async function dockerRun(ref: string, cmd: string[] = []): Promise<RunResult> {
+  const r = await engine.run(['run', '--rm', '--network', 'none', ref, ...cmd], { timeoutMs: 60_000 })
+  return { stdout: r.stdout, exitCode: r.code }
+}
+
+/** Runs `ref` (its entrypoint, `cmd` as its command) here, without network. */
+async function localRun(ref: string, cmd?: string[]): Promise<RunResult> {
+  const c = await run(ref, cmd, { runtime, network: 'none' })
+  const { exitCode } = await c.wait()
+  const stdout = await text(c.logs({ stderr: false }))
+  await c.remove()
+  return { stdout, exitCode }
+}
+
+/** `env` output as sorted lines, HOSTNAME (a container's id or name) dropped. */
+const envLines = (out: string): string[] => out.split('\n').filter((l) => l && !l.startsWith('HOSTNAME=')).sort()
+
+describe('Image.save / Image.load interop with Docker 20.10', () => {
+  it('an image built here, saved and loaded by docker load, runs the same there (stdout, exit code, id, env, workdir) with the same id and config', async () => {
+    const ctx = context(
+      'interop-saved',
+      `FROM ${base} AS stage
+RUN echo made-in-stage > /stage.txt
+FROM ${base}
+COPY --from=stage /stage.txt /opt/app/stage.txt
+ENV GREETING="hello there" LEVEL=3
+WORKDIR /opt/app
+RUN echo run-made > made.txt && chown app:staff made.txt
+USER app:staff
+ENTRYPOINT ["/bin/sh", "-c"]
+CMD ["echo $GREETING; cat stage.txt made.txt; id; pwd; exit 3"]
+`,
+      {},
+    )
+    const tag = 'mc-interop/saved:1'
+    const img = await Image.build(ctx, { runtime, tag, network: 'none' })
+    const archive = path.join(work, 'saved.tar')
+    await Image.save(tag, archive, { runtime, format: 'docker' })
+    expect(await engine.ok(['load', '-i', archive])).toContain(`Loaded image: ${tag}`)
+    expect(await engine.ok(['image', 'inspect', '--format', '{{.Id}}', tag])).toBe(img.id)
+    expect(await dockerConfig(tag)).toEqual(localConfig(img.id))
+
+    const expected = { stdout: 'hello there\nmade-in-stage\nrun-made\nuid=1000(app) gid=50(staff) groups=50(staff)\n/opt/app\n', exitCode: 3 }
+    expect(await dockerRun(tag)).toEqual(expected)
+    expect(await localRun(tag)).toEqual(expected)
+    const [theirEnv, ourEnv] = [await dockerRun(tag, ['env']), await localRun(tag, ['env'])]
+    expect(envLines(ourEnv.stdout)).toEqual(envLines(theirEnv.stdout))
+    expect(envLines(ourEnv.stdout)).toEqual(expect.arrayContaining(['GREETING=hello there', 'LEVEL=3', 'PWD=/opt/app']))
+  })
+
+  it('an image BuildKit built, saved by docker save and loaded here, builds on (FROM it, RUN, COPY): its files, env and user carry over; a second build is all cache hits and gives the same image id, as with BuildKit', async () => {
+    const baseCtx = context(
+      'interop-bk-base',
+      `FROM ${base}
+RUN mkdir -p /srv && echo from-buildkit > /srv/base.txt && chown app:staff /srv
+ENV BASE_VAR=bk
+USER app
+WORKDIR /srv
+`,
+      {},
+    )
+    const bkTag = 'mc-interop/bk-base:1'
+    const r = await dockerBuildWith(engine, 'buildkit', baseCtx, bkTag)
+    if (r.code !== 0) throw new Error(`docker build failed:\n${r.output}`)
+    const archive = path.join(work, 'bk-base.tar')
+    await engine.ok(['save', '-o', archive, bkTag])
+    const [loaded] = await Image.load(archive, { runtime })
+    expect(loaded.id).toBe(await engine.ok(['image', 'inspect', '--format', '{{.Id}}', bkTag]))
+
+    const ctx = context(
+      'interop-bk-child',
+      `FROM ${bkTag}
+COPY added.txt ./
+RUN cat base.txt added.txt > both.txt && id -un > who.txt
+CMD ["sh", "-c", "cat both.txt who.txt; echo $BASE_VAR; id -u; pwd"]
+`,
+      { 'added.txt': 'added here\n' },
+    )
+    const build = async () => {
+      const steps: string[] = []
+      const img = await Image.build(ctx, { runtime, network: 'none', pull: 'never', onProgress: (e) => e.status !== 'running' && /^(RUN|COPY) /.test(e.instruction) && steps.push(e.status) })
+      return { img, steps }
+    }
+    const first = await build()
+    expect(first.steps).toEqual(['done', 'done'])
+    expect(await localRun(first.img.id)).toEqual({ stdout: 'from-buildkit\nadded here\napp\nbk\n1000\n/srv\n', exitCode: 0 })
+    const second = await build()
+    expect({ steps: second.steps, id: second.img.id }).toEqual({ steps: ['cached', 'cached'], id: first.img.id })
+  })
 })
