@@ -8,6 +8,8 @@
  * Healthcheck, Shell, OnBuild) must be equal. Where the two builders of
  * Docker disagree, BuildKit's stable syntax is the contract (the classic
  * builder is compared only on the cases it builds alike; see `classic`).
+ * Interop: an image built here goes through `docker load` and runs alike
+ * there; one BuildKit built comes through `docker save` and builds on here.
  */
 import * as fs from 'node:fs'
 import * as path from 'node:path'
