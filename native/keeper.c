@@ -31,9 +31,14 @@
  *            rmdirat <name>          with a directory fd: its removal
  *            renameat <from> <to> <flags>  with two directory fds: renameat2 between them
  *            openread <name>         with a directory fd: its regular file or directory <name> opened
- *                                    for reading, the fd with the "OK\n" (a copy out of another id's)
+ *                                    for reading, the fd with the "OK\n" (a copy out of another id's);
+ *                                    <name> "" or "." (openpath too): the fd sent itself
  *            openpath <name>         with a directory fd: <name> itself (O_PATH, not followed: a symlink
  *                                    or FIFO a copy recreates), the fd with the "OK\n"
+ *            openin <path> <flags>   with a container's root fd: <path> resolved confined below it
+ *                                    (RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS), O_PATH with <flags>'
+ *                                    O_NOFOLLOW and O_DIRECTORY only, the fd with the "OK\n" (a copy
+ *                                    out through a directory only another id may search)
  * New verbs (fds sent back with SCM_RIGHTS on the answer...) are additions
  * to this table, not a new channel.
  * EOF on fd 3 (Runtime.close(), or the owner's death) ends the keeper;
@@ -392,8 +397,10 @@ static void write_at(char **f, int n) {
  * it gets back: an open file or directory is read without any further permission check.
  */
 static void open_read(char **f, int n) {
-  if (n != 2 || passed_count != 1 || !one_name(f[1])) return answer("E %d\tbad %s request (%d fields, %d fds)", EINVAL, f[0], n, passed_count);
-  int pfd = openat(passed_fd[0], f[1], O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  /* "" or ".": the fd sent itself (a directory whose contents are copied, "/.", or what openin resolved). */
+  int self = !f[1][0] || !strcmp(f[1], ".");
+  if (n != 2 || passed_count != 1 || !(self || one_name(f[1]))) return answer("E %d\tbad %s request (%d fields, %d fds)", EINVAL, f[0], n, passed_count);
+  int pfd = self ? fcntl(passed_fd[0], F_DUPFD_CLOEXEC, 0) : openat(passed_fd[0], f[1], O_PATH | O_NOFOLLOW | O_CLOEXEC);
   if (pfd < 0) return answer_errno(errno, "open", f[1]);
   if (!strcmp(f[0], "openpath")) return answer_with_fds(&pfd, 1);
   struct stat st;
@@ -411,6 +418,24 @@ static void open_read(char **f, int n) {
   answer_with_fds(&fd, 1);
 }
 
+/*
+ * A copy out through a directory only another id may search (copyFrom('/data/d/e/f') with /data/d 0700
+ * of uid 999): Node cannot resolve the path, so the keeper does, from the container's root fd Node sends,
+ * confined as Node's own resolution is: RESOLVE_IN_ROOT keeps "..", absolute symlinks and symlink chains
+ * below that root, RESOLVE_NO_MAGICLINKS refuses /proc/<pid>/fd-style links out. Only an O_PATH fd comes
+ * back (no access to the file's data: Node reads through openread on it, as for any other id's file).
+ */
+static void open_in(char **f, int n) {
+  if (n != 3 || passed_count != 1 || !f[1][0]) return answer("E %d\tbad %s request (%d fields, %d fds)", EINVAL, f[0], n, passed_count);
+  struct open_how how = {
+    .flags = O_PATH | O_CLOEXEC | (strtoull(f[2], NULL, 10) & (O_NOFOLLOW | O_DIRECTORY)),
+    .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+  };
+  int fd = (int)syscall(SYS_openat2, passed_fd[0], f[1], &how, sizeof(how));
+  if (fd < 0) return answer_errno(errno, "open", f[1]);
+  answer_with_fds(&fd, 1);
+}
+
 static __attribute__((noreturn)) void serve(void) {
   for (;;) {
     char *blob = NULL, *end = NULL, *f[MAX_FIELDS] = {0};
@@ -424,6 +449,7 @@ static __attribute__((noreturn)) void serve(void) {
     else if (!strcmp(f[0], "netlink") && n == 1) send_netlink(passed_count == 1 ? passed_fd[0] : -1);
     else if (!strcmp(f[0], "mkdirat") || !strcmp(f[0], "rmdirat") || !strcmp(f[0], "renameat")) write_at(f, n);
     else if (!strcmp(f[0], "openread") || !strcmp(f[0], "openpath")) open_read(f, n);
+    else if (!strcmp(f[0], "openin")) open_in(f, n);
     else answer("E %d\tunknown request %.40s", EINVAL, f[0]);
     free(blob);
     close_passed();

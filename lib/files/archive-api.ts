@@ -24,8 +24,8 @@ import { openPath, pathStatOf, type PathStat } from './stat'
 import { restoreMtime, tempName } from './tree'
 import { directWrites, removeStageQuietly, type LandingWrites } from './landing'
 import { checkMergeWritable, mergeInto } from './merge'
-import { ArchiveWalker, openDir } from './archive-walker'
-import type { SourceReads } from './source-reads'
+import { ArchiveWalker } from './archive-walker'
+import { openDirThrough, type SourceReads } from './source-reads'
 import { PathChain } from './path-chain'
 import { decompressed, toNodeReadable } from './tar-streams'
 import { entryParts, extractEach, writableEntryTypes, writeOver, type EntryHeader, type TarEntry } from './tar-extract'
@@ -47,7 +47,7 @@ export async function getArchive(root: string, p: string, reads?: SourceReads): 
   let parsed: ReturnType<typeof parsePath>
   try {
     parsed = parsePath(side, p)
-    o = openPath(side, parsed)
+    o = openPath(side, parsed, reads)
   } catch (err) {
     closeSide(side)
     throw err
@@ -60,7 +60,7 @@ export async function getArchive(root: string, p: string, reads?: SourceReads): 
   ;(async () => {
     try {
       if (contents) {
-        const dfd = openDir(o.dirfd, o.name)
+        const dfd = openDirThrough(reads, o.dirfd, o.name)
         try {
           for (const e of listdir(dfd)) await walker.add(dfd, e.name, nameStr(e.name))
         } finally {

@@ -8,7 +8,6 @@ import type { InsideIds } from './owner-ledger'
 import * as fs from 'node:fs'
 import type * as tar from 'tar-stream'
 import { SyscallError } from '../errors'
-import { O_DIRECTORY, O_NOFOLLOW } from '../sys/libc'
 import {
   O_RDONLY,
   S_IFBLK,
@@ -22,7 +21,6 @@ import {
   fgetxattr,
   listdir,
   nameStr,
-  openat,
   readlinkat,
   type DirEntry,
   type Name,
@@ -34,11 +32,6 @@ import { mtimeOf } from './stat'
 import { entryWritten } from './tar-writer'
 import { DirChain } from './dir-chain'
 import { atPathThrough, directReads, lstatThrough, pushThrough, type SourceReads } from './source-reads'
-
-/** Opens a directory for reading without following a final symlink ('' is `dirfd` itself). */
-export function openDir(dirfd: number, name: Name): number {
-  return name === '' ? openat(dirfd, '.', O_RDONLY | O_DIRECTORY) : openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW)
-}
 
 /** Overlay's marks of an opaque directory (trusted.* for root-mounted overlays, user.* with userxattr). */
 const OPAQUE_XATTRS = ['trusted.overlay.opaque', 'user.overlay.opaque']

@@ -57,7 +57,7 @@ import {
 } from './resolve'
 import { TreeCopier, restoreMtime, tempName } from './tree'
 import { directWrites, removeStageQuietly, type LandingWrites } from './landing'
-import type { SourceReads } from './source-reads'
+import { lstatThrough, openDirThrough, openInThrough, type SourceReads } from './source-reads'
 import { checkMergeWritable, mergeInto } from './merge'
 
 /** Options of `Container.copyTo` and `Container.copyFrom`. */
@@ -106,18 +106,18 @@ interface Source {
   contents: boolean
 }
 
-function openSource(side: Side, p: ParsedPath, followLink: boolean): Source {
+function openSource(side: Side, p: ParsedPath, followLink: boolean, reads?: SourceReads): Source {
   const follow = followLink || p.trailingSlash || p.base === ''
   let fd: number
   try {
-    fd = openIn(side, follow ? p.clean : p.parent, follow ? O_PATH : O_PATH | O_DIRECTORY)
+    fd = openInThrough(reads, side, follow ? p.clean : p.parent, follow ? O_PATH : O_PATH | O_DIRECTORY)
   } catch (err) {
     if (err instanceof SyscallError && (err.errno === 'ENOENT' || err.errno === 'ENOTDIR' || err.errno === 'ELOOP'))
       throw new PathNotFoundError(side.display(p.raw), 'source-missing', { cause: err })
     throw err
   }
   const name = follow ? '' : p.base
-  const stat = lstatAt(fd, name)
+  const stat = lstatThrough(reads, fd, name)
   if (!stat) {
     close(fd)
     throw new PathNotFoundError(side.display(p.raw))
@@ -178,7 +178,7 @@ async function copyBetween(srcSide: Side, srcPath: string, dstSide: Side, dstPat
   opts.signal?.throwIfAborted()
   const s = parsePath(srcSide, srcPath)
   const d = parsePath(dstSide, dstPath)
-  const src = openSource(srcSide, s, opts.followLink ?? false)
+  const src = openSource(srcSide, s, opts.followLink ?? false, reads)
   try {
     const p = plan(dstSide, d, src, srcSide.display(s.raw))
     try {
@@ -215,7 +215,7 @@ async function place(srcSide: Side, src: Source, p: Plan, opts: CopyOptions, src
     })
     if (p.destName !== undefined) await copier.copy(src.dirfd, src.name, stagefd, p.destName, p.destName)
     else {
-      const dirfd = src.name === '' ? openat(src.dirfd, '.', O_RDONLY | O_DIRECTORY) : openat(src.dirfd, src.name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW)
+      const dirfd = openDirThrough(reads, src.dirfd, src.name)
       try {
         for (const e of listdir(dirfd)) await copier.copy(dirfd, e.name, stagefd, e.name, nameStr(e.name), e.type)
       } finally {

@@ -25,10 +25,13 @@ export interface Side {
   display(p: string): string
 }
 
+/** How a container side resolves every path: confined below its root (`..`, absolute symlinks), no magic links. */
+export const IN_CONTAINER_ROOT = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS
+
 /** Opens `root` (a container's root dir, e.g. /proc/<pid>/root) as a confined side. Close with {@link closeSide}. */
 export function containerSide(root: string): Side {
   const rootfd = openRoot(root)
-  return { rootfd, resolve: RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS, container: true, display: (p) => `container:${p}` }
+  return { rootfd, resolve: IN_CONTAINER_ROOT, container: true, display: (p) => `container:${p}` }
 }
 
 /** The host's filesystem, resolved normally. */

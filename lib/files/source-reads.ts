@@ -5,36 +5,52 @@
  * container reads, a subordinate id on the host), has the keeper of the container's user
  * namespace open it on the same directory fd and reads the fd it gets back:
  * the directory stays resolved here, confined below the container's root.
+ * A path through a directory only another id may search is resolved by the
+ * keeper instead, from the container's root fd and confined as here
+ * (openat2 RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS): only an O_PATH fd comes back.
  *
  * @module
  */
 import { errnoOf } from '../errors'
-import { O_DIRECTORY, O_NOFOLLOW, O_PATH } from '../sys/libc'
+import { O_CLOEXEC, O_DIRECTORY, O_NOFOLLOW, O_PATH, openat2 } from '../sys/libc'
 import { AT_EMPTY_PATH, O_RDONLY, close, fstatat, openRegular, openat, type Name, type RawStat } from '../sys/fsops'
 import type { DirChain } from './dir-chain'
-import { lstatAt } from './resolve'
+import { IN_CONTAINER_ROOT, lstatAt, openIn, type Side } from './resolve'
 
 /** The opens a copy out makes of what it reads (a directory fd, a single name, never following a symlink). */
 export interface SourceReads {
   /** The regular file `name` of `dirfd` opened for reading, with its stat; SyscallError EINVAL for anything else. */
   openRegular(dirfd: number, name: Name): { fd: number; stat: RawStat }
-  /** The directory `name` of `dirfd` opened for reading (its entries listed through the fd). */
+  /** The directory `name` of `dirfd` ('' for `dirfd` itself) opened for reading (its entries listed through the fd). */
   openDir(dirfd: number, name: Name): number
   /** `name` of `dirfd` itself, O_PATH (a symlink or FIFO the copy recreates from the fd). */
   openPath(dirfd: number, name: Name): number
+  /** `path` (O_PATH, `flags` adding O_NOFOLLOW or O_DIRECTORY) resolved confined below the container root `rootfd` (RESOLVE_IN_ROOT). */
+  openIn(rootfd: number, path: string, flags: number): number
 }
 
 /** The calls themselves, as the caller. */
 export const directReads: SourceReads = {
   openRegular: (dirfd, name) => openRegular(dirfd, name, O_RDONLY),
-  openDir: (dirfd, name) => openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW),
+  openDir: (dirfd, name) => openat(dirfd, name === '' ? '.' : name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW),
   openPath: (dirfd, name) => openat(dirfd, name, O_PATH | O_NOFOLLOW),
+  openIn: (rootfd, path, flags) => openat2(rootfd, path, O_PATH | O_CLOEXEC | flags, 0, IN_CONTAINER_ROOT),
+}
+
+/** `path` of `side` opened (O_PATH), through `reads` on a container side (a directory on the way only another id may search). */
+export function openInThrough(reads: SourceReads | undefined, side: Side, path: string, flags: number): number {
+  return reads && side.container ? reads.openIn(side.rootfd, path, flags) : openIn(side, path, flags)
+}
+
+/** The directory `name` of `dirfd` ("" for `dirfd` itself) opened for reading, through `reads` when the caller may not list it. */
+export function openDirThrough(reads: SourceReads | undefined, dirfd: number, name: Name): number {
+  return (reads ?? directReads).openDir(dirfd, name)
 }
 
 /** Whether `err` is the kernel refusing the caller (EACCES, EPERM) `name`, which `reads` may open instead. */
 export function refused(reads: SourceReads | undefined, err: unknown, name: Name): reads is SourceReads {
   const e = errnoOf(err)
-  return !!reads && name !== '' && (e === 'EACCES' || e === 'EPERM')
+  return !!reads && (e === 'EACCES' || e === 'EPERM')
 }
 
 /** lstat of `name` of `dirfd` (undefined when missing), through its O_PATH fd from `reads` when the caller may not look it up. */

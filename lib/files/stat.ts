@@ -7,7 +7,8 @@ import { SyscallError } from '../errors'
 import { O_DIRECTORY, O_PATH } from '../sys/libc'
 import { close, type RawStat } from '../sys/fsops'
 import { PathNotFoundError } from './errors'
-import { closeSide, containerSide, isLink, lstatAt, openIn, parsePath, resolveInScope, type ParsedPath, type Side } from './resolve'
+import { lstatThrough, openInThrough, type SourceReads } from './source-reads'
+import { closeSide, containerSide, isLink, parsePath, resolveInScope, type ParsedPath, type Side } from './resolve'
 
 /** The stat of a container path. */
 export interface PathStat {
@@ -33,18 +34,18 @@ export function mtimeOf(st: RawStat): Date {
  * path ends in "/" or "/." (or is the root). Returns dirfd+name (name "" =
  * dirfd is the object, O_PATH) and its lstat; throws PathNotFoundError.
  */
-export function openPath(side: Side, p: ParsedPath): { dirfd: number; name: string; stat: RawStat } {
+export function openPath(side: Side, p: ParsedPath, reads?: SourceReads): { dirfd: number; name: string; stat: RawStat } {
   const follow = p.trailingSlash || p.base === ''
   let fd: number
   try {
-    fd = openIn(side, follow ? p.clean : p.parent, follow ? O_PATH : O_PATH | O_DIRECTORY)
+    fd = openInThrough(reads, side, follow ? p.clean : p.parent, follow ? O_PATH : O_PATH | O_DIRECTORY)
   } catch (err) {
     if (err instanceof SyscallError && (err.errno === 'ENOENT' || err.errno === 'ENOTDIR' || err.errno === 'ELOOP'))
       throw new PathNotFoundError(side.display(p.raw), 'path-missing', { cause: err })
     throw err
   }
   const name = follow ? '' : p.base
-  const stat = lstatAt(fd, name)
+  const stat = lstatThrough(reads, fd, name)
   if (!stat) {
     close(fd)
     throw new PathNotFoundError(side.display(p.raw), 'path-missing')

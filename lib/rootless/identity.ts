@@ -164,9 +164,10 @@ export class RootlessIdentity implements TreeOwnership {
   /**
    * What a file operation on a container's files refused with EACCES or EPERM should throw: with a range,
    * files of other ids inside are subordinate ids' on the host, which the user cannot read from outside
-   * (copies into their directories and reads of their regular files go through the keeper:
-   * {@link RootlessIdentity.landingWrites}, {@link RootlessIdentity.sourceReads}; what is left is a path
-   * resolved through a directory only another id may search), so EUNSUPPORTED naming the way around; anything else as it is.
+   * (copies into their directories and copies out of them, through directories only they may search too,
+   * go through the keeper: {@link RootlessIdentity.landingWrites}, {@link RootlessIdentity.sourceReads}; what
+   * is left is a copy into a directory reached through one only another id may search), so EUNSUPPORTED
+   * naming the way around; anything else as it is.
    */
   explainDenied(err: unknown, what: string): unknown {
     const errno = errnoOf(err)
@@ -174,7 +175,8 @@ export class RootlessIdentity implements TreeOwnership {
     return new RootlessUnsupportedError(
       what,
       `a file or directory on the way belongs to another id inside the container (one of your subordinate ids on the host), which you cannot read from outside (${(err as Error).message}); ` +
-        "files and directories of such ids are read through the runtime's keeper, but a path resolved through a directory only such an id may search, and a copy of a directory's contents (a path ending in /.), are not yet: copy the directory itself, or exec a command in the container instead (e.g. exec(['tar', '-c', '/data/d']))",
+        "copies out of such files and directories go through the runtime's keeper, but a copy into a directory reached through one only such an id may search, and the link target of a symlink there, do not yet: " +
+        "copy into a directory you may reach, or exec a command in the container instead (e.g. exec(['tar', '-x', '-C', '/data/d']))",
     )
   }
 
@@ -210,7 +212,8 @@ export class RootlessIdentity implements TreeOwnership {
   /**
    * The opens of a copy out of the container (copyFrom, getArchive): as the user, and when refused (a file
    * or directory only another id inside reads) by the keeper on the same directory fd, which sends back
-   * the open file.
+   * the open file; a path through a directory only another id may search, by the keeper from the
+   * container's root fd, confined below it (RESOLVE_IN_ROOT).
    */
   sourceReads(): SourceReads {
     if (!this.maps) return directReads
@@ -226,6 +229,7 @@ export class RootlessIdentity implements TreeOwnership {
       }),
       openDir: this.asUserElseKeeper(directReads.openDir, (k, dirfd, name) => k.openRead(dirfd, name)),
       openPath: this.asUserElseKeeper(directReads.openPath, (k, dirfd, name) => k.openPath(dirfd, name)),
+      openIn: this.asUserElseKeeper(directReads.openIn, (k, rootfd, path, flags) => k.openIn(rootfd, path, flags)),
     }
   }
 

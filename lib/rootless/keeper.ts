@@ -143,6 +143,11 @@ export class Keeper {
     return this.requestFds([Buffer.from('openpath\0'), field(name)], 1, fileError('open', nameStr(name)), dirfd)[0]!
   }
 
+  /** `path` resolved by the keeper confined below the container root `rootfd` (RESOLVE_IN_ROOT), O_PATH (`flags`: O_NOFOLLOW, O_DIRECTORY); the caller owns the fd. */
+  openIn(rootfd: number, path: string, flags: number): number {
+    return this.requestFds([Buffer.from(`openin\0${path}\0${flags}\0`)], 1, fileError('openat2', path), rootfd)[0]!
+  }
+
   /** Whether the keeper still runs (it may have been killed: then it is reaped here, and a new one is needed). */
   get alive(): boolean {
     if (this.fd < 0) return false
