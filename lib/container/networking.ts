@@ -9,6 +9,7 @@
 import { InvalidArgumentError, PortNotPublishedError } from '../errors'
 import { closeQuietly } from '../sys/libc'
 import { debug } from '../util/debug'
+import { stamp } from '../util/start-trace'
 import type { LinkEntry } from '../network/types'
 import type { HostBinding, NetworkSettings } from '../network/types'
 import type { ContainerContext } from './context'
@@ -59,6 +60,7 @@ function resolveLinks(ctx: ContainerContext, links: string[]): LinkEntry[] {
 export async function joinBridgeNetwork(ctx: ContainerContext, record: ContainerRecord, hostsFile: string, exposedPorts: string[] = []): Promise<{ fd: number; settings: NetworkSettings }> {
   const h = record.hostConfig
   const fd = ctx.networks.newContainerNetns()
+  stamp('net: netns made')
   try {
     const settings = await ctx.networks.connect({ id: record.id, name: record.name, hostname: record.config.hostname, hostsFile }, fd, h.networkMode, {
       ip: h.networkingConfig.ip,

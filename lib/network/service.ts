@@ -13,6 +13,7 @@
 import * as path from 'node:path'
 import { InvalidArgumentError, NameConflictError } from '../errors'
 import { debug } from '../util/debug'
+import { stamp } from '../util/start-trace'
 import { collectAbandoned } from './abandoned'
 import { claimAddress } from './address-claim'
 import { createEndpoint } from './endpoint'
@@ -118,6 +119,7 @@ export class NetworkService {
    */
   connect(container: ContainerRef, netnsFd: number, mode: string, opts: ConnectOptions = {}): Promise<NetworkSettings> {
     return this.serial(async () => {
+      stamp('net: queue entered')
       await this.collectAbandonedOnce()
       const stale = this.store.container(container.id)
       if (stale) await this.releaseNow(stale)
@@ -126,12 +128,15 @@ export class NetworkService {
       const net = await this.networks.forMode(mode)
       const rec: ContainerNetRecord = { containerId: container.id, name: container.name, hostname: container.hostname, hostsFile: container.hostsFile, links: opts.links ?? [], hostGatewayNames: opts.hostGatewayNames, endpoints: [], ports: [] }
       const inner = await this.sockets.place.inside(netnsFd)
+      stamp('net: inner socket opened')
       try {
         await inner.up(LOOPBACK_IFINDEX)
         const ep = await this.addEndpoint(rec, net, netnsFd, inner, opts)
+        stamp('net: endpoint made')
         await this.rejoinAttachments(rec, netnsFd, inner)
         const requests = this.publisher.requests(opts)
         rec.ports = await this.publisher.publish(rec, ep.ipAddress, requests)
+        stamp('net: ports published')
         this.store.saveContainer(rec)
       } catch (err) {
         await this.releaseNow(rec)
@@ -139,7 +144,9 @@ export class NetworkService {
       } finally {
         inner.close()
       }
+      stamp('net: saved')
       this.refreshHosts(rec)
+      stamp('net: hosts written')
       return networkSettings(rec, this.store.networks())
     })
   }
