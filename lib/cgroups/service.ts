@@ -98,7 +98,10 @@ export class CgroupService {
       this.ownerRecorded = true
     }
     this.marks.delete(id)
-    const intoDir = driver.cloneInto(rel)
+    // Before Linux 6.3 (cpuset_fork's CLONE_INTO_CGROUP fix, backported to some stable kernels; 5.10 lacks
+    // it) a child cloned into a cpuset cgroup keeps its parent's CPUs: a container with a cpuset joins by
+    // writing its pid, which applies the cgroup's CPUs.
+    const intoDir = res.cpusetCpus === undefined ? driver.cloneInto(rel) : undefined
     return { join: { joinFiles: driver.joinFiles(rel), ...(intoDir ? { intoDir } : {}) }, mounts: driver.containerMounts(opts.readOnly) }
   }
 
