@@ -30,14 +30,14 @@ const DYING_WAIT_MS = 2_000
  * containers, containers whose owner died, unfinished creates.
  */
 export async function collectGarbage(ctx: ContainerContext): Promise<void> {
-  await awaitDying(ctx)
-  for (const id of ctx.containers.ids()) {
-    const record = ctx.containers.read(id)
-    if (!record) continue
+  // Read once for both passes: garbage() observes each one's state afresh after the wait.
+  const records = ctx.containers.ids().flatMap((id) => ctx.containers.read(id) ?? [])
+  await awaitDying(ctx, records)
+  for (const record of records) {
     const why = garbage(ctx, record)
     if (!why) continue
-    debug('gc: removing %s container %s', why, id.slice(0, 12))
-    ctx.containers.delete(id, record.name)
+    debug('gc: removing %s container %s', why, record.id.slice(0, 12))
+    ctx.containers.delete(record.id, record.name)
     await removeAnonymousVolumes(record.mounts ?? [], ctx.volumes).catch(() => {})
   }
   // Rules and interfaces of containers whose owner died must not keep intercepting traffic. After the
@@ -73,8 +73,8 @@ function garbage(ctx: ContainerContext, record: ContainerRecord): 'auto-remove' 
 }
 
 /** Waits (up to DYING_WAIT_MS) until no container that dies with its owner still runs after that owner died. */
-async function awaitDying(ctx: ContainerContext): Promise<void> {
-  let dying = ctx.containers.ids().filter((id) => diesWithDeadOwner(ctx, id))
+async function awaitDying(ctx: ContainerContext, records: ContainerRecord[]): Promise<void> {
+  let dying = records.filter((record) => diesWithDeadOwner(ctx, record)).map((record) => record.id)
   const deadline = Date.now() + DYING_WAIT_MS
   while (dying.length && Date.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, 20))
@@ -83,12 +83,11 @@ async function awaitDying(ctx: ContainerContext): Promise<void> {
 }
 
 /** An owned (not detached) container that still runs although the process owning it died: it is being killed with it. */
-function diesWithDeadOwner(ctx: ContainerContext, id: string): boolean {
-  const record = ctx.containers.read(id)
-  if (!record || record.hostConfig.detach || ctx.shims.has(id)) return false
-  const state = ctx.containers.readState(id)
+function diesWithDeadOwner(ctx: ContainerContext, record: ContainerRecord): boolean {
+  if (record.hostConfig.detach || ctx.shims.has(record.id)) return false
+  const state = ctx.containers.readState(record.id)
   const owner = state.owner ?? record.owner
-  return !!owner && !isAlive(owner.pid, owner.start) && isRunning(ctx, id)
+  return !!owner && !isAlive(owner.pid, owner.start) && programRuns(ctx, record.id, state)
 }
 
 /** Whether a container's recorded process runs (from any process's point of view). */
