@@ -249,8 +249,7 @@ class Builder {
     const mounts = (ins.flagLists.get('mount') ?? []).map((m) => parseRunMount(expandWord(m, scope), ins.line, state.config.workdir || '/'))
     const args = [...state.args].filter(([k]) => !(state.config.env ?? []).some((kv) => kv.startsWith(`${k}=`))).map(([k, v]) => `${k}=${v}`)
     const network = this.networkOf(ins)
-    const view = this.view(state)
-    const addedTargets = mounts.flatMap((m) => missingChain(view, m.target))
+    const addedTargets = await this.withView(state, (view) => mounts.flatMap((m) => missingChain(view, m.target)))
     const binds = await Promise.all(mounts.map((m) => (m.type === 'bind' ? this.bindRequest(m, ins) : undefined)))
     const bindKeys = binds.map((b) => b?.key ?? null)
     const bindSources = new BindSources(this.ctx.dir, path.join(this.rt.root, 'tmp'))
@@ -310,21 +309,22 @@ class Builder {
     const written = words[words.length - 1]
     if (ins.name === 'COPY' && words.slice(0, -1).some(isUrl)) throw new DockerfileError(ins.line, "source can't be a URL for COPY")
     const dest = path.posix.resolve(state.config.workdir || '/', written)
-    const view = this.view(state)
-    const chownFlag = ins.flags.get('chown')
-    const chown = chownFlag ? chownOf(expandWord(chownFlag, scope), view, ins.line) : undefined
-    const chmodFlag = ins.flags.get('chmod')
-    if (chmodFlag !== undefined && !/^[0-7]{3,4}$/.test(chmodFlag)) throw new DockerfileError(ins.line, `invalid chmod parameter ${chmodFlag}: use an octal mode such as 0755`)
-    const chmod = chmodFlag === undefined ? undefined : parseInt(chmodFlag, 8)
-    const destIsDirWritten = /\/$|\/\.$/.test(written)
-    const named = words.slice(0, -1)
-    const docs = named.filter(isHeredocMarker).map((_, i) => heredocSource(ins.heredocs![i], scope))
     const fetched: UrlSource[] = []
+    const view = this.view(state)
     try {
+      const chownFlag = ins.flags.get('chown')
+      const chown = chownFlag ? chownOf(expandWord(chownFlag, scope), view, ins.line) : undefined
+      const chmodFlag = ins.flags.get('chmod')
+      if (chmodFlag !== undefined && !/^[0-7]{3,4}$/.test(chmodFlag)) throw new DockerfileError(ins.line, `invalid chmod parameter ${chmodFlag}: use an octal mode such as 0755`)
+      const chmod = chmodFlag === undefined ? undefined : parseInt(chmodFlag, 8)
+      const destIsDirWritten = /\/$|\/\.$/.test(written)
+      const named = words.slice(0, -1)
+      const docs = named.filter(isHeredocMarker).map((_, i) => heredocSource(ins.heredocs![i], scope))
       for (const url of named.filter(isUrl)) fetched.push(await fetchUrlSource(url, this.rt.root, this.opts.signal))
       const inline = [...docs, ...fetched.map((f) => f.source)]
       await this.copySources(s, state, ins, named.filter((w) => !isHeredocMarker(w) && !isUrl(w)), inline, { written, dest, view, chown, chmod, destIsDirWritten })
     } finally {
+      view.close()
       fetched.forEach((f) => f.dispose())
     }
   }
@@ -416,16 +416,25 @@ class Builder {
 
   private async workdir(s: Stage, state: StageState, ins: Instruction, dir: string): Promise<void> {
     state.config.workdir = dir
-    const view = this.view(state)
-    if (view.stat(dir)) {
-      this.configStep(state, ins)
-      return
-    }
-    await this.layerStep(s, state, ins, ['WORKDIR', dir], () => this.rt.images.layers.addTar(mkdirLayerTar(view, dir, this.now())))
+    await this.withView(state, async (view) => {
+      if (view.stat(dir)) this.configStep(state, ins)
+      else await this.layerStep(s, state, ins, ['WORKDIR', dir], () => this.rt.images.layers.addTar(mkdirLayerTar(view, dir, this.now())))
+    })
   }
 
+  /** The stage's files for one instruction's lookups; {@link withView} closes it after. */
   private view(state: StageState): LayerView {
     return new LayerView([...state.layers].reverse().map((l) => this.rt.images.layerPath(l)))
+  }
+
+  /** Lends `use` the stage's files, one merged view for all of the instruction's lookups. */
+  private async withView<T>(state: StageState, use: (view: LayerView) => T | Promise<T>): Promise<T> {
+    const view = this.view(state)
+    try {
+      return await use(view)
+    } finally {
+      view.close()
+    }
   }
 }
 

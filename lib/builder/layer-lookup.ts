@@ -20,8 +20,14 @@ export interface LayerStat {
   readonly mtime: Date
 }
 
-/** The layer stack of a stage: its layer directories, top-most first. */
+/**
+ * The layer stack of a stage: its layer directories, top-most first. One
+ * instruction's lookups (--chown's passwd and group, the destination and its
+ * parents) share one merged view, opened at the first and closed by {@link close}.
+ */
 export class LayerView {
+  private opened: MergedLayers | undefined
+
   /** @param layerDirs - top-most first */
   constructor(private readonly layerDirs: string[]) {}
 
@@ -47,14 +53,16 @@ export class LayerView {
     })
   }
 
-  /** Runs `use` on the merged view of the layers, opened for the call (a few per instruction); nothing exists in no layer (FROM scratch). */
+  /** Closes the layers' fds, when the instruction is done with them; a lookup after opens them again. */
+  close(): void {
+    this.opened?.close()
+    this.opened = undefined
+  }
+
+  /** Runs `use` on the merged view of the layers; nothing exists in no layer (FROM scratch). */
   private merged<T>(use: (v: MergedLayers) => T | undefined): T | undefined {
     if (this.layerDirs.length === 0) return undefined
-    const v = new MergedLayers(this.layerDirs)
-    try {
-      return use(v)
-    } finally {
-      v.close()
-    }
+    this.opened ??= new MergedLayers(this.layerDirs)
+    return use(this.opened)
   }
 }
