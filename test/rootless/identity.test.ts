@@ -16,6 +16,7 @@ import * as path from 'node:path'
 import { Container, Image } from '../../lib'
 import { busyboxRootfs, destroyRuntime, tempRuntime } from '../helpers'
 import { startRegistry } from '../tools/registry'
+import { keepersLine } from '../tools/keepers'
 import { makeUnprivilegedUser, pidsOf, type UnprivilegedUser } from '../tools/unprivileged-user'
 
 /** Lines of a script run as the user: `rt` (options `rtOpts`), `logs(c)`, `keepers()`, `warnings`, and `out` printed as JSON at the end. */
@@ -26,10 +27,7 @@ function script(body: string, rtOpts = '{}'): string {
   const warnings = []
   process.on('warning', (w) => warnings.push({ code: w.code, message: w.message }))
   const logs = (c) => new Promise((res, rej) => { let s = ''; c.logs().on('data', (d) => (s += d)).on('end', () => res(s)).on('error', rej) })
-  // This user's keepers only: other test files' users have theirs.
-  const keepers = () => fs.readdirSync('/proc').filter((p) => /^\\d+$/.test(p)).filter((p) => {
-    try { return fs.statSync('/proc/' + p).uid === process.getuid() && fs.readFileSync('/proc/' + p + '/cmdline', 'latin1').startsWith('mc-shim\\0keeper\\0') } catch { return false }
-  }).map(Number)
+  ${keepersLine}
   const out = {}
   const step = async (name, f) => { try { out[name] = await f() } catch (e) { out[name] = { code: e.code, message: e.message } } }
   const rt = new Runtime(${rtOpts})

@@ -12,6 +12,7 @@ import * as net from 'node:net'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { busyboxRootfs } from '../helpers'
+import { keepersLine } from '../tools/keepers'
 import { makeUnprivilegedUser, pidsOf, type UnprivilegedUser } from '../tools/unprivileged-user'
 
 /** A script run as the user: `rt` (a rootless runtime), `keepers()`, `step(name, f)`, and `out` printed as JSON at the end. */
@@ -34,10 +35,7 @@ function script(body: string): string {
     srv.listen(port, ip, () => srv.close(() => resolve('bound')))
   })
   const eventually = async (f) => { for (let i = 0; ; i++) { try { return await f() } catch (e) { if (i > 50) throw e; await new Promise((r) => setTimeout(r, 100)) } } }
-  // This user's keepers only: other test files' users have theirs.
-  const keepers = () => fs.readdirSync('/proc').filter((p) => /^\\d+$/.test(p)).filter((p) => {
-    try { return fs.statSync('/proc/' + p).uid === process.getuid() && fs.readFileSync('/proc/' + p + '/cmdline', 'latin1').startsWith('mc-shim\\0keeper\\0') } catch { return false }
-  }).map(Number)
+  ${keepersLine}
   const out = {}
   const warnings = []
   process.on('warning', (w) => warnings.push({ code: w.code, message: w.message }))

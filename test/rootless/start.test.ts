@@ -11,6 +11,7 @@
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
+import { keepersLine } from '../tools/keepers'
 import { makeUnprivilegedUser, pidsOf, type UnprivilegedUser } from '../tools/unprivileged-user'
 
 /** Lines of a script run as the user: the default (rootless) runtime as `rt`, `logs(c)`, and `out` printed as JSON at the end. */
@@ -121,11 +122,8 @@ describe('rootless containers, as an ordinary user', () => {
     const owner = user.spawnNode(script(`
   await Image.fromHost({ runtime: rt })
   const c = await run('host', ['sleep', '300'], { runtime: rt, network: 'none' })
-  const cmdline = (p) => { try { return fs.readFileSync('/proc/' + p + '/cmdline', 'latin1') } catch { return '' } }
-  // This user's keepers (other test files may run keepers of their own users meanwhile).
-  const mine = (p) => { try { return fs.statSync('/proc/' + p).uid === process.geteuid() } catch { return false } }
-  const keepers = fs.readdirSync('/proc').filter((p) => /^\\d+$/.test(p) && cmdline(p).startsWith('mc-shim\\0keeper\\0') && mine(p))
-  console.log(JSON.stringify({ node: process.pid, container: (await c.inspect()).state.pid, keepers: keepers.map(Number) }))
+  ${keepersLine}
+  console.log(JSON.stringify({ node: process.pid, container: (await c.inspect()).state.pid, keepers: keepers() }))
   await new Promise(() => {})`), { HOME: home })
     const started = await new Promise<{ node: number; container: number; keepers: number[] }>((resolve, reject) => {
       let text = ''
