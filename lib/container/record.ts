@@ -13,6 +13,7 @@ import { normaliseRef, type Healthcheck } from '../image/store'
 import { recordSecurityOpt } from '../seccomp'
 import { generateName, newId } from '../util/ids'
 import { checkUserOption, envList, mergeEnv } from './process-spec'
+import { parseExposeSpec } from '../network/ports'
 import { checkedExtraHosts, checkPortOptions, networkModeOf } from './network-options'
 import { checkRunOptions } from './run-options'
 import type { ContainerRecord, RunOptions } from './types'
@@ -129,10 +130,11 @@ function imageVolumes(paths: string[], opts: RunOptions): string[] {
 /** The image's exposed ports and `--expose`'s ("8080", "53/udp", "8000-8002"), as "port/proto" without repeats. */
 function exposedPortsOf(image: string[], expose: string[]): string[] {
   const added = expose.flatMap((spec) => {
-    const m = /^(\d+)(?:-(\d+))?(?:\/(tcp|udp|sctp))?$/.exec(spec)
-    const [from, to] = [Number(m?.[1]), Number(m?.[2] ?? m?.[1])]
-    if (!m || from < 1 || to > 65535 || to < from) throw new InvalidArgumentError(`invalid expose entry "${spec}": expected a port or range with an optional protocol, e.g. "8080", "53/udp", "8000-8002"`)
-    return Array.from({ length: to - from + 1 }, (_, i) => `${from + i}/${m[3] ?? 'tcp'}`)
+    try {
+      return parseExposeSpec(spec)
+    } catch {
+      throw new InvalidArgumentError(`invalid expose entry "${spec}": expected a port (1-65535) or range with an optional protocol (tcp or udp), e.g. "8080", "53/udp", "8000-8002"`)
+    }
   })
   return [...new Set([...image, ...added])]
 }

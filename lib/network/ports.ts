@@ -76,6 +76,19 @@ export function parsePortSpec(spec: string): PortRequest[] {
   return containerPorts.map((port, i) => ({ hostIp, hostPort: hostPorts[i] ?? 0, containerPort: port, proto }))
 }
 
+/**
+ * Parses an `--expose` entry, the container side of a `-p` spec ("8080", "53/udp", a range
+ * "8000-8002"), into the port keys it covers. Throws EINVALID.
+ */
+export function parseExposeSpec(spec: string): PortKey[] {
+  const [ports, protoPart, extra] = spec.split('/')
+  if (extra !== undefined || ports.includes(':')) throw new InvalidArgumentError(`bad expose entry "${spec}": a container port or range, no host part`)
+  const proto = parseProto(protoPart, spec)
+  const range = parsePortRange(ports, spec)
+  if (range.length === 0) throw new InvalidArgumentError(`bad expose entry "${spec}": it names no port`)
+  return range.map((port) => portKey(port, proto))
+}
+
 /** Parses an image's exposed port ("80", "80/tcp", "53/udp") into an ephemeral-port request (`-P`). */
 export function exposedToRequest(exposed: string): PortRequest {
   const [port, proto] = exposed.split('/')

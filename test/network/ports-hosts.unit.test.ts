@@ -2,7 +2,7 @@ import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { renderSection, spliceSection, updateHostsFile } from '../../lib/network/hosts'
-import { bindingsCollide, exposedToRequest, parsePortSpec } from '../../lib/network/ports'
+import { bindingsCollide, exposedToRequest, parseExposeSpec, parsePortSpec } from '../../lib/network/ports'
 import { netNames, runtimeTag } from '../../lib/network/names'
 
 describe('port specs', () => {
@@ -24,6 +24,14 @@ describe('port specs', () => {
   test('bad specs are EINVALID', () => {
     for (const bad of ['', '70000:80', '80:0', '8080:80/sctp', 'a:b', '1:2:3:4', '999.1.1.1:80:80', '80/tcp/x', '8000-8002:80-81', '81-80', '1-2-3', '8080:'])
       expect(() => parsePortSpec(bad)).toThrow(expect.objectContaining({ code: 'EINVALID' }))
+  })
+
+  test('--expose entries: a container port or range, as port keys', () => {
+    expect(parseExposeSpec('8080')).toEqual(['8080/tcp'])
+    expect(parseExposeSpec('53/udp')).toEqual(['53/udp'])
+    expect(parseExposeSpec('8000-8002/tcp')).toEqual(['8000/tcp', '8001/tcp', '8002/tcp'])
+    for (const bad of ['', '0', '70000', '80-x', '81-80', '1-2-3', '80/sctp', '80/tcp/x', '8080:80', ':80'])
+      expect(() => parseExposeSpec(bad)).toThrow(expect.objectContaining({ code: 'EINVALID' }))
   })
 
   test('collisions: any address covers specific ones, protocols are separate', () => {
