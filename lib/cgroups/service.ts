@@ -14,6 +14,7 @@ import { debug } from '../util/debug'
 import type { CgroupJoin, MountOp } from '../shim/spec'
 import { childDirs, removeDir, type CgroupCounters, type CgroupDriver } from './driver'
 import { requireDeviceControl, type DevicePolicy } from './device-rules'
+import { hostCloneIntoAppliesCpuset } from './cpuset-fork'
 import { detectLayout, type Layout, type LayoutName } from './layout'
 import { needed } from './needs'
 import type { Resources } from './resources'
@@ -98,10 +99,9 @@ export class CgroupService {
       this.ownerRecorded = true
     }
     this.marks.delete(id)
-    // Before Linux 6.3 (cpuset_fork's CLONE_INTO_CGROUP fix, backported to some stable kernels; 5.10 lacks
-    // it) a child cloned into a cpuset cgroup keeps its parent's CPUs: a container with a cpuset joins by
-    // writing its pid, which applies the cgroup's CPUs.
-    const intoDir = res.cpusetCpus === undefined ? driver.cloneInto(rel) : undefined
+    // Where a child cloned into a cpuset cgroup keeps its parent's CPUs (cpuset-fork.ts), a container with
+    // a cpuset joins by writing its pid, which applies the cgroup's CPUs.
+    const intoDir = res.cpusetCpus === undefined || hostCloneIntoAppliesCpuset() ? driver.cloneInto(rel) : undefined
     return { join: { joinFiles: driver.joinFiles(rel), ...(intoDir ? { intoDir } : {}) }, mounts: driver.containerMounts(opts.readOnly) }
   }
 

@@ -6,6 +6,7 @@ import * as path from 'node:path'
 import { CgroupService } from '../../lib/cgroups/service'
 import { resolveResources } from '../../lib/cgroups/resources'
 import { devicePolicy } from '../../lib/cgroups/device-rules'
+import { hostCloneIntoAppliesCpuset } from '../../lib/cgroups/cpuset-fork'
 import { V1Driver } from '../../lib/cgroups/v1'
 import { V2Driver } from '../../lib/cgroups/v2'
 
@@ -35,6 +36,16 @@ test('v2: controllers are enabled down the tree, then the limits are written in 
   })
   expect(d.joinFiles('scope/c1')).toEqual([path.join(root, 'scope/c1/cgroup.procs')])
   expect(d.containerMounts(true)).toEqual([expect.objectContaining({ type: 'cgroup2', target: '/sys/fs/cgroup', flags: expect.any(Number) })])
+})
+
+test('v2: a container is cloned into its cgroup; with a cpuset, only where the kernel applies it to a child cloned in (6.3, or a backport of the fix)', () => {
+  write('cgroup.controllers', 'cpuset cpu memory pids\n')
+  const v2 = new CgroupService('scope', () => ({ name: 'v2', mountPoint: root, controllers: new Set(['cpuset', 'cpu', 'memory', 'pids']), ownPath: '/' }))
+  const opts = { readOnly: true, devices: { allowAll: true as const } }
+  expect(v2.prepare('c1', resolveResources({ memory: '64m' }, 2), opts)!.join.intoDir).toBe(path.join(root, 'scope/c1'))
+  const withCpuset = v2.prepare('c2', resolveResources({ cpusetCpus: '0' }, 2), opts)!.join
+  expect(withCpuset.intoDir).toBe(hostCloneIntoAppliesCpuset() ? path.join(root, 'scope/c2') : undefined)
+  expect(withCpuset.joinFiles).toEqual([path.join(root, 'scope/c2/cgroup.procs')])
 })
 
 test('v2: swap is memory.swap.max = memorySwap - memory, Docker default twice memory, -1 unlimited', () => {
