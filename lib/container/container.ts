@@ -7,7 +7,7 @@
 import '../util/dispose-symbol'
 import * as fs from 'node:fs'
 import type { Readable } from 'node:stream'
-import { AbortedError, ContainerNotFoundError, InvalidArgumentError, MiniContainerError, NotRunningError, StartError, throwIfAborted } from '../errors'
+import { ContainerNotFoundError, InvalidArgumentError, MiniContainerError, NotRunningError, StartError, throwIfAborted } from '../errors'
 import { contextOf, type ContainerContext, type RuntimeOption } from './context'
 import { encodeExecSpec, encodeRunSpec, type MountOp, type RunSpec } from '../shim/spec'
 import { Shim, type ExitStatus } from '../shim/shim'
@@ -26,7 +26,9 @@ import type { HostBinding } from '../network/types'
 import { processStartTime, isRunningOn, thisProcess, waitForeign } from './liveness'
 import { observe, type Observation, type ObserveWants } from './observe'
 import { releaseRun, runReleased, settleExit } from './exit'
-import { nextRestartDelay, shouldRestart } from './restart-policy'
+import { PolicyRestarts } from './policy-restarts'
+import { lockUnlessAborted, untilAborted } from './abortable'
+import { inspectOf } from './inspect'
 import { ask, refusal, runs, pauseMatters, type Operation } from './status'
 import { runExec } from './exec'
 import { filteredEntries, logFilter, logStream, type LogSource } from './logs'
@@ -41,7 +43,7 @@ import { ensureImage } from '../image/registry/policy'
 import { dnsServers, extraHostLines } from './network-options'
 import { hostDevices, type HostDevice } from './device-mappings'
 import { baseCloneFlags, buildRunSpec, containerCapabilities, containerDevicePolicy, containerSecurity, type NetnsChoice } from './run-spec'
-import { mountRecords, toMountOps } from '../storage/mount-options'
+import { toMountOps } from '../storage/mount-options'
 import { createMounts, removeAnonymousVolumes } from '../storage/mount-lifecycle'
 import type { ContainerInspect, ContainerRecord, ContainerState, ContainerStatus, ExecOptions, ExecResult, LogsOptions, RunOptions } from './types'
 import { placeFiles } from '../harness/files'
@@ -49,7 +51,6 @@ import { startHealthMonitor } from './health'
 import { waitUntilReady, type WaitForOptions } from '../harness/wait-until-ready'
 import type { WaitStrategy } from '../harness/strategy'
 import type { WaitTarget } from '../harness/target'
-import { readHealth } from '../harness/health-monitor'
 import { waitTarget } from './wait-target'
 import { debug } from '../util/debug'
 import { stamp } from '../util/start-trace'
@@ -67,60 +68,12 @@ const settledExits = new WeakMap<Shim, Promise<ExitStatus>>()
 /** What a container removed during a file operation was doing (removedMeanwhile). */
 const viewInUse = 'while its files were in use'
 
-/** `started`, unless `signal` fires first: then the shim (and the program) is killed, and the result is EABORTED once it is gone. */
-function untilAborted(started: Promise<number>, signal: AbortSignal | undefined, what: string, shim: Shim): Promise<number> {
-  if (!signal) return started
-  return new Promise((resolve, reject) => {
-    let aborted = false
-    const onAbort = () => {
-      aborted = true
-      shim.kill()
-      void shim.closed.then(() => reject(new AbortedError(what, signal.reason)))
-    }
-    signal.addEventListener('abort', onAbort, { once: true })
-    started
-      .then((pid) => !aborted && resolve(pid), (err) => !aborted && reject(err))
-      .finally(() => signal.removeEventListener('abort', onAbort))
-  })
-}
-
-/** `locked`, unless `signal` fires first: then EABORTED, and the lock is let go as soon as it comes. */
-function lockUnlessAborted(locked: Promise<() => void>, signal: AbortSignal | undefined, what: string): Promise<() => void> {
-  if (!signal) return locked
-  return new Promise((resolve, reject) => {
-    let settled = false
-    const settle = (done: () => void) => {
-      if (settled) return
-      settled = true
-      signal.removeEventListener('abort', onAbort)
-      done()
-    }
-    const onAbort = () =>
-      settle(() => {
-        reject(new AbortedError(what, signal.reason))
-        locked.then((unlock) => unlock(), () => {})
-      })
-    signal.addEventListener('abort', onAbort, { once: true })
-    if (signal.aborted) onAbort()
-    locked.then(
-      (unlock) => settle(() => resolve(unlock)),
-      (err) => settle(() => reject(err)),
-    )
-  })
-}
-
-/** `inspect().state.health`, present when a health check is configured. */
-function health(file: string): { health?: ContainerInspect['state']['health'] } {
-  const h = readHealth(file)
-  return h ? { health: h } : {}
-}
-
 /** A container. Handles are cheap: all state is on disk under the runtime root. */
 export class Container implements AsyncDisposable {
   /** How the program ended, as this handle saw it: wait() answers with it once the container is removed. */
   private lastExit: ExitStatus | undefined
-  /** The restart policy's last delay in ms (0: none yet), doubled at each restart in a row. */
-  private restartDelay = 0
+  /** Its restarts by its restart policy, while this process owns it. */
+  private readonly restarts: PolicyRestarts
   /** The newest records of its log, read before this handle auto-removed it (rm: true): logs() serves them after. */
   private keptLog: LogEntry[] | undefined
 
@@ -130,7 +83,9 @@ export class Container implements AsyncDisposable {
     readonly id: string,
     /** Name (unique within the runtime). */
     readonly name: string,
-  ) {}
+  ) {
+    this.restarts = new PolicyRestarts(runtime, id, name, (restartCount) => this.startHere(undefined, restartCount))
+  }
 
   /** Creates a container from an image without starting it (`docker create`). ECLOSED once its runtime is closing. */
   static async create(image: string, cmd?: string[], options?: RunOptions & RuntimeOption): Promise<Container> {
@@ -476,7 +431,7 @@ export class Container implements AsyncDisposable {
   async kill(signal: NodeJS.Signals | number = 'SIGKILL'): Promise<void> {
     const sigkill = signal === 'SIGKILL' || signal === 9
     const { status, state, record } = this.ask('kill', { record: true, freezer: sigkill })
-    this.stoppedByUser(record)
+    this.restarts.stoppedByUser(record)
     try {
       process.kill(state.pid!, signal)
     } catch (err) {
@@ -491,7 +446,7 @@ export class Container implements AsyncDisposable {
     // A removed container has nothing to stop: ENOCONTAINER, as `docker stop`.
     const { answer, record } = this.ask('stop', { record: true })
     // Also when it is not running: a restart the policy has scheduled is called off.
-    this.stoppedByUser(record)
+    this.restarts.stoppedByUser(record)
     if (answer === 'nothing-to-do') return this.released(await this.wait())
     const done = this.wait()
     await this.kill(opts.signal ?? record!.config.stopSignal ?? 'SIGTERM').catch(() => {})
@@ -638,48 +593,13 @@ export class Container implements AsyncDisposable {
    * (writable layer plus image layers; host binds of Image.fromHost() are not counted).
    */
   async inspect(opts: { size?: boolean } = {}): Promise<ContainerInspect> {
-    const info = this.inspectRecord()
+    const seen = this.present({ freezer: true })
+    const info = inspectOf(this.runtime, seen, this.layerDirs(seen.record))
     if (!opts.size) return info
     const sizeRw = await diskUsage(this.paths().upper)
     let sizeRootFs = sizeRw
     for (const layer of this.layerDirs(this.record())) sizeRootFs += await diskUsage(layer)
     return { ...info, sizeRw, sizeRootFs }
-  }
-
-  private inspectRecord(): ContainerInspect {
-    const { status, state: s, record: r } = this.present({ freezer: true })
-    const p = this.paths()
-    const args = [...r.config.entrypoint, ...r.config.cmd]
-    return {
-      id: r.id,
-      name: r.name,
-      image: r.image,
-      imageId: r.imageId,
-      created: r.created,
-      path: args[0] ?? '',
-      args: args.slice(1),
-      restartCount: s.restartCount ?? 0,
-      state: {
-        status,
-        running: runs(status),
-        pid: runs(status) ? (s.pid ?? 0) : 0,
-        exitCode: s.exitCode ?? 0,
-        paused: status === 'paused',
-        oomKilled: !!s.oomKilled,
-        startedAt: s.startedAt ?? '0001-01-01T00:00:00Z',
-        finishedAt: s.finishedAt ?? '0001-01-01T00:00:00Z',
-        ...health(p.health),
-      },
-      config: r.config,
-      hostConfig: r.hostConfig,
-      mounts: mountRecords(r.mounts ?? []),
-      networkSettings: networkSettingsOf(this.runtime, this.id),
-      graphDriver: { name: 'overlay', data: { lowerDir: this.layerDirs(r).join(':'), upperDir: p.upper, workDir: p.work, mergedDir: p.merged } },
-      logPath: p.log,
-      hostsPath: p.hosts,
-      hostnamePath: p.hostname,
-      resolvConfPath: p.resolvConf,
-    }
   }
 
   /** The host address and port a container port is published on (`docker port`), e.g. for `ports: ['80']` with an ephemeral host port. */
@@ -817,36 +737,9 @@ export class Container implements AsyncDisposable {
   private onExit(exit: ExitStatus, pid: number, shim: Shim, record: ContainerRecord, startedAt: number): ExitStatus {
     this.saw(exit)
     if (record.hostConfig.autoRemove) this.autoRemove(record, shim)
-    else this.restartByPolicy(settleExit(this.runtime, this.id, { ...exit, finishedAt: new Date().toISOString() }, pid), Date.now() - startedAt)
+    else this.restarts.afterRun(settleExit(this.runtime, this.id, { ...exit, finishedAt: new Date().toISOString() }, pid), Date.now() - startedAt)
     stamp('node: exit settled')
     return exit
-  }
-
-  /**
-   * The restart policy after a run of this process ended (restart-policy.ts): a start after Docker's
-   * delay, unless the user stopped, killed or removed the container meanwhile. The timer does not keep
-   * Node alive: the owner restarts its containers while it lives, no longer.
-   */
-  private restartByPolicy(ended: ContainerState, ranMs: number): void {
-    const policy = this.runtime.containers.read(this.id)?.hostConfig.restartPolicy
-    const restartCount = ended.restartCount ?? 0
-    if (ended.status !== 'exited' || !shouldRestart(policy, { exitCode: ended.exitCode ?? 0, manuallyStopped: !!ended.manuallyStopped, restartCount })) return
-    this.restartDelay = nextRestartDelay(this.restartDelay, ranMs)
-    setTimeout(() => {
-      const now = this.observe({ record: true })
-      if (now.status !== 'exited' || now.state.manuallyStopped) return
-      this.runtime.starts.track(`restart container ${this.name}`, () => this.startHere(undefined, restartCount + 1)).catch((err: unknown) => {
-        if (!this.runtime.starts.closed && this.observe({ record: true }).status !== 'removed')
-          process.emitWarning(`minicontainer: restarting container ${this.name} by its restart policy failed: ${(err as Error).message}`)
-      })
-    }, this.restartDelay).unref()
-  }
-
-  /** Marks that the user ended the container, so that its restart policy does not bring it back. */
-  private stoppedByUser(record: ContainerRecord | undefined): void {
-    if (!record?.hostConfig.restartPolicy) return
-    const state = this.runtime.containers.readState(this.id)
-    this.runtime.containers.writeState(this.id, { ...state, manuallyStopped: true })
   }
 
   /**
