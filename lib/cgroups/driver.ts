@@ -35,7 +35,8 @@ export interface CgroupDriver {
   check(res: Resources): void
   /**
    * Creates the cgroup (and missing parents) with the limits applied and the
-   * device rules in force; nothing is left on failure.
+   * device rules in force, replacing one a previous run left; nothing is left
+   * on failure.
    */
   create(rel: string, res: Resources, devices: DevicePolicy): void
   /** Applies new limits to an existing cgroup. */
@@ -117,6 +118,27 @@ export function removeDir(dir: string): boolean {
     if (code === 'EBUSY' || code === 'ENOTEMPTY') return false
     throw err
   }
+}
+
+/** mkdir; false when the directory already exists. */
+export function makeDir(dir: string): boolean {
+  try {
+    fs.mkdirSync(dir)
+    return true
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false
+    throw err
+  }
+}
+
+/**
+ * mkdir of a container's cgroup, replacing the leftover of a previous run;
+ * false when a leftover still in use is kept. mkdir answers "exists" itself:
+ * the container's cgroup is new on almost every start, and a lookup first
+ * would walk its path twice in each hierarchy (eight on v1).
+ */
+export function makeFreshDir(dir: string): boolean {
+  return makeDir(dir) || (removeDir(dir) && makeDir(dir))
 }
 
 /** Subdirectories of a cgroup directory (its child cgroups). */

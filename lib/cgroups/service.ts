@@ -92,7 +92,6 @@ export class CgroupService {
       return undefined
     }
     const rel = this.rel(id)
-    if (driver.exists(rel)) driver.remove(rel)
     driver.create(rel, res, opts.devices)
     if (this.root && !this.ownerRecorded) {
       recordScopeOwner(this.scope, this.root, this.scopeDirs(driver, this.scope))

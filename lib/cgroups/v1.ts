@@ -13,7 +13,7 @@ import { InvalidArgumentError, UnsupportedError } from '../errors'
 import type { MountOp } from '../shim/spec'
 import { MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY } from '../sys/libc'
 import {
-  childDirs, readKeyed, readNumber, readPids, readValue, removeDir, withUndo, writeValue, type CgroupCounters, type CgroupDriver,
+  childDirs, makeDir, makeFreshDir, readKeyed, readNumber, readPids, readValue, removeDir, withUndo, writeValue, type CgroupCounters, type CgroupDriver,
 } from './driver'
 import { formatDeviceRule, requireDeviceControl, type DevicePolicy } from './device-rules'
 import type { V1Hierarchy } from './layout'
@@ -55,14 +55,18 @@ export class V1Driver implements CgroupDriver {
     )
   }
 
-  /** mkdir -p of `rel` in one hierarchy; new cpuset cgroups start empty and get their parent's CPUs and nodes. */
+  /**
+   * mkdir -p of `rel` in one hierarchy, `rel` itself replacing a previous run's leftover (one still
+   * in use is kept); new cpuset cgroups start empty and get their parent's CPUs and nodes.
+   */
   private makeDirs(h: V1Hierarchy, rel: string, made: string[]): void {
     let dir = path.join(h.mountPoint, h.ownPath)
-    for (const part of rel.split('/').filter(Boolean)) {
+    const parts = rel.split('/').filter(Boolean)
+    for (const [i, part] of parts.entries()) {
       const parent = dir
       dir = path.join(dir, part)
-      if (fs.existsSync(dir)) continue
-      fs.mkdirSync(dir)
+      // A lookup is cheaper than mkdir's EEXIST (which locks the parent) for the parents, that mostly exist.
+      if (!(i === parts.length - 1 ? makeFreshDir(dir) : !fs.existsSync(dir) && makeDir(dir))) continue
       made.push(dir)
       if (h.controllers.includes('cpuset'))
         for (const f of ['cpuset.cpus', 'cpuset.mems']) writeValue(path.join(dir, f), readValue(path.join(parent, f)) ?? '')

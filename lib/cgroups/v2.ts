@@ -10,7 +10,7 @@ import { UnsupportedError } from '../errors'
 import type { MountOp } from '../shim/spec'
 import { MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY } from '../sys/libc'
 import {
-  childDirs, readKeyed, readNumber, readPids, readValue, removeDir, withUndo, writeValue, type CgroupCounters, type CgroupDriver,
+  childDirs, makeDir, makeFreshDir, readKeyed, readNumber, readPids, readValue, removeDir, withUndo, writeValue, type CgroupCounters, type CgroupDriver,
 } from './driver'
 import { attachDeviceRules } from './device-attach'
 import type { DevicePolicy } from './device-rules'
@@ -44,7 +44,7 @@ export class V2Driver implements CgroupDriver {
     const made = this.makeParents(rel)
     withUndo(
       () => {
-        fs.mkdirSync(dir)
+        if (!makeFreshDir(dir)) fs.mkdirSync(dir) // a leftover still in use: EEXIST, as v2 cannot share it
         made.push(dir)
         this.apply(rel, res)
         // A privileged container gets no program: only its ancestors' (if any) apply.
@@ -62,10 +62,8 @@ export class V2Driver implements CgroupDriver {
     for (const part of path.dirname(rel).split('/').filter(Boolean)) {
       this.enableControllers(dir, enable)
       dir = path.join(dir, part)
-      if (!fs.existsSync(dir)) {
-        fs.mkdirSync(dir)
-        made.push(dir)
-      }
+      // A lookup is cheaper than mkdir's EEXIST (which locks the parent) for the parents, that mostly exist.
+      if (!fs.existsSync(dir) && makeDir(dir)) made.push(dir)
     }
     this.enableControllers(dir, enable)
     return made

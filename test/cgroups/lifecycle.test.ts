@@ -5,6 +5,9 @@ import { Container, Image, Runtime, run } from '../../lib'
 import { runtimeTag } from '../../lib/network/names'
 import { destroyRuntime, sleep, tempRuntime, text } from '../helpers'
 import { runNodeSync } from '../tools/node-child'
+import { countSyscalls } from '../tools/strace'
+import { resolveResources } from '../../lib/cgroups/resources'
+import { devicePolicy } from '../../lib/cgroups/device-rules'
 import { insidePath, isV2 } from './host-view'
 
 let runtime: Runtime
@@ -67,6 +70,24 @@ test('a container has a cgroup in every hierarchy while it runs, and none once i
   expect(containerDirs(c.id).length).toBe(hierarchies.length)
   await c.remove({ force: true })
   expect(containerDirs(c.id)).toEqual([])
+})
+
+test("a container's cgroup is made with one path walk per directory (mkdir answers whether it exists), and replaces a previous run's leftover", async () => {
+  const id = `walks${process.pid}${Date.now()}`
+  const prepare = () => runtime.cgroups.prepare(id, resolveResources({ pidsLimit: 11 }, 2), { readOnly: false, devices: devicePolicy({ privileged: false }) })
+  prepare() // the scope exists from here on, and this is the leftover of a run that ended without removing it
+  for (const dir of containerDirs(id)) if (fs.existsSync(path.join(dir, 'pids.max'))) fs.writeFileSync(path.join(dir, 'pids.max'), '5')
+  const walks = ['access', 'stat', 'newfstatat', 'statx', 'mkdir', 'rmdir']
+  const counts = await countSyscalls(process.pid, walks, async () => void prepare())
+  const made = containerDirs(id)
+  // Each hierarchy: the scope's mkdir (EEXIST), the leftover's mkdir (EEXIST), its rmdir and its new mkdir.
+  // Before, a lookup came first each time: the container's cgroup walked three times, the scope twice.
+  expect(counts).toMatchObject({ access: 0, stat: 0, newfstatat: 0, statx: 0 })
+  expect(counts.mkdir + counts.rmdir).toBe(4 * made.length)
+  const pidsMax = made.map((d) => path.join(d, 'pids.max')).find((f) => fs.existsSync(f))!
+  expect(fs.readFileSync(pidsMax, 'utf8').trim()).toBe('11') // the leftover's 5 is gone with it
+  await runtime.cgroups.release(id)
+  expect(containerDirs(id)).toEqual([])
 })
 
 test('a program that cannot start leaves no cgroup', async () => {
