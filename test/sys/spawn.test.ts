@@ -5,6 +5,7 @@
  */
 import * as fs from 'node:fs'
 import { spawnProcessAsync, waitPid } from '../../lib/sys/libc'
+import { countSyscalls } from '../tools/strace'
 
 test('spawnProcessAsync spawns on a worker thread: the event loop turns before it resolves; the child gets its argv, env and fds', async () => {
   const out = `/tmp/mc-spawn-async-${process.pid}`
@@ -28,4 +29,15 @@ test('spawnProcessAsync of a missing program rejects with ESYSCALL posix_spawn E
     code: 'ESYSCALL',
     message: 'posix_spawn /nonexistent/mc-shim failed: ENOENT',
   })
+})
+
+test('50 spawnProcessAsync at once: the event loop maps and unmaps no async stack per call beyond the 8 that koffi keeps (at most 8 calls wait on workers)', async () => {
+  const spawnAll = async () => {
+    const pids = await Promise.all(Array.from({ length: 50 }, () => spawnProcessAsync('/bin/true', ['true'], [], [-1, -1, -1], false)))
+    for (const pid of pids) expect(waitPid(pid)).toBe(0)
+  }
+  await spawnAll() // koffi's resident memory for async calls is made
+  const counts = await countSyscalls(process.pid, ['mmap', 'munmap'], spawnAll)
+  // Without the bound: about 90 of each (a stack and a heap for each of the 42 calls beyond 8).
+  expect(counts.mmap + counts.munmap).toBeLessThan(40)
 })

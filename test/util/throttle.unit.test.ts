@@ -1,0 +1,23 @@
+import { Throttle } from '../../lib/util/throttle'
+
+test('Throttle: at most `limit` calls in flight, the rest in arrival order; a failure settles its caller and frees its slot', async () => {
+  const throttle = new Throttle(2)
+  let inFlight = 0
+  let most = 0
+  const started: number[] = []
+  const call = (i: number) => throttle.run(async () => {
+    started.push(i)
+    most = Math.max(most, ++inFlight)
+    await new Promise((r) => setTimeout(r, 5))
+    inFlight--
+    if (i === 1) throw new Error('one failed')
+    return i
+  })
+  const results = await Promise.allSettled([0, 1, 2, 3, 4].map(call))
+  // A call arriving as one ends does not slip in ahead of those waiting.
+  const late = await Promise.all([call(5), call(6), call(7)])
+  expect(most).toBe(2)
+  expect(started).toEqual([0, 1, 2, 3, 4, 5, 6, 7])
+  expect(results.map((r) => (r.status === 'fulfilled' ? r.value : (r.reason as Error).message))).toEqual([0, 'one failed', 2, 3, 4])
+  expect(late).toEqual([5, 6, 7])
+})
