@@ -14,6 +14,7 @@ import { createRtNetlink, FlagsNew, Protocol, RtNetlinkSocket, type rt } from 'n
 import { MiniContainerError } from '../errors'
 import { withNetns } from '../sys/netns'
 import { adoptNetlink } from './adopt-netlink'
+import { NetlinkTurns } from './netlink-turns'
 import { attr, strAttr, u32Attr } from './nlattr'
 import { ipToBuffer, type Cidr } from './ipam'
 import { debug } from '../util/debug'
@@ -48,9 +49,9 @@ function netlinkErrno(err: unknown): string {
   return m ? m[1] : String((err as Error)?.message ?? err)
 }
 
-async function call<T>(op: string, p: Promise<T>): Promise<T> {
+async function call<T>(op: string, send: () => Promise<T>): Promise<T> {
   try {
-    return await p
+    return await send()
   } catch (err) {
     throw new RtnlError(op, netlinkErrno(err))
   }
@@ -69,7 +70,20 @@ export interface LinkInfo {
 
 /** rtnetlink operations in one network namespace. */
 export class Rtnl {
+  /** Callers share the socket (a veth teardown runs beside the network queue's work): dumps take it alone. */
+  private readonly turns = new NetlinkTurns()
+
   private constructor(private readonly sock: RtNetlinkSocket) {}
+
+  /** Sends a request answered by one message (an ack, or one object). */
+  private request<T>(op: string, send: () => Promise<T>): Promise<T> {
+    return this.turns.request(() => call(op, send))
+  }
+
+  /** Sends a dump request (answered by many messages). */
+  private dump<T>(op: string, send: () => Promise<T>): Promise<T> {
+    return this.turns.dump(() => call(op, send))
+  }
 
   /** A socket in the calling thread's current namespace (the host, normally). */
   static current(): Rtnl {
@@ -93,13 +107,13 @@ export class Rtnl {
 
   /** All links of the namespace. */
   async links(): Promise<LinkInfo[]> {
-    return (await call('list links', this.sock.getLinks())).map(toLinkInfo)
+    return (await this.dump('list links', () => this.sock.getLinks())).map(toLinkInfo)
   }
 
   /** The link called `name`, or undefined (one GETLINK request, no dump). */
   async link(name: string): Promise<LinkInfo | undefined> {
     try {
-      const [msg] = await call(`find link ${name}`, this.sock.getLink({}, { ifname: name }))
+      const [msg] = await this.request(`find link ${name}`, () => this.sock.getLink({}, { ifname: name }))
       return msg && toLinkInfo(msg)
     } catch (err) {
       if (err instanceof RtnlError && err.errno === 'ENODEV') return undefined
@@ -117,10 +131,10 @@ export class Rtnl {
   async createBridge(name: string, alias?: string): Promise<number> {
     debug('rtnetlink: create bridge %s', name)
     const linkinfo = strAttr(IFLA_INFO_KIND, 'bridge')
-    await call(`create bridge ${name}`, this.sock.newLink({}, { ifname: name, linkinfo }, { flags: FlagsNew.CREATE | FlagsNew.EXCL }))
+    await this.request(`create bridge ${name}`, () => this.sock.newLink({}, { ifname: name, linkinfo }, { flags: FlagsNew.CREATE | FlagsNew.EXCL }))
     const index = await this.indexOf(name)
     // The kernel applies IFLA_IFALIAS only when changing a link, not when creating one.
-    if (alias) await call(`set alias of ${name}`, this.sock.setLink({ index }, { ifalias: alias }))
+    if (alias) await this.request(`set alias of ${name}`, () => this.sock.setLink({ index }, { ifalias: alias }))
     return index
   }
 
@@ -137,12 +151,12 @@ export class Rtnl {
     const peerInfo = Buffer.concat([Buffer.alloc(IFINFOMSG_LEN), strAttr(IFLA_IFNAME, peer.name), attr(IFLA_ADDRESS, peer.mac), u32Attr(IFLA_NET_NS_FD, peer.netnsFd)])
     const linkinfo = Buffer.concat([strAttr(IFLA_INFO_KIND, 'veth'), attr(IFLA_INFO_DATA, attr(VETH_INFO_PEER, peerInfo))])
     const up = { change: { up: true as const }, flags: { up: true as const } }
-    await call(`create veth ${hostName}`, this.sock.newLink(up, { ifname: hostName, master: masterIndex, linkinfo }, { flags: FlagsNew.CREATE | FlagsNew.EXCL }))
+    await this.request(`create veth ${hostName}`, () => this.sock.newLink(up, { ifname: hostName, master: masterIndex, linkinfo }, { flags: FlagsNew.CREATE | FlagsNew.EXCL }))
   }
 
   /** Sets a link up. */
   async up(index: number): Promise<void> {
-    await call('set link up', this.sock.setLink({ index, change: { up: true }, flags: { up: true } }))
+    await this.request('set link up', () => this.sock.setLink({ index, change: { up: true }, flags: { up: true } }))
   }
 
   /** Sets the link called `name` up. */
@@ -158,7 +172,7 @@ export class Rtnl {
     const l = await this.link(name)
     if (!l) return false
     try {
-      await call(`delete link ${name}`, this.sock.delLink({ index: l.index }))
+      await this.request(`delete link ${name}`, () => this.sock.delLink({ index: l.index }))
     } catch (err) {
       // Gone in between (e.g. its namespace died and took the veth pair with it).
       if (err instanceof RtnlError && err.errno === 'ENODEV') return false
@@ -171,18 +185,18 @@ export class Rtnl {
   async addAddress(index: number, ip: string, prefixLen: number): Promise<void> {
     debug('rtnetlink: address %s/%d on ifindex %d', ip, prefixLen, index)
     const a = ipToBuffer(ip)
-    await call(`add address ${ip}`, this.sock.newAddress({ family: AF_INET, prefixlen: prefixLen, index }, { local: a, address: a }, { flags: FlagsNew.CREATE | FlagsNew.EXCL }))
+    await this.request(`add address ${ip}`, () => this.sock.newAddress({ family: AF_INET, prefixlen: prefixLen, index }, { local: a, address: a }, { flags: FlagsNew.CREATE | FlagsNew.EXCL }))
   }
 
   /** Adds a default route via `gateway` out of link `index`. */
   async addDefaultRoute(index: number, gateway: string): Promise<void> {
     const data = { family: AF_INET, dstLen: 0, table: RT_TABLE_MAIN, protocol: 'BOOT' as const, scope: 'UNIVERSE' as const, type: 'UNICAST' as const }
-    await call(`add default route via ${gateway}`, this.sock.newRoute(data, { gateway: ipToBuffer(gateway), oif: index }, { flags: FlagsNew.CREATE | FlagsNew.EXCL }))
+    await this.request(`add default route via ${gateway}`, () => this.sock.newRoute(data, { gateway: ipToBuffer(gateway), oif: index }, { flags: FlagsNew.CREATE | FlagsNew.EXCL }))
   }
 
   /** IPv4 routes (all tables but local) as CIDRs (destination/prefix), for picking subnets that do not collide. */
   async routedCidrs(): Promise<Cidr[]> {
-    const routes = await call('list routes', this.sock.getRoutes({ family: AF_INET }))
+    const routes = await this.dump('list routes', () => this.sock.getRoutes({ family: AF_INET }))
     const out: Cidr[] = []
     for (const r of routes) {
       // The local table only mirrors our own addresses; real destinations live elsewhere.

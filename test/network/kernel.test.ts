@@ -90,6 +90,39 @@ describe('netns, rtnetlink and nf_tables', () => {
     expect(await host.deleteLink(`mct${tag}zz`)).toBe(false)
   })
 
+  /** Runs `race` on one rtnetlink socket of a fresh namespace holding `count` bridges (race0, race1...). */
+  async function withBridges(count: number, race: (rtnl: Rtnl, names: string[]) => Promise<void>): Promise<void> {
+    const crowded = new TestNetns()
+    const rtnl = Rtnl.inNetns(crowded.fd)
+    try {
+      const names = Array.from({ length: count }, (_, i) => `race${i}`)
+      for (const name of names) await rtnl.createBridge(name)
+      await race(rtnl, names)
+      expect((await rtnl.links()).map((l) => l.name)).toEqual(['lo'])
+    } finally {
+      rtnl.close()
+      crowded.close()
+    }
+  }
+
+  test('one rtnetlink socket serves links dumps and deletions racing each other', async () => {
+    // A dump answers in several messages: a deletion's ack landing between them broke it ("Multipart
+    // message not terminated properly"), and a second dump at once failed EBUSY.
+    await withBridges(20, async (rtnl, names) => {
+      const dumps = Array.from({ length: 5 }, () => rtnl.links())
+      const deletions = names.map((name) => rtnl.deleteLink(name))
+      expect(await Promise.all(deletions)).toEqual(names.map(() => true))
+      for (const links of await Promise.all(dumps)) expect(links.find((l) => l.index === LOOPBACK_IFINDEX)?.name).toBe('lo')
+    })
+  })
+
+  test('a hundred requests at once on one rtnetlink socket all get their answer', async () => {
+    // Unbounded, their replies overflowed the receive buffer: ENOBUFS on the socket aborted the process.
+    await withBridges(120, async (rtnl, names) => {
+      expect(await Promise.all(names.map((name) => rtnl.deleteLink(name)))).toEqual(names.map(() => true))
+    })
+  })
+
   test('nf_tables: table, chains and owner-tagged rules, removed by owner', async () => {
     await fw.addNetwork({ id: 'n1', bridge, subnet: parseCidr(subnet.cidr), internal: false })
     await fw.addPorts('c1', [{ proto: 'tcp', hostIp: '', hostPort: 40999, containerIp: subnet.host(2), containerPort: 80 }])
