@@ -42,6 +42,8 @@ function useCgroup2(dir, runtime, mount) {
 }
 
 async function sample(build) {
+  // AB_PAUSE=<ms>: a pause before each sample, to see what the previous sample's teardown costs the next start.
+  if (process.env.AB_PAUSE) await new Promise((r) => setTimeout(r, Number(process.env.AB_PAUSE)))
   const t = build.trace?.openTrace()
   const t0 = now()
   let c

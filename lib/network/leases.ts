@@ -60,9 +60,10 @@ export class Leases {
     if (this.owner(key) === owner) fs.rmSync(this.file(key), { force: true })
   }
 
-  /** Releases every claim of `owner`. */
-  releaseAll(owner: string): void {
-    for (const f of fs.readdirSync(this.dir)) if (this.ownerOfFile(f) === owner) fs.rmSync(path.join(this.dir, f), { force: true })
+  /** Releases every claim of `owner` but those in `keep`. */
+  releaseAll(owner: string, keep: ReadonlySet<string> = new Set()): void {
+    const kept = new Set([...keep].map((key) => path.basename(this.file(key))))
+    for (const f of fs.readdirSync(this.dir)) if (!kept.has(f) && this.ownerOfFile(f) === owner) fs.rmSync(path.join(this.dir, f), { force: true })
   }
 
   /** Releases claims whose owner `isGone`, once they are old enough not to belong to a call in progress. */

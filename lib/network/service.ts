@@ -123,6 +123,8 @@ export class NetworkService {
       await this.collectAbandonedOnce()
       const stale = this.store.container(container.id)
       if (stale) await this.releaseNow(stale)
+      // Its previous run's addresses are its own claims: reusable only once that run's veths are gone.
+      await this.vethTeardownOf(container.id)
       const net = await this.networks.forMode(mode)
       const rec: ContainerNetRecord = { containerId: container.id, name: container.name, hostname: container.hostname, hostsFile: container.hostsFile, links: opts.links ?? [], hostGatewayNames: opts.hostGatewayNames, endpoints: [], ports: [] }
       const inner = await this.sockets.place.inside(netnsFd)
@@ -223,17 +225,24 @@ export class NetworkService {
     })
   }
 
-  /** Tears down everything of a container (veths, rules, address leases). Idempotent; works after a crash. */
+  /**
+   * Tears down everything of a container (veths, rules, address leases).
+   * Idempotent; works after a crash. Resolves once its veths are gone, but
+   * holds the queue only for the rules, the record and the names: waiting
+   * for the kernel to delete the veths (tens of ms while the dead
+   * namespace is cleaned up) used to delay the next container's start.
+   */
   release(containerId: string): Promise<void> {
     // Every container's exit comes here: network 'none' ones must not open a rootless runtime's namespace.
-    return this.serial(async () => {
+    const queued = this.serial(async () => {
       const rec = this.store.container(containerId)
       if (!rec && !this.store.networks().length) return
       await this.sockets.ready()
-      if (rec) await this.releaseNow(rec)
+      if (rec) await this.releaseLeavingVeths(rec)
       // No record: only rules left by a crash between saving and deleting it can remain.
       else await this.forwarding.remove(containerId)
     }, false)
+    return queued.then(() => this.vethTeardowns.get(containerId))
   }
 
   /** The container's network state for inspect(); undefined when it has no bridge networking. */
@@ -259,13 +268,43 @@ export class NetworkService {
   }
 
   private async releaseNow(rec: ContainerNetRecord): Promise<void> {
-    for (const ep of rec.endpoints) await this.removeVeth(ep.hostVeth)
+    await this.releaseLeavingVeths(rec)
+    await this.vethTeardowns.get(rec.containerId)
+  }
+
+  /**
+   * Releases a container's rules, record and claims now, and its veths and
+   * their addresses in the background (tracked in {@link vethTeardowns}):
+   * an address stays claimed until its veth is gone, so no new container
+   * takes it (and its MAC, derived from it) while the old port is still
+   * on the bridge.
+   */
+  private async releaseLeavingVeths(rec: ContainerNetRecord): Promise<void> {
+    const endpoints = rec.endpoints
+    const addresses = endpoints.map((e) => ipKey(e.networkId, e.ipAddress))
     await this.forwarding.remove(rec.containerId)
     this.store.deleteContainer(rec.containerId)
-    this.leases.releaseAll(rec.containerId)
-    const networks = rec.endpoints.map((e) => e.networkId)
+    this.leases.releaseAll(rec.containerId, new Set(addresses))
     rec.endpoints = []
-    this.refreshHosts(rec, networks, false)
+    this.refreshHosts(rec, endpoints.map((e) => e.networkId), false)
+    const earlier = this.vethTeardownOf(rec.containerId)
+    const teardown = (async () => {
+      await earlier
+      for (const ep of endpoints) await this.removeVeth(ep.hostVeth)
+      for (const key of addresses) this.leases.release(key, rec.containerId)
+    })()
+    this.vethTeardowns.set(rec.containerId, teardown)
+    void teardown.finally(() => {
+      if (this.vethTeardowns.get(rec.containerId) === teardown) this.vethTeardowns.delete(rec.containerId)
+    }).catch(() => {})
+  }
+
+  /** Veth removals still under way, by container: a new start of the same container waits for its own. */
+  private readonly vethTeardowns = new Map<string, Promise<void>>()
+
+  /** Resolves once `containerId`'s veth removal under way has ended; its failure is release()'s to report, not a start's. */
+  private vethTeardownOf(containerId: string): Promise<void> {
+    return this.vethTeardowns.get(containerId)?.catch(() => undefined) ?? Promise.resolve()
   }
 
   /**
@@ -447,6 +486,7 @@ export class NetworkService {
   destroy(): Promise<void> {
     return this.serial(async () => {
       for (const rec of this.store.containers()) await this.releaseNow(rec)
+      await Promise.allSettled(this.vethTeardowns.values())
       for (const net of this.store.networks()) if (!this.networks.keptForCreator(net)) await this.networks.remove(net)
       await this.removeOrphans()
       if (!this.store.networks().length) await this.fw.deleteTable()

@@ -197,6 +197,30 @@ describe('containers on networks', () => {
     expect(Object.values((await svc.get('bridge')).containers).map((c) => c.name)).not.toContain('e2e-fail')
   })
 
+  test("a dead container's veth still being torn down holds back neither the next start, nor gives it its address", async () => {
+    const prefix = runtime.networks.names.vethPrefix
+    const before = new Set(hostLinks(prefix))
+    const first = await sleeper('e2e-held')
+    const [veth] = hostLinks(prefix).filter((l) => !before.has(l))
+    const { networkSettings, state } = await first.inspect()
+    // Its namespace held open keeps its veth after its exit (as the kernel's slow cleanup of a dead namespace does).
+    const held = fs.openSync(`/proc/${state.pid}/ns/net`, 'r')
+    let second: Container | undefined
+    try {
+      await first.kill('SIGKILL')
+      await first.wait()
+      second = await sleeper('e2e-after-held')
+      expect(veth).toBeDefined()
+      expect(hostLinks(prefix)).toContain(veth)
+      expect((await second.inspect()).networkSettings.ipAddress).not.toBe(networkSettings.ipAddress)
+    } finally {
+      fs.closeSync(held)
+    }
+    await first.remove()
+    expect(hostLinks(prefix)).not.toContain(veth)
+    await second.remove({ force: true })
+  })
+
   test('container: mode shares the network stack, localhost included', async () => {
     const server = "require('net').createServer(s=>s.end('shared\\n')).listen(8080,'127.0.0.1')"
     const a = await run('host', ['node', '-e', server], { runtime, name: 'e2e-owner', network: 'bridge' })
