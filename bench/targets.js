@@ -3,6 +3,7 @@
 //   exec of /bin/true into a running container        vs `crun exec` (target <= 0.5x)
 //   redis-server ready on a published port             vs `docker run` until PING (targets <= 25 ms p50, <= 0.08x)
 //   a start on the default bridge                      vs network 'none' (target <= 1 ms more)
+// BENCH_TARGETS=bridge (a comma list of exec, bridge, redis): only those sections.
 // The Docker row uses the host's engine or a private one (bench/docker.js); it is skipped, with the
 // reason printed, when none can run. Traffic goes only to loopback and to our containers.
 'use strict'
@@ -169,9 +170,11 @@ module.exports = async function targetsBench(runtime) {
     const rootfs = path.join(work, 'rootfs')
     busyboxRootfs(rootfs)
     await Image.import(rootfs, { runtime, ref: 'bench-bb' })
-    await execSection(runtime, work, rootfs)
-    await bridgeSection(runtime)
-    await redisSection(runtime, work)
+    const only = process.env.BENCH_TARGETS?.split(',')
+    const wanted = (name) => !only || only.includes(name)
+    if (wanted('exec')) await execSection(runtime, work, rootfs)
+    if (wanted('bridge')) await bridgeSection(runtime)
+    if (wanted('redis')) await redisSection(runtime, work)
   } finally {
     fs.rmSync(work, { recursive: true, force: true })
   }
