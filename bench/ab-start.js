@@ -6,6 +6,8 @@
 // for builds that stamp their steps (lib/util/start-trace.ts), the p50 of each step per build.
 // AB_RM=0: without rm: true (run() to wait() resolved; the container is removed after the sample).
 // AB_NET=bridge (or host): that network instead of 'none'.
+// AB_BURST=<k>: k samples in a row per build before switching (default 1): back-to-back starts in one
+// runtime, each behind its previous sample's teardown, as `bench targets` times them.
 // AB_CGROUP2=<cgroup2 mount>: each runtime's cgroups on that cgroup2 hierarchy, with the v2 driver (as
 // test/cgroups/v2-live.test.ts does on a hybrid host's /sys/fs/cgroup/unified): the v2 start path.
 'use strict'
@@ -80,8 +82,9 @@ async function main() {
     for (const build of builds) (build.totals.length = 0), build.steps.clear(), (build.traces.length = 0)
     const load0 = os.loadavg()[0]
     // Alternate which build goes first, so neither always runs right after the other's teardown.
-    for (let i = 0; i < Number(n); i++) for (const build of i % 2 ? [...builds].reverse() : builds) await sample(build)
-    console.log(`\n## A/B: run() to observed exit of /bin/true, rm: ${rm}, network ${network}${process.env.AB_CGROUP2 ? `, cgroup2 at ${process.env.AB_CGROUP2}` : ''} (n=${n} each, interleaved, load ${load0.toFixed(2)} -> ${os.loadavg()[0].toFixed(2)})`)
+    const burst = Number(process.env.AB_BURST ?? 1)
+    for (let i = 0; i < Number(n) / burst; i++) for (const build of i % 2 ? [...builds].reverse() : builds) for (let j = 0; j < burst; j++) await sample(build)
+    console.log(`\n## A/B: run() to observed exit of /bin/true, rm: ${rm}, network ${network}${process.env.AB_CGROUP2 ? `, cgroup2 at ${process.env.AB_CGROUP2}` : ''} (n=${n} each, interleaved${process.env.AB_BURST ? ` in bursts of ${process.env.AB_BURST}` : ''}, load ${load0.toFixed(2)} -> ${os.loadavg()[0].toFixed(2)})`)
     console.log(`  A = ${a}\n  B = ${b}`)
     const [A, B] = builds.map((x) => summarize(x.totals))
     row('', 'A p50', 'B p50', 'B - A', 'A p95', 'B p95')
