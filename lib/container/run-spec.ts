@@ -49,6 +49,17 @@ function etcMounts(p: ContainerPaths): MountOp[] {
 /** How the network namespace is obtained, decided by the caller from the network mode. */
 export type NetnsChoice = { kind: 'own' } | { kind: 'host' } | { kind: 'fd'; fd: number }
 
+/**
+ * Whether the container's user namespace does not own the network namespace it ends up in, so that
+ * the kernel refuses it a sysfs mount (it needs CAP_SYS_ADMIN over the network namespace's owner):
+ * keep-id's nested namespace on a network of the keeper's, and a rootless container on the host's
+ * network (the host's user namespace owns that one). The host's /sys is bound read-only instead.
+ */
+function sysfsRefused(netns: NetnsChoice, userns: { nested?: NestedMaps } | undefined): boolean {
+  if (!userns) return false
+  return netns.kind === 'host' || (!!userns.nested && netns.kind === 'fd')
+}
+
 /** Builds the run spec. `featureMounts` are volumes, binds and tmpfs from the storage layer. */
 export function buildRunSpec(opts: {
   record: ContainerRecord
@@ -67,7 +78,7 @@ export function buildRunSpec(opts: {
   const { record: r, paths: p } = opts
   const privileged = r.hostConfig.privileged
   const mounts: MountOp[] = [
-    ...systemMounts({ privileged, shmSize: r.resources?.shmSize, userns: opts.userns?.kind, bindSys: !!opts.userns?.nested && opts.netns.kind === 'fd' }),
+    ...systemMounts({ privileged, shmSize: r.resources?.shmSize, userns: opts.userns?.kind, bindSys: sysfsRefused(opts.netns, opts.userns) }),
     ...(opts.cgroups?.mounts ?? []),
     ...opts.image.hostBinds.map((b) => bindMount(b.source, b.target, true)),
     ...opts.featureMounts,

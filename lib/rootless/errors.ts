@@ -23,10 +23,6 @@ export class RootlessUnsupportedError extends MiniContainerError {
   }
 }
 
-/** What a rootless runtime offers instead of networks. */
-export const rootlessNetworkWorkaround =
-  "the host network mode is not implemented yet for rootless containers; use a network (the default bridge or one of Network.create), network: 'container:<name>', network: 'none' (a loopback of the container's own), or run as root"
-
 /**
  * The keeper of a rootless runtime that had made networks ended from outside (killed): its network
  * namespace, where the runtime's bridges, containers' links and published ports were, went with it, and

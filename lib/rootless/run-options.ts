@@ -1,20 +1,21 @@
 /**
  * What a rootless container may ask for, checked at create before anything
- * is pulled or made: `network: 'none'`, or (with a subordinate id range) the
- * default bridge, a user network in the runtime's own namespace or another
- * container's (`container:<name>`: both live in the keeper's user namespace,
- * so the shim may setns into it), never `host`; and no host devices (mknod of
- * a device is EPERM in a user namespace).
+ * is pulled or made: `network: 'none'`, `host` (as podman's rootless `--network
+ * host`: the host's namespace, where the container's root has no privilege, so it
+ * binds ports and reaches the host's loopback as the user would, and changes no
+ * interface), or (with a subordinate id range) the default bridge, a user network
+ * in the runtime's own namespace or another container's (`container:<name>`: both
+ * live in the keeper's user namespace, so the shim may setns into it); and no host
+ * devices (mknod of a device is EPERM in a user namespace).
  *
  * @module
  */
 import { InvalidArgumentError } from '../errors'
-import { RootlessUnsupportedError, rootlessNetworkWorkaround } from './errors'
+import { RootlessUnsupportedError } from './errors'
 import type { RootlessIdentity } from './identity'
 
 /**
- * EUNSUPPORTED for `network: 'host'` (the host's namespace belongs to the host's user namespace),
- * for a bridge, user network or `container:` without a subordinate range (`ids.networkNamespace`
+ * EUNSUPPORTED for a bridge, user network or `container:` without a subordinate range (`ids.networkNamespace`
  * says why), and for `devices`, naming the workaround.
  */
 export function checkRootlessRunOptions(
@@ -24,8 +25,7 @@ export function checkRootlessRunOptions(
   const network = opts.network ?? 'bridge'
   const name = typeof network === 'string' ? network : network.name
   const what = `run a container on network ${JSON.stringify(name)}`
-  if (name === 'host') throw new RootlessUnsupportedError(what, rootlessNetworkWorkaround)
-  if (name !== 'none') {
+  if (name !== 'none' && name !== 'host') {
     ids?.checkNetworks(what)
   }
   if (opts.devices?.length)

@@ -6,6 +6,11 @@
  * owners and modes must print the same. Podman runs with runc (crun cannot
  * run on this host), no network, its own storage in a temp home, removed
  * afterwards with `podman system reset`.
+ *
+ * And `network: 'host'` against podman's `--network host`: the user's own
+ * network namespace (the same one, its interfaces, /sys/class/net), no
+ * privilege over it (adding a link is refused), a server on the host's
+ * loopback reached from inside, and a port bound inside reached from the host.
  */
 import { execFileSync } from 'node:child_process'
 import * as fs from 'node:fs'
@@ -94,5 +99,72 @@ describe('rootless identity against rootless podman', () => {
     // Podman leaves its pause process (catatonit) behind, as the design note says; we leave nothing.
     const ours = pidsOf(user.uid).filter((pid) => fs.readFileSync(`/proc/${pid}/cmdline`, 'latin1').startsWith('mc-shim'))
     expect(ours).toEqual([])
+  })
+
+  test("network: 'host' is podman's --network host: the user's namespace, no privilege over it, loopback both ways", () => {
+    const probe = 'readlink /proc/self/ns/net; tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d " " | sort | tr "\\n" " "; echo; ls /sys/class/net | tr "\\n" " "; echo; ip link add mcdummy0 type dummy 2>&1; echo "add: $?"; nc 127.0.0.1 "$1" </dev/null'
+    const r = user.node(
+      `;(async () => {
+  const { execFile } = require('node:child_process')
+  const net = require('node:net')
+  const { Runtime, Image, run } = lib()
+  // Not execFileSync: the host's server below answers podman's container from this event loop.
+  const podman = (...args) => new Promise((res, rej) => execFile('podman', ['--runtime', 'runc', ...args], { encoding: 'utf8', env: { ...process.env, XDG_RUNTIME_DIR: '' } }, (err, out) => (err ? rej(err) : res(out))))
+  await podman('import', ${JSON.stringify(tar)}, 'localhost/same:latest')
+  const rt = new Runtime()
+  await Image.import(${JSON.stringify(tar)}, { runtime: rt, ref: 'same:latest' })
+  // The app under test on the host's loopback: it greets whoever connects.
+  const server = net.createServer((s) => s.end('hello from the host\\n'))
+  await new Promise((res) => server.listen(0, '127.0.0.1', res))
+  const port = String(server.address().port)
+  const freePort = () => new Promise((res) => { const s = net.createServer().listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => res(p)) }) })
+  // What a client on the host reads from a server the container runs on 127.0.0.1:p (retried while it starts).
+  const fromInside = async (p) => {
+    for (let i = 0; i < 100; i++) {
+      const got = await new Promise((res) => { let s = ''; const c = net.connect(p, '127.0.0.1', () => c.end()).on('data', (d) => (s += d)).on('end', () => res(s)).on('error', () => res(undefined)) })
+      if (got) return got
+      await new Promise((r) => setTimeout(r, 50))
+    }
+    return 'nothing'
+  }
+  const logs = (c) => new Promise((res, rej) => { let s = ''; c.logs().on('data', (d) => (s += d)).on('end', () => res(s)).on('error', rej) })
+  const ours = async () => {
+    const c = await run('same', ['/bin/sh', '-c', ${JSON.stringify(probe)}, 'sh', port], { runtime: rt, network: 'host' })
+    const exit = await c.wait()
+    const out = await logs(c)
+    await c.remove()
+    const p = await freePort()
+    const d = await run('same', ['/bin/sh', '-c', 'echo hello from inside | nc -l -p ' + p], { runtime: rt, network: 'host' })
+    const served = await fromInside(p)
+    await d.wait()
+    await d.remove()
+    return { exit: exit.exitCode, out, served }
+  }
+  const theirs = async () => {
+    const out = await podman('run', '--rm', '--network', 'host', 'localhost/same:latest', '/bin/sh', '-c', ${JSON.stringify(probe)}, 'sh', port)
+    const p = await freePort()
+    const id = (await podman('run', '-d', '--network', 'host', 'localhost/same:latest', '/bin/sh', '-c', 'echo hello from inside | nc -l -p ' + p)).trim()
+    const served = await fromInside(p)
+    await podman('wait', id)
+    await podman('rm', id)
+    return { exit: 0, out, served }
+  }
+  const result = { ours: await ours(), theirs: await theirs(), userNetns: require('node:fs').readlinkSync('/proc/self/ns/net') }
+  server.close()
+  await rt.close({ removeRoot: true })
+  console.log(JSON.stringify(result))
+})()`,
+      [],
+      { HOME: home },
+    )
+    if (r.status !== 0) throw new Error(`the user's script failed (${r.status}): ${r.stderr}`)
+    const result = JSON.parse(r.stdout)
+    expect(result.ours).toEqual(result.theirs)
+    const [netns, links, sysLinks, ...rest] = (result.ours.out as string).split('\n')
+    expect(netns).toBe(result.userNetns)
+    expect(links!.trim().split(' ')).toContain('lo')
+    expect(sysLinks!.trim().split(' ').sort()).toEqual(links!.trim().split(' ').sort())
+    expect(rest.join('\n')).toMatch(/Operation not permitted\nadd: \d+\nhello from the host\n/)
+    expect(result.ours.served).toBe('hello from inside\n')
   })
 })
