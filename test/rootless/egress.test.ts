@@ -4,14 +4,18 @@
  * traffic sent anywhere: what is checked is the
  * interface, address and default route each helper makes inside. And every
  * way it cannot work answers with a reason, quickly, never hanging.
+ * And, end to end, a rootless runtime's container reaching a peer through
+ * the pasta its user attached (the user given /dev/net/tun for the test).
  */
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { attachEgress, noEgressWarning, warnNoEgress, type EgressAttached } from '../../lib/rootless/egress'
-import { processRuns, timeScale } from '../helpers'
+import { fsetxattr } from '../../lib/sys/fsops'
+import { busyboxRootfs, processRuns, timeScale } from '../helpers'
 import { eventually } from '../network/helpers'
+import { requireTool } from '../tools/registry'
 import { makeUnprivilegedUser, type UnprivilegedUser } from '../tools/unprivileged-user'
 
 const made: string[] = []
@@ -129,5 +133,125 @@ describe('as an ordinary user, for a namespace of its own user namespace', () =>
       expect(out).toMatchObject({ ok: false, reason: expect.stringContaining('/dev/net/tun cannot be opened by this user (EACCES') })
       expect(out.ms).toBeLessThan(100)
     }
+  })
+})
+
+/**
+ * POSIX ACL entries (tag, permission, id) as the kernel's system.posix_acl_access xattr holds them.
+ * Tags: 0x01 the owner, 0x02 a user, 0x04 the group, 0x10 the mask, 0x20 others.
+ */
+function aclXattr(entries: [number, number, number][]): Buffer {
+  const buf = Buffer.alloc(4 + 8 * entries.length)
+  buf.writeUInt32LE(2, 0) // POSIX_ACL_XATTR_VERSION
+  entries.forEach(([tag, perm, id], i) => {
+    buf.writeUInt16LE(tag, 4 + 8 * i)
+    buf.writeUInt16LE(perm, 6 + 8 * i)
+    buf.writeUInt32LE(id, 8 + 8 * i)
+  })
+  return buf
+}
+
+/**
+ * Lets `uid` alone open the TUN device (read-write), through an ACL entry: its mode bits for others
+ * stay as they were, so no other user (another test file's, another engineer's) gains access meanwhile.
+ * Returns the undoing: the ACL equal to the old mode (the kernel then drops it) and the old mode.
+ */
+function grantTun(tunPath: string, uid: number): () => void {
+  const fd = fs.openSync(tunPath, 'r')
+  const mode = fs.fstatSync(fd).mode & 0o7777
+  const none = 0xffffffff
+  const bits = (shift: number): number => (mode >> shift) & 7
+  try {
+    fsetxattr(fd, 'system.posix_acl_access', aclXattr([[0x01, bits(6), none], [0x02, 6, uid], [0x04, bits(3), none], [0x10, 6 | bits(3), none], [0x20, bits(0), none]]))
+  } catch (err) {
+    fs.closeSync(fd)
+    throw err
+  }
+  return () => {
+    try {
+      fsetxattr(fd, 'system.posix_acl_access', aclXattr([[0x01, bits(6), none], [0x04, bits(3), none], [0x20, bits(0), none]]))
+      fs.fchmodSync(fd, mode)
+    } finally {
+      fs.closeSync(fd)
+    }
+  }
+}
+
+describe("a rootless runtime's egress through the pasta its user attached", () => {
+  // The peer: a namespace of this test's, linked to the host's by a veth pair on a /30 of 198.18.0.0/15
+  // (RFC 2544's benchmarking range, routed nowhere), where pasta's host-side sockets reach it.
+  const tag = `${process.pid % 10000}`
+  const ns = `mcpeer${tag}`
+  const hostEnd = `mcpv${tag}h`
+  const subnet = 4 * (process.pid % 16000)
+  const hostIp = `198.${18 + (subnet >> 16)}.${(subnet >> 8) & 255}.${(subnet & 255) + 1}`
+  const peerIp = `198.${18 + (subnet >> 16)}.${(subnet >> 8) & 255}.${(subnet & 255) + 2}`
+  const peerPort = 8000 + (process.pid % 1000)
+  let user: UnprivilegedUser
+  let home: string
+  let images: string
+  let peer: ReturnType<typeof spawn> | undefined
+  let ungrant: (() => void) | undefined
+  beforeAll(() => {
+    requireTool('pasta', 'passt')
+    user = makeUnprivilegedUser()
+    home = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-rl-egress-'))
+    fs.chownSync(home, user.uid, user.gid)
+    images = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-rl-egressimg-'))
+    fs.chmodSync(images, 0o755)
+    busyboxRootfs(path.join(images, 'bb'))
+    execFileSync('ip', ['netns', 'add', ns])
+    execFileSync('ip', ['link', 'add', hostEnd, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns])
+    execFileSync('ip', ['addr', 'add', `${hostIp}/30`, 'dev', hostEnd])
+    execFileSync('ip', ['link', 'set', hostEnd, 'up'])
+    for (const args of [['addr', 'add', `${peerIp}/30`, 'dev', 'eth0'], ['link', 'set', 'eth0', 'up'], ['link', 'set', 'lo', 'up']]) inside(ns, ...args)
+    // It says who connected: the host's end of the veth (pasta's socket on the host), not the container.
+    peer = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', `require('node:net').createServer((s) => s.end('peer saw ' + s.remoteAddress + '\\n')).listen(${peerPort}, '${peerIp}', () => console.log('up'))`], { stdio: ['ignore', 'pipe', 'inherit'] })
+    ungrant = grantTun('/dev/net/tun', user.uid)
+  })
+  afterAll(() => {
+    ungrant?.()
+    peer?.kill('SIGKILL')
+    execFileSync('ip', ['netns', 'del', ns])
+    execFileSync('ip', ['link', 'del', hostEnd], { stdio: 'ignore' }) // gone with the namespace already, normally
+    for (const dir of [home, images, `/tmp/minicontainer-${user?.uid}`]) if (dir) fs.rmSync(dir, { recursive: true, force: true })
+    user?.remove()
+  })
+
+  it('a container on the default bridge reaches a peer off the host through pasta, without the no-egress warning; close() ends pasta', async () => {
+    await new Promise((resolve) => peer!.stdout!.once('data', resolve))
+    // The user may open the device now, others may not (the mode's bits for others are untouched).
+    expect(user.node(`require('node:fs').closeSync(require('node:fs').openSync('/dev/net/tun', 'r+')); console.log('opened')`).stdout).toBe('opened\n')
+    const r = user.node(
+      `;(async () => {
+  const { Runtime, Image, run } = lib()
+  const fs = require('node:fs')
+  const warnings = []
+  process.on('warning', (w) => warnings.push(w.code))
+  const pastas = () => fs.readdirSync('/proc').filter((p) => /^\\d+$/.test(p)).filter((p) => {
+    try { return fs.statSync('/proc/' + p).uid === process.getuid() && fs.readFileSync('/proc/' + p + '/cmdline', 'latin1').split('\\0')[0].endsWith('pasta') } catch { return false }
+  })
+  const rt = new Runtime()
+  const out = {}
+  try {
+    await Image.import(${JSON.stringify(path.join(images, 'bb'))}, { runtime: rt, ref: 'bb:latest' })
+    const c = await run('bb', ['sh', '-c', 'nc ${peerIp} ${peerPort} </dev/null'], { runtime: rt })
+    out.exit = await c.wait()
+    out.logs = await new Promise((res, rej) => { let s = ''; c.logs().on('data', (d) => (s += d)).on('end', () => res(s)).on('error', rej) })
+    out.pastasRunning = pastas().length
+  } finally {
+    await rt.close()
+  }
+  await new Promise((r) => setTimeout(r, 500))
+  out.pastasAfter = pastas().length
+  out.warnings = warnings
+  console.log(JSON.stringify(out))
+})()`,
+      [],
+      { HOME: home },
+    )
+    if (r.status !== 0) throw new Error(`the user's script failed (${r.status}): ${r.stderr}`)
+    const out = JSON.parse(r.stdout)
+    expect(out).toEqual({ exit: { exitCode: 0 }, logs: `peer saw ${hostIp}\n`, pastasRunning: 1, pastasAfter: 0, warnings: [] })
   })
 })
