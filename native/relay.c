@@ -1,5 +1,5 @@
 /*
- * mc-shim relay <netns path> <tcp|udp> <target ipv4> <target port> <udp idle ms>
+ * mc-shim relay <netns path|-> <tcp|udp> <target ipv4> <target port> <udp idle ms> [<listen netns path> <ipv4> <port>]
  *
  * A published port of a rootless runtime ("proxy" mode). The host listener is
  * bound by Node (so EPORTINUSE and EPORTPRIVILEGED keep their meaning) and
@@ -16,6 +16,12 @@
  *    so answers go back to the right client; a flow idle for the timeout is
  *    closed.
  *
+ * With `-` for the netns path the relay joins none: it connects from where it
+ * was started. With three more arguments, <listen netns path> <ipv4> <port>,
+ * the TCP listener is not Node's fd 4 but made by the relay in that namespace
+ * (listen_in): an exposed host port (host-port-exposure.ts) accepts on a
+ * network's gateway there and connects to the host's loopback from here.
+ *
  * fd 3 is the owner's control socket: "R\n" once the relay is in the
  * namespace and serving, or "E <step> <errno>\n" and exit. The relay exits
  * when that socket closes: the owner released the port, or died.
@@ -26,6 +32,8 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -34,6 +42,8 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -404,6 +414,43 @@ static void on_event(int control_fd, struct epoll_event *ev, bool udp) {
   }
 }
 
+/*
+ * A TCP listener on ip:port made in the network namespace at `path`, placed at LISTEN_FD. A child
+ * sharing this fd table (CLONE_FILES, nothing else) joins the namespace and binds there, so that the
+ * relay itself stays in its own: a process that is not root cannot join a namespace of another user
+ * namespace and come back. SO_REUSEPORT: the relays of one exposed port on one network (one per
+ * container asking for it, in any process of the same user) share its address. 0, or -1 with errno.
+ */
+static int listen_in(const char *path, const char *ip, const char *port) {
+  struct sockaddr_in addr = {.sin_family = AF_INET};
+  char *end;
+  long p = strtol(port, &end, 10);
+  if (*end || p < 1 || p > 65535 || inet_pton(AF_INET, ip, &addr.sin_addr) != 1) {
+    errno = EINVAL;
+    return -1;
+  }
+  addr.sin_port = htons((uint16_t)p);
+  pid_t child = (pid_t)syscall(SYS_clone, CLONE_FILES | SIGCHLD, 0, 0, 0, 0);
+  if (child < 0) return -1;
+  if (child == 0) {
+    const char *step;
+    int one = 1;
+    if (mc_join_netns(path, &step) < 0) _exit(errno & 255);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
+        bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || listen(fd, 4096) < 0 || dup2(fd, LISTEN_FD) < 0)
+      _exit(errno & 255);
+    _exit(0);
+  }
+  int status;
+  while (waitpid(child, &status, 0) < 0)
+    if (errno != EINTR) return -1;
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return 0;
+  errno = WIFEXITED(status) ? WEXITSTATUS(status) : ECHILD;
+  return -1;
+}
+
 int mc_relay(int control_fd, int argc, char **argv) {
   if (argc < 5 || (strcmp(argv[1], "tcp") && strcmp(argv[1], "udp")) || parse_target(argv[2], argv[3]) < 0) {
     mc_say_join_failure(control_fd, "arguments", EINVAL);
@@ -417,8 +464,12 @@ int mc_relay(int control_fd, int argc, char **argv) {
     setrlimit(RLIMIT_NOFILE, &fds);
   }
   idle_ms = atoll(argv[4]) > 0 ? atoll(argv[4]) : 30000;
+  if (argc >= 8 && !udp && listen_in(argv[5], argv[6], argv[7]) < 0) {
+    mc_say_join_failure(control_fd, "listen", errno);
+    return 1;
+  }
   const char *step;
-  if (mc_join_netns(argv[0], &step) < 0) {
+  if (strcmp(argv[0], "-") && mc_join_netns(argv[0], &step) < 0) {
     mc_say_join_failure(control_fd, step, errno);
     return 1;
   }

@@ -108,7 +108,7 @@ export class Container implements AsyncDisposable {
       const paths = rt.containers.create(record)
       writeEtcFiles(paths, record.config.hostname, {
         ownNetwork: record.hostConfig.networkMode !== 'host',
-        extraHosts: extraHostLines(record.hostConfig.extraHosts, record.hostConfig.networkMode),
+        extraHosts: extraHostLines(record.hostConfig, record.hostConfig.networkMode),
         dns: dnsServers(opts.dns),
       })
       if (opts.files?.length) await new Container(rt, record.id, record.name).withFilesystem((root) => placeFiles(root, opts.files!))

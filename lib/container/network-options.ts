@@ -7,6 +7,7 @@
  */
 import { isIPv4 } from 'node:net'
 import { InvalidArgumentError } from '../errors'
+import { exposedHostNames } from '../network/host-port-exposure'
 import { Network } from '../network/network'
 import type { NetworkMode, RunOptions } from './types'
 
@@ -42,19 +43,33 @@ export function checkedExtraHosts(extraHosts: unknown, mode: NetworkMode): strin
 }
 
 /**
- * The hosts-file lines written at create: fixed addresses, and host-gateway on the host network
- * (127.0.0.1: the host itself). On bridge networks the network layer writes the gateway at start.
+ * The `exposeHostPorts` option checked for the record: ports 1-65535 (EINVALID otherwise), on a
+ * network with a gateway to the host or the host's own ("none" and "container:" have neither).
  */
-export function extraHostLines(extraHosts: string[] | undefined, mode: NetworkMode): string[] {
-  return (extraHosts ?? []).map(parseExtraHost).flatMap(({ name, target }) => {
-    if (target !== HOST_GATEWAY) return [`${target}\t${name}`]
-    return mode === 'host' ? [`127.0.0.1\t${name}`] : []
-  })
+export function checkedExposeHostPorts(ports: unknown, mode: NetworkMode): number[] {
+  if (!Array.isArray(ports) || ports.some((p) => !Number.isInteger(p) || p < 1 || p > 65535))
+    throw new InvalidArgumentError(`option "exposeHostPorts" must be an array of ports (1-65535) of the host's loopback, e.g. [3000]; got ${JSON.stringify(ports)}`)
+  if (mode === 'none' || mode.startsWith('container:'))
+    throw new InvalidArgumentError(`exposeHostPorts needs a bridge network or the host's, not network "${mode}"`)
+  return [...new Set(ports as number[])]
 }
 
-/** The names of `extraHosts` entries that stand for the host-gateway. */
-export function hostGatewayNames(extraHosts: string[] | undefined): string[] {
-  return (extraHosts ?? []).map(parseExtraHost).filter((h) => h.target === HOST_GATEWAY).map((h) => h.name)
+/** What of a record the host-gateway names come from: `extraHosts` entries, and `exposeHostPorts`'s names. */
+type GatewayNamesSource = { extraHosts?: string[]; exposeHostPorts?: number[] }
+
+/**
+ * The hosts-file lines written at create: fixed addresses, and host-gateway names on the host network
+ * (127.0.0.1: the host itself). On bridge networks the network layer writes the gateway at start.
+ */
+export function extraHostLines(h: GatewayNamesSource, mode: NetworkMode): string[] {
+  const fixed = (h.extraHosts ?? []).map(parseExtraHost).filter((e) => e.target !== HOST_GATEWAY).map(({ name, target }) => `${target}\t${name}`)
+  return [...fixed, ...(mode === 'host' ? hostGatewayNames(h).map((name) => `127.0.0.1\t${name}`) : [])]
+}
+
+/** The names standing for the host-gateway: of `extraHosts` entries, and the exposed host ports' names when there are some. */
+export function hostGatewayNames(h: GatewayNamesSource): string[] {
+  const named = (h.extraHosts ?? []).map(parseExtraHost).filter((e) => e.target === HOST_GATEWAY).map((e) => e.name)
+  return [...named, ...(h.exposeHostPorts?.length ? exposedHostNames.filter((n) => !named.includes(n)) : [])]
 }
 
 /** The `network` option as the record keeps it: a mode or network name; a `Network` handle gives its name. EINVALID otherwise. */

@@ -66,15 +66,29 @@ export async function joinBridgeNetwork(ctx: ContainerContext, record: Container
       ip: h.networkingConfig.ip,
       aliases: h.networkingConfig.aliases,
       links: resolveLinks(ctx, h.links),
-      hostGatewayNames: hostGatewayNames(h.extraHosts),
+      hostGatewayNames: hostGatewayNames(h),
       ports: h.portBindings,
       publishAll: h.publishAllPorts,
       exposedPorts,
     })
     debug('container %s joined %s: %s', record.id.slice(0, 12), h.networkMode, settings.ipAddress)
+    await exposeHostPorts(ctx, record, settings)
     return { fd, settings }
   } catch (err) {
     closeQuietly(fd)
+    throw err
+  }
+}
+
+/** `exposeHostPorts` on the gateway of every network the container joined; on failure, its network is released. */
+async function exposeHostPorts(ctx: ContainerContext, record: ContainerRecord, settings: NetworkSettings): Promise<void> {
+  const ports = record.hostConfig.exposeHostPorts ?? []
+  if (!ports.length) return
+  const gateways = [...new Set(Object.values(settings.networks).map((n) => n.gateway).filter(Boolean))]
+  try {
+    await ctx.networks.hostPortExposure.open(record.id, gateways, ports)
+  } catch (err) {
+    await ctx.networks.release(record.id)
     throw err
   }
 }
@@ -86,7 +100,7 @@ export async function joinBridgeNetwork(ctx: ContainerContext, record: Container
  */
 export async function releaseContainerNetwork(ctx: ContainerContext, id: string): Promise<void> {
   try {
-    await ctx.networks.release(id)
+    await Promise.all([ctx.networks.hostPortExposure.close(id), ctx.networks.release(id)])
   } catch (err) {
     process.emitWarning(`minicontainer: releasing the network of container ${id.slice(0, 12)} failed: ${(err as Error).message}`)
   }

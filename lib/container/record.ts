@@ -14,7 +14,7 @@ import { recordSecurityOpt } from '../seccomp'
 import { generateName, newId } from '../util/ids'
 import { checkUserOption, envList, mergeEnv } from './process-spec'
 import { parseExposeSpec } from '../network/ports'
-import { checkedExtraHosts, checkPortOptions, networkModeOf } from './network-options'
+import { checkedExposeHostPorts, checkedExtraHosts, checkPortOptions, networkModeOf } from './network-options'
 import { checkRunOptions } from './run-options'
 import type { ContainerRecord, RunOptions } from './types'
 import { checkHealthConfig, mergeHealthcheck } from '../harness/health-config'
@@ -100,6 +100,7 @@ export function buildRecord(rt: ContainerContext, imageRef: string, cmd: string[
       publishAllPorts: !!opts.publishAll,
       links: opts.links ?? [],
       extraHosts: checkedExtraHosts(opts.extraHosts, networkMode),
+      ...(opts.exposeHostPorts?.length ? { exposeHostPorts: checkedExposeHostPorts(opts.exposeHostPorts, networkMode) } : {}),
       networkingConfig: { ...(opts.ip !== undefined ? { ip: opts.ip } : {}), aliases: opts.aliases ?? [] },
       securityOpt: recordSecurityOpt(opts.securityOpt),
       ...(opts.sysctls ? { sysctls: checkedSysctls(opts.sysctls, networkMode) } : {}),

@@ -15,7 +15,7 @@ const optionNames = [
   'name', 'hostname', 'env', 'workdir', 'user', 'userns', 'groupAdd', 'entrypoint', 'init', 'rm', 'restart', 'detach', 'keepOnOwnerDeath', 'network', 'capAdd', 'capDrop',
   'privileged', 'deviceCgroupRules', 'devices', 'readOnly', 'securityOpt', 'sysctls', 'labels', 'signal', 'runtime',
   'volumes', 'mounts', 'tmpfs',
-  'ip', 'aliases', 'links', 'dns', 'extraHosts', 'ports', 'publishAll',
+  'ip', 'aliases', 'links', 'dns', 'extraHosts', 'exposeHostPorts', 'ports', 'publishAll',
   'healthcheck', 'files',
   'pull', 'pullOptions',
   'logMaxSize', 'logMaxFiles', 'stopSignal', 'stopTimeout', 'expose',

@@ -234,6 +234,8 @@ export interface ContainerRecord {
     links: string[]
     /** `--add-host` entries as given ("name:IPv4", "name:host-gateway"); absent in records made before host-gateway. */
     extraHosts?: string[]
+    /** `exposeHostPorts` as given (absent when none). */
+    exposeHostPorts?: number[]
     /** Static address and aliases on the primary (user) network. */
     networkingConfig: {
       /** `--ip`: the requested static address; absent means the lowest free one. */

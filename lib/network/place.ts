@@ -29,6 +29,8 @@ export interface NetworkPlace {
   inside(netnsFd: number): Promise<Rtnl>
   /** How published ports reach containers there (`fw`: the runtime's firewall in that namespace). */
   forwarding(fw: () => Firewall): PortForwarding
+  /** The namespace's path, for a relay to listen in; undefined when it is this process's own. */
+  bridgesNetns(): string | undefined
 }
 
 /** The host's own namespace (root runtimes): this thread's, entered by setns where a container's is needed. */
@@ -38,4 +40,5 @@ export const hostPlace: NetworkPlace = {
   newContainerNetns: createNetns,
   inside: (netnsFd) => Promise.resolve(Rtnl.inNetns(netnsFd)),
   forwarding: firewallForwarding,
+  bridgesNetns: () => undefined,
 }

@@ -8,7 +8,7 @@
  */
 import { debug } from '../util/debug'
 import type { Firewall } from './nftables'
-import { startPortRelay, type PortRelay } from './port-relay'
+import { ContainerRelays, startPortRelay } from './port-relay'
 import type { PortBinding } from './store'
 
 /** Makes and ends the forwarding of a container's published ports. */
@@ -29,27 +29,18 @@ export function firewallForwarding(fw: () => Firewall): PortForwarding {
 
 /** A relay per binding into the namespace at `netnsPath()`, kept by this process (they end with it). */
 export function relayForwarding(netnsPath: () => string): PortForwarding {
-  const relays = new Map<string, PortRelay[]>()
-  const remove = async (containerId: string) => {
-    const own = relays.get(containerId) ?? []
-    relays.delete(containerId)
-    await Promise.all(own.map((r) => r.close()))
-  }
+  const relays = new ContainerRelays()
   return {
-    async add(containerId, bindings) {
-      const own = relays.get(containerId) ?? []
-      relays.set(containerId, own)
-      try {
-        for (const b of bindings) {
+    add: (containerId, bindings) =>
+      relays.add(
+        containerId,
+        bindings.map((b) => async () => {
           const spec = { netnsPath: netnsPath(), proto: b.proto, hostIp: b.hostIp, hostPort: b.hostPort, targetIp: b.containerIp, targetPort: b.containerPort }
-          own.push(await startPortRelay(spec))
+          const relay = await startPortRelay(spec)
           debug('relay %s:%d/%s -> %s:%d for %s', b.hostIp || '0.0.0.0', b.hostPort, b.proto, b.containerIp, b.containerPort, containerId.slice(0, 12))
-        }
-      } catch (err) {
-        await remove(containerId)
-        throw err
-      }
-    },
-    remove,
+          return relay
+        }),
+      ),
+    remove: (containerId) => relays.remove(containerId),
   }
 }

@@ -14,7 +14,7 @@
 import { InvalidArgumentError, SyscallError } from '../errors'
 import { closeQuietly } from '../sys/libc'
 import { boundSocket, type BoundSocket } from '../sys/sockets'
-import { reapModeProcess, startModeProcess, type ModeProcess } from '../shim/mode-process'
+import { reapModeProcess, startModeProcess } from '../shim/mode-process'
 import { PortInUseError } from './errors'
 import { checkPortPrivilege, unprivilegedPortStart } from './port-privilege'
 
@@ -75,15 +75,38 @@ function bindHost(spec: RelaySpec): BoundSocket {
 /** Binds the host port and starts its relay into `spec.netnsPath`; resolves once the relay serves. */
 export async function startPortRelay(spec: RelaySpec): Promise<PortRelay> {
   const host = bindHost(spec)
-  let helper: ModeProcess
   try {
     const idle = String(spec.udpIdleMs ?? defaultUdpIdleMs)
-    helper = await startModeProcess(['relay', spec.netnsPath, spec.proto, spec.targetIp, String(spec.targetPort), idle], [host.fd], startTimeoutMs)
+    return await relayProcess(['relay', spec.netnsPath, spec.proto, spec.targetIp, String(spec.targetPort), idle], [host.fd], host.port)
   } finally {
     // The relay holds the socket now: when it ends, the port is free.
     closeQuietly(host.fd)
   }
-  const { pid, control } = helper
+}
+
+/** What an exposed host port's relay listens on and reaches. */
+export interface ExposureSpec {
+  /** The namespace whose address it listens on (the keeper's); undefined: this process's own (the host's). */
+  listenNetns: string | undefined
+  /** The address there (a network's gateway). */
+  listenIp: string
+  /** The port, the same on both sides: the host's loopback port a container reaches at the gateway. */
+  port: number
+}
+
+/**
+ * Starts a relay listening on `listenIp:port` in `listenNetns` (made by the relay itself, shared
+ * through SO_REUSEPORT with the other relays of the same port and network) that connects to
+ * 127.0.0.1:port from this process's namespace, the host's; resolves once it serves.
+ */
+export function startExposureRelay(spec: ExposureSpec): Promise<PortRelay> {
+  const listenNetns = spec.listenNetns ?? `/proc/${process.pid}/ns/net`
+  return relayProcess(['relay', '-', 'tcp', '127.0.0.1', String(spec.port), '0', listenNetns, spec.listenIp, String(spec.port)], [], spec.port)
+}
+
+/** Starts `mc-shim relay ...` and wraps it: ended when its control socket closes, closed by closing it. */
+async function relayProcess(args: string[], fds: number[], hostPort: number): Promise<PortRelay> {
+  const { pid, control } = await startModeProcess(args, fds, startTimeoutMs)
   control.unref()
   const ended = new Promise<void>((resolve) =>
     control.once('close', () => {
@@ -92,12 +115,36 @@ export async function startPortRelay(spec: RelaySpec): Promise<PortRelay> {
     }),
   )
   return {
-    hostPort: host.port,
+    hostPort,
     pid,
     ended,
     close() {
       control.destroy()
       return ended
     },
+  }
+}
+
+/** Relays kept per container by this process (they end with it). */
+export class ContainerRelays {
+  private readonly relays = new Map<string, PortRelay[]>()
+
+  /** Starts each relay in turn for the container, all or none. */
+  async add(containerId: string, starts: readonly (() => Promise<PortRelay>)[]): Promise<void> {
+    const own = this.relays.get(containerId) ?? []
+    this.relays.set(containerId, own)
+    try {
+      for (const start of starts) own.push(await start())
+    } catch (err) {
+      await this.remove(containerId)
+      throw err
+    }
+  }
+
+  /** Ends every relay of the container; idempotent. */
+  async remove(containerId: string): Promise<void> {
+    const own = this.relays.get(containerId) ?? []
+    this.relays.delete(containerId)
+    await Promise.all(own.map((r) => r.close()))
   }
 }

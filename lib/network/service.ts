@@ -22,6 +22,7 @@ import { renderSection, updateHostsFile } from './hosts'
 import { defaultSubnetPools, macForIp, parseCidr } from './ipam'
 import { ipKey, Leases, nameKey } from './leases'
 import { netNames, runtimeTag, type NetNames } from './names'
+import { HostPortExposure } from './host-port-exposure'
 import type { NetworkPlace } from './place'
 import type { PortForwarding } from './port-forwarding'
 import { PortPublisher } from './publisher'
@@ -427,6 +428,13 @@ export class NetworkService {
   /** How published ports reach containers: one instance for the service's life (relays are kept in it). */
   private get forwarding(): PortForwarding {
     return (this.forwardingOnce ??= this.sockets.place.forwarding(() => this.fw))
+  }
+
+  private exposureOnce?: HostPortExposure
+
+  /** The relays of `exposeHostPorts`, listening on gateways where the bridges are: one instance for the service's life. */
+  get hostPortExposure(): HostPortExposure {
+    return (this.exposureOnce ??= new HostPortExposure(() => this.sockets.place.bridgesNetns()))
   }
 
   private get publisher(): PortPublisher {

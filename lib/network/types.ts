@@ -131,6 +131,14 @@ export interface NetworkRunOptions {
    * address on the container's network (its gateway), as in Docker: `['host.docker.internal:host-gateway']`.
    */
   extraHosts?: string[]
+  /**
+   * Ports of the host's loopback (the app under test) a container reaches as
+   * `host.minicontainer.internal:<port>` or `host.docker.internal:<port>`, as testcontainers'
+   * `TestContainers.exposeHostPorts`: `[3000]`. Relayed to 127.0.0.1 from the container's network
+   * gateway while the container runs (bridge and user networks), or reached directly on the host
+   * network. None is open by default.
+   */
+  exposeHostPorts?: number[]
   /** Published ports (`-p`): `"8080:80"`, `"127.0.0.1::53/udp"`, `"80"` (ephemeral host port), ranges `"8000-8001:80-81"`. */
   ports?: string[]
   /** Publish every exposed port of the image on an ephemeral host port (`-P`). */

@@ -62,6 +62,10 @@ class KeeperPlace implements NetworkPlace {
     return relayForwarding(() => this.ids.networkNamespace('publish ports').netnsPath)
   }
 
+  bridgesNetns(): string {
+    return this.ids.networkNamespace('expose host ports').netnsPath
+  }
+
   /** Ends the egress helper (it would hold the namespace open otherwise). */
   stopEgress(): void {
     this.egress?.attached?.stop()

@@ -202,6 +202,37 @@ describe('rootless networks and published ports, as an ordinary user with a subo
     expect(pidsOf(user.uid)).toEqual([])
   })
 
+  test("exposeHostPorts: a server on the user's loopback is reached as host.minicontainer.internal and host.docker.internal from the default bridge and a user network; closed by default and once the container is gone", () => {
+    const out = asUser(
+      user,
+      home,
+      `await Image.import(${JSON.stringify(path.join(images, 'bb'))}, { runtime: rt, ref: 'bb:latest' })
+    // The app under test, on the user's 127.0.0.1 only.
+    const app = require('node:net').createServer((s) => s.end('hello from the app\\n'))
+    await new Promise((res) => app.listen(0, '127.0.0.1', res))
+    const port = app.address().port
+    const read = async (c, host) => (await c.exec(['sh', '-c', 'nc -w 3 ' + host + ' ' + port + ' </dev/null 2>&1'])).stdout
+    const net = await Network.create('rl-expose', { runtime: rt })
+    out.reads = []
+    for (const network of ['bridge', 'rl-expose']) {
+      const other = await run('bb', ['sleep', '60'], { runtime: rt, network })
+      const gateway = (await other.inspect()).networkSettings.networks[network].gateway
+      out.reads.push(await read(other, gateway))
+      const c = await run('bb', ['sleep', '60'], { runtime: rt, network, exposeHostPorts: [port] })
+      out.reads.push(await read(c, 'host.minicontainer.internal'), await read(c, 'host.docker.internal'))
+      await c.remove({ force: true })
+      out.reads.push(await read(other, gateway))
+      await other.remove({ force: true })
+    }
+    await net.remove()
+    app.close()`,
+    )
+    const closed = expect.not.stringContaining('hello')
+    const open = 'hello from the app\n'
+    expect(out.reads).toEqual([closed, open, open, closed, closed, open, open, closed])
+    expect(pidsOf(user.uid)).toEqual([])
+  })
+
   test("ports: ['7000'] on the default bridge is reached from the host's 127.0.0.1 through a relay, which ends when the container stops", () => {
     const out = asUser(
       user,

@@ -1,0 +1,88 @@
+/**
+ * `exposeHostPorts` (issue 19, as testcontainers' `TestContainers.exposeHostPorts`), as root: a
+ * server on the host's loopback only (the app under test) is reached from containers as
+ * `host.minicontainer.internal:<port>` and `host.docker.internal:<port>`, on the default bridge
+ * and on a user network; closed by default (a container that did not ask, alone on its network,
+ * cannot reach it), closed again once the container that asked is gone; on the host network the
+ * names are 127.0.0.1; EINVALID for bad ports and for networks without a gateway. The rootless
+ * side is in test/rootless/network.test.ts.
+ */
+import * as net from 'node:net'
+import { randomBytes } from 'node:crypto'
+import { Network, run, type Container, type Runtime } from '../../lib'
+import { text, useRuntime } from '../helpers'
+
+jest.setTimeout(120_000)
+
+let runtime: Runtime
+useRuntime((rt) => (runtime = rt), { busybox: true, hostImage: false })
+
+let app: net.Server
+let port: number
+beforeAll(async () => {
+  // Listening on 127.0.0.1 only: no container reaches it without the relay.
+  app = net.createServer((s) => s.end('hello from the app\n'))
+  await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve))
+  port = (app.address() as net.AddressInfo).port
+})
+afterAll(() => app?.close())
+
+/** What the container reads from `host:port` (nc's error text when it cannot connect). */
+async function readFrom(c: Container, host: string): Promise<string> {
+  const r = await c.exec(['sh', '-c', `nc -w 3 ${host} ${port} </dev/null 2>&1`])
+  return r.stdout
+}
+
+test('a container reaches a host loopback port by both names, on the default bridge and on a user network', async () => {
+  const user = await Network.create(`expose-${randomBytes(3).toString('hex')}`, { runtime })
+  try {
+    for (const network of ['bridge', user.name]) {
+      const c = await run('bb', ['sleep', '60'], { runtime, network, exposeHostPorts: [port] })
+      try {
+        const gateway = (await c.inspect()).networkSettings.networks[network]!.gateway
+        const hosts = (await c.exec(['cat', '/etc/hosts'])).stdout
+        expect(hosts).toContain(`\n${gateway}\thost.minicontainer.internal host.docker.internal\n`)
+        expect(await readFrom(c, 'host.minicontainer.internal')).toBe('hello from the app\n')
+        expect(await readFrom(c, 'host.docker.internal')).toBe('hello from the app\n')
+      } finally {
+        await c.remove({ force: true })
+      }
+    }
+  } finally {
+    await user.remove()
+  }
+})
+
+test('closed by default, and closed again once the container that asked is gone', async () => {
+  const user = await Network.create(`expose-${randomBytes(3).toString('hex')}`, { runtime })
+  try {
+    const other = await run('bb', ['sleep', '60'], { runtime, network: user.name })
+    try {
+      const gateway = (await other.inspect()).networkSettings.networks[user.name]!.gateway
+      expect(await readFrom(other, gateway)).not.toContain('hello')
+      const asking = await run('bb', ['sleep', '60'], { runtime, network: user.name, exposeHostPorts: [port] })
+      expect(await readFrom(asking, 'host.minicontainer.internal')).toBe('hello from the app\n')
+      await asking.remove({ force: true })
+      expect(await readFrom(other, gateway)).not.toContain('hello')
+    } finally {
+      await other.remove({ force: true })
+    }
+  } finally {
+    await user.remove()
+  }
+})
+
+test('on the host network the names are 127.0.0.1, which reaches the app; bad ports and gatewayless networks are EINVALID', async () => {
+  const c = await run('bb', ['sh', '-c', `grep host.minicontainer.internal /etc/hosts; nc -w 3 host.docker.internal ${port} </dev/null`], { runtime, network: 'host', exposeHostPorts: [port] })
+  expect(await c.wait()).toEqual({ exitCode: 0 })
+  expect(await text(c.logs())).toBe('127.0.0.1\thost.minicontainer.internal\nhello from the app\n')
+  await c.remove()
+  for (const [opts, message] of [
+    [{ network: 'bridge', exposeHostPorts: [0] }, 'must be an array of ports (1-65535)'],
+    [{ network: 'bridge', exposeHostPorts: ['3000'] }, 'must be an array of ports (1-65535)'],
+    [{ network: 'none', exposeHostPorts: [port] }, 'exposeHostPorts needs a bridge network or the host\'s, not network "none"'],
+  ] as const) {
+    const err = await run('bb', ['true'], { runtime, ...(opts as object) }).catch((e: Error) => e)
+    expect(err).toMatchObject({ code: 'EINVALID', message: expect.stringContaining(message) })
+  }
+})
