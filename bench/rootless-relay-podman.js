@@ -20,20 +20,11 @@ require(path.join(repo, 'test/tools/ts-register.js'))
 const { makeUnprivilegedUser } = require(path.join(repo, 'test/tools/unprivileged-user.ts'))
 const { grantTun } = require(path.join(repo, 'test/tools/tun-grant.ts'))
 const { busyboxRootfs, row } = require('./stats')
+const { rttClient } = require('./rootless-relay')
 
 const ROUNDS = Number(process.argv[2] ?? 9)
 const RTT_N = Number(process.env.BENCH_RTT_N ?? 3000)
 const SINK_MB = Number(process.env.BENCH_SINK_MB ?? 512)
-
-const rttClient = `import socket, sys, time
-n = int(sys.argv[2]); s = socket.create_connection(('127.0.0.1', int(sys.argv[1])))
-s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-m = b'x' * 64; ts = []
-for i in range(n + 200):
-    t = time.perf_counter_ns(); s.sendall(m); got = 0
-    while got < 64: got += len(s.recv(64 - got))
-    if i >= 200: ts.append(time.perf_counter_ns() - t)
-ts.sort(); print(ts[len(ts) // 2] / 1000)`
 
 // Gbit/s of MB mebibytes sent, counted until the sink closed (it has read everything).
 const sinkClient = `import socket, sys, time

@@ -120,3 +120,6 @@ module.exports = async function rootlessRelay() {
     execFileSync('ip', ['netns', 'del', ns])
   }
 }
+
+/** The 64-byte round-trip client's python source (argv: port, count), for the other relay benches. */
+module.exports.rttClient = rttClient

@@ -7,16 +7,16 @@
  * And, end to end, a rootless runtime's container reaching a peer through
  * the pasta its user attached (the user given /dev/net/tun for the test).
  */
-import { execFileSync, spawn } from 'node:child_process'
+import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { attachEgress, noEgressWarning, warnNoEgress, type EgressAttached } from '../../lib/rootless/egress'
-import { busyboxRootfs, processRuns, timeScale } from '../helpers'
+import { processRuns, timeScale } from '../helpers'
 import { eventually } from '../network/helpers'
 import { requireTool } from '../tools/registry'
 import { grantTun } from '../tools/tun-grant'
-import { makeUnprivilegedUser, type UnprivilegedUser } from '../tools/unprivileged-user'
+import { makeUnprivilegedUser, makeUserDirs, type UnprivilegedUser, type UserDirs } from '../tools/unprivileged-user'
 
 const made: string[] = []
 afterAll(() => made.forEach((ns) => execFileSync('ip', ['netns', 'del', ns])))
@@ -147,18 +147,13 @@ describe("a rootless runtime's egress through the pasta its user attached", () =
   const peerIp = `198.${18 + (subnet >> 16)}.${(subnet >> 8) & 255}.${(subnet & 255) + 2}`
   const peerPort = 8000 + (process.pid % 1000)
   let user: UnprivilegedUser
-  let home: string
-  let images: string
+  let dirs: UserDirs
   let peer: ReturnType<typeof spawn> | undefined
   let ungrant: (() => void) | undefined
   beforeAll(() => {
     requireTool('pasta', 'passt')
     user = makeUnprivilegedUser()
-    home = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-rl-egress-'))
-    fs.chownSync(home, user.uid, user.gid)
-    images = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-rl-egressimg-'))
-    fs.chmodSync(images, 0o755)
-    busyboxRootfs(path.join(images, 'bb'))
+    dirs = makeUserDirs(user, 'mc-rl-egress')
     execFileSync('ip', ['netns', 'add', ns])
     execFileSync('ip', ['link', 'add', hostEnd, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns])
     execFileSync('ip', ['addr', 'add', `${hostIp}/30`, 'dev', hostEnd])
@@ -172,8 +167,8 @@ describe("a rootless runtime's egress through the pasta its user attached", () =
     ungrant?.()
     peer?.kill('SIGKILL')
     execFileSync('ip', ['netns', 'del', ns])
-    execFileSync('ip', ['link', 'del', hostEnd], { stdio: 'ignore' }) // gone with the namespace already, normally
-    for (const dir of [home, images, `/tmp/minicontainer-${user?.uid}`]) if (dir) fs.rmSync(dir, { recursive: true, force: true })
+    spawnSync('ip', ['link', 'del', hostEnd], { stdio: 'ignore' }) // gone with the namespace already, normally
+    dirs?.remove()
     user?.remove()
   })
 
@@ -193,8 +188,8 @@ describe("a rootless runtime's egress through the pasta its user attached", () =
   const rt = new Runtime()
   const out = {}
   try {
-    await Image.import(${JSON.stringify(path.join(images, 'bb'))}, { runtime: rt, ref: 'bb:latest' })
-    const c = await run('bb', ['sh', '-c', 'nc ${peerIp} ${peerPort} </dev/null'], { runtime: rt })
+    await Image.import(${JSON.stringify(path.join(dirs.images, 'bb'))}, { runtime: rt, ref: 'bb:latest' })
+    const c = await run('bb', ['sh', '-c', 'nc -w 10 ${peerIp} ${peerPort} </dev/null'], { runtime: rt })
     out.exit = await c.wait()
     out.logs = await new Promise((res, rej) => { let s = ''; c.logs().on('data', (d) => (s += d)).on('end', () => res(s)).on('error', rej) })
     out.pastasRunning = pastas().length
@@ -207,7 +202,7 @@ describe("a rootless runtime's egress through the pasta its user attached", () =
   console.log(JSON.stringify(out))
 })()`,
       [],
-      { HOME: home },
+      { HOME: dirs.home },
     )
     if (r.status !== 0) throw new Error(`the user's script failed (${r.status}): ${r.stderr}`)
     const out = JSON.parse(r.stdout)

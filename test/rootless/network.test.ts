@@ -11,9 +11,8 @@ import * as fs from 'node:fs'
 import * as net from 'node:net'
 import * as os from 'node:os'
 import * as path from 'node:path'
-import { busyboxRootfs } from '../helpers'
 import { keepersLine } from '../tools/keepers'
-import { makeUnprivilegedUser, pidsOf, type UnprivilegedUser } from '../tools/unprivileged-user'
+import { makeUnprivilegedUser, makeUserDirs, pidsOf, type UnprivilegedUser, type UserDirs } from '../tools/unprivileged-user'
 
 /** A script run as the user: `rt` (a rootless runtime), `keepers()`, `step(name, f)`, and `out` printed as JSON at the end. */
 function script(body: string): string {
@@ -61,16 +60,14 @@ describe('rootless networks and published ports, as an ordinary user with a subo
   let user: UnprivilegedUser
   let home: string
   let images: string
+  let dirs: UserDirs
   beforeAll(() => {
     user = makeUnprivilegedUser()
-    home = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-rl-net-'))
-    fs.chownSync(home, user.uid, user.gid)
-    images = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-rl-netimg-'))
-    fs.chmodSync(images, 0o755)
-    busyboxRootfs(path.join(images, 'bb'))
+    dirs = makeUserDirs(user, 'mc-rl-net')
+    ;({ home, images } = dirs)
   })
   afterAll(() => {
-    for (const dir of [home, images, `/tmp/minicontainer-${user.uid}`]) fs.rmSync(dir, { recursive: true, force: true })
+    dirs.remove()
     user.remove()
   })
 

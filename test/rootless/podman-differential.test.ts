@@ -46,6 +46,12 @@ describe('rootless identity against rootless podman', () => {
     fs.chmodSync(tar, 0o644)
     fs.rmSync(rootfs, { recursive: true })
   })
+  /** What the script run as the user printed last, as JSON. */
+  function resultOf(script: string): any {
+    const r = user.node(script, [], { HOME: home })
+    if (r.status !== 0) throw new Error(`the user's script failed (${r.status}): ${r.stderr}`)
+    return JSON.parse(r.stdout)
+  }
   afterAll(() => {
     if (user) {
       // podman's own store holds files of the subordinate ids: only podman (in its namespace) can remove them.
@@ -58,7 +64,7 @@ describe('rootless identity against rootless podman', () => {
   })
 
   test("ids, maps, file owners and modes inside are podman's, as root and as user 999", () => {
-    const r = user.node(
+    const result = resultOf(
       `;(async () => {
   const { execFileSync } = require('node:child_process')
   const { Runtime, Image, run } = lib()
@@ -78,11 +84,7 @@ describe('rootless identity against rootless podman', () => {
   await rt.close({ removeRoot: true })
   console.log(JSON.stringify(result))
 })()`,
-      [],
-      { HOME: home },
     )
-    if (r.status !== 0) throw new Error(`the user's script failed (${r.status}): ${r.stderr}`)
-    const result = JSON.parse(r.stdout)
     const { start } = user.subids
     for (const [ours, podman] of [result.root, result.app]) expect(ours).toEqual(podman)
     // And what both print is podman's layout: 0 -> the user, 1..65536 -> the range; owners kept.
@@ -103,7 +105,7 @@ describe('rootless identity against rootless podman', () => {
 
   test("network: 'host' is podman's --network host: the user's namespace, no privilege over it, loopback both ways", () => {
     const probe = 'readlink /proc/self/ns/net; tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d " " | sort | tr "\\n" " "; echo; ls /sys/class/net | tr "\\n" " "; echo; ip link add mcdummy0 type dummy 2>&1; echo "add: $?"; nc 127.0.0.1 "$1" </dev/null'
-    const r = user.node(
+    const result = resultOf(
       `;(async () => {
   const { execFile } = require('node:child_process')
   const net = require('node:net')
@@ -154,11 +156,7 @@ describe('rootless identity against rootless podman', () => {
   await rt.close({ removeRoot: true })
   console.log(JSON.stringify(result))
 })()`,
-      [],
-      { HOME: home },
     )
-    if (r.status !== 0) throw new Error(`the user's script failed (${r.status}): ${r.stderr}`)
-    const result = JSON.parse(r.stdout)
     expect(result.ours).toEqual(result.theirs)
     const [netns, links, sysLinks, ...rest] = (result.ours.out as string).split('\n')
     expect(netns).toBe(result.userNetns)

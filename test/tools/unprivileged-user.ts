@@ -7,8 +7,10 @@
  * a clean environment; the checkout must be readable by others (checked).
  */
 import * as fs from 'node:fs'
+import * as os from 'node:os'
 import * as path from 'node:path'
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { busyboxRootfs } from '../helpers'
 import { nodeScript, type NodeResult } from './node-child'
 
 const subidFiles = ['/etc/subuid', '/etc/subgid']
@@ -89,6 +91,30 @@ export function makeUnprivilegedUser(opts: { subids?: boolean } = {}): Unprivile
       for (const pid of pidsOf(uid)) process.kill(pid, 'SIGKILL')
       execFileSync('userdel', [name])
       for (const file of subidFiles) if (fs.readFileSync(file, 'utf8').split('\n').some((l) => l.startsWith(`${name}:`))) throw new Error(`userdel left ${name}'s line in ${file}`)
+    },
+  }
+}
+
+/** Directories of a rootless test: the user's HOME, and one others may read holding a busybox rootfs at `bb`. */
+export interface UserDirs {
+  home: string
+  images: string
+  /** Removes both and the user's runtime state dir in /tmp. */
+  remove(): void
+}
+
+/** Makes {@link UserDirs} for `user`, named after `prefix`. */
+export function makeUserDirs(user: UnprivilegedUser, prefix: string): UserDirs {
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), `${prefix}-`))
+  fs.chownSync(home, user.uid, user.gid)
+  const images = fs.mkdtempSync(path.join(os.tmpdir(), `${prefix}img-`))
+  fs.chmodSync(images, 0o755)
+  busyboxRootfs(path.join(images, 'bb'))
+  return {
+    home,
+    images,
+    remove: () => {
+      for (const dir of [home, images, `/tmp/minicontainer-${user.uid}`]) fs.rmSync(dir, { recursive: true, force: true })
     },
   }
 }
