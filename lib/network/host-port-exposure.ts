@@ -1,9 +1,9 @@
 /**
  * `exposeHostPorts`: a service listening on the host's loopback (the app
  * under test) reached from containers as `host.minicontainer.internal:<port>`
- * (and `host.docker.internal`), names for their network's gateway, as
- * testcontainers' `TestContainers.exposeHostPorts` gives
- * `host.testcontainers.internal`. For each container asking, one relay per
+ * (and `host.testcontainers.internal`, `host.docker.internal`, the names
+ * testcontainers and Docker users already write), names for their network's
+ * gateway, as testcontainers' `TestContainers.exposeHostPorts` gives. For each container asking, one relay per
  * network it joined and port (native/relay.c) listens on the gateway in the
  * namespace holding the bridges (the host's for root, the keeper's for a
  * rootless runtime) and connects to 127.0.0.1:<port> from the host's. Closed
@@ -17,7 +17,7 @@ import { debug } from '../util/debug'
 import { ContainerRelays, startExposureRelay } from './port-relay'
 
 /** The host names an exposed port is reached by, inside the container. */
-export const exposedHostNames = ['host.minicontainer.internal', 'host.docker.internal']
+export const exposedHostNames = ['host.minicontainer.internal', 'host.testcontainers.internal', 'host.docker.internal']
 
 /** The exposure relays of one network service's containers, kept by this process (they end with it). */
 export class HostPortExposure {

@@ -133,7 +133,7 @@ export interface NetworkRunOptions {
   extraHosts?: string[]
   /**
    * Ports of the host's loopback (the app under test) a container reaches as
-   * `host.minicontainer.internal:<port>` or `host.docker.internal:<port>`, as testcontainers'
+   * `host.minicontainer.internal:<port>`, `host.testcontainers.internal:<port>` or `host.docker.internal:<port>`, as testcontainers'
    * `TestContainers.exposeHostPorts`: `[3000]`. Relayed to 127.0.0.1 from the container's network
    * gateway while the container runs (bridge and user networks), or reached directly on the host
    * network. None is open by default.

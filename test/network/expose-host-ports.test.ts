@@ -41,8 +41,9 @@ test('a container reaches a host loopback port by both names, on the default bri
       try {
         const gateway = (await c.inspect()).networkSettings.networks[network]!.gateway
         const hosts = (await c.exec(['cat', '/etc/hosts'])).stdout
-        expect(hosts).toContain(`\n${gateway}\thost.minicontainer.internal host.docker.internal\n`)
+        expect(hosts).toContain(`\n${gateway}\thost.minicontainer.internal host.testcontainers.internal host.docker.internal\n`)
         expect(await readFrom(c, 'host.minicontainer.internal')).toBe('hello from the app\n')
+        expect(await readFrom(c, 'host.testcontainers.internal')).toBe('hello from the app\n')
         expect(await readFrom(c, 'host.docker.internal')).toBe('hello from the app\n')
       } finally {
         await c.remove({ force: true })
