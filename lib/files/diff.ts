@@ -10,7 +10,8 @@
  *   either `whiteouts: 'delete'` (a flat rootfs: whiteouts delete what the
  *   lower layers had; the default) or `whiteouts: 'overlay'` (build an overlay
  *   lowerdir: whiteouts become char 0/0 devices and opaque markers the
- *   trusted.overlay.opaque xattr).
+ *   trusted.overlay.opaque xattr; `'overlay-userxattr'`: user.overlay.opaque,
+ *   for a rootless runtime's overlay mounted with userxattr).
  *
  * The upper dir's content was written by the container: it is walked with
  * the fd-relative, never-following walk. Layers are untrusted too: names with
@@ -80,8 +81,12 @@ export function layerFromUpper(upperDir: string, ids?: InsideIds): Readable {
 
 /** Options of {@link applyLayer}. */
 export interface ApplyLayerOptions {
-  /** 'delete' (default): whiteouts remove lower content; 'overlay': write overlay whiteouts (char 0/0, opaque xattr). */
-  whiteouts?: 'delete' | 'overlay'
+  /**
+   * 'delete' (default): whiteouts remove lower content; 'overlay': write overlay whiteouts (char 0/0, opaque xattr
+   * trusted.overlay.opaque); 'overlay-userxattr': the same for an overlay mounted with userxattr (a rootless runtime's,
+   * which reads user.overlay.opaque, and whose caller may not set trusted.* xattrs).
+   */
+  whiteouts?: 'delete' | 'overlay' | 'overlay-userxattr'
   signal?: AbortSignal
   /**
    * Records each entry's owner and mode here (a rootless unpack, whose chowns to other ids the kernel
@@ -118,7 +123,7 @@ export async function applyLayer(dir: string, input: Readable | Buffer, opts: Ap
 async function applyEntry(
   dirfd: number,
   entry: TarEntry,
-  { mode, owners }: { mode: 'delete' | 'overlay'; owners?: OwnerLedger },
+  { mode, owners }: { mode: NonNullable<ApplyLayerOptions['whiteouts']>; owners?: OwnerLedger },
   parents: PathChain,
   created: Set<string>,
   dirs: [string, EntryHeader][],
@@ -135,10 +140,10 @@ async function applyEntry(
   const pfd = parents.open(parts.slice(0, -1))
   if (name === OPQ) {
     await drain()
-    if (mode === 'overlay') {
+    if (mode !== 'delete') {
       const fd = openat(pfd, '.', O_RDONLY | O_DIRECTORY)
       try {
-        fsetxattr(fd, 'trusted.overlay.opaque', 'y')
+        fsetxattr(fd, mode === 'overlay' ? 'trusted.overlay.opaque' : 'user.overlay.opaque', 'y')
       } finally {
         close(fd)
       }
@@ -159,7 +164,7 @@ async function applyEntry(
     if (target === '' || target === '.' || target === '..') throw new UnsafeEntryError(`layer entry ${JSON.stringify(h.name)}`, 'a whiteout of nothing')
     removeTree(pfd, target)
     owners?.forget(parts.length > 1 ? `${parts.slice(0, -1).join('/')}/${target}` : target)
-    if (mode === 'overlay') mknodat(pfd, target, S_IFCHR, 0, 0)
+    if (mode !== 'delete') mknodat(pfd, target, S_IFCHR, 0, 0)
     return
   }
   const device = type === 'character-device' || type === 'block-device'

@@ -28,6 +28,8 @@ export interface LayerIngest {
   blobDigest: string
   /** Where the unpack records the owners it leaves to be given afterwards (rootless). */
   owners?: OwnerLedger
+  /** The layer is mounted with userxattr (rootless): its opaque directories are marked user.overlay.opaque. */
+  userxattr?: boolean
 }
 
 /** What a layer ingest produced. */
@@ -44,14 +46,15 @@ export interface LayerIngestResult {
 /**
  * Unpacks a layer archive (gzip, zstd or plain tar, sniffed) into `diffDir`
  * with overlay whiteouts; returns its diffID and the bytes of its files.
- * With `owners`, each entry's owner is recorded there too.
+ * With `owners`, each entry's owner is recorded there too; with `userxattr`,
+ * opaque directories get overlay's user.* mark (a rootless runtime's mounts).
  * A broken archive is EINVALID naming the blob.
  */
-export async function unpackInto(diffDir: string, src: Readable, blobDigest: string, owners?: OwnerLedger): Promise<{ diffId: string; size: number }> {
+export async function unpackInto(diffDir: string, src: Readable, blobDigest: string, { owners, userxattr }: Pick<LayerIngest, 'owners' | 'userxattr'> = {}): Promise<{ diffId: string; size: number }> {
   const hashing = new Hashing()
   const plain = decompressed(src)
   plain.on('error', (err) => hashing.destroy(err))
-  await applyLayer(diffDir, plain.pipe(hashing), { whiteouts: 'overlay', owners }).catch((err) => {
+  await applyLayer(diffDir, plain.pipe(hashing), { whiteouts: userxattr ? 'overlay-userxattr' : 'overlay', owners }).catch((err) => {
     throw layerError(blobDigest, err)
   })
   return { diffId: hashing.digest(), size: await diskUsage(diffDir) }
@@ -75,7 +78,7 @@ export async function ingestLayerPass(job: LayerIngest, chunks: AsyncIterable<Bu
   let writing: Promise<void> = Promise.resolve()
   const toLayer = new PassThrough({ highWaterMark: 1 << 20 })
   let unpackError: unknown
-  const unpack = unpackInto(job.diffDir, toLayer, job.blobDigest, job.owners).catch((err) => {
+  const unpack = unpackInto(job.diffDir, toLayer, job.blobDigest, job).catch((err) => {
     unpackError = err
     toLayer.destroy()
     return undefined

@@ -212,6 +212,11 @@ export class LayerStore {
     return this.ownership ? new OwnerLedger() : undefined
   }
 
+  /** How an unpack writes a layer: a rootless runtime's records owners to give afterwards, and marks opaque directories as its overlay mounts (userxattr) read them. */
+  private unpackMode(): { owners?: OwnerLedger; userxattr: boolean } {
+    return { owners: this.ledger(), userxattr: !!this.ownership }
+  }
+
   /** The owners an unpack recorded, given in one pass before the layer is committed. */
   private restoreOwners(diffDir: string, owners: OwnerLedger | undefined): void {
     if (owners && this.ownership) this.ownership.restoreOwners(diffDir, owners)
@@ -226,9 +231,9 @@ export class LayerStore {
     const scratch = this.newScratch()
     const diffDir = path.join(scratch, 'diff')
     try {
-      const owners = this.ledger()
-      const layer = await unpackInto(diffDir, src, blobDigest, owners)
-      this.restoreOwners(diffDir, owners)
+      const mode = this.unpackMode()
+      const layer = await unpackInto(diffDir, src, blobDigest, mode)
+      this.restoreOwners(diffDir, mode.owners)
       return this.commit(scratch, layer)
     } finally {
       this.removeTree(scratch)
@@ -246,12 +251,12 @@ export class LayerStore {
     const scratch = this.newScratch()
     const blobTmp = this.blobs.tempPath()
     const diffDir = path.join(scratch, 'diff')
-    const owners = this.ledger()
+    const mode = this.unpackMode()
     try {
-      const result = await ingestLayerPass({ blobTmp, diffDir, blobDigest, owners }, coalesce(until(src, opts.signal)))
+      const result = await ingestLayerPass({ blobTmp, diffDir, blobDigest, ...mode }, coalesce(until(src, opts.signal)))
       this.blobs.commitTemp(blobTmp, blobDigest, opts.size, { digest: result.blobDigest, size: result.blobSize })
       if (!result.layer) throw result.unpackError
-      this.restoreOwners(diffDir, owners)
+      this.restoreOwners(diffDir, mode.owners)
       return this.commit(scratch, result.layer)
     } finally {
       fs.rmSync(blobTmp, { force: true })

@@ -13,7 +13,7 @@ import { execFileSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
-import { Container, Image } from '../../lib'
+import { Container, Image, run } from '../../lib'
 import { busyboxRootfs, destroyRuntime, tempRuntime } from '../helpers'
 import { startRegistry } from '../tools/registry'
 import { keepersLine } from '../tools/keepers'
@@ -87,6 +87,9 @@ describe('rootless identity, as an ordinary user with a subordinate range', () =
       // A home of uid 1000, writable by it alone (copies into it go through the keeper).
       fs.mkdirSync(path.join(dir, 'home/user'), { recursive: true, mode: 0o755 })
       fs.chownSync(path.join(dir, 'home/user'), 1000, 1000)
+      // A lower directory a container remakes (opaque) and one it removes a file of (a whiteout).
+      for (const d of ['opq', 'gone']) fs.mkdirSync(path.join(dir, d))
+      for (const f of ['opq/a', 'opq/b', 'gone/a', 'gone/b']) fs.writeFileSync(path.join(dir, f), 'lower\n')
       // A file capability, as ping's: set by root here, carried by the layer's PAX records.
       fs.copyFileSync(path.join(dir, 'bin/busybox'), path.join(dir, 'bin/busyboxcap'))
       execFileSync('setcap', ['cap_net_raw+ep', path.join(dir, 'bin/busyboxcap')])
@@ -340,6 +343,56 @@ describe('rootless identity, as an ordinary user with a subordinate range', () =
     expect(out.archiveThrough).toEqual(['f'])
     expect(out.archiveContents).toEqual(['abs', 'e/', 'e/f', 'home', 't', 'up'])
     expect(out.upInside).toBe('top\n')
+  })
+
+  test("opaque directories and whiteouts round-trip rootless (overlay's user.overlay.* marks): an image's .wh..wh..opq and .wh. entries hide the lower's files; a directory remade in a rootless container, committed, hides them when run again, and its saved layer has Docker's .wh..wh..opq", async () => {
+    // The image with whiteouts is made by a root runtime: /opq remade (opaque) and /gone/b removed over the lower layer.
+    const rootRt = tempRuntime('mc-rl-opq-')
+    const tar = path.join(home, 'whiteouts.tar')
+    try {
+      await Image.import(path.join(images, 'owned'), { runtime: rootRt, ref: 'owned:latest' })
+      const c = await run('owned', ['sh', '-c', 'rm -rf /opq && mkdir /opq && echo n > /opq/n && rm /gone/b'], { runtime: rootRt, network: 'none' })
+      expect(await c.wait()).toEqual({ exitCode: 0 })
+      await c.commit({ ref: 'whiteouts:latest' })
+      await Image.save('whiteouts:latest', tar, { runtime: rootRt })
+      fs.chownSync(tar, user.uid, user.gid)
+    } finally {
+      await destroyRuntime(rootRt)
+    }
+    const saved = path.join(home, 'committed.tar')
+    const out = asUser(`
+  await Image.import(${JSON.stringify(path.join(images, 'owned'))}, { runtime: rt, ref: 'owned:latest' })
+  const ls = async (ref) => {
+    const c = await run(ref, ['sh', '-c', 'ls -a /opq /gone'], { runtime: rt, network: 'none' })
+    const r = { exit: await c.wait(), logs: await logs(c) }
+    await c.remove()
+    return r
+  }
+  await step('loaded', async () => (await Image.load(${JSON.stringify(tar)}, { runtime: rt }), ls('whiteouts')))
+  const c = await run('owned', ['sh', '-c', 'rm -rf /opq && mkdir /opq && echo m > /opq/m && rm /gone/b'], { runtime: rt, network: 'none' })
+  out.made = await c.wait()
+  await step('commit', async () => (await c.commit({ ref: 'remade:latest' })).id)
+  await c.remove()
+  await step('committed', () => ls('remade'))
+  await step('save', () => Image.save('remade:latest', ${JSON.stringify(saved)}, { runtime: rt }))`)
+    const both = (opq: string) => ({ exit: { exitCode: 0 }, logs: `/gone:\n.\n..\na\n\n/opq:\n.\n..\n${opq}\n` })
+    expect(out.loaded).toEqual(both('n'))
+    expect(out.made).toEqual({ exitCode: 0 })
+    expect(typeof out.commit).toBe('string')
+    expect(out.committed).toEqual(both('m'))
+    expect(out.save).toBeUndefined()
+    // The committed layer (the image's last) as Docker writes it: an opaque marker and a whiteout.
+    const unpacked = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-rl-saved-'))
+    try {
+      execFileSync('tar', ['-xf', saved, '-C', unpacked])
+      const manifest = JSON.parse(fs.readFileSync(path.join(unpacked, 'manifest.json'), 'utf8'))
+      const layers: string[] = manifest[0].Layers
+      const names = execFileSync('tar', ['-tf', path.join(unpacked, layers[layers.length - 1]!)], { encoding: 'utf8' }).trim().split('\n')
+      expect(names).toEqual(expect.arrayContaining(['opq/', 'opq/.wh..wh..opq', 'opq/m', 'gone/', 'gone/.wh.b']))
+      expect(names.filter((n) => n.startsWith('opq/') || n.startsWith('gone/'))).toHaveLength(5)
+    } finally {
+      fs.rmSync(unpacked, { recursive: true, force: true })
+    }
   })
 
   test('commit records the owners as the container saw them (999, root), not their host ids', () => {
