@@ -313,7 +313,7 @@ export class Container implements AsyncDisposable {
 
   /** Copies a host file or directory into the container, with `docker cp`'s rules (owner, mode, times and file capabilities kept). Works on running and stopped containers. */
   async copyTo(hostSrc: string, containerDest: string, opts: CopyOptions = {}): Promise<void> {
-    await this.withFilesystem((root) => files.copyTo(root, hostSrc, containerDest, opts, this.runtime.userIds?.landingWrites()))
+    await this.withFilesystem((root) => files.copyTo(root, hostSrc, containerDest, opts, this.runtime.userIds?.landingWrites(), this.runtime.userIds?.sourceReads()))
   }
 
   /** Copies a container file or directory to the host, with `docker cp`'s rules (owner, mode, times and file capabilities kept). */
@@ -323,7 +323,7 @@ export class Container implements AsyncDisposable {
 
   /** Stat of a path inside the container (the Engine API's HEAD /archive). */
   async statPath(containerPath: string): Promise<PathStat> {
-    return this.withFilesystem((root) => files.statPath(root, containerPath))
+    return this.withFilesystem((root) => files.statPath(root, containerPath, this.runtime.userIds?.sourceReads()))
   }
 
   /** A tar stream of a container path, and its stat (GET /archive); file capabilities go in as PAX xattr records, as in Docker. The container's view stays assembled until the stream ends. */
@@ -346,7 +346,7 @@ export class Container implements AsyncDisposable {
 
   /** Extracts a tar (stream or buffer) into an existing container directory (PUT /archive), with the xattrs of its PAX records. Entries escaping the directory are refused. */
   async putArchive(containerDir: string, tar: Readable | Buffer, opts: PutArchiveOptions = {}): Promise<void> {
-    await this.withFilesystem((root) => files.putArchive(root, containerDir, tar, opts, this.runtime.userIds?.landingWrites()))
+    await this.withFilesystem((root) => files.putArchive(root, containerDir, tar, opts, this.runtime.userIds?.landingWrites(), this.runtime.userIds?.sourceReads()))
   }
 
   /**

@@ -19,13 +19,13 @@ import { checkUserId } from '../util/user-id'
 import { O_DIRECTORY, O_NOFOLLOW, O_PATH, RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS } from '../sys/libc'
 import { AT_EMPTY_PATH, O_RDONLY, close, fstatat, listdir, openat, nameStr } from '../sys/fsops'
 import { DirNonDirError, NotADirectoryError, PathNotFoundError, UnsafeEntryError } from './errors'
-import { closeSide, containerSide, isDir, lstatAt, mapWriteError, openInMaybe, parsePath, resolveInScope, type Side } from './resolve'
+import { closeSide, containerSide, isDir, lstatAt, mapWriteError, openInMaybe, parsePath, resolveInScope, type OpenIn, type Side } from './resolve'
 import { openPath, pathStatOf, type PathStat } from './stat'
 import { restoreMtime, tempName } from './tree'
 import { directWrites, removeStageQuietly, type LandingWrites } from './landing'
 import { checkMergeWritable, mergeInto } from './merge'
 import { ArchiveWalker } from './archive-walker'
-import { openDirThrough, type SourceReads } from './source-reads'
+import { openDirThrough, openerThrough, type SourceReads } from './source-reads'
 import { PathChain } from './path-chain'
 import { decompressed, toNodeReadable } from './tar-streams'
 import { entryParts, extractEach, writableEntryTypes, writeOver, type EntryHeader, type TarEntry } from './tar-extract'
@@ -52,7 +52,7 @@ export async function getArchive(root: string, p: string, reads?: SourceReads): 
     closeSide(side)
     throw err
   }
-  const stat = pathStatOf(side, parsed, o.stat)
+  const stat = pathStatOf(side, parsed, o.stat, reads)
   const pack = tar.pack()
   const contents = isDir(o.stat) && (parsed.dotSuffix || parsed.base === '')
   const top = parsed.base === '' ? '.' : parsed.base
@@ -100,9 +100,10 @@ export interface PutArchiveOptions {
  * existing symlinks inside the container (e.g. lib -> usr/lib); directories
  * in the archive replace a symlink, as with Docker. Extended attributes in
  * the archive's PAX records are set as Docker sets them (overlay's own marks
- * excepted, see files/xattrs.ts).
+ * excepted, see files/xattrs.ts). `writes` makes the writes in `dir`, `reads`
+ * resolves it where the caller may not (a rootless runtime's keeper).
  */
-export async function putArchive(root: string, dir: string, input: Readable | Buffer, opts: PutArchiveOptions = {}, writes: LandingWrites = directWrites): Promise<void> {
+export async function putArchive(root: string, dir: string, input: Readable | Buffer, opts: PutArchiveOptions = {}, writes: LandingWrites = directWrites, reads?: SourceReads): Promise<void> {
   if (opts.chown) {
     checkUserId(opts.chown.uid, 'putArchive chown.uid')
     checkUserId(opts.chown.gid, 'putArchive chown.gid')
@@ -110,12 +111,13 @@ export async function putArchive(root: string, dir: string, input: Readable | Bu
   const side = containerSide(root)
   try {
     const p = parsePath(side, dir)
-    const dirPath = resolveInScope(side, p.clean)
-    const dirfd = openInMaybe(side, dirPath, O_PATH)
+    const open = openerThrough(reads)
+    const dirPath = resolveInScope(side, p.clean, open)
+    const dirfd = openInMaybe(side, dirPath, O_PATH, open)
     if (dirfd === undefined) throw new PathNotFoundError(side.display(dir), 'path-missing')
     try {
       if (!isDir(fstatat(dirfd, '', AT_EMPTY_PATH))) throw new NotADirectoryError(side.display(dir), 'dest-not-dir')
-      await extractInto(side, dirfd, dirPath, input, opts, writes)
+      await extractInto(side, dirfd, dirPath, input, opts, { writes, open })
     } finally {
       close(dirfd)
     }
@@ -124,7 +126,7 @@ export async function putArchive(root: string, dir: string, input: Readable | Bu
   }
 }
 
-async function extractInto(side: Side, dirfd: number, dirPath: string, input: Readable | Buffer, opts: PutArchiveOptions, writes: LandingWrites): Promise<void> {
+async function extractInto(side: Side, dirfd: number, dirPath: string, input: Readable | Buffer, opts: PutArchiveOptions, { writes, open }: { writes: LandingWrites; open: OpenIn }): Promise<void> {
   const where = side.display(dirPath)
   const stage = tempName('.mc-put-')
   const before = lstatAt(dirfd, '')!
@@ -160,7 +162,7 @@ async function extractInto(side: Side, dirfd: number, dirPath: string, input: Re
         keepDestMeta: (rel) => implicit.has(rel),
         followLinkDir: (rel) => {
           if (!implicit.has(rel)) return undefined
-          return openInMaybe(side, path.posix.join(dirPath, rel), O_PATH | O_DIRECTORY)
+          return openInMaybe(side, path.posix.join(dirPath, rel), O_PATH | O_DIRECTORY, open)
         },
       })
     } finally {

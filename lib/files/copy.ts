@@ -57,7 +57,7 @@ import {
 } from './resolve'
 import { TreeCopier, restoreMtime, tempName } from './tree'
 import { directWrites, removeStageQuietly, type LandingWrites } from './landing'
-import { lstatThrough, openDirThrough, openInThrough, type SourceReads } from './source-reads'
+import { lstatThrough, openDirPathThrough, openDirThrough, openInThrough, openerThrough, type SourceReads } from './source-reads'
 import { checkMergeWritable, mergeInto } from './merge'
 
 /** Options of `Container.copyTo` and `Container.copyFrom`. */
@@ -70,14 +70,18 @@ export interface CopyOptions {
   preserveOwner?: boolean
 }
 
-/** Copies a host path into a container (`docker cp SRC CONTAINER:DEST`). `root` is the container's root dir (e.g. /proc/<pid>/root); `writes` makes the writes in the directories it lands in. */
-export async function copyTo(root: string, hostSrc: string, containerDest: string, opts: CopyOptions = {}, writes: LandingWrites = directWrites): Promise<void> {
-  await withSides(hostSide, () => containerSide(root), (src, dst) => copyBetween(src, hostSrc, dst, containerDest, opts, writes))
+/**
+ * Copies a host path into a container (`docker cp SRC CONTAINER:DEST`). `root` is the container's root dir (e.g. /proc/<pid>/root);
+ * `writes` makes the writes in the directories it lands in; `reads` resolves the destination where the caller may not (a directory
+ * on the way only another id may search).
+ */
+export async function copyTo(root: string, hostSrc: string, containerDest: string, opts: CopyOptions = {}, writes: LandingWrites = directWrites, reads?: SourceReads): Promise<void> {
+  await withSides(hostSide, () => containerSide(root), (src, dst) => copyBetween(src, hostSrc, dst, containerDest, opts, { writes, dstReads: reads }))
 }
 
 /** Copies a container path to the host (`docker cp CONTAINER:SRC DEST`). `root` is the container's root dir; `reads` opens the files the caller may not. */
 export async function copyFrom(root: string, containerSrc: string, hostDest: string, opts: CopyOptions = {}, reads?: SourceReads): Promise<void> {
-  await withSides(() => containerSide(root), hostSide, (src, dst) => copyBetween(src, containerSrc, dst, hostDest, opts, directWrites, reads))
+  await withSides(() => containerSide(root), hostSide, (src, dst) => copyBetween(src, containerSrc, dst, hostDest, opts, { writes: directWrites, srcReads: reads }))
 }
 
 /** Opens both sides of a copy, runs `fn`, and closes them whatever happens. */
@@ -138,26 +142,27 @@ interface Plan {
   where: string
 }
 
-function plan(side: Side, d: ParsedPath, src: Source, srcDisplay: string): Plan {
+function plan(side: Side, d: ParsedPath, src: Source, srcDisplay: string, reads: SourceReads | undefined): Plan {
   // Symlinks in the destination path are followed inside the root (only to
   // name the target; the opens below are confined whatever happens).
-  const resolved = d.clean === '/' ? '/' : resolveInScope(side, d.clean)
+  const open = openerThrough(reads)
+  const resolved = d.clean === '/' ? '/' : resolveInScope(side, d.clean, open)
   const base = resolved === '/' ? '' : resolved.slice(resolved.lastIndexOf('/') + 1)
   const parent = resolved.slice(0, Math.max(1, resolved.lastIndexOf('/')))
   const destDisplay = side.display(d.raw)
   if (base === '') return { landing: openIn(side, '/', O_PATH | O_DIRECTORY), destName: srcDirContents(src) ? undefined : src.base, where: destDisplay }
-  const pfd = openDirMaybe(side, parent)
+  const pfd = openDirMaybe(side, parent, open)
   if (pfd === undefined) throw new NotADirectoryError(destDisplay, d.trailingSlash && !isDir(src.stat) ? 'dest-dir-missing' : 'dest-parent-missing')
   let keep = false
   try {
-    const st = lstatAt(pfd, base)
+    const st = lstatThrough(reads, pfd, base)
     if (!st) {
       if (d.trailingSlash && !isDir(src.stat)) throw new NotADirectoryError(destDisplay, 'dest-dir-missing')
       keep = true
       return { landing: pfd, destName: base, where: side.display(parent) }
     }
     if (isDir(st)) {
-      const dfd = openat(pfd, base, O_PATH | O_DIRECTORY | O_NOFOLLOW)
+      const dfd = openDirPathThrough(reads, pfd, base)
       return { landing: dfd, destName: srcDirContents(src) ? undefined : src.base, where: destDisplay }
     }
     if (d.trailingSlash) throw new NotADirectoryError(destDisplay, 'dest-not-dir')
@@ -174,15 +179,22 @@ function srcDirContents(src: Source): boolean {
   return isDir(src.stat) && src.contents
 }
 
-async function copyBetween(srcSide: Side, srcPath: string, dstSide: Side, dstPath: string, opts: CopyOptions, writes: LandingWrites = directWrites, reads?: SourceReads): Promise<void> {
+/** How a copy reaches the container side's files the caller may not (a rootless runtime's keeper): the writes where it lands, and the opens of its source or destination. */
+interface Through {
+  writes: LandingWrites
+  srcReads?: SourceReads
+  dstReads?: SourceReads
+}
+
+async function copyBetween(srcSide: Side, srcPath: string, dstSide: Side, dstPath: string, opts: CopyOptions, through: Through): Promise<void> {
   opts.signal?.throwIfAborted()
   const s = parsePath(srcSide, srcPath)
   const d = parsePath(dstSide, dstPath)
-  const src = openSource(srcSide, s, opts.followLink ?? false, reads)
+  const src = openSource(srcSide, s, opts.followLink ?? false, through.srcReads)
   try {
-    const p = plan(dstSide, d, src, srcSide.display(s.raw))
+    const p = plan(dstSide, d, src, srcSide.display(s.raw), through.dstReads)
     try {
-      await place(srcSide, src, p, opts, srcSide.display(s.raw), writes, reads)
+      await place(srcSide, src, p, opts, srcSide.display(s.raw), through.writes, through.srcReads)
     } finally {
       close(p.landing)
     }

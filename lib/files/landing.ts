@@ -11,7 +11,6 @@
  * @module
  */
 import { AT_REMOVEDIR, mkdirat, renameat2, unlinkat, type Name } from '../sys/fsops'
-import { lstatAt } from './resolve'
 import { removeTreeQuietly } from './tree'
 
 /** The calls a copy makes on the directories it lands in (fds of directories, single names). */
@@ -31,11 +30,14 @@ export const directWrites: LandingWrites = {
   rmdir: (dirfd, name) => unlinkat(dirfd, name, AT_REMOVEDIR),
 }
 
-/** Removes a staging directory and what is left in it, ignoring errors (cleanup paths): its contents as the caller, itself through `writes`. */
+/**
+ * Removes a staging directory and what is left in it, ignoring errors (cleanup paths): its contents as the caller, itself through
+ * `writes` (also when the caller may not even look it up: a landing directory only another id may search, whose stage the keeper made).
+ */
 export function removeStageQuietly(landing: number, stage: Name, writes: LandingWrites): void {
   removeTreeQuietly(landing, stage)
-  if (writes === directWrites || !lstatAt(landing, stage)) return
+  if (writes === directWrites) return
   try {
-    writes.rmdir(landing, stage)
+    writes.rmdir(landing, stage) // ENOENT, as the caller, once it is gone
   } catch {}
 }

@@ -85,19 +85,22 @@ export function openIn(side: Side, p: string, flags: number): number {
   return openat2(side.rootfd, p, flags | O_CLOEXEC, 0, side.resolve)
 }
 
-/** openat2 under the root, or undefined when a component is missing or not a directory. */
-export function openInMaybe(side: Side, p: string, flags: number): number | undefined {
+/** How a path of a side is opened: {@link openIn}, or one that has a rootless runtime's keeper resolve what the caller may not (see ./source-reads). */
+export type OpenIn = (side: Side, p: string, flags: number) => number
+
+/** openat2 under the root (through `open`), or undefined when a component is missing or not a directory. */
+export function openInMaybe(side: Side, p: string, flags: number, open: OpenIn = openIn): number | undefined {
   try {
-    return openIn(side, p, flags)
+    return open(side, p, flags)
   } catch (err) {
     if (err instanceof SyscallError && (err.errno === 'ENOENT' || err.errno === 'ENOTDIR')) return undefined
     throw err
   }
 }
 
-/** Opens the directory `p` (O_PATH), or undefined when it is missing or not a directory. */
-export function openDirMaybe(side: Side, p: string): number | undefined {
-  return openInMaybe(side, p, O_PATH | O_DIRECTORY)
+/** Opens the directory `p` (O_PATH, through `open`), or undefined when it is missing or not a directory. */
+export function openDirMaybe(side: Side, p: string, open: OpenIn = openIn): number | undefined {
+  return openInMaybe(side, p, O_PATH | O_DIRECTORY, open)
 }
 
 export function isDir(st: RawStat): boolean {
@@ -112,8 +115,11 @@ export function isLink(st: RawStat): boolean {
  * may not exist). Only used to *name* things (the destination of a copy,
  * statPath's linkTarget): every access still goes through openat2 under the
  * root, so a container racing this walk cannot make it reach outside.
+ * `open` opens each component (a rootless runtime's keeper resolves those
+ * behind a directory only another id may search: the O_PATH fds it gives
+ * are stat'ed and their links read without any permission check).
  */
-export function resolveInScope(side: Side, clean: string): string {
+export function resolveInScope(side: Side, clean: string, open: OpenIn = openIn): string {
   let todo = clean.split('/').filter((c) => c !== '')
   let out: string[] = []
   let hops = 0
@@ -125,7 +131,7 @@ export function resolveInScope(side: Side, clean: string): string {
       continue
     }
     const p = '/' + [...out, c].join('/')
-    const fd = openInMaybe(side, p, O_PATH | O_NOFOLLOW)
+    const fd = openInMaybe(side, p, O_PATH | O_NOFOLLOW, open)
     if (fd === undefined) return '/' + [...out, c, ...todo].join('/')
     try {
       const st = fstatat(fd, '', AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW)

@@ -8,14 +8,16 @@
  * A path through a directory only another id may search is resolved by the
  * keeper instead, from the container's root fd and confined as here
  * (openat2 RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS): only an O_PATH fd comes back.
+ * Copies in (their destination), putArchive and statPath resolve their path
+ * the same way ({@link openerThrough}).
  *
  * @module
  */
-import { errnoOf } from '../errors'
+import { SyscallError, errnoOf } from '../errors'
 import { O_CLOEXEC, O_DIRECTORY, O_NOFOLLOW, O_PATH, openat2 } from '../sys/libc'
-import { AT_EMPTY_PATH, O_RDONLY, close, fstatat, openRegular, openat, type Name, type RawStat } from '../sys/fsops'
+import { AT_EMPTY_PATH, O_RDONLY, close, fstatat, nameStr, openRegular, openat, type Name, type RawStat } from '../sys/fsops'
 import type { DirChain } from './dir-chain'
-import { IN_CONTAINER_ROOT, lstatAt, openIn, type Side } from './resolve'
+import { IN_CONTAINER_ROOT, isDir, lstatAt, openIn, type OpenIn, type Side } from './resolve'
 
 /** The opens a copy out makes of what it reads (a directory fd, a single name, never following a symlink). */
 export interface SourceReads {
@@ -42,6 +44,24 @@ export function openInThrough(reads: SourceReads | undefined, side: Side, path: 
   return reads && side.container ? reads.openIn(side.rootfd, path, flags) : openIn(side, path, flags)
 }
 
+/** {@link openInThrough} as an {@link OpenIn}: what resolveInScope and openInMaybe take. */
+export function openerThrough(reads: SourceReads | undefined): OpenIn {
+  return reads ? (side, path, flags) => openInThrough(reads, side, path, flags) : openIn
+}
+
+/** The directory `name` of `dirfd` itself (O_PATH, not followed), through its O_PATH fd from `reads` when the caller may not look it up; SyscallError ENOTDIR when it is not one. */
+export function openDirPathThrough(reads: SourceReads | undefined, dirfd: number, name: Name): number {
+  try {
+    return openat(dirfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW)
+  } catch (err) {
+    if (!refused(reads, err, name)) throw err
+    const fd = reads.openPath(dirfd, name)
+    if (isDir(fstatat(fd, '', AT_EMPTY_PATH))) return fd
+    close(fd)
+    throw new SyscallError('open', 'ENOTDIR', nameStr(name))
+  }
+}
+
 /** The directory `name` of `dirfd` ("" for `dirfd` itself) opened for reading, through `reads` when the caller may not list it. */
 export function openDirThrough(reads: SourceReads | undefined, dirfd: number, name: Name): number {
   return (reads ?? directReads).openDir(dirfd, name)
@@ -59,7 +79,14 @@ export function lstatThrough(reads: SourceReads | undefined, dirfd: number, name
     return lstatAt(dirfd, name)
   } catch (err) {
     if (!refused(reads, err, name)) throw err
-    return withFd(reads.openPath(dirfd, name), (fd) => fstatat(fd, '', AT_EMPTY_PATH))
+    let fd: number
+    try {
+      fd = reads.openPath(dirfd, name)
+    } catch (e) {
+      if (errnoOf(e) === 'ENOENT') return undefined
+      throw e
+    }
+    return withFd(fd, (f) => fstatat(f, '', AT_EMPTY_PATH))
   }
 }
 

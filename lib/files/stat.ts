@@ -7,7 +7,7 @@ import { SyscallError } from '../errors'
 import { O_DIRECTORY, O_PATH } from '../sys/libc'
 import { close, type RawStat } from '../sys/fsops'
 import { PathNotFoundError } from './errors'
-import { lstatThrough, openInThrough, type SourceReads } from './source-reads'
+import { lstatThrough, openInThrough, openerThrough, type SourceReads } from './source-reads'
 import { closeSide, containerSide, isLink, parsePath, resolveInScope, type ParsedPath, type Side } from './resolve'
 
 /** The stat of a container path. */
@@ -53,24 +53,25 @@ export function openPath(side: Side, p: ParsedPath, reads?: SourceReads): { dirf
   return { dirfd: fd, name, stat }
 }
 
-export function pathStatOf(side: Side, p: ParsedPath, st: RawStat): PathStat {
+/** The {@link PathStat} of `p`, whose lstat is `st`; a symlink's target resolved through `reads` where the caller may not. */
+export function pathStatOf(side: Side, p: ParsedPath, st: RawStat, reads?: SourceReads): PathStat {
   return {
     name: p.base === '' ? '/' : p.base,
     size: st.size,
     mode: st.mode,
     mtime: mtimeOf(st),
-    linkTarget: isLink(st) ? resolveInScope(side, p.clean) : '',
+    linkTarget: isLink(st) ? resolveInScope(side, p.clean, openerThrough(reads)) : '',
   }
 }
 
-/** Stats a container path without following a final symlink. `root` is the container's root dir. */
-export async function statPath(root: string, path: string): Promise<PathStat> {
+/** Stats a container path without following a final symlink. `root` is the container's root dir; `reads` resolves what the caller may not (a rootless runtime's keeper). */
+export async function statPath(root: string, path: string, reads?: SourceReads): Promise<PathStat> {
   const side = containerSide(root)
   try {
     const p = parsePath(side, path)
-    const o = openPath(side, p)
+    const o = openPath(side, p, reads)
     close(o.dirfd)
-    return pathStatOf(side, p, o.stat)
+    return pathStatOf(side, p, o.stat, reads)
   } finally {
     closeSide(side)
   }

@@ -164,10 +164,10 @@ export class RootlessIdentity implements TreeOwnership {
   /**
    * What a file operation on a container's files refused with EACCES or EPERM should throw: with a range,
    * files of other ids inside are subordinate ids' on the host, which the user cannot read from outside
-   * (copies into their directories and copies out of them, through directories only they may search too,
-   * go through the keeper: {@link RootlessIdentity.landingWrites}, {@link RootlessIdentity.sourceReads}; what
-   * is left is a copy into a directory reached through one only another id may search), so EUNSUPPORTED
-   * naming the way around; anything else as it is.
+   * (copies into their directories and copies out of them, statPath, through directories only they may search
+   * too, go through the keeper: {@link RootlessIdentity.landingWrites}, {@link RootlessIdentity.sourceReads}; what
+   * is left is a copy landing in a directory only another id may search itself: its stage there could not be
+   * opened), so EUNSUPPORTED naming the way around; anything else as it is.
    */
   explainDenied(err: unknown, what: string): unknown {
     const errno = errnoOf(err)
@@ -175,8 +175,8 @@ export class RootlessIdentity implements TreeOwnership {
     return new RootlessUnsupportedError(
       what,
       `a file or directory on the way belongs to another id inside the container (one of your subordinate ids on the host), which you cannot read from outside (${(err as Error).message}); ` +
-        "copies out of such files and directories go through the runtime's keeper, but a copy into a directory reached through one only such an id may search, and the link target of a symlink there, do not yet: " +
-        "copy into a directory you may reach, or exec a command in the container instead (e.g. exec(['tar', '-x', '-C', '/data/d']))",
+        "copies in and out of such files and directories go through the runtime's keeper, but a copy into a directory only such an id may search (no x bit for others) does not yet: " +
+        "copy into a directory others may search (e.g. one below it made with mode 0755), or exec a command in the container instead (e.g. exec(['tar', '-x', '-C', '/data/d']))",
     )
   }
 

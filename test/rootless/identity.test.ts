@@ -345,6 +345,66 @@ describe('rootless identity, as an ordinary user with a subordinate range', () =
     expect(out.upInside).toBe('top\n')
   })
 
+  test("copies, archives and statPath through a directory only another id may search (/data/d 0700 of 999) resolve through the keeper confined to the container's root: files land in /data/d/e as root's, symlinks there are followed inside, their linkTarget named; a landing directory only 999 may search is EUNSUPPORTED and left as it was", () => {
+    fs.writeFileSync(path.join(home, 'host.txt'), 'HOST\n')
+    fs.chownSync(path.join(home, 'host.txt'), user.uid, user.gid)
+    const out = asUser(`
+  await Image.import(${JSON.stringify(path.join(images, 'owned'))}, { runtime: rt, ref: 'owned:latest' })
+  const c = await run('owned', ['sh', '-c', 'mkdir -m 700 /data/d /data/d/p && mkdir -m 755 /data/d/e && ln -s e /data/d/le && ln -s /data/d/e/x /data/d/abs && ln -s ../../.. /data/d/up && ln -s ' + process.env.HOME + ' /data/d/home && echo ready && sleep 300'], { runtime: rt, network: 'none', user: '999' })
+  for (let i = 0; i < 200 && !(await logs(c)).includes('ready'); i++) await new Promise((r) => setTimeout(r, 25))
+  const src = (n) => path.join(process.env.HOME, n)
+  fs.writeFileSync(src('in.txt'), 'in\\n')
+  fs.mkdirSync(src('tree'))
+  fs.writeFileSync(src('tree/t'), 't\\n')
+  await step('file', () => c.copyTo(src('in.txt'), '/data/d/e/x'))
+  await step('intoDir', () => c.copyTo(src('in.txt'), '/data/d/e/'))
+  await step('viaLink', () => c.copyTo(src('in.txt'), '/data/d/le/via'))
+  await step('tree', () => c.copyTo(src('tree'), '/data/d/e/tree'))
+  await step('replace', () => c.copyTo(src('tree/t'), '/data/d/e/x'))
+  await step('put', async () => c.putArchive('/data/d/le', (await c.getArchive('/etc/group')).stream))
+  // Symlinks there pointing out (absolute to a host path, climbing above /) resolve below the container's root.
+  await step('outAbs', () => c.copyTo(src('in.txt'), '/data/d/home/esc1'))
+  await step('outUp', () => c.copyTo(src('in.txt'), '/data/d/up' + process.env.HOME + '/esc2'))
+  await step('putOut', async () => c.putArchive('/data/d/home', (await c.getArchive('/etc/group')).stream))
+  await step('unsearchable', () => c.copyTo(src('in.txt'), '/data/d/p/x'))
+  await step('stats', async () => {
+    const st = async (p) => { const s = await c.statPath(p); return [s.name, (s.mode & 0o170777).toString(8), s.size, s.linkTarget] }
+    return [await st('/data/d/e'), await st('/data/d/e/x'), await st('/data/d/abs'), await st('/data/d/le'), await st('/data/d/up'), await st('/data/d/home'), await st('/data/d/le/')]
+  })
+  await step('archiveStat', async () => {
+    const { stream, stat } = await c.getArchive('/data/d/abs')
+    stream.resume()
+    return stat.linkTarget
+  })
+  out.seen = await c.exec(['sh', '-c', 'cat /data/d/e/x /data/d/e/in.txt /data/d/e/via /data/d/e/tree/t; stat -c "%u:%g %n" /data/d/e/x /data/d/e/in.txt /data/d/e/tree /data/d/e/group /data/d/e; ls -a /data/d /data/d/e /data/d/p'])
+  out.leaked = ['esc1', 'esc2', 'group'].filter((n) => fs.existsSync(src(n)))
+  await c.remove({ force: true })`)
+    // Nothing of the host's written through a symlink pointing out (checked first: they fail first if unconfined).
+    expect(out.leaked).toEqual([])
+    for (const escaped of [out.outAbs, out.outUp]) expect(escaped).toMatchObject({ code: 'ENOTDIR', message: expect.stringContaining('parents are never created') })
+    expect(out.putOut).toMatchObject({ code: 'ENOTFOUND' })
+    for (const done of [out.file, out.intoDir, out.viaLink, out.tree, out.replace, out.put]) expect(done).toBeUndefined()
+    expect(out.seen.exitCode).toBe(0)
+    const lines = out.seen.stdout.split('\n')
+    expect(lines.slice(0, 4)).toEqual(['t', 'in', 'in', 't'])
+    expect(lines.slice(4, 9)).toEqual(['0:0 /data/d/e/x', '0:0 /data/d/e/in.txt', '0:0 /data/d/e/tree', '0:0 /data/d/e/group', '999:999 /data/d/e'])
+    // No staging directory is left anywhere, not even in /data/d/p, which the refused copy's stage was made in.
+    expect(out.seen.stdout).not.toContain('.mc-')
+    expect(lines.slice(9).join(' ')).toBe('/data/d: . .. abs e home le p up  /data/d/e: . .. group in.txt tree via x  /data/d/p: . .. ')
+    // A copy landing in a directory only another id may search: what is left, said so.
+    expect(out.unsearchable).toMatchObject({ code: 'EUNSUPPORTED', message: expect.stringContaining('a directory only such an id may search') })
+    expect(out.stats).toEqual([
+      ['e', '40755', expect.any(Number), ''],
+      ['x', '100644', 2, ''],
+      ['abs', '120777', 11, '/data/d/e/x'],
+      ['le', '120777', 1, '/data/d/e'],
+      ['up', '120777', 8, '/'],
+      ['home', '120777', home.length, home],
+      ['le', '40755', expect.any(Number), ''],
+    ])
+    expect(out.archiveStat).toBe('/data/d/e/x')
+  })
+
   test("opaque directories and whiteouts round-trip rootless (overlay's user.overlay.* marks): an image's .wh..wh..opq and .wh. entries hide the lower's files; a directory remade in a rootless container, committed, hides them when run again, and its saved layer has Docker's .wh..wh..opq", async () => {
     // The image with whiteouts is made by a root runtime: /opq remade (opaque) and /gone/b removed over the lower layer.
     const rootRt = tempRuntime('mc-rl-opq-')
