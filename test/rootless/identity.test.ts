@@ -346,8 +346,6 @@ describe('rootless identity, as an ordinary user with a subordinate range', () =
   })
 
   test("copies, archives and statPath through a directory only another id may search (/data/d 0700 of 999) resolve through the keeper confined to the container's root: files land in /data/d/e as root's, symlinks there are followed inside, their linkTarget named; a landing directory only 999 may search is EUNSUPPORTED and left as it was", () => {
-    fs.writeFileSync(path.join(home, 'host.txt'), 'HOST\n')
-    fs.chownSync(path.join(home, 'host.txt'), user.uid, user.gid)
     const out = asUser(`
   await Image.import(${JSON.stringify(path.join(images, 'owned'))}, { runtime: rt, ref: 'owned:latest' })
   const c = await run('owned', ['sh', '-c', 'mkdir -m 700 /data/d /data/d/p && mkdir -m 755 /data/d/e && ln -s e /data/d/le && ln -s /data/d/e/x /data/d/abs && ln -s ../../.. /data/d/up && ln -s ' + process.env.HOME + ' /data/d/home && echo ready && sleep 300'], { runtime: rt, network: 'none', user: '999' })
