@@ -39,6 +39,9 @@
  *                                    (RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS), O_PATH with <flags>'
  *                                    O_NOFOLLOW and O_DIRECTORY only, the fd with the "OK\n" (a copy
  *                                    out through a directory only another id may search)
+ *            getxattr <name>         with an open file or directory: its user.* attribute <name>
+ *                                    (overlay's user.overlay.opaque on a commit's directory only
+ *                                    another id may read), hex on the "OK" line; at most 512 bytes
  * New verbs (fds sent back with SCM_RIGHTS on the answer...) are additions
  * to this table, not a new channel.
  * EOF on fd 3 (Runtime.close(), or the owner's death) ends the keeper;
@@ -436,6 +439,24 @@ static void open_in(char **f, int n) {
   answer_with_fds(&fd, 1);
 }
 
+/*
+ * A commit's reads of user.* attributes of a file or directory only another id inside may read (an opaque
+ * directory's user.overlay.opaque, remade 0700 by uid 999): the kernel checks read permission for user.*
+ * attributes as for the data, even through an open fd, so the keeper reads them on the fd Node opened.
+ * user.* only (trusted.* are not the namespace's to read, security.* need no permission).
+ */
+#define XATTR_ANSWER_MAX 512
+static void get_xattr(char **f, int n) {
+  if (n != 2 || passed_count != 1 || strncmp(f[1], "user.", 5)) return answer("E %d\tbad %s request (%d fields, %d fds)", EINVAL, f[0], n, passed_count);
+  unsigned char value[XATTR_ANSWER_MAX];
+  ssize_t len = fgetxattr(passed_fd[0], f[1], value, sizeof(value));
+  if (len < 0) return answer_errno(errno, "fgetxattr", f[1]);
+  char hex[2 * XATTR_ANSWER_MAX + 1];
+  for (ssize_t i = 0; i < len; i++) snprintf(hex + 2 * i, 3, "%02x", value[i]);
+  hex[2 * len] = 0;
+  answer("OK %s", hex);
+}
+
 static __attribute__((noreturn)) void serve(void) {
   for (;;) {
     char *blob = NULL, *end = NULL, *f[MAX_FIELDS] = {0};
@@ -450,6 +471,7 @@ static __attribute__((noreturn)) void serve(void) {
     else if (!strcmp(f[0], "mkdirat") || !strcmp(f[0], "rmdirat") || !strcmp(f[0], "renameat")) write_at(f, n);
     else if (!strcmp(f[0], "openread") || !strcmp(f[0], "openpath")) open_read(f, n);
     else if (!strcmp(f[0], "openin")) open_in(f, n);
+    else if (!strcmp(f[0], "getxattr")) get_xattr(f, n);
     else answer("E %d\tunknown request %.40s", EINVAL, f[0]);
     free(blob);
     close_passed();

@@ -23,7 +23,7 @@ export interface CommitOptions {
 /** Commits `upperDir` as a new layer over `image`; returns the new image. */
 export async function commitLayer(rt: ContainerContext, image: ImageRecord, upperDir: string, record: ContainerRecord, opts: CommitOptions): Promise<Image> {
   const refs = opts.ref ? [normaliseRef(opts.ref)] : []
-  const diffId = await rt.images.layers.addTar(layerFromUpper(upperDir, rt.userIds?.insideIds()))
+  const diffId = await rt.images.layers.addTar(layerFromUpper(upperDir, rt.userIds?.insideIds(), rt.userIds?.sourceReads()))
   const config: ImageConfig = {
     ...image.config,
     cmd: record.config.cmd,

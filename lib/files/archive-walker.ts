@@ -18,7 +18,6 @@ import {
   S_IFMT,
   S_IFREG,
   close,
-  fgetxattr,
   listdir,
   nameStr,
   readlinkat,
@@ -47,6 +46,8 @@ export class ArchiveWalker {
   private readonly links = new Map<string, string>()
   /** Which xattrs go into the archive: a layer's, or (docker cp) file capabilities only. */
   private readonly keepXattr: (name: string) => boolean
+  /** Reads an attribute of an open file, through `reads` when the caller may not (user.* of another id's). */
+  private readonly getxattr: (fd: number, name: string) => Buffer | undefined
   /**
    * @param pack - where the entries go.
    * @param layer - a layer (sorted, a layer's xattrs, whiteouts translated), else a copy's archive.
@@ -60,6 +61,7 @@ export class ArchiveWalker {
     private readonly reads?: SourceReads,
   ) {
     this.keepXattr = layer ? layerXattr : copyXattr
+    this.getxattr = (fd, name) => (reads ?? directReads).getxattr(fd, name)
   }
 
   /** The entries of a dir fd, sorted in layer mode (reproducible digests). */
@@ -116,8 +118,8 @@ export class ArchiveWalker {
     }
     try {
       const dfd = chain.top()
-      await entryWritten(this.pack, { ...base, name: `${entryName}/`, type: 'directory' }, undefined, readXattrs(dfd, this.keepXattr))
-      if (this.layer && OPAQUE_XATTRS.some((x) => fgetxattr(dfd, x) === 'y'))
+      await entryWritten(this.pack, { ...base, name: `${entryName}/`, type: 'directory' }, undefined, readXattrs(dfd, this.keepXattr, this.getxattr))
+      if (this.layer && OPAQUE_XATTRS.some((x) => this.getxattr(dfd, x)?.toString() === 'y'))
         await entryWritten(this.pack, { name: `${entryName}/.wh..wh..opq`, mode: 0, uid: 0, gid: 0, mtime: base.mtime, type: 'file', size: 0 })
     } catch (err) {
       chain.pop()
@@ -148,7 +150,7 @@ export class ArchiveWalker {
         // Exactly the size in the header, padded with zeros if the file shrank meanwhile.
         let xattrs: Xattrs | undefined
         try {
-          xattrs = readXattrs(fd, this.keepXattr)
+          xattrs = readXattrs(fd, this.keepXattr, this.getxattr)
         } catch (err) {
           close(fd)
           throw err

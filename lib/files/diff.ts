@@ -44,6 +44,7 @@ import {
   openat,
 } from '../sys/fsops'
 import { ArchiveWalker } from './archive-walker'
+import type { SourceReads } from './source-reads'
 import { PathChain } from './path-chain'
 import { decompressed, toNodeReadable } from './tar-streams'
 import { entryParts, extractEach, writableEntryTypes, writeOver, type EntryHeader, type TarEntry } from './tar-extract'
@@ -61,11 +62,11 @@ function openHostDir(dir: string, flags: number): number {
   return openat2(AT_FDCWD, dir, flags | O_DIRECTORY, 0, 0)
 }
 
-/** An OCI layer tar stream of an overlay upper dir (`containers/<id>/upper`); `ids` gives the owners as a rootless container saw them. */
-export function layerFromUpper(upperDir: string, ids?: InsideIds): Readable {
+/** An OCI layer tar stream of an overlay upper dir (`containers/<id>/upper`); `ids` gives the owners as a rootless container saw them, `reads` opens (and reads the attributes of) what only another id reads. */
+export function layerFromUpper(upperDir: string, ids?: InsideIds, reads?: SourceReads): Readable {
   const fd = openHostDir(upperDir, O_RDONLY)
   const pack = tar.pack()
-  const walker = new ArchiveWalker(pack, true, ids)
+  const walker = new ArchiveWalker(pack, true, ids, reads)
   ;(async () => {
     try {
       for (const e of walker.entries(fd)) await walker.add(fd, e.name, nameStr(e.name))

@@ -9,13 +9,14 @@
  * keeper instead, from the container's root fd and confined as here
  * (openat2 RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS): only an O_PATH fd comes back.
  * Copies in (their destination), putArchive and statPath resolve their path
- * the same way ({@link openerThrough}).
+ * the same way ({@link openerThrough}); a commit reads its upper dir's
+ * files, directories and user.* attributes (overlay's opaque mark) through it.
  *
  * @module
  */
 import { SyscallError, errnoOf } from '../errors'
 import { O_CLOEXEC, O_DIRECTORY, O_NOFOLLOW, O_PATH, openat2 } from '../sys/libc'
-import { AT_EMPTY_PATH, O_RDONLY, close, fstatat, nameStr, openRegular, openat, type Name, type RawStat } from '../sys/fsops'
+import { AT_EMPTY_PATH, O_RDONLY, close, fgetxattrBytes, fstatat, nameStr, openRegular, openat, type Name, type RawStat } from '../sys/fsops'
 import type { DirChain } from './dir-chain'
 import { IN_CONTAINER_ROOT, isDir, lstatAt, openIn, type OpenIn, type Side } from './resolve'
 
@@ -29,6 +30,8 @@ export interface SourceReads {
   openPath(dirfd: number, name: Name): number
   /** `path` (O_PATH, `flags` adding O_NOFOLLOW or O_DIRECTORY) resolved confined below the container root `rootfd` (RESOLVE_IN_ROOT). */
   openIn(rootfd: number, path: string, flags: number): number
+  /** The attribute `name` of the open file `fd` (undefined when unset): user.* ones are read-checked like the data. */
+  getxattr(fd: number, name: string): Buffer | undefined
 }
 
 /** The calls themselves, as the caller. */
@@ -37,6 +40,7 @@ export const directReads: SourceReads = {
   openDir: (dirfd, name) => openat(dirfd, name === '' ? '.' : name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW),
   openPath: (dirfd, name) => openat(dirfd, name, O_PATH | O_NOFOLLOW),
   openIn: (rootfd, path, flags) => openat2(rootfd, path, O_PATH | O_CLOEXEC | flags, 0, IN_CONTAINER_ROOT),
+  getxattr: fgetxattrBytes,
 }
 
 /** `path` of `side` opened (O_PATH), through `reads` on a container side (a directory on the way only another id may search). */

@@ -31,12 +31,15 @@ export function copyXattr(name: string): boolean {
   return name === 'security.capability'
 }
 
-/** The attributes of an opened file or directory that `keep` allows (default: a layer's), sorted by name (reproducible layers). */
-export function readXattrs(fd: number, keep: (name: string) => boolean = layerXattr): Xattrs | undefined {
+/**
+ * The attributes of an opened file or directory that `keep` allows (default: a layer's), sorted by name (reproducible layers);
+ * `get` reads one (a rootless runtime's reads user.* of another id's files through its keeper).
+ */
+export function readXattrs(fd: number, keep: (name: string) => boolean = layerXattr, get: (fd: number, name: string) => Buffer | undefined = fgetxattrBytes): Xattrs | undefined {
   const names = flistxattr(fd).filter(keep).sort()
   const out: Xattrs = new Map()
   for (const name of names) {
-    const value = fgetxattrBytes(fd, name)
+    const value = get(fd, name)
     if (value !== undefined) out.set(name, value)
   }
   return out.size ? out : undefined

@@ -210,7 +210,7 @@ export class RootlessIdentity implements TreeOwnership {
   }
 
   /**
-   * The opens of a copy out of the container (copyFrom, getArchive): as the user, and when refused (a file
+   * The opens of a copy out of the container (copyFrom, getArchive, a commit's walk): as the user, and when refused (a file
    * or directory only another id inside reads) by the keeper on the same directory fd, which sends back
    * the open file; a path through a directory only another id may search, by the keeper from the
    * container's root fd, confined below it (RESOLVE_IN_ROOT).
@@ -230,6 +230,7 @@ export class RootlessIdentity implements TreeOwnership {
       openDir: this.asUserElseKeeper(directReads.openDir, (k, dirfd, name) => k.openRead(dirfd, name)),
       openPath: this.asUserElseKeeper(directReads.openPath, (k, dirfd, name) => k.openPath(dirfd, name)),
       openIn: this.asUserElseKeeper(directReads.openIn, (k, rootfd, path, flags) => k.openIn(rootfd, path, flags)),
+      getxattr: this.asUserElseKeeper(directReads.getxattr, (k, fd, name) => k.getXattr(fd, name)),
     }
   }
 

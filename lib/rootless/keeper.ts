@@ -17,7 +17,7 @@
  */
 import { execFileSync } from 'node:child_process'
 import * as fs from 'node:fs'
-import { StartError, SyscallError } from '../errors'
+import { StartError, SyscallError, errnoOf } from '../errors'
 import { spawnShimMode } from '../shim/mode-process'
 import { closeQuietly, errnoName, waitPid, WNOHANG } from '../sys/libc'
 import { nameStr, type Name } from '../sys/fsops'
@@ -146,6 +146,16 @@ export class Keeper {
   /** `path` resolved by the keeper confined below the container root `rootfd` (RESOLVE_IN_ROOT), O_PATH (`flags`: O_NOFOLLOW, O_DIRECTORY); the caller owns the fd. */
   openIn(rootfd: number, path: string, flags: number): number {
     return this.requestFds([Buffer.from(`openin\0${path}\0${flags}\0`)], 1, fileError('openat2', path), rootfd)[0]!
+  }
+
+  /** The user.* attribute `name` of the open file `fd` read as root of the namespace (another id's, which only it may read); undefined when unset. */
+  getXattr(fd: number, name: string): Buffer | undefined {
+    try {
+      return Buffer.from(this.request([Buffer.from(`getxattr\0${name}\0`)], fileError('fgetxattr', name), [fd]), 'hex')
+    } catch (err) {
+      if (errnoOf(err) === 'ENODATA') return undefined
+      throw err
+    }
   }
 
   /** Whether the keeper still runs (it may have been killed: then it is reaped here, and a new one is needed). */

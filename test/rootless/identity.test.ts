@@ -421,23 +421,24 @@ describe('rootless identity, as an ordinary user with a subordinate range', () =
     const out = asUser(`
   await Image.import(${JSON.stringify(path.join(images, 'owned'))}, { runtime: rt, ref: 'owned:latest' })
   const ls = async (ref) => {
-    const c = await run(ref, ['sh', '-c', 'ls -a /opq /gone'], { runtime: rt, network: 'none' })
+    const c = await run(ref, ['sh', '-c', 'ls -a /opq /gone; stat -c %u:%a /opq'], { runtime: rt, network: 'none' })
     const r = { exit: await c.wait(), logs: await logs(c) }
     await c.remove()
     return r
   }
   await step('loaded', async () => (await Image.load(${JSON.stringify(tar)}, { runtime: rt }), ls('whiteouts')))
-  const c = await run('owned', ['sh', '-c', 'rm -rf /opq && mkdir /opq && echo m > /opq/m && rm /gone/b'], { runtime: rt, network: 'none' })
+  // The remade directory is 999's and 0700: only the keeper may read its marks.
+  const c = await run('owned', ['sh', '-c', 'rm -rf /opq && mkdir /opq && echo m > /opq/m && chown -R 999:999 /opq && chmod 700 /opq && rm /gone/b'], { runtime: rt, network: 'none' })
   out.made = await c.wait()
   await step('commit', async () => (await c.commit({ ref: 'remade:latest' })).id)
   await c.remove()
   await step('committed', () => ls('remade'))
   await step('save', () => Image.save('remade:latest', ${JSON.stringify(saved)}, { runtime: rt }))`)
-    const both = (opq: string) => ({ exit: { exitCode: 0 }, logs: `/gone:\n.\n..\na\n\n/opq:\n.\n..\n${opq}\n` })
-    expect(out.loaded).toEqual(both('n'))
+    const both = (opq: string, owner: string) => ({ exit: { exitCode: 0 }, logs: `/gone:\n.\n..\na\n\n/opq:\n.\n..\n${opq}\n${owner}\n` })
+    expect(out.loaded).toEqual(both('n', '0:755'))
     expect(out.made).toEqual({ exitCode: 0 })
-    expect(typeof out.commit).toBe('string')
-    expect(out.committed).toEqual(both('m'))
+    expect(out.commit).toEqual(expect.any(String))
+    expect(out.committed).toEqual(both('m', '999:700'))
     expect(out.save).toBeUndefined()
     // The committed layer (the image's last) as Docker writes it: an opaque marker and a whiteout.
     const unpacked = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-rl-saved-'))
