@@ -153,6 +153,10 @@ static int read_request(char **blob, char **end, char *fields[MAX_FIELDS]) {
   return n;
 }
 
+/* How often a confined resolution spoiled by a concurrent rename is retried: at once, then 1 ms apart (at most ~0.2 s). */
+#define OPENAT2_QUICK_TRIES 64
+#define OPENAT2_TRIES 256
+
 /* Below a layer's directory: never leaving it, nor following a symlink (the layer's content is untrusted). */
 #define IN_LAYER (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV)
 
@@ -434,7 +438,15 @@ static void open_in(char **f, int n) {
     .flags = O_PATH | O_CLOEXEC | (strtoull(f[2], NULL, 10) & (O_NOFOLLOW | O_DIRECTORY)),
     .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
   };
-  int fd = (int)syscall(SYS_openat2, passed_fd[0], f[1], &how, sizeof(how));
+  /* A ".." fails with EAGAIN when a rename or mount anywhere on the system may have raced with the lookup:
+   * tried again, as libmcnative's mc_openat2 does for Node's own resolution (a busy host does this constantly).
+   * Past a few quick tries, 1 ms apart: a lookup preempted on a loaded machine meets a rename each time. */
+  int fd, tries = 0;
+  for (;;) {
+    fd = (int)syscall(SYS_openat2, passed_fd[0], f[1], &how, sizeof(how));
+    if (fd >= 0 || errno != EAGAIN || ++tries >= OPENAT2_TRIES) break;
+    if (tries > OPENAT2_QUICK_TRIES) usleep(1000);
+  }
   if (fd < 0) return answer_errno(errno, "open", f[1]);
   answer_with_fds(&fd, 1);
 }

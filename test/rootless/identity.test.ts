@@ -403,6 +403,36 @@ describe('rootless identity, as an ordinary user with a subordinate range', () =
     expect(out.archiveStat).toBe('/data/d/e/x')
   })
 
+  test("a path with '..' through a directory only another id may search resolves while another process renames files in a loop (the keeper retries RESOLVE_IN_ROOT's EAGAIN, as Node's openat2 does)", () => {
+    const out = asUser(`
+  await Image.import(${JSON.stringify(path.join(images, 'owned'))}, { runtime: rt, ref: 'owned:latest' })
+  const c = await run('owned', ['sh', '-c', 'mkdir -m 700 /data/d && echo t > /data/d/t && ln -s ../../.. /data/d/up && echo ready && sleep 300'], { runtime: rt, network: 'none', user: '999' })
+  for (let i = 0; i < 200 && !(await logs(c)).includes('ready'); i++) await new Promise((r) => setTimeout(r, 25))
+  // The renamer: bounded, in a directory of its own; any rename on the system spoils a racing '..' lookup.
+  const scratch = fs.mkdtempSync(path.join(process.env.HOME, 'mv-'))
+  fs.writeFileSync(path.join(scratch, 'x'), '')
+  const mover = require('node:child_process').spawn(process.execPath, ['-e', 'const fs = require("fs"); for (const t = Date.now(); Date.now() - t < 8000; ) { fs.renameSync("x", "y"); fs.renameSync("y", "x") }'], { cwd: scratch, stdio: 'ignore' })
+  const gone = new Promise((r) => mover.once('exit', r))
+  await new Promise((r) => setTimeout(r, 100))
+  const failures = {}
+  let resolved = 0
+  for (const t0 = Date.now(); Date.now() - t0 < 3000; ) {
+    try {
+      if ((await c.statPath('/data/d/up/data/d/up/data/d/up/data/d/up/data/d/up/data/d/up/data/d/up/data/d/up/data/d/t')).size === 2) resolved++
+    } catch (e) {
+      failures[e.code + ' ' + e.message] = (failures[e.code + ' ' + e.message] ?? 0) + 1
+    }
+  }
+  mover.kill('SIGKILL')
+  await gone
+  fs.rmSync(scratch, { recursive: true, force: true })
+  out.failures = failures
+  out.resolved = resolved
+  await c.remove({ force: true })`)
+    expect(out.failures).toEqual({})
+    expect(out.resolved).toBeGreaterThan(50)
+  })
+
   test("opaque directories and whiteouts round-trip rootless (overlay's user.overlay.* marks): an image's .wh..wh..opq and .wh. entries hide the lower's files; a directory remade in a rootless container, committed, hides them when run again, and its saved layer has Docker's .wh..wh..opq", async () => {
     // The image with whiteouts is made by a root runtime: /opq remade (opaque) and /gone/b removed over the lower layer.
     const rootRt = tempRuntime('mc-rl-opq-')
