@@ -18,6 +18,7 @@ import { ImageStore } from './image/store'
 import { useDefaultImageContext, useImageBuilder } from './image/image'
 import { buildImage } from './builder/builder'
 import { pruneBuildCache } from './builder/prune'
+import { collectDeadBuildScratch } from './builder/build-scratch'
 import { ContainerStore } from './container/store'
 import { useDefaultContext, type ContainerContext } from './container/context'
 import { collectGarbage, isRunning, stopOwnedContainers } from './container/recovery'
@@ -179,11 +180,14 @@ export class Runtime implements ContainerContext, AsyncDisposable {
    * Collects, once per process, what a crashed process left on this root:
    * network rules and interfaces of dead containers, exited auto-remove
    * containers, unfinished creates (like a daemon's recovery at start), and
-   * the networks and volumes of compose projects whose owner process died.
+   * the networks and volumes of compose projects whose owner process died,
+   * and the temporary files of builds whose process died.
    */
   ready(): Promise<void> {
     // Compose projects after containers: a dead owner's networks and volumes are free once its containers are gone.
-    this.recovered ??= collectGarbage(this).then(() => collectDeadOwnedGroups(this.root, this.networks, this.volumes))
+    this.recovered ??= collectGarbage(this)
+      .then(() => collectDeadOwnedGroups(this.root, this.networks, this.volumes))
+      .then(() => void collectDeadBuildScratch(this.root, (dir) => (this.userIds ? this.userIds.removeTree(dir) : removeTreeAt(dir))))
     return this.recovered
   }
 

@@ -3,18 +3,18 @@
  * a context path (`..` and symlinks resolved, never outside the context),
  * or a path in another stage's or image's files (`from=`). Read-only binds
  * of the context are the context itself; anything else is a private copy
- * under `<root>/tmp` (the layers are never exposed, and a `rw` bind's
+ * in the build's scratch directory (build-scratch.ts; the layers are never exposed, and a `rw` bind's
  * writes are discarded with the copy, as BuildKit discards them), removed
  * by {@link BindSources.dispose}.
  *
  * @module
  */
-import { randomBytes } from 'node:crypto'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { NotFoundError } from '../errors'
 import { copyFromLayers } from '../storage/volume-seed'
 import { removeTreeAt } from '../files/tree'
+import { scratchPath } from './build-scratch'
 
 /** Where a `from=` bind reads: the layer directories of the stage or image (top-most first). */
 export interface BindOrigin {
@@ -36,11 +36,11 @@ export class BindSources {
 
   /**
    * @param contextDir - the build context
-   * @param tmpDir - where copies go (`<root>/tmp`, beside the layers)
+   * @param root - the runtime root, whose build scratch directory takes the copies (beside the layers)
    */
   constructor(
     private readonly contextDir: string,
-    private readonly tmpDir: string,
+    private readonly root: string,
   ) {}
 
   /** The host path to bind for `bind`; ENOTFOUND naming the source when it does not exist. */
@@ -65,8 +65,7 @@ export class BindSources {
   }
 
   private newCopyPath(): string {
-    fs.mkdirSync(this.tmpDir, { recursive: true })
-    const copy = path.join(this.tmpDir, `bind-${randomBytes(8).toString('hex')}`)
+    const copy = scratchPath(this.root, 'bind')
     this.copies.push(copy)
     return copy
   }

@@ -45,6 +45,7 @@ export async function buildImage(context: string, options: BuildOptions = {}): P
   const opts = optionsObject(options, 'Image.build()')
   const rt = contextOf({ runtime: opts.runtime as ContainerContext | undefined })
   throwIfAborted(opts.signal, 'Image.build()')
+  await rt.ready() // a killed build's temporary files go before this one makes its own
   const { text, file } = dockerfileOf(context, opts.dockerfile)
   const df = parseDockerfile(text)
   const plan = splitStages(df)
@@ -252,7 +253,7 @@ class Builder {
     const addedTargets = await this.withView(state, (view) => mounts.flatMap((m) => missingChain(view, m.target)))
     const binds = await Promise.all(mounts.map((m) => (m.type === 'bind' ? this.bindRequest(m, ins) : undefined)))
     const bindKeys = binds.map((b) => b?.key ?? null)
-    const bindSources = new BindSources(this.ctx.dir, path.join(this.rt.root, 'tmp'))
+    const bindSources = new BindSources(this.ctx.dir, this.rt.root)
     const bindPath = (m: RunMount) => bindSources.hostPath(binds[mounts.indexOf(m)]!)
     // As BuildKit's: what the process sees (env, user, workdir), never the rest of the config (a LABEL or CMD above does not rerun a RUN).
     const seen = { env: state.config.env ?? [], user: state.config.user ?? '', workdir: state.config.workdir ?? '' }

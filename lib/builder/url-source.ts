@@ -13,7 +13,7 @@ import * as http from 'node:http'
 import * as https from 'node:https'
 import * as path from 'node:path'
 import { pipeline } from 'node:stream/promises'
-import { randomBytes } from 'node:crypto'
+import { scratchPath } from './build-scratch'
 import { NotFoundError } from '../errors'
 import type { Source } from './context'
 
@@ -30,11 +30,9 @@ export function isUrl(word: string): boolean {
   return /^https?:\/\//i.test(word)
 }
 
-/** Downloads `url` into `<root>/tmp` and returns it as a source. */
+/** Downloads `url` into the build's scratch directory on `root` (build-scratch.ts) and returns it as a source. */
 export async function fetchUrlSource(url: string, root: string, signal?: AbortSignal): Promise<UrlSource> {
-  const dir = path.join(root, 'tmp')
-  fs.mkdirSync(dir, { recursive: true })
-  const file = path.join(dir, `add-url-${randomBytes(8).toString('hex')}`)
+  const file = scratchPath(root, 'add-url')
   try {
     const res = await get(url, signal)
     await pipeline(res, fs.createWriteStream(file, { mode: 0o600 }), { signal })

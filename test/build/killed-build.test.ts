@@ -1,0 +1,81 @@
+/**
+ * A build process killed mid-build (SIGKILL, as a jest worker's timeout
+ * kills it) leaves no temporary files on the root once the next runtime
+ * starts there: its bind copies (from= a stage, rw of the context) and its
+ * URL download in progress go; a live build's files stay.
+ */
+import * as fs from 'node:fs'
+import * as http from 'node:http'
+import * as path from 'node:path'
+import type { AddressInfo } from 'node:net'
+import { Runtime } from '../../lib'
+import { scratchPath } from '../../lib/builder/build-scratch'
+import { sleep, useRuntime } from '../helpers'
+import { useBuildContexts } from '../tools/build-context'
+import { spawnNode } from '../tools/node-child'
+
+jest.setTimeout(120_000)
+
+let runtime: Runtime
+useRuntime((rt) => (runtime = rt), { busybox: true, hostImage: false })
+const context = useBuildContexts('mc-build-killed-')
+
+/** What <root>/tmp holds: its files, and the entries of its directories as "dir/name". */
+function tmpEntries(root: string): string[] {
+  const tmp = path.join(root, 'tmp')
+  if (!fs.existsSync(tmp)) return []
+  return fs.readdirSync(tmp).flatMap((d) => (fs.statSync(path.join(tmp, d)).isDirectory() ? fs.readdirSync(path.join(tmp, d)).map((n) => `${d}/${n}`) : [d]))
+}
+
+test('the bind copies and the URL download of a SIGKILLed build are removed at the next runtime start; a live build keeps its own', async () => {
+  // A server that sends part of the file and then stalls: the download stays in progress.
+  const server = http.createServer((_req, res) => {
+    res.writeHead(200, { 'content-length': '1000000' })
+    res.write('x'.repeat(1000))
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  const port = (server.address() as AddressInfo).port
+  const ctx = context({ 'conf/a.txt': 'context file\n' })
+  // Two independent stages, built side by side: one downloading, one in a RUN with its binds.
+  const df = [
+    'FROM bb AS files',
+    'RUN mkdir /out && echo x > /out/a',
+    'FROM bb AS fetch',
+    `ADD http://127.0.0.1:${port}/big /big`,
+    'FROM bb AS runner',
+    'RUN --mount=type=bind,from=files,source=/out,target=/m --mount=type=bind,source=conf,target=/c,rw sleep 600',
+    'FROM bb',
+    'COPY --from=fetch /big /big',
+    'COPY --from=runner /etc/motd /motd',
+    '',
+  ].join('\n')
+  const child = spawnNode(
+    `const { Image, Runtime } = lib()
+    const runtime = new Runtime({ root: ${JSON.stringify(runtime.root)} })
+    Image.build(${JSON.stringify(ctx)}, { runtime, network: 'none', dockerfile: { content: ${JSON.stringify(df)} } }).catch((e) => { console.error(e); process.exit(3) })`,
+    { stdio: 'inherit' },
+  )
+  const mine = scratchPath(runtime.root, 'bind') // this (live) process's own scratch, to keep
+  fs.mkdirSync(mine)
+  try {
+    const mineRel = path.relative(path.join(runtime.root, 'tmp'), mine)
+    const ofChild = () => tmpEntries(runtime.root).filter((e) => e !== mineRel)
+    const deadline = Date.now() + 60_000
+    while (!(ofChild().some((e) => e.includes('add-url-')) && ofChild().filter((e) => e.includes('bind-')).length === 2)) {
+      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`the child build did not reach its RUN and download: ${tmpEntries(runtime.root).join(', ')}`)
+      await sleep(50)
+    }
+    child.kill('SIGKILL')
+    await new Promise((r) => (child.signalCode !== null ? r(null) : child.once('exit', r)))
+    expect(ofChild().length).toBe(3)
+
+    const next = new Runtime({ root: runtime.root })
+    await next.ready()
+    expect(tmpEntries(runtime.root)).toEqual([mineRel])
+  } finally {
+    child.kill('SIGKILL')
+    server.closeAllConnections()
+    server.close()
+    fs.rmSync(path.dirname(mine), { recursive: true, force: true })
+  }
+})
