@@ -29,7 +29,7 @@ export type { DeviceMapping, DeviceOption, DeviceRecord } from './container/devi
 export type { CommitOptions } from './container/commit'
 export type { ContainerPruneOptions } from './container/prune'
 export type { PruneFilters } from './util/prune-filter'
-export { Image, type ImageContext, type ImageRuntimeOption, type ImportOptions, type LoadOptions, type SaveOptions, type PruneOptions, type PruneResult, type ImagePullOptions, type BuildOptions, type BuildStep, type BuildProgress, type BuildCachePruneOptions, type BuildCachePruneResult } from './image/image'
+export { Image, type ImageContext, type ImageRuntimeOption, type ImportOptions, type LoadOptions, type SaveOptions, type PruneOptions, type PruneResult, type ImagePullOptions, type BuildOptions, type BuildSecretSource, type BuildSecretFile, type BuildSecretEnv, type BuildSecretValue, type BuildStep, type BuildProgress, type BuildCachePruneOptions, type BuildCachePruneResult } from './image/image'
 export type { LoadProgress } from './image/archive/files'
 export type { ImageInspect, ImageHistoryEntry } from './image/inspect'
 export { UnsupportedDockerfileFeatureError } from './builder/errors'

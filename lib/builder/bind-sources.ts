@@ -15,12 +15,15 @@ import { NotFoundError } from '../errors'
 import { copyFromLayers } from '../storage/volume-seed'
 import { removeTreeAt } from '../files/tree'
 import { scratchPath } from './build-scratch'
+import type { HostBind } from '../image/store'
 
-/** Where a `from=` bind reads: the layer directories of the stage or image (top-most first). */
+/** Where a `from=` bind reads: the layer directories of the stage or image (top-most first), and the host paths it binds. */
 export interface BindOrigin {
   /** The stage or image as written in `from=`, for messages. */
   readonly name: string
   readonly layerDirs: string[]
+  /** Host directories its containers see (an `Image.fromHost()` image's /usr): what lies below one is read there, not in the layers. */
+  readonly hostBinds: HostBind[]
 }
 
 /** One bind to make: its source path (in the context, or in `origin`) and whether it is writable. */
@@ -45,7 +48,7 @@ export class BindSources {
 
   /** The host path to bind for `bind`; ENOTFOUND naming the source when it does not exist. */
   hostPath(bind: BindRequest): string {
-    if (bind.origin) return this.fromLayers(bind.origin, bind.source)
+    if (bind.origin) return this.fromLayers(bind.origin, bind.source, bind.readWrite)
     const real = contextPath(this.contextDir, bind.source)
     if (!bind.readWrite) return real
     const copy = this.newCopyPath()
@@ -58,9 +61,20 @@ export class BindSources {
     for (const copy of this.copies.splice(0)) removeTreeAt(copy)
   }
 
-  private fromLayers(origin: BindOrigin, source: string): string {
+  /** Copies `source` of `origin` to `dest` (which must not exist): a cache mount's seed; ENOTFOUND naming it when missing. */
+  copyOut(origin: BindOrigin, source: string, dest: string, what = 'type=bind'): void {
+    const p = path.posix.resolve('/', source)
+    const host = hostPathIn(origin.hostBinds, p)
+    if (host) fs.cpSync(host, dest, { recursive: true, preserveTimestamps: true, verbatimSymlinks: true })
+    else if (!copyFromLayers(origin.layerDirs, p, dest)) throw new NotFoundError(`RUN --mount=${what},from=${origin.name}: "${source}" does not exist in ${origin.name}; check the source= path`)
+  }
+
+  private fromLayers(origin: BindOrigin, source: string, readWrite: boolean): string {
+    // The host's own files (an Image.fromHost() image's /usr) are bound as they are, read-only; only a rw bind copies them.
+    const host = hostPathIn(origin.hostBinds, path.posix.resolve('/', source))
+    if (host && !readWrite) return host
     const copy = this.newCopyPath()
-    if (!copyFromLayers(origin.layerDirs, path.posix.resolve('/', source), copy)) throw new NotFoundError(`RUN --mount=type=bind,from=${origin.name}: "${source}" does not exist in ${origin.name}; check the source= path`)
+    this.copyOut(origin, source, copy)
     return copy
   }
 
@@ -81,5 +95,25 @@ function contextPath(contextDir: string, source: string): string {
     throw new NotFoundError(`RUN --mount=type=bind: "${source}" does not exist in the build context`)
   }
   if (real !== root && !real.startsWith(`${root}/`)) throw new NotFoundError(`RUN --mount=type=bind: "${source}" resolves outside the build context`)
+  return real
+}
+
+/**
+ * The host path behind `p` when it is at or below one of the binds' targets
+ * (the last bind wins, as mounts stack), symlinks resolved and never
+ * leaving the bound host directory (a link out of /usr is refused rather
+ * than read on the host).
+ */
+function hostPathIn(binds: HostBind[], p: string): string | undefined {
+  const bind = [...binds].reverse().find((b) => p === b.target || p.startsWith(`${b.target.replace(/\/$/, '')}/`))
+  if (!bind) return undefined
+  const top = fs.realpathSync(bind.source)
+  let real: string
+  try {
+    real = fs.realpathSync(path.join(top, path.posix.relative(bind.target, p)))
+  } catch {
+    throw new NotFoundError(`RUN --mount from= the host image: "${p}" does not exist on the host`)
+  }
+  if (real !== top && !real.startsWith(`${top}/`)) throw new NotFoundError(`RUN --mount from= the host image: "${p}" resolves outside ${bind.target} on the host`)
   return real
 }

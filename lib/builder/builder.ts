@@ -30,7 +30,8 @@ import { expandWord, expandWords } from './expand'
 import { LayerView } from './layer-lookup'
 import { runCommandOf, withScriptMount } from './run-command'
 import { BindSources, type BindRequest } from './bind-sources'
-import { CacheMounts, parseRunMount, type RunMount } from './run-mounts'
+import { CacheMounts, parseRunMounts, type MountInputs, type RunMount } from './run-mounts'
+import { RunSecrets } from './run-secrets'
 import { runStep } from './run-step'
 import { SourceDigestMemo } from './source-digest-memo'
 import { chownOf, sourcesDigest, withSourcesFromLayers } from './sources'
@@ -74,6 +75,7 @@ class Builder {
   private readonly building = new Set<Stage>()
   private readonly cache: BuildCache
   private readonly cacheMounts: CacheMounts
+  private readonly secrets: RunSecrets
   private readonly sourceDigests: SourceDigestMemo
   private readonly stepLocks: KeyedLock
   /** Keys of the steps this build made (the others it took from the cache). */
@@ -91,6 +93,7 @@ class Builder {
   ) {
     this.cache = new BuildCache(rt.root, (d) => rt.images.hasLayer(d))
     this.cacheMounts = new CacheMounts(rt.root)
+    this.secrets = new RunSecrets(rt.root, opts.secrets, opts.ssh, !!rt.userIds)
     this.sourceDigests = new SourceDigestMemo(rt.root)
     this.stepLocks = new KeyedLock(path.join(rt.root, 'locks', 'build-steps'))
     const p = hostPlatform()
@@ -247,52 +250,64 @@ class Builder {
   private async run(s: Stage, state: StageState, ins: Instruction, scope: ReturnType<typeof scopeOf>): Promise<void> {
     for (const f of ins.flags.keys()) if (f !== 'network' && f !== 'mount') throw new UnsupportedDockerfileFeatureError(ins.line, `RUN --${f} is not supported yet`)
     const { cmd, script } = runCommandOf(ins, shellOf(state))
-    const mounts = (ins.flagLists.get('mount') ?? []).map((m) => parseRunMount(expandWord(m, scope), ins.line, state.config.workdir || '/'))
+    const mounts = parseRunMounts((ins.flagLists.get('mount') ?? []).map((m) => expandWord(m, scope)), ins.line, state.config.workdir || '/')
+    const fileMounts = mounts.filter((m) => m.type !== 'secret' && m.type !== 'ssh')
     const args = [...state.args].filter(([k]) => !(state.config.env ?? []).some((kv) => kv.startsWith(`${k}=`))).map(([k, v]) => `${k}=${v}`)
     const network = this.networkOf(ins)
-    const addedTargets = await this.withView(state, (view) => mounts.flatMap((m) => missingChain(view, m.target)))
-    const binds = await Promise.all(mounts.map((m) => (m.type === 'bind' ? this.bindRequest(m, ins) : undefined)))
-    const bindKeys = binds.map((b) => b?.key ?? null)
+    const addedTargets = await this.withView(state, (view) => mounts.flatMap((m) => (m.target ? missingChain(view, m.target) : [])))
+    const inputs = await Promise.all(fileMounts.map((m) => this.mountInput(m, ins)))
+    const inputOf = (m: RunMount) => inputs[fileMounts.indexOf(m)]
     const bindSources = new BindSources(this.ctx.dir, this.rt.root)
-    const bindPath = (m: RunMount) => bindSources.hostPath(binds[mounts.indexOf(m)]!)
+    const mountInputs: MountInputs = {
+      bindPath: (m) => bindSources.hostPath(inputOf(m)!),
+      seed: (m) => {
+        const input = inputOf(m)
+        return input?.origin && { key: input.key, fill: (dir: string) => bindSources.copyOut(input.origin!, input.source, dir, 'type=cache') }
+      },
+    }
     // As BuildKit's: what the process sees (env, user, workdir), never the rest of the config (a LABEL or CMD above does not rerun a RUN).
+    // Secrets' values are not in it: only the mounts as written (a changed secret is a hit, as in BuildKit).
     const seen = { env: state.config.env ?? [], user: state.config.user ?? '', workdir: state.config.workdir ?? '' }
-    await this.layerStep(s, state, ins, ['RUN', cmd, script ?? null, mounts, bindKeys, args, network, seen], () =>
-      this.cacheMounts.with(mounts, bindPath, !!this.opts.noCache, (runMounts) =>
-        withScriptMount(script, (scriptMounts) =>
-          runStep(this.rt, {
-            image: state,
-            cmd,
-            env: [...(state.config.env ?? []), ...args],
-            network,
-            mounts: [...runMounts, ...scriptMounts],
-            addedTargets,
-            clampMtimesTo: this.epoch,
-            where: this.step(s, ins),
-            onLine: (l) => this.opts.onLog?.(l, this.step(s, ins)),
-            signal: this.opts.signal,
-          }),
+    await this.layerStep(s, state, ins, ['RUN', cmd, script ?? null, mounts, inputs.map((i) => i?.key ?? null), args, network, seen], () =>
+      this.secrets.with(mounts, (secretMounts, secretEnv) =>
+        this.cacheMounts.with(fileMounts, mountInputs, !!this.opts.noCache, (runMounts) =>
+          withScriptMount(script, (scriptMounts) =>
+            runStep(this.rt, {
+              image: state,
+              cmd,
+              env: [...(state.config.env ?? []), ...args, ...secretEnv],
+              network,
+              mounts: [...runMounts, ...secretMounts, ...scriptMounts],
+              addedTargets,
+              clampMtimesTo: this.epoch,
+              where: this.step(s, ins),
+              onLine: (l) => this.opts.onLog?.(l, this.step(s, ins)),
+              signal: this.opts.signal,
+            }),
+          ),
         ),
       ),
     ).finally(() => bindSources.dispose())
   }
 
   /**
-   * What a bind mount reads, and its part of the step's key (as BuildKit's:
-   * the content of the bound context path, or the stage's key or image's id
-   * for `from=`).
+   * What a bind or cache mount reads, and its part of the step's key (as
+   * BuildKit's: the content of the bound context path, or the stage's key
+   * or image's id for `from=`). A cache without `from=` reads nothing.
    */
-  private async bindRequest(m: RunMount, ins: Instruction): Promise<BindRequest & { key: string }> {
-    const bind = { source: m.source!, readWrite: !!m.readWrite }
+  private async mountInput(m: RunMount, ins: Instruction): Promise<(BindRequest & { key: string }) | undefined> {
+    if (m.type === 'tmpfs' || (m.type === 'cache' && m.from === undefined)) return undefined
+    const what = `RUN --mount=type=${m.type},from`
+    const bind = { source: m.source ?? '/', readWrite: !!m.readWrite }
     if (m.from === undefined) return { ...bind, key: await sourcesDigest(this.ctx.select(m.source!)) }
     const dep = findStage(this.plan.stages, m.from)
-    const layersOf = (layers: string[]) => [...layers].reverse().map((l) => this.rt.images.layerPath(l))
+    const originOf = (image: StageImage) => ({ name: m.from!, layerDirs: [...image.layers].reverse().map((l) => this.rt.images.layerPath(l)), hostBinds: image.hostBinds })
     if (dep) {
       const d = await this.stage(dep)
-      return { ...bind, origin: { name: m.from, layerDirs: layersOf(d.layers) }, key: d.key }
+      return { ...bind, origin: originOf(d), key: d.key }
     }
-    const image = await this.fromImage(m.from, ins, 'RUN --mount=type=bind,from')
-    return { ...bind, origin: { name: m.from, layerDirs: layersOf(image.details.layers) }, key: image.id }
+    const image = await this.fromImage(m.from, ins, what)
+    return { ...bind, origin: originOf(stageImageOf(image)), key: image.id }
   }
 
   /** RUN --network (default: the build's `network`, else bridge). */

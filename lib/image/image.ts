@@ -59,6 +59,27 @@ export interface BuildProgress extends BuildStep {
   ms: number
 }
 
+/** A build secret read from a file (`docker buildx build --secret id=<id>,src=<path>`). */
+export interface BuildSecretFile {
+  /** The file whose bytes are the secret. */
+  src: string
+}
+
+/** A build secret read from an environment variable of this process (`--secret id=<id>,env=<VAR>`). */
+export interface BuildSecretEnv {
+  /** The variable's name. */
+  env: string
+}
+
+/** A build secret given as it is. */
+export interface BuildSecretValue {
+  /** The secret's bytes (a string is written as UTF-8). */
+  value: string | Uint8Array
+}
+
+/** Where a build secret comes from (see {@link BuildOptions.secrets}). */
+export type BuildSecretSource = BuildSecretFile | BuildSecretEnv | BuildSecretValue
+
 /** Options of `Image.build`. */
 export interface BuildOptions {
   /** The Dockerfile: a path in the context (default "Dockerfile"), an absolute path, or its text. */
@@ -80,6 +101,22 @@ export interface BuildOptions {
   pull?: 'missing' | 'never'
   /** Build every step again; the cache is neither read nor written. */
   noCache?: boolean
+  /**
+   * Secrets for `RUN --mount=type=secret,id=<id>`, by id, as `docker buildx
+   * build --secret` gives them: `{ npmrc: { src: '/home/me/.npmrc' } }`,
+   * `{ token: { env: 'GITHUB_TOKEN' } }`, `{ key: { value: '...' } }`. They
+   * are in no layer and no cache key (a changed secret does not rerun a
+   * step, as in BuildKit); a mount of a secret not given is left out, or
+   * fails the build (ENOTFOUND) when `required`.
+   */
+  secrets?: Record<string, BuildSecretSource>
+  /**
+   * SSH agents for `RUN --mount=type=ssh[,id=<id>]`, by id (default "default"),
+   * as `docker buildx build --ssh`: `{ default: process.env.SSH_AUTH_SOCK }`.
+   * The RUN reaches the agent through a socket at the mount's target, and
+   * SSH_AUTH_SOCK names it; keys never leave the agent.
+   */
+  ssh?: Record<string, string>
   /**
    * Reproducible builds (SOURCE_DATE_EPOCH, seconds since 1970): history and
    * `created` get this time, and no file or directory in a built layer is

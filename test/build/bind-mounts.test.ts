@@ -18,7 +18,12 @@ useRuntime((rt) => (runtime = rt), { busybox: true, hostImage: false })
 
 const context = useBuildContexts('mc-build-bind-')
 
-const leftCopies = () => (fs.existsSync(path.join(runtime.root, 'tmp')) ? fs.readdirSync(path.join(runtime.root, 'tmp')).filter((n) => n.startsWith('bind-')) : [])
+/** Bind copies left in the root's tmp (its build scratch directories included). */
+const leftCopies = () => {
+  const tmp = path.join(runtime.root, 'tmp')
+  const names = (dir: string): string[] => (fs.existsSync(dir) ? fs.readdirSync(dir).flatMap((n) => (n.startsWith('build-') ? names(path.join(dir, n)) : [n])) : [])
+  return names(tmp).filter((n) => n.startsWith('bind-'))
+}
 
 test('from= a stage (read-only, then rw with its writes discarded) and from= an image (one file); nothing lands in the image', async () => {
   const df = [
@@ -68,4 +73,47 @@ test('a source missing in the stage is ENOTFOUND naming it; an unknown from= is 
   await expect(Image.build(ctx, { runtime, network: 'none', dockerfile: { content: 'FROM bb AS s\nFROM bb\nRUN --mount=type=bind,from=s,source=/nope,target=/n true\n' } })).rejects.toMatchObject({ code: 'ENOTFOUND', message: expect.stringContaining('"/nope" does not exist in s') })
   await expect(Image.build(ctx, { runtime, network: 'none', pull: 'never', dockerfile: { content: 'FROM bb\nRUN --mount=type=bind,from=no-such-stage,target=/n true\n' } })).rejects.toMatchObject({ code: 'EDOCKERFILE', line: 2 })
   expect(leftCopies()).toEqual([])
+})
+
+test('a cache mount seeded from= a stage (source= a path in it): starts as its files, kept across builds, a new cache when the seed changes, fresh under noCache; the seed stage is untouched', async () => {
+  const ctx = context({})
+  const df = [
+    'FROM bb AS seed',
+    'ARG V=1',
+    'RUN mkdir -p /deps && echo "seed $V" > /deps/list',
+    'FROM bb',
+    'ARG N',
+    'RUN --mount=type=cache,id=seeded,target=/c,from=seed,source=/deps echo "run $N" >> /c/list && cat /c/list > /got',
+    'COPY --from=seed /deps/list /seed-list',
+    '',
+  ].join('\n')
+  const got = async (buildArgs: Record<string, string>, noCache = false) => {
+    const img = await Image.build(ctx, { runtime, network: 'none', dockerfile: { content: df }, buildArgs, noCache })
+    return runOutput(runtime, img.id, ['cat', '/got', '/seed-list'])
+  }
+  expect(await got({ N: '1' })).toBe('seed 1\nrun 1\nseed 1\n')
+  expect(await got({ N: '2' })).toBe('seed 1\nrun 1\nrun 2\nseed 1\n')
+  expect(await got({ N: '3', V: '2' })).toBe('seed 2\nrun 3\nseed 2\n')
+  expect(await got({ N: '4' }, true)).toBe('seed 1\nrun 4\nseed 1\n')
+  expect(await got({ N: '5' })).toBe('seed 1\nrun 1\nrun 2\nrun 5\nseed 1\n')
+  await expect(Image.build(ctx, { runtime, network: 'none', dockerfile: { content: 'FROM bb AS s\nFROM bb\nRUN --mount=type=cache,target=/c,from=s,source=/nope true\n' } })).rejects.toMatchObject({ code: 'ENOTFOUND', message: expect.stringContaining('"/nope" does not exist in s') })
+})
+
+test("from= the host image (or a stage FROM it) binds the host's /usr, read-only, as its containers see it", async () => {
+  const host = await Image.fromHost({ runtime, ref: 'host-for-bind:1' })
+  try {
+    const df = [
+      'FROM host-for-bind:1 AS h',
+      'FROM bb',
+      'RUN --mount=type=bind,from=host-for-bind:1,source=/usr/bin,target=/hb --mount=type=bind,from=h,source=/usr/bin/env,target=/env-of-stage test -x /hb/env && test -x /env-of-stage && (touch /hb/x 2>/dev/null && echo writable || echo read-only) > /got',
+      'RUN --mount=type=bind,from=h,source=/usr/share/base-files,target=/hb,rw touch /hb/new && test -e /hb/motd && echo rw-copy >> /got',
+      '',
+    ].join('\n')
+    const img = await Image.build(context({}), { runtime, network: 'none', dockerfile: { content: df } })
+    expect(await runOutput(runtime, img.id, ['cat', '/got'])).toBe('read-only\nrw-copy\n')
+    expect(fs.existsSync('/usr/share/base-files/new')).toBe(false)
+    expect(leftCopies()).toEqual([])
+  } finally {
+    await host.remove({ force: true }).catch(() => {})
+  }
 })
