@@ -8,15 +8,18 @@
  * Healthcheck, Shell, OnBuild) must be equal. Where the two builders of
  * Docker disagree, BuildKit's stable syntax is the contract (the classic
  * builder is compared only on the cases it builds alike; see `classic`).
+ * RUN's secret, ssh and from=-seeded cache mounts are compared with
+ * BuildKit's (`--secret`, `--ssh` given to both).
  * Interop: an image built here goes through `docker load` and runs alike
  * there; one BuildKit built comes through `docker save` and builds on here.
  */
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import * as os from 'node:os'
+import * as net from 'node:net'
 import { execFileSync } from 'node:child_process'
 import { gzipSync } from 'node:zlib'
-import { Image, run, type Runtime } from '../../lib'
+import { Image, run, type BuildOptions, type Runtime } from '../../lib'
 import { text } from '../helpers'
 import { contextOf } from '../../lib/container/context'
 import { useBusyboxOnBoth, type PrivateDocker } from '../tools/docker-engine'
@@ -77,12 +80,18 @@ function localConfig(id: string): Record<string, unknown> {
   return comparable(contextOf({ runtime }).images.configDocument(id).config as Record<string, unknown> | undefined)
 }
 
+/** What both builds are given besides build args: `docker build` flags (--secret, --ssh) and the same as Image.build options. */
+interface Given {
+  docker: string[]
+  here: Pick<BuildOptions, 'secrets' | 'ssh'>
+}
+
 /** Builds `ctx` with Docker's `builder` and with minicontainer; returns what differs (empty when alike) but the `accepted` paths. */
-async function differences(ctx: string, tag: string, builder: DockerBuilder, accepted: string[] = [], buildArgs: Record<string, string> = {}): Promise<{ tree: object; config: object; ours: Map<string, TreeEntry> }> {
+async function differences(ctx: string, tag: string, builder: DockerBuilder, accepted: string[] = [], buildArgs: Record<string, string> = {}, given: Given = { docker: [], here: {} }): Promise<{ tree: object; config: object; ours: Map<string, TreeEntry> }> {
   const dockerTag = `${tag}-${builder}`
-  const r = await dockerBuildWith(engine, builder, ctx, dockerTag, Object.entries(buildArgs).flatMap(([k, v]) => ['--build-arg', `${k}=${v}`]))
+  const r = await dockerBuildWith(engine, builder, ctx, dockerTag, [...Object.entries(buildArgs).flatMap(([k, v]) => ['--build-arg', `${k}=${v}`]), ...given.docker])
   if (r.code !== 0) throw new Error(`docker build (${builder}) failed:\n${r.output}`)
-  const img = await Image.build(ctx, { runtime, tag, network: 'none', buildArgs })
+  const img = await Image.build(ctx, { runtime, tag, network: 'none', buildArgs, ...given.here })
   const theirs = await dockerTree(engine, dockerTag, work)
   const ours = await localTree(runtime, img.id)
   const [theirConfig, ourConfig] = [await dockerConfig(dockerTag), localConfig(img.id)]
@@ -244,6 +253,54 @@ describe('Image.build against BuildKit: cache hits and misses, error texts', () 
       expect(err!.message).toMatch(m.cause)
       expect(err!.message).toMatch(m.fix)
     })
+})
+
+describe('Image.build against BuildKit: secret, ssh and seeded cache mounts', () => {
+  it('secret files (default and given target, mode, owner; an absent one left out) and ssh sockets (SSH_AUTH_SOCK, mode, owner) give BuildKit\'s tree', async () => {
+    const secretFile = path.join(work, 'token-file')
+    fs.writeFileSync(secretFile, 'differential-secret\n')
+    const agent = net.createServer((c) => c.end())
+    const socket = path.join(work, 'agent.sock')
+    await new Promise<void>((r) => agent.listen(socket, r))
+    try {
+      const df = [
+        `FROM ${base}`,
+        'RUN --mount=type=secret,id=token md5sum < /run/secrets/token > /s1 && stat -c "%a %u:%g" /run/secrets/token >> /s1',
+        'RUN --mount=type=secret,id=token,target=/etc/s.txt,mode=0440,uid=1000,gid=50 stat -c "%a %u:%g %s" /etc/s.txt > /s2',
+        'RUN --mount=type=secret,id=absent sh -c \'test -e /run/secrets/absent && echo present || echo absent\' > /s3',
+        'RUN --mount=type=secret,target=/opt/by-target sh -c \'cat /opt/by-target 2>&1 | wc -c\' > /s4',
+        'RUN --mount=type=ssh sh -c \'echo "$SSH_AUTH_SOCK"; test -S "$SSH_AUTH_SOCK" && echo socket; stat -c "%a %u:%g" "$SSH_AUTH_SOCK"\' > /ssh',
+        'RUN --mount=type=ssh,id=other,target=/tmp/a.sock,mode=0644 sh -c \'echo "$SSH_AUTH_SOCK"; stat -c "%a" /tmp/a.sock\' > /ssh2',
+        '',
+      ].join('\n')
+      const ctx = context('secrets', df, {})
+      const given: Given = { docker: ['--secret', `id=token,src=${secretFile}`, '--secret', `id=by-target,src=${secretFile}`, '--ssh', `default=${socket}`, '--ssh', `other=${socket}`], here: { secrets: { token: { src: secretFile }, 'by-target': { src: secretFile } }, ssh: { default: socket, other: socket } } }
+      // Docker 20.10's BuildKit (0.8) leaves the parents it made for mount points (empty /run/secrets, /run/buildkit, /opt); later BuildKit removes them, as we do.
+      const stubParents = ['opt', 'run', 'run/buildkit', 'run/secrets']
+      const d = await differences(ctx, 'bdiff-secrets', 'buildkit', stubParents, {}, given)
+      expectAlike(d)
+      expect([...d.ours.keys()].filter((p) => /^(s\d|ssh2?)$/.test(p)).sort()).toEqual(['s1', 's2', 's3', 's4', 'ssh', 'ssh2'])
+    } finally {
+      agent.close()
+    }
+  })
+
+  it('a cache seeded from= a stage holds what BuildKit\'s holds, build after build and after the seed changes', async () => {
+    const df = [`FROM ${base} AS seed`, 'ARG V=1', 'RUN mkdir -p /deps && echo "seed $V" > /deps/list', `FROM ${base}`, 'ARG N', 'RUN --mount=type=cache,id=bdiff-seeded,target=/c,from=seed,source=/deps sh -c \'echo "run $N" >> /c/list; cat /c/list\' > /got', ''].join('\n')
+    const ctx = context('cache-from', df, {})
+    const got = async (buildArgs: Record<string, string>) => {
+      const args = Object.entries(buildArgs).flatMap(([k, v]) => ['--build-arg', `${k}=${v}`])
+      const r = await dockerBuildWith(engine, 'buildkit', ctx, 'bdiff-cache-from', args)
+      if (r.code !== 0) throw new Error(`docker build failed:\n${r.output}`)
+      const img = await Image.build(ctx, { runtime, network: 'none', buildArgs })
+      return { buildkit: (await dockerRun('bdiff-cache-from', ['cat', '/got'])).stdout, here: (await localRun(img.id, ['cat', '/got'])).stdout }
+    }
+    const runs: Record<string, string>[] = [{ N: '1' }, { N: '2' }, { N: '3', V: '2' }, { N: '4' }]
+    for (const args of runs) {
+      const { buildkit, here } = await got(args)
+      expect({ args, here }).toEqual({ args, here: buildkit })
+    }
+  })
 })
 
 /** What a run printed on stdout and how it exited. */
