@@ -55,7 +55,7 @@ export async function runStep(rt: ContainerContext, input: RunStepInput): Promis
     const upper = rt.containers.paths(container.id).upper
     for (const t of input.addedTargets ?? []) removeMountPoint(upper, t)
     if (input.clampMtimesTo) clampMtimes(upper, input.clampMtimesTo)
-    return await rt.images.layers.addTar(layerFromUpper(upper, rt.userIds?.insideIds()))
+    return await rt.images.layers.addTar(layerFromUpper(upper, rt.userIds?.insideIds(), rt.userIds?.sourceReads()))
   })
 }
 

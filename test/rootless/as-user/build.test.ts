@@ -1,0 +1,56 @@
+/**
+ * Image.build rootless (issue 22), as the user: a stage whose RUN made
+ * files of other ids inside (subordinate ids on the host), some in a 0700
+ * directory of such an id, read by the next stage through `COPY --from`,
+ * a `--mount=type=bind,from=` and a cache mount seeded `from=`; owners and
+ * modes carry over as in a rootful build. A secret mount works too.
+ */
+import { createHash } from 'node:crypto'
+import * as fs from 'node:fs'
+import * as os from 'node:os'
+import * as path from 'node:path'
+import { Image, Runtime, run } from '../../../lib'
+import { busyboxRootfs, text } from '../../helpers'
+
+jest.setTimeout(180_000)
+
+let rt: Runtime
+let work: string
+beforeAll(async () => {
+  work = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-rl-build-'))
+  rt = new Runtime({ root: path.join(work, 'root') })
+  expect(rt.rootless).toBe(true)
+  await Image.import(busyboxRootfs(fs.mkdtempSync(path.join(work, 'bb-'))), { runtime: rt, ref: 'bb:latest' })
+})
+afterAll(async () => {
+  await rt.close({ removeRoot: true })
+  fs.rmSync(work, { recursive: true, force: true })
+})
+
+/** Runs `sh -c script` in `ref` and returns its output. */
+async function output(ref: string, script: string): Promise<string> {
+  const c = await run(ref, ['sh', '-c', script], { runtime: rt, network: 'none' })
+  expect(await c.wait()).toEqual({ exitCode: 0 })
+  const out = await text(c.logs())
+  await c.remove()
+  return out
+}
+
+const makeHidden = 'mkdir -p /out/d && echo data > /out/d/f && chown -R 1000:50 /out && chmod 0700 /out/d && chmod 0640 /out/d/f'
+const hiddenStat = 'stat -c "%n %u:%g %a" /out /out/d /out/d/f'
+const hiddenSeen = '/out 1000:50 755\n/out/d 1000:50 700\n/out/d/f 1000:50 640\n'
+
+test('a RUN (and a commit) leaving a directory only another id reads makes its layer, owners and modes kept; a secret mount works', async () => {
+  const ctx = fs.mkdtempSync(path.join(work, 'ctx-'))
+  const secret = path.join(work, 'secret')
+  fs.writeFileSync(secret, 'rootless-secret')
+  const df = ['FROM bb', `RUN ${makeHidden}`, 'RUN --mount=type=secret,id=s md5sum < /run/secrets/s > /sec', ''].join('\n')
+  const img = await Image.build(ctx, { runtime: rt, network: 'none', dockerfile: { content: df }, secrets: { s: { src: secret } } })
+  expect(await output(img.id, `${hiddenStat}; cat /out/d/f /sec`)).toBe(`${hiddenSeen}data\n${createHash('md5').update('rootless-secret').digest('hex')}  -\n`)
+
+  const c = await run('bb', ['sh', '-c', makeHidden], { runtime: rt, network: 'none' })
+  expect(await c.wait()).toEqual({ exitCode: 0 })
+  const committed = await c.commit({ ref: 'hidden:1' })
+  await c.remove()
+  expect(await output(committed.id, `${hiddenStat}; cat /out/d/f`)).toBe(`${hiddenSeen}data\n`)
+})
