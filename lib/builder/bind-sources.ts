@@ -16,6 +16,12 @@ import { copyFromLayers } from '../storage/volume-seed'
 import { removeTreeAt } from '../files/tree'
 import { scratchPath } from './build-scratch'
 import type { HostBind } from '../image/store'
+import { OwnerLedger, type InsideIds, type TreeOwnership } from '../files/owner-ledger'
+
+/** What a rootless runtime's identity lends the copies: ids inside, and owners given (and trees removed) through its user namespace. */
+export interface RootlessOwnership extends TreeOwnership {
+  insideIds(): InsideIds
+}
 
 /** Where a `from=` bind reads: the layer directories of the stage or image (top-most first), and the host paths it binds. */
 export interface BindOrigin {
@@ -40,10 +46,12 @@ export class BindSources {
   /**
    * @param contextDir - the build context
    * @param root - the runtime root, whose build scratch directory takes the copies (beside the layers)
+   * @param rootless - a rootless runtime's identity: copies of files of other ids get their owners through its user namespace, and go the same way
    */
   constructor(
     private readonly contextDir: string,
     private readonly root: string,
+    private readonly rootless?: RootlessOwnership,
   ) {}
 
   /** The host path to bind for `bind`; ENOTFOUND naming the source when it does not exist. */
@@ -58,7 +66,7 @@ export class BindSources {
 
   /** Removes the copies (a rw bind's writes go with them). */
   dispose(): void {
-    for (const copy of this.copies.splice(0)) removeTreeAt(copy)
+    for (const copy of this.copies.splice(0)) (this.rootless ? this.rootless.removeTree(copy) : removeTreeAt(copy))
   }
 
   /** Copies `source` of `origin` to `dest` (which must not exist): a cache mount's seed; ENOTFOUND naming it when missing. */
@@ -66,7 +74,16 @@ export class BindSources {
     const p = path.posix.resolve('/', source)
     const host = hostPathIn(origin.hostBinds, p)
     if (host) fs.cpSync(host, dest, { recursive: true, preserveTimestamps: true, verbatimSymlinks: true })
-    else if (!copyFromLayers(origin.layerDirs, p, dest)) throw new NotFoundError(`RUN --mount=${what},from=${origin.name}: "${source}" does not exist in ${origin.name}; check the source= path`)
+    else if (!this.copyFromLayers(origin.layerDirs, p, dest)) throw new NotFoundError(`RUN --mount=${what},from=${origin.name}: "${source}" does not exist in ${origin.name}; check the source= path`)
+  }
+
+  /** copyFromLayers with the owners of the layers' files: given as it copies, or rootless, through the user namespace after it. */
+  private copyFromLayers(layerDirs: string[], p: string, dest: string): boolean {
+    if (!this.rootless) return copyFromLayers(layerDirs, p, dest)
+    const ledger = new OwnerLedger()
+    if (!copyFromLayers(layerDirs, p, dest, { ids: this.rootless.insideIds(), ledger })) return false
+    this.rootless.restoreOwners(dest, ledger)
+    return true
   }
 
   private fromLayers(origin: BindOrigin, source: string, readWrite: boolean): string {

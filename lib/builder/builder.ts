@@ -30,7 +30,7 @@ import { expandWord, expandWords } from './expand'
 import { LayerView } from './layer-lookup'
 import { runCommandOf, withScriptMount } from './run-command'
 import { BindSources, type BindRequest } from './bind-sources'
-import { CacheMounts, parseRunMounts, type MountInputs, type RunMount } from './run-mounts'
+import { cacheMountsOf, type CacheMounts, parseRunMounts, type MountInputs, type RunMount } from './run-mounts'
 import { RunSecrets } from './run-secrets'
 import { runStep } from './run-step'
 import { SourceDigestMemo } from './source-digest-memo'
@@ -92,7 +92,7 @@ class Builder {
     private readonly opts: BuildOptions,
   ) {
     this.cache = new BuildCache(rt.root, (d) => rt.images.hasLayer(d))
-    this.cacheMounts = new CacheMounts(rt.root)
+    this.cacheMounts = cacheMountsOf(rt)
     this.secrets = new RunSecrets(rt.root, opts.secrets, opts.ssh, !!rt.userIds)
     this.sourceDigests = new SourceDigestMemo(rt.root)
     this.stepLocks = new KeyedLock(path.join(rt.root, 'locks', 'build-steps'))
@@ -257,7 +257,7 @@ class Builder {
     const addedTargets = await this.withView(state, (view) => mounts.flatMap((m) => (m.target ? missingChain(view, m.target) : [])))
     const inputs = await Promise.all(fileMounts.map((m) => this.mountInput(m, ins)))
     const inputOf = (m: RunMount) => inputs[fileMounts.indexOf(m)]
-    const bindSources = new BindSources(this.ctx.dir, this.rt.root)
+    const bindSources = new BindSources(this.ctx.dir, this.rt.root, this.rt.userIds)
     const mountInputs: MountInputs = {
       bindPath: (m) => bindSources.hostPath(inputOf(m)!),
       seed: (m) => {

@@ -9,7 +9,7 @@ import { contextOf, type ContainerContext } from '../container/context'
 import type { BuildCachePruneOptions, BuildCachePruneResult } from '../image/image'
 import { logTimeNs } from '../util/log-time'
 import { BuildCache } from './cache'
-import { CacheMounts } from './run-mounts'
+import { cacheMountsOf } from './run-mounts'
 import { SourceDigestMemo } from './source-digest-memo'
 
 /** Prunes the build cache of `opts.runtime` (see Image.pruneBuildCache). */
@@ -24,6 +24,6 @@ export async function pruneBuildCache(opts: BuildCachePruneOptions = {}): Promis
   return {
     entriesDeleted: dropped.length,
     layersDeleted: candidates.filter((d) => !rt.images.hasLayer(d)).length,
-    cacheMountsDeleted: await new CacheMounts(rt.root).prune(cutoff),
+    cacheMountsDeleted: await cacheMountsOf(rt).prune(cutoff),
   }
 }

@@ -16,6 +16,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { DockerfileError } from '../errors'
 import type { MountOption } from '../storage/mount-types'
+import type { ContainerContext } from '../container/context'
 import { KeyedLock } from '../util/keyed-lock'
 
 /** One parsed `--mount`. */
@@ -120,13 +121,25 @@ export interface MountInputs {
   seed(cache: RunMount): { key: string; fill(dir: string): void } | undefined
 }
 
+/** The cache mounts of a runtime (a rootless one removes them through its user namespace: they may hold files of other ids). */
+export function cacheMountsOf(rt: ContainerContext): CacheMounts {
+  const userIds = rt.userIds
+  return new CacheMounts(rt.root, userIds ? (dir) => userIds.removeTree(dir) : undefined)
+}
+
 /** Where cache mounts live: `<root>/build-cache-mounts/<sha256 of the id>`, with a lock per id for `sharing=locked`. */
 export class CacheMounts {
   private readonly dir: string
   private readonly locks: KeyedLock
 
-  /** @param root - the runtime root */
-  constructor(root: string) {
+  /**
+   * @param root - the runtime root
+   * @param removeTree - removes a tree holding files of other ids (a rootless runtime's, through its user namespace)
+   */
+  constructor(
+    root: string,
+    private readonly removeTree: (dir: string) => void = (dir) => fs.rmSync(dir, { recursive: true, force: true }),
+  ) {
     this.dir = path.join(root, 'build-cache-mounts')
     this.locks = new KeyedLock(path.join(root, 'locks', 'build-cache-mounts'))
   }
@@ -151,7 +164,7 @@ export class CacheMounts {
       try {
         return await fn(mounts.map((m) => (m.type === 'cache' ? this.cacheOption(m, keys.get(m)!, seeds.get(m), fresh, made) : this.option(m, inputs))))
       } finally {
-        for (const d of made) fs.rmSync(d, { recursive: true, force: true })
+        for (const d of made) this.removeTree(d)
       }
     }
     return [...new Set(locked)].sort().reduceRight<() => Promise<T>>((inner, key) => () => this.locks.with(key, inner), run)()
@@ -180,13 +193,13 @@ export class CacheMounts {
   /** Makes `dir` a copy of the seed's files: filled beside it, then renamed into place (a crash leaves no half-seeded cache). */
   private seeded(dir: string, fill: (dir: string) => void): void {
     const staging = path.join(this.dir, `.seed-${path.basename(dir)}-${process.pid}`)
-    fs.rmSync(staging, { recursive: true, force: true })
-    fs.rmSync(dir, { recursive: true, force: true }) // a fresh (noCache) dir, made empty above
+    this.removeTree(staging)
+    this.removeTree(dir) // a fresh (noCache) dir, made empty above
     try {
       fill(staging)
       fs.renameSync(staging, dir)
     } catch (err) {
-      fs.rmSync(staging, { recursive: true, force: true })
+      this.removeTree(staging)
       // Another process seeded the same shared cache first: it is used as it is.
       if (!['ENOTEMPTY', 'EEXIST'].includes((err as NodeJS.ErrnoException).code ?? '')) throw err
     }
@@ -200,7 +213,7 @@ export class CacheMounts {
       await this.locks.with(name, async () => {
         const st = fs.statSync(dir, { throwIfNoEntry: false })
         if (!st || st.mtimeMs >= cutoff) return
-        fs.rmSync(dir, { recursive: true, force: true })
+        this.removeTree(dir)
         removed++
       })
     }

@@ -24,6 +24,7 @@ import type { ResolvedMount } from './mount-types'
 import { LayerView, type LayerEntry } from './volume-layer-view'
 import type { VolumeMeta } from './volumes'
 import { removeTreeAt } from '../files/tree'
+import type { InsideIds, OwnerLedger } from '../files/owner-ledger'
 
 
 /**
@@ -33,8 +34,19 @@ import { removeTreeAt } from '../files/tree'
  */
 class LayerViewCopier {
   private readonly links = new Map<string, string>()
+  private readonly top: string
 
-  constructor(private readonly view: LayerView) {}
+  /**
+   * @param owners - rootless: owners are recorded here (as ids inside) rather than given, for the
+   *   caller to give through the runtime's user namespace once the copy is made
+   */
+  constructor(
+    private readonly view: LayerView,
+    dest: string,
+    private readonly owners?: CopyOwners,
+  ) {
+    this.top = dest
+  }
 
   copy(entry: LayerEntry, dest: string): void {
     const st = entry.stat
@@ -47,13 +59,26 @@ class LayerViewCopier {
   private copyDir(entry: LayerEntry, dest: string): void {
     fs.mkdirSync(dest, { mode: 0o700 })
     for (const [name, child] of this.view.children(entry)) this.copy(child, path.join(dest, name))
-    applyAttributes(dest, entry.stat) // last, so adding the children does not change its mtime
+    this.applyAttributes(dest, entry.stat) // last, so adding the children does not change its mtime
   }
 
   private copySymlink(entry: LayerEntry, dest: string): void {
     fs.symlinkSync(this.view.readlink(entry), dest)
-    fs.lchownSync(dest, entry.stat.uid, entry.stat.gid)
+    this.chown(dest, entry.stat)
     fs.lutimesSync(dest, entry.stat.atimeMs / 1000, entry.stat.mtimeMs / 1000)
+  }
+
+  /** Owner first: chown clears set-uid bits, which chmod then restores. */
+  private applyAttributes(dest: string, st: fs.Stats): void {
+    this.chown(dest, st)
+    fs.chmodSync(dest, st.mode & 0o7777)
+    fs.utimesSync(dest, st.atimeMs / 1000, st.mtimeMs / 1000)
+  }
+
+  private chown(dest: string, st: fs.Stats): void {
+    if (!this.owners) return fs.lchownSync(dest, st.uid, st.gid)
+    const { ids, ledger } = this.owners
+    ledger.record(path.relative(this.top, dest) || '.', { uid: ids.uid(st.uid), gid: ids.gid(st.gid), mode: st.mode & 0o7777 })
   }
 
   private copyFile(entry: LayerEntry, dest: string): void {
@@ -66,16 +91,15 @@ class LayerViewCopier {
     } finally {
       closeQuietly(fd)
     }
-    applyAttributes(dest, entry.stat)
+    this.applyAttributes(dest, entry.stat)
     if (entry.stat.nlink > 1) this.links.set(key, dest)
   }
 }
 
-/** Owner first: chown clears set-uid bits, which chmod then restores. */
-function applyAttributes(dest: string, st: fs.Stats): void {
-  fs.lchownSync(dest, st.uid, st.gid)
-  fs.chmodSync(dest, st.mode & 0o7777)
-  fs.utimesSync(dest, st.atimeMs / 1000, st.mtimeMs / 1000)
+/** A rootless copy's owners: the layers' host ids as ids inside, and where they are recorded. */
+export interface CopyOwners {
+  readonly ids: InsideIds
+  readonly ledger: OwnerLedger
 }
 
 function isEmptyDir(dir: string): boolean {
@@ -115,13 +139,13 @@ function moveIn(scratch: string, dataDir: string, st: fs.Stats): boolean {
  *
  * @param imageLowerDirs - the image's layer directories, top-most first
  */
-export function copyFromLayers(imageLowerDirs: string[], containerPath: string, dest: string): boolean {
+export function copyFromLayers(imageLowerDirs: string[], containerPath: string, dest: string, owners?: CopyOwners): boolean {
   if (imageLowerDirs.length === 0) return false
   const view = new LayerView(imageLowerDirs)
   try {
     const source = view.resolve(containerPath)
     if (!source) return false
-    new LayerViewCopier(view).copy(source, dest)
+    new LayerViewCopier(view, dest, owners).copy(source, dest)
     return true
   } finally {
     view.close()
@@ -143,7 +167,7 @@ export async function seedVolume(volumeDataDir: string, imageLowerDirs: string[]
   try {
     const source = view.resolve(containerPath)
     if (!source?.stat.isDirectory()) return
-    new LayerViewCopier(view).copy(source, scratch)
+    new LayerViewCopier(view, scratch).copy(source, scratch)
     const hasContent = !isEmptyDir(scratch)
     if (moveIn(scratch, volumeDataDir, source.stat) && hasContent) markSeeded(metaFile)
   } finally {

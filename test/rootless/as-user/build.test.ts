@@ -54,3 +54,20 @@ test('a RUN (and a commit) leaving a directory only another id reads makes its l
   await c.remove()
   expect(await output(committed.id, `${hiddenStat}; cat /out/d/f`)).toBe(`${hiddenSeen}data\n`)
 })
+
+test("from= a stage's files of other ids: COPY --from copies them (root's, as BuildKit's COPY without --chown), a bind and a cache seed keep their owners", async () => {
+  const ctx = fs.mkdtempSync(path.join(work, 'ctx-'))
+  const df = [
+    'FROM bb AS src',
+    'RUN mkdir -p /out/d && echo data > /out/d/f && ln -s d/f /out/link && chown -R 1000:50 /out && chmod 0755 /out/d && chmod 0644 /out/d/f',
+    'FROM bb',
+    'COPY --from=src /out /copied',
+    'RUN --mount=type=bind,from=src,source=/out,target=/m cat /m/d/f /m/link > /bound && stat -c "%u:%g %a" /m /m/d /m/d/f >> /bound',
+    'RUN --mount=type=cache,target=/c,from=src,source=/out cat /c/d/f > /cached && stat -c "%u:%g %a" /c/d /c/d/f >> /cached',
+    '',
+  ].join('\n')
+  const img = await Image.build(ctx, { runtime: rt, network: 'none', dockerfile: { content: df } })
+  expect(await output(img.id, 'stat -c "%n %u:%g %a" /copied /copied/d /copied/d/f; readlink /copied/link; cat /bound /cached')).toBe(
+    '/copied 0:0 755\n/copied/d 0:0 755\n/copied/d/f 0:0 644\nd/f\n' + 'data\ndata\n1000:50 755\n1000:50 755\n1000:50 644\n' + 'data\n1000:50 755\n1000:50 644\n',
+  )
+})
