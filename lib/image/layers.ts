@@ -183,14 +183,33 @@ export class LayerStore {
     })
   }
 
-  /** Stores a layer tar we produced (import, commit) as a blob and unpacks it; returns its diffID. */
+  /**
+   * Stores a layer tar we produced (a build step, import, commit) as a blob and unpacks it in the
+   * same pass over its bytes (writing the blob, then reading it back to unpack, took longer); returns
+   * its diffID. An identical layer stored before, or meanwhile by another process, is kept, and this
+   * one's files dropped; an archive that does not unpack leaves nothing behind.
+   */
   async addTar(tar: Readable): Promise<string> {
-    const { digest, fresh } = await this.blobs.add(tar)
+    const scratch = this.newScratch()
+    const blobTmp = this.blobs.tempPath()
+    const diffDir = path.join(scratch, 'diff')
+    const owners = this.ledger()
     try {
-      return await this.unpack(digest, layerMediaTypes.tar)
-    } catch (err) {
-      if (fresh) this.blobs.remove(digest) // an archive that does not unpack leaves nothing behind
-      throw err
+      const result = await ingestLayerPass({ blobTmp, diffDir, blobDigest: '(the layer being stored)', owners }, coalesce(tar))
+      if (!result.layer) throw result.unpackError
+      const blob = { digest: result.blobDigest, mediaType: layerMediaTypes.tar }
+      return await this.lock.with(`blob-${hexOf(blob.digest)}`, async () => {
+        const done = this.unpacked(blob.digest)
+        if (done) return done // the same layer was stored meanwhile (or before): ours goes
+        this.blobs.commitTemp(blobTmp, blob.digest, undefined, { digest: blob.digest, size: result.blobSize })
+        this.restoreOwners(diffDir, owners)
+        const diffId = this.commit(scratch, result.layer!)
+        this.recordBlob(diffId, blob)
+        return diffId
+      })
+    } finally {
+      fs.rmSync(blobTmp, { force: true })
+      this.removeTree(scratch)
     }
   }
 

@@ -244,3 +244,14 @@ test("FROM the host image: RUN steps see the host's /usr (bound as in run() and 
     await host.remove({ force: true })
   }
 })
+
+test('a step stores its layer in one pass: the blob written is not read back to unpack it (COPY and RUN)', async () => {
+  const ctx = context({ 'a.txt': `one pass ${Date.now()}\n` })
+  const blobsDir = path.join(runtime.root, 'blobs', 'sha256')
+  let img: Image | undefined
+  const opened = await filesOpenedDuring(blobsDir, async () => (img = await Image.build(ctx, { runtime, network: 'none', noCache: true, dockerfile: { content: 'FROM bb\nCOPY a.txt /a\nRUN cat /a > /b\n' } })))
+  const built = img!.details.layers.slice(-2).map((d) => d.replace('sha256:', '')) // uncompressed: the blobs' digests are the diffIDs
+  expect(built).toHaveLength(2)
+  expect(opened.filter((name) => built.includes(name))).toEqual([])
+  expect(await runOutput(runtime, img!.id, ['cat', '/b'])).toMatch(/^one pass/)
+})
