@@ -256,7 +256,7 @@ describe('Image.build against BuildKit: cache hits and misses, error texts', () 
 })
 
 describe('Image.build against BuildKit: secret, ssh and seeded cache mounts', () => {
-  it('secret files (default and given target, mode, owner; an absent one left out) and ssh sockets (SSH_AUTH_SOCK, mode, owner) give BuildKit\'s tree', async () => {
+  it('secret files (default and given target, mode, owner; an absent one left out) and ssh sockets (SSH_AUTH_SOCK, mode, owner) give BuildKit\'s tree; a changed secret is a cache hit in both', async () => {
     const secretFile = path.join(work, 'token-file')
     fs.writeFileSync(secretFile, 'differential-secret\n')
     const agent = net.createServer((c) => c.end())
@@ -280,6 +280,13 @@ describe('Image.build against BuildKit: secret, ssh and seeded cache mounts', ()
       const d = await differences(ctx, 'bdiff-secrets', 'buildkit', stubParents, {}, given)
       expectAlike(d)
       expect([...d.ours.keys()].filter((p) => /^(s\d|ssh2?)$/.test(p)).sort()).toEqual(['s1', 's2', 's3', 's4', 'ssh', 'ssh2'])
+      // A changed secret is no part of a step's key: every RUN is taken from the cache, by BuildKit as here.
+      fs.writeFileSync(secretFile, 'another secret\n')
+      const r = await dockerBuildWith(engine, 'buildkit', ctx, 'bdiff-secrets-buildkit', given.docker)
+      if (r.code !== 0) throw new Error(`docker build failed:\n${r.output}`)
+      const ours: boolean[] = []
+      await Image.build(ctx, { runtime, network: 'none', ...given.here, onProgress: (e) => e.status !== 'running' && e.instruction.startsWith('RUN') && ours.push(e.status === 'cached') })
+      expect({ buildkit: buildkitCached(r.output), ours }).toEqual({ buildkit: ours.map(() => true), ours: [true, true, true, true, true, true] })
     } finally {
       agent.close()
     }
