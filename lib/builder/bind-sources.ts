@@ -15,6 +15,7 @@ import { NotFoundError } from '../errors'
 import { copyFromLayers } from '../storage/volume-seed'
 import { removeTreeAt } from '../files/tree'
 import { scratchPath } from './build-scratch'
+import { rootlessLayerReadError } from './errors'
 import type { HostBind } from '../image/store'
 import { OwnerLedger, type InsideIds, type TreeOwnership } from '../files/owner-ledger'
 
@@ -74,7 +75,15 @@ export class BindSources {
     const p = path.posix.resolve('/', source)
     const host = hostPathIn(origin.hostBinds, p)
     if (host) fs.cpSync(host, dest, { recursive: true, preserveTimestamps: true, verbatimSymlinks: true })
-    else if (!this.copyFromLayers(origin.layerDirs, p, dest)) throw new NotFoundError(`RUN --mount=${what},from=${origin.name}: "${source}" does not exist in ${origin.name}; check the source= path`)
+    else if (!this.copyFromLayersAs(`RUN --mount=${what},from=${origin.name}`, origin.layerDirs, p, dest)) throw new NotFoundError(`RUN --mount=${what},from=${origin.name}: "${source}" does not exist in ${origin.name}; check the source= path`)
+  }
+
+  private copyFromLayersAs(what: string, layerDirs: string[], p: string, dest: string): boolean {
+    try {
+      return this.copyFromLayers(layerDirs, p, dest)
+    } catch (err) {
+      throw rootlessLayerReadError(!!this.rootless, err, what)
+    }
   }
 
   /** copyFromLayers with the owners of the layers' files: given as it copies, or rootless, through the user namespace after it. */

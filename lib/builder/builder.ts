@@ -25,7 +25,7 @@ import { isHeredocMarker, parseDockerfile, type Dockerfile, type Instruction } f
 import { heredocSource } from './heredoc-source'
 import { isExtractedArchive } from './archive-source'
 import { fetchUrlSource, isUrl, type UrlSource } from './url-source'
-import { UnsupportedDockerfileFeatureError } from './errors'
+import { rootlessLayerReadError, UnsupportedDockerfileFeatureError } from './errors'
 import { expandWord, expandWords } from './expand'
 import { LayerView } from './layer-lookup'
 import { runCommandOf, withScriptMount } from './run-command'
@@ -418,7 +418,10 @@ class Builder {
   private async withSources<T>(ins: Instruction, paths: string[], use: (sources: Source[]) => Promise<T>): Promise<T> {
     const from = ins.flags.get('from')
     if (from === undefined || !paths.length) return use(paths.flatMap((p) => this.ctx.select(p)))
-    return withSourcesFromLayers(this.rt, await this.fromOrigin(from, ins), paths, use)
+    const origin = await this.fromOrigin(from, ins)
+    return withSourcesFromLayers(this.rt, origin, paths, use).catch((err: unknown) => {
+      throw rootlessLayerReadError(!!this.rt.userIds, err, `COPY --from=${from}`)
+    })
   }
 
   /** The image a `from` names when no stage has that name; EDOCKERFILE when there is none either. */

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { MiniContainerError } from '../errors'
+import { MiniContainerError, errnoOf } from '../errors'
 
 /** A Dockerfile feature minicontainer does not carry out yet: EUNSUPPORTED, never silently ignored. */
 export class UnsupportedDockerfileFeatureError extends MiniContainerError {
@@ -12,4 +12,19 @@ export class UnsupportedDockerfileFeatureError extends MiniContainerError {
   constructor(readonly line: number, feature: string) {
     super('EUNSUPPORTED', `Dockerfile line ${line}: ${feature}`)
   }
+}
+
+/**
+ * What a rootless build's read of a stage's or image's files refused with EACCES or EPERM throws:
+ * the layers hold them with subordinate ids, and a file or directory only another id inside may
+ * read or search is not read through the runtime's keeper here yet. Anything else as it is.
+ */
+export function rootlessLayerReadError(rootless: boolean, err: unknown, what: string): unknown {
+  const errno = errnoOf(err)
+  if (!rootless || (errno !== 'EACCES' && errno !== 'EPERM')) return err
+  return new MiniContainerError(
+    'EUNSUPPORTED',
+    `${what}: a rootless build does not yet read a stage's or image's files that only another id inside may read or search (${(err as Error).message}); ` +
+      'make them readable to others in that stage (e.g. RUN chmod -R o+rX <dir>), or build with a root runtime',
+  )
 }

@@ -71,3 +71,11 @@ test("from= a stage's files of other ids: COPY --from copies them (root's, as Bu
     '/copied 0:0 755\n/copied/d 0:0 755\n/copied/d/f 0:0 644\nd/f\n' + 'data\ndata\n1000:50 755\n1000:50 755\n1000:50 644\n' + 'data\n1000:50 755\n1000:50 644\n',
   )
 })
+
+test("from= a stage's directory only another id may read or search: EUNSUPPORTED saying what to do, for COPY --from and a bind", async () => {
+  const ctx = fs.mkdtempSync(path.join(work, 'ctx-'))
+  const stage = `FROM bb AS src\nRUN ${makeHidden}\nFROM bb\n`
+  for (const step of ['COPY --from=src /out /copied', 'RUN --mount=type=bind,from=src,source=/out,target=/m true']) {
+    await expect(Image.build(ctx, { runtime: rt, network: 'none', dockerfile: { content: `${stage}${step}\n` } })).rejects.toMatchObject({ code: 'EUNSUPPORTED', message: expect.stringContaining('chmod -R o+rX') })
+  }
+})
