@@ -15,6 +15,7 @@ import { Readable, Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { DigestMismatchError, InvalidArgumentError } from '../errors'
 import { scratchName, removeStaleScratch } from './scratch'
+import { PoolSha256 } from '../sys/pool-sha256'
 
 const digestPattern = /^sha256:[0-9a-f]{64}$/
 
@@ -51,6 +52,25 @@ export class Hashing extends Transform {
   /** "sha256:<hex>" of everything that passed (call once, after the end). */
   digest(): string {
     return `sha256:${this.hash.digest('hex')}`
+  }
+}
+
+/** Chunks a {@link PoolHashing} lets through ahead of their hash: enough to keep the threadpool busy, few enough to bound memory. */
+const POOL_HASH_AHEAD = 2
+
+/** A pass-through that hashes what flows through it on the threadpool ({@link PoolSha256}): a layer's diffID. */
+export class PoolHashing extends Transform {
+  private readonly hash = new PoolSha256()
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null, data?: Buffer) => void): void {
+    const hashed = this.hash.update(chunk)
+    if (this.hash.pending <= POOL_HASH_AHEAD) return cb(null, chunk)
+    hashed.then(() => cb(null, chunk))
+  }
+
+  /** "sha256:<hex>" of everything that passed (once, after the end). */
+  async digest(): Promise<string> {
+    return `sha256:${await this.hash.digest()}`
   }
 }
 

@@ -7,7 +7,6 @@
  *
  * @module
  */
-import * as crypto from 'node:crypto'
 import * as fs from 'node:fs'
 import { once } from 'node:events'
 import { PassThrough, type Readable } from 'node:stream'
@@ -16,7 +15,8 @@ import { applyLayer } from '../files/diff'
 import type { OwnerLedger } from '../files/owner-ledger'
 import { decompressed, writeAll } from '../files/tar-streams'
 import { diskUsage } from '../files/disk-usage'
-import { Hashing } from './blobs'
+import { PoolHashing } from './blobs'
+import { PoolSha256 } from '../sys/pool-sha256'
 
 /** Where a layer ingest writes: both paths are private scratch of the store. */
 export interface LayerIngest {
@@ -51,13 +51,13 @@ export interface LayerIngestResult {
  * A broken archive is EINVALID naming the blob.
  */
 export async function unpackInto(diffDir: string, src: Readable, blobDigest: string, { owners, userxattr }: Pick<LayerIngest, 'owners' | 'userxattr'> = {}): Promise<{ diffId: string; size: number }> {
-  const hashing = new Hashing()
+  const hashing = new PoolHashing()
   const plain = decompressed(src)
   plain.on('error', (err) => hashing.destroy(err))
   await applyLayer(diffDir, plain.pipe(hashing), { whiteouts: userxattr ? 'overlay-userxattr' : 'overlay', owners }).catch((err) => {
     throw layerError(blobDigest, err)
   })
-  return { diffId: hashing.digest(), size: await diskUsage(diffDir) }
+  return { diffId: await hashing.digest(), size: await diskUsage(diffDir) }
 }
 
 /**
@@ -69,12 +69,13 @@ export async function unpackInto(diffDir: string, src: Readable, blobDigest: str
  * removes both paths whenever it does not commit them.
  */
 export async function ingestLayerPass(job: LayerIngest, chunks: AsyncIterable<Buffer>): Promise<LayerIngestResult> {
-  const hash = crypto.createHash('sha256')
+  const hash = new PoolSha256()
+  let hashing: Promise<void> = Promise.resolve()
   let blobSize = 0
   const fd = fs.openSync(job.blobTmp, 'wx', 0o644)
-  // One blob write in flight, on the threadpool: this thread (a pull's bottleneck) hashes and unpacks the next
-  // chunk meanwhile. Writing into fresh page-cache pages costs milliseconds per MiB on some machines; done here
-  // synchronously, it took a fifth of this thread's time.
+  // One blob write and one blob hash in flight, on the threadpool: this thread (a pull's bottleneck) unpacks the
+  // next chunk meanwhile (its diffID is hashed there too: PoolHashing). Writing into fresh page-cache pages costs
+  // milliseconds per MiB on some machines; done here synchronously, it took a fifth of this thread's time.
   let writing: Promise<void> = Promise.resolve()
   const toLayer = new PassThrough({ highWaterMark: 1 << 20 })
   let unpackError: unknown
@@ -85,14 +86,15 @@ export async function ingestLayerPass(job: LayerIngest, chunks: AsyncIterable<Bu
   })
   try {
     for await (const chunk of chunks) {
-      hash.update(chunk)
+      await hashing
+      hashing = hash.update(chunk)
       blobSize += chunk.length
       await writing
       writing = writeAll(fd, chunk)
       writing.catch(() => undefined) // awaited at the next chunk or the end; not an unhandled rejection meanwhile
       if (!toLayer.destroyed && !toLayer.write(chunk)) await drainedOrGone(toLayer)
     }
-    await writing
+    await Promise.all([writing, hashing])
     toLayer.end()
   } catch (err) {
     toLayer.destroy(err as Error) // with the error: a plain destroy() would leave the unpacker waiting for an end
@@ -102,7 +104,7 @@ export async function ingestLayerPass(job: LayerIngest, chunks: AsyncIterable<Bu
     fs.closeSync(fd)
   }
   const layer = await unpack
-  return { blobDigest: `sha256:${hash.digest('hex')}`, blobSize, ...(layer ? { layer } : { unpackError }) }
+  return { blobDigest: `sha256:${await hash.digest()}`, blobSize, ...(layer ? { layer } : { unpackError }) }
 }
 
 /** Resolves when the stream drained, or was destroyed (its reader gave up). */
