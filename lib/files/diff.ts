@@ -47,7 +47,8 @@ import { ArchiveWalker } from './archive-walker'
 import type { SourceReads } from './source-reads'
 import { PathChain } from './path-chain'
 import { decompressed, toNodeReadable } from './tar-streams'
-import { entryParts, extractEach, writableEntryTypes, writeOver, type EntryHeader, type TarEntry } from './tar-extract'
+import { deferrableFile, entryParts, extractEach, writableEntryTypes, writeOver, type EntryHeader, type TarEntry } from './tar-extract'
+import { PendingFileWrites } from './pending-file-writes'
 import { UnsafeEntryError } from './errors'
 import { mayCreateDevices } from './devices'
 import { removeTree } from './tree'
@@ -110,12 +111,15 @@ export async function applyLayer(dir: string, input: Readable | Buffer, opts: Ap
   // The parents of the last entry stay open for the next ones (see PathChain); a symlink on the way is followed inside dir.
   const parents = new PathChain(dirfd, { flags: O_PATH, resolve: IN_DIR, made: (rel) => created.add(rel) })
   const source = decompressed(Buffer.isBuffer(input) ? Readable.from([input]) : input)
+  const writes = new PendingFileWrites()
   try {
-    await extractEach(source, dirfd, IN_DIR, (entry, dirs) => applyEntry(dirfd, entry, { mode, owners: opts.owners }, parents, created, dirs), { ...opts, xattrs: true })
+    const apply = (entry: TarEntry, dirs: [string, EntryHeader][]) => applyEntry(dirfd, entry, { mode, owners: opts.owners, writes }, parents, created, dirs)
+    await extractEach(source, dirfd, IN_DIR, apply, { ...opts, xattrs: true, settle: () => writes.settle() })
   } catch (err) {
     source.destroy() // stops reading the caller's stream
     throw err
   } finally {
+    await writes.drain() // they write through the parents' fds
     parents.close()
     close(dirfd)
   }
@@ -124,7 +128,7 @@ export async function applyLayer(dir: string, input: Readable | Buffer, opts: Ap
 async function applyEntry(
   dirfd: number,
   entry: TarEntry,
-  { mode, owners }: { mode: NonNullable<ApplyLayerOptions['whiteouts']>; owners?: OwnerLedger },
+  { mode, owners, writes }: { mode: NonNullable<ApplyLayerOptions['whiteouts']>; owners?: OwnerLedger; writes: PendingFileWrites },
   parents: PathChain,
   created: Set<string>,
   dirs: [string, EntryHeader][],
@@ -138,6 +142,10 @@ async function applyEntry(
   const type = h.type ?? 'file'
   const name = parts[parts.length - 1]
   const rel = parts.join('/')
+  const parent = parts.slice(0, -1).join('/')
+  // A small file joins the writes in flight; anything else waits for them (see PendingFileWrites).
+  const deferred = deferrableFile(h) && !name.startsWith(WH) ? { writes, parent } : undefined
+  if (!deferred || !writes.mayJoin(parent, name)) await writes.settle()
   const pfd = parents.open(parts.slice(0, -1))
   if (name === OPQ) {
     await drain()
@@ -172,7 +180,7 @@ async function applyEntry(
   if (device ? !mayCreateDevices() : !writableEntryTypes.has(type)) return drain()
   created.add(rel)
   const meta = { uid: h.uid ?? 0, gid: h.gid ?? 0, mtime: h.mtime ?? new Date(), mode: (h.mode ?? 0o644) & 0o7777 }
-  await writeOver({ rootfd: dirfd, resolve: IN_DIR, pfd, name, label: 'layer entry' }, entry, meta, rel, dirs)
+  await writeOver({ rootfd: dirfd, resolve: IN_DIR, pfd, name, label: 'layer entry', deferred }, entry, meta, rel, dirs)
   // A hard link shares its target's inode, whose entry has the owner.
   if (type === 'link') owners?.forget(rel)
   else owners?.record(rel, { ...meta, caps: type === 'file' || type === 'contiguous-file' ? h.xattrs?.get('security.capability') : undefined })

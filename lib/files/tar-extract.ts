@@ -36,6 +36,7 @@ import { isDir, lstatAt } from './resolve'
 import { removeTree } from './tree'
 import { feed, writeAll, writeAllSync } from './tar-streams'
 import { PathChain } from './path-chain'
+import type { PendingFileWrites } from './pending-file-writes'
 
 /** Splits and checks an archive name; returns its components, [] for the top dir itself. */
 export function entryParts(name: string, what: string): string[] {
@@ -55,15 +56,15 @@ export type TarEntry = AsyncIterable<unknown> & { header: EntryHeader }
 /**
  * Reads a tar entry by entry into `dirfd` with `onEntry`, which lists the
  * directories it made; their metadata is set last, once adding their
- * content has stopped changing their mtimes. `owner` overrides the
- * archive's uid/gid.
+ * content has stopped changing their mtimes (after `settle`, which waits for
+ * writes `onEntry` left in flight). `chown` overrides the archive's uid/gid.
  */
 export async function extractEach(
   source: Readable,
   dirfd: number,
   resolve: number,
   onEntry: (entry: TarEntry, dirs: [string, EntryHeader][]) => Promise<void>,
-  opts: { signal?: AbortSignal; chown?: { uid: number; gid: number }; xattrs?: boolean } = {},
+  opts: { signal?: AbortSignal; chown?: { uid: number; gid: number }; xattrs?: boolean; settle?: () => Promise<void> } = {},
 ): Promise<void> {
   const dirs: [string, EntryHeader][] = []
   // Names as bytes (latin1 maps each byte to one character), PAX ones from the scanner's raw records.
@@ -79,6 +80,7 @@ export async function extractEach(
     await onEntry(entry, dirs)
   }
   await feeding
+  await opts.settle?.() // file writes still in flight change their directories' mtimes
   setDirMeta(dirfd, resolve, dirs.reverse(), opts.chown)
 }
 
@@ -135,8 +137,18 @@ function ownerIds(h: EntryHeader): void {
  * layer of 5,000 small files. Larger files keep the threadpool, whose writes
  * overlap the tar parsing on this thread (blocking writes for every file made
  * image loads slower, 5f270f9) and never hold a server's event loop for long.
+ * A layer's small files go to the threadpool all the same, but whole, create
+ * to close in one call and several at once ({@link EntryTarget.deferred}):
+ * there the round trip is one per file, and the file's creation leaves this
+ * thread too.
  */
 const SYNC_FILE_MAX = 64 << 10
+
+/** Whether an entry is a file written whole by one call ({@link EntryTarget.deferred}): small, and without xattrs (set through its fd). */
+export function deferrableFile(h: EntryHeader): boolean {
+  const type = h.type ?? 'file'
+  return (type === 'file' || type === 'contiguous-file') && (h.size ?? 0) <= SYNC_FILE_MAX && !h.xattrs?.size
+}
 
 /** Entry types written out by the extractors; devices are handled (refused or skipped) by each caller. */
 export const writableEntryTypes = new Set(['file', 'contiguous-file', 'directory', 'symlink', 'link', 'fifo'])
@@ -152,6 +164,8 @@ export interface EntryTarget {
   name: string
   /** "archive entry" or "layer entry", for error messages. */
   label: string
+  /** Where a {@link deferrableFile} goes instead of being written here: writes on the threadpool into `pfd`, which is at `parent`. */
+  deferred?: { writes: PendingFileWrites; parent: string }
 }
 
 /**
@@ -174,6 +188,7 @@ async function writeEntry(t: EntryTarget, entry: TarEntry, meta: { uid: number; 
       return drain()
     case 'file':
     case 'contiguous-file': {
+      if (t.deferred && deferrableFile(h)) return t.deferred.writes.add(pfd, t.deferred.parent, name, await entryBytes(entry), meta)
       const fd = openat(pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600)
       try {
         const small = (h.size ?? 0) <= SYNC_FILE_MAX
@@ -205,6 +220,13 @@ async function writeEntry(t: EntryTarget, entry: TarEntry, meta: { uid: number; 
       setMeta(pfd, name, meta)
       return drain()
   }
+}
+
+/** The bytes of a (small) entry in one buffer. */
+async function entryBytes(entry: TarEntry): Promise<Buffer> {
+  const chunks: Buffer[] = []
+  for await (const chunk of entry) chunks.push(chunk as Buffer)
+  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)
 }
 
 /**

@@ -24,6 +24,7 @@ interface Fns {
   fstatat: Fn
   mknodat: Fn
   setMeta: Fn
+  writeFile: Fn
   copyMeta: Fn
   copyData: Fn
   copyFile: Fn
@@ -62,6 +63,7 @@ function lib(): Fns {
       fstatat: l.func('int mc_fstatat(int dirfd, const char *name, int flags, _Out_ uint64_t *out)'),
       mknodat: l.func('int mc_mknodat(int dirfd, const char *name, unsigned int mode, unsigned int major, unsigned int minor)'),
       setMeta: l.func('int mc_set_meta(int dirfd, const char *name, unsigned int what, unsigned int uid, unsigned int gid, unsigned int mode, int64_t sec, int64_t nsec)'),
+      writeFile: l.func('int mc_write_file(int dirfd, const char *name, const uint8_t *data, int64_t len, unsigned int what, unsigned int uid, unsigned int gid, unsigned int mode, int64_t sec, int64_t nsec)'),
       copyMeta: l.func('int mc_copy_meta(int srcfd, int dstfd, int flags)'),
       copyData: l.func('int64_t mc_copy_data(int infd, int outfd, int64_t max, int sparse)'),
       copyFile: l.func('int mc_copy_file(int sdir, const char *sname, int ddir, const char *dname, int flags, _Inout_ uint64_t *out, _Out_ int *fds)'),
@@ -270,7 +272,21 @@ export function mknodat(dirfd: number, name: Name, mode: number, major: number, 
  * targets `dirfd` itself, which must then be opened, not O_PATH). Owner
  * changes that the kernel refuses (EPERM/EINVAL) are skipped.
  */
-export function setMeta(dirfd: number, name: Name, m: { uid?: number; gid?: number; mode?: number; mtime?: Date | { sec: number; nsec: number } }): void {
+export function setMeta(dirfd: number, name: Name, m: FileMeta): void {
+  const { what, sec, nsec } = metaArgs(m)
+  check(lib().setMeta(dirfd, name, what, m.uid ?? 0, m.gid ?? 0, m.mode ?? 0, sec, nsec), 'setmeta', name === '' ? undefined : name)
+}
+
+/** Owner, mode and mtime to set ({@link setMeta}); an absent field is left as it is. */
+export interface FileMeta {
+  uid?: number
+  gid?: number
+  mode?: number
+  mtime?: Date | { sec: number; nsec: number }
+}
+
+/** The `what` bits (1 owner, 2 mode, 4 mtime) and the mtime of libmcnative's metadata calls. */
+function metaArgs(m: FileMeta): { what: number; sec: number; nsec: number } {
   let what = 0
   if (m.uid !== undefined && m.gid !== undefined) what |= 1
   if (m.mode !== undefined) what |= 2
@@ -284,7 +300,26 @@ export function setMeta(dirfd: number, name: Name, m: { uid?: number; gid?: numb
       nsec = (ms - sec * 1000) * 1e6
     } else ({ sec, nsec } = m.mtime)
   }
-  check(lib().setMeta(dirfd, name, what, m.uid ?? 0, m.gid ?? 0, m.mode ?? 0, sec, nsec), 'setmeta', name === '' ? undefined : name)
+  return { what, sec, nsec }
+}
+
+/**
+ * Creates `name` in `dirfd` (O_EXCL, never through a symlink) holding
+ * `data`, then sets its metadata as {@link setMeta} does, in one call on a
+ * worker thread: the create, write, chown, chmod, utimes and close of a small
+ * file leave this thread. `dirfd` must stay open until it resolves.
+ */
+export function writeFileAsync(dirfd: number, name: Name, data: Buffer, m: FileMeta): Promise<void> {
+  const { what, sec, nsec } = metaArgs(m)
+  const cname = cName(name)
+  return new Promise((resolve, reject) => {
+    lib().writeFile.async(dirfd, cname, data, data.length, what, m.uid ?? 0, m.gid ?? 0, m.mode ?? 0, sec, nsec, (err: unknown, r: number) => {
+      void [data, cname] // named here, so that they stay alive until the worker thread is done with their bytes
+      if (err) reject(err)
+      else if (r < 0) reject(new SyscallError('write_file', errnoName(-r), nameStr(name)))
+      else resolve()
+    })
+  })
 }
 
 /** Copies owner (with MC_OWNER), mode and times from one open fd to another. */
