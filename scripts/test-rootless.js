@@ -31,7 +31,7 @@ const passedThrough = ['MC_TEST_TIME_SCALE', 'DEBUG']
 function main(args) {
   if (process.getuid() !== 0) return runJest(process.execPath, [jest, '--selectProjects', 'rootless', ...args], process.env)
   require(path.join(checkout, 'test/tools/ts-register.js'))
-  const { makeUnprivilegedUser, pidsOf } = require(path.join(checkout, 'test/tools/unprivileged-user.ts'))
+  const { makeUnprivilegedUser, pidsOf, killAllOf, rmdirWhenEmpty } = require(path.join(checkout, 'test/tools/unprivileged-user.ts'))
   const { detectUnified } = require(path.join(checkout, 'lib/cgroups/layout.ts'))
   process.on('SIGINT', () => {}) // jest gets it too: clean up once it has ended
   const started = Date.now()
@@ -61,8 +61,12 @@ function main(args) {
     problems.push(...leftovers(user, home, pidsOf))
   } finally {
     reclaimCache()
-    user.remove() // kills what is left first, so that its cgroups can go
-    problems.push(...removeCgroup(cgroup))
+    try {
+      killAllOf(user.uid, user.gid) // what is left dies first, so that its cgroups can go
+      problems.push(...removeCgroup(cgroup, rmdirWhenEmpty)) // before remove(), which would take them unreported
+    } finally {
+      user.remove()
+    }
     for (const dir of [home, `/tmp/minicontainer-${user.uid}`]) fs.rmSync(dir, { recursive: true, force: true })
   }
   for (const p of problems) console.error(`test:rootless: left behind: ${p}`)
@@ -95,7 +99,7 @@ function delegateCgroup(unified, user) {
  * directories jest's processes sat in are not leftovers: `owner`, and `init` in it, where the
  * library moves them when the directory holding them must enable controllers.
  */
-function removeCgroup(cgroup) {
+function removeCgroup(cgroup, rmdirWhenEmpty) {
   if (!cgroup || !fs.existsSync(cgroup.dir)) return []
   const left = []
   const remove = (dir) => {
@@ -105,18 +109,6 @@ function removeCgroup(cgroup) {
   }
   remove(cgroup.dir)
   return left
-}
-
-/** rmdir of a cgroup, retried while the processes just killed in it are still leaving (EBUSY) for up to 5 s. */
-function rmdirWhenEmpty(dir) {
-  for (let i = 0; ; i++) {
-    try {
-      return fs.rmdirSync(dir)
-    } catch (err) {
-      if (err.code !== 'EBUSY' || i === 500) throw err
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10)
-    }
-  }
 }
 
 /** What a clean run leaves of the user: no process, no mount of its files. */

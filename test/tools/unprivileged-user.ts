@@ -10,7 +10,7 @@ import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { busyboxRootfs } from '../helpers'
+import { busyboxRootfs, timeScale } from '../helpers'
 import { nodeScript, type NodeResult } from './node-child'
 
 const subidFiles = ['/etc/subuid', '/etc/subgid']
@@ -39,6 +39,62 @@ export function pidsOf(uid: number): number[] {
   })
 }
 
+/** `pid`'s command line, state and parent, for an error naming what would not die. */
+function describePid(pid: number): string {
+  try {
+    const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim()
+    const [state, ppid] = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')
+    return `${pid} (${cmd || '?'}, state ${state}, parent ${ppid})`
+  } catch {
+    return `${pid} (gone meanwhile)`
+  }
+}
+
+/**
+ * Kills every process of `uid` and waits until /proc lists none, for up to 10 s. One kill(-1, SIGKILL)
+ * sent as the uid itself (by a child running as that uid) reaches, atomically, every process the uid may
+ * signal: its own, those of user namespaces it owns (its containers, as subordinate ids), and none of
+ * anyone else's; a fork in flight is aborted by the kernel rather than missed, so a parent dying while
+ * it starts a child (a pasta daemonizing) leaves no survivor (a kill pid by pid of a scan missed it). Sent
+ * again while any is listed: a process that takes on the uid meanwhile (setuid) is caught by the next.
+ */
+export function killAllOf(uid: number, gid: number): void {
+  const deadline = Date.now() + 10_000 * timeScale
+  for (;;) {
+    // node's process.kill, not kill(1), whose options differ between procps and util-linux; ESRCH
+    // when nothing was left to signal: the scan below is the judge.
+    spawnSync(process.execPath, ['-e', `try { process.kill(-1, 'SIGKILL') } catch {}`], { uid, gid, cwd: '/', stdio: 'ignore' })
+    const left = pidsOf(uid)
+    if (!left.length) return
+    if (Date.now() > deadline) throw new Error(`processes of uid ${uid} outlived SIGKILL for 10 s: ${left.map(describePid).join('; ')}`)
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20) // a SIGKILLed process exits, and is reaped, asynchronously
+  }
+}
+
+/** rmdir of a cgroup, retried while the processes just killed in it are still leaving (EBUSY) for up to 5 s. */
+export function rmdirWhenEmpty(dir: string): void {
+  for (let i = 0; ; i++) {
+    try {
+      return fs.rmdirSync(dir)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EBUSY' || i === 500) throw err
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10)
+    }
+  }
+}
+
+/** Cgroup directories under the cgroup2 mounts owned by `uid` (delegated to it), deepest first. */
+function cgroupsOwnedBy(uid: number): string[] {
+  const mounts = fs.readFileSync('/proc/self/mounts', 'utf8').split('\n').map((l) => l.split(' ')).filter((f) => f[2] === 'cgroup2').map((f) => f[1])
+  const owned: string[] = []
+  const walk = (dir: string): void => {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) walk(path.join(dir, e.name))
+    if (fs.statSync(dir).uid === uid) owned.push(dir)
+  }
+  for (const mount of mounts) walk(mount)
+  return owned
+}
+
 /** runuser's arguments running `node -e nodeScript(body)` as `name` through `wrapper`, in a clean environment plus `extraEnv`. */
 function runuserArgs(name: string, body: string, wrapper: string[], extraEnv: Record<string, string>): string[] {
   const vars = { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: '/', USER: name, ...extraEnv }
@@ -57,7 +113,11 @@ export interface UnprivilegedUser {
   node(body: string, wrapper?: string[], env?: Record<string, string>): NodeResult
   /** Starts `node -e nodeScript(body)` as this user, like {@link node}, without waiting for it (runuser's process: the script prints its own pid to be killed). */
   spawnNode(body: string, env?: Record<string, string>): ChildProcess
-  /** Kills what still runs as the user, deletes it and checks that its subordinate ranges went with it. */
+  /**
+   * Kills every process of the user (waiting until none is left, before and after userdel), deletes
+   * it, then removes what else is left of it: its home and /run/user/<uid> if made, the cgroups
+   * delegated to it; throws if userdel left its passwd entry or a subordinate range.
+   */
   remove(): void
 }
 
@@ -88,9 +148,13 @@ export function makeUnprivilegedUser(opts: { subids?: boolean } = {}): Unprivile
       return spawn('runuser', runuserArgs(name, body, [], extraEnv), { cwd: '/', stdio: ['ignore', 'pipe', 'pipe'] })
     },
     remove() {
-      for (const pid of pidsOf(uid)) process.kill(pid, 'SIGKILL')
+      killAllOf(uid, gid)
       execFileSync('userdel', [name])
-      for (const file of subidFiles) if (fs.readFileSync(file, 'utf8').split('\n').some((l) => l.startsWith(`${name}:`))) throw new Error(`userdel left ${name}'s line in ${file}`)
+      killAllOf(uid, gid) // one that took on the uid while userdel ran
+      for (const dir of [`/home/${name}`, `/run/user/${uid}`]) fs.rmSync(dir, { recursive: true, force: true })
+      for (const dir of cgroupsOwnedBy(uid)) rmdirWhenEmpty(dir)
+      for (const file of ['/etc/passwd', ...subidFiles])
+        if (fs.readFileSync(file, 'utf8').split('\n').some((l) => l.startsWith(`${name}:`))) throw new Error(`userdel left ${name}'s line in ${file}`)
     },
   }
 }
