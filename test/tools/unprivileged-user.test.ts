@@ -29,9 +29,6 @@ describe('UnprivilegedUser.remove()', () => {
   const cgroups: string[] = []
   let madeRunUser = false
 
-  beforeEach(() => {
-    user = makeUnprivilegedUser()
-  })
   afterEach(() => {
     // What a failed remove() left: no process, no user, no directory.
     try {
@@ -48,6 +45,7 @@ describe('UnprivilegedUser.remove()', () => {
   test('a chain of dying parents, each forking the next as it exits, and a detached sleep are gone after remove(), and stay gone', async () => {
     // Each hop starts the next and exits at once: whatever a scan of /proc lists has forked its
     // successor, which the scan missed, by the time it is killed.
+    user = makeUnprivilegedUser()
     const hop = script(dirs, 'hop', '"$0" &')
     spawnSync('runuser', ['-u', user.name, '--', 'setsid', '-f', 'sleep', '1000'], { stdio: 'ignore' })
     spawn('runuser', ['-u', user.name, '--', hop], { stdio: 'ignore' })
@@ -64,6 +62,7 @@ describe('UnprivilegedUser.remove()', () => {
   })
 
   test("its /run/user directory and a cgroup delegated to it, holding its process, are gone after remove()", () => {
+    user = makeUnprivilegedUser()
     const mount = fs.readFileSync('/proc/self/mounts', 'utf8').split('\n').map((l) => l.split(' ')).find((f) => f[2] === 'cgroup2')?.[1]
     expect(mount).toBeDefined() // a cgroup2 mount to delegate from (every host the suite runs on has one)
     const runDir = `/run/user/${user.uid}`
@@ -84,5 +83,15 @@ describe('UnprivilegedUser.remove()', () => {
     expect(pidsOf(user.uid)).toEqual([])
     expect(fs.existsSync(runDir)).toBe(false)
     expect(fs.existsSync(cgroup)).toBe(false)
+  })
+
+  test('a script running past its time limit is killed with what it started, and the error says so with its stderr', () => {
+    user = makeUnprivilegedUser({ scriptTimeoutMs: 3000 * timeScale })
+    const started = () =>
+      user.node(`const s = require('node:child_process').spawn('sleep', ['1000'], { detached: true, stdio: 'ignore' })
+console.error('started ' + s.pid)
+setInterval(() => {}, 1000)`)
+    expect(started).toThrow(/ran past [\d.]+ s and was killed with every process of the user.*\n.*started \d+/s)
+    expect(pidsOf(user.uid)).toEqual([])
   })
 })

@@ -102,6 +102,14 @@ function runuserArgs(name: string, body: string, wrapper: string[], extraEnv: Re
   return ['-u', name, '--', ...env, ...wrapper, process.execPath, '-e', nodeScript(body)]
 }
 
+/**
+ * How long {@link UnprivilegedUser.node} lets a script run. A script loads the library from its
+ * sources (transpiled as it is required) and runs a few containers: 14-16 s each at a load of 11 on
+ * 2 cores (test/rootless/start.test.ts), so 60 s leaves about 4 times that; a slower host stretches it
+ * with MC_TEST_TIME_SCALE, as every other limit of the tests.
+ */
+export const defaultScriptTimeoutMs = 60_000 * timeScale
+
 /** The user made by {@link makeUnprivilegedUser}. */
 export interface UnprivilegedUser {
   name: string
@@ -109,7 +117,7 @@ export interface UnprivilegedUser {
   gid: number
   /** Its one subordinate range, the same for uids and gids (count 0: made without one). */
   subids: { start: number; count: number }
-  /** Runs `node -e nodeScript(body)` as this user to its end, through `wrapper` (a command that execs its arguments) when given, with `env` added to its clean environment. */
+  /** Runs `node -e nodeScript(body)` as this user to its end (at most `scriptTimeoutMs` of {@link makeUnprivilegedUser}: then every process of the user is killed and it throws), through `wrapper` (a command that execs its arguments) when given, with `env` added to its clean environment. */
   node(body: string, wrapper?: string[], env?: Record<string, string>): NodeResult
   /** Starts `node -e nodeScript(body)` as this user, like {@link node}, without waiting for it (runuser's process: the script prints its own pid to be killed). */
   spawnNode(body: string, env?: Record<string, string>): ChildProcess
@@ -121,8 +129,12 @@ export interface UnprivilegedUser {
   remove(): void
 }
 
-/** Makes the user (as root), with a subordinate range unless `subids` is false; call remove() in afterAll. */
-export function makeUnprivilegedUser(opts: { subids?: boolean } = {}): UnprivilegedUser {
+/**
+ * Makes the user (as root), with a subordinate range unless `subids` is false, whose scripts run for at
+ * most `scriptTimeoutMs` ({@link defaultScriptTimeoutMs} unless given); call remove() in afterAll.
+ */
+export function makeUnprivilegedUser(opts: { subids?: boolean; scriptTimeoutMs?: number } = {}): UnprivilegedUser {
+  const scriptTimeoutMs = opts.scriptTimeoutMs ?? defaultScriptTimeoutMs
   for (let dir = __dirname; dir !== '/'; dir = path.dirname(dir))
     if ((fs.statSync(dir).mode & 0o005) !== 0o005) throw new Error(`${dir} is not readable by other users: the rootless tests run the checkout as another user`)
   const name = `mcrl${process.pid}${Math.floor(Math.random() * 1e4)}`.slice(0, 30)
@@ -140,7 +152,12 @@ export function makeUnprivilegedUser(opts: { subids?: boolean } = {}): Unprivile
     gid,
     subids: { start, count: opts.subids === false ? 0 : 65536 },
     node(body, wrapper = [], extraEnv = {}) {
-      const r = spawnSync('runuser', runuserArgs(name, body, wrapper, extraEnv), { cwd: '/', encoding: 'utf8', timeout: 60_000 })
+      const r = spawnSync('runuser', runuserArgs(name, body, wrapper, extraEnv), { cwd: '/', encoding: 'utf8', timeout: scriptTimeoutMs })
+      if ((r.error as NodeJS.ErrnoException | undefined)?.code === 'ETIMEDOUT') {
+        // runuser forwards the SIGTERM to the script only: what it started (shims, a keeper, pasta) dies here, not in a later test.
+        killAllOf(uid, gid)
+        throw new Error(`the script as ${name} ran past ${scriptTimeoutMs / 1000} s and was killed with every process of the user (MC_TEST_TIME_SCALE stretches the limit); its stderr:\n${r.stderr}`)
+      }
       if (r.error) throw r.error
       return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr }
     },
