@@ -31,7 +31,7 @@ const passedThrough = ['MC_TEST_TIME_SCALE', 'DEBUG']
 function main(args) {
   if (process.getuid() !== 0) return runJest(process.execPath, [jest, '--selectProjects', 'rootless', ...args], process.env)
   require(path.join(checkout, 'test/tools/ts-register.js'))
-  const { makeUnprivilegedUser, pidsOf, killAllOf, rmdirWhenEmpty } = require(path.join(checkout, 'test/tools/unprivileged-user.ts'))
+  const { makeUnprivilegedUser, pidsOf, describePid, killAllOf, rmdirWhenEmpty } = require(path.join(checkout, 'test/tools/unprivileged-user.ts'))
   const { detectUnified } = require(path.join(checkout, 'lib/cgroups/layout.ts'))
   process.on('SIGINT', () => {}) // jest gets it too: clean up once it has ended
   const started = Date.now()
@@ -58,7 +58,7 @@ function main(args) {
     const enter = cgroup ? `echo $$ > ${cgroup.owner}/cgroup.procs && ` : ''
     console.log(`test:rootless: as ${user.name} (uid ${user.uid}, subordinate ids ${user.subids.start}+65536)${cgroup ? `, MINICONTAINER_CGROUP=${cgroup.dir}` : ', no cgroup v2 to delegate'}; set up in ${Date.now() - started} ms`)
     status = runJest('sh', ['-c', `${enter}exec "$@"`, 'sh', ...command, ...jestArgs], process.env)
-    problems.push(...leftovers(user, home, pidsOf))
+    problems.push(...leftovers(user, home, pidsOf, describePid))
   } finally {
     reclaimCache()
     try {
@@ -112,18 +112,11 @@ function removeCgroup(cgroup, rmdirWhenEmpty) {
 }
 
 /** What a clean run leaves of the user: no process, no mount of its files. */
-function leftovers(user, home, pidsOf) {
+function leftovers(user, home, pidsOf, describePid) {
   // What dies with jest's exit (a keeper or relay whose owner was a worker) may take a moment to be gone.
   const deadline = Date.now() + 2000
   while (pidsOf(user.uid).length && Date.now() < deadline) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20)
-  const describe = (pid) => {
-    try {
-      return `${fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ')} (${fs.readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')[0]})`
-    } catch {
-      return '(gone meanwhile)'
-    }
-  }
-  const left = pidsOf(user.uid).map((pid) => `process ${pid} of ${user.name}: ${describe(pid)}`)
+  const left = pidsOf(user.uid).map((pid) => `process of ${user.name}: ${describePid(pid)}`)
   const state = `/tmp/minicontainer-${user.uid}`
   for (const line of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n'))
     if (line.includes(home) || line.includes(state)) left.push(`mount ${line}`)

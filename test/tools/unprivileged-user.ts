@@ -39,8 +39,8 @@ export function pidsOf(uid: number): number[] {
   })
 }
 
-/** `pid`'s command line, state and parent, for an error naming what would not die. */
-function describePid(pid: number): string {
+/** `pid`'s command line, state and parent, for an error naming what would not die or was left. */
+export function describePid(pid: number): string {
   try {
     const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim()
     const [state, ppid] = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')
