@@ -193,16 +193,16 @@ export class LayerStore {
     const scratch = this.newScratch()
     const blobTmp = this.blobs.tempPath()
     const diffDir = path.join(scratch, 'diff')
-    const owners = this.ledger()
+    const mode = this.unpackMode()
     try {
-      const result = await ingestLayerPass({ blobTmp, diffDir, blobDigest: '(the layer being stored)', owners }, coalesce(tar))
+      const result = await ingestLayerPass({ blobTmp, diffDir, blobDigest: '(the layer being stored)', ...mode }, coalesce(tar))
       if (!result.layer) throw result.unpackError
       const blob = { digest: result.blobDigest, mediaType: layerMediaTypes.tar }
       return await this.lock.with(`blob-${hexOf(blob.digest)}`, async () => {
         const done = this.unpacked(blob.digest)
         if (done) return done // the same layer was stored meanwhile (or before): ours goes
         this.blobs.commitTemp(blobTmp, blob.digest, undefined, { digest: blob.digest, size: result.blobSize })
-        this.restoreOwners(diffDir, owners)
+        this.restoreOwners(diffDir, mode.owners)
         const diffId = this.commit(scratch, result.layer!)
         this.recordBlob(diffId, blob)
         return diffId
