@@ -5,15 +5,17 @@
  *
  * @module
  */
-import * as fs from 'node:fs'
 import { resolveHealthConfig } from '../harness/health-config'
 import { HealthMonitor } from '../harness/health-monitor'
 import type { CommandResult } from '../harness/target'
 import type { ContainerRecord } from './types'
 
-/** Starts checking when a health check applies to the container. */
+/**
+ * Starts checking when a health check applies to the container. Nothing to remove first: the record's check
+ * never changes, so a previous run's health.json exists only when a check applies, and the monitor's first
+ * write ("starting") replaces it atomically.
+ */
 export function startHealthMonitor(record: ContainerRecord, file: string, exited: Promise<unknown>, exec: (cmd: string[], signal: AbortSignal) => Promise<CommandResult>): void {
-  fs.rmSync(file, { force: true })
   const config = resolveHealthConfig(record.config.healthcheck)
   if (!config) return
   const monitor = new HealthMonitor(config, exec, file)

@@ -62,3 +62,29 @@ export async function countSyscalls(pid: number, syscalls: string[], fn: () => P
   fs.rmSync(out, { force: true })
   return counts
 }
+
+/**
+ * The system calls that any thread of `pid` makes on `file` while `fn` runs (strace -f -P: the path as
+ * given, or an fd open on it), one line each as strace prints them; fails when strace is missing.
+ */
+export async function syscallsOnPath(pid: number, file: string, fn: () => Promise<void>): Promise<string[]> {
+  const out = `/tmp/mc-strace-path-${process.pid}-${Date.now()}`
+  const tracer = spawn('strace', ['-f', '-o', out, '-P', file, '-p', String(pid)], { stdio: ['ignore', 'ignore', 'pipe'] })
+  let said = ''
+  tracer.stderr!.on('data', (d) => (said += String(d)))
+  const exited = new Promise<void>((resolve) => tracer.once('exit', () => resolve()))
+  await new Promise<void>((resolve, reject) => {
+    tracer.once('error', (e) => reject(new Error(`strace is needed for this test (apt-get install strace): ${e.message}`)))
+    const poll = setInterval(() => said.includes('attached') && (clearInterval(poll), resolve()), 20)
+  })
+  try {
+    await fn()
+  } finally {
+    tracer.kill('SIGINT')
+    await exited
+  }
+  // Only the calls: the threads' exits and signals (no path) are printed whatever -P says.
+  const lines = fs.readFileSync(out, 'utf8').split('\n').filter((l) => /^\d+\s+(\w+\(|<\.\.\.)/.test(l))
+  fs.rmSync(out, { force: true })
+  return lines
+}
