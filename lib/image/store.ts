@@ -314,6 +314,8 @@ export class ImageStore {
   private findById(ref: string): ImageRecord | undefined {
     const hex = ref.replace(/^sha256:/, '')
     if (!/^[0-9a-f]{4,64}$/.test(hex)) return undefined
+    // A full id names one file: no listing (a container's start resolves its image by full id).
+    if (hex.length === 64) return this.readImage(`sha256:${hex}`)
     const matches = fs.readdirSync(this.imagesDir).filter((f) => f.startsWith(`sha256-${hex}`) && f.endsWith('.json'))
     if (matches.length > 1) throw new AmbiguousReferenceError(ref, matches.length, 'images')
     return matches.length ? this.readRecordFile(path.join(this.imagesDir, matches[0])) : undefined

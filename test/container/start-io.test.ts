@@ -1,23 +1,47 @@
 /**
- * The start path does no work twice (issue 20): what a create and start read and touch in the runtime
- * root, observed with strace and inotify.
+ * The start path does no work twice (issue 20): what a create and a start read and touch in the runtime
+ * root, observed with strace.
  */
 import * as path from 'node:path'
-import { Container, type Runtime } from '../../lib'
+import { Container, Image, type Runtime } from '../../lib'
 import { useRuntime } from '../helpers'
-import { syscallsOnPath } from '../tools/strace'
+import { syscallsOnPaths } from '../tools/strace'
 
 jest.setTimeout(120_000)
 
 let runtime: Runtime
 useRuntime((rt) => (runtime = rt), { busybox: true })
 
+/** The image store's files that a create or start may read: the directory of records, bb's record and its ref. */
+async function imageFiles(): Promise<{ images: string; record: string; ref: string }> {
+  const id = (await Image.get('bb', { runtime })).id
+  const images = path.join(runtime.root, 'images')
+  return { images, record: path.join(images, `${id.replace(':', '-')}.json`), ref: path.join(runtime.root, 'refs', encodeURIComponent('bb:latest')) }
+}
+
+/** How many times each of `files` is opened (by path) while `fn` runs. */
+async function opensDuring<K extends string>(files: Record<K, string>, fn: () => Promise<void>): Promise<Record<K, number>> {
+  const calls = await syscallsOnPaths(process.pid, Object.values(files), fn)
+  const opens = calls.filter((l) => /\bopenat\(/.test(l))
+  const entries = Object.entries(files) as [K, string][]
+  return Object.fromEntries(entries.map(([k, file]) => [k, opens.filter((l) => l.includes(`"${file}"`)).length])) as Record<K, number>
+}
+
 test('a start without a health check never touches health.json', async () => {
   await using c = await Container.create('bb', ['true'], { runtime, network: 'none' })
   const health = path.join(runtime.root, 'containers', c.id, 'health.json')
-  const calls = await syscallsOnPath(process.pid, health, async () => {
+  const calls = await syscallsOnPaths(process.pid, [health], async () => {
     await c.start()
     await c.wait()
   })
   expect(calls).toEqual([])
+})
+
+test("a start reads its image's record once, by its id, and lists no directory of images", async () => {
+  await using c = await Container.create('bb', ['true'], { runtime, network: 'none' })
+  const opened = await opensDuring(await imageFiles(), async () => {
+    await c.start()
+    await c.wait()
+  })
+  expect(opened).toEqual({ images: 0, record: 1, ref: 0 })
 })

@@ -64,12 +64,12 @@ export async function countSyscalls(pid: number, syscalls: string[], fn: () => P
 }
 
 /**
- * The system calls that any thread of `pid` makes on `file` while `fn` runs (strace -f -P: the path as
- * given, or an fd open on it), one line each as strace prints them; fails when strace is missing.
+ * The system calls that any thread of `pid` makes on any of `files` while `fn` runs (strace -f -P: the
+ * path as given, or an fd open on it), one line each as strace prints them; fails when strace is missing.
  */
-export async function syscallsOnPath(pid: number, file: string, fn: () => Promise<void>): Promise<string[]> {
+export async function syscallsOnPaths(pid: number, files: string[], fn: () => Promise<void>): Promise<string[]> {
   const out = `/tmp/mc-strace-path-${process.pid}-${Date.now()}`
-  const tracer = spawn('strace', ['-f', '-o', out, '-P', file, '-p', String(pid)], { stdio: ['ignore', 'ignore', 'pipe'] })
+  const tracer = spawn('strace', ['-f', '-o', out, ...files.flatMap((f) => ['-P', f]), '-p', String(pid)], { stdio: ['ignore', 'ignore', 'pipe'] })
   let said = ''
   tracer.stderr!.on('data', (d) => (said += String(d)))
   const exited = new Promise<void>((resolve) => tracer.once('exit', () => resolve()))
