@@ -99,12 +99,12 @@ export class Container implements AsyncDisposable {
     checkRunOptions(opts) // before a pull that may take long
     if (rt.rootless) checkRootlessRunOptions(opts, rt.userIds)
     if (opts.userns) checkKeepId(rt)
-    await ensureImage(rt.images, image, opts.pull, { ...opts.pullOptions, signal: opts.signal })
-    const record = buildRecord(rt, image, cmd, opts)
+    const found = await ensureImage(rt.images, image, opts.pull, { ...opts.pullOptions, signal: opts.signal })
+    const record = buildRecord(rt, image, cmd, opts, found)
     rt.containers.reserveName(record.name, record.id)
     try {
       // The record's binds add the image's VOLUME paths (anonymous volumes) to the run options' volumes.
-      record.mounts = await createMounts({ ...opts, volumes: record.hostConfig.binds }, rt.volumes, rt.images.layerDirs(rt.images.resolve(record.imageId)))
+      record.mounts = await createMounts({ ...opts, volumes: record.hostConfig.binds }, rt.volumes, rt.images.layerDirs(found ?? rt.images.resolve(record.imageId)))
       const paths = rt.containers.create(record)
       writeEtcFiles(paths, record.config.hostname, {
         ownNetwork: record.hostConfig.networkMode !== 'host',

@@ -9,7 +9,7 @@ import * as path from 'node:path'
 import { parseDeviceCgroupRule, resolveResources } from '../cgroups'
 import { InvalidArgumentError } from '../errors'
 import type { ContainerContext } from './context'
-import { normaliseRef, type Healthcheck } from '../image/store'
+import { normaliseRef, type Healthcheck, type ImageRecord } from '../image/store'
 import { recordSecurityOpt } from '../seccomp'
 import { generateName, newId } from '../util/ids'
 import { checkUserOption, envList, mergeEnv } from './process-spec'
@@ -35,8 +35,8 @@ function healthcheckOf(option: RunOptions['healthcheck'], image: Healthcheck | u
   return h ? { healthcheck: h } : {}
 }
 
-/** Validates options and builds the record of a new container. */
-export function buildRecord(rt: ContainerContext, imageRef: string, cmd: string[] | undefined, opts: RunOptions): ContainerRecord {
+/** Validates options and builds the record of a new container; `found` is the image when the caller already read it. */
+export function buildRecord(rt: ContainerContext, imageRef: string, cmd: string[] | undefined, opts: RunOptions, found?: ImageRecord): ContainerRecord {
   checkRunOptions(opts)
   if (cmd !== undefined && (!Array.isArray(cmd) || cmd.some((a) => typeof a !== 'string')))
     throw new InvalidArgumentError('the command must be an array of strings, e.g. ["sh", "-c", "echo hi"]')
@@ -45,7 +45,8 @@ export function buildRecord(rt: ContainerContext, imageRef: string, cmd: string[
   checkHealthConfig(opts.healthcheck)
   checkFileSpecs(opts.files)
   checkUserOption(opts.user, opts.groupAdd)
-  const image = rt.images.resolve(imageRef)
+  // Resolved here, after the checks, when the pull policy did not look: an invalid option still wins over ENOIMAGE.
+  const image = found ?? rt.images.resolve(imageRef)
   const id = newId()
   // Docker's rules: a command replaces Cmd and keeps Entrypoint; an entrypoint option replaces Entrypoint and clears Cmd.
   const command = cmd && cmd.length ? cmd : opts.entrypoint !== undefined ? [] : (image.config.cmd ?? [])

@@ -37,6 +37,15 @@ test('a start without a health check never touches health.json', async () => {
   expect(calls).toEqual([])
 })
 
+test("a create reads its image's ref and record once each and lists no directory of images", async () => {
+  let c: Container | undefined
+  const opened = await opensDuring(await imageFiles(), async () => {
+    c = await Container.create('bb', ['true'], { runtime, network: 'none' })
+  })
+  await c!.remove()
+  expect(opened).toEqual({ images: 0, record: 1, ref: 1 })
+})
+
 test("a start reads its image's record once, by its id, and lists no directory of images", async () => {
   await using c = await Container.create('bb', ['true'], { runtime, network: 'none' })
   const opened = await opensDuring(await imageFiles(), async () => {

@@ -5,7 +5,7 @@
  */
 import { InvalidArgumentError, LocalImageMissingError, MiniContainerError } from '../../errors'
 import { parseReference } from '../reference'
-import type { ImageStore } from '../store'
+import type { ImageRecord, ImageStore } from '../store'
 import { pullImage, type PullOptions } from './pull'
 
 /** When run() pulls: 'missing' (default) when no local image matches, 'always' every time, 'never' not at all. */
@@ -16,18 +16,17 @@ const policies: readonly PullPolicy[] = ['missing', 'always', 'never']
 /**
  * Makes sure `ref` is in the store as the policy asks. A local match (by
  * name, id or id prefix) satisfies 'missing'; full image ids are never
- * pulled, so an unknown id stays ENOIMAGE.
+ * pulled, so an unknown id stays ENOIMAGE. Resolves with the image when it
+ * looked it up or pulled it (the caller need not read it again), else undefined.
  */
-export async function ensureImage(store: ImageStore, ref: string, policy: PullPolicy = 'missing', opts: PullOptions = {}): Promise<void> {
+export async function ensureImage(store: ImageStore, ref: string, policy: PullPolicy = 'missing', opts: PullOptions = {}): Promise<ImageRecord | undefined> {
   if (!policies.includes(policy)) throw new InvalidArgumentError(`invalid pull policy "${policy}": use "missing", "always" or "never"`)
-  if (policy === 'never' || !pullable(ref)) return
-  if (policy === 'always') {
-    await pullImage(store, ref, opts)
-    return
-  }
-  if (present(store, ref)) return
+  if (policy === 'never' || !pullable(ref)) return undefined
+  if (policy === 'always') return (await pullImage(store, ref, opts)).record
+  const local = localImage(store, ref)
+  if (local) return local
   try {
-    await pullImage(store, ref, opts)
+    return (await pullImage(store, ref, opts)).record
   } catch (err) {
     // Both facts: what was looked for here, and why the registry did not provide it. A cancel stays EABORTED.
     if (!(err instanceof MiniContainerError) || err.code === 'EABORTED') throw err
@@ -36,12 +35,11 @@ export async function ensureImage(store: ImageStore, ref: string, policy: PullPo
   }
 }
 
-function present(store: ImageStore, ref: string): boolean {
+function localImage(store: ImageStore, ref: string): ImageRecord | undefined {
   try {
-    store.resolve(ref)
-    return true
+    return store.resolve(ref)
   } catch (err) {
-    if (err instanceof MiniContainerError && err.code === 'ENOIMAGE') return false
+    if (err instanceof MiniContainerError && err.code === 'ENOIMAGE') return undefined
     throw err
   }
 }
