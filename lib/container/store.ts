@@ -8,7 +8,7 @@
  *   containers/<id>/{upper,work,merged}   the writable layer and mount point
  *   containers/<id>/<id>-json.log (the shim's json-file log, rotated to .1, .2...), hostname, hosts, resolv.conf
  *   containers/<id>/health.json   the health check's state, when one is configured
- *   containers/<id>/layer.lock    flock(2) of whoever mounts the writable layer (lockLayer)
+ *   containers/<id>/work          the overlay's work dir; its flock(2) is held by whoever mounts the writable layer (lockLayer)
  *   names/<name>                  the id owning a name (created with O_EXCL; a name too long for a file: its prefix, "+" and its sha256)
  *   trash/<id>.*                  removed containers whose files are still being deleted
  *
@@ -67,7 +67,8 @@ export class ContainerStore {
     fs.mkdirSync(this.trashDir, { recursive: true })
     fs.mkdirSync(this.containersDir, { recursive: true })
     fs.mkdirSync(this.namesDir, { recursive: true })
-    this.layerLocks = new KeyedLock(this.containersDir)
+    // The lock is the overlay's work dir itself (what it protects): no lock file to create per container.
+    this.layerLocks = new KeyedLock(this.containersDir, { existing: true })
   }
 
   /**
@@ -76,11 +77,11 @@ export class ContainerStore {
    * mounts, so a second mount of one upper and work dir breaks every later
    * copy-up of the first with ENOENT (two copyTo's at once into a stopped
    * container: 30 of 60 failed): a start and the views of a stopped container
-   * mount it one at a time. The lock file goes with the container; rejects
+   * mount it one at a time. The work dir goes with the container; rejects
    * (ENOENT) once the container is gone.
    */
   lockLayer(id: string): Promise<() => void> {
-    return this.layerLocks.acquire(`${id}/layer.lock`)
+    return this.layerLocks.acquire(`${id}/work`)
   }
 
   /** The file layout of a container. */

@@ -19,7 +19,15 @@ const maxBackoffMs = 50
 export class KeyedLock {
   private readonly tails = new Map<string, Promise<unknown>>()
 
-  constructor(private readonly dir: string) {
+  /**
+   * @param dir - where the lock files are
+   * @param opts - `existing`: each key names a file or directory that exists already (locked read-only, never
+   *   created: a key whose file is gone fails ENOENT); by default each key's lock file is made when first needed
+   */
+  constructor(
+    private readonly dir: string,
+    private readonly opts: { existing?: boolean } = {},
+  ) {
     fs.mkdirSync(dir, { recursive: true })
   }
 
@@ -46,7 +54,8 @@ export class KeyedLock {
 
   private async holdingFile<T>(key: string, fn: () => Promise<T>): Promise<T> {
     // Lock files stay: deleting one would let a waiter lock an unlinked inode while a newcomer locks a new file.
-    const fd = fs.openSync(path.join(this.dir, boundedFileName(key)), fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600)
+    const flags = this.opts.existing ? fs.constants.O_RDONLY : fs.constants.O_RDWR | fs.constants.O_CREAT
+    const fd = fs.openSync(path.join(this.dir, boundedFileName(key)), flags, 0o600)
     try {
       for (let wait = 1; !tryLockExclusive(fd); wait = Math.min(wait * 2, maxBackoffMs)) await sleep(wait)
       try {

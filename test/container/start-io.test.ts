@@ -2,6 +2,7 @@
  * The start path does no work twice (issue 20): what a create and a start read and touch in the runtime
  * root, observed with strace.
  */
+import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { Container, Image, type Runtime } from '../../lib'
 import { useRuntime } from '../helpers'
@@ -53,4 +54,17 @@ test("a start reads its image's record once, by its id, and lists no directory o
     await c.wait()
   })
   expect(opened).toEqual({ images: 0, record: 1, ref: 0 })
+})
+
+test("a start and a view of the stopped container's files create no file in its directory beyond its state, log and exit", async () => {
+  await using c = await Container.create('bb', ['true'], { runtime, network: 'none' })
+  const dir = path.join(runtime.root, 'containers', c.id)
+  const before = fs.readdirSync(dir)
+  await c.start()
+  await c.wait()
+  // A view of the stopped container's layer, under the layer lock too.
+  const copy = fs.mkdtempSync(path.join(runtime.root, 'copy-'))
+  await c.copyFrom('/bin/busybox', path.join(copy, 'busybox'))
+  fs.rmSync(copy, { recursive: true, force: true })
+  expect(fs.readdirSync(dir).filter((f) => !before.includes(f)).sort()).toEqual(['exit', `${c.id}-json.log`, 'state.json'].sort())
 })
