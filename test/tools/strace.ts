@@ -34,12 +34,12 @@ export function holdAt(pid: number, syscall: string, delayMs: number, opts: { fo
 }
 
 /**
- * Counts the calls of each of `syscalls` that the thread `pid` makes while `fn` runs (strace -c
- * attached to it); fails when strace is missing (apt-get install strace).
+ * strace's output (its -o file) with `args` while `fn` runs: attached to `pid` before `fn`, stopped
+ * after it; fails when strace is missing (apt-get install strace).
  */
-export async function countSyscalls(pid: number, syscalls: string[], fn: () => Promise<void>): Promise<Record<string, number>> {
-  const out = `/tmp/mc-strace-count-${process.pid}-${Date.now()}`
-  const tracer = spawn('strace', ['-c', '-o', out, '-e', `trace=${syscalls.join(',')}`, '-p', String(pid)], { stdio: ['ignore', 'ignore', 'pipe'] })
+async function tracedOutput(pid: number, args: string[], fn: () => Promise<void>): Promise<string> {
+  const out = `/tmp/mc-strace-${process.pid}-${Date.now()}`
+  const tracer = spawn('strace', ['-o', out, ...args, '-p', String(pid)], { stdio: ['ignore', 'ignore', 'pipe'] })
   let said = ''
   tracer.stderr!.on('data', (d) => (said += String(d)))
   const exited = new Promise<void>((resolve) => tracer.once('exit', () => resolve()))
@@ -53,13 +53,25 @@ export async function countSyscalls(pid: number, syscalls: string[], fn: () => P
     tracer.kill('SIGINT')
     await exited
   }
+  try {
+    return fs.readFileSync(out, 'utf8')
+  } finally {
+    fs.rmSync(out, { force: true })
+  }
+}
+
+/**
+ * Counts the calls of each of `syscalls` that the thread `pid` makes while `fn` runs (strace -c
+ * attached to it); fails when strace is missing (apt-get install strace).
+ */
+export async function countSyscalls(pid: number, syscalls: string[], fn: () => Promise<void>): Promise<Record<string, number>> {
+  const output = await tracedOutput(pid, ['-c', '-e', `trace=${syscalls.join(',')}`], fn)
   const counts: Record<string, number> = Object.fromEntries(syscalls.map((s) => [s, 0]))
-  for (const line of fs.readFileSync(out, 'utf8').split('\n')) {
+  for (const line of output.split('\n')) {
     const cols = line.trim().split(/\s+/)
     const name = cols[cols.length - 1]
     if (name in counts) counts[name] = Number(cols[3])
   }
-  fs.rmSync(out, { force: true })
   return counts
 }
 
@@ -68,23 +80,7 @@ export async function countSyscalls(pid: number, syscalls: string[], fn: () => P
  * path as given, or an fd open on it), one line each as strace prints them; fails when strace is missing.
  */
 export async function syscallsOnPaths(pid: number, files: string[], fn: () => Promise<void>): Promise<string[]> {
-  const out = `/tmp/mc-strace-path-${process.pid}-${Date.now()}`
-  const tracer = spawn('strace', ['-f', '-o', out, ...files.flatMap((f) => ['-P', f]), '-p', String(pid)], { stdio: ['ignore', 'ignore', 'pipe'] })
-  let said = ''
-  tracer.stderr!.on('data', (d) => (said += String(d)))
-  const exited = new Promise<void>((resolve) => tracer.once('exit', () => resolve()))
-  await new Promise<void>((resolve, reject) => {
-    tracer.once('error', (e) => reject(new Error(`strace is needed for this test (apt-get install strace): ${e.message}`)))
-    const poll = setInterval(() => said.includes('attached') && (clearInterval(poll), resolve()), 20)
-  })
-  try {
-    await fn()
-  } finally {
-    tracer.kill('SIGINT')
-    await exited
-  }
+  const output = await tracedOutput(pid, ['-f', ...files.flatMap((f) => ['-P', f])], fn)
   // Only the calls: the threads' exits and signals (no path) are printed whatever -P says.
-  const lines = fs.readFileSync(out, 'utf8').split('\n').filter((l) => /^\d+\s+(\w+\(|<\.\.\.)/.test(l))
-  fs.rmSync(out, { force: true })
-  return lines
+  return output.split('\n').filter((l) => /^\d+\s+(\w+\(|<\.\.\.)/.test(l))
 }
