@@ -7,9 +7,9 @@ import { MiniContainerError } from '../errors'
 
 /**
  * A rootless runtime (a caller that is not root, or `rootless: true`) was
- * asked for something rootless mode does not do: the `host` network
- * (any network without a subordinate id range), resource limits
- * without a delegated cgroup. The message
+ * asked for something rootless mode does not do: networks without a
+ * subordinate id range, resource limits without a delegated cgroup, a
+ * long user.* attribute only another id inside may read. The message
  * says why and what to do instead. `Runtime.preflight()` tells what the host
  * offers; running as root does everything.
  */

@@ -91,6 +91,9 @@ describe('rootless identity, as an ordinary user with a subordinate range', () =
       for (const d of ['opq', 'gone']) fs.mkdirSync(path.join(dir, d))
       for (const f of ['opq/a', 'opq/b', 'gone/a', 'gone/b']) fs.writeFileSync(path.join(dir, f), 'lower\n')
       // A file capability, as ping's: set by root here, carried by the layer's PAX records.
+      fs.writeFileSync(path.join(dir, 'data/attr'), 'tagged\n')
+      fs.chownSync(path.join(dir, 'data/attr'), 999, 999)
+      execFileSync('setfattr', ['-n', 'user.note', '-v', `0x${'ab'.repeat(600)}`, path.join(dir, 'data/attr')])
       fs.copyFileSync(path.join(dir, 'bin/busybox'), path.join(dir, 'bin/busyboxcap'))
       execFileSync('setcap', ['cap_net_raw+ep', path.join(dir, 'bin/busyboxcap')])
     })
@@ -482,6 +485,17 @@ describe('rootless identity, as an ordinary user with a subordinate range', () =
     } finally {
       fs.rmSync(unpacked, { recursive: true, force: true })
     }
+  })
+
+  test('a commit meeting a user.* attribute over 512 bytes on a file only another id may read is EUNSUPPORTED saying what to do (the keeper answers up to 512 bytes)', () => {
+    const out = asUser(`
+  await Image.import(${JSON.stringify(path.join(images, 'owned'))}, { runtime: rt, ref: 'owned:latest' })
+  const c = await run('owned', ['sh', '-c', 'chmod 600 /data/attr'], { runtime: rt, network: 'none' })
+  out.made = await c.wait()
+  await step('commit', async () => (await c.commit({ ref: 'attr:latest' })).id)
+  await c.remove()`)
+    expect(out.made).toEqual({ exitCode: 0 })
+    expect(out.commit).toEqual({ code: 'EUNSUPPORTED', message: expect.stringMatching(/user\.note \(over 512 bytes\).*chmod o\+r/) })
   })
 
   test('commit records the owners as the container saw them (999, root), not their host ids', () => {
