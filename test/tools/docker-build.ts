@@ -48,6 +48,8 @@ export interface TreeEntry {
   link?: string
   /** A file's mtime in seconds, or "build time" for one in the last hour (made by a RUN); directories' mtimes are build times in BuildKit: never compared. */
   mtime?: number | 'build time'
+  /** A file with several names: all of them, sorted (which name a tar stores as the file and which as links to it depends on its order). */
+  names?: string[]
 }
 
 function mtimeOf(d: Date | undefined): number | 'build time' {
@@ -84,6 +86,23 @@ export async function treeOfTar(stream: Readable): Promise<Map<string, TreeEntry
   stream.on('error', (err) => extract.destroy(err))
   stream.pipe(extract)
   await done
+  return withHardLinksAsFiles(tree)
+}
+
+/** Gives every name of a hard-linked file the file's record with all its names, so two tars listing the names in another order compare equal. */
+function withHardLinksAsFiles(tree: Map<string, TreeEntry>): Map<string, TreeEntry> {
+  const names = new Map<string, string[]>()
+  for (const [p, e] of tree) {
+    if (e.type !== 'link' || !e.link) continue
+    const file = e.link.replace(/^\.?\//, '')
+    names.set(file, [...(names.get(file) ?? []), p])
+  }
+  for (const [file, links] of names) {
+    const record = tree.get(file)
+    if (!record) continue
+    const all = [file, ...links].sort()
+    for (const name of all) tree.set(name, { ...record, names: all })
+  }
   return tree
 }
 
