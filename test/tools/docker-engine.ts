@@ -280,6 +280,18 @@ export function useDockerFixture(opts: { base: string; dockerfile: string; tag: 
 }
 
 /**
+ * Imports the rootfs tarball `tarball` as `ref` both into the engine
+ * (`docker import`, `config`'s Env and Cmd as --change) and into `runtime`
+ * (Image.import with `config`), so a differential builds FROM the same base
+ * on both sides.
+ */
+export async function importOnBoth(engine: PrivateDocker, runtime: Runtime, tarball: string, ref: string, config: { env: string[]; cmd: string[] }): Promise<void> {
+  const changes = [...config.env.map((e) => `ENV ${e}`), `CMD ${JSON.stringify(config.cmd)}`].flatMap((c) => ['--change', c])
+  await engine.ok(['import', ...changes, tarball, ref], { timeoutMs: 120_000 })
+  await Image.import(tarball, { runtime, ref, config })
+}
+
+/**
  * A differential test file's fixture: a private engine and a temp runtime
  * with the same busybox rootfs imported as `ref` in both (Cmd /bin/sh),
  * made before the file's tests and removed after them; `use` receives them.
