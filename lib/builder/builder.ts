@@ -436,8 +436,10 @@ class Builder {
   private async workdir(s: Stage, state: StageState, ins: Instruction, dir: string): Promise<void> {
     state.config.workdir = dir
     await this.withView(state, async (view) => {
-      if (view.stat(dir)) this.configStep(state, ins)
-      else await this.layerStep(s, state, ins, ['WORKDIR', dir], () => this.rt.images.layers.addTar(mkdirLayerTar(view, dir, this.now())))
+      if (view.stat(dir)) return this.configStep(state, ins)
+      // As BuildKit: the directories WORKDIR makes belong to the stage's USER (by name through the stage's passwd and group), not to root.
+      const owner = state.config.user ? chownOf(state.config.user, view, ins.line) : undefined
+      await this.layerStep(s, state, ins, ['WORKDIR', dir, ...(owner ? [owner] : [])], () => this.rt.images.layers.addTar(mkdirLayerTar(view, dir, this.now(), owner)))
     })
   }
 

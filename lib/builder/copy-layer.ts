@@ -100,9 +100,9 @@ function packed(items: TarItem[], then?: (pack: tar.Pack) => Promise<void>): Rea
   return toNodeReadable(pack)
 }
 
-/** The layer WORKDIR makes for a directory the image lacks: it and its missing parents, 0755. */
-export function mkdirLayerTar(view: LayerView, dir: string, now: Date): Readable {
+/** The layer WORKDIR makes for a directory the image lacks: it and its missing parents, 0755, owned by `owner` (root when none). */
+export function mkdirLayerTar(view: LayerView, dir: string, now: Date, owner?: { uid: number; gid: number }): Readable {
   const items = new Map<string, TarItem>()
-  addParents(items, view, dir, { dest: dir, destIsDirWritten: true, now }, now)
+  addParents(items, view, dir, { dest: dir, destIsDirWritten: true, now, ...(owner ? { chown: owner } : {}) }, now)
   return packed([...items.values()].sort((a, b) => (a.name < b.name ? -1 : 1)))
 }

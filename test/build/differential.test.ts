@@ -22,7 +22,8 @@ import { gzipSync } from 'node:zlib'
 import { Image, run, type BuildOptions, type Runtime } from '../../lib'
 import { text } from '../helpers'
 import { contextOf } from '../../lib/container/context'
-import { useBusyboxOnBoth, type PrivateDocker } from '../tools/docker-engine'
+import { importOnBoth, useBusyboxOnBoth, type PrivateDocker } from '../tools/docker-engine'
+import { debianConfig, debianRootfsTarball } from '../tools/debian-base'
 import { dockerBuildWith, dockerTree, localTree, treeDiff, type DockerBuilder, type TreeEntry } from '../tools/docker-build'
 
 jest.setTimeout(300_000)
@@ -187,6 +188,41 @@ describe('Image.build against Docker 20.10', () => {
       expectAlike(await differences(ctx, `bdiff-chmod-${builder}`, builder))
     })
   }
+})
+
+/** A Dockerfile as users write FROM debian, without apt-get (nothing but the host's mirror is reachable, and RUN has no network here). */
+const onDebian = (base: string) => `FROM ${base}
+RUN groupadd --gid 1500 svc && useradd --uid 1500 --gid svc --create-home --shell /bin/bash svc
+COPY --chown=svc:svc dir/ /opt/app/
+COPY --chown=svc exec.sh /opt/app/bin/tool
+RUN readlink -f /bin/sh > /etc/sh-is && [ "$(readlink -f /bin/sh)" = /usr/bin/dash ] && echo "dash: $0" >> /etc/sh-is
+ENV PATH=/opt/app/bin:$PATH APP_HOME=/var/lib/app
+WORKDIR /srv/data
+RUN mkdir -p $APP_HOME /var/log/app && command -v tool > $APP_HOME/found && echo "key=value" > /etc/app.conf && chown -R svc:svc $APP_HOME && pwd > where
+USER svc
+WORKDIR /home/svc/work
+RUN id > ../id.txt && echo "$PATH" > ../path.txt && touch /tmp/svc-tmp && (touch here 2>/dev/null || echo "$(pwd) is root's" > ../workdir.txt)
+CMD ["tool"]
+`
+
+describe('Image.build FROM an mmdebstrap\'d Debian bookworm against Docker 20.10', () => {
+  const debian = 'mc-bdiff:bookworm'
+  // The tarball is cached for the day (test/tools/debian-base.ts): cold, mmdebstrap takes about 20-35 s here.
+  beforeAll(() => importOnBoth(engine, runtime, debianRootfsTarball(), debian, debianConfig), 240_000)
+
+  for (const builder of ['buildkit', 'classic'] as const)
+    it(`useradd, COPY --chown by name, RUN under dash, ENV PATH expansion, WORKDIR, files under /etc and /var, USER give ${builder}'s tree and config`, async () => {
+      const ctx = context(`debian-${builder}`, onDebian(debian), files)
+      // The classic builder makes a WORKDIR as root whatever the USER; BuildKit (the contract) as the USER, so a RUN as that USER can write there.
+      const accepted = builder === 'classic' ? ['home/svc/work', 'home/svc/work/here', 'home/svc/workdir.txt'] : []
+      const d = await differences(ctx, `bdiff-debian-${builder}`, builder, accepted)
+      expectAlike(d)
+      if (builder === 'buildkit') expect(d.ours.get('home/svc/work/here')).toMatchObject({ owner: '1500:1500' })
+      expect(d.ours.get('etc/sh-is')).toMatchObject({ size: '/usr/bin/dash\ndash: /bin/sh\n'.length })
+      expect(d.ours.get('opt/app/bin/tool')).toMatchObject({ owner: '1500:1500', mode: '755' })
+      expect(d.ours.get('var/lib/app/found')).toMatchObject({ owner: '1500:1500', size: '/opt/app/bin/tool\n'.length })
+      expect(d.ours.get('home/svc/id.txt')).toMatchObject({ owner: '1500:1500' })
+    })
 })
 
 /** BuildKit's plain progress as whether each step after FROM was taken from the cache, in step order: each step's `#n [i/m] ...` line (its text shows ARGs expanded, so steps are matched by order) and its `#n CACHED` line. */
