@@ -269,13 +269,15 @@ class Builder {
     // Secrets' values are not in it: only the mounts as written (a changed secret is a hit, as in BuildKit).
     const seen = { env: state.config.env ?? [], user: state.config.user ?? '', workdir: state.config.workdir ?? '' }
     await this.layerStep(s, state, ins, ['RUN', cmd, script ?? null, mounts, inputs.map((i) => i?.key ?? null), args, network, seen], () =>
-      this.secrets.with(mounts, (secretMounts, secretEnv) =>
+      this.secrets.with(mounts, (secretMounts, secretEnv, secretsMounted) =>
         this.cacheMounts.with(fileMounts, mountInputs, !!this.opts.noCache, (runMounts) =>
           withScriptMount(script, (scriptMounts) =>
             runStep(this.rt, {
               image: state,
               cmd,
-              env: [...(state.config.env ?? []), ...args, ...secretEnv],
+              env: [...(state.config.env ?? []), ...args],
+              processEnv: secretEnv,
+              onStarted: secretsMounted,
               network,
               mounts: [...runMounts, ...secretMounts, ...scriptMounts],
               addedTargets,

@@ -8,32 +8,38 @@
  * given, and the RUN's SSH_AUTH_SOCK names the first. A secret or agent the
  * build was not given is left out, or ENOTFOUND when the mount is
  * `required`. Values are never part of a step's key (a changed secret is a
- * cache hit, as in BuildKit) and never in a layer: the file lives in the
- * build's scratch directory only while its RUN runs, and the mount point
- * is taken out of the layer.
+ * cache hit, as in BuildKit), never in a layer and never on the runtime
+ * root's disk: the file lives on a tmpfs (secret-files.ts) only while its
+ * RUN runs, the variable goes to the RUN's process only (never in its
+ * container's record), and the mount point is taken out of the layer.
  *
  * @module
  */
 import * as fs from 'node:fs'
 import * as net from 'node:net'
+import * as path from 'node:path'
 import { InvalidArgumentError, MiniContainerError, NotFoundError } from '../errors'
 import type { BuildSecretSource } from '../image/image'
 import type { MountOption } from '../storage/mount-types'
 import { scratchPath } from './build-scratch'
 import type { RunMount } from './run-mounts'
+import { makeSecretDir } from './secret-files'
 
 /** The secret and ssh mounts of one RUN: what to mount, and the variables they add. */
 interface Provided {
   mounts: MountOption[]
+  /** Variables for the RUN's process only (start's processEnv): a secret's value must not be in the container's record. */
   env: string[]
   /** Removes the files and closes the agent forwarders. */
   dispose(): Promise<void>
+  /** Called once the RUN's program runs (its mounts made): removes what it no longer needs by path. */
+  started?(): void
 }
 
 /** The secrets and ssh agents one build was given (checked when the build starts, as buildx does). */
 export class RunSecrets {
   /**
-   * @param root - the runtime root (secret files and agent sockets go in its build scratch directory)
+   * @param root - the runtime root (agent sockets go in its build scratch directory; secret files on a tmpfs)
    * @param secrets - id -> where the secret comes from
    * @param agents - id -> the ssh agent's socket
    * @param rootless - the runtime is rootless: files stay the user's (root inside), other owners are EUNSUPPORTED
@@ -50,8 +56,12 @@ export class RunSecrets {
     }
   }
 
-  /** Runs `fn` with the secret and ssh mounts among `mounts` made, and removes them after. */
-  async with<T>(mounts: RunMount[], fn: (mounts: MountOption[], env: string[]) => Promise<T>): Promise<T> {
+  /**
+   * Runs `fn` with the secret and ssh mounts among `mounts` made, and removes them after. `fn` calls
+   * `started` once the RUN's program runs: the secret files go then, their binds in the RUN's mount
+   * namespace keeping them, so a build killed while the RUN runs leaves them nowhere.
+   */
+  async with<T>(mounts: RunMount[], fn: (mounts: MountOption[], env: string[], started: () => void) => Promise<T>): Promise<T> {
     const provided: Provided[] = []
     try {
       for (const m of mounts) {
@@ -63,6 +73,7 @@ export class RunSecrets {
       return await fn(
         provided.flatMap((p) => p.mounts),
         [...sshEnv, ...provided.flatMap((p) => p.env)],
+        () => provided.forEach((p) => p.started?.()),
       )
     } finally {
       await Promise.all(provided.map((p) => p.dispose()))
@@ -75,15 +86,17 @@ export class RunSecrets {
     const value = secretValue(m.id!, source)
     const env = m.env ? [`${m.env}=${value.toString('utf8')}`] : []
     if (!m.target) return { mounts: [], env, dispose: async () => {} }
-    const file = scratchPath(this.root, 'secret')
+    const dir = makeSecretDir(this.rootless)
+    const file = path.join(dir, 'secret')
+    const remove = () => fs.rmSync(dir, { recursive: true, force: true })
     try {
-      fs.writeFileSync(file, value, { mode: 0o600 })
+      fs.writeFileSync(file, value, { mode: 0o600, flag: 'wx' })
       this.own(file, m, 0o400)
     } catch (err) {
-      fs.rmSync(file, { force: true })
+      remove()
       throw err
     }
-    return { mounts: [{ type: 'bind', source: file, target: m.target, readOnly: true }], env, dispose: async () => fs.rmSync(file, { force: true }) }
+    return { mounts: [{ type: 'bind', source: file, target: m.target, readOnly: true }], env, dispose: async () => remove(), started: remove }
   }
 
   /** A socket in the scratch directory that forwards each connection to the agent (so its mode and owner are the mount's, not the agent's). */

@@ -25,6 +25,10 @@ export interface RunStepInput {
   readonly cmd: string[]
   /** ENV plus the ARGs in scope. */
   readonly env: string[]
+  /** Variables for the process only, over `env`: secrets (`env=`), kept out of the throwaway container's record. */
+  readonly processEnv?: string[]
+  /** Called once the command runs (its mounts made). */
+  readonly onStarted?: () => void
   readonly network: NetworkMode
   /** RUN's --mount mounts (and a here-document script's). */
   readonly mounts?: MountOption[]
@@ -44,7 +48,8 @@ export async function runStep(rt: ContainerContext, input: RunStepInput): Promis
   const { volumes: _volumes, ...config } = input.image.config
   const options = { env: input.env, user: config.user || undefined, workdir: config.workdir || undefined, network: input.network, mounts: input.mounts, signal: input.signal }
   return withThrowawayContainer(rt, { ...input.image, config }, input.cmd, options, async (container) => {
-    await container.start({ signal: input.signal })
+    await container.start({ signal: input.signal, processEnv: input.processEnv })
+    input.onStarted?.()
     const exit = await container.wait()
     const output = await linesOf(container)
     output.forEach(input.onLine)

@@ -170,12 +170,23 @@ export class Container implements AsyncDisposable {
    * ECLOSED once its runtime is closing; a start under way when close()
    * begins is waited for, and its program then killed.
    */
-  async start(opts: { signal?: AbortSignal } = {}): Promise<void> {
-    return this.runtime.starts.track(`start container ${this.name}`, () => this.startHere(opts.signal))
+  async start(
+    opts: {
+      /** Aborting it while the start is in flight undoes the start (EABORTED). */
+      signal?: AbortSignal
+      /**
+       * Variables for this start's program only, over the record's (a build's
+       * secrets): sent to the shim, never saved in the record nor shown by
+       * inspect(), not given to a restart or an exec. @internal
+       */
+      processEnv?: string[]
+    } = {},
+  ): Promise<void> {
+    return this.runtime.starts.track(`start container ${this.name}`, () => this.startHere(opts.signal, 0, opts.processEnv))
   }
 
-  /** A start; `restartCount` is the restart policy's count for this run (0 for a start by hand). */
-  private async startHere(signal: AbortSignal | undefined, restartCount = 0): Promise<void> {
+  /** A start; `restartCount` is the restart policy's count for this run (0 for a start by hand); `processEnv` as start()'s. */
+  private async startHere(signal: AbortSignal | undefined, restartCount = 0, processEnv: string[] = []): Promise<void> {
     const what = `starting container ${this.name}`
     throwIfAborted(signal, what)
     // Without the record: a removed container's start fails at the lock, ENOCONTAINER too.
@@ -185,14 +196,14 @@ export class Container implements AsyncDisposable {
     try {
       // The lock's previous holder may have been a start in another process.
       const now = this.ask('start', { record: true })
-      if (now.answer === 'proceed') await this.launch(now.record!, signal, what, restartCount)
+      if (now.answer === 'proceed') await this.launch(now.record!, signal, what, restartCount, processEnv)
     } finally {
       unlock()
     }
   }
 
   /** The start itself, holding the layer lock. */
-  private async launch(record: ContainerRecord, signal: AbortSignal | undefined, what: string, restartCount: number): Promise<void> {
+  private async launch(record: ContainerRecord, signal: AbortSignal | undefined, what: string, restartCount: number, processEnv: string[]): Promise<void> {
     const paths = this.paths()
     fs.rmSync(paths.exit, { force: true })
     let shim: Shim | undefined
@@ -211,7 +222,7 @@ export class Container implements AsyncDisposable {
           devices: containerDevicePolicy(record, devices),
         })
         stamp('node: cgroup prepared')
-        const spec = this.runSpec(record, image, netns.choice, cgroups, devices)
+        const spec = this.runSpec(record, image, netns.choice, cgroups, devices, processEnv)
         if (spec.userns) this.runtime.userIds?.checkUser(spec.userns, spec.process, record.config.user)
         stamp('node: spec built')
         const encoded = encodeRunSpec(spec)
@@ -359,10 +370,10 @@ export class Container implements AsyncDisposable {
     return commitLayer(this.runtime, this.runtime.images.resolve(record.imageId), this.paths().upper, record, opts)
   }
 
-  private runSpec(record: ContainerRecord, image: ImageRecord, netns: NetnsChoice, cgroups?: CgroupSetup, devices?: HostDevice[]): RunSpec {
+  private runSpec(record: ContainerRecord, image: ImageRecord, netns: NetnsChoice, cgroups?: CgroupSetup, devices?: HostDevice[], processEnv?: string[]): RunSpec {
     const featureMounts: MountOp[] = toMountOps(record.mounts ?? [])
     const userns = this.runtime.userIds?.forStart(record.hostConfig.usernsMode === 'keep-id')
-    return buildRunSpec({ record, image, layerDirs: this.runtime.images.mountLayerDirs(image), paths: this.paths(), netns, featureMounts, cgroups, devices, userns })
+    return buildRunSpec({ record, image, layerDirs: this.runtime.images.mountLayerDirs(image), paths: this.paths(), netns, featureMounts, cgroups, devices, userns, processEnv })
   }
 
   /**

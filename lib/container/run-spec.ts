@@ -74,6 +74,8 @@ export function buildRunSpec(opts: {
   devices?: readonly HostDevice[]
   /** Rootless: the container's user namespace, see RunSpec.userns, RunSpec.usernsPath and RunSpec.nestedMaps. */
   userns?: { kind: UsernsKind; path?: string; nested?: NestedMaps }
+  /** Variables for this start's program only, over the record's (a build's secrets): in the spec sent to the shim, never in the record. */
+  processEnv?: string[]
 }): RunSpec {
   const { record: r, paths: p } = opts
   const privileged = r.hostConfig.privileged
@@ -97,7 +99,7 @@ export function buildRunSpec(opts: {
       ...processSpec({
         args: [...r.config.entrypoint, ...r.config.cmd],
         imageEnv: [],
-        env: r.config.env,
+        env: [...r.config.env, ...(opts.processEnv ?? [])],
         hostname: r.config.hostname,
         cwd: r.config.workdir,
         user: r.config.user,

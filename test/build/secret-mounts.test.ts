@@ -14,9 +14,10 @@ import { createHash } from 'node:crypto'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
-import { Image, type BuildProgress, type Runtime } from '../../lib'
-import { runOutput, useRuntime } from '../helpers'
+import { Container, Image, type BuildProgress, type Runtime } from '../../lib'
+import { runOutput, sleep, useRuntime } from '../helpers'
 import { useBuildContexts } from '../tools/build-context'
+import { spawnNode } from '../tools/node-child'
 
 jest.setTimeout(120_000)
 
@@ -26,16 +27,49 @@ const context = useBuildContexts('mc-build-secret-')
 
 const md5 = (s: string) => createHash('md5').update(s).digest('hex')
 
-/** Paths of the files under `dir` whose bytes contain `needle`. */
+/** Paths of the files under `dir` whose bytes contain `needle` (entries removed meanwhile, by a build still running, are skipped). */
 function filesContaining(dir: string, needle: string): string[] {
   const out: string[] = []
-  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+  let entries: fs.Dirent[]
+  try {
+    entries = fs.readdirSync(dir, { withFileTypes: true })
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return out
+    throw err
+  }
+  for (const e of entries) {
     const p = path.join(dir, e.name)
-    if (e.isDirectory()) out.push(...filesContaining(p, needle))
-    else if (e.isFile() && fs.readFileSync(p).includes(needle)) out.push(p)
+    try {
+      if (e.isDirectory()) out.push(...filesContaining(p, needle))
+      else if (e.isFile() && fs.readFileSync(p).includes(needle)) out.push(p)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+    }
   }
   return out
 }
+
+/** Where a secret of this process could be found while its RUN runs: files of the runtime root, and what inspect() shows of its containers. */
+async function secretSeen(secret: string): Promise<string[]> {
+  const seen = filesContaining(runtime.root, secret).map((f) => path.relative(runtime.root, f))
+  for (const c of await Container.list({ runtime, all: true })) {
+    const shown = await c.inspect().catch(() => undefined) // a throwaway container removed meanwhile
+    if (JSON.stringify(shown ?? {}).includes(secret)) seen.push(`inspect() of ${c.name}`)
+  }
+  return seen
+}
+
+/** Polls until a container of the runtime runs; throws past 60 s or when `gaveUp()` says the build ended. */
+async function untilARunRuns(gaveUp: () => boolean): Promise<void> {
+  const deadline = Date.now() + 60_000
+  for (;;) {
+    for (const c of await Container.list({ runtime })) if ((await c.inspect().catch(() => undefined))?.state.running) return
+    if (gaveUp() || Date.now() > deadline) throw new Error('the build never got to its RUN')
+    await sleep(50)
+  }
+}
+
+const secretRun = 'RUN --mount=type=secret,id=s,env=TOKEN --mount=type=secret,id=s,target=/s sh -c \'test "$TOKEN" = "$(cat /s)" && echo same > /same && sleep'
 
 test('secrets as files and env: default and given target, mode and owner; optional left out; a changed secret is a hit; nothing of it stays on the root', async () => {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-secret-src-'))
@@ -113,5 +147,45 @@ test("type=ssh: the RUN reaches the ssh-agent the build was given (ssh-add -l li
   } finally {
     process.kill(agentPid, 'SIGTERM')
     fs.rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+test('while a RUN runs, its secret (as env= and as a file) is on no file of the runtime root and not in inspect() of its container', async () => {
+  const secret = `run-secret-${process.pid}-${Date.now()}`
+  const df = ['FROM bb', `${secretRun} 3'`, ''].join('\n')
+  let building = true
+  const build = Image.build(context({}), { runtime, network: 'none', dockerfile: { content: df }, secrets: { s: { value: secret } } }).finally(() => (building = false))
+  await untilARunRuns(() => !building)
+  const seen = new Set<string>()
+  while (building) {
+    for (const where of await secretSeen(secret)) seen.add(where)
+    await sleep(100)
+  }
+  const img = await build
+  expect(await runOutput(runtime, img.id, ['cat', '/same'])).toBe('same\n')
+  expect([...seen]).toEqual([])
+})
+
+test('a build SIGKILLed in a RUN leaves its secret on no file of the runtime root, in no record, and on no tmpfs', async () => {
+  const secret = `killed-secret-${process.pid}-${Date.now()}`
+  const df = ['FROM bb', `${secretRun} 600'`, ''].join('\n')
+  const child = spawnNode(
+    `const { Image, Runtime } = lib()
+    const runtime = new Runtime({ root: ${JSON.stringify(runtime.root)} })
+    Image.build(${JSON.stringify(context({}))}, { runtime, network: 'none', dockerfile: { content: ${JSON.stringify(df)} }, secrets: { s: { value: ${JSON.stringify(secret)} } } }).catch((e) => { console.error(e); process.exit(3) })`,
+    { stdio: 'inherit' },
+  )
+  try {
+    await untilARunRuns(() => child.exitCode !== null)
+    child.kill('SIGKILL')
+    await new Promise((r) => (child.signalCode !== null ? r(null) : child.once('exit', r)))
+    // The killed build's throwaway container is left behind (its record on the root), its RUN ended with its owner.
+    expect(await Container.list({ runtime, all: true })).toHaveLength(1)
+    expect(await secretSeen(secret)).toEqual([])
+    for (const tmpfs of ['/dev/shm', process.env.XDG_RUNTIME_DIR].filter((d): d is string => !!d)) expect(filesContaining(tmpfs, secret)).toEqual([])
+  } finally {
+    child.kill('SIGKILL')
+    for (const c of await Container.list({ runtime, all: true })) await c.remove({ force: true })
+    for (const f of filesContaining('/dev/shm', secret)) fs.rmSync(path.dirname(f), { recursive: true, force: true })
   }
 })
