@@ -1,6 +1,7 @@
 /**
- * Where a build's temporary files go (bind copies, URL downloads, secret
- * files, ssh agent sockets): `<root>/tmp/build-<pid>-<start time>/`, one
+ * Where a build's temporary files go (bind copies, URL downloads, ssh
+ * agent sockets; secret files go on a tmpfs instead, secret-files.ts):
+ * `<root>/tmp/build-<pid>-<start time>/`, one
  * directory per process, named after its owner. A build removes what it
  * made when its step ends; a build process killed before that (SIGKILL,
  * a jest worker's timeout) leaves its directory, which the next runtime
