@@ -40,13 +40,13 @@ const makeHidden = 'mkdir -p /out/d && echo data > /out/d/f && chown -R 1000:50 
 const hiddenStat = 'stat -c "%n %u:%g %a" /out /out/d /out/d/f'
 const hiddenSeen = '/out 1000:50 755\n/out/d 1000:50 700\n/out/d/f 1000:50 640\n'
 
-test('a RUN (and a commit) leaving a directory only another id reads makes its layer, owners and modes kept; a secret mount works', async () => {
+test('a RUN (and a commit) leaving a directory only another id reads makes its layer, owners and modes kept; a secret mount works (as a file and as env=)', async () => {
   const ctx = fs.mkdtempSync(path.join(work, 'ctx-'))
   const secret = path.join(work, 'secret')
   fs.writeFileSync(secret, 'rootless-secret')
-  const df = ['FROM bb', `RUN ${makeHidden}`, 'RUN --mount=type=secret,id=s md5sum < /run/secrets/s > /sec', ''].join('\n')
+  const df = ['FROM bb', `RUN ${makeHidden}`, 'RUN --mount=type=secret,id=s,env=S --mount=type=secret,id=s sh -c \'md5sum < /run/secrets/s > /sec; echo "${#S}" >> /sec\'', ''].join('\n')
   const img = await Image.build(ctx, { runtime: rt, network: 'none', dockerfile: { content: df }, secrets: { s: { src: secret } } })
-  expect(await output(img.id, `${hiddenStat}; cat /out/d/f /sec`)).toBe(`${hiddenSeen}data\n${createHash('md5').update('rootless-secret').digest('hex')}  -\n`)
+  expect(await output(img.id, `${hiddenStat}; cat /out/d/f /sec`)).toBe(`${hiddenSeen}data\n${createHash('md5').update('rootless-secret').digest('hex')}  -\n15\n`)
 
   const c = await run('bb', ['sh', '-c', makeHidden], { runtime: rt, network: 'none' })
   expect(await c.wait()).toEqual({ exitCode: 0 })
