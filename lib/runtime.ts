@@ -19,6 +19,7 @@ import { useDefaultImageContext, useImageBuilder } from './image/image'
 import { buildImage } from './builder/builder'
 import { pruneBuildCache } from './builder/prune'
 import { collectDeadBuildScratch } from './builder/build-scratch'
+import { collectDeadSecretDirs } from './builder/secret-files'
 import { ContainerStore } from './container/store'
 import { useDefaultContext, type ContainerContext } from './container/context'
 import { collectGarbage, isRunning, stopOwnedContainers } from './container/recovery'
@@ -181,13 +182,14 @@ export class Runtime implements ContainerContext, AsyncDisposable {
    * network rules and interfaces of dead containers, exited auto-remove
    * containers, unfinished creates (like a daemon's recovery at start), and
    * the networks and volumes of compose projects whose owner process died,
-   * and the temporary files of builds whose process died.
+   * and the temporary files (and tmpfs secret files) of builds whose process died.
    */
   ready(): Promise<void> {
     // Compose projects after containers: a dead owner's networks and volumes are free once its containers are gone.
     this.recovered ??= collectGarbage(this)
       .then(() => collectDeadOwnedGroups(this.root, this.networks, this.volumes))
       .then(() => void collectDeadBuildScratch(this.root, (dir) => (this.userIds ? this.userIds.removeTree(dir) : removeTreeAt(dir))))
+      .then(() => void collectDeadSecretDirs(!!this.userIds))
     return this.recovered
   }
 

@@ -2,14 +2,17 @@
  * A build process killed mid-build (SIGKILL, as a jest worker's timeout
  * kills it) leaves no temporary files on the root once the next runtime
  * starts there: its bind copies (from= a stage, rw of the context) and its
- * URL download in progress go; a live build's files stay.
+ * URL download in progress go; a live build's files stay. So does the
+ * tmpfs directory of a secret whose RUN had not started yet.
  */
+import { spawnSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as http from 'node:http'
 import * as path from 'node:path'
 import type { AddressInfo } from 'node:net'
 import { Runtime } from '../../lib'
 import { scratchPath } from '../../lib/builder/build-scratch'
+import { makeSecretDir } from '../../lib/builder/secret-files'
 import { sleep, useRuntime } from '../helpers'
 import { useBuildContexts } from '../tools/build-context'
 import { spawnNode } from '../tools/node-child'
@@ -77,5 +80,21 @@ test('the bind copies and the URL download of a SIGKILLed build are removed at t
     server.closeAllConnections()
     server.close()
     fs.rmSync(path.dirname(mine), { recursive: true, force: true })
+  }
+})
+
+test("the tmpfs secret directory of a build killed before its RUN started is removed at the next runtime start; a live build's stays", async () => {
+  const live = makeSecretDir(false)
+  // A process that ran and is gone, as a killed build's: its pid, with a start time it never had.
+  const deadPid = spawnSync('true').pid!
+  const dead = path.join(path.dirname(live), `minicontainer-secret-${deadPid}-1-AbCdEf`)
+  fs.mkdirSync(dead, { mode: 0o700 })
+  fs.writeFileSync(path.join(dead, 'secret'), 'left by a killed build', { mode: 0o400 })
+  try {
+    const next = new Runtime({ root: runtime.root })
+    await next.ready()
+    expect([fs.existsSync(dead), fs.existsSync(live)]).toEqual([false, true])
+  } finally {
+    for (const dir of [live, dead]) fs.rmSync(dir, { recursive: true, force: true })
   }
 })
