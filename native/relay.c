@@ -20,7 +20,11 @@
  * was started. With three more arguments, <listen netns path> <ipv4> <port>,
  * the TCP listener is not Node's fd 4 but made by the relay in that namespace
  * (listen_in): an exposed host port (host-port-exposure.ts) accepts on a
- * network's gateway there and connects to the host's loopback from here.
+ * network's gateway there and connects to the host's loopback from here;
+ * `-` as the listen netns path binds in the relay's own namespace (root's
+ * relays, started from the host's namespace: no path to the owner's
+ * /proc/<pid>/ns/net, whose main thread may be inside a container's
+ * namespace for a moment when the relay opens it).
  *
  * fd 3 is the owner's control socket: "R\n" once the relay is in the
  * namespace and serving, or "E <step> <errno>\n" and exit. The relay exits
@@ -435,12 +439,14 @@ static int listen_in(const char *path, const char *ip, const char *port) {
   if (child == 0) {
     const char *step;
     int one = 1;
-    if (mc_join_netns(path, &step) < 0) _exit(errno & 255);
+    if (strcmp(path, "-") && mc_join_netns(path, &step) < 0) _exit(errno & 255);
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
         setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
         bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || listen(fd, 4096) < 0 || dup2(fd, LISTEN_FD) < 0)
       _exit(errno & 255);
+    /* The fd table is the relay's (CLONE_FILES): the original would stay open there beside LISTEN_FD. */
+    if (fd != LISTEN_FD) close(fd);
     _exit(0);
   }
   int status;

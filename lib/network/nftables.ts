@@ -9,6 +9,7 @@
  *   chain output      { type nat hook output priority -100 }       # published ports, from the host itself
  *   chain postrouting { type nat hook postrouting priority 100 }   # outbound masquerade, localhost hairpin
  *   chain forward     { type filter hook forward priority 0 }      # isolation between networks
+ *   chain input       { type filter hook input priority 0 }        # exposed host ports: only their own network
  * }
  * ```
  *
@@ -51,6 +52,7 @@ const chains = [
   { name: 'output', type: 'nat', hook: 3, priority: -100 },
   { name: 'postrouting', type: 'nat', hook: 4, priority: 100 },
   { name: 'forward', type: 'filter', hook: 2, priority: 0 },
+  { name: 'input', type: 'filter', hook: 1, priority: 0 },
 ] as const
 
 type ChainName = (typeof chains)[number]['name']
@@ -146,6 +148,34 @@ function portRules(p: PortRule): Rule[] {
   ]
 }
 
+/** An exposed host port's relay listener: `gateway:port`, meant for the network on `bridge` only. */
+export interface ExposureRule {
+  bridge: string
+  gateway: string
+  port: number
+}
+
+/**
+ * The listener is a local address: without this rule any of our other bridges (or a LAN
+ * machine routing to the subnet) reaches it, since the host accepts any of its addresses
+ * on any interface. What arrives neither on the network's own bridge nor from the host is dropped.
+ */
+function exposureRules(e: ExposureRule): Rule[] {
+  const exprs = [
+    ...matchAddr('daddr', { network: parseIp(e.gateway), prefix: 32 }),
+    x.meta(x.MetaKey.l4proto),
+    x.cmp(x.CmpOp.eq, Buffer.from([IPPROTO.tcp])),
+    x.payload(x.PayloadBase.transport, 2, 2),
+    x.cmp(x.CmpOp.eq, u16be(e.port)),
+    ...matchIfname('iif', x.CmpOp.neq, e.bridge),
+    // The host's own processes reach 127.0.0.1 anyway (and the wildcard check connects from here).
+    ...matchIfname('iif', x.CmpOp.neq, 'lo'),
+    x.counter(),
+    x.verdict(x.Verdict.drop),
+  ]
+  return [{ chain: 'input', exprs }]
+}
+
 /** The nf_tables table of one runtime. */
 export class Firewall {
   /**
@@ -196,6 +226,17 @@ export class Firewall {
     await this.nl.batch('publish ports', [...this.tableCommands(), ...ports.flatMap(portRules).map((r) => this.ruleCommand(`ctr:${containerId}`, r))])
   }
 
+  /** Restricts a container's exposed host ports to their own networks' bridges, atomically (all or none). */
+  async addExposures(containerId: string, exposures: ExposureRule[]): Promise<void> {
+    if (!exposures.length) return
+    await this.nl.batch('restrict exposed host ports', [...this.tableCommands(), ...exposures.flatMap(exposureRules).map((r) => this.ruleCommand(`exp:${containerId}`, r))])
+  }
+
+  /** Removes a container's exposure rules. */
+  removeExposures(containerId: string): Promise<number> {
+    return this.removeOwned(`exp:${containerId}`)
+  }
+
   /** Lets `bridge`'s traffic past other firewalls' forward chains (Docker's, a host policy); see forward-accept.ts. */
   openForward(bridge: string): Promise<void> {
     return openForward(this.nl, bridge)
@@ -239,7 +280,7 @@ export class Firewall {
     return doomed.length
   }
 
-  /** Owners ("net:<id>", "ctr:<id>") that have rules in the table. */
+  /** Owners ("net:<id>", "ctr:<id>", "exp:<id>") that have rules in the table. */
   async owners(): Promise<Set<string>> {
     return new Set((await this.rules()).map((r) => r.owner ?? ''))
   }

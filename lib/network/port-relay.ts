@@ -100,7 +100,10 @@ export interface ExposureSpec {
  * 127.0.0.1:port from this process's namespace, the host's; resolves once it serves.
  */
 export function startExposureRelay(spec: ExposureSpec): Promise<PortRelay> {
-  const listenNetns = spec.listenNetns ?? `/proc/${process.pid}/ns/net`
+  // `-`: the relay's own namespace, which it inherited from this thread at spawn (never inside a
+  // withNetns, which is synchronous). Not /proc/<pid>/ns/net: read later by the relay, that is the
+  // main thread's namespace at that moment, a container's while another start is in a withNetns.
+  const listenNetns = spec.listenNetns ?? '-'
   return relayProcess(['relay', '-', 'tcp', '127.0.0.1', String(spec.port), '0', listenNetns, spec.listenIp, String(spec.port)], [], spec.port)
 }
 
@@ -129,12 +132,15 @@ async function relayProcess(args: string[], fds: number[], hostPort: number): Pr
 export class ContainerRelays {
   private readonly relays = new Map<string, PortRelay[]>()
 
-  /** Starts each relay in turn for the container, all or none. */
-  async add(containerId: string, starts: readonly (() => Promise<PortRelay>)[]): Promise<void> {
+  /** Starts each relay in turn for the container (a start may find none needed), all or none. */
+  async add(containerId: string, starts: readonly (() => Promise<PortRelay | undefined>)[]): Promise<void> {
     const own = this.relays.get(containerId) ?? []
     this.relays.set(containerId, own)
     try {
-      for (const start of starts) own.push(await start())
+      for (const start of starts) {
+        const relay = await start()
+        if (relay) own.push(relay)
+      }
     } catch (err) {
       await this.remove(containerId)
       throw err

@@ -11,7 +11,7 @@
  * @module
  */
 import * as path from 'node:path'
-import { InvalidArgumentError, NameConflictError } from '../errors'
+import { InternalError, InvalidArgumentError, NameConflictError } from '../errors'
 import { debug } from '../util/debug'
 import { stamp } from '../util/start-trace'
 import { collectAbandoned } from './abandoned'
@@ -348,6 +348,7 @@ export class NetworkService {
     for (const owner of ruleOwners) {
       if (owners.has(owner)) continue
       if (owner.startsWith('ctr:')) await this.fw.removeContainer(owner.slice(4))
+      else if (owner.startsWith('exp:')) await this.fw.removeExposures(owner.slice(4))
       else if (owner.startsWith('net:')) await this.fw.removeNetwork(owner.slice(4))
     }
     if (!this.liveObjects().networks) await this.fw.deleteTable()
@@ -362,7 +363,7 @@ export class NetworkService {
     return {
       veths: new Set(containers.flatMap((c) => c.endpoints.map((e) => e.hostVeth))),
       bridges,
-      owners: new Set([...containers.map((c) => `ctr:${c.containerId}`), ...[...netIds].map((id) => `net:${id}`)]),
+      owners: new Set([...containers.flatMap((c) => [`ctr:${c.containerId}`, `exp:${c.containerId}`]), ...[...netIds].map((id) => `net:${id}`)]),
       networks: netIds.size,
     }
   }
@@ -434,7 +435,19 @@ export class NetworkService {
 
   /** The relays of `exposeHostPorts`, listening on gateways where the bridges are: one instance for the service's life. */
   get hostPortExposure(): HostPortExposure {
-    return (this.exposureOnce ??= new HostPortExposure(() => this.sockets.place.bridgesNetns()))
+    return (this.exposureOnce ??= new HostPortExposure({
+      listenNetns: () => this.sockets.place.bridgesNetns(),
+      // In turn with the service's other uses of its nf_tables socket: two dumps at once on it mix their replies.
+      withFirewall: (fn) => this.serial(() => fn(this.fw)),
+      bridgeOf: (gateway) => this.bridgeOfGateway(gateway),
+    }))
+  }
+
+  /** The bridge of the network whose gateway this is (the runtime's subnets never overlap). */
+  private bridgeOfGateway(gateway: string): string {
+    const network = this.store.networks().find((n) => n.gateway === gateway)
+    if (!network) throw new InternalError(`no network of this runtime has the gateway ${gateway}`)
+    return network.bridge
   }
 
   private get publisher(): PortPublisher {
