@@ -291,8 +291,12 @@ export class NetworkService {
     const earlier = this.vethTeardownOf(rec.containerId)
     const teardown = (async () => {
       await earlier
-      for (const ep of endpoints) await this.removeVeth(ep.hostVeth)
-      for (const key of addresses) this.leases.release(key, rec.containerId)
+      try {
+        for (const ep of endpoints) await this.removeVeth(ep.hostVeth)
+      } finally {
+        // A veth that would not go must not keep the addresses claimed for the life of this process.
+        for (const key of addresses) this.leases.release(key, rec.containerId)
+      }
     })()
     this.vethTeardowns.set(rec.containerId, teardown)
     void teardown.finally(() => {
