@@ -107,7 +107,7 @@ const NLM_F_APPEND = 0x800
 const network = { id: 'n1', bridge: 'mcbr0', subnet: { network: parseIp('10.88.0.0'), prefix: 16 }, internal: false }
 
 describe('the table and its base chains', () => {
-  test('NEWTABLE with the owner mark, then the four base chains with their hooks, priorities, types and policy accept', async () => {
+  test('NEWTABLE with the owner mark, then the five base chains with their hooks, priorities, types and policy accept', async () => {
     const { fw, batches } = recordingFirewall()
     await fw.addNetwork(network)
     const [table, ...rest] = batches[0].commands
@@ -119,7 +119,7 @@ describe('the table and its base chains', () => {
     const chains = rest.filter((c) => c.msg === NftMsg.NEWCHAIN).map((c) => {
       const a = new Map(c.attrs.flatMap((b) => tlvs(b)))
       const hook = byType(a.get(4 /* NFTA_CHAIN_HOOK */)!)
-      // NFTA_HOOK_HOOKNUM 1 (NF_INET_PRE_ROUTING 0, FORWARD 2, LOCAL_OUT 3, POST_ROUTING 4), NFTA_HOOK_PRIORITY 2 (signed).
+      // NFTA_HOOK_HOOKNUM 1 (NF_INET_PRE_ROUTING 0, LOCAL_IN 1, FORWARD 2, LOCAL_OUT 3, POST_ROUTING 4), NFTA_HOOK_PRIORITY 2 (signed).
       return [str(a.get(1)), str(a.get(3)), str(a.get(7)), u32(hook.get(1)), hook.get(2)!.readInt32BE(0), u32(a.get(5)), c.flags]
     })
     expect(chains).toEqual([
@@ -127,6 +127,7 @@ describe('the table and its base chains', () => {
       ['minicontainer_t1', 'output', 'nat', 3, -100, 1, NLM_F_CREATE],
       ['minicontainer_t1', 'postrouting', 'nat', 4, 100, 1, NLM_F_CREATE],
       ['minicontainer_t1', 'forward', 'filter', 2, 0, 1, NLM_F_CREATE],
+      ['minicontainer_t1', 'input', 'filter', 1, 0, 1, NLM_F_CREATE],
     ])
   })
 })
