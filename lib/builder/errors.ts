@@ -15,6 +15,17 @@ export class UnsupportedDockerfileFeatureError extends MiniContainerError {
 }
 
 /**
+ * A build needs something this host or mode does not give (a rootless read of another id's files,
+ * a tmpfs for secrets): EUNSUPPORTED, saying what was asked and what to do instead.
+ */
+export class BuildUnsupportedError extends MiniContainerError {
+  /** @param what - what the build asked for; @param why - why it cannot here, and the way around it */
+  constructor(what: string, why: string) {
+    super('EUNSUPPORTED', `${what}: ${why}`)
+  }
+}
+
+/**
  * What a rootless build's read of a stage's or image's files refused with EACCES or EPERM throws:
  * the layers hold them with subordinate ids, and a file or directory only another id inside may
  * read or search is not read through the runtime's keeper here yet. Anything else as it is.
@@ -22,9 +33,9 @@ export class UnsupportedDockerfileFeatureError extends MiniContainerError {
 export function rootlessLayerReadError(rootless: boolean, err: unknown, what: string): unknown {
   const errno = errnoOf(err)
   if (!rootless || (errno !== 'EACCES' && errno !== 'EPERM')) return err
-  return new MiniContainerError(
-    'EUNSUPPORTED',
-    `${what}: a rootless build does not yet read a stage's or image's files that only another id inside may read or search (${(err as Error).message}); ` +
+  return new BuildUnsupportedError(
+    what,
+    `a rootless build does not yet read a stage's or image's files that only another id inside may read or search (${(err as Error).message}); ` +
       'make them readable to others in that stage (e.g. RUN chmod -R o+rX <dir>), or build with a root runtime',
   )
 }

@@ -18,7 +18,8 @@
 import * as fs from 'node:fs'
 import * as net from 'node:net'
 import * as path from 'node:path'
-import { InvalidArgumentError, MiniContainerError, NotFoundError } from '../errors'
+import { InvalidArgumentError, NotFoundError } from '../errors'
+import { BuildUnsupportedError } from './errors'
 import type { BuildSecretSource } from '../image/image'
 import type { MountOption } from '../storage/mount-types'
 import { scratchPath } from './build-scratch'
@@ -141,7 +142,7 @@ export class RunSecrets {
     const [uid, gid] = [m.uid ?? 0, m.gid ?? 0]
     if (!this.rootless) return fs.chownSync(file, uid, gid)
     // Rootless, the user's own files are root's inside; another id's would need the keeper.
-    if (uid !== 0 || gid !== 0) throw new MiniContainerError('EUNSUPPORTED', `RUN --mount=type=${m.type},uid=${uid},gid=${gid}: a rootless build gives secret and ssh mounts to root only; leave uid and gid out`)
+    if (uid !== 0 || gid !== 0) throw new BuildUnsupportedError(`RUN --mount=type=${m.type},uid=${uid},gid=${gid}`, 'a rootless build gives secret and ssh mounts to root only; leave uid and gid out')
   }
 }
 

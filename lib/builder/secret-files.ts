@@ -12,7 +12,7 @@
  */
 import * as fs from 'node:fs'
 import * as path from 'node:path'
-import { MiniContainerError } from '../errors'
+import { BuildUnsupportedError } from './errors'
 import { debug } from '../util/debug'
 import { isAlive, thisProcess } from '../util/process-identity'
 
@@ -40,7 +40,7 @@ function isInMemory(dir: string): boolean {
 /** A new directory (0700, only this process's) on a tmpfs for one RUN's secret files; EUNSUPPORTED when there is no tmpfs to use. */
 export function makeSecretDir(rootless: boolean): string {
   const parent = candidates(rootless).find(isInMemory)
-  if (!parent) throw new MiniContainerError('EUNSUPPORTED', `RUN --mount=type=secret: no tmpfs to keep the secret in (tried ${candidates(rootless).join(', ')}); mount a tmpfs on /dev/shm${rootless ? ' or set XDG_RUNTIME_DIR to a tmpfs directory of yours' : ''}`)
+  if (!parent) throw new BuildUnsupportedError('RUN --mount=type=secret', `no tmpfs to keep the secret in (tried ${candidates(rootless).join(', ')}); mount a tmpfs on /dev/shm${rootless ? ' or set XDG_RUNTIME_DIR to a tmpfs directory of yours' : ''}`)
   // mkdtemp: a fresh name made 0700 by us, so nothing another user put in /dev/shm beforehand is used.
   const me = thisProcess()
   return fs.mkdtempSync(path.join(parent, `${prefix}${me.pid}-${me.start}-`))
