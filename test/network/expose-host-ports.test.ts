@@ -170,3 +170,21 @@ test('relays started while other containers start bind on the host, not in a con
     await user.remove()
   }
 })
+
+test("a container that did not ask costs its exit no firewall call (an exposure is closed by the process that opened it; others' rules go with garbage collection)", async () => {
+  // Observed, not replaced: the spy calls through.
+  const { Firewall } = await import('../../lib/network/nftables')
+  const removals = jest.spyOn(Firewall.prototype, 'removeExposures')
+  try {
+    const plain = await run('bb', ['true'], { runtime, network: 'none' })
+    expect(await plain.wait()).toEqual({ exitCode: 0 })
+    await plain.remove()
+    expect(removals).not.toHaveBeenCalled()
+    const asking = await run('bb', ['true'], { runtime, exposeHostPorts: [port] })
+    expect(await asking.wait()).toEqual({ exitCode: 0 })
+    await asking.remove()
+    expect(removals).toHaveBeenCalledWith(asking.id)
+  } finally {
+    removals.mockRestore()
+  }
+})
