@@ -14,6 +14,7 @@ import { adoptNetlink } from './adopt-netlink'
 import { NftablesError } from './errors'
 import { parseAttrs } from './nlattr'
 import { debug } from '../util/debug'
+import { NetlinkTurns } from './netlink-turns'
 
 const NFNL_SUBSYS_NFTABLES = 10
 const NFNL_MSG_BATCH_BEGIN = 0x10
@@ -102,6 +103,8 @@ export function batchDatagram(commands: NftCommand[], family: number, seqs: Batc
 /** An nf_tables netlink socket in the namespace it was created in. */
 export class NfNetlink {
   private readonly waiters = new Map<number, (errno: number) => void>()
+  /** One batch or dump at a time on the socket: a batch's acks landing among a dump's messages end that dump early (./netlink-turns). */
+  private readonly turns = new NetlinkTurns()
 
   /** @param sock - a NETLINK_NETFILTER socket (default: a new one in the calling thread's namespace). */
   constructor(private readonly sock: NetlinkSocket = createNetlink(Protocol.NETFILTER)) {
@@ -124,9 +127,11 @@ export class NfNetlink {
   async batch(op: string, commands: NftCommand[], family = NFPROTO_IPV4): Promise<void> {
     if (commands.length === 0) return
     if (debug.enabled) debug('nf_tables batch %s: %d messages (%s)', op, commands.length, commands.map((c) => c.msg).join(','))
-    const seqs = commands.map(() => this.sock.generateSeq())
-    const datagram = batchDatagram(commands, family, { begin: this.sock.generateSeq(), commands: seqs, end: this.sock.generateSeq() })
-    const errnos = await this.awaitAnswers(seqs, () => this.sock.socket.send(datagram, { port: 0 }))
+    const errnos = await this.turns.dump(() => {
+      const seqs = commands.map(() => this.sock.generateSeq())
+      const datagram = batchDatagram(commands, family, { begin: this.sock.generateSeq(), commands: seqs, end: this.sock.generateSeq() })
+      return this.awaitAnswers(seqs, () => this.sock.socket.send(datagram, { port: 0 }))
+    })
     const failed = errnos.find((e) => e !== 0)
     if (failed !== undefined) throw new NftablesError(op, errnoName(failed))
   }
@@ -171,7 +176,7 @@ export class NfNetlink {
     const type = (NFNL_SUBSYS_NFTABLES << 8) | msg
     let reply
     try {
-      ;[reply] = await this.sock.request(type, Buffer.concat([nfgenmsg(family), ...attrs]), { flags: FlagsGet.DUMP, timeout: REPLY_TIMEOUT_MS })
+      ;[reply] = await this.turns.dump(() => this.sock.request(type, Buffer.concat([nfgenmsg(family), ...attrs]), { flags: FlagsGet.DUMP, timeout: REPLY_TIMEOUT_MS }))
     } catch (err) {
       const m = /Request rejected: (\w+)/.exec(String((err as Error).message))
       throw new NftablesError('dump', m ? m[1] : String((err as Error).message))

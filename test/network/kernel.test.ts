@@ -141,6 +141,24 @@ describe('netns, rtnetlink and nf_tables', () => {
     expect(await fw.rules()).toEqual([])
   })
 
+  test('one nf_tables socket serves rule dumps and batches racing each other', async () => {
+    // A dump answers in several messages: a batch's acks landing among them ended it early, and the dump
+    // then waited for its end until the 5 s timeout ("nf_tables dump failed: Timeout has been reached").
+    await fw.addNetwork({ id: 'n2', bridge, subnet: parseCidr(subnet.cidr), internal: false })
+    try {
+      const ports = Array.from({ length: 40 }, (_, i) => ({ proto: 'tcp' as const, hostIp: '', hostPort: 41000 + i, containerIp: subnet.host(2), containerPort: 80 }))
+      const adds = ports.map((p, i) => fw.addPorts(`r${i}`, [p]))
+      const dumps = Array.from({ length: 10 }, () => fw.rules())
+      await Promise.all(adds)
+      for (const rules of await Promise.all(dumps)) expect(rules.some((r) => r.owner === 'net:n2')).toBe(true)
+      const removals = ports.map((_, i) => fw.removeContainer(`r${i}`))
+      expect(await Promise.all(removals)).toEqual(ports.map(() => 2))
+    } finally {
+      await fw.removeNetwork('n2')
+      await fw.deleteTable()
+    }
+  })
+
   test('a rejected batch changes nothing', async () => {
     // A rule in a chain that does not exist fails the whole batch, including the table creation before it.
     const nl = new NfNetlink()
