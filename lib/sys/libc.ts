@@ -15,7 +15,7 @@ import { NativeError, SyscallError } from '../errors'
 import { cName } from './byte-names'
 import koffi, { type LibraryHandle } from './koffi'
 import { missingNativeHint, nativeDir } from './native-dir'
-import { Throttle } from '../util/throttle'
+import { Throttle } from './throttle'
 
 const libc = koffi.load('libc.so.6')
 let native: LibraryHandle | undefined

@@ -1,4 +1,4 @@
-import { Throttle } from '../../lib/util/throttle'
+import { Throttle } from '../../lib/sys/throttle'
 
 test('Throttle: at most `limit` calls in flight, the rest in arrival order; a failure settles its caller and frees its slot', async () => {
   const throttle = new Throttle(2)
