@@ -1,5 +1,5 @@
 /**
- * Bounded concurrency for calls that arrive one by one (mapLimit, in ./limit, takes a list).
+ * Bounded concurrency for calls that arrive one by one (mapLimit, in ../util/limit, takes a list).
  * @module
  */
 
