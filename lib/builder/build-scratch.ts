@@ -14,15 +14,14 @@
 import { randomBytes } from 'node:crypto'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
-import { isAlive, thisProcess } from '../util/process-identity'
 import { debug } from '../util/debug'
+import { namesOfDeadProcesses, processOwnedName } from '../util/process-owned-names'
 
 const prefix = 'build-'
 
 /** This process's scratch directory on `root` (made, 0700, when missing). */
 function scratchDir(root: string): string {
-  const me = thisProcess()
-  const dir = path.join(root, 'tmp', `${prefix}${me.pid}-${me.start}`)
+  const dir = path.join(root, 'tmp', processOwnedName(prefix))
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 })
   return dir
 }
@@ -40,9 +39,7 @@ export function scratchPath(root: string, kind: string): string {
 export function collectDeadBuildScratch(root: string, removeTree: (dir: string) => void): number {
   const tmp = path.join(root, 'tmp')
   let removed = 0
-  for (const name of fs.existsSync(tmp) ? fs.readdirSync(tmp) : []) {
-    const owner = /^build-(\d+)-(\d+)$/.exec(name)
-    if (!owner || isAlive(Number(owner[1]), owner[2])) continue
+  for (const name of namesOfDeadProcesses(tmp, prefix)) {
     try {
       removeTree(path.join(tmp, name))
       removed++

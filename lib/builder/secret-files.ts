@@ -14,11 +14,10 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { BuildUnsupportedError } from './errors'
 import { debug } from '../util/debug'
-import { isAlive, thisProcess } from '../util/process-identity'
+import { namesOfDeadProcesses, processOwnedName } from '../util/process-owned-names'
 
-const prefix = 'minicontainer-secret-'
 /** A secret directory's name: the prefix, its process's pid and start time, mkdtemp's random part. */
-const namePattern = /^minicontainer-secret-(\d+)-(\d+)-/
+const prefix = 'minicontainer-secret-'
 
 /** statfs f_type of tmpfs and ramfs: file systems held in memory only. */
 const inMemory = new Set([0x01021994, 0x858458f6])
@@ -42,17 +41,14 @@ export function makeSecretDir(rootless: boolean): string {
   const parent = candidates(rootless).find(isInMemory)
   if (!parent) throw new BuildUnsupportedError('RUN --mount=type=secret', `no tmpfs to keep the secret in (tried ${candidates(rootless).join(', ')}); mount a tmpfs on /dev/shm${rootless ? ' or set XDG_RUNTIME_DIR to a tmpfs directory of yours' : ''}`)
   // mkdtemp: a fresh name made 0700 by us, so nothing another user put in /dev/shm beforehand is used.
-  const me = thisProcess()
-  return fs.mkdtempSync(path.join(parent, `${prefix}${me.pid}-${me.start}-`))
+  return fs.mkdtempSync(path.join(parent, `${processOwnedName(prefix)}-`))
 }
 
 /** Removes the secret directories, ours, of build processes that no longer run; returns how many. */
 export function collectDeadSecretDirs(rootless: boolean): number {
   let removed = 0
   for (const parent of candidates(rootless).filter(isInMemory)) {
-    for (const name of fs.readdirSync(parent)) {
-      const owner = namePattern.exec(name)
-      if (!owner || isAlive(Number(owner[1]), owner[2])) continue
+    for (const name of namesOfDeadProcesses(parent, prefix)) {
       const dir = path.join(parent, name)
       try {
         const st = fs.lstatSync(dir)
