@@ -47,8 +47,6 @@ export interface ExposurePlace {
 /** The exposure relays of one network service's containers, kept by this process (they end with it). */
 export class HostPortExposure {
   private readonly relays = new ContainerRelays()
-  /** Containers this process opened exposures for: only their close touches the firewall (every container's exit closes). */
-  private readonly opened = new Set<string>()
 
   constructor(private readonly place: ExposurePlace) {}
 
@@ -59,7 +57,6 @@ export class HostPortExposure {
       return ports.map((port) => ({ gateway, port, bridge }))
     })
     // The rules first: a relay is never reachable from another network, not even for a moment.
-    this.opened.add(containerId)
     await this.place.withFirewall((fw) => fw.addExposures(containerId, exposures))
     const starts = exposures.map((e) => async () => this.startRelay(containerId, e.gateway, e.port))
     try {
@@ -92,8 +89,8 @@ export class HostPortExposure {
    * none here (another process's rules go with its garbage collection), so most exits cost nothing.
    */
   async close(containerId: string): Promise<void> {
-    await this.relays.remove(containerId)
-    if (!this.opened.delete(containerId)) return
+    // Every container's exit closes: only one this process exposed (its relays entry, even without a relay) has rules to remove.
+    if (!(await this.relays.remove(containerId))) return
     await this.place.withFirewall((fw) => fw.removeExposures(containerId))
   }
 }

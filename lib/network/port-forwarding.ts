@@ -41,6 +41,6 @@ export function relayForwarding(netnsPath: () => string): PortForwarding {
           return relay
         }),
       ),
-    remove: (containerId) => relays.remove(containerId),
+    remove: async (containerId) => void (await relays.remove(containerId)),
   }
 }

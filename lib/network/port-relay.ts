@@ -147,10 +147,11 @@ export class ContainerRelays {
     }
   }
 
-  /** Ends every relay of the container; idempotent. */
-  async remove(containerId: string): Promise<void> {
-    const own = this.relays.get(containerId) ?? []
+  /** Ends every relay of the container; idempotent. Resolves whether it had been added here (with or without a relay). */
+  async remove(containerId: string): Promise<boolean> {
+    const own = this.relays.get(containerId)
     this.relays.delete(containerId)
-    await Promise.all(own.map((r) => r.close()))
+    await Promise.all((own ?? []).map((r) => r.close()))
+    return own !== undefined
   }
 }
