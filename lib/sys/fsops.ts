@@ -10,6 +10,7 @@ import { NativeError, SyscallError } from '../errors'
 import type koffi from './koffi'
 import { cName, decodeName } from './byte-names'
 import { checkNegErrno, errnoName, nativeLib } from './libc'
+import { inAsyncSlot } from './koffi-async'
 
 type Fn = ReturnType<ReturnType<typeof koffi.load>['func']>
 interface Fns {
@@ -312,14 +313,14 @@ function metaArgs(m: FileMeta): { what: number; sec: number; nsec: number } {
 export function writeFileAsync(dirfd: number, name: Name, data: Buffer, m: FileMeta): Promise<void> {
   const { what, sec, nsec } = metaArgs(m)
   const cname = cName(name)
-  return new Promise((resolve, reject) => {
+  return inAsyncSlot(() => new Promise<void>((resolve, reject) => {
     lib().writeFile.async(dirfd, cname, data, data.length, what, m.uid ?? 0, m.gid ?? 0, m.mode ?? 0, sec, nsec, (err: unknown, r: number) => {
       void [data, cname] // named here, so that they stay alive until the worker thread is done with their bytes
       if (err) reject(err)
       else if (r < 0) reject(new SyscallError('write_file', errnoName(-r), nameStr(name)))
       else resolve()
     })
-  })
+  }))
 }
 
 /** Copies owner (with MC_OWNER), mode and times from one open fd to another. */
@@ -334,14 +335,14 @@ export function copyMeta(srcfd: number, dstfd: number, flags: number): void {
  * Resolves to the bytes advanced; fewer than `max` only at EOF.
  */
 export function copyDataAsync(infd: number, outfd: number, max: number, sparse = false): Promise<number> {
-  return new Promise((resolve, reject) => {
+  return inAsyncSlot(() => new Promise<number>((resolve, reject) => {
     lib().copyData.async(infd, outfd, max, sparse ? 1 : 0, (err: unknown, r: number | bigint) => {
       if (err) return reject(err)
       const n = Number(r)
       if (n < 0) reject(new SyscallError('copy_file_range', errnoName(-n)))
       else resolve(n)
     })
-  })
+  }))
 }
 
 /** Copies up to `max` bytes (-1: to EOF) between fds, blocking. */

@@ -15,7 +15,7 @@ import { NativeError, SyscallError } from '../errors'
 import { cName } from './byte-names'
 import koffi, { type LibraryHandle } from './koffi'
 import { missingNativeHint, nativeDir } from './native-dir'
-import { Throttle } from './throttle'
+import { inAsyncSlot } from './koffi-async'
 
 const libc = koffi.load('libc.so.6')
 let native: LibraryHandle | undefined
@@ -148,18 +148,8 @@ export function spawnProcess(file: string, argv: string[], env: string[], fds: n
  * `fds` open until it resolves.
  */
 export function spawnProcessAsync(file: string, argv: string[], env: string[], fds: number[], newSession: boolean): Promise<number> {
-  return asyncSpawns.run(() => spawnOnWorker(file, argv, env, fds, newSession))
+  return inAsyncSlot(() => spawnOnWorker(file, argv, env, fds, newSession))
 }
-
-/**
- * At most this many spawns wait on workers at once: koffi keeps memory for 8 async calls (its
- * resident_async_pools) and maps, protects and unmaps a stack and heap for every one beyond, on
- * the event loop (3-4 calls each; an unmap in a threaded process also costs the other CPUs a TLB
- * flush). libuv runs 4 workers anyway, so the calls queued here lose no parallelism.
- */
-const maxAsyncSpawns = 8
-
-const asyncSpawns = new Throttle(maxAsyncSpawns)
 
 function spawnOnWorker(file: string, argv: string[], env: string[], fds: number[], newSession: boolean): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -12,6 +12,7 @@
  */
 import * as crypto from 'node:crypto'
 import koffi from './koffi'
+import { inAsyncSlot } from './koffi-async'
 
 /** SHA256_Init, SHA256_Update and SHA256_Final of the process's own OpenSSL. */
 interface OpenSslSha256 {
@@ -78,13 +79,13 @@ export class PoolSha256 {
   private async hashOnPool(chunk: Buffer): Promise<void> {
     try {
       if (this.failure) return
-      await new Promise<void>((resolve, reject) =>
+      await inAsyncSlot(() => new Promise<void>((resolve, reject) =>
         opensslSha256()!.update.async(this.ctx!, chunk, chunk.length, (err) => {
           void chunk // named here, so that it stays alive until the threadpool is done with its bytes
           if (err) reject(err)
           else resolve()
         }),
-      )
+      ))
     } catch (err) {
       this.failure = err
     } finally {
