@@ -23,7 +23,7 @@ import { joinBridgeNetwork, mappedPort, networkSettingsOf, publishedPort } from 
 import type { CgroupSetup, ContainerStats, ProcessInfo } from '../cgroups'
 import { statsStream, updateResources, type ResourceUpdate, type StatsStreamOptions } from './resources'
 import type { HostBinding } from '../network/types'
-import { processStartTime, isRunningOn, thisProcess, waitForeign } from './liveness'
+import { processStartTime, livesOn, thisProcess, waitForeign } from './liveness'
 import { observe, type Observation, type ObserveWants } from './observe'
 import { releaseRun, runReleased, settleExit } from './exit'
 import { PolicyRestarts } from './policy-restarts'
@@ -704,7 +704,7 @@ export class Container implements AsyncDisposable {
    */
   private viewLost(err: unknown, view: FilesystemView): unknown {
     const removed = this.removedMeanwhile(err, viewInUse)
-    if (removed !== err || !view.program || isRunningOn(view.program.pid, view.program.pidStart)) return removed
+    if (removed !== err || !view.program || livesOn(view.program.pid, view.program.pidStart)) return removed
     return new NotRunningError(this.id, 'use its files', 'it stopped while they were in use; a stopped container\'s files can be used too: try again')
   }
 
@@ -716,7 +716,7 @@ export class Container implements AsyncDisposable {
   private stoppedMeanwhile(err: unknown, state: ContainerState): unknown {
     if (!(err instanceof StartError)) return err
     const removed = this.removedMeanwhile(err, 'while a command was being started in it')
-    if (removed !== err || isRunningOn(state.pid, state.pidStart)) return removed
+    if (removed !== err || livesOn(state.pid, state.pidStart)) return removed
     return new NotRunningError(this.id, 'exec')
   }
 

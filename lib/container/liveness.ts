@@ -9,9 +9,9 @@ import * as fs from 'node:fs'
 import { toExitStatus, type ExitStatus } from '../shim/shim'
 import type { ContainerContext } from './context'
 import type { ContainerState } from './types'
-import { isAlive, statFields } from '../util/process-identity'
+import { isAlive } from '../util/process-identity'
 
-export { isAlive, processStartTime, thisProcess } from '../util/process-identity'
+export { isAlive, livesOn, processStartTime, thisProcess } from '../util/process-identity'
 
 /** How long a container's fresh state (network, cgroup) may belong to a start in progress in another process rather than to a crash. */
 export const START_GRACE_MS = 30_000
@@ -22,17 +22,6 @@ export const START_GRACE_MS = 30_000
  */
 export function programRuns(ctx: Pick<ContainerContext, 'shims'>, id: string, state: ContainerState): boolean {
   return state.status === 'running' && (ctx.shims.has(id) || isAlive(state.pid, state.pidStart))
-}
-
-/** The kernel's PF_EXITING: the process has taken its fatal signal and is exiting. */
-const PF_EXITING = 0x4
-
-/** True while the process recorded as (pid, start time) runs and is not on its way out (a SIGKILL taken). */
-export function isRunningOn(pid: number | undefined, start: string | undefined): boolean {
-  // One read of /proc/<pid>/stat for both: the same process (start time, not a zombie) and its flags.
-  const fields = pid ? statFields(pid) : undefined
-  if (!fields || fields[0] === 'Z' || fields[0] === 'X' || fields[19] !== start) return false
-  return (Number(fields[6]) & PF_EXITING) === 0
 }
 
 /** The exit status and time the shim recorded, if the program has ended. */

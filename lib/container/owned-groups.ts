@@ -15,7 +15,7 @@
  */
 import * as fs from 'node:fs'
 import * as path from 'node:path'
-import { isAlive, thisProcess } from './liveness'
+import { livesOn, thisProcess } from './liveness'
 import type { ProcessIdentity } from './types'
 import type { NetworkInfo } from '../network/types'
 import { debug } from '../util/debug'
@@ -85,7 +85,8 @@ export async function collectDeadOwnedGroups(root: string, networks: GroupNetwor
   }
   for (const f of files) {
     const rec = readJson<GroupRecord>(path.join(recordDir(root), f))
-    if (!rec || isAlive(rec.owner.pid, rec.owner.start)) continue
+    // Its owner's SIGKILL pending is death enough: its containers were collected as orphans just before.
+    if (!rec || livesOn(rec.owner.pid, rec.owner.start)) continue
     debug('recovery: group %s=%s lost its owner %d', rec.label, rec.value, rec.owner.pid)
     await removeNetworks(rec, networks)
     // A volume still used (by a detached container, or one from outside the group) stays.

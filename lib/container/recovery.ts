@@ -9,7 +9,7 @@ import * as fs from 'node:fs'
 import { removeAnonymousVolumes } from '../storage/mount-lifecycle'
 import { debug } from '../util/debug'
 import type { ContainerContext } from './context'
-import { isAlive, programRuns, START_GRACE_MS } from './liveness'
+import { livesOn, programRuns, START_GRACE_MS } from './liveness'
 import type { ContainerRecord } from './types'
 import { observe } from './observe'
 import { networkStillWanted } from './networking'
@@ -68,8 +68,9 @@ function garbage(ctx: ContainerContext, record: ContainerRecord): 'auto-remove' 
   const seen = observe(ctx, record.id)
   if (seen.status !== 'exited' && seen.status !== 'created') return undefined
   const owner = seen.state.owner ?? record.owner
-  // Records made before owners were kept have none: they stay, as they always did.
-  return owner && !isAlive(owner.pid, owner.start) ? 'orphaned' : undefined
+  // Records made before owners were kept have none: they stay, as they always did. An owner with its
+  // SIGKILL pending is dead here as it is to the shim, which has killed the container already.
+  return owner && !livesOn(owner.pid, owner.start) ? 'orphaned' : undefined
 }
 
 /** Waits (up to DYING_WAIT_MS) until no container that dies with its owner still runs after that owner died. */
@@ -87,7 +88,7 @@ function diesWithDeadOwner(ctx: ContainerContext, record: ContainerRecord): bool
   if (record.hostConfig.detach || ctx.shims.has(record.id)) return false
   const state = ctx.containers.readState(record.id)
   const owner = state.owner ?? record.owner
-  return !!owner && !isAlive(owner.pid, owner.start) && programRuns(ctx, record.id, state)
+  return !!owner && !livesOn(owner.pid, owner.start) && programRuns(ctx, record.id, state)
 }
 
 /** Whether a container's recorded process runs (from any process's point of view). */

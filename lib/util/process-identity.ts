@@ -44,3 +44,33 @@ export function thisProcess(): ProcessIdentity {
 export function isAlive(pid: number | undefined, start: string | undefined): boolean {
   return !!pid && processStartTime(pid) === start
 }
+
+/** The kernel's PF_EXITING (flags, field 9 of /proc/<pid>/stat): do_exit() is under way. */
+const PF_EXITING = 0x4
+/** SIGKILL's bit in the pending-signal masks of /proc/<pid>/status. */
+const SIGKILL_BIT = 1n << 8n
+
+/**
+ * True while the process recorded as (pid, start time) runs and is not on its way out: no SIGKILL
+ * pending, not exiting. A SIGKILLed process runs no more code of its own, but it counts for
+ * {@link isAlive} until it is a zombie, which can take hundreds of ms under load (a big heap to
+ * unmap, threads to end) or forever while it is frozen; the shim's owner watch already takes it
+ * for dead then (native/owner.c owner_dying), and so must whoever collects after it.
+ */
+export function livesOn(pid: number | undefined, start: string | undefined): boolean {
+  // One read of /proc/<pid>/stat for both: the same process (start time, not a zombie) and its flags.
+  const fields = pid ? statFields(pid) : undefined
+  if (!fields || fields[0] === 'Z' || fields[0] === 'X' || fields[19] !== start) return false
+  return (Number(fields[6]) & PF_EXITING) === 0 && !sigkillPending(pid!)
+}
+
+/** Whether a SIGKILL waits to be taken by the process (its main thread's or the whole group's queue). */
+function sigkillPending(pid: number): boolean {
+  let status: string
+  try {
+    status = fs.readFileSync(`/proc/${pid}/status`, 'utf8')
+  } catch {
+    return true // gone since the stat read
+  }
+  return [...status.matchAll(/^(?:SigPnd|ShdPnd):\s*([0-9a-f]+)$/gm)].some((m) => (BigInt(`0x${m[1]}`) & SIGKILL_BIT) !== 0n)
+}
