@@ -28,9 +28,11 @@ export class HostSockets {
     readonly place: NetworkPlace = hostPlace,
   ) {}
 
-  /** Opens the sockets of a private namespace (asynchronous there); the host's open on first use. */
+  /** Opens the sockets of a private namespace (asynchronous there), again when they stopped answering; the host's open on first use. */
   async ready(): Promise<void> {
-    if (this.place.isHost || this.rtnl) return
+    if (this.place.isHost || (this.rtnl && !this.rtnl.spent)) return
+    // One that stopped answering (rtnl.ts: a late answer) cannot be reopened from here: both are replaced.
+    this.close()
     const { rtnl, nfnl } = await this.place.open()
     this.rtnl = rtnl
     this.firewall = this.newFirewall(nfnl)

@@ -13,15 +13,31 @@
  * process abort (about 60 link deletions at once did). Turns are given in
  * call order, so a dump is not starved by a stream of requests.
  *
+ * With a {@link ReplyBound}, a turn ends when its answer is late: one lost
+ * reply (or a dump that never ends) no longer holds every later caller of
+ * the socket forever. The socket is then spent: what the kernel sends late
+ * (the rest of a dump) would land in the next caller's answer, so waiting
+ * and later callers are refused at once, and its owner opens another.
+ *
  * @module
  */
 
 /** Single-reply requests in flight at once: their replies (a few KB each at most) stay far below a receive buffer. */
 export const maxRequestsInFlight = 8
 
+/** How long a turn may wait for its answer, and the error of one that waited longer. */
+export interface ReplyBound {
+  /** Milliseconds from the send to the answer (the kernel answers in microseconds; the event loop may be slow). */
+  ms: number
+  /** The error for `what` (the request or dump): it got no answer in time, or (with `spentBy`) it was not sent because `spentBy` got none before it. */
+  late(what: string, spentBy?: string): Error
+}
+
 interface Waiter {
   dump: boolean
   go: () => void
+  refuse: (err: Error) => void
+  what: string
 }
 
 /** Gives dumps a socket to themselves and lets single-reply requests share it. */
@@ -29,26 +45,65 @@ export class NetlinkTurns {
   private requestsInFlight = 0
   private dumping = false
   private readonly waiting: Waiter[] = []
+  /** The request whose answer was late, once one was: the socket takes no more turns. */
+  private spentBy?: string
 
-  /** Runs a single-reply request (an ack, or one object) once no dump is under way. */
-  request<T>(send: () => Promise<T>): Promise<T> {
-    return this.take(false, send)
+  /** @param bound - when given, how long a turn waits for its answer (without, as long as it takes). */
+  constructor(private readonly bound?: ReplyBound) {}
+
+  /** Whether a turn's answer was late: the socket's state is unknown, so its owner should replace it. */
+  get spent(): boolean {
+    return this.spentBy !== undefined
   }
 
-  /** Runs a dump once nothing else is under way on the socket. */
-  dump<T>(send: () => Promise<T>): Promise<T> {
-    return this.take(true, send)
+  /** Runs a single-reply request (an ack, or one object) once no dump is under way; `what` names it in errors. */
+  request<T>(what: string, send: () => Promise<T>): Promise<T> {
+    return this.take(false, what, send)
   }
 
-  private async take<T>(dump: boolean, send: () => Promise<T>): Promise<T> {
+  /** Runs a dump once nothing else is under way on the socket; `what` names it in errors. */
+  dump<T>(what: string, send: () => Promise<T>): Promise<T> {
+    return this.take(true, what, send)
+  }
+
+  private async take<T>(dump: boolean, what: string, send: () => Promise<T>): Promise<T> {
+    if (this.spentBy !== undefined) throw this.bound!.late(what, this.spentBy)
     if (!this.waiting.length && this.fits(dump)) this.enter(dump)
-    else await new Promise<void>((go) => this.waiting.push({ dump, go }))
+    else await new Promise<void>((go, refuse) => this.waiting.push({ dump, go, refuse, what }))
     try {
-      return await send()
+      return await this.bounded(what, send())
     } finally {
       this.leave(dump)
       this.wakeWaiting()
     }
+  }
+
+  /** `answer`, or the bound's error once it is late (and the socket spent). */
+  private bounded<T>(what: string, answer: Promise<T>): Promise<T> {
+    const bound = this.bound
+    if (!bound) return answer
+    return new Promise<T>((resolve, reject) => {
+      let settled = false
+      const once = (fn: () => void) => () => {
+        if (settled) return
+        settled = true
+        clearTimeout(timer)
+        fn()
+      }
+      // Timers run before the poll phase: an answer that arrived while the loop was blocked is read, and
+      // settles first, in this same turn of the loop, before the check phase runs the setImmediate.
+      const timer = setTimeout(() => setImmediate(once(() => (this.spend(what), reject(bound.late(what))))), bound.ms)
+      answer.then(
+        (value) => once(() => resolve(value))(),
+        (err: unknown) => once(() => reject(err))(),
+      )
+    })
+  }
+
+  /** Marks the socket spent by `what`'s late answer and refuses every waiting caller. */
+  private spend(what: string): void {
+    this.spentBy ??= what
+    for (const w of this.waiting.splice(0)) w.refuse(this.bound!.late(w.what, this.spentBy))
   }
 
   private fits(dump: boolean): boolean {

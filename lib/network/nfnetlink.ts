@@ -127,7 +127,7 @@ export class NfNetlink {
   async batch(op: string, commands: NftCommand[], family = NFPROTO_IPV4): Promise<void> {
     if (commands.length === 0) return
     if (debug.enabled) debug('nf_tables batch %s: %d messages (%s)', op, commands.length, commands.map((c) => c.msg).join(','))
-    const errnos = await this.turns.dump(() => {
+    const errnos = await this.turns.dump(`batch ${op}`, () => {
       const seqs = commands.map(() => this.sock.generateSeq())
       const datagram = batchDatagram(commands, family, { begin: this.sock.generateSeq(), commands: seqs, end: this.sock.generateSeq() })
       return this.awaitAnswers(seqs, () => this.sock.socket.send(datagram, { port: 0 }))
@@ -176,7 +176,7 @@ export class NfNetlink {
     const type = (NFNL_SUBSYS_NFTABLES << 8) | msg
     let reply
     try {
-      ;[reply] = await this.turns.dump(() => this.sock.request(type, Buffer.concat([nfgenmsg(family), ...attrs]), { flags: FlagsGet.DUMP, timeout: REPLY_TIMEOUT_MS }))
+      ;[reply] = await this.turns.dump('dump', () => this.sock.request(type, Buffer.concat([nfgenmsg(family), ...attrs]), { flags: FlagsGet.DUMP, timeout: REPLY_TIMEOUT_MS }))
     } catch (err) {
       const m = /Request rejected: (\w+)/.exec(String((err as Error).message))
       throw new NftablesError('dump', m ? m[1] : String((err as Error).message))

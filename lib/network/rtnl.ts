@@ -14,7 +14,7 @@ import { createRtNetlink, FlagsNew, Protocol, RtNetlinkSocket, type rt } from 'n
 import { MiniContainerError } from '../errors'
 import { withNetns } from '../sys/netns'
 import { adoptNetlink } from './adopt-netlink'
-import { NetlinkTurns } from './netlink-turns'
+import { NetlinkTurns, type ReplyBound } from './netlink-turns'
 import { attr, strAttr, u32Attr } from './nlattr'
 import { ipToBuffer, type Cidr } from './ipam'
 import { debug } from '../util/debug'
@@ -34,13 +34,26 @@ export const LOOPBACK_IFINDEX = 1
 
 /** An rtnetlink failure, with the errno name the kernel answered. */
 export class RtnlError extends MiniContainerError {
-  /** @param op - what was attempted; @param errno - kernel errno name ("EEXIST"...). */
+  /** @param op - what was attempted; @param errno - kernel errno name ("EEXIST"...); @param detail - why, when the errno alone does not say. */
   constructor(
     op: string,
     readonly errno: string,
+    detail?: string,
   ) {
-    super('ESYSCALL', `rtnetlink ${op} failed: ${errno}`)
+    super('ESYSCALL', `rtnetlink ${op} failed: ${errno}${detail ? ` (${detail})` : ''}`)
   }
+}
+
+/** How long a request or dump waits for the kernel's answer: it comes in microseconds, but a loaded machine's event loop may be seconds late. */
+export const RTNL_REPLY_TIMEOUT_MS = 10_000
+
+/** A late answer ends the turn with an error naming the request; the socket is then spent (./netlink-turns). */
+const replyBound: ReplyBound = {
+  ms: RTNL_REPLY_TIMEOUT_MS,
+  late: (what, spentBy) =>
+    spentBy
+      ? new RtnlError(what, 'ETIMEDOUT', `not sent: the socket stopped answering when ${spentBy} got none; it is replaced, try again`)
+      : new RtnlError(what, 'ETIMEDOUT', `no answer from the kernel within ${RTNL_REPLY_TIMEOUT_MS / 1000} s; the socket is replaced, try again`),
 }
 
 /** The errno name inside an error thrown by the `netlink` package ("Request rejected: EEXIST"). */
@@ -71,23 +84,43 @@ export interface LinkInfo {
 /** rtnetlink operations in one network namespace. */
 export class Rtnl {
   /** Callers share the socket (a veth teardown runs beside the network queue's work): dumps take it alone. */
-  private readonly turns = new NetlinkTurns()
+  private turns = new NetlinkTurns(replyBound)
 
-  private constructor(private readonly sock: RtNetlinkSocket) {}
+  /** @param reopen - opens a new socket in the same namespace, to replace one spent by a late answer. */
+  private constructor(
+    private sock: RtNetlinkSocket,
+    private readonly reopen?: () => RtNetlinkSocket,
+  ) {}
 
   /** Sends a request answered by one message (an ack, or one object). */
   private request<T>(op: string, send: () => Promise<T>): Promise<T> {
-    return this.turns.request(() => call(op, send))
+    return this.live().request(op, () => call(op, send))
   }
 
   /** Sends a dump request (answered by many messages). */
   private dump<T>(op: string, send: () => Promise<T>): Promise<T> {
-    return this.turns.dump(() => call(op, send))
+    return this.live().dump(op, () => call(op, send))
   }
 
-  /** A socket in the calling thread's current namespace (the host, normally). */
+  /** The socket's turns; a socket spent by a late answer is replaced first when it can be reopened. */
+  private live(): NetlinkTurns {
+    if (this.turns.spent && this.reopen) {
+      debug('rtnetlink: replacing a socket that stopped answering')
+      this.sock.socket.close()
+      this.sock = this.reopen()
+      this.turns = new NetlinkTurns(replyBound)
+    }
+    return this.turns
+  }
+
+  /** Whether a late answer spent the socket and it cannot be reopened here (one of another namespace): its owner should open another. */
+  get spent(): boolean {
+    return this.turns.spent && !this.reopen
+  }
+
+  /** A socket in the calling thread's current namespace (the host, normally); replaced there if it stops answering. */
   static current(): Rtnl {
-    return new Rtnl(createRtNetlink())
+    return new Rtnl(createRtNetlink(), () => createRtNetlink())
   }
 
   /** A socket bound to the namespace behind `netnsFd`. */
