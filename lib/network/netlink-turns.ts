@@ -29,7 +29,7 @@ export const maxRequestsInFlight = 8
 export interface ReplyBound {
   /** Milliseconds from the send to the answer (the kernel answers in microseconds; the event loop may be slow). */
   ms: number
-  /** The error for `what` (the request or dump): it got no answer in time, or (with `spentBy`) it was not sent because `spentBy` got none before it. */
+  /** The error for `what` (the request or dump): it got no answer in time, or (with `spentBy`, why the socket stopped answering) it was not sent. */
   late(what: string, spentBy?: string): Error
 }
 
@@ -45,7 +45,7 @@ export class NetlinkTurns {
   private requestsInFlight = 0
   private dumping = false
   private readonly waiting: Waiter[] = []
-  /** The request whose answer was late, once one was: the socket takes no more turns. */
+  /** Why the socket stopped answering (whose answer was late), once it did: it takes no more turns. */
   private spentBy?: string
 
   /** @param bound - when given, how long a turn waits for its answer (without, as long as it takes). */
@@ -92,7 +92,7 @@ export class NetlinkTurns {
       }
       // Timers run before the poll phase: an answer that arrived while the loop was blocked is read, and
       // settles first, in this same turn of the loop, before the check phase runs the setImmediate.
-      const timer = setTimeout(() => setImmediate(once(() => (this.spend(what), reject(bound.late(what))))), bound.ms)
+      const timer = setTimeout(() => setImmediate(once(() => (this.spend(`${what} got no answer`), reject(bound.late(what))))), bound.ms)
       answer.then(
         (value) => once(() => resolve(value))(),
         (err: unknown) => once(() => reject(err))(),
@@ -100,9 +100,9 @@ export class NetlinkTurns {
     })
   }
 
-  /** Marks the socket spent by `what`'s late answer and refuses every waiting caller. */
-  private spend(what: string): void {
-    this.spentBy ??= what
+  /** Marks the socket spent (`why`: it stopped answering) and refuses every waiting caller; the turns under way end by the bound. */
+  private spend(why: string): void {
+    this.spentBy ??= why
     for (const w of this.waiting.splice(0)) w.refuse(this.bound!.late(w.what, this.spentBy))
   }
 

@@ -52,7 +52,7 @@ const replyBound: ReplyBound = {
   ms: RTNL_REPLY_TIMEOUT_MS,
   late: (what, spentBy) =>
     spentBy
-      ? new RtnlError(what, 'ETIMEDOUT', `not sent: the socket stopped answering when ${spentBy} got none; it is replaced, try again`)
+      ? new RtnlError(what, 'ETIMEDOUT', `not sent: its socket stopped answering (${spentBy}); it is replaced, try again`)
       : new RtnlError(what, 'ETIMEDOUT', `no answer from the kernel within ${RTNL_REPLY_TIMEOUT_MS / 1000} s; the socket is replaced, try again`),
 }
 
