@@ -19,6 +19,10 @@ const { summarize } = require('./stats')
 
 const dist = path.join(__dirname, '../dist')
 const DEATH_DEADLINE_MS = 3000
+/** How long setup and cleaner may take, and a poker past its window: beyond, it hung (reported with its stderr's last lines, then killed). */
+const ROLE_DEADLINE_MS = 45000
+/** The last part of a role's stderr kept for the report (its debug lines tell where a hung one was). */
+const STDERR_TAIL = 6000
 
 function flags(argv) {
   const f = { rounds: 3, owners: 4, pokers: 2, pool: '10.213.90.0/24', subnet: '10.213.91.0/24', p99: 100, role: 'main', root: '', ms: 0 }
@@ -158,7 +162,10 @@ async function roleCleaner(f) {
 /** Starts a role in a child node process; `onLine` gets each JSON line it prints. */
 function child(f, role, extra, onLine) {
   const args = [__filename, '--role', role, '--root', f.root, '--pool', f.pool, '--subnet', f.subnet, ...extra]
-  const p = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+  // The library's debug lines (NODE_DEBUG) go to stderr, whose tail a hung role is reported with; owners,
+  // killed anyway, are spared their cost.
+  const debugged = role === 'owner' ? process.env : { ...process.env, NODE_DEBUG: [process.env.NODE_DEBUG, 'minicontainer'].filter(Boolean).join(',') }
+  const p = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: debugged })
   let buf = ''
   p.stdout.on('data', (d) => {
     buf += d
@@ -167,9 +174,25 @@ function child(f, role, extra, onLine) {
     }
   })
   let err = ''
-  p.stderr.on('data', (d) => (err += d))
-  p.done = new Promise((resolve) => p.once('exit', (code, signal) => resolve({ code, signal, stderr: err.slice(-2000) })))
+  p.stderr.on('data', (d) => (err = (err + d).slice(-STDERR_TAIL)))
+  p.done = new Promise((resolve) => p.once('exit', (code, signal) => resolve({ code, signal, stderr: err })))
+  p.role = role
   return p
+}
+
+/**
+ * A role's end, or after `ms` a SIGKILL and `{ hung }` saying so with its stderr's tail: a role that hangs
+ * (an operation that never answers) must not hang the round, which then reports nothing and cleans nothing.
+ */
+async function endOf(p, ms) {
+  let timer
+  const late = new Promise((resolve) => (timer = setTimeout(() => resolve('late'), ms)))
+  const e = await Promise.race([p.done, late])
+  clearTimeout(timer)
+  if (e !== 'late') return e
+  p.kill('SIGKILL')
+  const killed = await p.done
+  return { ...killed, hung: `${p.role} ${p.pid} hung: still running ${ms / 1000} s on; the end of its stderr:\n${killed.stderr}` }
 }
 
 /** Whether `pid` is gone (or a zombie: dead, just not reaped yet). */
@@ -294,8 +317,8 @@ function hostLeftovers(root, names) {
 async function round(f, r, report) {
   const failures = []
   const setup = child(f, 'setup', [], () => {})
-  const s = await setup.done
-  if (s.code !== 0) throw new Error(`setup failed: ${s.stderr}`)
+  const s = await endOf(setup, ROLE_DEADLINE_MS)
+  if (s.code !== 0) throw new Error(s.hung ?? `setup failed: ${s.stderr}`)
 
   const owners = []
   for (let i = 0; i < f.owners; i++) {
@@ -327,14 +350,15 @@ async function round(f, r, report) {
     await o.proc.done
   }))
   for (const p of pokers) {
-    const e = await p.done
-    if (e.code !== 0) failures.push(`a poker died (${e.code ?? e.signal}): ${e.stderr.slice(-600)}`)
+    const e = await endOf(p, ROLE_DEADLINE_MS)
+    if (e.hung) failures.push(e.hung)
+    else if (e.code !== 0) failures.push(`a poker died (${e.code ?? e.signal}): ${e.stderr.slice(-600)}`)
   }
 
   const cleaned = []
   const cleaner = child(f, 'cleaner', [], (m) => m.cleaner && cleaned.push(m.cleaner))
-  const c = await cleaner.done
-  if (c.code !== 0 || !cleaned[0]) throw new Error(`cleaner failed: ${c.stderr}`)
+  const c = await endOf(cleaner, ROLE_DEADLINE_MS)
+  if (c.code !== 0 || !cleaned[0]) throw new Error(c.hung ?? `cleaner failed: ${c.stderr}`)
   const clean = cleaned[0]
 
   // Invariants.
