@@ -7,7 +7,8 @@
  * would have, and as testcontainers' reaper does. The group's containers go
  * with the containers' recovery (owned containers of a dead owner, with
  * their anonymous volumes); this removes the networks and volumes left
- * unused, then the record. A group shared on purpose (compose's `reuse`) is
+ * unused, then the record, once nothing of the group is left (a container
+ * still running keeps what it uses, and the record, for a later start). A group shared on purpose (compose's `reuse`) is
  * never recorded. The layer above (lib/compose) says which label makes the
  * group; the runtime's start only collects, knowing nothing of compose.
  *
@@ -44,6 +45,8 @@ export interface GroupNetworks {
 
 /** The volumes of a runtime, as the collection needs them. */
 export interface GroupVolumes {
+  /** Every volume, with its labels. */
+  list(): Promise<{ labels: Record<string, string> }[]>
   /** Removes the volumes no container references that `selected` accepts; returns their names. */
   prune(opts: { selected: (volume: { labels: Record<string, string> }) => boolean }): Promise<string[]>
 }
@@ -75,6 +78,12 @@ async function removeNetworks(group: OwnedGroup, networks: GroupNetworks): Promi
   }
 }
 
+/** Whether a network or volume of the group is still there (in use by a container the recovery did not remove). */
+async function groupRemains(group: OwnedGroup, networks: GroupNetworks, volumes: GroupVolumes): Promise<boolean> {
+  const ours = (x: { labels: Record<string, string> }) => x.labels[group.label] === group.value
+  return (await networks.list()).some(ours) || (await volumes.list()).some(ours)
+}
+
 /** At a runtime's start, after the containers' recovery: the networks, volumes and records of groups whose owner died. */
 export async function collectDeadOwnedGroups(root: string, networks: GroupNetworks, volumes: GroupVolumes): Promise<void> {
   let files: string[]
@@ -91,6 +100,9 @@ export async function collectDeadOwnedGroups(root: string, networks: GroupNetwor
     await removeNetworks(rec, networks)
     // A volume still used (by a detached container, or one from outside the group) stays.
     await volumes.prune({ selected: (v) => v.labels[rec.label] === rec.value }).catch((err: unknown) => debug('recovery: volumes of %s stay: %s', rec.value, err))
+    // A container of the group still running (it outlived the wait for the dying: a detached one, one
+    // whose death is slow) keeps what it uses; the record stays, so that a later start removes it then.
+    if (await groupRemains(rec, networks, volumes)) continue
     forgetOwnedGroup(root, rec)
   }
 }
