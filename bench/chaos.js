@@ -436,8 +436,16 @@ async function main() {
         console.log(`CHAOS ${JSON.stringify(fig)}`)
       })))
     }
+  } catch (err) {
+    // Said before the sweep, which may meet whatever failed the round and hang on it too.
+    console.log(`FAIL ${(err && err.stack) || err}`)
+    throw err
   } finally {
-    await sweep(f.root, f.pool).catch((err) => console.error('sweep:', err))
+    let timer
+    const late = new Promise((resolve) => (timer = setTimeout(() => resolve(`did not end within ${ROLE_DEADLINE_MS / 1000} s`), ROLE_DEADLINE_MS)))
+    const swept = await Promise.race([sweep(f.root, f.pool).then(() => undefined, (err) => err), late])
+    clearTimeout(timer)
+    if (swept) console.error('sweep:', swept)
     fs.rmSync(f.root, { recursive: true, force: true })
   }
   console.log(`${f.rounds} rounds × ${f.owners} owners in ${((now() - t0) / 1000).toFixed(1)} s: ${all.length ? `${all.length} invariant failures` : 'all invariants held'}`)
