@@ -6,7 +6,7 @@ const os = require('node:os')
 const path = require('node:path')
 const { Runtime, Container } = require('../dist')
 
-const sections = { start: require('./start'), seccomp: require('./seccomp'), limits: require('./limits'), files: require('./files'), network: require('./network'), relay: require('./rootless-relay'), 'rootless-start': require('./rootless-start'), images: require('./images'), registry: require('./registry'), harness: require('./harness'), compose: require('./compose'), build: require('./build'), targets: require('./targets') }
+const sections = { start: require('./start'), seccomp: require('./seccomp'), limits: require('./limits'), files: require('./files'), network: require('./network'), relay: require('./rootless-relay'), 'rootless-start': require('./rootless-start'), expose: require('./expose-host-ports'), images: require('./images'), registry: require('./registry'), harness: require('./harness'), compose: require('./compose'), build: require('./build'), targets: require('./targets') }
 
 async function main() {
   const args = process.argv.slice(2)
