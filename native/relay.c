@@ -55,8 +55,16 @@
 #include "relay.h"
 
 #define LISTEN_FD 4
-/* Bytes a direction may hold in its pipe: large enough that a splice moves a lot at once. */
-#define PIPE_BYTES (256 * 1024)
+/*
+ * A direction's pipe starts at the kernel's default size and grows to PIPE_MAX_BYTES the first time a
+ * read fills it (a bulk transfer), so each splice moves up to that much at once (less CPU per byte than
+ * the former fixed 256 KiB), while idle and interactive connections keep small pipes: pipes count
+ * against the user's pipe-user-pages-soft (64 MiB by default), past which an unprivileged user's
+ * F_SETPIPE_SZ fails and its new pipes get two pages. 1 MiB is the default pipe-max-size, the most an
+ * unprivileged relay may ask for.
+ */
+#define PIPE_START_BYTES (64 * 1024)
+#define PIPE_MAX_BYTES (1024 * 1024)
 #define MAX_UDP_FLOWS 4096
 /* Out of fds: accepting stops this long (the listener would be reported readable in a loop otherwise). */
 #define ACCEPT_PAUSE_MS 100
@@ -74,8 +82,10 @@ struct handle {
 struct direction {
   int pipe[2];
   size_t queued;
-  bool eof;      /* the source sent FIN */
-  bool shut;     /* passed on as shutdown(SHUT_WR) */
+  size_t capacity; /* the pipe's real size, as the kernel granted it */
+  bool grown;      /* PIPE_MAX_BYTES asked for already (granted or not) */
+  bool eof;        /* the source sent FIN */
+  bool shut;       /* passed on as shutdown(SHUT_WR) */
 };
 
 struct conn {
@@ -146,6 +156,14 @@ static void close_conn(struct conn *c, bool reset) {
   dead = c;
 }
 
+/* A read filled the pipe: a bulk transfer; asked once, best effort (the user's pipe quota may be spent). */
+static void grow(struct direction *d) {
+  if (d->grown || d->capacity >= PIPE_MAX_BYTES) return;
+  d->grown = true;
+  int size = fcntl(d->pipe[1], F_SETPIPE_SZ, PIPE_MAX_BYTES);
+  if (size > 0) d->capacity = (size_t)size;
+}
+
 /*
  * Moves what it can from `from` to `to` through the direction's pipe; -1 on a
  * socket error. It goes round again only while a read took all the room the
@@ -157,19 +175,20 @@ static int pump(struct direction *d, int from, int to) {
   for (;;) {
     size_t room = 0;
     ssize_t got = -1;
-    if (!d->eof && d->queued < PIPE_BYTES) {
-      room = PIPE_BYTES - d->queued;
+    if (!d->eof && d->queued < d->capacity) {
+      room = d->capacity - d->queued;
       got = splice(from, NULL, d->pipe[1], NULL, room, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
       if (got > 0) d->queued += (size_t)got;
       else if (got == 0) d->eof = true;
       else if (errno != EAGAIN) return -1;
+      if (got > 0 && (size_t)got == room) grow(d);
     }
     if (d->queued > 0) {
       ssize_t n = splice(d->pipe[0], NULL, to, NULL, d->queued, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
       if (n > 0) d->queued -= (size_t)n;
       else if (n < 0 && errno != EAGAIN) return -1;
     }
-    if (got <= 0 || (size_t)got < room || d->queued >= PIPE_BYTES) break;
+    if (got <= 0 || (size_t)got < room || d->queued >= d->capacity) break;
   }
   if (d->eof && d->queued == 0 && !d->shut) {
     shutdown(to, SHUT_WR);
@@ -181,7 +200,7 @@ static int pump(struct direction *d, int from, int to) {
 /* The events a socket waits for: readable while its outgoing pipe has room, writable while its incoming one holds bytes. */
 static uint32_t wanted(const struct direction *out, const struct direction *in) {
   uint32_t ev = 0;
-  if (!out->eof && out->queued < PIPE_BYTES) ev |= EPOLLIN;
+  if (!out->eof && out->queued < out->capacity) ev |= EPOLLIN;
   if (in->queued > 0) ev |= EPOLLOUT;
   return ev;
 }
@@ -232,9 +251,16 @@ static void connected(struct conn *c) {
   serve_conn(c, true, 0);
 }
 
-static int make_pipe(int p[2]) {
-  if (pipe2(p, O_NONBLOCK | O_CLOEXEC) < 0) return -1;
-  fcntl(p[1], F_SETPIPE_SZ, PIPE_BYTES); /* best effort: pipe-max-size may be lower */
+/*
+ * The direction's pipe and its real size: over the user's pipe quota the kernel gives a new pipe two
+ * pages and refuses to resize it, and counting room the pipe does not have would keep the socket
+ * wanted readable while every splice into the full pipe says EAGAIN (a busy loop).
+ */
+static int make_pipe(struct direction *d) {
+  if (pipe2(d->pipe, O_NONBLOCK | O_CLOEXEC) < 0) return -1;
+  int size = fcntl(d->pipe[1], F_SETPIPE_SZ, PIPE_START_BYTES);
+  if (size < 0) size = fcntl(d->pipe[1], F_GETPIPE_SZ);
+  d->capacity = size > 0 ? (size_t)size : 4096;
   return 0;
 }
 
@@ -263,7 +289,7 @@ static struct conn *make_spare(void) {
   c->client = -1;
   c->up.pipe[0] = c->up.pipe[1] = c->down.pipe[0] = c->down.pipe[1] = -1;
   c->target = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (c->target >= 0 && make_pipe(c->up.pipe) == 0 && make_pipe(c->down.pipe) == 0) return c;
+  if (c->target >= 0 && make_pipe(&c->up) == 0 && make_pipe(&c->down) == 0) return c;
   int err = errno;
   close_conn(c, false); /* freed with this batch's dead */
   errno = err;
@@ -463,6 +489,12 @@ int mc_relay(int control_fd, int argc, char **argv) {
     return 2;
   }
   bool udp = !strcmp(argv[1], "udp");
+  /*
+   * A splice into a socket the peer reset can fail with EPIPE, and the kernel then also sends SIGPIPE:
+   * by default that killed the relay, and with it every connection of the port and the port itself.
+   * Ignored, the failing splice just resets that one connection (pump() returns -1).
+   */
+  signal(SIGPIPE, SIG_IGN);
   /* Each TCP client costs 6 fds (two sockets, two pipes): take all the fds this user may have. */
   struct rlimit fds;
   if (getrlimit(RLIMIT_NOFILE, &fds) == 0 && fds.rlim_cur < fds.rlim_max) {

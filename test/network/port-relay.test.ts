@@ -10,6 +10,7 @@ import * as crypto from 'node:crypto'
 import * as dgram from 'node:dgram'
 import * as fs from 'node:fs'
 import * as net from 'node:net'
+import * as os from 'node:os'
 import { startPortRelay, type PortRelay } from '../../lib/network/port-relay'
 import { MiniContainerError } from '../../lib/errors'
 import { processRuns, sleep, timeScale } from '../helpers'
@@ -117,6 +118,44 @@ print(n)`))
     expect((await readToEnd(s)).toString()).toBe('banner')
     s.end(Buffer.alloc(1 << 20, 7))
     expect(await counted).toBe(String(1 << 20))
+  })
+
+  it('ignores SIGPIPE, and survives servers that reset while a client uploads to them', async () => {
+    // A splice into a socket the peer reset can fail with EPIPE, and the kernel sends SIGPIPE with it:
+    // that killed the relay, every connection of the port and the port (seen in bench/rootless-relay.js
+    // after 10 to 40 iperf3 -t 1 runs, strace: 'killed by SIGPIPE'). The race is too narrow to hit here
+    // at will, so the disposition is checked, then resets in flight are shown to cost one connection each.
+    await serveInNamespace(17003, `import struct, threading, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('127.0.0.1', P)); s.listen(64); print('ready')
+def take(c):
+    end = time.monotonic() + 0.1
+    while time.monotonic() < end: c.recv(1 << 20)
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
+    c.close()
+while True:
+    c, _ = s.accept()
+    threading.Thread(target=take, args=(c,), daemon=True).start()`)
+    relay = await startPortRelay({ netnsPath, proto: 'tcp', hostIp: '127.0.0.1', hostPort: 0, targetIp: '127.0.0.1', targetPort: 17003 })
+    const ignored = BigInt('0x' + /^SigIgn:\s+([0-9a-f]+)$/m.exec(fs.readFileSync(`/proc/${relay.pid}/status`, 'utf8'))![1])
+    expect(ignored & (1n << BigInt(os.constants.signals.SIGPIPE - 1))).not.toBe(0n)
+    const uploads = 20
+    const client = `import socket, sys
+chunk = b'x' * (1 << 20)
+for i in range(${uploads}):
+    s = socket.create_connection(('127.0.0.1', int(sys.argv[1])))
+    try:
+        while True: s.sendall(chunk)
+    except OSError: s.close()
+print('done')`
+    let out = ''
+    const child = spawn('python3', ['-c', client, String(relay.hostPort)], { stdio: ['ignore', 'pipe', 'pipe'] })
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()))
+    child.stderr!.on('data', (d: Buffer) => (out += d.toString()))
+    await new Promise((resolve) => child.once('exit', resolve))
+    expect(out).toBe('done\n')
+    expect(processRuns(relay.pid)).toBe(true)
   })
 
   it('resets the client when nothing listens behind the port', async () => {
