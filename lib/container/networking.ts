@@ -9,7 +9,6 @@
 import { InvalidArgumentError, PortNotPublishedError } from '../errors'
 import { closeQuietly } from '../sys/libc'
 import { debug } from '../util/debug'
-import { stamp } from '../util/start-trace'
 import type { LinkEntry } from '../network/types'
 import type { HostBinding, NetworkSettings } from '../network/types'
 import type { ContainerContext } from './context'
@@ -52,26 +51,25 @@ function resolveLinks(ctx: ContainerContext, links: string[]): LinkEntry[] {
 }
 
 /**
- * For network mode "bridge" or a user network: makes a fresh network
- * namespace, connects it (and the networks it was connected to before a
- * restart), and returns its fd for the shim. The caller closes `fd` once
- * the container runs. On failure nothing is left.
+ * For network mode "bridge" or a user network: joins a network namespace of
+ * its own (kept warm for the network, or fresh) to the network (and the
+ * networks it was connected to before a restart), and returns its fd for
+ * the shim. The caller closes `fd` once the container runs. On failure
+ * nothing is left.
  */
 export async function joinBridgeNetwork(ctx: ContainerContext, record: ContainerRecord, hostsFile: string, exposedPorts: string[] = []): Promise<{ fd: number; settings: NetworkSettings }> {
   const h = record.hostConfig
-  const fd = ctx.networks.newContainerNetns()
-  stamp('net: netns made')
+  const { netnsFd: fd, settings } = await ctx.networks.join({ id: record.id, name: record.name, hostname: record.config.hostname, hostsFile }, h.networkMode, {
+    ip: h.networkingConfig.ip,
+    aliases: h.networkingConfig.aliases,
+    links: resolveLinks(ctx, h.links),
+    hostGatewayNames: hostGatewayNames(h),
+    ports: h.portBindings,
+    publishAll: h.publishAllPorts,
+    exposedPorts,
+  })
+  debug('container %s joined %s: %s', record.id.slice(0, 12), h.networkMode, settings.ipAddress)
   try {
-    const settings = await ctx.networks.connect({ id: record.id, name: record.name, hostname: record.config.hostname, hostsFile }, fd, h.networkMode, {
-      ip: h.networkingConfig.ip,
-      aliases: h.networkingConfig.aliases,
-      links: resolveLinks(ctx, h.links),
-      hostGatewayNames: hostGatewayNames(h),
-      ports: h.portBindings,
-      publishAll: h.publishAllPorts,
-      exposedPorts,
-    })
-    debug('container %s joined %s: %s', record.id.slice(0, 12), h.networkMode, settings.ipAddress)
     await exposeHostPorts(ctx, record, settings)
     return { fd, settings }
   } catch (err) {

@@ -2,7 +2,9 @@
  * A container's attachment to a network: a veth pair whose host end joins
  * the bridge and whose other end is born inside the container's namespace
  * as eth0 (eth1... for extra networks), with its address and, for the
- * first network, the default route.
+ * first network, the default route. The pair is made at the start
+ * ({@link createEndpoint}) or ahead of it, in a namespace kept warm
+ * (./warm-endpoints), and then only addressed ({@link addressWarmEndpoint}).
  *
  * @module
  */
@@ -10,18 +12,23 @@ import { macForIp } from './ipam'
 import { setBridgePortFlag, setIpv6Disabled, type Rtnl } from './rtnl'
 import { withNetns } from '../sys/netns'
 
-/** What {@link createEndpoint} needs to know. */
-export interface EndpointPlan {
+/** The veth pair itself: where its two ends go. */
+export interface PairPlan {
   bridgeIndex: number
   hostVeth: string
+  /** The name of the end inside the container's namespace (eth0...). */
   ifname: string
+  /** In the host's namespace: hairpin and IPv6 off through /sys and /proc, which show the host's (a private namespace's published ports are relays, no hairpin NAT). */
+  hostTuning: boolean
+}
+
+/** What {@link createEndpoint} needs to know. */
+export interface EndpointPlan extends PairPlan {
   ip: string
   prefixLen: number
   gateway: string
   /** Whether this interface carries the default route (the first network does). */
   defaultRoute: boolean
-  /** In the host's namespace: hairpin and IPv6 off through /sys and /proc, which show the host's (a private namespace's published ports are relays, no hairpin NAT). */
-  hostTuning: boolean
 }
 
 /**
@@ -30,21 +37,51 @@ export interface EndpointPlan {
  * (deleting one end deletes both).
  */
 export async function createEndpoint(host: Rtnl, inner: Rtnl, netnsFd: number, plan: EndpointPlan): Promise<void> {
-  await host.createVeth(plan.hostVeth, plan.bridgeIndex, { name: plan.ifname, netnsFd, mac: macForIp(plan.ip) })
-  try {
-    // Hairpin: a container reaching its own published port through a host address gets the DNATed
-    // packet back through its own bridge port, which a bridge refuses unless told (Docker does the same).
-    // IPv4-only networks: no IPv6 on the interface, which also spares it a DAD failure from its own
-    // neighbour solicitations coming back through the hairpin.
-    if (plan.hostTuning) {
-      setBridgePortFlag(plan.hostVeth, 'hairpin_mode', '1')
-      withNetns(netnsFd, () => setIpv6Disabled(plan.ifname))
-    }
+  await createPair(host, netnsFd, plan, macForIp(plan.ip))
+  await deletingPairOnFailure(host, plan.hostVeth, async () => {
     const index = await inner.upByName(plan.ifname)
-    await inner.addAddress(index, plan.ip, plan.prefixLen)
-    if (plan.defaultRoute) await inner.addDefaultRoute(index, plan.gateway)
+    await addressInside(inner, index, plan)
+  })
+}
+
+/**
+ * Gives a pair made ahead (its inner end `innerIndex`, down, in the namespace of `inner`) the
+ * endpoint's MAC, brings it up and adds its address and route. On failure the pair is deleted.
+ */
+export async function addressWarmEndpoint(host: Rtnl, inner: Rtnl, innerIndex: number, plan: EndpointPlan): Promise<void> {
+  await deletingPairOnFailure(host, plan.hostVeth, async () => {
+    await inner.setMacAndUp(innerIndex, macForIp(plan.ip))
+    await addressInside(inner, innerIndex, plan)
+  })
+}
+
+/**
+ * Creates the pair: the host end on the bridge and up, the inner end (MAC `mac`, down) born in
+ * `netnsFd`, both tuned. On failure nothing is left.
+ */
+export async function createPair(host: Rtnl, netnsFd: number, plan: PairPlan, mac: Buffer): Promise<void> {
+  await host.createVeth(plan.hostVeth, plan.bridgeIndex, { name: plan.ifname, netnsFd, mac })
+  // Hairpin: a container reaching its own published port through a host address gets the DNATed
+  // packet back through its own bridge port, which a bridge refuses unless told (Docker does the same).
+  // IPv4-only networks: no IPv6 on the interface, which also spares it a DAD failure from its own
+  // neighbour solicitations coming back through the hairpin.
+  if (!plan.hostTuning) return
+  await deletingPairOnFailure(host, plan.hostVeth, async () => {
+    setBridgePortFlag(plan.hostVeth, 'hairpin_mode', '1')
+    withNetns(netnsFd, () => setIpv6Disabled(plan.ifname))
+  })
+}
+
+async function addressInside(inner: Rtnl, index: number, plan: EndpointPlan): Promise<void> {
+  await inner.addAddress(index, plan.ip, plan.prefixLen)
+  if (plan.defaultRoute) await inner.addDefaultRoute(index, plan.gateway)
+}
+
+async function deletingPairOnFailure(host: Rtnl, hostVeth: string, fn: () => Promise<void>): Promise<void> {
+  try {
+    await fn()
   } catch (err) {
-    await host.deleteLink(plan.hostVeth)
+    await host.deleteLink(hostVeth)
     throw err
   }
 }

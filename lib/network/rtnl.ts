@@ -192,6 +192,11 @@ export class Rtnl {
     await this.request('set link up', () => this.sock.setLink({ index, change: { up: true }, flags: { up: true } }))
   }
 
+  /** Gives a link the MAC `mac` and sets it up (one request). */
+  async setMacAndUp(index: number, mac: Buffer): Promise<void> {
+    await this.request('set link address and up', () => this.sock.setLink({ index, change: { up: true }, flags: { up: true } }, { address: mac }))
+  }
+
   /** Sets the link called `name` up. */
   async upByName(name: string): Promise<number> {
     const index = await this.indexOf(name)
@@ -258,6 +263,24 @@ export function setIfaceSysctl(ifname: string, key: string, value: string): void
 export function setBridgePortFlag(ifname: string, flag: string, value: string): void {
   fs.writeFileSync(`/sys/class/net/${ifname}/brport/${flag}`, value)
 }
+
+/**
+ * Through sysfs, which shows the host's namespace: the ifindex of the bridge the host link `ifname`
+ * is a port of, and whether it is up; undefined when it is gone or on no bridge. No rtnetlink
+ * request, so no wait behind the rtnl lock a dying namespace's cleanup holds.
+ */
+export function bridgePortOf(ifname: string): { bridgeIndex: number; up: boolean } | undefined {
+  try {
+    const bridgeIndex = Number(fs.readFileSync(`/sys/class/net/${ifname}/brport/bridge/ifindex`, 'utf8'))
+    const flags = Number(fs.readFileSync(`/sys/class/net/${ifname}/flags`, 'utf8'))
+    return { bridgeIndex, up: (flags & IFF_UP) !== 0 }
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw err
+  }
+}
+
+const IFF_UP = 1
 
 /**
  * Disables IPv6 on an interface of the calling thread's current network

@@ -12,11 +12,12 @@
  */
 import * as path from 'node:path'
 import { InternalError, InvalidArgumentError, NameConflictError } from '../errors'
+import { closeQuietly } from '../sys/libc'
 import { debug } from '../util/debug'
 import { stamp } from '../util/start-trace'
 import { collectAbandoned } from './abandoned'
 import { claimAddress } from './address-claim'
-import { createEndpoint } from './endpoint'
+import { addressWarmEndpoint, createEndpoint } from './endpoint'
 import { HostSockets } from './host-sockets'
 import { renderSection, updateHostsFile } from './hosts'
 import { defaultSubnetPools, macForIp, parseCidr } from './ipam'
@@ -30,7 +31,9 @@ import { DEFAULT_NETWORK, NetworkRegistry } from './registry'
 import { formatMac, LOOPBACK_IFINDEX, Rtnl, RtnlError } from './rtnl'
 import { NetworkStore, type ContainerNetRecord, type EndpointRecord, type NetworkRecord } from './store'
 import type { AttachOptions, ConnectOptions, ContainerRef, CreateNetworkOptions, EndpointSettings, NetworkInfo, NetworkSettings } from './types'
+import { removeVeth } from './veth-removal'
 import { endpointSettings, hostEntries, networkInfo, networkSettings } from './views'
+import { WarmEndpoints, type WarmEndpoint } from './warm-endpoints'
 import type { Prunable } from '../util/prune-filter'
 
 export { DEFAULT_NETWORK } from './registry'
@@ -55,6 +58,15 @@ interface LiveObjects {
   networks: number
 }
 
+/** A container's network namespace while it is being connected. */
+interface ContainerNetns {
+  netnsFd: number
+  /** An rtnetlink socket inside it. */
+  inner: Rtnl
+  /** The endpoint made ahead in it, when it was kept warm. */
+  warm?: WarmEndpoint
+}
+
 /** Networks and container networking of one runtime root. */
 export class NetworkService {
   /** Kernel object names of this runtime. */
@@ -63,6 +75,8 @@ export class NetworkService {
   private readonly leases: Leases
   private readonly sockets: HostSockets
   private readonly networks: NetworkRegistry
+  /** The endpoints kept warm, one per network a container joined. */
+  private readonly warm: WarmEndpoints
   private tail: Promise<unknown> = Promise.resolve()
 
   /** @param opts - root directory and optional subnet pools. */
@@ -73,6 +87,7 @@ export class NetworkService {
     this.sockets = new HostSockets(this.names, opts.place)
     const pools = opts.subnetPool?.length ? opts.subnetPool : defaultSubnetPools
     this.networks = new NetworkRegistry(this.store, this.leases, this.names, pools, this.sockets)
+    this.warm = new WarmEndpoints({ host: () => this.host, place: this.sockets.place, names: this.names })
   }
 
   private get host(): Rtnl {
@@ -85,6 +100,7 @@ export class NetworkService {
 
   /** Closes the netlink sockets (they are reopened on next use). */
   close(): void {
+    this.warm.closeAll()
     this.sockets.close()
   }
 
@@ -120,35 +136,83 @@ export class NetworkService {
    */
   connect(container: ContainerRef, netnsFd: number, mode: string, opts: ConnectOptions = {}): Promise<NetworkSettings> {
     return this.serial(async () => {
-      stamp('net: queue entered')
-      await this.collectAbandonedOnce()
-      const stale = this.store.container(container.id)
-      if (stale) await this.releaseNow(stale)
-      // Its previous run's addresses are its own claims: reusable only once that run's veths are gone.
-      await this.vethTeardownOf(container.id)
-      const net = await this.networks.forMode(mode)
-      const rec: ContainerNetRecord = { containerId: container.id, name: container.name, hostname: container.hostname, hostsFile: container.hostsFile, links: opts.links ?? [], hostGatewayNames: opts.hostGatewayNames, endpoints: [], ports: [] }
-      const inner = await this.sockets.place.inside(netnsFd)
-      stamp('net: inner socket opened')
+      const net = await this.connectionTo(container, mode)
+      return this.connectNow(container, { netnsFd, inner: await this.sockets.place.inside(netnsFd) }, net, opts)
+    })
+  }
+
+  /**
+   * As {@link connect}, in a network namespace of its own: the one kept warm
+   * for the network (./warm-endpoints) when there is one, else a fresh one;
+   * either way one is made for the next start once this one is joined.
+   * Returns the namespace's fd (the caller closes it once the container
+   * runs). On failure nothing is left behind.
+   */
+  join(container: ContainerRef, mode: string, opts: ConnectOptions = {}): Promise<{ netnsFd: number; settings: NetworkSettings }> {
+    return this.serial(async () => {
+      const net = await this.connectionTo(container, mode)
+      const warm = await this.warm.take(net.id, await this.networks.bridgeIndex(net))
+      const netnsFd = warm?.netnsFd ?? this.newContainerNetns()
+      stamp(warm ? 'net: warm netns taken' : 'net: netns made')
       try {
-        await inner.up(LOOPBACK_IFINDEX)
-        const ep = await this.addEndpoint(rec, net, netnsFd, inner, opts)
-        stamp('net: endpoint made')
-        await this.rejoinAttachments(rec, netnsFd, inner)
-        const requests = this.publisher.requests(opts)
-        rec.ports = await this.publisher.publish(rec, ep.ipAddress, requests)
-        stamp('net: ports published')
-        this.store.saveContainer(rec)
+        const inner = warm?.inner ?? (await this.sockets.place.inside(netnsFd))
+        const settings = await this.connectNow(container, { netnsFd, inner, warm }, net, opts)
+        return { netnsFd, settings }
       } catch (err) {
-        await this.releaseNow(rec)
+        closeQuietly(netnsFd)
         throw err
       } finally {
-        inner.close()
+        this.refillSoon(net)
       }
-      stamp('net: saved')
-      this.refreshHosts(rec)
-      stamp('net: hosts written')
-      return networkSettings(rec, this.store.networks())
+    })
+  }
+
+  /** Before a container connects: its stale state released, and the network it joins for `mode`. */
+  private async connectionTo(container: ContainerRef, mode: string): Promise<NetworkRecord> {
+    stamp('net: queue entered')
+    await this.collectAbandonedOnce()
+    const stale = this.store.container(container.id)
+    if (stale) await this.releaseNow(stale)
+    // Its previous run's addresses are its own claims: reusable only once that run's veths are gone.
+    await this.vethTeardownOf(container.id)
+    return this.networks.forMode(mode)
+  }
+
+  /** Connects the container's namespace (`ns.inner` is closed here); in the queue. */
+  private async connectNow(container: ContainerRef, ns: ContainerNetns, net: NetworkRecord, opts: ConnectOptions): Promise<NetworkSettings> {
+    const rec: ContainerNetRecord = { containerId: container.id, name: container.name, hostname: container.hostname, hostsFile: container.hostsFile, links: opts.links ?? [], hostGatewayNames: opts.hostGatewayNames, endpoints: [], ports: [] }
+    stamp('net: inner socket opened')
+    try {
+      // A warm namespace's lo is up already.
+      if (!ns.warm) await ns.inner.up(LOOPBACK_IFINDEX)
+      const ep = await this.addEndpoint(rec, net, ns, opts)
+      stamp('net: endpoint made')
+      await this.rejoinAttachments(rec, ns.netnsFd, ns.inner)
+      const requests = this.publisher.requests(opts)
+      rec.ports = await this.publisher.publish(rec, ep.ipAddress, requests)
+      stamp('net: ports published')
+      this.store.saveContainer(rec)
+    } catch (err) {
+      await this.releaseNow(rec)
+      throw err
+    } finally {
+      ns.inner.close()
+    }
+    stamp('net: saved')
+    this.refreshHosts(rec)
+    stamp('net: hosts written')
+    return networkSettings(rec, this.store.networks())
+  }
+
+  /** After a join: makes the network's next warm endpoint in the queue, once the joining start has gone on (not on its path). */
+  private refillSoon(net: NetworkRecord): void {
+    const epoch = this.warm.epoch
+    setImmediate(() => {
+      void this.serial(async () => {
+        // Removed meanwhile (bridgeIndex would bring its bridge back), or the service closed.
+        if (!this.store.networks().some((n) => n.id === net.id) || epoch !== this.warm.epoch) return
+        await this.warm.fill(net.id, await this.networks.bridgeIndex(net), epoch)
+      }).catch((err) => debug('warm endpoint for %s not made: %s', net.name, err))
     })
   }
 
@@ -162,7 +226,7 @@ export class NetworkService {
       const inner = await this.sockets.place.inside(netnsFd)
       let ep: EndpointRecord
       try {
-        ep = await this.addEndpoint(rec, net, netnsFd, inner, opts)
+        ep = await this.addEndpoint(rec, net, { netnsFd, inner }, opts)
       } finally {
         inner.close()
       }
@@ -196,7 +260,7 @@ export class NetworkService {
     for (const a of this.store.attachments(rec.containerId)) {
       const net = networks.find((n) => n.id === a.networkId)
       if (!net || rec.endpoints.some((e) => e.networkId === net.id)) continue
-      await this.addEndpoint(rec, net, netnsFd, inner, { ip: a.ip, aliases: a.aliases })
+      await this.addEndpoint(rec, net, { netnsFd, inner }, { ip: a.ip, aliases: a.aliases })
     }
   }
 
@@ -292,7 +356,7 @@ export class NetworkService {
     const teardown = (async () => {
       await earlier
       try {
-        for (const ep of endpoints) await this.removeVeth(ep.hostVeth)
+        for (const ep of endpoints) await removeVeth(this.host, ep.hostVeth)
       } finally {
         // A veth that would not go must not keep the addresses claimed for the life of this process.
         for (const key of addresses) this.leases.release(key, rec.containerId)
@@ -310,20 +374,6 @@ export class NetworkService {
   /** Resolves once `containerId`'s veth removal under way has ended; its failure is release()'s to report, not a start's. */
   private vethTeardownOf(containerId: string): Promise<void> {
     return this.vethTeardowns.get(containerId)?.catch(() => undefined) ?? Promise.resolve()
-  }
-
-  /**
-   * Removes a container's host-side veth. When its namespace dies the kernel
-   * deletes the pair by itself, off our thread; deleting it ourselves makes
-   * the synchronous netlink send wait for the unregister (tens of ms on the
-   * event loop). So wait briefly for the kernel, and delete only what stays.
-   */
-  private async removeVeth(name: string): Promise<void> {
-    for (let i = 0; i < vethGoneChecks; i++) {
-      if (!(await this.host.link(name))) return
-      await new Promise((r) => setTimeout(r, 10))
-    }
-    await this.host.deleteLink(name)
   }
 
   /**
@@ -365,11 +415,16 @@ export class NetworkService {
     const bridges = new Set([...netIds].map((id) => this.names.bridgeFor(id)))
     if (this.leases.owner(nameKey(DEFAULT_NETWORK))) bridges.add(this.names.defaultBridge)
     return {
-      veths: new Set(containers.flatMap((c) => c.endpoints.map((e) => e.hostVeth))),
+      veths: new Set([...containers.flatMap((c) => c.endpoints.map((e) => e.hostVeth)), ...this.warmVeths()]),
       bridges,
       owners: new Set([...containers.flatMap((c) => [`ctr:${c.containerId}`, `exp:${c.containerId}`]), ...[...netIds].map((id) => `net:${id}`)]),
       networks: netIds.size,
     }
+  }
+
+  /** Host ends of the veths kept warm (./warm-endpoints) or being made: no container's. */
+  warmVeths(): string[] {
+    return this.warm.hostVeths()
   }
 
   /** A fresh network namespace for a container (an fd the caller closes), where this runtime's networks can reach it. */
@@ -387,17 +442,25 @@ export class NetworkService {
     return this.store.containerAge(containerId)
   }
 
-  /** Allocates an address, records the endpoint (before touching the kernel, so a crash leaves a trace), and creates it. */
-  private async addEndpoint(rec: ContainerNetRecord, net: NetworkRecord, netnsFd: number, inner: Rtnl, opts: AttachOptions): Promise<EndpointRecord> {
+  /**
+   * Allocates an address, records the endpoint (before touching the kernel, so a crash leaves a
+   * trace), and creates it, or addresses the pair of `ns.warm` (made ahead for this network).
+   */
+  private async addEndpoint(rec: ContainerNetRecord, net: NetworkRecord, ns: ContainerNetns, opts: AttachOptions): Promise<EndpointRecord> {
     if (net.isDefault && (opts.ip || opts.aliases?.length))
       throw new InvalidArgumentError('static addresses and aliases are supported on user-defined networks only (create one with Network.create)')
     const bridgeIndex = await this.networks.bridgeIndex(net)
     const subnet = parseCidr(net.subnet)
     const ip = claimAddress(this.leases, net, rec.containerId, opts.ip, this.addressesInUse(net.id))
-    const ep: EndpointRecord = { networkId: net.id, ifname: nextIfname(rec), hostVeth: this.names.newVeth(), ipAddress: ip, macAddress: formatMac(macForIp(ip)), aliases: opts.aliases ?? [] }
+    const { warm, inner, netnsFd } = ns
+    const ep: EndpointRecord = { networkId: net.id, ifname: warm?.ifname ?? nextIfname(rec), hostVeth: warm?.hostVeth ?? this.names.newVeth(), ipAddress: ip, macAddress: formatMac(macForIp(ip)), aliases: opts.aliases ?? [] }
     rec.endpoints.push(ep)
     this.store.saveContainer(rec)
     const plan = { bridgeIndex, hostVeth: ep.hostVeth, ifname: ep.ifname, ip, prefixLen: subnet.prefix, gateway: net.gateway, defaultRoute: ep.ifname === 'eth0', hostTuning: this.sockets.place.isHost }
+    if (warm) {
+      await addressWarmEndpoint(this.host, inner, warm.innerIndex, plan)
+      return ep
+    }
     try {
       await createEndpoint(this.host, inner, netnsFd, plan)
     } catch (err) {
@@ -485,7 +548,7 @@ export class NetworkService {
     return this.serial(async () => {
       const net = this.networks.find(nameOrId)
       if (net.isDefault) throw new InvalidArgumentError(`"${DEFAULT_NETWORK}" is the predefined default network and cannot be removed`)
-      await this.networks.remove(net)
+      await this.removeNetwork(net)
     })
   }
 
@@ -495,11 +558,17 @@ export class NetworkService {
       const removed: string[] = []
       for (const net of this.store.networks()) {
         if (net.isDefault || this.networks.attached(net.id).length || !selected(net)) continue
-        await this.networks.remove(net)
+        await this.removeNetwork(net)
         removed.push(net.name)
       }
       return removed
     })
+  }
+
+  /** Removes a network and the endpoint kept warm for it (EINUSE while containers are attached: kept then). */
+  private async removeNetwork(net: NetworkRecord): Promise<void> {
+    if (!this.networks.attached(net.id).length) await this.warm.drop(net.id)
+    await this.networks.remove(net)
   }
 
   /**
@@ -512,15 +581,13 @@ export class NetworkService {
     return this.serial(async () => {
       for (const rec of this.store.containers()) await this.releaseNow(rec)
       await Promise.allSettled(this.vethTeardowns.values())
+      await this.warm.dropAll()
       for (const net of this.store.networks()) if (!this.networks.keptForCreator(net)) await this.networks.remove(net)
       await this.removeOrphans()
       if (!this.store.networks().length) await this.fw.deleteTable()
     })
   }
 }
-
-/** How many times (10 ms apart) release looks for the kernel to have removed a dead container's veth. */
-const vethGoneChecks = 20
 
 /** The lowest ethN not used by the container yet. */
 function nextIfname(rec: ContainerNetRecord): string {

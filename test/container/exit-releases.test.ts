@@ -9,7 +9,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { Container, Image, Runtime, run, type MiniContainerError } from '../../lib'
 import { useSubnets } from '../net-helpers'
-import { eventually, hostLinks, makeRoot } from '../network/helpers'
+import { eventually, hostLinks, hostVethOf, makeRoot } from '../network/helpers'
 import { spawnNode } from '../tools/node-child'
 
 const pool = useSubnets(1)[0].cidr
@@ -45,11 +45,17 @@ function cgroupDirsOf(id: string): string[] {
   return (runtime.cgroups.join(id)?.joinFiles ?? []).map((f) => path.dirname(f))
 }
 
+/** The runtime's host-side veths but those this process keeps warm for the next start (no container's; another process's die with it). */
+function containerVeths(): string[] {
+  const warm = runtime.networks.warmVeths()
+  return hostLinks(runtime.networks.names.vethPrefix).filter((v) => !warm.includes(v))
+}
+
 /** A container of this file on the bridge with port 80 published, running `cmd`; what it holds once it runs. */
 async function held(c: Container): Promise<Held> {
   const settings = (await c.inspect()).networkSettings
-  const h = { veths: hostLinks(runtime.networks.names.vethPrefix), cgroupDirs: cgroupDirsOf(c.id), ip: settings.ipAddress, hostPort: c.port(80)!.hostPort }
-  expect(h.veths).toHaveLength(1)
+  const h = { veths: [hostVethOf((await c.inspect()).state.pid)], cgroupDirs: cgroupDirsOf(c.id), ip: settings.ipAddress, hostPort: c.port(80)!.hostPort }
+  expect(containerVeths()).toContain(h.veths[0])
   expect(h.cgroupDirs.length).toBeGreaterThan(0)
   for (const d of h.cgroupDirs) expect(fs.existsSync(d)).toBe(true)
   expect(h.ip).toMatch(/^\d+\.\d+\.\d+\.\d+$/)
@@ -62,7 +68,7 @@ async function held(c: Container): Promise<Held> {
 function stillHeld(id: string, h: Held): string[] {
   const rules = ruleset()
   return [
-    ...hostLinks(runtime.networks.names.vethPrefix).map((v) => `veth ${v}`),
+    ...containerVeths().map((v) => `veth ${v}`),
     ...h.cgroupDirs.filter((d) => fs.existsSync(d)).map((d) => `cgroup ${d}`),
     ...(rules.includes(h.ip) ? [`rules for ${h.ip}`] : []),
     ...(rules.includes(`dport ${h.hostPort} `) ? [`rules for port ${h.hostPort}`] : []),

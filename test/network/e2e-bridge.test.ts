@@ -14,7 +14,7 @@ import { Network } from '../../lib/network/network'
 import { pickFreePort } from '../../lib/network/port-probe'
 import { ipPattern, useSubnets } from '../net-helpers'
 import { text } from '../helpers'
-import { hostLinks, makeRoot, nftTables } from './helpers'
+import { hostLinks, hostVethOf, makeRoot, nftTables } from './helpers'
 
 let runtime: Runtime
 const [bridgeNet, userNet, otherNet, restartNet, homeNet, extraNet] = useSubnets(6)
@@ -199,10 +199,9 @@ describe('containers on networks', () => {
 
   test("a dead container's veth still being torn down holds back neither the next start, nor gives it its address", async () => {
     const prefix = runtime.networks.names.vethPrefix
-    const before = new Set(hostLinks(prefix))
     const first = await sleeper('e2e-held')
-    const [veth] = hostLinks(prefix).filter((l) => !before.has(l))
     const { networkSettings, state } = await first.inspect()
+    const veth = hostVethOf(state.pid)
     // Its namespace held open keeps its veth after its exit (as the kernel's slow cleanup of a dead namespace does).
     const held = fs.openSync(`/proc/${state.pid}/ns/net`, 'r')
     let second: Container | undefined

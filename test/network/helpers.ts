@@ -136,6 +136,16 @@ export function hostLinks(prefix: string): string[] {
     .filter((n) => n.startsWith(prefix))
 }
 
+/** The host end of a running container's eth0: the link whose index `ip` shows as its peer inside (eth0@if<index>). */
+export function hostVethOf(pid: number): string {
+  const inside = execFileSync('nsenter', [`--net=/proc/${pid}/ns/net`, '--', 'ip', '-o', 'link', 'show', 'eth0']).toString()
+  const index = /eth0@if(\d+)/.exec(inside)?.[1]
+  const line = execFileSync('ip', ['-o', 'link', 'show']).toString().split('\n').find((l) => l.startsWith(`${index}: `))
+  const name = line && /^\d+:\s+([^:@]+)/.exec(line)?.[1]
+  if (!index || !name) throw new Error(`no host link is the peer of eth0 of pid ${pid}: ${inside}`)
+  return name
+}
+
 /** Names of nf_tables tables (all families). */
 export function nftTables(): string[] {
   return execFileSync('nft', ['list', 'tables']).toString().split('\n').filter(Boolean)

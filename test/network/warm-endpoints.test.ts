@@ -1,0 +1,213 @@
+/**
+ * Endpoints kept warm (lib/network/warm-endpoints.ts): after a start on a
+ * network, a namespace with its veth already on that network's bridge waits
+ * for the next start. What must stay true, observed with `ip` and from
+ * inside the containers: the next start takes it with Docker's MAC and
+ * address; it never carries another network's traffic, nor is taken once
+ * off its bridge (made again, or the veth collected by another runtime on
+ * the same root); nothing of it is left after a network's removal,
+ * Runtime.close() or the owner's SIGKILL. Traffic goes only to our gateways and containers.
+ */
+import { execFileSync } from 'node:child_process'
+import * as fs from 'node:fs'
+import { Container, Image, Runtime, run } from '../../lib'
+import { Network } from '../../lib/network/network'
+import { netNames, runtimeTag } from '../../lib/network/names'
+import { useSubnets } from '../net-helpers'
+import { spawnNode } from '../tools/node-child'
+import { eventually, hostLinks, makeRoot } from './helpers'
+
+const [bridgeNet, netA, netB, netC, ownerNet] = useSubnets(5)
+
+/** The host-side veths of the runtime whose tag is `tag`: its containers' and the warm ones. */
+function veths(tag: string): string[] {
+  return hostLinks(netNames(tag).vethPrefix)
+}
+
+/** A host link's `ip -o link` line ("" once it is gone). */
+function linkLine(link: string): string {
+  return execFileSync('ip', ['-o', 'link', 'show']).toString().split('\n').find((l) => l.startsWith(`${/^\d+/.exec(l)?.[0]}: ${link}@`)) ?? ''
+}
+
+/** Whether a host link has no carrier: a warm veth's end inside is down until a start takes it. */
+function noCarrier(link: string): boolean {
+  return linkLine(link).includes('NO-CARRIER')
+}
+
+/** The bridge a host link is a port of ("" when none or gone). */
+function masterOf(link: string): string {
+  return /master (\S+)/.exec(linkLine(link))?.[1] ?? ''
+}
+
+/** `tag`'s warm veths on `bridge`, once the refill after a start has made one (bounded wait). */
+async function warmOn(tag: string, bridge: string): Promise<string[]> {
+  const on = () => veths(tag).filter((l) => masterOf(l) === bridge && noCarrier(l))
+  await eventually(() => on().length > 0, 10000)
+  return on()
+}
+
+/** Open fds of this process on network namespaces. */
+function netnsFds(): number {
+  return fs.readdirSync('/proc/self/fd').filter((fd) => {
+    try {
+      return fs.readlinkSync(`/proc/self/fd/${fd}`).startsWith('net:[')
+    } catch {
+      return false
+    }
+  }).length
+}
+
+async function sh(c: Container, script: string): Promise<{ exitCode: number; stdout: string }> {
+  const r = await c.exec(['sh', '-c', script])
+  return { exitCode: r.exitCode, stdout: r.stdout.trim() }
+}
+
+describe('warm endpoints', () => {
+  let runtime: Runtime
+  let tag: string
+
+  beforeAll(async () => {
+    runtime = new Runtime({ root: makeRoot(), subnetPool: [bridgeNet.cidr] })
+    tag = runtime.networks.names.tag
+    await Image.fromHost({ runtime })
+  })
+
+  afterAll(async () => {
+    for (const c of await Container.list({ runtime, all: true })) await c.remove({ force: true }).catch(() => {})
+    await runtime.close()
+    fs.rmSync(runtime.root, { recursive: true, force: true })
+    expect(veths(tag)).toEqual([])
+  })
+
+  test("the next start takes the network's warm namespace: eth0 gets Docker's MAC and address, lo is up, no peer sees it before", async () => {
+    const net = await Network.create('warm-a', { runtime, subnet: netA.cidr })
+    const first = await run('host', ['sleep', '60'], { runtime, name: 'warm-first', network: 'warm-a' })
+    const [warm] = await warmOn(tag, (await net.inspect()).bridge)
+    expect(warm).toBeDefined()
+    // Kept, it is no container: no name, no address on the network.
+    expect(Object.keys((await net.inspect()).containers)).toEqual([first.id])
+    expect((await sh(first, 'cat /etc/hosts')).stdout).not.toMatch(new RegExp(`${netA.host(3).replace(/\./g, '\\.')}\\s`))
+
+    const second = await run('host', ['sleep', '60'], { runtime, name: 'warm-second', network: 'warm-a', aliases: ['second'] })
+    // That very veth now carries the second container (its peer is up: carrier on the host end).
+    expect(noCarrier(warm)).toBe(false)
+    expect((await sh(second, 'cat /sys/class/net/eth0/iflink')).stdout).toBe(execFileSync('cat', [`/sys/class/net/${warm}/ifindex`]).toString().trim())
+    const eth0 = await sh(second, 'cat /sys/class/net/eth0/address; ip -4 -o addr show eth0; ip route show default; ip -o link show lo')
+    expect(eth0.stdout).toContain('02:42:' + netA.host(3).split('.').map((n) => Number(n).toString(16).padStart(2, '0')).join(':'))
+    expect(eth0.stdout).toContain(`${netA.host(3)}/24`)
+    expect(eth0.stdout).toContain(`default via ${netA.host(1)} dev eth0`)
+    expect(eth0.stdout).toMatch(/lo: <LOOPBACK,UP,LOWER_UP>/)
+    expect((await second.inspect()).networkSettings.macAddress).toBe(eth0.stdout.split('\n')[0])
+    expect((await sh(first, 'ping -c1 -W2 second')).exitCode).toBe(0)
+    // And a new one is kept for the next start.
+    expect((await warmOn(tag, (await net.inspect()).bridge)).filter((l) => l !== warm)).toHaveLength(1)
+    for (const c of [first, second]) await c.remove({ force: true })
+    await net.remove()
+  })
+
+  test("a warm veth never carries another network's traffic, nor one whose bridge was made again", async () => {
+    const a = await Network.create('warm-iso-a', { runtime, subnet: netB.cidr })
+    const b = await Network.create('warm-iso-b', { runtime, subnet: netC.cidr })
+    const onA = await run('host', ['sleep', '60'], { runtime, name: 'warm-iso-1', network: 'warm-iso-a' })
+    const [warmA] = await warmOn(tag, (await a.inspect()).bridge)
+    // A start on b must not take a's warm endpoint.
+    const onB = await run('host', ['sleep', '60'], { runtime, name: 'warm-iso-2', network: 'warm-iso-b' })
+    expect(masterOf(warmA)).toBe((await a.inspect()).bridge)
+    expect((await sh(onB, `ping -c1 -W2 ${netC.host(1)}`)).exitCode).toBe(0)
+    expect((await sh(onB, `ping -c1 -W1 ${netB.host(2)}`)).exitCode).toBe(1)
+
+    // a's bridge deleted behind the runtime's back (an admin, another process): its warm veth leaves it;
+    // the next start on a makes its own endpoint on the bridge made again, and reaches its gateway.
+    execFileSync('ip', ['link', 'del', (await a.inspect()).bridge])
+    await onA.remove({ force: true })
+    const again = await run('host', ['sleep', '60'], { runtime, name: 'warm-iso-3', network: 'warm-iso-a' })
+    expect((await sh(again, `ping -c1 -W2 ${netB.host(1)}`)).exitCode).toBe(0)
+    expect(veths(tag)).not.toContain(warmA)
+    for (const c of [onB, again]) await c.remove({ force: true })
+    await a.remove()
+    await b.remove()
+  })
+
+  test("a network's removal takes its warm veth and namespace with it", async () => {
+    const net = await Network.create('warm-rm', { runtime, subnet: netA.cidr })
+    const fdsBefore = netnsFds()
+    const c = await run('host', ['true'], { runtime, network: 'warm-rm', rm: true })
+    await c.wait()
+    const [warm] = await warmOn(tag, (await net.inspect()).bridge)
+    expect(warm).toBeDefined()
+    await net.remove()
+    expect(veths(tag)).not.toContain(warm)
+    expect(netnsFds()).toBe(fdsBefore)
+  })
+
+  test("a warm veth that another runtime on the same root collected is not taken: the next start makes its own", async () => {
+    const c = await run('host', ['true'], { runtime, network: 'bridge', rm: true })
+    await c.wait()
+    const bridge = runtime.networks.names.defaultBridge
+    const [warm] = await warmOn(tag, bridge)
+    // Collecting leftovers at its start, it finds a veth no record accounts for, and deletes it.
+    const other = new Runtime({ root: runtime.root, subnetPool: [bridgeNet.cidr] })
+    await other.ready()
+    other.networks.close()
+    expect(veths(tag)).not.toContain(warm)
+    const next = await run('host', ['sleep', '60'], { runtime, network: 'bridge' })
+    expect((await sh(next, `ping -c1 -W2 ${bridgeNet.host(1)}`)).exitCode).toBe(0)
+    await next.remove({ force: true })
+  })
+})
+
+test('Runtime.close() leaves no warm veth, namespace or fd', async () => {
+  const runtime = new Runtime({ root: makeRoot(), subnetPool: [bridgeNet.cidr] })
+  const tag = runtime.networks.names.tag
+  try {
+    await Image.fromHost({ runtime })
+    const fdsBefore = netnsFds()
+    const net = await Network.create('warm-close', { runtime, subnet: netA.cidr })
+    for (const network of ['bridge', 'warm-close']) await (await run('host', ['true'], { runtime, network, rm: true })).wait()
+    expect(await warmOn(tag, (await net.inspect()).bridge)).toHaveLength(1)
+    expect(await warmOn(tag, runtime.networks.names.defaultBridge)).toHaveLength(1)
+    await runtime.close()
+    expect(veths(tag)).toEqual([])
+    expect(netnsFds()).toBe(fdsBefore)
+  } finally {
+    await runtime.close()
+    fs.rmSync(runtime.root, { recursive: true, force: true })
+  }
+})
+
+test("the owner's SIGKILL takes its warm veths with it", async () => {
+  const root = makeRoot()
+  const tag = runtimeTag(root)
+  const owner = spawnNode(
+    `const { Runtime, Image, run } = lib()
+    ;(async () => {
+      const runtime = new Runtime({ root: ${JSON.stringify(root)}, subnetPool: [${JSON.stringify(ownerNet.cidr)}] })
+      await Image.fromHost({ runtime })
+      await (await run('host', ['true'], { runtime, network: 'bridge', rm: true })).wait()
+      console.log('ready')
+      setInterval(() => {}, 1000)
+    })().catch((e) => { console.error(e); process.exit(1) })`,
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  )
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('owner did not start its container')), 90000)
+      owner.stdout!.on('data', (d: Buffer) => d.toString().includes('ready') && (clearTimeout(timer), resolve()))
+      owner.once('exit', (code) => reject(new Error(`owner exited with ${code}`)))
+    })
+    expect(await warmOn(tag, netNames(tag).defaultBridge)).toHaveLength(1)
+  } finally {
+    owner.kill('SIGKILL')
+  }
+  await new Promise((r) => owner.once('exit', r))
+  try {
+    expect(await eventually(() => veths(tag).length === 0, 5000)).toBe(true)
+  } finally {
+    // What the crash left (the default bridge and its rules) goes with the next runtime's close.
+    const runtime = new Runtime({ root, subnetPool: [ownerNet.cidr] })
+    await runtime.ready()
+    await runtime.close()
+    fs.rmSync(root, { recursive: true, force: true })
+  }
+  expect(hostLinks(`mc${tag}`)).toEqual([])
+})
