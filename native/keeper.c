@@ -39,6 +39,9 @@
  *                                    (RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS), O_PATH with <flags>'
  *                                    O_NOFOLLOW and O_DIRECTORY only, the fd with the "OK\n" (a copy
  *                                    out through a directory only another id may search)
+ *            copymeta <owner>        with two open fds (a staged entry, an existing one): owner (<owner> 1),
+ *                                    mode and times of the first given to the second (a copy merging
+ *                                    into a directory of another id)
  *            getxattr <name>         with an open file or directory: its user.* attribute <name>
  *                                    (overlay's user.overlay.opaque on a commit's directory only
  *                                    another id may read), hex on the "OK" line; at most 512 bytes
@@ -452,6 +455,23 @@ static void open_in(char **f, int n) {
 }
 
 /*
+ * A merge's last step on a directory of another id that existed (copyTo of a tree onto /data/d/tree of
+ * uid 999): the directory takes the staged one's owner, mode and times, as a root runtime's copy gives
+ * it. Node opened both (the staged one its own, the existing one confined, through openin/openread);
+ * only the fds are used. Set-id bits go with the mode, as fchmod gives them; no file capabilities.
+ */
+static void copy_meta(char **f, int n) {
+  if (n != 2 || passed_count != 2) return answer("E %d\tbad %s request (%d fields, %d fds)", EINVAL, f[0], n, passed_count);
+  struct stat st;
+  if (fstat(passed_fd[0], &st) < 0) return answer_errno(errno, "fstat", "(staged)");
+  if (!strcmp(f[1], "1") && fchown(passed_fd[1], st.st_uid, st.st_gid) < 0) return answer_errno(errno, "fchown", "(destination)");
+  if (fchmod(passed_fd[1], st.st_mode & 07777) < 0) return answer_errno(errno, "fchmod", "(destination)");
+  struct timespec ts[2] = {st.st_atim, st.st_mtim};
+  if (futimens(passed_fd[1], ts) < 0) return answer_errno(errno, "futimens", "(destination)");
+  answer("OK");
+}
+
+/*
  * A commit's reads of user.* attributes of a file or directory only another id inside may read (an opaque
  * directory's user.overlay.opaque, remade 0700 by uid 999): the kernel checks read permission for user.*
  * attributes as for the data, even through an open fd, so the keeper reads them on the fd Node opened.
@@ -484,6 +504,7 @@ static __attribute__((noreturn)) void serve(void) {
     else if (!strcmp(f[0], "openread") || !strcmp(f[0], "openpath")) open_read(f, n);
     else if (!strcmp(f[0], "openin")) open_in(f, n);
     else if (!strcmp(f[0], "getxattr")) get_xattr(f, n);
+    else if (!strcmp(f[0], "copymeta")) copy_meta(f, n);
     else answer("E %d\tunknown request %.40s", EINVAL, f[0]);
     free(blob);
     close_passed();

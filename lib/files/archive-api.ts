@@ -16,13 +16,13 @@ import * as path from 'node:path'
 import { Readable } from 'node:stream'
 import * as tar from 'tar-stream'
 import { checkUserId } from '../util/user-id'
-import { O_DIRECTORY, O_NOFOLLOW, O_PATH, RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS } from '../sys/libc'
-import { AT_EMPTY_PATH, O_RDONLY, close, fstatat, listdir, openat, nameStr } from '../sys/fsops'
+import { O_DIRECTORY, O_PATH, RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS } from '../sys/libc'
+import { AT_EMPTY_PATH, close, fstatat, listdir, nameStr } from '../sys/fsops'
 import { DirNonDirError, NotADirectoryError, PathNotFoundError, UnsafeEntryError } from './errors'
 import { closeSide, containerSide, isDir, lstatAt, mapWriteError, openInMaybe, parsePath, resolveInScope, type OpenIn, type Side } from './resolve'
 import { openPath, pathStatOf, type PathStat } from './stat'
 import { restoreMtime, tempName } from './tree'
-import { directWrites, removeStageQuietly, type LandingWrites } from './landing'
+import { directWrites, openStageAndLanding, removeStageQuietly, type LandingWrites } from './landing'
 import { checkMergeWritable, mergeInto } from './merge'
 import { ArchiveWalker } from './archive-walker'
 import { openDirThrough, openerThrough, type SourceReads } from './source-reads'
@@ -117,7 +117,7 @@ export async function putArchive(root: string, dir: string, input: Readable | Bu
     if (dirfd === undefined) throw new PathNotFoundError(side.display(dir), 'path-missing')
     try {
       if (!isDir(fstatat(dirfd, '', AT_EMPTY_PATH))) throw new NotADirectoryError(side.display(dir), 'dest-not-dir')
-      await extractInto(side, dirfd, dirPath, input, opts, { writes, open })
+      await extractInto(side, dirfd, dirPath, input, opts, { writes, open, reads })
     } finally {
       close(dirfd)
     }
@@ -126,7 +126,14 @@ export async function putArchive(root: string, dir: string, input: Readable | Bu
   }
 }
 
-async function extractInto(side: Side, dirfd: number, dirPath: string, input: Readable | Buffer, opts: PutArchiveOptions, { writes, open }: { writes: LandingWrites; open: OpenIn }): Promise<void> {
+async function extractInto(
+  side: Side,
+  dirfd: number,
+  dirPath: string,
+  input: Readable | Buffer,
+  opts: PutArchiveOptions,
+  { writes, open, reads }: { writes: LandingWrites; open: OpenIn; reads?: SourceReads },
+): Promise<void> {
   const where = side.display(dirPath)
   const stage = tempName('.mc-put-')
   const before = lstatAt(dirfd, '')!
@@ -140,22 +147,25 @@ async function extractInto(side: Side, dirfd: number, dirPath: string, input: Re
   const implicit = new Set<string>()
   const source = decompressed(Buffer.isBuffer(input) ? Readable.from([input]) : input)
   try {
-    stagefd = openat(dirfd, stage, O_RDONLY | O_DIRECTORY | O_NOFOLLOW)
-    const fd = stagefd
-    const parents = stagedParents(fd, implicit)
+    const opened = openStageAndLanding(dirfd, stage, reads)
+    stagefd = opened.stagefd
+    const landing = opened.landingfd
     try {
-      await extractEach(source, fd, CONFINED, (entry, dirs) => extractEntry(fd, entry, opts, parents, implicit, dirs), { ...opts, xattrs: true })
-    } finally {
-      parents.close()
-    }
-    opts.signal?.throwIfAborted()
-    const landing = openat(dirfd, '.', O_RDONLY | O_DIRECTORY)
-    try {
-      checkMergeWritable(stagefd, landing, (rel) => side.display(path.posix.join(dirPath, rel)))
+      const fd = stagefd
+      const parents = stagedParents(fd, implicit)
+      try {
+        await extractEach(source, fd, CONFINED, (entry, dirs) => extractEntry(fd, entry, opts, parents, implicit, dirs), { ...opts, xattrs: true })
+      } finally {
+        parents.close()
+      }
+      opts.signal?.throwIfAborted()
+      checkMergeWritable(stagefd, landing, (rel) => side.display(path.posix.join(dirPath, rel)), reads)
       merging = true
       await mergeInto(stagefd, landing, {
         owner: true,
         rename: writes.rename,
+        copyMeta: writes.copyMeta,
+        reads,
         noOverwriteDirNonDir: opts.noOverwriteDirNonDir,
         describe: (rel) => side.display(path.posix.join(dirPath, rel)),
         dirNonDir: (rel) => new DirNonDirError(side.display(path.posix.join(dirPath, rel))),
@@ -170,14 +180,14 @@ async function extractInto(side: Side, dirfd: number, dirPath: string, input: Re
     }
   } catch (err) {
     source.destroy() // stops reading the caller's stream
+    removeStageQuietly(dirfd, stage, writes, stagefd)
     if (stagefd >= 0) close(stagefd)
     stagefd = -1
-    removeStageQuietly(dirfd, stage, writes)
     if (!merging) restoreMtime(dirfd, before)
     throw mapWriteError(err, where)
   } finally {
+    removeStageQuietly(dirfd, stage, writes, stagefd)
     if (stagefd >= 0) close(stagefd)
-    removeStageQuietly(dirfd, stage, writes)
   }
 }
 

@@ -38,8 +38,8 @@
  * @module
  */
 import { SyscallError } from '../errors'
-import { O_DIRECTORY, O_NOFOLLOW, O_PATH } from '../sys/libc'
-import { O_RDONLY, close, listdir, nameStr, openat, type RawStat } from '../sys/fsops'
+import { O_DIRECTORY, O_PATH } from '../sys/libc'
+import { close, listdir, nameStr, type RawStat } from '../sys/fsops'
 import { DirNonDirError, DirectoryOntoFileError, NotADirectoryError, PathNotFoundError } from './errors'
 import {
   closeSide,
@@ -56,7 +56,7 @@ import {
   type Side,
 } from './resolve'
 import { TreeCopier, restoreMtime, tempName } from './tree'
-import { directWrites, removeStageQuietly, type LandingWrites } from './landing'
+import { directWrites, openStageAndLanding, removeStageQuietly, type LandingWrites } from './landing'
 import { lstatThrough, openDirPathThrough, openDirThrough, openInThrough, openerThrough, type SourceReads } from './source-reads'
 import { checkMergeWritable, mergeInto } from './merge'
 
@@ -194,7 +194,7 @@ async function copyBetween(srcSide: Side, srcPath: string, dstSide: Side, dstPat
   try {
     const p = plan(dstSide, d, src, srcSide.display(s.raw), through.dstReads)
     try {
-      await place(srcSide, src, p, opts, srcSide.display(s.raw), through.writes, through.srcReads)
+      await place(srcSide, src, p, opts, srcSide.display(s.raw), through)
     } finally {
       close(p.landing)
     }
@@ -203,7 +203,8 @@ async function copyBetween(srcSide: Side, srcPath: string, dstSide: Side, dstPat
   }
 }
 
-async function place(srcSide: Side, src: Source, p: Plan, opts: CopyOptions, srcDisplay: string, writes: LandingWrites, reads?: SourceReads): Promise<void> {
+async function place(srcSide: Side, src: Source, p: Plan, opts: CopyOptions, srcDisplay: string, through: Through): Promise<void> {
+  const { writes, srcReads: reads, dstReads } = through
   const owner = opts.preserveOwner ?? true
   const stage = tempName()
   const before = lstatAt(p.landing, '')!
@@ -215,33 +216,36 @@ async function place(srcSide: Side, src: Source, p: Plan, opts: CopyOptions, src
   let stagefd = -1
   let merging = false
   try {
-    stagefd = openat(p.landing, stage, O_RDONLY | O_DIRECTORY | O_NOFOLLOW)
-    const self = lstatAt(stagefd, '')!
-    const copier = new TreeCopier(stagefd, {
-      exclude: { dev: self.dev, ino: self.ino },
-      owner,
-      allowDevices: !srcSide.container,
-      signal: opts.signal,
-      describe: (rel) => `${srcDisplay}${rel ? `/${rel}` : ''}`,
-      reads,
-    })
-    if (p.destName !== undefined) await copier.copy(src.dirfd, src.name, stagefd, p.destName, p.destName)
-    else {
-      const dirfd = openDirThrough(reads, src.dirfd, src.name)
-      try {
-        for (const e of listdir(dirfd)) await copier.copy(dirfd, e.name, stagefd, e.name, nameStr(e.name), e.type)
-      } finally {
-        close(dirfd)
-      }
-    }
-    opts.signal?.throwIfAborted()
-    const landing = openat(p.landing, '.', O_RDONLY | O_DIRECTORY)
+    const opened = openStageAndLanding(p.landing, stage, dstReads)
+    stagefd = opened.stagefd
+    const landing = opened.landingfd
     try {
-      checkMergeWritable(stagefd, landing, (rel) => (rel ? `${p.where}/${rel}` : p.where))
+      const self = lstatAt(stagefd, '')!
+      const copier = new TreeCopier(stagefd, {
+        exclude: { dev: self.dev, ino: self.ino },
+        owner,
+        allowDevices: !srcSide.container,
+        signal: opts.signal,
+        describe: (rel) => `${srcDisplay}${rel ? `/${rel}` : ''}`,
+        reads,
+      })
+      if (p.destName !== undefined) await copier.copy(src.dirfd, src.name, stagefd, p.destName, p.destName)
+      else {
+        const dirfd = openDirThrough(reads, src.dirfd, src.name)
+        try {
+          for (const e of listdir(dirfd)) await copier.copy(dirfd, e.name, stagefd, e.name, nameStr(e.name), e.type)
+        } finally {
+          close(dirfd)
+        }
+      }
+      opts.signal?.throwIfAborted()
+      checkMergeWritable(stagefd, landing, (rel) => (rel ? `${p.where}/${rel}` : p.where), dstReads)
       merging = true
       await mergeInto(stagefd, landing, {
         owner,
         rename: writes.rename,
+        copyMeta: writes.copyMeta,
+        reads: dstReads,
         describe: (rel) => `${p.where}/${rel}`,
         dirNonDir: (rel) => new DirNonDirError(`${p.where}/${rel}`),
       })
@@ -249,13 +253,13 @@ async function place(srcSide: Side, src: Source, p: Plan, opts: CopyOptions, src
       close(landing)
     }
   } catch (err) {
+    removeStageQuietly(p.landing, stage, writes, stagefd)
     if (stagefd >= 0) close(stagefd)
     stagefd = -1
-    removeStageQuietly(p.landing, stage, writes)
     if (!merging) restoreMtime(p.landing, before)
     throw mapWriteError(err, p.where)
   } finally {
+    removeStageQuietly(p.landing, stage, writes, stagefd)
     if (stagefd >= 0) close(stagefd)
-    removeStageQuietly(p.landing, stage, writes)
   }
 }

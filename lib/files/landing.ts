@@ -10,7 +10,8 @@
  *
  * @module
  */
-import { AT_REMOVEDIR, mkdirat, renameat2, unlinkat, type Name } from '../sys/fsops'
+import { AT_REMOVEDIR, close, copyMeta, listdir, mkdirat, renameat2, unlinkat, type Name } from '../sys/fsops'
+import { openDirThrough, type SourceReads } from './source-reads'
 import { removeTreeQuietly } from './tree'
 
 /** The calls a copy makes on the directories it lands in (fds of directories, single names). */
@@ -21,6 +22,8 @@ export interface LandingWrites {
   rename(fromDir: number, from: Name, toDir: number, to: Name, flags: number): void
   /** unlinkat(2) of an empty directory. */
   rmdir(dirfd: number, name: Name): void
+  /** A staged directory's owner (with MC_OWNER), mode and times given to the existing one it was merged into (both open fds). */
+  copyMeta(srcfd: number, dstfd: number, flags: number): void
 }
 
 /** The calls themselves, as the caller. */
@@ -28,16 +31,42 @@ export const directWrites: LandingWrites = {
   mkdir: mkdirat,
   rename: renameat2,
   rmdir: (dirfd, name) => unlinkat(dirfd, name, AT_REMOVEDIR),
+  copyMeta,
 }
 
 /**
- * Removes a staging directory and what is left in it, ignoring errors (cleanup paths): its contents as the caller, itself through
- * `writes` (also when the caller may not even look it up: a landing directory only another id may search, whose stage the keeper made).
+ * The staging directory `stage` of `landing` opened for the copy to write in, and `landing` itself opened for reading (the merge
+ * lists it): as the caller, or through `reads` when the landing directory is one only another id may search. The stage is the
+ * caller's (made through `writes`, root of the namespace being the caller), so everything below it is written as the caller
+ * on its fd; only the lookups and renames in the landing directory itself need the keeper. The caller closes both.
  */
-export function removeStageQuietly(landing: number, stage: Name, writes: LandingWrites): void {
+export function openStageAndLanding(landing: number, stage: Name, reads: SourceReads | undefined): { stagefd: number; landingfd: number } {
+  const stagefd = openDirThrough(reads, landing, stage)
+  try {
+    return { stagefd, landingfd: openDirThrough(reads, landing, '') }
+  } catch (err) {
+    close(stagefd)
+    throw err
+  }
+}
+
+/**
+ * Removes a staging directory and what is left in it, ignoring errors (cleanup paths): its contents as the caller (through
+ * `stagefd` when open: the caller may not look the stage up in a landing directory only another id may search, whose stage
+ * the keeper made), itself through `writes`.
+ */
+export function removeStageQuietly(landing: number, stage: Name, writes: LandingWrites, stagefd = -1): void {
+  if (stagefd >= 0) emptyQuietly(stagefd)
   removeTreeQuietly(landing, stage)
   if (writes === directWrites) return
   try {
     writes.rmdir(landing, stage) // ENOENT, as the caller, once it is gone
+  } catch {}
+}
+
+/** Removes every entry of the open directory `dirfd`, ignoring errors. */
+function emptyQuietly(dirfd: number): void {
+  try {
+    for (const e of listdir(dirfd)) removeTreeQuietly(dirfd, e.name)
   } catch {}
 }

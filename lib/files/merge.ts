@@ -36,6 +36,7 @@ import { DirChain } from './dir-chain'
 import { ReadOnlyError, UnsafeEntryError } from './errors'
 import { isDir, lstatAt } from './resolve'
 import { readXattrs, writeXattrs } from './xattrs'
+import { lstatThrough, pushThrough, type SourceReads } from './source-reads'
 import { TreeCopier, removeTree, removeTreeQuietly, tempName } from './tree'
 
 /** How {@link mergeInto} treats what it meets in the destination. */
@@ -51,8 +52,15 @@ export interface MergeOptions {
   followLinkDir?: (rel: string) => number | undefined
   /** Staged dirs at these paths do not pass their metadata to an existing directory (dirs implied by an archive). */
   keepDestMeta?: (rel: string) => boolean
+  /**
+   * Looks up and opens the destination's entries where the caller may not (a rootless runtime's keeper: a landing directory
+   * only another id may search); by default the caller's own calls.
+   */
+  reads?: SourceReads
   /** Renames an entry into the destination (default renameat2; see ./landing for a rootless runtime's). */
   rename?: (fromDir: number, from: Name, toDir: number, to: Name, flags: number) => void
+  /** Gives a merged directory the staged one's metadata (default copyMeta; see ./landing for a rootless runtime's: the directory may be another id's). */
+  copyMeta?: (srcfd: number, dstfd: number, flags: number) => void
   /** Names a destination path in messages. */
   describe: (rel: string) => string
   /** Throws DirNonDirError for `rel`. */
@@ -81,7 +89,9 @@ interface MergeLevel {
  * mount point are copied to a temporary name next to their destination, then
  * renamed. Both fds must be opened directories (not O_PATH for stagefd).
  * The directories merged are walked in a loop down two {@link DirChain}s:
- * any depth, with bounded fds and stack.
+ * any depth, with bounded fds and stack. `opts.reads` looks up and opens
+ * what the caller may not in the destination (a directory only another id
+ * inside may search); what is written there goes through `opts.rename`.
  */
 export async function mergeInto(stagefd: number, destfd: number, opts: MergeOptions): Promise<void> {
   const src = new DirChain(stagefd, O_RDONLY)
@@ -111,7 +121,7 @@ async function mergeEntry(src: DirChain, dst: DirChain, name: Name, r: string, o
   const destfd = dst.top()
   const sst = lstatAt(stagefd, name)
   if (!sst) return undefined
-  const dstat = lstatAt(destfd, name)
+  const dstat = lstatThrough(opts.reads, destfd, name)
   if (!dstat) {
     await moveEntry(stagefd, name, destfd, name, RENAME_NOREPLACE, opts)
     return undefined
@@ -151,7 +161,7 @@ function descendBoth(src: DirChain, dst: DirChain, name: Name, r: string, target
     throw err
   }
   try {
-    if (target === undefined) dst.push(name)
+    if (target === undefined) pushThrough(opts.reads, dst, name)
     else {
       const opened = (fd: number) => {
         try {
@@ -179,7 +189,7 @@ function descendBoth(src: DirChain, dst: DirChain, name: Name, r: string, target
 /** After its entries were merged: the destination takes the staged directory's metadata (not a followed link's target, not an implied one), and the staged one goes. */
 function finishMergedDir(src: DirChain, dst: DirChain, level: MergeLevel, opts: MergeOptions): void {
   if (!level.followed && !opts.keepDestMeta?.(level.rel)) {
-    copyMeta(src.top(), dst.top(), opts.owner ? MC_OWNER : 0)
+    ;(opts.copyMeta ?? copyMeta)(src.top(), dst.top(), opts.owner ? MC_OWNER : 0)
     writeXattrs(dst.top(), readXattrs(src.top()), level.rel)
   }
   src.pop()
@@ -193,7 +203,7 @@ function finishMergedDir(src: DirChain, dst: DirChain, level: MergeLevel, opts: 
  * destination fails the copy (EROFS) before any entry is moved. Walked like
  * {@link mergeInto}: in a loop down two chains.
  */
-export function checkMergeWritable(stagefd: number, destfd: number, describe: (rel: string) => string): void {
+export function checkMergeWritable(stagefd: number, destfd: number, describe: (rel: string) => string, reads?: SourceReads): void {
   const src = new DirChain(stagefd, O_RDONLY)
   const dst = new DirChain(destfd, O_RDONLY)
   const open: { rel: string; rest: DirEntry[] }[] = []
@@ -215,11 +225,11 @@ export function checkMergeWritable(stagefd: number, destfd: number, describe: (r
         continue
       }
       const sst = lstatAt(src.top(), e.name)
-      const dstat = lstatAt(dst.top(), e.name)
+      const dstat = lstatThrough(reads, dst.top(), e.name)
       if (!sst || !dstat || !isDir(sst) || !isDir(dstat)) continue
       src.push(e.name)
       try {
-        dst.push(e.name)
+        pushThrough(reads, dst, e.name)
       } catch (err) {
         src.pop()
         throw err

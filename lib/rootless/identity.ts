@@ -164,10 +164,10 @@ export class RootlessIdentity implements TreeOwnership {
   /**
    * What a file operation on a container's files refused with EACCES or EPERM should throw: with a range,
    * files of other ids inside are subordinate ids' on the host, which the user cannot read from outside
-   * (copies into their directories and copies out of them, statPath, through directories only they may search
-   * too, go through the keeper: {@link RootlessIdentity.landingWrites}, {@link RootlessIdentity.sourceReads}; what
-   * is left is a copy landing in a directory only another id may search itself: its stage there could not be
-   * opened), so EUNSUPPORTED naming the way around; anything else as it is.
+   * (copies in and out, archives and statPath, through and into directories only they may search, go through
+   * the keeper: {@link RootlessIdentity.landingWrites}, {@link RootlessIdentity.sourceReads}; what is left is rarer,
+   * e.g. a copy replacing another id's non-empty directory with a file, or setting user.* attributes on another
+   * id's directory it merges into), so EUNSUPPORTED naming the way around; anything else as it is.
    */
   explainDenied(err: unknown, what: string): unknown {
     const errno = errnoOf(err)
@@ -175,8 +175,8 @@ export class RootlessIdentity implements TreeOwnership {
     return new RootlessUnsupportedError(
       what,
       `a file or directory on the way belongs to another id inside the container (one of your subordinate ids on the host), which you cannot read from outside (${(err as Error).message}); ` +
-        "copies in and out of such files and directories go through the runtime's keeper, but a copy into a directory only such an id may search (no x bit for others) does not yet: " +
-        "copy into a directory others may search (e.g. one below it made with mode 0755), or exec a command in the container instead (e.g. exec(['tar', '-x', '-C', '/data/d']))",
+        "copies in and out of such files and directories go through the runtime's keeper, but not this step of it: " +
+        "copy into a directory of your own in the container first (e.g. one made with mode 0755), or exec a command in the container instead (e.g. exec(['tar', '-x', '-C', '/data/d']))",
     )
   }
 
@@ -206,6 +206,7 @@ export class RootlessIdentity implements TreeOwnership {
       mkdir: this.asUserElseKeeper(directWrites.mkdir, (k, dirfd, name, mode) => k.mkdirAt(dirfd, name, mode)),
       rename: this.asUserElseKeeper(directWrites.rename, (k, ...args) => k.renameAt(...args)),
       rmdir: this.asUserElseKeeper(directWrites.rmdir, (k, dirfd, name) => k.rmdirAt(dirfd, name)),
+      copyMeta: this.asUserElseKeeper(directWrites.copyMeta, (k, ...args) => k.copyMeta(...args)),
     }
   }
 

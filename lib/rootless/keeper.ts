@@ -20,7 +20,7 @@ import * as fs from 'node:fs'
 import { StartError, SyscallError, errnoOf } from '../errors'
 import { spawnShimMode } from '../shim/mode-process'
 import { closeQuietly, errnoName, waitPid, WNOHANG } from '../sys/libc'
-import { nameStr, type Name } from '../sys/fsops'
+import { MC_OWNER, nameStr, type Name } from '../sys/fsops'
 import { receiveFds, sendWithFds } from '../sys/sockets'
 import { debug } from '../util/debug'
 import { RootlessUnsupportedError } from './errors'
@@ -147,6 +147,11 @@ export class Keeper {
   /** `path` resolved by the keeper confined below the container root `rootfd` (RESOLVE_IN_ROOT), O_PATH (`flags`: O_NOFOLLOW, O_DIRECTORY); the caller owns the fd. */
   openIn(rootfd: number, path: string, flags: number): number {
     return this.requestFds([Buffer.from(`openin\0${path}\0${flags}\0`)], 1, fileError('openat2', path), rootfd)[0]!
+  }
+
+  /** Owner (with MC_OWNER in `flags`), mode and times of the open `srcfd` given to the open `dstfd` as root of the namespace (a merge into a directory of another id). */
+  copyMeta(srcfd: number, dstfd: number, flags: number): void {
+    this.request([Buffer.from(`copymeta\0${flags & MC_OWNER ? 1 : 0}\0`)], fileError('copymeta', `fd ${dstfd}`), [srcfd, dstfd])
   }
 
   /** The user.* attribute `name` of the open file `fd` read as root of the namespace (another id's, which only it may read); undefined when unset. */
