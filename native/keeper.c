@@ -35,10 +35,12 @@
  *                                    <name> "" or "." (openpath too): the fd sent itself
  *            openpath <name>         with a directory fd: <name> itself (O_PATH, not followed: a symlink
  *                                    or FIFO a copy recreates), the fd with the "OK\n"
- *            openin <path> <flags>   with a container's root fd: <path> resolved confined below it
- *                                    (RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS), O_PATH with <flags>'
- *                                    O_NOFOLLOW and O_DIRECTORY only, the fd with the "OK\n" (a copy
- *                                    out through a directory only another id may search)
+ *            openin <path> <flags> [<how>]  with a container's (or layer's) root fd: <path> resolved
+ *                                    confined below it (RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS), O_PATH
+ *                                    with <flags>' O_NOFOLLOW and O_DIRECTORY only, the fd with the
+ *                                    "OK\n" (a copy out through a directory only another id may search);
+ *                                    <how> 's': no symlink followed at all (a layer's, read as overlayfs
+ *                                    would), 'r': reopened for reading, a regular file or directory only
  *            copymeta <owner>        with two open fds (a staged entry, an existing one): owner (<owner> 1),
  *                                    mode and times of the first given to the second (a copy merging
  *                                    into a directory of another id)
@@ -399,6 +401,27 @@ static void write_at(char **f, int n) {
 }
 
 /*
+ * The O_PATH fd `pfd` (closed here) reopened for reading through /proc/self/fd, a regular file or a
+ * directory only (opening a FIFO would block, a device could act), as libmcnative's open_regular does;
+ * answered with the fd, or the failure naming `name`.
+ */
+static void answer_readable(int pfd, const char *name) {
+  struct stat st;
+  int fd = -1, err = 0;
+  if (fstat(pfd, &st) < 0) err = errno;
+  else if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) err = EINVAL;
+  else {
+    char self[64];
+    snprintf(self, sizeof(self), "/proc/self/fd/%d", pfd);
+    fd = open(self, O_RDONLY | O_CLOEXEC | O_NOCTTY | (S_ISDIR(st.st_mode) ? O_DIRECTORY : 0));
+    if (fd < 0) err = errno;
+  }
+  close(pfd);
+  if (fd < 0) return answer_errno(err, "open for reading", name);
+  answer_with_fds(&fd, 1);
+}
+
+/*
  * A copy's reads of another id's files inside a container (copyFrom of a 0600 file or a 0700 directory of
  * uid 999): Node resolved the directory, confined, and sends its fd; the keeper opens the single name
  * there without following a symlink. openread: a regular file or a directory only (opening a FIFO would
@@ -413,33 +436,24 @@ static void open_read(char **f, int n) {
   int pfd = self ? fcntl(passed_fd[0], F_DUPFD_CLOEXEC, 0) : openat(passed_fd[0], f[1], O_PATH | O_NOFOLLOW | O_CLOEXEC);
   if (pfd < 0) return answer_errno(errno, "open", f[1]);
   if (!strcmp(f[0], "openpath")) return answer_with_fds(&pfd, 1);
-  struct stat st;
-  int fd = -1, err = 0;
-  if (fstat(pfd, &st) < 0) err = errno;
-  else if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) err = EINVAL;
-  else {
-    char self[64];
-    snprintf(self, sizeof(self), "/proc/self/fd/%d", pfd);
-    fd = open(self, O_RDONLY | O_CLOEXEC | O_NOCTTY | (S_ISDIR(st.st_mode) ? O_DIRECTORY : 0));
-    if (fd < 0) err = errno;
-  }
-  close(pfd);
-  if (fd < 0) return answer_errno(err, "open for reading", f[1]);
-  answer_with_fds(&fd, 1);
+  answer_readable(pfd, f[1]);
 }
 
 /*
  * A copy out through a directory only another id may search (copyFrom('/data/d/e/f') with /data/d 0700
  * of uid 999): Node cannot resolve the path, so the keeper does, from the container's root fd Node sends,
  * confined as Node's own resolution is: RESOLVE_IN_ROOT keeps "..", absolute symlinks and symlink chains
- * below that root, RESOLVE_NO_MAGICLINKS refuses /proc/<pid>/fd-style links out. Only an O_PATH fd comes
- * back (no access to the file's data: Node reads through openread on it, as for any other id's file).
+ * below that root, RESOLVE_NO_MAGICLINKS refuses /proc/<pid>/fd-style links out. An O_PATH fd comes back
+ * (Node reads through openread on it, as for any other id's file), or with 'r' the file or directory
+ * opened for reading at once: a build reading a stage's layer (RESOLVE_NO_SYMLINKS too, 's', as overlayfs
+ * reads each layer) opens each file of a tree in one request.
  */
 static void open_in(char **f, int n) {
-  if (n != 3 || passed_count != 1 || !f[1][0]) return answer("E %d\tbad %s request (%d fields, %d fds)", EINVAL, f[0], n, passed_count);
+  if ((n != 3 && n != 4) || passed_count != 1 || !f[1][0]) return answer("E %d\tbad %s request (%d fields, %d fds)", EINVAL, f[0], n, passed_count);
+  const char *how_opts = n == 4 ? f[3] : "";
   struct open_how how = {
     .flags = O_PATH | O_CLOEXEC | (strtoull(f[2], NULL, 10) & (O_NOFOLLOW | O_DIRECTORY)),
-    .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+    .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | (strchr(how_opts, 's') ? RESOLVE_NO_SYMLINKS : 0),
   };
   /* A ".." fails with EAGAIN when a rename or mount anywhere on the system may have raced with the lookup:
    * tried again, as libmcnative's mc_openat2 does for Node's own resolution (a busy host does this constantly).
@@ -451,6 +465,7 @@ static void open_in(char **f, int n) {
     if (tries > OPENAT2_QUICK_TRIES) usleep(1000);
   }
   if (fd < 0) return answer_errno(errno, "open", f[1]);
+  if (strchr(how_opts, 'r')) return answer_readable(fd, f[1]);
   answer_with_fds(&fd, 1);
 }
 

@@ -18,10 +18,13 @@ import { scratchPath } from './build-scratch'
 import { rootlessLayerReadError } from './errors'
 import type { HostBind } from '../image/store'
 import { OwnerLedger, type InsideIds, type TreeOwnership } from '../files/owner-ledger'
+import type { SourceReads } from '../files/source-reads'
 
 /** What a rootless runtime's identity lends the copies: ids inside, and owners given (and trees removed) through its user namespace. */
 export interface RootlessOwnership extends TreeOwnership {
   insideIds(): InsideIds
+  /** Opens files only another id inside may read or search, through the user namespace. */
+  sourceReads(): SourceReads
 }
 
 /** Where a `from=` bind reads: the layer directories of the stage or image (top-most first), and the host paths it binds. */
@@ -90,7 +93,7 @@ export class BindSources {
   private copyFromLayers(layerDirs: string[], p: string, dest: string): boolean {
     if (!this.rootless) return copyFromLayers(layerDirs, p, dest)
     const ledger = new OwnerLedger()
-    if (!copyFromLayers(layerDirs, p, dest, { ids: this.rootless.insideIds(), ledger })) return false
+    if (!copyFromLayers(layerDirs, p, dest, { ids: this.rootless.insideIds(), ledger, reads: this.rootless.sourceReads() })) return false
     this.rootless.restoreOwners(dest, ledger)
     return true
   }

@@ -447,7 +447,7 @@ class Builder {
 
   /** The stage's files for one instruction's lookups; {@link withView} closes it after. */
   private view(state: StageState): LayerView {
-    return new LayerView([...state.layers].reverse().map((l) => this.rt.images.layerPath(l)))
+    return new LayerView([...state.layers].reverse().map((l) => this.rt.images.layerPath(l)), this.rt.userIds?.sourceReads())
   }
 
   /** Lends `use` the stage's files, one merged view for all of the instruction's lookups. */

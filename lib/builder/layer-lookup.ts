@@ -10,6 +10,7 @@
  */
 import * as fs from 'node:fs'
 import { LayerView as MergedLayers } from '../storage/volume-layer-view'
+import type { SourceReads } from '../files/source-reads'
 
 /** Metadata of a path found in the layers. */
 export interface LayerStat {
@@ -28,8 +29,14 @@ export interface LayerStat {
 export class LayerView {
   private opened: MergedLayers | undefined
 
-  /** @param layerDirs - top-most first */
-  constructor(private readonly layerDirs: string[]) {}
+  /**
+   * @param layerDirs - top-most first
+   * @param reads - opens the layers' files (a rootless runtime's: another id's through its keeper)
+   */
+  constructor(
+    private readonly layerDirs: string[],
+    private readonly reads?: SourceReads,
+  ) {}
 
   /** The path's metadata (symlinks followed inside the root), or undefined when it does not exist. */
   stat(p: string): LayerStat | undefined {
@@ -62,7 +69,7 @@ export class LayerView {
   /** Runs `use` on the merged view of the layers; nothing exists in no layer (FROM scratch). */
   private merged<T>(use: (v: MergedLayers) => T | undefined): T | undefined {
     if (this.layerDirs.length === 0) return undefined
-    this.opened ??= new MergedLayers(this.layerDirs)
+    this.opened ??= new MergedLayers(this.layerDirs, this.reads)
     return use(this.opened)
   }
 }

@@ -11,14 +11,18 @@
  */
 import * as path from 'node:path'
 import { LayerView as MergedLayers, type LayerEntry } from '../storage/volume-layer-view'
+import type { SourceReads } from '../files/source-reads'
 import { entryOf, notFound, type Source, type SourceEntry } from './context'
 import { cleanPattern, isGlob, patternRegex } from './patterns'
 
-/** Lends `use` the sources `paths` select in the layers (top-most first); their files stay readable until `use` settles. */
-export async function withLayerSources<T>(layerDirs: string[], paths: string[], use: (sources: Source[]) => Promise<T>): Promise<T> {
+/**
+ * Lends `use` the sources `paths` select in the layers (top-most first); their files stay readable until `use` settles.
+ * `reads` opens them (a rootless runtime's: files only another id inside may read or search, through its keeper).
+ */
+export async function withLayerSources<T>(layerDirs: string[], paths: string[], use: (sources: Source[]) => Promise<T>, reads?: SourceReads): Promise<T> {
   // A stage of no layers (FROM scratch and nothing yet) has no file to select.
   if (!layerDirs.length) return use(paths.map((p) => { throw notFound(p, 'the stage or image has no files') }))
-  const view = new MergedLayers(layerDirs)
+  const view = new MergedLayers(layerDirs, reads)
   try {
     return await use(paths.flatMap((p) => select(view, p)))
   } finally {

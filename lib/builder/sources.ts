@@ -47,7 +47,7 @@ async function fileHash(s: Source, e: SourceEntry): Promise<string> {
  * and holds its files readable until `use` settles (they are streamed, not held).
  */
 export async function withSourcesFromLayers<T>(rt: ContainerContext, image: StageImage, paths: string[], use: (sources: Source[]) => Promise<T>): Promise<T> {
-  if (!image.hostBinds.length) return withLayerSources([...image.layers].reverse().map((l) => rt.images.layerPath(l)), paths, use)
+  if (!image.hostBinds.length) return withLayerSources([...image.layers].reverse().map((l) => rt.images.layerPath(l)), paths, use, rt.userIds?.sourceReads())
   return withThrowawayContainer(rt, image, ['/'], { network: 'none' }, (container) =>
     container.withFilesystem(async (root) => {
       const ctx = new BuildContext(root, '')

@@ -15,7 +15,7 @@
  * @module
  */
 import { SyscallError, errnoOf } from '../errors'
-import { O_CLOEXEC, O_DIRECTORY, O_NOFOLLOW, O_PATH, openat2 } from '../sys/libc'
+import { O_CLOEXEC, O_DIRECTORY, O_NOFOLLOW, O_PATH, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, openat2 } from '../sys/libc'
 import { AT_EMPTY_PATH, O_RDONLY, close, fgetxattrBytes, fstatat, nameStr, openRegular, openat, type Name, type RawStat } from '../sys/fsops'
 import type { DirChain } from './dir-chain'
 import { IN_CONTAINER_ROOT, isDir, lstatAt, openIn, type OpenIn, type Side } from './resolve'
@@ -32,7 +32,15 @@ export interface SourceReads {
   openIn(rootfd: number, path: string, flags: number): number
   /** The attribute `name` of the open file `fd` (undefined when unset): user.* ones are read-checked like the data. */
   getxattr(fd: number, name: string): Buffer | undefined
+  /**
+   * `rel` below the root `rootfd` of an image layer, following no symlink at all (openat2 RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS,
+   * O_NOFOLLOW), opened with `flags`: O_PATH (with O_DIRECTORY), or O_RDONLY (with O_DIRECTORY) to read a regular file or directory.
+   */
+  openInLayer(rootfd: number, rel: string, flags: number): number
 }
+
+/** A layer's lookups: never leaving it, never following a symlink (its content is untrusted). */
+const IN_LAYER = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS
 
 /** The calls themselves, as the caller. */
 export const directReads: SourceReads = {
@@ -41,6 +49,7 @@ export const directReads: SourceReads = {
   openPath: (dirfd, name) => openat(dirfd, name, O_PATH | O_NOFOLLOW),
   openIn: (rootfd, path, flags) => openat2(rootfd, path, O_PATH | O_CLOEXEC | flags, 0, IN_CONTAINER_ROOT),
   getxattr: fgetxattrBytes,
+  openInLayer: (rootfd, rel, flags) => openat2(rootfd, rel, flags | O_NOFOLLOW | O_CLOEXEC, 0, IN_LAYER),
 }
 
 /** `path` of `side` opened (O_PATH), through `reads` on a container side (a directory on the way only another id may search). */

@@ -15,6 +15,7 @@ import { directWrites, type LandingWrites } from '../files/landing'
 import { directReads, type SourceReads } from '../files/source-reads'
 import { removeTreeAt } from '../files/tree'
 import { AT_EMPTY_PATH, close, fstatat } from '../sys/fsops'
+import { O_DIRECTORY, O_NOFOLLOW, O_PATH } from '../sys/libc'
 import type { UsernsKind } from '../shim/spec'
 import { debug } from '../util/debug'
 import { KeeperLostError, RootlessUnsupportedError } from './errors'
@@ -232,6 +233,9 @@ export class RootlessIdentity implements TreeOwnership {
       openPath: this.asUserElseKeeper(directReads.openPath, (k, dirfd, name) => k.openPath(dirfd, name)),
       openIn: this.asUserElseKeeper(directReads.openIn, (k, rootfd, path, flags) => k.openIn(rootfd, path, flags)),
       getxattr: this.asUserElseKeeper(directReads.getxattr, (k, fd, name) => k.getXattr(fd, name)),
+      openInLayer: this.asUserElseKeeper(directReads.openInLayer, (k, rootfd, rel, flags) =>
+        k.openIn(rootfd, rel, (flags & O_DIRECTORY) | O_NOFOLLOW, { noSymlinks: true, read: (flags & O_PATH) === 0 }),
+      ),
     }
   }
 

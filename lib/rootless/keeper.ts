@@ -144,9 +144,14 @@ export class Keeper {
     return this.requestFds([Buffer.from('openpath\0'), field(name)], 1, fileError('open', nameStr(name)), dirfd)[0]!
   }
 
-  /** `path` resolved by the keeper confined below the container root `rootfd` (RESOLVE_IN_ROOT), O_PATH (`flags`: O_NOFOLLOW, O_DIRECTORY); the caller owns the fd. */
-  openIn(rootfd: number, path: string, flags: number): number {
-    return this.requestFds([Buffer.from(`openin\0${path}\0${flags}\0`)], 1, fileError('openat2', path), rootfd)[0]!
+  /**
+   * `path` resolved by the keeper confined below the container (or layer) root `rootfd` (RESOLVE_IN_ROOT), O_PATH (`flags`:
+   * O_NOFOLLOW, O_DIRECTORY); `how.noSymlinks`: no symlink followed at all (RESOLVE_NO_SYMLINKS), `how.read`: a regular file or
+   * directory opened for reading instead. The caller owns the fd.
+   */
+  openIn(rootfd: number, path: string, flags: number, how: { noSymlinks?: boolean; read?: boolean } = {}): number {
+    const opts = `${how.noSymlinks ? 's' : ''}${how.read ? 'r' : ''}`
+    return this.requestFds([Buffer.from(`openin\0${path}\0${flags}\0${opts ? `${opts}\0` : ''}`)], 1, fileError('openat2', path), rootfd)[0]!
   }
 
   /** Owner (with MC_OWNER in `flags`), mode and times of the open `srcfd` given to the open `dstfd` as root of the namespace (a merge into a directory of another id). */

@@ -10,18 +10,19 @@
  * layer root, so no path component can lead out of a layer; symlinks of
  * the image are followed only by {@link LayerView.resolve}, lexically,
  * inside the merged view (like RESOLVE_IN_ROOT does in the container).
+ * Each open goes through a {@link SourceReads}: a rootless runtime's has the
+ * keeper make those the user is refused (a layer's directory only another
+ * id may search or read), confined the same way.
  *
  * @module
  */
 import * as fs from 'node:fs'
 import * as path from 'node:path'
-import { fgetxattr, O_RDONLY } from '../sys/fsops'
-import {
-  AT_FDCWD, closeQuietly, openat2, O_CLOEXEC, O_DIRECTORY, O_NOFOLLOW, O_PATH, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS,
-} from '../sys/libc'
+import { listdir, nameStr, O_RDONLY, readlinkat } from '../sys/fsops'
+import { AT_FDCWD, closeQuietly, openat2, O_CLOEXEC, O_DIRECTORY, O_PATH } from '../sys/libc'
 import { SyscallError, errnoOf } from '../errors'
+import { directReads, type SourceReads } from '../files/source-reads'
 
-const CONFINED = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS
 /** The kernel's limit on symlinks followed in one lookup. */
 const MAX_LINKS = 40
 
@@ -45,8 +46,14 @@ function isWhiteout(st: fs.Stats): boolean {
 export class LayerView {
   private readonly roots: number[] = []
 
-  /** @param lowerDirs - layer directories, top-most first */
-  constructor(lowerDirs: string[]) {
+  /**
+   * @param lowerDirs - layer directories, top-most first
+   * @param reads - how files are opened: by default the caller's own calls; a rootless runtime's reads another id's through its keeper
+   */
+  constructor(
+    lowerDirs: string[],
+    private readonly reads: SourceReads = directReads,
+  ) {
     try {
       for (const dir of lowerDirs) this.roots.push(openat2(AT_FDCWD, dir, O_PATH | O_DIRECTORY | O_CLOEXEC, 0, 0))
     } catch (err) {
@@ -63,7 +70,7 @@ export class LayerView {
   /** Opens `rel` in a layer (never following a symlink); undefined when it is not there. */
   private openIn(layer: number, rel: string, flags: number): number | undefined {
     try {
-      return openat2(this.roots[layer], rel === '' ? '.' : rel, flags | O_NOFOLLOW | O_CLOEXEC, 0, CONFINED)
+      return this.reads.openInLayer(this.roots[layer], rel === '' ? '.' : rel, flags)
     } catch (err) {
       // ELOOP/ENOTDIR: a symlink or file on the way in this layer, so the path does not exist here.
       if (['ENOENT', 'ENOTDIR', 'ELOOP'].includes(errnoOf(err) ?? '')) return undefined
@@ -87,7 +94,7 @@ export class LayerView {
 
   private isOpaque(layer: number, rel: string): boolean {
     return this.withFd(layer, rel, O_RDONLY | O_DIRECTORY, (fd) =>
-      ['trusted.overlay.opaque', 'user.overlay.opaque'].some((name) => fgetxattr(fd, name) === 'y'),
+      ['trusted.overlay.opaque', 'user.overlay.opaque'].some((name) => this.reads.getxattr(fd, name)?.toString() === 'y'),
     ) ?? false
   }
 
@@ -123,7 +130,8 @@ export class LayerView {
     const found = new Map<string, LayerEntry>()
     const decided = new Set<string>()
     dir.stack.forEach((layer, i) => {
-      const names = this.withFd(layer, dir.rel, O_PATH | O_DIRECTORY, (fd) => fs.readdirSync(`/proc/self/fd/${fd}`)) ?? []
+      // Listed through the fd opened for reading (a /proc/self/fd path would be opened again, as the caller).
+      const names = this.withFd(layer, dir.rel, O_RDONLY | O_DIRECTORY, (fd) => listdir(fd).map((e) => nameStr(e.name))) ?? []
       for (const name of names) {
         if (decided.has(name)) continue
         decided.add(name)
@@ -135,15 +143,11 @@ export class LayerView {
     return found
   }
 
-  /** A symlink's target. Safe by path: its parents are real directories of an immutable layer. */
+  /** A symlink's target, read through an fd of the link itself (no lookup by path). */
   readlink(entry: LayerEntry): string {
-    const dirFd = this.openIn(entry.layer, path.posix.dirname(entry.rel) === '.' ? '' : path.posix.dirname(entry.rel), O_PATH | O_DIRECTORY)
-    if (dirFd === undefined) throw new SyscallError('readlink', 'ENOENT', entry.rel)
-    try {
-      return fs.readlinkSync(`/proc/self/fd/${dirFd}/${path.posix.basename(entry.rel)}`)
-    } finally {
-      closeQuietly(dirFd)
-    }
+    const target = this.withFd(entry.layer, entry.rel, O_PATH, (fd) => readlinkat(fd, ''))
+    if (target === undefined) throw new SyscallError('readlink', 'ENOENT', entry.rel)
+    return target
   }
 
   /** Opens a regular file of the view for reading; the caller closes the fd. */

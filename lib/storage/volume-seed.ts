@@ -25,6 +25,8 @@ import { LayerView, type LayerEntry } from './volume-layer-view'
 import type { VolumeMeta } from './volumes'
 import { removeTreeAt } from '../files/tree'
 import type { InsideIds, OwnerLedger } from '../files/owner-ledger'
+import type { SourceReads } from '../files/source-reads'
+import { copyData } from '../sys/fsops'
 
 
 /**
@@ -87,7 +89,13 @@ class LayerViewCopier {
     if (first) return fs.linkSync(first, dest)
     const fd = this.view.openFile(entry)
     try {
-      fs.copyFileSync(`/proc/self/fd/${fd}`, dest)
+      // From the fd itself: a /proc/self/fd path would be opened again as the caller (refused a file the keeper opened).
+      const out = fs.openSync(dest, 'wx', 0o600)
+      try {
+        copyData(fd, out, -1)
+      } finally {
+        fs.closeSync(out)
+      }
     } finally {
       closeQuietly(fd)
     }
@@ -96,8 +104,10 @@ class LayerViewCopier {
   }
 }
 
-/** A rootless copy's owners: the layers' host ids as ids inside, and where they are recorded. */
+/** A rootless copy's owners: the layers' host ids as ids inside, and where they are recorded; and how it opens another id's files. */
 export interface CopyOwners {
+  /** Opens the layers' files, those only another id inside may read or search through the runtime's keeper. */
+  readonly reads?: SourceReads
   readonly ids: InsideIds
   readonly ledger: OwnerLedger
 }
@@ -141,7 +151,7 @@ function moveIn(scratch: string, dataDir: string, st: fs.Stats): boolean {
  */
 export function copyFromLayers(imageLowerDirs: string[], containerPath: string, dest: string, owners?: CopyOwners): boolean {
   if (imageLowerDirs.length === 0) return false
-  const view = new LayerView(imageLowerDirs)
+  const view = new LayerView(imageLowerDirs, owners?.reads)
   try {
     const source = view.resolve(containerPath)
     if (!source) return false
