@@ -41,6 +41,11 @@
  *                                    "OK\n" (a copy out through a directory only another id may search);
  *                                    <how> 's': no symlink followed at all (a layer's, read as overlayfs
  *                                    would), 'r': reopened for reading, a regular file or directory only
+ *            openeach <how> <name>...  with a directory fd: each single <name> of it opened (at most 32; a
+ *                                    tree walk's batch): <how> 'p' O_PATH (a lookup, fstat'ed by Node),
+ *                                    'r' for reading (a regular file or directory); "OK <c>...\n", one
+ *                                    char per name ('+' its fd attached, in order; '-' missing; '!'
+ *                                    refused otherwise: Node opens that one alone for the error)
  *            copymeta <owner>        with two open fds (a staged entry, an existing one): owner (<owner> 1),
  *                                    mode and times of the first given to the second (a copy merging
  *                                    into a directory of another id)
@@ -402,10 +407,10 @@ static void write_at(char **f, int n) {
 
 /*
  * The O_PATH fd `pfd` (closed here) reopened for reading through /proc/self/fd, a regular file or a
- * directory only (opening a FIFO would block, a device could act), as libmcnative's open_regular does;
- * answered with the fd, or the failure naming `name`.
+ * directory only (opening a FIFO would block, a device could act), as libmcnative's open_regular does:
+ * the new fd, or -1 with errno set. answer_readable answers with it, or the failure naming `name`.
  */
-static void answer_readable(int pfd, const char *name) {
+static int reopen_readable(int pfd) {
   struct stat st;
   int fd = -1, err = 0;
   if (fstat(pfd, &st) < 0) err = errno;
@@ -417,7 +422,13 @@ static void answer_readable(int pfd, const char *name) {
     if (fd < 0) err = errno;
   }
   close(pfd);
-  if (fd < 0) return answer_errno(err, "open for reading", name);
+  errno = err;
+  return fd;
+}
+
+static void answer_readable(int pfd, const char *name) {
+  int fd = reopen_readable(pfd);
+  if (fd < 0) return answer_errno(errno, "open for reading", name);
   answer_with_fds(&fd, 1);
 }
 
@@ -467,6 +478,34 @@ static void open_in(char **f, int n) {
   if (fd < 0) return answer_errno(errno, "open", f[1]);
   if (strchr(how_opts, 'r')) return answer_readable(fd, f[1]);
   answer_with_fds(&fd, 1);
+}
+
+/*
+ * A walk of a layer's directory only another id may search or read (a rootless build's COPY --from of a
+ * stage's tree): the entries of the directory fd Node sent (itself resolved confined, by openin) opened
+ * by single names, never following a symlink, up to 32 per request instead of one request each.
+ */
+#define OPEN_EACH_MAX 32
+static void open_each(char **f, int n, char *end) {
+  if (n < 3 || passed_count != 1 || (strcmp(f[1], "p") && strcmp(f[1], "r"))) return answer("E %d\tbad %s request (%d fields, %d fds)", EINVAL, f[0], n, passed_count);
+  int fds[OPEN_EACH_MAX], got = 0, count = 0;
+  char marks[OPEN_EACH_MAX + 1];
+  for (char *name = f[2]; name < end; name += strlen(name) + 1) {
+    if (count == OPEN_EACH_MAX || !one_name(name)) {
+      for (int i = 0; i < got; i++) close(fds[i]);
+      return answer("E %d\tbad %s request (a name that is not one, or over %d)", EINVAL, f[0], OPEN_EACH_MAX);
+    }
+    int fd = openat(passed_fd[0], name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    if (fd >= 0 && f[1][0] == 'r') fd = reopen_readable(fd);
+    marks[count++] = fd >= 0 ? '+' : errno == ENOENT ? '-' : '!';
+    if (fd >= 0) fds[got++] = fd;
+  }
+  marks[count] = 0;
+  char text[OPEN_EACH_MAX + 8];
+  int len = snprintf(text, sizeof(text), "OK %s\n", marks);
+  if (!got) return answer("OK %s", marks);
+  if (mc_send_fds(control, text, (size_t)len, fds, got) < 0) _exit(1);
+  for (int i = 0; i < got; i++) close(fds[i]);
 }
 
 /*
@@ -520,6 +559,7 @@ static __attribute__((noreturn)) void serve(void) {
     else if (!strcmp(f[0], "openin")) open_in(f, n);
     else if (!strcmp(f[0], "getxattr")) get_xattr(f, n);
     else if (!strcmp(f[0], "copymeta")) copy_meta(f, n);
+    else if (!strcmp(f[0], "openeach")) open_each(f, n, end);
     else answer("E %d\tunknown request %.40s", EINVAL, f[0]);
     free(blob);
     close_passed();

@@ -79,10 +79,10 @@ int mc_send_fds(int fd, const char *payload, size_t len, const int *fds, int n) 
  */
 int mc_recv_fds(int sock, char *buf, int buf_len, int *fds, int max_fds, int timeout_ms) {
   union {
-    char buf[CMSG_SPACE(sizeof(int) * 8)];
+    char buf[CMSG_SPACE(sizeof(int) * MC_SEND_FDS_MAX)];
     struct cmsghdr align;
   } control;
-  if (max_fds > 8) max_fds = 8;
+  if (max_fds > MC_SEND_FDS_MAX) max_fds = MC_SEND_FDS_MAX;
   for (int i = 0; i < max_fds; i++) fds[i] = -1;
   if (timeout_ms > 0) {
     struct pollfd p = {.fd = sock, .events = POLLIN};

@@ -37,7 +37,16 @@ export interface SourceReads {
    * O_NOFOLLOW), opened with `flags`: O_PATH (with O_DIRECTORY), or O_RDONLY (with O_DIRECTORY) to read a regular file or directory.
    */
   openInLayer(rootfd: number, rel: string, flags: number): number
+  /**
+   * Single names of the directory `dirfd` (of a layer) opened at once as {@link SourceReads.openInLayer} opens them, at most
+   * {@link openEachMax}: per name its fd (the caller owns it), or undefined when not opened (missing, or refused: open it alone
+   * for its error). A tree walk's batch, where a rootless runtime's keeper would otherwise be asked once per name.
+   */
+  openEach(dirfd: number, names: string[], flags: number): (number | undefined)[]
 }
+
+/** Most names one {@link SourceReads.openEach} takes (the keeper's OPEN_EACH_MAX: the fds one answer carries). */
+export const openEachMax = 32
 
 /** A layer's lookups: never leaving it, never following a symlink (its content is untrusted). */
 const IN_LAYER = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS
@@ -50,6 +59,17 @@ export const directReads: SourceReads = {
   openIn: (rootfd, path, flags) => openat2(rootfd, path, O_PATH | O_CLOEXEC | flags, 0, IN_CONTAINER_ROOT),
   getxattr: fgetxattrBytes,
   openInLayer: (rootfd, rel, flags) => openat2(rootfd, rel, flags | O_NOFOLLOW | O_CLOEXEC, 0, IN_LAYER),
+  openEach: (dirfd, names, flags) => names.map((name) => openedOrRefused(() => directReads.openInLayer(dirfd, name, flags))).map((r) => (r === 'refused' ? undefined : r)),
+}
+
+/** `open()`'s fd; undefined when it failed, 'refused' when the kernel refused the caller (EACCES, EPERM). */
+export function openedOrRefused(open: () => number): number | undefined | 'refused' {
+  try {
+    return open()
+  } catch (err) {
+    const e = errnoOf(err)
+    return e === 'EACCES' || e === 'EPERM' ? 'refused' : undefined
+  }
 }
 
 /** `path` of `side` opened (O_PATH), through `reads` on a container side (a directory on the way only another id may search). */

@@ -12,7 +12,7 @@
 import { errnoOf, IdRangeError, InvalidArgumentError, RuntimeClosedError } from '../errors'
 import type { InsideIds, OwnerLedger, TreeOwnership } from '../files/owner-ledger'
 import { directWrites, type LandingWrites } from '../files/landing'
-import { directReads, type SourceReads } from '../files/source-reads'
+import { directReads, openedOrRefused, type SourceReads } from '../files/source-reads'
 import { removeTreeAt } from '../files/tree'
 import { AT_EMPTY_PATH, close, fstatat } from '../sys/fsops'
 import { O_DIRECTORY, O_NOFOLLOW, O_PATH } from '../sys/libc'
@@ -236,6 +236,13 @@ export class RootlessIdentity implements TreeOwnership {
       openInLayer: this.asUserElseKeeper(directReads.openInLayer, (k, rootfd, rel, flags) =>
         k.openIn(rootfd, rel, (flags & O_DIRECTORY) | O_NOFOLLOW, { noSymlinks: true, read: (flags & O_PATH) === 0 }),
       ),
+      // A directory's entries share its search permission: when the first is refused, the keeper opens them all in one request.
+      openEach: (dirfd, names, flags) => {
+        if (!names.length) return []
+        const first = openedOrRefused(() => directReads.openInLayer(dirfd, names[0] ?? '', flags))
+        if (first !== 'refused') return [first, ...directReads.openEach(dirfd, names.slice(1), flags)]
+        return this.withKeeper((k) => k.openEach(dirfd, names, (flags & O_PATH) === 0)).map((r) => (r === 'refused' ? undefined : r))
+      },
     }
   }
 

@@ -21,7 +21,8 @@ import { StartError, SyscallError, errnoOf } from '../errors'
 import { spawnShimMode } from '../shim/mode-process'
 import { closeQuietly, errnoName, waitPid, WNOHANG } from '../sys/libc'
 import { MC_OWNER, nameStr, type Name } from '../sys/fsops'
-import { receiveFds, sendWithFds } from '../sys/sockets'
+import { openEachMax } from '../files/source-reads'
+import { receiveFds, sendWithFds, type ReceivedMessage } from '../sys/sockets'
 import { debug } from '../util/debug'
 import { RootlessUnsupportedError } from './errors'
 import type { IdMaps } from './id-maps'
@@ -43,6 +44,14 @@ const fileError =
 
 /** How long a request answered with fds (mknetns, netlink) may take: an unshare or a setns, and an open. */
 const fdAnswerTimeoutMs = 5000
+
+/** The error of an answer with fds that is not the one asked for (its fds closed): the keeper's refusal, or what it said, or its silence. */
+function refusal(msg: ReceivedMessage | null, fail: Failure): Error {
+  msg?.fds.forEach(closeQuietly)
+  const failed = /^E (\d+)\t(.*)$/.exec(msg?.text.trim() ?? '')
+  if (failed) return fail(errnoName(Number(failed[1])), failed[2]!)
+  return fail(msg ? 'EPIPE' : 'ETIMEDOUT', msg ? `the runtime keeper said ${JSON.stringify(msg.text)}` : `the runtime keeper did not answer within ${fdAnswerTimeoutMs} ms`)
+}
 
 /** A name as a NUL-terminated request field (its bytes: names need not be UTF-8). */
 const field = (name: Name): Buffer => Buffer.concat([Buffer.isBuffer(name) ? name : Buffer.from(name), Buffer.from([0])])
@@ -154,6 +163,21 @@ export class Keeper {
     return this.requestFds([Buffer.from(`openin\0${path}\0${flags}\0${opts ? `${opts}\0` : ''}`)], 1, fileError('openat2', path), rootfd)[0]!
   }
 
+  /**
+   * Each single name of the directory `dirfd` opened as root of the namespace, never following a symlink (at most
+   * {@link openEachMax}): O_PATH, or (`read`) a regular file or directory for reading. Per name its fd (the caller owns
+   * it), undefined when it does not exist, or 'refused' (open that one alone for its error).
+   */
+  openEach(dirfd: number, names: Name[], read: boolean): (number | undefined | 'refused')[] {
+    const fail = fileError('openat', nameStr(names[0] ?? ''))
+    this.send([Buffer.from(`openeach\0${read ? 'r' : 'p'}\0`), ...names.map(field)], fail, [dirfd])
+    const msg = receiveFds(this.fd, openEachMax, fdAnswerTimeoutMs)
+    const marks = /^OK ([-+!]*)\n$/.exec(msg?.text ?? '')?.[1]
+    const fds = [...(msg?.fds ?? [])]
+    if (marks?.length === names.length && fds.length === [...marks].filter((m) => m === '+').length) return [...marks].map((m) => (m === '+' ? fds.shift()! : m === '-' ? undefined : 'refused'))
+    throw refusal(msg, fail)
+  }
+
   /** Owner (with MC_OWNER in `flags`), mode and times of the open `srcfd` given to the open `dstfd` as root of the namespace (a merge into a directory of another id). */
   copyMeta(srcfd: number, dstfd: number, flags: number): void {
     this.request([Buffer.from(`copymeta\0${flags & MC_OWNER ? 1 : 0}\0`)], fileError('copymeta', `fd ${dstfd}`), [srcfd, dstfd])
@@ -213,10 +237,7 @@ export class Keeper {
     // One message: receiveFds waits in poll (the keeper answers within a millisecond or two).
     const msg = receiveFds(this.fd, count, fdAnswerTimeoutMs)
     if (msg?.text === 'OK\n' && msg.fds.length === count) return msg.fds
-    msg?.fds.forEach(closeQuietly)
-    const failed = /^E (\d+)\t(.*)$/.exec(msg?.text.trim() ?? '')
-    if (failed) throw fail(errnoName(Number(failed[1])), failed[2]!)
-    throw fail(msg ? 'EPIPE' : 'ETIMEDOUT', msg ? `the runtime keeper said ${JSON.stringify(msg.text)}` : `the runtime keeper did not answer within ${fdAnswerTimeoutMs} ms`)
+    throw refusal(msg, fail)
   }
 
   /** Sends one request (NUL-terminated fields, after a little-endian length; `fds` along with it) and returns its answer's detail. */

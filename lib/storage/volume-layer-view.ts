@@ -18,10 +18,11 @@
  */
 import * as fs from 'node:fs'
 import * as path from 'node:path'
-import { listdir, nameStr, O_RDONLY, readlinkat } from '../sys/fsops'
+import { O_RDONLY, readlinkat } from '../sys/fsops'
 import { AT_FDCWD, closeQuietly, openat2, O_CLOEXEC, O_DIRECTORY, O_PATH } from '../sys/libc'
 import { SyscallError, errnoOf } from '../errors'
 import { directReads, type SourceReads } from '../files/source-reads'
+import { LayerWalkCache } from './layer-walk-cache'
 
 /** The kernel's limit on symlinks followed in one lookup. */
 const MAX_LINKS = 40
@@ -45,6 +46,7 @@ function isWhiteout(st: fs.Stats): boolean {
 /** The merged, read-only view of a stack of layer directories (top-most first). Call {@link close} when done. */
 export class LayerView {
   private readonly roots: number[] = []
+  private readonly walked: LayerWalkCache
 
   /**
    * @param lowerDirs - layer directories, top-most first
@@ -54,6 +56,7 @@ export class LayerView {
     lowerDirs: string[],
     private readonly reads: SourceReads = directReads,
   ) {
+    this.walked = new LayerWalkCache(reads)
     try {
       for (const dir of lowerDirs) this.roots.push(openat2(AT_FDCWD, dir, O_PATH | O_DIRECTORY | O_CLOEXEC, 0, 0))
     } catch (err) {
@@ -62,8 +65,9 @@ export class LayerView {
     }
   }
 
-  /** Closes the layer fds. */
+  /** Closes the layer fds (and the files opened ahead of their reads). */
   close(): void {
+    this.walked.close()
     for (const fd of this.roots.splice(0)) closeQuietly(fd)
   }
 
@@ -89,6 +93,8 @@ export class LayerView {
   }
 
   private lstat(layer: number, rel: string): fs.Stats | undefined {
+    const listed = this.walked.stat(layer, rel)
+    if (listed !== undefined) return listed ?? undefined
     return this.withFd(layer, rel, O_PATH, (fd) => fs.fstatSync(fd))
   }
 
@@ -129,10 +135,11 @@ export class LayerView {
   children(dir: LayerEntry): Map<string, LayerEntry> {
     const found = new Map<string, LayerEntry>()
     const decided = new Set<string>()
+    // Every layer's directory listed first (through an fd opened for reading: a /proc/self/fd path would be opened
+    // again, as the caller), so that the lookups below know what each layer has without asking it again.
+    const listed = dir.stack.map((layer) => this.withFd(layer, dir.rel, O_RDONLY | O_DIRECTORY, (fd) => this.walked.list(layer, dir.rel, fd)) ?? [])
     dir.stack.forEach((layer, i) => {
-      // Listed through the fd opened for reading (a /proc/self/fd path would be opened again, as the caller).
-      const names = this.withFd(layer, dir.rel, O_RDONLY | O_DIRECTORY, (fd) => listdir(fd).map((e) => nameStr(e.name))) ?? []
-      for (const name of names) {
+      for (const name of listed[i]!) {
         if (decided.has(name)) continue
         decided.add(name)
         // Upper layers of the stack lack this name, so the lookup starts at this layer.
@@ -152,7 +159,8 @@ export class LayerView {
 
   /** Opens a regular file of the view for reading; the caller closes the fd. */
   openFile(entry: LayerEntry): number {
-    const fd = this.openIn(entry.layer, entry.rel, O_RDONLY)
+    const dir = path.posix.dirname(entry.rel)
+    const fd = this.walked.openFile(entry.layer, entry.rel, () => this.openIn(entry.layer, dir === '.' ? '' : dir, O_PATH | O_DIRECTORY)) ?? this.openIn(entry.layer, entry.rel, O_RDONLY)
     if (fd === undefined) throw new SyscallError('open', 'ENOENT', entry.rel)
     return fd
   }
