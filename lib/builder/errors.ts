@@ -27,15 +27,16 @@ export class BuildUnsupportedError extends MiniContainerError {
 
 /**
  * What a rootless build's read of a stage's or image's files refused with EACCES or EPERM throws:
- * the layers hold them with subordinate ids, and a file or directory only another id inside may
- * read or search is not read through the runtime's keeper here yet. Anything else as it is.
+ * the layers hold them with subordinate ids, which the runtime's keeper reads for COPY --from,
+ * binds and cache seeds read from the layers; a refusal left (e.g. through the container of an
+ * image that binds host paths, Image.fromHost()) is EUNSUPPORTED saying what to do. Anything else as it is.
  */
 export function rootlessLayerReadError(rootless: boolean, err: unknown, what: string): unknown {
   const errno = errnoOf(err)
   if (!rootless || (errno !== 'EACCES' && errno !== 'EPERM')) return err
   return new BuildUnsupportedError(
     what,
-    `a rootless build does not yet read a stage's or image's files that only another id inside may read or search (${(err as Error).message}); ` +
+    `a rootless build reads a stage's layers through the runtime's keeper, but this read of files only another id inside may read or search was refused (${(err as Error).message}); ` +
       'make them readable to others in that stage (e.g. RUN chmod -R o+rX <dir>), or build with a root runtime',
   )
 }
