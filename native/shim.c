@@ -12,6 +12,7 @@
  *   mc-shim netns-sockets     send Node netlink sockets opened in another network namespace (netns-sockets.c)
  *   mc-shim relay             a published port's relay into a rootless network namespace (relay.c)
  *   mc-shim keeper <owner>    hold a rootless runtime's mapped user namespace (keeper.c; its own protocol on fd 3)
+ *   mc-shim zygote <owner> <protocol>   fork `run` shims for Node on request (zygote.c; its own protocol on fd 4)
  *
  * fd 3 is a socket to Node. Node writes the spec (spec.h); the shim answers
  * with lines:
@@ -55,6 +56,7 @@
 #include "spec.h"
 #include "steps.h"
 #include "userns.h"
+#include "zygote.h"
 
 #define CONTROL_FD 3
 
@@ -348,23 +350,30 @@ int main(int argc, char **argv) {
   if (!strcmp(argv[1], "netns-sockets") && argc > 2) return mc_netns_sockets(CONTROL_FD, argv[2]);
   if (!strcmp(argv[1], "relay")) return mc_relay(CONTROL_FD, argc - 2, argv + 2);
   if (!strcmp(argv[1], "keeper") && argc > 2) return mc_keeper(CONTROL_FD, (pid_t)atoi(argv[2]));
+  const char *mode = argv[1];
+  pid_t owner = argc > 2 ? (pid_t)atoi(argv[2]) : 0;
+  /* Returns in each shim it forks, which goes on as `mc-shim run <owner>` would. */
+  if (!strcmp(mode, "zygote") && argc > 3) {
+    mc_zygote(owner, argv, CONTROL_FD);
+    mode = "run";
+  }
   /* Until a child exists, failures are said to Node directly. */
   mc_report_to(say_failure, 1);
   /* Off the start's path: a spare shim waits here in Node's pool until a start sends its spec. */
-  if (!strcmp(argv[1], "run") && argc > 2) {
-    mc_owner_prepare((pid_t)atoi(argv[2]));
+  if (!strcmp(mode, "run") && owner) {
+    mc_owner_prepare(owner);
     mc_steps_init();
     mc_netns_warm();
   }
   mc_spec_read(CONTROL_FD, &spec);
   mc_step(MC_STEP_SPEC_READ);
-  if (!strcmp(argv[1], "dump-spec")) {
+  if (!strcmp(mode, "dump-spec")) {
     mc_spec_dump(&spec, stdout);
     return 0;
   }
   /* fds past the ones Node passed on purpose must not reach the container. */
   mc_cloexec_from(CONTROL_FD + 1);
-  if (!strcmp(argv[1], "run")) return run(&spec, argc > 2 ? (pid_t)atoi(argv[2]) : 0);
-  if (!strcmp(argv[1], "exec")) return exec_in(&spec);
-  mc_fail("mode", EINVAL, "%s", argv[1]);
+  if (!strcmp(mode, "run")) return run(&spec, owner);
+  if (!strcmp(mode, "exec")) return exec_in(&spec);
+  mc_fail("mode", EINVAL, "%s", mode);
 }

@@ -19,11 +19,12 @@
  * number (test/shim/protocol.unit.test.ts reads this line to check). Node sends it as the spec's
  * first token pair, "protocol <n>", and a shim of another version refuses the whole spec at once
  * (step "protocol") instead of acting on keys it may read differently. Bump it with any change to
- * the keys, their values or their meaning. Overridable only so that a test can build a shim of
+ * the keys, their values or their meaning, or with a change to how shims are started (6: run shims
+ * are forked by `mc-shim zygote <owner> <protocol>`, which checks this number too). Overridable only so that a test can build a shim of
  * another version.
  */
 #ifndef MC_PROTOCOL_VERSION
-#define MC_PROTOCOL_VERSION 5
+#define MC_PROTOCOL_VERSION 6
 #endif
 
 /* Values of the `userns` key. Keep in sync with lib/shim/spec.ts's usernsTokens. */

@@ -123,6 +123,15 @@ export function childProcesses(pid: number): Array<[number, string]> {
   return out
 }
 
+/** `pid`'s command line, its arguments joined by one space ("" once it is gone). */
+export function commandLine(pid: number): string {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ')
+  } catch {
+    return ''
+  }
+}
+
 /** Whether `pid` is a running process (a zombie has ended: it only waits to be reaped). */
 export function processRuns(pid: number): boolean {
   try {

@@ -8,7 +8,7 @@
 import * as fs from 'node:fs'
 import * as net from 'node:net'
 import { SyscallError } from '../errors'
-import { closeQuietly, errnoName, socketPair, spawnProcess, waitPid, WNOHANG } from '../sys/libc'
+import { closeQuietly, errnoName, reapEnded, socketPair, spawnProcess } from '../sys/libc'
 import { shimPath } from './shim'
 
 /** A helper that said it is ready. */
@@ -77,9 +77,5 @@ function firstLine(control: net.Socket, pid: number, mode: string, timeoutMs: nu
 
 /** Reaps an ended helper (waits briefly for one that is ending); never throws. */
 export function reapModeProcess(pid: number): void {
-  try {
-    if (waitPid(pid, WNOHANG) === null) waitPid(pid)
-  } catch {
-    /* already reaped */
-  }
+  reapEnded(pid)
 }

@@ -12,12 +12,13 @@ import * as fs from 'node:fs'
 import * as net from 'node:net'
 import * as path from 'node:path'
 import { StartError, type ShimProtocolError } from '../errors'
-import { closeQuietly, errnoName, socketPair, spawnProcess, spawnProcessAsync, waitPid, WNOHANG } from '../sys/libc'
+import { closeQuietly, errnoName, reapEnded, socketPair, spawnProcess, spawnProcessAsync } from '../sys/libc'
 import { nativeDir } from '../sys/native-dir'
 import { debug } from '../util/debug'
 import { shimFailure } from './protocol'
 import { stampShimExit, stampShimSteps } from './steps'
 import { stamp } from '../util/start-trace'
+import { ShimZygote } from './zygote'
 
 /** How a process ended. */
 export interface ExitStatus {
@@ -163,10 +164,20 @@ export class Shim {
   }
 
   /** {@link spawn} on a worker thread (see spawnProcessAsync). */
-  static async spawnAsync(mode: 'run' | 'exec', stdio: ShimStdio, detach: boolean): Promise<Shim> {
+  static spawnAsync(mode: 'run' | 'exec', stdio: ShimStdio, detach: boolean): Promise<Shim> {
+    return Shim.started((theirs) => spawnProcessAsync(shimPath, shimArgv(mode), [], shimFds(stdio, theirs), detach))
+  }
+
+  /** A `run` shim forked by `zygote` (stdio /dev/null, owned: what a spare is); rejects when the zygote is gone. */
+  static forkedBy(zygote: ShimZygote): Promise<Shim> {
+    return Shim.started((theirs) => zygote.fork(theirs))
+  }
+
+  /** A shim that `start` makes with `theirs` as its end of the control socket, which is closed here once it has. */
+  private static async started(start: (theirs: number) => Promise<number>): Promise<Shim> {
     const [ours, theirs] = socketPair()
     try {
-      return new Shim(await spawnProcessAsync(shimPath, shimArgv(mode), [], shimFds(stdio, theirs), detach), ours)
+      return new Shim(await start(theirs), ours)
     } catch (err) {
       closeQuietly(ours)
       throw err
@@ -189,11 +200,7 @@ export class Shim {
 
   private reap(): void {
     // The socket closes as the shim exits; the zombie appears a moment later.
-    try {
-      if (waitPid(this.shimPid, WNOHANG) === null) waitPid(this.shimPid)
-    } catch {
-      /* already reaped */
-    }
+    reapEnded(this.shimPid)
   }
 }
 
@@ -208,6 +215,8 @@ function shimFds(stdio: ShimStdio, control: number): number[] {
 }
 
 let warm: Shim | undefined
+/** The zygote that forks run shims (./zygote.ts), from the first spare until {@link drainShimPool}. */
+let zygote: Promise<ShimZygote | undefined> | undefined
 /** The spare being spawned, so that one refill at a time runs. */
 let refilling: Promise<void> | undefined
 /** Whether the pool keeps a spare: from a run until {@link drainShimPool}. */
@@ -226,6 +235,9 @@ export async function drainShimPool(): Promise<void> {
   await refilling
   const spare = warm
   warm = undefined
+  const ending = zygote
+  zygote = undefined
+  await (await ending)?.stop()
   if (!spare) return
   spare.kill()
   await spare.hold(spare.closed)
@@ -236,14 +248,35 @@ function devNullStdio(): ShimStdio {
   return { stdin: fd, stdout: fd, stderr: fd }
 }
 
-/** A `run` shim with /dev/null for stdio (the spec names the program's), spawned off the event loop. */
+/**
+ * A `run` shim with /dev/null for stdio (the spec names the program's): forked by the zygote, or,
+ * without one, spawned off the event loop.
+ */
 async function spawnRunShim(): Promise<Shim> {
+  const forker = await runningZygote()
+  if (forker)
+    try {
+      return await Shim.forkedBy(forker)
+    } catch {
+      // The zygote is gone (killed, or of another build): this shim is spawned, the next start makes a new zygote.
+    }
   const stdio = devNullStdio()
   try {
     return await Shim.spawnAsync('run', stdio, false)
   } finally {
     fs.closeSync(stdio.stdin)
   }
+}
+
+/** The zygote, started on first use while spares are wanted; undefined when there is none to fork. */
+async function runningZygote(): Promise<ShimZygote | undefined> {
+  if (!zygote && spareWanted) zygote = ShimZygote.start(shimPath).catch(() => undefined)
+  const asked = zygote
+  const current = await asked
+  if (current?.usable) return current
+  // Gone or never started: the next start makes a new one.
+  if (zygote === asked) zygote = undefined
+  return undefined
 }
 
 function refillPool(): void {

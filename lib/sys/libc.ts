@@ -79,6 +79,7 @@ export function nativeFunctions<K extends string>(prototypes: Record<K, string>)
 
 const nativeCalls = nativeFunctions({
   spawn: 'int mc_spawn(const char *path, const char **argv, const char **envp, const int *fds, int nfds, int new_session)',
+  zygoteFork: 'int mc_zygote_fork(int zygote, int control)',
   openat2: 'int mc_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode, uint64_t resolve)',
 })
 
@@ -133,6 +134,15 @@ export function waitPid(pid: number, options = 0): number | null {
   return r === 0 ? null : status[0]
 }
 
+/** Reaps a child that ended or is ending (waits briefly for one whose socket just closed); never throws. */
+export function reapEnded(pid: number): void {
+  try {
+    if (waitPid(pid, WNOHANG) === null) waitPid(pid)
+  } catch {
+    /* already reaped */
+  }
+}
+
 /**
  * posix_spawn with `fds[i]` as fd i of the child (-1 leaves it closed),
  * default signal dispositions, and an optional new session. Returns the pid.
@@ -148,20 +158,30 @@ export function spawnProcess(file: string, argv: string[], env: string[], fds: n
  * `fds` open until it resolves.
  */
 export function spawnProcessAsync(file: string, argv: string[], env: string[], fds: number[], newSession: boolean): Promise<number> {
-  return inAsyncSlot(() => spawnOnWorker(file, argv, env, fds, newSession))
+  return inAsyncSlot(() => onWorker(nativeCalls().spawn, [file, [...argv, null], [...env, null], fds, fds.length, newSession ? 1 : 0], 'posix_spawn', file))
 }
 
-function spawnOnWorker(file: string, argv: string[], env: string[], fds: number[], newSession: boolean): Promise<number> {
+/** Runs native `fn` (returning a count or -errno) on a worker thread; its result, or a SyscallError of `syscall`. */
+function onWorker(fn: NativeFunction, args: unknown[], syscall: string, subject?: string): Promise<number> {
   return new Promise((resolve, reject) => {
-    nativeCalls().spawn.async(file, [...argv, null], [...env, null], fds, fds.length, newSession ? 1 : 0, (err: unknown, r: number) => {
+    fn.async(...args, (err: unknown, r: number) => {
       try {
         if (err) throw err
-        resolve(checkNegErrno(r, 'posix_spawn', file))
+        resolve(checkNegErrno(r, syscall, subject))
       } catch (error) {
         reject(error)
       }
     })
   })
+}
+
+/**
+ * Asks the zygote behind socket `zygote` (native/zygote.c) for a process forked from it, whose fd 3
+ * is `control`, on a worker thread (the zygote answers once it forked). Its pid; one request at a time
+ * per zygote, or the answers cross.
+ */
+export function forkFromZygoteAsync(zygote: number, control: number): Promise<number> {
+  return inAsyncSlot(() => onWorker(nativeCalls().zygoteFork, [zygote, control], 'zygote fork'))
 }
 
 const LOCK_EX = 2

@@ -9,7 +9,8 @@ import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { Container, Image, Network, Runtime, RuntimeClosedError, Wait, run } from '../../lib'
-import { childProcesses } from '../helpers'
+import { childProcesses, commandLine } from '../helpers'
+import { SHIM_PROTOCOL_VERSION } from '../../lib/shim/protocol'
 import { useSubnets } from '../net-helpers'
 import { hostLinks, nftTables } from '../network/helpers'
 import { runtimeWithSpareShim, spawnNode } from '../tools/node-child'
@@ -42,7 +43,8 @@ test('close() ends the spare shim, and the process then exits by itself', async 
     })
   try {
     await said('ready')
-    expect(childProcesses(child.pid!).map(([, comm]) => comm)).toEqual(['mc-shim']) // the spare, waiting for a spec
+    // The zygote (lib/shim/zygote.ts) and the spare it forked, waiting for a spec.
+    expect(childProcesses(child.pid!).map(([pid]) => commandLine(pid)).sort()).toEqual([`mc-shim run ${child.pid}`, `mc-shim zygote ${child.pid} ${SHIM_PROTOCOL_VERSION}`])
     child.stdin!.write('close\n')
     await said('closed')
     expect(childProcesses(child.pid!)).toEqual([])

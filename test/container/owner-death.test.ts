@@ -12,6 +12,7 @@ import { Container, Image, type Runtime } from '../../lib'
 import { detectLayout, parseProcCgroup } from '../../lib/cgroups/layout'
 import { destroyRuntime, kernelAtLeast, sleep, tempRuntime, timeScale } from '../helpers'
 import { nodeScript, runtimeWithSpareShim, spawnNode } from '../tools/node-child'
+import { SHIM_PROTOCOL_VERSION } from '../../lib/shim/protocol'
 
 let runtime: Runtime
 
@@ -97,11 +98,13 @@ async function ownerWithSpareShim(subreaper: boolean) {
   const out = lines(proc.stdout!)
   const ownerPid = Number((await out.next(/owner \d+/)).split(' ')[1])
   const shims = processes().filter((p) => p.ppid === ownerPid && p.comm === 'mc-shim')
-  expect(shims).toHaveLength(1)
+  // The zygote (lib/shim/zygote.ts) and the spare it forked, also the owner's child.
+  expect(shims.map((p) => p.cmdline.trim().replace(/ +/g, ' ')).sort()).toEqual([`mc-shim run ${ownerPid}`, `mc-shim zygote ${ownerPid} ${SHIM_PROTOCOL_VERSION}`])
   return {
     proc,
     ownerPid,
-    spare: shims[0].pid,
+    spare: shims.find((p) => p.cmdline.startsWith('mc-shim run'))!.pid,
+    zygote: shims.find((p) => p.cmdline.startsWith('mc-shim zygote'))!.pid,
     err: lines(proc.stderr!),
     go: () => proc.stdin!.write('go\n'),
     // The container's shell (the owner's argv carries the marker too).
@@ -140,6 +143,23 @@ test('an owner that dies before its shim watches it leaves no container, even wh
     expect(o.orphans()).toEqual([])
   } finally {
     killAll(o, o ? [o.spare] : [])
+  }
+})
+
+test("the shim zygote and the spare it forked end with their owner's SIGKILL, and a container started from a forked shim with it", async () => {
+  // The zygote is the owner's child with PDEATHSIG SIGKILL; the spare it forked is the owner's child too
+  // (CLONE_PARENT), so PDEATHSIG and the owner watch hold for it as for a spawned one.
+  let o: Awaited<ReturnType<typeof ownerWithSpareShim>> | undefined
+  try {
+    o = await ownerWithSpareShim(false)
+    o.go()
+    await o.err.next(new RegExp(`shim ${o.spare} says: S \\d+`))
+    expect(o.orphans()).toHaveLength(1)
+    process.kill(o.ownerPid, 'SIGKILL')
+    expect(await until(() => !alive(o!.zygote) && !alive(o!.spare))).toBe(true)
+    expect(await until(() => o!.orphans().length === 0)).toBe(true)
+  } finally {
+    killAll(o, o ? [o.spare, o.zygote] : [])
   }
 })
 

@@ -1,0 +1,72 @@
+/**
+ * Run shims forked by the shim zygote (lib/shim/zygote.ts, native/zygote.c) instead of spawned:
+ * what a spawned shim was, each is still, and none holds anything of another.
+ */
+import * as fs from 'node:fs'
+import { Image, run, type Container, type Runtime } from '../../lib'
+import { childProcesses, commandLine, destroyRuntime, tempRuntime, text } from '../helpers'
+
+let runtime: Runtime
+
+beforeAll(async () => {
+  runtime = tempRuntime()
+  await Image.fromHost({ runtime })
+})
+afterAll(() => destroyRuntime(runtime))
+
+/** The fds of `pid` as what they refer to ("socket:[123]", "pipe:[45]", a path...), by number. */
+function fdTargets(pid: number): Map<number, string> {
+  const out = new Map<number, string>()
+  for (const fd of fs.readdirSync(`/proc/${pid}/fd`))
+    try {
+      out.set(Number(fd), fs.readlinkSync(`/proc/${pid}/fd/${fd}`))
+    } catch {
+      /* closed meanwhile */
+    }
+  return out
+}
+
+/** Our children that are run shims, and the zygote. */
+function shims(): { run: number[]; zygote: number[] } {
+  const lines = childProcesses(process.pid).map(([pid]) => [pid, commandLine(pid)] as const)
+  return {
+    run: lines.filter(([, cmd]) => cmd.startsWith('mc-shim run')).map(([pid]) => pid),
+    zygote: lines.filter(([, cmd]) => cmd.startsWith('mc-shim zygote')).map(([pid]) => pid),
+  }
+}
+
+test('shims forked at once are our children, read "mc-shim run <our pid>", and share no socket or pipe with a sibling or the zygote', async () => {
+  const started: Container[] = []
+  try {
+    // Four at once: the spare and three forked on demand, plus the spare forked after them.
+    started.push(...(await Promise.all(Array.from({ length: 4 }, () => run('host', ['sleep', '60'], { runtime, network: 'none' })))))
+    const { run: shimPids, zygote } = shims()
+    expect(zygote).toHaveLength(1)
+    expect(shimPids.length).toBeGreaterThanOrEqual(4)
+    for (const pid of shimPids) expect(commandLine(pid)).toBe(`mc-shim run ${process.pid}`)
+    // Sockets and pipes are the channels one process could use on another's behalf, or hold open for it.
+    const channels = (pid: number) => new Set([...fdTargets(pid).values()].filter((t) => /^(socket|pipe):/.test(t)))
+    const zygoteChannels = channels(zygote[0])
+    for (const pid of shimPids) {
+      const own = channels(pid)
+      expect({ pid, shared: [...own].filter((t) => zygoteChannels.has(t)) }).toEqual({ pid, shared: [] })
+      for (const other of shimPids.filter((p) => p !== pid)) expect({ pid, other, shared: [...own].filter((t) => channels(other).has(t)) }).toEqual({ pid, other, shared: [] })
+    }
+  } finally {
+    await Promise.all(started.map((c) => c.remove({ force: true })))
+  }
+})
+
+test("a forked shim's container gets stdio and exit status as a spawned one's did", async () => {
+  const cs = await Promise.all(Array.from({ length: 3 }, (_, i) => run('host', ['sh', '-c', `echo out-${i}; echo err-${i} >&2; exit ${i + 3}`], { runtime, network: 'none' })))
+  try {
+    for (const [i, c] of cs.entries()) {
+      expect((await c.wait()).exitCode).toBe(i + 3)
+      const logged = await text(c.logs())
+      expect(logged).toContain(`out-${i}`)
+      expect(logged).toContain(`err-${i}`)
+    }
+  } finally {
+    await Promise.all(cs.map((c) => c.remove({ force: true })))
+  }
+})
