@@ -70,3 +70,26 @@ test("a forked shim's container gets stdio and exit status as a spawned one's di
     await Promise.all(cs.map((c) => c.remove({ force: true })))
   }
 })
+
+test('a zygote killed under a burst costs no start: their shims are spawned instead, and a later start forks from a new zygote', async () => {
+  const first = await run('host', ['true'], { runtime, network: 'none' })
+  await first.wait()
+  await first.remove()
+  const [killed] = shims().zygote
+  expect(killed).toBeDefined()
+  process.kill(killed, 'SIGKILL')
+  const cs = await Promise.all(Array.from({ length: 4 }, () => run('host', ['true'], { runtime, network: 'none' })))
+  try {
+    expect(await Promise.all(cs.map(async (c) => (await c.wait()).exitCode))).toEqual([0, 0, 0, 0])
+  } finally {
+    await Promise.all(cs.map((c) => c.remove({ force: true })))
+  }
+  const later = await run('host', ['true'], { runtime, network: 'none' })
+  await later.wait()
+  await later.remove()
+  const { zygote } = shims()
+  expect(zygote).toHaveLength(1)
+  expect(zygote[0]).not.toBe(killed)
+  // Reaped, not left a zombie of ours.
+  expect(fs.existsSync(`/proc/${killed}`)).toBe(false)
+})
