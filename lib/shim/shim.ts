@@ -268,15 +268,13 @@ async function spawnRunShim(): Promise<Shim> {
   }
 }
 
-/** The zygote, started on first use while spares are wanted; undefined when there is none to fork. */
+/** The zygote, started on first use while spares are wanted, and again when it is found gone; undefined when none forks. */
 async function runningZygote(): Promise<ShimZygote | undefined> {
+  const known = zygote
+  if (known && !(await known)?.usable && zygote === known) zygote = undefined
   if (!zygote && spareWanted) zygote = ShimZygote.start(shimPath).catch(() => undefined)
-  const asked = zygote
-  const current = await asked
-  if (current?.usable) return current
-  // Gone or never started: the next start makes a new one.
-  if (zygote === asked) zygote = undefined
-  return undefined
+  const current = await zygote
+  return current?.usable ? current : undefined
 }
 
 function refillPool(): void {

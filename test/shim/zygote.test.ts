@@ -4,7 +4,7 @@
  */
 import * as fs from 'node:fs'
 import { Image, run, type Container, type Runtime } from '../../lib'
-import { childProcesses, commandLine, destroyRuntime, tempRuntime, text } from '../helpers'
+import { childProcesses, commandLine, destroyRuntime, sleep, tempRuntime, text } from '../helpers'
 
 let runtime: Runtime
 
@@ -84,9 +84,11 @@ test('a zygote killed under a burst costs no start: their shims are spawned inst
   } finally {
     await Promise.all(cs.map((c) => c.remove({ force: true })))
   }
+  // The spare refilled after this start is forked, by a new zygote.
   const later = await run('host', ['true'], { runtime, network: 'none' })
   await later.wait()
   await later.remove()
+  for (const t0 = Date.now(); Date.now() - t0 < 5000 && shims().zygote.length === 0; ) await sleep(20)
   const { zygote } = shims()
   expect(zygote).toHaveLength(1)
   expect(zygote[0]).not.toBe(killed)
