@@ -9,7 +9,7 @@ import * as fs from 'node:fs'
 import * as net from 'node:net'
 import { SyscallError } from '../errors'
 import { closeQuietly, errnoName, reapEnded, socketPair, spawnProcess } from '../sys/libc'
-import { shimPath } from './shim'
+import { shimPath } from './shim-path'
 
 /** A helper that said it is ready. */
 export interface ModeProcess {
@@ -19,12 +19,16 @@ export interface ModeProcess {
   control: net.Socket
 }
 
-/** Spawns `mc-shim <args>` with /dev/null as stdio, a socket to us as fd 3 and `fds` as 4, 5...; returns its pid and our end. */
-export function spawnShimMode(args: string[], fds: number[]): { pid: number; control: number } {
+/**
+ * Spawns `mc-shim <args>` with /dev/null as stdio, a socket to us as fd 3 (or, with `controlFd` 4,
+ * /dev/null as fd 3 and the socket as 4) and `fds` after it; returns its pid and our end.
+ */
+export function spawnShimMode(args: string[], fds: number[], controlFd: 3 | 4 = 3): { pid: number; control: number } {
   const [ours, theirs] = socketPair()
   const devNull = fs.openSync('/dev/null', 'r+')
   try {
-    return { pid: spawnProcess(shimPath, ['mc-shim', ...args], [], [devNull, devNull, devNull, theirs, ...fds], false), control: ours }
+    const below = Array<number>(controlFd).fill(devNull)
+    return { pid: spawnProcess(shimPath, ['mc-shim', ...args], [], [...below, theirs, ...fds], false), control: ours }
   } catch (err) {
     closeQuietly(ours)
     throw err

@@ -2,7 +2,8 @@
  * Starting native/mc-shim and listening to it.
  *
  * The shim is posix_spawn'ed through koffi (child_process.spawn costs ~6 ms
- * here, posix_spawn a fraction of that) with a socketpair as fd 3. Node
+ * here, posix_spawn a fraction of that) with a socketpair as fd 3; a `run`
+ * shim is forked by the zygote (./zygote.ts) instead, which skips the exec. Node
  * watches the socket with a net.Socket, so a running container costs one
  * epoll registration — no polling, no thread-pool thread.
  *
@@ -10,10 +11,9 @@
  */
 import * as fs from 'node:fs'
 import * as net from 'node:net'
-import * as path from 'node:path'
 import { StartError, type ShimProtocolError } from '../errors'
 import { closeQuietly, errnoName, reapEnded, socketPair, spawnProcess, spawnProcessAsync } from '../sys/libc'
-import { nativeDir } from '../sys/native-dir'
+import { shimPath } from './shim-path'
 import { debug } from '../util/debug'
 import { shimFailure } from './protocol'
 import { stampShimExit, stampShimSteps } from './steps'
@@ -35,8 +35,7 @@ export interface ShimStdio {
   stderr: number
 }
 
-/** The mc-shim binary of this process (see native-dir.ts). */
-export const shimPath = path.join(nativeDir, 'mc-shim')
+export { shimPath }
 
 const signalNames = new Map<number, NodeJS.Signals>(
   Object.entries(require('node:os').constants.signals as Record<string, number>).map(([name, n]) => [n, name as NodeJS.Signals]),
@@ -216,7 +215,7 @@ function shimFds(stdio: ShimStdio, control: number): number[] {
 
 let warm: Shim | undefined
 /** The zygote that forks run shims (./zygote.ts), from the first spare until {@link drainShimPool}. */
-let zygote: Promise<ShimZygote | undefined> | undefined
+let zygote: ShimZygote | undefined
 /** The spare being spawned, so that one refill at a time runs. */
 let refilling: Promise<void> | undefined
 /** Whether the pool keeps a spare: from a run until {@link drainShimPool}. */
@@ -225,10 +224,10 @@ let spareWanted = false
 const refillDelayMs = 25
 
 /**
- * Ends the spare shim and stops refilling until the next run: a closed
+ * Ends the spare shim and the zygote, and stops refilling until the next run: a closed
  * runtime leaves no process behind, nor a socket that keeps this copy of
  * the module reachable (jest loads a copy per test file, and each copy's
- * spare stayed for the worker's life). Resolves once the spare is reaped.
+ * spare stayed for the worker's life). Resolves once both are reaped.
  */
 export async function drainShimPool(): Promise<void> {
   spareWanted = false
@@ -237,7 +236,7 @@ export async function drainShimPool(): Promise<void> {
   warm = undefined
   const ending = zygote
   zygote = undefined
-  await (await ending)?.stop()
+  await ending?.stop()
   if (!spare) return
   spare.kill()
   await spare.hold(spare.closed)
@@ -253,12 +252,12 @@ function devNullStdio(): ShimStdio {
  * without one, spawned off the event loop.
  */
 async function spawnRunShim(): Promise<Shim> {
-  const forker = await runningZygote()
+  const forker = runningZygote()
   if (forker)
     try {
       return await Shim.forkedBy(forker)
     } catch {
-      // The zygote is gone (killed, or of another build): this shim is spawned, the next start makes a new zygote.
+      // The zygote is gone (killed, or of another build): this shim is spawned; the next call starts a new zygote.
     }
   const stdio = devNullStdio()
   try {
@@ -268,13 +267,16 @@ async function spawnRunShim(): Promise<Shim> {
   }
 }
 
-/** The zygote, started on first use while spares are wanted, and again when it is found gone; undefined when none forks. */
-async function runningZygote(): Promise<ShimZygote | undefined> {
-  const known = zygote
-  if (known && !(await known)?.usable && zygote === known) zygote = undefined
-  if (!zygote && spareWanted) zygote = ShimZygote.start(shimPath).catch(() => undefined)
-  const current = await zygote
-  return current?.usable ? current : undefined
+/** The zygote, started on first use while spares are wanted, and again once found gone; undefined when none can fork. */
+function runningZygote(): ShimZygote | undefined {
+  if (zygote && !zygote.usable) zygote = undefined
+  if (!zygote && spareWanted)
+    try {
+      zygote = ShimZygote.start()
+    } catch {
+      // Not even a zygote spawns: the shim's own spawn will say why.
+    }
+  return zygote
 }
 
 function refillPool(): void {

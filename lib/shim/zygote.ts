@@ -9,10 +9,10 @@
  *
  * @module
  */
-import * as fs from 'node:fs'
 import { SyscallError } from '../errors'
-import { closeQuietly, forkFromZygoteAsync, reapEnded, socketPair, spawnProcessAsync } from '../sys/libc'
+import { closeQuietly, forkFromZygoteAsync, reapEnded } from '../sys/libc'
 import { Throttle } from '../sys/throttle'
+import { spawnShimMode } from './mode-process'
 import { SHIM_PROTOCOL_VERSION } from './protocol'
 
 /** A running zygote; {@link fork} asks it for a shim. */
@@ -27,21 +27,11 @@ export class ShimZygote {
     private readonly socket: number,
   ) {}
 
-  /** Spawns `shimPath zygote <our pid> <protocol>`, off the event loop. */
-  static async start(shimPath: string): Promise<ShimZygote> {
-    const [ours, theirs] = socketPair()
-    const devNull = fs.openSync('/dev/null', 'r+')
-    try {
-      // fd 3 is /dev/null: a shim built before zygotes reads an empty spec from it and exits.
-      const argv = ['mc-shim', 'zygote', String(process.pid), String(SHIM_PROTOCOL_VERSION)]
-      return new ShimZygote(await spawnProcessAsync(shimPath, argv, [], [devNull, devNull, devNull, devNull, theirs], false), ours)
-    } catch (err) {
-      closeQuietly(ours)
-      throw err
-    } finally {
-      closeQuietly(theirs)
-      fs.closeSync(devNull)
-    }
+  /** Spawns `mc-shim zygote <our pid> <protocol>` (once per drain of the pool: on the event loop, as the helper modes are). */
+  static start(): ShimZygote {
+    // fd 3 is /dev/null: a shim built before zygotes reads an empty spec from it and exits.
+    const { pid, control } = spawnShimMode(['zygote', String(process.pid), String(SHIM_PROTOCOL_VERSION)], [], 4)
+    return new ShimZygote(pid, control)
   }
 
   /** Whether it can still fork: not stopped, and no request found it gone. */
