@@ -8,6 +8,9 @@
 // AB_NET=bridge (or host): that network instead of 'none'.
 // AB_BURST=<k>: k samples in a row per build before switching (default 1): back-to-back starts in one
 // runtime, each behind its previous sample's teardown, as `bench targets` times them.
+// AB_AT_ONCE=<k>: each sample is k runs at once (run -> wait() of all, wall; no rm, each removed after),
+// as `bench start`'s "50 containers started at once"; also prints the CPU a sample took: this process's
+// and its reaped children's (the shims and, through them, the containers), which load disturbs less.
 // AB_CGROUP2=<cgroup2 mount>: each runtime's cgroups on that cgroup2 hierarchy, with the v2 driver (as
 // test/cgroups/v2-live.test.ts does on a hybrid host's /sys/fs/cgroup/unified): the v2 start path.
 'use strict'
@@ -29,7 +32,7 @@ async function load(dir, rootfs) {
   const runtime = new lib.Runtime({ root: fs.mkdtempSync(path.join(os.tmpdir(), 'mc-ab-root-')) })
   if (process.env.AB_CGROUP2) useCgroup2(dir, runtime, process.env.AB_CGROUP2)
   await lib.Image.import(rootfs, { runtime, ref: 'ab-bb' })
-  return { dir, lib, trace, runtime, totals: [], steps: new Map(), traces: [] }
+  return { dir, lib, trace, runtime, totals: [], cpus: [], steps: new Map(), traces: [] }
 }
 
 const rm = process.env.AB_RM !== '0'
@@ -43,7 +46,32 @@ function useCgroup2(dir, runtime, mount) {
   Object.assign(runtime, { cgroups: new CgroupService(scope, () => ({ name: 'v2', mountPoint: mount, controllers, ownPath: '/' })) })
 }
 
+const atOnce = Number(process.env.AB_AT_ONCE ?? 0)
+
+/** CPU ms of this process (every thread) and of its reaped children so far (/proc/self/stat: 10 ms ticks). */
+function cpuMs() {
+  const f = fs.readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' ')
+  const self = process.cpuUsage()
+  return (self.user + self.system) / 1000 + (Number(f[13]) + Number(f[14])) * 10
+}
+
+/** AB_AT_ONCE's sample: `atOnce` runs at once, until every wait() resolved. */
+async function sampleAtOnce(build) {
+  const t0 = now()
+  const c0 = cpuMs()
+  const cs = await Promise.all(Array.from({ length: atOnce }, () => build.lib.run('ab-bb', ['/bin/true'], { runtime: build.runtime, network })))
+  await Promise.all(cs.map((c) => c.wait()))
+  build.totals.push(now() - t0)
+  // The shims are reaped as their sockets close, a moment after wait(): their CPU counts then.
+  await new Promise((r) => setTimeout(r, 50))
+  build.cpus.push(cpuMs() - c0)
+  await Promise.all(cs.map((c) => c.remove()))
+  // The teardown of these is not the next sample's business.
+  await new Promise((r) => setTimeout(r, 300))
+}
+
 async function sample(build) {
+  if (atOnce) return sampleAtOnce(build)
   // AB_PAUSE=<ms>: a pause before each sample, to see what the previous sample's teardown costs the next start.
   if (process.env.AB_PAUSE) await new Promise((r) => setTimeout(r, Number(process.env.AB_PAUSE)))
   const t = build.trace?.openTrace()
@@ -78,17 +106,23 @@ async function main() {
   try {
     busyboxRootfs(path.join(work, 'rootfs'))
     for (const dir of [a, b]) builds.push(await load(dir, path.join(work, 'rootfs')))
-    for (let i = 0; i < 10; i++) for (const build of builds) await sample(build)
-    for (const build of builds) (build.totals.length = 0), build.steps.clear(), (build.traces.length = 0)
+    for (let i = 0; i < (atOnce ? 1 : 10); i++) for (const build of builds) await sample(build)
+    for (const build of builds) (build.totals.length = 0), (build.cpus.length = 0), build.steps.clear(), (build.traces.length = 0)
     const load0 = os.loadavg()[0]
     // Alternate which build goes first, so neither always runs right after the other's teardown.
     const burst = Number(process.env.AB_BURST ?? 1)
     for (let i = 0; i < Number(n) / burst; i++) for (const build of i % 2 ? [...builds].reverse() : builds) for (let j = 0; j < burst; j++) await sample(build)
-    console.log(`\n## A/B: run() to observed exit of /bin/true, rm: ${rm}, network ${network}${process.env.AB_CGROUP2 ? `, cgroup2 at ${process.env.AB_CGROUP2}` : ''} (n=${n} each, interleaved${process.env.AB_BURST ? ` in bursts of ${process.env.AB_BURST}` : ''}, load ${load0.toFixed(2)} -> ${os.loadavg()[0].toFixed(2)})`)
+    const what = atOnce ? `${atOnce} runs of /bin/true at once, to every exit observed (wall)` : `run() to observed exit of /bin/true, rm: ${rm}`
+    console.log(`\n## A/B: ${what}, network ${network}${process.env.AB_CGROUP2 ? `, cgroup2 at ${process.env.AB_CGROUP2}` : ''} (n=${n} each, interleaved${process.env.AB_BURST ? ` in bursts of ${process.env.AB_BURST}` : ''}, load ${load0.toFixed(2)} -> ${os.loadavg()[0].toFixed(2)})`)
     console.log(`  A = ${a}\n  B = ${b}`)
     const [A, B] = builds.map((x) => summarize(x.totals))
     row('', 'A p50', 'B p50', 'B - A', 'A p95', 'B p95')
     row('total', fmt(A.p50), fmt(B.p50), fmt(B.p50 - A.p50), fmt(A.p95), fmt(B.p95))
+    if (atOnce) {
+      const [cA, cB] = builds.map((x) => summarize(x.cpus))
+      row('CPU (ours + reaped children)', fmt(cA.p50), fmt(cB.p50), fmt(cB.p50 - cA.p50), fmt(cA.p95), fmt(cB.p95))
+    }
+    if (atOnce) return
     // In B's order of median times; each step also as its own p50 from the step before it.
     const steps = [...builds[1].steps.keys()].filter((s) => builds[0].steps.has(s))
     steps.sort((x, y) => summarize(builds[1].steps.get(x)).p50 - summarize(builds[1].steps.get(y)).p50)
