@@ -4,6 +4,8 @@
  */
 import * as fs from 'node:fs'
 import { Image, run, type Container, type Runtime } from '../../lib'
+import { Shim } from '../../lib/shim/shim'
+import { ShimZygote } from '../../lib/shim/zygote'
 import { childProcesses, commandLine, destroyRuntime, sleep, tempRuntime, text } from '../helpers'
 
 let runtime: Runtime
@@ -94,4 +96,35 @@ test('a zygote killed under a burst costs no start: their shims are spawned inst
   expect(zygote[0]).not.toBe(killed)
   // Reaped, not left a zombie of ours.
   expect(fs.existsSync(`/proc/${killed}`)).toBe(false)
+})
+
+/** What of a process's state a shim inherits from whoever made it: signals, seccomp, privileges, umask, cwd, root. */
+function inherited(pid: number): Record<string, string> {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8')
+  const fields = ['SigBlk', 'SigIgn', 'SigCgt', 'Seccomp', 'NoNewPrivs', 'CapInh', 'CapPrm', 'CapEff', 'CapBnd', 'CapAmb', 'Umask']
+  return {
+    ...Object.fromEntries(fields.map((f) => [f, new RegExp(`^${f}:\\s+(\\S+)`, 'm').exec(status)?.[1] ?? 'absent'])),
+    cwd: fs.readlinkSync(`/proc/${pid}/cwd`),
+    root: fs.readlinkSync(`/proc/${pid}/root`),
+    stdio: [0, 1, 2].map((fd) => fs.readlinkSync(`/proc/${pid}/fd/${fd}`)).join(' '),
+  }
+}
+
+test('a forked shim waiting for its spec carries what a spawned one does: signal dispositions and mask, no seccomp, privileges, umask, cwd, root, stdio', async () => {
+  const zygote = ShimZygote.start()
+  const devNull = fs.openSync('/dev/null', 'r+')
+  const made: Shim[] = []
+  try {
+    made.push(await Shim.spawnAsync('run', { stdin: devNull, stdout: devNull, stderr: devNull }, false), await Shim.forkedBy(zygote))
+    const [spawned, forked] = made
+    // Both have set themselves up (owner's threads watched, warm namespace made) once their network namespace is their own.
+    const ownNet = (pid: number) => fs.readlinkSync(`/proc/${pid}/ns/net`) !== fs.readlinkSync('/proc/self/ns/net')
+    for (const t0 = Date.now(); Date.now() - t0 < 5000 && !made.every((s) => ownNet(s.shimPid)); ) await sleep(10)
+    expect(inherited(forked.shimPid)).toEqual(inherited(spawned.shimPid))
+  } finally {
+    fs.closeSync(devNull)
+    for (const s of made) s.kill()
+    await Promise.all(made.map((s) => s.hold(s.closed)))
+    await zygote.stop()
+  }
 })
