@@ -215,7 +215,7 @@ function shimFds(stdio: ShimStdio, control: number): number[] {
 
 let warm: Shim | undefined
 /** The zygote that forks run shims (./zygote.ts), from the first spare until {@link drainShimPool}. */
-let zygote: ShimZygote | undefined
+let zygote: Promise<ShimZygote | undefined> | undefined
 /** The spare being spawned, so that one refill at a time runs. */
 let refilling: Promise<void> | undefined
 /** Whether the pool keeps a spare: from a run until {@link drainShimPool}. */
@@ -236,7 +236,7 @@ export async function drainShimPool(): Promise<void> {
   warm = undefined
   const ending = zygote
   zygote = undefined
-  await ending?.stop()
+  await (await ending)?.stop()
   if (!spare) return
   spare.kill()
   await spare.hold(spare.closed)
@@ -252,7 +252,7 @@ function devNullStdio(): ShimStdio {
  * without one, spawned off the event loop.
  */
 async function spawnRunShim(): Promise<Shim> {
-  const forker = runningZygote()
+  const forker = await runningZygote()
   if (forker)
     try {
       return await Shim.forkedBy(forker)
@@ -268,15 +268,13 @@ async function spawnRunShim(): Promise<Shim> {
 }
 
 /** The zygote, started on first use while spares are wanted, and again once found gone; undefined when none can fork. */
-function runningZygote(): ShimZygote | undefined {
-  if (zygote && !zygote.usable) zygote = undefined
-  if (!zygote && spareWanted)
-    try {
-      zygote = ShimZygote.start()
-    } catch {
-      // Not even a zygote spawns: the shim's own spawn will say why.
-    }
-  return zygote
+async function runningZygote(): Promise<ShimZygote | undefined> {
+  const known = zygote
+  if (known && !(await known)?.usable && zygote === known) zygote = undefined
+  // Not even a zygote spawns: the shim's own spawn will say why.
+  if (!zygote && spareWanted) zygote = ShimZygote.start().catch(() => undefined)
+  const current = await zygote
+  return current?.usable ? current : undefined
 }
 
 function refillPool(): void {

@@ -12,7 +12,7 @@
 import { SyscallError } from '../errors'
 import { closeQuietly, forkFromZygoteAsync, reapEnded } from '../sys/libc'
 import { Throttle } from '../sys/throttle'
-import { spawnShimMode } from './mode-process'
+import { spawnShimModeAsync } from './mode-process'
 import { SHIM_PROTOCOL_VERSION } from './protocol'
 
 /** A running zygote; {@link fork} asks it for a shim. */
@@ -27,10 +27,10 @@ export class ShimZygote {
     private readonly socket: number,
   ) {}
 
-  /** Spawns `mc-shim zygote <our pid> <protocol>` (once per drain of the pool: on the event loop, as the helper modes are). */
-  static start(): ShimZygote {
+  /** Spawns `mc-shim zygote <our pid> <protocol>`, off the event loop and from a thread that lives as long as the process. */
+  static async start(): Promise<ShimZygote> {
     // fd 3 is /dev/null: a shim built before zygotes reads an empty spec from it and exits.
-    const { pid, control } = spawnShimMode(['zygote', String(process.pid), String(SHIM_PROTOCOL_VERSION)], [], 4)
+    const { pid, control } = await spawnShimModeAsync(['zygote', String(process.pid), String(SHIM_PROTOCOL_VERSION)], [], 4)
     return new ShimZygote(pid, control)
   }
 

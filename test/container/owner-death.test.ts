@@ -190,6 +190,40 @@ test('a container whose shim dies between clone() and the container arming its o
   }
 })
 
+test('containers started from a worker_thread run on when that thread ends, and die with the process', async () => {
+  // PR_SET_PDEATHSIG fires when the shim's parent *thread* exits: shims, and the zygote that forks them,
+  // are spawned from one of libuv's threads (which live as long as the process), not the worker's.
+  const script = `const { run, Runtime } = lib();
+    const { Worker } = require('node:worker_threads');
+    const worker = new Worker(${JSON.stringify(`
+      const { parentPort } = require('node:worker_threads')
+      require(${JSON.stringify(path.join(__dirname, '../tools/ts-register.js'))})
+      const { run, Runtime } = require(${JSON.stringify(path.join(__dirname, '../../lib'))})
+      ;(async () => {
+        const runtime = new Runtime({ root: ${JSON.stringify(runtime.root)} })
+        const cs = await Promise.all([1, 2, 3].map((i) => run('host', ['sleep', '60'], { runtime, name: 'from-worker-' + i })))
+        parentPort.postMessage(await Promise.all(cs.map(async (c) => (await c.inspect()).state.pid)))
+      })()
+    `)}, { eval: true })
+    worker.once('message', (pids) => {
+      console.log('pids ' + pids.join(' '))
+      worker.terminate().then(() => setTimeout(() => console.log('worker gone'), 300))
+    })
+    setInterval(() => {}, 1000)`
+  const child = spawnNode(script, { stdio: ['ignore', 'pipe', 'inherit'] })
+  try {
+    const out = lines(child.stdout!)
+    const pids = (await out.next(/pids[\d ]+/)).split(' ').slice(1).map(Number)
+    await out.next(/worker gone/)
+    expect(pids.map(alive)).toEqual([true, true, true])
+    child.kill('SIGKILL')
+    expect(await until(() => !pids.some(alive), 2000)).toBe(true)
+  } finally {
+    child.kill('SIGKILL')
+  }
+  for (const i of [1, 2, 3]) await (await Container.get(`from-worker-${i}`, { runtime })).remove({ force: true })
+})
+
 /** pidfd_open(PIDFD_THREAD) exists: Linux 6.9 and later. */
 const hasPidfdThread = kernelAtLeast(6, 9)
 

@@ -111,7 +111,7 @@ function inherited(pid: number): Record<string, string> {
 }
 
 test('a forked shim waiting for its spec carries what a spawned one does: signal dispositions and mask, no seccomp, privileges, umask, cwd, root, stdio', async () => {
-  const zygote = ShimZygote.start()
+  const zygote = await ShimZygote.start()
   const devNull = fs.openSync('/dev/null', 'r+')
   const made: Shim[] = []
   try {
