@@ -227,7 +227,7 @@ export class Container implements AsyncDisposable {
         stamp('node: spec built')
         const encoded = encodeRunSpec(spec)
         stamp('node: spec encoded')
-        shim = (await Shim.forRun()).send(encoded)
+        shim = (await Shim.forRun()).send(encoded, processEnv)
         stamp('node: spec sent')
         // The shim opens the namespace by path before it reports: keep our fd until then.
         pid = await shim.hold(untilAborted(shim.started, signal, what, shim))

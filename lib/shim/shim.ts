@@ -16,6 +16,7 @@ import { closeQuietly, errnoName, reapEnded, socketPair, spawnProcess, spawnProc
 import { shimPath } from './shim-path'
 import { debug } from '../util/debug'
 import { shimFailure } from './protocol'
+import { specDebugText } from './spec'
 import { stampShimExit, stampShimSteps } from './steps'
 import { stamp } from '../util/start-trace'
 import { ShimZygote } from './zygote'
@@ -120,9 +121,9 @@ export class Shim {
     }
   }
 
-  /** Sends the encoded spec; the shim starts working when it has read it. */
-  send(spec: Buffer): this {
-    if (debug.enabled) debug('shim %d spec: %s', this.shimPid, spec.toString('latin1').replace(/\0/g, ' '))
+  /** Sends the encoded spec; the shim starts working when it has read it. `hiddenEnv`: env entries whose values the debug output must not show (secrets). */
+  send(spec: Buffer, hiddenEnv: readonly string[] = []): this {
+    if (debug.enabled) debug('shim %d spec: %s', this.shimPid, specDebugText(spec, hiddenEnv))
     this.socket.end(spec)
     return this
   }

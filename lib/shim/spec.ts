@@ -214,6 +214,17 @@ function encode(tokens: string[]): Buffer {
 }
 
 /**
+ * An encoded spec as `NODE_DEBUG=minicontainer` prints it: its tokens
+ * separated by spaces, the values of the `hiddenEnv` entries (a build's
+ * secrets given as env) replaced by `<redacted>`, their names kept.
+ */
+export function specDebugText(spec: Buffer, hiddenEnv: readonly string[] = []): string {
+  const hidden = new Set(hiddenEnv)
+  const tokens = spec.subarray(4).toString('utf8').replace(/\0$/, '').split('\0')
+  return tokens.map((t) => (hidden.has(t) ? `${t.slice(0, t.indexOf('=') + 1)}<redacted>` : t)).join(' ')
+}
+
+/**
  * Test-only switch: when `force` is set, every run spec asks the shim for
  * the fallbacks of kernels without the new mount API (the overlay option
  * string instead of fsconfig "lowerdir+", before 6.8; a read-only remount

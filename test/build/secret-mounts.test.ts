@@ -17,7 +17,7 @@ import * as path from 'node:path'
 import { Container, Image, type BuildProgress, type Runtime } from '../../lib'
 import { runOutput, sleep, useRuntime } from '../helpers'
 import { useBuildContexts } from '../tools/build-context'
-import { spawnNode } from '../tools/node-child'
+import { runNodeSync, spawnNode } from '../tools/node-child'
 
 jest.setTimeout(120_000)
 
@@ -188,4 +188,22 @@ test('a build SIGKILLed in a RUN leaves its secret on no file of the runtime roo
     for (const c of await Container.list({ runtime, all: true })) await c.remove({ force: true })
     for (const f of filesContaining('/dev/shm', secret)) fs.rmSync(path.dirname(f), { recursive: true, force: true })
   }
+})
+
+test('NODE_DEBUG=minicontainer shows the spec sent to the shim with a secret env= value redacted, its name kept', async () => {
+  const secret = `debug-secret-${process.pid}-${Date.now()}`
+  const df = ['FROM bb', 'RUN --mount=type=secret,id=s,env=TOKEN --mount=type=secret,id=s,target=/s sh -c \'test "$TOKEN" = "$(cat /s)" && echo same > /same\'', ''].join('\n')
+  const r = runNodeSync(
+    `const { Image, Runtime } = lib()
+    const runtime = new Runtime({ root: ${JSON.stringify(runtime.root)} })
+    Image.build(${JSON.stringify(context({}))}, { runtime, network: 'none', noCache: true, dockerfile: { content: ${JSON.stringify(df)} }, secrets: { s: { value: ${JSON.stringify(secret)} } } })
+      .then((img) => console.log(img.id), (e) => { console.error(e); process.exit(3) })`,
+    { env: { NODE_DEBUG: 'minicontainer' } },
+  )
+  expect(r.status).toBe(0)
+  const specLines = r.stderr.split('\n').filter((l) => / spec: /.test(l) && l.includes('TOKEN='))
+  expect(specLines).toHaveLength(1) // the debug output is on, and shows the RUN's spec
+  expect(specLines[0]).toContain('TOKEN=<redacted>')
+  expect(r.stderr).not.toContain(secret)
+  expect(await runOutput(runtime, r.stdout.trim(), ['cat', '/same'])).toBe('same\n')
 })
