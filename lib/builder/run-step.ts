@@ -10,7 +10,7 @@
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { BuildError } from '../errors'
-import type { Container } from '../container/container'
+import { startWithProcessEnv, type Container } from '../container/container'
 import type { ContainerContext } from '../container/context'
 import { layerFromUpper } from '../files'
 import type { NetworkMode } from '../container/types'
@@ -48,7 +48,7 @@ export async function runStep(rt: ContainerContext, input: RunStepInput): Promis
   const { volumes: _volumes, ...config } = input.image.config
   const options = { env: input.env, user: config.user || undefined, workdir: config.workdir || undefined, network: input.network, mounts: input.mounts, signal: input.signal }
   return withThrowawayContainer(rt, { ...input.image, config }, input.cmd, options, async (container) => {
-    await container.start({ signal: input.signal, processEnv: input.processEnv })
+    await startWithProcessEnv(container, input.processEnv ?? [], input.signal)
     input.onStarted?.()
     const exit = await container.wait()
     const output = await linesOf(container)

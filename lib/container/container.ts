@@ -57,6 +57,20 @@ import { stamp } from '../util/start-trace'
 import { optionsObject } from '../util/options-object'
 import { SharedViews, type FilesystemView } from './fs-views'
 
+/** Set by Container's static block: start() with variables for the program only. */
+let startWithEnv: (c: Container, processEnv: string[], signal: AbortSignal | undefined) => Promise<void>
+
+/**
+ * `c.start({ signal })`, its program also given `processEnv` over the
+ * record's variables (a build's secrets): sent to the shim (and redacted in
+ * its debug output), never saved in the record nor shown by inspect(), not
+ * given to a restart or an exec. The builder's; not in the package's index,
+ * so not in start()'s public options.
+ */
+export function startWithProcessEnv(c: Container, processEnv: string[], signal?: AbortSignal): Promise<void> {
+  return startWithEnv(c, processEnv, signal)
+}
+
 /** This process's views of stopped containers, by container directory. */
 const views = new SharedViews()
 /**
@@ -174,18 +188,22 @@ export class Container implements AsyncDisposable {
     opts: {
       /** Aborting it while the start is in flight undoes the start (EABORTED). */
       signal?: AbortSignal
-      /**
-       * Variables for this start's program only, over the record's (a build's
-       * secrets): sent to the shim, never saved in the record nor shown by
-       * inspect(), not given to a restart or an exec. @internal
-       */
-      processEnv?: string[]
     } = {},
   ): Promise<void> {
-    return this.runtime.starts.track(`start container ${this.name}`, () => this.startHere(opts.signal, 0, opts.processEnv))
+    return this.startWith(opts.signal, [])
   }
 
-  /** A start; `restartCount` is the restart policy's count for this run (0 for a start by hand); `processEnv` as start()'s. */
+  static {
+    // The one way in for startWithProcessEnv (below): the option stays out of start()'s public type.
+    startWithEnv = (c, processEnv, signal) => c.startWith(signal, processEnv)
+  }
+
+  /** start(), its program given `processEnv` too (see startWithProcessEnv). */
+  private startWith(signal: AbortSignal | undefined, processEnv: string[]): Promise<void> {
+    return this.runtime.starts.track(`start container ${this.name}`, () => this.startHere(signal, 0, processEnv))
+  }
+
+  /** A start; `restartCount` is the restart policy's count for this run (0 for a start by hand); `processEnv` as startWithProcessEnv's. */
   private async startHere(signal: AbortSignal | undefined, restartCount = 0, processEnv: string[] = []): Promise<void> {
     const what = `starting container ${this.name}`
     throwIfAborted(signal, what)

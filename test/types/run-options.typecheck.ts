@@ -24,6 +24,9 @@ export async function misspeltOptionsDoNotCompile(): Promise<void> {
   await Image.import('/tmp/rootfs', { tag: 'x' })
   // @ts-expect-error: Volume.create takes "labels", not "label"
   await Volume.create('v', { label: { a: 'b' } })
+  const c = await Container.create('bb', ['true'])
+  // @ts-expect-error: processEnv is the builder's internal way to give a RUN its secrets, not an option of start()
+  await c.start({ processEnv: ['TOKEN=x'] })
 }
 
 export async function correctOptionsCompile(): Promise<void> {
