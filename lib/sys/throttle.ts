@@ -1,5 +1,6 @@
 /**
- * Bounded concurrency for calls that arrive one by one (mapLimit, in ../util/limit, takes a list).
+ * Bounded concurrency: {@link Throttle} for calls that arrive one by one,
+ * {@link mapLimit} for a list (on a Throttle of its own).
  * @module
  */
 
@@ -23,4 +24,29 @@ export class Throttle {
       else this.active--
     }
   }
+}
+
+/**
+ * Runs `fn` over `items` with at most `limit` calls in flight. After the
+ * first failure no new call starts; it waits for those in flight, then
+ * rejects with that first error (so nothing runs on after the caller
+ * sees the failure).
+ */
+export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const throttle = new Throttle(Math.max(1, limit))
+  let failed: { error: unknown } | undefined
+  const calls = items.map((item, i) =>
+    throttle.run(async () => {
+      if (failed) return undefined // its turn came after a failure: not started
+      try {
+        return await fn(item, i)
+      } catch (error) {
+        failed ??= { error }
+        return undefined
+      }
+    }),
+  )
+  const results = await Promise.all(calls)
+  if (failed) throw failed.error
+  return results as R[]
 }

@@ -9,7 +9,7 @@
  */
 import { Readable } from 'node:stream'
 import { DigestMismatchError } from '../../errors'
-import { mapLimit } from '../../util/limit'
+import { mapLimit } from '../../sys/throttle'
 import { coalescedProgress } from '../progress'
 import { parseReference, type Reference } from '../reference'
 import type { ImageRecord, ImageStore } from '../store'

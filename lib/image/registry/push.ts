@@ -8,7 +8,7 @@
  */
 import * as fs from 'node:fs'
 import { DigestMismatchError, InvalidArgumentError } from '../../errors'
-import { mapLimit } from '../../util/limit'
+import { mapLimit } from '../../sys/throttle'
 import { sha256Of } from '../blobs'
 import { parseReference, type Reference } from '../reference'
 import { cancellable, RegistryClient, type RegistryConnectOptions } from './client'
