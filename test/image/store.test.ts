@@ -11,7 +11,8 @@ import * as path from 'node:path'
 import { Readable } from 'node:stream'
 import { promisify } from 'node:util'
 import * as zlib from 'node:zlib'
-import type { Runtime } from '../../lib'
+import { Runtime } from '../../lib'
+import { scratchName } from '../../lib/image/scratch'
 import { destroyRuntime, tempRuntime } from '../helpers'
 import { nodeScript } from '../tools/node-child'
 
@@ -199,4 +200,18 @@ test('ingestLayer: a download that breaks off, or has another size than announce
   await expect(runtime.images.ingestLayer(sha(gz), gzType, Readable.from([gz]), { size: gz.length + 1 })).rejects.toMatchObject({ code: 'EDIGEST' })
   expect(runtime.images.hasBlob(sha(gz)) || runtime.images.hasLayer(sha(tar))).toBe(false)
   expect(tmpEntries()).toEqual([])
+})
+
+test("a store opened on the root removes the scratch of processes that no longer run, also one whose pid now names another process; a live process's stays", async () => {
+  // A killed writer's scratch whose pid was reused meanwhile: here this process's pid, with a start time it never had.
+  const reused = `${process.pid}-1-0123456789abcdef`
+  const mine = scratchName()
+  const dirs = ['blobs/tmp', 'layers/tmp'].map((d) => path.join(runtime.root, d))
+  for (const d of dirs) for (const name of [reused, mine]) fs.mkdirSync(path.join(d, name, 'diff'), { recursive: true })
+  try {
+    new Runtime({ root: runtime.root }) // opens the image stores: no ready() needed
+    expect(tmpEntries().sort()).toEqual([mine, mine])
+  } finally {
+    for (const d of dirs) for (const name of [reused, mine]) fs.rmSync(path.join(d, name), { recursive: true, force: true })
+  }
 })
