@@ -181,16 +181,29 @@ export class Runtime implements ContainerContext, AsyncDisposable {
    * Collects, once per process, what a crashed process left on this root:
    * network rules and interfaces of dead containers, exited auto-remove
    * containers, unfinished creates (like a daemon's recovery at start), and
-   * the networks and volumes of compose projects whose owner process died,
-   * and the temporary files (and tmpfs secret files) of builds whose process died.
+   * the networks and volumes of compose projects whose owner process died;
+   * once it has resolved, in the background, the temporary files (and tmpfs
+   * secret files) of builds whose process died.
    */
   ready(): Promise<void> {
-    // Compose projects after containers: a dead owner's networks and volumes are free once its containers are gone.
-    this.recovered ??= collectGarbage(this)
-      .then(() => collectDeadOwnedGroups(this.root, this.networks, this.volumes))
-      .then(() => void collectDeadBuildScratch(this.root, (dir) => (this.userIds ? this.userIds.removeTree(dir) : removeTreeAt(dir))))
-      .then(() => void collectDeadSecretDirs(!!this.userIds))
+    if (!this.recovered) {
+      // Compose projects after containers: a dead owner's networks and volumes are free once its containers are gone.
+      this.recovered = collectGarbage(this).then(() => collectDeadOwnedGroups(this.root, this.networks, this.volumes))
+      // After ready() resolves, off the start path: no start waits for dead builds' files, which only ever get
+      // names of their own (pid and start time), so removing them later races nothing.
+      this.recovered.then(() => setImmediate(() => this.collectDeadBuilds()), () => {})
+    }
     return this.recovered
+  }
+
+  /** Removes the temporary files (and tmpfs secret directories) of build processes that no longer run. */
+  private collectDeadBuilds(): void {
+    try {
+      collectDeadBuildScratch(this.root, (dir) => (this.userIds ? this.userIds.removeTree(dir) : removeTreeAt(dir)))
+      collectDeadSecretDirs(!!this.userIds)
+    } catch (err) {
+      debug('collecting dead builds\' files on %s failed: %s', this.root, (err as Error).message)
+    }
   }
 
   /**

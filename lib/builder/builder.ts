@@ -46,7 +46,7 @@ export async function buildImage(context: string, options: BuildOptions = {}): P
   const opts = optionsObject(options, 'Image.build()')
   const rt = contextOf({ runtime: opts.runtime as ContainerContext | undefined })
   throwIfAborted(opts.signal, 'Image.build()')
-  await rt.ready() // a killed build's temporary files go before this one makes its own
+  await rt.ready() // what crashed processes left is collected first (dead builds' temporary files right after, in the background)
   const { text, file } = dockerfileOf(context, opts.dockerfile)
   const df = parseDockerfile(text)
   const plan = splitStages(df)

@@ -23,6 +23,15 @@ let runtime: Runtime
 useRuntime((rt) => (runtime = rt), { busybox: true, hostImage: false })
 const context = useBuildContexts('mc-build-killed-')
 
+/** Polls `done` until it holds (ready() removes dead builds' files right after it resolves); throws past 10 s. */
+async function eventually(done: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`not removed within 10 s: ${what}`)
+    await sleep(20)
+  }
+}
+
 /** What <root>/tmp holds: its files, and the entries of its directories as "dir/name". */
 function tmpEntries(root: string): string[] {
   const tmp = path.join(root, 'tmp')
@@ -74,6 +83,7 @@ test('the bind copies and the URL download of a SIGKILLed build are removed at t
 
     const next = new Runtime({ root: runtime.root })
     await next.ready()
+    await eventually(() => tmpEntries(runtime.root).length === 1, tmpEntries(runtime.root).join(', '))
     expect(tmpEntries(runtime.root)).toEqual([mineRel])
   } finally {
     child.kill('SIGKILL')
@@ -93,6 +103,7 @@ test("the tmpfs secret directory of a build killed before its RUN started is rem
   try {
     const next = new Runtime({ root: runtime.root })
     await next.ready()
+    await eventually(() => !fs.existsSync(dead), dead)
     expect([fs.existsSync(dead), fs.existsSync(live)]).toEqual([false, true])
   } finally {
     for (const dir of [live, dead]) fs.rmSync(dir, { recursive: true, force: true })
