@@ -48,7 +48,8 @@ export interface RunStepInput {
 /** Runs the step; returns the diffID of the layer it made. */
 export async function runStep(rt: ContainerContext, input: RunStepInput): Promise<string> {
   // No VOLUMEs: BuildKit mounts none for RUN, so what RUN writes there stays in the layer and no mount point is added to it.
-  const { volumes: _volumes, ...config } = input.image.config
+  // No HEALTHCHECK: BuildKit runs none in a RUN, and a check's writes would land in the step's layer.
+  const { volumes: _volumes, healthcheck: _healthcheck, ...config } = input.image.config
   const options = { env: input.env, user: config.user || undefined, workdir: config.workdir || undefined, network: input.network, mounts: input.mounts, signal: input.signal }
   return withThrowawayContainer(rt, { ...input.image, config }, input.cmd, options, async (container) => {
     await startWithProcessEnv(container, input.processEnv ?? [], input.signal)

@@ -255,3 +255,11 @@ test('a step stores its layer in one pass: the blob written is not read back to 
   expect(opened.filter((name) => built.includes(name))).toEqual([])
   expect(await runOutput(runtime, img!.id, ['cat', '/b'])).toMatch(/^one pass/)
 })
+
+test("a RUN runs no health check of the stage's HEALTHCHECK (as BuildKit): its command's writes are not in the step's layer", async () => {
+  const df = ['FROM bb', 'HEALTHCHECK --interval=100ms --start-period=0s --start-interval=100ms CMD touch /probed', 'RUN sleep 1.5', ''].join('\n')
+  const img = await Image.build(context({}), { runtime, network: 'none', noCache: true, dockerfile: { content: df } })
+  expect(img.config.healthcheck?.test).toEqual(['CMD-SHELL', 'touch /probed']) // the image keeps it
+  const runLayer = runtime.images.layerPath(img.details.layers.at(-1)!)
+  expect(fs.readdirSync(runLayer)).not.toContain('probed')
+})
