@@ -16,7 +16,6 @@ import type { BuildOptions, BuildProgress, BuildStep } from '../image/image'
 import { hostPlatform } from '../image/platform'
 import { normaliseRef } from '../image/store'
 import { KeyedLock } from '../util/keyed-lock'
-import { PendingWork } from '../util/pending-work'
 import { optionsObject } from '../util/options-object'
 import { stableHash } from '../util/stable-hash'
 import { BuildCache, type CachedLayer } from './cache'
@@ -54,15 +53,13 @@ export async function buildImage(context: string, options: BuildOptions = {}): P
   const target = targetStage(plan.stages, opts.target)
   const refs = (typeof opts.tag === 'string' ? [opts.tag] : (opts.tag ?? [])).map(normaliseRef)
   const ctx = BuildContext.open(context, file)
-  const builder = new Builder(rt, df, plan, ctx, opts)
   try {
-    const state = await builder.stage(target)
+    const state = await new Builder(rt, df, plan, ctx, opts).stage(target)
     const config = { ...state.config, ...(opts.labels ? { labels: { ...state.config.labels, ...opts.labels } } : {}) }
     const created = opts.sourceDateEpoch === undefined ? undefined : new Date(opts.sourceDateEpoch * 1000).toISOString()
     const stored = rt.images.putImage(state.layers, config, { refs, hostBinds: state.hostBinds, history: state.history, ...(created ? { created } : {}) })
     return await Image.get(stored.id, { runtime: rt })
   } finally {
-    await builder.cleanups.settled() // the RUNs' throwaway containers, removed meanwhile: none is left once the build returns
     ctx.close()
   }
 }
@@ -86,8 +83,6 @@ class Builder {
   /** Instructions taken from the cache (for onProgress). */
   private readonly cachedSteps = new Set<Instruction>()
   private readonly globals: Map<string, string>
-  /** RUNs' throwaway containers being removed beside the next steps. */
-  readonly cleanups = new PendingWork()
 
   constructor(
     private readonly rt: ContainerContext,
@@ -290,7 +285,6 @@ class Builder {
               where: this.step(s, ins),
               onLine: (l) => this.opts.onLog?.(l, this.step(s, ins)),
               signal: this.opts.signal,
-              cleanups: this.cleanups,
             }),
           ),
         ),

@@ -15,7 +15,6 @@ import type { ContainerContext } from '../container/context'
 import { layerFromUpper } from '../files'
 import type { NetworkMode } from '../container/types'
 import type { MountOption } from '../storage/mount-types'
-import type { PendingWork } from '../util/pending-work'
 import { withThrowawayContainer, type StageImage } from './throwaway-container'
 
 /** What a RUN needs besides its command. */
@@ -41,8 +40,6 @@ export interface RunStepInput {
   readonly where: { stage: string; line: number; instruction: string }
   readonly onLine: (line: string) => void
   readonly signal?: AbortSignal
-  /** Where the throwaway container's removal goes once the layer is made: off the step's path, the build waits for it before it returns. */
-  readonly cleanups: PendingWork
 }
 
 /** Runs the step; returns the diffID of the layer it made. */
@@ -65,7 +62,7 @@ export async function runStep(rt: ContainerContext, input: RunStepInput): Promis
     for (const t of input.addedTargets ?? []) removeMountPoint(upper, t)
     if (input.clampMtimesTo) clampMtimes(upper, input.clampMtimesTo)
     return await rt.images.layers.addTar(layerFromUpper(upper, rt.userIds?.insideIds(), rt.userIds?.sourceReads()))
-  }, input.cleanups)
+  })
 }
 
 /** Sets every mtime in the (throwaway) upper dir later than `to` to `to`, links not followed, so the layer's bytes do not depend on when it ran. */

@@ -2,7 +2,7 @@
  * The builder's throwaway container: a container of a stage's files (its
  * layers, config and host binds, under a throwaway image), for a RUN to run
  * in or a `COPY --from` to read; the container and its image are removed
- * whatever happens (a RUN's in the background: its layer is made by then).
+ * whatever happens.
  *
  * @module
  */
@@ -11,8 +11,6 @@ import { Container } from '../container/container'
 import type { ContainerContext } from '../container/context'
 import type { RunOptions } from '../container/types'
 import type { HostBind, ImageConfig } from '../image/store'
-import { debug } from '../util/debug'
-import type { PendingWork } from '../util/pending-work'
 
 /** What a stage's container is made of. */
 export interface StageImage {
@@ -22,25 +20,16 @@ export interface StageImage {
   hostBinds: HostBind[]
 }
 
-/**
- * Runs `use` with a created (not started) container of `image` running `cmd`
- * (no entrypoint). The container and its image are removed once `use`
- * settles: awaited, or, given `cleanups`, tracked there and left to run
- * beside the caller's next steps (whoever owns `cleanups` waits for them).
- */
-export async function withThrowawayContainer<T>(rt: ContainerContext, image: StageImage, cmd: string[], options: Omit<RunOptions, 'entrypoint'>, use: (c: Container) => Promise<T>, cleanups?: PendingWork): Promise<T> {
+/** Runs `use` with a created (not started) container of `image` running `cmd` (no entrypoint). */
+export async function withThrowawayContainer<T>(rt: ContainerContext, image: StageImage, cmd: string[], options: Omit<RunOptions, 'entrypoint'>, use: (c: Container) => Promise<T>): Promise<T> {
   // A unique history entry keeps this throwaway image's id its own, even beside an identical build's.
   const temp = rt.images.putImage(image.layers, image.config, { hostBinds: image.hostBinds, history: [{ comment: `minicontainer build ${randomBytes(8).toString('hex')}` }] })
   let container: Container | undefined
-  const removeBoth = async () => {
-    await container?.remove({ force: true }).catch(() => {})
-    rt.images.forget(temp.id)
-  }
   try {
     container = await Container.create(temp.id, cmd, { ...options, runtime: rt, entrypoint: [] })
     return await use(container)
   } finally {
-    if (cleanups) void cleanups.track(removeBoth().catch((err: unknown) => debug('removing the throwaway image %s failed: %s', temp.id, (err as Error).message)))
-    else await removeBoth()
+    await container?.remove({ force: true }).catch(() => {})
+    rt.images.forget(temp.id)
   }
 }
