@@ -32,7 +32,7 @@ import { runCommandOf, withScriptMount } from './run-command'
 import { BindSources, type BindRequest } from './bind-sources'
 import { cacheMountsOf, type CacheMounts, parseRunMounts, type MountInputs, type RunMount } from './run-mounts'
 import { RunSecrets } from './run-secrets'
-import { runStep } from './run-step'
+import { containerStubs, runStep } from './run-step'
 import { SourceDigestMemo } from './source-digest-memo'
 import { chownOf, sourcesDigest, withSourcesFromLayers } from './sources'
 import { applyConfigInstruction, scopeOf, shellOf, workdirOf, type StageState } from './stage-state'
@@ -254,7 +254,8 @@ class Builder {
     const fileMounts = mounts.filter((m) => m.type !== 'secret' && m.type !== 'ssh')
     const args = [...state.args].filter(([k]) => !(state.config.env ?? []).some((kv) => kv.startsWith(`${k}=`))).map(([k, v]) => `${k}=${v}`)
     const network = this.networkOf(ins)
-    const addedTargets = await this.withView(state, (view) => mounts.flatMap((m) => (m.target ? missingChain(view, m.target) : [])))
+    const targets = [...mounts.flatMap((m) => (m.target ? [m.target] : [])), ...containerStubs]
+    const addedTargets = await this.withView(state, (view) => deepestFirst(targets.flatMap((t) => missingChain(view, t))))
     const inputs = await Promise.all(fileMounts.map((m) => this.mountInput(m, ins)))
     const inputOf = (m: RunMount) => inputs[fileMounts.indexOf(m)]
     const bindSources = new BindSources(this.ctx.dir, this.rt.root, this.rt.userIds)
@@ -476,6 +477,11 @@ function missingChain(view: LayerView, p: string): string[] {
   const out: string[] = []
   for (let d = p; d !== '/' && !view.stat(d); d = path.posix.dirname(d)) out.push(d)
   return out
+}
+
+/** Distinct paths, each after every path below it (children are removed before their parents). */
+function deepestFirst(paths: string[]): string[] {
+  return [...new Set(paths)].sort((a, b) => b.split('/').length - a.split('/').length)
 }
 
 /** An image's files as a stage's: layers, config, host binds (an `Image.fromHost()` image binds the host's /usr). */

@@ -13,9 +13,17 @@ import { BuildError } from '../errors'
 import { startWithProcessEnv, type Container } from '../container/container'
 import type { ContainerContext } from '../container/context'
 import { layerFromUpper } from '../files'
+import { removeTreeAt } from '../files/tree'
 import type { NetworkMode } from '../container/types'
 import type { MountOption } from '../storage/mount-types'
 import { withThrowawayContainer, type StageImage } from './throwaway-container'
+
+/**
+ * What a container adds to a root that lacks it, made in its upper dir: the
+ * mount points of its /etc files and the /etc/mtab link (Docker's init layer
+ * has it). No RUN layer of BuildKit or the classic builder holds them.
+ */
+export const containerStubs: readonly string[] = ['/etc/hostname', '/etc/hosts', '/etc/resolv.conf', '/etc/mtab']
 
 /** What a RUN needs besides its command. */
 export interface RunStepInput {
@@ -32,7 +40,7 @@ export interface RunStepInput {
   readonly network: NetworkMode
   /** RUN's --mount mounts (and a here-document script's). */
   readonly mounts?: MountOption[]
-  /** Mount targets and their parents that the image lacks, deepest first: the mount points made for them are taken out of the layer. */
+  /** Mount targets (and {@link containerStubs}) and their parents that the image lacks, deepest first: the mount points made for them are taken out of the layer. */
   readonly addedTargets?: string[]
   /** sourceDateEpoch: later mtimes in the layer are set to this. */
   readonly clampMtimesTo?: Date
@@ -59,7 +67,9 @@ export async function runStep(rt: ContainerContext, input: RunStepInput): Promis
       throw new BuildError(stage, line, instruction, exit.exitCode, output.slice(-50), `process ${JSON.stringify(input.cmd.join(' '))} did not complete successfully: exit code: ${exit.exitCode}`)
     }
     const upper = rt.containers.paths(container.id).upper
-    for (const t of input.addedTargets ?? []) removeMountPoint(upper, t)
+    // Rootless, a directory of the upper dir copied up from the image belongs to a subordinate id: the keeper removes there.
+    const remove = (p: string) => (rt.userIds ? rt.userIds.removeTree(p) : removeTreeAt(p))
+    for (const t of input.addedTargets ?? []) removeMountPoint(upper, t, remove)
     if (input.clampMtimesTo) clampMtimes(upper, input.clampMtimesTo)
     return await rt.images.layers.addTar(layerFromUpper(upper, rt.userIds?.insideIds(), rt.userIds?.sourceReads()))
   })
@@ -75,13 +85,11 @@ function clampMtimes(dir: string, to: Date): void {
   if (fs.lstatSync(dir).mtimeMs > to.getTime()) fs.lutimesSync(dir, to, to)
 }
 
-/** Removes a mount point (or a parent made for one) from the upper dir when it is still empty: the image lacks it, the RUN put nothing there. */
-function removeMountPoint(upper: string, p: string): void {
+/** Removes a mount point (or a parent made for one, or the /etc/mtab link) from the upper dir when it is still as made: the image lacks it, the RUN put nothing there. */
+function removeMountPoint(upper: string, p: string, remove: (path: string) => void): void {
   const abs = path.join(upper, p)
   const st = fs.lstatSync(abs, { throwIfNoEntry: false })
-  if (!st || (st.isDirectory() ? fs.readdirSync(abs).length : st.size)) return
-  if (st.isDirectory()) fs.rmdirSync(abs)
-  else fs.unlinkSync(abs)
+  if (st && (st.isDirectory() ? fs.readdirSync(abs).length === 0 : st.isSymbolicLink() ? fs.readlinkSync(abs) === '/proc/mounts' : st.size === 0)) remove(abs)
 }
 
 async function linesOf(c: Container): Promise<string[]> {

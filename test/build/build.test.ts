@@ -263,3 +263,14 @@ test("a RUN runs no health check of the stage's HEALTHCHECK (as BuildKit): its c
   const runLayer = runtime.images.layerPath(img.details.layers.at(-1)!)
   expect(fs.readdirSync(runLayer)).not.toContain('probed')
 })
+
+test("a RUN's layer holds what it wrote, not the container's /etc/hosts, /etc/hostname, /etc/resolv.conf and /etc/mtab stubs of an image without them (as BuildKit's and the classic builder's)", async () => {
+  const img = await Image.build(context({}), { runtime, network: 'none', noCache: true, dockerfile: { content: 'FROM bb\nRUN cat /etc/hosts /etc/resolv.conf > /x && readlink /etc/mtab >> /x\n' } })
+  const runLayer = runtime.images.layerPath(img.details.layers.at(-1)!)
+  const entries = (dir: string): string[] => fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => [e.name, ...(e.isDirectory() ? entries(path.join(dir, e.name)).map((n) => `${e.name}/${n}`) : [])])
+  expect(entries(runLayer).filter((e) => e !== 'etc')).toEqual(['x']) // an /etc the base has stays, as the modified directory BuildKit's layer has too
+  const x = fs.readFileSync(path.join(runLayer, 'x'), 'utf8')
+  expect(x).toContain('localhost') // the RUN saw them
+  expect(x).toContain('/proc/mounts')
+  expect(await runOutput(runtime, img.id, ['sh', '-c', 'cat /etc/hosts | grep -c localhost'])).not.toBe('0\n') // and a container of the image gets its own
+})
