@@ -255,7 +255,8 @@ class Builder {
     const args = [...state.args].filter(([k]) => !(state.config.env ?? []).some((kv) => kv.startsWith(`${k}=`))).map(([k, v]) => `${k}=${v}`)
     const network = this.networkOf(ins)
     const targets = [...mounts.flatMap((m) => (m.target ? [m.target] : [])), ...containerStubs]
-    const addedTargets = await this.withView(state, (view) => deepestFirst(targets.flatMap((t) => missingChain(view, t))))
+    // Looked up when the step runs: a cache hit opens no view of the stage's layers.
+    const addedTargets = () => this.withView(state, (view) => deepestFirst(targets.flatMap((t) => missingChain(view, t))))
     const inputs = await Promise.all(fileMounts.map((m) => this.mountInput(m, ins)))
     const inputOf = (m: RunMount) => inputs[fileMounts.indexOf(m)]
     const bindSources = new BindSources(this.ctx.dir, this.rt.root, this.rt.userIds)
@@ -269,8 +270,9 @@ class Builder {
     // As BuildKit's: what the process sees (env, user, workdir), never the rest of the config (a LABEL or CMD above does not rerun a RUN).
     // Secrets' values are not in it: only the mounts as written (a changed secret is a hit, as in BuildKit).
     const seen = { env: state.config.env ?? [], user: state.config.user ?? '', workdir: state.config.workdir ?? '' }
-    await this.layerStep(s, state, ins, ['RUN', cmd, script ?? null, mounts, inputs.map((i) => i?.key ?? null), args, network, seen], () =>
-      this.secrets.with(mounts, (secretMounts, secretEnv, secretsMounted) =>
+    await this.layerStep(s, state, ins, ['RUN', cmd, script ?? null, mounts, inputs.map((i) => i?.key ?? null), args, network, seen], async () => {
+      const added = await addedTargets()
+      return this.secrets.with(mounts, (secretMounts, secretEnv, secretsMounted) =>
         this.cacheMounts.with(fileMounts, mountInputs, !!this.opts.noCache, (runMounts) =>
           withScriptMount(script, (scriptMounts) =>
             runStep(this.rt, {
@@ -281,7 +283,7 @@ class Builder {
               onStarted: secretsMounted,
               network,
               mounts: [...runMounts, ...secretMounts, ...scriptMounts],
-              addedTargets,
+              addedTargets: added,
               clampMtimesTo: this.epoch,
               where: this.step(s, ins),
               onLine: (l) => this.opts.onLog?.(l, this.step(s, ins)),
@@ -289,8 +291,8 @@ class Builder {
             }),
           ),
         ),
-      ),
-    ).finally(() => bindSources.dispose())
+      )
+    }).finally(() => bindSources.dispose())
   }
 
   /**
