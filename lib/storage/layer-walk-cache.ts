@@ -54,6 +54,8 @@ export class LayerWalkCache {
 
   /** The stat of `rel` in `layer` a listing gave; null when its directory's listing lacks it (not in that layer); undefined when unknown. */
   stat(layer: number, rel: string): fs.Stats | null | undefined {
+    // The layer's root is in no listing (the root's own lists its entries, and its parent is itself).
+    if (rel === '') return undefined
     const known = this.stats.get(keyOf(layer, rel))
     if (known) return known
     const listing = this.listings.get(keyOf(layer, parentOf(rel)))

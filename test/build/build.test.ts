@@ -124,6 +124,14 @@ describe('Image.build', () => {
     fs.rmSync(ctx, { recursive: true, force: true })
   }, 90000)
 
+  it('COPY --from with a glob selects the stage\'s matching files (the walk that matched them does not hide the stage\'s root from their lookups)', async () => {
+    const df = 'FROM bb AS s\nRUN mkdir /d && echo 1 > /d/a.txt && echo 2 > /d/b.txt && echo 3 > /d/c.log\nFROM bb\nCOPY --from=s /d/*.txt /c/\n'
+    const ctx = context({ Dockerfile: df })
+    const img = await Image.build(ctx, { runtime, network: 'none' })
+    expect(await runOutput(runtime, img.id, ['sh', '-c', 'ls /c; cat /c/*'])).toBe('a.txt\nb.txt\n1\n2\n')
+    fs.rmSync(ctx, { recursive: true, force: true })
+  }, 90000)
+
   it('a rebuild reads only the context files changed since they were hashed (others are known by stat identity); a same-size rewrite misses', async () => {
     const ctx = context({ Dockerfile: 'FROM bb\nCOPY a.txt /a\nCOPY b.txt /b\n', 'a.txt': 'a\n', 'b.txt': 'b\n' })
     await new Promise((r) => setTimeout(r, 1100)) // a file changed within the last second is never remembered
