@@ -4,12 +4,37 @@
 
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 
 #include "sockets.h"
 
+/*
+ * This process's umask now, from /proc/self/status (Linux 4.7+): umask(2) can only read it by
+ * setting it, which races with Node's other threads. -1 when it cannot be read.
+ */
+static int32_t current_umask(void) {
+  FILE *f = fopen("/proc/self/status", "re");
+  if (!f) return -1;
+  char line[128];
+  int32_t mask = -1;
+  while (fgets(line, sizeof(line), f))
+    if (!strncmp(line, "Umask:", 6)) {
+      mask = (int32_t)strtol(line + 6, NULL, 8);
+      break;
+    }
+  fclose(f);
+  return mask;
+}
+
 int mc_zygote_fork(int zygote, int control) {
-  int sent = mc_send_fds(zygote, "F", 1, &control, 1);
+  /* The shim takes Node's umask of this moment, as a shim spawned now would (the zygote's is Node's of its own start). */
+  char request[1 + sizeof(int32_t)] = {'F'};
+  int32_t mask = current_umask();
+  memcpy(request + 1, &mask, sizeof(mask));
+  int sent = mc_send_fds(zygote, request, sizeof(request), &control, 1);
   if (sent < 0) return sent;
   int32_t reply;
   ssize_t n;

@@ -30,27 +30,35 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "spec.h"
 
-/* One request: a byte and the control socket passed with it; 0 when Node closed the socket. */
-static int next_request(int *passed) {
-  char byte;
+/*
+ * One request: 'F', Node's umask (int32, -1: unknown) and the control socket passed with it; 0 when
+ * Node closed the socket (or sent less than a request).
+ */
+static int next_request(int *passed, int32_t *mask) {
+  char request[1 + sizeof(int32_t)];
   union {
     char buf[CMSG_SPACE(sizeof(int))];
     struct cmsghdr align;
   } control;
-  struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+  struct iovec iov = {.iov_base = request, .iov_len = sizeof(request)};
   struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf, .msg_controllen = sizeof(control.buf)};
   ssize_t n;
-  do n = recvmsg(MC_ZYGOTE_FD, &msg, MSG_CMSG_CLOEXEC);
+  do n = recvmsg(MC_ZYGOTE_FD, &msg, MSG_CMSG_CLOEXEC | MSG_WAITALL);
   while (n < 0 && errno == EINTR);
-  if (n <= 0) return 0;
   *passed = -1;
   struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
-  if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS && cm->cmsg_len == CMSG_LEN(sizeof(int))) memcpy(passed, CMSG_DATA(cm), sizeof(int));
+  if (n > 0 && cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS && cm->cmsg_len == CMSG_LEN(sizeof(int))) memcpy(passed, CMSG_DATA(cm), sizeof(int));
+  if (n != (ssize_t)sizeof(request)) {
+    if (*passed >= 0) close(*passed);
+    return 0;
+  }
+  memcpy(mask, request + 1, sizeof(*mask));
   return 1;
 }
 
@@ -82,7 +90,8 @@ void mc_zygote(pid_t owner, char **argv, int control_fd) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (getppid() != owner) _exit(1);
   int passed;
-  while (next_request(&passed)) {
+  int32_t mask;
+  while (next_request(&passed, &mask)) {
     if (passed < 0) {
       answer(-EINVAL);
       continue;
@@ -90,6 +99,8 @@ void mc_zygote(pid_t owner, char **argv, int control_fd) {
     pid_t pid = (pid_t)syscall(SYS_clone, CLONE_PARENT, NULL, NULL, NULL, 0);
     if (pid == 0) {
       keep_only(passed, control_fd);
+      /* Node's umask at the request, as a shim spawned then would have it, not Node's at the zygote's start. */
+      if (mask >= 0) umask((mode_t)(mask & 0777));
       rename_to_run(argv);
       return;
     }

@@ -10,9 +10,9 @@
 #define MC_ZYGOTE_FD 4
 
 /*
- * The zygote's loop (argv: mc-shim zygote <owner> <protocol>): for each fork request (one byte with
+ * The zygote's loop (argv: mc-shim zygote <owner> <protocol>): for each fork request (F, Node's umask, with
  * a control socket attached), a run shim that is Node's child (CLONE_PARENT). Returns only in such a
- * child, with that socket as `control_fd`, no other fd but 0-2, and argv reading "mc-shim run
+ * child, with that socket as `control_fd`, no other fd but 0-2, the umask sent, and argv reading "mc-shim run
  * <owner>"; the zygote itself exits when Node closes its socket or dies.
  */
 void mc_zygote(pid_t owner, char **argv, int control_fd);

@@ -128,3 +128,25 @@ test('a forked shim waiting for its spec carries what a spawned one does: signal
     await zygote.stop()
   }
 })
+
+test('a shim forked after process.umask() changed has the new umask, as one spawned then has (not the zygote\'s)', async () => {
+  const zygote = await ShimZygote.start()
+  const devNull = fs.openSync('/dev/null', 'r+')
+  const made: Shim[] = []
+  const before = process.umask(0o027)
+  try {
+    made.push(await Shim.spawnAsync('run', { stdin: devNull, stdout: devNull, stderr: devNull }, false), await Shim.forkedBy(zygote))
+    const [spawned, forked] = made
+    // The zygote answers with the pid at once: read the shims once they have set themselves up.
+    const ownNet = (pid: number) => fs.readlinkSync(`/proc/${pid}/ns/net`) !== fs.readlinkSync('/proc/self/ns/net')
+    for (const t0 = Date.now(); Date.now() - t0 < 5000 && !made.every((s) => ownNet(s.shimPid)); ) await sleep(10)
+    expect(inherited(zygote.pid).Umask).toBe(before.toString(8).padStart(4, '0'))
+    expect([inherited(spawned.shimPid).Umask, inherited(forked.shimPid).Umask]).toEqual(['0027', '0027'])
+  } finally {
+    process.umask(before)
+    fs.closeSync(devNull)
+    for (const s of made) s.kill()
+    await Promise.all(made.map((s) => s.hold(s.closed)))
+    await zygote.stop()
+  }
+})
