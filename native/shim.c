@@ -12,7 +12,7 @@
  *   mc-shim netns-sockets     send Node netlink sockets opened in another network namespace (netns-sockets.c)
  *   mc-shim relay             a published port's relay into a rootless network namespace (relay.c)
  *   mc-shim keeper <owner>    hold a rootless runtime's mapped user namespace (keeper.c; its own protocol on fd 3)
- *   mc-shim zygote <owner> <protocol>   fork `run` shims for Node on request (zygote.c; its own protocol on fd 4)
+ *   mc-shim zygote <owner> <protocol>   fork `run` and `exec` shims for Node on request (zygote.c; its own protocol on fd 4)
  *
  * fd 3 is a socket to Node. Node writes the spec (spec.h); the shim answers
  * with lines:
@@ -352,11 +352,8 @@ int main(int argc, char **argv) {
   if (!strcmp(argv[1], "keeper") && argc > 2) return mc_keeper(CONTROL_FD, (pid_t)atoi(argv[2]));
   const char *mode = argv[1];
   pid_t owner = argc > 2 ? (pid_t)atoi(argv[2]) : 0;
-  /* Returns in each shim it forks, which goes on as `mc-shim run <owner>` would. */
-  if (!strcmp(mode, "zygote") && argc > 3) {
-    mc_zygote(owner, argv, CONTROL_FD);
-    mode = "run";
-  }
+  /* Returns in each shim it forks, which goes on as `mc-shim run|exec <owner>` would. */
+  if (!strcmp(mode, "zygote") && argc > 3) mode = mc_zygote(owner, argv, CONTROL_FD);
   /* Until a child exists, failures are said to Node directly. */
   mc_report_to(say_failure, 1);
   /* Off the start's path: a spare shim waits here in Node's pool until a start sends its spec. */

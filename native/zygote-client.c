@@ -29,12 +29,13 @@ static int32_t current_umask(void) {
   return mask;
 }
 
-int mc_zygote_fork(int zygote, int control) {
+int mc_zygote_fork(int zygote, const int *fds, int nfds) {
+  if (nfds != 1 && nfds != 4) return -EINVAL;
   /* The shim takes Node's umask of this moment, as a shim spawned now would (the zygote's is Node's of its own start). */
-  char request[1 + sizeof(int32_t)] = {'F'};
+  char request[1 + sizeof(int32_t)] = {nfds == 1 ? 'F' : 'E'};
   int32_t mask = current_umask();
   memcpy(request + 1, &mask, sizeof(mask));
-  int sent = mc_send_fds(zygote, request, sizeof(request), &control, 1);
+  int sent = mc_send_fds(zygote, request, sizeof(request), fds, nfds);
   if (sent < 0) return sent;
   int32_t reply;
   ssize_t n;

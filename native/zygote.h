@@ -10,13 +10,18 @@
 #define MC_ZYGOTE_FD 4
 
 /*
- * The zygote's loop (argv: mc-shim zygote <owner> <protocol>): for each fork request (F, Node's umask, with
- * a control socket attached), a run shim that is Node's child (CLONE_PARENT). Returns only in such a
- * child, with that socket as `control_fd`, no other fd but 0-2, the umask sent, and argv reading "mc-shim run
- * <owner>"; the zygote itself exits when Node closes its socket or dies.
+ * The zygote's loop (argv: mc-shim zygote <owner> <protocol>): for each fork request (a byte and Node's
+ * umask, with fds attached: 'F' and a control socket for a run shim, 'E' and a control socket, stdin,
+ * stdout and stderr for an exec shim), a shim that is Node's child (CLONE_PARENT). Returns only in such a
+ * child, its mode ("run" or "exec"), with that socket as `control_fd`, the passed stdio (an exec
+ * shim's) as 0-2, no other fd, the umask sent, and argv reading "mc-shim <mode> <owner>"; the zygote itself exits
+ * when Node closes its socket or dies.
  */
-void mc_zygote(pid_t owner, char **argv, int control_fd);
+const char *mc_zygote(pid_t owner, char **argv, int control_fd);
 
-/* Node's side: asks the zygote for a run shim whose fd 3 is `control`; its pid, or -errno. */
-int mc_zygote_fork(int zygote, int control);
+/*
+ * Node's side: asks the zygote for a shim whose fd 3 is fds[0]: a run shim when nfds is 1, an exec
+ * shim whose stdio are fds[1..3] when nfds is 4. Its pid, or -errno.
+ */
+int mc_zygote_fork(int zygote, const int *fds, int nfds);
 #endif

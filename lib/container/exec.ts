@@ -46,7 +46,7 @@ export async function runExec(spec: Buffer, stdin: string | Buffer | undefined, 
   const [inR, inW] = pipe()
   let shim: Shim
   try {
-    shim = Shim.spawn('exec', { stdin: inR, stdout: outW, stderr: errW }, false).send(spec)
+    shim = (await Shim.forExec({ stdin: inR, stdout: outW, stderr: errW })).send(spec)
   } catch (err) {
     for (const fd of [outR, errR, inW]) closeQuietly(fd)
     throw err

@@ -3,8 +3,8 @@
  *
  * The shim is posix_spawn'ed through koffi (child_process.spawn costs ~6 ms
  * here, posix_spawn a fraction of that) with a socketpair as fd 3; a `run`
- * shim is forked by the zygote (./zygote.ts) instead, which skips the exec. Node
- * watches the socket with a net.Socket, so a running container costs one
+ * shim, and an `exec` shim while the zygote runs, is forked by the zygote
+ * (./zygote.ts) instead, which skips the exec. Node watches the socket with a net.Socket, so a running container costs one
  * epoll registration — no polling, no thread-pool thread.
  *
  * @module
@@ -168,9 +168,30 @@ export class Shim {
     return Shim.started((theirs) => spawnProcessAsync(shimPath, shimArgv(mode), [], shimFds(stdio, theirs), detach))
   }
 
-  /** A `run` shim forked by `zygote` (stdio /dev/null, owned: what a spare is); rejects when the zygote is gone. */
-  static forkedBy(zygote: ShimZygote): Promise<Shim> {
-    return Shim.started((theirs) => zygote.fork(theirs))
+  /**
+   * A shim forked by `zygote`: a `run` shim (stdio /dev/null, owned: what a
+   * spare is), or with `stdio` an `exec` shim (what {@link spawn} makes of
+   * it); rejects when the zygote is gone.
+   */
+  static forkedBy(zygote: ShimZygote, stdio?: ShimStdio): Promise<Shim> {
+    return Shim.started((theirs) => zygote.fork(theirs, stdio && [stdio.stdin, stdio.stdout, stdio.stderr]))
+  }
+
+  /**
+   * An `exec` shim with `stdio` (the caller closes them once it resolved):
+   * forked by the zygote while one runs (a container ran here), which skips
+   * the shim's exec and start; spawned otherwise, or when the zygote is gone.
+   */
+  static async forExec(stdio: ShimStdio): Promise<Shim> {
+    // No zygote is started for an exec alone (one into another process's container): a run starts it.
+    const forker = zygote && (await runningZygote())
+    if (forker)
+      try {
+        return await Shim.forkedBy(forker, stdio)
+      } catch {
+        // The zygote is gone: this shim is spawned, and the next run starts a new zygote.
+      }
+    return Shim.spawn('exec', stdio, false)
   }
 
   /** A shim that `start` makes with `theirs` as its end of the control socket, which is closed here once it has. */

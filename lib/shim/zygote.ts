@@ -1,11 +1,12 @@
 /**
  * The shim zygote (native/zygote.c): one `mc-shim zygote` per copy of this
- * module while run shims are wanted, which forks each run shim instead of
+ * module while run shims are wanted, which forks each run shim (and the
+ * exec shims meanwhile) instead of
  * Node spawning and exec'ing it. Starting a static glibc program costs ~0.6
  * ms of CPU on a VM (glibc's start traps to the hypervisor with `cpuid`); a
  * fork of the small, started zygote skips it. The shim it forks is Node's
- * child (CLONE_PARENT), with /dev/null as stdio and its own control socket
- * as fd 3: what a spawned spare run shim is.
+ * child (CLONE_PARENT), with /dev/null as stdio (an exec shim: the pipes
+ * Node passed) and its own control socket as fd 3: what a spawned shim is.
  *
  * @module
  */
@@ -40,15 +41,16 @@ export class ShimZygote {
   }
 
   /**
-   * A run shim forked from the zygote, with `control` as its fd 3 (the
-   * caller closes its copy): its pid. Rejects, and stops the zygote, when
-   * the zygote is gone or could not fork.
+   * A shim forked from the zygote, with `control` as its fd 3 (the caller
+   * closes its copy): a run shim, or with `stdio` (an exec's pipes, which
+   * the caller closes too) an exec shim. Its pid. Rejects, and stops the
+   * zygote, when the zygote is gone or could not fork.
    */
-  async fork(control: number): Promise<number> {
+  async fork(control: number, stdio?: readonly [stdin: number, stdout: number, stderr: number]): Promise<number> {
     return this.turns.run(async () => {
       if (this.stopping) throw new SyscallError('zygote fork', 'ESHUTDOWN')
       try {
-        return await forkFromZygoteAsync(this.socket, control)
+        return await forkFromZygoteAsync(this.socket, stdio ? [control, ...stdio] : [control])
       } catch (err) {
         void this.stop()
         throw err

@@ -79,7 +79,7 @@ export function nativeFunctions<K extends string>(prototypes: Record<K, string>)
 
 const nativeCalls = nativeFunctions({
   spawn: 'int mc_spawn(const char *path, const char **argv, const char **envp, const int *fds, int nfds, int new_session)',
-  zygoteFork: 'int mc_zygote_fork(int zygote, int control)',
+  zygoteFork: 'int mc_zygote_fork(int zygote, const int *fds, int nfds)',
   openat2: 'int mc_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode, uint64_t resolve)',
 })
 
@@ -177,11 +177,12 @@ function onWorker(fn: NativeFunction, args: unknown[], syscall: string, subject?
 
 /**
  * Asks the zygote behind socket `zygote` (native/zygote.c) for a process forked from it, whose fd 3
- * is `control`, on a worker thread (the zygote answers once it forked). Its pid; one request at a time
- * per zygote, or the answers cross.
+ * is `fds[0]`: a run shim for one fd, an exec shim whose stdio are `fds[1..3]` for four. On a worker
+ * thread (the zygote answers once it forked). Its pid; one request at a time per zygote, or the
+ * answers cross.
  */
-export function forkFromZygoteAsync(zygote: number, control: number): Promise<number> {
-  return inAsyncSlot(() => onWorker(nativeCalls().zygoteFork, [zygote, control], 'zygote fork'))
+export function forkFromZygoteAsync(zygote: number, fds: readonly number[]): Promise<number> {
+  return inAsyncSlot(() => onWorker(nativeCalls().zygoteFork, [zygote, fds, fds.length], 'zygote fork'))
 }
 
 const LOCK_EX = 2
