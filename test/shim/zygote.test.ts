@@ -150,3 +150,64 @@ test('a shim forked after process.umask() changed has the new umask, as one spaw
     await zygote.stop()
   }
 })
+
+/** Where the stack of `pid` lies: a forked process's is its parent's, an exec'd one's is placed anew. */
+function stackOf(pid: number): string {
+  return /^(\S+) .*\[stack\]$/m.exec(fs.readFileSync(`/proc/${pid}/maps`, 'utf8'))?.[1] ?? 'none'
+}
+
+/** Our children that are exec shims. */
+function execShims(): number[] {
+  return childProcesses(process.pid)
+    .map(([pid]) => pid)
+    .filter((pid) => commandLine(pid).startsWith('mc-shim exec'))
+}
+
+test('exec shims are forked by the zygote, read "mc-shim exec <our pid>", have pipes of their own as stdio, and share no socket or pipe with a sibling, the zygote or the run shim', async () => {
+  const c = await run('host', ['sleep', '60'], { runtime, network: 'none' })
+  try {
+    const { zygote, run: runShims } = shims()
+    expect(zygote).toHaveLength(1)
+    // Three at once, sleeping long enough for us to look at their shims.
+    const execs = ['a', 'b', 'c'].map((tag) => c.exec(['sh', '-c', `sleep 2; echo ${tag}-out; echo ${tag}-err >&2`]))
+    for (const t0 = Date.now(); Date.now() - t0 < 5000 && execShims().length < 3; ) await sleep(10)
+    const execPids = execShims()
+    expect(execPids).toHaveLength(3)
+    for (const pid of execPids) {
+      expect(commandLine(pid)).toBe(`mc-shim exec ${process.pid}`)
+      expect({ pid, stack: stackOf(pid) }).toEqual({ pid, stack: stackOf(zygote[0]) })
+    }
+    const channels = (pid: number) => new Set([...fdTargets(pid).values()].filter((t) => /^(socket|pipe):/.test(t)))
+    const others = [...zygote, ...runShims]
+    for (const pid of execPids) {
+      const fds = fdTargets(pid)
+      // stdin, stdout, stderr: three pipes of its own, and its control socket as fd 3 (the others it opened itself).
+      expect([0, 1, 2, 3].map((fd) => /^(pipe|socket):/.exec(fds.get(fd) ?? '')?.[1])).toEqual(['pipe', 'pipe', 'pipe', 'socket'])
+      expect(new Set([0, 1, 2].map((fd) => fds.get(fd))).size).toBe(3)
+      const own = channels(pid)
+      for (const other of [...others, ...execPids.filter((p) => p !== pid)]) expect({ pid, other, shared: [...own].filter((t) => channels(other).has(t)) }).toEqual({ pid, other, shared: [] })
+    }
+    const results = await Promise.all(execs)
+    expect(results.map((r) => [r.exitCode, r.stdout, r.stderr]).sort()).toEqual([
+      [0, 'a-out\n', 'a-err\n'],
+      [0, 'b-out\n', 'b-err\n'],
+      [0, 'c-out\n', 'c-err\n'],
+    ])
+  } finally {
+    await c.remove({ force: true })
+  }
+})
+
+test('with the zygote gone, an exec shim is spawned, and the exec succeeds', async () => {
+  const c = await run('host', ['sleep', '60'], { runtime, network: 'none' })
+  try {
+    const [killed] = shims().zygote
+    expect(killed).toBeDefined()
+    process.kill(killed, 'SIGKILL')
+    for (const t0 = Date.now(); Date.now() - t0 < 5000 && fs.readFileSync(`/proc/${killed}/stat`, 'utf8').split(' ')[2] !== 'Z'; ) await sleep(10)
+    const result = await c.exec(['sh', '-c', 'echo out; echo err >&2; exit 3'])
+    expect(result).toEqual({ exitCode: 3, stdout: 'out\n', stderr: 'err\n' })
+  } finally {
+    await c.remove({ force: true })
+  }
+})
