@@ -6,6 +6,8 @@ import * as fs from 'node:fs'
 import { Image, run, type Container, type Runtime } from '../../lib'
 import { Shim } from '../../lib/shim/shim'
 import { ShimZygote } from '../../lib/shim/zygote'
+import { closeQuietly, pipe } from '../../lib/sys/libc'
+import { sendWithFds } from '../../lib/sys/sockets'
 import { childProcesses, commandLine, destroyRuntime, sleep, tempRuntime, text } from '../helpers'
 
 let runtime: Runtime
@@ -209,5 +211,32 @@ test('with the zygote gone, an exec shim is spawned, and the exec succeeds', asy
     expect(result).toEqual({ exitCode: 3, stdout: 'out\n', stderr: 'err\n' })
   } finally {
     await c.remove({ force: true })
+  }
+})
+
+test('a request the zygote does not serve (an exec with too few fds) is refused with EINVAL, its fds closed, and the zygote forks on', async () => {
+  const zygote = await ShimZygote.start()
+  const [r, w] = pipe()
+  const made: Shim[] = []
+  try {
+    // The raw protocol: 'E' wants the control socket and three stdio fds; this passes two.
+    const socket = Reflect.get(zygote, 'socket') as number
+    sendWithFds(socket, Buffer.from('E'), [w, w])
+    const reply = Buffer.alloc(4)
+    expect(fs.readSync(socket, reply)).toBe(4)
+    expect(reply.readInt32LE()).toBe(-22)
+    // The zygote holds neither end of the pipe: a kept writer would hold an exec's output open.
+    const ours = fs.readlinkSync(`/proc/self/fd/${w}`)
+    expect([...fdTargets(zygote.pid).values()].filter((t) => t === ours)).toEqual([])
+    made.push(await Shim.forkedBy(zygote))
+    // The child renames itself just after the fork.
+    const renamed = () => commandLine(made[0].shimPid) === `mc-shim run ${process.pid}`
+    for (const t0 = Date.now(); Date.now() - t0 < 5000 && !renamed(); ) await sleep(10)
+    expect(commandLine(made[0].shimPid)).toBe(`mc-shim run ${process.pid}`)
+  } finally {
+    for (const fd of [r, w]) closeQuietly(fd)
+    for (const s of made) s.kill()
+    await Promise.all(made.map((s) => s.hold(s.closed)))
+    await zygote.stop()
   }
 })
