@@ -219,9 +219,12 @@ test('a request the zygote does not serve (an exec with too few fds) is refused 
   const [r, w] = pipe()
   const made: Shim[] = []
   try {
-    // The raw protocol: 'E' wants the control socket and three stdio fds; this passes two.
+    // The raw protocol: 'E' and Node's umask (int32, -1: unknown) want the control socket and three stdio fds; this passes two.
     const socket = Reflect.get(zygote, 'socket') as number
-    sendWithFds(socket, Buffer.from('E'), [w, w])
+    const request = Buffer.alloc(5)
+    request.write('E')
+    request.writeInt32LE(-1, 1)
+    sendWithFds(socket, request, [w, w])
     const reply = Buffer.alloc(4)
     expect(fs.readSync(socket, reply)).toBe(4)
     expect(reply.readInt32LE()).toBe(-22)
