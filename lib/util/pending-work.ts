@@ -6,14 +6,29 @@
  * @module
  */
 
-/** A set of background promises, each forgotten once it settles. */
+/** setInterval's longest delay: the keep-alive timer never fires in practice. */
+const neverMs = 0x7fffffff
+
+/**
+ * A set of background promises, each forgotten once it settles. While any
+ * is pending a ref'd timer keeps the Node process alive: a program whose
+ * last work is `await c.wait()` on an `rm: true` container must not exit
+ * before its removal ends (the shim's socket, unref'd, would not hold it).
+ */
 export class PendingWork {
   private readonly pending = new Set<Promise<unknown>>()
+  private keepAlive: NodeJS.Timeout | undefined
 
   /** Remembers `work` until it settles; returns it. */
   track<T>(work: Promise<T>): Promise<T> {
     this.pending.add(work)
-    const forget = () => this.pending.delete(work)
+    this.keepAlive ??= setInterval(() => {}, neverMs)
+    const forget = () => {
+      this.pending.delete(work)
+      if (this.pending.size) return
+      clearInterval(this.keepAlive)
+      this.keepAlive = undefined
+    }
     work.then(forget, forget)
     return work
   }
