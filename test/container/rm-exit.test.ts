@@ -30,11 +30,10 @@ beforeAll(async () => {
 })
 afterAll(() => destroyRuntime(runtime))
 
-/** What is left under the root, and in its state directory, of containers. */
+/** What is left under the root of containers. */
 function leftovers(): string[] {
   const under = (dir: string) => (fs.existsSync(dir) ? fs.readdirSync(dir).map((f) => path.join(dir, f)) : [])
-  const state = runtime.containers.stateRoot ? under(runtime.containers.stateRoot).filter((f) => path.basename(f) !== '.root') : []
-  return [...under(path.join(runtime.root, 'containers')), ...under(path.join(runtime.root, 'trash')), ...under(path.join(runtime.root, 'names')), ...state]
+  return [...under(path.join(runtime.root, 'containers')), ...under(path.join(runtime.root, 'trash')), ...under(path.join(runtime.root, 'names'))]
 }
 
 test("a process whose last work is await c.wait() on an rm: true container exits only once the container's files are gone", () => {
