@@ -6,7 +6,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { Container, ContainerNotFoundError, Image, Runtime, run, Wait } from '../../lib'
-import { childProcesses, tempRuntime, text, useRuntime } from '../helpers'
+import { childProcesses, commandLine, tempRuntime, text, useRuntime } from '../helpers'
 import { nodeOutput, runtimeWithSpareShim, spawnNode } from '../tools/node-child'
 import { holdAt } from '../tools/strace'
 
@@ -96,7 +96,8 @@ async function heldStart(name: string, syscall: string, delayMs: number, follow:
   }
   try {
     await until(() => out.includes('ready') || undefined, 30_000)
-    const shims = childProcesses(starter.pid!).filter(([, comm]) => comm === 'mc-shim')
+    // Its run shims, not the zygote that forks them.
+    const shims = childProcesses(starter.pid!).filter(([pid, comm]) => comm === 'mc-shim' && commandLine(pid).startsWith('mc-shim run'))
     expect(shims).toHaveLength(1)
     const spare = shims[0][0]
     tracer = await holdAt(spare, syscall, delayMs, { follow })
