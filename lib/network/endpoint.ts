@@ -50,9 +50,19 @@ export async function createEndpoint(host: Rtnl, inner: Rtnl, netnsFd: number, p
  */
 export async function addressWarmEndpoint(host: Rtnl, inner: Rtnl, innerIndex: number, plan: EndpointPlan): Promise<void> {
   await deletingPairOnFailure(host, plan.hostVeth, async () => {
-    await inner.setMacAndUp(innerIndex, macForIp(plan.ip))
-    await addressInside(inner, innerIndex, plan)
+    // Sent together, answered together: one socket's messages are sent and handled by the kernel in
+    // call order (up before the address, whose prefix route the gateway needs), so each still sees the
+    // one before it done, and the start waits one round trip for the rtnl lock instead of three.
+    const requests = [inner.setMacAndUp(innerIndex, macForIp(plan.ip)), inner.addAddress(innerIndex, plan.ip, plan.prefixLen)]
+    if (plan.defaultRoute) requests.push(inner.addDefaultRoute(innerIndex, plan.gateway))
+    await allSettledOrFirstError(requests)
   })
+}
+
+/** Waits for every request (none is left running behind a failure), then rejects with the first failure in call order. */
+async function allSettledOrFirstError(requests: Promise<void>[]): Promise<void> {
+  const failed = (await Promise.allSettled(requests)).find((r) => r.status === 'rejected')
+  if (failed) throw failed.reason
 }
 
 /**

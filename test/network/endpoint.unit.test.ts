@@ -1,0 +1,67 @@
+/**
+ * Addressing a warm endpoint (lib/network/endpoint.ts addressWarmEndpoint):
+ * its requests are sent together, in the order the kernel needs, and a
+ * failure deletes the pair only once none of them is in flight. Pure
+ * logic: the sockets are stood in for by objects whose answers the test
+ * gives. That the kernel takes them so is test/network/warm-endpoints.test.ts's.
+ */
+import { addressWarmEndpoint, type EndpointPlan } from '../../lib/network/endpoint'
+import type { Rtnl } from '../../lib/network/rtnl'
+
+/** A request sent to a stand-in socket, answered when the test says. */
+interface Sent {
+  what: string
+  answer: () => void
+  fail: (err: Error) => void
+}
+
+/** An inner socket recording what is sent, in order, and leaving every answer to the test. */
+function innerSocket(sent: Sent[]): Rtnl {
+  const request = (what: string) =>
+    new Promise<void>((resolve, reject) => {
+      sent.push({ what, answer: resolve, fail: reject })
+    })
+  return {
+    setMacAndUp: (index: number, mac: Buffer) => request(`mac ${mac.toString('hex')} and up ${index}`),
+    addAddress: (index: number, ip: string, prefixLen: number) => request(`address ${ip}/${prefixLen} on ${index}`),
+    addDefaultRoute: (index: number, gateway: string) => request(`route via ${gateway} on ${index}`),
+  } as unknown as Rtnl
+}
+
+/** A host socket recording the links deleted. */
+function hostSocket(deleted: string[]): Rtnl {
+  return { deleteLink: async (name: string) => (deleted.push(name), true) } as unknown as Rtnl
+}
+
+const plan: EndpointPlan = { bridgeIndex: 3, hostVeth: 'mcveth0', ifname: 'eth0', ip: '10.9.0.3', prefixLen: 24, gateway: '10.9.0.1', defaultRoute: true, hostTuning: true }
+const turn = () => new Promise((r) => setImmediate(r))
+
+test("eth0's MAC and up, its address and its route are sent together, in that order, before any answer", async () => {
+  const sent: Sent[] = []
+  let done = false
+  const addressing = addressWarmEndpoint(hostSocket([]), innerSocket(sent), 7, plan).then(() => (done = true))
+  await turn()
+  expect(sent.map((s) => s.what)).toEqual(['mac 02420a090003 and up 7', 'address 10.9.0.3/24 on 7', 'route via 10.9.0.1 on 7'])
+  sent[0].answer()
+  sent[1].answer()
+  await turn()
+  expect(done).toBe(false)
+  sent[2].answer()
+  await addressing
+  expect(done).toBe(true)
+})
+
+test('a failed request deletes the pair once every request sent with it is answered, and its error is the one reported', async () => {
+  const sent: Sent[] = []
+  const deleted: string[] = []
+  const addressing = addressWarmEndpoint(hostSocket(deleted), innerSocket(sent), 7, plan).catch((err: Error) => err.message)
+  await turn()
+  sent[1].fail(new Error('add address: EEXIST'))
+  sent[2].fail(new Error('add route: ENETUNREACH'))
+  await turn()
+  // The first is still in flight: deleting the pair now would race it.
+  expect(deleted).toEqual([])
+  sent[0].answer()
+  expect(await addressing).toBe('add address: EEXIST')
+  expect(deleted).toEqual(['mcveth0'])
+})
