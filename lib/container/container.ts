@@ -803,8 +803,15 @@ export class Container implements AsyncDisposable {
       const fd = fs.openSync(`/proc/${st.pid}/ns/net`, 'r')
       return { choice: { kind: 'fd', fd }, release: () => closeQuietly(fd) }
     }
-    const { fd } = await joinBridgeNetwork(this.runtime, record, this.paths().hosts, record.config.exposedPorts ?? image.config.exposedPorts)
-    return { choice: { kind: 'fd', fd }, release: () => closeQuietly(fd) }
+    const { fd, startSettled } = await joinBridgeNetwork(this.runtime, record, this.paths().hosts, record.config.exposedPorts ?? image.config.exposedPorts)
+    // Released once the shim reported the start (or it failed): the network's next namespace is made then.
+    return {
+      choice: { kind: 'fd', fd },
+      release: () => {
+        closeQuietly(fd)
+        startSettled()
+      },
+    }
   }
 
   private record(): ContainerRecord {

@@ -54,12 +54,13 @@ function resolveLinks(ctx: ContainerContext, links: string[]): LinkEntry[] {
  * For network mode "bridge" or a user network: joins a network namespace of
  * its own (kept warm for the network, or fresh) to the network (and the
  * networks it was connected to before a restart), and returns its fd for
- * the shim. The caller closes `fd` once the container runs. On failure
- * nothing is left.
+ * the shim. The caller closes `fd` once the container runs, and calls
+ * `startSettled` once its start is reported or failed (the network's next
+ * warm namespace is made then). On failure nothing is left.
  */
-export async function joinBridgeNetwork(ctx: ContainerContext, record: ContainerRecord, hostsFile: string, exposedPorts: string[] = []): Promise<{ fd: number; settings: NetworkSettings }> {
+export async function joinBridgeNetwork(ctx: ContainerContext, record: ContainerRecord, hostsFile: string, exposedPorts: string[] = []): Promise<{ fd: number; settings: NetworkSettings; startSettled: () => void }> {
   const h = record.hostConfig
-  const { netnsFd: fd, settings } = await ctx.networks.join({ id: record.id, name: record.name, hostname: record.config.hostname, hostsFile }, h.networkMode, {
+  const { netnsFd: fd, settings, startSettled } = await ctx.networks.join({ id: record.id, name: record.name, hostname: record.config.hostname, hostsFile }, h.networkMode, {
     ip: h.networkingConfig.ip,
     aliases: h.networkingConfig.aliases,
     links: resolveLinks(ctx, h.links),
@@ -71,9 +72,10 @@ export async function joinBridgeNetwork(ctx: ContainerContext, record: Container
   debug('container %s joined %s: %s', record.id.slice(0, 12), h.networkMode, settings.ipAddress)
   try {
     await exposeHostPorts(ctx, record, settings)
-    return { fd, settings }
+    return { fd, settings, startSettled }
   } catch (err) {
     closeQuietly(fd)
+    startSettled()
     throw err
   }
 }

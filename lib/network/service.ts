@@ -143,12 +143,14 @@ export class NetworkService {
 
   /**
    * As {@link connect}, in a network namespace of its own: the one kept warm
-   * for the network (./warm-endpoints) when there is one, else a fresh one;
-   * either way one is made for the next start once this one is joined.
+   * for the network (./warm-endpoints) when there is one, else a fresh one.
    * Returns the namespace's fd (the caller closes it once the container
-   * runs). On failure nothing is left behind.
+   * runs) and `startSettled`, to call once the start is reported (or has
+   * failed): the network's next namespace is made then, not beside the
+   * start it would slow down. On failure nothing is left behind (and the
+   * next namespace is made at once).
    */
-  join(container: ContainerRef, mode: string, opts: ConnectOptions = {}): Promise<{ netnsFd: number; settings: NetworkSettings }> {
+  join(container: ContainerRef, mode: string, opts: ConnectOptions = {}): Promise<{ netnsFd: number; settings: NetworkSettings; startSettled: () => void }> {
     return this.serial(async () => {
       const net = await this.connectionTo(container, mode)
       const warm = await this.warm.take(net.id, await this.networks.bridgeIndex(net))
@@ -157,12 +159,11 @@ export class NetworkService {
       try {
         const inner = warm?.inner ?? (await this.sockets.place.inside(netnsFd))
         const settings = await this.connectNow(container, { netnsFd, inner, warm }, net, opts)
-        return { netnsFd, settings }
+        return { netnsFd, settings, startSettled: () => this.refillSoon(net) }
       } catch (err) {
         closeQuietly(netnsFd)
-        throw err
-      } finally {
         this.refillSoon(net)
+        throw err
       }
     })
   }
@@ -204,7 +205,7 @@ export class NetworkService {
     return networkSettings(rec, this.store.networks())
   }
 
-  /** After a join: makes the network's next warm endpoint in the queue, once the joining start has gone on (not on its path). */
+  /** After a join's start: makes the network's next warm endpoint in the queue, once the start's caller has gone on (not on its path). */
   private refillSoon(net: NetworkRecord): void {
     const epoch = this.warm.epoch
     setImmediate(() => {
@@ -596,3 +597,4 @@ function nextIfname(rec: ContainerNetRecord): string {
   while (used.has(`eth${i}`)) i++
   return `eth${i}`
 }
+

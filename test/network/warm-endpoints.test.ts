@@ -17,7 +17,7 @@ import { useSubnets } from '../net-helpers'
 import { spawnNode } from '../tools/node-child'
 import { eventually, hostLinks, makeRoot } from './helpers'
 
-const [bridgeNet, netA, netB, netC, ownerNet] = useSubnets(5)
+const [bridgeNet, netA, netB, netC, ownerNet, netD] = useSubnets(6)
 
 /** The host-side veths of the runtime whose tag is `tag`: its containers' and the warm ones. */
 function veths(tag: string): string[] {
@@ -126,6 +126,27 @@ describe('warm endpoints', () => {
     for (const c of [onB, again]) await c.remove({ force: true })
     await a.remove()
     await b.remove()
+  })
+
+  test('the next warm namespace is made once the start that took one is settled, not beside that start', async () => {
+    const net = await Network.create('warm-later', { runtime, subnet: netD.cidr })
+    const bridge = (await net.inspect()).bridge
+    // The joined container's veth, and any kept warm (whose carrier shows off only after a link-watch delay).
+    const onBridge = () => veths(tag).filter((l) => masterOf(l) === bridge)
+    const id = `warmlater${Date.now()}`.padEnd(64, '0')
+    const joined = await runtime.networks.join({ id, name: 'warm-later-1', hostname: 'warm-later-1' }, 'warm-later')
+    try {
+      // The start (the shim's child mounting, its report) is under way until startSettled: nothing made beside it.
+      await new Promise((r) => setTimeout(r, 500))
+      expect(onBridge()).toHaveLength(1)
+      joined.startSettled()
+      expect(await warmOn(tag, bridge)).toHaveLength(1)
+      expect(onBridge()).toHaveLength(2)
+    } finally {
+      fs.closeSync(joined.netnsFd)
+      await runtime.networks.release(id)
+      await net.remove()
+    }
   })
 
   test("a network's removal takes its warm veth and namespace with it", async () => {
