@@ -8,7 +8,7 @@
 import * as fs from 'node:fs'
 import * as net from 'node:net'
 import { SyscallError } from '../errors'
-import { closeQuietly, errnoName, reapEnded, socketPair, spawnProcess, spawnProcessAsync } from '../sys/libc'
+import { closeQuietly, errnoName, reapEnded, socketPair, spawnProcessAsync, spawnProcessLasting } from '../sys/libc'
 import { shimPath } from './shim-path'
 
 /** A helper that said it is ready. */
@@ -21,10 +21,12 @@ export interface ModeProcess {
 
 /**
  * Spawns `mc-shim <args>` with /dev/null as stdio, a socket to us as fd 3 (or, with `controlFd` 4,
- * /dev/null as fd 3 and the socket as 4) and `fds` after it; returns its pid and our end.
+ * /dev/null as fd 3 and the socket as 4) and `fds` after it; returns its pid and our end. Spawned
+ * from a native thread that lives as long as the process (spawnProcessLasting), not the calling
+ * JavaScript thread: a helper that arms PR_SET_PDEATHSIG (the rootless keeper) outlives a worker_thread that asked.
  */
 export function spawnShimMode(args: string[], fds: number[], controlFd: 3 | 4 = 3): ModeSpawn {
-  return withModeFds(fds, controlFd, (all) => spawnProcess(shimPath, ['mc-shim', ...args], [], all, false))
+  return withModeFds(fds, controlFd, (all) => spawnProcessLasting(shimPath, ['mc-shim', ...args], [], all, false))
 }
 
 /**

@@ -79,6 +79,7 @@ export function nativeFunctions<K extends string>(prototypes: Record<K, string>)
 
 const nativeCalls = nativeFunctions({
   spawn: 'int mc_spawn(const char *path, const char **argv, const char **envp, const int *fds, int nfds, int new_session)',
+  spawnLasting: 'int mc_spawn_lasting(const char *path, const char **argv, const char **envp, const int *fds, int nfds, int new_session)',
   zygoteFork: 'int mc_zygote_fork(int zygote, const int *fds, int nfds)',
   openat2: 'int mc_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode, uint64_t resolve)',
 })
@@ -148,7 +149,21 @@ export function reapEnded(pid: number): void {
  * default signal dispositions, and an optional new session. Returns the pid.
  */
 export function spawnProcess(file: string, argv: string[], env: string[], fds: number[], newSession: boolean): number {
-  return checkNegErrno(nativeCalls().spawn(file, [...argv, null], [...env, null], fds, fds.length, newSession ? 1 : 0), 'posix_spawn', file)
+  return spawnBy(nativeCalls().spawn, file, argv, env, fds, newSession)
+}
+
+/**
+ * {@link spawnProcess} from a native thread that lives as long as the process, the caller waiting
+ * (synchronous): PR_SET_PDEATHSIG fires when the child's parent *thread* exits, so a long-lived helper
+ * spawned from a worker_thread's JavaScript thread would die when that worker ends.
+ */
+export function spawnProcessLasting(file: string, argv: string[], env: string[], fds: number[], newSession: boolean): number {
+  return spawnBy(nativeCalls().spawnLasting, file, argv, env, fds, newSession)
+}
+
+/** Calls the native spawn `fn` (mc_spawn's arguments) synchronously: the pid, or a SyscallError. */
+function spawnBy(fn: NativeFunction, file: string, argv: string[], env: string[], fds: number[], newSession: boolean): number {
+  return checkNegErrno(fn(file, [...argv, null], [...env, null], fds, fds.length, newSession ? 1 : 0), 'posix_spawn', file)
 }
 
 /**

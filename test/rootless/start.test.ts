@@ -113,6 +113,47 @@ describe('rootless containers, as an ordinary user', () => {
     expect(out.containers).toEqual([])
   })
 
+  test("a container started from a worker_thread runs on when that thread ends (its keeper too), and dies with the process", async () => {
+    // PR_SET_PDEATHSIG fires when the keeper's parent *thread* exits: it is spawned from a thread that lives
+    // as long as the process, not the worker that made the runtime.
+    const worker = `
+      const { parentPort } = require('node:worker_threads')
+      require(${JSON.stringify(path.join(__dirname, '../tools/ts-register.js'))})
+      const { Runtime, Image, run } = require(${JSON.stringify(path.join(__dirname, '../../lib'))})
+      ;(async () => {
+        const rt = new Runtime()
+        await Image.fromHost({ runtime: rt })
+        const c = await run('host', ['sleep', '300'], { runtime: rt, network: 'none' })
+        parentPort.postMessage((await c.inspect()).state.pid)
+      })()`
+    const owner = user.spawnNode(
+      `const { Worker } = require('node:worker_threads')
+  ${keepersLine}
+  const w = new Worker(${JSON.stringify(worker)}, { eval: true })
+  w.once('error', (e) => { console.error(e); process.exit(3) })
+  w.once('message', (container) => w.terminate().then(() => setTimeout(() => console.log(JSON.stringify({ node: process.pid, container, keepers: keepers() })), 300)))
+  setInterval(() => {}, 1000)`,
+      { HOME: home },
+    )
+    const started = await new Promise<{ node: number; container: number; keepers: number[] }>((resolve, reject) => {
+      let text = ''
+      owner.stdout!.on('data', (d: Buffer) => {
+        text += d
+        if (text.includes('\n')) resolve(JSON.parse(text.split('\n')[0]!))
+      })
+      owner.once('exit', (code) => reject(new Error(`the owner ended (${code}) before its worker's container started`)))
+    })
+    try {
+      const alive = (pid: number) => fs.existsSync(`/proc/${pid}/cmdline`) && fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8') !== ''
+      expect({ container: alive(started.container), keepers: started.keepers.length }).toEqual({ container: true, keepers: 1 })
+    } finally {
+      process.kill(started.node, 'SIGKILL')
+    }
+    const deadline = Date.now() + 5000
+    while (pidsOf(user.uid).length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
+    expect(pidsOf(user.uid)).toEqual([])
+  })
+
   test("the owner's SIGKILL kills its container and the runtime's keeper; nothing is left: no process, no mount, no file outside the user's store", async () => {
     // A uid is reused once its user is deleted: what it owned in /tmp before this test (a crashed earlier run's) is not this test's.
     const ownedInTmp = () => fs.readdirSync('/tmp').map((f) => path.join('/tmp', f)).filter((f) => fs.lstatSync(f, { throwIfNoEntry: false })?.uid === user.uid)
