@@ -3,6 +3,9 @@
  * root: an in-process queue so callers of one process wait on a promise, and
  * an flock(2) on `<dir>/<key>` so other processes wait too. The kernel drops
  * the flock when its holder dies, so a killed unpack never wedges the next.
+ * A lock file made here is removed by its holder before it unlocks (a build
+ * took one per step and per layer, and kept them all); a killed holder's
+ * stays until that key is next locked.
  *
  * @module
  */
@@ -53,18 +56,45 @@ export class KeyedLock {
   }
 
   private async holdingFile<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    // Lock files stay: deleting one would let a waiter lock an unlinked inode while a newcomer locks a new file.
-    const flags = this.opts.existing ? fs.constants.O_RDONLY : fs.constants.O_RDWR | fs.constants.O_CREAT
-    const fd = fs.openSync(path.join(this.dir, boundedFileName(key)), flags, 0o600)
+    const file = path.join(this.dir, boundedFileName(key))
+    const fd = await this.lockedFd(file)
     try {
-      for (let wait = 1; !tryLockExclusive(fd); wait = Math.min(wait * 2, maxBackoffMs)) await sleep(wait)
+      return await fn()
+    } finally {
+      // Unlinked while still locked: a waiter that opened this inode finds it unlinked once it gets the lock,
+      // and starts over on the path (lockedFd), so the files do not grow with every key ever locked.
       try {
-        return await fn()
+        if (!this.opts.existing) fs.rmSync(file, { force: true })
       } finally {
         unlockFile(fd)
+        fs.closeSync(fd)
       }
-    } finally {
-      fs.closeSync(fd)
     }
   }
+
+  /**
+   * An fd of `file` holding its flock. A made lock file is removed by its holder when done (holdingFile),
+   * so a lock won on an inode no longer at `file` is no lock at all: then it starts over (a new file).
+   */
+  private async lockedFd(file: string): Promise<number> {
+    const flags = this.opts.existing ? fs.constants.O_RDONLY : fs.constants.O_RDWR | fs.constants.O_CREAT
+    for (;;) {
+      const fd = fs.openSync(file, flags, 0o600)
+      try {
+        for (let wait = 1; !tryLockExclusive(fd); wait = Math.min(wait * 2, maxBackoffMs)) await sleep(wait)
+      } catch (err) {
+        fs.closeSync(fd)
+        throw err
+      }
+      if (this.opts.existing || sameInode(fd, file)) return fd
+      fs.closeSync(fd) // closing drops the flock
+    }
+  }
+}
+
+/** Whether `file` is still the inode open as `fd` (not unlinked, nor replaced by a newer lock file). */
+function sameInode(fd: number, file: string): boolean {
+  const open = fs.fstatSync(fd)
+  const named = fs.statSync(file, { throwIfNoEntry: false })
+  return !!named && named.ino === open.ino && named.dev === open.dev
 }

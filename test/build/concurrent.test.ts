@@ -70,3 +70,13 @@ test('independent stages build side by side: each RUN sees the other one running
   const img = await Image.build(ctx, { runtime, network: 'none', dockerfile: { content: df } })
   expect(await runOutput(runtime, img.id, ['cat', '/a', '/b'])).toBe('together\ntogether\n')
 })
+
+test('builds leave no lock file behind: one per step and per layer was kept, so the locks grew with every build', async () => {
+  const lockFiles = () => {
+    const locks = path.join(runtime.root, 'locks')
+    const steps = fs.readdirSync(path.join(locks, 'build-steps'))
+    return [...steps, ...fs.readdirSync(locks).filter((f) => f.startsWith('blob-'))]
+  }
+  for (let i = 0; i < 4; i++) await Image.build(ctx, { runtime, network: 'none', dockerfile: { content: `FROM bb\nENV N=${i}-${Date.now()}\nRUN echo $N > /n\nCOPY Dockerfile /df\n` } })
+  expect(lockFiles()).toEqual([])
+})
