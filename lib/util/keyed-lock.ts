@@ -3,9 +3,9 @@
  * root: an in-process queue so callers of one process wait on a promise, and
  * an flock(2) on `<dir>/<key>` so other processes wait too. The kernel drops
  * the flock when its holder dies, so a killed unpack never wedges the next.
- * A lock file made here is removed by its holder before it unlocks (a build
- * took one per step and per layer, and kept them all); a killed holder's
- * stays until that key is next locked.
+ * A lock file made here is removed once released, in the background, unless
+ * held again by then (a build took one per step and per layer, and kept them
+ * all); a killed holder's stays until that key is next locked.
  *
  * @module
  */
@@ -14,6 +14,7 @@ import * as path from 'node:path'
 import { boundedFileName } from './file-name'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { tryLockExclusive, unlockFile } from '../sys/libc'
+import { PendingWork } from './pending-work'
 
 /** Longest pause between two attempts at a lock another process holds. */
 const maxBackoffMs = 50
@@ -55,26 +56,31 @@ export class KeyedLock {
     })
   }
 
+  /** Resolves once the lock files released so far were removed (or found held again: their next holder removes them). */
+  settled(): Promise<void> {
+    return this.removals.settled()
+  }
+
+  /** Removals of released lock files, in the background. */
+  private readonly removals = new PendingWork()
+
   private async holdingFile<T>(key: string, fn: () => Promise<T>): Promise<T> {
     const file = path.join(this.dir, boundedFileName(key))
     const fd = await this.lockedFd(file)
     try {
       return await fn()
     } finally {
-      // Unlinked while still locked: a waiter that opened this inode finds it unlinked once it gets the lock,
-      // and starts over on the path (lockedFd), so the files do not grow with every key ever locked.
-      try {
-        if (!this.opts.existing) fs.rmSync(file, { force: true })
-      } finally {
-        unlockFile(fd)
-        fs.closeSync(fd)
-      }
+      unlockFile(fd)
+      fs.closeSync(fd)
+      // Removed after the unlock, not before it: the holder's caller does not wait for the unlink (1 ms or more on a
+      // loaded disk, per step and per layer of a build), and lockedFd's inode check makes a later removal as safe.
+      if (!this.opts.existing) void this.removals.track(removeUnheld(file))
     }
   }
 
   /**
-   * An fd of `file` holding its flock. A made lock file is removed by its holder when done (holdingFile),
-   * so a lock won on an inode no longer at `file` is no lock at all: then it starts over (a new file).
+   * An fd of `file` holding its flock. A made lock file is removed once released (removeUnheld), so a lock
+   * won on an inode no longer at `file` is no lock at all: then it starts over (a new file).
    */
   private async lockedFd(file: string): Promise<number> {
     const flags = this.opts.existing ? fs.constants.O_RDONLY : fs.constants.O_RDWR | fs.constants.O_CREAT
@@ -89,6 +95,27 @@ export class KeyedLock {
       if (this.opts.existing || sameInode(fd, file)) return fd
       fs.closeSync(fd) // closing drops the flock
     }
+  }
+}
+
+/**
+ * Removes the lock file `file` unless someone holds it (then its holder removes it when done): locked first, so
+ * a process that opened it meanwhile and wins its flock next finds the inode unlinked, and starts over. Never throws.
+ */
+async function removeUnheld(file: string): Promise<void> {
+  await new Promise(setImmediate) // after the releasing caller's turn
+  let fd: number
+  try {
+    fd = fs.openSync(file, fs.constants.O_RDWR)
+  } catch {
+    return // removed already (by another process's removal), or the root is gone
+  }
+  try {
+    if (tryLockExclusive(fd) && sameInode(fd, file)) await fs.promises.rm(file, { force: true })
+  } catch {
+    /* left for the key's next holder */
+  } finally {
+    fs.closeSync(fd) // drops the flock, after the unlink
   }
 }
 

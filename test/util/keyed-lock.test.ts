@@ -3,7 +3,8 @@
  * stand for two processes: each opens its own file description, so only the
  * flock keeps them apart): one key is held by one at a time, different keys
  * do not wait for each other, and no lock file is left once every holder is
- * done, including one whose waiter had the file unlinked under it.
+ * done and its removal settled, including one whose waiter had the file
+ * unlinked under it.
  */
 import * as fs from 'node:fs'
 import * as os from 'node:os'
@@ -33,6 +34,7 @@ test('holders of one key in separate instances run one at a time, and no lock fi
     ),
   )
   expect({ most, ran: order.length }).toEqual({ most: 1, ran: 12 })
+  await Promise.all(holders.map((h) => h.settled()))
   expect(fs.readdirSync(dir)).toEqual([])
 })
 
@@ -56,6 +58,7 @@ test('a waiter whose lock file the holder removed starts over on a new file: nev
   })
   await bDone
   expect(overlapped).toBe(false)
+  await Promise.all([a, b, c].map((h) => h.settled()))
   expect(fs.readdirSync(dir)).toEqual([])
 })
 
@@ -71,6 +74,8 @@ test('different keys do not wait for each other', async () => {
 
 test('a lock file left by a killed holder is taken over, and removed by the next holder', async () => {
   fs.writeFileSync(path.join(dir, 'k'), '')
-  await new KeyedLock(dir).with('k', async () => {})
+  const lock = new KeyedLock(dir)
+  await lock.with('k', async () => {})
+  await lock.settled()
   expect(fs.readdirSync(dir)).toEqual([])
 })
