@@ -105,12 +105,15 @@ export class WarmEndpoints {
     const generation = this.generation
     let ep: WarmEndpoint
     try {
-      ep = await this.make(networkId, bridgeIndex)
+      ep = await this.make(networkId, bridgeIndex, generation)
     } catch (err) {
       debug('warm endpoint for network %s not made: %s', networkId.slice(0, 12), err)
       return
     }
-    if (generation === this.generation && !this.kept.has(networkId)) this.kept.set(networkId, ep)
+    // Closed meanwhile: the host socket is closed too, and host() would open one nobody closes; closing the
+    // namespace takes the pair with it (as closeAll does for the kept ones).
+    if (generation !== this.generation) close(ep)
+    else if (!this.kept.has(networkId)) this.kept.set(networkId, ep)
     else await this.discard(ep)
   }
 
@@ -142,13 +145,15 @@ export class WarmEndpoints {
     this.kept.clear()
   }
 
-  private async make(networkId: string, bridgeIndex: number): Promise<WarmEndpoint> {
+  /** Makes an endpoint; gives up, before it touches the host socket, once closeAll ran after `generation`. */
+  private async make(networkId: string, bridgeIndex: number, generation: number): Promise<WarmEndpoint> {
     const { place, names } = this.opts
     const netnsFd = place.newContainerNetns()
     let inner: Rtnl | undefined
     try {
       inner = await place.inside(netnsFd)
       await inner.up(LOOPBACK_IFINDEX)
+      if (generation !== this.generation) throw new Error('the network service closed while it was made')
       const pair = { bridgeIndex, hostVeth: names.newVeth(), ifname: 'eth0', hostTuning: place.isHost }
       this.making.add(pair.hostVeth)
       try {

@@ -13,6 +13,8 @@ import * as fs from 'node:fs'
 import { Container, Image, Runtime, run } from '../../lib'
 import { Network } from '../../lib/network/network'
 import { netNames, runtimeTag } from '../../lib/network/names'
+import type { WarmEndpoints } from '../../lib/network/warm-endpoints'
+import { netlinkPortOf } from '../../lib/sys/sockets'
 import { useSubnets } from '../net-helpers'
 import { spawnNode } from '../tools/node-child'
 import { eventually, hostLinks, makeRoot } from './helpers'
@@ -190,6 +192,40 @@ test('Runtime.close() leaves no warm veth, namespace or fd', async () => {
     await runtime.close()
     expect(veths(tag)).toEqual([])
     expect(netnsFds()).toBe(fdsBefore)
+  } finally {
+    await runtime.close()
+    fs.rmSync(runtime.root, { recursive: true, force: true })
+  }
+})
+
+/** This process's rtnetlink socket fds. */
+function routeSockets(): number[] {
+  return fs.readdirSync('/proc/self/fd').map(Number).filter((fd) => netlinkPortOf(fd, 0 /* NETLINK_ROUTE */) !== null)
+}
+
+test('closing the network service (Runtime.close() with containers running) while a warm endpoint is being made leaves no rtnetlink socket open', async () => {
+  const runtime = new Runtime({ root: makeRoot(), subnetPool: [bridgeNet.cidr] })
+  const tag = runtime.networks.names.tag
+  try {
+    await Image.fromHost({ runtime })
+    const socketsBefore = routeSockets().length
+    // The close lands inside the refill after this start, while it waits for its namespace's socket (the
+    // timing hook only orders the real calls: the fill, the close and the sockets are the real ones).
+    const warm = (runtime.networks as unknown as { warm: WarmEndpoints }).warm
+    const fill = warm.fill.bind(warm)
+    let filled: Promise<void> | undefined
+    warm.fill = (...args) => {
+      filled = fill(...args)
+      // What Runtime.close() does while containers still run (it destroys nothing then): the sockets close at once.
+      runtime.networks.close()
+      return filled
+    }
+    await (await run('host', ['true'], { runtime, network: 'bridge', rm: true })).wait()
+    await eventually(() => filled !== undefined, 10000)
+    await filled
+    expect(routeSockets().length).toBe(socketsBefore)
+    // The kernel takes a closed namespace's pairs away in the background.
+    expect(await eventually(() => veths(tag).length === 0, 5000)).toBe(true)
   } finally {
     await runtime.close()
     fs.rmSync(runtime.root, { recursive: true, force: true })
