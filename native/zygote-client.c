@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 
 #include "sockets.h"
 
@@ -37,11 +38,15 @@ int mc_zygote_fork(int zygote, const int *fds, int nfds) {
   memcpy(request + 1, &mask, sizeof(mask));
   int sent = mc_send_fds(zygote, request, sizeof(request), fds, nfds);
   if (sent < 0) return sent;
+  /* A stopped or wedged zygote must not hold this thread (and every later start, queued behind it in
+     Node) forever: a fork answers in well under a millisecond, so 2 s means it will not answer. */
+  struct timeval bound = {.tv_sec = 2};
+  if (setsockopt(zygote, SOL_SOCKET, SO_RCVTIMEO, &bound, sizeof(bound)) < 0) return -errno;
   int32_t reply;
   ssize_t n;
   do n = recv(zygote, &reply, sizeof(reply), MSG_WAITALL);
   while (n < 0 && errno == EINTR);
-  if (n < 0) return -errno;
+  if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK ? -ETIMEDOUT : -errno;
   /* The zygote is gone (Node's request reached no one, or a zygote of another protocol exited). */
   if (n != sizeof(reply)) return -EPIPE;
   return reply;

@@ -100,6 +100,33 @@ test('a zygote killed under a burst costs no start: their shims are spawned inst
   expect(fs.existsSync(`/proc/${killed}`)).toBe(false)
 })
 
+test('a stopped zygote costs a start at most its 2 s bound: it is killed, the shims are spawned, and a later start forks from a new zygote', async () => {
+  const first = await run('host', ['true'], { runtime, network: 'none' })
+  await first.wait()
+  await first.remove()
+  const [stopped] = shims().zygote
+  expect(stopped).toBeDefined()
+  process.kill(stopped, 'SIGSTOP')
+  const t0 = Date.now()
+  // More than the spare: at least one asks the stopped zygote (without a bound, it and every later start waited forever).
+  const cs = await Promise.all(Array.from({ length: 3 }, () => run('host', ['true'], { runtime, network: 'none' })))
+  try {
+    expect(await Promise.all(cs.map(async (c) => (await c.wait()).exitCode))).toEqual([0, 0, 0])
+  } finally {
+    await Promise.all(cs.map((c) => c.remove({ force: true })))
+  }
+  expect(Date.now() - t0).toBeLessThan(8000)
+  // Killed and reaped, not left stopped (nor a zombie of ours).
+  expect(fs.existsSync(`/proc/${stopped}`)).toBe(false)
+  const later = await run('host', ['true'], { runtime, network: 'none' })
+  await later.wait()
+  await later.remove()
+  for (const t1 = Date.now(); Date.now() - t1 < 5000 && shims().zygote.length === 0; ) await sleep(20)
+  const { zygote } = shims()
+  expect(zygote).toHaveLength(1)
+  expect(zygote[0]).not.toBe(stopped)
+}, 30_000)
+
 /** What of a process's state a shim inherits from whoever made it: signals, seccomp, privileges, umask, cwd, root. */
 function inherited(pid: number): Record<string, string> {
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8')
