@@ -75,12 +75,29 @@ test("a forked shim's container gets stdio and exit status as a spawned one's di
   }
 })
 
-test('a zygote killed under a burst costs no start: their shims are spawned instead, and a later start forks from a new zygote', async () => {
+/** The zygote's pid once a container ran (the run starts it). */
+async function zygoteAfterARun(): Promise<number> {
   const first = await run('host', ['true'], { runtime, network: 'none' })
   await first.wait()
   await first.remove()
-  const [killed] = shims().zygote
-  expect(killed).toBeDefined()
+  const [pid] = shims().zygote
+  expect(pid).toBeDefined()
+  return pid
+}
+
+/** After one more start, the single zygote, which is not `old` (the spare refilled after the start is forked by it). */
+async function expectReplacedZygote(old: number): Promise<void> {
+  const later = await run('host', ['true'], { runtime, network: 'none' })
+  await later.wait()
+  await later.remove()
+  for (const t0 = Date.now(); Date.now() - t0 < 5000 && shims().zygote.length === 0; ) await sleep(20)
+  const { zygote } = shims()
+  expect(zygote).toHaveLength(1)
+  expect(zygote[0]).not.toBe(old)
+}
+
+test('a zygote killed under a burst costs no start: their shims are spawned instead, and a later start forks from a new zygote', async () => {
+  const killed = await zygoteAfterARun()
   process.kill(killed, 'SIGKILL')
   const cs = await Promise.all(Array.from({ length: 4 }, () => run('host', ['true'], { runtime, network: 'none' })))
   try {
@@ -88,24 +105,13 @@ test('a zygote killed under a burst costs no start: their shims are spawned inst
   } finally {
     await Promise.all(cs.map((c) => c.remove({ force: true })))
   }
-  // The spare refilled after this start is forked, by a new zygote.
-  const later = await run('host', ['true'], { runtime, network: 'none' })
-  await later.wait()
-  await later.remove()
-  for (const t0 = Date.now(); Date.now() - t0 < 5000 && shims().zygote.length === 0; ) await sleep(20)
-  const { zygote } = shims()
-  expect(zygote).toHaveLength(1)
-  expect(zygote[0]).not.toBe(killed)
+  await expectReplacedZygote(killed)
   // Reaped, not left a zombie of ours.
   expect(fs.existsSync(`/proc/${killed}`)).toBe(false)
 })
 
 test('a stopped zygote costs a start at most its 2 s bound: it is killed, the shims are spawned, and a later start forks from a new zygote', async () => {
-  const first = await run('host', ['true'], { runtime, network: 'none' })
-  await first.wait()
-  await first.remove()
-  const [stopped] = shims().zygote
-  expect(stopped).toBeDefined()
+  const stopped = await zygoteAfterARun()
   process.kill(stopped, 'SIGSTOP')
   const t0 = Date.now()
   // More than the spare: at least one asks the stopped zygote (without a bound, it and every later start waited forever).
@@ -118,13 +124,7 @@ test('a stopped zygote costs a start at most its 2 s bound: it is killed, the sh
   expect(Date.now() - t0).toBeLessThan(8000)
   // Killed and reaped, not left stopped (nor a zombie of ours).
   expect(fs.existsSync(`/proc/${stopped}`)).toBe(false)
-  const later = await run('host', ['true'], { runtime, network: 'none' })
-  await later.wait()
-  await later.remove()
-  for (const t1 = Date.now(); Date.now() - t1 < 5000 && shims().zygote.length === 0; ) await sleep(20)
-  const { zygote } = shims()
-  expect(zygote).toHaveLength(1)
-  expect(zygote[0]).not.toBe(stopped)
+  await expectReplacedZygote(stopped)
 }, 30_000)
 
 /** What of a process's state a shim inherits from whoever made it: signals, seccomp, privileges, umask, cwd, root. */
