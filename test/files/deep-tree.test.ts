@@ -170,12 +170,17 @@ test('diskUsage counts the files of a tree deeper than PATH_MAX', async () => {
   expect(await diskUsage(dir)).toBe(7 + 'leaf'.length + 4)
 }, 120_000)
 
-test('removeStaleScratch removes the scratch tree of a dead process deeper than PATH_MAX', async () => {
+test('removeStaleScratch removes the scratch tree of a dead process deeper than PATH_MAX, named as today (pid, start time) or as before (pid alone)', async () => {
   const tmp = deepDir('mc-deep-scratch-')
   const dead = execFileSync(process.execPath, ['-e', 'console.log(process.pid)']).toString().trim()
-  const stale = path.join(tmp, `${dead}-0123456789abcdef`)
-  fs.mkdirSync(stale)
-  makeChain(stale, 3000)
+  for (const name of [`${dead}-12345-0123456789abcdef`, `${dead}-0123456789abcdef`]) {
+    const stale = path.join(tmp, name)
+    fs.mkdirSync(stale)
+    makeChain(stale, 3000)
+  }
+  // A live process's scratch, in both namings, stays.
+  const live = [`${process.pid}-0123456789abcdef`]
+  for (const name of live) fs.mkdirSync(path.join(tmp, name))
   removeStaleScratch(tmp)
-  expect(fs.readdirSync(tmp)).toEqual([])
-}, 120_000)
+  expect(fs.readdirSync(tmp)).toEqual(live)
+}, 180_000)
