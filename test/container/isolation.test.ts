@@ -1,7 +1,7 @@
 import * as fs from 'node:fs'
 import { execFileSync } from 'node:child_process'
 import { run, type Runtime } from '../../lib'
-import { childProcesses, text, useRuntime } from '../helpers'
+import { childProcesses, commandLine, text, useRuntime } from '../helpers'
 import { eventually } from '../network/helpers'
 
 let runtime: Runtime
@@ -68,7 +68,8 @@ test('net "none": each container has a namespace of its own, which the spare shi
     // It makes that namespace once spawned, so it may still be in the host's for a moment.
     let warm = hostNet
     await eventually(() => {
-      const spare = childProcesses(process.pid).find(([pid, comm]) => comm === 'mc-shim' && !shims.includes(pid))?.[0]
+      // A run shim of ours that no container has: not the zygote, which forks them and stays in the host's namespace.
+      const spare = childProcesses(process.pid).find(([pid, comm]) => comm === 'mc-shim' && !shims.includes(pid) && commandLine(pid).startsWith('mc-shim run'))?.[0]
       try {
         warm = spare ? nsOf(spare, 'net') : hostNet
       } catch {
