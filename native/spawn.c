@@ -71,21 +71,35 @@ static void *lasting_spawner(void *unused) {
   return NULL;
 }
 
+/*
+ * The thread comes from libuv (Node's own, resolved in the process that loads us), not from
+ * pthread_create directly: glibc 2.34 gave pthread_create and pthread_attr_setstacksize new symbol
+ * versions, and the prebuilt library must load on glibc 2.17 (glibc-baseline.h).
+ */
+typedef pthread_t uv_thread_t;
+typedef struct {
+  unsigned int flags;
+  size_t stack_size;
+} uv_thread_options_t;
+#define UV_THREAD_HAS_STACK_SIZE 1
+/* Weak: a program that is not Node (the C harness of the prebuilt test) still loads the library, and gets ENOSYS here. */
+int uv_thread_create_ex(uv_thread_t *tid, const uv_thread_options_t *params, void (*entry)(void *arg), void *arg) __attribute__((weak));
+
+static void lasting_entry(void *unused) { lasting_spawner(unused); }
+
 /* Starts the spawner thread once (lasting_lock held). Returns 0 or -errno. */
 static int lasting_start(void) {
   if (lasting_started) return 0;
+  if (!uv_thread_create_ex) return -ENOSYS;
   sigset_t all, old;
-  pthread_attr_t attr;
-  pthread_t thread;
+  uv_thread_t thread;
+  uv_thread_options_t options = {UV_THREAD_HAS_STACK_SIZE, 64 * 1024};
   sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old); /* the new thread inherits the mask */
-  pthread_attr_init(&attr);
-  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  pthread_attr_setstacksize(&attr, 64 * 1024);
-  int err = pthread_create(&thread, &attr, lasting_spawner, NULL);
-  pthread_attr_destroy(&attr);
-  pthread_sigmask(SIG_SETMASK, &old, NULL);
-  if (err) return -err;
+  /* The new thread inherits the mask (sigprocmask acts on the calling thread alone, as pthread_sigmask). */
+  sigprocmask(SIG_SETMASK, &all, &old);
+  int err = uv_thread_create_ex(&thread, &options, lasting_entry, NULL);
+  sigprocmask(SIG_SETMASK, &old, NULL);
+  if (err) return err < 0 ? err : -err;
   lasting_started = 1;
   return 0;
 }
