@@ -227,6 +227,40 @@ test('exec shims are forked by the zygote, read "mc-shim exec <our pid>", have p
   }
 })
 
+/** Pids of processes whose command line starts with `prefix` (any parent: an exec's program is the shim's child). */
+function processesRunning(prefix: string): number[] {
+  return fs
+    .readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .filter((d) => {
+      try {
+        return fs.readFileSync(`/proc/${d}/cmdline`, 'utf8').replace(/\0/g, ' ').startsWith(prefix)
+      } catch {
+        return false
+      }
+    })
+    .map(Number)
+}
+
+test('aborting an exec whose shim the zygote forked kills its process group (a background child too), rejects EABORTED, and leaves no shim', async () => {
+  const c = await run('host', ['sleep', '60'], { runtime, network: 'none' })
+  try {
+    const tag = `${process.pid}${Date.now() % 100000}`
+    const ac = new AbortController()
+    const exec = c.exec(['sh', '-c', `sleep 1${tag} & sleep 2${tag}; echo never`], { signal: ac.signal })
+    for (const t0 = Date.now(); Date.now() - t0 < 5000 && processesRunning(`sleep 2${tag}`).length === 0; ) await sleep(10)
+    const [shim] = execShims()
+    expect(shim).toBeDefined()
+    expect(stackOf(shim)).toBe(stackOf(shims().zygote[0]))
+    ac.abort()
+    await expect(exec).rejects.toMatchObject({ code: 'EABORTED' })
+    for (const t0 = Date.now(); Date.now() - t0 < 5000 && processesRunning(`sleep 1${tag}`).length + execShims().length > 0; ) await sleep(10)
+    expect({ programs: [...processesRunning(`sleep 1${tag}`), ...processesRunning(`sleep 2${tag}`)], shims: execShims() }).toEqual({ programs: [], shims: [] })
+  } finally {
+    await c.remove({ force: true })
+  }
+})
+
 test('with the zygote gone, an exec shim is spawned, and the exec succeeds', async () => {
   const c = await run('host', ['sleep', '60'], { runtime, network: 'none' })
   try {
