@@ -20,11 +20,12 @@
  * first token pair, "protocol <n>", and a shim of another version refuses the whole spec at once
  * (step "protocol") instead of acting on keys it may read differently. Bump it with any change to
  * the keys, their values or their meaning, or with a change to how shims are started (6: run shims
- * are forked by `mc-shim zygote <owner> <protocol>`, which checks this number too). Overridable only so that a test can build a shim of
- * another version.
+ * are forked by `mc-shim zygote <owner> <protocol>`, which checks this number too; 7: the zygote's
+ * fork requests carry 'F' or 'E' (exec shims, with their stdio), Node's umask and their fds).
+ * Overridable only so that a test can build a shim of another version.
  */
 #ifndef MC_PROTOCOL_VERSION
-#define MC_PROTOCOL_VERSION 6
+#define MC_PROTOCOL_VERSION 7
 #endif
 
 /* Values of the `userns` key. Keep in sync with lib/shim/spec.ts's usernsTokens. */

@@ -46,7 +46,13 @@ export async function runExec(spec: Buffer, stdin: string | Buffer | undefined, 
   const [inR, inW] = pipe()
   let shim: Shim
   try {
-    shim = (await Shim.forExec({ stdin: inR, stdout: outW, stderr: errW })).send(spec)
+    shim = await Shim.forExec({ stdin: inR, stdout: outW, stderr: errW })
+    // Aborted while the shim was forked: it never gets the spec, so the command never starts.
+    if (signal?.aborted) {
+      shim.kill()
+      throw new AbortedError(what, signal.reason)
+    }
+    shim.send(spec)
   } catch (err) {
     for (const fd of [outR, errR, inW]) closeQuietly(fd)
     throw err

@@ -86,13 +86,15 @@ export class KeyedLock {
     const flags = this.opts.existing ? fs.constants.O_RDONLY : fs.constants.O_RDWR | fs.constants.O_CREAT
     for (;;) {
       const fd = fs.openSync(file, flags, 0o600)
+      let held: boolean
       try {
         for (let wait = 1; !tryLockExclusive(fd); wait = Math.min(wait * 2, maxBackoffMs)) await sleep(wait)
+        held = this.opts.existing || sameInode(fd, file)
       } catch (err) {
-        fs.closeSync(fd)
+        fs.closeSync(fd) // a lock that cannot be checked is dropped, not kept blocking the key
         throw err
       }
-      if (this.opts.existing || sameInode(fd, file)) return fd
+      if (held) return fd
       fs.closeSync(fd) // closing drops the flock
     }
   }

@@ -14,6 +14,8 @@ const neverMs = 0x7fffffff
  * is pending a ref'd timer keeps the Node process alive: a program whose
  * last work is `await c.wait()` on an `rm: true` container must not exit
  * before its removal ends (the shim's socket, unref'd, would not hold it).
+ * Every user's work is bounded (an exit's settling, a removal, a lock file's
+ * unlink), so the process is kept only as long as that work takes.
  */
 export class PendingWork {
   private readonly pending = new Set<Promise<unknown>>()
