@@ -130,6 +130,21 @@ export interface UnprivilegedUser {
 }
 
 /**
+ * useradd with a uid drawn at random from 2000-59999 (below every subordinate range), not useradd's
+ * lowest free one: that is the uid a user removed a moment ago had, so a test file still killing its
+ * removed user's stragglers (kill(-1) as that uid, after userdel too) killed the next file's new user.
+ */
+function addUserWithFreshUid(name: string): void {
+  for (let attempt = 0; ; attempt++) {
+    const uid = 2000 + Math.floor(Math.random() * 58000)
+    const r = spawnSync('useradd', ['-M', '-s', '/bin/sh', '-K', 'SUB_UID_COUNT=0', '-K', 'SUB_GID_COUNT=0', '-u', String(uid), name], { encoding: 'utf8' })
+    if (r.status === 0) return
+    // 4: the uid is taken (by another user, or a concurrent file's); any other failure is the test's.
+    if (r.status !== 4 || attempt >= 20) throw new Error(`useradd ${name} -u ${uid} failed (${r.status}): ${r.stderr}`)
+  }
+}
+
+/**
  * Makes the user (as root), with a subordinate range unless `subids` is false, whose scripts run for at
  * most `scriptTimeoutMs` ({@link defaultScriptTimeoutMs} unless given); call remove() in afterAll.
  */
@@ -140,7 +155,7 @@ export function makeUnprivilegedUser(opts: { subids?: boolean; scriptTimeoutMs?:
   const name = `mcrl${process.pid}${Math.floor(Math.random() * 1e4)}`.slice(0, 30)
   for (const file of subidFiles) if (!fs.existsSync(file)) fs.writeFileSync(file, '', { mode: 0o644 })
   // No automatic range: ours is chosen past every other, so two files (or engineers) never share ids.
-  execFileSync('useradd', ['-M', '-s', '/bin/sh', '-K', 'SUB_UID_COUNT=0', '-K', 'SUB_GID_COUNT=0', name])
+  addUserWithFreshUid(name)
   const start = freeSubidStart()
   const range = `${start}-${start + 65535}`
   if (opts.subids !== false) execFileSync('usermod', ['--add-subuids', range, '--add-subgids', range, name])
