@@ -158,7 +158,9 @@ test('applyLayer writes small files off the main thread, and every entry after t
   await applyLayer(dir, layer)
   const mainWrote = mainThreadWritten() - before
   const fileBytes = 300 * body('f100').length
-  expect(mainWrote).toBeLessThan(fileBytes / 10) // every small file written on the threadpool (was all of them, here)
+  // Every small file written on the threadpool (all of them were written here before). Not near zero: the main
+  // thread also flushes this jest worker's IPC to its parent meanwhile (76 KB was seen once under the full suite).
+  expect(mainWrote).toBeLessThan(fileBytes / 2)
   const d = path.join(dir, 'd')
   const st = fs.statSync(path.join(d, 'f123'))
   expect([fs.readFileSync(path.join(d, 'f123'), 'utf8'), st.mode & 0o7777, st.uid, st.gid, st.mtime.getTime()]).toEqual([body('f123'), 0o640, 1123, 2000, mtime.getTime()])
