@@ -6,7 +6,7 @@
  * @module
  */
 import * as fs from 'node:fs'
-import { isAlive, thisProcess } from './process-identity'
+import { isAlive, processStartTime, thisProcess } from './process-identity'
 
 /** `<prefix><pid>-<start>` of this process. */
 export function processOwnedName(prefix: string): string {
@@ -14,8 +14,12 @@ export function processOwnedName(prefix: string): string {
   return `${prefix}${me.pid}-${me.start}`
 }
 
-/** The names in `dir` made by {@link processOwnedName} with `prefix` (and any suffix) whose process no longer runs; none when `dir` is missing. */
-export function namesOfDeadProcesses(dir: string, prefix: string): string[] {
+/**
+ * The names in `dir` made by {@link processOwnedName} with `prefix` (and any suffix) whose process no longer
+ * runs; none when `dir` is missing. `pidOnly` matches names of an older scheme that carried the pid alone (its
+ * first group): those count as dead once no process has that pid.
+ */
+export function namesOfDeadProcesses(dir: string, prefix: string, pidOnly?: RegExp): string[] {
   let names: string[]
   try {
     names = fs.readdirSync(dir)
@@ -24,7 +28,10 @@ export function namesOfDeadProcesses(dir: string, prefix: string): string[] {
   }
   return names.filter((name) => {
     if (!name.startsWith(prefix)) return false
-    const owner = /^(\d+)-(\d+)(?:-|$)/.exec(name.slice(prefix.length))
+    const rest = name.slice(prefix.length)
+    const legacy = pidOnly?.exec(rest)
+    if (legacy) return processStartTime(Number(legacy[1])) === undefined
+    const owner = /^(\d+)-(\d+)(?:-|$)/.exec(rest)
     return !!owner && !isAlive(Number(owner[1]), owner[2])
   })
 }
