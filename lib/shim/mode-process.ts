@@ -8,7 +8,7 @@
 import * as fs from 'node:fs'
 import * as net from 'node:net'
 import { SyscallError } from '../errors'
-import { closeQuietly, errnoName, reapEnded, socketPair, spawnProcessAsync, spawnProcessLasting } from '../sys/libc'
+import { closeQuietly, errnoName, reapEnded, socketPair, spawnProcessLasting } from '../sys/libc'
 import { shimPath } from './shim-path'
 
 /** A helper that said it is ready. */
@@ -29,15 +29,6 @@ export function spawnShimMode(args: string[], fds: number[], controlFd: 3 | 4 = 
   return withModeFds(fds, controlFd, (all) => spawnProcessLasting(shimPath, ['mc-shim', ...args], [], all, false))
 }
 
-/**
- * {@link spawnShimMode} on a worker thread (spawnProcessAsync): the helper's parent thread is then
- * one of libuv's, which live as long as the process, not the JavaScript thread that asked (a
- * worker_thread may end before the process does, and PR_SET_PDEATHSIG fires on its parent thread's exit).
- */
-export function spawnShimModeAsync(args: string[], fds: number[], controlFd: 3 | 4 = 3): Promise<ModeSpawn> {
-  return withModeFds(fds, controlFd, (all) => spawnProcessAsync(shimPath, ['mc-shim', ...args], [], all, false))
-}
-
 /** A spawned helper: its pid, and our end of its control socket. */
 export interface ModeSpawn {
   /** The helper's pid. */
@@ -49,33 +40,20 @@ export interface ModeSpawn {
 /**
  * Runs `spawn` with the helper's fds (stdio, and fd 3 when below `controlFd`, /dev/null; then the
  * far end of a new socket pair; then `fds`) and returns its pid with our end. The far end and
- * /dev/null are closed once `spawn` settled, our end too when it failed.
+ * /dev/null are closed once `spawn` returned, our end too when it threw.
  */
-function withModeFds(fds: number[], controlFd: 3 | 4, spawn: (all: number[]) => number): ModeSpawn
-function withModeFds(fds: number[], controlFd: 3 | 4, spawn: (all: number[]) => Promise<number>): Promise<ModeSpawn>
-function withModeFds(fds: number[], controlFd: 3 | 4, spawn: (all: number[]) => number | Promise<number>): ModeSpawn | Promise<ModeSpawn> {
+function withModeFds(fds: number[], controlFd: 3 | 4, spawn: (all: number[]) => number): ModeSpawn {
   const [ours, theirs] = socketPair()
   const devNull = fs.openSync('/dev/null', 'r+')
-  const release = () => {
+  try {
+    return { pid: spawn([...Array<number>(controlFd).fill(devNull), theirs, ...fds]), control: ours }
+  } catch (err) {
+    closeQuietly(ours)
+    throw err
+  } finally {
     closeQuietly(theirs)
     fs.closeSync(devNull)
   }
-  const failed = (err: unknown): never => {
-    closeQuietly(ours)
-    throw err
-  }
-  let spawned: number | Promise<number>
-  try {
-    spawned = spawn([...Array<number>(controlFd).fill(devNull), theirs, ...fds])
-  } catch (err) {
-    release()
-    return failed(err)
-  }
-  if (typeof spawned === 'number') {
-    release()
-    return { pid: spawned, control: ours }
-  }
-  return spawned.then((pid) => ({ pid, control: ours }), failed).finally(release)
 }
 
 /** Starts `mc-shim <args>` with `fds` as its fds 4, 5...; resolves once it said "R", rejects with its failure, killing it after `timeoutMs` of silence. */

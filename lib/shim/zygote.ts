@@ -13,7 +13,7 @@
 import { SyscallError } from '../errors'
 import { closeQuietly, forkFromZygoteAsync, reapEnded } from '../sys/libc'
 import { Throttle } from '../sys/throttle'
-import { spawnShimModeAsync } from './mode-process'
+import { spawnShimMode } from './mode-process'
 import { SHIM_PROTOCOL_VERSION } from './protocol'
 
 /** A running zygote; {@link fork} asks it for a shim. */
@@ -28,10 +28,10 @@ export class ShimZygote {
     private readonly socket: number,
   ) {}
 
-  /** Spawns `mc-shim zygote <our pid> <protocol>`, off the event loop and from a thread that lives as long as the process. */
+  /** Spawns `mc-shim zygote <our pid> <protocol>` from the thread that lives as long as the process, as every helper mode. */
   static async start(): Promise<ShimZygote> {
     // fd 3 is /dev/null: a shim built before zygotes reads an empty spec from it and exits.
-    const { pid, control } = await spawnShimModeAsync(['zygote', String(process.pid), String(SHIM_PROTOCOL_VERSION)], [], 4)
+    const { pid, control } = spawnShimMode(['zygote', String(process.pid), String(SHIM_PROTOCOL_VERSION)], [], 4)
     return new ShimZygote(pid, control)
   }
 
