@@ -12,9 +12,9 @@
  *
  * @module
  */
-import { closeQuietly, socketPair } from '../sys/libc'
+import { closeQuietly, reapEnded, socketPair } from '../sys/libc'
 import { receiveFds } from '../sys/sockets'
-import { reapModeProcess, startModeProcess } from '../shim/mode-process'
+import { startModeProcess } from '../shim/mode-process'
 import { InternalError } from '../errors'
 import { NfNetlink } from './nfnetlink'
 import { Rtnl } from './rtnl'
@@ -43,7 +43,7 @@ export async function openNetnsNetlink(netnsPath: string): Promise<NetnsNetlink>
   try {
     const helper = await startModeProcess(['netns-sockets', netnsPath], [theirs], openTimeoutMs)
     helper.control.destroy()
-    reapModeProcess(helper.pid)
+    reapEnded(helper.pid)
     const msg = receiveFds(ours, 2)
     if (!msg || msg.fds.length !== 2) {
       msg?.fds.forEach(closeQuietly)

@@ -12,9 +12,9 @@
  * @module
  */
 import { InvalidArgumentError, SyscallError } from '../errors'
-import { closeQuietly } from '../sys/libc'
+import { closeQuietly, reapEnded } from '../sys/libc'
 import { boundSocket, type BoundSocket } from '../sys/sockets'
-import { reapModeProcess, startModeProcess } from '../shim/mode-process'
+import { startModeProcess } from '../shim/mode-process'
 import { PortInUseError } from './errors'
 import { checkPortPrivilege, unprivilegedPortStart } from './port-privilege'
 
@@ -113,7 +113,7 @@ async function relayProcess(args: string[], fds: number[], hostPort: number): Pr
   control.unref()
   const ended = new Promise<void>((resolve) =>
     control.once('close', () => {
-      reapModeProcess(pid)
+      reapEnded(pid)
       resolve()
     }),
   )

@@ -6,7 +6,7 @@
  * @module
  */
 import { UserNamespaceError } from '../errors'
-import { shimPath } from '../shim/shim'
+import { shimPath } from '../shim/shim-path'
 import { readSysctl } from '../sys/sysctl'
 import { seccompMode } from './host-facts'
 import type { UsernsProbe } from './userns-probe'

@@ -9,8 +9,8 @@
  * @module
  */
 import * as net from 'node:net'
-import { errnoName } from '../sys/libc'
-import { reapModeProcess, spawnShimMode } from '../shim/mode-process'
+import { errnoName, reapEnded } from '../sys/libc'
+import { spawnShimMode } from '../shim/mode-process'
 
 /**
  * One step of the probe (native/probe.c): `userns` unshare(CLONE_NEWUSER), `idmap` the caller mapped
@@ -52,7 +52,7 @@ export function parseProbe(text: string): UsernsProbe {
 export async function probeUserNamespace(): Promise<UsernsProbe> {
   const { pid, control } = spawnShimMode(['probe-userns'], [])
   const text = await readAll(new net.Socket({ fd: control, readable: true, writable: false }), pid)
-  reapModeProcess(pid)
+  reapEnded(pid)
   return parseProbe(text)
 }
 

@@ -13,7 +13,7 @@ import { shimPath } from './shim-path'
 
 /** A helper that said it is ready. */
 export interface ModeProcess {
-  /** Its pid (reaped by {@link reapModeProcess} once it ended). */
+  /** Its pid (reaped by reapEnded once it ended). */
   pid: number
   /** Our end of its fd 3: closing it tells the helper to end (and it ends when we die). */
   control: net.Socket
@@ -64,7 +64,7 @@ export async function startModeProcess(args: string[], fds: number[], timeoutMs:
     await firstLine(control, pid, args[0]!, timeoutMs)
   } catch (err) {
     control.destroy()
-    reapModeProcess(pid)
+    reapEnded(pid)
     throw err
   }
   return { pid, control }
@@ -95,9 +95,4 @@ function firstLine(control: net.Socket, pid: number, mode: string, timeoutMs: nu
     const onClose = (): void => finish(new SyscallError(`mc-shim ${mode}`, 'ended without an answer'))
     control.on('data', onData).on('close', onClose).on('error', () => {})
   })
-}
-
-/** Reaps an ended helper (waits briefly for one that is ending); never throws. */
-export function reapModeProcess(pid: number): void {
-  reapEnded(pid)
 }

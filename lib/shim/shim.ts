@@ -36,7 +36,6 @@ export interface ShimStdio {
   stderr: number
 }
 
-export { shimPath }
 
 const signalNames = new Map<number, NodeJS.Signals>(
   Object.entries(require('node:os').constants.signals as Record<string, number>).map(([name, n]) => [n, name as NodeJS.Signals]),
