@@ -45,6 +45,7 @@ import { hostDevices, type HostDevice } from './device-mappings'
 import { baseCloneFlags, buildRunSpec, containerCapabilities, containerDevicePolicy, containerSecurity, type NetnsChoice } from './run-spec'
 import { toMountOps } from '../storage/mount-options'
 import { createMounts, removeAnonymousVolumes } from '../storage/mount-lifecycle'
+import { withInitLayer } from '../storage/init-layer'
 import type { ContainerInspect, ContainerRecord, ContainerState, ContainerStatus, ExecOptions, ExecResult, LogsOptions, RunOptions } from './types'
 import { placeFiles } from '../harness/files'
 import { startHealthMonitor } from './health'
@@ -391,7 +392,10 @@ export class Container implements AsyncDisposable {
   private runSpec(record: ContainerRecord, image: ImageRecord, netns: NetnsChoice, cgroups?: CgroupSetup, devices?: HostDevice[], processEnv?: string[]): RunSpec {
     const featureMounts: MountOp[] = toMountOps(record.mounts ?? [])
     const userns = this.runtime.userIds?.forStart(record.hostConfig.usernsMode === 'keep-id')
-    return buildRunSpec({ record, image, layerDirs: this.runtime.images.mountLayerDirs(image), paths: this.paths(), netns, featureMounts, cgroups, devices, userns, processEnv })
+    const imageLayers = this.runtime.images.mountLayerDirs(image)
+    // Rootless, the image's /etc belongs to a subordinate id: the shim makes the mount points in the writable layer.
+    const layerDirs = this.runtime.rootless ? imageLayers : withInitLayer(this.runtime.root, imageLayers)
+    return buildRunSpec({ record, image, layerDirs, paths: this.paths(), netns, featureMounts, cgroups, devices, userns, processEnv })
   }
 
   /**
