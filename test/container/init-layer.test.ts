@@ -1,0 +1,75 @@
+/**
+ * The init layer (lib/storage/init-layer.ts): the /etc mount points and the
+ * /etc/mtab link come from one lower dir shared by the root's containers,
+ * not from files made in each container's writable layer.
+ */
+import * as fs from 'node:fs'
+import * as os from 'node:os'
+import * as path from 'node:path'
+import { Image, run, type Runtime } from '../../lib'
+import { busyboxRootfs, useRuntime } from '../helpers'
+
+let runtime: Runtime
+
+useRuntime((r) => (runtime = r), { hostImage: false, busybox: true })
+
+const probe = 'cat /etc/hostname; readlink /etc/mtab; stat -c "%a %u:%g %F" /etc; grep -c ip6-localnet /etc/hosts; echo x > /etc/resolv.conf && cat /etc/resolv.conf'
+
+/** Runs the probe in a container of `ref`; its output and what its writable layer holds. */
+async function probeRun(ref: string): Promise<{ out: string[]; upper: string[]; hostname: string }> {
+  const c = await run(ref, ['sh', '-c', probe], { runtime, network: 'none' })
+  const exit = await c.wait()
+  const info = await c.inspect()
+  const upper = fs.readdirSync(info.graphDriver.data.upperDir)
+  let out = ''
+  for await (const chunk of c.logs()) out += chunk.toString()
+  await c.remove()
+  expect(exit.exitCode).toBe(0)
+  return { out: out.trim().split('\n'), upper, hostname: info.config.hostname }
+}
+
+/** Imports a busybox rootfs whose /etc `shape` changed as `ref`. */
+async function imageWith(ref: string, shape: (rootfs: string) => void): Promise<void> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-initlayer-'))
+  try {
+    shape(busyboxRootfs(dir))
+    await Image.import(dir, { runtime, ref })
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+test('a container writes none of its /etc mount points or /etc/mtab into its writable layer: they come from one init layer per root, made in scratch and renamed whole', async () => {
+  for (let i = 0; i < 2; i++) {
+    const { out, upper, hostname } = await probeRun('bb')
+    expect(out).toEqual([hostname, '/proc/mounts', '755 0:0 directory', '1', 'x'])
+    // Before the init layer: [ 'etc' ] (etc/hostname, hosts, resolv.conf and mtab copied up into it).
+    expect(upper).toEqual([])
+  }
+  const layers = path.join(runtime.root, 'layers')
+  expect(fs.readdirSync(layers).filter((n) => n.startsWith('init-'))).toEqual(['init-755'])
+  expect(fs.readlinkSync(path.join(layers, 'l', 'init-755'))).toBe('../init-755/diff')
+  expect(fs.readdirSync(path.join(layers, 'init-755', 'diff', 'etc')).sort()).toEqual(['hostname', 'hosts', 'mtab', 'resolv.conf'])
+  expect(fs.readdirSync(path.join(layers, 'tmp'))).toEqual([])
+})
+
+test("an image's /etc of another mode keeps its mode (an init layer of that mode); one of another owner, or a link, keeps what it is and gets its mount points made at start", async () => {
+  await imageWith('etc-750', (root) => fs.chmodSync(path.join(root, 'etc'), 0o750))
+  await imageWith('etc-1000', (root) => fs.chownSync(path.join(root, 'etc'), 1000, 1000))
+  await imageWith('etc-link', (root) => {
+    fs.mkdirSync(path.join(root, 'private'))
+    fs.renameSync(path.join(root, 'etc'), path.join(root, 'private', 'etc'))
+    fs.symlinkSync('private/etc', path.join(root, 'etc'))
+  })
+  const mode750 = await probeRun('etc-750')
+  expect(mode750.out).toEqual([mode750.hostname, '/proc/mounts', '750 0:0 directory', '1', 'x'])
+  expect(mode750.upper).toEqual([])
+  const owned = await probeRun('etc-1000')
+  expect(owned.out).toEqual([owned.hostname, '/proc/mounts', '755 1000:1000 directory', '1', 'x'])
+  expect(owned.upper).toEqual(['etc'])
+  const linked = await probeRun('etc-link')
+  expect(linked.out).toEqual([linked.hostname, '/proc/mounts', '777 0:0 symbolic link', '1', 'x'])
+  expect(linked.upper).toEqual(['private'])
+  const layers = path.join(runtime.root, 'layers')
+  expect(fs.readdirSync(layers).filter((n) => n.startsWith('init-')).sort()).toEqual(['init-750', 'init-755'])
+})
