@@ -25,6 +25,7 @@ import { PendingWork } from '../util/pending-work'
 import { createJson, readJson, updateJson } from '../util/json-file'
 import { validName } from '../util/ids'
 import { boundedFileName } from '../util/file-name'
+import { markTopDirectory } from '../sys/file-flags'
 import type { ContainerRecord, ContainerState } from './types'
 
 /** A container directory being built by create(). */
@@ -64,9 +65,14 @@ export class ContainerStore {
     this.containersDir = path.join(root, 'containers')
     this.namesDir = path.join(root, 'names')
     this.trashDir = path.join(root, 'trash')
+    // Each container's directory in a block group of its own, and the root's directories (names/) out of the
+    // group of the root's parent: ext4 skips every inode deleted in its last minutes when it picks one in a
+    // group, so a create in a group that containers (or anything else) churn costs up to ~0.3 ms, 10x a quiet one.
+    markTopDirectory(root)
     fs.mkdirSync(this.trashDir, { recursive: true })
     fs.mkdirSync(this.containersDir, { recursive: true })
     fs.mkdirSync(this.namesDir, { recursive: true })
+    markTopDirectory(this.containersDir)
     // The lock is the overlay's work dir itself (what it protects): no lock file to create per container.
     this.layerLocks = new KeyedLock(this.containersDir, { existing: true })
   }
