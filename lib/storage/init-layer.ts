@@ -13,6 +13,9 @@
  * deleted at every removal, on a burst of starts the largest cost of all
  * (ext4 skips every inode deleted in the last minutes when it picks one).
  *
+ * As Docker's, the layer's /etc/mtab hides an image's own (Docker 20.10 shows
+ * /proc/mounts for an image whose /etc/mtab is ../proc/self/mounts).
+ *
  * Only for an image whose top-most /etc is a directory owned by the caller
  * (root of a root runtime): the init layer's /etc is the one a container's
  * merged /etc takes its owner and mode from. Any other image (no /etc, /etc

@@ -73,3 +73,10 @@ test("an image's /etc of another mode keeps its mode (an init layer of that mode
   const layers = path.join(runtime.root, 'layers')
   expect(fs.readdirSync(layers).filter((n) => n.startsWith('init-')).sort()).toEqual(['init-750', 'init-755'])
 })
+
+test("an image's own /etc/mtab is hidden by the init layer's link to /proc/mounts, as Docker's init layer hides it (Docker 20.10: /proc/mounts for an image whose /etc/mtab is ../proc/self/mounts)", async () => {
+  await imageWith('etc-mtab', (root) => fs.symlinkSync('../proc/self/mounts', path.join(root, 'etc', 'mtab')))
+  const { out, upper, hostname } = await probeRun('etc-mtab')
+  expect(out).toEqual([hostname, '/proc/mounts', '755 0:0 directory', '1', 'x'])
+  expect(upper).toEqual([])
+})
