@@ -27,6 +27,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { scratchName } from '../image/scratch'
 import { removeTreeQuietlyAt } from '../files/tree'
+import { debug } from '../util/debug'
 
 /** The mount points the init layer holds, made empty: each is bind-mounted over at start. */
 const etcMountPoints = ['hostname', 'hosts', 'resolv.conf']
@@ -50,7 +51,8 @@ export function initLayerFor(layersDir: string, imageLayerDirs: readonly string[
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
   }
-  return link
+  // Whatever sits there (a damaged root), a container only mounts a layer that holds its /etc.
+  return fs.existsSync(path.join(link, 'etc')) ? link : undefined
 }
 
 /** The image's /etc as its merged view shows it: the top-most layer's entry, undefined if none or whited out. */
@@ -84,8 +86,18 @@ function makeInitLayer(layersDir: string, home: string, etcMode: number): void {
   }
 }
 
-/** An image's layer dirs for a container's overlay (top-most first), under the init layer of `root` when the image takes one. */
+/**
+ * An image's layer dirs for a container's overlay (top-most first), under
+ * the init layer of `root` when the image takes one. An init layer that
+ * cannot be made (a full disk) costs no start: the shim makes the mount
+ * points in the writable layer, as without one.
+ */
 export function withInitLayer(root: string, imageLayerDirs: string[]): string[] {
-  const init = initLayerFor(path.join(root, 'layers'), imageLayerDirs)
+  let init: string | undefined
+  try {
+    init = initLayerFor(path.join(root, 'layers'), imageLayerDirs)
+  } catch (err) {
+    debug(`init layer of ${root}: ${(err as Error).message}; mount points made at start`)
+  }
   return init ? [init, ...imageLayerDirs] : imageLayerDirs
 }

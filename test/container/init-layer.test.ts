@@ -7,7 +7,7 @@ import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { Image, run, type Runtime } from '../../lib'
-import { busyboxRootfs, useRuntime } from '../helpers'
+import { busyboxImage, busyboxRootfs, destroyRuntime, tempRuntime, useRuntime } from '../helpers'
 
 let runtime: Runtime
 
@@ -16,8 +16,8 @@ useRuntime((r) => (runtime = r), { hostImage: false, busybox: true })
 const probe = 'cat /etc/hostname; readlink /etc/mtab; stat -c "%a %u:%g %F" /etc; grep -c ip6-localnet /etc/hosts; echo x > /etc/resolv.conf && cat /etc/resolv.conf'
 
 /** Runs the probe in a container of `ref`; its output and what its writable layer holds. */
-async function probeRun(ref: string): Promise<{ out: string[]; upper: string[]; hostname: string }> {
-  const c = await run(ref, ['sh', '-c', probe], { runtime, network: 'none' })
+async function probeRun(ref: string, on = runtime): Promise<{ out: string[]; upper: string[]; hostname: string }> {
+  const c = await run(ref, ['sh', '-c', probe], { runtime: on, network: 'none' })
   const exit = await c.wait()
   const info = await c.inspect()
   const upper = fs.readdirSync(info.graphDriver.data.upperDir)
@@ -79,4 +79,17 @@ test("an image's own /etc/mtab is hidden by the init layer's link to /proc/mount
   const { out, upper, hostname } = await probeRun('etc-mtab')
   expect(out).toEqual([hostname, '/proc/mounts', '755 0:0 directory', '1', 'x'])
   expect(upper).toEqual([])
+})
+
+test('a root whose init layer is damaged (a file where its directory belongs) still starts containers: their mount points are made in the writable layer', async () => {
+  const damaged = tempRuntime('mc-initlayer-root-')
+  try {
+    await busyboxImage(damaged)
+    fs.writeFileSync(path.join(damaged.root, 'layers', 'init-755'), '')
+    const { out, upper, hostname } = await probeRun('bb', damaged)
+    expect(out).toEqual([hostname, '/proc/mounts', '755 0:0 directory', '1', 'x'])
+    expect(upper).toEqual(['etc'])
+  } finally {
+    await destroyRuntime(damaged)
+  }
 })
