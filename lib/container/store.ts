@@ -12,6 +12,10 @@
  *   names/<name>                  the id owning a name (created with O_EXCL; a name too long for a file: its prefix, "+" and its sha256)
  *   trash/<id>.*                  removed containers whose files are still being deleted
  *
+ * The root and containers/ carry ext4's top-directory flag (`chattr +T`,
+ * ../sys/file-flags): each container's directory, and the files made in it,
+ * land in a block group of their own.
+ *
  * @module
  */
 import * as fs from 'node:fs'
