@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "glibc-baseline.h"
+#include "meta-copy.h"
 
 #ifndef RENAME_NOREPLACE
 #define RENAME_NOREPLACE (1 << 0)
@@ -98,8 +99,6 @@ int mc_mknodat(int dirfd, const char *name, unsigned mode, unsigned major_, unsi
   return sys_mknodat(dirfd, name, mode, makedev(major_, minor_)) < 0 ? NEG_ERRNO : 0;
 }
 
-static int chown_ok(int r) { return r == 0 || errno == EPERM || errno == EINVAL; }
-
 /*
  * Gives a just-created symlink or special file `dname` its owner (with MC_OWNER), permission bits
  * (with_mode; a symlink has none) and times from `st`. On failure the half-made entry is removed and
@@ -107,7 +106,7 @@ static int chown_ok(int r) { return r == 0 || errno == EPERM || errno == EINVAL;
  */
 static int finish_new_entry(int ddir, const char *dname, const struct stat *st, int flags, int with_mode) {
   struct timespec ts[2] = {st->st_atim, st->st_mtim};
-  if (((flags & MC_OWNER) && !chown_ok(fchownat(ddir, dname, st->st_uid, st->st_gid, AT_SYMLINK_NOFOLLOW))) ||
+  if (((flags & MC_OWNER) && !mc_chown_ok(fchownat(ddir, dname, st->st_uid, st->st_gid, AT_SYMLINK_NOFOLLOW))) ||
       (with_mode && fchmodat(ddir, dname, st->st_mode & 07777, 0) < 0) || utimensat(ddir, dname, ts, AT_SYMLINK_NOFOLLOW) < 0) {
     int e = errno;
     unlinkat(ddir, dname, 0);
@@ -128,7 +127,7 @@ int mc_set_meta(int dirfd, const char *name, unsigned what, unsigned uid, unsign
   int islink = !self && S_ISLNK(st.st_mode);
   if (what & 1) {
     int r = self ? fchown(dirfd, uid, gid) : fchownat(dirfd, name, uid, gid, AT_SYMLINK_NOFOLLOW);
-    if (!chown_ok(r)) return NEG_ERRNO;
+    if (!mc_chown_ok(r)) return NEG_ERRNO;
   }
   if ((what & 2) && !islink) {
     int r = self ? fchmod(dirfd, mode & 07777) : fchmodat(dirfd, name, mode & 07777, 0);
@@ -166,33 +165,10 @@ int mc_write_file(int dirfd, const char *name, const uint8_t *data, int64_t len,
   return r;
 }
 
-/*
- * Copies a file's capabilities (security.capability), the one extended
- * attribute `docker cp` carries. Set after chown, which clears it; a
- * filesystem or privilege that refuses it (ENOTSUP, EPERM) is skipped, as
- * Docker does.
- */
-static int copy_file_caps(int srcfd, int dstfd) {
-  char caps[64]; /* vfs_ns_cap_data, the largest form, is 24 bytes */
-  ssize_t n = fgetxattr(srcfd, "security.capability", caps, sizeof(caps));
-  if (n < 0) return errno == ENODATA || errno == ENOTSUP || errno == ERANGE ? 0 : NEG_ERRNO;
-  if (fsetxattr(dstfd, "security.capability", caps, (size_t)n, 0) < 0 && errno != ENOTSUP && errno != EPERM) return NEG_ERRNO;
-  return 0;
-}
-
-/* Copies owner (with MC_OWNER), mode, file capabilities and times of srcfd onto dstfd (both opened files or dirs). */
+/* Copies owner (with MC_OWNER; a refused chown is skipped), mode, file capabilities and times of srcfd onto dstfd (both opened files or dirs). */
 int mc_copy_meta(int srcfd, int dstfd, int flags) {
-  struct stat st;
-  if (sys_fstat(srcfd, &st) < 0) return NEG_ERRNO;
-  if ((flags & MC_OWNER) && !chown_ok(fchown(dstfd, st.st_uid, st.st_gid))) return NEG_ERRNO;
-  if (fchmod(dstfd, st.st_mode & 07777) < 0) return NEG_ERRNO;
-  if (S_ISREG(st.st_mode)) {
-    int r = copy_file_caps(srcfd, dstfd);
-    if (r < 0) return r;
-  }
-  struct timespec ts[2] = {st.st_atim, st.st_mtim};
-  if (futimens(dstfd, ts) < 0) return NEG_ERRNO;
-  return 0;
+  int meta = MC_META_CAPS | ((flags & MC_OWNER) ? MC_META_OWNER | MC_META_OWNER_IF_LET : 0);
+  return mc_meta_copy(srcfd, dstfd, meta) ? NEG_ERRNO : 0;
 }
 
 /*

@@ -82,6 +82,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "meta-copy.h"
 #include "netns-sockets.h"
 #include "spec.h"
 
@@ -516,12 +517,8 @@ static void open_each(char **f, int n, char *end) {
  */
 static void copy_meta(char **f, int n) {
   if (n != 2 || passed_count != 2) return answer("E %d\tbad %s request (%d fields, %d fds)", EINVAL, f[0], n, passed_count);
-  struct stat st;
-  if (fstat(passed_fd[0], &st) < 0) return answer_errno(errno, "fstat", "(staged)");
-  if (!strcmp(f[1], "1") && fchown(passed_fd[1], st.st_uid, st.st_gid) < 0) return answer_errno(errno, "fchown", "(destination)");
-  if (fchmod(passed_fd[1], st.st_mode & 07777) < 0) return answer_errno(errno, "fchmod", "(destination)");
-  struct timespec ts[2] = {st.st_atim, st.st_mtim};
-  if (futimens(passed_fd[1], ts) < 0) return answer_errno(errno, "futimens", "(destination)");
+  const char *failed = mc_meta_copy(passed_fd[0], passed_fd[1], !strcmp(f[1], "1") ? MC_META_OWNER : 0);
+  if (failed) return answer_errno(errno, failed, strcmp(failed, "fstat") ? "(destination)" : "(staged)");
   answer("OK");
 }
 

@@ -1,0 +1,28 @@
+/*
+ * Copying an inode's metadata (owner, mode, times; file capabilities on
+ * request) from one open fd onto another: the shared core of fsops.c's
+ * mc_copy_meta (libmcnative, a copy's directories and files) and the
+ * keeper's copymeta (mc-shim, a rootless merge onto another id's directory).
+ * Each caller keeps its own error policy through the flags and the name of
+ * the call that failed.
+ */
+#ifndef MC_META_COPY_H
+#define MC_META_COPY_H
+
+#define MC_META_OWNER 1         /* copy uid/gid */
+#define MC_META_OWNER_IF_LET 2  /* with MC_META_OWNER: a chown refused (EPERM: unprivileged, EINVAL: unmapped id) is skipped */
+#define MC_META_CAPS 4          /* a regular file's security.capability too (a refusing filesystem or privilege is skipped) */
+
+/* Whether a chown's result r is success or a refusal MC_META_OWNER_IF_LET skips (errno read as set by it). */
+int mc_chown_ok(int r);
+
+/*
+ * Copies srcfd's owner (MC_META_OWNER), mode, capabilities (MC_META_CAPS) and
+ * times onto dstfd, in that order: chown clears set-id bits and capabilities,
+ * and the times go last. Returns NULL, or the name of the call that failed
+ * ("fstat" reads the source, every other one writes the destination) with
+ * errno set.
+ */
+const char *mc_meta_copy(int srcfd, int dstfd, int flags);
+
+#endif
