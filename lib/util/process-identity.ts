@@ -40,9 +40,13 @@ export function thisProcess(): ProcessIdentity {
   return (self ??= { pid: process.pid, start: processStartTime(process.pid) ?? '' })
 }
 
-/** True while the process recorded as (pid, start time) runs. */
+/**
+ * True while the process recorded as (pid, start time) runs. Without a recorded start time it is
+ * never alive: the start time was unreadable because the process had already ended (and a gone pid's
+ * start time is undefined too, so comparing the two would call it alive).
+ */
 export function isAlive(pid: number | undefined, start: string | undefined): boolean {
-  return !!pid && processStartTime(pid) === start
+  return !!pid && start !== undefined && processStartTime(pid) === start
 }
 
 /** The kernel's PF_EXITING (flags, field 9 of /proc/<pid>/stat): do_exit() is under way. */
