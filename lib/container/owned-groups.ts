@@ -43,12 +43,17 @@ export interface GroupNetworks {
   remove(name: string): Promise<void>
 }
 
+/** A network's or volume's labels, by which it belongs to a group. */
+interface Labelled {
+  labels: Record<string, string>
+}
+
 /** The volumes of a runtime, as the collection needs them. */
 export interface GroupVolumes {
-  /** Every volume, with its labels. */
-  list(): Promise<{ labels: Record<string, string> }[]>
+  /** Every volume, with its name and labels. */
+  list(): Promise<{ name: string; labels: Record<string, string> }[]>
   /** Removes the volumes no container references that `selected` accepts; returns their names. */
-  prune(opts: { selected: (volume: { labels: Record<string, string> }) => boolean }): Promise<string[]>
+  prune(opts: { selected: (volume: Labelled) => boolean }): Promise<string[]>
 }
 
 function recordDir(root: string): string {
@@ -70,39 +75,68 @@ export function forgetOwnedGroup(root: string, group: OwnedGroup): void {
   fs.rmSync(recordFile(root, group), { force: true })
 }
 
-/** Removes a dead owner's group networks that no container uses any more (a detached one, or one from outside the group, keeps its network). */
-async function removeNetworks(group: OwnedGroup, networks: GroupNetworks): Promise<void> {
-  for (const n of await networks.list()) {
-    if (n.labels[group.label] !== group.value || Object.keys(n.containers).length > 0) continue
-    await networks.remove(n.name).catch((err: unknown) => debug('recovery: network %s stays: %s', n.name, err))
-  }
+/** Whether a network or volume carries the group's label. */
+function inGroup(group: OwnedGroup): (x: Labelled) => boolean {
+  return (x) => x.labels[group.label] === group.value
 }
 
-/** Whether a network or volume of the group is still there (in use by a container the recovery did not remove). */
-async function groupRemains(group: OwnedGroup, networks: GroupNetworks, volumes: GroupVolumes): Promise<boolean> {
-  const ours = (x: { labels: Record<string, string> }) => x.labels[group.label] === group.value
-  return (await networks.list()).some(ours) || (await volumes.list()).some(ours)
-}
-
-/** At a runtime's start, after the containers' recovery: the networks, volumes and records of groups whose owner died. */
-export async function collectDeadOwnedGroups(root: string, networks: GroupNetworks, volumes: GroupVolumes): Promise<void> {
+/** The records of groups whose owner died (its SIGKILL pending is death enough: its containers were collected as orphans just before). */
+function deadGroups(root: string): GroupRecord[] {
   let files: string[]
   try {
     files = fs.readdirSync(recordDir(root)).filter((f) => f.endsWith('.json'))
   } catch {
-    return // no group was ever recorded on this root
+    return [] // no group was ever recorded on this root
   }
-  for (const f of files) {
-    const rec = readJson<GroupRecord>(path.join(recordDir(root), f))
-    // Its owner's SIGKILL pending is death enough: its containers were collected as orphans just before.
-    if (!rec || livesOn(rec.owner.pid, rec.owner.start)) continue
-    debug('recovery: group %s=%s lost its owner %d', rec.label, rec.value, rec.owner.pid)
-    await removeNetworks(rec, networks)
-    // A volume still used (by a detached container, or one from outside the group) stays.
-    await volumes.prune({ selected: (v) => v.labels[rec.label] === rec.value }).catch((err: unknown) => debug('recovery: volumes of %s stay: %s', rec.value, err))
+  const records = files.map((f) => readJson<GroupRecord>(path.join(recordDir(root), f)))
+  return records.filter((rec): rec is GroupRecord => !!rec && !livesOn(rec.owner.pid, rec.owner.start))
+}
+
+/**
+ * Removes the dead groups' networks no container uses any more (a detached one, or one from outside
+ * the group, keeps its network); returns the names of those that stay.
+ */
+async function removeNetworks(groups: GroupRecord[], listed: NetworkInfo[], networks: GroupNetworks): Promise<Set<string>> {
+  const stay = new Set<string>()
+  for (const n of listed.filter((n) => groups.some((g) => inGroup(g)(n)))) {
+    if (Object.keys(n.containers).length > 0) stay.add(n.name)
+    else
+      await networks.remove(n.name).catch((err: unknown) => {
+        stay.add(n.name)
+        debug('recovery: network %s stays: %s', n.name, err)
+      })
+  }
+  return stay
+}
+
+/** Removes the dead groups' volumes no container uses (a detached one, or one from outside the group, keeps its volume); returns the names removed. */
+async function pruneVolumes(groups: GroupRecord[], volumes: GroupVolumes): Promise<Set<string>> {
+  const selected = (v: Labelled) => groups.some((g) => inGroup(g)(v))
+  try {
+    return new Set(await volumes.prune({ selected }))
+  } catch (err) {
+    debug('recovery: volumes of dead groups stay: %s', err)
+    return new Set()
+  }
+}
+
+/**
+ * At a runtime's start, after the containers' recovery: the networks, volumes and records of groups
+ * whose owner died. Networks and volumes are listed once for all the groups: what a group keeps is
+ * what the listing showed of it minus what was removed.
+ */
+export async function collectDeadOwnedGroups(root: string, networks: GroupNetworks, volumes: GroupVolumes): Promise<void> {
+  const dead = deadGroups(root)
+  if (!dead.length) return
+  for (const rec of dead) debug('recovery: group %s=%s lost its owner %d', rec.label, rec.value, rec.owner.pid)
+  const [listedNetworks, listedVolumes] = [await networks.list(), await volumes.list()]
+  const networksStay = await removeNetworks(dead, listedNetworks, networks)
+  const volumesGone = await pruneVolumes(dead, volumes)
+  for (const rec of dead) {
+    const ours = inGroup(rec)
     // A container of the group still running (it outlived the wait for the dying: a detached one, one
     // whose death is slow) keeps what it uses; the record stays, so that a later start removes it then.
-    if (await groupRemains(rec, networks, volumes)) continue
-    forgetOwnedGroup(root, rec)
+    const remains = listedNetworks.some((n) => ours(n) && networksStay.has(n.name)) || listedVolumes.some((v) => ours(v) && !volumesGone.has(v.name))
+    if (!remains) forgetOwnedGroup(root, rec)
   }
 }
