@@ -17,7 +17,10 @@
  * reply (or a dump that never ends) no longer holds every later caller of
  * the socket forever. The socket is then spent: what the kernel sends late
  * (the rest of a dump) would land in the next caller's answer, so waiting
- * and later callers are refused at once, and its owner opens another.
+ * and later callers are refused at once, and its owner opens another. The
+ * spent socket is closed only once its turns have drained
+ * ({@link NetlinkTurns.whenDrained}): a request sent just before the spend
+ * has its answer queued on it, unread until the next poll.
  *
  * @module
  */
@@ -47,6 +50,8 @@ export class NetlinkTurns {
   private readonly waiting: Waiter[] = []
   /** Why the socket stopped answering (whose answer was late), once it did: it takes no more turns. */
   private spentBy?: string
+  /** What runs once the turns under way have ended ({@link whenDrained}). */
+  private onDrained: (() => void)[] = []
 
   /** @param bound - when given, how long a turn waits for its answer (without, as long as it takes). */
   constructor(private readonly bound?: ReplyBound) {}
@@ -54,6 +59,16 @@ export class NetlinkTurns {
   /** Whether a turn's answer was late: the socket's state is unknown, so its owner should replace it. */
   get spent(): boolean {
     return this.spentBy !== undefined
+  }
+
+  /** Runs `fn` once no turn is under way (now, when none is); each ends by its bound at the latest. */
+  whenDrained(fn: () => void): void {
+    if (this.idle) fn()
+    else this.onDrained.push(fn)
+  }
+
+  private get idle(): boolean {
+    return !this.dumping && this.requestsInFlight === 0
   }
 
   /** Runs a single-reply request (an ack, or one object) once no dump is under way; `what` names it in errors. */
@@ -75,6 +90,7 @@ export class NetlinkTurns {
     } finally {
       this.leave(dump)
       this.wakeWaiting()
+      if (this.idle) for (const fn of this.onDrained.splice(0)) fn()
     }
   }
 

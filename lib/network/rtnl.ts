@@ -102,15 +102,30 @@ export class Rtnl {
     return this.live().dump(op, () => call(op, send))
   }
 
-  /** The socket's turns; a socket spent by a late answer is replaced first when it can be reopened. */
+  /**
+   * The socket's turns; a socket spent by a late answer is replaced first when it can be reopened. The
+   * spent one is closed once its turns have ended (by their bound at the latest): the answers of
+   * requests sent on it just before are queued on it, and closing it at once would lose them, their
+   * requests reported as unanswered though the kernel applied them.
+   */
   private live(): NetlinkTurns {
     if (this.turns.spent && this.reopen) {
       debug('rtnetlink: replacing a socket that stopped answering')
-      this.sock.socket.close()
+      this.retire(this.sock, this.turns)
       this.sock = this.reopen()
       this.turns = new NetlinkTurns(replyBound)
     }
     return this.turns
+  }
+
+  /** Spent sockets whose turns are still under way: closed when those end, or with this Rtnl. */
+  private readonly retiring = new Set<RtNetlinkSocket>()
+
+  private retire(sock: RtNetlinkSocket, turns: NetlinkTurns): void {
+    this.retiring.add(sock)
+    turns.whenDrained(() => {
+      if (this.retiring.delete(sock)) sock.socket.close()
+    })
   }
 
   /** Whether a late answer spent the socket and it cannot be reopened here (one of another namespace): its owner should open another. */
@@ -133,8 +148,10 @@ export class Rtnl {
     return new Rtnl(new RtNetlinkSocket(adoptNetlink(fd, Protocol.ROUTE)))
   }
 
-  /** Closes the socket. */
+  /** Closes the socket, and any spent one still draining (the answers it waits for are the closer's to lose). */
   close(): void {
+    for (const sock of this.retiring) sock.socket.close()
+    this.retiring.clear()
     this.sock.socket.close()
   }
 

@@ -78,3 +78,19 @@ test('an answer that arrived while the event loop was blocked past the bound is 
     fs.rmSync(dir, { recursive: true, force: true })
   }
 })
+
+test('whenDrained runs at once on idle turns, else once every turn under way has ended (an answered one, and a late one at its bound)', async () => {
+  const turns = new NetlinkTurns(bound)
+  let drained = 0
+  turns.whenDrained(() => drained++)
+  expect(drained).toBe(1)
+  let answer!: (v: string) => void
+  const answered = turns.request('find link y', () => new Promise<string>((r) => (answer = r)))
+  const lost = outcome(turns.request('find link x', never))
+  turns.whenDrained(() => drained++)
+  answer('y')
+  expect(await answered).toBe('y')
+  expect(drained).toBe(1) // the lost one is still under way
+  expect(await lost).toEqual({ error: 'find link x: late' })
+  expect(drained).toBe(2)
+})

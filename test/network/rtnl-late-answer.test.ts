@@ -54,3 +54,37 @@ test(`a dropped rtnetlink answer fails its request within ${RTNL_REPLY_TIMEOUT_M
   }
   expect([...routeSockets()].filter((s) => !before.has(s))).toEqual([])
 }, 60_000)
+
+/** Blocks the event loop for `ms` (a loaded machine's late loop, on purpose). */
+function blockLoop(ms: number): void {
+  const end = Date.now() + ms
+  while (Date.now() < end);
+}
+
+test('a request sent just before the socket is spent gets its answer: the spent socket is closed once its turns have drained, not when the next caller replaces it', async () => {
+  const before = routeSockets()
+  const rtnl = Rtnl.current()
+  try {
+    const [fd] = [...routeSockets()].filter((s) => !before.has(s))
+    makeLossy(fd)
+    // Sent together: the first answer fills the buffer, the second is dropped and its bound spends the socket.
+    const lookups = [rtnl.link('lo'), rtnl.link('lo')].map((p) => p.then((l) => l?.index, (err: unknown) => err))
+    // The loop is blocked past the bound, so that these timers and the bound's run in one timers phase, in
+    // due order: the in-flight request is sent (its answer queued, unread) just before the spend, and a
+    // new caller replaces the socket just after it, before the next poll reads that answer.
+    let inFlight: Promise<unknown> | undefined
+    let replacing: Promise<unknown> | undefined
+    setTimeout(() => blockLoop(500), RTNL_REPLY_TIMEOUT_MS - 250)
+    setTimeout(() => setImmediate(() => (inFlight = rtnl.link('lo').then((l) => l?.index, (err: unknown) => err))), RTNL_REPLY_TIMEOUT_MS - 150)
+    setTimeout(() => setImmediate(() => (replacing = rtnl.link('lo').then((l) => l?.index, (err: unknown) => err))), RTNL_REPLY_TIMEOUT_MS + 150)
+    const [first, second] = await Promise.all(lookups)
+    expect(first).toBe(LOOPBACK_IFINDEX)
+    expect(second).toMatchObject({ errno: 'ETIMEDOUT' })
+    await new Promise((r) => setTimeout(r, 400))
+    expect(await replacing).toBe(LOOPBACK_IFINDEX)
+    expect(await inFlight).toBe(LOOPBACK_IFINDEX)
+  } finally {
+    rtnl.close()
+  }
+  expect([...routeSockets()].filter((s) => !before.has(s))).toEqual([])
+}, 60_000)
