@@ -119,3 +119,14 @@ long long mc_netlink_port(int fd, int protocol) {
   if (getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &plen) < 0 || proto != protocol) return -1;
   return addr.nl_pid;
 }
+
+/*
+ * NETLINK_NO_ENOBUFS on a netlink socket: an answer that overruns its receive buffer is dropped
+ * without setting the socket's error. The `netlink` package's poll handler turns a socket error
+ * into a C++ exception (it names no syscall: Napi::String::New(NULL) throws) and the process
+ * aborts; a dropped answer is seen by the caller's bound instead. 0 or -errno.
+ */
+int mc_netlink_quiet_overruns(int fd) {
+  int on = 1;
+  return setsockopt(fd, SOL_NETLINK, NETLINK_NO_ENOBUFS, &on, sizeof(on)) < 0 ? -errno : 0;
+}

@@ -15,7 +15,7 @@ import * as fs from 'node:fs'
 import { createNetlink, type NetlinkSocket, type Protocol } from 'netlink'
 import { InternalError } from '../errors'
 import { closeQuietly, replaceFd } from '../sys/libc'
-import { netlinkPortOf } from '../sys/sockets'
+import { netlinkPortOf, netlinkQuietOverruns } from '../sys/sockets'
 
 /** The fd of this process's netlink socket of `protocol` bound to `port` (ports are unique per protocol and namespace). */
 function fdOfNetlinkPort(port: number, protocol: Protocol): number {
@@ -35,12 +35,30 @@ function fdOfNetlinkPort(port: number, protocol: Protocol): number {
 export function adoptNetlink(fd: number, protocol: Protocol): NetlinkSocket {
   const sock = createNetlink(protocol)
   try {
+    netlinkQuietOverruns(fd)
     replaceFd(fd, fdOfNetlinkPort(sock.address().port, protocol))
   } catch (err) {
     sock.close()
     throw err
   } finally {
     closeQuietly(fd)
+  }
+  return sock
+}
+
+/**
+ * A new `netlink` package socket of `protocol` in the calling thread's namespace whose overruns are
+ * not reported (NETLINK_NO_ENOBUFS): the package's poll handler aborts the process on a socket
+ * error (ENOBUFS when answers overran the receive buffer), where a dropped answer only fails its
+ * request by the caller's bound. Finding the socket's fd reads /proc/self/fd: for long-lived sockets.
+ */
+export function quietNetlink(protocol: Protocol): NetlinkSocket {
+  const sock = createNetlink(protocol)
+  try {
+    netlinkQuietOverruns(fdOfNetlinkPort(sock.address().port, protocol))
+  } catch (err) {
+    sock.close()
+    throw err
   }
   return sock
 }

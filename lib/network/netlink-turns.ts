@@ -116,7 +116,11 @@ export class NetlinkTurns {
     })
   }
 
-  /** Marks the socket spent (`why`: it stopped answering) and refuses every waiting caller; the turns under way end by the bound. */
+  /** Marks the socket spent (`why`: it stopped answering, or failed) and refuses every waiting caller; the turns under way end by the bound. */
+  markSpent(why: string): void {
+    if (this.bound) this.spend(why)
+  }
+
   private spend(why: string): void {
     this.spentBy ??= why
     for (const w of this.waiting.splice(0)) w.refuse(this.bound!.late(w.what, this.spentBy))

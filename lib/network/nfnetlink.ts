@@ -8,9 +8,9 @@
  *
  * @module
  */
-import { createNetlink, Flags, FlagsGet, MessageType, Protocol, type NetlinkSocket } from 'netlink'
+import { Flags, FlagsGet, MessageType, Protocol, type NetlinkSocket } from 'netlink'
 import { errnoName } from '../sys/libc'
-import { adoptNetlink } from './adopt-netlink'
+import { adoptNetlink, quietNetlink } from './adopt-netlink'
 import { NftablesError } from './errors'
 import { parseAttrs } from './nlattr'
 import { debug } from '../util/debug'
@@ -22,6 +22,8 @@ const NFNL_MSG_BATCH_END = 0x11
 const NLMSG_HDRLEN = 16
 /** How long to wait for the kernel's answers before giving up (it answers in microseconds). */
 const REPLY_TIMEOUT_MS = 5000
+/** Receive-buffer room one ack of a batch's command takes (its skb's truesize, about 768 bytes, rounded up). */
+const ACK_ROOM = 1024
 
 /** Address families of nf_tables (NFPROTO_*). */
 export const NFPROTO_IPV4 = 2
@@ -103,13 +105,20 @@ export function batchDatagram(commands: NftCommand[], family: number, seqs: Batc
 /** An nf_tables netlink socket in the namespace it was created in. */
 export class NfNetlink {
   private readonly waiters = new Map<number, (errno: number) => void>()
+  /** How each batch awaiting its answers fails when the socket reports an error (its answers may be lost). */
+  private readonly onSocketError = new Set<(err: Error) => void>()
   /** One batch or dump at a time on the socket: a batch's acks landing among a dump's messages end that dump early (./netlink-turns). */
   private readonly turns = new NetlinkTurns()
 
   /** @param sock - a NETLINK_NETFILTER socket (default: a new one in the calling thread's namespace). */
-  constructor(private readonly sock: NetlinkSocket = createNetlink(Protocol.NETFILTER)) {
+  constructor(private readonly sock: NetlinkSocket = quietNetlink(Protocol.NETFILTER)) {
     this.sock.on('message', (msgs) => {
       for (const m of msgs) if (m.type === MessageType.ERROR) this.waiters.get(m.seq)?.(-m.data.readInt32LE(0))
+    })
+    // Unheard, the package's 'error' event (a send refused: EMSGSIZE for a batch over the send buffer) aborts the process.
+    this.sock.on('error', (err: Error) => {
+      debug('nf_tables socket error: %s', err)
+      for (const fail of this.onSocketError) fail(err)
     })
   }
 
@@ -130,19 +139,37 @@ export class NfNetlink {
     const errnos = await this.turns.dump(`batch ${op}`, () => {
       const seqs = commands.map(() => this.sock.generateSeq())
       const datagram = batchDatagram(commands, family, { begin: this.sock.generateSeq(), commands: seqs, end: this.sock.generateSeq() })
-      return this.awaitAnswers(seqs, () => this.sock.socket.send(datagram, { port: 0 }))
+      this.roomForAcks(commands.length)
+      return this.awaitAnswers(op, seqs, () => this.sock.socket.send(datagram, { port: 0 }))
     })
     const failed = errnos.find((e) => e !== 0)
     if (failed !== undefined) throw new NftablesError(op, errnoName(failed))
   }
 
-  private awaitAnswers(seqs: number[], send: () => void): Promise<number[]> {
+  /**
+   * The kernel answers every command of a batch at once, while the batch is sent, and drops (ENOBUFS) what
+   * overruns the receive buffer: about 280 acks fill the default 208 KB (a container publishing 140 ports).
+   * The buffer is grown to hold them all (up to the host's net.core.rmem_max; beyond, the batch fails ENOBUFS).
+   */
+  private roomForAcks(commands: number): void {
+    const wanted = (commands + 2) * ACK_ROOM
+    if (wanted > this.sock.socket.getRecvBufferSize()) this.sock.socket.setRecvBufferSize(wanted)
+  }
+
+  private awaitAnswers(op: string, seqs: number[], send: () => void): Promise<number[]> {
     const answers = new Map<number, number>()
     this.sock.ref(true)
     return new Promise<number[]>((resolve, reject) => {
+      // Answers were dropped: whether the batch was applied is unknown (its acks, or its error, may be lost).
+      const lost = (err: Error): void => {
+        finish()
+        reject(new NftablesError(op, (err as NodeJS.ErrnoException).code ?? err.message))
+      }
+      this.onSocketError.add(lost)
       const finish = (): void => {
         clearTimeout(timer)
         for (const s of seqs) this.waiters.delete(s)
+        this.onSocketError.delete(lost)
         this.sock.ref(false)
       }
       const timer = setTimeout(() => {

@@ -13,7 +13,7 @@ import * as fs from 'node:fs'
 import { createRtNetlink, FlagsNew, Protocol, RtNetlinkSocket, type rt } from 'netlink'
 import { MiniContainerError } from '../errors'
 import { withNetns } from '../sys/netns'
-import { adoptNetlink } from './adopt-netlink'
+import { adoptNetlink, quietNetlink } from './adopt-netlink'
 import { NetlinkTurns, type ReplyBound } from './netlink-turns'
 import { attr, strAttr, u32Attr } from './nlattr'
 import { ipToBuffer, type Cidr } from './ipam'
@@ -90,7 +90,20 @@ export class Rtnl {
   private constructor(
     private sock: RtNetlinkSocket,
     private readonly reopen?: () => RtNetlinkSocket,
-  ) {}
+  ) {
+    this.heedErrors(sock, this.turns)
+  }
+
+  /**
+   * Unheard, the package's 'error' event (a failed receive) is thrown from its native callback and
+   * aborts the process: the socket is taken as spent instead (its turns end by their bound).
+   */
+  private heedErrors(sock: RtNetlinkSocket, turns: NetlinkTurns): void {
+    sock.socket.on('error', (err: Error) => {
+      debug('rtnetlink: socket error: %s', err)
+      turns.markSpent(`socket error: ${err.message}`)
+    })
+  }
 
   /** Sends a request answered by one message (an ack, or one object). */
   private request<T>(op: string, send: () => Promise<T>): Promise<T> {
@@ -114,6 +127,7 @@ export class Rtnl {
       this.retire(this.sock, this.turns)
       this.sock = this.reopen()
       this.turns = new NetlinkTurns(replyBound)
+      this.heedErrors(this.sock, this.turns)
     }
     return this.turns
   }
@@ -135,10 +149,15 @@ export class Rtnl {
 
   /** A socket in the calling thread's current namespace (the host, normally); replaced there if it stops answering. */
   static current(): Rtnl {
-    return new Rtnl(createRtNetlink(), () => createRtNetlink())
+    const open = () => new RtNetlinkSocket(quietNetlink(Protocol.ROUTE))
+    return new Rtnl(open(), open)
   }
 
-  /** A socket bound to the namespace behind `netnsFd`. */
+  /**
+   * A socket bound to the namespace behind `netnsFd`. Not quieted (NETLINK_NO_ENOBUFS: finding its fd
+   * costs a /proc/self/fd read per container start): its answers, a few single ones of a few KB in flight
+   * at most (./netlink-turns), cannot overrun a receive buffer unless net.core.rmem_default is under ~20 KB.
+   */
   static inNetns(netnsFd: number): Rtnl {
     return new Rtnl(withNetns(netnsFd, () => createRtNetlink()))
   }

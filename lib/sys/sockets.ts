@@ -14,6 +14,7 @@ const native = nativeFunctions({
   bound: 'int mc_bound_socket(const char *ip, int port, int tcp, _Out_ int *bound_port)',
   recvFds: 'int mc_recv_fds(int sock, _Out_ uint8_t *buf, int buf_len, _Out_ int *fds, int max_fds, int timeout_ms)',
   netlinkPort: 'long long mc_netlink_port(int fd, int protocol)',
+  netlinkQuietOverruns: 'int mc_netlink_quiet_overruns(int fd)',
   sendFds: 'int mc_send_fds(int fd, const uint8_t *payload, size_t len, const int *fds, int n)',
 })
 
@@ -70,4 +71,13 @@ export function sendWithFds(sock: number, data: Buffer, fds: number[]): void {
 export function netlinkPortOf(fd: number, protocol: number): number | null {
   const port = Number(native().netlinkPort(fd, protocol))
   return port < 0 ? null : port
+}
+
+/**
+ * Makes a netlink socket drop answers that overrun its receive buffer without reporting ENOBUFS
+ * (NETLINK_NO_ENOBUFS): the `netlink` package aborts the process on a socket error, while a
+ * dropped answer is noticed by its caller's bound.
+ */
+export function netlinkQuietOverruns(fd: number): void {
+  checkNegErrno(native().netlinkQuietOverruns(fd), 'setsockopt NETLINK_NO_ENOBUFS')
 }
