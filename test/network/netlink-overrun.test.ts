@@ -8,6 +8,10 @@
  * of its own (`unshare -n`), so nothing reaches the host's tables.
  */
 import { spawnSync } from 'node:child_process'
+import * as fs from 'node:fs'
+import { Container, Runtime } from '../../lib'
+import { useSubnets } from '../net-helpers'
+import { makeRoot } from './helpers'
 import { nodeScript } from '../tools/node-child'
 
 /** Runs `body` (an async function's lines, `nl` an nf_tables socket) in a new network namespace; returns its outcome. */
@@ -58,3 +62,38 @@ test('a batch over the send buffer fails EMSGSIZE: the package emits it as an er
   expect({ status: r.status, signal: r.signal }).toEqual({ status: 3, signal: null })
   expect(JSON.parse(r.stdout.trim())).toMatchObject({ code: 'ESYSCALL', errno: 'EMSGSIZE', message: 'nf_tables huge failed: EMSGSIZE' })
 })
+
+const pool = useSubnets(1)[0].cidr
+
+test('a container publishing a range of 150 ports (one batch of 300 rules) runs, in a process that lives on', async () => {
+  const root = makeRoot()
+  try {
+    const script = nodeScript(`;(async () => {
+      const { Runtime, Image, run } = lib()
+      const runtime = new Runtime({ root: ${JSON.stringify(root)}, subnetPool: [${JSON.stringify(pool)}] })
+      await Image.fromHost({ runtime })
+      for (let attempt = 0; ; attempt++) {
+        const low = 46000 + Math.floor(Math.random() * 3000)
+        try {
+          const c = await run('host', ['sleep', '30'], { runtime, ports: ['127.0.0.1:' + low + '-' + (low + 149) + ':' + low + '-' + (low + 149)] })
+          console.log(JSON.stringify({ status: (await c.inspect()).state.status }))
+          await c.remove({ force: true })
+          break
+        } catch (e) {
+          if (e.code !== 'EPORTINUSE' || attempt === 5) throw e
+        }
+      }
+      await runtime.close()
+    })().catch((e) => { console.log(JSON.stringify({ code: e.code, message: e.message })); process.exitCode = 3 })`)
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 90_000 })
+    expect(r.stderr).not.toMatch(/terminate called/)
+    expect({ status: r.status, signal: r.signal }).toEqual({ status: 0, signal: null })
+    expect(JSON.parse(r.stdout.trim())).toEqual({ status: 'running' })
+  } finally {
+    // What an aborted child left: its container, network and rules go with the root.
+    const runtime = new Runtime({ root, subnetPool: [pool] })
+    for (const c of await Container.list({ runtime, all: true })) await c.remove({ force: true })
+    await runtime.close({ removeRoot: true })
+    fs.rmSync(root, { recursive: true, force: true })
+  }
+}, 120_000)
