@@ -14,6 +14,7 @@ import { startWithProcessEnv, type Container } from '../container/container'
 import type { ContainerContext } from '../container/context'
 import { layerFromUpper } from '../files'
 import { removeTreeAt } from '../files/tree'
+import { clampMtimes, upperAsUnpackedLayer } from '../files/upper-as-layer'
 import type { NetworkMode } from '../container/types'
 import type { MountOption } from '../storage/mount-types'
 import { withThrowawayContainer, type StageImage } from './throwaway-container'
@@ -70,19 +71,22 @@ export async function runStep(rt: ContainerContext, input: RunStepInput): Promis
     // Rootless, a directory of the upper dir copied up from the image belongs to a subordinate id: the keeper removes there.
     const remove = (p: string) => (rt.userIds ? rt.userIds.removeTree(p) : removeTreeAt(p))
     for (const t of input.addedTargets ?? []) removeMountPoint(upper, t, remove)
-    if (input.clampMtimesTo) clampMtimes(upper, input.clampMtimesTo)
-    return await rt.images.layers.addTar(layerFromUpper(upper, rt.userIds?.insideIds(), rt.userIds?.sourceReads()))
+    return storeLayer(rt, upper, input.clampMtimesTo)
   })
 }
 
-/** Sets every mtime in the (throwaway) upper dir later than `to` to `to`, links not followed, so the layer's bytes do not depend on when it ran. */
-function clampMtimes(dir: string, to: Date): void {
-  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name)
-    if (e.isDirectory()) clampMtimes(p, to)
-    if (fs.lstatSync(p).mtimeMs > to.getTime()) fs.lutimesSync(p, to, to)
-  }
-  if (fs.lstatSync(dir).mtimeMs > to.getTime()) fs.lutimesSync(dir, to, to)
+/**
+ * Stores the (throwaway) upper dir as the step's layer, its mtimes clamped to `clampTo` (sourceDateEpoch)
+ * so its bytes do not depend on when it ran. A root runtime's upper dir becomes the layer itself
+ * (made the tree its tar unpacks to, then moved into the store): writing every file again was most
+ * of a RUN's layer time. A rootless one's (files of subordinate ids), or one the tar cannot say as it
+ * is, is unpacked from its tar as `commit()` does.
+ */
+async function storeLayer(rt: ContainerContext, upper: string, clampTo: Date | undefined): Promise<string> {
+  const layers = rt.images.layers
+  if (!rt.userIds && layers.canAdopt(upper) && upperAsUnpackedLayer(upper, clampTo)) return layers.adopt(upper, layerFromUpper(upper))
+  if (clampTo) clampMtimes(upper, clampTo)
+  return layers.addTar(layerFromUpper(upper, rt.userIds?.insideIds(), rt.userIds?.sourceReads()))
 }
 
 /** Removes a mount point (or a parent made for one, or the /etc/mtab link) from the upper dir when it is still as made: the image lacks it, the RUN put nothing there. */

@@ -69,14 +69,6 @@ export async function unpackInto(diffDir: string, src: Readable, blobDigest: str
  * removes both paths whenever it does not commit them.
  */
 export async function ingestLayerPass(job: LayerIngest, chunks: AsyncIterable<Buffer>): Promise<LayerIngestResult> {
-  const hash = new PoolSha256()
-  let hashing: Promise<void> = Promise.resolve()
-  let blobSize = 0
-  const fd = fs.openSync(job.blobTmp, 'wx', 0o644)
-  // One blob write and one blob hash in flight, on the threadpool: this thread (a pull's bottleneck) unpacks the
-  // next chunk meanwhile (its diffID is hashed there too: PoolHashing). Writing into fresh page-cache pages costs
-  // milliseconds per MiB on some machines; done here synchronously, it took a fifth of this thread's time.
-  let writing: Promise<void> = Promise.resolve()
   const toLayer = new PassThrough({ highWaterMark: 1 << 20 })
   let unpackError: unknown
   const unpack = unpackInto(job.diffDir, toLayer, job.blobDigest, job).catch((err) => {
@@ -84,6 +76,36 @@ export async function ingestLayerPass(job: LayerIngest, chunks: AsyncIterable<Bu
     toLayer.destroy()
     return undefined
   })
+  let blob: { blobDigest: string; blobSize: number }
+  try {
+    blob = await blobPass(job.blobTmp, chunks, async (chunk) => {
+      if (!toLayer.destroyed && !toLayer.write(chunk)) await drainedOrGone(toLayer)
+    })
+    toLayer.end()
+  } catch (err) {
+    toLayer.destroy(err as Error) // with the error: a plain destroy() would leave the unpacker waiting for an end
+    await unpack
+    throw err
+  }
+  const layer = await unpack
+  return { ...blob, ...(layer ? { layer } : { unpackError }) }
+}
+
+/**
+ * Writes `chunks` to the blob's temp file `blobTmp` (created here) while
+ * hashing them, each also handed to `each` (awaited: its backpressure);
+ * returns the blob's digest and size. Rejects (after closing the file) when
+ * `chunks` fails or the file cannot be written; the caller removes it.
+ */
+export async function blobPass(blobTmp: string, chunks: AsyncIterable<Buffer>, each?: (chunk: Buffer) => Promise<void>): Promise<{ blobDigest: string; blobSize: number }> {
+  const hash = new PoolSha256()
+  let hashing: Promise<void> = Promise.resolve()
+  let blobSize = 0
+  const fd = fs.openSync(blobTmp, 'wx', 0o644)
+  // One blob write and one blob hash in flight, on the threadpool: this thread (a pull's bottleneck) unpacks the
+  // next chunk meanwhile (its diffID is hashed there too: PoolHashing). Writing into fresh page-cache pages costs
+  // milliseconds per MiB on some machines; done here synchronously, it took a fifth of this thread's time.
+  let writing: Promise<void> = Promise.resolve()
   try {
     for await (const chunk of chunks) {
       await hashing
@@ -92,19 +114,16 @@ export async function ingestLayerPass(job: LayerIngest, chunks: AsyncIterable<Bu
       await writing
       writing = writeAll(fd, chunk)
       writing.catch(() => undefined) // awaited at the next chunk or the end; not an unhandled rejection meanwhile
-      if (!toLayer.destroyed && !toLayer.write(chunk)) await drainedOrGone(toLayer)
+      await each?.(chunk)
     }
     await Promise.all([writing, hashing])
-    toLayer.end()
   } catch (err) {
-    toLayer.destroy(err as Error) // with the error: a plain destroy() would leave the unpacker waiting for an end
-    await Promise.all([unpack, writing.catch(() => undefined)]) // the fd stays open until its last write is done
+    await writing.catch(() => undefined) // the fd stays open until its last write is done
     throw err
   } finally {
     fs.closeSync(fd)
   }
-  const layer = await unpack
-  return { blobDigest: `sha256:${await hash.digest()}`, blobSize, ...(layer ? { layer } : { unpackError }) }
+  return { blobDigest: `sha256:${await hash.digest()}`, blobSize }
 }
 
 /** Resolves when the stream drained, or was destroyed (its reader gave up). */

@@ -23,7 +23,8 @@ import { removeTreeAt } from '../files/tree'
 import { OwnerLedger, type TreeOwnership } from '../files/owner-ledger'
 import { coalesce } from '../util/coalesce'
 import { checkDigest, type BlobStore, type IngestOptions } from './blobs'
-import { ingestLayerPass, unpackInto } from './layer-ingest'
+import { blobPass, ingestLayerPass, unpackInto } from './layer-ingest'
+import { diskUsage } from '../files/disk-usage'
 import type { KeyedLock } from '../util/keyed-lock'
 import { removeStaleScratch, scratchName } from './scratch'
 
@@ -205,6 +206,41 @@ export class LayerStore {
         this.restoreOwners(diffDir, mode.owners)
         const diffId = this.commit(scratch, result.layer!)
         this.recordBlob(diffId, blob)
+        return diffId
+      })
+    } finally {
+      fs.rmSync(blobTmp, { force: true })
+      this.removeTree(scratch)
+    }
+  }
+
+  /** Whether {@link adopt} can move `dir` into the store: it lies on the store's filesystem. */
+  canAdopt(dir: string): boolean {
+    return fs.statSync(dir).dev === fs.statSync(this.tmpDir).dev
+  }
+
+  /**
+   * Stores a layer whose files already lie in `dir` as an unpack of `tar` would lay them out (a RUN's
+   * upper dir, made so by ../files/upper-as-layer; `tar`, a plain tar, made from it): `tar` is only written
+   * as the blob, and `dir` is moved into place instead of unpacked from it, which wrote every file again.
+   * `dir` must be on the store's filesystem and nothing may write it meanwhile. An identical layer stored
+   * before, or meanwhile by another process, is kept and `dir` left where it is; a failure leaves nothing.
+   */
+  async adopt(dir: string, tar: Readable): Promise<string> {
+    const blobTmp = this.blobs.tempPath()
+    const scratch = path.join(this.tmpDir, scratchName())
+    try {
+      const { blobDigest, blobSize } = await blobPass(blobTmp, coalesce(tar))
+      return await this.lock.with(`blob-${hexOf(blobDigest)}`, async () => {
+        const done = this.unpacked(blobDigest)
+        if (done) return done
+        fs.mkdirSync(path.join(scratch, 'blobs'), { recursive: true })
+        fs.renameSync(dir, path.join(scratch, 'diff'))
+        const size = await diskUsage(path.join(scratch, 'diff'))
+        this.blobs.commitTemp(blobTmp, blobDigest, undefined, { digest: blobDigest, size: blobSize })
+        // A plain tar's digest is its diffID.
+        const diffId = this.commit(scratch, { diffId: blobDigest, size })
+        this.recordBlob(diffId, { digest: blobDigest, mediaType: layerMediaTypes.tar })
         return diffId
       })
     } finally {

@@ -1,0 +1,104 @@
+/**
+ * A RUN's layer on a root runtime is the throwaway container's upper dir
+ * itself, moved into the store (not its files written again from the tar),
+ * and it is still exactly what its blob unpacks to: mtimes to the
+ * nanosecond, owners, modes, sizes, content, link targets, devices,
+ * whiteouts, opaque directories and extended attributes (overlay's own
+ * copy-up marks are not in the tar, so not in the layer). Upper dirs whose
+ * tar says something else (a file named `.wh.*`) are stored from the tar.
+ */
+import { execFileSync } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+import { Image, type Runtime } from '../../lib'
+import { applyLayer } from '../../lib/files'
+import { useRuntime } from '../helpers'
+import { useBuildContexts } from '../tools/build-context'
+
+let runtime: Runtime
+useRuntime((rt) => (runtime = rt), { busybox: true, hostImage: false })
+const context = useBuildContexts('mc-run-layer-ctx-')
+
+/** Every entry below `dir`: type, mode, owner, size, content digest, link target, device, mtime in ns, xattrs. */
+function treeOf(dir: string): string[] {
+  const out: string[] = []
+  const walk = (rel: string) => {
+    for (const name of fs.readdirSync(path.join(dir, rel)).sort()) {
+      const p = path.join(dir, rel, name)
+      const st = fs.lstatSync(p, { bigint: true })
+      const whiteout = st.isCharacterDevice() && st.rdev === 0n
+      const kind = st.isDirectory() ? 'dir' : st.isSymbolicLink() ? `link->${fs.readlinkSync(p)}` : st.isFile() ? `file ${createHash('sha256').update(fs.readFileSync(p)).digest('hex').slice(0, 12)}` : whiteout ? 'whiteout' : `special ${st.mode & 0o170000n} ${st.rdev}`
+      // A whiteout is hidden by overlay: only that it is one counts.
+      const meta = whiteout ? '' : ` ${(st.mode & 0o7777n).toString(8)} ${st.uid}:${st.gid} ${st.isDirectory() ? '' : st.size} ${st.mtimeNs} nlink=${st.isDirectory() ? '' : st.nlink}`
+      const xattrs = execFileSync('getfattr', ['--absolute-names', '-h', '-d', '-m', '-', '-e', 'hex', p], { encoding: 'utf8' }).split('\n').filter((l) => l && !l.startsWith('#')).join(',')
+      out.push(`${path.join(rel, name)} ${kind}${meta} [${xattrs}]`)
+      if (st.isDirectory()) walk(path.join(rel, name))
+    }
+  }
+  walk('')
+  return out
+}
+
+/** The RUN layer of `img` (its last) and what its stored blob unpacks to, as {@link treeOf} lists them. */
+async function layerAndItsBlob(img: Image): Promise<{ layer: string[]; unpacked: string[] }> {
+  const diffId = img.details.layers.at(-1)!
+  const [blob] = runtime.images.layers.blobsOf(diffId)
+  expect(blob.digest).toBe(diffId) // a plain tar: its digest is the diffID
+  const dir = fs.mkdtempSync(path.join(runtime.root, 'unpacked-'))
+  try {
+    await applyLayer(dir, fs.createReadStream(runtime.images.blobs.path(blob.digest)), { whiteouts: 'overlay' })
+    return { layer: treeOf(runtime.images.layerPath(diffId)), unpacked: treeOf(dir) }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+// Sub-second mtimes everywhere; copied-up /etc and /etc/group (overlay's origin and impure marks); a whiteout;
+// an opaque directory; a symlink, a hard link, a fifo and a device.
+const many = [
+  'echo new > /new && mkdir -p /d/e && echo deep > /d/e/f && ln -s ../new /d/link && ln /new /hard',
+  'echo more >> /etc/group && rm /etc/motd && rm -rf /tmp && mkdir /tmp && echo t > /tmp/t',
+  'busybox mkfifo /fifo && busybox mknod /null2 c 1 3 && chmod 4750 /d/e/f',
+].join(' && ')
+
+test("a RUN's layer is the container's upper dir moved into the store: the file the RUN wrote is the layer's, same inode", async () => {
+  const img = await Image.build(context({}), { runtime, network: 'none', noCache: true, dockerfile: { content: 'FROM bb\nRUN echo hi > /x && stat -c %i /x > /x.ino\n' } })
+  const layer = runtime.images.layerPath(img.details.layers.at(-1)!)
+  // Overlay reports an upper file's own inode number (all layers on one filesystem): an unpack writes a new file.
+  expect(String(fs.statSync(path.join(layer, 'x')).ino)).toBe(fs.readFileSync(path.join(layer, 'x.ino'), 'utf8').trim())
+})
+
+test("a RUN's stored layer equals what its blob unpacks to (mtimes to the ns, modes, owners, links, devices, whiteouts, opaque dirs, xattrs), and containers of the image see the RUN's files", async () => {
+  const img = await Image.build(context({}), { runtime, network: 'none', noCache: true, dockerfile: { content: `FROM bb\nRUN ${many}\n` } })
+  const { layer, unpacked } = await layerAndItsBlob(img)
+  expect(layer).toEqual(unpacked)
+  expect(layer.some((l) => l.startsWith('etc/motd whiteout'))).toBe(true)
+  expect(layer.find((l) => l.startsWith('tmp dir'))).toContain('trusted.overlay.opaque=0x79')
+  expect(layer.join('\n')).not.toMatch(/overlay\.(origin|impure)/)
+  const out = await Image.build(context({}), { runtime, network: 'none', noCache: true, dockerfile: { content: `FROM ${img.id}\nRUN cat /d/e/f /d/link > /seen && tail -n 1 /etc/group >> /seen && ls /etc/motd /tmp > /ls 2>&1 || true\n` } })
+  const seen = runtime.images.layerPath(out.details.layers.at(-1)!)
+  expect(fs.readFileSync(path.join(seen, 'seen'), 'utf8')).toBe('deep\nnew\nmore\n')
+  expect(fs.readFileSync(path.join(seen, 'ls'), 'utf8')).toMatch(/motd: No such file or directory\n(.*\n)?t\n/)
+})
+
+test("a RUN that leaves a file named .wh.* is stored from its tar, as before: the layer still equals what its blob unpacks to", async () => {
+  const img = await Image.build(context({}), { runtime, network: 'none', noCache: true, dockerfile: { content: 'FROM bb\nRUN echo x > /.wh.motd && echo y > /y\n' } })
+  const { layer, unpacked } = await layerAndItsBlob(img)
+  expect(layer).toEqual(unpacked)
+})
+
+test('the RUN layer of a sourceDateEpoch build equals what its blob unpacks to, mtimes clamped', async () => {
+  const img = await Image.build(context({}), { runtime, network: 'none', noCache: true, sourceDateEpoch: 1_000_000_000, dockerfile: { content: `FROM bb\nRUN ${many}\n` } })
+  const { layer, unpacked } = await layerAndItsBlob(img)
+  expect(layer).toEqual(unpacked)
+  expect(fs.statSync(path.join(runtime.images.layerPath(img.details.layers.at(-1)!), 'new')).mtimeMs).toBe(1_000_000_000_000)
+})
+
+test('a RUN leaves no scratch of the layer store, no temp blob and no container behind', async () => {
+  const root = runtime.root
+  await Image.build(context({}), { runtime, network: 'none', noCache: true, dockerfile: { content: 'FROM bb\nRUN echo hi > /x\n' } })
+  expect(fs.readdirSync(path.join(root, 'layers', 'tmp'))).toEqual([])
+  expect(fs.readdirSync(path.join(root, 'blobs', 'tmp'))).toEqual([])
+  expect(fs.readdirSync(path.join(root, 'containers')).filter((n) => !n.startsWith('.'))).toEqual([])
+})
