@@ -4,8 +4,12 @@
  *
  *   layers/sha256-<hex>/diff/          the layer as an overlay lower dir
  *   layers/sha256-<hex>/size           bytes of its files (docker's Size)
- *   layers/sha256-<hex>/blobs/<hex>    a stored blob of this layer; holds its media type
- *   layers/by-blob/<hex>               the diffID a stored blob unpacks to
+ *   layers/sha256-<hex>/blobs/<hex>    a recorded stored blob of this layer; holds its media type
+ *   layers/by-blob/<hex>               the diffID a recorded blob unpacks to
+ *
+ * A layer's plain tar is the blob whose digest is its diffID: as an OCI
+ * tar it needs no record (its files and index entry cost each layer a build
+ * step makes four file creations); another media type is recorded.
  *   layers/tmp/<pid>-<random>/         an unpack in progress
  *
  * A layer is unpacked into scratch and renamed into place whole, under a
@@ -115,11 +119,13 @@ export class LayerStore {
     return Number(fs.readFileSync(path.join(this.home(diffId), 'size'), 'utf8'))
   }
 
-  /** The stored blobs known to unpack to this layer (for save and push). */
+  /** The stored blobs known to unpack to this layer (for save and push), its plain tar among them when stored. */
   blobsOf(diffId: string): LayerBlob[] {
     const dir = path.join(this.home(diffId), 'blobs')
     const names = fs.existsSync(dir) ? fs.readdirSync(dir) : []
-    return names.map((hex) => ({ digest: `sha256:${hex}`, mediaType: fs.readFileSync(path.join(dir, hex), 'utf8') })).filter((b) => this.blobs.has(b.digest))
+    const recorded = names.map((hex) => ({ digest: `sha256:${hex}`, mediaType: fs.readFileSync(path.join(dir, hex), 'utf8') }))
+    const plain = recorded.some((b) => b.digest === diffId) ? [] : [{ digest: diffId, mediaType: layerMediaTypes.tar }]
+    return [...recorded, ...plain].filter((b) => this.blobs.has(b.digest))
   }
 
   /**
@@ -143,6 +149,8 @@ export class LayerStore {
 
   /** The diffID of an already unpacked blob, if any. */
   unpacked(blobDigest: string): string | undefined {
+    // A plain tar unpacks to the layer of its own digest (a compressed blob's digest is no layer's diffID).
+    if (this.has(blobDigest)) return blobDigest
     let diffId: string
     try {
       diffId = fs.readFileSync(path.join(this.byBlob, hexOf(blobDigest)), 'utf8')
@@ -234,14 +242,11 @@ export class LayerStore {
       return await this.lock.with(`blob-${hexOf(blobDigest)}`, async () => {
         const done = this.unpacked(blobDigest)
         if (done) return done
-        fs.mkdirSync(path.join(scratch, 'blobs'), { recursive: true })
+        fs.mkdirSync(scratch)
         fs.renameSync(dir, path.join(scratch, 'diff'))
         const size = await diskUsage(path.join(scratch, 'diff'))
         this.blobs.commitTemp(blobTmp, blobDigest, undefined, { digest: blobDigest, size: blobSize })
-        // A plain tar's digest is its diffID.
-        const diffId = this.commit(scratch, { diffId: blobDigest, size })
-        this.recordBlob(diffId, { digest: blobDigest, mediaType: layerMediaTypes.tar })
-        return diffId
+        return this.commit(scratch, { diffId: blobDigest, size }) // a plain tar: its digest is the diffID, and needs no record
       })
     } finally {
       fs.rmSync(blobTmp, { force: true })
@@ -319,11 +324,11 @@ export class LayerStore {
     }
   }
 
-  /** A fresh scratch dir with an empty diff/ and blobs/. */
+  /** A fresh scratch dir with an empty diff/. */
   private newScratch(): string {
     const scratch = path.join(this.tmpDir, scratchName())
-    fs.mkdirSync(path.join(scratch, 'diff'), { recursive: true })
-    fs.mkdirSync(path.join(scratch, 'blobs'))
+    fs.mkdirSync(scratch)
+    fs.mkdirSync(path.join(scratch, 'diff'))
     return scratch
   }
 
@@ -339,7 +344,10 @@ export class LayerStore {
     return layer.diffId
   }
 
+  /** Records a blob of the layer: compressed, or its plain tar under another media type than OCI's (see the module comment). */
   private recordBlob(diffId: string, blob: LayerBlob): void {
+    if (blob.digest === diffId && blob.mediaType === layerMediaTypes.tar) return
+    fs.mkdirSync(path.join(this.home(diffId), 'blobs'), { recursive: true })
     fs.writeFileSync(path.join(this.home(diffId), 'blobs', hexOf(blob.digest)), blob.mediaType)
     const index = path.join(this.byBlob, hexOf(blob.digest))
     const tmp = path.join(this.tmpDir, scratchName())

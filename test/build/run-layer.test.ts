@@ -102,3 +102,19 @@ test('a RUN leaves no scratch of the layer store, no temp blob and no container 
   expect(fs.readdirSync(path.join(root, 'blobs', 'tmp'))).toEqual([])
   expect(fs.readdirSync(path.join(root, 'containers')).filter((n) => !n.startsWith('.'))).toEqual([])
 })
+
+test("a build step's layer is committed as its diff and size alone (its plain tar needs no record), and its blob is still found for save and push", async () => {
+  const img = await Image.build(context({ 'a.txt': 'a\n' }), { runtime, network: 'none', noCache: true, dockerfile: { content: 'FROM bb\nCOPY a.txt /a.txt\nRUN echo hi > /x\n' } })
+  for (const diffId of img.details.layers.slice(-2)) {
+    const home = path.dirname(runtime.images.layerPath(diffId))
+    expect(fs.readdirSync(home).sort()).toEqual(['diff', 'size'])
+    expect(fs.existsSync(path.join(runtime.root, 'layers', 'by-blob', diffId.slice('sha256:'.length)))).toBe(false)
+    expect(runtime.images.layers.blobsOf(diffId)).toEqual([{ digest: diffId, mediaType: 'application/vnd.oci.image.layer.v1.tar' }])
+    expect(runtime.images.layers.unpacked(diffId)).toBe(diffId)
+  }
+  const saved = path.join(runtime.root, 'saved.tar')
+  await Image.save(img.id, saved, { runtime })
+  const listing = execFileSync('tar', ['-tf', saved], { encoding: 'utf8' })
+  for (const diffId of img.details.layers) expect(listing).toContain(diffId.slice('sha256:'.length))
+  fs.rmSync(saved)
+})
