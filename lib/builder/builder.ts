@@ -16,6 +16,7 @@ import type { BuildOptions, BuildProgress, BuildStep } from '../image/image'
 import { hostPlatform } from '../image/platform'
 import { normaliseRef } from '../image/store'
 import { KeyedLock } from '../util/keyed-lock'
+import { PendingWork } from '../util/pending-work'
 import { optionsObject } from '../util/options-object'
 import { stableHash } from '../util/stable-hash'
 import { BuildCache, type CachedLayer } from './cache'
@@ -53,14 +54,16 @@ export async function buildImage(context: string, options: BuildOptions = {}): P
   const target = targetStage(plan.stages, opts.target)
   const refs = (typeof opts.tag === 'string' ? [opts.tag] : (opts.tag ?? [])).map(normaliseRef)
   const ctx = BuildContext.open(context, file)
+  const cleanups = new PendingWork()
   try {
-    const state = await new Builder(rt, df, plan, ctx, opts).stage(target)
+    const state = await new Builder(rt, df, plan, ctx, opts, cleanups).stage(target)
     const config = { ...state.config, ...(opts.labels ? { labels: { ...state.config.labels, ...opts.labels } } : {}) }
     const created = opts.sourceDateEpoch === undefined ? undefined : new Date(opts.sourceDateEpoch * 1000).toISOString()
     const stored = rt.images.putImage(state.layers, config, { refs, hostBinds: state.hostBinds, history: state.history, ...(created ? { created } : {}) })
     return await Image.get(stored.id, { runtime: rt })
   } finally {
     ctx.close()
+    await cleanups.settled() // the RUN containers removed in the background: a build leaves none once it returns or throws
   }
 }
 
@@ -90,6 +93,8 @@ class Builder {
     private readonly plan: StagePlan,
     private readonly ctx: BuildContext,
     private readonly opts: BuildOptions,
+    /** The RUN steps' throwaway containers being removed. */
+    private readonly cleanups: PendingWork,
   ) {
     this.cache = new BuildCache(rt.root, (d) => rt.images.hasLayer(d))
     this.cacheMounts = cacheMountsOf(rt)
@@ -288,6 +293,7 @@ class Builder {
               where: this.step(s, ins),
               onLine: (l) => this.opts.onLog?.(l, this.step(s, ins)),
               signal: this.opts.signal,
+              cleanups: this.cleanups,
             }),
           ),
         ),

@@ -17,6 +17,7 @@ import { removeTreeAt } from '../files/tree'
 import { clampMtimes, upperAsUnpackedLayer } from '../files/upper-as-layer'
 import type { NetworkMode } from '../container/types'
 import type { MountOption } from '../storage/mount-types'
+import type { PendingWork } from '../util/pending-work'
 import { withThrowawayContainer, type StageImage } from './throwaway-container'
 
 /**
@@ -49,6 +50,8 @@ export interface RunStepInput {
   readonly where: { stage: string; line: number; instruction: string }
   readonly onLine: (line: string) => void
   readonly signal?: AbortSignal
+  /** Where the throwaway container's removal goes on in the background, when the caller waits for it later. */
+  readonly cleanups?: PendingWork
 }
 
 /** Runs the step; returns the diffID of the layer it made. */
@@ -72,7 +75,7 @@ export async function runStep(rt: ContainerContext, input: RunStepInput): Promis
     const remove = (p: string) => (rt.userIds ? rt.userIds.removeTree(p) : removeTreeAt(p))
     for (const t of input.addedTargets ?? []) removeMountPoint(upper, t, remove)
     return storeLayer(rt, upper, input.clampMtimesTo)
-  })
+  }, input.cleanups)
 }
 
 /**

@@ -11,6 +11,7 @@ import { Container } from '../container/container'
 import type { ContainerContext } from '../container/context'
 import type { RunOptions } from '../container/types'
 import type { HostBind, ImageConfig } from '../image/store'
+import type { PendingWork } from '../util/pending-work'
 
 /** What a stage's container is made of. */
 export interface StageImage {
@@ -20,8 +21,12 @@ export interface StageImage {
   hostBinds: HostBind[]
 }
 
-/** Runs `use` with a created (not started) container of `image` running `cmd` (no entrypoint). */
-export async function withThrowawayContainer<T>(rt: ContainerContext, image: StageImage, cmd: string[], options: Omit<RunOptions, 'entrypoint'>, use: (c: Container) => Promise<T>): Promise<T> {
+/**
+ * Runs `use` with a created (not started) container of `image` running `cmd` (no entrypoint). With
+ * `later`, the container and its image are removed there, in the background (the build waits for them
+ * before it returns), so the next step does not wait for their files' deletion.
+ */
+export async function withThrowawayContainer<T>(rt: ContainerContext, image: StageImage, cmd: string[], options: Omit<RunOptions, 'entrypoint'>, use: (c: Container) => Promise<T>, later?: PendingWork): Promise<T> {
   // A unique history entry keeps this throwaway image's id its own, even beside an identical build's.
   const temp = rt.images.putImage(image.layers, image.config, { hostBinds: image.hostBinds, history: [{ comment: `minicontainer build ${randomBytes(8).toString('hex')}` }] })
   let container: Container | undefined
@@ -29,7 +34,11 @@ export async function withThrowawayContainer<T>(rt: ContainerContext, image: Sta
     container = await Container.create(temp.id, cmd, { ...options, runtime: rt, entrypoint: [] })
     return await use(container)
   } finally {
-    await container?.remove({ force: true }).catch(() => {})
-    rt.images.forget(temp.id)
+    const removal = (async () => {
+      await container?.remove({ force: true }).catch(() => {})
+      await rt.images.forgetUnnamed(temp.id)
+    })()
+    if (later) later.track(removal.catch(() => {})) // nobody would see the error of a throwaway's removal: the build has moved on
+    else await removal
   }
 }
