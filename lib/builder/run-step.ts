@@ -1,9 +1,11 @@
 /**
  * RUN: the command runs in a throwaway container of the stage (Docker's
  * default capabilities and seccomp, the stage's env, user and workdir, no
- * entrypoint); its overlay upper dir becomes the step's layer, as
- * `commit()` makes one. The container and its throwaway image are removed
- * whatever happens; a failed command is EBUILD with its last 50 lines.
+ * entrypoint); its overlay upper dir becomes the step's layer (on a root
+ * runtime the dir itself, moved into the store; else unpacked from its tar,
+ * as `commit()` makes one). The container and its throwaway image are
+ * removed whatever happens (in the background when the caller gives
+ * `cleanups`); a failed command is EBUILD with its last 50 lines.
  *
  * @module
  */
