@@ -182,12 +182,16 @@ export class BlobStore {
   private async write(src: NodeJS.ReadableStream, opts: IngestOptions, decide: (digest: string, size: number) => string): Promise<string> {
     const tmp = path.join(this.tmpDir, scratchName())
     const hashing = new Hashing(opts.size === undefined ? undefined : { bytes: opts.size, what: 'blob' })
+    const out = fs.createWriteStream(tmp, { mode: 0o644 })
     try {
-      await pipeline(src, hashing, fs.createWriteStream(tmp, { mode: 0o644 }), { signal: opts.signal })
+      await pipeline(src, hashing, out, { signal: opts.signal })
       const digest = decide(hashing.digest(), hashing.size)
       fs.renameSync(tmp, this.path(digest))
       return digest
     } catch (err) {
+      // The stream opens its file asynchronously: a pipeline failing first (a short or long blob) settles before the
+      // file exists, which a removal then would not find. The stream, destroyed, still opens it, then closes.
+      if (!out.closed) await new Promise<void>((resolve) => out.once('close', () => resolve())) // not once(): it rejects at the stream's 'error', before
       fs.rmSync(tmp, { force: true })
       throw err
     }

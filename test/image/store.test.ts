@@ -215,3 +215,9 @@ test("a store opened on the root removes the scratch of processes that no longer
     for (const d of dirs) for (const name of [reused, mine]) fs.rmSync(path.join(d, name), { recursive: true, force: true })
   }
 })
+
+test('ingests failing at once (another size than announced) leave no temp file, also when they fail before the file is open', async () => {
+  const other = crypto.randomBytes(1000)
+  for (let i = 0; i < 200; i++) await expect(runtime.images.ingestBlob(sha(other), Readable.from([other]), { size: i % 2 ? 999 : 1001 })).rejects.toMatchObject({ code: 'EDIGEST' })
+  expect(tmpEntries()).toEqual([])
+})
