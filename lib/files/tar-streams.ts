@@ -92,14 +92,23 @@ function decompressorFor(head: Buffer): Duplex | undefined {
   return undefined
 }
 
-/** Decompresses the stream when it starts with the gzip, zstd, bzip2 or xz magic; passes it through otherwise. */
-export function decompressed(src: Readable): Readable {
+/**
+ * Decompresses the stream when it starts with the gzip, zstd, bzip2 or xz
+ * magic; passes it through otherwise. `released` hears each chunk of `src`
+ * that nothing here reads any more, so that its memory may be reused: one
+ * copied while sniffing, or one gunzip has consumed (zlib copies what it
+ * inflates; the other decompressors and a plain tar's reader may keep the
+ * chunk itself, so theirs are never released).
+ */
+export function decompressed(src: Readable, released?: (chunk: Buffer) => void): Readable {
   const out = new PassThrough()
   let head: Buffer | undefined = Buffer.alloc(0)
   let target: Writable = out
+  let consumed: ((chunk: Buffer) => void) | undefined
   src.on('error', (err) => out.destroy(err))
   const write = (chunk: Buffer) => {
-    if (!target.write(chunk)) {
+    const written = consumed && ((err?: Error | null) => (err ? undefined : consumed!(chunk)))
+    if (!target.write(chunk, written)) {
       src.pause()
       target.once('drain', () => src.resume())
     }
@@ -111,6 +120,7 @@ export function decompressed(src: Readable): Readable {
       decoder.on('error', (err) => out.destroy(err))
       decoder.pipe(out)
       target = decoder
+      if (decoder instanceof zlib.Gunzip) consumed = released // its write callback runs once zlib took all of the chunk in
     }
     const first = head!
     head = undefined
@@ -119,6 +129,7 @@ export function decompressed(src: Readable): Readable {
   src.on('data', (chunk: Buffer) => {
     if (!head) return write(chunk)
     head = Buffer.concat([head, chunk])
+    released?.(chunk) // copied
     if (head.length >= magicBytes) decide()
   })
   src.on('end', () => {

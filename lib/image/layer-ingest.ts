@@ -17,6 +17,8 @@ import { decompressed, writeAll } from '../files/tar-streams'
 import { diskUsage } from '../files/disk-usage'
 import { PoolHashing } from './blobs'
 import { PoolSha256 } from '../sys/pool-sha256'
+import { BufferPool } from '../util/buffer-pool'
+import { coalesce, COALESCE_BYTES } from '../util/coalesce'
 
 /** Where a layer ingest writes: both paths are private scratch of the store. */
 export interface LayerIngest {
@@ -43,6 +45,9 @@ export interface LayerIngestResult {
   unpackError?: unknown
 }
 
+/** How {@link unpackInto} writes a layer, and whom it tells of the chunks of its source it is done with. */
+type UnpackMode = Pick<LayerIngest, 'owners' | 'userxattr'> & { released?: (chunk: Buffer) => void }
+
 /**
  * Unpacks a layer archive (gzip, zstd or plain tar, sniffed) into `diffDir`
  * with overlay whiteouts; returns its diffID and the bytes of its files.
@@ -50,9 +55,9 @@ export interface LayerIngestResult {
  * opaque directories get overlay's user.* mark (a rootless runtime's mounts).
  * A broken archive is EINVALID naming the blob.
  */
-export async function unpackInto(diffDir: string, src: Readable, blobDigest: string, { owners, userxattr }: Pick<LayerIngest, 'owners' | 'userxattr'> = {}): Promise<{ diffId: string; size: number }> {
+export async function unpackInto(diffDir: string, src: Readable, blobDigest: string, { owners, userxattr, released }: UnpackMode = {}): Promise<{ diffId: string; size: number }> {
   const hashing = new PoolHashing()
-  const plain = decompressed(src)
+  const plain = decompressed(src, released)
   plain.on('error', (err) => hashing.destroy(err))
   await applyLayer(diffDir, plain.pipe(hashing), { whiteouts: userxattr ? 'overlay-userxattr' : 'overlay', owners }).catch((err) => {
     throw layerError(blobDigest, err)
@@ -61,26 +66,30 @@ export async function unpackInto(diffDir: string, src: Readable, blobDigest: str
 }
 
 /**
- * Runs a layer ingest over `chunks` (the blob's bytes; 1 MiB buffers keep
- * the writes and stream turns few). The blob side reads every chunk even
+ * Runs a layer ingest over `src` (the blob's bytes), re-chunked into 1 MiB
+ * buffers (few writes and stream turns) from a pool: a buffer is reused
+ * once its hash, its blob write and the unpacker are all done with it. The blob side reads every chunk even
  * after the unpack failed, so that a tampered blob is still told apart
  * (EDIGEST) from a broken archive. Rejects (after closing what it opened)
  * only when `chunks` fails or the temp file cannot be written; the caller
  * removes both paths whenever it does not commit them.
  */
-export async function ingestLayerPass(job: LayerIngest, chunks: AsyncIterable<Buffer>): Promise<LayerIngestResult> {
+export async function ingestLayerPass(job: LayerIngest, src: AsyncIterable<Buffer>): Promise<LayerIngestResult> {
+  const pool = new BufferPool(COALESCE_BYTES)
   const toLayer = new PassThrough({ highWaterMark: 1 << 20 })
   let unpackError: unknown
-  const unpack = unpackInto(job.diffDir, toLayer, job.blobDigest, job).catch((err) => {
+  const released = (chunk: Buffer) => pool.release(chunk)
+  const unpack = unpackInto(job.diffDir, toLayer, job.blobDigest, { ...job, released }).catch((err) => {
     unpackError = err
     toLayer.destroy()
     return undefined
   })
   let blob: { blobDigest: string; blobSize: number }
   try {
-    blob = await blobPass(job.blobTmp, chunks, async (chunk) => {
-      if (!toLayer.destroyed && !toLayer.write(chunk)) await drainedOrGone(toLayer)
-    })
+    blob = await blobPass(job.blobTmp, lentThrice(coalesce(src, pool), pool), async (chunk) => {
+      if (toLayer.destroyed) released(chunk)
+      else if (!toLayer.write(chunk)) await drainedOrGone(toLayer)
+    }, released)
     toLayer.end()
   } catch (err) {
     toLayer.destroy(err as Error) // with the error: a plain destroy() would leave the unpacker waiting for an end
@@ -97,7 +106,7 @@ export async function ingestLayerPass(job: LayerIngest, chunks: AsyncIterable<Bu
  * returns the blob's digest and size. Rejects (after closing the file) when
  * `chunks` fails or the file cannot be written; the caller removes it.
  */
-export async function blobPass(blobTmp: string, chunks: AsyncIterable<Buffer>, each?: (chunk: Buffer) => Promise<void>): Promise<{ blobDigest: string; blobSize: number }> {
+export async function blobPass(blobTmp: string, chunks: AsyncIterable<Buffer>, each?: (chunk: Buffer) => Promise<void>, released?: (chunk: Buffer) => void): Promise<{ blobDigest: string; blobSize: number }> {
   const hash = new PoolSha256()
   let hashing: Promise<void> = Promise.resolve()
   let blobSize = 0
@@ -110,10 +119,11 @@ export async function blobPass(blobTmp: string, chunks: AsyncIterable<Buffer>, e
     for await (const chunk of chunks) {
       await hashing
       hashing = hash.update(chunk)
+      if (released) void hashing.then(() => released(chunk)) // never rejects
       blobSize += chunk.length
       await writing
       writing = writeAll(fd, chunk)
-      writing.catch(() => undefined) // awaited at the next chunk or the end; not an unhandled rejection meanwhile
+      writing.then(() => released?.(chunk), () => undefined) // awaited at the next chunk or the end; not an unhandled rejection meanwhile
       await each?.(chunk)
     }
     await Promise.all([writing, hashing])
@@ -124,6 +134,14 @@ export async function blobPass(blobTmp: string, chunks: AsyncIterable<Buffer>, e
     fs.closeSync(fd)
   }
   return { blobDigest: `sha256:${await hash.digest()}`, blobSize }
+}
+
+/** Lends each chunk of `chunks` to three readers (the blob's hash, its write, the unpacker) as it passes. */
+async function* lentThrice(chunks: AsyncIterable<Buffer>, pool: BufferPool): AsyncIterable<Buffer> {
+  for await (const chunk of chunks) {
+    pool.lend(chunk, 3)
+    yield chunk
+  }
 }
 
 /** Resolves when the stream drained, or was destroyed (its reader gave up). */

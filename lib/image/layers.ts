@@ -25,7 +25,6 @@ import { DigestMismatchError, InvalidArgumentError, LayerArchiveMissingError, No
 import { decompressed } from '../files/tar-streams'
 import { removeTreeAt } from '../files/tree'
 import { OwnerLedger, type TreeOwnership } from '../files/owner-ledger'
-import { coalesce } from '../util/coalesce'
 import { checkDigest, type BlobStore, type IngestOptions } from './blobs'
 import { blobPass, ingestLayerPass, unpackInto } from './layer-ingest'
 import { diskUsage } from '../files/disk-usage'
@@ -204,7 +203,7 @@ export class LayerStore {
     const diffDir = path.join(scratch, 'diff')
     const mode = this.unpackMode()
     try {
-      const result = await ingestLayerPass({ blobTmp, diffDir, blobDigest: '(the layer being stored)', ...mode }, coalesce(tar))
+      const result = await ingestLayerPass({ blobTmp, diffDir, blobDigest: '(the layer being stored)', ...mode }, tar)
       if (!result.layer) throw result.unpackError
       const blob = { digest: result.blobDigest, mediaType: layerMediaTypes.tar }
       return await this.lock.with(`blob-${hexOf(blob.digest)}`, async () => {
@@ -313,7 +312,7 @@ export class LayerStore {
     const diffDir = path.join(scratch, 'diff')
     const mode = this.unpackMode()
     try {
-      const result = await ingestLayerPass({ blobTmp, diffDir, blobDigest, ...mode }, coalesce(until(src, opts.signal)))
+      const result = await ingestLayerPass({ blobTmp, diffDir, blobDigest, ...mode }, until(src, opts.signal))
       this.blobs.commitTemp(blobTmp, blobDigest, opts.size, { digest: result.blobDigest, size: result.blobSize })
       if (!result.layer) throw result.unpackError
       this.restoreOwners(diffDir, mode.owners)

@@ -7,15 +7,21 @@
  * @module
  */
 
+import { BufferPool } from './buffer-pool'
+
 /** Default size of the buffers {@link coalesce} yields. */
 export const COALESCE_BYTES = 1 << 20
 
 /**
  * The bytes of `src` in buffers of `size` bytes (the last one shorter). The
- * buffers are fresh copies: pieces of `src` are not kept once copied.
+ * buffers are copies, taken from a pool when given one (fresh ones of `size` otherwise): pieces of
+ * `src` are not kept once copied. A reader that gives a buffer back to the
+ * pool must be done with it: the next one yielded may be the same memory.
  */
-export async function* coalesce(src: AsyncIterable<Buffer>, size = COALESCE_BYTES): AsyncGenerator<Buffer> {
-  let buf = Buffer.allocUnsafe(size)
+export async function* coalesce(src: AsyncIterable<Buffer>, sizeOrPool: number | BufferPool = COALESCE_BYTES): AsyncGenerator<Buffer> {
+  const pool = typeof sizeOrPool === 'number' ? new BufferPool(sizeOrPool, 0) : sizeOrPool
+  const size = pool.size
+  let buf = pool.take()
   let used = 0
   for await (const chunk of src) {
     let off = 0
@@ -25,7 +31,7 @@ export async function* coalesce(src: AsyncIterable<Buffer>, size = COALESCE_BYTE
       off += n
       if (used === size) {
         yield buf
-        buf = Buffer.allocUnsafe(size)
+        buf = pool.take()
         used = 0
       }
     }

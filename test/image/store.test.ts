@@ -181,6 +181,36 @@ test('ingestLayer unpacks while it ingests; a layer is committed only once its b
   expect(tmpEntries()).toEqual([])
 })
 
+test('ingestLayer reuses a few 1 MiB buffers for a large layer, and no buffer is reused while its blob write, its hash or the unpacker still reads it', async () => {
+  const pieces = (bytes: Buffer) => Readable.from((function* () {
+    for (let i = 0; i < bytes.length; i += 64 << 10) yield bytes.subarray(i, i + (64 << 10))
+  })())
+  const content = crypto.randomBytes(24 << 20)
+  const tar = tarOf('pooled', (d) => {
+    fs.writeFileSync(path.join(d, 'big'), content)
+    for (let i = 0; i < 20; i++) fs.writeFileSync(path.join(d, `f${i}`), `file ${i}\n`.repeat(1000))
+  })
+  const gz = zlib.gzipSync(tar, { level: 1 })
+  const allocUnsafe = jest.spyOn(Buffer, 'allocUnsafe')
+  try {
+    // gzip: zlib copies what it inflates, so a chunk's three readers all give it back.
+    expect(await runtime.images.ingestLayer(sha(gz), 'application/vnd.oci.image.layer.v1.tar+gzip', pieces(gz), { size: gz.length })).toBe(sha(tar))
+    const megabytes = allocUnsafe.mock.calls.filter(([n]) => n === 1 << 20).length
+    expect(megabytes).toBeLessThanOrEqual(10) // of 25 chunks
+  } finally {
+    allocUnsafe.mockRestore()
+  }
+  expect(fs.readFileSync(runtime.images.blobPath(sha(gz))).equals(gz)).toBe(true)
+  expect(fs.readFileSync(path.join(runtime.images.layerPath(sha(tar)), 'big')).equals(content)).toBe(true)
+  // A plain tar: tar-stream's entries are views of the chunks themselves, which must not be reused.
+  const plainContent = crypto.randomBytes(12 << 20)
+  const plain = tarOf('pooled-plain', (d) => fs.writeFileSync(path.join(d, 'big'), plainContent))
+  expect(await runtime.images.ingestLayer(sha(plain), 'application/vnd.oci.image.layer.v1.tar', pieces(plain), { size: plain.length })).toBe(sha(plain))
+  expect(fs.readFileSync(runtime.images.blobPath(sha(plain))).equals(plain)).toBe(true)
+  expect(fs.readFileSync(path.join(runtime.images.layerPath(sha(plain)), 'big')).equals(plainContent)).toBe(true)
+  expect(tmpEntries()).toEqual([])
+})
+
 test('ingestLayer: a download that breaks off, or has another size than announced, stores nothing', async () => {
   const gzType = 'application/vnd.oci.image.layer.v1.tar+gzip'
   const tar = tarOf('broken-off', (d) => fs.writeFileSync(path.join(d, 'big'), crypto.randomBytes(4 << 20)))
