@@ -18,7 +18,7 @@ export class BufferPool {
   constructor(
     /** Bytes of every buffer of the pool. */
     readonly size: number,
-    private readonly keep = 8,
+    private readonly keep = 4,
   ) {}
 
   /** A buffer of {@link size} bytes of any content: a given-back one when there is one. */
