@@ -20,7 +20,7 @@
  */
 import * as fs from 'node:fs'
 import * as path from 'node:path'
-import type { Readable } from 'node:stream'
+import { Readable } from 'node:stream'
 import { DigestMismatchError, InvalidArgumentError, LayerArchiveMissingError, NotFoundError } from '../errors'
 import { decompressed } from '../files/tar-streams'
 import { removeTreeAt } from '../files/tree'
@@ -180,11 +180,11 @@ export class LayerStore {
    * committed: an unverified layer is never visible. When the blob is
    * unpacked already, it is only ingested.
    */
-  async ingest(blobDigest: string, mediaType: string, src: Readable, opts: IngestOptions = {}): Promise<string> {
+  async ingest(blobDigest: string, mediaType: string, src: Readable | AsyncIterable<Buffer>, opts: IngestOptions = {}): Promise<string> {
     checkLayerMediaType(mediaType)
     return this.lock.with(`blob-${hexOf(blobDigest)}`, async () => {
       let diffId = this.unpacked(blobDigest)
-      if (diffId) await this.blobs.ingest(blobDigest, src, opts)
+      if (diffId) await this.blobs.ingest(blobDigest, src instanceof Readable ? src : Readable.from(src), opts)
       else diffId = await this.ingestUnpacking(blobDigest, src, opts)
       this.recordBlob(diffId, { digest: blobDigest, mediaType })
       return diffId
@@ -306,7 +306,7 @@ export class LayerStore {
    * that verified is kept even when it does not unpack, as {@link unpack}
    * would leave it.
    */
-  private async ingestUnpacking(blobDigest: string, src: Readable, opts: IngestOptions): Promise<string> {
+  private async ingestUnpacking(blobDigest: string, src: AsyncIterable<Buffer>, opts: IngestOptions): Promise<string> {
     const scratch = this.newScratch()
     const blobTmp = this.blobs.tempPath()
     const diffDir = path.join(scratch, 'diff')
@@ -356,9 +356,9 @@ export class LayerStore {
 }
 
 /** The chunks of `src`, stopping with the signal's reason once it fires. */
-async function* until(src: Readable, signal: AbortSignal | undefined): AsyncGenerator<Buffer> {
+async function* until(src: AsyncIterable<Buffer>, signal: AbortSignal | undefined): AsyncGenerator<Buffer> {
   for await (const chunk of src) {
     signal?.throwIfAborted()
-    yield chunk as Buffer
+    yield chunk
   }
 }

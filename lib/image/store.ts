@@ -151,9 +151,10 @@ export class ImageStore {
    * the blob is verified as {@link ingestBlob} does and the layer committed
    * only after that; returns the diffID. A blob failing its digest (EDIGEST)
    * stores nothing; a blob that verifies but does not unpack is kept, as
-   * {@link unpackLayer} would leave it.
+   * {@link unpackLayer} would leave it. `src` may be any async iterable of
+   * buffers (a download's chunks), which saves a stream's turn per chunk.
    */
-  ingestLayer(digest: string, mediaType: string, src: Readable, opts: IngestOptions = {}): Promise<string> {
+  ingestLayer(digest: string, mediaType: string, src: Readable | AsyncIterable<Buffer>, opts: IngestOptions = {}): Promise<string> {
     return this.layers.ingest(digest, mediaType, src, opts)
   }
 

@@ -211,6 +211,20 @@ test('ingestLayer reuses a few 1 MiB buffers for a large layer, and no buffer is
   expect(tmpEntries()).toEqual([])
 })
 
+test("ingestLayer takes a download's chunks as they come (any async iterable of buffers), unpacking it or, with the layer present, storing the blob", async () => {
+  const tar = tarOf('iterable', (d) => fs.writeFileSync(path.join(d, 'data'), crypto.randomBytes(3 << 20)))
+  const gz = zlib.gzipSync(tar)
+  async function* download(bytes: Buffer) {
+    for (let i = 0; i < bytes.length; i += 64 << 10) yield bytes.subarray(i, i + (64 << 10))
+  }
+  expect(await runtime.images.ingestLayer(sha(gz), 'application/vnd.oci.image.layer.v1.tar+gzip', download(gz), { size: gz.length })).toBe(sha(tar))
+  expect(fs.readFileSync(runtime.images.blobPath(sha(gz))).equals(gz)).toBe(true)
+  // The same layer as a plain tar: only its blob is stored.
+  expect(await runtime.images.ingestLayer(sha(tar), 'application/vnd.oci.image.layer.v1.tar', download(tar), { size: tar.length })).toBe(sha(tar))
+  expect(fs.readFileSync(runtime.images.blobPath(sha(tar))).equals(tar)).toBe(true)
+  expect(tmpEntries()).toEqual([])
+})
+
 test('ingestLayer: a download that breaks off, or has another size than announced, stores nothing', async () => {
   const gzType = 'application/vnd.oci.image.layer.v1.tar+gzip'
   const tar = tarOf('broken-off', (d) => fs.writeFileSync(path.join(d, 'big'), crypto.randomBytes(4 << 20)))

@@ -163,7 +163,7 @@ async function fetchLayer(store: ImageStore, client: RegistryClient, ref: Refere
     }))
     // Listed before the ingest: a blob that verifies but does not unpack is stored all the same, and is this pull's to remove.
     added.blobs.push(desc.digest)
-    unpacked = await store.ingestLayer(desc.digest, desc.mediaType, Readable.from(chunks), { size: desc.size, signal: client.signal })
+    unpacked = await store.ingestLayer(desc.digest, desc.mediaType, chunks, { size: desc.size, signal: client.signal })
   }
   if (!known) added.layers.push(unpacked)
   if (unpacked !== diffId)
