@@ -11,7 +11,8 @@
 /** A free list of buffers of `size` bytes (at most `keep` wait in it), and the readers each lent buffer still has. */
 export class BufferPool {
   private readonly free: Buffer[] = []
-  private readonly readers = new Map<Buffer, number>()
+  /** Weak: a buffer whose reader never releases it (a plain tar's chunk, kept by its entries) must stay collectable, or an ingest would hold all of its chunks. */
+  private readonly readers = new WeakMap<Buffer, number>()
   /** Buffers allocated so far (not taken from the free list). */
   allocated = 0
 

@@ -1,4 +1,6 @@
 /** BufferPool: buffers lent to several readers come back only once all of them released them (pure logic). */
+import * as v8 from 'node:v8'
+import * as vm from 'node:vm'
 import { BufferPool } from '../../lib/util/buffer-pool'
 
 test('a lent buffer is reused only after each of its readers released it; unknown and short buffers never are', () => {
@@ -28,4 +30,18 @@ test('at most `keep` free buffers are kept', () => {
   pool.release(b)
   expect(pool.take()).toBe(a)
   expect(pool.take()).not.toBe(b)
+})
+
+test('a buffer whose reader never releases it is not held by the pool: it stays collectable', async () => {
+  v8.setFlagsFromString('--expose-gc')
+  const gc = vm.runInNewContext('gc') as () => void
+  const pool = new BufferPool(1 << 20)
+  let buf: Buffer | undefined = pool.take()
+  pool.lend(buf, 2)
+  pool.release(buf)
+  const ref = new WeakRef(buf)
+  buf = undefined
+  await new Promise((resolve) => setImmediate(resolve)) // a WeakRef holds its target until the job that made it ends
+  gc()
+  expect(ref.deref()).toBeUndefined()
 })
