@@ -68,11 +68,12 @@ export async function unpackInto(diffDir: string, src: Readable, blobDigest: str
 /**
  * Runs a layer ingest over `src` (the blob's bytes), re-chunked into 1 MiB
  * buffers (few writes and stream turns) from a pool: a buffer is reused
- * once its hash, its blob write and the unpacker are all done with it. The blob side reads every chunk even
- * after the unpack failed, so that a tampered blob is still told apart
- * (EDIGEST) from a broken archive. Rejects (after closing what it opened)
- * only when `chunks` fails or the temp file cannot be written; the caller
- * removes both paths whenever it does not commit them.
+ * once its hash, its blob write and the unpacker are all done with it. The
+ * blob side reads every chunk even after the unpack failed, so that a
+ * tampered blob is still told apart (EDIGEST) from a broken archive.
+ * Rejects (after closing what it opened) only when `src` fails or the temp
+ * file cannot be written; the caller removes both paths whenever it does
+ * not commit them.
  */
 export async function ingestLayerPass(job: LayerIngest, src: AsyncIterable<Buffer>): Promise<LayerIngestResult> {
   const pool = new BufferPool(COALESCE_BYTES)
