@@ -30,6 +30,7 @@ import { blobPass, ingestLayerPass, unpackInto } from './layer-ingest'
 import { diskUsage } from '../files/disk-usage'
 import type { KeyedLock } from '../util/keyed-lock'
 import { removeStaleScratch, scratchName } from './scratch'
+import { coalesce } from '../util/coalesce'
 
 /** Media types of layers: OCI and Docker, compressed or not. */
 export const layerMediaTypes = {
