@@ -3,31 +3,47 @@
 #include "zygote.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include "sockets.h"
 
+/* /proc/self/status, opened once (by the first mc_zygote_attach): -1 until then, or when it cannot be opened. */
+static int status_fd = -1;
+
 /*
  * This process's umask now, from /proc/self/status (Linux 4.7+): umask(2) can only read it by
- * setting it, which races with Node's other threads. -1 when it cannot be read.
+ * setting it, which races with Node's other threads. A pread at offset 0 of the fd kept open makes
+ * the kernel write the file anew, so it is the umask of this moment. -1 when it cannot be read.
  */
 static int32_t current_umask(void) {
-  FILE *f = fopen("/proc/self/status", "re");
-  if (!f) return -1;
-  char line[128];
-  int32_t mask = -1;
-  while (fgets(line, sizeof(line), f))
-    if (!strncmp(line, "Umask:", 6)) {
-      mask = (int32_t)strtol(line + 6, NULL, 8);
-      break;
-    }
-  fclose(f);
-  return mask;
+  char status[4096];
+  int fd = __atomic_load_n(&status_fd, __ATOMIC_ACQUIRE);
+  ssize_t n = fd < 0 ? -1 : pread(fd, status, sizeof(status) - 1, 0);
+  if (n <= 0) return -1;
+  status[n] = 0;
+  /* Umask comes fourth, well within the first 4 KiB. */
+  const char *line = strstr(status, "\nUmask:");
+  return line ? (int32_t)strtol(line + 7, NULL, 8) : -1;
+}
+
+int mc_zygote_attach(int zygote) {
+  if (__atomic_load_n(&status_fd, __ATOMIC_ACQUIRE) < 0) {
+    int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+    int none = -1;
+    /* Two zygotes attached at once (copies of the module in two threads): one fd is kept. */
+    if (fd >= 0 && !__atomic_compare_exchange_n(&status_fd, &none, fd, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) close(fd);
+  }
+  /* A stopped or wedged zygote must not hold a fork's thread (and every later start, queued behind it in
+     Node) forever: a fork answers in well under a millisecond, so 2 s means it will not answer. */
+  struct timeval bound = {.tv_sec = 2};
+  return setsockopt(zygote, SOL_SOCKET, SO_RCVTIMEO, &bound, sizeof(bound)) < 0 ? -errno : 0;
 }
 
 int mc_zygote_fork(int zygote, const int *fds, int nfds) {
@@ -38,10 +54,7 @@ int mc_zygote_fork(int zygote, const int *fds, int nfds) {
   memcpy(request + 1, &mask, sizeof(mask));
   int sent = mc_send_fds(zygote, request, sizeof(request), fds, nfds);
   if (sent < 0) return sent;
-  /* A stopped or wedged zygote must not hold this thread (and every later start, queued behind it in
-     Node) forever: a fork answers in well under a millisecond, so 2 s means it will not answer. */
-  struct timeval bound = {.tv_sec = 2};
-  if (setsockopt(zygote, SOL_SOCKET, SO_RCVTIMEO, &bound, sizeof(bound)) < 0) return -errno;
+  /* Bounded by mc_zygote_attach's SO_RCVTIMEO: ETIMEDOUT after 2 s. */
   int32_t reply;
   ssize_t n;
   do n = recv(zygote, &reply, sizeof(reply), MSG_WAITALL);

@@ -20,8 +20,15 @@
 const char *mc_zygote(pid_t owner, char **argv, int control_fd);
 
 /*
+ * Node's side, once per zygote before its first fork: bounds the wait for each answer on `zygote` (2 s,
+ * SO_RCVTIMEO) and opens /proc/self/status, which every fork reads Node's umask from, if no zygote did.
+ * 0 or -errno.
+ */
+int mc_zygote_attach(int zygote);
+
+/*
  * Node's side: asks the zygote for a shim whose fd 3 is fds[0]: a run shim when nfds is 1, an exec
- * shim whose stdio are fds[1..3] when nfds is 4. Its pid, or -errno.
+ * shim whose stdio are fds[1..3] when nfds is 4. Its pid, or -errno (-ETIMEDOUT: no answer in 2 s).
  */
 int mc_zygote_fork(int zygote, const int *fds, int nfds);
 #endif

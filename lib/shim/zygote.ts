@@ -11,7 +11,7 @@
  * @module
  */
 import { SyscallError } from '../errors'
-import { closeQuietly, forkFromZygoteAsync, reapEnded } from '../sys/libc'
+import { attachZygote, closeQuietly, forkFromZygoteAsync, reapEnded } from '../sys/libc'
 import { Throttle } from '../sys/throttle'
 import { spawnShimMode } from './mode-process'
 import { SHIM_PROTOCOL_VERSION } from './protocol'
@@ -32,7 +32,14 @@ export class ShimZygote {
   static async start(): Promise<ShimZygote> {
     // fd 3 is /dev/null: a shim built before zygotes reads an empty spec from it and exits.
     const { pid, control } = spawnShimMode(['zygote', String(process.pid), String(SHIM_PROTOCOL_VERSION)], [], 4)
-    return new ShimZygote(pid, control)
+    const zygote = new ShimZygote(pid, control)
+    try {
+      attachZygote(control)
+    } catch (err) {
+      await zygote.stop()
+      throw err
+    }
+    return zygote
   }
 
   /** Whether it can still fork: not stopped, and no request found it gone. */

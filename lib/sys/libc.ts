@@ -83,6 +83,7 @@ export function nativeFunctions<K extends string>(prototypes: Record<K, string>)
 const nativeCalls = nativeFunctions({
   spawn: 'int mc_spawn(const char *path, const char **argv, const char **envp, const int *fds, int nfds, int new_session)',
   spawnLasting: 'int mc_spawn_lasting(const char *path, const char **argv, const char **envp, const int *fds, int nfds, int new_session)',
+  zygoteAttach: 'int mc_zygote_attach(int zygote)',
   zygoteFork: 'int mc_zygote_fork(int zygote, const int *fds, int nfds)',
   openat2: 'int mc_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode, uint64_t resolve)',
 })
@@ -221,10 +222,18 @@ function onWorker(fn: NativeFunction, args: unknown[], syscall: string, subject?
 }
 
 /**
+ * Readies socket `zygote` (native/zygote.c) for {@link forkFromZygoteAsync}, once, before its first
+ * fork: each answer is waited for 2 s at most, and the file Node's umask is read from is open.
+ */
+export function attachZygote(zygote: number): void {
+  checkNegErrno(nativeCalls().zygoteAttach(zygote), 'zygote attach')
+}
+
+/**
  * Asks the zygote behind socket `zygote` (native/zygote.c) for a process forked from it, whose fd 3
  * is `fds[0]`: a run shim for one fd, an exec shim whose stdio are `fds[1..3]` for four. On a worker
  * thread (the zygote answers once it forked). Its pid; one request at a time per zygote, or the
- * answers cross.
+ * answers cross; ETIMEDOUT when it has not answered in 2 s.
  */
 export function forkFromZygoteAsync(zygote: number, fds: readonly number[]): Promise<number> {
   return inAsyncSlot(() => onWorker(nativeCalls().zygoteFork, [zygote, fds, fds.length], 'zygote fork'))
