@@ -100,11 +100,34 @@ export function writeValue(file: string, value: string | number): void {
   try {
     fs.writeFileSync(file, String(value))
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code
-    if (code === 'EINVAL' || code === 'EBUSY' || code === 'ERANGE')
-      throw new InvalidArgumentError(`the kernel refused ${value} for ${file} (${code})`)
-    throw err
+    throw refused(err, file, value)
   }
+}
+
+/**
+ * Writes each of `values` to a cgroup file in turn, one write each on one open file (the kernel
+ * takes every write as one value: a device rule each): as {@link writeValue} for each, without an
+ * open and a close per value.
+ */
+export function writeValues(file: string, values: readonly string[]): void {
+  if (!values.length) return
+  const fd = fs.openSync(file, 'w')
+  try {
+    for (const value of values)
+      try {
+        fs.writeSync(fd, value)
+      } catch (err) {
+        throw refused(err, file, value)
+      }
+  } finally {
+    fs.closeSync(fd)
+  }
+}
+
+/** What a failed write of `value` to `file` throws: EINVALID naming them when the kernel refused the value. */
+function refused(err: unknown, file: string, value: string | number): unknown {
+  const code = (err as NodeJS.ErrnoException).code
+  return code === 'EINVAL' || code === 'EBUSY' || code === 'ERANGE' ? new InvalidArgumentError(`the kernel refused ${value} for ${file} (${code})`) : err
 }
 
 /** rmdir that reports "still in use" as false and "already gone" as true. */

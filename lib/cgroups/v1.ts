@@ -13,7 +13,7 @@ import { InvalidArgumentError, UnsupportedError } from '../errors'
 import type { MountOp } from '../shim/spec'
 import { MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY } from '../sys/libc'
 import {
-  childDirs, makeDir, makeFreshDir, readKeyed, readNumber, readPids, readValue, removeDir, withUndo, writeValue, type CgroupCounters, type CgroupDriver,
+  childDirs, makeDir, makeFreshDir, readKeyed, readNumber, readPids, readValue, removeDir, withUndo, writeValue, writeValues, type CgroupCounters, type CgroupDriver,
 } from './driver'
 import { formatDeviceRule, requireDeviceControl, type DevicePolicy } from './device-rules'
 import type { V1Hierarchy } from './layout'
@@ -60,17 +60,28 @@ export class V1Driver implements CgroupDriver {
    * in use is kept); new cpuset cgroups start empty and get their parent's CPUs and nodes.
    */
   private makeDirs(h: V1Hierarchy, rel: string, made: string[]): void {
-    let dir = path.join(h.mountPoint, h.ownPath)
     const parts = rel.split('/').filter(Boolean)
-    for (const [i, part] of parts.entries()) {
-      const parent = dir
-      dir = path.join(dir, part)
-      // A lookup is cheaper than mkdir's EEXIST (which locks the parent) for the parents, that mostly exist.
-      if (!(i === parts.length - 1 ? makeFreshDir(dir) : !fs.existsSync(dir) && makeDir(dir))) continue
-      made.push(dir)
-      if (h.controllers.includes('cpuset'))
-        for (const f of ['cpuset.cpus', 'cpuset.mems']) writeValue(path.join(dir, f), readValue(path.join(parent, f)) ?? '')
+    const leaf = path.join(h.mountPoint, h.ownPath, ...parts)
+    // The parents (the runtime's scope) exist after the first start: the leaf alone is made, and the
+    // path walked only when its parent is missing (a lookup per level costs as much as the mkdir).
+    try {
+      return this.made(h, leaf, makeFreshDir(leaf), made)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
     }
+    let dir = path.join(h.mountPoint, h.ownPath)
+    for (const [i, part] of parts.entries()) {
+      dir = path.join(dir, part)
+      this.made(h, dir, i === parts.length - 1 ? makeFreshDir(dir) : !fs.existsSync(dir) && makeDir(dir), made)
+    }
+  }
+
+  /** Notes `dir` in `made` when it was `fresh`ly made, and gives a new cpuset cgroup its parent's CPUs and nodes. */
+  private made(h: V1Hierarchy, dir: string, fresh: boolean, made: string[]): void {
+    if (!fresh) return
+    made.push(dir)
+    if (h.controllers.includes('cpuset'))
+      for (const f of ['cpuset.cpus', 'cpuset.mems']) writeValue(path.join(dir, f), readValue(path.join(path.dirname(dir), f)) ?? '')
   }
 
   /**
@@ -81,7 +92,7 @@ export class V1Driver implements CgroupDriver {
   private applyDevices(rel: string, devices: DevicePolicy): void {
     if (devices.allowAll) return
     writeValue(this.file('devices', rel, 'devices.deny'), 'a')
-    for (const r of devices.rules) writeValue(this.file('devices', rel, 'devices.allow'), formatDeviceRule(r))
+    writeValues(this.file('devices', rel, 'devices.allow'), devices.rules.map(formatDeviceRule))
   }
 
   apply(rel: string, res: Resources): void {

@@ -80,12 +80,30 @@ test("a container's cgroup is made with one path walk per directory (mkdir answe
   const walks = ['access', 'stat', 'newfstatat', 'statx', 'mkdir', 'rmdir']
   const counts = await countSyscalls(process.pid, walks, async () => void prepare())
   const made = containerDirs(id)
-  // Each hierarchy: the scope's lookup, then the leftover's mkdir (EEXIST), its rmdir and its new mkdir. Before,
-  // lookups of the container's cgroup came first (an exists() pass, then one per hierarchy): 17 access here.
-  expect(counts).toMatchObject({ access: made.length, stat: 0, newfstatat: 0, statx: 0 })
+  // Each hierarchy: the leftover's mkdir (EEXIST), its rmdir and its new mkdir; on v2, the scope's lookup first (its
+  // controllers are enabled on the way down). v1 makes the container's cgroup straight away, walking the path only
+  // when the scope is missing: one access per hierarchy before. Earlier still, lookups of the container's cgroup came
+  // first (an exists() pass, then one per hierarchy): 17 access here.
+  expect(counts).toMatchObject({ access: isV2 ? made.length : 0, stat: 0, newfstatat: 0, statx: 0 })
   expect(counts.mkdir + counts.rmdir).toBe(3 * made.length)
   const pidsMax = made.map((d) => path.join(d, 'pids.max')).find((f) => fs.existsSync(f))!
   expect(fs.readFileSync(pidsMax, 'utf8').trim()).toBe('11') // the leftover's 5 is gone with it
+  await runtime.cgroups.release(id)
+  expect(containerDirs(id)).toEqual([])
+})
+
+test("a container's cgroup is made in every hierarchy when its runtime's scope is missing (removed under a running runtime), cpusets with their parent's CPUs", async () => {
+  const id = `noscope${process.pid}${Date.now()}`
+  const prepare = () => runtime.cgroups.prepare(id, resolveResources({}, 2), { readOnly: false, devices: devicePolicy({ privileged: false }) })
+  prepare()
+  await runtime.cgroups.release(id)
+  const scopes = findCgroupDirs(scopeName())
+  for (const s of scopes) fs.rmdirSync(s) // as a cleaner would, between two starts
+  prepare()
+  const made = containerDirs(id)
+  expect(made.length).toBe(scopes.length)
+  for (const dir of made.filter((d) => fs.existsSync(path.join(d, 'cpuset.cpus'))))
+    expect(fs.readFileSync(path.join(dir, 'cpuset.cpus'), 'utf8')).toBe(fs.readFileSync(path.join(path.dirname(path.dirname(dir)), 'cpuset.cpus'), 'utf8'))
   await runtime.cgroups.release(id)
   expect(containerDirs(id)).toEqual([])
 })
