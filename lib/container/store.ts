@@ -21,7 +21,7 @@
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { AmbiguousReferenceError, ContainerNotFoundError, InvalidArgumentError, NameConflictError } from '../errors'
-import { removeTreeAt } from '../files/tree'
+import { removeTreeAt, removeTreeConcurrently } from '../files/tree'
 import { debug } from '../util/debug'
 import type { TreeOwnership } from '../files/owner-ledger'
 import { KeyedLock } from '../util/keyed-lock'
@@ -135,7 +135,8 @@ export class ContainerStore {
   releaseName(name: string, id: string): void {
     const file = this.nameFile(name)
     try {
-      if (fs.readFileSync(file, 'utf8') === id) fs.rmSync(file, { force: true })
+      // unlink, not rmSync: this runs before an rm: true container's wait() answers, and rmSync stats twice first.
+      if (fs.readFileSync(file, 'utf8') === id) fs.unlinkSync(file)
     } catch {
       /* already gone */
     }
@@ -242,13 +243,15 @@ export class ContainerStore {
 }
 
 /**
- * Removes a trashed container dir on the threadpool; a writable layer deeper
- * than PATH_MAX (which fs.promises.rm cannot walk) is removed by fd instead,
- * and one holding files of a rootless runtime's subordinate ids (which the
- * user may not unlink) through its user namespace.
+ * Removes a trashed container dir on the threadpool (a few calls at a time:
+ * it is a dozen entries, and the event loop's share is what a start next to
+ * it pays); a writable layer deeper than PATH_MAX (which a walk by path
+ * cannot reach) is removed by fd instead, and one holding files of a rootless
+ * runtime's subordinate ids (which the user may not unlink) through its user
+ * namespace.
  */
 async function removeInBackground(dir: string, ownership: TreeOwnership | undefined): Promise<void> {
-  await fs.promises.rm(dir, { recursive: true, force: true }).catch(() => {
+  await removeTreeConcurrently(dir).catch(() => {
     try {
       if (ownership) ownership.removeTree(dir)
       else removeTreeAt(dir)

@@ -234,6 +234,21 @@ describe('rm: true removes the container as wait() answers, and its files after'
     await until(() => (trashOf(runtime.root, c.id).length ? undefined : true))
   })
 
+  test('its writable layer is deleted whole (nested, in a directory of mode 000), its symlinks unlinked, never followed', async () => {
+    const host = fs.mkdtempSync(path.join(runtime.root, 'host-dir-'))
+    fs.writeFileSync(path.join(host, 'keep'), 'kept')
+    const script = [
+      'mkdir -p /d/a/b/c /d/e', 'touch /d/a/b/c/f /d/a/f /d/e/f', `ln -s ${host} /d/link`, `ln -s ${host}/keep /d/a/keep`,
+      'mkdir /d/locked', 'touch /d/locked/f', 'chmod 000 /d/locked',
+    ].join(' && ')
+    const c = await run('host', ['sh', '-c', script], { runtime, network: 'none', rm: true })
+    expect(await c.wait()).toEqual({ exitCode: 0 })
+    await until(() => (trashOf(runtime.root, c.id).length ? undefined : true))
+    expect(fs.readdirSync(host)).toEqual(['keep'])
+    expect(fs.readFileSync(path.join(host, 'keep'), 'utf8')).toBe('kept')
+    fs.rmSync(host, { recursive: true })
+  })
+
   test('Runtime.close() waits for the files of rm: true containers that wait() answered before deleting', async () => {
     const rt = tempRuntime()
     await Image.fromHost({ runtime: rt })
