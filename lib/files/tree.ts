@@ -10,7 +10,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { SyscallError, errnoOf } from '../errors'
 import { O_DIRECTORY, O_NOFOLLOW, O_PATH, RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS, openat2 } from '../sys/libc'
-import { Throttle } from '../sys/throttle'
+import { mapLimit } from '../sys/throttle'
 import {
   AT_EMPTY_PATH,
   AT_REMOVEDIR,
@@ -357,22 +357,20 @@ export function removeTreeAt(dir: string): void {
 }
 
 /**
- * Removes the tree at `dir` on the threadpool, up to `limit` calls at a time (readdir, unlink,
- * rmdir; no lstat: the listing's types say what each entry is, and symlinks are unlinked, never
- * followed). For trees removed in the background (a removed container's directory, a dozen
+ * Removes the tree at `dir` on the threadpool, up to 8 entries of a directory at a time (readdir,
+ * unlink, rmdir; no lstat: the listing's types say what each entry is, and symlinks are unlinked,
+ * never followed). For trees removed in the background (a removed container's directory, a dozen
  * entries): fs.promises.rm walks them one call at a time, with an lstat per entry, and its chain of
- * calls cost the event loop about twice as much. Rejects on the first failure, leaving the rest
- * (fall back to a removal that can do what this one cannot: a tree deeper than PATH_MAX).
+ * calls cost the event loop about twice as much. On a failure, what is under way ends first, then it
+ * rejects, the rest left (for a removal that can do what this one cannot: a tree deeper than PATH_MAX).
  */
-export async function removeTreeConcurrently(dir: string, limit = new Throttle(8)): Promise<void> {
-  const entries = await limit.run(() => fs.promises.readdir(dir, { withFileTypes: true }))
-  await Promise.all(
-    entries.map((e) => {
-      const entry = path.join(dir, e.name)
-      return e.isDirectory() ? removeTreeConcurrently(entry, limit) : limit.run(() => fs.promises.unlink(entry))
-    }),
-  )
-  await limit.run(() => fs.promises.rmdir(dir))
+export async function removeTreeConcurrently(dir: string): Promise<void> {
+  const entries = await fs.promises.readdir(dir, { withFileTypes: true })
+  await mapLimit(entries, 8, (e) => {
+    const entry = path.join(dir, e.name)
+    return e.isDirectory() ? removeTreeConcurrently(entry) : fs.promises.unlink(entry)
+  })
+  await fs.promises.rmdir(dir)
 }
 
 /** Like {@link removeTreeAt}, ignoring errors (cleanup paths). */
