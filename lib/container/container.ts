@@ -25,7 +25,7 @@ import { statsStream, updateResources, type ResourceUpdate, type StatsStreamOpti
 import type { HostBinding } from '../network/types'
 import { processStartTime, livesOn, thisProcess, waitForeign } from './liveness'
 import { observe, type Observation, type ObserveWants } from './observe'
-import { afterStartsUnderWay, releaseRun, runReleased, settleExit } from './exit'
+import { releaseRun, runReleased, settleExit } from './exit'
 import { PolicyRestarts } from './policy-restarts'
 import { lockUnlessAborted, untilAborted } from './abortable'
 import { inspectOf } from './inspect'
@@ -780,16 +780,14 @@ export class Container implements AsyncDisposable {
    * last byte), so its newest records are kept for logs(), and the record and name go at once; an
    * exited state that nobody could read would only cost its write (and the OOM counter's read). The
    * files (the writable layer the shim's namespace still mounts, the exit file it is about to write)
-   * and anonymous volumes are deleted once the shim is gone; the files and the cgroup also wait for
-   * the starts under way then (the next run, called as soon as wait() answered: deleted beside it,
-   * they slowed it). Runtime.close() waits for all that and the run's release.
+   * and anonymous volumes are deleted once the shim is gone; Runtime.close() waits for that and the
+   * run's release.
    */
   private autoRemove(record: ContainerRecord, shim: Shim): void {
     this.keptLog = keepLog(this.paths().log)
-    const unhurried = () => afterStartsUnderWay(this.runtime)
-    this.runtime.containers.delete(this.id, this.name, shim.closed.then(unhurried))
+    this.runtime.containers.delete(this.id, this.name, shim.closed)
     const { removals } = this.runtime.containers
-    void removals.track(releaseRun(this.runtime, this.id, unhurried))
+    void removals.track(releaseRun(this.runtime, this.id))
     void removals.track(shim.closed.then(() => removeAnonymousVolumes(record.mounts ?? [], this.runtime.volumes)).catch(() => {}))
   }
 

@@ -23,34 +23,17 @@ export type RecordedExit = ExitStatus & { finishedAt: string }
  * The network's release is queued at once, so a network connect asked for
  * after this call (a run of the same name once wait() answered) comes after
  * it; the cgroup's removal (synchronous rmdirs, one per controller on v1)
- * waits until `cgroupWhen` resolves: by default a turn of the event loop,
- * so that the exit is reported first. The container must not start again
- * before that (an `rm: true` one, removed, never does).
+ * waits a turn of the event loop, so that the exit is reported first.
  */
-export async function releaseRun(ctx: ContainerContext, id: string, cgroupWhen: () => Promise<void> = nextTurn): Promise<void> {
+export async function releaseRun(ctx: ContainerContext, id: string): Promise<void> {
   const network = releaseContainerNetwork(ctx, id)
-  await cgroupWhen()
+  await new Promise(setImmediate)
   try {
     await ctx.cgroups.release(id)
   } catch (err) {
     process.emitWarning(`minicontainer: releasing the cgroup of container ${id.slice(0, 12)} failed: ${(err as Error).message}`)
   }
   await network
-}
-
-/** A turn of the event loop: what was reported before it (the exit) goes first. */
-function nextTurn(): Promise<void> {
-  return new Promise(setImmediate)
-}
-
-/**
- * The moment, after this turn of the event loop, when the starts under way then have settled: when
- * an `rm: true` container's teardown (its cgroup, its files) no longer slows a start (the next run,
- * called as soon as wait() answered, is under way by then).
- */
-export async function afterStartsUnderWay(ctx: ContainerContext): Promise<void> {
-  await nextTurn()
-  await ctx.starts.startsUnderWaySettled()
 }
 
 /**

@@ -47,16 +47,6 @@ export class InFlightStarts {
     if (this.closing) throw new RuntimeClosedError(this.root, what)
   }
 
-  /**
-   * Resolves once the starts under way now have settled (never rejects; starts begun later are not
-   * waited for, so a stream of starts cannot hold it forever). For work that can wait, such as the
-   * teardown of an `rm: true` container: done beside a start it competes with that start for the
-   * CPU and, on cgroup v1, for the cgroup lock the start's program takes to join its cgroups.
-   */
-  async startsUnderWaySettled(): Promise<void> {
-    await Promise.allSettled([...this.pending])
-  }
-
   /** Refuses every new start from now on, and resolves once the starts under way have settled (succeeded or failed). */
   async settleAndRefuse(): Promise<void> {
     this.closing = true

@@ -234,24 +234,6 @@ describe('rm: true removes the container as wait() answers, and its files after'
     await until(() => (trashOf(runtime.root, c.id).length ? undefined : true))
   })
 
-  test("its cgroup and files wait for the runtime's starts under way (beside a start they would slow it), and go once those have settled", async () => {
-    const c = await run('host', ['true'], { runtime, network: 'none', rm: true })
-    let settle!: () => void
-    const underWay = runtime.starts.track('a start standing for the next run', () => new Promise<void>((resolve) => (settle = resolve)))
-    try {
-      expect(await c.wait()).toEqual({ exitCode: 0 })
-      await until(() => (runtime.shims.has(c.id) ? undefined : true)) // the shim is gone: nothing else holds them back
-      await new Promise((r) => setTimeout(r, 300))
-      expect(trashOf(runtime.root, c.id)).toHaveLength(1)
-      expect(runtime.cgroups.join(c.id)).toBeDefined()
-    } finally {
-      settle()
-    }
-    await underWay
-    await until(() => (trashOf(runtime.root, c.id).length ? undefined : true))
-    await until(() => (runtime.cgroups.join(c.id) ? undefined : true))
-  })
-
   test('its writable layer is deleted whole (nested, in a directory of mode 000), its symlinks unlinked, never followed', async () => {
     const host = fs.mkdtempSync(path.join(runtime.root, 'host-dir-'))
     fs.writeFileSync(path.join(host, 'keep'), 'kept')
