@@ -3,11 +3,12 @@
  * the bridge and whose other end is born inside the container's namespace
  * as eth0 (eth1... for extra networks), with its address and, for the
  * first network, the default route. The pair is made at the start
- * ({@link createEndpoint}) or ahead of it, in a namespace kept warm
- * (./warm-endpoints), and then only addressed ({@link addressWarmEndpoint}).
+ * ({@link createEndpoint}), or ahead of it, addressed too, in a namespace
+ * kept warm (./warm-endpoints) that the start only takes.
  *
  * @module
  */
+import { InternalError } from '../errors'
 import { macForIp } from './ipam'
 import { setBridgePortFlag, setIpv6Disabled, type Rtnl } from './rtnl'
 import { withNetns } from '../sys/netns'
@@ -39,24 +40,22 @@ export interface EndpointPlan extends PairPlan {
 export async function createEndpoint(host: Rtnl, inner: Rtnl, netnsFd: number, plan: EndpointPlan): Promise<void> {
   await createPair(host, netnsFd, plan, macForIp(plan.ip))
   await deletingPairOnFailure(host, plan.hostVeth, async () => {
-    const index = await inner.upByName(plan.ifname)
+    const index = (await inner.link(plan.ifname))?.index
+    if (!index) throw new InternalError(`${plan.ifname} is missing from the namespace it was just made in`)
     await addressInside(inner, index, plan)
   })
 }
 
 /**
- * Gives a pair made ahead (its inner end `innerIndex`, down, in the namespace of `inner`) the
- * endpoint's MAC, brings it up and adds its address and route. On failure the pair is deleted.
+ * Brings the end inside (`index`) up and adds its address and, for the first network, the default
+ * route. Sent together, answered together: one socket's messages are sent and handled by the kernel in
+ * call order (up before the address, whose prefix route the gateway needs), so each still sees the one
+ * before it done, and the caller waits one round trip for the rtnl lock instead of three.
  */
-export async function addressWarmEndpoint(host: Rtnl, inner: Rtnl, innerIndex: number, plan: EndpointPlan): Promise<void> {
-  await deletingPairOnFailure(host, plan.hostVeth, async () => {
-    // Sent together, answered together: one socket's messages are sent and handled by the kernel in
-    // call order (up before the address, whose prefix route the gateway needs), so each still sees the
-    // one before it done, and the start waits one round trip for the rtnl lock instead of three.
-    const requests = [inner.setMacAndUp(innerIndex, macForIp(plan.ip)), inner.addAddress(innerIndex, plan.ip, plan.prefixLen)]
-    if (plan.defaultRoute) requests.push(inner.addDefaultRoute(innerIndex, plan.gateway))
-    await allSettledOrFirstError(requests)
-  })
+export async function addressInside(inner: Rtnl, index: number, plan: EndpointPlan): Promise<void> {
+  const requests = [inner.up(index), inner.addAddress(index, plan.ip, plan.prefixLen)]
+  if (plan.defaultRoute) requests.push(inner.addDefaultRoute(index, plan.gateway))
+  await allSettledOrFirstError(requests)
 }
 
 /** Waits for every request (none is left running behind a failure), then rejects with the first failure in call order. */
@@ -69,7 +68,7 @@ async function allSettledOrFirstError(requests: Promise<void>[]): Promise<void> 
  * Creates the pair: the host end on the bridge and up, the inner end (MAC `mac`, down) born in
  * `netnsFd`, both tuned. On failure nothing is left.
  */
-export async function createPair(host: Rtnl, netnsFd: number, plan: PairPlan, mac: Buffer): Promise<void> {
+async function createPair(host: Rtnl, netnsFd: number, plan: PairPlan, mac: Buffer): Promise<void> {
   await host.createVeth(plan.hostVeth, plan.bridgeIndex, { name: plan.ifname, netnsFd, mac })
   // Hairpin: a container reaching its own published port through a host address gets the DNATed
   // packet back through its own bridge port, which a bridge refuses unless told (Docker does the same).
@@ -80,11 +79,6 @@ export async function createPair(host: Rtnl, netnsFd: number, plan: PairPlan, ma
     setBridgePortFlag(plan.hostVeth, 'hairpin_mode', '1')
     withNetns(netnsFd, () => setIpv6Disabled(plan.ifname))
   })
-}
-
-async function addressInside(inner: Rtnl, index: number, plan: EndpointPlan): Promise<void> {
-  await inner.addAddress(index, plan.ip, plan.prefixLen)
-  if (plan.defaultRoute) await inner.addDefaultRoute(index, plan.gateway)
 }
 
 async function deletingPairOnFailure(host: Rtnl, hostVeth: string, fn: () => Promise<void>): Promise<void> {

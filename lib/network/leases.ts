@@ -9,6 +9,7 @@
  */
 import * as fs from 'node:fs'
 import * as path from 'node:path'
+import { randomBytes } from 'node:crypto'
 import { boundedFileName } from '../util/file-name'
 
 /** Claims younger than this are never treated as stale: their owner may still be saving its record. */
@@ -55,6 +56,19 @@ export class Leases {
     return out
   }
 
+  /**
+   * Hands `key` from `from` to `to` when `from` holds it (false otherwise): the new owner is written
+   * beside the claim and renamed over it, so a reader in another process sees one owner or the other,
+   * and the key is never unclaimed in between.
+   */
+  transfer(key: string, from: string, to: string): boolean {
+    if (this.owner(key) !== from) return false
+    const temp = `${this.file(key)}.${randomBytes(6).toString('hex')}.transfer`
+    fs.writeFileSync(temp, to, { flag: 'wx' })
+    fs.renameSync(temp, this.file(key))
+    return true
+  }
+
   /** Releases `key` if `owner` holds it. */
   release(key: string, owner: string): void {
     if (this.owner(key) === owner) fs.rmSync(this.file(key), { force: true })
@@ -66,12 +80,19 @@ export class Leases {
     for (const f of fs.readdirSync(this.dir)) if (!kept.has(f) && this.ownerOfFile(f) === owner) fs.rmSync(path.join(this.dir, f), { force: true })
   }
 
-  /** Releases claims whose owner `isGone`, once they are old enough not to belong to a call in progress. */
-  releaseStale(isGone: (owner: string) => boolean): void {
+  /**
+   * Releases claims whose owner `isGone`, once they are old enough not to belong to a call in progress;
+   * those whose owner `isDeadProcess` at once (a process that no longer runs is making no call).
+   */
+  releaseStale(isGone: (owner: string) => boolean, isDeadProcess: (owner: string) => boolean = () => false): void {
     const now = Date.now()
     for (const f of fs.readdirSync(this.dir)) {
       const owner = this.ownerOfFile(f)
       if (owner === undefined || !isGone(owner)) continue
+      if (isDeadProcess(owner)) {
+        fs.rmSync(path.join(this.dir, f), { force: true })
+        continue
+      }
       const st = fs.statSync(path.join(this.dir, f), { throwIfNoEntry: false })
       if (st && now - st.mtimeMs > STALE_AFTER_MS) fs.rmSync(path.join(this.dir, f), { force: true })
     }

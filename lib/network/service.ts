@@ -17,7 +17,7 @@ import { debug } from '../util/debug'
 import { stamp } from '../util/start-trace'
 import { collectAbandoned } from './abandoned'
 import { claimAddress } from './address-claim'
-import { addressWarmEndpoint, createEndpoint } from './endpoint'
+import { createEndpoint } from './endpoint'
 import { HostSockets } from './host-sockets'
 import { renderSection, updateHostsFile } from './hosts'
 import { defaultSubnetPools, macForIp, parseCidr } from './ipam'
@@ -33,7 +33,7 @@ import { NetworkStore, type ContainerNetRecord, type EndpointRecord, type Networ
 import type { AttachOptions, ConnectOptions, ContainerRef, CreateNetworkOptions, EndpointSettings, NetworkInfo, NetworkSettings } from './types'
 import { removeVeth } from './veth-removal'
 import { endpointSettings, hostEntries, networkInfo, networkSettings } from './views'
-import { WarmEndpoints, type WarmEndpoint } from './warm-endpoints'
+import { isDeadWarmOwner, isWarmOwner, WarmEndpoints, type WarmEndpoint } from './warm-endpoints'
 import type { Prunable } from '../util/prune-filter'
 
 export { DEFAULT_NETWORK } from './registry'
@@ -87,7 +87,7 @@ export class NetworkService {
     this.sockets = new HostSockets(this.names, opts.place)
     const pools = opts.subnetPool?.length ? opts.subnetPool : defaultSubnetPools
     this.networks = new NetworkRegistry(this.store, this.leases, this.names, pools, this.sockets)
-    this.warm = new WarmEndpoints({ host: () => this.host, place: this.sockets.place, names: this.names })
+    this.warm = new WarmEndpoints({ host: () => this.host, place: this.sockets.place, names: this.names, leases: this.leases, addressesInUse: (id) => this.addressesInUse(id) })
   }
 
   private get host(): Rtnl {
@@ -143,7 +143,8 @@ export class NetworkService {
 
   /**
    * As {@link connect}, in a network namespace of its own: the one kept warm
-   * for the network (./warm-endpoints) when there is one, else a fresh one.
+   * for the network (./warm-endpoints), addressed already, when there is one
+   * and no static address is asked for, else a fresh one.
    * Returns the namespace's fd (the caller closes it once the container
    * runs) and `startSettled`, to call once the start is reported (or has
    * failed): the network's next namespace is made then, not beside the
@@ -153,7 +154,7 @@ export class NetworkService {
   join(container: ContainerRef, mode: string, opts: ConnectOptions = {}): Promise<{ netnsFd: number; settings: NetworkSettings; startSettled: () => void }> {
     return this.serial(async () => {
       const net = await this.connectionTo(container, mode)
-      const warm = await this.warm.take(net.id, await this.networks.bridgeIndex(net))
+      const warm = opts.ip ? undefined : await this.warm.take(net.id, await this.networks.bridgeIndex(net), container.id)
       const netnsFd = warm?.netnsFd ?? this.newContainerNetns()
       stamp(warm ? 'net: warm netns taken' : 'net: netns made')
       try {
@@ -212,7 +213,7 @@ export class NetworkService {
       void this.serial(async () => {
         // Removed meanwhile (bridgeIndex would bring its bridge back), or the service closed.
         if (!this.store.networks().some((n) => n.id === net.id) || epoch !== this.warm.epoch) return
-        await this.warm.fill(net.id, await this.networks.bridgeIndex(net), epoch)
+        await this.warm.fill(net, await this.networks.bridgeIndex(net), epoch)
       }).catch((err) => debug('warm endpoint for %s not made: %s', net.name, err))
     })
   }
@@ -329,7 +330,9 @@ export class NetworkService {
       for (const rec of this.store.containers()) if (!isAlive(rec.containerId)) await this.releaseNow(rec)
       await this.removeOrphans()
       const owners = new Set([...this.store.containers().map((c) => c.containerId), ...this.store.networks().map((n) => n.id)])
-      this.leases.releaseStale((owner) => !owners.has(owner))
+      // A warm endpoint's address is no container's: it is held while the process keeping it runs.
+      const gone = (owner: string) => (isWarmOwner(owner) ? isDeadWarmOwner(owner) : !owners.has(owner))
+      this.leases.releaseStale(gone, isDeadWarmOwner)
     })
   }
 
@@ -445,23 +448,21 @@ export class NetworkService {
 
   /**
    * Allocates an address, records the endpoint (before touching the kernel, so a crash leaves a
-   * trace), and creates it, or addresses the pair of `ns.warm` (made ahead for this network).
+   * trace), and creates it; or records the endpoint of `ns.warm`, made and addressed ahead for this
+   * network, whose lease the container holds already.
    */
   private async addEndpoint(rec: ContainerNetRecord, net: NetworkRecord, ns: ContainerNetns, opts: AttachOptions): Promise<EndpointRecord> {
     if (net.isDefault && (opts.ip || opts.aliases?.length))
       throw new InvalidArgumentError('static addresses and aliases are supported on user-defined networks only (create one with Network.create)')
+    const { warm, inner, netnsFd } = ns
+    if (warm) return this.recordEndpoint(rec, { networkId: net.id, ifname: warm.ifname, hostVeth: warm.hostVeth, ipAddress: warm.ip, aliases: opts.aliases })
     const bridgeIndex = await this.networks.bridgeIndex(net)
     const subnet = parseCidr(net.subnet)
+    // The address asked for may be the one this process keeps warm for the network's next start.
+    if (opts.ip) await this.warm.yieldAddress(net.id, opts.ip)
     const ip = claimAddress(this.leases, net, rec.containerId, opts.ip, this.addressesInUse(net.id))
-    const { warm, inner, netnsFd } = ns
-    const ep: EndpointRecord = { networkId: net.id, ifname: warm?.ifname ?? nextIfname(rec), hostVeth: warm?.hostVeth ?? this.names.newVeth(), ipAddress: ip, macAddress: formatMac(macForIp(ip)), aliases: opts.aliases ?? [] }
-    rec.endpoints.push(ep)
-    this.store.saveContainer(rec)
+    const ep = this.recordEndpoint(rec, { networkId: net.id, ifname: nextIfname(rec), hostVeth: this.names.newVeth(), ipAddress: ip, aliases: opts.aliases })
     const plan = { bridgeIndex, hostVeth: ep.hostVeth, ifname: ep.ifname, ip, prefixLen: subnet.prefix, gateway: net.gateway, defaultRoute: ep.ifname === 'eth0', hostTuning: this.sockets.place.isHost }
-    if (warm) {
-      await addressWarmEndpoint(this.host, inner, warm.innerIndex, plan)
-      return ep
-    }
     try {
       await createEndpoint(this.host, inner, netnsFd, plan)
     } catch (err) {
@@ -471,6 +472,14 @@ export class NetworkService {
       await createEndpoint(this.host, inner, netnsFd, { ...plan, bridgeIndex: await this.networks.bridgeIndex(net) })
     }
     return ep
+  }
+
+  /** Adds the endpoint (its MAC derived from its address, as Docker's) to the container's record, saved. */
+  private recordEndpoint(rec: ContainerNetRecord, ep: Omit<EndpointRecord, 'macAddress' | 'aliases'> & { aliases?: string[] }): EndpointRecord {
+    const full: EndpointRecord = { ...ep, macAddress: formatMac(macForIp(ep.ipAddress)), aliases: ep.aliases ?? [] }
+    rec.endpoints.push(full)
+    this.store.saveContainer(rec)
+    return full
   }
 
   /** Addresses in use on a network -> owning container name. */

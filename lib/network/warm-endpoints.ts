@@ -2,12 +2,18 @@
  * Endpoints made ahead of a start, one per network in use, as the spare
  * shim is kept warm: a fresh network namespace (lo up) with a veth pair
  * whose host end is already on the network's bridge and up, and whose other
- * end is eth0 inside, down, without an address. A start on that network
- * takes it and only has to give eth0 its MAC, address and route
- * (./endpoint addressWarmEndpoint): making the namespace and the pair, the
- * part of a bridge start that waits longest in the kernel (behind the
- * previous container's namespace being cleaned up), is done after the
- * previous start instead of in the next one.
+ * end is eth0 inside, up, with the network's next address (leased ahead),
+ * the MAC Docker derives from it and the default route. A start on that
+ * network takes it and sends no rtnetlink request at all: making the
+ * namespace, the pair and the addressing, which wait in the kernel behind
+ * the cleanup of the previous container's namespace (the rtnl lock), is
+ * done after the previous start instead of in the next one.
+ *
+ * The address is leased ({@link Leases}) under an owner naming this
+ * process ({@link warmLeaseOwner}): another runtime on the same root sees
+ * it taken, and collects it once this process no longer runs
+ * ({@link isDeadWarmOwner}). The take hands the lease to the container;
+ * a discarded endpoint gives it back.
  *
  * Nothing kept outlives its process: the namespace is held by an fd of
  * this process alone (close-on-exec), so it dies with the process, and the
@@ -25,11 +31,35 @@
 import { randomBytes } from 'node:crypto'
 import { closeQuietly } from '../sys/libc'
 import { debug } from '../util/debug'
-import { createPair } from './endpoint'
+import { livesOn } from '../util/process-identity'
+import { processOwnedName } from '../util/process-owned-names'
+import { claimAddress } from './address-claim'
+import { createEndpoint } from './endpoint'
+import { parseCidr } from './ipam'
+import { ipKey, type Leases } from './leases'
 import type { NetNames } from './names'
 import type { NetworkPlace } from './place'
 import { bridgePortOf, LOOPBACK_IFINDEX, type Rtnl } from './rtnl'
+import type { NetworkRecord } from './store'
 import { removeVeth } from './veth-removal'
+
+const WARM_OWNER_PREFIX = 'warm-'
+
+/** A lease owner for one pool's warm endpoints: `warm-<pid>-<start>-<random>` (two runtimes of one process differ). */
+function warmLeaseOwner(): string {
+  return `${processOwnedName(WARM_OWNER_PREFIX)}-${randomBytes(6).toString('hex')}`
+}
+
+/** Whether `owner` is a warm endpoint's lease owner. */
+export function isWarmOwner(owner: string): boolean {
+  return owner.startsWith(WARM_OWNER_PREFIX)
+}
+
+/** Whether `owner` is a warm endpoint's lease owner whose process no longer runs (or is being killed): its lease is free. */
+export function isDeadWarmOwner(owner: string): boolean {
+  const m = /^warm-(\d+)-(\d+)-/.exec(owner)
+  return !!m && !livesOn(Number(m[1]), m[2])
+}
 
 /** A namespace made ahead for a container on one network, with its pair. */
 export interface WarmEndpoint {
@@ -43,8 +73,8 @@ export interface WarmEndpoint {
   hostVeth: string
   /** The name of the end inside. */
   ifname: string
-  /** Its index inside. */
-  innerIndex: number
+  /** Its address, leased to the pool's owner until a start takes it. */
+  ip: string
 }
 
 /** What the pool works with: the sockets and names of its service. */
@@ -55,6 +85,10 @@ export interface WarmEndpointsOptions {
   place: NetworkPlace
   /** The runtime's object names. */
   names: NetNames
+  /** The root's claims: an endpoint's address is leased while it is kept. */
+  leases: Leases
+  /** Addresses of the network's containers, as recorded (address -> container name). */
+  addressesInUse: (networkId: string) => Map<string, string>
 }
 
 /** The endpoints kept warm, by network id. Callers serialise fill, take and drop (the service's queue). */
@@ -63,6 +97,8 @@ export class WarmEndpoints {
   /** Host ends of pairs being made (not kept yet). */
   private readonly making = new Set<string>()
   private generation = 0
+  /** Who holds the kept endpoints' addresses. */
+  private readonly owner = warmLeaseOwner()
 
   /**
    * Bumped by {@link closeAll}: a fill asked for before (and still queued) makes nothing, and an
@@ -76,20 +112,26 @@ export class WarmEndpoints {
   constructor(private readonly opts: WarmEndpointsOptions) {}
 
   /**
-   * Takes the endpoint kept for a network, whose bridge is `bridgeIndex` now; undefined when none is
-   * kept, or when its host end is no longer on that bridge (the bridge was deleted or made again,
-   * by another process or an admin): that one is discarded and the start makes its own.
+   * Takes the endpoint kept for a network, whose bridge is `bridgeIndex` now, for container `taker`,
+   * to whom its address's lease passes; undefined when none is kept, or when its host end is no
+   * longer on that bridge (the bridge was deleted or made again, by another process or an admin), or
+   * its lease was lost: that one is discarded and the start makes its own.
    */
-  async take(networkId: string, bridgeIndex: number): Promise<WarmEndpoint | undefined> {
+  async take(networkId: string, bridgeIndex: number, taker: string): Promise<WarmEndpoint | undefined> {
     const ep = this.kept.get(networkId)
     if (!ep) return undefined
     this.kept.delete(networkId)
     const port = await this.bridgePortOf(ep.hostVeth).catch(() => undefined)
-    if (port?.bridgeIndex === bridgeIndex && port.up) return ep
-    debug('warm endpoint %s left bridge %d: discarded', ep.hostVeth, bridgeIndex)
+    if (port?.bridgeIndex === bridgeIndex && port.up && this.opts.leases.transfer(ipKey(networkId, ep.ip), this.owner, taker)) return ep
+    debug('warm endpoint %s left bridge %d or lost its lease: discarded', ep.hostVeth, bridgeIndex)
     // Not awaited: the start makes its own pair under another name meanwhile.
     void this.discard(ep)
     return undefined
+  }
+
+  /** Discards the endpoint kept for a network when it holds `ip` (a container asks for that address). */
+  async yieldAddress(networkId: string, ip: string): Promise<void> {
+    if (this.kept.get(networkId)?.ip === ip) await this.drop(networkId)
   }
 
   /** The bridge the host end is on, and whether it is up: from sysfs in the host's namespace (no rtnetlink wait), else asked. */
@@ -100,20 +142,20 @@ export class WarmEndpoints {
   }
 
   /** Makes an endpoint for the network if none is kept. Never rejects: a failure only leaves the next start to make its own. */
-  async fill(networkId: string, bridgeIndex: number, epoch = this.generation): Promise<void> {
-    if (this.kept.has(networkId) || epoch !== this.generation) return
+  async fill(net: NetworkRecord, bridgeIndex: number, epoch = this.generation): Promise<void> {
+    if (this.kept.has(net.id) || epoch !== this.generation) return
     const generation = this.generation
     let ep: WarmEndpoint
     try {
-      ep = await this.make(networkId, bridgeIndex, generation)
+      ep = await this.make(net, bridgeIndex, generation)
     } catch (err) {
-      debug('warm endpoint for network %s not made: %s', networkId.slice(0, 12), err)
+      debug('warm endpoint for network %s not made: %s', net.id.slice(0, 12), err)
       return
     }
     // Closed meanwhile: the host socket is closed too, and host() would open one nobody closes; closing the
     // namespace takes the pair with it (as closeAll does for the kept ones).
-    if (generation !== this.generation) close(ep)
-    else if (!this.kept.has(networkId)) this.kept.set(networkId, ep)
+    if (generation !== this.generation) this.close(ep)
+    else if (!this.kept.has(net.id)) this.kept.set(net.id, ep)
     else await this.discard(ep)
   }
 
@@ -141,51 +183,58 @@ export class WarmEndpoints {
    */
   closeAll(): void {
     this.generation++
-    for (const ep of this.kept.values()) close(ep)
+    for (const ep of this.kept.values()) this.close(ep)
     this.kept.clear()
   }
 
   /** Makes an endpoint; gives up, before it touches the host socket, once closeAll ran after `generation`. */
-  private async make(networkId: string, bridgeIndex: number, generation: number): Promise<WarmEndpoint> {
-    const { place, names } = this.opts
+  private async make(net: NetworkRecord, bridgeIndex: number, generation: number): Promise<WarmEndpoint> {
+    const { place, names, leases } = this.opts
     const netnsFd = place.newContainerNetns()
     let inner: Rtnl | undefined
+    let ip: string | undefined
     try {
       inner = await place.inside(netnsFd)
       await inner.up(LOOPBACK_IFINDEX)
       if (generation !== this.generation) throw new Error('the network service closed while it was made')
-      const pair = { bridgeIndex, hostVeth: names.newVeth(), ifname: 'eth0', hostTuning: place.isHost }
-      this.making.add(pair.hostVeth)
+      ip = claimAddress(leases, net, this.owner, undefined, this.opts.addressesInUse(net.id))
+      const plan = { bridgeIndex, hostVeth: names.newVeth(), ifname: 'eth0', hostTuning: place.isHost, ip, prefixLen: parseCidr(net.subnet).prefix, gateway: net.gateway, defaultRoute: true }
+      this.making.add(plan.hostVeth)
       try {
-        await createPair(this.opts.host(), netnsFd, pair, randomMac())
-        const innerIndex = (await inner.link(pair.ifname))?.index
-        if (!innerIndex) throw new Error(`${pair.ifname} is missing from the namespace just made`)
-        return { networkId, netnsFd, inner, hostVeth: pair.hostVeth, ifname: pair.ifname, innerIndex }
+        await createEndpoint(this.opts.host(), inner, netnsFd, plan)
+        return { networkId: net.id, netnsFd, inner, hostVeth: plan.hostVeth, ifname: plan.ifname, ip }
       } finally {
-        this.making.delete(pair.hostVeth)
+        this.making.delete(plan.hostVeth)
       }
     } catch (err) {
       // Closing the namespace takes the pair with it.
       inner?.close()
       closeQuietly(netnsFd)
+      if (ip) leases.release(ipKey(net.id, ip), this.owner)
       throw err
     }
   }
 
+  /** Removes the endpoint, then gives its address back: not to a container whose MAC the old pair still has on the bridge. */
   private async discard(ep: WarmEndpoint): Promise<void> {
-    close(ep)
+    closeEndpoint(ep)
     await removeVeth(this.opts.host(), ep.hostVeth).catch((err) => debug('removing warm veth %s failed: %s', ep.hostVeth, err))
+    this.release(ep)
+  }
+
+  /** Closes the endpoint's namespace (the kernel takes its pair away) and gives its address back. */
+  private close(ep: WarmEndpoint): void {
+    closeEndpoint(ep)
+    this.release(ep)
+  }
+
+  /** Gives the endpoint's address back (a no-op once a taker holds it). */
+  private release(ep: WarmEndpoint): void {
+    this.opts.leases.release(ipKey(ep.networkId, ep.ip), this.owner)
   }
 }
 
-function close(ep: WarmEndpoint): void {
+function closeEndpoint(ep: WarmEndpoint): void {
   ep.inner.close()
   closeQuietly(ep.netnsFd)
-}
-
-/** A random unicast, locally administered MAC: the taker gives eth0 its own (derived from its address). */
-function randomMac(): Buffer {
-  const mac = randomBytes(6)
-  mac[0] = (mac[0] & 0xfe) | 0x02
-  return mac
 }

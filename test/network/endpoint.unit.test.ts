@@ -1,11 +1,13 @@
 /**
- * Addressing a warm endpoint (lib/network/endpoint.ts addressWarmEndpoint):
- * its requests are sent together, in the order the kernel needs, and a
- * failure deletes the pair only once none of them is in flight. Pure
- * logic: the sockets are stood in for by objects whose answers the test
- * gives. That the kernel takes them so is test/network/warm-endpoints.test.ts's.
+ * Making an endpoint (lib/network/endpoint.ts createEndpoint), at a start
+ * or ahead of one (a warm endpoint): once the pair is made and its end
+ * inside found, its requests are sent together, in the order the kernel
+ * needs, and a failure deletes the pair only once none of them is in
+ * flight. Pure logic: the sockets are stood in for by objects whose answers
+ * the test gives. That the kernel takes them so is
+ * test/network/warm-endpoints.test.ts's and e2e-bridge's.
  */
-import { addressWarmEndpoint, type EndpointPlan } from '../../lib/network/endpoint'
+import { createEndpoint, type EndpointPlan } from '../../lib/network/endpoint'
 import type { Rtnl } from '../../lib/network/rtnl'
 
 /** A request sent to a stand-in socket, answered when the test says. */
@@ -22,26 +24,29 @@ function innerSocket(sent: Sent[]): Rtnl {
       sent.push({ what, answer: resolve, fail: reject })
     })
   return {
-    setMacAndUp: (index: number, mac: Buffer) => request(`mac ${mac.toString('hex')} and up ${index}`),
+    link: async (name: string) => ({ name, index: 7 }),
+    up: (index: number) => request(`up ${index}`),
     addAddress: (index: number, ip: string, prefixLen: number) => request(`address ${ip}/${prefixLen} on ${index}`),
     addDefaultRoute: (index: number, gateway: string) => request(`route via ${gateway} on ${index}`),
   } as unknown as Rtnl
 }
 
-/** A host socket recording the links deleted. */
+/** A host socket making pairs at once and recording the links deleted. */
 function hostSocket(deleted: string[]): Rtnl {
-  return { deleteLink: async (name: string) => (deleted.push(name), true) } as unknown as Rtnl
+  return { createVeth: async () => undefined, deleteLink: async (name: string) => (deleted.push(name), true) } as unknown as Rtnl
 }
 
-const plan: EndpointPlan = { bridgeIndex: 3, hostVeth: 'mcveth0', ifname: 'eth0', ip: '10.9.0.3', prefixLen: 24, gateway: '10.9.0.1', defaultRoute: true, hostTuning: true }
-const turn = () => new Promise((r) => setImmediate(r))
+const plan: EndpointPlan = { bridgeIndex: 3, hostVeth: 'mcveth0', ifname: 'eth0', ip: '10.9.0.3', prefixLen: 24, gateway: '10.9.0.1', defaultRoute: true, hostTuning: false }
+const turn = async () => {
+  for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r))
+}
 
-test("eth0's MAC and up, its address and its route are sent together, in that order, before any answer", async () => {
+test("eth0's up, its address and its route are sent together, in that order, before any answer", async () => {
   const sent: Sent[] = []
   let done = false
-  const addressing = addressWarmEndpoint(hostSocket([]), innerSocket(sent), 7, plan).then(() => (done = true))
+  const addressing = createEndpoint(hostSocket([]), innerSocket(sent), 9, plan).then(() => (done = true))
   await turn()
-  expect(sent.map((s) => s.what)).toEqual(['mac 02420a090003 and up 7', 'address 10.9.0.3/24 on 7', 'route via 10.9.0.1 on 7'])
+  expect(sent.map((s) => s.what)).toEqual(['up 7', 'address 10.9.0.3/24 on 7', 'route via 10.9.0.1 on 7'])
   sent[0].answer()
   sent[1].answer()
   await turn()
@@ -54,7 +59,7 @@ test("eth0's MAC and up, its address and its route are sent together, in that or
 test('a failed request deletes the pair once every request sent with it is answered, and its error is the one reported', async () => {
   const sent: Sent[] = []
   const deleted: string[] = []
-  const addressing = addressWarmEndpoint(hostSocket(deleted), innerSocket(sent), 7, plan).catch((err: Error) => err.message)
+  const addressing = createEndpoint(hostSocket(deleted), innerSocket(sent), 9, plan).catch((err: Error) => err.message)
   await turn()
   sent[1].fail(new Error('add address: EEXIST'))
   sent[2].fail(new Error('add route: ENETUNREACH'))

@@ -31,21 +31,41 @@ function linkLine(link: string): string {
   return execFileSync('ip', ['-o', 'link', 'show']).toString().split('\n').find((l) => l.startsWith(`${/^\d+/.exec(l)?.[0]}: ${link}@`)) ?? ''
 }
 
-/** Whether a host link has no carrier: a warm veth's end inside is down until a start takes it. */
-function noCarrier(link: string): boolean {
-  return linkLine(link).includes('NO-CARRIER')
-}
-
 /** The bridge a host link is a port of ("" when none or gone). */
 function masterOf(link: string): string {
   return /master (\S+)/.exec(linkLine(link))?.[1] ?? ''
 }
 
-/** `tag`'s warm veths on `bridge`, once the refill after a start has made one (bounded wait). */
-async function warmOn(tag: string, bridge: string): Promise<string[]> {
-  const on = () => veths(tag).filter((l) => masterOf(l) === bridge && noCarrier(l))
+/** `runtime`'s warm veths on `bridge`, once the refill after a start has made one (bounded wait). */
+async function warmOn(runtime: Runtime, bridge: string): Promise<string[]> {
+  const on = () => runtime.networks.warmVeths().filter((l) => masterOf(l) === bridge)
   await eventually(() => on().length > 0, 10000)
   return on()
+}
+
+/** The addresses leased on `root` to warm endpoints (their owner names a process), as `ip-<network>-<address>` keys. */
+function warmLeases(root: string): string[] {
+  const dir = `${root}/networks/leases`
+  return fs.readdirSync(dir).filter((f) => f.startsWith('ip-') && fs.readFileSync(`${dir}/${f}`, 'utf8').startsWith('warm-'))
+}
+
+/** The lease key of `ip` on network `id` (lib/network/leases.ts ipKey). */
+const leaseOf = (id: string, ip: string) => `ip-${id.slice(0, 16)}-${ip}`
+
+/** The process's fd on the namespace whose veth peer is `hostVeth`'s ("" when none). */
+function netnsFdOf(hostVeth: string): string {
+  const peer = execFileSync('cat', [`/sys/class/net/${hostVeth}/iflink`]).toString().trim()
+  for (const fd of fs.readdirSync('/proc/self/fd')) {
+    const path = `/proc/${process.pid}/fd/${fd}`
+    try {
+      if (!fs.readlinkSync(path).startsWith('net:[')) continue
+      // /sys shows the namespace it was mounted in: ask ip.
+      if (/^(\d+):/.exec(execFileSync('nsenter', [`--net=${path}`, 'ip', '-o', 'link', 'show', 'eth0']).toString())?.[1] === peer) return path
+    } catch {
+      // not this one
+    }
+  }
+  return ''
 }
 
 /** Open fds of this process on network namespaces. */
@@ -81,18 +101,25 @@ describe('warm endpoints', () => {
     expect(veths(tag)).toEqual([])
   })
 
-  test("the next start takes the network's warm namespace: eth0 gets Docker's MAC and address, lo is up, no peer sees it before", async () => {
+  test("the next start takes the network's warm namespace, addressed ahead: eth0 has Docker's MAC, the next address and the route before the start, lo is up, no name before", async () => {
     const net = await Network.create('warm-a', { runtime, subnet: netA.cidr })
     const first = await run('host', ['sleep', '60'], { runtime, name: 'warm-first', network: 'warm-a' })
-    const [warm] = await warmOn(tag, (await net.inspect()).bridge)
+    const [warm] = await warmOn(runtime, (await net.inspect()).bridge)
     expect(warm).toBeDefined()
-    // Kept, it is no container: no name, no address on the network.
+    // Kept, it is no container: no name, no container on the network; its address is leased ahead.
     expect(Object.keys((await net.inspect()).containers)).toEqual([first.id])
     expect((await sh(first, 'cat /etc/hosts')).stdout).not.toMatch(new RegExp(`${netA.host(3).replace(/\./g, '\\.')}\\s`))
+    expect(warmLeases(runtime.root)).toEqual([leaseOf(net.id, netA.host(3))])
+    // Addressed ahead: what the start would otherwise ask the kernel for is there already.
+    const ahead = execFileSync('nsenter', [`--net=${netnsFdOf(warm)}`, 'sh', '-c', 'ip -4 -o addr show eth0; ip route show default; ip -o link show eth0']).toString()
+    expect(ahead).toContain('link/ether 02:42:' + netA.host(3).split('.').map((n) => Number(n).toString(16).padStart(2, '0')).join(':'))
+    expect(ahead).toContain(`${netA.host(3)}/24`)
+    expect(ahead).toContain(`default via ${netA.host(1)} dev eth0`)
+    expect(ahead).toMatch(/eth0@\S+: <[^>]*\bUP\b/)
 
     const second = await run('host', ['sleep', '60'], { runtime, name: 'warm-second', network: 'warm-a', aliases: ['second'] })
-    // That very veth now carries the second container (its peer is up: carrier on the host end).
-    expect(noCarrier(warm)).toBe(false)
+    // That very veth now carries the second container, whose lease the address now is.
+    expect(warmLeases(runtime.root)).not.toContain(leaseOf(net.id, netA.host(3)))
     expect((await sh(second, 'cat /sys/class/net/eth0/iflink')).stdout).toBe(execFileSync('cat', [`/sys/class/net/${warm}/ifindex`]).toString().trim())
     const eth0 = await sh(second, 'cat /sys/class/net/eth0/address; ip -4 -o addr show eth0; ip route show default; ip -o link show lo')
     expect(eth0.stdout).toContain('02:42:' + netA.host(3).split('.').map((n) => Number(n).toString(16).padStart(2, '0')).join(':'))
@@ -102,7 +129,7 @@ describe('warm endpoints', () => {
     expect((await second.inspect()).networkSettings.macAddress).toBe(eth0.stdout.split('\n')[0])
     expect((await sh(first, 'ping -c1 -W2 second')).exitCode).toBe(0)
     // And a new one is kept for the next start.
-    expect((await warmOn(tag, (await net.inspect()).bridge)).filter((l) => l !== warm)).toHaveLength(1)
+    expect((await warmOn(runtime, (await net.inspect()).bridge)).filter((l) => l !== warm)).toHaveLength(1)
     for (const c of [first, second]) await c.remove({ force: true })
     await net.remove()
   })
@@ -111,7 +138,7 @@ describe('warm endpoints', () => {
     const a = await Network.create('warm-iso-a', { runtime, subnet: netB.cidr })
     const b = await Network.create('warm-iso-b', { runtime, subnet: netC.cidr })
     const onA = await run('host', ['sleep', '60'], { runtime, name: 'warm-iso-1', network: 'warm-iso-a' })
-    const [warmA] = await warmOn(tag, (await a.inspect()).bridge)
+    const [warmA] = await warmOn(runtime, (await a.inspect()).bridge)
     // A start on b must not take a's warm endpoint.
     const onB = await run('host', ['sleep', '60'], { runtime, name: 'warm-iso-2', network: 'warm-iso-b' })
     expect(masterOf(warmA)).toBe((await a.inspect()).bridge)
@@ -142,7 +169,7 @@ describe('warm endpoints', () => {
       await new Promise((r) => setTimeout(r, 500))
       expect(onBridge()).toHaveLength(1)
       joined.startSettled()
-      expect(await warmOn(tag, bridge)).toHaveLength(1)
+      expect(await warmOn(runtime, bridge)).toHaveLength(1)
       expect(onBridge()).toHaveLength(2)
     } finally {
       fs.closeSync(joined.netnsFd)
@@ -156,18 +183,62 @@ describe('warm endpoints', () => {
     const fdsBefore = netnsFds()
     const c = await run('host', ['true'], { runtime, network: 'warm-rm', rm: true })
     await c.wait()
-    const [warm] = await warmOn(tag, (await net.inspect()).bridge)
+    const [warm] = await warmOn(runtime, (await net.inspect()).bridge)
     expect(warm).toBeDefined()
+    expect(warmLeases(runtime.root)).toEqual([expect.stringMatching(new RegExp(`^ip-${net.id.slice(0, 16)}-`))])
     await net.remove()
     expect(veths(tag)).not.toContain(warm)
     expect(netnsFds()).toBe(fdsBefore)
+    expect(warmLeases(runtime.root)).toEqual([])
+  })
+
+  test('a warm address is taken for every runtime on the root: another runtime keeps its lease at its start (however old, its process runs) and gives its containers other addresses', async () => {
+    const net = await Network.create('warm-shared', { runtime, subnet: netB.cidr })
+    const first = await run('host', ['sleep', '60'], { runtime, name: 'warm-shared-1', network: 'warm-shared' })
+    await warmOn(runtime, (await net.inspect()).bridge)
+    const [lease] = warmLeases(runtime.root)
+    expect(lease).toBe(leaseOf(net.id, netB.host(3)))
+    // Older than the minute after which a claim whose owner has no record counts as stale.
+    const old = new Date(Date.now() - 5 * 60_000)
+    fs.utimesSync(`${runtime.root}/networks/leases/${lease}`, old, old)
+    const other = new Runtime({ root: runtime.root, subnetPool: [bridgeNet.cidr] })
+    let onOther: Container | undefined
+    let next: Container | undefined
+    try {
+      await other.ready()
+      expect(warmLeases(runtime.root)).toContain(lease)
+      onOther = await run('host', ['sleep', '60'], { runtime: other, name: 'warm-shared-2', network: 'warm-shared' })
+      next = await run('host', ['sleep', '60'], { runtime, name: 'warm-shared-3', network: 'warm-shared' })
+      const ips = await Promise.all([first, onOther, next].map(async (c) => (await c.inspect()).networkSettings.networks['warm-shared'].ipAddress))
+      expect(ips[1]).not.toBe(netB.host(3))
+      expect(new Set(ips).size).toBe(3)
+      expect((await sh(next, `ping -c1 -W2 ${ips[1]}`)).exitCode).toBe(0)
+    } finally {
+      for (const c of [first, onOther, next]) await c?.remove({ force: true })
+      // Removed here first: the other runtime's close removes the networks this process made, and this one's warm endpoint would stay.
+      await net.remove()
+      await other.close()
+    }
+    expect(warmLeases(runtime.root)).toEqual([])
+  })
+
+  test('a start that asks for the address kept warm gets it: the warm endpoint gives it up', async () => {
+    const net = await Network.create('warm-static', { runtime, subnet: netC.cidr })
+    const first = await run('host', ['sleep', '60'], { runtime, name: 'warm-static-1', network: 'warm-static' })
+    await warmOn(runtime, (await net.inspect()).bridge)
+    expect(warmLeases(runtime.root)).toEqual([leaseOf(net.id, netC.host(3))])
+    const fixed = await run('host', ['sleep', '60'], { runtime, name: 'warm-static-2', network: 'warm-static', ip: netC.host(3) })
+    expect((await fixed.inspect()).networkSettings.networks['warm-static'].ipAddress).toBe(netC.host(3))
+    expect((await sh(fixed, `ip -4 -o addr show eth0; ping -c1 -W2 ${netC.host(2)}`)).stdout).toContain(`${netC.host(3)}/24`)
+    for (const c of [first, fixed]) await c.remove({ force: true })
+    await net.remove()
   })
 
   test("a warm veth that another runtime on the same root collected is not taken: the next start makes its own", async () => {
     const c = await run('host', ['true'], { runtime, network: 'bridge', rm: true })
     await c.wait()
     const bridge = runtime.networks.names.defaultBridge
-    const [warm] = await warmOn(tag, bridge)
+    const [warm] = await warmOn(runtime, bridge)
     // Collecting leftovers at its start, it finds a veth no record accounts for, and deletes it.
     const other = new Runtime({ root: runtime.root, subnetPool: [bridgeNet.cidr] })
     await other.ready()
@@ -187,11 +258,13 @@ test('Runtime.close() leaves no warm veth, namespace or fd', async () => {
     const fdsBefore = netnsFds()
     const net = await Network.create('warm-close', { runtime, subnet: netA.cidr })
     for (const network of ['bridge', 'warm-close']) await (await run('host', ['true'], { runtime, network, rm: true })).wait()
-    expect(await warmOn(tag, (await net.inspect()).bridge)).toHaveLength(1)
-    expect(await warmOn(tag, runtime.networks.names.defaultBridge)).toHaveLength(1)
+    expect(await warmOn(runtime, (await net.inspect()).bridge)).toHaveLength(1)
+    expect(await warmOn(runtime, runtime.networks.names.defaultBridge)).toHaveLength(1)
+    expect(warmLeases(runtime.root)).toHaveLength(2)
     await runtime.close()
     expect(veths(tag)).toEqual([])
     expect(netnsFds()).toBe(fdsBefore)
+    expect(warmLeases(runtime.root)).toEqual([])
   } finally {
     await runtime.close()
     fs.rmSync(runtime.root, { recursive: true, force: true })
@@ -252,13 +325,19 @@ test("the owner's SIGKILL takes its warm veths with it", async () => {
       owner.stdout!.on('data', (d: Buffer) => d.toString().includes('ready') && (clearTimeout(timer), resolve()))
       owner.once('exit', (code) => reject(new Error(`owner exited with ${code}`)))
     })
-    expect(await warmOn(tag, netNames(tag).defaultBridge)).toHaveLength(1)
+    expect(await eventually(() => warmLeases(root).length === 1, 10000)).toBe(true)
+    expect(veths(tag).filter((l) => masterOf(l) === netNames(tag).defaultBridge).length).toBeGreaterThan(0)
   } finally {
     owner.kill('SIGKILL')
   }
   await new Promise((r) => owner.once('exit', r))
   try {
     expect(await eventually(() => veths(tag).length === 0, 5000)).toBe(true)
+    // Its warm address is no one's: the next runtime on the root frees it at its start (no wait for the lease to age).
+    const next = new Runtime({ root, subnetPool: [ownerNet.cidr] })
+    await next.ready()
+    expect(warmLeases(root)).toEqual([])
+    next.networks.close()
   } finally {
     // What the crash left (the default bridge and its rules) goes with the next runtime's close.
     const runtime = new Runtime({ root, subnetPool: [ownerNet.cidr] })
