@@ -33,29 +33,38 @@ export interface EndpointPlan extends PairPlan {
 }
 
 /**
- * Creates and configures the pair. `inner` is an rtnetlink socket bound to
- * the container's namespace. On failure the pair is deleted again
- * (deleting one end deletes both).
+ * Creates and configures the pair; returns the index of its end inside.
+ * `inner` is an rtnetlink socket bound to the container's namespace. On
+ * failure the pair is deleted again (deleting one end deletes both).
  */
-export async function createEndpoint(host: Rtnl, inner: Rtnl, netnsFd: number, plan: EndpointPlan): Promise<void> {
+export async function createEndpoint(host: Rtnl, inner: Rtnl, netnsFd: number, plan: EndpointPlan): Promise<number> {
   await createPair(host, netnsFd, plan, macForIp(plan.ip))
-  await deletingPairOnFailure(host, plan.hostVeth, async () => {
+  return deletingPairOnFailure(host, plan.hostVeth, async () => {
     const index = (await inner.link(plan.ifname))?.index
     if (!index) throw new InternalError(`${plan.ifname} is missing from the namespace it was just made in`)
     await addressInside(inner, index, plan)
+    return index
   })
 }
 
 /**
  * Brings the end inside (`index`) up and adds its address and, for the first network, the default
- * route. Sent together, answered together: one socket's messages are sent and handled by the kernel in
- * call order (up before the address, whose prefix route the gateway needs), so each still sees the one
- * before it done, and the caller waits one round trip for the rtnl lock instead of three.
+ * route; or, given the address it has (`from`, up already), moves it to the plan's address: the old
+ * address goes first (the default route with it, the link's last address), then the MAC becomes the
+ * new address's. Sent together, answered together: one socket's messages are sent and handled by the
+ * kernel in call order (up before the address, whose prefix route the gateway needs), so each still
+ * sees the one before it done, and the caller waits one round trip for the rtnl lock instead of three.
  */
-export async function addressInside(inner: Rtnl, index: number, plan: EndpointPlan): Promise<void> {
-  const requests = [inner.up(index), inner.addAddress(index, plan.ip, plan.prefixLen)]
+export async function addressInside(inner: Rtnl, index: number, plan: EndpointPlan, from?: string): Promise<void> {
+  const requests = from ? [inner.deleteAddress(index, from, plan.prefixLen), inner.setMacAndUp(index, macForIp(plan.ip))] : [inner.up(index)]
+  requests.push(inner.addAddress(index, plan.ip, plan.prefixLen))
   if (plan.defaultRoute) requests.push(inner.addDefaultRoute(index, plan.gateway))
   await allSettledOrFirstError(requests)
+}
+
+/** Moves an addressed end inside (`index`, up) from address `from` to `plan.ip` ({@link addressInside}). On failure the pair is deleted. */
+export async function readdressInside(host: Rtnl, inner: Rtnl, index: number, from: string, plan: EndpointPlan): Promise<void> {
+  await deletingPairOnFailure(host, plan.hostVeth, () => addressInside(inner, index, plan, from))
 }
 
 /** Waits for every request (none is left running behind a failure), then rejects with the first failure in call order. */
@@ -81,9 +90,9 @@ async function createPair(host: Rtnl, netnsFd: number, plan: PairPlan, mac: Buff
   })
 }
 
-async function deletingPairOnFailure(host: Rtnl, hostVeth: string, fn: () => Promise<void>): Promise<void> {
+async function deletingPairOnFailure<T>(host: Rtnl, hostVeth: string, fn: () => Promise<T>): Promise<T> {
   try {
-    await fn()
+    return await fn()
   } catch (err) {
     await host.deleteLink(hostVeth)
     throw err

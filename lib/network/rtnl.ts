@@ -262,6 +262,12 @@ export class Rtnl {
     await this.request(`add address ${ip}`, () => this.sock.newAddress({ family: AF_INET, prefixlen: prefixLen, index }, { local: a, address: a }, { flags: FlagsNew.CREATE | FlagsNew.EXCL }))
   }
 
+  /** Removes `ip/prefix` from a link (the routes through it go when it was the link's last address). */
+  async deleteAddress(index: number, ip: string, prefixLen: number): Promise<void> {
+    const a = ipToBuffer(ip)
+    await this.request(`delete address ${ip}`, () => this.sock.delAddress({ family: AF_INET, prefixlen: prefixLen, index }, { local: a, address: a }))
+  }
+
   /** Adds a default route via `gateway` out of link `index`. */
   async addDefaultRoute(index: number, gateway: string): Promise<void> {
     const data = { family: AF_INET, dstLen: 0, table: RT_TABLE_MAIN, protocol: 'BOOT' as const, scope: 'UNIVERSE' as const, type: 'UNICAST' as const }

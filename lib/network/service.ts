@@ -20,7 +20,7 @@ import { claimAddress } from './address-claim'
 import { createEndpoint } from './endpoint'
 import { HostSockets } from './host-sockets'
 import { renderSection, updateHostsFile } from './hosts'
-import { defaultSubnetPools, macForIp, parseCidr } from './ipam'
+import { defaultSubnetPools, macForIp, parseCidr, parseIp } from './ipam'
 import { ipKey, Leases, nameKey } from './leases'
 import { netNames, runtimeTag, type NetNames } from './names'
 import { HostPortExposure } from './host-port-exposure'
@@ -154,7 +154,7 @@ export class NetworkService {
   join(container: ContainerRef, mode: string, opts: ConnectOptions = {}): Promise<{ netnsFd: number; settings: NetworkSettings; startSettled: () => void }> {
     return this.serial(async () => {
       const net = await this.connectionTo(container, mode)
-      const warm = opts.ip ? undefined : await this.warm.take(net.id, await this.networks.bridgeIndex(net), container.id)
+      const warm = opts.ip ? undefined : await this.takeWarm(net, container.id)
       const netnsFd = warm?.netnsFd ?? this.newContainerNetns()
       stamp(warm ? 'net: warm netns taken' : 'net: netns made')
       try {
@@ -167,6 +167,16 @@ export class NetworkService {
         throw err
       }
     })
+  }
+
+  /**
+   * The endpoint kept warm for `net`, for container `taker`, at the network's lowest free address (it
+   * is moved there first when one below its own came free unseen: left by another process, or while
+   * it was made).
+   */
+  private async takeWarm(net: NetworkRecord, taker: string): Promise<WarmEndpoint | undefined> {
+    await this.warm.lower(net)
+    return this.warm.take(net.id, await this.networks.bridgeIndex(net), taker)
   }
 
   /** Before a container connects: its stale state released, and the network it joins for `mode`. */
@@ -216,6 +226,21 @@ export class NetworkService {
         await this.warm.fill(net, await this.networks.bridgeIndex(net), epoch)
       }).catch((err) => debug('warm endpoint for %s not made: %s', net.name, err))
     })
+  }
+
+  /**
+   * After addresses on these networks came free: moves each one's warm endpoint to its lowest free
+   * address (./warm-endpoints lower), in the queue, before any start queued after this call.
+   */
+  private lowerWarmSoon(networkIds: string[]): void {
+    const epoch = this.warm.epoch
+    for (const id of new Set(networkIds)) {
+      if (this.warm.addressOf(id) === undefined) continue
+      void this.serial(async () => {
+        const net = this.store.networks().find((n) => n.id === id)
+        if (net && epoch === this.warm.epoch) await this.warm.lower(net)
+      }, false).catch((err) => debug('warm endpoint of network %s not moved: %s', id.slice(0, 12), err))
+    }
   }
 
   /** Live-attaches a running container to another network (eth1, eth2...). */
@@ -364,6 +389,7 @@ export class NetworkService {
       } finally {
         // A veth that would not go must not keep the addresses claimed for the life of this process.
         for (const key of addresses) this.leases.release(key, rec.containerId)
+        this.lowerWarmSoon(endpoints.map((e) => e.networkId))
       }
     })()
     this.vethTeardowns.set(rec.containerId, teardown)
@@ -458,9 +484,7 @@ export class NetworkService {
     if (warm) return this.recordEndpoint(rec, { networkId: net.id, ifname: warm.ifname, hostVeth: warm.hostVeth, ipAddress: warm.ip, aliases: opts.aliases })
     const bridgeIndex = await this.networks.bridgeIndex(net)
     const subnet = parseCidr(net.subnet)
-    // The address asked for may be the one this process keeps warm for the network's next start.
-    if (opts.ip) await this.warm.yieldAddress(net.id, opts.ip)
-    const ip = claimAddress(this.leases, net, rec.containerId, opts.ip, this.addressesInUse(net.id))
+    const ip = await this.claimAddressBesideWarm(net, rec.containerId, opts.ip)
     const ep = this.recordEndpoint(rec, { networkId: net.id, ifname: nextIfname(rec), hostVeth: this.names.newVeth(), ipAddress: ip, aliases: opts.aliases })
     const plan = { bridgeIndex, hostVeth: ep.hostVeth, ifname: ep.ifname, ip, prefixLen: subnet.prefix, gateway: net.gateway, defaultRoute: ep.ifname === 'eth0', hostTuning: this.sockets.place.isHost }
     try {
@@ -472,6 +496,21 @@ export class NetworkService {
       await createEndpoint(this.host, inner, netnsFd, { ...plan, bridgeIndex: await this.networks.bridgeIndex(net) })
     }
     return ep
+  }
+
+  /**
+   * Claims the container's address on `net` when no warm endpoint was taken: the one asked for, or
+   * the lowest free. The endpoint this process keeps warm for the network gives its address up when it
+   * is that one (asked for, or lower than the lowest free otherwise: Docker's order).
+   */
+  private async claimAddressBesideWarm(net: NetworkRecord, owner: string, requested: string | undefined): Promise<string> {
+    if (requested) await this.warm.yieldAddress(net.id, requested)
+    const ip = claimAddress(this.leases, net, owner, requested, this.addressesInUse(net.id))
+    const warmIp = this.warm.addressOf(net.id)
+    if (requested || !warmIp || parseIp(warmIp) > parseIp(ip)) return ip
+    this.leases.release(ipKey(net.id, ip), owner)
+    await this.warm.yieldAddress(net.id, warmIp)
+    return claimAddress(this.leases, net, owner, undefined, this.addressesInUse(net.id))
   }
 
   /** Adds the endpoint (its MAC derived from its address, as Docker's) to the container's record, saved. */

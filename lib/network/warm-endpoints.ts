@@ -34,8 +34,8 @@ import { debug } from '../util/debug'
 import { livesOn } from '../util/process-identity'
 import { processOwnedName } from '../util/process-owned-names'
 import { claimAddress } from './address-claim'
-import { createEndpoint } from './endpoint'
-import { parseCidr } from './ipam'
+import { createEndpoint, readdressInside, type EndpointPlan } from './endpoint'
+import { parseCidr, parseIp } from './ipam'
 import { ipKey, type Leases } from './leases'
 import type { NetNames } from './names'
 import type { NetworkPlace } from './place'
@@ -73,6 +73,8 @@ export interface WarmEndpoint {
   hostVeth: string
   /** The name of the end inside. */
   ifname: string
+  /** Its index inside. */
+  innerIndex: number
   /** Its address, leased to the pool's owner until a start takes it. */
   ip: string
 }
@@ -132,6 +134,37 @@ export class WarmEndpoints {
   /** Discards the endpoint kept for a network when it holds `ip` (a container asks for that address). */
   async yieldAddress(networkId: string, ip: string): Promise<void> {
     if (this.kept.get(networkId)?.ip === ip) await this.drop(networkId)
+  }
+
+  /** The address of the endpoint kept for a network, if one is. */
+  addressOf(networkId: string): string | undefined {
+    return this.kept.get(networkId)?.ip
+  }
+
+  /**
+   * Moves the endpoint kept for `net` to the network's lowest free address when a lower one than its
+   * own has come free (a container left): the next start gets the address Docker would give it. The
+   * new address is leased before the move, the old one given back after it; a failed move discards
+   * the endpoint.
+   */
+  async lower(net: NetworkRecord): Promise<void> {
+    const ep = this.kept.get(net.id)
+    if (!ep) return
+    const { leases } = this.opts
+    const ip = claimAddress(leases, net, this.owner, undefined, this.opts.addressesInUse(net.id))
+    if (parseIp(ip) >= parseIp(ep.ip)) return
+    try {
+      await readdressInside(this.opts.host(), ep.inner, ep.innerIndex, ep.ip, planFor(net, ep.hostVeth, ip, 0, this.opts.place.isHost))
+    } catch (err) {
+      debug('warm endpoint %s not moved to %s: %s', ep.hostVeth, ip, err)
+      leases.release(ipKey(net.id, ip), this.owner)
+      if (this.kept.get(net.id) === ep) await this.drop(net.id)
+      return
+    }
+    // Closed meanwhile (closeAll runs outside the callers' queue): it gave the old address back, not this one.
+    if (this.kept.get(net.id) !== ep) return leases.release(ipKey(net.id, ip), this.owner)
+    leases.release(ipKey(net.id, ep.ip), this.owner)
+    ep.ip = ip
   }
 
   /** The bridge the host end is on, and whether it is up: from sysfs in the host's namespace (no rtnetlink wait), else asked. */
@@ -198,11 +231,11 @@ export class WarmEndpoints {
       await inner.up(LOOPBACK_IFINDEX)
       if (generation !== this.generation) throw new Error('the network service closed while it was made')
       ip = claimAddress(leases, net, this.owner, undefined, this.opts.addressesInUse(net.id))
-      const plan = { bridgeIndex, hostVeth: names.newVeth(), ifname: 'eth0', hostTuning: place.isHost, ip, prefixLen: parseCidr(net.subnet).prefix, gateway: net.gateway, defaultRoute: true }
+      const plan = planFor(net, names.newVeth(), ip, bridgeIndex, place.isHost)
       this.making.add(plan.hostVeth)
       try {
-        await createEndpoint(this.opts.host(), inner, netnsFd, plan)
-        return { networkId: net.id, netnsFd, inner, hostVeth: plan.hostVeth, ifname: plan.ifname, ip }
+        const innerIndex = await createEndpoint(this.opts.host(), inner, netnsFd, plan)
+        return { networkId: net.id, netnsFd, inner, hostVeth: plan.hostVeth, ifname: plan.ifname, innerIndex, ip }
       } finally {
         this.making.delete(plan.hostVeth)
       }
@@ -232,6 +265,11 @@ export class WarmEndpoints {
   private release(ep: WarmEndpoint): void {
     this.opts.leases.release(ipKey(ep.networkId, ep.ip), this.owner)
   }
+}
+
+/** A warm endpoint's plan: eth0, with the route, at `ip` on `net`. */
+function planFor(net: NetworkRecord, hostVeth: string, ip: string, bridgeIndex: number, hostTuning: boolean): EndpointPlan {
+  return { bridgeIndex, hostVeth, ifname: 'eth0', hostTuning, ip, prefixLen: parseCidr(net.subnet).prefix, gateway: net.gateway, defaultRoute: true }
 }
 
 function closeEndpoint(ep: WarmEndpoint): void {

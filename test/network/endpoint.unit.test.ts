@@ -7,7 +7,7 @@
  * the test gives. That the kernel takes them so is
  * test/network/warm-endpoints.test.ts's and e2e-bridge's.
  */
-import { createEndpoint, type EndpointPlan } from '../../lib/network/endpoint'
+import { createEndpoint, readdressInside, type EndpointPlan } from '../../lib/network/endpoint'
 import type { Rtnl } from '../../lib/network/rtnl'
 
 /** A request sent to a stand-in socket, answered when the test says. */
@@ -26,6 +26,8 @@ function innerSocket(sent: Sent[]): Rtnl {
   return {
     link: async (name: string) => ({ name, index: 7 }),
     up: (index: number) => request(`up ${index}`),
+    deleteAddress: (index: number, ip: string, prefixLen: number) => request(`delete ${ip}/${prefixLen} on ${index}`),
+    setMacAndUp: (index: number, mac: Buffer) => request(`mac ${mac.toString('hex')} and up ${index}`),
     addAddress: (index: number, ip: string, prefixLen: number) => request(`address ${ip}/${prefixLen} on ${index}`),
     addDefaultRoute: (index: number, gateway: string) => request(`route via ${gateway} on ${index}`),
   } as unknown as Rtnl
@@ -69,4 +71,13 @@ test('a failed request deletes the pair once every request sent with it is answe
   sent[0].answer()
   expect(await addressing).toBe('add address: EEXIST')
   expect(deleted).toEqual(['mcveth0'])
+})
+
+test("moving a warm endpoint's address sends the old address's removal, the new MAC, the new address and the route together, in that order", async () => {
+  const sent: Sent[] = []
+  const moving = readdressInside(hostSocket([]), innerSocket(sent), 7, '10.9.0.4', plan)
+  await turn()
+  expect(sent.map((s) => s.what)).toEqual(['delete 10.9.0.4/24 on 7', 'mac 02420a090003 and up 7', 'address 10.9.0.3/24 on 7', 'route via 10.9.0.1 on 7'])
+  for (const s of sent) s.answer()
+  await moving
 })

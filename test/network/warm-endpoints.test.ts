@@ -222,6 +222,30 @@ describe('warm endpoints', () => {
     expect(warmLeases(runtime.root)).toEqual([])
   })
 
+  test("when a container leaves, the warm endpoint moves ahead to the address it freed (Docker's order: the lowest free), and the next start takes it there", async () => {
+    const net = await Network.create('warm-lower', { runtime, subnet: netD.cidr })
+    const first = await run('host', ['sleep', '60'], { runtime, name: 'warm-lower-1', network: 'warm-lower' })
+    const second = await run('host', ['sleep', '60'], { runtime, name: 'warm-lower-2', network: 'warm-lower' })
+    const bridge = (await net.inspect()).bridge
+    await eventually(() => warmLeases(runtime.root).includes(leaseOf(net.id, netD.host(4))), 10000)
+    const [warm] = await warmOn(runtime, bridge)
+    await first.remove({ force: true })
+    // Moved in place (the same veth and namespace), before any start asks.
+    // (The new address is leased before the move, the old one given back after it.)
+    expect(await eventually(() => warmLeases(runtime.root).join() === leaseOf(net.id, netD.host(2)), 10000)).toBe(true)
+    expect(runtime.networks.warmVeths()).toContain(warm)
+    const ahead = execFileSync('nsenter', [`--net=${netnsFdOf(warm)}`, 'sh', '-c', 'ip -4 -o addr show eth0; ip route show default; ip -o link show eth0']).toString()
+    expect(ahead).toContain('link/ether 02:42:' + netD.host(2).split('.').map((n) => Number(n).toString(16).padStart(2, '0')).join(':'))
+    expect(ahead).toContain(`${netD.host(2)}/24`)
+    expect(ahead).not.toContain(netD.host(4))
+    expect(ahead).toContain(`default via ${netD.host(1)} dev eth0`)
+    const third = await run('host', ['sleep', '60'], { runtime, name: 'warm-lower-3', network: 'warm-lower' })
+    expect((await third.inspect()).networkSettings.networks['warm-lower'].ipAddress).toBe(netD.host(2))
+    expect((await sh(third, `ping -c1 -W2 warm-lower-2`)).exitCode).toBe(0)
+    for (const c of [second, third]) await c.remove({ force: true })
+    await net.remove()
+  })
+
   test('a start that asks for the address kept warm gets it: the warm endpoint gives it up', async () => {
     const net = await Network.create('warm-static', { runtime, subnet: netC.cidr })
     const first = await run('host', ['sleep', '60'], { runtime, name: 'warm-static-1', network: 'warm-static' })
