@@ -176,6 +176,7 @@ export class NetworkService {
    */
   private async takeWarm(net: NetworkRecord, taker: string): Promise<WarmEndpoint | undefined> {
     await this.warm.lower(net)
+    stamp('net: warm address checked')
     return this.warm.take(net.id, await this.networks.bridgeIndex(net), taker)
   }
 

@@ -31,6 +31,7 @@
 import { randomBytes } from 'node:crypto'
 import { closeQuietly } from '../sys/libc'
 import { debug } from '../util/debug'
+import { stamp } from '../util/start-trace'
 import { livesOn } from '../util/process-identity'
 import { processOwnedName } from '../util/process-owned-names'
 import { claimAddress } from './address-claim'
@@ -153,6 +154,7 @@ export class WarmEndpoints {
     const { leases } = this.opts
     const ip = claimAddress(leases, net, this.owner, undefined, this.opts.addressesInUse(net.id))
     if (parseIp(ip) >= parseIp(ep.ip)) return
+    stamp('net: warm address moved')
     try {
       await readdressInside(this.opts.host(), ep.inner, ep.innerIndex, ep.ip, planFor(net, ep.hostVeth, ip, 0, this.opts.place.isHost))
     } catch (err) {
