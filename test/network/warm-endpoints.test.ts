@@ -295,6 +295,28 @@ test('Runtime.close() leaves no warm veth, namespace or fd', async () => {
   }
 })
 
+test('Runtime.close() with a container still running gives its warm addresses back; the container keeps its own', async () => {
+  const root = makeRoot()
+  const runtime = new Runtime({ root, subnetPool: [bridgeNet.cidr] })
+  try {
+    await Image.fromHost({ runtime })
+    const net = await Network.create('warm-close-running', { runtime, subnet: netB.cidr })
+    // Detached: it outlives the close (which kills the others), and with it the networks.
+    await run('host', ['sleep', '60'], { runtime, network: 'warm-close-running', detach: true })
+    await warmOn(runtime, (await net.inspect()).bridge)
+    expect(warmLeases(root)).toEqual([leaseOf(net.id, netB.host(3))])
+    // A container runs on: nothing is destroyed, the warm endpoints are closed.
+    await runtime.close()
+    expect(warmLeases(root)).toEqual([])
+    expect(fs.readdirSync(`${root}/networks/leases`)).toContain(leaseOf(net.id, netB.host(2)))
+  } finally {
+    const again = new Runtime({ root, subnetPool: [bridgeNet.cidr] })
+    for (const c of await Container.list({ runtime: again, all: true })) await c.remove({ force: true })
+    await again.close()
+    fs.rmSync(root, { recursive: true, force: true })
+  }
+})
+
 /** This process's rtnetlink socket fds. */
 function routeSockets(): number[] {
   return fs.readdirSync('/proc/self/fd').map(Number).filter((fd) => netlinkPortOf(fd, 0 /* NETLINK_ROUTE */) !== null)
