@@ -33,7 +33,8 @@ import { NetworkStore, type ContainerNetRecord, type EndpointRecord, type Networ
 import type { AttachOptions, ConnectOptions, ContainerRef, CreateNetworkOptions, EndpointSettings, NetworkInfo, NetworkSettings } from './types'
 import { removeVeth } from './veth-removal'
 import { endpointSettings, hostEntries, networkInfo, networkSettings } from './views'
-import { isDeadWarmOwner, isWarmOwner, WarmEndpoints, type WarmEndpoint } from './warm-endpoints'
+import { WarmEndpoints, type WarmEndpoint } from './warm-endpoints'
+import { isDeadWarmOwner, isWarmOwner } from './warm-owner'
 import type { Prunable } from '../util/prune-filter'
 
 export { DEFAULT_NETWORK } from './registry'

@@ -10,9 +10,9 @@
  * done after the previous start instead of in the next one.
  *
  * The address is leased ({@link Leases}) under an owner naming this
- * process ({@link warmLeaseOwner}): another runtime on the same root sees
+ * process: another runtime on the same root sees
  * it taken, and collects it once this process no longer runs
- * ({@link isDeadWarmOwner}). The take hands the lease to the container;
+ * (./warm-owner). The take hands the lease to the container;
  * a discarded endpoint gives it back.
  *
  * Nothing kept outlives its process: the namespace is held by an fd of
@@ -28,12 +28,9 @@
  *
  * @module
  */
-import { randomBytes } from 'node:crypto'
 import { closeQuietly } from '../sys/libc'
 import { debug } from '../util/debug'
 import { stamp } from '../util/start-trace'
-import { livesOn } from '../util/process-identity'
-import { processOwnedName } from '../util/process-owned-names'
 import { claimAddress } from './address-claim'
 import { createEndpoint, readdressInside, type EndpointPlan } from './endpoint'
 import { parseCidr, parseIp } from './ipam'
@@ -43,24 +40,7 @@ import type { NetworkPlace } from './place'
 import { bridgePortOf, LOOPBACK_IFINDEX, type Rtnl } from './rtnl'
 import type { NetworkRecord } from './store'
 import { removeVeth } from './veth-removal'
-
-const WARM_OWNER_PREFIX = 'warm-'
-
-/** A lease owner for one pool's warm endpoints: `warm-<pid>-<start>-<random>` (two runtimes of one process differ). */
-function warmLeaseOwner(): string {
-  return `${processOwnedName(WARM_OWNER_PREFIX)}-${randomBytes(6).toString('hex')}`
-}
-
-/** Whether `owner` is a warm endpoint's lease owner. */
-export function isWarmOwner(owner: string): boolean {
-  return owner.startsWith(WARM_OWNER_PREFIX)
-}
-
-/** Whether `owner` is a warm endpoint's lease owner whose process no longer runs (or is being killed): its lease is free. */
-export function isDeadWarmOwner(owner: string): boolean {
-  const m = /^warm-(\d+)-(\d+)-/.exec(owner)
-  return !!m && !livesOn(Number(m[1]), m[2])
-}
+import { warmLeaseOwner } from './warm-owner'
 
 /** A namespace made ahead for a container on one network, with its pair. */
 export interface WarmEndpoint {

@@ -207,6 +207,9 @@ describe('warm endpoints', () => {
     try {
       await other.ready()
       expect(warmLeases(runtime.root)).toContain(lease)
+      // Asked for by the other runtime, the warm address is refused naming the process that keeps it.
+      const refused = run('host', ['true'], { runtime: other, name: 'warm-shared-static', network: 'warm-shared', ip: netB.host(3) })
+      await expect(refused).rejects.toMatchObject({ code: 'EINUSE', message: expect.stringContaining(`runtime in process ${process.pid} on this root`) })
       onOther = await run('host', ['sleep', '60'], { runtime: other, name: 'warm-shared-2', network: 'warm-shared' })
       next = await run('host', ['sleep', '60'], { runtime, name: 'warm-shared-3', network: 'warm-shared' })
       const ips = await Promise.all([first, onOther, next].map(async (c) => (await c.inspect()).networkSettings.networks['warm-shared'].ipAddress))
@@ -215,6 +218,7 @@ describe('warm endpoints', () => {
       expect((await sh(next, `ping -c1 -W2 ${ips[1]}`)).exitCode).toBe(0)
     } finally {
       for (const c of [first, onOther, next]) await c?.remove({ force: true })
+      for (const c of await Container.list({ runtime: other, all: true })) await c.remove({ force: true })
       // Removed here first: the other runtime's close removes the networks this process made, and this one's warm endpoint would stay.
       await net.remove()
       await other.close()

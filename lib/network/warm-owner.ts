@@ -1,0 +1,41 @@
+/**
+ * Who holds a warm endpoint's address lease (./warm-endpoints): an owner
+ * naming its process, `warm-<pid>-<start>-<random>`, so that any runtime on
+ * the root can tell the lease is no container's, whether its process still
+ * runs, and which process to name in a refusal.
+ *
+ * @module
+ */
+import { randomBytes } from 'node:crypto'
+import { livesOn } from '../util/process-identity'
+import { processOwnedName } from '../util/process-owned-names'
+
+const PREFIX = 'warm-'
+
+/** A new owner for one pool's warm endpoints (two runtimes of one process differ by the random part). */
+export function warmLeaseOwner(): string {
+  return `${processOwnedName(PREFIX)}-${randomBytes(6).toString('hex')}`
+}
+
+/** The pid and start time a warm owner names; undefined for any other owner. */
+function processOf(owner: string): { pid: number; start: string } | undefined {
+  const m = /^warm-(\d+)-(\d+)-/.exec(owner)
+  return m ? { pid: Number(m[1]), start: m[2] } : undefined
+}
+
+/** Whether `owner` is a warm endpoint's lease owner. */
+export function isWarmOwner(owner: string): boolean {
+  return processOf(owner) !== undefined
+}
+
+/** Whether `owner` is a warm endpoint's lease owner whose process no longer runs (or is being killed): its lease is free. */
+export function isDeadWarmOwner(owner: string): boolean {
+  const p = processOf(owner)
+  return !!p && !livesOn(p.pid, p.start)
+}
+
+/** How a refusal names a lease's holder: a container (its short id), or the process keeping it warm. */
+export function describeLeaseOwner(owner: string | undefined): string {
+  const p = owner === undefined ? undefined : processOf(owner)
+  return p ? `the next start of the runtime in process ${p.pid} on this root (kept warm until then)` : `container ${owner?.slice(0, 12)}`
+}
