@@ -8,6 +8,7 @@ import { AddressInUseError } from './errors'
 import { allocateIp, parseCidr, validateStaticIp } from './ipam'
 import { ipKey, type Leases } from './leases'
 import type { NetworkRecord } from './store'
+import { describeLeaseOwner } from './warm-owner'
 
 /**
  * Returns the address claimed for `owner` on `net`. `known` maps addresses
@@ -18,7 +19,7 @@ export function claimAddress(leases: Leases, net: NetworkRecord, owner: string, 
   const subnet = parseCidr(net.subnet)
   if (requested) {
     validateStaticIp(subnet, net.gateway, requested, known)
-    if (!leases.claim(ipKey(net.id, requested), owner)) throw new AddressInUseError(requested, `container ${leases.owner(ipKey(net.id, requested))?.slice(0, 12)}`)
+    if (!leases.claim(ipKey(net.id, requested), owner)) throw new AddressInUseError(requested, describeLeaseOwner(leases.owner(ipKey(net.id, requested))))
     return requested
   }
   const taken = new Set(known.keys())
