@@ -155,7 +155,7 @@ export class NetworkService {
   join(container: ContainerRef, mode: string, opts: ConnectOptions = {}): Promise<{ netnsFd: number; settings: NetworkSettings; startSettled: () => void }> {
     return this.serial(async () => {
       const net = await this.connectionTo(container, mode)
-      const warm = opts.ip ? undefined : await this.takeWarm(net, container.id)
+      const warm = opts.ip ? undefined : await this.warm.take(net.id, await this.networks.bridgeIndex(net), container.id)
       const netnsFd = warm?.netnsFd ?? this.newContainerNetns()
       stamp(warm ? 'net: warm netns taken' : 'net: netns made')
       try {
@@ -168,17 +168,6 @@ export class NetworkService {
         throw err
       }
     })
-  }
-
-  /**
-   * The endpoint kept warm for `net`, for container `taker`, at the network's lowest free address (it
-   * is moved there first when one below its own came free unseen: left by another process, or while
-   * it was made).
-   */
-  private async takeWarm(net: NetworkRecord, taker: string): Promise<WarmEndpoint | undefined> {
-    await this.warm.lower(net)
-    stamp('net: warm address checked')
-    return this.warm.take(net.id, await this.networks.bridgeIndex(net), taker)
   }
 
   /** Before a container connects: its stale state released, and the network it joins for `mode`. */
@@ -231,13 +220,14 @@ export class NetworkService {
   }
 
   /**
-   * After addresses on these networks came free: moves each one's warm endpoint to its lowest free
-   * address (./warm-endpoints lower), in the queue, before any start queued after this call.
+   * After addresses on these networks came free: moves each one's warm endpoint (kept, or being made
+   * by a fill queued before) to its lowest free address (./warm-endpoints lower), in the queue, before
+   * any start queued after this call: a start only takes it, checking nothing. (An address another
+   * process frees is seen at the next release here.)
    */
   private lowerWarmSoon(networkIds: string[]): void {
     const epoch = this.warm.epoch
     for (const id of new Set(networkIds)) {
-      if (this.warm.addressOf(id) === undefined) continue
       void this.serial(async () => {
         const net = this.store.networks().find((n) => n.id === id)
         if (net && epoch === this.warm.epoch) await this.warm.lower(net)

@@ -124,7 +124,8 @@ export class WarmEndpoints {
 
   /**
    * Moves the endpoint kept for `net` to the network's lowest free address when a lower one than its
-   * own has come free (a container left): the next start gets the address Docker would give it. The
+   * own has come free (a container left: the service calls it then, off any start's path): the next
+   * start gets the address Docker would give it. The
    * new address is leased before the move, the old one given back after it; a failed move discards
    * the endpoint.
    */
