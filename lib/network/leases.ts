@@ -9,7 +9,6 @@
  */
 import * as fs from 'node:fs'
 import * as path from 'node:path'
-import { randomBytes } from 'node:crypto'
 import { boundedFileName } from '../util/file-name'
 
 /** Claims younger than this are never treated as stale: their owner may still be saving its record. */
@@ -57,16 +56,28 @@ export class Leases {
   }
 
   /**
-   * Hands `key` from `from` to `to` when `from` holds it (false otherwise): the new owner is written
-   * beside the claim and renamed over it, so a reader in another process sees one owner or the other,
-   * and the key is never unclaimed in between.
+   * Hands `key` from `from` to `to` when `from` holds it (false otherwise), rewriting the claim in
+   * place: one open and no change to the directory (a new file renamed over it took 0.2-2.6 ms on a
+   * loaded machine, 4 µs so). The key is never unclaimed meanwhile; a reader in between may see
+   * neither owner, which every reader takes for someone else's claim, never for a free one.
    */
   transfer(key: string, from: string, to: string): boolean {
-    if (this.owner(key) !== from) return false
-    const temp = `${this.file(key)}.${randomBytes(6).toString('hex')}.transfer`
-    fs.writeFileSync(temp, to, { flag: 'wx' })
-    fs.renameSync(temp, this.file(key))
-    return true
+    let fd: number
+    try {
+      fd = fs.openSync(this.file(key), 'r+')
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false
+      throw err
+    }
+    try {
+      const held = Buffer.alloc(Buffer.byteLength(from) + 1)
+      if (fs.readSync(fd, held, 0, held.length, 0) !== held.length - 1 || held.toString('utf8', 0, held.length - 1) !== from) return false
+      const written = fs.writeSync(fd, to, 0)
+      fs.ftruncateSync(fd, written)
+      return true
+    } finally {
+      fs.closeSync(fd)
+    }
   }
 
   /** Releases `key` if `owner` holds it. */
