@@ -1,9 +1,13 @@
 /*
  * mc-shim relay <netns path|-> <tcp|udp> <target ipv4> <target port> <udp idle ms> [<listen netns path> <ipv4> <port>]
  *
- * A published port of a rootless runtime ("proxy" mode). The host listener is
- * bound by Node (so EPORTINUSE and EPORTPRIVILEGED keep their meaning) and
- * given to the relay as fd 4; the relay joins the runtime's network namespace
+ * A published port of a rootless runtime ("proxy" mode), or a root runtime's
+ * port published on an IPv6 host address (no DNAT rule turns IPv6 into the
+ * container's IPv4, as Docker's userland proxy serves `[::]` and `[::1]`). The
+ * host listeners are bound by Node (so EPORTINUSE and EPORTPRIVILEGED keep
+ * their meaning) and given to the relay as fd 4 and, for a port published on
+ * every address, fd 5 (`[::]` beside `0.0.0.0`, IPV6_V6ONLY, as Docker's two
+ * proxies for `-p 8080:80`); the relay joins the runtime's network namespace
  * (netns-join.c), where the container address is reachable, and forwards:
  *
  *  - TCP: each accepted client gets a connection to the target made inside
@@ -55,6 +59,8 @@
 #include "relay.h"
 
 #define LISTEN_FD 4
+/* fd 4 and, when Node gave one, fd 5: IPv4 and IPv6 listeners of one port published on every address. */
+#define MAX_LISTENERS 2
 /*
  * A direction's pipe starts at the kernel's default size and grows to PIPE_MAX_BYTES the first time a
  * read fills it (a bulk transfer), so each splice moves up to that much at once (less CPU per byte than
@@ -99,6 +105,7 @@ struct conn {
 
 struct flow {
   int fd;
+  int listener; /* the host socket the client's datagrams came in on, and its answers go out of */
   struct handle h;
   struct sockaddr_storage client;
   socklen_t client_len;
@@ -113,7 +120,9 @@ static struct flow *flows;
 static int flow_count;
 static long long idle_ms;
 static long long accept_paused_until; /* 0: accepting */
-static struct handle control_h = {K_CONTROL, NULL}, listener_h = {K_LISTENER, NULL};
+static int listeners[MAX_LISTENERS];
+static int listener_count;
+static struct handle control_h = {K_CONTROL, NULL}, listener_h[MAX_LISTENERS];
 static char datagram[UDP_DATAGRAM_MAX];
 
 static long long now_ms(void) {
@@ -267,13 +276,13 @@ static int make_pipe(struct direction *d) {
 /* Stops watching the listener for a while: the pending clients wait in its backlog until fds are free again. */
 static void pause_accepting(void) {
   accept_paused_until = now_ms() + ACCEPT_PAUSE_MS;
-  watch(LISTEN_FD, 0, &listener_h, EPOLL_CTL_MOD);
+  for (int i = 0; i < listener_count; i++) watch(listeners[i], 0, &listener_h[i], EPOLL_CTL_MOD);
 }
 
 static void resume_accepting(void) {
   if (!accept_paused_until || now_ms() < accept_paused_until) return;
   accept_paused_until = 0;
-  watch(LISTEN_FD, EPOLLIN, &listener_h, EPOLL_CTL_MOD);
+  for (int i = 0; i < listener_count; i++) watch(listeners[i], EPOLLIN, &listener_h[i], EPOLL_CTL_MOD);
 }
 
 /*
@@ -300,13 +309,13 @@ static bool out_of_fds(int err) {
   return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
 }
 
-static void accept_clients(void) {
+static void accept_clients(int listener) {
   for (;;) {
     if (!spare && !(spare = make_spare())) {
       if (out_of_fds(errno)) pause_accepting();
       return;
     }
-    int client = accept4(LISTEN_FD, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    int client = accept4(listener, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (client < 0) {
       if (out_of_fds(errno)) pause_accepting();
       return; /* EAGAIN, or a client gone before accept */
@@ -346,7 +355,7 @@ static struct flow *find_flow(const struct sockaddr_storage *from, socklen_t len
   return NULL;
 }
 
-static struct flow *new_flow(const struct sockaddr_storage *from, socklen_t len) {
+static struct flow *new_flow(int listener, const struct sockaddr_storage *from, socklen_t len) {
   if (flow_count >= MAX_UDP_FLOWS) return NULL;
   struct flow *f = calloc(1, sizeof(*f));
   if (!f) return NULL;
@@ -357,6 +366,7 @@ static struct flow *new_flow(const struct sockaddr_storage *from, socklen_t len)
     return NULL;
   }
   f->h = (struct handle){K_FLOW, f};
+  f->listener = listener;
   memcpy(&f->client, from, len);
   f->client_len = len;
   watch(f->fd, EPOLLIN, &f->h, EPOLL_CTL_ADD);
@@ -366,14 +376,14 @@ static struct flow *new_flow(const struct sockaddr_storage *from, socklen_t len)
   return f;
 }
 
-static void client_datagrams(void) {
+static void client_datagrams(int listener) {
   for (;;) {
     struct sockaddr_storage from;
     socklen_t len = sizeof(from);
-    ssize_t n = recvfrom(LISTEN_FD, datagram, sizeof(datagram), 0, (struct sockaddr *)&from, &len);
+    ssize_t n = recvfrom(listener, datagram, sizeof(datagram), 0, (struct sockaddr *)&from, &len);
     if (n < 0) return;
     struct flow *f = find_flow(&from, len);
-    if (!f) f = new_flow(&from, len);
+    if (!f) f = new_flow(listener, &from, len);
     if (!f) continue; /* too many flows: UDP may drop */
     f->last_ms = now_ms();
     ssize_t ignored = send(f->fd, datagram, (size_t)n, 0);
@@ -386,7 +396,7 @@ static void target_datagrams(struct flow *f) {
     ssize_t n = recv(f->fd, datagram, sizeof(datagram), 0);
     if (n < 0) return; /* EAGAIN; ECONNREFUSED (nothing listens yet) is not fatal to the flow */
     f->last_ms = now_ms();
-    ssize_t ignored = sendto(LISTEN_FD, datagram, (size_t)n, 0, (struct sockaddr *)&f->client, f->client_len);
+    ssize_t ignored = sendto(f->listener, datagram, (size_t)n, 0, (struct sockaddr *)&f->client, f->client_len);
     (void)ignored;
   }
 }
@@ -426,10 +436,12 @@ static void on_event(int control_fd, struct epoll_event *ev, bool udp) {
     if (n == 0 || (n < 0 && errno != EAGAIN)) exit(0); /* the owner is gone, or released the port */
     break;
   }
-  case K_LISTENER:
-    if (udp) client_datagrams();
-    else accept_clients();
+  case K_LISTENER: {
+    int listener = *(int *)h->owner;
+    if (udp) client_datagrams(listener);
+    else accept_clients(listener);
     break;
+  }
   case K_CLIENT:
   case K_TARGET: {
     struct conn *c = h->owner;
@@ -483,6 +495,24 @@ static int listen_in(const char *path, const char *ip, const char *port) {
   return -1;
 }
 
+/* fd 4, and fd 5 when Node passed a second listener (a port on every address: its IPv6 socket). */
+static int count_listeners(bool made_here) {
+  int type;
+  socklen_t len = sizeof(type);
+  if (made_here) return 1;
+  return getsockopt(LISTEN_FD + 1, SOL_SOCKET, SO_TYPE, &type, &len) == 0 ? 2 : 1;
+}
+
+static int watch_listeners(void) {
+  for (int i = 0; i < listener_count; i++) {
+    listeners[i] = LISTEN_FD + i;
+    listener_h[i] = (struct handle){K_LISTENER, &listeners[i]};
+    fcntl(listeners[i], F_SETFL, fcntl(listeners[i], F_GETFL) | O_NONBLOCK);
+    if (watch(listeners[i], EPOLLIN, &listener_h[i], EPOLL_CTL_ADD) < 0) return -1;
+  }
+  return 0;
+}
+
 int mc_relay(int control_fd, int argc, char **argv) {
   if (argc < 5 || (strcmp(argv[1], "tcp") && strcmp(argv[1], "udp")) || parse_target(argv[2], argv[3]) < 0) {
     mc_say_join_failure(control_fd, "arguments", EINVAL);
@@ -511,10 +541,9 @@ int mc_relay(int control_fd, int argc, char **argv) {
     mc_say_join_failure(control_fd, step, errno);
     return 1;
   }
-  fcntl(LISTEN_FD, F_SETFL, fcntl(LISTEN_FD, F_GETFL) | O_NONBLOCK);
+  listener_count = count_listeners(argc >= 8);
   epfd = epoll_create1(EPOLL_CLOEXEC);
-  if (epfd < 0 || watch(control_fd, EPOLLIN | EPOLLRDHUP, &control_h, EPOLL_CTL_ADD) < 0 ||
-      watch(LISTEN_FD, EPOLLIN, &listener_h, EPOLL_CTL_ADD) < 0) {
+  if (epfd < 0 || watch(control_fd, EPOLLIN | EPOLLRDHUP, &control_h, EPOLL_CTL_ADD) < 0 || watch_listeners() < 0) {
     mc_say_join_failure(control_fd, "epoll", errno);
     return 1;
   }

@@ -43,6 +43,8 @@ int mc_bound_socket(const char *ip, int port, int tcp, int *bound_port) {
   if (fd < 0) return -errno;
   int one = 1;
   if (tcp) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  /* `::` is IPv6 alone, as Docker's proxy binds it: the IPv4 side of a port is its own socket (0.0.0.0), whatever net.ipv6.bindv6only says. */
+  if (addr.ss_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
   if (bind(fd, (struct sockaddr *)&addr, len) < 0 || (tcp && listen(fd, 4096) < 0) ||
       getsockname(fd, (struct sockaddr *)&addr, &len) < 0) {
     int err = errno;

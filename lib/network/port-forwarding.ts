@@ -2,13 +2,16 @@
  * How a container's published ports reach it: DNAT rules in the runtime's
  * table when its networks are in the host's namespace, or one relay process
  * per binding (port-relay.ts) when they are in a private namespace no host
- * rule can reach (a rootless runtime's).
+ * rule can reach (a rootless runtime's). IPv6 host addresses are relayed in
+ * both: a DNAT rule cannot turn `::1` into the container's IPv4 address, and
+ * Docker's userland proxy serves them (`-p 8080:80` listens on `::` too).
  *
  * @module
  */
+import { isIPv6 } from 'node:net'
 import { debug } from '../util/debug'
 import type { Firewall } from './nftables'
-import { ContainerRelays, startPortRelay } from './port-relay'
+import { ContainerRelays, hostHasIpv6, startPortRelay } from './port-relay'
 import type { PortBinding } from './store'
 
 /** Makes and ends the forwarding of a container's published ports. */
@@ -19,12 +22,35 @@ export interface PortForwarding {
   remove(containerId: string): Promise<void>
 }
 
-/** DNAT rules in the runtime's nf_tables table (owned by the container: removed with its other rules). */
+/**
+ * DNAT rules in the runtime's nf_tables table (owned by the container: removed with its other rules)
+ * for IPv4, and relays from the host's namespace for IPv6: an address such as `::1`, and `::` beside
+ * the rule of a port published on every address.
+ */
 export function firewallForwarding(fw: () => Firewall): PortForwarding {
+  // `-`: the relay connects from the namespace it started in, the host's, where root's bridges are.
+  const relays = relayForwarding(() => '-')
   return {
-    add: (containerId, bindings) => fw().addPorts(containerId, bindings),
-    remove: async (containerId) => void (await fw().removeContainer(containerId)),
+    add: async (containerId, bindings) => {
+      await relays.add(containerId, ipv6Side(bindings))
+      try {
+        await fw().addPorts(containerId, bindings.filter((b) => !isIPv6(b.hostIp)))
+      } catch (err) {
+        await relays.remove(containerId)
+        throw err
+      }
+    },
+    remove: async (containerId) => {
+      await relays.remove(containerId)
+      await fw().removeContainer(containerId)
+    },
   }
+}
+
+/** The bindings a DNAT rule cannot serve: on an IPv6 address, and the `::` side of those on every address (where the host has IPv6). */
+function ipv6Side(bindings: PortBinding[]): PortBinding[] {
+  const everyAddress = hostHasIpv6() ? '::' : undefined
+  return bindings.flatMap((b) => (isIPv6(b.hostIp) ? [b] : b.hostIp === '' && everyAddress ? [{ ...b, hostIp: everyAddress }] : []))
 }
 
 /** A relay per binding into the namespace at `netnsPath()`, kept by this process (they end with it). */

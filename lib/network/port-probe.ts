@@ -21,12 +21,13 @@ function probe(proto: Proto, ip: string, port: number): Promise<number | null> {
     if (proto === 'tcp') {
       const srv = net.createServer()
       srv.once('error', (err) => done(err, null))
-      srv.listen({ host, port, exclusive: true }, () => {
+      // ipv6Only: `::` is probed alone, as the relay binds it beside 0.0.0.0 (sockets.c).
+      srv.listen({ host, port, exclusive: true, ipv6Only: net.isIPv6(host) }, () => {
         const bound = (srv.address() as net.AddressInfo).port
         srv.close(() => done(null, bound))
       })
     } else {
-      const sock = dgram.createSocket({ type: 'udp4' })
+      const sock = dgram.createSocket({ type: net.isIPv6(host) ? 'udp6' : 'udp4', ipv6Only: net.isIPv6(host) })
       sock.once('error', (err) => {
         sock.close()
         done(err, null)

@@ -1,6 +1,8 @@
 /**
  * A published port as a relay process ("proxy" mode, for rootless runtimes,
- * where no DNAT rule on the host can reach the runtime's network namespace).
+ * where no DNAT rule on the host can reach the runtime's network namespace,
+ * and for IPv6 host addresses, which no DNAT rule turns into the container's
+ * IPv4 one: Docker's userland proxy serves those too).
  *
  * Node binds the host socket itself, so a taken port is EPORTINUSE and a
  * privileged one EPORTPRIVILEGED exactly as the caller asked, then hands the
@@ -11,6 +13,8 @@
  *
  * @module
  */
+import * as fs from 'node:fs'
+import { isIPv6 } from 'node:net'
 import { InvalidArgumentError, SyscallError } from '../errors'
 import { closeQuietly, reapEnded } from '../sys/libc'
 import { boundSocket, type BoundSocket } from '../sys/sockets'
@@ -29,7 +33,7 @@ export interface RelaySpec {
   netnsPath: string
   /** TCP or UDP. */
   proto: 'tcp' | 'udp'
-  /** Host address to listen on ("127.0.0.1", "0.0.0.0"; "" means every address). */
+  /** Host address to listen on ("127.0.0.1", "::1", "::"; "" means every address: 0.0.0.0 and, where the host has IPv6, `::`). */
   hostIp: string
   /** Host port; 0 picks a free one. */
   hostPort: number
@@ -53,34 +57,65 @@ export interface PortRelay {
   close(): Promise<void>
 }
 
-function describe(spec: RelaySpec, port = spec.hostPort): string {
-  return `${spec.hostIp || '0.0.0.0'}:${port}/${spec.proto}`
+function describe(ip: string, port: number, proto: string): string {
+  return `${isIPv6(ip) ? `[${ip}]` : ip}:${port}/${proto}`
 }
 
-/** Binds the host socket, with the library's errors for a taken, privileged or foreign address. */
-function bindHost(spec: RelaySpec): BoundSocket {
+/** Binds one host socket, with the library's errors for a taken, privileged or foreign address. */
+function bindHost(ip: string, port: number, proto: RelaySpec['proto']): BoundSocket {
   const unprivilegedStart = unprivilegedPortStart()
-  checkPortPrivilege(describe(spec), spec.hostPort, { euid: process.geteuid?.() ?? 0, unprivilegedStart })
+  const name = describe(ip, port, proto)
+  checkPortPrivilege(name, port, { euid: process.geteuid?.() ?? 0, unprivilegedStart })
   try {
-    return boundSocket(spec.hostIp || '0.0.0.0', spec.hostPort, spec.proto)
+    return boundSocket(ip, port, proto)
   } catch (err) {
     const errno = err instanceof SyscallError ? err.errno : ''
-    if (errno === 'EADDRINUSE') throw new PortInUseError(describe(spec), 'a process on the host')
-    if (errno === 'EACCES') checkPortPrivilege(describe(spec), spec.hostPort, { euid: -1, unprivilegedStart })
-    if (errno === 'EADDRNOTAVAIL' || errno === 'EINVAL') throw new InvalidArgumentError(`cannot publish on ${spec.hostIp}: it is not an address of this host`)
+    if (errno === 'EADDRINUSE') throw new PortInUseError(name, 'a process on the host')
+    if (errno === 'EACCES') checkPortPrivilege(name, port, { euid: -1, unprivilegedStart })
+    if (errno === 'EADDRNOTAVAIL' || errno === 'EINVAL' || errno === 'EAFNOSUPPORT') throw new InvalidArgumentError(`cannot publish on ${ip}: it is not an address of this host`)
+    throw err
+  }
+}
+
+/**
+ * Whether this host has IPv6 to listen on (an address in /proc/net/if_inet6: none when IPv6 is off
+ * or the module absent); without, a port published on every address is left without its `::` side,
+ * as Docker leaves it.
+ */
+export function hostHasIpv6(): boolean {
+  try {
+    return fs.readFileSync('/proc/net/if_inet6', 'utf8').trim() !== ''
+  } catch {
+    return false
+  }
+}
+
+/**
+ * The host sockets of `spec`: its one address, or for every address ("") 0.0.0.0 and `::` on the
+ * same port, as Docker's two proxies of `-p 8080:80` listen (`::` left out on a host without IPv6).
+ */
+function bindHostSockets(spec: RelaySpec): BoundSocket[] {
+  if (spec.hostIp) return [bindHost(spec.hostIp, spec.hostPort, spec.proto)]
+  const v4 = bindHost('0.0.0.0', spec.hostPort, spec.proto)
+  if (!hostHasIpv6()) return [v4]
+  try {
+    return [v4, bindHost('::', v4.port, spec.proto)]
+  } catch (err) {
+    closeQuietly(v4.fd)
     throw err
   }
 }
 
 /** Binds the host port and starts its relay into `spec.netnsPath`; resolves once the relay serves. */
 export async function startPortRelay(spec: RelaySpec): Promise<PortRelay> {
-  const host = bindHost(spec)
+  const hosts = bindHostSockets(spec)
   try {
     const idle = String(spec.udpIdleMs ?? defaultUdpIdleMs)
-    return await relayProcess(['relay', spec.netnsPath, spec.proto, spec.targetIp, String(spec.targetPort), idle], [host.fd], host.port)
+    const args = ['relay', spec.netnsPath, spec.proto, spec.targetIp, String(spec.targetPort), idle]
+    return await relayProcess(args, hosts.map((h) => h.fd), hosts[0]!.port)
   } finally {
-    // The relay holds the socket now: when it ends, the port is free.
-    closeQuietly(host.fd)
+    // The relay holds the sockets now: when it ends, the port is free.
+    for (const h of hosts) closeQuietly(h.fd)
   }
 }
 

@@ -6,9 +6,11 @@
  *   "5353:53/udp"             UDP
  *   "80", "127.0.0.1::80"     an ephemeral (free) host port
  *   "8000-8001:80-81"         ranges, paired port by port
+ *   "[::1]:8080:80", "[::]::80"  an IPv6 host address, in brackets (relayed to the container's IPv4 address)
  *
  * @module
  */
+import { isIPv6 } from 'node:net'
 import { InvalidArgumentError } from '../errors'
 import { parseIp } from './ipam'
 
@@ -17,6 +19,7 @@ export type Proto = 'tcp' | 'udp'
 
 /** A parsed `-p` spec; `hostPort` 0 asks for an ephemeral port. */
 export interface PortRequest {
+  /** An IPv4 or IPv6 address ("::1", without brackets); "" is every address, IPv4 and IPv6. */
   hostIp: string
   hostPort: number
   containerPort: number
@@ -50,6 +53,15 @@ function parsePortRange(s: string, spec: string): number[] {
   return Array.from({ length: to - from + 1 }, (_, i) => from + i)
 }
 
+/** A leading "[ipv6]:" host address (Docker's form), and what follows its colon. */
+function bracketedHost(addrPart: string, spec: string): { ipv6?: string; rest: string } {
+  if (!addrPart.startsWith('[')) return { rest: addrPart }
+  const end = addrPart.indexOf(']')
+  const ipv6 = addrPart.slice(1, end)
+  if (end < 0 || addrPart[end + 1] !== ':' || !isIPv6(ipv6)) throw new InvalidArgumentError(`bad port spec "${spec}": expected "[<IPv6 address>]:<host port>:<container port>", as "[::1]:8080:80"`)
+  return { ipv6, rest: addrPart.slice(end + 2) }
+}
+
 /**
  * Parses one `-p` spec, with Docker's ranges ("8000-8001:80-81", "127.0.0.1::80-81"):
  * one request per container port, host ports paired in order. Throws EINVALID.
@@ -58,15 +70,16 @@ export function parsePortSpec(spec: string): PortRequest[] {
   const [addrPart, protoPart, extra] = spec.split('/')
   if (extra !== undefined || !addrPart) throw new InvalidArgumentError(`bad port spec "${spec}"`)
   const proto = parseProto(protoPart, spec)
-  const fields = addrPart.split(':')
-  let hostIp = ''
+  const { ipv6, rest } = bracketedHost(addrPart, spec)
+  const fields = rest.split(':')
+  let hostIp = ipv6 ?? ''
   let hostPort = ''
   let containerPort: string
   if (fields.length === 1) [containerPort] = fields
   else if (fields.length === 2) [hostPort, containerPort] = fields
-  else if (fields.length === 3) [hostIp, hostPort, containerPort] = fields
-  else throw new InvalidArgumentError(`bad port spec "${spec}" (IPv6 host addresses are not supported)`)
-  if (hostIp) parseIp(hostIp)
+  else if (fields.length === 3 && ipv6 === undefined) [hostIp, hostPort, containerPort] = fields
+  else throw new InvalidArgumentError(`bad port spec "${spec}": write an IPv6 host address in brackets, as "[::1]:8080:80"`)
+  if (hostIp && ipv6 === undefined) parseIp(hostIp)
   if (hostIp === '0.0.0.0') hostIp = ''
   const containerPorts = parsePortRange(containerPort, spec)
   if (containerPorts.length === 0) throw new InvalidArgumentError(`bad port spec "${spec}": it names no container port`)

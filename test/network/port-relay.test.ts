@@ -197,6 +197,31 @@ while True:
       await relay.close()
     }
   })
+
+  it('on every address, answers clients of 0.0.0.0 and of [::] (two listeners, one port) each from the socket it asked', async () => {
+    await serveInNamespace(17004, `s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(('127.0.0.1', P)); print('ready')
+while True:
+    d, a = s.recvfrom(65536)
+    s.sendto(b'echo:' + d, a)`)
+    const relay = await startPortRelay({ netnsPath, proto: 'udp', hostIp: '', hostPort: 0, targetIp: '127.0.0.1', targetPort: 17004 })
+    const ask = async (family: 'udp4' | 'udp6', host: string, text: string): Promise<string> => {
+      const sock = dgram.createSocket(family)
+      try {
+        const reply = new Promise<string>((resolve) => sock.once('message', (m, from) => resolve(`${m} from ${from.address}`)))
+        sock.send(text, relay.hostPort, host)
+        return await reply
+      } finally {
+        sock.close()
+      }
+    }
+    try {
+      expect(await ask('udp6', '::1', 'six')).toBe('echo:six from ::1')
+      expect(await ask('udp4', '127.0.0.1', 'four')).toBe('echo:four from 127.0.0.1')
+    } finally {
+      await relay.close()
+    }
+  })
 })
 
 describe('the relay\'s lifetime', () => {

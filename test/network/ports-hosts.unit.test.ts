@@ -21,6 +21,14 @@ describe('port specs', () => {
     expect(exposedToRequest('53/udp')).toEqual({ hostIp: '', hostPort: 0, containerPort: 53, proto: 'udp' })
   })
 
+  test("IPv6 host addresses in brackets, as Docker writes them ('[::1]:8080:80', '[::]::80/udp')", () => {
+    expect(parsePortSpec('[::1]:8080:80')).toEqual([{ hostIp: '::1', hostPort: 8080, containerPort: 80, proto: 'tcp' }])
+    expect(parsePortSpec('[::]::53/udp')).toEqual([{ hostIp: '::', hostPort: 0, containerPort: 53, proto: 'udp' }])
+    expect(parsePortSpec('[fd00::1]:8000-8001:80-81').map((r) => [r.hostIp, r.hostPort, r.containerPort])).toEqual([['fd00::1', 8000, 80], ['fd00::1', 8001, 81]])
+    for (const bad of ['::1:8080:80', '[::1]8080:80', '[::1:8080:80', '[1.2.3.4]:8080:80', '[::1]:1:2:3', '[zz::1]:80:80'])
+      expect(() => parsePortSpec(bad)).toThrow(expect.objectContaining({ code: 'EINVALID', message: expect.stringContaining('[::1]:8080:80') }))
+  })
+
   test('bad specs are EINVALID', () => {
     for (const bad of ['', '70000:80', '80:0', '8080:80/sctp', 'a:b', '1:2:3:4', '999.1.1.1:80:80', '80/tcp/x', '8000-8002:80-81', '81-80', '1-2-3', '8080:'])
       expect(() => parsePortSpec(bad)).toThrow(expect.objectContaining({ code: 'EINVALID' }))

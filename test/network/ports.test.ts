@@ -100,6 +100,26 @@ describe('published ports and NAT', () => {
     await svc.release(c.ref.id)
   })
 
+  test("IPv6 host addresses are relayed to the container's IPv4 address, as Docker's userland proxy: '[::1]:hp:80' on ::1 alone, and a port on every address on [::] too (IPV6_V6ONLY beside the DNAT rule); the relays end with the release", async () => {
+    const c = container('v6web')
+    const [every, loopback6] = [await freePort(), await freePort()]
+    const s = await svc.connect(c.ref, c.ns.fd, 'bridge', { ports: [`${every}:80`, `[::1]:${loopback6}:80`, `[::1]:${loopback6}:53/udp`] })
+    expect(s.ports).toEqual({ '80/tcp': [{ hostIp: '0.0.0.0', hostPort: String(every) }, { hostIp: '::1', hostPort: String(loopback6) }], '53/udp': [{ hostIp: '::1', hostPort: String(loopback6) }] })
+    await c.ns.serve('tcp', 80, 'web')
+    await c.ns.serve('udp', 53, 'dns')
+    const listening = (): string[] => execFileSync('ss', ['-Hltun'], { encoding: 'utf8' }).split('\n').map((l) => l.trim().split(/\s+/)).filter((f) => f[4] && [every, loopback6].map(String).includes(f[4].split(':').pop()!)).map((f) => `${f[0]} ${f[4]}`).sort()
+    expect(listening()).toEqual([`tcp [::1]:${loopback6}`, `tcp [::]:${every}`, `udp [::1]:${loopback6}`].sort())
+    // The relay connects from the host's namespace: the container sees the gateway as the source, as through DNAT.
+    expect(tcpFetch('::1', every)).toBe(`web ${GW}`)
+    expect(tcpFetch('127.0.0.1', every)).toBe(`web ${GW}`)
+    expect(tcpFetch('::1', loopback6)).toBe(`web ${GW}`)
+    expect(udpFetch('::1', loopback6)).toBe(`dns ${GW}`)
+    expect(tcpFetch('127.0.0.1', loopback6)).toBe('')
+    await svc.release(c.ref.id)
+    expect(listening()).toEqual([])
+    expect(tcpFetch('::1', every)).toBe('')
+  })
+
   test('a range "h1-h2:c1-c2" publishes each container port on its host port', async () => {
     const c = container('ranged')
     const low = await freeRange()

@@ -23,8 +23,8 @@ function script(body: string): string {
   // Host sockets listening on these ports (ss, an observer), as "address:port".
   const listening = (ports) => require('node:child_process').execFileSync('ss', ['-Hltn'], { encoding: 'utf8' }).split('\\n')
     .map((l) => l.trim().split(/\\s+/)[3]).filter((a) => a && ports.includes(a.split(':').pop())).sort()
-  const echo = (port) => new Promise((resolve, reject) => {
-    const s = require('node:net').connect(port, '127.0.0.1', () => s.end('ping\\n'))
+  const echo = (port, host = '127.0.0.1') => new Promise((resolve, reject) => {
+    const s = require('node:net').connect(port, host, () => s.end('ping\\n'))
     let got = ''
     s.on('data', (d) => (got += d)).on('end', () => resolve(got)).on('error', reject)
   })
@@ -230,18 +230,21 @@ describe('rootless networks and published ports, as an ordinary user with a subo
     expect(pidsOf(user.uid)).toEqual([])
   })
 
-  test("ports: ['7000'] on the default bridge is reached from the host's 127.0.0.1 through a relay, which ends when the container stops", () => {
+  test("ports: ['7000'] on the default bridge is reached from the host's 127.0.0.1 and ::1 (0.0.0.0 and [::], as Docker's proxy), '[::1]::7000' on ::1 alone, through a relay, which ends when the container stops", () => {
     const out = asUser(
       user,
       home,
       `await Image.import(${JSON.stringify(path.join(images, 'bb'))}, { runtime: rt, ref: 'bb:latest' })
-    const c = await run('bb', ['nc', '-ll', '-p', '7000', '-e', 'cat'], { runtime: rt, ports: ['7000', '127.0.0.1::7000/tcp'] })
+    const c = await run('bb', ['nc', '-ll', '-p', '7000', '-e', 'cat'], { runtime: rt, ports: ['7000', '127.0.0.1::7000/tcp', '[::1]::7000'] })
     out.port = c.port(7000)
     out.mapped = c.mappedPort(7000)
     out.bindings = (await c.inspect()).networkSettings.ports['7000/tcp']
     out.listening = listening(out.bindings.map((b) => b.hostPort))
     out.echo = await eventually(() => echo(out.mapped))
+    out.echo6 = await eventually(() => echo(out.mapped, '::1'))
     out.echoLoopbackOnly = await eventually(() => echo(Number(out.bindings[1].hostPort)))
+    out.echoIpv6LoopbackOnly = await eventually(() => echo(Number(out.bindings[2].hostPort), '::1'))
+    await step('ipv6LoopbackOnIpv4', () => echo(Number(out.bindings[2].hostPort)).then(() => 'relayed', (e) => e.code))
     await c.stop({ timeout: 1 })
     // stop() resolves once the relays ended (the container's network is released as it exits): the ports are free at once.
     out.listeningAfterStop = listening(out.bindings.map((b) => b.hostPort))
@@ -252,11 +255,16 @@ describe('rootless networks and published ports, as an ordinary user with a subo
     expect(out.port).toEqual({ hostIp: '0.0.0.0', hostPort: String(out.mapped) })
     expect(out.mapped).toBeGreaterThan(1024)
     expect(out.bindings[1]).toEqual({ hostIp: '127.0.0.1', hostPort: expect.stringMatching(/^\d+$/) })
-    expect(out.listening).toEqual([`0.0.0.0:${out.bindings[0].hostPort}`, `127.0.0.1:${out.bindings[1].hostPort}`])
+    expect(out.bindings[2]).toEqual({ hostIp: '::1', hostPort: expect.stringMatching(/^\d+$/) })
+    const [every, loopback, loopback6] = out.bindings.map((b: { hostPort: string }) => b.hostPort)
+    expect(out.listening).toEqual([`0.0.0.0:${every}`, `127.0.0.1:${loopback}`, `[::1]:${loopback6}`, `[::]:${every}`].sort())
     expect(out.echo).toBe('ping\n')
+    expect(out.echo6).toBe('ping\n')
     expect(out.echoLoopbackOnly).toBe('ping\n')
+    expect(out.echoIpv6LoopbackOnly).toBe('ping\n')
+    expect(out.ipv6LoopbackOnIpv4).toBe(loopback6 === loopback ? 'relayed' : 'ECONNREFUSED') // two ephemeral picks on different addresses may match
     expect(out.listeningAfterStop).toEqual([])
-    expect(out.rebound).toEqual(['bound', 'bound'])
+    expect(out.rebound).toEqual(['bound', 'bound', 'bound'])
     expect(out.afterStop).toBe('ECONNREFUSED')
     expect(pidsOf(user.uid)).toEqual([])
   })
