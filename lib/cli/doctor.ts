@@ -20,6 +20,7 @@ const labels: ReadonlyArray<[keyof PreflightReport, string]> = [
   ['seccomp', 'seccomp'],
   ['cgroupDelegation', 'cgroup delegation'],
   ['tunDevice', '/dev/net/tun'],
+  ['egressHelper', 'egress helper'],
   ['unprivilegedPortStart', 'unprivileged ports'],
 ]
 

@@ -1,7 +1,8 @@
 /**
  * Outbound traffic for a rootless runtime's network namespace: a user cannot
  * route it through the host's stack, so a user-mode helper carries it, pasta
- * (Debian `passt`) or else slirp4netns, the only programs minicontainer runs.
+ * (Debian `passt`) or else slirp4netns, the only programs minicontainer runs
+ * (slirp4netns first when pasta is Debian 12's: egress-choice.ts).
  * Both need /dev/net/tun, which is checked first (a missing or 0600 device
  * would otherwise fail inside the helper, or hang an older one), and each
  * helper is given a time limit: a start never waits on a stuck helper. When
@@ -17,10 +18,8 @@ import type { Socket } from 'node:net'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
+import { chooseEgressHelpers, defaultSearchPath, findExecutable, type EgressHelper } from './egress-choice'
 import { tunAccess } from './host-facts'
-
-/** The helpers, in the order they are tried by default. */
-export type EgressHelper = 'pasta' | 'slirp4netns'
 
 /** The warning's code, for `process.on('warning')` filters. */
 export const noEgressWarning = 'MINICONTAINER_NO_EGRESS'
@@ -49,7 +48,7 @@ export interface EgressRefused {
 export interface EgressOptions {
   /** Per helper, how long it may take to be ready (default 5000 ms). */
   timeoutMs?: number
-  /** Helpers to try, in order (default pasta, then slirp4netns). */
+  /** Helpers to try, in order (default: pasta, then slirp4netns; slirp4netns first when pasta is Debian 12's, see egress-choice.ts). */
   helpers?: EgressHelper[]
   /** Directories to look for them in (default $PATH, then /usr/bin and /usr/sbin). */
   searchPath?: string[]
@@ -67,20 +66,6 @@ export interface EgressTarget {
 
 const defaultTimeoutMs = 5000
 const device = 'tap0'
-
-/** The helper's executable in `dirs`, or undefined. */
-function findExecutable(name: EgressHelper, dirs: string[]): string | undefined {
-  for (const dir of dirs) {
-    const file = path.join(dir, name)
-    try {
-      fs.accessSync(file, fs.constants.X_OK)
-      if (fs.statSync(file).isFile()) return file
-    } catch {
-      /* not here */
-    }
-  }
-  return undefined
-}
 
 /** Why the TUN device cannot be used by this process, or undefined when it can. */
 function tunProblem(tunPath: string): string | undefined {
@@ -169,19 +154,20 @@ function stopHelper(pid: number, child: ChildProcess): void {
 export async function attachEgress(target: EgressTarget, opts: EgressOptions = {}): Promise<EgressAttached | EgressRefused> {
   const tun = tunProblem(opts.tunPath ?? '/dev/net/tun')
   if (tun) return { ok: false, reason: tun }
-  const dirs = opts.searchPath ?? [...(process.env.PATH ?? '').split(':').filter(Boolean), '/usr/bin', '/usr/sbin']
-  const helpers = opts.helpers ?? ['pasta', 'slirp4netns']
+  const dirs = opts.searchPath ?? defaultSearchPath()
+  const timeoutMs = opts.timeoutMs ?? defaultTimeoutMs
+  const helpers = opts.helpers ?? (await chooseEgressHelpers(dirs, timeoutMs)).order
   const failures: string[] = []
   for (const helper of helpers) {
     const file = findExecutable(helper, dirs)
     if (!file) continue
     try {
-      return await runHelper(helper, file, target, opts.timeoutMs ?? defaultTimeoutMs)
+      return await runHelper(helper, file, target, timeoutMs)
     } catch (err) {
       failures.push((err as Error).message)
     }
   }
-  if (!failures.length) return { ok: false, reason: `neither ${helpers.join(' nor ')} was found (Debian: apt-get install passt)` }
+  if (!failures.length) return { ok: false, reason: `neither ${(opts.helpers ?? ['pasta', 'slirp4netns']).join(' nor ')} was found (Debian: apt-get install passt)` }
   return { ok: false, reason: failures.join('; ') }
 }
 

@@ -8,6 +8,7 @@
  */
 import { cgroupVariable, findDelegation } from './cgroup-delegation'
 import { readSysctl } from '../sys/sysctl'
+import { chooseEgressHelpers } from './egress-choice'
 import { findHelper, tunAccess } from './host-facts'
 import { subordinateRanges, type SubidRange } from './subids'
 import { userName } from './id-maps'
@@ -76,6 +77,8 @@ export interface PreflightReport {
   cgroupDelegation: PreflightCheck
   /** /dev/net/tun opened read-write (egress through pasta or slirp4netns). */
   tunDevice: PreflightCheck
+  /** The egress helpers installed and the one tried first (slirp4netns before Debian 12's pasta). */
+  egressHelper: PreflightCheck
   /** net.ipv4.ip_unprivileged_port_start (publishing ports below it needs root). */
   unprivilegedPortStart: PreflightCheck
 }
@@ -140,6 +143,16 @@ function tunDevice(): PreflightCheck {
   return check(access === true, false, found, 'sudo chmod 0666 /dev/net/tun (the udev default on desktop distributions); without it containers get no outbound network')
 }
 
+async function egressHelper(): Promise<PreflightCheck> {
+  const { order, paths, pastaProblem } = await chooseEgressHelpers()
+  const fix = "sudo apt-get install slirp4netns (or a pasta released after March 2023, as Debian 13's)"
+  if (!order.length) return check(false, false, 'neither pasta nor slirp4netns is installed: containers get no outbound network', 'sudo apt-get install passt (or slirp4netns)')
+  const [first, ...rest] = order
+  const found = `${first} (${paths[first!]}) first${rest.length ? `, then ${rest.join(', ')}` : ''}${pastaProblem ? `: ${pastaProblem}` : ''}`
+  // Debian 12's pasta alone still gives egress, with hangs to fear: a warning with the fix.
+  return check(first !== 'pasta' || !pastaProblem, false, found, fix)
+}
+
 function unprivilegedPortStart(): PreflightCheck {
   const start = readSysctl('net.ipv4.ip_unprivileged_port_start')
   const ok = start === undefined || start === 0 || process.geteuid?.() === 0
@@ -171,6 +184,7 @@ export async function preflight(): Promise<PreflightReport> {
     seccomp: seccomp(ctx.seccompMode, usernsCheck),
     cgroupDelegation: cgroupDelegation(),
     tunDevice: tunDevice(),
+    egressHelper: await egressHelper(),
     unprivilegedPortStart: unprivilegedPortStart(),
   }
   return { ok: allRequiredPass(report), ...report }

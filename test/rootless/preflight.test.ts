@@ -10,6 +10,7 @@ import { Runtime, run, type PreflightReport } from '../../lib'
 import { formatReport } from '../../lib/cli/doctor'
 import { nodeScript } from '../tools/node-child'
 import { repoRoot } from '../tools/repo-root'
+import { requireTool } from '../tools/registry'
 import { makeUnprivilegedUser, type UnprivilegedUser } from '../tools/unprivileged-user'
 import { text, useRuntime } from '../helpers'
 
@@ -32,6 +33,20 @@ test('as root: user namespaces, overlay and the helpers are found; the sysctls a
   // Every failed check carries its fix, and the human report shows it.
   for (const c of Object.values(r).filter((v) => typeof v === 'object')) if (!c.ok) expect(c.fix).toEqual(expect.any(String))
   expect(formatReport(r)).toMatch(/^ {2}ok {4}user namespaces +made one/m)
+})
+
+test("the egress helper tried first: slirp4netns before Debian 12's pasta, which loses simultaneous TCP closes, in doctor's report too", async () => {
+  requireTool('pasta', 'passt')
+  requireTool('slirp4netns', 'slirp4netns')
+  // An observer: Debian 12's pasta names no release.
+  const debian12 = /unknown version/.test(execFileSync('pasta', ['--version'], { encoding: 'utf8' }))
+  const r = await Runtime.preflight()
+  if (debian12) {
+    expect(r.egressHelper).toEqual({ ok: true, required: false, found: expect.stringMatching(/^slirp4netns \(\/\S+\/slirp4netns\) first, then pasta: \/\S+\/pasta \("pasta unknown version": Debian 12's build, or as old\) loses simultaneous TCP closes/) })
+    expect(formatReport(r)).toMatch(/^ {2}ok {4}egress helper +slirp4netns \(/m)
+  } else {
+    expect(r.egressHelper).toEqual({ ok: true, required: false, found: expect.stringMatching(/^pasta \(\/\S+\) first, then slirp4netns$/) })
+  }
 })
 
 describe('as an ordinary user', () => {
