@@ -230,6 +230,37 @@ describe('rootless networks and published ports, as an ordinary user with a subo
     expect(pidsOf(user.uid)).toEqual([])
   })
 
+  test("exposeHostPorts' input rule, two networks: a container of network A that asked reaches the app at A's gateway, one of B that did not cannot through it; and the other way round", () => {
+    const out = asUser(
+      user,
+      home,
+      `await Image.import(${JSON.stringify(path.join(images, 'bb'))}, { runtime: rt, ref: 'bb:latest' })
+    const app = require('node:net').createServer((s) => s.end('hello from the app\\n'))
+    await new Promise((res) => app.listen(0, '127.0.0.1', res))
+    const port = app.address().port
+    const read = async (c, host) => (await c.exec(['sh', '-c', 'nc -w 3 ' + host + ' ' + port + ' </dev/null 2>&1'])).stdout
+    const gatewayOf = async (c, network) => (await c.inspect()).networkSettings.networks[network].gateway
+    const a = await Network.create('rl-exp-a', { runtime: rt })
+    const b = await Network.create('rl-exp-b', { runtime: rt })
+    out.reads = {}
+    for (const [asking, other] of [['rl-exp-a', 'rl-exp-b'], ['rl-exp-b', 'rl-exp-a']]) {
+      const c = await run('bb', ['sleep', '60'], { runtime: rt, network: asking, exposeHostPorts: [port] })
+      const d = await run('bb', ['sleep', '60'], { runtime: rt, network: other })
+      const gateway = await gatewayOf(c, asking)
+      out.reads[asking] = { asking: await read(c, gateway), otherNetwork: await read(d, gateway), otherOwnGateway: await read(d, await gatewayOf(d, other)) }
+      await c.remove({ force: true })
+      await d.remove({ force: true })
+    }
+    await a.remove()
+    await b.remove()
+    app.close()`,
+    )
+    const refused = expect.not.stringContaining('hello')
+    const reads = { asking: 'hello from the app\n', otherNetwork: refused, otherOwnGateway: refused }
+    expect(out.reads).toEqual({ 'rl-exp-a': reads, 'rl-exp-b': reads })
+    expect(pidsOf(user.uid)).toEqual([])
+  })
+
   test("ports: ['7000'] on the default bridge is reached from the host's 127.0.0.1 and ::1 (0.0.0.0 and [::], as Docker's proxy), '[::1]::7000' on ::1 alone, through a relay, which ends when the container stops", () => {
     const out = asUser(
       user,
