@@ -29,6 +29,7 @@
  *                                    both fds with the "OK\n"
  *            mkdirat <name> <mode>   with a directory fd: mkdirat there (a copy's staging directory)
  *            rmdirat <name>          with a directory fd: its removal
+ *            rmtreeat <name>         with a directory fd: <name> and everything below it removed
  *            renameat <from> <to> <flags>  with two directory fds: renameat2 between them
  *            openread <name>         with a directory fd: its regular file or directory <name> opened
  *                                    for reading, the fd with the "OK\n" (a copy out of another id's);
@@ -286,20 +287,24 @@ static int empty_dir(int fd) {
   return r;
 }
 
-static void remove_tree(const char *path) {
-  const char *base;
-  /* A path of the runtime's own store, named by Node: its parents are the user's, whatever they are. */
-  int parent = open_parent(AT_FDCWD, path, &base, RESOLVE_NO_MAGICLINKS);
-  if (parent < 0) return errno == ENOENT ? answer("OK") : answer_errno(errno, "open parent of", path);
+/* Removes `base` in the directory `parent` and everything below it, never following a symlink; answers. */
+static void remove_at(int parent, const char *base, const char *shown) {
   int r = unlinkat(parent, base, 0);
   if (r < 0 && errno == EISDIR) {
     int fd = openat(parent, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     r = fd < 0 || empty_dir(fd) < 0 ? -1 : unlinkat(parent, base, AT_REMOVEDIR);
   }
-  int err = errno;
-  close(parent);
-  if (r < 0 && err != ENOENT) return answer_errno(err, "remove", path);
+  if (r < 0 && errno != ENOENT) return answer_errno(errno, "remove", shown);
   answer("OK");
+}
+
+static void remove_tree(const char *path) {
+  const char *base;
+  /* A path of the runtime's own store, named by Node: its parents are the user's, whatever they are. */
+  int parent = open_parent(AT_FDCWD, path, &base, RESOLVE_NO_MAGICLINKS);
+  if (parent < 0) return errno == ENOENT ? answer("OK") : answer_errno(errno, "open parent of", path);
+  remove_at(parent, base, path);
+  close(parent);
 }
 
 /* After newuidmap/newgidmap: root here is the caller, so the keeper has its capabilities over the mapped ids. */
@@ -540,6 +545,16 @@ static void get_xattr(char **f, int n) {
   answer("OK %s", hex);
 }
 
+/*
+ * A copy that replaced another id's non-empty directory with a file (RENAME_EXCHANGE into the landing
+ * directory): the old directory now sits in the copy's stage, and its entries are another id's to
+ * remove. Only the fd Node sent (the stage, resolved confined) and a single name are used.
+ */
+static void remove_tree_at(char **f, int n) {
+  if (n != 2 || passed_count != 1 || !one_name(f[1])) return answer("E %d\tbad %s request (%d fields, %d fds)", EINVAL, f[0], n, passed_count);
+  remove_at(passed_fd[0], f[1], f[1]);
+}
+
 static __attribute__((noreturn)) void serve(void) {
   for (;;) {
     char *blob = NULL, *end = NULL, *f[MAX_FIELDS] = {0};
@@ -555,6 +570,7 @@ static __attribute__((noreturn)) void serve(void) {
     else if (!strcmp(f[0], "openread") || !strcmp(f[0], "openpath")) open_read(f, n);
     else if (!strcmp(f[0], "openin")) open_in(f, n);
     else if (!strcmp(f[0], "getxattr")) get_xattr(f, n);
+    else if (!strcmp(f[0], "rmtreeat")) remove_tree_at(f, n);
     else if (!strcmp(f[0], "copymeta")) copy_meta(f, n);
     else if (!strcmp(f[0], "openeach")) open_each(f, n, end);
     else answer("E %d\tunknown request %.40s", EINVAL, f[0]);

@@ -165,6 +165,7 @@ async function extractInto(
         owner: true,
         rename: writes.rename,
         copyMeta: writes.copyMeta,
+        removeTree: writes.removeTree,
         reads,
         noOverwriteDirNonDir: opts.noOverwriteDirNonDir,
         describe: (rel) => side.display(path.posix.join(dirPath, rel)),

@@ -245,6 +245,7 @@ async function place(srcSide: Side, src: Source, p: Plan, opts: CopyOptions, src
         owner,
         rename: writes.rename,
         copyMeta: writes.copyMeta,
+        removeTree: writes.removeTree,
         reads: dstReads,
         describe: (rel) => `${p.where}/${rel}`,
         dirNonDir: (rel) => new DirNonDirError(`${p.where}/${rel}`),

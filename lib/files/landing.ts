@@ -12,7 +12,7 @@
  */
 import { AT_REMOVEDIR, close, copyMeta, listdir, mkdirat, renameat2, unlinkat, type Name } from '../sys/fsops'
 import { openDirThrough, type SourceReads } from './source-reads'
-import { removeTreeQuietly } from './tree'
+import { removeTree, removeTreeQuietly } from './tree'
 
 /** The calls a copy makes on the directories it lands in (fds of directories, single names). */
 export interface LandingWrites {
@@ -24,6 +24,8 @@ export interface LandingWrites {
   rmdir(dirfd: number, name: Name): void
   /** A staged directory's owner (with MC_OWNER), mode and times given to the existing one it was merged into (both open fds). */
   copyMeta(srcfd: number, dstfd: number, flags: number): void
+  /** Removes `name` in `dirfd` and everything below it (the old directory a copy replaced with a file, in the stage). */
+  removeTree(dirfd: number, name: Name): void
 }
 
 /** The calls themselves, as the caller. */
@@ -32,6 +34,7 @@ export const directWrites: LandingWrites = {
   rename: renameat2,
   rmdir: (dirfd, name) => unlinkat(dirfd, name, AT_REMOVEDIR),
   copyMeta,
+  removeTree,
 }
 
 /**

@@ -61,6 +61,8 @@ export interface MergeOptions {
   rename?: (fromDir: number, from: Name, toDir: number, to: Name, flags: number) => void
   /** Gives a merged directory the staged one's metadata (default copyMeta; see ./landing for a rootless runtime's: the directory may be another id's). */
   copyMeta?: (srcfd: number, dstfd: number, flags: number) => void
+  /** Removes the destination's old directory once exchanged into the stage (default removeTree; see ./landing: it may be another id's). */
+  removeTree?: (dirfd: number, name: Name) => void
   /** Names a destination path in messages. */
   describe: (rel: string) => string
   /** Throws DirNonDirError for `rel`. */
@@ -148,7 +150,7 @@ async function mergeEntry(src: DirChain, dst: DirChain, name: Name, r: string, o
     await moveEntry(stagefd, name, destfd, name, RENAME_NOREPLACE, opts)
     return undefined
   }
-  removeTree(stagefd, name)
+  ;(opts.removeTree ?? removeTree)(stagefd, name)
   return undefined
 }
 

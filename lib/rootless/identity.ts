@@ -167,8 +167,7 @@ export class RootlessIdentity implements TreeOwnership {
    * files of other ids inside are subordinate ids' on the host, which the user cannot read from outside
    * (copies in and out, archives and statPath, through and into directories only they may search, go through
    * the keeper: {@link RootlessIdentity.landingWrites}, {@link RootlessIdentity.sourceReads}; what is left is rarer,
-   * e.g. a copy replacing another id's non-empty directory with a file, or setting user.* attributes on another
-   * id's directory it merges into), so EUNSUPPORTED naming the way around; anything else as it is.
+   * e.g. a cross-mount entry inside such a directory), so EUNSUPPORTED naming the way around; anything else as it is.
    */
   explainDenied(err: unknown, what: string): unknown {
     const errno = errnoOf(err)
@@ -208,6 +207,7 @@ export class RootlessIdentity implements TreeOwnership {
       rename: this.asUserElseKeeper(directWrites.rename, (k, ...args) => k.renameAt(...args)),
       rmdir: this.asUserElseKeeper(directWrites.rmdir, (k, dirfd, name) => k.rmdirAt(dirfd, name)),
       copyMeta: this.asUserElseKeeper(directWrites.copyMeta, (k, ...args) => k.copyMeta(...args)),
+      removeTree: this.asUserElseKeeper(directWrites.removeTree, (k, ...args) => k.removeTreeAt(...args)),
     }
   }
 

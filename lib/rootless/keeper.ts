@@ -183,6 +183,11 @@ export class Keeper {
     this.request([Buffer.from(`copymeta\0${flags & MC_OWNER ? 1 : 0}\0`)], fileError('copymeta', `fd ${dstfd}`), [srcfd, dstfd])
   }
 
+  /** `name` in the open directory `dirfd` and everything below it removed as root of the namespace (another id's directory a copy replaced). */
+  removeTreeAt(dirfd: number, name: Name): void {
+    this.request([Buffer.from('rmtreeat\0'), field(name)], fileError('rmtreeat', nameStr(name)), [dirfd])
+  }
+
   /** The user.* attribute `name` of the open file `fd` read as root of the namespace (another id's, which only it may read); undefined when unset. */
   getXattr(fd: number, name: string): Buffer | undefined {
     try {
