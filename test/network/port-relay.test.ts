@@ -170,24 +170,31 @@ print('done')`
   })
 })
 
-describe('UDP through the relay', () => {
-  it('gives each client its own flow, answers it, and closes flows that stay idle', async () => {
-    await serveInNamespace(17003, `s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+/** A UDP server on the namespace's 127.0.0.1:port answering each datagram with "echo:" and it. */
+const udpEcho = (port: number): Promise<ChildProcess> =>
+  serveInNamespace(port, `s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.bind(('127.0.0.1', P)); print('ready')
 while True:
     d, a = s.recvfrom(65536)
     s.sendto(b'echo:' + d, a)`)
+
+/** Sends `text` from a new socket of `family` to host:port and resolves with the answer and who sent it. */
+async function askUdp(family: 'udp4' | 'udp6', host: string, port: number, text: string): Promise<{ text: string; from: string }> {
+  const sock = dgram.createSocket(family)
+  try {
+    const reply = new Promise<{ text: string; from: string }>((resolve) => sock.once('message', (m, from) => resolve({ text: m.toString(), from: from.address })))
+    sock.send(text, port, host)
+    return await reply
+  } finally {
+    sock.close()
+  }
+}
+
+describe('UDP through the relay', () => {
+  it('gives each client its own flow, answers it, and closes flows that stay idle', async () => {
+    await udpEcho(17003)
     const relay = await startPortRelay({ netnsPath, proto: 'udp', hostIp: '127.0.0.1', hostPort: 0, targetIp: '127.0.0.1', targetPort: 17003, udpIdleMs: 400 })
-    const ask = async (text: string): Promise<string> => {
-      const sock = dgram.createSocket('udp4')
-      try {
-        const reply = new Promise<string>((resolve) => sock.once('message', (m) => resolve(m.toString())))
-        sock.send(text, relay.hostPort, '127.0.0.1')
-        return await reply
-      } finally {
-        sock.close()
-      }
-    }
+    const ask = async (text: string): Promise<string> => (await askUdp('udp4', '127.0.0.1', relay.hostPort, text)).text
     const flowsInNamespace = (): number => execFileSync('ip', ['netns', 'exec', ns, 'ss', '-Hun', 'state', 'established', 'dport', '= :17003'], { encoding: 'utf8' }).split('\n').filter(Boolean).length
     try {
       expect(await Promise.all([ask('one'), ask('two')])).toEqual(['echo:one', 'echo:two'])
@@ -199,25 +206,11 @@ while True:
   })
 
   it('on every address, answers clients of 0.0.0.0 and of [::] (two listeners, one port) each from the socket it asked', async () => {
-    await serveInNamespace(17004, `s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(('127.0.0.1', P)); print('ready')
-while True:
-    d, a = s.recvfrom(65536)
-    s.sendto(b'echo:' + d, a)`)
+    await udpEcho(17004)
     const relay = await startPortRelay({ netnsPath, proto: 'udp', hostIp: '', hostPort: 0, targetIp: '127.0.0.1', targetPort: 17004 })
-    const ask = async (family: 'udp4' | 'udp6', host: string, text: string): Promise<string> => {
-      const sock = dgram.createSocket(family)
-      try {
-        const reply = new Promise<string>((resolve) => sock.once('message', (m, from) => resolve(`${m} from ${from.address}`)))
-        sock.send(text, relay.hostPort, host)
-        return await reply
-      } finally {
-        sock.close()
-      }
-    }
     try {
-      expect(await ask('udp6', '::1', 'six')).toBe('echo:six from ::1')
-      expect(await ask('udp4', '127.0.0.1', 'four')).toBe('echo:four from 127.0.0.1')
+      expect(await askUdp('udp6', '::1', relay.hostPort, 'six')).toEqual({ text: 'echo:six', from: '::1' })
+      expect(await askUdp('udp4', '127.0.0.1', relay.hostPort, 'four')).toEqual({ text: 'echo:four', from: '127.0.0.1' })
     } finally {
       await relay.close()
     }

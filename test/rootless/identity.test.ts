@@ -9,7 +9,7 @@
  * close() leaves no keeper. Without a range: one id, one warning, and a
  * non-root user is EUNSUPPORTED naming the fix.
  */
-import { execFileSync, spawnSync } from 'node:child_process'
+import { execFileSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
@@ -458,41 +458,6 @@ describe('rootless identity, as an ordinary user with a subordinate range', () =
     expect(lines.slice(13).join(' ').trim()).toBe('. .. group home in.txt named old tree')
     expect(out.back).toEqual(['group', 'home', 'in.txt', 'named', 'old', 'tree'])
     expect(out.backContents).toEqual(['t\n', 'u\n'])
-  })
-
-  test("user.* attributes an archive gives directories merged into ones only another id may search (/data/d and /data/d/sub, 0700 of 999) are set through the keeper, on fds opened confined, as a root runtime sets them; trusted.* is skipped as for a root runtime's refusals", () => {
-    // The archive, made here (Python's tarfile writes PAX SCHILY.xattr records): d/ and d/sub/ with attributes, and a file.
-    const tarPath = path.join(home, 'xattrs.tar')
-    execFileSync('python3', ['-c', `import tarfile, io
-t = tarfile.open(${JSON.stringify(tarPath)}, 'w', format=tarfile.PAX_FORMAT)
-for name, note in (('d', 'on d'), ('d/sub', 'on sub')):
-    i = tarfile.TarInfo(name); i.type = tarfile.DIRTYPE; i.mode = 0o700; i.uid = i.gid = 999
-    i.pax_headers = {'SCHILY.xattr.user.note': note, 'SCHILY.xattr.trusted.note': 'root only'}
-    t.addfile(i)
-i = tarfile.TarInfo('d/sub/f'); i.size = 2; i.mode = 0o600; i.uid = i.gid = 999
-t.addfile(i, io.BytesIO(b'f\\n'))
-t.close()`])
-    fs.chmodSync(tarPath, 0o644)
-    const out = asUser(`
-  await Image.import(${JSON.stringify(path.join(images, 'owned'))}, { runtime: rt, ref: 'owned:latest' })
-  const c = await run('owned', ['sh', '-c', 'mkdir -m 700 /data/d /data/d/sub && echo ready && sleep 300'], { runtime: rt, network: 'none', user: '999' })
-  for (let i = 0; i < 200 && !(await logs(c)).includes('ready'); i++) await new Promise((r) => setTimeout(r, 25))
-  await step('put', () => c.putArchive('/data', fs.createReadStream(${JSON.stringify(tarPath)})))
-  out.seen = (await c.exec(['sh', '-c', 'cat /data/d/sub/f; stat -c "%u:%g %a %n" /data/d /data/d/sub /data/d/sub/f'], { user: '0' })).stdout
-  await c.stop({ timeout: 1 })
-  out.upper = path.join(rt.root, 'containers', c.id, 'upper')
-  out.id = c.id`)
-    try {
-      expect(out.put).toBeUndefined()
-      expect(out.seen).toBe('f\n0:0 700 /data/d\n0:0 700 /data/d/sub\n0:0 600 /data/d/sub/f\n')
-      // Observed as root on the container's upper directory: the attributes are on the directories themselves.
-      const attr = (rel: string, name: string) => spawnSync('getfattr', ['--only-values', '-n', name, path.join(out.upper, rel)], { encoding: 'utf8' })
-      expect(attr('data/d', 'user.note').stdout).toBe('on d')
-      expect(attr('data/d/sub', 'user.note').stdout).toBe('on sub')
-      expect(attr('data/d', 'trusted.note').status).not.toBe(0)
-    } finally {
-      asUser(`await (await lib().Container.get(${JSON.stringify(out.id)}, { runtime: rt })).remove()`)
-    }
   })
 
   test("a copy or an archive replacing another id's non-empty directory with a file, inside a directory only that id may search (/data/d/x and /data/d/y, 0700 of 999, with files and a subdirectory), replaces it as a root runtime does: the old tree is removed through the keeper on the stage's fd; no stage is left", () => {
