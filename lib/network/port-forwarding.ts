@@ -11,7 +11,8 @@
 import { isIPv6 } from 'node:net'
 import { debug } from '../util/debug'
 import type { Firewall } from './nftables'
-import { ContainerRelays, hostHasIpv6, startPortRelay } from './port-relay'
+import { ContainerRelays, startPortRelay } from './port-relay'
+import { hostHasIpv6 } from './port-probe'
 import type { PortBinding } from './store'
 
 /** Makes and ends the forwarding of a container's published ports. */

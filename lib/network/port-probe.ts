@@ -7,6 +7,7 @@
  * @module
  */
 import * as dgram from 'node:dgram'
+import * as fs from 'node:fs'
 import * as net from 'node:net'
 import type { Proto } from './ports'
 
@@ -38,6 +39,19 @@ function probe(proto: Proto, ip: string, port: number): Promise<number | null> {
       })
     }
   })
+}
+
+/**
+ * Whether this host has IPv6 to listen on (an address in /proc/net/if_inet6: none when IPv6 is off
+ * or the module absent); without, a port published on every address is left without its `::` side,
+ * as Docker leaves it.
+ */
+export function hostHasIpv6(): boolean {
+  try {
+    return fs.readFileSync('/proc/net/if_inet6', 'utf8').trim() !== ''
+  } catch {
+    return false
+  }
 }
 
 /** Whether no host process holds `ip:port` (ip "" = any address). */

@@ -13,7 +13,6 @@
  *
  * @module
  */
-import * as fs from 'node:fs'
 import { isIPv6 } from 'node:net'
 import { InvalidArgumentError, SyscallError } from '../errors'
 import { closeQuietly, reapEnded } from '../sys/libc'
@@ -21,6 +20,7 @@ import { boundSocket, type BoundSocket } from '../sys/sockets'
 import { startModeProcess } from '../shim/mode-process'
 import { PortInUseError } from './errors'
 import { checkPortPrivilege, unprivilegedPortStart } from './port-privilege'
+import { hostHasIpv6 } from './port-probe'
 
 /** The relay joins and says it is ready within milliseconds; silence this long means it is stuck. */
 const startTimeoutMs = 5000
@@ -77,18 +77,6 @@ function bindHost(ip: string, port: number, proto: RelaySpec['proto']): BoundSoc
   }
 }
 
-/**
- * Whether this host has IPv6 to listen on (an address in /proc/net/if_inet6: none when IPv6 is off
- * or the module absent); without, a port published on every address is left without its `::` side,
- * as Docker leaves it.
- */
-export function hostHasIpv6(): boolean {
-  try {
-    return fs.readFileSync('/proc/net/if_inet6', 'utf8').trim() !== ''
-  } catch {
-    return false
-  }
-}
 
 /**
  * The host sockets of `spec`: its one address, or for every address ("") 0.0.0.0 and `::` on the

@@ -169,6 +169,23 @@ describe('published ports and NAT', () => {
     await svc.release(first.ref.id)
   })
 
+  test("a port on every address whose [::] side a host process holds (IPv6 alone) is EPORTINUSE naming the host, with nothing left", async () => {
+    const held = net.createServer()
+    const hp = await new Promise<number>((resolve) => held.listen({ port: 0, host: '::', ipv6Only: true }, () => resolve((held.address() as net.AddressInfo).port)))
+    const a = container('v6held')
+    try {
+      await expect(svc.connect(a.ref, a.ns.fd, 'bridge', { ports: [`${hp}:80`] })).rejects.toMatchObject({ code: 'EPORTINUSE', message: expect.stringContaining(`host port [::]:${hp}/tcp is already in use by a process on the host`) })
+      expect(svc.settings(a.ref.id)).toBeUndefined()
+      expect(execFileSync('nft', ['list', 'table', 'ip', svc.names.table]).toString()).not.toContain(`dport ${hp}`)
+      // 127.0.0.1 alone is another address: it publishes.
+      const s = await svc.connect(a.ref, a.ns.fd, 'bridge', { ports: [`127.0.0.1:${hp}:80`] })
+      expect(s.ports).toEqual({ '80/tcp': [{ hostIp: '127.0.0.1', hostPort: String(hp) }] })
+      await svc.release(a.ref.id)
+    } finally {
+      held.close()
+    }
+  })
+
   test('hairpin: containers reach published ports (their own and a neighbour\'s) through the gateway address', async () => {
     const srv = container('hairsrv')
     const cli = container('haircli')

@@ -97,7 +97,7 @@ describe('rootless networks and published ports, as an ordinary user with a subo
     expect(pidsOf(user.uid)).toEqual([])
   })
 
-  test('egress: pasta is attached to the keeper\'s namespace when the user may open /dev/net/tun, else one MINICONTAINER_NO_EGRESS warning says why at once; close() ends the helper', () => {
+  test('egress: a helper (pasta, or slirp4netns before Debian 12\'s pasta) is attached to the keeper\'s namespace when the user may open /dev/net/tun, else one MINICONTAINER_NO_EGRESS warning says why at once; close() ends the helper', () => {
     const out = asUser(
       user,
       home,
