@@ -33,13 +33,15 @@ export function firewallForwarding(fw: () => Firewall): PortForwarding {
   const relays = relayForwarding(() => '-')
   return {
     add: async (containerId, bindings) => {
-      await relays.add(containerId, ipv6Side(bindings))
-      try {
-        await fw().addPorts(containerId, bindings.filter((b) => !isIPv6(b.hostIp)))
-      } catch (err) {
-        await relays.remove(containerId)
-        throw err
-      }
+      // Side by side: the relay's spawn (a few ms) overlaps the rule's batch instead of adding to it.
+      const [relayed, ruled] = await Promise.allSettled([
+        relays.add(containerId, ipv6Side(bindings)),
+        fw().addPorts(containerId, bindings.filter((b) => !isIPv6(b.hostIp))),
+      ])
+      if (relayed.status === 'fulfilled' && ruled.status === 'fulfilled') return
+      if (relayed.status === 'fulfilled') await relays.remove(containerId)
+      if (ruled.status === 'fulfilled') await fw().removeContainer(containerId)
+      throw relayed.status === 'rejected' ? relayed.reason : (ruled as PromiseRejectedResult).reason
     },
     remove: async (containerId) => {
       await relays.remove(containerId)
