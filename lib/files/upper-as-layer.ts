@@ -8,13 +8,16 @@
  * What the tar cannot say as the tree says it (a socket, which the tar
  * drops; a name starting with `.wh.`, which its unpack reads as a whiteout;
  * an opaque mark other than "y"; an mtime outside the tar's range) makes the
- * dir not adoptable: the caller then stores the tar as before.
+ * dir not adoptable: the caller then stores the tar as before. So does a
+ * file refusing those changes (an immutable one; on an SELinux host every
+ * file's security.selinux, which no one may remove).
  *
  * Also {@link clampMtimes} (sourceDateEpoch), on the same walk. The walk
  * goes fd by fd down a {@link DirChain}, so a tree of any depth is walked.
  *
  * @module
  */
+import { SyscallError } from '../errors'
 import { AT_FDCWD, O_DIRECTORY, lgetxattr, llistxattr, lremovexattr, openat2 } from '../sys/libc'
 import { O_RDONLY, S_IFMT, S_IFSOCK, close, listdir, nameStr, setMeta, type DirEntry, type Name, type RawStat } from '../sys/fsops'
 import { DirChain } from './dir-chain'
@@ -44,13 +47,31 @@ export function upperAsUnpackedLayer(dir: string, clampTo?: Date): boolean {
       const sec = tarSeconds(st)
       if (sec < 0 || sec > USTAR_MAX_SECONDS) throw new NotAdoptable()
       if ((st.mode & S_IFMT) === S_IFSOCK || nameStr(name).startsWith('.wh.')) throw new NotAdoptable()
-      stripAttributesTheTarDrops(`/proc/self/fd/${dirfd}/${name === '' ? '.' : nameStr(name)}`, isDir(st))
       const to = clamp === undefined ? sec : Math.min(sec, clamp)
-      if (to !== st.mtimeSec || st.mtimeNsec !== 0) setMeta(dirfd, name, { mtime: { sec: to, nsec: 0 } })
+      refusedIsNotAdoptable(() => {
+        stripAttributesTheTarDrops(`/proc/self/fd/${dirfd}/${name === '' ? '.' : nameStr(name)}`, isDir(st))
+        if (to !== st.mtimeSec || st.mtimeNsec !== 0) setMeta(dirfd, name, { mtime: { sec: to, nsec: 0 } })
+      })
     })
     return true
   } catch (err) {
     if (err instanceof NotAdoptable) return false
+    throw err
+  }
+}
+
+/** Errnos of a change the file refuses (an immutable file; SELinux refuses removing security.selinux, EACCES). */
+const REFUSED = new Set(['EPERM', 'EACCES', 'ENOTSUP', 'EOPNOTSUPP'])
+
+/**
+ * Runs `change` on an entry; a change the file refuses makes the dir not adoptable: the tar path only
+ * reads it, where a thrown error failed the step.
+ */
+function refusedIsNotAdoptable(change: () => void): void {
+  try {
+    change()
+  } catch (err) {
+    if (err instanceof SyscallError && REFUSED.has(err.errno)) throw new NotAdoptable()
     throw err
   }
 }

@@ -1,0 +1,44 @@
+// upperAsUnpackedLayer on an upper dir whose files refuse the changes it makes (an attribute removed,
+// an mtime truncated): the dir is not adoptable and the caller stores the layer from its tar, which
+// only reads it, instead of the step failing ESYSCALL. An immutable file (chattr +i) stands in for
+// what refuses on other hosts: SELinux refuses every removal of security.selinux (EACCES), which
+// every file of an upper dir on such a host carries. chattr and setfattr are the independent tools.
+import { execFileSync } from 'node:child_process'
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+import { upperAsUnpackedLayer } from '../../lib/files/upper-as-layer'
+import { Scratch } from './helpers'
+
+const scratch = new Scratch()
+const immutable: string[] = []
+afterEach(() => {
+  for (const f of immutable.splice(0)) execFileSync('chattr', ['-i', f])
+  scratch.cleanup(() => {})
+})
+
+/** An upper dir holding one file with a copy-up mark (an attribute the tar drops), made immutable. */
+function upperWithImmutableFile(): { dir: string; file: string } {
+  const dir = scratch.dir('mc-upper-as-layer-')
+  const file = path.join(dir, 'kept')
+  fs.writeFileSync(file, 'data\n')
+  execFileSync('setfattr', ['-n', 'trusted.overlay.origin', '-v', '0x00', file])
+  execFileSync('chattr', ['+i', file])
+  immutable.push(file)
+  return { dir, file }
+}
+
+test('an upper dir whose file refuses the removal of an attribute is not adoptable (the tar path stores it), not a failed step', () => {
+  const { dir, file } = upperWithImmutableFile()
+  expect(upperAsUnpackedLayer(dir)).toBe(false)
+  expect(fs.readFileSync(file, 'utf8')).toBe('data\n')
+})
+
+test('an upper dir whose file refuses its mtime truncated is not adoptable, not a failed step', () => {
+  const dir = scratch.dir('mc-upper-as-layer-')
+  const file = path.join(dir, 'kept')
+  fs.writeFileSync(file, 'data\n')
+  fs.utimesSync(file, new Date(1_700_000_000_500), new Date(1_700_000_000_500)) // sub-second: truncated to the tar's seconds
+  execFileSync('chattr', ['+i', file])
+  immutable.push(file)
+  expect(upperAsUnpackedLayer(dir)).toBe(false)
+})
