@@ -43,3 +43,23 @@ test('until spares recent entries; a prune removes a failed build\'s layers and 
     fs.rmSync(ctx, { recursive: true, force: true })
   }
 })
+
+test("a prune removes the blob of each layer it removes (a failed build's step): no orphan blob is left in the store", async () => {
+  const ctx = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-build-prune-'))
+  try {
+    await expect(
+      Image.build(ctx, { runtime, network: 'none', dockerfile: { content: `FROM bb\nRUN echo half-${process.pid}-${Date.now()} > /half\nRUN exit 3\n` } }),
+    ).rejects.toMatchObject({ code: 'EBUILD' })
+    const blobsDir = path.join(runtime.root, 'blobs', 'sha256')
+    const images = new Set(runtime.images.list().flatMap((r) => r.layers))
+    const layers = fs.readdirSync(path.join(runtime.root, 'layers')).filter((n) => n.startsWith('sha256-')).map((n) => `sha256:${n.slice(7)}`)
+    const half = layers.find((d) => !images.has(d))
+    expect(half).toBeDefined()
+    expect(fs.existsSync(path.join(blobsDir, half!.slice(7)))).toBe(true) // the step's plain tar: its digest is the diffID
+    expect(await Image.pruneBuildCache({ runtime })).toMatchObject({ layersDeleted: 1 })
+    expect(runtime.images.hasLayer(half!)).toBe(false)
+    expect(fs.existsSync(path.join(blobsDir, half!.slice(7)))).toBe(false)
+  } finally {
+    fs.rmSync(ctx, { recursive: true, force: true })
+  }
+})
