@@ -19,6 +19,7 @@ import { useDefaultImageContext, useImageBuilder } from './image/image'
 import { buildImage } from './builder/builder'
 import { pruneBuildCache } from './builder/prune'
 import { collectDeadBuildScratch } from './builder/build-scratch'
+import { collectDeadThrowawayImages } from './builder/throwaway-container'
 import { collectDeadSecretDirs } from './builder/secret-files'
 import { ContainerStore } from './container/store'
 import { useDefaultContext, type ContainerContext } from './container/context'
@@ -183,7 +184,7 @@ export class Runtime implements ContainerContext, AsyncDisposable {
    * containers, unfinished creates (like a daemon's recovery at start), and
    * the networks and volumes of compose projects whose owner process died;
    * once it has resolved, in the background, the temporary files (and tmpfs
-   * secret files) of builds whose process died.
+   * secret files) and throwaway images of builds whose process died.
    */
   ready(): Promise<void> {
     if (!this.recovered) {
@@ -196,11 +197,12 @@ export class Runtime implements ContainerContext, AsyncDisposable {
     return this.recovered
   }
 
-  /** Removes the temporary files (and tmpfs secret directories) of build processes that no longer run. */
+  /** Removes the temporary files (and tmpfs secret directories) and throwaway images of build processes that no longer run. */
   private collectDeadBuilds(): void {
     try {
       collectDeadBuildScratch(this.root, (dir) => (this.userIds ? this.userIds.removeTree(dir) : removeTreeAt(dir)))
       collectDeadSecretDirs(!!this.userIds)
+      collectDeadThrowawayImages(this.images).catch((err: Error) => debug('collecting dead builds\' throwaway images on %s failed: %s', this.root, err.message))
     } catch (err) {
       debug('collecting dead builds\' files on %s failed: %s', this.root, (err as Error).message)
     }

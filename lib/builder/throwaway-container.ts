@@ -11,7 +11,16 @@ import { Container } from '../container/container'
 import type { ContainerContext } from '../container/context'
 import type { RunOptions } from '../container/types'
 import type { HostBind, ImageConfig } from '../image/store'
+import { debug } from '../util/debug'
 import type { PendingWork } from '../util/pending-work'
+import { ownerIsDead, processOwnedName } from '../util/process-owned-names'
+
+/**
+ * The label that marks a throwaway image and names its maker, `<pid>-<start>-<random>`: a build killed
+ * (SIGKILL) before it removed the image leaves it, and the next runtime start on the root removes it
+ * ({@link collectDeadThrowawayImages}). The random part keeps its id its own, even beside an identical build's.
+ */
+const ownerLabel = 'minicontainer.build.throwaway'
 
 /** What a stage's container is made of. */
 export interface StageImage {
@@ -27,8 +36,8 @@ export interface StageImage {
  * before it returns), so the next step does not wait for their files' deletion.
  */
 export async function withThrowawayContainer<T>(rt: ContainerContext, image: StageImage, cmd: string[], options: Omit<RunOptions, 'entrypoint'>, use: (c: Container) => Promise<T>, later?: PendingWork): Promise<T> {
-  // A unique history entry keeps this throwaway image's id its own, even beside an identical build's.
-  const temp = rt.images.putImage(image.layers, image.config, { hostBinds: image.hostBinds, history: [{ comment: `minicontainer build ${randomBytes(8).toString('hex')}` }] })
+  const labels = { ...image.config.labels, [ownerLabel]: `${processOwnedName('')}-${randomBytes(8).toString('hex')}` }
+  const temp = rt.images.putImage(image.layers, { ...image.config, labels }, { hostBinds: image.hostBinds })
   let container: Container | undefined
   try {
     container = await Container.create(temp.id, cmd, { ...options, runtime: rt, entrypoint: [] })
@@ -41,4 +50,19 @@ export async function withThrowawayContainer<T>(rt: ContainerContext, image: Sta
     if (later) later.track(removal.catch(() => {})) // nobody would see the error of a throwaway's removal: the build has moved on
     else await removal
   }
+}
+
+/**
+ * Removes the throwaway images of build processes that no longer run (killed before their step's end);
+ * returns how many. Their containers are gone by then: a dead owner's containers are collected first.
+ */
+export async function collectDeadThrowawayImages(images: ContainerContext['images']): Promise<number> {
+  const dead = images.list().filter((r) => {
+    const owner = r.config.labels?.[ownerLabel]
+    return owner !== undefined && ownerIsDead(owner)
+  })
+  for (const r of dead) {
+    await images.forgetUnnamed(r.id).catch((err: Error) => debug('could not remove the dead build\'s throwaway image %s: %s', r.id, err.message))
+  }
+  return dead.length
 }

@@ -31,7 +31,12 @@ export function namesOfDeadProcesses(dir: string, prefix: string, pidOnly?: RegE
     const rest = name.slice(prefix.length)
     const legacy = pidOnly?.exec(rest)
     if (legacy) return processStartTime(Number(legacy[1])) === undefined
-    const owner = /^(\d+)-(\d+)(?:-|$)/.exec(rest)
-    return !!owner && !isAlive(Number(owner[1]), owner[2])
+    return ownerIsDead(rest)
   })
+}
+
+/** Whether a name that begins with `<pid>-<start>` (a {@link processOwnedName} without its prefix) names a process that no longer runs. */
+export function ownerIsDead(name: string): boolean {
+  const owner = /^(\d+)-(\d+)(?:-|$)/.exec(name)
+  return !!owner && !isAlive(Number(owner[1]), owner[2])
 }

@@ -10,7 +10,7 @@ import * as fs from 'node:fs'
 import * as http from 'node:http'
 import * as path from 'node:path'
 import type { AddressInfo } from 'node:net'
-import { Runtime } from '../../lib'
+import { Container, Image, Runtime } from '../../lib'
 import { scratchPath } from '../../lib/builder/build-scratch'
 import { makeSecretDir } from '../../lib/builder/secret-files'
 import { sleep, useRuntime } from '../helpers'
@@ -108,4 +108,88 @@ test("the tmpfs secret directory of a build killed before its RUN started is rem
   } finally {
     for (const dir of [live, dead]) fs.rmSync(dir, { recursive: true, force: true })
   }
+})
+
+/** Every path under `root` (as "rel/path"), but not inside the store's layers, which a RUN never adds to before its step ends. */
+function rootTree(root: string): string[] {
+  const out: string[] = []
+  const walk = (rel: string) => {
+    for (const e of fs.readdirSync(path.join(root, rel), { withFileTypes: true })) {
+      const p = rel ? `${rel}/${e.name}` : e.name
+      out.push(p)
+      if (e.isDirectory() && !/^layers\/[^/]/.test(p) && p.split('/').length < 6) walk(p)
+    }
+  }
+  walk('')
+  return out.sort()
+}
+
+/** Whether a container of the test's runtime runs (a build's RUN). */
+async function aContainerRuns(): Promise<boolean> {
+  const all = await Container.list({ runtime, all: true })
+  return (await Promise.all(all.map((c) => c.inspect().catch(() => undefined)))).some((i) => i?.state.running)
+}
+
+/** Mount points under `root`. */
+function mountsUnder(root: string): string[] {
+  return fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4]).filter((m) => m?.startsWith(root + '/'))
+}
+
+test("a build SIGKILLed during a RUN leaves no throwaway image, container, upper dir, mount, scratch or lock file once the next runtime's ready() resolves", async () => {
+  const ctx = context({})
+  const images = async () => (await Image.list({ runtime })).map((i) => i.id).sort()
+  // A build before makes what stays on a root once made (the init layer, the lock directories).
+  await Image.build(ctx, { runtime, network: 'none', noCache: true, dockerfile: { content: 'FROM bb\nRUN true\n' } })
+  const imagesBefore = await images()
+  const treeBefore = rootTree(runtime.root)
+  const child = spawnNode(
+    `const { Image, Runtime } = lib()
+    const runtime = new Runtime({ root: ${JSON.stringify(runtime.root)} })
+    Image.build(${JSON.stringify(ctx)}, { runtime, network: 'none', noCache: true, dockerfile: { content: 'FROM bb\\nRUN sleep 600\\n' } }).catch((e) => { console.error(e); process.exit(3) })`,
+    { stdio: 'inherit' },
+  )
+  try {
+    const deadline = Date.now() + 60_000
+    while (!(await aContainerRuns())) {
+      if (Date.now() > deadline || child.exitCode !== null) throw new Error('the child build did not reach its RUN')
+      await sleep(50)
+    }
+    expect((await images()).length).toBeGreaterThan(imagesBefore.length) // the RUN's throwaway image, as the test's premise
+    child.kill('SIGKILL')
+    await new Promise((r) => (child.signalCode !== null ? r(null) : child.once('exit', r)))
+
+    const next = new Runtime({ root: runtime.root })
+    await next.ready()
+    const added = () => rootTree(runtime.root).filter((p) => !treeBefore.includes(p))
+    await eventually(() => added().length === 0, 'what the killed build left').catch(() => {})
+    expect(added()).toEqual([])
+    expect(await images()).toEqual(imagesBefore)
+    expect(await Container.list({ runtime, all: true })).toEqual([])
+    expect(mountsUnder(runtime.root)).toEqual([])
+  } finally {
+    child.kill('SIGKILL')
+  }
+})
+
+test('a build aborted by its signal during a RUN leaves no throwaway image, container, upper dir, mount, scratch or lock file once it rejects', async () => {
+  const ctx = context({})
+  await Image.build(ctx, { runtime, network: 'none', noCache: true, dockerfile: { content: 'FROM bb\nRUN true\n' } })
+  const imagesBefore = (await Image.list({ runtime })).map((i) => i.id).sort()
+  const treeBefore = rootTree(runtime.root)
+  const abort = new AbortController()
+  const build = Image.build(ctx, { runtime, network: 'none', noCache: true, signal: abort.signal, dockerfile: { content: 'FROM bb\nRUN sleep 600\n' } })
+  const deadline = Date.now() + 30_000
+  while (!(await aContainerRuns())) {
+    if (Date.now() > deadline) throw new Error('the build did not reach its RUN')
+    await sleep(20)
+  }
+  abort.abort()
+  await expect(build).rejects.toMatchObject({ code: 'EABORTED' })
+  // The container's files go from trash/ in the background, as any removed container's.
+  const added = () => rootTree(runtime.root).filter((p) => !treeBefore.includes(p))
+  await eventually(() => added().length === 0, 'what the aborted build left').catch(() => {})
+  expect(added()).toEqual([])
+  expect((await Image.list({ runtime })).map((i) => i.id).sort()).toEqual(imagesBefore)
+  expect(await Container.list({ runtime, all: true })).toEqual([])
+  expect(mountsUnder(runtime.root)).toEqual([])
 })
