@@ -309,7 +309,9 @@ describe('rootless networks and published ports, as an ordinary user with a subo
     await first.wait()
     const [keeper] = keepers()
     process.kill(keeper, 'SIGKILL')
-    while (!/^\\d+ \\(.*\\) Z/.test(fs.readFileSync('/proc/' + keeper + '/stat', 'utf8'))) await new Promise((r) => setTimeout(r, 10))
+    // Dead: a zombie, or already reaped by the runtime (its stat gone).
+    const dead = () => { try { return /^\\d+ \\(.*\\) Z/.test(fs.readFileSync('/proc/' + keeper + '/stat', 'utf8')) } catch { return true } }
+    while (!dead()) await new Promise((r) => setTimeout(r, 10))
     await step('onNetwork', () => run('bb', ['true'], { runtime: rt }))
     await step('none', () => run('bb', ['true'], { runtime: rt, network: 'none' }))
     out.keepersAfter = keepers().length
