@@ -51,6 +51,13 @@ export class CgroupService {
   private ownerRecorded = false
 
   /**
+   * Containers whose cgroup this runtime removed since it last made it: a container's cgroup is
+   * released when its exit is settled and again when it is removed (which must also cover exits no
+   * process of ours saw), and the second release has nothing left to remove (8 rmdirs on v1).
+   */
+  private readonly released = new Set<string>()
+
+  /**
    * @param scope - the runtime's parent cgroup name; @param detect - the layout (tests pass a fake one);
    * @param root - the runtime's root, recorded as the scope's owner so that the scope can be collected once the root is gone
    */
@@ -92,6 +99,7 @@ export class CgroupService {
       return undefined
     }
     const rel = this.rel(id)
+    this.released.delete(id)
     driver.create(rel, res, opts.devices)
     if (this.root && !this.ownerRecorded) {
       recordScopeOwner(this.scope, this.root, this.scopeDirs(driver, this.scope))
@@ -110,12 +118,30 @@ export class CgroupService {
     return driver?.exists(this.rel(id)) ? { joinFiles: driver.joinFiles(this.rel(id)) } : undefined
   }
 
-  /** Removes the container's cgroup once its last process is gone (the kernel may take a moment to let go). */
-  async release(id: string): Promise<void> {
+  /**
+   * Removes the container's cgroup once its last process is gone (the kernel may take a moment to let
+   * go). `last`: the container itself is being removed, and nothing of it is remembered after.
+   */
+  async release(id: string, opts: { last?: boolean } = {}): Promise<void> {
     this.marks.delete(id)
     const driver = this.driver
     if (!driver) return
-    for (let i = 0; i < 100 && !driver.remove(this.rel(id)); i++) await delay(10)
+    const gone = this.stillReleased(driver, id)
+    this.released.delete(id)
+    if (gone) return
+    let removed = false
+    for (let i = 0; i < 100 && !(removed = driver.remove(this.rel(id))); i++) await delay(10)
+    if (removed && !opts.last) this.released.add(id)
+  }
+
+  /**
+   * Whether this runtime removed the container's cgroup and nobody made it again since: one lookup
+   * instead of an rmdir per hierarchy. Another process may have started the container again meanwhile
+   * (its cgroup is then made in every hierarchy, the first included), and that run may have ended
+   * without anyone seeing it: then the cgroup is there, and is removed.
+   */
+  private stillReleased(driver: CgroupDriver, id: string): boolean {
+    return this.released.has(id) && !fs.existsSync(path.dirname(driver.joinFiles(this.rel(id))[0]!))
   }
 
   /** Whether the kernel's OOM killer killed a process of the container (memory.events / memory.oom_control). */
@@ -205,7 +231,7 @@ export class CgroupService {
   async removeScope(): Promise<void> {
     const driver = this.driver
     if (!driver) return
-    for (const id of driver.children(this.scope)) await this.release(id)
+    for (const id of driver.children(this.scope)) await this.release(id, { last: true })
     if (driver.remove(this.scope)) forgetScopeOwner(this.scope)
     this.ownerRecorded = false
   }

@@ -5,7 +5,7 @@ import { Container, Image, Runtime, run } from '../../lib'
 import { runtimeTag } from '../../lib/network/names'
 import { destroyRuntime, sleep, tempRuntime, text } from '../helpers'
 import { runNodeSync } from '../tools/node-child'
-import { countSyscalls } from '../tools/strace'
+import { countSyscalls, syscallsOnPaths } from '../tools/strace'
 import { resolveResources } from '../../lib/cgroups/resources'
 import { devicePolicy } from '../../lib/cgroups/device-rules'
 import { insidePath, isV2 } from './host-view'
@@ -207,4 +207,31 @@ test('a runtime that ended without close() leaves its scope until its root is go
   await destroyRuntime(next)
   expect(findCgroupDirs(scope)).toEqual([])
   expect(fs.existsSync(`/run/minicontainer-host/cgroups/${scope}`)).toBe(false)
+})
+
+test("a container's cgroup is removed once: its removal after an exit this runtime released makes no rmdir", async () => {
+  const c = await run('host', ['sleep', '30'], { runtime, network: 'none' })
+  const dirs = containerDirs(c.id)
+  await c.kill('SIGKILL')
+  await c.wait()
+  for (let i = 0; i < 100 && containerDirs(c.id).length; i++) await sleep(20)
+  expect(containerDirs(c.id)).toEqual([])
+  // Before: the removal released the run again, an rmdir per hierarchy answered ENOENT.
+  const calls = await syscallsOnPaths(process.pid, dirs, () => c.remove())
+  expect(calls.filter((l) => /rmdir\(/.test(l))).toEqual([])
+})
+
+test("a container's cgroup made again by another runtime after this one released it (a start there that died) is removed with the container", async () => {
+  const c = await run('host', ['true'], { runtime, network: 'none' })
+  await c.wait()
+  for (let i = 0; i < 100 && containerDirs(c.id).length; i++) await sleep(20)
+  expect(containerDirs(c.id)).toEqual([])
+  // Another runtime on the root (as another process would) makes its cgroup for a start that then never runs.
+  const other = new Runtime({ root: runtime.root })
+  await other.ready()
+  other.cgroups.prepare(c.id, resolveResources({}, 2), { readOnly: false, devices: devicePolicy({ privileged: false }) })
+  expect(containerDirs(c.id).length).toBeGreaterThan(0)
+  await c.remove()
+  expect(containerDirs(c.id)).toEqual([])
+  await other.close()
 })
