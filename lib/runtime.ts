@@ -235,6 +235,7 @@ export class Runtime implements ContainerContext, AsyncDisposable {
       await this.networks.destroy()
       await this.cgroups.removeScope()
     }
+    this.cgroups.close()
     this.networks.close()
     await drainShimPool()
     if (removeRoot) this.removeRoot(running)

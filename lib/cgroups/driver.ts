@@ -66,6 +66,8 @@ export interface CgroupDriver {
   pids(rel: string): number[]
   /** How the container's own view of its cgroups is mounted at /sys/fs/cgroup (in its cgroup namespace). */
   containerMounts(readOnly: boolean): MountOp[]
+  /** Lets go of what the driver holds for later cgroups (v2: its loaded device programs); the cgroups it made stay as they are. */
+  close(): void
 }
 
 /** Reads a cgroup file, trimmed; undefined when it does not exist. */

@@ -236,6 +236,11 @@ export class CgroupService {
     this.ownerRecorded = false
   }
 
+  /** Lets go of what the backend holds for later starts (v2's loaded device programs); running containers keep their rules. */
+  close(): void {
+    this.backend?.close()
+  }
+
   /**
    * Removes the scopes of runtimes whose root directory is gone (their
    * process ended without close()), with the empty cgroups left in them;

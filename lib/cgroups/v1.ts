@@ -201,6 +201,8 @@ export class V1Driver implements CgroupDriver {
     return ops
   }
 
+  close(): void {}
+
   /** A file of the cgroup `rel` in the hierarchy holding `controller` (a path that does not exist when there is none). */
   private file(controller: string, rel: string, name: string): string {
     const h = this.byController.get(controller)

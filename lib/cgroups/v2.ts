@@ -12,7 +12,7 @@ import { MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY } from '../sys/libc'
 import {
   childDirs, makeDir, makeFreshDir, readKeyed, readNumber, readPids, readValue, removeDir, withUndo, writeValue, type CgroupCounters, type CgroupDriver,
 } from './driver'
-import { attachDeviceRules } from './device-attach'
+import { DevicePrograms } from './device-attach'
 import type { DevicePolicy } from './device-rules'
 import { enableAtRoot } from './namespace-root'
 import { needed } from './needs'
@@ -25,6 +25,7 @@ const wanted = ['cpuset', 'cpu', 'io', 'memory', 'pids']
 /** cgroup v2, rooted at `mountPoint` (normally /sys/fs/cgroup). */
 export class V2Driver implements CgroupDriver {
   readonly layout = 'v2' as const
+  private readonly devicePrograms = new DevicePrograms()
 
   constructor(
     private readonly mountPoint: string,
@@ -48,7 +49,7 @@ export class V2Driver implements CgroupDriver {
         made.push(dir)
         this.apply(rel, res)
         // A privileged container gets no program: only its ancestors' (if any) apply.
-        if (!devices.allowAll) attachDeviceRules(dir, devices.rules)
+        if (!devices.allowAll) this.devicePrograms.attach(dir, devices.rules)
       },
       () => made.reverse().forEach(removeDir),
     )
@@ -161,6 +162,10 @@ export class V2Driver implements CgroupDriver {
   containerMounts(readOnly: boolean): MountOp[] {
     const flags = MS_NOSUID | MS_NOEXEC | MS_NODEV | (readOnly ? MS_RDONLY : 0)
     return [{ kind: 'mount', type: 'cgroup2', source: 'cgroup', target: '/sys/fs/cgroup', flags, data: '' }]
+  }
+
+  close(): void {
+    this.devicePrograms.close()
   }
 
   private dir(rel: string): string {

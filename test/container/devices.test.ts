@@ -23,6 +23,7 @@ import { CgroupService } from '../../lib/cgroups'
 import { detectLayout } from '../../lib/cgroups/layout'
 import { busyboxRootfs, destroyRuntime, runOutput, tempRuntime, text } from '../helpers'
 import { startPrivateDocker, type PrivateDocker } from '../tools/docker-engine'
+import { countSyscalls } from '../tools/strace'
 
 const ref = 'mc-devs-bb:1'
 const hostLayout = detectLayout()
@@ -244,4 +245,47 @@ test.each([
   const before = (await Container.list({ runtime: v1, all: true })).length
   await expect(Container.create(ref, ['true'], { runtime: v1, devices: [device as string] })).rejects.toMatchObject({ code: 'EINVALID', message: expect.stringMatching(message) })
   expect(await Container.list({ runtime: v1, all: true })).toHaveLength(before)
+})
+
+/** How many fds of this process are loaded BPF programs. */
+function bpfProgramFds(): number {
+  return fs.readdirSync('/proc/self/fd').filter((fd) => {
+    try {
+      return fs.readlinkSync(`/proc/self/fd/${fd}`) === 'anon_inode:bpf-prog'
+    } catch {
+      return false // the directory's own fd, closed meanwhile
+    }
+  }).length
+}
+
+test('cgroup v2: the device program is loaded once per rule set and attached to each container; the runtime closes it', async () => {
+  const runtime = tempRuntime()
+  const scope = `minicontainer-devprog-${path.basename(runtime.root)}`
+  Object.assign(runtime, { cgroups: new CgroupService(scope, () => ({ name: 'v2', mountPoint: unified, controllers: new Set<string>(), ownPath: '/' })) })
+  const before = bpfProgramFds()
+  try {
+    await Image.import(path.join(work, 'image.tar'), { runtime, ref, config: { cmd: ['/bin/sh'] } })
+    const start = async (opts: { deviceCgroupRules?: string[] } = {}) => {
+      const c = await run(ref, ['sh', '-c', '(: > /devs/kmsg) 2>/dev/null && echo opened || echo refused'], { runtime, network: 'none', ...opts })
+      expect(await c.wait()).toEqual({ exitCode: 0 })
+      const out = await text(c.logs())
+      await c.remove()
+      return out.trim()
+    }
+    expect(await start()).toBe('refused')
+    // Two more with the same rules: one attach each (bpf(BPF_PROG_ATTACH)), no load (bpf(BPF_PROG_LOAD)).
+    const counts = await countSyscalls(process.pid, ['bpf'], async () => {
+      expect(await start()).toBe('refused')
+      expect(await start()).toBe('refused')
+    })
+    expect(counts.bpf).toBe(2)
+    // Other rules, another program: the rules of each container are its own.
+    expect(await start({ deviceCgroupRules: ['c 1:11 w'] })).toBe('opened')
+    expect(await start()).toBe('refused')
+    expect(bpfProgramFds()).toBe(before + 2)
+  } finally {
+    await destroyRuntime(runtime)
+  }
+  // Closed with the runtime (the containers' cgroups held them while they ran).
+  expect(bpfProgramFds()).toBe(before)
 })
