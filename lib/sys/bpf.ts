@@ -49,6 +49,9 @@ const ProgAttachAttr = koffi.struct({
   replace_bpf_fd: 'uint32',
 })
 
+/** How many times a load is tried while signals interrupt the verifier. */
+const loadTries = 20
+
 /** Verifier messages kept when a load fails (they say which instruction it refused). */
 const logSize = 4096
 
@@ -58,6 +61,19 @@ function bpf(cmd: number, type: TypeObject, attr: object, what: string): number 
   const r = Number(syscall(nr, 'int', cmd, koffi.pointer(type), attr, 'uint', koffi.sizeof(type)))
   if (r < 0) throw new SyscallError(what, errnoName(koffi.errno()))
   return r
+}
+
+/**
+ * Loads without the verifier's log, again when it gave up because a signal was pending (EAGAIN: any
+ * signal Node handles, a shim's SIGCHLD as often as not, while the verifier runs), as libbpf does.
+ */
+function loadInterruptible(attr: object): number {
+  for (let tries = 1; ; tries++)
+    try {
+      return bpf(BPF_PROG_LOAD, ProgLoadAttr, attr, 'bpf(BPF_PROG_LOAD) of the device program')
+    } catch (err) {
+      if (!(err instanceof SyscallError && (err.errno === 'EAGAIN' || err.errno === 'EWOULDBLOCK')) || tries >= loadTries) throw err
+    }
 }
 
 /**
@@ -72,7 +88,7 @@ export function loadDeviceProgram(insns: Buffer, license: string): number {
     prog_ifindex: 0, expected_attach_type: BPF_CGROUP_DEVICE,
   }
   try {
-    return bpf(BPF_PROG_LOAD, ProgLoadAttr, attr, 'bpf(BPF_PROG_LOAD) of the device program')
+    return loadInterruptible(attr)
   } catch (err) {
     if (!(err instanceof SyscallError) || err.errno !== 'EINVAL' && err.errno !== 'EACCES') throw err
     // Again with the verifier's log, to say why (only on failure: the log costs time).
