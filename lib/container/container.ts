@@ -365,7 +365,7 @@ export class Container implements AsyncDisposable {
   }> {
     const view = await this.openFilesystem()
     try {
-      const result = await files.getArchive(view.root, containerPath, this.runtime.userIds?.sourceReads())
+      const result = await files.getArchive(view.root, containerPath, this.runtime.userIds?.sourceReads(), this.runtime.userIds?.insideIds())
       result.stream.once('close', () => void view.release())
       return result
     } catch (err) {

@@ -25,6 +25,7 @@ import { restoreMtime, tempName } from './tree'
 import { directWrites, openStageAndLanding, removeStageQuietly, type LandingWrites } from './landing'
 import { checkMergeWritable, mergeInto } from './merge'
 import { ArchiveWalker } from './archive-walker'
+import type { InsideIds } from './owner-ledger'
 import { openDirThrough, openerThrough, type SourceReads } from './source-reads'
 import { PathChain } from './path-chain'
 import { decompressed, toNodeReadable } from './tar-streams'
@@ -39,9 +40,12 @@ const CONFINED = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS
  * entry is the path's last component ("etc", "etc/hosts", ...); a path ending
  * in "/." (or the root) gives the directory's contents. A final symlink is
  * archived as the link itself unless the path ends in "/". `reads` opens the
- * regular files the caller may not (a rootless runtime's keeper).
+ * regular files the caller may not (a rootless runtime's keeper); `ids` turns
+ * the files' host ids into the ids the container sees (a rootless runtime's
+ * namespace), so the headers carry the container's owners, as a root
+ * runtime's (and Docker's) do.
  */
-export async function getArchive(root: string, p: string, reads?: SourceReads): Promise<{ stream: Readable; stat: PathStat }> {
+export async function getArchive(root: string, p: string, reads?: SourceReads, ids?: InsideIds): Promise<{ stream: Readable; stat: PathStat }> {
   const side = containerSide(root)
   let o: ReturnType<typeof openPath>
   let parsed: ReturnType<typeof parsePath>
@@ -56,7 +60,7 @@ export async function getArchive(root: string, p: string, reads?: SourceReads): 
   const pack = tar.pack()
   const contents = isDir(o.stat) && (parsed.dotSuffix || parsed.base === '')
   const top = parsed.base === '' ? '.' : parsed.base
-  const walker = new ArchiveWalker(pack, false, undefined, reads)
+  const walker = new ArchiveWalker(pack, false, ids, reads)
   ;(async () => {
     try {
       if (contents) {

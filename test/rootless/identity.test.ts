@@ -13,6 +13,7 @@ import { execFileSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
+import * as tar from 'tar-stream'
 import { Container, Image, run } from '../../lib'
 import { busyboxRootfs, destroyRuntime, tempRuntime } from '../helpers'
 import { startRegistry } from '../tools/registry'
@@ -65,6 +66,25 @@ function imageDir(parent: string, name: string, extra: (dir: string) => void = (
   fs.chownSync(path.join(dir, 'data'), 999, 999)
   extra(dir)
   return dir
+}
+
+/** Each entry's "uid:gid" by name (a trailing slash dropped). */
+async function tarOwners(tarBytes: Buffer): Promise<Record<string, string>> {
+  const owners: Record<string, string> = {}
+  const extract = tar.extract()
+  extract.on('entry', (h, stream, next) => {
+    owners[h.name.replace(/\/$/, '')] = `${h.uid}:${h.gid}`
+    stream.resume()
+    stream.on('end', next)
+  })
+  await new Promise<void>((resolve, reject) => extract.on('finish', resolve).on('error', reject).end(tarBytes))
+  return owners
+}
+
+async function streamBytes(stream: NodeJS.ReadableStream): Promise<Buffer> {
+  const chunks: Buffer[] = []
+  for await (const d of stream) chunks.push(d as Buffer)
+  return Buffer.concat(chunks)
 }
 
 describe('rootless identity, as an ordinary user with a subordinate range', () => {
@@ -570,6 +590,36 @@ describe('rootless identity, as an ordinary user with a subordinate range', () =
   await c.remove()`)
     expect(out.made).toEqual({ exitCode: 0 })
     expect(out.commit).toEqual({ code: 'EUNSUPPORTED', message: expect.stringMatching(/user\.note \(over 512 bytes\).*chmod o\+r/) })
+  })
+
+  test("getArchive's headers carry the owners the container sees (0 for root's files, 999 for 999's), as a root runtime's do for the same image, not their host ids", async () => {
+    const paths = ['/etc/passwd', '/data']
+    const out = asUser(`
+  await Image.import(${JSON.stringify(path.join(images, 'owned'))}, { runtime: rt, ref: 'owned:latest' })
+  const c = await run('owned', ['true'], { runtime: rt, network: 'none' })
+  await c.wait()
+  out.tars = []
+  for (const p of ${JSON.stringify(paths)}) {
+    const chunks = []
+    for await (const d of (await c.getArchive(p)).stream) chunks.push(d)
+    out.tars.push(Buffer.concat(chunks).toString('base64'))
+  }
+  await c.remove()`)
+    const rootless = await Promise.all(out.tars.map((b: string) => tarOwners(Buffer.from(b, 'base64'))))
+    const rootRt = tempRuntime('mc-rl-getarch-')
+    try {
+      await Image.import(path.join(images, 'owned'), { runtime: rootRt, ref: 'owned:latest' })
+      const c = await run('owned', ['true'], { runtime: rootRt, network: 'none' })
+      await c.wait()
+      const asRoot = []
+      for (const p of paths) asRoot.push(await tarOwners(await streamBytes((await c.getArchive(p)).stream)))
+      await c.remove()
+      expect(rootless).toEqual(asRoot)
+    } finally {
+      await destroyRuntime(rootRt)
+    }
+    expect(rootless[0]).toEqual({ passwd: '0:0' })
+    expect(rootless[1]).toMatchObject({ data: '999:999', 'data/suid': '999:999', 'data/attr': '999:999' })
   })
 
   test('commit records the owners as the container saw them (999, root), not their host ids', () => {
