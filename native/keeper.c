@@ -20,6 +20,7 @@
  *   verbs    mapped                  the maps are written: check them
  *            chown <dir> <record>... owners and set-id modes of <dir>'s entries (own_entry's records)
  *            rmtree <path>           remove <path> and everything below it
+ *            chownat <record>...     with a directory fd: chown's records below it
  *            netns                   unshare the runtime's network namespace (once; lo up): Node
  *                                    reaches it as /proc/<keeper>/ns/net, owned by ns/user
  *            mknetns                 a new network namespace for a container, owned by the keeper's
@@ -246,20 +247,19 @@ static int own_entry(int dirfd, const char *record) {
   return r < 0 && errno != ENOENT ? -1 : 0;
 }
 
-/* The records from `p` to `end`, one pass; answers how many were done, or the first failure. */
+/* The records from `p` to `end` below `dirfd`, one pass; answers how many were done, or the first failure. */
+static void own_entries(int dirfd, const char *shown, const char *p, const char *end) {
+  long done = 0;
+  for (; p < end; p += strlen(p) + 1, done++)
+    if (own_entry(dirfd, p) < 0) return answer("E %d\tchown %s: %.200s", errno, shown, p);
+  answer("OK %ld", done);
+}
+
 static void chown_pass(const char *dir, const char *p, const char *end) {
   int dirfd = open(dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (dirfd < 0) return answer_errno(errno, "open", dir);
-  long done = 0;
-  for (; p < end; p += strlen(p) + 1, done++) {
-    if (own_entry(dirfd, p) < 0) {
-      answer("E %d\tchown %s: %.200s", errno, dir, p);
-      close(dirfd);
-      return;
-    }
-  }
+  own_entries(dirfd, dir, p, end);
   close(dirfd);
-  answer("OK %ld", done);
 }
 
 /* Removes everything in the directory `fd` (closed here), depth first, never following a symlink. */
@@ -562,6 +562,8 @@ static __attribute__((noreturn)) void serve(void) {
     if (n <= 0) _exit(0); /* Node closed the channel, or died */
     if (!strcmp(f[0], "mapped") && n == 1) check_mapped();
     else if (!strcmp(f[0], "chown") && n >= 2) chown_pass(f[1], n > 2 ? f[2] : end, end);
+    /* A putArchive's landing directory (its fd, resolved confined), once merged: the archive's owners, each record below it (IN_LAYER). */
+    else if (!strcmp(f[0], "chownat") && passed_count == 1) own_entries(passed_fd[0], "(stage)", n > 1 ? f[1] : end, end);
     else if (!strcmp(f[0], "rmtree") && n == 2 && f[1][0] == '/') remove_tree(f[1]);
     else if (!strcmp(f[0], "netns") && n == 1) hold_netns();
     else if (!strcmp(f[0], "mknetns") && n == 1) make_netns();

@@ -27,6 +27,7 @@ import { checkMergeWritable, mergeInto } from './merge'
 import { ArchiveWalker } from './archive-walker'
 import type { InsideIds } from './owner-ledger'
 import { openDirThrough, openerThrough, type SourceReads } from './source-reads'
+import { OwnerLedger } from './owner-ledger'
 import { PathChain } from './path-chain'
 import { decompressed, toNodeReadable } from './tar-streams'
 import { entryParts, extractEach, writableEntryTypes, writeOver, type EntryHeader, type TarEntry } from './tar-extract'
@@ -157,12 +158,14 @@ async function extractInto(
     try {
       const fd = stagefd
       const parents = stagedParents(fd, implicit)
+      const owners = writes.giveOwners ? new OwnerLedger() : undefined
       try {
-        await extractEach(source, fd, CONFINED, (entry, dirs) => extractEntry(fd, entry, opts, parents, implicit, dirs), { ...opts, xattrs: true })
+        await extractEach(source, fd, CONFINED, (entry, dirs) => extractEntry(fd, entry, opts, parents, implicit, dirs, owners), { ...opts, xattrs: true })
       } finally {
         parents.close()
       }
       opts.signal?.throwIfAborted()
+      if (owners) writes.fitOwners?.(owners)
       checkMergeWritable(stagefd, landing, (rel) => side.display(path.posix.join(dirPath, rel)), reads)
       merging = true
       await mergeInto(stagefd, landing, {
@@ -177,9 +180,14 @@ async function extractInto(
         keepDestMeta: (rel) => implicit.has(rel),
         followLinkDir: (rel) => {
           if (!implicit.has(rel)) return undefined
-          return openInMaybe(side, path.posix.join(dirPath, rel), O_PATH | O_DIRECTORY, open)
+          const target = openInMaybe(side, path.posix.join(dirPath, rel), O_PATH | O_DIRECTORY, open)
+          // Below a followed symlink the owners' records, resolved without following one, would not reach: those stay the caller's.
+          if (target !== undefined) owners?.forget(rel)
+          return target
         },
       })
+      // The archive's owners, once every entry is in place: given in the stage, they would shut the user out of the merge.
+      if (owners?.size) writes.giveOwners!(landing, owners)
     } finally {
       close(landing)
     }
@@ -201,7 +209,7 @@ function stagedParents(stagefd: number, implicit: Set<string>): PathChain {
   return new PathChain(stagefd, { flags: O_PATH, resolve: CONFINED, made: (rel) => implicit.add(rel) })
 }
 
-async function extractEntry(stagefd: number, entry: TarEntry, opts: PutArchiveOptions, parents: PathChain, implicit: Set<string>, dirs: [string, EntryHeader][]): Promise<void> {
+async function extractEntry(stagefd: number, entry: TarEntry, opts: PutArchiveOptions, parents: PathChain, implicit: Set<string>, dirs: [string, EntryHeader][], owners?: OwnerLedger): Promise<void> {
   const h = entry.header
   const type = h.type ?? 'file'
   const drain = async () => {
@@ -220,4 +228,6 @@ async function extractEntry(stagefd: number, entry: TarEntry, opts: PutArchiveOp
   implicit.delete(rel) // in the archive now, whatever made it before
   const meta = { uid: opts.chown?.uid ?? h.uid ?? 0, gid: opts.chown?.gid ?? h.gid ?? 0, mtime: h.mtime ?? new Date(), mode: (h.mode ?? 0o644) & 0o7777 }
   await writeOver({ rootfd: stagefd, resolve: CONFINED, pfd, name, label: 'archive entry' }, entry, meta, rel, dirs)
+  // A hard link shares its target's inode, and owner.
+  if (type !== 'link') owners?.record(rel, meta)
 }

@@ -12,6 +12,7 @@
  */
 import { AT_REMOVEDIR, close, copyMeta, listdir, mkdirat, renameat2, unlinkat, type Name } from '../sys/fsops'
 import { openDirThrough, type SourceReads } from './source-reads'
+import type { OwnerLedger } from './owner-ledger'
 import { removeTree, removeTreeQuietly } from './tree'
 
 /** The calls a copy makes on the directories it lands in (fds of directories, single names). */
@@ -26,6 +27,14 @@ export interface LandingWrites {
   copyMeta(srcfd: number, dstfd: number, flags: number): void
   /** Removes `name` in `dirfd` and everything below it (the old directory a copy replaced with a file, in the stage). */
   removeTree(dirfd: number, name: Name): void
+  /**
+   * Gives the entries below the landing directory `landingfd`, once merged there, the owners an archive named, which the
+   * caller could not (a rootless runtime's: other ids inside are subordinate ids); undefined where the extraction's own
+   * chowns gave them.
+   */
+  giveOwners?: (landingfd: number, ledger: OwnerLedger) => void
+  /** Before the merge (no half-state): EIDRANGE for an owner beyond what {@link LandingWrites.giveOwners} can give, or those squashed to root (idOverflow). */
+  fitOwners?: (ledger: OwnerLedger) => void
 }
 
 /** The calls themselves, as the caller. */

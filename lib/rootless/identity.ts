@@ -208,6 +208,8 @@ export class RootlessIdentity implements TreeOwnership {
       rmdir: this.asUserElseKeeper(directWrites.rmdir, (k, dirfd, name) => k.rmdirAt(dirfd, name)),
       copyMeta: this.asUserElseKeeper(directWrites.copyMeta, (k, ...args) => k.copyMeta(...args)),
       removeTree: this.asUserElseKeeper(directWrites.removeTree, (k, ...args) => k.removeTreeAt(...args)),
+      fitOwners: (ledger) => this.squashOverflow(ledger, this.maps!),
+      giveOwners: (landingfd, ledger) => void this.withKeeper((k) => k.chownAt(landingfd, ledger.manifest())),
     }
   }
 

@@ -183,6 +183,11 @@ export class Keeper {
     this.request([Buffer.from(`copymeta\0${flags & MC_OWNER ? 1 : 0}\0`)], fileError('copymeta', `fd ${dstfd}`), [srcfd, dstfd])
   }
 
+  /** The owners `manifest` records (OwnerLedger.manifest) given to the entries below the open directory `dirfd` (a putArchive's landing directory), each resolved beneath it with no symlink followed; how many. */
+  chownAt(dirfd: number, manifest: Buffer): number {
+    return Number(this.request([Buffer.from('chownat\0'), manifest], fileError('chown', '(stage)'), [dirfd]))
+  }
+
   /** `name` in the open directory `dirfd` and everything below it removed as root of the namespace (another id's directory a copy replaced). */
   removeTreeAt(dirfd: number, name: Name): void {
     this.request([Buffer.from('rmtreeat\0'), field(name)], fileError('rmtreeat', nameStr(name)), [dirfd])

@@ -9,7 +9,7 @@
  * close() leaves no keeper. Without a range: one id, one warning, and a
  * non-root user is EUNSUPPORTED naming the fix.
  */
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawnSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
@@ -478,6 +478,51 @@ describe('rootless identity, as an ordinary user with a subordinate range', () =
     expect(lines.slice(13).join(' ').trim()).toBe('. .. group home in.txt named old tree')
     expect(out.back).toEqual(['group', 'home', 'in.txt', 'named', 'old', 'tree'])
     expect(out.backContents).toEqual(['t\n', 'u\n'])
+  })
+
+  test("putArchive keeps the archive's owners as a root runtime does (given by the keeper on the landing directory's fd once merged, set-id bits kept), or applies chown; directories merged into ones only another id may search (/data/d, /data/d/sub, 0700 of 999) take the archive's user.* attributes; trusted.* is skipped as for a root runtime's refusals; an owner beyond the range is EIDRANGE before anything is merged", () => {
+    // The archive, made here (Python's tarfile writes PAX SCHILY.xattr records).
+    const tarPath = path.join(home, 'owned.tar')
+    execFileSync('python3', ['-c', `import tarfile, io
+t = tarfile.open(${JSON.stringify(tarPath)}, 'w', format=tarfile.PAX_FORMAT)
+for name, note in (('d', 'on d'), ('d/sub', 'on sub')):
+    i = tarfile.TarInfo(name); i.type = tarfile.DIRTYPE; i.mode = 0o700; i.uid = i.gid = 999
+    i.pax_headers = {'SCHILY.xattr.user.note': note, 'SCHILY.xattr.trusted.note': 'root only'}
+    t.addfile(i)
+for name, uid, gid, mode in (('d/sub/f', 999, 999, 0o600), ('d/g', 1234, 5678, 0o640), ('d/suid', 4321, 8765, 0o4755)):
+    i = tarfile.TarInfo(name); i.size = 2; i.mode = mode; i.uid = uid; i.gid = gid
+    t.addfile(i, io.BytesIO(b'f\\n'))
+t.close()
+t = tarfile.open(${JSON.stringify(tarPath)} + '.beyond', 'w', format=tarfile.PAX_FORMAT)
+i = tarfile.TarInfo('beyond'); i.size = 2; i.uid = i.gid = 70000
+t.addfile(i, io.BytesIO(b'b\\n'))
+t.close()`])
+    for (const f of [tarPath, `${tarPath}.beyond`]) fs.chmodSync(f, 0o644)
+    const out = asUser(`
+  await Image.import(${JSON.stringify(path.join(images, 'owned'))}, { runtime: rt, ref: 'owned:latest' })
+  const c = await run('owned', ['sh', '-c', 'mkdir -m 700 /data/d /data/d/sub /data/e && echo ready && sleep 300'], { runtime: rt, network: 'none', user: '999' })
+  for (let i = 0; i < 200 && !(await logs(c)).includes('ready'); i++) await new Promise((r) => setTimeout(r, 25))
+  await step('put', () => c.putArchive('/data', fs.createReadStream(${JSON.stringify(tarPath)})))
+  await step('chowned', () => c.putArchive('/data/e', fs.createReadStream(${JSON.stringify(tarPath)}), { chown: { uid: 7, gid: 8 } }))
+  await step('beyond', () => c.putArchive('/data/e', fs.createReadStream(${JSON.stringify(tarPath)} + '.beyond')))
+  out.seen = (await c.exec(['sh', '-c', 'cat /data/d/sub/f; ls /data/e; stat -c "%u:%g %a %n" /data/d /data/d/sub /data/d/sub/f /data/d/g /data/d/suid /data/e/d /data/e/d/g'], { user: '0' })).stdout
+  await c.stop({ timeout: 1 })
+  out.upper = path.join(rt.root, 'containers', c.id, 'upper')
+  out.id = c.id`)
+    try {
+      expect(out.put).toBeUndefined()
+      expect(out.chowned).toBeUndefined()
+      // An owner beyond the subordinate range: EIDRANGE before anything is merged.
+      expect(out.beyond).toMatchObject({ code: 'EIDRANGE', message: expect.stringContaining('70000') })
+      expect(out.seen).toBe(['f', 'd', '999:999 700 /data/d', '999:999 700 /data/d/sub', '999:999 600 /data/d/sub/f', '1234:5678 640 /data/d/g', '4321:8765 4755 /data/d/suid', '7:8 700 /data/e/d', '7:8 640 /data/e/d/g', ''].join('\n'))
+      // Observed as root on the container's upper directory: the attributes are on the merged directories themselves.
+      const attr = (rel: string, name: string) => spawnSync('getfattr', ['--only-values', '-n', name, path.join(out.upper, rel)], { encoding: 'utf8' })
+      expect(attr('data/d', 'user.note').stdout).toBe('on d')
+      expect(attr('data/d/sub', 'user.note').stdout).toBe('on sub')
+      expect(attr('data/d', 'trusted.note').status).not.toBe(0)
+    } finally {
+      asUser(`await (await lib().Container.get(${JSON.stringify(out.id)}, { runtime: rt })).remove()`)
+    }
   })
 
   test("a copy or an archive replacing another id's non-empty directory with a file, inside a directory only that id may search (/data/d/x and /data/d/y, 0700 of 999, with files and a subdirectory), replaces it as a root runtime does: the old tree is removed through the keeper on the stage's fd; no stage is left", () => {
