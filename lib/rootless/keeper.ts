@@ -185,7 +185,7 @@ export class Keeper {
 
   /** The owners `manifest` records (OwnerLedger.manifest) given to the entries below the open directory `dirfd` (a putArchive's landing directory), each resolved beneath it with no symlink followed; how many. */
   chownAt(dirfd: number, manifest: Buffer): number {
-    return Number(this.request([Buffer.from('chownat\0'), manifest], fileError('chown', '(stage)'), [dirfd]))
+    return Number(this.request([Buffer.from('chownat\0'), manifest], fileError('chown', '(landing directory)'), [dirfd]))
   }
 
   /** `name` in the open directory `dirfd` and everything below it removed as root of the namespace (another id's directory a copy replaced). */

@@ -534,9 +534,9 @@ t.close()`])
   const base = fs.mkdtempSync(path.join(process.env.HOME, 'repl-'))
   fs.writeFileSync(path.join(base, 'x'), 'file x\\n', { mode: 0o640 })
   await step('copy', () => c.copyTo(path.join(base, 'x'), '/data/d/'))
-  // An archive whose entry y is a file: the one of /etc/hostname, renamed.
+  // An archive whose entry y is a file, root's (putArchive keeps an archive's owners: the user's host uid would stay that number inside).
   fs.writeFileSync(path.join(base, 'y'), 'file y\\n')
-  const tar = require('node:child_process').execFileSync('tar', ['-c', '-C', base, 'y'])
+  const tar = require('node:child_process').execFileSync('tar', ['-c', '--owner=0', '--group=0', '-C', base, 'y'])
   await step('put', () => c.putArchive('/data/d', require('node:stream').Readable.from([tar])))
   out.seen = (await c.exec(['sh', '-c', 'cat /data/d/x /data/d/y; stat -c "%u:%g %a %F %n" /data/d/x /data/d/y; ls -a /data/d'], { user: '0' })).stdout
   await c.remove({ force: true })`)
