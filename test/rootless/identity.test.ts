@@ -13,11 +13,11 @@ import { execFileSync, spawnSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
-import * as tar from 'tar-stream'
 import { Container, Image, run } from '../../lib'
 import { busyboxRootfs, destroyRuntime, tempRuntime } from '../helpers'
 import { startRegistry } from '../tools/registry'
 import { keepersLine } from '../tools/keepers'
+import { tarOwners } from '../tools/tar-owners'
 import { makeUnprivilegedUser, pidsOf, type UnprivilegedUser } from '../tools/unprivileged-user'
 
 /** Lines of a script run as the user: `rt` (options `rtOpts`), `logs(c)`, `keepers()`, `warnings`, and `out` printed as JSON at the end. */
@@ -66,19 +66,6 @@ function imageDir(parent: string, name: string, extra: (dir: string) => void = (
   fs.chownSync(path.join(dir, 'data'), 999, 999)
   extra(dir)
   return dir
-}
-
-/** Each entry's "uid:gid" by name (a trailing slash dropped). */
-async function tarOwners(tarBytes: Buffer): Promise<Record<string, string>> {
-  const owners: Record<string, string> = {}
-  const extract = tar.extract()
-  extract.on('entry', (h, stream, next) => {
-    owners[h.name.replace(/\/$/, '')] = `${h.uid}:${h.gid}`
-    stream.resume()
-    stream.on('end', next)
-  })
-  await new Promise<void>((resolve, reject) => extract.on('finish', resolve).on('error', reject).end(tarBytes))
-  return owners
 }
 
 async function streamBytes(stream: NodeJS.ReadableStream): Promise<Buffer> {

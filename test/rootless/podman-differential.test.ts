@@ -18,6 +18,7 @@ import * as os from 'node:os'
 import * as path from 'node:path'
 import { busyboxRootfs } from '../helpers'
 import { requireTool } from '../tools/registry'
+import { tarOwners } from '../tools/tar-owners'
 import { makeUnprivilegedUser, pidsOf, type UnprivilegedUser } from '../tools/unprivileged-user'
 
 const probe = 'id -u; id -g; id -G; cat /proc/self/uid_map /proc/self/gid_map; stat -c "%n %u:%g %a" /data /data/suid /etc/passwd; touch /tmp/t; stat -c "%n %u:%g" /tmp/t'
@@ -101,6 +102,40 @@ describe('rootless identity against rootless podman', () => {
     // Podman leaves its pause process (catatonit) behind, as the design note says; we leave nothing.
     const ours = pidsOf(user.uid).filter((pid) => fs.readFileSync(`/proc/${pid}/cmdline`, 'latin1').startsWith('mc-shim'))
     expect(ours).toEqual([])
+  })
+
+  // podman cp's archive ('podman cp ctr:/p -') is not the reference: it gives every entry the caller's ids (0:0
+  // inside); podman export, like Docker's GET /archive and a root runtime's getArchive, keeps the container's.
+  test("getArchive's tar headers carry the owners podman export's do (the container's ids: 0 for /etc/passwd, 999 for /data and /data/suid)", async () => {
+    const result = resultOf(
+      `;(async () => {
+  const { execFileSync } = require('node:child_process')
+  const { Runtime, Image, run } = lib()
+  const podman = (...args) => execFileSync('podman', ['--runtime', 'runc', ...args], { env: { ...process.env, XDG_RUNTIME_DIR: '' } })
+  podman('import', ${JSON.stringify(tar)}, 'localhost/same:latest')
+  const rt = new Runtime()
+  await Image.import(${JSON.stringify(tar)}, { runtime: rt, ref: 'same:latest' })
+  const c = await run('same', ['true'], { runtime: rt, network: 'none' })
+  await c.wait()
+  const id = podman('create', '--network', 'none', 'localhost/same:latest', 'true').toString().trim()
+  const result = { ours: [] }
+  for (const p of ['/etc/passwd', '/data']) {
+    const chunks = []
+    for await (const d of (await c.getArchive(p)).stream) chunks.push(d)
+    result.ours.push(Buffer.concat(chunks).toString('base64'))
+  }
+  podman('export', '-o', require('node:path').join(process.env.HOME, 'export.tar'), id) // read by the test
+  podman('rm', id)
+  await c.remove()
+  await rt.close({ removeRoot: true })
+  console.log(JSON.stringify(result))
+})()`,
+    )
+    const [passwd, data] = await Promise.all(result.ours.map((b: string) => tarOwners(Buffer.from(b, 'base64'))))
+    const exported = await tarOwners(fs.readFileSync(path.join(home, 'export.tar')))
+    const theirs = (name: string) => exported[name] ?? exported[`./${name}`]
+    expect({ passwd: passwd.passwd, data: data.data, suid: data['data/suid'] }).toEqual({ passwd: theirs('etc/passwd'), data: theirs('data'), suid: theirs('data/suid') })
+    expect([passwd.passwd, data.data, data['data/suid']]).toEqual(['0:0', '999:999', '999:999'])
   })
 
   test("network: 'host' is podman's --network host: the user's namespace, no privilege over it, loopback both ways", () => {
