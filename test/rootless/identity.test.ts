@@ -624,19 +624,21 @@ t.close()`])
     expect(out.commit).toEqual({ code: 'EUNSUPPORTED', message: expect.stringMatching(/user\.note \(over 512 bytes\).*chmod o\+r/) })
   })
 
-  test("getArchive's headers carry the owners the container sees (0 for root's files, 999 for 999's), as a root runtime's do for the same image, not their host ids", async () => {
+  test("getArchive's headers carry the owners the container sees (0 for root's files, 999 for 999's), as a root runtime's do for the same image, not their host ids; put back, the archive's entries are 999's again", async () => {
     const paths = ['/etc/passwd', '/data']
     const out = asUser(`
   await Image.import(${JSON.stringify(path.join(images, 'owned'))}, { runtime: rt, ref: 'owned:latest' })
-  const c = await run('owned', ['true'], { runtime: rt, network: 'none' })
-  await c.wait()
+  const c = await run('owned', ['sleep', '300'], { runtime: rt, network: 'none' })
   out.tars = []
   for (const p of ${JSON.stringify(paths)}) {
     const chunks = []
     for await (const d of (await c.getArchive(p)).stream) chunks.push(d)
     out.tars.push(Buffer.concat(chunks).toString('base64'))
   }
-  await c.remove()`)
+  // And back in (docker cp's round trip): the owners the archive names, as the container saw them.
+  await step('put', () => c.putArchive('/tmp', Buffer.from(out.tars[1], 'base64')))
+  out.back = (await c.exec(['stat', '-c', '%u:%g %a %n', '/tmp/data', '/tmp/data/suid'])).stdout
+  await c.remove({ force: true })`)
     const rootless = await Promise.all(out.tars.map((b: string) => tarOwners(Buffer.from(b, 'base64'))))
     const rootRt = tempRuntime('mc-rl-getarch-')
     try {
@@ -652,6 +654,8 @@ t.close()`])
     }
     expect(rootless[0]).toEqual({ passwd: '0:0' })
     expect(rootless[1]).toMatchObject({ data: '999:999', 'data/suid': '999:999', 'data/attr': '999:999' })
+    expect(out.put).toBeUndefined()
+    expect(out.back).toBe('999:999 755 /tmp/data\n999:999 4755 /tmp/data/suid\n')
   })
 
   test('commit records the owners as the container saw them (999, root), not their host ids', () => {
