@@ -107,7 +107,7 @@ int mc_mknodat(int dirfd, const char *name, unsigned mode, unsigned major_, unsi
 static int finish_new_entry(int ddir, const char *dname, const struct stat *st, int flags, int with_mode) {
   struct timespec ts[2] = {st->st_atim, st->st_mtim};
   if (((flags & MC_OWNER) && !mc_chown_ok(fchownat(ddir, dname, st->st_uid, st->st_gid, AT_SYMLINK_NOFOLLOW))) ||
-      (with_mode && fchmodat(ddir, dname, st->st_mode & 07777, 0) < 0) || utimensat(ddir, dname, ts, AT_SYMLINK_NOFOLLOW) < 0) {
+      (with_mode && mc_chmod_nofollow(ddir, dname, st->st_mode & 07777) < 0) || utimensat(ddir, dname, ts, AT_SYMLINK_NOFOLLOW) < 0) {
     int e = errno;
     unlinkat(ddir, dname, 0);
     return -e;
@@ -130,7 +130,7 @@ int mc_set_meta(int dirfd, const char *name, unsigned what, unsigned uid, unsign
     if (!mc_chown_ok(r)) return NEG_ERRNO;
   }
   if ((what & 2) && !islink) {
-    int r = self ? fchmod(dirfd, mode & 07777) : fchmodat(dirfd, name, mode & 07777, 0);
+    int r = self ? fchmod(dirfd, mode & 07777) : mc_chmod_nofollow(dirfd, name, mode & 07777);
     if (r < 0) return NEG_ERRNO;
   }
   if (what & 4) {

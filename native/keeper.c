@@ -213,27 +213,6 @@ static int set_caps(int pfd, const char *base, const unsigned char *caps, int n)
 }
 
 /*
- * The set-id bits a chown cleared, on the entry itself: opened once, never following, and changed through
- * that fd. A chmod by name (fchmodat follows) could be raced: a process of the container swapping the entry
- * for a symlink between a check and the chmod would have it resolved from the keeper's root, the host's.
- */
-static int restore_setid(int pfd, const char *base, unsigned mode) {
-  int fd = openat(pfd, base, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0) return -1;
-  struct stat st;
-  int r = fstat(fd, &st);
-  if (r == 0 && !S_ISLNK(st.st_mode)) {
-    char self[32];
-    snprintf(self, sizeof(self), "/proc/self/fd/%d", fd); /* the magic link is the opened inode, whatever the name is now */
-    r = chmod(self, mode & 07777);
-  }
-  int saved = errno;
-  close(fd);
-  errno = saved;
-  return r;
-}
-
-/*
  * One manifest record (lib/files/owner-ledger.ts): "<uid> <gid> <mode, octal> <caps, hex or -> <path below
  * dir>\0". The owner first, then the mode when it has set-id bits (chown cleared them), then the file's
  * capabilities. An entry gone since (a later whiteout) is skipped.
@@ -259,7 +238,7 @@ static int own_entry(int dirfd, const char *record) {
   int pfd = open_parent(dirfd, record + used + 1, &base, IN_LAYER);
   if (pfd < 0) return errno == ENOENT ? 0 : -1;
   int r = fchownat(pfd, base, uid, gid, AT_SYMLINK_NOFOLLOW);
-  if (r == 0 && (mode & 06000)) r = restore_setid(pfd, base, mode);
+  if (r == 0 && (mode & 06000)) r = mc_chmod_nofollow(pfd, base, mode); /* the set-id bits the chown cleared */
   if (r == 0 && ncaps > 0) r = set_caps(pfd, base, caps, ncaps);
   int saved = errno;
   close(pfd);

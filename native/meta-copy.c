@@ -3,7 +3,9 @@
 #include "meta-copy.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -40,4 +42,20 @@ const char *mc_meta_copy(int srcfd, int dstfd, int flags) {
   struct timespec ts[2] = {st.st_atim, st.st_mtim};
   if (futimens(dstfd, ts) < 0) return "futimens";
   return NULL;
+}
+
+int mc_chmod_nofollow(int dirfd, const char *name, unsigned mode) {
+  int fd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return -1;
+  struct stat st;
+  int r = sys_fstat(fd, &st);
+  if (r == 0 && !S_ISLNK(st.st_mode)) {
+    char self[32];
+    snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+    r = chmod(self, mode & 07777);
+  }
+  int saved = errno;
+  close(fd);
+  errno = saved;
+  return r;
 }

@@ -25,4 +25,13 @@ int mc_chown_ok(int r);
  */
 const char *mc_meta_copy(int srcfd, int dstfd, int flags);
 
+/*
+ * Sets the permission bits of `name` in dirfd without ever following a symlink: the entry is opened once
+ * (O_PATH, O_NOFOLLOW) and changed through that fd's /proc/self/fd link, the opened inode whatever the name
+ * is now. A chmod by name (fchmodat follows) could be raced by a container's process swapping the entry
+ * for a symlink between a check and the chmod, and the link would be resolved from the caller's root, the
+ * host's. A symlink is left alone (it has no mode). 0, or -1 with errno set.
+ */
+int mc_chmod_nofollow(int dirfd, const char *name, unsigned mode);
+
 #endif
