@@ -246,6 +246,20 @@ static void do_symlink(const struct mc_op *op) {
   if (symlinkat(op->source, root_fd, rel) < 0 && errno != EEXIST) mc_fail("symlink", errno, "%s", op->target);
 }
 
+/*
+ * Redirects and metacopy off whatever the module's defaults (/sys/module/overlay/parameters, which
+ * some distributions turn on): with them an upper dir holds renamed dirs as redirect xattrs and
+ * chmodded files without their data, and its layer (commit, build: tar or adopted dir) would be
+ * wrong. Both options exist since 4.19 (the minimum kernel is 5.10). userxattr (rootless) turns
+ * both off itself and refuses redirect_dir=off (it forces "nofollow"), so only metacopy is named.
+ * Pairs of name and value, ended by NULL.
+ */
+static const char *const *overlay_options_off(const struct mc_spec *s) {
+  static const char *const root[] = {"redirect_dir", "off", "metacopy", "off", NULL};
+  static const char *const userxattr[] = {"metacopy", "off", NULL};
+  return s->userns ? userxattr : root;
+}
+
 static int mount_overlay_new_api(const struct mc_spec *s) {
   int fs = fsopen("overlay", FSOPEN_CLOEXEC);
   if (fs < 0) return -1;
@@ -256,6 +270,8 @@ static int mount_overlay_new_api(const struct mc_spec *s) {
   if (fsconfig(fs, FSCONFIG_SET_STRING, "workdir", s->work, 0) < 0) goto fail;
   /* In a user namespace trusted.* xattrs are EPERM: without user.* ones, renaming a lower directory is EIO. */
   if (s->userns && fsconfig(fs, FSCONFIG_SET_FLAG, "userxattr", NULL, 0) < 0) goto fail;
+  for (const char *const *o = overlay_options_off(s); *o; o += 2)
+    if (fsconfig(fs, FSCONFIG_SET_STRING, o[0], o[1], 0) < 0) goto fail;
   if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) goto fail;
   int mnt = fsmount(fs, FSMOUNT_CLOEXEC, 0);
   if (mnt < 0) goto fail;
@@ -300,13 +316,14 @@ static int mount_overlay_legacy(const struct mc_spec *s) {
   char dir[PATH_MAX];
   int relative = lowers_common_dir(s, dir, sizeof(dir)) && chdir(dir) == 0;
   size_t skip = relative ? strlen(dir) + 1 : 0;
-  size_t len = 80 + strlen(s->upper) + strlen(s->work);
+  size_t len = 120 + strlen(s->upper) + strlen(s->work);
   for (size_t i = 0; i < s->nlowers; i++) len += strlen(s->lowers[i]) + 1;
   char *opts = malloc(len);
   if (!opts) return -1;
   char *p = opts + sprintf(opts, "lowerdir=");
   for (size_t i = 0; i < s->nlowers; i++) p += sprintf(p, "%s%s", i ? ":" : "", s->lowers[i] + skip);
-  sprintf(p, ",upperdir=%s,workdir=%s%s", s->upper, s->work, s->userns ? ",userxattr" : "");
+  p += sprintf(p, ",upperdir=%s,workdir=%s%s", s->upper, s->work, s->userns ? ",userxattr" : "");
+  for (const char *const *o = overlay_options_off(s); *o; o += 2) p += sprintf(p, ",%s=%s", o[0], o[1]);
   int r = mount("overlay", s->rootfs, "overlay", 0, opts);
   int e = errno;
   free(opts);

@@ -139,6 +139,7 @@ const PAGE = 4096
 function requireOverlayFits(lowerDirs: string[], upper: string, work: string, release = hostKernelRelease): void {
   if (kernelAtLeast(release, '6.8') && !mountFallbacks.force) return
   const names = lowerDirs.map((d) => path.basename(d).length + 1).reduce((a, b) => a + b, 0)
-  const length = 'lowerdir=,upperdir=,workdir=,userxattr'.length + names + upper.length + work.length
+  // The longest fixed part: a root overlay's options (redirect_dir and metacopy off, native/linux.c).
+  const length = 'lowerdir=,upperdir=,workdir=,redirect_dir=off,metacopy=off'.length + names + upper.length + work.length
   if (length >= PAGE) throw new KernelUnsupportedError(`an image of ${lowerDirs.length} layers (its overlay options take ${length} bytes, and a mount takes a page; fsconfig's "lowerdir+" has no such bound)`, '6.8', release)
 }
