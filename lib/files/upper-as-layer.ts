@@ -7,7 +7,8 @@
  * trusted.overlay.origin and .impure, ACLs), overlay's opaque mark kept.
  * What the tar cannot say as the tree says it (a socket, which the tar
  * drops; a name starting with `.wh.`, which its unpack reads as a whiteout;
- * an opaque mark other than "y"; an mtime outside the tar's range) makes the
+ * an opaque mark other than "y"; a redirect or metacopy mark, whose entry's
+ * content is in a lower; an mtime outside the tar's range) makes the
  * dir not adoptable: the caller then stores the tar as before. So does a
  * file refusing those changes (an immutable one; on an SELinux host every
  * file's security.selinux, which no one may remove).
@@ -27,6 +28,12 @@ import { layerXattr } from './xattrs'
 
 /** Overlay's opaque-directory mark, which the unpack writes too (a root runtime's overlays use trusted.*). */
 const OPAQUE = 'trusted.overlay.opaque'
+/**
+ * Overlay's marks of an entry whose content lies elsewhere (a renamed dir's lower path, a file whose
+ * data stayed in the lower): made only where the overlay had redirect_dir or metacopy on (the runtime
+ * turns both off, native/linux.c), they make the dir not adoptable. user.* are a rootless overlay's.
+ */
+const ELSEWHERE = new Set(['trusted.overlay.redirect', 'trusted.overlay.metacopy', 'user.overlay.redirect', 'user.overlay.metacopy'])
 /** Largest mtime a ustar header holds (11 octal digits of seconds). */
 const USTAR_MAX_SECONDS = 8 ** 11 - 1
 
@@ -91,6 +98,7 @@ function tarSeconds(st: RawStat): number {
 /** Removes the attributes of `file` (itself, not a link's target) that no layer carries; a directory's opaque mark stays when it is overlay's "y". */
 function stripAttributesTheTarDrops(file: string, dir: boolean): void {
   for (const name of llistxattr(file)) {
+    if (ELSEWHERE.has(name)) throw new NotAdoptable()
     if (layerXattr(name)) continue
     if (name === OPAQUE && dir) {
       if (lgetxattr(file, name)?.toString() === 'y') continue

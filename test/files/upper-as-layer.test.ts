@@ -42,3 +42,20 @@ test('an upper dir whose file refuses its mtime truncated is not adoptable, not 
   immutable.push(file)
   expect(upperAsUnpackedLayer(dir)).toBe(false)
 })
+
+// Made where an overlay had redirect_dir or metacopy on (a distribution's module defaults; the runtime
+// turns both off): the entry's content is in a lower, which neither the adopted dir nor its tar holds.
+test.each([
+  ['trusted.overlay.metacopy', 'file'],
+  ['trusted.overlay.redirect', 'dir'],
+  ['user.overlay.metacopy', 'file'],
+  ['user.overlay.redirect', 'dir'],
+])('an upper dir holding a %s mark (on a %s) is not adoptable', (mark, kind) => {
+  const dir = scratch.dir('mc-upper-as-layer-')
+  const entry = path.join(dir, 'moved')
+  if (kind === 'dir') fs.mkdirSync(entry)
+  else fs.writeFileSync(entry, '')
+  execFileSync('setfattr', ['-n', mark, '-v', kind === 'dir' ? '/lower/path' : '0x00', entry])
+  expect(upperAsUnpackedLayer(dir)).toBe(false)
+  expect(execFileSync('getfattr', ['-n', mark, '--only-values', entry])).toHaveLength(kind === 'dir' ? 11 : 1)
+})
