@@ -132,3 +132,14 @@ int mc_netlink_quiet_overruns(int fd) {
   int on = 1;
   return setsockopt(fd, SOL_NETLINK, NETLINK_NO_ENOBUFS, &on, sizeof(on)) < 0 ? -errno : 0;
 }
+
+/*
+ * Sets a socket's receive buffer to `bytes` past net.core.rmem_max, which caps SO_RCVBUF (212992
+ * by default): SO_RCVBUFFORCE, which needs CAP_NET_ADMIN; without it (EPERM), SO_RCVBUF and its
+ * cap. 0 or -errno.
+ */
+int mc_socket_grow_receive_buffer(int fd, int bytes) {
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof(bytes)) == 0) return 0;
+  if (errno != EPERM) return -errno;
+  return setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof(bytes)) < 0 ? -errno : 0;
+}

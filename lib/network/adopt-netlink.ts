@@ -15,7 +15,10 @@ import * as fs from 'node:fs'
 import { createNetlink, type NetlinkSocket, type Protocol } from 'netlink'
 import { InternalError } from '../errors'
 import { closeQuietly, replaceFd } from '../sys/libc'
-import { netlinkPortOf, netlinkQuietOverruns } from '../sys/sockets'
+import { growReceiveBuffer, netlinkPortOf, netlinkQuietOverruns } from '../sys/sockets'
+
+/** The fd of each socket made here, found once: an adopted socket's port may be another namespace's too. */
+const fds = new WeakMap<NetlinkSocket, number>()
 
 /** The fd of this process's netlink socket of `protocol` bound to `port` (ports are unique per protocol and namespace). */
 function fdOfNetlinkPort(port: number, protocol: Protocol): number {
@@ -36,7 +39,9 @@ export function adoptNetlink(fd: number, protocol: Protocol): NetlinkSocket {
   const sock = createNetlink(protocol)
   try {
     netlinkQuietOverruns(fd)
-    replaceFd(fd, fdOfNetlinkPort(sock.address().port, protocol))
+    const own = fdOfNetlinkPort(sock.address().port, protocol)
+    replaceFd(fd, own)
+    fds.set(sock, own)
   } catch (err) {
     sock.close()
     throw err
@@ -55,10 +60,22 @@ export function adoptNetlink(fd: number, protocol: Protocol): NetlinkSocket {
 export function quietNetlink(protocol: Protocol): NetlinkSocket {
   const sock = createNetlink(protocol)
   try {
-    netlinkQuietOverruns(fdOfNetlinkPort(sock.address().port, protocol))
+    const fd = fdOfNetlinkPort(sock.address().port, protocol)
+    netlinkQuietOverruns(fd)
+    fds.set(sock, fd)
   } catch (err) {
     sock.close()
     throw err
   }
   return sock
+}
+
+/**
+ * Sets the receive buffer of `sock` (made by {@link adoptNetlink} or {@link quietNetlink}) to
+ * `bytes`, past net.core.rmem_max for a root runtime (../sys/sockets growReceiveBuffer).
+ */
+export function growNetlinkReceiveBuffer(sock: NetlinkSocket, bytes: number): void {
+  const fd = fds.get(sock)
+  if (fd === undefined) throw new InternalError('growNetlinkReceiveBuffer: a socket made neither by adoptNetlink nor by quietNetlink')
+  growReceiveBuffer(fd, bytes)
 }

@@ -10,7 +10,7 @@
  */
 import { Flags, FlagsGet, MessageType, Protocol, type NetlinkSocket } from 'netlink'
 import { errnoName } from '../sys/libc'
-import { adoptNetlink, quietNetlink } from './adopt-netlink'
+import { adoptNetlink, growNetlinkReceiveBuffer, quietNetlink } from './adopt-netlink'
 import { NftablesError } from './errors'
 import { parseAttrs } from './nlattr'
 import { debug } from '../util/debug'
@@ -149,11 +149,13 @@ export class NfNetlink {
   /**
    * The kernel answers every command of a batch at once, while the batch is sent, and drops (ENOBUFS) what
    * overruns the receive buffer: about 280 acks fill the default 208 KB (a container publishing 140 ports).
-   * The buffer is grown to hold them all (up to the host's net.core.rmem_max; beyond, the batch fails ENOBUFS).
+   * The buffer is grown to hold them all: SO_RCVBUF alone stops at net.core.rmem_max, beyond which acks
+   * are dropped unseen (NETLINK_NO_ENOBUFS) and an applied batch fails ETIMEDOUT; SO_RCVBUFFORCE, a root
+   * runtime's, goes past it (getRecvBufferSize reads back twice what was set, the kernel's bookkeeping).
    */
   private roomForAcks(commands: number): void {
     const wanted = (commands + 2) * ACK_ROOM
-    if (wanted > this.sock.socket.getRecvBufferSize()) this.sock.socket.setRecvBufferSize(wanted)
+    if (wanted > this.sock.socket.getRecvBufferSize()) growNetlinkReceiveBuffer(this.sock, wanted)
   }
 
   private awaitAnswers(op: string, seqs: number[], send: () => void): Promise<number[]> {

@@ -15,6 +15,7 @@ const native = nativeFunctions({
   recvFds: 'int mc_recv_fds(int sock, _Out_ uint8_t *buf, int buf_len, _Out_ int *fds, int max_fds, int timeout_ms)',
   netlinkPort: 'long long mc_netlink_port(int fd, int protocol)',
   netlinkQuietOverruns: 'int mc_netlink_quiet_overruns(int fd)',
+  growReceiveBuffer: 'int mc_socket_grow_receive_buffer(int fd, int bytes)',
   sendFds: 'int mc_send_fds(int fd, const uint8_t *payload, size_t len, const int *fds, int n)',
 })
 
@@ -80,4 +81,12 @@ export function netlinkPortOf(fd: number, protocol: number): number | null {
  */
 export function netlinkQuietOverruns(fd: number): void {
   checkNegErrno(native().netlinkQuietOverruns(fd), 'setsockopt NETLINK_NO_ENOBUFS')
+}
+
+/**
+ * Sets the receive buffer of the socket `fd` to `bytes`, past net.core.rmem_max when the process has
+ * CAP_NET_ADMIN (SO_RCVBUFFORCE), within it otherwise (SO_RCVBUF).
+ */
+export function growReceiveBuffer(fd: number, bytes: number): void {
+  checkNegErrno(native().growReceiveBuffer(fd, bytes), 'setsockopt SO_RCVBUFFORCE')
 }
