@@ -45,7 +45,7 @@ import { hostDevices, type HostDevice } from './device-mappings'
 import { baseCloneFlags, buildRunSpec, containerCapabilities, containerDevicePolicy, containerSecurity, type NetnsChoice } from './run-spec'
 import { toMountOps } from '../storage/mount-options'
 import { createMounts, removeAnonymousVolumes } from '../storage/mount-lifecycle'
-import { withInitLayer } from '../storage/init-layer'
+import { withInitLayer, withInitLayerDir } from '../storage/init-layer'
 import type { ContainerInspect, ContainerRecord, ContainerState, ContainerStatus, ExecOptions, ExecResult, LogsOptions, RunOptions } from './types'
 import { placeFiles } from '../harness/files'
 import { startHealthMonitor } from './health'
@@ -627,7 +627,7 @@ export class Container implements AsyncDisposable {
    */
   async inspect(opts: { size?: boolean } = {}): Promise<ContainerInspect> {
     const seen = this.present({ freezer: true })
-    const info = inspectOf(this.runtime, seen, this.layerDirs(seen.record))
+    const info = inspectOf(this.runtime, seen, this.mountedLayerDirs(seen.record))
     if (!opts.size) return info
     const sizeRw = await diskUsage(this.paths().upper)
     let sizeRootFs = sizeRw
@@ -830,5 +830,11 @@ export class Container implements AsyncDisposable {
 
   private layerDirs(record: ContainerRecord): string[] {
     return this.runtime.images.layerDirs(this.runtime.images.resolve(record.imageId))
+  }
+
+  /** The lower dirs the container's overlay mounts (top-most first; see runSpec), by their own paths, as `inspect()` lists them. */
+  private mountedLayerDirs(record: ContainerRecord): string[] {
+    const image = this.layerDirs(record)
+    return this.runtime.rootless ? image : withInitLayerDir(this.runtime.root, image)
   }
 }

@@ -26,6 +26,7 @@ import { netNames, runtimeTag, type NetNames } from './names'
 import { HostPortExposure } from './host-port-exposure'
 import type { NetworkPlace } from './place'
 import type { PortForwarding } from './port-forwarding'
+import { hostHasIpv6 } from './port-probe'
 import { PortPublisher } from './publisher'
 import { DEFAULT_NETWORK, NetworkRegistry } from './registry'
 import { formatMac, LOOPBACK_IFINDEX, Rtnl, RtnlError } from './rtnl'
@@ -204,7 +205,7 @@ export class NetworkService {
     stamp('net: saved')
     this.refreshHosts(rec)
     stamp('net: hosts written')
-    return networkSettings(rec, this.store.networks())
+    return networkSettings(rec, this.store.networks(), hostHasIpv6())
   }
 
   /** After a join's start: makes the network's next warm endpoint in the queue, once the start's caller has gone on (not on its path). */
@@ -332,7 +333,7 @@ export class NetworkService {
   /** The container's network state for inspect(); undefined when it has no bridge networking. */
   settings(containerId: string): NetworkSettings | undefined {
     const rec = this.store.container(containerId)
-    return rec && networkSettings(rec, this.store.networks())
+    return rec && networkSettings(rec, this.store.networks(), hostHasIpv6())
   }
 
   /** The managed /etc/hosts section of a container (own name, links, peers on user networks); "" if unknown. */

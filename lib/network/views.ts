@@ -15,8 +15,11 @@ export function endpointSettings(ep: EndpointRecord, net: NetworkRecord): Endpoi
   return { networkId: net.id, ipAddress: ep.ipAddress, gateway: net.gateway, macAddress: ep.macAddress, ipPrefixLen: parseCidr(net.subnet).prefix, aliases: [...ep.aliases] }
 }
 
-/** Inspect view of a container's network state. */
-export function networkSettings(rec: ContainerNetRecord, networks: NetworkRecord[]): NetworkSettings {
+/**
+ * Inspect view of a container's network state. A port published on every address is listed on
+ * `0.0.0.0` and, when the host has IPv6 (`ipv6`: its `::` side listens too), on `::`, as Docker's.
+ */
+export function networkSettings(rec: ContainerNetRecord, networks: NetworkRecord[], ipv6: boolean): NetworkSettings {
   const byId = new Map(networks.map((n) => [n.id, n]))
   const out: NetworkSettings = { ipAddress: '', gateway: '', macAddress: '', ipPrefixLen: 0, ports: {}, networks: {} }
   for (const ep of rec.endpoints) {
@@ -26,7 +29,12 @@ export function networkSettings(rec: ContainerNetRecord, networks: NetworkRecord
   const primary = rec.endpoints.find((e) => e.ifname === 'eth0') ?? rec.endpoints[0]
   const primaryNet = primary && byId.get(primary.networkId)
   if (primary && primaryNet) Object.assign(out, { ipAddress: primary.ipAddress, gateway: primaryNet.gateway, macAddress: primary.macAddress, ipPrefixLen: parseCidr(primaryNet.subnet).prefix })
-  for (const p of rec.ports) (out.ports[portKey(p.containerPort, p.proto)] ??= []).push({ hostIp: p.hostIp || '0.0.0.0', hostPort: String(p.hostPort) })
+  for (const p of rec.ports) {
+    const hostPort = String(p.hostPort)
+    const listed = out.ports[portKey(p.containerPort, p.proto)] ??= []
+    if (p.hostIp) listed.push({ hostIp: p.hostIp, hostPort })
+    else listed.push({ hostIp: '0.0.0.0', hostPort }, ...(ipv6 ? [{ hostIp: '::', hostPort }] : []))
+  }
   return out
 }
 

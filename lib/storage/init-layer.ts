@@ -101,3 +101,14 @@ export function withInitLayer(root: string, imageLayerDirs: string[]): string[] 
   }
   return init ? [init, ...imageLayerDirs] : imageLayerDirs
 }
+
+/**
+ * As {@link withInitLayer}, the init layer named by its own directory
+ * (`layers/init-<mode>/diff`), not its short link: `inspect()` lists it so,
+ * as Docker's lists a container's `-init` layer.
+ */
+export function withInitLayerDir(root: string, imageLayerDirs: string[]): string[] {
+  const dirs = withInitLayer(root, imageLayerDirs)
+  if (dirs.length === imageLayerDirs.length) return dirs
+  return [path.resolve(path.dirname(dirs[0]), fs.readlinkSync(dirs[0])), ...imageLayerDirs]
+}

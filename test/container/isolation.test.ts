@@ -172,7 +172,7 @@ test('overlay copy-on-write: a change in one container is invisible to another a
   // The deletion is an overlay whiteout (a 0/0 character device) in the upper dir.
   const wh = fs.lstatSync(`${upper}/bin/wc`)
   expect(wh.isCharacterDevice() && wh.rdev === 0).toBe(true)
-  const lower = graphDriver.data.lowerDir.split(':')[0]
+  const lower = graphDriver.data.lowerDir.split(':').at(-1)!
   expect(fs.readFileSync(`${lower}/etc/motd`, 'utf8')).toBe('from the image\n')
   expect(fs.readdirSync(upper).sort()).toEqual(['bin', 'etc'])
   await a.remove({ force: true })

@@ -143,7 +143,11 @@ describe('lookup and listing', () => {
     expect(info.state.pid).toBeGreaterThan(1)
     expect(info.graphDriver.name).toBe('overlay')
     expect(info.graphDriver.data.upperDir).toContain(c.id)
-    expect(info.graphDriver.data.lowerDir.split(':').length).toBe(1)
+    // The init layer over the image's one, as Docker lists its <id>-init layer over the image's.
+    const lowers = info.graphDriver.data.lowerDir.split(':')
+    expect(lowers).toHaveLength(2)
+    expect(lowers[0]).toBe(path.join(runtime.root, 'layers', `init-${(fs.statSync(path.join(lowers[1], 'etc')).mode & 0o7777).toString(8)}`, 'diff'))
+    expect(fs.readlinkSync(path.join(lowers[0], 'etc/mtab'))).toBe('/proc/mounts')
     await c.remove({ force: true })
   })
 

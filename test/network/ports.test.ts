@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import * as fs from 'node:fs'
 import * as net from 'node:net'
-import { pickFreePort } from '../../lib/network/port-probe'
+import { hostHasIpv6, pickFreePort } from '../../lib/network/port-probe'
 import { NetworkService } from '../../lib/network/service'
 import { useSubnets } from '../net-helpers'
 import { hostLinks, makeRoot, nftTables, TestNetns, tcpFetch, udpFetch } from './helpers'
@@ -32,6 +32,11 @@ async function freeRange(): Promise<number> {
     const p = await freePort()
     if (p < 65535 && (await canBind(p + 1))) return p
   }
+}
+
+/** How inspect lists a port published on every address: 0.0.0.0, and `::` where the host has IPv6 (Docker 20.10's two entries). */
+function onEveryAddress(port: number): Array<{ hostIp: string; hostPort: string }> {
+  return [{ hostIp: '0.0.0.0', hostPort: String(port) }, ...(hostHasIpv6() ? [{ hostIp: '::', hostPort: String(port) }] : [])]
 }
 
 describe('published ports and NAT', () => {
@@ -80,7 +85,7 @@ describe('published ports and NAT', () => {
     const c = container('tcpweb')
     const hp = await freePort()
     const s = await svc.connect(c.ref, c.ns.fd, 'bridge', { ports: [`${hp}:80`] })
-    expect(s.ports).toEqual({ '80/tcp': [{ hostIp: '0.0.0.0', hostPort: String(hp) }] })
+    expect(s.ports).toEqual({ '80/tcp': onEveryAddress(hp) })
     await c.ns.serve('tcp', 80, 'web')
     expect(tcpFetch('127.0.0.1', hp)).toBe(`web ${GW}`)
     expect(tcpFetch(GW, hp)).toBe(`web ${GW}`)
@@ -104,7 +109,8 @@ describe('published ports and NAT', () => {
     const c = container('v6web')
     const [every, loopback6] = [await freePort(), await freePort()]
     const s = await svc.connect(c.ref, c.ns.fd, 'bridge', { ports: [`${every}:80`, `[::1]:${loopback6}:80`, `[::1]:${loopback6}:53/udp`] })
-    expect(s.ports).toEqual({ '80/tcp': [{ hostIp: '0.0.0.0', hostPort: String(every) }, { hostIp: '::1', hostPort: String(loopback6) }], '53/udp': [{ hostIp: '::1', hostPort: String(loopback6) }] })
+    // Listed on both sides of every address, as Docker 20.10 lists them.
+    expect(s.ports).toEqual({ '80/tcp': [{ hostIp: '0.0.0.0', hostPort: String(every) }, { hostIp: '::', hostPort: String(every) }, { hostIp: '::1', hostPort: String(loopback6) }], '53/udp': [{ hostIp: '::1', hostPort: String(loopback6) }] })
     await c.ns.serve('tcp', 80, 'web')
     await c.ns.serve('udp', 53, 'dns')
     const listening = (): string[] => execFileSync('ss', ['-Hltun'], { encoding: 'utf8' }).split('\n').map((l) => l.trim().split(/\s+/)).filter((f) => f[4] && [every, loopback6].map(String).includes(f[4].split(':').pop()!)).map((f) => `${f[0]} ${f[4]}`).sort()
@@ -124,7 +130,7 @@ describe('published ports and NAT', () => {
     const c = container('ranged')
     const low = await freeRange()
     const s = await svc.connect(c.ref, c.ns.fd, 'bridge', { ports: [`${low}-${low + 1}:80-81`] })
-    expect(s.ports).toEqual({ '80/tcp': [{ hostIp: '0.0.0.0', hostPort: String(low) }], '81/tcp': [{ hostIp: '0.0.0.0', hostPort: String(low + 1) }] })
+    expect(s.ports).toEqual({ '80/tcp': onEveryAddress(low), '81/tcp': onEveryAddress(low + 1) })
     await c.ns.serve('tcp', 80, 'eighty')
     await c.ns.serve('tcp', 81, 'eighty-one')
     expect(tcpFetch('127.0.0.1', low)).toBe(`eighty ${GW}`)
