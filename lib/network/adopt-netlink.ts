@@ -15,10 +15,14 @@ import * as fs from 'node:fs'
 import { createNetlink, type NetlinkSocket, type Protocol } from 'netlink'
 import { InternalError } from '../errors'
 import { closeQuietly, replaceFd } from '../sys/libc'
+import { pinNetlinkAddon } from './pin-netlink-addon'
 import { growReceiveBuffer, netlinkPortOf, netlinkQuietOverruns } from '../sys/sockets'
 
 /** The fd of each socket made here, found once: an adopted socket's port may be another namespace's too. */
 const fds = new WeakMap<NetlinkSocket, number>()
+
+// Every netlink socket is made here: a worker_thread's end must not unmap the addon under its close callbacks.
+pinNetlinkAddon()
 
 /** The fd of this process's netlink socket of `protocol` bound to `port` (ports are unique per protocol and namespace). */
 function fdOfNetlinkPort(port: number, protocol: Protocol): number {

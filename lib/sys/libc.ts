@@ -54,6 +54,7 @@ const c = {
   setns: libc.func('int setns(int fd, int nstype)'),
   unshare: libc.func('int unshare(int flags)'),
   close: libc.func('int close(int fd)'),
+  dlopen: libc.func('void *dlopen(const char *file, int flags)'),
   socketpair: libc.func('int socketpair(int domain, int type, int protocol, _Out_ int *sv)'),
   pipe2: libc.func('int pipe2(_Out_ int *fds, int flags)'),
   waitpid: libc.func('int waitpid(int pid, _Out_ int *status, int options)'),
@@ -111,6 +112,18 @@ export function unshare(flags: number): void {
 /** close(2), ignoring errors (used on cleanup paths). */
 export function closeQuietly(fd: number): void {
   if (fd >= 0) c.close(fd)
+}
+
+const RTLD_NOW = 2
+const RTLD_NOLOAD = 4
+const RTLD_NODELETE = 0x1000
+
+/**
+ * Makes the already loaded shared library `file` stay loaded until the process ends (dlopen with
+ * RTLD_NOLOAD | RTLD_NODELETE: nothing is loaded or initialised again); false when it is not loaded.
+ */
+export function pinLoadedLibrary(file: string): boolean {
+  return c.dlopen(file, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE) !== null
 }
 
 /** Makes `target` refer to what `fd` refers to (dup3, close-on-exec); `fd` stays open. */
