@@ -18,6 +18,7 @@ import { decompressed, feed } from '../files/tar-streams'
 import { entryWritten } from '../files/tar-writer'
 import type { Source } from './context'
 import { clamped } from './source-date'
+import { closeQuietly } from '../sys/libc'
 
 const tarBlock = 512
 
@@ -75,6 +76,8 @@ function below(dest: string, name: string): string {
   return path.posix.join(dest, path.posix.normalize(`/${name}`))
 }
 
+/** The source's one file as a stream; its fd is libc's, so the stream closes it with closeQuietly, not fs.close. */
 function fileReadable(s: Source): fs.ReadStream {
-  return fs.createReadStream('', { fd: s.open(s.entries[0].rel) }) as fs.ReadStream
+  const closeFd = (fd: number, done: (err: NodeJS.ErrnoException | null) => void) => done((closeQuietly(fd), null))
+  return fs.createReadStream('', { fd: s.open(s.entries[0].rel), fs: { read: fs.read, close: closeFd } }) as fs.ReadStream
 }

@@ -13,7 +13,7 @@
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { InvalidArgumentError, NotFoundError, SyscallError } from '../errors'
-import { AT_FDCWD, O_CLOEXEC, O_DIRECTORY, O_NOFOLLOW, O_PATH, RESOLVE_BENEATH, RESOLVE_IN_ROOT, RESOLVE_NO_SYMLINKS, openat2 } from '../sys/libc'
+import { AT_FDCWD, O_CLOEXEC, O_DIRECTORY, O_NOFOLLOW, O_PATH, RESOLVE_BENEATH, RESOLVE_IN_ROOT, RESOLVE_NO_SYMLINKS, openat2, openFd } from '../sys/libc'
 import { O_RDONLY, close } from '../sys/fsops'
 import { statIdentity } from './file-hash-memo'
 import { IgnoreRules, cleanPattern, isGlob, patternRegex } from './patterns'
@@ -39,7 +39,7 @@ export interface Source {
   /** Context-relative path ("" for the context root). */
   readonly path: string
   readonly entries: SourceEntry[]
-  /** Opens a file entry (by its `rel`) for reading, following no symlink below the source; the caller closes the fd. */
+  /** Opens a file entry (by its `rel`) for reading, following no symlink below the source; the caller closes the fd with closeQuietly (it is not fs-opened). */
   open(rel: string): number
 }
 
@@ -152,9 +152,9 @@ export function notFound(source: string, why: string): NotFoundError {
   return new NotFoundError(`failed to compute cache key: failed to calculate checksum of ref: "/${cleanPattern(source)}": not found (${why})`)
 }
 
-/** Opens the file `rel` below the O_PATH fd `top` ('' is the top itself) for reading; a symlink on the way is not followed. */
+/** Opens the file `rel` below the O_PATH fd `top` ('' is the top itself) for reading (close it with closeQuietly); a symlink on the way is not followed. */
 function openBelow(top: number, rel: string): number {
-  if (rel === '') return fs.openSync(`/proc/self/fd/${top}`, 'r')
+  if (rel === '') return openFd(`/proc/self/fd/${top}`, O_RDONLY)
   return openat2(top, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)
 }
 

@@ -11,6 +11,7 @@ import * as path from 'node:path'
 import type { Source } from './context'
 import type { Heredoc } from './dockerfile'
 import { expandWord, type ExpandScope } from './expand'
+import { openFd } from '../sys/libc'
 
 /** The here-document as a source whose one file is its (expanded) text. */
 export function heredocSource(doc: Heredoc, scope: ExpandScope): Source {
@@ -27,7 +28,7 @@ function openedCopy(data: Buffer): number {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-heredoc-'))
   try {
     fs.writeFileSync(path.join(dir, 'doc'), data)
-    return fs.openSync(path.join(dir, 'doc'), 'r')
+    return openFd(path.join(dir, 'doc'), fs.constants.O_RDONLY)
   } finally {
     fs.rmSync(dir, { recursive: true, force: true })
   }

@@ -11,6 +11,7 @@
 import * as fs from 'node:fs'
 import { LayerView as MergedLayers } from '../storage/volume-layer-view'
 import type { SourceReads } from '../files/source-reads'
+import { closeQuietly } from '../sys/libc'
 
 /** Metadata of a path found in the layers. */
 export interface LayerStat {
@@ -55,7 +56,7 @@ export class LayerView {
       try {
         return fs.readFileSync(fd, 'utf8')
       } finally {
-        fs.closeSync(fd)
+        closeQuietly(fd)
       }
     })
   }

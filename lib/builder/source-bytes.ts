@@ -10,6 +10,7 @@ import * as fs from 'node:fs'
 import { promisify } from 'node:util'
 import { InvalidArgumentError } from '../errors'
 import type { Source, SourceEntry } from './context'
+import { closeQuietly } from '../sys/libc'
 
 const chunkBytes = 1 << 20
 const read = promisify(fs.read)
@@ -27,7 +28,7 @@ export async function* fileChunks(source: Source, entry: SourceEntry): AsyncGene
     }
     if ((await read(fd, Buffer.alloc(1), 0, 1, null)).bytesRead !== 0) throw changedWhileRead(source, entry)
   } finally {
-    fs.closeSync(fd)
+    closeQuietly(fd)
   }
 }
 

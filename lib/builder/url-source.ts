@@ -16,6 +16,7 @@ import { pipeline } from 'node:stream/promises'
 import { scratchPath } from './build-scratch'
 import { NotFoundError } from '../errors'
 import type { Source } from './context'
+import { openFd } from '../sys/libc'
 
 const maxRedirects = 10
 
@@ -42,7 +43,7 @@ export async function fetchUrlSource(url: string, root: string, signal?: AbortSi
     const source: Source = {
       path: name,
       entries: [{ rel: '', type: 'file', mode: 0o600, mtime: Number.isNaN(modified.getTime()) ? new Date() : modified, size }],
-      open: () => fs.openSync(file, 'r'),
+      open: () => openFd(file, fs.constants.O_RDONLY),
     }
     return { source, dispose: () => fs.rmSync(file, { force: true }) }
   } catch (err) {

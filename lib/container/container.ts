@@ -12,6 +12,7 @@ import { contextOf, type ContainerContext, type RuntimeOption } from './context'
 import { encodeExecSpec, encodeRunSpec, type MountOp, type RunSpec } from '../shim/spec'
 import { Shim, type ExitStatus } from '../shim/shim'
 import { closeQuietly, CLONE_NEWNET, CLONE_NEWUSER } from '../sys/libc'
+import { openNetns } from '../sys/netns'
 import { diskUsage } from '../files/disk-usage'
 import { writeEtcFiles } from './etc-files'
 import * as files from '../files'
@@ -804,7 +805,7 @@ export class Container implements AsyncDisposable {
       const other = await Container.get(mode.slice('container:'.length), { runtime: this.runtime })
       const { status, state: st } = other.observe()
       if (!runs(status) || !st.pid) throw new NotRunningError(other.id, `join the network of container ${other.name}`)
-      const fd = fs.openSync(`/proc/${st.pid}/ns/net`, 'r')
+      const fd = openNetns(`/proc/${st.pid}/ns/net`)
       return { choice: { kind: 'fd', fd }, release: () => closeQuietly(fd) }
     }
     const { fd, startSettled } = await joinBridgeNetwork(this.runtime, record, this.paths().hosts, record.config.exposedPorts ?? image.config.exposedPorts)

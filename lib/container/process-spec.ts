@@ -7,7 +7,7 @@
  */
 import * as fs from 'node:fs'
 import { InvalidArgumentError } from '../errors'
-import { closeQuietly, openat2, O_CLOEXEC, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS } from '../sys/libc'
+import { closeQuietly, openat2, openFd, O_CLOEXEC, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS } from '../sys/libc'
 import type { ProcessSpec } from '../shim/spec'
 import { isNumericId, parseUserId } from '../util/user-id'
 
@@ -44,7 +44,7 @@ function readFromLayers(layers: string[], file: string): string | undefined {
     let dirfd = -1
     let fd = -1
     try {
-      dirfd = fs.openSync(layer, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY)
+      dirfd = openFd(layer, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY)
       fd = openat2(dirfd, file, fs.constants.O_RDONLY | O_CLOEXEC, 0, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)
       return fs.readFileSync(fd, 'utf8')
     } catch {

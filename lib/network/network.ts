@@ -11,9 +11,9 @@
  * @module
  */
 import { DefaultBinding } from '../util/default-binding'
-import * as fs from 'node:fs'
 import { InvalidArgumentError, NotRunningError } from '../errors'
-import { closeQuietly, O_CLOEXEC } from '../sys/libc'
+import { closeQuietly } from '../sys/libc'
+import { openNetns } from '../sys/netns'
 import type { NetworkService } from './service'
 import type { AttachOptions, CreateNetworkOptions, EndpointSettings, NetworkInfo } from './types'
 import { pruneFilter, type PruneFilters } from '../util/prune-filter'
@@ -157,7 +157,7 @@ export class Network {
     const state = this.runtime.containers.readState(id)
     if (state.status !== 'running' || !state.pid) throw new NotRunningError(id, action)
     try {
-      return fs.openSync(`/proc/${state.pid}/ns/net`, fs.constants.O_RDONLY | O_CLOEXEC)
+      return openNetns(`/proc/${state.pid}/ns/net`)
     } catch {
       throw new NotRunningError(id, action)
     }

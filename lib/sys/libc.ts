@@ -273,6 +273,16 @@ export function unlockFile(fd: number): void {
   checkErrno(c.flock(fd, LOCK_UN), 'flock')
 }
 
+/**
+ * open(2) of `file` (relative to the cwd), close-on-exec; returns the new fd. Every fd lib/ closes with
+ * {@link closeQuietly} or hands to native code is opened here, never with fs.open*: in a worker_thread Node
+ * tracks fs-opened fds and closes those it did not see closed when the worker ends, by then another
+ * fd (a netlink socket, a shim's control socket) under the same number.
+ */
+export function openFd(file: string, flags: number, mode = 0): number {
+  return openat2(AT_FDCWD, file, flags | O_CLOEXEC, mode, 0)
+}
+
 /** openat2(2); returns the new fd. A path with escaped non-UTF-8 bytes (./byte-names) reaches the kernel as those bytes. */
 export function openat2(dirfd: number, file: string, flags: number, mode: number, resolve: number): number {
   return checkNegErrno(nativeCalls().openat2(dirfd, cName(file), flags, mode, resolve), 'openat2', file)

@@ -12,20 +12,20 @@
  * @module
  */
 import * as fs from 'node:fs'
-import { CLONE_NEWNET, closeQuietly, O_CLOEXEC, setns, unshare } from './libc'
+import { CLONE_NEWNET, closeQuietly, openFd, setns, unshare } from './libc'
 import { InternalError } from '../errors'
 
 const ownNetnsPath = '/proc/thread-self/ns/net'
 
 /** Opens (close-on-exec, read-only) the calling thread's current network namespace. */
 export function openCurrentNetns(): number {
-  // fs.openSync runs on the calling (main) thread, so thread-self is us.
-  return fs.openSync(ownNetnsPath, fs.constants.O_RDONLY | O_CLOEXEC)
+  // open(2) runs on the calling thread, so thread-self is us.
+  return openFd(ownNetnsPath, fs.constants.O_RDONLY)
 }
 
-/** Opens a network namespace by path (e.g. /proc/<pid>/ns/net or /run/netns/<name>). */
+/** Opens (close-on-exec, read-only; close it with closeQuietly) a network namespace by path (e.g. /proc/<pid>/ns/net or /run/netns/<name>). */
 export function openNetns(nsPath: string): number {
-  return fs.openSync(nsPath, fs.constants.O_RDONLY | O_CLOEXEC)
+  return openFd(nsPath, fs.constants.O_RDONLY)
 }
 
 /**
