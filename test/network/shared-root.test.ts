@@ -7,6 +7,7 @@ import * as fs from 'node:fs'
 import { NetworkService } from '../../lib/network/service'
 import { pickFreePort } from '../../lib/network/port-probe'
 import { useSubnets } from '../net-helpers'
+import { execFileSync } from 'node:child_process'
 import { hostLinks, makeRoot, nftTables, tcpFetch, TestNetns } from './helpers'
 
 describe('two services sharing a root', () => {
@@ -70,6 +71,26 @@ describe('two services sharing a root', () => {
     expect(fs.readdirSync(`${root}/networks/leases`).filter((f) => !f.includes('bridge') && !f.startsWith(`subnet-${bridgeNet.stem}`))).toEqual([])
   })
 
+  // Known bug, kept failing until fixed: root's IPv6 relay is a child of the process that published the port, and
+  // only that process's release ends it; another process's release (rm, its collection after an exit) leaves it
+  // listening on [::]:port, so the port is EPORTINUSE ('a process on the host') until the first process exits.
+  test.failing("a port on every address published by one service and released by the other leaves no [::] relay behind: the port is free again for a new container", async () => {
+    const [a, b] = [ns(), ns()]
+    const hp = (await pickFreePort('tcp', '', () => false))!
+    try {
+      await one.connect(ref('v6-rel'), a.fd, 'bridge', { ports: [`${hp}:80`] })
+      expect(v6Listeners(hp)).toEqual([`[::]:${hp}`])
+      // Another process's runtime releases it (it removed the container, or collected it after its exit).
+      await two.release(ref('v6-rel').id)
+      expect(v6Listeners(hp)).toEqual([])
+      await expect(two.connect(ref('v6-next'), b.fd, 'bridge', { ports: [`${hp}:80`] })).resolves.toBeDefined()
+    } finally {
+      await two.release(ref('v6-next').id)
+      await one.release(ref('v6-rel').id)
+    }
+    expect(v6Listeners(hp)).toEqual([])
+  })
+
   test("one service's garbage collection never deletes the veth or port rules the other makes during it", async () => {
     // The interleaving that lost a worker's published port right after it was ready: `two` collects
     // orphans (as a process's runtime.ready() does) while `one` connects a container with a port.
@@ -98,3 +119,8 @@ describe('two services sharing a root', () => {
     expect(hostLinks(one.names.vethPrefix)).toHaveLength(0)
   })
 })
+
+/** The IPv6 TCP listeners on host port `port` (ss). */
+function v6Listeners(port: number): string[] {
+  return execFileSync('ss', ['-Hltn'], { encoding: 'utf8' }).split('\n').map((l) => l.trim().split(/\s+/)[3]).filter((a): a is string => !!a && a.startsWith('[') && a.endsWith(`]:${port}`))
+}
