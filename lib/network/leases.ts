@@ -101,12 +101,21 @@ export class Leases {
       const owner = this.ownerOfFile(f)
       if (owner === undefined || !isGone(owner)) continue
       if (isDeadProcess(owner)) {
-        fs.rmSync(path.join(this.dir, f), { force: true })
+        this.removeIfHeldBy(f, owner)
         continue
       }
       const st = fs.statSync(path.join(this.dir, f), { throwIfNoEntry: false })
-      if (st && now - st.mtimeMs > STALE_AFTER_MS) fs.rmSync(path.join(this.dir, f), { force: true })
+      if (st && now - st.mtimeMs > STALE_AFTER_MS) this.removeIfHeldBy(f, owner)
     }
+  }
+
+  /**
+   * Removes the claim file `f` if `owner` still holds it, read again right before: the checks between the first
+   * read and the removal (a /proc lookup of the owner) leave time for another process's collection to free it and
+   * a start to claim it anew, a live claim this removal must not take away (the address would go twice).
+   */
+  private removeIfHeldBy(f: string, owner: string): void {
+    if (this.ownerOfFile(f) === owner) fs.rmSync(path.join(this.dir, f), { force: true })
   }
 
   private ownerOfFile(f: string): string | undefined {

@@ -43,3 +43,20 @@ test('only the holder hands a claim over; a claim given up is not made again', (
   expect(leases.transfer('ip-net-10.0.0.4', 'holder', 'late')).toBe(false)
   expect(fs.readdirSync(dir)).toEqual([])
 })
+
+test("a dead process's claim is released by one collector only: a claim made again meanwhile (another process's collection freed it, a start took it) survives the other collector", () => {
+  const dead = 'warm-999999-1-0123456789ab'
+  const container = 'c'.repeat(64)
+  expect(leases.claim('ip-net-10.0.0.5', dead)).toBe(true)
+  // Two runtimes collect at once: while this one asks /proc whether the owner runs, the other one
+  // has already freed the claim and a start of a third process has claimed the address.
+  const isDead = (owner: string) => {
+    if (owner === dead && leases.owner('ip-net-10.0.0.5') === dead) {
+      new Leases(dir).releaseStale(() => true, () => true)
+      expect(new Leases(dir).claim('ip-net-10.0.0.5', container)).toBe(true)
+    }
+    return owner === dead
+  }
+  leases.releaseStale((owner) => owner === dead, isDead)
+  expect(leases.owner('ip-net-10.0.0.5')).toBe(container)
+})
