@@ -59,7 +59,8 @@ export async function withThrowawayContainer<T>(rt: ContainerContext, image: Sta
 export async function collectDeadThrowawayImages(images: ContainerContext['images']): Promise<number> {
   const dead = images.list().filter((r) => {
     const owner = r.config.labels?.[ownerLabel]
-    return owner !== undefined && ownerIsDead(owner)
+    // A tagged image, or one a container uses, is the user's (a label copied by hand, an image loaded): kept.
+    return owner !== undefined && ownerIsDead(owner) && !images.refsOf(r.id).length && !images.users(r.id).length
   })
   for (const r of dead) {
     await images.forgetUnnamed(r.id).catch((err: Error) => debug('could not remove the dead build\'s throwaway image %s: %s', r.id, err.message))

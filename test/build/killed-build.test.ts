@@ -193,3 +193,19 @@ test('a build aborted by its signal during a RUN leaves no throwaway image, cont
   expect(await Container.list({ runtime, all: true })).toEqual([])
   expect(mountsUnder(runtime.root)).toEqual([])
 })
+
+test("an image carrying a dead build's throwaway label is kept when tagged (the user's), and collected when it is neither tagged nor used", async () => {
+  const ctx = context({})
+  // A pid above pid_max (2^22): no process has it, so the label names a dead build.
+  const dockerfile = { content: 'FROM bb\nLABEL minicontainer.build.throwaway=4194305-1-deadbeef\nRUN echo a > /a\n' }
+  const tagged = await Image.build(ctx, { runtime, network: 'none', tag: 'kept-throwaway:1', dockerfile })
+  const loose = await Image.build(ctx, { runtime, network: 'none', noCache: true, dockerfile: { content: dockerfile.content.replace('echo a', 'echo b') } })
+  const next = new Runtime({ root: runtime.root })
+  await next.ready()
+  const ids = async () => (await Image.list({ runtime })).map((i) => i.id)
+  await eventually(() => !fs.existsSync(path.join(runtime.root, 'images', `${loose.id.replace(':', '-')}.json`)), 'the untagged labelled image')
+  expect(fs.existsSync(path.join(runtime.root, 'images', `${tagged.id.replace(':', '-')}.json`))).toBe(true)
+  expect(await ids()).toContain(tagged.id)
+  expect(await ids()).not.toContain(loose.id)
+  await (await Image.get('kept-throwaway:1', { runtime })).remove()
+})
