@@ -32,6 +32,12 @@ import { boundedFileName } from '../util/file-name'
 import { markTopDirectory } from '../sys/file-flags'
 import type { ContainerRecord, ContainerState } from './types'
 
+/** `chattr +T` on `dir`, a hint: a filesystem or a caller that refuses it only gets a debug line. */
+function markTop(dir: string): void {
+  const refused = markTopDirectory(dir)
+  if (refused) debug(`chattr +T ${dir}: ${refused}`)
+}
+
 /** A container directory being built by create(). */
 const creatingPrefix = '.creating-'
 
@@ -72,11 +78,11 @@ export class ContainerStore {
     // Each container's directory in a block group of its own, and the root's directories (names/) out of the
     // group of the root's parent: ext4 skips every inode deleted in its last minutes when it picks one in a
     // group, so a create in a group that containers (or anything else) churn costs up to ~0.3 ms, 10x a quiet one.
-    markTopDirectory(root)
+    markTop(root)
     fs.mkdirSync(this.trashDir, { recursive: true })
     fs.mkdirSync(this.containersDir, { recursive: true })
     fs.mkdirSync(this.namesDir, { recursive: true })
-    markTopDirectory(this.containersDir)
+    markTop(this.containersDir)
     // The lock is the overlay's work dir itself (what it protects): no lock file to create per container.
     this.layerLocks = new KeyedLock(this.containersDir, { existing: true })
   }

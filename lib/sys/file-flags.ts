@@ -5,7 +5,6 @@
  */
 import * as fs from 'node:fs'
 import koffi from './koffi'
-import { debug } from '../util/debug'
 import { errnoName } from './libc'
 
 const libc = koffi.load('libc.so.6')
@@ -22,15 +21,16 @@ const FS_TOPDIR_FL = 0x00020000
  * ext4 places each new subdirectory, and the files made in it, in a block
  * group of its own rather than in `dir`'s. Only a hint to the allocator:
  * a filesystem without the flag, or a directory the caller may not mark,
- * is left as it is.
+ * is left as it is, and the errno name of the refusal returned.
  */
-export function markTopDirectory(dir: string): void {
+export function markTopDirectory(dir: string): string | undefined {
   const fd = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY)
   try {
     const flags = [0]
-    if (ioctl(fd, FS_IOC_GETFLAGS, flags) < 0 || (flags[0] & FS_TOPDIR_FL) !== 0) return
+    if (ioctl(fd, FS_IOC_GETFLAGS, flags) < 0) return errnoName(koffi.errno())
+    if ((flags[0] & FS_TOPDIR_FL) !== 0) return undefined
     flags[0] |= FS_TOPDIR_FL
-    if (ioctl(fd, FS_IOC_SETFLAGS, flags) < 0) debug(`chattr +T ${dir}: ${errnoName(koffi.errno())}`)
+    return ioctl(fd, FS_IOC_SETFLAGS, flags) < 0 ? errnoName(koffi.errno()) : undefined
   } finally {
     fs.closeSync(fd)
   }
