@@ -1,5 +1,5 @@
 /*
- * mc-shim relay <netns path|-> <tcp|udp> <target ipv4> <target port> <udp idle ms> [<listen netns path> <ipv4> <port>]
+ * mc-shim relay <netns path|-> <tcp|udp> <target ipv4> <target port> <udp idle ms> [<end-with link> | <listen netns path> <ipv4> <port>]
  *
  * A published port of a rootless runtime ("proxy" mode), or a root runtime's
  * port published on an IPv6 host address (no DNAT rule turns IPv6 into the
@@ -33,12 +33,22 @@
  * fd 3 is the owner's control socket: "R\n" once the relay is in the
  * namespace and serving, or "E <step> <errno>\n" and exit. The relay exits
  * when that socket closes: the owner released the port, or died.
+ *
+ * With one more argument, <end-with link> (root's IPv6 side of a port: the
+ * container's host veth), the relay also exits when that link is deleted in
+ * the namespace it started in: the container was released by any process on
+ * the runtime root (not only its owner, the only one holding the control
+ * socket), or its namespace ended with its last process. Its exit closes the
+ * host listeners, so the port is free at once.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
 #include <netinet/tcp.h>
 #include <sched.h>
 #include <signal.h>
@@ -76,7 +86,7 @@
 #define ACCEPT_PAUSE_MS 100
 #define UDP_DATAGRAM_MAX 65536
 
-enum kind { K_CONTROL, K_LISTENER, K_CLIENT, K_TARGET, K_FLOW };
+enum kind { K_CONTROL, K_LISTENER, K_CLIENT, K_TARGET, K_FLOW, K_LINK };
 
 /* What an epoll event points at: which socket of which connection or flow. */
 struct handle {
@@ -122,7 +132,10 @@ static long long idle_ms;
 static long long accept_paused_until; /* 0: accepting */
 static int listeners[MAX_LISTENERS];
 static int listener_count;
-static struct handle control_h = {K_CONTROL, NULL}, listener_h[MAX_LISTENERS];
+static struct handle control_h = {K_CONTROL, NULL}, listener_h[MAX_LISTENERS], link_h = {K_LINK, NULL};
+/* The end-with link's rtnetlink socket (RTMGRP_LINK) and index; -1 and 0 without one. */
+static int link_fd = -1;
+static unsigned link_index;
 static char datagram[UDP_DATAGRAM_MAX];
 
 static long long now_ms(void) {
@@ -427,6 +440,34 @@ static int parse_target(const char *ip, const char *port) {
   return inet_pton(AF_INET, ip, &target.sin_addr) == 1 ? 0 : -1;
 }
 
+/*
+ * Subscribes to link events, then resolves the link's index (in that order: a deletion between the
+ * two is seen as the link missing); 0, or -1 with errno (ENODEV: the link is gone already).
+ */
+static int watch_link(const char *name) {
+  struct sockaddr_nl sa = {.nl_family = AF_NETLINK, .nl_groups = RTMGRP_LINK};
+  link_fd = socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_ROUTE);
+  if (link_fd < 0 || bind(link_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) return -1;
+  link_index = if_nametoindex(name);
+  return link_index ? 0 : -1;
+}
+
+/* Exits when a link event says the watched link was deleted (or, events lost, it no longer exists). */
+static void link_events(void) {
+  char buf[8192] __attribute__((aligned(NLMSG_ALIGNTO)));
+  char name[IF_NAMESIZE];
+  for (;;) {
+    ssize_t n = recv(link_fd, buf, sizeof(buf), 0);
+    if (n < 0 && errno == ENOBUFS && !if_indextoname(link_index, name)) exit(0);
+    if (n < 0 && errno == ENOBUFS) continue;
+    if (n <= 0) return;
+    for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
+      const struct ifinfomsg *ifi = NLMSG_DATA(h);
+      if (h->nlmsg_type == RTM_DELLINK && h->nlmsg_len >= NLMSG_LENGTH(sizeof(*ifi)) && (unsigned)ifi->ifi_index == link_index) exit(0);
+    }
+  }
+}
+
 static void on_event(int control_fd, struct epoll_event *ev, bool udp) {
   struct handle *h = ev->data.ptr;
   switch (h->kind) {
@@ -452,6 +493,9 @@ static void on_event(int control_fd, struct epoll_event *ev, bool udp) {
   }
   case K_FLOW:
     target_datagrams(h->owner);
+    break;
+  case K_LINK:
+    link_events();
     break;
   }
 }
@@ -532,8 +576,15 @@ int mc_relay(int control_fd, int argc, char **argv) {
     setrlimit(RLIMIT_NOFILE, &fds);
   }
   idle_ms = atoll(argv[4]) > 0 ? atoll(argv[4]) : 30000;
+  /* Counted before any fd is opened here: the next one would be taken for a second listener at fd 5. */
+  listener_count = count_listeners(argc >= 8);
   if (argc >= 8 && !udp && listen_in(argv[5], argv[6], argv[7]) < 0) {
     mc_say_join_failure(control_fd, "listen", errno);
+    return 1;
+  }
+  /* Before joining: the link is in the namespace the relay started in. */
+  if (argc == 6 && watch_link(argv[5]) < 0) {
+    mc_say_join_failure(control_fd, "link", errno);
     return 1;
   }
   const char *step;
@@ -541,9 +592,9 @@ int mc_relay(int control_fd, int argc, char **argv) {
     mc_say_join_failure(control_fd, step, errno);
     return 1;
   }
-  listener_count = count_listeners(argc >= 8);
   epfd = epoll_create1(EPOLL_CLOEXEC);
-  if (epfd < 0 || watch(control_fd, EPOLLIN | EPOLLRDHUP, &control_h, EPOLL_CTL_ADD) < 0 || watch_listeners() < 0) {
+  if (epfd < 0 || watch(control_fd, EPOLLIN | EPOLLRDHUP, &control_h, EPOLL_CTL_ADD) < 0 || watch_listeners() < 0 ||
+      (link_fd >= 0 && watch(link_fd, EPOLLIN, &link_h, EPOLL_CTL_ADD) < 0)) {
     mc_say_join_failure(control_fd, "epoll", errno);
     return 1;
   }

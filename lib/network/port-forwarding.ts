@@ -9,19 +9,29 @@
  * @module
  */
 import { isIPv6 } from 'node:net'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { debug } from '../util/debug'
 import type { Firewall } from './nftables'
 import { ContainerRelays, startPortRelay } from './port-relay'
-import { hostHasIpv6 } from './port-probe'
-import type { PortBinding } from './store'
+import { hostHasIpv6, hostPortFree } from './port-probe'
+import type { ContainerNetRecord, PortBinding } from './store'
 
 /** Makes and ends the forwarding of a container's published ports. */
 export interface PortForwarding {
-  /** Makes `bindings` (resolved: host ports chosen and claimed) reach the container, all or none. */
-  add(containerId: string, bindings: PortBinding[]): Promise<void>
+  /** Makes `bindings` (resolved: host ports chosen and claimed) reach the container `self` (its endpoints made), all or none. */
+  add(self: ContainerNetRecord, bindings: PortBinding[]): Promise<void>
   /** Ends every forwarding of the container; idempotent. */
   remove(containerId: string): Promise<void>
+  /**
+   * After the container's links were deleted: resolves once the host ports of its `bindings` that
+   * a relay ending with those links held are free (bounded), so that a release by a process other
+   * than the relay's owner gives the port back by the time it resolves.
+   */
+  freed(bindings: PortBinding[]): Promise<void>
 }
+
+/** Relays ending with a deleted link do within milliseconds: past this, the port is someone else's. */
+const linkedRelayEndMs = 1000
 
 /**
  * DNAT rules in the runtime's nf_tables table (owned by the container: removed with its other rules)
@@ -30,12 +40,15 @@ export interface PortForwarding {
  */
 export function firewallForwarding(fw: () => Firewall): PortForwarding {
   // `-`: the relay connects from the namespace it started in, the host's, where root's bridges are.
-  const relays = relayForwarding(() => '-')
+  // It ends with the container's host veth: another process on the root may release the container
+  // (its rules are shared, but the relay is this process's child), or it may end with its namespace.
+  const relays = relayForwarding(() => '-', (self, b) => self.endpoints.find((e) => e.ipAddress === b.containerIp)?.hostVeth)
   return {
-    add: async (containerId, bindings) => {
+    add: async (self, bindings) => {
+      const containerId = self.containerId
       // Side by side: the relay's spawn (a few ms) overlaps the rule's batch instead of adding to it.
       const [relayed, ruled] = await Promise.allSettled([
-        relays.add(containerId, ipv6Side(bindings)),
+        relays.add(self, ipv6Side(bindings)),
         fw().addPorts(containerId, bindings.filter((b) => !isIPv6(b.hostIp))),
       ])
       if (relayed.status === 'fulfilled' && ruled.status === 'fulfilled') return
@@ -47,6 +60,10 @@ export function firewallForwarding(fw: () => Firewall): PortForwarding {
       await relays.remove(containerId)
       await fw().removeContainer(containerId)
     },
+    freed: async (bindings) => {
+      const deadline = Date.now() + linkedRelayEndMs
+      for (const b of ipv6Side(bindings)) while (!(await hostPortFree(b.proto, b.hostIp, b.hostPort)) && Date.now() < deadline) await sleep(10)
+    },
   }
 }
 
@@ -56,20 +73,25 @@ function ipv6Side(bindings: PortBinding[]): PortBinding[] {
   return bindings.flatMap((b) => (isIPv6(b.hostIp) ? [b] : b.hostIp === '' && everyAddress ? [{ ...b, hostIp: everyAddress }] : []))
 }
 
-/** A relay per binding into the namespace at `netnsPath()`, kept by this process (they end with it). */
-export function relayForwarding(netnsPath: () => string): PortForwarding {
+/**
+ * A relay per binding into the namespace at `netnsPath()`, kept by this process (they end with it,
+ * and with the link `endWithLink` names for the binding, if any).
+ */
+export function relayForwarding(netnsPath: () => string, endWithLink: (self: ContainerNetRecord, b: PortBinding) => string | undefined = () => undefined): PortForwarding {
   const relays = new ContainerRelays()
   return {
-    add: (containerId, bindings) =>
+    add: (self, bindings) =>
       relays.add(
-        containerId,
+        self.containerId,
         bindings.map((b) => async () => {
-          const spec = { netnsPath: netnsPath(), proto: b.proto, hostIp: b.hostIp, hostPort: b.hostPort, targetIp: b.containerIp, targetPort: b.containerPort }
+          const spec = { netnsPath: netnsPath(), proto: b.proto, hostIp: b.hostIp, hostPort: b.hostPort, targetIp: b.containerIp, targetPort: b.containerPort, endWithLink: endWithLink(self, b) }
           const relay = await startPortRelay(spec)
-          debug('relay %s:%d/%s -> %s:%d for %s', b.hostIp || '0.0.0.0', b.hostPort, b.proto, b.containerIp, b.containerPort, containerId.slice(0, 12))
+          debug('relay %s:%d/%s -> %s:%d for %s', b.hostIp || '0.0.0.0', b.hostPort, b.proto, b.containerIp, b.containerPort, self.containerId.slice(0, 12))
           return relay
         }),
       ),
     remove: async (containerId) => void (await relays.remove(containerId)),
+    // Its relays end in remove().
+    freed: async () => {},
   }
 }

@@ -9,7 +9,8 @@
  * socket to mc-shim relay (native/relay.c), which joins the namespace and
  * forwards each TCP connection (splice, half-close aware) or UDP flow to the
  * container's address there. The relay ends when {@link PortRelay.close} is
- * called or its owner dies (its control socket closes either way).
+ * called or its owner dies (its control socket closes either way), or when
+ * its {@link RelaySpec.endWithLink} is deleted.
  *
  * @module
  */
@@ -43,6 +44,12 @@ export interface RelaySpec {
   targetPort: number
   /** UDP only: close a client's flow after this long without traffic (default {@link defaultUdpIdleMs}). */
   udpIdleMs?: number
+  /**
+   * A link of the namespace the relay starts in (root's: the container's host veth) whose deletion
+   * ends the relay: the container released by any process on the root, or its namespace gone with
+   * its last process. Without it, only {@link PortRelay.close} or the owner's death end it.
+   */
+  endWithLink?: string
 }
 
 /** A running relay. */
@@ -99,7 +106,7 @@ export async function startPortRelay(spec: RelaySpec): Promise<PortRelay> {
   const hosts = bindHostSockets(spec)
   try {
     const idle = String(spec.udpIdleMs ?? defaultUdpIdleMs)
-    const args = ['relay', spec.netnsPath, spec.proto, spec.targetIp, String(spec.targetPort), idle]
+    const args = ['relay', spec.netnsPath, spec.proto, spec.targetIp, String(spec.targetPort), idle, ...(spec.endWithLink ? [spec.endWithLink] : [])]
     return await relayProcess(args, hosts.map((h) => h.fd), hosts[0]!.port)
   } finally {
     // The relay holds the sockets now: when it ends, the port is free.

@@ -75,7 +75,7 @@ export class PortPublisher {
         throw err
       }
     }
-    await this.forwarding.add(self.containerId, bindings)
+    await this.forwarding.add(self, bindings)
     return bindings
   }
 
@@ -83,7 +83,7 @@ export class PortPublisher {
   async unpublishIp(self: ContainerNetRecord, ip: string): Promise<void> {
     const keep = self.ports.filter((p) => p.containerIp !== ip)
     await this.forwarding.remove(self.containerId)
-    await this.forwarding.add(self.containerId, keep)
+    await this.forwarding.add(self, keep)
     for (const p of self.ports) if (p.containerIp === ip) this.leases.release(leaseKey(p.proto, p.hostPort), self.containerId)
     self.ports = keep
   }

@@ -367,7 +367,7 @@ export class NetworkService {
    * on the bridge.
    */
   private async releaseLeavingVeths(rec: ContainerNetRecord): Promise<void> {
-    const endpoints = rec.endpoints
+    const { endpoints, ports } = rec
     const addresses = endpoints.map((e) => ipKey(e.networkId, e.ipAddress))
     await this.forwarding.remove(rec.containerId)
     this.store.deleteContainer(rec.containerId)
@@ -379,6 +379,8 @@ export class NetworkService {
       await earlier
       try {
         for (const ep of endpoints) await removeVeth(this.host, ep.hostVeth)
+        // Another process's relays of its ports end with the veths, a moment after them.
+        await this.forwarding.freed(ports)
       } finally {
         // A veth that would not go must not keep the addresses claimed for the life of this process.
         for (const key of addresses) this.leases.release(key, rec.containerId)

@@ -11,10 +11,11 @@ import { execFileSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import { Container, Image, Runtime, run } from '../../lib'
 import { Network } from '../../lib/network/network'
-import { pickFreePort } from '../../lib/network/port-probe'
+import { hostHasIpv6, pickFreePort } from '../../lib/network/port-probe'
 import { ipPattern, useSubnets } from '../net-helpers'
 import { text } from '../helpers'
-import { hostLinks, hostVethOf, makeRoot, nftTables } from './helpers'
+import { spawnNode } from '../tools/node-child'
+import { hostLinks, hostVethOf, makeRoot, nftTables, v6Listeners } from './helpers'
 
 let runtime: Runtime
 const [bridgeNet, userNet, otherNet, restartNet, homeNet, extraNet] = useSubnets(6)
@@ -187,6 +188,45 @@ describe('containers on networks', () => {
     const second = await sleeper('e2e-p3', 'bridge', { ports: [`${hp}:80`] })
     await second.remove({ force: true })
     await first.remove({ force: true })
+  })
+
+  test("a port on every address of a container stopped (not removed) by another process on the root while the publishing one is frozen: its [::] side is free when that stop resolves", async () => {
+    // The [::] side is a relay, a child of the publishing process: that process's release of the exit
+    // ended it, so while it was busy (here SIGSTOPped) the port stayed held. It now ends with the veth.
+    expect(hostHasIpv6()).toBe(true)
+    const hp = (await pickFreePort('tcp', '', () => false))!
+    const publisher = spawnNode(
+      `;(async () => {
+        const { Runtime, run } = lib()
+        const runtime = new Runtime({ root: ${JSON.stringify(runtime.root)}, subnetPool: [${JSON.stringify(bridgeNet.cidr)}] })
+        await run('host', ['sleep', '60'], { runtime, name: 'e2e-v6stop', network: 'bridge', ports: ['${hp}:80'], detach: true })
+        await runtime.close()
+        console.log('ready')
+        setInterval(() => {}, 1000)
+      })().catch((e) => { console.error(e); process.exit(1) })`,
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    )
+    const exited = new Promise((r) => publisher.once('exit', r))
+    try {
+      await new Promise<void>((resolve, reject) => {
+        publisher.stdout!.on('data', (d) => String(d).includes('ready') && resolve())
+        publisher.once('exit', (code) => reject(new Error(`the publishing process ended first (${code})`)))
+      })
+      expect(v6Listeners(hp)).toEqual([`[::]:${hp}`])
+      publisher.kill('SIGSTOP')
+      const first = await Container.get('e2e-v6stop', { runtime })
+      await first.stop({ timeout: 0 })
+      expect(v6Listeners(hp)).toEqual([])
+      const second = await sleeper('e2e-v6next', 'bridge', { ports: [`${hp}:80`] })
+      expect(v6Listeners(hp)).toEqual([`[::]:${hp}`])
+      await second.remove({ force: true })
+      await first.remove({ force: true })
+    } finally {
+      publisher.kill('SIGKILL')
+      publisher.kill('SIGCONT')
+      await exited
+    }
+    expect(v6Listeners(hp)).toEqual([])
   })
 
   test('a start that fails after networking was set up leaves no rules or leases', async () => {

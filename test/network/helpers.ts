@@ -165,3 +165,8 @@ export async function eventually(fn: () => boolean, timeoutMs = 5000): Promise<b
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms))
 }
+
+/** The IPv6 TCP listeners on host port `port` (ss), as `[addr]:port`. */
+export function v6Listeners(port: number): string[] {
+  return execFileSync('ss', ['-Hltn'], { encoding: 'utf8' }).split('\n').map((l) => l.trim().split(/\s+/)[3]).filter((a): a is string => !!a && a.startsWith('[') && a.endsWith(`]:${port}`))
+}
