@@ -24,6 +24,13 @@ import { processTable, type ProcessInfo } from './top'
 import { V1Driver } from './v1'
 import { V2Driver } from './v2'
 
+/**
+ * How many released marks a runtime keeps: a container another process removes is never released
+ * here again, so its mark would stay for the process's life. The oldest goes first; a container
+ * whose mark went costs its second release the rmdirs the mark saves (ENOENT), nothing more.
+ */
+export const releasedMarksKept = 1024
+
 /** How long pause() and unpause() wait for the freezer. */
 const freezeTimeoutMs = 10_000
 
@@ -54,6 +61,7 @@ export class CgroupService {
    * Containers whose cgroup this runtime removed since it last made it: a container's cgroup is
    * released when its exit is settled and again when it is removed (which must also cover exits no
    * process of ours saw), and the second release has nothing left to remove (8 rmdirs on v1).
+   * In insertion order, at most {@link releasedMarksKept}.
    */
   private readonly released = new Set<string>()
 
@@ -131,7 +139,15 @@ export class CgroupService {
     if (gone) return
     let removed = false
     for (let i = 0; i < 100 && !(removed = driver.remove(this.rel(id))); i++) await delay(10)
-    if (removed && !opts.last) this.released.add(id)
+    if (removed && !opts.last) this.markReleased(id)
+  }
+
+  /** Remembers that the container's cgroup is gone, forgetting the oldest mark beyond the bound. */
+  private markReleased(id: string): void {
+    this.released.add(id)
+    if (this.released.size <= releasedMarksKept) return
+    const [oldest] = this.released
+    this.released.delete(oldest!)
   }
 
   /**
