@@ -10,29 +10,62 @@
  *
  * @module
  */
+import * as fs from 'node:fs'
 import { SyscallError } from '../errors'
-import { attachZygote, closeQuietly, forkFromZygoteAsync, reapEnded } from '../sys/libc'
+import { attachZygote, closeQuietly, forkFromZygoteAsync, waitPid } from '../sys/libc'
 import { Throttle } from '../sys/throttle'
 import { spawnShimMode } from './mode-process'
 import { SHIM_PROTOCOL_VERSION } from './protocol'
+import { shimPath } from './shim-path'
+
+/**
+ * The shim binary (its {@link binaryIdentity}) whose zygote refused this library: one of another
+ * protocol exits at once, and so would every zygote started after it, each costing a start the
+ * failed fork and a spawn. Shims are spawned instead until the binary changes (a rebuild).
+ */
+let refusingBinary: string | undefined
+/** Zygotes being stopped: a start waits for their verdict. */
+const stopsInFlight = new Set<Promise<void>>()
+
+/** The shim binary as a file (device, inode, size, mtime): a rebuild or a replacement changes it. */
+function binaryIdentity(): string {
+  try {
+    const st = fs.statSync(shimPath)
+    return `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`
+  } catch {
+    return 'missing'
+  }
+}
+
+/** Whether a waitpid status says the process exited by itself with a failure (not killed by a signal). */
+function exitedFailing(status: number): boolean {
+  return (status & 0x7f) === 0 && status >> 8 !== 0
+}
 
 /** A running zygote; {@link fork} asks it for a shim. */
 export class ShimZygote {
   /** Its answers come in the order of the requests: one at a time. */
   private readonly turns = new Throttle(1)
   private stopping: Promise<void> | undefined
+  /** Whether it forked a shim: one that did was of our protocol. */
+  private forked = false
 
   private constructor(
     /** The zygote's pid (Node's child). */
     readonly pid: number,
     private readonly socket: number,
+    /** The shim binary it was started from ({@link binaryIdentity}). */
+    private readonly binary: string,
   ) {}
 
   /** Spawns `mc-shim zygote <our pid> <protocol>` from the thread that lives as long as the process, as every helper mode. */
   static async start(): Promise<ShimZygote> {
+    await Promise.all(stopsInFlight)
+    const binary = binaryIdentity()
+    if (binary === refusingBinary) throw new SyscallError('zygote start', 'EPROTO')
     // fd 3 is /dev/null: a shim built before zygotes reads an empty spec from it and exits.
     const { pid, control } = spawnShimMode(['zygote', String(process.pid), String(SHIM_PROTOCOL_VERSION)], [], 4)
-    const zygote = new ShimZygote(pid, control)
+    const zygote = new ShimZygote(pid, control, binary)
     try {
       attachZygote(control)
     } catch (err) {
@@ -57,7 +90,9 @@ export class ShimZygote {
     return this.turns.run(async () => {
       if (this.stopping) throw new SyscallError('zygote fork', 'ESHUTDOWN')
       try {
-        return await forkFromZygoteAsync(this.socket, stdio ? [control, ...stdio] : [control])
+        const pid = await forkFromZygoteAsync(this.socket, stdio ? [control, ...stdio] : [control])
+        this.forked = true
+        return pid
       } catch (err) {
         void this.stop()
         throw err
@@ -65,18 +100,36 @@ export class ShimZygote {
     })
   }
 
-  /** Ends the zygote (closing its socket ends its loop) and reaps it, once the forks in flight got their answer. */
+  /**
+   * Ends the zygote (closing its socket ends its loop) and reaps it, once the forks in flight got
+   * their answer. One that exited by itself with a failure before forking anything refused us
+   * (another protocol, or a shim older than zygotes): its binary starts no zygote again.
+   */
   stop(): Promise<void> {
+    if (this.stopping) return this.stopping
     // After the queue: a request on its way must not find its socket closed, nor its number reused.
-    this.stopping ??= this.turns.run(async () => {
+    const stopping = this.turns.run(async () => {
       closeQuietly(this.socket)
       try {
         process.kill(this.pid, 'SIGKILL')
       } catch {
         /* already gone */
       }
-      reapEnded(this.pid)
+      const status = this.reap()
+      if (!this.forked && status !== undefined && exitedFailing(status)) refusingBinary = this.binary
     })
-    return this.stopping
+    this.stopping = stopping
+    stopsInFlight.add(stopping)
+    void stopping.finally(() => stopsInFlight.delete(stopping))
+    return stopping
+  }
+
+  /** Waits for the (killed or ended) zygote; its waitpid status, undefined when it was already reaped. */
+  private reap(): number | undefined {
+    try {
+      return waitPid(this.pid) ?? undefined
+    } catch {
+      return undefined
+    }
   }
 }

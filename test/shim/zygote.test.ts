@@ -3,11 +3,16 @@
  * what a spawned shim was, each is still, and none holds anything of another.
  */
 import * as fs from 'node:fs'
+import * as os from 'node:os'
+import * as path from 'node:path'
 import { Image, run, type Container, type Runtime } from '../../lib'
 import { Shim } from '../../lib/shim/shim'
 import { ShimZygote } from '../../lib/shim/zygote'
 import { closeQuietly, pipe } from '../../lib/sys/libc'
 import { sendWithFds } from '../../lib/sys/sockets'
+import { nativeDir } from '../../lib/sys/native-dir'
+import { SHIM_PROTOCOL_VERSION } from '../../lib/shim/protocol'
+import { runNodeSync } from '../tools/node-child'
 import { childProcesses, commandLine, destroyRuntime, sleep, tempRuntime, text } from '../helpers'
 
 let runtime: Runtime
@@ -304,3 +309,64 @@ test('a request the zygote does not serve (an exec with too few fds) is refused 
     await zygote.stop()
   }
 })
+
+/**
+ * An mc-shim for a native directory `dir`: the real one, except that its zygote is asked for
+ * protocol `zygoteProtocol` (with another than ours, the real zygote's refusal: it exits at once);
+ * each zygote started appends a line to `<dir>/zygotes`.
+ */
+function shimWrapper(dir: string, zygoteProtocol: string): string {
+  const real = JSON.stringify(path.join(nativeDir, 'mc-shim'))
+  return `#!/bin/sh
+if [ "$1" = zygote ]; then echo "$$" >> ${JSON.stringify(path.join(dir, 'zygotes'))}; exec ${real} zygote "$2" ${zygoteProtocol}; fi
+exec ${real} "$@"
+`
+}
+
+test('a zygote of another protocol is started once: later starts spawn their shims, until the shim binary changes', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-zygote-proto-'))
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-zygote-root-'))
+  try {
+    fs.symlinkSync(path.join(nativeDir, 'libmcnative.so'), path.join(dir, 'libmcnative.so'))
+    fs.writeFileSync(path.join(dir, 'mc-shim'), shimWrapper(dir, String(SHIM_PROTOCOL_VERSION + 1)), { mode: 0o755 })
+    const zygotes = path.join(dir, 'zygotes')
+    const r = runNodeSync(
+      `const { Runtime, Image, run } = lib()
+      const fs = require('node:fs')
+      const started = () => (fs.existsSync(${JSON.stringify(zygotes)}) ? fs.readFileSync(${JSON.stringify(zygotes)}, 'utf8').trim().split('\\n').length : 0)
+      ;(async () => {
+        const runtime = new Runtime({ root: ${JSON.stringify(root)} })
+        await Image.fromHost({ runtime })
+        const runs = async (n) => {
+          const codes = []
+          for (let i = 0; i < n; i++) {
+            const c = await run('host', ['true'], { runtime, network: 'none' })
+            codes.push((await c.wait()).exitCode)
+            await c.remove()
+            await new Promise((r) => setTimeout(r, 100)) // the spare is refilled meanwhile
+          }
+          return codes
+        }
+        const mismatched = { codes: await runs(4), zygotes: started() }
+        // A rebuild of our protocol: another file in its place.
+        fs.writeFileSync(${JSON.stringify(path.join(dir, 'mc-shim.new'))}, ${JSON.stringify(shimWrapper(dir, '"$3"'))}, { mode: 0o755 })
+        fs.renameSync(${JSON.stringify(path.join(dir, 'mc-shim.new'))}, ${JSON.stringify(path.join(dir, 'mc-shim'))})
+        const rebuilt = { codes: await runs(2), zygotes: started() }
+        const last = fs.readFileSync(${JSON.stringify(zygotes)}, 'utf8').trim().split('\\n').pop()
+        rebuilt.lastRunning = fs.existsSync('/proc/' + last) && !/^\\S+ \\S+ Z/.test(fs.readFileSync('/proc/' + last + '/stat', 'utf8').replace(/\\(.*\\)/, 'x'))
+        await runtime.close()
+        console.log(JSON.stringify({ mismatched, rebuilt }))
+      })()`,
+      { env: { MINICONTAINER_NATIVE_DIR: dir } },
+    )
+    expect(r.stderr).toBe('')
+    const out = JSON.parse(r.stdout.trim().split('\n').pop() ?? '')
+    // Without the memory of the refusal, every shim wanted started a zygote that exited at once.
+    expect(out.mismatched).toEqual({ codes: [0, 0, 0, 0], zygotes: 1 })
+    // The binary changed (a rebuild of our protocol): a zygote is started again, and forks from then on.
+    expect(out.rebuilt).toEqual({ codes: [0, 0], zygotes: 2, lastRunning: true })
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+    fs.rmSync(root, { recursive: true, force: true })
+  }
+}, 60_000)
