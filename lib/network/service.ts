@@ -35,7 +35,7 @@ import type { AttachOptions, ConnectOptions, ContainerRef, CreateNetworkOptions,
 import { removeVeth } from './veth-removal'
 import { endpointSettings, hostEntries, networkInfo, networkSettings } from './views'
 import { WarmEndpoints, type WarmEndpoint } from './warm-endpoints'
-import { isDeadWarmOwner, isWarmOwner } from './warm-owner'
+import { isDeadWarmOwner, isWarmOwner, warmOwnerVeth } from './warm-owner'
 import type { Prunable } from '../util/prune-filter'
 
 export { DEFAULT_NETWORK } from './registry'
@@ -349,8 +349,13 @@ export class NetworkService {
       await this.removeOrphans()
       const owners = new Set([...this.store.containers().map((c) => c.containerId), ...this.store.networks().map((n) => n.id)])
       // A warm endpoint's address is no container's: it is held while the process keeping it runs.
-      const gone = (owner: string) => (isWarmOwner(owner) ? isDeadWarmOwner(owner) : !owners.has(owner))
-      this.leases.releaseStale(gone, isDeadWarmOwner)
+      // A dead owner's veth is off the bridge once its namespace is cleaned up, in the background: until
+      // then its address (and MAC) stays leased, for a later collection. The veths left before were just
+      // deleted; one still there came after (an owner killed while making it).
+      const links = new Set((await this.host.links()).map((l) => l.name))
+      const unplugged = (owner: string) => isDeadWarmOwner(owner) && !links.has(warmOwnerVeth(owner) ?? '')
+      const gone = (owner: string) => (isWarmOwner(owner) ? unplugged(owner) : !owners.has(owner))
+      this.leases.releaseStale(gone, unplugged)
     })
   }
 

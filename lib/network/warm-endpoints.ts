@@ -40,7 +40,7 @@ import type { NetworkPlace } from './place'
 import { bridgePortOf, LOOPBACK_IFINDEX, type Rtnl } from './rtnl'
 import type { NetworkRecord } from './store'
 import { removeVeth } from './veth-removal'
-import { warmLeaseOwner } from './warm-owner'
+import { warmEndpointOwner, warmLeaseOwner } from './warm-owner'
 
 /** A namespace made ahead for a container on one network, with its pair. */
 export interface WarmEndpoint {
@@ -56,8 +56,10 @@ export interface WarmEndpoint {
   ifname: string
   /** Its index inside. */
   innerIndex: number
-  /** Its address, leased to the pool's owner until a start takes it. */
+  /** Its address, leased to {@link leaseOwner} until a start takes it. */
   ip: string
+  /** Who holds its address's lease while it is kept: the pool's owner and its host veth (./warm-owner). */
+  leaseOwner: string
 }
 
 /** What the pool works with: the sockets and names of its service. */
@@ -80,7 +82,7 @@ export class WarmEndpoints {
   /** Host ends of pairs being made (not kept yet). */
   private readonly making = new Set<string>()
   private generation = 0
-  /** Who holds the kept endpoints' addresses. */
+  /** The process's part of who holds the kept endpoints' addresses (each lease also names its endpoint's host veth). */
   private readonly owner = warmLeaseOwner()
 
   /**
@@ -105,7 +107,7 @@ export class WarmEndpoints {
     if (!ep) return undefined
     this.kept.delete(networkId)
     const port = await this.bridgePortOf(ep.hostVeth).catch(() => undefined)
-    if (port?.bridgeIndex === bridgeIndex && port.up && this.opts.leases.transfer(ipKey(networkId, ep.ip), this.owner, taker)) return ep
+    if (port?.bridgeIndex === bridgeIndex && port.up && this.opts.leases.transfer(ipKey(networkId, ep.ip), ep.leaseOwner, taker)) return ep
     debug('warm endpoint %s left bridge %d or lost its lease: discarded', ep.hostVeth, bridgeIndex)
     // Not awaited: the start makes its own pair under another name meanwhile.
     void this.discard(ep)
@@ -133,20 +135,20 @@ export class WarmEndpoints {
     const ep = this.kept.get(net.id)
     if (!ep) return
     const { leases } = this.opts
-    const ip = claimAddress(leases, net, this.owner, undefined, this.opts.addressesInUse(net.id))
+    const ip = claimAddress(leases, net, ep.leaseOwner, undefined, this.opts.addressesInUse(net.id))
     if (parseIp(ip) >= parseIp(ep.ip)) return
     stamp('net: warm address moved')
     try {
       await readdressInside(this.opts.host(), ep.inner, ep.innerIndex, ep.ip, planFor(net, ep.hostVeth, ip, 0, this.opts.place.isHost))
     } catch (err) {
       debug('warm endpoint %s not moved to %s: %s', ep.hostVeth, ip, err)
-      leases.release(ipKey(net.id, ip), this.owner)
+      leases.release(ipKey(net.id, ip), ep.leaseOwner)
       if (this.kept.get(net.id) === ep) await this.drop(net.id)
       return
     }
     // Closed meanwhile (closeAll runs outside the callers' queue): it gave the old address back, not this one.
-    if (this.kept.get(net.id) !== ep) return leases.release(ipKey(net.id, ip), this.owner)
-    leases.release(ipKey(net.id, ep.ip), this.owner)
+    if (this.kept.get(net.id) !== ep) return leases.release(ipKey(net.id, ip), ep.leaseOwner)
+    leases.release(ipKey(net.id, ep.ip), ep.leaseOwner)
     ep.ip = ip
   }
 
@@ -209,16 +211,20 @@ export class WarmEndpoints {
     const netnsFd = place.newContainerNetns()
     let inner: Rtnl | undefined
     let ip: string | undefined
+    let leaseOwner = this.owner
     try {
       inner = await place.inside(netnsFd)
       await inner.up(LOOPBACK_IFINDEX)
       if (generation !== this.generation) throw new Error('the network service closed while it was made')
-      ip = claimAddress(leases, net, this.owner, undefined, this.opts.addressesInUse(net.id))
-      const plan = planFor(net, names.newVeth(), ip, bridgeIndex, place.isHost)
+      // The lease names the host veth before it exists: a collector after this process's death waits for it to go.
+      const hostVeth = names.newVeth()
+      leaseOwner = warmEndpointOwner(this.owner, hostVeth)
+      ip = claimAddress(leases, net, leaseOwner, undefined, this.opts.addressesInUse(net.id))
+      const plan = planFor(net, hostVeth, ip, bridgeIndex, place.isHost)
       this.making.add(plan.hostVeth)
       try {
         const innerIndex = await createEndpoint(this.opts.host(), inner, netnsFd, plan)
-        return { networkId: net.id, netnsFd, inner, hostVeth: plan.hostVeth, ifname: plan.ifname, innerIndex, ip }
+        return { networkId: net.id, netnsFd, inner, hostVeth: plan.hostVeth, ifname: plan.ifname, innerIndex, ip, leaseOwner }
       } finally {
         this.making.delete(plan.hostVeth)
       }
@@ -226,7 +232,7 @@ export class WarmEndpoints {
       // Closing the namespace takes the pair with it.
       inner?.close()
       closeQuietly(netnsFd)
-      if (ip) leases.release(ipKey(net.id, ip), this.owner)
+      if (ip) leases.release(ipKey(net.id, ip), leaseOwner)
       throw err
     }
   }
@@ -246,7 +252,7 @@ export class WarmEndpoints {
 
   /** Gives the endpoint's address back (a no-op once a taker holds it). */
   private release(ep: WarmEndpoint): void {
-    this.opts.leases.release(ipKey(ep.networkId, ep.ip), this.owner)
+    this.opts.leases.release(ipKey(ep.networkId, ep.ip), ep.leaseOwner)
   }
 }
 

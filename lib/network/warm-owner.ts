@@ -17,6 +17,20 @@ export function warmLeaseOwner(): string {
   return `${processOwnedName(PREFIX)}-${randomBytes(6).toString('hex')}`
 }
 
+/**
+ * The owner of one endpoint's lease: the pool's owner and the endpoint's host veth, so that a
+ * collector can tell whether the pair of a dead owner is still on the bridge (its address, and the
+ * MAC derived from it, are not free until it is gone).
+ */
+export function warmEndpointOwner(poolOwner: string, hostVeth: string): string {
+  return `${poolOwner}@${hostVeth}`
+}
+
+/** The host veth a warm endpoint's lease owner names; undefined for any other owner (or one of a release before veths were named). */
+export function warmOwnerVeth(owner: string): string | undefined {
+  return isWarmOwner(owner) ? /@([^@]+)$/.exec(owner)?.[1] : undefined
+}
+
 /** The pid and start time a warm owner names; undefined for any other owner. */
 function processOf(owner: string): { pid: number; start: string } | undefined {
   const m = /^warm-(\d+)-(\d+)-/.exec(owner)

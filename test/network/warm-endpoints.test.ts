@@ -8,7 +8,8 @@
  * the same root); nothing of it is left after a network's removal,
  * Runtime.close() or the owner's SIGKILL. Traffic goes only to our gateways and containers.
  */
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawnSync } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
 import * as fs from 'node:fs'
 import { Container, Image, Runtime, run } from '../../lib'
 import { Network } from '../../lib/network/network'
@@ -396,4 +397,32 @@ test("the owner's SIGKILL takes its warm veths with it", async () => {
     fs.rmSync(root, { recursive: true, force: true })
   }
   expect(hostLinks(`mc${tag}`)).toEqual([])
+})
+
+test("a dead owner's warm address stays leased while its veth is still there, and the collection after the veth went frees it", async () => {
+  const root = makeRoot()
+  // Stands in for a pair the kernel has not removed yet when another runtime collects (an owner killed while
+  // making it, after the collection deleted the leftovers it found): a veth by the name the lease records.
+  const veth = `mct${randomBytes(4).toString('hex')}`
+  const deadPid = spawnSync('true').pid
+  const dir = `${root}/networks/leases`
+  const key = leaseOf('d'.repeat(64), '10.255.0.2')
+  execFileSync('ip', ['link', 'add', veth, 'type', 'veth', 'peer', 'name', `${veth}p`])
+  try {
+    fs.mkdirSync(dir, { recursive: true })
+    fs.writeFileSync(`${dir}/${key}`, `warm-${deadPid}-1-0123456789ab@${veth}`)
+    const first = new Runtime({ root })
+    await first.ready()
+    // Before: freed at once, for a start to give the address (and its MAC) while the old pair was on the bridge.
+    expect(warmLeases(root)).toEqual([key])
+    await first.close()
+    execFileSync('ip', ['link', 'del', veth])
+    const second = new Runtime({ root })
+    await second.ready()
+    expect(warmLeases(root)).toEqual([])
+    await second.close()
+  } finally {
+    if (hostLinks(veth).length) execFileSync('ip', ['link', 'del', veth])
+    fs.rmSync(root, { recursive: true, force: true })
+  }
 })
