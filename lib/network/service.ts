@@ -205,7 +205,7 @@ export class NetworkService {
     stamp('net: saved')
     this.refreshHosts(rec)
     stamp('net: hosts written')
-    return networkSettings(rec, this.store.networks(), hostHasIpv6())
+    return networkSettings(rec, this.store.networks(), hostHasIpv6)
   }
 
   /** After a join's start: makes the network's next warm endpoint in the queue, once the start's caller has gone on (not on its path). */
@@ -333,7 +333,7 @@ export class NetworkService {
   /** The container's network state for inspect(); undefined when it has no bridge networking. */
   settings(containerId: string): NetworkSettings | undefined {
     const rec = this.store.container(containerId)
-    return rec && networkSettings(rec, this.store.networks(), hostHasIpv6())
+    return rec && networkSettings(rec, this.store.networks(), hostHasIpv6)
   }
 
   /** The managed /etc/hosts section of a container (own name, links, peers on user networks); "" if unknown. */

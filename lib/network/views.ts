@@ -17,9 +17,10 @@ export function endpointSettings(ep: EndpointRecord, net: NetworkRecord): Endpoi
 
 /**
  * Inspect view of a container's network state. A port published on every address is listed on
- * `0.0.0.0` and, when the host has IPv6 (`ipv6`: its `::` side listens too), on `::`, as Docker's.
+ * `0.0.0.0` and, when the host has IPv6 (`ipv6()`: its `::` side listens too), on `::`, as Docker's;
+ * `ipv6` is asked only then (a file read, not on every start's path).
  */
-export function networkSettings(rec: ContainerNetRecord, networks: NetworkRecord[], ipv6: boolean): NetworkSettings {
+export function networkSettings(rec: ContainerNetRecord, networks: NetworkRecord[], ipv6: () => boolean): NetworkSettings {
   const byId = new Map(networks.map((n) => [n.id, n]))
   const out: NetworkSettings = { ipAddress: '', gateway: '', macAddress: '', ipPrefixLen: 0, ports: {}, networks: {} }
   for (const ep of rec.endpoints) {
@@ -33,7 +34,7 @@ export function networkSettings(rec: ContainerNetRecord, networks: NetworkRecord
     const hostPort = String(p.hostPort)
     const listed = out.ports[portKey(p.containerPort, p.proto)] ??= []
     if (p.hostIp) listed.push({ hostIp: p.hostIp, hostPort })
-    else listed.push({ hostIp: '0.0.0.0', hostPort }, ...(ipv6 ? [{ hostIp: '::', hostPort }] : []))
+    else listed.push({ hostIp: '0.0.0.0', hostPort }, ...(ipv6() ? [{ hostIp: '::', hostPort }] : []))
   }
   return out
 }
