@@ -5,9 +5,8 @@
  */
 import * as fs from 'node:fs'
 import koffi from './koffi'
-import { errnoName } from './libc'
+import { errnoName, libc } from './libc'
 
-const libc = koffi.load('libc.so.6')
 const ioctl = libc.func('int ioctl(int fd, unsigned long request, _Inout_ int *flags)')
 
 /** _IOR('f', 1, long) and _IOW('f', 2, long): the kernel reads and writes an int whatever the size says. */

@@ -17,7 +17,8 @@ import koffi, { type LibraryHandle } from './koffi'
 import { missingNativeHint, nativeDir } from './native-dir'
 import { inAsyncSlot } from './koffi-async'
 
-const libc = koffi.load('libc.so.6')
+/** glibc, loaded once: modules declaring their own libc calls (file-flags) take it from here. */
+export const libc = koffi.load('libc.so.6')
 let native: LibraryHandle | undefined
 
 /** The native helper library (libmcnative.so, built or prebuilt: see native-dir.ts), loaded once. */
