@@ -55,7 +55,7 @@ export async function createEndpoint(host: Rtnl, inner: Rtnl, netnsFd: number, p
  * kernel in call order (up before the address, whose prefix route the gateway needs), so each still
  * sees the one before it done, and the caller waits one round trip for the rtnl lock instead of three.
  */
-export async function addressInside(inner: Rtnl, index: number, plan: EndpointPlan, from?: string): Promise<void> {
+async function addressInside(inner: Rtnl, index: number, plan: EndpointPlan, from?: string): Promise<void> {
   const requests = from ? [inner.deleteAddress(index, from, plan.prefixLen), inner.setMacAndUp(index, macForIp(plan.ip))] : [inner.up(index)]
   requests.push(inner.addAddress(index, plan.ip, plan.prefixLen))
   if (plan.defaultRoute) requests.push(inner.addDefaultRoute(index, plan.gateway))

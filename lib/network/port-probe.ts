@@ -47,6 +47,13 @@ function probe(proto: Proto, ip: string, port: number): Promise<number | null> {
  * as Docker leaves it.
  */
 export function hostHasIpv6(): boolean {
+  return (hasIpv6 ??= readHasIpv6())
+}
+
+/** Read once per process: a start asks it per binding, and again for its network view. */
+let hasIpv6: boolean | undefined
+
+function readHasIpv6(): boolean {
   try {
     return fs.readFileSync('/proc/net/if_inet6', 'utf8').trim() !== ''
   } catch {
