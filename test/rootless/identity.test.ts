@@ -687,7 +687,9 @@ t.close()`])
   await probe()
   const [first] = keepers()
   process.kill(first, 'SIGKILL')
-  while (!/^\\d+ \\(.*\\) Z/.test(fs.readFileSync('/proc/' + first + '/stat', 'utf8'))) await new Promise((r) => setTimeout(r, 10))
+  // Dead once a zombie, or gone: the runtime may reap it before this loop looks.
+  const dead = () => { try { return /^\\d+ \\(.*\\) Z/.test(fs.readFileSync('/proc/' + first + '/stat', 'utf8')) } catch { return true } }
+  while (!dead()) await new Promise((r) => setTimeout(r, 10))
   await step('again', async () => {
     const c = await run('owned', ['sh', '-c', 'cat /proc/self/uid_map; stat -c %u /data'], { runtime: rt, network: 'none' })
     const exit = await c.wait()

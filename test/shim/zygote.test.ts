@@ -49,8 +49,9 @@ test('shims forked at once are our children, read "mc-shim run <our pid>", and s
   try {
     // Four at once: the spare and three forked on demand, plus the spare forked after them.
     started.push(...(await Promise.all(Array.from({ length: 4 }, () => run('host', ['sleep', '60'], { runtime, network: 'none' })))))
-    const { run: shimPids, zygote } = shims()
+    const zygote = await settledZygotes()
     expect(zygote).toHaveLength(1)
+    const shimPids = shims().run
     expect(shimPids.length).toBeGreaterThanOrEqual(4)
     for (const pid of shimPids) expect(commandLine(pid)).toBe(`mc-shim run ${process.pid}`)
     // Sockets and pipes are the channels one process could use on another's behalf, or hold open for it.
@@ -90,13 +91,18 @@ async function zygoteAfterARun(): Promise<number> {
   return pid
 }
 
+/** The zygotes once there is one, for up to 5 s: a shim just forked reads "mc-shim zygote" until it renames itself. */
+async function settledZygotes(): Promise<number[]> {
+  for (const t0 = Date.now(); Date.now() - t0 < 5000 && shims().zygote.length !== 1; ) await sleep(20)
+  return shims().zygote
+}
+
 /** After one more start, the single zygote, which is not `old` (the spare refilled after the start is forked by it). */
 async function expectReplacedZygote(old: number): Promise<void> {
   const later = await run('host', ['true'], { runtime, network: 'none' })
   await later.wait()
   await later.remove()
-  for (const t0 = Date.now(); Date.now() - t0 < 5000 && shims().zygote.length === 0; ) await sleep(20)
-  const { zygote } = shims()
+  const zygote = await settledZygotes()
   expect(zygote).toHaveLength(1)
   expect(zygote[0]).not.toBe(old)
 }

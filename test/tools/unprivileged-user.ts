@@ -28,11 +28,17 @@ function freeSubidStart(): number {
   return end
 }
 
-/** Pids of the processes whose real uid is `uid`, one by one from /proc. */
+/**
+ * Pids of the processes whose real uid is `uid`, one by one from /proc. An orphan that already died
+ * (a zombie whose parent is now the machine's init) is not one: it runs nothing and holds nothing but its
+ * pid, and when init reaps it is init's business (this VM's init reaps in batches, seconds apart).
+ */
 export function pidsOf(uid: number): number[] {
   return fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p)).map(Number).filter((pid) => {
     try {
-      return new RegExp(`^Uid:\\s+${uid}\\s`, 'm').test(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))
+      if (!new RegExp(`^Uid:\\s+${uid}\\s`, 'm').test(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))) return false
+      const [state, ppid] = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')
+      return !(state === 'Z' && ppid === '1')
     } catch {
       return false
     }
