@@ -19,8 +19,8 @@
  * @module
  */
 import { SyscallError } from '../errors'
-import { AT_FDCWD, O_DIRECTORY, lgetxattr, llistxattr, lremovexattr, openat2 } from '../sys/libc'
-import { O_RDONLY, S_IFMT, S_IFSOCK, close, listdir, nameStr, setMeta, type DirEntry, type Name, type RawStat } from '../sys/fsops'
+import { AT_FDCWD, O_DIRECTORY, openat2 } from '../sys/libc'
+import { O_RDONLY, S_IFMT, S_IFSOCK, close, lgetxattr, listdir, llistxattr, lremovexattr, nameStr, setMeta, type DirEntry, type Name, type RawStat } from '../sys/fsops'
 import { DirChain } from './dir-chain'
 import { isDir, lstatAt } from './resolve'
 import { mtimeOf } from './stat'

@@ -7,9 +7,9 @@
  * @module
  */
 import { NativeError, SyscallError } from '../errors'
-import type koffi from './koffi'
+import koffi from './koffi'
 import { cName, decodeName } from './byte-names'
-import { checkNegErrno, errnoName, nativeLib } from './libc'
+import { checkNegErrno, errnoName, libc, nativeLib } from './libc'
 import { inAsyncSlot } from './koffi-async'
 
 type Fn = ReturnType<ReturnType<typeof koffi.load>['func']>
@@ -185,28 +185,67 @@ export function fgetxattr(fd: number, name: string): string | undefined {
 
 /** An extended attribute's raw bytes (binary values such as security.capability), or undefined when unset or unsupported. */
 export function fgetxattrBytes(fd: number, name: string): Buffer | undefined {
-  // Asked for the size first: xattr values can be up to 64 KiB.
-  const size = lib().fgetxattr(fd, name, null, 0)
-  if (size === -61 /* ENODATA */ || size === -95 /* EOPNOTSUPP */) return undefined
-  check(size, 'fgetxattr', name)
-  const buf = Buffer.alloc(size)
-  const n = size ? lib().fgetxattr(fd, name, buf, buf.length) : 0
-  if (n === -61 || n === -95 || n === -34 /* ERANGE: grew meanwhile */) return undefined
-  check(n, 'fgetxattr', name)
-  return buf.subarray(0, n)
+  return readProbed((buf, size) => lib().fgetxattr(fd, name, buf, size), 'fgetxattr', name)
 }
 
 /** The names of an opened fd's extended attributes ([] where the filesystem has none). */
 export function flistxattr(fd: number): string[] {
-  const size = lib().flistxattr(fd, null, 0)
-  if (size === -95 /* EOPNOTSUPP */) return []
-  check(size, 'flistxattr')
-  if (size === 0) return []
-  const buf = Buffer.alloc(size)
-  const n = lib().flistxattr(fd, buf, buf.length)
-  if (n === -34 /* ERANGE: one was added meanwhile */) return flistxattr(fd)
-  check(n, 'flistxattr')
-  return buf.toString('utf8', 0, n).split('\0').filter(Boolean)
+  return splitNames(readProbed((buf, size) => lib().flistxattr(fd, buf, size), 'flistxattr'))
+}
+
+/** The value of the extended attribute `name` of `file` itself (a symlink's own, not its target's); undefined when unset or unsupported. */
+export function lgetxattr(file: string, name: string): Buffer | undefined {
+  return readProbed((buf, size) => negErrno(pathXattr.lgetxattr(cName(file), name, buf, size)), 'lgetxattr', file)
+}
+
+/** The names of the extended attributes of `file` itself (a symlink's own, not its target's); [] where the filesystem has none. */
+export function llistxattr(file: string): string[] {
+  return splitNames(readProbed((buf, size) => negErrno(pathXattr.llistxattr(cName(file), buf, size)), 'llistxattr', file))
+}
+
+/** Removes the extended attribute `name` of `file` itself (a symlink's own). */
+export function lremovexattr(file: string, name: string): void {
+  check(negErrno(pathXattr.lremovexattr(cName(file), name)), 'lremovexattr', file)
+}
+
+/** The xattr calls by path, which glibc has (the fd ones are libmcnative's, beside the other fd calls). */
+const pathXattr = {
+  llistxattr: libc.func('long llistxattr(const char *path, _Out_ uint8_t *list, size_t size)'),
+  lremovexattr: libc.func('int lremovexattr(const char *path, const char *name)'),
+  lgetxattr: libc.func('long lgetxattr(const char *path, const char *name, _Out_ uint8_t *value, size_t size)'),
+}
+
+/** A libc result in libmcnative's form: -errno for a failure. */
+function negErrno(r: number): number {
+  return r < 0 ? -koffi.errno() : r
+}
+
+const ENODATA = 61
+const ERANGE = 34
+const EOPNOTSUPP = 95
+
+/**
+ * An xattr value or name list, whose length is not known before: `call(null, 0)` (-errno on failure)
+ * asks for it (a value can be up to 64 KiB), then a buffer that long is filled; one grown meanwhile
+ * (ERANGE) is asked again. undefined when unset (ENODATA) or the filesystem has none (EOPNOTSUPP).
+ */
+function readProbed(call: (buf: Buffer | null, size: number) => number, syscall: string, subject?: string): Buffer | undefined {
+  for (;;) {
+    const size = call(null, 0)
+    if (size === -ENODATA || size === -EOPNOTSUPP) return undefined
+    checkNegErrno(size, syscall, subject)
+    const buf = Buffer.alloc(size)
+    const n = size ? call(buf, size) : 0
+    if (n === -ERANGE) continue
+    if (n === -ENODATA || n === -EOPNOTSUPP) return undefined
+    checkNegErrno(n, syscall, subject)
+    return buf.subarray(0, n)
+  }
+}
+
+/** A NUL-separated name list as names ([] for none). */
+function splitNames(list: Buffer | undefined): string[] {
+  return list ? list.toString('utf8').split('\0').filter(Boolean) : []
 }
 
 /** Sets an extended attribute on an opened fd. */

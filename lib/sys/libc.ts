@@ -61,9 +61,6 @@ const c = {
   waitpid: libc.func('int waitpid(int pid, _Out_ int *status, int options)'),
   flock: libc.func('int flock(int fd, int operation)'),
   dup3: libc.func('int dup3(int oldfd, int newfd, int flags)'),
-  llistxattr: libc.func('long llistxattr(const char *path, _Out_ uint8_t *list, size_t size)'),
-  lremovexattr: libc.func('int lremovexattr(const char *path, const char *name)'),
-  lgetxattr: libc.func('long lgetxattr(const char *path, const char *name, _Out_ uint8_t *value, size_t size)'),
 }
 
 type NativeFunction = ReturnType<LibraryHandle['func']>
@@ -130,33 +127,6 @@ export function pinLoadedLibrary(file: string): boolean {
 /** Makes `target` refer to what `fd` refers to (dup3, close-on-exec); `fd` stays open. */
 export function replaceFd(fd: number, target: number): void {
   checkErrno(c.dup3(fd, target, O_CLOEXEC), 'dup3')
-}
-
-/** The names of the extended attributes of `file` itself (a symlink's own, not its target's); [] where the filesystem has none. */
-export function llistxattr(file: string): string[] {
-  const size = c.llistxattr(cName(file), null, 0) as number
-  if (size < 0 && koffi.errno() === 95 /* EOPNOTSUPP */) return []
-  checkErrno(size, 'llistxattr', file)
-  if (size === 0) return []
-  const buf = Buffer.alloc(size)
-  const n = c.llistxattr(cName(file), buf, buf.length) as number
-  if (n < 0 && koffi.errno() === 34 /* ERANGE: one was added meanwhile */) return llistxattr(file)
-  checkErrno(n, 'llistxattr', file)
-  return buf.toString('utf8', 0, n).split('\0').filter(Boolean)
-}
-
-/** The value of the extended attribute `name` of `file` itself, up to `max` bytes; undefined when unset. */
-export function lgetxattr(file: string, name: string, max = 256): Buffer | undefined {
-  const buf = Buffer.alloc(max)
-  const n = c.lgetxattr(cName(file), name, buf, buf.length) as number
-  if (n < 0 && koffi.errno() === 61 /* ENODATA */) return undefined
-  checkErrno(n, 'lgetxattr', file)
-  return buf.subarray(0, n)
-}
-
-/** Removes the extended attribute `name` of `file` itself (a symlink's own). */
-export function lremovexattr(file: string, name: string): void {
-  checkErrno(c.lremovexattr(cName(file), name), 'lremovexattr', file)
 }
 
 /** A connected pair of close-on-exec AF_UNIX stream sockets. */

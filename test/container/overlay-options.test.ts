@@ -9,7 +9,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { run, type Runtime } from '../../lib'
 import { mountFallbacks } from '../../lib/shim/spec'
-import { lgetxattr } from '../../lib/sys/libc'
+import { lgetxattr } from '../../lib/sys/fsops'
 import { text, useRuntime } from '../helpers'
 
 let runtime: Runtime
