@@ -20,9 +20,8 @@ export async function pruneBuildCache(opts: BuildCachePruneOptions = {}): Promis
   const { dropped, kept } = new BuildCache(rt.root, (d) => rt.images.hasLayer(d)).forget(cutoff)
   new SourceDigestMemo(rt.root).forget(cutoff)
   const candidates = [...new Set(dropped)].filter((d) => !kept.has(d) && rt.images.hasLayer(d))
-  // Their blobs too (a build step's plain tar), listed before the layers go: a blob goes only when given.
-  const blobs = candidates.flatMap((d) => rt.images.layers.blobsOf(d).map((b) => b.digest))
-  rt.images.dropUnreferenced({ layers: candidates, blobs })
+  // Their blobs too (a build step's plain tar).
+  rt.images.dropUnreferenced({ layers: candidates, withBlobs: true })
   return {
     entriesDeleted: dropped.length,
     layersDeleted: candidates.filter((d) => !rt.images.hasLayer(d)).length,

@@ -285,8 +285,7 @@ export class ImageStore {
     const record = this.readImage(id)
     fs.rmSync(this.imageFile(id), { force: true })
     if (!record) return
-    const layerBlobs = record.layers.flatMap((l) => this.layers.blobsOf(l).map((b) => b.digest))
-    this.dropUnreferenced({ layers: record.layers, blobs: [record.id, ...record.manifests.map((m) => m.digest), ...layerBlobs] })
+    this.dropUnreferenced({ layers: record.layers, blobs: [record.id, ...record.manifests.map((m) => m.digest)], withBlobs: true })
   }
 
   /**
@@ -311,15 +310,24 @@ export class ImageStore {
   /**
    * Removes, of the given layers and blobs, those no stored image
    * references: what a removed image, or a failed pull or load, added and
-   * nothing needs any more. A layer's blobs go only when given too (one
-   * stored before a pull unpacked it is not the pull's to remove).
+   * nothing needs any more. A layer's blobs go only when given too, or
+   * with `withBlobs` (a removed image's, a pruned build step's): one stored
+   * before a pull unpacked it is not the pull's to remove.
    */
-  dropUnreferenced(candidates: { layers?: string[]; blobs?: string[] }): void {
+  dropUnreferenced(candidates: { layers?: string[]; blobs?: string[]; withBlobs?: boolean }): void {
+    const layers = candidates.layers ?? []
+    // Listed before the layers go: a layer's record of its blobs goes with it.
+    const layerBlobs = candidates.withBlobs ? layers.flatMap((l) => this.blobDigestsOf(l)) : []
     const images = this.list()
     const layersUsed = new Set(images.flatMap((r) => r.layers))
-    for (const layer of candidates.layers ?? []) if (!layersUsed.has(layer)) this.layers.remove(layer)
-    const blobsUsed = new Set(images.flatMap((r) => [r.id, ...r.manifests.map((m) => m.digest), ...r.layers.flatMap((l) => this.layers.blobsOf(l).map((b) => b.digest))]))
-    for (const digest of candidates.blobs ?? []) if (!blobsUsed.has(digest)) this.blobs.remove(digest)
+    for (const layer of layers) if (!layersUsed.has(layer)) this.layers.remove(layer)
+    const blobsUsed = new Set(images.flatMap((r) => [r.id, ...r.manifests.map((m) => m.digest), ...r.layers.flatMap((l) => this.blobDigestsOf(l))]))
+    for (const digest of [...(candidates.blobs ?? []), ...layerBlobs]) if (!blobsUsed.has(digest)) this.blobs.remove(digest)
+  }
+
+  /** The digests of the stored blobs that unpack to the layer `diffId`. */
+  private blobDigestsOf(diffId: string): string[] {
+    return this.layers.blobsOf(diffId).map((b) => b.digest)
   }
 
   private findById(ref: string): ImageRecord | undefined {
