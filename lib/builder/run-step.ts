@@ -11,7 +11,8 @@
  */
 import * as fs from 'node:fs'
 import * as path from 'node:path'
-import { BuildError, throwIfAborted } from '../errors'
+import { BuildError } from '../errors'
+import { exitUnlessAborted } from '../container/abortable'
 import { startWithProcessEnv, type Container } from '../container/container'
 import type { ContainerContext } from '../container/context'
 import { layerFromUpper } from '../files'
@@ -19,7 +20,6 @@ import { removeTreeAt } from '../files/tree'
 import { clampMtimes, upperAsUnpackedLayer } from '../files/upper-as-layer'
 import type { NetworkMode } from '../container/types'
 import type { MountOption } from '../storage/mount-types'
-import type { ExitStatus } from '../shim/shim'
 import type { PendingWork } from '../util/pending-work'
 import { withThrowawayContainer, type StageImage } from './throwaway-container'
 
@@ -66,7 +66,7 @@ export async function runStep(rt: ContainerContext, input: RunStepInput): Promis
   return withThrowawayContainer(rt, { ...input.image, config }, input.cmd, options, async (container) => {
     await startWithProcessEnv(container, input.processEnv ?? [], input.signal)
     input.onStarted?.()
-    const exit = await exitUnlessAborted(container, input.signal)
+    const exit = await exitUnlessAborted(container, input.signal, 'Image.build()')
     const output = await linesOf(container)
     output.forEach(input.onLine)
     if (exit.exitCode !== 0) {
@@ -79,23 +79,6 @@ export async function runStep(rt: ContainerContext, input: RunStepInput): Promis
     for (const t of input.addedTargets ?? []) removeMountPoint(upper, t, remove)
     return storeLayer(rt, upper, input.clampMtimesTo)
   }, input.cleanups)
-}
-
-/**
- * The RUN's exit; EABORTED once `signal` fires while it runs, its container killed first (without that,
- * an aborted build went on waiting for the command's end).
- */
-async function exitUnlessAborted(container: Container, signal: AbortSignal | undefined): Promise<ExitStatus> {
-  const kill = () => void container.kill('SIGKILL').catch(() => {}) // it may have exited meanwhile
-  signal?.addEventListener('abort', kill, { once: true })
-  try {
-    if (signal?.aborted) kill() // fired between the start and here
-    const exit = await container.wait()
-    throwIfAborted(signal, 'Image.build()')
-    return exit
-  } finally {
-    signal?.removeEventListener('abort', kill)
-  }
 }
 
 /**

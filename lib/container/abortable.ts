@@ -1,11 +1,12 @@
 /**
- * A start's waits that its AbortSignal may cut short: the program's start
- * (then killed) and the container's layer lock (then let go as soon as it comes).
+ * Waits that an AbortSignal may cut short: a start's program start (then
+ * killed) and its container's layer lock (then let go as soon as it comes),
+ * and a container's exit (then killed).
  *
  * @module
  */
-import { AbortedError } from '../errors'
-import type { Shim } from '../shim/shim'
+import { AbortedError, throwIfAborted } from '../errors'
+import type { ExitStatus, Shim } from '../shim/shim'
 
 /** `started`, unless `signal` fires first: then the shim (and the program) is killed, and the result is EABORTED once it is gone. */
 export function untilAborted(started: Promise<number>, signal: AbortSignal | undefined, what: string, shim: Shim): Promise<number> {
@@ -47,4 +48,27 @@ export function lockUnlessAborted(locked: Promise<() => void>, signal: AbortSign
       (err) => settle(() => reject(err)),
     )
   })
+}
+
+/** What {@link exitUnlessAborted} needs of a container (structural: Container imports this module). */
+interface Ending {
+  wait(): Promise<ExitStatus>
+  kill(signal: 'SIGKILL'): Promise<void>
+}
+
+/**
+ * The container's exit; EABORTED (`what` named) once `signal` fires while it runs, the container killed
+ * first (without that, an aborted build went on waiting for the command's end).
+ */
+export async function exitUnlessAborted(container: Ending, signal: AbortSignal | undefined, what: string): Promise<ExitStatus> {
+  const kill = () => void container.kill('SIGKILL').catch(() => {}) // it may have exited meanwhile
+  signal?.addEventListener('abort', kill, { once: true })
+  try {
+    if (signal?.aborted) kill() // fired between the start and here
+    const exit = await container.wait()
+    throwIfAborted(signal, what)
+    return exit
+  } finally {
+    signal?.removeEventListener('abort', kill)
+  }
 }
