@@ -28,6 +28,7 @@ import * as path from 'node:path'
 import { scratchName } from '../image/scratch'
 import { removeTreeQuietlyAt } from '../files/tree'
 import { debug } from '../util/debug'
+import { isWhiteout } from './whiteout'
 
 /** The mount points the init layer holds, made empty: each is bind-mounted over at start. */
 const etcMountPoints = ['hostname', 'hosts', 'resolv.conf']
@@ -60,8 +61,7 @@ function topmostEtc(layerDirs: readonly string[]): fs.Stats | undefined {
   for (const dir of layerDirs) {
     const st = fs.lstatSync(path.join(dir, 'etc'), { throwIfNoEntry: false })
     if (!st) continue
-    // A whiteout (character device 0:0) hides /etc of the layers below.
-    return st.isCharacterDevice() && st.rdev === 0 ? undefined : st
+    return isWhiteout(st) ? undefined : st
   }
   return undefined
 }

@@ -23,6 +23,7 @@ import { AT_FDCWD, closeQuietly, openat2, O_CLOEXEC, O_DIRECTORY, O_PATH } from 
 import { SyscallError, errnoOf } from '../errors'
 import { directReads, type SourceReads } from '../files/source-reads'
 import { LayerWalkCache } from './layer-walk-cache'
+import { isWhiteout } from './whiteout'
 
 /** The kernel's limit on symlinks followed in one lookup. */
 const MAX_LINKS = 40
@@ -37,10 +38,6 @@ export interface LayerEntry {
   stat: fs.Stats
   /** For a directory: the layers whose directories merge into it, top-most first. */
   stack: number[]
-}
-
-function isWhiteout(st: fs.Stats): boolean {
-  return st.isCharacterDevice() && st.rdev === 0
 }
 
 /** The merged, read-only view of a stack of layer directories (top-most first). Call {@link close} when done. */
