@@ -12,7 +12,7 @@
  */
 import * as fs from 'node:fs'
 import { SyscallError } from '../errors'
-import { attachZygote, closeQuietly, forkFromZygoteAsync, waitPid } from '../sys/libc'
+import { attachZygote, closeQuietly, forkFromZygoteAsync, reapEnded } from '../sys/libc'
 import { Throttle } from '../sys/throttle'
 import { spawnShimMode } from './mode-process'
 import { SHIM_PROTOCOL_VERSION } from './protocol'
@@ -115,21 +115,12 @@ export class ShimZygote {
       } catch {
         /* already gone */
       }
-      const status = this.reap()
+      const status = reapEnded(this.pid)
       if (!this.forked && status !== undefined && exitedFailing(status)) refusingBinary = this.binary
     })
     this.stopping = stopping
     stopsInFlight.add(stopping)
     void stopping.finally(() => stopsInFlight.delete(stopping))
     return stopping
-  }
-
-  /** Waits for the (killed or ended) zygote; its waitpid status, undefined when it was already reaped. */
-  private reap(): number | undefined {
-    try {
-      return waitPid(this.pid) ?? undefined
-    } catch {
-      return undefined
-    }
   }
 }

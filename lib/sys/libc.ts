@@ -150,12 +150,15 @@ export function waitPid(pid: number, options = 0): number | null {
   return r === 0 ? null : status[0]
 }
 
-/** Reaps a child that ended or is ending (waits briefly for one whose socket just closed); never throws. */
-export function reapEnded(pid: number): void {
+/**
+ * Reaps a child that ended or is ending (waits briefly for one whose socket just closed); its waitpid
+ * status, undefined when it was already reaped. Never throws.
+ */
+export function reapEnded(pid: number): number | undefined {
   try {
-    if (waitPid(pid, WNOHANG) === null) waitPid(pid)
+    return waitPid(pid, WNOHANG) ?? waitPid(pid) ?? undefined
   } catch {
-    /* already reaped */
+    return undefined // already reaped
   }
 }
 
