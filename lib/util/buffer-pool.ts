@@ -13,8 +13,6 @@ export class BufferPool {
   private readonly free: Buffer[] = []
   /** Weak: a buffer whose reader never releases it (a plain tar's chunk, kept by its entries) must stay collectable, or an ingest would hold all of its chunks. */
   private readonly readers = new WeakMap<Buffer, number>()
-  /** Buffers allocated so far (not taken from the free list). */
-  allocated = 0
 
   constructor(
     /** Bytes of every buffer of the pool. */
@@ -24,10 +22,7 @@ export class BufferPool {
 
   /** A buffer of {@link size} bytes of any content: a given-back one when there is one. */
   take(): Buffer {
-    const reused = this.free.pop()
-    if (reused) return reused
-    this.allocated++
-    return Buffer.allocUnsafe(this.size)
+    return this.free.pop() ?? Buffer.allocUnsafe(this.size)
   }
 
   /** `buf` goes to `readers` readers: it comes back to the pool once each of them has {@link release}d it. */

@@ -12,14 +12,15 @@ test('a lent buffer is reused only after each of its readers released it; unknow
   expect(pool.take()).not.toBe(a) // one reader still holds it
   pool.release(a)
   expect(pool.take()).toBe(a)
-  expect(pool.allocated).toBe(2)
 
-  pool.release(Buffer.alloc(1024)) // never lent
-  const short = pool.take().subarray(0, 10)
+  const stranger = Buffer.alloc(1024)
+  pool.release(stranger) // never lent
+  const next = pool.take()
+  expect(next).not.toBe(stranger)
+  const short = next.subarray(0, 10)
   pool.lend(short, 1)
   pool.release(short)
   expect(pool.take()).not.toBe(short)
-  expect(pool.allocated).toBe(4)
 })
 
 test('at most `keep` free buffers are kept', () => {
