@@ -289,22 +289,16 @@ export class ImageStore {
   }
 
   /**
-   * {@link forget} for an image no ref names (a build's throwaway image, whose id nobody else knows):
-   * no read of every ref, and its two files removed on the threadpool (an unlink costs milliseconds on
-   * a filesystem mounted with discard).
+   * Deletes the record and config blob, but none of the layers, of an image no ref names (a build's
+   * throwaway image, whose id nobody else knows and whose layers the build cache keeps): no read of
+   * every ref, and its two files removed on the threadpool (an unlink costs milliseconds on a
+   * filesystem mounted with discard).
    */
   async forgetUnnamed(id: string): Promise<void> {
     await fs.promises.rm(this.imageFile(id), { force: true })
-    if (!this.readImage(id)) await fs.promises.rm(this.blobs.path(id), { force: true })
-  }
-
-  /** Deletes an image's record, refs and config blob but none of its layers (a build's throwaway image, whose layers the build cache keeps). */
-  forget(id: string): void {
-    for (const ref of this.refsOf(id)) fs.rmSync(path.join(this.refsDir, encodeURIComponent(ref)), { force: true })
-    fs.rmSync(this.imageFile(id), { force: true })
     // The config blob is named by the image id, so only a record of the same id (another process's
     // identical throwaway image, written meanwhile) can still need it: no walk of every image's layers.
-    if (!this.readImage(id)) this.blobs.remove(id)
+    if (!this.readImage(id)) await fs.promises.rm(this.blobs.path(id), { force: true })
   }
 
   /**

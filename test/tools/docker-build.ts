@@ -146,7 +146,7 @@ export async function localTree(runtime: Runtime, image: string): Promise<Map<st
     return withoutContainerPaths(tree)
   } finally {
     await c.remove({ force: true })
-    images.forget(bare.id)
+    await images.forgetUnnamed(bare.id)
   }
 }
 
