@@ -34,8 +34,18 @@ export interface EgressChoice {
   pastaProblem?: string
 }
 
+/** Where each of `helpers` is in `dirs` (one not found is left out). */
+export function findHelpers(helpers: readonly EgressHelper[], dirs: string[]): Partial<Record<EgressHelper, string>> {
+  const paths: Partial<Record<EgressHelper, string>> = {}
+  for (const helper of helpers) {
+    const file = findExecutable(helper, dirs)
+    if (file) paths[helper] = file
+  }
+  return paths
+}
+
 /** The helper's executable in `dirs`, or undefined. */
-export function findExecutable(name: EgressHelper, dirs: string[]): string | undefined {
+function findExecutable(name: EgressHelper, dirs: string[]): string | undefined {
   for (const dir of dirs) {
     const file = path.join(dir, name)
     try {
@@ -83,11 +93,7 @@ function versionLine(file: string, timeoutMs: number): Promise<string> {
  * (and 1 s), once per process.
  */
 export async function chooseEgressHelpers(dirs: string[] = defaultSearchPath(), timeoutMs = versionTimeoutMs): Promise<EgressChoice> {
-  const paths: Partial<Record<EgressHelper, string>> = {}
-  for (const helper of ['pasta', 'slirp4netns'] as const) {
-    const file = findExecutable(helper, dirs)
-    if (file) paths[helper] = file
-  }
+  const paths = findHelpers(['pasta', 'slirp4netns'], dirs)
   const order = (['pasta', 'slirp4netns'] as const).filter((h) => paths[h])
   if (!paths.pasta) return { order, paths }
   const line = await versionLine(paths.pasta, timeoutMs)

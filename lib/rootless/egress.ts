@@ -18,7 +18,7 @@ import type { Socket } from 'node:net'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
-import { chooseEgressHelpers, defaultSearchPath, findExecutable, type EgressHelper } from './egress-choice'
+import { chooseEgressHelpers, defaultSearchPath, findHelpers, type EgressHelper } from './egress-choice'
 import { tunAccess } from './host-facts'
 
 /** The warning's code, for `process.on('warning')` filters. */
@@ -156,10 +156,10 @@ export async function attachEgress(target: EgressTarget, opts: EgressOptions = {
   if (tun) return { ok: false, reason: tun }
   const dirs = opts.searchPath ?? defaultSearchPath()
   const timeoutMs = opts.timeoutMs ?? defaultTimeoutMs
-  const helpers = opts.helpers ?? (await chooseEgressHelpers(dirs, timeoutMs)).order
+  const { order, paths } = opts.helpers ? { order: opts.helpers, paths: findHelpers(opts.helpers, dirs) } : await chooseEgressHelpers(dirs, timeoutMs)
   const failures: string[] = []
-  for (const helper of helpers) {
-    const file = findExecutable(helper, dirs)
+  for (const helper of order) {
+    const file = paths[helper]
     if (!file) continue
     try {
       return await runHelper(helper, file, target, timeoutMs)
