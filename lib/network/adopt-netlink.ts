@@ -16,10 +16,7 @@ import { createNetlink, type NetlinkSocket, type Protocol } from 'netlink'
 import { InternalError } from '../errors'
 import { closeQuietly, replaceFd } from '../sys/libc'
 import { pinNetlinkAddon } from './pin-netlink-addon'
-import { growReceiveBuffer, netlinkPortOf, netlinkQuietOverruns } from '../sys/sockets'
-
-/** The fd of each socket made here, found once: an adopted socket's port may be another namespace's too. */
-const fds = new WeakMap<NetlinkSocket, number>()
+import { netlinkPortOf, netlinkQuietOverruns } from '../sys/sockets'
 
 // Every netlink socket is made here: a worker_thread's end must not unmap the addon under its close callbacks.
 pinNetlinkAddon()
@@ -34,25 +31,36 @@ function fdOfNetlinkPort(port: number, protocol: Protocol): number {
 }
 
 /**
+ * A socket made here and its fd, found once (for socket options the package does not set: nf_tables
+ * grows its receive buffer); an adopted socket's port may be another namespace's too, so the fd
+ * cannot be found again by it.
+ */
+export interface HeldNetlink {
+  /** The `netlink` package's socket. */
+  readonly socket: NetlinkSocket
+  /** Its fd, the adopted socket's for {@link adoptNetlink}: closed by the socket's close(). */
+  readonly fd: number
+}
+
+/**
  * A `netlink` package socket that talks over `fd` (a netlink socket of
  * `protocol`, bound and non-blocking, e.g. from mc-shim netns-sockets).
  * Takes ownership of `fd`: it is closed here, and the socket's close()
  * closes the adopted one.
  */
-export function adoptNetlink(fd: number, protocol: Protocol): NetlinkSocket {
+export function adoptNetlink(fd: number, protocol: Protocol): HeldNetlink {
   const sock = createNetlink(protocol)
   try {
     netlinkQuietOverruns(fd)
     const own = fdOfNetlinkPort(sock.address().port, protocol)
     replaceFd(fd, own)
-    fds.set(sock, own)
+    return { socket: sock, fd: own }
   } catch (err) {
     sock.close()
     throw err
   } finally {
     closeQuietly(fd)
   }
-  return sock
 }
 
 /**
@@ -61,25 +69,14 @@ export function adoptNetlink(fd: number, protocol: Protocol): NetlinkSocket {
  * error (ENOBUFS when answers overran the receive buffer), where a dropped answer only fails its
  * request by the caller's bound. Finding the socket's fd reads /proc/self/fd: for long-lived sockets.
  */
-export function quietNetlink(protocol: Protocol): NetlinkSocket {
+export function quietNetlink(protocol: Protocol): HeldNetlink {
   const sock = createNetlink(protocol)
   try {
     const fd = fdOfNetlinkPort(sock.address().port, protocol)
     netlinkQuietOverruns(fd)
-    fds.set(sock, fd)
+    return { socket: sock, fd }
   } catch (err) {
     sock.close()
     throw err
   }
-  return sock
-}
-
-/**
- * Sets the receive buffer of `sock` (made by {@link adoptNetlink} or {@link quietNetlink}) to
- * `bytes`, past net.core.rmem_max for a root runtime (../sys/sockets growReceiveBuffer).
- */
-export function growNetlinkReceiveBuffer(sock: NetlinkSocket, bytes: number): void {
-  const fd = fds.get(sock)
-  if (fd === undefined) throw new InternalError('growNetlinkReceiveBuffer: a socket made neither by adoptNetlink nor by quietNetlink')
-  growReceiveBuffer(fd, bytes)
 }

@@ -10,7 +10,8 @@
  */
 import { Flags, FlagsGet, MessageType, Protocol, type NetlinkSocket } from 'netlink'
 import { errnoName } from '../sys/libc'
-import { adoptNetlink, growNetlinkReceiveBuffer, quietNetlink } from './adopt-netlink'
+import { growReceiveBuffer } from '../sys/sockets'
+import { adoptNetlink, quietNetlink, type HeldNetlink } from './adopt-netlink'
 import { NftablesError } from './errors'
 import { parseAttrs } from './nlattr'
 import { debug } from '../util/debug'
@@ -110,8 +111,14 @@ export class NfNetlink {
   /** One batch or dump at a time on the socket: a batch's acks landing among a dump's messages end that dump early (./netlink-turns). */
   private readonly turns = new NetlinkTurns()
 
-  /** @param sock - a NETLINK_NETFILTER socket (default: a new one in the calling thread's namespace). */
-  constructor(private readonly sock: NetlinkSocket = quietNetlink(Protocol.NETFILTER)) {
+  private readonly sock: NetlinkSocket
+  /** The socket's fd, whose receive buffer {@link roomForAcks} grows. */
+  private readonly fd: number
+
+  /** @param held - a NETLINK_NETFILTER socket (default: a new one in the calling thread's namespace). */
+  constructor(held: HeldNetlink = quietNetlink(Protocol.NETFILTER)) {
+    this.sock = held.socket
+    this.fd = held.fd
     this.sock.on('message', (msgs) => {
       for (const m of msgs) if (m.type === MessageType.ERROR) this.waiters.get(m.seq)?.(-m.data.readInt32LE(0))
     })
@@ -155,7 +162,7 @@ export class NfNetlink {
    */
   private roomForAcks(commands: number): void {
     const wanted = (commands + 2) * ACK_ROOM
-    if (wanted > this.sock.socket.getRecvBufferSize()) growNetlinkReceiveBuffer(this.sock, wanted)
+    if (wanted > this.sock.socket.getRecvBufferSize()) growReceiveBuffer(this.fd, wanted)
   }
 
   private awaitAnswers(op: string, seqs: number[], send: () => void): Promise<number[]> {

@@ -149,7 +149,7 @@ export class Rtnl {
 
   /** A socket in the calling thread's current namespace (the host, normally); replaced there if it stops answering. */
   static current(): Rtnl {
-    const open = () => new RtNetlinkSocket(quietNetlink(Protocol.ROUTE))
+    const open = () => new RtNetlinkSocket(quietNetlink(Protocol.ROUTE).socket)
     return new Rtnl(open(), open)
   }
 
@@ -164,7 +164,7 @@ export class Rtnl {
 
   /** Over `fd`, an rtnetlink socket opened elsewhere (another namespace: ./netns-sockets); takes ownership of it. */
   static adopt(fd: number): Rtnl {
-    return new Rtnl(new RtNetlinkSocket(adoptNetlink(fd, Protocol.ROUTE)))
+    return new Rtnl(new RtNetlinkSocket(adoptNetlink(fd, Protocol.ROUTE).socket))
   }
 
   /** Closes the socket, and any spent one still draining (the answers it waits for are the closer's to lose). */
