@@ -59,3 +59,12 @@ test.each([
   expect(upperAsUnpackedLayer(dir)).toBe(false)
   expect(execFileSync('getfattr', ['-n', mark, '--only-values', entry])).toHaveLength(kind === 'dir' ? 11 : 1)
 })
+
+test("an upper dir holding an opaque mark other than overlay's \"y\", longer than 256 bytes, is not adoptable, not a failed step", () => {
+  const dir = scratch.dir('mc-upper-as-layer-')
+  const entry = path.join(dir, 'hidden')
+  fs.mkdirSync(entry)
+  execFileSync('setfattr', ['-n', 'trusted.overlay.opaque', '-v', 'x'.repeat(300), entry])
+  expect(upperAsUnpackedLayer(dir)).toBe(false)
+  expect(execFileSync('getfattr', ['-n', 'trusted.overlay.opaque', '--only-values', entry])).toHaveLength(300)
+})
