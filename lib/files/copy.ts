@@ -37,10 +37,9 @@
  *
  * @module
  */
-import { SyscallError } from '../errors'
 import { O_DIRECTORY, O_PATH } from '../sys/libc'
 import { close, listdir, nameStr, type RawStat } from '../sys/fsops'
-import { DirNonDirError, DirectoryOntoFileError, NotADirectoryError, PathNotFoundError } from './errors'
+import { DirNonDirError, DirectoryOntoFileError, NotADirectoryError } from './errors'
 import {
   closeSide,
   containerSide,
@@ -57,7 +56,8 @@ import {
 } from './resolve'
 import { TreeCopier, restoreMtime, tempName } from './tree'
 import { directWrites, openStageAndLanding, removeStageQuietly, type LandingWrites } from './landing'
-import { lstatThrough, openDirPathThrough, openDirThrough, openInThrough, openerThrough, type SourceReads } from './source-reads'
+import { lstatThrough, openDirPathThrough, openDirThrough, openerThrough, type SourceReads } from './source-reads'
+import { openPath } from './stat'
 import { checkMergeWritable, mergeInto } from './merge'
 
 /** Options of `Container.copyTo` and `Container.copyFrom`. */
@@ -111,26 +111,12 @@ interface Source {
 }
 
 function openSource(side: Side, p: ParsedPath, followLink: boolean, reads?: SourceReads): Source {
-  const follow = followLink || p.trailingSlash || p.base === ''
-  let fd: number
-  try {
-    fd = openInThrough(reads, side, follow ? p.clean : p.parent, follow ? O_PATH : O_PATH | O_DIRECTORY)
-  } catch (err) {
-    if (err instanceof SyscallError && (err.errno === 'ENOENT' || err.errno === 'ENOTDIR' || err.errno === 'ELOOP'))
-      throw new PathNotFoundError(side.display(p.raw), 'source-missing', { cause: err })
-    throw err
-  }
-  const name = follow ? '' : p.base
-  const stat = lstatThrough(reads, fd, name)
-  if (!stat) {
-    close(fd)
-    throw new PathNotFoundError(side.display(p.raw))
-  }
+  const { dirfd, name, stat } = openPath(side, p, reads, { followLink, missing: 'source-missing' })
   if (p.trailingSlash && !isDir(stat)) {
-    close(fd)
+    close(dirfd)
     throw new NotADirectoryError(side.display(p.raw), 'source-not-dir')
   }
-  return { dirfd: fd, name, stat, base: p.base, contents: p.dotSuffix || p.base === '' }
+  return { dirfd, name, stat, base: p.base, contents: p.dotSuffix || p.base === '' }
 }
 
 /** Where a copy lands: a directory fd and the entries to place in it. */

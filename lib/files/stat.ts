@@ -6,7 +6,7 @@
 import { SyscallError } from '../errors'
 import { O_DIRECTORY, O_PATH } from '../sys/libc'
 import { close, type RawStat } from '../sys/fsops'
-import { PathNotFoundError } from './errors'
+import { PathNotFoundError, type FilesErrorReason } from './errors'
 import { lstatThrough, openInThrough, openerThrough, type SourceReads } from './source-reads'
 import { closeSide, containerSide, isLink, parsePath, resolveInScope, type ParsedPath, type Side } from './resolve'
 
@@ -31,24 +31,27 @@ export function mtimeOf(st: RawStat): Date {
 /**
  * Opens a container path the way Docker's archive endpoints do: the parent is
  * resolved inside the root, the last component is not followed unless the
- * path ends in "/" or "/." (or is the root). Returns dirfd+name (name "" =
- * dirfd is the object, O_PATH) and its lstat; throws PathNotFoundError.
+ * path ends in "/" or "/." (or is the root) or `how.followLink` (a copy's
+ * `followLink`). Returns dirfd+name (name "" = dirfd is the object, O_PATH)
+ * and its lstat; throws PathNotFoundError with `how.missing` (default
+ * 'path-missing').
  */
-export function openPath(side: Side, p: ParsedPath, reads?: SourceReads): { dirfd: number; name: string; stat: RawStat } {
-  const follow = p.trailingSlash || p.base === ''
+export function openPath(side: Side, p: ParsedPath, reads?: SourceReads, how: { followLink?: boolean; missing?: FilesErrorReason } = {}): { dirfd: number; name: string; stat: RawStat } {
+  const follow = how.followLink || p.trailingSlash || p.base === ''
+  const missing = how.missing ?? 'path-missing'
   let fd: number
   try {
     fd = openInThrough(reads, side, follow ? p.clean : p.parent, follow ? O_PATH : O_PATH | O_DIRECTORY)
   } catch (err) {
     if (err instanceof SyscallError && (err.errno === 'ENOENT' || err.errno === 'ENOTDIR' || err.errno === 'ELOOP'))
-      throw new PathNotFoundError(side.display(p.raw), 'path-missing', { cause: err })
+      throw new PathNotFoundError(side.display(p.raw), missing, { cause: err })
     throw err
   }
   const name = follow ? '' : p.base
   const stat = lstatThrough(reads, fd, name)
   if (!stat) {
     close(fd)
-    throw new PathNotFoundError(side.display(p.raw), 'path-missing')
+    throw new PathNotFoundError(side.display(p.raw), missing)
   }
   return { dirfd: fd, name, stat }
 }
