@@ -55,3 +55,13 @@ test('remove({ force }) of an image nobody uses deletes it like a plain remove',
   await expect(Image.get(img.id, { runtime })).rejects.toMatchObject({ code: 'ENOIMAGE' })
   expect(fs.existsSync(layer)).toBe(false)
 })
+
+test("remove deletes the blobs only the image used: its config and its layer's tar leave the blob store", async () => {
+  const blobs = () => fs.readdirSync(path.join(runtime.root, 'blobs', 'sha256')).sort()
+  const before = blobs()
+  const img = await importBusybox('blobs:1')
+  const layerTar = path.join(runtime.root, 'blobs', 'sha256', img.details.layers[0]!.slice(7))
+  expect(fs.existsSync(layerTar)).toBe(true)
+  await img.remove()
+  expect(blobs()).toEqual(before)
+})
