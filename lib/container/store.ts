@@ -10,7 +10,7 @@
  *   containers/<id>/health.json   the health check's state, when one is configured
  *   containers/<id>/work          the overlay's work dir; its flock(2) is held by whoever mounts the writable layer (lockLayer)
  *   names/<name>                  the id owning a name (created with O_EXCL; a name too long for a file: its prefix, "+" and its sha256)
- *   trash/<id>.*                  removed containers whose files are still being deleted
+ *   trash/<id>.*                  removed containers whose files are still being deleted (with their names' files)
  *
  * The root and containers/ carry ext4's top-directory flag (`chattr +T`,
  * ../sys/file-flags): each container's directory, and the files made in it,
@@ -40,6 +40,9 @@ function markTop(dir: string): void {
 
 /** A container directory being built by create(). */
 const creatingPrefix = '.creating-'
+
+/** The name's file of a removed container, moved into its directory in `trash/` (releaseName). */
+const releasedNameFile = 'released-name'
 
 /** Where a container's files are. */
 export interface ContainerPaths {
@@ -137,12 +140,20 @@ export class ContainerStore {
     }
   }
 
-  /** Frees a name if `id` still owns it. */
-  releaseName(name: string, id: string): void {
+  /**
+   * Frees a name if `id` still owns it. `into`: the removed container's directory in `trash/`, where
+   * the name's file is moved, to be deleted with it.
+   */
+  releaseName(name: string, id: string, into?: string): void {
     const file = this.nameFile(name)
     try {
-      // unlink, not rmSync: this runs before an rm: true container's wait() answers, and rmSync stats twice first.
-      if (fs.readFileSync(file, 'utf8') === id) fs.unlinkSync(file)
+      if (fs.readFileSync(file, 'utf8') !== id) return
+      // This runs before an rm: true container's wait() answers. A rename frees the name as an unlink
+      // does, but leaves the file's block to the background deletion: once written back (an overlay's
+      // unmount syncs its upper filesystem), unlinking it frees the block, which on a filesystem mounted
+      // with `discard` waits for the device (0.14 ms p50, several ms p95, against 0.02 ms for the rename).
+      if (into) fs.renameSync(file, path.join(into, releasedNameFile))
+      else fs.unlinkSync(file)
     } catch {
       /* already gone */
     }
@@ -233,13 +244,16 @@ export class ContainerStore {
    */
   delete(id: string, name?: string, filesFree: Promise<unknown> = Promise.resolve()): void {
     const trash = path.join(this.trashDir, `${id}.${process.pid}.${Date.now()}`)
+    let trashed = false
     try {
       fs.renameSync(this.paths(id).dir, trash)
-      void this.removals.track(filesFree.then(() => removeInBackground(trash, this.ownership)))
+      trashed = true
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
     }
-    if (name) this.releaseName(name, id)
+    // The name goes into the trashed directory before its deletion is queued (filesFree may have resolved).
+    if (name) this.releaseName(name, id, trashed ? trash : undefined)
+    if (trashed) void this.removals.track(filesFree.then(() => removeInBackground(trash, this.ownership)))
   }
 
   /** Deletes what removals of processes that exited before finishing left in `trash/`. */

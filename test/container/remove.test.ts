@@ -234,6 +234,26 @@ describe('rm: true removes the container as wait() answers, and its files after'
     await until(() => (trashOf(runtime.root, c.id).length ? undefined : true))
   })
 
+  test("the name's file is not unlinked before wait() answers: it moves into the container's trash entry and goes with its files", async () => {
+    const { c, shimPid, tracer } = await heldTeardown(runtime, 'rm-name-file', 'true', 1500)
+    const nameFile = path.join(runtime.root, 'names', 'rm-name-file')
+    const { ino } = fs.statSync(nameFile)
+    try {
+      await c.kill()
+      await c.wait()
+      expect(liveProcess(shimPid)).toBe(true)
+      expect(fs.existsSync(nameFile)).toBe(false)
+      // Unlinking a file whose block was written back waits for the device's discard; moved, its block is freed later.
+      const [entry] = trashOf(runtime.root, c.id)
+      const inTrash = fs.readdirSync(path.join(runtime.root, 'trash', entry)).map((f) => fs.lstatSync(path.join(runtime.root, 'trash', entry, f)).ino)
+      expect(inTrash).toContain(ino)
+    } finally {
+      tracer.kill('SIGKILL')
+    }
+    await until(() => (trashOf(runtime.root, c.id).length ? undefined : true))
+    expect(fs.readdirSync(path.join(runtime.root, 'names'))).not.toContain('rm-name-file')
+  })
+
   test('its writable layer is deleted whole (nested, in a directory of mode 000), its symlinks unlinked, never followed', async () => {
     const host = fs.mkdtempSync(path.join(runtime.root, 'host-dir-'))
     fs.writeFileSync(path.join(host, 'keep'), 'kept')
@@ -299,6 +319,7 @@ describe('rm: true removes the container as wait() answers, and its files after'
       await next.ready()
       expect((await Container.list({ runtime: next, all: true })).map((x) => x.name)).not.toContain('rm-owner')
       expect(trashOf(root, id)).toEqual([])
+      expect(fs.readdirSync(path.join(root, 'names'))).toEqual([]) // the name's file went with the trash
       await next.close()
     } finally {
       tracer?.kill('SIGKILL')
