@@ -104,6 +104,14 @@ function stepP50(build, before, step) {
   return deltas.length ? summarize(deltas).p50 : undefined
 }
 
+/** The q-quantile of `xs` (nearest rank). */
+function quantile(xs, q) {
+  const sorted = [...xs].sort((x, y) => x - y)
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]
+}
+
+const burst = Number(process.env.AB_BURST ?? 1)
+
 async function main() {
   const [a, b, n = '200'] = process.argv.slice(2)
   if (!a || !b) throw new Error('usage: node bench/ab-start.js <checkout A> <checkout B> [n]')
@@ -116,7 +124,6 @@ async function main() {
     for (const build of builds) (build.totals.length = 0), (build.cpus.length = 0), build.steps.clear(), (build.traces.length = 0)
     const load0 = os.loadavg()[0]
     // Alternate which build goes first, so neither always runs right after the other's teardown.
-    const burst = Number(process.env.AB_BURST ?? 1)
     for (let i = 0; i < Number(n) / burst; i++) for (const build of i % 2 ? [...builds].reverse() : builds) for (let j = 0; j < burst; j++) await sample(build)
     const what = atOnce ? `${atOnce} runs of /bin/true at once, to every exit observed (wall)` : `run() to observed exit of /bin/true, rm: ${builds[0].rm} (A) / ${builds[1].rm} (B)`
     console.log(`\n## A/B: ${what}, network ${network}${process.env.AB_CGROUP2 ? `, cgroup2 at ${process.env.AB_CGROUP2}` : ''} (n=${n} each, interleaved${process.env.AB_BURST ? ` in bursts of ${process.env.AB_BURST}` : ''}, load ${load0.toFixed(2)} -> ${os.loadavg()[0].toFixed(2)})`)
@@ -124,6 +131,15 @@ async function main() {
     const [A, B] = builds.map((x) => summarize(x.totals))
     row('', 'A p50', 'B p50', 'B - A', 'A p95', 'B p95')
     row('total', fmt(A.p50), fmt(B.p50), fmt(B.p50 - A.p50), fmt(A.p95), fmt(B.p95))
+    if (burst > 1) {
+      // Under a load that swings within seconds, each round's pair (its bursts' p50s, a few ms apart) is compared
+      // first: the median of those ratios moves less than the ratio of the two overall p50s.
+      const pairs = []
+      for (let i = 0; i + burst <= Math.min(builds[0].totals.length, builds[1].totals.length); i += burst)
+        pairs.push(summarize(builds[1].totals.slice(i, i + burst)).p50 / summarize(builds[0].totals.slice(i, i + burst)).p50)
+      const r = summarize(pairs)
+      console.log(`  B / A per round of ${burst} (median of ${pairs.length} rounds): ${r.p50.toFixed(3)}x (quartiles ${quantile(pairs, 0.25).toFixed(3)} - ${quantile(pairs, 0.75).toFixed(3)})`)
+    }
     if (atOnce) {
       const [cA, cB] = builds.map((x) => summarize(x.cpus))
       row('CPU (ours + reaped children)', fmt(cA.p50), fmt(cB.p50), fmt(cB.p50 - cA.p50), fmt(cA.p95), fmt(cB.p95))
