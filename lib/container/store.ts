@@ -152,8 +152,14 @@ export class ContainerStore {
       // does, but leaves the file's block to the background deletion: once written back (an overlay's
       // unmount syncs its upper filesystem), unlinking it frees the block, which on a filesystem mounted
       // with `discard` waits for the device (0.14 ms p50, several ms p95, against 0.02 ms for the rename).
-      if (into) fs.renameSync(file, path.join(into, releasedNameFile))
-      else fs.unlinkSync(file)
+      if (into) {
+        try {
+          return fs.renameSync(file, path.join(into, releasedNameFile))
+        } catch {
+          /* unlinked below: the name is freed either way */
+        }
+      }
+      fs.unlinkSync(file)
     } catch {
       /* already gone */
     }

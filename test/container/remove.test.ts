@@ -49,6 +49,16 @@ test('what a process that exits right after a removal leaves in trash/ is delete
   await next.close()
 })
 
+test("a name whose file cannot be moved into the removed container's trash entry is freed all the same", async () => {
+  const c = await Container.create('host', ['true'], { runtime, name: 'unmovable-name' })
+  // A directory where the name's file would go: the rename fails (EISDIR), the unlink frees the name.
+  fs.mkdirSync(path.join(runtime.root, 'containers', c.id, 'released-name', 'full'), { recursive: true })
+  await c.remove()
+  expect(fs.existsSync(path.join(runtime.root, 'names', 'unmovable-name'))).toBe(false)
+  const again = await Container.create('host', ['true'], { runtime, name: 'unmovable-name' })
+  await again.remove()
+})
+
 /** Whether `pid` is a process that has not exited (not a zombie). */
 function liveProcess(pid: number): boolean {
   try {
