@@ -242,8 +242,9 @@ export class ContainerStore {
    * Deletes a container: its directory leaves `containers/` at once, by one
    * atomic rename into `trash/` (so no reader ever sees half a container, and
    * a shim still writing its exit file cannot make the removal fail), its
-   * name is freed, and the files themselves (a writable layer can be large)
-   * are deleted in the background, off the start path, once `filesFree`
+   * name is freed (its file moved into that directory), and the files
+   * themselves (a writable layer can be large) are deleted in the
+   * background, off the start path, once `filesFree`
    * resolves (an `rm: true` container's shim still holds its layer mounted
    * and may still write its exit file). What a process that exits first
    * leaves in `trash/` is deleted by the next runtime's recovery.
@@ -257,7 +258,7 @@ export class ContainerStore {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
     }
-    // The name goes into the trashed directory before its deletion is queued (filesFree may have resolved).
+    // The name's file joins the trashed directory and is deleted with it (or by the next ready()).
     if (name) this.releaseName(name, id, trashed ? trash : undefined)
     if (trashed) void this.removals.track(filesFree.then(() => removeInBackground(trash, this.ownership)))
   }
