@@ -253,6 +253,7 @@ describe('rm: true removes the container as wait() answers, and its files after'
       await c.wait()
       expect(liveProcess(shimPid)).toBe(true)
       expect(fs.existsSync(nameFile)).toBe(false)
+      await expect(Container.get(c.id, { runtime })).rejects.toMatchObject({ code: 'ENOCONTAINER' })
       // Unlinking a file whose block was written back waits for the device's discard; moved, its block is freed later.
       const [entry] = trashOf(runtime.root, c.id)
       const inTrash = fs.readdirSync(path.join(runtime.root, 'trash', entry)).map((f) => fs.lstatSync(path.join(runtime.root, 'trash', entry, f)).ino)
