@@ -39,14 +39,15 @@ const etcMountPoints = ['hostname', 'hosts', 'resolv.conf']
  * the image's /etc does not fit it (the shim then makes the mount points).
  */
 export function initLayerFor(layersDir: string, imageLayerDirs: readonly string[]): string | undefined {
-  const etc = topmostEtc(imageLayerDirs)
-  if (!etc || !etc.isDirectory() || etc.uid !== process.geteuid?.() || etc.gid !== process.getegid?.()) return undefined
-  const name = `init-${(etc.mode & 0o7777).toString(8)}`
+  const etcMode = fittingEtcMode(imageLayerDirs)
+  if (etcMode === undefined) return undefined
+  const name = `init-${etcMode.toString(8)}`
   const link = path.join(layersDir, 'l', name)
   // One stat through the link: both it and the layer are there (they are never removed while the root is).
+  // Looked at every start, not remembered: a layer removed or damaged since is made again, or left out.
   if (fs.existsSync(path.join(link, 'etc'))) return link
   const home = path.join(layersDir, name)
-  if (!fs.existsSync(home)) makeInitLayer(layersDir, home, etc.mode & 0o7777)
+  if (!fs.existsSync(home)) makeInitLayer(layersDir, home, etcMode)
   try {
     fs.symlinkSync(`../${name}/diff`, link)
   } catch (err) {
@@ -54,6 +55,32 @@ export function initLayerFor(layersDir: string, imageLayerDirs: readonly string[
   }
   // Whatever sits there (a damaged root), a container only mounts a layer that holds its /etc.
   return fs.existsSync(path.join(link, 'etc')) ? link : undefined
+}
+
+/**
+ * How many layer stacks {@link fittingEtcMode} remembers: one per image (and build step) a process
+ * starts; beyond it the oldest is forgotten and looked up again if started again.
+ */
+const etcModesKept = 256
+
+/** {@link fittingEtcMode}'s answers by layer stack (the dirs joined by NUL); null: no init layer fits. */
+const etcModes = new Map<string, number | null>()
+
+/**
+ * The mode of the image's /etc when an init layer fits it (a directory of the caller's), else
+ * undefined. Remembered per layer stack: a layer dir is named by its content's digest, so the
+ * answer is fixed, and a start no longer looks down the image's layers for /etc.
+ */
+function fittingEtcMode(imageLayerDirs: readonly string[]): number | undefined {
+  const key = imageLayerDirs.join('\0')
+  let mode = etcModes.get(key)
+  if (mode === undefined) {
+    const etc = topmostEtc(imageLayerDirs)
+    mode = etc?.isDirectory() && etc.uid === process.geteuid?.() && etc.gid === process.getegid?.() ? etc.mode & 0o7777 : null
+    etcModes.set(key, mode)
+    if (etcModes.size > etcModesKept) etcModes.delete(etcModes.keys().next().value!)
+  }
+  return mode ?? undefined
 }
 
 /** The image's /etc as its merged view shows it: the top-most layer's entry, undefined if none or whited out. */

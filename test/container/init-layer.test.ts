@@ -93,3 +93,25 @@ test('a root whose init layer is damaged (a file where its directory belongs) st
     await destroyRuntime(damaged)
   }
 })
+
+test("a start of an image already started looks no more down its layers for /etc (fixed per layer stack); an init layer removed since is made again", async () => {
+  await imageWith('etc-seen', (root) => fs.writeFileSync(path.join(root, 'etc', 'seen'), ''))
+  await probeRun('etc-seen')
+  // The module object itself: lib reads its functions from it at each call (the test's own import is a frozen copy).
+  const lstat = jest.spyOn(require('node:fs') as typeof fs, 'lstatSync')
+  try {
+    const again = await probeRun('etc-seen')
+    expect(again.upper).toEqual([])
+    // Before: one lstat of each layer's etc down to the top-most that has one, at every start.
+    expect(lstat.mock.calls.filter(([p]) => String(p).endsWith('/etc'))).toEqual([])
+  } finally {
+    lstat.mockRestore()
+  }
+  const layers = path.join(runtime.root, 'layers')
+  fs.rmSync(path.join(layers, 'init-755'), { recursive: true })
+  fs.unlinkSync(path.join(layers, 'l', 'init-755'))
+  const remade = await probeRun('etc-seen')
+  expect(remade.out).toEqual([remade.hostname, '/proc/mounts', '755 0:0 directory', '1', 'x'])
+  expect(remade.upper).toEqual([])
+  expect(fs.readdirSync(path.join(layers, 'init-755', 'diff', 'etc')).sort()).toEqual(['hostname', 'hosts', 'mtab', 'resolv.conf'])
+})
