@@ -24,13 +24,6 @@ import { processTable, type ProcessInfo } from './top'
 import { V1Driver } from './v1'
 import { V2Driver } from './v2'
 
-/**
- * How many released marks a runtime keeps: a container another process removes is never released
- * here again, so its mark would stay for the process's life. The oldest goes first; a container
- * whose mark went costs its second release the rmdirs the mark saves (ENOENT), nothing more.
- */
-export const releasedMarksKept = 1024
-
 /** How long pause() and unpause() wait for the freezer. */
 const freezeTimeoutMs = 10_000
 
@@ -56,14 +49,6 @@ export class CgroupService {
 
   /** Whether this runtime's scope has its owner recorded (scope-owners.ts). */
   private ownerRecorded = false
-
-  /**
-   * Containers whose cgroup this runtime removed since it last made it: a container's cgroup is
-   * released when its exit is settled and again when it is removed (which must also cover exits no
-   * process of ours saw), and the second release has nothing left to remove (8 rmdirs on v1).
-   * In insertion order, at most {@link releasedMarksKept}.
-   */
-  private readonly released = new Set<string>()
 
   /**
    * @param scope - the runtime's parent cgroup name; @param detect - the layout (tests pass a fake one);
@@ -107,7 +92,6 @@ export class CgroupService {
       return undefined
     }
     const rel = this.rel(id)
-    this.released.delete(id)
     driver.create(rel, res, opts.devices)
     if (this.root && !this.ownerRecorded) {
       recordScopeOwner(this.scope, this.root, this.scopeDirs(driver, this.scope))
@@ -128,36 +112,15 @@ export class CgroupService {
 
   /**
    * Removes the container's cgroup once its last process is gone (the kernel may take a moment to let
-   * go). `last`: the container itself is being removed, and nothing of it is remembered after.
+   * go). A container's cgroup is released when its exit is settled and again when it is removed (which
+   * must also cover exits no process of ours saw): the second finds it gone and makes no rmdir (8 on v1),
+   * unless a start elsewhere made it again meanwhile.
    */
-  async release(id: string, opts: { last?: boolean } = {}): Promise<void> {
+  async release(id: string): Promise<void> {
     this.marks.delete(id)
     const driver = this.driver
-    if (!driver) return
-    const gone = this.stillReleased(driver, id)
-    this.released.delete(id)
-    if (gone) return
-    let removed = false
-    for (let i = 0; i < 100 && !(removed = driver.remove(this.rel(id))); i++) await delay(10)
-    if (removed && !opts.last) this.markReleased(id)
-  }
-
-  /** Remembers that the container's cgroup is gone, forgetting the oldest mark beyond the bound. */
-  private markReleased(id: string): void {
-    this.released.add(id)
-    if (this.released.size <= releasedMarksKept) return
-    const [oldest] = this.released
-    this.released.delete(oldest!)
-  }
-
-  /**
-   * Whether this runtime removed the container's cgroup and nobody made it again since: one lookup
-   * instead of an rmdir per hierarchy. Another process may have started the container again meanwhile
-   * (its cgroup is then made in every hierarchy, the first included), and that run may have ended
-   * without anyone seeing it: then the cgroup is there, and is removed.
-   */
-  private stillReleased(driver: CgroupDriver, id: string): boolean {
-    return this.released.has(id) && !fs.existsSync(path.dirname(driver.joinFiles(this.rel(id))[0]!))
+    if (!driver?.exists(this.rel(id))) return
+    for (let i = 0; i < 100 && !driver.remove(this.rel(id)); i++) await delay(10)
   }
 
   /** Whether the kernel's OOM killer killed a process of the container (memory.events / memory.oom_control). */
@@ -247,7 +210,7 @@ export class CgroupService {
   async removeScope(): Promise<void> {
     const driver = this.driver
     if (!driver) return
-    for (const id of driver.children(this.scope)) await this.release(id, { last: true })
+    for (const id of driver.children(this.scope)) await this.release(id)
     if (driver.remove(this.scope)) forgetScopeOwner(this.scope)
     this.ownerRecorded = false
   }

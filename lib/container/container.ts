@@ -536,7 +536,7 @@ export class Container implements AsyncDisposable {
     // its cgroup gone knows why (start() above). What is left if this process dies now, recovery collects.
     this.runtime.containers.delete(this.id, this.name)
     // Idempotent; also covers failed starts and exits no process watched.
-    await releaseRun(this.runtime, this.id, { removed: true })
+    await releaseRun(this.runtime, this.id)
     this.runtime.networks.forget(this.id)
     if (opts.volumes) await removeAnonymousVolumes(mounts, this.runtime.volumes)
   }
@@ -788,7 +788,7 @@ export class Container implements AsyncDisposable {
     this.keptLog = keepLog(this.paths().log)
     this.runtime.containers.delete(this.id, this.name, shim.closed)
     const { removals } = this.runtime.containers
-    void removals.track(releaseRun(this.runtime, this.id, { removed: true }))
+    void removals.track(releaseRun(this.runtime, this.id))
     void removals.track(shim.closed.then(() => removeAnonymousVolumes(record.mounts ?? [], this.runtime.volumes)).catch(() => {}))
   }
 

@@ -23,14 +23,13 @@ export type RecordedExit = ExitStatus & { finishedAt: string }
  * The network's release is queued at once, so a network connect asked for
  * after this call (a run of the same name once wait() answered) comes after
  * it; the cgroup's removal (synchronous rmdirs, one per controller on v1)
- * waits a turn of the event loop, so that the exit is reported first. `removed`: the container is
- * being removed, and its runtime forgets it after this release.
+ * waits a turn of the event loop, so that the exit is reported first.
  */
-export async function releaseRun(ctx: ContainerContext, id: string, opts: { removed?: boolean } = {}): Promise<void> {
+export async function releaseRun(ctx: ContainerContext, id: string): Promise<void> {
   const network = releaseContainerNetwork(ctx, id)
   await new Promise(setImmediate)
   try {
-    await ctx.cgroups.release(id, { last: opts.removed })
+    await ctx.cgroups.release(id)
   } catch (err) {
     process.emitWarning(`minicontainer: releasing the cgroup of container ${id.slice(0, 12)} failed: ${(err as Error).message}`)
   }

@@ -88,10 +88,10 @@ export class RootlessCgroupService extends CgroupService {
   }
 
   /** Kills what may still run in the container's cgroup (cgroup.kill), then removes it. */
-  override async release(id: string, opts: { last?: boolean } = {}): Promise<void> {
+  override async release(id: string): Promise<void> {
     const dir = this.delegatedDir()
     if (dir) killCgroup(path.join(dir, this.rel(id)))
-    await super.release(id, opts)
+    await super.release(id)
   }
 
   /** Other users' runtimes are not ours to collect, and a rootless runtime records no scope owner. */

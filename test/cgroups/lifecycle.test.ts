@@ -222,6 +222,26 @@ test("a container's cgroup is removed once: its removal after an exit this runti
   expect(calls.filter((l) => /rmdir\(/.test(l))).toEqual([])
 })
 
+test("a container whose exit another runtime released is removed here without an rmdir: its cgroup is seen gone, not remembered gone", async () => {
+  const c = await run('host', ['sleep', '30'], { runtime, network: 'none' })
+  const dirs = containerDirs(c.id)
+  await c.kill('SIGKILL')
+  await c.wait()
+  for (let i = 0; i < 100 && containerDirs(c.id).length; i++) await sleep(20)
+  expect(containerDirs(c.id)).toEqual([])
+  // Another runtime on the root (as another process would) removes it: it never released this run itself.
+  const other = new Runtime({ root: runtime.root })
+  await other.ready()
+  try {
+    // Before: only the runtime that released the cgroup knew it gone; the other made an rmdir per hierarchy (ENOENT).
+    const there = await Container.get(c.id, { runtime: other })
+    const calls = await syscallsOnPaths(process.pid, dirs, () => there.remove())
+    expect(calls.filter((l) => /rmdir\(/.test(l))).toEqual([])
+  } finally {
+    await other.close()
+  }
+})
+
 test("a container's cgroup made again by another runtime after this one released it (a start there that died) is removed with the container", async () => {
   const c = await run('host', ['true'], { runtime, network: 'none' })
   await c.wait()
