@@ -65,23 +65,37 @@ export class V1Driver implements CgroupDriver {
     // The parents (the runtime's scope) exist after the first start: the leaf alone is made, and the
     // path walked only when its parent is missing (a lookup per level costs as much as the mkdir).
     try {
-      return this.made(h, leaf, makeFreshDir(leaf), made)
+      return this.made(h, leaf, makeFreshDir(leaf), made, true)
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
     }
     let dir = path.join(h.mountPoint, h.ownPath)
     for (const [i, part] of parts.entries()) {
       dir = path.join(dir, part)
-      this.made(h, dir, i === parts.length - 1 ? makeFreshDir(dir) : !fs.existsSync(dir) && makeDir(dir), made)
+      const isLeaf = i === parts.length - 1
+      this.made(h, dir, isLeaf ? makeFreshDir(dir) : !fs.existsSync(dir) && makeDir(dir), made, isLeaf)
     }
   }
 
-  /** Notes `dir` in `made` when it was `fresh`ly made, and gives a new cpuset cgroup its parent's CPUs and nodes. */
-  private made(h: V1Hierarchy, dir: string, fresh: boolean, made: string[]): void {
+  /** Notes `dir` in `made` when it was `fresh`ly made, and sees that a new cpuset cgroup has its parent's CPUs and nodes. */
+  private made(h: V1Hierarchy, dir: string, fresh: boolean, made: string[], leaf: boolean): void {
     if (!fresh) return
     made.push(dir)
-    if (h.controllers.includes('cpuset'))
-      for (const f of ['cpuset.cpus', 'cpuset.mems']) writeValue(path.join(dir, f), readValue(path.join(path.dirname(dir), f)) ?? '')
+    if (h.controllers.includes('cpuset')) this.inheritCpuset(dir, leaf)
+  }
+
+  /**
+   * A new cpuset cgroup starts with no CPUs and no nodes unless its parent has cgroup.clone_children
+   * set: then the kernel copies the parent's at mkdir. Our scope gets the flag at its first container
+   * (it is ours; the caller's own cgroup, the scope's parent, is not), so later containers cost one
+   * read here instead of two reads and two writes. Whether the copy happened is read, not remembered:
+   * a scope made again meanwhile (by another process too) starts without the flag.
+   */
+  private inheritCpuset(dir: string, leaf: boolean): void {
+    if (leaf && readValue(path.join(dir, 'cpuset.cpus'))) return
+    const parent = path.dirname(dir)
+    for (const f of ['cpuset.cpus', 'cpuset.mems']) writeValue(path.join(dir, f), readValue(path.join(parent, f)) ?? '')
+    if (leaf) writeValue(path.join(parent, 'cgroup.clone_children'), 1)
   }
 
   /**

@@ -109,6 +109,25 @@ test("a container's cgroup is made in every hierarchy when its runtime's scope i
   expect(containerDirs(id)).toEqual([])
 })
 
+;(isV2 ? test.skip : test)("v1: a container's cpuset cgroup gets its scope's CPUs and nodes from the kernel at mkdir (the scope's cgroup.clone_children), not by a copy of each", async () => {
+  const ids = [1, 2].map((n) => `cpuset${n}${process.pid}${Date.now()}`)
+  const prepare = (id: string) => runtime.cgroups.prepare(id, resolveResources({}, 2), { readOnly: false, devices: devicePolicy({ privileged: false }) })
+  prepare(ids[0]!) // the scope exists from here on
+  const cpusetScope = findCgroupDirs(scopeName()).find((s) => fs.existsSync(path.join(s, 'cpuset.cpus')))!
+  const files = ['cpuset.cpus', 'cpuset.mems'].map((f) => path.join(cpusetScope, ids[1]!, f))
+  const calls = await syscallsOnPaths(process.pid, files, async () => void prepare(ids[1]!))
+  // Before: each file of the scope read and written to the container's (two opens for writing); now cpuset.cpus read once.
+  expect(calls.filter((l) => /open/.test(l) && /O_WRONLY|O_RDWR/.test(l))).toEqual([])
+  expect(fs.readFileSync(path.join(cpusetScope, 'cgroup.clone_children'), 'utf8').trim()).toBe('1')
+  for (const f of ['cpuset.cpus', 'cpuset.mems'])
+    expect(fs.readFileSync(path.join(cpusetScope, ids[1]!, f), 'utf8')).toBe(fs.readFileSync(path.join(cpusetScope, f), 'utf8'))
+  for (const id of ids) await runtime.cgroups.release(id)
+  // A container whose cgroup has these CPUs runs (an empty cpuset refuses to take the program).
+  const c = await run('host', ['true'], { runtime, network: 'none' })
+  expect((await c.wait()).exitCode).toBe(0)
+  await c.remove()
+})
+
 test('a program that cannot start leaves no cgroup', async () => {
   const c = await Container.create('host', ['/no/such/program'], { runtime, network: 'none', memory: '32m' })
   await expect(c.start()).rejects.toMatchObject({ code: 'ESTART' })
