@@ -229,25 +229,26 @@ test('a runtime that ended without close() leaves its scope until its root is go
   expect(fs.existsSync(`/run/minicontainer-host/cgroups/${scope}`)).toBe(false)
 })
 
-test("a container's cgroup is removed once: its removal after an exit this runtime released makes no rmdir", async () => {
+/** A container killed and seen to exit, its cgroup released by this runtime; and where its cgroup was. */
+async function exitedAndReleased(): Promise<{ c: Container; dirs: string[] }> {
   const c = await run('host', ['sleep', '30'], { runtime, network: 'none' })
   const dirs = containerDirs(c.id)
   await c.kill('SIGKILL')
   await c.wait()
   for (let i = 0; i < 100 && containerDirs(c.id).length; i++) await sleep(20)
   expect(containerDirs(c.id)).toEqual([])
+  return { c, dirs }
+}
+
+test("a container's cgroup is removed once: its removal after an exit this runtime released makes no rmdir", async () => {
+  const { c, dirs } = await exitedAndReleased()
   // Before: the removal released the run again, an rmdir per hierarchy answered ENOENT.
   const calls = await syscallsOnPaths(process.pid, dirs, () => c.remove())
   expect(calls.filter((l) => /rmdir\(/.test(l))).toEqual([])
 })
 
 test("a container whose exit another runtime released is removed here without an rmdir: its cgroup is seen gone, not remembered gone", async () => {
-  const c = await run('host', ['sleep', '30'], { runtime, network: 'none' })
-  const dirs = containerDirs(c.id)
-  await c.kill('SIGKILL')
-  await c.wait()
-  for (let i = 0; i < 100 && containerDirs(c.id).length; i++) await sleep(20)
-  expect(containerDirs(c.id)).toEqual([])
+  const { c, dirs } = await exitedAndReleased()
   // Another runtime on the root (as another process would) removes it: it never released this run itself.
   const other = new Runtime({ root: runtime.root })
   await other.ready()
