@@ -251,6 +251,8 @@ export class Container implements AsyncDisposable {
         stamp('node: spec sent')
         // The shim opens the namespace by path before it reports: keep our fd until then.
         pid = await shim.hold(untilAborted(shim.started, signal, what, shim))
+        // Its published ports' relays, started beside the program: served once run() resolves.
+        await netns.serving()
       } finally {
         netns.release()
       }
@@ -797,18 +799,19 @@ export class Container implements AsyncDisposable {
     if (this.runtime.shims.get(this.id) === shim) this.runtime.shims.delete(this.id)
   }
 
-  private async joinNetwork(record: ContainerRecord, image: ImageRecord): Promise<{ choice: NetnsChoice; release: () => void }> {
+  private async joinNetwork(record: ContainerRecord, image: ImageRecord): Promise<{ choice: NetnsChoice; release: () => void; serving: () => Promise<void> }> {
     const mode = record.hostConfig.networkMode
-    if (mode === 'none') return { choice: { kind: 'own' }, release: () => {} }
-    if (mode === 'host') return { choice: { kind: 'host' }, release: () => {} }
+    const served = async (): Promise<void> => {}
+    if (mode === 'none') return { choice: { kind: 'own' }, release: () => {}, serving: served }
+    if (mode === 'host') return { choice: { kind: 'host' }, release: () => {}, serving: served }
     if (mode.startsWith('container:')) {
       const other = await Container.get(mode.slice('container:'.length), { runtime: this.runtime })
       const { status, state: st } = other.observe()
       if (!runs(status) || !st.pid) throw new NotRunningError(other.id, `join the network of container ${other.name}`)
       const fd = openNetns(`/proc/${st.pid}/ns/net`)
-      return { choice: { kind: 'fd', fd }, release: () => closeQuietly(fd) }
+      return { choice: { kind: 'fd', fd }, release: () => closeQuietly(fd), serving: served }
     }
-    const { fd, startSettled } = await joinBridgeNetwork(this.runtime, record, this.paths().hosts, record.config.exposedPorts ?? image.config.exposedPorts)
+    const { fd, startSettled, serving } = await joinBridgeNetwork(this.runtime, record, this.paths().hosts, record.config.exposedPorts ?? image.config.exposedPorts)
     // Released once the shim reported the start (or it failed): the network's next namespace is made then.
     return {
       choice: { kind: 'fd', fd },
@@ -816,6 +819,7 @@ export class Container implements AsyncDisposable {
         closeQuietly(fd)
         startSettled()
       },
+      serving,
     }
   }
 

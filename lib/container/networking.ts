@@ -58,9 +58,9 @@ function resolveLinks(ctx: ContainerContext, links: string[]): LinkEntry[] {
  * `startSettled` once its start is reported or failed (the network's next
  * warm namespace is made then). On failure nothing is left.
  */
-export async function joinBridgeNetwork(ctx: ContainerContext, record: ContainerRecord, hostsFile: string, exposedPorts: string[] = []): Promise<{ fd: number; settings: NetworkSettings; startSettled: () => void }> {
+export async function joinBridgeNetwork(ctx: ContainerContext, record: ContainerRecord, hostsFile: string, exposedPorts: string[] = []): Promise<{ fd: number; settings: NetworkSettings; startSettled: () => void; serving: () => Promise<void> }> {
   const h = record.hostConfig
-  const { netnsFd: fd, settings, startSettled } = await ctx.networks.join({ id: record.id, name: record.name, hostname: record.config.hostname, hostsFile }, h.networkMode, {
+  const { netnsFd: fd, settings, startSettled, serving } = await ctx.networks.join({ id: record.id, name: record.name, hostname: record.config.hostname, hostsFile }, h.networkMode, {
     ip: h.networkingConfig.ip,
     aliases: h.networkingConfig.aliases,
     links: resolveLinks(ctx, h.links),
@@ -72,7 +72,7 @@ export async function joinBridgeNetwork(ctx: ContainerContext, record: Container
   debug('container %s joined %s: %s', record.id.slice(0, 12), h.networkMode, settings.ipAddress)
   try {
     await exposeHostPorts(ctx, record, settings)
-    return { fd, settings, startSettled }
+    return { fd, settings, startSettled, serving }
   } catch (err) {
     closeQuietly(fd)
     startSettled()

@@ -11,15 +11,26 @@
 import { isIPv6 } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { debug } from '../util/debug'
+import { stamp } from '../util/start-trace'
 import type { Firewall } from './nftables'
-import { ContainerRelays, startPortRelay } from './port-relay'
+import { bindPortRelay, ContainerRelays, type BoundRelay } from './port-relay'
 import { hostHasIpv6, hostPortFree } from './port-probe'
 import type { ContainerNetRecord, PortBinding } from './store'
 
 /** Makes and ends the forwarding of a container's published ports. */
 export interface PortForwarding {
-  /** Makes `bindings` (resolved: host ports chosen and claimed) reach the container `self` (its endpoints made), all or none. */
+  /**
+   * Makes `bindings` (resolved: host ports chosen and claimed) reach the container `self` (its
+   * endpoints made), all or none: the host ports are held once it resolves, and served once
+   * {@link serving} resolves too.
+   */
   add(self: ContainerNetRecord, bindings: PortBinding[]): Promise<void>
+  /**
+   * Resolves once every relay of the container serves (a relay's start is not waited for in
+   * {@link add}: a start awaits it beside the container's own); rejects with the first failure, after
+   * which the caller removes the container's forwarding.
+   */
+  serving(containerId: string): Promise<void>
   /** Ends every forwarding of the container; idempotent. */
   remove(containerId: string): Promise<void>
   /**
@@ -46,16 +57,17 @@ export function firewallForwarding(fw: () => Firewall): PortForwarding {
   return {
     add: async (self, bindings) => {
       const containerId = self.containerId
-      // Side by side: the relay's spawn (a few ms) overlaps the rule's batch instead of adding to it.
+      // The relays' host sockets bound (their spawn not waited for: see serving), then the rule's batch.
       const [relayed, ruled] = await Promise.allSettled([
-        relays.add(self, ipv6Side(bindings)),
-        fw().addPorts(containerId, bindings.filter((b) => !isIPv6(b.hostIp))),
+        relays.add(self, ipv6Side(bindings)).then(() => stamp('net: relays bound')),
+        fw().addPorts(containerId, bindings.filter((b) => !isIPv6(b.hostIp))).then(() => stamp('net: rules added')),
       ])
       if (relayed.status === 'fulfilled' && ruled.status === 'fulfilled') return
       if (relayed.status === 'fulfilled') await relays.remove(containerId)
       if (ruled.status === 'fulfilled') await fw().removeContainer(containerId)
       throw relayed.status === 'rejected' ? relayed.reason : (ruled as PromiseRejectedResult).reason
     },
+    serving: (containerId) => relays.serving(containerId),
     remove: async (containerId) => {
       await relays.remove(containerId)
       await fw().removeContainer(containerId)
@@ -80,16 +92,19 @@ function ipv6Side(bindings: PortBinding[]): PortBinding[] {
 export function relayForwarding(netnsPath: () => string, endWithLink: (self: ContainerNetRecord, b: PortBinding) => string | undefined = () => undefined): PortForwarding {
   const relays = new ContainerRelays()
   return {
-    add: (self, bindings) =>
-      relays.add(
-        self.containerId,
-        bindings.map((b) => async () => {
-          const spec = { netnsPath: netnsPath(), proto: b.proto, hostIp: b.hostIp, hostPort: b.hostPort, targetIp: b.containerIp, targetPort: b.containerPort, endWithLink: endWithLink(self, b) }
-          const relay = await startPortRelay(spec)
-          debug('relay %s:%d/%s -> %s:%d for %s', b.hostIp || '0.0.0.0', b.hostPort, b.proto, b.containerIp, b.containerPort, self.containerId.slice(0, 12))
-          return relay
-        }),
-      ),
+    add: async (self, bindings) => {
+      // Every host socket bound first (all or none), each relay then spawned off the caller's path.
+      const bound: BoundRelay[] = []
+      try {
+        for (const b of bindings) bound.push(bindPortRelay({ netnsPath: netnsPath(), proto: b.proto, hostIp: b.hostIp, hostPort: b.hostPort, targetIp: b.containerIp, targetPort: b.containerPort, endWithLink: endWithLink(self, b) }))
+      } catch (err) {
+        for (const b of bound) b.abandon()
+        throw err
+      }
+      relays.launch(self.containerId, bound)
+      for (const b of bindings) debug('relay %s:%d/%s -> %s:%d for %s', b.hostIp || '0.0.0.0', b.hostPort, b.proto, b.containerIp, b.containerPort, self.containerId.slice(0, 12))
+    },
+    serving: (containerId) => relays.serving(containerId),
     remove: async (containerId) => void (await relays.remove(containerId)),
     // Its relays end in remove().
     freed: async () => {},

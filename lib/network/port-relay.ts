@@ -12,13 +12,17 @@
  * called or its owner dies (its control socket closes either way), or when
  * its {@link RelaySpec.endWithLink} is deleted.
  *
+ * Its start is not waited for on a container's start path: the host sockets
+ * listen before the relay is spawned, so a client arriving before it serves
+ * waits in their backlog, and {@link PortRelay.serving} tells when it does.
+ *
  * @module
  */
 import { isIPv6 } from 'node:net'
 import { InvalidArgumentError, SyscallError } from '../errors'
 import { closeQuietly, reapEnded } from '../sys/libc'
 import { boundSocket, type BoundSocket } from '../sys/sockets'
-import { startModeProcess } from '../shim/mode-process'
+import { spawnModeProcess } from '../shim/mode-process'
 import { PortInUseError } from './errors'
 import { checkPortPrivilege, unprivilegedPortStart } from './port-privilege'
 import { hostHasIpv6 } from './port-probe'
@@ -60,6 +64,8 @@ export interface PortRelay {
   readonly pid: number
   /** Resolves when the relay process has ended (closed, or died). */
   readonly ended: Promise<void>
+  /** Resolves once the relay serves (its host sockets listen from the start); rejects with its failure to start. */
+  readonly serving: Promise<void>
   /** Ends the relay: the host port is free once this resolves; open connections are cut. */
   close(): Promise<void>
 }
@@ -103,14 +109,38 @@ function bindHostSockets(spec: RelaySpec): BoundSocket[] {
 
 /** Binds the host port and starts its relay into `spec.netnsPath`; resolves once the relay serves. */
 export async function startPortRelay(spec: RelaySpec): Promise<PortRelay> {
+  return served(await bindPortRelay(spec).spawn())
+}
+
+/** A relay's host sockets, bound and listening; its process not spawned yet. */
+export interface BoundRelay {
+  /** Spawns the relay, handing it the sockets (closed here then); resolves once spawned, before it serves ({@link PortRelay.serving}). */
+  spawn(): Promise<PortRelay>
+  /** Closes the sockets of a relay that will not be spawned. */
+  abandon(): void
+}
+
+/**
+ * Binds the host port of `spec` now (so EPORTINUSE and the like are thrown here, synchronously),
+ * its relay to be spawned: a client connecting meanwhile waits in the sockets' backlog.
+ */
+export function bindPortRelay(spec: RelaySpec): BoundRelay {
   const hosts = bindHostSockets(spec)
-  try {
-    const idle = String(spec.udpIdleMs ?? defaultUdpIdleMs)
-    const args = ['relay', spec.netnsPath, spec.proto, spec.targetIp, String(spec.targetPort), idle, ...(spec.endWithLink ? [spec.endWithLink] : [])]
-    return await relayProcess(args, hosts.map((h) => h.fd), hosts[0]!.port)
-  } finally {
-    // The relay holds the sockets now: when it ends, the port is free.
+  const closeHosts = (): void => {
     for (const h of hosts) closeQuietly(h.fd)
+  }
+  return {
+    async spawn() {
+      try {
+        const idle = String(spec.udpIdleMs ?? defaultUdpIdleMs)
+        const args = ['relay', spec.netnsPath, spec.proto, spec.targetIp, String(spec.targetPort), idle, ...(spec.endWithLink ? [spec.endWithLink] : [])]
+        return await relayProcess(args, hosts.map((h) => h.fd), hosts[0]!.port)
+      } finally {
+        // The relay holds the sockets now: when it ends, the port is free.
+        closeHosts()
+      }
+    },
+    abandon: closeHosts,
   }
 }
 
@@ -129,17 +159,24 @@ export interface ExposureSpec {
  * through SO_REUSEPORT with the other relays of the same port and network) that connects to
  * 127.0.0.1:port from this process's namespace, the host's; resolves once it serves.
  */
-export function startExposureRelay(spec: ExposureSpec): Promise<PortRelay> {
+export async function startExposureRelay(spec: ExposureSpec): Promise<PortRelay> {
   // `-`: the relay's own namespace, which it inherited from this thread at spawn (never inside a
   // withNetns, which is synchronous). Not /proc/<pid>/ns/net: read later by the relay, that is the
   // main thread's namespace at that moment, a container's while another start is in a withNetns.
   const listenNetns = spec.listenNetns ?? '-'
-  return relayProcess(['relay', '-', 'tcp', '127.0.0.1', String(spec.port), '0', listenNetns, spec.listenIp, String(spec.port)], [], spec.port)
+  // The relay makes its listener itself: it is the relay's start that says whether the port was free.
+  return served(await relayProcess(['relay', '-', 'tcp', '127.0.0.1', String(spec.port), '0', listenNetns, spec.listenIp, String(spec.port)], [], spec.port))
 }
 
-/** Starts `mc-shim relay ...` and wraps it: ended when its control socket closes, closed by closing it. */
+/** `relay` once it serves; ended (reaped once its control socket closed) if it failed to. */
+async function served(relay: PortRelay): Promise<PortRelay> {
+  await relay.serving
+  return relay
+}
+
+/** Spawns `mc-shim relay ...` and wraps it: ended when its control socket closes, closed by closing it. */
 async function relayProcess(args: string[], fds: number[], hostPort: number): Promise<PortRelay> {
-  const { pid, control } = await startModeProcess(args, fds, startTimeoutMs)
+  const { pid, control, ready } = await spawnModeProcess(args, fds, startTimeoutMs)
   control.unref()
   const ended = new Promise<void>((resolve) =>
     control.once('close', () => {
@@ -151,6 +188,7 @@ async function relayProcess(args: string[], fds: number[], hostPort: number): Pr
     hostPort,
     pid,
     ended,
+    serving: ready,
     close() {
       control.destroy()
       return ended
@@ -160,28 +198,47 @@ async function relayProcess(args: string[], fds: number[], hostPort: number): Pr
 
 /** Relays kept per container by this process (they end with it). */
 export class ContainerRelays {
-  private readonly relays = new Map<string, PortRelay[]>()
+  /** Per container, its relays being spawned or spawned (rejected: a spawn that failed). */
+  private readonly relays = new Map<string, Promise<PortRelay | undefined>[]>()
 
-  /** Starts each relay in turn for the container (a start may find none needed), all or none. */
+  /** Starts each relay in turn for the container (a start may find none needed), all or none; see {@link serving}. */
   async add(containerId: string, starts: readonly (() => Promise<PortRelay | undefined>)[]): Promise<void> {
-    const own = this.relays.get(containerId) ?? []
-    this.relays.set(containerId, own)
     try {
-      for (const start of starts) {
-        const relay = await start()
-        if (relay) own.push(relay)
-      }
+      for (const start of starts) await this.keep(containerId, start())
     } catch (err) {
       await this.remove(containerId)
       throw err
     }
   }
 
+  /**
+   * Takes relays of the container whose sockets are bound and spawns them without waiting (their
+   * spawn fails into {@link serving}): a start's path pays no process spawn.
+   */
+  launch(containerId: string, bound: readonly BoundRelay[]): void {
+    if (!bound.length) return
+    for (const b of bound) void this.keep(containerId, b.spawn())
+  }
+
+  /** Adds `relay` to the container's; returns it, handled (its failure is reported by whoever awaits it or {@link serving}). */
+  private keep(containerId: string, relay: Promise<PortRelay | undefined>): Promise<PortRelay | undefined> {
+    const own = this.relays.get(containerId) ?? []
+    this.relays.set(containerId, own)
+    own.push(relay)
+    relay.catch(() => {})
+    return relay
+  }
+
+  /** Resolves once every relay of the container serves; rejects with the first failure to (the caller then removes them). */
+  async serving(containerId: string): Promise<void> {
+    await Promise.all((this.relays.get(containerId) ?? []).map(async (r) => (await r)?.serving))
+  }
+
   /** Ends every relay of the container; idempotent. Resolves whether it had been added here (with or without a relay). */
   async remove(containerId: string): Promise<boolean> {
     const own = this.relays.get(containerId)
     this.relays.delete(containerId)
-    await Promise.all((own ?? []).map((r) => r.close()))
+    await Promise.all((own ?? []).map((r) => r.then((relay) => relay?.close(), () => {})))
     return own !== undefined
   }
 }

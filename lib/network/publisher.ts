@@ -10,6 +10,7 @@ import { InvalidArgumentError } from '../errors'
 import { PortInUseError } from './errors'
 import { portKey as leaseKey, type Leases } from './leases'
 import type { PortForwarding } from './port-forwarding'
+import { stamp } from '../util/start-trace'
 import { hostPortFree, pickFreePort } from './port-probe'
 import { bindingsCollide, exposedToRequest, parsePortSpec, type PortRequest } from './ports'
 import type { ContainerNetRecord, PortBinding } from './store'
@@ -64,7 +65,7 @@ export class PortPublisher {
     throw new PortInUseError(describe({ ...base, hostPort: 0 }), 'everyone: no free ephemeral port was found')
   }
 
-  /** Resolves every request and installs all of them atomically; returns the bindings. */
+  /** Resolves every request and installs all of them atomically (relays serve once `forwarding.serving` resolves); returns the bindings. */
   async publish(self: ContainerNetRecord, containerIp: string, requests: PortRequest[]): Promise<PortBinding[]> {
     const bindings: PortBinding[] = []
     for (const req of requests) {
@@ -75,6 +76,7 @@ export class PortPublisher {
         throw err
       }
     }
+    stamp('net: ports resolved')
     await this.forwarding.add(self, bindings)
     return bindings
   }
@@ -84,6 +86,7 @@ export class PortPublisher {
     const keep = self.ports.filter((p) => p.containerIp !== ip)
     await this.forwarding.remove(self.containerId)
     await this.forwarding.add(self, keep)
+    await this.forwarding.serving(self.containerId)
     for (const p of self.ports) if (p.containerIp === ip) this.leases.release(leaseKey(p.proto, p.hostPort), self.containerId)
     self.ports = keep
   }

@@ -151,9 +151,12 @@ export class NetworkService {
    * runs) and `startSettled`, to call once the start is reported (or has
    * failed): the network's next namespace is made then, not beside the
    * start it would slow down. On failure nothing is left behind (and the
-   * next namespace is made at once).
+   * next namespace is made at once). The relays of its published ports
+   * (IPv6 sides, rootless ports) are not waited for here but in `serving`,
+   * which the start awaits beside its program's: their host sockets listen
+   * already. When it rejects, the caller releases the container.
    */
-  join(container: ContainerRef, mode: string, opts: ConnectOptions = {}): Promise<{ netnsFd: number; settings: NetworkSettings; startSettled: () => void }> {
+  join(container: ContainerRef, mode: string, opts: ConnectOptions = {}): Promise<{ netnsFd: number; settings: NetworkSettings; startSettled: () => void; serving: () => Promise<void> }> {
     return this.serial(async () => {
       const net = await this.connectionTo(container, mode)
       const warm = opts.ip ? undefined : await this.warm.take(net.id, await this.networks.bridgeIndex(net), container.id)
@@ -161,8 +164,8 @@ export class NetworkService {
       stamp(warm ? 'net: warm netns taken' : 'net: netns made')
       try {
         const inner = warm?.inner ?? (await this.sockets.place.inside(netnsFd))
-        const settings = await this.connectNow(container, { netnsFd, inner, warm }, net, opts)
-        return { netnsFd, settings, startSettled: () => this.refillSoon(net) }
+        const settings = await this.connectNow(container, { netnsFd, inner, warm }, net, opts, false)
+        return { netnsFd, settings, startSettled: () => this.refillSoon(net), serving: () => this.forwarding.serving(container.id) }
       } catch (err) {
         closeQuietly(netnsFd)
         this.refillSoon(net)
@@ -182,8 +185,8 @@ export class NetworkService {
     return this.networks.forMode(mode)
   }
 
-  /** Connects the container's namespace (`ns.inner` is closed here); in the queue. */
-  private async connectNow(container: ContainerRef, ns: ContainerNetns, net: NetworkRecord, opts: ConnectOptions): Promise<NetworkSettings> {
+  /** Connects the container's namespace (`ns.inner` is closed here); in the queue. `untilServed`: its port relays serve when it resolves. */
+  private async connectNow(container: ContainerRef, ns: ContainerNetns, net: NetworkRecord, opts: ConnectOptions, untilServed = true): Promise<NetworkSettings> {
     const rec: ContainerNetRecord = { containerId: container.id, name: container.name, hostname: container.hostname, hostsFile: container.hostsFile, links: opts.links ?? [], hostGatewayNames: opts.hostGatewayNames, endpoints: [], ports: [] }
     stamp('net: inner socket opened')
     try {
@@ -194,6 +197,7 @@ export class NetworkService {
       await this.rejoinAttachments(rec, ns.netnsFd, ns.inner)
       const requests = this.publisher.requests(opts)
       rec.ports = await this.publisher.publish(rec, ep.ipAddress, requests)
+      if (untilServed) await this.forwarding.serving(rec.containerId)
       stamp('net: ports published')
       this.store.saveContainer(rec)
     } catch (err) {

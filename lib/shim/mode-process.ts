@@ -8,7 +8,7 @@
 import * as fs from 'node:fs'
 import * as net from 'node:net'
 import { SyscallError } from '../errors'
-import { closeQuietly, errnoName, reapEnded, socketPair, spawnProcessLasting } from '../sys/libc'
+import { closeQuietly, errnoName, reapEnded, socketPair, spawnProcessLasting, spawnProcessLastingAsync } from '../sys/libc'
 import { shimPath } from './shim-path'
 
 /** A helper that said it is ready. */
@@ -26,7 +26,26 @@ export interface ModeProcess {
  * JavaScript thread: a helper that arms PR_SET_PDEATHSIG (the rootless keeper) outlives a worker_thread that asked.
  */
 export function spawnShimMode(args: string[], fds: number[], controlFd: 3 | 4 = 3): ModeSpawn {
-  return withModeFds(fds, controlFd, (all) => spawnProcessLasting(shimPath, ['mc-shim', ...args], [], all, false))
+  const mode = openModeFds(fds, controlFd)
+  let pid: number
+  try {
+    pid = spawnProcessLasting(shimPath, ['mc-shim', ...args], [], mode.all, false)
+  } catch (err) {
+    return mode.failed(err)
+  }
+  return mode.spawned(pid)
+}
+
+/** {@link spawnShimMode} (control socket as fd 3) without holding this thread while the helper execs; optionally in a session of its own. */
+async function spawnShimModeAsync(args: string[], fds: number[], newSession: boolean): Promise<ModeSpawn> {
+  const mode = openModeFds(fds, 3)
+  let pid: number
+  try {
+    pid = await spawnProcessLastingAsync(shimPath, ['mc-shim', ...args], [], mode.all, newSession)
+  } catch (err) {
+    return mode.failed(err)
+  }
+  return mode.spawned(pid)
 }
 
 /** A spawned helper: its pid, and our end of its control socket. */
@@ -37,33 +56,68 @@ export interface ModeSpawn {
   control: number
 }
 
+/** A helper's fds being handed over: `all` its fds in order; `spawned` or `failed` closes what it alone keeps. */
+interface ModeFds {
+  all: number[]
+  spawned(pid: number): ModeSpawn
+  failed(err: unknown): never
+}
+
 /**
- * Runs `spawn` with the helper's fds (stdio, and fd 3 when below `controlFd`, /dev/null; then the
- * far end of a new socket pair; then `fds`) and returns its pid with our end. The far end and
- * /dev/null are closed once `spawn` returned, our end too when it threw.
+ * The helper's fds: stdio, and fd 3 when below `controlFd`, /dev/null; then the far end of a new
+ * socket pair; then `fds`. The far end and /dev/null are closed once spawned (or not), our end too
+ * when the spawn failed.
  */
-function withModeFds(fds: number[], controlFd: 3 | 4, spawn: (all: number[]) => number): ModeSpawn {
+function openModeFds(fds: number[], controlFd: 3 | 4): ModeFds {
   const [ours, theirs] = socketPair()
   const devNull = fs.openSync('/dev/null', 'r+')
-  try {
-    return { pid: spawn([...Array<number>(controlFd).fill(devNull), theirs, ...fds]), control: ours }
-  } catch (err) {
-    closeQuietly(ours)
-    throw err
-  } finally {
+  const closeChildSide = (): void => {
     closeQuietly(theirs)
     fs.closeSync(devNull)
   }
+  return {
+    all: [...Array<number>(controlFd).fill(devNull), theirs, ...fds],
+    spawned: (pid) => {
+      closeChildSide()
+      return { pid, control: ours }
+    },
+    failed: (err) => {
+      closeChildSide()
+      closeQuietly(ours)
+      throw err
+    },
+  }
+}
+
+/** A helper spawned, its first line still to come. */
+export interface StartingModeProcess extends ModeProcess {
+  /** Resolves once the helper said "R"; rejects with its failure (then our end is closed: the caller reaps it). */
+  ready: Promise<void>
+}
+
+/**
+ * Spawns `mc-shim <args>` with `fds` as its fds 4, 5... off this thread and resolves once it runs,
+ * its "R" in `ready` (killed after `timeoutMs` of silence): the caller may go on and await it
+ * later. `newSession`: a helper meant to outlive this process (no signal to its group reaches it).
+ */
+export async function spawnModeProcess(args: string[], fds: number[], timeoutMs: number, newSession = false): Promise<StartingModeProcess> {
+  const { pid, control: ours } = await spawnShimModeAsync(args, fds, newSession)
+  const control = new net.Socket({ fd: ours, readable: true, writable: true })
+  const ready = firstLine(control, pid, args[0]!, timeoutMs).catch((err: unknown) => {
+    control.destroy()
+    throw err
+  })
+  // Awaited later by the caller, maybe after it failed: not an unhandled rejection meanwhile.
+  ready.catch(() => {})
+  return { pid, control, ready }
 }
 
 /** Starts `mc-shim <args>` with `fds` as its fds 4, 5...; resolves once it said "R", rejects with its failure, killing it after `timeoutMs` of silence. */
 export async function startModeProcess(args: string[], fds: number[], timeoutMs: number): Promise<ModeProcess> {
-  const { pid, control: ours } = spawnShimMode(args, fds)
-  const control = new net.Socket({ fd: ours, readable: true, writable: true })
+  const { pid, control, ready } = await spawnModeProcess(args, fds, timeoutMs)
   try {
-    await firstLine(control, pid, args[0]!, timeoutMs)
+    await ready
   } catch (err) {
-    control.destroy()
     reapEnded(pid)
     throw err
   }

@@ -191,7 +191,20 @@ function spawnBy(fn: NativeFunction, file: string, argv: string[], env: string[]
  * `fds` open until it resolves.
  */
 export function spawnProcessAsync(file: string, argv: string[], env: string[], fds: number[], newSession: boolean): Promise<number> {
-  return inAsyncSlot(() => onWorker(nativeCalls().spawn, [file, [...argv, null], [...env, null], fds, fds.length, newSession ? 1 : 0], 'posix_spawn', file))
+  return spawnOnWorker(nativeCalls().spawn, file, argv, env, fds, newSession)
+}
+
+/**
+ * {@link spawnProcessLasting} without holding this thread while the child execs: a libuv worker
+ * waits for the lasting thread's spawn instead. The caller keeps `fds` open until it resolves.
+ */
+export function spawnProcessLastingAsync(file: string, argv: string[], env: string[], fds: number[], newSession: boolean): Promise<number> {
+  return spawnOnWorker(nativeCalls().spawnLasting, file, argv, env, fds, newSession)
+}
+
+/** Calls the native spawn `fn` (mc_spawn's arguments) on a libuv worker: the pid, or a SyscallError. */
+function spawnOnWorker(fn: NativeFunction, file: string, argv: string[], env: string[], fds: number[], newSession: boolean): Promise<number> {
+  return inAsyncSlot(() => onWorker(fn, [file, [...argv, null], [...env, null], fds, fds.length, newSession ? 1 : 0], 'posix_spawn', file))
 }
 
 /** Runs native `fn` (returning a count or -errno) on a worker thread; its result, or a SyscallError of `syscall`. */
