@@ -35,11 +35,14 @@
  * when that socket closes: the owner released the port, or died.
  *
  * With one more argument, <end-with link> (root's IPv6 side of a port: the
- * container's host veth), the relay also exits when that link is deleted in
+ * container's host veth), the relay exits when that link is deleted in
  * the namespace it started in: the container was released by any process on
  * the runtime root (not only its owner, the only one holding the control
  * socket), or its namespace ended with its last process. Its exit closes the
- * host listeners, so the port is free at once.
+ * host listeners, so the port is free at once. Such a relay outlives its
+ * owner, as the container does (a detached container keeps its `[::]` side
+ * as it keeps its IPv4 DNAT rule): the control socket's close only stops it
+ * being watched; the owner ends it early with a signal.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -468,13 +471,23 @@ static void link_events(void) {
   }
 }
 
+/*
+ * The control socket closed: the owner released the port, or died. A relay that ends with a link
+ * lives on until the link goes (the owner's release deletes it, or signals the relay first).
+ */
+static void owner_gone(int control_fd) {
+  if (link_fd < 0) exit(0);
+  epoll_ctl(epfd, EPOLL_CTL_DEL, control_fd, NULL);
+  close(control_fd);
+}
+
 static void on_event(int control_fd, struct epoll_event *ev, bool udp) {
   struct handle *h = ev->data.ptr;
   switch (h->kind) {
   case K_CONTROL: {
     char buf[64];
     ssize_t n = recv(control_fd, buf, sizeof(buf), MSG_DONTWAIT);
-    if (n == 0 || (n < 0 && errno != EAGAIN)) exit(0); /* the owner is gone, or released the port */
+    if (n == 0 || (n < 0 && errno != EAGAIN)) owner_gone(control_fd);
     break;
   }
   case K_LISTENER: {

@@ -52,7 +52,8 @@ const linkedRelayEndMs = 1000
 export function firewallForwarding(fw: () => Firewall): PortForwarding {
   // `-`: the relay connects from the namespace it started in, the host's, where root's bridges are.
   // It ends with the container's host veth: another process on the root may release the container
-  // (its rules are shared, but the relay is this process's child), or it may end with its namespace.
+  // (its rules are shared, but the relay is this process's child), or it may end with its namespace;
+  // and it outlives this process, as the container and its DNAT rule do (a detached container).
   const relays = relayForwarding(() => '-', (self, b) => self.endpoints.find((e) => e.ipAddress === b.containerIp)?.hostVeth)
   return {
     add: async (self, bindings) => {

@@ -10,7 +10,8 @@
  * forwards each TCP connection (splice, half-close aware) or UDP flow to the
  * container's address there. The relay ends when {@link PortRelay.close} is
  * called or its owner dies (its control socket closes either way), or when
- * its {@link RelaySpec.endWithLink} is deleted.
+ * its {@link RelaySpec.endWithLink} is deleted; a relay given that link
+ * outlives its owner (in a session of its own), as the container does.
  *
  * Its start is not waited for on a container's start path: the host sockets
  * listen before the relay is spawned, so a client arriving before it serves
@@ -51,7 +52,8 @@ export interface RelaySpec {
   /**
    * A link of the namespace the relay starts in (root's: the container's host veth) whose deletion
    * ends the relay: the container released by any process on the root, or its namespace gone with
-   * its last process. Without it, only {@link PortRelay.close} or the owner's death end it.
+   * its last process. With it the relay outlives its owner (a detached container keeps its port);
+   * without it, {@link PortRelay.close} or the owner's death end it.
    */
   endWithLink?: string
 }
@@ -134,7 +136,7 @@ export function bindPortRelay(spec: RelaySpec): BoundRelay {
       try {
         const idle = String(spec.udpIdleMs ?? defaultUdpIdleMs)
         const args = ['relay', spec.netnsPath, spec.proto, spec.targetIp, String(spec.targetPort), idle, ...(spec.endWithLink ? [spec.endWithLink] : [])]
-        return await relayProcess(args, hosts.map((h) => h.fd), hosts[0]!.port)
+        return await relayProcess(args, hosts.map((h) => h.fd), hosts[0]!.port, spec.endWithLink !== undefined)
       } finally {
         // The relay holds the sockets now: when it ends, the port is free.
         closeHosts()
@@ -165,7 +167,7 @@ export async function startExposureRelay(spec: ExposureSpec): Promise<PortRelay>
   // main thread's namespace at that moment, a container's while another start is in a withNetns.
   const listenNetns = spec.listenNetns ?? '-'
   // The relay makes its listener itself: it is the relay's start that says whether the port was free.
-  return served(await relayProcess(['relay', '-', 'tcp', '127.0.0.1', String(spec.port), '0', listenNetns, spec.listenIp, String(spec.port)], [], spec.port))
+  return served(await relayProcess(['relay', '-', 'tcp', '127.0.0.1', String(spec.port), '0', listenNetns, spec.listenIp, String(spec.port)], [], spec.port, false))
 }
 
 /** `relay` once it serves; ended (reaped once its control socket closed) if it failed to. */
@@ -174,13 +176,19 @@ async function served(relay: PortRelay): Promise<PortRelay> {
   return relay
 }
 
-/** Spawns `mc-shim relay ...` and wraps it: ended when its control socket closes, closed by closing it. */
-async function relayProcess(args: string[], fds: number[], hostPort: number): Promise<PortRelay> {
-  const { pid, control, ready } = await spawnModeProcess(args, fds, startTimeoutMs)
+/**
+ * Spawns `mc-shim relay ...` and wraps it: ended when its control socket closes, closed by closing
+ * it. `outlivesOwner`: it runs in a session of its own and ends on its link's deletion, not when the
+ * control socket closes; {@link PortRelay.close} ends it with a signal.
+ */
+async function relayProcess(args: string[], fds: number[], hostPort: number, outlivesOwner: boolean): Promise<PortRelay> {
+  const { pid, control, ready } = await spawnModeProcess(args, fds, startTimeoutMs, outlivesOwner)
   control.unref()
+  let reaped = false
   const ended = new Promise<void>((resolve) =>
     control.once('close', () => {
       reapEnded(pid)
+      reaped = true
       resolve()
     }),
   )
@@ -190,13 +198,15 @@ async function relayProcess(args: string[], fds: number[], hostPort: number): Pr
     ended,
     serving: ready,
     close() {
+      // Our child, not reaped yet: the pid is still the relay's.
+      if (outlivesOwner && !reaped) process.kill(pid, 'SIGTERM')
       control.destroy()
       return ended
     },
   }
 }
 
-/** Relays kept per container by this process (they end with it). */
+/** Relays kept per container by this process (they end with it, but for those that end with a link). */
 export class ContainerRelays {
   /** Per container, its relays being spawned or spawned (rejected: a spawn that failed). */
   private readonly relays = new Map<string, Promise<PortRelay | undefined>[]>()

@@ -14,7 +14,7 @@ import { Network } from '../../lib/network/network'
 import { hostHasIpv6, pickFreePort } from '../../lib/network/port-probe'
 import { ipPattern, useSubnets } from '../net-helpers'
 import { text } from '../helpers'
-import { spawnNode } from '../tools/node-child'
+import { nodeOutput, spawnNode } from '../tools/node-child'
 import { hostLinks, hostVethOf, makeRoot, nftTables, v6Listeners } from './helpers'
 
 let runtime: Runtime
@@ -34,7 +34,7 @@ async function sh(c: Container, script: string): Promise<{ exitCode: number; std
 function curl(url: string): string {
   for (let i = 0; i < 30; i++) {
     try {
-      return execFileSync('curl', ['-sS', '--max-time', '2', url], { stdio: ['ignore', 'pipe', 'ignore'] }).toString()
+      return execFileSync('curl', ['-sSg', '--max-time', '2', url], { stdio: ['ignore', 'pipe', 'ignore'] }).toString()
     } catch (err) {
       if ((err as { code?: unknown }).code === 'ENOENT') throw err // the tool is missing: fail, never ''
       execFileSync('sleep', ['0.2'])
@@ -225,6 +225,30 @@ describe('containers on networks', () => {
       publisher.kill('SIGKILL')
       publisher.kill('SIGCONT')
       await exited
+    }
+    expect(v6Listeners(hp)).toEqual([])
+  })
+
+  test("a detached container's port on every address keeps its [::] side after the publishing process exited, as its IPv4 rule stays; removing the container frees [::]:port", async () => {
+    // The [::] side is a relay the publishing process spawned: it ended with that process's exit.
+    expect(hostHasIpv6()).toBe(true)
+    const hp = (await pickFreePort('tcp', '', () => false))!
+    const server = "require('http').createServer((q,r)=>r.end('kept\\n')).listen(80,'0.0.0.0')"
+    const out = nodeOutput(`;(async () => {
+        const { Runtime, run } = lib()
+        const runtime = new Runtime({ root: ${JSON.stringify(runtime.root)}, subnetPool: [${JSON.stringify(bridgeNet.cidr)}] })
+        await run('host', ['node', '-e', ${JSON.stringify(server)}], { runtime, name: 'e2e-v6kept', network: 'bridge', ports: ['${hp}:80'], detach: true })
+        await runtime.close()
+        console.log('published')
+      })().catch((e) => { console.error(e); process.exit(1) })`)
+    expect(out.trim()).toBe('published')
+    const c = await Container.get('e2e-v6kept', { runtime })
+    try {
+      expect(curl(`http://127.0.0.1:${hp}/`)).toBe('kept\n')
+      expect(curl(`http://[::1]:${hp}/`)).toBe('kept\n')
+      expect(v6Listeners(hp)).toEqual([`[::]:${hp}`])
+    } finally {
+      await c.remove({ force: true })
     }
     expect(v6Listeners(hp)).toEqual([])
   })
