@@ -15,7 +15,7 @@ import { stamp } from '../util/start-trace'
 import type { Firewall } from './nftables'
 import { bindPortRelay, ContainerRelays, type BoundRelay } from './port-relay'
 import { hostHasIpv6, hostPortFree } from './port-probe'
-import type { ContainerNetRecord, PortBinding } from './store'
+import { bindsIpv6, type ContainerNetRecord, type PortBinding } from './store'
 
 /** Makes and ends the forwarding of a container's published ports. */
 export interface PortForwarding {
@@ -80,10 +80,9 @@ export function firewallForwarding(fw: () => Firewall): PortForwarding {
   }
 }
 
-/** The bindings a DNAT rule cannot serve: on an IPv6 address, and the `::` side of those on every address (where the host has IPv6). */
+/** The bindings a DNAT rule cannot serve: on an IPv6 address, and the `::` side of those on every address that bind it. */
 function ipv6Side(bindings: PortBinding[]): PortBinding[] {
-  const everyAddress = hostHasIpv6() ? '::' : undefined
-  return bindings.flatMap((b) => (isIPv6(b.hostIp) ? [b] : b.hostIp === '' && everyAddress ? [{ ...b, hostIp: everyAddress }] : []))
+  return bindings.flatMap((b) => (!bindsIpv6(b, hostHasIpv6) ? [] : b.hostIp === '' ? [{ ...b, hostIp: '::' }] : [b]))
 }
 
 /**

@@ -11,7 +11,7 @@ import { PortInUseError } from './errors'
 import { portKey as leaseKey, type Leases } from './leases'
 import type { PortForwarding } from './port-forwarding'
 import { stamp } from '../util/start-trace'
-import { hostPortFree, pickFreePort } from './port-probe'
+import { hostHasIpv6, hostPortFree, pickFreePort } from './port-probe'
 import { bindingsCollide, exposedToRequest, parsePortSpec, type PortRequest } from './ports'
 import type { ContainerNetRecord, PortBinding } from './store'
 import type { ConnectOptions } from './types'
@@ -45,7 +45,8 @@ export class PortPublisher {
   }
 
   private async resolve(req: PortRequest, self: ContainerNetRecord, containerIp: string, pending: PortBinding[]): Promise<PortBinding> {
-    const base = { proto: req.proto, hostIp: req.hostIp, containerPort: req.containerPort, containerIp }
+    // Every address: `::` too where the host has IPv6, kept in the record (inspect lists what was bound).
+    const base = { proto: req.proto, hostIp: req.hostIp, containerPort: req.containerPort, containerIp, ...(req.hostIp === '' ? { ipv6: hostHasIpv6() } : {}) }
     if (req.hostPort === 0) return { ...base, hostPort: await this.ephemeral(base, self, pending) }
     const b = { ...base, hostPort: req.hostPort }
     const owner = this.owner(b, self, pending)

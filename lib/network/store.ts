@@ -13,6 +13,7 @@
  * @module
  */
 import * as fs from 'node:fs'
+import { isIPv6 } from 'node:net'
 import * as path from 'node:path'
 import { readJson, writeJson } from '../util/json-file'
 import type { ProcessIdentity } from '../util/process-identity'
@@ -47,6 +48,16 @@ export interface PortBinding {
   hostPort: number
   containerPort: number
   containerIp: string
+  /**
+   * Every host address only: whether `::` is bound beside 0.0.0.0 (the host had IPv6 when it was
+   * published). Absent in records made before it was kept: the host's IPv6 now answers for them.
+   */
+  ipv6?: boolean
+}
+
+/** Whether the binding listens on an IPv6 host address: its own, or `::` beside 0.0.0.0. */
+export function bindsIpv6(b: PortBinding, hostHasIpv6: () => boolean): boolean {
+  return b.hostIp === '' ? (b.ipv6 ?? hostHasIpv6()) : isIPv6(b.hostIp)
 }
 
 /** Everything the network layer knows about one container. */

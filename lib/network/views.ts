@@ -7,7 +7,7 @@
 import { parseCidr } from './ipam'
 import type { HostEntry } from './hosts'
 import { portKey } from './ports'
-import type { ContainerNetRecord, EndpointRecord, NetworkRecord } from './store'
+import { bindsIpv6, type ContainerNetRecord, type EndpointRecord, type NetworkRecord } from './store'
 import type { EndpointSettings, NetworkInfo, NetworkSettings } from './types'
 
 /** Inspect view of one endpoint. */
@@ -17,8 +17,9 @@ export function endpointSettings(ep: EndpointRecord, net: NetworkRecord): Endpoi
 
 /**
  * Inspect view of a container's network state. A port published on every address is listed on
- * `0.0.0.0` and, when the host has IPv6 (`ipv6()`: its `::` side listens too), on `::`, as Docker's;
- * `ipv6` is asked only then (a file read, not on every start's path).
+ * `0.0.0.0` and, when its `::` side was bound (kept in its binding), on `::`, as Docker's; `ipv6()`,
+ * the host's IPv6 now, answers only for bindings recorded before that was kept (asked only then: a
+ * file read, not on every start's path).
  */
 export function networkSettings(rec: ContainerNetRecord, networks: NetworkRecord[], ipv6: () => boolean): NetworkSettings {
   const byId = new Map(networks.map((n) => [n.id, n]))
@@ -34,7 +35,7 @@ export function networkSettings(rec: ContainerNetRecord, networks: NetworkRecord
     const hostPort = String(p.hostPort)
     const listed = out.ports[portKey(p.containerPort, p.proto)] ??= []
     if (p.hostIp) listed.push({ hostIp: p.hostIp, hostPort })
-    else listed.push({ hostIp: '0.0.0.0', hostPort }, ...(ipv6() ? [{ hostIp: '::', hostPort }] : []))
+    else listed.push({ hostIp: '0.0.0.0', hostPort }, ...(bindsIpv6(p, ipv6) ? [{ hostIp: '::', hostPort }] : []))
   }
   return out
 }

@@ -12,6 +12,7 @@ import * as net from 'node:net'
 import { hostHasIpv6, pickFreePort } from '../../lib/network/port-probe'
 import { NetworkService } from '../../lib/network/service'
 import { useSubnets } from '../net-helpers'
+import { nodeScript } from '../tools/node-child'
 import { hostLinks, makeRoot, nftTables, TestNetns, tcpFetch, udpFetch } from './helpers'
 
 const [bridgeNet, outsideNet, internalNet] = useSubnets(3)
@@ -124,6 +125,23 @@ describe('published ports and NAT', () => {
     await svc.release(c.ref.id)
     expect(listening()).toEqual([])
     expect(tcpFetch('::1', every)).toBe('')
+  })
+
+  test("a port on every address lists its [::] side from what was bound, not from the IPv6 of the process that asks: one in a network namespace without IPv6 still lists it", async () => {
+    expect(hostHasIpv6()).toBe(true)
+    const c = container('v6seen')
+    const hp = await freePort()
+    await svc.connect(c.ref, c.ns.fd, 'bridge', { ports: [`${hp}:80`] })
+    try {
+      const asked = nodeScript(`const { NetworkService } = lib('network/service')
+        const svc = new NetworkService({ root: ${JSON.stringify(root)}, subnetPool: [${JSON.stringify(bridgeNet.cidr)}] })
+        console.log(JSON.stringify({ ipv6: lib('network/port-probe').hostHasIpv6(), ports: svc.settings(${JSON.stringify(c.ref.id)}).ports }))
+        svc.close()`)
+      const seen = JSON.parse(execFileSync('unshare', ['-n', process.execPath, '-e', asked], { encoding: 'utf8' }))
+      expect(seen).toEqual({ ipv6: false, ports: { '80/tcp': [{ hostIp: '0.0.0.0', hostPort: String(hp) }, { hostIp: '::', hostPort: String(hp) }] } })
+    } finally {
+      await svc.release(c.ref.id)
+    }
   })
 
   test('a range "h1-h2:c1-c2" publishes each container port on its host port', async () => {
