@@ -9,7 +9,8 @@
  */
 import { execFileSync } from 'node:child_process'
 import * as fs from 'node:fs'
-import { Container, Image, Runtime, run } from '../../lib'
+import * as net from 'node:net'
+import { Container, Image, Runtime, run, Wait } from '../../lib'
 import { Network } from '../../lib/network/network'
 import { hostHasIpv6, pickFreePort } from '../../lib/network/port-probe'
 import { ipPattern, useSubnets } from '../net-helpers'
@@ -251,6 +252,21 @@ describe('containers on networks', () => {
       await c.remove({ force: true })
     }
     expect(v6Listeners(hp)).toEqual([])
+  })
+
+  test("a client of [::1] connecting the moment run() resolved is served: the [::] relay's start is off the start's path, and run() still awaits it", async () => {
+    const hp = (await pickFreePort('tcp', '', () => false))!
+    const c = await run('host', ['redis-server', '--save', '', '--appendonly', 'no', '--protected-mode', 'no'], { runtime, name: 'e2e-v6ready', network: 'bridge', ports: [`${hp}:6379`], waitFor: Wait.forListeningPorts() })
+    try {
+      const reply = await new Promise<string>((resolve, reject) => {
+        const s = net.connect(hp, '::1', () => s.write('PING\r\n'))
+        s.once('data', (d) => (s.end(), resolve(String(d))))
+        s.once('error', reject)
+      })
+      expect(reply).toBe('+PONG\r\n')
+    } finally {
+      await c.remove({ force: true })
+    }
   })
 
   test('a start that fails after networking was set up leaves no rules or leases', async () => {
