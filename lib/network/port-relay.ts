@@ -198,11 +198,20 @@ async function relayProcess(args: string[], fds: number[], hostPort: number, out
     ended,
     serving: ready,
     close() {
-      // Our child, not reaped yet: the pid is still the relay's.
-      if (outlivesOwner && !reaped) process.kill(pid, 'SIGTERM')
+      // Our child, not reaped yet: the pid is still the relay's (ESRCH only if something else reaped it).
+      if (outlivesOwner && !reaped) killQuietly(pid)
       control.destroy()
       return ended
     },
+  }
+}
+
+/** SIGTERM to `pid`, which may have ended already. */
+function killQuietly(pid: number): void {
+  try {
+    process.kill(pid, 'SIGTERM')
+  } catch {
+    /* gone already */
   }
 }
 
