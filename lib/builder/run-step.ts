@@ -90,7 +90,8 @@ export async function runStep(rt: ContainerContext, input: RunStepInput): Promis
  */
 async function storeLayer(rt: ContainerContext, upper: string, clampTo: Date | undefined): Promise<string> {
   const layers = rt.images.layers
-  if (!rt.userIds && layers.canAdopt(upper) && upperAsUnpackedLayer(upper, clampTo)) return layers.adopt(upper, layerFromUpper(upper))
+  const size = !rt.userIds && layers.canAdopt(upper) ? upperAsUnpackedLayer(upper, clampTo) : undefined
+  if (size !== undefined) return layers.adopt(upper, layerFromUpper(upper), size)
   if (clampTo) clampMtimes(upper, clampTo)
   return layers.addTar(layerFromUpper(upper, rt.userIds?.insideIds(), rt.userIds?.sourceReads()))
 }

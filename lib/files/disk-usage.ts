@@ -9,7 +9,7 @@
  */
 import { SyscallError } from '../errors'
 import { AT_FDCWD, O_DIRECTORY, openat2 } from '../sys/libc'
-import { O_RDONLY, S_IFLNK, S_IFMT, S_IFREG, close, listdir, type DirEntry } from '../sys/fsops'
+import { O_RDONLY, S_IFLNK, S_IFMT, S_IFREG, close, listdir, type DirEntry, type RawStat } from '../sys/fsops'
 import { DirChain } from './dir-chain'
 import { isDir, lstatAt } from './resolve'
 
@@ -34,12 +34,31 @@ export async function diskUsage(dir: string): Promise<number> {
   }
 }
 
+/**
+ * The count {@link diskUsage} makes, entry by entry, for a walk that stats every entry anyway
+ * (../files/upper-as-layer sizes the layer it prepares on its own walk).
+ */
+export class SizeTally {
+  private readonly seen = new Set<string>()
+  /** Bytes counted so far. */
+  total = 0
+
+  /** Counts an entry: a regular file or symlink, unless its inode was counted (a hard link). */
+  add(st: RawStat): void {
+    const type = st.mode & S_IFMT
+    if (type !== S_IFREG && type !== S_IFLNK) return
+    const inode = `${st.dev}:${st.ino}`
+    if (this.seen.has(inode)) return
+    this.seen.add(inode)
+    this.total += st.size
+  }
+}
+
 /** Walks the tree below the chain's base; entries that vanish meanwhile are skipped. */
 async function sizeBelow(chain: DirChain): Promise<number> {
-  const seen = new Set<string>()
+  const tally = new SizeTally()
   /** Per level (the base first): its entries still to count. */
   const open: DirEntry[][] = [listdir(chain.top())]
-  let total = 0
   for (let count = 1; open.length > 0; count++) {
     if (count % YIELD_EVERY === 0) await new Promise<void>((r) => setImmediate(r))
     const e = open[open.length - 1].pop()
@@ -55,14 +74,9 @@ async function sizeBelow(chain: DirChain): Promise<number> {
       if (entries) open.push(entries)
       continue
     }
-    const type = st.mode & S_IFMT
-    if (type !== S_IFREG && type !== S_IFLNK) continue
-    const inode = `${st.dev}:${st.ino}`
-    if (seen.has(inode)) continue
-    seen.add(inode)
-    total += st.size
+    tally.add(st)
   }
-  return total
+  return tally.total
 }
 
 /** Pushes directory `e` onto the chain and lists it; undefined when it is gone or was swapped for a non-directory. */

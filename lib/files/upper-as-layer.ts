@@ -13,7 +13,8 @@
  * file refusing those changes (an immutable one; on an SELinux host every
  * file's security.selinux, which no one may remove).
  *
- * Also {@link clampMtimes} (sourceDateEpoch), on the same walk. The walk
+ * Also {@link clampMtimes} (sourceDateEpoch), and the layer's size, on the
+ * same walk (the store then needs no walk of its own to size it). The walk
  * goes fd by fd down a {@link DirChain}, so a tree of any depth is walked.
  *
  * @module
@@ -22,6 +23,7 @@ import { SyscallError } from '../errors'
 import { AT_FDCWD, O_DIRECTORY, openat2 } from '../sys/libc'
 import { O_RDONLY, S_IFMT, S_IFSOCK, close, lgetxattr, listdir, llistxattr, lremovexattr, nameStr, setMeta, type DirEntry, type Name, type RawStat } from '../sys/fsops'
 import { DirChain } from './dir-chain'
+import { SizeTally } from './disk-usage'
 import { isDir, lstatAt } from './resolve'
 import { mtimeOf } from './stat'
 import { layerXattr } from './xattrs'
@@ -43,14 +45,17 @@ class NotAdoptable extends Error {}
 /**
  * Brings the upper dir `dir` (of a container that has exited, on a root
  * runtime) to the form of its unpacked layer, every mtime later than
- * `clampTo` set to it; false when it cannot be (see the module comment: the
+ * `clampTo` set to it; returns the layer's size as ../files/disk-usage counts
+ * it, or undefined when it cannot be made so (see the module comment: the
  * walk stopped there, its mtimes partly clamped, which the tar path's
  * {@link clampMtimes} finishes).
  */
-export function upperAsUnpackedLayer(dir: string, clampTo?: Date): boolean {
+export function upperAsUnpackedLayer(dir: string, clampTo?: Date): number | undefined {
   const clamp = clampTo && Math.trunc(clampTo.getTime() / 1000)
+  const size = new SizeTally()
   try {
     walk(dir, (dirfd, name, st) => {
+      size.add(st) // what is sized here is not changed below: only mtimes and attributes are
       const sec = tarSeconds(st)
       if (sec < 0 || sec > USTAR_MAX_SECONDS) throw new NotAdoptable()
       if ((st.mode & S_IFMT) === S_IFSOCK || nameStr(name).startsWith('.wh.')) throw new NotAdoptable()
@@ -60,9 +65,9 @@ export function upperAsUnpackedLayer(dir: string, clampTo?: Date): boolean {
         if (to !== st.mtimeSec || st.mtimeNsec !== 0) setMeta(dirfd, name, { mtime: { sec: to, nsec: 0 } })
       })
     })
-    return true
+    return size.total
   } catch (err) {
-    if (err instanceof NotAdoptable) return false
+    if (err instanceof NotAdoptable) return undefined
     throw err
   }
 }

@@ -27,7 +27,6 @@ import { removeTreeAt } from '../files/tree'
 import { OwnerLedger, type TreeOwnership } from '../files/owner-ledger'
 import { checkDigest, type BlobStore, type IngestOptions } from './blobs'
 import { blobPass, ingestLayerPass, unpackInto } from './layer-ingest'
-import { diskUsage } from '../files/disk-usage'
 import type { KeyedLock } from '../util/keyed-lock'
 import { removeStaleScratch, scratchName } from './scratch'
 import { coalesce } from '../util/coalesce'
@@ -231,10 +230,11 @@ export class LayerStore {
    * Stores a layer whose files already lie in `dir` as an unpack of `tar` would lay them out (a RUN's
    * upper dir, made so by ../files/upper-as-layer; `tar`, a plain tar, made from it): `tar` is only written
    * as the blob, and `dir` is moved into place instead of unpacked from it, which wrote every file again.
+   * `size` is its files' size as ../files/disk-usage counts them (the walk that prepared `dir` counted it).
    * `dir` must be on the store's filesystem and nothing may write it meanwhile. An identical layer stored
    * before, or meanwhile by another process, is kept and `dir` left where it is; a failure leaves nothing.
    */
-  async adopt(dir: string, tar: Readable): Promise<string> {
+  async adopt(dir: string, tar: Readable, size: number): Promise<string> {
     const blobTmp = this.blobs.tempPath()
     const scratch = path.join(this.tmpDir, scratchName())
     try {
@@ -244,7 +244,6 @@ export class LayerStore {
         if (done) return done
         fs.mkdirSync(scratch)
         fs.renameSync(dir, path.join(scratch, 'diff'))
-        const size = await diskUsage(path.join(scratch, 'diff'))
         this.blobs.commitTemp(blobTmp, blobDigest, undefined, { digest: blobDigest, size: blobSize })
         return this.commit(scratch, { diffId: blobDigest, size }) // a plain tar: its digest is the diffID, and needs no record
       })

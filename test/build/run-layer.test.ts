@@ -13,6 +13,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { Container, Image, type Runtime } from '../../lib'
 import { applyLayer } from '../../lib/files'
+import { diskUsage } from '../../lib/files/disk-usage'
 import { useRuntime } from '../helpers'
 import { useBuildContexts } from '../tools/build-context'
 
@@ -76,6 +77,8 @@ test("a RUN's stored layer equals what its blob unpacks to (mtimes to the ns, mo
   expect(layer.some((l) => l.startsWith('etc/motd whiteout'))).toBe(true)
   expect(layer.find((l) => l.startsWith('tmp dir'))).toContain('trusted.overlay.opaque=0x79')
   expect(layer.join('\n')).not.toMatch(/overlay\.(origin|impure)/)
+  // Sized on the walk that prepared it: as diskUsage counts the stored tree (the hard link once, the symlink's target path).
+  expect(runtime.images.layers.size(img.details.layers.at(-1)!)).toBe(await diskUsage(runtime.images.layerPath(img.details.layers.at(-1)!)))
   const out = await Image.build(context({}), { runtime, network: 'none', noCache: true, dockerfile: { content: `FROM ${img.id}\nRUN cat /d/e/f /d/link > /seen && tail -n 1 /etc/group >> /seen && ls /etc/motd /tmp > /ls 2>&1 || true\n` } })
   const seen = runtime.images.layerPath(out.details.layers.at(-1)!)
   expect(fs.readFileSync(path.join(seen, 'seen'), 'utf8')).toBe('deep\nnew\nmore\n')

@@ -6,6 +6,7 @@
 import { execFileSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
+import { diskUsage } from '../../lib/files/disk-usage'
 import { upperAsUnpackedLayer } from '../../lib/files/upper-as-layer'
 import { Scratch } from './helpers'
 
@@ -29,7 +30,7 @@ function upperWithImmutableFile(): { dir: string; file: string } {
 
 test('an upper dir whose file refuses the removal of an attribute is not adoptable (the tar path stores it), not a failed step', () => {
   const { dir, file } = upperWithImmutableFile()
-  expect(upperAsUnpackedLayer(dir)).toBe(false)
+  expect(upperAsUnpackedLayer(dir)).toBeUndefined()
   expect(fs.readFileSync(file, 'utf8')).toBe('data\n')
 })
 
@@ -40,7 +41,7 @@ test('an upper dir whose file refuses its mtime truncated is not adoptable, not 
   fs.utimesSync(file, new Date(1_700_000_000_500), new Date(1_700_000_000_500)) // sub-second: truncated to the tar's seconds
   execFileSync('chattr', ['+i', file])
   immutable.push(file)
-  expect(upperAsUnpackedLayer(dir)).toBe(false)
+  expect(upperAsUnpackedLayer(dir)).toBeUndefined()
 })
 
 // Made where an overlay had redirect_dir or metacopy on (a distribution's module defaults; the runtime
@@ -56,7 +57,7 @@ test.each([
   if (kind === 'dir') fs.mkdirSync(entry)
   else fs.writeFileSync(entry, '')
   execFileSync('setfattr', ['-n', mark, '-v', kind === 'dir' ? '/lower/path' : '0x00', entry])
-  expect(upperAsUnpackedLayer(dir)).toBe(false)
+  expect(upperAsUnpackedLayer(dir)).toBeUndefined()
   expect(execFileSync('getfattr', ['-n', mark, '--only-values', entry])).toHaveLength(kind === 'dir' ? 11 : 1)
 })
 
@@ -65,6 +66,19 @@ test("an upper dir holding an opaque mark other than overlay's \"y\", longer tha
   const entry = path.join(dir, 'hidden')
   fs.mkdirSync(entry)
   execFileSync('setfattr', ['-n', 'trusted.overlay.opaque', '-v', 'x'.repeat(300), entry])
-  expect(upperAsUnpackedLayer(dir)).toBe(false)
+  expect(upperAsUnpackedLayer(dir)).toBeUndefined()
   expect(execFileSync('getfattr', ['-n', 'trusted.overlay.opaque', '--only-values', entry])).toHaveLength(300)
+})
+
+test("an adoptable upper dir's size is counted on the same walk, as diskUsage counts it: regular files and symlinks, a hard-linked file once", async () => {
+  const dir = scratch.dir('mc-upper-as-layer-')
+  fs.mkdirSync(path.join(dir, 'd/e'), { recursive: true })
+  fs.writeFileSync(path.join(dir, 'd/e/f'), 'x'.repeat(1000))
+  fs.linkSync(path.join(dir, 'd/e/f'), path.join(dir, 'hard'))
+  fs.symlinkSync('d/e/f', path.join(dir, 'link'))
+  fs.writeFileSync(path.join(dir, 'small'), 'abc')
+  execFileSync('mkfifo', [path.join(dir, 'fifo')])
+  const expected = 1000 + 'd/e/f'.length + 3
+  expect(await diskUsage(dir)).toBe(expected)
+  expect(upperAsUnpackedLayer(dir)).toBe(expected)
 })
