@@ -44,6 +44,48 @@ static const char *fd_path(int fd, char *buf, size_t len) {
 }
 
 /*
+ * Creates the single component `name` in `parent` (an O_PATH fd resolved inside the root), as a file
+ * or a directory, and opens it as O_PATH, never following a symlink swapped in meanwhile.
+ */
+static int create_in(int parent, const char *name, int as_file) {
+  if (as_file) {
+    int created = openat(parent, name, O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (created >= 0) close(created);
+  } else if (mkdirat(parent, name, 0755) < 0 && errno != EEXIST) {
+    return -1;
+  }
+  struct open_how how = {.flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
+  return (int)syscall(SYS_openat2, parent, name, &how, sizeof(how));
+}
+
+/*
+ * The usual case of a missing target: its parent exists (/dev/pts, /sys/fs/cgroup/<controller>,
+ * a volume's mount point). Resolving the parent inside the root and creating the last component
+ * in it is what the walk below ends with, without resolving every prefix again (4 to 10 system
+ * calls fewer per target). -1 with ENOENT when the parent is missing too: the walk makes it.
+ */
+static int create_under_existing_parent(const char *path, int as_file) {
+  char parent_path[4096];
+  size_t len = strlen(path);
+  while (len > 1 && path[len - 1] == '/') len--; /* "a/b/" names b */
+  if (len >= sizeof(parent_path)) return errno = ENAMETOOLONG, -1;
+  memcpy(parent_path, path, len);
+  parent_path[len] = 0;
+  char *slash = strrchr(parent_path, '/');
+  if (!slash) return errno = ENOENT, -1;
+  const char *name = slash + 1;
+  if (!*name || !strcmp(name, ".") || !strcmp(name, "..")) return errno = ENOENT, -1;
+  *slash = 0;
+  int parent = openat2_in_root(*parent_path ? parent_path : "/", O_PATH);
+  if (parent < 0) return -1;
+  int fd = create_in(parent, name, as_file);
+  int e = errno;
+  close(parent);
+  errno = e;
+  return fd;
+}
+
+/*
  * Opens path (inside the root) as O_PATH, creating missing directories on
  * the way, and the last component as a file when as_file is set.
  * Each component is created relative to its already-resolved parent, so a
@@ -51,6 +93,8 @@ static const char *fd_path(int fd, char *buf, size_t len) {
  */
 static int ensure_path(const char *path, int as_file) {
   int fd = openat2_in_root(path, O_PATH);
+  if (fd >= 0 || errno != ENOENT) return fd;
+  fd = create_under_existing_parent(path, as_file);
   if (fd >= 0 || errno != ENOENT) return fd;
 
   char buf[4096];
@@ -67,17 +111,7 @@ static int ensure_path(const char *path, int as_file) {
     /* Resolve each prefix from the root again, so ".." and absolute links stay confined. */
     *end = 0;
     int child = (int)syscall(SYS_openat2, root_fd, buf, &how, sizeof(how));
-    if (child < 0 && errno == ENOENT) {
-      if (last && as_file) {
-        int created = openat(parent, part, O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
-        if (created >= 0) close(created);
-      } else if (mkdirat(parent, part, 0755) < 0 && errno != EEXIST) {
-        int e = errno;
-        close(parent);
-        return errno = e, -1;
-      }
-      child = (int)syscall(SYS_openat2, parent, part, &how, sizeof(how));
-    }
+    if (child < 0 && errno == ENOENT) child = create_in(parent, part, last && as_file);
     *end = saved;
     int e = errno;
     close(parent);
