@@ -123,18 +123,23 @@ static long long await_exit(pid_t pid, struct mc_log *log) {
   return exited;
 }
 
-/* Waits for the program (logging its output, when `log`), records and reports how it ended, and exits. */
-static __attribute__((noreturn)) void monitor(pid_t pid, const struct mc_spec *spec, struct mc_log *log) {
-  /*
-   * Hold the container's mount namespace: when PID 1 exits, tearing down its
-   * mounts (an RCU grace period) would otherwise delay the exit we report.
-   * The teardown happens when we exit, after Node has been told.
-   */
+/*
+ * Holds the container's mount namespace (returns its fd): when PID 1 exits, tearing down its
+ * mounts (an RCU grace period) would otherwise delay the exit we report. The teardown happens
+ * when we exit, after Node has been told.
+ */
+static int hold_mounts(pid_t pid) {
   char ns_path[64];
   snprintf(ns_path, sizeof(ns_path), "/proc/%d/ns/mnt", pid);
-  int mnt_ns = open(ns_path, O_RDONLY | O_CLOEXEC);
+  return open(ns_path, O_RDONLY | O_CLOEXEC);
+}
+
+/*
+ * Waits for the program (logging its output, when `log`), records and reports how it ended, and
+ * exits. `mnt_ns`: hold_mounts()'s fd; the owner's guard (mc_owner_guard) is up already.
+ */
+static __attribute__((noreturn)) void monitor(pid_t pid, const struct mc_spec *spec, struct mc_log *log, int mnt_ns) {
   int status;
-  mc_owner_guard();
   long long exited = await_exit(pid, log);
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
@@ -274,6 +279,13 @@ static int run(struct mc_spec *spec, pid_t owner) {
     finish_child(spec, report[1]);
   }
   if (nested) mc_map_nested(pid, spec, gate);
+  /*
+   * While the child sets itself up: what the monitor needs (the watcher thread, the mount
+   * namespace held) is ready before the exec, so a short program's exit is seen without them
+   * in between. A start that fails ends the shim, watcher and all.
+   */
+  int mnt_ns = hold_mounts(pid);
+  mc_owner_guard();
   close(report[1]);
   if (spec->netns_fd >= 0) close(spec->netns_fd);
   if (log) {
@@ -286,7 +298,7 @@ static int run(struct mc_spec *spec, pid_t owner) {
   char steps[32 * MC_STEP_COUNT];
   mc_steps_line(steps, sizeof(steps));
   say("S %d\n%s", pid, steps);
-  monitor(pid, spec, log);
+  monitor(pid, spec, log, mnt_ns);
 }
 
 /*
@@ -336,7 +348,9 @@ static int exec_in(struct mc_spec *spec) {
   close(report[1]);
   await_exec(report[0], pid);
   say("S %d\n", pid);
-  monitor(pid, spec, NULL);
+  int mnt_ns = hold_mounts(pid);
+  mc_owner_guard();
+  monitor(pid, spec, NULL, mnt_ns);
 }
 
 int main(int argc, char **argv) {
