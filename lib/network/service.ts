@@ -12,6 +12,7 @@
  */
 import * as path from 'node:path'
 import { InternalError, InvalidArgumentError, NameConflictError } from '../errors'
+import { NoFreeSubnetError } from './errors'
 import { closeQuietly } from '../sys/libc'
 import { debug } from '../util/debug'
 import { stamp } from '../util/start-trace'
@@ -212,14 +213,19 @@ export class NetworkService {
     return networkSettings(rec, this.store.networks(), hostHasIpv6)
   }
 
-  /** After a join's start: makes the network's next warm endpoint in the queue, once the start's caller has gone on (not on its path). */
+  /**
+   * After a join's start: makes the network's next warm endpoints, once the start's caller has gone on
+   * (not on its path). The fill begins in the queue (after a removal of the network queued before, and
+   * before one queued after, which waits for it) but runs beside it: a start queued meanwhile takes an
+   * endpoint kept already instead of waiting for this one.
+   */
   private refillSoon(net: NetworkRecord): void {
     const epoch = this.warm.epoch
     setImmediate(() => {
       void this.serial(async () => {
         // Removed meanwhile (bridgeIndex would bring its bridge back), or the service closed.
         if (!this.store.networks().some((n) => n.id === net.id) || epoch !== this.warm.epoch) return
-        await this.warm.fill(net, await this.networks.bridgeIndex(net), epoch)
+        void this.warm.fill(net, await this.networks.bridgeIndex(net), epoch)
       }).catch((err) => debug('warm endpoint for %s not made: %s', net.name, err))
     })
   }
@@ -504,17 +510,29 @@ export class NetworkService {
 
   /**
    * Claims the container's address on `net` when no warm endpoint was taken: the one asked for, or
-   * the lowest free. The endpoint this process keeps warm for the network gives its address up when it
-   * is that one (asked for, or lower than the lowest free otherwise: Docker's order).
+   * the lowest free. The endpoints this process keeps warm for the network give their addresses up
+   * when one is that one, or lower than the lowest free (Docker's order), or the last free ones.
    */
   private async claimAddressBesideWarm(net: NetworkRecord, owner: string, requested: string | undefined): Promise<string> {
-    if (requested) await this.warm.yieldAddress(net.id, requested)
-    const ip = claimAddress(this.leases, net, owner, requested, this.addressesInUse(net.id))
-    const warmIp = this.warm.addressOf(net.id)
-    if (requested || !warmIp || parseIp(warmIp) > parseIp(ip)) return ip
-    this.leases.release(ipKey(net.id, ip), owner)
-    await this.warm.yieldAddress(net.id, warmIp)
-    return claimAddress(this.leases, net, owner, undefined, this.addressesInUse(net.id))
+    if (requested) {
+      await this.warm.yieldAddress(net.id, requested)
+      return claimAddress(this.leases, net, owner, requested, this.addressesInUse(net.id))
+    }
+    for (;;) {
+      const warmIp = this.warm.addressOf(net.id)
+      let ip: string
+      try {
+        ip = claimAddress(this.leases, net, owner, undefined, this.addressesInUse(net.id))
+      } catch (err) {
+        if (!(err instanceof NoFreeSubnetError) || warmIp === undefined) throw err
+        await this.warm.yieldAddress(net.id, warmIp)
+        continue
+      }
+      if (warmIp === undefined || parseIp(warmIp) > parseIp(ip)) return ip
+      this.leases.release(ipKey(net.id, ip), owner)
+      // Bounded: each turn discards one kept endpoint, and fills make a few at most.
+      await this.warm.yieldAddress(net.id, warmIp)
+    }
   }
 
   /** Adds the endpoint (its MAC derived from its address, as Docker's) to the container's record, saved. */

@@ -1,6 +1,7 @@
 /**
- * Endpoints made ahead of a start, one per network in use, as the spare
- * shim is kept warm: a fresh network namespace (lo up) with a veth pair
+ * Endpoints made ahead of a start, two per network in use (the next start
+ * takes one made a cycle earlier while the other is being made), as the
+ * spare shim is kept warm: a fresh network namespace (lo up) with a veth pair
  * whose host end is already on the network's bridge and up, and whose other
  * end is eth0 inside, up, with the network's next address (leased ahead),
  * the MAC Docker derives from it and the default route. A start on that
@@ -56,10 +57,8 @@ export interface WarmEndpoint {
   ifname: string
   /** Its index inside. */
   innerIndex: number
-  /** Its address, leased to {@link leaseOwner} until a start takes it. */
+  /** Its address, leased to the pool (./warm-owner, naming the host end) until a start takes it. */
   ip: string
-  /** Who holds its address's lease while it is kept: the pool's owner and its host veth (./warm-owner). */
-  leaseOwner: string
 }
 
 /** What the pool works with: the sockets and names of its service. */
@@ -76,11 +75,25 @@ export interface WarmEndpointsOptions {
   addressesInUse: (networkId: string) => Map<string, string>
 }
 
-/** The endpoints kept warm, by network id. Callers serialise fill, take and drop (the service's queue). */
+/**
+ * How many endpoints are kept per network: a start takes one made a cycle earlier while the next is
+ * being made beside it, so it never waits for a refill (which waits in the kernel behind the cleanup
+ * of the namespace of the container before).
+ */
+export const WARM_DEPTH = 2
+
+/**
+ * The endpoints kept warm, by network id, lowest address first. Callers serialise take, lower, drop
+ * and the beginning of a fill (the service's queue); a fill then runs beside the queue's work.
+ */
 export class WarmEndpoints {
-  private readonly kept = new Map<string, WarmEndpoint>()
+  private readonly kept = new Map<string, WarmEndpoint[]>()
   /** Host ends of pairs being made (not kept yet). */
   private readonly making = new Set<string>()
+  /** Fills under way, by network id. */
+  private readonly filling = new Map<string, Promise<void>>()
+  /** Networks being dropped: a fill under way for one makes no further endpoint. */
+  private readonly dropping = new Set<string>()
   private generation = 0
   /** The process's part of who holds the kept endpoints' addresses (each lease also names its endpoint's host veth). */
   private readonly owner = warmLeaseOwner()
@@ -97,59 +110,76 @@ export class WarmEndpoints {
   constructor(private readonly opts: WarmEndpointsOptions) {}
 
   /**
-   * Takes the endpoint kept for a network, whose bridge is `bridgeIndex` now, for container `taker`,
-   * to whom its address's lease passes; undefined when none is kept, or when its host end is no
-   * longer on that bridge (the bridge was deleted or made again, by another process or an admin), or
-   * its lease was lost: that one is discarded and the start makes its own.
+   * Takes the lowest-addressed endpoint kept for a network, whose bridge is `bridgeIndex` now, for
+   * container `taker`, to whom its address's lease passes; undefined when none is kept. One whose host
+   * end is no longer on that bridge (the bridge was deleted or made again, by another process or an
+   * admin), or whose lease was lost, is discarded and the next one tried.
    */
   async take(networkId: string, bridgeIndex: number, taker: string): Promise<WarmEndpoint | undefined> {
-    const ep = this.kept.get(networkId)
-    if (!ep) return undefined
-    this.kept.delete(networkId)
-    const port = await this.bridgePortOf(ep.hostVeth).catch(() => undefined)
-    if (port?.bridgeIndex === bridgeIndex && port.up && this.opts.leases.transfer(ipKey(networkId, ep.ip), ep.leaseOwner, taker)) return ep
-    debug('warm endpoint %s left bridge %d or lost its lease: discarded', ep.hostVeth, bridgeIndex)
-    // Not awaited: the start makes its own pair under another name meanwhile.
-    void this.discard(ep)
+    const eps = this.kept.get(networkId) ?? []
+    for (let ep = eps.shift(); ep; ep = eps.shift()) {
+      const port = await this.bridgePortOf(ep.hostVeth).catch(() => undefined)
+      if (port?.bridgeIndex === bridgeIndex && port.up && this.opts.leases.transfer(ipKey(networkId, ep.ip), this.leaseOwnerOf(ep), taker)) return ep
+      debug('warm endpoint %s left bridge %d or lost its lease: discarded', ep.hostVeth, bridgeIndex)
+      // Not awaited: the start goes on with the next one, or makes its own pair under another name.
+      void this.discard(ep)
+    }
     return undefined
   }
 
-  /** Discards the endpoint kept for a network when it holds `ip` (a container asks for that address). */
+  /** Discards the endpoint kept for a network that holds `ip` (a container asks for that address), if one does. */
   async yieldAddress(networkId: string, ip: string): Promise<void> {
-    if (this.kept.get(networkId)?.ip === ip) await this.drop(networkId)
+    const ep = this.kept.get(networkId)?.find((e) => e.ip === ip)
+    if (ep && this.unkeep(ep)) await this.discard(ep)
   }
 
-  /** The address of the endpoint kept for a network, if one is. */
+  /** The lowest address of the endpoints kept for a network, if one is kept. */
   addressOf(networkId: string): string | undefined {
-    return this.kept.get(networkId)?.ip
+    return this.kept.get(networkId)?.[0]?.ip
   }
 
   /**
-   * Moves the endpoint kept for `net` to the network's lowest free address when a lower one than its
-   * own has come free (a container left: the service calls it then, off any start's path): the next
-   * start gets the address Docker would give it. The
-   * new address is leased before the move, the old one given back after it; a failed move discards
-   * the endpoint.
+   * Moves the endpoints kept for `net` down to the network's lowest free addresses, the highest first,
+   * while a lower one than its own is free (a container left: the service calls it then, off any
+   * start's path): the next start gets the address Docker would give it. The new address is leased
+   * before a move, the old one given back after it; a failed move discards the endpoint.
    */
   async lower(net: NetworkRecord): Promise<void> {
-    const ep = this.kept.get(net.id)
-    if (!ep) return
+    for (let ep = this.highest(net.id); ep && (await this.lowerOne(net, ep)); ep = this.highest(net.id));
+  }
+
+  /** The highest-addressed endpoint kept for a network. */
+  private highest(networkId: string): WarmEndpoint | undefined {
+    return this.kept.get(networkId)?.at(-1)
+  }
+
+  /** Moves `ep` to the lowest free address if that one is lower than its own; whether it moved. */
+  private async lowerOne(net: NetworkRecord, ep: WarmEndpoint): Promise<boolean> {
     const { leases } = this.opts
-    const ip = claimAddress(leases, net, ep.leaseOwner, undefined, this.opts.addressesInUse(net.id))
-    if (parseIp(ip) >= parseIp(ep.ip)) return
+    const owner = this.leaseOwnerOf(ep)
+    const ip = claimAddress(leases, net, owner, undefined, this.opts.addressesInUse(net.id))
+    if (parseIp(ip) >= parseIp(ep.ip)) {
+      if (ip !== ep.ip) leases.release(ipKey(net.id, ip), owner)
+      return false
+    }
     stamp('net: warm address moved')
     try {
       await readdressInside(this.opts.host(), ep.inner, ep.innerIndex, ep.ip, planFor(net, ep.hostVeth, ip, 0, this.opts.place.isHost))
     } catch (err) {
       debug('warm endpoint %s not moved to %s: %s', ep.hostVeth, ip, err)
-      leases.release(ipKey(net.id, ip), ep.leaseOwner)
-      if (this.kept.get(net.id) === ep) await this.drop(net.id)
-      return
+      leases.release(ipKey(net.id, ip), owner)
+      if (this.unkeep(ep)) await this.discard(ep)
+      return false
     }
-    // Closed meanwhile (closeAll runs outside the callers' queue): it gave the old address back, not this one.
-    if (this.kept.get(net.id) !== ep) return leases.release(ipKey(net.id, ip), ep.leaseOwner)
-    leases.release(ipKey(net.id, ep.ip), ep.leaseOwner)
+    // Closed or given up meanwhile (closeAll runs outside the callers' queue): it gave the old address back, not this one.
+    if (!this.kept.get(net.id)?.includes(ep)) {
+      leases.release(ipKey(net.id, ip), owner)
+      return false
+    }
+    leases.release(ipKey(net.id, ep.ip), owner)
     ep.ip = ip
+    sortByAddress(this.kept.get(net.id)!)
+    return true
   }
 
   /** The bridge the host end is on, and whether it is up: from sysfs in the host's namespace (no rtnetlink wait), else asked. */
@@ -159,40 +189,58 @@ export class WarmEndpoints {
     return link?.master === undefined ? undefined : { bridgeIndex: link.master, up: link.up }
   }
 
-  /** Makes an endpoint for the network if none is kept. Never rejects: a failure only leaves the next start to make its own. */
-  async fill(net: NetworkRecord, bridgeIndex: number, epoch = this.generation): Promise<void> {
-    if (this.kept.has(net.id) || epoch !== this.generation) return
-    const generation = this.generation
-    let ep: WarmEndpoint
-    try {
-      ep = await this.make(net, bridgeIndex, generation)
-    } catch (err) {
-      debug('warm endpoint for network %s not made: %s', net.id.slice(0, 12), err)
-      return
+  /**
+   * Makes endpoints for the network, one after the other, until {@link WARM_DEPTH} are kept; the fill
+   * under way, if there is one, else. Never rejects: a failure only leaves the next start to make its own.
+   */
+  fill(net: NetworkRecord, bridgeIndex: number, epoch = this.generation): Promise<void> {
+    const under = this.filling.get(net.id)
+    if (under) return under
+    const filled = this.fillUp(net, bridgeIndex, epoch).finally(() => this.filling.delete(net.id))
+    this.filling.set(net.id, filled)
+    return filled
+  }
+
+  private async fillUp(net: NetworkRecord, bridgeIndex: number, epoch: number): Promise<void> {
+    while ((this.kept.get(net.id)?.length ?? 0) < WARM_DEPTH && epoch === this.generation && !this.dropping.has(net.id)) {
+      let ep: WarmEndpoint
+      try {
+        ep = await this.make(net, bridgeIndex, epoch)
+      } catch (err) {
+        debug('warm endpoint for network %s not made: %s', net.id.slice(0, 12), err)
+        return
+      }
+      // Closed meanwhile: the host socket is closed too, and host() would open one nobody closes; closing the
+      // namespace takes the pair with it (as closeAll does for the kept ones).
+      if (epoch !== this.generation) return this.close(ep)
+      if (this.dropping.has(net.id)) return this.discard(ep)
+      const eps = this.kept.get(net.id) ?? []
+      eps.push(ep)
+      this.kept.set(net.id, sortByAddress(eps))
     }
-    // Closed meanwhile: the host socket is closed too, and host() would open one nobody closes; closing the
-    // namespace takes the pair with it (as closeAll does for the kept ones).
-    if (generation !== this.generation) this.close(ep)
-    else if (!this.kept.has(net.id)) this.kept.set(net.id, ep)
-    else await this.discard(ep)
   }
 
   /** The host ends kept or being made now: live objects for this process's collection of leftovers. */
   hostVeths(): string[] {
-    return [...[...this.kept.values()].map((ep) => ep.hostVeth), ...this.making]
+    return [...[...this.kept.values()].flat().map((ep) => ep.hostVeth), ...this.making]
   }
 
-  /** Discards the endpoint kept for a network (removed), once its pair is gone. */
+  /** Discards the endpoints kept for a network (removed), once the fill under way for it has ended and their pairs are gone. */
   async drop(networkId: string): Promise<void> {
-    const ep = this.kept.get(networkId)
-    if (!ep) return
-    this.kept.delete(networkId)
-    await this.discard(ep)
+    this.dropping.add(networkId)
+    try {
+      await this.filling.get(networkId)
+      const eps = this.kept.get(networkId) ?? []
+      this.kept.delete(networkId)
+      await Promise.all(eps.map((ep) => this.discard(ep)))
+    } finally {
+      this.dropping.delete(networkId)
+    }
   }
 
   /** Discards every kept endpoint, once their pairs are gone. */
   async dropAll(): Promise<void> {
-    await Promise.all([...this.kept.keys()].map((id) => this.drop(id)))
+    await Promise.all([...new Set([...this.kept.keys(), ...this.filling.keys()])].map((id) => this.drop(id)))
   }
 
   /**
@@ -201,7 +249,7 @@ export class WarmEndpoints {
    */
   closeAll(): void {
     this.generation++
-    for (const ep of this.kept.values()) this.close(ep)
+    for (const ep of [...this.kept.values()].flat()) this.close(ep)
     this.kept.clear()
   }
 
@@ -224,7 +272,7 @@ export class WarmEndpoints {
       this.making.add(plan.hostVeth)
       try {
         const innerIndex = await createEndpoint(this.opts.host(), inner, netnsFd, plan)
-        return { networkId: net.id, netnsFd, inner, hostVeth: plan.hostVeth, ifname: plan.ifname, innerIndex, ip, leaseOwner }
+        return { networkId: net.id, netnsFd, inner, hostVeth: plan.hostVeth, ifname: plan.ifname, innerIndex, ip }
       } finally {
         this.making.delete(plan.hostVeth)
       }
@@ -235,6 +283,19 @@ export class WarmEndpoints {
       if (ip) leases.release(ipKey(net.id, ip), leaseOwner)
       throw err
     }
+  }
+
+  /** Who holds a kept endpoint's address: this pool, naming the endpoint's host veth. */
+  private leaseOwnerOf(ep: WarmEndpoint): string {
+    return warmEndpointOwner(this.owner, ep.hostVeth)
+  }
+
+  /** Takes `ep` out of those kept; whether it was kept. */
+  private unkeep(ep: WarmEndpoint): boolean {
+    const eps = this.kept.get(ep.networkId)
+    const at = eps?.indexOf(ep) ?? -1
+    if (at >= 0) eps!.splice(at, 1)
+    return at >= 0
   }
 
   /** Removes the endpoint, then gives its address back: not to a container whose MAC the old pair still has on the bridge. */
@@ -252,8 +313,13 @@ export class WarmEndpoints {
 
   /** Gives the endpoint's address back (a no-op once a taker holds it). */
   private release(ep: WarmEndpoint): void {
-    this.opts.leases.release(ipKey(ep.networkId, ep.ip), ep.leaseOwner)
+    this.opts.leases.release(ipKey(ep.networkId, ep.ip), this.leaseOwnerOf(ep))
   }
+}
+
+/** Sorts endpoints by address, lowest first (in place); returns them. */
+function sortByAddress(eps: WarmEndpoint[]): WarmEndpoint[] {
+  return eps.sort((a, b) => parseIp(a.ip) - parseIp(b.ip))
 }
 
 /** A warm endpoint's plan: eth0, with the route, at `ip` on `net`. */

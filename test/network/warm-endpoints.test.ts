@@ -1,7 +1,8 @@
 /**
  * Endpoints kept warm (lib/network/warm-endpoints.ts): after a start on a
  * network, a namespace with its veth already on that network's bridge waits
- * for the next start. What must stay true, observed with `ip` and from
+ * for the next start (two per network: a start takes one made a cycle
+ * earlier while the next is being made). What must stay true, observed with `ip` and from
  * inside the containers: the next start takes it with Docker's MAC and
  * address; it never carries another network's traffic, nor is taken once
  * off its bridge (made again, or the veth collected by another runtime on
@@ -14,7 +15,7 @@ import * as fs from 'node:fs'
 import { Container, Image, Runtime, run } from '../../lib'
 import { Network } from '../../lib/network/network'
 import { netNames, runtimeTag } from '../../lib/network/names'
-import type { WarmEndpoints } from '../../lib/network/warm-endpoints'
+import { WARM_DEPTH, type WarmEndpoints } from '../../lib/network/warm-endpoints'
 import { netlinkPortOf } from '../../lib/sys/sockets'
 import { useSubnets } from '../net-helpers'
 import { spawnNode } from '../tools/node-child'
@@ -37,10 +38,10 @@ function masterOf(link: string): string {
   return /master (\S+)/.exec(linkLine(link))?.[1] ?? ''
 }
 
-/** `runtime`'s warm veths on `bridge`, once the refill after a start has made one (bounded wait). */
+/** `runtime`'s warm veths on `bridge`, lowest address first, once the refill after a start has made them all (bounded wait). */
 async function warmOn(runtime: Runtime, bridge: string): Promise<string[]> {
   const on = () => runtime.networks.warmVeths().filter((l) => masterOf(l) === bridge)
-  await eventually(() => on().length > 0, 10000)
+  await eventually(() => on().length === WARM_DEPTH, 10000)
   return on()
 }
 
@@ -53,15 +54,16 @@ function warmLeases(root: string): string[] {
 /** The lease key of `ip` on network `id` (lib/network/leases.ts ipKey). */
 const leaseOf = (id: string, ip: string) => `ip-${id.slice(0, 16)}-${ip}`
 
-/** The process's fd on the namespace whose veth peer is `hostVeth`'s ("" when none). */
+/** The process's fd on the namespace whose eth0's peer is `hostVeth` ("" when none). */
 function netnsFdOf(hostVeth: string): string {
-  const peer = execFileSync('cat', [`/sys/class/net/${hostVeth}/iflink`]).toString().trim()
+  // Every warm namespace's eth0 has the same index in its namespace: match the host end's own.
+  const hostIndex = execFileSync('cat', [`/sys/class/net/${hostVeth}/ifindex`]).toString().trim()
   for (const fd of fs.readdirSync('/proc/self/fd')) {
     const path = `/proc/${process.pid}/fd/${fd}`
     try {
       if (!fs.readlinkSync(path).startsWith('net:[')) continue
       // /sys shows the namespace it was mounted in: ask ip.
-      if (/^(\d+):/.exec(execFileSync('nsenter', [`--net=${path}`, 'ip', '-o', 'link', 'show', 'eth0']).toString())?.[1] === peer) return path
+      if (/eth0@if(\d+):/.exec(execFileSync('nsenter', [`--net=${path}`, 'ip', '-o', 'link', 'show', 'eth0']).toString())?.[1] === hostIndex) return path
     } catch {
       // not this one
     }
@@ -110,7 +112,7 @@ describe('warm endpoints', () => {
     // Kept, it is no container: no name, no container on the network; its address is leased ahead.
     expect(Object.keys((await net.inspect()).containers)).toEqual([first.id])
     expect((await sh(first, 'cat /etc/hosts')).stdout).not.toMatch(new RegExp(`${netA.host(3).replace(/\./g, '\\.')}\\s`))
-    expect(warmLeases(runtime.root)).toEqual([leaseOf(net.id, netA.host(3))])
+    expect(warmLeases(runtime.root).sort()).toEqual([leaseOf(net.id, netA.host(3)), leaseOf(net.id, netA.host(4))])
     // Addressed ahead: what the start would otherwise ask the kernel for is there already.
     const ahead = execFileSync('nsenter', [`--net=${netnsFdOf(warm)}`, 'sh', '-c', 'ip -4 -o addr show eth0; ip route show default; ip -o link show eth0']).toString()
     expect(ahead).toContain('link/ether 02:42:' + netA.host(3).split('.').map((n) => Number(n).toString(16).padStart(2, '0')).join(':'))
@@ -129,8 +131,8 @@ describe('warm endpoints', () => {
     expect(eth0.stdout).toMatch(/lo: <LOOPBACK,UP,LOWER_UP>/)
     expect((await second.inspect()).networkSettings.macAddress).toBe(eth0.stdout.split('\n')[0])
     expect((await sh(first, 'ping -c1 -W2 second')).exitCode).toBe(0)
-    // And a new one is kept for the next start.
-    expect((await warmOn(runtime, (await net.inspect()).bridge)).filter((l) => l !== warm)).toHaveLength(1)
+    // And a new one is kept beside the other for the next starts.
+    expect((await warmOn(runtime, (await net.inspect()).bridge)).filter((l) => l !== warm)).toHaveLength(2)
     for (const c of [first, second]) await c.remove({ force: true })
     await net.remove()
   })
@@ -170,11 +172,45 @@ describe('warm endpoints', () => {
       await new Promise((r) => setTimeout(r, 500))
       expect(onBridge()).toHaveLength(1)
       joined.startSettled()
-      expect(await warmOn(runtime, bridge)).toHaveLength(1)
-      expect(onBridge()).toHaveLength(2)
+      expect(await warmOn(runtime, bridge)).toHaveLength(WARM_DEPTH)
+      expect(onBridge()).toHaveLength(1 + WARM_DEPTH)
     } finally {
       fs.closeSync(joined.netnsFd)
       await runtime.networks.release(id)
+      await net.remove()
+    }
+  })
+
+  test('a start takes an endpoint kept while the next one is being made: it never waits for the refill', async () => {
+    const net = await Network.create('warm-beside', { runtime, subnet: netB.cidr })
+    const bridge = (await net.inspect()).bridge
+    const warm = (runtime.networks as unknown as { warm: WarmEndpoints }).warm
+    const fill = warm.fill.bind(warm)
+    let open!: () => void
+    const gate = new Promise<void>((resolve) => (open = resolve))
+    const started: Container[] = []
+    try {
+      started.push(await run('host', ['sleep', '60'], { runtime, name: 'warm-beside-1', network: 'warm-beside' }))
+      const kept = await warmOn(runtime, bridge)
+      // From here the refills stay under way (held before their first request) until the gate opens.
+      warm.fill = (...args) => gate.then(() => fill(...args))
+      for (const [i, ip] of [[2, netB.host(3)], [3, netB.host(4)]] as const) {
+        const next = run('host', ['sleep', '60'], { runtime, name: `warm-beside-${i}`, network: 'warm-beside' })
+        let timer: NodeJS.Timeout | undefined
+        const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`start ${i} waited for the refill`)), 15000)))
+        const c = await Promise.race([next, late]).finally(() => clearTimeout(timer))
+        started.push(c)
+        expect((await c.inspect()).networkSettings.networks['warm-beside'].ipAddress).toBe(ip)
+        expect((await sh(c, 'cat /sys/class/net/eth0/iflink')).stdout).toBe(execFileSync('cat', [`/sys/class/net/${kept[i - 2]}/ifindex`]).toString().trim())
+      }
+      open()
+      // Then the network has its two again, addressed next.
+      expect(await warmOn(runtime, bridge)).toHaveLength(WARM_DEPTH)
+      expect(warmLeases(runtime.root).filter((l) => l.startsWith(`ip-${net.id.slice(0, 16)}-`)).sort()).toEqual([leaseOf(net.id, netB.host(5)), leaseOf(net.id, netB.host(6))])
+    } finally {
+      open()
+      warm.fill = fill
+      for (const c of started) await c.remove({ force: true })
       await net.remove()
     }
   })
@@ -184,11 +220,10 @@ describe('warm endpoints', () => {
     const fdsBefore = netnsFds()
     const c = await run('host', ['true'], { runtime, network: 'warm-rm', rm: true })
     await c.wait()
-    const [warm] = await warmOn(runtime, (await net.inspect()).bridge)
-    expect(warm).toBeDefined()
-    expect(warmLeases(runtime.root)).toEqual([expect.stringMatching(new RegExp(`^ip-${net.id.slice(0, 16)}-`))])
+    const warm = await warmOn(runtime, (await net.inspect()).bridge)
+    expect(warmLeases(runtime.root)).toEqual(warm.map(() => expect.stringMatching(new RegExp(`^ip-${net.id.slice(0, 16)}-`))))
     await net.remove()
-    expect(veths(tag)).not.toContain(warm)
+    for (const link of warm) expect(veths(tag)).not.toContain(link)
     expect(netnsFds()).toBe(fdsBefore)
     expect(warmLeases(runtime.root)).toEqual([])
   })
@@ -197,17 +232,17 @@ describe('warm endpoints', () => {
     const net = await Network.create('warm-shared', { runtime, subnet: netB.cidr })
     const first = await run('host', ['sleep', '60'], { runtime, name: 'warm-shared-1', network: 'warm-shared' })
     await warmOn(runtime, (await net.inspect()).bridge)
-    const [lease] = warmLeases(runtime.root)
-    expect(lease).toBe(leaseOf(net.id, netB.host(3)))
+    const [lease, nextLease] = warmLeases(runtime.root).sort()
+    expect([lease, nextLease]).toEqual([leaseOf(net.id, netB.host(3)), leaseOf(net.id, netB.host(4))])
     // Older than the minute after which a claim whose owner has no record counts as stale.
     const old = new Date(Date.now() - 5 * 60_000)
-    fs.utimesSync(`${runtime.root}/networks/leases/${lease}`, old, old)
+    for (const kept of [lease, nextLease]) fs.utimesSync(`${runtime.root}/networks/leases/${kept}`, old, old)
     const other = new Runtime({ root: runtime.root, subnetPool: [bridgeNet.cidr] })
     let onOther: Container | undefined
     let next: Container | undefined
     try {
       await other.ready()
-      expect(warmLeases(runtime.root)).toContain(lease)
+      expect(warmLeases(runtime.root)).toEqual(expect.arrayContaining([lease, nextLease]))
       // Asked for by the other runtime, the warm address is refused naming the process that keeps it.
       const refused = run('host', ['true'], { runtime: other, name: 'warm-shared-static', network: 'warm-shared', ip: netB.host(3) })
       await expect(refused).rejects.toMatchObject({ code: 'EINUSE', message: expect.stringContaining(`runtime in process ${process.pid} on this root`) })
@@ -215,6 +250,7 @@ describe('warm endpoints', () => {
       next = await run('host', ['sleep', '60'], { runtime, name: 'warm-shared-3', network: 'warm-shared' })
       const ips = await Promise.all([first, onOther, next].map(async (c) => (await c.inspect()).networkSettings.networks['warm-shared'].ipAddress))
       expect(ips[1]).not.toBe(netB.host(3))
+      expect(ips[1]).not.toBe(netB.host(4))
       expect(new Set(ips).size).toBe(3)
       expect((await sh(next, `ping -c1 -W2 ${ips[1]}`)).exitCode).toBe(0)
     } finally {
@@ -227,22 +263,22 @@ describe('warm endpoints', () => {
     expect(warmLeases(runtime.root)).toEqual([])
   })
 
-  test("when a container leaves, the warm endpoint moves ahead to the address it freed (Docker's order: the lowest free), and the next start takes it there", async () => {
+  test("when a container leaves, the highest warm endpoint moves ahead to the address it freed (Docker's order: the lowest free), and the next start takes it there", async () => {
     const net = await Network.create('warm-lower', { runtime, subnet: netD.cidr })
     const first = await run('host', ['sleep', '60'], { runtime, name: 'warm-lower-1', network: 'warm-lower' })
     const second = await run('host', ['sleep', '60'], { runtime, name: 'warm-lower-2', network: 'warm-lower' })
     const bridge = (await net.inspect()).bridge
-    await eventually(() => warmLeases(runtime.root).includes(leaseOf(net.id, netD.host(4))), 10000)
-    const [warm] = await warmOn(runtime, bridge)
+    await eventually(() => warmLeases(runtime.root).includes(leaseOf(net.id, netD.host(5))), 10000)
+    const [, warm] = await warmOn(runtime, bridge)
     await first.remove({ force: true })
     // Moved in place (the same veth and namespace), before any start asks.
     // (The new address is leased before the move, the old one given back after it.)
-    expect(await eventually(() => warmLeases(runtime.root).join() === leaseOf(net.id, netD.host(2)), 10000)).toBe(true)
-    expect(runtime.networks.warmVeths()).toContain(warm)
+    expect(await eventually(() => warmLeases(runtime.root).sort().join() === [leaseOf(net.id, netD.host(2)), leaseOf(net.id, netD.host(4))].join(), 10000)).toBe(true)
+    expect(runtime.networks.warmVeths()[0]).toBe(warm)
     const ahead = execFileSync('nsenter', [`--net=${netnsFdOf(warm)}`, 'sh', '-c', 'ip -4 -o addr show eth0; ip route show default; ip -o link show eth0']).toString()
     expect(ahead).toContain('link/ether 02:42:' + netD.host(2).split('.').map((n) => Number(n).toString(16).padStart(2, '0')).join(':'))
     expect(ahead).toContain(`${netD.host(2)}/24`)
-    expect(ahead).not.toContain(netD.host(4))
+    expect(ahead).not.toContain(netD.host(5))
     expect(ahead).toContain(`default via ${netD.host(1)} dev eth0`)
     const third = await run('host', ['sleep', '60'], { runtime, name: 'warm-lower-3', network: 'warm-lower' })
     expect((await third.inspect()).networkSettings.networks['warm-lower'].ipAddress).toBe(netD.host(2))
@@ -255,7 +291,7 @@ describe('warm endpoints', () => {
     const net = await Network.create('warm-static', { runtime, subnet: netC.cidr })
     const first = await run('host', ['sleep', '60'], { runtime, name: 'warm-static-1', network: 'warm-static' })
     await warmOn(runtime, (await net.inspect()).bridge)
-    expect(warmLeases(runtime.root)).toEqual([leaseOf(net.id, netC.host(3))])
+    expect(warmLeases(runtime.root).sort()).toEqual([leaseOf(net.id, netC.host(3)), leaseOf(net.id, netC.host(4))])
     const fixed = await run('host', ['sleep', '60'], { runtime, name: 'warm-static-2', network: 'warm-static', ip: netC.host(3) })
     expect((await fixed.inspect()).networkSettings.networks['warm-static'].ipAddress).toBe(netC.host(3))
     expect((await sh(fixed, `ip -4 -o addr show eth0; ping -c1 -W2 ${netC.host(2)}`)).stdout).toContain(`${netC.host(3)}/24`)
@@ -267,12 +303,12 @@ describe('warm endpoints', () => {
     const c = await run('host', ['true'], { runtime, network: 'bridge', rm: true })
     await c.wait()
     const bridge = runtime.networks.names.defaultBridge
-    const [warm] = await warmOn(runtime, bridge)
-    // Collecting leftovers at its start, it finds a veth no record accounts for, and deletes it.
+    const warm = await warmOn(runtime, bridge)
+    // Collecting leftovers at its start, it finds veths no record accounts for, and deletes them.
     const other = new Runtime({ root: runtime.root, subnetPool: [bridgeNet.cidr] })
     await other.ready()
     other.networks.close()
-    expect(veths(tag)).not.toContain(warm)
+    for (const link of warm) expect(veths(tag)).not.toContain(link)
     const next = await run('host', ['sleep', '60'], { runtime, network: 'bridge' })
     expect((await sh(next, `ping -c1 -W2 ${bridgeNet.host(1)}`)).exitCode).toBe(0)
     await next.remove({ force: true })
@@ -287,9 +323,9 @@ test('Runtime.close() leaves no warm veth, namespace or fd', async () => {
     const fdsBefore = netnsFds()
     const net = await Network.create('warm-close', { runtime, subnet: netA.cidr })
     for (const network of ['bridge', 'warm-close']) await (await run('host', ['true'], { runtime, network, rm: true })).wait()
-    expect(await warmOn(runtime, (await net.inspect()).bridge)).toHaveLength(1)
-    expect(await warmOn(runtime, runtime.networks.names.defaultBridge)).toHaveLength(1)
-    expect(warmLeases(runtime.root)).toHaveLength(2)
+    expect(await warmOn(runtime, (await net.inspect()).bridge)).toHaveLength(WARM_DEPTH)
+    expect(await warmOn(runtime, runtime.networks.names.defaultBridge)).toHaveLength(WARM_DEPTH)
+    expect(warmLeases(runtime.root)).toHaveLength(2 * WARM_DEPTH)
     await runtime.close()
     expect(veths(tag)).toEqual([])
     expect(netnsFds()).toBe(fdsBefore)
@@ -309,7 +345,7 @@ test('Runtime.close() with a container still running gives its warm addresses ba
     // Detached: it outlives the close (which kills the others), and with it the networks.
     await run('host', ['sleep', '60'], { runtime, network: 'warm-close-running', detach: true })
     await warmOn(runtime, (await net.inspect()).bridge)
-    expect(warmLeases(root)).toEqual([leaseOf(net.id, netB.host(3))])
+    expect(warmLeases(root).sort()).toEqual([leaseOf(net.id, netB.host(3)), leaseOf(net.id, netB.host(4))])
     // A container runs on: nothing is destroyed, the warm endpoints are closed.
     await runtime.close()
     expect(warmLeases(root)).toEqual([])
@@ -376,7 +412,7 @@ test("the owner's SIGKILL takes its warm veths with it", async () => {
       owner.stdout!.on('data', (d: Buffer) => d.toString().includes('ready') && (clearTimeout(timer), resolve()))
       owner.once('exit', (code) => reject(new Error(`owner exited with ${code}`)))
     })
-    expect(await eventually(() => warmLeases(root).length === 1, 10000)).toBe(true)
+    expect(await eventually(() => warmLeases(root).length === WARM_DEPTH, 10000)).toBe(true)
     expect(veths(tag).filter((l) => masterOf(l) === netNames(tag).defaultBridge).length).toBeGreaterThan(0)
   } finally {
     owner.kill('SIGKILL')
