@@ -14,6 +14,12 @@ import { boundedFileName } from '../util/file-name'
 /** Claims younger than this are never treated as stale: their owner may still be saving its record. */
 const STALE_AFTER_MS = 60_000
 
+/**
+ * Whether a claim's owner is gone ({@link Leases.releaseStale}): `now`, a process that no longer runs
+ * (free at once); `aged`, no record accounts for it (free once old enough); undefined, it holds.
+ */
+export type Staleness = 'now' | 'aged' | undefined
+
 /** A directory of claim files. */
 export class Leases {
   /** @param dir - where the claim files live (created when missing). */
@@ -92,20 +98,19 @@ export class Leases {
   }
 
   /**
-   * Releases claims whose owner `isGone`, once they are old enough not to belong to a call in progress;
-   * those whose owner `isDeadProcess` at once (a process that no longer runs is making no call).
+   * Releases the claims whose owner is gone, as `staleness` tells: at once those of a process that no
+   * longer runs (it is making no call), the others once they are old enough not to belong to a call in
+   * progress.
    */
-  releaseStale(isGone: (owner: string) => boolean, isDeadProcess: (owner: string) => boolean = () => false): void {
+  releaseStale(staleness: (owner: string) => Staleness): void {
     const now = Date.now()
     for (const f of fs.readdirSync(this.dir)) {
       const owner = this.ownerOfFile(f)
-      if (owner === undefined || !isGone(owner)) continue
-      if (isDeadProcess(owner)) {
-        this.removeIfHeldBy(f, owner)
-        continue
-      }
+      const stale = owner === undefined ? undefined : staleness(owner)
+      if (stale === 'now') this.removeIfHeldBy(f, owner!)
+      if (stale !== 'aged') continue
       const st = fs.statSync(path.join(this.dir, f), { throwIfNoEntry: false })
-      if (st && now - st.mtimeMs > STALE_AFTER_MS) this.removeIfHeldBy(f, owner)
+      if (st && now - st.mtimeMs > STALE_AFTER_MS) this.removeIfHeldBy(f, owner!)
     }
   }
 

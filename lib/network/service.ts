@@ -22,7 +22,7 @@ import { createEndpoint } from './endpoint'
 import { HostSockets } from './host-sockets'
 import { renderSection, updateHostsFile } from './hosts'
 import { defaultSubnetPools, macForIp, parseCidr, parseIp } from './ipam'
-import { ipKey, Leases, nameKey } from './leases'
+import { ipKey, Leases, nameKey, type Staleness } from './leases'
 import { netNames, runtimeTag, type NetNames } from './names'
 import { HostPortExposure } from './host-port-exposure'
 import type { NetworkPlace } from './place'
@@ -363,9 +363,10 @@ export class NetworkService {
       // then its address (and MAC) stays leased, for a later collection. The veths left before were just
       // deleted; one still there came after (an owner killed while making it).
       const links = new Set((await this.host.links()).map((l) => l.name))
-      const unplugged = (owner: string) => isDeadWarmOwner(owner) && !links.has(warmOwnerVeth(owner) ?? '')
-      const gone = (owner: string) => (isWarmOwner(owner) ? unplugged(owner) : !owners.has(owner))
-      this.leases.releaseStale(gone, unplugged)
+      this.leases.releaseStale((owner): Staleness => {
+        if (!isWarmOwner(owner)) return owners.has(owner) ? undefined : 'aged'
+        return isDeadWarmOwner(owner) && !links.has(warmOwnerVeth(owner) ?? '') ? 'now' : undefined
+      })
     })
   }
 

@@ -7,8 +7,8 @@
  * @module
  */
 import { randomBytes } from 'node:crypto'
-import { livesOn } from '../util/process-identity'
-import { processOwnedName } from '../util/process-owned-names'
+import { livesOn, type ProcessIdentity } from '../util/process-identity'
+import { ownerOf, processOwnedName } from '../util/process-owned-names'
 
 const PREFIX = 'warm-'
 
@@ -31,10 +31,9 @@ export function warmOwnerVeth(owner: string): string | undefined {
   return isWarmOwner(owner) ? /@([^@]+)$/.exec(owner)?.[1] : undefined
 }
 
-/** The pid and start time a warm owner names; undefined for any other owner. */
-function processOf(owner: string): { pid: number; start: string } | undefined {
-  const m = /^warm-(\d+)-(\d+)-/.exec(owner)
-  return m ? { pid: Number(m[1]), start: m[2] } : undefined
+/** The process a warm owner names; undefined for any other owner. */
+function processOf(owner: string): ProcessIdentity | undefined {
+  return owner.startsWith(PREFIX) ? ownerOf(owner.slice(PREFIX.length)) : undefined
 }
 
 /** Whether `owner` is a warm endpoint's lease owner. */

@@ -6,7 +6,7 @@
  * @module
  */
 import * as fs from 'node:fs'
-import { isAlive, processStartTime, thisProcess } from './process-identity'
+import { isAlive, processStartTime, thisProcess, type ProcessIdentity } from './process-identity'
 
 /** `<prefix><pid>-<start>` of this process. */
 export function processOwnedName(prefix: string): string {
@@ -35,8 +35,14 @@ export function namesOfDeadProcesses(dir: string, prefix: string, pidOnly?: RegE
   })
 }
 
+/** The process a name that begins with `<pid>-<start>` (a {@link processOwnedName} without its prefix) names; undefined for any other name. */
+export function ownerOf(name: string): ProcessIdentity | undefined {
+  const owner = /^(\d+)-(\d+)(?:-|$)/.exec(name)
+  return owner ? { pid: Number(owner[1]), start: owner[2] } : undefined
+}
+
 /** Whether a name that begins with `<pid>-<start>` (a {@link processOwnedName} without its prefix) names a process that no longer runs. */
 export function ownerIsDead(name: string): boolean {
-  const owner = /^(\d+)-(\d+)(?:-|$)/.exec(name)
-  return !!owner && !isAlive(Number(owner[1]), owner[2])
+  const owner = ownerOf(name)
+  return !!owner && !isAlive(owner.pid, owner.start)
 }
