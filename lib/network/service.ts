@@ -197,12 +197,14 @@ export class NetworkService {
       stamp('net: endpoint made')
       await this.rejoinAttachments(rec, ns.netnsFd, ns.inner)
       const requests = this.publisher.requests(opts)
+      if (requests.length) this.store.saveContainer({ ...rec, publishing: true })
       rec.ports = await this.publisher.publish(rec, ep.ipAddress, requests)
       if (untilServed) await this.forwarding.serving(rec.containerId)
       stamp('net: ports published')
       this.store.saveContainer(rec)
     } catch (err) {
-      await this.releaseNow(rec)
+      // Rules of a publish cut short by the failure may exist that the record does not list.
+      await this.releaseNow({ ...rec, publishing: true })
       throw err
     } finally {
       ns.inner.close()
@@ -385,7 +387,8 @@ export class NetworkService {
   private async releaseLeavingVeths(rec: ContainerNetRecord): Promise<void> {
     const { endpoints, ports } = rec
     const addresses = endpoints.map((e) => ipKey(e.networkId, e.ipAddress))
-    await this.forwarding.remove(rec.containerId)
+    // A container that never published a port has no rule: no nf_tables dump on the next start's way.
+    if (rec.ports.length || rec.publishing) await this.forwarding.remove(rec.containerId)
     this.store.deleteContainer(rec.containerId)
     this.leases.releaseAll(rec.containerId, new Set(addresses))
     rec.endpoints = []

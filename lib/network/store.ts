@@ -71,6 +71,11 @@ export interface ContainerNetRecord {
   hostGatewayNames?: string[]
   endpoints: EndpointRecord[]
   ports: PortBinding[]
+  /**
+   * Saved while its ports are being published: rules may exist that {@link ports} does not list yet
+   * (a crash in between). A release removes the rules of a container listing ports or marked so only.
+   */
+  publishing?: boolean
 }
 
 /** A network joined with `Network.connect`, remembered across restarts. */

@@ -5,6 +5,7 @@
 import { execFileSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
+import type { Firewall } from '../../lib/network/nftables'
 import { NetworkService } from '../../lib/network/service'
 import { ipPattern, macOf, useSubnets } from '../net-helpers'
 import { exitStatus, hostLinks, makeRoot, nftTables, TestNetns } from './helpers'
@@ -173,6 +174,50 @@ describe('NetworkService', () => {
     await svc.release(b.ref.id)
     await svc.remove('svc-iso-x')
     await svc.remove('svc-iso-y')
+  })
+
+  test("a container that published no port is released without a word to nf_tables (no rule dump queued before the next start); one that did loses its rules", async () => {
+    const quiet = container('noports')
+    const loud = container('ports')
+    await svc.connect(quiet.ref, quiet.ns.fd, 'bridge')
+    await svc.connect(loud.ref, loud.ns.fd, 'bridge', { ports: ['127.0.0.1::80'] })
+    // Counts the dumps of the service's real firewall socket (each release's rule removal starts with one).
+    const fw = (svc as unknown as { sockets: { fw: Firewall } }).sockets.fw
+    const rules = fw.rules.bind(fw)
+    let dumps = 0
+    fw.rules = () => (dumps++, rules())
+    try {
+      await svc.release(quiet.ref.id)
+      expect(dumps).toBe(0)
+      await svc.release(loud.ref.id)
+      expect(dumps).toBe(1)
+      expect(execFileSync('nft', ['list', 'table', 'ip', svc.names.table]).toString()).not.toContain(`ctr:${loud.ref.id}`)
+    } finally {
+      fw.rules = rules
+    }
+  })
+
+  test('a container whose publish a crash cut short (record saved marked, before its rules; no port listed yet) loses its rules at its release', async () => {
+    const c = container('cutshort')
+    const file = path.join(root, 'networks', 'endpoints', `${c.ref.id}.json`)
+    const fw = (svc as unknown as { sockets: { fw: Firewall } }).sockets.fw
+    const addPorts = fw.addPorts.bind(fw)
+    let onDisk: { ports: unknown[]; publishing?: boolean } | undefined
+    fw.addPorts = (id, ports) => ((onDisk = JSON.parse(fs.readFileSync(file, 'utf8'))), addPorts(id, ports))
+    try {
+      await svc.connect(c.ref, c.ns.fd, 'bridge', { ports: ['127.0.0.1::80'] })
+    } finally {
+      fw.addPorts = addPorts
+    }
+    // While the rules were made, the record on disk said so.
+    expect(onDisk).toMatchObject({ ports: [], publishing: true })
+    // What a crash right after the rules leaves: that record; another process releases the container.
+    fs.writeFileSync(file, JSON.stringify({ ...JSON.parse(fs.readFileSync(file, 'utf8')), ports: [], publishing: true }))
+    expect(execFileSync('nft', ['list', 'table', 'ip', svc.names.table]).toString()).toContain(`ctr:${c.ref.id}`)
+    const next = new NetworkService({ root, subnetPool: [bridgeNet.cidr] })
+    await next.release(c.ref.id)
+    next.close()
+    expect(execFileSync('nft', ['list', 'table', 'ip', svc.names.table]).toString()).not.toContain(`ctr:${c.ref.id}`)
   })
 
   test('gc after a crash: a new service on the same root removes dead containers and orphans', async () => {
