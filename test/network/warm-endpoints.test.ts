@@ -215,6 +215,28 @@ describe('warm endpoints', () => {
     }
   })
 
+  test('a container connected to a network whose last free addresses are kept warm gets one: the warm endpoint gives it up', async () => {
+    // A /29: .2 to .6 for containers; three run, the two left are kept warm.
+    const net = await Network.create('warm-full', { runtime, subnet: `${netA.host(0)}/29` })
+    const other = await Network.create('warm-full-other', { runtime, subnet: netC.cidr })
+    const started: Container[] = []
+    try {
+      for (let i = 0; i < 3; i++) started.push(await run('host', ['sleep', '60'], { runtime, name: `warm-full-${i}`, network: 'warm-full' }))
+      await warmOn(runtime, (await net.inspect()).bridge)
+      expect(warmLeases(runtime.root).filter((l) => l.startsWith(`ip-${net.id.slice(0, 16)}-`)).sort()).toEqual([leaseOf(net.id, netA.host(5)), leaseOf(net.id, netA.host(6))])
+      const late = await run('host', ['sleep', '60'], { runtime, name: 'warm-full-late', network: 'warm-full-other' })
+      started.push(late)
+      // Joined live (no warm endpoint taken): the lowest address kept warm is its.
+      await net.connect(late)
+      expect((await late.inspect()).networkSettings.networks['warm-full'].ipAddress).toBe(netA.host(5))
+      expect((await sh(late, `ping -c1 -W2 ${netA.host(2)}`)).exitCode).toBe(0)
+    } finally {
+      for (const c of started) await c.remove({ force: true })
+      await net.remove()
+      await other.remove()
+    }
+  })
+
   test("a network's removal takes its warm veth and namespace with it", async () => {
     const net = await Network.create('warm-rm', { runtime, subnet: netA.cidr })
     const fdsBefore = netnsFds()
