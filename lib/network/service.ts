@@ -397,7 +397,7 @@ export class NetworkService {
     const teardown = (async () => {
       await earlier
       try {
-        for (const ep of endpoints) await removeVeth(this.host, ep.hostVeth)
+        for (const ep of endpoints) await removeVeth(this.host, ep.hostVeth, this.sockets.place.isHost)
         // Another process's relays of its ports end with the veths, a moment after them.
         await this.forwarding.freed(ports)
       } finally {

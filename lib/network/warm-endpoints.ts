@@ -301,7 +301,7 @@ export class WarmEndpoints {
   /** Removes the endpoint, then gives its address back: not to a container whose MAC the old pair still has on the bridge. */
   private async discard(ep: WarmEndpoint): Promise<void> {
     closeEndpoint(ep)
-    await removeVeth(this.opts.host(), ep.hostVeth).catch((err) => debug('removing warm veth %s failed: %s', ep.hostVeth, err))
+    await removeVeth(this.opts.host(), ep.hostVeth, this.opts.place.isHost).catch((err) => debug('removing warm veth %s failed: %s', ep.hostVeth, err))
     this.release(ep)
   }
 

@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import type { Firewall } from '../../lib/network/nftables'
+import type { Rtnl } from '../../lib/network/rtnl'
 import { NetworkService } from '../../lib/network/service'
 import { ipPattern, macOf, useSubnets } from '../net-helpers'
 import { exitStatus, hostLinks, makeRoot, nftTables, TestNetns } from './helpers'
@@ -218,6 +219,26 @@ describe('NetworkService', () => {
     await next.release(c.ref.id)
     next.close()
     expect(execFileSync('nft', ['list', 'table', 'ip', svc.names.table]).toString()).not.toContain(`ctr:${c.ref.id}`)
+  })
+
+  test("a release waits for the dead namespace's veth without an rtnetlink request (each waits for the rtnl lock on the event loop while namespaces are cleaned up)", async () => {
+    const c = container('vethwait')
+    await svc.connect(c.ref, c.ns.fd, 'bridge')
+    const veth = JSON.parse(fs.readFileSync(path.join(root, 'networks', 'endpoints', `${c.ref.id}.json`), 'utf8')).endpoints[0].hostVeth as string
+    // Counts the link lookups of the service's real rtnetlink socket.
+    const host = (svc as unknown as { sockets: { host: Rtnl } }).sockets.host
+    const link = host.link.bind(host)
+    let lookups = 0
+    host.link = (name) => (lookups++, link(name))
+    try {
+      // The container's end goes: the kernel removes the pair in the background.
+      c.ns.close()
+      await svc.release(c.ref.id)
+      expect(hostLinks(svc.names.vethPrefix)).not.toContain(veth)
+      expect(lookups).toBe(0)
+    } finally {
+      host.link = link
+    }
   })
 
   test('gc after a crash: a new service on the same root removes dead containers and orphans', async () => {
