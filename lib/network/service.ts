@@ -397,7 +397,7 @@ export class NetworkService {
     const teardown = (async () => {
       await earlier
       try {
-        for (const ep of endpoints) await removeVeth(this.host, ep.hostVeth, this.sockets.place.isHost)
+        for (const ep of endpoints) await removeVeth(() => this.host, ep.hostVeth, this.sockets.place.isHost)
         // Another process's relays of its ports end with the veths, a moment after them.
         await this.forwarding.freed(ports)
       } finally {
@@ -518,6 +518,8 @@ export class NetworkService {
    * when one is that one, or lower than the lowest free (Docker's order), or the last free ones.
    */
   private async claimAddressBesideWarm(net: NetworkRecord, owner: string, requested: string | undefined): Promise<string> {
+    // A fill under way leases the next address ahead: the kept endpoints are then the ones to ask.
+    await this.warm.settled(net.id)
     if (requested) {
       await this.warm.yieldAddress(net.id, requested)
       return claimAddress(this.leases, net, owner, requested, this.addressesInUse(net.id))

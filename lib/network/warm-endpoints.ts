@@ -92,6 +92,8 @@ export class WarmEndpoints {
   private readonly making = new Set<string>()
   /** Fills under way, by network id. */
   private readonly filling = new Map<string, Promise<void>>()
+  /** The endpoint a fill under way is making (and keeping) now, by network id. */
+  private readonly nextMade = new Map<string, Promise<boolean>>()
   /** Networks being dropped: a fill under way for one makes no further endpoint. */
   private readonly dropping = new Set<string>()
   private generation = 0
@@ -111,11 +113,14 @@ export class WarmEndpoints {
 
   /**
    * Takes the lowest-addressed endpoint kept for a network, whose bridge is `bridgeIndex` now, for
-   * container `taker`, to whom its address's lease passes; undefined when none is kept. One whose host
-   * end is no longer on that bridge (the bridge was deleted or made again, by another process or an
-   * admin), or whose lease was lost, is discarded and the next one tried.
+   * container `taker`, to whom its address's lease passes; with none kept, the one a fill is making
+   * (it holds the address Docker would give: a start making its own would get the next one);
+   * undefined when there is none. One whose host end is no longer on that bridge (the bridge was
+   * deleted or made again, by another process or an admin), or whose lease was lost, is discarded and
+   * the next one tried.
    */
   async take(networkId: string, bridgeIndex: number, taker: string): Promise<WarmEndpoint | undefined> {
+    if (!this.kept.get(networkId)?.length) await this.nextMade.get(networkId)
     const eps = this.kept.get(networkId) ?? []
     for (let ep = eps.shift(); ep; ep = eps.shift()) {
       const port = await this.bridgePortOf(ep.hostVeth).catch(() => undefined)
@@ -136,6 +141,11 @@ export class WarmEndpoints {
   /** The lowest address of the endpoints kept for a network, if one is kept. */
   addressOf(networkId: string): string | undefined {
     return this.kept.get(networkId)?.[0]?.ip
+  }
+
+  /** Resolves once no fill is under way for a network: the addresses it leases are then those of kept endpoints. */
+  async settled(networkId: string): Promise<void> {
+    await this.filling.get(networkId)
   }
 
   /**
@@ -203,21 +213,34 @@ export class WarmEndpoints {
 
   private async fillUp(net: NetworkRecord, bridgeIndex: number, epoch: number): Promise<void> {
     while ((this.kept.get(net.id)?.length ?? 0) < WARM_DEPTH && epoch === this.generation && !this.dropping.has(net.id)) {
-      let ep: WarmEndpoint
-      try {
-        ep = await this.make(net, bridgeIndex, epoch)
-      } catch (err) {
-        debug('warm endpoint for network %s not made: %s', net.id.slice(0, 12), err)
-        return
-      }
-      // Closed meanwhile: the host socket is closed too, and host() would open one nobody closes; closing the
-      // namespace takes the pair with it (as closeAll does for the kept ones).
-      if (epoch !== this.generation) return this.close(ep)
-      if (this.dropping.has(net.id)) return this.discard(ep)
+      const next = this.makeAndKeep(net, bridgeIndex, epoch)
+      this.nextMade.set(net.id, next)
+      const more = await next
+      if (this.nextMade.get(net.id) === next) this.nextMade.delete(net.id)
+      if (!more) return
+    }
+  }
+
+  /** Makes an endpoint and keeps it; whether the fill goes on. */
+  private async makeAndKeep(net: NetworkRecord, bridgeIndex: number, epoch: number): Promise<boolean> {
+    let ep: WarmEndpoint
+    try {
+      ep = await this.make(net, bridgeIndex, epoch)
+    } catch (err) {
+      debug('warm endpoint for network %s not made: %s', net.id.slice(0, 12), err)
+      return false
+    }
+    // Closed meanwhile: the host socket is closed too, and host() would open one nobody closes; closing the
+    // namespace takes the pair with it (as closeAll does for the kept ones).
+    if (epoch !== this.generation) this.close(ep)
+    else if (this.dropping.has(net.id)) await this.discard(ep)
+    else {
       const eps = this.kept.get(net.id) ?? []
       eps.push(ep)
       this.kept.set(net.id, sortByAddress(eps))
+      return true
     }
+    return false
   }
 
   /** The host ends kept or being made now: live objects for this process's collection of leftovers. */
@@ -301,7 +324,7 @@ export class WarmEndpoints {
   /** Removes the endpoint, then gives its address back: not to a container whose MAC the old pair still has on the bridge. */
   private async discard(ep: WarmEndpoint): Promise<void> {
     closeEndpoint(ep)
-    await removeVeth(this.opts.host(), ep.hostVeth, this.opts.place.isHost).catch((err) => debug('removing warm veth %s failed: %s', ep.hostVeth, err))
+    await removeVeth(this.opts.host, ep.hostVeth, this.opts.place.isHost).catch((err) => debug('removing warm veth %s failed: %s', ep.hostVeth, err))
     this.release(ep)
   }
 

@@ -15,6 +15,7 @@ import * as fs from 'node:fs'
 import { Container, Image, Runtime, run } from '../../lib'
 import { Network } from '../../lib/network/network'
 import { netNames, runtimeTag } from '../../lib/network/names'
+import type { Rtnl } from '../../lib/network/rtnl'
 import { WARM_DEPTH, type WarmEndpoints } from '../../lib/network/warm-endpoints'
 import { netlinkPortOf } from '../../lib/sys/sockets'
 import { useSubnets } from '../net-helpers'
@@ -234,6 +235,36 @@ describe('warm endpoints', () => {
       for (const c of started) await c.remove({ force: true })
       await net.remove()
       await other.remove()
+    }
+  })
+
+  test("a start that finds none kept while one is being made takes that one: Docker's next address, not the one after it", async () => {
+    const net = await Network.create('warm-order', { runtime, subnet: netD.cidr })
+    const warm = (runtime.networks as unknown as { warm: { opts: { host: () => Rtnl } } }).warm
+    const host = warm.opts.host
+    let open!: () => void
+    const gate = new Promise<void>((resolve) => (open = resolve))
+    const started: Container[] = []
+    try {
+      started.push(await run('host', ['sleep', '60'], { runtime, name: 'warm-order-0', network: 'warm-order' }))
+      await warmOn(runtime, (await net.inspect()).bridge)
+      // From here a warm pair is made only once the gate opens (its address leased already): the real
+      // socket and calls, held before the pair's creation.
+      warm.opts.host = () => {
+        const rtnl = host()
+        return new Proxy(rtnl, { get: (target, key) => (key === 'createVeth' ? async (...args: unknown[]) => (await gate, (target.createVeth as (...a: unknown[]) => unknown)(...args)) : Reflect.get(target, key)) })
+      }
+      // The two kept go to the next two starts; the refill leases .5 and waits at the gate.
+      for (let i = 1; i <= 2; i++) started.push(await run('host', ['sleep', '60'], { runtime, name: `warm-order-${i}`, network: 'warm-order' }))
+      setTimeout(open, 500)
+      started.push(await run('host', ['sleep', '60'], { runtime, name: 'warm-order-3', network: 'warm-order' }))
+      const ips = await Promise.all(started.map(async (c) => (await c.inspect()).networkSettings.networks['warm-order'].ipAddress))
+      expect(ips).toEqual([2, 3, 4, 5].map((n) => netD.host(n)))
+    } finally {
+      open()
+      warm.opts.host = host
+      for (const c of started) await c.remove({ force: true })
+      await net.remove()
     }
   })
 
