@@ -94,7 +94,8 @@ export class V1Driver implements CgroupDriver {
   private inheritCpuset(dir: string, leaf: boolean): void {
     if (leaf && readValue(path.join(dir, 'cpuset.cpus'))) return
     const parent = path.dirname(dir)
-    for (const f of ['cpuset.cpus', 'cpuset.mems']) writeValue(path.join(dir, f), readValue(path.join(parent, f)) ?? '')
+    if (leaf) refillEmpty(parent)
+    copyCpuset(parent, dir)
     if (leaf) writeValue(path.join(parent, 'cgroup.clone_children'), 1)
   }
 
@@ -222,4 +223,22 @@ export class V1Driver implements CgroupDriver {
     const h = this.byController.get(controller)
     return h ? path.join(h.mountPoint, h.ownPath, rel, name) : path.join('/nonexistent', controller, name)
   }
+}
+
+/** A cpuset cgroup's two lists, CPUs first as ever. */
+const cpusetFiles = ['cpuset.cpus', 'cpuset.mems']
+
+/** Gives `dir` the CPUs and nodes of `from`. */
+function copyCpuset(from: string, dir: string): void {
+  for (const f of cpusetFiles) writeValue(path.join(dir, f), readValue(path.join(from, f)) ?? '')
+}
+
+/**
+ * Refills the runtime's scope from the cgroup above it when it has no CPUs or no nodes: v1 gives a
+ * cpuset no CPU back once a hot-unplug emptied it, and a scope another tool made may start empty; each
+ * container would copy the empty list and fail to join (ENOSPC). Read only when a container's cpuset
+ * did not come filled from the kernel, so not at a usual start.
+ */
+function refillEmpty(scope: string): void {
+  if (cpusetFiles.some((f) => !readValue(path.join(scope, f)))) copyCpuset(path.dirname(scope), scope)
 }
