@@ -294,7 +294,7 @@ static const char *const *overlay_options_off(const struct mc_spec *s) {
   return s->userns ? userxattr : root;
 }
 
-static int mount_overlay_new_api(const struct mc_spec *s) {
+static int mount_overlay_new_api(const struct mc_spec *s, int volatile_upper) {
   int fs = fsopen("overlay", FSOPEN_CLOEXEC);
   if (fs < 0) return -1;
   if (fsconfig(fs, FSCONFIG_SET_STRING, "source", "overlay", 0) < 0) goto fail;
@@ -306,6 +306,7 @@ static int mount_overlay_new_api(const struct mc_spec *s) {
   if (s->userns && fsconfig(fs, FSCONFIG_SET_FLAG, "userxattr", NULL, 0) < 0) goto fail;
   for (const char *const *o = overlay_options_off(s); *o; o += 2)
     if (fsconfig(fs, FSCONFIG_SET_STRING, o[0], o[1], 0) < 0) goto fail;
+  if (volatile_upper && fsconfig(fs, FSCONFIG_SET_FLAG, "volatile", NULL, 0) < 0) goto fail;
   if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) goto fail;
   int mnt = fsmount(fs, FSMOUNT_CLOEXEC, 0);
   if (mnt < 0) goto fail;
@@ -346,7 +347,7 @@ static int lowers_common_dir(const struct mc_spec *s, char *dir, size_t size) {
 }
 
 /* Kernels before 6.8 lack "lowerdir+": fall back to the option string (limited to a page). */
-static int mount_overlay_legacy(const struct mc_spec *s) {
+static int mount_overlay_legacy(const struct mc_spec *s, int volatile_upper) {
   char dir[PATH_MAX];
   int relative = lowers_common_dir(s, dir, sizeof(dir)) && chdir(dir) == 0;
   size_t skip = relative ? strlen(dir) + 1 : 0;
@@ -358,6 +359,7 @@ static int mount_overlay_legacy(const struct mc_spec *s) {
   for (size_t i = 0; i < s->nlowers; i++) p += sprintf(p, "%s%s", i ? ":" : "", s->lowers[i] + skip);
   p += sprintf(p, ",upperdir=%s,workdir=%s%s", s->upper, s->work, s->userns ? ",userxattr" : "");
   for (const char *const *o = overlay_options_off(s); *o; o += 2) p += sprintf(p, ",%s=%s", o[0], o[1]);
+  if (volatile_upper) p += sprintf(p, ",volatile");
   int r = mount("overlay", s->rootfs, "overlay", 0, opts);
   int e = errno;
   free(opts);
@@ -366,9 +368,19 @@ static int mount_overlay_legacy(const struct mc_spec *s) {
   return r;
 }
 
+static int mount_overlay(const struct mc_spec *s, int volatile_upper) {
+  if (!legacy_mounts && mount_overlay_new_api(s, volatile_upper) == 0) return 0;
+  return mount_overlay_legacy(s, volatile_upper);
+}
+
+/*
+ * A volatile overlay (s->volatile_upper: a container never mounted again) skips the sync of the
+ * upper filesystem at unmount, which writes back the whole host filesystem's dirty data. A kernel
+ * that refuses the option (EINVAL; it came in 5.10) mounts it without: only the unmount is slower.
+ */
 static void mount_rootfs(const struct mc_spec *s) {
   if (s->nlowers > 0) {
-    if ((legacy_mounts || mount_overlay_new_api(s) < 0) && mount_overlay_legacy(s) < 0)
+    if (mount_overlay(s, s->volatile_upper) < 0 && !(s->volatile_upper && errno == EINVAL && mount_overlay(s, 0) == 0))
       mc_fail("mount rootfs", errno, "overlay on %s", s->rootfs);
   } else if (mount(s->rootfs, s->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0) {
     mc_fail("mount rootfs", errno, "%s", s->rootfs);

@@ -136,6 +136,7 @@ static int parse(struct mc_spec *s, struct cursor *c) {
     else if (!strcmp(key, "upper")) s->upper = v;
     else if (!strcmp(key, "work")) s->work = v;
     else if (!strcmp(key, "readonly")) s->readonly_root = (int)num(v);
+    else if (!strcmp(key, "volatile")) s->volatile_upper = (int)num(v);
     else if (!strcmp(key, "clone")) s->clone_flags = num(v);
     else if (!strcmp(key, "netnspath")) s->netns_path = v;
     else if (!strcmp(key, "stdin")) s->stdio[0] = v;

@@ -21,11 +21,12 @@
  * (step "protocol") instead of acting on keys it may read differently. Bump it with any change to
  * the keys, their values or their meaning, or with a change to how shims are started (6: run shims
  * are forked by `mc-shim zygote <owner> <protocol>`, which checks this number too; 7: the zygote's
- * fork requests carry 'F' or 'E' (exec shims, with their stdio), Node's umask and their fds).
+ * fork requests carry 'F' or 'E' (exec shims, with their stdio), Node's umask and their fds; 8: the
+ * "volatile" key).
  * Overridable only so that a test can build a shim of another version.
  */
 #ifndef MC_PROTOCOL_VERSION
-#define MC_PROTOCOL_VERSION 7
+#define MC_PROTOCOL_VERSION 8
 #endif
 
 /* Values of the `userns` key. Keep in sync with lib/shim/spec.ts's usernsTokens. */
@@ -75,6 +76,7 @@ struct mc_spec {
   size_t nlowers;
   const char *upper, *work;
   int readonly_root;
+  int volatile_upper; /* mount the overlay "volatile": no sync at unmount; it cannot be mounted again as it is */
 
   /* run: namespaces and process lifetime */
   unsigned long clone_flags;

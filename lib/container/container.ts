@@ -54,23 +54,36 @@ import { waitUntilReady, type WaitForOptions } from '../harness/wait-until-ready
 import type { WaitStrategy } from '../harness/strategy'
 import type { WaitTarget } from '../harness/target'
 import { waitTarget } from './wait-target'
+import { clearVolatileMark, isLastMount } from './volatile-root'
 import { debug } from '../util/debug'
 import { stamp } from '../util/start-trace'
 import { optionsObject } from '../util/options-object'
 import { SharedViews, type FilesystemView } from './fs-views'
 
 /** Set by Container's static block: start() with variables for the program only. */
-let startWithEnv: (c: Container, processEnv: string[], signal: AbortSignal | undefined) => Promise<void>
+let startWithExtras: (c: Container, extras: StartExtras, signal: AbortSignal | undefined) => Promise<void>
+
+/** What the builder's start of a RUN container adds to start(). */
+export interface StartExtras {
+  /**
+   * Variables for the program over the record's (a build's secrets): sent to the shim (and redacted
+   * in its debug output), never saved in the record nor shown by inspect(), not given to a restart or
+   * an exec.
+   */
+  processEnv?: string[]
+  /**
+   * The container is removed after this run, never started nor viewed again: its root is mounted
+   * volatile (RootfsSpec.volatile), as an rm: true container's.
+   */
+  lastMount?: boolean
+}
 
 /**
- * `c.start({ signal })`, its program also given `processEnv` over the
- * record's variables (a build's secrets): sent to the shim (and redacted in
- * its debug output), never saved in the record nor shown by inspect(), not
- * given to a restart or an exec. The builder's; not in the package's index,
- * so not in start()'s public options.
+ * `c.start({ signal })` with {@link StartExtras}. The builder's; not in the package's index, so not
+ * in start()'s public options.
  */
-export function startWithProcessEnv(c: Container, processEnv: string[], signal?: AbortSignal): Promise<void> {
-  return startWithEnv(c, processEnv, signal)
+export function startWithProcessEnv(c: Container, extras: StartExtras, signal?: AbortSignal): Promise<void> {
+  return startWithExtras(c, extras, signal)
 }
 
 /** This process's views of stopped containers, by container directory. */
@@ -192,21 +205,21 @@ export class Container implements AsyncDisposable {
       signal?: AbortSignal
     } = {},
   ): Promise<void> {
-    return this.startWith(opts.signal, [])
+    return this.startWith(opts.signal, {})
   }
 
   static {
     // The one way in for startWithProcessEnv (below): the option stays out of start()'s public type.
-    startWithEnv = (c, processEnv, signal) => c.startWith(signal, processEnv)
+    startWithExtras = (c, extras, signal) => c.startWith(signal, extras)
   }
 
-  /** start(), its program given `processEnv` too (see startWithProcessEnv). */
-  private startWith(signal: AbortSignal | undefined, processEnv: string[]): Promise<void> {
-    return this.runtime.starts.track(`start container ${this.name}`, () => this.startHere(signal, 0, processEnv))
+  /** start(), with the builder's `extras` (see startWithProcessEnv). */
+  private startWith(signal: AbortSignal | undefined, extras: StartExtras): Promise<void> {
+    return this.runtime.starts.track(`start container ${this.name}`, () => this.startHere(signal, 0, extras))
   }
 
-  /** A start; `restartCount` is the restart policy's count for this run (0 for a start by hand); `processEnv` as startWithProcessEnv's. */
-  private async startHere(signal: AbortSignal | undefined, restartCount = 0, processEnv: string[] = []): Promise<void> {
+  /** A start; `restartCount` is the restart policy's count for this run (0 for a start by hand); `extras` as startWithProcessEnv's. */
+  private async startHere(signal: AbortSignal | undefined, restartCount = 0, extras: StartExtras = {}): Promise<void> {
     const what = `starting container ${this.name}`
     throwIfAborted(signal, what)
     // Without the record: a removed container's start fails at the lock, ENOCONTAINER too.
@@ -216,16 +229,17 @@ export class Container implements AsyncDisposable {
     try {
       // The lock's previous holder may have been a start in another process.
       const now = this.ask('start', { record: true })
-      if (now.answer === 'proceed') await this.launch(now.record!, signal, what, restartCount, processEnv)
+      if (now.answer === 'proceed') await this.launch(now.record!, signal, what, restartCount, extras)
     } finally {
       unlock()
     }
   }
 
   /** The start itself, holding the layer lock. */
-  private async launch(record: ContainerRecord, signal: AbortSignal | undefined, what: string, restartCount: number, processEnv: string[]): Promise<void> {
+  private async launch(record: ContainerRecord, signal: AbortSignal | undefined, what: string, restartCount: number, extras: StartExtras): Promise<void> {
     const paths = this.paths()
     fs.rmSync(paths.exit, { force: true })
+    const lastMount = isLastMount(record, extras.lastMount)
     let shim: Shim | undefined
     let pid = 0
     try {
@@ -242,12 +256,12 @@ export class Container implements AsyncDisposable {
           devices: containerDevicePolicy(record, devices),
         })
         stamp('node: cgroup prepared')
-        const spec = this.runSpec(record, image, netns.choice, cgroups, devices, processEnv)
+        const spec = this.runSpec(record, image, netns.choice, cgroups, devices, { processEnv: extras.processEnv, lastMount })
         if (spec.userns) this.runtime.userIds?.checkUser(spec.userns, spec.process, record.config.user)
         stamp('node: spec built')
         const encoded = encodeRunSpec(spec)
         stamp('node: spec encoded')
-        shim = (await Shim.forRun()).send(encoded, processEnv)
+        shim = (await Shim.forRun()).send(encoded, extras.processEnv)
         stamp('node: spec sent')
         // The shim opens the namespace by path before it reports: keep our fd until then.
         pid = await shim.hold(untilAborted(shim.started, signal, what, shim))
@@ -265,6 +279,7 @@ export class Container implements AsyncDisposable {
         shim.kill() // a program already running ends with its failed start
         await shim.hold(shim.closed)
       }
+      if (lastMount) clearVolatileMark(this.runtime, paths.work)
       await releaseRun(this.runtime, this.id)
       throw this.removedMeanwhile(err, 'while it was starting')
     }
@@ -392,13 +407,13 @@ export class Container implements AsyncDisposable {
     return commitLayer(this.runtime, this.runtime.images.resolve(record.imageId), this.paths().upper, record, opts)
   }
 
-  private runSpec(record: ContainerRecord, image: ImageRecord, netns: NetnsChoice, cgroups?: CgroupSetup, devices?: HostDevice[], processEnv?: string[]): RunSpec {
+  private runSpec(record: ContainerRecord, image: ImageRecord, netns: NetnsChoice, cgroups?: CgroupSetup, devices?: HostDevice[], start: StartExtras = {}): RunSpec {
     const featureMounts: MountOp[] = toMountOps(record.mounts ?? [])
     const userns = this.runtime.userIds?.forStart(record.hostConfig.usernsMode === 'keep-id')
     const imageLayers = this.runtime.images.mountLayerDirs(image)
     // Rootless, the image's /etc belongs to a subordinate id: the shim makes the mount points in the writable layer.
     const layerDirs = this.runtime.rootless ? imageLayers : withInitLayer(this.runtime.root, imageLayers)
-    return buildRunSpec({ record, image, layerDirs, paths: this.paths(), netns, featureMounts, cgroups, devices, userns, processEnv })
+    return buildRunSpec({ record, image, layerDirs, paths: this.paths(), netns, featureMounts, cgroups, devices, userns, ...start })
   }
 
   /**

@@ -76,6 +76,8 @@ export function buildRunSpec(opts: {
   userns?: { kind: UsernsKind; path?: string; nested?: NestedMaps }
   /** Variables for this start's program only, over the record's (a build's secrets): in the spec sent to the shim, never in the record. */
   processEnv?: string[]
+  /** This start is the layer's last mount (see RootfsSpec.volatile): its container is removed once the program ends. */
+  lastMount?: boolean
 }): RunSpec {
   const { record: r, paths: p } = opts
   const privileged = r.hostConfig.privileged
@@ -93,7 +95,7 @@ export function buildRunSpec(opts: {
   const layers = [p.upper, ...opts.layerDirs]
   requireOverlayFits(opts.layerDirs, p.upper, p.work)
   return {
-    rootfs: { mergedDir: p.merged, lowerDirs: opts.layerDirs, upperDir: p.upper, workDir: p.work, readOnly: r.hostConfig.readonlyRootfs },
+    rootfs: { mergedDir: p.merged, lowerDirs: opts.layerDirs, upperDir: p.upper, workDir: p.work, readOnly: r.hostConfig.readonlyRootfs, volatile: !!opts.lastMount },
     mounts,
     process: {
       ...processSpec({

@@ -46,6 +46,12 @@ export interface RootfsSpec {
   upperDir: string
   workDir: string
   readOnly: boolean
+  /**
+   * Mount the overlay `volatile` (Linux 5.10+): its unmount skips syncing the upper dir's filesystem.
+   * Only for a root never mounted again (a remount fails until work/work/incompat/volatile is removed),
+   * whose writes need not survive a host crash; a kernel that refuses the option mounts without it.
+   */
+  volatile?: boolean
 }
 
 /** The process to run and its identity. */
@@ -237,6 +243,7 @@ export const mountFallbacks = { force: false }
 /** Encodes a run spec for `mc-shim run`. */
 export function encodeRunSpec(s: RunSpec): Buffer {
   const t = ['rootfs', s.rootfs.mergedDir, 'upper', s.rootfs.upperDir, 'work', s.rootfs.workDir, 'readonly', s.rootfs.readOnly ? '1' : '0']
+  if (s.rootfs.volatile) t.push('volatile', '1')
   for (const l of s.rootfs.lowerDirs) t.push('lower', l)
   t.push(...cgroupTokens(s.cgroups), ...usernsTokens(s.userns, s.usernsPath))
   t.push('clone', String(withoutCgroupns(s.cloneFlags, s.cgroups)), 'lo', s.loopbackUp ? '1' : '0', 'init', s.init ? '1' : '0')

@@ -222,9 +222,10 @@ describe('namespaces, rootfs and process', () => {
     expect(fd.cloneFlags & CLONE_NEWNET).toBe(0)
     expect(fd.netnsPath).toBe(`/proc/${process.pid}/fd/42`)
   })
-  test('overlay of the layers under the upper dir; readOnly follows readonlyRootfs', () => {
-    expect(spec(record()).rootfs).toEqual({ mergedDir: paths.merged, lowerDirs: [layer], upperDir: paths.upper, workDir: paths.work, readOnly: false })
+  test('overlay of the layers under the upper dir; readOnly follows readonlyRootfs; volatile only for the last mount', () => {
+    expect(spec(record()).rootfs).toEqual({ mergedDir: paths.merged, lowerDirs: [layer], upperDir: paths.upper, workDir: paths.work, readOnly: false, volatile: false })
     expect(spec(record({ readonlyRootfs: true })).rootfs.readOnly).toBe(true)
+    expect(buildRunSpec({ record: record(), image, layerDirs: [layer], paths, netns: { kind: 'own' }, featureMounts: [], lastMount: true }).rootfs.volatile).toBe(true)
   })
   test('args are entrypoint then cmd; cwd, hostname and environment as Docker sets them', () => {
     const p = spec(record()).process

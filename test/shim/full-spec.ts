@@ -35,7 +35,7 @@ const cloneFlags = 0x7c020000 | CLONE_NEWCGROUP
 /** A run spec with every field set, its output as given. */
 export function fullRunSpec(output: OutputSpec): RunSpec {
   return {
-    rootfs: { mergedDir: '/var/lib/mc/merged', lowerDirs: ['/layers/top', '/layers/base'], upperDir: '/var/lib/mc/upper', workDir: '/var/lib/mc/work', readOnly: true },
+    rootfs: { mergedDir: '/var/lib/mc/merged', lowerDirs: ['/layers/top', '/layers/base'], upperDir: '/var/lib/mc/upper', workDir: '/var/lib/mc/work', readOnly: true, volatile: true },
     mounts: [
       { kind: 'mount', type: 'tmpfs', source: 'tmpfs', target: '/tmp', flags: 0x406, data: 'mode=1777,size=65536k', extra: 1 | 2 | 4 | 8 },
       { kind: 'mount', type: 'bind', source: '/host/dir', target: '/data', flags: 0x5000 },
@@ -81,6 +81,7 @@ export interface DecodedSpec {
   upper: string | null
   work: string | null
   readonly_root: number
+  volatile_upper: number
   clone_flags: number
   netns_path: string | null
   stdio: (string | null)[]
@@ -143,7 +144,7 @@ const decodedProcess = {
 
 /** The fields a run spec leaves unset. */
 const noRun = {
-  rootfs: null, lowers: [], upper: null, work: null, readonly_root: 0, clone_flags: 0, netns_path: null, stdio: [null, null, null], log_path: null,
+  rootfs: null, lowers: [], upper: null, work: null, readonly_root: 0, volatile_upper: 0, clone_flags: 0, netns_path: null, stdio: [null, null, null], log_path: null,
   log_max_size: 0, log_max_files: 0, detach: 0, exit_file: null, init: 0, loopback_up: 0, hold: 0, legacy_mounts: 0, ops: [], hostname: null,
 }
 
@@ -157,6 +158,7 @@ export function decodedRunSpec(output: OutputSpec): DecodedSpec {
     upper: '/var/lib/mc/upper',
     work: '/var/lib/mc/work',
     readonly_root: 1,
+    volatile_upper: 1,
     clone_flags: cloneFlags & ~CLONE_NEWCGROUP, // the child enters the cgroup namespace after joining its cgroups
     netns_path: '/proc/4242/fd/19',
     stdio: ['/dev/null', log ? null : (output as { stdout: string }).stdout, log ? null : (output as { stderr: string }).stderr],
