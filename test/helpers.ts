@@ -140,3 +140,14 @@ export function processRuns(pid: number): boolean {
     return false
   }
 }
+
+/** Whether a mountinfo line's super options (after " - <type> <source> ") say volatile: "volatile", or "fsync=volatile" since Linux 6.6. */
+export function mountIsVolatile(line: string): boolean {
+  const options = superOptions(line)
+  return options.includes('volatile') || options.includes('fsync=volatile')
+}
+
+/** The super options of a mountinfo line. */
+export function superOptions(line: string): string[] {
+  return line.split(' - ')[1].trim().split(' ')[2].split(',')
+}

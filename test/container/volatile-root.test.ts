@@ -9,7 +9,7 @@ import * as os from 'node:os'
 import * as path from 'node:path'
 import { Container, Image, run, type Runtime } from '../../lib'
 import { mountFallbacks } from '../../lib/shim/spec'
-import { runOutput, text, useRuntime } from '../helpers'
+import { mountIsVolatile, runOutput, text, useRuntime } from '../helpers'
 import { useBuildContexts } from '../tools/build-context'
 
 let runtime: Runtime
@@ -19,12 +19,6 @@ afterEach(() => (mountFallbacks.force = false))
 
 /** The root's line of the container's own /proc/self/mountinfo. */
 const rootLine = ['sh', '-c', "grep ' / / ' /proc/self/mountinfo"]
-
-/** Whether a mountinfo line's super options (after " - <type> <source> ") say volatile: "volatile", or "fsync=volatile" since Linux 6.6. */
-function isVolatile(line: string): boolean {
-  const options = line.split(' - ')[1].trim().split(' ')[2].split(',')
-  return options.includes('volatile') || options.includes('fsync=volatile')
-}
 
 describe.each([
   ['the new mount API', false],
@@ -36,7 +30,7 @@ describe.each([
     expect(await c.wait()).toEqual({ exitCode: 0 })
     const line = await text(c.logs())
     expect(line).toContain(' - overlay ')
-    expect(isVolatile(line)).toBe(true)
+    expect(mountIsVolatile(line)).toBe(true)
   })
 
   test("a container without rm is not volatile: stopped and started again, it runs and keeps its files", async () => {
@@ -44,7 +38,7 @@ describe.each([
     const c = await run('bb', ['sh', '-c', "grep ' / / ' /proc/self/mountinfo; test -e /kept && cat /kept || echo written > /kept"], { runtime, network: 'none' })
     try {
       expect(await c.wait()).toEqual({ exitCode: 0 })
-      expect(isVolatile(await text(c.logs()))).toBe(false)
+      expect(mountIsVolatile(await text(c.logs()))).toBe(false)
       const work = (await c.inspect()).graphDriver.data.workDir
       expect(fs.existsSync(path.join(work, 'work/incompat'))).toBe(false)
       await c.start()
@@ -73,8 +67,8 @@ test('an rm: true container committed before it exits gives an image with its fi
 test("an Image.build RUN step's root overlay is volatile; the built image's containers are not", async () => {
   const img = await Image.build(context({}), { runtime, network: 'none', noCache: true, dockerfile: { content: "FROM bb\nRUN grep ' / / ' /proc/self/mountinfo > /out\n" } })
   try {
-    expect(isVolatile(await runOutput(runtime, img.id, ['cat', '/out']))).toBe(true)
-    expect(isVolatile(await runOutput(runtime, img.id, rootLine))).toBe(false)
+    expect(mountIsVolatile(await runOutput(runtime, img.id, ['cat', '/out']))).toBe(true)
+    expect(mountIsVolatile(await runOutput(runtime, img.id, rootLine))).toBe(false)
   } finally {
     await img.remove()
   }
@@ -87,7 +81,7 @@ test('a created rm: true container whose files were copied in before its start i
   expect(await c.wait()).toEqual({ exitCode: 0 })
   const [given, line] = (await text(c.logs())).split('\n')
   expect(given).toBe('given')
-  expect(isVolatile(line)).toBe(true)
+  expect(mountIsVolatile(line)).toBe(true)
 })
 
 test('an rm: true container whose start failed (its program missing) starts again once it is there', async () => {

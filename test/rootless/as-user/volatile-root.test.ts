@@ -6,7 +6,7 @@ import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { Container, run, type Runtime } from '../../../lib'
-import { busyboxImage, destroyRuntime, tempRuntime, text } from '../../helpers'
+import { busyboxImage, destroyRuntime, mountIsVolatile, superOptions, tempRuntime, text } from '../../helpers'
 
 let rt: Runtime
 beforeAll(async () => {
@@ -16,11 +16,10 @@ beforeAll(async () => {
 })
 afterAll(() => destroyRuntime(rt))
 
-/** Whether the root's line of a container's mountinfo says volatile ("fsync=volatile" since Linux 6.6). */
+/** Whether the root's line of a container's mountinfo says volatile; it is a userxattr overlay either way. */
 function rootIsVolatile(mountinfo: string): boolean {
-  const options = mountinfo.split(' - ')[1].trim().split(' ')[2].split(',')
-  expect(options).toContain('userxattr')
-  return options.includes('volatile') || options.includes('fsync=volatile')
+  expect(superOptions(mountinfo)).toContain('userxattr')
+  return mountIsVolatile(mountinfo)
 }
 
 test("an rm: true container's userxattr overlay is volatile; a container without rm's is not", async () => {
