@@ -60,7 +60,7 @@ import { stamp } from '../util/start-trace'
 import { optionsObject } from '../util/options-object'
 import { SharedViews, type FilesystemView } from './fs-views'
 
-/** Set by Container's static block: start() with variables for the program only. */
+/** Set by Container's static block: start() with the builder's {@link StartExtras}. */
 let startWithExtras: (c: Container, extras: StartExtras, signal: AbortSignal | undefined) => Promise<void>
 
 /** What the builder's start of a RUN container adds to start(). */
