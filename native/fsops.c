@@ -36,6 +36,7 @@
 #define MC_LINKCHECK 2      /* mc_copy_file: return 1 without copying when the source has st_nlink > 1 */
 #define MC_ALLOW_DEV 4      /* mc_copy_special: device nodes allowed */
 #define MC_SYNC_LIMIT 8     /* mc_copy_file: return 2 with the fds open when the file is larger than out[0] */
+#define MC_XATTRS 16        /* mc_copy_file / mc_finish_file / mc_copy_meta: a layer's user.* and trusted.* attributes too */
 
 #define NEG_ERRNO (errno ? -errno : -EIO)
 
@@ -165,9 +166,9 @@ int mc_write_file(int dirfd, const char *name, const uint8_t *data, int64_t len,
   return r;
 }
 
-/* Copies owner (with MC_OWNER; a refused chown is skipped), mode, file capabilities and times of srcfd onto dstfd (both opened files or dirs). */
+/* Copies owner (with MC_OWNER; a refused chown is skipped), a layer's attributes (with MC_XATTRS), mode, file capabilities and times of srcfd onto dstfd (both opened files or dirs). */
 int mc_copy_meta(int srcfd, int dstfd, int flags) {
-  int meta = MC_META_CAPS | ((flags & MC_OWNER) ? MC_META_OWNER | MC_META_OWNER_IF_LET : 0);
+  int meta = MC_META_CAPS | ((flags & MC_OWNER) ? MC_META_OWNER | MC_META_OWNER_IF_LET : 0) | ((flags & MC_XATTRS) ? MC_META_XATTRS : 0);
   return mc_meta_copy(srcfd, dstfd, meta) ? NEG_ERRNO : 0;
 }
 

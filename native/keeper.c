@@ -20,7 +20,8 @@
  *   verbs    mapped                  the maps are written: check them
  *            chown <dir> <record>... owners and set-id modes of <dir>'s entries (own_entry's records)
  *            rmtree <path>           remove <path> and everything below it
- *            chownat <record>...     with a directory fd: chown's records below it
+ *            chownat <record>...     with a directory fd: chown's records below it (crossing the
+ *                                    container's mounts there, as a root runtime's copy does)
  *            netns                   unshare the runtime's network namespace (once; lo up): Node
  *                                    reaches it as /proc/<keeper>/ns/net, owned by ns/user
  *            mknetns                 a new network namespace for a container, owned by the keeper's
@@ -54,6 +55,9 @@
  *            getxattr <name>         with an open file or directory: its user.* attribute <name>
  *                                    (overlay's user.overlay.opaque on a commit's directory only
  *                                    another id may read), hex on the "OK" line; at most 512 bytes
+ *            setxattr <name> <hex>   with an open file or directory: its user.* attribute <name> set
+ *                                    to the bytes <hex> (an archive's, on a directory merged into one
+ *                                    of another id, or left without write permission by its mode)
  * New verbs (fds sent back with SCM_RIGHTS on the answer...) are additions
  * to this table, not a new channel.
  * EOF on fd 3 (Runtime.close(), or the owner's death) ends the keeper;
@@ -172,6 +176,12 @@ static int read_request(char **blob, char **end, char *fields[MAX_FIELDS]) {
 
 /* Below a layer's directory: never leaving it, nor following a symlink (the layer's content is untrusted). */
 #define IN_LAYER (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV)
+/*
+ * Below a putArchive's landing directory in a container: the same, but across the container's own mounts
+ * there (a volume, a tmpfs), whose entries a root runtime's copy gives their owners too. Those mounts are
+ * the container's, reached through its root: what the container's root may chown, nothing of the host's.
+ */
+#define IN_LANDING (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS)
 
 /* The parent directory of `rel` (resolved from dirfd with openat2's `resolve`), and its last component in *base. */
 static int open_parent(int dirfd, const char *rel, const char **base, unsigned long long resolve) {
@@ -217,7 +227,7 @@ static int set_caps(int pfd, const char *base, const unsigned char *caps, int n)
  * dir>\0". The owner first, then the mode when it has set-id bits (chown cleared them), then the file's
  * capabilities. An entry gone since (a later whiteout) is skipped.
  */
-static int own_entry(int dirfd, const char *record) {
+static int own_entry(int dirfd, const char *record, unsigned long long resolve) {
   unsigned uid, gid, mode;
   int used = 0;
   /* One space before the path, which may itself begin with spaces. */
@@ -235,7 +245,7 @@ static int own_entry(int dirfd, const char *record) {
     return -1;
   }
   const char *base;
-  int pfd = open_parent(dirfd, record + used + 1, &base, IN_LAYER);
+  int pfd = open_parent(dirfd, record + used + 1, &base, resolve);
   if (pfd < 0) return errno == ENOENT ? 0 : -1;
   int r = fchownat(pfd, base, uid, gid, AT_SYMLINK_NOFOLLOW);
   if (r == 0 && (mode & 06000)) r = mc_chmod_nofollow(pfd, base, mode); /* the set-id bits the chown cleared */
@@ -246,18 +256,18 @@ static int own_entry(int dirfd, const char *record) {
   return r < 0 && errno != ENOENT ? -1 : 0;
 }
 
-/* The records from `p` to `end` below `dirfd`, one pass; answers how many were done, or the first failure. */
-static void own_entries(int dirfd, const char *shown, const char *p, const char *end) {
+/* The records from `p` to `end` below `dirfd` (resolved with `resolve`), one pass; answers how many were done, or the first failure. */
+static void own_entries(int dirfd, const char *shown, const char *p, const char *end, unsigned long long resolve) {
   long done = 0;
   for (; p < end; p += strlen(p) + 1, done++)
-    if (own_entry(dirfd, p) < 0) return answer("E %d\tchown %s: %.200s", errno, shown, p);
+    if (own_entry(dirfd, p, resolve) < 0) return answer("E %d\tchown %s: %.200s", errno, shown, p);
   answer("OK %ld", done);
 }
 
 static void chown_pass(const char *dir, const char *p, const char *end) {
   int dirfd = open(dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (dirfd < 0) return answer_errno(errno, "open", dir);
-  own_entries(dirfd, dir, p, end);
+  own_entries(dirfd, dir, p, end, IN_LAYER);
   close(dirfd);
 }
 
@@ -545,6 +555,21 @@ static void get_xattr(char **f, int n) {
 }
 
 /*
+ * An archive's user.* attribute on a directory or file the user may not write as its owner would (a directory
+ * merged into one of another id, given the archive's mode 0500 first): root of the namespace writes it on the
+ * fd Node opened, as a root runtime's extraction does with CAP_DAC_OVERRIDE. user.* only, as getxattr.
+ */
+#define XATTR_VALUE_MAX 65536 /* the kernel's XATTR_SIZE_MAX */
+static void set_xattr(char **f, int n) {
+  if (n != 3 || passed_count != 1 || strncmp(f[1], "user.", 5)) return answer("E %d\tbad %s request (%d fields, %d fds)", EINVAL, f[0], n, passed_count);
+  static unsigned char value[XATTR_VALUE_MAX];
+  int len = unhex(f[2], strlen(f[2]), value, sizeof(value));
+  if (len < 0) return answer("E %d\tbad %s value for %.100s", EINVAL, f[0], f[1]);
+  if (fsetxattr(passed_fd[0], f[1], value, (size_t)len, 0) < 0) return answer_errno(errno, "fsetxattr", f[1]);
+  answer("OK");
+}
+
+/*
  * A copy that replaced another id's non-empty directory with a file (RENAME_EXCHANGE into the landing
  * directory): the old directory now sits in the copy's stage, and its entries are another id's to
  * remove. Only the fd Node sent (the stage, resolved confined) and a single name are used.
@@ -562,7 +587,7 @@ static __attribute__((noreturn)) void serve(void) {
     if (!strcmp(f[0], "mapped") && n == 1) check_mapped();
     else if (!strcmp(f[0], "chown") && n >= 2) chown_pass(f[1], n > 2 ? f[2] : end, end);
     /* A putArchive's landing directory (its fd, resolved confined), once merged: the archive's owners, each record below it (IN_LAYER). */
-    else if (!strcmp(f[0], "chownat") && passed_count == 1) own_entries(passed_fd[0], "(landing directory)", n > 1 ? f[1] : end, end);
+    else if (!strcmp(f[0], "chownat") && passed_count == 1) own_entries(passed_fd[0], "(landing directory)", n > 1 ? f[1] : end, end, IN_LANDING);
     else if (!strcmp(f[0], "rmtree") && n == 2 && f[1][0] == '/') remove_tree(f[1]);
     else if (!strcmp(f[0], "netns") && n == 1) hold_netns();
     else if (!strcmp(f[0], "mknetns") && n == 1) make_netns();
@@ -571,6 +596,7 @@ static __attribute__((noreturn)) void serve(void) {
     else if (!strcmp(f[0], "openread") || !strcmp(f[0], "openpath")) open_read(f, n);
     else if (!strcmp(f[0], "openin")) open_in(f, n);
     else if (!strcmp(f[0], "getxattr")) get_xattr(f, n);
+    else if (!strcmp(f[0], "setxattr")) set_xattr(f, n);
     else if (!strcmp(f[0], "rmtreeat")) remove_tree_at(f, n);
     else if (!strcmp(f[0], "copymeta")) copy_meta(f, n);
     else if (!strcmp(f[0], "openeach")) open_each(f, n, end);

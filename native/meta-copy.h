@@ -12,14 +12,18 @@
 #define MC_META_OWNER 1         /* copy uid/gid */
 #define MC_META_OWNER_IF_LET 2  /* with MC_META_OWNER: a chown refused (EPERM: unprivileged, EINVAL: unmapped id) is skipped */
 #define MC_META_CAPS 4          /* a regular file's security.capability too (a refusing filesystem or privilege is skipped) */
+#define MC_META_XATTRS 8        /* the user.* and trusted.* attributes a layer keeps too (overlay's own marks excepted, as
+                                   lib/files/xattrs.ts's layerXattr; a refusing filesystem or privilege is skipped) */
 
 /* Whether a chown's result r is success or a refusal MC_META_OWNER_IF_LET skips (errno read as set by it). */
 int mc_chown_ok(int r);
 
 /*
- * Copies srcfd's owner (MC_META_OWNER), mode, capabilities (MC_META_CAPS) and
- * times onto dstfd, in that order: chown clears set-id bits and capabilities,
- * and the times go last. Returns NULL, or the name of the call that failed
+ * Copies srcfd's owner (MC_META_OWNER), attributes (MC_META_XATTRS), mode,
+ * capabilities (MC_META_CAPS) and times onto dstfd, in that order: chown
+ * clears set-id bits and capabilities, a mode without write permission would
+ * refuse user.* attributes to an owner without DAC override (a rootless
+ * runtime's user), and the times go last. Returns NULL, or the name of the call that failed
  * ("fstat" reads the source, every other one writes the destination) with
  * errno set.
  */

@@ -169,9 +169,7 @@ async function extractInto(
       merging = true
       await mergeInto(stagefd, landing, {
         owner: true,
-        rename: writes.rename,
-        copyMeta: writes.copyMeta,
-        removeTree: writes.removeTree,
+        writes,
         reads,
         noOverwriteDirNonDir: opts.noOverwriteDirNonDir,
         describe: (rel) => side.display(path.posix.join(dirPath, rel)),

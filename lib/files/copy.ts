@@ -229,9 +229,7 @@ async function place(srcSide: Side, src: Source, p: Plan, opts: CopyOptions, src
       merging = true
       await mergeInto(stagefd, landing, {
         owner,
-        rename: writes.rename,
-        copyMeta: writes.copyMeta,
-        removeTree: writes.removeTree,
+        writes,
         reads: dstReads,
         describe: (rel) => `${p.where}/${rel}`,
         dirNonDir: (rel) => new DirNonDirError(`${p.where}/${rel}`),

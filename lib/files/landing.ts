@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { AT_REMOVEDIR, close, copyMeta, listdir, mkdirat, renameat2, unlinkat, type Name } from '../sys/fsops'
+import { AT_REMOVEDIR, close, copyMeta, fsetxattr, listdir, mkdirat, renameat2, unlinkat, type Name } from '../sys/fsops'
 import { openDirThrough, type SourceReads } from './source-reads'
 import type { OwnerLedger } from './owner-ledger'
 import { removeTree, removeTreeQuietly } from './tree'
@@ -27,6 +27,8 @@ export interface LandingWrites {
   copyMeta(srcfd: number, dstfd: number, flags: number): void
   /** Removes `name` in `dirfd` and everything below it (the old directory a copy replaced with a file, in the stage). */
   removeTree(dirfd: number, name: Name): void
+  /** fsetxattr(2) of an archive's attribute on an open file or directory (one merged into a directory of another id). */
+  setXattr(fd: number, name: string, value: Buffer): void
   /**
    * Gives the entries below the landing directory `landingfd`, once merged there, the owners an archive named, which the
    * caller could not (a rootless runtime's: other ids inside are subordinate ids); undefined where the extraction's own
@@ -44,6 +46,7 @@ export const directWrites: LandingWrites = {
   rmdir: (dirfd, name) => unlinkat(dirfd, name, AT_REMOVEDIR),
   copyMeta,
   removeTree,
+  setXattr: fsetxattr,
 }
 
 /**

@@ -25,7 +25,6 @@ import {
   listdir,
   openat,
   openRegular,
-  renameat2,
   unlinkat,
   nameStr,
   type DirEntry,
@@ -36,8 +35,9 @@ import { DirChain } from './dir-chain'
 import { ReadOnlyError, UnsafeEntryError } from './errors'
 import { isDir, lstatAt } from './resolve'
 import { readXattrs, writeXattrs } from './xattrs'
-import { lstatThrough, pushThrough, type SourceReads } from './source-reads'
-import { TreeCopier, removeTree, removeTreeQuietly, tempName } from './tree'
+import { openDirThrough, lstatThrough, pushThrough, type SourceReads } from './source-reads'
+import { directWrites, removeStageQuietly, type LandingWrites } from './landing'
+import { TreeCopier, removeTree, tempName } from './tree'
 
 /** How {@link mergeInto} treats what it meets in the destination. */
 export interface MergeOptions {
@@ -57,12 +57,12 @@ export interface MergeOptions {
    * only another id may search); by default the caller's own calls.
    */
   reads?: SourceReads
-  /** Renames an entry into the destination (default renameat2; see ./landing for a rootless runtime's). */
-  rename?: (fromDir: number, from: Name, toDir: number, to: Name, flags: number) => void
-  /** Gives a merged directory the staged one's metadata (default copyMeta; see ./landing for a rootless runtime's: the directory may be another id's). */
-  copyMeta?: (srcfd: number, dstfd: number, flags: number) => void
-  /** Removes the destination's old directory once exchanged into the stage (default removeTree; see ./landing: it may be another id's). */
-  removeTree?: (dirfd: number, name: Name) => void
+  /**
+   * The writes made in the destination's directories (default the calls themselves; see ./landing for a rootless runtime's,
+   * made by its keeper where the directory is another id's): entries renamed in, a merged directory's metadata and
+   * attributes, an old directory removed once exchanged into the stage, a cross-mount entry's own directory.
+   */
+  writes?: LandingWrites
   /** Names a destination path in messages. */
   describe: (rel: string) => string
   /** Throws DirNonDirError for `rel`. */
@@ -142,15 +142,16 @@ async function mergeEntry(src: DirChain, dst: DirChain, name: Name, r: string, o
     return undefined
   }
   // A directory and a non-directory: swap them atomically, then drop the old one.
+  const writes = opts.writes ?? directWrites
   try {
-    ;(opts.rename ?? renameat2)(stagefd, name, destfd, name, RENAME_EXCHANGE)
+    writes.rename(stagefd, name, destfd, name, RENAME_EXCHANGE)
   } catch (err) {
     if (errnoOf(err) !== 'EXDEV') throw err
-    removeTree(destfd, name)
+    writes.removeTree(destfd, name)
     await moveEntry(stagefd, name, destfd, name, RENAME_NOREPLACE, opts)
     return undefined
   }
-  ;(opts.removeTree ?? removeTree)(stagefd, name)
+  writes.removeTree(stagefd, name)
   return undefined
 }
 
@@ -191,8 +192,9 @@ function descendBoth(src: DirChain, dst: DirChain, name: Name, r: string, target
 /** After its entries were merged: the destination takes the staged directory's metadata (not a followed link's target, not an implied one), and the staged one goes. */
 function finishMergedDir(src: DirChain, dst: DirChain, level: MergeLevel, opts: MergeOptions): void {
   if (!level.followed && !opts.keepDestMeta?.(level.rel)) {
-    ;(opts.copyMeta ?? copyMeta)(src.top(), dst.top(), opts.owner ? MC_OWNER : 0)
-    writeXattrs(dst.top(), readXattrs(src.top()), level.rel)
+    const writes = opts.writes ?? directWrites
+    writes.copyMeta(src.top(), dst.top(), opts.owner ? MC_OWNER : 0)
+    writeXattrs(dst.top(), readXattrs(src.top()), level.rel, writes.setXattr)
   }
   src.pop()
   dst.pop()
@@ -255,9 +257,9 @@ function writableOrThrow(fd: number, what: string): void {
 
 /** Renames (or, across mounts, copies then renames) `sname` to `dname`. */
 async function moveEntry(sdir: number, sname: Name, ddir: number, dname: Name, flags: number, opts: MergeOptions, sst?: RawStat, dst?: RawStat): Promise<void> {
-  const rename = opts.rename ?? renameat2
+  const writes = opts.writes ?? directWrites
   try {
-    rename(sdir, sname, ddir, dname, flags)
+    writes.rename(sdir, sname, ddir, dname, flags)
     return
   } catch (err) {
     const e = errnoOf(err)
@@ -269,16 +271,33 @@ async function moveEntry(sdir: number, sname: Name, ddir: number, dname: Name, f
     }
     if (e !== 'EXDEV') throw err
   }
-  const tmp = tempName()
-  const copier = new TreeCopier(ddir, { owner: opts.owner, allowDevices: true, describe: opts.describe })
-  try {
-    await copier.copy(sdir, sname, ddir, tmp, tmp)
-    rename(ddir, tmp, ddir, dname, flags)
-  } catch (err) {
-    removeTreeQuietly(ddir, tmp)
-    throw err
-  }
+  await copyAcross(sdir, sname, ddir, dname, flags, opts)
   removeTree(sdir, sname)
+}
+
+/**
+ * `sname` copied onto the destination's mount (the stage is on another: a volume or tmpfs inside the landing
+ * directory), then renamed to `dname`. The copy is written in a directory of its own made there through the
+ * writes, the caller's (a rootless runtime's keeper makes it where the destination is another id's, and it is
+ * the user's all the same): only that mkdir, the rename out of it and its removal touch the destination.
+ */
+async function copyAcross(sdir: number, sname: Name, ddir: number, dname: Name, flags: number, opts: MergeOptions): Promise<void> {
+  const writes = opts.writes ?? directWrites
+  const own = tempName('.mc-cross-')
+  writes.mkdir(ddir, own, 0o700)
+  let ownfd = -1
+  try {
+    ownfd = openDirThrough(opts.reads, ddir, own)
+    const copier = new TreeCopier(ownfd, { owner: opts.owner, xattrs: true, allowDevices: true, describe: opts.describe })
+    await copier.copy(sdir, sname, ownfd, sname, nameStr(sname))
+    writes.rename(ownfd, sname, ddir, dname, flags)
+    writes.rmdir(ddir, own)
+  } catch (err) {
+    removeStageQuietly(ddir, own, writes, ownfd)
+    throw err
+  } finally {
+    if (ownfd >= 0) close(ownfd)
+  }
 }
 
 function rewriteInPlace(sdir: number, sname: Name, ddir: number, dname: Name, owner: boolean): void {

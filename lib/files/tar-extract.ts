@@ -94,12 +94,23 @@ function setDirMeta(dirfd: number, resolve: number, dirs: [string, EntryHeader][
   try {
     for (const [rel, h] of dirs) {
       const fd = chain.open(rel.split('/'))
-      setMeta(fd, '', { uid: chown?.uid ?? h.uid ?? 0, gid: chown?.gid ?? h.gid ?? 0, mode: (h.mode ?? 0o755) & 0o7777, mtime: h.mtime ?? new Date() })
-      writeXattrs(fd, h.xattrs, rel)
+      setMetaAndXattrs(fd, { uid: chown?.uid ?? h.uid ?? 0, gid: chown?.gid ?? h.gid ?? 0, mode: (h.mode ?? 0o755) & 0o7777, mtime: h.mtime ?? new Date() }, h.xattrs, rel)
     }
   } finally {
     chain.close()
   }
+}
+
+/**
+ * An opened entry's metadata and attributes: its owner first (chown clears security.capability), then the attributes,
+ * then the mode and mtime. A mode without write permission (0444, 0500) would refuse user.* attributes to an owner
+ * without DAC override (a rootless runtime's user: a root runtime passes either way), so they go in before it.
+ */
+function setMetaAndXattrs(fd: number, meta: { uid: number; gid: number; mtime: Date; mode: number }, xattrs: Xattrs | undefined, rel: string): void {
+  if (!xattrs?.size) return setMeta(fd, '', meta)
+  setMeta(fd, '', { uid: meta.uid, gid: meta.gid })
+  writeXattrs(fd, xattrs, rel)
+  setMeta(fd, '', { mode: meta.mode, mtime: meta.mtime })
 }
 
 /** Gives a header read with latin1 names its names as ./byte-names strings (PAX ones from `raw`), and its xattrs when `xattrs`. */
@@ -173,7 +184,7 @@ export interface EntryTarget {
  * node when the caller allows them) as `name` in `pfd`, which must not
  * exist; a directory only has its metadata deferred (pushed onto `dirs`).
  * Hard links must point at an earlier entry. Xattrs (when read) are set
- * after the owner and mode, since chown clears security.capability.
+ * after the owner, since chown clears security.capability, and before the mode.
  */
 async function writeEntry(t: EntryTarget, entry: TarEntry, meta: { uid: number; gid: number; mtime: Date; mode: number }, rel: string, dirs: [string, EntryHeader][]): Promise<void> {
   const h = entry.header
@@ -196,8 +207,7 @@ async function writeEntry(t: EntryTarget, entry: TarEntry, meta: { uid: number; 
           if (small) writeAllSync(fd, chunk as Buffer)
           else await writeAll(fd, chunk as Buffer)
         }
-        setMeta(fd, '', meta)
-        writeXattrs(fd, h.xattrs, rel)
+        setMetaAndXattrs(fd, meta, h.xattrs, rel)
       } finally {
         close(fd)
       }

@@ -20,6 +20,7 @@ import {
   MC_ALLOW_DEV,
   MC_LINKCHECK,
   MC_OWNER,
+  MC_XATTRS,
   MC_SYNC_LIMIT,
   O_CREAT,
   O_EXCL,
@@ -92,6 +93,11 @@ export interface CopierOptions {
   describe: (rel: string) => string
   /** Opens what the caller may not (EACCES, EPERM): a rootless runtime's keeper for files and directories of another id. */
   reads?: SourceReads
+  /**
+   * Carry the user.* and trusted.* attributes a layer keeps, not only file capabilities as `docker cp` does: a merge's
+   * copy of staged entries across a mount, which hold what an archive gave them.
+   */
+  xattrs?: boolean
 }
 
 /**
@@ -111,7 +117,7 @@ export class TreeCopier {
     private readonly destBase: number,
     private readonly opts: CopierOptions,
   ) {
-    this.flags = opts.owner ? MC_OWNER : 0
+    this.flags = (opts.owner ? MC_OWNER : 0) | (opts.xattrs ? MC_XATTRS : 0)
   }
 
   /**

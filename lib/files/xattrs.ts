@@ -46,17 +46,20 @@ export function readXattrs(fd: number, keep: (name: string) => boolean = layerXa
 }
 
 /**
- * Sets a layer's attributes on an opened file or directory (after its owner
- * and mode: chown clears security.capability). Like Docker, an attribute
+ * Sets a layer's attributes on an opened file or directory (after its owner:
+ * chown clears security.capability; extractions set them before a mode that
+ * may leave the file unwritable, which only DAC override passes). Like Docker, an attribute
  * the filesystem or our privileges refuse (ENOTSUP, EPERM: trusted.* without
- * CAP_SYS_ADMIN) is skipped rather than failing the whole layer.
+ * CAP_SYS_ADMIN) is skipped rather than failing the whole layer. `set`
+ * writes one (a rootless runtime's sets user.* through its keeper where the
+ * user may not: a directory of another id).
  */
-export function writeXattrs(fd: number, xattrs: Xattrs | undefined, where: string): void {
+export function writeXattrs(fd: number, xattrs: Xattrs | undefined, where: string, set: (fd: number, name: string, value: Buffer) => void = fsetxattr): void {
   if (!xattrs) return
   for (const [name, value] of xattrs) {
     if (!layerXattr(name)) continue
     try {
-      fsetxattr(fd, name, value)
+      set(fd, name, value)
     } catch (err) {
       if (!(err instanceof SyscallError) || (err.errno !== 'EOPNOTSUPP' && err.errno !== 'ENOTSUP' && err.errno !== 'EPERM')) throw err
       debug('xattr %s not set on %s: %s', name, where, err.errno)

@@ -208,6 +208,8 @@ export class RootlessIdentity implements TreeOwnership {
       rmdir: this.asUserElseKeeper(directWrites.rmdir, (k, dirfd, name) => k.rmdirAt(dirfd, name)),
       copyMeta: this.asUserElseKeeper(directWrites.copyMeta, (k, ...args) => k.copyMeta(...args)),
       removeTree: this.asUserElseKeeper(directWrites.removeTree, (k, ...args) => k.removeTreeAt(...args)),
+      // The keeper sets user.* alone; other attributes refused to the user (trusted.*) are refused to it too.
+      setXattr: this.asUserElseKeeper(directWrites.setXattr, (k, fd, name, value) => (name.startsWith('user.') ? k.setXattr(fd, name, value) : directWrites.setXattr(fd, name, value))),
       fitOwners: (ledger) => this.squashOverflow(ledger, this.maps!),
       giveOwners: (landingfd, ledger) => void this.withKeeper((k) => k.chownAt(landingfd, ledger.manifest())),
     }

@@ -206,6 +206,11 @@ export class Keeper {
     }
   }
 
+  /** The user.* attribute `name` of the open file `fd` set to `value` as root of the namespace (a directory of another id, or one its mode leaves unwritable). */
+  setXattr(fd: number, name: string, value: Buffer): void {
+    this.request([Buffer.from(`setxattr\0${name}\0${value.toString('hex')}\0`)], fileError('fsetxattr', name), [fd])
+  }
+
   /** Whether the keeper still runs (it may have been killed: then it is reaped here, and a new one is needed). */
   get alive(): boolean {
     if (this.fd < 0) return false

@@ -160,6 +160,8 @@ export const MC_OWNER = 1
 export const MC_LINKCHECK = 2
 export const MC_ALLOW_DEV = 4
 export const MC_SYNC_LIMIT = 8
+/** The user.* and trusted.* attributes a layer keeps too (overlay's marks excepted), set before the mode. */
+export const MC_XATTRS = 16
 
 /** openat(2) with O_CLOEXEC added; returns the fd. */
 export function openat(dirfd: number, name: Name, flags: number, mode = 0): number {
@@ -362,7 +364,7 @@ export function writeFileAsync(dirfd: number, name: Name, data: Buffer, m: FileM
   }))
 }
 
-/** Copies owner (with MC_OWNER), mode and times from one open fd to another. */
+/** Copies owner (with MC_OWNER), a layer's attributes (with MC_XATTRS), mode and times from one open fd to another. */
 export function copyMeta(srcfd: number, dstfd: number, flags: number): void {
   check(lib().copyMeta(srcfd, dstfd, flags), 'copymeta')
 }

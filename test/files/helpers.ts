@@ -133,7 +133,7 @@ export function leftovers(dir: string): string[] {
   const found: string[] = []
   const walk = (d: string) => {
     for (const e of fs.readdirSync(d, { withFileTypes: true })) {
-      if (e.name.startsWith('.mc-cp-') || e.name.startsWith('.mc-put-')) found.push(path.join(d, e.name))
+      if (e.name.startsWith('.mc-cp-') || e.name.startsWith('.mc-put-') || e.name.startsWith('.mc-cross-')) found.push(path.join(d, e.name))
       if (e.isDirectory()) walk(path.join(d, e.name))
     }
   }

@@ -1,9 +1,11 @@
 // Copies that meet mounts inside the root: read-only mounts and roots (EROFS), volumes (other filesystems), bind-mounted files.
 import * as fs from 'node:fs'
 import * as path from 'node:path'
+import { Readable } from 'node:stream'
 import * as tar from 'tar-stream'
 import { copyFrom, copyTo, putArchive } from '../../lib/files'
 import { MNT_DETACH, MS_BIND, MS_RDONLY, MS_REMOUNT, mount, umount2 } from '../../lib/sys/libc'
+import { attrs, requireXattrTools, sh } from '../image/xattr-fixture'
 import { Scratch, leftovers, makeTree, snapshot } from './helpers'
 
 const scratch = new Scratch()
@@ -91,6 +93,38 @@ test('merging a tree over / lands entries under a volume mount in the volume (cr
   expect(snapshot(path.join(root, 'sub'))).toEqual(snapshot(path.join(t, 'sub')))
   expect(leftovers(root)).toEqual([])
   // It is in the tmpfs, not hidden under it.
+  umount2(path.join(root, 'vol'), MNT_DETACH)
+  expect(fs.readdirSync(path.join(root, 'vol'))).toEqual([])
+})
+
+test("an archive's entries landing under a volume mount keep their attributes (user.*, trusted.*, a capability), as those landing beside it do: copied across, not dropped; no staging directory is left", async () => {
+  requireXattrTools()
+  const root = scratch.dir('mc-files-root-')
+  const src = scratch.dir('mc-files-host-')
+  tmpfs(path.join(root, 'vol'))
+  for (const top of ['vol', 'beside']) {
+    fs.mkdirSync(path.join(src, top, 'sub'), { recursive: true })
+    fs.writeFileSync(path.join(src, top, 'sub/f'), 'F\n')
+    sh('setcap', ['cap_net_raw+ep', path.join(src, top, 'sub/f')])
+    sh('setfattr', ['-n', 'user.note', '-v', 'on f', path.join(src, top, 'sub/f')])
+    sh('setfattr', ['-n', 'trusted.mc', '-v', '0x80', path.join(src, top, 'sub/f')])
+    sh('setfattr', ['-n', 'user.dir', '-v', 'on sub', path.join(src, top, 'sub')])
+    fs.chmodSync(path.join(src, top, 'sub/f'), 0o444)
+    fs.chmodSync(path.join(src, top, 'sub'), 0o555)
+  }
+  const tarFile = path.join(scratch.dir('mc-files-tar-'), 'in.tar')
+  sh('tar', ['--xattrs', '--xattrs-include=*', '-C', src, '-cf', tarFile, 'vol', 'beside'])
+  await putArchive(root, '/', Readable.from([fs.readFileSync(tarFile)]))
+  const seen = (top: string) => ['sub', 'sub/f'].map((rel) => [attrs(path.join(root, top, rel)), (fs.lstatSync(path.join(root, top, rel)).mode & 0o777).toString(8)])
+  expect(seen('vol')).toEqual(seen('beside'))
+  expect(seen('vol')).toEqual([
+    [attrs(path.join(src, 'vol/sub')), '555'],
+    [attrs(path.join(src, 'vol/sub/f')), '444'],
+  ])
+  expect(attrs(path.join(root, 'vol/sub/f'))).toMatch(/^security\.capability=0x/m)
+  expect(attrs(path.join(root, 'vol/sub/f'))).toMatch(/^trusted\.mc=0x80$/m)
+  expect(leftovers(root)).toEqual([])
+  // In the tmpfs, not hidden under it.
   umount2(path.join(root, 'vol'), MNT_DETACH)
   expect(fs.readdirSync(path.join(root, 'vol'))).toEqual([])
 })

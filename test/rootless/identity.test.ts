@@ -512,6 +512,88 @@ t.close()`])
     }
   })
 
+  test("an archive's user.* attributes land as a root runtime's do on entries their modes leave unwritable (a 0500 directory merged into /data/d, 0700 of 999; a 0444 file; a new 0555 directory), in /tmp and in /data: set before the mode in the stage, on the merged directory by the keeper", () => {
+    const tarPath = path.join(home, 'readonly.tar')
+    execFileSync('python3', ['-c', `import tarfile, io
+t = tarfile.open(${JSON.stringify(tarPath)}, 'w', format=tarfile.PAX_FORMAT)
+def add(name, mode, note, uid, data=None):
+    i = tarfile.TarInfo(name); i.mode = mode; i.uid = i.gid = uid
+    i.pax_headers = {'SCHILY.xattr.user.note': note}
+    if data is None: i.type = tarfile.DIRTYPE; t.addfile(i)
+    else: i.size = len(data); t.addfile(i, io.BytesIO(data))
+add('d', 0o500, 'on d', 999)
+add('d/f', 0o444, 'on f', 1234, b'f\\n')
+add('n', 0o555, 'on n', 999)
+t.close()`])
+    fs.chmodSync(tarPath, 0o644)
+    const out = asUser(`
+  await Image.import(${JSON.stringify(path.join(images, 'owned'))}, { runtime: rt, ref: 'owned:latest' })
+  const c = await run('owned', ['sh', '-c', 'mkdir -m 700 /data/d && echo ready && sleep 300'], { runtime: rt, network: 'none', user: '999' })
+  for (let i = 0; i < 200 && !(await logs(c)).includes('ready'); i++) await new Promise((r) => setTimeout(r, 25))
+  await step('tmp', () => c.putArchive('/tmp', fs.createReadStream(${JSON.stringify(tarPath)})))
+  await step('data', () => c.putArchive('/data', fs.createReadStream(${JSON.stringify(tarPath)})))
+  out.seen = (await c.exec(['sh', '-c', 'cat /tmp/d/f /data/d/f; stat -c "%u:%g %a %n" /tmp/d /tmp/d/f /tmp/n /data/d /data/d/f /data/n'], { user: '0' })).stdout
+  await c.stop({ timeout: 1 })
+  out.upper = path.join(rt.root, 'containers', c.id, 'upper')
+  out.id = c.id`)
+    try {
+      expect(out.tmp).toBeUndefined()
+      expect(out.data).toBeUndefined()
+      expect(out.seen).toBe(['f', 'f', '999:999 500 /tmp/d', '1234:1234 444 /tmp/d/f', '999:999 555 /tmp/n', '999:999 500 /data/d', '1234:1234 444 /data/d/f', '999:999 555 /data/n', ''].join('\n'))
+      // Observed as root on the container's upper directory.
+      const attr = (rel: string) => spawnSync('getfattr', ['--only-values', '-n', 'user.note', path.join(out.upper, rel)], { encoding: 'utf8' }).stdout
+      expect(['tmp/d', 'tmp/d/f', 'tmp/n', 'data/d', 'data/d/f', 'data/n'].map(attr)).toEqual(['on d', 'on f', 'on n', 'on d', 'on f', 'on n'])
+    } finally {
+      asUser(`await (await lib().Container.get(${JSON.stringify(out.id)}, { runtime: rt })).remove()`)
+    }
+  })
+
+  test("an archive or a copy crossing a mount inside a directory only another id may search (a volume at /data/m/vol, /data/m and the volume 0700 of 999) lands as a root runtime's: contents, the archive's owners, modes and user.* attributes on the volume; no staging directory is left", () => {
+    const tarPath = path.join(home, 'cross.tar')
+    execFileSync('python3', ['-c', `import tarfile, io
+t = tarfile.open(${JSON.stringify(tarPath)}, 'w', format=tarfile.PAX_FORMAT)
+def add(name, mode, uid, note=None, data=None):
+    i = tarfile.TarInfo(name); i.mode = mode; i.uid = i.gid = uid
+    if note: i.pax_headers = {'SCHILY.xattr.user.note': note}
+    if data is None: i.type = tarfile.DIRTYPE; t.addfile(i)
+    else: i.size = len(data); t.addfile(i, io.BytesIO(data))
+add('vol', 0o750, 999)
+add('vol/f', 0o640, 1234, None, b'f\\n')
+add('vol/sub', 0o700, 999, 'on sub')
+add('vol/sub/g', 0o400, 999, 'on g', b'g\\n')
+t.close()`])
+    fs.chmodSync(tarPath, 0o644)
+    // The volume: a host directory of the container's 999 (a subordinate id), which the user may not search.
+    const vol = path.join(home, 'vol')
+    fs.mkdirSync(vol, { mode: 0o700 })
+    fs.chownSync(vol, user.subids.start + 998, user.subids.start + 998)
+    const out = asUser(`
+  await Image.import(${JSON.stringify(path.join(images, 'owned'))}, { runtime: rt, ref: 'owned:latest' })
+  const c = await run('owned', ['sh', '-c', 'chown 999:999 /data/m && chmod 700 /data/m && echo ready && sleep 300'], { runtime: rt, network: 'none', volumes: [${JSON.stringify(vol)} + ':/data/m/vol'] })
+  for (let i = 0; i < 200 && !(await logs(c)).includes('ready'); i++) await new Promise((r) => setTimeout(r, 25))
+  await step('put', () => c.putArchive('/data/m', fs.createReadStream(${JSON.stringify(tarPath)})))
+  const src = fs.mkdtempSync(path.join(process.env.HOME, 'cross-'))
+  fs.mkdirSync(path.join(src, 'copied'))
+  fs.chmodSync(path.join(src, 'copied'), 0o750)
+  fs.writeFileSync(path.join(src, 'copied/c'), 'c\\n', { mode: 0o640 })
+  await step('copy', () => c.copyTo(path.join(src, 'copied'), '/data/m/vol/'))
+  out.seen = (await c.exec(['sh', '-c', 'cat /data/m/vol/f /data/m/vol/sub/g /data/m/vol/copied/c; ls -a /data/m; ls -a /data/m/vol'], { user: '0' })).stdout
+  await c.remove({ force: true })`)
+    const { start } = user.subids
+    const owner = (rel: string) => {
+      const st = fs.lstatSync(path.join(vol, rel))
+      return `${st.uid - start + 1}:${st.gid - start + 1} ${(st.mode & 0o7777).toString(8)}`
+    }
+    const attr = (rel: string) => spawnSync('getfattr', ['--only-values', '-n', 'user.note', path.join(vol, rel)], { encoding: 'utf8' }).stdout
+    expect(out.put).toBeUndefined()
+    expect(out.copy).toBeUndefined()
+    expect(out.seen).toBe('f\ng\nc\n.\n..\nvol\n.\n..\ncopied\nf\nsub\n')
+    // The container's ids on the host (uid u inside is start+u-1): the archive's owners; the copy's are root's (0:0, the user).
+    expect(['', 'f', 'sub', 'sub/g'].map(owner)).toEqual(['999:999 750', '1234:1234 640', '999:999 700', '999:999 400'])
+    expect(['copied', 'copied/c'].map((rel) => fs.lstatSync(path.join(vol, rel))).map((st) => [st.uid, st.mode & 0o777])).toEqual([[user.uid, 0o750], [user.uid, 0o640]])
+    expect(['sub', 'sub/g'].map(attr)).toEqual(['on sub', 'on g'])
+  })
+
   test("a copy or an archive replacing another id's non-empty directory with a file, inside a directory only that id may search (/data/d/x and /data/d/y, 0700 of 999, with files and a subdirectory), replaces it as a root runtime does: the old tree is removed through the keeper on the stage's fd; no stage is left", () => {
     const out = asUser(`
   await Image.import(${JSON.stringify(path.join(images, 'owned'))}, { runtime: rt, ref: 'owned:latest' })

@@ -12,7 +12,7 @@
  * privilege over it (adding a link is refused), a server on the host's
  * loopback reached from inside, and a port bound inside reached from the host.
  */
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawnSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
@@ -136,6 +136,73 @@ describe('rootless identity against rootless podman', () => {
     const theirs = (name: string) => exported[name] ?? exported[`./${name}`]
     expect({ passwd: passwd.passwd, data: data.data, suid: data['data/suid'] }).toEqual({ passwd: theirs('etc/passwd'), data: theirs('data'), suid: theirs('data/suid') })
     expect([passwd.passwd, data.data, data['data/suid']]).toEqual(['0:0', '999:999', '999:999'])
+  })
+
+  // podman cp - ctr:/dir (a tar on stdin) is the reference for where entries land, their contents, modes and user.*
+  // attributes; not for owners: it gives every entry the caller's ids (0:0 inside), where putArchive keeps the archive's.
+  test("an archive into directories only 999 may search (read-only entries with user.* attributes, entries crossing a volume there) lands as with podman cp: contents, modes and attributes", () => {
+    const archive = path.join(home, 'attrs.tar')
+    execFileSync('python3', ['-c', `import tarfile, io
+t = tarfile.open(${JSON.stringify(archive)}, 'w', format=tarfile.PAX_FORMAT)
+def add(name, mode, uid, note=None, data=None):
+    i = tarfile.TarInfo(name); i.mode = mode; i.uid = i.gid = uid
+    if note: i.pax_headers = {'SCHILY.xattr.user.note': note}
+    if data is None: i.type = tarfile.DIRTYPE; t.addfile(i)
+    else: i.size = len(data); t.addfile(i, io.BytesIO(data))
+add('d', 0o500, 999, 'on d')
+add('d/f', 0o444, 1234, 'on f', b'f\\n')
+add('m/vol/f', 0o640, 1234, None, b'v\\n')
+add('m/vol/sub', 0o700, 999, 'on sub')
+add('m/vol/sub/g', 0o400, 999, 'on g', b'g\\n')
+t.close()`])
+    fs.chmodSync(archive, 0o644)
+    // Each side's volume: a host directory of the container's 999 (a subordinate id), which the user may not search.
+    const vols = { ours: path.join(home, 'vol-ours'), theirs: path.join(home, 'vol-theirs') }
+    for (const vol of Object.values(vols)) {
+      fs.mkdirSync(vol, { mode: 0o700 })
+      fs.chownSync(vol, user.subids.start + 998, user.subids.start + 998)
+    }
+    const setup = 'chown 999:999 /data/m && chmod 700 /data/m && mkdir -m 700 /data/d && chown 999:999 /data/d && echo ready && sleep 300'
+    const look = 'cat /data/d/f /data/m/vol/f /data/m/vol/sub/g; stat -c "%a %n" /data/d /data/d/f /data/m /data/m/vol /data/m/vol/f /data/m/vol/sub /data/m/vol/sub/g; ls -a /data /data/m'
+    const result = resultOf(
+      `;(async () => {
+  const { execFileSync } = require('node:child_process')
+  const { Runtime, Image, run } = lib()
+  const env = { ...process.env, XDG_RUNTIME_DIR: '' }
+  const podman = (...args) => execFileSync('podman', ['--runtime', 'runc', ...args], { encoding: 'utf8', env })
+  podman('import', ${JSON.stringify(tar)}, 'localhost/same:latest')
+  const rt = new Runtime()
+  await Image.import(${JSON.stringify(tar)}, { runtime: rt, ref: 'same:latest' })
+  const logs = (c) => new Promise((res, rej) => { let s = ''; c.logs().on('data', (d) => (s += d)).on('end', () => res(s)).on('error', rej) })
+  const c = await run('same', ['sh', '-c', ${JSON.stringify(setup)}], { runtime: rt, network: 'none', volumes: [${JSON.stringify(vols.ours)} + ':/data/m/vol'] })
+  for (let i = 0; i < 200 && !(await logs(c)).includes('ready'); i++) await new Promise((r) => setTimeout(r, 25))
+  await c.putArchive('/data', require('node:fs').createReadStream(${JSON.stringify(archive)}))
+  const ours = { seen: (await c.exec(['sh', '-c', ${JSON.stringify(look)}])).stdout, owners: (await c.exec(['stat', '-c', '%u:%g %n', '/data/d', '/data/d/f', '/data/m/vol/sub/g'])).stdout }
+  await c.stop({ timeout: 0 })
+  ours.upper = require('node:path').join(rt.root, 'containers', c.id, 'upper')
+  const id = podman('run', '-d', '--network', 'none', '-v', ${JSON.stringify(vols.theirs)} + ':/data/m/vol', 'localhost/same:latest', 'sh', '-c', ${JSON.stringify(setup)}).trim()
+  while (!podman('logs', id).includes('ready')) await new Promise((r) => setTimeout(r, 25))
+  execFileSync('sh', ['-c', 'podman --runtime runc cp - "$1":/data < "$2"', 'sh', id, ${JSON.stringify(archive)}], { env })
+  // Podman's container directory (vfs or overlay), read as root of podman's namespace: 999's 0500 /data/d is closed to the user.
+  const notes = 'for f in "$1/data/d" "$1/data/d/f"; do getfattr --only-values -n user.note "$f"; echo; done'
+  const theirs = { seen: podman('exec', id, 'sh', '-c', ${JSON.stringify(look)}), notes: podman('unshare', 'sh', '-c', 'd=$(podman --runtime runc mount "$1") && sh -c "$2" sh "$d"', 'sh', id, notes) }
+  podman('rm', '-f', '-t', '0', id)
+  console.log(JSON.stringify({ ours, theirs, id: c.id }))
+})()`,
+    )
+    try {
+      expect(result.ours.seen).toBe(result.theirs.seen)
+      expect(result.ours.seen).toMatch(/^f\nv\ng\n500 \/data\/d\n444 \/data\/d\/f\n700 \/data\/m\n700 \/data\/m\/vol\n640 [^\n]+\n700 [^\n]+\n400 [^\n]+\n/)
+      // Owners: the archive's (podman cp's would be 0:0).
+      expect(result.ours.owners).toBe('999:999 /data/d\n1234:1234 /data/d/f\n999:999 /data/m/vol/sub/g\n')
+      const note = (file: string) => spawnSync('getfattr', ['--only-values', '-n', 'user.note', file], { encoding: 'utf8' }).stdout
+      // The attributes, observed as root: on the volumes, and in each container's own directory (our upper dir; podman's, mounted).
+      for (const vol of Object.values(vols)) expect([note(path.join(vol, 'sub')), note(path.join(vol, 'sub/g'))]).toEqual(['on sub', 'on g'])
+      expect([note(path.join(result.ours.upper, 'data/d')), note(path.join(result.ours.upper, 'data/d/f'))]).toEqual(['on d', 'on f'])
+      expect(result.theirs.notes).toBe('on d\non f\n')
+    } finally {
+      resultOf(`;(async () => { const rt = new (lib().Runtime)(); await (await lib().Container.get(${JSON.stringify(result.id)}, { runtime: rt })).remove(); await rt.close({ removeRoot: true }); console.log('{}') })()`)
+    }
   })
 
   test("network: 'host' is podman's --network host: the user's namespace, no privilege over it, loopback both ways", () => {
