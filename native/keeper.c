@@ -11,8 +11,9 @@
  * and does the file work a user cannot do outside: giving an unpacked
  * layer's files their owners (one batched pass per layer), removing trees
  * that hold files of subordinate ids, a copy's writes in a container
- * directory of another id and its reads of a file of another id (on
- * directory fds Node resolved and sends).
+ * directory of another id (an archive's attributes, a bind-mounted file
+ * rewritten) and its reads of a file of another id (on directory fds Node
+ * resolved and sends).
  *
  * Control channel (fd 3, a stream socket; one request at a time):
  *   request  = u32 length (LE) + NUL-terminated fields: verb, arguments
@@ -36,6 +37,9 @@
  *            openread <name>         with a directory fd: its regular file or directory <name> opened
  *                                    for reading, the fd with the "OK\n" (a copy out of another id's);
  *                                    <name> "" or "." (openpath too): the fd sent itself
+ *            openwrite <name>        with a directory fd: its regular file <name> (not followed) opened for
+ *                                    writing and truncated, the fd with the "OK\n" (a bind-mounted file of
+ *                                    another id a copy rewrites in place: a mount point cannot be renamed over)
  *            openpath <name>         with a directory fd: <name> itself (O_PATH, not followed: a symlink
  *                                    or FIFO a copy recreates), the fd with the "OK\n"
  *            openin <path> <flags> [<how>]  with a container's (or layer's) root fd: <path> resolved
@@ -441,6 +445,31 @@ static int reopen_readable(int pfd) {
   return fd;
 }
 
+/*
+ * A copy's rewrite in place of a bind-mounted file of another id (the container's /data/m/cfg, 0600 of 999, in a
+ * directory only 999 may search): a mount point cannot be renamed over (EBUSY), so a root runtime's copy writes
+ * the file itself, as Node then does on the fd sent back. A regular file only, reached by a single name without
+ * following a symlink, reopened through its O_PATH fd.
+ */
+static void open_write(char **f, int n) {
+  if (n != 2 || passed_count != 1 || !one_name(f[1])) return answer("E %d\tbad %s request (%d fields, %d fds)", EINVAL, f[0], n, passed_count);
+  int pfd = openat(passed_fd[0], f[1], O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  if (pfd < 0) return answer_errno(errno, "open", f[1]);
+  struct stat st;
+  int fd = -1, err = 0;
+  if (fstat(pfd, &st) < 0) err = errno;
+  else if (!S_ISREG(st.st_mode)) err = EINVAL;
+  else {
+    char self[64];
+    snprintf(self, sizeof(self), "/proc/self/fd/%d", pfd);
+    fd = open(self, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) err = errno;
+  }
+  close(pfd);
+  if (fd < 0) return answer_errno(err, "open for writing", f[1]);
+  answer_with_fds(&fd, 1);
+}
+
 static void answer_readable(int pfd, const char *name) {
   int fd = reopen_readable(pfd);
   if (fd < 0) return answer_errno(errno, "open for reading", name);
@@ -595,6 +624,7 @@ static __attribute__((noreturn)) void serve(void) {
     else if (!strcmp(f[0], "mkdirat") || !strcmp(f[0], "rmdirat") || !strcmp(f[0], "renameat")) write_at(f, n);
     else if (!strcmp(f[0], "openread") || !strcmp(f[0], "openpath")) open_read(f, n);
     else if (!strcmp(f[0], "openin")) open_in(f, n);
+    else if (!strcmp(f[0], "openwrite")) open_write(f, n);
     else if (!strcmp(f[0], "getxattr")) get_xattr(f, n);
     else if (!strcmp(f[0], "setxattr")) set_xattr(f, n);
     else if (!strcmp(f[0], "rmtreeat")) remove_tree_at(f, n);

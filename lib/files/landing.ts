@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { AT_REMOVEDIR, close, copyMeta, fsetxattr, listdir, mkdirat, renameat2, unlinkat, type Name } from '../sys/fsops'
+import { AT_REMOVEDIR, O_TRUNC, O_WRONLY, close, copyMeta, fsetxattr, listdir, mkdirat, openRegular, renameat2, unlinkat, type Name } from '../sys/fsops'
 import { openDirThrough, type SourceReads } from './source-reads'
 import type { OwnerLedger } from './owner-ledger'
 import { removeTree, removeTreeQuietly } from './tree'
@@ -29,6 +29,8 @@ export interface LandingWrites {
   removeTree(dirfd: number, name: Name): void
   /** fsetxattr(2) of an archive's attribute on an open file or directory (one merged into a directory of another id). */
   setXattr(fd: number, name: string, value: Buffer): void
+  /** The regular file `name` of `dirfd` (not followed) opened for writing and truncated: a bind-mounted file a copy rewrites in place; the caller owns the fd. */
+  openWrite(dirfd: number, name: Name): number
   /**
    * Gives the entries below the landing directory `landingfd`, once merged there, the owners an archive named, which the
    * caller could not (a rootless runtime's: other ids inside are subordinate ids); undefined where the extraction's own
@@ -47,6 +49,7 @@ export const directWrites: LandingWrites = {
   copyMeta,
   removeTree,
   setXattr: fsetxattr,
+  openWrite: (dirfd, name) => openRegular(dirfd, name, O_WRONLY | O_TRUNC).fd,
 }
 
 /**

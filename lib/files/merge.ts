@@ -12,8 +12,6 @@ import { O_DIRECTORY } from '../sys/libc'
 import {
   MC_OWNER,
   O_RDONLY,
-  O_TRUNC,
-  O_WRONLY,
   RENAME_EXCHANGE,
   RENAME_NOREPLACE,
   S_IFLNK,
@@ -21,7 +19,6 @@ import {
   S_IFREG,
   close,
   copyData,
-  copyMeta,
   listdir,
   openat,
   openRegular,
@@ -32,6 +29,7 @@ import {
   type RawStat,
 } from '../sys/fsops'
 import { DirChain } from './dir-chain'
+import { isMountPoint } from './mount-point'
 import { ReadOnlyError, UnsafeEntryError } from './errors'
 import { isDir, lstatAt } from './resolve'
 import { readXattrs, writeXattrs } from './xattrs'
@@ -258,18 +256,17 @@ function writableOrThrow(fd: number, what: string): void {
 /** Renames (or, across mounts, copies then renames) `sname` to `dname`. */
 async function moveEntry(sdir: number, sname: Name, ddir: number, dname: Name, flags: number, opts: MergeOptions, sst?: RawStat, dst?: RawStat): Promise<void> {
   const writes = opts.writes ?? directWrites
+  if (sst && dst && (sst.mode & S_IFMT) === S_IFREG && (dst.mode & S_IFMT) === S_IFREG && isMountPoint(ddir, dname, opts.reads)) {
+    // The destination file is a mount point (a bind-mounted file): rewrite it in place.
+    rewriteInPlace(sdir, sname, ddir, dname, opts.owner, writes)
+    unlinkat(sdir, sname)
+    return
+  }
   try {
     writes.rename(sdir, sname, ddir, dname, flags)
     return
   } catch (err) {
-    const e = errnoOf(err)
-    if (e === 'EBUSY' && sst && dst && (sst.mode & S_IFMT) === S_IFREG && (dst.mode & S_IFMT) === S_IFREG) {
-      // The destination file is a mount point (a bind-mounted file): rewrite it in place.
-      rewriteInPlace(sdir, sname, ddir, dname, opts.owner)
-      unlinkat(sdir, sname)
-      return
-    }
-    if (e !== 'EXDEV') throw err
+    if (errnoOf(err) !== 'EXDEV') throw err
   }
   await copyAcross(sdir, sname, ddir, dname, flags, opts)
   removeTree(sdir, sname)
@@ -300,13 +297,14 @@ async function copyAcross(sdir: number, sname: Name, ddir: number, dname: Name, 
   }
 }
 
-function rewriteInPlace(sdir: number, sname: Name, ddir: number, dname: Name, owner: boolean): void {
+/** The staged file's data and metadata written into the destination file itself, opened through `writes` (it may be another id's). */
+function rewriteInPlace(sdir: number, sname: Name, ddir: number, dname: Name, owner: boolean, writes: LandingWrites): void {
   const infd = openRegular(sdir, sname, O_RDONLY).fd
   try {
-    const outfd = openRegular(ddir, dname, O_WRONLY | O_TRUNC).fd
+    const outfd = writes.openWrite(ddir, dname)
     try {
       copyData(infd, outfd, -1)
-      copyMeta(infd, outfd, owner ? MC_OWNER : 0)
+      writes.copyMeta(infd, outfd, owner ? MC_OWNER : 0)
     } finally {
       close(outfd)
     }

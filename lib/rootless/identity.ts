@@ -166,8 +166,9 @@ export class RootlessIdentity implements TreeOwnership {
    * What a file operation on a container's files refused with EACCES or EPERM should throw: with a range,
    * files of other ids inside are subordinate ids' on the host, which the user cannot read from outside
    * (copies in and out, archives and statPath, through and into directories only they may search, go through
-   * the keeper: {@link RootlessIdentity.landingWrites}, {@link RootlessIdentity.sourceReads}; what is left is rarer,
-   * e.g. a cross-mount entry inside such a directory), so EUNSUPPORTED naming the way around; anything else as it is.
+   * the keeper: {@link RootlessIdentity.landingWrites}, {@link RootlessIdentity.sourceReads}, attributes and entries crossing
+   * a mount there included; what is left is rarer, e.g. an archive's file of mode 0000 whose attributes are copied across a
+   * mount), so EUNSUPPORTED naming the way around; anything else as it is.
    */
   explainDenied(err: unknown, what: string): unknown {
     const errno = errnoOf(err)
@@ -208,6 +209,7 @@ export class RootlessIdentity implements TreeOwnership {
       rmdir: this.asUserElseKeeper(directWrites.rmdir, (k, dirfd, name) => k.rmdirAt(dirfd, name)),
       copyMeta: this.asUserElseKeeper(directWrites.copyMeta, (k, ...args) => k.copyMeta(...args)),
       removeTree: this.asUserElseKeeper(directWrites.removeTree, (k, ...args) => k.removeTreeAt(...args)),
+      openWrite: this.asUserElseKeeper(directWrites.openWrite, (k, dirfd, name) => k.openWrite(dirfd, name)),
       // The keeper sets user.* alone; other attributes refused to the user (trusted.*) are refused to it too.
       setXattr: this.asUserElseKeeper(directWrites.setXattr, (k, fd, name, value) => (name.startsWith('user.') ? k.setXattr(fd, name, value) : directWrites.setXattr(fd, name, value))),
       fitOwners: (ledger) => this.squashOverflow(ledger, this.maps!),

@@ -148,6 +148,11 @@ export class Keeper {
     return this.requestFds([Buffer.from('openread\0'), field(name)], 1, fileError('open', nameStr(name)), dirfd)[0]!
   }
 
+  /** The regular file `name` of `dirfd` (not followed) opened for writing and truncated as root of the namespace (a bind-mounted file of another id a copy rewrites); the caller owns the fd. */
+  openWrite(dirfd: number, name: Name): number {
+    return this.requestFds([Buffer.from('openwrite\0'), field(name)], 1, fileError('open', nameStr(name)), dirfd)[0]!
+  }
+
   /** `name` of `dirfd` itself (O_PATH, a symlink not followed), opened as root of the namespace; the caller owns the fd. */
   openPath(dirfd: number, name: Name): number {
     return this.requestFds([Buffer.from('openpath\0'), field(name)], 1, fileError('open', nameStr(name)), dirfd)[0]!

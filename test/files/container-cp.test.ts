@@ -1,6 +1,8 @@
 // docker cp, archives and stat on real containers, running and stopped, through Container.withFilesystem.
 import * as fs from 'node:fs'
 import * as path from 'node:path'
+import { Readable } from 'node:stream'
+import * as tar from 'tar-stream'
 import { Image, run, Container, type Runtime } from '../../lib'
 import { copyFrom, copyTo, getArchive, getArchiveWith, putArchive, statPath } from '../../lib/files'
 import { busyboxImage, destroyRuntime, tempRuntime } from '../helpers'
@@ -135,6 +137,33 @@ test('copies under a bind mount (-v) land in the host directory, running and sto
     await c.wait()
     await c.withFilesystem((root) => copyTo(root, path.join(host, 'f'), '/data/stopped'))
     expect(fs.readFileSync(path.join(shared, 'stopped'), 'utf8')).toBe('through the bind')
+  } finally {
+    await removeContainer(c)
+  }
+})
+
+test("a copy or an archive onto a bind-mounted file (-v file:/etc/cfg) rewrites the host file, running and stopped, as docker cp does: the container's mount is not one in the caller's namespace, where a rename over it succeeds and hides the new file under the mount", async () => {
+  const host = scratch.dir('mc-files-host-')
+  const bound = path.join(scratch.dir('mc-files-bindfile-'), 'cfg')
+  fs.writeFileSync(bound, 'old, longer than the new contents\n')
+  fs.writeFileSync(path.join(host, 'cfg'), 'copied\n', { mode: 0o640 })
+  const archive = (body: string) => {
+    const pack = tar.pack()
+    pack.entry({ name: 'cfg', mode: 0o600 }, body)
+    pack.finalize()
+    return pack
+  }
+  const c = await run('bb', ['sleep', '60'], { runtime, volumes: [`${bound}:/etc/cfg`] })
+  try {
+    await c.copyTo(path.join(host, 'cfg'), '/etc/cfg')
+    expect([fs.readFileSync(bound, 'utf8'), fs.statSync(bound).mode & 0o777]).toEqual(['copied\n', 0o640])
+    expect(await sh(c, 'cat /etc/cfg')).toBe('copied\n')
+    await c.putArchive('/etc', Readable.from(archive('archived\n')))
+    expect([fs.readFileSync(bound, 'utf8'), fs.statSync(bound).mode & 0o777]).toEqual(['archived\n', 0o600])
+    await c.kill()
+    await c.wait()
+    await c.putArchive('/etc', Readable.from(archive('stopped\n')))
+    expect(fs.readFileSync(bound, 'utf8')).toBe('stopped\n')
   } finally {
     await removeContainer(c)
   }

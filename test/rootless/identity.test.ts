@@ -18,6 +18,7 @@ import { busyboxRootfs, destroyRuntime, tempRuntime } from '../helpers'
 import { startRegistry } from '../tools/registry'
 import { keepersLine } from '../tools/keepers'
 import { tarOwners } from '../tools/tar-owners'
+import { readOnlyWithNotes, writePaxArchive } from '../tools/pax-archive'
 import { makeUnprivilegedUser, pidsOf, type UnprivilegedUser } from '../tools/unprivileged-user'
 
 /** Lines of a script run as the user: `rt` (options `rtOpts`), `logs(c)`, `keepers()`, `warnings`, and `out` printed as JSON at the end. */
@@ -514,18 +515,7 @@ t.close()`])
 
   test("an archive's user.* attributes land as a root runtime's do on entries their modes leave unwritable (a 0500 directory merged into /data/d, 0700 of 999; a 0444 file; a new 0555 directory), in /tmp and in /data: set before the mode in the stage, on the merged directory by the keeper", () => {
     const tarPath = path.join(home, 'readonly.tar')
-    execFileSync('python3', ['-c', `import tarfile, io
-t = tarfile.open(${JSON.stringify(tarPath)}, 'w', format=tarfile.PAX_FORMAT)
-def add(name, mode, note, uid, data=None):
-    i = tarfile.TarInfo(name); i.mode = mode; i.uid = i.gid = uid
-    i.pax_headers = {'SCHILY.xattr.user.note': note}
-    if data is None: i.type = tarfile.DIRTYPE; t.addfile(i)
-    else: i.size = len(data); t.addfile(i, io.BytesIO(data))
-add('d', 0o500, 'on d', 999)
-add('d/f', 0o444, 'on f', 1234, b'f\\n')
-add('n', 0o555, 'on n', 999)
-t.close()`])
-    fs.chmodSync(tarPath, 0o644)
+    writePaxArchive(tarPath, [...readOnlyWithNotes, { name: 'n', mode: 0o555, uid: 999, note: 'on n' }])
     const out = asUser(`
   await Image.import(${JSON.stringify(path.join(images, 'owned'))}, { runtime: rt, ref: 'owned:latest' })
   const c = await run('owned', ['sh', '-c', 'mkdir -m 700 /data/d && echo ready && sleep 300'], { runtime: rt, network: 'none', user: '999' })
@@ -548,28 +538,26 @@ t.close()`])
     }
   })
 
-  test("an archive or a copy crossing a mount inside a directory only another id may search (a volume at /data/m/vol, /data/m and the volume 0700 of 999) lands as a root runtime's: contents, the archive's owners, modes and user.* attributes on the volume; no staging directory is left", () => {
+  test("an archive or a copy crossing a mount inside a directory only another id may search (a volume at /data/m/vol, /data/m and the volume 0700 of 999; a bind-mounted file /data/m/cfg, 0600 of 999) lands as a root runtime's: contents, the archive's owners, modes and user.* attributes on the volume, the file rewritten in place; no staging directory is left", () => {
     const tarPath = path.join(home, 'cross.tar')
-    execFileSync('python3', ['-c', `import tarfile, io
-t = tarfile.open(${JSON.stringify(tarPath)}, 'w', format=tarfile.PAX_FORMAT)
-def add(name, mode, uid, note=None, data=None):
-    i = tarfile.TarInfo(name); i.mode = mode; i.uid = i.gid = uid
-    if note: i.pax_headers = {'SCHILY.xattr.user.note': note}
-    if data is None: i.type = tarfile.DIRTYPE; t.addfile(i)
-    else: i.size = len(data); t.addfile(i, io.BytesIO(data))
-add('vol', 0o750, 999)
-add('vol/f', 0o640, 1234, None, b'f\\n')
-add('vol/sub', 0o700, 999, 'on sub')
-add('vol/sub/g', 0o400, 999, 'on g', b'g\\n')
-t.close()`])
-    fs.chmodSync(tarPath, 0o644)
+    writePaxArchive(tarPath, [
+      { name: 'vol', mode: 0o750, uid: 999 },
+      { name: 'vol/f', mode: 0o640, uid: 1234, data: 'f\n' },
+      { name: 'vol/sub', mode: 0o700, uid: 999, note: 'on sub' },
+      { name: 'vol/sub/g', mode: 0o400, uid: 999, note: 'on g', data: 'g\n' },
+      { name: 'cfg', mode: 0o640, uid: 1234, data: 'new cfg\n' },
+    ])
+    // A bind-mounted file of 999, which only 999 may write: a mount point, under which a rename from the host's namespace would hide the new file.
+    const cfg = path.join(home, 'cfg')
+    fs.writeFileSync(cfg, 'old cfg, longer than the new one\n', { mode: 0o600 })
+    fs.chownSync(cfg, user.subids.start + 998, user.subids.start + 998)
     // The volume: a host directory of the container's 999 (a subordinate id), which the user may not search.
     const vol = path.join(home, 'vol')
     fs.mkdirSync(vol, { mode: 0o700 })
     fs.chownSync(vol, user.subids.start + 998, user.subids.start + 998)
     const out = asUser(`
   await Image.import(${JSON.stringify(path.join(images, 'owned'))}, { runtime: rt, ref: 'owned:latest' })
-  const c = await run('owned', ['sh', '-c', 'chown 999:999 /data/m && chmod 700 /data/m && echo ready && sleep 300'], { runtime: rt, network: 'none', volumes: [${JSON.stringify(vol)} + ':/data/m/vol'] })
+  const c = await run('owned', ['sh', '-c', 'chown 999:999 /data/m && chmod 700 /data/m && echo ready && sleep 300'], { runtime: rt, network: 'none', volumes: [${JSON.stringify(vol)} + ':/data/m/vol', ${JSON.stringify(cfg)} + ':/data/m/cfg'] })
   for (let i = 0; i < 200 && !(await logs(c)).includes('ready'); i++) await new Promise((r) => setTimeout(r, 25))
   await step('put', () => c.putArchive('/data/m', fs.createReadStream(${JSON.stringify(tarPath)})))
   const src = fs.mkdtempSync(path.join(process.env.HOME, 'cross-'))
@@ -587,7 +575,9 @@ t.close()`])
     const attr = (rel: string) => spawnSync('getfattr', ['--only-values', '-n', 'user.note', path.join(vol, rel)], { encoding: 'utf8' }).stdout
     expect(out.put).toBeUndefined()
     expect(out.copy).toBeUndefined()
-    expect(out.seen).toBe('f\ng\nc\n.\n..\nvol\n.\n..\ncopied\nf\nsub\n')
+    expect(out.seen).toBe('f\ng\nc\n.\n..\ncfg\nvol\n.\n..\ncopied\nf\nsub\n')
+    const cfgStat = fs.lstatSync(cfg)
+    expect([fs.readFileSync(cfg, 'utf8'), cfgStat.uid - start + 1, cfgStat.gid - start + 1, cfgStat.mode & 0o7777]).toEqual(['new cfg\n', 1234, 1234, 0o640])
     // The container's ids on the host (uid u inside is start+u-1): the archive's owners; the copy's are root's (0:0, the user).
     expect(['', 'f', 'sub', 'sub/g'].map(owner)).toEqual(['999:999 750', '1234:1234 640', '999:999 700', '999:999 400'])
     expect(['copied', 'copied/c'].map((rel) => fs.lstatSync(path.join(vol, rel))).map((st) => [st.uid, st.mode & 0o777])).toEqual([[user.uid, 0o750], [user.uid, 0o640]])

@@ -19,6 +19,7 @@ import * as path from 'node:path'
 import { busyboxRootfs } from '../helpers'
 import { requireTool } from '../tools/registry'
 import { tarOwners } from '../tools/tar-owners'
+import { readOnlyWithNotes, writePaxArchive } from '../tools/pax-archive'
 import { makeUnprivilegedUser, pidsOf, type UnprivilegedUser } from '../tools/unprivileged-user'
 
 const probe = 'id -u; id -g; id -G; cat /proc/self/uid_map /proc/self/gid_map; stat -c "%n %u:%g %a" /data /data/suid /etc/passwd; touch /tmp/t; stat -c "%n %u:%g" /tmp/t'
@@ -142,20 +143,12 @@ describe('rootless identity against rootless podman', () => {
   // attributes; not for owners: it gives every entry the caller's ids (0:0 inside), where putArchive keeps the archive's.
   test("an archive into directories only 999 may search (read-only entries with user.* attributes, entries crossing a volume there) lands as with podman cp: contents, modes and attributes", () => {
     const archive = path.join(home, 'attrs.tar')
-    execFileSync('python3', ['-c', `import tarfile, io
-t = tarfile.open(${JSON.stringify(archive)}, 'w', format=tarfile.PAX_FORMAT)
-def add(name, mode, uid, note=None, data=None):
-    i = tarfile.TarInfo(name); i.mode = mode; i.uid = i.gid = uid
-    if note: i.pax_headers = {'SCHILY.xattr.user.note': note}
-    if data is None: i.type = tarfile.DIRTYPE; t.addfile(i)
-    else: i.size = len(data); t.addfile(i, io.BytesIO(data))
-add('d', 0o500, 999, 'on d')
-add('d/f', 0o444, 1234, 'on f', b'f\\n')
-add('m/vol/f', 0o640, 1234, None, b'v\\n')
-add('m/vol/sub', 0o700, 999, 'on sub')
-add('m/vol/sub/g', 0o400, 999, 'on g', b'g\\n')
-t.close()`])
-    fs.chmodSync(archive, 0o644)
+    writePaxArchive(archive, [
+      ...readOnlyWithNotes,
+      { name: 'm/vol/f', mode: 0o640, uid: 1234, data: 'v\n' },
+      { name: 'm/vol/sub', mode: 0o700, uid: 999, note: 'on sub' },
+      { name: 'm/vol/sub/g', mode: 0o400, uid: 999, note: 'on g', data: 'g\n' },
+    ])
     // Each side's volume: a host directory of the container's 999 (a subordinate id), which the user may not search.
     const vols = { ours: path.join(home, 'vol-ours'), theirs: path.join(home, 'vol-theirs') }
     for (const vol of Object.values(vols)) {
