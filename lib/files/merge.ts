@@ -34,7 +34,7 @@ import { ReadOnlyError, UnsafeEntryError } from './errors'
 import { isDir, lstatAt } from './resolve'
 import { readXattrs, writeXattrs } from './xattrs'
 import { openDirThrough, lstatThrough, pushThrough, type SourceReads } from './source-reads'
-import { directWrites, removeStageQuietly, type LandingWrites } from './landing'
+import { removeStageQuietly, type LandingWrites } from './landing'
 import { TreeCopier, removeTree, tempName } from './tree'
 
 /** How {@link mergeInto} treats what it meets in the destination. */
@@ -56,11 +56,11 @@ export interface MergeOptions {
    */
   reads?: SourceReads
   /**
-   * The writes made in the destination's directories (default the calls themselves; see ./landing for a rootless runtime's,
-   * made by its keeper where the directory is another id's): entries renamed in, a merged directory's metadata and
-   * attributes, an old directory removed once exchanged into the stage, a cross-mount entry's own directory.
+   * The writes made in the destination's directories (./landing's directWrites, or a rootless runtime's, made by its keeper
+   * where the directory is another id's): entries renamed in, a merged directory's metadata and attributes, an old
+   * directory removed once exchanged into the stage, a cross-mount entry's own directory, a bind-mounted file rewritten.
    */
-  writes?: LandingWrites
+  writes: LandingWrites
   /** Names a destination path in messages. */
   describe: (rel: string) => string
   /** Throws DirNonDirError for `rel`. */
@@ -140,7 +140,7 @@ async function mergeEntry(src: DirChain, dst: DirChain, name: Name, r: string, o
     return undefined
   }
   // A directory and a non-directory: swap them atomically, then drop the old one.
-  const writes = opts.writes ?? directWrites
+  const { writes } = opts
   try {
     writes.rename(stagefd, name, destfd, name, RENAME_EXCHANGE)
   } catch (err) {
@@ -190,7 +190,7 @@ function descendBoth(src: DirChain, dst: DirChain, name: Name, r: string, target
 /** After its entries were merged: the destination takes the staged directory's metadata (not a followed link's target, not an implied one), and the staged one goes. */
 function finishMergedDir(src: DirChain, dst: DirChain, level: MergeLevel, opts: MergeOptions): void {
   if (!level.followed && !opts.keepDestMeta?.(level.rel)) {
-    const writes = opts.writes ?? directWrites
+    const { writes } = opts
     writes.copyMeta(src.top(), dst.top(), opts.owner ? MC_OWNER : 0)
     writeXattrs(dst.top(), readXattrs(src.top()), level.rel, writes.setXattr)
   }
@@ -255,7 +255,7 @@ function writableOrThrow(fd: number, what: string): void {
 
 /** Renames (or, across mounts, copies then renames) `sname` to `dname`. */
 async function moveEntry(sdir: number, sname: Name, ddir: number, dname: Name, flags: number, opts: MergeOptions, sst?: RawStat, dst?: RawStat): Promise<void> {
-  const writes = opts.writes ?? directWrites
+  const { writes } = opts
   if (sst && dst && (sst.mode & S_IFMT) === S_IFREG && (dst.mode & S_IFMT) === S_IFREG && isMountPoint(ddir, dname, opts.reads)) {
     // The destination file is a mount point (a bind-mounted file): rewrite it in place.
     rewriteInPlace(sdir, sname, ddir, dname, opts.owner, writes)
@@ -279,7 +279,7 @@ async function moveEntry(sdir: number, sname: Name, ddir: number, dname: Name, f
  * the user's all the same): only that mkdir, the rename out of it and its removal touch the destination.
  */
 async function copyAcross(sdir: number, sname: Name, ddir: number, dname: Name, flags: number, opts: MergeOptions): Promise<void> {
-  const writes = opts.writes ?? directWrites
+  const { writes } = opts
   const own = tempName('.mc-cross-')
   writes.mkdir(ddir, own, 0o700)
   let ownfd = -1
