@@ -34,15 +34,18 @@
  * namespace and serving, or "E <step> <errno>\n" and exit. The relay exits
  * when that socket closes: the owner released the port, or died.
  *
- * With one more argument, <end-with link> (root's IPv6 side of a port: the
- * container's host veth), the relay exits when that link is deleted in
- * the namespace it started in: the container was released by any process on
+ * With one more argument, <end-with link> (the container's host veth: root's
+ * IPv6 side of a port, a rootless port), the relay also exits when that link
+ * is deleted in the namespace it connects from (root's `-`: the one it started
+ * in; rootless: the runtime's, joined): the container was released by any process on
  * the runtime root (not only its owner, the only one holding the control
  * socket), or its namespace ended with its last process. Its exit closes the
- * host listeners, so the port is free at once. Such a relay outlives its
- * owner, as the container does (a detached container keeps its `[::]` side
- * as it keeps its IPv4 DNAT rule): the control socket's close only stops it
- * being watched; the owner ends it early with a signal.
+ * host listeners, so the port is free at once. Such a relay spawned in a
+ * session of its own (root's `[::]` side) outlives its owner, as the
+ * container does (a detached container keeps its `[::]` side as it keeps its
+ * IPv4 DNAT rule): the control socket's close only stops it being watched;
+ * the owner ends it early with a signal. Without a session of its own (a
+ * rootless port) it still exits when the control socket closes.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -473,10 +476,11 @@ static void link_events(void) {
 
 /*
  * The control socket closed: the owner released the port, or died. A relay that ends with a link
- * lives on until the link goes (the owner's release deletes it, or signals the relay first).
+ * and was spawned in a session of its own (to outlive its owner) lives on until the link goes (the
+ * owner's release deletes it, or signals the relay first).
  */
 static void owner_gone(int control_fd) {
-  if (link_fd < 0) exit(0);
+  if (link_fd < 0 || getsid(0) != getpid()) exit(0);
   epoll_ctl(epfd, EPOLL_CTL_DEL, control_fd, NULL);
   close(control_fd);
 }
@@ -595,14 +599,14 @@ int mc_relay(int control_fd, int argc, char **argv) {
     mc_say_join_failure(control_fd, "listen", errno);
     return 1;
   }
-  /* Before joining: the link is in the namespace the relay started in. */
-  if (argc == 6 && watch_link(argv[5]) < 0) {
-    mc_say_join_failure(control_fd, "link", errno);
-    return 1;
-  }
   const char *step;
   if (strcmp(argv[0], "-") && mc_join_netns(argv[0], &step) < 0) {
     mc_say_join_failure(control_fd, step, errno);
+    return 1;
+  }
+  /* After joining: the link is in the namespace the relay connects from (root's `-`: the one it started in). */
+  if (argc == 6 && watch_link(argv[5]) < 0) {
+    mc_say_join_failure(control_fd, "link", errno);
     return 1;
   }
   epfd = epoll_create1(EPOLL_CLOEXEC);

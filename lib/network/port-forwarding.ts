@@ -54,7 +54,7 @@ export function firewallForwarding(fw: () => Firewall): PortForwarding {
   // It ends with the container's host veth: another process on the root may release the container
   // (its rules are shared, but the relay is this process's child), or it may end with its namespace;
   // and it outlives this process, as the container and its DNAT rule do (a detached container).
-  const relays = relayForwarding(() => '-', (self, b) => self.endpoints.find((e) => e.ipAddress === b.containerIp)?.hostVeth)
+  const relays = relayForwarding(() => '-', true)
   return {
     add: async (self, bindings) => {
       const containerId = self.containerId
@@ -80,6 +80,11 @@ export function firewallForwarding(fw: () => Firewall): PortForwarding {
   }
 }
 
+/** The host end of the container's veth that reaches the binding's container address. */
+function hostVethOf(self: ContainerNetRecord, b: PortBinding): string | undefined {
+  return self.endpoints.find((e) => e.ipAddress === b.containerIp)?.hostVeth
+}
+
 /** The bindings a DNAT rule cannot serve: on an IPv6 address, and the `::` side of those on every address that bind it. */
 function ipv6Side(bindings: PortBinding[]): PortBinding[] {
   return bindings.flatMap((b) => (!bindsIpv6(b, hostHasIpv6) ? [] : b.hostIp === '' ? [{ ...b, hostIp: '::' }] : [b]))
@@ -87,16 +92,19 @@ function ipv6Side(bindings: PortBinding[]): PortBinding[] {
 
 /**
  * A relay per binding into the namespace at `netnsPath()`, kept by this process (they end with it,
- * and with the link `endWithLink` names for the binding, if any).
+ * unless `outlivesOwner`: RelaySpec.outlivesOwner), each ending with the container's
+ * host veth there: it is deleted when any process releases the container or its namespace ends,
+ * also where the relay's owner cannot tell (a rootless runtime made in a worker_thread that ended,
+ * whose relays the process keeps).
  */
-export function relayForwarding(netnsPath: () => string, endWithLink: (self: ContainerNetRecord, b: PortBinding) => string | undefined = () => undefined): PortForwarding {
+export function relayForwarding(netnsPath: () => string, outlivesOwner = false): PortForwarding {
   const relays = new ContainerRelays()
   return {
     add: async (self, bindings) => {
       // Every host socket bound first (all or none), each relay then spawned off the caller's path.
       const bound: BoundRelay[] = []
       try {
-        for (const b of bindings) bound.push(bindPortRelay({ netnsPath: netnsPath(), proto: b.proto, hostIp: b.hostIp, hostPort: b.hostPort, targetIp: b.containerIp, targetPort: b.containerPort, endWithLink: endWithLink(self, b) }))
+        for (const b of bindings) bound.push(bindPortRelay({ netnsPath: netnsPath(), proto: b.proto, hostIp: b.hostIp, hostPort: b.hostPort, targetIp: b.containerIp, targetPort: b.containerPort, endWithLink: hostVethOf(self, b), outlivesOwner }))
       } catch (err) {
         for (const b of bound) b.abandon()
         throw err

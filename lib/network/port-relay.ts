@@ -9,9 +9,11 @@
  * socket to mc-shim relay (native/relay.c), which joins the namespace and
  * forwards each TCP connection (splice, half-close aware) or UDP flow to the
  * container's address there. The relay ends when {@link PortRelay.close} is
- * called or its owner dies (its control socket closes either way), or when
- * its {@link RelaySpec.endWithLink} is deleted; a relay given that link
- * outlives its owner (in a session of its own), as the container does.
+ * called or its owner process dies (its control socket closes either way; it
+ * is held with libc, so not when the worker_thread that started it ends), or
+ * when its {@link RelaySpec.endWithLink} is deleted; one that
+ * {@link RelaySpec.outlivesOwner} (in a session of its own) does not end with
+ * its owner, as the container does not.
  *
  * Its start is not waited for on a container's start path: the host sockets
  * listen before the relay is spawned, so a client arriving before it serves
@@ -23,7 +25,7 @@ import { isIPv6 } from 'node:net'
 import { InvalidArgumentError, SyscallError } from '../errors'
 import { closeQuietly, reapEnded } from '../sys/libc'
 import { boundSocket, type BoundSocket } from '../sys/sockets'
-import { spawnModeProcess } from '../shim/mode-process'
+import { spawnHeldModeProcess } from '../shim/mode-process'
 import { PortInUseError } from './errors'
 import { checkPortPrivilege, unprivilegedPortStart } from './port-privilege'
 import { hostHasIpv6 } from './port-probe'
@@ -50,12 +52,18 @@ export interface RelaySpec {
   /** UDP only: close a client's flow after this long without traffic (default {@link defaultUdpIdleMs}). */
   udpIdleMs?: number
   /**
-   * A link of the namespace the relay starts in (root's: the container's host veth) whose deletion
-   * ends the relay: the container released by any process on the root, or its namespace gone with
-   * its last process. With it the relay outlives its owner (a detached container keeps its port);
-   * without it, {@link PortRelay.close} or the owner's death end it.
+   * A link of the namespace the relay connects from (the container's host veth: root's in the
+   * namespace it starts in, rootless in the runtime's, joined) whose deletion ends the relay: the
+   * container released by any process on the runtime root, or its namespace gone with its last
+   * process. Without it, {@link PortRelay.close} or the owner's death end it.
    */
   endWithLink?: string
+  /**
+   * With {@link endWithLink}: the relay outlives its owner (a detached container keeps its port),
+   * ending with the link or {@link PortRelay.close} only (root's `[::]` side, whose container and
+   * DNAT rule outlive the publishing process too).
+   */
+  outlivesOwner?: boolean
 }
 
 /** A running relay. */
@@ -136,7 +144,7 @@ export function bindPortRelay(spec: RelaySpec): BoundRelay {
       try {
         const idle = String(spec.udpIdleMs ?? defaultUdpIdleMs)
         const args = ['relay', spec.netnsPath, spec.proto, spec.targetIp, String(spec.targetPort), idle, ...(spec.endWithLink ? [spec.endWithLink] : [])]
-        return await relayProcess(args, hosts.map((h) => h.fd), hosts[0]!.port, spec.endWithLink !== undefined)
+        return await relayProcess(args, hosts.map((h) => h.fd), hosts[0]!.port, spec.endWithLink !== undefined && spec.outlivesOwner === true)
       } finally {
         // The relay holds the sockets now: when it ends, the port is free.
         closeHosts()
@@ -178,15 +186,23 @@ async function served(relay: PortRelay): Promise<PortRelay> {
 
 /**
  * Spawns `mc-shim relay ...` and wraps it: ended when its control socket closes, closed by closing
- * it. `outlivesOwner`: it runs in a session of its own and ends on its link's deletion, not when the
+ * it. Our end is held by the process, not the calling thread's event loop: a relay started in a
+ * worker_thread serves on once that worker ended (until the process dies, or its link is deleted).
+ * `outlivesOwner`: it runs in a session of its own and ends on its link's deletion, not when the
  * control socket closes; {@link PortRelay.close} ends it with a signal.
  */
 async function relayProcess(args: string[], fds: number[], hostPort: number, outlivesOwner: boolean): Promise<PortRelay> {
-  const { pid, control, ready } = await spawnModeProcess(args, fds, startTimeoutMs, outlivesOwner)
+  const { pid, control, ready, held } = await spawnHeldModeProcess(args, fds, startTimeoutMs, outlivesOwner)
   control.unref()
   let reaped = false
+  let open = true
+  const release = (): void => {
+    if (open) closeQuietly(held)
+    open = false
+  }
   const ended = new Promise<void>((resolve) =>
     control.once('close', () => {
+      release()
       reapEnded(pid)
       reaped = true
       resolve()
@@ -200,6 +216,7 @@ async function relayProcess(args: string[], fds: number[], hostPort: number, out
     close() {
       // Our child, not reaped yet: the pid is still the relay's (ESRCH only if something else reaped it).
       if (outlivesOwner && !reaped) killQuietly(pid)
+      release()
       control.destroy()
       return ended
     },

@@ -13,13 +13,14 @@
  *
  * @module
  */
-import { spawn, type ChildProcess } from 'node:child_process'
-import type { Socket } from 'node:net'
+import { Socket } from 'node:net'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { chooseEgressHelpers, defaultSearchPath, findHelpers, type EgressHelper } from './egress-choice'
 import { tunAccess } from './host-facts'
+import { closeQuietly, openFd, pipe, reapEnded, spawnProcessLasting, waitPid, WNOHANG } from '../sys/libc'
+import { O_RDWR } from '../sys/fsops'
 
 /** The warning's code, for `process.on('warning')` filters. */
 export const noEgressWarning = 'MINICONTAINER_NO_EGRESS'
@@ -87,63 +88,120 @@ function helperArgs(helper: EgressHelper, target: EgressTarget, readyFd: number)
   return ['--configure', '--mtu=65520', '--disable-host-loopback', `--ready-fd=${readyFd}`, `--exit-fd=${readyFd + 1}`, '--netns-type=path', ...userns, target.netns, device]
 }
 
+/** How often a starting helper is looked at for its exit (pasta's foreground process ends once it is ready). */
+const exitPollMs = 5
+
+/** "code" or "signal" of a raw wait status. */
+function howEnded(status: number): string {
+  return status & 0x7f ? String(status & 0x7f) : String((status >> 8) & 0xff)
+}
+
 /**
  * Starts `helper` for the target namespace and resolves once it is ready: pasta
  * when its foreground process exits 0 (it then runs as a daemon, pid from
  * its pid file), slirp4netns when it writes to its ready fd. Rejects with
  * what it said otherwise, or after `timeoutMs` (killing it).
+ *
+ * Spawned from the thread that lives as long as the process (spawnProcessLasting), and slirp4netns's
+ * exit fd is held with libc, not by an event loop: a runtime made in a worker_thread keeps its
+ * egress once that worker ended (Node closes a worker's handles; slirp4netns ends at its exit fd's close).
  */
 function runHelper(helper: EgressHelper, file: string, target: EgressTarget, timeoutMs: number): Promise<EgressAttached> {
   const pidFile = path.join(os.tmpdir(), `minicontainer-pasta-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}`)
   const args = helperArgs(helper, target, 3)
   if (helper === 'pasta') args.splice(1, 0, '-P', pidFile)
-  const child = spawn(file, args, { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'] })
+  const { pid, stderr, ready, exitFd } = spawnHelper(file, args, helper === 'slirp4netns')
   let said = ''
-  child.stderr!.on('data', (d: Buffer) => (said = (said + d.toString()).slice(-2000)))
+  stderr.on('data', (d: Buffer) => (said = (said + d.toString()).slice(-2000))).on('error', () => {})
   return new Promise<EgressAttached>((resolve, reject) => {
     const timer = setTimeout(() => {
-      child.kill('SIGKILL')
-      fail(`${helper} was not ready within ${timeoutMs} ms`)
+      process.kill(pid, 'SIGKILL')
+      end()
+      reapEnded(pid)
+      reject(new Error(`${helper} was not ready within ${timeoutMs} ms`))
     }, timeoutMs)
-    const fail = (why: string): void => {
+    const exited = setInterval(() => {
+      const status = waitPid(pid, WNOHANG)
+      if (status === null) return
+      const daemon = helper === 'pasta' && status === 0 ? readPastaPid(pidFile) : undefined
+      end()
+      if (daemon !== undefined) return attached(daemon)
+      reject(new Error(`${helper} exited (${howEnded(status)}) before it was ready: ${said.trim() || 'it said nothing'}`))
+    }, exitPollMs)
+    const end = (): void => {
       clearTimeout(timer)
-      reject(new Error(why))
+      clearInterval(exited)
+      stderr.destroy()
+      ready?.destroy()
+      if (helper === 'pasta') fs.rmSync(pidFile, { force: true })
     }
-    const ready = (helperPid: number): void => {
-      clearTimeout(timer)
-      child.stderr!.destroy()
-      child.removeAllListeners('exit')
-      // The helper lives as long as the runtime needs it, not as long as this event loop has work.
-      child.unref()
-      for (const io of [child.stdio[3], child.stdio[4]]) (io as Socket | null)?.unref()
-      resolve({ ok: true, helper, pid: helperPid, device, stop: () => stopHelper(helperPid, child) })
+    const attached = (helperPid: number | Error): void => {
+      if (helperPid instanceof Error) return reject(new Error(`${helper} gave no pid: ${helperPid.message}`))
+      resolve({ ok: true, helper, pid: helperPid, device, stop: () => stopHelper(helperPid, exitFd) })
     }
-    child.once('error', (err) => fail(`${helper} could not be started: ${err.message}`))
-    if (helper === 'slirp4netns') {
-      ;(child.stdio[3] as NodeJS.ReadableStream).once('data', () => ready(child.pid!))
-      child.once('exit', (code, signal) => fail(`${helper} exited (${signal ?? code}) before it was ready: ${said.trim() || 'it said nothing'}`))
-    } else {
-      child.once('exit', (code, signal) => {
-        if (code !== 0) return fail(`${helper} exited (${signal ?? code}) before it was ready: ${said.trim() || 'it said nothing'}`)
-        try {
-          ready(Number(fs.readFileSync(pidFile, 'utf8')))
-        } catch (err) {
-          fail(`${helper} gave no pid: ${(err as Error).message}`)
-        } finally {
-          fs.rmSync(pidFile, { force: true })
-        }
-      })
-    }
+    ready?.once('data', () => {
+      end()
+      attached(pid)
+    })
+  }).catch((err: Error) => {
+    closeQuietly(exitFd)
+    throw err
   })
 }
 
-function stopHelper(pid: number, child: ChildProcess): void {
+function readPastaPid(pidFile: string): number | Error {
+  try {
+    return Number(fs.readFileSync(pidFile, 'utf8'))
+  } catch (err) {
+    return err as Error
+  }
+}
+
+/** A spawned helper: its pid, its stderr and (slirp4netns) ready fd to read, and our end of its exit fd (held, -1 for pasta). */
+interface SpawnedHelper {
+  pid: number
+  stderr: Socket
+  ready: Socket | undefined
+  exitFd: number
+}
+
+/**
+ * Spawns `file args` with /dev/null as stdin and stdout, a pipe as stderr and, for slirp4netns, its
+ * ready fd (3) and exit fd (4) as pipes. Our read ends are sockets of this event loop (used while it
+ * starts); the exit fd's write end is ours with libc, closed by {@link stopHelper} or the process's death.
+ */
+function spawnHelper(file: string, args: string[], withReadyFds: boolean): SpawnedHelper {
+  const opened: number[] = []
+  const twoEnds = (): [number, number] => {
+    const ends = pipe()
+    opened.push(...ends)
+    return ends
+  }
+  try {
+    const devNull = openFd('/dev/null', O_RDWR)
+    opened.push(devNull)
+    const [errRead, errWrite] = twoEnds()
+    const [readyRead, readyWrite] = withReadyFds ? twoEnds() : [-1, -1]
+    const [exitRead, exitWrite] = withReadyFds ? twoEnds() : [-1, -1]
+    const env = Object.entries(process.env).flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${v}`]))
+    const pid = spawnProcessLasting(file, [file, ...args], env, [devNull, devNull, errWrite, ...(withReadyFds ? [readyWrite, exitRead] : [])], false)
+    for (const fd of [devNull, errWrite, readyWrite, exitRead]) closeQuietly(fd)
+    const socket = (fd: number): Socket => new Socket({ fd, readable: true, writable: false })
+    opened.length = 0
+    return { pid, stderr: socket(errRead), ready: withReadyFds ? socket(readyRead) : undefined, exitFd: exitWrite }
+  } finally {
+    opened.forEach(closeQuietly)
+  }
+}
+
+function stopHelper(pid: number, exitFd: number): void {
   try {
     process.kill(pid, 'SIGTERM')
   } catch {
     /* already gone */
   }
-  for (const io of [child.stdio[3], child.stdio[4]]) (io as Socket | null)?.destroy()
+  closeQuietly(exitFd)
+  reapEnded(pid)
 }
 
 /**

@@ -8,7 +8,7 @@
 import * as fs from 'node:fs'
 import * as net from 'node:net'
 import { SyscallError } from '../errors'
-import { closeQuietly, errnoName, reapEnded, socketPair, spawnProcessLasting, spawnProcessLastingAsync } from '../sys/libc'
+import { closeQuietly, dupFd, errnoName, reapEnded, socketPair, spawnProcessLasting, spawnProcessLastingAsync } from '../sys/libc'
 import { shimPath } from './shim-path'
 
 /** A helper that said it is ready. */
@@ -101,15 +101,51 @@ export interface StartingModeProcess extends ModeProcess {
  * later. `newSession`: a helper meant to outlive this process (no signal to its group reaches it).
  */
 export async function spawnModeProcess(args: string[], fds: number[], timeoutMs: number, newSession = false): Promise<StartingModeProcess> {
+  const { pid, control, ready } = await spawnWatched(args, fds, timeoutMs, newSession, false)
+  return { pid, control, ready }
+}
+
+/** A helper whose control socket the process holds ({@link spawnHeldModeProcess}). */
+export interface HeldModeProcess extends StartingModeProcess {
+  /**
+   * Our end of its control socket opened with libc (`control` watches a copy): no thread's event loop
+   * owns it, so the helper runs on when the worker_thread that started it ends; closing both ends it.
+   * The caller closes it once, when `control` closes (the helper ended, or failed to start) or it
+   * ends the helper.
+   */
+  held: number
+}
+
+/**
+ * {@link spawnModeProcess} for a helper that lives as long as the process, not as the event loop of
+ * the calling thread: Node closes a worker_thread's handles when it ends (`control` too), and the
+ * helper ends when its control socket closes.
+ */
+export function spawnHeldModeProcess(args: string[], fds: number[], timeoutMs: number, newSession = false): Promise<HeldModeProcess> {
+  return spawnWatched(args, fds, timeoutMs, newSession, true)
+}
+
+/** Spawns the helper off this thread and watches for its first line; with `hold`, a libc copy of our end as `held` (else -1). */
+async function spawnWatched(args: string[], fds: number[], timeoutMs: number, newSession: boolean, hold: boolean): Promise<HeldModeProcess> {
   const { pid, control: ours } = await spawnShimModeAsync(args, fds, newSession)
-  const control = new net.Socket({ fd: ours, readable: true, writable: true })
+  let held = -1
+  let control: net.Socket
+  try {
+    if (hold) held = dupFd(ours)
+    control = new net.Socket({ fd: ours, readable: true, writable: true })
+  } catch (err) {
+    closeQuietly(ours)
+    closeQuietly(held)
+    reapEnded(pid)
+    throw err
+  }
   const ready = firstLine(control, pid, args[0]!, timeoutMs).catch((err: unknown) => {
     control.destroy()
     throw err
   })
   // Awaited later by the caller, maybe after it failed: not an unhandled rejection meanwhile.
   ready.catch(() => {})
-  return { pid, control, ready }
+  return { pid, control, ready, held }
 }
 
 /** Starts `mc-shim <args>` with `fds` as its fds 4, 5...; resolves once it said "R", rejects with its failure, killing it after `timeoutMs` of silence. */

@@ -61,6 +61,7 @@ const c = {
   waitpid: libc.func('int waitpid(int pid, _Out_ int *status, int options)'),
   flock: libc.func('int flock(int fd, int operation)'),
   dup3: libc.func('int dup3(int oldfd, int newfd, int flags)'),
+  fcntl: libc.func('int fcntl(int fd, int cmd, int arg)'),
 }
 
 type NativeFunction = ReturnType<LibraryHandle['func']>
@@ -127,6 +128,13 @@ export function pinLoadedLibrary(file: string): boolean {
 /** Makes `target` refer to what `fd` refers to (dup3, close-on-exec); `fd` stays open. */
 export function replaceFd(fd: number, target: number): void {
   checkErrno(c.dup3(fd, target, O_CLOEXEC), 'dup3')
+}
+
+const F_DUPFD_CLOEXEC = 1030
+
+/** A new close-on-exec fd referring to what `fd` refers to (fcntl F_DUPFD_CLOEXEC), opened with libc: close it with {@link closeQuietly}. */
+export function dupFd(fd: number): number {
+  return checkErrno(c.fcntl(fd, F_DUPFD_CLOEXEC, 0), 'fcntl')
 }
 
 /** A connected pair of close-on-exec AF_UNIX stream sockets. */

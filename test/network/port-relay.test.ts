@@ -238,6 +238,22 @@ describe('the relay\'s lifetime', () => {
     expect(await eventually(() => !processRuns(pid), 3000 * timeScale)).toBe(true)
     expect(await portFree(port)).toBe(true)
   })
+  it('ending with a link of its namespace but not outliving its owner (a rootless port), ends when its owner is killed, the link still there', async () => {
+    const owner = spawnNode(`
+      const { startPortRelay } = lib('network/port-relay')
+      startPortRelay({ netnsPath: ${JSON.stringify(netnsPath)}, proto: 'tcp', hostIp: '127.0.0.1', hostPort: 0, targetIp: '127.0.0.1', targetPort: 17001, endWithLink: 'lo' })
+        .then((r) => { console.log(JSON.stringify({ pid: r.pid, port: r.hostPort })); setInterval(() => {}, 1000) })
+    `, { stdio: ['ignore', 'pipe', 'inherit'] })
+    const { pid, port } = await new Promise<{ pid: number; port: number }>((resolve) => owner.stdout!.once('data', (d: Buffer) => resolve(JSON.parse(d.toString()))))
+    try {
+      expect(processRuns(pid)).toBe(true)
+      owner.kill('SIGKILL')
+      expect(await eventually(() => !processRuns(pid), 3000 * timeScale)).toBe(true)
+      expect(await portFree(port)).toBe(true)
+    } finally {
+      if (processRuns(pid)) process.kill(pid, 'SIGKILL')
+    }
+  })
 })
 
 describe('out of fds', () => {
