@@ -10,8 +10,7 @@
  */
 import { Flags, FlagsGet, MessageType, Protocol, type NetlinkSocket } from 'netlink'
 import { errnoName } from '../sys/libc'
-import { growReceiveBuffer } from '../sys/sockets'
-import { adoptNetlink, quietNetlink, type HeldNetlink } from './adopt-netlink'
+import { growNetlinkReceiveBuffer, netlinkOverFd, openNetlink } from './netlink-fd'
 import { NftablesError } from './errors'
 import { parseAttrs } from './nlattr'
 import { debug } from '../util/debug'
@@ -111,18 +110,12 @@ export class NfNetlink {
   /** One batch or dump at a time on the socket: a batch's acks landing among a dump's messages end that dump early (./netlink-turns). */
   private readonly turns = new NetlinkTurns()
 
-  private readonly sock: NetlinkSocket
-  /** The socket's fd, whose receive buffer {@link roomForAcks} grows. */
-  private readonly fd: number
-
-  /** @param held - a NETLINK_NETFILTER socket (default: a new one in the calling thread's namespace). */
-  constructor(held: HeldNetlink = quietNetlink(Protocol.NETFILTER)) {
-    this.sock = held.socket
-    this.fd = held.fd
+  /** @param sock - a NETLINK_NETFILTER socket (default: a new one in the calling thread's namespace). */
+  constructor(private readonly sock: NetlinkSocket = openNetlink(Protocol.NETFILTER)) {
     this.sock.on('message', (msgs) => {
       for (const m of msgs) if (m.type === MessageType.ERROR) this.waiters.get(m.seq)?.(-m.data.readInt32LE(0))
     })
-    // Unheard, the package's 'error' event (a send refused: EMSGSIZE for a batch over the send buffer) aborts the process.
+    // Unheard, the socket's 'error' event (a send refused: EMSGSIZE for a batch over the send buffer) would end the process.
     this.sock.on('error', (err: Error) => {
       debug('nf_tables socket error: %s', err)
       for (const fail of this.onSocketError) fail(err)
@@ -131,7 +124,7 @@ export class NfNetlink {
 
   /** Over `fd`, a NETLINK_NETFILTER socket opened elsewhere (another namespace: ./netns-sockets); takes ownership of it. */
   static adopt(fd: number): NfNetlink {
-    return new NfNetlink(adoptNetlink(fd, Protocol.NETFILTER))
+    return new NfNetlink(netlinkOverFd(fd, Protocol.NETFILTER))
   }
 
   /** Closes the socket. */
@@ -162,7 +155,7 @@ export class NfNetlink {
    */
   private roomForAcks(commands: number): void {
     const wanted = (commands + 2) * ACK_ROOM
-    if (wanted > this.sock.socket.getRecvBufferSize()) growReceiveBuffer(this.fd, wanted)
+    if (wanted > this.sock.socket.getRecvBufferSize()) growNetlinkReceiveBuffer(this.sock, wanted)
   }
 
   private awaitAnswers(op: string, seqs: number[], send: () => void): Promise<number[]> {

@@ -1,12 +1,15 @@
 /**
  * The `netlink` package's native addon, kept loaded for the whole process.
  *
- * A worker_thread that used it and ends (terminate() included) has Node
- * unload the addons it loaded right after running their finalizers. The
- * addon's finalizers uv_close() its timers and polls with a close callback
- * that is the addon's own code, which libuv calls on the worker's last loop
- * turn: by then unmapped, so the whole process died of SIGSEGV. Pinned, the
- * code stays mapped (a few pages) and the callbacks run.
+ * Importing the package loads its addon, though lib makes no socket of it
+ * (./netlink-fd.ts drives the package's sockets over fds of its own). A
+ * worker_thread that loaded it and ends (terminate() included) has Node
+ * unload the addons it loaded right after running their finalizers; when
+ * the addon had sockets, their finalizers uv_close() its timers and polls
+ * with a close callback that is the addon's own code, which libuv calls on
+ * the worker's last loop turn: by then unmapped, so the whole process died
+ * of SIGSEGV. Pinned, the code stays mapped (a few pages), for a program
+ * that also uses the package itself.
  *
  * The addon registers itself only when loaded afresh (it exports no
  * napi_register_module_v1): once the last thread that loaded it ended, a

@@ -10,10 +10,10 @@
  * @module
  */
 import * as fs from 'node:fs'
-import { createRtNetlink, FlagsNew, Protocol, RtNetlinkSocket, type rt } from 'netlink'
+import { FlagsNew, Protocol, RtNetlinkSocket, type rt } from 'netlink'
 import { MiniContainerError } from '../errors'
 import { withNetns } from '../sys/netns'
-import { adoptNetlink, quietNetlink } from './adopt-netlink'
+import { netlinkOverFd, openNetlink } from './netlink-fd'
 import { NetlinkTurns, type ReplyBound } from './netlink-turns'
 import { attr, strAttr, u32Attr } from './nlattr'
 import { ipToBuffer, type Cidr } from './ipam'
@@ -95,8 +95,8 @@ export class Rtnl {
   }
 
   /**
-   * Unheard, the package's 'error' event (a failed receive) is thrown from its native callback and
-   * aborts the process: the socket is taken as spent instead (its turns end by their bound).
+   * Unheard, the socket's 'error' event (a failed receive) would be thrown as an uncaught exception
+   * and end the process: the socket is taken as spent instead (its turns end by their bound).
    */
   private heedErrors(sock: RtNetlinkSocket, turns: NetlinkTurns): void {
     sock.socket.on('error', (err: Error) => {
@@ -149,22 +149,18 @@ export class Rtnl {
 
   /** A socket in the calling thread's current namespace (the host, normally); replaced there if it stops answering. */
   static current(): Rtnl {
-    const open = () => new RtNetlinkSocket(quietNetlink(Protocol.ROUTE).socket)
+    const open = () => new RtNetlinkSocket(openNetlink(Protocol.ROUTE))
     return new Rtnl(open(), open)
   }
 
-  /**
-   * A socket bound to the namespace behind `netnsFd`. Not quieted (NETLINK_NO_ENOBUFS: finding its fd
-   * costs a /proc/self/fd read per container start): its answers, a few single ones of a few KB in flight
-   * at most (./netlink-turns), cannot overrun a receive buffer unless net.core.rmem_default is under ~20 KB.
-   */
+  /** A socket bound to the namespace behind `netnsFd` (made while this thread is in it). */
   static inNetns(netnsFd: number): Rtnl {
-    return new Rtnl(withNetns(netnsFd, () => createRtNetlink()))
+    return new Rtnl(withNetns(netnsFd, () => new RtNetlinkSocket(openNetlink(Protocol.ROUTE))))
   }
 
   /** Over `fd`, an rtnetlink socket opened elsewhere (another namespace: ./netns-sockets); takes ownership of it. */
   static adopt(fd: number): Rtnl {
-    return new Rtnl(new RtNetlinkSocket(adoptNetlink(fd, Protocol.ROUTE).socket))
+    return new Rtnl(new RtNetlinkSocket(netlinkOverFd(fd, Protocol.ROUTE)))
   }
 
   /** Closes the socket, and any spent one still draining (the answers it waits for are the closer's to lose). */

@@ -17,6 +17,10 @@ const native = nativeFunctions({
   netlinkQuietOverruns: 'int mc_netlink_quiet_overruns(int fd)',
   growReceiveBuffer: 'int mc_socket_grow_receive_buffer(int fd, int bytes)',
   sendFds: 'int mc_send_fds(int fd, const uint8_t *payload, size_t len, const int *fds, int n)',
+  netlinkOpen: 'int mc_netlink_open(int protocol)',
+  netlinkSend: 'int mc_netlink_send(int fd, const uint8_t *buf, size_t len, uint32_t port, uint32_t groups)',
+  netlinkRecv: 'long mc_netlink_recv(int fd, _Out_ uint8_t *buf, size_t len, _Out_ uint32_t *port)',
+  receiveBuffer: 'int mc_socket_receive_buffer(int fd)',
 })
 
 /** A socket bound by {@link boundSocket}. */
@@ -76,8 +80,8 @@ export function netlinkPortOf(fd: number, protocol: number): number | null {
 
 /**
  * Makes a netlink socket drop answers that overrun its receive buffer without reporting ENOBUFS
- * (NETLINK_NO_ENOBUFS): the `netlink` package aborts the process on a socket error, while a
- * dropped answer is noticed by its caller's bound.
+ * (NETLINK_NO_ENOBUFS): a socket error would fail every request waiting on the socket, while a
+ * dropped answer fails its own request only, by its caller's bound.
  */
 export function netlinkQuietOverruns(fd: number): void {
   checkNegErrno(native().netlinkQuietOverruns(fd), 'setsockopt NETLINK_NO_ENOBUFS')
@@ -89,4 +93,41 @@ export function netlinkQuietOverruns(fd: number): void {
  */
 export function growReceiveBuffer(fd: number, bytes: number): void {
   checkNegErrno(native().growReceiveBuffer(fd, bytes), 'setsockopt SO_RCVBUFFORCE')
+}
+
+/** A new non-blocking, close-on-exec netlink socket of `protocol` in the calling thread's namespace, bound to a port the kernel picked. */
+export function openNetlinkFd(protocol: number): number {
+  return checkNegErrno(native().netlinkOpen(protocol), 'socket AF_NETLINK')
+}
+
+/** Sends `data` as one datagram on the netlink socket `fd` to `port` (0: the kernel); throws the send's SyscallError (EMSGSIZE...). */
+export function sendNetlink(fd: number, data: Buffer, port: number, groups: number): void {
+  checkNegErrno(native().netlinkSend(fd, data, data.length, port, groups), 'sendto')
+}
+
+/** One datagram read by {@link receiveNetlink}: its bytes and its sender's port. */
+export interface NetlinkDatagram {
+  /** Its bytes (a copy). */
+  data: Buffer
+  /** The sender's netlink port (0: the kernel). */
+  port: number
+}
+
+let receiveRoom = Buffer.alloc(64 * 1024)
+
+/** The next datagram queued on the netlink socket `fd`, read without waiting; null when none is. */
+export function receiveNetlink(fd: number): NetlinkDatagram | null {
+  const port = [0]
+  for (;;) {
+    const n = Number(native().netlinkRecv(fd, receiveRoom, receiveRoom.length, port))
+    if (n === -os.constants.errno.EAGAIN) return null
+    checkNegErrno(n, 'recvfrom')
+    if (n <= receiveRoom.length) return { data: Buffer.from(receiveRoom.subarray(0, n)), port: port[0]! }
+    receiveRoom = Buffer.alloc(n) // left queued: read again with room for it
+  }
+}
+
+/** The receive buffer size of the socket `fd` (SO_RCVBUF, as the kernel reports it: twice what was set). */
+export function receiveBufferSize(fd: number): number {
+  return checkNegErrno(native().receiveBuffer(fd), 'getsockopt SO_RCVBUF')
 }

@@ -109,3 +109,55 @@ test('a runtime used from a worker_thread that is then terminated closes none of
     }
   }
 }, 300_000)
+
+/*
+ * worker.terminate() of a worker_thread whose runtime just started a container on the bridge, while
+ * its netlink work is still under way (the start's background work: warm endpoints, the exit
+ * watcher's release) or after it went idle. The `netlink` package's addon polled each socket with a
+ * libuv handle whose callback called into JavaScript unguarded: an answer or a send completion
+ * arriving as the worker's environment ended made node-addon-api raise a fatal error, and the whole
+ * process aborted (napi_define_properties, from Socket::Recvmsg or the send timer). Netlink sockets
+ * are now read right after each send, with no handle (lib/network/netlink-fd.ts): nothing is left
+ * for the loop to call. One child process runs every round (an abort would end it).
+ */
+const terminatedRounds = 24
+
+test(`${terminatedRounds} workers, each terminated as its bridge start's netlink work runs or once idle: the process lives through every round`, async () => {
+  const worker = `
+    const { parentPort } = require('node:worker_threads')
+    require(${JSON.stringify(path.join(__dirname, '../tools/ts-register.js'))})
+    const { run, Runtime } = require(${JSON.stringify(path.join(__dirname, '../../lib'))})
+    const runtime = new Runtime({ root: ${JSON.stringify(runtime.root)}, subnetPool: [${JSON.stringify(subnet.cidr)}] })
+    run('host', ['sleep', '60'], { runtime, network: 'bridge' }).then(() => parentPort.postMessage('started'), (e) => { console.error('worker failed', e); process.exit(3) })`
+  // The main thread loads the library too: the addon stays registered for the next worker (README: a known limit).
+  const script = `const { Worker } = require('node:worker_threads')
+    lib()
+    ;(async () => {
+      for (let round = 0; round < ${terminatedRounds}; round++) {
+        const w = new Worker(process.argv[1], { eval: true })
+        await new Promise((resolve, reject) => w.once('message', resolve).once('error', reject))
+        // Three of four at once or within 20 ms (the start's background netlink work), one of four idle.
+        await new Promise((r) => setTimeout(r, round % 4 === 3 ? 500 : round % 3 === 0 ? 0 : Math.random() * 20))
+        await w.terminate()
+        process.stdout.write(round + ' ') // how far it came, if it aborts
+      }
+      await new Promise((r) => setTimeout(r, 300)) // an abort would come meanwhile
+      console.log('survived')
+      process.exit(0)
+    })().catch((e) => { console.error(e); process.exit(5) })`
+  const child = spawnNode(script, { stdio: ['ignore', 'pipe', 'pipe'] }, [worker])
+  const out = { stdout: '', stderr: '' }
+  child.stdout!.on('data', (d) => (out.stdout += String(d)))
+  child.stderr!.on('data', (d) => (out.stderr += String(d)))
+  const ended = await new Promise<string>((resolve) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL')
+      resolve('timed out')
+    }, 240_000 * timeScale)
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer)
+      resolve(`exited ${code ?? signal}`)
+    })
+  })
+  expect({ ended, stdout: out.stdout, stderr: out.stderr.split('\n').filter((l) => !/ExperimentalWarning|--trace-warnings/.test(l)).join('\n').slice(0, 2000) }).toEqual({ ended: 'exited 0', stdout: `${Array.from({ length: terminatedRounds }, (_, i) => `${i} `).join('')}survived\n`, stderr: '' })
+}, 300_000)
