@@ -15,14 +15,11 @@
  * @module
  */
 import { EventEmitter } from 'node:events'
+import './pin-netlink-addon' // before the package: see there
 import { NetlinkSocket, type Protocol, type RawNetlinkSocket } from 'netlink'
 import { InternalError, SyscallError } from '../errors'
 import { closeQuietly } from '../sys/libc'
-import { pinNetlinkAddon } from './pin-netlink-addon'
 import { growReceiveBuffer, netlinkPortOf, netlinkQuietOverruns, openNetlinkFd, receiveBufferSize, receiveNetlink, sendNetlink, type NetlinkDatagram } from '../sys/sockets'
-
-// Importing the package loads its addon (no socket of it is made): a worker_thread's end must not unmap it under its finalizers.
-pinNetlinkAddon()
 
 /** When an unanswered send's socket is read again (ms after the previous look): about 1.4 s in all. */
 const lateLooksMs = [1, 4, 16, 64, 256, 1024]

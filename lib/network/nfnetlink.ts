@@ -8,6 +8,7 @@
  *
  * @module
  */
+import './pin-netlink-addon' // before the package: see there
 import { Flags, FlagsGet, MessageType, Protocol, type NetlinkSocket } from 'netlink'
 import { errnoName } from '../sys/libc'
 import { growNetlinkReceiveBuffer, netlinkOverFd, openNetlink } from './netlink-fd'

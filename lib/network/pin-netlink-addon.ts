@@ -13,13 +13,15 @@
  *
  * The addon registers itself only when loaded afresh (it exports no
  * napi_register_module_v1): once the last thread that loaded it ended, a
- * later worker's load fails ("Module did not self-register"). A process
- * whose main thread loaded the library too keeps it registered for all.
+ * later worker's load fails ("Module did not self-register"). Such a worker
+ * gets the package's JavaScript over a stand-in for the addon, whose
+ * sockets lib never makes: it loads this module before the package
+ * (every lib module importing 'netlink' imports this one first).
  *
  * @module
  */
 import * as fs from 'node:fs'
-import 'netlink' // loads the addon, so that it is in /proc/self/maps
+import { Module } from 'node:module'
 import { pinLoadedLibrary } from '../sys/libc'
 
 /** The loaded addon's file: a .node mapped from the netlink package (prebuilt or built). */
@@ -29,7 +31,36 @@ function netlinkAddonFile(): string | undefined {
 }
 
 /** Pins the addon (see the module's comment); false when it could not be found or pinned. */
-export function pinNetlinkAddon(): boolean {
+function pinNetlinkAddon(): boolean {
   const file = netlinkAddonFile()
   return file !== undefined && pinLoadedLibrary(file)
 }
+
+/**
+ * The addon's stand-in for a thread where Node refuses to load it again: the package's JavaScript
+ * needs its class only to make sockets of its own, which lib never does.
+ */
+class NativeNetlinkUnavailable {
+  constructor() {
+    throw new Error("the netlink package's own sockets are unavailable in this worker_thread: its native addon cannot be loaded again once every thread that loaded it ended (minicontainer does not use them)")
+  }
+}
+
+/** Loads the package, and its addon with it (pinned), or over the addon's stand-in where Node refuses it (see the module's comment). */
+function loadNetlinkPackage(): void {
+  try {
+    require('netlink')
+  } catch (err) {
+    const file = netlinkAddonFile()
+    if (!/did not self-register/.test(String(err)) || !file) throw err
+    const standIn = new Module(file)
+    standIn.filename = file
+    standIn.loaded = true
+    standIn.exports = { NativeNetlink: NativeNetlinkUnavailable }
+    require.cache[file] = standIn
+    require('netlink')
+  }
+  pinNetlinkAddon()
+}
+
+loadNetlinkPackage()

@@ -10,6 +10,7 @@
  * @module
  */
 import * as fs from 'node:fs'
+import './pin-netlink-addon' // before the package: see there
 import { FlagsNew, Protocol, RtNetlinkSocket, type rt } from 'netlink'
 import { MiniContainerError } from '../errors'
 import { withNetns } from '../sys/netns'

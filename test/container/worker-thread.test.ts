@@ -6,13 +6,14 @@
  * descriptor N opened in unmanaged mode twice" on every such run, and about one run in three an
  * abort (the netlink addon's poll failing throws a C++ Napi::Error).
  */
+import { spawnSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { Container, Image, Runtime } from '../../lib'
 import { pickFreePort } from '../../lib/network/port-probe'
 import { useSubnets } from '../net-helpers'
 import { sleep, timeScale } from '../helpers'
-import { spawnNode } from '../tools/node-child'
+import { nodeScript, spawnNode } from '../tools/node-child'
 import { makeRoot } from '../network/helpers'
 
 const rounds = 8
@@ -129,9 +130,7 @@ test(`${terminatedRounds} workers, each terminated as its bridge start's netlink
     const { run, Runtime } = require(${JSON.stringify(path.join(__dirname, '../../lib'))})
     const runtime = new Runtime({ root: ${JSON.stringify(runtime.root)}, subnetPool: [${JSON.stringify(subnet.cidr)}] })
     run('host', ['sleep', '60'], { runtime, network: 'bridge' }).then(() => parentPort.postMessage('started'), (e) => { console.error('worker failed', e); process.exit(3) })`
-  // The main thread loads the library too: the addon stays registered for the next worker (README: a known limit).
   const script = `const { Worker } = require('node:worker_threads')
-    lib()
     ;(async () => {
       for (let round = 0; round < ${terminatedRounds}; round++) {
         const w = new Worker(process.argv[1], { eval: true })
@@ -161,3 +160,26 @@ test(`${terminatedRounds} workers, each terminated as its bridge start's netlink
   })
   expect({ ended, stdout: out.stdout, stderr: out.stderr.split('\n').filter((l) => !/ExperimentalWarning|--trace-warnings/.test(l)).join('\n').slice(0, 2000) }).toEqual({ ended: 'exited 0', stdout: `${Array.from({ length: terminatedRounds }, (_, i) => `${i} `).join('')}survived\n`, stderr: '' })
 }, 300_000)
+
+// The netlink package's addon registers itself only when loaded afresh: once every thread that loaded it
+// ended, Node refused it to a later worker ("Module did not self-register"), and minicontainer failed to load.
+test('in a process whose main thread never loads the library, a worker loads it and starts a container on the bridge after a networking worker ended', async () => {
+  const worker = `
+    const { parentPort } = require('node:worker_threads')
+    require(${JSON.stringify(path.join(__dirname, '../tools/ts-register.js'))})
+    const { run, Runtime } = require(${JSON.stringify(path.join(__dirname, '../../lib'))})
+    const runtime = new Runtime({ root: ${JSON.stringify(runtime.root)}, subnetPool: [${JSON.stringify(subnet.cidr)}] })
+    run('host', ['sleep', '60'], { runtime, network: 'bridge' }).then((c) => parentPort.postMessage(c.id.length), (e) => parentPort.postMessage(e.message))`
+  const script = `const { Worker } = require('node:worker_threads')
+    ;(async () => {
+      for (let round = 0; round < 3; round++) {
+        const w = new Worker(process.argv[1], { eval: true })
+        const said = await new Promise((resolve) => w.once('message', resolve).once('error', (e) => resolve(e.message)))
+        await w.terminate()
+        console.log(said)
+      }
+      process.exit(0)
+    })()`
+  const r = spawnSync(process.execPath, ['-e', nodeScript(script), worker], { encoding: 'utf8', timeout: 120_000 * timeScale })
+  expect({ status: r.status, stdout: r.stdout }).toEqual({ status: 0, stdout: '64\n64\n64\n' })
+}, 180_000)
