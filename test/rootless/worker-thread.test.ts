@@ -60,7 +60,6 @@ describe('a rootless runtime made in a worker_thread that then ended', () => {
   const made = await new Promise((resolve, reject) => w.once('message', resolve).once('error', reject).once('exit', (code) => reject(new Error('worker exited ' + code))))
   out.before = await eventually(() => echo(made.port), 'ping\\n')
   out.helpersBefore = helpers()
-  await new Promise((r) => setTimeout(r, 1000)) // the runtime idle (its background work done)
   await w.terminate()
   await new Promise((r) => setTimeout(r, 500))
   out.after = await echo(made.port)
