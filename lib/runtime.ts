@@ -236,7 +236,7 @@ export class Runtime implements ContainerContext, AsyncDisposable {
       await this.cgroups.removeScope()
     }
     this.cgroups.close()
-    this.networks.close()
+    await this.networks.close()
     await drainShimPool()
     if (removeRoot) this.removeRoot(running)
     this.userIds?.close()
@@ -259,7 +259,7 @@ export class Runtime implements ContainerContext, AsyncDisposable {
    */
   async destroyNetworks(): Promise<void> {
     await this.networks.destroy()
-    this.networks.close()
+    await this.networks.close()
   }
 
   /** `await using rt = new Runtime({ root })` closes it at the end of the scope (keeping the root). */

@@ -101,9 +101,13 @@ export class NetworkService {
     return this.sockets.fw
   }
 
-  /** Closes the netlink sockets (they are reopened on next use). */
-  close(): void {
+  /**
+   * Closes the netlink sockets (they are reopened on next use), once the warm endpoints being made
+   * have ended: one finishing after the close would give its address back after close() returned.
+   */
+  async close(): Promise<void> {
     this.warm.closeAll()
+    await this.warm.allSettled()
     this.sockets.close()
   }
 

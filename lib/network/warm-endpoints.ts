@@ -266,6 +266,11 @@ export class WarmEndpoints {
     await Promise.all([...new Set([...this.kept.keys(), ...this.filling.keys()])].map((id) => this.drop(id)))
   }
 
+  /** Once every fill under way has ended (one asked for before {@link closeAll} keeps nothing and gives its address back). */
+  async allSettled(): Promise<void> {
+    await Promise.all(this.filling.values())
+  }
+
   /**
    * Closes every kept endpoint's namespace and socket now, and keeps none that is being made: the
    * kernel removes their pairs by itself (for a closing service, whose sockets close next).

@@ -95,8 +95,8 @@ export class RootlessNetworkService extends NetworkService {
   }
 
   /** Closes the sockets and ends the egress helper (Runtime.close()). */
-  override close(): void {
-    super.close()
+  override async close(): Promise<void> {
+    await super.close()
     this.keeperPlace.stopEgress()
   }
 }

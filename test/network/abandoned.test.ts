@@ -27,7 +27,7 @@ test("a runtime whose root is gone is collected at another runtime's first netwo
   expect(execFileSync('nft', ['list', 'table', 'ip', names.table]).toString()).toContain(`comment "minicontainer:${abandoned.root}"`)
   expect(claims()).toEqual(expect.arrayContaining([abandonedPool.claimName, abandonedNet.claimName]))
   // A crash: the process forgets the runtime and its temp root is deleted, nothing closed.
-  abandoned.networks.close()
+  await abandoned.networks.close()
   fs.rmSync(abandoned.root, { recursive: true, force: true })
 
   const next = new Runtime({ root: makeRoot(), subnetPool: [nextPool.cidr] })

@@ -41,7 +41,7 @@ describe('NetworkService', () => {
 
   afterAll(async () => {
     await svc.destroy()
-    svc.close()
+    await svc.close()
     for (const s of spaces) s.close()
     fs.rmSync(root, { recursive: true, force: true })
     expect(hostLinks(svc.names.bridgePrefix)).toEqual([])
@@ -217,7 +217,7 @@ describe('NetworkService', () => {
     expect(execFileSync('nft', ['list', 'table', 'ip', svc.names.table]).toString()).toContain(`ctr:${c.ref.id}`)
     const next = new NetworkService({ root, subnetPool: [bridgeNet.cidr] })
     await next.release(c.ref.id)
-    next.close()
+    await next.close()
     expect(execFileSync('nft', ['list', 'table', 'ip', svc.names.table]).toString()).not.toContain(`ctr:${c.ref.id}`)
   })
 
@@ -252,7 +252,7 @@ describe('NetworkService', () => {
 
     const next = new NetworkService({ root, subnetPool: [bridgeNet.cidr] })
     await next.gc((id) => id === b.ref.id)
-    next.close()
+    await next.close()
     expect(hostLinks(svc.names.vethPrefix)).not.toContain(aVeth)
     expect(hostLinks(svc.names.vethPrefix)).toHaveLength(1) // b's
     expect(hostLinks(`${svc.names.vethPrefix}dea`)).toEqual([])

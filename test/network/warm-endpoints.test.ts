@@ -360,7 +360,7 @@ describe('warm endpoints', () => {
     // Collecting leftovers at its start, it finds veths no record accounts for, and deletes them.
     const other = new Runtime({ root: runtime.root, subnetPool: [bridgeNet.cidr] })
     await other.ready()
-    other.networks.close()
+    await other.networks.close()
     for (const link of warm) expect(veths(tag)).not.toContain(link)
     const next = await run('host', ['sleep', '60'], { runtime, network: 'bridge' })
     expect((await sh(next, `ping -c1 -W2 ${bridgeNet.host(1)}`)).exitCode).toBe(0)
@@ -430,7 +430,7 @@ test('closing the network service (Runtime.close() with containers running) whil
     warm.fill = (...args) => {
       filled = fill(...args)
       // What Runtime.close() does while containers still run (it destroys nothing then): the sockets close at once.
-      runtime.networks.close()
+      void runtime.networks.close()
       return filled
     }
     await (await run('host', ['true'], { runtime, network: 'bridge', rm: true })).wait()
@@ -477,7 +477,7 @@ test("the owner's SIGKILL takes its warm veths with it", async () => {
     const next = new Runtime({ root, subnetPool: [ownerNet.cidr] })
     await next.ready()
     expect(warmLeases(root)).toEqual([])
-    next.networks.close()
+    await next.networks.close()
   } finally {
     // What the crash left (the default bridge and its rules) goes with the next runtime's close.
     const runtime = new Runtime({ root, subnetPool: [ownerNet.cidr] })
