@@ -10,6 +10,7 @@
  *   containers/<id>/health.json   the health check's state, when one is configured
  *   containers/<id>/work          the overlay's work dir; its flock(2) is held by whoever mounts the writable layer (lockLayer)
  *   names/<name>                  the id owning a name (created with O_EXCL; a name too long for a file: its prefix, "+" and its sha256)
+ *   names/.lock                   flock(2) held to take over a stale name or to free one (nameLock)
  *   trash/<id>.*                  removed containers whose files are still being deleted (with their names' files)
  *
  * The root and containers/ carry ext4's top-directory flag (`chattr +T`,
@@ -30,6 +31,7 @@ import { createJson, readJson, updateJson } from '../util/json-file'
 import { validName } from '../util/ids'
 import { boundedFileName } from '../util/file-name'
 import { markTopDirectory } from '../sys/file-flags'
+import { withFileLockSync } from '../util/file-lock-sync'
 import type { ContainerRecord, ContainerState } from './types'
 
 /** `chattr +T` on `dir`, a hint: a filesystem or a caller that refuses it only gets a debug line. */
@@ -43,6 +45,9 @@ const creatingPrefix = '.creating-'
 
 /** The name's file of a removed container, moved into its directory in `trash/` (releaseName). */
 const releasedNameFile = 'released-name'
+
+/** How long a name whose owner has no directory stays its owner's: a create in progress makes the directory later. */
+const staleNameMs = 10_000
 
 /** Where a container's files are. */
 export interface ContainerPaths {
@@ -119,25 +124,67 @@ export class ContainerStore {
     return path.join(this.namesDir, boundedFileName(name))
   }
 
+  /**
+   * Every change to an existing name's file (a stale name's takeover, a removal's release) is made holding this
+   * lock, across processes, after checking the file again: two processes that both found a name stale would
+   * both have taken it, and a removal could have moved away the file a takeover had just written. A fresh
+   * name's claim (O_EXCL) needs no lock: it cannot replace a file.
+   */
+  private nameLock<T>(fn: () => T): T {
+    return withFileLockSync(path.join(this.namesDir, '.lock'), fn)
+  }
+
+  /** The id in a name's file; undefined when the name is free. */
+  private nameOwner(file: string): string | undefined {
+    try {
+      return fs.readFileSync(file, 'utf8')
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+      throw err
+    }
+  }
+
+  /** Whether a name left by a create that crashed before making its directory is free again (after a grace period). */
+  private isStale(file: string, owner: string): boolean {
+    if (fs.existsSync(this.paths(owner).dir)) return false
+    const stat = fs.statSync(file, { throwIfNoEntry: false })
+    return !!stat && Date.now() - stat.mtimeMs > staleNameMs
+  }
+
   /** Claims a name for an id atomically; throws ENAMECONFLICT when another container has it. */
   reserveName(name: string, id: string): void {
     if (!validName.test(name))
       throw new InvalidArgumentError(`invalid container name "${name}": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`)
     const file = this.nameFile(name)
-    try {
-      fs.writeFileSync(file, id, { flag: 'wx' })
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
-      const owner = fs.readFileSync(file, 'utf8')
-      if (owner === id) return
-      // A name left behind by a create that crashed before making its directory is free again
-      // (after a grace period, so a create in progress in another process keeps its name).
-      if (!fs.existsSync(this.paths(owner).dir) && Date.now() - fs.statSync(file).mtimeMs > 10_000) {
-        fs.writeFileSync(file, id)
-        return
+    for (;;) {
+      try {
+        return fs.writeFileSync(file, id, { flag: 'wx' })
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
       }
-      throw new NameConflictError('container', name, owner)
+      const owner = this.nameOwner(file)
+      if (owner === undefined) continue // freed meanwhile: claimed afresh
+      if (owner === id) return
+      if (!this.isStale(file, owner)) throw new NameConflictError('container', name, owner)
+      if (this.takeOverStale(name, file, id)) return
     }
+  }
+
+  /**
+   * Gives a stale name to `id` if, under the name lock, it still is stale: true once taken, false when the
+   * name was freed meanwhile (the caller claims it afresh); throws ENAMECONFLICT when another took it.
+   */
+  private takeOverStale(name: string, file: string, id: string): boolean {
+    return this.nameLock(() => {
+      const owner = this.nameOwner(file)
+      if (owner === undefined) return false
+      if (owner !== id && !this.isStale(file, owner)) throw new NameConflictError('container', name, owner)
+      // Written whole then renamed over: a reader never sees the file empty, and its mtime restarts the grace.
+      const tmp = path.join(this.namesDir, `.claim-${id}-${process.pid}`)
+      fs.writeFileSync(tmp, id)
+      fs.renameSync(tmp, file)
+      return true
+    })
   }
 
   /**
@@ -147,22 +194,28 @@ export class ContainerStore {
   releaseName(name: string, id: string, into?: string): void {
     const file = this.nameFile(name)
     try {
-      if (fs.readFileSync(file, 'utf8') !== id) return
-      // This runs before an rm: true container's wait() answers. A rename frees the name as an unlink
-      // does, but leaves the file's block to the background deletion: once written back (an overlay's
-      // unmount syncs its upper filesystem), unlinking it frees the block, which on a filesystem mounted
-      // with `discard` waits for the device (0.14 ms p50, several ms p95, against 0.02 ms for the rename).
-      if (into) {
-        try {
-          return fs.renameSync(file, path.join(into, releasedNameFile))
-        } catch {
-          /* unlinked below: the name is freed either way */
-        }
-      }
-      fs.unlinkSync(file)
+      // Under the name lock: the container's directory is gone already, so another process may be taking the name over.
+      this.nameLock(() => this.moveOwnNameFile(file, id, into))
     } catch {
-      /* already gone */
+      /* already gone (or the root with it) */
     }
+  }
+
+  /** releaseName's move (or unlink) of the name's file, if it still holds `id`; throws when it is gone. */
+  private moveOwnNameFile(file: string, id: string, into: string | undefined): void {
+    if (fs.readFileSync(file, 'utf8') !== id) return
+    // This runs before an rm: true container's wait() answers. A rename frees the name as an unlink
+    // does, but leaves the file's block to the background deletion: once written back (an overlay's
+    // unmount syncs its upper filesystem), unlinking it frees the block, which on a filesystem mounted
+    // with `discard` waits for the device (0.14 ms p50, several ms p95, against 0.02 ms for the rename).
+    if (into) {
+      try {
+        return fs.renameSync(file, path.join(into, releasedNameFile))
+      } catch {
+        /* unlinked below: the name is freed either way */
+      }
+    }
+    fs.unlinkSync(file)
   }
 
   /**
