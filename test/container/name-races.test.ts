@@ -9,7 +9,7 @@ import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import * as readline from 'node:readline'
-import type { ChildProcess } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { spawnNode } from '../tools/node-child'
 
 jest.setTimeout(120_000)
@@ -77,7 +77,7 @@ afterAll(async () => {
 async function race(ops: { op: 'claim' | 'delete'; names: string[]; id: string; ids?: string[] }[], skewUs: number): Promise<string[][]> {
   const at = Date.now() + 60
   ops.forEach((op, i) => racers[i].child.stdin!.write(JSON.stringify({ ...op, at: at + (i ? skewUs / 1000 : 0) }) + '\n'))
-  return Promise.all(racers.map((r) => r.next()))
+  return Promise.all(ops.map((_, i) => racers[i].next()))
 }
 
 const nameFile = (name: string) => path.join(root, 'names', name)
@@ -135,4 +135,24 @@ test(`removals racing claims of their names: a name is its claimer's when the cl
     })
   }
   expect(wrong).toEqual([])
+})
+
+test("a claim of a stale name gives up with ESYSCALL when another process holds the names' lock for 5 s, instead of blocking forever", async () => {
+  // flock(1) as the peer: it holds names/.lock, as a process of this root stopped mid-claim would.
+  const lock = path.join(root, 'names', '.lock')
+  // -o: the lock stays with flock itself, not with its command; its group is killed whole below.
+  const holder = spawn('flock', ['-x', '-o', lock, '-c', 'echo held; exec sleep 30'], { stdio: ['ignore', 'pipe', 'inherit'], detached: true })
+  try {
+    await new Promise((resolve) => holder.stdout!.once('data', resolve))
+    oldName('held-stale', 'd'.repeat(64))
+    const [answer] = await race([{ op: 'claim', names: ['held-stale'], id: ids[0] }], 0)
+    expect(answer).toEqual(['ESYSCALL'])
+    expect(fs.readFileSync(nameFile('held-stale'), 'utf8')).toBe('d'.repeat(64)) // left as it was
+  } finally {
+    process.kill(-holder.pid!, 'SIGKILL')
+  }
+  // Once the holder is gone the claim goes through.
+  await new Promise((resolve) => (holder.exitCode === null ? holder.once('exit', resolve) : resolve(null)))
+  const [answer] = await race([{ op: 'claim', names: ['held-stale'], id: ids[0] }], 0)
+  expect(answer).toEqual(['done'])
 })
