@@ -30,15 +30,16 @@ function freeSubidStart(): number {
 
 /**
  * Pids of the processes whose real uid is `uid`, one by one from /proc. An orphan that already died
- * (a zombie whose parent is now the machine's init) is not one: it runs nothing and holds nothing but its
- * pid, and when init reaps it is init's business (this VM's init reaps in batches, seconds apart).
+ * (a zombie whose parent is now the machine's init) is not one unless `deadOrphans`: it runs nothing and
+ * holds nothing but its pid, and when init reaps it is init's business (this VM's init reaps in batches,
+ * seconds apart).
  */
-export function pidsOf(uid: number): number[] {
+export function pidsOf(uid: number, { deadOrphans = false } = {}): number[] {
   return fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p)).map(Number).filter((pid) => {
     try {
       if (!new RegExp(`^Uid:\\s+${uid}\\s`, 'm').test(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))) return false
       const [state, ppid] = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')
-      return !(state === 'Z' && ppid === '1')
+      return deadOrphans || !(state === 'Z' && ppid === '1')
     } catch {
       return false
     }
