@@ -98,7 +98,8 @@ function ipv6Side(bindings: PortBinding[]): PortBinding[] {
  * whose relays the process keeps).
  */
 export function relayForwarding(netnsPath: () => string, outlivesOwner = false): PortForwarding {
-  const relays = new ContainerRelays()
+  // Its relays end with their container's link: forgotten then, whoever deleted it.
+  const relays = new ContainerRelays(true)
   return {
     add: async (self, bindings) => {
       // Every host socket bound first (all or none), each relay then spawned off the caller's path.

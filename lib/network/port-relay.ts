@@ -236,6 +236,20 @@ function killQuietly(pid: number): void {
 export class ContainerRelays {
   /** Per container, its relays being spawned or spawned (rejected: a spawn that failed). */
   private readonly relays = new Map<string, Promise<PortRelay | undefined>[]>()
+  /** Per container, how many of its relays may still serve (spawning, or served and not ended). */
+  private readonly live = new WeakMap<Promise<PortRelay | undefined>[], number>()
+
+  /**
+   * @param forgetEnded - forget a container once every relay of it served and ended by itself (relays
+   * ending with its link: another process released it, and this one never will); a failed relay keeps
+   * it, for {@link serving} to report. Off where an entry also stands for rules to remove on release.
+   */
+  constructor(private readonly forgetEnded = false) {}
+
+  /** How many containers have relays kept here. */
+  get size(): number {
+    return this.relays.size
+  }
 
   /** Starts each relay in turn for the container (a start may find none needed), all or none; see {@link serving}. */
   async add(containerId: string, starts: readonly (() => Promise<PortRelay | undefined>)[]): Promise<void> {
@@ -262,7 +276,20 @@ export class ContainerRelays {
     this.relays.set(containerId, own)
     own.push(relay)
     relay.catch(() => {})
+    if (this.forgetEnded) this.forgetOnceEnded(containerId, own, relay)
     return relay
+  }
+
+  /** Counts `relay` live in `own` until it served and ended; forgets the container when none is left. */
+  private forgetOnceEnded(containerId: string, own: Promise<PortRelay | undefined>[], relay: Promise<PortRelay | undefined>): void {
+    this.live.set(own, (this.live.get(own) ?? 0) + 1)
+    relay
+      .then((r) => r && r.serving.then(() => r.ended))
+      .then(() => {
+        const left = this.live.get(own)! - 1
+        this.live.set(own, left)
+        if (left === 0 && this.relays.get(containerId) === own) this.relays.delete(containerId)
+      }, () => {})
   }
 
   /** Resolves once every relay of the container serves; rejects with the first failure to (the caller then removes them). */
