@@ -102,12 +102,12 @@ export class NetworkService {
   }
 
   /**
-   * Closes the netlink sockets (they are reopened on next use), once the warm endpoints being made
-   * have ended: one finishing after the close would give its address back after close() returned.
+   * Closes the netlink sockets (they are reopened on next use), once the warm endpoints kept are gone
+   * (their addresses given back only once their pairs left the bridge) and those being made have
+   * ended: one finishing after the close would give its address back after close() returned.
    */
   async close(): Promise<void> {
-    this.warm.closeAll()
-    await this.warm.allSettled()
+    await Promise.all([this.warm.closeAll(), this.warm.allSettled()])
     this.sockets.close()
   }
 

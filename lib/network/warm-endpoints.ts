@@ -230,10 +230,8 @@ export class WarmEndpoints {
       debug('warm endpoint for network %s not made: %s', net.id.slice(0, 12), err)
       return false
     }
-    // Closed meanwhile: the host socket is closed too, and host() would open one nobody closes; closing the
-    // namespace takes the pair with it (as closeAll does for the kept ones).
-    if (epoch !== this.generation) this.close(ep)
-    else if (this.dropping.has(net.id)) await this.discard(ep)
+    // Closed meanwhile, or its network dropped: the close waits for this fill before it closes the host socket.
+    if (epoch !== this.generation || this.dropping.has(net.id)) await this.discard(ep)
     else {
       const eps = this.kept.get(net.id) ?? []
       eps.push(ep)
@@ -272,13 +270,16 @@ export class WarmEndpoints {
   }
 
   /**
-   * Closes every kept endpoint's namespace and socket now, and keeps none that is being made: the
-   * kernel removes their pairs by itself (for a closing service, whose sockets close next).
+   * Discards every kept endpoint and keeps none that is being made (for a closing service, whose
+   * sockets close once this and {@link allSettled} resolved): resolves once their pairs are gone and
+   * their addresses given back, as {@link discard} does, so that no other runtime on the root takes an
+   * address whose old pair, with its MAC, is still on the bridge.
    */
-  closeAll(): void {
+  async closeAll(): Promise<void> {
     this.generation++
-    for (const ep of [...this.kept.values()].flat()) this.close(ep)
+    const eps = [...this.kept.values()].flat()
     this.kept.clear()
+    await Promise.all(eps.map((ep) => this.discard(ep)))
   }
 
   /** Makes an endpoint; gives up, before it touches the host socket, once closeAll ran after `generation`. */
@@ -330,12 +331,6 @@ export class WarmEndpoints {
   private async discard(ep: WarmEndpoint): Promise<void> {
     closeEndpoint(ep)
     await removeVeth(this.opts.host, ep.hostVeth, this.opts.place.isHost).catch((err) => debug('removing warm veth %s failed: %s', ep.hostVeth, err))
-    this.release(ep)
-  }
-
-  /** Closes the endpoint's namespace (the kernel takes its pair away) and gives its address back. */
-  private close(ep: WarmEndpoint): void {
-    closeEndpoint(ep)
     this.release(ep)
   }
 

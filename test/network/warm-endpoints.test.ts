@@ -22,7 +22,7 @@ import { useSubnets } from '../net-helpers'
 import { spawnNode } from '../tools/node-child'
 import { eventually, hostLinks, makeRoot } from './helpers'
 
-const [bridgeNet, netA, netB, netC, ownerNet, netD] = useSubnets(6)
+const [bridgeNet, netA, netB, netC, ownerNet, netD, netE] = useSubnets(7)
 
 /** The host-side veths of the runtime whose tag is `tag`: its containers' and the warm ones. */
 function veths(tag: string): string[] {
@@ -406,6 +406,37 @@ test('Runtime.close() with a container still running gives its warm addresses ba
   } finally {
     const again = new Runtime({ root, subnetPool: [bridgeNet.cidr] })
     for (const c of await Container.list({ runtime: again, all: true })) await c.remove({ force: true })
+    await again.close()
+    fs.rmSync(root, { recursive: true, force: true })
+  }
+})
+
+test("Runtime.close() gives a warm address back only once its veth left the bridge: another runtime on the root that takes it at once never has the old pair's MAC beside its own", async () => {
+  const root = makeRoot()
+  const runtime = new Runtime({ root, subnetPool: [bridgeNet.cidr] })
+  let other: Runtime | undefined
+  try {
+    await Image.fromHost({ runtime })
+    const net = await Network.create('warm-close-gone', { runtime, subnet: netE.cidr })
+    const bridge = (await net.inspect()).bridge
+    // Detached: it outlives the close, and with it the network.
+    await run('host', ['sleep', '60'], { runtime, network: 'warm-close-gone', detach: true })
+    const warm = await warmOn(runtime, bridge)
+    other = new Runtime({ root, subnetPool: [bridgeNet.cidr] })
+    await runtime.close()
+    // What the lease says once close() returned: each warm address is free, so each old pair must be gone.
+    expect(warmLeases(root)).toEqual([])
+    expect(warm.filter((v) => fs.existsSync(`/sys/class/net/${v}`))).toEqual([])
+    // The other runtime takes the first of them at once: its bridge holds one port with that MAC.
+    const c = await run('host', ['sleep', '60'], { runtime: other, network: 'warm-close-gone', detach: true })
+    expect((await c.inspect()).networkSettings.networks['warm-close-gone'].ipAddress).toBe(netE.host(3))
+    const fdb = execFileSync('bridge', ['fdb', 'show', 'br', bridge]).toString()
+    const mac = (await c.inspect()).networkSettings.networks['warm-close-gone'].macAddress
+    expect(fdb.split('\n').filter((l) => l.startsWith(`${mac} `) && !l.includes('permanent') && !l.includes('self')).length).toBeLessThanOrEqual(1)
+  } finally {
+    const again = other ?? new Runtime({ root, subnetPool: [bridgeNet.cidr] })
+    for (const c of await Container.list({ runtime: again, all: true })) await c.remove({ force: true })
+    await (await Network.get('warm-close-gone', { runtime: again }).catch(() => undefined))?.remove()
     await again.close()
     fs.rmSync(root, { recursive: true, force: true })
   }
