@@ -60,7 +60,6 @@ const c = {
   pipe2: libc.func('int pipe2(_Out_ int *fds, int flags)'),
   waitpid: libc.func('int waitpid(int pid, _Out_ int *status, int options)'),
   flock: libc.func('int flock(int fd, int operation)'),
-  dup3: libc.func('int dup3(int oldfd, int newfd, int flags)'),
   fcntl: libc.func('int fcntl(int fd, int cmd, int arg)'),
 }
 
@@ -123,11 +122,6 @@ const RTLD_NODELETE = 0x1000
  */
 export function pinLoadedLibrary(file: string): boolean {
   return c.dlopen(file, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE) !== null
-}
-
-/** Makes `target` refer to what `fd` refers to (dup3, close-on-exec); `fd` stays open. */
-export function replaceFd(fd: number, target: number): void {
-  checkErrno(c.dup3(fd, target, O_CLOEXEC), 'dup3')
 }
 
 const F_DUPFD_CLOEXEC = 1030
