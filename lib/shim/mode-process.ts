@@ -95,16 +95,6 @@ export interface StartingModeProcess extends ModeProcess {
   ready: Promise<void>
 }
 
-/**
- * Spawns `mc-shim <args>` with `fds` as its fds 4, 5... off this thread and resolves once it runs,
- * its "R" in `ready` (killed after `timeoutMs` of silence): the caller may go on and await it
- * later. `newSession`: a helper meant to outlive this process (no signal to its group reaches it).
- */
-export async function spawnModeProcess(args: string[], fds: number[], timeoutMs: number, newSession = false): Promise<StartingModeProcess> {
-  const { pid, control, ready } = await spawnWatched(args, fds, timeoutMs, newSession, false)
-  return { pid, control, ready }
-}
-
 /** A helper whose control socket the process holds ({@link spawnHeldModeProcess}). */
 export interface HeldModeProcess extends StartingModeProcess {
   /**
@@ -117,8 +107,11 @@ export interface HeldModeProcess extends StartingModeProcess {
 }
 
 /**
- * {@link spawnModeProcess} for a helper that lives as long as the process, not as the event loop of
- * the calling thread: Node closes a worker_thread's handles when it ends (`control` too), and the
+ * Spawns `mc-shim <args>` with `fds` as its fds 4, 5... off this thread and resolves once it runs,
+ * its "R" in `ready` (killed after `timeoutMs` of silence): the caller may go on and await it
+ * later. `newSession`: a helper meant to outlive this process (no signal to its group reaches it).
+ * Its control socket is also held with libc (`held`), so the helper lives as long as the process, not
+ * as the event loop of the calling thread: Node closes a worker_thread's handles when it ends (`control` too), and the
  * helper ends when its control socket closes.
  */
 export function spawnHeldModeProcess(args: string[], fds: number[], timeoutMs: number, newSession = false): Promise<HeldModeProcess> {
@@ -150,7 +143,7 @@ async function spawnWatched(args: string[], fds: number[], timeoutMs: number, ne
 
 /** Starts `mc-shim <args>` with `fds` as its fds 4, 5...; resolves once it said "R", rejects with its failure, killing it after `timeoutMs` of silence. */
 export async function startModeProcess(args: string[], fds: number[], timeoutMs: number): Promise<ModeProcess> {
-  const { pid, control, ready } = await spawnModeProcess(args, fds, timeoutMs)
+  const { pid, control, ready } = await spawnWatched(args, fds, timeoutMs, false, false)
   try {
     await ready
   } catch (err) {
