@@ -425,19 +425,21 @@ static void write_at(char **f, int n) {
 }
 
 /*
- * The O_PATH fd `pfd` (closed here) reopened for reading through /proc/self/fd, a regular file or a
- * directory only (opening a FIFO would block, a device could act), as libmcnative's open_regular does:
- * the new fd, or -1 with errno set. answer_readable answers with it, or the failure naming `name`.
+ * The O_PATH fd `pfd` (closed here) reopened through /proc/self/fd: for reading a regular file or a
+ * directory, for writing (truncated) a regular file only (opening a FIFO would block, a device could
+ * act), as libmcnative's open_regular does: the new fd, or -1 with errno set. answer_readable answers
+ * with a readable one, or the failure naming `name`.
  */
-static int reopen_readable(int pfd) {
+static int reopen_checked(int pfd, int for_writing) {
   struct stat st;
   int fd = -1, err = 0;
   if (fstat(pfd, &st) < 0) err = errno;
-  else if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) err = EINVAL;
+  else if (!S_ISREG(st.st_mode) && (for_writing || !S_ISDIR(st.st_mode))) err = EINVAL;
   else {
     char self[64];
     snprintf(self, sizeof(self), "/proc/self/fd/%d", pfd);
-    fd = open(self, O_RDONLY | O_CLOEXEC | O_NOCTTY | (S_ISDIR(st.st_mode) ? O_DIRECTORY : 0));
+    int access = for_writing ? O_WRONLY | O_TRUNC : O_RDONLY | (S_ISDIR(st.st_mode) ? O_DIRECTORY : 0);
+    fd = open(self, access | O_CLOEXEC | O_NOCTTY);
     if (fd < 0) err = errno;
   }
   close(pfd);
@@ -455,23 +457,13 @@ static void open_write(char **f, int n) {
   if (n != 2 || passed_count != 1 || !one_name(f[1])) return answer("E %d\tbad %s request (%d fields, %d fds)", EINVAL, f[0], n, passed_count);
   int pfd = openat(passed_fd[0], f[1], O_PATH | O_NOFOLLOW | O_CLOEXEC);
   if (pfd < 0) return answer_errno(errno, "open", f[1]);
-  struct stat st;
-  int fd = -1, err = 0;
-  if (fstat(pfd, &st) < 0) err = errno;
-  else if (!S_ISREG(st.st_mode)) err = EINVAL;
-  else {
-    char self[64];
-    snprintf(self, sizeof(self), "/proc/self/fd/%d", pfd);
-    fd = open(self, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0) err = errno;
-  }
-  close(pfd);
-  if (fd < 0) return answer_errno(err, "open for writing", f[1]);
+  int fd = reopen_checked(pfd, 1);
+  if (fd < 0) return answer_errno(errno, "open for writing", f[1]);
   answer_with_fds(&fd, 1);
 }
 
 static void answer_readable(int pfd, const char *name) {
-  int fd = reopen_readable(pfd);
+  int fd = reopen_checked(pfd, 0);
   if (fd < 0) return answer_errno(errno, "open for reading", name);
   answer_with_fds(&fd, 1);
 }
@@ -540,7 +532,7 @@ static void open_each(char **f, int n, char *end) {
       return answer("E %d\tbad %s request (a name that is not one, or over %d)", EINVAL, f[0], OPEN_EACH_MAX);
     }
     int fd = openat(passed_fd[0], name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-    if (fd >= 0 && f[1][0] == 'r') fd = reopen_readable(fd);
+    if (fd >= 0 && f[1][0] == 'r') fd = reopen_checked(fd, 0);
     marks[count++] = fd >= 0 ? '+' : errno == ENOENT ? '-' : '!';
     if (fd >= 0) fds[got++] = fd;
   }
