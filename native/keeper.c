@@ -607,7 +607,7 @@ static __attribute__((noreturn)) void serve(void) {
     if (n <= 0) _exit(0); /* Node closed the channel, or died */
     if (!strcmp(f[0], "mapped") && n == 1) check_mapped();
     else if (!strcmp(f[0], "chown") && n >= 2) chown_pass(f[1], n > 2 ? f[2] : end, end);
-    /* A putArchive's landing directory (its fd, resolved confined), once merged: the archive's owners, each record below it (IN_LAYER). */
+    /* A putArchive's landing directory (its fd, resolved confined), once merged: the archive's owners, each record below it (IN_LANDING: across the container's mounts there). */
     else if (!strcmp(f[0], "chownat") && passed_count == 1) own_entries(passed_fd[0], "(landing directory)", n > 1 ? f[1] : end, end, IN_LANDING);
     else if (!strcmp(f[0], "rmtree") && n == 2 && f[1][0] == '/') remove_tree(f[1]);
     else if (!strcmp(f[0], "netns") && n == 1) hold_netns();
