@@ -107,7 +107,7 @@ export class NetworkService {
    * ended: one finishing after the close would give its address back after close() returned.
    */
   async close(): Promise<void> {
-    await Promise.all([this.warm.closeAll(), this.warm.allSettled()])
+    await this.warm.closeAll()
     this.sockets.close()
   }
 

@@ -264,22 +264,18 @@ export class WarmEndpoints {
     await Promise.all([...new Set([...this.kept.keys(), ...this.filling.keys()])].map((id) => this.drop(id)))
   }
 
-  /** Once every fill under way has ended (one asked for before {@link closeAll} keeps nothing and gives its address back). */
-  async allSettled(): Promise<void> {
-    await Promise.all(this.filling.values())
-  }
-
   /**
    * Discards every kept endpoint and keeps none that is being made (for a closing service, whose
-   * sockets close once this and {@link allSettled} resolved): resolves once their pairs are gone and
-   * their addresses given back, as {@link discard} does, so that no other runtime on the root takes an
-   * address whose old pair, with its MAC, is still on the bridge.
+   * sockets close once this resolved): resolves once their pairs are gone and their addresses given
+   * back, as {@link discard} does, so that no other runtime on the root takes an address whose old
+   * pair, with its MAC, is still on the bridge; and once every fill under way has ended (one asked for
+   * before keeps nothing and gives its address back).
    */
   async closeAll(): Promise<void> {
     this.generation++
     const eps = [...this.kept.values()].flat()
     this.kept.clear()
-    await Promise.all(eps.map((ep) => this.discard(ep)))
+    await Promise.all([...eps.map((ep) => this.discard(ep)), ...this.filling.values()])
   }
 
   /** Makes an endpoint; gives up, before it touches the host socket, once closeAll ran after `generation`. */
