@@ -8,6 +8,7 @@ import * as net from 'node:net'
 import { AbortedError, throwIfAborted } from '../errors'
 import { Shim } from '../shim/shim'
 import { closeQuietly, pipe } from '../sys/libc'
+import { signalQuietly } from '../sys/signal-quietly'
 import type { ExecResult } from './types'
 
 /** A pipe's bytes as text once every writer closed it; `socket` can be destroyed to stop waiting. */
@@ -21,15 +22,6 @@ function collect(fd: number): { text: Promise<string>; socket: net.Socket } {
       .on('close', () => resolve(Buffer.concat(chunks).toString('utf8')))
   })
   return { text, socket }
-}
-
-/** SIGKILL to the exec's process group (the shim makes the program a group leader): it and what it started. */
-function killGroup(pid: number): void {
-  try {
-    process.kill(-pid, 'SIGKILL')
-  } catch {
-    /* already gone */
-  }
 }
 
 /**
@@ -65,7 +57,8 @@ export async function runExec(spec: Buffer, stdin: string | Buffer | undefined, 
   const err = collect(errR)
   const pid = await shim.hold(shim.started)
   const cancel = () => {
-    killGroup(pid)
+    // The exec's process group (the shim makes the program a group leader): it and what it started.
+    signalQuietly(-pid, 'SIGKILL')
     // A process that left the group may still hold the pipes: stop waiting for them.
     out.socket.destroy()
     err.socket.destroy()

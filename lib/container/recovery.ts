@@ -7,6 +7,7 @@
  */
 import * as fs from 'node:fs'
 import { removeAnonymousVolumes } from '../storage/mount-lifecycle'
+import { signalQuietly } from '../sys/signal-quietly'
 import { debug } from '../util/debug'
 import type { ContainerContext } from './context'
 import { livesOn, programRuns, START_GRACE_MS } from './liveness'
@@ -107,13 +108,7 @@ export async function stopOwnedContainers(ctx: ContainerContext): Promise<void> 
   await Promise.all(
     owned.map(async ([id, shim]) => {
       const { pid } = ctx.containers.readState(id)
-      if (pid) {
-        try {
-          process.kill(pid, 'SIGKILL')
-        } catch {
-          /* already gone */
-        }
-      }
+      if (pid) signalQuietly(pid, 'SIGKILL')
       await shim.hold(shim.closed)
     }),
   )

@@ -24,6 +24,7 @@
 import { isIPv6 } from 'node:net'
 import { InvalidArgumentError, SyscallError } from '../errors'
 import { closeQuietly, reapEnded } from '../sys/libc'
+import { signalQuietly } from '../sys/signal-quietly'
 import { boundSocket, type BoundSocket } from '../sys/sockets'
 import { spawnHeldModeProcess } from '../shim/mode-process'
 import { PortInUseError } from './errors'
@@ -215,20 +216,11 @@ async function relayProcess(args: string[], fds: number[], hostPort: number, out
     serving: ready,
     close() {
       // Our child, not reaped yet: the pid is still the relay's (ESRCH only if something else reaped it).
-      if (outlivesOwner && !reaped) killQuietly(pid)
+      if (outlivesOwner && !reaped) signalQuietly(pid, 'SIGTERM')
       release()
       control.destroy()
       return ended
     },
-  }
-}
-
-/** SIGTERM to `pid`, which may have ended already. */
-function killQuietly(pid: number): void {
-  try {
-    process.kill(pid, 'SIGTERM')
-  } catch {
-    /* gone already */
   }
 }
 

@@ -21,6 +21,7 @@ import { chooseEgressHelpers, defaultSearchPath, findHelpers, type EgressHelper 
 import { tunAccess } from './host-facts'
 import { closeQuietly, openFd, pipe, reapEnded, spawnProcessLasting, waitPid, WNOHANG } from '../sys/libc'
 import { O_RDWR } from '../sys/fsops'
+import { signalQuietly } from '../sys/signal-quietly'
 
 /** The warning's code, for `process.on('warning')` filters. */
 export const noEgressWarning = 'MINICONTAINER_NO_EGRESS'
@@ -195,11 +196,7 @@ function spawnHelper(file: string, args: string[], withReadyFds: boolean): Spawn
 }
 
 function stopHelper(pid: number, exitFd: number): void {
-  try {
-    process.kill(pid, 'SIGTERM')
-  } catch {
-    /* already gone */
-  }
+  signalQuietly(pid, 'SIGTERM')
   closeQuietly(exitFd)
   reapEnded(pid)
 }

@@ -13,6 +13,7 @@ import * as fs from 'node:fs'
 import * as net from 'node:net'
 import { StartError, type ShimProtocolError } from '../errors'
 import { closeQuietly, errnoName, reapEnded, socketPair, spawnProcess, spawnProcessAsync } from '../sys/libc'
+import { signalQuietly } from '../sys/signal-quietly'
 import { shimPath } from './shim-path'
 import { debug } from '../util/debug'
 import { shimFailure } from './protocol'
@@ -113,11 +114,7 @@ export class Shim {
   kill(): void {
     // Once its socket is closed the shim is gone, and reaped: its pid may name another process now.
     if (this.socket.destroyed) return
-    try {
-      process.kill(this.shimPid, 'SIGKILL')
-    } catch {
-      /* already gone */
-    }
+    signalQuietly(this.shimPid, 'SIGKILL')
   }
 
   /** Sends the encoded spec; the shim starts working when it has read it. `hiddenEnv`: env entries whose values the debug output must not show (secrets). */

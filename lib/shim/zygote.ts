@@ -14,6 +14,7 @@ import * as fs from 'node:fs'
 import { SyscallError } from '../errors'
 import { attachZygote, closeQuietly, forkFromZygoteAsync, reapEnded } from '../sys/libc'
 import { Throttle } from '../sys/throttle'
+import { signalQuietly } from '../sys/signal-quietly'
 import { spawnShimMode } from './mode-process'
 import { SHIM_PROTOCOL_VERSION } from './protocol'
 import { shimPath } from './shim-path'
@@ -110,11 +111,7 @@ export class ShimZygote {
     // After the queue: a request on its way must not find its socket closed, nor its number reused.
     const stopping = this.turns.run(async () => {
       closeQuietly(this.socket)
-      try {
-        process.kill(this.pid, 'SIGKILL')
-      } catch {
-        /* already gone */
-      }
+      signalQuietly(this.pid, 'SIGKILL')
       const status = reapEnded(this.pid)
       if (!this.forked && status !== undefined && exitedFailing(status)) refusingBinary = this.binary
     })
