@@ -124,9 +124,9 @@ long long mc_netlink_port(int fd, int protocol) {
 
 /*
  * NETLINK_NO_ENOBUFS on a netlink socket: an answer that overruns its receive buffer is dropped
- * without setting the socket's error. The `netlink` package's poll handler turns a socket error
- * into a C++ exception (it names no syscall: Napi::String::New(NULL) throws) and the process
- * aborts; a dropped answer is seen by the caller's bound instead. 0 or -errno.
+ * without setting the socket's error. A socket error would fail every request waiting on the
+ * socket (lib/network/netlink-fd.ts reports it to all), while a dropped answer fails its own
+ * request only, by its caller's bound. 0 or -errno.
  */
 int mc_netlink_quiet_overruns(int fd) {
   int on = 1;
