@@ -57,10 +57,3 @@ long mc_netlink_recv(int fd, uint8_t *buf, size_t len, uint32_t *port) {
   *port = addr.nl_pid;
   return n;
 }
-
-/* The socket's receive buffer size (SO_RCVBUF as the kernel reports it), or -errno. */
-int mc_socket_receive_buffer(int fd) {
-  int size = 0;
-  socklen_t len = sizeof(size);
-  return getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, &len) < 0 ? -errno : size;
-}

@@ -143,3 +143,10 @@ int mc_socket_grow_receive_buffer(int fd, int bytes) {
   if (errno != EPERM) return -errno;
   return setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof(bytes)) < 0 ? -errno : 0;
 }
+
+/* The socket's receive buffer size (SO_RCVBUF as the kernel reports it), or -errno. */
+int mc_socket_receive_buffer(int fd) {
+  int size = 0;
+  socklen_t len = sizeof(size);
+  return getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, &len) < 0 ? -errno : size;
+}
