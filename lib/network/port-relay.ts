@@ -101,7 +101,6 @@ function bindHost(ip: string, port: number, proto: RelaySpec['proto']): BoundSoc
   }
 }
 
-
 /**
  * The host sockets of `spec`: its one address, or for every address ("") 0.0.0.0 and `::` on the
  * same port, as Docker's two proxies of `-p 8080:80` listen (`::` left out on a host without IPv6).
@@ -258,7 +257,6 @@ export class ContainerRelays {
    * spawn fails into {@link serving}): a start's path pays no process spawn.
    */
   launch(containerId: string, bound: readonly BoundRelay[]): void {
-    if (!bound.length) return
     for (const b of bound) void this.keep(containerId, b.spawn())
   }
 
