@@ -144,6 +144,15 @@ function verdict(points, { heapMiB, timeFactor, slopeFrom = Infinity, slopeKB: m
   return failures
 }
 
+/**
+ * Waits up to 1 s for the process's open fds to come back to `count` (the last checkpoint's): what a removal
+ * leaves running beside the next cycle (the next warm endpoint being made holds its namespace's fd and socket
+ * for a moment) is not a leak, and a leak stays open past the wait.
+ */
+async function fdsBackTo(count) {
+  for (let i = 0; count !== undefined && i < 100 && fs.readdirSync('/proc/self/fd').length > count; i++) await new Promise((r) => setTimeout(r, 10))
+}
+
 async function main() {
   const f = flags(process.argv.slice(2))
   if (typeof global.gc !== 'function') throw new Error('run with node --expose-gc')
@@ -170,6 +179,7 @@ async function main() {
       await c.remove({ force: true })
       cycleMs.push(now() - t)
       if (i % f.every === 0) {
+        await fdsBackTo(points.at(-1)?.fds)
         const p = checkpoint(i, names, cycleMs)
         points.push(p)
         console.log(`cycle ${p.cycle}: heap after GC ${p.heapMiB} MiB (data ${p.dataMiB}, code ${p.codeMiB}), RSS ${p.rssMiB} MiB, fds ${p.fds}, links ${p.links}, rules ${p.rules}, ${p.msPerCycle} ms/cycle (p50 ${p.p50Ms}), spaces ${JSON.stringify(p.spaces)}`)

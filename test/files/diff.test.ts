@@ -154,12 +154,19 @@ test('applyLayer writes small files off the main thread, and every entry after t
   pack.entry({ name: 'e/empty', mtime }, '')
   pack.finalize()
   const layer = await collect(Readable.from(pack))
-  const before = mainThreadWritten()
-  await applyLayer(dir, layer)
-  const mainWrote = mainThreadWritten() - before
-  const fileBytes = 300 * body('f100').length
   // Every small file written on the threadpool (all of them were written here before). Not near zero: the main
-  // thread also flushes this jest worker's IPC to its parent meanwhile (76 KB was seen once under the full suite).
+  // thread also flushes this jest worker's IPC to its parent meanwhile (76 KB was seen once under the full suite,
+  // 211 KB once after a test file logging a soak's figures), so the least of three applies counts, each into a
+  // root of its own: a main thread writing the files wrote them all three times.
+  const fileBytes = 300 * body('f100').length
+  let mainWrote = Infinity
+  for (let attempt = 0; attempt < 3 && mainWrote >= fileBytes / 2; attempt++) {
+    const into = attempt === 0 ? dir : path.join(scratch.dir('mc-files-smallw-'), 'root')
+    fs.mkdirSync(into, { recursive: true })
+    const before = mainThreadWritten()
+    await applyLayer(into, layer)
+    mainWrote = Math.min(mainWrote, mainThreadWritten() - before)
+  }
   expect(mainWrote).toBeLessThan(fileBytes / 2)
   const d = path.join(dir, 'd')
   const st = fs.statSync(path.join(d, 'f123'))
