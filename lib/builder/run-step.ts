@@ -13,7 +13,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { BuildError } from '../errors'
 import { exitUnlessAborted } from '../container/abortable'
-import { startWithProcessEnv, type Container } from '../container/container'
+import { startWithExtras, type Container } from '../container/container'
 import type { ContainerContext } from '../container/context'
 import { layerFromUpper } from '../files'
 import { removeTreeAt } from '../files/tree'
@@ -64,7 +64,7 @@ export async function runStep(rt: ContainerContext, input: RunStepInput): Promis
   const { volumes: _volumes, healthcheck: _healthcheck, ...config } = input.image.config
   const options = { env: input.env, user: config.user || undefined, workdir: config.workdir || undefined, network: input.network, mounts: input.mounts, signal: input.signal }
   return withThrowawayContainer(rt, { ...input.image, config }, input.cmd, options, async (container) => {
-    await startWithProcessEnv(container, { processEnv: input.processEnv, lastMount: true }, input.signal)
+    await startWithExtras(container, { processEnv: input.processEnv, lastMount: true }, input.signal)
     input.onStarted?.()
     const exit = await exitUnlessAborted(container, input.signal, 'Image.build()')
     const output = await linesOf(container)

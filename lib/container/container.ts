@@ -61,7 +61,7 @@ import { optionsObject } from '../util/options-object'
 import { SharedViews, type FilesystemView } from './fs-views'
 
 /** Set by Container's static block: start() with the builder's {@link StartExtras}. */
-let startWithExtras: (c: Container, extras: StartExtras, signal: AbortSignal | undefined) => Promise<void>
+let startHook: (c: Container, extras: StartExtras, signal: AbortSignal | undefined) => Promise<void>
 
 /** What the builder's start of a RUN container adds to start(). */
 export interface StartExtras {
@@ -82,8 +82,8 @@ export interface StartExtras {
  * `c.start({ signal })` with {@link StartExtras}. The builder's; not in the package's index, so not
  * in start()'s public options.
  */
-export function startWithProcessEnv(c: Container, extras: StartExtras, signal?: AbortSignal): Promise<void> {
-  return startWithExtras(c, extras, signal)
+export function startWithExtras(c: Container, extras: StartExtras, signal?: AbortSignal): Promise<void> {
+  return startHook(c, extras, signal)
 }
 
 /** This process's views of stopped containers, by container directory. */
@@ -209,16 +209,16 @@ export class Container implements AsyncDisposable {
   }
 
   static {
-    // The one way in for startWithProcessEnv (below): the option stays out of start()'s public type.
-    startWithExtras = (c, extras, signal) => c.startWith(signal, extras)
+    // The one way in for startWithExtras (below): the options stay out of start()'s public type.
+    startHook = (c, extras, signal) => c.startWith(signal, extras)
   }
 
-  /** start(), with the builder's `extras` (see startWithProcessEnv). */
+  /** start(), with the builder's `extras` (see startWithExtras). */
   private startWith(signal: AbortSignal | undefined, extras: StartExtras): Promise<void> {
     return this.runtime.starts.track(`start container ${this.name}`, () => this.startHere(signal, 0, extras))
   }
 
-  /** A start; `restartCount` is the restart policy's count for this run (0 for a start by hand); `extras` as startWithProcessEnv's. */
+  /** A start; `restartCount` is the restart policy's count for this run (0 for a start by hand); `extras` as startWithExtras'. */
   private async startHere(signal: AbortSignal | undefined, restartCount = 0, extras: StartExtras = {}): Promise<void> {
     const what = `starting container ${this.name}`
     throwIfAborted(signal, what)
