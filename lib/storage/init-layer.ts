@@ -137,5 +137,6 @@ export function withInitLayer(root: string, imageLayerDirs: string[]): string[] 
 export function withInitLayerDir(root: string, imageLayerDirs: string[]): string[] {
   const dirs = withInitLayer(root, imageLayerDirs)
   if (dirs.length === imageLayerDirs.length) return dirs
-  return [path.resolve(path.dirname(dirs[0]), fs.readlinkSync(dirs[0])), ...imageLayerDirs]
+  // The short link `l/<name>` points to `../<name>/diff` (initLayerFor): no need to read it back.
+  return [path.join(root, 'layers', path.basename(dirs[0]), 'diff'), ...imageLayerDirs]
 }
