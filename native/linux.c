@@ -28,6 +28,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "old-root.h"
 #include "report.h"
 #include "steps.h"
 
@@ -420,10 +421,15 @@ void mc_setup_rootfs(const struct mc_spec *s) {
   }
 
   mc_step(MC_STEP_MOUNTS);
-  /* pivot_root(".", ".") stacks the old root on the new one; detaching it leaves only the container's. */
+  /*
+   * pivot_root(".", ".") stacks the old root on the new one; detaching it leaves only the container's.
+   * The helper detaches it while we go on (old-root.c); mc_old_root_await() holds the exec until it is gone.
+   * Until then it is out of reach of paths: a walk from our root never crosses a mount stacked on it.
+   */
+  mc_old_root_note();
   if (fchdir(root_fd) < 0) mc_fail("chdir rootfs", errno, "%s", s->rootfs);
   if (syscall(SYS_pivot_root, ".", ".") < 0) mc_fail("pivot_root", errno, "%s", s->rootfs);
-  if (umount2(".", MNT_DETACH) < 0) mc_fail("detach old root", errno, "/");
+  mc_old_root_hand_over();
   if (chdir("/") < 0) mc_fail("chdir", errno, "/");
   close(root_fd);
   root_fd = -1;

@@ -49,6 +49,7 @@
 #include "owner.h"
 #include "netns-sockets.h"
 #include "netns-warm.h"
+#include "old-root.h"
 #include "probe.h"
 #include "relay.h"
 #include "process.h"
@@ -176,6 +177,8 @@ static void start_child(int report[2]) {
 }
 
 static __attribute__((noreturn)) void finish_child(const struct mc_spec *spec, int report_fd) {
+  /* Before the identity: a fallback detach needs our capabilities, and the filter would refuse it. */
+  mc_old_root_await();
   mc_enter_identity(spec);
   /* Whatever else is open stays out of the container. */
   mc_cloexec_from(3);
@@ -185,6 +188,7 @@ static __attribute__((noreturn)) void finish_child(const struct mc_spec *spec, i
 
 /* Keeps the assembled filesystem alive for /proc/<pid>/root until Node kills us. */
 static __attribute__((noreturn)) void hold(int report_fd) {
+  mc_old_root_await();
   close(report_fd);
   for (;;) pause();
 }
@@ -256,6 +260,7 @@ static int run(struct mc_spec *spec, pid_t owner) {
     close(spec->netns_fd);
     spec->netns_fd = -1;
   }
+  mc_old_root_pair();
   mc_step(MC_STEP_CLONE);
   int born = 0;
   pid_t pid = mc_owner_clone(clone_flags, spec->cgroup_dir_fd, &born); /* the container never outlives its shim */
@@ -263,6 +268,7 @@ static int run(struct mc_spec *spec, pid_t owner) {
   if (pid == 0) {
     if (nested) mc_await_nested_maps(gate);
     mc_step(MC_STEP_CHILD);
+    mc_old_root_child_end();
     spec->cgroup_born = born;
     start_child(report);
     if (log) attach_output(out, err);
@@ -278,6 +284,7 @@ static int run(struct mc_spec *spec, pid_t owner) {
     if (spec->loopback_up) mc_loopback_up();
     finish_child(spec, report[1]);
   }
+  mc_old_root_fork_helper(pid);
   if (nested) mc_map_nested(pid, spec, gate);
   /*
    * While the child sets itself up: what the monitor needs (the watcher thread, the mount
