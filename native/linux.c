@@ -400,6 +400,40 @@ static void link_mtab(void) {
     mc_fail("symlink", errno, "/etc/mtab");
 }
 
+static void do_op(const struct mc_op *op) {
+  switch (op->kind) {
+    case OP_MOUNT: do_mount(op); break;
+    case OP_MKNOD: do_mknod(op); break;
+    case OP_SYMLINK: do_symlink(op); break;
+    case OP_MASK: do_mask(op); break;
+    case OP_READONLY_PATH: do_readonly_path(op); break;
+    case OP_SYSCTL: do_sysctl(op); break;
+  }
+}
+
+/* Where the spec's ops are all masked and read-only paths to the end (the defaults put them last), or nops. */
+static size_t protection_start(const struct mc_spec *s) {
+  size_t i = s->nops;
+  while (i > 0 && (s->ops[i - 1].kind == OP_MASK || s->ops[i - 1].kind == OP_READONLY_PATH)) i--;
+  return i;
+}
+
+/*
+ * pivot_root(".", ".") stacks the old root on the new one; detaching it leaves only the container's.
+ * The helper detaches it while we go on (old-root.c); mc_old_root_await() holds the exec until it is
+ * gone. Until then it is out of reach of paths: a walk from our root never crosses a mount stacked on
+ * it. Done before the masked and read-only paths, which the detach then overlaps: they name nothing
+ * outside the root (/proc/self/fd is the container's own /proc by then, the spec's first mount).
+ */
+static void pivot(const struct mc_spec *s) {
+  mc_step(MC_STEP_MOUNTS);
+  mc_old_root_note();
+  if (fchdir(root_fd) < 0) mc_fail("chdir rootfs", errno, "%s", s->rootfs);
+  if (syscall(SYS_pivot_root, ".", ".") < 0) mc_fail("pivot_root", errno, "%s", s->rootfs);
+  mc_old_root_hand_over();
+  if (chdir("/") < 0) mc_fail("chdir", errno, "/");
+}
+
 void mc_setup_rootfs(const struct mc_spec *s) {
   legacy_mounts = s->legacy_mounts;
   /* Nothing we mount may propagate back to the host. */
@@ -408,29 +442,10 @@ void mc_setup_rootfs(const struct mc_spec *s) {
   root_fd = open(s->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (root_fd < 0) mc_fail("open rootfs", errno, "%s", s->rootfs);
 
-  for (size_t i = 0; i < s->nops; i++) {
-    const struct mc_op *op = &s->ops[i];
-    switch (op->kind) {
-      case OP_MOUNT: do_mount(op); break;
-      case OP_MKNOD: do_mknod(op); break;
-      case OP_SYMLINK: do_symlink(op); break;
-      case OP_MASK: do_mask(op); break;
-      case OP_READONLY_PATH: do_readonly_path(op); break;
-      case OP_SYSCTL: do_sysctl(op); break;
-    }
-  }
-
-  mc_step(MC_STEP_MOUNTS);
-  /*
-   * pivot_root(".", ".") stacks the old root on the new one; detaching it leaves only the container's.
-   * The helper detaches it while we go on (old-root.c); mc_old_root_await() holds the exec until it is gone.
-   * Until then it is out of reach of paths: a walk from our root never crosses a mount stacked on it.
-   */
-  mc_old_root_note();
-  if (fchdir(root_fd) < 0) mc_fail("chdir rootfs", errno, "%s", s->rootfs);
-  if (syscall(SYS_pivot_root, ".", ".") < 0) mc_fail("pivot_root", errno, "%s", s->rootfs);
-  mc_old_root_hand_over();
-  if (chdir("/") < 0) mc_fail("chdir", errno, "/");
+  size_t protection = protection_start(s);
+  for (size_t i = 0; i < protection; i++) do_op(&s->ops[i]);
+  pivot(s);
+  for (size_t i = protection; i < s->nops; i++) do_op(&s->ops[i]);
   close(root_fd);
   root_fd = -1;
   link_mtab();

@@ -23,7 +23,7 @@ void mc_old_root_note(void);
 /* Child, right after pivot_root(".", "."), cwd the new root: asks the helper to detach the old root (or detaches it). */
 void mc_old_root_hand_over(void);
 
-/* Child, before it sets its identity: returns once the old root is gone from its mount namespace. Fails via mc_fail. */
+/* Child, with its cwd still the root and its capabilities: returns once the old root is gone from its mount namespace. Fails via mc_fail. */
 void mc_old_root_await(void);
 
 #endif

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cgroup.h"
+#include "old-root.h"
 #include "report.h"
 #include "steps.h"
 #include "seccomp.h"
@@ -77,8 +78,11 @@ static uint64_t available(uint64_t caps) {
 void mc_enter_identity(const struct mc_spec *s) {
   uint64_t caps = available(s->caps);
   mc_set_rlimits(s); /* raising a hard limit needs CAP_SYS_RESOURCE, dropped below */
-  enter_cwd(s);
   drop_bounding_set(caps);
+  /* As late as it can be, so that the helper's detach overlaps the most: before our cwd leaves the root
+     (a fallback detaches "."), before the filter and the capabilities go (they would refuse it). */
+  mc_old_root_await();
+  enter_cwd(s);
   if (s->uid != 0 && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) mc_fail("keepcaps", errno, "prctl");
   /* In a user namespace of one id, setgroups is denied (and no other group is mapped to be set). */
   if (s->userns != MC_USERNS_SINGLE && setgroups(s->ngroups, s->groups) < 0) mc_fail("setgroups", errno, "%zu groups", s->ngroups);

@@ -177,8 +177,6 @@ static void start_child(int report[2]) {
 }
 
 static __attribute__((noreturn)) void finish_child(const struct mc_spec *spec, int report_fd) {
-  /* Before the identity: a fallback detach needs our capabilities, and the filter would refuse it. */
-  mc_old_root_await();
   mc_enter_identity(spec);
   /* Whatever else is open stays out of the container. */
   mc_cloexec_from(3);

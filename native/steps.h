@@ -15,8 +15,8 @@ enum mc_step {
   MC_STEP_CLONE,          /* shim: stdio, log, cgroup files opened; clone() called */
   MC_STEP_CHILD,          /* child: running, in its new namespaces */
   MC_STEP_CGROUP_JOINED,  /* child: in its cgroups (and cgroup namespace) */
-  MC_STEP_MOUNTS,         /* child: rootfs and every mount op done, before pivot_root */
-  MC_STEP_PIVOT_ROOT,     /* child: pivot_root, old root detached */
+  MC_STEP_MOUNTS,         /* child: rootfs and every mount op but the masked and read-only paths done, before pivot_root */
+  MC_STEP_PIVOT_ROOT,     /* child: pivot_root, then masked and read-only paths (the old root's detach handed over) */
   MC_STEP_SECCOMP,        /* child: identity set, about to install the seccomp filter */
   MC_STEP_EXECVE,         /* child: filter installed, execve() called */
   MC_STEP_EXEC_SEEN,      /* shim: the report pipe closed by a successful execve */
