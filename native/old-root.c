@@ -5,15 +5,17 @@
  * the mounts: 0.05 ms on an idle machine, 3 to 50 ms on a loaded 2-vCPU VM (perf trace), the
  * largest single step of a start. The child needs the detach, not the freeing.
  *
- * So a helper, forked by the shim (outside the container's pid namespace: the program never sees
- * it), joins the child's mount namespace when the child has pivoted and detaches the old root
- * there, as the child would (umount2 of ".", the new root, reaches the mount stacked on it). The
- * child meanwhile sets its hostname, loopback, rlimits and bounding set, and before it leaves the
- * root for its working directory, changes ids and installs its filter, it waits until the old
- * root's mount is gone from its /proc/self/mountinfo: a poll on that file wakes on any change of
- * the namespace's mounts. When the helper ends (or never started) with the old root
- * still there, the child detaches it itself, as before: the program never starts with the host's
- * mounts in its namespace, whatever the helper did.
+ * So a helper, forked by the spare shim before its start (outside the container's pid namespace:
+ * the program never sees it; at real-time priority, as the owner's watcher, so that a loaded
+ * machine does not queue its wakeup), joins the child's mount namespace when the child has pivoted
+ * and detaches the old root there, as the child would (umount2 of ".", the new root, reaches the
+ * mount stacked on it). The child meanwhile mounts the masked and read-only paths and sets its
+ * hostname, loopback, rlimits and bounding set; before it leaves the root for its working
+ * directory, changes ids and installs its filter, it waits until the old root's mount has left its
+ * namespace (statmount, or /proc/self/mountinfo before 6.8; a poll on mountinfo wakes on any change
+ * of the namespace's mounts). When the helper ends (or never started) with the old root still
+ * there, the child detaches it itself, as before: the program never starts with the host's mounts
+ * in its namespace, whatever the helper did.
  */
 #define _GNU_SOURCE
 #include "old-root.h"
@@ -27,18 +29,16 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "report.h"
 
-/* [0]: the child's end; [1]: the helper's. -1 when there is no helper. */
+/* [0]: the shim's end, which the child inherits; [1]: the helper's. -1 when there is no helper. */
 static int pair[2] = {-1, -1};
-
-void mc_old_root_pair(void) {
-  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0) pair[0] = pair[1] = -1;
-}
+static pid_t helper_pid = -1;
 
 static void close_pair(void) {
   for (int i = 0; i < 2; i++)
@@ -46,38 +46,77 @@ static void close_pair(void) {
   pair[0] = pair[1] = -1;
 }
 
+/* What the shim tells the helper: the child's pid. The child's word is a single 'p'. */
+struct child_message {
+  char tag; /* 'P' */
+  pid_t pid;
+};
+
+/* As the owner's watcher (owner.c): woken, it runs at once rather than behind a loaded machine's queue. */
+static void run_first(void) {
+  struct sched_param p = {.sched_priority = 1};
+  if (sched_setscheduler(0, SCHED_FIFO, &p) < 0) setpriority(PRIO_PROCESS, 0, -20);
+}
+
+/* Waits for the child's pid (from the shim) and the child's word that it has pivoted, in either order. */
+static pid_t await_pivot(int sock) {
+  pid_t child = 0;
+  int pivoted = 0;
+  while (!child || !pivoted) {
+    struct child_message m;
+    ssize_t n = recv(sock, &m, sizeof(m), 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return 0;
+    if (m.tag == 'P' && n == (ssize_t)sizeof(m)) child = m.pid;
+    else if (m.tag == 'p') pivoted = 1;
+  }
+  return child;
+}
+
 /*
- * The helper: waits for the child's word that it has pivoted, then detaches the old root in the
- * child's mount namespace. Only system calls here: it is a fork of a threaded shim. It keeps no
- * other fd open (Node's socket, stdio and log pipes must see their EOFs without it).
+ * The helper: forked by a spare shim, before any start, and so off the start's path (the fork and its
+ * copy of the shim's fds, closed here at once). Only system calls here: it is a fork of a threaded
+ * shim. Detaches the old root in the child's mount namespace, from the child's cwd (its new root),
+ * as the child's own umount2(".") would.
  */
-static __attribute__((noreturn)) void helper(int sock, const char *cwd_path, const char *ns_path) {
+static __attribute__((noreturn)) void helper(int sock) {
   if (sock > 0) syscall(SYS_close_range, 0, sock - 1, 0);
   syscall(SYS_close_range, sock + 1, ~0U, 0);
-  char pivoted;
-  if (recv(sock, &pivoted, 1, 0) != 1) _exit(1);
-  /* The child's cwd is its new root: detaching "." from there is the child's own umount2. */
+  run_first();
+  pid_t child = await_pivot(sock);
+  if (!child) _exit(1);
+  char cwd_path[64], ns_path[64];
+  snprintf(cwd_path, sizeof(cwd_path), "/proc/%d/cwd", (int)child);
+  snprintf(ns_path, sizeof(ns_path), "/proc/%d/ns/mnt", (int)child);
   int cwd = open(cwd_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
   int ns = open(ns_path, O_RDONLY | O_CLOEXEC);
   if (cwd < 0 || ns < 0 || setns(ns, CLONE_NEWNS) < 0 || fchdir(cwd) < 0) _exit(1);
   _exit(umount2(".", MNT_DETACH) < 0);
 }
 
-void mc_old_root_fork_helper(pid_t child) {
-  if (pair[1] < 0) return;
-  char cwd_path[64], ns_path[64];
-  snprintf(cwd_path, sizeof(cwd_path), "/proc/%d/cwd", (int)child);
-  snprintf(ns_path, sizeof(ns_path), "/proc/%d/ns/mnt", (int)child);
+void mc_old_root_prefork(void) {
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0) {
+    pair[0] = pair[1] = -1;
+    return;
+  }
   /* A raw fork: no atfork handlers in a copy of a threaded process. */
-  pid_t pid = (pid_t)syscall(SYS_clone, SIGCHLD, NULL, NULL, NULL, 0);
-  if (pid == 0) helper(pair[1], cwd_path, ns_path);
-  /* Without a helper, the child's send fails (or its socket ends) and it detaches the old root itself. */
-  close_pair();
+  helper_pid = (pid_t)syscall(SYS_clone, SIGCHLD, NULL, NULL, NULL, 0);
+  if (helper_pid == 0) helper(pair[1]);
+  if (helper_pid < 0) {
+    close_pair();
+    return;
+  }
+  close(pair[1]);
+  pair[1] = -1;
 }
 
-void mc_old_root_child_end(void) {
-  if (pair[1] >= 0) close(pair[1]);
-  pair[1] = -1;
+void mc_old_root_tell_helper(pid_t child) {
+  if (pair[0] < 0) return;
+  struct child_message m = {.tag = 'P', .pid = child};
+  /* A helper that never hears of the child ends, and the child then detaches the old root itself. */
+  if (send(pair[0], &m, sizeof(m), MSG_NOSIGNAL) != (ssize_t)sizeof(m)) kill(helper_pid, SIGKILL);
+  close(pair[0]);
+  pair[0] = -1;
 }
 
 /* statmount(2) and the unique mount id it takes (6.8); older headers lack them. The numbers are every architecture's. */

@@ -8,14 +8,11 @@
 
 #include <sys/types.h>
 
-/* Shim, before the clone: the pair of sockets between the child and its helper. */
-void mc_old_root_pair(void);
+/* Spare shim, before its spec: forks the helper, and keeps the end of the socket the child will inherit. */
+void mc_old_root_prefork(void);
 
-/* Shim, after the clone: forks the helper for `child` (or, failing that, leaves the child to detach itself). */
-void mc_old_root_fork_helper(pid_t child);
-
-/* Child, first thing: drops the helper's end. */
-void mc_old_root_child_end(void);
+/* Shim, after the clone: tells the helper the child's pid (without a helper, the child detaches the old root itself). */
+void mc_old_root_tell_helper(pid_t child);
 
 /* Child, before pivot_root: notes which mount its root is now (the one pivot_root will stack on the new root). */
 void mc_old_root_note(void);

@@ -258,7 +258,6 @@ static int run(struct mc_spec *spec, pid_t owner) {
     close(spec->netns_fd);
     spec->netns_fd = -1;
   }
-  mc_old_root_pair();
   mc_step(MC_STEP_CLONE);
   int born = 0;
   pid_t pid = mc_owner_clone(clone_flags, spec->cgroup_dir_fd, &born); /* the container never outlives its shim */
@@ -266,7 +265,6 @@ static int run(struct mc_spec *spec, pid_t owner) {
   if (pid == 0) {
     if (nested) mc_await_nested_maps(gate);
     mc_step(MC_STEP_CHILD);
-    mc_old_root_child_end();
     spec->cgroup_born = born;
     start_child(report);
     if (log) attach_output(out, err);
@@ -282,7 +280,7 @@ static int run(struct mc_spec *spec, pid_t owner) {
     if (spec->loopback_up) mc_loopback_up();
     finish_child(spec, report[1]);
   }
-  mc_old_root_fork_helper(pid);
+  mc_old_root_tell_helper(pid);
   if (nested) mc_map_nested(pid, spec, gate);
   /*
    * While the child sets itself up: what the monitor needs (the watcher thread, the mount
@@ -380,6 +378,7 @@ int main(int argc, char **argv) {
     mc_owner_prepare(owner);
     mc_steps_init();
     mc_netns_warm();
+    mc_old_root_prefork();
   }
   mc_spec_read(CONTROL_FD, &spec);
   mc_step(MC_STEP_SPEC_READ);
