@@ -126,6 +126,13 @@ test('mount namespace: the root is the overlay, mounts do not leak to the host',
   }
   expect(mountinfo).toMatch(/ \/ \/ \S+ - overlay overlay /)
   expect(mountinfo).toContain(' /mnt/x ')
+  // The host's tree that pivot_root stacked on the root was detached before the program ran (by the
+  // shim's helper, or by the child itself): one mount at /, and every other one hangs from the overlay.
+  const mounts = mountinfo.trim().split('\n').map((l) => l.split(' '))
+  const atRoot = mounts.filter((f) => f[4] === '/')
+  expect(atRoot.map((f) => f.slice(f.indexOf('-') + 1, f.indexOf('-') + 2))).toEqual([['overlay']])
+  const ids = new Set(mounts.map((f) => f[0]))
+  expect(mounts.filter((f) => f !== atRoot[0] && !ids.has(f[1])).map((f) => f[4])).toEqual([])
   const host = fs.readFileSync('/proc/self/mountinfo', 'utf8')
   expect(host).not.toContain(graphDriver.data.mergedDir)
   await c.remove({ force: true })
