@@ -377,8 +377,9 @@ int main(int argc, char **argv) {
   if (!strcmp(mode, "run") && owner) {
     mc_owner_prepare(owner);
     mc_steps_init();
-    mc_netns_warm();
+    /* Before the warm network namespace: the helper pins none of the container's namespaces. */
     mc_old_root_prefork();
+    mc_netns_warm();
   }
   mc_spec_read(CONTROL_FD, &spec);
   mc_step(MC_STEP_SPEC_READ);
