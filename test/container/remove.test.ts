@@ -82,7 +82,7 @@ async function until<T>(get: () => T | undefined, ms = 10_000): Promise<T> {
  * `go()`, with strace holding the spare shim at its first `syscall` for `delayMs` (`follow`: its
  * container child too). `result()` is what the start ended with: "started" or "failed <code>: <message>".
  */
-async function heldStart(name: string, syscall: string, delayMs: number, follow: boolean) {
+async function heldStart(name: string, syscall: string, delayMs: number, follow: boolean, nth = 1) {
   const starter = spawnNode(
     `const { Container, Runtime, run } = lib();
     (async () => {
@@ -110,7 +110,7 @@ async function heldStart(name: string, syscall: string, delayMs: number, follow:
     const shims = childProcesses(starter.pid!).filter(([pid, comm]) => comm === 'mc-shim' && commandLine(pid).startsWith('mc-shim run'))
     expect(shims).toHaveLength(1)
     const spare = shims[0][0]
-    tracer = await holdAt(spare, syscall, delayMs, { follow })
+    tracer = await holdAt(spare, syscall, delayMs, { follow, nth })
     starter.stdin!.write('go\n')
     return { spare, stop, result: () => until(() => /(started|failed .*)\n/.exec(out)?.[1], 20_000) }
   } catch (err) {
@@ -139,10 +139,11 @@ test('a container removed while another process is starting it: the start fails 
 
 test('a container removed once its program runs but before the start took note: ENOCONTAINER, and the program does not run on', async () => {
   // chaos.js: 'ESYSCALL run: open .../state.json failed: ENOENT', the state written into a directory a
-  // remove() elsewhere had just taken, and the program went on running. strace holds the shim's first
-  // sendto, its "S <pid>" (the program has exec'd), for 2 s.
+  // remove() elsewhere had just taken, and the program went on running. strace holds the shim's second
+  // sendto, its "S <pid>" (the program has exec'd), for 2 s: its first tells the old root's helper the
+  // child's pid (native/old-root.c).
   const c = await Container.create('host', ['sleep', '60'], { runtime, network: 'none', name: 'removed-at-report' })
-  const held = await heldStart('removed-at-report', 'sendto', 2000, false)
+  const held = await heldStart('removed-at-report', 'sendto', 2000, false, 2)
   try {
     const [program] = await until(() => childProcesses(held.spare).find(([, comm]) => comm === 'sleep'))
     await c.remove({ force: true })

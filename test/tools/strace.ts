@@ -6,13 +6,15 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import * as fs from 'node:fs'
 
 /**
- * Attaches strace to `pid` and delays the first `syscall` of each traced process by `delayMs`
- * before it runs; with `follow` (the default) its threads and the children it makes from now on
- * are traced too. Resolves once attached; fails when strace is missing (apt-get install strace).
+ * Attaches strace to `pid` and delays the first `syscall` of each traced process (the `nth`, when
+ * given) by `delayMs` before it runs; with `follow` (the default) its threads and the children it
+ * makes from now on are traced too. Resolves once attached; fails when strace is missing
+ * (apt-get install strace).
  */
-export function holdAt(pid: number, syscall: string, delayMs: number, opts: { follow?: boolean } = {}): Promise<ChildProcess> {
+export function holdAt(pid: number, syscall: string, delayMs: number, opts: { follow?: boolean; nth?: number } = {}): Promise<ChildProcess> {
   const follow = opts.follow === false ? [] : ['-f']
-  const args = [...follow, '-o', '/dev/null', '-e', `trace=${syscall}`, '-e', `inject=${syscall}:delay_enter=${delayMs * 1000}:when=1`, '-p', String(pid)]
+  const nth = opts.nth ?? 1
+  const args = [...follow, '-o', '/dev/null', '-e', `trace=${syscall}`, '-e', `inject=${syscall}:delay_enter=${delayMs * 1000}:when=${nth}..${nth}`, '-p', String(pid)]
   const tracer = spawn('strace', args, { stdio: ['ignore', 'ignore', 'pipe'] })
   let said = ''
   tracer.stderr!.on('data', (d) => (said += String(d)))
