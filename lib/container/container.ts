@@ -413,7 +413,10 @@ export class Container implements AsyncDisposable {
     const imageLayers = this.runtime.images.mountLayerDirs(image)
     // Rootless, the image's /etc belongs to a subordinate id: the shim makes the mount points in the writable layer.
     const layerDirs = this.runtime.rootless ? imageLayers : withInitLayer(this.runtime.root, imageLayers)
-    return buildRunSpec({ record, image, layerDirs, paths: this.paths(), netns, featureMounts, cgroups, devices, userns, ...start })
+    const paths = this.paths()
+    // Without layers, the root is the container's own directory (see ContainerPaths.merged), made at its first start.
+    if (!layerDirs.length) fs.mkdirSync(paths.merged, { recursive: true })
+    return buildRunSpec({ record, image, layerDirs, paths, netns, featureMounts, cgroups, devices, userns, ...start })
   }
 
   /**

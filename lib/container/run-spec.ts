@@ -95,7 +95,7 @@ export function buildRunSpec(opts: {
   const layers = [p.upper, ...opts.layerDirs]
   requireOverlayFits(opts.layerDirs, p.upper, p.work)
   return {
-    rootfs: { mergedDir: p.merged, lowerDirs: opts.layerDirs, upperDir: p.upper, workDir: p.work, readOnly: r.hostConfig.readonlyRootfs, volatile: !!opts.lastMount },
+    rootfs: { mergedDir: opts.layerDirs.length ? p.overlayMountPoint : p.merged, lowerDirs: opts.layerDirs, upperDir: p.upper, workDir: p.work, readOnly: r.hostConfig.readonlyRootfs, volatile: !!opts.lastMount },
     mounts,
     process: {
       ...processSpec({

@@ -5,7 +5,8 @@
  *   containers/<id>/config.json   what was asked for (written once)
  *   containers/<id>/state.json    what is happening (status, pid, exit)
  *   containers/<id>/exit          written by the shim when the program ends
- *   containers/<id>/{upper,work,merged}   the writable layer and mount point
+ *   containers/<id>/{upper,work}  the writable layer (and merged/, the root of an image without layers, made at its start)
+ *   rootfs-mount/                 the empty directory each container's overlay is mounted on, in the container's own mount namespace
  *   containers/<id>/<id>-json.log (the shim's json-file log, rotated to .1, .2...), hostname, hosts, resolv.conf
  *   containers/<id>/health.json   the health check's state, when one is configured
  *   containers/<id>/work          the overlay's work dir; its flock(2) is held by whoever mounts the writable layer (lockLayer)
@@ -57,7 +58,14 @@ export interface ContainerPaths {
   exit: string
   upper: string
   work: string
+  /** The root of an image without layers: this directory itself, bound on itself (made at start; no overlay then). */
   merged: string
+  /**
+   * Where the shim mounts the overlay of an image with layers: one empty directory of the root for every
+   * container, each mounted on in its own mount namespace (never the host's), so a create makes no mount
+   * point of its own (a directory costs an inode and a block to make and to delete).
+   */
+  overlayMountPoint: string
   /** The json-file log the shim writes (native/logger.h). */
   log: string
   hostname: string
@@ -71,6 +79,7 @@ export class ContainerStore {
   private readonly containersDir: string
   private readonly namesDir: string
   private readonly trashDir: string
+  private readonly overlayMountPoint: string
   private readonly layerLocks: KeyedLock
   /** Deletions of removed containers' files under way (and what goes with them): Runtime.close() waits for them. @internal */
   readonly removals = new PendingWork()
@@ -83,6 +92,7 @@ export class ContainerStore {
     this.containersDir = path.join(root, 'containers')
     this.namesDir = path.join(root, 'names')
     this.trashDir = path.join(root, 'trash')
+    this.overlayMountPoint = path.join(root, 'rootfs-mount')
     // Each container's directory in a block group of its own, and the root's directories (names/) out of the
     // group of the root's parent: ext4 skips every inode deleted in its last minutes when it picks one in a
     // group, so a create in a group that containers (or anything else) churn costs up to ~0.3 ms, 10x a quiet one.
@@ -90,6 +100,7 @@ export class ContainerStore {
     fs.mkdirSync(this.trashDir, { recursive: true })
     fs.mkdirSync(this.containersDir, { recursive: true })
     fs.mkdirSync(this.namesDir, { recursive: true })
+    fs.mkdirSync(this.overlayMountPoint, { recursive: true })
     markTop(this.containersDir)
     // The lock is the overlay's work dir itself (what it protects): no lock file to create per container.
     this.layerLocks = new KeyedLock(this.containersDir, { existing: true })
@@ -111,11 +122,12 @@ export class ContainerStore {
   /** The file layout of a container. */
   paths(id: string): ContainerPaths {
     const dir = path.join(this.containersDir, id)
-    const f = (name: string) => path.join(dir, name)
+    // Joined by hand: the names below are plain, and a start asks for these paths a dozen times.
+    const f = (name: string) => `${dir}/${name}`
     return {
       dir, config: f('config.json'), state: f('state.json'), exit: f('exit'), upper: f('upper'), work: f('work'),
       merged: f('merged'), log: f(`${id}-json.log`), hostname: f('hostname'), hosts: f('hosts'),
-      resolvConf: f('resolv.conf'), health: f('health.json'),
+      resolvConf: f('resolv.conf'), health: f('health.json'), overlayMountPoint: this.overlayMountPoint,
     }
   }
 
@@ -228,7 +240,7 @@ export class ContainerStore {
     const p = this.paths(record.id)
     const tmp = path.join(this.containersDir, `${creatingPrefix}${record.id}-${process.pid}`)
     fs.mkdirSync(tmp, { mode: 0o710 })
-    for (const d of ['upper', 'work', 'merged']) fs.mkdirSync(path.join(tmp, d))
+    for (const d of ['upper', 'work']) fs.mkdirSync(path.join(tmp, d))
     createJson(path.join(tmp, 'config.json'), record)
     fs.renameSync(tmp, p.dir)
     return p

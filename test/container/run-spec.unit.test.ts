@@ -26,6 +26,7 @@ afterAll(() => fs.rmSync(layer, { recursive: true, force: true }))
 const paths: ContainerPaths = {
   dir: '/c', config: '/c/config.json', state: '/c/state.json', exit: '/c/exit', upper: '/c/upper', work: '/c/work', merged: '/c/merged',
   log: '/c/log.json', hostname: '/c/hostname', hosts: '/c/hosts', resolvConf: '/c/resolv.conf', health: '/c/health.json',
+  overlayMountPoint: '/root/rootfs-mount',
 }
 
 type HostConfigPart = Partial<ContainerRecord['hostConfig']>
@@ -222,10 +223,12 @@ describe('namespaces, rootfs and process', () => {
     expect(fd.cloneFlags & CLONE_NEWNET).toBe(0)
     expect(fd.netnsPath).toBe(`/proc/${process.pid}/fd/42`)
   })
-  test('overlay of the layers under the upper dir; readOnly follows readonlyRootfs; volatile only for the last mount', () => {
-    expect(spec(record()).rootfs).toEqual({ mergedDir: paths.merged, lowerDirs: [layer], upperDir: paths.upper, workDir: paths.work, readOnly: false, volatile: false })
+  test('overlay of the layers under the upper dir, on the root\'s shared mount point; readOnly follows readonlyRootfs; volatile only for the last mount', () => {
+    expect(spec(record()).rootfs).toEqual({ mergedDir: paths.overlayMountPoint, lowerDirs: [layer], upperDir: paths.upper, workDir: paths.work, readOnly: false, volatile: false })
     expect(spec(record({ readonlyRootfs: true })).rootfs.readOnly).toBe(true)
     expect(buildRunSpec({ record: record(), image, layerDirs: [layer], paths, netns: { kind: 'own' }, featureMounts: [], lastMount: true }).rootfs.volatile).toBe(true)
+    // No layers, no overlay: the container's own directory is its root.
+    expect(buildRunSpec({ record: record(), image, layerDirs: [], paths, netns: { kind: 'own' }, featureMounts: [] }).rootfs.mergedDir).toBe(paths.merged)
   })
   test('args are entrypoint then cmd; cwd, hostname and environment as Docker sets them', () => {
     const p = spec(record()).process
