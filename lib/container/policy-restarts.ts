@@ -30,8 +30,11 @@ export class PolicyRestarts {
   /**
    * After a run of this process ended (`ended`, having run `ranMs`): a start after Docker's delay,
    * unless the user stopped, killed or removed the container meanwhile. The timer does not keep Node alive.
+   * `record` is the run's: a policy is set at create only, so a record without one spares the read of
+   * the record on disk (which tells whether the container was removed meanwhile) at every exit.
    */
-  afterRun(ended: ContainerState, ranMs: number): void {
+  afterRun(ended: ContainerState, ranMs: number, record: ContainerRecord): void {
+    if (!record.hostConfig.restartPolicy) return
     const policy = this.ctx.containers.read(this.id)?.hostConfig.restartPolicy
     const restartCount = ended.restartCount ?? 0
     if (ended.status !== 'exited' || !shouldRestart(policy, { exitCode: ended.exitCode ?? 0, manuallyStopped: !!ended.manuallyStopped, restartCount })) return
