@@ -46,14 +46,18 @@ int mc_zygote_attach(int zygote) {
   return setsockopt(zygote, SOL_SOCKET, SO_RCVTIMEO, &bound, sizeof(bound)) < 0 ? -errno : 0;
 }
 
-int mc_zygote_fork(int zygote, const int *fds, int nfds) {
-  if (nfds != 1 && nfds != 4) return -EINVAL;
+/* One request: a shim whose fd 3 is fds[0] (and stdio fds[1..3] when nfds is 4). 0 once sent, or -errno. */
+static int send_request(int zygote, const int *fds, int nfds) {
   /* The shim takes Node's umask of this moment, as a shim spawned now would (the zygote's is Node's of its own start). */
   char request[1 + sizeof(int32_t)] = {nfds == 1 ? 'F' : 'E'};
   int32_t mask = current_umask();
   memcpy(request + 1, &mask, sizeof(mask));
   int sent = mc_send_fds(zygote, request, sizeof(request), fds, nfds);
-  if (sent < 0) return sent;
+  return sent < 0 ? sent : 0;
+}
+
+/* The zygote's next answer: a pid or its -errno, or -errno of the wait itself (-ETIMEDOUT, -EPIPE). */
+static int32_t next_answer(int zygote) {
   /* Bounded by mc_zygote_attach's SO_RCVTIMEO: ETIMEDOUT after 2 s. */
   int32_t reply;
   ssize_t n;
@@ -63,4 +67,29 @@ int mc_zygote_fork(int zygote, const int *fds, int nfds) {
   /* The zygote is gone (Node's request reached no one, or a zygote of another protocol exited). */
   if (n != sizeof(reply)) return -EPIPE;
   return reply;
+}
+
+int mc_zygote_fork_many(int zygote, const int *fds, int nfds, int count, int32_t *pids) {
+  if ((nfds != 1 && nfds != 4) || count < 1) return -EINVAL;
+  /* All requests first: the zygote answers them in order, forking the next while this thread reads. */
+  int sent = 0;
+  int failed = 0;
+  while (sent < count && !(failed = send_request(zygote, fds + (size_t)sent * (size_t)nfds, nfds))) sent++;
+  for (int i = 0; i < sent; i++) {
+    pids[i] = next_answer(zygote);
+    /* A failure ends the batch: a lost answer leaves the rest unknown, so each later one is that failure too
+       (the caller stops the zygote on any failure, as after a single fork's). */
+    if (pids[i] < 0) {
+      for (int j = i + 1; j < count; j++) pids[j] = pids[i];
+      return 0;
+    }
+  }
+  for (int i = sent; i < count; i++) pids[i] = failed;
+  return 0;
+}
+
+int mc_zygote_fork(int zygote, const int *fds, int nfds) {
+  int32_t pid;
+  int r = mc_zygote_fork_many(zygote, fds, nfds, 1, &pid);
+  return r < 0 ? r : pid;
 }

@@ -31,4 +31,12 @@ int mc_zygote_attach(int zygote);
  * shim whose stdio are fds[1..3] when nfds is 4. Its pid, or -errno (-ETIMEDOUT: no answer in 2 s).
  */
 int mc_zygote_fork(int zygote, const int *fds, int nfds);
+
+/*
+ * Node's side, for a burst: `count` requests as mc_zygote_fork's, each with nfds fds (fds holds count * nfds),
+ * sent at once and answered in order; pids[i] is the i-th shim's pid or -errno. A request not sent, or that
+ * failed (its fork, or its answer lost: a timeout, the zygote gone), and every one after it, carry that
+ * error (answers past a failure are not read: the caller stops the zygote). 0, or -EINVAL.
+ */
+int mc_zygote_fork_many(int zygote, const int *fds, int nfds, int count, int32_t *pids);
 #endif

@@ -12,7 +12,7 @@
  */
 import * as fs from 'node:fs'
 import { SyscallError } from '../errors'
-import { attachZygote, closeQuietly, forkFromZygoteAsync, reapEnded } from '../sys/libc'
+import { attachZygote, closeQuietly, errnoName, forkFromZygoteAsync, forkManyFromZygoteAsync, reapEnded } from '../sys/libc'
 import { Throttle } from '../sys/throttle'
 import { signalQuietly } from '../sys/signal-quietly'
 import { spawnShimMode } from './mode-process'
@@ -43,10 +43,22 @@ function exitedFailing(status: number): boolean {
   return (status & 0x7f) === 0 && status >> 8 !== 0
 }
 
+/** Run shims asked for at once go to the zygote in batches of at most this many (fds in flight on its socket stay few). */
+const maxBatch = 16
+
+/** A run shim asked for while the zygote was busy: its control socket, and its caller's promise. */
+interface WaitingFork {
+  control: number
+  resolve: (pid: number) => void
+  reject: (err: unknown) => void
+}
+
 /** A running zygote; {@link fork} asks it for a shim. */
 export class ShimZygote {
-  /** Its answers come in the order of the requests: one at a time. */
+  /** Its answers come in the order of the requests: one turn at a time. */
   private readonly turns = new Throttle(1)
+  /** Run shims asked for and not yet sent: the next turn sends them all (a burst of starts). */
+  private waiting: WaitingFork[] = []
   private stopping: Promise<void> | undefined
   /** Whether it forked a shim: one that did was of our protocol. */
   private forked = false
@@ -88,6 +100,7 @@ export class ShimZygote {
    * zygote, when the zygote is gone or could not fork.
    */
   async fork(control: number, stdio?: readonly [stdin: number, stdout: number, stderr: number]): Promise<number> {
+    if (!stdio) return this.forkRun(control)
     return this.turns.run(async () => {
       if (this.stopping) throw new SyscallError('zygote fork', 'ESHUTDOWN')
       try {
@@ -99,6 +112,36 @@ export class ShimZygote {
         throw err
       }
     })
+  }
+
+  /**
+   * A run shim: queued, and sent with every other one asked for meanwhile in one turn (one trip to a
+   * worker thread and back for the batch). Under a burst, a turn per shim made each start wait for
+   * the event loop to come back to the previous one's answer: 50 starts at once spent most of their
+   * time in that queue.
+   */
+  private forkRun(control: number): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ control, resolve, reject })
+      // One turn per batch: the first of a batch queues it, and it takes whatever waits when it runs.
+      if (this.waiting.length === 1) void this.turns.run(() => this.sendWaiting())
+    })
+  }
+
+  /** Sends the waiting run forks (at most {@link maxBatch}; a turn is queued for the rest) and settles each. */
+  private async sendWaiting(): Promise<void> {
+    const batch = this.waiting.splice(0, maxBatch)
+    if (this.waiting.length) void this.turns.run(() => this.sendWaiting())
+    try {
+      if (this.stopping) throw new SyscallError('zygote fork', 'ESHUTDOWN')
+      const pids = await forkManyFromZygoteAsync(this.socket, batch.map((w) => w.control))
+      pids.forEach((pid, i) => (pid > 0 ? batch[i].resolve(pid) : batch[i].reject(new SyscallError('zygote fork', errnoName(-pid)))))
+      if (pids.some((pid) => pid > 0)) this.forked = true
+      if (pids.some((pid) => pid <= 0)) void this.stop()
+    } catch (err) {
+      for (const w of batch) w.reject(err)
+      void this.stop()
+    }
   }
 
   /**

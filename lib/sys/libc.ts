@@ -84,6 +84,7 @@ const nativeCalls = nativeFunctions({
   spawnLasting: 'int mc_spawn_lasting(const char *path, const char **argv, const char **envp, const int *fds, int nfds, int new_session)',
   zygoteAttach: 'int mc_zygote_attach(int zygote)',
   zygoteFork: 'int mc_zygote_fork(int zygote, const int *fds, int nfds)',
+  zygoteForkMany: 'int mc_zygote_fork_many(int zygote, const int *fds, int nfds, int count, _Out_ int32_t *pids)',
   openat2: 'int mc_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode, uint64_t resolve)',
 })
 
@@ -239,6 +240,17 @@ export function attachZygote(zygote: number): void {
  */
 export function forkFromZygoteAsync(zygote: number, fds: readonly number[]): Promise<number> {
   return inAsyncSlot(() => onWorker(nativeCalls().zygoteFork, [zygote, fds, fds.length], 'zygote fork'))
+}
+
+/**
+ * Asks the zygote behind socket `zygote` for one run shim per control socket of `controls` (each its
+ * fd 3), all requests sent at once and answered in order (native mc_zygote_fork_many), on a worker
+ * thread: a burst of starts costs one trip to a worker and back instead of one per shim. Each
+ * request's pid, or its -errno: a failure, and every request after it, carry that error.
+ */
+export function forkManyFromZygoteAsync(zygote: number, controls: readonly number[]): Promise<number[]> {
+  const pids = new Array<number>(controls.length).fill(0)
+  return inAsyncSlot(() => onWorker(nativeCalls().zygoteForkMany, [zygote, controls, 1, controls.length, pids], 'zygote fork')).then(() => pids)
 }
 
 const LOCK_EX = 2
