@@ -52,6 +52,8 @@ export interface CgroupDriver {
   cloneInto(rel: string): string | undefined
   /** Removes the cgroup; false while processes remain in it. */
   remove(rel: string): boolean
+  /** The cgroup's directories (one per hierarchy), for a removal off the event loop ({@link removeDirsOffThread}). */
+  dirs(rel: string): string[]
   exists(rel: string): boolean
   /** Names of the child cgroups. */
   children(rel: string): string[]
@@ -143,6 +145,27 @@ export function removeDir(dir: string): boolean {
     if (code === 'EBUSY' || code === 'ENOTEMPTY') return false
     throw err
   }
+}
+
+/**
+ * {@link removeDir} of each of `dirs` on libuv's threadpool, all at once: true once every one is gone.
+ * A v1 cgroup is a directory in each of eight hierarchies, each rmdir a wait for the kernel's cgroup
+ * lock; on the event loop, a burst's exits made every start behind them wait for those.
+ */
+export async function removeDirsOffThread(dirs: readonly string[]): Promise<boolean> {
+  const removed = await Promise.all(
+    dirs.map((dir) =>
+      fs.promises.rmdir(dir).then(
+        () => true,
+        (err: NodeJS.ErrnoException) => {
+          if (err.code === 'ENOENT') return true
+          if (err.code === 'EBUSY' || err.code === 'ENOTEMPTY') return false
+          throw err
+        },
+      ),
+    ),
+  )
+  return removed.every(Boolean)
 }
 
 /** mkdir; false when the directory already exists. */

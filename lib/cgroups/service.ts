@@ -12,7 +12,7 @@ import { setTimeout as delay } from 'node:timers/promises'
 import { SyscallError, UnsupportedError } from '../errors'
 import { debug } from '../util/debug'
 import type { CgroupJoin, MountOp } from '../shim/spec'
-import { childDirs, removeDir, type CgroupCounters, type CgroupDriver } from './driver'
+import { childDirs, removeDir, removeDirsOffThread, type CgroupCounters, type CgroupDriver } from './driver'
 import { requireDeviceControl, type DevicePolicy } from './device-rules'
 import { hostCloneIntoAppliesCpuset } from './cpuset-fork'
 import { detectLayout, type Layout, type LayoutName } from './layout'
@@ -46,6 +46,8 @@ export class CgroupService {
   private backend: CgroupDriver | undefined | null = null
   /** The previous stats sample per container, for CPU percentages. */
   private readonly marks = new Map<string, CpuMark>()
+  /** Removals of containers' cgroups under way (release), by container id. */
+  private readonly releasing = new Map<string, Promise<void>>()
 
   /** Whether this runtime's scope has its owner recorded (scope-owners.ts). */
   private ownerRecorded = false
@@ -120,7 +122,23 @@ export class CgroupService {
     this.marks.delete(id)
     const driver = this.driver
     if (!driver?.exists(this.rel(id))) return
-    for (let i = 0; i < 100 && !driver.remove(this.rel(id)); i++) await delay(10)
+    const dirs = driver.dirs(this.rel(id))
+    // The rmdirs run on the threadpool (removeDirsOffThread); a start of the same container in this process
+    // waits for them (released), so none removes the cgroup that start has just made.
+    const removal = (async () => {
+      for (let i = 0; i < 100 && !(await removeDirsOffThread(dirs)); i++) await delay(10)
+    })()
+    this.releasing.set(id, removal)
+    try {
+      await removal
+    } finally {
+      if (this.releasing.get(id) === removal) this.releasing.delete(id)
+    }
+  }
+
+  /** Resolves once a {@link release} of `id` under way in this process has ended (at once when none is). */
+  released(id: string): Promise<void> {
+    return (this.releasing.get(id) ?? Promise.resolve()).catch(() => {})
   }
 
   /** Whether the kernel's OOM killer killed a process of the container (memory.events / memory.oom_control). */

@@ -151,8 +151,12 @@ export class V1Driver implements CgroupDriver {
 
   remove(rel: string): boolean {
     let removed = true
-    for (const h of this.hierarchies) removed = removeDir(path.join(h.mountPoint, h.ownPath, rel)) && removed
+    for (const dir of this.dirs(rel)) removed = removeDir(dir) && removed
     return removed
+  }
+
+  dirs(rel: string): string[] {
+    return this.hierarchies.map((h) => path.join(h.mountPoint, h.ownPath, rel))
   }
 
   exists(rel: string): boolean {

@@ -110,6 +110,10 @@ export class V2Driver implements CgroupDriver {
     return removeDir(this.dir(rel))
   }
 
+  dirs(rel: string): string[] {
+    return [this.dir(rel)]
+  }
+
   exists(rel: string): boolean {
     return fs.existsSync(this.dir(rel))
   }

@@ -250,6 +250,8 @@ export class Container implements AsyncDisposable {
       try {
         throwIfAborted(signal, what)
         const devices = hostDevices(record.hostConfig.devices)
+        // A previous run's cgroup may still be being removed (off the event loop): not this run's, made next.
+        await this.runtime.cgroups.released(this.id)
         // The cgroup exists, limited, before the program: the shim's child joins it first thing.
         const cgroups = this.runtime.cgroups.prepare(this.id, record.resources ?? { rlimits: [] }, {
           readOnly: !record.hostConfig.privileged,
