@@ -321,6 +321,32 @@ test('a request the zygote does not serve (an exec with too few fds) is refused 
   }
 })
 
+test('20 run shims asked of one zygote at once are 20 shims of ours, each with its own control socket; a batch to a killed zygote fails every request', async () => {
+  const zygote = await ShimZygote.start()
+  const made: Shim[] = []
+  try {
+    // Asked in one tick: the first turn sends one request, the next takes the 19 queued meanwhile (batches of 16 and 3).
+    made.push(...(await Promise.all(Array.from({ length: 20 }, () => Shim.forkedBy(zygote)))))
+    const pids = made.map((s) => s.shimPid)
+    expect(new Set(pids).size).toBe(20)
+    const renamed = () => pids.every((pid) => commandLine(pid) === `mc-shim run ${process.pid}`)
+    for (const t0 = Date.now(); Date.now() - t0 < 5000 && !renamed(); ) await sleep(10)
+    expect(pids.map(commandLine)).toEqual(pids.map(() => `mc-shim run ${process.pid}`))
+    // Each shim's fd 3 is a socket of its own: no answer went to the wrong request.
+    const controls = pids.map((pid) => fs.readlinkSync(`/proc/${pid}/fd/3`))
+    expect(controls.every((t) => t.startsWith('socket:'))).toBe(true)
+    expect(new Set(controls).size).toBe(20)
+    process.kill(zygote.pid, 'SIGKILL')
+    const failed = await Promise.allSettled(Array.from({ length: 5 }, () => Shim.forkedBy(zygote)))
+    expect(failed.map((r) => r.status)).toEqual(Array(5).fill('rejected'))
+    expect(zygote.usable).toBe(false)
+  } finally {
+    for (const s of made) s.kill()
+    await Promise.all(made.map((s) => s.hold(s.closed)))
+    await zygote.stop()
+  }
+})
+
 /**
  * An mc-shim for a native directory `dir`: the real one, except that its zygote is asked for
  * protocol `zygoteProtocol` (with another than ours, the real zygote's refusal: it exits at once);
