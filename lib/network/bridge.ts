@@ -6,17 +6,30 @@
  *
  * @module
  */
-import { parseCidr } from './ipam'
+import { macForIp, parseCidr } from './ipam'
 import { checkLegacyForward } from './forward-accept'
 import type { Firewall } from './nftables'
-import { enableIpForward, setIfaceSysctl, type Rtnl } from './rtnl'
+import { enableIpForward, formatMac, setIfaceSysctl, type Rtnl } from './rtnl'
 import type { NetworkRecord } from './store'
 
-/** Makes sure the bridge of `net` exists and is configured; returns its ifindex. */
+/**
+ * The bridge's own MAC, set rather than left to the kernel, and derived from the gateway's address like
+ * a container's (macForIp). A bridge whose MAC was never set takes the lowest MAC among its ports, so it
+ * changed whenever a veth came or went (each container, each warm endpoint): a container that had
+ * resolved the gateway to the MAC of a port removed since sent to a MAC no longer the bridge's, and its
+ * packets were dropped until its neighbour entry went stale, 15-45 s (issue 19: a rootless container's
+ * connections through slirp4netns failing, or hanging at their close).
+ */
+function bridgeMac(net: Pick<NetworkRecord, 'gateway'>): Buffer {
+  return macForIp(net.gateway)
+}
+
+/** Makes sure the bridge of `net` exists and is configured (up, with its own MAC); returns its ifindex. */
 export async function ensureBridge(host: Rtnl, net: NetworkRecord, owner?: string, hostTuning = true): Promise<number> {
   const existing = await host.link(net.bridge)
   if (existing) {
-    if (!existing.up) await host.up(existing.index)
+    // A bridge made by an older version has a MAC of the kernel's choosing: set now, it stays.
+    if (!existing.up || existing.mac !== formatMac(bridgeMac(net))) await host.setMacAndUp(existing.index, bridgeMac(net))
     return existing.index
   }
   // The owner mark (ifalias) outlives this process: another runtime can tell the bridge is abandoned.
@@ -25,7 +38,7 @@ export async function ensureBridge(host: Rtnl, net: NetworkRecord, owner?: strin
     await host.addAddress(index, net.gateway, parseCidr(net.subnet).prefix)
     // Packets DNATed from 127.0.0.1 leave through the bridge with a loopback source; the kernel drops those unless allowed here.
     if (hostTuning) setIfaceSysctl(net.bridge, 'route_localnet', '1')
-    await host.up(index)
+    await host.setMacAndUp(index, bridgeMac(net))
   } catch (err) {
     await host.deleteLink(net.bridge)
     throw err
