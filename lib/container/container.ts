@@ -142,7 +142,7 @@ export class Container implements AsyncDisposable {
       })
       if (opts.files?.length) await new Container(rt, record.id, record.name).withFilesystem((root) => placeFiles(root, opts.files!))
     } catch (err) {
-      rt.containers.delete(record.id, record.name)
+      rt.containers.deleteUnattended(record.id, record.name)
       await removeAnonymousVolumes(record.mounts ?? [], rt.volumes)
       throw err
     }
@@ -541,7 +541,12 @@ export class Container implements AsyncDisposable {
     await this.start()
   }
 
-  /** Deletes the container and its writable layer. A running one needs `force` (it is killed first). */
+  /**
+   * Deletes the container and its writable layer. A running one needs `force` (it is killed first).
+   * Rejects with ESYSCALL (flock ETIMEDOUT) when another process has held the runtime's names lock for
+   * 5 s (a stopped process): the container is removed all the same but its name is still taken, and
+   * remove() again frees it.
+   */
   async remove(opts: { force?: boolean; volumes?: boolean } = {}): Promise<void> {
     const { status, record } = this.observe({ record: true })
     // A container already removed (by another remove under way, or rm: true) has nothing left to remove.
@@ -556,11 +561,19 @@ export class Container implements AsyncDisposable {
     const mounts = record?.mounts ?? []
     // The record goes first, at once for every process: a start under way elsewhere that then finds
     // its cgroup gone knows why (start() above). What is left if this process dies now, recovery collects.
-    this.runtime.containers.delete(this.id, this.name)
+    let nameKept: unknown
+    try {
+      this.runtime.containers.delete(this.id, this.name)
+    } catch (err) {
+      // Only the name's release failed: the rest of the removal goes on, and the caller learns the name is still taken.
+      if (!this.runtime.containers.nameLeftBehind(this.id)) throw err
+      nameKept = err
+    }
     // Idempotent; also covers failed starts and exits no process watched.
     await releaseRun(this.runtime, this.id)
     this.runtime.networks.forget(this.id)
     if (opts.volumes) await removeAnonymousVolumes(mounts, this.runtime.volumes)
+    if (nameKept) throw nameKept
   }
 
   /** Runs a command inside the running container's namespaces and root (`docker exec`). ECLOSED once its runtime is closing. */
@@ -808,7 +821,7 @@ export class Container implements AsyncDisposable {
    */
   private autoRemove(record: ContainerRecord, shim: Shim): void {
     this.keptLog = keepLog(this.paths().log)
-    this.runtime.containers.delete(this.id, this.name, shim.closed)
+    this.runtime.containers.deleteUnattended(this.id, this.name, shim.closed)
     const { removals } = this.runtime.containers
     void removals.track(releaseRun(this.runtime, this.id))
     void removals.track(shim.closed.then(() => removeAnonymousVolumes(record.mounts ?? [], this.runtime.volumes)).catch(() => {}))

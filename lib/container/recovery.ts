@@ -38,7 +38,7 @@ export async function collectGarbage(ctx: ContainerContext): Promise<void> {
     const why = garbage(ctx, record)
     if (!why) continue
     debug('gc: removing %s container %s', why, record.id.slice(0, 12))
-    ctx.containers.delete(record.id, record.name)
+    ctx.containers.deleteUnattended(record.id, record.name)
     await removeAnonymousVolumes(record.mounts ?? [], ctx.volumes).catch(() => {})
   }
   // Rules and interfaces of containers whose owner died must not keep intercepting traffic. After the

@@ -22,7 +22,7 @@
  */
 import * as fs from 'node:fs'
 import * as path from 'node:path'
-import { AmbiguousReferenceError, ContainerNotFoundError, InvalidArgumentError, NameConflictError } from '../errors'
+import { AmbiguousReferenceError, ContainerNotFoundError, errnoOf, InvalidArgumentError, NameConflictError } from '../errors'
 import { removeTreeAt, removeTreeConcurrently } from '../files/tree'
 import { debug } from '../util/debug'
 import type { TreeOwnership } from '../files/owner-ledger'
@@ -201,15 +201,18 @@ export class ContainerStore {
 
   /**
    * Frees a name if `id` still owns it. `into`: the removed container's directory in `trash/`, where
-   * the name's file is moved, to be deleted with it.
+   * the name's file is moved, to be deleted with it. Throws ESYSCALL (flock ETIMEDOUT) when another
+   * process has held the names' lock for 5 s: the name stays `id`'s until a later release (another
+   * remove()) or its stale-name grace.
    */
   releaseName(name: string, id: string, into?: string): void {
     const file = this.nameFile(name)
     try {
       // Under the name lock: the container's directory is gone already, so another process may be taking the name over.
       this.nameLock(() => this.moveOwnNameFile(file, id, into))
-    } catch {
-      /* already gone (or the root with it) */
+    } catch (err) {
+      // The name's file (or the root with it) already gone: the name is free. Anything else leaves it taken.
+      if (errnoOf(err) !== 'ENOENT') throw err
     }
   }
 
@@ -312,7 +315,9 @@ export class ContainerStore {
    * background, off the start path, once `filesFree`
    * resolves (an `rm: true` container's shim still holds its layer mounted
    * and may still write its exit file). What a process that exits first
-   * leaves in `trash/` is deleted by the next runtime's recovery.
+   * leaves in `trash/` is deleted by the next runtime's recovery. Throws
+   * what {@link releaseName} throws once the container is gone: its name
+   * is then still taken, and a second delete frees it.
    */
   delete(id: string, name?: string, filesFree: Promise<unknown> = Promise.resolve()): void {
     const trash = path.join(this.trashDir, `${id}.${process.pid}.${Date.now()}`)
@@ -323,9 +328,30 @@ export class ContainerStore {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
     }
-    // The name's file joins the trashed directory and is deleted with it (or by the next ready()).
-    if (name) this.releaseName(name, id, trashed ? trash : undefined)
-    if (trashed) void this.removals.track(filesFree.then(() => removeInBackground(trash, this.ownership)))
+    try {
+      // The name's file joins the trashed directory and is deleted with it (or by the next ready()).
+      if (name) this.releaseName(name, id, trashed ? trash : undefined)
+    } finally {
+      if (trashed) void this.removals.track(filesFree.then(() => removeInBackground(trash, this.ownership)))
+    }
+  }
+
+  /**
+   * {@link delete} where nobody waits for the answer (an exit's auto-removal, recovery, a failed create's
+   * cleanup): a name left taken is logged, and free again once its stale-name grace has passed.
+   */
+  deleteUnattended(id: string, name?: string, filesFree?: Promise<unknown>): void {
+    try {
+      this.delete(id, name, filesFree)
+    } catch (err) {
+      if (!this.nameLeftBehind(id)) throw err
+      debug('container %s removed, its name %s not freed: %s', id.slice(0, 12), name, (err as Error).message)
+    }
+  }
+
+  /** After {@link delete} threw: whether the container is gone and only its name's release failed. */
+  nameLeftBehind(id: string): boolean {
+    return !fs.existsSync(this.paths(id).dir)
   }
 
   /** Deletes what removals of processes that exited before finishing left in `trash/`. */

@@ -9,7 +9,8 @@ import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import * as readline from 'node:readline'
-import { spawn, type ChildProcess } from 'node:child_process'
+import { type ChildProcess } from 'node:child_process'
+import { holdFileLock } from '../tools/flock-holder'
 import { spawnNode } from '../tools/node-child'
 
 jest.setTimeout(120_000)
@@ -138,21 +139,34 @@ test(`removals racing claims of their names: a name is its claimer's when the cl
 })
 
 test("a claim of a stale name gives up with ESYSCALL when another process holds the names' lock for 5 s, instead of blocking forever", async () => {
-  // flock(1) as the peer: it holds names/.lock, as a process of this root stopped mid-claim would.
-  const lock = path.join(root, 'names', '.lock')
-  // -o: the lock stays with flock itself, not with its command; its group is killed whole below.
-  const holder = spawn('flock', ['-x', '-o', lock, '-c', 'echo held; exec sleep 30'], { stdio: ['ignore', 'pipe', 'inherit'], detached: true })
+  const held = await holdFileLock(path.join(root, 'names', '.lock'))
   try {
-    await new Promise((resolve) => holder.stdout!.once('data', resolve))
     oldName('held-stale', 'd'.repeat(64))
     const [answer] = await race([{ op: 'claim', names: ['held-stale'], id: ids[0] }], 0)
     expect(answer).toEqual(['ESYSCALL'])
     expect(fs.readFileSync(nameFile('held-stale'), 'utf8')).toBe('d'.repeat(64)) // left as it was
   } finally {
-    process.kill(-holder.pid!, 'SIGKILL')
+    await held.release()
   }
   // Once the holder is gone the claim goes through.
-  await new Promise((resolve) => (holder.exitCode === null ? holder.once('exit', resolve) : resolve(null)))
   const [answer] = await race([{ op: 'claim', names: ['held-stale'], id: ids[0] }], 0)
   expect(answer).toEqual(['done'])
+})
+
+test("a removal whose name's release meets the names' lock held for 5 s says so (ESYSCALL) once the container is gone; a second removal frees the name", async () => {
+  const id = 'e'.repeat(64)
+  fs.mkdirSync(path.join(root, 'containers', id))
+  fs.writeFileSync(nameFile('held-release'), id)
+  const held = await holdFileLock(path.join(root, 'names', '.lock'))
+  try {
+    const [answer] = await race([{ op: 'delete', names: ['held-release'], id: '', ids: [id] }], 0)
+    expect(answer).toEqual(['ESYSCALL'])
+    expect(fs.existsSync(path.join(root, 'containers', id))).toBe(false) // the container is gone all the same
+    expect(fs.readFileSync(nameFile('held-release'), 'utf8')).toBe(id) // its name is not: the caller was told
+  } finally {
+    await held.release()
+  }
+  const [again] = await race([{ op: 'delete', names: ['held-release'], id: '', ids: [id] }], 0)
+  expect(again).toEqual(['done'])
+  expect(fs.existsSync(nameFile('held-release'))).toBe(false)
 })

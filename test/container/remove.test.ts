@@ -8,6 +8,7 @@ import * as path from 'node:path'
 import { Container, ContainerNotFoundError, Image, Runtime, run, Wait } from '../../lib'
 import { childProcesses, commandLine, tempRuntime, text, useRuntime } from '../helpers'
 import { nodeOutput, runtimeWithSpareShim, spawnNode } from '../tools/node-child'
+import { holdFileLock } from '../tools/flock-holder'
 import { holdAt } from '../tools/strace'
 
 let runtime: Runtime
@@ -57,6 +58,21 @@ test("a name whose file cannot be moved into the removed container's trash entry
   expect(fs.existsSync(path.join(runtime.root, 'names', 'unmovable-name'))).toBe(false)
   const again = await Container.create('host', ['true'], { runtime, name: 'unmovable-name' })
   await again.remove()
+})
+
+test("remove() whose name's release meets the names' lock held 5 s by another process: ESYSCALL, the container gone, its name still taken; remove() again frees it", async () => {
+  const c = await Container.create('host', ['true'], { runtime, name: 'held-names-lock' })
+  const nameFile = path.join(runtime.root, 'names', 'held-names-lock')
+  const held = await holdFileLock(path.join(runtime.root, 'names', '.lock'))
+  try {
+    await expect(c.remove()).rejects.toMatchObject({ code: 'ESYSCALL', errno: 'ETIMEDOUT' })
+    await expect(Container.get(c.id, { runtime })).rejects.toMatchObject({ code: 'ENOCONTAINER' })
+    expect(fs.readFileSync(nameFile, 'utf8')).toBe(c.id)
+  } finally {
+    await held.release()
+  }
+  await c.remove()
+  expect(fs.existsSync(nameFile)).toBe(false)
 })
 
 /** Whether `pid` is a process that has not exited (not a zombie). */
