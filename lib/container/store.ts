@@ -50,6 +50,15 @@ const releasedNameFile = 'released-name'
 /** How long a name whose owner has no directory stays its owner's: a create in progress makes the directory later. */
 const staleNameMs = 10_000
 
+/**
+ * How long a name's file without a whole id in it (empty: its claimer was killed between the O_EXCL create and
+ * the write) stays taken: that write follows the create at once, so a file still empty after this has no owner.
+ */
+const unwrittenNameMs = 2_000
+
+/** What a name's file holds once written: its owner's id (../util/ids). */
+const wholeId = /^[0-9a-f]{64}$/
+
 /** Where a container's files are. */
 export interface ContainerPaths {
   dir: string
@@ -156,11 +165,35 @@ export class ContainerStore {
     }
   }
 
-  /** Whether a name left by a create that crashed before making its directory is free again (after a grace period). */
+  /**
+   * Whether a name is free again (after a grace period): left by a create that crashed before making its
+   * directory, or by a claim killed before it wrote its id.
+   */
   private isStale(file: string, owner: string): boolean {
-    if (fs.existsSync(this.paths(owner).dir)) return false
+    const written = wholeId.test(owner)
+    if (written && fs.existsSync(this.paths(owner).dir)) return false
     const stat = fs.statSync(file, { throwIfNoEntry: false })
-    return !!stat && Date.now() - stat.mtimeMs > staleNameMs
+    return !!stat && Date.now() - stat.mtimeMs > (written ? staleNameMs : unwrittenNameMs)
+  }
+
+  /**
+   * Creates a name's file holding `id` (O_EXCL): false when it exists. Also false when, between the create
+   * and the write, the file was taken over as unwritten (this claimer stopped for seconds) and so replaced.
+   */
+  private claimFresh(file: string, id: string): boolean {
+    let fd: number
+    try {
+      fd = fs.openSync(file, 'wx')
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false
+      throw err
+    }
+    try {
+      fs.writeSync(fd, id)
+      return fs.fstatSync(fd).nlink > 0
+    } finally {
+      fs.closeSync(fd)
+    }
   }
 
   /** Claims a name for an id atomically; throws ENAMECONFLICT when another container has it. */
@@ -169,11 +202,7 @@ export class ContainerStore {
       throw new InvalidArgumentError(`invalid container name "${name}": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`)
     const file = this.nameFile(name)
     for (;;) {
-      try {
-        return fs.writeFileSync(file, id, { flag: 'wx' })
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
-      }
+      if (this.claimFresh(file, id)) return
       const owner = this.nameOwner(file)
       if (owner === undefined) continue // freed meanwhile: claimed afresh
       if (owner === id) return

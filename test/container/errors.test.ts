@@ -19,6 +19,21 @@ test('duplicate name', async () => {
   await a.remove({ force: true })
 })
 
+test("a name's file a killed claim left empty (or with part of an id): taken for a moment, as a claim under way, then free", async () => {
+  for (const [name, left] of [['unwritten', ''], ['half-written', '3fa9c0']]) {
+    const file = path.join(runtime.root, 'names', name)
+    fs.writeFileSync(file, left)
+    await expect(run('host', ['true'], { runtime, name })).rejects.toMatchObject({ code: 'ENAMECONFLICT' })
+    const past = new Date(Date.now() - 5_000) // past the grace a claim's write gets
+    fs.utimesSync(file, past, past)
+    const c = await run('host', ['true'], { runtime, name })
+    expect(await c.wait()).toEqual({ exitCode: 0 })
+    expect(fs.readFileSync(file, 'utf8')).toBe(c.id)
+    await c.remove()
+    expect(fs.existsSync(file)).toBe(false)
+  }
+})
+
 test('invalid name and invalid options', async () => {
   await expect(run('host', ['true'], { runtime, name: 'bad name!' })).rejects.toMatchObject({ code: 'EINVALID' })
   await expect(run('host', ['true'], { runtime, name: '-x' })).rejects.toMatchObject({ code: 'EINVALID' })
