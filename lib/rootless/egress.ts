@@ -186,12 +186,34 @@ function spawnHelper(file: string, args: string[], withReadyFds: boolean): Spawn
     const [exitRead, exitWrite] = withReadyFds ? twoEnds() : [-1, -1]
     const env = Object.entries(process.env).flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${v}`]))
     const pid = spawnProcessLasting(file, [file, ...args], env, [devNull, devNull, errWrite, ...(withReadyFds ? [readyWrite, exitRead] : [])], false)
+    // The child's ends are the child's now; ours stay in `opened` (closed below) until a socket owns them.
     for (const fd of [devNull, errWrite, readyWrite, exitRead]) closeQuietly(fd)
-    const socket = (fd: number): Socket => new Socket({ fd, readable: true, writable: false })
-    opened.length = 0
-    return { pid, stderr: socket(errRead), ready: withReadyFds ? socket(readyRead) : undefined, exitFd: exitWrite }
+    opened.splice(0, opened.length, errRead, readyRead)
+    const { stderr, ready } = helperSockets(pid, exitWrite, errRead, readyRead, opened)
+    return { pid, stderr, ready, exitFd: exitWrite }
   } finally {
     opened.forEach(closeQuietly)
+  }
+}
+
+/**
+ * Sockets of this event loop on our read ends of a spawned helper's pipes (`readyRead` -1: none); each fd
+ * leaves `unowned` once its socket owns it. When a socket cannot be made, those made are closed, and the
+ * helper, which the start could not hear, is stopped.
+ */
+function helperSockets(pid: number, exitFd: number, errRead: number, readyRead: number, unowned: number[]): { stderr: Socket; ready: Socket | undefined } {
+  const made: Socket[] = []
+  const socket = (fd: number): Socket => {
+    made.push(new Socket({ fd, readable: true, writable: false }))
+    unowned.splice(unowned.indexOf(fd), 1)
+    return made[made.length - 1]
+  }
+  try {
+    return { stderr: socket(errRead), ready: readyRead >= 0 ? socket(readyRead) : undefined }
+  } catch (err) {
+    made.forEach((s) => s.destroy())
+    stopHelper(pid, exitFd)
+    throw err
   }
 }
 
