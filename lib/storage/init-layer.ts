@@ -69,7 +69,9 @@ const etcModes = new Map<string, number | null>()
 /**
  * The mode of the image's /etc when an init layer fits it (a directory of the caller's), else
  * undefined. Remembered per layer stack: a layer dir is named by its content's digest, so the
- * answer is fixed, and a start no longer looks down the image's layers for /etc.
+ * answer is fixed, and a start no longer looks down the image's layers for /etc. Except a "none
+ * fits" met while a layer dir was missing (removed, or not yet unpacked): that is not the image's
+ * answer, and remembering it would keep every later start of the image off the init layer.
  */
 function fittingEtcMode(imageLayerDirs: readonly string[]): number | undefined {
   const key = imageLayerDirs.join('\0')
@@ -77,10 +79,15 @@ function fittingEtcMode(imageLayerDirs: readonly string[]): number | undefined {
   if (mode === undefined) {
     const etc = topmostEtc(imageLayerDirs)
     mode = etc?.isDirectory() && etc.uid === process.geteuid?.() && etc.gid === process.getegid?.() ? etc.mode & 0o7777 : null
-    etcModes.set(key, mode)
-    if (etcModes.size > etcModesKept) etcModes.delete(etcModes.keys().next().value!)
+    if (mode !== null || imageLayerDirs.every((dir) => fs.existsSync(dir))) rememberEtcMode(key, mode)
   }
   return mode ?? undefined
+}
+
+/** Keeps {@link fittingEtcMode}'s answer for a layer stack, forgetting the oldest beyond {@link etcModesKept}. */
+function rememberEtcMode(key: string, mode: number | null): void {
+  etcModes.set(key, mode)
+  if (etcModes.size > etcModesKept) etcModes.delete(etcModes.keys().next().value!)
 }
 
 /** The image's /etc as its merged view shows it: the top-most layer's entry, undefined if none or whited out. */

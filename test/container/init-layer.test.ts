@@ -6,7 +6,7 @@
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
-import { Image, run, type Runtime } from '../../lib'
+import { Container, Image, MiniContainerError, run, type Runtime } from '../../lib'
 import { busyboxImage, busyboxRootfs, destroyRuntime, tempRuntime, useRuntime } from '../helpers'
 
 let runtime: Runtime
@@ -114,4 +114,23 @@ test("a start of an image already started looks no more down its layers for /etc
   expect(remade.out).toEqual([remade.hostname, '/proc/mounts', '755 0:0 directory', '1', 'x'])
   expect(remade.upper).toEqual([])
   expect(fs.readdirSync(path.join(layers, 'init-755', 'diff', 'etc')).sort()).toEqual(['hostname', 'hosts', 'mtab', 'resolv.conf'])
+})
+
+test("a start that ran while one of the image's layers was missing leaves the image's later starts their init layer (a 'none fits' met then is not remembered)", async () => {
+  await imageWith('etc-gap', (root) => fs.writeFileSync(path.join(root, 'etc', 'gap'), ''))
+  const layers = path.join(runtime.root, 'layers')
+  const [home] = fs.readdirSync(layers).filter((n) => n.startsWith('sha256-') && fs.existsSync(path.join(layers, n, 'diff', 'etc', 'gap')))
+  const diff = path.join(layers, home, 'diff')
+  const c = await Container.create('etc-gap', ['true'], { runtime, network: 'none' })
+  fs.renameSync(diff, `${diff}.away`)
+  try {
+    await expect(c.start()).rejects.toBeInstanceOf(MiniContainerError) // the overlay has no lower dir to mount
+  } finally {
+    fs.renameSync(`${diff}.away`, diff)
+    await c.remove({ force: true })
+  }
+  const later = await probeRun('etc-gap')
+  expect(later.out).toEqual([later.hostname, '/proc/mounts', '755 0:0 directory', '1', 'x'])
+  // Before: [ 'etc' ], the mount points made in the writable layer at every later start of the image.
+  expect(later.upper).toEqual([])
 })
