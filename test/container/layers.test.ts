@@ -1,4 +1,6 @@
 import { execFileSync } from 'node:child_process'
+import * as fs from 'node:fs'
+import * as path from 'node:path'
 import { Image, run, type Runtime } from '../../lib'
 import { sleep, useRuntime } from '../helpers'
 
@@ -33,4 +35,24 @@ test('two containers of one image share its layers on disk', async () => {
   expect(grown).toBeLessThan(layerKiB / 2)
   await a.remove({ force: true })
   await b.remove({ force: true })
+})
+
+test("a start of an image whose layers' short links (layers/l) exist makes none again; a link removed since is made again", async () => {
+  await (await run('bb', ['true'], { runtime, network: 'none', rm: true })).wait()
+  // The module object itself: lib reads its functions from it at each call (an import's copy is frozen).
+  const nodeFs = require('node:fs') as typeof fs
+  const symlink = jest.spyOn(nodeFs, 'symlinkSync')
+  const links = path.join(runtime.root, 'layers', 'l')
+  try {
+    expect(await (await run('bb', ['true'], { runtime, network: 'none', rm: true })).wait()).toEqual({ exitCode: 0 })
+    // Before: a symlink(2) per layer at every start, failing with EEXIST.
+    expect(symlink.mock.calls.filter(([, p]) => path.dirname(String(p)) === links)).toEqual([])
+    const [layerLink] = fs.readdirSync(links).filter((n) => !n.startsWith('init-'))
+    const target = fs.readlinkSync(path.join(links, layerLink))
+    fs.unlinkSync(path.join(links, layerLink))
+    expect(await (await run('bb', ['true'], { runtime, network: 'none', rm: true })).wait()).toEqual({ exitCode: 0 })
+    expect(fs.readlinkSync(path.join(links, layerLink))).toBe(target)
+  } finally {
+    symlink.mockRestore()
+  }
 })
