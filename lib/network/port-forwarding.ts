@@ -99,7 +99,7 @@ function ipv6Side(bindings: PortBinding[]): PortBinding[] {
  */
 export function relayForwarding(netnsPath: () => string, outlivesOwner = false): PortForwarding {
   // Its relays end with their container's link: forgotten then, whoever deleted it.
-  const relays = new ContainerRelays(true)
+  const relays = new ContainerRelays({ forgetEnded: true })
   return {
     add: async (self, bindings) => {
       // Every host socket bound first (all or none), each relay then spawned off the caller's path.

@@ -223,6 +223,17 @@ async function relayProcess(args: string[], fds: number[], hostPort: number, out
   }
 }
 
+/** How a {@link ContainerRelays} keeps its containers. */
+export interface ContainerRelaysOptions {
+  /**
+   * Forget a container once every relay of it served and ended by itself (relays ending with its link:
+   * another process released it, and this one never will); a failed relay keeps it, for
+   * {@link ContainerRelays.serving} to report. Off (the default) where an entry also stands for rules to
+   * remove on release.
+   */
+  forgetEnded?: boolean
+}
+
 /** Relays kept per container by this process (they end with it, but for those that end with a link). */
 export class ContainerRelays {
   /** Per container, its relays being spawned or spawned (rejected: a spawn that failed). */
@@ -230,12 +241,12 @@ export class ContainerRelays {
   /** Per container, how many of its relays may still serve (spawning, or served and not ended). */
   private readonly live = new WeakMap<Promise<PortRelay | undefined>[], number>()
 
-  /**
-   * @param forgetEnded - forget a container once every relay of it served and ended by itself (relays
-   * ending with its link: another process released it, and this one never will); a failed relay keeps
-   * it, for {@link serving} to report. Off where an entry also stands for rules to remove on release.
-   */
-  constructor(private readonly forgetEnded = false) {}
+  private readonly forgetEnded: boolean
+
+  /** @param opts - see {@link ContainerRelaysOptions}. */
+  constructor(opts: ContainerRelaysOptions = {}) {
+    this.forgetEnded = opts.forgetEnded ?? false
+  }
 
   /** How many containers have relays kept here. */
   get size(): number {

@@ -17,7 +17,7 @@ function relay(serving: Promise<void> = Promise.resolve()): PortRelay & { end: (
 const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
 
 test('a container whose relays all served and ended by themselves is forgotten; not before the last ends', async () => {
-  const relays = new ContainerRelays(true)
+  const relays = new ContainerRelays({ forgetEnded: true })
   const [a, b] = [relay(), relay()]
   await relays.add('c1', [async () => a, async () => b])
   a.end()
@@ -30,7 +30,7 @@ test('a container whose relays all served and ended by themselves is forgotten; 
 })
 
 test('a relay that failed to serve keeps its container, for serving() to report the failure', async () => {
-  const relays = new ContainerRelays(true)
+  const relays = new ContainerRelays({ forgetEnded: true })
   const failed = relay(Promise.reject(new Error('no')))
   await relays.add('c2', [async () => failed])
   failed.end()
