@@ -29,7 +29,11 @@ static const char *copy_file_caps(int srcfd, int dstfd) {
   return NULL;
 }
 
-/* Whether a layer keeps the attribute `name` beside file capabilities: user.* and trusted.*, not overlay's own marks. */
+/*
+ * Whether a layer keeps the attribute `name` beside file capabilities: user.* and trusted.*, not overlay's own marks.
+ * The same rule as lib/files/xattrs.ts layerXattr (which also names security.capability, copied here by
+ * copy_file_caps): a change to one is a change to both.
+ */
 static int layer_xattr(const char *name) {
   if (!strncmp(name, "user.overlay.", 13) || !strncmp(name, "trusted.overlay.", 16)) return 0;
   return !strncmp(name, "user.", 5) || !strncmp(name, "trusted.", 8);

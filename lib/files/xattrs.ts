@@ -16,7 +16,10 @@ import { debug } from '../util/debug'
 /** Extended attributes of one file, by name, in name order. */
 export type Xattrs = Map<string, Buffer>
 
-/** Whether a layer may carry the attribute `name`. */
+/**
+ * Whether a layer may carry the attribute `name`. native/meta-copy.c `layer_xattr` applies the same rule
+ * in C (security.capability apart, by its copy_file_caps): a change to one is a change to both.
+ */
 export function layerXattr(name: string): boolean {
   if (name.startsWith('trusted.overlay.') || name.startsWith('user.overlay.')) return false
   return name === 'security.capability' || name.startsWith('user.') || name.startsWith('trusted.')
