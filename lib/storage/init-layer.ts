@@ -69,9 +69,10 @@ const etcModes = new Map<string, number | null>()
 /**
  * The mode of the image's /etc when an init layer fits it (a directory of the caller's), else
  * undefined. Remembered per layer stack: a layer dir is named by its content's digest, so the
- * answer is fixed, and a start no longer looks down the image's layers for /etc. Except a "none
- * fits" met while a layer dir was missing (removed, or not yet unpacked): that is not the image's
- * answer, and remembering it would keep every later start of the image off the init layer.
+ * answer is fixed, and a start no longer looks down the image's layers for /etc. Except an answer
+ * met while a layer dir was missing (removed, or not yet unpacked): it is not the image's, and a
+ * remembered "none fits" would keep every later start of the image off the init layer (a "fits"
+ * found below a missing layer, its /etc's mode over the image's own).
  */
 function fittingEtcMode(imageLayerDirs: readonly string[]): number | undefined {
   const key = imageLayerDirs.join('\0')
@@ -79,7 +80,7 @@ function fittingEtcMode(imageLayerDirs: readonly string[]): number | undefined {
   if (mode === undefined) {
     const etc = topmostEtc(imageLayerDirs)
     mode = etc?.isDirectory() && etc.uid === process.geteuid?.() && etc.gid === process.getegid?.() ? etc.mode & 0o7777 : null
-    if (mode !== null || imageLayerDirs.every((dir) => fs.existsSync(dir))) rememberEtcMode(key, mode)
+    if (imageLayerDirs.every((dir) => fs.existsSync(dir))) rememberEtcMode(key, mode)
   }
   return mode ?? undefined
 }
