@@ -21,7 +21,7 @@ import { optionsObject } from '../util/options-object'
 import { stableHash } from '../util/stable-hash'
 import { BuildCache, type CachedLayer } from './cache'
 import { BuildContext, type Source } from './context'
-import { copyLayerTar, mkdirLayerTar } from './copy-layer'
+import { copyLayerTar, copyLayerWriter, mkdirLayerTar } from './copy-layer'
 import { isHeredocMarker, parseDockerfile, type Dockerfile, type Instruction } from './dockerfile'
 import { heredocSource } from './heredoc-source'
 import { isExtractedArchive } from './archive-source'
@@ -416,7 +416,11 @@ class Builder {
   /** Writes a COPY/ADD's layer; returns its diffID. */
   private copyLayer(sources: Source[], archives: Source[], to: CopyTarget): Promise<string> {
     const { dest, destIsDirWritten, view, chown, chmod } = to
-    return this.rt.images.layers.addTar(copyLayerTar(view, sources, { dest, destIsDirWritten, now: this.now(), clampTo: this.epoch, ...(chown ? { chown } : {}), ...(chmod !== undefined ? { chmod } : {}) }, archives))
+    const plan = { dest, destIsDirWritten, now: this.now(), clampTo: this.epoch, ...(chown ? { chown } : {}), ...(chmod !== undefined ? { chmod } : {}) }
+    const layers = this.rt.images.layers
+    // A root runtime's layer gets its files as they go into its tar (no unpack of it); a rootless one's owners are given by its keeper after an unpack.
+    const writer = archives.length || this.rt.userIds ? undefined : copyLayerWriter(view, sources, plan)
+    return writer ? layers.addWritten(writer) : layers.addTar(copyLayerTar(view, sources, plan, archives))
   }
 
   /** The files a `--from` names: a stage's (built first) or an image's. */

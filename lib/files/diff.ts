@@ -47,7 +47,7 @@ import { ArchiveWalker } from './archive-walker'
 import type { SourceReads } from './source-reads'
 import { PathChain } from './path-chain'
 import { decompressed, toNodeReadable } from './tar-streams'
-import { deferrableFile, entryParts, extractEach, writableEntryTypes, writeOver, type EntryHeader, type TarEntry } from './tar-extract'
+import { deferrableFile, entryParts, extractEach, finishDirs, writableEntryTypes, writeOver, type EntryHeader, type TarEntry } from './tar-extract'
 import { PendingFileWrites } from './pending-file-writes'
 import { UnsafeEntryError } from './errors'
 import { mayCreateDevices } from './devices'
@@ -104,24 +104,65 @@ export interface ApplyLayerOptions {
  * result).
  */
 export async function applyLayer(dir: string, input: Readable | Buffer, opts: ApplyLayerOptions = {}): Promise<void> {
-  const mode = opts.whiteouts ?? 'delete'
-  const dirfd = openHostDir(dir, O_PATH)
-  /** Paths this layer created: an opaque marker only hides what lower layers had. */
-  const created = new Set<string>()
-  // The parents of the last entry stay open for the next ones (see PathChain); a symlink on the way is followed inside dir.
-  const parents = new PathChain(dirfd, { flags: O_PATH, resolve: IN_DIR, made: (rel) => created.add(rel) })
+  const applier = new LayerApplier(dir, opts)
   const source = decompressed(Buffer.isBuffer(input) ? Readable.from([input]) : input)
-  const writes = new PendingFileWrites()
   try {
-    const apply = (entry: TarEntry, dirs: [string, EntryHeader][]) => applyEntry(dirfd, entry, { mode, owners: opts.owners, writes }, parents, created, dirs)
-    await extractEach(source, dirfd, IN_DIR, apply, { ...opts, xattrs: true, settle: () => writes.settle() })
+    await extractEach(source, applier.dirfd, IN_DIR, (entry, dirs) => applier.apply(entry, dirs), { ...opts, xattrs: true, settle: () => applier.settle() })
   } catch (err) {
     source.destroy() // stops reading the caller's stream
     throw err
   } finally {
-    await writes.drain() // they write through the parents' fds
-    parents.close()
-    close(dirfd)
+    await applier.close()
+  }
+}
+
+/**
+ * Applies a layer's entries one by one as {@link applyLayer} applies those of its tar, for a writer
+ * that has them at hand (a COPY's files, whose tar goes to the blob meanwhile: nothing parses it back).
+ * Each entry's header must be as the tar's parse would give it: names relative, mtimes whole seconds,
+ * PAX owners applied. {@link finish} sets the directories' metadata; {@link close} always.
+ */
+export class LayerApplier {
+  /** The layer's directory (O_PATH). */
+  readonly dirfd: number
+  /** Paths this layer created: an opaque marker only hides what lower layers had. */
+  private readonly created = new Set<string>()
+  // The parents of the last entry stay open for the next ones (see PathChain); a symlink on the way is followed inside dir.
+  private readonly parents: PathChain
+  private readonly writes = new PendingFileWrites()
+  /** The directories {@link add} made, in tree order. */
+  private readonly dirs: [string, EntryHeader][] = []
+
+  constructor(dir: string, private readonly opts: ApplyLayerOptions = {}) {
+    this.dirfd = openHostDir(dir, O_PATH)
+    this.parents = new PathChain(this.dirfd, { flags: O_PATH, resolve: IN_DIR, made: (rel) => this.created.add(rel) })
+  }
+
+  /** Applies one entry, its directory's metadata left to {@link finish}. */
+  add(entry: TarEntry): Promise<void> {
+    return this.apply(entry, this.dirs)
+  }
+
+  /** Waits for the file writes in flight, then sets the metadata of the directories {@link add} made. */
+  finish(): Promise<void> {
+    return finishDirs(this.dirfd, IN_DIR, this.dirs, { settle: () => this.settle() })
+  }
+
+  /** Applies one entry; a directory's metadata goes onto `dirs`, for whoever finishes the extraction. */
+  apply(entry: TarEntry, dirs: [string, EntryHeader][]): Promise<void> {
+    return applyEntry(this.dirfd, entry, { mode: this.opts.whiteouts ?? 'delete', owners: this.opts.owners, writes: this.writes }, this.parents, this.created, dirs)
+  }
+
+  /** Waits for the file writes in flight; throws the first failure. */
+  settle(): Promise<void> {
+    return this.writes.settle()
+  }
+
+  /** Waits for the writes in flight (they write through the parents' fds), then closes the fds. */
+  async close(): Promise<void> {
+    await this.writes.drain()
+    this.parents.close()
+    close(this.dirfd)
   }
 }
 

@@ -80,8 +80,17 @@ export async function extractEach(
     await onEntry(entry, dirs)
   }
   await feeding
-  await opts.settle?.() // file writes still in flight change their directories' mtimes
-  setDirMeta(dirfd, resolve, dirs.reverse(), opts.chown)
+  await finishDirs(dirfd, resolve, dirs, opts)
+}
+
+/**
+ * The end of an extraction into `dirfd` of entries that made `dirs` (in tree order): once the file
+ * writes still in flight (`settle`) stopped changing their directories' mtimes, the directories'
+ * metadata is set, deepest first.
+ */
+export async function finishDirs(dirfd: number, resolve: number, dirs: [string, EntryHeader][], opts: { chown?: { uid: number; gid: number }; settle?: () => Promise<void> } = {}): Promise<void> {
+  await opts.settle?.()
+  setDirMeta(dirfd, resolve, [...dirs].reverse(), opts.chown)
 }
 
 /**

@@ -30,6 +30,7 @@ import { blobPass, ingestLayerPass, unpackInto } from './layer-ingest'
 import type { KeyedLock } from '../util/keyed-lock'
 import { removeStaleScratch, scratchName } from './scratch'
 import { coalesce } from '../util/coalesce'
+import { diskUsage } from '../files/disk-usage'
 
 /** Media types of layers: OCI and Docker, compressed or not. */
 export const layerMediaTypes = {
@@ -217,6 +218,32 @@ export class LayerStore {
         const diffId = this.commit(scratch, result.layer!)
         this.recordBlob(diffId, blob)
         return diffId
+      })
+    } finally {
+      fs.rmSync(blobTmp, { force: true })
+      this.removeTree(scratch)
+    }
+  }
+
+  /**
+   * Stores a layer whose writer lays its files out itself: `write` gets an empty directory (the
+   * layer's, on the store's filesystem) and returns the layer's plain tar, which must end only once
+   * the directory holds what an unpack of it would (a COPY's files, written as their entries go into
+   * the tar: the tar is only hashed and written as the blob, never parsed back). A failed tar (the
+   * writer's failure) leaves nothing; an identical layer stored before is kept and this one dropped.
+   */
+  async addWritten(write: (diffDir: string) => Readable): Promise<string> {
+    const scratch = this.newScratch()
+    const blobTmp = this.blobs.tempPath()
+    try {
+      const diffDir = path.join(scratch, 'diff')
+      const { blobDigest, blobSize } = await blobPass(blobTmp, coalesce(write(diffDir)))
+      const size = await diskUsage(diffDir)
+      return await this.lock.with(`blob-${hexOf(blobDigest)}`, async () => {
+        const done = this.unpacked(blobDigest)
+        if (done) return done
+        this.blobs.commitTemp(blobTmp, blobDigest, undefined, { digest: blobDigest, size: blobSize })
+        return this.commit(scratch, { diffId: blobDigest, size }) // a plain tar: its digest is the diffID, and needs no record
       })
     } finally {
       fs.rmSync(blobTmp, { force: true })
