@@ -184,9 +184,19 @@ export class ArchiveWalker {
 const readAt = (fd: number, buf: Buffer, pos: number) =>
   new Promise<number>((resolve, reject) => fs.read(fd, buf, 0, buf.length, pos, (err, n) => (err ? reject(err) : resolve(n))))
 
+/**
+ * Files up to this size are read synchronously, in one chunk: from the page cache that costs less than
+ * a threadpool round trip (a RUN's layer of a few small files, a commit's, a getArchive's).
+ */
+const SYNC_READ_MAX = 64 << 10
+
 /** Reads exactly `size` bytes of `fd` (zero-padded if the file shrank meanwhile), then closes it. */
 async function* readExactly(fd: number, size: number): AsyncGenerator<Buffer> {
   try {
+    if (size <= SYNC_READ_MAX) {
+      if (size > 0) yield smallFileBytes(fd, size)
+      return
+    }
     let done = 0
     while (done < size) {
       const buf = Buffer.allocUnsafe(Math.min(1 << 20, size - done))
@@ -201,4 +211,11 @@ async function* readExactly(fd: number, size: number): AsyncGenerator<Buffer> {
   } finally {
     close(fd)
   }
+}
+
+/** Exactly `size` bytes of `fd` from offset 0, read here (zero-padded if the file shrank meanwhile). */
+function smallFileBytes(fd: number, size: number): Buffer {
+  const buf = Buffer.alloc(size)
+  for (let done = 0, n; done < size && (n = fs.readSync(fd, buf, done, size - done, done)) > 0; ) done += n
+  return buf
 }
