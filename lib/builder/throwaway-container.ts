@@ -43,10 +43,9 @@ export async function withThrowawayContainer<T>(rt: ContainerContext, image: Sta
     container = await Container.create(temp.id, cmd, { ...options, runtime: rt, entrypoint: [] })
     return await use(container)
   } finally {
-    const removal = (async () => {
-      await container?.remove({ force: true }).catch(() => {})
-      await rt.images.forgetUnnamed(temp.id)
-    })()
+    // Side by side: nothing reads the image once its container no longer starts (a removal does not), and
+    // the record's and blob's unlinks then go on while the removal waits for the container's namespace to go.
+    const removal = Promise.all([container?.remove({ force: true }).catch(() => {}), rt.images.forgetUnnamed(temp.id)])
     if (later) later.track(removal.catch(() => {})) // nobody would see the error of a throwaway's removal: the build has moved on
     else await removal
   }
