@@ -13,7 +13,7 @@ import { PassThrough, type Readable } from 'node:stream'
 import { InvalidArgumentError, MiniContainerError } from '../errors'
 import { applyLayer } from '../files/diff'
 import type { OwnerLedger } from '../files/owner-ledger'
-import { decompressed, writeAll } from '../files/tar-streams'
+import { decompressed, writeAll, writeAllSync } from '../files/tar-streams'
 import { diskUsage } from '../files/disk-usage'
 import { PoolHashing } from './blobs'
 import { PoolSha256 } from '../sys/pool-sha256'
@@ -123,7 +123,7 @@ export async function blobPass(blobTmp: string, chunks: AsyncIterable<Buffer>, e
       if (released) void hashing.then(() => released(chunk)) // never rejects
       blobSize += chunk.length
       await writing
-      writing = writeAll(fd, chunk)
+      writing = chunk.length <= SYNC_WRITE_MAX ? writtenHere(fd, chunk) : writeAll(fd, chunk)
       writing.then(() => released?.(chunk), () => undefined) // awaited at the next chunk or the end; not an unhandled rejection meanwhile
       await each?.(chunk)
     }
@@ -135,6 +135,19 @@ export async function blobPass(blobTmp: string, chunks: AsyncIterable<Buffer>, e
     fs.closeSync(fd)
   }
   return { blobDigest: `sha256:${await hash.digest()}`, blobSize }
+}
+
+/** A chunk up to this size is written here: a small blob's one write costs less than a threadpool round trip. */
+const SYNC_WRITE_MAX = 64 << 10
+
+/** Writes `chunk` to `fd` here, as a settled promise (a failure rejects it, as writeAll's would). */
+function writtenHere(fd: number, chunk: Buffer): Promise<void> {
+  try {
+    writeAllSync(fd, chunk)
+    return Promise.resolve()
+  } catch (err) {
+    return Promise.reject(err)
+  }
 }
 
 /** Lends each chunk of `chunks` to three readers (the blob's hash, its write, the unpacker) as it passes. */
