@@ -6,6 +6,8 @@
  * whiteouts, opaque directories and extended attributes (overlay's own
  * copy-up marks are not in the tar, so not in the layer). Upper dirs whose
  * tar says something else (a file named `.wh.*`) are stored from the tar.
+ * A COPY's layer is written as its tar is made (not unpacked from it), and
+ * equals what its blob unpacks to too.
  */
 import { execFileSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
@@ -122,4 +124,30 @@ test("a build step's layer is committed as its diff and size alone (its plain ta
   const listing = execFileSync('tar', ['-tf', saved], { encoding: 'utf8' })
   for (const diffId of img.details.layers) expect(listing).toContain(diffId.slice('sha256:'.length))
   fs.rmSync(saved)
+})
+
+/** A context of files of every kind a COPY takes: modes (setuid, 000), an empty file, a symlink, a name past ustar's 100 bytes, nested dirs, sub-second mtimes. */
+function copyContext(): string {
+  const long = `${'n'.repeat(120)}.txt`
+  const dir = context({ 'src/a.txt': 'a\n', 'src/empty': '', 'src/sub/deep/x.sh': '#!/bin/sh\necho x\n', 'src/zero': 'z', [`src/${long}`]: 'long\n', 'big/blob.bin': '' })
+  fs.chmodSync(path.join(dir, 'src/sub/deep/x.sh'), 0o4755)
+  fs.chmodSync(path.join(dir, 'src/zero'), 0)
+  fs.chmodSync(path.join(dir, 'src/sub'), 0o750)
+  fs.symlinkSync('../a.txt', path.join(dir, 'src/sub/link'))
+  fs.utimesSync(path.join(dir, 'src/a.txt'), 1_234_567_890.789, 1_234_567_890.789)
+  fs.writeFileSync(path.join(dir, 'big/blob.bin'), Buffer.alloc((1 << 20) + 1, 7)) // past what the COPY writer reads whole: the tar's unpack stores it
+  return dir
+}
+
+test.each([
+  ['COPY src/ /src/', 'a directory\'s contents into a new one'],
+  ['COPY --chown=1000:1001 --chmod=640 src/ /etc/copied/', 'with --chown and --chmod, into a directory the image has'],
+  ['COPY src/a.txt src/zero src/sub/link /usr/bin/', 'several sources into an image directory (its metadata copied up)'],
+  ['COPY big/ /big/', 'a file larger than the writer reads whole'],
+])("a COPY's layer (%s: %s) equals what its blob unpacks to: modes, owners, sizes, content, link targets, whole-second mtimes", async (instruction) => {
+  const img = await Image.build(copyContext(), { runtime, network: 'none', noCache: true, dockerfile: { content: `FROM bb\n${instruction}\n` } })
+  const { layer, unpacked } = await layerAndItsBlob(img)
+  expect(layer).toEqual(unpacked)
+  expect(layer.length).toBeGreaterThan(1)
+  expect(runtime.images.layers.size(img.details.layers.at(-1)!)).toBe(await diskUsage(runtime.images.layerPath(img.details.layers.at(-1)!)))
 })
