@@ -7,7 +7,8 @@
 // AB_RM=0: without rm: true (run() to wait() resolved; the container is removed after the sample).
 // AB_RM=<a>,<b> (each 0 or 1): rm per build, e.g. `AB_RM=0,1 node bench/ab-start.js X X` is what
 // rm: true costs one build (issue 20's <= 1.05x), both variants interleaved in one process.
-// AB_NET=bridge (or host): that network instead of 'none'.
+// AB_NET=bridge (or host): that network instead of 'none'. AB_NET=<a>,<b>: a network per build, e.g.
+// `AB_NET=none,bridge node bench/ab-start.js X X` is what a bridge network costs one build (issue 20's <= 1 ms).
 // AB_BURST=<k>: k samples in a row per build before switching (default 1): back-to-back starts in one
 // runtime, each behind its previous sample's teardown, as `bench targets` times them.
 // AB_AT_ONCE=<k>: each sample is k runs at once (run -> wait() of all, wall; no rm, each removed after),
@@ -34,7 +35,7 @@ async function load(dir, rootfs) {
   const runtime = new lib.Runtime({ root: fs.mkdtempSync(path.join(os.tmpdir(), 'mc-ab-root-')) })
   if (process.env.AB_CGROUP2) useCgroup2(dir, runtime, process.env.AB_CGROUP2)
   await lib.Image.import(rootfs, { runtime, ref: 'ab-bb' })
-  return { dir, lib, trace, runtime, rm: false, totals: [], cpus: [], steps: new Map(), traces: [] }
+  return { dir, lib, trace, runtime, rm: false, network: 'none', totals: [], cpus: [], steps: new Map(), traces: [] }
 }
 
 /** rm: true for build `i` (0 = A, 1 = B): AB_RM, one value for both or a value per build. */
@@ -42,7 +43,11 @@ function rmFor(i) {
   const values = (process.env.AB_RM ?? '1').split(',')
   return (values[i] ?? values[0]) !== '0'
 }
-const network = process.env.AB_NET ?? 'none'
+/** The network of build `i` (0 = A, 1 = B): AB_NET, one value for both or a value per build. */
+function networkFor(i) {
+  const values = (process.env.AB_NET ?? 'none').split(',')
+  return values[i] ?? values[0]
+}
 
 /** Puts the runtime's cgroups on the cgroup2 hierarchy at `mount`, through the v2 driver of the build in `dir`. */
 function useCgroup2(dir, runtime, mount) {
@@ -65,7 +70,7 @@ function cpuMs() {
 async function sampleAtOnce(build) {
   const t0 = now()
   const c0 = cpuMs()
-  const cs = await Promise.all(Array.from({ length: atOnce }, () => build.lib.run('ab-bb', ['/bin/true'], { runtime: build.runtime, network })))
+  const cs = await Promise.all(Array.from({ length: atOnce }, () => build.lib.run('ab-bb', ['/bin/true'], { runtime: build.runtime, network: build.network })))
   await Promise.all(cs.map((c) => c.wait()))
   build.totals.push(now() - t0)
   // The shims are reaped as their sockets close, a moment after wait(): their CPU counts then.
@@ -84,7 +89,7 @@ async function sample(build) {
   const t0 = now()
   let c
   try {
-    c = await build.lib.run('ab-bb', ['/bin/true'], { runtime: build.runtime, network, rm: build.rm })
+    c = await build.lib.run('ab-bb', ['/bin/true'], { runtime: build.runtime, network: build.network, rm: build.rm })
     await c.wait()
   } finally {
     build.trace?.closeTrace()
@@ -119,14 +124,14 @@ async function main() {
   const builds = []
   try {
     busyboxRootfs(path.join(work, 'rootfs'))
-    for (const dir of [a, b]) builds.push({ ...(await load(dir, path.join(work, 'rootfs'))), rm: rmFor(builds.length) })
+    for (const dir of [a, b]) builds.push({ ...(await load(dir, path.join(work, 'rootfs'))), rm: rmFor(builds.length), network: networkFor(builds.length) })
     for (let i = 0; i < (atOnce ? 1 : 10); i++) for (const build of builds) await sample(build)
     for (const build of builds) (build.totals.length = 0), (build.cpus.length = 0), build.steps.clear(), (build.traces.length = 0)
     const load0 = os.loadavg()[0]
     // Alternate which build goes first, so neither always runs right after the other's teardown.
     for (let i = 0; i < Number(n) / burst; i++) for (const build of i % 2 ? [...builds].reverse() : builds) for (let j = 0; j < burst; j++) await sample(build)
     const what = atOnce ? `${atOnce} runs of /bin/true at once, to every exit observed (wall)` : `run() to observed exit of /bin/true, rm: ${builds[0].rm} (A) / ${builds[1].rm} (B)`
-    console.log(`\n## A/B: ${what}, network ${network}${process.env.AB_CGROUP2 ? `, cgroup2 at ${process.env.AB_CGROUP2}` : ''} (n=${n} each, interleaved${process.env.AB_BURST ? ` in bursts of ${process.env.AB_BURST}` : ''}, load ${load0.toFixed(2)} -> ${os.loadavg()[0].toFixed(2)})`)
+    console.log(`\n## A/B: ${what}, network ${builds[0].network} (A) / ${builds[1].network} (B)${process.env.AB_CGROUP2 ? `, cgroup2 at ${process.env.AB_CGROUP2}` : ''} (n=${n} each, interleaved${process.env.AB_BURST ? ` in bursts of ${process.env.AB_BURST}` : ''}, load ${load0.toFixed(2)} -> ${os.loadavg()[0].toFixed(2)})`)
     console.log(`  A = ${a}\n  B = ${b}`)
     const [A, B] = builds.map((x) => summarize(x.totals))
     row('', 'A p50', 'B p50', 'B - A', 'A p95', 'B p95')
