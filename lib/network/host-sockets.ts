@@ -17,6 +17,7 @@ import { Rtnl } from './rtnl'
 /** Lazily opened netlink sockets of one runtime, in the namespace of its bridges. */
 export class HostSockets {
   private rtnl?: Rtnl
+  private offPathRtnl?: Rtnl
   private firewall?: Firewall
 
   /**
@@ -43,16 +44,27 @@ export class HostSockets {
     return (this.rtnl ??= this.hostOnly(() => Rtnl.current()))
   }
 
+  /**
+   * rtnetlink in the bridges' namespace for work off any start's path (warm endpoints): in the host's,
+   * a socket of its own that sends on a libuv worker (./netlink-fd), so that its requests, waiting in
+   * the kernel for the rtnl lock, do not hold the event loop a start runs on; elsewhere {@link host}.
+   */
+  get offPathHost(): Rtnl {
+    if (!this.place.isHost) return this.host
+    return (this.offPathRtnl ??= Rtnl.current({ onWorker: true }))
+  }
+
   /** The runtime's nf_tables table. */
   get fw(): Firewall {
     return (this.firewall ??= this.hostOnly(() => this.newFirewall()))
   }
 
-  /** Closes both sockets (they are reopened on next use). */
+  /** Closes the sockets (they are reopened on next use). */
   close(): void {
     this.rtnl?.close()
+    this.offPathRtnl?.close()
     this.firewall?.close()
-    this.rtnl = this.firewall = undefined
+    this.rtnl = this.offPathRtnl = this.firewall = undefined
   }
 
   private newFirewall(nfnl?: NfNetlink): Firewall {

@@ -25,8 +25,12 @@ export interface NetworkPlace {
   open(): Promise<{ rtnl: Rtnl; nfnl: NfNetlink }>
   /** A fresh network namespace for a container, as an fd the caller closes (only lo, down). */
   newContainerNetns(): number
-  /** An rtnetlink socket inside a container's namespace (the caller closes it). */
-  inside(netnsFd: number): Promise<Rtnl>
+  /**
+   * An rtnetlink socket inside a container's namespace (the caller closes it). `offPath`: its requests
+   * are work off any start's path (warm endpoints), sent without holding the event loop where the
+   * place can (the host's: on a libuv worker).
+   */
+  inside(netnsFd: number, offPath?: boolean): Promise<Rtnl>
   /** How published ports reach containers there (`fw`: the runtime's firewall in that namespace). */
   forwarding(fw: () => Firewall): PortForwarding
   /** The namespace's path, for a relay to listen in; undefined when it is this process's own. */
@@ -38,7 +42,7 @@ export const hostPlace: NetworkPlace = {
   isHost: true,
   open: () => Promise.resolve({ rtnl: Rtnl.current(), nfnl: new NfNetlink() }),
   newContainerNetns: createNetns,
-  inside: (netnsFd) => Promise.resolve(Rtnl.inNetns(netnsFd)),
+  inside: (netnsFd, offPath = false) => Promise.resolve(Rtnl.inNetns(netnsFd, { onWorker: offPath })),
   forwarding: firewallForwarding,
   bridgesNetns: () => undefined,
 }

@@ -14,7 +14,7 @@ import './pin-netlink-addon' // before the package: see there
 import { FlagsNew, Protocol, RtNetlinkSocket, type rt } from 'netlink'
 import { MiniContainerError } from '../errors'
 import { withNetns } from '../sys/netns'
-import { netlinkOverFd, openNetlink } from './netlink-fd'
+import { netlinkOverFd, openNetlink, type NetlinkFdOptions } from './netlink-fd'
 import { NetlinkTurns, type ReplyBound } from './netlink-turns'
 import { attr, strAttr, u32Attr } from './nlattr'
 import { ipToBuffer, type Cidr } from './ipam'
@@ -148,15 +148,15 @@ export class Rtnl {
     return this.turns.spent && !this.reopen
   }
 
-  /** A socket in the calling thread's current namespace (the host, normally); replaced there if it stops answering. */
-  static current(): Rtnl {
-    const open = () => new RtNetlinkSocket(openNetlink(Protocol.ROUTE))
+  /** A socket in the calling thread's current namespace (the host, normally); replaced there if it stops answering. `opts`: how it sends (./netlink-fd). */
+  static current(opts: NetlinkFdOptions = {}): Rtnl {
+    const open = () => new RtNetlinkSocket(openNetlink(Protocol.ROUTE, opts))
     return new Rtnl(open(), open)
   }
 
-  /** A socket bound to the namespace behind `netnsFd` (made while this thread is in it). */
-  static inNetns(netnsFd: number): Rtnl {
-    return new Rtnl(withNetns(netnsFd, () => new RtNetlinkSocket(openNetlink(Protocol.ROUTE))))
+  /** A socket bound to the namespace behind `netnsFd` (made while this thread is in it). `opts`: how it sends (./netlink-fd). */
+  static inNetns(netnsFd: number, opts: NetlinkFdOptions = {}): Rtnl {
+    return new Rtnl(withNetns(netnsFd, () => new RtNetlinkSocket(openNetlink(Protocol.ROUTE, opts))))
   }
 
   /** Over `fd`, an rtnetlink socket opened elsewhere (another namespace: ./netns-sockets); takes ownership of it. */

@@ -63,7 +63,7 @@ export interface WarmEndpoint {
 
 /** What the pool works with: the sockets and names of its service. */
 export interface WarmEndpointsOptions {
-  /** rtnetlink of the bridges' namespace. */
+  /** rtnetlink of the bridges' namespace, for work off any start's path (./host-sockets offPathHost). */
   host: () => Rtnl
   /** Where containers' namespaces are made and reached. */
   place: NetworkPlace
@@ -286,9 +286,11 @@ export class WarmEndpoints {
     let ip: string | undefined
     let leaseOwner = this.owner
     try {
-      inner = await place.inside(netnsFd)
-      await inner.up(LOOPBACK_IFINDEX)
+      inner = await place.inside(netnsFd, true)
       if (generation !== this.generation) throw new Error('the network service closed while it was made')
+      // Beside the pair's creation (another socket): each waits in the kernel for the rtnl lock.
+      const loUp = inner.up(LOOPBACK_IFINDEX)
+      loUp.catch(() => undefined) // awaited below, once the pair is made (or has failed)
       // The lease names the host veth before it exists: a collector after this process's death waits for it to go.
       const hostVeth = names.newVeth()
       leaseOwner = warmEndpointOwner(this.owner, hostVeth)
@@ -296,7 +298,8 @@ export class WarmEndpoints {
       const plan = planFor(net, hostVeth, ip, bridgeIndex, place.isHost)
       this.making.add(plan.hostVeth)
       try {
-        const innerIndex = await createEndpoint(this.opts.host(), inner, netnsFd, plan)
+        // lo's answer too: its failure fails the making.
+        const innerIndex = await createEndpoint(this.opts.host(), inner, netnsFd, plan).finally(() => loUp)
         return { networkId: net.id, netnsFd, inner, hostVeth: plan.hostVeth, ifname: plan.ifname, innerIndex, ip }
       } finally {
         this.making.delete(plan.hostVeth)

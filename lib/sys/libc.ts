@@ -207,7 +207,17 @@ export function spawnProcessLastingAsync(file: string, argv: string[], env: stri
 
 /** Calls the native spawn `fn` (mc_spawn's arguments) on a libuv worker: the pid, or a SyscallError. */
 function spawnOnWorker(fn: NativeFunction, file: string, argv: string[], env: string[], fds: number[], newSession: boolean): Promise<number> {
-  return inAsyncSlot(() => onWorker(fn, [file, [...argv, null], [...env, null], fds, fds.length, newSession ? 1 : 0], 'posix_spawn', file))
+  return callOnWorker(fn, [file, [...argv, null], [...env, null], fds, fds.length, newSession ? 1 : 0], 'posix_spawn', file)
+}
+
+/**
+ * Calls native `fn` (returning a count or -errno) on a libuv worker, in one of koffi's async slots
+ * (./koffi-async): its result, or a SyscallError of `syscall`. For a call that may wait in the kernel
+ * (a lock, a child's exec) while the event loop goes on. The caller keeps buffers passed in alive
+ * until it settles.
+ */
+export function callOnWorker(fn: NativeFunction, args: unknown[], syscall: string, subject?: string): Promise<number> {
+  return inAsyncSlot(() => onWorker(fn, args, syscall, subject))
 }
 
 /** Runs native `fn` (returning a count or -errno) on a worker thread; its result, or a SyscallError of `syscall`. */

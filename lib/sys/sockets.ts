@@ -8,7 +8,7 @@
  */
 import * as fs from 'node:fs'
 import * as os from 'node:os'
-import { checkNegErrno, nativeFunctions } from './libc'
+import { callOnWorker, checkNegErrno, nativeFunctions } from './libc'
 
 const native = nativeFunctions({
   bound: 'int mc_bound_socket(const char *ip, int port, int tcp, _Out_ int *bound_port)',
@@ -103,6 +103,16 @@ export function openNetlinkFd(protocol: number): number {
 /** Sends `data` as one datagram on the netlink socket `fd` to `port` (0: the kernel); throws the send's SyscallError (EMSGSIZE...). */
 export function sendNetlink(fd: number, data: Buffer, port: number, groups: number): void {
   checkNegErrno(native().netlinkSend(fd, data, data.length, port, groups), 'sendto')
+}
+
+/**
+ * {@link sendNetlink} on a libuv worker: rtnetlink handles a request in the sender's context, under
+ * the rtnl lock, which the kernel's cleanup of a dying namespace holds for milliseconds; the event
+ * loop goes on meanwhile. Resolves once the request was handled (its answers are queued on `fd`).
+ * The caller keeps `fd` open until it settles.
+ */
+export async function sendNetlinkOnWorker(fd: number, data: Buffer, port: number, groups: number): Promise<void> {
+  await callOnWorker(native().netlinkSend, [fd, data, data.length, port, groups], 'sendto')
 }
 
 /** One datagram read by {@link receiveNetlink}: its bytes and its sender's port. */
