@@ -8,6 +8,7 @@
  * @module
  */
 import { InternalError } from '../errors'
+import { backgroundAsyncCalls } from '../sys/koffi-async'
 import { Firewall } from './nftables'
 import type { NetNames } from './names'
 import type { NfNetlink } from './nfnetlink'
@@ -46,12 +47,13 @@ export class HostSockets {
 
   /**
    * rtnetlink in the bridges' namespace for work off any start's path (warm endpoints): in the host's,
-   * a socket of its own that sends on a libuv worker (./netlink-fd), so that its requests, waiting in
+   * a socket of its own that sends on a libuv worker (./netlink-fd; from the main thread only, see
+   * ../sys/koffi-async backgroundAsyncCalls), so that its requests, waiting in
    * the kernel for the rtnl lock, do not hold the event loop a start runs on; elsewhere {@link host}.
    */
   get offPathHost(): Rtnl {
     if (!this.place.isHost) return this.host
-    return (this.offPathRtnl ??= Rtnl.current({ onWorker: true }))
+    return (this.offPathRtnl ??= Rtnl.current({ onWorker: backgroundAsyncCalls }))
   }
 
   /** The runtime's nf_tables table. */

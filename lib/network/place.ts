@@ -7,7 +7,8 @@
  *
  * @module
  */
-import { createNetns } from '../sys/netns'
+import { backgroundAsyncCalls } from '../sys/koffi-async'
+import { createNetns, createNetnsOffThread } from '../sys/netns'
 import { NfNetlink } from './nfnetlink'
 import type { Firewall } from './nftables'
 import { firewallForwarding, type PortForwarding } from './port-forwarding'
@@ -25,10 +26,12 @@ export interface NetworkPlace {
   open(): Promise<{ rtnl: Rtnl; nfnl: NfNetlink }>
   /** A fresh network namespace for a container, as an fd the caller closes (only lo, down). */
   newContainerNetns(): number
+  /** As {@link newContainerNetns}, for work off any start's path (warm endpoints): made without holding the event loop where the place can (the host's, from the main thread: on a worker). */
+  newContainerNetnsOffPath(): Promise<number>
   /**
    * An rtnetlink socket inside a container's namespace (the caller closes it). `offPath`: its requests
    * are work off any start's path (warm endpoints), sent without holding the event loop where the
-   * place can (the host's: on a libuv worker).
+   * place can (the host's, from the main thread: on a libuv worker; ../sys/koffi-async backgroundAsyncCalls).
    */
   inside(netnsFd: number, offPath?: boolean): Promise<Rtnl>
   /** How published ports reach containers there (`fw`: the runtime's firewall in that namespace). */
@@ -42,7 +45,8 @@ export const hostPlace: NetworkPlace = {
   isHost: true,
   open: () => Promise.resolve({ rtnl: Rtnl.current(), nfnl: new NfNetlink() }),
   newContainerNetns: createNetns,
-  inside: (netnsFd, offPath = false) => Promise.resolve(Rtnl.inNetns(netnsFd, { onWorker: offPath })),
+  newContainerNetnsOffPath: () => (backgroundAsyncCalls ? createNetnsOffThread() : Promise.resolve(createNetns())),
+  inside: (netnsFd, offPath = false) => Promise.resolve(Rtnl.inNetns(netnsFd, { onWorker: offPath && backgroundAsyncCalls })),
   forwarding: firewallForwarding,
   bridgesNetns: () => undefined,
 }

@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { isMainThread } from 'node:worker_threads'
 import { Throttle } from './throttle'
 
 /** koffi async calls in flight at most, process-wide. */
@@ -20,3 +21,12 @@ const slots = new Throttle(maxAsyncCalls)
 export function inAsyncSlot<T>(call: () => Promise<T>): Promise<T> {
   return slots.run(call)
 }
+
+/**
+ * Whether background work (made beside the caller's work, such as warm endpoints, and possibly still
+ * under way as the thread ends) may move its waits to koffi async calls: on the main thread only. In
+ * a worker_thread being terminated, such a call raises a JavaScript exception that node-addon-api
+ * cannot throw in the environment being torn down: a fatal error, the whole process aborted
+ * (test/container/worker-thread.test.ts saw it). There that work stays synchronous.
+ */
+export const backgroundAsyncCalls = isMainThread
