@@ -50,11 +50,6 @@ class KeeperPlace implements NetworkPlace {
     return this.ids.newContainerNetns()
   }
 
-  /** Made by the keeper as at a start (a request this thread waits for): not off the event loop yet. */
-  newContainerNetnsOffPath(): Promise<number> {
-    return Promise.resolve(this.newContainerNetns())
-  }
-
   inside(netnsFd: number): Promise<Rtnl> {
     // The keeper, root of the namespace's owner, joins it for the sockets and comes back.
     const { rtnl, nfnl } = adoptNetnsNetlink(...this.ids.netlinkSockets(netnsFd))

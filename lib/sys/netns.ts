@@ -12,12 +12,10 @@
  * @module
  */
 import * as fs from 'node:fs'
-import { callOnWorker, CLONE_NEWNET, closeQuietly, nativeFunctions, openFd, setns, unshare } from './libc'
+import { CLONE_NEWNET, closeQuietly, openFd, setns, unshare } from './libc'
 import { InternalError } from '../errors'
 
 const ownNetnsPath = '/proc/thread-self/ns/net'
-
-const native = nativeFunctions({ netnsCreate: 'int mc_netns_create(void)' })
 
 /** Opens (close-on-exec, read-only) the calling thread's current network namespace. */
 export function openCurrentNetns(): number {
@@ -69,15 +67,6 @@ export function createNetns(): number {
   } finally {
     closeQuietly(home)
   }
-}
-
-/**
- * As {@link createNetns}, without holding this thread: on a libuv worker, a thread of its own
- * (native/netns-make.c) unshares and opens the namespace. For work off any start's path (warm
- * endpoints): making a namespace waits in the kernel for a millisecond or more on a busy host.
- */
-export function createNetnsOffThread(): Promise<number> {
-  return callOnWorker(native().netnsCreate, [], 'unshare', 'CLONE_NEWNET')
 }
 
 /** The inode number identifying the namespace behind `fd` (equal inodes = same namespace). */

@@ -12,7 +12,7 @@ import { Firewall } from '../../lib/network/nftables'
 import { NfNetlink, NftMsg } from '../../lib/network/nfnetlink'
 import { strAttr } from '../../lib/network/nlattr'
 import { LOOPBACK_IFINDEX, Rtnl } from '../../lib/network/rtnl'
-import { createNetns, createNetnsOffThread, netnsInode, withNetns, openCurrentNetns } from '../../lib/sys/netns'
+import { createNetns, netnsInode, withNetns, openCurrentNetns } from '../../lib/sys/netns'
 import { closeQuietly } from '../../lib/sys/libc'
 import { ipPattern, macOf, useSubnets } from '../net-helpers'
 import { hostLinks, nftTables, TestNetns } from './helpers'
@@ -64,21 +64,6 @@ describe('netns, rtnetlink and nf_tables', () => {
     } finally {
       closeQuietly(fresh)
       closeQuietly(before)
-    }
-  })
-
-  test('createNetnsOffThread gives a new namespace each time, with only lo (down), and the thread stays in its own', async () => {
-    const before = openCurrentNetns()
-    const [a, b] = await Promise.all([createNetnsOffThread(), createNetnsOffThread()])
-    try {
-      expect(new Set([netnsInode(before), netnsInode(a), netnsInode(b)]).size).toBe(3)
-      expect(netnsInode(openCurrentNetns())).toBe(netnsInode(before))
-      // The kernel's view (ip through nsenter), not ours.
-      const links = execFileSync('nsenter', [`--net=/proc/${process.pid}/fd/${a}`, 'ip', '-o', 'link'], { encoding: 'utf8' }).trim().split('\n')
-      expect(links).toHaveLength(1)
-      expect(links[0]).toMatch(/^1: lo: <LOOPBACK>/)
-    } finally {
-      for (const fd of [a, b, before]) closeQuietly(fd)
     }
   })
 
