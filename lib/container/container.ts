@@ -245,6 +245,10 @@ export class Container implements AsyncDisposable {
     try {
       // Read once: the network's exposed ports and the spec's layers and config come from it.
       const image = this.runtime.images.resolve(record.imageId)
+      // The previous run's release (settleExit's, unawaited) must end first: it reaches its cgroup's
+      // removal only after a setImmediate, so a start at once after wait() found no removal under way
+      // (cgroups.released), made its cgroup, and had it removed before its shim could open it.
+      await runReleased(this.runtime, this.id)
       const netns = await this.joinNetwork(record, image)
       stamp('node: network joined')
       try {
