@@ -33,6 +33,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "report.h"
@@ -40,6 +41,8 @@
 /* [0]: the shim's end, which the child inherits; [1]: the helper's. -1 when there is no helper. */
 static int pair[2] = {-1, -1};
 static pid_t helper_pid = -1;
+/* The shim's pidfd of the helper, until it is reaped (mc_old_root_reap): -1 when there is none. */
+static int helper_fd = -1;
 
 static void close_pair(void) {
   for (int i = 0; i < 2; i++)
@@ -111,6 +114,20 @@ void mc_old_root_prefork(void) {
   }
   close(pair[1]);
   pair[1] = -1;
+  helper_fd = (int)syscall(SYS_pidfd_open, helper_pid, 0);
+}
+
+int mc_old_root_helper_fd(void) {
+  return helper_fd;
+}
+
+void mc_old_root_reap(int block) {
+  if (helper_pid <= 0) return;
+  while (waitpid(helper_pid, NULL, block ? 0 : WNOHANG) < 0 && errno == EINTR) {
+  }
+  if (helper_fd >= 0) close(helper_fd);
+  helper_fd = -1;
+  helper_pid = -1;
 }
 
 void mc_old_root_tell_helper(pid_t child) {

@@ -14,6 +14,12 @@ void mc_old_root_prefork(void);
 /* Shim, after the clone: tells the helper the child's pid (without a helper, the child detaches the old root itself). */
 void mc_old_root_tell_helper(pid_t child);
 
+/* Shim: a pidfd readable once the helper has ended (-1 without a helper), for the monitor's poll. */
+int mc_old_root_helper_fd(void);
+
+/* Shim: reaps the helper (it would stay a zombie of ours for the container's life); `block`: wait for its end. */
+void mc_old_root_reap(int block);
+
 /* Child, before pivot_root: notes which mount its root is now (the one pivot_root will stack on the new root). */
 void mc_old_root_note(void);
 

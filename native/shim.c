@@ -107,16 +107,23 @@ static void record_exit(const char *path, int code, int sig, const struct mc_own
  * wait() has everything. Returns when the exit was seen (CLOCK_MONOTONIC ns).
  */
 static long long await_exit(pid_t pid, struct mc_log *log) {
-  struct pollfd fds[3];
+  struct pollfd fds[4];
   /* The watcher's pidfd of the container, polled by both threads; exec's program has none yet. */
   int own = mc_owner_container_fd() < 0;
   fds[0] = (struct pollfd){.fd = own ? (int)syscall(SYS_pidfd_open, pid, 0) : mc_owner_container_fd(), .events = POLLIN};
   int nlog = log ? 2 : 0;
   if (log) mc_log_fds(log, fds + 1);
+  /* The old root's helper, reaped as it ends (a few ms after the start), not at the program's exit. */
+  struct pollfd *helper = &fds[1 + nlog];
+  *helper = (struct pollfd){.fd = mc_old_root_helper_fd(), .events = POLLIN};
   /* Without a pidfd (it cannot fail on 5.8+, but) the pipes' EOF tells instead: waitpid below then returns soon. */
   while (!(fds[0].revents & POLLIN) && (fds[0].fd >= 0 || (nlog && (fds[1].fd >= 0 || fds[2].fd >= 0)))) {
-    if (poll(fds, (nfds_t)(1 + nlog), -1) < 0) continue; /* EINTR: PDEATHSIG's handler may have killed it */
+    if (poll(fds, (nfds_t)(2 + nlog), -1) < 0) continue; /* EINTR: PDEATHSIG's handler may have killed it */
     if (log) mc_log_events(log, fds + 1);
+    if (helper->fd >= 0 && helper->revents) {
+      mc_old_root_reap(0);
+      helper->fd = -1;
+    }
   }
   long long exited = mc_monotonic_ns();
   if (own && fds[0].fd >= 0) close(fds[0].fd);
@@ -155,6 +162,8 @@ static __attribute__((noreturn)) void monitor(pid_t pid, const struct mc_spec *s
   if (!times.exited || exited < times.exited) times.exited = exited;
   record_exit(spec->exit_file, code, sig, &times, reaped);
   if (mnt_ns >= 0) close(mnt_ns);
+  /* A short program's may still be in its umount2: our end is no orphan for an init that may not reap. */
+  mc_old_root_reap(1);
   _exit(0);
 }
 
@@ -167,6 +176,8 @@ static void await_exec(int report_fd, pid_t pid) {
   say_failure(&failure);
   while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
   }
+  /* The child gone, the helper hears its socket's end and exits at once. */
+  mc_old_root_reap(1);
   _exit(1);
 }
 

@@ -18,6 +18,20 @@ async function output(cmd: string, opts: Record<string, unknown> = {}): Promise<
 
 const nsOf = (pid: number | string, kind: string) => fs.readlinkSync(`/proc/${pid}/ns/${kind}`)
 
+/** A process's parent pid and its children of every state, zombies too (/proc/<pid>/task/<pid>/children). */
+const parentOf = (pid: number) => Number(fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')[1])
+const allChildren = (pid: number) => fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(' ').map(Number)
+
+test('the old root helper of a start does not outlive its work: the shim reaps it, its one child is the program', async () => {
+  const c = await run('host', ['sleep', '30'], { runtime, network: 'none' })
+  const { pid } = (await c.inspect()).state
+  const shim = parentOf(pid)
+  // Ended within a few ms of the start; unreaped, it stayed the shim's zombie for the container's life.
+  expect(await eventually(() => allChildren(shim).length === 1)).toBe(true)
+  expect(allChildren(shim)).toEqual([pid])
+  await c.remove({ force: true })
+})
+
 test('each namespace differs from the host, seen from outside', async () => {
   const c = await run('host', ['sleep', '30'], { runtime })
   const { state } = await c.inspect()
