@@ -149,6 +149,8 @@ test('mount namespace: the root is the overlay, mounts do not leak to the host',
   expect(mounts.filter((f) => f !== atRoot[0] && !ids.has(f[1])).map((f) => f[4])).toEqual([])
   const host = fs.readFileSync('/proc/self/mountinfo', 'utf8')
   expect(host).not.toContain(graphDriver.data.mergedDir)
+  // Where the overlay is mounted now (one directory of the root for every container, each in its own namespace).
+  expect(host).not.toContain(`${runtime.root}/rootfs-mount`)
   await c.remove({ force: true })
 })
 
