@@ -21,8 +21,9 @@
  *
  * @module
  */
-import { isIPv6 } from 'node:net'
+import { isIPv6, type Socket } from 'node:net'
 import { InvalidArgumentError, SyscallError } from '../errors'
+import { adoptChild, type LastingChild } from '../sys/lasting-children'
 import { closeQuietly, reapEnded } from '../sys/libc'
 import { signalQuietly } from '../sys/signal-quietly'
 import { boundSocket, type BoundSocket } from '../sys/sockets'
@@ -185,41 +186,42 @@ async function served(relay: PortRelay): Promise<PortRelay> {
 }
 
 /**
- * Spawns `mc-shim relay ...` and wraps it: ended when its control socket closes, closed by closing
- * it. Our end is held by the process, not the calling thread's event loop: a relay started in a
- * worker_thread serves on once that worker ended (until the process dies, or its link is deleted).
+ * Spawns `mc-shim relay ...` and wraps it: ended when its control socket closes (it exited), closed
+ * by shutting that down for writing. Our end is held by the process, not the calling thread's event
+ * loop: a relay started in a worker_thread serves on once that worker ended (until the process dies,
+ * or its link is deleted), and it is reaped by the lasting thread (adoptChild), since no event loop
+ * may be left to reap it then.
  * `outlivesOwner`: it runs in a session of its own and ends on its link's deletion, not when the
  * control socket closes; {@link PortRelay.close} ends it with a signal.
  */
 async function relayProcess(args: string[], fds: number[], hostPort: number, outlivesOwner: boolean): Promise<PortRelay> {
   const { pid, control, ready, held } = await spawnHeldModeProcess(args, fds, startTimeoutMs, outlivesOwner)
   control.unref()
-  let reaped = false
-  let open = true
-  const release = (): void => {
-    if (open) closeQuietly(held)
-    open = false
-  }
-  const ended = new Promise<void>((resolve) =>
-    control.once('close', () => {
-      release()
-      reapEnded(pid)
-      reaped = true
-      resolve()
-    }),
-  )
+  const child = adoptHeld(pid, held, control)
+  const ended = new Promise<void>((resolve) => control.once('close', () => resolve()))
   return {
     hostPort,
     pid,
     ended,
     serving: ready,
     close() {
-      // Our child, not reaped yet: the pid is still the relay's (ESRCH only if something else reaped it).
-      if (outlivesOwner && !reaped) signalQuietly(pid, 'SIGTERM')
-      release()
-      control.destroy()
+      // Not control.destroy(): its close, when the relay's end closes, is what says the relay exited.
+      child.end(outlivesOwner)
       return ended
     },
+  }
+}
+
+/** {@link adoptChild} for a relay just spawned; one that cannot be adopted is killed and reaped here, and the error thrown. */
+function adoptHeld(pid: number, held: number, control: Socket): LastingChild {
+  try {
+    return adoptChild(pid, held)
+  } catch (err) {
+    signalQuietly(pid, 'SIGKILL')
+    closeQuietly(held)
+    control.destroy()
+    reapEnded(pid)
+    throw err
   }
 }
 

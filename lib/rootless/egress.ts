@@ -19,6 +19,7 @@ import * as os from 'node:os'
 import * as path from 'node:path'
 import { chooseEgressHelpers, defaultSearchPath, findHelpers, type EgressHelper } from './egress-choice'
 import { tunAccess } from './host-facts'
+import { adoptChild } from '../sys/lasting-children'
 import { closeQuietly, openFd, pipe, reapEnded, spawnProcessLasting, waitPid, WNOHANG } from '../sys/libc'
 import { O_RDWR } from '../sys/fsops'
 import { signalQuietly } from '../sys/signal-quietly'
@@ -105,7 +106,8 @@ function howEnded(status: number): string {
  *
  * Spawned from the thread that lives as long as the process (spawnProcessLasting), and slirp4netns's
  * exit fd is held with libc, not by an event loop: a runtime made in a worker_thread keeps its
- * egress once that worker ended (Node closes a worker's handles; slirp4netns ends at its exit fd's close).
+ * egress once that worker ended (Node closes a worker's handles; slirp4netns ends at its exit fd's close),
+ * and slirp4netns is reaped by that thread too (adoptHelper) whenever it ends.
  */
 function runHelper(helper: EgressHelper, file: string, target: EgressTarget, timeoutMs: number): Promise<EgressAttached> {
   const pidFile = path.join(os.tmpdir(), `minicontainer-pasta-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}`)
@@ -126,7 +128,7 @@ function runHelper(helper: EgressHelper, file: string, target: EgressTarget, tim
       if (status === null) return
       const daemon = helper === 'pasta' && status === 0 ? readPastaPid(pidFile) : undefined
       end()
-      if (daemon !== undefined) return attached(daemon)
+      if (daemon !== undefined) return pastaAttached(daemon)
       reject(new Error(`${helper} exited (${howEnded(status)}) before it was ready: ${said.trim() || 'it said nothing'}`))
     }, exitPollMs)
     const end = (): void => {
@@ -136,13 +138,20 @@ function runHelper(helper: EgressHelper, file: string, target: EgressTarget, tim
       ready?.destroy()
       if (helper === 'pasta') fs.rmSync(pidFile, { force: true })
     }
-    const attached = (helperPid: number | Error): void => {
-      if (helperPid instanceof Error) return reject(new Error(`${helper} gave no pid: ${helperPid.message}`))
-      resolve({ ok: true, helper, pid: helperPid, device, stop: () => stopHelper(helperPid, exitFd) })
+    // pasta's daemon, not our child: SIGTERM ends it.
+    const pastaAttached = (daemon: number | Error): void => {
+      if (daemon instanceof Error) return reject(new Error(`${helper} gave no pid: ${daemon.message}`))
+      resolve({ ok: true, helper, pid: daemon, device, stop: () => signalQuietly(daemon, 'SIGTERM') })
     }
     ready?.once('data', () => {
       end()
-      attached(pid)
+      try {
+        resolve({ ok: true, helper, pid, device, stop: adoptHelper(pid, exitFd) })
+      } catch (err) {
+        process.kill(pid, 'SIGKILL')
+        reapEnded(pid)
+        reject(err)
+      }
     })
   }).catch((err: Error) => {
     closeQuietly(exitFd)
@@ -169,7 +178,8 @@ interface SpawnedHelper {
 /**
  * Spawns `file args` with /dev/null as stdin and stdout, a pipe as stderr and, for slirp4netns, its
  * ready fd (3) and exit fd (4) as pipes. Our read ends are sockets of this event loop (used while it
- * starts); the exit fd's write end is ours with libc, closed by {@link stopHelper} or the process's death.
+ * starts); the exit fd's write end is ours with libc, closed by {@link stopHelper} or a failed start, or
+ * handed over with slirp4netns once it is ready ({@link adoptHelper}: closed at its reap), or at the process's death.
  */
 function spawnHelper(file: string, args: string[], withReadyFds: boolean): SpawnedHelper {
   const opened: number[] = []
@@ -217,10 +227,23 @@ function helperSockets(pid: number, exitFd: number, errRead: number, readyRead: 
   }
 }
 
+/**
+ * Stops a helper not adopted yet (see {@link adoptHelper}), so still ours to reap here and nobody
+ * else's: SIGTERM, its exit fd closed (slirp4netns ends at either), then waited for.
+ */
 function stopHelper(pid: number, exitFd: number): void {
   signalQuietly(pid, 'SIGTERM')
   closeQuietly(exitFd)
   reapEnded(pid)
+}
+
+/**
+ * Hands slirp4netns (our child) to the lasting thread, which reaps it whenever it ends, even once the
+ * worker_thread that made the runtime ended, and closes its exit fd then; returns its stop: SIGTERM.
+ */
+function adoptHelper(pid: number, exitFd: number): () => void {
+  const child = adoptChild(pid, exitFd)
+  return () => child.end(true)
 }
 
 /**

@@ -100,8 +100,7 @@ export interface HeldModeProcess extends StartingModeProcess {
   /**
    * Our end of its control socket opened with libc (`control` watches a copy): no thread's event loop
    * owns it, so the helper runs on when the worker_thread that started it ends; closing both ends it.
-   * The caller closes it once, when `control` closes (the helper ended, or failed to start) or it
-   * ends the helper.
+   * The caller owns it: closes it once, or hands it over with the helper (adoptChild).
    */
   held: number
 }

@@ -29,7 +29,7 @@ describe('a rootless runtime made in a worker_thread that then ended', () => {
     user?.remove()
   })
 
-  test("its published port still answers from the main thread and its egress helper runs on, until the container is removed; nothing is left after", async () => {
+  test("its published port still answers from the main thread and its egress helper runs on, until the container is removed, when the relay is reaped (so is the helper, killed); nothing is left after", async () => {
     const worker = nodeScript(`
       const { parentPort } = require('node:worker_threads')
       const { Runtime, Image, run } = lib()
@@ -53,13 +53,18 @@ describe('a rootless runtime made in a worker_thread that then ended', () => {
   // How many of the user's live processes run a program whose command line starts with prefix.
   const running = (prefix) => fs.readdirSync('/proc').filter((p) => /^\\d+$/.test(p)).filter((p) => {
     try { return fs.statSync('/proc/' + p).uid === process.getuid() && fs.readFileSync('/proc/' + p + '/cmdline', 'latin1').startsWith(prefix) && !/^\\d+ \\(.*\\) Z/.test(fs.readFileSync('/proc/' + p + '/stat', 'latin1')) } catch { return false }
-  }).length
-  const helpers = () => ({ relay: running('mc-shim\\0relay\\0'), egress: running('/usr/bin/slirp4netns\\0') + running('/usr/bin/pasta') })
+  })
+  const helpers = () => ({ relay: running('mc-shim\\0relay\\0').length, egress: running('/usr/bin/slirp4netns\\0').length + running('/usr/bin/pasta').length })
+  // The states of those of pids still children of this process: a zombie ('Z') stays so for good
+  // unless this process reaps it (the worker that spawned it has ended); reaped, it is gone.
+  const left = (pids) => pids.flatMap((p) => { try { const [state, ppid] = fs.readFileSync('/proc/' + p + '/stat', 'latin1').replace(/^.*\\) /, '').split(' '); return Number(ppid) === process.pid ? [state] : [] } catch { return [] } }).join()
   const out = {}
   const w = new Worker(${JSON.stringify(worker)}, { eval: true })
   const made = await new Promise((resolve, reject) => w.once('message', resolve).once('error', reject).once('exit', (code) => reject(new Error('worker exited ' + code))))
   out.before = await eventually(() => echo(made.port), 'ping\\n')
   out.helpersBefore = helpers()
+  const relayPids = running('mc-shim\\0relay\\0')
+  const egressPids = running('/usr/bin/slirp4netns\\0')
   await w.terminate()
   await new Promise((r) => setTimeout(r, 500))
   out.after = await echo(made.port)
@@ -69,6 +74,10 @@ describe('a rootless runtime made in a worker_thread that then ended', () => {
     await (await Container.get(made.id, { runtime: rt })).remove({ force: true })
     out.removed = await eventually(() => echo(made.port), 'ECONNREFUSED')
     out.relaysRemoved = helpers().relay // the egress helper of the runtime made here runs too, until close()
+    out.relayLeft = await eventually(() => left(relayPids), '')
+    // The worker's egress helper would run until this process ends: one that dies before is reaped too.
+    for (const p of egressPids) process.kill(Number(p), 'SIGKILL')
+    out.egressLeft = await eventually(() => left(egressPids), '')
   } finally {
     await rt.close()
   }
@@ -80,7 +89,7 @@ describe('a rootless runtime made in a worker_thread that then ended', () => {
     )
     if (r.status !== 0) throw new Error(`the user's script failed (${r.status}): ${r.stderr}`)
     const out = JSON.parse(r.stdout)
-    expect(out).toEqual({ before: 'ping\n', helpersBefore: { relay: 1, egress: 1 }, after: 'ping\n', helpersAfter: { relay: 1, egress: 1 }, removed: 'ECONNREFUSED', relaysRemoved: 0 })
+    expect(out).toEqual({ before: 'ping\n', helpersBefore: { relay: 1, egress: 1 }, after: 'ping\n', helpersAfter: { relay: 1, egress: 1 }, removed: 'ECONNREFUSED', relaysRemoved: 0, relayLeft: '', egressLeft: '' })
     // The worker's runtime was never closed: its keeper and egress helper end with the process (PDEATHSIG, exit fd), a moment after.
     const deadline = Date.now() + 5000 * timeScale
     while (pidsOf(user.uid).length && Date.now() < deadline) await sleep(20)
