@@ -55,7 +55,7 @@ export { NetworkNotFoundError, PortInUseError, PortPrivilegedError, AddressInUse
 export { VolumeNotFoundError, VolumeInUseError, MountSourceNotFoundError } from './storage/volume-errors'
 export type { FilesErrorReason } from './files/errors'
 export { RegistryAuthError, RegistryError, UnsupportedManifestError, PlatformNotFoundError, ManifestNotFoundError } from './image/registry/errors'
-export { FilesError, PathNotFoundError, NotADirectoryError, DirectoryOntoFileError, DirNonDirError, ReadOnlyError, UnsafeEntryError } from './files/errors'
+export { FilesError, PathNotFoundError, NotADirectoryError, DirectoryOntoFileError, DirNonDirError, ReadOnlyError, UnsafeEntryError, MountPointError } from './files/errors'
 
 export type { HarnessRunOptions, BuildSource } from './container/run'
 export { Wait } from './harness/wait'

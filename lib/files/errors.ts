@@ -13,6 +13,7 @@
  * | dir/non-dir replacement refused (putArchive) | EEXIST     | dir-non-dir         |
  * | destination on a read-only mount or root     | EROFS      | read-only           |
  * | archive entry or device node refused         | EUNSAFE    | unsafe-entry        |
+ * | a mount point replaced by another type       | EINUSE     | mount-point         |
  *
  * @module
  */
@@ -32,6 +33,7 @@ export type FilesErrorReason =
   | 'dir-non-dir'
   | 'read-only'
   | 'unsafe-entry'
+  | 'mount-point'
   | 'path-missing'
 
 /** Base of the errors below. `path` is the path as the caller gave it (prefixed "container:" for container paths). */
@@ -101,5 +103,17 @@ export class ReadOnlyError extends FilesError {
 export class UnsafeEntryError extends FilesError {
   constructor(p: string, why: string) {
     super('EUNSAFE', 'unsafe-entry', p, `refused ${p}: ${why}`)
+  }
+}
+
+/**
+ * A copy or archive entry would replace a mount point of the container (a bind-mounted file, a
+ * volume) with an entry of another kind (a symlink, a directory, a file over a mounted directory).
+ * Docker refuses it too ("unlinkat ...: device or resource busy"); done from outside the container's
+ * mount namespace it would succeed and land under the mount, unseen by the container.
+ */
+export class MountPointError extends FilesError {
+  constructor(p: string, what: string) {
+    super('EINUSE', 'mount-point', p, `cannot replace ${p} with ${what}: it is a mount point in the container (a bind mount or a volume), which only a regular file copied onto a bind-mounted file may rewrite (in place); change the mount instead, as Docker also refuses this (device or resource busy)`)
   }
 }

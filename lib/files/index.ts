@@ -25,6 +25,7 @@ export {
   DirNonDirError,
   ReadOnlyError,
   UnsafeEntryError,
+  MountPointError,
   type FilesErrorReason,
 } from './errors'
 

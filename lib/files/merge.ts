@@ -14,6 +14,7 @@ import {
   O_RDONLY,
   RENAME_EXCHANGE,
   RENAME_NOREPLACE,
+  S_IFDIR,
   S_IFLNK,
   S_IFMT,
   S_IFREG,
@@ -30,7 +31,7 @@ import {
 } from '../sys/fsops'
 import { DirChain } from './dir-chain'
 import { isMountPoint } from './mount-point'
-import { ReadOnlyError, UnsafeEntryError } from './errors'
+import { MountPointError, ReadOnlyError, UnsafeEntryError } from './errors'
 import { isDir, lstatAt } from './resolve'
 import { readXattrs, writeXattrs } from './xattrs'
 import { openDirThrough, lstatThrough, pushThrough, type SourceReads } from './source-reads'
@@ -135,6 +136,7 @@ async function mergeEntry(src: DirChain, dst: DirChain, name: Name, r: string, o
   }
   if (sdir && ddir) return descendBoth(src, dst, name, r, target, opts)
   if (opts.noOverwriteDirNonDir && sdir !== ddir) throw opts.dirNonDir(r)
+  if (!bothRegular(sst, dstat) && isMountPoint(destfd, name, opts.reads)) throw new MountPointError(opts.describe(r), kindOf(sst))
   if (!sdir && !ddir) {
     await moveEntry(stagefd, name, destfd, name, 0, opts, sst, dstat)
     return undefined
@@ -253,10 +255,20 @@ function writableOrThrow(fd: number, what: string): void {
   }
 }
 
+function bothRegular(a: RawStat, b: RawStat): boolean {
+  return (a.mode & S_IFMT) === S_IFREG && (b.mode & S_IFMT) === S_IFREG
+}
+
+/** What a staged entry is, for an error. */
+function kindOf(st: RawStat): string {
+  const kinds: Record<number, string> = { [S_IFLNK]: 'a symlink', [S_IFDIR]: 'a directory', [S_IFREG]: 'a file' }
+  return kinds[st.mode & S_IFMT] ?? 'a special file'
+}
+
 /** Renames (or, across mounts, copies then renames) `sname` to `dname`. */
 async function moveEntry(sdir: number, sname: Name, ddir: number, dname: Name, flags: number, opts: MergeOptions, sst?: RawStat, dst?: RawStat): Promise<void> {
   const { writes } = opts
-  if (sst && dst && (sst.mode & S_IFMT) === S_IFREG && (dst.mode & S_IFMT) === S_IFREG && isMountPoint(ddir, dname, opts.reads)) {
+  if (sst && dst && bothRegular(sst, dst) && isMountPoint(ddir, dname, opts.reads)) {
     // The destination file is a mount point (a bind-mounted file): rewrite it in place.
     rewriteInPlace(sdir, sname, ddir, dname, opts.owner, writes)
     unlinkat(sdir, sname)

@@ -169,6 +169,32 @@ test("a copy or an archive onto a bind-mounted file (-v file:/etc/cfg) rewrites 
   }
 })
 
+test('a symlink copied or archived onto a bind-mounted file is refused with EINUSE (Docker: device or resource busy), running and stopped: nothing changes on either side, nothing lands hidden under the mount', async () => {
+  const host = scratch.dir('mc-files-host-')
+  const bound = path.join(scratch.dir('mc-files-bindfile-'), 'cfg')
+  fs.writeFileSync(bound, 'bound\n')
+  fs.symlinkSync('/etc/passwd', path.join(host, 'cfg'))
+  const linkArchive = () => {
+    const pack = tar.pack()
+    pack.entry({ name: 'cfg', type: 'symlink', linkname: '/etc/passwd' })
+    pack.finalize()
+    return Readable.from(pack)
+  }
+  const refused = { code: 'EINUSE', reason: 'mount-point' }
+  const c = await run('bb', ['sleep', '60'], { runtime, volumes: [`${bound}:/etc/cfg`] })
+  try {
+    await expect(c.copyTo(path.join(host, 'cfg'), '/etc/cfg')).rejects.toMatchObject(refused)
+    await expect(c.putArchive('/etc', linkArchive())).rejects.toMatchObject(refused)
+    expect(await sh(c, 'cat /etc/cfg; ls /etc | grep -c "^.mc-" || true')).toBe('bound\n0\n')
+    await c.kill()
+    await c.wait()
+    await expect(c.putArchive('/etc', linkArchive())).rejects.toMatchObject(refused)
+    expect(fs.readFileSync(bound, 'utf8')).toBe('bound\n')
+  } finally {
+    await removeContainer(c)
+  }
+})
+
 test('a copy into a named volume lands in the volume (seen by another container)', async () => {
   const host = scratch.dir('mc-files-host-')
   fs.writeFileSync(path.join(host, 'page.html'), '<h1>copied</h1>')
