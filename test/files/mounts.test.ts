@@ -129,12 +129,18 @@ test("an archive's entries landing under a volume mount keep their attributes (u
   expect(fs.readdirSync(path.join(root, 'vol'))).toEqual([])
 })
 
-test('a bind-mounted file is rewritten in place (the copy lands in the bind source)', async () => {
+/** A root whose /cfg is a bind mount of the host directory's file `bound` ("original"). */
+function boundFile(): { root: string; host: string } {
   const root = scratch.dir('mc-files-root-')
   const host = scratch.dir('mc-files-host-')
   fs.writeFileSync(path.join(host, 'bound'), 'original')
   fs.writeFileSync(path.join(root, 'cfg'), '')
   bind(path.join(host, 'bound'), path.join(root, 'cfg'))
+  return { root, host }
+}
+
+test('a bind-mounted file is rewritten in place (the copy lands in the bind source)', async () => {
+  const { root, host } = boundFile()
   fs.writeFileSync(path.join(host, 'new'), 'updated content')
   await copyTo(root, path.join(host, 'new'), '/cfg')
   expect(fs.readFileSync(path.join(host, 'bound'), 'utf8')).toBe('updated content')
@@ -142,11 +148,7 @@ test('a bind-mounted file is rewritten in place (the copy lands in the bind sour
 })
 
 test('a symlink (copied, or an archive entry) never replaces a bind-mounted file: EINUSE, the bind source untouched, as Docker refuses it (device or resource busy)', async () => {
-  const root = scratch.dir('mc-files-root-')
-  const host = scratch.dir('mc-files-host-')
-  fs.writeFileSync(path.join(host, 'bound'), 'original')
-  fs.writeFileSync(path.join(root, 'cfg'), '')
-  bind(path.join(host, 'bound'), path.join(root, 'cfg'))
+  const { root, host } = boundFile()
   fs.symlinkSync('elsewhere', path.join(host, 'link'))
   await expect(copyTo(root, path.join(host, 'link'), '/cfg')).rejects.toMatchObject({ code: 'EINUSE', reason: 'mount-point', message: expect.stringContaining('with a symlink: it is a mount point') })
   const pack = tar.pack()
