@@ -73,10 +73,11 @@ export interface CopyOptions {
 /**
  * Copies a host path into a container (`docker cp SRC CONTAINER:DEST`). `root` is the container's root dir (e.g. /proc/<pid>/root);
  * `writes` makes the writes in the directories it lands in; `reads` resolves the destination where the caller may not (a directory
- * on the way only another id may search).
+ * on the way only another id may search), and opens the host's files the caller may not read (rootless: a file of
+ * the user's own with mode 0000, which the keeper, root of a namespace the user's id is mapped into, may).
  */
 export async function copyTo(root: string, hostSrc: string, containerDest: string, opts: CopyOptions = {}, writes: LandingWrites = directWrites, reads?: SourceReads): Promise<void> {
-  await withSides(hostSide, () => containerSide(root), (src, dst) => copyBetween(src, hostSrc, dst, containerDest, opts, { writes, dstReads: reads }))
+  await withSides(hostSide, () => containerSide(root), (src, dst) => copyBetween(src, hostSrc, dst, containerDest, opts, { writes, srcReads: reads, dstReads: reads }))
 }
 
 /** Copies a container path to the host (`docker cp CONTAINER:SRC DEST`). `root` is the container's root dir; `reads` opens the files the caller may not. */

@@ -584,6 +584,30 @@ t.close()`])
     expect(['sub', 'sub/g'].map(attr)).toEqual(['on sub', 'on g'])
   })
 
+  test("a file of mode 0000 carrying a user.* attribute, archived or copied across a mount (a volume at /data/v, 0700 of 999), lands as a root runtime's does: contents and mode 0000, the archive's attribute kept, none from a copy (as docker cp); the user's own 0000 source is read through the keeper", () => {
+    const tarPath = path.join(home, 'none.tar')
+    writePaxArchive(tarPath, [{ name: 'z', mode: 0o000, uid: 999, note: 'on z', data: 'z\n' }])
+    const vol = path.join(home, 'vol0')
+    fs.mkdirSync(vol, { mode: 0o700 })
+    fs.chownSync(vol, user.subids.start + 998, user.subids.start + 998)
+    const out = asUser(`
+  await Image.import(${JSON.stringify(path.join(images, 'owned'))}, { runtime: rt, ref: 'owned:latest' })
+  const c = await run('owned', ['sleep', '300'], { runtime: rt, network: 'none', volumes: [${JSON.stringify(vol)} + ':/data/v'] })
+  await step('put', () => c.putArchive('/data/v', fs.createReadStream(${JSON.stringify(tarPath)})))
+  const src = fs.mkdtempSync(path.join(process.env.HOME, 'none-'))
+  fs.writeFileSync(path.join(src, 'y'), 'y\\n')
+  require('node:child_process').execFileSync('setfattr', ['-n', 'user.note', '-v', 'on y', path.join(src, 'y')])
+  fs.chmodSync(path.join(src, 'y'), 0)
+  await step('copy', () => c.copyTo(path.join(src, 'y'), '/data/v/'))
+  out.seen = (await c.exec(['sh', '-c', 'cat /data/v/z /data/v/y; stat -c "%a %n" /data/v/z /data/v/y'], { user: '0' })).stdout
+  await c.remove({ force: true })`)
+    const attr = (rel: string) => spawnSync('getfattr', ['--only-values', '-n', 'user.note', path.join(vol, rel)], { encoding: 'utf8' }).stdout
+    expect({ put: out.put, copy: out.copy }).toEqual({ put: undefined, copy: undefined })
+    expect(out.seen).toBe('z\ny\n0 /data/v/z\n0 /data/v/y\n')
+    // A copy keeps no user.* attribute, rootless or not (files/xattrs.test: like docker cp).
+    expect(['z', 'y'].map(attr)).toEqual(['on z', ''])
+  })
+
   test("a copy or an archive replacing another id's non-empty directory with a file, inside a directory only that id may search (/data/d/x and /data/d/y, 0700 of 999, with files and a subdirectory), replaces it as a root runtime does: the old tree is removed through the keeper on the stage's fd; no stage is left", () => {
     const out = asUser(`
   await Image.import(${JSON.stringify(path.join(images, 'owned'))}, { runtime: rt, ref: 'owned:latest' })
