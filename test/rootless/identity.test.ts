@@ -608,6 +608,24 @@ t.close()`])
     expect(['z', 'y'].map(attr)).toEqual(['on z', ''])
   })
 
+  test('a symlink copied or archived onto a bind-mounted file is EINUSE, as with root (Docker: device or resource busy): the bound file keeps its contents', () => {
+    const bound = path.join(home, 'bound-cfg')
+    fs.writeFileSync(bound, 'bound\n')
+    fs.chownSync(bound, user.uid, user.gid)
+    const out = asUser(`
+  await Image.import(${JSON.stringify(path.join(images, 'owned'))}, { runtime: rt, ref: 'owned:latest' })
+  const c = await run('owned', ['sleep', '300'], { runtime: rt, network: 'none', volumes: [${JSON.stringify(bound)} + ':/etc/cfg'] })
+  const src = fs.mkdtempSync(path.join(process.env.HOME, 'link-'))
+  fs.symlinkSync('/etc/passwd', path.join(src, 'cfg'))
+  await step('copy', () => c.copyTo(path.join(src, 'cfg'), '/etc/cfg'))
+  const tar = require('node:child_process').execFileSync('tar', ['-c', '-C', src, 'cfg'])
+  await step('put', () => c.putArchive('/etc', require('node:stream').Readable.from([tar])))
+  out.seen = (await c.exec(['cat', '/etc/cfg'])).stdout
+  await c.remove({ force: true })`)
+    expect([out.copy?.code, out.put?.code, out.seen]).toEqual(['EINUSE', 'EINUSE', 'bound\n'])
+    expect(fs.readFileSync(bound, 'utf8')).toBe('bound\n')
+  })
+
   test("a copy or an archive replacing another id's non-empty directory with a file, inside a directory only that id may search (/data/d/x and /data/d/y, 0700 of 999, with files and a subdirectory), replaces it as a root runtime does: the old tree is removed through the keeper on the stage's fd; no stage is left", () => {
     const out = asUser(`
   await Image.import(${JSON.stringify(path.join(images, 'owned'))}, { runtime: rt, ref: 'owned:latest' })
