@@ -415,6 +415,13 @@ describe('rootless identity, as an ordinary user with a subordinate range', () =
   })
 
   test("copies and archives landing in a directory only another id may search itself (/data/d 0700 of 999) go through the keeper: new files, a tree, a replaced file of 999's and an archive land as root's with their modes (as a root runtime gives), a tree merges into 999's directory there, the contents come back out; a symlink planted there pointing out is replaced, never written through; a failed copy leaves no stage", () => {
+    // A tree with a file neither the user nor its keeper may read: root's, 0600 (the user's own 0000 file the keeper reads, as root would).
+    const bad = path.join(home, 'bad-tree')
+    fs.mkdirSync(bad)
+    fs.writeFileSync(path.join(bad, 'a'), 'a\n')
+    fs.writeFileSync(path.join(bad, 'z'), 'z\n', { mode: 0o600 })
+    fs.chownSync(bad, user.uid, user.gid)
+    fs.chownSync(path.join(bad, 'a'), user.uid, user.gid)
     const out = asUser(`
   await Image.import(${JSON.stringify(path.join(images, 'owned'))}, { runtime: rt, ref: 'owned:latest' })
   // The sources, and a host directory the symlinks planted in the container point to (it must stay empty).
@@ -428,16 +435,13 @@ describe('rootless identity, as an ordinary user with a subordinate range', () =
   fs.mkdirSync(src('tree/sub'), { recursive: true })
   fs.writeFileSync(src('tree/t'), 't\\n', { mode: 0o600 })
   fs.writeFileSync(src('tree/sub/u'), 'u\\n')
-  fs.mkdirSync(src('bad'))
-  fs.writeFileSync(src('bad/a'), 'a\\n')
-  fs.writeFileSync(src('bad/z'), 'z\\n', { mode: 0 })
   await step('file', () => c.copyTo(src('in.txt'), '/data/d/'))
   await step('named', () => c.copyTo(src('in.txt'), '/data/d/named'))
   await step('replace', () => c.copyTo(src('old'), '/data/d/old'))
   await step('tree', () => c.copyTo(src('tree'), '/data/d/'))
   await step('put', async () => c.putArchive('/data/d', (await c.getArchive('/etc/group')).stream))
   await step('outAbs', () => c.copyTo(src('in.txt'), '/data/d/home/'))
-  await step('failed', () => c.copyTo(src('bad'), '/data/d/'))
+  await step('failed', () => c.copyTo(${JSON.stringify(bad)}, '/data/d/'))
   await step('back', async () => (await c.copyFrom('/data/d/', src('back')), fs.readdirSync(src('back')).sort()))
   await step('backContents', async () => (await c.copyFrom('/data/d/tree/.', src('backTree')), [fs.readFileSync(src('backTree/t'), 'utf8'), fs.readFileSync(src('backTree/sub/u'), 'utf8')]))
   out.seen = await c.exec(['sh', '-c', 'cat /data/d/in.txt /data/d/named /data/d/old /data/d/tree/t /data/d/tree/sub/u; stat -c "%u:%g %a %F %n" /data/d/in.txt /data/d/named /data/d/old /data/d/tree /data/d/tree/t /data/d/tree/sub /data/d/group /data/d; ls -a /data/d'], { user: '0' })
