@@ -259,3 +259,16 @@ int mc_lasting_end(int token, int sig) {
   pthread_mutex_unlock(&lasting_lock);
   return err;
 }
+
+/*
+ * Whether the adopted child of `token` was reaped (1) or is still the lasting thread's to reap (0).
+ * Tokens are never reused, so one not found was reaped.
+ */
+int mc_lasting_reaped(int token) {
+  int reaped = 1;
+  pthread_mutex_lock(&lasting_lock);
+  for (int i = 0; i < adopted_count && reaped; i++)
+    if (adopted[i].token == token) reaped = 0;
+  pthread_mutex_unlock(&lasting_lock);
+  return reaped;
+}

@@ -186,7 +186,7 @@ async function served(relay: PortRelay): Promise<PortRelay> {
 }
 
 /**
- * Spawns `mc-shim relay ...` and wraps it: ended when its control socket closes (it exited), closed
+ * Spawns `mc-shim relay ...` and wraps it: ended when its control socket closed (it exited) and it was reaped, closed
  * by shutting that down for writing. Our end is held by the process, not the calling thread's event
  * loop: a relay started in a worker_thread serves on once that worker ended (until the process dies,
  * or its link is deleted), and it is reaped by the lasting thread (adoptChild), since no event loop
@@ -198,7 +198,8 @@ async function relayProcess(args: string[], fds: number[], hostPort: number, out
   const { pid, control, ready, held } = await spawnHeldModeProcess(args, fds, startTimeoutMs, outlivesOwner)
   control.unref()
   const child = adoptHeld(pid, held, control)
-  const ended = new Promise<void>((resolve) => control.once('close', () => resolve()))
+  // Its end of the control socket closes while it exits, before the exit completes: ended once reaped.
+  const ended = new Promise<void>((resolve) => control.once('close', () => resolve(child.reaped())))
   return {
     hostPort,
     pid,

@@ -11,9 +11,12 @@ import { checkNegErrno, nativeFunctions } from './libc'
 const calls = nativeFunctions({
   adopt: 'int mc_lasting_adopt(int pid, int held)',
   end: 'int mc_lasting_end(int token, int sig)',
+  reaped: 'int mc_lasting_reaped(int token)',
 })
 
 const SIGTERM = 15
+/** How often {@link LastingChild.reaped} asks: a child whose fds closed is reaped a moment later. */
+const reapedPollMs = 2
 
 /** A child handed to the lasting thread: it is reaped there once it ends, whichever thread is left. */
 export interface LastingChild {
@@ -23,6 +26,12 @@ export interface LastingChild {
    * SIGTERM through its pidfd (never to a process that took its pid). Does nothing once it was reaped.
    */
   end(terminate: boolean): void
+  /**
+   * Resolves once the lasting thread reaped it. Asked by a timer, since its pidfd is that thread's and
+   * no event loop handle watches a pidfd: meant for a child known to be exiting (its end of a socket
+   * closed, which happens before the exit completes), not to wait out a running one.
+   */
+  reaped(): Promise<void>
 }
 
 /**
@@ -35,6 +44,12 @@ export function adoptChild(pid: number, held: number): LastingChild {
   return {
     end(terminate) {
       calls().end(token, terminate ? SIGTERM : 0)
+    },
+    reaped() {
+      return new Promise((resolve) => {
+        const ask = (): unknown => (calls().reaped(token) ? resolve() : setTimeout(ask, reapedPollMs))
+        ask()
+      })
     },
   }
 }
