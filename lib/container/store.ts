@@ -33,6 +33,7 @@ import { validName } from '../util/ids'
 import { boundedFileName } from '../util/file-name'
 import { markTopDirectory } from '../sys/file-flags'
 import { withFileLockSync } from '../util/file-lock-sync'
+import { tryLockExclusive } from '../sys/libc'
 import type { ContainerRecord, ContainerState } from './types'
 
 /** `chattr +T` on `dir`, a hint: a filesystem or a caller that refuses it only gets a debug line. */
@@ -177,22 +178,26 @@ export class ContainerStore {
   }
 
   /**
-   * Creates a name's file holding `id` (O_EXCL): false when it exists. Also false when, between the create
-   * and the write, the file was taken over as unwritten (this claimer stopped for seconds) and so replaced.
+   * Creates a name's file holding `id` (O_EXCL): 'exists' when there is one. 'lost' when, between the create
+   * and the write, the file was taken over as unwritten (this claimer stopped for seconds): being replaced
+   * or replaced already. The write and the check that the file is still the name's are made holding the
+   * file's flock, which a takeover holds from its check of the file to its replacement (takeOverStale):
+   * a check made before a takeover's rename would otherwise give the name to both.
    */
-  private claimFresh(file: string, id: string): boolean {
+  private claimFresh(file: string, id: string): 'claimed' | 'exists' | 'lost' {
     let fd: number
     try {
       fd = fs.openSync(file, 'wx')
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return 'exists'
       throw err
     }
     try {
+      if (!tryLockExclusive(fd)) return 'lost'
       fs.writeSync(fd, id)
-      return fs.fstatSync(fd).nlink > 0
+      return fs.fstatSync(fd).nlink > 0 ? 'claimed' : 'lost'
     } finally {
-      fs.closeSync(fd)
+      fs.closeSync(fd) // drops the flock
     }
   }
 
@@ -202,7 +207,9 @@ export class ContainerStore {
       throw new InvalidArgumentError(`invalid container name "${name}": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`)
     const file = this.nameFile(name)
     for (;;) {
-      if (this.claimFresh(file, id)) return
+      const claim = this.claimFresh(file, id)
+      if (claim === 'claimed') return
+      if (claim === 'lost') throw new NameConflictError('container', name, this.nameOwner(file))
       const owner = this.nameOwner(file)
       if (owner === undefined) continue // freed meanwhile: claimed afresh
       if (owner === id) return
@@ -217,15 +224,34 @@ export class ContainerStore {
    */
   private takeOverStale(name: string, file: string, id: string): boolean {
     return this.nameLock(() => {
-      const owner = this.nameOwner(file)
-      if (owner === undefined) return false
-      if (owner !== id && !this.isStale(file, owner)) throw new NameConflictError('container', name, owner)
-      // Written whole then renamed over: a reader never sees the file empty, and its mtime restarts the grace.
-      const tmp = path.join(this.namesDir, `.claim-${id}-${process.pid}`)
-      fs.writeFileSync(tmp, id)
-      fs.renameSync(tmp, file)
-      return true
+      const fd = this.openNameFile(file)
+      if (fd === undefined) return false
+      try {
+        // Its claimer is writing it (claimFresh) right now: alive, so the name is taken.
+        if (!tryLockExclusive(fd)) throw new NameConflictError('container', name, this.nameOwner(file) ?? '')
+        // Read again holding the file's flock: its claimer may have written its id since the check before.
+        const owner = this.nameOwner(file)
+        if (owner === undefined) return false
+        if (owner !== id && !this.isStale(file, owner)) throw new NameConflictError('container', name, owner)
+        // Written whole then renamed over: a reader never sees the file empty, and its mtime restarts the grace.
+        const tmp = path.join(this.namesDir, `.claim-${id}-${process.pid}`)
+        fs.writeFileSync(tmp, id)
+        fs.renameSync(tmp, file)
+        return true
+      } finally {
+        fs.closeSync(fd) // drops the flock, after the rename: a claimer that takes it next finds its file unlinked
+      }
     })
+  }
+
+  /** An fd of a name's file (whose flock its claimer holds while writing it); undefined when the name is free. */
+  private openNameFile(file: string): number | undefined {
+    try {
+      return fs.openSync(file, 'r')
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+      throw err
+    }
   }
 
   /**

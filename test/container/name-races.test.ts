@@ -170,3 +170,80 @@ test("a removal whose name's release meets the names' lock held for 5 s says so 
   expect(again).toEqual(['done'])
   expect(fs.existsSync(nameFile('held-release'))).toBe(false)
 })
+
+/**
+ * A child claiming `name` for `id` that stops itself (SIGSTOP) at one step of its claim, saying `stopped`
+ * first: 'created' (its name file made, nothing more), 'write' (about to write its id in it), or 'rename'
+ * (a stale name's takeover, about to replace the name's file). Prints the claim's answer once continued.
+ */
+const stoppingClaimerScript = `
+  const fs = require('node:fs')
+  const { ContainerStore } = lib('container/store')
+  const [root, name, id, at] = process.argv.slice(1)
+  const store = new ContainerStore(root)
+  const stopHere = () => { fs.writeSync(1, 'stopped\\n'); process.kill(process.pid, 'SIGSTOP') }
+  const original = { openSync: fs.openSync, writeSync: fs.writeSync, renameSync: fs.renameSync }
+  if (at === 'created') fs.openSync = (file, flags, ...rest) => { const fd = original.openSync(file, flags, ...rest); if (flags === 'wx' && String(file).endsWith('/' + name)) stopHere(); return fd }
+  if (at === 'write') fs.writeSync = (fd, data, ...rest) => { if (data === id) stopHere(); return original.writeSync(fd, data, ...rest) }
+  if (at === 'rename') fs.renameSync = (from, to) => { if (String(from).includes('.claim-')) stopHere(); return original.renameSync(from, to) }
+  let answer
+  try { store.reserveName(name, id); answer = 'done' } catch (err) { answer = err.code || String(err) }
+  fs.writeSync(1, answer + '\\n')`
+
+/** A stopping claimer's child and its output lines, in order. */
+function startStoppingClaimer(name: string, id: string, at: 'created' | 'write' | 'rename') {
+  const child = spawnNode(stoppingClaimerScript, { stdio: ['ignore', 'pipe', 'inherit'] }, [root, name, id, at])
+  const lines = readline.createInterface({ input: child.stdout! })[Symbol.asyncIterator]()
+  const next = async () => {
+    let timer: NodeJS.Timeout | undefined
+    // A watchdog, not a timing: a claimer that says nothing for this long is stuck, and the failure says where.
+    const stuck = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`claimer ${at} ${child.pid} said nothing for 30 s: ${fs.readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(' ')[2]} ${fs.readFileSync(`/proc/${child.pid}/wchan`, 'utf8')}`)), 30_000)
+    })
+    try {
+      const { value, done } = await Promise.race([lines.next(), stuck])
+      if (done) throw new Error(`claimer ${child.pid} ended`)
+      return value as string
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+  const ended = new Promise((resolve) => child.once('exit', resolve))
+  /** Continues it once stopped: its 'stopped' is written just before its SIGSTOP, which a SIGCONT must not precede. */
+  const proceed = async () => {
+    while (fs.readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(' ')[2] !== 'T') await new Promise((r) => setTimeout(r, 5))
+    process.kill(child.pid!, 'SIGCONT')
+  }
+  return { child, next, ended, proceed }
+}
+
+test.each(['created', 'write'] as const)(
+  "a claimer stopped past the 2 s grace (at '%s' of a fresh claim) while a takeover checks its file stale, then continued before the takeover's rename: one of the two gets the name",
+  async (at) => {
+    const name = `stopped-claimer-${at}`
+    const first = startStoppingClaimer(name, ids[0], at)
+    let second: ReturnType<typeof startStoppingClaimer> | undefined
+    try {
+      expect(await first.next()).toBe('stopped') // its file made, still empty
+      const past = new Date(Date.now() - 5_000) // past the 2 s an unwritten name's file is taken
+      fs.utimesSync(nameFile(name), past, past)
+      second = startStoppingClaimer(name, ids[1], 'rename')
+      // The second found the file unwritten and stale: it either stops before its rename, or has its answer.
+      const secondFirstLine = await second.next()
+      await first.proceed()
+      const firstAnswer = await first.next()
+      let secondAnswer = secondFirstLine
+      if (secondFirstLine === 'stopped') {
+        await second.proceed()
+        secondAnswer = await second.next()
+      }
+      const answers = [firstAnswer, secondAnswer]
+      expect(answers.filter((a) => a === 'done')).toHaveLength(1)
+      expect(answers.filter((a) => a === 'ENAMECONFLICT')).toHaveLength(1)
+      expect(fs.readFileSync(nameFile(name), 'utf8')).toBe(ids[answers.indexOf('done')])
+    } finally {
+      for (const c of [first, second]) if (c && c.child.exitCode === null && c.child.signalCode === null) c.child.kill('SIGKILL')
+      await Promise.all([first.ended, second?.ended])
+    }
+  },
+)
