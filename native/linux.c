@@ -427,7 +427,7 @@ static size_t protection_start(const struct mc_spec *s) {
  */
 static void pivot(const struct mc_spec *s) {
   mc_step(MC_STEP_MOUNTS);
-  mc_old_root_note();
+  mc_old_root_note(legacy_mounts);
   if (fchdir(root_fd) < 0) mc_fail("chdir rootfs", errno, "%s", s->rootfs);
   if (syscall(SYS_pivot_root, ".", ".") < 0) mc_fail("pivot_root", errno, "%s", s->rootfs);
   mc_old_root_hand_over();

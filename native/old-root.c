@@ -162,9 +162,9 @@ static uint64_t root_mount_id(unsigned int mask) {
   return 0;
 }
 
-void mc_old_root_note(void) {
+void mc_old_root_note(int without_statmount) {
   old_root_id = root_mount_id(STATX_MNT_ID);
-  old_root_unique_id = root_mount_id(STATX_MNT_ID_UNIQUE);
+  old_root_unique_id = without_statmount ? 0 : root_mount_id(STATX_MNT_ID_UNIQUE);
 }
 
 static void detach_self(void) {
@@ -197,25 +197,46 @@ static int statmount_attached(void) {
   return errno == ENOENT ? 0 : -1;
 }
 
-/* 1 when a line of mountinfo starts with the old root's mount id, 0 when none does, -1 on error. */
+/*
+ * One line of mountinfo read so far: "<id> <parent> <major:minor> <root> <mount point> ...". The old root
+ * is the mount with its id whose mount point is "/" (stacked on the new root). Its id alone does not tell:
+ * ids are not unique, and once the detached tree is freed the next mount made (a masked path) may take it.
+ * Only a mount of "/" itself could then be taken for it, and the spec's masked and read-only paths are
+ * never "/".
+ */
+struct mountinfo_line {
+  unsigned field; /* index of the field being read */
+  uint64_t id;
+  size_t point_len;
+  char point_first;
+};
+
+static int is_old_root(const struct mountinfo_line *l) {
+  return l->id == old_root_id && l->point_len == 1 && l->point_first == '/';
+}
+
+static void read_char(struct mountinfo_line *l, char c) {
+  if (c == ' ') l->field++;
+  else if (l->field == 0 && c >= '0' && c <= '9') l->id = l->id * 10 + (uint64_t)(c - '0');
+  else if (l->field == 4 && l->point_len++ == 0) l->point_first = c;
+}
+
+/* 1 when a line of mountinfo is the old root's, 0 when none is, -1 on error. */
 static int mountinfo_attached(void) {
   char buf[4096];
   if (lseek(mountinfo_fd, 0, SEEK_SET) < 0) return -1;
-  int at_start = 1;
-  uint64_t id = 0;
+  struct mountinfo_line line = {0};
   for (;;) {
     ssize_t n = read(mountinfo_fd, buf, sizeof(buf));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return n < 0 ? -1 : 0;
     for (ssize_t i = 0; i < n; i++) {
-      char c = buf[i];
-      if (at_start && c >= '0' && c <= '9') {
-        id = id * 10 + (uint64_t)(c - '0');
+      if (buf[i] != '\n') {
+        read_char(&line, buf[i]);
         continue;
       }
-      if (at_start && id == old_root_id) return 1;
-      at_start = c == '\n';
-      id = 0;
+      if (is_old_root(&line)) return 1;
+      line = (struct mountinfo_line){0};
     }
   }
 }

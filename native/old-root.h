@@ -20,8 +20,11 @@ int mc_old_root_helper_fd(void);
 /* Shim: reaps the helper (it would stay a zombie of ours for the container's life); `block`: wait for its end. */
 void mc_old_root_reap(int block);
 
-/* Child, before pivot_root: notes which mount its root is now (the one pivot_root will stack on the new root). */
-void mc_old_root_note(void);
+/*
+ * Child, before pivot_root: notes which mount its root is now (the one pivot_root will stack on the new root).
+ * `without_statmount` (test-only, the spec's legacy_mounts): watch mountinfo as before 6.8.
+ */
+void mc_old_root_note(int without_statmount);
 
 /* Child, right after pivot_root(".", "."), cwd the new root: asks the helper to detach the old root (or detaches it). */
 void mc_old_root_hand_over(void);

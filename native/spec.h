@@ -91,7 +91,7 @@ struct mc_spec {
   int init;              /* run a minimal init as PID 1 */
   int loopback_up;
   int hold; /* set up the filesystem view, then wait instead of exec (for file access to stopped containers) */
-  int legacy_mounts; /* test-only: take the fallbacks for kernels without fsconfig "lowerdir+" and mount_setattr */
+  int legacy_mounts; /* test-only: take the fallbacks for kernels without fsconfig "lowerdir+", mount_setattr and statmount */
 
   struct mc_op *ops;
   size_t nops;

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs'
 import { execFileSync } from 'node:child_process'
 import { run, type Runtime } from '../../lib'
+import { mountFallbacks } from '../../lib/shim/spec'
 import { childProcesses, commandLine, text, useRuntime } from '../helpers'
 import { eventually } from '../network/helpers'
 
@@ -152,6 +153,24 @@ test('mount namespace: the root is the overlay, mounts do not leak to the host',
   // Where the overlay is mounted now (one directory of the root for every container, each in its own namespace).
   expect(host).not.toContain(`${runtime.root}/rootfs-mount`)
   await c.remove({ force: true })
+})
+
+test('pre-6.8 path: the old root is told apart by its mount point, not by its mount id, which a masked path may take once it is freed', async () => {
+  // mountFallbacks.force (test-only): the child watches mountinfo for the old root, as on 6.1 and 5.14. Its
+  // mount id is not unique: freed after the helper's detach, it goes to the next mount (a masked path), and
+  // a check by id alone waited for the helper's end and then detached the container's own root.
+  mountFallbacks.force = true
+  try {
+    for (let round = 0; round < 12; round++) {
+      const outs = await Promise.all([0, 1].map(() => output('cat /proc/self/mountinfo', { network: 'none' })))
+      for (const out of outs) {
+        const atRoot = out.trim().split('\n').map((l) => l.split(' ')).filter((f) => f[4] === '/')
+        expect(atRoot.map((f) => f.slice(f.indexOf('-') + 1, f.indexOf('-') + 2))).toEqual([['overlay']])
+      }
+    }
+  } finally {
+    mountFallbacks.force = false
+  }
 })
 
 test("Docker's default mounts, devices, masked and read-only paths", async () => {
