@@ -430,7 +430,7 @@ static void pivot(const struct mc_spec *s) {
   mc_old_root_note(legacy_mounts);
   if (fchdir(root_fd) < 0) mc_fail("chdir rootfs", errno, "%s", s->rootfs);
   if (syscall(SYS_pivot_root, ".", ".") < 0) mc_fail("pivot_root", errno, "%s", s->rootfs);
-  mc_old_root_hand_over();
+  mc_old_root_hand_over(root_fd);
   if (chdir("/") < 0) mc_fail("chdir", errno, "/");
 }
 

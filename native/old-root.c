@@ -8,7 +8,8 @@
  * So a helper, forked by the spare shim before its start (outside the container's pid namespace:
  * the program never sees it; at real-time priority, as the owner's watcher, so that a loaded
  * machine does not queue its wakeup), joins the child's mount namespace when the child has pivoted
- * and detaches the old root there, as the child would (umount2 of ".", the new root, reaches the
+ * (the namespace and the new root come as fds with the child's word, never through a pid) and
+ * detaches the old root there, as the child would (umount2 of ".", the new root, reaches the
  * mount stacked on it). The child meanwhile mounts the masked and read-only paths and sets its
  * hostname, loopback, rlimits and bounding set; before it leaves the root for its working
  * directory, changes ids and installs its filter, it waits until the old root's mount has left its
@@ -28,6 +29,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -50,38 +52,42 @@ static void close_pair(void) {
   pair[0] = pair[1] = -1;
 }
 
-/* What the shim tells the helper: the child's pid. The child's word is a single 'p'. */
-struct child_message {
-  char tag; /* 'P' */
-  pid_t pid;
-};
-
 /* As the owner's watcher (owner.c): woken, it runs at once rather than behind a loaded machine's queue. */
 static void run_first(void) {
   struct sched_param p = {.sched_priority = 1};
   if (sched_setscheduler(0, SCHED_FIFO, &p) < 0) setpriority(PRIO_PROCESS, 0, -20);
 }
 
-/* Waits for the child's pid (from the shim) and the child's word that it has pivoted, in either order. */
-static pid_t await_pivot(int sock) {
-  pid_t child = 0;
-  int pivoted = 0;
-  while (!child || !pivoted) {
-    struct child_message m;
-    ssize_t n = recv(sock, &m, sizeof(m), 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return 0;
-    if (m.tag == 'P' && n == (ssize_t)sizeof(m)) child = m.pid;
-    else if (m.tag == 'p') pivoted = 1;
+/* The child's word that it has pivoted: a 'p' with its mount namespace and its new root (SCM_RIGHTS). */
+union hand_over_fds {
+  struct cmsghdr header;
+  char space[CMSG_SPACE(2 * sizeof(int))];
+};
+
+/*
+ * Waits for the child's word; 0 with fds[0] its mount namespace, fds[1] its new root, or -1 when the child
+ * ended without a word (every peer's end closed) or the word came without both fds.
+ */
+static int await_pivot(int sock, int fds[2]) {
+  char tag;
+  union hand_over_fds control;
+  struct iovec iov = {.iov_base = &tag, .iov_len = 1};
+  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.space, .msg_controllen = sizeof(control.space)};
+  ssize_t n;
+  while ((n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {
   }
-  return child;
+  struct cmsghdr *c = n == 1 ? CMSG_FIRSTHDR(&msg) : NULL;
+  if (!c || tag != 'p' || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(2 * sizeof(int))) return -1;
+  memcpy(fds, CMSG_DATA(c), 2 * sizeof(int));
+  return 0;
 }
 
 /*
  * The helper: forked by a spare shim, before any start, and so off the start's path (the fork and its
  * copy of the shim's fds, closed here at once). Only system calls here: it is a fork of a threaded
- * shim. Detaches the old root in the child's mount namespace, from the child's cwd (its new root),
- * as the child's own umount2(".") would.
+ * shim. Detaches the old root in the child's mount namespace, from its new root, as the child's own
+ * umount2(".") would. Both come from the child itself, as fds: never a pid, which the kernel may have
+ * given to another process by the time a root helper looks it up in /proc.
  */
 static __attribute__((noreturn)) void helper(int sock) {
   if (sock > 0) syscall(SYS_close_range, 0, sock - 1, 0);
@@ -89,14 +95,8 @@ static __attribute__((noreturn)) void helper(int sock) {
   /* Named for what it is: a spare shim's one child, never a container (ps, and the tests that look for strays). */
   prctl(PR_SET_NAME, "mc-old-root", 0, 0, 0);
   run_first();
-  pid_t child = await_pivot(sock);
-  if (!child) _exit(1);
-  char cwd_path[64], ns_path[64];
-  snprintf(cwd_path, sizeof(cwd_path), "/proc/%d/cwd", (int)child);
-  snprintf(ns_path, sizeof(ns_path), "/proc/%d/ns/mnt", (int)child);
-  int cwd = open(cwd_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
-  int ns = open(ns_path, O_RDONLY | O_CLOEXEC);
-  if (cwd < 0 || ns < 0 || setns(ns, CLONE_NEWNS) < 0 || fchdir(cwd) < 0) _exit(1);
+  int fds[2];
+  if (await_pivot(sock, fds) < 0 || setns(fds[0], CLONE_NEWNS) < 0 || fchdir(fds[1]) < 0) _exit(1);
   _exit(umount2(".", MNT_DETACH) < 0);
 }
 
@@ -130,11 +130,9 @@ void mc_old_root_reap(int block) {
   helper_pid = -1;
 }
 
-void mc_old_root_tell_helper(pid_t child) {
+void mc_old_root_leave_to_child(void) {
   if (pair[0] < 0) return;
-  struct child_message m = {.tag = 'P', .pid = child};
-  /* A helper that never hears of the child ends, and the child then detaches the old root itself. */
-  if (send(pair[0], &m, sizeof(m), MSG_NOSIGNAL) != (ssize_t)sizeof(m)) kill(helper_pid, SIGKILL);
+  /* The child's copy is the helper's only peer now: a child that ends before its word ends the helper. */
   close(pair[0]);
   pair[0] = -1;
 }
@@ -155,6 +153,8 @@ struct old_root_mnt_id_req {
 static uint64_t old_root_id;        /* the old root's mount id (mountinfo's first field); 0 when unknown */
 static uint64_t old_root_unique_id; /* its unique id, for statmount; 0 when unknown or statmount is missing */
 static int mountinfo_fd = -1;
+/* The child's mount namespace, opened before pivot_root (which does not change it), for the helper. */
+static int mnt_ns_fd = -1;
 
 static uint64_t root_mount_id(unsigned int mask) {
   struct statx stx;
@@ -163,6 +163,7 @@ static uint64_t root_mount_id(unsigned int mask) {
 }
 
 void mc_old_root_note(int without_statmount) {
+  if (pair[0] >= 0) mnt_ns_fd = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
   old_root_id = root_mount_id(STATX_MNT_ID);
   old_root_unique_id = without_statmount ? 0 : root_mount_id(STATX_MNT_ID_UNIQUE);
 }
@@ -178,10 +179,28 @@ static void end_hand_over(void) {
   pair[0] = -1;
 }
 
-void mc_old_root_hand_over(void) {
+/* The 'p' word, with the fds the helper needs: our mount namespace and our new root. */
+static int tell_pivoted(int new_root_fd) {
+  union hand_over_fds control;
+  memset(&control, 0, sizeof(control));
+  struct iovec iov = {.iov_base = "p", .iov_len = 1};
+  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.space, .msg_controllen = sizeof(control.space)};
+  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(2 * sizeof(int));
+  int fds[2] = {mnt_ns_fd, new_root_fd};
+  memcpy(CMSG_DATA(c), fds, sizeof(fds));
+  return sendmsg(pair[0], &msg, MSG_NOSIGNAL) == 1;
+}
+
+void mc_old_root_hand_over(int new_root_fd) {
   /* Opened before the helper can act: the poll reports every change of the mounts after the open. */
-  if (old_root_id && pair[0] >= 0) mountinfo_fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
-  if (mountinfo_fd >= 0 && send(pair[0], "p", 1, MSG_NOSIGNAL) == 1) return;
+  if (old_root_id && pair[0] >= 0 && mnt_ns_fd >= 0) mountinfo_fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
+  int told = mountinfo_fd >= 0 && tell_pivoted(new_root_fd);
+  if (mnt_ns_fd >= 0) close(mnt_ns_fd);
+  mnt_ns_fd = -1;
+  if (told) return;
   end_hand_over();
   detach_self();
 }

@@ -11,8 +11,8 @@
 /* Spare shim, before its spec: forks the helper, and keeps the end of the socket the child will inherit. */
 void mc_old_root_prefork(void);
 
-/* Shim, after the clone: tells the helper the child's pid (without a helper, the child detaches the old root itself). */
-void mc_old_root_tell_helper(pid_t child);
+/* Shim, after the clone: closes its end of the helper's socket, which the child has (the child tells the helper itself). */
+void mc_old_root_leave_to_child(void);
 
 /* Shim: a pidfd readable once the helper has ended (-1 without a helper), for the monitor's poll. */
 int mc_old_root_helper_fd(void);
@@ -26,8 +26,8 @@ void mc_old_root_reap(int block);
  */
 void mc_old_root_note(int without_statmount);
 
-/* Child, right after pivot_root(".", "."), cwd the new root: asks the helper to detach the old root (or detaches it). */
-void mc_old_root_hand_over(void);
+/* Child, right after pivot_root(".", "."), cwd the new root (`new_root_fd`): asks the helper to detach the old root, handing it our mount namespace and new root (or detaches it). */
+void mc_old_root_hand_over(int new_root_fd);
 
 /* Child, with its cwd still the root and its capabilities: returns once the old root is gone from its mount namespace. Fails via mc_fail. */
 void mc_old_root_await(void);

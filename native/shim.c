@@ -291,7 +291,7 @@ static int run(struct mc_spec *spec, pid_t owner) {
     if (spec->loopback_up) mc_loopback_up();
     finish_child(spec, report[1]);
   }
-  mc_old_root_tell_helper(pid);
+  mc_old_root_leave_to_child();
   if (nested) mc_map_nested(pid, spec, gate);
   /*
    * While the child sets itself up: what the monitor needs (the watcher thread, the mount

@@ -155,11 +155,10 @@ test('a container removed while another process is starting it: the start fails 
 
 test('a container removed once its program runs but before the start took note: ENOCONTAINER, and the program does not run on', async () => {
   // chaos.js: 'ESYSCALL run: open .../state.json failed: ENOENT', the state written into a directory a
-  // remove() elsewhere had just taken, and the program went on running. strace holds the shim's second
-  // sendto, its "S <pid>" (the program has exec'd), for 2 s: its first tells the old root's helper the
-  // child's pid (native/old-root.c).
+  // remove() elsewhere had just taken, and the program went on running. strace holds the shim's first
+  // sendto, its "S <pid>" (the program has exec'd), for 2 s.
   const c = await Container.create('host', ['sleep', '60'], { runtime, network: 'none', name: 'removed-at-report' })
-  const held = await heldStart('removed-at-report', 'sendto', 2000, false, 2)
+  const held = await heldStart('removed-at-report', 'sendto', 2000, false)
   try {
     const [program] = await until(() => childProcesses(held.spare).find(([, comm]) => comm === 'sleep'))
     await c.remove({ force: true })
