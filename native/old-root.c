@@ -43,6 +43,8 @@
 /* [0]: the shim's end, which the child inherits; [1]: the helper's. -1 when there is no helper. */
 static int pair[2] = {-1, -1};
 static pid_t helper_pid = -1;
+/* The shim that forked it: the only process that may end and reap it (the child inherits these statics). */
+static pid_t helper_parent = -1;
 /* The shim's pidfd of the helper, until it is reaped (mc_old_root_reap): -1 when there is none. */
 static int helper_fd = -1;
 
@@ -106,6 +108,7 @@ void mc_old_root_prefork(void) {
     return;
   }
   /* A raw fork: no atfork handlers in a copy of a threaded process. */
+  helper_parent = getpid();
   helper_pid = (pid_t)syscall(SYS_clone, SIGCHLD, NULL, NULL, NULL, 0);
   if (helper_pid == 0) helper(pair[1]);
   if (helper_pid < 0) {
@@ -128,6 +131,13 @@ void mc_old_root_reap(int block) {
   if (helper_fd >= 0) close(helper_fd);
   helper_fd = -1;
   helper_pid = -1;
+}
+
+void mc_old_root_end(void) {
+  if (helper_pid <= 0 || getpid() != helper_parent) return;
+  /* Our child, not yet reaped: its pid cannot name another process. */
+  kill(helper_pid, SIGKILL);
+  mc_old_root_reap(1);
 }
 
 void mc_old_root_leave_to_child(void) {

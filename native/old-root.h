@@ -17,6 +17,9 @@ void mc_old_root_leave_to_child(void);
 /* Shim: a pidfd readable once the helper has ended (-1 without a helper), for the monitor's poll. */
 int mc_old_root_helper_fd(void);
 
+/* Shim, as it exits through a failure (an end of its spec's socket included): kills and reaps the helper, which would be an orphan, and this machine's init may reap none. */
+void mc_old_root_end(void);
+
 /* Shim: reaps the helper (it would stay a zombie of ours for the container's life); `block`: wait for its end. */
 void mc_old_root_reap(int block);
 

@@ -82,6 +82,12 @@ static void say_failure(const struct mc_failure *f) {
   say("E %s\t%d\t%s\n", f->step, f->err, detail);
 }
 
+/* The shim's own failures: said to Node, and the old root's helper ended with us, not left an orphan. */
+static void fail_shim(const struct mc_failure *f) {
+  say_failure(f);
+  mc_old_root_end();
+}
+
 /*
  * "<code> <signal> <realtime ms>" (FinishedAt), then the steps of the end in
  * CLOCK_MONOTONIC ns, 0 for a step that did not happen: the owner's death
@@ -383,7 +389,7 @@ int main(int argc, char **argv) {
   /* Returns in each shim it forks, which goes on as `mc-shim run|exec <owner>` would. */
   if (!strcmp(mode, "zygote") && argc > 3) mode = mc_zygote(owner, argv, CONTROL_FD);
   /* Until a child exists, failures are said to Node directly. */
-  mc_report_to(say_failure, 1);
+  mc_report_to(fail_shim, 1);
   /* Off the start's path: a spare shim waits here in Node's pool until a start sends its spec. */
   if (!strcmp(mode, "run") && owner) {
     mc_owner_prepare(owner);

@@ -117,6 +117,16 @@ export class Shim {
     signalQuietly(this.shimPid, 'SIGKILL')
   }
 
+  /**
+   * Ends a spare shim, one that has no spec yet: closing our side of its socket, it reads the end of
+   * the spec and exits through its failure path, which ends and reaps its old root's helper (killed,
+   * it would leave the helper an orphan, which an init that reaps none keeps as a zombie).
+   * `closed` resolves once it is gone.
+   */
+  dismiss(): void {
+    if (!this.socket.destroyed) this.socket.end()
+  }
+
   /** Sends the encoded spec; the shim starts working when it has read it. `hiddenEnv`: env entries whose values the debug output must not show (secrets). */
   send(spec: Buffer, hiddenEnv: readonly string[] = []): this {
     if (debug.enabled) debug('shim %d spec: %s', this.shimPid, specDebugText(spec, hiddenEnv))
@@ -256,7 +266,7 @@ export async function drainShimPool(): Promise<void> {
   zygote = undefined
   await (await ending)?.stop()
   if (!spare) return
-  spare.kill()
+  spare.dismiss()
   await spare.hold(spare.closed)
 }
 
@@ -302,7 +312,7 @@ function refillPool(): void {
       if (spareWanted && !warm) warm = shim
       else {
         // Drained meanwhile (or a spare came first): this one is not wanted.
-        shim.kill()
+        shim.dismiss()
         await shim.hold(shim.closed)
       }
     },
