@@ -223,10 +223,8 @@ export class ContainerStore {
    * name was freed meanwhile (the caller claims it afresh); throws ENAMECONFLICT when another took it.
    */
   private takeOverStale(name: string, file: string, id: string): boolean {
-    return this.nameLock(() => {
-      const fd = this.openNameFile(file)
-      if (fd === undefined) return false
-      try {
+    return this.nameLock(() =>
+      this.withNameFile(file, false, (fd) => {
         // Its claimer is writing it (claimFresh) right now: alive, so the name is taken.
         if (!tryLockExclusive(fd)) throw new NameConflictError('container', name, this.nameOwner(file) ?? '')
         // Read again holding the file's flock: its claimer may have written its id since the check before.
@@ -238,21 +236,30 @@ export class ContainerStore {
         fs.writeFileSync(tmp, id)
         fs.renameSync(tmp, file)
         return true
-      } finally {
-        fs.closeSync(fd) // drops the flock, after the rename: a claimer that takes it next finds its file unlinked
-      }
-    })
+      }),
+    )
   }
 
-  /** An fd of a name's file (whose flock its claimer holds while writing it); undefined when the name is free. */
-  private openNameFile(file: string): number | undefined {
+  /**
+   * `use` of an fd of a name's file (whose flock its claimer holds while writing it), or `absent` when the
+   * name is free. The fd is closed after `use`, dropping a flock `use` took: after a rename, a claimer that
+   * takes it next finds its file unlinked.
+   */
+  private withNameFile<T>(file: string, absent: T, use: (fd: number) => T): T {
+    let fd: number
     try {
-      return fs.openSync(file, 'r')
+      fd = fs.openSync(file, 'r')
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return absent
       throw err
     }
+    try {
+      return use(fd)
+    } finally {
+      fs.closeSync(fd)
+    }
   }
+
 
   /**
    * Frees a name if `id` still owns it. `into`: the removed container's directory in `trash/`, where
