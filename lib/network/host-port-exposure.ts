@@ -47,6 +47,8 @@ export interface ExposurePlace {
 /** The exposure relays of one network service's containers, kept by this process (they end with it). */
 export class HostPortExposure {
   private readonly relays = new ContainerRelays()
+  /** Per container, its close under way. */
+  private readonly closing = new Map<string, Promise<void>>()
 
   constructor(private readonly place: ExposurePlace) {}
 
@@ -85,10 +87,21 @@ export class HostPortExposure {
   }
 
   /**
-   * Ends the container's relays and rules; idempotent. A container this process did not expose has
+   * Ends the container's relays and rules; idempotent, and a call while another is under way resolves
+   * with it (once the rules are gone). A container this process did not expose has
    * none here (another process's rules go with its garbage collection), so most exits cost nothing.
    */
-  async close(containerId: string): Promise<void> {
+  close(containerId: string): Promise<void> {
+    // A second close (remove() after the exit's release) finds the relays entry already taken: it
+    // waits for the close under way, so that it too resolves once the rules are gone.
+    const underWay = this.closing.get(containerId)
+    if (underWay) return underWay
+    const closing = this.closeOnce(containerId).finally(() => this.closing.delete(containerId))
+    this.closing.set(containerId, closing)
+    return closing
+  }
+
+  private async closeOnce(containerId: string): Promise<void> {
     // Every container's exit closes: only one this process exposed (its relays entry, even without a relay) has rules to remove.
     if (!(await this.relays.remove(containerId))) return
     await this.place.withFirewall((fw) => fw.removeExposures(containerId))

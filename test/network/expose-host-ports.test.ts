@@ -183,7 +183,9 @@ test("a container that did not ask costs its exit no firewall call (an exposure 
     const asking = await run('bb', ['true'], { runtime, exposeHostPorts: [port] })
     expect(await asking.wait()).toEqual({ exitCode: 0 })
     await asking.remove()
+    // remove() resolves once the rules are gone, though the exit's release (still reaping the relay) closed first.
     expect(removals).toHaveBeenCalledWith(asking.id)
+    expect(ruleset()).not.toContain(`exp:${asking.id}`)
   } finally {
     removals.mockRestore()
   }
