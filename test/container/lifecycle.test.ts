@@ -171,8 +171,11 @@ describe('withFilesystem', () => {
   test("reaches a running and a stopped container's files, mounting nothing on the host", async () => {
     const fs = await import('node:fs')
     const c = await run('host', ['sh', '-c', 'echo live > /tmp/state; sleep 30'], { runtime })
-    await sleep(100)
-    expect(await c.withFilesystem(async (root) => fs.readFileSync(`${root}/tmp/state`, 'utf8'))).toBe('live\n')
+    // Written once sh has run (100 ms was not always enough under qemu's emulation in the VM lane).
+    const written = () => c.withFilesystem(async (root) => (fs.existsSync(`${root}/tmp/state`) ? fs.readFileSync(`${root}/tmp/state`, 'utf8') : undefined))
+    let state = await written()
+    for (let i = 0; i < 100 && state !== 'live\n'; i++, await sleep(100)) state = await written()
+    expect(state).toBe('live\n')
     await c.stop({ timeout: 0 })
     const mountsBefore = fs.readFileSync('/proc/self/mountinfo', 'utf8')
     const seen = await c.withFilesystem(async (root) => {
