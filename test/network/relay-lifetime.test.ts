@@ -43,6 +43,8 @@ test("a SIGKILLed owner's container's [::] relay ends with the container", async
       const runtime = new Runtime({ root: ${JSON.stringify(runtime.root)}, subnetPool: [${JSON.stringify(net.cidr)}] })
       await run('host', ['sleep', '60'], { runtime, name: 'r7b-owned', network: 'bridge', ports: ['${hp}:80'] })
       console.log('up')
+      // Alive until killed: a process whose event loop empties exits, and its container (and relay) with it.
+      setInterval(() => {}, 1000)
     })().catch((e) => { console.error(e); process.exit(1) })`, { stdio: ['ignore', 'pipe', 'inherit'] })
   await new Promise<void>((resolve) => child.stdout!.on('data', (d) => String(d).includes('up') && resolve()))
   expect(v6Listeners(hp)).toEqual([`[::]:${hp}`])
