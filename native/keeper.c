@@ -69,8 +69,8 @@
  */
 #define _GNU_SOURCE
 #include "keeper.h"
+#include "tree-remove.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
@@ -275,39 +275,9 @@ static void chown_pass(const char *dir, const char *p, const char *end) {
   close(dirfd);
 }
 
-/* Removes everything in the directory `fd` (closed here), depth first, never following a symlink. */
-static int empty_dir(int fd) {
-  DIR *d = fdopendir(fd);
-  if (!d) {
-    close(fd);
-    return -1;
-  }
-  struct dirent *e;
-  int r = 0;
-  while (r == 0 && (e = readdir(d))) {
-    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-    if (unlinkat(fd, e->d_name, 0) == 0 || errno == ENOENT) continue;
-    if (errno != EISDIR) {
-      r = -1;
-      break;
-    }
-    int sub = openat(fd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (sub < 0 || empty_dir(sub) < 0 || unlinkat(fd, e->d_name, AT_REMOVEDIR) < 0) r = -1;
-  }
-  int saved = errno;
-  closedir(d);
-  errno = saved;
-  return r;
-}
-
 /* Removes `base` in the directory `parent` and everything below it, never following a symlink; answers. */
 static void remove_at(int parent, const char *base, const char *shown) {
-  int r = unlinkat(parent, base, 0);
-  if (r < 0 && errno == EISDIR) {
-    int fd = openat(parent, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    r = fd < 0 || empty_dir(fd) < 0 ? -1 : unlinkat(parent, base, AT_REMOVEDIR);
-  }
-  if (r < 0 && errno != ENOENT) return answer_errno(errno, "remove", shown);
+  if (mc_tree_remove_at(parent, base) < 0) return answer_errno(errno, "remove", shown);
   answer("OK");
 }
 

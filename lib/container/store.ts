@@ -34,6 +34,8 @@ import { boundedFileName } from '../util/file-name'
 import { markTopDirectory } from '../sys/file-flags'
 import { withFileLockSync } from '../util/file-lock-sync'
 import { tryLockExclusive } from '../sys/libc'
+import { backgroundAsyncCalls } from '../sys/koffi-async'
+import { removeTreeOffThread } from '../sys/removals'
 import type { ContainerRecord, ContainerState } from './types'
 
 /** `chattr +T` on `dir`, a hint: a filesystem or a caller that refuses it only gets a debug line. */
@@ -423,15 +425,15 @@ export class ContainerStore {
 }
 
 /**
- * Removes a trashed container dir on the threadpool (a few calls at a time:
- * it is a dozen entries, and the event loop's share is what a start next to
- * it pays); a writable layer deeper than PATH_MAX (which a walk by path
- * cannot reach) is removed by fd instead, and one holding files of a rootless
- * runtime's subordinate ids (which the user may not unlink) through its user
- * namespace.
+ * Removes a trashed container dir on the threadpool: in one native call from the main thread (the
+ * event loop's share, one callback where a walk costs one per entry, is what a start next to it
+ * pays), a few calls at a time from a worker_thread (which may not make background native calls:
+ * ../sys/koffi-async); a tree the walk cannot remove (deeper than PATH_MAX, or than the fds one per
+ * level allows) is removed by fd instead, and one holding files of a rootless runtime's subordinate
+ * ids (which the user may not unlink) through its user namespace.
  */
 async function removeInBackground(dir: string, ownership: TreeOwnership | undefined): Promise<void> {
-  await removeTreeConcurrently(dir).catch(() => {
+  await (backgroundAsyncCalls ? removeTreeOffThread(dir) : removeTreeConcurrently(dir)).catch(() => {
     try {
       if (ownership) ownership.removeTree(dir)
       else removeTreeAt(dir)

@@ -296,6 +296,15 @@ describe('rm: true removes the container as wait() answers, and its files after'
     fs.rmSync(host, { recursive: true })
   })
 
+  test('a writable layer nested deeper than PATH_MAX is deleted whole', async () => {
+    // Two chains of 200 16-character names, one moved into the other's deepest directory: 6,800 bytes
+    // of path, beyond the 4,096 a walk by path can name (and a shell's cd can reach).
+    const script = 'n=dddddddddddddddd; p=/deep; i=0; while [ $i -lt 200 ]; do p=$p/$n; i=$((i+1)); done; mkdir -p $p /deep2$p && touch $p/f /deep2$p/f && mv /deep2 $p/'
+    const c = await run('host', ['sh', '-c', script], { runtime, network: 'none', rm: true })
+    expect(await c.wait()).toEqual({ exitCode: 0 })
+    await until(() => (trashOf(runtime.root, c.id).length ? undefined : true))
+  })
+
   test('Runtime.close() waits for the files of rm: true containers that wait() answered before deleting', async () => {
     const rt = tempRuntime()
     await Image.fromHost({ runtime: rt })
