@@ -7,6 +7,8 @@
  */
 import * as fs from 'node:fs'
 import { InvalidArgumentError } from '../errors'
+import { backgroundAsyncCalls } from '../sys/koffi-async'
+import { rmdirEachOffThread } from '../sys/removals'
 import type { MountOp } from '../shim/spec'
 import type { DevicePolicy } from './device-rules'
 import type { LayoutName } from './layout'
@@ -148,11 +150,15 @@ export function removeDir(dir: string): boolean {
 }
 
 /**
- * {@link removeDir} of each of `dirs` on libuv's threadpool, all at once: true once every one is gone.
+ * {@link removeDir} of each of `dirs` on libuv's threadpool: true once every one is gone.
  * A v1 cgroup is a directory in each of eight hierarchies, each rmdir a wait for the kernel's cgroup
- * lock; on the event loop, a burst's exits made every start behind them wait for those.
+ * lock; on the event loop, a burst's exits made every start behind them wait for those. From the
+ * main thread all of them in one native call (one callback on the event loop, not eight, in the
+ * start that follows an exit: they take the same kernel lock in turn anyway); from a worker_thread,
+ * which may not make background native calls (../sys/koffi-async), one fs call each, all at once.
  */
 export async function removeDirsOffThread(dirs: readonly string[]): Promise<boolean> {
+  if (backgroundAsyncCalls) return rmdirEachOffThread(dirs)
   const removed = await Promise.all(
     dirs.map((dir) =>
       fs.promises.rmdir(dir).then(
