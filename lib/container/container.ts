@@ -286,7 +286,7 @@ export class Container implements AsyncDisposable {
         await shim.hold(shim.closed)
       }
       if (lastMount) clearVolatileMark(this.runtime, paths.work)
-      await releaseRun(this.runtime, this.id)
+      await releaseRun(this.runtime, this.id, record.hostConfig.networkMode)
       throw this.removedMeanwhile(err, 'while it was starting')
     }
     this.runtime.shims.set(this.id, shim)
@@ -574,7 +574,7 @@ export class Container implements AsyncDisposable {
       nameKept = err
     }
     // Idempotent; also covers failed starts and exits no process watched.
-    await releaseRun(this.runtime, this.id)
+    await releaseRun(this.runtime, this.id, record?.hostConfig.networkMode)
     this.runtime.networks.forget(this.id)
     if (opts.volumes) await removeAnonymousVolumes(mounts, this.runtime.volumes)
     if (nameKept) throw nameKept
@@ -810,7 +810,7 @@ export class Container implements AsyncDisposable {
   private onExit(exit: ExitStatus, pid: number, shim: Shim, record: ContainerRecord, startedAt: number): ExitStatus {
     this.saw(exit)
     if (record.hostConfig.autoRemove) this.autoRemove(record, shim)
-    else this.restarts.afterRun(settleExit(this.runtime, this.id, { ...exit, finishedAt: new Date().toISOString() }, pid), Date.now() - startedAt, record)
+    else this.restarts.afterRun(settleExit(this.runtime, this.id, { ...exit, finishedAt: new Date().toISOString() }, pid, record.hostConfig.networkMode), Date.now() - startedAt, record)
     stamp('node: exit settled')
     return exit
   }
@@ -827,7 +827,7 @@ export class Container implements AsyncDisposable {
     this.keptLog = keepLog(this.paths().log)
     this.runtime.containers.deleteUnattended(this.id, this.name, shim.closed)
     const { removals } = this.runtime.containers
-    void removals.track(releaseRun(this.runtime, this.id))
+    void removals.track(releaseRun(this.runtime, this.id, record.hostConfig.networkMode))
     void removals.track(shim.closed.then(() => removeAnonymousVolumes(record.mounts ?? [], this.runtime.volumes)).catch(() => {}))
   }
 

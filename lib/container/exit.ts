@@ -11,6 +11,7 @@
 import type { ExitStatus } from '../shim/shim'
 import type { ContainerContext } from './context'
 import { releaseContainerNetwork } from './networking'
+import { joinsNetworks } from '../network/network-mode'
 import type { ContainerState } from './types'
 
 /** The recorded end of a program: its exit status and when it ended (ISO 8601). */
@@ -23,10 +24,13 @@ export type RecordedExit = ExitStatus & { finishedAt: string }
  * The network's release is queued at once, so a network connect asked for
  * after this call (a run of the same name once wait() answered) comes after
  * it; the cgroup's removal (synchronous rmdirs, one per controller on v1)
- * waits a turn of the event loop, so that the exit is reported first.
+ * waits a turn of the event loop, so that the exit is reported first. `networkMode`, when the
+ * caller has the record: a container of a mode that joins no networks (none, host, container:) has
+ * nothing to release there, and skips the look (its endpoint's file, the networks' records and,
+ * once the runtime has a network, a dump of its nf_tables rules) on the way to wait()'s answer.
  */
-export async function releaseRun(ctx: ContainerContext, id: string): Promise<void> {
-  const network = releaseContainerNetwork(ctx, id)
+export async function releaseRun(ctx: ContainerContext, id: string, networkMode?: string): Promise<void> {
+  const network = networkMode === undefined || joinsNetworks(networkMode) ? releaseContainerNetwork(ctx, id) : undefined
   await new Promise(setImmediate)
   try {
     await ctx.cgroups.release(id)
@@ -63,9 +67,9 @@ export function runReleased(ctx: ContainerContext, id: string): Promise<void> {
  * ({@link releaseRun}, unawaited: {@link runReleased} waits for it). Only a state still "running" (with `pid`
  * when given: that run, not a later one) changes; the state as it now is is
  * returned. The OOM counter is read before the cgroup goes: the kernel's
- * word, not a guess from exit code 137.
+ * word, not a guess from exit code 137. `networkMode` as {@link releaseRun}'s.
  */
-export function settleExit(ctx: ContainerContext, id: string, exit: RecordedExit, pid?: number): ContainerState {
+export function settleExit(ctx: ContainerContext, id: string, exit: RecordedExit, pid?: number, networkMode?: string): ContainerState {
   const state = ctx.containers.readState(id)
   if (state.status !== 'running' || (pid !== undefined && state.pid !== pid)) return state
   const exited: ContainerState = {
@@ -83,7 +87,7 @@ export function settleExit(ctx: ContainerContext, id: string, exit: RecordedExit
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
   }
   // Not awaited (the exit is reported first): stop() waits for it (runReleased), Runtime.close() for all.
-  const release = releaseRun(ctx, id)
+  const release = releaseRun(ctx, id, networkMode)
   trackRelease(ctx, id, release)
   void ctx.containers.removals.track(release)
   return exited

@@ -16,6 +16,7 @@ import { closeQuietly } from '../sys/libc'
 import { openNetns } from '../sys/netns'
 import type { NetworkService } from './service'
 import type { AttachOptions, CreateNetworkOptions, EndpointSettings, NetworkInfo } from './types'
+import { joinsNetworks } from './network-mode'
 import { pruneFilter, type PruneFilters } from '../util/prune-filter'
 
 /** Something naming a container: a handle with an `id`, or a name / id / id prefix. */
@@ -143,7 +144,7 @@ export class Network {
 
   private async connectAtStart(id: string, opts: AttachOptions): Promise<void> {
     const mode = this.runtime.containers.read(id)?.hostConfig.networkMode ?? 'none'
-    if (mode === 'none' || mode === 'host' || mode.startsWith('container:'))
+    if (!joinsNetworks(mode))
       throw new InvalidArgumentError(`container ${id.slice(0, 12)} has network mode ${mode}, so it cannot join network ${this.name}; create it on a bridge or user network`)
     await this.runtime.networks.attachAtStart(id, this.id, opts)
   }
