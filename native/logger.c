@@ -174,10 +174,8 @@ static int pump(struct mc_log *log, struct mc_log_stream *s) {
   return 1;
 }
 
-static void finish_stream(struct mc_log *log, struct mc_log_stream *s) {
-  fcntl(s->fd, F_SETFL, fcntl(s->fd, F_GETFL) | O_NONBLOCK);
-  while (pump(log, s)) {
-  }
+/* A stream at its end: its unfinished last line recorded, its pipe closed. */
+static void end_stream(struct mc_log *log, struct mc_log_stream *s) {
   if (s->len) {
     stamp(log);
     record(log, s->name, s->line, s->len);
@@ -187,6 +185,14 @@ static void finish_stream(struct mc_log *log, struct mc_log_stream *s) {
   s->fd = -1;
 }
 
+/* At the program's exit: what the pipe still holds, read without blocking, then its end. */
+static void finish_stream(struct mc_log *log, struct mc_log_stream *s) {
+  fcntl(s->fd, F_SETFL, fcntl(s->fd, F_GETFL) | O_NONBLOCK);
+  while (pump(log, s)) {
+  }
+  end_stream(log, s);
+}
+
 void mc_log_fds(const struct mc_log *log, struct pollfd fds[2]) {
   for (int i = 0; i < 2; i++) fds[i] = (struct pollfd){.fd = log->streams[i].fd, .events = POLLIN};
 }
@@ -194,7 +200,12 @@ void mc_log_fds(const struct mc_log *log, struct pollfd fds[2]) {
 void mc_log_events(struct mc_log *log, struct pollfd fds[2]) {
   for (int i = 0; i < 2; i++) {
     if (!fds[i].revents) continue;
-    if (!pump(log, &log->streams[i])) fds[i].fd = -1; /* EOF: the program closed it; its exit ends the wait */
+    /* EOF: the program closed it; its exit ends the wait. Ended now, so that the exit's finish (on the
+       way to its report) has no pipe to drain again. */
+    if (!pump(log, &log->streams[i])) {
+      end_stream(log, &log->streams[i]);
+      fds[i].fd = -1;
+    }
     flush(log);
   }
 }

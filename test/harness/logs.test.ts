@@ -152,6 +152,15 @@ test('nothing is lost at exit: every line is in the log when wait() resolves', a
   expect(await text(d.logs())).toBe('tab\there \x1b[1mbold\x1b[0m "q" back\\slash é\n')
 })
 
+test('an unfinished last line is in the log as soon as the program closes that stream, while it runs on', async () => {
+  await using c = await run('bb', ['sh', '-c', 'printf "out, no newline"; printf "err, no newline" >&2; exec >&- 2>&-; sleep 600'], { runtime, network: 'none' })
+  // Nothing signals the close to us but the records: read until both are there (the program runs for 10 minutes).
+  let seen: string[][] = []
+  for (let i = 0; i < 250 && seen.length < 2; i++, await sleep(20)) seen = (await entries(c)).map((e) => [e.stream, e.log])
+  expect(seen.sort()).toEqual([['stderr', 'err, no newline'], ['stdout', 'out, no newline']])
+  expect((await c.inspect()).state.running).toBe(true)
+})
+
 test('a log survives its container being found again from another handle and the output of a detached container keeps flowing', async () => {
   await using c = await run('bb', ['sh', '-c', 'echo one; sleep 0.2; echo two'], { runtime, network: 'none', detach: true, name: 'logs-detached' })
   const again = await Container.get('logs-detached', { runtime })
