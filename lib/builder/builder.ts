@@ -19,6 +19,7 @@ import { KeyedLock } from '../util/keyed-lock'
 import { PendingWork } from '../util/pending-work'
 import { optionsObject } from '../util/options-object'
 import { stableHash } from '../util/stable-hash'
+import { stamp } from '../util/start-trace'
 import { BuildCache, type CachedLayer } from './cache'
 import { BuildContext, type Source } from './context'
 import { copyLayerTar, copyLayerWriter, mkdirLayerTar } from './copy-layer'
@@ -56,14 +57,18 @@ export async function buildImage(context: string, options: BuildOptions = {}): P
   const ctx = BuildContext.open(context, file)
   const cleanups = new PendingWork()
   try {
+    stamp('build: started')
     const state = await new Builder(rt, df, plan, ctx, opts, cleanups).stage(target)
+    stamp('build: stages built')
     const config = { ...state.config, ...(opts.labels ? { labels: { ...state.config.labels, ...opts.labels } } : {}) }
     const created = opts.sourceDateEpoch === undefined ? undefined : new Date(opts.sourceDateEpoch * 1000).toISOString()
     const stored = rt.images.putImage(state.layers, config, { refs, hostBinds: state.hostBinds, history: state.history, ...(created ? { created } : {}) })
+    stamp('build: image stored')
     return await Image.get(stored.id, { runtime: rt })
   } finally {
     ctx.close()
     await cleanups.settled() // the RUN containers removed in the background: a build leaves none once it returns or throws
+    stamp('build: cleanups settled')
   }
 }
 
@@ -247,7 +252,9 @@ class Builder {
   /** Makes a step's layer and records it (with the time it was made) in the cache. */
   private async made(key: string, make: () => Promise<string>): Promise<CachedLayer> {
     const layer = { diffId: await make(), created: this.now().toISOString() }
+    stamp('build: layer made')
     this.cache.put(key, layer)
+    stamp('build: layer cached')
     this.madeKeys.add(key)
     return layer
   }

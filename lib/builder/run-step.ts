@@ -21,6 +21,7 @@ import { clampMtimes, upperAsUnpackedLayer } from '../files/upper-as-layer'
 import type { NetworkMode } from '../container/types'
 import type { MountOption } from '../storage/mount-types'
 import type { PendingWork } from '../util/pending-work'
+import { stamp } from '../util/start-trace'
 import { withThrowawayContainer, type StageImage } from './throwaway-container'
 
 /**
@@ -63,11 +64,15 @@ export async function runStep(rt: ContainerContext, input: RunStepInput): Promis
   // No HEALTHCHECK: BuildKit runs none in a RUN, and a check's writes would land in the step's layer.
   const { volumes: _volumes, healthcheck: _healthcheck, ...config } = input.image.config
   const options = { env: input.env, user: config.user || undefined, workdir: config.workdir || undefined, network: input.network, mounts: input.mounts, signal: input.signal }
+  stamp('build: RUN step')
   return withThrowawayContainer(rt, { ...input.image, config }, input.cmd, options, async (container) => {
+    stamp('build: container created')
     await startWithExtras(container, { processEnv: input.processEnv, lastMount: true }, input.signal)
     input.onStarted?.()
     const exit = await exitUnlessAborted(container, input.signal, 'Image.build()')
+    stamp('build: exit seen')
     const output = await linesOf(container)
+    stamp('build: output read')
     output.forEach(input.onLine)
     if (exit.exitCode !== 0) {
       const { stage, line, instruction } = input.where
@@ -77,7 +82,10 @@ export async function runStep(rt: ContainerContext, input: RunStepInput): Promis
     // Rootless, a directory of the upper dir copied up from the image belongs to a subordinate id: the keeper removes there.
     const remove = (p: string) => (rt.userIds ? rt.userIds.removeTree(p) : removeTreeAt(p))
     for (const t of input.addedTargets ?? []) removeMountPoint(upper, t, remove)
-    return storeLayer(rt, upper, input.clampMtimesTo)
+    stamp('build: mount points removed')
+    const diffId = await storeLayer(rt, upper, input.clampMtimesTo)
+    stamp('build: layer stored')
+    return diffId
   }, input.cleanups)
 }
 

@@ -13,6 +13,7 @@ import type { RunOptions } from '../container/types'
 import type { HostBind, ImageConfig } from '../image/store'
 import { debug } from '../util/debug'
 import type { PendingWork } from '../util/pending-work'
+import { stamp } from '../util/start-trace'
 import { ownerIsDead, processOwnedName } from '../util/process-owned-names'
 
 /**
@@ -38,6 +39,7 @@ export interface StageImage {
 export async function withThrowawayContainer<T>(rt: ContainerContext, image: StageImage, cmd: string[], options: Omit<RunOptions, 'entrypoint'>, use: (c: Container) => Promise<T>, later?: PendingWork): Promise<T> {
   const labels = { ...image.config.labels, [ownerLabel]: `${processOwnedName('')}-${randomBytes(8).toString('hex')}` }
   const temp = rt.images.putImage(image.layers, { ...image.config, labels }, { hostBinds: image.hostBinds })
+  stamp('build: throwaway image put')
   let container: Container | undefined
   try {
     container = await Container.create(temp.id, cmd, { ...options, runtime: rt, entrypoint: [] })
@@ -46,6 +48,7 @@ export async function withThrowawayContainer<T>(rt: ContainerContext, image: Sta
     // Side by side: nothing reads the image once its container no longer starts (a removal does not), and
     // the record's and blob's unlinks then go on while the removal waits for the container's namespace to go.
     const removal = Promise.all([container?.remove({ force: true }).catch(() => {}), rt.images.forgetUnnamed(temp.id)])
+    removal.then(() => stamp('build: throwaway removed'), () => {})
     if (later) later.track(removal.catch(() => {})) // nobody would see the error of a throwaway's removal: the build has moved on
     else await removal
   }
