@@ -284,6 +284,37 @@ export function unlockFile(fd: number): void {
   checkErrno(c.flock(fd, LOCK_UN), 'flock')
 }
 
+/** struct flock of fcntl(2) (x86-64 and arm64 lay it out alike). */
+const Flock = koffi.struct({ l_type: 'short', l_whence: 'short', l_start: 'int64', l_len: 'int64', l_pid: 'int' })
+const F_OFD_SETLK = 37
+const F_WRLCK = 1
+const F_UNLCK = 2
+let fcntlFlock: NativeFunction | undefined
+
+/** fcntl(fd, F_OFD_SETLK) of the one byte at `offset` (SEEK_SET), `type` F_WRLCK or F_UNLCK. */
+function ofdSetLock(fd: number, type: number, offset: number): number {
+  fcntlFlock ??= libc.func('fcntl', 'int', ['int', 'int', koffi.pointer(Flock)])
+  return fcntlFlock(fd, F_OFD_SETLK, { l_type: type, l_whence: 0, l_start: offset, l_len: 1, l_pid: 0 }) as number
+}
+
+/**
+ * An open file description lock (fcntl F_OFD_SETLK, Linux 3.15+) on the byte at `offset` of `fd`'s
+ * file, exclusive, without blocking: true when taken, false when another open file holds it. Unlike
+ * flock, one file carries a lock per byte, so many keys need no file each; unlike POSIX record locks,
+ * two opens in one process exclude each other. The kernel drops it when the open file's last fd closes.
+ */
+export function tryLockByte(fd: number, offset: number): boolean {
+  if (ofdSetLock(fd, F_WRLCK, offset) === 0) return true
+  const errno = errnoName(koffi.errno())
+  if (errno === 'EWOULDBLOCK' || errno === 'EAGAIN' || errno === 'EACCES') return false
+  throw new SyscallError('fcntl', errno)
+}
+
+/** Releases {@link tryLockByte}'s lock. */
+export function unlockByte(fd: number, offset: number): void {
+  checkErrno(ofdSetLock(fd, F_UNLCK, offset), 'fcntl')
+}
+
 /**
  * open(2) of `file` (relative to the cwd), close-on-exec; returns the new fd. Every fd lib/ closes with
  * {@link closeQuietly} or hands to native code is opened here, never with fs.open*: in a worker_thread Node

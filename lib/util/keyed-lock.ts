@@ -1,20 +1,25 @@
 /**
  * One lock per key (a digest), held across processes that share a runtime
  * root: an in-process queue so callers of one process wait on a promise, and
- * an flock(2) on `<dir>/<key>` so other processes wait too. The kernel drops
- * the flock when its holder dies, so a killed unpack never wedges the next.
- * A lock file made here is removed once released, in the background, unless
- * held again by then (a build took one per step and per layer, and kept them
- * all); a killed holder's stays until that key is next locked.
+ * a lock the kernel keeps so other processes wait too: by default an open
+ * file description lock on one byte of `<dir>/.keyed-locks` (the key's hash
+ * picks the byte), so a lock makes and deletes no file (a build took one per
+ * step and per layer, and each file's creation and deletion cost more than
+ * the rest of the lock on a busy ext4); with `existing`, an flock(2) of
+ * `<dir>/<key>`. The kernel drops either when its holder dies, so a killed
+ * unpack never wedges the next.
  *
  * @module
  */
+import { createHash } from 'node:crypto'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { boundedFileName } from './file-name'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { tryLockExclusive, unlockFile } from '../sys/libc'
-import { PendingWork } from './pending-work'
+import { tryLockByte, tryLockExclusive, unlockByte, unlockFile } from '../sys/libc'
+
+/** The file whose bytes are the keys' locks (no key's file name starts with a dot: keys are digests and names). */
+const sharedFile = '.keyed-locks'
 
 /** Longest pause between two attempts at a lock another process holds. */
 const maxBackoffMs = 50
@@ -25,8 +30,8 @@ export class KeyedLock {
 
   /**
    * @param dir - where the lock files are
-   * @param opts - `existing`: each key names a file or directory that exists already (locked read-only, never
-   *   created: a key whose file is gone fails ENOENT); by default each key's lock file is made when first needed
+   * @param opts - `existing`: each key names a file or directory that exists already (flock'd read-only, never
+   *   created: a key whose file is gone fails ENOENT); by default a byte of the directory's shared lock file
    */
   constructor(
     private readonly dir: string,
@@ -56,74 +61,44 @@ export class KeyedLock {
     })
   }
 
-  /** Resolves once the lock files released so far were removed (or found held again: their next holder removes them). */
-  settled(): Promise<void> {
-    return this.removals.settled()
-  }
-
-  /** Removals of released lock files, in the background. */
-  private readonly removals = new PendingWork()
-
   private async holdingFile<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const file = path.join(this.dir, boundedFileName(key))
-    const fd = await this.lockedFd(file)
+    if (this.opts.existing) return this.holdingExisting(key, fn)
+    const fd = fs.openSync(path.join(this.dir, sharedFile), fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600)
+    const byte = byteOf(key)
     try {
-      return await fn()
-    } finally {
-      unlockFile(fd)
-      fs.closeSync(fd)
-      // Removed after the unlock, not before it: the holder's caller does not wait for the unlink (1 ms or more on a
-      // loaded disk, per step and per layer of a build), and lockedFd's inode check makes a later removal as safe.
-      if (!this.opts.existing) void this.removals.track(removeUnheld(file))
-    }
-  }
-
-  /**
-   * An fd of `file` holding its flock. A made lock file is removed once released (removeUnheld), so a lock
-   * won on an inode no longer at `file` is no lock at all: then it starts over (a new file).
-   */
-  private async lockedFd(file: string): Promise<number> {
-    const flags = this.opts.existing ? fs.constants.O_RDONLY : fs.constants.O_RDWR | fs.constants.O_CREAT
-    for (;;) {
-      const fd = fs.openSync(file, flags, 0o600)
-      let held: boolean
+      await untilTaken(() => tryLockByte(fd, byte))
       try {
-        for (let wait = 1; !tryLockExclusive(fd); wait = Math.min(wait * 2, maxBackoffMs)) await sleep(wait)
-        held = this.opts.existing || sameInode(fd, file)
-      } catch (err) {
-        fs.closeSync(fd) // a lock that cannot be checked is dropped, not kept blocking the key
-        throw err
+        return await fn()
+      } finally {
+        unlockByte(fd, byte)
       }
-      if (held) return fd
-      fs.closeSync(fd) // closing drops the flock
+    } finally {
+      fs.closeSync(fd) // drops the lock too, had the unlock failed
+    }
+  }
+
+  /** `fn` holding the flock of the existing `<dir>/<key>` (a key whose file is gone fails ENOENT). */
+  private async holdingExisting<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const fd = fs.openSync(path.join(this.dir, boundedFileName(key)), fs.constants.O_RDONLY)
+    try {
+      await untilTaken(() => tryLockExclusive(fd))
+      try {
+        return await fn()
+      } finally {
+        unlockFile(fd)
+      }
+    } finally {
+      fs.closeSync(fd)
     }
   }
 }
 
-/**
- * Removes the lock file `file` unless someone holds it (then its holder removes it when done): locked first, so
- * a process that opened it meanwhile and wins its flock next finds the inode unlinked, and starts over. Never throws.
- */
-async function removeUnheld(file: string): Promise<void> {
-  await new Promise(setImmediate) // after the releasing caller's turn
-  let fd: number
-  try {
-    fd = fs.openSync(file, fs.constants.O_RDWR)
-  } catch {
-    return // removed already (by another process's removal), or the root is gone
-  }
-  try {
-    if (tryLockExclusive(fd) && sameInode(fd, file)) await fs.promises.rm(file, { force: true })
-  } catch {
-    /* left for the key's next holder */
-  } finally {
-    fs.closeSync(fd) // drops the flock, after the unlink
-  }
+/** Retries `tryLock` (another process holds the lock) with a backoff until it succeeds. */
+async function untilTaken(tryLock: () => boolean): Promise<void> {
+  for (let wait = 1; !tryLock(); wait = Math.min(wait * 2, maxBackoffMs)) await sleep(wait)
 }
 
-/** Whether `file` is still the inode open as `fd` (not unlinked, nor replaced by a newer lock file). */
-function sameInode(fd: number, file: string): boolean {
-  const open = fs.fstatSync(fd)
-  const named = fs.statSync(file, { throwIfNoEntry: false })
-  return !!named && named.ino === open.ino && named.dev === open.dev
+/** The byte of the shared file that is `key`'s lock: 48 bits of its hash (a number exactly), so two keys held at once share one only by a 2^-48 chance, and then merely wait for each other. */
+function byteOf(key: string): number {
+  return parseInt(createHash('sha256').update(key).digest('hex').slice(0, 12), 16)
 }

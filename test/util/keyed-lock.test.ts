@@ -1,22 +1,23 @@
 /**
  * KeyedLock across lock holders that share only the directory (two instances
  * stand for two processes: each opens its own file description, so only the
- * flock keeps them apart): one key is held by one at a time, different keys
- * do not wait for each other, and no lock file is left once every holder is
- * done and its removal settled, including one whose waiter had the file
- * unlinked under it.
+ * kernel's lock keeps them apart; one test uses a real second process): one
+ * key is held by one at a time, different keys do not wait for each other, a
+ * lock makes no file of its own (one shared file carries every key's), and a
+ * killed holder's lock is free at once.
  */
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { KeyedLock } from '../../lib/util/keyed-lock'
+import { spawnNode } from '../tools/node-child'
 
 let dir: string
 beforeEach(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-keyed-lock-'))))
 afterEach(() => fs.rmSync(dir, { recursive: true, force: true }))
 
-test('holders of one key in separate instances run one at a time, and no lock file is left afterwards', async () => {
+test('holders of one key in separate instances run one at a time, and the only file left is the shared one', async () => {
   const holders = Array.from({ length: 4 }, () => new KeyedLock(dir))
   let inside = 0
   let most = 0
@@ -34,48 +35,73 @@ test('holders of one key in separate instances run one at a time, and no lock fi
     ),
   )
   expect({ most, ran: order.length }).toEqual({ most: 1, ran: 12 })
-  await Promise.all(holders.map((h) => h.settled()))
-  expect(fs.readdirSync(dir)).toEqual([])
-})
-
-test('a waiter whose lock file the holder removed starts over on a new file: never two holders at once', async () => {
-  const [a, b, c] = [new KeyedLock(dir), new KeyedLock(dir), new KeyedLock(dir)]
-  const release = await a.acquire('k')
-  // b opens the file a holds and waits on its flock; a unlinks it on release, so b's lock is on a dead inode.
-  let bInside = false
-  const bDone = b.with('k', async () => {
-    bInside = true
-    await sleep(50)
-    bInside = false
-  })
-  await sleep(20)
-  release()
-  // c comes once b holds the key, after the unlink, and makes a new file: it must still wait for b, which must have moved to that file.
-  while (!bInside) await sleep(1)
-  let overlapped = false
-  await c.with('k', async () => {
-    overlapped = bInside
-  })
-  await bDone
-  expect(overlapped).toBe(false)
-  await Promise.all([a, b, c].map((h) => h.settled()))
-  expect(fs.readdirSync(dir)).toEqual([])
+  await Promise.all(['b', 'c', 'd'].map((k) => holders[0].with(k, async () => {})))
+  expect(fs.readdirSync(dir)).toEqual(['.keyed-locks'])
 })
 
 test('different keys do not wait for each other', async () => {
   const [a, b] = [new KeyedLock(dir), new KeyedLock(dir)]
   const release = await a.acquire('one')
-  const t0 = Date.now()
-  await b.with('two', async () => {})
-  expect(Date.now() - t0).toBeLessThan(1000)
+  let ran = false
+  await b.with('two', async () => {
+    ran = true
+  })
+  expect(ran).toBe(true)
   release()
-  await sleep(0)
 })
 
-test('a lock file left by a killed holder is taken over, and removed by the next holder', async () => {
+test("another process's hold of a key keeps this one waiting until it lets go, and a killed holder's lock is free at once", async () => {
+  const child = spawnNode(
+    `const { KeyedLock } = lib('util/keyed-lock')
+    new KeyedLock(${JSON.stringify(dir)}).acquire('k').then(() => console.log('held'))
+    setInterval(() => {}, 1000)`,
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  )
+  try {
+    await new Promise<void>((resolve, reject) => {
+      child.stdout!.on('data', (d: Buffer) => d.toString().includes('held') && resolve())
+      child.once('exit', (code) => reject(new Error(`the holder exited (${code}) before it held the lock`)))
+    })
+    const lock = new KeyedLock(dir)
+    let got = false
+    const waiting = lock.with('k', async () => {
+      got = true
+    })
+    // Any other key is free meanwhile.
+    await lock.with('other', async () => {})
+    await sleep(200)
+    expect(got).toBe(false)
+    child.kill('SIGKILL')
+    await waiting
+    expect(got).toBe(true)
+  } finally {
+    child.kill('SIGKILL')
+  }
+})
+
+test('a lock file of one key left by an older version is left alone and does not hold its key', async () => {
   fs.writeFileSync(path.join(dir, 'k'), '')
   const lock = new KeyedLock(dir)
-  await lock.with('k', async () => {})
-  await lock.settled()
-  expect(fs.readdirSync(dir)).toEqual([])
+  let ran = false
+  await lock.with('k', async () => {
+    ran = true
+  })
+  expect(ran).toBe(true)
+})
+
+test('existing: the key names a file that exists (flock), which is kept; a missing one fails ENOENT', async () => {
+  fs.writeFileSync(path.join(dir, 'layer-a'), '')
+  const [a, b] = [new KeyedLock(dir, { existing: true }), new KeyedLock(dir, { existing: true })]
+  const release = await a.acquire('layer-a')
+  let got = false
+  const waiting = b.with('layer-a', async () => {
+    got = true
+  })
+  await sleep(100)
+  expect(got).toBe(false)
+  release()
+  await waiting
+  expect(got).toBe(true)
+  expect(fs.readdirSync(dir)).toEqual(['layer-a'])
+  await expect(b.with('gone', async () => {})).rejects.toMatchObject({ code: 'ENOENT' })
 })
