@@ -159,7 +159,7 @@ function packedAndWritten(items: TarItem[], diffDir: string): Readable {
 
 /** Writes each item into `diffDir` as the unpack of its tar entry would, then hands it to `then` with the file's bytes. */
 async function writtenInto(diffDir: string, items: TarItem[], then: (i: TarItem, body: Buffer | undefined) => Promise<void>): Promise<void> {
-  const applier = new LayerApplier(diffDir, { whiteouts: 'overlay' })
+  const applier = new LayerApplier(diffDir, { whiteouts: 'overlay', fresh: true }) // addWritten's empty diff dir
   try {
     for (const i of items) {
       const body = i.file && (await wholeFile(i.file.source, i.file.entry))

@@ -116,6 +116,17 @@ export async function applyLayer(dir: string, input: Readable | Buffer, opts: Ap
   }
 }
 
+/** {@link LayerApplier}'s options. */
+export interface LayerApplierOptions extends ApplyLayerOptions {
+  /**
+   * The directory is empty and only this applier writes it: a name it has not made does not exist, so
+   * an entry's name is not looked up first (a lookup waits for the directory's lock, which the
+   * threadpool's file creations in it hold). Off from the first symlink, whiteout or opaque marker on
+   * (through a symlink, or as a whiteout's device, a name is made that the applier did not record).
+   */
+  fresh?: boolean
+}
+
 /**
  * Applies a layer's entries one by one as {@link applyLayer} applies those of its tar, for a writer
  * that has them at hand (a COPY's files, whose tar goes to the blob meanwhile: nothing parses it back).
@@ -133,7 +144,11 @@ export class LayerApplier {
   /** The directories {@link add} made, in tree order. */
   private readonly dirs: [string, EntryHeader][] = []
 
-  constructor(dir: string, private readonly opts: ApplyLayerOptions = {}) {
+  /** See {@link LayerApplierOptions.fresh}; off for good once an entry could make a name reachable otherwise than by its own path. */
+  private readonly fresh: { still: boolean }
+
+  constructor(dir: string, private readonly opts: LayerApplierOptions = {}) {
+    this.fresh = { still: !!opts.fresh }
     this.dirfd = openHostDir(dir, O_PATH)
     this.parents = new PathChain(this.dirfd, { flags: O_PATH, resolve: IN_DIR, made: (rel) => this.created.add(rel) })
   }
@@ -150,7 +165,7 @@ export class LayerApplier {
 
   /** Applies one entry; a directory's metadata goes onto `dirs`, for whoever finishes the extraction. */
   apply(entry: TarEntry, dirs: [string, EntryHeader][]): Promise<void> {
-    return applyEntry(this.dirfd, entry, { mode: this.opts.whiteouts ?? 'delete', owners: this.opts.owners, writes: this.writes }, this.parents, this.created, dirs)
+    return applyEntry(this.dirfd, entry, { mode: this.opts.whiteouts ?? 'delete', owners: this.opts.owners, writes: this.writes, fresh: this.fresh }, this.parents, this.created, dirs)
   }
 
   /** Waits for the file writes in flight; throws the first failure. */
@@ -169,7 +184,7 @@ export class LayerApplier {
 async function applyEntry(
   dirfd: number,
   entry: TarEntry,
-  { mode, owners, writes }: { mode: NonNullable<ApplyLayerOptions['whiteouts']>; owners?: OwnerLedger; writes: PendingFileWrites },
+  { mode, owners, writes, fresh }: { mode: NonNullable<ApplyLayerOptions['whiteouts']>; owners?: OwnerLedger; writes: PendingFileWrites; fresh?: { still: boolean } },
   parents: PathChain,
   created: Set<string>,
   dirs: [string, EntryHeader][],
@@ -188,6 +203,7 @@ async function applyEntry(
   const deferred = deferrableFile(h) && !name.startsWith(WH) ? { writes, parent } : undefined
   if (!deferred || !writes.mayJoin(parent, name)) await writes.settle()
   const pfd = parents.open(parts.slice(0, -1))
+  if (fresh && (name === OPQ || name.startsWith(WH) || type === 'symlink')) fresh.still = false
   if (name === OPQ) {
     await drain()
     if (mode !== 'delete') {
@@ -219,9 +235,10 @@ async function applyEntry(
   }
   const device = type === 'character-device' || type === 'block-device'
   if (device ? !mayCreateDevices() : !writableEntryTypes.has(type)) return drain()
+  const absent = !!fresh?.still && !created.has(rel)
   created.add(rel)
   const meta = { uid: h.uid ?? 0, gid: h.gid ?? 0, mtime: h.mtime ?? new Date(), mode: (h.mode ?? 0o644) & 0o7777 }
-  await writeOver({ rootfd: dirfd, resolve: IN_DIR, pfd, name, label: 'layer entry', deferred }, entry, meta, rel, dirs)
+  await writeOver({ rootfd: dirfd, resolve: IN_DIR, pfd, name, label: 'layer entry', deferred, absent }, entry, meta, rel, dirs)
   // A hard link shares its target's inode, whose entry has the owner.
   if (type === 'link') owners?.forget(rel)
   else owners?.record(rel, { ...meta, caps: type === 'file' || type === 'contiguous-file' ? h.xattrs?.get('security.capability') : undefined })

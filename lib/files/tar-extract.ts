@@ -186,6 +186,8 @@ export interface EntryTarget {
   label: string
   /** Where a {@link deferrableFile} goes instead of being written here: writes on the threadpool into `pfd`, which is at `parent`. */
   deferred?: { writes: PendingFileWrites; parent: string }
+  /** The name is known not to exist (a fresh directory's, not made yet): {@link writeOver} does not look it up. */
+  absent?: boolean
 }
 
 /**
@@ -254,7 +256,7 @@ async function entryBytes(entry: TarEntry): Promise<Buffer> {
  * metadata deferred (the two merge).
  */
 export async function writeOver(t: EntryTarget, entry: TarEntry, meta: { uid: number; gid: number; mtime: Date; mode: number }, rel: string, dirs: [string, EntryHeader][]): Promise<void> {
-  const existing = lstatAt(t.pfd, t.name)
+  const existing = t.absent ? undefined : lstatAt(t.pfd, t.name)
   if (existing && entry.header.type === 'directory' && isDir(existing)) {
     dirs.push([rel, entry.header])
     for await (const _ of entry);
