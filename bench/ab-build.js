@@ -11,17 +11,9 @@
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
-const { summarize, fmt, row, now, busyboxRootfs } = require('./stats')
+const { summarize, fmt, row, now, busyboxRootfs, cpuMs, disposeAbBuilds } = require('./stats')
+const { writeContext } = require('./build')
 
-const dockerfile = `FROM bb:bench AS build
-COPY src/ /src/
-RUN cat /src/*.txt > /out.txt && wc -c /out.txt > /size.txt
-
-FROM bb:bench
-WORKDIR /app
-COPY --from=build /out.txt /size.txt ./
-CMD ["cat", "/app/out.txt"]
-`
 const which = process.env.AB_CASE ?? 'changed'
 
 async function load(dir, rootfs, work, i) {
@@ -35,9 +27,7 @@ async function load(dir, rootfs, work, i) {
   const runtime = new lib.Runtime({ root: fs.mkdtempSync(path.join(os.tmpdir(), 'mc-ab-build-root-')) })
   await lib.Image.import(rootfs, { runtime, ref: 'bb:bench', config: { cmd: ['/bin/sh'] } })
   const ctx = path.join(work, `ctx-${i}`)
-  fs.mkdirSync(path.join(ctx, 'src'), { recursive: true })
-  fs.writeFileSync(path.join(ctx, 'Dockerfile'), dockerfile)
-  for (let f = 0; f < 20; f++) fs.writeFileSync(path.join(ctx, 'src', `f${f}.txt`), `file ${f}\n`.repeat(100))
+  writeContext(ctx)
   return { dir, lib, trace, runtime, ctx, totals: [], cpus: [], instructions: new Map(), traces: [], round: 0 }
 }
 
@@ -59,12 +49,6 @@ async function sample(build) {
   if (t) build.traces.push(t)
 }
 
-/** CPU ms of this process (every thread) and of its reaped children so far (the shims and, through them, the RUN's programs). */
-function cpuMs() {
-  const f = fs.readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' ')
-  const self = process.cpuUsage()
-  return (self.user + self.system) / 1000 + (Number(f[13]) + Number(f[14])) * 10
-}
 
 /** p50 of each sample's time from `before` to `step`. */
 function stepP50(build, before, step) {
@@ -108,12 +92,7 @@ async function main() {
       s.forEach((step, i) => i && row(`    ${s[i - 1]} -> ${step}`, fmt(stepP50(build, s[i - 1], step))))
     }
   } finally {
-    for (const build of builds) {
-      for (const c of await build.lib.Container.list({ runtime: build.runtime, all: true })) await c.remove({ force: true }).catch(() => {})
-      await build.runtime.close()
-      fs.rmSync(build.runtime.root, { recursive: true, force: true })
-    }
-    fs.rmSync(work, { recursive: true, force: true })
+    await disposeAbBuilds(builds, work)
   }
 }
 

@@ -20,7 +20,7 @@
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
-const { summarize, fmt, row, now, busyboxRootfs } = require('./stats')
+const { summarize, fmt, row, now, busyboxRootfs, cpuMs, disposeAbBuilds } = require('./stats')
 
 /** One build: its library, a runtime of its own, and its trace hook when it has one. */
 async function load(dir, rootfs) {
@@ -59,12 +59,6 @@ function useCgroup2(dir, runtime, mount) {
 
 const atOnce = Number(process.env.AB_AT_ONCE ?? 0)
 
-/** CPU ms of this process (every thread) and of its reaped children so far (/proc/self/stat: 10 ms ticks). */
-function cpuMs() {
-  const f = fs.readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' ')
-  const self = process.cpuUsage()
-  return (self.user + self.system) / 1000 + (Number(f[13]) + Number(f[14])) * 10
-}
 
 /** AB_AT_ONCE's sample: `atOnce` runs at once, until every wait() resolved. */
 async function sampleAtOnce(build) {
@@ -164,12 +158,7 @@ async function main() {
       row(`  ${steps[i - 1]} -> ${step}`, fmt(da), fmt(db), da === undefined || db === undefined ? 'n/a' : fmt(db - da))
     })
   } finally {
-    for (const build of builds) {
-      for (const c of await build.lib.Container.list({ runtime: build.runtime, all: true })) await c.remove({ force: true }).catch(() => {})
-      await build.runtime.close()
-      fs.rmSync(build.runtime.root, { recursive: true, force: true })
-    }
-    fs.rmSync(work, { recursive: true, force: true })
+    await disposeAbBuilds(builds, work)
   }
 }
 

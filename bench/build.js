@@ -30,7 +30,11 @@ function writeContext(dir) {
   for (let i = 0; i < 20; i++) fs.writeFileSync(path.join(dir, 'src', `f${i}.txt`), `file ${i}\n`.repeat(100))
 }
 
-module.exports = async function buildBench(runtime) {
+module.exports = buildBench
+// ab-build.js builds the same project.
+module.exports.writeContext = writeContext
+
+async function buildBench(runtime) {
   require(path.join(repo, 'test', 'tools', 'ts-register.js'))
   const { startPrivateDocker, dockerImportBusybox } = require(path.join(repo, 'test', 'tools', 'docker-engine.ts'))
   const { dockerBuildWith } = require(path.join(repo, 'test', 'tools', 'docker-build.ts'))
