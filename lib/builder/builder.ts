@@ -27,7 +27,7 @@ import { isHeredocMarker, parseDockerfile, type Dockerfile, type Instruction } f
 import { heredocSource } from './heredoc-source'
 import { isExtractedArchive } from './archive-source'
 import { fetchUrlSource, isUrl, type UrlSource } from './url-source'
-import { rootlessLayerReadError, UnsupportedDockerfileFeatureError } from './errors'
+import { UnsupportedDockerfileFeatureError } from './errors'
 import { expandWord, expandWords } from './expand'
 import { LayerView } from './layer-lookup'
 import { runCommandOf, withScriptMount } from './run-command'
@@ -441,9 +441,7 @@ class Builder {
     const from = ins.flags.get('from')
     if (from === undefined || !paths.length) return use(paths.flatMap((p) => this.ctx.select(p)))
     const origin = await this.fromOrigin(from, ins)
-    return withSourcesFromLayers(this.rt, origin, paths, use).catch((err: unknown) => {
-      throw rootlessLayerReadError(!!this.rt.userIds, err, `COPY --from=${from}`)
-    })
+    return withSourcesFromLayers(this.rt, origin, paths, `COPY --from=${from}`, use)
   }
 
   /** The image a `from` names when no stage has that name; EDOCKERFILE when there is none either. */

@@ -26,17 +26,36 @@ export class BuildUnsupportedError extends MiniContainerError {
 }
 
 /**
- * What a rootless build's read of a stage's or image's files refused with EACCES or EPERM throws:
+ * What a rootless build's read of a stage's or image's layers refused with EACCES or EPERM throws:
  * the layers hold them with subordinate ids, which the runtime's keeper reads for COPY --from,
- * binds and cache seeds read from the layers; a refusal left (e.g. through the container of an
- * image that binds host paths, Image.fromHost()) is EUNSUPPORTED saying what to do. Anything else as it is.
+ * binds and cache seeds read from the layers; a refusal left is EUNSUPPORTED saying what to do.
+ * Anything else as it is.
  */
 export function rootlessLayerReadError(rootless: boolean, err: unknown, what: string): unknown {
-  const errno = errnoOf(err)
-  if (!rootless || (errno !== 'EACCES' && errno !== 'EPERM')) return err
-  return new BuildUnsupportedError(
-    what,
-    `a rootless build reads a stage's layers through the runtime's keeper, but this read of files only another id inside may read or search was refused (${(err as Error).message}); ` +
+  return refusedToRootless(rootless, err, what, (refusal) =>
+    `a rootless build reads a stage's layers through the runtime's keeper, but this read of files only another id inside may read or search was refused (${refusal}); ` +
       'make them readable to others in that stage (e.g. RUN chmod -R o+rX <dir>), or build with a root runtime',
   )
+}
+
+/**
+ * What a rootless build's read through the container of an image that binds host paths (`Image.fromHost()`) refused
+ * with EACCES or EPERM throws. The keeper reads what only another id inside may read or search; what it is refused
+ * too belongs to an id its user namespace does not map: a host file under a bound host path that your user may not
+ * read (as `/usr/share/polkit-1/rules.d`, 0700 of the host's polkitd). Only a root runtime reads those: EUNSUPPORTED
+ * saying so. Anything else as it is.
+ */
+export function rootlessHostReadError(rootless: boolean, err: unknown, what: string): unknown {
+  return refusedToRootless(rootless, err, what, (refusal) =>
+    `a rootless build reads an image that binds host paths (Image.fromHost()) through its container, whose files of other ids inside the runtime's keeper reads, but this read was refused to the keeper too (${refusal}): ` +
+      "it is a file of the host's own that your user may not read (the keeper's user namespace maps only your id and your subordinate ids, never the host's root or system users), which only a root runtime can read; " +
+      'copy only paths your user may read, or build with a root runtime',
+  )
+}
+
+/** A refusal (EACCES, EPERM) met by a rootless runtime as EUNSUPPORTED, `why` given the refusal's message; anything else as it is. */
+function refusedToRootless(rootless: boolean, err: unknown, what: string, why: (refusal: string) => string): unknown {
+  const errno = errnoOf(err)
+  if (!rootless || (errno !== 'EACCES' && errno !== 'EPERM')) return err
+  return new BuildUnsupportedError(what, why((err as Error).message))
 }

@@ -9,11 +9,12 @@
 import { createHash } from 'node:crypto'
 import type { ContainerContext } from '../container/context'
 import { DockerfileError } from '../errors'
-import { BuildContext, type Source, type SourceEntry } from './context'
+import type { Source, SourceEntry } from './context'
 import { rememberHash, rememberedHash } from './file-hash-memo'
 import type { LayerView } from './layer-lookup'
 import { fileChunks } from './source-bytes'
 import { withLayerSources } from './layer-sources'
+import { rootlessHostReadError, rootlessLayerReadError } from './errors'
 import { withThrowawayContainer, type StageImage } from './throwaway-container'
 
 /** The digest of the selected sources' content (files read in chunks, never whole). */
@@ -42,21 +43,26 @@ async function fileHash(s: Source, e: SourceEntry): Promise<string> {
 
 /**
  * Lends `use` the sources selected in the files of an image state (`COPY
- * --from`): read from its layers directly; when it binds host paths
+ * --from`, named `what` in errors): read from its layers directly; when it binds host paths
  * (an `Image.fromHost()` image), through a container that is never started
  * and holds its files readable until `use` settles (they are streamed, not held).
+ * That container's root is read as a view of one layer, with the same reads as the layers: a rootless
+ * runtime's keeper opens what only another id inside may read or search, confined to that root.
  */
-export async function withSourcesFromLayers<T>(rt: ContainerContext, image: StageImage, paths: string[], use: (sources: Source[]) => Promise<T>): Promise<T> {
-  if (!image.hostBinds.length) return withLayerSources([...image.layers].reverse().map((l) => rt.images.layerPath(l)), paths, use, rt.userIds?.sourceReads())
+export async function withSourcesFromLayers<T>(rt: ContainerContext, image: StageImage, paths: string[], what: string, use: (sources: Source[]) => Promise<T>): Promise<T> {
+  const reads = rt.userIds?.sourceReads()
+  const rootless = !!rt.userIds
+  if (!image.hostBinds.length) {
+    return withLayerSources([...image.layers].reverse().map((l) => rt.images.layerPath(l)), paths, use, reads).catch((err: unknown) => {
+      throw rootlessLayerReadError(rootless, err, what)
+    })
+  }
   return withThrowawayContainer(rt, image, ['/'], { network: 'none' }, (container) =>
-    container.withFilesystem(async (root) => {
-      const ctx = new BuildContext(root, '')
-      try {
-        return await use(paths.flatMap((p) => ctx.select(p)))
-      } finally {
-        ctx.close()
-      }
-    }),
+    container.withFilesystem((root) =>
+      withLayerSources([root], paths, use, reads).catch((err: unknown) => {
+        throw rootlessHostReadError(rootless, err, what)
+      }),
+    ),
   )
 }
 

@@ -253,6 +253,34 @@ test("FROM the host image: RUN steps see the host's /usr (bound as in run() and 
   }
 })
 
+test("COPY --from a stage FROM the host image reads, through its container, the stage's files and the host's bound /usr: a file, and a directory only its owner may read", async () => {
+  const host = await Image.fromHost({ runtime, ref: 'host-for-copy-from:1' })
+  // A host directory of a system user's, 0700 (as polkit's rules.d): root reads it.
+  const hostPrivate = fs.mkdtempSync('/usr/share/mc-copy-from-')
+  fs.writeFileSync(path.join(hostPrivate, 'secret'), 'host-private\n')
+  fs.chmodSync(hostPrivate, 0o700)
+  fs.chownSync(hostPrivate, 101, 101)
+  try {
+    const df = [
+      'FROM host-for-copy-from:1 AS h',
+      'RUN mkdir -p /out/d && echo data > /out/d/f && chown -R 1000:50 /out && chmod 0700 /out/d',
+      'FROM bb',
+      'COPY --from=h /out /copied',
+      'COPY --from=h /usr/bin/env /env',
+      `COPY --from=h ${hostPrivate} /private`,
+      '',
+    ].join('\n')
+    const img = await Image.build(context({}), { runtime, network: 'none', dockerfile: { content: df } })
+    const envSum = createHash('md5').update(fs.readFileSync('/usr/bin/env')).digest('hex')
+    expect(await runOutput(runtime, img.id, ['sh', '-c', 'stat -c "%n %u:%g %a" /copied/d /copied/d/f /private/secret; cat /copied/d/f /private/secret; md5sum /env'])).toBe(
+      `/copied/d 0:0 700\n/copied/d/f 0:0 644\n/private/secret 0:0 644\ndata\nhost-private\n${envSum}  /env\n`,
+    )
+  } finally {
+    fs.rmSync(hostPrivate, { recursive: true, force: true })
+    await host.remove({ force: true })
+  }
+})
+
 test('a step stores its layer in one pass: the blob written is not read back to unpack it (COPY and RUN)', async () => {
   const ctx = context({ 'a.txt': `one pass ${Date.now()}\n` })
   const blobsDir = path.join(runtime.root, 'blobs', 'sha256')

@@ -117,3 +117,46 @@ test('COPY --from of a tree of 1,000 files only another id may read takes about 
   console.log(`COPY --from of 1,000 files: only another id may read ${median(times.hidden).toFixed(0)} ms, readable by all ${median(times.open).toFixed(0)} ms (medians of 3, interleaved; load ${os.loadavg()[0].toFixed(1)})`)
   expect(median(times.hidden)).toBeLessThan(3000)
 })
+
+test("COPY --from a stage FROM Image.fromHost()'s image (read through its container, which binds the host's /usr) reads a directory only another id may read or search through the keeper, owners and modes as a root build gives them; the host's bound files are read too; a symlink there pointing out reads nothing of the host; a host directory the user may not read is EUNSUPPORTED saying only root reads it", async () => {
+  const host = await Image.fromHost({ runtime: rt, ref: 'host-for-rl-build:1' })
+  const ctx = fs.mkdtempSync(path.join(work, 'ctx-'))
+  const hostFile = path.join(work, 'host-secret')
+  fs.writeFileSync(hostFile, 'HOST\n')
+  const stage = `FROM host-for-rl-build:1 AS src\nRUN ${makeHidden} && ln -s ../../../../../.. /out/d/up\nFROM bb\n`
+  try {
+    const df = `${stage}COPY --from=src /out /copied\nCOPY --from=src /usr/bin/env /env\n`
+    const img = await Image.build(ctx, { runtime: rt, network: 'none', dockerfile: { content: df } })
+    const envSum = createHash('md5').update(fs.readFileSync('/usr/bin/env')).digest('hex')
+    expect(await output(img.id, 'stat -c "%n %u:%g %a" /copied /copied/d /copied/d/f; cat /copied/d/f; md5sum /env')).toBe(
+      `/copied 0:0 755\n/copied/d 0:0 700\n/copied/d/f 0:0 640\ndata\n${envSum}  /env\n`,
+    )
+    // Through the planted link: resolved inside the stage's root, where the host's file is not.
+    await expect(Image.build(ctx, { runtime: rt, network: 'none', dockerfile: { content: `${stage}COPY --from=src /out/d/up${hostFile} /x\n` } })).rejects.toMatchObject({ code: 'ENOTFOUND' })
+    // A host directory under the bound /usr that the user may not read: its owner is no id of the keeper's namespace, so only root reads it.
+    const hostPrivate = hostDirUnreadable()
+    await expect(Image.build(ctx, { runtime: rt, network: 'none', dockerfile: { content: `${stage}COPY --from=src ${hostPrivate} /x\n` } })).rejects.toMatchObject({
+      code: 'EUNSUPPORTED',
+      message: expect.stringMatching(/^COPY --from=src: .*EACCES.*a file of the host's own that your user may not read.*build with a root runtime$/),
+    })
+  } finally {
+    await host.remove({ force: true })
+  }
+})
+
+/** A directory under the host's /usr that this user may not read (0700 of a system user); the test needs one. */
+function hostDirUnreadable(): string {
+  const candidates = ['/usr/share/polkit-1/rules.d', '/usr/lib/mysql/plugin/auth_pam_tool_dir', '/usr/share/mc-test-private']
+  const found = candidates.find((d) => fs.existsSync(d) && !readable(d))
+  if (!found) throw new Error(`no directory under /usr this user may not read (${candidates.join(', ')}): make one as root, e.g. install -d -m 0700 /usr/share/mc-test-private`)
+  return found
+}
+
+function readable(p: string): boolean {
+  try {
+    fs.accessSync(p, fs.constants.R_OK)
+    return true
+  } catch {
+    return false
+  }
+}
