@@ -167,8 +167,8 @@ export class RootlessIdentity implements TreeOwnership {
    * files of other ids inside are subordinate ids' on the host, which the user cannot read from outside
    * (copies in and out, archives and statPath, through and into directories only they may search, go through
    * the keeper: {@link RootlessIdentity.landingWrites}, {@link RootlessIdentity.sourceReads}, attributes and entries crossing
-   * a mount there included; what is left is rarer, e.g. an archive's file of mode 0000 whose attributes are copied across a
-   * mount), so EUNSUPPORTED naming the way around; anything else as it is.
+   * a mount there included; no case is known to be left), so a refusal met anyway is EUNSUPPORTED naming the way around;
+   * anything else as it is.
    */
   explainDenied(err: unknown, what: string): unknown {
     const errno = errnoOf(err)
