@@ -15,7 +15,7 @@ import { NotFoundError } from '../errors'
 import { copyFromLayers } from '../storage/volume-seed'
 import { removeTreeAt } from '../files/tree'
 import { scratchPath } from './build-scratch'
-import { rootlessLayerReadError } from './errors'
+import { rootlessHostReadError, rootlessLayerReadError } from './errors'
 import type { HostBind } from '../image/store'
 import { OwnerLedger, type InsideIds, type TreeOwnership } from '../files/owner-ledger'
 import type { SourceReads } from '../files/source-reads'
@@ -77,8 +77,17 @@ export class BindSources {
   copyOut(origin: BindOrigin, source: string, dest: string, what = 'type=bind'): void {
     const p = path.posix.resolve('/', source)
     const host = hostPathIn(origin.hostBinds, p)
-    if (host) fs.cpSync(host, dest, { recursive: true, preserveTimestamps: true, verbatimSymlinks: true })
+    if (host) this.copyHostPath(`RUN --mount=${what},from=${origin.name}`, host, dest)
     else if (!this.copyFromLayersAs(`RUN --mount=${what},from=${origin.name}`, origin.layerDirs, p, dest)) throw new NotFoundError(`RUN --mount=${what},from=${origin.name}: "${source}" does not exist in ${origin.name}; check the source= path`)
+  }
+
+  /** Copies a host path an image binds (made as the caller: rootless, a host file the user may not read is EUNSUPPORTED saying so). */
+  private copyHostPath(what: string, host: string, dest: string): void {
+    try {
+      fs.cpSync(host, dest, { recursive: true, preserveTimestamps: true, verbatimSymlinks: true })
+    } catch (err) {
+      throw rootlessHostReadError(!!this.rootless, err, what)
+    }
   }
 
   private copyFromLayersAs(what: string, layerDirs: string[], p: string, dest: string): boolean {

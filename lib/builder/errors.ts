@@ -39,16 +39,16 @@ export function rootlessLayerReadError(rootless: boolean, err: unknown, what: st
 }
 
 /**
- * What a rootless build's read through the container of an image that binds host paths (`Image.fromHost()`) refused
- * with EACCES or EPERM throws. The keeper reads what only another id inside may read or search; what it is refused
- * too belongs to an id its user namespace does not map: a host file under a bound host path that your user may not
- * read (as `/usr/share/polkit-1/rules.d`, 0700 of the host's polkitd). Only a root runtime reads those: EUNSUPPORTED
- * saying so. Anything else as it is.
+ * What a rootless build's read of an image that binds host paths (`Image.fromHost()`), through its container or a
+ * copy of a bound path, refused with EACCES or EPERM throws. The keeper reads what only another id inside may read
+ * or search; what it is refused too belongs to an id its user namespace does not map: a host file under a bound
+ * host path that the user may not read (as `/usr/share/polkit-1/rules.d`, 0700 of the host's polkitd). Only a root
+ * runtime reads those: EUNSUPPORTED saying so. Anything else as it is.
  */
 export function rootlessHostReadError(rootless: boolean, err: unknown, what: string): unknown {
   return refusedToRootless(rootless, err, what, (refusal) =>
-    `a rootless build reads an image that binds host paths (Image.fromHost()) through its container, whose files of other ids inside the runtime's keeper reads, but this read was refused to the keeper too (${refusal}): ` +
-      "it is a file of the host's own that your user may not read (the keeper's user namespace maps only your id and your subordinate ids, never the host's root or system users), which only a root runtime can read; " +
+    `a rootless build met a file of the host's own that your user may not read, under a host path the image binds (Image.fromHost()) (${refusal}); ` +
+      "the runtime's keeper may not read it either (its user namespace maps only your id and your subordinate ids, never the host's root or system users), so only a root runtime can: " +
       'copy only paths your user may read, or build with a root runtime',
   )
 }

@@ -137,7 +137,12 @@ test("COPY --from a stage FROM Image.fromHost()'s image (read through its contai
     const hostPrivate = hostDirUnreadable()
     await expect(Image.build(ctx, { runtime: rt, network: 'none', dockerfile: { content: `${stage}COPY --from=src ${hostPrivate} /x\n` } })).rejects.toMatchObject({
       code: 'EUNSUPPORTED',
-      message: expect.stringMatching(/^COPY --from=src: .*EACCES.*a file of the host's own that your user may not read.*build with a root runtime$/),
+      message: expect.stringMatching(/^COPY --from=src: .*a file of the host's own that your user may not read.*EACCES.*build with a root runtime$/),
+    })
+    // The same directory copied for a writable bind (or a cache seed): the copy is made as the user, refused alike.
+    await expect(Image.build(ctx, { runtime: rt, network: 'none', dockerfile: { content: `${stage}RUN --mount=type=bind,from=src,source=${hostPrivate},target=/m,rw true\n` } })).rejects.toMatchObject({
+      code: 'EUNSUPPORTED',
+      message: expect.stringMatching(/^RUN --mount=type=bind,from=src: .*a file of the host's own that your user may not read.*EACCES.*build with a root runtime$/),
     })
   } finally {
     await host.remove({ force: true })
