@@ -16,7 +16,7 @@ import { hostHasIpv6, pickFreePort } from '../../lib/network/port-probe'
 import { ipPattern, macOf, useSubnets } from '../net-helpers'
 import { text } from '../helpers'
 import { nodeOutput, spawnNode } from '../tools/node-child'
-import { hostLinks, hostVethOf, makeRoot, nftTables, v6Listeners } from './helpers'
+import { hostLinks, hostVethOf, makeRoot, nftTables, onEveryAddress, v6Listeners } from './helpers'
 
 let runtime: Runtime
 const [bridgeNet, userNet, otherNet, restartNet, homeNet, extraNet] = useSubnets(6)
@@ -211,6 +211,26 @@ describe('containers on networks', () => {
     const second = await sleeper('e2e-p3', 'bridge', { ports: [`${hp}:80`] })
     await second.remove({ force: true })
     await first.remove({ force: true })
+  })
+
+  test("an rm: true container's network is released after its wait() resolved, yet before a start made at once after it: that start gets the same host port, and only its own rule and record are left", async () => {
+    const hp = (await pickFreePort('tcp', '', () => false))!
+    const svc = runtime.networks
+    const first = await run('host', ['true'], { runtime, name: 'e2e-rm-first', network: 'bridge', ports: [`${hp}:80`], rm: true })
+    await first.wait()
+    const second = await sleeper('e2e-rm-second', 'bridge', { ports: [`${hp}:80`] })
+    try {
+      expect((await second.inspect()).networkSettings.ports['80/tcp']).toEqual(onEveryAddress(hp))
+      const names = Object.values((await svc.get('bridge')).containers).map((c) => c.name)
+      expect(names).toContain('e2e-rm-second')
+      expect(names).not.toContain('e2e-rm-first')
+      const table = execFileSync('nft', ['list', 'table', 'ip', svc.names.table]).toString()
+      const dnats = table.split('\n').filter((l) => l.includes(`tcp dport ${hp} `) && l.includes('dnat'))
+      expect(dnats.length).toBeGreaterThan(0)
+      expect(dnats.filter((l) => !l.includes(`"ctr:${second.id}"`))).toEqual([])
+    } finally {
+      await second.remove({ force: true })
+    }
   })
 
   test("a port on every address of a container stopped (not removed) by another process on the root while the publishing one is frozen: its [::] side is free when that stop resolves", async () => {

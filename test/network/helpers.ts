@@ -9,6 +9,7 @@ import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_pro
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
+import { hostHasIpv6 } from '../../lib/network/port-probe'
 import { closeQuietly } from '../../lib/sys/libc'
 import { createNetns } from '../../lib/sys/netns'
 
@@ -125,6 +126,11 @@ export function tcpFetch(ip: string, port: number): string {
 /** Sends one UDP datagram from the host and returns the first answer line; "" when none. */
 export function udpFetch(ip: string, port: number): string {
   return nc(['-u', '-w', '1', ip, String(port)], 'x')
+}
+
+/** How inspect lists a port published on every address: 0.0.0.0, and `::` where the host has IPv6 (Docker 20.10's two entries). */
+export function onEveryAddress(port: number): Array<{ hostIp: string; hostPort: string }> {
+  return [{ hostIp: '0.0.0.0', hostPort: String(port) }, ...(hostHasIpv6() ? [{ hostIp: '::', hostPort: String(port) }] : [])]
 }
 
 /** Host interface names starting with `prefix`. */

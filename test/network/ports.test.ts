@@ -13,7 +13,7 @@ import { hostHasIpv6, pickFreePort } from '../../lib/network/port-probe'
 import { NetworkService } from '../../lib/network/service'
 import { useSubnets } from '../net-helpers'
 import { nodeScript } from '../tools/node-child'
-import { hostLinks, makeRoot, nftTables, TestNetns, tcpFetch, udpFetch } from './helpers'
+import { hostLinks, makeRoot, nftTables, onEveryAddress, TestNetns, tcpFetch, udpFetch } from './helpers'
 
 const [bridgeNet, outsideNet, internalNet] = useSubnets(3)
 const GW = bridgeNet.host(1)
@@ -35,10 +35,6 @@ async function freeRange(): Promise<number> {
   }
 }
 
-/** How inspect lists a port published on every address: 0.0.0.0, and `::` where the host has IPv6 (Docker 20.10's two entries). */
-function onEveryAddress(port: number): Array<{ hostIp: string; hostPort: string }> {
-  return [{ hostIp: '0.0.0.0', hostPort: String(port) }, ...(hostHasIpv6() ? [{ hostIp: '::', hostPort: String(port) }] : [])]
-}
 
 describe('published ports and NAT', () => {
   const root = makeRoot()
