@@ -572,9 +572,12 @@ export class NetworkService {
    * user network with it (on `networkIds`, default: all of its networks).
    */
   private refreshHosts(rec: ContainerNetRecord, networkIds = rec.endpoints.map((e) => e.networkId), includeSelf = true): void {
-    const all = this.store.containers()
     const networks = this.store.networks()
     const userNets = new Set(networks.filter((n) => !n.isDefault && networkIds.includes(n.id)).map((n) => n.id))
+    // Peers are listed on user networks only: off them, no other container's record is read (each start's join
+    // and each exit's release read every one of them, however many containers ran, for nothing).
+    const peersListed = userNets.size > 0 || (includeSelf && onUserNetwork(rec, networks))
+    const all = peersListed ? this.store.containers() : includeSelf ? [this.store.container(rec.containerId)].filter((c) => c !== undefined) : []
     const targets = all.filter((c) => (includeSelf && c.containerId === rec.containerId) || (c.containerId !== rec.containerId && c.endpoints.some((e) => userNets.has(e.networkId))))
     for (const c of targets) if (c.hostsFile) updateHostsFile(c.hostsFile, renderSection(hostEntries(c, all, networks)))
   }
@@ -683,4 +686,9 @@ function nextIfname(rec: ContainerNetRecord): string {
   let i = 0
   while (used.has(`eth${i}`)) i++
   return `eth${i}`
+}
+
+/** Whether `rec` has an endpoint on a user network (its hosts file then lists its peers there). */
+function onUserNetwork(rec: ContainerNetRecord, networks: NetworkRecord[]): boolean {
+  return rec.endpoints.some((e) => networks.find((n) => n.id === e.networkId)?.isDefault === false)
 }
