@@ -6,7 +6,7 @@ import * as os from 'node:os'
 import * as path from 'node:path'
 import { Container, Image, run, type Runtime } from '../../lib'
 import { mountFallbacks } from '../../lib/shim/spec'
-import { kernelAtLeast, text, useRuntime } from '../helpers'
+import { kernelAtLeast, text, timeScale, useRuntime } from '../helpers'
 
 let runtime: Runtime
 
@@ -62,6 +62,13 @@ test('read-only paths and :ro binds are remounted read-only, keeping nosuid, nod
   }
 })
 
+/**
+ * Building an image layer by layer is CPU work that grows faster than the layer count (300 layers:
+ * 54 s on a loaded host, over 600 s under the VM lane's emulation), so the deep tests have their own
+ * bound, stretched as the lane stretches waits.
+ */
+const deepBuildTimeout = 300_000 * timeScale
+
 /** An image of busybox and `n` more layers, each a COPY of one file /layers/f<i>. */
 async function deepImage(n: number, tag: string): Promise<Image> {
   const ctx = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-deep-'))
@@ -89,7 +96,7 @@ test('an image of 150 layers runs through the option string too: the lower dirs 
     await c.remove()
     await image.remove()
   }
-})
+}, deepBuildTimeout)
 
 test('an image too deep even for short names is EUNSUPPORTED naming Linux 6.8 before anything is made', async () => {
   const image = await deepImage(300, 'deep:300')
@@ -100,4 +107,4 @@ test('an image too deep even for short names is EUNSUPPORTED naming Linux 6.8 be
   expect((err as Error).message).toMatch(/^an image of 30\d layers .* needs Linux 6\.8 or later/)
   expect(await Container.list({ runtime, all: true })).toEqual(before)
   await image.remove()
-})
+}, deepBuildTimeout)
