@@ -29,8 +29,10 @@ const jestCache = path.join(checkout, 'node_modules', '.cache', 'minicontainer-r
 const passedThrough = ['MC_TEST_TIME_SCALE', 'DEBUG']
 
 function main(args) {
-  if (process.getuid() !== 0) return runJest(process.execPath, [jest, '--selectProjects', 'rootless', ...args], process.env)
   require(path.join(checkout, 'test/tools/ts-register.js'))
+  const unsupported = rootlessUnsupportedHere()
+  if (unsupported) return unsupported.status
+  if (process.getuid() !== 0) return runJest(process.execPath, [jest, '--selectProjects', 'rootless', ...args], process.env)
   const { makeUnprivilegedUser, pidsOf, describePid, killAllOf, rmdirWhenEmpty } = require(path.join(checkout, 'test/tools/unprivileged-user.ts'))
   const { detectUnified } = require(path.join(checkout, 'lib/cgroups/layout.ts'))
   process.on('SIGINT', () => {}) // jest gets it too: clean up once it has ended
@@ -71,6 +73,27 @@ function main(args) {
   }
   for (const p of problems) console.error(`test:rootless: left behind: ${p}`)
   return problems.length ? 1 : status
+}
+
+/**
+ * On a kernel that lacks what a rootless runtime needs (Debian 11's 5.10: overlay in a user namespace
+ * came in 5.11), every file of the project would fail at `new Runtime()`: the project does not run,
+ * says why, and checks instead that the library refuses a rootless runtime here with EUNSUPPORTED.
+ */
+function rootlessUnsupportedHere() {
+  const { hostKernelRelease, missingKernelFeature, requireKernelFeatures } = require(path.join(checkout, 'lib/sys/kernel.ts'))
+  const missing = missingKernelFeature(hostKernelRelease, true)
+  if (!missing) return undefined
+  console.log(`test:rootless: not run on ${hostKernelRelease}: a rootless runtime needs ${missing.feature}, Linux ${missing.since} or later`)
+  try {
+    requireKernelFeatures({ rootless: true })
+  } catch (e) {
+    if (e.code === 'EUNSUPPORTED' && e.since === missing.since) return { status: 0 }
+    console.error(`test:rootless: the library refused a rootless runtime here otherwise than with EUNSUPPORTED (Linux ${missing.since}): ${e.stack}`)
+    return { status: 1 }
+  }
+  console.error(`test:rootless: the library accepted a rootless runtime on ${hostKernelRelease}, which lacks ${missing.feature}`)
+  return { status: 1 }
 }
 
 /** Runs a command with the terminal, returning its exit status. */
