@@ -8,8 +8,8 @@
 #define MC_TREE_REMOVE_H
 
 /*
- * Removes `base` in the directory `parent` and everything below it, depth first, holding an fd
- * per level; a missing `base` is no error. Returns 0, or -1 with errno set.
+ * Removes `base` in the directory `parent` and everything below it, depth first, holding one fd
+ * at a time whatever the depth; a missing `base` is no error. Returns 0, or -1 with errno set.
  */
 int mc_tree_remove_at(int parent, const char *base);
 

@@ -16,7 +16,8 @@ const native = nativeFunctions({
 
 /**
  * Removes the tree at `dir` (nothing when it is gone) on a worker thread, never following a
- * symlink, an fd held per level; rejects with the SyscallError of the first failure, the rest left.
+ * symlink, one fd held at a time whatever its depth (a container chooses that depth); rejects with
+ * the SyscallError of the first failure, the rest left.
  */
 export async function removeTreeOffThread(dir: string): Promise<void> {
   await callOnWorker(native().removeTree, [path.dirname(dir), path.basename(dir)], 'remove', dir)
