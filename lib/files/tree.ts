@@ -320,11 +320,32 @@ export function removeTree(dirfd: number, name: Name): void {
         unlessGone(() => unlinkat(fd, e.name), undefined)
         continue
       }
-      chain.push(e.name)
+      pushOwnDirectory(chain, fd, e.name, est)
       levels.push({ name: e.name, entries: [], rounds: 0 })
     }
   } finally {
     chain.close()
+  }
+}
+
+/**
+ * Enters the directory `name` of `dirfd` on `chain`. One of ours that we may not search (overlay's
+ * `work/work`, made mode 000 by the kernel: a rootless runtime with no subordinate range owns it, as
+ * it owns every file of its root, but has no CAP_DAC_OVERRIDE to enter it) is made 0700 first, through
+ * an O_PATH fd of it (its magic link in /proc names the directory itself, never a symlink planted since).
+ */
+function pushOwnDirectory(chain: DirChain, dirfd: number, name: Name, st: { uid: number }): void {
+  try {
+    chain.push(name)
+  } catch (err) {
+    if (errnoOf(err) !== 'EACCES' || st.uid !== process.geteuid?.()) throw err
+    const pinned = openat(dirfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW)
+    try {
+      fs.chmodSync(`/proc/self/fd/${pinned}`, 0o700)
+    } finally {
+      close(pinned)
+    }
+    chain.push(name)
   }
 }
 

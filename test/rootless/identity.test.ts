@@ -953,12 +953,18 @@ describe('rootless identity, as an ordinary user without a subordinate range', (
   await step('user', () => run('owned', ['id'], { runtime: rt, network: 'none', user: '999' }))
   await step('keepId', () => run('owned', ['id'], { runtime: rt, network: 'none', userns: 'keep-id' }))
   out.keepers = keepers()
-  out.containers = fs.readdirSync(path.join(rt.root, 'containers')).filter((f) => !f.startsWith('.'))`),
+  out.containers = fs.readdirSync(path.join(rt.root, 'containers')).filter((f) => !f.startsWith('.'))
+  // The containers' overlay work dirs (work/work, mode 000 from the kernel) are the user's: removeRoot takes them.
+  const root = rt.root
+  await step('removedRoot', () => rt.close({ removeRoot: true }).then(() => true))
+  out.rootLeft = fs.existsSync(root)`),
       [],
       { HOME: home },
     )
     if (r.status !== 0) throw new Error(`the user's script failed (${r.status}): ${r.stderr}`)
     const out = JSON.parse(r.stdout)
+    expect(out.removedRoot).toBe(true)
+    expect(out.rootLeft).toBe(false)
     for (const logs of [out.first, out.second]) expect(logs.trim().split(/\s+/)).toEqual(['0', String(user.uid), '1', '0:0'])
     expect(out.warnings).toEqual([{ code: 'MINICONTAINER_SINGLE_UID', message: expect.stringContaining('/data') }])
     expect(out.warnings[0].message).toContain('usermod --add-subuids')
