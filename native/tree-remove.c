@@ -34,6 +34,14 @@ static DIR *stream_of(int fd) {
   return d;
 }
 
+/* Closes the stream `d` and returns `r`, errno as it was (a failure's, for the caller to report). */
+static int closed_returning(DIR *d, int r) {
+  int saved = errno;
+  closedir(d);
+  errno = saved;
+  return r;
+}
+
 /*
  * Unlinks every entry of the directory `fd` that is not a directory, up to its first subdirectory,
  * whose name goes to `sub`: 1 when there is one, 0 when `fd` is empty now, -1 with errno.
@@ -55,13 +63,10 @@ static int clear_to_subdir(int fd, char *sub) {
     r = 1;
     break;
   }
-  int saved = errno;
-  closedir(d);
-  errno = saved;
-  return r;
+  return closed_returning(d, r);
 }
 
-/* The name under which the directory `child` (of inode `ino`) is in `parent`, found by a scan: 0, or -1 with errno. */
+/* The name under which the directory of inode `ino` is in `parent`, found by a scan: 0, or -1 with errno. */
 static int name_by_inode(int parent, ino_t ino, char *name) {
   DIR *d = stream_of(parent);
   if (!d) return -1;
@@ -74,10 +79,7 @@ static int name_by_inode(int parent, ino_t ino, char *name) {
       r = 0;
       break;
     }
-  int saved = errno;
-  closedir(d);
-  errno = saved;
-  return r;
+  return closed_returning(d, r);
 }
 
 /*
