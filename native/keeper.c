@@ -58,7 +58,7 @@
  *                                    into a directory of another id)
  *            getxattr <name>         with an open file or directory: its user.* attribute <name>
  *                                    (overlay's user.overlay.opaque on a commit's directory only
- *                                    another id may read), hex on the "OK" line; at most 512 bytes
+ *                                    another id may read), hex on the "OK" line (up to 64 KiB)
  *            setxattr <name> <hex>   with an open file or directory: its user.* attribute <name> set
  *                                    to the bytes <hex> (an archive's, on a directory merged into one
  *                                    of another id, or left without write permission by its mode)
@@ -531,18 +531,30 @@ static void copy_meta(char **f, int n) {
  * A commit's reads of user.* attributes of a file or directory only another id inside may read (an opaque
  * directory's user.overlay.opaque, remade 0700 by uid 999): the kernel checks read permission for user.*
  * attributes as for the data, even through an open fd, so the keeper reads them on the fd Node opened.
- * user.* only (trusted.* are not the namespace's to read, security.* need no permission).
+ * user.* only (trusted.* are not the namespace's to read, security.* need no permission). The value, up
+ * to the kernel's 64 KiB, goes as hex on the "OK" line: one line longer than answer()'s, sent whole.
  */
-#define XATTR_ANSWER_MAX 512
+#define XATTR_VALUE_MAX 65536 /* the kernel's XATTR_SIZE_MAX */
 static void get_xattr(char **f, int n) {
   if (n != 2 || passed_count != 1 || strncmp(f[1], "user.", 5)) return answer("E %d\tbad %s request (%d fields, %d fds)", EINVAL, f[0], n, passed_count);
-  unsigned char value[XATTR_ANSWER_MAX];
+  static unsigned char value[XATTR_VALUE_MAX];
   ssize_t len = fgetxattr(passed_fd[0], f[1], value, sizeof(value));
   if (len < 0) return answer_errno(errno, "fgetxattr", f[1]);
-  char hex[2 * XATTR_ANSWER_MAX + 1];
-  for (ssize_t i = 0; i < len; i++) snprintf(hex + 2 * i, 3, "%02x", value[i]);
-  hex[2 * len] = 0;
-  answer("OK %s", hex);
+  static char line[3 + 2 * XATTR_VALUE_MAX + 1];
+  static const char digits[] = "0123456789abcdef";
+  memcpy(line, "OK ", 3);
+  size_t at = 3;
+  for (ssize_t i = 0; i < len; i++) {
+    line[at++] = digits[value[i] >> 4];
+    line[at++] = digits[value[i] & 15];
+  }
+  line[at++] = '\n';
+  for (size_t sent = 0; sent < at;) {
+    ssize_t w = send(control, line + sent, at - sent, MSG_NOSIGNAL);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return; /* Node is gone */
+    sent += (size_t)w;
+  }
 }
 
 /*
@@ -550,7 +562,6 @@ static void get_xattr(char **f, int n) {
  * merged into one of another id, given the archive's mode 0500 first): root of the namespace writes it on the
  * fd Node opened, as a root runtime's extraction does with CAP_DAC_OVERRIDE. user.* only, as getxattr.
  */
-#define XATTR_VALUE_MAX 65536 /* the kernel's XATTR_SIZE_MAX */
 static void set_xattr(char **f, int n) {
   if (n != 3 || passed_count != 1 || strncmp(f[1], "user.", 5)) return answer("E %d\tbad %s request (%d fields, %d fds)", EINVAL, f[0], n, passed_count);
   static unsigned char value[XATTR_VALUE_MAX];

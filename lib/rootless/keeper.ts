@@ -24,7 +24,6 @@ import { MC_OWNER, nameStr, type Name } from '../sys/fsops'
 import { openEachMax } from '../files/source-reads'
 import { receiveFds, sendWithFds, type ReceivedMessage } from '../sys/sockets'
 import { debug } from '../util/debug'
-import { RootlessUnsupportedError } from './errors'
 import type { IdMaps } from './id-maps'
 
 /** The error of a refused request, from the keeper's errno name and detail. */
@@ -204,9 +203,6 @@ export class Keeper {
       return Buffer.from(this.request([Buffer.from(`getxattr\0${name}\0`)], fileError('fgetxattr', name), [fd]), 'hex')
     } catch (err) {
       if (errnoOf(err) === 'ENODATA') return undefined
-      // The keeper answers values up to 512 bytes (one answer line): enough for overlay's marks and common user.* tags.
-      if (errnoOf(err) === 'ERANGE')
-        throw new RootlessUnsupportedError(`read the attribute ${name} (over 512 bytes) of a file only another id inside may read`, 'make the file readable by others in the container (chmod o+r), or remove the attribute')
       throw err
     }
   }

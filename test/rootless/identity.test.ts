@@ -731,15 +731,31 @@ t.close()`])
     }
   })
 
-  test('a commit meeting a user.* attribute over 512 bytes on a file only another id may read is EUNSUPPORTED saying what to do (the keeper answers up to 512 bytes)', () => {
+  test('a commit keeps a user.* attribute of 600 bytes (past the 512 the keeper once answered) on a file only another id may read: read by the keeper, its value whole in the layer', () => {
+    const saved = path.join(home, 'attr.tar')
     const out = asUser(`
   await Image.import(${JSON.stringify(path.join(images, 'owned'))}, { runtime: rt, ref: 'owned:latest' })
   const c = await run('owned', ['sh', '-c', 'chmod 600 /data/attr'], { runtime: rt, network: 'none' })
   out.made = await c.wait()
   await step('commit', async () => (await c.commit({ ref: 'attr:latest' })).id)
-  await c.remove()`)
+  await c.remove()
+  await step('save', () => Image.save('attr:latest', ${JSON.stringify(saved)}, { runtime: rt }))`)
     expect(out.made).toEqual({ exitCode: 0 })
-    expect(out.commit).toEqual({ code: 'EUNSUPPORTED', message: expect.stringMatching(/user\.note \(over 512 bytes\).*chmod o\+r/) })
+    expect(out.commit).toEqual(expect.any(String))
+    expect(out.save).toBeUndefined()
+    // The committed layer (the image's last) holds data/attr with its attribute, extracted here as root.
+    const unpacked = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-rl-attr-'))
+    try {
+      execFileSync('tar', ['-xf', saved, '-C', unpacked])
+      const layers: string[] = JSON.parse(fs.readFileSync(path.join(unpacked, 'manifest.json'), 'utf8'))[0].Layers
+      const layer = path.join(unpacked, 'layer')
+      fs.mkdirSync(layer)
+      execFileSync('tar', ['--xattrs', "--xattrs-include=user.*", '-xf', path.join(unpacked, layers[layers.length - 1]!), '-C', layer, 'data/attr'])
+      expect(execFileSync('getfattr', ['--only-values', '-n', 'user.note', path.join(layer, 'data/attr')])).toEqual(Buffer.alloc(600, 0xab))
+      expect((fs.statSync(path.join(layer, 'data/attr')).mode & 0o777).toString(8)).toBe('600')
+    } finally {
+      fs.rmSync(unpacked, { recursive: true, force: true })
+    }
   })
 
   test("getArchive's headers carry the owners the container sees (0 for root's files, 999 for 999's), as a root runtime's do for the same image, not their host ids; put back, the archive's entries are 999's again", async () => {
