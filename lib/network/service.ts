@@ -482,6 +482,11 @@ export class NetworkService {
     return this.warm.hostVeths()
   }
 
+  /** Resolves once no fill of warm endpoints is under way for the network: the ones on its bridge are all kept then. */
+  warmSettled(networkId: string): Promise<void> {
+    return this.warm.settled(networkId)
+  }
+
   /** A fresh network namespace for a container (an fd the caller closes), where this runtime's networks can reach it. */
   newContainerNetns(): number {
     return this.sockets.place.newContainerNetns()
