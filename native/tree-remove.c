@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE
 #include "tree-remove.h"
+#include "glibc-baseline.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -88,11 +89,11 @@ static int name_by_inode(int parent, ino_t ino, char *name) {
  */
 static int climb(int *cur, struct descent *at, const struct stat *top) {
   struct stat here;
-  if (fstat(*cur, &here) < 0) return -1;
+  if (sys_fstat(*cur, &here) < 0) return -1;
   int up = openat(*cur, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (up < 0) return -1;
   struct stat above;
-  int stated = fstat(up, &above);
+  int stated = sys_fstat(up, &above);
   if (stated == 0 && above.st_dev != top->st_dev) errno = EXDEV;
   if (stated < 0 || above.st_dev != top->st_dev) {
     int saved = errno;
@@ -124,7 +125,7 @@ static int climb(int *cur, struct descent *at, const struct stat *top) {
 static int empty_tree(int top_fd) {
   struct descent at; /* 16 KiB, on the stack of whichever thread removes */
   struct stat top;
-  if (fstat(top_fd, &top) < 0) {
+  if (sys_fstat(top_fd, &top) < 0) {
     close(top_fd);
     return -1;
   }
