@@ -52,12 +52,10 @@ export class BuildContext {
   /**
    * @param dir - the context directory (absolute)
    * @param ignoreText - the `.dockerignore` rules
-   * @param remembersHashes - its files' hashes may be remembered by stat identity (a real directory, not a throwaway overlay whose device and inode numbers are reused)
    */
   constructor(
     readonly dir: string,
     ignoreText: string,
-    private readonly remembersHashes = false,
   ) {
     this.ignore = new IgnoreRules(ignoreText)
   }
@@ -68,7 +66,7 @@ export class BuildContext {
     if (!fs.statSync(abs, { throwIfNoEntry: false })?.isDirectory()) throw new InvalidArgumentError(`build context ${abs} is not a directory: pass the directory holding the files COPY reads`)
     const candidates = [...(dockerfile ? [`${dockerfile}.dockerignore`] : []), path.join(abs, '.dockerignore')]
     const file = candidates.find((f) => fs.existsSync(f))
-    return new BuildContext(abs, file ? fs.readFileSync(file, 'utf8') : '', true)
+    return new BuildContext(abs, file ? fs.readFileSync(file, 'utf8') : '')
   }
 
   /** The sources one COPY source argument selects (a glob may select several); ENOTFOUND when none. */
@@ -128,9 +126,10 @@ export class BuildContext {
     return out
   }
 
+  /** A file's entry carries its stat identity, for its hash to be remembered: a context is a real directory (a throwaway overlay, whose device and inode numbers are reused, is read as layers instead). */
   private entryOf(abs: string, rel: string, st: fs.Stats): SourceEntry {
     const e = entryOf(abs, rel, st)
-    return this.remembersHashes && e.type === 'file' ? { ...e, identity: { key: statIdentity(st), ctimeMs: st.ctimeMs } } : e
+    return e.type === 'file' ? { ...e, identity: { key: statIdentity(st), ctimeMs: st.ctimeMs } } : e
   }
 
   /** Every context-relative path not ignored (for glob sources). */
