@@ -101,6 +101,16 @@
 
 static int control = -1;
 
+/* Sends an answer line whole (Node reads up to its newline); nothing when Node is gone. */
+static void send_line(const char *line, size_t n) {
+  for (size_t sent = 0; sent < n;) {
+    ssize_t w = send(control, line + sent, n - sent, MSG_NOSIGNAL);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return;
+    sent += (size_t)w;
+  }
+}
+
 static void answer(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void answer(const char *fmt, ...) {
   char line[1200];
@@ -112,8 +122,7 @@ static void answer(const char *fmt, ...) {
   for (int i = 0; i < n; i++)
     if (line[i] == '\n') line[i] = ' ';
   line[n++] = '\n';
-  ssize_t ignored = send(control, line, (size_t)n, MSG_NOSIGNAL);
-  (void)ignored;
+  send_line(line, (size_t)n);
 }
 
 static void answer_errno(int err, const char *what, const char *path) {
@@ -549,12 +558,7 @@ static void get_xattr(char **f, int n) {
     line[at++] = digits[value[i] & 15];
   }
   line[at++] = '\n';
-  for (size_t sent = 0; sent < at;) {
-    ssize_t w = send(control, line + sent, at - sent, MSG_NOSIGNAL);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return; /* Node is gone */
-    sent += (size_t)w;
-  }
+  send_line(line, at);
 }
 
 /*
