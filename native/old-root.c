@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "report.h"
+#include "sockets.h"
 
 /* [0]: the shim's end, which the child inherits; [1]: the helper's. -1 when there is no helper. */
 static int pair[2] = {-1, -1};
@@ -60,28 +61,15 @@ static void run_first(void) {
   if (sched_setscheduler(0, SCHED_FIFO, &p) < 0) setpriority(PRIO_PROCESS, 0, -20);
 }
 
-/* The child's word that it has pivoted: a 'p' with its mount namespace and its new root (SCM_RIGHTS). */
-union hand_over_fds {
-  struct cmsghdr header;
-  char space[CMSG_SPACE(2 * sizeof(int))];
-};
-
 /*
- * Waits for the child's word; 0 with fds[0] its mount namespace, fds[1] its new root, or -1 when the child
- * ended without a word (every peer's end closed) or the word came without both fds.
+ * Waits for the child's word that it has pivoted, a 'p' with its mount namespace (fds[0]) and its new root
+ * (fds[1]) attached; 0, or -1 when the child ended without a word (every peer's end closed) or the word
+ * came without both fds.
  */
 static int await_pivot(int sock, int fds[2]) {
   char tag;
-  union hand_over_fds control;
-  struct iovec iov = {.iov_base = &tag, .iov_len = 1};
-  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.space, .msg_controllen = sizeof(control.space)};
-  ssize_t n;
-  while ((n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {
-  }
-  struct cmsghdr *c = n == 1 ? CMSG_FIRSTHDR(&msg) : NULL;
-  if (!c || tag != 'p' || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(2 * sizeof(int))) return -1;
-  memcpy(fds, CMSG_DATA(c), 2 * sizeof(int));
-  return 0;
+  int n = mc_recv_fds(sock, &tag, 1, fds, 2, -1);
+  return n == 1 && tag == 'p' && fds[0] >= 0 && fds[1] >= 0 ? 0 : -1;
 }
 
 /*
@@ -191,17 +179,8 @@ static void end_hand_over(void) {
 
 /* The 'p' word, with the fds the helper needs: our mount namespace and our new root. */
 static int tell_pivoted(int new_root_fd) {
-  union hand_over_fds control;
-  memset(&control, 0, sizeof(control));
-  struct iovec iov = {.iov_base = "p", .iov_len = 1};
-  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.space, .msg_controllen = sizeof(control.space)};
-  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(2 * sizeof(int));
   int fds[2] = {mnt_ns_fd, new_root_fd};
-  memcpy(CMSG_DATA(c), fds, sizeof(fds));
-  return sendmsg(pair[0], &msg, MSG_NOSIGNAL) == 1;
+  return mc_send_fds(pair[0], "p", 1, fds, 2) == 1;
 }
 
 void mc_old_root_hand_over(int new_root_fd) {

@@ -75,7 +75,7 @@ int mc_send_fds(int fd, const char *payload, size_t len, const int *fds, int n) 
 
 /*
  * One message from a unix socket, waiting up to timeout_ms for it (0: not at
- * all; poll, so a blocking caller sleeps instead of spinning): its bytes into
+ * all, negative: without bound; poll, so a blocking caller sleeps instead of spinning): its bytes into
  * buf and up to max_fds received fds (close-on-exec) into fds, the rest of fds
  * set to -1. Returns the byte count, or -errno (-EAGAIN: nothing yet).
  */
@@ -86,7 +86,7 @@ int mc_recv_fds(int sock, char *buf, int buf_len, int *fds, int max_fds, int tim
   } control;
   if (max_fds > MC_SEND_FDS_MAX) max_fds = MC_SEND_FDS_MAX;
   for (int i = 0; i < max_fds; i++) fds[i] = -1;
-  if (timeout_ms > 0) {
+  if (timeout_ms != 0) {
     struct pollfd p = {.fd = sock, .events = POLLIN};
     int r;
     do r = poll(&p, 1, timeout_ms);

@@ -262,7 +262,6 @@ export class ContainerStore {
     }
   }
 
-
   /**
    * Frees a name if `id` still owns it. `into`: the removed container's directory in `trash/`, where
    * the name's file is moved, to be deleted with it. Throws ESYSCALL (flock ETIMEDOUT) when another
