@@ -28,6 +28,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "netns-late.h"
 #include "old-root.h"
 #include "report.h"
 #include "steps.h"
@@ -400,7 +401,13 @@ static void link_mtab(void) {
     mc_fail("symlink", errno, "/etc/mtab");
 }
 
+/* Whether an op shows or changes the container's network namespace: sysfs (/sys/class/net is the mounter's namespace) and sysctls (net.*). */
+static int needs_netns(const struct mc_op *op) {
+  return op->kind == OP_SYSCTL || (op->kind == OP_MOUNT && op->type && !strcmp(op->type, "sysfs"));
+}
+
 static void do_op(const struct mc_op *op) {
+  if (needs_netns(op)) mc_netns_late_join();
   switch (op->kind) {
     case OP_MOUNT: do_mount(op); break;
     case OP_MKNOD: do_mknod(op); break;
@@ -426,6 +433,8 @@ static size_t protection_start(const struct mc_spec *s) {
  * outside the root (/proc/self/fd is the container's own /proc by then, the spec's first mount).
  */
 static void pivot(const struct mc_spec *s) {
+  /* The late namespace's path is a host path: the last moment it can be opened. */
+  mc_netns_late_join();
   mc_step(MC_STEP_MOUNTS);
   mc_old_root_note(legacy_mounts);
   if (fchdir(root_fd) < 0) mc_fail("chdir rootfs", errno, "%s", s->rootfs);

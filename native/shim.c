@@ -47,6 +47,7 @@
 #include "linux.h"
 #include "logger.h"
 #include "owner.h"
+#include "netns-late.h"
 #include "netns-sockets.h"
 #include "netns-warm.h"
 #include "old-root.h"
@@ -187,10 +188,12 @@ static void await_exec(int report_fd, pid_t pid) {
   _exit(1);
 }
 
-static void start_child(int report[2]) {
+/* `late_netns`: the control socket stays open for the network namespace sent after the spec. */
+static void start_child(int report[2], int late_netns) {
   close(report[0]);
   mc_report_set_fd(report[1]);
-  close(CONTROL_FD);
+  if (late_netns) mc_netns_late_expect(CONTROL_FD);
+  else close(CONTROL_FD);
 }
 
 static __attribute__((noreturn)) void finish_child(const struct mc_spec *spec, int report_fd) {
@@ -251,6 +254,9 @@ static int run(struct mc_spec *spec, pid_t owner) {
   if (!spec->detach) mc_owner_watch(owner);
   else setsid();
   if (!spec->rootfs) mc_fail("spec", EINVAL, "no rootfs");
+  /* A late namespace is joined by path by the child itself, as root of the host's user namespace. */
+  if (spec->netns_late && (spec->netns_path || spec->userns || spec->userns_path || spec->hold))
+    mc_fail("spec", EINVAL, "netnslate goes with no netnspath, user namespace or hold");
   open_paths(spec);
   int out[2], err[2];
   struct mc_log *log = open_log(spec, out, err);
@@ -283,7 +289,7 @@ static int run(struct mc_spec *spec, pid_t owner) {
     if (nested) mc_await_nested_maps(gate);
     mc_step(MC_STEP_CHILD);
     spec->cgroup_born = born;
-    start_child(report);
+    start_child(report, spec->netns_late);
     if (log) attach_output(out, err);
     mc_cgroups_join(spec, -1);
     mc_step(MC_STEP_CGROUP_JOINED);
@@ -357,7 +363,7 @@ static int exec_in(struct mc_spec *spec) {
   pid_t pid = fork(); /* the fork enters the joined pid namespace */
   if (pid < 0) mc_fail("fork", errno, "exec");
   if (pid == 0) {
-    start_child(report);
+    start_child(report, 0);
     /* Its own process group: cancelling the exec (a timed-out health check) kills what it started too. */
     setpgid(0, 0);
     mc_cgroups_join(spec, pidfd);

@@ -139,6 +139,7 @@ static int parse(struct mc_spec *s, struct cursor *c) {
     else if (!strcmp(key, "volatile")) s->volatile_upper = (int)num(v);
     else if (!strcmp(key, "clone")) s->clone_flags = num(v);
     else if (!strcmp(key, "netnspath")) s->netns_path = v;
+    else if (!strcmp(key, "netnslate")) s->netns_late = (int)num(v);
     else if (!strcmp(key, "stdin")) s->stdio[0] = v;
     else if (!strcmp(key, "stdout")) s->stdio[1] = v;
     else if (!strcmp(key, "stderr")) s->stdio[2] = v;

@@ -22,11 +22,11 @@
  * the keys, their values or their meaning, or with a change to how shims are started (6: run shims
  * are forked by `mc-shim zygote <owner> <protocol>`, which checks this number too; 7: the zygote's
  * fork requests carry 'F' or 'E' (exec shims, with their stdio), Node's umask and their fds; 8: the
- * "volatile" key).
+ * "volatile" key; 9: the "netnslate" key and the message after the spec it announces).
  * Overridable only so that a test can build a shim of another version.
  */
 #ifndef MC_PROTOCOL_VERSION
-#define MC_PROTOCOL_VERSION 8
+#define MC_PROTOCOL_VERSION 9
 #endif
 
 /* Values of the `userns` key. Keep in sync with lib/shim/spec.ts's usernsTokens. */
@@ -82,6 +82,7 @@ struct mc_spec {
   unsigned long clone_flags;
   int netns_fd;          /* -1: none given */
   const char *netns_path; /* alternatively, a path to open (e.g. /proc/<node pid>/fd/<n>) */
+  int netns_late;         /* the path comes after the spec, in a message of its own (netns-late.h) */
   const char *stdio[3];  /* paths opened as the program's fds 0, 1, 2 (append for 1 and 2) */
   const char *log_path;  /* instead of stdio[1] and [2]: pipes the shim copies into this json-file log */
   long long log_max_size; /* rotate past this many bytes; 0: never */

@@ -20,6 +20,7 @@ enum mc_step {
   MC_STEP_SECCOMP,        /* child: identity set, about to install the seccomp filter */
   MC_STEP_EXECVE,         /* child: filter installed, execve() called */
   MC_STEP_EXEC_SEEN,      /* shim: the report pipe closed by a successful execve */
+  MC_STEP_NETNS_JOINED,   /* child: the network namespace sent after the spec joined (netns-late.h) */
   MC_STEP_COUNT
 };
 

@@ -9,7 +9,7 @@ import * as fs from 'node:fs'
 import type { Readable } from 'node:stream'
 import { ContainerNotFoundError, InvalidArgumentError, MiniContainerError, NotRunningError, StartError, throwIfAborted } from '../errors'
 import { contextOf, type ContainerContext, type RuntimeOption } from './context'
-import { encodeExecSpec, encodeRunSpec, type MountOp, type RunSpec } from '../shim/spec'
+import { encodeExecSpec, encodeLateNetns, encodeRunSpec, type MountOp, type RunSpec } from '../shim/spec'
 import { Shim, type ExitStatus } from '../shim/shim'
 import { closeQuietly, CLONE_NEWNET, CLONE_NEWUSER } from '../sys/libc'
 import { openNetns } from '../sys/netns'
@@ -24,6 +24,7 @@ import { joinBridgeNetwork, mappedPort, networkSettingsOf, publishedPort } from 
 import type { CgroupSetup, ContainerStats, ProcessInfo } from '../cgroups'
 import { statsStream, updateResources, type ResourceUpdate, type StatsStreamOptions } from './resources'
 import type { HostBinding } from '../network/types'
+import { joinsNetworks } from '../network/network-mode'
 import { processStartTime, livesOn, thisProcess, waitForeign } from './liveness'
 import { observe, type Observation, type ObserveWants } from './observe'
 import { releaseRun, runReleased, settleExit } from './exit'
@@ -43,7 +44,7 @@ import { checkKeepId, checkRootlessRunOptions } from '../rootless/run-options'
 import { ensureImage } from '../image/registry/policy'
 import { dnsServers, extraHostLines } from './network-options'
 import { hostDevices, type HostDevice } from './device-mappings'
-import { baseCloneFlags, buildRunSpec, containerCapabilities, containerDevicePolicy, containerSecurity, type NetnsChoice } from './run-spec'
+import { baseCloneFlags, buildRunSpec, containerCapabilities, containerDevicePolicy, containerSecurity, heldNetnsPath, type NetnsChoice } from './run-spec'
 import { toMountOps } from '../storage/mount-options'
 import { createMounts, removeAnonymousVolumes } from '../storage/mount-lifecycle'
 import { withInitLayer, withInitLayerDir } from '../storage/init-layer'
@@ -249,8 +250,10 @@ export class Container implements AsyncDisposable {
       // removal only after a setImmediate, so a start at once after wait() found no removal under way
       // (cgroups.released), made its cgroup, and had it removed before its shim could open it.
       await runReleased(this.runtime, this.id)
-      const netns = await this.joinNetwork(record, image)
-      stamp('node: network joined')
+      // A bridge or user network is joined while the shim clones and mounts (its namespace sent after the spec).
+      const late = this.joinsNetworkLate(record)
+      let netns = late ? undefined : await this.joinNetwork(record, image)
+      if (!late) stamp('node: network joined')
       try {
         throwIfAborted(signal, what)
         const devices = hostDevices(record.hostConfig.devices)
@@ -262,19 +265,24 @@ export class Container implements AsyncDisposable {
           devices: containerDevicePolicy(record, devices),
         })
         stamp('node: cgroup prepared')
-        const spec = this.runSpec(record, image, netns.choice, cgroups, devices, { processEnv: extras.processEnv, lastMount })
+        const spec = this.runSpec(record, image, netns?.choice ?? { kind: 'late' }, cgroups, devices, { processEnv: extras.processEnv, lastMount })
         if (spec.userns) this.runtime.userIds?.checkUser(spec.userns, spec.process, record.config.user)
         stamp('node: spec built')
         const encoded = encodeRunSpec(spec)
         stamp('node: spec encoded')
-        shim = (await Shim.forRun()).send(encoded, extras.processEnv)
+        shim = (await Shim.forRun()).send(encoded, extras.processEnv, late)
         stamp('node: spec sent')
+        if (!netns) {
+          netns = await this.joinNetwork(record, image)
+          stamp('node: network joined')
+          shim.sendLast(encodeLateNetns(heldNetnsPath(netns.choice)))
+        }
         // The shim opens the namespace by path before it reports: keep our fd until then.
         pid = await shim.hold(untilAborted(shim.started, signal, what, shim))
         // Its published ports' relays, started beside the program: served once run() resolves.
         await netns.serving()
       } finally {
-        netns.release()
+        netns?.release()
       }
       // Fails (ENOENT) when a remove() elsewhere took the directory while the program was being started.
       const restarts = restartCount > 0 ? { restartCount } : {}
@@ -834,6 +842,16 @@ export class Container implements AsyncDisposable {
   /** The shim is gone: this process no longer watches the container. */
   private onShimGone(shim: Shim): void {
     if (this.runtime.shims.get(this.id) === shim) this.runtime.shims.delete(this.id)
+  }
+
+  /**
+   * Whether this start's network namespace goes to the shim after the spec: a bridge or user
+   * network's (milliseconds of endpoint, rules and hosts files, beside the shim's clone and mounts),
+   * in a root runtime (a rootless container's user namespace must own the network namespace it
+   * joins, which the shim arranges before the clone).
+   */
+  private joinsNetworkLate(record: ContainerRecord): boolean {
+    return joinsNetworks(record.hostConfig.networkMode) && !this.runtime.rootless
   }
 
   private async joinNetwork(record: ContainerRecord, image: ImageRecord): Promise<{ choice: NetnsChoice; release: () => void; serving: () => Promise<void> }> {

@@ -46,8 +46,23 @@ function etcMounts(p: ContainerPaths): MountOp[] {
   return [bindMount(p.hostname, '/etc/hostname', false), bindMount(p.hosts, '/etc/hosts', false), bindMount(p.resolvConf, '/etc/resolv.conf', false)]
 }
 
-/** How the network namespace is obtained, decided by the caller from the network mode. */
-export type NetnsChoice = { kind: 'own' } | { kind: 'host' } | { kind: 'fd'; fd: number }
+/**
+ * How the network namespace is obtained, decided by the caller from the network mode. 'late': one the
+ * network layer makes while the shim sets the container up, its path sent after the spec
+ * (RunSpec.netnsLate; a bridge or user network, without a user namespace).
+ */
+export type NetnsChoice = { kind: 'own' } | { kind: 'host' } | { kind: 'fd'; fd: number } | { kind: 'late' }
+
+/** The path the shim opens for a network namespace this process holds as `fd`. */
+function netnsFdPath(fd: number): string {
+  return `/proc/${process.pid}/fd/${fd}`
+}
+
+/** The path of a network namespace the network layer made and this process holds (a 'fd' choice): a late one's message. */
+export function heldNetnsPath(choice: NetnsChoice): string {
+  if (choice.kind !== 'fd') throw new TypeError(`a late network namespace is one held as an fd, not '${choice.kind}'`)
+  return netnsFdPath(choice.fd)
+}
 
 /**
  * Whether the container's user namespace does not own the network namespace it ends up in, so that
@@ -115,7 +130,8 @@ export function buildRunSpec(opts: {
     cloneFlags: baseCloneFlags | (opts.netns.kind === 'own' ? CLONE_NEWNET : 0) | (opts.userns?.nested ? CLONE_NEWUSER : 0),
     hostname: r.config.hostname,
     loopbackUp: opts.netns.kind === 'own',
-    netnsPath: opts.netns.kind === 'fd' ? `/proc/${process.pid}/fd/${opts.netns.fd}` : undefined,
+    netnsPath: opts.netns.kind === 'fd' ? netnsFdPath(opts.netns.fd) : undefined,
+    netnsLate: opts.netns.kind === 'late',
     stdin: '/dev/null',
     output: { log: { path: p.log, maxSize: r.hostConfig.logConfig?.maxSize ?? 0, maxFiles: r.hostConfig.logConfig?.maxFiles ?? 1 } },
     init: r.hostConfig.init,

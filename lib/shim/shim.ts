@@ -127,11 +127,21 @@ export class Shim {
     if (!this.socket.destroyed) this.socket.end()
   }
 
-  /** Sends the encoded spec; the shim starts working when it has read it. `hiddenEnv`: env entries whose values the debug output must not show (secrets). */
-  send(spec: Buffer, hiddenEnv: readonly string[] = []): this {
+  /**
+   * Sends the encoded spec; the shim starts working when it has read it. `hiddenEnv`: env entries
+   * whose values the debug output must not show (secrets). `more`: a message follows
+   * ({@link sendLast}; a spec with a late network namespace), so our side stays open.
+   */
+  send(spec: Buffer, hiddenEnv: readonly string[] = [], more = false): this {
     if (debug.enabled) debug('shim %d spec: %s', this.shimPid, specDebugText(spec, hiddenEnv))
-    this.socket.end(spec)
+    if (more) this.socket.write(spec)
+    else this.socket.end(spec)
     return this
+  }
+
+  /** Sends the message that follows a spec sent with `more` (encodeLateNetns's), and ends what we send. */
+  sendLast(message: Buffer): void {
+    this.socket.end(message)
   }
 
   /**

@@ -113,6 +113,13 @@ export interface RunSpec {
   loopbackUp: boolean
   /** Join an existing network namespace (made and configured by the network layer), e.g. /proc/<pid>/fd/<n>. */
   netnsPath?: string
+  /**
+   * Join a network namespace whose path comes after the spec ({@link encodeLateNetns}), so that the
+   * network layer makes the container's endpoint while the shim clones and mounts. The child joins
+   * it before its first sysfs mount or sysctl, and before pivot_root at the latest. Not with
+   * `netnsPath`, a user namespace or `hold`.
+   */
+  netnsLate?: boolean
   /** The file opened as the program's stdin. */
   stdin: string
   /** Where its stdout and stderr go. */
@@ -210,13 +217,26 @@ function mountTokens(op: MountOp): string[] {
   }
 }
 
-function encode(tokens: string[]): Buffer {
+/** A message of NUL-terminated tokens after its length (uint32): the spec, or what follows it. */
+function frame(tokens: string[]): Buffer {
   for (const t of tokens)
     if (t.includes('\0')) throw new InvalidArgumentError(`${JSON.stringify(t)} contains a NUL byte, which a command, argument, environment variable or path cannot carry; remove it`)
-  const body = Buffer.from([...protocolTokens, ...tokens].join('\0') + '\0')
+  const body = Buffer.from(tokens.join('\0') + '\0')
   const header = Buffer.alloc(4)
   header.writeUInt32LE(body.length)
   return Buffer.concat([header, body])
+}
+
+function encode(tokens: string[]): Buffer {
+  return frame([...protocolTokens, ...tokens])
+}
+
+/**
+ * The message after a spec with {@link RunSpec.netnsLate}: the network namespace's path (e.g.
+ * /proc/<our pid>/fd/<n>), which the shim's child joins before its first mount that needs it.
+ */
+export function encodeLateNetns(path: string): Buffer {
+  return frame(['netnspath', path])
 }
 
 /**
@@ -253,6 +273,7 @@ export function encodeRunSpec(s: RunSpec): Buffer {
   if (mountFallbacks.force) t.push('legacymounts', '1')
   if (s.hostname) t.push('hostname', s.hostname)
   if (s.netnsPath !== undefined) t.push('netnspath', s.netnsPath)
+  if (s.netnsLate) t.push('netnslate', '1')
   for (const [key, lines] of [['uidmap', s.nestedMaps?.uid ?? []], ['gidmap', s.nestedMaps?.gid ?? []]] as const) for (const l of lines) t.push(key, ...l.map(String))
   t.push('stdin', s.stdin, ...outputTokens(s.output))
   for (const op of s.mounts) t.push(...mountTokens(op))

@@ -7,7 +7,7 @@
 import { stamp, tracing } from '../util/start-trace'
 
 /** native/steps.h's enum mc_step, in its order. */
-const shimSteps = ['shim: spec read', 'shim: clone', 'child: running', 'child: cgroup joined', 'child: mounts', 'child: pivot_root', 'child: identity', 'child: seccomp installed', 'shim: exec seen'] as const
+const shimSteps = ['shim: spec read', 'shim: clone', 'child: running', 'child: cgroup joined', 'child: mounts', 'child: pivot_root', 'child: identity', 'child: seccomp installed', 'shim: exec seen', 'child: network joined'] as const
 
 /** Stamps the steps of a "T <ns>..." line (without its "T "); a 0 is a step not taken. */
 export function stampShimSteps(fields: string): void {
