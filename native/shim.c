@@ -396,13 +396,16 @@ int main(int argc, char **argv) {
   if (!strcmp(mode, "zygote") && argc > 3) mode = mc_zygote(owner, argv, CONTROL_FD);
   /* Until a child exists, failures are said to Node directly. */
   mc_report_to(fail_shim, 1);
+  /* A bare run shim (zygote.h) is for a start that brings its own network namespace (a bridge's): none warmed. */
+  int warm_netns = strcmp(mode, "run-bare") != 0;
+  if (!warm_netns) mode = "run";
   /* Off the start's path: a spare shim waits here in Node's pool until a start sends its spec. */
   if (!strcmp(mode, "run") && owner) {
     mc_owner_prepare(owner);
     mc_steps_init();
     /* Before the warm network namespace: the helper pins none of the container's namespaces. */
     mc_old_root_prefork();
-    mc_netns_warm();
+    if (warm_netns) mc_netns_warm();
   }
   mc_spec_read(CONTROL_FD, &spec);
   mc_step(MC_STEP_SPEC_READ);

@@ -22,7 +22,7 @@
  * the keys, their values or their meaning, or with a change to how shims are started (6: run shims
  * are forked by `mc-shim zygote <owner> <protocol>`, which checks this number too; 7: the zygote's
  * fork requests carry 'F' or 'E' (exec shims, with their stdio), Node's umask and their fds; 8: the
- * "volatile" key; 9: the "netnslate" key and the message after the spec it announces).
+ * "volatile" key; 9: the "netnslate" key and the message after the spec it announces, and the zygote's 'B' requests for bare run shims).
  * Overridable only so that a test can build a shim of another version.
  */
 #ifndef MC_PROTOCOL_VERSION

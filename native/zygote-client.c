@@ -46,10 +46,10 @@ int mc_zygote_attach(int zygote) {
   return setsockopt(zygote, SOL_SOCKET, SO_RCVTIMEO, &bound, sizeof(bound)) < 0 ? -errno : 0;
 }
 
-/* One request: a shim whose fd 3 is fds[0] (and stdio fds[1..3] when nfds is 4). 0 once sent, or -errno. */
-static int send_request(int zygote, const int *fds, int nfds) {
+/* One request: a shim whose fd 3 is fds[0] (and stdio fds[1..3] when nfds is 4), bare or not. 0 once sent, or -errno. */
+static int send_request(int zygote, const int *fds, int nfds, int bare) {
   /* The shim takes Node's umask of this moment, as a shim spawned now would (the zygote's is Node's of its own start). */
-  char request[1 + sizeof(int32_t)] = {nfds == 1 ? 'F' : 'E'};
+  char request[1 + sizeof(int32_t)] = {nfds == 1 ? (bare ? 'B' : 'F') : 'E'};
   int32_t mask = current_umask();
   memcpy(request + 1, &mask, sizeof(mask));
   int sent = mc_send_fds(zygote, request, sizeof(request), fds, nfds);
@@ -69,12 +69,12 @@ static int32_t next_answer(int zygote) {
   return reply;
 }
 
-int mc_zygote_fork_many(int zygote, const int *fds, int nfds, int count, int32_t *pids) {
+int mc_zygote_fork_many(int zygote, const int *fds, int nfds, int count, const int *bare, int32_t *pids) {
   if ((nfds != 1 && nfds != 4) || count < 1) return -EINVAL;
   /* All requests first: the zygote answers them in order, forking the next while this thread reads. */
   int sent = 0;
   int failed = 0;
-  while (sent < count && !(failed = send_request(zygote, fds + (size_t)sent * (size_t)nfds, nfds))) sent++;
+  while (sent < count && !(failed = send_request(zygote, fds + (size_t)sent * (size_t)nfds, nfds, bare && bare[sent]))) sent++;
   for (int i = 0; i < sent; i++) {
     pids[i] = next_answer(zygote);
     /* A failure ends the batch: a lost answer leaves the rest unknown, so each later one is that failure too
@@ -90,6 +90,6 @@ int mc_zygote_fork_many(int zygote, const int *fds, int nfds, int count, int32_t
 
 int mc_zygote_fork(int zygote, const int *fds, int nfds) {
   int32_t pid;
-  int r = mc_zygote_fork_many(zygote, fds, nfds, 1, &pid);
+  int r = mc_zygote_fork_many(zygote, fds, nfds, 1, NULL, &pid);
   return r < 0 ? r : pid;
 }

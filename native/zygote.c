@@ -42,7 +42,7 @@
 #define MAX_PASSED 4
 
 /*
- * One request: a byte ('F' a run shim, 'E' an exec shim), Node's umask (int32, -1: unknown) and the fds
+ * One request: a byte ('F' a run shim, 'B' a bare one, 'E' an exec shim), Node's umask (int32, -1: unknown) and the fds
  * passed with it, into `passed` (the rest -1); how many, -1 for a malformed request (its fds closed), or 0
  * when Node closed the socket (or sent less than a request).
  */
@@ -71,7 +71,7 @@ static int next_request(char *mode, int32_t *mask, int passed[MAX_PASSED]) {
   }
   *mode = request[0];
   memcpy(mask, request + 1, sizeof(*mask));
-  int wanted = *mode == 'F' ? 1 : *mode == 'E' ? MAX_PASSED : 0;
+  int wanted = *mode == 'F' || *mode == 'B' ? 1 : *mode == 'E' ? MAX_PASSED : 0;
   if (got == wanted && got > 0 && !(msg.msg_flags & MSG_CTRUNC)) return got;
   /* Whatever came with a request we do not serve is closed, not kept for the next child to inherit. */
   for (int i = 0; i < got; i++) close(passed[i]);
@@ -126,7 +126,7 @@ const char *mc_zygote(pid_t owner, char **argv, int control_fd) {
       /* Node's umask at the request, as a shim spawned then would have it, not Node's at the zygote's start. */
       if (mask >= 0) umask((mode_t)(mask & 0777));
       rename_to(argv, as);
-      return as;
+      return mode == 'B' ? "run-bare" : as;
     }
     int err = errno;
     for (int i = 0; i < count; i++) close(passed[i]);

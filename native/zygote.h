@@ -11,9 +11,10 @@
 
 /*
  * The zygote's loop (argv: mc-shim zygote <owner> <protocol>): for each fork request (a byte and Node's
- * umask, with fds attached: 'F' and a control socket for a run shim, 'E' and a control socket, stdin,
+ * umask, with fds attached: 'F' and a control socket for a run shim, 'B' the same for a "bare" run shim
+ * (one that makes no warm network namespace: its start brings its own), 'E' and a control socket, stdin,
  * stdout and stderr for an exec shim), a shim that is Node's child (CLONE_PARENT). Returns only in such a
- * child, its mode ("run" or "exec"), with that socket as `control_fd`, the passed stdio (an exec
+ * child, its mode ("run", "run-bare" or "exec"), with that socket as `control_fd`, the passed stdio (an exec
  * shim's) as 0-2, no other fd, the umask sent, and argv reading "mc-shim <mode> <owner>"; the zygote itself exits
  * when Node closes its socket or dies.
  */
@@ -29,6 +30,7 @@ int mc_zygote_attach(int zygote);
 /*
  * Node's side: asks the zygote for a shim whose fd 3 is fds[0]: a run shim when nfds is 1, an exec
  * shim whose stdio are fds[1..3] when nfds is 4. Its pid, or -errno (-ETIMEDOUT: no answer in 2 s).
+ * A run shim made so makes a warm network namespace.
  */
 int mc_zygote_fork(int zygote, const int *fds, int nfds);
 
@@ -36,7 +38,8 @@ int mc_zygote_fork(int zygote, const int *fds, int nfds);
  * Node's side, for a burst: `count` requests as mc_zygote_fork's, each with nfds fds (fds holds count * nfds),
  * sent at once and answered in order; pids[i] is the i-th shim's pid or -errno. A request not sent, or that
  * failed (its fork, or its answer lost: a timeout, the zygote gone), and every one after it, carry that
- * error (answers past a failure are not read: the caller stops the zygote). 0, or -EINVAL.
+ * error (answers past a failure are not read: the caller stops the zygote). `bare` (run shims, may be NULL):
+ * bare[i] nonzero asks for a bare run shim ('B'). 0, or -EINVAL.
  */
-int mc_zygote_fork_many(int zygote, const int *fds, int nfds, int count, int32_t *pids);
+int mc_zygote_fork_many(int zygote, const int *fds, int nfds, int count, const int *bare, int32_t *pids);
 #endif

@@ -270,7 +270,7 @@ export class Container implements AsyncDisposable {
         stamp('node: spec built')
         const encoded = encodeRunSpec(spec)
         stamp('node: spec encoded')
-        shim = (await Shim.forRun()).send(encoded, extras.processEnv, late)
+        shim = (await Shim.forRun({ warmNetns: spec.loopbackUp })).send(encoded, extras.processEnv, late)
         stamp('node: spec sent')
         if (!netns) {
           netns = await this.joinNetwork(record, image)

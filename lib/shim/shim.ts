@@ -149,14 +149,19 @@ export class Shim {
    * exec'ing the shim (a millisecond or two) happens ahead of time, and the
    * spec carries the paths of the program's stdio and network namespace.
    * Without a spare (many starts at once), one is spawned off the event loop.
+   * `warmNetns`: whether this start takes a network namespace of its own
+   * (network none), which a spare makes ahead; the next spares follow the
+   * last start's need (a bridge's would only make and destroy one). Without
+   * it (a filesystem view), the pool keeps its way.
    */
-  static async forRun(): Promise<Shim> {
+  static async forRun(opts?: { warmNetns: boolean }): Promise<Shim> {
     spareWanted = true
+    if (opts) spareNetns = opts.warmNetns
     // A spare on its way is nearer than a new one.
     if ((!warm || warm.socket.destroyed) && refilling) await refilling
     let shim = warm
     warm = undefined
-    if (!shim || shim.socket.destroyed) shim = await spawnRunShim()
+    if (!shim || shim.socket.destroyed) shim = await spawnRunShim(opts?.warmNetns ?? true)
     // Refill when the CPU is ours again: once this program has exited (short jobs), or a moment
     // after it started (long-running ones); never while a start is in flight.
     const refill = () => void setImmediate(refillPool)
@@ -187,10 +192,11 @@ export class Shim {
   /**
    * A shim forked by `zygote`: a `run` shim (stdio /dev/null, owned: what a
    * spare is), or with `stdio` an `exec` shim (what {@link spawn} makes of
-   * it); rejects when the zygote is gone.
+   * it); rejects when the zygote is gone. `bare`: a run shim without a warm
+   * network namespace (native/zygote.h).
    */
-  static forkedBy(zygote: ShimZygote, stdio?: ShimStdio): Promise<Shim> {
-    return Shim.started((theirs) => zygote.fork(theirs, stdio && [stdio.stdin, stdio.stdout, stdio.stderr]))
+  static forkedBy(zygote: ShimZygote, stdio?: ShimStdio, bare = false): Promise<Shim> {
+    return Shim.started((theirs) => zygote.fork(theirs, stdio && [stdio.stdin, stdio.stdout, stdio.stderr], bare))
   }
 
   /**
@@ -258,6 +264,8 @@ let zygote: Promise<ShimZygote | undefined> | undefined
 let refilling: Promise<void> | undefined
 /** Whether the pool keeps a spare: from a run until {@link drainShimPool}. */
 let spareWanted = false
+/** Whether spares make a warm network namespace: the last start's need (see Shim.forRun). */
+let spareNetns = true
 /** How long after a start the spare shim is spawned when the program is still running. */
 const refillDelayMs = 25
 
@@ -287,13 +295,14 @@ function devNullStdio(): ShimStdio {
 
 /**
  * A `run` shim with /dev/null for stdio (the spec names the program's): forked by the zygote, or,
- * without one, spawned off the event loop.
+ * without one, spawned off the event loop (which always makes a warm network namespace). Without
+ * `warmNetns`, a forked one makes none.
  */
-async function spawnRunShim(): Promise<Shim> {
+async function spawnRunShim(warmNetns: boolean): Promise<Shim> {
   const forker = await runningZygote()
   if (forker)
     try {
-      return await Shim.forkedBy(forker)
+      return await Shim.forkedBy(forker, undefined, !warmNetns)
     } catch {
       // The zygote is gone (killed, or of another build): this shim is spawned; the next call starts a new zygote.
     }
@@ -317,7 +326,7 @@ async function runningZygote(): Promise<ShimZygote | undefined> {
 
 function refillPool(): void {
   if (!spareWanted || (warm && !warm.socket.destroyed) || refilling) return
-  refilling = spawnRunShim().then(
+  refilling = spawnRunShim(spareNetns).then(
     async (shim) => {
       if (spareWanted && !warm) warm = shim
       else {

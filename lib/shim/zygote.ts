@@ -46,9 +46,10 @@ function exitedFailing(status: number): boolean {
 /** Run shims asked for at once go to the zygote in batches of at most this many (fds in flight on its socket stay few). */
 const maxBatch = 16
 
-/** A run shim asked for while the zygote was busy: its control socket, and its caller's promise. */
+/** A run shim asked for while the zygote was busy: its control socket, whether it is bare, and its caller's promise. */
 interface WaitingFork {
   control: number
+  bare: boolean
   resolve: (pid: number) => void
   reject: (err: unknown) => void
 }
@@ -97,10 +98,11 @@ export class ShimZygote {
    * A shim forked from the zygote, with `control` as its fd 3 (the caller
    * closes its copy): a run shim, or with `stdio` (an exec's pipes, which
    * the caller closes too) an exec shim. Its pid. Rejects, and stops the
-   * zygote, when the zygote is gone or could not fork.
+   * zygote, when the zygote is gone or could not fork. `bare`: a run shim
+   * that makes no warm network namespace, for a start that brings its own.
    */
-  async fork(control: number, stdio?: readonly [stdin: number, stdout: number, stderr: number]): Promise<number> {
-    if (!stdio) return this.forkRun(control)
+  async fork(control: number, stdio?: readonly [stdin: number, stdout: number, stderr: number], bare = false): Promise<number> {
+    if (!stdio) return this.forkRun(control, bare)
     return this.turns.run(async () => {
       if (this.stopping) throw new SyscallError('zygote fork', 'ESHUTDOWN')
       try {
@@ -120,9 +122,9 @@ export class ShimZygote {
    * the event loop to come back to the previous one's answer: 50 starts at once spent most of their
    * time in that queue.
    */
-  private forkRun(control: number): Promise<number> {
+  private forkRun(control: number, bare: boolean): Promise<number> {
     return new Promise((resolve, reject) => {
-      this.waiting.push({ control, resolve, reject })
+      this.waiting.push({ control, bare, resolve, reject })
       // One turn per batch: the first of a batch queues it, and it takes whatever waits when it runs.
       if (this.waiting.length === 1) void this.turns.run(() => this.sendWaiting())
     })
@@ -134,7 +136,7 @@ export class ShimZygote {
     if (this.waiting.length) void this.turns.run(() => this.sendWaiting())
     try {
       if (this.stopping) throw new SyscallError('zygote fork', 'ESHUTDOWN')
-      const pids = await forkManyFromZygoteAsync(this.socket, batch.map((w) => w.control))
+      const pids = await forkManyFromZygoteAsync(this.socket, batch.map((w) => w.control), batch.map((w) => w.bare))
       pids.forEach((pid, i) => (pid > 0 ? batch[i].resolve(pid) : batch[i].reject(new SyscallError('zygote fork', errnoName(-pid)))))
       if (pids.some((pid) => pid > 0)) this.forked = true
       if (pids.some((pid) => pid <= 0)) void this.stop()

@@ -84,7 +84,7 @@ const nativeCalls = nativeFunctions({
   spawnLasting: 'int mc_spawn_lasting(const char *path, const char **argv, const char **envp, const int *fds, int nfds, int new_session)',
   zygoteAttach: 'int mc_zygote_attach(int zygote)',
   zygoteFork: 'int mc_zygote_fork(int zygote, const int *fds, int nfds)',
-  zygoteForkMany: 'int mc_zygote_fork_many(int zygote, const int *fds, int nfds, int count, _Out_ int32_t *pids)',
+  zygoteForkMany: 'int mc_zygote_fork_many(int zygote, const int *fds, int nfds, int count, const int *bare, _Out_ int32_t *pids)',
   openat2: 'int mc_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode, uint64_t resolve)',
 })
 
@@ -255,12 +255,14 @@ export function forkFromZygoteAsync(zygote: number, fds: readonly number[]): Pro
 /**
  * Asks the zygote behind socket `zygote` for one run shim per control socket of `controls` (each its
  * fd 3), all requests sent at once and answered in order (native mc_zygote_fork_many), on a worker
- * thread: a burst of starts costs one trip to a worker and back instead of one per shim. Each
- * request's pid, or its -errno: a failure, and every request after it, carry that error.
+ * thread: a burst of starts costs one trip to a worker and back instead of one per shim. `bare[i]`:
+ * the i-th shim makes no warm network namespace (its start brings its own). Each request's pid, or
+ * its -errno: a failure, and every request after it, carry that error.
  */
-export function forkManyFromZygoteAsync(zygote: number, controls: readonly number[]): Promise<number[]> {
+export function forkManyFromZygoteAsync(zygote: number, controls: readonly number[], bare: readonly boolean[]): Promise<number[]> {
   const pids = new Array<number>(controls.length).fill(0)
-  return inAsyncSlot(() => onWorker(nativeCalls().zygoteForkMany, [zygote, controls, 1, controls.length, pids], 'zygote fork')).then(() => pids)
+  const flags = controls.map((_, i) => (bare[i] ? 1 : 0))
+  return inAsyncSlot(() => onWorker(nativeCalls().zygoteForkMany, [zygote, controls, 1, controls.length, flags, pids], 'zygote fork')).then(() => pids)
 }
 
 const LOCK_EX = 2
