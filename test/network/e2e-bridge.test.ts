@@ -10,13 +10,13 @@
 import { execFileSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as net from 'node:net'
-import { Container, Image, Runtime, run, Wait } from '../../lib'
+import { Container, run, Wait, type Runtime } from '../../lib'
 import { Network } from '../../lib/network/network'
 import { hostHasIpv6, pickFreePort } from '../../lib/network/port-probe'
 import { ipPattern, macOf, useSubnets } from '../net-helpers'
 import { text } from '../helpers'
 import { nodeOutput, spawnNode } from '../tools/node-child'
-import { hostLinks, hostVethOf, makeRoot, nftTables, onEveryAddress, v6Listeners } from './helpers'
+import { hostLinks, hostVethOf, onEveryAddress, useBridgeRuntime, v6Listeners } from './helpers'
 
 let runtime: Runtime
 const [bridgeNet, userNet, otherNet, restartNet, homeNet, extraNet] = useSubnets(6)
@@ -44,20 +44,7 @@ function curl(url: string): string {
   return ''
 }
 
-beforeAll(async () => {
-  runtime = new Runtime({ root: makeRoot(), subnetPool: [bridgeNet.cidr] })
-  await Image.fromHost({ runtime })
-})
-
-afterAll(async () => {
-  for (const c of await Container.list({ runtime, all: true })) await c.remove({ force: true }).catch(() => {})
-  const names = runtime.networks.names
-  await runtime.close()
-  fs.rmSync(runtime.root, { recursive: true, force: true })
-  expect(hostLinks(names.bridgePrefix)).toEqual([])
-  expect(hostLinks(names.vethPrefix)).toEqual([])
-  expect(nftTables()).not.toContain(`table ip ${names.table}`)
-})
+useBridgeRuntime(bridgeNet.cidr, (r) => (runtime = r))
 
 describe('containers on networks', () => {
   test('two containers on the default bridge get .2 and .3 and ping each other by IP, not by name', async () => {

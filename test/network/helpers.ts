@@ -9,6 +9,7 @@ import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_pro
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
+import { Container, Image, Runtime } from '../../lib'
 import { hostHasIpv6 } from '../../lib/network/port-probe'
 import { closeQuietly } from '../../lib/sys/libc'
 import { createNetns } from '../../lib/sys/netns'
@@ -16,6 +17,29 @@ import { createNetns } from '../../lib/sys/netns'
 /** A fresh runtime root. */
 export function makeRoot(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'mc-net-'))
+}
+
+/**
+ * A runtime for one test file whose default bridge takes `subnet` (claimed with useSubnets), with the
+ * host image: made before its tests, and after them its containers removed, the runtime closed and
+ * its root deleted, then checked to have left no bridge, veth or nf_tables table. `use` receives it.
+ */
+export function useBridgeRuntime(subnet: string, use: (runtime: Runtime) => void): void {
+  let runtime: Runtime
+  beforeAll(async () => {
+    runtime = new Runtime({ root: makeRoot(), subnetPool: [subnet] })
+    await Image.fromHost({ runtime })
+    use(runtime)
+  })
+  afterAll(async () => {
+    for (const c of await Container.list({ runtime, all: true })) await c.remove({ force: true }).catch(() => {})
+    const names = runtime.networks.names
+    await runtime.close()
+    fs.rmSync(runtime.root, { recursive: true, force: true })
+    expect(hostLinks(names.bridgePrefix)).toEqual([])
+    expect(hostLinks(names.vethPrefix)).toEqual([])
+    expect(nftTables()).not.toContain(`table ip ${names.table}`)
+  })
 }
 
 /** A network namespace standing in for a container: an fd plus helpers to run things in it. */

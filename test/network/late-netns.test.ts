@@ -9,29 +9,15 @@
  */
 import * as fs from 'node:fs'
 import * as net from 'node:net'
-import { Container, Image, Runtime, run } from '../../lib'
+import { Container, run, type Runtime } from '../../lib'
 import { closeTrace, openTrace } from '../../lib/util/start-trace'
 import { useSubnets } from '../net-helpers'
 import { text } from '../helpers'
-import { eventually, hostLinks, makeRoot, nftTables } from './helpers'
+import { eventually, useBridgeRuntime } from './helpers'
 
 let runtime: Runtime
 const [bridgeNet] = useSubnets(1)
-
-beforeAll(async () => {
-  runtime = new Runtime({ root: makeRoot(), subnetPool: [bridgeNet.cidr] })
-  await Image.fromHost({ runtime })
-})
-
-afterAll(async () => {
-  for (const c of await Container.list({ runtime, all: true })) await c.remove({ force: true }).catch(() => {})
-  const names = runtime.networks.names
-  await runtime.close()
-  fs.rmSync(runtime.root, { recursive: true, force: true })
-  expect(hostLinks(names.bridgePrefix)).toEqual([])
-  expect(hostLinks(names.vethPrefix)).toEqual([])
-  expect(nftTables()).not.toContain(`table ip ${names.table}`)
-})
+useBridgeRuntime(bridgeNet.cidr, (r) => (runtime = r))
 
 const hostSysctl = (name: string) => fs.readFileSync(`/proc/sys/${name.replace(/\./g, '/')}`, 'utf8').trim()
 

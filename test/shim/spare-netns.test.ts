@@ -4,26 +4,14 @@
  * since a bridge start would only make that namespace and destroy it (under the rtnl lock).
  */
 import * as fs from 'node:fs'
-import { Container, Image, Runtime, run } from '../../lib'
+import { run, type Runtime } from '../../lib'
 import { childProcesses, commandLine } from '../helpers'
 import { useSubnets } from '../net-helpers'
-import { eventually, hostLinks, makeRoot } from '../network/helpers'
+import { eventually, useBridgeRuntime } from '../network/helpers'
 
 let runtime: Runtime
 const [bridgeNet] = useSubnets(1)
-
-beforeAll(async () => {
-  runtime = new Runtime({ root: makeRoot(), subnetPool: [bridgeNet.cidr] })
-  await Image.fromHost({ runtime })
-})
-
-afterAll(async () => {
-  for (const c of await Container.list({ runtime, all: true })) await c.remove({ force: true }).catch(() => {})
-  const names = runtime.networks.names
-  await runtime.close()
-  fs.rmSync(runtime.root, { recursive: true, force: true })
-  expect(hostLinks(names.bridgePrefix)).toEqual([])
-})
+useBridgeRuntime(bridgeNet.cidr, (r) => (runtime = r))
 
 /** This process's spare run shims: run shims of ours with no container (only their old root's helper). */
 function spares(): number[] {
