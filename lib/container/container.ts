@@ -256,27 +256,8 @@ export class Container implements AsyncDisposable {
       if (!late) stamp('node: network joined')
       try {
         throwIfAborted(signal, what)
-        const devices = hostDevices(record.hostConfig.devices)
-        // A previous run's cgroup may still be being removed (off the event loop): not this run's, made next.
-        await this.runtime.cgroups.released(this.id)
-        // The cgroup exists, limited, before the program: the shim's child joins it first thing.
-        const cgroups = this.runtime.cgroups.prepare(this.id, record.resources ?? { rlimits: [] }, {
-          readOnly: !record.hostConfig.privileged,
-          devices: containerDevicePolicy(record, devices),
-        })
-        stamp('node: cgroup prepared')
-        const spec = this.runSpec(record, image, netns?.choice ?? { kind: 'late' }, cgroups, devices, { processEnv: extras.processEnv, lastMount })
-        if (spec.userns) this.runtime.userIds?.checkUser(spec.userns, spec.process, record.config.user)
-        stamp('node: spec built')
-        const encoded = encodeRunSpec(spec)
-        stamp('node: spec encoded')
-        shim = (await Shim.forRun({ warmNetns: spec.loopbackUp })).send(encoded, extras.processEnv, late)
-        stamp('node: spec sent')
-        if (!netns) {
-          netns = await this.joinNetwork(record, image)
-          stamp('node: network joined')
-          shim.sendLast(encodeLateNetns(heldNetnsPath(netns.choice)))
-        }
+        shim = await this.sendSpec(record, image, netns?.choice ?? { kind: 'late' }, { processEnv: extras.processEnv, lastMount })
+        netns ??= await this.joinNetworkBeside(shim, record, image)
         // The shim opens the namespace by path before it reports: keep our fd until then.
         pid = await shim.hold(untilAborted(shim.started, signal, what, shim))
         // Its published ports' relays, started beside the program: served once run() resolves.
@@ -305,6 +286,39 @@ export class Container implements AsyncDisposable {
     settled.catch(() => {}) // wait() reports it; with no wait(), nothing is left unhandled
     settledExits.set(shim, settled)
     void shim.closed.then(() => this.onShimGone(shim))
+  }
+
+  /**
+   * Makes the container's cgroup (limited, before the program: the shim's child joins it first thing),
+   * builds the run spec and sends it to a spare shim, which goes to work at once. With a 'late'
+   * network namespace the shim waits for {@link joinNetworkBeside}'s message before its first mount
+   * that needs it.
+   */
+  private async sendSpec(record: ContainerRecord, image: ImageRecord, netns: NetnsChoice, start: StartExtras): Promise<Shim> {
+    const devices = hostDevices(record.hostConfig.devices)
+    // A previous run's cgroup may still be being removed (off the event loop): not this run's, made next.
+    await this.runtime.cgroups.released(this.id)
+    const cgroups = this.runtime.cgroups.prepare(this.id, record.resources ?? { rlimits: [] }, {
+      readOnly: !record.hostConfig.privileged,
+      devices: containerDevicePolicy(record, devices),
+    })
+    stamp('node: cgroup prepared')
+    const spec = this.runSpec(record, image, netns, cgroups, devices, start)
+    if (spec.userns) this.runtime.userIds?.checkUser(spec.userns, spec.process, record.config.user)
+    stamp('node: spec built')
+    const encoded = encodeRunSpec(spec)
+    stamp('node: spec encoded')
+    const shim = (await Shim.forRun({ warmNetns: spec.loopbackUp })).send(encoded, start.processEnv, netns.kind === 'late')
+    stamp('node: spec sent')
+    return shim
+  }
+
+  /** Joins the container's bridge or user networks while `shim` clones and mounts, then sends it the namespace. */
+  private async joinNetworkBeside(shim: Shim, record: ContainerRecord, image: ImageRecord): ReturnType<Container['joinNetwork']> {
+    const netns = await this.joinNetwork(record, image)
+    stamp('node: network joined')
+    shim.sendLast(encodeLateNetns(heldNetnsPath(netns.choice)))
+    return netns
   }
 
   /** Holds the container's layer lock (ContainerStore.lockLayer); ENOCONTAINER once it is gone. */

@@ -64,7 +64,8 @@ export class Shim {
 
   private constructor(
     readonly shimPid: number,
-    fd: number,
+    /** Our end of the control socket, which {@link socket} owns (closed with it). */
+    private readonly fd: number,
   ) {
     this.socket = new net.Socket({ fd, readable: true, writable: true })
     let resolveStart!: (pid: number) => void, rejectStart!: (e: Error) => void
@@ -139,9 +140,29 @@ export class Shim {
     return this
   }
 
-  /** Sends the message that follows a spec sent with `more` (encodeLateNetns's), and ends what we send. */
+  /**
+   * Sends the message that follows a spec sent with `more` (encodeLateNetns's). With write(2) on the
+   * socket's fd, once the spec has left the stream's buffer, rather than through the stream: a shim
+   * that failed meanwhile has said why and exited, and a write into its closed socket (EPIPE) would
+   * make the stream destroy itself before reading that line. The failure line then rejects the start
+   * as it always did. Nothing is written to a socket already closed (its fd may be another file's now).
+   */
   sendLast(message: Buffer): void {
-    this.socket.end(message)
+    if (this.socket.destroyed) return
+    if (this.socket.writableLength > 0) {
+      // The spec is still queued (a spec larger than the socket's buffer): the stream keeps the order.
+      this.socket.end(message)
+      return
+    }
+    let written = 0
+    try {
+      written = fs.writeSync(this.fd, message)
+    } catch (err) {
+      // EPIPE: the shim is gone, and its last line (or its end) settles the start.
+      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') return
+    }
+    // The socket's buffer is full (never seen for a message this small): the stream queues the rest.
+    if (written < message.length) this.socket.end(message.subarray(written))
   }
 
   /**
