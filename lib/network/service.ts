@@ -18,6 +18,7 @@ import { debug } from '../util/debug'
 import { stamp } from '../util/start-trace'
 import { collectAbandoned } from './abandoned'
 import { claimAddress } from './address-claim'
+import { DueReleases } from './due-releases'
 import { createEndpoint } from './endpoint'
 import { HostSockets } from './host-sockets'
 import { renderSection, updateHostsFile } from './hosts'
@@ -81,6 +82,8 @@ export class NetworkService {
   /** The endpoints kept warm, one per network a container joined. */
   private readonly warm: WarmEndpoints
   private tail: Promise<unknown> = Promise.resolve()
+  /** Containers' releases asked for and not run yet (./due-releases): run at their turn, or first by who needs them. */
+  private readonly dueReleases = new DueReleases()
 
   /** @param opts - root directory and optional subnet pools. */
   constructor(opts: NetworkServiceOptions) {
@@ -122,10 +125,15 @@ export class NetworkService {
     await collectAbandoned(this.host, this.fw).catch((err) => debug('collecting abandoned networks failed: %s', err))
   }
 
-  /** Runs `fn` after the mutations before it; with `open`, once the sockets are ready (a private namespace's are opened then). */
-  private serial<T>(fn: () => Promise<T>, open = true): Promise<T> {
+  /**
+   * Runs `fn` after the mutations before it; with `open`, once the sockets are ready (a private
+   * namespace's are opened then); with `afterReleases`, once every release asked for before it ran
+   * (./due-releases): what it reads and changes is then as those releases leave it.
+   */
+  private serial<T>(fn: () => Promise<T>, { open = true, afterReleases = true } = {}): Promise<T> {
     const task = async () => {
       if (open) await this.sockets.ready()
+      if (afterReleases) await this.dueReleases.runAll()
       return fn()
     }
     const run = this.tail.then(task, task)
@@ -162,9 +170,12 @@ export class NetworkService {
    * already. When it rejects, the caller releases the container.
    */
   join(container: ContainerRef, mode: string, opts: ConnectOptions = {}): Promise<{ netnsFd: number; settings: NetworkSettings; startSettled: () => void; serving: () => Promise<void> }> {
+    // Not behind the releases due (./due-releases) unless it depends on them: see dependsOnReleases.
     return this.serial(async () => {
       const net = await this.connectionTo(container, mode)
       const warm = opts.ip ? undefined : await this.warm.take(net.id, await this.networks.bridgeIndex(net), container.id)
+      // Taken warm, its endpoint needs no address or veth another container leaves.
+      if (!warm || this.dependsOnReleases(container, net, opts)) await this.dueReleases.runAll()
       const netnsFd = warm?.netnsFd ?? this.newContainerNetns()
       stamp(warm ? 'net: warm netns taken' : 'net: netns made')
       try {
@@ -176,13 +187,28 @@ export class NetworkService {
         this.refillSoon(net)
         throw err
       }
-    })
+    }, { afterReleases: false })
+  }
+
+  /**
+   * Whether a start joining `net` must see the releases due done first: when it publishes ports (they
+   * may be theirs), or when a container leaving shares a user network with it (its hosts file, and
+   * its peers', would list that one). Its own release runs first in any case (connectionTo).
+   */
+  private dependsOnReleases(container: ContainerRef, net: NetworkRecord, opts: ConnectOptions): boolean {
+    if (this.publisher.requests(opts).length) return true
+    const due = this.dueReleases.containers()
+    if (!due.length) return false
+    // Networks it rejoins count as user networks: the default one lists no peers, so that is only a wait too many.
+    const peered = new Set([...(net.isDefault ? [] : [net.id]), ...this.store.attachments(container.id).map((a) => a.networkId)])
+    return peered.size > 0 && due.some((id) => this.store.container(id)?.endpoints.some((e) => peered.has(e.networkId)))
   }
 
   /** Before a container connects: its stale state released, and the network it joins for `mode`. */
   private async connectionTo(container: ContainerRef, mode: string): Promise<NetworkRecord> {
     stamp('net: queue entered')
     await this.collectAbandonedOnce()
+    await this.dueReleases.run(container.id)
     const stale = this.store.container(container.id)
     if (stale) await this.releaseNow(stale)
     // Its previous run's addresses are its own claims: reusable only once that run's veths are gone.
@@ -232,7 +258,7 @@ export class NetworkService {
         // Removed meanwhile (bridgeIndex would bring its bridge back), or the service closed.
         if (!this.store.networks().some((n) => n.id === net.id) || epoch !== this.warm.epoch) return
         void this.warm.fill(net, await this.networks.bridgeIndex(net), epoch)
-      }).catch((err) => debug('warm endpoint for %s not made: %s', net.name, err))
+      }, { afterReleases: false }).catch((err) => debug('warm endpoint for %s not made: %s', net.name, err))
     })
   }
 
@@ -248,7 +274,7 @@ export class NetworkService {
       void this.serial(async () => {
         const net = this.store.networks().find((n) => n.id === id)
         if (net && epoch === this.warm.epoch) await this.warm.lower(net)
-      }, false).catch((err) => debug('warm endpoint of network %s not moved: %s', id.slice(0, 12), err))
+      }, { open: false, afterReleases: false }).catch((err) => debug('warm endpoint of network %s not moved: %s', id.slice(0, 12), err))
     }
   }
 
@@ -332,25 +358,30 @@ export class NetworkService {
    * holds the queue only for the rules, the record and the names: waiting
    * for the kernel to delete the veths (tens of ms while the dead
    * namespace is cleaned up) used to delay the next container's start.
-   * Its place in the queue is taken at the call, its work begins a turn of
-   * the event loop later: an exit's release (queued before its wait()
-   * resolves) lets wait() resolve first, and a start queued after the call
-   * still finds the address, ports and name released.
+   * It is due at the call (./due-releases) and queued a turn of the event
+   * loop later: an exit's release (asked for before its wait() resolves)
+   * lets wait() resolve first. Every operation queued after the call still
+   * finds the address, ports and name released, but a start that depends on
+   * nothing it frees (a warm endpoint taken, no ports, no user network
+   * shared: join) goes ahead of it rather than wait for that turn.
    */
   release(containerId: string): Promise<void> {
+    const released = this.dueReleases.add(containerId, () => this.releaseDue(containerId))
+    // Reading and deleting the records, leases and hosts entries took 0.3-4 ms of the event loop between an
+    // rm: true container's exit and its wait(), which now resolves first.
+    setImmediate(() => void this.serial(() => this.dueReleases.runAll(), { open: false, afterReleases: false }))
+    return released.then(() => this.vethTeardowns.get(containerId))
+  }
+
+  /** {@link release}'s work, when its turn comes. */
+  private async releaseDue(containerId: string): Promise<void> {
+    const rec = this.store.container(containerId)
     // Every container's exit comes here: network 'none' ones must not open a rootless runtime's namespace.
-    const queued = this.serial(async () => {
-      // Reading and deleting the records, leases and hosts entries took 0.3-4 ms of the event loop between an
-      // rm: true container's exit and its wait(), which now resolves first.
-      await new Promise(setImmediate)
-      const rec = this.store.container(containerId)
-      if (!rec && !this.store.networks().length) return
-      await this.sockets.ready()
-      if (rec) await this.releaseLeavingVeths(rec)
-      // No record: only rules left by a crash between saving and deleting it can remain.
-      else await this.forwarding.remove(containerId)
-    }, false)
-    return queued.then(() => this.vethTeardowns.get(containerId))
+    if (!rec && !this.store.networks().length) return
+    await this.sockets.ready()
+    if (rec) await this.releaseLeavingVeths(rec)
+    // No record: only rules left by a crash between saving and deleting it can remain.
+    else await this.forwarding.remove(containerId)
   }
 
   /** The container's network state for inspect(); undefined when it has no bridge networking. */
