@@ -8,7 +8,7 @@
  * @module
  */
 import { backgroundAsyncCalls } from '../sys/koffi-async'
-import { createNetns } from '../sys/netns'
+import { createNetns, createNetnsOffThread } from '../sys/netns'
 import { NfNetlink } from './nfnetlink'
 import type { Firewall } from './nftables'
 import { firewallForwarding, type PortForwarding } from './port-forwarding'
@@ -27,6 +27,11 @@ export interface NetworkPlace {
   /** A fresh network namespace for a container, as an fd the caller closes (only lo, down). */
   newContainerNetns(): number
   /**
+   * As {@link newContainerNetns}, for work off any start's path (warm endpoints), made without
+   * holding the event loop where the place can (the host's, from the main thread: on a libuv worker).
+   */
+  newContainerNetnsOffPath(): Promise<number>
+  /**
    * An rtnetlink socket inside a container's namespace (the caller closes it). `offPath`: its requests
    * are work off any start's path (warm endpoints), sent without holding the event loop where the
    * place can (the host's, from the main thread: on a libuv worker; ../sys/koffi-async backgroundAsyncCalls).
@@ -43,6 +48,7 @@ export const hostPlace: NetworkPlace = {
   isHost: true,
   open: () => Promise.resolve({ rtnl: Rtnl.current(), nfnl: new NfNetlink() }),
   newContainerNetns: createNetns,
+  newContainerNetnsOffPath: () => (backgroundAsyncCalls ? createNetnsOffThread() : Promise.resolve(createNetns())),
   inside: (netnsFd, offPath = false) => Promise.resolve(Rtnl.inNetns(netnsFd, { onWorker: offPath && backgroundAsyncCalls })),
   forwarding: firewallForwarding,
   bridgesNetns: () => undefined,

@@ -281,7 +281,7 @@ export class WarmEndpoints {
   /** Makes an endpoint; gives up, before it touches the host socket, once closeAll ran after `generation`. */
   private async make(net: NetworkRecord, bridgeIndex: number, generation: number): Promise<WarmEndpoint> {
     const { place, names, leases } = this.opts
-    const netnsFd = place.newContainerNetns()
+    const netnsFd = await place.newContainerNetnsOffPath()
     let inner: Rtnl | undefined
     let ip: string | undefined
     let leaseOwner = this.owner

@@ -50,6 +50,11 @@ class KeeperPlace implements NetworkPlace {
     return this.ids.newContainerNetns()
   }
 
+  /** The keeper makes it (a request on its socket): nothing of it waits on this thread beyond that. */
+  newContainerNetnsOffPath(): Promise<number> {
+    return Promise.resolve(this.newContainerNetns())
+  }
+
   inside(netnsFd: number): Promise<Rtnl> {
     // The keeper, root of the namespace's owner, joins it for the sockets and comes back.
     const { rtnl, nfnl } = adoptNetnsNetlink(...this.ids.netlinkSockets(netnsFd))

@@ -12,7 +12,7 @@
  * @module
  */
 import * as fs from 'node:fs'
-import { CLONE_NEWNET, closeQuietly, openFd, setns, unshare } from './libc'
+import { callOnWorker, CLONE_NEWNET, closeQuietly, nativeFunctions, openFd, setns, unshare } from './libc'
 import { InternalError } from '../errors'
 
 const ownNetnsPath = '/proc/thread-self/ns/net'
@@ -67,6 +67,20 @@ export function createNetns(): number {
   } finally {
     closeQuietly(home)
   }
+}
+
+const native = nativeFunctions({
+  netnsNew: 'int mc_netns_new(void)',
+})
+
+/**
+ * {@link createNetns} on a libuv worker thread (native/netns-new.c), for work off any start's path:
+ * making a namespace waits in the kernel behind the cleanup of dead ones (half a millisecond to
+ * several), which the event loop would otherwise spend. From the main thread only (see
+ * ./koffi-async backgroundAsyncCalls).
+ */
+export function createNetnsOffThread(): Promise<number> {
+  return callOnWorker(native().netnsNew, [], 'unshare')
 }
 
 /** The inode number identifying the namespace behind `fd` (equal inodes = same namespace). */

@@ -12,7 +12,8 @@ import { Firewall } from '../../lib/network/nftables'
 import { NfNetlink, NftMsg } from '../../lib/network/nfnetlink'
 import { strAttr } from '../../lib/network/nlattr'
 import { LOOPBACK_IFINDEX, Rtnl } from '../../lib/network/rtnl'
-import { createNetns, netnsInode, withNetns, openCurrentNetns } from '../../lib/sys/netns'
+import * as fs from 'node:fs'
+import { createNetns, createNetnsOffThread, netnsInode, withNetns, openCurrentNetns } from '../../lib/sys/netns'
 import { closeQuietly } from '../../lib/sys/libc'
 import { ipPattern, macOf, useSubnets } from '../net-helpers'
 import { hostLinks, nftTables, TestNetns } from './helpers'
@@ -64,6 +65,21 @@ describe('netns, rtnetlink and nf_tables', () => {
     } finally {
       closeQuietly(fresh)
       closeQuietly(before)
+    }
+  })
+
+  test('createNetnsOffThread gives new namespaces, each with only lo, and leaves every thread of the process where it was (libuv workers too)', async () => {
+    const home = netnsInode(openCurrentNetns())
+    const threadNetns = () => new Set(fs.readdirSync('/proc/self/task').map((tid) => fs.statSync(`/proc/self/task/${tid}/ns/net`).ino))
+    // More at once than libuv has workers: each worker makes several, one after the other.
+    const fresh = await Promise.all(Array.from({ length: 12 }, () => createNetnsOffThread()))
+    try {
+      expect(new Set(fresh.map(netnsInode)).size).toBe(fresh.length)
+      expect(fresh.map(netnsInode)).not.toContain(home)
+      expect(execFileSync('nsenter', [`--net=/proc/${process.pid}/fd/${fresh[0]}`, 'ip', '-o', 'link', 'show']).toString()).toMatch(/^1: lo: [^\n]*\n$/)
+      expect([...threadNetns()]).toEqual([home])
+    } finally {
+      for (const fd of fresh) closeQuietly(fd)
     }
   })
 

@@ -120,6 +120,9 @@ describe('warm endpoints', () => {
     expect(ahead).toContain(`${netA.host(3)}/24`)
     expect(ahead).toContain(`default via ${netA.host(1)} dev eth0`)
     expect(ahead).toMatch(/eth0@\S+: <[^>]*\bUP\b/)
+    // Tuned as a start's own pair is: hairpin on its bridge port, no IPv6 on eth0 (both written off the event loop).
+    expect(fs.readFileSync(`/sys/class/net/${warm}/brport/hairpin_mode`, 'utf8').trim()).toBe('1')
+    expect(execFileSync('nsenter', [`--net=${netnsFdOf(warm)}`, 'cat', '/proc/sys/net/ipv6/conf/eth0/disable_ipv6']).toString().trim()).toBe('1')
 
     const second = await run('host', ['sleep', '60'], { runtime, name: 'warm-second', network: 'warm-a', aliases: ['second'] })
     // That very veth now carries the second container, whose lease the address now is.
@@ -461,15 +464,18 @@ test('closing the network service (Runtime.close() with containers running) whil
     const warm = (runtime.networks as unknown as { warm: WarmEndpoints }).warm
     const fill = warm.fill.bind(warm)
     let filled: Promise<void> | undefined
+    let closed: Promise<void> | undefined
     warm.fill = (...args) => {
       filled = fill(...args)
       // What Runtime.close() does while containers still run (it destroys nothing then): the sockets close at once.
-      void runtime.networks.close()
+      closed = runtime.networks.close()
       return filled
     }
     await (await run('host', ['true'], { runtime, network: 'bridge', rm: true })).wait()
     await eventually(() => filled !== undefined, 10000)
+    // Once the fill has ended and close() has returned (it closes the sockets a few turns after the fill's end).
     await filled
+    await closed
     expect(routeSockets().length).toBe(socketsBefore)
     // The kernel takes a closed namespace's pairs away in the background.
     expect(await eventually(() => veths(tag).length === 0, 5000)).toBe(true)
