@@ -10,7 +10,7 @@
  */
 import { InternalError } from '../errors'
 import { macForIp } from './ipam'
-import { disableIpv6, openIpv6Switch, setBridgePortFlag, type Rtnl } from './rtnl'
+import { setBridgePortFlag, setIpv6Disabled, type Rtnl } from './rtnl'
 import { withNetns } from '../sys/netns'
 
 /** The veth pair itself: where its two ends go. */
@@ -85,9 +85,8 @@ async function createPair(host: Rtnl, netnsFd: number, plan: PairPlan, mac: Buff
   // neighbour solicitations coming back through the hairpin.
   if (!plan.hostTuning) return
   await deletingPairOnFailure(host, plan.hostVeth, async () => {
-    // Both written off the event loop, together (each waits for the rtnl lock).
-    const ipv6Switch = withNetns(netnsFd, () => openIpv6Switch(plan.ifname))
-    await allSettledOrFirstError([setBridgePortFlag(plan.hostVeth, 'hairpin_mode', '1'), disableIpv6(ipv6Switch)])
+    setBridgePortFlag(plan.hostVeth, 'hairpin_mode', '1')
+    withNetns(netnsFd, () => setIpv6Disabled(plan.ifname))
   })
 }
 

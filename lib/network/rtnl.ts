@@ -298,13 +298,9 @@ export function setIfaceSysctl(ifname: string, key: string, value: string): void
   fs.writeFileSync(`/proc/sys/net/ipv4/conf/${ifname}/${key}`, value)
 }
 
-/**
- * Sets a bridge port option of a host interface through sysfs (e.g. hairpin_mode), written from
- * libuv's threadpool: the kernel takes the rtnl lock for it (retrying the write until it is free),
- * and a dead namespace's cleanup holds that lock for milliseconds, which the event loop would spend.
- */
-export async function setBridgePortFlag(ifname: string, flag: string, value: string): Promise<void> {
-  await fs.promises.writeFile(`/sys/class/net/${ifname}/brport/${flag}`, value)
+/** Sets a bridge port option of a host interface through sysfs (e.g. hairpin_mode). */
+export function setBridgePortFlag(ifname: string, flag: string, value: string): void {
+  fs.writeFileSync(`/sys/class/net/${ifname}/brport/${flag}`, value)
 }
 
 /**
@@ -326,27 +322,15 @@ export function bridgePortOf(ifname: string): { bridgeIndex: number; up: boolean
 const IFF_UP = 1
 
 /**
- * Opens the switch that disables IPv6 on an interface of the calling thread's current network
- * namespace (run it inside {@link withNetns}: a /proc/sys/net file answers for the namespace it was
- * opened in, wherever it is written from); undefined on kernels without IPv6. Turn it with
- * {@link disableIpv6}.
+ * Disables IPv6 on an interface of the calling thread's current network
+ * namespace (run it inside {@link withNetns}); a no-op on kernels without IPv6.
  */
-export function openIpv6Switch(ifname: string): number | undefined {
+export function setIpv6Disabled(ifname: string): void {
   try {
-    return fs.openSync(`/proc/sys/net/ipv6/conf/${ifname}/disable_ipv6`, 'w')
+    fs.writeFileSync(`/proc/sys/net/ipv6/conf/${ifname}/disable_ipv6`, '1')
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
-    return undefined
   }
-}
-
-/**
- * Disables IPv6 through a switch {@link openIpv6Switch} opened (a no-op for none), and closes it:
- * written from libuv's threadpool, as the kernel takes the rtnl lock for it ({@link setBridgePortFlag}).
- */
-export function disableIpv6(ipv6Switch: number | undefined): Promise<void> {
-  if (ipv6Switch === undefined) return Promise.resolve()
-  return new Promise((resolve, reject) => fs.write(ipv6Switch, '1', (err) => fs.close(ipv6Switch, () => (err ? reject(err) : resolve()))))
 }
 
 /** Turns on IPv4 forwarding (needed for outbound NAT; left on afterwards, as Docker does). */

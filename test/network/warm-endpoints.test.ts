@@ -120,7 +120,7 @@ describe('warm endpoints', () => {
     expect(ahead).toContain(`${netA.host(3)}/24`)
     expect(ahead).toContain(`default via ${netA.host(1)} dev eth0`)
     expect(ahead).toMatch(/eth0@\S+: <[^>]*\bUP\b/)
-    // Tuned as a start's own pair is: hairpin on its bridge port, no IPv6 on eth0 (both written off the event loop).
+    // Tuned as a start's own pair is: hairpin on its bridge port, no IPv6 on eth0.
     expect(fs.readFileSync(`/sys/class/net/${warm}/brport/hairpin_mode`, 'utf8').trim()).toBe('1')
     expect(execFileSync('nsenter', [`--net=${netnsFdOf(warm)}`, 'cat', '/proc/sys/net/ipv6/conf/eth0/disable_ipv6']).toString().trim()).toBe('1')
 
