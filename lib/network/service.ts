@@ -23,7 +23,7 @@ import { createEndpoint } from './endpoint'
 import { HostSockets } from './host-sockets'
 import { renderSection, updateHostsFile } from './hosts'
 import { defaultSubnetPools, macForIp, parseCidr, parseIp } from './ipam'
-import { ipKey, Leases, nameKey, type Staleness } from './leases'
+import { ipKey, Leases, nameKey, portKey, type Staleness } from './leases'
 import { netNames, runtimeTag, type NetNames } from './names'
 import { HostPortExposure } from './host-port-exposure'
 import type { NetworkPlace } from './place'
@@ -173,9 +173,11 @@ export class NetworkService {
     // Not behind the releases due (./due-releases) unless it depends on them: see dependsOnReleases.
     return this.serial(async () => {
       const net = await this.connectionTo(container, mode)
+      // Before a warm endpoint is taken: from then until its record is saved, only this process knows the veth is a container's.
+      if (this.dependsOnReleases(container, net, opts)) await this.dueReleases.runAll()
       const warm = opts.ip ? undefined : await this.warm.take(net.id, await this.networks.bridgeIndex(net), container.id)
-      // Taken warm, its endpoint needs no address or veth another container leaves.
-      if (!warm || this.dependsOnReleases(container, net, opts)) await this.dueReleases.runAll()
+      // Taken warm, its endpoint needs no address or veth another container leaves; else it claims its own after them.
+      if (!warm) await this.dueReleases.runAll()
       const netnsFd = warm?.netnsFd ?? this.newContainerNetns()
       stamp(warm ? 'net: warm netns taken' : 'net: netns made')
       try {
@@ -231,7 +233,8 @@ export class NetworkService {
       rec.ports = await this.publisher.publish(rec, ep.ipAddress, requests)
       if (untilServed) await this.forwarding.serving(rec.containerId)
       stamp('net: ports published')
-      this.store.saveContainer(rec)
+      // Without ports the record is as its last endpoint's save left it: written once per join, not twice.
+      if (requests.length) this.store.saveContainer(rec)
     } catch (err) {
       // Rules of a publish cut short by the failure may exist that the record does not list.
       await this.releaseNow({ ...rec, publishing: true })
@@ -432,7 +435,10 @@ export class NetworkService {
     // A container that never published a port has no rule: no nf_tables dump on the next start's way.
     if (rec.ports.length || rec.publishing) await this.forwarding.remove(rec.containerId)
     this.store.deleteContainer(rec.containerId)
-    this.leases.releaseAll(rec.containerId, new Set(addresses))
+    // Its claims are its addresses (given back once its veths are gone) and the ports it lists; only a publish cut
+    // short (marked) may hold ports not listed, for which every claim is read (a dozen files, on each exit's way).
+    if (rec.publishing) this.leases.releaseAll(rec.containerId, new Set(addresses))
+    else for (const p of ports) this.leases.release(portKey(p.proto, p.hostPort), rec.containerId)
     rec.endpoints = []
     this.refreshHosts(rec, endpoints.map((e) => e.networkId), false)
     const earlier = this.vethTeardownOf(rec.containerId)

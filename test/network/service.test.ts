@@ -221,6 +221,43 @@ describe('NetworkService', () => {
     expect(execFileSync('nft', ['list', 'table', 'ip', svc.names.table]).toString()).not.toContain(`ctr:${c.ref.id}`)
   })
 
+  test("a container without ports has its record written once per connect, and its release reads no claim but its own ports' (a publish cut short still has every claim of its own looked at)", async () => {
+    const store = (svc as unknown as { store: { saveContainer: (r: unknown) => void } }).store
+    const leases = (svc as unknown as { leases: { releaseAll: (...a: unknown[]) => void } }).leases
+    const save = store.saveContainer.bind(store)
+    const releaseAll = leases.releaseAll.bind(leases)
+    let saves = 0
+    let scans = 0
+    store.saveContainer = (r) => (saves++, save(r))
+    leases.releaseAll = (...a) => (scans++, releaseAll(...a))
+    const plain = container('oncesaved')
+    const published = container('portlease')
+    const leaseDir = path.join(root, 'networks', 'leases')
+    try {
+      await svc.connect(plain.ref, plain.ns.fd, 'bridge')
+      expect(saves).toBe(1)
+      const hostPort = (await svc.connect(published.ref, published.ns.fd, 'bridge', { ports: ['127.0.0.1::80'] })).ports['80/tcp']![0]!.hostPort
+      const portLease = path.join(leaseDir, `port-tcp-${hostPort}`)
+      expect(fs.readFileSync(portLease, 'utf8')).toBe(published.ref.id)
+      await svc.release(plain.ref.id)
+      await svc.release(published.ref.id)
+      expect(scans).toBe(0)
+      expect(fs.existsSync(portLease)).toBe(false)
+      // A record marked publishing (a crash in its publish) may hold claims it does not list: they go too.
+      const cut = container('cutclaims')
+      await svc.connect(cut.ref, cut.ns.fd, 'bridge')
+      const file = path.join(root, 'networks', 'endpoints', `${cut.ref.id}.json`)
+      fs.writeFileSync(file, JSON.stringify({ ...JSON.parse(fs.readFileSync(file, 'utf8')), publishing: true }))
+      fs.writeFileSync(path.join(leaseDir, 'port-tcp-1'), cut.ref.id)
+      await svc.release(cut.ref.id)
+      expect(scans).toBe(1)
+      expect(fs.existsSync(path.join(leaseDir, 'port-tcp-1'))).toBe(false)
+    } finally {
+      store.saveContainer = save
+      leases.releaseAll = releaseAll
+    }
+  })
+
   test("a release waits for the dead namespace's veth without an rtnetlink request (each waits for the rtnl lock on the event loop while namespaces are cleaned up)", async () => {
     const c = container('vethwait')
     await svc.connect(c.ref, c.ns.fd, 'bridge')
