@@ -93,7 +93,14 @@ export class NetworkService {
     this.sockets = new HostSockets(this.names, opts.place)
     const pools = opts.subnetPool?.length ? opts.subnetPool : defaultSubnetPools
     this.networks = new NetworkRegistry(this.store, this.leases, this.names, pools, this.sockets)
-    this.warm = new WarmEndpoints({ host: () => this.sockets.offPathHost, place: this.sockets.place, names: this.names, leases: this.leases, addressesInUse: (id) => this.addressesInUse(id) })
+    this.warm = new WarmEndpoints({
+      host: () => this.sockets.offPathHost,
+      place: this.sockets.place,
+      names: this.names,
+      leases: this.leases,
+      addressesInUse: (id) => this.addressesInUse(id),
+      landedAfterLower: (net) => this.lowerWarmSoon([net.id]),
+    })
   }
 
   private get host(): Rtnl {

@@ -73,6 +73,11 @@ export interface WarmEndpointsOptions {
   leases: Leases
   /** Addresses of the network's containers, as recorded (address -> container name). */
   addressesInUse: (networkId: string) => Map<string, string>
+  /**
+   * Called when an endpoint is kept that was being made while {@link WarmEndpoints.lower} ran for its
+   * network: its address, leased before, may be above one freed meanwhile. The caller lowers it, in turn.
+   */
+  landedAfterLower: (net: NetworkRecord) => void
 }
 
 /**
@@ -96,6 +101,8 @@ export class WarmEndpoints {
   private readonly nextMade = new Map<string, Promise<boolean>>()
   /** Networks being dropped: a fill under way for one makes no further endpoint. */
   private readonly dropping = new Set<string>()
+  /** Networks lowered while a fill was under way: its next endpoint kept may be above a freed address. */
+  private readonly loweredWhileFilling = new Set<string>()
   private generation = 0
   /** The process's part of who holds the kept endpoints' addresses (each lease also names its endpoint's host veth). */
   private readonly owner = warmLeaseOwner()
@@ -155,6 +162,8 @@ export class WarmEndpoints {
    * before a move, the old one given back after it; a failed move discards the endpoint.
    */
   async lower(net: NetworkRecord): Promise<void> {
+    // The endpoint being made holds the address leased before: once kept, it is lowered in its turn.
+    if (this.filling.has(net.id)) this.loweredWhileFilling.add(net.id)
     for (let ep = this.highest(net.id); ep && (await this.lowerOne(net, ep)); ep = this.highest(net.id));
   }
 
@@ -206,7 +215,11 @@ export class WarmEndpoints {
   fill(net: NetworkRecord, bridgeIndex: number, epoch = this.generation): Promise<void> {
     const under = this.filling.get(net.id)
     if (under) return under
-    const filled = this.fillUp(net, bridgeIndex, epoch).finally(() => this.filling.delete(net.id))
+    const filled = this.fillUp(net, bridgeIndex, epoch).finally(() => {
+      this.filling.delete(net.id)
+      // Nothing more lands: a lower then sees every endpoint kept.
+      this.loweredWhileFilling.delete(net.id)
+    })
     this.filling.set(net.id, filled)
     return filled
   }
@@ -236,6 +249,7 @@ export class WarmEndpoints {
       const eps = this.kept.get(net.id) ?? []
       eps.push(ep)
       this.kept.set(net.id, sortByAddress(eps))
+      if (this.loweredWhileFilling.delete(net.id)) this.opts.landedAfterLower(net)
       return true
     }
     return false
