@@ -841,16 +841,22 @@ export class Container implements AsyncDisposable {
    * rm: true, as soon as the exit is seen: the log is final (the shim reports the exit after its
    * last byte), so its newest records are kept for logs(), and the record and name go at once; an
    * exited state that nobody could read would only cost its write (and the OOM counter's read). The
-   * files (the writable layer the shim's namespace still mounts, the exit file it is about to write)
-   * and anonymous volumes are deleted once the shim is gone; Runtime.close() waits for that and the
-   * run's release.
+   * files (the writable layer the shim's namespace still mounts, the exit file it is about to write),
+   * anonymous volumes and the networks it was connected to (as remove() forgets them) go once the
+   * shim is gone; Runtime.close() waits for that and the run's release.
    */
   private autoRemove(record: ContainerRecord, shim: Shim): void {
     this.keptLog = keepLog(this.paths().log)
     this.runtime.containers.deleteUnattended(this.id, this.name, shim.closed)
     const { removals } = this.runtime.containers
-    void removals.track(releaseRun(this.runtime, this.id, record.hostConfig.networkMode))
-    void removals.track(shim.closed.then(() => removeAnonymousVolumes(record.mounts ?? [], this.runtime.volumes)).catch(() => {}))
+    const { networkMode } = record.hostConfig
+    void removals.track(releaseRun(this.runtime, this.id, networkMode))
+    const afterShim = async () => {
+      // Only a mode that joins networks can have been connected to one (connect() refuses the others).
+      if (joinsNetworks(networkMode)) this.runtime.networks.forget(this.id)
+      await removeAnonymousVolumes(record.mounts ?? [], this.runtime.volumes)
+    }
+    void removals.track(shim.closed.then(afterShim).catch(() => {}))
   }
 
   /** The shim is gone: this process no longer watches the container. */
