@@ -7,7 +7,7 @@
  */
 import * as fs from 'node:fs'
 import { InvalidArgumentError } from '../errors'
-import { closeQuietly, openat2, openFd, O_CLOEXEC, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS } from '../sys/libc'
+import { closeQuietly, openat2IfExists, openFd, O_CLOEXEC, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS } from '../sys/libc'
 import type { ProcessSpec } from '../shim/spec'
 import { isNumericId, parseUserId } from '../util/user-id'
 
@@ -38,19 +38,24 @@ export function mergeEnv(...lists: string[][]): string[] {
   return [...byName.values()]
 }
 
-/** Reads a file of the container's filesystem from its layer dirs (top first), confined to each layer. */
+/**
+ * Reads a file of the container's filesystem from its layer dirs (top first), confined to each layer.
+ * Every start reads /etc/group this way, past the layers that lack it (the writable one, the init layer):
+ * a missing file makes no error.
+ */
 function readFromLayers(layers: string[], file: string): string | undefined {
   for (const layer of layers) {
     let dirfd = -1
-    let fd = -1
+    let fd: number | undefined
     try {
       dirfd = openFd(layer, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY)
-      fd = openat2(dirfd, file, fs.constants.O_RDONLY | O_CLOEXEC, 0, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)
+      fd = openat2IfExists(dirfd, file, fs.constants.O_RDONLY | O_CLOEXEC, 0, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)
+      if (fd === undefined) continue
       return fs.readFileSync(fd, 'utf8')
     } catch {
       /* not in this layer */
     } finally {
-      closeQuietly(fd)
+      closeQuietly(fd ?? -1)
       closeQuietly(dirfd)
     }
   }
