@@ -69,6 +69,8 @@ export class Shim {
   ) {
     this.socket = new net.Socket({ fd, readable: true, writable: true })
     let resolveStart!: (pid: number) => void, rejectStart!: (e: Error) => void
+    /** Whether `started` settled: the shim's end then makes no error (its stack trace is not free). */
+    let startSettled = false
     let resolveExit!: (s: ExitStatus) => void
     let resolveClosed!: () => void
     this.closed = new Promise((res) => (resolveClosed = res))
@@ -86,6 +88,7 @@ export class Shim {
         debug('shim %d says: %s', shimPid, line)
         if (line.startsWith('S ')) {
           stamp('node: start reported')
+          startSettled = true
           resolveStart(Number(line.slice(2)))
         } else if (line.startsWith('T ')) stampShimSteps(line.slice(2))
         else if (line.startsWith('X ')) {
@@ -95,6 +98,7 @@ export class Shim {
           resolveExit(toExitStatus(Number(code), Number(sig))) // now, not at the shim's own exit: its namespace teardown is not our latency
         } else if (line.startsWith('E ')) {
           const [step, errno, detail] = line.slice(2).split('\t')
+          startSettled = true
           rejectStart(shimFailure(shimPath, step, errnoName(Number(errno)), detail ?? ''))
         }
       }
@@ -103,7 +107,7 @@ export class Shim {
     this.socket.on('close', () => {
       stamp('node: shim gone')
       this.reap()
-      rejectStart(new StartError('shim', 'EPIPE', 'the shim exited before starting the container'))
+      if (!startSettled) rejectStart(new StartError('shim', 'EPIPE', 'the shim exited before starting the container'))
       // Without an X line the shim itself was killed, and took its container with it.
       resolveExit({ exitCode: 137, signal: 'SIGKILL' })
       resolveClosed()
