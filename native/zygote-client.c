@@ -93,3 +93,16 @@ int mc_zygote_fork(int zygote, const int *fds, int nfds) {
   int r = mc_zygote_fork_many(zygote, fds, nfds, 1, NULL, &pid);
   return r < 0 ? r : pid;
 }
+
+int mc_zygote_unclaimed(int zygote, int32_t *pids, int max) {
+  int count = 0;
+  while (count < max) {
+    int32_t reply;
+    ssize_t n = recv(zygote, &reply, sizeof(reply), MSG_DONTWAIT);
+    if (n < 0 && errno == EINTR) continue;
+    /* Nothing more (EAGAIN), or the end of a dead zygote's answers. */
+    if (n != sizeof(reply)) break;
+    if (reply > 0) pids[count++] = reply;
+  }
+  return count;
+}

@@ -42,4 +42,12 @@ int mc_zygote_fork(int zygote, const int *fds, int nfds);
  * bare[i] nonzero asks for a bare run shim ('B'). 0, or -EINVAL.
  */
 int mc_zygote_fork_many(int zygote, const int *fds, int nfds, int count, const int *bare, int32_t *pids);
+
+/*
+ * Node's side, once the zygote behind `zygote` is dead (killed and reaped: no fork comes after): the
+ * pids of the answers left unread on its socket, at most `max` into `pids`; how many. Those are shims
+ * forked for requests that had given up (an answer after the 2 s bound, or past a batch's failure):
+ * Node's children that no one else knows of, to be killed and reaped.
+ */
+int mc_zygote_unclaimed(int zygote, int32_t *pids, int max);
 #endif

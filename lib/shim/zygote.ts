@@ -12,7 +12,7 @@
  */
 import * as fs from 'node:fs'
 import { SyscallError } from '../errors'
-import { attachZygote, closeQuietly, errnoName, forkFromZygoteAsync, forkManyFromZygoteAsync, reapEnded } from '../sys/libc'
+import { attachZygote, closeQuietly, errnoName, forkFromZygoteAsync, forkManyFromZygoteAsync, reapEnded, unclaimedZygoteForks } from '../sys/libc'
 import { Throttle } from '../sys/throttle'
 import { signalQuietly } from '../sys/signal-quietly'
 import { spawnShimMode } from './mode-process'
@@ -147,17 +147,25 @@ export class ShimZygote {
   }
 
   /**
-   * Ends the zygote (closing its socket ends its loop) and reaps it, once the forks in flight got
-   * their answer. One that exited by itself with a failure before forking anything refused us
-   * (another protocol, or a shim older than zygotes): its binary starts no zygote again.
+   * Ends the zygote (killed) and reaps it, once the forks in flight got their answer; then the shims
+   * it forked for requests that had given up (a request's answer came after its 2 s bound, or after a
+   * failure ended its batch), whose pids only the answers left on its socket name, are killed and
+   * reaped too: Node's children (CLONE_PARENT) that nobody else would ever reap. One zygote that
+   * exited by itself with a failure before forking anything refused us (another protocol, or a
+   * shim older than zygotes): its binary starts no zygote again.
    */
   stop(): Promise<void> {
     if (this.stopping) return this.stopping
     // After the queue: a request on its way must not find its socket closed, nor its number reused.
     const stopping = this.turns.run(async () => {
-      closeQuietly(this.socket)
+      // Killed and reaped before its socket is read and closed: no fork comes after the answers read.
       signalQuietly(this.pid, 'SIGKILL')
       const status = reapEnded(this.pid)
+      for (const orphan of unclaimedZygoteForks(this.socket)) {
+        signalQuietly(orphan, 'SIGKILL')
+        reapEnded(orphan)
+      }
+      closeQuietly(this.socket)
       if (!this.forked && status !== undefined && exitedFailing(status)) refusingBinary = this.binary
     })
     this.stopping = stopping

@@ -85,6 +85,7 @@ const nativeCalls = nativeFunctions({
   zygoteAttach: 'int mc_zygote_attach(int zygote)',
   zygoteFork: 'int mc_zygote_fork(int zygote, const int *fds, int nfds)',
   zygoteForkMany: 'int mc_zygote_fork_many(int zygote, const int *fds, int nfds, int count, const int *bare, _Out_ int32_t *pids)',
+  zygoteUnclaimed: 'int mc_zygote_unclaimed(int zygote, _Out_ int32_t *pids, int max)',
   openat2: 'int mc_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode, uint64_t resolve)',
 })
 
@@ -263,6 +264,21 @@ export function forkManyFromZygoteAsync(zygote: number, controls: readonly numbe
   const pids = new Array<number>(controls.length).fill(0)
   const flags = controls.map((_, i) => (bare[i] ? 1 : 0))
   return inAsyncSlot(() => onWorker(nativeCalls().zygoteForkMany, [zygote, controls, 1, controls.length, flags, pids], 'zygote fork')).then(() => pids)
+}
+
+/**
+ * The pids answered on socket `zygote` that no request read: shims forked for requests that had given
+ * up (native mc_zygote_unclaimed). Only once the zygote is dead (killed and reaped), so that none can
+ * come after; from the thread that makes the zygote's requests, none being under way.
+ */
+export function unclaimedZygoteForks(zygote: number): number[] {
+  const pids: number[] = []
+  for (;;) {
+    const chunk = new Array<number>(64).fill(0)
+    const count = nativeCalls().zygoteUnclaimed(zygote, chunk, chunk.length)
+    pids.push(...chunk.slice(0, Math.max(0, count)))
+    if (count < chunk.length) return pids
+  }
 }
 
 const LOCK_EX = 2

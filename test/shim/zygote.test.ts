@@ -8,7 +8,7 @@ import * as path from 'node:path'
 import { Image, run, type Container, type Runtime } from '../../lib'
 import { Shim } from '../../lib/shim/shim'
 import { ShimZygote } from '../../lib/shim/zygote'
-import { closeQuietly, pipe } from '../../lib/sys/libc'
+import { closeQuietly, pipe, socketPair } from '../../lib/sys/libc'
 import { sendWithFds } from '../../lib/sys/sockets'
 import { nativeDir } from '../../lib/sys/native-dir'
 import { SHIM_PROTOCOL_VERSION } from '../../lib/shim/protocol'
@@ -345,6 +345,42 @@ test('20 run shims asked of one zygote at once are 20 shims of ours, each with i
     await Promise.all(made.map((s) => s.hold(s.closed)))
     await zygote.stop()
   }
+})
+
+/** Our children named mc-shim, zombies included (a shim nobody reaps stays one for good). */
+function shimChildrenAnyState(): number[] {
+  const out: number[] = []
+  for (const p of fs.readdirSync('/proc').filter((x) => /^\d+$/.test(x)))
+    try {
+      const stat = fs.readFileSync(`/proc/${p}/stat`, 'utf8')
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
+      if (ppid === process.pid && stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) === 'mc-shim') out.push(Number(p))
+    } catch {
+      /* exited meanwhile */
+    }
+  return out
+}
+
+test('a shim forked for a request nobody waits for any more (answered after its batch gave up at the 2 s bound) is killed and reaped when the zygote stops, not left a zombie of ours', async () => {
+  const zygote = await ShimZygote.start()
+  const before = new Set(shimChildrenAnyState())
+  const orphans = () => shimChildrenAnyState().filter((pid) => pid !== zygote.pid && !before.has(pid))
+  const [ours, theirs] = socketPair()
+  try {
+    // A run shim's request as a batch sends it ('F', then a umask of -1: unknown), whose answer no request reads:
+    // the one that sent it gave up, and closed its end of the shim's control socket (Shim.started).
+    const request = Buffer.alloc(5)
+    request.write('F')
+    request.writeInt32LE(-1, 1)
+    sendWithFds((zygote as unknown as { socket: number }).socket, request, [theirs])
+  } finally {
+    closeQuietly(theirs)
+    closeQuietly(ours)
+  }
+  for (const t0 = Date.now(); Date.now() - t0 < 5000 && orphans().length === 0; ) await sleep(10)
+  expect(orphans()).toHaveLength(1) // forked: our child (CLONE_PARENT), whose pid only the unread answer names
+  await zygote.stop()
+  expect(orphans()).toEqual([])
 })
 
 /**
