@@ -7,7 +7,7 @@
  */
 import * as fs from 'node:fs'
 import { InvalidArgumentError } from '../errors'
-import { closeQuietly, openat2IfExists, openFd, O_CLOEXEC, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS } from '../sys/libc'
+import { AT_FDCWD, closeQuietly, O_CLOEXEC, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, tryOpenat2 } from '../sys/libc'
 import type { ProcessSpec } from '../shim/spec'
 import { isNumericId, parseUserId } from '../util/user-id'
 
@@ -38,28 +38,49 @@ export function mergeEnv(...lists: string[][]): string[] {
   return [...byName.values()]
 }
 
+/** How many read-only layer stacks' databases {@link readFromLayers} remembers (a process runs few images). */
+const rememberedStacks = 32
+
+/** Per read-only layer stack and file, what {@link readFromLayers} found in it (undefined: in none of its layers). */
+const readOnlyFiles = new Map<string, { text: string | undefined }>()
+
 /**
  * Reads a file of the container's filesystem from its layer dirs (top first), confined to each layer.
- * Every start reads /etc/group this way, past the layers that lack it (the writable one, the init layer):
- * a missing file makes no error.
+ * The first layer is the container's writable one, read every time; the others (the image's layers,
+ * the init layer) never change once made, so what they hold is read once per process.
  */
 function readFromLayers(layers: string[], file: string): string | undefined {
-  for (const layer of layers) {
-    let dirfd = -1
-    let fd: number | undefined
-    try {
-      dirfd = openFd(layer, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY)
-      fd = openat2IfExists(dirfd, file, fs.constants.O_RDONLY | O_CLOEXEC, 0, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)
-      if (fd === undefined) continue
-      return fs.readFileSync(fd, 'utf8')
-    } catch {
-      /* not in this layer */
-    } finally {
-      closeQuietly(fd ?? -1)
-      closeQuietly(dirfd)
-    }
+  const [writable, ...readOnly] = layers
+  const own = writable === undefined ? undefined : readInLayer(writable, file)
+  if (own !== undefined || !readOnly.length) return own
+  const key = `${file}\0${readOnly.join('\0')}`
+  let found = readOnlyFiles.get(key)
+  if (!found) {
+    found = { text: undefined }
+    for (const layer of readOnly) if ((found.text = readInLayer(layer, file)) !== undefined) break
+    if (readOnlyFiles.size >= rememberedStacks) readOnlyFiles.delete(readOnlyFiles.keys().next().value!)
+    readOnlyFiles.set(key, found)
   }
-  return undefined
+  return found.text
+}
+
+/**
+ * `file` of one layer, resolved inside it; undefined when the layer lacks it. Asked at every start
+ * in every layer (an image without /etc/group misses it in all): a miss makes no error object.
+ */
+function readInLayer(layer: string, file: string): string | undefined {
+  const dirfd = tryOpenat2(AT_FDCWD, layer, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | O_CLOEXEC, 0, 0)
+  if (dirfd < 0) return undefined
+  const fd = tryOpenat2(dirfd, file, fs.constants.O_RDONLY | O_CLOEXEC, 0, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)
+  closeQuietly(dirfd)
+  if (fd < 0) return undefined
+  try {
+    return fs.readFileSync(fd, 'utf8')
+  } catch {
+    return undefined // a directory, or unreadable: not a database to read
+  } finally {
+    closeQuietly(fd)
+  }
 }
 
 interface Identity {

@@ -345,7 +345,15 @@ export function openFd(file: string, flags: number, mode = 0): number {
 
 /** openat2(2); returns the new fd. A path with escaped non-UTF-8 bytes (./byte-names) reaches the kernel as those bytes. */
 export function openat2(dirfd: number, file: string, flags: number, mode: number, resolve: number): number {
-  return checkNegErrno(nativeCalls().openat2(dirfd, cName(file), flags, mode, resolve), 'openat2', file)
+  return checkNegErrno(tryOpenat2(dirfd, file, flags, mode, resolve), 'openat2', file)
+}
+
+/**
+ * {@link openat2} for a file that is often missing: the new fd, or -errno. No error is made: a thrown
+ * SyscallError (its stack captured) costs several times the failed call itself.
+ */
+export function tryOpenat2(dirfd: number, file: string, flags: number, mode: number, resolve: number): number {
+  return nativeCalls().openat2(dirfd, cName(file), flags, mode, resolve)
 }
 
 /**
