@@ -114,6 +114,18 @@ describe('resolveUser', () => {
     expect(resolveUser('app', [upper, lower])).toEqual({ uid: 2000, gid: 2000, additionalGids: [50, 29], home: '/u' })
   })
 
+  test('the writable (first) layer is read at every call: a user added to it later is found, over the read-only layers read before', () => {
+    const lower = layer({ 'etc/passwd': passwd, 'etc/group': group })
+    const upper = layer({})
+    expect(resolveUser('app', [upper, lower])).toMatchObject({ uid: 1000, home: '/home/app' })
+    invalid(() => resolveUser('late', [upper, lower]), /unable to find user late/)
+    fs.mkdirSync(path.join(upper, 'etc'))
+    fs.writeFileSync(path.join(upper, 'etc/passwd'), 'late:x:3000:3000::/late:/bin/sh\n')
+    expect(resolveUser('late', [upper, lower])).toEqual({ uid: 3000, gid: 3000, additionalGids: [], home: '/late' })
+    // Its /etc/group is still the lower layer's.
+    expect(resolveUser('app', [layer({}), lower])).toEqual({ uid: 1000, gid: 1000, additionalGids: [1000, 50, 29], home: '/home/app' })
+  })
+
   test("a symlinked /etc/passwd resolves inside the layer, never to the host's file it names", () => {
     const outside = path.join(tmp, `host-passwd-${++counter}`)
     fs.writeFileSync(outside, 'intruder:x:0:0::/root:/bin/sh\n')
