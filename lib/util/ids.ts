@@ -2,23 +2,23 @@
  * Identifiers: 64-hex ids like Docker's, and Docker-style generated names.
  * @module
  */
-import { randomBytes } from 'node:crypto'
+import { randomByte, randomHex } from './random-pool'
 
 /** A new random 64-hex-digit id. */
 export function newId(): string {
-  return randomBytes(32).toString('hex')
+  return randomHex(32)
 }
 
 const adjectives = ['brave', 'calm', 'eager', 'fancy', 'gentle', 'happy', 'jolly', 'keen', 'lucid', 'merry', 'nifty', 'proud', 'quiet', 'sharp', 'tender', 'vivid', 'witty', 'zen']
 const nouns = ['turing', 'hopper', 'lovelace', 'ritchie', 'thompson', 'torvalds', 'knuth', 'dijkstra', 'liskov', 'hamilton', 'kay', 'lamport', 'pike', 'wirth', 'backus', 'mccarthy']
 
 function pick<T>(list: T[]): T {
-  return list[randomBytes(1)[0] % list.length]
+  return list[randomByte() % list.length]!
 }
 
 /** A Docker-style generated name such as `keen_lovelace_3f2a`. */
 export function generateName(): string {
-  return `${pick(adjectives)}_${pick(nouns)}_${randomBytes(2).toString('hex')}`
+  return `${pick(adjectives)}_${pick(nouns)}_${randomHex(2)}`
 }
 
 /** Docker's rule for container, volume and network names. */
