@@ -227,6 +227,7 @@ export class Runtime implements ContainerContext, AsyncDisposable {
     const { removeRoot } = optionsObject(options, 'close()')
     await this.starts.settleAndRefuse()
     await stopOwnedContainers(this)
+    await this.containers.dropSpare()
     // rm: true containers' files and runs' releases (relays of published ports among them), begun after wait() answered.
     await this.containers.removals.settled()
     const running = this.containers.ids().filter((id) => isRunning(this, id))

@@ -14,7 +14,7 @@ import { Shim, type ExitStatus } from '../shim/shim'
 import { closeQuietly, CLONE_NEWNET, CLONE_NEWUSER } from '../sys/libc'
 import { openNetns } from '../sys/netns'
 import { diskUsage } from '../files/disk-usage'
-import { writeEtcFiles } from './etc-files'
+import { etcFiles } from './etc-files'
 import * as files from '../files'
 import type { CopyOptions, PathStat, PutArchiveOptions } from '../files'
 import type { Image } from '../image/image'
@@ -135,12 +135,14 @@ export class Container implements AsyncDisposable {
     try {
       // The record's binds add the image's VOLUME paths (anonymous volumes) to the run options' volumes.
       record.mounts = await createMounts({ ...opts, volumes: record.hostConfig.binds }, rt.volumes, rt.images.layerDirs(found ?? rt.images.resolve(record.imageId)))
-      const paths = rt.containers.create(record)
-      writeEtcFiles(paths, record.config.hostname, {
-        ownNetwork: record.hostConfig.networkMode !== 'host',
-        extraHosts: extraHostLines(record.hostConfig, record.hostConfig.networkMode),
-        dns: dnsServers(opts.dns),
-      })
+      rt.containers.create(
+        record,
+        etcFiles(record.config.hostname, {
+          ownNetwork: record.hostConfig.networkMode !== 'host',
+          extraHosts: extraHostLines(record.hostConfig, record.hostConfig.networkMode),
+          dns: dnsServers(opts.dns),
+        }),
+      )
       if (opts.files?.length) await new Container(rt, record.id, record.name).withFilesystem((root) => placeFiles(root, opts.files!))
     } catch (err) {
       rt.containers.deleteUnattended(record.id, record.name)

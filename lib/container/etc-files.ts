@@ -1,11 +1,10 @@
 /**
  * The per-container /etc/hostname, /etc/hosts and /etc/resolv.conf, kept in
- * the container's directory and bind-mounted over the image's.
+ * the container's directory and bind-mounted over the image's: their content.
  *
  * @module
  */
 import * as fs from 'node:fs'
-import type { ContainerPaths } from './store'
 
 const localhostLines = ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback', 'fe00::0\tip6-localnet', 'ff00::0\tip6-mcastprefix', 'ff02::1\tip6-allnodes', 'ff02::2\tip6-allrouters']
 
@@ -25,13 +24,22 @@ function resolvConf(ownNetwork: boolean, dns?: string[]): string {
     .join('\n')
 }
 
+/** A container's hostname, hosts and resolv.conf, as written into its directory at create. */
+export interface EtcFiles {
+  hostname: string
+  hosts: string
+  resolvConf: string
+}
+
 /**
- * Writes the three files for a container at create. `extraHosts` are
- * "ip\tnames" lines after localhost; the network layer later rewrites its
- * own marked section of /etc/hosts in place.
+ * The three files of a container (ContainerStore.create writes them with its
+ * directory). `extraHosts` are "ip\tnames" lines after localhost; the network
+ * layer later rewrites its own marked section of /etc/hosts in place.
  */
-export function writeEtcFiles(p: ContainerPaths, hostname: string, opts: { ownNetwork: boolean; extraHosts?: string[]; dns?: string[] }): void {
-  fs.writeFileSync(p.hostname, `${hostname}\n`)
-  fs.writeFileSync(p.hosts, [...localhostLines, ...(opts.extraHosts ?? [])].join('\n') + '\n')
-  fs.writeFileSync(p.resolvConf, resolvConf(opts.ownNetwork, opts.dns))
+export function etcFiles(hostname: string, opts: { ownNetwork: boolean; extraHosts?: string[]; dns?: string[] }): EtcFiles {
+  return {
+    hostname: `${hostname}\n`,
+    hosts: [...localhostLines, ...(opts.extraHosts ?? [])].join('\n') + '\n',
+    resolvConf: resolvConf(opts.ownNetwork, opts.dns),
+  }
 }

@@ -9,6 +9,7 @@
  *   rootfs-mount/                 the empty directory each container's overlay is mounted on, in the container's own mount namespace
  *   containers/<id>/<id>-json.log (the shim's json-file log, rotated to .1, .2...), hostname, hosts, resolv.conf
  *   containers/<id>/health.json   the health check's state, when one is configured
+ *   containers/.creating-<x>-<pid> a create's directory being built, or the spare made ahead for the next create (spare-dir.ts)
  *   containers/<id>/work          the overlay's work dir; its flock(2) is held by whoever mounts the writable layer (lockLayer)
  *   names/<name>                  the id owning a name (created with O_EXCL; a name too long for a file: its prefix, "+" and its sha256)
  *   names/.lock                   flock(2) held to take over a stale name or to free one (nameLock)
@@ -37,6 +38,9 @@ import { tryLockExclusive } from '../sys/libc'
 import { backgroundAsyncCalls } from '../sys/koffi-async'
 import { removeTreeOffThread } from '../sys/removals'
 import type { ContainerRecord, ContainerState } from './types'
+import type { EtcFiles } from './etc-files'
+import { SpareDirs } from './spare-dir'
+import { randomHex } from '../util/random-pool'
 
 /** `chattr +T` on `dir`, a hint: a filesystem or a caller that refuses it only gets a debug line. */
 function markTop(dir: string): void {
@@ -95,6 +99,8 @@ export class ContainerStore {
   private readonly layerLocks: KeyedLock
   /** Deletions of removed containers' files under way (and what goes with them): Runtime.close() waits for them. @internal */
   readonly removals = new PendingWork()
+  /** The container directory made ahead for the next create. */
+  private readonly spares: SpareDirs
 
   /** @param ownership - a rootless runtime's: removes trees holding files of its subordinate ids. */
   constructor(
@@ -116,6 +122,11 @@ export class ContainerStore {
     markTop(this.containersDir)
     // The lock is the overlay's work dir itself (what it protects): no lock file to create per container.
     this.layerLocks = new KeyedLock(this.containersDir, { existing: true })
+    this.spares = new SpareDirs(
+      () => path.join(this.containersDir, `${creatingPrefix}spare${randomHex(8)}-${process.pid}`),
+      (work) => void this.removals.track(work),
+      (dir) => this.deleteUnattended(path.basename(dir)),
+    )
   }
 
   /**
@@ -297,19 +308,51 @@ export class ContainerStore {
   }
 
   /**
-   * Creates the container's directory with its config. It is built under a
-   * name that names its creator (`.creating-<id>-<pid>`) and renamed into
-   * place whole, so a creator killed half-way leaves a directory that the
-   * next recovery removes as soon as that process is gone, not after a grace.
+   * Creates the container's directory with its config and its /etc files. It
+   * is built under a name that names its creator (`.creating-<id>-<pid>`) and
+   * renamed into place whole, so a creator killed half-way leaves a directory
+   * that the next recovery removes as soon as that process is gone, not after
+   * a grace. The directory is the spare made in the background after the
+   * create before (spare-dir.ts) when one is ready.
    */
-  create(record: ContainerRecord): ContainerPaths {
+  create(record: ContainerRecord, etc: EtcFiles): ContainerPaths {
     const p = this.paths(record.id)
-    const tmp = path.join(this.containersDir, `${creatingPrefix}${record.id}-${process.pid}`)
-    fs.mkdirSync(tmp, { mode: 0o710 })
-    for (const d of ['upper', 'work']) fs.mkdirSync(path.join(tmp, d))
-    createJson(path.join(tmp, 'config.json'), record)
-    fs.renameSync(tmp, p.dir)
+    const files = { hostname: etc.hostname, hosts: etc.hosts, 'resolv.conf': etc.resolvConf }
+    const spare = this.spares.take()
+    try {
+      if (!spare || !this.placed(spare.dir, p.dir, record, files, spare.files)) {
+        const tmp = path.join(this.containersDir, `${creatingPrefix}${record.id}-${process.pid}`)
+        fs.mkdirSync(tmp, { mode: 0o710 })
+        for (const d of ['upper', 'work']) fs.mkdirSync(path.join(tmp, d))
+        this.placed(tmp, p.dir, record, files)
+      }
+    } finally {
+      // What most creates of a process share (not the hostname): written again only when a container's differs.
+      this.spares.refill({ hosts: etc.hosts, 'resolv.conf': etc.resolvConf })
+    }
     return p
+  }
+
+  /**
+   * Writes `files` and the config into a directory being built (`present`: what a spare holds already)
+   * and renames it to `dest`. False when a spare is gone (another process's recovery collected it:
+   * unused too long).
+   */
+  private placed(dir: string, dest: string, record: ContainerRecord, files: Record<string, string>, present?: ReadonlyMap<string, string>): boolean {
+    try {
+      for (const [name, content] of Object.entries(files)) if (present?.get(name) !== content) fs.writeFileSync(path.join(dir, name), content)
+      createJson(path.join(dir, 'config.json'), record)
+      fs.renameSync(dir, dest)
+      return true
+    } catch (err) {
+      if (!present || errnoOf(err) !== 'ENOENT') throw err
+      return false
+    }
+  }
+
+  /** Removes the spare directory (Runtime.close()); a closed runtime creates nothing more. */
+  dropSpare(): Promise<void> {
+    return this.spares.drop()
   }
 
   /** Whether an unfinished create's creator is known to have exited (its pid is gone). */

@@ -98,8 +98,10 @@ describe('close() while containers are still starting', () => {
     await withRuntime(async (rt) => {
       const marker = `${Date.now()}${process.pid}`
       const runs = [run('host', ['sleep', `1${marker}`], { runtime: rt, network: 'none' }), run('host', ['sleep', `2${marker}`], { runtime: rt })]
+      // Their refusals may come while close() is still under way: handled from the start, not left unhandled till then.
+      const settled = Promise.allSettled(runs)
       await rt.close()
-      const outcomes = await Promise.allSettled(runs)
+      const outcomes = await settled
       expect(processesWith(marker)).toEqual([])
       expectNoNetworkLeft(rt)
       // Refused between their create and their start, and removed again (a run that fails leaves nothing).
