@@ -17,6 +17,7 @@ import {
 } from './driver'
 import { formatDeviceRule, requireDeviceControl, type DevicePolicy } from './device-rules'
 import type { V1Hierarchy } from './layout'
+import { makeAndWrite } from '../sys/cgroup-make'
 import { needed } from './needs'
 import type { Resources } from './resources'
 
@@ -47,12 +48,36 @@ export class V1Driver implements CgroupDriver {
     const made: string[] = []
     withUndo(
       () => {
+        if (this.madeAtOnce(rel, devices, made)) return this.apply(rel, res)
         for (const h of this.hierarchies) this.makeDirs(h, rel, made)
         this.apply(rel, res)
         this.applyDevices(rel, devices)
       },
       () => made.reverse().forEach(removeDir),
     )
+  }
+
+  /**
+   * The usual create in one native call: `rel` made in every hierarchy below scopes that exist (a
+   * previous run's leftover replaced), with its device rules; a new cpuset cgroup then sees to its
+   * CPUs as in {@link makeDirs}. False, with nothing made, when that fails (the first container of
+   * a scope, a leftover still in use, a refused rule): the step-by-step way then handles it.
+   */
+  private madeAtOnce(rel: string, devices: DevicePolicy, made: string[]): boolean {
+    const leaves = this.dirs(rel)
+    if (makeAndWrite(leaves, this.deviceWrites(rel, devices))) return false
+    made.push(...leaves)
+    this.hierarchies.forEach((h, i) => {
+      if (h.controllers.includes('cpuset')) this.inheritCpuset(leaves[i]!, true)
+    })
+    return true
+  }
+
+  /** The writes that put the device rules of {@link applyDevices} in force, as `[file, value]`. */
+  private deviceWrites(rel: string, devices: DevicePolicy): Array<[string, string]> {
+    if (devices.allowAll) return []
+    const allow = this.file('devices', rel, 'devices.allow')
+    return [[this.file('devices', rel, 'devices.deny'), 'a'], ...devices.rules.map((r): [string, string] => [allow, formatDeviceRule(r)])]
   }
 
   /**
