@@ -26,6 +26,8 @@ const wanted = ['cpuset', 'cpu', 'io', 'memory', 'pids']
 export class V2Driver implements CgroupDriver {
   readonly layout = 'v2' as const
   private readonly devicePrograms = new DevicePrograms()
+  /** Parents (relative paths) of cgroups this driver made: there, with our controllers enabled, as far as it knows. */
+  private readonly readyParents = new Set<string>()
 
   constructor(
     private readonly mountPoint: string,
@@ -41,8 +43,23 @@ export class V2Driver implements CgroupDriver {
 
   create(rel: string, res: Resources, devices: DevicePolicy): void {
     this.check(res)
+    const parent = path.dirname(rel)
+    // Once this driver made a cgroup in it, the parent is there with our controllers enabled: the cgroup
+    // alone is made (two reads of cgroup.subtree_control and a lookup less). Should it fail (the scope removed
+    // or made again elsewhere meanwhile, or any other failure), it is made again the whole way.
+    if (this.readyParents.has(parent))
+      try {
+        return this.makeLeaf(rel, res, devices, [])
+      } catch {
+        this.readyParents.delete(parent)
+      }
+    this.makeLeaf(rel, res, devices, this.makeParents(rel))
+    this.readyParents.add(parent)
+  }
+
+  /** The cgroup `rel` made under parents that are ready, with its limits and device program; `made` (the parents just made) and it removed on failure. */
+  private makeLeaf(rel: string, res: Resources, devices: DevicePolicy, made: string[]): void {
     const dir = this.dir(rel)
-    const made = this.makeParents(rel)
     withUndo(
       () => {
         if (!makeFreshDir(dir)) fs.mkdirSync(dir) // a leftover still in use: EEXIST, as v2 cannot share it

@@ -6,9 +6,10 @@
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { run, type Runtime } from '../../lib'
-import { CgroupService } from '../../lib/cgroups'
+import { CgroupService, devicePolicy, resolveResources } from '../../lib/cgroups'
 import { text, useRuntime } from '../helpers'
 import { startTicker } from './ticker'
+import { syscallsOnPaths } from '../tools/strace'
 
 const unified = '/sys/fs/cgroup/unified'
 
@@ -76,6 +77,23 @@ test('v2 without the memory, cpu and pids controllers: limits are refused with E
     expect(err).toMatchObject({ code: 'EUNSUPPORTED', message: expect.stringContaining(controller) })
   }
   expect(fs.readdirSync(path.join(unified, scope)).filter((d) => fs.statSync(path.join(unified, scope, d)).isDirectory())).toEqual([])
+})
+
+test("v2: once a start made the scope, a start makes its cgroup alone (no read of the scope's controllers); with the scope removed meanwhile, the whole way again", async () => {
+  const prepare = (id: string) => runtime.cgroups.prepare(id, resolveResources({}, 2), { readOnly: true, devices: devicePolicy({ privileged: false }) })
+  const ids = [1, 2, 3].map((n) => `scope${n}${process.pid}${Date.now()}`)
+  prepare(ids[0]!) // the scope exists from here on
+  const controls = [unified, path.join(unified, scope)].map((d) => path.join(d, 'cgroup.subtree_control'))
+  expect(await syscallsOnPaths(process.pid, controls, async () => void prepare(ids[1]!))).toEqual([])
+  for (const id of ids.slice(0, 2)) await runtime.cgroups.release(id)
+  fs.rmdirSync(path.join(unified, scope)) // as a cleaner would, between two starts
+  prepare(ids[2]!)
+  expect(fs.existsSync(path.join(unified, scope, ids[2]!, 'cgroup.procs'))).toBe(true)
+  await runtime.cgroups.release(ids[2]!)
+  // And a container runs in it.
+  const c = await run('host', ['true'], { runtime, network: 'none' })
+  expect(await c.wait()).toEqual({ exitCode: 0 })
+  await c.remove()
 })
 
 afterAll(async () => {
