@@ -11,7 +11,9 @@
  * with a spare left is collected by the next recovery like any unfinished
  * create; it also holds the `hosts` and `resolv.conf` of the create before
  * (most containers of a process have the same), each written again only
- * when the new container's differs.
+ * when the new container's differs. It goes when its runtime closes, or when
+ * the process exits (a script whose last work is `await c.wait()` leaves its
+ * root as it found it).
  *
  * @module
  */
@@ -23,6 +25,20 @@ import { debug } from '../util/debug'
 export interface SpareDir {
   dir: string
   files: ReadonlyMap<string, string>
+}
+
+/** The stores' spares that are ready, removed if the process exits with them unused. */
+const readyAtExit = new Set<string>()
+let exitHandled = false
+
+/** Has `dir` removed if the process exits with it unused: synchronously then, the only way left. */
+function removeAtExit(dir: string): void {
+  readyAtExit.add(dir)
+  if (exitHandled) return
+  exitHandled = true
+  process.once('exit', () => {
+    for (const spare of readyAtExit) fs.rmSync(spare, { recursive: true, force: true })
+  })
 }
 
 /** At most one spare container directory of one ContainerStore. */
@@ -44,6 +60,7 @@ export class SpareDirs {
   take(): SpareDir | undefined {
     const spare = this.ready
     this.ready = undefined
+    if (spare) readyAtExit.delete(spare.dir)
     return spare
   }
 
@@ -54,6 +71,7 @@ export class SpareDirs {
     const making = makeSpare(dir, files).then(
       () => {
         this.ready = { dir, files: new Map(Object.entries(files)) }
+        removeAtExit(dir)
       },
       (err: Error) => {
         // A root removed meanwhile, a full disk: the next create makes its directory itself.

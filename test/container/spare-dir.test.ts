@@ -2,13 +2,14 @@
  * The container directory a runtime makes ahead for its next create (lib/container/spare-dir.ts):
  * the next create takes it whole (the same directory), with that container's own hostname, hosts and
  * resolv.conf; another is made; a create whose spare was collected meanwhile makes its directory
- * itself; close() removes it; one left by a process that died is removed by the next recovery.
+ * itself; close() removes it, and so does the process's exit; one left by a killed process is removed
+ * by the next recovery.
  */
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { Container, Image, run, type Runtime } from '../../lib'
 import { sleep, tempRuntime, destroyRuntime, text } from '../helpers'
-import { nodeOutput } from '../tools/node-child'
+import { nodeOutput, runNodeSync } from '../tools/node-child'
 
 let runtime: Runtime
 beforeAll(async () => {
@@ -90,19 +91,31 @@ test('close() removes the spare', async () => {
   }
 })
 
-test("a spare left by a process that exited without close() is removed by the next runtime's recovery", async () => {
+/** A child process that creates a container in `root`, waits until its spare is made, prints its pid and ends with `end`. */
+function childMakingSpare(root: string, end: string): string {
+  const containers = JSON.stringify(path.join(root, 'containers'))
+  return `
+    const fs = require('fs')
+    const { Runtime, Container } = lib()
+    const runtime = new Runtime({ root: ${JSON.stringify(root)} })
+    const made = () => fs.readdirSync(${containers}).filter((d) => d.startsWith('.creating-spare')).some((d) => fs.readdirSync(${containers} + '/' + d).length === 4)
+    Container.create('host', ['true'], { runtime, network: 'none' }).then(async () => {
+      for (let i = 0; i < 200 && !made(); i++) await new Promise((r) => setTimeout(r, 10))
+      await new Promise((r) => setTimeout(r, 50))
+      console.log(process.pid)
+      ${end}
+    })`
+}
+
+test('a process that exits without close() takes its spare with it; one killed leaves it to the next recovery', async () => {
   const rt = tempRuntime('mc-spare-dead-')
   try {
     await Image.fromHost({ runtime: rt })
-    const pid = nodeOutput(`
-      const { Runtime, Container } = lib()
-      const runtime = new Runtime({ root: ${JSON.stringify(rt.root)} })
-      Container.create('host', ['true'], { runtime, network: 'none' }).then(async () => {
-        for (let i = 0; i < 200 && !require('fs').readdirSync(${JSON.stringify(path.join(rt.root, 'containers'))}).some((d) => d.startsWith('.creating-spare')); i++) await new Promise((r) => setTimeout(r, 10))
-        console.log(process.pid)
-        process.exit(0)
-      })`).trim()
-    expect(spares(rt.root)).toEqual([expect.stringMatching(new RegExp(`-${pid}$`))])
+    nodeOutput(childMakingSpare(rt.root, 'process.exit(0)'))
+    expect(spares(rt.root)).toEqual([])
+    const killed = runNodeSync(childMakingSpare(rt.root, "process.kill(process.pid, 'SIGKILL')"))
+    expect(killed.signal).toBe('SIGKILL')
+    expect(spares(rt.root)).toEqual([expect.stringMatching(new RegExp(`-${killed.stdout.trim()}$`))])
     nodeOutput(`const { Runtime } = lib(); new Runtime({ root: ${JSON.stringify(rt.root)} }).ready().then(() => process.exit(0))`)
     expect(spares(rt.root)).toEqual([])
   } finally {
