@@ -4,15 +4,28 @@
  * @module
  */
 import * as fs from 'node:fs'
+import * as os from 'node:os'
+import { AT_FDCWD, closeQuietly, O_CLOEXEC, tryOpenat2 } from '../sys/libc'
 
-/** Reads and parses a JSON file; undefined when it does not exist or is incomplete (a crash mid-write). */
+const { ENOENT } = os.constants.errno
+
+/**
+ * Reads and parses a JSON file; undefined when it does not exist or is incomplete (a crash mid-write).
+ * A missing file is the usual answer for some (a created container's state.json, read twice at its
+ * start): it makes no error object, which costs several times the failed open (24 against 3 µs).
+ */
 export function readJson<T>(file: string): T | undefined {
+  const fd = tryOpenat2(AT_FDCWD, file, fs.constants.O_RDONLY | O_CLOEXEC, 0, 0)
+  if (fd === -ENOENT) return undefined
   let text: string
   try {
-    text = fs.readFileSync(file, 'utf8')
+    // Any other failure to open: fs's own error, as before.
+    text = fd < 0 ? fs.readFileSync(file, 'utf8') : fs.readFileSync(fd, 'utf8')
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
     throw err
+  } finally {
+    closeQuietly(fd)
   }
   try {
     return JSON.parse(text) as T
