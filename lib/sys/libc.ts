@@ -356,18 +356,6 @@ export function tryOpenat2(dirfd: number, file: string, flags: number, mode: num
   return nativeCalls().openat2(dirfd, cName(file), flags, mode, resolve)
 }
 
-/**
- * {@link openat2}, for a file that may well be missing: undefined when it is (ENOENT, ENOTDIR), with
- * no error made (an error's stack trace costs more than the lookup); other failures throw as openat2's.
- */
-export function openat2IfExists(dirfd: number, file: string, flags: number, mode: number, resolve: number): number | undefined {
-  const fd = nativeCalls().openat2(dirfd, cName(file), flags, mode, resolve)
-  if (fd >= 0) return fd
-  const errno = errnoName(-fd)
-  if (errno === 'ENOENT' || errno === 'ENOTDIR') return undefined
-  throw new SyscallError('openat2', errno, file)
-}
-
 export const AF_UNIX = 1
 export const SOCK_STREAM = 1
 export const SOCK_CLOEXEC = 0o2000000
