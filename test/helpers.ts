@@ -85,6 +85,14 @@ export function useRuntime(use: (runtime: Runtime, bb: Image | undefined) => voi
 }
 
 
+/**
+ * The container directories under runtime `root`: not the spare directory the runtime keeps made for
+ * its next create (`.creating-spare…`, lib/container/spare-dir.ts), which each create takes and makes again.
+ */
+export function containerDirs(root: string): string[] {
+  return fs.readdirSync(path.join(root, 'containers')).filter((d) => !d.startsWith('.creating-spare'))
+}
+
 /** Runs `ref` (no network) to exit code 0 in `runtime` and returns its output; removes the container and its volumes. */
 export async function runOutput(runtime: Runtime, ref: string, cmd?: string[]): Promise<string> {
   const c = await run(ref, cmd, { runtime, network: 'none' })

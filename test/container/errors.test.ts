@@ -1,7 +1,7 @@
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { Container, MiniContainerError, Runtime, run } from '../../lib'
-import { processesWith, text, useRuntime } from '../helpers'
+import { containerDirs, processesWith, text, useRuntime } from '../helpers'
 
 let runtime: Runtime
 
@@ -47,8 +47,7 @@ test('invalid name and invalid options', async () => {
 
 function leftovers(): { dirs: string[]; mounts: number } {
   return {
-    // Not the spare directory the runtime keeps made for its next create (ContainerStore, spare-dir.ts): each create takes it and makes another.
-    dirs: fs.readdirSync(path.join(runtime.root, 'containers')).filter((d) => !d.startsWith('.creating-spare')),
+    dirs: containerDirs(runtime.root),
     mounts: fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(runtime.root)).length,
   }
 }

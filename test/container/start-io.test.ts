@@ -23,7 +23,8 @@ async function imageFiles(): Promise<{ images: string; record: string; ref: stri
 /** How many times each of `files` is opened (by path) while `fn` runs. */
 async function opensDuring<K extends string>(files: Record<K, string>, fn: () => Promise<void>): Promise<Record<K, number>> {
   const calls = await syscallsOnPaths(process.pid, Object.values(files), fn)
-  const opens = calls.filter((l) => /\bopenat\(/.test(l))
+  // openat2 too: readJson opens a record with openat2 (a missing one makes no error object).
+  const opens = calls.filter((l) => /\bopenat2?\(/.test(l))
   const entries = Object.entries(files) as [K, string][]
   return Object.fromEntries(entries.map(([k, file]) => [k, opens.filter((l) => l.includes(`"${file}"`)).length])) as Record<K, number>
 }

@@ -12,7 +12,7 @@ import * as net from 'node:net'
 import { Container, run, type Runtime } from '../../lib'
 import { closeTrace, openTrace } from '../../lib/util/start-trace'
 import { useSubnets } from '../net-helpers'
-import { text } from '../helpers'
+import { containerDirs, text } from '../helpers'
 import { eventually, useBridgeRuntime } from './helpers'
 
 let runtime: Runtime
@@ -92,7 +92,7 @@ test('a network join that fails after the spec was sent (a host port in use) is 
   expect(steps.has('node: network joined')).toBe(false)
   // run() removed the container it made; the shim that had its spec was killed, and its child (PDEATHSIG) with it.
   expect((await Container.list({ runtime, all: true })).map((c) => c.name)).not.toContain('late-fails')
-  expect(fs.readdirSync(`${runtime.root}/containers`)).toEqual([])
+  expect(containerDirs(runtime.root)).toEqual([])
   expect(await eventually(() => containersBeforeExec().length === 0)).toBe(true)
   expect(fs.readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(`${runtime.root}/containers/`)
   // And the network serves the next start.
