@@ -207,6 +207,9 @@ async function relayProcess(args: string[], fds: number[], hostPort: number, out
     serving: ready,
     close() {
       // Not control.destroy(): its close, when the relay's end closes, is what says the relay exited.
+      // Held while awaited (it is unref'd otherwise): a caller with nothing else left on its event loop
+      // would exit before its close resolved (port-relay.test's rootless case, once its server had exited).
+      control.ref()
       child.end(outlivesOwner)
       return ended
     },
