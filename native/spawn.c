@@ -4,6 +4,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
@@ -78,9 +79,12 @@ struct lasting_job {
   int nfds, new_session, result, done;
 };
 
-/* A child the lasting thread reaps: `held` (our end of its control socket, or -1) is closed with it. */
+/*
+ * A child the lasting thread reaps: `held` (our end of its control socket, or -1) is closed with it, and
+ * so is `watch` (the write end of a pipe whose read end mc_lasting_watch gave Node, or -1).
+ */
 struct adopted_child {
-  int token, pidfd, held;
+  int token, pidfd, held, watch;
 };
 
 static pthread_mutex_t lasting_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -105,6 +109,7 @@ static void lasting_reap(int pidfd) {
     if (waitid((idtype_t)P_PIDFD, (id_t)pidfd, &info, WEXITED | WNOHANG) == 0 && info.si_pid == 0) return;
     close(adopted[i].pidfd);
     if (adopted[i].held >= 0) close(adopted[i].held);
+    if (adopted[i].watch >= 0) close(adopted[i].watch);
     adopted[i] = adopted[--adopted_count];
     return;
   }
@@ -233,7 +238,7 @@ int mc_lasting_adopt(int pid, int held) {
     return err;
   }
   int token = ++last_token;
-  adopted[adopted_count++] = (struct adopted_child){token, pidfd, held};
+  adopted[adopted_count++] = (struct adopted_child){token, pidfd, held, -1};
   pthread_cond_broadcast(&lasting_cond);
   lasting_wake_up();
   pthread_mutex_unlock(&lasting_lock);
@@ -258,6 +263,31 @@ int mc_lasting_end(int token, int sig) {
   }
   pthread_mutex_unlock(&lasting_lock);
   return err;
+}
+
+/*
+ * A pipe's read end that reads EOF once the adopted child of `token` was reaped (its write end is closed
+ * then), for an event loop to wait on instead of asking mc_lasting_reaped again and again; -ESRCH when it
+ * was reaped already (tokens are never reused), or -errno. One watch per child (Node shares it): a second
+ * replaces the first, whose reader then reads EOF at once.
+ */
+int mc_lasting_watch(int token) {
+  int ends[2];
+  if (pipe2(ends, O_CLOEXEC) < 0) return -errno;
+  pthread_mutex_lock(&lasting_lock);
+  int found = 0;
+  for (int i = 0; i < adopted_count; i++) {
+    if (adopted[i].token != token) continue;
+    if (adopted[i].watch >= 0) close(adopted[i].watch);
+    adopted[i].watch = ends[1];
+    found = 1;
+    break;
+  }
+  pthread_mutex_unlock(&lasting_lock);
+  if (found) return ends[0];
+  close(ends[0]);
+  close(ends[1]);
+  return -ESRCH;
 }
 
 /*

@@ -6,17 +6,20 @@
  *
  * @module
  */
+import { Socket } from 'node:net'
 import { checkNegErrno, nativeFunctions } from './libc'
 
 const calls = nativeFunctions({
   adopt: 'int mc_lasting_adopt(int pid, int held)',
   end: 'int mc_lasting_end(int token, int sig)',
   reaped: 'int mc_lasting_reaped(int token)',
+  watch: 'int mc_lasting_watch(int token)',
 })
 
 const SIGTERM = 15
-/** How often {@link LastingChild.reaped} asks: a child whose fds closed is reaped a moment later. */
-const reapedPollMs = 2
+const ESRCH = 3
+/** How soon {@link LastingChild.reaped} asks again when it could not make its pipe. */
+const retryMs = 2
 
 /** A child handed to the lasting thread: it is reaped there once it ends, whichever thread is left. */
 export interface LastingChild {
@@ -27,9 +30,8 @@ export interface LastingChild {
    */
   end(terminate: boolean): void
   /**
-   * Resolves once the lasting thread reaped it. Asked by a timer, since its pidfd is that thread's and
-   * no event loop handle watches a pidfd: meant for a child known to be exiting (its end of a socket
-   * closed, which happens before the exit completes), not to wait out a running one.
+   * Resolves once the lasting thread reaped it: at once when it was, else when a pipe the thread
+   * closes as it reaps reads EOF (watched by the event loop, so no timer asks meanwhile).
    */
   reaped(): Promise<void>
 }
@@ -41,15 +43,30 @@ export interface LastingChild {
  */
 export function adoptChild(pid: number, held: number): LastingChild {
   const token = checkNegErrno(calls().adopt(pid, held), 'pidfd_open', String(pid))
+  /** The one watch of its reap (the thread keeps one pipe per child), shared by every reaped() meanwhile. */
+  let watching: Promise<void> | undefined
+  const reaped = (): Promise<void> => {
+    if (calls().reaped(token)) return Promise.resolve()
+    return (watching ??= watchReap(token).finally(() => (watching = undefined)))
+  }
   return {
     end(terminate) {
       calls().end(token, terminate ? SIGTERM : 0)
     },
-    reaped() {
-      return new Promise((resolve) => {
-        const ask = (): unknown => (calls().reaped(token) ? resolve() : setTimeout(ask, reapedPollMs))
-        ask()
-      })
-    },
+    reaped,
   }
+}
+
+/** Resolves once the child of `token` was reaped: its pipe's read end reads EOF (at once when it was reaped already). */
+function watchReap(token: number): Promise<void> {
+  const fd = calls().watch(token)
+  if (fd === -ESRCH) return Promise.resolve()
+  // Without a pipe (no fd left): asked again a moment later.
+  if (fd < 0) return new Promise((resolve) => setTimeout(resolve, retryMs)).then(() => (calls().reaped(token) ? undefined : watchReap(token)))
+  const watch = new Socket({ fd, readable: true, writable: false })
+  return new Promise((resolve) => {
+    watch.once('close', () => resolve())
+    watch.on('error', () => watch.destroy())
+    watch.resume()
+  })
 }
