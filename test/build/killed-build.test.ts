@@ -116,6 +116,8 @@ function rootTree(root: string): string[] {
   const walk = (rel: string) => {
     for (const e of fs.readdirSync(path.join(root, rel), { withFileTypes: true })) {
       const p = rel ? `${rel}/${e.name}` : e.name
+      // Not the spare directory the runtime keeps made for its next create (spare-dir.ts): each create takes it and makes another.
+      if (p.startsWith('containers/.creating-spare')) continue
       out.push(p)
       if (e.isDirectory() && !/^layers\/[^/]/.test(p) && p.split('/').length < 6) walk(p)
     }
