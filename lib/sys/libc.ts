@@ -53,7 +53,6 @@ const c = {
   mount: libc.func('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)'),
   umount2: libc.func('int umount2(const char *target, int flags)'),
   setns: libc.func('int setns(int fd, int nstype)'),
-  unshare: libc.func('int unshare(int flags)'),
   close: libc.func('int close(int fd)'),
   dlopen: libc.func('void *dlopen(const char *file, int flags)'),
   socketpair: libc.func('int socketpair(int domain, int type, int protocol, _Out_ int *sv)'),
@@ -102,11 +101,6 @@ export function umount2(target: string, flags = 0): void {
 /** setns(2): moves the calling thread into the namespace behind `fd`. */
 export function setns(fd: number, nstype: number): void {
   checkErrno(c.setns(fd, nstype), 'setns')
-}
-
-/** unshare(2): gives the calling thread new namespaces of the given kinds. */
-export function unshare(flags: number): void {
-  checkErrno(c.unshare(flags), 'unshare')
 }
 
 /** close(2), ignoring errors (used on cleanup paths). */

@@ -12,7 +12,7 @@
  * @module
  */
 import * as fs from 'node:fs'
-import { callOnWorker, CLONE_NEWNET, closeQuietly, nativeFunctions, openFd, setns, unshare } from './libc'
+import { callOnWorker, checkNegErrno, CLONE_NEWNET, closeQuietly, nativeFunctions, openFd, setns } from './libc'
 import { InternalError } from '../errors'
 
 const ownNetnsPath = '/proc/thread-self/ns/net'
@@ -50,34 +50,23 @@ export function withNetns<T>(fd: number, fn: () => T): T {
   }
 }
 
-/**
- * Creates a fresh network namespace (only `lo`, down) and returns an fd to
- * it; the calling thread stays where it was. No mount is needed: the fd
- * alone keeps the namespace alive, until it is closed.
- */
-export function createNetns(): number {
-  const home = openCurrentNetns()
-  try {
-    unshare(CLONE_NEWNET)
-    try {
-      return openCurrentNetns()
-    } finally {
-      setns(home, CLONE_NEWNET)
-    }
-  } finally {
-    closeQuietly(home)
-  }
-}
-
 const native = nativeFunctions({
   netnsNew: 'int mc_netns_new(void)',
 })
 
 /**
- * {@link createNetns} on a libuv worker thread (native/netns-new.c), for work off any start's path:
- * making a namespace waits in the kernel behind the cleanup of dead ones (half a millisecond to
- * several), which the event loop would otherwise spend. From the main thread only (see
- * ./koffi-async backgroundAsyncCalls).
+ * Creates a fresh network namespace (only `lo`, down) and returns an fd to
+ * it; the calling thread stays where it was (native/netns-new.c). No mount is
+ * needed: the fd alone keeps the namespace alive, until it is closed.
+ */
+export function createNetns(): number {
+  return checkNegErrno(native().netnsNew(), 'unshare')
+}
+
+/**
+ * {@link createNetns} on a libuv worker thread, for work off any start's path: making a namespace
+ * waits in the kernel behind the cleanup of dead ones (half a millisecond to several), which the
+ * event loop would otherwise spend. From the main thread only (see ./koffi-async backgroundAsyncCalls).
  */
 export function createNetnsOffThread(): Promise<number> {
   return callOnWorker(native().netnsNew, [], 'unshare')
