@@ -26,6 +26,8 @@ import { useDefaultContext, type ContainerContext } from './container/context'
 import { collectGarbage, isRunning, stopOwnedContainers } from './container/recovery'
 import { InFlightStarts } from './container/in-flight'
 import { drainShimPool, type Shim } from './shim/shim'
+import { PrestartPool } from './container/prestarts'
+import { prestartMaker } from './container/prestart-maker'
 import { NetworkService } from './network/service'
 import { useDefaultNetworkContext } from './network/network'
 import { runtimeTag } from './network/names'
@@ -128,6 +130,8 @@ export class Runtime implements ContainerContext, AsyncDisposable {
   readonly shims = new Map<string, Shim>()
   /** The creates and starts under way, which close() waits for; refuses new ones once it closes. @internal */
   readonly starts: InFlightStarts
+  /** Containers pre-started for the shapes this process runs again and again. @internal */
+  readonly prestarts: PrestartPool = new PrestartPool(prestartMaker(this))
   private recovered: Promise<void> | undefined
   private static defaultRuntime: Runtime | undefined
 
@@ -226,6 +230,7 @@ export class Runtime implements ContainerContext, AsyncDisposable {
   async close(options: CloseOptions = {}): Promise<void> {
     const { removeRoot } = optionsObject(options, 'close()')
     await this.starts.settleAndRefuse()
+    await this.prestarts.drain()
     await stopOwnedContainers(this)
     await this.containers.dropSpare()
     // rm: true containers' files and runs' releases (relays of published ports among them), begun after wait() answered.

@@ -48,6 +48,7 @@
 #include "logger.h"
 #include "owner.h"
 #include "netns-late.h"
+#include "prestart.h"
 #include "netns-sockets.h"
 #include "netns-warm.h"
 #include "old-root.h"
@@ -188,11 +189,12 @@ static void await_exec(int report_fd, pid_t pid) {
   _exit(1);
 }
 
-/* `late_netns`: the control socket stays open for the network namespace sent after the spec. */
-static void start_child(int report[2], int late_netns) {
+/* The control socket stays open for a message after the spec: a late network namespace's, or a pre-started container's claim. */
+static void start_child(int report[2], const struct mc_spec *spec) {
   close(report[0]);
   mc_report_set_fd(report[1]);
-  if (late_netns) mc_netns_late_expect(CONTROL_FD);
+  if (spec->netns_late) mc_netns_late_expect(CONTROL_FD);
+  else if (spec->prestart) mc_prestart_child_begin(CONTROL_FD);
   else close(CONTROL_FD);
 }
 
@@ -257,6 +259,9 @@ static int run(struct mc_spec *spec, pid_t owner) {
   /* A late namespace is joined by path by the child itself, as root of the host's user namespace. */
   if (spec->netns_late && (spec->netns_path || spec->userns || spec->userns_path || spec->hold))
     mc_fail("spec", EINVAL, "netnslate goes with no netnspath, user namespace or hold");
+  /* A pre-started container's process comes later; what it is set up with must not depend on it. */
+  if (spec->prestart && (spec->netns_late || spec->hold))
+    mc_fail("spec", EINVAL, "prestart goes with no netnslate or hold");
   open_paths(spec);
   int out[2], err[2];
   struct mc_log *log = open_log(spec, out, err);
@@ -271,6 +276,7 @@ static int run(struct mc_spec *spec, pid_t owner) {
   if (pipe2(report, O_CLOEXEC) < 0) mc_fail("pipe", errno, "report pipe");
   int nested = spec->nuid_maps > 0;
   if (nested && pipe2(gate, O_CLOEXEC) < 0) mc_fail("pipe", errno, "keep-id gate");
+  if (spec->prestart) mc_prestart_open();
   /*
    * keep-id: the child starts in a user namespace nested in the keeper's, where it holds no capability
    * over the keeper's namespace, which owns the network namespace (setns would be EPERM). The shim,
@@ -289,7 +295,7 @@ static int run(struct mc_spec *spec, pid_t owner) {
     if (nested) mc_await_nested_maps(gate);
     mc_step(MC_STEP_CHILD);
     spec->cgroup_born = born;
-    start_child(report, spec->netns_late);
+    start_child(report, spec);
     if (log) attach_output(out, err);
     mc_cgroups_join(spec, -1);
     mc_step(MC_STEP_CGROUP_JOINED);
@@ -299,8 +305,14 @@ static int run(struct mc_spec *spec, pid_t owner) {
     }
     mc_setup_rootfs(spec);
     if (spec->hold) hold(report[1]);
-    mc_setup_uts(spec);
     if (spec->loopback_up) mc_loopback_up();
+    if (spec->prestart) {
+      /* Everything but the process done, the old root detached too: ready for the claim. */
+      mc_old_root_await();
+      mc_prestart_await_claim(spec);
+    } else {
+      mc_setup_uts(spec);
+    }
     finish_child(spec, report[1]);
   }
   mc_old_root_leave_to_child();
@@ -318,6 +330,8 @@ static int run(struct mc_spec *spec, pid_t owner) {
     close(out[1]);
     close(err[1]);
   }
+  /* A pre-started child that fails before it is ready says why in its report, as any. */
+  if (spec->prestart && mc_prestart_ready()) say("R %d\n", pid);
   await_exec(report[0], pid);
   mc_step(MC_STEP_EXEC_SEEN);
   /* One send: the step times ride with the start, never on their own. */
@@ -363,7 +377,7 @@ static int exec_in(struct mc_spec *spec) {
   pid_t pid = fork(); /* the fork enters the joined pid namespace */
   if (pid < 0) mc_fail("fork", errno, "exec");
   if (pid == 0) {
-    start_child(report, 0);
+    start_child(report, spec);
     /* Its own process group: cancelling the exec (a timed-out health check) kills what it started too. */
     setpgid(0, 0);
     mc_cgroups_join(spec, pidfd);

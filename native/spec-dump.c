@@ -53,7 +53,7 @@ static void run_fields(FILE *out, const struct mc_spec *s) {
   string(out, s->upper);
   key(out, "work");
   string(out, s->work);
-  fprintf(out, ",\"readonly_root\":%d,\"volatile_upper\":%d,\"clone_flags\":%lu,\"netns_late\":%d,\"netns_path\":", s->readonly_root, s->volatile_upper, s->clone_flags, s->netns_late);
+  fprintf(out, ",\"readonly_root\":%d,\"volatile_upper\":%d,\"clone_flags\":%lu,\"netns_late\":%d,\"prestart\":%d,\"netns_path\":", s->readonly_root, s->volatile_upper, s->clone_flags, s->netns_late, s->prestart);
   string(out, s->netns_path);
   key(out, "stdio");
   strings(out, s->stdio, 3);

@@ -114,9 +114,19 @@ static int parse_idmap(struct mc_idmap **maps, size_t *n, struct cursor *c) {
   return 0;
 }
 
-static int parse(struct mc_spec *s, struct cursor *c) {
+/* The keys of a claim message: what a run decides about its process, and nothing about its container. */
+static int process_key(const char *key) {
+  static const char *const keys[] = {"cwd", "uid", "gid", "group", "caps", "nnp", "seccomp", "seccompflags", "env", "arg", "rlimit", "hostname"};
+  for (size_t i = 0; i < sizeof(keys) / sizeof(*keys); i++)
+    if (!strcmp(key, keys[i])) return 1;
+  return 0;
+}
+
+/* `process_only`: a claim message, whose other keys are refused. */
+static int parse(struct mc_spec *s, struct cursor *c, int process_only) {
   const char *key;
   while ((key = next(c))) {
+    if (process_only && !process_key(key)) return -1;
     if (!strcmp(key, "rlimit")) {
       if (parse_rlimit(s, c) < 0) return -1;
       continue;
@@ -151,6 +161,7 @@ static int parse(struct mc_spec *s, struct cursor *c) {
     else if (!strcmp(key, "init")) s->init = (int)num(v);
     else if (!strcmp(key, "lo")) s->loopback_up = (int)num(v);
     else if (!strcmp(key, "hold")) s->hold = (int)num(v);
+    else if (!strcmp(key, "prestart")) s->prestart = (int)num(v);
     else if (!strcmp(key, "legacymounts")) s->legacy_mounts = (int)num(v);
     else if (!strcmp(key, "hostname")) s->hostname = v;
     else if (!strcmp(key, "pid")) s->target_pid = (pid_t)num(v);
@@ -187,16 +198,34 @@ static void check_protocol(struct cursor *c) {
     mc_fail("protocol", EPROTO, "shim protocol %s, spec protocol %.20s", ours, version ? version : "none");
 }
 
+/* One framed message (a uint32 length, then its bytes) from fd, in a buffer of its own; fails at `step`, with `unsent` when none came. */
+static char *read_message(int fd, const char *step, int unsent, uint32_t *len) {
+  if (mc_read_all(fd, len, sizeof(*len)) < 0) mc_fail(step, unsent, "%s: cannot read length (none sent)", step);
+  if (*len == 0 || *len > (64u << 20)) mc_fail(step, EINVAL, "%s: a length of %u", step, *len);
+  char *blob = malloc(*len);
+  if (!blob || mc_read_all(fd, blob, *len) < 0) mc_fail(step, EINVAL, "%s: cannot read %u bytes", step, *len);
+  return blob;
+}
+
 void mc_spec_read(int fd, struct mc_spec *s) {
   memset(s, 0, sizeof(*s));
   s->netns_fd = -1;
   s->cgroup_dir_fd = -1;
   uint32_t len;
-  if (mc_read_all(fd, &len, sizeof(len)) < 0 || len == 0 || len > (64u << 20)) mc_fail("spec", EINVAL, "spec: cannot read length");
-  s->blob = malloc(len);
-  if (!s->blob || mc_read_all(fd, s->blob, len) < 0) mc_fail("spec", EINVAL, "spec: cannot read %u bytes", len);
+  s->blob = read_message(fd, "spec", EINVAL, &len);
   struct cursor c = {s->blob, s->blob + len};
   check_protocol(&c);
-  if (parse(s, &c) < 0) mc_fail("spec", EINVAL, "spec: malformed near offset %ld", (long)(c.p - s->blob));
+  if (parse(s, &c, 0) < 0) mc_fail("spec", EINVAL, "spec: malformed near offset %ld", (long)(c.p - s->blob));
   if (s->nargv == 0) mc_fail("spec", EINVAL, "spec: no command");
+}
+
+void mc_spec_read_process(int fd, struct mc_spec *s) {
+  uint32_t len;
+  char *blob = read_message(fd, "claim", EPIPE, &len); /* kept: the process's strings point into it */
+  /* The claim's lists replace the spec's: nothing of the placeholder process is left to run. */
+  s->argv = NULL, s->nargv = 0, s->env = NULL, s->nenv = 0, s->groups = NULL, s->ngroups = 0, s->rlimits = NULL, s->nrlimits = 0;
+  s->seccomp = NULL, s->seccomp_flags = 0, s->cwd = NULL, s->hostname = NULL, s->uid = 0, s->gid = 0, s->caps = 0, s->no_new_privs = 0;
+  struct cursor c = {blob, blob + len};
+  if (parse(s, &c, 1) < 0) mc_fail("claim", EINVAL, "claim: malformed or not a process's near offset %ld", (long)(c.p - blob));
+  if (s->nargv == 0) mc_fail("claim", EINVAL, "claim: no command");
 }

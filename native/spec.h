@@ -22,11 +22,12 @@
  * the keys, their values or their meaning, or with a change to how shims are started (6: run shims
  * are forked by `mc-shim zygote <owner> <protocol>`, which checks this number too; 7: the zygote's
  * fork requests carry 'F' or 'E' (exec shims, with their stdio), Node's umask and their fds; 8: the
- * "volatile" key; 9: the "netnslate" key and the message after the spec it announces, and the zygote's 'B' requests for bare run shims).
+ * "volatile" key; 9: the "netnslate" key and the message after the spec it announces, and the zygote's 'B' requests for bare run shims;
+ * 10: the "prestart" key, the shim's "R" line and the claim message after the spec, see prestart.h).
  * Overridable only so that a test can build a shim of another version.
  */
 #ifndef MC_PROTOCOL_VERSION
-#define MC_PROTOCOL_VERSION 9
+#define MC_PROTOCOL_VERSION 10
 #endif
 
 /* Values of the `userns` key. Keep in sync with lib/shim/spec.ts's usernsTokens. */
@@ -92,6 +93,7 @@ struct mc_spec {
   int init;              /* run a minimal init as PID 1 */
   int loopback_up;
   int hold; /* set up the filesystem view, then wait instead of exec (for file access to stopped containers) */
+  int prestart; /* set up, say ready, then take the process from the claim message and exec (prestart.h) */
   int legacy_mounts; /* test-only: take the fallbacks for kernels without fsconfig "lowerdir+", mount_setattr and statmount */
 
   struct mc_op *ops;
@@ -152,6 +154,13 @@ struct mc_spec {
  * with EPROTO and "shim protocol <ours>, spec protocol <theirs>"; an unreadable one at step "spec".
  */
 void mc_spec_read(int fd, struct mc_spec *spec);
+
+/*
+ * Reads a claim message (prestart.h) from fd into spec: the process (cwd, identity, capabilities,
+ * no_new_privs, seccomp, env, argv, rlimits) and the hostname, replacing the spec's. Any other key
+ * is refused. Fails via mc_fail (step "claim"): EPIPE when Node closed the socket without one.
+ */
+void mc_spec_read_process(int fd, struct mc_spec *spec);
 
 /* Test-only (`mc-shim dump-spec`): writes the decoded spec as one JSON object, field names as above. */
 void mc_spec_dump(const struct mc_spec *spec, FILE *out);

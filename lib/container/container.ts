@@ -9,7 +9,7 @@ import * as fs from 'node:fs'
 import type { Readable } from 'node:stream'
 import { ContainerNotFoundError, InvalidArgumentError, MiniContainerError, NotRunningError, StartError, throwIfAborted } from '../errors'
 import { contextOf, type ContainerContext, type RuntimeOption } from './context'
-import { encodeExecSpec, encodeLateNetns, encodeRunSpec, type MountOp, type RunSpec } from '../shim/spec'
+import { encodeExecSpec, encodeLateNetns, encodeRunSpec, type RunSpec } from '../shim/spec'
 import { Shim, type ExitStatus } from '../shim/shim'
 import { closeQuietly, CLONE_NEWNET, CLONE_NEWUSER } from '../sys/libc'
 import { openNetns } from '../sys/netns'
@@ -38,16 +38,18 @@ import { keepLog } from './kept-log'
 import { containerPruneFilter, type ContainerPruneOptions } from './prune'
 import type { LogEntry } from './log-file'
 import { envList, processSpec } from './process-spec'
-import { buildRecord } from './record'
+import { buildRecord, withId } from './record'
 import { checkRunOptions } from './run-options'
 import { checkKeepId, checkRootlessRunOptions } from '../rootless/run-options'
 import { ensureImage } from '../image/registry/policy'
 import { dnsServers, extraHostLines } from './network-options'
 import { hostDevices, type HostDevice } from './device-mappings'
-import { baseCloneFlags, buildRunSpec, containerCapabilities, containerDevicePolicy, containerSecurity, heldNetnsPath, type NetnsChoice } from './run-spec'
-import { toMountOps } from '../storage/mount-options'
+import { baseCloneFlags, containerCapabilities, containerDevicePolicy, containerSecurity, heldNetnsPath, type NetnsChoice } from './run-spec'
 import { createMounts, removeAnonymousVolumes } from '../storage/mount-lifecycle'
-import { withInitLayer, withInitLayerDir } from '../storage/init-layer'
+import { withInitLayerDir } from '../storage/init-layer'
+import { containerClaim, containerRunSpec } from './container-spec'
+import { runShape } from './run-shape'
+import type { Prestarted } from './prestarts'
 import type { ContainerInspect, ContainerRecord, ContainerState, ContainerStatus, ExecOptions, ExecResult, LogsOptions, RunOptions } from './types'
 import { placeFiles } from '../harness/files'
 import { startHealthMonitor } from './health'
@@ -60,6 +62,31 @@ import { debug } from '../util/debug'
 import { stamp } from '../util/start-trace'
 import { optionsObject } from '../util/options-object'
 import { SharedViews, type FilesystemView } from './fs-views'
+
+/** Set by Container's static block: create() for run(), see {@link createForRun}. */
+let createForRunHook: (rt: ContainerContext, image: string, cmd: string[] | undefined, opts: RunOptions) => Promise<Container>
+
+/**
+ * `Container.create()` for run(), which starts the container next: a run whose shape this process has
+ * run before may take the container pre-started for it (prestarts.ts). Not in the package's index.
+ */
+export function createForRun(image: string, cmd: string[] | undefined, options: RunOptions & RuntimeOption): Promise<Container> {
+  const opts = optionsObject(options, 'run()')
+  return createForRunHook(contextOf(opts), image, cmd, opts)
+}
+
+/** Ends the shim of a failed start, and a program it already runs with it. */
+async function endShim(shim: Shim): Promise<void> {
+  shim.kill()
+  await shim.hold(shim.closed)
+}
+
+/** A claimed pre-started container whose start never came: ended, its cgroup released once its shim is gone. */
+function abandonClaim(rt: ContainerContext, claimed: Prestarted | undefined): void {
+  if (!claimed) return
+  claimed.shim.kill()
+  void rt.containers.removals.track(claimed.shim.closed.then(() => releaseRun(rt, claimed.id, 'none')))
+}
 
 /** Set by Container's static block: start() with the builder's {@link StartExtras}. */
 let startHook: (c: Container, extras: StartExtras, signal: AbortSignal | undefined) => Promise<void>
@@ -106,6 +133,8 @@ export class Container implements AsyncDisposable {
   private readonly restarts: PolicyRestarts
   /** The newest records of its log, read before this handle auto-removed it (rm: true): logs() serves them after. */
   private keptLog: LogEntry[] | undefined
+  /** Made by run(): its first start counts toward its shape's pre-started container (prestarts.ts). */
+  private forRun = false
 
   private constructor(
     private readonly runtime: ContainerContext,
@@ -124,32 +153,44 @@ export class Container implements AsyncDisposable {
     return rt.starts.track(`create a container of ${image}`, () => Container.createIn(rt, image, cmd, opts))
   }
 
-  private static async createIn(rt: ContainerContext, image: string, cmd: string[] | undefined, opts: RunOptions): Promise<Container> {
+  /** `forRun`: made by run(), which starts it next: it may take a pre-started container of its shape. */
+  private static async createIn(rt: ContainerContext, image: string, cmd: string[] | undefined, opts: RunOptions, forRun = false): Promise<Container> {
     await rt.ready()
     checkRunOptions(opts) // before a pull that may take long
     if (rt.rootless) checkRootlessRunOptions(opts, rt.userIds)
     if (opts.userns) checkKeepId(rt)
     const found = await ensureImage(rt.images, image, opts.pull, { ...opts.pullOptions, signal: opts.signal })
-    const record = buildRecord(rt, image, cmd, opts, found)
+    let record = buildRecord(rt, image, cmd, opts, found)
+    const shape = forRun && !opts.files?.length ? runShape(record, rt.rootless) : undefined
+    const prestarted = shape === undefined ? undefined : await rt.prestarts.claim(shape)
+    // The container is the pre-started one: its id (and so its directory, cgroup and default hostname).
+    if (prestarted) record = withId(record, prestarted.id, opts.hostname)
     rt.containers.reserveName(record.name, record.id)
     try {
       // The record's binds add the image's VOLUME paths (anonymous volumes) to the run options' volumes.
       record.mounts = await createMounts({ ...opts, volumes: record.hostConfig.binds }, rt.volumes, rt.images.layerDirs(found ?? rt.images.resolve(record.imageId)))
-      rt.containers.create(
-        record,
-        etcFiles(record.config.hostname, {
-          ownNetwork: record.hostConfig.networkMode !== 'host',
-          extraHosts: extraHostLines(record.hostConfig, record.hostConfig.networkMode),
-          dns: dnsServers(opts.dns),
-        }),
-      )
+      const etc = etcFiles(record.config.hostname, {
+        ownNetwork: record.hostConfig.networkMode !== 'host',
+        extraHosts: extraHostLines(record.hostConfig, record.hostConfig.networkMode),
+        dns: dnsServers(opts.dns),
+      })
+      if (prestarted) rt.containers.claimPrestarted(record, etc)
+      else rt.containers.create(record, etc)
       if (opts.files?.length) await new Container(rt, record.id, record.name).withFilesystem((root) => placeFiles(root, opts.files!))
     } catch (err) {
-      rt.containers.deleteUnattended(record.id, record.name)
+      if (prestarted) abandonClaim(rt, rt.prestarts.claimedBy(record.id))
+      rt.containers.deleteUnattended(record.id, record.name, prestarted?.shim.closed)
       await removeAnonymousVolumes(record.mounts ?? [], rt.volumes)
       throw err
     }
-    return new Container(rt, record.id, record.name)
+    const container = new Container(rt, record.id, record.name)
+    container.forRun = forRun
+    return container
+  }
+
+  static {
+    // run()'s create (createForRun below), which may take a pre-started container: not a public option.
+    createForRunHook = (rt, image, cmd, opts) => rt.starts.track(`create a container of ${image}`, () => Container.createIn(rt, image, cmd, opts, true))
   }
 
   /** Finds a container by name, full id, or unique id prefix (such as "450"). */
@@ -224,58 +265,48 @@ export class Container implements AsyncDisposable {
   /** A start; `restartCount` is the restart policy's count for this run (0 for a start by hand); `extras` as startWithExtras'. */
   private async startHere(signal: AbortSignal | undefined, restartCount = 0, extras: StartExtras = {}): Promise<void> {
     const what = `starting container ${this.name}`
-    throwIfAborted(signal, what)
-    // Without the record: a removed container's start fails at the lock, ENOCONTAINER too.
-    if (this.ask('start', {}).answer === 'nothing-to-do') return
-    const unlock = await lockUnlessAborted(this.lockLayer('while it was starting'), signal, what)
-    stamp('node: layer locked')
+    // The pre-started container its create claimed: this start's to run, or to end when it does not.
+    let prestarted = this.runtime.prestarts.claimedBy(this.id)
     try {
-      // The lock's previous holder may have been a start in another process.
-      const now = this.ask('start', { record: true })
-      if (now.answer === 'proceed') await this.launch(now.record!, signal, what, restartCount, extras)
+      throwIfAborted(signal, what)
+      // Without the record: a removed container's start fails at the lock, ENOCONTAINER too.
+      if (this.ask('start', {}).answer === 'nothing-to-do') return
+      const unlock = await lockUnlessAborted(this.lockLayer('while it was starting'), signal, what)
+      stamp('node: layer locked')
+      try {
+        // The lock's previous holder may have been a start in another process.
+        const now = this.ask('start', { record: true })
+        if (now.answer !== 'proceed') return
+        const claimed = prestarted
+        prestarted = undefined
+        await this.launch(now.record!, signal, what, restartCount, extras, claimed)
+      } finally {
+        unlock()
+      }
     } finally {
-      unlock()
+      abandonClaim(this.runtime, prestarted)
     }
   }
 
   /** The start itself, holding the layer lock. */
-  private async launch(record: ContainerRecord, signal: AbortSignal | undefined, what: string, restartCount: number, extras: StartExtras): Promise<void> {
+  private async launch(record: ContainerRecord, signal: AbortSignal | undefined, what: string, restartCount: number, extras: StartExtras, prestarted?: Prestarted): Promise<void> {
     const paths = this.paths()
-    fs.rmSync(paths.exit, { force: true })
     const lastMount = isLastMount(record, extras.lastMount)
     let shim: Shim | undefined
     let pid = 0
     try {
       // Read once: the network's exposed ports and the spec's layers and config come from it.
       const image = this.runtime.images.resolve(record.imageId)
-      // The previous run's release (settleExit's, unawaited) must end first: it reaches its cgroup's
-      // removal only after a setImmediate, so a start at once after wait() found no removal under way
-      // (cgroups.released), made its cgroup, and had it removed before its shim could open it.
-      await runReleased(this.runtime, this.id)
-      // A bridge or user network is joined while the shim clones and mounts (its namespace sent after the spec).
-      const late = this.joinsNetworkLate(record)
-      let netns = late ? undefined : await this.joinNetwork(record, image)
-      if (!late) stamp('node: network joined')
-      try {
-        throwIfAborted(signal, what)
-        shim = await this.sendSpec(record, image, netns?.choice ?? { kind: 'late' }, { processEnv: extras.processEnv, lastMount })
-        netns ??= await this.joinNetworkBeside(shim, record, image)
-        // The shim opens the namespace by path before it reports: keep our fd until then.
-        pid = await shim.hold(untilAborted(shim.started, signal, what, shim))
-        // Its published ports' relays, started beside the program: served once run() resolves.
-        await netns.serving()
-      } finally {
-        netns?.release()
-      }
+      if (prestarted) {
+        shim = prestarted.shim
+        pid = await this.claim(shim, record, image, signal, what)
+      } else ({ shim, pid } = await this.launchShim(record, image, signal, what, extras, lastMount))
       // Fails (ENOENT) when a remove() elsewhere took the directory while the program was being started.
       const restarts = restartCount > 0 ? { restartCount } : {}
       this.runtime.containers.writeState(this.id, { status: 'running', pid, pidStart: processStartTime(pid), startedAt: new Date().toISOString(), owner: thisProcess(), ...restarts })
       stamp('node: state written')
     } catch (err) {
-      if (shim) {
-        shim.kill() // a program already running ends with its failed start
-        await shim.hold(shim.closed)
-      }
+      if (shim) await endShim(shim)
       if (lastMount) clearVolatileMark(this.runtime, paths.work)
       await releaseRun(this.runtime, this.id, record.hostConfig.networkMode)
       throw this.removedMeanwhile(err, 'while it was starting')
@@ -288,6 +319,59 @@ export class Container implements AsyncDisposable {
     settled.catch(() => {}) // wait() reports it; with no wait(), nothing is left unhandled
     settledExits.set(shim, settled)
     void shim.closed.then(() => this.onShimGone(shim))
+    this.countRunShape(record, shim)
+  }
+
+  /** Claims pre-started container `shim`'s with `record`'s process; resolves with the program's pid once it runs. */
+  private claim(shim: Shim, record: ContainerRecord, image: ImageRecord, signal: AbortSignal | undefined, what: string): Promise<number> {
+    shim.sendLast(containerClaim(this.runtime, record, image))
+    stamp('node: claim sent')
+    return shim.hold(untilAborted(shim.started, signal, what, shim))
+  }
+
+  /**
+   * A start's first run of run()'s: counted toward its shape's pre-started container, made once
+   * `shim`'s program has exited or has run a moment (a start's CPU is its own until then).
+   */
+  private countRunShape(record: ContainerRecord, shim: Shim): void {
+    if (!this.forRun) return
+    this.forRun = false
+    const shape = runShape(record, this.runtime.rootless)
+    if (shape === undefined) return
+    const idle = Promise.race([shim.exited, new Promise((resolve) => setTimeout(resolve, 25).unref())]).then(() => new Promise(setImmediate))
+    this.runtime.prestarts.ranShape(shape, record, idle)
+  }
+
+  /**
+   * A start without a pre-started container: the spec sent to a spare shim, beside the network's join.
+   * Resolves once the program runs, its published ports served; its shim ended if it fails.
+   */
+  private async launchShim(record: ContainerRecord, image: ImageRecord, signal: AbortSignal | undefined, what: string, extras: StartExtras, lastMount: boolean): Promise<{ shim: Shim; pid: number }> {
+    fs.rmSync(this.paths().exit, { force: true })
+    // The previous run's release (settleExit's, unawaited) must end first: it reaches its cgroup's
+    // removal only after a setImmediate, so a start at once after wait() found no removal under way
+    // (cgroups.released), made its cgroup, and had it removed before its shim could open it.
+    await runReleased(this.runtime, this.id)
+    // A bridge or user network is joined while the shim clones and mounts (its namespace sent after the spec).
+    const late = this.joinsNetworkLate(record)
+    let netns = late ? undefined : await this.joinNetwork(record, image)
+    if (!late) stamp('node: network joined')
+    let shim: Shim | undefined
+    try {
+      throwIfAborted(signal, what)
+      shim = await this.sendSpec(record, image, netns?.choice ?? { kind: 'late' }, { processEnv: extras.processEnv, lastMount })
+      netns ??= await this.joinNetworkBeside(shim, record, image)
+      // The shim opens the namespace by path before it reports: keep our fd until then.
+      const pid = await shim.hold(untilAborted(shim.started, signal, what, shim))
+      // Its published ports' relays, started beside the program: served once run() resolves.
+      await netns.serving()
+      return { shim, pid }
+    } catch (err) {
+      if (shim) await endShim(shim)
+      throw err
+    } finally {
+      netns?.release()
+    }
   }
 
   /**
@@ -438,15 +522,7 @@ export class Container implements AsyncDisposable {
   }
 
   private runSpec(record: ContainerRecord, image: ImageRecord, netns: NetnsChoice, cgroups?: CgroupSetup, devices?: HostDevice[], start: StartExtras = {}): RunSpec {
-    const featureMounts: MountOp[] = toMountOps(record.mounts ?? [])
-    const userns = this.runtime.userIds?.forStart(record.hostConfig.usernsMode === 'keep-id')
-    const imageLayers = this.runtime.images.mountLayerDirs(image)
-    // Rootless, the image's /etc belongs to a subordinate id: the shim makes the mount points in the writable layer.
-    const layerDirs = this.runtime.rootless ? imageLayers : withInitLayer(this.runtime.root, imageLayers)
-    const paths = this.paths()
-    // Without layers, the root is the container's own directory (see ContainerPaths.merged), made at its first start.
-    if (!layerDirs.length) fs.mkdirSync(paths.merged, { recursive: true })
-    return buildRunSpec({ record, image, layerDirs, paths, netns, featureMounts, cgroups, devices, userns, ...start })
+    return containerRunSpec(this.runtime, record, image, netns, cgroups, devices, start)
   }
 
   /**

@@ -13,6 +13,7 @@ import type { NetworkService } from '../network/service'
 import type { Shim } from '../shim/shim'
 import type { RootlessIdentity } from '../rootless/identity'
 import type { InFlightStarts } from './in-flight'
+import type { PrestartPool } from './prestarts'
 import type { VolumeStore } from '../storage/volumes'
 import type { ContainerStore } from './store'
 
@@ -38,6 +39,8 @@ export interface ContainerContext {
   readonly shims: Map<string, Shim>
   /** The creates and starts under way, which close() waits for; refuses new ones once it closes. @internal */
   readonly starts: InFlightStarts
+  /** Containers pre-started for the shapes this process runs again and again (prestarts.ts). @internal */
+  readonly prestarts: PrestartPool
   /** Resolves once what a crashed process left on this root has been collected (runs once per process). */
   ready(): Promise<void>
 }

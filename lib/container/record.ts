@@ -149,3 +149,8 @@ function stopSignalOf(signal: string | undefined, what: string): NodeJS.Signals 
   if (!(name in os.constants.signals)) throw new InvalidArgumentError(`${what} "${signal}" is not a signal name or number, e.g. SIGQUIT`)
   return name as NodeJS.Signals
 }
+
+/** `record` under another id (a pre-started container's, prestarts.ts), whose hostname is by default its id's. */
+export function withId(record: ContainerRecord, id: string, hostname = id.slice(0, 12)): ContainerRecord {
+  return { ...record, id, config: { ...record.config, hostname } }
+}

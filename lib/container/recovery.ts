@@ -5,7 +5,6 @@
  *
  * @module
  */
-import * as fs from 'node:fs'
 import { removeAnonymousVolumes } from '../storage/mount-lifecycle'
 import { signalQuietly } from '../sys/signal-quietly'
 import { debug } from '../util/debug'
@@ -49,13 +48,11 @@ export async function collectGarbage(ctx: ContainerContext): Promise<void> {
   // Cgroups of containers that ended while no process watched them (a crash, a detached exit); busy ones stay.
   // A container's cgroup is made just before its program starts: a young one of an existing container
   // may be another process's start in progress, and removing it would fail that start.
-  ctx.cgroups.collect((id, ageMs) => isRunning(ctx, id) || (ageMs < START_GRACE_MS && !!ctx.containers.read(id)))
+  // A pre-started container (another process's, kept for its next run) is no container yet, and runs nothing yet.
+  ctx.cgroups.collect((id, ageMs) => isRunning(ctx, id) || (ageMs < START_GRACE_MS && !!ctx.containers.read(id)) || ctx.containers.prestartHeld(id))
   // Scopes of runtimes whose process ended without close() and whose root is gone.
   ctx.cgroups.collectAbandoned()
-  for (const id of ctx.containers.unfinished()) {
-    const made = fs.statSync(ctx.containers.paths(id).dir, { throwIfNoEntry: false })?.mtimeMs
-    if (made !== undefined && (ctx.containers.creatorGone(id) || Date.now() - made > UNFINISHED_CREATE_MS)) ctx.containers.delete(id)
-  }
+  for (const id of ctx.containers.unfinished()) if (ctx.containers.abandoned(id, UNFINISHED_CREATE_MS)) ctx.containers.delete(id)
 }
 
 /**

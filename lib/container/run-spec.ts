@@ -75,6 +75,28 @@ function sysfsRefused(netns: NetnsChoice, userns: { nested?: NestedMaps } | unde
   return netns.kind === 'host' || (!!userns.nested && netns.kind === 'fd')
 }
 
+/**
+ * The process of container `r`: its command, env, user (looked up in `layers`, the writable one
+ * first), capabilities, rlimits and security. `processEnv`: variables for this start only (StartExtras).
+ */
+export function containerProcess(r: ContainerRecord, layers: string[], processEnv?: string[]): RunSpec['process'] {
+  return {
+    ...processSpec({
+      args: [...r.config.entrypoint, ...r.config.cmd],
+      imageEnv: [],
+      env: [...r.config.env, ...(processEnv ?? [])],
+      hostname: r.config.hostname,
+      cwd: r.config.workdir,
+      user: r.config.user,
+      groupAdd: r.hostConfig.groupAdd ?? [],
+      layers,
+      capabilities: containerCapabilities(r),
+      rlimits: r.resources?.rlimits,
+    }),
+    ...containerSecurity(r),
+  }
+}
+
 /** Builds the run spec. `featureMounts` are volumes, binds and tmpfs from the storage layer. */
 export function buildRunSpec(opts: {
   record: ContainerRecord
@@ -112,21 +134,7 @@ export function buildRunSpec(opts: {
   return {
     rootfs: { mergedDir: opts.layerDirs.length ? p.overlayMountPoint : p.merged, lowerDirs: opts.layerDirs, upperDir: p.upper, workDir: p.work, readOnly: r.hostConfig.readonlyRootfs, volatile: !!opts.lastMount },
     mounts,
-    process: {
-      ...processSpec({
-        args: [...r.config.entrypoint, ...r.config.cmd],
-        imageEnv: [],
-        env: [...r.config.env, ...(opts.processEnv ?? [])],
-        hostname: r.config.hostname,
-        cwd: r.config.workdir,
-        user: r.config.user,
-        groupAdd: r.hostConfig.groupAdd ?? [],
-        layers,
-        capabilities: containerCapabilities(r),
-        rlimits: r.resources?.rlimits,
-      }),
-      ...containerSecurity(r),
-    },
+    process: containerProcess(r, layers, opts.processEnv),
     cloneFlags: baseCloneFlags | (opts.netns.kind === 'own' ? CLONE_NEWNET : 0) | (opts.userns?.nested ? CLONE_NEWUSER : 0),
     hostname: r.config.hostname,
     loopbackUp: opts.netns.kind === 'own',

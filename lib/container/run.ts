@@ -12,7 +12,7 @@ import type { WaitStrategy } from '../harness/strategy'
 import type { LogStreamName } from '../harness/target'
 import { checkReuse, configHash, reuseHashLabel, withReuseLock } from '../harness/reuse'
 import { defaultStartupTimeout } from '../harness/wait-until-ready'
-import { Container } from './container'
+import { Container, createForRun } from './container'
 import { networkModeOf } from './network-options'
 import { optionsObject } from '../util/options-object'
 import { stamp } from '../util/start-trace'
@@ -48,7 +48,7 @@ function createOptions(opts: AllRunOptions): RunOptions & RuntimeOption {
 }
 
 async function startNew(image: string, cmd: string[] | undefined, opts: RunOptions & RuntimeOption): Promise<Container> {
-  const container = await Container.create(image, cmd, opts)
+  const container = await createForRun(image, cmd, opts)
   stamp('node: created')
   try {
     await container.start({ signal: opts.signal })

@@ -10,6 +10,7 @@
  *   containers/<id>/<id>-json.log (the shim's json-file log, rotated to .1, .2...), hostname, hosts, resolv.conf
  *   containers/<id>/health.json   the health check's state, when one is configured
  *   containers/.creating-<x>-<pid> a create's directory being built, or the spare made ahead for the next create (spare-dir.ts)
+ *   containers/<id>/prestarted    instead of config.json: a container pre-started for a later run to claim (prestarts.ts), its owner process
  *   containers/<id>/work          the overlay's work dir; its flock(2) is held by whoever mounts the writable layer (lockLayer)
  *   names/<name>                  the id owning a name (created with O_EXCL; a name too long for a file: its prefix, "+" and its sha256)
  *   names/.lock                   flock(2) held to take over a stale name or to free one (nameLock)
@@ -41,6 +42,7 @@ import type { ContainerRecord, ContainerState } from './types'
 import type { EtcFiles } from './etc-files'
 import { SpareDirs } from './spare-dir'
 import { randomHex } from '../util/random-pool'
+import { livesOn, thisProcess, type ProcessIdentity } from '../util/process-identity'
 
 /** `chattr +T` on `dir`, a hint: a filesystem or a caller that refuses it only gets a debug line. */
 function markTop(dir: string): void {
@@ -53,6 +55,9 @@ const creatingPrefix = '.creating-'
 
 /** The name's file of a removed container, moved into its directory in `trash/` (releaseName). */
 const releasedNameFile = 'released-name'
+
+/** The file of a pre-started container's directory that names its owner, where a claimed one has its config.json. */
+const prestartedFile = 'prestarted'
 
 /** How long a name whose owner has no directory stays its owner's: a create in progress makes the directory later. */
 const staleNameMs = 10_000
@@ -316,15 +321,20 @@ export class ContainerStore {
    * create before (spare-dir.ts) when one is ready.
    */
   create(record: ContainerRecord, etc: EtcFiles): ContainerPaths {
-    const p = this.paths(record.id)
+    return this.makeDir(record.id, etc, (dir) => createJson(path.join(dir, 'config.json'), record))
+  }
+
+  /** Makes container `id`'s directory (see {@link create}), `describe` writing what says what it is into it before it is in place. */
+  private makeDir(id: string, etc: EtcFiles, describe: (dir: string) => void): ContainerPaths {
+    const p = this.paths(id)
     const files = { hostname: etc.hostname, hosts: etc.hosts, 'resolv.conf': etc.resolvConf }
     const spare = this.spares.take()
     try {
-      if (!spare || !this.placed(spare.dir, p.dir, record, files, spare.files)) {
-        const tmp = path.join(this.containersDir, `${creatingPrefix}${record.id}-${process.pid}`)
+      if (!spare || !this.placed(spare.dir, p.dir, describe, files, spare.files)) {
+        const tmp = path.join(this.containersDir, `${creatingPrefix}${id}-${process.pid}`)
         fs.mkdirSync(tmp, { mode: 0o710 })
         for (const d of ['upper', 'work']) fs.mkdirSync(path.join(tmp, d))
-        this.placed(tmp, p.dir, record, files)
+        this.placed(tmp, p.dir, describe, files)
       }
     } finally {
       // What most creates of a process share (not the hostname): written again only when a container's differs.
@@ -334,14 +344,54 @@ export class ContainerStore {
   }
 
   /**
-   * Writes `files` and the config into a directory being built (`present`: what a spare holds already)
+   * Creates the directory of a container pre-started for a later run (prestarts.ts): as {@link create}
+   * does, with its owner in `prestarted` instead of a config, so that it is no container to list, get
+   * or prune, and the next recovery on this root removes it once its owner has died.
+   */
+  createPrestarted(id: string, etc: EtcFiles): ContainerPaths {
+    const owner: ProcessIdentity = thisProcess()
+    return this.makeDir(id, etc, (dir) => createJson(path.join(dir, prestartedFile), owner))
+  }
+
+  /**
+   * A run claims pre-started container `record.id` (its directory made by {@link createPrestarted}):
+   * its /etc files are written again where they differ (in place: the container's bind mounts are of
+   * these files), and its config makes it a container like any, in one step.
+   */
+  claimPrestarted(record: ContainerRecord, etc: EtcFiles): void {
+    const p = this.paths(record.id)
+    for (const [file, content] of [[p.hostname, etc.hostname], [p.hosts, etc.hosts], [p.resolvConf, etc.resolvConf]])
+      if (fs.readFileSync(file, 'utf8') !== content) fs.writeFileSync(file, content)
+    createJson(p.config, record)
+    fs.rmSync(path.join(p.dir, prestartedFile), { force: true })
+  }
+
+  /** Whether `id` is a pre-started container whose owner lives: its cgroup and directory are in use. */
+  prestartHeld(id: string): boolean {
+    const owner = readJson<ProcessIdentity>(path.join(this.containersDir, id, prestartedFile))
+    return !!owner && livesOn(owner.pid, owner.start)
+  }
+
+  /**
+   * Whether an unfinished directory (see {@link unfinished}) is left by a process that is gone, or one
+   * older than `maxAgeMs`: a pre-started container's only once its owner has died, whatever its age.
+   */
+  abandoned(name: string, maxAgeMs: number): boolean {
+    const dir = path.join(this.containersDir, name)
+    if (fs.existsSync(path.join(dir, prestartedFile))) return !this.prestartHeld(name)
+    const made = fs.statSync(dir, { throwIfNoEntry: false })?.mtimeMs
+    return made !== undefined && (this.creatorGone(name) || Date.now() - made > maxAgeMs)
+  }
+
+  /**
+   * Writes `files` and (`describe`) the config into a directory being built (`present`: what a spare holds already)
    * and renames it to `dest`. False when a spare is gone (another process's recovery collected it:
    * unused too long).
    */
-  private placed(dir: string, dest: string, record: ContainerRecord, files: Record<string, string>, present?: ReadonlyMap<string, string>): boolean {
+  private placed(dir: string, dest: string, describe: (dir: string) => void, files: Record<string, string>, present?: ReadonlyMap<string, string>): boolean {
     try {
       for (const [name, content] of Object.entries(files)) if (present?.get(name) !== content) fs.writeFileSync(path.join(dir, name), content)
-      createJson(path.join(dir, 'config.json'), record)
+      describe(dir)
       fs.renameSync(dir, dest)
       return true
     } catch (err) {
@@ -356,7 +406,7 @@ export class ContainerStore {
   }
 
   /** Whether an unfinished create's creator is known to have exited (its pid is gone). */
-  creatorGone(name: string): boolean {
+  private creatorGone(name: string): boolean {
     const pid = name.startsWith(creatingPrefix) ? name.slice(name.lastIndexOf('-') + 1) : ''
     return /^\d+$/.test(pid) && !fs.existsSync(`/proc/${pid}`)
   }

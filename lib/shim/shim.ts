@@ -54,6 +54,8 @@ export function toExitStatus(code: number, signal: number): ExitStatus {
  * program ends.
  */
 export class Shim {
+  /** A pre-started container's shim (RunSpec.prestart): resolves with the child's pid once it is set up and awaits its claim. */
+  readonly prestarted: Promise<number>
   readonly started: Promise<number>
   readonly exited: Promise<ExitStatus>
   /** Resolves when the shim process itself is gone (after `exited`): its files are final. */
@@ -77,6 +79,10 @@ export class Shim {
     this.started = new Promise((res, rej) => ((resolveStart = res), (rejectStart = rej)))
     this.exited = new Promise((res) => (resolveExit = res))
     this.started.catch(() => {})
+    let resolvePrestart!: (pid: number) => void
+    // Settled by the start's failure too (an "E" line, the shim's end) when that comes first.
+    this.prestarted = Promise.race([new Promise<number>((res) => (resolvePrestart = res)), this.started])
+    this.prestarted.catch(() => {})
     let buffered = ''
     this.socket.setEncoding('utf8')
     this.socket.on('data', (chunk: string) => {
@@ -90,7 +96,8 @@ export class Shim {
           stamp('node: start reported')
           startSettled = true
           resolveStart(Number(line.slice(2)))
-        } else if (line.startsWith('T ')) stampShimSteps(line.slice(2))
+        } else if (line.startsWith('R ')) resolvePrestart(Number(line.slice(2)))
+        else if (line.startsWith('T ')) stampShimSteps(line.slice(2))
         else if (line.startsWith('X ')) {
           stamp('node: exit reported')
           const [code, sig, seen] = line.slice(2).split(' ')

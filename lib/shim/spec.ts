@@ -129,6 +129,12 @@ export interface RunSpec {
   exitFile: string
   /** Assemble the filesystem view and wait instead of running the process (file access to stopped containers). */
   hold?: boolean
+  /**
+   * Pre-start: set everything up but the process, say "R" (Shim.prestarted), and take the process
+   * from the claim that follows ({@link encodeClaim}); `process` is then a placeholder. Not with
+   * `netnsLate` or `hold`.
+   */
+  prestart?: boolean
   /** Join these cgroups, then unshare the cgroup namespace (instead of cloning it, which would root it in the shim's cgroup). */
   cgroups?: CgroupJoin
   /**
@@ -240,6 +246,14 @@ export function encodeLateNetns(path: string): Buffer {
 }
 
 /**
+ * The message that claims a pre-started container ({@link RunSpec.prestart}): its process and
+ * hostname, which the child takes instead of the spec's before it execs.
+ */
+export function encodeClaim(process: ProcessSpec, hostname: string | undefined): Buffer {
+  return frame([...processTokens(process), ...(hostname ? ['hostname', hostname] : [])])
+}
+
+/**
  * An encoded spec as `NODE_DEBUG=minicontainer` prints it: its tokens
  * separated by spaces, the values of the `hiddenEnv` entries (a build's
  * secrets given as env) replaced by `<redacted>`, their names kept.
@@ -270,6 +284,7 @@ export function encodeRunSpec(s: RunSpec): Buffer {
   t.push('detach', s.detach ? '1' : '0')
   if (s.exitFile) t.push('exitfile', s.exitFile)
   if (s.hold) t.push('hold', '1')
+  if (s.prestart) t.push('prestart', '1')
   if (mountFallbacks.force) t.push('legacymounts', '1')
   if (s.hostname) t.push('hostname', s.hostname)
   if (s.netnsPath !== undefined) t.push('netnspath', s.netnsPath)

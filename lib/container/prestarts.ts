@@ -1,0 +1,162 @@
+/**
+ * Pre-started containers: for a run shape this process runs again and again
+ * (a test suite's throwaway containers, a sandbox's jobs), one container is
+ * set up ahead of the run that claims it: its directory, cgroup, namespaces,
+ * overlay and every mount, up to the process (native/prestart.h). A run of
+ * that shape then only sends its process; the rest of a start's work has been
+ * done while the process had nothing better to do.
+ *
+ * A pre-started container is no container until claimed: its directory holds
+ * its owner instead of a config (ContainerStore.createPrestarted), so list,
+ * get, prune and names never see it, and the next recovery on the root
+ * removes it once its owner has died (its shim, watching the owner, has
+ * ended it by then). At most {@link maxShapes} shapes are kept, one container
+ * each, each for at most {@link idleMs}; close() ends them, and so does the
+ * process's exit.
+ *
+ * @module
+ */
+import { debug } from '../util/debug'
+import { signalQuietly } from '../sys/signal-quietly'
+import type { Shim } from '../shim/shim'
+import type { ContainerRecord } from './types'
+
+/** A container set up up to its process, whose shim awaits the claim. */
+export interface Prestarted {
+  /** Its container id, which the run that claims it takes. */
+  readonly id: string
+  readonly shim: Shim
+  /** The pid of its child (the program's pid to be). */
+  readonly pid: number
+}
+
+/** How a runtime makes a pre-started container from a template record, and ends one never claimed. */
+export interface PrestartMaker {
+  /** Pre-starts a container of `template`'s shape, under an id of its own. */
+  make(template: ContainerRecord): Promise<Prestarted>
+  /** Ends an unclaimed one and removes what it holds (its cgroup, its directory). */
+  discard(p: Prestarted): Promise<void>
+  /** The same, synchronously and as far as it can go, as the process exits. */
+  discardNow(p: Prestarted): void
+}
+
+/** Shapes kept at once: a suite alternating two services keeps both. */
+const maxShapes = 2
+/** How long an unclaimed one is kept: a process that stopped running its shape does not keep its container. */
+const idleMs = 30_000
+/** Runs of a shape before one is pre-started for it: a shape run once is most often never run again. */
+const runsBeforePrestart = 2
+
+/** The pools of live processes' runtimes, ended by the exit handler. */
+const livePools = new Set<PrestartPool>()
+let exitHandled = false
+
+/** One runtime's pre-started containers, by shape. */
+export class PrestartPool {
+  private readonly ready = new Map<string, { prestarted: Prestarted; expiry: NodeJS.Timeout }>()
+  /** Shapes whose container is to be made (once the CPU is ours), or being made. */
+  private readonly making = new Map<string, Promise<void>>()
+  /** Of those, the ones being made: a run of the shape waits for it rather than start a container of its own. */
+  private readonly underWay = new Map<string, Promise<void>>()
+  /** Runs seen per shape (bounded: the oldest shapes are forgotten). */
+  private readonly runs = new Map<string, number>()
+  /** Claimed ones between the create that claimed them and its start. */
+  private readonly claimed = new Map<string, Prestarted>()
+  private closed = false
+
+  constructor(private readonly maker: PrestartMaker) {}
+
+  /**
+   * The one of `shape`, taken (a run claims it): the ready one, or the one being made once it is
+   * (its setup is under way: it is nearer than a new start's); undefined when there is none.
+   */
+  async claim(shape: string): Promise<Prestarted | undefined> {
+    if (!this.ready.has(shape)) await this.underWay.get(shape)
+    return this.take(shape)
+  }
+
+  private take(shape: string): Prestarted | undefined {
+    const entry = this.ready.get(shape)
+    if (!entry) return undefined
+    this.ready.delete(shape)
+    clearTimeout(entry.expiry)
+    this.claimed.set(entry.prestarted.id, entry.prestarted)
+    return entry.prestarted
+  }
+
+  /** The claimed one whose id container `id` took at its create, handed to its start once. */
+  claimedBy(id: string): Prestarted | undefined {
+    const p = this.claimed.get(id)
+    this.claimed.delete(id)
+    return p
+  }
+
+  /**
+   * A run of `shape` (from `template`) has started: once its shape has run {@link runsBeforePrestart}
+   * times, one is made for the next, when `idle` resolves (the CPU ours again), unless one is ready or
+   * being made.
+   */
+  ranShape(shape: string, template: ContainerRecord, idle: Promise<unknown>): void {
+    const runs = (this.runs.get(shape) ?? 0) + 1
+    this.runs.delete(shape)
+    this.runs.set(shape, runs)
+    if (this.runs.size > 16) this.runs.delete(this.runs.keys().next().value!)
+    if (runs < runsBeforePrestart || this.closed || this.ready.has(shape) || this.making.has(shape)) return
+    const make = async () => {
+      if (this.closed) return
+      const made = this.maker.make(template).then(
+        (p) => this.keep(shape, p),
+        (err: Error) => debug('pre-starting a container failed (the next run starts one itself): %s', err.message),
+      )
+      this.underWay.set(shape, made)
+      await made
+      this.underWay.delete(shape)
+    }
+    const making = idle.then(make).finally(() => this.making.delete(shape))
+    this.making.set(shape, making)
+  }
+
+  private keep(shape: string, prestarted: Prestarted): void {
+    if (this.closed) return void this.maker.discard(prestarted)
+    // The least recently made shape goes first.
+    if (this.ready.size >= maxShapes) this.drop(this.ready.keys().next().value!)
+    const expiry = setTimeout(() => this.drop(shape), idleMs).unref()
+    this.ready.set(shape, { prestarted, expiry })
+    livePools.add(this)
+    endAtExit()
+  }
+
+  private drop(shape: string): void {
+    const entry = this.ready.get(shape)
+    if (!entry) return
+    this.ready.delete(shape)
+    clearTimeout(entry.expiry)
+    void this.maker.discard(entry.prestarted)
+  }
+
+  /** Ends every unclaimed one and makes no more (Runtime.close()). */
+  async drain(): Promise<void> {
+    this.closed = true
+    await Promise.all(this.making.values())
+    const all = [...this.ready.values()].map((e) => (clearTimeout(e.expiry), e.prestarted))
+    this.ready.clear()
+    livePools.delete(this)
+    await Promise.all(all.map((p) => this.maker.discard(p)))
+  }
+
+  /** As the process exits: kills each shim (its child dies with it), then removes what it can at once. */
+  endNow(): void {
+    const all = [...this.ready.values()].map((e) => e.prestarted)
+    this.ready.clear()
+    for (const p of all) signalQuietly(p.shim.shimPid, 'SIGKILL')
+    for (const p of all) this.maker.discardNow(p)
+  }
+}
+
+function endAtExit(): void {
+  if (exitHandled) return
+  exitHandled = true
+  process.once('exit', () => {
+    for (const pool of livePools) pool.endNow()
+  })
+}
