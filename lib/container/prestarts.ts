@@ -122,6 +122,11 @@ export class PrestartPool {
     if (this.ready.size >= maxShapes) this.drop(this.ready.keys().next().value!)
     const expiry = setTimeout(() => this.drop(shape), idleMs).unref()
     this.ready.set(shape, { prestarted, expiry })
+    // Ended before any claim (killed, out of memory): it is no container to give a run.
+    const ended = () => {
+      if (this.ready.get(shape)?.prestarted === prestarted) this.drop(shape)
+    }
+    prestarted.shim.started.then(ended, ended)
     livePools.add(this)
     endAtExit()
   }

@@ -140,6 +140,20 @@ test('a run of another shape (another limit) does not claim it; a claim whose pr
   expect(cgroupDirsOf(runtime.root, ready.id)).toEqual([])
 })
 
+test('a pre-started container killed before any claim is not given to a run: the run starts one of its own', async () => {
+  // The shape's last run failed (above): one that runs has its next container pre-started.
+  await (await run('host', ['true'], { runtime, network: 'none', pidsLimit: 77, ulimits: { nofile: 555 } })).wait()
+  const ready = await readyPrestart(runtime.root)
+  for (const pid of ready.pids) process.kill(pid, 'SIGKILL')
+  for (let i = 0; i < 100 && fs.existsSync(path.join(runtime.root, 'containers', ready.id)); i++) await sleep(20)
+  expect(fs.existsSync(path.join(runtime.root, 'containers', ready.id))).toBe(false) // dropped, and removed
+  const c = await run('host', ['sh', '-c', 'echo ran'], { runtime, network: 'none', pidsLimit: 77, ulimits: { nofile: 555 } })
+  expect(c.id).not.toBe(ready.id)
+  expect(await c.wait()).toEqual({ exitCode: 0 })
+  expect(await text(c.logs())).toBe('ran\n')
+  await c.remove()
+})
+
 test('close() ends an unclaimed pre-started container: no process, cgroup or directory is left', async () => {
   const own = tempRuntime('mc-prestart-close-')
   await Image.fromHost({ runtime: own })
