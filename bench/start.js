@@ -26,12 +26,22 @@ function loop(argv, n, { privateCgroupfs = false } = {}) {
   return JSON.parse(out.stdout.trim().split('\n').pop() || '{"error":"no output"}')
 }
 
-/** n samples of run() to exit (see stats.startToExit). */
-async function ours(runtime, ref, n, opts = {}) {
+/**
+ * n samples of run() to exit (see stats.startToExit), back to back, or `idleMs` apart (untimed): the
+ * time a test suite or a sandbox's caller leaves between runs, in which the runtime pre-starts the
+ * next container of the shape (RuntimeOptions.prestart).
+ */
+async function ours(runtime, ref, n, opts = {}, idleMs = 0) {
   const ms = []
-  for (let i = 0; i < n; i++) ms.push(await startToExit(runtime, ref, opts))
+  for (let i = 0; i < n; i++) {
+    if (idleMs) await new Promise((resolve) => setTimeout(resolve, idleMs))
+    ms.push(await startToExit(runtime, ref, opts))
+  }
   return ms
 }
+
+/** The idle time between runs of the 'apart' rows: a few times a pre-start's setup, far less than a test's own work. */
+const IDLE_MS = 20
 
 /**
  * Interleaves rounds of every runtime so that all of them see the same
@@ -39,11 +49,12 @@ async function ours(runtime, ref, n, opts = {}) {
  */
 async function compare(runtime, ref, contenders) {
   for (let i = 0; i < 10; i++) await (await run(ref, ['/bin/true'], { runtime, rm: true, network: 'none' })).wait()
-  const samples = new Map([['minicontainer', []], ['minicontainer rm: true', []], ...contenders.map((c) => [c.label, []])])
+  const samples = new Map([['minicontainer', []], ['minicontainer rm: true', []], [apartLabel, []], ...contenders.map((c) => [c.label, []])])
   const errors = new Map()
   for (let round = 0; round < ROUNDS; round++) {
     samples.get('minicontainer').push(...(await ours(runtime, ref, Math.ceil(N / ROUNDS))))
     samples.get('minicontainer rm: true').push(...(await ours(runtime, ref, Math.ceil(N / ROUNDS), { rm: true })))
+    samples.get(apartLabel).push(...(await ours(runtime, ref, Math.ceil(N / ROUNDS), { rm: true }, IDLE_MS)))
     for (const c of contenders) {
       if (c.error || errors.has(c.label)) continue
       const r = loop(c.argv, Math.ceil(N / ROUNDS), c.opts)
@@ -53,6 +64,8 @@ async function compare(runtime, ref, contenders) {
   }
   return { samples, errors }
 }
+
+const apartLabel = `minicontainer rm: true, ${IDLE_MS} ms apart`
 
 async function concurrent(runtime, ref, count) {
   const t0 = now()
@@ -118,6 +131,9 @@ module.exports = async function startBench(runtime, { breakdown: withBreakdown =
     row('minicontainer', fmt(mine.p50), fmt(mine.p95), '1.00x')
     const withRm = summarize(samples.get('minicontainer rm: true'))
     row('minicontainer rm: true', fmt(withRm.p50), fmt(withRm.p95), `${(withRm.p50 / mine.p50).toFixed(2)}x of no rm`)
+    const apart = summarize(samples.get(apartLabel))
+    // The peers' ratios to this row are printed after theirs (each peer's own run does nothing between runs).
+    row(apartLabel, fmt(apart.p50), fmt(apart.p95), 'pre-started')
     for (const c of contenders) {
       const error = c.error ?? errors.get(c.label)
       if (error) {
@@ -125,7 +141,7 @@ module.exports = async function startBench(runtime, { breakdown: withBreakdown =
         continue
       }
       const r = summarize(samples.get(c.label))
-      row(c.label, fmt(r.p50), fmt(r.p95), `${(mine.p50 / r.p50).toFixed(2)}x`)
+      row(c.label, fmt(r.p50), fmt(r.p95), `${(mine.p50 / r.p50).toFixed(2)}x (${apartLabel}: ${(apart.p50 / r.p50).toFixed(2)}x)`)
     }
 
     console.log('\n## Scale')

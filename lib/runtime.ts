@@ -87,6 +87,16 @@ export interface RuntimeOptions {
    * 10.x, avoiding every route the host has (docker0, podman...).
    */
   subnetPool?: string[]
+  /**
+   * Pre-start containers (default true): once `run()` has run a shape twice (image, network `none`,
+   * limits, read-only root, log options... everything but the process), a container of that shape is
+   * set up ahead, up to its process, while this process is otherwise idle, and the next `run()` of the
+   * shape only starts its program in it. Unclaimed, it is no container (`Container.list()` does not show
+   * it); it costs a waiting process, a cgroup and an overlay mount, for at most 30 s and two shapes, and
+   * `close()` or this process's exit ends it. `false`: every run sets its container up itself.
+   * Root runtimes only, for now.
+   */
+  prestart?: boolean
 }
 
 const defaultRootDir = '/var/lib/minicontainer'
@@ -131,7 +141,7 @@ export class Runtime implements ContainerContext, AsyncDisposable {
   /** The creates and starts under way, which close() waits for; refuses new ones once it closes. @internal */
   readonly starts: InFlightStarts
   /** Containers pre-started for the shapes this process runs again and again. @internal */
-  readonly prestarts: PrestartPool = new PrestartPool(prestartMaker(this))
+  readonly prestarts: PrestartPool
   private recovered: Promise<void> | undefined
   private static defaultRuntime: Runtime | undefined
 
@@ -153,6 +163,7 @@ export class Runtime implements ContainerContext, AsyncDisposable {
       this.networks = userIds ? new RootlessNetworkService({ ...netOpts, ids: userIds }) : new NetworkService(netOpts)
       const scope = `minicontainer-${runtimeTag(this.root)}`
       this.cgroups = this.rootless ? new RootlessCgroupService(scope) : new CgroupService(scope, undefined, this.root)
+      this.prestarts = new PrestartPool(prestartMaker(this), options.prestart ?? true)
       this.volumes = runtimeVolumeStore(this.root, () => this.containers.ids().map((id) => this.containers.read(id)))
     } catch (err) {
       throw asMiniContainerError(err)

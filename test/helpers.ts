@@ -87,10 +87,12 @@ export function useRuntime(use: (runtime: Runtime, bb: Image | undefined) => voi
 
 /**
  * The container directories under runtime `root`: not the spare directory the runtime keeps made for
- * its next create (`.creating-spare…`, lib/container/spare-dir.ts), which each create takes and makes again.
+ * its next create (`.creating-spare…`, lib/container/spare-dir.ts), which each create takes and makes
+ * again, nor a container pre-started for the next run of a shape (lib/container/prestarts.ts).
  */
 export function containerDirs(root: string): string[] {
-  return fs.readdirSync(path.join(root, 'containers')).filter((d) => !d.startsWith('.creating-spare'))
+  const dir = path.join(root, 'containers')
+  return fs.readdirSync(dir).filter((d) => !d.startsWith('.creating-spare') && !fs.existsSync(path.join(dir, d, 'prestarted')))
 }
 
 /** Runs `ref` (no network) to exit code 0 in `runtime` and returns its output; removes the container and its volumes. */

@@ -64,7 +64,11 @@ export class PrestartPool {
   private readonly claimed = new Map<string, Prestarted>()
   private closed = false
 
-  constructor(private readonly maker: PrestartMaker) {}
+  /** @param enabled - RuntimeOptions.prestart: false makes none */
+  constructor(
+    private readonly maker: PrestartMaker,
+    private readonly enabled = true,
+  ) {}
 
   /**
    * The one of `shape`, taken (a run claims it): the ready one, or the one being made once it is
@@ -101,7 +105,7 @@ export class PrestartPool {
     this.runs.delete(shape)
     this.runs.set(shape, runs)
     if (this.runs.size > 16) this.runs.delete(this.runs.keys().next().value!)
-    if (runs < runsBeforePrestart || this.closed || this.ready.has(shape) || this.making.has(shape)) return
+    if (!this.enabled || runs < runsBeforePrestart || this.closed || this.ready.has(shape) || this.making.has(shape)) return
     const make = async () => {
       if (this.closed) return
       const made = this.maker.make(template).then(
