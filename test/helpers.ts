@@ -5,15 +5,15 @@
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
-import { Container, Image, Runtime, run } from '../lib'
+import { Container, Image, Runtime, run, type RuntimeOptions } from '../lib'
 import { kernelAtLeast as releaseAtLeast } from '../lib/sys/kernel'
 
 /** Where Debian's busybox-static puts the binary. */
 export const busyboxPath = ['/bin/busybox', '/usr/bin/busybox'].find((p) => fs.existsSync(p))
 
 /** A fresh runtime rooted in its own temp dir. */
-export function tempRuntime(prefix = 'mc-test-'): Runtime {
-  return new Runtime({ root: fs.mkdtempSync(path.join(os.tmpdir(), prefix)) })
+export function tempRuntime(prefix = 'mc-test-', opts: Omit<RuntimeOptions, 'root'> = {}): Runtime {
+  return new Runtime({ ...opts, root: fs.mkdtempSync(path.join(os.tmpdir(), prefix)) })
 }
 
 /** Force-removes every container of the runtime, then deletes its root. */

@@ -54,10 +54,8 @@ let exitHandled = false
 /** One runtime's pre-started containers, by shape. */
 export class PrestartPool {
   private readonly ready = new Map<string, { prestarted: Prestarted; expiry: NodeJS.Timeout }>()
-  /** Shapes whose container is to be made (once the CPU is ours), or being made. */
-  private readonly making = new Map<string, Promise<void>>()
-  /** Of those, the ones being made: a run of the shape waits for it rather than start a container of its own. */
-  private readonly underWay = new Map<string, Promise<void>>()
+  /** Shapes whose container is to be made (once the CPU is ours), or being made; each settles once it is kept (or failed). */
+  private readonly making = new Map<string, { done: Promise<void>; now: () => void }>()
   /** Runs seen per shape (bounded: the oldest shapes are forgotten). */
   private readonly runs = new Map<string, number>()
   /** Claimed ones between the create that claimed them and its start. */
@@ -71,11 +69,16 @@ export class PrestartPool {
   ) {}
 
   /**
-   * The one of `shape`, taken (a run claims it): the ready one, or the one being made once it is
-   * (its setup is under way: it is nearer than a new start's); undefined when there is none.
+   * The one of `shape`, taken (a run claims it): the ready one, else the one to be made or being made,
+   * made now and waited for (a run needs a container set up anyway, and one under way is nearer than
+   * a new one; made beside it, it would only compete with it); undefined when there is none.
    */
   async claim(shape: string): Promise<Prestarted | undefined> {
-    if (!this.ready.has(shape)) await this.underWay.get(shape)
+    const making = this.ready.has(shape) ? undefined : this.making.get(shape)
+    if (making) {
+      making.now()
+      await making.done
+    }
     return this.take(shape)
   }
 
@@ -106,18 +109,17 @@ export class PrestartPool {
     this.runs.set(shape, runs)
     if (this.runs.size > 16) this.runs.delete(this.runs.keys().next().value!)
     if (!this.enabled || runs < runsBeforePrestart || this.closed || this.ready.has(shape) || this.making.has(shape)) return
-    const make = async () => {
-      if (this.closed) return
-      const made = this.maker.make(template).then(
+    let now!: () => void
+    const asked = new Promise<void>((resolve) => (now = resolve))
+    const make = () => {
+      if (this.closed) return undefined
+      return this.maker.make(template).then(
         (p) => this.keep(shape, p),
         (err: Error) => debug('pre-starting a container failed (the next run starts one itself): %s', err.message),
       )
-      this.underWay.set(shape, made)
-      await made
-      this.underWay.delete(shape)
     }
-    const making = idle.then(make).finally(() => this.making.delete(shape))
-    this.making.set(shape, making)
+    const done = Promise.race([idle, asked]).then(make).finally(() => this.making.delete(shape))
+    this.making.set(shape, { done, now })
   }
 
   private keep(shape: string, prestarted: Prestarted): void {
@@ -146,7 +148,7 @@ export class PrestartPool {
   /** Ends every unclaimed one and makes no more (Runtime.close()). */
   async drain(): Promise<void> {
     this.closed = true
-    await Promise.all(this.making.values())
+    await Promise.all([...this.making.values()].map((m) => (m.now(), m.done)))
     const all = [...this.ready.values()].map((e) => (clearTimeout(e.expiry), e.prestarted))
     this.ready.clear()
     livePools.delete(this)

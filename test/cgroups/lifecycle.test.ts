@@ -12,7 +12,8 @@ import { insidePath, isV2 } from './host-view'
 
 let runtime: Runtime
 beforeAll(async () => {
-  runtime = tempRuntime()
+  // No container pre-started in the runtime's scope: these tests change the scope under it (its cpuset emptied, itself removed).
+  runtime = tempRuntime('mc-test-', { prestart: false })
   await Image.fromHost({ runtime })
 })
 

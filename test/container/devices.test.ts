@@ -259,7 +259,8 @@ function bpfProgramFds(): number {
 }
 
 test('cgroup v2: the device program is loaded once per rule set and attached to each container; the runtime closes it', async () => {
-  const runtime = tempRuntime()
+  // No container pre-started in the background: the attaches counted are the starts' own.
+  const runtime = tempRuntime('mc-test-', { prestart: false })
   const scope = `minicontainer-devprog-${path.basename(runtime.root)}`
   Object.assign(runtime, { cgroups: new CgroupService(scope, () => ({ name: 'v2', mountPoint: unified, controllers: new Set<string>(), ownPath: '/' })) })
   const before = bpfProgramFds()
