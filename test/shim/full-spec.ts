@@ -57,6 +57,7 @@ export function fullRunSpec(output: OutputSpec): RunSpec {
     detach: true,
     exitFile: '/var/lib/mc/exit',
     hold: true,
+    prestart: true, // as netnsLate: refused beside hold by the run, not by the dump
     cgroups: runCgroups,
     userns: 'range',
     usernsPath: '/proc/4243/ns/user',
@@ -85,6 +86,7 @@ export interface DecodedSpec {
   volatile_upper: number
   clone_flags: number
   netns_late: number
+  prestart: number
   netns_path: string | null
   stdio: (string | null)[]
   log_path: string | null
@@ -146,7 +148,7 @@ const decodedProcess = {
 
 /** The fields a run spec leaves unset. */
 const noRun = {
-  rootfs: null, lowers: [], upper: null, work: null, readonly_root: 0, volatile_upper: 0, clone_flags: 0, netns_late: 0, netns_path: null, stdio: [null, null, null], log_path: null,
+  rootfs: null, lowers: [], upper: null, work: null, readonly_root: 0, volatile_upper: 0, clone_flags: 0, netns_late: 0, prestart: 0, netns_path: null, stdio: [null, null, null], log_path: null,
   log_max_size: 0, log_max_files: 0, detach: 0, exit_file: null, init: 0, loopback_up: 0, hold: 0, legacy_mounts: 0, ops: [], hostname: null,
 }
 
@@ -163,6 +165,7 @@ export function decodedRunSpec(output: OutputSpec): DecodedSpec {
     volatile_upper: 1,
     clone_flags: cloneFlags & ~CLONE_NEWCGROUP, // the child enters the cgroup namespace after joining its cgroups
     netns_late: 1,
+    prestart: 1,
     netns_path: '/proc/4242/fd/19',
     stdio: ['/dev/null', log ? null : (output as { stdout: string }).stdout, log ? null : (output as { stderr: string }).stderr],
     log_path: log?.path ?? null,
