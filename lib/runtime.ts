@@ -94,7 +94,6 @@ export interface RuntimeOptions {
    * shape only starts its program in it. Unclaimed, it is no container (`Container.list()` does not show
    * it); it costs a waiting process, a cgroup and an overlay mount, for at most 30 s and two shapes, and
    * `close()` or this process's exit ends it. `false`: every run sets its container up itself.
-   * Root runtimes only, for now.
    */
   prestart?: boolean
 }

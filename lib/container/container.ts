@@ -161,7 +161,7 @@ export class Container implements AsyncDisposable {
     if (opts.userns) checkKeepId(rt)
     const found = await ensureImage(rt.images, image, opts.pull, { ...opts.pullOptions, signal: opts.signal })
     let record = buildRecord(rt, image, cmd, opts, found)
-    const shape = forRun && !opts.files?.length ? runShape(record, rt.rootless) : undefined
+    const shape = forRun && !opts.files?.length ? runShape(record) : undefined
     const prestarted = shape === undefined ? undefined : await rt.prestarts.claim(shape)
     // The container is the pre-started one: its id (and so its directory, cgroup and default hostname).
     if (prestarted) record = withId(record, prestarted.id, opts.hostname)
@@ -336,7 +336,7 @@ export class Container implements AsyncDisposable {
   private countRunShape(record: ContainerRecord, shim: Shim): void {
     if (!this.forRun) return
     this.forRun = false
-    const shape = runShape(record, this.runtime.rootless)
+    const shape = runShape(record)
     if (shape === undefined) return
     const idle = Promise.race([shim.exited, new Promise((resolve) => setTimeout(resolve, 25).unref())]).then(() => new Promise(setImmediate))
     this.runtime.prestarts.ranShape(shape, record, idle)

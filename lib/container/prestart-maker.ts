@@ -54,7 +54,10 @@ export function prestartMaker(rt: ContainerContext): PrestartMaker {
 
     discardNow(p) {
       rt.cgroups.releaseNow(p.id)
-      fs.rmSync(rt.containers.paths(p.id).dir, { recursive: true, force: true })
+      const { dir } = rt.containers.paths(p.id)
+      // Rootless, the overlay's work/work (mode 000) is the user namespace's root's to enter.
+      if (rt.userIds) rt.userIds.removeTree(dir)
+      else fs.rmSync(dir, { recursive: true, force: true })
     },
   }
 }
