@@ -140,7 +140,7 @@ export class CgroupService {
    * {@link release}, synchronously, for a process that is exiting: retries for up to `ms` while the
    * cgroup's last process is still dying (killed just before). What is left then goes to the next recovery.
    */
-  releaseNow(id: string, ms = 200): void {
+  releaseNow(id: string, ms = 1000): void {
     this.marks.delete(id)
     const driver = this.driver
     const rel = this.rel(id)

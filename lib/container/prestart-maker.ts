@@ -41,9 +41,10 @@ export function prestartMaker(rt: ContainerContext): PrestartMaker {
       try {
         const cgroups = rt.cgroups.prepare(id, record.resources ?? { rlimits: [] }, { readOnly: !record.hostConfig.privileged, devices: containerDevicePolicy(record, []) })
         const spec = { ...containerRunSpec(rt, record, image, { kind: 'own' }, cgroups, [], { lastMount: isLastMount(record, false) }), prestart: true }
+        const layers = spec.rootfs.lowerDirs.map((dir) => ({ path: dir, ino: fs.statSync(dir).ino }))
         shim = (await Shim.forRun({ warmNetns: true })).send(encodeRunSpec(spec), [], true)
         // Held: a process that ends meanwhile waits for it, and its exit then ends it whole (PrestartPool.endNow).
-        return { id, shim, pid: await shim.hold(shim.prestarted) }
+        return { id, shim, pid: await shim.hold(shim.prestarted), layers }
       } catch (err) {
         await remove(id, shim)
         throw err

@@ -16,6 +16,7 @@
  *
  * @module
  */
+import * as fs from 'node:fs'
 import { debug } from '../util/debug'
 import { signalQuietly } from '../sys/signal-quietly'
 import type { Shim } from '../shim/shim'
@@ -28,6 +29,8 @@ export interface Prestarted {
   readonly shim: Shim
   /** The pid of its child (the program's pid to be). */
   readonly pid: number
+  /** The layers its overlay was mounted with, top first, by path and inode: a layer made again since is another. */
+  readonly layers: readonly { path: string; ino: number }[]
 }
 
 /** How a runtime makes a pre-started container from a template record, and ends one never claimed. */
@@ -87,6 +90,11 @@ export class PrestartPool {
     if (!entry) return undefined
     this.ready.delete(shape)
     clearTimeout(entry.expiry)
+    // Its image's layers removed (or the init layer made again) since it was set up: not the image a run gets now.
+    if (!layersIntact(entry.prestarted)) {
+      void this.maker.discard(entry.prestarted)
+      return undefined
+    }
     this.claimed.set(entry.prestarted.id, entry.prestarted)
     return entry.prestarted
   }
@@ -155,13 +163,22 @@ export class PrestartPool {
     await Promise.all(all.map((p) => this.maker.discard(p)))
   }
 
-  /** As the process exits: kills each shim (its child dies with it), then removes what it can at once. */
+  /**
+   * As the process exits: kills each child, then its shim (the child's pid cannot name another process
+   * before its shim, alive, has reaped it), then removes what it can at once.
+   */
   endNow(): void {
     const all = [...this.ready.values()].map((e) => e.prestarted)
     this.ready.clear()
+    for (const p of all) signalQuietly(p.pid, 'SIGKILL')
     for (const p of all) signalQuietly(p.shim.shimPid, 'SIGKILL')
     for (const p of all) this.maker.discardNow(p)
   }
+}
+
+/** Whether every layer `p` was set up with is still the directory it was. */
+function layersIntact(p: Prestarted): boolean {
+  return p.layers.every((l) => fs.statSync(l.path, { throwIfNoEntry: false })?.ino === l.ino)
 }
 
 function endAtExit(): void {
