@@ -74,10 +74,10 @@ export function kernelAtLeast(major: number, minor: number): boolean {
  * A runtime for one test file: made before its tests (with the host image,
  * and busybox as "bb" when asked), destroyed after them. `use` receives it.
  */
-export function useRuntime(use: (runtime: Runtime, bb: Image | undefined) => void, opts: { hostImage?: boolean; busybox?: boolean } = {}): void {
+export function useRuntime(use: (runtime: Runtime, bb: Image | undefined) => void, opts: { hostImage?: boolean; busybox?: boolean; prestart?: boolean } = {}): void {
   let runtime: Runtime
   beforeAll(async () => {
-    runtime = tempRuntime()
+    runtime = tempRuntime('mc-test-', { prestart: opts.prestart })
     if (opts.hostImage !== false) await Image.fromHost({ runtime })
     use(runtime, opts.busybox ? await busyboxImage(runtime) : undefined)
   })

@@ -21,7 +21,8 @@ useRuntime((r) => {
   const controllers = new Set(fs.readFileSync(path.join(unified, 'cgroup.controllers'), 'utf8').trim().split(/\s+/).filter(Boolean))
   // Only the layout is injected; everything below it is the library's real v2 driver on the real kernel.
   Object.assign(runtime, { cgroups: new CgroupService(scope, () => ({ name: 'v2', mountPoint: unified, controllers, ownPath: '/' })) })
-})
+  // No container pre-started in the scope: these tests list it and remove it between starts.
+}, { prestart: false })
 
 /** The container process's path in the unified hierarchy, from the kernel (/proc/<pid>/cgroup, line "0::"). */
 function unifiedPath(pid: number): string {
