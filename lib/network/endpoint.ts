@@ -10,7 +10,7 @@
  */
 import { InternalError } from '../errors'
 import { macForIp } from './ipam'
-import { setBridgePortFlag, setIpv6Disabled, type Rtnl } from './rtnl'
+import { setIpv6Disabled, type Rtnl } from './rtnl'
 import { withNetns } from '../sys/netns'
 
 /** The veth pair itself: where its two ends go. */
@@ -19,7 +19,7 @@ export interface PairPlan {
   hostVeth: string
   /** The name of the end inside the container's namespace (eth0...). */
   ifname: string
-  /** In the host's namespace: hairpin and IPv6 off through /sys and /proc, which show the host's (a private namespace's published ports are relays, no hairpin NAT). */
+  /** In the host's namespace: hairpin on the host end, and IPv6 off inside through /proc, which shows the host's sysctls (a private namespace's published ports are relays, no hairpin NAT). */
   hostTuning: boolean
 }
 
@@ -38,9 +38,12 @@ export interface EndpointPlan extends PairPlan {
  * failure the pair is deleted again (deleting one end deletes both).
  */
 export async function createEndpoint(host: Rtnl, inner: Rtnl, netnsFd: number, plan: EndpointPlan): Promise<number> {
-  await createPair(host, netnsFd, plan, macForIp(plan.ip))
+  await host.createVeth(plan.hostVeth, plan.bridgeIndex, { name: plan.ifname, netnsFd, mac: macForIp(plan.ip) })
   return deletingPairOnFailure(host, plan.hostVeth, async () => {
-    const index = (await inner.link(plan.ifname))?.index
+    // The host end's tuning beside the look-up of the end inside (another socket): one wait for both.
+    const found = inner.link(plan.ifname)
+    await allSettledOrFirstError([tunePair(host, netnsFd, plan), found.then(() => undefined)])
+    const index = (await found)?.index
     if (!index) throw new InternalError(`${plan.ifname} is missing from the namespace it was just made in`)
     await addressInside(inner, index, plan)
     return index
@@ -74,20 +77,17 @@ async function allSettledOrFirstError(requests: Promise<void>[]): Promise<void> 
 }
 
 /**
- * Creates the pair: the host end on the bridge and up, the inner end (MAC `mac`, down) born in
- * `netnsFd`, both tuned. On failure nothing is left.
+ * Tunes a pair just made (in the host's namespace only, see {@link PairPlan.hostTuning}).
+ * Hairpin: a container reaching its own published port through a host address gets the DNATed
+ * packet back through its own bridge port, which a bridge refuses unless told (Docker does the same).
+ * It is asked for once the pair exists (never by name before: the name could be another's link).
+ * IPv4-only networks: no IPv6 on the interface, which also spares it a DAD failure from its own
+ * neighbour solicitations coming back through the hairpin.
  */
-async function createPair(host: Rtnl, netnsFd: number, plan: PairPlan, mac: Buffer): Promise<void> {
-  await host.createVeth(plan.hostVeth, plan.bridgeIndex, { name: plan.ifname, netnsFd, mac })
-  // Hairpin: a container reaching its own published port through a host address gets the DNATed
-  // packet back through its own bridge port, which a bridge refuses unless told (Docker does the same).
-  // IPv4-only networks: no IPv6 on the interface, which also spares it a DAD failure from its own
-  // neighbour solicitations coming back through the hairpin.
+async function tunePair(host: Rtnl, netnsFd: number, plan: PairPlan): Promise<void> {
   if (!plan.hostTuning) return
-  await deletingPairOnFailure(host, plan.hostVeth, async () => {
-    setBridgePortFlag(plan.hostVeth, 'hairpin_mode', '1')
-    withNetns(netnsFd, () => setIpv6Disabled(plan.ifname))
-  })
+  await host.setHairpin(plan.hostVeth)
+  withNetns(netnsFd, () => setIpv6Disabled(plan.ifname))
 }
 
 async function deletingPairOnFailure<T>(host: Rtnl, hostVeth: string, fn: () => Promise<T>): Promise<T> {

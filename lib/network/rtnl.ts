@@ -16,7 +16,7 @@ import { MiniContainerError } from '../errors'
 import { withNetns } from '../sys/netns'
 import { netlinkOverFd, openNetlink, type NetlinkFdOptions } from './netlink-fd'
 import { NetlinkTurns, type ReplyBound } from './netlink-turns'
-import { attr, strAttr, u32Attr } from './nlattr'
+import { attr, nested, strAttr, u32Attr } from './nlattr'
 import { ipToBuffer, type Cidr } from './ipam'
 import { debug } from '../util/debug'
 
@@ -30,6 +30,8 @@ const IFLA_NUM_TX_QUEUES = 31
 const IFLA_NUM_RX_QUEUES = 32
 const IFLA_INFO_KIND = 1
 const IFLA_INFO_DATA = 2
+const IFLA_INFO_SLAVE_DATA = 5
+const IFLA_BRPORT_MODE = 4
 const VETH_INFO_PEER = 1
 const IFINFOMSG_LEN = 16
 /** The kernel always gives a namespace's loopback device index 1. */
@@ -231,6 +233,16 @@ export class Rtnl {
     await this.request(`create veth ${hostName}`, () => this.sock.newLink(up, attrs, { flags: FlagsNew.CREATE | FlagsNew.EXCL }))
   }
 
+  /**
+   * Turns hairpin mode on for the bridge port called `name` (IFLA_BRPORT_MODE in the bridge's port
+   * data, as `ip link set <name> type bridge_slave hairpin on`): a request that sleeps until the rtnl
+   * lock is free, where the sysfs file spins on it, holding its thread, while another holds it.
+   */
+  async setHairpin(name: string): Promise<void> {
+    const linkinfo = nested(IFLA_INFO_SLAVE_DATA, [attr(IFLA_BRPORT_MODE, Buffer.from([1]))])
+    await this.request(`set hairpin on ${name}`, () => this.sock.newLink({}, { ifname: name, linkinfo }))
+  }
+
   /** Sets a link up. */
   async up(index: number): Promise<void> {
     await this.request('set link up', () => this.sock.setLink({ index, change: { up: true }, flags: { up: true } }))
@@ -307,11 +319,6 @@ export function formatMac(b: Buffer): string {
 /** Writes an IPv4 per-interface sysctl (e.g. route_localnet) through /proc; the interface must exist. */
 export function setIfaceSysctl(ifname: string, key: string, value: string): void {
   fs.writeFileSync(`/proc/sys/net/ipv4/conf/${ifname}/${key}`, value)
-}
-
-/** Sets a bridge port option of a host interface through sysfs (e.g. hairpin_mode). */
-export function setBridgePortFlag(ifname: string, flag: string, value: string): void {
-  fs.writeFileSync(`/sys/class/net/${ifname}/brport/${flag}`, value)
 }
 
 /**
