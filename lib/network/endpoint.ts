@@ -21,6 +21,8 @@ export interface PairPlan {
   ifname: string
   /** In the host's namespace: hairpin on the host end, and IPv6 off inside through /proc, which shows the host's sysctls (a private namespace's published ports are relays, no hairpin NAT). */
   hostTuning: boolean
+  /** The namespace's IPv6 default is held off while the pair is made (../sys/netns createNetnsIpv6Off): its end inside is born without IPv6. */
+  ipv6BornOff?: boolean
 }
 
 /** What {@link createEndpoint} needs to know. */
@@ -87,7 +89,7 @@ async function allSettledOrFirstError(requests: Promise<void>[]): Promise<void> 
 async function tunePair(host: Rtnl, netnsFd: number, plan: PairPlan): Promise<void> {
   if (!plan.hostTuning) return
   await host.setHairpin(plan.hostVeth)
-  withNetns(netnsFd, () => setIpv6Disabled(plan.ifname))
+  if (!plan.ipv6BornOff) withNetns(netnsFd, () => setIpv6Disabled(plan.ifname))
 }
 
 async function deletingPairOnFailure<T>(host: Rtnl, hostVeth: string, fn: () => Promise<T>): Promise<T> {

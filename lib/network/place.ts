@@ -8,11 +8,22 @@
  * @module
  */
 import { backgroundAsyncCalls } from '../sys/koffi-async'
-import { createNetns, createNetnsOffThread } from '../sys/netns'
+import { createNetns, createNetnsIpv6Off, type HeldIpv6Default } from '../sys/netns'
 import { NfNetlink } from './nfnetlink'
 import type { Firewall } from './nftables'
 import { firewallForwarding, type PortForwarding } from './port-forwarding'
 import { Rtnl } from './rtnl'
+
+/** A container's namespace made ahead of its start (./warm-endpoints). */
+export interface NetnsMadeAhead {
+  /** The namespace (the caller closes it). */
+  fd: number
+  /**
+   * When its IPv6 default is held off, so that the pair made in it next has its end born without
+   * IPv6 (the host's place): the caller restores it once the pair is made (or disposes of it).
+   */
+  ipv6Default?: HeldIpv6Default
+}
 
 /** The namespace holding a runtime's bridges and rules, and how its containers' namespaces are made and reached. */
 export interface NetworkPlace {
@@ -30,7 +41,7 @@ export interface NetworkPlace {
    * As {@link newContainerNetns}, for work off any start's path (warm endpoints), made without
    * holding the event loop where the place can (the host's, from the main thread: on a libuv worker).
    */
-  newContainerNetnsOffPath(): Promise<number>
+  newContainerNetnsOffPath(): Promise<NetnsMadeAhead>
   /**
    * An rtnetlink socket inside a container's namespace (the caller closes it). `offPath`: its requests
    * are work off any start's path (warm endpoints), sent without holding the event loop where the
@@ -48,7 +59,7 @@ export const hostPlace: NetworkPlace = {
   isHost: true,
   open: () => Promise.resolve({ rtnl: Rtnl.current(), nfnl: new NfNetlink() }),
   newContainerNetns: createNetns,
-  newContainerNetnsOffPath: () => (backgroundAsyncCalls ? createNetnsOffThread() : Promise.resolve(createNetns())),
+  newContainerNetnsOffPath: createNetnsIpv6Off,
   inside: (netnsFd, offPath = false) => Promise.resolve(Rtnl.inNetns(netnsFd, { onWorker: offPath && backgroundAsyncCalls })),
   forwarding: firewallForwarding,
   bridgesNetns: () => undefined,

@@ -295,7 +295,7 @@ export class WarmEndpoints {
   /** Makes an endpoint; gives up, before it touches the host socket, once closeAll ran after `generation`. */
   private async make(net: NetworkRecord, bridgeIndex: number, generation: number): Promise<WarmEndpoint> {
     const { place, names, leases } = this.opts
-    const netnsFd = await place.newContainerNetnsOffPath()
+    const { fd: netnsFd, ipv6Default } = await place.newContainerNetnsOffPath()
     let inner: Rtnl | undefined
     let ip: string | undefined
     let leaseOwner = this.owner
@@ -309,17 +309,20 @@ export class WarmEndpoints {
       const hostVeth = names.newVeth()
       leaseOwner = warmEndpointOwner(this.owner, hostVeth)
       ip = claimAddress(leases, net, leaseOwner, undefined, this.opts.addressesInUse(net.id))
-      const plan = planFor(net, hostVeth, ip, bridgeIndex, place.isHost)
+      const plan = { ...planFor(net, hostVeth, ip, bridgeIndex, place.isHost), ipv6BornOff: ipv6Default !== undefined }
       this.making.add(plan.hostVeth)
       try {
         // lo's answer too: its failure fails the making.
         const innerIndex = await createEndpoint(this.opts.host(), inner, netnsFd, plan).finally(() => loUp)
+        // Its end inside has IPv6 off: the namespace's default goes back to a fresh one's for what the container makes.
+        ipv6Default?.restore()
         return { networkId: net.id, netnsFd, inner, hostVeth: plan.hostVeth, ifname: plan.ifname, innerIndex, ip }
       } finally {
         this.making.delete(plan.hostVeth)
       }
     } catch (err) {
       // Closing the namespace takes the pair with it.
+      ipv6Default?.dispose()
       inner?.close()
       closeQuietly(netnsFd)
       if (ip) leases.release(ipKey(net.id, ip), leaseOwner)

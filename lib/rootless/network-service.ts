@@ -15,7 +15,7 @@
  * @module
  */
 import { adoptNetnsNetlink, type NetnsNetlink } from '../network/netns-sockets'
-import type { NetworkPlace } from '../network/place'
+import type { NetnsMadeAhead, NetworkPlace } from '../network/place'
 import { relayForwarding } from '../network/port-forwarding'
 import type { Rtnl } from '../network/rtnl'
 import { NetworkService, type NetworkServiceOptions } from '../network/service'
@@ -51,8 +51,8 @@ class KeeperPlace implements NetworkPlace {
   }
 
   /** The keeper makes it (a request on its socket): nothing of it waits on this thread beyond that. */
-  newContainerNetnsOffPath(): Promise<number> {
-    return Promise.resolve(this.newContainerNetns())
+  newContainerNetnsOffPath(): Promise<NetnsMadeAhead> {
+    return Promise.resolve({ fd: this.newContainerNetns() })
   }
 
   inside(netnsFd: number): Promise<Rtnl> {

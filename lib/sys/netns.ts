@@ -14,6 +14,7 @@
 import * as fs from 'node:fs'
 import { callOnWorker, checkNegErrno, CLONE_NEWNET, closeQuietly, nativeFunctions, openFd, setns } from './libc'
 import { InternalError } from '../errors'
+import { backgroundAsyncCalls } from './koffi-async'
 
 const ownNetnsPath = '/proc/thread-self/ns/net'
 
@@ -52,6 +53,8 @@ export function withNetns<T>(fd: number, fn: () => T): T {
 
 const native = nativeFunctions({
   netnsNew: 'int mc_netns_new(void)',
+  netnsNewIpv6Off: 'int mc_netns_new_ipv6_off(_Out_ int32_t *held)',
+  ipv6DefaultRestore: 'int mc_ipv6_default_restore(int fd, int old)',
 })
 
 /**
@@ -64,12 +67,46 @@ export function createNetns(): number {
 }
 
 /**
- * {@link createNetns} on a libuv worker thread, for work off any start's path: making a namespace
- * waits in the kernel behind the cleanup of dead ones (half a millisecond to several), which the
- * event loop would otherwise spend. From the main thread only (see ./koffi-async backgroundAsyncCalls).
+ * The IPv6 default of a namespace made by {@link createNetnsIpv6Off}, held off: devices made there
+ * meanwhile are born without IPv6. {@link restore} gives it back.
  */
-export function createNetnsOffThread(): Promise<number> {
-  return callOnWorker(native().netnsNew, [], 'unshare')
+export class HeldIpv6Default {
+  /** @param fd - the namespace's conf/default/disable_ipv6 (-1: no IPv6 in the kernel); @param old - its value before. */
+  constructor(
+    private fd: number,
+    private readonly old: number,
+  ) {}
+
+  /** Gives the namespace its IPv6 default back and closes the fd; once (later calls do nothing). Throws when the write failed. */
+  restore(): void {
+    const fd = this.fd
+    if (fd < 0) return
+    this.fd = -1
+    checkNegErrno(native().ipv6DefaultRestore(fd, this.old), 'write', 'net.ipv6.conf.default.disable_ipv6')
+  }
+
+  /** As {@link restore}, for a namespace given up anyway: a failure is not reported. */
+  dispose(): void {
+    try {
+      this.restore()
+    } catch {
+      // The namespace is being closed: nothing is left to make in it.
+    }
+  }
+}
+
+/**
+ * As {@link createNetns}, with the namespace's IPv6 default held off (native/netns-new.c): a veth end
+ * made in it is born without IPv6, where turning IPv6 off on the device afterwards waits for the rtnl
+ * lock (a sysctl write that retries, spinning, while a namespace cleanup holds it). lo keeps IPv6.
+ * For work off any start's path: on a libuv worker thread from the main thread (making a namespace
+ * waits in the kernel behind the cleanup of dead ones, half a millisecond to several, which the event
+ * loop would otherwise spend; ./koffi-async backgroundAsyncCalls), else here.
+ */
+export async function createNetnsIpv6Off(): Promise<{ fd: number; ipv6Default: HeldIpv6Default }> {
+  const held = [-1, 0]
+  const fd = backgroundAsyncCalls ? await callOnWorker(native().netnsNewIpv6Off, [held], 'unshare') : checkNegErrno(native().netnsNewIpv6Off(held), 'unshare')
+  return { fd, ipv6Default: new HeldIpv6Default(held[0], held[1]) }
 }
 
 /** The inode number identifying the namespace behind `fd` (equal inodes = same namespace). */

@@ -13,7 +13,7 @@ import { NfNetlink, NftMsg } from '../../lib/network/nfnetlink'
 import { strAttr } from '../../lib/network/nlattr'
 import { LOOPBACK_IFINDEX, Rtnl } from '../../lib/network/rtnl'
 import * as fs from 'node:fs'
-import { createNetns, createNetnsOffThread, netnsInode, withNetns, openCurrentNetns } from '../../lib/sys/netns'
+import { createNetns, createNetnsIpv6Off, netnsInode, withNetns, openCurrentNetns } from '../../lib/sys/netns'
 import { closeQuietly } from '../../lib/sys/libc'
 import { ipPattern, macOf, useSubnets } from '../net-helpers'
 import { hostLinks, nftTables, TestNetns } from './helpers'
@@ -68,18 +68,45 @@ describe('netns, rtnetlink and nf_tables', () => {
     }
   })
 
-  test('createNetnsOffThread gives new namespaces, each with only lo, and leaves every thread of the process where it was (libuv workers too)', async () => {
+  test('createNetnsIpv6Off gives new namespaces, each with only lo, and leaves every thread of the process where it was (libuv workers too)', async () => {
     const home = netnsInode(openCurrentNetns())
     const threadNetns = () => new Set(fs.readdirSync('/proc/self/task').map((tid) => fs.statSync(`/proc/self/task/${tid}/ns/net`).ino))
     // More at once than libuv has workers: each worker makes several, one after the other.
-    const fresh = await Promise.all(Array.from({ length: 12 }, () => createNetnsOffThread()))
+    const fresh = await Promise.all(Array.from({ length: 12 }, () => createNetnsIpv6Off()))
     try {
-      expect(new Set(fresh.map(netnsInode)).size).toBe(fresh.length)
-      expect(fresh.map(netnsInode)).not.toContain(home)
-      expect(execFileSync('nsenter', [`--net=/proc/${process.pid}/fd/${fresh[0]}`, 'ip', '-o', 'link', 'show']).toString()).toMatch(/^1: lo: [^\n]*\n$/)
+      expect(new Set(fresh.map((ns) => netnsInode(ns.fd))).size).toBe(fresh.length)
+      expect(fresh.map((ns) => netnsInode(ns.fd))).not.toContain(home)
+      expect(execFileSync('nsenter', [`--net=/proc/${process.pid}/fd/${fresh[0].fd}`, 'ip', '-o', 'link', 'show']).toString()).toMatch(/^1: lo: [^\n]*\n$/)
       expect([...threadNetns()]).toEqual([home])
     } finally {
-      for (const fd of fresh) closeQuietly(fd)
+      for (const ns of fresh) {
+        ns.ipv6Default.dispose()
+        closeQuietly(ns.fd)
+      }
+    }
+  })
+
+  test("createNetnsIpv6Off: a veth end made in the namespace is born without IPv6, lo keeps it, and restore() gives the namespace a fresh one's default", async () => {
+    expect(fs.existsSync('/proc/sys/net/ipv6/conf/default/disable_ipv6')).toBe(true) // the kernel this runs on has IPv6
+    const made = await createNetnsIpv6Off()
+    const plain = createNetns()
+    const ipv6Off = (fd: number, dev: string) => execFileSync('nsenter', [`--net=/proc/${process.pid}/fd/${fd}`, 'cat', `/proc/sys/net/ipv6/conf/${dev}/disable_ipv6`]).toString().trim()
+    const hostEnd = `mct${tag}w`
+    try {
+      expect(ipv6Off(made.fd, 'default')).toBe('1')
+      execFileSync('ip', ['link', 'add', hostEnd, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', `/proc/${process.pid}/fd/${made.fd}`])
+      expect(ipv6Off(made.fd, 'eth0')).toBe('1')
+      expect(ipv6Off(made.fd, 'lo')).toBe(ipv6Off(plain, 'lo'))
+      made.ipv6Default.restore()
+      made.ipv6Default.restore() // once: the second does nothing
+      expect(ipv6Off(made.fd, 'default')).toBe(ipv6Off(plain, 'default'))
+      expect(ipv6Off(made.fd, 'eth0')).toBe('1')
+    } finally {
+      made.ipv6Default.dispose()
+      // Gone with its namespace too; deleted here so that nothing waits for the kernel's cleanup.
+      if (fs.existsSync(`/sys/class/net/${hostEnd}`)) execFileSync('ip', ['link', 'del', hostEnd])
+      closeQuietly(made.fd)
+      closeQuietly(plain)
     }
   })
 

@@ -123,6 +123,9 @@ describe('warm endpoints', () => {
     // Tuned as a start's own pair is: hairpin on its bridge port, no IPv6 on eth0.
     expect(fs.readFileSync(`/sys/class/net/${warm}/brport/hairpin_mode`, 'utf8').trim()).toBe('1')
     expect(execFileSync('nsenter', [`--net=${netnsFdOf(warm)}`, 'cat', '/proc/sys/net/ipv6/conf/eth0/disable_ipv6']).toString().trim()).toBe('1')
+    // eth0 was born so (the namespace's IPv6 default held off while the pair was made), and the default is back to a fresh namespace's.
+    const ipv6Default = (...enter: string[]) => execFileSync(enter[0], [...enter.slice(1), 'cat', '/proc/sys/net/ipv6/conf/default/disable_ipv6']).toString().trim()
+    expect(ipv6Default('nsenter', `--net=${netnsFdOf(warm)}`)).toBe(ipv6Default('unshare', '-n'))
 
     const second = await run('host', ['sleep', '60'], { runtime, name: 'warm-second', network: 'warm-a', aliases: ['second'] })
     // That very veth now carries the second container, whose lease the address now is.
