@@ -174,7 +174,7 @@ export class Container implements AsyncDisposable {
         extraHosts: extraHostLines(record.hostConfig, record.hostConfig.networkMode),
         dns: dnsServers(opts.dns),
       })
-      if (prestarted) rt.containers.claimPrestarted(record, etc)
+      if (prestarted) rt.containers.claimPrestarted(record, etc, prestarted.etc)
       else rt.containers.create(record, etc)
       if (opts.files?.length) await new Container(rt, record.id, record.name).withFilesystem((root) => placeFiles(root, opts.files!))
     } catch (err) {

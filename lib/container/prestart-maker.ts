@@ -36,7 +36,8 @@ export function prestartMaker(rt: ContainerContext): PrestartMaker {
       const record = withId(template, newId())
       const { id } = record
       const image = rt.images.resolve(record.imageId)
-      rt.containers.createPrestarted(id, etcFiles(record.config.hostname, { ownNetwork: true }))
+      const etc = etcFiles(record.config.hostname, { ownNetwork: true })
+      rt.containers.createPrestarted(id, etc)
       let shim: Shim | undefined
       try {
         const cgroups = rt.cgroups.prepare(id, record.resources ?? { rlimits: [] }, { readOnly: !record.hostConfig.privileged, devices: containerDevicePolicy(record, []) })
@@ -44,7 +45,7 @@ export function prestartMaker(rt: ContainerContext): PrestartMaker {
         const layers = spec.rootfs.lowerDirs.map((dir) => ({ path: dir, ino: fs.statSync(dir).ino }))
         shim = (await Shim.forRun({ warmNetns: true })).send(encodeRunSpec(spec), [], true)
         // Held: a process that ends meanwhile waits for it, and its exit then ends it whole (PrestartPool.endNow).
-        return { id, shim, pid: await shim.hold(shim.prestarted), layers }
+        return { id, shim, pid: await shim.hold(shim.prestarted), layers, etc }
       } catch (err) {
         await remove(id, shim)
         throw err

@@ -21,6 +21,7 @@ import { debug } from '../util/debug'
 import { signalQuietly } from '../sys/signal-quietly'
 import type { Shim } from '../shim/shim'
 import type { ContainerRecord } from './types'
+import type { EtcFiles } from './etc-files'
 
 /** A container set up up to its process, whose shim awaits the claim. */
 export interface Prestarted {
@@ -31,6 +32,8 @@ export interface Prestarted {
   readonly pid: number
   /** The layers its overlay was mounted with, top first, by path and inode: a layer made again since is another. */
   readonly layers: readonly { path: string; ino: number }[]
+  /** Its /etc files as made: a claim writes again only those its run's differ from. */
+  readonly etc: EtcFiles
 }
 
 /** How a runtime makes a pre-started container from a template record, and ends one never claimed. */

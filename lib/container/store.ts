@@ -354,14 +354,14 @@ export class ContainerStore {
   }
 
   /**
-   * A run claims pre-started container `record.id` (its directory made by {@link createPrestarted}):
-   * its /etc files are written again where they differ (in place: the container's bind mounts are of
-   * these files), and its config makes it a container like any, in one step.
+   * A run claims pre-started container `record.id` (its directory made by {@link createPrestarted}
+   * with `written`): its /etc files are written again where they differ (in place: the container's
+   * bind mounts are of these files), and its config makes it a container like any, in one step.
    */
-  claimPrestarted(record: ContainerRecord, etc: EtcFiles): void {
+  claimPrestarted(record: ContainerRecord, etc: EtcFiles, written: EtcFiles): void {
     const p = this.paths(record.id)
-    for (const [file, content] of [[p.hostname, etc.hostname], [p.hosts, etc.hosts], [p.resolvConf, etc.resolvConf]])
-      if (fs.readFileSync(file, 'utf8') !== content) fs.writeFileSync(file, content)
+    for (const [file, name] of [[p.hostname, 'hostname'], [p.hosts, 'hosts'], [p.resolvConf, 'resolvConf']] as const)
+      if (written[name] !== etc[name]) fs.writeFileSync(file, etc[name])
     createJson(p.config, record)
     fs.rmSync(path.join(p.dir, prestartedFile), { force: true })
   }
