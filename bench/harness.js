@@ -31,10 +31,12 @@ function ping(port) {
   })
 }
 
-async function redisReady(runtime) {
+/** run() to ready of redis on a published port; `onReady` is called when run() resolves (a trace's stamp). */
+async function redisReady(runtime, onReady) {
   const t0 = now()
   const c = await run('host', redisArgs, { runtime, ports: ['6379'], waitFor: Wait.forListeningPorts(), startupTimeout: 30_000 })
   const ms = now() - t0
+  onReady?.()
   await ping(Number(c.port(6379).hostPort))
   await c.remove({ force: true })
   return ms

@@ -6,7 +6,7 @@
  * @module
  */
 import * as http from 'node:http'
-import { allListening } from './listening-ports'
+import { untilListening } from './listening-ports'
 import { backoff, type WaitContext, type WaitStrategy } from './strategy'
 
 /** Options of `Wait.forHttp`. */
@@ -45,11 +45,7 @@ export class HttpStrategy implements WaitStrategy {
   }
 
   async waitUntilReady(ctx: WaitContext): Promise<void> {
-    const probe = backoff(0.5, 4)
-    while (!allListening(ctx.target, [this.port])) {
-      if (ctx.signal.aborted) return
-      await ctx.changed(probe.next().value)
-    }
+    await untilListening(ctx, [this.port])
     for (const delay of backoff(5, 100)) {
       if (ctx.signal.aborted) return
       const res = await this.request(ctx).catch(() => undefined)

@@ -2,16 +2,21 @@
  * Ready when every expected TCP port has a listening socket in the
  * container's network namespace, checked from the host (no exec, nothing
  * in the image). There is no event for "a socket started listening", so it
- * re-checks on each log line and on a backoff capped at 4 ms; a check reads
- * two small /proc files.
+ * re-checks on each log line and on a schedule: every millisecond at first
+ * (most servers listen within the first tens of milliseconds), then backing
+ * off to 4 ms. A check is a sock_diag dump of the namespace's LISTEN sockets
+ * (./namespace-listeners): tens of microseconds.
  *
  * @module
  */
 import { InvalidArgumentError } from '../errors'
-import { listeningTcpPorts } from './proc-net'
-import { backoff, type WaitContext, type WaitStrategy } from './strategy'
+import { stamp, tracing } from '../util/start-trace'
+import { NamespaceListeners } from './namespace-listeners'
+import { probeSchedule, type WaitContext, type WaitStrategy } from './strategy'
 import type { WaitTarget } from './target'
 
+/** Every millisecond for this long, then backing off. */
+const tightProbingMs = 250
 const maxProbeDelayMs = 4
 
 /** Waits until TCP ports of the container's namespace are listening. */
@@ -26,12 +31,7 @@ export class ListeningPortsStrategy implements WaitStrategy {
   }
 
   async waitUntilReady(ctx: WaitContext): Promise<void> {
-    const ports = this.expected(ctx.target)
-    for (const delay of backoff(0.5, maxProbeDelayMs)) {
-      if (ctx.signal.aborted) return
-      if (allListening(ctx.target, ports)) return
-      await ctx.changed(delay)
-    }
+    await untilListening(ctx, this.expected(ctx.target))
   }
 
   private expected(target: WaitTarget): number[] {
@@ -42,10 +42,26 @@ export class ListeningPortsStrategy implements WaitStrategy {
   }
 }
 
+/** Resolves once every port in `ports` listens in the target's namespace, or when the wait is aborted. */
+export async function untilListening(ctx: WaitContext, ports: number[]): Promise<void> {
+  const listeners = new NamespaceListeners()
+  try {
+    let probe = 0
+    for (const delay of probeSchedule(1, tightProbingMs, maxProbeDelayMs)) {
+      if (ctx.signal.aborted) return
+      if (tracing()) stamp(`wait: probe ${++probe}`)
+      if (allListening(ctx.target, ports, listeners)) return stamp('wait: listening seen')
+      await ctx.changed(delay)
+    }
+  } finally {
+    listeners.close()
+  }
+}
+
 /** True when every port listens in the target's namespace. */
-export function allListening(target: WaitTarget, ports: number[]): boolean {
+function allListening(target: WaitTarget, ports: number[], listeners: NamespaceListeners): boolean {
   const pid = target.runningPid()
   if (!pid) return false
-  const listening = listeningTcpPorts(pid)
+  const listening = listeners.ports(pid)
   return ports.every((p) => listening.has(p))
 }

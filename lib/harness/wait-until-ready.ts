@@ -9,6 +9,7 @@ import { ContainerExitedError, WaitTimeoutError } from '../errors'
 import { waitFailure } from './wait-failure'
 import type { WaitContext, WaitStrategy } from './strategy'
 import type { WaitTarget } from './target'
+import { stamp } from '../util/start-trace'
 
 /** Options of `c.waitFor()`. */
 export interface WaitForOptions {
@@ -47,12 +48,16 @@ class Pulse {
 }
 
 async function pumpLogs(target: WaitTarget, signal: AbortSignal, pulse: Pulse): Promise<void> {
-  for await (const _ of target.logLines(signal)) pulse.beat()
+  for await (const _ of target.logLines(signal)) {
+    stamp('wait: first log line')
+    pulse.beat()
+  }
 }
 
 /** Waits until `strategy` says the container is ready; throws ETIMEOUT, EEXITED or the strategy's error otherwise. */
 export async function waitUntilReady(target: WaitTarget, strategy: WaitStrategy, opts: WaitForOptions = {}): Promise<void> {
   opts.signal?.throwIfAborted()
+  stamp('wait: begun')
   const started = Date.now()
   const timeout = opts.timeout ?? defaultStartupTimeout
   const stop = new AbortController()
