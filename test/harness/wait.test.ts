@@ -54,6 +54,18 @@ test('forListeningPorts with explicit ports, on the container address (no publis
   expect(echoed).toBe('hi\n')
 })
 
+test('forListeningPorts: a program that listens late answers on its published port, at the first try, once run() resolves', async () => {
+  // It starts listening only after a while: ready must wait for it, and the published port must then reach it.
+  await using c = await run('bb', ['sh', '-c', 'echo starting; sleep 0.3; exec nc -ll -p 7000 -e cat'], { runtime, ports: ['7000'], waitFor: Wait.forListeningPorts(), startupTimeout: 10_000 })
+  const port = Number(c.port(7000)!.hostPort)
+  const echoed = await new Promise<string>((resolve, reject) => {
+    const s = net.connect(port, '127.0.0.1', () => s.write('late\n'))
+    s.once('data', (d) => (resolve(d.toString()), s.destroy()))
+    s.once('error', reject)
+  })
+  expect(echoed).toBe('late\n')
+})
+
 test('forListeningPorts without any port is EINVALID', async () => {
   await expect(run('bb', ['sleep', '30'], { runtime, network: 'none', waitFor: Wait.forListeningPorts() })).rejects.toMatchObject({ code: 'EINVALID' })
 })
