@@ -8,8 +8,9 @@
  *
  * @module
  */
+import * as fs from 'node:fs'
 import { closeQuietly } from '../sys/libc'
-import { openNetns, withNetns } from '../sys/netns'
+import { netnsInode, openNetns, withNetns } from '../sys/netns'
 import { openNetlinkFd } from '../sys/sockets'
 import { listeningTcpPorts } from './proc-net'
 import { diagListeningPorts, NETLINK_SOCK_DIAG } from './sock-diag'
@@ -17,15 +18,22 @@ import { diagListeningPorts, NETLINK_SOCK_DIAG } from './sock-diag'
 /** How the ports are read: 'sock_diag' (a dump of LISTEN sockets) or 'proc' (/proc/<pid>/net/tcp{,6}). */
 export type ListenersSource = 'sock_diag' | 'proc'
 
+/** The network namespace `pid` is in now (its inode), or undefined when the process is gone. */
+function netnsOf(pid: number): number | undefined {
+  return fs.statSync(`/proc/${pid}/ns/net`, { throwIfNoEntry: false })?.ino
+}
+
 /** The listening ports of the namespace of one pid at a time; {@link close} it when the wait ends. */
 export class NamespaceListeners {
   private pid: number | undefined
+  /** The namespace the socket was opened in: a process can move to another one (unshare, setns). */
+  private netns: number | undefined
   private fd = -1
   private diagRefused = false
 
-  /** The TCP ports with a listening socket in the network namespace of `pid` (IPv4 and IPv6). */
+  /** The TCP ports with a listening socket in the network namespace `pid` is in (IPv4 and IPv6). */
   ports(pid: number): Set<number> {
-    if (pid !== this.pid) this.openFor(pid)
+    if (pid !== this.pid || netnsOf(pid) !== this.netns) this.openFor(pid)
     if (this.fd >= 0) {
       try {
         return diagListeningPorts(this.fd)
@@ -47,15 +55,18 @@ export class NamespaceListeners {
   close(): void {
     this.closeSocket()
     this.pid = undefined
+    this.netns = undefined
   }
 
   private openFor(pid: number): void {
     this.closeSocket()
     this.pid = pid
-    if (this.diagRefused) return
+    this.netns = undefined
+    if (this.diagRefused) return void (this.netns = netnsOf(pid))
     let netns = -1
     try {
       netns = openNetns(`/proc/${pid}/ns/net`)
+      this.netns = netnsInode(netns)
       this.fd = withNetns(netns, () => openNetlinkFd(NETLINK_SOCK_DIAG))
     } catch {
       // The program is gone, or its namespace cannot be entered from here (rootless): /proc instead.

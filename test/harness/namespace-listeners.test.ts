@@ -35,13 +35,20 @@ class Peer {
   private readonly answers: string[] = []
   private waiter: (() => void) | undefined
 
-  constructor() {
-    this.child = spawn('unshare', ['-n', 'sh', '-c', `ip link set lo up && exec ${process.execPath} -e "$0"`, peerScript], { stdio: ['pipe', 'pipe', 'inherit'] })
+  /** @param late - the peer waits in the host's namespace for a line "go" on stdin, then moves to its own. */
+  constructor(late = false) {
+    const inOwn = ['unshare', '-n', 'sh', '-c', `ip link set lo up && exec ${process.execPath} -e "$0"`, peerScript]
+    const argv = late ? ['sh', '-c', 'read go && exec "$@"', 'late-peer', ...inOwn] : inOwn
+    this.child = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'inherit'] })
     readline.createInterface({ input: this.child.stdout! }).on('line', (line) => {
       this.answers.push(line)
       this.waiter?.()
     })
     this.child.once('exit', () => this.waiter?.())
+  }
+
+  go(): void {
+    this.child.stdin!.write('go\n')
   }
 
   get pid(): number {
@@ -151,4 +158,22 @@ test('forListeningPorts: a program that listens late is not reported early, and 
   told = true
   await peer.ask(['listen', port, '0.0.0.0'])
   expect(await ready).toBe(true)
+})
+
+test('a process that moves to another namespace is followed there', async () => {
+  const late = new Peer(true)
+  try {
+    const host = await hostListener()
+    const hostPort = (host.address() as net.AddressInfo).port
+    // Still in the host's namespace: this process's listener is seen through it.
+    expect(listeners.ports(late.pid).has(hostPort)).toBe(true)
+    host.close()
+    late.go()
+    expect(await late.next()).toBe('ready')
+    const port = await late.ask(['listen', 0, '0.0.0.0'])
+    expect(listeners.ports(late.pid)).toEqual(new Set([port]))
+    expect(listeners.source).toBe('sock_diag')
+  } finally {
+    await late.stop()
+  }
 })
