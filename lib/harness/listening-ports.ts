@@ -5,7 +5,8 @@
  * re-checks on each log line and on a schedule: every millisecond at first
  * (most servers listen within the first tens of milliseconds), then backing
  * off to 4 ms. A check is a sock_diag dump of the namespace's LISTEN sockets
- * (./namespace-listeners): tens of microseconds.
+ * (./namespace-listeners): tens of microseconds; where it reads /proc instead
+ * (milliseconds), every 4 ms.
  *
  * @module
  */
@@ -51,7 +52,8 @@ export async function untilListening(ctx: WaitContext, ports: number[]): Promise
       if (ctx.signal.aborted) return
       if (tracing()) stamp(`wait: probe ${++probe}`)
       if (allListening(ctx.target, ports, listeners)) return stamp('wait: listening seen')
-      await ctx.changed(delay)
+      // A /proc read takes milliseconds of the event loop (rootless): not every millisecond.
+      await ctx.changed(listeners.source === 'proc' ? maxProbeDelayMs : delay)
     }
   } finally {
     listeners.close()
