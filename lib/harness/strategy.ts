@@ -36,12 +36,6 @@ export function* backoff(first: number, max: number): Generator<number, never> {
   for (let d = first; ; d = Math.min(max, d * 2)) yield d
 }
 
-/** Probing delays of `tight` ms until `tightFor` ms of them passed (readiness seen within a millisecond while it is likely), then doubling up to `max`. */
-export function* probeSchedule(tight: number, tightFor: number, max: number): Generator<number, never> {
-  for (let spent = 0; spent < tightFor; spent += tight) yield tight
-  return yield* backoff(tight, max)
-}
-
 /** Resolves when `signal` aborts: for strategies whose source ran dry (the program ended) without readiness. */
 export function untilAborted(signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
