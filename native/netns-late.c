@@ -12,11 +12,13 @@
  */
 #define _GNU_SOURCE
 #include "netns-late.h"
+#include "prestart.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -26,8 +28,13 @@
 
 /* The control socket the message comes on; -1 without one expected (or once joined). */
 static int control = -1;
+/* The spec, whose claim brings the namespace when it is a pre-started container's (prestart.h). */
+static struct mc_spec *late_spec;
 
-void mc_netns_late_expect(int fd) { control = fd; }
+void mc_netns_late_expect(int fd, struct mc_spec *spec) {
+  control = fd;
+  late_spec = spec;
+}
 
 /* The path the message names, into buf; fails via mc_fail. */
 static void read_path(char *buf, size_t size) {
@@ -44,8 +51,15 @@ static void read_path(char *buf, size_t size) {
 void mc_netns_late_join(void) {
   if (control < 0) return;
   char path[4096];
-  read_path(path, sizeof(path));
-  close(control);
+  if (late_spec->prestart) {
+    /* A pre-started container is claimed here, its namespace in its claim: it waits before its first use of one. */
+    mc_prestart_await_claim(late_spec);
+    if (!late_spec->netns_path) mc_fail("claim", EINVAL, "a claim without the network namespace its container waits for");
+    snprintf(path, sizeof(path), "%s", late_spec->netns_path);
+  } else {
+    read_path(path, sizeof(path));
+    close(control);
+  }
   control = -1;
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) mc_fail("open network namespace", errno, "%s", path);

@@ -5,9 +5,11 @@
 /*
  * In the child of a spec with `netns_late`: the control socket `fd` is kept open for the message
  * that names the network namespace (Node sends it once the network has made the container's
- * endpoint, which it does while the child mounts its root).
+ * endpoint, which it does while the child mounts its root). A pre-started container's (spec->prestart)
+ * comes in its claim instead, which the child waits for there.
  */
-void mc_netns_late_expect(int fd);
+struct mc_spec;
+void mc_netns_late_expect(int fd, struct mc_spec *spec);
 
 /*
  * Reads that message and joins the namespace it names, once; a no-op without one expected or once

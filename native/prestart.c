@@ -6,7 +6,6 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include "linux.h"
 #include "report.h"
 
 static int ready_pipe[2] = {-1, -1};
@@ -22,12 +21,13 @@ void mc_prestart_child_begin(int fd) {
 }
 
 void mc_prestart_await_claim(struct mc_spec *spec) {
+  if (control < 0) return; /* claimed already (at its network's join) */
   char ready = 'R';
   if (write(ready_pipe[1], &ready, 1) != 1) mc_fail("prestart", errno, "ready pipe");
   close(ready_pipe[1]);
   mc_spec_read_process(control, spec);
   close(control);
-  mc_setup_uts(spec);
+  control = -1;
 }
 
 int mc_prestart_ready(void) {

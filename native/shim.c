@@ -190,12 +190,12 @@ static void await_exec(int report_fd, pid_t pid) {
 }
 
 /* The control socket stays open for a message after the spec: a late network namespace's, or a pre-started container's claim. */
-static void start_child(int report[2], const struct mc_spec *spec) {
+static void start_child(int report[2], struct mc_spec *spec) {
   close(report[0]);
   mc_report_set_fd(report[1]);
-  if (spec->netns_late) mc_netns_late_expect(CONTROL_FD);
-  else if (spec->prestart) mc_prestart_child_begin(CONTROL_FD);
-  else close(CONTROL_FD);
+  if (spec->netns_late) mc_netns_late_expect(CONTROL_FD, spec);
+  if (spec->prestart) mc_prestart_child_begin(CONTROL_FD);
+  if (!spec->netns_late && !spec->prestart) close(CONTROL_FD);
 }
 
 static __attribute__((noreturn)) void finish_child(const struct mc_spec *spec, int report_fd) {
@@ -260,8 +260,7 @@ static int run(struct mc_spec *spec, pid_t owner) {
   if (spec->netns_late && (spec->netns_path || spec->userns || spec->userns_path || spec->hold))
     mc_fail("spec", EINVAL, "netnslate goes with no netnspath, user namespace or hold");
   /* A pre-started container's process comes later; what it is set up with must not depend on it. */
-  if (spec->prestart && (spec->netns_late || spec->hold))
-    mc_fail("spec", EINVAL, "prestart goes with no netnslate or hold");
+  if (spec->prestart && spec->hold) mc_fail("spec", EINVAL, "prestart goes with no hold");
   open_paths(spec);
   int out[2], err[2];
   struct mc_log *log = open_log(spec, out, err);
@@ -307,12 +306,11 @@ static int run(struct mc_spec *spec, pid_t owner) {
     if (spec->hold) hold(report[1]);
     if (spec->loopback_up) mc_loopback_up();
     if (spec->prestart) {
-      /* Everything but the process done, the old root detached too: ready for the claim. */
+      /* Everything but the process done, the old root detached too: ready for the claim (if not claimed at its network's join). */
       mc_old_root_await();
       mc_prestart_await_claim(spec);
-    } else {
-      mc_setup_uts(spec);
     }
+    mc_setup_uts(spec);
     finish_child(spec, report[1]);
   }
   mc_old_root_leave_to_child();

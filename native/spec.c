@@ -116,7 +116,7 @@ static int parse_idmap(struct mc_idmap **maps, size_t *n, struct cursor *c) {
 
 /* The keys of a claim message: what a run decides about its process, and nothing about its container. */
 static int process_key(const char *key) {
-  static const char *const keys[] = {"cwd", "uid", "gid", "group", "caps", "nnp", "seccomp", "seccompflags", "env", "arg", "rlimit", "hostname"};
+  static const char *const keys[] = {"cwd", "uid", "gid", "group", "caps", "nnp", "seccomp", "seccompflags", "env", "arg", "rlimit", "hostname", "netnspath"};
   for (size_t i = 0; i < sizeof(keys) / sizeof(*keys); i++)
     if (!strcmp(key, keys[i])) return 1;
   return 0;

@@ -157,7 +157,7 @@ void mc_spec_read(int fd, struct mc_spec *spec);
 
 /*
  * Reads a claim message (prestart.h) from fd into spec: the process (cwd, identity, capabilities,
- * no_new_privs, seccomp, env, argv, rlimits) and the hostname, replacing the spec's. Any other key
+ * no_new_privs, seccomp, env, argv, rlimits), the hostname and a late network namespace's path, replacing the spec's. Any other key
  * is refused. Fails via mc_fail (step "claim"): EPIPE when Node closed the socket without one.
  */
 void mc_spec_read_process(int fd, struct mc_spec *spec);

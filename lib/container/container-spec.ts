@@ -14,7 +14,7 @@ import { toMountOps } from '../storage/mount-options'
 import { withInitLayer } from '../storage/init-layer'
 import type { ContainerContext } from './context'
 import type { HostDevice } from './device-mappings'
-import { buildRunSpec, containerProcess, type NetnsChoice } from './run-spec'
+import { buildRunSpec, containerProcess, heldNetnsPath, type NetnsChoice } from './run-spec'
 import type { ContainerRecord } from './types'
 
 /** What a start adds to the spec beyond the record (see StartExtras). */
@@ -33,10 +33,13 @@ export function containerRunSpec(rt: ContainerContext, record: ContainerRecord, 
   return buildRunSpec({ record, image, layerDirs, paths, netns, featureMounts: toMountOps(record.mounts ?? []), cgroups, devices, userns, ...start })
 }
 
-/** The claim of a pre-started container by `record`'s run (prestarts.ts): its process and hostname. */
-export function containerClaim(rt: ContainerContext, record: ContainerRecord, image: ImageRecord): Buffer {
+/**
+ * The claim of a pre-started container by `record`'s run (prestarts.ts): its process and hostname,
+ * and the network namespace it joins (`netns`, a bridge or user network's, joined for the run).
+ */
+export function containerClaim(rt: ContainerContext, record: ContainerRecord, image: ImageRecord, netns?: NetnsChoice): Buffer {
   const layers = [rt.containers.paths(record.id).upper, ...lowerLayers(rt, image)]
-  return encodeClaim(containerProcess(record, layers), record.config.hostname)
+  return encodeClaim(containerProcess(record, layers), record.config.hostname, netns && heldNetnsPath(netns))
 }
 
 /** The overlay's lower dirs of a container of `image`, top first. */

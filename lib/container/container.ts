@@ -161,7 +161,7 @@ export class Container implements AsyncDisposable {
     if (opts.userns) checkKeepId(rt)
     const found = await ensureImage(rt.images, image, opts.pull, { ...opts.pullOptions, signal: opts.signal })
     let record = buildRecord(rt, image, cmd, opts, found)
-    const shape = forRun && !opts.files?.length ? runShape(record) : undefined
+    const shape = forRun && !opts.files?.length ? runShape(record, rt.rootless) : undefined
     const prestarted = shape === undefined ? undefined : await rt.prestarts.claim(shape)
     // The container is the pre-started one: its id (and so its directory, cgroup and default hostname).
     if (prestarted) record = withId(record, prestarted.id, opts.hostname)
@@ -322,11 +322,22 @@ export class Container implements AsyncDisposable {
     this.countRunShape(record, shim)
   }
 
-  /** Claims pre-started container `shim`'s with `record`'s process; resolves with the program's pid once it runs. */
-  private claim(shim: Shim, record: ContainerRecord, image: ImageRecord, signal: AbortSignal | undefined, what: string): Promise<number> {
-    shim.sendLast(containerClaim(this.runtime, record, image))
-    stamp('node: claim sent')
-    return shim.hold(untilAborted(shim.started, signal, what, shim))
+  /**
+   * Claims pre-started container `shim`'s with `record`'s process, on a bridge or user network joined
+   * now (the child waits before its first use of one); resolves with the program's pid once it runs,
+   * its published ports served.
+   */
+  private async claim(shim: Shim, record: ContainerRecord, image: ImageRecord, signal: AbortSignal | undefined, what: string): Promise<number> {
+    const netns = this.joinsNetworkLate(record) ? await this.joinNetwork(record, image) : undefined
+    try {
+      shim.sendLast(containerClaim(this.runtime, record, image, netns?.choice))
+      stamp('node: claim sent')
+      const pid = await shim.hold(untilAborted(shim.started, signal, what, shim))
+      await netns?.serving()
+      return pid
+    } finally {
+      netns?.release()
+    }
   }
 
   /**
@@ -336,7 +347,7 @@ export class Container implements AsyncDisposable {
   private countRunShape(record: ContainerRecord, shim: Shim): void {
     if (!this.forRun) return
     this.forRun = false
-    const shape = runShape(record)
+    const shape = runShape(record, this.runtime.rootless)
     if (shape === undefined) return
     const idle = Promise.race([shim.exited, new Promise((resolve) => setTimeout(resolve, 25).unref())]).then(() => new Promise(setImmediate))
     this.runtime.prestarts.ranShape(shape, record, idle)

@@ -36,14 +36,17 @@ export function prestartMaker(rt: ContainerContext): PrestartMaker {
       const record = withId(template, newId())
       const { id } = record
       const image = rt.images.resolve(record.imageId)
+      // A bridge's hosts file is written at the claim, as the network joins.
       const etc = etcFiles(record.config.hostname, { ownNetwork: true })
       rt.containers.createPrestarted(id, etc)
       let shim: Shim | undefined
       try {
         const cgroups = rt.cgroups.prepare(id, record.resources ?? { rlimits: [] }, { readOnly: !record.hostConfig.privileged, devices: containerDevicePolicy(record, []) })
-        const spec = { ...containerRunSpec(rt, record, image, { kind: 'own' }, cgroups, [], { lastMount: isLastMount(record, false) }), prestart: true }
+        // A bridge or user network's namespace comes with the claim (the network joined per run, then).
+        const netns = record.hostConfig.networkMode === 'none' ? { kind: 'own' as const } : { kind: 'late' as const }
+        const spec = { ...containerRunSpec(rt, record, image, netns, cgroups, [], { lastMount: isLastMount(record, false) }), prestart: true }
         const layers = spec.rootfs.lowerDirs.map((dir) => ({ path: dir, ino: fs.statSync(dir).ino }))
-        shim = (await Shim.forRun({ warmNetns: true })).send(encodeRunSpec(spec), [], true)
+        shim = (await Shim.forRun({ warmNetns: spec.loopbackUp })).send(encodeRunSpec(spec), [], true)
         // Held: a process that ends meanwhile waits for it, and its exit then ends it whole (PrestartPool.endNow).
         return { id, shim, pid: await shim.hold(shim.prestarted), layers, etc }
       } catch (err) {

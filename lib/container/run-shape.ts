@@ -9,21 +9,30 @@
  * @module
  */
 import type { ContainerRecord } from './types'
+import { joinsNetworks } from '../network/network-mode'
 
-/** Host config fields a claim sets, or Node applies around the program: not part of the shape. */
-const perRun = new Set(['restartPolicy', 'capAdd', 'capDrop', 'groupAdd', 'securityOpt', 'extraHosts', 'keepOnOwnerDeath'])
+/**
+ * Host config fields a claim sets, or Node applies around the program, or the network applies as it
+ * joins the run's container to its network at the claim (ports, aliases, links, address): not part of the shape.
+ */
+const perRun = new Set([
+  'restartPolicy', 'capAdd', 'capDrop', 'groupAdd', 'securityOpt', 'extraHosts', 'keepOnOwnerDeath',
+  'portBindings', 'publishAllPorts', 'links', 'networkingConfig', 'exposeHostPorts',
+])
 
 /**
  * The shape of `record`'s run, or undefined for a run no pre-started container may serve: a detached
- * one (it outlives this process), and one with its own network endpoint, keep-id user namespace,
- * mounts (volumes, binds, tmpfs: made per container) or devices (looked up at start). Every other
- * host config field is part of the shape, a field added later too. (Rootless or not is the runtime's,
- * as its pool is.)
+ * one (it outlives this process), one on the host's network or another container's, one with a
+ * keep-id user namespace, mounts (volumes, binds, tmpfs: made per container) or devices (looked up at
+ * start), and a rootless runtime's on a bridge or user network (its user namespace must own the
+ * network namespace, made before the clone). A root runtime's bridge or user network is joined at the
+ * claim, per run. Every other host config field is part of the shape, a field added later too.
  */
-export function runShape(record: ContainerRecord): string | undefined {
+export function runShape(record: ContainerRecord, rootless: boolean): string | undefined {
   const h = record.hostConfig
   const tmpfs = Array.isArray(h.tmpfs) ? h.tmpfs.length : Object.keys(h.tmpfs).length
-  if (h.networkMode !== 'none' || h.detach || h.usernsMode || h.binds.length || h.mountOptions.length || tmpfs || h.devices?.length || record.mounts?.length) return undefined
+  const network = h.networkMode === 'none' || (!rootless && joinsNetworks(h.networkMode))
+  if (!network || h.detach || h.usernsMode || h.binds.length || h.mountOptions.length || tmpfs || h.devices?.length || record.mounts?.length) return undefined
   const shaped = Object.entries(h).filter(([k]) => !perRun.has(k))
   return JSON.stringify([record.imageId, shaped, record.resources ?? null])
 }

@@ -131,8 +131,8 @@ export interface RunSpec {
   hold?: boolean
   /**
    * Pre-start: set everything up but the process, say "R" (Shim.prestarted), and take the process
-   * from the claim that follows ({@link encodeClaim}); `process` is then a placeholder. Not with
-   * `netnsLate` or `hold`.
+   * from the claim that follows ({@link encodeClaim}); `process` is then a placeholder. With
+   * `netnsLate`, everything up to the first use of the network namespace, which the claim names. Not with `hold`.
    */
   prestart?: boolean
   /** Join these cgroups, then unshare the cgroup namespace (instead of cloning it, which would root it in the shim's cgroup). */
@@ -247,10 +247,11 @@ export function encodeLateNetns(path: string): Buffer {
 
 /**
  * The message that claims a pre-started container ({@link RunSpec.prestart}): its process and
- * hostname, which the child takes instead of the spec's before it execs.
+ * hostname, which the child takes instead of the spec's before it execs, and with
+ * {@link RunSpec.netnsLate} the network namespace to join (it waits for its claim before its first use of one).
  */
-export function encodeClaim(process: ProcessSpec, hostname: string | undefined): Buffer {
-  return frame([...processTokens(process), ...(hostname ? ['hostname', hostname] : [])])
+export function encodeClaim(process: ProcessSpec, hostname: string | undefined, netnsPath?: string): Buffer {
+  return frame([...processTokens(process), ...(hostname ? ['hostname', hostname] : []), ...(netnsPath ? ['netnspath', netnsPath] : [])])
 }
 
 /**

@@ -20,7 +20,7 @@ function record(hc: HostConfigPart = {}, extra: Partial<ContainerRecord> = {}): 
   }
 }
 
-const base = runShape(record())
+const base = runShape(record(), false)
 
 test('the process, name, labels, restart policy and extra hosts are not part of the shape', () => {
   expect(base).toBeDefined()
@@ -29,7 +29,7 @@ test('the process, name, labels, restart policy and extra hosts are not part of 
     { id: 'c'.repeat(64), name: 'other', created: new Date(1).toISOString() },
   )
   other.config = { cmd: ['sh'], entrypoint: ['/x'], env: ['A=1'], workdir: '/tmp', user: '1000', hostname: 'h', labels: { a: 'b' }, stopSignal: 'SIGINT' }
-  expect(runShape(other)).toBe(base)
+  expect(runShape(other, false)).toBe(base)
 })
 
 test('the image, limits, rm, read-only root, privileged, init, log options and sysctls are', () => {
@@ -44,11 +44,22 @@ test('the image, limits, rm, read-only root, privileged, init, log options and s
     record({ sysctls: { 'net.ipv4.ip_forward': '1' } }),
     record({ deviceCgroupRules: ['c 1:11 w'] }),
   ]
-  for (const r of changed) expect(runShape(r)).not.toBe(base)
+  for (const r of changed) expect(runShape(r, false)).not.toBe(base)
 })
 
-test('no shape (never pre-started): detached, another network, a user namespace, mounts, tmpfs or devices', () => {
-  for (const hc of [{ detach: true }, { networkMode: 'bridge' }, { networkMode: 'host' }, { usernsMode: 'keep-id' as const }, { binds: ['/a:/b'] }, { tmpfs: { '/t': '' } }, { tmpfs: ['/t'] }, { devices: [{ pathOnHost: '/dev/null', pathInContainer: '/dev/x', cgroupPermissions: 'rwm' }] }])
-    expect(runShape(record(hc as HostConfigPart))).toBeUndefined()
-  expect(runShape(record({}, { mounts: [{ type: 'volume', source: 'v', target: '/v', readOnly: false } as never] }))).toBeUndefined()
+test("a root runtime's bridge or user network is part of the shape (joined at the claim), its ports, aliases and links are not", () => {
+  const bridge = runShape(record({ networkMode: 'bridge' }), false)
+  expect(bridge).toBeDefined()
+  expect(bridge).not.toBe(base)
+  expect(runShape(record({ networkMode: 'bridge', portBindings: ['8080:80'], publishAllPorts: true, links: ['db'], networkingConfig: { aliases: ['web'] } }), false)).toBe(bridge)
+  expect(runShape(record({ networkMode: 'mynet' }), false)).not.toBe(bridge)
+  // Rootless, the user namespace must own the network namespace, made before the clone.
+  expect(runShape(record({ networkMode: 'bridge' }), true)).toBeUndefined()
+  expect(runShape(record(), true)).toBe(base)
+})
+
+test('no shape (never pre-started): detached, the host\'s or another container\'s network, a user namespace, mounts, tmpfs or devices', () => {
+  for (const hc of [{ detach: true }, { networkMode: 'host' }, { networkMode: 'container:abc' }, { usernsMode: 'keep-id' as const }, { binds: ['/a:/b'] }, { tmpfs: { '/t': '' } }, { tmpfs: ['/t'] }, { devices: [{ pathOnHost: '/dev/null', pathInContainer: '/dev/x', cgroupPermissions: 'rwm' }] }])
+    expect(runShape(record(hc as HostConfigPart), false)).toBeUndefined()
+  expect(runShape(record({}, { mounts: [{ type: 'volume', source: 'v', target: '/v', readOnly: false } as never] }), false)).toBeUndefined()
 })
