@@ -46,7 +46,7 @@ export function prestartMaker(rt: ContainerContext): PrestartMaker {
         const netns = record.hostConfig.networkMode === 'none' ? { kind: 'own' as const } : { kind: 'late' as const }
         const spec = { ...containerRunSpec(rt, record, image, netns, cgroups, [], { lastMount: isLastMount(record, false) }), prestart: true }
         const layers = spec.rootfs.lowerDirs.map((dir) => ({ path: dir, ino: fs.statSync(dir).ino }))
-        shim = (await Shim.forRun({ warmNetns: spec.loopbackUp })).send(encodeRunSpec(spec), [], true)
+        shim = (await Shim.forPrestart(spec.loopbackUp)).send(encodeRunSpec(spec), [], true)
         // Held: a process that ends meanwhile waits for it, and its exit then ends it whole (PrestartPool.endNow).
         return { id, shim, pid: await shim.hold(shim.prestarted), layers, etc }
       } catch (err) {

@@ -203,6 +203,16 @@ export class Shim {
     return shim
   }
 
+  /**
+   * {@link forRun} for a container pre-started in the background (lib/container/prestarts.ts): none
+   * once the pool was drained (a runtime of this process closed) and no start came since, so that a
+   * process winding down starts no zygote again, which nothing would end.
+   */
+  static async forPrestart(warmNetns: boolean): Promise<Shim> {
+    if (!spareWanted) throw new Error('the shim pool was drained (a runtime closed) and no start came since')
+    return Shim.forRun({ warmNetns })
+  }
+
   /** Spawns `mc-shim <mode>` with the given fds; send() it a spec next. */
   static spawn(mode: 'run' | 'exec', stdio: ShimStdio, detach: boolean): Shim {
     const [ours, theirs] = socketPair()
