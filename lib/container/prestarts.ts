@@ -60,8 +60,11 @@ let exitHandled = false
 /** One runtime's pre-started containers, by shape. */
 export class PrestartPool {
   private readonly ready = new Map<string, { prestarted: Prestarted; expiry: NodeJS.Timeout }>()
-  /** Shapes whose container is to be made (once the CPU is ours), or being made; each settles once it is kept (or failed). */
-  private readonly making = new Map<string, { done: Promise<void>; now: () => void }>()
+  /**
+   * Shapes whose container is to be made (once the CPU is ours), or is being made (`begun`); each
+   * settles once it is kept, failed, or was given up (`giveUp`: not begun, it makes nothing).
+   */
+  private readonly making = new Map<string, { done: Promise<void>; now: () => void; begun: boolean; givenUp: boolean }>()
   /** Runs seen per shape (bounded: the oldest shapes are forgotten). */
   private readonly runs = new Map<string, number>()
   /** Claimed ones between the create that claimed them and its start. */
@@ -75,15 +78,19 @@ export class PrestartPool {
   ) {}
 
   /**
-   * The one of `shape`, taken (a run claims it): the ready one, else the one to be made or being made,
-   * made now and waited for (a run needs a container set up anyway, and one under way is nearer than
-   * a new one; made beside it, it would only compete with it); undefined when there is none.
+   * The one of `shape`, taken (a run claims it): the ready one, else the one being made, once it is
+   * (its setup under way is nearer than a new start's, which would only compete with it on the CPU);
+   * undefined when there is none. One still to be made is given up: the run starts its own container,
+   * and its start schedules the next (made then, in a back-to-back loop it was all waiting: measured
+   * 13.4 ms against the claimed 4.5 and the plain 9.3).
    */
   async claim(shape: string): Promise<Prestarted | undefined> {
     const making = this.ready.has(shape) ? undefined : this.making.get(shape)
-    if (making) {
+    if (making?.begun) await making.done
+    else if (making) {
+      making.givenUp = true
       making.now()
-      await making.done
+      this.making.delete(shape)
     }
     return this.take(shape)
   }
@@ -123,14 +130,18 @@ export class PrestartPool {
     let now!: () => void
     const asked = new Promise<void>((resolve) => (now = resolve))
     const make = () => {
-      if (this.closed) return undefined
+      if (this.closed || entry.givenUp) return undefined
+      entry.begun = true
       return this.maker.make(template).then(
         (p) => this.keep(shape, p),
         (err: Error) => debug('pre-starting a container failed (the next run starts one itself): %s', err.message),
       )
     }
-    const done = Promise.race([idle, asked]).then(make).finally(() => this.making.delete(shape))
-    this.making.set(shape, { done, now })
+    const entry = { done: Promise.race([idle, asked]).then(make), now, begun: false, givenUp: false }
+    void entry.done.finally(() => {
+      if (this.making.get(shape) === entry) this.making.delete(shape)
+    })
+    this.making.set(shape, entry)
   }
 
   private keep(shape: string, prestarted: Prestarted): void {
