@@ -39,7 +39,10 @@ export function containerRunSpec(rt: ContainerContext, record: ContainerRecord, 
  */
 export function containerClaim(rt: ContainerContext, record: ContainerRecord, image: ImageRecord, netns?: NetnsChoice): Buffer {
   const layers = [rt.containers.paths(record.id).upper, ...lowerLayers(rt, image)]
-  return encodeClaim(containerProcess(record, layers), record.config.hostname, netns && heldNetnsPath(netns))
+  const process = containerProcess(record, layers)
+  // As a start's spec is checked: without a subordinate range, no user but root (EUNSUPPORTED, not a failed setuid).
+  if (rt.userIds) rt.userIds.checkUser(rt.userIds.forStart().kind, process, record.config.user)
+  return encodeClaim(process, record.config.hostname, netns && heldNetnsPath(netns))
 }
 
 /** The overlay's lower dirs of a container of `image`, top first. */
