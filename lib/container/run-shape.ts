@@ -10,6 +10,7 @@
  */
 import type { ContainerRecord } from './types'
 import { joinsNetworks } from '../network/network-mode'
+import { mountFallbacks } from '../shim/spec'
 
 /**
  * Host config fields a claim sets, or Node applies around the program, or the network applies as it
@@ -34,5 +35,6 @@ export function runShape(record: ContainerRecord, rootless: boolean): string | u
   const network = h.networkMode === 'none' || (!rootless && joinsNetworks(h.networkMode))
   if (!network || h.detach || h.usernsMode || h.binds.length || h.mountOptions.length || tmpfs || h.devices?.length || record.mounts?.length) return undefined
   const shaped = Object.entries(h).filter(([k]) => !perRun.has(k))
-  return JSON.stringify([record.imageId, shaped, record.resources ?? null])
+  // The test-only mount fallbacks are set up with the container, not at its claim.
+  return JSON.stringify([record.imageId, shaped, record.resources ?? null, mountFallbacks.force])
 }
