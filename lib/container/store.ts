@@ -368,8 +368,13 @@ export class ContainerStore {
 
   /** Whether `id` is a pre-started container whose owner lives: its cgroup and directory are in use. */
   prestartHeld(id: string): boolean {
-    const owner = readJson<ProcessIdentity>(path.join(this.containersDir, id, prestartedFile))
+    const owner = this.prestartOwner(id)
     return !!owner && livesOn(owner.pid, owner.start)
+  }
+
+  /** The owner recorded by {@link createPrestarted}, while the container is unclaimed. */
+  private prestartOwner(id: string): ProcessIdentity | undefined {
+    return readJson<ProcessIdentity>(path.join(this.containersDir, id, prestartedFile))
   }
 
   /**
@@ -378,7 +383,9 @@ export class ContainerStore {
    */
   abandoned(name: string, maxAgeMs: number): boolean {
     const dir = path.join(this.containersDir, name)
-    if (fs.existsSync(path.join(dir, prestartedFile))) return !this.prestartHeld(name)
+    // One read: a pre-started container's marker names its owner.
+    const owner = this.prestartOwner(name)
+    if (owner) return !livesOn(owner.pid, owner.start)
     const made = fs.statSync(dir, { throwIfNoEntry: false })?.mtimeMs
     return made !== undefined && (this.creatorGone(name) || Date.now() - made > maxAgeMs)
   }
