@@ -91,8 +91,24 @@ export function useRuntime(use: (runtime: Runtime, bb: Image | undefined) => voi
  * again, nor a container pre-started for the next run of a shape (lib/container/prestarts.ts).
  */
 export function containerDirs(root: string): string[] {
+  const prestarted = new Set(prestartedIds(root))
+  return fs.readdirSync(path.join(root, 'containers')).filter((d) => !d.startsWith('.creating-spare') && !prestarted.has(d))
+}
+
+/** The containers pre-started under runtime `root` (lib/container/prestarts.ts): their directories hold `prestarted` where a container's hold config.json. */
+export function prestartedIds(root: string): string[] {
   const dir = path.join(root, 'containers')
-  return fs.readdirSync(dir).filter((d) => !d.startsWith('.creating-spare') && !fs.existsSync(path.join(dir, d, 'prestarted')))
+  return fs.readdirSync(dir).filter((d) => fs.existsSync(path.join(dir, d, 'prestarted')))
+}
+
+/** The id of the container pre-started under runtime `root`, once its directory is there (5 s at most). */
+export async function prestartedId(root: string): Promise<string> {
+  for (let i = 0; i < 250; i++) {
+    const [id] = prestartedIds(root)
+    if (id) return id
+    await sleep(20)
+  }
+  throw new Error(`no pre-started container in ${root} after 5 s`)
 }
 
 /** Runs `ref` (no network) to exit code 0 in `runtime` and returns its output; removes the container and its volumes. */

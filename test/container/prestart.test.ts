@@ -10,7 +10,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { Container, Image, run, Runtime, type RunOptions } from '../../lib'
 import { runtimeTag } from '../../lib/network/names'
-import { destroyRuntime, sleep, tempRuntime, text } from '../helpers'
+import { destroyRuntime, prestartedIds, sleep, tempRuntime, text } from '../helpers'
 import { nodeOutput, spawnNode } from '../tools/node-child'
 
 jest.setTimeout(120_000)
@@ -21,12 +21,6 @@ beforeAll(async () => {
   await Image.fromHost({ runtime })
 })
 afterAll(() => destroyRuntime(runtime))
-
-/** The pre-started containers' directories of `root`: where a container has config.json, they have `prestarted`. */
-function prestartedIds(root: string): string[] {
-  const dir = path.join(root, 'containers')
-  return fs.readdirSync(dir).filter((d) => fs.existsSync(path.join(dir, d, 'prestarted')))
-}
 
 /** The one pre-started container of `root`, once it is ready (its program-to-be waits in its cgroup). */
 async function readyPrestart(root: string): Promise<{ id: string; pids: number[] }> {

@@ -5,12 +5,10 @@
  * carries the namespace. What its program sees of the network must be what an unclaimed run's sees,
  * and its published port must serve.
  */
-import * as fs from 'node:fs'
 import * as net from 'node:net'
-import * as path from 'node:path'
 import { run, type Runtime, type RunOptions } from '../../lib'
 import { useSubnets } from '../net-helpers'
-import { sleep, text } from '../helpers'
+import { prestartedId, sleep, text } from '../helpers'
 import { freePort } from '../tools/registry'
 import { useBridgeRuntime } from './helpers'
 
@@ -32,17 +30,6 @@ async function probed(opts: RunOptions = {}): Promise<{ out: string; id: string;
   return { out, id: c.id, ip }
 }
 
-/** The pre-started container's id once its directory is there. */
-async function prestartedId(): Promise<string> {
-  const dir = path.join(runtime.root, 'containers')
-  for (let i = 0; i < 250; i++) {
-    const id = fs.readdirSync(dir).find((d) => fs.existsSync(path.join(dir, d, 'prestarted')))
-    if (id) return id
-    await sleep(20)
-  }
-  throw new Error('no pre-started container after 5 s')
-}
-
 /** One line from a TCP server at 127.0.0.1:`port`. */
 function readLine(port: number): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -59,7 +46,7 @@ function readLine(port: number): Promise<string> {
 test("a bridge run of a shape run twice claims the container pre-started for it, joins the network at the claim, and its program sees what an unclaimed run's does", async () => {
   const first = await probed()
   const second = await probed()
-  const id = await prestartedId()
+  const id = await prestartedId(runtime.root)
   const claimed = await probed()
   expect(claimed.id).toBe(id)
   expect(claimed.out).toBe(second.out)
@@ -69,7 +56,7 @@ test("a bridge run of a shape run twice claims the container pre-started for it,
 })
 
 test('a claimed bridge container publishes the run\'s own port, and serves on it', async () => {
-  const id = await prestartedId()
+  const id = await prestartedId(runtime.root)
   const port = await freePort()
   const c = await run('host', ['sh', '-c', 'echo served | nc -l -p 80'], { runtime, network: 'bridge', ports: [`127.0.0.1:${port}:80`] })
   try {

@@ -5,10 +5,8 @@
  * what an unclaimed run's sees (its ids inside, its capabilities, its hostname, its mounts); close()
  * leaves nothing of an unclaimed one.
  */
-import * as fs from 'node:fs'
-import * as path from 'node:path'
 import { run, type Runtime, type RunOptions } from '../../../lib'
-import { busyboxImage, destroyRuntime, sleep, tempRuntime, text } from '../../helpers'
+import { busyboxImage, destroyRuntime, prestartedId, tempRuntime, text } from '../../helpers'
 
 jest.setTimeout(120_000)
 
@@ -30,26 +28,15 @@ async function probed(opts: RunOptions): Promise<{ out: string; id: string }> {
   return { out, id: c.id }
 }
 
-/** The pre-started container's id once its directory is there (the run waits for one being made). */
-async function prestartedId(): Promise<string> {
-  const dir = path.join(rt.root, 'containers')
-  for (let i = 0; i < 250; i++) {
-    const id = fs.readdirSync(dir).find((d) => fs.existsSync(path.join(dir, d, 'prestarted')))
-    if (id) return id
-    await sleep(20)
-  }
-  throw new Error('no pre-started container after 5 s')
-}
-
 test("a rootless run of a shape run twice claims the container pre-started for it, and its program sees what an unclaimed run's sees", async () => {
   const opts: RunOptions = { capDrop: ['NET_RAW'], hostname: 'rl-claimed' }
   await probed({})
   const unclaimed = await probed(opts)
-  const id = await prestartedId()
+  const id = await prestartedId(rt.root)
   const claimed = await probed(opts)
   expect(claimed.id).toBe(id)
   expect(claimed.out).toBe(unclaimed.out)
   expect(claimed.out).toMatch(/^rl-claimed\nrl-claimed\n/m)
   // Unclaimed ones go with close() (destroyRuntime): its directory too, checked by the project's leftover check.
-  await prestartedId()
+  await prestartedId(rt.root)
 })
