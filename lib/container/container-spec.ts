@@ -41,7 +41,7 @@ export function containerClaim(rt: ContainerContext, record: ContainerRecord, im
   const layers = [rt.containers.paths(record.id).upper, ...lowerLayers(rt, image)]
   const process = containerProcess(record, layers)
   // As a start's spec is checked: without a subordinate range, no user but root (EUNSUPPORTED, not a failed setuid).
-  if (rt.userIds) rt.userIds.checkUser(rt.userIds.forStart().kind, process, record.config.user)
+  if (rt.userIds) rt.userIds.checkUser(rt.userIds.kind, process, record.config.user)
   return encodeClaim(process, record.config.hostname, netns && heldNetnsPath(netns))
 }
 
