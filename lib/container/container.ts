@@ -91,6 +91,17 @@ function abandonClaim(rt: ContainerContext, claimed: Prestarted | undefined): vo
 /** Set by Container's static block: start() with the builder's {@link StartExtras}. */
 let startHook: (c: Container, extras: StartExtras, signal: AbortSignal | undefined) => Promise<void>
 
+/** How {@link Container.launch} starts: what startHere holds for it. */
+interface LaunchOptions {
+  /** The restart policy's count for this run (0 for a start by hand). */
+  restartCount: number
+  extras: StartExtras
+  /** The pre-started container its create claimed, if any. */
+  prestarted?: Prestarted
+  /** What run()'s create handed to its start. */
+  fromRun?: { image: ImageRecord }
+}
+
 /** What the builder's start of a RUN container adds to start(). */
 export interface StartExtras {
   /**
@@ -133,8 +144,11 @@ export class Container implements AsyncDisposable {
   private readonly restarts: PolicyRestarts
   /** The newest records of its log, read before this handle auto-removed it (rm: true): logs() serves them after. */
   private keptLog: LogEntry[] | undefined
-  /** Made by run(): its first start counts toward its shape's pre-started container (prestarts.ts). */
-  private forRun = false
+  /**
+   * Set by run()'s create for the start that follows it at once, which takes it: that start counts
+   * toward its shape's pre-started container (prestarts.ts), and uses the image's record read by the create.
+   */
+  private fromRun: { image: ImageRecord } | undefined
 
   private constructor(
     private readonly runtime: ContainerContext,
@@ -161,6 +175,7 @@ export class Container implements AsyncDisposable {
     if (opts.userns) checkKeepId(rt)
     const found = await ensureImage(rt.images, image, opts.pull, { ...opts.pullOptions, signal: opts.signal })
     let record = buildRecord(rt, image, cmd, opts, found)
+    const imageRecord = found ?? rt.images.resolve(record.imageId)
     const shape = forRun && !opts.files?.length ? runShape(record, rt.rootless) : undefined
     const prestarted = shape === undefined ? undefined : await rt.prestarts.claim(shape)
     // The container is the pre-started one: its id (and so its directory, cgroup and default hostname).
@@ -168,7 +183,7 @@ export class Container implements AsyncDisposable {
     rt.containers.reserveName(record.name, record.id)
     try {
       // The record's binds add the image's VOLUME paths (anonymous volumes) to the run options' volumes.
-      record.mounts = await createMounts({ ...opts, volumes: record.hostConfig.binds }, rt.volumes, rt.images.layerDirs(found ?? rt.images.resolve(record.imageId)))
+      record.mounts = await createMounts({ ...opts, volumes: record.hostConfig.binds }, rt.volumes, rt.images.layerDirs(imageRecord))
       const etc = etcFiles(record.config.hostname, {
         ownNetwork: record.hostConfig.networkMode !== 'host',
         extraHosts: extraHostLines(record.hostConfig, record.hostConfig.networkMode),
@@ -184,7 +199,7 @@ export class Container implements AsyncDisposable {
       throw err
     }
     const container = new Container(rt, record.id, record.name)
-    container.forRun = forRun
+    if (forRun) container.fromRun = { image: imageRecord }
     return container
   }
 
@@ -269,8 +284,11 @@ export class Container implements AsyncDisposable {
     let prestarted = this.runtime.prestarts.claimedBy(this.id)
     try {
       throwIfAborted(signal, what)
-      // Without the record: a removed container's start fails at the lock, ENOCONTAINER too.
-      if (this.ask('start', {}).answer === 'nothing-to-do') return
+      const fromRun = this.fromRun
+      this.fromRun = undefined
+      // Without the record: a removed container's start fails at the lock, ENOCONTAINER too. Not for
+      // run()'s start, made a moment ago: the ask under the lock answers for it.
+      if (!fromRun && this.ask('start', {}).answer === 'nothing-to-do') return
       const unlock = await lockUnlessAborted(this.lockLayer('while it was starting'), signal, what)
       stamp('node: layer locked')
       try {
@@ -279,7 +297,7 @@ export class Container implements AsyncDisposable {
         if (now.answer !== 'proceed') return
         const claimed = prestarted
         prestarted = undefined
-        await this.launch(now.record!, signal, what, restartCount, extras, claimed)
+        await this.launch(now.record!, signal, what, { restartCount, extras, prestarted: claimed, fromRun })
       } finally {
         unlock()
       }
@@ -289,23 +307,31 @@ export class Container implements AsyncDisposable {
   }
 
   /** The start itself, holding the layer lock. */
-  private async launch(record: ContainerRecord, signal: AbortSignal | undefined, what: string, restartCount: number, extras: StartExtras, prestarted?: Prestarted): Promise<void> {
+  private async launch(record: ContainerRecord, signal: AbortSignal | undefined, what: string, how: LaunchOptions): Promise<void> {
+    const { restartCount, extras, prestarted, fromRun } = how
     const paths = this.paths()
     const lastMount = isLastMount(record, extras.lastMount)
     let shim: Shim | undefined
     let pid = 0
+    // Fails (ENOENT) when a remove() elsewhere took the directory while the program was being started.
+    const running = (pid: number, pidStart = processStartTime(pid)) =>
+      this.runtime.containers.writeState(this.id, { status: 'running', pid, pidStart, startedAt: new Date().toISOString(), owner: thisProcess(), ...(restartCount > 0 ? { restartCount } : {}) })
     try {
       // Read once: the network's exposed ports and the spec's layers and config come from it.
-      const image = this.runtime.images.resolve(record.imageId)
+      const image = fromRun?.image.id === record.imageId ? fromRun.image : this.runtime.images.resolve(record.imageId)
       if (prestarted) {
         shim = prestarted.shim
-        pid = await this.claim(shim, record, image, signal, what)
-      } else ({ shim, pid } = await this.launchShim(record, image, signal, what, extras, lastMount))
-      // Fails (ENOENT) when a remove() elsewhere took the directory while the program was being started.
-      const restarts = restartCount > 0 ? { restartCount } : {}
-      this.runtime.containers.writeState(this.id, { status: 'running', pid, pidStart: processStartTime(pid), startedAt: new Date().toISOString(), owner: thisProcess(), ...restarts })
+        // Its pid and start time known (exec keeps them): written while its child sets the process up.
+        pid = await this.claim(shim, record, image, signal, what, () => running(prestarted.pid, prestarted.pidStart))
+        if (pid !== prestarted.pid) running(pid)
+      } else {
+        ;({ shim, pid } = await this.launchShim(record, image, signal, what, extras, lastMount))
+        running(pid)
+      }
       stamp('node: state written')
     } catch (err) {
+      // A claim whose program did not start: not running (a missing state file is 'created').
+      if (prestarted) fs.rmSync(paths.state, { force: true })
       if (shim) await endShim(shim)
       if (lastMount) clearVolatileMark(this.runtime, paths.work)
       await releaseRun(this.runtime, this.id, record.hostConfig.networkMode)
@@ -319,19 +345,20 @@ export class Container implements AsyncDisposable {
     settled.catch(() => {}) // wait() reports it; with no wait(), nothing is left unhandled
     settledExits.set(shim, settled)
     void shim.closed.then(() => this.onShimGone(shim))
-    this.countRunShape(record, shim)
+    if (fromRun) this.countRunShape(record, shim)
   }
 
   /**
    * Claims pre-started container `shim`'s with `record`'s process, on a bridge or user network joined
    * now (the child waits before its first use of one); resolves with the program's pid once it runs,
-   * its published ports served.
+   * its published ports served. `whileItStarts` runs once the claim is sent, beside the child's setup.
    */
-  private async claim(shim: Shim, record: ContainerRecord, image: ImageRecord, signal: AbortSignal | undefined, what: string): Promise<number> {
+  private async claim(shim: Shim, record: ContainerRecord, image: ImageRecord, signal: AbortSignal | undefined, what: string, whileItStarts: () => void): Promise<number> {
     const netns = this.joinsNetworkLate(record) ? await this.joinNetwork(record, image) : undefined
     try {
       shim.sendLast(containerClaim(this.runtime, record, image, netns?.choice))
       stamp('node: claim sent')
+      whileItStarts()
       const pid = await shim.hold(untilAborted(shim.started, signal, what, shim))
       await netns?.serving()
       return pid
@@ -345,8 +372,6 @@ export class Container implements AsyncDisposable {
    * `shim`'s program has exited or has run a moment (a start's CPU is its own until then).
    */
   private countRunShape(record: ContainerRecord, shim: Shim): void {
-    if (!this.forRun) return
-    this.forRun = false
     const shape = runShape(record, this.runtime.rootless)
     if (shape === undefined) return
     const idle = Promise.race([shim.exited, new Promise((resolve) => setTimeout(resolve, 25).unref())]).then(() => new Promise(setImmediate))

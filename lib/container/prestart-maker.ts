@@ -16,6 +16,7 @@ import { releaseRun } from './exit'
 import type { PrestartMaker } from './prestarts'
 import { containerDevicePolicy } from './run-spec'
 import { isLastMount } from './volatile-root'
+import { processStartTime } from './liveness'
 import { withId } from './record'
 
 /** The pre-started containers' maker of runtime `rt`. */
@@ -48,7 +49,8 @@ export function prestartMaker(rt: ContainerContext): PrestartMaker {
         const layers = spec.rootfs.lowerDirs.map((dir) => ({ path: dir, ino: fs.statSync(dir).ino }))
         shim = (await Shim.forPrestart(spec.loopbackUp)).send(encodeRunSpec(spec), [], true)
         // Held: a process that ends meanwhile waits for it, and its exit then ends it whole (PrestartPool.endNow).
-        return { id, shim, pid: await shim.hold(shim.prestarted), layers, etc }
+        const pid = await shim.hold(shim.prestarted)
+        return { id, shim, pid, pidStart: processStartTime(pid), layers, etc }
       } catch (err) {
         await remove(id, shim)
         throw err

@@ -30,6 +30,8 @@ export interface Prestarted {
   readonly shim: Shim
   /** The pid of its child (the program's pid to be). */
   readonly pid: number
+  /** That pid's start time (/proc/<pid>/stat), read while it waited: the claimed program's, since exec keeps it. */
+  readonly pidStart: string | undefined
   /** The layers its overlay was mounted with, top first, by path and inode: a layer made again since is another. */
   readonly layers: readonly { path: string; ino: number }[]
   /** Its /etc files as made: a claim writes again only those its run's differ from. */

@@ -363,7 +363,7 @@ export class ContainerStore {
     for (const [file, name] of [[p.hostname, 'hostname'], [p.hosts, 'hosts'], [p.resolvConf, 'resolvConf']] as const)
       if (written[name] !== etc[name]) fs.writeFileSync(file, etc[name])
     createJson(p.config, record)
-    fs.rmSync(path.join(p.dir, prestartedFile), { force: true })
+    fs.unlinkSync(path.join(p.dir, prestartedFile))
   }
 
   /** Whether `id` is a pre-started container whose owner lives: its cgroup and directory are in use. */
