@@ -95,10 +95,13 @@ export function containerDirs(root: string): string[] {
   return fs.readdirSync(path.join(root, 'containers')).filter((d) => !d.startsWith('.creating-spare') && !prestarted.has(d))
 }
 
-/** The containers pre-started under runtime `root` (lib/container/prestarts.ts): their directories hold `prestarted` where a container's hold config.json. */
+/**
+ * The containers pre-started under runtime `root` (lib/container/prestarts.ts): their directories hold
+ * `prestarted` where a container's hold config.json (a claim writes the config, then unlinks the marker).
+ */
 export function prestartedIds(root: string): string[] {
   const dir = path.join(root, 'containers')
-  return fs.readdirSync(dir).filter((d) => fs.existsSync(path.join(dir, d, 'prestarted')))
+  return fs.readdirSync(dir).filter((d) => fs.existsSync(path.join(dir, d, 'prestarted')) && !fs.existsSync(path.join(dir, d, 'config.json')))
 }
 
 /** The id of the container pre-started under runtime `root`, once its directory is there (5 s at most). */
