@@ -6,7 +6,7 @@ const os = require('node:os')
 const path = require('node:path')
 const { execFileSync, spawnSync } = require('node:child_process')
 const { run, Image, Container } = require('../dist')
-const { summarize, fmt, row, now, busyboxRootfs, startToExit, which, ociBundle } = require('./stats')
+const { summarize, fmt, row, now, busyboxRootfs, which, ociBundle } = require('./stats')
 const { breakdown } = require('./start-breakdown')
 
 const N = Number(process.env.BENCH_N ?? 100)
@@ -27,16 +27,24 @@ function loop(argv, n, { privateCgroupfs = false } = {}) {
 }
 
 /**
- * n samples of run() to exit (see stats.startToExit), back to back, or `idleMs` apart (untimed): the
+ * n samples of run() to exit of /bin/true, back to back, or `idleMs` apart (untimed): the
  * time a test suite or a sandbox's caller leaves between runs, in which the runtime pre-starts the
  * next container of the shape (RuntimeOptions.prestart).
  */
 async function ours(runtime, ref, n, opts = {}, idleMs = 0) {
   const ms = []
+  // Without rm, the containers are removed after the round, not between runs: a removal between them
+  // would be idle time (untimed) in which the next one is pre-started, which rm: true's loop never gets.
+  const kept = []
   for (let i = 0; i < n; i++) {
     if (idleMs) await new Promise((resolve) => setTimeout(resolve, idleMs))
-    ms.push(await startToExit(runtime, ref, opts))
+    const t0 = now()
+    const c = await run(ref, ['/bin/true'], { runtime, network: 'none', ...opts })
+    await c.wait()
+    ms.push(now() - t0)
+    if (!opts.rm) kept.push(c)
   }
+  for (const c of kept) await c.remove()
   return ms
 }
 
@@ -49,11 +57,12 @@ const IDLE_MS = 20
  */
 async function compare(runtime, ref, contenders) {
   for (let i = 0; i < 10; i++) await (await run(ref, ['/bin/true'], { runtime, rm: true, network: 'none' })).wait()
-  const samples = new Map([['minicontainer', []], ['minicontainer rm: true', []], [apartLabel, []], ...contenders.map((c) => [c.label, []])])
+  const samples = new Map([['minicontainer', []], ['minicontainer rm: true', []], [apartNoRmLabel, []], [apartLabel, []], ...contenders.map((c) => [c.label, []])])
   const errors = new Map()
   for (let round = 0; round < ROUNDS; round++) {
     samples.get('minicontainer').push(...(await ours(runtime, ref, Math.ceil(N / ROUNDS))))
     samples.get('minicontainer rm: true').push(...(await ours(runtime, ref, Math.ceil(N / ROUNDS), { rm: true })))
+    samples.get(apartNoRmLabel).push(...(await ours(runtime, ref, Math.ceil(N / ROUNDS), {}, IDLE_MS)))
     samples.get(apartLabel).push(...(await ours(runtime, ref, Math.ceil(N / ROUNDS), { rm: true }, IDLE_MS)))
     for (const c of contenders) {
       if (c.error || errors.has(c.label)) continue
@@ -66,6 +75,7 @@ async function compare(runtime, ref, contenders) {
 }
 
 const apartLabel = `minicontainer rm: true, ${IDLE_MS} ms apart`
+const apartNoRmLabel = `minicontainer, ${IDLE_MS} ms apart`
 
 async function concurrent(runtime, ref, count) {
   const t0 = now()
@@ -131,9 +141,11 @@ module.exports = async function startBench(runtime, { breakdown: withBreakdown =
     row('minicontainer', fmt(mine.p50), fmt(mine.p95), '1.00x')
     const withRm = summarize(samples.get('minicontainer rm: true'))
     row('minicontainer rm: true', fmt(withRm.p50), fmt(withRm.p95), `${(withRm.p50 / mine.p50).toFixed(2)}x of no rm`)
+    const apartNoRm = summarize(samples.get(apartNoRmLabel))
+    row(apartNoRmLabel, fmt(apartNoRm.p50), fmt(apartNoRm.p95), 'pre-started')
     const apart = summarize(samples.get(apartLabel))
     // The peers' ratios to this row are printed after theirs (each peer's own run does nothing between runs).
-    row(apartLabel, fmt(apart.p50), fmt(apart.p95), 'pre-started')
+    row(apartLabel, fmt(apart.p50), fmt(apart.p95), `${(apart.p50 / apartNoRm.p50).toFixed(2)}x of no rm`)
     for (const c of contenders) {
       const error = c.error ?? errors.get(c.label)
       if (error) {
