@@ -966,7 +966,7 @@ export class Container implements AsyncDisposable {
     this.runtime.containers.deleteUnattended(this.id, this.name, shim.closed)
     const { removals } = this.runtime.containers
     const { networkMode } = record.hostConfig
-    void removals.track(releaseRun(this.runtime, this.id, networkMode))
+    void removals.track(releaseRun(this.runtime, this.id, networkMode, true))
     const afterShim = async () => {
       // Only a mode that joins networks can have been connected to one (connect() refuses the others).
       if (joinsNetworks(networkMode)) this.runtime.networks.forget(this.id)

@@ -28,12 +28,13 @@ export type RecordedExit = ExitStatus & { finishedAt: string }
  * caller has the record: a container of a mode that joins no networks (none, host, container:) has
  * nothing to release there, and skips the look (its endpoint's file, the networks' records and,
  * once the runtime has a network, a dump of its nf_tables rules) on the way to wait()'s answer.
+ * `exited`: the release of a run that was running until its exit was settled now (its cgroup is there: CgroupService.release).
  */
-export async function releaseRun(ctx: ContainerContext, id: string, networkMode?: string): Promise<void> {
+export async function releaseRun(ctx: ContainerContext, id: string, networkMode?: string, exited = false): Promise<void> {
   const network = networkMode === undefined || joinsNetworks(networkMode) ? releaseContainerNetwork(ctx, id) : undefined
   await new Promise(setImmediate)
   try {
-    await ctx.cgroups.release(id)
+    await ctx.cgroups.release(id, exited)
   } catch (err) {
     process.emitWarning(`minicontainer: releasing the cgroup of container ${id.slice(0, 12)} failed: ${(err as Error).message}`)
   }
@@ -87,7 +88,7 @@ export function settleExit(ctx: ContainerContext, id: string, exit: RecordedExit
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
   }
   // Not awaited (the exit is reported first): stop() waits for it (runReleased), Runtime.close() for all.
-  const release = releaseRun(ctx, id, networkMode)
+  const release = releaseRun(ctx, id, networkMode, true)
   trackRelease(ctx, id, release)
   void ctx.containers.removals.track(release)
   return exited
