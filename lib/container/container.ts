@@ -372,12 +372,11 @@ export class Container implements AsyncDisposable {
    * `shim`'s program has exited or has run a moment (a start's CPU is its own until then).
    */
   private countRunShape(record: ContainerRecord, shim: Shim): void {
+    // Counted now, made later: a run that comes before it is begun gives it up (PrestartPool.claim).
+    const shape = runShape(record, this.runtime.rootless)
+    if (shape === undefined) return
     const idle = Promise.race([shim.exited, new Promise((resolve) => setTimeout(resolve, 25).unref())]).then(() => new Promise(setImmediate))
-    // Counted then too: the shape's computation stays off the way to the program's exit.
-    void idle.then(() => {
-      const shape = runShape(record, this.runtime.rootless)
-      if (shape !== undefined) this.runtime.prestarts.ranShape(shape, record, Promise.resolve())
-    })
+    this.runtime.prestarts.ranShape(shape, record, idle)
   }
 
   /**
