@@ -40,14 +40,21 @@ export interface EndpointPlan extends PairPlan {
  * failure the pair is deleted again (deleting one end deletes both).
  */
 export async function createEndpoint(host: Rtnl, inner: Rtnl, netnsFd: number, plan: EndpointPlan): Promise<number> {
-  await host.createVeth(plan.hostVeth, plan.bridgeIndex, { name: plan.ifname, netnsFd, mac: macForIp(plan.ip) })
+  // The host end looked up right behind its creation, on the same socket (handled in that order, one wait for
+  // both): it names its peer's index inside (IFLA_LINK), so the end inside needs no look-up of its own.
+  const created = host.createVeth(plan.hostVeth, plan.bridgeIndex, { name: plan.ifname, netnsFd, mac: macForIp(plan.ip) })
+  const hostEnd = host.link(plan.hostVeth).catch(() => undefined)
+  await created
   return deletingPairOnFailure(host, plan.hostVeth, async () => {
-    // The host end's tuning beside the look-up of the end inside (another socket): one wait for both.
-    const found = inner.link(plan.ifname)
-    await allSettledOrFirstError([tunePair(host, netnsFd, plan), found.then(() => undefined)])
-    const index = (await found)?.index
-    if (!index) throw new InternalError(`${plan.ifname} is missing from the namespace it was just made in`)
-    await addressInside(inner, index, plan)
+    // Asked again when the first answer came before the pair existed (a socket wrapped to delay its creation: tests).
+    const link = (await hostEnd) ?? (await host.link(plan.hostVeth))
+    // Never seen (a veth end always names its peer), but then the end inside is asked for by name.
+    const index = link?.linkIndex ?? (await inner.link(plan.ifname))?.index
+    if (!link || !index) throw new InternalError(`${plan.ifname} is missing from the namespace it was just made in`)
+    // The end inside set up, addressed and routed beside the host end's setting up (another socket): one wait for
+    // all. Sent first, the end inside is up first unless the two sends cross (see Rtnl.createVeth: that only costs time).
+    const inside = addressInside(inner, index, plan)
+    await allSettledOrFirstError([inside, host.upBridgePort(link.index, { hairpin: plan.hostTuning }), disableIpv6Inside(netnsFd, plan)])
     return index
   })
 }
@@ -79,17 +86,15 @@ async function allSettledOrFirstError(requests: Promise<void>[]): Promise<void> 
 }
 
 /**
- * Tunes a pair just made (in the host's namespace only, see {@link PairPlan.hostTuning}).
- * Hairpin: a container reaching its own published port through a host address gets the DNATed
- * packet back through its own bridge port, which a bridge refuses unless told (Docker does the same).
- * It is asked for once the pair exists (never by name before: the name could be another's link).
- * IPv4-only networks: no IPv6 on the interface, which also spares it a DAD failure from its own
- * neighbour solicitations coming back through the hairpin.
+ * IPv4-only networks: no IPv6 on the end inside, which also spares it a DAD failure from its own
+ * neighbour solicitations coming back through the hairpin (set on the host end in the host's
+ * namespace, see {@link PairPlan.hostTuning}: a container reaching its own published port through a host
+ * address gets the DNATed packet back through its own bridge port, which a bridge refuses unless
+ * told; Docker does the same). Through /proc, in the host's namespace only; nothing to do for an
+ * end born without IPv6.
  */
-async function tunePair(host: Rtnl, netnsFd: number, plan: PairPlan): Promise<void> {
-  if (!plan.hostTuning) return
-  await host.setHairpin(plan.hostVeth)
-  if (!plan.ipv6BornOff) withNetns(netnsFd, () => setIpv6Disabled(plan.ifname))
+async function disableIpv6Inside(netnsFd: number, plan: PairPlan): Promise<void> {
+  if (plan.hostTuning && !plan.ipv6BornOff) withNetns(netnsFd, () => setIpv6Disabled(plan.ifname))
 }
 
 async function deletingPairOnFailure<T>(host: Rtnl, hostVeth: string, fn: () => Promise<T>): Promise<T> {

@@ -84,6 +84,8 @@ export interface LinkInfo {
   mac?: string
   /** The interface alias (ifalias), if set. */
   alias?: string
+  /** The index of the link it is tied to (IFLA_LINK), when another: a veth end's peer, in the peer's namespace. */
+  linkIndex?: number
 }
 
 /** rtnetlink operations in one network namespace. */
@@ -209,12 +211,15 @@ export class Rtnl {
   }
 
   /**
-   * Creates a veth pair: `hostName` here, attached to bridge `masterIndex`
-   * and already up (the kernel applies the ifinfomsg flags at creation),
-   * and `peer.name` created directly inside the namespace `peer.netnsFd`
-   * (so the container never sees a moment where its interface is on the
-   * host). The peer cannot be born up (veth refuses to open before both
-   * ends are linked): set it up from inside.
+   * Creates a veth pair: `hostName` here, attached to bridge `masterIndex`,
+   * down, and `peer.name` created directly inside the namespace
+   * `peer.netnsFd` (so the container never sees a moment where its
+   * interface is on the host). Set the end inside up first, then the host
+   * end ({@link upBridgePort}): each end's carrier comes on once both are up,
+   * and a host end born up would be up without carrier until then, which
+   * the kernel's link watch turns into a qdisc deactivation waiting for an
+   * expedited RCU grace period while holding the rtnl lock
+   * (dev_deactivate_many), once per pair.
    *
    * Both ends are born with one queue each way, the number a veth uses
    * unless told otherwise: asked for nothing, the kernel allocates one per
@@ -228,19 +233,18 @@ export class Rtnl {
     const oneQueue = [u32Attr(IFLA_NUM_TX_QUEUES, 1), u32Attr(IFLA_NUM_RX_QUEUES, 1)]
     const peerInfo = Buffer.concat([Buffer.alloc(IFINFOMSG_LEN), strAttr(IFLA_IFNAME, peer.name), attr(IFLA_ADDRESS, peer.mac), u32Attr(IFLA_NET_NS_FD, peer.netnsFd), ...oneQueue])
     const linkinfo = Buffer.concat([strAttr(IFLA_INFO_KIND, 'veth'), attr(IFLA_INFO_DATA, attr(VETH_INFO_PEER, peerInfo))])
-    const up = { change: { up: true as const }, flags: { up: true as const } }
     const attrs = { ifname: hostName, master: masterIndex, linkinfo, numTxQueues: 1, numRxQueues: 1 }
-    await this.request(`create veth ${hostName}`, () => this.sock.newLink(up, attrs, { flags: FlagsNew.CREATE | FlagsNew.EXCL }))
+    await this.request(`create veth ${hostName}`, () => this.sock.newLink({}, attrs, { flags: FlagsNew.CREATE | FlagsNew.EXCL }))
   }
 
   /**
-   * Turns hairpin mode on for the bridge port called `name` (IFLA_BRPORT_MODE in the bridge's port
-   * data, as `ip link set <name> type bridge_slave hairpin on`): a request that sleeps until the rtnl
-   * lock is free, where the sysfs file spins on it, holding its thread, while another holds it.
+   * Sets the bridge port with index `index` up, in hairpin mode with `hairpin` (IFLA_BRPORT_MODE in the
+   * bridge's port data, as `ip link set <name> type bridge_slave hairpin on`): one request, which sleeps
+   * until the rtnl lock is free, where the sysfs file spins on it, holding its thread, while another holds it.
    */
-  async setHairpin(name: string): Promise<void> {
-    const linkinfo = nested(IFLA_INFO_SLAVE_DATA, [attr(IFLA_BRPORT_MODE, Buffer.from([1]))])
-    await this.request(`set hairpin on ${name}`, () => this.sock.newLink({}, { ifname: name, linkinfo }))
+  async upBridgePort(index: number, { hairpin }: { hairpin: boolean }): Promise<void> {
+    const linkinfo = hairpin ? nested(IFLA_INFO_SLAVE_DATA, [attr(IFLA_BRPORT_MODE, Buffer.from([1]))]) : undefined
+    await this.request(`set bridge port ${index} up`, () => this.sock.newLink({ index, change: { up: true }, flags: { up: true } }, linkinfo ? { linkinfo } : {}))
   }
 
   /** Sets a link up. */
@@ -308,7 +312,7 @@ export class Rtnl {
 }
 
 function toLinkInfo(m: rt.LinkMessage): LinkInfo {
-  return { index: m.data.index ?? 0, name: m.attrs.ifname ?? '', master: m.attrs.master, up: !!m.data.flags?.up, mac: m.attrs.address ? formatMac(m.attrs.address) : undefined, alias: m.attrs.ifalias }
+  return { index: m.data.index ?? 0, name: m.attrs.ifname ?? '', master: m.attrs.master, up: !!m.data.flags?.up, mac: m.attrs.address ? formatMac(m.attrs.address) : undefined, alias: m.attrs.ifalias, linkIndex: m.attrs.link?.readUInt32LE(0) }
 }
 
 /** "aa:bb:..." from raw bytes. */

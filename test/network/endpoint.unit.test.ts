@@ -1,8 +1,8 @@
 /**
  * Making an endpoint (lib/network/endpoint.ts createEndpoint), at a start
- * or ahead of one (a warm endpoint): once the pair is made and its end
- * inside found, its requests are sent together, in the order the kernel
- * needs, and a failure deletes the pair only once none of them is in
+ * or ahead of one (a warm endpoint): once the pair is made (its host end,
+ * down, looked up with it: it names the end inside), its requests are sent
+ * together, in the order the kernel needs, and a failure deletes the pair only once none of them is in
  * flight. Pure logic: the sockets are stood in for by objects whose answers
  * the test gives. That the kernel takes them so is
  * test/network/warm-endpoints.test.ts's and e2e-bridge's.
@@ -33,9 +33,17 @@ function innerSocket(sent: Sent[]): Rtnl {
   } as unknown as Rtnl
 }
 
-/** A host socket making pairs at once and recording the links deleted. */
-function hostSocket(deleted: string[]): Rtnl {
-  return { createVeth: async () => undefined, deleteLink: async (name: string) => (deleted.push(name), true) } as unknown as Rtnl
+/**
+ * A host socket making pairs at once, whose host end (index 12) names its peer inside as index 7, and
+ * recording the links deleted and, with `sent`, its bridge port set up (answered at once).
+ */
+function hostSocket(deleted: string[], sent: Sent[] = []): Rtnl {
+  return {
+    createVeth: async () => undefined,
+    link: async (name: string) => ({ name, index: 12, linkIndex: 7, up: false }),
+    upBridgePort: async (index: number, { hairpin }: { hairpin: boolean }) => void sent.push({ what: `port ${index} up${hairpin ? ', hairpin' : ''}`, answer: () => undefined, fail: () => undefined }),
+    deleteLink: async (name: string) => (deleted.push(name), true),
+  } as unknown as Rtnl
 }
 
 const plan: EndpointPlan = { bridgeIndex: 3, hostVeth: 'mcveth0', ifname: 'eth0', ip: '10.9.0.3', prefixLen: 24, gateway: '10.9.0.1', defaultRoute: true, hostTuning: false }
@@ -56,6 +64,19 @@ test("eth0's up, its address and its route are sent together, in that order, bef
   sent[2].answer()
   await addressing
   expect(done).toBe(true)
+})
+
+test("the host end is set up (hairpin on, in the host's namespace) after eth0's up is sent, its peer's index from the host end, with no look-up inside", async () => {
+  const sent: Sent[] = []
+  const inner = innerSocket(sent)
+  const lookups: string[] = []
+  Object.assign(inner, { link: async (name: string) => (lookups.push(name), { name, index: 99 }) })
+  const addressing = createEndpoint(hostSocket([], sent), inner, 9, { ...plan, hostTuning: true, ipv6BornOff: true })
+  await turn()
+  expect(sent.map((s) => s.what)).toEqual(['up 7', 'address 10.9.0.3/24 on 7', 'route via 10.9.0.1 on 7', 'port 12 up, hairpin'])
+  expect(lookups).toEqual([])
+  for (const s of sent) s.answer()
+  expect(await addressing).toBe(7)
 })
 
 test('a failed request deletes the pair once every request sent with it is answered, and its error is the one reported', async () => {

@@ -115,18 +115,24 @@ describe('netns, rtnetlink and nf_tables', () => {
     await host.addAddress(br, subnet.host(1), 24)
     await host.up(br)
     await host.createVeth(veth, br, { name: 'eth0', netnsFd: ns.fd, mac: macForIp(subnet.host(2)) })
-    // The host end is born up, and the peer never exists on the host.
-    expect((await host.link(veth))?.up).toBe(true)
+    // The host end is born down (up once eth0 is), and the peer never exists on the host.
+    const hostEnd = await host.link(veth)
+    expect(hostEnd?.up).toBe(false)
     expect((await host.link('eth0'))?.mac).not.toBe(macOf(subnet.host(2))) // the host's own eth0, if any, is not ours
     const inner = Rtnl.inNetns(ns.fd)
     try {
       await inner.up(LOOPBACK_IFINDEX)
       const eth0 = await inner.upByName('eth0')
+      // The host end names its peer's index inside.
+      expect(hostEnd?.linkIndex).toBe(eth0)
       await inner.addAddress(eth0, subnet.host(2), 24)
       await inner.addDefaultRoute(eth0, subnet.host(1))
     } finally {
       inner.close()
     }
+    await host.upBridgePort(hostEnd!.index, { hairpin: true })
+    expect((await host.link(veth))?.up).toBe(true)
+    expect(fs.readFileSync(`/sys/class/net/${veth}/brport/hairpin_mode`, 'utf8').trim()).toBe('1')
     expect(ns.run(['ip', '-o', '-4', 'addr', 'show', 'eth0'])).toContain(`${subnet.host(2)}/24`)
     expect(ns.run(['ip', 'route'])).toContain(`default via ${subnet.host(1)} dev eth0`)
     expect(ns.run(['ip', 'link', 'show', 'eth0'])).toContain(macOf(subnet.host(2)))
