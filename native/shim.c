@@ -155,15 +155,19 @@ static int hold_mounts(pid_t pid) {
  * exits. `mnt_ns`: hold_mounts()'s fd; the owner's guard (mc_owner_guard) is up already.
  */
 static __attribute__((noreturn)) void monitor(pid_t pid, const struct mc_spec *spec, struct mc_log *log, int mnt_ns) {
-  int status;
   long long exited = await_exit(pid, log);
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  /* How it ended, read without reaping it: its release (its pid namespace's end with it) comes after Node is told. */
+  siginfo_t info = {0};
+  while (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOWAIT) < 0 && errno == EINTR) {
   }
-  long long reaped = mc_monotonic_ns();
-  int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+  int killed = info.si_code == CLD_KILLED || info.si_code == CLD_DUMPED;
+  int code = killed ? 128 + info.si_status : info.si_status;
+  int sig = killed ? info.si_status : 0;
   /* Node first: it is waiting; the watcher's end (a short program's may come before its start) and the file are not its business. */
   say("X %d %d %lld\n", code, sig, exited);
+  while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+  }
+  long long reaped = mc_monotonic_ns();
   struct mc_owner_times times;
   mc_owner_unguard(&times);
   /* The watcher, at its priority, usually saw the exit first. */
