@@ -463,11 +463,6 @@ void mc_setup_rootfs(const struct mc_spec *s) {
   mc_step(MC_STEP_PIVOT_ROOT);
 }
 
-void mc_setup_uts(const struct mc_spec *s) {
-  if (s->hostname && sethostname(s->hostname, strlen(s->hostname)) < 0)
-    mc_fail("sethostname", errno, "%s", s->hostname);
-}
-
 int mc_try_loopback_up(const char **step) {
   int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (sock < 0) return *step = "socket", -1;

@@ -53,7 +53,7 @@ void mc_netns_late_join(void) {
   char path[4096];
   if (late_spec->prestart) {
     /* A pre-started container is claimed here, its namespace in its claim: it waits before its first use of one. */
-    mc_prestart_await_claim(late_spec);
+    mc_prestart_await_claim(late_spec, 0);
     if (!late_spec->netns_path) mc_fail("claim", EINVAL, "a claim without the network namespace its container waits for");
     snprintf(path, sizeof(path), "%s", late_spec->netns_path);
   } else {

@@ -6,7 +6,9 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "process.h"
 #include "report.h"
+#include "uts.h"
 
 static int ready_pipe[2] = {-1, -1};
 static int control = -1;
@@ -20,8 +22,12 @@ void mc_prestart_child_begin(int fd) {
   control = fd;
 }
 
-void mc_prestart_await_claim(struct mc_spec *spec) {
+void mc_prestart_await_claim(struct mc_spec *spec, int root_final) {
   if (control < 0) return; /* claimed already (at its network's join) */
+  /* While nobody waits: what depends on the container alone, or on what its claim most likely brings (uts.h, process.h). */
+  mc_probe_capabilities();
+  mc_preset_uts(spec);
+  if (root_final) mc_warm_exec(spec);
   char ready = 'R';
   if (write(ready_pipe[1], &ready, 1) != 1) mc_fail("prestart", errno, "ready pipe");
   close(ready_pipe[1]);

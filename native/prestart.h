@@ -24,10 +24,10 @@ void mc_prestart_open(void);
 /* Child, at its start: keeps `control` (the socket the claim comes on) and the ready pipe's write end. */
 void mc_prestart_child_begin(int control);
 /*
- * Child, set up to the process, or up to its first use of a network namespace sent late (netns-late.h),
- * whose path then comes in the claim: says it is ready and reads the claim into `spec`; once.
+ * Child, set up to the process (`root_final`), or up to its first use of a network namespace sent late
+ * (netns-late.h), whose path then comes in the claim: says it is ready and reads the claim into `spec`; once.
  */
-void mc_prestart_await_claim(struct mc_spec *spec);
+void mc_prestart_await_claim(struct mc_spec *spec, int root_final);
 /* Shim, after the clone: 1 once the child said it is ready, 0 when it ended (or failed) first. */
 int mc_prestart_ready(void);
 #endif

@@ -48,10 +48,21 @@ static int last_cap(void) {
   return last;
 }
 
+/* Our bounding set and the kernel's last capability, read once (mc_probe_capabilities); last is -1 until then. */
+static uint64_t bounding;
+static int last_known = -1;
+
+void mc_probe_capabilities(void) {
+  if (last_known >= 0) return;
+  last_known = last_cap();
+  for (int cap = 0; cap <= last_known && cap < 64; cap++)
+    if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) == 1) bounding |= 1ULL << cap;
+}
+
 static void drop_bounding_set(uint64_t keep) {
-  int last = last_cap();
-  for (int cap = 0; cap <= last; cap++) {
-    if (keep & (1ULL << cap)) continue;
+  for (int cap = 0; cap <= last_known; cap++) {
+    /* A capability out of the set already: its drop would change nothing. */
+    if (cap < 64 && ((keep & (1ULL << cap)) || !(bounding & (1ULL << cap)))) continue;
     if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL) mc_fail("drop capability", errno, "cap %d", cap);
   }
 }
@@ -68,15 +79,10 @@ static void set_capabilities(uint64_t caps) {
   prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
 }
 
-/* Capabilities the runtime itself lacks (a restricted host) cannot be granted: "all" means all we have. */
-static uint64_t available(uint64_t caps) {
-  for (int cap = 0; cap < 64; cap++)
-    if ((caps & (1ULL << cap)) && prctl(PR_CAPBSET_READ, cap, 0, 0, 0) != 1) caps &= ~(1ULL << cap);
-  return caps;
-}
-
 void mc_enter_identity(const struct mc_spec *s) {
-  uint64_t caps = available(s->caps);
+  mc_probe_capabilities();
+  /* Capabilities the runtime itself lacks (a restricted host) cannot be granted: "all" means all we have. */
+  uint64_t caps = s->caps & bounding;
   mc_set_rlimits(s); /* raising a hard limit needs CAP_SYS_RESOURCE, dropped below */
   drop_bounding_set(caps);
   /* As late as it can be, so that the helper's detach overlaps the most: before our cwd leaves the root
@@ -108,25 +114,56 @@ static const char *env_path(char *const env[]) {
   return "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 }
 
-void mc_exec(const struct mc_spec *s) {
-  mc_step(MC_STEP_EXECVE);
+/*
+ * Docker's lookup of argv[0] in the container's environment: the path itself when it has a '/',
+ * else each $PATH entry in turn. `try` is called with each candidate until it returns nonzero.
+ */
+static void each_candidate(const struct mc_spec *s, int (*try)(const char *path, void *ctx), void *ctx) {
   const char *file = s->argv[0];
-  char *const *env = s->env ? s->env : (char *const[]){NULL};
   if (strchr(file, '/')) {
-    execve(file, s->argv, env);
-    mc_fail("exec", errno, "%s", file);
+    try(file, ctx);
+    return;
   }
-  const char *path = env_path(env);
-  int denied = 0;
+  const char *path = env_path(s->env);
   char candidate[4096];
   while (*path) {
     const char *colon = strchrnul(path, ':');
     int len = (int)(colon - path);
     snprintf(candidate, sizeof(candidate), "%.*s/%s", len ? len : 1, len ? path : ".", file);
-    execve(candidate, s->argv, env);
-    if (errno == EACCES) denied = 1;
-    else if (errno != ENOENT && errno != ENOTDIR) mc_fail("exec", errno, "%s", candidate);
+    if (try(candidate, ctx)) return;
     path = *colon ? colon + 1 : colon;
   }
-  mc_fail("exec", denied ? EACCES : ENOENT, "executable file not found in $PATH: %s", file);
+}
+
+static int found(const char *path, void *ctx) {
+  struct stat st;
+  return stat(path, &st) == 0;
+}
+
+void mc_warm_exec(const struct mc_spec *s) {
+  if (s->argv && s->argv[0]) each_candidate(s, found, NULL);
+}
+
+struct exec_attempt {
+  const struct mc_spec *spec;
+  char *const *env;
+  int denied;
+};
+
+/* Returns only when the candidate could not be run and the search goes on. */
+static int try_exec(const char *path, void *ctx) {
+  struct exec_attempt *a = ctx;
+  execve(path, a->spec->argv, a->env);
+  /* A path given with a '/' is the only candidate: its failure is the start's. */
+  if (strchr(a->spec->argv[0], '/')) mc_fail("exec", errno, "%s", path);
+  if (errno == EACCES) a->denied = 1;
+  else if (errno != ENOENT && errno != ENOTDIR) mc_fail("exec", errno, "%s", path);
+  return 0;
+}
+
+void mc_exec(const struct mc_spec *s) {
+  mc_step(MC_STEP_EXECVE);
+  struct exec_attempt attempt = {.spec = s, .env = s->env ? s->env : (char *const[]){NULL}};
+  each_candidate(s, try_exec, &attempt);
+  mc_fail("exec", attempt.denied ? EACCES : ENOENT, "executable file not found in $PATH: %s", s->argv[0]);
 }

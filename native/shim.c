@@ -59,6 +59,7 @@
 #include "spec.h"
 #include "steps.h"
 #include "userns.h"
+#include "uts.h"
 #include "zygote.h"
 
 #define CONTROL_FD 3
@@ -312,7 +313,7 @@ static int run(struct mc_spec *spec, pid_t owner) {
     if (spec->prestart) {
       /* Everything but the process done, the old root detached too: ready for the claim (if not claimed at its network's join). */
       mc_old_root_await();
-      mc_prestart_await_claim(spec);
+      mc_prestart_await_claim(spec, 1);
     }
     mc_setup_uts(spec);
     finish_child(spec, report[1]);
