@@ -44,6 +44,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "priority.h"
 #include "report.h"
 #include "steps.h"
 
@@ -60,19 +61,10 @@ static int watch_requested;
 static volatile long long notified_ns, killed_ns, exited_ns;
 
 /*
- * Real-time priority for `pid` (0: the calling thread), else the highest
- * nice: SCHED_FIFO is refused in a cgroup without a real-time budget
- * (CONFIG_RT_GROUP_SCHED with cgroup v1). Priority 1, below every real-time
- * kernel thread. The nice only counts within the task's own cgroup, so it
- * helps the watcher (in its owner's cgroup), not a container's pid 1 (alone
- * in its own): measured, under load 10 pid 1 still waited 5-13 ms at nice
- * -20, where SCHED_FIFO cut a dying process's p99 from 11 to 2 ms.
+ * mc_hasten (priority.h): the nice only counts within the task's own cgroup, so it helps the watcher
+ * (in its owner's cgroup), not a container's pid 1 (alone in its own): measured, under load 10 pid 1
+ * still waited 5-13 ms at nice -20, where SCHED_FIFO cut a dying process's p99 from 11 to 2 ms.
  */
-static void hasten(pid_t pid) {
-  struct sched_param p = {.sched_priority = 1};
-  if (sched_setscheduler(pid, SCHED_FIFO, &p) < 0) setpriority(PRIO_PROCESS, (id_t)pid, -20);
-}
-
 /*
  * `at`: when the shim learnt of the owner's death (the first time counts).
  * Once its SIGKILL is pending, pid 1 never runs its own code again, only its
@@ -86,7 +78,7 @@ static void kill_container(long long at) {
   if (notified_ns) return;
   notified_ns = at;
   killed_ns = mc_monotonic_ns();
-  hasten(container_pid);
+  mc_hasten(container_pid);
 }
 
 static void on_owner_gone(int sig) {
@@ -252,7 +244,7 @@ static void *watch(void *realtime) {
 }
 
 /*
- * The watcher is born with its policy (see hasten()), never a moment without
+ * The watcher is born with its policy (see mc_hasten()), never a moment without
  * it: SCHED_FIFO set in its attributes, or, where the host refuses it (EPERM:
  * a cgroup v1 without a real-time budget), an ordinary thread that takes nice
  * -20 as its first step.

@@ -49,6 +49,7 @@
 #include "owner.h"
 #include "netns-late.h"
 #include "prestart.h"
+#include "priority.h"
 #include "netns-sockets.h"
 #include "netns-warm.h"
 #include "old-root.h"
@@ -128,6 +129,8 @@ static long long await_exit(pid_t pid, struct mc_log *log) {
   /* Without a pidfd (it cannot fail on 5.8+, but) the pipes' EOF tells instead: waitpid below then returns soon. */
   while (!(fds[0].revents & POLLIN) && (fds[0].fd >= 0 || (nlog && (fds[1].fd >= 0 || fds[2].fd >= 0)))) {
     if (poll(fds, (nfds_t)(2 + nlog), -1) < 0) continue; /* EINTR: PDEATHSIG's handler may have killed it */
+    /* Hastened since the start (run()), until the program's first output: a chatty program's log is written at the ordinary priority. */
+    if (nlog && ((fds[1].revents | fds[2].revents) & POLLIN)) mc_unhasten();
     if (log) mc_log_events(log, fds + 1);
     if (helper->fd >= 0 && helper->revents) {
       mc_old_root_reap(0);
@@ -335,6 +338,12 @@ static int run(struct mc_spec *spec, pid_t owner) {
   }
   /* A pre-started child that fails before it is ready says why in its report, as any. */
   if (spec->prestart && mc_prestart_ready()) say("R %d\n", pid);
+  /*
+   * The exec's report (the pipe's end, as the program starts) and then its exit wake us on the
+   * program's CPU, most often, where we would wait behind it and the load: hastened (until the
+   * program's first output, await_exit), "S" and "X" go out at once instead.
+   */
+  mc_hasten(0);
   await_exec(report[0], pid);
   mc_step(MC_STEP_EXEC_SEEN);
   /* One send: the step times ride with the start, never on their own. */
