@@ -169,6 +169,8 @@ static __attribute__((noreturn)) void monitor(pid_t pid, const struct mc_spec *s
   int sig = killed ? info.si_status : 0;
   /* Node first: it is waiting; the watcher's end (a short program's may come before its start) and the file are not its business. */
   say("X %d %d %lld\n", code, sig, exited);
+  /* The rest (the reap, the exit file, the mounts' teardown as we exit) at the ordinary priority, beside Node's handling of the exit. */
+  mc_unhasten();
   while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
   }
   long long reaped = mc_monotonic_ns();
