@@ -15,7 +15,6 @@ import { generateName, newId } from '../util/ids'
 import { checkUserOption, envList, mergeEnv } from './process-spec'
 import { parseExposeSpec } from '../network/ports'
 import { checkedExposeHostPorts, checkedExtraHosts, checkPortOptions, networkModeOf } from './network-options'
-import { checkRunOptions } from './run-options'
 import type { ContainerRecord, RunOptions } from './types'
 import { checkHealthConfig, mergeHealthcheck } from '../harness/health-config'
 import { checkFileSpecs } from '../harness/files'
@@ -35,9 +34,11 @@ function healthcheckOf(option: RunOptions['healthcheck'], image: Healthcheck | u
   return h ? { healthcheck: h } : {}
 }
 
-/** Validates options and builds the record of a new container; `found` is the image when the caller already read it. */
+/**
+ * Validates options beyond their names and types (run-options.ts's checkRunOptions, the caller's: before a pull) and builds
+ * the record of a new container; `found` is the image when the caller already read it.
+ */
 export function buildRecord(rt: ContainerContext, imageRef: string, cmd: string[] | undefined, opts: RunOptions, found?: ImageRecord): ContainerRecord {
-  checkRunOptions(opts)
   if (cmd !== undefined && (!Array.isArray(cmd) || cmd.some((a) => typeof a !== 'string')))
     throw new InvalidArgumentError('the command must be an array of strings, e.g. ["sh", "-c", "echo hi"]')
   const networkMode = networkModeOf(opts.network) ?? defaultNetwork
