@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -55,4 +56,26 @@ void mc_set_rlimits(const struct mc_spec *s) {
     struct rlimit lim = {.rlim_cur = r->soft, .rlim_max = r->hard};
     if (setrlimit(r->resource, &lim) < 0) mc_fail("setrlimit", errno, "resource %d soft %llu hard %llu", r->resource, r->soft, r->hard);
   }
+}
+
+int mc_cgroup_oom_open(const struct mc_spec *spec) {
+  return spec->oom_counter ? open(spec->oom_counter, O_RDONLY | O_CLOEXEC) : -1;
+}
+
+long long mc_cgroup_oom_kills(int fd) {
+  if (fd < 0) return -1;
+  char buf[1024];
+  ssize_t n;
+  while ((n = read(fd, buf, sizeof(buf) - 1)) < 0 && errno == EINTR) {
+  }
+  close(fd);
+  if (n <= 0) return -1;
+  buf[n] = 0;
+  /* "key value" lines ("oom_kill_disable 0" on v1 is another key). */
+  for (char *line = buf; line && *line;) {
+    if (!strncmp(line, "oom_kill ", 9)) return strtoll(line + 9, NULL, 10);
+    char *next = strchr(line, '\n');
+    line = next ? next + 1 : NULL;
+  }
+  return -1;
 }

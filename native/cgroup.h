@@ -19,6 +19,15 @@ int mc_cgroups_open(struct mc_spec *spec);
  */
 void mc_cgroups_join(struct mc_spec *spec, int ns_fd);
 
+/*
+ * The spec's OOM counter file (memory.events, v1's memory.oom_control), opened by the shim after the
+ * clone (its child never has it); -1 without one, or when it cannot be opened (Node reads it then).
+ */
+int mc_cgroup_oom_open(const struct mc_spec *spec);
+
+/* The "oom_kill" count of an mc_cgroup_oom_open() file, read once and closed; -1 when unknown. */
+long long mc_cgroup_oom_kills(int fd);
+
 /* setrlimit for every limit of the spec; before dropping CAP_SYS_RESOURCE. Fails via mc_fail. */
 void mc_set_rlimits(const struct mc_spec *spec);
 

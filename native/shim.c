@@ -156,9 +156,10 @@ static int hold_mounts(pid_t pid) {
 
 /*
  * Waits for the program (logging its output, when `log`), records and reports how it ended, and
- * exits. `mnt_ns`: hold_mounts()'s fd; the owner's guard (mc_owner_guard) is up already.
+ * exits. `mnt_ns`: hold_mounts()'s fd; `oom_fd`: mc_cgroup_oom_open()'s (-1: none); the owner's
+ * guard (mc_owner_guard) is up already.
  */
-static __attribute__((noreturn)) void monitor(pid_t pid, const struct mc_spec *spec, struct mc_log *log, int mnt_ns) {
+static __attribute__((noreturn)) void monitor(pid_t pid, const struct mc_spec *spec, struct mc_log *log, int mnt_ns, int oom_fd) {
   long long exited = await_exit(pid, log);
   /* How it ended, read without reaping it: its release (its pid namespace's end with it) comes after Node is told. */
   siginfo_t info = {0};
@@ -167,8 +168,10 @@ static __attribute__((noreturn)) void monitor(pid_t pid, const struct mc_spec *s
   int killed = info.si_code == CLD_KILLED || info.si_code == CLD_DUMPED;
   int code = killed ? 128 + info.si_status : info.si_status;
   int sig = killed ? info.si_status : 0;
+  /* Counted before the victim exits; read here, in the shim, rather than on Node's event loop. */
+  long long oom_kills = mc_cgroup_oom_kills(oom_fd);
   /* Node first: it is waiting; the watcher's end (a short program's may come before its start) and the file are not its business. */
-  say("X %d %d %lld\n", code, sig, exited);
+  say("X %d %d %lld %lld\n", code, sig, exited, oom_kills);
   /* The rest (the reap, the exit file, the mounts' teardown as we exit) at the ordinary priority, beside Node's handling of the exit. */
   mc_unhasten();
   while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
@@ -331,6 +334,7 @@ static int run(struct mc_spec *spec, pid_t owner) {
    * in between. A start that fails ends the shim, watcher and all.
    */
   int mnt_ns = hold_mounts(pid);
+  int oom_fd = mc_cgroup_oom_open(spec);
   mc_owner_guard();
   close(report[1]);
   if (spec->netns_fd >= 0) close(spec->netns_fd);
@@ -352,7 +356,7 @@ static int run(struct mc_spec *spec, pid_t owner) {
   char steps[32 * MC_STEP_COUNT];
   mc_steps_line(steps, sizeof(steps));
   say("S %d\n%s", pid, steps);
-  monitor(pid, spec, log, mnt_ns);
+  monitor(pid, spec, log, mnt_ns, oom_fd);
 }
 
 /*
@@ -404,7 +408,7 @@ static int exec_in(struct mc_spec *spec) {
   say("S %d\n", pid);
   int mnt_ns = hold_mounts(pid);
   mc_owner_guard();
-  monitor(pid, spec, NULL, mnt_ns);
+  monitor(pid, spec, NULL, mnt_ns, -1);
 }
 
 int main(int argc, char **argv) {

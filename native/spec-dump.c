@@ -90,6 +90,8 @@ static void process_fields(FILE *out, const struct mc_spec *s) {
   fprintf(out, ",\"cgroupns\":%d,\"userns\":%d", s->cgroupns, s->userns);
   key(out, "cgroup_dir");
   string(out, s->cgroup_dir);
+  key(out, "oom_counter");
+  string(out, s->oom_counter);
   key(out, "userns_path");
   string(out, s->userns_path);
   for (int u = 1; u >= 0; u--) {

@@ -177,6 +177,7 @@ static int parse(struct mc_spec *s, struct cursor *c, int process_only) {
     else if (!strcmp(key, "cgroup")) PUSH(s->cgroup_procs, s->ncgroup_procs, v);
     else if (!strcmp(key, "cgroupns")) s->cgroupns = (int)num(v);
     else if (!strcmp(key, "cgroupdir")) s->cgroup_dir = v;
+    else if (!strcmp(key, "oomcounter")) s->oom_counter = v;
     else if (!strcmp(key, "userns")) s->userns = (int)num(v);
     else if (!strcmp(key, "usernspath")) s->userns_path = v;
     else if (!strcmp(key, "env")) PUSH(s->env, s->nenv, (char *)v);

@@ -23,11 +23,12 @@
  * are forked by `mc-shim zygote <owner> <protocol>`, which checks this number too; 7: the zygote's
  * fork requests carry 'F' or 'E' (exec shims, with their stdio), Node's umask and their fds; 8: the
  * "volatile" key; 9: the "netnslate" key and the message after the spec it announces, and the zygote's 'B' requests for bare run shims;
- * 10: the "prestart" key, the shim's "R" line and the claim message after the spec, see prestart.h).
+ * 10: the "prestart" key, the shim's "R" line and the claim message after the spec, see prestart.h;
+ * 11: the "oomcounter" key, and the OOM kills as the "X" line's fourth field).
  * Overridable only so that a test can build a shim of another version.
  */
 #ifndef MC_PROTOCOL_VERSION
-#define MC_PROTOCOL_VERSION 10
+#define MC_PROTOCOL_VERSION 11
 #endif
 
 /* Values of the `userns` key. Keep in sync with lib/shim/spec.ts's usernsTokens. */
@@ -146,6 +147,7 @@ struct mc_spec {
   const char *cgroup_dir;
   int cgroup_dir_fd;  /* opened by mc_cgroups_open when the child can be cloned into it; -1 otherwise */
   int cgroup_born;    /* in the child: it was cloned into its cgroup, so it has nothing to join */
+  const char *oom_counter; /* run: the file whose "oom_kill" line counts the cgroup's OOM kills, read at the exit */
   int cgroupns;
 };
 

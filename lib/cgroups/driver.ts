@@ -62,6 +62,8 @@ export interface CgroupDriver {
   counters(rel: string): CgroupCounters
   /** The OOM killer's kills in the cgroup (0 once it is gone): one file, read as every program ends. */
   oomKills(rel: string): number
+  /** The file {@link oomKills} reads (its `oom_kill` line); undefined without a memory controller. */
+  oomCounterFile(rel: string): string | undefined
   /** Asks the freezer to freeze or thaw; {@link frozen} tells when it is done. */
   setFrozen(rel: string, frozen: boolean): void
   /** True when every task is frozen, false when thawed, undefined while in between. */

@@ -103,7 +103,8 @@ export class CgroupService {
     // Where a child cloned into a cpuset cgroup keeps its parent's CPUs (cpuset-fork.ts), a container with
     // a cpuset joins by writing its pid, which applies the cgroup's CPUs.
     const intoDir = res.cpusetCpus === undefined || hostCloneIntoAppliesCpuset() ? driver.cloneInto(rel) : undefined
-    return { join: { joinFiles: driver.joinFiles(rel), ...(intoDir ? { intoDir } : {}) }, mounts: driver.containerMounts(opts.readOnly) }
+    const oomCounter = driver.oomCounterFile(rel)
+    return { join: { joinFiles: driver.joinFiles(rel), ...(intoDir ? { intoDir } : {}), ...(oomCounter ? { oomCounter } : {}) }, mounts: driver.containerMounts(opts.readOnly) }
   }
 
   /** The container's cgroups for a process joining it (exec); undefined when it has none. */

@@ -217,6 +217,10 @@ export class V1Driver implements CgroupDriver {
     return readKeyed(this.file('memory', rel, 'memory.oom_control')).get('oom_kill') ?? 0
   }
 
+  oomCounterFile(rel: string): string | undefined {
+    return this.byController.has('memory') ? this.file('memory', rel, 'memory.oom_control') : undefined
+  }
+
   setFrozen(rel: string, frozen: boolean): void {
     if (!this.byController.has('freezer')) throw new UnsupportedError('freezer', this.layout, 'pause')
     writeValue(this.file('freezer', rel, 'freezer.state'), frozen ? 'FROZEN' : 'THAWED')

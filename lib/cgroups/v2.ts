@@ -161,7 +161,11 @@ export class V2Driver implements CgroupDriver {
   }
 
   oomKills(rel: string): number {
-    return readKeyed(path.join(this.dir(rel), 'memory.events')).get('oom_kill') ?? 0
+    return readKeyed(this.oomCounterFile(rel)).get('oom_kill') ?? 0
+  }
+
+  oomCounterFile(rel: string): string {
+    return path.join(this.dir(rel), 'memory.events')
   }
 
   setFrozen(rel: string, frozen: boolean): void {

@@ -947,7 +947,7 @@ export class Container implements AsyncDisposable {
   private onExit(exit: ExitStatus, pid: number, shim: Shim, record: ContainerRecord, startedAt: number): ExitStatus {
     this.saw(exit)
     if (record.hostConfig.autoRemove) this.autoRemove(record, shim)
-    else this.restarts.afterRun(settleExit(this.runtime, this.id, { ...exit, finishedAt: new Date().toISOString() }, pid, record.hostConfig.networkMode), Date.now() - startedAt, record)
+    else this.restarts.afterRun(settleExit(this.runtime, this.id, { ...exit, finishedAt: new Date().toISOString(), oomKills: shim.exitOomKills }, pid, record.hostConfig.networkMode), Date.now() - startedAt, record)
     stamp('node: exit settled')
     return exit
   }

@@ -14,8 +14,11 @@ import { releaseContainerNetwork } from './networking'
 import { joinsNetworks } from '../network/network-mode'
 import type { ContainerState } from './types'
 
-/** The recorded end of a program: its exit status and when it ended (ISO 8601). */
-export type RecordedExit = ExitStatus & { finishedAt: string }
+/**
+ * The recorded end of a program: its exit status and when it ended (ISO 8601); `oomKills`, the OOM
+ * killer's kills in its cgroup as its shim read them at the exit (Shim.exitOomKills), else read here.
+ */
+export type RecordedExit = ExitStatus & { finishedAt: string; oomKills?: number }
 
 /**
  * Releases what a run holds on the host: its cgroup and its network.
@@ -67,7 +70,7 @@ export function runReleased(ctx: ContainerContext, id: string): Promise<void> {
  * Records that the program of `id` ended with `exit`, and releases its run
  * ({@link releaseRun}, unawaited: {@link runReleased} waits for it). Only a state still "running" (with `pid`
  * when given: that run, not a later one) changes; the state as it now is is
- * returned. The OOM counter is read before the cgroup goes: the kernel's
+ * returned. The OOM counter is read before the cgroup goes (by the shim, at the exit, when it could): the kernel's
  * word, not a guess from exit code 137. `networkMode` as {@link releaseRun}'s.
  */
 export function settleExit(ctx: ContainerContext, id: string, exit: RecordedExit, pid?: number, networkMode?: string): ContainerState {
@@ -79,7 +82,7 @@ export function settleExit(ctx: ContainerContext, id: string, exit: RecordedExit
     exitCode: exit.exitCode,
     signal: exit.signal,
     finishedAt: exit.finishedAt,
-    oomKilled: ctx.cgroups.oomKilled(id),
+    oomKilled: exit.oomKills !== undefined ? exit.oomKills > 0 : ctx.cgroups.oomKilled(id),
   }
   try {
     ctx.containers.writeState(id, exited)

@@ -15,7 +15,7 @@ import { MiniContainerError, ShimProtocolError, StartError } from '../errors'
  * (test/shim/protocol.unit.test.ts checks they agree). Bump both with any
  * change to the spec's keys, their values or their meaning.
  */
-export const SHIM_PROTOCOL_VERSION = 10
+export const SHIM_PROTOCOL_VERSION = 11
 
 /** The spec's first tokens, which the shim checks before reading any other. */
 export const protocolTokens: readonly string[] = ['protocol', String(SHIM_PROTOCOL_VERSION)]

@@ -58,6 +58,11 @@ export class Shim {
   readonly prestarted: Promise<number>
   readonly started: Promise<number>
   readonly exited: Promise<ExitStatus>
+  /**
+   * The OOM killer's kills in the container's cgroup as the shim read them at the exit (CgroupJoin.oomCounter),
+   * once `exited` has resolved; undefined when it could not (no counter, an exec, a killed shim).
+   */
+  exitOomKills: number | undefined
   /** Resolves when the shim process itself is gone (after `exited`): its files are final. */
   readonly closed: Promise<void>
   /** @internal */
@@ -100,8 +105,9 @@ export class Shim {
         else if (line.startsWith('T ')) stampShimSteps(line.slice(2))
         else if (line.startsWith('X ')) {
           stamp('node: exit reported')
-          const [code, sig, seen] = line.slice(2).split(' ')
+          const [code, sig, seen, oomKills] = line.slice(2).split(' ')
           stampShimExit(seen)
+          if (oomKills !== undefined && Number(oomKills) >= 0) this.exitOomKills = Number(oomKills)
           resolveExit(toExitStatus(Number(code), Number(sig))) // now, not at the shim's own exit: its namespace teardown is not our latency
         } else if (line.startsWith('E ')) {
           const [step, errno, detail] = line.slice(2).split('\t')

@@ -83,6 +83,12 @@ export interface CgroupJoin {
   joinFiles: string[]
   /** cgroup v2, run: the cgroup's directory, which the shim clones the child into instead (CLONE_INTO_CGROUP). */
   intoDir?: string
+  /**
+   * Run: the file whose `oom_kill` line counts the cgroup's OOM kills (CgroupDriver.oomCounterFile). The
+   * shim reads it as the program exits and says it with the exit ("X"): no read on Node's event loop,
+   * where a cgroupfs read waits on the kernfs lock a burst's mkdirs and rmdirs hold.
+   */
+  oomCounter?: string
 }
 
 /** The shim's json-file log (native/logger.h): pipes for the program's stdout and stderr, copied into `path`. */
@@ -203,7 +209,7 @@ function withoutCgroupns(flags: number, c: CgroupJoin | undefined): number {
 /** The cgroups to join, and the order that follows: join, then the cgroup namespace. */
 function cgroupTokens(c: CgroupJoin | undefined): string[] {
   if (!c) return []
-  return [...c.joinFiles.flatMap((f) => ['cgroup', f]), ...(c.intoDir ? ['cgroupdir', c.intoDir] : []), 'cgroupns', '1']
+  return [...c.joinFiles.flatMap((f) => ['cgroup', f]), ...(c.intoDir ? ['cgroupdir', c.intoDir] : []), ...(c.oomCounter ? ['oomcounter', c.oomCounter] : []), 'cgroupns', '1']
 }
 
 function mountTokens(op: MountOp): string[] {

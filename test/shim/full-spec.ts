@@ -29,7 +29,7 @@ export const fullProcess: ProcessSpec = {
 }
 
 const cgroups = { joinFiles: ['/sys/fs/cgroup/mc/a b/cgroup.procs', '/sys/fs/cgroup/memory/mc/cgroup.procs'] }
-const runCgroups = { ...cgroups, intoDir: '/sys/fs/cgroup/mc/a b' }
+const runCgroups = { ...cgroups, intoDir: '/sys/fs/cgroup/mc/a b', oomCounter: '/sys/fs/cgroup/mc/a b/memory.events' }
 const cloneFlags = 0x7c020000 | CLONE_NEWCGROUP
 
 /** A run spec with every field set, its output as given. */
@@ -117,6 +117,7 @@ export interface DecodedSpec {
   cgroupns: number
   userns: number
   cgroup_dir: string | null
+  oom_counter: string | null
   userns_path: string | null
   uid_maps: [number, number, number][]
   gid_maps: [number, number, number][]
@@ -144,6 +145,7 @@ const decodedProcess = {
   cgroupns: 1,
   userns: 2,
   cgroup_dir: null,
+  oom_counter: null,
 }
 
 /** The fields a run spec leaves unset. */
@@ -191,6 +193,7 @@ export function decodedRunSpec(output: OutputSpec): DecodedSpec {
     join_flags: 0,
     ...decodedProcess,
     cgroup_dir: runCgroups.intoDir,
+    oom_counter: runCgroups.oomCounter,
     userns_path: '/proc/4243/ns/user',
     uid_maps: [
       [0, 1, 1000],
