@@ -142,8 +142,9 @@ test('a container removed while another process is starting it: the start fails 
   const c = await Container.create('host', ['sleep', '60'], { runtime, network: 'none', name: 'removed-mid-start' })
   const held = await heldStart('removed-mid-start', 'write', 1500, true)
   try {
-    // The container child appears under the shim and is held in its first write (joining its cgroup).
-    await until(() => (childProcesses(held.spare).length ? true : undefined))
+    // The container child appears under the shim and is held in its first write (joining its cgroup). Not
+    // the spare's old-root helper, there before any spec: the removal would then come before the start.
+    await until(() => (childProcesses(held.spare).some(([, comm]) => comm !== 'mc-old-root') ? true : undefined))
     await c.remove({ force: true })
     expect(await held.result()).toMatch(/^failed ENOCONTAINER: .*removed while it was starting/)
     expect(fs.existsSync(path.join(runtime.root, 'containers', c.id))).toBe(false)
