@@ -110,11 +110,22 @@ test("the tmpfs secret directory of a build killed before its RUN started is rem
   }
 })
 
-/** Every path under `root` (as "rel/path"), but not inside the store's layers, which a RUN never adds to before its step ends. */
+/**
+ * Every path under `root` (as "rel/path"), but not inside the store's layers, which a RUN never adds to
+ * before its step ends. A directory gone during the walk (trash/ is emptied in the background) lists nothing.
+ */
 function rootTree(root: string): string[] {
   const out: string[] = []
+  const entries = (dir: string) => {
+    try {
+      return fs.readdirSync(dir, { withFileTypes: true })
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
+      throw err
+    }
+  }
   const walk = (rel: string) => {
-    for (const e of fs.readdirSync(path.join(root, rel), { withFileTypes: true })) {
+    for (const e of entries(path.join(root, rel))) {
       const p = rel ? `${rel}/${e.name}` : e.name
       // Not the spare directory the runtime keeps made for its next create (spare-dir.ts): each create takes it and makes another.
       if (p.startsWith('containers/.creating-spare')) continue
