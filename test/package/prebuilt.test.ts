@@ -171,7 +171,7 @@ describe('the arm64 shim under qemu-user', () => {
     const code = await new Promise<number | null>((resolve) => child.on('close', resolve))
     control.destroy()
     await target.remove({ force: true })
-    expect(reports).toMatch(/^S \d+\nX 0 0 \d+\n$/) // X: code, signal, when the exit was seen
+    expect(reports).toMatch(/^S \d+\nX 0 0 \d+ -1\n$/) // X: code, signal, when the exit was seen, OOM kills (-1: an exec reads none)
     // the container's hostname, and a pid inside its pid namespace (PID 1 is sleep)
     expect(stdout).toMatch(/^arm64-target \d{1,3}\n$/)
     expect(code).toBe(0)
