@@ -174,8 +174,9 @@ export class Container implements AsyncDisposable {
     if (rt.rootless) checkRootlessRunOptions(opts, rt.userIds)
     if (opts.userns) checkKeepId(rt)
     const found = await ensureImage(rt.images, image, opts.pull, { ...opts.pullOptions, signal: opts.signal })
-    let record = buildRecord(rt, image, cmd, opts, found)
-    const imageRecord = found ?? rt.images.resolve(record.imageId)
+    const built = buildRecord(rt, image, cmd, opts, found)
+    const imageRecord = built.image
+    let record = built.record
     const shape = forRun && !opts.files?.length ? runShape(record, rt.rootless) : undefined
     const prestarted = shape === undefined ? undefined : await rt.prestarts.claim(shape)
     // The container is the pre-started one: its id (and so its directory, cgroup and default hostname).

@@ -36,9 +36,9 @@ function healthcheckOf(option: RunOptions['healthcheck'], image: Healthcheck | u
 
 /**
  * Validates options beyond their names and types (run-options.ts's checkRunOptions, the caller's: before a pull) and builds
- * the record of a new container; `found` is the image when the caller already read it.
+ * the record of a new container, with its image's: `found` when the caller already read it, else looked up here.
  */
-export function buildRecord(rt: ContainerContext, imageRef: string, cmd: string[] | undefined, opts: RunOptions, found?: ImageRecord): ContainerRecord {
+export function buildRecord(rt: ContainerContext, imageRef: string, cmd: string[] | undefined, opts: RunOptions, found?: ImageRecord): { record: ContainerRecord; image: ImageRecord } {
   if (cmd !== undefined && (!Array.isArray(cmd) || cmd.some((a) => typeof a !== 'string')))
     throw new InvalidArgumentError('the command must be an array of strings, e.g. ["sh", "-c", "echo hi"]')
   const networkMode = networkModeOf(opts.network) ?? defaultNetwork
@@ -58,7 +58,7 @@ export function buildRecord(rt: ContainerContext, imageRef: string, cmd: string[
   const resources = resolveResources(opts)
   rt.cgroups.check(resources)
   if (rt.rootless) checkRootlessUlimits(resources.rlimits)
-  return {
+  const record: ContainerRecord = {
     id,
     name: opts.name ?? generateName(),
     image: imageRef.includes(':') || imageRef.startsWith('sha256') ? imageRef : normaliseRef(imageRef),
@@ -109,6 +109,7 @@ export function buildRecord(rt: ContainerContext, imageRef: string, cmd: string[
       logConfig: logConfigOf(opts),
     },
   }
+  return { record, image }
 }
 
 /** `--device-cgroup-rule` strings, each checked now (EINVALID) so that a start cannot fail on one. */
