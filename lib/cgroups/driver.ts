@@ -60,9 +60,10 @@ export interface CgroupDriver {
   /** Names of the child cgroups. */
   children(rel: string): string[]
   counters(rel: string): CgroupCounters
-  /** The OOM killer's kills in the cgroup (0 once it is gone): one file, read as every program ends. */
-  oomKills(rel: string): number
-  /** The file {@link oomKills} reads (its `oom_kill` line); undefined without a memory controller. */
+  /**
+   * The file whose `oom_kill` line counts the OOM killer's kills in the cgroup ({@link readOomKills}; the
+   * shim reads it as a program exits); undefined without a memory controller.
+   */
   oomCounterFile(rel: string): string | undefined
   /** Asks the freezer to freeze or thaw; {@link frozen} tells when it is done. */
   setFrozen(rel: string, frozen: boolean): void
@@ -91,6 +92,11 @@ export function readValue(file: string): string | undefined {
 /** A number from a cgroup file; 0 when absent. */
 export function readNumber(file: string): number {
   return Number(readValue(file) ?? 0) || 0
+}
+
+/** The kills an OOM counter file ({@link CgroupDriver.oomCounterFile}) counts: 0 without one, or once its cgroup is gone. */
+export function readOomKills(file: string | undefined): number {
+  return file ? (readKeyed(file).get('oom_kill') ?? 0) : 0
 }
 
 /** `key value` lines (memory.stat, cpu.stat, memory.events, memory.oom_control) as a map. */

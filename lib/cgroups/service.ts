@@ -12,7 +12,7 @@ import { setTimeout as delay } from 'node:timers/promises'
 import { SyscallError, UnsupportedError } from '../errors'
 import { debug } from '../util/debug'
 import type { CgroupJoin, MountOp } from '../shim/spec'
-import { childDirs, removeDir, removeDirsOffThread, type CgroupCounters, type CgroupDriver } from './driver'
+import { childDirs, readOomKills, removeDir, removeDirsOffThread, type CgroupCounters, type CgroupDriver } from './driver'
 import { requireDeviceControl, type DevicePolicy } from './device-rules'
 import { hostCloneIntoAppliesCpuset } from './cpuset-fork'
 import { detectLayout, type Layout, type LayoutName } from './layout'
@@ -161,7 +161,7 @@ export class CgroupService {
   oomKilled(id: string): boolean {
     const driver = this.driver
     // Only the OOM counter: it is read as every program ends, before wait() resolves.
-    return !!driver && driver.oomKills(this.rel(id)) > 0
+    return !!driver && readOomKills(driver.oomCounterFile(this.rel(id))) > 0
   }
 
   /**

@@ -13,7 +13,7 @@ import { InvalidArgumentError, UnsupportedError } from '../errors'
 import type { MountOp } from '../shim/spec'
 import { MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY } from '../sys/libc'
 import {
-  childDirs, makeDir, makeFreshDir, readKeyed, readNumber, readPids, readValue, removeDir, withUndo, writeValue, writeValues, type CgroupCounters, type CgroupDriver,
+  childDirs, makeDir, makeFreshDir, readKeyed, readNumber, readOomKills, readPids, readValue, removeDir, withUndo, writeValue, writeValues, type CgroupCounters, type CgroupDriver,
 } from './driver'
 import { formatDeviceRule, requireDeviceControl, type DevicePolicy } from './device-rules'
 import type { V1Hierarchy } from './layout'
@@ -209,12 +209,8 @@ export class V1Driver implements CgroupDriver {
       pids: readNumber(this.file('pids', rel, 'pids.current')),
       blkioRead,
       blkioWrite,
-      oomKills: this.oomKills(rel),
+      oomKills: readOomKills(this.oomCounterFile(rel)),
     }
-  }
-
-  oomKills(rel: string): number {
-    return readKeyed(this.file('memory', rel, 'memory.oom_control')).get('oom_kill') ?? 0
   }
 
   oomCounterFile(rel: string): string | undefined {

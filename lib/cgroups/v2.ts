@@ -10,7 +10,7 @@ import { UnsupportedError } from '../errors'
 import type { MountOp } from '../shim/spec'
 import { MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY } from '../sys/libc'
 import {
-  childDirs, makeDir, makeFreshDir, readKeyed, readNumber, readPids, readValue, removeDir, withUndo, writeValue, type CgroupCounters, type CgroupDriver,
+  childDirs, makeDir, makeFreshDir, readKeyed, readNumber, readOomKills, readPids, readValue, removeDir, withUndo, writeValue, type CgroupCounters, type CgroupDriver,
 } from './driver'
 import { DevicePrograms } from './device-attach'
 import type { DevicePolicy } from './device-rules'
@@ -156,12 +156,8 @@ export class V2Driver implements CgroupDriver {
       pids: readNumber(f('pids.current')),
       blkioRead,
       blkioWrite,
-      oomKills: this.oomKills(rel),
+      oomKills: readOomKills(this.oomCounterFile(rel)),
     }
-  }
-
-  oomKills(rel: string): number {
-    return readKeyed(this.oomCounterFile(rel)).get('oom_kill') ?? 0
   }
 
   oomCounterFile(rel: string): string {
