@@ -6,7 +6,7 @@ const os = require('node:os')
 const path = require('node:path')
 const { execFileSync, spawnSync } = require('node:child_process')
 const { run, Image, Container } = require('../dist')
-const { summarize, fmt, row, now, busyboxRootfs, which, ociBundle } = require('./stats')
+const { summarize, fmt, row, now, busyboxRootfs, startToExit, which, ociBundle } = require('./stats')
 const { breakdown } = require('./start-breakdown')
 
 const N = Number(process.env.BENCH_N ?? 100)
@@ -27,7 +27,7 @@ function loop(argv, n, { privateCgroupfs = false } = {}) {
 }
 
 /**
- * n samples of run() to exit of /bin/true, back to back, or `idleMs` apart (untimed): the
+ * n samples of run() to exit (see stats.startToExit), back to back, or `idleMs` apart (untimed): the
  * time a test suite or a sandbox's caller leaves between runs, in which the runtime pre-starts the
  * next container of the shape (RuntimeOptions.prestart).
  */
@@ -38,11 +38,7 @@ async function ours(runtime, ref, n, opts = {}, idleMs = 0) {
   const kept = []
   for (let i = 0; i < n; i++) {
     if (idleMs) await new Promise((resolve) => setTimeout(resolve, idleMs))
-    const t0 = now()
-    const c = await run(ref, ['/bin/true'], { runtime, network: 'none', ...opts })
-    await c.wait()
-    ms.push(now() - t0)
-    if (!opts.rm) kept.push(c)
+    ms.push(await startToExit(runtime, ref, opts, kept))
   }
   for (const c of kept) await c.remove()
   return ms

@@ -44,15 +44,18 @@ async function peakRss(fn) {
 
 /**
  * Milliseconds from run() to the observed exit of /bin/true in `ref`, net none (with `rm: true`, to
- * the container being gone, as `docker run --rm` returns); removes the container afterwards.
+ * the container being gone, as `docker run --rm` returns); removes the container afterwards, or,
+ * given `kept`, adds it there for the caller to remove later (a removal between runs is idle time).
  */
-async function startToExit(runtime, ref, opts = {}) {
+async function startToExit(runtime, ref, opts = {}, kept = undefined) {
   const { run } = require('../dist')
   const t0 = now()
   const c = await run(ref, ['/bin/true'], { runtime, network: 'none', ...opts })
   await c.wait()
   const ms = now() - t0
-  if (!opts.rm) await c.remove()
+  if (opts.rm) return ms
+  if (kept) kept.push(c)
+  else await c.remove()
   return ms
 }
 
